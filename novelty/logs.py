@@ -1,0 +1,325 @@
+"""Read prompt logs (JSONL, CSV, Parquet; gzip too) in chunks, validate each row, set bad rows aside.
+
+Every input row ends up in exactly one of two places: a ``Batch`` row ready to score, or a ``Reject``
+with the reason and the raw content. Nothing is dropped silently, and memory is bounded by the chunk
+size, not the file size.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import pandas as pd
+
+from .errors import InputError, MissingColumnError
+
+MAX_CHARS = 20_000
+_SNIFF_BYTES = 8192
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Which column holds what. Optional columns missing from a file are ignored, unless ``required``."""
+
+    text: str = "prompt"
+    time: str | None = "timestamp"
+    id: str | None = None
+    label: str | None = "predicted_label"
+    required: frozenset[str] = frozenset()
+
+    def optional(self) -> dict[str, str]:
+        return {role: name for role, name in (("time", self.time), ("id", self.id),
+                                              ("label", self.label)) if name}
+
+
+@dataclass(frozen=True)
+class Reject:
+    """A row that could not be used, with why and what it was."""
+
+    source: str
+    line: int
+    reason: str
+    raw: str
+
+
+@dataclass
+class Batch:
+    """A chunk of valid rows, column by column, plus the rejects met while reading it."""
+
+    source: str
+    lines: list[int] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+    times: list[str | None] = field(default_factory=list)
+    ids: list[str | None] = field(default_factory=list)
+    labels: list[str | None] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+def read_batches(path: str | Path, columns: Columns, chunk_rows: int = 5000,
+                 max_chars: int = MAX_CHARS) -> Iterator[Batch]:
+    """Yield validated batches of at most ``chunk_rows`` input rows from one log file.
+
+    Raises ``InputError`` for problems with the file as a whole (missing, empty, binary, no such
+    column); row-level problems become ``Reject`` entries.
+    """
+    path = Path(path)
+    kind = detect_format(path)
+    records = {"jsonl": _jsonl_records, "csv": _csv_records, "parquet": _parquet_records}[kind]
+    validator = _Validator(str(path), columns, max_chars)
+    pending: list[tuple[int, Any, str]] = []
+    for record in records(path, columns, validator):
+        pending.append(record)
+        if len(pending) >= chunk_rows:
+            yield validator.batch(pending)
+            pending = []
+    if pending or not validator.seen_any:
+        yield validator.batch(pending)
+
+
+def detect_format(path: Path) -> str:
+    """'jsonl', 'csv' or 'parquet', from the extension, else from the first bytes."""
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path} is a folder; pass the log files inside it")
+    head = _open_bytes(path).read(_SNIFF_BYTES)
+    if not head:
+        raise InputError(f"{path} is empty: there is nothing to read")
+    suffixes = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
+    ext = suffixes[-1] if suffixes else ""
+    if head.startswith(b"PAR1") or ext in {".parquet", ".pq"}:
+        return "parquet"
+    if b"\x00" in head:
+        raise InputError(f"{path} looks like a binary file, not a JSONL, CSV or Parquet log")
+    if ext in {".jsonl", ".ndjson", ".json"}:
+        return "jsonl"
+    if ext in {".csv", ".tsv"}:
+        return "csv"
+    return "jsonl" if head.lstrip().startswith(b"{") else "csv"
+
+
+def _open_bytes(path: Path):
+    with path.open("rb") as fh:
+        magic = fh.read(2)
+    if magic == b"\x1f\x8b":
+        stream = gzip.open(path, "rb")
+        try:
+            stream.peek(1)
+        except (OSError, EOFError) as exc:
+            raise InputError(f"{path}: not a readable gzip file ({exc})") from None
+        return stream
+    return path.open("rb")
+
+
+def _open_text(path: Path) -> io.TextIOWrapper:
+    # surrogateescape keeps undecodable bytes so the row can be rejected with its raw content
+    return io.TextIOWrapper(_open_bytes(path), encoding="utf-8", errors="surrogateescape", newline="")
+
+
+def _jsonl_records(path: Path, columns: Columns, validator: "_Validator") -> Iterator[tuple[int, Any, str]]:
+    """(line number, parsed object or None, raw line) for each non-blank line."""
+    with _open_text(path) as fh:
+        for number, line in enumerate(fh, start=1):
+            if line.lstrip("\ufeff").strip():
+                raw = line.rstrip("\r\n")
+                try:
+                    yield number, json.loads(raw.lstrip("\ufeff")), raw
+                except (json.JSONDecodeError, RecursionError) as exc:
+                    validator.reject(number, f"invalid JSON: {exc}", raw)
+
+
+def _csv_records(path: Path, columns: Columns, validator: "_Validator") -> Iterator[tuple[int, Any, str]]:
+    delimiter = "\t" if ".tsv" in [s.lower() for s in path.suffixes] else ","
+    with _open_text(path) as fh:
+        reader = csv.reader(fh, delimiter=delimiter)
+        header = next(reader, None)
+        if not header:
+            raise InputError(f"{path} has no header row")
+        header[0] = header[0].lstrip("\ufeff")
+        validator.check_header(header)
+        start = reader.line_num + 1
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                validator.reject(start, f"malformed CSV: {exc}", "")
+                start = reader.line_num + 1
+                continue
+            raw = _csv_line(row, delimiter)
+            if row and len(row) != len(header):
+                validator.reject(start, f"expected {len(header)} fields, got {len(row)}", raw)
+            elif row:
+                yield start, dict(zip(header, row)), raw
+            start = reader.line_num + 1
+
+
+def _csv_line(row: list[str], delimiter: str) -> str:
+    out = io.StringIO()
+    csv.writer(out, delimiter=delimiter, lineterminator="").writerow(row)
+    return out.getvalue()
+
+
+def _parquet_records(path: Path, columns: Columns, validator: "_Validator") -> Iterator[tuple[int, Any, str]]:
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(path)
+    except Exception as exc:  # pyarrow raises ArrowInvalid, OSError... for a bad file
+        raise InputError(f"{path}: not a readable Parquet file ({exc})") from None
+    validator.check_header(parquet.schema_arrow.names)
+    wanted = [c for c in [columns.text, *columns.optional().values()] if c in parquet.schema_arrow.names]
+    number = 0
+    for table in parquet.iter_batches(batch_size=8192, columns=wanted):
+        for record in table.to_pylist():
+            number += 1
+            yield number, record, ""
+
+
+class _Validator:
+    """Turns raw records into batches and rejects, one reason per rejected row."""
+
+    def __init__(self, source: str, columns: Columns, max_chars: int):
+        self.source, self.columns, self.max_chars = source, columns, max_chars
+        self.rejects: list[Reject] = []
+        self.header_checked = False
+        self.present: set[str] = set()
+        self.seen_any = False
+
+    def reject(self, line: int, reason: str, raw: str) -> None:
+        self.seen_any = True
+        self.rejects.append(Reject(self.source, line, reason, _printable(raw)))
+
+    def check_header(self, names: Iterable[str]) -> None:
+        names = list(names)
+        self.present = set(names)
+        self.header_checked = True
+        wanted = {"text": self.columns.text, **self.columns.optional()}
+        for role, name in wanted.items():
+            if name not in self.present and (role == "text" or role in self.columns.required):
+                flag = {"text": "--text-col", "time": "--time-col", "id": "--id-col",
+                        "label": "--label-col"}[role]
+                raise MissingColumnError(
+                    f"{self.source}: no column {name!r} (the {role} column). Columns found: "
+                    f"{', '.join(names) or 'none'}. Pass {flag} with the right name.")
+
+    def batch(self, records: list[tuple[int, Any, str]]) -> Batch:
+        out = Batch(self.source)
+        for line, record, raw in records:
+            self.seen_any = True
+            self._add(out, line, record, raw)
+        out.rejects, self.rejects = self.rejects, []
+        return out
+
+    def _has(self, role: str) -> bool:
+        name = self.columns.optional().get(role)
+        return bool(name) and (not self.header_checked or name in self.present)
+
+    def _add(self, out: Batch, line: int, record: Any, raw: str) -> None:
+        if not isinstance(record, dict):
+            return self.reject(line, "row is not a JSON object", raw)
+        if not self.header_checked:  # JSONL has no header: the first object stands for it
+            self.check_header(record.keys())
+        reason = self._problem(record)
+        if reason:
+            return self.reject(line, reason, raw or _as_json(record))
+        out.lines.append(line)
+        out.texts.append(record[self.columns.text])
+        out.times.append(format_time(record[self.columns.time]) if self._has("time") else None)
+        out.ids.append(_cell(record, self.columns.id) if self._has("id") else None)
+        out.labels.append(_cell(record, self.columns.label) if self._has("label") else None)
+
+    def _problem(self, record: dict) -> str | None:
+        name = self.columns.text
+        if name not in record:
+            return f"no {name!r} field"
+        text = record[name]
+        if not isinstance(text, str):
+            return f"{name!r} is not text (got {type(text).__name__})"
+        if not text.strip():
+            return f"{name!r} is empty"
+        if len(text) > self.max_chars:
+            return f"{name!r} is {len(text):,} characters, over the {self.max_chars:,} limit (--max-chars)"
+        if not _is_utf8(text):
+            return f"{name!r} is not valid UTF-8"
+        if self._has("time") and _cell(record, self.columns.time) is None:
+            return f"no timestamp in {self.columns.time!r}"
+        if self._has("time") and format_time(record[self.columns.time]) is None:
+            return f"unreadable timestamp {str(record[self.columns.time])[:60]!r} in {self.columns.time!r}"
+        if self._has("id") and _cell(record, self.columns.id) is None:
+            return f"no id in {self.columns.id!r}"
+        return None
+
+
+def _cell(record: dict, name: str | None) -> Any:
+    value = record.get(name) if name else None
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return value if isinstance(value, str) or hasattr(value, "isoformat") else str(value)
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+def _printable(raw: str) -> str:
+    """Raw content safe to store: undecodable bytes shown as U+FFFD."""
+    return raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace") if not _is_utf8(raw) else raw
+
+
+def _as_json(record: dict) -> str:
+    return json.dumps(record, default=str, ensure_ascii=False)
+
+
+def format_time(value: Any) -> str | None:
+    """An ISO-8601 UTC string (``2026-11-25T08:00:00Z``), or None when ``value`` is not a time.
+
+    Epoch seconds and milliseconds are understood.
+
+    >>> [format_time(v) for v in ["2026-11-25 08:00:00+01:00", 1764057600, "1764057600000", "soon"]]
+    ['2026-11-25T07:00:00Z', '2025-11-25T08:00:00Z', '2025-11-25T08:00:00Z', None]
+    """
+    stamp = _parse_time(value)
+    if stamp is None or pd.isna(stamp):
+        return None
+    fraction = f".{stamp.microsecond:06d}" if stamp.microsecond else ""
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S") + fraction + "Z"
+
+
+def _parse_time(value: Any) -> pd.Timestamp | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or (isinstance(value, str) and not any(c.isdigit() for c in value)):
+        return None  # pandas reads words such as "now" or "today" as times
+    try:
+        if isinstance(value, (int, float)) or (isinstance(value, str) and _is_number(value)):
+            number = float(value)
+            return pd.Timestamp(number, unit="ms" if abs(number) > 1e11 else "s", tz="UTC")
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError, OverflowError, pd.errors.OutOfBoundsDatetime):
+        return None
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False

@@ -1,0 +1,185 @@
+"""The SQLite file of one monitored model: its schema and every write, in batched transactions.
+
+Tables (stable names, see DESIGN.md): ``runs``, ``scores``, ``rejects``, ``embeddings`` and ``meta``.
+Embeddings are stored once per distinct text (keyed by ``text_hash``) as float16: 768 bytes at
+d = 384 instead of 1,536, and the scorer always uses these rounded vectors, so a prompt embedded
+today and the same prompt read back from the cache tomorrow get identical scores.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import sqlite_utils
+
+from .errors import IncompatibleError, InputError
+
+SCHEMA_VERSION = 1
+_IN_CHUNK = 500  # ids per "IN (...)" query, far below SQLite's variable limit
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id INTEGER PRIMARY KEY, started_at TEXT, finished_at TEXT, status TEXT, sources TEXT,
+    index_name TEXT, index_checksum TEXT, model TEXT, model_revision TEXT, dimension INTEGER,
+    scorer TEXT, alpha REAL, threshold REAL, rows_read INTEGER, rows_scored INTEGER,
+    rows_skipped INTEGER, rows_rejected INTEGER, novel INTEGER, seconds REAL, params TEXT,
+    novelty_version TEXT);
+CREATE TABLE IF NOT EXISTS scores (
+    prompt_id TEXT PRIMARY KEY, run_id INTEGER REFERENCES runs(run_id), source TEXT, line INTEGER,
+    ts TEXT, text TEXT NOT NULL, text_hash TEXT NOT NULL, predicted_label TEXT, similarity REAL,
+    novelty REAL, p_value REAL, is_novel INTEGER, nearest_id TEXT, nearest_label TEXT,
+    neighbors TEXT, scored_at TEXT);
+CREATE INDEX IF NOT EXISTS scores_ts ON scores(ts);
+CREATE INDEX IF NOT EXISTS scores_novel_ts ON scores(is_novel, ts);
+CREATE INDEX IF NOT EXISTS scores_run ON scores(run_id);
+CREATE TABLE IF NOT EXISTS embeddings (text_hash TEXT PRIMARY KEY, vector BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS rejects (
+    reject_id TEXT PRIMARY KEY, run_id INTEGER, source TEXT, line INTEGER, reason TEXT, raw TEXT,
+    rejected_at TEXT);
+"""
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def text_hash(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def stored_vectors(vectors: np.ndarray) -> np.ndarray:
+    """The vectors as they come back from the store (float16, widened to float32)."""
+    return np.asarray(vectors, dtype=np.float16).astype(np.float32)
+
+
+class Store:
+    """One SQLite database in WAL mode; writes go through ``write_chunk`` in one transaction each."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if self.path.exists() and self.path.is_dir():
+            raise InputError(f"--db {self.path} is a folder; give a file name such as monitor.db")
+        try:
+            self.db = sqlite_utils.Database(self.path)
+            self.db.execute("PRAGMA busy_timeout = 30000")
+            self.db.enable_wal()
+            self.db.conn.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise InputError(f"{self.path} is not a novelty SQLite database ({exc})") from None
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- model compatibility --------------------------------------------------------------------
+    def meta(self) -> dict[str, str]:
+        return {row[0]: row[1] for row in self.db.execute("SELECT key, value FROM meta")}
+
+    def bind_model(self, model: str, revision: str, dimension: int) -> None:
+        """Record the embedding model on first use; refuse a different one later."""
+        meta = self.meta()
+        mine = {"model": model, "model_revision": revision, "dimension": str(dimension)}
+        if "model_revision" not in meta:
+            with self.db.conn:
+                self.db["meta"].insert_all(
+                    [{"key": k, "value": v} for k, v in {**mine, "schema_version": str(SCHEMA_VERSION),
+                                                        "created_at": utc_now()}.items()], replace=True)
+            return
+        differs = [f"{k}: database has {meta.get(k)!r}, this index has {v!r}"
+                   for k, v in mine.items() if k != "model" and meta.get(k) != v]
+        if differs:
+            raise IncompatibleError(
+                f"{self.path} holds embeddings of model {meta.get('model')!r}, which differs from "
+                f"this index's model {model!r} ({'; '.join(differs)}). Use another --db, or the "
+                "index built with that model.")
+
+    # -- runs -------------------------------------------------------------------------------------
+    def start_run(self, **fields) -> int:
+        with self.db.conn:
+            table = self.db["runs"].insert({"started_at": utc_now(), "status": "running", **fields})
+        return int(table.last_pk)
+
+    def finish_run(self, run_id: int, status: str = "done", **fields) -> None:
+        with self.db.conn:
+            self.db["runs"].update(run_id, {"finished_at": utc_now(), "status": status, **fields})
+
+    def run(self, run_id: int) -> dict:
+        return self.db["runs"].get(run_id)
+
+    # -- reads used while scoring -----------------------------------------------------------------
+    def existing_ids(self, prompt_ids: Sequence[str]) -> dict[str, int]:
+        """prompt_id -> run_id of those already in ``scores``."""
+        found: dict[str, int] = {}
+        for part in _chunks(list(prompt_ids), _IN_CHUNK):
+            marks = ",".join("?" * len(part))
+            found.update(self.db.execute(
+                f"SELECT prompt_id, run_id FROM scores WHERE prompt_id IN ({marks})", part))
+        return found
+
+    def cached_vectors(self, hashes: Sequence[str], dimension: int) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        for part in _chunks(list(dict.fromkeys(hashes)), _IN_CHUNK):
+            marks = ",".join("?" * len(part))
+            for key, blob in self.db.execute(
+                    f"SELECT text_hash, vector FROM embeddings WHERE text_hash IN ({marks})", part):
+                vector = np.frombuffer(blob, dtype=np.float16)
+                if vector.size == dimension:
+                    found[key] = vector.astype(np.float32)
+        return found
+
+    # -- the one write path -----------------------------------------------------------------------
+    def write_chunk(self, scores: list[dict], vectors: dict[str, np.ndarray],
+                    rejects: list[dict]) -> None:
+        """Scores, new embeddings and rejects of one chunk, all or nothing."""
+        with self.db.conn:
+            if scores:
+                self.db["scores"].insert_all(scores, ignore=True, batch_size=1000)
+            if vectors:
+                self.db["embeddings"].insert_all(
+                    ({"text_hash": k, "vector": np.asarray(v, dtype=np.float16).tobytes()}
+                     for k, v in vectors.items()), ignore=True, batch_size=1000)
+            if rejects:
+                self.db["rejects"].insert_all(rejects, ignore=True, batch_size=1000)
+
+    # -- reads for reports ------------------------------------------------------------------------
+    def top_novel(self, run_id: int, limit: int = 5) -> list[dict]:
+        return list(self.db.query(
+            "SELECT text, similarity, nearest_label, predicted_label FROM scores "
+            "WHERE run_id = ? AND is_novel = 1 ORDER BY novelty DESC LIMIT ?", [run_id, limit]))
+
+    def reject_reasons(self, run_id: int, limit: int = 5) -> list[dict]:
+        return list(self.db.query(
+            "SELECT reason, COUNT(*) AS rows FROM rejects WHERE run_id = ? GROUP BY reason "
+            "ORDER BY rows DESC LIMIT ?", [run_id, limit]))
+
+    def embeddings_for(self, prompt_ids: Iterable[str]) -> dict[str, np.ndarray]:
+        """Stored vectors of scored prompts (for clustering and the queue)."""
+        out: dict[str, np.ndarray] = {}
+        for part in _chunks(list(prompt_ids), _IN_CHUNK):
+            marks = ",".join("?" * len(part))
+            for pid, blob in self.db.execute(
+                    f"SELECT s.prompt_id, e.vector FROM scores s JOIN embeddings e USING (text_hash) "
+                    f"WHERE s.prompt_id IN ({marks})", part):
+                out[pid] = np.frombuffer(blob, dtype=np.float16).astype(np.float32)
+        return out
+
+
+def reject_row(run_id: int, source: str, line: int, reason: str, raw: str) -> dict:
+    key = hashlib.blake2b(f"{source}\x1f{line}".encode("utf-8", "replace"), digest_size=10).hexdigest()
+    return {"reject_id": key, "run_id": run_id, "source": source, "line": line, "reason": reason,
+            "raw": raw, "rejected_at": utc_now()}
+
+
+def params_json(params: dict) -> str:
+    return json.dumps(params, sort_keys=True, default=str)
+
+
+def _chunks(items: list, size: int):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
