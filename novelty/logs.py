@@ -83,7 +83,7 @@ def read_batches(path: str | Path, columns: Columns, chunk_rows: int = 5000,
         if len(pending) >= chunk_rows:
             yield validator.batch(pending)
             pending = []
-    if pending or not validator.seen_any:
+    if pending:
         yield validator.batch(pending)
 
 
@@ -136,7 +136,7 @@ def _jsonl_records(path: Path, columns: Columns, validator: "_Validator") -> Ite
                 try:
                     yield number, json.loads(raw.lstrip("\ufeff")), raw
                 except (json.JSONDecodeError, RecursionError) as exc:
-                    validator.reject(number, f"invalid JSON: {exc}", raw)
+                    yield number, _Bad(f"invalid JSON: {exc}"), raw
 
 
 def _csv_records(path: Path, columns: Columns, validator: "_Validator") -> Iterator[tuple[int, Any, str]]:
@@ -155,12 +155,12 @@ def _csv_records(path: Path, columns: Columns, validator: "_Validator") -> Itera
             except StopIteration:
                 return
             except csv.Error as exc:
-                validator.reject(start, f"malformed CSV: {exc}", "")
+                yield start, _Bad(f"malformed CSV: {exc}"), ""
                 start = reader.line_num + 1
                 continue
             raw = _csv_line(row, delimiter)
             if row and len(row) != len(header):
-                validator.reject(start, f"expected {len(header)} fields, got {len(row)}", raw)
+                yield start, _Bad(f"expected {len(header)} fields, got {len(row)}"), raw
             elif row:
                 yield start, dict(zip(header, row)), raw
             start = reader.line_num + 1
@@ -188,6 +188,13 @@ def _parquet_records(path: Path, columns: Columns, validator: "_Validator") -> I
             yield number, record, ""
 
 
+@dataclass(frozen=True)
+class _Bad:
+    """A record the format reader could not parse."""
+
+    reason: str
+
+
 class _Validator:
     """Turns raw records into batches and rejects, one reason per rejected row."""
 
@@ -196,10 +203,8 @@ class _Validator:
         self.rejects: list[Reject] = []
         self.header_checked = False
         self.present: set[str] = set()
-        self.seen_any = False
 
     def reject(self, line: int, reason: str, raw: str) -> None:
-        self.seen_any = True
         self.rejects.append(Reject(self.source, line, reason, _printable(raw)))
 
     def check_header(self, names: Iterable[str]) -> None:
@@ -218,7 +223,6 @@ class _Validator:
     def batch(self, records: list[tuple[int, Any, str]]) -> Batch:
         out = Batch(self.source)
         for line, record, raw in records:
-            self.seen_any = True
             self._add(out, line, record, raw)
         out.rejects, self.rejects = self.rejects, []
         return out
@@ -228,6 +232,8 @@ class _Validator:
         return bool(name) and (not self.header_checked or name in self.present)
 
     def _add(self, out: Batch, line: int, record: Any, raw: str) -> None:
+        if isinstance(record, _Bad):
+            return self.reject(line, record.reason, raw)
         if not isinstance(record, dict):
             return self.reject(line, "row is not a JSON object", raw)
         if not self.header_checked:  # JSONL has no header: the first object stands for it

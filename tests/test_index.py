@@ -1,0 +1,105 @@
+import json
+
+import numpy as np
+import pytest
+
+from novelty.errors import IncompatibleError, IndexFileError, InputError, NoveltyError
+from novelty.index import PromptIndex
+
+from conftest import FAKE_MODEL, write_csv
+
+
+def test_build_writes_a_verified_manifest(index, train_pairs):
+    m = json.loads((index.path / "manifest.json").read_text())
+    assert m["model"] == {"name": FAKE_MODEL, "revision": "hashing-v1", "dimension": 128,
+                          "normalized": True}
+    assert m["index"]["type"] == "flat" and m["index"]["count"] == len(train_pairs) == len(index)
+    assert set(m["files"]) == {"index.faiss", "prompts.parquet", "calibration.npy"}
+    assert all(v.startswith("sha256:") for v in m["files"].values())
+    assert m["training"]["labels"] == 20 and m["training"]["fingerprint"].startswith("sha256:")
+    assert m["novelty_version"] and m["created_at"].endswith("Z")
+    cal = m["calibration"]
+    assert cal["alpha"] == 0.05 and cal["size"] == len(train_pairs) and 0 < cal["threshold"] < 1
+    vectors = index.vectors()
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+
+
+def test_the_fingerprint_depends_on_data_not_order(tmp_path, train_pairs):
+    a = write_csv(tmp_path / "a.csv", ["text", "label"], train_pairs)
+    b = write_csv(tmp_path / "b.csv", ["text", "label"], list(reversed(train_pairs)))
+    c = write_csv(tmp_path / "c.csv", ["text", "label"], train_pairs[1:])
+    prints = [PromptIndex.build(p, p.stem, index_dir=tmp_path / "ix", model=FAKE_MODEL)
+              .manifest["training"]["fingerprint"] for p in (a, b, c)]
+    assert prints[0] == prints[1] != prints[2]
+
+
+def test_load_round_trips(index):
+    loaded = PromptIndex.load("bot", index.path.parent)
+    assert loaded.manifest == index.manifest and len(loaded) == len(index)
+    assert np.array_equal(loaded.calibration.scores, index.calibration.scores)
+    assert list(loaded.ids) == list(index.ids)
+
+
+def test_tampered_files_are_refused(index):
+    with (index.path / "prompts.parquet").open("ab") as fh:
+        fh.write(b"x")
+    with pytest.raises(IndexFileError, match="prompts.parquet does not match the checksum"):
+        PromptIndex.load("bot", index.path.parent)
+
+
+def test_missing_index_says_how_to_build_one(tmp_path):
+    with pytest.raises(IndexFileError, match="novelty index build"):
+        PromptIndex.load("nope", tmp_path)
+
+
+def test_a_different_model_behind_the_same_name_is_refused(index):
+    manifest = json.loads((index.path / "manifest.json").read_text())
+    manifest["model"]["revision"] = "hashing-v0"
+    (index.path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IncompatibleError, match="revision hashing-v0.*now loads revision hashing-v1"):
+        PromptIndex.load("bot", index.path.parent).embedder()
+
+
+def test_existing_name_needs_force_and_names_are_checked(tmp_path, train_csv, index):
+    with pytest.raises(InputError, match="already exists"):
+        PromptIndex.build(train_csv, "bot", index_dir=index.path.parent, model=FAKE_MODEL)
+    rebuilt = PromptIndex.build(train_csv, "bot", index_dir=index.path.parent, model=FAKE_MODEL,
+                                force=True)
+    assert len(rebuilt) == len(index)
+    with pytest.raises(InputError, match="must be letters"):
+        PromptIndex.build(train_csv, "../evil", index_dir=tmp_path, model=FAKE_MODEL)
+
+
+def test_add_appends_only_new_prompts_and_recalibrates(tmp_path, index):
+    new = [("can I buy bitcoin in the app", "crypto"), ("how do I stake ethereum", "crypto")]
+    extra = write_csv(tmp_path / "extra.csv", ["text", "label"], new + [index.prompts.iloc[0][["text", "label"]]])
+    before = len(index)
+    result = index.add(extra)
+    assert (result.added, result.already_present, result.total) == (2, 1, before + 2)
+    again = PromptIndex.load("bot", index.path.parent)
+    assert len(again) == before + 2 and again.manifest["calibration"]["size"] == before + 2
+    assert index.add(extra).added == 0
+    sims, positions = again.search(again.embedder().embed(["can I buy bitcoin in the app"]), 1)
+    assert again.labels[positions[0, 0]] == "crypto" and sims[0, 0] > 0.99
+
+
+def test_rejected_and_duplicate_training_rows_are_reported(tmp_path):
+    rows = [(f"how do I reset pin number {i}", "pin") for i in range(40)]
+    rows += [rows[0], ("", "pin")]
+    path = write_csv(tmp_path / "t.csv", ["text", "label"], rows)
+    built = PromptIndex.build(path, "t", index_dir=tmp_path, model=FAKE_MODEL)
+    assert built.manifest["training"]["duplicates_skipped"] == 1
+    assert built.manifest["training"]["rejected"] == 1
+    assert "'text' is empty" in (built.path / "rejects.jsonl").read_text()
+
+
+def test_too_few_prompts_to_calibrate(tmp_path):
+    path = write_csv(tmp_path / "t.csv", ["text", "label"], [("a b c", "x"), ("d e f", "y")])
+    with pytest.raises(NoveltyError, match="calibration needs at least"):
+        PromptIndex.build(path, "t", index_dir=tmp_path, model=FAKE_MODEL)
+
+
+def test_labels_are_optional(tmp_path):
+    path = write_csv(tmp_path / "t.csv", ["text"], [(f"prompt number {i} about cards",) for i in range(40)])
+    built = PromptIndex.build(path, "t", index_dir=tmp_path, model=FAKE_MODEL)
+    assert built.manifest["training"]["labels"] == 0 and len(built) == 40

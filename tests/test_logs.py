@@ -1,0 +1,150 @@
+import gzip
+import json
+
+import pandas as pd
+import pytest
+
+from novelty.errors import InputError, MissingColumnError
+from novelty.logs import Columns, format_time, read_batches
+
+from conftest import write_csv, write_jsonl
+
+COLS = Columns()
+
+
+def read_all(path, columns=COLS, **kw):
+    batches = list(read_batches(path, columns, **kw))
+    rows = [(line, text) for b in batches for line, text in zip(b.lines, b.texts)]
+    rejects = [r for b in batches for r in b.rejects]
+    return batches, rows, rejects
+
+
+def test_jsonl_bad_rows_are_set_aside_with_a_reason_and_nothing_is_lost(tmp_path):
+    path = tmp_path / "log.jsonl"
+    lines = [
+        json.dumps({"prompt": "where is my card", "timestamp": "2026-11-25T08:00:00Z"}),
+        '{"prompt": "truncated',
+        "not json at all",
+        json.dumps(["a", "list"]),
+        json.dumps({"prompt": "", "timestamp": "2026-11-25T08:00:00Z"}),
+        json.dumps({"prompt": 42, "timestamp": "2026-11-25T08:00:00Z"}),
+        json.dumps({"text": "wrong key", "timestamp": "2026-11-25T08:00:00Z"}),
+        json.dumps({"prompt": "x" * 1_000_000, "timestamp": "2026-11-25T08:00:00Z"}),
+        json.dumps({"prompt": "no time", "timestamp": None}),
+        json.dumps({"prompt": "bad time", "timestamp": "next tuesday"}),
+        json.dumps({"prompt": "lone surrogate \ud800", "timestamp": "2026-11-25T08:00:00Z"}),
+        json.dumps({"prompt": "fine too", "timestamp": 1764057600}),
+    ]
+    path.write_text("\n".join(lines) + "\n\n")
+    _, rows, rejects = read_all(path)
+    assert [text for _, text in rows] == ["where is my card", "fine too"]
+    assert len(rows) + len(rejects) == len(lines)
+    reasons = {r.line: r.reason for r in rejects}
+    assert reasons[2].startswith("invalid JSON") and reasons[3].startswith("invalid JSON")
+    assert reasons[4] == "row is not a JSON object"
+    assert reasons[5] == "'prompt' is empty"
+    assert reasons[6] == "'prompt' is not text (got int)"
+    assert reasons[7] == "no 'prompt' field"
+    assert "over the 20,000 limit" in reasons[8]
+    assert reasons[9] == "no timestamp in 'timestamp'"
+    assert reasons[10].startswith("unreadable timestamp")
+    assert reasons[11] == "'prompt' is not valid UTF-8"
+    assert next(r for r in rejects if r.line == 2).raw == '{"prompt": "truncated'
+
+
+def test_non_utf8_bytes_are_rejected_with_raw_content_kept(tmp_path):
+    path = tmp_path / "log.jsonl"
+    path.write_bytes(b'{"prompt": "caf\xe9 card"}\n{"prompt": "ok"}\n')
+    _, rows, rejects = read_all(path, Columns(time=None))
+    assert [t for _, t in rows] == ["ok"]
+    assert rejects[0].reason == "'prompt' is not valid UTF-8" and "caf\ufffd card" in rejects[0].raw
+
+
+def test_last_line_without_newline_and_bom_are_read(tmp_path):
+    path = tmp_path / "log.jsonl"
+    path.write_bytes(b'\xef\xbb\xbf{"prompt": "a"}\n{"prompt": "b"}')
+    _, rows, rejects = read_all(path, Columns(time=None))
+    assert rows == [(1, "a"), (2, "b")] and not rejects
+
+
+def test_csv_with_wrong_field_counts_and_multiline_quotes(tmp_path):
+    path = tmp_path / "log.csv"
+    path.write_text('prompt,timestamp\n"two\nlines",2026-11-25\nthree,fields,here\nok,2026-11-25\n')
+    _, rows, rejects = read_all(path)
+    assert rows == [(2, "two\nlines"), (5, "ok")]
+    assert rejects[0].line == 4 and rejects[0].reason == "expected 2 fields, got 3"
+    assert rejects[0].raw == "three,fields,here"
+
+
+def test_missing_column_names_the_columns_found_and_the_flag(tmp_path):
+    path = write_csv(tmp_path / "log.csv", ["text", "ts"], [["hi", "2026-11-25"]])
+    with pytest.raises(MissingColumnError, match=r"no column 'prompt'.*Columns found: text, ts.*--text-col"):
+        read_all(path)
+
+
+def test_an_explicitly_asked_optional_column_must_exist(tmp_path):
+    path = write_csv(tmp_path / "log.csv", ["prompt"], [["hi"]])
+    assert read_all(path)[1] == [(2, "hi")]  # default time column absent: fine
+    with pytest.raises(MissingColumnError, match="--time-col"):
+        read_all(path, Columns(time="when", required=frozenset({"time"})))
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "is empty"),
+    (b"\x00\x01\x02binary\xff" * 10, "binary"),
+])
+def test_whole_file_problems_are_input_errors(tmp_path, content, message):
+    path = tmp_path / "log.jsonl"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=message):
+        read_all(path)
+
+
+def test_missing_file_and_folder(tmp_path):
+    with pytest.raises(InputError, match="no such file"):
+        read_all(tmp_path / "nope.jsonl")
+    with pytest.raises(InputError, match="is a folder"):
+        read_all(tmp_path)
+
+
+def test_gzip_jsonl_tsv_and_parquet(tmp_path):
+    records = [{"prompt": f"p{i}", "timestamp": "2026-11-25T00:00:00Z"} for i in range(5)]
+    gz = tmp_path / "log.jsonl.gz"
+    with gzip.open(gz, "wt") as fh:
+        fh.write("\n".join(json.dumps(r) for r in records))
+    tsv = tmp_path / "log.tsv"
+    tsv.write_text("prompt\ttimestamp\n" + "".join(f"p{i}\t2026-11-25\n" for i in range(5)))
+    parquet = tmp_path / "log.parquet"
+    frame = pd.DataFrame(records)
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"])
+    frame.loc[2, "prompt"] = None
+    frame.to_parquet(parquet)
+    for path, expected in [(gz, 5), (tsv, 5), (parquet, 4)]:
+        _, rows, rejects = read_all(path)
+        assert len(rows) == expected and len(rows) + len(rejects) == 5, path
+
+
+def test_broken_gzip_is_an_input_error(tmp_path):
+    path = tmp_path / "log.jsonl.gz"
+    path.write_bytes(b"\x1f\x8b\x08garbage")
+    with pytest.raises(InputError, match="gzip"):
+        read_all(path)
+
+
+def test_chunks_bound_the_batch_size_and_keep_every_row(tmp_path):
+    records = [{"prompt": f"p{i}"} if i % 7 else "bad" for i in range(100)]
+    path = write_jsonl(tmp_path / "log.jsonl", records)
+    batches, rows, rejects = read_all(path, Columns(time=None), chunk_rows=10)
+    assert len(batches) == 10 and all(len(b) + len(b.rejects) <= 10 for b in batches)
+    assert len(rows) + len(rejects) == 100 and len(rejects) == 15
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("2026-11-25T08:00:00+01:00", "2026-11-25T07:00:00Z"),
+    ("2026-11-25 08:00:00.250", "2026-11-25T08:00:00.250000Z"),
+    (1764057600, "2025-11-25T08:00:00Z"),
+    (1764057600123, "2025-11-25T08:00:00.123000Z"),
+    ("now", None), (True, None), ("", None), ("32/13/2026", None),
+])
+def test_format_time(value, expected):
+    assert format_time(value) == expected

@@ -1,0 +1,172 @@
+import json
+import sqlite3
+
+import numpy as np
+import pytest
+
+from novelty.engines.local import derive_id, score_files
+from novelty.errors import IncompatibleError, InputError
+from novelty.index import PromptIndex
+from novelty.logs import Columns
+from novelty.store import Store
+
+from conftest import FAKE_MODEL, write_csv, write_jsonl
+
+
+def rows(db, sql="SELECT * FROM scores ORDER BY line"):
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in conn.execute(sql)]
+    finally:
+        conn.close()
+
+
+def test_score_writes_scores_runs_and_rejects(tmp_path, index, day_log):
+    with day_log.open("a") as fh:
+        fh.write('{"prompt": "", "timestamp": "2026-11-24T10:00:00Z"}\n{oops\n')
+    result = score_files([day_log], index, tmp_path / "m.db")
+    assert (result.rows_read, result.scored, result.rejected) == (402, 400, 2)
+    scores = rows(tmp_path / "m.db")
+    assert len(scores) == 400 and len({s["prompt_id"] for s in scores}) == 400
+    first = scores[0]
+    assert first["ts"].startswith("2026-11-24T") and first["predicted_label"]
+    assert 0 < first["p_value"] <= 1 and first["is_novel"] in (0, 1)
+    assert first["novelty"] == pytest.approx(1 - first["similarity"], abs=1e-6)
+    neighbors = json.loads(first["neighbors"])
+    assert len(neighbors) == 3 and neighbors[0]["label"] == first["nearest_label"]
+    assert neighbors[0]["similarity"] >= neighbors[1]["similarity"]
+    run = rows(tmp_path / "m.db", "SELECT * FROM runs")[0]
+    assert run["status"] == "done" and run["rows_scored"] == 400 and run["index_name"] == "bot"
+    assert run["model"] == FAKE_MODEL and json.loads(run["scorer"])["name"] == "knn"
+    rejects = rows(tmp_path / "m.db", "SELECT * FROM rejects ORDER BY line")
+    assert [r["reason"] for r in rejects][0] == "'prompt' is empty" and rejects[1]["raw"] == "{oops"
+
+
+def test_is_novel_follows_the_p_value_not_a_fixed_cosine(tmp_path, index, day_log):
+    score_files([day_log], index, tmp_path / "m.db")
+    scores = rows(tmp_path / "m.db")
+    alpha = index.calibration.alpha
+    assert all(s["is_novel"] == (s["p_value"] <= alpha) for s in scores)
+    strict = score_files([day_log], index, tmp_path / "strict.db", alpha=0.01)
+    assert strict.alpha == 0.01 and strict.novel < sum(s["is_novel"] for s in scores)
+
+
+def test_novel_topic_is_flagged_far_above_alpha(tmp_path, index, day_log):
+    score_files([day_log], index, tmp_path / "m.db")
+    records = [json.loads(line) for line in day_log.read_text().splitlines()]
+    scores = rows(tmp_path / "m.db")
+    new = np.array([r["topic"] in ("crypto", "bnpl") for r in records])
+    flagged = np.array([s["is_novel"] for s in scores], bool)
+    assert flagged[new].mean() > 0.5 and flagged[~new].mean() < 0.15
+
+
+def test_rescoring_the_same_file_adds_nothing_and_embeds_nothing(tmp_path, index, day_log, monkeypatch):
+    first = score_files([day_log], index, tmp_path / "m.db")
+    calls = []
+    embedder = index.embedder()
+    monkeypatch.setattr(type(embedder), "embed", lambda self, texts: calls.append(len(texts)))
+    again = score_files([day_log], index, tmp_path / "m.db")
+    assert (again.scored, again.skipped) == (0, first.scored) and calls == []
+    assert len(rows(tmp_path / "m.db")) == first.scored
+    assert len(rows(tmp_path / "m.db", "SELECT * FROM runs")) == 2
+
+
+def test_texts_seen_before_come_from_the_embedding_cache(tmp_path, index, day_log, monkeypatch):
+    score_files([day_log], index, tmp_path / "m.db")
+    records = [json.loads(line) for line in day_log.read_text().splitlines()]
+    for r in records:
+        r["timestamp"] = r["timestamp"].replace("2026-11-24", "2026-11-25")
+    next_day = write_jsonl(tmp_path / "next.jsonl", records)
+    embedded = []
+    real = type(index.embedder()).embed
+    monkeypatch.setattr(type(index.embedder()), "embed",
+                        lambda self, texts: embedded.extend(texts) or real(self, texts))
+    result = score_files([next_day], index, tmp_path / "m.db")
+    assert result.scored == len(records) and embedded == []
+    by_text = {}
+    for s in rows(tmp_path / "m.db"):
+        by_text.setdefault(s["text"], set()).add(round(s["similarity"], 6))
+    assert all(len(v) == 1 for v in by_text.values())  # cached and fresh vectors score alike
+
+
+def test_a_crash_mid_run_resumes_without_loss_or_duplicates(tmp_path, index, day_log, monkeypatch):
+    clean = score_files([day_log], index, tmp_path / "clean.db", chunk_rows=50)
+    real = Store.write_chunk
+    calls = {"n": 0}
+
+    def crash_on_fourth(self, *args):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt("killed")
+        return real(self, *args)
+
+    monkeypatch.setattr(Store, "write_chunk", crash_on_fourth)
+    with pytest.raises(KeyboardInterrupt):
+        score_files([day_log], index, tmp_path / "m.db", chunk_rows=50)
+    monkeypatch.setattr(Store, "write_chunk", real)
+    resumed = score_files([day_log], index, tmp_path / "m.db", chunk_rows=50)
+    assert resumed.skipped == 150 and resumed.scored == clean.scored - 150
+    key = "SELECT prompt_id, similarity, is_novel FROM scores ORDER BY prompt_id"
+    assert rows(tmp_path / "m.db", key) == rows(tmp_path / "clean.db", key)
+    statuses = [r["status"] for r in rows(tmp_path / "m.db", "SELECT status FROM runs")]
+    assert statuses == ["failed", "done"]
+
+
+def test_ids_without_a_time_column_include_the_file(tmp_path, index):
+    a = write_jsonl(tmp_path / "a.jsonl", [{"prompt": "hello there"}] * 3)
+    (tmp_path / "other").mkdir()
+    b = write_jsonl(tmp_path / "other" / "a.jsonl", [{"prompt": "hello there"}] * 3)
+    first = score_files([a], index, tmp_path / "m.db")
+    second = score_files([b], index, tmp_path / "m.db")
+    assert first.scored == second.scored == 3  # same text, same line, another file: kept
+    assert derive_id("2026-11-25T00:00:00Z", "hi", 1, "x") == derive_id("2026-11-25T00:00:00Z", "hi", 1, "y")
+
+
+def test_duplicate_ids_in_one_run_are_rejected_not_dropped(tmp_path, index):
+    log = write_jsonl(tmp_path / "ids.jsonl", [{"id": "a", "prompt": "one"}, {"id": "b", "prompt": "two"},
+                                                {"id": "a", "prompt": "three"}])
+    result = score_files([log], index, tmp_path / "m.db", columns=Columns(id="id", time=None), chunk_rows=2)
+    assert (result.scored, result.rejected) == (2, 1)
+    reject = rows(tmp_path / "m.db", "SELECT * FROM rejects")[0]
+    assert reject["line"] == 3 and "duplicate id 'a'" in reject["reason"] and reject["raw"] == "three"
+
+
+def test_a_database_of_another_model_is_refused(tmp_path, train_csv, day_log, index):
+    score_files([day_log], index, tmp_path / "m.db")
+    other = PromptIndex.build(train_csv, "other", index_dir=tmp_path / "ix2", model="hashing:64")
+    with pytest.raises(IncompatibleError, match=r"dimension: database has '128', this index has '64'"):
+        score_files([day_log], other, tmp_path / "m.db")
+
+
+def test_embeddings_of_scored_prompts_are_retrievable_and_compact(tmp_path, index, day_log):
+    score_files([day_log], index, tmp_path / "m.db")
+    scores = rows(tmp_path / "m.db")[:5]
+    store = Store(tmp_path / "m.db")
+    vectors = store.embeddings_for([s["prompt_id"] for s in scores])
+    store.close()
+    fresh = index.embedder().embed([s["text"] for s in scores])
+    stored = np.stack([vectors[s["prompt_id"]] for s in scores])
+    assert np.allclose(stored, fresh, atol=2e-3)
+    blob = rows(tmp_path / "m.db", "SELECT length(vector) AS n FROM embeddings LIMIT 1")[0]["n"]
+    assert blob == 128 * 2  # float16
+
+
+def test_missing_log_and_not_a_database(tmp_path, index):
+    with pytest.raises(InputError, match="no such file"):
+        score_files([tmp_path / "nope.jsonl"], index, tmp_path / "m.db")
+    bad_db = tmp_path / "bad.db"
+    bad_db.write_bytes(b"this is not sqlite" * 100)
+    log = write_jsonl(tmp_path / "a.jsonl", [{"prompt": "hi"}])
+    with pytest.raises(InputError, match="not a novelty SQLite database"):
+        score_files([log], index, bad_db)
+
+
+def test_csv_logs_with_custom_columns(tmp_path, index):
+    log = write_csv(tmp_path / "log.csv", ["q", "when", "pred"],
+                    [("where is my card", "2026-11-25 10:00", "card_arrival"), ("buy bitcoin", "1764064800", "")])
+    result = score_files([log], index, tmp_path / "m.db",
+                         columns=Columns(text="q", time="when", label="pred"))
+    scored = rows(tmp_path / "m.db")
+    assert result.scored == 2 and scored[0]["predicted_label"] == "card_arrival"
+    assert scored[1]["predicted_label"] is None and scored[1]["ts"] == "2025-11-25T10:00:00Z"
