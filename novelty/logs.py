@@ -13,6 +13,7 @@ import io
 import json
 import sys
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -238,16 +239,17 @@ class _Validator:
             return self.reject(line, "row is not a JSON object", raw)
         if not self.header_checked:  # JSONL has no header: the first object stands for it
             self.check_header(record.keys())
-        reason = self._problem(record)
+        time = format_time(record.get(self.columns.time)) if self._has("time") else None
+        reason = self._problem(record, time)
         if reason:
             return self.reject(line, reason, raw or _as_json(record))
         out.lines.append(line)
         out.texts.append(record[self.columns.text])
-        out.times.append(format_time(record[self.columns.time]) if self._has("time") else None)
+        out.times.append(time)
         out.ids.append(_cell(record, self.columns.id) if self._has("id") else None)
         out.labels.append(_cell(record, self.columns.label) if self._has("label") else None)
 
-    def _problem(self, record: dict) -> str | None:
+    def _problem(self, record: dict, time: str | None) -> str | None:
         name = self.columns.text
         if name not in record:
             return f"no {name!r} field"
@@ -260,10 +262,11 @@ class _Validator:
             return f"{name!r} is {len(text):,} characters, over the {self.max_chars:,} limit (--max-chars)"
         if not _is_utf8(text):
             return f"{name!r} is not valid UTF-8"
-        if self._has("time") and _cell(record, self.columns.time) is None:
-            return f"no timestamp in {self.columns.time!r}"
-        if self._has("time") and format_time(record[self.columns.time]) is None:
-            return f"unreadable timestamp {str(record[self.columns.time])[:60]!r} in {self.columns.time!r}"
+        if self._has("time") and time is None:
+            value = _cell(record, self.columns.time)
+            if value is None:
+                return f"no timestamp in {self.columns.time!r}"
+            return f"unreadable timestamp {str(value)[:60]!r} in {self.columns.time!r}"
         if self._has("id") and _cell(record, self.columns.id) is None:
             return f"no id in {self.columns.id!r}"
         return None
@@ -301,6 +304,12 @@ def format_time(value: Any) -> str | None:
     >>> [format_time(v) for v in ["2026-11-25 08:00:00+01:00", 1764057600, "1764057600000", "soon"]]
     ['2026-11-25T07:00:00Z', '2025-11-25T08:00:00Z', '2025-11-25T08:00:00Z', None]
     """
+    if isinstance(value, str) and len(value) == 20 and value[10] == "T" and value[19] == "Z":
+        try:  # the common case, already canonical: skip pandas
+            datetime.fromisoformat(value)
+            return value
+        except ValueError:
+            pass
     stamp = _parse_time(value)
     if stamp is None or pd.isna(stamp):
         return None

@@ -46,6 +46,12 @@ CREATE TABLE IF NOT EXISTS rejects (
 """
 
 
+SCORE_COLUMNS = ("prompt_id", "run_id", "source", "line", "ts", "text", "text_hash", "predicted_label",
+                 "similarity", "novelty", "p_value", "is_novel", "nearest_id", "nearest_label",
+                 "neighbors", "scored_at")
+REJECT_COLUMNS = ("reject_id", "run_id", "source", "line", "reason", "raw", "rejected_at")
+
+
 def utc_now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -134,18 +140,22 @@ class Store:
         return found
 
     # -- the one write path -----------------------------------------------------------------------
-    def write_chunk(self, scores: list[dict], vectors: dict[str, np.ndarray],
+    def write_chunk(self, scores: list[tuple], vectors: dict[str, np.ndarray],
                     rejects: list[dict]) -> None:
-        """Scores, new embeddings and rejects of one chunk, all or nothing."""
+        """Scores (tuples in ``SCORE_COLUMNS`` order), new embeddings and rejects of one chunk, all or
+        nothing. Plain ``executemany`` on sqlite-utils' connection: its ``insert_all`` builds a
+        multi-row statement and JSON-checks every value, three times slower on this hot path."""
         with self.db.conn:
-            if scores:
-                self.db["scores"].insert_all(scores, ignore=True, batch_size=1000)
-            if vectors:
-                self.db["embeddings"].insert_all(
-                    ({"text_hash": k, "vector": np.asarray(v, dtype=np.float16).tobytes()}
-                     for k, v in vectors.items()), ignore=True, batch_size=1000)
-            if rejects:
-                self.db["rejects"].insert_all(rejects, ignore=True, batch_size=1000)
+            self._insert("scores", SCORE_COLUMNS, scores)
+            self._insert("embeddings", ("text_hash", "vector"),
+                         [(k, np.asarray(v, dtype=np.float16).tobytes()) for k, v in vectors.items()])
+            self._insert("rejects", REJECT_COLUMNS, [tuple(r[c] for c in REJECT_COLUMNS) for r in rejects])
+
+    def _insert(self, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
+        if rows:
+            marks = ", ".join("?" * len(columns))
+            self.db.conn.executemany(
+                f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
 
     # -- reads for reports ------------------------------------------------------------------------
     def top_novel(self, run_id: int, limit: int = 5) -> list[dict]:

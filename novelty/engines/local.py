@@ -18,9 +18,10 @@ from ..errors import InputError
 from ..index import PromptIndex
 from ..logs import Batch, Columns, MAX_CHARS, read_batches
 from ..scoring import Calibration
-from ..store import Store, params_json, reject_row, stored_vectors, text_hash, utc_now
+from ..store import SCORE_COLUMNS, Store, params_json, reject_row, stored_vectors, text_hash, utc_now
 
 SHOWN_NEIGHBORS = 3
+_IS_NOVEL = SCORE_COLUMNS.index("is_novel")
 
 
 @dataclass(frozen=True)
@@ -136,13 +137,14 @@ class _Chunks:
                for given, ts, text, line in zip(batch.ids, batch.times, batch.texts, batch.lines)]
         rejects = [reject_row(self.run_id, r.source, r.line, r.reason, r.raw) for r in batch.rejects]
         todo = self._new_rows(batch, ids, rejects, counts)
-        vectors, fresh = self._vectors([batch.texts[i] for i in todo])
-        rows = self._rows(batch, ids, todo, vectors) if todo else []
+        hashes = [text_hash(batch.texts[i]) for i in todo]
+        vectors, fresh = self._vectors(hashes, [batch.texts[i] for i in todo])
+        rows = self._rows(batch, ids, todo, hashes, vectors) if todo else []
         self.store.write_chunk(rows, fresh, rejects)
         counts.read += len(batch) + len(batch.rejects)
         counts.scored += len(rows)
         counts.rejected += len(rejects)
-        counts.novel += sum(r["is_novel"] for r in rows)
+        counts.novel += sum(row[_IS_NOVEL] for row in rows)
 
     def _new_rows(self, batch: Batch, ids: list[str], rejects: list[dict], counts: _Counts) -> list[int]:
         """Rows to score: not scored by an earlier run, not a repeated id within this one."""
@@ -162,9 +164,8 @@ class _Chunks:
                 todo.append(i)
         return todo
 
-    def _vectors(self, texts: list[str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    def _vectors(self, hashes: list[str], texts: list[str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Vectors for ``texts``: from the store's cache when there, embedded (once per text) if not."""
-        hashes = [text_hash(t) for t in texts]
         cached = self.store.cached_vectors(hashes, self.embedder.dimension)
         missing = list({h: t for h, t in zip(hashes, texts) if h not in cached}.items())
         fresh: dict[str, np.ndarray] = {}
@@ -176,27 +177,22 @@ class _Chunks:
             np.zeros((0, self.embedder.dimension), np.float32)
         return vectors, fresh
 
-    def _rows(self, batch: Batch, ids: list[str], todo: list[int], vectors: np.ndarray) -> list[dict]:
+    def _rows(self, batch: Batch, ids: list[str], todo: list[int], hashes: list[str],
+              vectors: np.ndarray) -> list[tuple]:
+        """One tuple per scored prompt, in ``SCORE_COLUMNS`` order."""
         similarities, positions = self.index.search(vectors, self.k)
         novelty = self.index.scorer.score(similarities, vectors)
         p_values = self.calibration.p_values(novelty)
         novel = self.calibration.is_novel(p_values)
-        now, index = utc_now(), self.index
+        now, train_ids, labels = utc_now(), self.index.ids, self.index.labels
         rows = []
         for j, i in enumerate(todo):
-            near = positions[j]
-            rows.append({
-                "prompt_id": ids[i], "run_id": self.run_id, "source": batch.source,
-                "line": batch.lines[i], "ts": batch.times[i], "text": batch.texts[i],
-                "text_hash": text_hash(batch.texts[i]), "predicted_label": batch.labels[i],
-                "similarity": float(similarities[j, 0]), "novelty": float(novelty[j]),
-                "p_value": float(p_values[j]), "is_novel": int(novel[j]),
-                "nearest_id": index.ids[near[0]], "nearest_label": _label(index.labels[near[0]]),
-                "neighbors": json.dumps([
-                    {"id": index.ids[p], "label": _label(index.labels[p]),
-                     "similarity": round(float(s), 4)}
-                    for p, s in zip(near[:SHOWN_NEIGHBORS], similarities[j, :SHOWN_NEIGHBORS]) if p >= 0]),
-                "scored_at": now})
+            near, sims = positions[j, :SHOWN_NEIGHBORS], similarities[j, :SHOWN_NEIGHBORS].tolist()
+            neighbors = json.dumps([{"id": train_ids[p], "label": _label(labels[p]), "similarity": round(s, 4)}
+                                    for p, s in zip(near.tolist(), sims) if p >= 0])
+            rows.append((ids[i], self.run_id, batch.source, batch.lines[i], batch.times[i], batch.texts[i],
+                         hashes[j], batch.labels[i], sims[0], float(novelty[j]), float(p_values[j]),
+                         int(novel[j]), train_ids[near[0]], _label(labels[near[0]]), neighbors, now))
         return rows
 
 
