@@ -180,6 +180,9 @@ def score(
     chunk_rows: int = typer.Option(5000, help="Rows per chunk: memory is bounded by this, not the file."),
     max_chars: int = typer.Option(20_000, help="Longer prompts are rejected with a reason."),
     index_dir: Optional[Path] = typer.Option(None, help=INDEX_DIR_HELP),
+    fail_on: List[str] = typer.Option([], help="Exit 1 when this is found (repeatable): 'rejects' = any "
+                                      "row set aside; 'novel' = more novel prompts than alpha explains "
+                                      "(one-sided binomial test, p < 0.001)."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Score production prompts against an index and record them in SQLite.
@@ -192,12 +195,22 @@ def score(
     columns = Columns(text=text_col, time=time_col, id=id_col, label=pred_col,
                       required=frozenset(k for k, v in given.items() if v))
     with _user_errors():
+        unknown = set(fail_on) - set(SCORE_FAILURES)
+        if unknown:
+            raise NoveltyError(f"--fail-on takes {' or '.join(SCORE_FAILURES)}, not {', '.join(unknown)}")
         with _progress(None, "prompts", "scoring") as update:
             result = score_files(files, index, db, columns=columns, alpha=alpha, chunk_rows=chunk_rows,
                                  max_chars=max_chars, index_dir=index_dir, progress=update)
+    found = [name for name in fail_on if SCORE_FAILURES[name](result)]
     if as_json:
-        return _print_json(result.to_dict())
-    typer.echo(format_score_summary(result))
+        _print_json({**result.to_dict(), "found": found})
+    else:
+        typer.echo(format_score_summary(result))
+    if found:
+        raise typer.Exit(1)
+
+
+SCORE_FAILURES = {"rejects": lambda r: r.rejected > 0, "novel": lambda r: r.novel_p_value < 1e-3}
 
 
 def format_score_summary(result) -> str:
@@ -205,7 +218,7 @@ def format_score_summary(result) -> str:
     lines = [f"Scored {result.scored:,} prompts against {result.index!r} into {result.db} "
              f"(run {result.run_id}, {result.seconds:.1f} s, {rate:,.0f} prompts/s).",
              f"  novel     {result.novel:,} ({result.novel_rate:.1%}; about {result.alpha:.0%} expected "
-             "when nothing is new)"]
+             f"when nothing is new; p = {result.novel_p_value:.2g})"]
     if result.skipped:
         lines.append(f"  skipped   {result.skipped:,} already scored by an earlier run")
     lines.append(f"  rejected  {result.rejected:,}" + (" (see the rejects table): " + "; ".join(

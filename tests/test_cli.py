@@ -106,3 +106,17 @@ def test_ci_runs_the_readme_commands():
     assert len(setup) == 2, "README starts with exactly two set-up commands"
     ci = (ROOT / ".ci" / "run").read_text()
     assert setup[0] in ci and setup[1] in ci
+
+
+def test_fail_on_exits_1_only_when_found(tmp_path, train_csv, day_log):
+    ix = tmp_path / "ix"
+    invoke("index", "build", train_csv, "--name", "bot", "--model", FAKE_MODEL, "--index-dir", ix)
+    base = ["score", day_log, "--index", "bot", "--index-dir", ix]
+    novel = invoke(*base, "--db", tmp_path / "a.db", "--fail-on", "novel", "--json")
+    assert novel.exit_code == 1 and json.loads(novel.output)["found"] == ["novel"]
+    clean = invoke(*base, "--db", tmp_path / "b.db", "--fail-on", "rejects")
+    assert clean.exit_code == 0, clean.output
+    with day_log.open("a") as fh:
+        fh.write("not json\n")
+    assert invoke(*base, "--db", tmp_path / "c.db", "--fail-on", "rejects").exit_code == 1
+    assert invoke(*base, "--db", tmp_path / "d.db", "--fail-on", "typo").exit_code == 2

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
+from scipy.stats import binomtest
 
 from .. import __version__
 from ..errors import InputError
@@ -39,6 +40,7 @@ class ScoreResult:
     novel: int
     novel_rate: float
     alpha: float
+    novel_p_value: float  # one-sided binomial test: more novel prompts than alpha explains?
     seconds: float
     top_novel: list[dict] = field(default_factory=list)
     reject_reasons: list[dict] = field(default_factory=list)
@@ -99,10 +101,22 @@ def score_files(paths: Sequence[str | Path], index: PromptIndex | str, db: str |
             rows_read=counts.read, scored=counts.scored, skipped=counts.skipped,
             rejected=counts.rejected, novel=counts.novel,
             novel_rate=counts.novel / counts.scored if counts.scored else 0.0, alpha=calibration.alpha,
+            novel_p_value=excess_p_value(counts.novel, counts.scored, calibration.alpha),
             seconds=round(time.perf_counter() - started, 3), top_novel=store.top_novel(run_id),
             reject_reasons=store.reject_reasons(run_id))
     finally:
         store.close()
+
+
+def excess_p_value(novel: int, total: int, alpha: float) -> float:
+    """P(at least ``novel`` of ``total`` flagged) if every prompt were in-distribution.
+
+    >>> round(excess_p_value(5, 100, 0.05), 2), excess_p_value(0, 0, 0.05)
+    (0.56, 1.0)
+    """
+    if not total:
+        return 1.0
+    return float(binomtest(novel, total, alpha, alternative="greater").pvalue)
 
 
 def _run_fields(counts: _Counts, started: float) -> dict:
