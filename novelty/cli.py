@@ -195,9 +195,7 @@ def score(
     columns = Columns(text=text_col, time=time_col, id=id_col, label=pred_col,
                       required=frozenset(k for k, v in given.items() if v))
     with _user_errors():
-        unknown = set(fail_on) - set(SCORE_FAILURES)
-        if unknown:
-            raise NoveltyError(f"--fail-on takes {' or '.join(SCORE_FAILURES)}, not {', '.join(unknown)}")
+        _check_fail_on(fail_on, set(SCORE_FAILURES))
         with _progress(None, "prompts", "scoring") as update:
             result = score_files(files, index, db, columns=columns, alpha=alpha, chunk_rows=chunk_rows,
                                  max_chars=max_chars, index_dir=index_dir, progress=update)
@@ -237,6 +235,82 @@ def _clip(text: str, width: int = 70) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+# ---------------------------------------------------------------------------------------------- spikes
+@app.command("spikes")
+def spikes(
+    db: Path = typer.Option(..., "--db", help="SQLite file filled by `novelty score`."),
+    window: str = typer.Option("1d", help="Window length: 30m, 1h, 1d, 7d ... (weeks start on Monday)."),
+    step: Optional[str] = typer.Option(None, help="Slide windows by this step (e.g. --window 1d --step 1h); "
+                                       "default: fixed, non-overlapping windows."),
+    since: Optional[str] = typer.Option(None, help="Only report windows starting at or after this date "
+                                        "(earlier ones still form the baseline)."),
+    until: Optional[str] = typer.Option(None, help="Only report windows starting before this date."),
+    fdr: float = typer.Option(0.01, help="False-discovery rate across the windows tested."),
+    baseline_windows: int = typer.Option(14, help="Earlier unflagged windows pooled into the expected rate."),
+    min_prompts: int = typer.Option(30, help="Windows with fewer prompts are shown but not tested."),
+    fail_on: List[str] = typer.Option([], help="'incident': exit 1 when a window in range is flagged (for cron)."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Find windows with more novel prompts than expected (prediction-label bias), and the labels
+    absorbing them. Results go to the windows and incidents tables; re-running updates, never duplicates.
+
+    Example: novelty spikes --db monitor.db --window 1d --since 2026-11-01 --fail-on incident
+    """
+    from .spikes import SpikeSettings, detect_spikes
+
+    with _user_errors():
+        _check_fail_on(fail_on, {"incident"})
+        settings = SpikeSettings(window=window, step=step, fdr=fdr, baseline_windows=baseline_windows,
+                                 min_prompts=min_prompts)
+        report = detect_spikes(db, settings, since=since, until=until)
+    if as_json:
+        _print_json(report.to_dict())
+    else:
+        typer.echo(format_spikes(report))
+    if "incident" in fail_on and report.incidents:
+        raise typer.Exit(1)
+
+
+def _check_fail_on(given: List[str], allowed: set[str]) -> None:
+    unknown = set(given) - allowed
+    if unknown:
+        raise NoveltyError(f"--fail-on takes {' or '.join(sorted(allowed))}, not {', '.join(sorted(unknown))}")
+
+
+def format_spikes(report) -> str:
+    if not report.windows:
+        return f"No timestamped prompts in {report.db}: score logs with a --time-col first."
+    lines = [f"Novel rate per {report.window} window in {report.db} "
+             f"(calibrated false-alarm rate {report.alpha if report.alpha is not None else '?'}):",
+             "  window start          prompts  novel   rate  95% interval    expected  p-value  flag"]
+    for w in report.windows:
+        expected = f"{w.expected_rate:7.1%}" if w.expected_rate is not None else "      -"
+        p = f"{w.p_value:8.1e}" if w.p_value is not None else "       -"
+        lines.append(f"  {w.window_start}  {w.prompts:7,}  {w.novel:5,}  {w.novel_rate:5.1%}  "
+                     f"[{w.ci_low:5.1%}, {w.ci_high:5.1%}]  {expected}  {p}  "
+                     f"{'+'.join(w.detectors) if w.flagged else ''}")
+    if not report.incidents:
+        lines.append("No incident: the novel rate stays within what the baseline explains.")
+    for incident in report.incidents:
+        d = incident.details
+        lines += ["", f"INCIDENT label_bias {incident.severity}: {incident.window_start} .. "
+                      f"{incident.window_end}: {d['novel']} novel of {d['prompts']} ({d['novel_rate']:.1%}, "
+                      f"{d['rate_ratio']:.1f}x the expected {d['expected_rate']:.1%}); since {d['first_flagged']}"]
+        if d.get("absorbing_labels"):
+            lines.append("  labels absorbing the novel prompts: " + ", ".join(
+                f"{r['label']} ({r['novel']} novel, {r['novel_share']:.0%} of its traffic)"
+                for r in d["absorbing_labels"]))
+        shift = d.get("label_shift")
+        if shift:
+            lines.append(f"  predicted labels vs training labels: chi2 {shift['chi2']:.0f} (dof {shift['dof']}), "
+                         f"p {shift['p_value']:.1e}, Cramer's V {shift['cramers_v']:.2f}")
+        lines += [f"  e.g. {_clip(r['text'])}  (forced into {r['predicted_label']})" for r in d["top_novel"][:3]]
+    if report.incidents:
+        lines += ["", "What to do: these are questions the model was never trained for. Label a sample "
+                      "and fine-tune (or add them to the index with `novelty index add`)."]
+    return "\n".join(lines)
+
+
 # ---------------------------------------------------------------------------------------------- demo
 @app.command("demo")
 def demo(
@@ -257,7 +331,14 @@ def demo(
             result = run_demo(out, model=model, seed=seed, progress=update)
     if as_json:
         return _print_json(result.to_dict())
-    typer.echo(result.render())
+    score = result.score
+    typer.echo(f"Demo in {result.folder}: a week of support-bot traffic; customers start asking about "
+               f"crypto on day 5.\nIndex {result.index}; {score.scored:,} prompts scored into {result.db} "
+               f"({score.rejected} malformed rows set aside in the rejects table).\n")
+    typer.echo(format_spikes(result.spikes))
+    typer.echo(f"\nNext: novelty spikes --db {result.db} --json, or browse the prompts:\n"
+               f"  sqlite3 {result.db} \"SELECT ts, text, predicted_label FROM scores "
+               "WHERE is_novel = 1 ORDER BY ts DESC LIMIT 20\"")
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -96,6 +96,9 @@ class PromptIndex:
     def __len__(self) -> int:
         return int(self.index.ntotal)
 
+    def label_counts(self) -> dict[str, int]:
+        return {str(k): int(v) for k, v in self.prompts["label"].dropna().value_counts().items()}
+
     def vectors(self) -> np.ndarray:
         return self.index.reconstruct_n(0, self.index.ntotal) if self.index.ntotal else \
             np.zeros((0, self.index.d), np.float32)

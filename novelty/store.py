@@ -40,6 +40,17 @@ CREATE INDEX IF NOT EXISTS scores_ts ON scores(ts);
 CREATE INDEX IF NOT EXISTS scores_novel_ts ON scores(is_novel, ts);
 CREATE INDEX IF NOT EXISTS scores_run ON scores(run_id);
 CREATE TABLE IF NOT EXISTS embeddings (text_hash TEXT PRIMARY KEY, vector BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS training_labels (
+    index_checksum TEXT, label TEXT, prompts INTEGER, PRIMARY KEY (index_checksum, label));
+CREATE TABLE IF NOT EXISTS windows (
+    window_size TEXT, window_start TEXT, window_end TEXT, prompts INTEGER, novel INTEGER,
+    novel_rate REAL, ci_low REAL, ci_high REAL, expected_rate REAL, baseline TEXT, p_value REAL,
+    q_value REAL, cusum REAL, flagged INTEGER, updated_at TEXT,
+    PRIMARY KEY (window_size, window_start));
+CREATE TABLE IF NOT EXISTS incidents (
+    incident_id TEXT PRIMARY KEY, kind TEXT NOT NULL, window_start TEXT, window_end TEXT,
+    severity TEXT, p_value REAL, status TEXT, details TEXT, detected_at TEXT, updated_at TEXT);
+CREATE INDEX IF NOT EXISTS incidents_kind ON incidents(kind, window_start);
 CREATE TABLE IF NOT EXISTS rejects (
     reject_id TEXT PRIMARY KEY, run_id INTEGER, source TEXT, line INTEGER, reason TEXT, raw TEXT,
     rejected_at TEXT);
@@ -114,6 +125,24 @@ class Store:
     def finish_run(self, run_id: int, status: str = "done", **fields) -> None:
         with self.db.conn:
             self.db["runs"].update(run_id, {"finished_at": utc_now(), "status": status, **fields})
+
+    def record_training_labels(self, index_checksum: str, counts: dict[str, int]) -> None:
+        with self.db.conn:
+            self._insert("training_labels", ("index_checksum", "label", "prompts"),
+                         [(index_checksum, label, n) for label, n in counts.items()])
+
+    def training_label_shares(self) -> dict[str, float]:
+        """Label shares of the index used by the latest run (empty when it had no labels)."""
+        rows = list(self.db.execute(
+            "SELECT label, prompts FROM training_labels WHERE index_checksum = (SELECT index_checksum "
+            "FROM runs WHERE status = 'done' ORDER BY run_id DESC LIMIT 1)"))
+        total = sum(n for _, n in rows)
+        return {label: n / total for label, n in rows} if total else {}
+
+    def latest_alpha(self) -> float | None:
+        row = next(iter(self.db.execute(
+            "SELECT alpha FROM runs WHERE status = 'done' ORDER BY run_id DESC LIMIT 1")), None)
+        return row[0] if row else None
 
     def run(self, run_id: int) -> dict:
         return self.db["runs"].get(run_id)

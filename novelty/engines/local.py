@@ -85,6 +85,7 @@ def score_files(paths: Sequence[str | Path], index: PromptIndex | str, db: str |
             params=params_json({"columns": asdict(columns), "chunk_rows": chunk_rows,
                                 "max_chars": max_chars}))
         scorer.run_id = run_id
+        store.record_training_labels(index.checksum, index.label_counts())
         started, counts = time.perf_counter(), _Counts()
         try:
             for path in paths:

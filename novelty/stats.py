@@ -1,0 +1,89 @@
+"""Small statistics shared by the detectors: intervals, exact tests, multiple-testing control."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.stats import binomtest, chisquare
+
+
+def wilson_interval(successes: int, trials: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a proportion (sane at 0 and n, unlike the normal approximation).
+
+    >>> [round(x, 3) for x in wilson_interval(5, 100)]
+    [0.022, 0.112]
+    """
+    if trials == 0:
+        return 0.0, 1.0
+    from scipy.stats import norm
+
+    z = norm.ppf(0.5 + level / 2)
+    p = successes / trials
+    centre = (p + z * z / (2 * trials)) / (1 + z * z / trials)
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / (1 + z * z / trials)
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+
+
+def excess_over_rate(successes: int, trials: int, rate: float) -> float:
+    """One-sided exact binomial p-value: P(X >= successes) when X ~ Bin(trials, rate).
+
+    >>> round(excess_over_rate(10, 100, 0.05), 4)
+    0.0282
+    """
+    if trials == 0:
+        return 1.0
+    return float(binomtest(successes, trials, min(max(rate, 1e-12), 1 - 1e-12), alternative="greater").pvalue)
+
+
+def excess_over_reference(successes: int, trials: int, ref_successes: int, ref_trials: int) -> float:
+    """One-sided exact test that a window's rate exceeds a reference rate, both estimated.
+
+    Conditioning on the total count, the window's count is Bin(total, n / (n + m)) when both rates
+    are equal, so the reference's own sampling noise is accounted for (a plain binomial test
+    against the reference's point estimate is over-confident).
+
+    >>> round(excess_over_reference(30, 500, 200, 5000), 3), excess_over_reference(0, 10, 0, 10)
+    (0.029, 1.0)
+    """
+    total = successes + ref_successes
+    if total == 0 or trials == 0:
+        return 1.0
+    return float(binomtest(successes, total, trials / (trials + ref_trials), alternative="greater").pvalue)
+
+
+def benjamini_hochberg(p_values: list[float]) -> list[float]:
+    """BH-adjusted p-values (q-values): flag q < level to keep the false-discovery rate at level.
+
+    >>> benjamini_hochberg([0.01, 0.04, 0.03, 0.5])
+    [0.04, 0.0533..., 0.0533..., 0.5]
+    """
+    p = np.asarray(p_values, dtype=float)
+    if p.size == 0:
+        return []
+    order = np.argsort(p)
+    ranked = p[order] * p.size / np.arange(1, p.size + 1)
+    adjusted = np.minimum.accumulate(ranked[::-1])[::-1].clip(max=1.0)
+    out = np.empty_like(adjusted)
+    out[order] = adjusted
+    return out.tolist()
+
+
+def goodness_of_fit(observed: dict[str, int], expected_shares: dict[str, float]) -> dict:
+    """Chi-square of observed label counts against expected shares, with Cramér's V as effect size.
+
+    Labels missing from ``expected_shares`` are pooled into one '(other)' cell with a small share,
+    so a never-seen label counts as a strong shift instead of a division by zero.
+    """
+    labels = sorted(set(observed) | set(expected_shares))
+    n = sum(observed.values())
+    if n == 0 or len(labels) < 2:
+        return {"chi2": 0.0, "dof": 0, "p_value": 1.0, "cramers_v": 0.0}
+    floor = 0.5 / max(n, 1)
+    shares = np.array([max(expected_shares.get(label, 0.0), floor) for label in labels])
+    shares = shares / shares.sum()
+    counts = np.array([observed.get(label, 0) for label in labels], dtype=float)
+    chi2, p_value = chisquare(counts, shares * n)
+    dof = len(labels) - 1
+    return {"chi2": float(chi2), "dof": dof, "p_value": float(p_value),
+            "cramers_v": float(math.sqrt(chi2 / (n * dof)))}
