@@ -72,7 +72,9 @@ def index_build(
                               "(never downloaded), or hashing:DIM for a weightless test embedder."),
     alpha: float = typer.Option(0.05, help="Target false-alarm rate of is_novel on in-distribution "
                                 "prompts; calibrated on held-out training prompts."),
-    k: int = typer.Option(1, help="Neighbours the kNN novelty score averages over."),
+    scorer: str = typer.Option("auto", help="Novelty scorer: auto (ensemble when every prompt is "
+                               "labelled, else knn), knn, class-topk, logreg or ensemble."),
+    k: int = typer.Option(1, help="Neighbours the knn scorer averages over (knn only)."),
     index_dir: Optional[Path] = typer.Option(None, help=INDEX_DIR_HELP),
     force: bool = typer.Option(False, "--force", help="Replace an existing index of that name."),
     as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
@@ -86,15 +88,18 @@ def index_build(
     with _user_errors():
         columns = Columns(text=text_col, time=None, label=label_col, id=id_col)
         with _progress(None, "prompts", "embedding") as update:
-            built = PromptIndex.build(file, name, index_dir=index_dir, columns=columns, model=model,
-                                      alpha=alpha, scorer_params={"k": k}, force=force, progress=update)
+            built = PromptIndex.build(
+                file, name, index_dir=index_dir, columns=columns, model=model, alpha=alpha,
+                scorer=None if scorer == "auto" else scorer,
+                scorer_params={"k": k} if scorer == "knn" else None, force=force, progress=update)
     if as_json:
         return _print_json(built.manifest)
     m = built.manifest
     cal = m["calibration"]
     typer.echo(f"Built index {name!r} in {built.path}: {m['index']['count']:,} prompts, "
                f"{m['training']['labels']} labels, model {m['model']['name']} (d={m['model']['dimension']}).")
-    typer.echo(f"Calibrated on {cal['size']:,} held-out prompts: novel when novelty > "
+    typer.echo(f"Scorer {m['scorer']['name']} {json.dumps(m['scorer']['params'])}; calibrated on "
+               f"{cal['size']:,} held-out prompts: novel when novelty > "
                f"{cal['threshold']:.4f} (false-alarm target {cal['alpha']:.0%}).")
     _echo_skipped(m["training"])
 

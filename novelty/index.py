@@ -29,11 +29,11 @@ from . import __version__
 from .embed import DEFAULT_MODEL, Embedder, load_embedder
 from .errors import IncompatibleError, IndexFileError, InputError
 from .logs import Columns, Reject, read_batches
-from .scoring import Calibration, Scorer, calibrate, make_scorer
+from .scoring import BaseScorer, Calibration, calibrate, default_scorer, make_scorer
 from .store import utc_now
 
 DEFAULT_INDEX_DIR = "indexes"
-FILES = ("index.faiss", "prompts.parquet", "calibration.npy")
+FILES = ("index.faiss", "prompts.parquet", "calibration.npy", "scorer.npz")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 Progress = Callable[[int], None]
 
@@ -71,14 +71,11 @@ class PromptIndex:
     """Training prompts in FAISS plus the scorer and calibration that turn neighbours into p-values."""
 
     def __init__(self, path: Path, manifest: dict, index: faiss.Index, prompts: pd.DataFrame,
-                 calibration: Calibration):
+                 calibration: Calibration, scorer: BaseScorer):
         self.path, self.manifest, self.index = path, manifest, index
-        self.prompts, self.calibration = prompts, calibration
+        self.prompts, self.calibration, self.scorer = prompts, calibration, scorer
         self.ids = prompts["id"].astype(str).to_numpy(dtype=object)
         self.labels = prompts["label"].to_numpy(dtype=object)
-        scorer = manifest["scorer"]
-        self.scorer: Scorer = make_scorer(scorer["name"], **scorer["params"]).fit(
-            self.vectors(), list(self.labels))
 
     # -- facts ------------------------------------------------------------------------------------
     @property
@@ -118,7 +115,7 @@ class PromptIndex:
     @classmethod
     def build(cls, source: str | Path, name: str, *, index_dir: str | Path | None = None,
               columns: Columns = Columns(text="text", time=None, label="label", id="id"),
-              model: str = DEFAULT_MODEL, alpha: float = 0.05, scorer: str = "knn",
+              model: str = DEFAULT_MODEL, alpha: float = 0.05, scorer: str | None = None,
               scorer_params: dict | None = None, force: bool = False,
               progress: Progress | None = None) -> "PromptIndex":
         """Embed the training prompts of ``source`` and write ``index_dir/name``."""
@@ -129,6 +126,11 @@ class PromptIndex:
         rows = read_training(source, columns)
         if not rows.texts:
             raise InputError(f"{source}: no usable training prompts ({len(rows.rejects)} rejected)")
+        scorer = scorer or default_scorer(rows.labels)
+        chosen = make_scorer(scorer, **(scorer_params or {}))
+        if chosen.needs_labels and default_scorer(rows.labels) != "ensemble":
+            raise InputError(f"scorer {scorer!r} needs every training prompt labelled, with at least two "
+                             f"labels (column {columns.label!r}); use --scorer knn")
         embedder = load_embedder(model)
         vectors = embed_in_chunks(embedder, rows.texts, progress)
         manifest = {
@@ -136,7 +138,7 @@ class PromptIndex:
             "model": {"name": model, "revision": embedder.revision, "dimension": embedder.dimension,
                       "normalized": True},
             "index": {"type": "flat", "metric": "inner_product"},
-            "scorer": {"name": scorer, "params": make_scorer(scorer, **(scorer_params or {})).params()},
+            "scorer": {"name": scorer, "params": chosen.params()},
             "training": {"sources": [str(source)], "duplicates_skipped": rows.duplicates},
         }
         prompts = pd.DataFrame({"id": rows.ids, "text": rows.texts, "label": rows.labels})
@@ -147,6 +149,9 @@ class PromptIndex:
             progress: Progress | None = None) -> "AddResult":
         """Append labelled prompts not already in the index, then recalibrate."""
         rows = read_training(source, columns)
+        if self.scorer.needs_labels and any(label is None for label in rows.labels):
+            raise InputError(f"index {self.name!r} uses the {self.scorer.name} scorer, which needs a label "
+                             f"for every prompt; {source} has prompts without one (column {columns.label!r})")
         known = set(zip(self.prompts["text"], self.prompts["label"]))
         fresh = [i for i, pair in enumerate(zip(rows.texts, rows.labels)) if pair not in known]
         if fresh:
@@ -183,7 +188,11 @@ class PromptIndex:
                                  f"says {manifest['model']['dimension']}")
         scores = np.load(folder / "calibration.npy", allow_pickle=False)
         calibration = Calibration(scores, manifest["calibration"]["alpha"])
-        return cls(folder, manifest, index, pd.read_parquet(folder / "prompts.parquet"), calibration)
+        prompts = pd.read_parquet(folder / "prompts.parquet")
+        with np.load(folder / "scorer.npz", allow_pickle=False) as state:
+            scorer = make_scorer(manifest["scorer"]["name"], **manifest["scorer"]["params"]).load_state(
+                dict(state), list(prompts["label"]))
+        return cls(folder, manifest, index, prompts, calibration, scorer)
 
 
 @dataclass(frozen=True)
@@ -222,9 +231,8 @@ def _folder(name: str, index_dir: str | Path | None) -> Path:
 def _write(folder: Path, manifest: dict, vectors: np.ndarray, prompts: pd.DataFrame, alpha: float,
            rejects: list[Reject]) -> PromptIndex:
     """Write every file into a fresh folder, then swap it in: a crash never leaves half an index."""
-    scorer = manifest["scorer"]
-    calibration = calibrate(vectors, list(prompts["label"]),
-                            lambda: make_scorer(scorer["name"], **scorer["params"]), alpha)
+    scorer = make_scorer(manifest["scorer"]["name"], **manifest["scorer"]["params"])
+    calibration = calibrate(scorer, vectors, list(prompts["label"]), alpha)
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     index = faiss.IndexFlatIP(vectors.shape[1])
@@ -232,6 +240,7 @@ def _write(folder: Path, manifest: dict, vectors: np.ndarray, prompts: pd.DataFr
     faiss.write_index(index, str(staging / "index.faiss"))
     prompts.to_parquet(staging / "prompts.parquet", index=False)
     np.save(staging / "calibration.npy", calibration.scores, allow_pickle=False)
+    np.savez(staging / "scorer.npz", **scorer.state())
     if rejects:
         (staging / "rejects.jsonl").write_text("".join(
             json.dumps(r.__dict__, ensure_ascii=False) + "\n" for r in rejects))
@@ -246,7 +255,7 @@ def _write(folder: Path, manifest: dict, vectors: np.ndarray, prompts: pd.DataFr
                                 rejected=len(rejects), fingerprint=_fingerprint(prompts))
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     _swap(staging, folder)
-    return PromptIndex(folder, manifest, index, prompts, calibration)
+    return PromptIndex(folder, manifest, index, prompts, calibration, scorer)
 
 
 def _swap(staging: Path, folder: Path) -> None:

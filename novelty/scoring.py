@@ -1,17 +1,17 @@
-"""Novelty scorers and their calibration to p-values.
+"""The scorer interface, and the calibration that turns any scorer's output into a p-value.
 
-A scorer turns a prompt's nearest training neighbours into one number, higher = more novel. The
-calibration scores held-out training prompts against the rest (cross-fitted over folds, so every
-calibration prompt is scored by a reference that never saw it) and turns any score into a conformal
-p-value: the share of in-distribution prompts that looked at least as novel. ``is_novel`` is
-``p_value <= alpha``, so the false-alarm rate on in-distribution traffic is about ``alpha`` by
-construction, whatever the model or the data; there is no hard-coded cosine cut-off anywhere.
+A scorer turns a prompt's nearest training neighbours (and its vector) into one number, higher =
+more novel. The calibration scores held-out training prompts against the rest, cross-fitted over
+folds (stratified by label) so every calibration prompt is scored by a scorer that never saw it,
+and turns any score into a conformal p-value: the share of in-distribution prompts that looked at
+least as novel. ``is_novel`` is ``p_value <= alpha``, so the false-alarm rate on in-distribution
+traffic is about ``alpha`` whatever the model or the data: no cosine cut-off is hard-coded anywhere.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Callable, Sequence
 
 import faiss
 import numpy as np
@@ -19,57 +19,65 @@ import numpy as np
 from .errors import NoveltyError
 
 MIN_CALIBRATION = 20
+FOLDS = 5
+MAX_CALIBRATION = 20_000
 
 
-class Scorer(Protocol):
-    """``fit`` on the reference; ``score`` from each prompt's neighbour similarities (sorted, best first)."""
+class BaseScorer:
+    """scikit-learn style: ``__init__`` stores parameters, ``fit`` learns attributes ending in ``_``."""
 
-    name: str
-    k: int
-
-    def params(self) -> dict: ...
-
-    def fit(self, vectors: np.ndarray, labels: list[str | None]) -> "Scorer": ...
-
-    def score(self, similarities: np.ndarray, vectors: np.ndarray) -> np.ndarray: ...
-
-
-class KNNScorer:
-    """Novelty = 1 - the mean (or max, min) cosine similarity of the ``k`` nearest training prompts.
-
-    >>> s = KNNScorer(k=2).fit(np.zeros((3, 4), np.float32), [None] * 3)
-    >>> s.score(np.array([[0.9, 0.7], [0.2, 0.1]], np.float32), np.zeros((2, 4), np.float32)).round(2)
-    array([0.2 , 0.85], dtype=float32)
-    """
-
-    name = "knn"
-
-    def __init__(self, k: int = 1, aggregation: str = "mean"):
-        if k < 1 or aggregation not in {"mean", "max", "min"}:
-            raise NoveltyError("the kNN scorer needs k >= 1 and an aggregation of mean, max or min")
-        self.k, self.aggregation = k, aggregation
+    name = "base"
+    k = 1                 # neighbours the scorer needs from the index
+    needs_labels = False
 
     def params(self) -> dict:
-        return {"k": self.k, "aggregation": self.aggregation}
+        return {}
 
-    def fit(self, vectors: np.ndarray, labels: list[str | None]) -> "KNNScorer":
+    def fit(self, vectors: np.ndarray, labels: Sequence) -> "BaseScorer":
+        self._fit(vectors, labels)
         self.fitted_ = True
         return self
 
-    def score(self, similarities: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    def score(self, similarities: np.ndarray, positions: np.ndarray | None,
+              vectors: np.ndarray | None) -> np.ndarray:
+        """Novelty of each prompt from its neighbours (sorted, best first) and its vector."""
         if not getattr(self, "fitted_", False):
-            raise RuntimeError("KNNScorer.score called before fit")
-        top = similarities[:, : self.k]
-        return (1.0 - getattr(np, self.aggregation)(top, axis=1)).astype(np.float32)
+            raise RuntimeError(f"{type(self).__name__}.score called before fit")
+        return self._score(similarities, positions, vectors)
+
+    def calibration_scores(self, vectors: np.ndarray, labels: Sequence, folds: list[np.ndarray]) -> np.ndarray:
+        """Scores of the fold members, each fitted without its own fold."""
+        return cross_fit(lambda: type(self)(**self.params()), vectors, labels, folds)
+
+    def state(self) -> dict:
+        return {}
+
+    def load_state(self, state: dict, labels: Sequence) -> "BaseScorer":
+        self.fitted_ = True
+        return self
+
+    def _fit(self, vectors, labels) -> None:
+        raise NotImplementedError
+
+    def _score(self, similarities, positions, vectors) -> np.ndarray:
+        raise NotImplementedError
 
 
-SCORERS: dict[str, Callable[..., Scorer]] = {"knn": KNNScorer}
+def make_scorer(name: str = "knn", **params) -> BaseScorer:
+    from .scorers import SCORERS
 
-
-def make_scorer(name: str = "knn", **params) -> Scorer:
     if name not in SCORERS:
         raise NoveltyError(f"unknown scorer {name!r}; choose one of {', '.join(SCORERS)}")
-    return SCORERS[name](**params)
+    try:
+        return SCORERS[name](**params)
+    except TypeError as exc:
+        raise NoveltyError(f"bad parameters for scorer {name!r}: {exc}") from None
+
+
+def default_scorer(labels: Sequence) -> str:
+    """The ensemble when every prompt is labelled with at least two labels; else kNN."""
+    present = [label for label in labels if label is not None and label == label]
+    return "ensemble" if len(present) == len(labels) and len(set(present)) >= 2 else "knn"
 
 
 @dataclass(frozen=True)
@@ -100,33 +108,47 @@ class Calibration:
     def summary(self) -> dict:
         qs = [0.5, 0.9, 0.95, 0.99]
         return {"alpha": self.alpha, "size": int(len(self.scores)), "threshold": self.threshold,
-                "method": "conformal, cross-fitted over folds of the training prompts",
+                "method": f"conformal, cross-fitted over {FOLDS} folds of the training prompts",
                 "quantiles": {str(q): float(np.quantile(self.scores, q)) for q in qs}}
 
 
-def calibrate(vectors: np.ndarray, labels: list[str | None], scorer_factory: Callable[[], Scorer],
-              alpha: float, folds: int = 5, max_points: int = 20_000, seed: int = 0) -> Calibration:
-    """Score held-out folds of the training prompts against the rest and keep their scores."""
+def calibrate(scorer: BaseScorer, vectors: np.ndarray, labels: Sequence, alpha: float,
+              seed: int = 0) -> Calibration:
+    """Held-out scores of the training prompts, then ``scorer`` fitted on all of them."""
     n = len(vectors)
-    if n < MIN_CALIBRATION + folds:
-        raise NoveltyError(f"calibration needs at least {MIN_CALIBRATION + folds} training prompts; "
+    if n < MIN_CALIBRATION + FOLDS:
+        raise NoveltyError(f"calibration needs at least {MIN_CALIBRATION + FOLDS} training prompts; "
                            f"this index has {n}. Add more labelled prompts.")
     if not 0 < alpha < 1:
         raise NoveltyError(f"--alpha must be between 0 and 1 (got {alpha})")
+    folds = stratified_folds(labels, FOLDS, MAX_CALIBRATION, seed)
+    scores = scorer.calibration_scores(vectors, labels, folds)
+    scorer.fit(vectors, labels)
+    return Calibration(np.sort(scores).astype(np.float32), alpha)
+
+
+def stratified_folds(labels: Sequence, folds: int, max_points: int, seed: int) -> list[np.ndarray]:
+    """Disjoint folds over at most ``max_points`` prompts, each label spread evenly across folds."""
     rng = np.random.default_rng(seed)
-    chosen = rng.permutation(n)[: min(n, max_points)]
-    scores = [_score_fold(vectors, labels, fold, scorer_factory)
-              for fold in np.array_split(chosen, folds)]
-    return Calibration(np.sort(np.concatenate(scores)).astype(np.float32), alpha)
+    keys = np.asarray([str(label) for label in labels], dtype=object)
+    order = rng.permutation(len(keys))[: min(len(keys), max_points)]
+    order = order[np.argsort(keys[order], kind="stable")]  # group by label, random within label
+    return [np.sort(order[f::folds]) for f in range(folds)]
 
 
-def _score_fold(vectors: np.ndarray, labels: list[str | None], held_out: np.ndarray,
-                scorer_factory: Callable[[], Scorer]) -> np.ndarray:
-    keep = np.ones(len(vectors), dtype=bool)
-    keep[held_out] = False
-    reference = np.ascontiguousarray(vectors[keep])
-    scorer = scorer_factory().fit(reference, [labels[i] for i in np.flatnonzero(keep)])
-    index = faiss.IndexFlatIP(vectors.shape[1])
-    index.add(reference)
-    similarities, _ = index.search(np.ascontiguousarray(vectors[held_out]), scorer.k)
-    return scorer.score(similarities, vectors[held_out])
+def cross_fit(factory: Callable[[], BaseScorer], vectors: np.ndarray, labels: Sequence,
+              folds: list[np.ndarray]) -> np.ndarray:
+    """Concatenated scores of each fold, by a scorer fitted on every prompt outside it."""
+    labels = list(labels)
+    out = []
+    for held_out in folds:
+        keep = np.ones(len(vectors), dtype=bool)
+        keep[held_out] = False
+        reference = np.ascontiguousarray(vectors[keep])
+        scorer = factory().fit(reference, [labels[i] for i in np.flatnonzero(keep)])
+        index = faiss.IndexFlatIP(vectors.shape[1])
+        index.add(reference)
+        queries = np.ascontiguousarray(vectors[held_out])
+        similarities, positions = index.search(queries, min(scorer.k, len(reference)))
+        out.append(scorer.score(similarities, positions, queries))
+    return np.concatenate(out)

@@ -43,7 +43,15 @@ def train_csv(tmp_path, train_pairs) -> Path:
 
 @pytest.fixture
 def index(tmp_path, train_csv) -> PromptIndex:
-    return PromptIndex.build(train_csv, "bot", index_dir=tmp_path / "indexes", model=FAKE_MODEL)
+    """A kNN index (fast to build); the label-aware scorers have tests of their own."""
+    return PromptIndex.build(train_csv, "bot", index_dir=tmp_path / "indexes", model=FAKE_MODEL, scorer="knn")
+
+
+@pytest.fixture(scope="session")
+def ensemble_index(tmp_path_factory, train_pairs) -> PromptIndex:
+    folder = tmp_path_factory.mktemp("ensemble")
+    path = write_csv(folder / "train.csv", ["text", "label"], train_pairs)
+    return PromptIndex.build(path, "bot", index_dir=folder / "indexes", model=FAKE_MODEL)
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from novelty.scoring import Calibration, KNNScorer, calibrate
+from novelty.scorers import KNNScorer
+from novelty.scoring import Calibration, calibrate
 
 
 def test_p_values_are_conformal():
@@ -31,16 +32,17 @@ def test_false_alarm_rate_on_exchangeable_data_is_alpha():
         return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
     train, test = sample(3000), sample(4000)
     for alpha in (0.01, 0.05, 0.1):
-        cal = calibrate(train, [None] * len(train), lambda: KNNScorer(k=1), alpha)
+        scorer = KNNScorer(k=1)
+        cal = calibrate(scorer, train, [None] * len(train), alpha)
         import faiss
         index = faiss.IndexFlatIP(16)
         index.add(train)
-        sims, _ = index.search(test, 1)
-        novelty = KNNScorer(k=1).fit(train, []).score(sims, test)
+        sims, positions = index.search(test, 1)
+        novelty = scorer.score(sims, positions, test)
         rate = cal.is_novel(cal.p_values(novelty)).mean()
         assert abs(rate - alpha) < 0.02, (alpha, rate)
 
 
 def test_scorer_checks_it_was_fitted():
     with pytest.raises(RuntimeError, match="before fit"):
-        KNNScorer().score(np.zeros((1, 1), np.float32), np.zeros((1, 2), np.float32))
+        KNNScorer().score(np.zeros((1, 1), np.float32), None, np.zeros((1, 2), np.float32))

@@ -36,7 +36,7 @@ def test_build_info_score_round_trip(tmp_path, train_csv, day_log):
     ix = tmp_path / "ix"
     built = invoke("index", "build", train_csv, "--name", "bot", "--model", FAKE_MODEL, "--index-dir", ix)
     assert built.exit_code == 0, built.output
-    assert "Calibrated on" in built.output and "false-alarm target 5%" in built.output
+    assert "calibrated on 1,200 held-out prompts" in built.output and "false-alarm target 5%" in built.output
     info = invoke("index", "info", "bot", "--index-dir", ix, "--json")
     assert json.loads(info.output)["model"]["name"] == FAKE_MODEL
     scored = invoke("score", day_log, "--index", "bot", "--index-dir", ix, "--db", tmp_path / "m.db")
@@ -49,7 +49,7 @@ def test_build_info_score_round_trip(tmp_path, train_csv, day_log):
 
 def test_index_add_from_the_cli(tmp_path, train_csv):
     ix = tmp_path / "ix"
-    invoke("index", "build", train_csv, "--name", "bot", "--model", FAKE_MODEL, "--index-dir", ix)
+    invoke("index", "build", train_csv, "--name", "bot", "--model", FAKE_MODEL, "--index-dir", ix, "--scorer", "knn")
     extra = write_csv(tmp_path / "x.csv", ["text", "label"], [("how do I buy bitcoin", "crypto")])
     out = invoke("index", "add", "bot", extra, "--index-dir", ix, "--json")
     assert out.exit_code == 0 and json.loads(out.output)["added"] == 1
@@ -64,7 +64,7 @@ def test_index_add_from_the_cli(tmp_path, train_csv):
 ])
 def test_input_errors_exit_2_with_a_message_and_no_traceback(tmp_path, train_csv, day_log, args, message):
     ix = tmp_path / "ix"
-    invoke("index", "build", train_csv, "--name", "bot", "--model", FAKE_MODEL, "--index-dir", ix)
+    invoke("index", "build", train_csv, "--name", "bot", "--model", FAKE_MODEL, "--index-dir", ix, "--scorer", "knn")
     filled = [a.format(missing=tmp_path / "missing.jsonl", db=tmp_path / "m.db", log=day_log,
                        train=train_csv) for a in args]
     result = invoke(*filled, "--index-dir", ix)
@@ -110,7 +110,7 @@ def test_ci_runs_the_readme_commands():
 
 def test_fail_on_exits_1_only_when_found(tmp_path, train_csv, day_log):
     ix = tmp_path / "ix"
-    invoke("index", "build", train_csv, "--name", "bot", "--model", FAKE_MODEL, "--index-dir", ix)
+    invoke("index", "build", train_csv, "--name", "bot", "--model", FAKE_MODEL, "--index-dir", ix, "--scorer", "knn")
     base = ["score", day_log, "--index", "bot", "--index-dir", ix]
     novel = invoke(*base, "--db", tmp_path / "a.db", "--fail-on", "novel", "--json")
     assert novel.exit_code == 1 and json.loads(novel.output)["found"] == ["novel"]

@@ -9,17 +9,19 @@ from novelty.index import PromptIndex
 from conftest import FAKE_MODEL, write_csv
 
 
-def test_build_writes_a_verified_manifest(index, train_pairs):
+def test_build_writes_a_verified_manifest(ensemble_index, train_pairs):
+    index = ensemble_index
     m = json.loads((index.path / "manifest.json").read_text())
     assert m["model"] == {"name": FAKE_MODEL, "revision": "hashing-v1", "dimension": 128,
                           "normalized": True}
     assert m["index"]["type"] == "flat" and m["index"]["count"] == len(train_pairs) == len(index)
-    assert set(m["files"]) == {"index.faiss", "prompts.parquet", "calibration.npy"}
+    assert set(m["files"]) == {"index.faiss", "prompts.parquet", "calibration.npy", "scorer.npz"}
+    assert m["scorer"] == {"name": "ensemble", "params": {"components": ["knn", "class-topk", "logreg"]}}
     assert all(v.startswith("sha256:") for v in m["files"].values())
     assert m["training"]["labels"] == 20 and m["training"]["fingerprint"].startswith("sha256:")
     assert m["novelty_version"] and m["created_at"].endswith("Z")
     cal = m["calibration"]
-    assert cal["alpha"] == 0.05 and cal["size"] == len(train_pairs) and 0 < cal["threshold"] < 1
+    assert cal["alpha"] == 0.05 and cal["size"] == len(train_pairs) and np.isfinite(cal["threshold"])
     vectors = index.vectors()
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
 
@@ -28,7 +30,7 @@ def test_the_fingerprint_depends_on_data_not_order(tmp_path, train_pairs):
     a = write_csv(tmp_path / "a.csv", ["text", "label"], train_pairs)
     b = write_csv(tmp_path / "b.csv", ["text", "label"], list(reversed(train_pairs)))
     c = write_csv(tmp_path / "c.csv", ["text", "label"], train_pairs[1:])
-    prints = [PromptIndex.build(p, p.stem, index_dir=tmp_path / "ix", model=FAKE_MODEL)
+    prints = [PromptIndex.build(p, p.stem, index_dir=tmp_path / "ix", model=FAKE_MODEL, scorer="knn")
               .manifest["training"]["fingerprint"] for p in (a, b, c)]
     assert prints[0] == prints[1] != prints[2]
 
@@ -64,7 +66,7 @@ def test_existing_name_needs_force_and_names_are_checked(tmp_path, train_csv, in
     with pytest.raises(InputError, match="already exists"):
         PromptIndex.build(train_csv, "bot", index_dir=index.path.parent, model=FAKE_MODEL)
     rebuilt = PromptIndex.build(train_csv, "bot", index_dir=index.path.parent, model=FAKE_MODEL,
-                                force=True)
+                                force=True, scorer="knn")
     assert len(rebuilt) == len(index)
     with pytest.raises(InputError, match="must be letters"):
         PromptIndex.build(train_csv, "../evil", index_dir=tmp_path, model=FAKE_MODEL)
@@ -87,7 +89,7 @@ def test_rejected_and_duplicate_training_rows_are_reported(tmp_path):
     rows = [(f"how do I reset pin number {i}", "pin") for i in range(40)]
     rows += [rows[0], ("", "pin")]
     path = write_csv(tmp_path / "t.csv", ["text", "label"], rows)
-    built = PromptIndex.build(path, "t", index_dir=tmp_path, model=FAKE_MODEL)
+    built = PromptIndex.build(path, "t", index_dir=tmp_path, model=FAKE_MODEL, scorer="knn")
     assert built.manifest["training"]["duplicates_skipped"] == 1
     assert built.manifest["training"]["rejected"] == 1
     assert "'text' is empty" in (built.path / "rejects.jsonl").read_text()
@@ -103,3 +105,6 @@ def test_labels_are_optional(tmp_path):
     path = write_csv(tmp_path / "t.csv", ["text"], [(f"prompt number {i} about cards",) for i in range(40)])
     built = PromptIndex.build(path, "t", index_dir=tmp_path, model=FAKE_MODEL)
     assert built.manifest["training"]["labels"] == 0 and len(built) == 40
+    assert built.manifest["scorer"]["name"] == "knn"  # auto: no labels, no label-aware scorer
+    with pytest.raises(InputError, match="needs every training prompt labelled"):
+        PromptIndex.build(path, "t2", index_dir=tmp_path, model=FAKE_MODEL, scorer="ensemble")

@@ -32,13 +32,12 @@ def test_score_writes_scores_runs_and_rejects(tmp_path, index, day_log):
     first = scores[0]
     assert first["ts"].startswith("2026-11-24T") and first["predicted_label"]
     assert 0 < first["p_value"] <= 1 and first["is_novel"] in (0, 1)
-    assert first["novelty"] == pytest.approx(1 - first["similarity"], abs=1e-6)
     neighbors = json.loads(first["neighbors"])
     assert len(neighbors) == 3 and neighbors[0]["label"] == first["nearest_label"]
     assert neighbors[0]["similarity"] >= neighbors[1]["similarity"]
     run = rows(tmp_path / "m.db", "SELECT * FROM runs")[0]
     assert run["status"] == "done" and run["rows_scored"] == 400 and run["index_name"] == "bot"
-    assert run["model"] == FAKE_MODEL and json.loads(run["scorer"])["name"] == "knn"
+    assert run["model"] == FAKE_MODEL and json.loads(run["scorer"]) == index.manifest["scorer"]
     rejects = rows(tmp_path / "m.db", "SELECT * FROM rejects ORDER BY line")
     assert [r["reason"] for r in rejects][0] == "'prompt' is empty" and rejects[1]["raw"] == "{oops"
 
@@ -134,7 +133,7 @@ def test_duplicate_ids_in_one_run_are_rejected_not_dropped(tmp_path, index):
 
 def test_a_database_of_another_model_is_refused(tmp_path, train_csv, day_log, index):
     score_files([day_log], index, tmp_path / "m.db")
-    other = PromptIndex.build(train_csv, "other", index_dir=tmp_path / "ix2", model="hashing:64")
+    other = PromptIndex.build(train_csv, "other", index_dir=tmp_path / "ix2", model="hashing:64", scorer="knn")
     with pytest.raises(IncompatibleError, match=r"dimension: database has '128', this index has '64'"):
         score_files([day_log], other, tmp_path / "m.db")
 

@@ -196,7 +196,7 @@ class _Chunks:
               vectors: np.ndarray) -> list[tuple]:
         """One tuple per scored prompt, in ``SCORE_COLUMNS`` order."""
         similarities, positions = self.index.search(vectors, self.k)
-        novelty = self.index.scorer.score(similarities, vectors)
+        novelty = self.index.scorer.score(similarities, positions, vectors)
         p_values = self.calibration.p_values(novelty)
         novel = self.calibration.is_novel(p_values)
         now, train_ids, labels = utc_now(), self.index.ids, self.index.labels

@@ -1,0 +1,204 @@
+"""The novelty scorers. Each: ``fit`` on the training vectors (and labels), ``score`` new prompts from
+their nearest neighbours and vectors, higher = more novel; ``state`` / ``load_state`` save what was
+learned as plain arrays (``scorer.npz`` beside the index, no pickle).
+
+Measured on Banking77 open intent (scripts/bench_open_intent.py): 1-NN alone is a strong baseline,
+no single label-aware score beats it, but z-averaging it with two label-aware views of the same
+prompt (how well it fits its best class, how sure a linear classifier is) does, on every split.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+from scipy.optimize import minimize
+from scipy.special import logsumexp
+
+from .errors import NoveltyError
+from .scoring import BaseScorer, cross_fit
+
+
+class KNNScorer(BaseScorer):
+    """Novelty = 1 - the mean (or max, min) cosine similarity of the ``k`` nearest training prompts.
+
+    >>> s = KNNScorer(k=2).fit(np.zeros((3, 4), np.float32), [None] * 3)
+    >>> s.score(np.array([[0.9, 0.7], [0.2, 0.1]], np.float32), None, None).round(2)
+    array([0.2 , 0.85], dtype=float32)
+    """
+
+    name = "knn"
+    needs_labels = False
+
+    def __init__(self, k: int = 1, aggregation: str = "mean"):
+        if k < 1 or aggregation not in {"mean", "max", "min"}:
+            raise NoveltyError("the kNN scorer needs k >= 1 and an aggregation of mean, max or min")
+        self.k, self.aggregation = k, aggregation
+
+    def params(self) -> dict:
+        return {"k": self.k, "aggregation": self.aggregation}
+
+    def _fit(self, vectors, labels) -> None:
+        pass
+
+    def _score(self, similarities, positions, vectors) -> np.ndarray:
+        top = similarities[:, : self.k]
+        return (1.0 - getattr(np, self.aggregation)(top, axis=1)).astype(np.float32)
+
+
+class ClassTopKScorer(BaseScorer):
+    """Novelty = 1 - max over classes of the mean of the class's ``top`` best similarities.
+
+    Computed from the ``k`` nearest neighbours; a class with fewer than ``top`` of them there is
+    padded with the k-th similarity (an upper bound of what is missing).
+
+    >>> s = ClassTopKScorer(top=2, k=4).fit(np.zeros((4, 2), np.float32), ["a", "a", "b", "b"])
+    >>> sims = np.array([[0.9, 0.8, 0.85, 0.1]], np.float32); pos = np.array([[0, 2, 1, 3]])
+    >>> float(s.score(sims, pos, None)[0].round(3))
+    0.125
+    """
+
+    name = "class-topk"
+    needs_labels = True
+
+    def __init__(self, top: int = 3, k: int = 64):
+        self.top, self.k = top, k
+
+    def params(self) -> dict:
+        return {"top": self.top, "k": self.k}
+
+    def _fit(self, vectors, labels) -> None:
+        self.classes_, self.label_ids_ = np.unique(np.asarray(labels, dtype=object).astype(str),
+                                                  return_inverse=True)
+
+    def _score(self, similarities, positions, vectors) -> np.ndarray:
+        labels = self.label_ids_[np.clip(positions, 0, None)]
+        n, k = labels.shape
+        rank = np.zeros((n, k), dtype=np.int32)  # rank of each neighbour within its own class
+        for j in range(1, k):
+            rank[:, j] = (labels[:, :j] == labels[:, j:j + 1]).sum(axis=1)
+        keep = (rank < self.top) & (positions >= 0)
+        sums = np.zeros((n, len(self.classes_)), dtype=np.float64)
+        counts = np.zeros_like(sums)
+        rows = np.broadcast_to(np.arange(n)[:, None], (n, k))
+        np.add.at(sums, (rows[keep], labels[keep]), similarities[keep])
+        np.add.at(counts, (rows[keep], labels[keep]), 1)
+        floor = similarities[:, -1:].astype(np.float64)
+        means = np.where(counts > 0, (sums + (self.top - counts) * floor) / self.top, -np.inf)
+        return (1.0 - means.max(axis=1)).astype(np.float32)
+
+    def state(self) -> dict:
+        return {}
+
+    def load_state(self, state: dict, labels) -> "ClassTopKScorer":
+        self._fit(None, labels)
+        self.fitted_ = True
+        return self
+
+
+class LogRegScorer(BaseScorer):
+    """Novelty = -(max softmax probability) of a multinomial logistic regression on the vectors.
+
+    L2 strength ``l2`` on the weights (not the bias), fitted by L-BFGS from zero: deterministic.
+    """
+
+    name = "logreg"
+    needs_labels = True
+    k = 1
+
+    def __init__(self, l2: float = 1e-5, max_iter: int = 200):
+        self.l2, self.max_iter = l2, max_iter
+
+    def params(self) -> dict:
+        return {"l2": self.l2, "max_iter": self.max_iter}
+
+    def _fit(self, vectors, labels) -> None:
+        classes, y = np.unique(np.asarray(labels, dtype=object).astype(str), return_inverse=True)
+        x = np.asarray(vectors, dtype=np.float64)
+        n, d, c = len(x), x.shape[1], len(classes)
+        onehot = np.eye(c)[y]
+
+        def loss(w):
+            weights, bias = w[: d * c].reshape(d, c), w[d * c:]
+            logits = x @ weights + bias
+            log_z = logsumexp(logits, axis=1, keepdims=True)
+            value = -(onehot * (logits - log_z)).sum() / n + self.l2 * (weights ** 2).sum()
+            grad = (np.exp(logits - log_z) - onehot) / n
+            return value, np.concatenate([(x.T @ grad + 2 * self.l2 * weights).ravel(), grad.sum(axis=0)])
+
+        result = minimize(loss, np.zeros(d * c + c), jac=True, method="L-BFGS-B",
+                          options={"maxiter": self.max_iter})
+        self.weights_ = result.x[: d * c].reshape(d, c).astype(np.float32)
+        self.bias_ = result.x[d * c:].astype(np.float32)
+
+    def _score(self, similarities, positions, vectors) -> np.ndarray:
+        logits = (np.asarray(vectors, np.float32) @ self.weights_ + self.bias_).astype(np.float64)
+        return (-np.exp(logits.max(axis=1) - logsumexp(logits, axis=1))).astype(np.float32)
+
+    def state(self) -> dict:
+        return {"weights": self.weights_, "bias": self.bias_}
+
+    def load_state(self, state: dict, labels) -> "LogRegScorer":
+        self.weights_, self.bias_ = state["weights"], state["bias"]
+        self.fitted_ = True
+        return self
+
+
+class EnsembleScorer(BaseScorer):
+    """Mean of the components' z-scores; means and spreads come from held-out training folds.
+
+    Default components: 1-NN, class top-3 and logistic-regression confidence (the best of the
+    combinations measured, and the only one better than 1-NN on every split and seed).
+    """
+
+    name = "ensemble"
+    needs_labels = True
+
+    def __init__(self, components: tuple[str, ...] = ("knn", "class-topk", "logreg")):
+        unknown = [c for c in components if c not in COMPONENTS]
+        if unknown or not components:
+            raise NoveltyError(f"unknown ensemble components {unknown}; choose from {', '.join(COMPONENTS)}")
+        self.components = tuple(components)
+        self.members = [COMPONENTS[c]() for c in self.components]
+        self.k = max(m.k for m in self.members)
+
+    def params(self) -> dict:
+        return {"components": list(self.components)}
+
+    def calibration_scores(self, vectors, labels, folds) -> np.ndarray:
+        raw = np.stack([cross_fit(lambda m=m: type(m)(**m.params()), vectors, labels, folds)
+                        for m in self.members], axis=1)
+        self.mean_, self.std_ = raw.mean(axis=0), raw.std(axis=0) + 1e-9
+        return self._combine(raw)
+
+    def _fit(self, vectors, labels) -> None:
+        if not hasattr(self, "mean_"):
+            raise RuntimeError("EnsembleScorer needs calibration_scores before fit (it learns the z-scales)")
+        for member in self.members:
+            member.fit(vectors, labels)
+
+    def _score(self, similarities, positions, vectors) -> np.ndarray:
+        raw = np.stack([m.score(similarities, positions, vectors) for m in self.members], axis=1)
+        return self._combine(raw)
+
+    def _combine(self, raw: np.ndarray) -> np.ndarray:
+        return ((raw - self.mean_) / self.std_).mean(axis=1).astype(np.float32)
+
+    def state(self) -> dict:
+        out = {"mean": self.mean_, "std": self.std_}
+        for name, member in zip(self.components, self.members):
+            out.update({f"{name}.{key}": value for key, value in member.state().items()})
+        return out
+
+    def load_state(self, state: dict, labels) -> "EnsembleScorer":
+        self.mean_, self.std_ = state["mean"], state["std"]
+        for name, member in zip(self.components, self.members):
+            prefix = f"{name}."
+            member.load_state({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}, labels)
+        self.fitted_ = True
+        return self
+
+
+COMPONENTS: dict[str, Callable[..., BaseScorer]] = {
+    "knn": KNNScorer, "class-topk": ClassTopKScorer, "logreg": LogRegScorer}
+SCORERS: dict[str, Callable[..., BaseScorer]] = {**COMPONENTS, "ensemble": EnsembleScorer}

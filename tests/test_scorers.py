@@ -1,0 +1,72 @@
+"""One contract, every scorer (scikit-learn style), plus the ensemble's index round trip."""
+
+import faiss
+import numpy as np
+import pytest
+
+from novelty.evaluation import auroc
+from novelty.index import PromptIndex
+from novelty.scorers import SCORERS
+from novelty.scoring import calibrate, make_scorer, stratified_folds
+
+
+def clusters(seed=0, n_known=6, n_new=3, per=60, d=24):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(n_known + n_new, d))
+    def draw(c, n):
+        x = centres[c] + rng.normal(scale=0.6, size=(n, d))
+        return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+    train = np.vstack([draw(c, per) for c in range(n_known)])
+    labels = [f"c{c}" for c in range(n_known) for _ in range(per)]
+    known_test = np.vstack([draw(c, 20) for c in range(n_known)])
+    new_test = np.vstack([draw(c, 20) for c in range(n_known, n_known + n_new)])
+    return train, labels, np.vstack([known_test, new_test]), np.r_[np.zeros(len(known_test)), np.ones(len(new_test))].astype(bool)
+
+
+def search(train, queries, k):
+    index = faiss.IndexFlatIP(train.shape[1])
+    index.add(train)
+    return index.search(queries, min(k, len(train)))
+
+
+@pytest.mark.parametrize("name", sorted(SCORERS))
+def test_scorer_contract(name):
+    train, labels, test, is_new = clusters()
+    scorer = make_scorer(name)
+    with pytest.raises(RuntimeError, match="before fit"):
+        scorer.score(*search(train, test, scorer.k), test)
+    calibration = calibrate(scorer, train, labels, alpha=0.1)
+    sims, positions = search(train, test, scorer.k)
+    scores = scorer.score(sims, positions, test)
+    assert scores.shape == (len(test),) and scores.dtype == np.float32 and np.isfinite(scores).all()
+    assert auroc(scores, is_new) > 0.9, name  # higher = more novel
+    assert len(calibration.scores) == len(train)
+    reloaded = make_scorer(name, **scorer.params()).load_state(
+        {k: np.asarray(v) for k, v in scorer.state().items()}, labels)
+    assert np.allclose(reloaded.score(sims, positions, test), scores, atol=1e-6)
+
+
+def test_stratified_folds_spread_every_label():
+    labels = ["a"] * 10 + ["b"] * 5
+    folds = stratified_folds(labels, 5, 1000, seed=0)
+    assert sorted(np.concatenate(folds).tolist()) == list(range(15))
+    assert all(sum(labels[i] == "b" for i in f) == 1 for f in folds)
+    assert sum(len(f) for f in stratified_folds(labels, 5, 7, seed=0)) == 7
+
+
+def test_ensemble_index_round_trip_scores_identically(ensemble_index):
+    loaded = PromptIndex.load(ensemble_index.path)
+    vectors = loaded.embedder().embed(["how do I buy bitcoin", "where is my card", "reset my pin"])
+    a = ensemble_index.scorer.score(*ensemble_index.search(vectors, ensemble_index.scorer.k), vectors)
+    b = loaded.scorer.score(*loaded.search(vectors, loaded.scorer.k), vectors)
+    assert np.array_equal(a, b)
+    assert loaded.manifest["scorer"]["name"] == "ensemble"
+
+
+def test_unknown_scorer_and_bad_params():
+    from novelty.errors import NoveltyError
+
+    with pytest.raises(NoveltyError, match="unknown scorer"):
+        make_scorer("magic")
+    with pytest.raises(NoveltyError, match="bad parameters"):
+        make_scorer("knn", q=3)
