@@ -316,6 +316,59 @@ def format_spikes(report) -> str:
     return "\n".join(lines)
 
 
+# ---------------------------------------------------------------------------------------------- drift
+@app.command("drift")
+def drift_command(
+    reference: Path = typer.Argument(..., help="Reference table (training or launch data): CSV, JSONL, Parquet, "
+                                     "or a profile saved with --save-reference."),
+    current: Path = typer.Argument(..., help="Current table (e.g. yesterday's serving features)."),
+    ignore: List[str] = typer.Option([], help="Columns to leave out (ids, free text); repeatable."),
+    time_col: Optional[str] = typer.Option(None, help="Time column of CURRENT: report one window at a time."),
+    window: str = typer.Option("1d", help="Window length with --time-col: 1h, 1d, 7d ..."),
+    fdr: float = typer.Option(0.05, help="False-discovery rate across features (Benjamini-Hochberg)."),
+    min_effect: float = typer.Option(0.1, help="Smallest numeric shift that counts, in reference spreads "
+                                     "(Wasserstein / robust std); smaller significant shifts are reported, not flagged."),
+    min_psi: float = typer.Option(0.1, help="Smallest categorical change that counts (PSI)."),
+    save_reference: Optional[Path] = typer.Option(None, help="Also save the reference profile to this JSON "
+                                                  "file; pass it as REFERENCE next time."),
+    fail_on: List[str] = typer.Option([], help="'drift': exit 1 when any feature drifted, was recalibrated "
+                                      "or became unavailable."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Compare feature distributions: drift (KS / chi-square with effect sizes and FDR control),
+    recalibration (same shape, new unit) and unavailability (missing columns, nulls, defaults).
+
+    Example: novelty drift train_features.parquet serving_2026-11-25.csv --ignore user_id --fail-on drift
+    """
+    from .drift import DriftSettings, drift
+
+    with _user_errors():
+        _check_fail_on(fail_on, {"drift"})
+        settings = DriftSettings(fdr=fdr, min_effect=min_effect, min_psi=min_psi)
+        reports = drift(reference, current, settings, set(ignore), time_col, window if time_col else None,
+                        save_reference)
+    found = any(report.drifted for _, report in reports)
+    if as_json:
+        _print_json({"windows": [{"window_start": w, **r.to_dict()} for w, r in reports]})
+    else:
+        typer.echo("\n\n".join(format_drift(w, r) for w, r in reports))
+    if "drift" in fail_on and found:
+        raise typer.Exit(1)
+
+
+def format_drift(window: str, report) -> str:
+    head = f"{'All rows' if window == 'all' else 'Window ' + window}: {report.current_rows:,} current rows " \
+           f"against {report.reference_rows:,} reference rows"
+    lines = [head, "  feature               kind         test  p-value   effect   PSI    verdict"]
+    for f in report.findings:
+        p = f"{f.p_value:8.1e}" if f.p_value is not None else "       -"
+        effect = f"{f.effect:7.3f}" if f.effect is not None else "      -"
+        psi = f"{f.psi:5.2f}" if f.psi is not None else "    -"
+        lines.append(f"  {f.feature[:20]:<20}  {f.kind:<11}  {(f.test or '-'):<4}  {p}  {effect}  {psi}  "
+                     f"{f.cause or 'ok'}: {f.evidence}")
+    return "\n".join(lines)
+
+
 # ---------------------------------------------------------------------------------------------- demo
 @app.command("demo")
 def demo(

@@ -1,0 +1,334 @@
+"""Tabular drift between a reference table and a current one, feature by feature.
+
+Numeric features: two-sample KS (the classic default, p < 0.05) with the Wasserstein distance in units
+of the reference's spread, PSI and Jensen-Shannon beside it. Categorical features: chi-square with PSI
+and Jensen-Shannon. Benjamini-Hochberg controls the false-discovery rate across features, and a
+feature only counts as drifted when its change is significant **and** large enough to matter
+(``min_effect``): on a million rows KS finds a 1 % shift "significant", and nobody should be paged
+for it. Before any of that, each feature is checked for the two causes that are not drift at all:
+unavailability (missing column, type change, nulls or a default value taking over) and recalibration
+(same shape, another unit or scale).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.stats import chi2_contingency, ks_2samp, wasserstein_distance
+
+from .errors import InputError
+from .stats import benjamini_hochberg
+
+PROFILE_FORMAT = "novelty-reference-profile/1"
+SAMPLE = 20_000  # reference values kept per numeric feature in a saved profile
+
+
+@dataclass(frozen=True)
+class DriftSettings:
+    """When a change counts. Defaults: documented in the README, chosen so that null tables stay
+    quiet at any size while a tenth of a standard deviation of shift is caught."""
+
+    fdr: float = 0.05             # Benjamini-Hochberg level across features
+    min_effect: float = 0.1       # numeric: Wasserstein / reference spread
+    min_psi: float = 0.1          # categorical: population stability index
+    null_jump: float = 0.05       # extra share of nulls that makes a feature unavailable
+    takeover: float = 0.2         # extra share of one value (a default) that makes it unavailable
+    rescale: float = 2.0          # quantile slope beyond this factor (or below its inverse): recalibration
+
+
+@dataclass(frozen=True)
+class DriftFinding:
+    feature: str
+    kind: str                      # numeric | categorical
+    cause: str | None              # feature_drift | feature_recalibration | feature_unavailable | None
+    test: str | None = None        # ks | chi2
+    p_value: float | None = None
+    q_value: float | None = None
+    effect: float | None = None    # the gating effect size (normalised Wasserstein or PSI)
+    psi: float | None = None
+    js: float | None = None
+    share_affected: float | None = None
+    evidence: str = ""
+    details: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    reference_rows: int
+    current_rows: int
+    findings: list[DriftFinding]
+    not_checked: list[str]
+
+    @property
+    def drifted(self) -> list[DriftFinding]:
+        return [f for f in self.findings if f.cause]
+
+    def to_dict(self) -> dict:
+        return {"reference_rows": self.reference_rows, "current_rows": self.current_rows,
+                "drifted": [f.feature for f in self.drifted], "not_checked": self.not_checked,
+                "findings": [asdict(f) for f in self.findings]}
+
+
+# -- reading ------------------------------------------------------------------------------------------
+def read_table(path: str | Path) -> pd.DataFrame:
+    """A whole feature table: CSV, TSV, JSONL or Parquet (gzip too)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    name = path.name.lower().removesuffix(".gz")
+    try:
+        if name.endswith((".parquet", ".pq")):
+            return pd.read_parquet(path)
+        if name.endswith((".jsonl", ".ndjson", ".json")):
+            return pd.read_json(path, lines=True)
+        return pd.read_csv(path, sep="\t" if name.endswith(".tsv") else ",", low_memory=False)
+    except (ValueError, OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read it as a table ({exc})") from None
+
+
+def profile(frame: pd.DataFrame, ignore: set[str] = frozenset(), seed: int = 0) -> dict:
+    """What the drift tests need of a reference table: kinds, null rates, a value sample, counts."""
+    rng = np.random.default_rng(seed)
+    columns = {}
+    for name in frame.columns:
+        if name in ignore:
+            continue
+        column = frame[name]
+        values = column.dropna()
+        numeric = _as_numeric(values)
+        entry = {"rows": int(len(column)), "null_rate": float(column.isna().mean())}
+        if numeric is not None:
+            sample = numeric if len(numeric) <= SAMPLE else rng.choice(numeric, SAMPLE, replace=False)
+            entry.update(kind="numeric", values=np.sort(sample).tolist())
+        else:
+            entry.update(kind="categorical", counts={str(k): int(v) for k, v in values.astype(str).value_counts().items()})
+        entry.update(_mode(values))
+        columns[str(name)] = entry
+    return {"format": PROFILE_FORMAT, "rows": int(len(frame)), "columns": columns}
+
+
+def load_reference(path: str | Path, ignore: set[str] = frozenset()) -> dict:
+    """A saved profile (``--save-reference``) or a table to profile now."""
+    path = Path(path)
+    if path.suffix == ".json" and path.is_file():
+        try:
+            saved = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            saved = None
+        if isinstance(saved, dict) and saved.get("format") == PROFILE_FORMAT:
+            return saved
+    return profile(read_table(path), ignore)
+
+
+def _as_numeric(values: pd.Series) -> np.ndarray | None:
+    if values.dtype == bool:
+        return None
+    if pd.api.types.is_numeric_dtype(values):
+        return values.to_numpy(dtype=float)
+    parsed = pd.to_numeric(values, errors="coerce")
+    if len(values) and parsed.notna().mean() >= 0.99:
+        return parsed.dropna().to_numpy(dtype=float)
+    return None
+
+
+def _mode(values: pd.Series) -> dict:
+    if values.empty:
+        return {"mode": None, "mode_share": 0.0}
+    counts = values.astype(str).value_counts()
+    return {"mode": str(counts.index[0]), "mode_share": float(counts.iloc[0] / len(values))}
+
+
+# -- comparing ----------------------------------------------------------------------------------------
+def compare(reference: dict, current: pd.DataFrame, settings: DriftSettings = DriftSettings(),
+            ignore: set[str] = frozenset()) -> DriftReport:
+    """Every reference feature against the current table."""
+    now = profile(current, ignore)
+    findings, tested = [], []
+    for name, ref in reference["columns"].items():
+        cur = now["columns"].get(name)
+        finding = _unavailable(name, ref, cur, settings) if cur is None or cur["kind"] != ref["kind"] \
+            else _unavailable(name, ref, cur, settings) or _test(name, ref, cur, settings)
+        findings.append(finding)
+        if finding.test and finding.p_value is not None:
+            tested.append(finding)
+    q_values = dict(zip((f.feature for f in tested), benjamini_hochberg([f.p_value for f in tested])))
+    findings = [_decide(f, q_values.get(f.feature), settings) for f in findings]
+    new = [n for n in now["columns"] if n not in reference["columns"]]
+    findings += [DriftFinding(n, now["columns"][n]["kind"], None, evidence="new column, not in the reference")
+                 for n in new]
+    return DriftReport(reference["rows"], now["rows"], findings, [])
+
+
+def _unavailable(name: str, ref: dict, cur: dict | None, s: DriftSettings) -> DriftFinding | None:
+    if cur is None:
+        return DriftFinding(name, ref["kind"], "feature_unavailable", share_affected=1.0,
+                            evidence="column missing from the current table")
+    if cur["kind"] != ref["kind"]:
+        return DriftFinding(name, ref["kind"], "feature_unavailable", share_affected=1.0,
+                            evidence=f"type changed from {ref['kind']} to {cur['kind']}")
+    if cur["null_rate"] - ref["null_rate"] >= s.null_jump:
+        return DriftFinding(name, ref["kind"], "feature_unavailable", share_affected=cur["null_rate"],
+                            evidence=f"nulls rose from {ref['null_rate']:.1%} to {cur['null_rate']:.1%} of rows")
+    if cur["mode_share"] - (ref["mode_share"] if cur["mode"] == ref["mode"] else _share(ref, cur["mode"])) \
+            >= s.takeover and _rest_unchanged(ref, cur, cur["mode"], s):
+        return DriftFinding(name, ref["kind"], "feature_unavailable", share_affected=cur["mode_share"],
+                            evidence=f"one value ({cur['mode']!r}) took over {cur['mode_share']:.1%} of rows "
+                                     "(a default or constant filling in)",
+                            details={"value": cur["mode"]})
+    return None
+
+
+def _rest_unchanged(ref: dict, cur: dict, value: str, s: DriftSettings) -> bool:
+    """A default filling in leaves the other rows as they were; a real shift moves them too."""
+    if ref["kind"] == "categorical":
+        a = {k: v for k, v in ref["counts"].items() if k != value}
+        b = {k: v for k, v in cur["counts"].items() if k != value}
+        labels = sorted(set(a) | set(b))
+        if not a or not b:
+            return True
+        return _psi_js(np.array([a.get(k, 0) for k in labels], float),
+                       np.array([b.get(k, 0) for k in labels], float))[0] < s.min_psi
+    target = float(value)
+    a, b = np.asarray(ref["values"]), np.asarray(cur["values"])
+    a, b = a[a != target], b[b != target]
+    if len(a) < 2 or len(b) < 2:
+        return True
+    return wasserstein_distance(a, b) / _spread(a) < s.min_effect
+
+
+def _share(ref: dict, value: str | None) -> float:
+    if ref["kind"] == "categorical":
+        total = sum(ref["counts"].values()) or 1
+        return ref["counts"].get(value, 0) / total
+    values = np.asarray(ref["values"])
+    try:
+        return float((values == float(value)).mean()) if len(values) else 0.0
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _test(name: str, ref: dict, cur: dict, s: DriftSettings) -> DriftFinding:
+    if ref["kind"] == "numeric":
+        return _numeric(name, np.asarray(ref["values"]), np.asarray(cur["values"]), s)
+    return _categorical(name, ref["counts"], cur["counts"])
+
+
+def _numeric(name: str, ref: np.ndarray, cur: np.ndarray, s: DriftSettings) -> DriftFinding:
+    if len(ref) < 2 or len(cur) < 2:
+        return DriftFinding(name, "numeric", None, evidence="too few values to test")
+    spread = _spread(ref)
+    p_value = float(ks_2samp(ref, cur).pvalue)
+    effect = float(wasserstein_distance(ref, cur) / spread)
+    edges = np.unique(np.quantile(ref, np.linspace(0, 1, 11)))
+    psi, js = _psi_js(*_binned(ref, cur, edges))
+    rescale = _rescaling(ref, cur, s)
+    return DriftFinding(name, "numeric", None, "ks", p_value, None, effect, psi, js,
+                        details={"reference_median": float(np.median(ref)), "current_median": float(np.median(cur)),
+                                 **({"rescaling": rescale} if rescale else {})})
+
+
+def _categorical(name: str, ref: dict, cur: dict) -> DriftFinding:
+    labels = sorted(set(ref) | set(cur))
+    table = np.array([[ref.get(k, 0) for k in labels], [cur.get(k, 0) for k in labels]], dtype=float)
+    if len(labels) < 2 or table.sum(axis=1).min() == 0:
+        return DriftFinding(name, "categorical", None, evidence="a single category: nothing to compare")
+    p_value = float(chi2_contingency(table)[1])
+    psi, js = _psi_js(table[0], table[1])
+    return DriftFinding(name, "categorical", None, "chi2", p_value, None, psi, psi, js)
+
+
+def _decide(f: DriftFinding, q: float | None, s: DriftSettings) -> DriftFinding:
+    if f.cause or f.test is None:
+        return f
+    gate = s.min_effect if f.kind == "numeric" else s.min_psi
+    significant = q is not None and q < s.fdr
+    rescale = f.details.get("rescaling")
+    if significant and rescale:
+        cause, evidence = "feature_recalibration", rescale["evidence"]
+    elif significant and f.effect is not None and f.effect >= gate:
+        cause = "feature_drift"
+        evidence = (f"{f.test.upper()} q = {q:.2g}; " + (f"Wasserstein {f.effect:.2f} reference spreads"
+                    if f.kind == "numeric" else f"PSI {f.psi:.2f}") + f"; JS {f.js:.3f}")
+    else:
+        cause = None
+        evidence = ("significant but small" if significant else "no significant change") + \
+                   (f" (effect {f.effect:.3f} < {gate})" if significant else "")
+    return DriftFinding(**{**asdict(f), "cause": cause, "q_value": q, "evidence": evidence})
+
+
+def _spread(values: np.ndarray) -> float:
+    """Robust spread: IQR / 1.349 (a standard deviation for normal data); falls back to std, then 1."""
+    q75, q25 = np.quantile(values, [0.75, 0.25])
+    spread = (q75 - q25) / 1.349
+    return float(spread if spread > 0 else (values.std() or 1.0))
+
+
+def _binned(ref: np.ndarray, cur: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    inner = edges[1:-1]
+    return (np.bincount(np.searchsorted(inner, ref, side="right"), minlength=len(inner) + 1).astype(float),
+            np.bincount(np.searchsorted(inner, cur, side="right"), minlength=len(inner) + 1).astype(float))
+
+
+def _psi_js(ref_counts: np.ndarray, cur_counts: np.ndarray) -> tuple[float, float]:
+    """Population stability index and Jensen-Shannon distance (base 2) of two histograms.
+
+    >>> [round(x, 3) for x in _psi_js(np.array([50.0, 50.0]), np.array([50.0, 50.0]))]
+    [0.0, 0.0]
+    """
+    p = (ref_counts + 0.5) / (ref_counts + 0.5).sum()
+    q = (cur_counts + 0.5) / (cur_counts + 0.5).sum()
+    psi = float(((q - p) * np.log(q / p)).sum())
+    m = (p + q) / 2
+    js = math.sqrt(max(0.0, 0.5 * (p * np.log2(p / m)).sum() + 0.5 * (q * np.log2(q / m)).sum()))
+    return psi, js
+
+
+def _rescaling(ref: np.ndarray, cur: np.ndarray, s: DriftSettings) -> dict | None:
+    """Same shape, other unit: current quantiles on a line against the reference's with a slope far
+    from 1 (cents -> dollars, counts -> shares), or values squeezed into [0, 1]."""
+    qs = np.linspace(0.05, 0.95, 19)
+    a, b = np.quantile(ref, qs), np.quantile(cur, qs)
+    if np.ptp(a) == 0 or np.ptp(b) == 0:
+        return None
+    slope, offset = np.polyfit(a, b, 1)
+    r2 = 1 - ((b - (slope * a + offset)) ** 2).sum() / ((b - b.mean()) ** 2).sum()
+    squeezed = cur.min() >= 0 and cur.max() <= 1 and ref.max() > 1.5
+    if r2 < 0.97 or not (slope >= s.rescale or 0 < slope <= 1 / s.rescale or squeezed):
+        return None
+    power = round(math.log10(slope)) if slope > 0 else None
+    near_power = power is not None and power != 0 and abs(math.log10(slope) - power) < 0.05
+    unit = f"a factor of about 10^{power}" if near_power else f"a factor of {slope:.3g}"
+    evidence = (f"same shape (quantile fit R² {r2:.3f}) on another scale: {unit}"
+                + ("; values now lie in [0, 1] (normalised?)" if squeezed else ""))
+    return {"slope": float(slope), "offset": float(offset), "r2": float(r2), "squeezed_to_unit": bool(squeezed),
+            "evidence": evidence}
+
+
+def drift(reference: str | Path, current: str | Path, settings: DriftSettings = DriftSettings(),
+          ignore: set[str] = frozenset(), time_col: str | None = None, window: str | None = None,
+          save_reference: str | Path | None = None) -> list[tuple[str, DriftReport]]:
+    """``novelty drift`` as a function: one report for the whole current table, or one per window."""
+    ref = load_reference(reference, ignore | ({time_col} if time_col else set()))
+    if save_reference:
+        Path(save_reference).write_text(json.dumps(ref))
+    table = read_table(current)
+    if not time_col:
+        return [("all", compare(ref, table, settings, ignore))]
+    if time_col not in table.columns:
+        raise InputError(f"{current}: no column {time_col!r} (--time-col); columns: {', '.join(map(str, table.columns))}")
+    from .spikes import window_seconds
+
+    stamps = pd.to_datetime(table[time_col], utc=True, errors="coerce", format="mixed")
+    if stamps.isna().all():
+        raise InputError(f"{current}: no readable time in column {time_col!r}")
+    seconds = window_seconds(window or "1d")
+    starts = stamps.dt.floor(f"{seconds}s")
+    body = table.drop(columns=[time_col])
+    return [(start.strftime("%Y-%m-%dT%H:%M:%SZ"), compare(ref, body[starts == start].reset_index(drop=True),
+                                                          settings, ignore))
+            for start in sorted(starts.dropna().unique())]

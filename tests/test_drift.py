@@ -1,0 +1,101 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import ks_2samp
+from typer.testing import CliRunner
+
+from novelty.cli import app
+from novelty.drift import DriftSettings, compare, drift, load_reference, profile
+from novelty.errors import InputError
+
+
+def table(n=20_000, seed=0):
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({
+        "amount": rng.lognormal(3, 1, n), "age": rng.normal(40, 10, n).round(),
+        "country": rng.choice(["uk", "fr", "de", "es"], n, p=[0.5, 0.3, 0.15, 0.05]),
+        "clicks": rng.poisson(5, n), "score": rng.beta(2, 5, n)})
+
+
+def causes(reference, current):
+    return {f.feature: f.cause for f in compare(profile(reference), current).findings}
+
+
+def test_a_fresh_sample_of_the_same_population_is_clean():
+    for seed in range(3):
+        assert set(causes(table(seed=seed), table(seed=seed + 10)).values()) == {None}
+
+
+@pytest.mark.parametrize("change, feature, cause", [
+    (lambda t: t.assign(age=t.age + 5), "age", "feature_drift"),
+    (lambda t: t.assign(country=np.random.default_rng(5).choice(["uk", "fr", "de", "es"], len(t), p=[0.3, 0.3, 0.25, 0.15])),
+     "country", "feature_drift"),
+    (lambda t: t.assign(country=np.where(np.arange(len(t)) % 3 == 0, "unknown", t.country)), "country",
+     "feature_unavailable"),
+    (lambda t: t.assign(clicks=np.random.default_rng(5).poisson(2, len(t))), "clicks", "feature_drift"),
+    (lambda t: t.assign(amount=t.amount * 100), "amount", "feature_recalibration"),
+    (lambda t: t.assign(clicks=t.clicks / t.clicks.max()), "clicks", "feature_recalibration"),
+    (lambda t: t.drop(columns=["score"]), "score", "feature_unavailable"),
+    (lambda t: t.assign(score=t.score.mask(np.arange(len(t)) % 5 == 0)), "score", "feature_unavailable"),
+    (lambda t: t.assign(age=np.where(np.arange(len(t)) % 3 == 0, -1, t.age)), "age", "feature_unavailable"),
+    (lambda t: t.assign(clicks="n/a"), "clicks", "feature_unavailable"),
+])
+def test_each_cause_is_named_on_its_feature_only(change, feature, cause):
+    found = causes(table(), change(table(seed=1)))
+    assert found[feature] == cause
+    assert {f for f, c in found.items() if c} == {feature}
+
+
+def test_a_tiny_shift_on_a_huge_sample_is_reported_but_not_flagged():
+    rng = np.random.default_rng(0)
+    ref = pd.DataFrame({"x": rng.normal(0, 1, 300_000)})
+    cur = pd.DataFrame({"x": rng.normal(0.02, 1, 300_000)})
+    assert ks_2samp(ref.x, cur.x).pvalue < 0.05  # plain KS would page someone
+    finding = compare(profile(ref), cur).findings[0]
+    assert finding.cause is None and finding.q_value < 0.05 and finding.effect < 0.1
+    assert "significant but small" in finding.evidence
+
+
+def test_saved_profile_gives_the_same_verdicts(tmp_path):
+    ref, cur = table(), table(seed=1).assign(age=lambda t: t.age + 5)
+    ref.to_csv(tmp_path / "ref.csv", index=False)
+    cur.to_csv(tmp_path / "cur.csv", index=False)
+    direct = drift(tmp_path / "ref.csv", tmp_path / "cur.csv", save_reference=tmp_path / "ref.json")
+    again = drift(tmp_path / "ref.json", tmp_path / "cur.csv")
+    assert [f.cause for f in direct[0][1].findings] == [f.cause for f in again[0][1].findings]
+    assert load_reference(tmp_path / "ref.json")["rows"] == len(ref)
+
+
+def test_windows_over_a_time_column(tmp_path):
+    cur = table(4000, seed=2)
+    cur["ts"] = np.where(np.arange(4000) < 2000, "2026-11-24T08:00:00Z", "2026-11-25T08:00:00Z")
+    cur.loc[2000:, "age"] += 8
+    table(4000).to_csv(tmp_path / "ref.csv", index=False)
+    cur.to_csv(tmp_path / "cur.csv", index=False)
+    reports = drift(tmp_path / "ref.csv", tmp_path / "cur.csv", time_col="ts", window="1d")
+    assert [w for w, _ in reports] == ["2026-11-24T00:00:00Z", "2026-11-25T00:00:00Z"]
+    assert [f.feature for f in reports[0][1].drifted] == [] and [f.feature for f in reports[1][1].drifted] == ["age"]
+
+
+def test_bad_inputs(tmp_path):
+    with pytest.raises(InputError, match="no such file"):
+        drift(tmp_path / "nope.csv", tmp_path / "nope.csv")
+    (tmp_path / "bad.parquet").write_bytes(b"not parquet")
+    with pytest.raises(InputError, match="cannot read"):
+        drift(tmp_path / "bad.parquet", tmp_path / "bad.parquet")
+    table(100).to_csv(tmp_path / "t.csv", index=False)
+    with pytest.raises(InputError, match="--time-col"):
+        drift(tmp_path / "t.csv", tmp_path / "t.csv", time_col="when")
+
+
+def test_cli_json_and_fail_on(tmp_path):
+    table().to_csv(tmp_path / "ref.csv", index=False)
+    table(seed=1).assign(amount=lambda t: t.amount * 100).to_csv(tmp_path / "cur.csv", index=False)
+    runner = CliRunner()
+    out = runner.invoke(app, ["drift", str(tmp_path / "ref.csv"), str(tmp_path / "cur.csv"), "--json", "--fail-on", "drift"])
+    assert out.exit_code == 1
+    assert json.loads(out.output)["windows"][0]["drifted"] == ["amount"]
+    same = runner.invoke(app, ["drift", str(tmp_path / "ref.csv"), str(tmp_path / "ref.csv"), "--fail-on", "drift"])
+    assert same.exit_code == 0 and "feature_" not in same.output
