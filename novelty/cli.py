@@ -369,6 +369,48 @@ def format_drift(window: str, report) -> str:
     return "\n".join(lines)
 
 
+# ---------------------------------------------------------------------------------------------- diagnose
+@app.command("diagnose")
+def diagnose_command(
+    reference: Optional[Path] = typer.Option(None, help="Reference feature table (or saved profile)."),
+    current: Optional[Path] = typer.Option(None, help="Current feature table; goes with --reference."),
+    db: Optional[Path] = typer.Option(None, "--db", help="SQLite file of scored prompts (for label bias)."),
+    since: Optional[str] = typer.Option(None, help="With --db: only windows from this date count."),
+    ignore: List[str] = typer.Option([], help="Feature columns to leave out; repeatable."),
+    fail_on: List[str] = typer.Option([], help="'cause': exit 1 when any root cause is found (for cron)."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Rank the root causes behind a drop in quality, each with evidence and the fix. Evidence not
+    given is listed as not checked, never as healthy.
+
+    Example: novelty diagnose --reference train_features.parquet --current serving.csv --db monitor.db
+    """
+    from .diagnose import diagnose
+
+    with _user_errors():
+        _check_fail_on(fail_on, {"cause"})
+        result = diagnose(reference, current, db, since, set(ignore))
+    if as_json:
+        _print_json(result.to_dict())
+    else:
+        typer.echo(format_diagnosis(result))
+    if "cause" in fail_on and result.causes:
+        raise typer.Exit(1)
+
+
+def format_diagnosis(result) -> str:
+    if result.causes:
+        lines = [f"{len(result.causes)} root cause(s), most severe first:"]
+        for i, c in enumerate(result.causes, 1):
+            target = f" [{c.feature}]" if c.feature else ""
+            lines += [f"{i}. {c.cause}{target} ({c.severity})", f"   evidence: {c.evidence}",
+                      f"   do this:  {c.mitigation}"]
+    else:
+        lines = ["No root cause found in the evidence given."]
+    lines += ["Not checked:"] + [f"  {n['cause']}: {n['reason']}" for n in result.not_checked]
+    return "\n".join(lines)
+
+
 # ---------------------------------------------------------------------------------------------- demo
 @app.command("demo")
 def demo(

@@ -1,0 +1,113 @@
+"""One verdict from all the evidence: ranked root causes, each with its evidence and its fix.
+
+Evidence the user did not give is listed under ``not_checked``, never counted as healthy.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .drift import DriftReport, DriftSettings, drift
+from .errors import InputError
+from .spikes import SpikeSettings, detect_spikes
+
+MITIGATIONS = {
+    "model_regression": "roll back or retrain; check the model artefact",
+    "data_drift": "fine-tune with recent data",
+    "feature_drift": "fine-tune with recent data; check the feature's source",
+    "feature_recalibration": "retrain with the correct feature version",
+    "feature_unavailable": "fix the feature computation",
+    "training_serving_skew": "patch the serving pipeline",
+    "label_bias": "fine-tune or online learning on the new queries",
+}
+_RANK = {"high": 3, "medium": 2, "low": 1}
+DATA_DRIFT_SHARE = 0.3  # this share of the features drifting at once (and at least 3) is the population moving
+
+
+@dataclass(frozen=True)
+class Cause:
+    cause: str
+    feature: str | None
+    severity: str
+    evidence: str
+    mitigation: str
+    weight: float = 0.0  # orders causes of equal severity
+    details: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    causes: list[Cause]
+    not_checked: list[dict]
+
+    def to_dict(self) -> dict:
+        return {"causes": [asdict(c) for c in self.causes], "not_checked": self.not_checked}
+
+
+def diagnose(reference: str | Path | None = None, current: str | Path | None = None,
+             db: str | Path | None = None, since: str | None = None, ignore: set[str] = frozenset(),
+             drift_settings: DriftSettings = DriftSettings(),
+             spike_settings: SpikeSettings = SpikeSettings()) -> Diagnosis:
+    """Collect the causes the given evidence supports, most severe first."""
+    if (reference is None) != (current is None):
+        raise InputError("--reference and --current go together")
+    causes, not_checked = [], [
+        {"cause": "model_regression", "reason": "golden-set comparison is not part of this version yet"},
+        {"cause": "training_serving_skew", "reason": "offline/serving comparison is not part of this version yet"}]
+    if reference is not None:
+        report = drift(reference, current, drift_settings, ignore)[0][1]
+        causes += tabular_causes(report)
+    else:
+        not_checked.append({"cause": "data_drift, feature_drift, feature_recalibration, feature_unavailable",
+                            "reason": "no --reference and --current feature tables given"})
+    if db is not None:
+        causes += label_bias_causes(detect_spikes(db, spike_settings, since=since))
+    else:
+        not_checked.append({"cause": "label_bias", "reason": "no --db of scored prompts given"})
+    causes.sort(key=lambda c: (-_RANK[c.severity], -c.weight))
+    return Diagnosis(causes, not_checked)
+
+
+def tabular_causes(report: DriftReport) -> list[Cause]:
+    out = []
+    drifted = [f for f in report.findings if f.cause == "feature_drift"]
+    tested = [f for f in report.findings if f.test]
+    for f in report.findings:
+        if f.cause in ("feature_unavailable", "feature_recalibration"):
+            out.append(Cause(f.cause, f.feature, "high", f.evidence, MITIGATIONS[f.cause],
+                             weight=f.share_affected or 1.0))
+    if len(drifted) >= 3 and len(drifted) >= DATA_DRIFT_SHARE * max(1, len(tested)):
+        strongest = max(f.effect or 0 for f in drifted)
+        out.append(Cause("data_drift", None, "high" if strongest >= 0.5 else "medium",
+                         f"{len(drifted)} of {len(tested)} features moved: " + ", ".join(
+                             f"{f.feature} ({f.effect:.2f})" for f in drifted), MITIGATIONS["data_drift"],
+                         weight=len(drifted) / max(1, len(tested))))
+        return out
+    for f in drifted:
+        severity = "high" if f.effect >= 0.5 else "medium" if f.effect >= 0.2 else "low"
+        out.append(Cause("feature_drift", f.feature, severity, f.evidence, MITIGATIONS["feature_drift"],
+                         weight=f.effect or 0.0))
+    return out
+
+
+def label_bias_causes(report) -> list[Cause]:
+    """The latest run of flagged windows as one cause (its worst window as evidence)."""
+    if not report.incidents:
+        return []
+    latest = report.incidents[-1]
+    run = [i for i in report.incidents if i.details.get("first_flagged") == latest.details.get("first_flagged")]
+    worst = max(run, key=lambda i: i.details["rate_ratio"])
+    d = worst.details
+    labels = ", ".join(r["label"] for r in d.get("absorbing_labels", [])) or "not logged"
+    evidence = (f"novel prompts at {d['novel_rate']:.1%} against {d['expected_rate']:.1%} expected in "
+                f"{worst.window_start[:16]} ({len(run)} flagged window(s) since {d['first_flagged'][:16]}, "
+                f"p = {worst.p_value:.1g}); labels absorbing them: {labels}")
+    return [Cause("label_bias", None, worst.severity, evidence, MITIGATIONS["label_bias"],
+                  weight=d["rate_ratio"], details={"windows": [i.window_start for i in run],
+                                                   "top_novel": [r["text"] for r in d["top_novel"]]})]
+
+
+def to_json(diagnosis: Diagnosis) -> str:
+    return json.dumps(diagnosis.to_dict(), indent=2, default=str)

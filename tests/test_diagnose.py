@@ -1,0 +1,55 @@
+import json
+
+import numpy as np
+from typer.testing import CliRunner
+
+from novelty.cli import app
+from novelty.diagnose import MITIGATIONS, diagnose
+
+from test_drift import table
+from test_spikes import fill
+
+
+def write(tmp_path, ref, cur):
+    ref.to_csv(tmp_path / "ref.csv", index=False)
+    cur.to_csv(tmp_path / "cur.csv", index=False)
+    return tmp_path / "ref.csv", tmp_path / "cur.csv"
+
+
+def test_nothing_wrong_gives_no_cause_and_says_what_was_not_checked(tmp_path):
+    result = diagnose(*write(tmp_path, table(), table(seed=1)))
+    assert result.causes == []
+    assert {n["cause"] for n in result.not_checked} >= {"label_bias", "model_regression", "training_serving_skew"}
+
+
+def test_one_feature_moving_is_feature_drift_many_is_data_drift(tmp_path):
+    one = diagnose(*write(tmp_path, table(), table(seed=1).assign(age=lambda t: t.age + 8)))
+    assert [(c.cause, c.feature) for c in one.causes] == [("feature_drift", "age")]
+    moved = table(seed=1).assign(age=lambda t: t.age + 8, amount=lambda t: t.amount * 1.6,
+                                 score=lambda t: t.score + 0.1)
+    many = diagnose(*write(tmp_path, table(), moved))
+    assert [c.cause for c in many.causes] == ["data_drift"]
+    assert many.causes[0].mitigation == MITIGATIONS["data_drift"]
+
+
+def test_causes_are_ranked_and_carry_their_mitigation(tmp_path):
+    cur = table(seed=1).assign(amount=lambda t: t.amount * 100, age=lambda t: t.age + 3).drop(columns=["score"])
+    db = fill(tmp_path / "m.db", [(500, 25, None)] * 10 + [(500, 150, "b")])
+    result = diagnose(*write(tmp_path, table(), cur), db=db)
+    kinds = [c.cause for c in result.causes]
+    assert set(kinds) == {"feature_recalibration", "feature_unavailable", "feature_drift", "label_bias"}
+    assert kinds[-1] == "feature_drift"  # a 0.3-spread shift ranks below the high-severity causes
+    assert all(c.mitigation == MITIGATIONS[c.cause] for c in result.causes)
+    assert "labels absorbing them: b" in next(c for c in result.causes if c.cause == "label_bias").evidence
+
+
+def test_cli_json_shape_and_fail_on(tmp_path):
+    ref, cur = write(tmp_path, table(), table(seed=1).assign(amount=lambda t: t.amount * 100))
+    runner = CliRunner()
+    out = runner.invoke(app, ["diagnose", "--reference", str(ref), "--current", str(cur), "--json", "--fail-on", "cause"])
+    assert out.exit_code == 1
+    payload = json.loads(out.output)
+    assert set(payload["causes"][0]) >= {"cause", "feature", "severity", "evidence", "mitigation"}
+    clean = runner.invoke(app, ["diagnose", "--reference", str(ref), "--current", str(ref), "--json"])
+    assert clean.exit_code == 0 and json.loads(clean.output)["causes"] == []
+    assert runner.invoke(app, ["diagnose", "--reference", str(ref)]).exit_code == 2
