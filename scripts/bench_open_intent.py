@@ -28,40 +28,19 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchlib import memoise_embeddings, read_banking77  # noqa: E402
 from novelty import PromptIndex, score_files  # noqa: E402
-from novelty.embed import load_embedder  # noqa: E402
 from novelty.evaluation import auroc, fpr_at_tpr  # noqa: E402
 from novelty.logs import Columns  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "banking77"
 REFERENCE = {0.25: (0.9505, 0.192), 0.50: (0.9269, 0.278), 0.75: (0.9007, 0.347)}  # 1-NN, probes.md
 ALPHAS = (0.01, 0.05, 0.1)
-
-
-def read_split(name: str) -> list[tuple[str, str]]:
-    with (DATA / f"{name}.csv").open(newline="", encoding="utf-8") as fh:
-        return [(row["text"], row["category"]) for row in csv.DictReader(fh)]
 
 
 def known_intents(labels: list[str], share: float, seed: int) -> set[str]:
     intents = sorted(set(labels))
     rng = np.random.default_rng(seed)
     return set(rng.choice(intents, size=round(share * len(intents)), replace=False).tolist())
-
-
-def memoise(model: str) -> None:
-    """Embed each Banking77 text once per process: every run and scorer embeds the same texts."""
-    embedder = load_embedder(model)
-    memo: dict[str, np.ndarray] = {}
-    real = embedder.embed
-
-    def embed(texts):
-        missing = [t for t in dict.fromkeys(texts) if t not in memo]
-        if missing:
-            memo.update(zip(missing, real(missing)))
-        return np.stack([memo[t] for t in texts]) if len(texts) else real(texts)
-
-    embedder.embed = embed
 
 
 def run_one(train, test, share: float, seed: int, model: str, scorer: str, workdir: Path) -> dict:
@@ -100,10 +79,8 @@ def main() -> None:
     parser.add_argument("--shares", default="0.25,0.5,0.75")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    if not DATA.exists():
-        sys.exit(f"Banking77 not found at {DATA}; it ships in ../shared/datasets beside the project.")
-    memoise(args.model)
-    train, test = read_split("train"), read_split("test")
+    memoise_embeddings(args.model)
+    train, test = read_banking77("train"), read_banking77("test")
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
         for share in [float(s) for s in args.shares.split(",")]:

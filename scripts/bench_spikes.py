@@ -31,35 +31,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from novelty.embed import load_embedder  # noqa: E402
+from benchlib import memoise_embeddings, read_banking77  # noqa: E402
 from novelty.engines.local import score_files  # noqa: E402
 from novelty.index import PromptIndex  # noqa: E402
 from novelty.logs import Columns  # noqa: E402
 from novelty.spikes import SpikeSettings, detect_spikes  # noqa: E402
 from novelty.store import SCORE_COLUMNS, Store  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "banking77"
 DAYS, PER_DAY, ONSET = 30, 500, 20
 SHARES = (0.0, 0.02, 0.05, 0.10)
-
-
-def memoise(model: str) -> None:
-    embedder = load_embedder(model)
-    memo: dict[str, np.ndarray] = {}
-    real = embedder.embed
-
-    def embed(texts):
-        missing = [t for t in dict.fromkeys(texts) if t not in memo]
-        if missing:
-            memo.update(zip(missing, real(missing)))
-        return np.stack([memo[t] for t in texts]) if texts else real(texts)
-
-    embedder.embed = embed
-
-
-def read(name: str) -> list[tuple[str, str]]:
-    with (DATA / f"{name}.csv").open(newline="", encoding="utf-8") as fh:
-        return [(r["text"], r["category"]) for r in csv.DictReader(fh)]
 
 
 def scored_pools(train, test, seed: int, model: str, tmp: Path, share_known: float = 0.75
@@ -113,10 +93,8 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     settings = SpikeSettings(fdr=args.fdr)
-    if not DATA.exists():
-        sys.exit(f"Banking77 not found at {DATA}; it ships in ../shared/datasets beside the project.")
-    memoise(args.model)
-    train, test = read("train"), read("test")
+    memoise_embeddings(args.model)
+    train, test = read_banking77("train"), read_banking77("test")
     delays = {s: [] for s in SHARES if s}
     null_windows = false_alarms = 0
     with tempfile.TemporaryDirectory() as tmp:
