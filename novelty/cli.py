@@ -369,6 +369,77 @@ def format_drift(window: str, report) -> str:
     return "\n".join(lines)
 
 
+# ---------------------------------------------------------------------------------------------- skew, golden
+@app.command("skew")
+def skew_command(
+    offline: Path = typer.Option(..., help="Feature rows as the offline (training) pipeline computed them."),
+    serving: Path = typer.Option(..., help="Feature rows as the serving pipeline computed them."),
+    key: str = typer.Option(..., help="Column that pairs the rows (a request id)."),
+    tolerance: float = typer.Option(1e-3, help="Relative tolerance for numbers to count as equal."),
+    min_mismatch: float = typer.Option(0.01, help="Share of differing rows that makes a feature skewed."),
+    fail_on: List[str] = typer.Option([], help="'skew': exit 1 when any feature is skewed."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Training-serving skew: join offline and serving rows by key, compare every feature.
+
+    Example: novelty skew --offline offline.parquet --serving serving.csv --key request_id
+    """
+    from .skew import skew
+
+    with _user_errors():
+        _check_fail_on(fail_on, {"skew"})
+        report = skew(offline, serving, key, tolerance, min_mismatch)
+    if as_json:
+        _print_json(report.to_dict())
+    else:
+        lines = [f"{report.joined:,} rows joined on {key!r} ({report.offline_rows:,} offline, "
+                 f"{report.serving_rows:,} serving):"]
+        lines += [f"  {f.feature:<24} {'SKEWED' if f.skewed else 'ok':<7} {f.evidence}"
+                  + (f"; e.g. {', '.join(f.example_keys[:3])}" if f.skewed else "") for f in report.findings]
+        typer.echo("\n".join(lines))
+    if "skew" in fail_on and report.skewed:
+        raise typer.Exit(1)
+
+
+@app.command("golden")
+def golden_command(
+    baseline: Path = typer.Option(..., help="Golden-set predictions at launch: id, label, prediction columns."),
+    current: Path = typer.Option(..., help="Golden-set predictions of the model now."),
+    id_col: str = typer.Option("id", help="Column pairing the items."),
+    label_col: str = typer.Option("label", help="Column of true labels."),
+    pred_col: str = typer.Option("prediction", help="Column of the model's predictions."),
+    fail_on: List[str] = typer.Option([], help="'regression': exit 1 when accuracy fell (McNemar p < 0.05 "
+                                      "and at least 2 points)."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Is it the model? Accuracy and macro-F1 with bootstrap intervals, McNemar's test on paired items,
+    and the labels that changed most.
+
+    Example: novelty golden --baseline golden-launch.csv --current golden-today.csv
+    """
+    from .golden import golden
+
+    with _user_errors():
+        _check_fail_on(fail_on, {"regression"})
+        report = golden(baseline, current, id_col, label_col, pred_col)
+    if as_json:
+        _print_json(report.to_dict())
+    else:
+        b, c = report.baseline, report.current
+        lines = [f"accuracy  {b.accuracy:.1%} [{b.accuracy_ci[0]:.1%}, {b.accuracy_ci[1]:.1%}] -> "
+                 f"{c.accuracy:.1%} [{c.accuracy_ci[0]:.1%}, {c.accuracy_ci[1]:.1%}]",
+                 f"macro-F1  {b.macro_f1:.3f} -> {c.macro_f1:.3f}",
+                 f"paired    {report.paired:,} items: {report.broken} broken, {report.fixed} fixed; "
+                 f"McNemar p = {report.mcnemar_p:.2g}",
+                 "verdict   " + ("model_regression: roll back or retrain; check the model artefact"
+                                 if report.regression else "no regression")]
+        lines += [f"  {r['label']:<24} recall {r['recall_before']:.0%} -> {r['recall_now']:.0%}"
+                  for r in report.label_changes if r["change"] < 0]
+        typer.echo("\n".join(lines))
+    if "regression" in fail_on and report.regression:
+        raise typer.Exit(1)
+
+
 # ---------------------------------------------------------------------------------------------- diagnose
 @app.command("diagnose")
 def diagnose_command(
@@ -377,6 +448,11 @@ def diagnose_command(
     db: Optional[Path] = typer.Option(None, "--db", help="SQLite file of scored prompts (for label bias)."),
     since: Optional[str] = typer.Option(None, help="With --db: only windows from this date count."),
     ignore: List[str] = typer.Option([], help="Feature columns to leave out; repeatable."),
+    offline: Optional[Path] = typer.Option(None, help="Offline (training) feature rows, for skew; with --serving and --key."),
+    serving: Optional[Path] = typer.Option(None, help="Serving feature rows for the same requests."),
+    key: Optional[str] = typer.Option(None, help="Column that pairs offline and serving rows."),
+    golden_baseline: Optional[Path] = typer.Option(None, help="Golden-set predictions at launch (id, label, prediction)."),
+    golden_current: Optional[Path] = typer.Option(None, help="Golden-set predictions of the current model."),
     fail_on: List[str] = typer.Option([], help="'cause': exit 1 when any root cause is found (for cron)."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
@@ -389,7 +465,8 @@ def diagnose_command(
 
     with _user_errors():
         _check_fail_on(fail_on, {"cause"})
-        result = diagnose(reference, current, db, since, set(ignore))
+        result = diagnose(reference, current, db, since, set(ignore), offline, serving, key,
+                          golden_baseline, golden_current)
     if as_json:
         _print_json(result.to_dict())
     else:

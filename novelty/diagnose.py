@@ -11,6 +11,8 @@ from pathlib import Path
 
 from .drift import DriftReport, DriftSettings, drift
 from .errors import InputError
+from .golden import golden
+from .skew import skew
 from .spikes import SpikeSettings, detect_spikes
 
 MITIGATIONS = {
@@ -48,14 +50,27 @@ class Diagnosis:
 
 def diagnose(reference: str | Path | None = None, current: str | Path | None = None,
              db: str | Path | None = None, since: str | None = None, ignore: set[str] = frozenset(),
+             offline: str | Path | None = None, serving: str | Path | None = None, key: str | None = None,
+             golden_baseline: str | Path | None = None, golden_current: str | Path | None = None,
              drift_settings: DriftSettings = DriftSettings(),
              spike_settings: SpikeSettings = SpikeSettings()) -> Diagnosis:
     """Collect the causes the given evidence supports, most severe first."""
-    if (reference is None) != (current is None):
-        raise InputError("--reference and --current go together")
-    causes, not_checked = [], [
-        {"cause": "model_regression", "reason": "golden-set comparison is not part of this version yet"},
-        {"cause": "training_serving_skew", "reason": "offline/serving comparison is not part of this version yet"}]
+    for a, b, names in ((reference, current, "--reference and --current"),
+                        (offline, serving, "--offline and --serving"),
+                        (golden_baseline, golden_current, "--golden-baseline and --golden-current")):
+        if (a is None) != (b is None):
+            raise InputError(f"{names} go together")
+    causes, not_checked = [], []
+    if golden_baseline is not None:
+        causes += golden_causes(golden(golden_baseline, golden_current))
+    else:
+        not_checked.append({"cause": "model_regression", "reason": "no --golden-baseline and --golden-current given"})
+    if offline is not None:
+        if not key:
+            raise InputError("--offline and --serving need --key to pair the rows")
+        causes += skew_causes(skew(offline, serving, key))
+    else:
+        not_checked.append({"cause": "training_serving_skew", "reason": "no --offline, --serving and --key given"})
     if reference is not None:
         report = drift(reference, current, drift_settings, ignore)[0][1]
         causes += tabular_causes(report)
@@ -68,6 +83,24 @@ def diagnose(reference: str | Path | None = None, current: str | Path | None = N
         not_checked.append({"cause": "label_bias", "reason": "no --db of scored prompts given"})
     causes.sort(key=lambda c: (-_RANK[c.severity], -c.weight))
     return Diagnosis(causes, not_checked)
+
+
+def golden_causes(report) -> list[Cause]:
+    if not report.regression:
+        return []
+    drop = -report.accuracy_change
+    worst = ", ".join(f"{r['label']} {r['recall_before']:.0%}->{r['recall_now']:.0%}" for r in report.label_changes[:3])
+    evidence = (f"golden-set accuracy {report.baseline.accuracy:.1%} -> {report.current.accuracy:.1%} "
+                f"(McNemar p = {report.mcnemar_p:.2g} on {report.paired} paired items: {report.broken} broken, "
+                f"{report.fixed} fixed); biggest drops: {worst or 'n/a'}")
+    return [Cause("model_regression", None, "high" if drop >= 0.05 else "medium", evidence,
+                  MITIGATIONS["model_regression"], weight=drop)]
+
+
+def skew_causes(report) -> list[Cause]:
+    return [Cause("training_serving_skew", f.feature, "high" if f.mismatch_rate >= 0.1 else "medium",
+                  f.evidence + (f"; e.g. keys {', '.join(f.example_keys[:3])}" if f.example_keys else ""),
+                  MITIGATIONS["training_serving_skew"], weight=f.mismatch_rate) for f in report.skewed]
 
 
 def tabular_causes(report: DriftReport) -> list[Cause]:

@@ -1,0 +1,120 @@
+"""Is it the model? Re-run a golden (labelled) set and compare with the launch baseline.
+
+Accuracy and macro-F1 with bootstrap intervals for both runs; McNemar's exact test on the items the
+two runs share (paired by id), which is far more sensitive than comparing two accuracies; and the
+per-label recall changes that explain the difference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.stats import binomtest
+
+from .drift import read_table
+from .errors import InputError
+
+MIN_DROP = 0.02  # an accuracy drop smaller than this is not a regression, however significant
+
+
+@dataclass(frozen=True)
+class RunQuality:
+    items: int
+    accuracy: float
+    accuracy_ci: tuple[float, float]
+    macro_f1: float
+    macro_f1_ci: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class GoldenReport:
+    baseline: RunQuality
+    current: RunQuality
+    paired: int
+    fixed: int        # wrong at baseline, right now
+    broken: int       # right at baseline, wrong now
+    mcnemar_p: float
+    regression: bool
+    label_changes: list[dict] = field(default_factory=list)
+
+    @property
+    def accuracy_change(self) -> float:
+        return self.current.accuracy - self.baseline.accuracy
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "accuracy_change": self.accuracy_change}
+
+
+def golden(baseline: str | Path, current: str | Path, id_col: str = "id", label_col: str = "label",
+           pred_col: str = "prediction", bootstrap: int = 1000, seed: int = 0) -> GoldenReport:
+    before, after = _read(baseline, id_col, label_col, pred_col), _read(current, id_col, label_col, pred_col)
+    paired = before.merge(after, on=id_col, suffixes=("_b", "_c"))
+    if paired.empty:
+        raise InputError(f"no {id_col!r} is in both golden files: cannot pair the items")
+    right_b = (paired[f"{label_col}_b"] == paired[f"{pred_col}_b"]).to_numpy()
+    right_c = (paired[f"{label_col}_c"] == paired[f"{pred_col}_c"]).to_numpy()
+    fixed, broken = int((~right_b & right_c).sum()), int((right_b & ~right_c).sum())
+    p = float(binomtest(min(fixed, broken), fixed + broken, 0.5).pvalue) if fixed + broken else 1.0
+    rng = np.random.default_rng(seed)
+    base = _quality(before, label_col, pred_col, bootstrap, rng)
+    now = _quality(after, label_col, pred_col, bootstrap, rng)
+    drop = base.accuracy - now.accuracy
+    return GoldenReport(base, now, len(paired), fixed, broken, p, drop >= MIN_DROP and p < 0.05,
+                        _label_changes(paired, label_col, pred_col))
+
+
+def _read(path, id_col: str, label_col: str, pred_col: str) -> pd.DataFrame:
+    frame = read_table(path)
+    missing = [c for c in (id_col, label_col, pred_col) if c not in frame.columns]
+    if missing:
+        raise InputError(f"{path}: no column(s) {', '.join(map(repr, missing))}; columns: "
+                         f"{', '.join(map(str, frame.columns))} (use --id-col, --label-col, --pred-col)")
+    frame = frame[[id_col, label_col, pred_col]].dropna(subset=[id_col, label_col])
+    frame[[label_col, pred_col]] = frame[[label_col, pred_col]].astype(str)
+    return frame.drop_duplicates(subset=[id_col], keep="last")
+
+
+def _quality(frame: pd.DataFrame, label_col: str, pred_col: str, bootstrap: int, rng) -> RunQuality:
+    labels, preds = frame[label_col].to_numpy(), frame[pred_col].to_numpy()
+    acc, f1 = _accuracy(labels, preds), _macro_f1(labels, preds)
+    draws = rng.integers(0, len(labels), size=(bootstrap, len(labels)))
+    accs = [_accuracy(labels[d], preds[d]) for d in draws]
+    f1s = [_macro_f1(labels[d], preds[d]) for d in draws[: max(1, bootstrap // 5)]]  # F1 is slower
+    return RunQuality(len(labels), acc, _interval(accs), f1, _interval(f1s))
+
+
+def _accuracy(labels: np.ndarray, preds: np.ndarray) -> float:
+    return float((labels == preds).mean()) if len(labels) else 0.0
+
+
+def _macro_f1(labels: np.ndarray, preds: np.ndarray) -> float:
+    """Unweighted mean F1 over the true labels.
+
+    >>> _macro_f1(np.array(["a", "a", "b"]), np.array(["a", "b", "b"]))
+    0.6666...
+    """
+    scores = []
+    for label in np.unique(labels):
+        tp = float(((preds == label) & (labels == label)).sum())
+        fp, fn = float(((preds == label) & (labels != label)).sum()), float(((preds != label) & (labels == label)).sum())
+        scores.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+    return float(np.mean(scores)) if scores else 0.0
+
+
+def _interval(values: list[float]) -> tuple[float, float]:
+    return float(np.quantile(values, 0.025)), float(np.quantile(values, 0.975))
+
+
+def _label_changes(paired: pd.DataFrame, label_col: str, pred_col: str, limit: int = 5) -> list[dict]:
+    """Labels whose recall moved most between the runs (5+ paired items each)."""
+    rows = []
+    for label, group in paired.groupby(f"{label_col}_c"):
+        if len(group) >= 5:
+            before = float((group[f"{pred_col}_b"] == group[f"{label_col}_b"]).mean())
+            after = float((group[f"{pred_col}_c"] == group[f"{label_col}_c"]).mean())
+            rows.append({"label": label, "items": len(group), "recall_before": before, "recall_now": after,
+                         "change": after - before})
+    return sorted(rows, key=lambda r: r["change"])[:limit]

@@ -1,0 +1,84 @@
+"""Training-serving skew: the same request, two pipelines, different feature values.
+
+With a key, offline and serving rows are joined and each feature's values compared row by row
+(numbers within a relative tolerance, anything else exactly). Without a key, only distributions can
+be compared, which is what ``drift`` does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .drift import read_table
+from .errors import InputError
+
+
+@dataclass(frozen=True)
+class SkewFinding:
+    feature: str
+    compared: int
+    mismatches: int
+    mismatch_rate: float
+    skewed: bool
+    example_keys: list[str] = field(default_factory=list)
+    evidence: str = ""
+
+
+@dataclass(frozen=True)
+class SkewReport:
+    offline_rows: int
+    serving_rows: int
+    joined: int
+    findings: list[SkewFinding]
+
+    @property
+    def skewed(self) -> list[SkewFinding]:
+        return [f for f in self.findings if f.skewed]
+
+    def to_dict(self) -> dict:
+        return {"offline_rows": self.offline_rows, "serving_rows": self.serving_rows, "joined": self.joined,
+                "skewed": [f.feature for f in self.skewed], "findings": [asdict(f) for f in self.findings]}
+
+
+def skew(offline: str | Path, serving: str | Path, key: str, tolerance: float = 1e-3,
+         min_mismatch: float = 0.01) -> SkewReport:
+    """Per feature, the share of joined rows whose serving value differs from the offline one."""
+    left, right = read_table(offline), read_table(serving)
+    for name, frame, path in (("offline", left, offline), ("serving", right, serving)):
+        if key not in frame.columns:
+            raise InputError(f"{path}: no key column {key!r} (--key) in the {name} table")
+        if frame[key].duplicated().any():
+            raise InputError(f"{path}: key {key!r} repeats in the {name} table; pass a unique key")
+    joined = left.merge(right, on=key, suffixes=("__offline", "__serving"))
+    if joined.empty:
+        raise InputError(f"no {key!r} value is in both tables: nothing to compare")
+    features = [c for c in left.columns if c != key and c in right.columns]
+    findings = [_compare(joined, key, f, tolerance, min_mismatch) for f in features]
+    return SkewReport(len(left), len(right), len(joined), findings)
+
+
+def _compare(joined: pd.DataFrame, key: str, feature: str, tolerance: float, min_mismatch: float) -> SkewFinding:
+    a, b = joined[f"{feature}__offline"], joined[f"{feature}__serving"]
+    na, nb = a.isna(), b.isna()
+    if pd.api.types.is_numeric_dtype(a) and pd.api.types.is_numeric_dtype(b):
+        x, y = a.to_numpy(float), b.to_numpy(float)
+        close = np.isclose(x, y, rtol=tolerance, atol=tolerance * 1e-3, equal_nan=True)
+    else:
+        close = (a.astype(str) == b.astype(str)).to_numpy() | (na & nb).to_numpy()
+    differ = ~close
+    rate = float(differ.mean())
+    examples = joined.loc[differ, key].astype(str).head(5).tolist()
+    evidence = f"{differ.sum():,} of {len(joined):,} joined rows differ ({rate:.1%})"
+    if differ.any() and pd.api.types.is_numeric_dtype(a) and pd.api.types.is_numeric_dtype(b):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.nanmedian((b.to_numpy(float) / a.to_numpy(float))[differ & (a != 0).to_numpy()]) \
+                if (differ & (a != 0).to_numpy()).any() else np.nan
+        if np.isfinite(ratio) and abs(ratio - 1) > tolerance:
+            evidence += f"; serving / offline is {ratio:.4g} at the median"
+    if (na != nb).any():
+        evidence += f"; null on one side only in {int((na != nb).sum()):,} rows"
+    return SkewFinding(feature, len(joined), int(differ.sum()), rate, rate >= min_mismatch, examples, evidence)

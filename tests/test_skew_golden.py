@@ -1,0 +1,104 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from novelty.cli import app
+from novelty.diagnose import diagnose
+from novelty.errors import InputError
+from novelty.golden import golden
+from novelty.skew import skew
+
+
+def pipelines(tmp_path, n=2000, seed=0):
+    rng = np.random.default_rng(seed)
+    offline = pd.DataFrame({"request_id": [f"r{i}" for i in range(n)], "amount": rng.lognormal(3, 1, n),
+                            "country": rng.choice(["uk", "fr"], n), "clicks": rng.poisson(4, n)})
+    serving = offline.sample(frac=1, random_state=1).reset_index(drop=True)
+    return offline, serving
+
+
+def test_identical_pipelines_show_no_skew(tmp_path):
+    offline, serving = pipelines(tmp_path)
+    offline.to_csv(tmp_path / "off.csv", index=False)
+    serving.assign(amount=serving.amount * (1 + 1e-6)).to_csv(tmp_path / "srv.csv", index=False)
+    report = skew(tmp_path / "off.csv", tmp_path / "srv.csv", "request_id")
+    assert report.joined == 2000 and report.skewed == []
+
+
+def test_a_feature_computed_differently_is_found_with_example_keys(tmp_path):
+    offline, serving = pipelines(tmp_path)
+    broken = serving.request_id.isin([f"r{i}" for i in range(0, 2000, 4)])
+    serving.loc[broken, "amount"] *= 100  # serving forgot the cents -> units conversion for some requests
+    offline.to_csv(tmp_path / "off.csv", index=False)
+    serving.to_parquet(tmp_path / "srv.parquet")
+    report = skew(tmp_path / "off.csv", tmp_path / "srv.parquet", "request_id")
+    [finding] = report.skewed
+    assert finding.feature == "amount" and finding.mismatch_rate == pytest.approx(0.25)
+    assert "serving / offline is 100" in finding.evidence and finding.example_keys[0].startswith("r")
+
+
+def test_skew_input_errors(tmp_path):
+    offline, serving = pipelines(tmp_path, n=10)
+    offline.to_csv(tmp_path / "off.csv", index=False)
+    pd.concat([serving, serving]).to_csv(tmp_path / "dup.csv", index=False)
+    with pytest.raises(InputError, match="no key column"):
+        skew(tmp_path / "off.csv", tmp_path / "off.csv", "id")
+    with pytest.raises(InputError, match="repeats"):
+        skew(tmp_path / "off.csv", tmp_path / "dup.csv", "request_id")
+
+
+def golden_files(tmp_path, n=600, drop_every=0, seed=0):
+    rng = np.random.default_rng(seed)
+    labels = rng.choice(["card", "pin", "refund", "fees"], n)
+    base = np.where(rng.random(n) < 0.9, labels, "fees")
+    now = base.copy()
+    if drop_every:
+        now[(np.arange(n) % drop_every == 0) & (labels == "refund")] = "card"
+        now[(np.arange(n) % drop_every == 1)] = "pin"
+    pd.DataFrame({"id": range(n), "label": labels, "prediction": base}).to_csv(tmp_path / "b.csv", index=False)
+    pd.DataFrame({"id": range(n), "label": labels, "prediction": now}).to_csv(tmp_path / "c.csv", index=False)
+    return tmp_path / "b.csv", tmp_path / "c.csv"
+
+
+def test_same_predictions_are_no_regression(tmp_path):
+    report = golden(*golden_files(tmp_path))
+    assert not report.regression and report.mcnemar_p == 1.0 and report.accuracy_change == 0
+    assert report.baseline.accuracy_ci[0] < report.baseline.accuracy < report.baseline.accuracy_ci[1]
+
+
+def test_a_real_drop_is_a_regression_with_the_labels_that_fell(tmp_path):
+    report = golden(*golden_files(tmp_path, drop_every=3))
+    assert report.regression and report.broken > report.fixed and report.mcnemar_p < 1e-6
+    assert report.label_changes[0]["label"] == "refund" and report.label_changes[0]["change"] < -0.2
+
+
+def test_diagnose_names_model_regression_and_skew(tmp_path):
+    offline, serving = pipelines(tmp_path)
+    serving["clicks"] = serving["clicks"] + 1
+    offline.to_csv(tmp_path / "off.csv", index=False)
+    serving.to_csv(tmp_path / "srv.csv", index=False)
+    b, c = golden_files(tmp_path, drop_every=3)
+    result = diagnose(offline=tmp_path / "off.csv", serving=tmp_path / "srv.csv", key="request_id",
+                      golden_baseline=b, golden_current=c)
+    assert {(x.cause, x.feature) for x in result.causes} == {("model_regression", None),
+                                                             ("training_serving_skew", "clicks")}
+    with pytest.raises(InputError, match="need --key"):
+        diagnose(offline=tmp_path / "off.csv", serving=tmp_path / "srv.csv")
+
+
+def test_cli_golden_and_skew(tmp_path):
+    b, c = golden_files(tmp_path, drop_every=3)
+    runner = CliRunner()
+    out = runner.invoke(app, ["golden", "--baseline", str(b), "--current", str(c), "--json", "--fail-on", "regression"])
+    assert out.exit_code == 1 and json.loads(out.output)["regression"] is True
+    bad = runner.invoke(app, ["golden", "--baseline", str(b), "--current", str(c), "--pred-col", "nope"])
+    assert bad.exit_code == 2 and "no column(s) 'nope'" in bad.output
+    offline, serving = pipelines(tmp_path)
+    offline.to_csv(tmp_path / "off.csv", index=False)
+    serving.to_csv(tmp_path / "srv.csv", index=False)
+    ok = runner.invoke(app, ["skew", "--offline", str(tmp_path / "off.csv"), "--serving", str(tmp_path / "srv.csv"),
+                             "--key", "request_id", "--fail-on", "skew"])
+    assert ok.exit_code == 0 and "SKEWED" not in ok.output
