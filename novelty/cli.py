@@ -512,6 +512,9 @@ def demo(
     typer.echo(f"Demo in {result.folder}: a week of support-bot traffic; customers start asking about "
                f"crypto on day 5.\nIndex {result.index}; {score.scored:,} prompts scored into {result.db} "
                f"({score.rejected} malformed rows set aside in the rejects table).\n")
+    reference, current = result.tables
+    typer.echo(f"The verdict (novelty diagnose --db {result.db} --reference {reference} --current {current}):")
+    typer.echo(format_diagnosis(result.diagnosis) + "\n\nThe evidence behind label_bias:")
     typer.echo(format_spikes(result.spikes))
     typer.echo(f"\nNext: novelty spikes --db {result.db} --json, or browse the prompts:\n"
                f"  sqlite3 {result.db} \"SELECT ts, text, predicted_label FROM scores "

@@ -11,7 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+import pandas as pd
+
 from .demo_data import write_demo_files
+from .diagnose import Diagnosis, diagnose
 from .embed import DEFAULT_MODEL
 from .engines.local import ScoreResult, score_files
 from .index import PromptIndex
@@ -28,10 +32,13 @@ class DemoResult:
     db: str
     score: ScoreResult
     spikes: SpikeReport
+    diagnosis: Diagnosis
+    tables: tuple[str, str]
 
     def to_dict(self) -> dict:
         return {"folder": self.folder, "index": self.index, "db": self.db, "score": self.score.to_dict(),
-                "spikes": self.spikes.to_dict()}
+                "spikes": self.spikes.to_dict(), "diagnosis": self.diagnosis.to_dict(),
+                "tables": list(self.tables)}
 
     def flagged_days(self) -> list[str]:
         return [w.window_start[:10] for w in self.spikes.windows if w.flagged]
@@ -49,5 +56,27 @@ def run_demo(out: str | Path = "novelty-demo", *, model: str = DEFAULT_MODEL, se
     index = PromptIndex.build(files.train, INDEX_NAME, index_dir=out / "indexes", model=model,
                               progress=progress)
     result = score_files(files.logs, index, db, columns=Columns(), progress=progress)
+    reference, current = write_feature_tables(out / "data", seed)
     return DemoResult(folder=str(out), index=str(index.path), db=str(db), score=result,
-                      spikes=detect_spikes(db))
+                      spikes=detect_spikes(db), diagnosis=diagnose(reference, current, db),
+                      tables=(str(reference), str(current)))
+
+
+def write_feature_tables(folder: Path, seed: int = 0, rows: int = 5000) -> tuple[Path, Path]:
+    """The classifier's tabular side inputs at launch and this week. One thing broke: after a
+    payments "bug fix" the serving pipeline sends the transaction amount in pence, not pounds."""
+    rng = np.random.default_rng(seed)
+
+    def table() -> pd.DataFrame:
+        return pd.DataFrame({
+            "amount_gbp": rng.lognormal(3.2, 1.0, rows).round(2),
+            "account_age_days": rng.gamma(2.0, 300, rows).round(),
+            "app_version": rng.choice(["5.1", "5.2", "5.3"], rows, p=[0.2, 0.3, 0.5]),
+            "failed_logins_7d": rng.poisson(0.3, rows)})
+
+    reference, current = table(), table()
+    current["amount_gbp"] = (current["amount_gbp"] * 100).round()
+    folder.mkdir(parents=True, exist_ok=True)
+    reference.to_csv(folder / "features_launch.csv", index=False)
+    current.to_csv(folder / "features_this_week.csv", index=False)
+    return folder / "features_launch.csv", folder / "features_this_week.csv"
