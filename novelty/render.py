@@ -1,0 +1,109 @@
+"""Plain-text rendering of results for the terminal; the CLI prints these, --json prints the data."""
+
+from __future__ import annotations
+
+
+def format_score_summary(result) -> str:
+    rate = result.scored / result.seconds if result.seconds else 0.0
+    lines = [f"Scored {result.scored:,} prompts against {result.index!r} into {result.db} "
+             f"(run {result.run_id}, {result.seconds:.1f} s, {rate:,.0f} prompts/s).",
+             f"  novel     {result.novel:,} ({result.novel_rate:.1%}; about {result.alpha:.0%} expected "
+             f"when nothing is new; p = {result.novel_p_value:.2g})"]
+    if result.skipped:
+        lines.append(f"  skipped   {result.skipped:,} already scored by an earlier run")
+    lines.append(f"  rejected  {result.rejected:,}" + (" (see the rejects table): " + "; ".join(
+        f"{r['reason']} x{r['rows']}" for r in result.reject_reasons) if result.rejected else ""))
+    if result.top_novel:
+        lines.append("Most novel prompts (similarity to the nearest training prompt, its label):")
+        lines += [f"  {r['similarity']:.2f}  {_clip(r['text'])}  -> {r['nearest_label']}"
+                  for r in result.top_novel]
+    lines.append(f"Query them: sqlite3 {result.db} \"SELECT ts, text, similarity FROM scores "
+                 "WHERE is_novel = 1 ORDER BY novelty DESC LIMIT 20\"")
+    return "\n".join(lines)
+
+
+def _clip(text: str, width: int = 70) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def format_spikes(report) -> str:
+    if not report.windows:
+        return f"No timestamped prompts in {report.db}: score logs with a --time-col first."
+    lines = [f"Novel rate per {report.window} window in {report.db} "
+             f"(calibrated false-alarm rate {report.alpha if report.alpha is not None else '?'}):",
+             "  window start          prompts  novel   rate  95% interval    expected  p-value  flag"]
+    for w in report.windows:
+        expected = f"{w.expected_rate:7.1%}" if w.expected_rate is not None else "      -"
+        p = f"{w.p_value:8.1e}" if w.p_value is not None else "       -"
+        lines.append(f"  {w.window_start}  {w.prompts:7,}  {w.novel:5,}  {w.novel_rate:5.1%}  "
+                     f"[{w.ci_low:5.1%}, {w.ci_high:5.1%}]  {expected}  {p}  "
+                     f"{'+'.join(w.detectors) if w.flagged else ''}")
+    if not report.incidents:
+        lines.append("No incident: the novel rate stays within what the baseline explains.")
+    for incident in report.incidents:
+        d = incident.details
+        lines += ["", f"INCIDENT label_bias {incident.severity}: {incident.window_start} .. "
+                      f"{incident.window_end}: {d['novel']} novel of {d['prompts']} ({d['novel_rate']:.1%}, "
+                      f"{d['rate_ratio']:.1f}x the expected {d['expected_rate']:.1%}); since {d['first_flagged']}"]
+        if d.get("absorbing_labels"):
+            lines.append("  labels absorbing the novel prompts: " + ", ".join(
+                f"{r['label']} ({r['novel']} novel, {r['novel_share']:.0%} of its traffic)"
+                for r in d["absorbing_labels"]))
+        shift = d.get("label_shift")
+        if shift:
+            lines.append(f"  predicted labels vs training labels: chi2 {shift['chi2']:.0f} (dof {shift['dof']}), "
+                         f"p {shift['p_value']:.1e}, Cramer's V {shift['cramers_v']:.2f}")
+        lines += [f"  e.g. {_clip(r['text'])}  (forced into {r['predicted_label']})" for r in d["top_novel"][:3]]
+    if report.incidents:
+        lines += ["", "What to do: these are questions the model was never trained for. Label a sample "
+                      "and fine-tune (or add them to the index with `novelty index add`)."]
+    return "\n".join(lines)
+
+
+def format_drift(window: str, report) -> str:
+    head = f"{'All rows' if window == 'all' else 'Window ' + window}: {report.current_rows:,} current rows " \
+           f"against {report.reference_rows:,} reference rows"
+    lines = [head, "  feature               kind         test  p-value   effect   PSI    verdict"]
+    for f in report.findings:
+        p = f"{f.p_value:8.1e}" if f.p_value is not None else "       -"
+        effect = f"{f.effect:7.3f}" if f.effect is not None else "      -"
+        psi = f"{f.psi:5.2f}" if f.psi is not None else "    -"
+        lines.append(f"  {f.feature[:20]:<20}  {f.kind:<11}  {(f.test or '-'):<4}  {p}  {effect}  {psi}  "
+                     f"{f.cause or 'ok'}: {f.evidence}")
+    return "\n".join(lines)
+
+
+def format_diagnosis(result) -> str:
+    if result.causes:
+        lines = [f"{len(result.causes)} root cause(s), most severe first:"]
+        for i, c in enumerate(result.causes, 1):
+            target = f" [{c.feature}]" if c.feature else ""
+            lines += [f"{i}. {c.cause}{target} ({c.severity})", f"   evidence: {c.evidence}",
+                      f"   do this:  {c.mitigation}"]
+    else:
+        lines = ["No root cause found in the evidence given."]
+    lines += ["Not checked:"] + [f"  {n['cause']}: {n['reason']}" for n in result.not_checked]
+    return "\n".join(lines)
+
+
+def format_skew(report, key: str) -> str:
+    lines = [f"{report.joined:,} rows joined on {key!r} ({report.offline_rows:,} offline, "
+             f"{report.serving_rows:,} serving):"]
+    lines += [f"  {f.feature:<24} {'SKEWED' if f.skewed else 'ok':<7} {f.evidence}"
+              + (f"; e.g. {', '.join(f.example_keys[:3])}" if f.skewed else "") for f in report.findings]
+    return "\n".join(lines)
+
+
+def format_golden(report) -> str:
+    b, c = report.baseline, report.current
+    lines = [f"accuracy  {b.accuracy:.1%} [{b.accuracy_ci[0]:.1%}, {b.accuracy_ci[1]:.1%}] -> "
+             f"{c.accuracy:.1%} [{c.accuracy_ci[0]:.1%}, {c.accuracy_ci[1]:.1%}]",
+             f"macro-F1  {b.macro_f1:.3f} -> {c.macro_f1:.3f}",
+             f"paired    {report.paired:,} items: {report.broken} broken, {report.fixed} fixed; "
+             f"McNemar p = {report.mcnemar_p:.2g}",
+             "verdict   " + ("model_regression: roll back or retrain; check the model artefact"
+                             if report.regression else "no regression")]
+    lines += [f"  {r['label']:<24} recall {r['recall_before']:.0%} -> {r['recall_now']:.0%}"
+              for r in report.label_changes if r["change"] < 0]
+    return "\n".join(lines)
