@@ -273,6 +273,8 @@ def drift_command(
     min_effect: float = typer.Option(0.1, help="Smallest numeric shift that counts, in reference spreads "
                                      "(Wasserstein / robust std); smaller significant shifts are reported, not flagged."),
     min_psi: float = typer.Option(0.1, help="Smallest categorical change that counts (PSI)."),
+    score_col: Optional[str] = typer.Option(None, help="The model's score column: compared like the other "
+                                            "numeric features and reported first."),
     save_reference: Optional[Path] = typer.Option(None, help="Also save the reference profile to this JSON "
                                                   "file; pass it as REFERENCE next time."),
     fail_on: List[str] = typer.Option([], help="'drift': exit 1 when any feature drifted, was recalibrated "
@@ -290,7 +292,7 @@ def drift_command(
         _check_fail_on(fail_on, {"drift"})
         settings = DriftSettings(fdr=fdr, min_effect=min_effect, min_psi=min_psi)
         reports = drift(reference, current, settings, set(ignore), time_col, window if time_col else None,
-                        save_reference)
+                        save_reference, score_col)
     found = any(report.drifted for _, report in reports)
     if as_json:
         _print_json({"windows": [{"window_start": w, **r.to_dict()} for w, r in reports]})
@@ -335,6 +337,9 @@ def golden_command(
     id_col: str = typer.Option("id", help="Column pairing the items."),
     label_col: str = typer.Option("label", help="Column of true labels."),
     pred_col: str = typer.Option("prediction", help="Column of the model's predictions."),
+    predict: Optional[str] = typer.Option(None, help="module:function to re-run the model on CURRENT's "
+                                          "--text-col (takes a list of texts, returns labels)."),
+    text_col: str = typer.Option("text", help="Text column of CURRENT, with --predict."),
     fail_on: List[str] = typer.Option([], help="'regression': exit 1 when accuracy fell (McNemar p < 0.05 "
                                       "and at least 2 points)."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
@@ -348,7 +353,7 @@ def golden_command(
 
     with _user_errors():
         _check_fail_on(fail_on, {"regression"})
-        report = golden(baseline, current, id_col, label_col, pred_col)
+        report = golden(baseline, current, id_col, label_col, pred_col, predict=predict, text_col=text_col)
     if as_json:
         _print_json(report.to_dict())
     else:

@@ -311,14 +311,18 @@ def _rescaling(ref: np.ndarray, cur: np.ndarray, s: DriftSettings) -> dict | Non
 
 def drift(reference: str | Path, current: str | Path, settings: DriftSettings = DriftSettings(),
           ignore: set[str] = frozenset(), time_col: str | None = None, window: str | None = None,
-          save_reference: str | Path | None = None) -> list[tuple[str, DriftReport]]:
-    """``novelty drift`` as a function: one report for the whole current table, or one per window."""
+          save_reference: str | Path | None = None, score_col: str | None = None) -> list[tuple[str, DriftReport]]:
+    """``novelty drift`` as a function: one report for the whole current table, or one per window.
+
+    ``score_col`` names the model's score column: its finding comes first and says so."""
     ref = load_reference(reference, ignore | ({time_col} if time_col else set()))
+    if score_col and score_col not in ref["columns"]:
+        raise InputError(f"{reference}: no score column {score_col!r} (--score-col)")
     if save_reference:
         Path(save_reference).write_text(json.dumps(ref))
     table = read_table(current)
     if not time_col:
-        return [("all", compare(ref, table, settings, ignore))]
+        return [("all", _score_first(compare(ref, table, settings, ignore), score_col))]
     if time_col not in table.columns:
         raise InputError(f"{current}: no column {time_col!r} (--time-col); columns: {', '.join(map(str, table.columns))}")
     from .spikes import window_seconds
@@ -329,6 +333,16 @@ def drift(reference: str | Path, current: str | Path, settings: DriftSettings = 
     seconds = window_seconds(window or "1d")
     starts = stamps.dt.floor(f"{seconds}s")
     body = table.drop(columns=[time_col])
-    return [(start.strftime("%Y-%m-%dT%H:%M:%SZ"), compare(ref, body[starts == start].reset_index(drop=True),
-                                                          settings, ignore))
+    return [(start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+             _score_first(compare(ref, body[starts == start].reset_index(drop=True), settings, ignore), score_col))
             for start in sorted(starts.dropna().unique())]
+
+
+def _score_first(report: DriftReport, score_col: str | None) -> DriftReport:
+    if not score_col:
+        return report
+    first = [DriftFinding(**{**asdict(f), "evidence": "model score distribution: " + f.evidence,
+                             "details": {**f.details, "role": "model score"}})
+             for f in report.findings if f.feature == score_col]
+    return DriftReport(report.reference_rows, report.current_rows,
+                       first + [f for f in report.findings if f.feature != score_col], report.not_checked)

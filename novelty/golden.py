@@ -49,8 +49,13 @@ class GoldenReport:
 
 
 def golden(baseline: str | Path, current: str | Path, id_col: str = "id", label_col: str = "label",
-           pred_col: str = "prediction", bootstrap: int = 1000, seed: int = 0) -> GoldenReport:
-    before, after = _read(baseline, id_col, label_col, pred_col), _read(current, id_col, label_col, pred_col)
+           pred_col: str = "prediction", bootstrap: int = 1000, seed: int = 0, predict: str | None = None,
+           text_col: str = "text") -> GoldenReport:
+    """``predict`` ("module:function") re-runs the model on CURRENT's ``text_col`` instead of reading
+    its predictions: the function takes a list of texts and returns one label per text."""
+    before = _read(baseline, id_col, label_col, pred_col)
+    after = _predicted(current, predict, id_col, label_col, pred_col, text_col) if predict else \
+        _read(current, id_col, label_col, pred_col)
     paired = before.merge(after, on=id_col, suffixes=("_b", "_c"))
     if paired.empty:
         raise InputError(f"no {id_col!r} is in both golden files: cannot pair the items")
@@ -66,8 +71,29 @@ def golden(baseline: str | Path, current: str | Path, id_col: str = "id", label_
                         _label_changes(paired, label_col, pred_col))
 
 
-def _read(path, id_col: str, label_col: str, pred_col: str) -> pd.DataFrame:
+def _predicted(path, spec: str, id_col: str, label_col: str, pred_col: str, text_col: str) -> pd.DataFrame:
+    import importlib
+
+    module_name, _, function_name = spec.partition(":")
+    try:
+        function = getattr(importlib.import_module(module_name), function_name)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise InputError(f"--predict {spec!r}: cannot import it ({exc}); give module:function") from None
     frame = read_table(path)
+    if text_col not in frame.columns:
+        raise InputError(f"{path}: no column {text_col!r} to run --predict on (use --text-col)")
+    predictions = list(function(frame[text_col].astype(str).tolist()))
+    if len(predictions) != len(frame):
+        raise InputError(f"--predict {spec!r} returned {len(predictions)} labels for {len(frame)} texts")
+    frame[pred_col] = [str(p) for p in predictions]
+    return _columns(frame, path, id_col, label_col, pred_col)
+
+
+def _read(path, id_col: str, label_col: str, pred_col: str) -> pd.DataFrame:
+    return _columns(read_table(path), path, id_col, label_col, pred_col)
+
+
+def _columns(frame: pd.DataFrame, path, id_col: str, label_col: str, pred_col: str) -> pd.DataFrame:
     missing = [c for c in (id_col, label_col, pred_col) if c not in frame.columns]
     if missing:
         raise InputError(f"{path}: no column(s) {', '.join(map(repr, missing))}; columns: "

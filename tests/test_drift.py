@@ -99,3 +99,13 @@ def test_cli_json_and_fail_on(tmp_path):
     assert json.loads(out.output)["windows"][0]["drifted"] == ["amount"]
     same = runner.invoke(app, ["drift", str(tmp_path / "ref.csv"), str(tmp_path / "ref.csv"), "--fail-on", "drift"])
     assert same.exit_code == 0 and "feature_" not in same.output
+
+
+def test_score_column_is_reported_first(tmp_path):
+    table().to_csv(tmp_path / "ref.csv", index=False)
+    table(seed=1).assign(score=lambda t: t.score * 0.6).to_csv(tmp_path / "cur.csv", index=False)
+    [(_, report)] = drift(tmp_path / "ref.csv", tmp_path / "cur.csv", score_col="score")
+    assert report.findings[0].feature == "score" and report.findings[0].cause == "feature_drift"
+    assert report.findings[0].evidence.startswith("model score distribution")
+    with pytest.raises(InputError, match="--score-col"):
+        drift(tmp_path / "ref.csv", tmp_path / "cur.csv", score_col="nope")

@@ -102,3 +102,17 @@ def test_cli_golden_and_skew(tmp_path):
     ok = runner.invoke(app, ["skew", "--offline", str(tmp_path / "off.csv"), "--serving", str(tmp_path / "srv.csv"),
                              "--key", "request_id", "--fail-on", "skew"])
     assert ok.exit_code == 0 and "SKEWED" not in ok.output
+
+
+def test_predict_runs_a_python_callable_on_the_golden_texts(tmp_path, monkeypatch):
+    (tmp_path / "toy_model.py").write_text(
+        "def predict(texts):\n    return ['card' if 'card' in t else 'pin' for t in texts]\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    texts = ["my card is lost", "reset pin", "card declined", "pin blocked"] * 50
+    labels = ["card", "pin", "card", "pin"] * 50
+    pd.DataFrame({"id": range(200), "label": labels, "prediction": labels}).to_csv(tmp_path / "b.csv", index=False)
+    pd.DataFrame({"id": range(200), "label": labels, "text": texts}).to_csv(tmp_path / "c.csv", index=False)
+    report = golden(tmp_path / "b.csv", tmp_path / "c.csv", predict="toy_model:predict")
+    assert report.current.accuracy == 1.0 and not report.regression
+    with pytest.raises(InputError, match="cannot import"):
+        golden(tmp_path / "b.csv", tmp_path / "c.csv", predict="no_such_module:f")
