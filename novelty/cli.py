@@ -17,7 +17,7 @@ import typer
 from . import __version__
 from .errors import NoveltyError
 from .logs import Columns
-from .render import (format_diagnosis, format_drift, format_golden, format_score_summary, format_skew,
+from .render import (format_clusters, format_diagnosis, format_drift, format_golden, format_score_summary, format_skew,
                      format_spikes)
 
 app = typer.Typer(
@@ -27,6 +27,8 @@ app = typer.Typer(
          "Start with:  novelty demo")
 index_app = typer.Typer(no_args_is_help=True, help="Build, extend and inspect indexes of training prompts.")
 app.add_typer(index_app, name="index")
+clusters_app = typer.Typer(help="Clusters of novel prompts: what the unsupported questions are.")
+app.add_typer(clusters_app, name="clusters")
 
 JSON_HELP = "Print the result as JSON (for scripts) instead of a summary."
 INDEX_DIR_HELP = "Folder holding indexes (default: ./indexes, or $NOVELTY_INDEX_DIR)."
@@ -395,6 +397,55 @@ def diagnose_command(
         typer.echo(format_diagnosis(result))
     if "cause" in fail_on and result.causes:
         raise typer.Exit(1)
+
+
+# ---------------------------------------------------------------------------------------------- clusters
+@clusters_app.callback(invoke_without_command=True)
+def clusters_command(
+    ctx: typer.Context,
+    db: Optional[Path] = typer.Option(None, "--db", help="SQLite file filled by `novelty score`."),
+    since: Optional[str] = typer.Option(None, help="Only novel prompts from this date."),
+    until: Optional[str] = typer.Option(None, help="Only novel prompts before this date."),
+    min_size: int = typer.Option(5, help="Smallest group that counts as a cluster (smaller ones stay noise)."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Group the novel prompts (HDBSCAN on their embeddings), name each group, show how it grows and
+    which labels it is forced into. Ids stay stable across runs; stored in the clusters table.
+
+    Example: novelty clusters --db monitor.db --since 2026-11-20
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from .clusters import find_clusters
+
+    with _user_errors():
+        if db is None:
+            raise NoveltyError("--db is required: the SQLite file filled by `novelty score`")
+        found = find_clusters(db, since, until, min_size)
+    if as_json:
+        return _print_json([c.to_dict() for c in found])
+    typer.echo(format_clusters(found))
+
+
+@clusters_app.command("show")
+def clusters_show(
+    cluster_id: str = typer.Argument(..., help="Cluster id from `novelty clusters` (e.g. c0003)."),
+    db: Path = typer.Option(..., "--db", help="SQLite file filled by `novelty score`."),
+    limit: int = typer.Option(200, help="At most this many prompts, newest first."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """List the prompts of one cluster.
+
+    Example: novelty clusters show c0003 --db monitor.db
+    """
+    from .clusters import cluster_prompts
+
+    with _user_errors():
+        prompts = cluster_prompts(db, cluster_id, limit)
+    if as_json:
+        return _print_json(prompts)
+    typer.echo("\n".join(f"{p['ts'] or '-':<21} {p['similarity']:.2f}  {p['text']}  -> {p['predicted_label']}"
+                         for p in prompts))
 
 
 # ---------------------------------------------------------------------------------------------- demo

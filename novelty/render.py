@@ -107,3 +107,16 @@ def format_golden(report) -> str:
     lines += [f"  {r['label']:<24} recall {r['recall_before']:.0%} -> {r['recall_now']:.0%}"
               for r in report.label_changes if r["change"] < 0]
     return "\n".join(lines)
+
+
+def format_clusters(clusters) -> str:
+    if not clusters:
+        return "No clusters: too few novel prompts in this range, or none close to each other."
+    lines = [f"{len(clusters)} clusters of novel prompts, largest first:",
+             "  id     size  growth  first seen  name / example -> labels it is forced into"]
+    for c in clusters:
+        growth = f"{c.growth:5.1f}x" if c.growth >= 0 else "   new"
+        forced = ", ".join(list(c.predicted_labels)[:2]) or "-"
+        lines.append(f"  {c.cluster_id}  {c.size:5,}  {growth}  {c.first_seen[:10]}  {c.name}")
+        lines.append(f"                              e.g. {_clip(c.examples[0], 60) if c.examples else ''} -> {forced}")
+    return "\n".join(lines)

@@ -1,0 +1,201 @@
+"""Clusters of novel prompts: what the new questions are, how fast each grows, where they are forced.
+
+Density-based (HDBSCAN from scikit-learn) on the stored embeddings of the distinct novel texts, so
+noise stays unclustered and the number of clusters is not a guess. Each cluster is named by its
+most distinctive words (class-based TF-IDF), shown by its medoids, and keeps its id across runs: a
+new cluster whose centroid is close to a stored one takes over that id.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+from .spikes import _bound
+from .store import Store, utc_now
+
+SAME_CLUSTER = 0.85   # centroid cosine above which a new cluster continues a stored one
+MAX_POINTS = 20_000   # distinct texts clustered; the rest join their nearest cluster
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS clusters (
+    cluster_id TEXT PRIMARY KEY, name TEXT, size INTEGER, first_seen TEXT, last_seen TEXT,
+    growth REAL, daily TEXT, predicted_labels TEXT, nearest_labels TEXT, examples TEXT,
+    centroid BLOB, updated_at TEXT);
+CREATE TABLE IF NOT EXISTS cluster_members (prompt_id TEXT PRIMARY KEY, cluster_id TEXT);
+CREATE INDEX IF NOT EXISTS cluster_members_cluster ON cluster_members(cluster_id);
+"""
+
+
+@dataclass(frozen=True)
+class Cluster:
+    cluster_id: str
+    name: str
+    size: int
+    first_seen: str
+    last_seen: str
+    growth: float                      # prompts on the last day / mean of the days before
+    daily: dict[str, int]
+    predicted_labels: dict[str, int]   # what the model forced them into
+    nearest_labels: dict[str, int]     # the training labels they sit closest to
+    examples: list[str] = field(default_factory=list)
+    centroid: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if k != "centroid"}
+
+
+def find_clusters(db: str | Path, since: str | None = None, until: str | None = None,
+                  min_size: int = 5, save: bool = True) -> list[Cluster]:
+    """Cluster the novel prompts scored between ``since`` and ``until`` (all of them by default)."""
+    if not Path(db).exists():
+        raise InputError(f"{db}: no such database; fill one with `novelty score` first")
+    store = Store(db)
+    try:
+        store.db.conn.executescript(_SCHEMA)
+        rows = _novel_rows(store, _bound(since, "--since"), _bound(until, "--until"))
+        if not rows:
+            return []
+        vectors = _vectors(store, [r["text_hash"] for r in rows])
+        labels = _labels(vectors, min_size)
+        clusters, members = _describe(store, rows, vectors, labels)
+        if save:
+            _save(store, clusters, members)
+        return sorted(clusters, key=lambda c: -c.size)
+    finally:
+        store.close()
+
+
+def cluster_prompts(db: str | Path, cluster_id: str, limit: int = 200) -> list[dict]:
+    """The prompts of one stored cluster, newest first."""
+    store = Store(db)
+    try:
+        store.db.conn.executescript(_SCHEMA)
+        if not store.db.execute("SELECT 1 FROM clusters WHERE cluster_id = ?", [cluster_id]).fetchone():
+            raise InputError(f"no cluster {cluster_id!r} in {db}; run `novelty clusters --db {db}` first")
+        return list(store.db.query(
+            "SELECT s.prompt_id, s.ts, s.text, s.similarity, s.predicted_label, s.nearest_label FROM scores s "
+            "JOIN cluster_members m USING (prompt_id) WHERE m.cluster_id = ? ORDER BY s.ts DESC LIMIT ?",
+            [cluster_id, limit]))
+    finally:
+        store.close()
+
+
+def _novel_rows(store: Store, since: str | None, until: str | None) -> list[dict]:
+    where, args = ["is_novel = 1"], []
+    if since:
+        where.append("ts >= ?"), args.append(since)
+    if until:
+        where.append("ts < ?"), args.append(until)
+    return list(store.db.query(
+        "SELECT prompt_id, ts, text, text_hash, predicted_label, nearest_label FROM scores WHERE "
+        + " AND ".join(where), args))
+
+
+def _vectors(store: Store, hashes: list[str]) -> np.ndarray:
+    unique = list(dict.fromkeys(hashes))
+    found: dict[str, np.ndarray] = {}
+    for start in range(0, len(unique), 500):
+        part = unique[start:start + 500]
+        found.update((h, np.frombuffer(v, np.float16).astype(np.float32)) for h, v in store.db.execute(
+            f"SELECT text_hash, vector FROM embeddings WHERE text_hash IN ({','.join('?' * len(part))})", part))
+    return np.stack([found[h] for h in hashes])
+
+
+def _labels(vectors: np.ndarray, min_size: int) -> np.ndarray:
+    """HDBSCAN on the distinct vectors (a sample of them past MAX_POINTS); -1 = noise."""
+    from sklearn.cluster import HDBSCAN
+
+    unique, inverse = np.unique(vectors, axis=0, return_inverse=True)
+    rng = np.random.default_rng(0)
+    fit = unique if len(unique) <= MAX_POINTS else unique[rng.choice(len(unique), MAX_POINTS, replace=False)]
+    if len(fit) < max(min_size, 3):
+        return np.full(len(vectors), -1)
+    model = HDBSCAN(min_cluster_size=min_size, min_samples=max(2, min_size // 2), metric="euclidean", copy=True)
+    fitted = model.fit_predict(fit)
+    if len(fit) == len(unique):
+        return fitted[inverse.ravel()]
+    centroids = np.stack([fit[fitted == c].mean(axis=0) for c in range(fitted.max() + 1)])
+    nearest = (unique @ centroids.T).argmax(axis=1)
+    return nearest[inverse.ravel()]
+
+
+def _describe(store: Store, rows: list[dict], vectors: np.ndarray, labels: np.ndarray):
+    stored = {cid: np.frombuffer(blob, np.float32) for cid, blob in
+              store.db.execute("SELECT cluster_id, centroid FROM clusters")}
+    names = _names([[rows[i]["text"] for i in np.flatnonzero(labels == c)] for c in range(labels.max() + 1)])
+    clusters, members, taken = [], [], set()
+    for c in range(labels.max() + 1):
+        idx = np.flatnonzero(labels == c)
+        centroid = vectors[idx].mean(axis=0)
+        centroid /= np.linalg.norm(centroid) or 1
+        cid = _match(centroid, stored, taken) or _new_id(stored, taken)
+        taken.add(cid)
+        stored.setdefault(cid, centroid)
+        clusters.append(_cluster(cid, names[c], [rows[i] for i in idx], vectors[idx], centroid))
+        members += [(rows[i]["prompt_id"], cid) for i in idx]
+    return clusters, members
+
+
+def _match(centroid: np.ndarray, stored: dict[str, np.ndarray], taken: set[str]) -> str | None:
+    best = max(((float(centroid @ v), cid) for cid, v in stored.items() if cid not in taken and len(v) == len(centroid)),
+               default=(0.0, None))
+    return best[1] if best[0] >= SAME_CLUSTER else None
+
+
+def _new_id(stored: dict, taken: set[str]) -> str:
+    used = {int(c[1:]) for c in set(stored) | taken if c[1:].isdigit()}
+    return f"c{(max(used) + 1 if used else 1):04d}"
+
+
+def _cluster(cid: str, name: str, rows: list[dict], vectors: np.ndarray, centroid: np.ndarray) -> Cluster:
+    days = Counter((r["ts"] or "")[:10] for r in rows)
+    ordered = sorted(days)
+    before = [days[d] for d in ordered[:-1]]
+    growth = days[ordered[-1]] / (sum(before) / len(before)) if before else float("inf")
+    order = np.argsort(-(vectors @ centroid))
+    examples = list(dict.fromkeys(rows[i]["text"] for i in order))[:3]
+    stamps = sorted(r["ts"] for r in rows if r["ts"])
+    return Cluster(cid, name, len(rows), stamps[0] if stamps else "", stamps[-1] if stamps else "",
+                   round(growth, 3) if np.isfinite(growth) else -1.0, dict(sorted(days.items())),
+                   dict(Counter(r["predicted_label"] for r in rows if r["predicted_label"]).most_common(5)),
+                   dict(Counter(r["nearest_label"] for r in rows if r["nearest_label"]).most_common(5)), examples,
+                   centroid.astype(np.float32))
+
+
+def _names(documents: list[list[str]], words: int = 3) -> list[str]:
+    """Class-based TF-IDF: words frequent in one cluster and rare across the others."""
+    if not documents:
+        return []
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    try:
+        counts = CountVectorizer(stop_words="english", token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z]+\b").fit(
+            [" ".join(d) for d in documents])
+    except ValueError:  # nothing but stop words
+        return [f"cluster {i + 1}" for i in range(len(documents))]
+    matrix = counts.transform([" ".join(d) for d in documents]).toarray().astype(float)
+    tf = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    idf = np.log(1 + matrix.sum(axis=1).mean() / np.maximum(matrix.sum(axis=0), 1))
+    vocab = counts.get_feature_names_out()
+    return [" / ".join(vocab[j] for j in np.argsort(-row)[:words] if row[j] > 0) or f"cluster {i + 1}"
+            for i, row in enumerate(tf * idf)]
+
+
+def _save(store: Store, clusters: list[Cluster], members: list[tuple[str, str]]) -> None:
+    now = utc_now()
+    with store.db.conn:
+        for c in clusters:
+            store.db.conn.execute(
+                "INSERT OR REPLACE INTO clusters VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                [c.cluster_id, c.name, c.size, c.first_seen, c.last_seen, c.growth, json.dumps(c.daily),
+                 json.dumps(c.predicted_labels), json.dumps(c.nearest_labels), json.dumps(c.examples),
+                 c.centroid.tobytes(), now])
+        store.db.conn.executemany("INSERT OR REPLACE INTO cluster_members VALUES (?, ?)", members)
+
+

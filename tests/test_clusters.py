@@ -1,0 +1,77 @@
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from novelty.cli import app
+from novelty.clusters import cluster_prompts, find_clusters
+from novelty.errors import InputError
+from novelty.store import Store
+
+
+def novel_db(path, groups, noise=10, seed=0, days=("2026-11-23", "2026-11-24")):
+    """groups: {topic words: count}; each topic's prompts sit tightly around their own direction."""
+    rng = np.random.default_rng(seed)
+    store = Store(path)
+    store.bind_model("m", "r", 32)
+    run = store.start_run(alpha=0.05)
+    rows, vectors = [], {}
+    topics = list(groups.items()) + [(None, noise)]
+    for t, (words, count) in enumerate(topics):
+        centre = rng.normal(size=32)
+        for i in range(count):
+            text = f"{words} question {i}" if words else f"random thing {rng.integers(1e9)}"
+            v = (centre + rng.normal(scale=0.15, size=32)) if words else rng.normal(size=32)
+            h = f"h{t}-{i}"
+            vectors[h] = (v / np.linalg.norm(v)).astype(np.float32)
+            day = days[0] if i < count // 3 else days[1]
+            rows.append((f"p{t}-{i}", run, "s", i, f"{day}T10:{i % 60:02d}:00Z", text, h, "exchange_rate",
+                         0.3, 0.7, 0.01, 1, "t", "card_arrival", "[]", "now"))
+    store.write_chunk(rows, vectors, [])
+    store.finish_run(run)
+    store.close()
+    return path
+
+
+def test_groups_are_found_named_and_noise_left_out(tmp_path):
+    db = novel_db(tmp_path / "m.db", {"bitcoin wallet": 40, "staking rewards": 25})
+    found = find_clusters(db)
+    assert len(found) == 2 and "bitcoin" in found[0].name and "staking" in found[1].name
+    for cluster, words, count in ((found[0], "bitcoin", 40), (found[1], "staking", 25)):
+        members = [m["text"] for m in cluster_prompts(db, cluster.cluster_id)]
+        assert sum(words in m for m in members) == count  # the whole topic, in one cluster
+        assert all(words in m or m.startswith("random thing") for m in members)  # at most stray noise
+    assert found[0].predicted_labels["exchange_rate"] == found[0].size
+    assert len(found[0].examples) == 3 and all("bitcoin" in e for e in found[0].examples)
+    assert found[0].daily["2026-11-24"] > found[0].daily["2026-11-23"] and found[0].growth > 1
+
+
+def test_ids_are_stable_across_runs_and_new_topics_get_new_ids(tmp_path):
+    db = novel_db(tmp_path / "m.db", {"bitcoin wallet": 40, "staking rewards": 25})
+    first = {c.name: c.cluster_id for c in find_clusters(db)}
+    again = {c.name: c.cluster_id for c in find_clusters(db)}
+    assert first == again
+    members = cluster_prompts(db, first[next(n for n in first if "bitcoin" in n)])
+    assert sum("bitcoin" in m["text"] for m in members) == 40
+    with pytest.raises(InputError, match="no cluster"):
+        cluster_prompts(db, "c9999")
+
+
+def test_empty_range_and_missing_db(tmp_path):
+    db = novel_db(tmp_path / "m.db", {"bitcoin wallet": 40})
+    assert find_clusters(db, since="2027-01-01") == []
+    with pytest.raises(InputError, match="no such database"):
+        find_clusters(tmp_path / "none.db")
+
+
+def test_cli_clusters_json_and_show(tmp_path):
+    db = novel_db(tmp_path / "m.db", {"bitcoin wallet": 40, "staking rewards": 25})
+    runner = CliRunner()
+    out = runner.invoke(app, ["clusters", "--db", str(db), "--json"])
+    assert out.exit_code == 0, out.output
+    payload = json.loads(out.output)
+    assert len(payload) == 2 and "centroid" not in payload[0] and payload[0]["size"] >= payload[1]["size"]
+    shown = runner.invoke(app, ["clusters", "show", payload[1]["cluster_id"], "--db", str(db)])
+    assert shown.exit_code == 0 and shown.output.count("staking rewards") == 25
+    assert runner.invoke(app, ["clusters"]).exit_code == 2
