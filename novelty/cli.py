@@ -29,6 +29,9 @@ index_app = typer.Typer(no_args_is_help=True, help="Build, extend and inspect in
 app.add_typer(index_app, name="index")
 clusters_app = typer.Typer(help="Clusters of novel prompts: what the unsupported questions are.")
 app.add_typer(clusters_app, name="clusters")
+queue_app = typer.Typer(no_args_is_help=True, help="The labelling / fine-tuning / online-learning queue.")
+app.add_typer(queue_app, name="queue")
+DB_HELP = "SQLite file filled by `novelty score`."
 
 JSON_HELP = "Print the result as JSON (for scripts) instead of a summary."
 INDEX_DIR_HELP = "Folder holding indexes (default: ./indexes, or $NOVELTY_INDEX_DIR)."
@@ -446,6 +449,126 @@ def clusters_show(
         return _print_json(prompts)
     typer.echo("\n".join(f"{p['ts'] or '-':<21} {p['similarity']:.2f}  {p['text']}  -> {p['predicted_label']}"
                          for p in prompts))
+
+
+# ---------------------------------------------------------------------------------------------- queue
+@queue_app.command("add")
+def queue_add(
+    db: Path = typer.Option(..., "--db", help=DB_HELP),
+    cluster: Optional[str] = typer.Option(None, help="Add the prompts of this cluster (from `novelty clusters`)."),
+    incident: Optional[str] = typer.Option(None, help="Add the novel prompts of this incident's window."),
+    max_p_value: Optional[float] = typer.Option(None, help="Add every prompt with a p-value at or below this."),
+    budget: int = typer.Option(200, help="At most this many prompts, chosen to be diverse (farthest points)."),
+    dedupe: float = typer.Option(0.95, help="Skip prompts this close (cosine) to one already queued."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Queue novel prompts for labelling: deduplicated, diverse, within a budget.
+
+    Example: novelty queue add --db monitor.db --cluster c0003 --budget 200
+    """
+    from dataclasses import asdict
+
+    from . import queue
+
+    with _user_errors():
+        result = queue.add(db, cluster=cluster, max_p_value=max_p_value, incident=incident, budget=budget,
+                           dedupe=dedupe)
+    if as_json:
+        return _print_json(asdict(result))
+    typer.echo(f"Queued {result.added} of {result.candidates} candidates ({result.near_duplicates} near-duplicates "
+               f"and {result.already_queued} already queued skipped).")
+
+
+@queue_app.command("list")
+def queue_list(
+    db: Path = typer.Option(..., "--db", help=DB_HELP),
+    status: Optional[str] = typer.Option(None, help="pending, exported, labelled or trained."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """List queued prompts.
+
+    Example: novelty queue list --db monitor.db --status pending
+    """
+    from . import queue
+
+    with _user_errors():
+        rows = queue.items(db, status)
+    if as_json:
+        return _print_json(rows)
+    typer.echo("\n".join(f"{r['prompt_id']}  {r['status']:<9} {r['label'] or '-':<20} {r['text']}" for r in rows)
+               or "The queue is empty.")
+
+
+@queue_app.command("export")
+def queue_export(
+    db: Path = typer.Option(..., "--db", help=DB_HELP),
+    out: Path = typer.Option(..., "-o", "--out", help="File to write."),
+    format: str = typer.Option("chat-jsonl", help="chat-jsonl ({\"messages\": [...]} for chat fine-tuning), "
+                               "csv (id,text,label for labelling or classifiers) or batch-jsonl (online learning)."),
+    status: str = typer.Option("pending", help="Which items; exporting pending ones marks them exported."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Export queued prompts for labelling, fine-tuning or online learning.
+
+    Example: novelty queue export --db monitor.db -o to-label.csv --format csv
+    """
+    from . import queue
+
+    with _user_errors():
+        count = queue.export(db, out, format, status)
+    if as_json:
+        return _print_json({"exported": count, "out": str(out)})
+    typer.echo(f"Wrote {count} prompts to {out}.")
+
+
+@queue_app.command("import")
+def queue_import(
+    file: Path = typer.Argument(..., help="CSV with id and label columns (the exported CSV, labelled)."),
+    db: Path = typer.Option(..., "--db", help=DB_HELP),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Import labels back; then `novelty queue export --status labelled --format csv` and
+    `novelty index add` so the index learns the new topics.
+
+    Example: novelty queue import labelled.csv --db monitor.db
+    """
+    from . import queue
+
+    with _user_errors():
+        result = queue.import_labels(db, file)
+    if as_json:
+        return _print_json(result)
+    typer.echo(f"Labelled {result['labelled']} prompts ({result['unknown_ids']} ids not in the queue).")
+
+
+@queue_app.command("stats")
+def queue_stats(
+    db: Path = typer.Option(..., "--db", help=DB_HELP),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Count queued prompts by status.
+
+    Example: novelty queue stats --db monitor.db
+    """
+    from . import queue
+
+    with _user_errors():
+        counts = queue.stats(db)
+    if as_json:
+        return _print_json(counts)
+    typer.echo("  ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+@queue_app.command("trained")
+def queue_trained(db: Path = typer.Option(..., "--db", help=DB_HELP)) -> None:
+    """Mark labelled prompts as trained, once `novelty index add` or a fine-tuning run used them.
+
+    Example: novelty queue trained --db monitor.db
+    """
+    from . import queue
+
+    with _user_errors():
+        typer.echo(f"Marked {queue.mark_trained(db)} prompts trained.")
 
 
 # ---------------------------------------------------------------------------------------------- demo

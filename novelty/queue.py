@@ -1,0 +1,205 @@
+"""The fine-tuning / online-learning queue: the right novel prompts, deduplicated, diverse, in budget.
+
+Statuses move pending -> exported -> labelled -> trained. Adding skips near-duplicates (cosine to a
+queued prompt at or above ``dedupe``) and, under a budget, picks by farthest-point sampling so the
+labelling effort covers the whole cluster instead of its most common phrasing.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+from .store import Store, utc_now
+
+STATUSES = ("pending", "exported", "labelled", "trained")
+FORMATS = ("chat-jsonl", "csv", "batch-jsonl")
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS queue (
+    prompt_id TEXT PRIMARY KEY, text TEXT, text_hash TEXT, source TEXT, status TEXT,
+    predicted_label TEXT, label TEXT, added_at TEXT, updated_at TEXT);
+CREATE INDEX IF NOT EXISTS queue_status ON queue(status);
+"""
+
+
+@dataclass(frozen=True)
+class QueueResult:
+    candidates: int
+    added: int
+    near_duplicates: int
+    already_queued: int
+
+
+def add(db: str | Path, *, cluster: str | None = None, max_p_value: float | None = None,
+        incident: str | None = None, budget: int = 200, dedupe: float = 0.95) -> QueueResult:
+    """Queue novel prompts of a cluster, of an incident's window, or below a p-value."""
+    if sum(x is not None for x in (cluster, max_p_value, incident)) != 1:
+        raise InputError("say what to add: exactly one of --cluster, --max-p-value or --incident")
+    store = _open(db)
+    try:
+        rows = _candidates(store, cluster, max_p_value, incident)
+        queued = {r[0] for r in store.db.execute("SELECT prompt_id FROM queue")}
+        fresh = [r for r in rows if r["prompt_id"] not in queued]
+        vectors = _vectors(store, [r["text_hash"] for r in fresh])
+        queued_vectors = _vectors(store, [r[0] for r in store.db.execute("SELECT text_hash FROM queue")])
+        keep = _deduplicate(vectors, queued_vectors, dedupe)
+        chosen = [keep[i] for i in _farthest_points(vectors[keep], budget)] if keep else []
+        source = f"cluster:{cluster}" if cluster else f"incident:{incident}" if incident else f"p<={max_p_value}"
+        now = utc_now()
+        with store.db.conn:
+            store.db.conn.executemany(
+                "INSERT OR IGNORE INTO queue VALUES (?,?,?,?,'pending',?,NULL,?,?)",
+                [(fresh[i]["prompt_id"], fresh[i]["text"], fresh[i]["text_hash"], source,
+                  fresh[i]["predicted_label"], now, now) for i in chosen])
+        return QueueResult(len(rows), len(chosen), len(fresh) - len(keep), len(rows) - len(fresh))
+    finally:
+        store.close()
+
+
+def items(db: str | Path, status: str | None = None) -> list[dict]:
+    store = _open(db)
+    try:
+        where = "WHERE status = ?" if status else ""
+        return list(store.db.query(f"SELECT * FROM queue {where} ORDER BY added_at, prompt_id",
+                                   [status] if status else []))
+    finally:
+        store.close()
+
+
+def stats(db: str | Path) -> dict[str, int]:
+    store = _open(db)
+    try:
+        counts = dict(store.db.execute("SELECT status, COUNT(*) FROM queue GROUP BY status"))
+        return {s: counts.get(s, 0) for s in STATUSES}
+    finally:
+        store.close()
+
+
+def export(db: str | Path, out: str | Path, fmt: str = "chat-jsonl", status: str = "pending",
+           system: str = "Classify the customer's request into one intent label.") -> int:
+    """Write queue items to ``out``; pending items become 'exported'."""
+    if fmt not in FORMATS:
+        raise InputError(f"--format takes {', '.join(FORMATS)}, not {fmt!r}")
+    chosen = items(db, status)
+    out = Path(out)
+    with out.open("w", encoding="utf-8", newline="") as fh:
+        if fmt == "csv":
+            writer = csv.writer(fh)
+            writer.writerow(["id", "text", "label", "predicted_label"])
+            writer.writerows([r["prompt_id"], r["text"], r["label"] or "", r["predicted_label"] or ""] for r in chosen)
+        for r in chosen if fmt != "csv" else []:
+            record = {"messages": [{"role": "system", "content": system}, {"role": "user", "content": r["text"]},
+                                   {"role": "assistant", "content": r["label"] or ""}]} if fmt == "chat-jsonl" \
+                else {"id": r["prompt_id"], "text": r["text"], "label": r["label"]}
+            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+    if status == "pending":
+        _set_status(db, [r["prompt_id"] for r in chosen], "exported")
+    return len(chosen)
+
+
+def import_labels(db: str | Path, path: str | Path) -> dict[str, int]:
+    """Read ``id,label`` rows back (CSV); known ids become 'labelled', the rest are counted."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        if not reader.fieldnames or not {"id", "label"} <= set(reader.fieldnames):
+            raise InputError(f"{path}: needs 'id' and 'label' columns (found {reader.fieldnames})")
+        rows = [(r["label"].strip(), utc_now(), r["id"]) for r in reader if (r.get("label") or "").strip()]
+    store = _open(db)
+    try:
+        with store.db.conn:
+            before = store.db.conn.total_changes
+            store.db.conn.executemany("UPDATE queue SET label = ?, status = 'labelled', updated_at = ? "
+                                      "WHERE prompt_id = ?", rows)
+            updated = store.db.conn.total_changes - before
+        return {"labelled": updated, "unknown_ids": len(rows) - updated}
+    finally:
+        store.close()
+
+
+def mark_trained(db: str | Path) -> int:
+    """After ``novelty index add`` (or fine-tuning) took the labelled items: mark them trained."""
+    ids = [r["prompt_id"] for r in items(db, "labelled")]
+    _set_status(db, ids, "trained")
+    return len(ids)
+
+
+def _set_status(db, ids: list[str], status: str) -> None:
+    store = _open(db)
+    try:
+        with store.db.conn:
+            store.db.conn.executemany("UPDATE queue SET status = ?, updated_at = ? WHERE prompt_id = ?",
+                                      [(status, utc_now(), i) for i in ids])
+    finally:
+        store.close()
+
+
+def _open(db) -> Store:
+    if not Path(db).exists():
+        raise InputError(f"{db}: no such database; fill one with `novelty score` first")
+    store = Store(db)
+    store.db.conn.executescript(_SCHEMA)
+    return store
+
+
+def _candidates(store: Store, cluster, max_p_value, incident) -> list[dict]:
+    base = "SELECT s.prompt_id, s.text, s.text_hash, s.predicted_label FROM scores s "
+    if cluster:
+        from .clusters import _SCHEMA as clusters_schema
+
+        store.db.conn.executescript(clusters_schema)
+        rows = list(store.db.query(base + "JOIN cluster_members m USING (prompt_id) WHERE m.cluster_id = ?", [cluster]))
+        if not rows:
+            raise InputError(f"no cluster {cluster!r} (run `novelty clusters` first)")
+        return rows
+    if incident:
+        found = store.db.execute("SELECT window_start, window_end FROM incidents WHERE incident_id = ?",
+                                 [incident]).fetchone()
+        if not found:
+            raise InputError(f"no incident {incident!r} (see `novelty spikes --json`)")
+        return list(store.db.query(base + "WHERE is_novel = 1 AND ts >= ? AND ts < ?", list(found)))
+    return list(store.db.query(base + "WHERE p_value <= ?", [max_p_value]))
+
+
+def _vectors(store: Store, hashes: list[str]) -> np.ndarray:
+    if not hashes:
+        return np.zeros((0, 0), np.float32)
+    from .clusters import _vectors as stored
+
+    return stored(store, hashes)
+
+
+def _deduplicate(vectors: np.ndarray, queued: np.ndarray, threshold: float) -> list[int]:
+    """Indices of vectors below ``threshold`` cosine to every queued and every earlier kept vector."""
+    keep: list[int] = []
+    for i, v in enumerate(vectors):
+        if len(queued) and float((queued @ v).max()) >= threshold:
+            continue
+        if keep and float((vectors[keep] @ v).max()) >= threshold:
+            continue
+        keep.append(i)
+    return keep
+
+
+def _farthest_points(vectors: np.ndarray, budget: int) -> list[int]:
+    """Greedy farthest-point sampling: each pick is the prompt least like those already picked.
+
+    >>> _farthest_points(np.eye(3, dtype=np.float32), 2)
+    [0, 1]
+    """
+    if len(vectors) <= budget:
+        return list(range(len(vectors)))
+    picked = [0]
+    closest = vectors @ vectors[0]
+    for _ in range(budget - 1):
+        nxt = int(np.argmin(closest))
+        picked.append(nxt)
+        closest = np.maximum(closest, vectors @ vectors[nxt])
+    return picked

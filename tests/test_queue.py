@@ -1,0 +1,74 @@
+import csv
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from novelty import queue
+from novelty.cli import app
+from novelty.clusters import find_clusters
+from novelty.errors import InputError
+
+from test_clusters import novel_db
+
+
+@pytest.fixture
+def db(tmp_path):
+    path = novel_db(tmp_path / "m.db", {"bitcoin wallet": 40, "staking rewards": 25})
+    find_clusters(path)
+    return path
+
+
+def bitcoin(db):
+    return next(c.cluster_id for c in find_clusters(db) if "bitcoin" in c.name)
+
+
+def test_add_dedupes_and_respects_the_budget(db):
+    loose = queue.add(db, cluster=bitcoin(db), budget=10, dedupe=0.999)
+    assert loose.added == 10 and loose.candidates >= 40
+    again = queue.add(db, cluster=bitcoin(db), budget=10, dedupe=0.999)
+    assert again.already_queued == 10 and again.added == 10  # the next 10 most diverse
+    tight = queue.add(db, max_p_value=0.05, budget=500, dedupe=0.5)  # near-duplicates of queued ones skipped
+    assert tight.near_duplicates > 0 and queue.stats(db)["pending"] == 20 + tight.added
+    with pytest.raises(InputError, match="exactly one"):
+        queue.add(db, budget=5)
+
+
+def test_export_label_import_and_train_round_trip(db, tmp_path):
+    queue.add(db, cluster=bitcoin(db), budget=5, dedupe=0.999)
+    assert queue.export(db, tmp_path / "todo.csv", "csv") == 5
+    assert queue.stats(db) == {"pending": 0, "exported": 5, "labelled": 0, "trained": 0}
+    with (tmp_path / "todo.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    with (tmp_path / "done.csv").open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["id", "text", "label"])
+        writer.writerows([r["id"], r["text"], "crypto_wallet"] for r in rows)
+        writer.writerow(["unknown-id", "x", "y"])
+    assert queue.import_labels(db, tmp_path / "done.csv") == {"labelled": 5, "unknown_ids": 1}
+    assert queue.export(db, tmp_path / "chat.jsonl", "chat-jsonl", status="labelled") == 5
+    record = json.loads((tmp_path / "chat.jsonl").read_text().splitlines()[0])
+    assert [m["role"] for m in record["messages"]] == ["system", "user", "assistant"]
+    assert record["messages"][2]["content"] == "crypto_wallet"
+    assert queue.mark_trained(db) == 5 and queue.stats(db)["trained"] == 5
+
+
+def test_labelled_items_teach_the_index(db, tmp_path, index):
+    queue.add(db, cluster=bitcoin(db), budget=5, dedupe=0.999)
+    queue.export(db, tmp_path / "todo.csv", "csv")
+    rows = list(csv.DictReader((tmp_path / "todo.csv").open()))
+    with (tmp_path / "done.csv").open("w", newline="") as fh:
+        csv.writer(fh).writerows([["id", "label"], *[[r["id"], "crypto"] for r in rows]])
+    queue.import_labels(db, tmp_path / "done.csv")
+    queue.export(db, tmp_path / "learn.csv", "csv", status="labelled")
+    result = index.add(tmp_path / "learn.csv")
+    assert result.added == 5 and "crypto" in set(index.labels)
+
+
+def test_cli_queue(db, tmp_path):
+    runner = CliRunner()
+    out = runner.invoke(app, ["queue", "add", "--db", str(db), "--cluster", bitcoin(db), "--budget", "3", "--json"])
+    assert out.exit_code == 0 and json.loads(out.output)["added"] == 3
+    assert runner.invoke(app, ["queue", "stats", "--db", str(db), "--json"]).output.count('"pending": 3') == 1
+    assert runner.invoke(app, ["queue", "export", "--db", str(db), "-o", str(tmp_path / "x"), "--format", "xml"]).exit_code == 2
+    assert runner.invoke(app, ["queue", "add", "--db", str(db), "--cluster", "c9999"]).exit_code == 2
