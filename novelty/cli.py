@@ -599,6 +599,13 @@ def demo(
     typer.echo(f"The verdict (novelty diagnose --db {result.db} --reference {reference} --current {current}):")
     typer.echo(format_diagnosis(result.diagnosis) + "\n\nThe evidence behind label_bias:")
     typer.echo(format_spikes(result.spikes))
+    if result.clusters:
+        typer.echo("\nWhat the new questions are (novelty clusters --db " + result.db + " --since "
+                   + result.clusters[0].first_seen[:10] + "):")
+        typer.echo("\n".join(format_clusters(result.clusters[:6]).splitlines()[1:]))
+    if result.queued:
+        typer.echo(f"\nQueued {result.queued.added} diverse prompts of the fastest-growing cluster for labelling "
+                   f"(novelty queue export --db {result.db} -o to-label.csv --format csv).")
     typer.echo(f"\nNext: novelty spikes --db {result.db} --json, or browse the prompts:\n"
                f"  sqlite3 {result.db} \"SELECT ts, text, predicted_label FROM scores "
                "WHERE is_novel = 1 ORDER BY ts DESC LIMIT 20\"")

@@ -15,7 +15,9 @@ import numpy as np
 import pandas as pd
 
 from .demo_data import write_demo_files
+from .clusters import Cluster, find_clusters
 from .diagnose import Diagnosis, diagnose
+from .queue import QueueResult, add as queue_add
 from .embed import DEFAULT_MODEL
 from .engines.local import ScoreResult, score_files
 from .index import PromptIndex
@@ -34,11 +36,14 @@ class DemoResult:
     spikes: SpikeReport
     diagnosis: Diagnosis
     tables: tuple[str, str]
+    clusters: list[Cluster]
+    queued: QueueResult | None
 
     def to_dict(self) -> dict:
         return {"folder": self.folder, "index": self.index, "db": self.db, "score": self.score.to_dict(),
                 "spikes": self.spikes.to_dict(), "diagnosis": self.diagnosis.to_dict(),
-                "tables": list(self.tables)}
+                "tables": list(self.tables), "clusters": [c.to_dict() for c in self.clusters],
+                "queued": self.queued.__dict__ if self.queued else None}
 
     def flagged_days(self) -> list[str]:
         return [w.window_start[:10] for w in self.spikes.windows if w.flagged]
@@ -57,9 +62,14 @@ def run_demo(out: str | Path = "novelty-demo", *, model: str = DEFAULT_MODEL, se
                               progress=progress)
     result = score_files(files.logs, index, db, columns=Columns(), progress=progress)
     reference, current = write_feature_tables(out / "data", seed)
+    spikes = detect_spikes(db)
+    first_flagged = next((w.window_start for w in spikes.windows if w.flagged), None)
+    clusters = find_clusters(db, since=first_flagged, min_size=10) if first_flagged else []
+    growing = max(clusters, key=lambda c: (c.growth, c.size), default=None)
+    queued = queue_add(db, cluster=growing.cluster_id, budget=50) if growing else None
     return DemoResult(folder=str(out), index=str(index.path), db=str(db), score=result,
-                      spikes=detect_spikes(db), diagnosis=diagnose(reference, current, db),
-                      tables=(str(reference), str(current)))
+                      spikes=spikes, diagnosis=diagnose(reference, current, db),
+                      tables=(str(reference), str(current)), clusters=clusters, queued=queued)
 
 
 def write_feature_tables(folder: Path, seed: int = 0, rows: int = 5000) -> tuple[Path, Path]:

@@ -50,6 +50,7 @@ def test_demo_flags_the_days_of_the_new_topic(tmp_path):
     assert not set(result.flagged_days()) & {"2026-11-18", "2026-11-19", "2026-11-20", "2026-11-21"}
     assert {c.cause for c in result.diagnosis.causes} == {"label_bias", "feature_recalibration"}
     assert result.diagnosis.causes[0].cause == "label_bias"
+    assert result.clusters and result.queued and result.queued.added > 0
     top = " ".join(r["text"].lower() for i in result.spikes.incidents for r in i.details["top_novel"])
     assert any(word in top for word in ("bitcoin", "crypto", "staking", "ethereum", "solana", "polygon"))
 

@@ -1,0 +1,20 @@
+"""The demo end to end with the weightless embedder (the real model runs in test_integration)."""
+
+import json
+
+from typer.testing import CliRunner
+
+from novelty.cli import app
+from novelty.queue import stats
+
+
+def test_demo_tells_the_whole_story(tmp_path):
+    out = CliRunner().invoke(app, ["demo", "--out", str(tmp_path / "demo"), "--model", "hashing:256", "--json"])
+    assert out.exit_code == 0, out.output
+    result = json.loads(out.output)
+    assert [c["cause"] for c in result["diagnosis"]["causes"]] == ["label_bias", "feature_recalibration"]
+    flagged = [w["window_start"][:10] for w in result["spikes"]["windows"] if w["flagged"]]
+    assert flagged == ["2026-11-22", "2026-11-23", "2026-11-24"]
+    assert result["clusters"] and result["queued"]["added"] > 0
+    assert stats(result["db"])["pending"] == result["queued"]["added"]
+    assert result["score"]["rejected"] == 6
