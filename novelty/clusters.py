@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError
-from .spikes import _bound
+from .spikes import parse_bound
 from .store import Store, utc_now
 
 SAME_CLUSTER = 0.85   # centroid cosine above which a new cluster continues a stored one
@@ -58,10 +58,10 @@ def find_clusters(db: str | Path, since: str | None = None, until: str | None = 
     store = Store(db)
     try:
         store.db.conn.executescript(_SCHEMA)
-        rows = _novel_rows(store, _bound(since, "--since"), _bound(until, "--until"))
+        rows = _novel_rows(store, parse_bound(since, "--since"), parse_bound(until, "--until"))
         if not rows:
             return []
-        vectors = _vectors(store, [r["text_hash"] for r in rows])
+        vectors = store.vectors([r["text_hash"] for r in rows])
         labels = _labels(vectors, min_size)
         clusters, members = _describe(store, rows, vectors, labels)
         if save:
@@ -95,16 +95,6 @@ def _novel_rows(store: Store, since: str | None, until: str | None) -> list[dict
     return list(store.db.query(
         "SELECT prompt_id, ts, text, text_hash, predicted_label, nearest_label FROM scores WHERE "
         + " AND ".join(where), args))
-
-
-def _vectors(store: Store, hashes: list[str]) -> np.ndarray:
-    unique = list(dict.fromkeys(hashes))
-    found: dict[str, np.ndarray] = {}
-    for start in range(0, len(unique), 500):
-        part = unique[start:start + 500]
-        found.update((h, np.frombuffer(v, np.float16).astype(np.float32)) for h, v in store.db.execute(
-            f"SELECT text_hash, vector FROM embeddings WHERE text_hash IN ({','.join('?' * len(part))})", part))
-    return np.stack([found[h] for h in hashes])
 
 
 def _labels(vectors: np.ndarray, min_size: int) -> np.ndarray:

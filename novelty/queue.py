@@ -45,8 +45,8 @@ def add(db: str | Path, *, cluster: str | None = None, max_p_value: float | None
         rows = _candidates(store, cluster, max_p_value, incident)
         queued = {r[0] for r in store.db.execute("SELECT prompt_id FROM queue")}
         fresh = [r for r in rows if r["prompt_id"] not in queued]
-        vectors = _vectors(store, [r["text_hash"] for r in fresh])
-        queued_vectors = _vectors(store, [r[0] for r in store.db.execute("SELECT text_hash FROM queue")])
+        vectors = store.vectors([r["text_hash"] for r in fresh])
+        queued_vectors = store.vectors([r[0] for r in store.db.execute("SELECT text_hash FROM queue")])
         keep = _deduplicate(vectors, queued_vectors, dedupe)
         chosen = [keep[i] for i in _farthest_points(vectors[keep], budget)] if keep else []
         source = f"cluster:{cluster}" if cluster else f"incident:{incident}" if incident else f"p<={max_p_value}"
@@ -166,14 +166,6 @@ def _candidates(store: Store, cluster, max_p_value, incident) -> list[dict]:
             raise InputError(f"no incident {incident!r} (see `novelty spikes --json`)")
         return list(store.db.query(base + "WHERE is_novel = 1 AND ts >= ? AND ts < ?", list(found)))
     return list(store.db.query(base + "WHERE p_value <= ?", [max_p_value]))
-
-
-def _vectors(store: Store, hashes: list[str]) -> np.ndarray:
-    if not hashes:
-        return np.zeros((0, 0), np.float32)
-    from .clusters import _vectors as stored
-
-    return stored(store, hashes)
 
 
 def _deduplicate(vectors: np.ndarray, queued: np.ndarray, threshold: float) -> list[int]:

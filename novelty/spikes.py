@@ -106,7 +106,7 @@ def detect_spikes(db: str | Path, settings: SpikeSettings = SpikeSettings(), sin
     """Cut ``scores`` into windows, test each, and record windows and ``label_bias`` incidents."""
     if not Path(db).exists():
         raise InputError(f"{db}: no such database; fill one with `novelty score` first")
-    since_ts, until_ts = _bound(since, "--since"), _bound(until, "--until")
+    since_ts, until_ts = parse_bound(since, "--since"), parse_bound(until, "--until")
     store = Store(db)
     try:
         alpha = store.latest_alpha()
@@ -121,7 +121,8 @@ def detect_spikes(db: str | Path, settings: SpikeSettings = SpikeSettings(), sin
         store.close()
 
 
-def _bound(value: str | None, flag: str) -> str | None:
+def parse_bound(value: str | None, flag: str) -> str | None:
+    """A --since / --until value as a canonical UTC time string (None stays None)."""
     if value is None:
         return None
     stamp = format_time(value)

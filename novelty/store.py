@@ -180,6 +180,12 @@ class Store:
                          [(k, np.asarray(v, dtype=np.float16).tobytes()) for k, v in vectors.items()])
             self._insert("rejects", REJECT_COLUMNS, [tuple(r[c] for c in REJECT_COLUMNS) for r in rejects])
 
+    def vectors(self, hashes: Sequence[str]) -> np.ndarray:
+        """Stored vectors of ``hashes``, in order (as float32 rows)."""
+        dimension = int(self.meta().get("dimension", 0))
+        found = self.cached_vectors(hashes, dimension)
+        return np.stack([found[h] for h in hashes]) if len(hashes) else np.zeros((0, dimension), np.float32)
+
     def _insert(self, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
         if rows:
             marks = ", ".join("?" * len(columns))
