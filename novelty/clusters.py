@@ -22,16 +22,6 @@ from .store import Store, utc_now
 SAME_CLUSTER = 0.85   # centroid cosine above which a new cluster continues a stored one
 MAX_POINTS = 20_000   # distinct texts clustered; the rest join their nearest cluster
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS clusters (
-    cluster_id TEXT PRIMARY KEY, name TEXT, size INTEGER, first_seen TEXT, last_seen TEXT,
-    growth REAL, daily TEXT, predicted_labels TEXT, nearest_labels TEXT, examples TEXT,
-    centroid BLOB, updated_at TEXT);
-CREATE TABLE IF NOT EXISTS cluster_members (prompt_id TEXT PRIMARY KEY, cluster_id TEXT);
-CREATE INDEX IF NOT EXISTS cluster_members_cluster ON cluster_members(cluster_id);
-"""
-
-
 @dataclass(frozen=True)
 class Cluster:
     cluster_id: str
@@ -57,7 +47,6 @@ def find_clusters(db: str | Path, since: str | None = None, until: str | None = 
         raise InputError(f"{db}: no such database; fill one with `novelty score` first")
     store = Store(db)
     try:
-        store.db.conn.executescript(_SCHEMA)
         rows = _novel_rows(store, parse_bound(since, "--since"), parse_bound(until, "--until"))
         if not rows:
             return []
@@ -75,7 +64,6 @@ def cluster_prompts(db: str | Path, cluster_id: str, limit: int = 200) -> list[d
     """The prompts of one stored cluster, newest first."""
     store = Store(db)
     try:
-        store.db.conn.executescript(_SCHEMA)
         if not store.db.execute("SELECT 1 FROM clusters WHERE cluster_id = ?", [cluster_id]).fetchone():
             raise InputError(f"no cluster {cluster_id!r} in {db}; run `novelty clusters --db {db}` first")
         return list(store.db.query(

@@ -19,14 +19,6 @@ from .store import Store, utc_now
 
 STATUSES = ("pending", "exported", "labelled", "trained")
 FORMATS = ("chat-jsonl", "csv", "batch-jsonl")
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS queue (
-    prompt_id TEXT PRIMARY KEY, text TEXT, text_hash TEXT, source TEXT, status TEXT,
-    predicted_label TEXT, label TEXT, added_at TEXT, updated_at TEXT);
-CREATE INDEX IF NOT EXISTS queue_status ON queue(status);
-"""
-
-
 @dataclass(frozen=True)
 class QueueResult:
     candidates: int
@@ -144,17 +136,12 @@ def _set_status(db, ids: list[str], status: str) -> None:
 def _open(db) -> Store:
     if not Path(db).exists():
         raise InputError(f"{db}: no such database; fill one with `novelty score` first")
-    store = Store(db)
-    store.db.conn.executescript(_SCHEMA)
-    return store
+    return Store(db)
 
 
 def _candidates(store: Store, cluster, max_p_value, incident) -> list[dict]:
     base = "SELECT s.prompt_id, s.text, s.text_hash, s.predicted_label FROM scores s "
     if cluster:
-        from .clusters import _SCHEMA as clusters_schema
-
-        store.db.conn.executescript(clusters_schema)
         rows = list(store.db.query(base + "JOIN cluster_members m USING (prompt_id) WHERE m.cluster_id = ?", [cluster]))
         if not rows:
             raise InputError(f"no cluster {cluster!r} (run `novelty clusters` first)")

@@ -1,6 +1,9 @@
 """The SQLite file of one monitored model: its schema and every write, in batched transactions.
 
-Tables (stable names, see DESIGN.md): ``runs``, ``scores``, ``rejects``, ``embeddings`` and ``meta``.
+Tables (stable names, see DESIGN.md): ``runs``, ``scores``, ``rejects``, ``embeddings``, ``meta``,
+``training_labels``, ``windows``, ``incidents``, ``clusters``, ``cluster_members`` and ``queue``, all
+declared here so any SQLite browser sees the whole schema from the first ``score``.
+
 Embeddings are stored once per distinct text (keyed by ``text_hash``) as float16: 768 bytes at
 d = 384 instead of 1,536, and the scorer always uses these rounded vectors, so a prompt embedded
 today and the same prompt read back from the cache tomorrow get identical scores.
@@ -51,6 +54,16 @@ CREATE TABLE IF NOT EXISTS incidents (
     incident_id TEXT PRIMARY KEY, kind TEXT NOT NULL, window_start TEXT, window_end TEXT,
     severity TEXT, p_value REAL, status TEXT, details TEXT, detected_at TEXT, updated_at TEXT);
 CREATE INDEX IF NOT EXISTS incidents_kind ON incidents(kind, window_start);
+CREATE TABLE IF NOT EXISTS clusters (
+    cluster_id TEXT PRIMARY KEY, name TEXT, size INTEGER, first_seen TEXT, last_seen TEXT,
+    growth REAL, daily TEXT, predicted_labels TEXT, nearest_labels TEXT, examples TEXT,
+    centroid BLOB, updated_at TEXT);
+CREATE TABLE IF NOT EXISTS cluster_members (prompt_id TEXT PRIMARY KEY, cluster_id TEXT);
+CREATE INDEX IF NOT EXISTS cluster_members_cluster ON cluster_members(cluster_id);
+CREATE TABLE IF NOT EXISTS queue (
+    prompt_id TEXT PRIMARY KEY, text TEXT, text_hash TEXT, source TEXT, status TEXT,
+    predicted_label TEXT, label TEXT, added_at TEXT, updated_at TEXT);
+CREATE INDEX IF NOT EXISTS queue_status ON queue(status);
 CREATE TABLE IF NOT EXISTS rejects (
     reject_id TEXT PRIMARY KEY, run_id INTEGER, source TEXT, line INTEGER, reason TEXT, raw TEXT,
     rejected_at TEXT);
