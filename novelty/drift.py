@@ -151,8 +151,7 @@ def compare(reference: dict, current: pd.DataFrame, settings: DriftSettings = Dr
     findings, tested = [], []
     for name, ref in reference["columns"].items():
         cur = now["columns"].get(name)
-        finding = _unavailable(name, ref, cur, settings) if cur is None or cur["kind"] != ref["kind"] \
-            else _unavailable(name, ref, cur, settings) or _test(name, ref, cur, settings)
+        finding = _unavailable(name, ref, cur, settings) or _test(name, ref, cur, settings)
         findings.append(finding)
         if finding.test and finding.p_value is not None:
             tested.append(finding)

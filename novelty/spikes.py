@@ -162,7 +162,7 @@ def _test(counts: list[tuple[int, int, int]], settings: SpikeSettings, alpha: fl
     drafts, cusum, cusum_rate = [], 0.0, None
     for start, prompts, novel in counts:
         # sliding windows overlap their neighbours: the baseline only uses windows that do not
-        ref = [h for h in history[: max(0, len(history) - (span - 1))]][-settings.baseline_windows:]
+        ref = history[: max(0, len(history) - (span - 1))][-settings.baseline_windows:]
         expected, label, p = _expectation(prompts, novel, ref, settings, alpha)
         if cusum == 0.0:  # a new excursion starts: compare it with the rate from before it began
             cusum_rate = expected
