@@ -571,6 +571,36 @@ def queue_trained(db: Path = typer.Option(..., "--db", help=DB_HELP)) -> None:
         typer.echo(f"Marked {queue.mark_trained(db)} prompts trained.")
 
 
+@queue_app.command("golden")
+def queue_golden(
+    db: Path = typer.Option(..., "--db", help=DB_HELP),
+    out: Path = typer.Option(..., "-o", "--out", help="CSV to write: id, text, label (blank, to fill in), "
+                             "prediction, stratum, p_value, ts."),
+    size: int = typer.Option(300, help="How many distinct prompts to sample."),
+    since: Optional[str] = typer.Option(None, help="Only prompts scored at or after this time (2026-11-01)."),
+    until: Optional[str] = typer.Option(None, help="Only prompts scored before this time."),
+    edge_share: float = typer.Option(0.2, help="Share of the sample kept for edge cases: the most novel prompts."),
+    seed: int = typer.Option(0, help="Random seed of the sample."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Refresh the golden set: a stratified sample of recent production prompts to label (every predicted
+    label, every cluster of novel prompts, and the most novel edge cases).
+
+    Example: novelty queue golden --db monitor.db --since 2026-11-01 --size 300 -o golden-next.csv
+    """
+    from dataclasses import asdict
+
+    from .refresh import golden_refresh
+
+    with _user_errors():
+        result = golden_refresh(db, out, size, since, until, edge_share, seed)
+    if as_json:
+        return _print_json(asdict(result))
+    typer.echo(f"Wrote {result.written} of {result.candidates} prompts to {out} for labelling, from "
+               f"{len(result.strata)} strata:")
+    typer.echo("\n".join(f"  {n:>4}  {name}" for name, n in result.strata.items()))
+
+
 # ---------------------------------------------------------------------------------------------- demo
 @app.command("demo")
 def demo(

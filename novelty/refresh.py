@@ -1,0 +1,119 @@
+"""Golden-set refresh: a stratified sample of recent production prompts to label as the next golden set.
+
+A golden set drawn at launch ages: it under-represents what users ask now and has none of the new
+topics. The refresh samples the recent traffic so every part of it is covered: the ordinary prompts
+by the label the model predicted (proportionally, but at least one per label), the novel ones by
+cluster (so each new topic is there), and a share reserved for edge cases, the most novel prompts.
+The CSV it writes has the columns ``novelty golden`` reads (``id``, ``text``, ``label`` left blank to
+fill in, ``prediction``), plus the stratum each prompt came from.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+from .spikes import parse_bound
+from .store import Store
+
+COLUMNS = ("id", "text", "label", "prediction", "stratum", "p_value", "ts")
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    candidates: int
+    written: int
+    strata: dict[str, int]   # stratum -> prompts sampled from it
+    out: str
+
+
+def golden_refresh(db: str | Path, out: str | Path, size: int = 300, since: str | None = None,
+                   until: str | None = None, edge_share: float = 0.2, seed: int = 0) -> RefreshResult:
+    """Write a stratified sample of ``size`` distinct prompts scored in [since, until) to ``out``."""
+    if size < 1 or not 0 <= edge_share <= 1:
+        raise InputError("--size must be at least 1 and --edge-share between 0 and 1")
+    if not Path(db).exists():
+        raise InputError(f"{db}: no such database; fill one with `novelty score` first")
+    store = Store(db)
+    try:
+        rows = _recent(store, parse_bound(since, "--since"), parse_bound(until, "--until"))
+    finally:
+        store.close()
+    if not rows:
+        raise InputError(f"no scored prompts in {db} between {since or 'the start'} and {until or 'now'}")
+    picked = sample(rows, size, edge_share, np.random.default_rng(seed))
+    with Path(out).open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(COLUMNS)
+        writer.writerows([r["prompt_id"], r["text"], "", r["predicted_label"] or "", r["stratum"],
+                          r["p_value"], r["ts"] or ""] for r in picked)
+    counts: dict[str, int] = {}
+    for r in picked:
+        counts[r["stratum"]] = counts.get(r["stratum"], 0) + 1
+    return RefreshResult(len(rows), len(picked), dict(sorted(counts.items(), key=lambda kv: -kv[1])), str(out))
+
+
+def sample(rows: list[dict], size: int, edge_share: float, rng: np.random.Generator) -> list[dict]:
+    """Edge cases first (lowest p-values), then every stratum in proportion, at least one each.
+
+    >>> rows = [dict(text=f"t{i}", p_value=i / 10, stratum="a" if i < 8 else "b") for i in range(10)]
+    >>> sorted(r["text"] for r in sample(rows, 4, 0.25, np.random.default_rng(0)))[:1]
+    ['t0']
+    >>> sorted({r["stratum"] for r in sample(rows, 3, 0.0, np.random.default_rng(0))})
+    ['a', 'b']
+    """
+    distinct = list({r["text"]: r for r in rows}.values())
+    if len(distinct) <= size:
+        return distinct
+    n_edge = int(round(size * edge_share))
+    by_novelty = sorted(range(len(distinct)), key=lambda i: distinct[i]["p_value"])
+    chosen = by_novelty[:n_edge]
+    for i in chosen:
+        distinct[i] = dict(distinct[i], stratum="edge: most novel")
+    strata: dict[str, list[int]] = {}
+    for i in by_novelty[n_edge:]:
+        strata.setdefault(distinct[i]["stratum"], []).append(i)
+    chosen += _allocate(strata, size - n_edge, rng)
+    return [distinct[i] for i in chosen]
+
+
+def _allocate(strata: dict[str, list[int]], budget: int, rng: np.random.Generator) -> list[int]:
+    """Proportional allocation with a floor of one per stratum (largest strata first when short)."""
+    order = sorted(strata, key=lambda s: -len(strata[s]))
+    total = sum(len(v) for v in strata.values())
+    quota = {s: min(len(strata[s]), max(1, int(budget * len(strata[s]) / total))) for s in order}
+    while sum(quota.values()) > budget:   # the floors overshot: trim the biggest quotas
+        biggest = max(quota, key=quota.get)
+        quota[biggest] -= 1
+        if not quota[biggest]:
+            del quota[biggest]
+    for s in order:                       # rounding left room: fill from the largest strata
+        spare = budget - sum(quota.values())
+        if spare <= 0:
+            break
+        quota[s] = min(len(strata[s]), quota.get(s, 0) + spare)
+    return [int(i) for s, n in quota.items() for i in rng.choice(strata[s], n, replace=False)]
+
+
+def _recent(store: Store, since: str | None, until: str | None) -> list[dict]:
+    where, args = [], []
+    if since:
+        where.append("s.ts >= ?"), args.append(since)
+    if until:
+        where.append("s.ts < ?"), args.append(until)
+    rows = store.db.query(
+        "SELECT s.prompt_id, s.text, s.predicted_label, s.nearest_label, s.p_value, s.is_novel, s.ts, "
+        "m.cluster_id, c.name AS cluster_name FROM scores s LEFT JOIN cluster_members m USING (prompt_id) "
+        "LEFT JOIN clusters c USING (cluster_id)" + (" WHERE " + " AND ".join(where) if where else "")
+        + " ORDER BY s.ts, s.prompt_id", args)
+    return [dict(r, stratum=_stratum(r)) for r in rows]
+
+
+def _stratum(row: dict) -> str:
+    if row["is_novel"]:
+        return f"novel: {row['cluster_id']} {row['cluster_name']}" if row["cluster_id"] else "novel: unclustered"
+    return f"label: {row['predicted_label'] or row['nearest_label'] or '?'}"

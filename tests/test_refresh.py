@@ -1,0 +1,78 @@
+import csv
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from novelty.cli import app
+from novelty.clusters import find_clusters
+from novelty.errors import InputError
+from novelty.refresh import golden_refresh
+from novelty.store import Store
+
+from test_clusters import novel_db
+
+
+@pytest.fixture
+def db(tmp_path):
+    """65 novel prompts in two topics plus 10 noise; 200 ordinary prompts over four predicted labels."""
+    path = novel_db(tmp_path / "m.db", {"bitcoin wallet": 40, "staking rewards": 25})
+    find_clusters(path)
+    store = Store(path)
+    run = store.start_run(alpha=0.05)
+    labels = ["card_arrival"] * 150 + ["exchange_rate"] * 40 + ["top_up"] * 9 + ["pin_blocked"]
+    store.write_chunk([(f"k{i}", run, "s", i, f"2026-11-2{3 + i % 2}T09:00:00Z", f"ordinary {i}", f"k{i}", label,
+                        0.8, 0.1, 0.2 + i / 1000, 0, "t", label, "[]", "now") for i, label in enumerate(labels)],
+                      {}, [])
+    store.close()
+    return path
+
+
+def read(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_every_label_every_cluster_and_the_edge_cases_are_covered(db, tmp_path):
+    result = golden_refresh(db, tmp_path / "next.csv", size=40, edge_share=0.25)
+    rows = read(tmp_path / "next.csv")
+    assert result.written == len(rows) == 40 and result.candidates == 275
+    assert len({r["text"] for r in rows}) == 40 and all(r["label"] == "" for r in rows)
+    for label in ("card_arrival", "exchange_rate", "top_up", "pin_blocked"):  # even a label with one prompt
+        assert f"label: {label}" in {r["stratum"] for r in rows}
+    assert len({r["stratum"].split()[1] for r in rows if r["stratum"].startswith("novel: c")}) == 2  # both topics
+    edge = [r for r in rows if r["stratum"] == "edge: most novel"]
+    assert len(edge) == 10 and max(float(r["p_value"]) for r in edge) <= min(
+        float(r["p_value"]) for r in rows if r["stratum"] != "edge: most novel")
+    card = sum(r["stratum"] == "label: card_arrival" for r in rows)
+    assert card > sum(r["stratum"] == "label: top_up" for r in rows)  # proportional beyond the floor
+
+
+def test_the_file_reads_back_as_a_golden_set_once_labelled(db, tmp_path):
+    golden_refresh(db, tmp_path / "next.csv", size=20)
+    rows = read(tmp_path / "next.csv")
+    with open(tmp_path / "labelled.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(dict(r, label=r["prediction"]) for r in rows)
+    out = CliRunner().invoke(app, ["golden", "--baseline", str(tmp_path / "labelled.csv"),
+                                   "--current", str(tmp_path / "labelled.csv"), "--json"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output)["current"]["accuracy"] == 1.0
+
+
+def test_small_windows_take_everything_and_bad_input_is_a_clear_error(db, tmp_path):
+    result = golden_refresh(db, tmp_path / "all.csv", size=10_000, since="2026-11-24")
+    assert result.written == len(read(tmp_path / "all.csv")) == result.candidates < 275
+    with pytest.raises(InputError, match="no scored prompts"):
+        golden_refresh(db, tmp_path / "none.csv", since="2030-01-01")
+    with pytest.raises(InputError, match="--size"):
+        golden_refresh(db, tmp_path / "x.csv", size=0)
+    out = CliRunner().invoke(app, ["queue", "golden", "--db", str(tmp_path / "absent.db"), "-o", "x.csv"])
+    assert out.exit_code == 2 and "no such database" in out.output
+
+
+def test_cli_prints_the_strata(db, tmp_path):
+    out = CliRunner().invoke(app, ["queue", "golden", "--db", str(db), "-o", str(tmp_path / "g.csv"), "--size", "30"])
+    assert out.exit_code == 0, out.output
+    assert "Wrote 30 of 275 prompts" in out.output and "label: card_arrival" in out.output
