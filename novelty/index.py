@@ -25,8 +25,8 @@ import faiss
 import numpy as np
 import pandas as pd
 
-from . import __version__
-from .embed import DEFAULT_MODEL, Embedder, load_embedder
+from . import __version__, ann
+from .embed import DEFAULT_BACKEND, DEFAULT_MODEL, Embedder, load_embedder
 from .errors import IncompatibleError, IndexFileError, InputError
 from .logs import Columns, Reject, read_batches
 from .scoring import BaseScorer, Calibration, calibrate, default_scorer, make_scorer
@@ -102,7 +102,7 @@ class PromptIndex:
 
     def embedder(self) -> Embedder:
         """The model this index was built with, checked to be the same weights."""
-        embedder = load_embedder(self.model["name"])
+        embedder = load_embedder(self.model["name"], backend=self.model.get("backend", "torch"))
         check_same_model(embedder, self.model, f"index {self.name!r}")
         return embedder
 
@@ -115,8 +115,9 @@ class PromptIndex:
     @classmethod
     def build(cls, source: str | Path, name: str, *, index_dir: str | Path | None = None,
               columns: Columns = Columns(text="text", time=None, label="label", id="id"),
-              model: str = DEFAULT_MODEL, alpha: float = 0.05, scorer: str | None = None,
-              scorer_params: dict | None = None, force: bool = False,
+              model: str = DEFAULT_MODEL, backend: str = DEFAULT_BACKEND, alpha: float = 0.05,
+              scorer: str | None = None, scorer_params: dict | None = None, index_type: str = "auto",
+              force: bool = False,
               progress: Progress | None = None) -> "PromptIndex":
         """Embed the training prompts of ``source`` and write ``index_dir/name``."""
         folder = _folder(name, index_dir)
@@ -131,13 +132,13 @@ class PromptIndex:
         if chosen.needs_labels and default_scorer(rows.labels) != "ensemble":
             raise InputError(f"scorer {scorer!r} needs every training prompt labelled, with at least two "
                              f"labels (column {columns.label!r}); use --scorer knn")
-        embedder = load_embedder(model)
+        embedder = load_embedder(model, backend=backend)
         vectors = embed_in_chunks(embedder, rows.texts, progress)
         manifest = {
             "format": 1, "name": name, "created_at": utc_now(), "novelty_version": __version__,
-            "model": {"name": model, "revision": embedder.revision, "dimension": embedder.dimension,
-                      "normalized": True},
-            "index": {"type": "flat", "metric": "inner_product"},
+            "model": {"name": model, "backend": getattr(embedder, "backend", "none"),
+                      "revision": embedder.revision, "dimension": embedder.dimension, "normalized": True},
+            "index": {"requested": index_type},
             "scorer": {"name": scorer, "params": chosen.params()},
             "training": {"sources": [str(source)], "duplicates_skipped": rows.duplicates},
         }
@@ -182,7 +183,7 @@ class PromptIndex:
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise IndexFileError(f"{manifest_path} is not valid JSON ({exc})") from None
         _verify(folder, manifest)
-        index = faiss.read_index(str(folder / "index.faiss"))
+        index = ann.prepare(faiss.read_index(str(folder / "index.faiss")), manifest["index"])
         if index.d != manifest["model"]["dimension"]:
             raise IndexFileError(f"{folder}: index.faiss has dimension {index.d}, the manifest "
                                  f"says {manifest['model']['dimension']}")
@@ -235,8 +236,7 @@ def _write(folder: Path, manifest: dict, vectors: np.ndarray, prompts: pd.DataFr
     calibration = calibrate(scorer, vectors, list(prompts["label"]), alpha)
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    index = faiss.IndexFlatIP(vectors.shape[1])
-    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    index, chosen = ann.build(vectors, manifest["index"].get("requested", "auto"))
     faiss.write_index(index, str(staging / "index.faiss"))
     prompts.to_parquet(staging / "prompts.parquet", index=False)
     np.save(staging / "calibration.npy", calibration.scores, allow_pickle=False)
@@ -250,7 +250,7 @@ def _write(folder: Path, manifest: dict, vectors: np.ndarray, prompts: pd.DataFr
                     checksum="sha256:" + hashlib.sha256(json.dumps(files, sort_keys=True).encode())
                     .hexdigest()[:16],
                     calibration=calibration.summary())
-    manifest["index"] = dict(manifest["index"], count=len(prompts))
+    manifest["index"] = dict(chosen, requested=manifest["index"].get("requested", "auto"), count=len(prompts))
     manifest["training"] = dict(manifest["training"], rows=len(prompts), labels=int(labels.nunique()),
                                 rejected=len(rejects), fingerprint=_fingerprint(prompts))
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")

@@ -12,7 +12,7 @@ from conftest import FAKE_MODEL, write_csv
 def test_build_writes_a_verified_manifest(ensemble_index, train_pairs):
     index = ensemble_index
     m = json.loads((index.path / "manifest.json").read_text())
-    assert m["model"] == {"name": FAKE_MODEL, "revision": "hashing-v1", "dimension": 128,
+    assert m["model"] == {"name": FAKE_MODEL, "backend": "none", "revision": "hashing-v1", "dimension": 128,
                           "normalized": True}
     assert m["index"]["type"] == "flat" and m["index"]["count"] == len(train_pairs) == len(index)
     assert set(m["files"]) == {"index.faiss", "prompts.parquet", "calibration.npy", "scorer.npz"}
