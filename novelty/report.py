@@ -107,13 +107,14 @@ def gather(db: str | Path, reference: str | Path | None = None, current: str | P
 
 def render(data: ReportData) -> str:
     """The page. Script and style are our own files, inlined; only the script's hash may run."""
-    from jinja2 import Environment, PackageLoader, select_autoescape
+    from jinja2 import Environment, PackageLoader, is_undefined, select_autoescape
 
     env = Environment(loader=PackageLoader("novelty", "templates"), autoescape=select_autoescape(default=True),
                       trim_blocks=True, lstrip_blocks=True)
-    env.filters["pct"] = lambda v, digits=1: "-" if v is None else f"{v:.{digits}%}"
-    env.filters["pval"] = lambda p: "-" if p is None else "< 1e-300" if p == 0 else f"{p:.1e}"
-    env.filters["num"] = lambda v, fmt=",": "-" if v is None else format(v, fmt)
+    blank = lambda v: v is None or is_undefined(v)  # noqa: E731
+    env.filters["pct"] = lambda v, digits=1: "-" if blank(v) else f"{v:.{digits}%}"
+    env.filters["pval"] = lambda p: "-" if blank(p) else "< 1e-300" if p == 0 else f"{p:.1e}"
+    env.filters["num"] = lambda v, fmt=",": "-" if blank(v) else format(v, fmt)
     script = env.loader.get_source(env, "report.js")[0]
     style = env.loader.get_source(env, "report.css")[0]
     digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode()
@@ -268,10 +269,12 @@ def _drift_rows(report: DriftReport | None, profiles: tuple[dict, dict] | None) 
 
 # -- clusters ---------------------------------------------------------------------------------------
 def _clusters(store: Store) -> tuple[list[dict], list[str]]:
-    """Stored clusters, largest first, with their newest prompts and a sparkline over the same days."""
+    """Stored clusters, largest first, with their newest prompts and a sparkline over the same days.
+    A cluster left without members was superseded by a later clustering run: not shown."""
     rows = list(store.db.query(
         "SELECT cluster_id, name, size, first_seen, last_seen, growth, daily, predicted_labels, nearest_labels, "
-        "examples FROM clusters ORDER BY size DESC LIMIT ?", [MAX_CLUSTERS]))
+        "examples FROM clusters WHERE cluster_id IN (SELECT cluster_id FROM cluster_members) "
+        "ORDER BY size DESC LIMIT ?", [MAX_CLUSTERS]))
     rows = [{**c, **{k: json.loads(c[k] or "{}") for k in ("daily", "predicted_labels", "nearest_labels")},
              "examples": json.loads(c["examples"] or "[]")} for c in rows]
     days = sorted({d for c in rows for d in c["daily"]})
