@@ -13,14 +13,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
 from . import __version__, charts
-from .diagnose import Diagnosis, diagnose
+from .diagnose import Cause, Diagnosis, diagnose
 from .drift import DriftReport, compare, load_reference, profile, read_table
 from .errors import InputError
 from .index import index_dir_default
@@ -54,9 +54,7 @@ class ReportData:
     distribution: dict
     drift: list[dict] | None
     clusters: list[dict]
-    cluster_days: list[str]
     labels: dict
-    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -93,24 +91,25 @@ def gather(db: str | Path, reference: str | Path | None = None, current: str | P
     store = Store(db)
     try:
         windows = _windows(store, window, since_ts)
-        clusters, days = _clusters(store)
+        clusters = _clusters(store)
         drift_rows = _drift_rows(drift_report, profiles)
         return ReportData(
             db=str(db), generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            facts=_facts(store, since_ts), diagnosis=diagnosis, causes=_causes(diagnosis, clusters, str(db), windows, drift_rows),
-            windows=windows, rate_chart=charts.rate_chart(windows), incidents=_incidents(store, window, windows),
-            distribution=_distribution(store, since_ts, index_dir), drift=drift_rows,
-            clusters=clusters, cluster_days=days, labels=_absorbing(store, windows, since_ts))
+            facts=_facts(store, since_ts), diagnosis=diagnosis,
+            causes=_causes(diagnosis, clusters, str(db), windows, drift_rows), windows=windows,
+            rate_chart=charts.rate_chart(windows), incidents=_incidents(store, window, windows),
+            distribution=_distribution(store, since_ts, index_dir), drift=drift_rows, clusters=clusters,
+            labels=_absorbing(store, windows, since_ts))
     finally:
         store.close()
 
 
 def render(data: ReportData) -> str:
     """The page. Script and style are our own files, inlined; only the script's hash may run."""
-    from jinja2 import Environment, PackageLoader, is_undefined, select_autoescape
+    from jinja2 import Environment, PackageLoader, is_undefined
 
-    env = Environment(loader=PackageLoader("novelty", "templates"), autoescape=select_autoescape(default=True),
-                      trim_blocks=True, lstrip_blocks=True)
+    env = Environment(loader=PackageLoader("novelty", "templates"), autoescape=True, trim_blocks=True,
+                      lstrip_blocks=True)
     blank = lambda v: v is None or is_undefined(v)  # noqa: E731
     env.filters["pct"] = lambda v, digits=1: "-" if blank(v) else f"{v:.{digits}%}"
     env.filters["pval"] = lambda p: "-" if blank(p) else "< 1e-300" if p == 0 else f"{p:.1e}"
@@ -119,38 +118,38 @@ def render(data: ReportData) -> str:
     style = env.loader.get_source(env, "report.css")[0]
     digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode()
     return env.get_template("report.html.j2").render(
-        r=data, script=script, style=style, script_hash=f"sha256-{digest}", titles=CAUSE_TITLES,
-        version=__version__)
+        r=data, script=script, style=style, script_hash=f"sha256-{digest}", version=__version__)
 
 
 # -- the verdict ------------------------------------------------------------------------------------
 def _causes(diagnosis: Diagnosis, clusters: list[dict], db: str, windows: list[dict],
             drift_rows: list[dict] | None) -> list[dict]:
-    """Each cause with a headline, one plain fact and the command that starts the fix, where there is one."""
+    """Each cause as a card: a headline, one plain fact, and the command that starts the fix."""
     growing = max(clusters, key=lambda c: (c["growth"], c["size"]), default=None)
     by_start = {w["window_start"]: w for w in windows}
     features = {r["feature"]: r for r in drift_rows or []}
-    out = []
-    for c in diagnosis.causes:
-        command, fact = None, None
-        if c.cause == "label_bias":
-            target = f"--cluster {growing['cluster_id']}" if growing else "--max-p-value 0.01"
-            command = f"novelty queue add --db {db} {target} --budget 200"
-            latest = by_start.get((c.details.get("windows") or [""])[-1])
-            if latest:
-                fact = (f"Since {c.details['windows'][0][:10]}: {latest['novel_rate']:.1%} of prompts were novel in "
-                        f"the window of {latest['window_start'][:10]}, against {latest['expected_rate']:.1%} "
-                        "expected. For example:")
-        elif c.cause == "model_regression":
-            command = "novelty golden --baseline GOLDEN_LAUNCH --current GOLDEN_TODAY"
-        elif c.feature in features and features[c.feature].get("medians"):
-            ref, cur = features[c.feature]["medians"]
-            fact = f"Median {ref:,.4g} in the reference, {cur:,.4g} now."
-        out.append({"cause": c.cause, "title": CAUSE_TITLES.get(c.cause, c.cause), "feature": c.feature,
-                    "severity": c.severity, "evidence": c.evidence, "mitigation": c.mitigation, "fact": fact,
-                    "examples": c.details.get("top_novel", [])[:3], "command": command,
-                    "since": (c.details.get("windows") or [""])[0][:10]})
-    return out
+    return [_card(c, db, growing, by_start, features.get(c.feature)) for c in diagnosis.causes]
+
+
+def _card(c: Cause, db: str, growing: dict | None, by_start: dict, feature: dict | None) -> dict:
+    flagged = c.details.get("windows") or []
+    card = {"cause": c.cause, "title": CAUSE_TITLES.get(c.cause, c.cause), "feature": c.feature,
+            "severity": c.severity, "evidence": c.evidence, "mitigation": c.mitigation, "fact": None,
+            "command": None,
+            "examples": c.details.get("top_novel", [])[:3], "since": flagged[0][:10] if flagged else ""}
+    if c.cause == "label_bias":
+        target = f"--cluster {growing['cluster_id']}" if growing else "--max-p-value 0.01"
+        card["command"] = f"novelty queue add --db {db} {target} --budget 200"
+        latest = by_start.get(flagged[-1]) if flagged else None
+        if latest:
+            card["fact"] = (f"Since {card['since']}: {latest['novel_rate']:.1%} of prompts were novel in the window "
+                            f"of {latest['window_start'][:10]}, against {latest['expected_rate']:.1%} expected. "
+                            "For example:")
+    elif c.cause == "model_regression":
+        card["command"] = "novelty golden --baseline GOLDEN_LAUNCH --current GOLDEN_TODAY"
+    elif feature and feature["medians"]:
+        card["fact"] = "Median {:,.4g} in the reference, {:,.4g} now.".format(*feature["medians"])
+    return card
 
 
 def _facts(store: Store, since: str | None) -> dict:
@@ -207,7 +206,8 @@ def _absorbing(store: Store, windows: list[dict], since: str | None, limit: int 
                      "excess": r["novel"] - (base_share or 0.0) * r["prompts"]})
     rows.sort(key=lambda r: -(r["excess"] if flagged else r["novel"]))
     top = max((r["novel"] for r in rows), default=0) or 1
-    return {"flagged": bool(flagged), "start": start[:10], "end": end[:10] if flagged else "",
+    return {"flagged": bool(flagged), "start": start[:16].replace("T", " "),
+            "end": end[:16].replace("T", " ") if flagged else "",
             "rows": [{**r, "bar": r["novel"] / top} for r in rows[:limit] if r["novel"]]}
 
 
@@ -268,7 +268,7 @@ def _drift_rows(report: DriftReport | None, profiles: tuple[dict, dict] | None) 
 
 
 # -- clusters ---------------------------------------------------------------------------------------
-def _clusters(store: Store) -> tuple[list[dict], list[str]]:
+def _clusters(store: Store) -> list[dict]:
     """Stored clusters, largest first, with their newest prompts and a sparkline over the same days.
     A cluster left without members was superseded by a later clustering run: not shown."""
     rows = list(store.db.query(
@@ -281,4 +281,4 @@ def _clusters(store: Store) -> tuple[list[dict], list[str]]:
     return [{**c, "spark": charts.sparkline(c["daily"], days), "members": [r["text"] for r in store.db.query(
         "SELECT DISTINCT s.text FROM scores s JOIN cluster_members m USING (prompt_id) "
         "WHERE m.cluster_id = ? ORDER BY s.ts DESC LIMIT ?", [c["cluster_id"], MEMBERS_SHOWN])]}
-            for c in rows], days
+            for c in rows]

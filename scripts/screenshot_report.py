@@ -2,7 +2,8 @@
 
     python scripts/screenshot_report.py novelty-demo/report.html docs/report.png [--width 1280 --height 900]
 
-Takes the top of the page at laptop size (what a reader sees before scrolling) unless --full-page.
+Takes the top of the page at laptop width unless --full-page. docs/report.png: the demo report,
+`--height 1075` (the verdict and the novel-rate chart).
 """
 
 from __future__ import annotations

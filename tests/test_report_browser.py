@@ -3,7 +3,7 @@
 The page must load with no console error and no request beyond its own file, draw its charts, let
 the cluster browser search and sort, and show hostile prompts as text without running them. Set
 NOVELTY_CHROMIUM to use another Chromium binary; without one (or without playwright) these tests
-skip and say why.
+skip and say why, unless NOVELTY_REQUIRE_BROWSER=1 (as in CI), where they fail.
 """
 
 from __future__ import annotations
@@ -23,12 +23,21 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
+def _unavailable(reason: str) -> None:
+    """Skip, saying why; CI sets NOVELTY_REQUIRE_BROWSER=1 so a missing browser fails instead."""
+    if os.environ.get("NOVELTY_REQUIRE_BROWSER") == "1":
+        pytest.fail(reason + " (NOVELTY_REQUIRE_BROWSER=1)")
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: "
-                                   "pip install -e '.[test]' (it drives the system's chromium)")
+    try:
+        from playwright import sync_api
+    except ImportError:
+        _unavailable("playwright is not installed: pip install -e '.[test]' (it drives the system's chromium)")
     if not Path(CHROMIUM).is_file():
-        pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install -y chromium (or set NOVELTY_CHROMIUM)")
+        _unavailable(f"no Chromium at {CHROMIUM}: apt-get install -y chromium (or set NOVELTY_CHROMIUM)")
     with sync_api.sync_playwright() as p:
         launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield launched
