@@ -416,6 +416,48 @@ def diagnose_command(
         raise typer.Exit(1)
 
 
+# ---------------------------------------------------------------------------------------------- report
+@app.command("report")
+def report_command(
+    db: Path = typer.Option(..., "--db", help=DB_HELP),
+    out: Path = typer.Option(Path("report.html"), "-o", "--out", help="HTML file to write."),
+    reference: Optional[Path] = typer.Option(None, help="Reference feature table (or saved profile), as in diagnose."),
+    current: Optional[Path] = typer.Option(None, help="Current feature table; goes with --reference."),
+    since: Optional[str] = typer.Option(None, help="Only windows and prompts from this date."),
+    window: str = typer.Option("1d", help="Window of the novel-rate chart and the spike test: 1h, 1d, 7d ..."),
+    ignore: List[str] = typer.Option([], help="Feature columns to leave out; repeatable."),
+    offline: Optional[Path] = typer.Option(None, help="Offline (training) feature rows, for skew; with --serving and --key."),
+    serving: Optional[Path] = typer.Option(None, help="Serving feature rows for the same requests."),
+    key: Optional[str] = typer.Option(None, help="Column that pairs offline and serving rows."),
+    golden_baseline: Optional[Path] = typer.Option(None, help="Golden-set predictions at launch (id, label, prediction)."),
+    golden_current: Optional[Path] = typer.Option(None, help="Golden-set predictions of the current model."),
+    index_dir: Optional[Path] = typer.Option(None, help=INDEX_DIR_HELP + " Its calibration is drawn "
+                                             "beside production; without it, production alone."),
+    fail_on: List[str] = typer.Option([], help="'cause': exit 1 when any root cause is found (for cron)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the file written and the diagnosis as JSON."),
+) -> None:
+    """Write one self-contained HTML page: the verdict and what to do, the novel rate over time with
+    incidents, the clusters of new questions, the labels absorbing them, production against the
+    calibration, and the feature drift. It loads nothing from the network; mail it or archive it.
+
+    Example: novelty report --db monitor.db --reference train_features.parquet --current serving.csv -o report.html
+    """
+    from .report import write_report
+
+    with _user_errors():
+        _check_fail_on(fail_on, {"cause"})
+        result = write_report(db, out, reference=reference, current=current, since=since, ignore=set(ignore),
+                              offline=offline, serving=serving, key=key, golden_baseline=golden_baseline,
+                              golden_current=golden_current, index_dir=index_dir, window=window)
+    if as_json:
+        _print_json(result.to_dict())
+    else:
+        causes = ", ".join(c.cause for c in result.diagnosis.causes) or "no root cause found"
+        typer.echo(f"Wrote {result.out} ({causes}). Open it in a browser: {Path(result.out).resolve().as_uri()}")
+    if "cause" in fail_on and result.diagnosis.causes:
+        raise typer.Exit(1)
+
+
 # ---------------------------------------------------------------------------------------------- clusters
 @clusters_app.callback(invoke_without_command=True)
 def clusters_command(
@@ -653,6 +695,9 @@ def demo(
     typer.echo(f"\nNext: novelty spikes --db {result.db} --json, or browse the prompts:\n"
                f"  sqlite3 {result.db} \"SELECT ts, text, predicted_label FROM scores "
                "WHERE is_novel = 1 ORDER BY ts DESC LIMIT 20\"")
+    typer.echo(f"\nAll of it in one page (novelty report --db {result.db} --reference {reference} --current "
+               f"{current} --index-dir {result.folder}/indexes -o {result.report}); open it in a browser:\n"
+               f"  {Path(result.report).resolve()}")
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -1,7 +1,7 @@
 """``novelty demo``: a week of Lumen Bank support traffic, end to end, on generated data.
 
-Generates the data (``demo_data``), builds the index, scores each day's log into SQLite and runs the
-spike detection, exactly as a user's daily job would.
+Generates the data (``demo_data``), builds the index, scores each day's log into SQLite, runs the
+spike detection and clustering, and writes the HTML report, exactly as a user's daily job would.
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ import pandas as pd
 
 from .demo_data import write_demo_files
 from .clusters import Cluster, find_clusters
-from .diagnose import Diagnosis, diagnose
+from .diagnose import Diagnosis
 from .queue import QueueResult, add as queue_add
 from .embed import DEFAULT_MODEL
 from .engines.local import ScoreResult, score_files
 from .index import PromptIndex
 from .logs import Columns
+from .report import write_report
 from .spikes import SpikeReport, detect_spikes
 
 INDEX_NAME = "lumen-bank"
@@ -38,12 +39,13 @@ class DemoResult:
     tables: tuple[str, str]
     clusters: list[Cluster]
     queued: QueueResult | None
+    report: str
 
     def to_dict(self) -> dict:
         return {"folder": self.folder, "index": self.index, "db": self.db, "score": self.score.to_dict(),
                 "spikes": self.spikes.to_dict(), "diagnosis": self.diagnosis.to_dict(),
                 "tables": list(self.tables), "clusters": [c.to_dict() for c in self.clusters],
-                "queued": self.queued.__dict__ if self.queued else None}
+                "queued": self.queued.__dict__ if self.queued else None, "report": self.report}
 
     def flagged_days(self) -> list[str]:
         return [w.window_start[:10] for w in self.spikes.windows if w.flagged]
@@ -51,7 +53,8 @@ class DemoResult:
 
 def run_demo(out: str | Path = "novelty-demo", *, model: str = DEFAULT_MODEL, seed: int = 0,
              per_day: int = 1500, progress: Callable[[int], None] | None = None) -> DemoResult:
-    """Generate the data, build the index, score the week, detect spikes. Starts fresh each time."""
+    """Generate the data, build the index, score the week, detect spikes, cluster, queue and write the
+    report. Starts fresh each time."""
     out = Path(out)
     files = write_demo_files(out / "data", seed=seed, per_day=per_day)
     db = out / "demo.db"
@@ -67,9 +70,11 @@ def run_demo(out: str | Path = "novelty-demo", *, model: str = DEFAULT_MODEL, se
     clusters = find_clusters(db, since=first_flagged, min_size=10) if first_flagged else []
     growing = max(clusters, key=lambda c: (c.growth, c.size), default=None)
     queued = queue_add(db, cluster=growing.cluster_id, budget=50) if growing else None
+    report = write_report(db, out / "report.html", reference=reference, current=current,
+                          index_dir=out / "indexes")
     return DemoResult(folder=str(out), index=str(index.path), db=str(db), score=result,
-                      spikes=spikes, diagnosis=diagnose(reference, current, db),
-                      tables=(str(reference), str(current)), clusters=clusters, queued=queued)
+                      spikes=spikes, diagnosis=report.diagnosis, tables=(str(reference), str(current)),
+                      clusters=clusters, queued=queued, report=report.out)
 
 
 def write_feature_tables(folder: Path, seed: int = 0, rows: int = 5000) -> tuple[Path, Path]:

@@ -53,8 +53,12 @@ def diagnose(reference: str | Path | None = None, current: str | Path | None = N
              offline: str | Path | None = None, serving: str | Path | None = None, key: str | None = None,
              golden_baseline: str | Path | None = None, golden_current: str | Path | None = None,
              drift_settings: DriftSettings = DriftSettings(),
-             spike_settings: SpikeSettings = SpikeSettings()) -> Diagnosis:
-    """Collect the causes the given evidence supports, most severe first."""
+             spike_settings: SpikeSettings = SpikeSettings(),
+             drift_report: DriftReport | None = None) -> Diagnosis:
+    """Collect the causes the given evidence supports, most severe first.
+
+    ``drift_report``: the comparison of ``reference`` and ``current`` when the caller already made it
+    (the HTML report draws it too), so big tables are not read and tested twice."""
     for a, b, names in ((reference, current, "--reference and --current"),
                         (offline, serving, "--offline and --serving"),
                         (golden_baseline, golden_current, "--golden-baseline and --golden-current")):
@@ -72,7 +76,7 @@ def diagnose(reference: str | Path | None = None, current: str | Path | None = N
     else:
         not_checked.append({"cause": "training_serving_skew", "reason": "no --offline, --serving and --key given"})
     if reference is not None:
-        report = drift(reference, current, drift_settings, ignore)[0][1]
+        report = drift_report or drift(reference, current, drift_settings, ignore)[0][1]
         causes += tabular_causes(report)
     else:
         not_checked.append({"cause": "data_drift, feature_drift, feature_recalibration, feature_unavailable",

@@ -58,3 +58,41 @@ def ensemble_index(tmp_path_factory, train_pairs) -> PromptIndex:
 def day_log(tmp_path) -> Path:
     """Day 7 of the demo: a quarter of it is a topic the index never saw."""
     return write_jsonl(tmp_path / "day7.jsonl", production_day(7, n=400, seed=2))
+
+
+# -- the HTML report: the demo's week plus prompts that try to inject markup ---------------------------
+XSS_SCRIPT = "<script>window.__xss = 1</script> how do I buy bitcoin"
+XSS_IMG = '"><img src=x onerror="window.__xss = 2"> where is my crypto'
+XSS_LABEL = "<img src=x onerror=window.__xss=3>"
+XSS_FEATURE = '"><svg onload=window.__xss=4>'
+
+
+@pytest.fixture(scope="session")
+def report_demo(tmp_path_factory) -> dict:
+    """The demo (weightless embedder) with hostile prompts, a hostile predicted label and a hostile
+    feature name scored into it and clustered, then the report written. Used by test_report*.py."""
+    import pandas as pd
+
+    from novelty.clusters import find_clusters
+    from novelty.demo import INDEX_NAME, run_demo
+    from novelty.engines.local import score_files
+    from novelty.logs import Columns
+    from novelty.report import write_report
+
+    folder = tmp_path_factory.mktemp("report")
+    demo = run_demo(folder / "demo", model="hashing:256")
+    hostile = [{"timestamp": f"2026-11-24T{10 + i // 6:02d}:{i % 6 * 7:02d}:00Z", "predicted_label": XSS_LABEL,
+                "prompt": (XSS_SCRIPT if i % 2 else XSS_IMG) + ("" if i < 2 else f" now {i}")} for i in range(24)]
+    log = write_jsonl(folder / "hostile.jsonl", hostile)
+    score_files([log], INDEX_NAME, demo.db, columns=Columns(), index_dir=folder / "demo" / "indexes")
+    find_clusters(demo.db, since="2026-11-22", min_size=5)
+    tables = []
+    for path in demo.tables:
+        frame = pd.read_csv(path)
+        frame[XSS_FEATURE] = frame["failed_logins_7d"]
+        tables.append(folder / Path(path).name)
+        frame.to_csv(tables[-1], index=False)
+    out = write_report(demo.db, folder / "report.html", reference=tables[0], current=tables[1],
+                       index_dir=folder / "demo" / "indexes")
+    return {"db": demo.db, "report": Path(out.out), "result": out, "tables": tables,
+            "index_dir": folder / "demo" / "indexes", "folder": folder}

@@ -1,6 +1,7 @@
 """The demo end to end with the weightless embedder (the real model runs in test_integration)."""
 
 import json
+from pathlib import Path
 
 from typer.testing import CliRunner
 
@@ -18,3 +19,4 @@ def test_demo_tells_the_whole_story(tmp_path):
     assert result["clusters"] and result["queued"]["added"] > 0
     assert stats(result["db"])["pending"] == result["queued"]["added"]
     assert result["score"]["rejected"] == 6
+    assert "label_bias" in Path(result["report"]).read_text(), "the demo writes the HTML report"

@@ -1,0 +1,147 @@
+"""Geometry of the report's charts: numbers in, coordinates out.
+
+The SVG markup lives in the template, so every label drawn (a feature name, a predicted label) goes
+through Jinja's escaping like any other text; nothing here builds markup.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+WIDTH, HEIGHT = 960, 240
+PAD = {"left": 46, "right": 14, "top": 14, "bottom": 30}
+
+
+def nice_ticks(top: float, count: int = 4) -> list[float]:
+    """Round tick values from 0 to at least ``top``.
+
+    >>> nice_ticks(0.37)
+    [0.0, 0.1, 0.2, 0.3, 0.4]
+    >>> nice_ticks(0.0)
+    [0.0, 0.25, 0.5, 0.75, 1.0]
+    """
+    if top <= 0:
+        return [0.0, 0.25, 0.5, 0.75, 1.0]
+    raw = top / count
+    step = 10 ** math.floor(math.log10(raw))
+    step *= next(m for m in (1, 2, 2.5, 5, 10) if m * step >= raw)
+    return [round(i * step, 10) for i in range(int(math.ceil(top / step - 1e-9)) + 1)]
+
+
+def _frame(y_top: float) -> tuple[float, float, float, callable]:
+    plot_w = WIDTH - PAD["left"] - PAD["right"]
+    plot_h = HEIGHT - PAD["top"] - PAD["bottom"]
+    return plot_w, plot_h, PAD["top"] + plot_h, lambda v: PAD["top"] + plot_h * (1 - v / y_top)
+
+
+def rate_chart(windows: list[dict]) -> dict | None:
+    """Bars of the novel rate per window with their 95 % intervals, the expected rate as a step line,
+    and a shaded band over each run of flagged windows (an incident)."""
+    if not windows:
+        return None
+    ticks = nice_ticks(max(max(w["ci_high"], w["expected_rate"] or 0) for w in windows) * 1.05)
+    plot_w, plot_h, base, y = _frame(ticks[-1])
+    slot = plot_w / len(windows)
+    bars, expected, bands = [], [], []
+    for i, w in enumerate(windows):
+        x = PAD["left"] + i * slot
+        bars.append({"x": x + slot * 0.15, "w": max(slot * 0.7, 0.8), "y": y(w["novel_rate"]),
+                     "h": base - y(w["novel_rate"]), "cx": x + slot / 2, "lo": y(w["ci_low"]),
+                     "hi": y(w["ci_high"]), "flagged": w["flagged"], "window": w})
+        if w["expected_rate"] is not None:
+            expected.append(f"{x:.1f},{y(w['expected_rate']):.1f} {x + slot:.1f},{y(w['expected_rate']):.1f}")
+        if w["flagged"] and (i == 0 or not windows[i - 1]["flagged"]):
+            bands.append({"x": x, "w": slot, "label": w["window_start"][:10]})
+        elif w["flagged"]:
+            bands[-1]["w"] += slot
+    step = max(1, math.ceil(len(windows) / 8))
+    x_labels = [{"x": PAD["left"] + (i + 0.5) * slot, "text": _short(windows[i]["window_start"])}
+                for i in range(0, len(windows), step)]
+    return {"width": WIDTH, "height": HEIGHT, "base": base, "left": PAD["left"], "right": WIDTH - PAD["right"],
+            "top": PAD["top"], "bars": bars, "expected": " ".join(expected), "bands": bands,
+            "y_ticks": [{"y": y(t), "text": f"{t:.0%}" if ticks[-1] >= 0.05 else f"{t:.1%}"} for t in ticks],
+            "x_labels": x_labels}
+
+
+def _short(stamp: str) -> str:
+    """A window start as a tick label: the date, plus the time when it is not midnight."""
+    return stamp[5:10] if stamp[11:16] in ("", "00:00") else f"{stamp[5:10]} {stamp[11:16]}"
+
+
+def histogram_chart(series: dict[str, np.ndarray], threshold: float | None, bins: int = 40) -> dict | None:
+    """Overlaid histograms (share of each series per bin, so sizes need not match) on one axis, with
+    the novelty threshold. The axis spans the 0.5-99.5 % range; tails are counted in the end bins."""
+    series = {k: np.asarray(v, dtype=float) for k, v in series.items() if len(v)}
+    if not series:
+        return None
+    pooled = np.concatenate(list(series.values()))
+    lo, hi = np.quantile(pooled, [0.005, 0.995])
+    if threshold is not None and np.isfinite(threshold):
+        lo, hi = min(lo, threshold), max(hi, threshold)
+    hi = hi if hi > lo else lo + 1.0
+    edges = np.linspace(lo, hi + (hi - lo) * 0.02, bins + 1)
+    shares = {k: np.histogram(np.clip(v, edges[0], edges[-1]), edges)[0] / len(v) for k, v in series.items()}
+    ticks = nice_ticks(max(s.max() for s in shares.values()) * 1.05)
+    plot_w, plot_h, base, y = _frame(ticks[-1])
+    x = lambda v: PAD["left"] + plot_w * (v - edges[0]) / (edges[-1] - edges[0])  # noqa: E731
+    paths = {k: _step_path(s, edges, x, y, base) for k, s in shares.items()}
+    x_ticks = np.linspace(edges[0], edges[-1], 6)
+    return {"width": WIDTH, "height": HEIGHT, "base": base, "left": PAD["left"], "right": WIDTH - PAD["right"],
+            "top": PAD["top"], "paths": paths,
+            "threshold": {"x": x(threshold), "value": threshold} if threshold is not None
+            and np.isfinite(threshold) else None,
+            "y_ticks": [{"y": y(t), "text": f"{t:.0%}" if ticks[-1] >= 0.05 else f"{t:.1%}"} for t in ticks],
+            "x_labels": [{"x": x(t), "text": f"{t:.2f}"} for t in x_ticks]}
+
+
+def _step_path(shares: np.ndarray, edges: np.ndarray, x, y, base: float) -> str:
+    points = [f"M{x(edges[0]):.1f},{base:.1f}"]
+    for share, left, right in zip(shares, edges[:-1], edges[1:]):
+        points.append(f"L{x(left):.1f},{y(share):.1f} L{x(right):.1f},{y(share):.1f}")
+    points.append(f"L{x(edges[-1]):.1f},{base:.1f} Z")
+    return " ".join(points)
+
+
+def mini_histogram(reference: dict, current: dict, width: int = 150, height: int = 36) -> dict | None:
+    """A small reference-vs-current picture of one feature, from two drift profiles (their value
+    samples for numbers, their counts for categories): paired bars of the share per bin."""
+    if reference.get("kind") != current.get("kind"):
+        return None
+    if reference["kind"] == "numeric":
+        ref, cur = np.asarray(reference["values"], float), np.asarray(current["values"], float)
+        if not len(ref) or not len(cur):
+            return None
+        lo, hi = np.quantile(np.concatenate([ref, cur]), [0.01, 0.99])
+        edges = np.linspace(lo, hi if hi > lo else lo + 1, 13)
+        a = np.histogram(np.clip(ref, edges[0], edges[-1]), edges)[0] / len(ref)
+        b = np.histogram(np.clip(cur, edges[0], edges[-1]), edges)[0] / len(cur)
+        caption = f"{lo:.3g} .. {hi:.3g}"
+    else:
+        keys = sorted(set(reference["counts"]) | set(current["counts"]),
+                      key=lambda k: (-(reference["counts"].get(k, 0) + current["counts"].get(k, 0)), k))[:8]
+        a = np.array([reference["counts"].get(k, 0) for k in keys], float) / max(1, sum(reference["counts"].values()))
+        b = np.array([current["counts"].get(k, 0) for k in keys], float) / max(1, sum(current["counts"].values()))
+        caption = ", ".join(keys[:4]) + (" ..." if len(keys) > 4 else "")
+    top = max(a.max(), b.max()) or 1.0
+    slot = width / len(a)
+    bars = [{"x": i * slot + slot * 0.1, "w": slot * 0.4, "h": height * ra / top, "which": "ref"}
+            for i, ra in enumerate(a)] + \
+           [{"x": i * slot + slot * 0.5, "w": slot * 0.4, "h": height * cb / top, "which": "cur"}
+            for i, cb in enumerate(b)]
+    return {"width": width, "height": height, "bars": bars, "caption": caption}
+
+
+def sparkline(daily: dict[str, int], days: list[str], width: int = 110, height: int = 26) -> str:
+    """Points of a polyline of counts per day over the report's days (0 where a day has none).
+
+    >>> sparkline({"d2": 4}, ["d1", "d2"], width=10, height=4)
+    '1.0,3.0 9.0,1.0'
+    """
+    if not days:
+        return ""
+    counts = [daily.get(d, 0) for d in days]
+    top = max(counts) or 1
+    step = (width - 2) / max(1, len(days) - 1)
+    return " ".join(f"{1 + i * step:.1f},{1 + (height - 2) * (1 - c / top):.1f}" for i, c in enumerate(counts))

@@ -1,0 +1,284 @@
+"""``novelty report``: everything a run found, in one self-contained HTML file.
+
+This module gathers the data (the diagnosis, then the ``windows``, ``incidents``, ``clusters`` and
+``scores`` tables, the index's calibration, the drift profiles); ``charts.py`` turns numbers into
+coordinates and ``templates/report.html.j2`` draws them. The page makes no request of its own: CSS
+and JavaScript are inline, charts are inline SVG, and a Content-Security-Policy allows nothing else,
+so the file can be mailed or archived and opens the same offline. Prompts are user text: Jinja
+escapes every value, and the policy's script hash keeps anything that slipped through from running.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__, charts
+from .diagnose import Cause, Diagnosis, diagnose
+from .drift import DriftReport, compare, load_reference, profile, read_table
+from .errors import InputError
+from .index import index_dir_default
+from .spikes import SpikeSettings, parse_bound
+from .store import Store
+
+CAUSE_TITLES = {
+    "model_regression": "The model itself got worse",
+    "data_drift": "The input population moved",
+    "feature_drift": "A feature's distribution moved",
+    "feature_recalibration": "A feature changed unit or scale",
+    "feature_unavailable": "A feature is missing or filled with a default",
+    "training_serving_skew": "Serving computes a feature differently from training",
+    "label_bias": "New questions the model was never trained for",
+}
+MAX_CLUSTERS, MEMBERS_SHOWN = 200, 12
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """What the template draws; built by ``gather``."""
+
+    db: str
+    generated_at: str
+    facts: dict
+    diagnosis: Diagnosis
+    causes: list[dict]
+    windows: list[dict]
+    rate_chart: dict | None
+    incidents: list[dict]
+    distribution: dict
+    drift: list[dict] | None
+    clusters: list[dict]
+    labels: dict
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    out: str
+    diagnosis: Diagnosis
+
+    def to_dict(self) -> dict:
+        return {"out": self.out, **self.diagnosis.to_dict()}
+
+
+def write_report(db: str | Path, out: str | Path = "report.html", **options) -> ReportResult:
+    """Gather (``gather``'s options) and write the HTML report to ``out``."""
+    data = gather(db, **options)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render(data), encoding="utf-8")
+    return ReportResult(str(out), data.diagnosis)
+
+
+def gather(db: str | Path, reference: str | Path | None = None, current: str | Path | None = None,
+           since: str | None = None, ignore: set[str] = frozenset(), offline: str | Path | None = None,
+           serving: str | Path | None = None, key: str | None = None,
+           golden_baseline: str | Path | None = None, golden_current: str | Path | None = None,
+           index_dir: str | Path | None = None, window: str = "1d") -> ReportData:
+    """Run the diagnosis (as ``novelty diagnose`` would) and read what the report shows."""
+    if not Path(db).is_file():
+        raise InputError(f"{db}: no such database; fill one with `novelty score` first")
+    drift_report, profiles = _drift(reference, current, ignore) if reference and current else (None, None)
+    settings = SpikeSettings(window=window)
+    diagnosis = diagnose(reference, current, db, since, ignore, offline, serving, key, golden_baseline,
+                         golden_current, spike_settings=settings, drift_report=drift_report)
+    since_ts = parse_bound(since, "--since")
+    store = Store(db)
+    try:
+        windows = _windows(store, window, since_ts)
+        clusters = _clusters(store)
+        drift_rows = _drift_rows(drift_report, profiles)
+        return ReportData(
+            db=str(db), generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            facts=_facts(store, since_ts), diagnosis=diagnosis,
+            causes=_causes(diagnosis, clusters, str(db), windows, drift_rows), windows=windows,
+            rate_chart=charts.rate_chart(windows), incidents=_incidents(store, window, windows),
+            distribution=_distribution(store, since_ts, index_dir), drift=drift_rows, clusters=clusters,
+            labels=_absorbing(store, windows, since_ts))
+    finally:
+        store.close()
+
+
+def render(data: ReportData) -> str:
+    """The page. Script and style are our own files, inlined; only the script's hash may run."""
+    from jinja2 import Environment, PackageLoader, is_undefined
+
+    env = Environment(loader=PackageLoader("novelty", "templates"), autoescape=True, trim_blocks=True,
+                      lstrip_blocks=True)
+    blank = lambda v: v is None or is_undefined(v)  # noqa: E731
+    env.filters["pct"] = lambda v, digits=1: "-" if blank(v) else f"{v:.{digits}%}"
+    env.filters["pval"] = lambda p: "-" if blank(p) else "< 1e-300" if p == 0 else f"{p:.1e}"
+    env.filters["num"] = lambda v, fmt=",": "-" if blank(v) else format(v, fmt)
+    script = env.loader.get_source(env, "report.js")[0]
+    style = env.loader.get_source(env, "report.css")[0]
+    digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode()
+    return env.get_template("report.html.j2").render(
+        r=data, script=script, style=style, script_hash=f"sha256-{digest}", version=__version__)
+
+
+# -- the verdict ------------------------------------------------------------------------------------
+def _causes(diagnosis: Diagnosis, clusters: list[dict], db: str, windows: list[dict],
+            drift_rows: list[dict] | None) -> list[dict]:
+    """Each cause as a card: a headline, one plain fact, and the command that starts the fix."""
+    growing = max(clusters, key=lambda c: (c["growth"], c["size"]), default=None)
+    by_start = {w["window_start"]: w for w in windows}
+    features = {r["feature"]: r for r in drift_rows or []}
+    return [_card(c, db, growing, by_start, features.get(c.feature)) for c in diagnosis.causes]
+
+
+def _card(c: Cause, db: str, growing: dict | None, by_start: dict, feature: dict | None) -> dict:
+    flagged = c.details.get("windows") or []
+    card = {"cause": c.cause, "title": CAUSE_TITLES.get(c.cause, c.cause), "feature": c.feature,
+            "severity": c.severity, "evidence": c.evidence, "mitigation": c.mitigation, "fact": None,
+            "command": None,
+            "examples": c.details.get("top_novel", [])[:3], "since": flagged[0][:10] if flagged else ""}
+    if c.cause == "label_bias":
+        target = f"--cluster {growing['cluster_id']}" if growing else "--max-p-value 0.01"
+        card["command"] = f"novelty queue add --db {db} {target} --budget 200"
+        latest = by_start.get(flagged[-1]) if flagged else None
+        if latest:
+            card["fact"] = (f"Since {card['since']}: {latest['novel_rate']:.1%} of prompts were novel in the window "
+                            f"of {latest['window_start'][:10]}, against {latest['expected_rate']:.1%} expected. "
+                            "For example:")
+    elif c.cause == "model_regression":
+        card["command"] = "novelty golden --baseline GOLDEN_LAUNCH --current GOLDEN_TODAY"
+    elif feature and feature["medians"]:
+        card["fact"] = "Median {:,.4g} in the reference, {:,.4g} now.".format(*feature["medians"])
+    return card
+
+
+def _facts(store: Store, since: str | None) -> dict:
+    where, args = ("WHERE ts >= ?", [since]) if since else ("", [])
+    prompts, novel, first, last = store.db.execute(
+        f"SELECT COUNT(*), SUM(is_novel), MIN(ts), MAX(ts) FROM scores {where}", args).fetchone()
+    run = next(store.db.query("SELECT * FROM runs WHERE status = 'done' ORDER BY run_id DESC LIMIT 1"), {})
+    scorer = json.loads(run.get("scorer") or "{}").get("name") if run else None
+    return {"prompts": prompts, "novel": novel or 0, "novel_rate": (novel or 0) / prompts if prompts else None,
+            "first": (first or "")[:16].replace("T", " "), "last": (last or "")[:16].replace("T", " "),
+            "rejected": store.db.execute("SELECT COUNT(*) FROM rejects").fetchone()[0],
+            "runs": store.db.execute("SELECT COUNT(*) FROM runs").fetchone()[0], "index": run.get("index_name"),
+            "model": run.get("model"), "alpha": run.get("alpha"), "threshold": run.get("threshold"),
+            "scorer": scorer, "index_checksum": run.get("index_checksum")}
+
+
+# -- novel rate over time ------------------------------------------------------------------------------
+def _windows(store: Store, size: str, since: str | None) -> list[dict]:
+    rows = store.db.query("SELECT * FROM windows WHERE window_size = ? AND window_start >= ? ORDER BY window_start",
+                          [size, since or ""])
+    return [{**w, "flagged": bool(w["flagged"])} for w in rows]
+
+
+def _incidents(store: Store, size: str, windows: list[dict]) -> list[dict]:
+    shown = {w["window_start"] for w in windows}
+    rows = store.db.query("SELECT * FROM incidents WHERE kind = 'label_bias' AND status = 'open' AND "
+                          "json_extract(details, '$.window_size') = ? ORDER BY window_start", [size])
+    return [{**r, "details": json.loads(r["details"] or "{}")} for r in rows if r["window_start"] in shown]
+
+
+def _absorbing(store: Store, windows: list[dict], since: str | None, limit: int = 8) -> dict:
+    """Predicted labels by the novel prompts they took in during the latest run of flagged windows,
+    against each label's own novel share before it (or over the whole period when nothing is flagged)."""
+    flagged = [i for i, w in enumerate(windows) if w["flagged"]]
+    if flagged:
+        last = flagged[-1]
+        first = last
+        while first > 0 and windows[first - 1]["flagged"]:
+            first -= 1
+        start, end = windows[first]["window_start"], windows[last]["window_end"]
+    else:
+        start, end = since or "", "9999"
+    query = ("SELECT predicted_label AS label, COUNT(*) AS prompts, SUM(is_novel) AS novel FROM scores "
+             "WHERE predicted_label IS NOT NULL AND ts >= ? AND ts < ? GROUP BY predicted_label")
+    during = {r["label"]: r for r in store.db.query(query, [start, end])}
+    before = {r["label"]: r for r in store.db.query(query, [since or "", start])} if flagged else {}
+    total = sum(r["novel"] for r in during.values()) or 1
+    rows = []
+    for label, r in during.items():
+        b = before.get(label)
+        base_share = b["novel"] / b["prompts"] if b and b["prompts"] else None
+        rows.append({**r, "novel_share": r["novel"] / r["prompts"], "before_share": base_share,
+                     "share_of_novel": r["novel"] / total,
+                     "excess": r["novel"] - (base_share or 0.0) * r["prompts"]})
+    rows.sort(key=lambda r: -(r["excess"] if flagged else r["novel"]))
+    top = max((r["novel"] for r in rows), default=0) or 1
+    return {"flagged": bool(flagged), "start": start[:16].replace("T", " "),
+            "end": end[:16].replace("T", " ") if flagged else "",
+            "rows": [{**r, "bar": r["novel"] / top} for r in rows[:limit] if r["novel"]]}
+
+
+# -- how familiar production looks --------------------------------------------------------------------
+def _distribution(store: Store, since: str | None, index_dir: str | Path | None) -> dict:
+    """Novelty scores of production against the index's held-out training prompts (its calibration),
+    with the threshold the runs used. Without the index: production only, and a note saying why."""
+    facts = next(store.db.query("SELECT index_name, index_checksum, threshold, alpha FROM runs WHERE "
+                                "status = 'done' ORDER BY run_id DESC LIMIT 1"), None)
+    production = np.array([v for (v,) in store.db.execute(
+        "SELECT novelty FROM scores WHERE novelty IS NOT NULL AND ts >= ?" if since else
+        "SELECT novelty FROM scores WHERE novelty IS NOT NULL", [since] if since else [])], dtype=float)
+    if facts is None or not len(production):
+        return {"chart": None, "note": "No scored prompts yet.", "calibration": False}
+    calibration, note = _calibration(facts, index_dir)
+    series = {"production": production, **({"calibration": calibration} if calibration is not None else {})}
+    threshold = facts["threshold"]
+    return {"chart": charts.histogram_chart(series, threshold), "note": note, "calibration": calibration is not None,
+            "threshold": threshold, "alpha": facts["alpha"], "index": facts["index_name"],
+            "above": float((production > threshold).mean()) if threshold is not None else None,
+            "production": len(production), "held_out": len(calibration) if calibration is not None else 0}
+
+
+def _calibration(run: dict, index_dir: str | Path | None) -> tuple[np.ndarray | None, str | None]:
+    folder = Path(index_dir or index_dir_default()) / str(run["index_name"])
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text())
+        scores = np.load(folder / "calibration.npy", allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        return None, (f"The index {run['index_name']!r} is not available in {folder.parent} ({type(exc).__name__}), "
+                      "so only production is shown; pass --index-dir to compare with its calibration.")
+    if manifest.get("checksum") != run["index_checksum"]:
+        return scores, (f"The index {run['index_name']!r} changed after these prompts were scored "
+                        "(prompts added?): its calibration now may differ from the one used.")
+    return scores, None
+
+
+# -- features ---------------------------------------------------------------------------------------
+def _drift(reference, current, ignore: set[str]) -> tuple[DriftReport, tuple[dict, dict]]:
+    ref = load_reference(reference, ignore)
+    table = read_table(current)
+    return compare(ref, table, ignore=ignore), (ref, profile(table, ignore))
+
+
+def _drift_rows(report: DriftReport | None, profiles: tuple[dict, dict] | None) -> list[dict] | None:
+    if report is None:
+        return None
+    ref, cur = profiles
+    rows = []
+    for f in report.findings:
+        a, b = ref["columns"].get(f.feature), cur["columns"].get(f.feature)
+        rows.append({"feature": f.feature, "kind": f.kind, "test": f.test, "p_value": f.p_value,
+                     "q_value": f.q_value, "effect": f.effect, "psi": f.psi, "cause": f.cause,
+                     "evidence": f.evidence, "chart": charts.mini_histogram(a, b) if a and b else None,
+                     "medians": (f.details["reference_median"], f.details["current_median"])
+                     if "current_median" in f.details else None})
+    return sorted(rows, key=lambda r: (r["cause"] is None, r["q_value"] if r["q_value"] is not None else 1.0))
+
+
+# -- clusters ---------------------------------------------------------------------------------------
+def _clusters(store: Store) -> list[dict]:
+    """Stored clusters, largest first, with their newest prompts and a sparkline over the same days.
+    A cluster left without members was superseded by a later clustering run: not shown."""
+    rows = list(store.db.query(
+        "SELECT cluster_id, name, size, first_seen, last_seen, growth, daily, predicted_labels, nearest_labels, "
+        "examples FROM clusters WHERE cluster_id IN (SELECT cluster_id FROM cluster_members) "
+        "ORDER BY size DESC LIMIT ?", [MAX_CLUSTERS]))
+    rows = [{**c, **{k: json.loads(c[k] or "{}") for k in ("daily", "predicted_labels", "nearest_labels")},
+             "examples": json.loads(c["examples"] or "[]")} for c in rows]
+    days = sorted({d for c in rows for d in c["daily"]})
+    return [{**c, "spark": charts.sparkline(c["daily"], days), "members": [r["text"] for r in store.db.query(
+        "SELECT DISTINCT s.text FROM scores s JOIN cluster_members m USING (prompt_id) "
+        "WHERE m.cluster_id = ? ORDER BY s.ts DESC LIMIT ?", [c["cluster_id"], MEMBERS_SHOWN])]}
+            for c in rows]

@@ -1,0 +1,131 @@
+"""The HTML report without a browser: what it contains, that it asks for nothing, that user text is
+escaped, and how it degrades. tests/test_report_browser.py opens the same file in Chromium."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from html.parser import HTMLParser
+
+from typer.testing import CliRunner
+
+from novelty import charts
+from novelty.cli import app
+from novelty.report import gather, write_report
+from novelty.store import Store
+
+from conftest import XSS_FEATURE, XSS_IMG, XSS_LABEL, XSS_SCRIPT
+
+ALLOWED_TAGS = {"html", "head", "meta", "link", "title", "style", "body", "header", "div", "h1", "h2", "h3", "span",
+                "main", "nav", "a", "section", "p", "article", "code", "ul", "li", "details", "summary", "b", "i",
+                "svg", "rect", "text", "line", "g", "path", "polyline", "table", "thead", "tbody", "tr", "th", "td",
+                "br", "small", "input", "label", "select", "option", "footer", "script"}
+
+
+def _tags(html: str) -> list[tuple[str, list[tuple[str, str | None]]]]:
+    """Every start tag with its attributes, as a browser's tokenizer would see them."""
+    found = []
+
+    class Collect(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            found.append((tag, attrs))
+
+        handle_startendtag = handle_starttag
+
+    Collect().feed(html)
+    return found
+
+
+def test_the_verdict_comes_first_with_what_to_do(report_demo):
+    html = report_demo["report"].read_text()
+    verdict = html[html.index('id="verdict"'):html.index('id="rate"')]
+    assert [c.cause for c in report_demo["result"].diagnosis.causes] == ["label_bias", "feature_recalibration"]
+    assert "2 things wrong" in verdict
+    assert "fine-tune or online learning on the new queries" in verdict
+    assert "retrain with the correct feature version" in verdict
+    assert "novelty queue add --db" in verdict
+    assert verdict.index("label_bias") < verdict.index("feature_recalibration")
+
+
+def test_nothing_leaves_the_page(report_demo):
+    html = report_demo["report"].read_text()
+    assert not re.search(r"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}", html, re.I)
+    tags = _tags(html)
+    fetching = [(t, a, v) for t, attrs in tags for a, v in attrs
+                if a in ("src", "href", "action", "formaction", "poster", "srcset", "data", "xlink:href")
+                and not (v or "").startswith(("data:", "#"))]
+    assert fetching == [], "attributes that would make a request"
+    assert not [(t, a) for t, attrs in tags for a, _ in attrs if a.startswith("on")], "no inline handlers"
+    assert {t for t, _ in tags} <= ALLOWED_TAGS
+    assert "@import" not in html and "url(" not in html
+    policy = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', html).group(1)
+    assert "default-src 'none'" in policy
+    script = re.search(r"<script>(.*?)</script>", html, re.S).group(1)
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    assert f"script-src 'sha256-{digest}'" in policy, "the page's own script must be the one allowed"
+
+
+def test_user_text_is_escaped_everywhere(report_demo):
+    html = report_demo["report"].read_text()
+    assert html.count("<script") == 1, "only the report's own script"
+    assert "<img" not in html and "<svg onload" not in html
+    assert "&lt;script&gt;window.__xss = 1&lt;/script&gt;" in html
+    assert "&#34;&gt;&lt;img src=x onerror=&#34;window.__xss = 2&#34;&gt;" in html
+    for text in (XSS_SCRIPT, XSS_IMG, XSS_LABEL, XSS_FEATURE):
+        assert text not in html
+
+
+def test_sections_hold_the_data(report_demo):
+    data = gather(report_demo["db"], reference=report_demo["tables"][0], current=report_demo["tables"][1],
+                  index_dir=report_demo["index_dir"])
+    assert [w["window_start"][:10] for w in data.windows if w["flagged"]] == ["2026-11-22", "2026-11-23", "2026-11-24"]
+    assert len(data.rate_chart["bars"]) == 7 and len(data.rate_chart["bands"]) == 1
+    assert len(data.incidents) == 3
+    assert set(data.distribution["chart"]["paths"]) == {"production", "calibration"}
+    assert data.distribution["above"] > data.distribution["alpha"]
+    assert data.drift[0]["feature"] == "amount_gbp" and data.drift[0]["cause"] == "feature_recalibration"
+    assert all(row["chart"] for row in data.drift)
+    assert data.clusters and all(c["members"] and c["spark"] for c in data.clusters)
+    assert data.labels["flagged"] and data.labels["rows"][0]["excess"] > 0
+
+
+def test_without_the_index_production_is_shown_alone_and_the_page_says_why(report_demo, tmp_path):
+    out = write_report(report_demo["db"], tmp_path / "r.html", index_dir=tmp_path / "nowhere")
+    html = (tmp_path / "r.html").read_text()
+    assert "is not available in" in html and "--index-dir" in html
+    assert 'class="production"' in html and 'class="calibration"' not in html
+    assert "pass --reference and --current" in html, "drift not given: said so, not shown as healthy"
+    assert [c.cause for c in out.diagnosis.causes] == ["label_bias"]
+
+
+def test_an_empty_database_still_makes_a_page(tmp_path):
+    Store(tmp_path / "empty.db").close()
+    write_report(tmp_path / "empty.db", tmp_path / "empty.html")
+    html = (tmp_path / "empty.html").read_text()
+    assert "No root cause found" in html and "No scored prompts yet" in html and "No clusters stored yet" in html
+
+
+def test_cli_writes_the_file_and_fails_on_cause(report_demo, tmp_path):
+    runner = CliRunner()
+    args = ["report", "--db", str(report_demo["db"]), "--index-dir", str(report_demo["index_dir"])]
+    out = runner.invoke(app, [*args, "-o", str(tmp_path / "a.html"), "--json"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output)["out"] == str(tmp_path / "a.html") and (tmp_path / "a.html").is_file()
+    assert runner.invoke(app, [*args, "-o", str(tmp_path / "b.html"), "--fail-on", "cause"]).exit_code == 1
+    bad = runner.invoke(app, [*args, "--reference", str(report_demo["tables"][0])])
+    assert bad.exit_code == 2 and "go together" in bad.output
+
+
+def test_chart_geometry():
+    windows = [{"window_start": f"2026-11-{d:02d}T00:00:00Z", "novel_rate": r, "ci_low": r / 2, "ci_high": r * 1.5,
+                "expected_rate": 0.05, "flagged": r > 0.1} for d, r in ((1, 0.05), (2, 0.3), (3, 0.4), (4, 0.05))]
+    chart = charts.rate_chart(windows)
+    assert [b["label"] for b in chart["bands"]] == ["2026-11-02"]
+    assert chart["bars"][2]["h"] > chart["bars"][1]["h"] > chart["bars"][0]["h"] > 0
+    hist = charts.histogram_chart({"production": [0.0, 1.0, 2.0, 5.0]}, threshold=1.5)
+    assert hist["left"] < hist["threshold"]["x"] < hist["right"]
+    mini = charts.mini_histogram({"kind": "categorical", "counts": {"a": 9, "b": 1}},
+                                 {"kind": "categorical", "counts": {"a": 1, "b": 9}})
+    assert len(mini["bars"]) == 4 and mini["caption"] == "a, b"
