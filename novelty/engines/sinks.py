@@ -23,9 +23,16 @@ from ..store import REJECT_COLUMNS, SCORE_COLUMNS, Store, utc_now
 
 _NOVELTY, _IS_NOVEL = SCORE_COLUMNS.index("novelty"), SCORE_COLUMNS.index("is_novel")
 _TYPES = {"run_id": pa.int64(), "line": pa.int64(), "is_novel": pa.int8(), "similarity": pa.float64(),
-          "novelty": pa.float64(), "p_value": pa.float64(), "vector": pa.binary()}
+          "novelty": pa.float64(), "p_value": pa.float64(), "vector": pa.binary(), "cached": pa.binary(),
+          "fresh": pa.binary()}
 _SHOWN = {"text": "text", "similarity": "similarity", "nearest_label": "nearest_label",
           "predicted_label": "predicted_label"}
+
+
+def arrow_schema(columns: Sequence[str]) -> pa.Schema:
+    """Arrow types of the store's columns (text unless numeric or a vector): a shard whose column happens
+    to be all null keeps the column's type."""
+    return pa.schema([(c, _TYPES.get(c, pa.string())) for c in columns])
 
 
 def open_sink(db: str | Path | None, out_parquet: str | Path | None):
@@ -100,9 +107,8 @@ class ParquetSink:
 
     def _shard(self, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
         if rows:
-            # an explicit schema: a shard whose column happens to be all null keeps the column's type
-            schema = pa.schema([(c, _TYPES.get(c, pa.string())) for c in columns])
-            data = pa.table({c: list(values) for c, values in zip(columns, zip(*rows))}, schema=schema)
+            data = pa.table({c: list(values) for c, values in zip(columns, zip(*rows))},
+                            schema=arrow_schema(columns))
             pq.write_table(data, self.folder / table / f"run-{self.run['run_id']:06d}-part-{self.parts:06d}.parquet")
 
     def _save_run(self) -> None:
