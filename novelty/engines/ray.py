@@ -15,6 +15,7 @@ and window at the defaults).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import tempfile
@@ -25,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..embed import Embedder, load_embedder
-from ..errors import MissingExtraError
+from ..errors import IndexFileError, InputError, MissingExtraError
 from ..index import FILES, PromptIndex, check_same_model
 from ..logs import Columns, MAX_CHARS
 from ..store import SCORE_COLUMNS
@@ -56,7 +57,11 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> int:
     if not ray.is_initialized():
         quiet = {"logging_level": logging.WARNING, "log_to_driver": False}
         if address:
-            ray.init(address=address, **quiet)
+            try:
+                ray.init(address=address, **quiet)
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                raise InputError(f"cannot join the Ray cluster at --ray-address {address!r} ({exc}); "
+                                 "give HEAD:6379, or 'auto' on a node of the cluster") from None
         else:
             ray.init(num_cpus=num_cpus, include_dashboard=False, **quiet)
     logging.getLogger("ray.data").setLevel(logging.ERROR)  # per-dataset chatter; failures raise anyway
@@ -92,7 +97,10 @@ class _RayEngine:
     def __init__(self, index: PromptIndex, alpha: float, workers: int):
         import ray
 
-        self.payload = ray.put({name: (index.path / name).read_bytes() for name in (*FILES, "manifest.json")})
+        files = {name: (index.path / name).read_bytes() for name in (*FILES, "manifest.json")}
+        if json.loads(files["manifest.json"])["checksum"] != index.checksum:
+            raise IndexFileError(f"index {index.name!r} changed on disk since it was loaded; load it again")
+        self.payload = ray.put(files)
         self.alpha, self.workers = alpha, workers
 
     def score(self, prepared, run_id: int):
