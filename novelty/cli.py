@@ -35,6 +35,11 @@ DB_HELP = "SQLite file filled by `novelty score`."
 
 JSON_HELP = "Print the result as JSON (for scripts) instead of a summary."
 INDEX_DIR_HELP = "Folder holding indexes (default: ./indexes, or $NOVELTY_INDEX_DIR)."
+ENGINE_HELP = ("Where embedding runs: local (this process) or ray (a pool of Ray actors, each loading "
+               "the model once; needs pip install 'novelty[ray]'). Same results either way.")
+RAY_ADDRESS_HELP = "With --engine ray: address of an existing Ray cluster (e.g. ray-head:6379 or auto); " \
+                   "default: start a local Ray on this machine's CPUs."
+WORKERS_HELP = "With --engine ray: actors in the pool (default: one per CPU of the cluster)."
 
 
 @contextmanager
@@ -90,22 +95,27 @@ def index_build(
                                    ">= 0.97, recorded in the manifest."),
     index_dir: Optional[Path] = typer.Option(None, help=INDEX_DIR_HELP),
     force: bool = typer.Option(False, "--force", help="Replace an existing index of that name."),
+    engine: str = typer.Option("local", help=ENGINE_HELP),
+    ray_address: Optional[str] = typer.Option(None, help=RAY_ADDRESS_HELP),
+    workers: Optional[int] = typer.Option(None, help=WORKERS_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
 ) -> None:
     """Embed training prompts into a FAISS index and calibrate the novelty threshold.
 
     Example: novelty index build train.csv --name support-bot --text-col text --label-col intent
     """
+    from .engines import embedding_function
     from .index import PromptIndex
 
     with _user_errors():
         columns = Columns(text=text_col, time=None, label=label_col, id=id_col)
+        embed = embedding_function(engine, ray_address, workers)
         with _progress(None, "prompts", "embedding") as update:
             built = PromptIndex.build(
                 file, name, index_dir=index_dir, columns=columns, model=model, backend=backend, alpha=alpha,
                 scorer=None if scorer == "auto" else scorer,
                 scorer_params={"k": k} if scorer == "knn" else None, index_type=index_type, force=force,
-                progress=update)
+                progress=update, embed=embed)
     if as_json:
         return _print_json(built.manifest)
     m = built.manifest
@@ -194,7 +204,8 @@ def _index_kind(info: dict) -> str:
 def score(
     files: List[Path] = typer.Argument(..., help="Production logs: JSONL, CSV or Parquet, gzip allowed."),
     index: str = typer.Option(..., "--index", "-i", help="Name (or folder) of the index to score against."),
-    db: Path = typer.Option(..., "--db", help="SQLite file to write (created if absent)."),
+    db: Optional[Path] = typer.Option(None, "--db", help="SQLite file to write (created if absent); "
+                                      "required unless --out-parquet is given."),
     text_col: str = typer.Option("prompt", help="Column holding the prompt text."),
     time_col: str = typer.Option("timestamp", help="Column holding the event time (ISO-8601 or epoch); "
                                  "used when present."),
@@ -206,6 +217,12 @@ def score(
     chunk_rows: int = typer.Option(5000, help="Rows per chunk: memory is bounded by this, not the file."),
     max_chars: int = typer.Option(20_000, help="Longer prompts are rejected with a reason."),
     index_dir: Optional[Path] = typer.Option(None, help=INDEX_DIR_HELP),
+    engine: str = typer.Option("local", help=ENGINE_HELP),
+    ray_address: Optional[str] = typer.Option(None, help=RAY_ADDRESS_HELP),
+    workers: Optional[int] = typer.Option(None, help=WORKERS_HELP),
+    out_parquet: Optional[Path] = typer.Option(None, help="Write Parquet shards (scores/, embeddings/, "
+                                               "rejects/, runs/) to this folder instead of SQLite, for a "
+                                               "data lake; de-duplicate there on prompt_id."),
     fail_on: List[str] = typer.Option([], help="Exit 1 when this is found (repeatable): 'rejects' = any "
                                       "row set aside; 'novel' = more novel prompts than alpha explains "
                                       "(one-sided binomial test, p < 0.001)."),
@@ -215,7 +232,7 @@ def score(
 
     Example: novelty score logs/2026-11-25.jsonl --index support-bot --db monitor.db
     """
-    from .engines.local import score_files
+    from .engines import score_files
 
     given = {"time": time_col != "timestamp", "label": pred_col != "predicted_label", "id": bool(id_col)}
     columns = Columns(text=text_col, time=time_col, id=id_col, label=pred_col,
@@ -223,7 +240,8 @@ def score(
     with _user_errors():
         _check_fail_on(fail_on, set(SCORE_FAILURES))
         with _progress(None, "prompts", "scoring") as update:
-            result = score_files(files, index, db, columns=columns, alpha=alpha, chunk_rows=chunk_rows,
+            result = score_files(files, index, db, engine=engine, ray_address=ray_address, workers=workers,
+                                 out_parquet=out_parquet, columns=columns, alpha=alpha, chunk_rows=chunk_rows,
                                  max_chars=max_chars, index_dir=index_dir, progress=update)
     found = [name for name in fail_on if SCORE_FAILURES[name](result)]
     if as_json:

@@ -29,3 +29,7 @@ class IncompatibleError(NoveltyError):
 
 class ModelError(NoveltyError):
     """The embedding model cannot be loaded."""
+
+
+class MissingExtraError(NoveltyError):
+    """An optional dependency is not installed; the message names the pip extra that brings it."""

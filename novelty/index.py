@@ -36,6 +36,7 @@ DEFAULT_INDEX_DIR = "indexes"
 FILES = ("index.faiss", "prompts.parquet", "calibration.npy", "scorer.npz")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 Progress = Callable[[int], None]
+EmbedFn = Callable[[Embedder, Sequence[str], "Progress | None"], np.ndarray]
 
 
 def index_dir_default() -> Path:
@@ -117,9 +118,13 @@ class PromptIndex:
               columns: Columns = Columns(text="text", time=None, label="label", id="id"),
               model: str = DEFAULT_MODEL, backend: str = DEFAULT_BACKEND, alpha: float = 0.05,
               scorer: str | None = None, scorer_params: dict | None = None, index_type: str = "auto",
-              force: bool = False,
-              progress: Progress | None = None) -> "PromptIndex":
-        """Embed the training prompts of ``source`` and write ``index_dir/name``."""
+              force: bool = False, progress: Progress | None = None,
+              embed: "EmbedFn | None" = None) -> "PromptIndex":
+        """Embed the training prompts of ``source`` and write ``index_dir/name``.
+
+        ``embed(embedder, texts, progress)`` computes the vectors (default: here, in chunks; the Ray
+        engine passes one that runs on a cluster).
+        """
         folder = _folder(name, index_dir)
         if folder.exists() and not force:
             raise InputError(f"index {name!r} already exists in {folder.parent}; use `novelty index "
@@ -133,7 +138,7 @@ class PromptIndex:
             raise InputError(f"scorer {scorer!r} needs every training prompt labelled, with at least two "
                              f"labels (column {columns.label!r}); use --scorer knn")
         embedder = load_embedder(model, backend=backend)
-        vectors = embed_in_chunks(embedder, rows.texts, progress)
+        vectors = (embed or embed_in_chunks)(embedder, rows.texts, progress)
         manifest = {
             "format": 1, "name": name, "created_at": utc_now(), "novelty_version": __version__,
             "model": {"name": model, "backend": getattr(embedder, "backend", "none"),

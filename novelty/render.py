@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 def format_score_summary(result) -> str:
     rate = result.scored / result.seconds if result.seconds else 0.0
+    engine = f", on {result.engine}" if result.engine != "local" else ""
     lines = [f"Scored {result.scored:,} prompts against {result.index!r} into {result.db} "
-             f"(run {result.run_id}, {result.seconds:.1f} s, {rate:,.0f} prompts/s).",
+             f"(run {result.run_id}{engine}, {result.seconds:.1f} s, {rate:,.0f} prompts/s).",
              f"  novel     {result.novel:,} ({result.novel_rate:.1%}; about {result.alpha:.0%} expected "
              f"when nothing is new; p = {result.novel_p_value:.2g})"]
     if result.skipped:
@@ -17,8 +20,10 @@ def format_score_summary(result) -> str:
         lines.append("Most novel prompts (similarity to the nearest training prompt, its label):")
         lines += [f"  {r['similarity']:.2f}  {_clip(r['text'])}  -> {r['nearest_label']}"
                   for r in result.top_novel]
-    lines.append(f"Query them: sqlite3 {result.db} \"SELECT ts, text, similarity FROM scores "
-                 "WHERE is_novel = 1 ORDER BY novelty DESC LIMIT 20\"")
+    shards = Path(result.db).is_dir()
+    table = f"'{result.db}/scores/*.parquet'" if shards else "scores"
+    lines.append(f"Query them: {'duckdb -c' if shards else 'sqlite3 ' + result.db} \"SELECT ts, text, similarity "
+                 f"FROM {table} WHERE is_novel = 1 ORDER BY novelty DESC LIMIT 20\"")
     return "\n".join(lines)
 
 

@@ -1,0 +1,264 @@
+"""What every engine shares: the run around the scoring (open the sink, record the run, count, sum up),
+the gate that decides which rows of a chunk need scoring, and the one function that turns texts and
+vectors into score rows. Engines differ only in where embedding and search run, so local and Ray
+results are the same by construction."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+from scipy.stats import binomtest
+
+from .. import __version__
+from ..errors import InputError
+from ..index import PromptIndex
+from ..logs import Batch, Columns, MAX_CHARS, read_batches
+from ..scoring import Calibration
+from ..store import SCORE_COLUMNS, params_json, reject_row, stored_vectors, text_hash, utc_now
+from .sinks import open_sink
+
+SHOWN_NEIGHBORS = 3
+_IS_NOVEL = SCORE_COLUMNS.index("is_novel")
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    """What one ``score`` run did."""
+
+    run_id: int
+    db: str
+    index: str
+    sources: list[str]
+    rows_read: int
+    scored: int
+    skipped: int
+    rejected: int
+    novel: int
+    novel_rate: float
+    alpha: float
+    novel_p_value: float  # one-sided binomial test: more novel prompts than alpha explains?
+    seconds: float
+    top_novel: list[dict] = field(default_factory=list)
+    reject_reasons: list[dict] = field(default_factory=list)
+    engine: str = "local"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Counts:
+    read: int = 0
+    scored: int = 0
+    skipped: int = 0
+    rejected: int = 0
+    novel: int = 0
+
+    def add_written(self, rows: list[tuple], rejects: list[dict]) -> None:
+        self.scored += len(rows)
+        self.rejected += len(rejects)
+        self.novel += sum(row[_IS_NOVEL] for row in rows)
+
+
+@dataclass
+class Pending:
+    """The rows of one chunk that need scoring, column by column, with the vectors already cached."""
+
+    ids: list[str]
+    sources: list[str]
+    lines: list[int]
+    times: list[str | None]
+    texts: list[str]
+    hashes: list[str]
+    labels: list[str | None]
+    cached: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def excess_p_value(novel: int, total: int, alpha: float) -> float:
+    """P(at least ``novel`` of ``total`` flagged) if every prompt were in-distribution.
+
+    >>> round(excess_p_value(5, 100, 0.05), 2), excess_p_value(0, 0, 0.05)
+    (0.56, 1.0)
+    """
+    if not total:
+        return 1.0
+    return float(binomtest(novel, total, alpha, alternative="greater").pvalue)
+
+
+def derive_id(ts: str | None, text: str, line: int, source: str) -> str:
+    """A stable id from the row's time, text and line; without a time, from the file too.
+
+    Re-scoring the same file gives the same ids, so nothing is written twice.
+    """
+    key = f"{ts}\x1f{text}\x1f{line}" if ts else f"{source}\x1f{line}\x1f{text}"
+    return hashlib.blake2b(key.encode("utf-8"), digest_size=10).hexdigest()
+
+
+class Gate:
+    """Decides, chunk by chunk, what to score: not scored by an earlier run, not an id repeated in
+    this one. Ids of chunks handed out but not yet written are remembered until ``written``, so an
+    engine may have many chunks in flight."""
+
+    def __init__(self, sink, dimension: int):
+        self.sink, self.dimension, self.run_id = sink, dimension, 0
+        self.in_flight: dict[str, int] = {}
+
+    def prepare(self, batch: Batch, source: str, counts: Counts) -> tuple[Pending, list[dict]]:
+        ids = [given or derive_id(ts, text, line, source)
+               for given, ts, text, line in zip(batch.ids, batch.times, batch.texts, batch.lines)]
+        rejects = [reject_row(self.run_id, r.source, r.line, r.reason, r.raw) for r in batch.rejects]
+        todo = self._new_rows(batch, ids, rejects, counts)
+        hashes = [text_hash(batch.texts[i]) for i in todo]
+        counts.read += len(batch) + len(batch.rejects)
+        return Pending(ids=[ids[i] for i in todo], sources=[batch.source] * len(todo),
+                       lines=[batch.lines[i] for i in todo], times=[batch.times[i] for i in todo],
+                       texts=[batch.texts[i] for i in todo], hashes=hashes,
+                       labels=[batch.labels[i] for i in todo],
+                       cached=self.sink.cached_vectors(hashes, self.dimension)), rejects
+
+    def written(self) -> None:
+        self.in_flight.clear()
+
+    def _new_rows(self, batch: Batch, ids: list[str], rejects: list[dict], counts: Counts) -> list[int]:
+        earlier = self.sink.existing_ids(ids)
+        first_line: dict[str, int] = {}
+        todo = []
+        for i, pid in enumerate(ids):
+            if earlier.get(pid, self.run_id) != self.run_id:
+                counts.skipped += 1
+            elif pid in earlier or pid in first_line or pid in self.in_flight:
+                where = f"line {first_line[pid]}" if pid in first_line else "an earlier chunk"
+                rejects.append(reject_row(self.run_id, batch.source, batch.lines[i],
+                                          f"duplicate id {pid!r} in this run (first on {where})",
+                                          batch.texts[i]))
+            else:
+                first_line[pid] = batch.lines[i]
+                todo.append(i)
+        self.in_flight.update(first_line)
+        return todo
+
+
+class RowScorer:
+    """Pending rows + vectors -> score rows, against one loaded index. Both engines use it."""
+
+    def __init__(self, index: PromptIndex, alpha: float | None = None):
+        self.index = index
+        self.calibration = Calibration(index.calibration.scores, alpha or index.calibration.alpha)
+        self.k = max(index.scorer.k, SHOWN_NEIGHBORS)
+
+    def vectors(self, embedder, pending: Pending) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Vectors of ``pending``: cached ones as given, the rest embedded (once per distinct text)."""
+        missing = list({h: t for h, t in zip(pending.hashes, pending.texts) if h not in pending.cached}.items())
+        fresh: dict[str, np.ndarray] = {}
+        if missing:
+            embedded = stored_vectors(embedder.embed([t for _, t in missing]))
+            fresh = {h: v for (h, _), v in zip(missing, embedded)}
+        known = {**pending.cached, **fresh}
+        vectors = np.stack([known[h] for h in pending.hashes]) if len(pending) else \
+            np.zeros((0, self.index.model["dimension"]), np.float32)
+        return vectors, fresh
+
+    def rows(self, pending: Pending, vectors: np.ndarray, run_id: int) -> list[tuple]:
+        """One tuple per pending prompt, in ``SCORE_COLUMNS`` order."""
+        if not len(pending):
+            return []
+        similarities, positions = self.index.search(vectors, self.k)
+        novelty = self.index.scorer.score(similarities, positions, vectors)
+        p_values = self.calibration.p_values(novelty)
+        novel = self.calibration.is_novel(p_values)
+        now, train_ids, labels = utc_now(), self.index.ids, self.index.labels
+        rows = []
+        for j in range(len(pending)):
+            near, sims = positions[j, :SHOWN_NEIGHBORS], similarities[j, :SHOWN_NEIGHBORS].tolist()
+            neighbors = json.dumps([{"id": train_ids[p], "label": _label(labels[p]), "similarity": round(s, 4)}
+                                    for p, s in zip(near.tolist(), sims) if p >= 0])
+            rows.append((pending.ids[j], run_id, pending.sources[j], pending.lines[j], pending.times[j],
+                         pending.texts[j], pending.hashes[j], pending.labels[j], sims[0], float(novelty[j]),
+                         float(p_values[j]), int(novel[j]), train_ids[near[0]], _label(labels[near[0]]),
+                         neighbors, now))
+        return rows
+
+
+# An engine turns prepared chunks into (score rows, fresh vectors, rejects) ready to write. It may hold
+# several chunks in flight; the gate remembers their ids until the run has written what came back.
+Prepared = Iterator[tuple[Pending, list[dict]]]
+Engine = Callable[[Prepared, int], Iterable[tuple[list[tuple], dict, list[dict]]]]
+
+
+def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Engine],
+                paths: Sequence[str | Path], index: PromptIndex | str, db: str | Path | None, *,
+                out_parquet: str | Path | None = None, columns: Columns = Columns(),
+                alpha: float | None = None, chunk_rows: int = 5000, max_chars: int = MAX_CHARS,
+                index_dir: str | Path | None = None, progress: Progress | None = None,
+                params: dict | None = None) -> ScoreResult:
+    """Read, gate and write on this process; ``engine(index, scorer)`` scores what the gate lets through."""
+    paths = [Path(p) for p in paths]
+    for path in paths:
+        if not path.is_file():
+            raise InputError(f"{path}: no such file")
+    index = index if isinstance(index, PromptIndex) else PromptIndex.load(index, index_dir)
+    scorer = RowScorer(index, alpha)
+    sink = open_sink(db, out_parquet)
+    try:
+        sink.bind_model(index.model["name"], index.model["revision"], index.model["dimension"])
+        gate = Gate(sink, index.model["dimension"])
+        gate.run_id = run_id = sink.start_run(
+            sources=json.dumps([str(p) for p in paths]), index_name=index.name,
+            index_checksum=index.checksum, model=index.model["name"],
+            model_revision=index.model["revision"], dimension=index.model["dimension"],
+            scorer=json.dumps(index.manifest["scorer"]), alpha=scorer.calibration.alpha,
+            threshold=scorer.calibration.threshold, novelty_version=__version__,
+            params=params_json({"columns": asdict(columns), "chunk_rows": chunk_rows, "max_chars": max_chars,
+                                "engine": engine_name, **(params or {})}))
+        sink.record_training_labels(index.checksum, index.label_counts())
+        started, counts = time.perf_counter(), Counts()
+
+        def prepared() -> Prepared:
+            for path in paths:
+                for batch in read_batches(path, columns, chunk_rows, max_chars):
+                    yield gate.prepare(batch, str(path.resolve()), counts)
+
+        try:
+            shown = 0
+            for rows, fresh, rejects in engine(index, scorer)(prepared(), run_id):
+                sink.write_chunk(rows, fresh, rejects)
+                counts.add_written(rows, rejects)
+                gate.written()
+                if progress:
+                    progress(counts.read - shown)
+                    shown = counts.read
+        except BaseException:
+            sink.finish_run(run_id, "failed", **_run_fields(counts, started))
+            raise
+        sink.finish_run(run_id, "done", **_run_fields(counts, started))
+        return ScoreResult(
+            run_id=run_id, db=str(out_parquet or db), index=index.name, sources=[str(p) for p in paths],
+            rows_read=counts.read, scored=counts.scored, skipped=counts.skipped,
+            rejected=counts.rejected, novel=counts.novel,
+            novel_rate=counts.novel / counts.scored if counts.scored else 0.0,
+            alpha=scorer.calibration.alpha,
+            novel_p_value=excess_p_value(counts.novel, counts.scored, scorer.calibration.alpha),
+            seconds=round(time.perf_counter() - started, 3), top_novel=sink.top_novel(run_id),
+            reject_reasons=sink.reject_reasons(run_id), engine=engine_name)
+    finally:
+        sink.close()
+
+
+def _run_fields(counts: Counts, started: float) -> dict:
+    return {"rows_read": counts.read, "rows_scored": counts.scored, "rows_skipped": counts.skipped,
+            "rows_rejected": counts.rejected, "novel": counts.novel,
+            "seconds": round(time.perf_counter() - started, 3)}
+
+
+def _label(value) -> str | None:
+    return None if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)

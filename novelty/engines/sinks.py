@@ -1,0 +1,116 @@
+"""Where a scoring run writes: the SQLite ``Store`` (default) or Parquet shards for a data lake.
+
+Both offer the few calls the run needs (``bind_model``, ``start_run``, ``existing_ids``,
+``cached_vectors``, ``write_chunk``, ``finish_run``, ``top_novel``, ``reject_reasons``). Parquet shards
+have no memory of earlier runs: ids are stable, so the lake de-duplicates on ``prompt_id`` (a MERGE, or
+keep the latest row) instead of the run skipping them.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..errors import InputError
+from ..store import REJECT_COLUMNS, SCORE_COLUMNS, Store, utc_now
+
+_NOVELTY, _IS_NOVEL = SCORE_COLUMNS.index("novelty"), SCORE_COLUMNS.index("is_novel")
+_TYPES = {"run_id": pa.int64(), "line": pa.int64(), "is_novel": pa.int8(), "similarity": pa.float64(),
+          "novelty": pa.float64(), "p_value": pa.float64(), "vector": pa.binary(), "cached": pa.binary(),
+          "fresh": pa.binary()}
+_SHOWN = {"text": "text", "similarity": "similarity", "nearest_label": "nearest_label",
+          "predicted_label": "predicted_label"}
+
+
+def arrow_schema(columns: Sequence[str]) -> pa.Schema:
+    """Arrow types of the store's columns (text unless numeric or a vector): a shard whose column happens
+    to be all null keeps the column's type."""
+    return pa.schema([(c, _TYPES.get(c, pa.string())) for c in columns])
+
+
+def open_sink(db: str | Path | None, out_parquet: str | Path | None):
+    """The Store for ``db``, or a ParquetSink for ``out_parquet``: exactly one of them."""
+    if (db is None) == (out_parquet is None):
+        raise InputError("give exactly one destination: --db FILE (SQLite) or --out-parquet DIR (shards)")
+    return Store(db) if db is not None else ParquetSink(out_parquet)
+
+
+class ParquetSink:
+    """``DIR/scores``, ``DIR/embeddings`` and ``DIR/rejects`` hold one shard per written chunk, named
+    ``run-000001-part-000001.parquet``; ``DIR/runs/run-000001.json`` holds the run's row."""
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+        if self.folder.exists() and not self.folder.is_dir():
+            raise InputError(f"--out-parquet {self.folder} is a file; give a folder")
+        for part in ("scores", "embeddings", "rejects", "runs"):
+            (self.folder / part).mkdir(parents=True, exist_ok=True)
+        self.run: dict = {}
+        self.parts = 0
+        self.ids: set[str] = set()  # ids written by this run, to reject repeats like the Store does
+        self.top: list[tuple] = []
+        self.reasons: Counter = Counter()
+
+    def close(self) -> None:
+        pass
+
+    def bind_model(self, model: str, revision: str, dimension: int) -> None:
+        self.run.update(model=model, model_revision=revision, dimension=dimension)
+
+    def start_run(self, **fields) -> int:
+        done = [int(p.stem.split("-")[1]) for p in (self.folder / "runs").glob("run-*.json")]
+        run_id = max(done, default=0) + 1
+        self.run.update(fields, run_id=run_id, started_at=utc_now(), status="running")
+        self._save_run()
+        return run_id
+
+    def finish_run(self, run_id: int, status: str = "done", **fields) -> None:
+        self.run.update(fields, finished_at=utc_now(), status=status)
+        self._save_run()
+
+    def record_training_labels(self, index_checksum: str, counts: dict[str, int]) -> None:
+        self.run["training_labels"] = counts
+
+    def existing_ids(self, prompt_ids: Sequence[str]) -> dict[str, int]:
+        return {pid: self.run["run_id"] for pid in prompt_ids if pid in self.ids}
+
+    def cached_vectors(self, hashes: Sequence[str], dimension: int) -> dict[str, np.ndarray]:
+        return {}
+
+    def write_chunk(self, scores: list[tuple], vectors: dict[str, np.ndarray], rejects: list[dict]) -> None:
+        self.parts += 1
+        self._shard("scores", SCORE_COLUMNS, scores)
+        self._shard("embeddings", ("text_hash", "vector"),
+                    [(k, np.asarray(v, dtype=np.float16).tobytes()) for k, v in vectors.items()])
+        self._shard("rejects", REJECT_COLUMNS, [tuple(r[c] for c in REJECT_COLUMNS) for r in rejects])
+        self.ids.update(row[0] for row in scores)
+        self.reasons.update(r["reason"] for r in rejects)
+        for row in scores:
+            if row[_IS_NOVEL]:
+                heapq.heappush(self.top, (row[_NOVELTY], row[0], row))
+                if len(self.top) > 5:
+                    heapq.heappop(self.top)
+
+    def top_novel(self, run_id: int, limit: int = 5) -> list[dict]:
+        best = sorted(self.top, reverse=True)[:limit]
+        return [{name: row[SCORE_COLUMNS.index(name)] for name in _SHOWN} for _, _, row in best]
+
+    def reject_reasons(self, run_id: int, limit: int = 5) -> list[dict]:
+        return [{"reason": reason, "rows": n} for reason, n in self.reasons.most_common(limit)]
+
+    def _shard(self, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
+        if rows:
+            data = pa.table({c: list(values) for c, values in zip(columns, zip(*rows))},
+                            schema=arrow_schema(columns))
+            pq.write_table(data, self.folder / table / f"run-{self.run['run_id']:06d}-part-{self.parts:06d}.parquet")
+
+    def _save_run(self) -> None:
+        path = self.folder / "runs" / f"run-{self.run['run_id']:06d}.json"
+        path.write_text(json.dumps(self.run, indent=2, default=str) + "\n")

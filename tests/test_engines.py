@@ -1,0 +1,41 @@
+"""Engine choice and destinations that need no Ray: the missing-extra message, Parquet shards."""
+
+import sys
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from novelty.cli import app
+from novelty.engines import score_files
+from novelty.errors import InputError, MissingExtraError
+
+
+def test_a_missing_ray_says_how_to_install_it(tmp_path, index, day_log, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray now raises ImportError
+    with pytest.raises(MissingExtraError, match=r"pip install 'novelty\[ray\]'"):
+        score_files([day_log], index, tmp_path / "m.db", engine="ray")
+    out = CliRunner().invoke(app, ["score", str(day_log), "--index", str(index.path), "--db",
+                                   str(tmp_path / "m.db"), "--engine", "ray"])
+    assert out.exit_code == 2 and "pip install 'novelty[ray]'" in out.output and not (tmp_path / "m.db").exists()
+
+
+def test_engine_and_destination_are_checked(tmp_path, index, day_log):
+    with pytest.raises(InputError, match="--engine takes local or ray"):
+        score_files([day_log], index, tmp_path / "m.db", engine="spark")
+    with pytest.raises(InputError, match="only apply with --engine ray"):
+        score_files([day_log], index, tmp_path / "m.db", workers=4)
+    with pytest.raises(InputError, match="exactly one destination"):
+        score_files([day_log], index, tmp_path / "m.db", out_parquet=tmp_path / "lake")
+
+
+def test_local_engine_writes_parquet_shards(tmp_path, index, day_log):
+    with day_log.open("a") as fh:
+        fh.write("{oops\n")
+    first = score_files([day_log], index, None, out_parquet=tmp_path / "lake", chunk_rows=150)
+    second = score_files([day_log], index, None, out_parquet=tmp_path / "lake", chunk_rows=150)
+    shards = pd.read_parquet(tmp_path / "lake" / "scores")
+    assert (first.scored, first.rejected, second.run_id) == (400, 1, 2) and len(shards) == 800
+    assert shards["prompt_id"].nunique() == 400  # the lake de-duplicates on the stable ids
+    assert first.top_novel and first.reject_reasons[0]["rows"] == 1
+    assert len(list((tmp_path / "lake" / "scores").glob("run-000001-part-*.parquet"))) == 3
