@@ -216,6 +216,9 @@ def score(
     alpha: Optional[float] = typer.Option(None, help="Override the index's false-alarm target for this run."),
     chunk_rows: int = typer.Option(5000, help="Rows per chunk: memory is bounded by this, not the file."),
     max_chars: int = typer.Option(20_000, help="Longer prompts are rejected with a reason."),
+    cache_size: int = typer.Option(2_000_000, help="Stored vectors kept as a cache across runs (a text seen "
+                                   "before is never embedded again); past this, vectors of never-novel prompts "
+                                   "go, least recently scored first."),
     index_dir: Optional[Path] = typer.Option(None, help=INDEX_DIR_HELP),
     engine: str = typer.Option("local", help=ENGINE_HELP),
     ray_address: Optional[str] = typer.Option(None, help=RAY_ADDRESS_HELP),
@@ -242,7 +245,8 @@ def score(
         with _progress(None, "prompts", "scoring") as update:
             result = score_files(files, index, db, engine=engine, ray_address=ray_address, workers=workers,
                                  out_parquet=out_parquet, columns=columns, alpha=alpha, chunk_rows=chunk_rows,
-                                 max_chars=max_chars, index_dir=index_dir, progress=update)
+                                 max_chars=max_chars, index_dir=index_dir, progress=update,
+                                 cache_size=cache_size)
     found = [name for name in fail_on if SCORE_FAILURES[name](result)]
     if as_json:
         _print_json({**result.to_dict(), "found": found})

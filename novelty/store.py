@@ -193,6 +193,21 @@ class Store:
                          [(k, np.asarray(v, dtype=np.float16).tobytes()) for k, v in vectors.items()])
             self._insert("rejects", REJECT_COLUMNS, [tuple(r[c] for c in REJECT_COLUMNS) for r in rejects])
 
+    def bound_embeddings(self, max_vectors: int) -> int:
+        """Evict cached vectors past ``max_vectors``, least recently scored first; returns how many.
+
+        Only vectors of prompts that were never novel go: clusters and the queue read the novel
+        ones, and those are the few (alpha of in-distribution traffic)."""
+        (count,) = self.db.execute("SELECT COUNT(*) FROM embeddings").fetchone()
+        if count <= max_vectors:
+            return 0
+        with self.db.conn:
+            before = self.db.conn.total_changes
+            self.db.conn.execute(
+                "DELETE FROM embeddings WHERE text_hash IN (SELECT text_hash FROM scores GROUP BY text_hash "
+                "HAVING MAX(is_novel) = 0 ORDER BY MAX(run_id), MAX(ts) LIMIT ?)", [count - max_vectors])
+            return self.db.conn.total_changes - before
+
     def vectors(self, hashes: Sequence[str]) -> np.ndarray:
         """Stored vectors of ``hashes``, in order (as float32 rows)."""
         dimension = int(self.meta().get("dimension", 0))

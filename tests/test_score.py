@@ -169,3 +169,22 @@ def test_csv_logs_with_custom_columns(tmp_path, index):
     scored = rows(tmp_path / "m.db")
     assert result.scored == 2 and scored[0]["predicted_label"] == "card_arrival"
     assert scored[1]["predicted_label"] is None and scored[1]["ts"] == "2025-11-25T10:00:00Z"
+
+
+def test_the_embedding_cache_is_bounded_and_keeps_novel_vectors(tmp_path, index, train_pairs):
+    def log(name, texts, day):
+        return write_jsonl(tmp_path / name, [{"prompt": t, "timestamp": f"2026-11-{day}T00:00:00Z"} for t in texts])
+
+    familiar = [t for t, _ in train_pairs]  # training prompts themselves: never novel
+    db = tmp_path / "m.db"
+    score_files([log("old.jsonl", familiar[:30], "01")], index, db)
+    result = score_files([log("new.jsonl", familiar[30:60] + ["zzqx qwv bitcoin staking yield"], "02")], index, db,
+                         cache_size=40)
+    con = sqlite3.connect(db)
+    kept = {h for (h,) in con.execute("SELECT text_hash FROM embeddings")}
+    assert len(kept) == 40 and result.novel >= 1
+    novel = {h for (h,) in con.execute("SELECT text_hash FROM scores WHERE is_novel = 1")}
+    assert novel <= kept  # clusters and the queue still find every novel prompt's vector
+    newest = {h for (h,) in con.execute("SELECT text_hash FROM scores WHERE run_id = ?", [result.run_id])}
+    assert newest <= kept  # the older run's vectors went first
+    assert con.execute("SELECT COUNT(*) FROM scores").fetchone()[0] == 61  # scores are never evicted

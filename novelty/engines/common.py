@@ -195,13 +195,20 @@ Prepared = Iterator[tuple[Pending, list[dict]]]
 Engine = Callable[[Prepared, int], Iterable[tuple[list[tuple], dict, list[dict]]]]
 
 
+CACHE_SIZE = 2_000_000  # stored vectors: ~1.5 GB at 384 float16 dimensions
+
+
 def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Engine],
                 paths: Sequence[str | Path], index: PromptIndex | str, db: str | Path | None, *,
                 out_parquet: str | Path | None = None, columns: Columns = Columns(),
                 alpha: float | None = None, chunk_rows: int = 5000, max_chars: int = MAX_CHARS,
                 index_dir: str | Path | None = None, progress: Progress | None = None,
-                params: dict | None = None) -> ScoreResult:
-    """Read, gate and write on this process; ``engine(index, scorer)`` scores what the gate lets through."""
+                params: dict | None = None, cache_size: int = CACHE_SIZE) -> ScoreResult:
+    """Read, gate and write on this process; ``engine(index, scorer)`` scores what the gate lets through.
+
+    Past ``cache_size`` stored vectors, the least recently scored ones of never-novel prompts are
+    evicted after the run (the vectors double as a cache: a text seen before is never re-embedded).
+    """
     paths = [Path(p) for p in paths]
     for path in paths:
         if not path.is_file():
@@ -241,6 +248,8 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
             sink.finish_run(run_id, "failed", **_run_fields(counts, started))
             raise
         sink.finish_run(run_id, "done", **_run_fields(counts, started))
+        if hasattr(sink, "bound_embeddings"):
+            sink.bound_embeddings(cache_size)
         return ScoreResult(
             run_id=run_id, db=str(out_parquet or db), index=index.name, sources=[str(p) for p in paths],
             rows_read=counts.read, scored=counts.scored, skipped=counts.skipped,

@@ -9,14 +9,15 @@ from typing import Sequence
 
 from ..index import PromptIndex
 from ..logs import Columns, MAX_CHARS
-from .common import (Progress, RowScorer, ScoreResult, derive_id, excess_p_value,  # noqa: F401 (re-exported)
+from .common import (CACHE_SIZE, Progress, RowScorer, ScoreResult, derive_id, excess_p_value,  # noqa: F401
                      run_scoring)
 
 
 def score_files(paths: Sequence[str | Path], index: PromptIndex | str, db: str | Path | None, *,
                 columns: Columns = Columns(), alpha: float | None = None, chunk_rows: int = 5000,
                 max_chars: int = MAX_CHARS, index_dir: str | Path | None = None,
-                progress: Progress | None = None, out_parquet: str | Path | None = None) -> ScoreResult:
+                progress: Progress | None = None, out_parquet: str | Path | None = None,
+                cache_size: int = CACHE_SIZE) -> ScoreResult:
     """Score every prompt of ``paths`` against ``index`` and record the results in ``db`` (or in
     Parquet shards under ``out_parquet``).
 
@@ -24,7 +25,7 @@ def score_files(paths: Sequence[str | Path], index: PromptIndex | str, db: str |
     """
     return run_scoring("local", _engine, paths, index, db, out_parquet=out_parquet, columns=columns,
                        alpha=alpha, chunk_rows=chunk_rows, max_chars=max_chars, index_dir=index_dir,
-                       progress=progress)
+                       progress=progress, cache_size=cache_size)
 
 
 def _engine(index: PromptIndex, scorer: RowScorer):

@@ -30,7 +30,7 @@ from ..errors import IndexFileError, InputError, MissingExtraError
 from ..index import FILES, PromptIndex, check_same_model
 from ..logs import Columns, MAX_CHARS
 from ..store import SCORE_COLUMNS
-from .common import Pending, Progress, RowScorer, ScoreResult, run_scoring
+from .common import CACHE_SIZE, Pending, Progress, RowScorer, ScoreResult, run_scoring
 from .sinks import arrow_schema
 
 INSTALL = "pip install 'novelty[ray]'"
@@ -76,7 +76,7 @@ def score_files(paths: Sequence[str | Path], index: PromptIndex | str, db: str |
                 address: str | None = None, workers: int | None = None, columns: Columns = Columns(),
                 alpha: float | None = None, chunk_rows: int = 5000, max_chars: int = MAX_CHARS,
                 index_dir: str | Path | None = None, progress: Progress | None = None,
-                out_parquet: str | Path | None = None) -> ScoreResult:
+                out_parquet: str | Path | None = None, cache_size: int = CACHE_SIZE) -> ScoreResult:
     """Score ``paths`` like ``novelty.engines.local.score_files``, embedding and searching on Ray.
 
     ``address`` joins an existing cluster (else a local Ray starts); ``workers`` is the size of the actor
@@ -90,7 +90,8 @@ def score_files(paths: Sequence[str | Path], index: PromptIndex | str, db: str |
 
     return run_scoring("ray", engine, paths, index, db, out_parquet=out_parquet, columns=columns,
                        alpha=alpha, chunk_rows=chunk_rows, max_chars=max_chars, index_dir=index_dir,
-                       progress=progress, params={"ray_address": address, "workers": workers})
+                       progress=progress, params={"ray_address": address, "workers": workers},
+                       cache_size=cache_size)
 
 
 class _RayEngine:
