@@ -29,3 +29,7 @@ class IncompatibleError(NoveltyError):
 
 class ModelError(NoveltyError):
     """The embedding model cannot be loaded."""
+
+
+class StorageError(NoveltyError):
+    """The SQLite database cannot be written (disk full, locked for too long, read-only)."""
