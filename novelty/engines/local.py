@@ -4,6 +4,7 @@ a run resumed after a crash writes no duplicate and embeds nothing twice."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -15,14 +16,16 @@ import numpy as np
 from scipy.stats import binomtest
 
 from .. import __version__
-from ..errors import InputError
+from ..errors import InputError, NoveltyError
 from ..index import PromptIndex
 from ..logs import Batch, Columns, MAX_CHARS, read_batches
+from ..redact import redact as redact_text
 from ..scoring import Calibration
 from ..store import SCORE_COLUMNS, Store, params_json, reject_row, stored_vectors, text_hash, utc_now
 
 SHOWN_NEIGHBORS = 3
 _IS_NOVEL = SCORE_COLUMNS.index("is_novel")
+_TEXT = SCORE_COLUMNS.index("text")
 
 
 @dataclass(frozen=True)
@@ -61,10 +64,13 @@ class _Counts:
 def score_files(paths: Sequence[str | Path], index: PromptIndex | str, db: str | Path, *,
                 columns: Columns = Columns(), alpha: float | None = None, chunk_rows: int = 5000,
                 max_chars: int = MAX_CHARS, index_dir: str | Path | None = None,
-                progress: Callable[[int], None] | None = None) -> ScoreResult:
+                progress: Callable[[int], None] | None = None, redact: bool = False,
+                redact_before_embed: bool = False) -> ScoreResult:
     """Score every prompt of ``paths`` against ``index`` and record the results in ``db``.
 
-    ``alpha`` overrides the index's calibrated false-alarm target for this run.
+    ``alpha`` overrides the index's calibrated false-alarm target for this run. ``redact`` stores
+    text (and rejected rows) with private data replaced (see ``novelty.redact``); the embedding still
+    sees the original unless ``redact_before_embed``.
     """
     paths = [Path(p) for p in paths]
     for path in paths:
@@ -76,6 +82,8 @@ def score_files(paths: Sequence[str | Path], index: PromptIndex | str, db: str |
     try:
         store.bind_model(index.model["name"], index.model["revision"], index.model["dimension"])
         scorer = _Chunks(index, index.embedder(), calibration, store)
+        scorer.redact = redact_text if redact or redact_before_embed else None
+        scorer.redact_before_embed = redact_before_embed
         run_id = store.start_run(
             sources=json.dumps([str(p) for p in paths]), index_name=index.name,
             index_checksum=index.checksum, model=index.model["name"],
@@ -83,7 +91,8 @@ def score_files(paths: Sequence[str | Path], index: PromptIndex | str, db: str |
             scorer=json.dumps(index.manifest["scorer"]), alpha=calibration.alpha,
             threshold=calibration.threshold, novelty_version=__version__,
             params=params_json({"columns": asdict(columns), "chunk_rows": chunk_rows,
-                                "max_chars": max_chars}))
+                                "max_chars": max_chars, "redact": redact,
+                                "redact_before_embed": redact_before_embed}))
         scorer.run_id = run_id
         store.record_training_labels(index.checksum, index.label_counts())
         started, counts = time.perf_counter(), _Counts()
@@ -94,7 +103,8 @@ def score_files(paths: Sequence[str | Path], index: PromptIndex | str, db: str |
                     if progress:
                         progress(len(batch) + len(batch.rejects))
         except BaseException:
-            store.finish_run(run_id, "failed", **_run_fields(counts, started))
+            with contextlib.suppress(NoveltyError):  # a full disk must not hide the first error
+                store.finish_run(run_id, "failed", **_run_fields(counts, started))
             raise
         store.finish_run(run_id, "done", **_run_fields(counts, started))
         return ScoreResult(
@@ -146,20 +156,35 @@ class _Chunks:
         self.index, self.embedder, self.calibration, self.store = index, embedder, calibration, store
         self.k = max(index.scorer.k, SHOWN_NEIGHBORS)
         self.run_id = 0
+        self.redact: Callable[[str], str] | None = None
+        self.redact_before_embed = False
 
     def score(self, batch: Batch, source: str, counts: _Counts) -> None:
+        # ids come from the original text, so turning --redact on or off never re-scores a row
         ids = [given or derive_id(ts, text, line, source)
                for given, ts, text, line in zip(batch.ids, batch.times, batch.texts, batch.lines)]
+        if self.redact and self.redact_before_embed:
+            batch.texts = [self.redact(t) for t in batch.texts]
         rejects = [reject_row(self.run_id, r.source, r.line, r.reason, r.raw) for r in batch.rejects]
         todo = self._new_rows(batch, ids, rejects, counts)
         hashes = [text_hash(batch.texts[i]) for i in todo]
         vectors, fresh = self._vectors(hashes, [batch.texts[i] for i in todo])
         rows = self._rows(batch, ids, todo, hashes, vectors) if todo else []
-        self.store.write_chunk(rows, fresh, rejects)
+        if self.redact:
+            rows, rejects = self._redacted(rows, rejects)
+        written = self.store.write_chunk(rows, fresh, rejects)
+        counts.skipped += len(rows) - len(written)  # another run scored them meanwhile
+        rows = written
         counts.read += len(batch) + len(batch.rejects)
         counts.scored += len(rows)
         counts.rejected += len(rejects)
         counts.novel += sum(row[_IS_NOVEL] for row in rows)
+
+    def _redacted(self, rows: list[tuple], rejects: list[dict]) -> tuple[list[tuple], list[dict]]:
+        """Rows and rejects as stored: text redacted (the text hash stays that of the embedded text)."""
+        if not self.redact_before_embed:  # else the batch's text is redacted already
+            rows = [row[:_TEXT] + (self.redact(row[_TEXT]),) + row[_TEXT + 1:] for row in rows]
+        return rows, [{**r, "raw": self.redact(r["raw"])} for r in rejects]
 
     def _new_rows(self, batch: Batch, ids: list[str], rejects: list[dict], counts: _Counts) -> list[int]:
         """Rows to score: not scored by an earlier run, not a repeated id within this one."""
