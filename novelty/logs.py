@@ -76,6 +76,8 @@ def read_batches(path: str | Path, columns: Columns, chunk_rows: int = 5000,
     Raises ``InputError`` for problems with the file as a whole (missing, empty, binary, no such
     column); row-level problems become ``Reject`` entries.
     """
+    if chunk_rows < 1 or max_chars < 1:
+        raise InputError(f"--chunk-rows and --max-chars must be at least 1 (got {chunk_rows}, {max_chars})")
     path = Path(path)
     kind = detect_format(path)
     records = {"jsonl": _jsonl_records, "csv": _csv_records, "parquet": _parquet_records}[kind]
