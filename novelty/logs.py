@@ -204,12 +204,13 @@ def _parquet_records(path: Path, columns: Columns, validator: "_Validator") -> I
     while True:
         try:
             table = next(batches, None)
-        except Exception as exc:  # a damaged page: pyarrow raises OSError, ArrowInvalid...
+            records = [] if table is None else table.to_pylist()
+        except Exception as exc:  # a damaged page: OSError, ArrowInvalid, UnicodeDecodeError...
             raise InputError(f"{path}: damaged Parquet data after row {number} ({exc}); "
                              "the rows before it were scored") from None
         if table is None:
             return
-        for record in table.to_pylist():
+        for record in records:
             number += 1
             yield number, record, ""
 
