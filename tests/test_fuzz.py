@@ -124,7 +124,7 @@ COMMANDS = [
 ]
 
 
-@settings(max_examples=EXAMPLES * 3 // 2, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 @given(command=st.sampled_from(COMMANDS), data=st.data())
 def test_any_option_value_exits_0_1_or_2_without_a_traceback(scored_db, command, data):
     name, options = command
