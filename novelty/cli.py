@@ -226,6 +226,11 @@ def score(
     out_parquet: Optional[Path] = typer.Option(None, help="Write Parquet shards (scores/, embeddings/, "
                                                "rejects/, runs/) to this folder instead of SQLite, for a "
                                                "data lake; de-duplicate there on prompt_id."),
+    redact: bool = typer.Option(False, "--redact", help="Store text and rejected rows with e-mail addresses, "
+                                "phone, card (Luhn-checked) and IBAN numbers, IPs and SSNs replaced by "
+                                "placeholders; the embedding still sees the original text."),
+    redact_before_embed: bool = typer.Option(False, "--redact-before-embed", help="Redact before embedding "
+                                             "too (implies --redact): nothing derived from the original is kept."),
     fail_on: List[str] = typer.Option([], help="Exit 1 when this is found (repeatable): 'rejects' = any "
                                       "row set aside; 'novel' = more novel prompts than alpha explains "
                                       "(one-sided binomial test, p < 0.001)."),
@@ -246,7 +251,8 @@ def score(
             result = score_files(files, index, db, engine=engine, ray_address=ray_address, workers=workers,
                                  out_parquet=out_parquet, columns=columns, alpha=alpha, chunk_rows=chunk_rows,
                                  max_chars=max_chars, index_dir=index_dir, progress=update,
-                                 cache_size=cache_size)
+                                 cache_size=cache_size,
+                                 redact=redact, redact_before_embed=redact_before_embed)
     found = [name for name in fail_on if SCORE_FAILURES[name](result)]
     if as_json:
         _print_json({**result.to_dict(), "found": found})
@@ -257,6 +263,32 @@ def score(
 
 
 SCORE_FAILURES = {"rejects": lambda r: r.rejected > 0, "novel": lambda r: r.novel_p_value < 1e-3}
+
+
+@app.command("prune")
+def prune_command(
+    db: Path = typer.Option(..., "--db", help=DB_HELP),
+    older_than: str = typer.Option(..., help="Retention period: prompts whose event time is older than "
+                                   "this (90d, 12w, 36h) are deleted."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Count what would be deleted; delete nothing."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Delete old scored prompts with their embeddings, cluster memberships, unlabelled queue items,
+    rejected rows and example texts; counts, windows and incidents stay.
+
+    Example: novelty prune --db monitor.db --older-than 90d
+    """
+    from .prune import prune
+
+    with _user_errors():
+        result = prune(db, older_than, dry_run=dry_run)
+    if as_json:
+        return _print_json(result.to_dict())
+    verb = "Would delete" if dry_run else "Deleted"
+    typer.echo(f"{verb} what {db} held from before {result.cutoff}: {result.scores:,} scored prompts, "
+               f"{result.embeddings:,} embeddings, {result.cluster_members:,} cluster memberships, "
+               f"{result.queue:,} queue items, {result.rejects:,} rejected rows; example texts removed "
+               f"from {result.incident_examples} incidents and {result.cluster_examples} clusters.")
 
 
 # ---------------------------------------------------------------------------------------------- spikes

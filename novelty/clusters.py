@@ -45,6 +45,8 @@ def find_clusters(db: str | Path, since: str | None = None, until: str | None = 
     """Cluster the novel prompts scored between ``since`` and ``until`` (all of them by default)."""
     if not Path(db).exists():
         raise InputError(f"{db}: no such database; fill one with `novelty score` first")
+    if min_size < 2:
+        raise InputError(f"--min-size must be at least 2 (a cluster of one is an outlier), not {min_size}")
     store = Store(db)
     try:
         rows = _novel_rows(store, parse_bound(since, "--since"), parse_bound(until, "--until"))

@@ -33,3 +33,7 @@ class ModelError(NoveltyError):
 
 class MissingExtraError(NoveltyError):
     """An optional dependency is not installed; the message names the pip extra that brings it."""
+
+
+class StorageError(NoveltyError):
+    """The SQLite database cannot be written (disk full, locked for too long, read-only)."""

@@ -94,6 +94,9 @@ def _read(path, id_col: str, label_col: str, pred_col: str) -> pd.DataFrame:
 
 
 def _columns(frame: pd.DataFrame, path, id_col: str, label_col: str, pred_col: str) -> pd.DataFrame:
+    if len({id_col, label_col, pred_col}) < 3:
+        raise InputError(f"--id-col, --label-col and --pred-col must name three different columns, not "
+                         f"{id_col!r}, {label_col!r}, {pred_col!r}")
     missing = [c for c in (id_col, label_col, pred_col) if c not in frame.columns]
     if missing:
         raise InputError(f"{path}: no column(s) {', '.join(map(repr, missing))}; columns: "

@@ -27,7 +27,7 @@ import pandas as pd
 
 from . import __version__, ann
 from .embed import DEFAULT_BACKEND, DEFAULT_MODEL, Embedder, load_embedder
-from .errors import IncompatibleError, IndexFileError, InputError
+from .errors import IncompatibleError, IndexFileError, InputError, NoveltyError
 from .logs import Columns, Reject, read_batches
 from .scoring import BaseScorer, Calibration, calibrate, default_scorer, make_scorer
 from .store import utc_now
@@ -187,12 +187,24 @@ class PromptIndex:
             manifest = json.loads(manifest_path.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise IndexFileError(f"{manifest_path} is not valid JSON ({exc})") from None
+        if not isinstance(manifest, dict):
+            raise IndexFileError(f"{manifest_path} is not an index manifest")
         _verify(folder, manifest)
+        try:
+            return cls._read(folder, manifest)
+        except NoveltyError:
+            raise
+        except Exception as exc:  # checksums match, yet the files do not make an index: forged or foreign
+            raise IndexFileError(f"{folder}: its files do not form a usable index ({type(exc).__name__}: "
+                                 f"{exc}); rebuild it with `novelty index build`") from None
+
+    @classmethod
+    def _read(cls, folder: Path, manifest: dict) -> "PromptIndex":
         index = ann.prepare(faiss.read_index(str(folder / "index.faiss")), manifest["index"])
         if index.d != manifest["model"]["dimension"]:
             raise IndexFileError(f"{folder}: index.faiss has dimension {index.d}, the manifest "
                                  f"says {manifest['model']['dimension']}")
-        scores = np.load(folder / "calibration.npy", allow_pickle=False)
+        scores = np.load(folder / "calibration.npy", allow_pickle=False)  # never pickle: see module doc
         calibration = Calibration(scores, manifest["calibration"]["alpha"])
         prompts = pd.read_parquet(folder / "prompts.parquet")
         with np.load(folder / "scorer.npz", allow_pickle=False) as state:
@@ -275,15 +287,17 @@ def _swap(staging: Path, folder: Path) -> None:
 
 
 def _verify(folder: Path, manifest: dict) -> None:
-    for name, expected in manifest.get("files", {}).items():
+    files = manifest.get("files")
+    # the list is checked first, so a forged manifest cannot point the hashing outside the folder
+    if not isinstance(files, dict) or set(files) != set(FILES):
+        raise IndexFileError(f"{folder}/manifest.json does not list the files of an index")
+    for name, expected in files.items():
         path = folder / name
         if not path.exists():
             raise IndexFileError(f"{folder}: {name} is missing; rebuild the index")
         if _sha256(path) != expected:
             raise IndexFileError(f"{folder}: {name} does not match the checksum in manifest.json "
                                  "(changed or damaged since it was built); rebuild the index")
-    if set(manifest.get("files", {})) != set(FILES):
-        raise IndexFileError(f"{folder}/manifest.json does not list the files of an index")
 
 
 def _sha256(path: Path) -> str:

@@ -12,10 +12,12 @@ import gzip
 import io
 import json
 import sys
+import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import pandas as pd
 
@@ -74,6 +76,8 @@ def read_batches(path: str | Path, columns: Columns, chunk_rows: int = 5000,
     Raises ``InputError`` for problems with the file as a whole (missing, empty, binary, no such
     column); row-level problems become ``Reject`` entries.
     """
+    if chunk_rows < 1 or max_chars < 1:
+        raise InputError(f"--chunk-rows and --max-chars must be at least 1 (got {chunk_rows}, {max_chars})")
     path = Path(path)
     kind = detect_format(path)
     records = {"jsonl": _jsonl_records, "csv": _csv_records, "parquet": _parquet_records}[kind]
@@ -94,7 +98,8 @@ def detect_format(path: Path) -> str:
         raise InputError(f"{path}: no such file")
     if path.is_dir():
         raise InputError(f"{path} is a folder; pass the log files inside it")
-    head = _open_bytes(path).read(_SNIFF_BYTES)
+    with _readable(path):
+        head = _open_bytes(path).read(_SNIFF_BYTES)
     if not head:
         raise InputError(f"{path} is empty: there is nothing to read")
     suffixes = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
@@ -123,6 +128,17 @@ def _open_bytes(path: Path):
     return path.open("rb")
 
 
+@contextmanager
+def _readable(path: Path, where: Callable[[], str] = lambda: ""):
+    """A gzip stream that breaks part-way (cut short, bad CRC, corrupt block) is an InputError;
+    the chunks read before it are kept, so fixing the file and re-running finishes the job."""
+    try:
+        yield
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InputError(f"{path}: not a readable gzip file, or cut short{where()} ({exc}); "
+                         "the rows before that point were scored") from None
+
+
 def _open_text(path: Path) -> io.TextIOWrapper:
     # surrogateescape keeps undecodable bytes so the row can be rejected with its raw content
     return io.TextIOWrapper(_open_bytes(path), encoding="utf-8", errors="surrogateescape", newline="")
@@ -130,7 +146,8 @@ def _open_text(path: Path) -> io.TextIOWrapper:
 
 def _jsonl_records(path: Path, columns: Columns, validator: "_Validator") -> Iterator[tuple[int, Any, str]]:
     """(line number, parsed object or None, raw line) for each non-blank line."""
-    with _open_text(path) as fh:
+    number = 0
+    with _open_text(path) as fh, _readable(path, lambda: f" after line {number}"):
         for number, line in enumerate(fh, start=1):
             if line.lstrip("\ufeff").strip():
                 raw = line.rstrip("\r\n")
@@ -142,7 +159,7 @@ def _jsonl_records(path: Path, columns: Columns, validator: "_Validator") -> Ite
 
 def _csv_records(path: Path, columns: Columns, validator: "_Validator") -> Iterator[tuple[int, Any, str]]:
     delimiter = "\t" if ".tsv" in [s.lower() for s in path.suffixes] else ","
-    with _open_text(path) as fh:
+    with _open_text(path) as fh, _readable(path, lambda: f" after line {reader.line_num}"):
         reader = csv.reader(fh, delimiter=delimiter)
         header = next(reader, None)
         if not header:
@@ -183,8 +200,17 @@ def _parquet_records(path: Path, columns: Columns, validator: "_Validator") -> I
     validator.check_header(parquet.schema_arrow.names)
     wanted = [c for c in [columns.text, *columns.optional().values()] if c in parquet.schema_arrow.names]
     number = 0
-    for table in parquet.iter_batches(batch_size=8192, columns=wanted):
-        for record in table.to_pylist():
+    batches = parquet.iter_batches(batch_size=8192, columns=wanted)
+    while True:
+        try:
+            table = next(batches, None)
+            records = [] if table is None else table.to_pylist()
+        except Exception as exc:  # a damaged page: OSError, ArrowInvalid, UnicodeDecodeError...
+            raise InputError(f"{path}: damaged Parquet data after row {number} ({exc}); "
+                             "the rows before it were scored") from None
+        if table is None:
+            return
+        for record in records:
             number += 1
             yield number, record, ""
 
@@ -269,6 +295,10 @@ class _Validator:
             return f"unreadable timestamp {str(value)[:60]!r} in {self.columns.time!r}"
         if self._has("id") and _cell(record, self.columns.id) is None:
             return f"no id in {self.columns.id!r}"
+        for role in ("id", "label"):
+            value = _cell(record, self.columns.optional().get(role)) if self._has(role) else None
+            if isinstance(value, str) and not _is_utf8(value):
+                return f"{self.columns.optional()[role]!r} is not valid UTF-8"
         return None
 
 

@@ -87,6 +87,10 @@ class Calibration:
     scores: np.ndarray
     alpha: float
 
+    def __post_init__(self):
+        if not 0 < self.alpha < 1:  # also refuses NaN
+            raise NoveltyError(f"--alpha is a false-alarm rate between 0 and 1 (e.g. 0.05), not {self.alpha}")
+
     def p_values(self, novelty: np.ndarray) -> np.ndarray:
         """Conformal p-value: (1 + #calibration scores >= s) / (n + 1)."""
         n = len(self.scores)

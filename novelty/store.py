@@ -7,24 +7,35 @@ declared here so any SQLite browser sees the whole schema from the first ``score
 Embeddings are stored once per distinct text (keyed by ``text_hash``) as float16: 768 bytes at
 d = 384 instead of 1,536, and the scorer always uses these rounded vectors, so a prompt embedded
 today and the same prompt read back from the cache tomorrow get identical scores.
+
+Every write of a run goes through ``Store.transaction``: ``BEGIN IMMEDIATE`` takes the write lock up
+front (so a concurrent writer waits on the busy timeout instead of failing on a stale read snapshot),
+a lock still held after the timeout is retried with backoff, and a full disk or read-only file becomes
+a ``StorageError`` with a message, the transaction rolled back and the database left valid.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import random
 import sqlite3
+import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence, TypeVar
 
 import numpy as np
 import sqlite_utils
 
-from .errors import IncompatibleError, InputError
+from .errors import IncompatibleError, InputError, StorageError
 
 SCHEMA_VERSION = 1
 _IN_CHUNK = 500  # ids per "IN (...)" query, far below SQLite's variable limit
+BUSY_TIMEOUT_MS = 30_000
+_RETRIES = 6  # after the busy timeout: a lock held > 30 s is retried, with backoff, this many times
+MAX_RAW_CHARS = 10_000  # a rejected 10 MB line keeps its head and its length, not all of it
+T = TypeVar("T")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -98,14 +109,41 @@ class Store:
             raise InputError(f"--db {self.path} is a folder; give a file name such as monitor.db")
         try:
             self.db = sqlite_utils.Database(self.path)
-            self.db.execute("PRAGMA busy_timeout = 30000")
-            self.db.enable_wal()
-            self.db.conn.executescript(_SCHEMA)
+            self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            _retry(self._prepare)
+        except sqlite3.OperationalError as exc:
+            raise _storage_error(self.path, exc) from None
         except sqlite3.DatabaseError as exc:
             raise InputError(f"{self.path} is not a novelty SQLite database ({exc})") from None
 
+    def _prepare(self) -> None:
+        self.db.enable_wal()
+        self.db.conn.executescript(_SCHEMA)
+
     def close(self) -> None:
         self.db.close()
+
+    def transaction(self, work: Callable[[], T]) -> T:
+        """Run ``work`` in one write transaction: all of it or none, retried while the file is locked."""
+        conn = self.db.conn
+
+        def attempt() -> T:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = work()
+                conn.commit()
+                return result
+            except BaseException:
+                if conn.in_transaction:
+                    try:
+                        conn.rollback()
+                    except sqlite3.Error:
+                        pass  # the connection is gone; SQLite rolls back from the journal on next open
+                raise
+        try:
+            return _retry(attempt)
+        except sqlite3.OperationalError as exc:
+            raise _storage_error(self.path, exc) from None
 
     # -- model compatibility --------------------------------------------------------------------
     def meta(self) -> dict[str, str]:
@@ -116,11 +154,11 @@ class Store:
         meta = self.meta()
         mine = {"model": model, "model_revision": revision, "dimension": str(dimension)}
         if "model_revision" not in meta:
-            with self.db.conn:
-                self.db["meta"].insert_all(
-                    [{"key": k, "value": v} for k, v in {**mine, "schema_version": str(SCHEMA_VERSION),
-                                                        "created_at": utc_now()}.items()], replace=True)
-            return
+            rows = [(k, v) for k, v in {**mine, "schema_version": str(SCHEMA_VERSION),
+                                         "created_at": utc_now()}.items()]
+            # OR IGNORE: when two first runs race, the one that commits first binds the model
+            self.transaction(lambda: self._insert("meta", ("key", "value"), rows))
+            meta = self.meta()
         differs = [f"{k}: database has {meta.get(k)!r}, this index has {v!r}"
                    for k, v in mine.items() if k != "model" and meta.get(k) != v]
         if differs:
@@ -131,18 +169,20 @@ class Store:
 
     # -- runs -------------------------------------------------------------------------------------
     def start_run(self, **fields) -> int:
-        with self.db.conn:
-            table = self.db["runs"].insert({"started_at": utc_now(), "status": "running", **fields})
-        return int(table.last_pk)
+        fields = {"started_at": utc_now(), "status": "running", **fields}
+        return self.transaction(lambda: int(self.db.conn.execute(
+            f"INSERT INTO runs ({', '.join(map(quote, fields))}) VALUES ({', '.join('?' * len(fields))})",
+            list(fields.values())).lastrowid))
 
     def finish_run(self, run_id: int, status: str = "done", **fields) -> None:
-        with self.db.conn:
-            self.db["runs"].update(run_id, {"finished_at": utc_now(), "status": status, **fields})
+        fields = {"finished_at": utc_now(), "status": status, **fields}
+        self.transaction(lambda: self.db.conn.execute(
+            f"UPDATE runs SET {', '.join(f'{quote(k)} = ?' for k in fields)} WHERE run_id = ?",
+            [*fields.values(), run_id]))
 
     def record_training_labels(self, index_checksum: str, counts: dict[str, int]) -> None:
-        with self.db.conn:
-            self._insert("training_labels", ("index_checksum", "label", "prompts"),
-                         [(index_checksum, label, n) for label, n in counts.items()])
+        self.transaction(lambda: self._insert("training_labels", ("index_checksum", "label", "prompts"),
+                                              [(index_checksum, label, n) for label, n in counts.items()]))
 
     def training_label_shares(self) -> dict[str, float]:
         """Label shares of the index used by the latest run (empty when it had no labels)."""
@@ -183,15 +223,20 @@ class Store:
 
     # -- the one write path -----------------------------------------------------------------------
     def write_chunk(self, scores: list[tuple], vectors: dict[str, np.ndarray],
-                    rejects: list[dict]) -> None:
+                    rejects: list[dict]) -> list[tuple]:
         """Scores (tuples in ``SCORE_COLUMNS`` order), new embeddings and rejects of one chunk, all or
-        nothing. Plain ``executemany`` on sqlite-utils' connection: its ``insert_all`` builds a
-        multi-row statement and JSON-checks every value, three times slower on this hot path."""
-        with self.db.conn:
-            self._insert("scores", SCORE_COLUMNS, scores)
+        nothing; returns the scores written. Those another run wrote meanwhile (two runs over one
+        file at once) are left out, checked under the write lock, so the caller's counts stay true.
+        Plain ``executemany``: sqlite-utils' ``insert_all`` is three times slower on this hot path."""
+        def work() -> list[tuple]:
+            taken = self.existing_ids([row[0] for row in scores]) if scores else {}
+            fresh = [row for row in scores if row[0] not in taken]
+            self._insert("scores", SCORE_COLUMNS, fresh)
             self._insert("embeddings", ("text_hash", "vector"),
                          [(k, np.asarray(v, dtype=np.float16).tobytes()) for k, v in vectors.items()])
             self._insert("rejects", REJECT_COLUMNS, [tuple(r[c] for c in REJECT_COLUMNS) for r in rejects])
+            return fresh
+        return self.transaction(work)
 
     def bound_embeddings(self, max_vectors: int) -> int:
         """Evict cached vectors past ``max_vectors``, least recently scored first; returns how many.
@@ -218,7 +263,8 @@ class Store:
         if rows:
             marks = ", ".join("?" * len(columns))
             self.db.conn.executemany(
-                f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+                f"INSERT OR IGNORE INTO {quote(table)} ({', '.join(map(quote, columns))}) VALUES ({marks})",
+                rows)
 
     # -- reads for reports ------------------------------------------------------------------------
     def top_novel(self, run_id: int, limit: int = 5) -> list[dict]:
@@ -245,8 +291,46 @@ class Store:
 
 def reject_row(run_id: int, source: str, line: int, reason: str, raw: str) -> dict:
     key = hashlib.blake2b(f"{source}\x1f{line}".encode("utf-8", "replace"), digest_size=10).hexdigest()
+    if len(raw) > MAX_RAW_CHARS:
+        raw = f"{raw[:MAX_RAW_CHARS]}... [{len(raw):,} characters, cut at {MAX_RAW_CHARS:,}]"
     return {"reject_id": key, "run_id": run_id, "source": source, "line": line, "reason": reason,
             "raw": raw, "rejected_at": utc_now()}
+
+
+def quote(name: str) -> str:
+    """An SQL identifier, double-quoted: a column or table name can never end the statement.
+
+    >>> quote('prompt'), quote('x"); DROP TABLE scores; --')
+    ('"prompt"', '"x""); DROP TABLE scores; --"')
+    """
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def _retry(attempt: Callable[[], T]) -> T:
+    """``attempt()``, again with backoff while SQLite says the file is locked or busy."""
+    for tries in range(_RETRIES):
+        try:
+            return attempt()
+        except sqlite3.OperationalError as exc:
+            if not _is_busy(exc) or tries == _RETRIES - 1:
+                raise
+            time.sleep(min(2.0, 0.05 * 2 ** tries) * (0.5 + random.random()))
+    raise AssertionError("unreachable")
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    return any(word in str(exc).lower() for word in ("locked", "busy"))
+
+
+def _storage_error(path: Path, exc: sqlite3.OperationalError) -> StorageError:
+    text = str(exc)
+    if "full" in text.lower():
+        hint = "free some disk space, then run the same command again: finished chunks are kept"
+    elif _is_busy(exc):
+        hint = f"another process held it for more than {BUSY_TIMEOUT_MS // 1000} s, several times; try again"
+    else:
+        hint = "check the file's permissions and the disk, then run the same command again"
+    return StorageError(f"cannot write {path} ({text}): {hint}. Nothing half-written was kept.")
 
 
 def params_json(params: dict) -> str:

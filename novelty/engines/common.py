@@ -5,6 +5,7 @@ results are the same by construction."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -16,15 +17,17 @@ import numpy as np
 from scipy.stats import binomtest
 
 from .. import __version__
-from ..errors import InputError
+from ..errors import InputError, NoveltyError
 from ..index import PromptIndex
 from ..logs import Batch, Columns, MAX_CHARS, read_batches
+from ..redact import redact as redact_text
 from ..scoring import Calibration
 from ..store import SCORE_COLUMNS, params_json, reject_row, stored_vectors, text_hash, utc_now
 from .sinks import open_sink
 
 SHOWN_NEIGHBORS = 3
 _IS_NOVEL = SCORE_COLUMNS.index("is_novel")
+_TEXT = SCORE_COLUMNS.index("text")
 Progress = Callable[[int], None]
 
 
@@ -109,13 +112,18 @@ class Gate:
     this one. Ids of chunks handed out but not yet written are remembered until ``written``, so an
     engine may have many chunks in flight."""
 
-    def __init__(self, sink, dimension: int):
+    def __init__(self, sink, dimension: int, redact: bool = False, redact_before_embed: bool = False):
         self.sink, self.dimension, self.run_id = sink, dimension, 0
         self.in_flight: dict[str, int] = {}
+        self.redact = redact_text if redact or redact_before_embed else None
+        self.redact_before_embed = redact_before_embed
 
     def prepare(self, batch: Batch, source: str, counts: Counts) -> tuple[Pending, list[dict]]:
+        # ids come from the original text, so turning --redact on or off never re-scores a row
         ids = [given or derive_id(ts, text, line, source)
                for given, ts, text, line in zip(batch.ids, batch.times, batch.texts, batch.lines)]
+        if self.redact and self.redact_before_embed:
+            batch.texts = [self.redact(t) for t in batch.texts]
         rejects = [reject_row(self.run_id, r.source, r.line, r.reason, r.raw) for r in batch.rejects]
         todo = self._new_rows(batch, ids, rejects, counts)
         hashes = [text_hash(batch.texts[i]) for i in todo]
@@ -128,6 +136,14 @@ class Gate:
 
     def written(self) -> None:
         self.in_flight.clear()
+
+    def as_stored(self, rows: list[tuple], rejects: list[dict]) -> tuple[list[tuple], list[dict]]:
+        """Rows and rejects as stored: text redacted (the text hash stays that of the embedded text)."""
+        if not self.redact:
+            return rows, rejects
+        if not self.redact_before_embed:  # else the batch's text is redacted already
+            rows = [row[:_TEXT] + (self.redact(row[_TEXT]),) + row[_TEXT + 1:] for row in rows]
+        return rows, [{**r, "raw": self.redact(r["raw"])} for r in rejects]
 
     def _new_rows(self, batch: Batch, ids: list[str], rejects: list[dict], counts: Counts) -> list[int]:
         earlier = self.sink.existing_ids(ids)
@@ -203,11 +219,14 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
                 out_parquet: str | Path | None = None, columns: Columns = Columns(),
                 alpha: float | None = None, chunk_rows: int = 5000, max_chars: int = MAX_CHARS,
                 index_dir: str | Path | None = None, progress: Progress | None = None,
-                params: dict | None = None, cache_size: int = CACHE_SIZE) -> ScoreResult:
+                params: dict | None = None, cache_size: int = CACHE_SIZE, redact: bool = False,
+                redact_before_embed: bool = False) -> ScoreResult:
     """Read, gate and write on this process; ``engine(index, scorer)`` scores what the gate lets through.
 
     Past ``cache_size`` stored vectors, the least recently scored ones of never-novel prompts are
     evicted after the run (the vectors double as a cache: a text seen before is never re-embedded).
+    ``redact`` stores text (and rejected rows) with private data replaced (see ``novelty.redact``);
+    the embedding still sees the original unless ``redact_before_embed``.
     """
     paths = [Path(p) for p in paths]
     for path in paths:
@@ -218,7 +237,7 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
     sink = open_sink(db, out_parquet)
     try:
         sink.bind_model(index.model["name"], index.model["revision"], index.model["dimension"])
-        gate = Gate(sink, index.model["dimension"])
+        gate = Gate(sink, index.model["dimension"], redact, redact_before_embed)
         gate.run_id = run_id = sink.start_run(
             sources=json.dumps([str(p) for p in paths]), index_name=index.name,
             index_checksum=index.checksum, model=index.model["name"],
@@ -226,7 +245,8 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
             scorer=json.dumps(index.manifest["scorer"]), alpha=scorer.calibration.alpha,
             threshold=scorer.calibration.threshold, novelty_version=__version__,
             params=params_json({"columns": asdict(columns), "chunk_rows": chunk_rows, "max_chars": max_chars,
-                                "engine": engine_name, **(params or {})}))
+                                "engine": engine_name, "redact": redact,
+                                "redact_before_embed": redact_before_embed, **(params or {})}))
         sink.record_training_labels(index.checksum, index.label_counts())
         started, counts = time.perf_counter(), Counts()
 
@@ -238,14 +258,17 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
         try:
             shown = 0
             for rows, fresh, rejects in engine(index, scorer)(prepared(), run_id):
-                sink.write_chunk(rows, fresh, rejects)
-                counts.add_written(rows, rejects)
+                rows, rejects = gate.as_stored(rows, rejects)
+                written = sink.write_chunk(rows, fresh, rejects)
+                counts.skipped += len(rows) - len(written)  # another run scored them meanwhile
+                counts.add_written(written, rejects)
                 gate.written()
                 if progress:
                     progress(counts.read - shown)
                     shown = counts.read
         except BaseException:
-            sink.finish_run(run_id, "failed", **_run_fields(counts, started))
+            with contextlib.suppress(NoveltyError):  # a full disk must not hide the first error
+                sink.finish_run(run_id, "failed", **_run_fields(counts, started))
             raise
         sink.finish_run(run_id, "done", **_run_fields(counts, started))
         if hasattr(sink, "bound_embeddings"):

@@ -17,7 +17,8 @@ def score_files(paths: Sequence[str | Path], index: PromptIndex | str, db: str |
                 columns: Columns = Columns(), alpha: float | None = None, chunk_rows: int = 5000,
                 max_chars: int = MAX_CHARS, index_dir: str | Path | None = None,
                 progress: Progress | None = None, out_parquet: str | Path | None = None,
-                cache_size: int = CACHE_SIZE) -> ScoreResult:
+                cache_size: int = CACHE_SIZE, redact: bool = False,
+                redact_before_embed: bool = False) -> ScoreResult:
     """Score every prompt of ``paths`` against ``index`` and record the results in ``db`` (or in
     Parquet shards under ``out_parquet``).
 
@@ -25,7 +26,8 @@ def score_files(paths: Sequence[str | Path], index: PromptIndex | str, db: str |
     """
     return run_scoring("local", _engine, paths, index, db, out_parquet=out_parquet, columns=columns,
                        alpha=alpha, chunk_rows=chunk_rows, max_chars=max_chars, index_dir=index_dir,
-                       progress=progress, cache_size=cache_size)
+                       progress=progress, cache_size=cache_size, redact=redact,
+                       redact_before_embed=redact_before_embed)
 
 
 def _engine(index: PromptIndex, scorer: RowScorer):

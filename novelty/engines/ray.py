@@ -76,7 +76,8 @@ def score_files(paths: Sequence[str | Path], index: PromptIndex | str, db: str |
                 address: str | None = None, workers: int | None = None, columns: Columns = Columns(),
                 alpha: float | None = None, chunk_rows: int = 5000, max_chars: int = MAX_CHARS,
                 index_dir: str | Path | None = None, progress: Progress | None = None,
-                out_parquet: str | Path | None = None, cache_size: int = CACHE_SIZE) -> ScoreResult:
+                out_parquet: str | Path | None = None, cache_size: int = CACHE_SIZE, redact: bool = False,
+                redact_before_embed: bool = False) -> ScoreResult:
     """Score ``paths`` like ``novelty.engines.local.score_files``, embedding and searching on Ray.
 
     ``address`` joins an existing cluster (else a local Ray starts); ``workers`` is the size of the actor
@@ -91,7 +92,8 @@ def score_files(paths: Sequence[str | Path], index: PromptIndex | str, db: str |
     return run_scoring("ray", engine, paths, index, db, out_parquet=out_parquet, columns=columns,
                        alpha=alpha, chunk_rows=chunk_rows, max_chars=max_chars, index_dir=index_dir,
                        progress=progress, params={"ray_address": address, "workers": workers},
-                       cache_size=cache_size)
+                       cache_size=cache_size, redact=redact,
+                       redact_before_embed=redact_before_embed)
 
 
 class _RayEngine:

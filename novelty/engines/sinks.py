@@ -84,7 +84,7 @@ class ParquetSink:
     def cached_vectors(self, hashes: Sequence[str], dimension: int) -> dict[str, np.ndarray]:
         return {}
 
-    def write_chunk(self, scores: list[tuple], vectors: dict[str, np.ndarray], rejects: list[dict]) -> None:
+    def write_chunk(self, scores: list[tuple], vectors: dict[str, np.ndarray], rejects: list[dict]) -> list[tuple]:
         self.parts += 1
         self._shard("scores", SCORE_COLUMNS, scores)
         self._shard("embeddings", ("text_hash", "vector"),
@@ -97,6 +97,7 @@ class ParquetSink:
                 heapq.heappush(self.top, (row[_NOVELTY], row[0], row))
                 if len(self.top) > 5:
                     heapq.heappop(self.top)
+        return scores
 
     def top_novel(self, run_id: int, limit: int = 5) -> list[dict]:
         best = sorted(self.top, reverse=True)[:limit]

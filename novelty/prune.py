@@ -1,0 +1,126 @@
+"""Delete scored prompts older than a retention period, with everything that holds their text.
+
+What goes, for prompts whose event time (else scoring time) is before the cut-off:
+
+* their ``scores`` rows and ``cluster_members`` entries;
+* their ``queue`` items still ``pending`` or ``exported``; items a person ``labelled`` (or that were
+  ``trained``) are kept: they are training data now, chosen on purpose;
+* ``embeddings`` no longer used by any stored prompt or queue item (they are shared by text, so a
+  vector goes only when its last user does);
+* ``rejects`` (raw rows) set aside before the cut-off;
+* the example texts of old ``incidents`` (``details.top_novel``) and the ``clusters`` examples that
+  are no longer stored. Counts, windows, incidents and cluster ids (centroids) stay, so history and
+  cluster identities survive.
+
+``secure_delete`` overwrites the deleted content and the write-ahead log is truncated afterwards, so
+the text does not linger in free pages of the file.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from .errors import InputError
+from .spikes import window_seconds
+from .store import Store
+
+KEEP_QUEUED = ("labelled", "trained")
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    """What ``prune`` deleted (or would delete, with ``dry_run``)."""
+
+    db: str
+    cutoff: str
+    dry_run: bool
+    scores: int
+    embeddings: int
+    cluster_members: int
+    queue: int
+    rejects: int
+    incident_examples: int
+    cluster_examples: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def prune(db: str | Path, older_than: str, *, now: datetime | None = None,
+          dry_run: bool = False) -> PruneResult:
+    """Delete what ``db`` holds about prompts older than ``older_than`` (``90d``, ``12w``, ``36h``).
+
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "m.db"); Store(path).close()
+    >>> prune(path, "90d").scores
+    0
+    """
+    if not Path(db).is_file():
+        raise InputError(f"{db}: no such database; fill one with `novelty score` first")
+    try:
+        span = timedelta(seconds=window_seconds(older_than))
+    except InputError:
+        raise InputError(f"--older-than {older_than!r} should look like 90d, 12w or 36h") from None
+    cutoff = ((now or datetime.now(timezone.utc)) - span).strftime("%Y-%m-%dT%H:%M:%SZ")
+    store = Store(db)
+    try:
+        store.db.execute("PRAGMA secure_delete = ON")
+        try:
+            counts = store.transaction(lambda: _delete(store.db.conn, cutoff, dry_run))
+        except _Undo as undo:
+            counts = undo.counts
+        if not dry_run:
+            store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        store.close()
+    return PruneResult(str(db), cutoff, dry_run, **counts)
+
+
+class _Undo(Exception):
+    """Rolls a dry run back, carrying its counts out."""
+
+    def __init__(self, counts: dict):
+        self.counts = counts
+
+
+def _delete(conn: sqlite3.Connection, cutoff: str, dry_run: bool) -> dict:
+    conn.execute("DROP TABLE IF EXISTS temp.pruned")
+    conn.execute("CREATE TEMP TABLE pruned AS SELECT prompt_id FROM scores "
+                 "WHERE COALESCE(ts, scored_at) < ?", [cutoff])
+    gone = "(SELECT prompt_id FROM temp.pruned)"
+    counts = {
+        "scores": conn.execute(f"DELETE FROM scores WHERE prompt_id IN {gone}").rowcount,
+        "cluster_members": conn.execute(f"DELETE FROM cluster_members WHERE prompt_id IN {gone}").rowcount,
+        "queue": conn.execute(f"DELETE FROM queue WHERE prompt_id IN {gone} AND status NOT IN (?, ?)",
+                              KEEP_QUEUED).rowcount,
+        "embeddings": conn.execute(
+            "DELETE FROM embeddings WHERE text_hash NOT IN (SELECT text_hash FROM scores) "
+            "AND text_hash NOT IN (SELECT text_hash FROM queue WHERE text_hash IS NOT NULL)").rowcount,
+        "rejects": conn.execute("DELETE FROM rejects WHERE rejected_at < ?", [cutoff]).rowcount,
+        "incident_examples": conn.execute(
+            "UPDATE incidents SET details = json_set(details, '$.top_novel', json('[]')) "
+            "WHERE window_end <= ? AND json_valid(details) "
+            "AND json_array_length(details, '$.top_novel') > 0", [cutoff]).rowcount,
+        "cluster_examples": _prune_cluster_examples(conn)}
+    conn.execute("DROP TABLE temp.pruned")
+    if dry_run:
+        raise _Undo(counts)
+    return counts
+
+
+def _prune_cluster_examples(conn: sqlite3.Connection) -> int:
+    """Drop cluster example texts no longer held by any stored prompt; returns the clusters changed."""
+    changed = 0
+    for cluster_id, examples in conn.execute("SELECT cluster_id, examples FROM clusters").fetchall():
+        texts = json.loads(examples or "[]")
+        kept = [t for t in texts if conn.execute(
+            "SELECT 1 FROM cluster_members m JOIN scores s USING (prompt_id) WHERE m.cluster_id = ? "
+            "AND s.text = ? LIMIT 1", [cluster_id, t]).fetchone()]
+        if kept != texts:
+            conn.execute("UPDATE clusters SET examples = ? WHERE cluster_id = ?", [json.dumps(kept), cluster_id])
+            changed += 1
+    return changed

@@ -1,0 +1,122 @@
+"""score --redact / --redact-before-embed and novelty prune."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime, timezone
+
+import pytest
+from typer.testing import CliRunner
+
+from novelty.cli import app
+from novelty.engines.local import score_files
+from novelty.prune import prune
+from novelty.redact import redact
+from novelty.store import text_hash
+
+from conftest import write_jsonl
+
+runner = CliRunner()
+PRIVATE = "I'm jo.bloggs@mail.co.uk, card 5555 5555 5555 4444, IBAN GB82WEST12345698765432, tel 020 7946 0958"
+
+
+def rows(db, sql):
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("mail me at a.b-c+d@sub.example.org!", "mail me at [EMAIL]!"),
+    ("card 4000-0566-5566-5556 declined", "card [CARD] declined"),
+    ("amex 3782 822463 10005", "amex [CARD]"),
+    ("call 0044 7700 900 123", "call [PHONE]"),
+    ("NL91ABNA0417164300 is my account", "[IBAN] is my account"),
+    ("ticket 4111111111111112", "ticket 4111111111111112"),  # fails Luhn: not a card; too long for a phone
+    ("I paid £1,250.00 on 25/11/2026 at 14:05", "I paid £1,250.00 on 25/11/2026 at 14:05"),
+    ("top up 20 euros, pin 4821", "top up 20 euros, pin 4821"),
+])
+def test_redact(text, expected):
+    assert redact(text) == expected
+
+
+def test_redact_stores_redacted_text_but_scores_the_original(tmp_path, index):
+    records = [{"prompt": PRIVATE, "timestamp": "2026-11-25T08:00:00Z"}, '{"prompt": "broken jo@x.io']
+    log = write_jsonl(tmp_path / "log.jsonl", records)
+    plain = score_files([log], index, tmp_path / "plain.db")
+    hidden = score_files([log], index, tmp_path / "hidden.db", redact=True)
+    (text, hashed, similarity), = rows(tmp_path / "hidden.db", "SELECT text, text_hash, similarity FROM scores")
+    assert text == "I'm [EMAIL], card [CARD], IBAN [IBAN], tel [PHONE]"
+    assert hashed == text_hash(PRIVATE) and similarity == rows(tmp_path / "plain.db", "SELECT similarity FROM scores")[0][0]
+    assert rows(tmp_path / "hidden.db", "SELECT raw FROM rejects") == [('{"prompt": "broken [EMAIL]',)]
+    assert hidden.top_novel == [] or "[EMAIL]" in hidden.top_novel[0]["text"]
+    assert plain.scored == hidden.scored == 1
+
+
+def test_redact_before_embed_keeps_nothing_derived_from_the_original(tmp_path, index):
+    log = write_jsonl(tmp_path / "log.jsonl", [{"prompt": PRIVATE, "timestamp": "2026-11-25T08:00:00Z"}])
+    out = runner.invoke(app, ["score", str(log), "--index", str(index.path), "--db", str(tmp_path / "m.db"),
+                              "--redact-before-embed", "--json"])
+    assert out.exit_code == 0, out.output
+    (text, hashed), = rows(tmp_path / "m.db", "SELECT text, text_hash FROM scores")
+    assert "[CARD]" in text and hashed == text_hash(text)
+    assert b"5555" not in b"".join(p.read_bytes() for p in tmp_path.glob("m.db*"))
+
+
+@pytest.fixture
+def aged_db(tmp_path, index):
+    """Prompts from January (old) and November (recent); one text appears in both months."""
+    old = [{"prompt": f"old secret {i} of jan", "timestamp": f"2026-01-{i + 1:02d}T08:00:00Z"} for i in range(5)]
+    new = [{"prompt": f"recent question {i}", "timestamp": f"2026-11-{i + 1:02d}T08:00:00Z"} for i in range(4)]
+    shared = [{"prompt": "how do I reset my pin", "timestamp": t} for t in ("2026-01-20T08:00:00Z", "2026-11-20T08:00:00Z")]
+    log = write_jsonl(tmp_path / "log.jsonl", old + new + shared + ["not json"])
+    db = tmp_path / "m.db"
+    score_files([log], index, db)
+    conn = sqlite3.connect(db)
+    with conn:
+        ids = [r[0] for r in conn.execute("SELECT prompt_id FROM scores WHERE text LIKE 'old secret%' ORDER BY ts")]
+        conn.executemany("INSERT INTO cluster_members VALUES (?, 'c0001')", [(i,) for i in ids])
+        conn.execute("INSERT INTO clusters (cluster_id, examples) VALUES ('c0001', ?)",
+                     [json.dumps(["old secret 0 of jan", "old secret 1 of jan"])])
+        conn.executemany("INSERT INTO queue (prompt_id, text, text_hash, status) SELECT prompt_id, text, text_hash, ? "
+                         "FROM scores WHERE prompt_id = ?", [("pending", ids[0]), ("labelled", ids[1])])
+        conn.execute("UPDATE rejects SET rejected_at = '2026-01-02T00:00:00Z'")
+        conn.execute("INSERT INTO incidents (incident_id, kind, window_end, details) VALUES ('i1', 'label_bias', "
+                     "'2026-01-03T00:00:00Z', ?)", [json.dumps({"top_novel": [{"text": "old secret 2 of jan"}]})])
+    conn.close()
+    return db
+
+
+NOW = datetime(2026, 11, 25, tzinfo=timezone.utc)
+
+
+def test_prune_deletes_old_prompts_and_every_copy_of_their_text(aged_db):
+    dry = prune(aged_db, "90d", now=NOW, dry_run=True)
+    assert rows(aged_db, "SELECT COUNT(*) FROM scores") == [(11,)]
+    result = prune(aged_db, "90d", now=NOW)
+    assert result.cutoff == "2026-08-27T00:00:00Z" and dry.to_dict() == {**result.to_dict(), "dry_run": True}
+    assert (result.scores, result.cluster_members, result.queue, result.rejects) == (6, 5, 1, 1)
+    # the shared text keeps its embedding (a recent prompt uses it), as does the labelled queue item
+    assert result.embeddings == 4 and (result.incident_examples, result.cluster_examples) == (1, 1)
+    assert rows(aged_db, "SELECT COUNT(*) FROM scores") == [(5,)]
+    assert rows(aged_db, "SELECT status FROM queue") == [("labelled",)]
+    assert rows(aged_db, "SELECT COUNT(*) FROM scores WHERE text_hash NOT IN (SELECT text_hash FROM embeddings)") == [(0,)]
+    assert rows(aged_db, "SELECT examples FROM clusters") == [("[]",)]
+    data = b"".join(p.read_bytes() for p in aged_db.parent.glob("m.db*"))
+    assert b"old secret 2" not in data and b"old secret 1" in data  # the labelled queue item keeps its text
+    assert prune(aged_db, "90d", now=NOW).scores == 0
+
+
+def test_prune_from_the_cli(aged_db):
+    out = runner.invoke(app, ["prune", "--db", str(aged_db), "--older-than", "10000d", "--json"])
+    assert out.exit_code == 0 and json.loads(out.output)["scores"] == 0
+    text = runner.invoke(app, ["prune", "--db", str(aged_db), "--older-than", "1d", "--dry-run"])
+    assert text.exit_code == 0 and text.output.startswith("Would delete") and "11 scored prompts" in text.output
+    for bad in (["--older-than", "90"], ["--older-than", "soon"]):
+        out = runner.invoke(app, ["prune", "--db", str(aged_db), *bad])
+        assert out.exit_code == 2 and "90d" in out.output
+    missing = runner.invoke(app, ["prune", "--db", str(aged_db.with_name("nope.db")), "--older-than", "90d"])
+    assert missing.exit_code == 2 and "no such database" in missing.output
