@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchlib import memoise_embeddings, read_banking77  # noqa: E402
 from novelty import PromptIndex, score_files  # noqa: E402
+from novelty.embed import DEFAULT_BACKEND  # noqa: E402
 from novelty.evaluation import auroc, fpr_at_tpr  # noqa: E402
 from novelty.logs import Columns  # noqa: E402
 
@@ -43,7 +44,8 @@ def known_intents(labels: list[str], share: float, seed: int) -> set[str]:
     return set(rng.choice(intents, size=round(share * len(intents)), replace=False).tolist())
 
 
-def run_one(train, test, share: float, seed: int, model: str, scorer: str, workdir: Path) -> dict:
+def run_one(train, test, share: float, seed: int, model: str, scorer: str, workdir: Path,
+            backend: str = DEFAULT_BACKEND) -> dict:
     known = known_intents([label for _, label in train], share, seed)
     train_csv, test_jsonl = workdir / "train.csv", workdir / "test.jsonl"
     with train_csv.open("w", newline="", encoding="utf-8") as fh:
@@ -55,7 +57,7 @@ def run_one(train, test, share: float, seed: int, model: str, scorer: str, workd
             fh.write(json.dumps({"id": f"t{i}", "prompt": text, "intent": label}) + "\n")
     started = time.perf_counter()
     index = PromptIndex.build(train_csv, f"b77-{seed}", index_dir=workdir / "indexes", model=model,
-                              scorer=scorer, force=True)
+                              backend=backend, scorer=scorer, force=True)
     build_seconds = time.perf_counter() - started
     db = workdir / f"scores-{share}-{seed}-{scorer}.db"
     score_files([test_jsonl], index, db, columns=Columns(text="prompt", time=None, id="id", label=None))
@@ -77,16 +79,17 @@ def main() -> None:
     parser.add_argument("--scorers", default="knn,class-topk,logreg,ensemble")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--shares", default="0.25,0.5,0.75")
+    parser.add_argument("--backend", default=DEFAULT_BACKEND, help="encoder backend: onnx-int8, onnx or torch")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    memoise_embeddings(args.model)
+    memoise_embeddings(args.model, args.backend)
     train, test = read_banking77("train"), read_banking77("test")
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
         for share in [float(s) for s in args.shares.split(",")]:
             for seed in range(args.seeds):
                 for scorer in args.scorers.split(","):
-                    runs.append(run_one(train, test, share, seed, args.model, scorer, Path(tmp)))
+                    runs.append(run_one(train, test, share, seed, args.model, scorer, Path(tmp), args.backend))
                     if not args.json:
                         r = runs[-1]
                         print(f"  {scorer:<10} {share:.0%} known, seed {seed}: AUROC {r['auroc']:.4f}  "
