@@ -79,6 +79,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("alert.missing_log", True, "Also exit 1 when the day's log is missing.", bool),
 )
 BY_KEY = {s.key: s for s in SETTINGS}
+EXAMPLE = {  # docs/monitor.toml, the README's example: a support bot with every input configured
+    "index.name": "support-bot", "logs.path": "logs/{date}.jsonl", "logs.id_col": "request_id",
+    "output.db": "monitor.db", "output.report": "reports/{date}.html", "output.summary": "runs/{date}.json",
+    "drift.reference": "features/launch.parquet", "drift.current": "features/{date}.parquet",
+    "drift.ignore": ["user_id"], "golden.baseline": "golden/launch.csv", "golden.current": "golden/latest.csv",
+    "feedback.path": "feedback/{date}*.csv", "feedback.time_col": "labelled_at",
+    "alert.causes": ["label_bias", "model_regression", "offline_online_gap", "feature_unavailable"],
+}
 SECTION_HELP = {
     "index": "The index of training prompts to score against.",
     "logs": "Where the day's production log is and which columns hold what.",
