@@ -43,8 +43,9 @@ def test_the_verdict_comes_first_with_what_to_do(report_demo):
     verdict = html[html.index('id="verdict"'):html.index('id="rate"')]
     assert [c.cause for c in report_demo["result"].diagnosis.causes] == ["label_bias", "feature_recalibration",
                                                                           "offline_online_gap"]
-    assert "2 things wrong" in verdict
+    assert "3 things wrong" in verdict
     assert "fine-tune or online learning on the new queries" in verdict
+    assert "refresh the golden set with post-launch data" in verdict and "novelty queue golden --db" in verdict
     assert "retrain with the correct feature version" in verdict
     assert "novelty queue add --db" in verdict
     assert verdict.index("label_bias") < verdict.index("feature_recalibration")
