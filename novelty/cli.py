@@ -17,8 +17,8 @@ import typer
 from . import __version__
 from .errors import NoveltyError
 from .logs import Columns
-from .render import (format_clusters, format_diagnosis, format_drift, format_golden, format_score_summary, format_skew,
-                     format_spikes)
+from .render import (format_clusters, format_diagnosis, format_drift, format_feedback, format_golden,
+                     format_score_summary, format_skew, format_spikes)
 
 app = typer.Typer(
     name="novelty", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -711,6 +711,116 @@ def queue_golden(
     typer.echo("\n".join(f"  {n:>4}  {name}" for name, n in result.strata.items()))
 
 
+# ---------------------------------------------------------------------------------------------- run, init
+@app.command("run")
+def run_command(
+    config: Path = typer.Option(..., "--config", "-c", help="monitor.toml (write one with `novelty init`); "
+                                "its keys are documented in it and in docs/monitor.toml."),
+    date: Optional[str] = typer.Option(None, help="Day to run for, e.g. 2026-11-25; {date} in the config's "
+                                       "paths becomes it. Default: yesterday (UTC)."),
+    set_: List[str] = typer.Option([], "--set", help="Override a config setting for this run, e.g. "
+                                   "--set spikes.window=1h; repeatable."),
+    summary: Optional[Path] = typer.Option(None, help="Also write the JSON summary here (overrides output.summary)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the run's summary as JSON."),
+) -> None:
+    """The whole daily job from one config file: score the day's log, then spikes, drift, golden set,
+    feedback (online accuracy against the golden set), clusters, diagnosis and the HTML report. Steps
+    whose input is absent are skipped with the reason; re-running a date changes nothing. Exit 0 = no
+    alert, 1 = an alert (a cause named in alert.causes, or a missing log), 2 = a step failed on its input.
+    For cron: 0 7 * * * cd /srv/monitor && novelty run --config monitor.toml
+
+    Example: novelty run --config monitor.toml --date 2026-11-25
+    """
+    from .config import load_config, parse_override
+    from .run import format_run, run_monitor
+
+    with _user_errors():
+        overrides = dict(parse_override(item) for item in set_)
+        if summary is not None:
+            overrides["output.summary"] = str(summary.resolve())
+        cfg = load_config(config, overrides)
+        with _progress(None, "prompts", "scoring") as update:
+            result = run_monitor(cfg, date, progress=update)
+    if as_json:
+        _print_json(result.to_dict())
+    else:
+        typer.echo(format_run(result))
+    raise typer.Exit(result.exit_code)
+
+
+@app.command("init")
+def init_command(
+    index: str = typer.Option(..., "--index", "-i", help="Name of the index (index.name)."),
+    logs: str = typer.Option(..., help="Log location with {date} in it, e.g. 'logs/{date}.jsonl' (logs.path); "
+                             "its columns are sniffed from the newest matching file."),
+    db: Path = typer.Option(Path("monitor.db"), "--db", help="SQLite file the run fills (output.db)."),
+    out: Path = typer.Option(Path("monitor.toml"), "-o", "--out", help="Config file to write."),
+    report: Optional[str] = typer.Option(None, help="HTML report to rewrite each run (output.report)."),
+    index_dir: Optional[str] = typer.Option(None, help="Folder holding indexes (index.dir)."),
+    feedback: Optional[str] = typer.Option(None, help="True-label files, {date} allowed (feedback.path)."),
+    reference: Optional[str] = typer.Option(None, help="Feature table at launch (drift.reference)."),
+    current: Optional[str] = typer.Option(None, help="Current feature table, {date} allowed (drift.current)."),
+    golden_baseline: Optional[str] = typer.Option(None, help="Golden-set predictions at launch (golden.baseline)."),
+    golden_current: Optional[str] = typer.Option(None, help="Golden-set predictions now (golden.current)."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing config file."),
+    as_json: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
+) -> None:
+    """Write a commented starter monitor.toml for `novelty run`, every setting explained, the log's text,
+    time, id and prediction columns sniffed from your files. Paths are kept relative to the config.
+
+    Example: novelty init --index support-bot --logs 'logs/{date}.jsonl' --db monitor.db -o monitor.toml
+    """
+    from dataclasses import asdict
+
+    from .starter import write_starter
+
+    given = {"index.name": index, "logs.path": logs, "output.db": str(db), "output.report": report,
+             "index.dir": index_dir, "feedback.path": feedback, "drift.reference": reference,
+             "drift.current": current, "golden.baseline": golden_baseline, "golden.current": golden_current}
+    with _user_errors():
+        result = write_starter(out, {k: v for k, v in given.items() if v is not None}, force=force)
+    if as_json:
+        return _print_json(asdict(result))
+    sniffed = ", ".join(f"{role} = {name!r}" for role, name in result.columns.items())
+    typer.echo(f"Wrote {result.out}" + (f" (columns sniffed from {result.sniffed_from}: {sniffed})"
+                                        if result.sniffed_from else " (no log found yet: default column names)")
+               + f". Try it: novelty run --config {result.out} --date YYYY-MM-DD")
+
+
+# ---------------------------------------------------------------------------------------------- feedback
+@app.command("feedback")
+def feedback_command(
+    files: List[Path] = typer.Argument([], help="True labels: CSV, JSONL or Parquet with a prompt id and a label; "
+                                       "none to only report."),
+    db: Path = typer.Option(..., "--db", help=DB_HELP),
+    id_col: str = typer.Option("prompt_id", help="Column holding the prompt id (as scored: --id-col of score)."),
+    label_col: str = typer.Option("label", help="Column holding the true label."),
+    time_col: Optional[str] = typer.Option(None, help="Column saying when each label was given: the newest "
+                                           "wins. Without it, the last label imported wins."),
+    window: str = typer.Option("1d", help="Window of the online-accuracy table: 1h, 1d, 7d ..."),
+    since: Optional[str] = typer.Option(None, help="Only prompts from this date."),
+    until: Optional[str] = typer.Option(None, help="Only prompts before this date."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Join true labels (late, partial or repeated) to scored prompts by prompt_id, then show the online
+    accuracy of the logged predictions per window with a 95% interval, on novel against known prompts,
+    and the labels novel prompts were forced into. Ids not scored yet are kept and counted.
+
+    Example: novelty feedback labels-2026-11-25.csv --db monitor.db --id-col request_id
+    """
+    from dataclasses import asdict
+
+    from .feedback import import_feedback, online_accuracy
+    from .render import format_feedback
+
+    with _user_errors():
+        imports = [import_feedback(db, f, id_col, label_col, time_col) for f in files]
+        report = online_accuracy(db, window, since, until)
+    if as_json:
+        return _print_json({"imported": [asdict(i) for i in imports], **report.to_dict()})
+    typer.echo(format_feedback(imports, report))
+
+
 # ---------------------------------------------------------------------------------------------- demo
 @app.command("demo")
 def demo(
@@ -719,8 +829,9 @@ def demo(
     seed: int = typer.Option(0, help="Seed of the generated data."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Generate a week of support-bot traffic where a new topic appears on day 5, build the index,
-    score the week and show what a user should look at. No downloads.
+    """Generate a week of support-bot traffic where a new topic appears on day 5 (with late true labels,
+    a golden set and feature tables), build the index, write monitor.toml and run `novelty run` on each
+    day, then show what a user should look at. No downloads.
 
     Example: novelty demo --out /tmp/novelty-demo
     """
@@ -731,10 +842,14 @@ def demo(
             result = run_demo(out, model=model, seed=seed, progress=update)
     if as_json:
         return _print_json(result.to_dict())
+    from .run import format_run
+
     score = result.score
     typer.echo(f"Demo in {result.folder}: a week of support-bot traffic; customers start asking about "
-               f"crypto on day 5.\nIndex {result.index}; {score.scored:,} prompts scored into {result.db} "
-               f"({score.rejected} malformed rows set aside in the rejects table).\n")
+               f"crypto on day 5.\nIndex {result.index}; the daily job (novelty run --config {result.config} "
+               f"--date DAY) ran for each day: {score.scored:,} prompts scored into {result.db} "
+               f"({score.rejected} malformed rows set aside in the rejects table). The last morning's run:\n")
+    typer.echo(format_run(result.runs[-1]).split("\nReport:")[0] + "\n")
     reference, current = result.tables
     typer.echo(f"The verdict (novelty diagnose --db {result.db} --reference {reference} --current {current}):")
     typer.echo(format_diagnosis(result.diagnosis) + "\n\nThe evidence behind label_bias:")
@@ -743,6 +858,9 @@ def demo(
         typer.echo("\nWhat the new questions are (novelty clusters --db " + result.db + " --since "
                    + result.clusters[0].first_seen[:10] + "):")
         typer.echo("\n".join(format_clusters(result.clusters[:6]).splitlines()[1:]))
+    if result.online.windows:
+        typer.echo(f"\nTrue labels arriving late (novelty feedback --db {result.db}):")
+        typer.echo("\n".join(format_feedback([], result.online).splitlines()[1:]))
     if result.queued:
         typer.echo(f"\nQueued {result.queued.added} diverse prompts of the fastest-growing cluster for labelling "
                    f"(novelty queue export --db {result.db} -o to-label.csv --format csv).")

@@ -1,31 +1,42 @@
 """``novelty demo``: a week of Lumen Bank support traffic, end to end, on generated data.
 
-Generates the data (``demo_data``), builds the index, scores each day's log into SQLite, runs the
-spike detection and clustering, and writes the HTML report, exactly as a user's daily job would.
+Generates the data (``demo_data``: logs, delayed true labels, a golden set, feature tables), builds
+the index, writes a ``monitor.toml`` and runs ``novelty run`` on it once per day of the week, exactly
+as a user's crontab line would; then queues the fastest-growing cluster for labelling.
 """
 
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import pandas as pd
 
-from .demo_data import write_demo_files
 from .clusters import Cluster, find_clusters
+from .config import render_config
+from .demo_data import DEFAULT_START, write_demo_files, write_feedback_files, write_golden_files
 from .diagnose import Diagnosis
-from .queue import QueueResult, add as queue_add
 from .embed import DEFAULT_MODEL
-from .engines.local import ScoreResult, score_files
+from .engines.local import ScoreResult
+from .feedback import OnlineReport, online_accuracy
 from .index import PromptIndex
-from .logs import Columns
-from .report import write_report
-from .spikes import SpikeReport, detect_spikes
+from .queue import QueueResult, add as queue_add
+from .run import RunSummary, run_monitor
+from .spikes import SpikeReport, SpikeSettings, detect_spikes
 
 INDEX_NAME = "lumen-bank"
+CONFIG = {  # the demo's monitor.toml (paths relative to the demo folder)
+    "index.name": INDEX_NAME, "index.dir": "indexes", "logs.path": "data/logs/{date}.jsonl",
+    "logs.id_col": "request_id", "output.db": "demo.db", "output.report": "report.html",
+    "output.summary": "runs/{date}.json",
+    "drift.reference": "data/features_launch.csv", "drift.current": "data/features_this_week.csv",
+    "golden.baseline": "data/golden_launch.csv", "golden.current": "data/golden_now.csv",
+    "feedback.path": "data/feedback/{date}.csv", "feedback.time_col": "labelled_at", "feedback.period": "3d",
+    "clusters.lookback": "3d", "clusters.min_size": 10,
+}
 
 
 @dataclass(frozen=True)
@@ -33,8 +44,11 @@ class DemoResult:
     folder: str
     index: str
     db: str
+    config: str
     score: ScoreResult
+    runs: list[RunSummary]
     spikes: SpikeReport
+    online: OnlineReport
     diagnosis: Diagnosis
     tables: tuple[str, str]
     clusters: list[Cluster]
@@ -42,9 +56,11 @@ class DemoResult:
     report: str
 
     def to_dict(self) -> dict:
-        return {"folder": self.folder, "index": self.index, "db": self.db, "score": self.score.to_dict(),
-                "spikes": self.spikes.to_dict(), "diagnosis": self.diagnosis.to_dict(),
-                "tables": list(self.tables), "clusters": [c.to_dict() for c in self.clusters],
+        return {"folder": self.folder, "index": self.index, "db": self.db, "config": self.config,
+                "score": self.score.to_dict(), "runs": [r.to_dict() for r in self.runs],
+                "spikes": self.spikes.to_dict(), "online": self.online.to_dict(),
+                "diagnosis": self.diagnosis.to_dict(), "tables": list(self.tables),
+                "clusters": [c.to_dict() for c in self.clusters],
                 "queued": self.queued.__dict__ if self.queued else None, "report": self.report}
 
     def flagged_days(self) -> list[str]:
@@ -53,28 +69,46 @@ class DemoResult:
 
 def run_demo(out: str | Path = "novelty-demo", *, model: str = DEFAULT_MODEL, seed: int = 0,
              per_day: int = 1500, progress: Callable[[int], None] | None = None) -> DemoResult:
-    """Generate the data, build the index, score the week, detect spikes, cluster, queue and write the
-    report. Starts fresh each time."""
+    """Generate the data, build the index, write monitor.toml, ``novelty run`` each day of the week,
+    and queue the fastest-growing cluster. Starts fresh each time."""
     out = Path(out)
     files = write_demo_files(out / "data", seed=seed, per_day=per_day)
+    write_feedback_files(out / "data", seed=seed, days=len(files.logs), per_day=per_day)
+    write_golden_files(out / "data", seed=seed)
+    reference, current = write_feature_tables(out / "data", seed)
     db = out / "demo.db"
     for stale in (db, db.with_name("demo.db-wal"), db.with_name("demo.db-shm")):
         stale.unlink(missing_ok=True)
     shutil.rmtree(out / "indexes" / INDEX_NAME, ignore_errors=True)
+    shutil.rmtree(out / "runs", ignore_errors=True)
     index = PromptIndex.build(files.train, INDEX_NAME, index_dir=out / "indexes", model=model,
                               progress=progress)
-    result = score_files(files.logs, index, db, columns=Columns(), progress=progress)
-    reference, current = write_feature_tables(out / "data", seed)
-    spikes = detect_spikes(db)
+    config = out / "monitor.toml"
+    config.write_text(render_config(CONFIG), encoding="utf-8")
+    runs = [run_monitor(config, DEFAULT_START + pd.Timedelta(days=day).to_pytimedelta(), progress=progress)
+            for day in range(len(files.logs))]
+    last = runs[-1]
+    spikes = detect_spikes(db, SpikeSettings(), save=False)
     first_flagged = next((w.window_start for w in spikes.windows if w.flagged), None)
-    clusters = find_clusters(db, since=first_flagged, min_size=10) if first_flagged else []
+    clusters = find_clusters(db, since=first_flagged, min_size=10, save=False) if first_flagged else []
     growing = max(clusters, key=lambda c: (c.growth, c.size), default=None)
     queued = queue_add(db, cluster=growing.cluster_id, budget=50) if growing else None
-    report = write_report(db, out / "report.html", reference=reference, current=current,
-                          index_dir=out / "indexes")
-    return DemoResult(folder=str(out), index=str(index.path), db=str(db), score=result,
-                      spikes=spikes, diagnosis=report.diagnosis, tables=(str(reference), str(current)),
-                      clusters=clusters, queued=queued, report=report.out)
+    return DemoResult(folder=str(out), index=str(index.path), db=str(db), config=str(config),
+                      score=_total(runs), runs=runs, spikes=spikes, online=online_accuracy(db),
+                      diagnosis=last.diagnosis, tables=(str(reference), str(current)), clusters=clusters,
+                      queued=queued, report=last.report)
+
+
+def _total(runs: list[RunSummary]) -> ScoreResult:
+    """The week's scoring runs added up into one result."""
+    done = [s.facts for r in runs for s in r.steps if s.name == "score" and s.status == "ran"]
+    total = {f.name: done[-1][f.name] for f in fields(ScoreResult)}
+    for key in ("rows_read", "scored", "skipped", "rejected", "novel", "seconds"):
+        total[key] = sum(d[key] for d in done)
+    total["sources"] = [src for d in done for src in d["sources"]]
+    total["novel_rate"] = total["novel"] / max(1, total["scored"])
+    total["reject_reasons"] = [r for d in done for r in d["reject_reasons"]]
+    return ScoreResult(**total)
 
 
 def write_feature_tables(folder: Path, seed: int = 0, rows: int = 5000) -> tuple[Path, Path]:

@@ -1102,13 +1102,80 @@ def _insert_bad_lines(lines: list[str], records: list[dict], seed: int) -> list[
 def _write_day(logs_dir: Path, day: int, per_day: int, seed: int, bad: bool) -> Path:
     """Write one day's JSONL file (with malformed lines if ``bad``) and return its path."""
     day_date = DEFAULT_START + timedelta(days=day - 1)
-    records = production_day(day, per_day, seed, DEFAULT_START)
+    records = [{"request_id": request_id(day_date, i), **r}
+               for i, r in enumerate(production_day(day, per_day, seed, DEFAULT_START))]
     lines = [_dumps(r) for r in records]
     if bad:
         lines = _insert_bad_lines(lines, records, seed)
     path = logs_dir / f"{day_date.isoformat()}.jsonl"
     path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     return path
+
+
+def request_id(day_date: date, i: int) -> str:
+    """The id the support bot logs with each request (feedback labels join on it).
+
+    >>> request_id(date(2026, 11, 24), 7)
+    'r20261124-00007'
+    """
+    return f"r{day_date:%Y%m%d}-{i:05d}"
+
+
+FEEDBACK_SHARES = (0.5, 0.2)  # of a day's requests, labelled the next day and the day after
+FEEDBACK_CORRECTIONS = 0.02   # labelled wrongly the next day, corrected the day after
+
+
+def write_feedback_files(out_dir: Path, seed: int = 0, days: int = 7, per_day: int = 1500) -> tuple[Path, ...]:
+    """Delayed, partial and repeated true labels: ``feedback/<date>.csv`` (prompt_id, label,
+    labelled_at) holds labels of earlier days' requests, as human review sends them back.
+
+    Half of a day's requests are labelled the next day and a fifth the day after; a few are first
+    labelled wrongly and corrected a day later. The true label is the record's topic, so crypto and
+    pay-later questions (which no known label covers) count as errors whatever was predicted.
+    """
+    folder = Path(out_dir) / "feedback"
+    folder.mkdir(parents=True, exist_ok=True)
+    by_date: dict[date, list[tuple[str, str, str]]] = {}
+    for day in range(1, days + 1):
+        day_date = DEFAULT_START + timedelta(days=day - 1)
+        rng = random.Random(f"{_SALT}:{seed}:feedback:{day}")
+        for i, record in enumerate(production_day(day, per_day, seed, DEFAULT_START)):
+            rid, draw = request_id(day_date, i), rng.random()
+            late = 1 if draw < FEEDBACK_SHARES[0] else 2 if draw < sum(FEEDBACK_SHARES) else None
+            if late is None:
+                continue
+            if late == 1 and rng.random() < FEEDBACK_CORRECTIONS:
+                by_date.setdefault(day_date + timedelta(days=1), []).append((rid, rng.choice(INTENTS), "T09:00:00Z"))
+                late = 2
+            by_date.setdefault(day_date + timedelta(days=late), []).append((rid, record["topic"], "T10:00:00Z"))
+    paths = []
+    for when in sorted(d for d in by_date if d < DEFAULT_START + timedelta(days=days)):
+        path = folder / f"{when.isoformat()}.csv"
+        with path.open("w", encoding="utf-8", newline="") as f:
+            writer = csv.writer(f, lineterminator="\n")
+            writer.writerow(("prompt_id", "label", "labelled_at"))
+            writer.writerows((rid, label, when.isoformat() + at) for rid, label, at in by_date[when])
+        paths.append(path)
+    return tuple(paths)
+
+
+def write_golden_files(out_dir: Path, seed: int = 0, n: int = 400) -> tuple[Path, Path]:
+    """The golden set (labelled known-intent prompts) with the classifier's predictions at launch and
+    now: the model did not change, so both runs score the same (about CLASSIFIER_ACCURACY)."""
+    rng = random.Random(f"{_SALT}:{seed}:golden")
+    train = _training_pool(seed)
+    weights = [INTENT_TRAFFIC[intent] for intent in INTENTS]
+    rows = []
+    for i, intent in enumerate(rng.choices(INTENTS, weights=weights, k=n)):
+        prompt, predicted = _known_record(intent, train, rng)
+        rows.append((f"g{i:04d}", prompt, intent, predicted))
+    paths = (Path(out_dir) / "golden_launch.csv", Path(out_dir) / "golden_now.csv")
+    for path in paths:
+        with path.open("w", encoding="utf-8", newline="") as f:
+            writer = csv.writer(f, lineterminator="\n")
+            writer.writerow(("id", "text", "label", "prediction"))
+            writer.writerows(rows)
+    return paths
 
 
 def _write_train(path: Path, pairs: Sequence[tuple[str, str]]) -> Path:

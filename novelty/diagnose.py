@@ -23,6 +23,7 @@ MITIGATIONS = {
     "feature_unavailable": "fix the feature computation",
     "training_serving_skew": "patch the serving pipeline",
     "label_bias": "fine-tune or online learning on the new queries",
+    "offline_online_gap": "refresh the golden set with post-launch data (novelty queue golden)",
 }
 _RANK = {"high": 3, "medium": 2, "low": 1}
 DATA_DRIFT_SHARE = 0.3  # this share of the features drifting at once (and at least 3) is the population moving
@@ -83,8 +84,13 @@ def diagnose(reference: str | Path | None = None, current: str | Path | None = N
                             "reason": "no --reference and --current feature tables given"})
     if db is not None:
         causes += label_bias_causes(detect_spikes(db, spike_settings, since=since))
+        gaps, reason = gap_causes(db, since)
+        causes += gaps
+        if reason:
+            not_checked.append({"cause": "offline_online_gap", "reason": reason})
     else:
-        not_checked.append({"cause": "label_bias", "reason": "no --db of scored prompts given"})
+        not_checked += [{"cause": "label_bias", "reason": "no --db of scored prompts given"},
+                        {"cause": "offline_online_gap", "reason": "no --db of scored prompts given"}]
     causes.sort(key=lambda c: (-_RANK[c.severity], -c.weight))
     return Diagnosis(causes, not_checked)
 
@@ -144,6 +150,34 @@ def label_bias_causes(report) -> list[Cause]:
     return [Cause("label_bias", None, worst.severity, evidence, MITIGATIONS["label_bias"],
                   weight=d["rate_ratio"], details={"windows": [i.window_start for i in run],
                                                    "top_novel": [r["text"] for r in d["top_novel"]]})]
+
+
+def gap_causes(db, since: str | None = None) -> tuple[list[Cause], str | None]:
+    """The latest open offline/online gap (recorded by ``novelty run`` from feedback labels), or why
+    none could be checked."""
+    from .feedback import open_gaps
+    from .spikes import parse_bound
+    from .store import Store
+
+    store = Store(db)
+    try:
+        (labels,) = store.db.execute("SELECT COUNT(*) FROM feedback").fetchone()
+        gaps = open_gaps(store, parse_bound(since, "--since"))
+    finally:
+        store.close()
+    if not gaps:
+        return [], None if labels else "no feedback labels in --db (import them with `novelty feedback`)"
+    g = gaps[0]
+    d = g["details"]
+    online = d["online"]
+    novel = d.get("novel_share_of_errors")
+    evidence = (f"online accuracy {online['accuracy']:.1%} [{online['ci_low']:.1%}, {online['ci_high']:.1%}] on "
+                f"{online['labelled']:,} labelled prompts from {d['period_start'][:10]} until {d['period_end'][:10]}, "
+                f"against {d['golden_accuracy']:.1%} on the golden set (p = {d['p_value']:.1g})"
+                + (f"; {novel:.0%} of the errors are on novel prompts" if novel is not None else "")
+                + ": the golden set no longer looks like production")
+    return [Cause("offline_online_gap", None, g["severity"], evidence, MITIGATIONS["offline_online_gap"],
+                  weight=d["gap"], details={"period": [d["period_start"], d["period_end"]]})], None
 
 
 def to_json(diagnosis: Diagnosis) -> str:

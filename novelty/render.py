@@ -125,3 +125,25 @@ def format_clusters(clusters) -> str:
         lines.append(f"  {c.cluster_id}  {c.size:5,}  {growth}  {c.first_seen[:10]}  {c.name}")
         lines.append(f"                              e.g. {_clip(c.examples[0], 60) if c.examples else ''} -> {forced}")
     return "\n".join(lines)
+
+
+def format_feedback(imports, report) -> str:
+    lines = [f"{i.source}: {i.rows:,} labels, {i.new:,} new, {i.changed:,} changed, {i.unchanged:,} unchanged"
+             + (f", {i.stale:,} older than the stored label" if i.stale else "")
+             + (f"; {i.unknown_ids:,} ids not scored yet (kept)" if i.unknown_ids else "")
+             + (f"; {i.blank:,} rows without id or label skipped" if i.blank else "") for i in imports]
+    if not report.windows:
+        return "\n".join(lines + ["No labelled prompt matches a scored one yet."])
+
+    def acc(a) -> str:
+        return f"{a.accuracy:6.1%} [{a.ci_low:.0%}, {a.ci_high:.0%}]" if a.labelled else "     -"
+    lines += [f"Online accuracy of the logged predictions ({report.feedback_rows:,} labels, "
+              f"{report.unmatched:,} not matched to a scored prompt):",
+              f"  {'window':<17} {'labelled':>8}  {'accuracy [95% CI]':<21} {'novel':<21} {'known':<21}"]
+    for w in [*report.windows, report.total]:
+        name = "all" if w is report.total else w.window_start[:16].replace("T00:00", "")
+        lines.append(f"  {name:<17} {w.all.labelled:>8,}  {acc(w.all):<21} {acc(w.novel):<21} {acc(w.known):<21}")
+    if report.novel_confusion:
+        lines.append("Novel prompts forced into known labels (true -> predicted):")
+        lines += [f"  {c['count']:>5,}  {c['label']} -> {c['predicted']}" for c in report.novel_confusion]
+    return "\n".join(lines)

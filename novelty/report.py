@@ -35,6 +35,7 @@ CAUSE_TITLES = {
     "feature_unavailable": "A feature is missing or filled with a default",
     "training_serving_skew": "Serving computes a feature differently from training",
     "label_bias": "New questions the model was never trained for",
+    "offline_online_gap": "Production accuracy is below what the golden set promised",
 }
 MAX_CLUSTERS, MEMBERS_SHOWN = 200, 12
 
@@ -145,6 +146,8 @@ def _card(c: Cause, db: str, growing: dict | None, by_start: dict, feature: dict
             card["fact"] = (f"Since {card['since']}: {latest['novel_rate']:.1%} of prompts were novel in the window "
                             f"of {latest['window_start'][:10]}, against {latest['expected_rate']:.1%} expected. "
                             "For example:")
+    elif c.cause == "offline_online_gap":
+        card["command"] = f"novelty queue golden --db {db} --since {c.details['period'][0][:10]} -o golden-next.csv"
     elif c.cause == "model_regression":
         card["command"] = "novelty golden --baseline GOLDEN_LAUNCH --current GOLDEN_TODAY"
     elif feature and feature["medians"]:

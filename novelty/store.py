@@ -1,7 +1,8 @@
 """The SQLite file of one monitored model: its schema and every write, in batched transactions.
 
 Tables (stable names, see DESIGN.md): ``runs``, ``scores``, ``rejects``, ``embeddings``, ``meta``,
-``training_labels``, ``windows``, ``incidents``, ``clusters``, ``cluster_members`` and ``queue``, all
+``training_labels``, ``windows``, ``incidents``, ``clusters``, ``cluster_members``, ``queue`` and
+``feedback`` (true labels by ``prompt_id``, see feedback.py), all
 declared here so any SQLite browser sees the whole schema from the first ``score``.
 
 Embeddings are stored once per distinct text (keyed by ``text_hash``) as float16: 768 bytes at
@@ -75,6 +76,8 @@ CREATE TABLE IF NOT EXISTS queue (
     prompt_id TEXT PRIMARY KEY, text TEXT, text_hash TEXT, source TEXT, status TEXT,
     predicted_label TEXT, label TEXT, added_at TEXT, updated_at TEXT);
 CREATE INDEX IF NOT EXISTS queue_status ON queue(status);
+CREATE TABLE IF NOT EXISTS feedback (
+    prompt_id TEXT PRIMARY KEY, label TEXT NOT NULL, labelled_at TEXT, source TEXT, imported_at TEXT);
 CREATE TABLE IF NOT EXISTS rejects (
     reject_id TEXT PRIMARY KEY, run_id INTEGER, source TEXT, line INTEGER, reason TEXT, raw TEXT,
     rejected_at TEXT);

@@ -18,6 +18,7 @@ from novelty.demo_data import (
     NEW_TOPICS,
     DemoFiles,
     production_day,
+    request_id,
     training_prompts,
     write_demo_files,
 )
@@ -239,6 +240,7 @@ def test_bad_lines_only_on_day_3(demo_files):
 def test_good_lines_match_production_day(demo_files):
     lines = demo_files.logs[2].read_text(encoding="utf-8").splitlines()
     good = [json.loads(line) for line in lines if _classify(line) == "good"]
+    assert [g.pop("request_id") for g in good] == [request_id(date(2026, 11, 20), i) for i in range(300)]
     assert good == production_day(3, n=300)
 
 

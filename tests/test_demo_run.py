@@ -13,7 +13,7 @@ def test_demo_tells_the_whole_story(tmp_path):
     out = CliRunner().invoke(app, ["demo", "--out", str(tmp_path / "demo"), "--model", "hashing:256", "--json"])
     assert out.exit_code == 0, out.output
     result = json.loads(out.output)
-    assert [c["cause"] for c in result["diagnosis"]["causes"]] == ["label_bias", "feature_recalibration"]
+    assert [c["cause"] for c in result["diagnosis"]["causes"]] == ["label_bias", "feature_recalibration", "offline_online_gap"]
     flagged = [w["window_start"][:10] for w in result["spikes"]["windows"] if w["flagged"]]
     assert flagged == ["2026-11-22", "2026-11-23", "2026-11-24"]
     assert result["clusters"] and result["queued"]["added"] > 0

@@ -41,9 +41,11 @@ def _tags(html: str) -> list[tuple[str, list[tuple[str, str | None]]]]:
 def test_the_verdict_comes_first_with_what_to_do(report_demo):
     html = report_demo["report"].read_text()
     verdict = html[html.index('id="verdict"'):html.index('id="rate"')]
-    assert [c.cause for c in report_demo["result"].diagnosis.causes] == ["label_bias", "feature_recalibration"]
-    assert "2 things wrong" in verdict
+    assert [c.cause for c in report_demo["result"].diagnosis.causes] == ["label_bias", "feature_recalibration",
+                                                                          "offline_online_gap"]
+    assert "3 things wrong" in verdict
     assert "fine-tune or online learning on the new queries" in verdict
+    assert "refresh the golden set with post-launch data" in verdict and "novelty queue golden --db" in verdict
     assert "retrain with the correct feature version" in verdict
     assert "novelty queue add --db" in verdict
     assert verdict.index("label_bias") < verdict.index("feature_recalibration")
@@ -97,7 +99,7 @@ def test_without_the_index_production_is_shown_alone_and_the_page_says_why(repor
     assert "is not available in" in html and "--index-dir" in html
     assert 'class="production"' in html and 'class="calibration"' not in html
     assert "pass --reference and --current" in html, "drift not given: said so, not shown as healthy"
-    assert [c.cause for c in out.diagnosis.causes] == ["label_bias"]
+    assert [c.cause for c in out.diagnosis.causes] == ["label_bias", "offline_online_gap"]
 
 
 def test_an_empty_database_still_makes_a_page(tmp_path):

@@ -1,0 +1,295 @@
+"""Continuous evaluation: true labels joined to scored prompts, online accuracy, and the offline gap.
+
+Labels arrive late (days after the prompt), partially (a sample of the traffic) and repeatedly (a
+reviewer corrects an earlier label). The ``feedback`` table keeps one label per ``prompt_id``:
+re-importing a file changes nothing; a newer label replaces an older one (newest ``labelled_at`` when
+the file says when each label was given, else the last one imported); and a label whose prompt is not
+scored yet is kept and counted, so it joins when that prompt's log is scored.
+
+Online accuracy is the share of labelled prompts whose logged ``predicted_label`` equals the true
+label, per window with a Wilson interval, split into novel and known prompts; the confusion of novel
+prompts shows which labels the model forced them into. The offline/online gap compares it with the
+golden-set accuracy by a one-sided two-proportion test, and a significant gap of at least ``min_gap``
+becomes an ``offline_online_gap`` incident that ``diagnose`` turns into a cause.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from scipy.stats import binomtest, norm
+
+from .drift import read_table
+from .errors import InputError
+from .logs import format_time
+from .spikes import Incident, window_seconds
+from .stats import wilson_interval
+from .store import Store, utc_now
+
+GAP_KIND = "offline_online_gap"
+
+
+@dataclass(frozen=True)
+class FeedbackImport:
+    source: str
+    rows: int            # rows with an id and a label
+    new: int             # prompts labelled for the first time
+    changed: int         # a different label replaced an older one
+    unchanged: int       # the same label again (re-imports, duplicates)
+    stale: int           # older than the label already stored (with a time column): ignored
+    unknown_ids: int     # not scored (yet): kept, they join when the prompt is scored
+    blank: int           # rows without an id or a label: skipped
+
+
+@dataclass(frozen=True)
+class Accuracy:
+    labelled: int
+    correct: int
+    accuracy: float | None
+    ci_low: float
+    ci_high: float
+
+    @classmethod
+    def of(cls, correct: int, labelled: int) -> "Accuracy":
+        low, high = wilson_interval(correct, labelled)
+        return cls(labelled, correct, correct / labelled if labelled else None, low, high)
+
+
+@dataclass(frozen=True)
+class OnlineWindow:
+    window_start: str
+    window_end: str
+    prompts: int
+    all: Accuracy
+    novel: Accuracy
+    known: Accuracy
+
+
+@dataclass(frozen=True)
+class OnlineReport:
+    window: str
+    since: str | None
+    until: str | None
+    windows: list[OnlineWindow]
+    total: OnlineWindow
+    novel_confusion: list[dict] = field(default_factory=list)  # true label, predicted label, count
+    feedback_rows: int = 0
+    unmatched: int = 0  # labels whose prompt is not scored
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Gap:
+    golden_accuracy: float
+    golden_items: int            # 0: taken as exact
+    online: Accuracy
+    gap: float                   # golden minus online
+    p_value: float
+    significant: bool
+    period_start: str
+    period_end: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# -- import -----------------------------------------------------------------------------------------
+def import_feedback(db: str | Path, path: str | Path, id_col: str = "prompt_id", label_col: str = "label",
+                    time_col: str | None = None) -> FeedbackImport:
+    """Upsert the true labels of ``path`` (CSV, JSONL or Parquet) into the ``feedback`` table."""
+    frame = read_table(path)
+    missing = [c for c in (id_col, label_col, time_col) if c and c not in frame.columns]
+    if missing:
+        raise InputError(f"{path}: no column(s) {', '.join(map(repr, missing))}; columns: "
+                         f"{', '.join(map(str, frame.columns))} (use --id-col, --label-col, --time-col)")
+    rows = _rows(frame, id_col, label_col, time_col)
+    blank = len(frame) - sum(n for *_, n in rows.values())
+    store = Store(db)
+    try:
+        stored = _stored(store, list(rows))
+        known = store.existing_ids(list(rows))
+        counts, upserts, now = Counter(), [], utc_now()
+        for pid, (label, when, _) in rows.items():
+            old = stored.get(pid)
+            if old is None:
+                counts["new"] += 1
+            elif time_col and when and old[1] and when < old[1]:
+                counts["stale"] += 1
+                continue
+            elif old[0] == label:
+                counts["unchanged"] += 1
+                continue
+            else:
+                counts["changed"] += 1
+            upserts.append((pid, label, when or now, str(path), now))
+        store.transaction(lambda: store.db.conn.executemany(
+            "INSERT INTO feedback VALUES (?,?,?,?,?) ON CONFLICT(prompt_id) DO UPDATE SET label=excluded.label, "
+            "labelled_at=excluded.labelled_at, source=excluded.source, imported_at=excluded.imported_at", upserts))
+    finally:
+        store.close()
+    return FeedbackImport(str(path), len(rows), counts["new"], counts["changed"], counts["unchanged"],
+                          counts["stale"], len(set(rows) - set(known)), blank)
+
+
+def _rows(frame, id_col: str, label_col: str, time_col: str | None) -> dict[str, tuple[str, str | None, int]]:
+    """prompt_id -> (label, labelled_at, rows seen); within one file the newest (else last) row wins."""
+    out: dict[str, tuple[str, str | None, int]] = {}
+    times = frame[time_col].map(format_time) if time_col else [None] * len(frame)
+    for pid, label, when in zip(frame[id_col], frame[label_col], times):
+        if _blank(pid) or _blank(label):
+            continue
+        pid, label = _text(pid), _text(label)
+        seen = out.get(pid)
+        if seen is None or not (when and seen[1] and when < seen[1]):
+            out[pid] = (label, when, (seen[2] if seen else 0) + 1)
+        else:
+            out[pid] = (*seen[:2], seen[2] + 1)
+    return out
+
+
+def _blank(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or str(value).strip() == ""
+
+
+def _text(value) -> str:
+    """An id or label as text (a CSV id column read as floats stays '12', not '12.0')."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _stored(store: Store, ids: list[str]) -> dict[str, tuple[str, str]]:
+    out = {}
+    for start in range(0, len(ids), 500):
+        part = ids[start:start + 500]
+        out.update({pid: (label, when) for pid, label, when in store.db.execute(
+            f"SELECT prompt_id, label, labelled_at FROM feedback WHERE prompt_id IN ({','.join('?' * len(part))})",
+            part)})
+    return out
+
+
+# -- online accuracy ----------------------------------------------------------------------------------
+def online_accuracy(db: str | Path, window: str = "1d", since: str | None = None,
+                    until: str | None = None) -> OnlineReport:
+    """Accuracy of the logged predictions on labelled prompts, per window (by the prompt's time)."""
+    if not Path(db).is_file():
+        raise InputError(f"{db}: no such database; fill one with `novelty score` first")
+    size = window_seconds(window)
+    store = Store(db)
+    try:
+        where, args = _range(since, until)
+        rows = list(store.db.execute(
+            "SELECT CAST(strftime('%s', s.ts) AS INTEGER) / ? AS bucket, s.is_novel, s.predicted_label, f.label "
+            f"FROM feedback f JOIN scores s USING (prompt_id) WHERE s.ts IS NOT NULL "
+            f"AND s.predicted_label IS NOT NULL {where}", [size, *args]))
+        prompts = dict(store.db.execute(
+            f"SELECT CAST(strftime('%s', ts) AS INTEGER) / ? AS bucket, COUNT(*) FROM scores s "
+            f"WHERE ts IS NOT NULL {where} GROUP BY bucket", [size, *args]).fetchall())
+        (total_rows,) = store.db.execute("SELECT COUNT(*) FROM feedback").fetchone()
+        (unmatched,) = store.db.execute(
+            "SELECT COUNT(*) FROM feedback WHERE prompt_id NOT IN (SELECT prompt_id FROM scores)").fetchone()
+    finally:
+        store.close()
+    buckets = sorted({r[0] for r in rows})
+    windows = [_window(b * size, size, [r for r in rows if r[0] == b], prompts.get(b, 0)) for b in buckets]
+    first, last = (buckets[0] * size, (buckets[-1] + 1) * size) if buckets else (0, 0)
+    total = _window(first, last - first, rows, sum(prompts.get(b, 0) for b in buckets))
+    confusion = Counter((label, pred) for _, novel, pred, label in rows if novel and pred != label)
+    return OnlineReport(window, since, until, windows, total,
+                        [{"label": t, "predicted": p, "count": n} for (t, p), n in confusion.most_common(10)],
+                        total_rows, unmatched)
+
+
+def _range(since: str | None, until: str | None) -> tuple[str, list]:
+    parts, args = [], []
+    for value, op, flag in ((since, ">=", "--since"), (until, "<", "--until")):
+        if value:
+            stamp = format_time(value)
+            if stamp is None:
+                raise InputError(f"{flag} {value!r} is not a date or time (try 2026-11-25)")
+            parts.append(f"AND s.ts {op} ?")
+            args.append(stamp)
+    return " ".join(parts), args
+
+
+def _window(start: int, size: int, rows: list, prompts: int) -> OnlineWindow:
+    def acc(subset) -> Accuracy:
+        return Accuracy.of(sum(pred == label for *_, pred, label in subset), len(subset))
+    from .spikes import _iso
+
+    return OnlineWindow(_iso(start), _iso(start + size), prompts, acc(rows),
+                        acc([r for r in rows if r[1]]), acc([r for r in rows if not r[1]]))
+
+
+# -- offline against online ---------------------------------------------------------------------------
+def offline_online_gap(online: Accuracy, golden_accuracy: float, golden_items: int, period: tuple[str, str],
+                       min_gap: float = 0.05, max_p_value: float = 0.01) -> Gap:
+    """One-sided test that online accuracy is below the golden-set accuracy.
+
+    With ``golden_items`` the golden accuracy has its own sampling noise (two-proportion z-test,
+    pooled); without it, it is taken as exact (exact binomial test of the online count).
+
+    >>> g = offline_online_gap(Accuracy.of(700, 1000), 0.92, 400, ("2026-11-18", "2026-11-25"))
+    >>> round(g.gap, 2), g.significant
+    (0.22, True)
+    """
+    n, k = online.labelled, online.correct
+    if n == 0:
+        raise InputError("no labelled prompts in the period: import feedback with `novelty feedback` first")
+    p_online = k / n
+    if golden_items:
+        x = golden_accuracy * golden_items
+        pooled = (x + k) / (golden_items + n)
+        se = math.sqrt(max(pooled * (1 - pooled) * (1 / golden_items + 1 / n), 1e-12))
+        p_value = float(norm.sf((golden_accuracy - p_online) / se))
+    else:
+        p_value = float(binomtest(k, n, min(max(golden_accuracy, 1e-9), 1 - 1e-9), alternative="less").pvalue)
+    gap = golden_accuracy - p_online
+    return Gap(golden_accuracy, golden_items, online, gap, p_value, gap >= min_gap and p_value < max_p_value,
+               *period)
+
+
+def record_gap(db: str | Path, gap: Gap, novel_share: float | None = None) -> Incident | None:
+    """Open (or update) the period's ``offline_online_gap`` incident; withdraw it when the gap closed."""
+    details = {"window_size": "period", **gap.to_dict(), "novel_share_of_errors": novel_share}
+    severity = "high" if gap.gap >= 0.1 else "medium"
+    incident = Incident(GAP_KIND, gap.period_start, gap.period_end, severity, gap.p_value, details)
+    now = utc_now()
+    store = Store(db)
+    try:
+        def work():
+            if gap.significant:
+                store.db.conn.execute(
+                    "INSERT INTO incidents VALUES (?,?,?,?,?,?,'open',?,?,?) ON CONFLICT(incident_id) DO UPDATE SET "
+                    "severity=excluded.severity, p_value=excluded.p_value, status='open', details=excluded.details, "
+                    "window_end=excluded.window_end, updated_at=excluded.updated_at",
+                    [incident.incident_id, GAP_KIND, gap.period_start, gap.period_end, severity, gap.p_value,
+                     json.dumps(details, default=str), now, now])
+            else:
+                store.db.conn.execute("UPDATE incidents SET status='withdrawn', updated_at=? WHERE incident_id=?",
+                                      [now, incident.incident_id])
+        store.transaction(work)
+    finally:
+        store.close()
+    return incident if gap.significant else None
+
+
+def open_gaps(store: Store, since: str | None = None) -> list[dict]:
+    """Open gap incidents whose period ends after ``since``, latest first."""
+    rows = store.db.query(
+        "SELECT * FROM incidents WHERE kind = ? AND status = 'open' AND (? IS NULL OR window_end > ?) "
+        "ORDER BY window_end DESC", [GAP_KIND, since, since])
+    return [{**r, "details": json.loads(r["details"] or "{}")} for r in rows]
+
+
+def novel_error_share(report: OnlineReport) -> float | None:
+    """Share of the wrong predictions that were on novel prompts."""
+    wrong_novel = report.total.novel.labelled - report.total.novel.correct
+    wrong = report.total.all.labelled - report.total.all.correct
+    return wrong_novel / wrong if wrong else None

@@ -1,0 +1,287 @@
+"""``novelty run``: the whole daily job from one ``monitor.toml``, for one line in crontab.
+
+Steps, in order: score the day's log, spike test, drift, golden set, feedback (online accuracy and
+its gap to the golden set), clusters, diagnose, report. A step whose input is not configured or not
+there is skipped with the reason; a step that fails on bad input is recorded as failed and the others
+still run. Re-running a date changes nothing: prompts are keyed by ``prompt_id``, windows, incidents
+and clusters by stable ids, feedback labels by ``prompt_id``.
+
+Exit status (``RunSummary.exit_code``): 0 = ran, nothing to alert on; 1 = a cause named in
+``alert.causes`` of at least ``alert.min_severity`` (or, with ``alert.missing_log``, no log for the
+day); 2 = a step failed on its input.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import date as Date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Callable
+
+from .config import MonitorConfig, load_config
+from .diagnose import Diagnosis, diagnose
+from .errors import NoveltyError
+from .spikes import window_seconds
+
+_RANK = {"low": 1, "medium": 2, "high": 3}
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    status: str           # ran, skipped or failed
+    reason: str = ""      # why skipped or failed; for ran, one line of what it found
+    facts: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    date: str
+    config: str
+    steps: list[Step]
+    alerts: list[str]
+    diagnosis: Diagnosis | None
+    report: str | None
+    missing: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        if any(s.status == "failed" for s in self.steps):
+            return 2
+        return 1 if self.alerts else 0
+
+    def to_dict(self) -> dict:
+        return {"date": self.date, "config": self.config, "exit_code": self.exit_code, "alerts": self.alerts,
+                "missing": self.missing, "report": self.report,
+                "steps": [asdict(s) for s in self.steps],
+                "diagnosis": self.diagnosis.to_dict() if self.diagnosis else None}
+
+
+def default_date() -> Date:
+    """Yesterday (UTC): a morning run scores the day that just ended."""
+    return datetime.now(timezone.utc).date() - timedelta(days=1)
+
+
+def run_monitor(config: str | Path | MonitorConfig, day: Date | str | None = None,
+                progress: Callable[[int], None] | None = None) -> RunSummary:
+    """Run every step for ``day`` (default: yesterday) and write the report and, if configured, the
+    JSON summary."""
+    cfg = config if isinstance(config, MonitorConfig) else load_config(config)
+    day = _day(day)
+    job = _Job(cfg, day, progress)
+    for name, step in (("score", job.score), ("spikes", job.spikes), ("drift", job.drift),
+                       ("golden", job.golden), ("feedback", job.feedback), ("clusters", job.clusters),
+                       ("diagnose", job.diagnose), ("report", job.report)):
+        try:
+            job.steps.append(step())
+        except NoveltyError as exc:
+            job.steps.append(Step(name, "failed", str(exc)))
+    summary = RunSummary(day.isoformat(), cfg.source, job.steps, job.alerts(), job.diagnosis, job.report_path,
+                         job.missing)
+    out = cfg.path("output.summary", day)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(summary.to_dict(), indent=2, default=str), encoding="utf-8")
+    return summary
+
+
+def _day(day: Date | str | None) -> Date:
+    if day is None:
+        return default_date()
+    if isinstance(day, Date):
+        return day
+    try:
+        return Date.fromisoformat(day)
+    except ValueError:
+        raise NoveltyError(f"--date {day!r} should look like 2026-11-25") from None
+
+
+class _Job:
+    """The state one run passes from step to step."""
+
+    def __init__(self, cfg: MonitorConfig, day: Date, progress):
+        self.cfg, self.day, self.progress = cfg, day, progress
+        self.db = cfg.path("output.db")
+        self.steps: list[Step] = []
+        self.missing: list[str] = []
+        self.drift_report = None
+        self.golden_accuracy: tuple[float, int] | None = None
+        self.diagnosis: Diagnosis | None = None
+        self.report_path: str | None = None
+        self.end = datetime.combine(day + timedelta(days=1), datetime.min.time())
+
+    def since(self, key: str) -> str:
+        """Start of the period ``key`` names (e.g. 7d), ending with the run date."""
+        return (self.end - timedelta(seconds=window_seconds(self.cfg[key]))).strftime("%Y-%m-%d")
+
+    def has_scores(self) -> bool:
+        return self.db.is_file()
+
+    # -- the steps --------------------------------------------------------------------------------
+    def score(self) -> Step:
+        from .engines.local import score_files
+        from .logs import Columns
+
+        pattern, files = self.cfg.files("logs.path", self.day)
+        if not files:
+            self.missing.append(str(pattern))
+            return Step("score", "skipped", f"no log for {self.day}: nothing at {pattern}")
+        c = self.cfg
+        columns = Columns(text=c["logs.text_col"], time=c["logs.time_col"] or None, id=c["logs.id_col"] or None,
+                          label=c["logs.pred_col"] or None)
+        self.db.parent.mkdir(parents=True, exist_ok=True)
+        r = score_files(files, c["index.name"], self.db, columns=columns, index_dir=c.path("index.dir"),
+                        progress=self.progress)
+        return Step("score", "ran", f"{r.scored:,} new prompts scored ({r.skipped:,} already scored, "
+                    f"{r.rejected} rejected), {r.novel:,} novel", r.to_dict())
+
+    def spikes(self) -> Step:
+        from .spikes import detect_spikes
+
+        if not self.has_scores():
+            return Step("spikes", "skipped", f"{self.db} does not exist yet: no day scored")
+        report = detect_spikes(self.db, self.spike_settings())
+        recent = [i for i in report.incidents if i.window_start >= self.since("alert.lookback")]
+        return Step("spikes", "ran", f"{len(report.windows)} windows tested, {len(recent)} flagged in the "
+                    f"last {self.cfg['alert.lookback']}", {"flagged": [i.window_start for i in recent]})
+
+    def spike_settings(self):
+        from .spikes import SpikeSettings
+
+        c = self.cfg
+        return SpikeSettings(window=c["spikes.window"], fdr=c["spikes.fdr"],
+                             baseline_windows=c["spikes.baseline_windows"], min_prompts=c["spikes.min_prompts"])
+
+    def drift(self) -> Step:
+        from .drift import drift
+
+        reference, current = self.cfg.path("drift.reference"), self.cfg.path("drift.current", self.day)
+        if reference is None or current is None:
+            return Step("drift", "skipped", "drift.reference and drift.current not configured")
+        for path in (reference, current):
+            if not path.is_file():
+                return Step("drift", "skipped", f"no feature table at {path}")
+        self.drift_report = drift(reference, current, ignore=set(self.cfg["drift.ignore"]))[0][1]
+        moved = [f.feature for f in self.drift_report.findings if f.cause]
+        return Step("drift", "ran", f"{len(moved)} of {len(self.drift_report.findings)} features moved",
+                    {"moved": moved})
+
+    def golden(self) -> Step:
+        from .golden import golden
+
+        baseline, current = self.cfg.path("golden.baseline"), self.cfg.path("golden.current", self.day)
+        if baseline and current and baseline.is_file() and current.is_file():
+            report = golden(baseline, current)
+            self.golden_accuracy = (report.current.accuracy, report.current.items)
+            return Step("golden", "ran", f"golden-set accuracy {report.baseline.accuracy:.1%} at launch, "
+                        f"{report.current.accuracy:.1%} now" + (" (regression)" if report.regression else ""),
+                        {"baseline": report.baseline.accuracy, "current": report.current.accuracy,
+                         "items": report.current.items, "regression": report.regression})
+        if self.cfg["golden.accuracy"]:
+            self.golden_accuracy = (self.cfg["golden.accuracy"], self.cfg["golden.items"])
+            return Step("golden", "ran", f"golden-set accuracy {self.golden_accuracy[0]:.1%} as recorded in the "
+                        "config", {"current": self.golden_accuracy[0], "items": self.golden_accuracy[1]})
+        if baseline or current:
+            return Step("golden", "skipped", f"golden files not found ({baseline}, {current})")
+        return Step("golden", "skipped", "golden.baseline / golden.current or golden.accuracy not configured")
+
+    def feedback(self) -> Step:
+        from .feedback import import_feedback, novel_error_share, offline_online_gap, online_accuracy, record_gap
+
+        if not self.has_scores():
+            return Step("feedback", "skipped", f"{self.db} does not exist yet: no day scored")
+        c = self.cfg
+        pattern, files = c.files("feedback.path", self.day)
+        imports = [import_feedback(self.db, f, c["feedback.id_col"], c["feedback.label_col"],
+                                   c["feedback.time_col"] or None) for f in files]
+        start = self.since("feedback.period")
+        online = online_accuracy(self.db, c["feedback.window"], since=start, until=self.end.strftime("%Y-%m-%d"))
+        facts = {"imported": [asdict(i) for i in imports], "online": online.to_dict()}
+        if not online.total.all.labelled:
+            why = f"no feedback file at {pattern}" if pattern and not files else "feedback.path not configured"
+            return Step("feedback", "skipped", f"no labelled prompts in the last {c['feedback.period']} ({why})", facts)
+        line = _online_line(online, imports)
+        if self.golden_accuracy is None:
+            return Step("feedback", "ran", line + "; no golden accuracy to compare with", facts)
+        if online.total.all.labelled < c["feedback.min_labels"]:
+            return Step("feedback", "ran", line + f"; under {c['feedback.min_labels']} labels, no gap test", facts)
+        gap = offline_online_gap(online.total.all, *self.golden_accuracy, (start, self.end.strftime("%Y-%m-%d")),
+                                 c["feedback.min_gap"], c["feedback.max_p_value"])
+        record_gap(self.db, gap, novel_error_share(online))
+        facts["gap"] = gap.to_dict()
+        verdict = "significant gap" if gap.significant else "no significant gap"
+        return Step("feedback", "ran", f"{line}; golden {gap.golden_accuracy:.1%}: {verdict} "
+                    f"({gap.gap:+.1%}, p = {gap.p_value:.1g})", facts)
+
+    def clusters(self) -> Step:
+        from .clusters import find_clusters
+
+        if not self.has_scores():
+            return Step("clusters", "skipped", f"{self.db} does not exist yet: no day scored")
+        found = find_clusters(self.db, since=self.since("clusters.lookback"), until=self.end.strftime("%Y-%m-%d"),
+                              min_size=self.cfg["clusters.min_size"])
+        if not found:
+            return Step("clusters", "ran", f"no clusters of novel prompts in the last {self.cfg['clusters.lookback']}")
+        return Step("clusters", "ran", f"{len(found)} clusters of novel prompts, largest: {found[0].name} "
+                    f"({found[0].size})", {"clusters": [c.cluster_id for c in found]})
+
+    def diagnose(self) -> Step:
+        c = self.cfg
+        drift_files = (c.path("drift.reference"), c.path("drift.current", self.day)) if self.drift_report else (None, None)
+        golden_files = (c.path("golden.baseline"), c.path("golden.current", self.day))
+        if not all(p and p.is_file() for p in golden_files):
+            golden_files = (None, None)
+        self.diagnosis = diagnose(*drift_files, self.db if self.has_scores() else None, self.since("alert.lookback"),
+                                  set(c["drift.ignore"]), golden_baseline=golden_files[0],
+                                  golden_current=golden_files[1], spike_settings=self.spike_settings(),
+                                  drift_report=self.drift_report)
+        causes = ", ".join(f"{x.cause} ({x.severity})" for x in self.diagnosis.causes) or "no root cause found"
+        return Step("diagnose", "ran", causes)
+
+    def report(self) -> Step:
+        from .report import write_report
+
+        if not self.has_scores():
+            return Step("report", "skipped", f"{self.db} does not exist yet: no day scored")
+        c = self.cfg
+        drift_files = (c.path("drift.reference"), c.path("drift.current", self.day)) if self.drift_report else (None, None)
+        golden_files = (c.path("golden.baseline"), c.path("golden.current", self.day))
+        if not all(p and p.is_file() for p in golden_files):
+            golden_files = (None, None)
+        out = c.path("output.report", self.day)
+        result = write_report(self.db, out, reference=drift_files[0], current=drift_files[1],
+                              ignore=set(c["drift.ignore"]), golden_baseline=golden_files[0],
+                              golden_current=golden_files[1], index_dir=c.path("index.dir"), window=c["spikes.window"])
+        self.report_path = result.out
+        return Step("report", "ran", f"wrote {result.out}")
+
+    def alerts(self) -> list[str]:
+        c = self.cfg
+        out = [f"{x.cause}{f' [{x.feature}]' if x.feature else ''} ({x.severity})"
+               for x in (self.diagnosis.causes if self.diagnosis else [])
+               if x.cause in c["alert.causes"] and _RANK[x.severity] >= _RANK[c["alert.min_severity"]]]
+        if c["alert.missing_log"] and self.missing:
+            out.append(f"missing log: {self.missing[0]}")
+        return out
+
+
+def _online_line(online, imports) -> str:
+    t = online.total
+    got = sum(i.new + i.changed for i in imports)
+    novel = f", {t.novel.accuracy:.1%} on novel prompts" if t.novel.labelled else ""
+    return (f"{got:,} labels imported; online accuracy {t.all.accuracy:.1%} [{t.all.ci_low:.1%}, {t.all.ci_high:.1%}] "
+            f"on {t.all.labelled:,} labelled prompts{novel}")
+
+
+def format_run(summary: RunSummary) -> str:
+    """The short summary printed to stdout (cron mails it)."""
+    lines = [f"novelty run {summary.date} ({summary.config})"]
+    lines += [f"  {s.name:<9} {s.status:<8} {s.reason}" for s in summary.steps]
+    if summary.alerts:
+        lines.append("ALERT: " + "; ".join(summary.alerts))
+    else:
+        lines.append("No alert.")
+    if summary.report:
+        lines.append(f"Report: {Path(summary.report).resolve()}")
+    return "\n".join(lines)

@@ -1,0 +1,117 @@
+"""``novelty init``: a commented starter ``monitor.toml`` from the user's own files.
+
+The log's columns are sniffed from the newest file the log pattern matches (its first rows): the
+text, time, id and predicted-label columns are found by their usual names, else by their content
+(the longest text column; the column that parses as times).
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .config import load_config, render_config
+from .errors import InputError
+from .logs import format_time
+
+NAMES = {
+    "text": ("prompt", "text", "query", "utterance", "message", "question", "input", "user_message"),
+    "time": ("timestamp", "ts", "time", "created_at", "datetime", "event_time", "date"),
+    "id": ("prompt_id", "request_id", "message_id", "event_id", "uuid", "id"),
+    "pred": ("predicted_label", "prediction", "predicted_intent", "pred", "intent", "label"),
+}
+_SETTING = {"text": "logs.text_col", "time": "logs.time_col", "id": "logs.id_col", "pred": "logs.pred_col"}
+
+
+@dataclass(frozen=True)
+class StarterResult:
+    out: str
+    sniffed_from: str | None
+    columns: dict[str, str]
+
+
+def write_starter(out: str | Path, settings: dict[str, Any], force: bool = False) -> StarterResult:
+    """Write a starter config to ``out`` with ``settings`` ("section.key": value) filled in and the log
+    columns sniffed; check that it loads."""
+    out = Path(out)
+    if out.exists() and not force:
+        raise InputError(f"{out} exists; pass --force to replace it")
+    sample = _newest_log(settings.get("logs.path", ""), out.resolve().parent)
+    columns = sniff_columns(sample) if sample else {}
+    values = {**{_SETTING[role]: name for role, name in columns.items()}, **settings}
+    notes = {_SETTING[role]: f"(Sniffed from {sample.name}.)" for role in columns}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render_config(values, notes), encoding="utf-8")
+    load_config(out)  # what init writes, run accepts
+    return StarterResult(str(out), str(sample) if sample else None, columns)
+
+
+def _newest_log(pattern: str, folder: Path) -> Path | None:
+    """The last file (in name order, so the newest dated one) the pattern matches with {date} as *."""
+    if not pattern:
+        return None
+    wild = re.sub(r"\{date(:[^}]*)?\}", "*", pattern)
+    base = Path(wild) if Path(wild).is_absolute() else folder / wild
+    found = sorted(p for p in glob.glob(str(base)) if Path(p).is_file())
+    return Path(found[-1]) if found else None
+
+
+def sniff_columns(path: str | Path, rows: int = 50) -> dict[str, str]:
+    """Which columns of a log hold the text, time, id and predicted label (those it can tell).
+
+    >>> import tempfile, os
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     p = Path(tmp) / "day.jsonl"
+    ...     _ = p.write_text('{"ts": "2026-11-25T08:00:00Z", "rid": "a1", "utterance": "where is my card", '
+    ...                      '"intent": "card_arrival"}\\n')
+    ...     sniff_columns(p)
+    {'text': 'utterance', 'time': 'ts', 'pred': 'intent'}
+    """
+    frame = _head(Path(path), rows)
+    found: dict[str, str] = {}
+    for role, names in NAMES.items():
+        match = next((c for n in names for c in frame.columns if str(c).lower() == n and c not in found.values()),
+                     None)
+        if match is not None:
+            found[role] = str(match)
+    strings = [c for c in frame.columns if frame[c].map(lambda v: isinstance(v, str)).mean() > 0.9
+               and c not in found.values()]
+    if "text" not in found and strings:
+        found["text"] = str(max(strings, key=lambda c: frame[c].str.len().mean()))
+    if "time" not in found:
+        timed = next((c for c in frame.columns if c not in found.values()
+                      and frame[c].head(10).map(lambda v: isinstance(v, str) and format_time(v) is not None).all()),
+                     None)
+        if timed is not None:
+            found["time"] = str(timed)
+    return found
+
+
+def _head(path: Path, rows: int) -> pd.DataFrame:
+    name = path.name.lower().removesuffix(".gz")
+    try:
+        if name.endswith(".parquet"):
+            return pd.read_parquet(path).head(rows)
+        if name.endswith((".jsonl", ".json", ".ndjson")):
+            opener = __import__("gzip").open if path.name.lower().endswith(".gz") else open
+            records = []
+            with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
+                for line in fh:
+                    try:
+                        record = json.loads(line)
+                    except json.JSONDecodeError:
+                        continue
+                    if isinstance(record, dict):
+                        records.append(record)
+                    if len(records) >= rows:
+                        break
+            return pd.DataFrame(records)
+        return pd.read_csv(path, nrows=rows, sep=None, engine="python")
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: cannot read its first rows to find the columns ({exc})") from None

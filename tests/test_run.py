@@ -1,0 +1,197 @@
+"""novelty run / init / feedback: the daily job from one config, true labels, and the offline gap."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import date
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import write_csv, write_jsonl
+from novelty.cli import app
+from novelty.config import load_config, render_config
+from novelty.demo_data import production_day, request_id
+from novelty.errors import InputError
+from novelty.feedback import import_feedback, offline_online_gap, online_accuracy, Accuracy
+from novelty.run import run_monitor
+
+TABLES = ("scores", "windows", "incidents", "clusters", "cluster_members", "feedback", "rejects")
+
+
+def _day_log(folder: Path, day: int, n: int = 200) -> list[dict]:
+    when = date(2026, 11, 17 + day)
+    rows = [{"request_id": request_id(when, i), **r} for i, r in enumerate(production_day(day, n=n, seed=3))]
+    (folder / "logs").mkdir(exist_ok=True)
+    write_jsonl(folder / "logs" / f"{when}.jsonl", rows)
+    return rows
+
+
+@pytest.fixture
+def monitor(tmp_path, index) -> Path:
+    """Days 1, 2 and 7 of the demo's traffic (day 7: a quarter of it about crypto) and a config."""
+    logs = {day: _day_log(tmp_path, day) for day in (1, 2, 7)}
+    labels = [(r["request_id"], r["topic"]) for r in logs[7][::2]]  # half of day 7, labelled late
+    (tmp_path / "labels").mkdir()
+    write_csv(tmp_path / "labels" / "2026-11-25.csv", ["prompt_id", "label"], labels)
+    config = tmp_path / "monitor.toml"
+    config.write_text(render_config({
+        "index.name": "bot", "logs.path": "logs/{date}.jsonl", "logs.id_col": "request_id",
+        "feedback.path": "labels/{date}.csv", "golden.accuracy": 0.92, "golden.items": 400,
+        "clusters.min_size": 5, "alert.causes": ["label_bias"]}), encoding="utf-8")
+    return config
+
+
+def _snapshot(db) -> dict:
+    with sqlite3.connect(db) as conn:
+        return {t: conn.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall() for t in TABLES}
+
+
+def _strip(rows: list, skip: set[int]) -> list:
+    return [tuple(v for i, v in enumerate(row) if i not in skip) for row in rows]
+
+
+def test_rerunning_a_date_changes_nothing(monitor):
+    for day in ("2026-11-18", "2026-11-19", "2026-11-24", "2026-11-25"):
+        run_monitor(monitor, day)
+    before = _snapshot(monitor.parent / "monitor.db")
+    again = run_monitor(monitor, "2026-11-25")
+    after = _snapshot(monitor.parent / "monitor.db")
+    # timestamps of the last update move; nothing else may (no duplicate rows, same values)
+    stamps = {"windows": {14}, "incidents": {8, 9}, "clusters": {11}, "feedback": {4}}
+    for table in TABLES:
+        assert _strip(after[table], stamps.get(table, set())) == _strip(before[table], stamps.get(table, set())), table
+    assert len(before["incidents"]) >= 2  # label_bias and offline_online_gap both recorded once
+    assert again.steps[0].reason.startswith("no log for 2026-11-25")
+
+
+def test_a_day_scores_and_alerts_on_label_bias_and_the_gap(monitor):
+    first = run_monitor(monitor, "2026-11-18")
+    assert first.exit_code == 0 and not first.alerts, first.steps
+    assert [s.status for s in first.steps][:2] == ["ran", "ran"]
+    skipped = {s.name: s.reason for s in first.steps if s.status == "skipped"}
+    assert set(skipped) == {"drift", "feedback"} and "not configured" in skipped["drift"]
+    run_monitor(monitor, "2026-11-19")
+    week = run_monitor(monitor, "2026-11-24")
+    assert week.exit_code == 1 and week.alerts == ["label_bias (high)"]
+    late = run_monitor(monitor, "2026-11-25")  # no log that day, but the labels of the 24th arrive
+    feedback = next(s for s in late.steps if s.name == "feedback")
+    assert "significant gap" in feedback.reason and feedback.facts["gap"]["significant"]
+    assert feedback.facts["online"]["total"]["novel"]["accuracy"] < 0.3
+    causes = [c.cause for c in late.diagnosis.causes]
+    assert "offline_online_gap" in causes
+    gap = next(c for c in late.diagnosis.causes if c.cause == "offline_online_gap")
+    assert "novelty queue golden" in gap.mitigation
+    assert "report.html" in late.report and Path(late.report).is_file()
+
+
+def test_missing_day_is_reported_and_alerts_only_if_asked(monitor):
+    runner = CliRunner()
+    out = runner.invoke(app, ["run", "--config", str(monitor), "--date", "2026-11-20"])
+    assert out.exit_code == 1, out.output
+    assert "no log for 2026-11-20" in out.output and "missing log" in out.output
+    out = runner.invoke(app, ["run", "--config", str(monitor), "--date", "2026-11-20", "--set",
+                              "alert.missing_log=false", "--json"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output)["missing"][0].endswith("2026-11-20.jsonl")
+
+
+def test_exit_codes_and_summary_file(monitor, tmp_path):
+    runner = CliRunner()
+    base = ["run", "--config", str(monitor)]
+    assert runner.invoke(app, base + ["--date", "2026-11-18"]).exit_code == 0
+    assert runner.invoke(app, base + ["--date", "2026-11-19"]).exit_code == 0
+    summary = tmp_path / "out" / "summary.json"
+    out = runner.invoke(app, base + ["--date", "2026-11-24", "--summary", str(summary)])
+    assert out.exit_code == 1 and "ALERT: label_bias" in out.output, out.output
+    assert json.loads(summary.read_text())["exit_code"] == 1
+    quiet = runner.invoke(app, base + ["--date", "2026-11-24", "--set", "alert.causes=[]"])
+    assert quiet.exit_code == 0, quiet.output
+    assert runner.invoke(app, base + ["--set", "spikes.windw=1h"]).exit_code == 2
+    assert runner.invoke(app, base + ["--date", "24/11/2026"]).exit_code == 2
+    monitor.write_text(monitor.read_text() + '\n[oops]\nname = "x"\n')
+    bad = runner.invoke(app, base)
+    assert bad.exit_code == 2 and "unknown setting 'oops.name'" in bad.output
+
+
+def test_a_step_failing_on_its_input_exits_2_and_the_others_still_run(monitor, tmp_path):
+    write_csv(tmp_path / "ref.csv", ["x"], [[1], [2]])
+    (tmp_path / "cur.csv").write_text("not,a\ntable\n\x00\x00")
+    result = run_monitor(load_config(monitor, {"drift.reference": "ref.csv", "drift.current": "nope.csv",
+                                               "logs.path": "logs/*.jsonl"}), "2026-11-24")
+    assert result.exit_code == 1  # drift skipped (file absent), not failed
+    assert next(s for s in result.steps if s.name == "drift").status == "skipped"
+    broken = run_monitor(load_config(monitor, {"index.name": "no-such-index"}), "2026-11-18")
+    assert broken.exit_code == 2 and broken.steps[0].status == "failed"
+    assert broken.steps[-1].name == "report"
+
+
+def test_init_writes_a_config_that_run_accepts(tmp_path, index):
+    _day_log(tmp_path, 1)
+    out = tmp_path / "monitor.toml"
+    result = CliRunner().invoke(app, ["init", "--index", "bot", "--logs", "logs/{date}.jsonl", "--db", "m.db",
+                                      "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    assert 'id_col = "request_id"' in text and "# text_col" not in text and "Sniffed from 2026-11-18.jsonl" in text
+    run = CliRunner().invoke(app, ["run", "--config", str(out), "--date", "2026-11-18", "--json"])
+    assert run.exit_code == 0, run.output
+    assert json.loads(run.output)["steps"][0]["facts"]["scored"] == 200
+    again = CliRunner().invoke(app, ["init", "--index", "bot", "--logs", "x", "-o", str(out)])
+    assert again.exit_code == 2 and "--force" in again.output
+
+
+def test_feedback_late_partial_and_repeated(tmp_path, index):
+    from novelty.engines.local import score_files
+    from novelty.logs import Columns
+
+    rows = _day_log(tmp_path, 7, n=120)
+    db = tmp_path / "m.db"
+    cols = Columns(id="request_id")
+    score_files([tmp_path / "logs" / "2026-11-24.jsonl"], index, db, columns=cols)
+    ids = [r["request_id"] for r in rows]
+    first = write_csv(tmp_path / "a.csv", ["prompt_id", "label", "at"],
+                      [(i, r["topic"], "2026-11-25T09:00:00Z") for i, r in zip(ids[:60], rows)]
+                      + [("r-not-yet-scored", "card_lost", "2026-11-25T09:00:00Z"), ("", "x", ""), ("r1", "", "")])
+    got = import_feedback(db, first, time_col="at")
+    assert (got.new, got.unknown_ids, got.blank) == (61, 1, 2)
+    assert import_feedback(db, first, time_col="at").unchanged == 61  # re-import: nothing changes
+    fixes = write_csv(tmp_path / "b.csv", ["prompt_id", "label", "at"],
+                      [(ids[0], "card_lost", "2026-11-26T09:00:00Z"),     # a later correction wins
+                       (ids[1], "card_lost", "2026-11-24T09:00:00Z"),     # an older label does not
+                       (ids[2], "card_lost", "2026-11-26T09:00:00Z"), (ids[2], rows[2]["topic"], "2026-11-27T00:00:00Z")])
+    got = import_feedback(db, fixes, time_col="at")
+    assert (got.changed, got.stale, got.unchanged) == (1, 1, 1)
+    report = online_accuracy(db)
+    assert report.total.all.labelled == 60 and report.unmatched == 1
+    assert report.total.novel.accuracy is not None and report.total.novel.accuracy < report.total.known.accuracy
+    assert report.novel_confusion and report.novel_confusion[0]["label"] in ("crypto", "bnpl")
+    # the unknown id joins once its prompt is scored
+    write_jsonl(tmp_path / "late.jsonl", [{"request_id": "r-not-yet-scored", "prompt": "I lost my card",
+                                           "timestamp": "2026-11-24T12:00:00Z", "predicted_label": "card_lost"}])
+    score_files([tmp_path / "late.jsonl"], index, db, columns=cols)
+    assert online_accuracy(db).total.all.labelled == 61
+    out = CliRunner().invoke(app, ["feedback", "--db", str(db), "--json"])
+    assert out.exit_code == 0 and json.loads(out.output)["total"]["all"]["labelled"] == 61
+    out = CliRunner().invoke(app, ["feedback", str(tmp_path / "a.csv"), "--db", str(db), "--label-col", "nope"])
+    assert out.exit_code == 2 and "no column(s) 'nope'" in out.output
+
+
+def test_gap_test():
+    assert not offline_online_gap(Accuracy.of(90, 100), 0.92, 400, ("a", "b")).significant  # within noise
+    assert not offline_online_gap(Accuracy.of(9_000, 10_000), 0.92, 0, ("a", "b")).significant  # < min_gap
+    assert offline_online_gap(Accuracy.of(8_000, 10_000), 0.92, 0, ("a", "b")).significant
+    with pytest.raises(InputError):
+        offline_online_gap(Accuracy.of(0, 0), 0.9, 10, ("a", "b"))
+
+
+def test_the_documented_example_config_is_the_rendered_one():
+    """docs/monitor.toml comes from the settings list; regenerate it with
+    python -c "from novelty.config import EXAMPLE, render_config; print(render_config(EXAMPLE), end='')" > docs/monitor.toml"""
+    from novelty.config import EXAMPLE
+
+    docs = Path(__file__).resolve().parents[1] / "docs" / "monitor.toml"
+    assert docs.read_text(encoding="utf-8") == render_config(EXAMPLE)
+    load_config(docs)
