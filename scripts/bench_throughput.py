@@ -121,6 +121,8 @@ def throughput(args, tmp: Path, train: list[tuple[str, str]], base: list[str], n
     results = []
     for name, n, repeats in (("with repeats", args.prompts, args.repeats),
                              ("no repeats", args.no_repeat_prompts, 0.0)):
+        if not n:
+            continue
         log = tmp / f"log-{n}-{repeats}.jsonl"
         distinct = make_log(log, base, n, repeats, seed=1)
         naive_s, naive_mb = peak_rss_during(lambda: naive.score_log(log, tmp / f"naive-{n}.db"))
