@@ -48,7 +48,9 @@ def test_demo_flags_the_days_of_the_new_topic(tmp_path):
     assert rates[4] < rates[5] < rates[6] and rates[6] > 0.2, rates
     assert set(result.flagged_days()) >= {"2026-11-23", "2026-11-24"}
     assert not set(result.flagged_days()) & {"2026-11-18", "2026-11-19", "2026-11-20", "2026-11-21"}
-    assert {c.cause for c in result.diagnosis.causes} == {"label_bias", "feature_recalibration"}
+    # the crypto prompts are also mis-predicted, so late labels show online accuracy below the golden set
+    assert {c.cause for c in result.diagnosis.causes} == {"label_bias", "feature_recalibration",
+                                                          "offline_online_gap"}
     assert result.diagnosis.causes[0].cause == "label_bias"
     assert result.clusters and result.queued and result.queued.added > 0
     top = " ".join(r["text"].lower() for i in result.spikes.incidents for r in i.details["top_novel"])
