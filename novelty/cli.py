@@ -436,19 +436,33 @@ def golden_command(
 
 
 # ---------------------------------------------------------------------------------------------- diagnose
+# The evidence options of diagnose and report, declared once so their help cannot drift apart.
+EVIDENCE = {
+    "reference": typer.Option(None, help="Reference feature table (or saved profile)."),
+    "current": typer.Option(None, help="Current feature table; goes with --reference."),
+    "ignore": typer.Option([], help="Feature columns to leave out; repeatable."),
+    "offline": typer.Option(None, help="Offline (training) feature rows, for skew; with --serving and --key."),
+    "serving": typer.Option(None, help="Serving feature rows for the same requests."),
+    "key": typer.Option(None, help="Column that pairs offline and serving rows."),
+    "golden_baseline": typer.Option(None, help="Golden-set predictions at launch (id, label, prediction)."),
+    "golden_current": typer.Option(None, help="Golden-set predictions of the current model."),
+    "fail_on": typer.Option([], help="'cause': exit 1 when any root cause is found (for cron)."),
+}
+
+
 @app.command("diagnose")
 def diagnose_command(
-    reference: Optional[Path] = typer.Option(None, help="Reference feature table (or saved profile)."),
-    current: Optional[Path] = typer.Option(None, help="Current feature table; goes with --reference."),
+    reference: Optional[Path] = EVIDENCE["reference"],
+    current: Optional[Path] = EVIDENCE["current"],
     db: Optional[Path] = typer.Option(None, "--db", help="SQLite file of scored prompts (for label bias)."),
     since: Optional[str] = typer.Option(None, help="With --db: only windows from this date count."),
-    ignore: List[str] = typer.Option([], help="Feature columns to leave out; repeatable."),
-    offline: Optional[Path] = typer.Option(None, help="Offline (training) feature rows, for skew; with --serving and --key."),
-    serving: Optional[Path] = typer.Option(None, help="Serving feature rows for the same requests."),
-    key: Optional[str] = typer.Option(None, help="Column that pairs offline and serving rows."),
-    golden_baseline: Optional[Path] = typer.Option(None, help="Golden-set predictions at launch (id, label, prediction)."),
-    golden_current: Optional[Path] = typer.Option(None, help="Golden-set predictions of the current model."),
-    fail_on: List[str] = typer.Option([], help="'cause': exit 1 when any root cause is found (for cron)."),
+    ignore: List[str] = EVIDENCE["ignore"],
+    offline: Optional[Path] = EVIDENCE["offline"],
+    serving: Optional[Path] = EVIDENCE["serving"],
+    key: Optional[str] = EVIDENCE["key"],
+    golden_baseline: Optional[Path] = EVIDENCE["golden_baseline"],
+    golden_current: Optional[Path] = EVIDENCE["golden_current"],
+    fail_on: List[str] = EVIDENCE["fail_on"],
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Rank the root causes behind a drop in quality, each with evidence and the fix. Evidence not
@@ -475,19 +489,19 @@ def diagnose_command(
 def report_command(
     db: Path = typer.Option(..., "--db", help=DB_HELP),
     out: Path = typer.Option(Path("report.html"), "-o", "--out", help="HTML file to write."),
-    reference: Optional[Path] = typer.Option(None, help="Reference feature table (or saved profile), as in diagnose."),
-    current: Optional[Path] = typer.Option(None, help="Current feature table; goes with --reference."),
+    reference: Optional[Path] = EVIDENCE["reference"],
+    current: Optional[Path] = EVIDENCE["current"],
     since: Optional[str] = typer.Option(None, help="Only windows and prompts from this date."),
     window: str = typer.Option("1d", help="Window of the novel-rate chart and the spike test: 1h, 1d, 7d ..."),
-    ignore: List[str] = typer.Option([], help="Feature columns to leave out; repeatable."),
-    offline: Optional[Path] = typer.Option(None, help="Offline (training) feature rows, for skew; with --serving and --key."),
-    serving: Optional[Path] = typer.Option(None, help="Serving feature rows for the same requests."),
-    key: Optional[str] = typer.Option(None, help="Column that pairs offline and serving rows."),
-    golden_baseline: Optional[Path] = typer.Option(None, help="Golden-set predictions at launch (id, label, prediction)."),
-    golden_current: Optional[Path] = typer.Option(None, help="Golden-set predictions of the current model."),
+    ignore: List[str] = EVIDENCE["ignore"],
+    offline: Optional[Path] = EVIDENCE["offline"],
+    serving: Optional[Path] = EVIDENCE["serving"],
+    key: Optional[str] = EVIDENCE["key"],
+    golden_baseline: Optional[Path] = EVIDENCE["golden_baseline"],
+    golden_current: Optional[Path] = EVIDENCE["golden_current"],
     index_dir: Optional[Path] = typer.Option(None, help=INDEX_DIR_HELP + " Its calibration is drawn "
                                              "beside production; without it, production alone."),
-    fail_on: List[str] = typer.Option([], help="'cause': exit 1 when any root cause is found (for cron)."),
+    fail_on: List[str] = EVIDENCE["fail_on"],
     as_json: bool = typer.Option(False, "--json", help="Print the file written and the diagnosis as JSON."),
 ) -> None:
     """Write one self-contained HTML page: the verdict and what to do, the novel rate over time with

@@ -129,7 +129,7 @@ class SentenceTransformerEmbedder:
         dimension = getattr(self.model, "get_embedding_dimension", None) or \
             self.model.get_sentence_embedding_dimension
         self.dimension = int(dimension())
-        resolved = Path(path) if Path(path).is_dir() else _hub_folder(self.model, path)
+        resolved = Path(path) if Path(path).is_dir() else _hub_folder(self.model)
         fingerprint = model_fingerprint(resolved) if resolved else str(path)
         # the backend changes the vectors a little, so an index and a database remember it
         self.revision = fingerprint if backend == "torch" else f"{fingerprint}+{backend}"
@@ -172,7 +172,7 @@ def model_fingerprint(folder: Path) -> str:
     return "sha256:" + digest.hexdigest()[:16]
 
 
-def _hub_folder(model, path: str) -> Path | None:
+def _hub_folder(model) -> Path | None:
     try:
         folder = Path(model[0].auto_model.config._name_or_path)
     except (AttributeError, IndexError, TypeError):
@@ -254,7 +254,8 @@ def _writable_copy(folder: Path) -> Path:
     home = Path(os.environ.get("NOVELTY_CACHE", Path.home() / ".cache" / "novelty")) / "models" / \
         model_fingerprint(folder).replace(":", "-")
     if not (home / "modules.json").exists():
-        staging = Path(tempfile.mkdtemp(dir=_mkdir(home.parent)))
+        home.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=home.parent))
         for item in folder.iterdir():
             if item.name not in {"onnx", "openvino"}:
                 (staging / item.name).symlink_to(item)
@@ -263,11 +264,6 @@ def _writable_copy(folder: Path) -> Path:
         except OSError:  # another process got there first
             shutil.rmtree(staging, ignore_errors=True)
     return home
-
-
-def _mkdir(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def resolve_model_path(name: str) -> str:

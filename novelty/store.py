@@ -246,15 +246,14 @@ class Store:
 
         Only vectors of prompts that were never novel go: clusters and the queue read the novel
         ones, and those are the few (alpha of in-distribution traffic)."""
-        (count,) = self.db.execute("SELECT COUNT(*) FROM embeddings").fetchone()
-        if count <= max_vectors:
-            return 0
-        with self.db.conn:
-            before = self.db.conn.total_changes
-            self.db.conn.execute(
+        def work() -> int:
+            (count,) = self.db.execute("SELECT COUNT(*) FROM embeddings").fetchone()
+            if count <= max_vectors:
+                return 0
+            return self.db.conn.execute(
                 "DELETE FROM embeddings WHERE text_hash IN (SELECT text_hash FROM scores GROUP BY text_hash "
-                "HAVING MAX(is_novel) = 0 ORDER BY MAX(run_id), MAX(ts) LIMIT ?)", [count - max_vectors])
-            return self.db.conn.total_changes - before
+                "HAVING MAX(is_novel) = 0 ORDER BY MAX(run_id), MAX(ts) LIMIT ?)", [count - max_vectors]).rowcount
+        return self.transaction(work)
 
     def vectors(self, hashes: Sequence[str]) -> np.ndarray:
         """Stored vectors of ``hashes``, in order (as float32 rows)."""

@@ -271,8 +271,7 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
                 sink.finish_run(run_id, "failed", **_run_fields(counts, started))
             raise
         sink.finish_run(run_id, "done", **_run_fields(counts, started))
-        if hasattr(sink, "bound_embeddings"):
-            sink.bound_embeddings(cache_size)
+        sink.bound_embeddings(cache_size)
         return ScoreResult(
             run_id=run_id, db=str(out_parquet or db), index=index.name, sources=[str(p) for p in paths],
             rows_read=counts.read, scored=counts.scored, skipped=counts.skipped,

@@ -84,6 +84,9 @@ class ParquetSink:
     def cached_vectors(self, hashes: Sequence[str], dimension: int) -> dict[str, np.ndarray]:
         return {}
 
+    def bound_embeddings(self, max_vectors: int) -> int:
+        return 0  # shards are the lake's to keep; nothing here is a cache
+
     def write_chunk(self, scores: list[tuple], vectors: dict[str, np.ndarray], rejects: list[dict]) -> list[tuple]:
         self.parts += 1
         self._shard("scores", SCORE_COLUMNS, scores)
