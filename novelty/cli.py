@@ -301,14 +301,18 @@ def spikes(
     since: Optional[str] = typer.Option(None, help="Only report windows starting at or after this date "
                                         "(earlier ones still form the baseline)."),
     until: Optional[str] = typer.Option(None, help="Only report windows starting before this date."),
-    fdr: float = typer.Option(0.01, help="False-discovery rate across the windows tested."),
+    fdr: float = typer.Option(0.005, help="False-discovery rate across the windows decided in this run "
+                              "(under a daily cron, one new window: about 1 false alarm per 200 quiet days)."),
     baseline_windows: int = typer.Option(14, help="Earlier unflagged windows pooled into the expected rate."),
     min_prompts: int = typer.Option(30, help="Windows with fewer prompts are shown but not tested."),
+    retest: bool = typer.Option(False, help="Decide the windows in range afresh instead of keeping the verdicts "
+                                "of earlier runs (after changing --fdr, or to re-examine a backfill)."),
     fail_on: List[str] = typer.Option([], help="'incident': exit 1 when a window in range is flagged (for cron)."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Find windows with more novel prompts than expected (prediction-label bias), and the labels
     absorbing them. Results go to the windows and incidents tables; re-running updates, never duplicates.
+    A window that has ended is decided once: later runs keep its verdict and test only newer windows.
 
     Example: novelty spikes --db monitor.db --window 1d --since 2026-11-01 --fail-on incident
     """
@@ -318,7 +322,7 @@ def spikes(
         _check_fail_on(fail_on, {"incident"})
         settings = SpikeSettings(window=window, step=step, fdr=fdr, baseline_windows=baseline_windows,
                                  min_prompts=min_prompts)
-        report = detect_spikes(db, settings, since=since, until=until)
+        report = detect_spikes(db, settings, since=since, until=until, retest=retest)
     if as_json:
         _print_json(report.to_dict())
     else:

@@ -47,7 +47,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("output.report", "report.html", "HTML report rewritten by every run ({date} allowed)."),
     Setting("output.summary", "", "Also write the run's JSON summary here ({date} allowed)."),
     Setting("spikes.window", "1d", "Window of the novel-rate spike test: 1h, 1d, 7d ..."),
-    Setting("spikes.fdr", 0.01, "False-discovery rate across the windows tested.", float),
+    Setting("spikes.fdr", 0.005, "False-discovery rate across the windows decided in one run.", float),
     Setting("spikes.baseline_windows", 14, "Earlier unflagged windows pooled into the expected rate.", int),
     Setting("spikes.min_prompts", 30, "Windows with fewer prompts are shown but not tested.", int),
     Setting("drift.reference", "", "Feature table at launch (or a profile saved by `novelty drift`)."),

@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
+from scipy.stats import norm
+
 from .errors import InputError
 from .logs import format_time
-from .stats import (benjamini_hochberg, excess_over_rate, excess_over_reference, goodness_of_fit,
-                    wilson_interval)
+from .stats import (benjamini_hochberg, excess_over_rate, excess_over_reference, excess_tail, goodness_of_fit,
+                    tail_weights, wilson_interval)
 from .store import Store, utc_now
 
 _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -34,12 +36,13 @@ class SpikeSettings:
 
     window: str = "1d"
     step: str | None = None          # smaller than window for sliding windows
-    fdr: float = 0.01                # false-discovery rate across windows
+    fdr: float = 0.005               # false-discovery rate across the windows decided in one run
     baseline_windows: int = 14       # trailing windows pooled into the expected rate
     min_baseline: int = 3            # fewer earlier windows than this: expect alpha instead
     min_prompts: int = 30            # smaller windows are reported but not tested
-    cusum_ratio: float = 1.5         # the rise CUSUM is tuned to find (x the expected rate)
-    cusum_limit: float = 6.0         # log-likelihood that raises a CUSUM alarm (about 1 per 400 null windows)
+    tail: float = 0.1                # p-values below this feed the tail test
+    cusum_drift: float = 1.0         # z-score a quiet window may add to the CUSUM without raising it
+    cusum_limit: float = 2.5         # CUSUM value that raises an alarm (about 1 per 750 quiet windows)
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,9 @@ class Window:
     cusum: float = 0.0
     flagged: bool = False
     detectors: tuple[str, ...] = ()
+    count_p: float | None = None     # the two tests behind p_value (the smaller, doubled)
+    tail_p: float | None = None
+    decided: bool = False            # decided by an earlier run; kept as it was
 
 
 @dataclass(frozen=True)
@@ -102,20 +108,30 @@ def window_seconds(text: str) -> int:
 
 
 def detect_spikes(db: str | Path, settings: SpikeSettings = SpikeSettings(), since: str | None = None,
-                  until: str | None = None, save: bool = True) -> SpikeReport:
-    """Cut ``scores`` into windows, test each, and record windows and ``label_bias`` incidents."""
+                  until: str | None = None, save: bool = True, retest: bool = False) -> SpikeReport:
+    """Cut ``scores`` into windows, test each, and record windows and ``label_bias`` incidents.
+
+    A window is decided once: when it has ended, the saved verdict is final, so a daily run tests
+    only the new day and yesterday's alert never flips. The false-discovery rate is controlled
+    across the windows decided together (one a day under cron; all of them in a first run over a
+    backfill). ``retest`` forgets the saved verdicts of the reported range and decides it afresh.
+    """
     if not Path(db).exists():
         raise InputError(f"{db}: no such database; fill one with `novelty score` first")
     since_ts, until_ts = parse_bound(since, "--since"), parse_bound(until, "--until")
+
+    def in_range(start: str) -> bool:
+        return (not since_ts or start >= since_ts) and (not until_ts or start < until_ts)
+
     store = Store(db)
     try:
         alpha = store.latest_alpha()
-        windows = _test(_count_windows(store, settings), settings, alpha)
-        shown = [w for w in windows if (not since_ts or w.window_start >= since_ts)
-                 and (not until_ts or w.window_start < until_ts)]
+        decided = {} if retest else _decided(store, settings, in_range)
+        windows = _test(_count_windows(store, settings), settings, alpha, decided, in_range)
+        shown = [w for w in windows if in_range(w.window_start)]
         incidents = [_incident(store, w, windows, settings) for w in shown if w.flagged]
         if save:
-            _save(store, settings.window, shown, incidents)
+            _save(store, settings, shown, incidents)
         return SpikeReport(str(db), settings.window, alpha, shown, incidents)
     finally:
         store.close()
@@ -132,91 +148,147 @@ def parse_bound(value: str | None, flag: str) -> str | None:
 
 
 # -- counting ---------------------------------------------------------------------------------------
-def _count_windows(store: Store, settings: SpikeSettings) -> list[tuple[int, int, int]]:
-    """(window start in epoch seconds, prompts, novel) for every window from the first to the last."""
+def _count_windows(store: Store, settings: SpikeSettings) -> list[tuple[int, int, int, float, float]]:
+    """(start in epoch seconds, prompts, novel, sum and sum of squares of the tail weights) for every
+    window from the first to the last."""
     size = window_seconds(settings.window)
     step = window_seconds(settings.step) if settings.step else size
     if size % step:
         raise InputError(f"--step {settings.step} must divide --window {settings.window}")
     offset = _MONDAY if size % (7 * 86400) == 0 and step == size else 0
+    bucket = "(CAST(strftime('%s', ts) AS INTEGER) + ?) / ?"
     rows = list(store.db.execute(
-        "SELECT (CAST(strftime('%s', ts) AS INTEGER) + ?) / ? AS bucket, COUNT(*), SUM(is_novel) "
-        "FROM scores WHERE ts IS NOT NULL GROUP BY bucket ORDER BY bucket", [offset, step]))
+        f"SELECT {bucket} AS bucket, COUNT(*), SUM(is_novel) FROM scores WHERE ts IS NOT NULL "
+        "GROUP BY bucket ORDER BY bucket", [offset, step]))
     if not rows:
         return []
-    by_bucket = {b: (n, k) for b, n, k in rows}
+    tail = np.array(list(store.db.execute(  # only the prompts in the tail: a small share of the table
+        f"SELECT {bucket}, p_value FROM scores WHERE ts IS NOT NULL AND p_value < ?",
+        [offset, step, settings.tail])), dtype=float).reshape(-1, 2)
+    weights = tail_weights(tail[:, 1], settings.tail)
+    first_bucket, last_bucket = rows[0][0], rows[-1][0]
+    counts = np.zeros((last_bucket - first_bucket + 1, 4))
+    for b, n, k in rows:
+        counts[b - first_bucket, :2] = n, k
+    where = tail[:, 0].astype(np.int64) - first_bucket
+    np.add.at(counts[:, 2], where, weights)
+    np.add.at(counts[:, 3], where, weights ** 2)
     span = size // step
+    pad = np.zeros((span - 1, 4))  # sliding windows also start before the first bucket and after the last
+    padded = np.vstack([pad, counts, pad])
+    sums = np.cumsum(np.vstack([np.zeros((1, 4)), padded]), axis=0)
     out = []
-    for first in range(rows[0][0] - span + 1 if span > 1 else rows[0][0], rows[-1][0] + 1):
-        parts = [by_bucket.get(b, (0, 0)) for b in range(first, first + span)]
-        out.append((first * step - offset, sum(n for n, _ in parts), sum(k for _, k in parts)))
+    for i in range(len(padded) - span + 1):
+        n, k, s1, s2 = sums[i + span] - sums[i]
+        out.append(((first_bucket - span + 1 + i) * step - offset, int(round(n)), int(round(k)), float(s1), float(s2)))
     return out
 
 
 # -- testing ----------------------------------------------------------------------------------------
-def _test(counts: list[tuple[int, int, int]], settings: SpikeSettings, alpha: float | None) -> list[Window]:
+@dataclass
+class _Null:
+    """What a window is compared with: the pooled earlier windows, or the calibration when too few."""
+
+    label: str
+    prompts: int = 0
+    novel: int = 0
+    s1: float = 0.0
+    s2: float = 0.0
+
+    @classmethod
+    def pooled(cls, ref: list[tuple[int, int, float, float]], settings: SpikeSettings, alpha: float | None):
+        usable = [r for r in ref if r[0] > 0]
+        if len(usable) >= settings.min_baseline:
+            return cls(f"trailing {len(usable)} windows", *(sum(r[i] for r in usable) for i in range(4)))
+        return cls("alpha") if alpha is not None else None
+
+    def expected_rate(self, alpha: float | None) -> float | None:
+        return self.novel / self.prompts if self.prompts else alpha
+
+    def tail_p(self, prompts: int, s1: float, tail: float) -> float:
+        if not self.prompts:  # a valid conformal p-value is uniform: weights have mean t, E[w^2] 2t
+            return excess_tail(s1, prompts, tail, 2 * tail)
+        # one pseudo-prompt from the conformal null keeps a reference with no tail prompts usable
+        n = self.prompts + 1
+        return excess_tail(s1, prompts, (self.s1 + tail) / n, (self.s2 + 2 * tail) / n, n)
+
+    def count_p(self, prompts: int, novel: int, alpha: float) -> float:
+        if not self.prompts:
+            return excess_over_rate(novel, prompts, alpha)
+        return excess_over_reference(novel, prompts, self.novel, self.prompts)
+
+
+def _decided(store: Store, settings: SpikeSettings, in_range) -> dict[str, tuple]:
+    """Saved verdicts of ended windows of this size: start -> (start, p, q, flagged, cusum, detectors).
+    Sliding windows are decided afresh each run (their saved rows share the window size's key)."""
+    if settings.step:
+        return {}
+    rows = store.db.execute(
+        "SELECT window_start, p_value, q_value, flagged, cusum, detectors FROM windows "
+        "WHERE window_size = ? AND decided_at IS NOT NULL", [settings.window])
+    return {row[0]: row for row in rows if in_range(row[0])}
+
+
+def _test(counts, settings: SpikeSettings, alpha: float | None, decided: dict[str, tuple],
+          in_range=lambda start: True) -> list[Window]:
+    """Test every window against the windows before it; ``decided`` windows keep their saved verdict."""
     size = window_seconds(settings.window)
     step = window_seconds(settings.step) if settings.step else size
     span = size // step
-    history: list[tuple[int, int]] = []  # (prompts, novel) of earlier windows that were not flagged
-    drafts, cusum, cusum_rate = [], 0.0, None
-    for start, prompts, novel in counts:
+    history: list[tuple[int, int, float, float]] = []  # earlier windows that were not flagged
+    drafts, cusum, frozen = [], 0.0, None
+    for start, prompts, novel, s1, s2 in counts:
         # sliding windows overlap their neighbours: the baseline only uses windows that do not
         ref = history[: max(0, len(history) - (span - 1))][-settings.baseline_windows:]
-        expected, label, p = _expectation(prompts, novel, ref, settings, alpha)
-        if cusum == 0.0:  # a new excursion starts: compare it with the rate from before it began
-            cusum_rate = expected
-        statistic = _cusum_statistic(cusum, prompts, novel, cusum_rate, settings)
-        alarm = statistic >= settings.cusum_limit
-        cusum = 0.0 if alarm else statistic  # restart after an alarm
-        drafts.append([start, prompts, novel, expected, label, p, statistic, alarm])
-        if not (alarm or (p is not None and p < settings.fdr)):
-            history.append((prompts, novel) if prompts >= settings.min_prompts else (0, 0))
-        else:
-            history.append((0, 0))
-    tested = [d[5] for d in drafts if d[5] is not None]
-    q_values = iter(benjamini_hochberg(tested))
+        null = _Null.pooled(ref, settings, alpha)
+        tested = null is not None and prompts >= settings.min_prompts
+        p_count = null.count_p(prompts, novel, alpha) if tested else None
+        p_tail = null.tail_p(prompts, s1, settings.tail) if tested else None
+        p = min(1.0, 2 * min(p_count, p_tail)) if tested else None  # Bonferroni over the two tests
+        if cusum == 0.0:  # a new excursion starts: compare it with what came before it began
+            frozen = null
+        if tested and frozen is not None:
+            cusum = _cusum_statistic(cusum, frozen.tail_p(prompts, s1, settings.tail), settings)
+        statistic, alarm = cusum, cusum >= settings.cusum_limit
+        stored = decided.get(_iso(start))
+        flagged = bool(stored[3]) if stored else (alarm or (p is not None and p < settings.fdr))
+        if flagged:
+            cusum = 0.0  # restart after a detection, so one excursion raises one alarm
+        history.append((prompts, novel, s1, s2) if not flagged and prompts >= settings.min_prompts
+                       else (0, 0, 0.0, 0.0))
+        drafts.append((start, prompts, novel, null, p, p_count, p_tail, statistic, alarm, stored))
+    # false-discovery control across the windows decided in this run; decided ones are final
+    family = [d[4] is not None and d[9] is None and in_range(_iso(d[0])) for d in drafts]
+    q_values = iter(benjamini_hochberg([d[4] for d, member in zip(drafts, family) if member]))
     windows = []
-    for start, prompts, novel, expected, label, p, score, alarm in drafts:
-        q = next(q_values) if p is not None else None
-        detectors = tuple(name for name, hit in (("binomial", q is not None and q < settings.fdr),
-                                                 ("cusum", alarm)) if hit)
+    for member, (start, prompts, novel, null, p, p_count, p_tail, score, alarm, stored) in zip(family, drafts):
+        q = stored[2] if stored else next(q_values) if member else None
+        if stored:
+            p, score, flagged = stored[1], stored[4], bool(stored[3])
+            detectors = tuple(json.loads(stored[5] or "[]")) if flagged else ()
+        else:
+            hit = q is not None and q < settings.fdr
+            detectors = tuple(name for name, fired in (
+                ("binomial", hit and p_count <= p_tail), ("tail", hit and p_tail < p_count), ("cusum", alarm)) if fired)
+            flagged = bool(detectors)
         low, high = wilson_interval(novel, prompts)
         windows.append(Window(_iso(start), _iso(start + size), prompts, novel,
-                              novel / prompts if prompts else 0.0, low, high, expected, label, p, q,
-                              round(score, 3), bool(detectors), detectors))
+                              novel / prompts if prompts else 0.0, low, high,
+                              null.expected_rate(alpha) if null else None, null.label if null else "none",
+                              p, q, round(score, 3), flagged, detectors, p_count, p_tail, stored is not None))
     return windows
 
 
-def _expectation(prompts: int, novel: int, ref: list[tuple[int, int]], settings: SpikeSettings,
-                 alpha: float | None) -> tuple[float | None, str, float | None]:
-    """Expected novel rate, where it came from, and the window's one-sided p-value (None: untested)."""
-    usable = [(n, k) for n, k in ref if n > 0]
-    if len(usable) >= settings.min_baseline:
-        ref_n, ref_k = sum(n for n, _ in usable), sum(k for _, k in usable)
-        expected = ref_k / ref_n
-        p = excess_over_reference(novel, prompts, ref_k, ref_n) if prompts >= settings.min_prompts else None
-        return expected, f"trailing {len(usable)} windows", p
-    if alpha is None:
-        return None, "none", None
-    p = excess_over_rate(novel, prompts, alpha) if prompts >= settings.min_prompts else None
-    return alpha, "alpha", p
-
-
-def _cusum_statistic(previous: float, prompts: int, novel: int, expected: float | None,
-                     settings: SpikeSettings) -> float:
-    """Binomial CUSUM: accumulated log-likelihood ratio of "the rate rose by ``cusum_ratio``".
+def _cusum_statistic(previous: float, p_value: float, settings: SpikeSettings) -> float:
+    """Gaussian CUSUM on the window's tail-test z-score: sums the evidence of windows that are each a
+    little high (``cusum_drift`` standard deviations is what one quiet window may add by chance).
 
     >>> s = SpikeSettings()
-    >>> round(_cusum_statistic(0.0, 500, 40, 0.05, s), 2), _cusum_statistic(0.0, 500, 20, 0.05, s)
-    (3.95, 0.0)
+    >>> round(_cusum_statistic(0.0, 0.01, s), 2), _cusum_statistic(1.0, 0.5, s)
+    (1.33, 0.0)
     """
-    if expected is None or prompts < settings.min_prompts:
-        return previous
-    p0 = min(max(expected, 1e-4), 0.5)
-    p1 = min(p0 * settings.cusum_ratio, 0.99)
-    llr = novel * math.log(p1 / p0) + (prompts - novel) * math.log((1 - p1) / (1 - p0))
-    return max(0.0, previous + llr)
+    z = float(norm.isf(min(max(p_value, 1e-12), 1 - 1e-12)))
+    return max(0.0, previous + min(z, 6.0) - settings.cusum_drift)
 
 
 # -- incidents --------------------------------------------------------------------------------------
@@ -269,14 +341,17 @@ def _labels(store: Store, window: Window, expected: float) -> dict:
     return {"absorbing_labels": [r for r in absorbing if r["excess"] > 0][:3], "label_shift": shift}
 
 
-def _save(store: Store, size: str, windows: list[Window], incidents: list[Incident]) -> None:
-    now = utc_now()
+def _save(store: Store, settings: SpikeSettings, windows: list[Window], incidents: list[Incident]) -> None:
+    now, size = utc_now(), settings.window
     flagged = {i.window_start for i in incidents}
     with store.db.conn:
         store.db.conn.executemany(
-            "INSERT OR REPLACE INTO windows VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO windows VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO UPDATE SET "
+            + ", ".join(f"{c} = excluded.{c}" for c in _WINDOW_COLUMNS[2:-2])
+            + ", decided_at = coalesce(windows.decided_at, excluded.decided_at), detectors = excluded.detectors",
             [(size, w.window_start, w.window_end, w.prompts, w.novel, w.novel_rate, w.ci_low, w.ci_high,
-              w.expected_rate, w.baseline, w.p_value, w.q_value, w.cusum, int(w.flagged), now)
+              w.expected_rate, w.baseline, w.p_value, w.q_value, w.cusum, int(w.flagged), now,
+              now if w.window_end <= now and not settings.step else None, json.dumps(list(w.detectors)))
              for w in windows])
         for incident in incidents:
             store.db.conn.execute(
@@ -291,6 +366,11 @@ def _save(store: Store, size: str, windows: list[Window], incidents: list[Incide
                 "AND json_extract(details, '$.window_size') = ? AND window_start >= ? AND window_start <= ? "
                 f"AND window_start NOT IN ({','.join('?' * len(flagged)) or 'NULL'})",
                 [now, size, windows[0].window_start, windows[-1].window_start, *sorted(flagged)])
+
+
+_WINDOW_COLUMNS = ("window_size", "window_start", "window_end", "prompts", "novel", "novel_rate", "ci_low",
+                   "ci_high", "expected_rate", "baseline", "p_value", "q_value", "cusum", "flagged", "updated_at",
+                   "decided_at", "detectors")
 
 
 def _iso(epoch: int) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.stats import binomtest, chisquare
+from scipy.stats import binomtest, chisquare, gamma
 
 
 def wilson_interval(successes: int, trials: int, level: float = 0.95) -> tuple[float, float]:
@@ -50,6 +50,41 @@ def excess_over_reference(successes: int, trials: int, ref_successes: int, ref_t
     if total == 0 or trials == 0:
         return 1.0
     return float(binomtest(successes, total, trials / (trials + ref_trials), alternative="greater").pvalue)
+
+
+def tail_weights(p_values, tail: float) -> np.ndarray:
+    """How deep each prompt's p-value falls into the tail: ``-log(p / tail)`` below ``tail``, else 0.
+
+    Under the null a conformal p-value is uniform, so a weight is 0 with probability ``1 - tail`` and
+    standard exponential otherwise: mean ``tail``, second moment ``2 * tail``.
+
+    >>> tail_weights([0.5, 0.1, 0.01], 0.1).round(3).tolist()
+    [0.0, 0.0, 2.303]
+    """
+    p = np.clip(np.asarray(p_values, dtype=float), 1e-12, 1.0)
+    return np.where(p < tail, -np.log(p / tail), 0.0)
+
+
+def excess_tail(total: float, trials: int, mean: float, second: float, ref_trials: float | None = None) -> float:
+    """One-sided p-value that a window's summed tail weights exceed the null.
+
+    The null is the per-prompt ``mean`` and ``second`` moment of the weights, from a reference of
+    ``ref_trials`` prompts (None: known exactly, e.g. the uniform conformal null). The sum is
+    approximated by a gamma with the null sum's mean and variance; the variance grows by
+    ``1 + trials / ref_trials`` for the reference's own sampling noise. (The gamma keeps the right
+    skew of a sum of a few dozen exponentials, which a normal approximation would miss.)
+
+    Every prompt in the deepest tail counts, not just those under one cut-off, which is what makes
+    this test stronger than the count test when novel prompts get very small p-values.
+
+    >>> round(excess_tail(5.0, 50, 0.1, 0.2), 2), round(excess_tail(30.0, 100, 0.1, 0.2), 4)
+    (0.42, 0.0007)
+    """
+    if trials == 0:
+        return 1.0
+    variance = max(second - mean * mean, 1e-12) * trials * (1 + trials / ref_trials if ref_trials else 1)
+    expected = max(mean, 1e-12) * trials
+    return float(gamma.sf(total, expected * expected / variance, scale=variance / expected))
 
 
 def benjamini_hochberg(p_values: list[float]) -> list[float]:

@@ -60,7 +60,7 @@ CREATE TABLE IF NOT EXISTS training_labels (
 CREATE TABLE IF NOT EXISTS windows (
     window_size TEXT, window_start TEXT, window_end TEXT, prompts INTEGER, novel INTEGER,
     novel_rate REAL, ci_low REAL, ci_high REAL, expected_rate REAL, baseline TEXT, p_value REAL,
-    q_value REAL, cusum REAL, flagged INTEGER, updated_at TEXT,
+    q_value REAL, cusum REAL, flagged INTEGER, updated_at TEXT, decided_at TEXT, detectors TEXT,
     PRIMARY KEY (window_size, window_start));
 CREATE TABLE IF NOT EXISTS incidents (
     incident_id TEXT PRIMARY KEY, kind TEXT NOT NULL, window_start TEXT, window_end TEXT,
@@ -84,6 +84,7 @@ CREATE TABLE IF NOT EXISTS rejects (
 """
 
 
+_ADDED_COLUMNS = (("windows", "decided_at"), ("windows", "detectors"))  # (table, column), in order added
 SCORE_COLUMNS = ("prompt_id", "run_id", "source", "line", "ts", "text", "text_hash", "predicted_label",
                  "similarity", "novelty", "p_value", "is_novel", "nearest_id", "nearest_label",
                  "neighbors", "scored_at")
@@ -122,6 +123,9 @@ class Store:
     def _prepare(self) -> None:
         self.db.enable_wal()
         self.db.conn.executescript(_SCHEMA)
+        for table, column in _ADDED_COLUMNS:  # databases written by an older version
+            if column not in {c.name for c in self.db[table].columns}:
+                self.db.conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
 
     def close(self) -> None:
         self.db.close()

