@@ -41,6 +41,7 @@ class SpikeSettings:
     min_baseline: int = 3            # fewer earlier windows than this: expect alpha instead
     min_prompts: int = 30            # smaller windows are reported but not tested
     tail: float = 0.1                # p-values below this feed the tail test
+    tail_share: float = 0.8          # share of the window's level given to the tail test (the rest: count)
     cusum_drift: float = 1.0         # z-score a quiet window may add to the CUSUM without raising it
     cusum_limit: float = 2.5         # CUSUM value that raises an alarm (about 1 per 750 quiet windows)
 
@@ -61,7 +62,7 @@ class Window:
     cusum: float = 0.0
     flagged: bool = False
     detectors: tuple[str, ...] = ()
-    count_p: float | None = None     # the two tests behind p_value (the smaller, doubled)
+    count_p: float | None = None     # the two tests behind p_value (weighted Bonferroni)
     tail_p: float | None = None
     decided: bool = False            # decided by an earlier run; kept as it was
 
@@ -244,7 +245,8 @@ def _test(counts, settings: SpikeSettings, alpha: float | None, decided: dict[st
         tested = null is not None and prompts >= settings.min_prompts
         p_count = null.count_p(prompts, novel, alpha) if tested else None
         p_tail = null.tail_p(prompts, s1, settings.tail) if tested else None
-        p = min(1.0, 2 * min(p_count, p_tail)) if tested else None  # Bonferroni over the two tests
+        # weighted Bonferroni: most of the level to the tail test, which is the stronger of the two
+        p = min(1.0, p_tail / settings.tail_share, p_count / (1 - settings.tail_share)) if tested else None
         if cusum == 0.0:  # a new excursion starts: compare it with what came before it began
             frozen = null
         if tested and frozen is not None:
