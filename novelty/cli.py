@@ -88,7 +88,7 @@ def index_build(
     alpha: float = typer.Option(0.05, help="Target false-alarm rate of is_novel on in-distribution "
                                 "prompts; calibrated on held-out training prompts."),
     scorer: str = typer.Option("auto", help="Novelty scorer: auto (ensemble when every prompt is "
-                               "labelled, else knn), knn, class-topk, logreg or ensemble."),
+                               "labelled, else knn), knn, class-topk, class-spread, logreg or ensemble."),
     k: int = typer.Option(1, help="Neighbours the knn scorer averages over (knn only)."),
     index_type: str = typer.Option("auto", help="FAISS index: auto (exact flat search up to 100,000 prompts, "
                                    "ivf past that), flat, ivf or hnsw; approximate ones are tuned to recall@1 "

@@ -3,8 +3,9 @@ their nearest neighbours and vectors, higher = more novel; ``state`` / ``load_st
 learned as plain arrays (``scorer.npz`` beside the index, no pickle).
 
 Measured on Banking77 open intent (scripts/bench_open_intent.py): 1-NN alone is a strong baseline,
-no single label-aware score beats it, but z-averaging it with two label-aware views of the same
-prompt (how well it fits its best class, how sure a linear classifier is) does, on every split.
+no single label-aware score beats it, but z-averaging it with label-aware views of the same prompt
+(how well it fits its best class, the same in units of that class's own spread, how sure a linear
+classifier is) does, on every split.
 """
 
 from __future__ import annotations
@@ -73,6 +74,10 @@ class ClassTopKScorer(BaseScorer):
                                                   return_inverse=True)
 
     def _score(self, similarities, positions, vectors) -> np.ndarray:
+        return (1.0 - self._class_means(similarities, positions).max(axis=1)).astype(np.float32)
+
+    def _class_means(self, similarities, positions) -> np.ndarray:
+        """(prompts, classes) mean of each class's ``top`` best similarities; -inf when absent."""
         labels = self.label_ids_[np.clip(positions, 0, None)]
         n, k = labels.shape
         rank = np.zeros((n, k), dtype=np.int32)  # rank of each neighbour within its own class
@@ -85,14 +90,67 @@ class ClassTopKScorer(BaseScorer):
         np.add.at(sums, (rows[keep], labels[keep]), similarities[keep])
         np.add.at(counts, (rows[keep], labels[keep]), 1)
         floor = similarities[:, -1:].astype(np.float64)
-        means = np.where(counts > 0, (sums + (self.top - counts) * floor) / self.top, -np.inf)
-        return (1.0 - means.max(axis=1)).astype(np.float32)
+        return np.where(counts > 0, (sums + (self.top - counts) * floor) / self.top, -np.inf)
 
     def state(self) -> dict:
         return {}
 
     def load_state(self, state: dict, labels) -> "ClassTopKScorer":
         self._fit(None, labels)
+        self.fitted_ = True
+        return self
+
+
+class ClassSpreadScorer(ClassTopKScorer):
+    """Class top-``top`` distance to the best-fitting class, in units of that class's own spread.
+
+    A tight intent and a loose one get the same yardstick (the per-class radius of DOC, Shu et al.
+    2017, and of adaptive decision boundaries, Zhang et al. 2021): the class's mean and standard
+    deviation of the same distance for its own training prompts, each against the rest of its class.
+
+    >>> x = np.array([[1, 0], [.96, .28], [0, 1], [.6, .8]], np.float32)
+    >>> s = ClassSpreadScorer(top=1, k=4).fit(x, ["a", "a", "b", "b"])
+    >>> s.mean_.astype(float).round(3).tolist(), s.std_.astype(float).round(3).tolist()  # own: .04 / .2
+    ([0.04, 0.2], [0.001, 0.001])
+    >>> sims = np.array([[0.98, 0.9, 0.3, 0.1]], np.float32); pos = np.array([[0, 1, 3, 2]])
+    >>> float(s.score(sims, pos, None)[0].round(1))  # (1 - .98 - .04) / .001
+    -20.0
+    """
+
+    name = "class-spread"
+
+    def _fit(self, vectors, labels) -> None:
+        super()._fit(vectors, labels)
+        x = np.asarray(vectors, dtype=np.float32)
+        own = np.full(len(x), np.nan)
+        for c in range(len(self.classes_)):
+            members = np.flatnonzero(self.label_ids_ == c)
+            if len(members) < 2:
+                continue  # a lone prompt has no spread: its class borrows the overall one below
+            sims = x[members] @ x[members].T
+            np.fill_diagonal(sims, -np.inf)
+            top = min(self.top, len(members) - 1)
+            own[members] = 1.0 - -np.sort(-sims, axis=1)[:, :top].mean(axis=1)
+        fallback = (np.nanmean(own), np.nanstd(own)) if np.isfinite(own).any() else (0.0, 0.0)
+        stats = [(own[self.label_ids_ == c].mean(), own[self.label_ids_ == c].std())
+                 if np.isfinite(own[self.label_ids_ == c]).all() else fallback
+                 for c in range(len(self.classes_))]
+        # the floor keeps a class of near-duplicates from dividing by ~0
+        self.mean_, self.std_ = (np.array(column, np.float32) for column in zip(*stats))
+        self.std_ = self.std_ + np.float32(1e-3)
+
+    def _score(self, similarities, positions, vectors) -> np.ndarray:
+        means = self._class_means(similarities, positions)
+        best = means.argmax(axis=1)
+        distance = 1.0 - means[np.arange(len(best)), best]
+        return ((distance - self.mean_[best]) / self.std_[best]).astype(np.float32)
+
+    def state(self) -> dict:
+        return {"mean": self.mean_, "std": self.std_}
+
+    def load_state(self, state: dict, labels) -> "ClassSpreadScorer":
+        ClassTopKScorer._fit(self, None, labels)
+        self.mean_, self.std_ = state["mean"], state["std"]
         self.fitted_ = True
         return self
 
@@ -151,14 +209,15 @@ class LogRegScorer(BaseScorer):
 class EnsembleScorer(BaseScorer):
     """Mean of the components' z-scores; means and spreads come from held-out training folds.
 
-    Default components: 1-NN, class top-3 and logistic-regression confidence (the best of the
-    combinations measured, and the only one better than 1-NN on every split and seed).
+    Default components: 1-NN, class top-3, the same class top-3 in units of the class's own spread,
+    and logistic-regression confidence. Indexes built before ``class-spread`` existed list their
+    three components in the manifest, so they load and score exactly as they did.
     """
 
     name = "ensemble"
     needs_labels = True
 
-    def __init__(self, components: tuple[str, ...] = ("knn", "class-topk", "logreg")):
+    def __init__(self, components: tuple[str, ...] = ("knn", "class-topk", "class-spread", "logreg")):
         unknown = [c for c in components if c not in COMPONENTS]
         if unknown or not components:
             raise NoveltyError(f"unknown ensemble components {unknown}; choose from {', '.join(COMPONENTS)}")
@@ -204,5 +263,6 @@ class EnsembleScorer(BaseScorer):
 
 
 COMPONENTS: dict[str, Callable[..., BaseScorer]] = {
-    "knn": KNNScorer, "class-topk": ClassTopKScorer, "logreg": LogRegScorer}
+    "knn": KNNScorer, "class-topk": ClassTopKScorer, "class-spread": ClassSpreadScorer,
+    "logreg": LogRegScorer}
 SCORERS: dict[str, Callable[..., BaseScorer]] = {**COMPONENTS, "ensemble": EnsembleScorer}

