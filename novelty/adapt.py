@@ -36,7 +36,7 @@ class AdaptOptions:
     ``held_out`` is the share of prompts kept out of tuning for calibration; ``layers`` the number
     of top transformer layers that learn (0 = all, embeddings included)."""
 
-    epochs: int = 2
+    epochs: int = 1
     max_prompts: int | None = None
     held_out: float = 0.2
     layers: int = 3

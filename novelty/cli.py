@@ -98,7 +98,7 @@ def index_build(
     adapt: bool = typer.Option(False, "--adapt", help="Fine-tune the encoder on the labelled prompts first (torch, "
                                "CPU, minutes) and save it in INDEX_DIR/NAME/model; calibrates on a held-out "
                                "slice the tuning never sees. Needs every prompt labelled."),
-    adapt_epochs: int = typer.Option(2, help="Passes over the tuned prompts (--adapt)."),
+    adapt_epochs: int = typer.Option(1, help="Passes over the tuned prompts (--adapt)."),
     adapt_max_prompts: Optional[int] = typer.Option(None, help="Tune on at most this many prompts, a stratified "
                                                     "sample, to bound the time (--adapt; all of them by default)."),
     adapt_layers: int = typer.Option(3, help="Top transformer layers that learn, the rest frozen; 0 = all "

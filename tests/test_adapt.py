@@ -43,7 +43,7 @@ def test_the_adapted_model_lives_in_the_index_and_the_manifest_says_so(tiny):
     assert adapt["seconds"] > 0 and np.isfinite(adapt["last_epoch_loss"])
     held_out = index.prompts["calibration"].to_numpy(bool)
     assert held_out.sum() == adapt["held_out_prompts"] == m["calibration"]["size"] == 27
-    assert "held-out slice" in m["calibration"]["method"]
+    assert "folds of a held-out slice" in m["calibration"]["method"]
     assert set(index.prompts.loc[held_out, "label"]) == set(index.prompts["label"])  # stratified: every label
 
 
