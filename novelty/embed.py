@@ -291,11 +291,20 @@ def load_embedder(name: str = DEFAULT_MODEL, batch_size: int = 64, backend: str 
     >>> load_embedder("hashing:32").dimension
     32
     """
-    return _load(name, batch_size, backend)
+    return _load(name, batch_size, backend, _stamp(name))
+
+
+def _stamp(name: str) -> tuple:
+    """Size and mtime of a model folder's weights: a folder rewritten in place (an adapted index
+    rebuilt with --force) must not be served from the cache of the old weights."""
+    folder = Path(name)
+    if name.startswith("hashing:") or not folder.is_dir():
+        return ()
+    return tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(folder.glob("*.safetensors")))
 
 
 @lru_cache(maxsize=4)
-def _load(name: str, batch_size: int, backend: str) -> Embedder:
+def _load(name: str, batch_size: int, backend: str, stamp: tuple = ()) -> Embedder:
     match = _HASHING.match(name)
     if match:
         return HashingEmbedder(int(match.group(1)))

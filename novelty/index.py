@@ -6,7 +6,10 @@ An index folder (``indexes/NAME/``) holds:
 * ``prompts.parquet``: id, text and label of every training prompt, in index order;
 * ``calibration.npy``: sorted novelty scores of held-out training prompts (loaded without pickle);
 * ``manifest.json``: model, dimension, counts, scorer, calibration and the sha256 of each file,
-  checked on every load so a tampered or half-written index is refused.
+  checked on every load so a tampered or half-written index is refused;
+* ``model/`` (``--adapt`` only): the fine-tuned sentence-transformer, a plain sentence-transformers
+  folder addressed relative to the index (so the folder can move); its weights are checked through the
+  fingerprint in the manifest's model revision, and its ONNX exports are cached inside it.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -26,7 +30,8 @@ import numpy as np
 import pandas as pd
 
 from . import __version__, ann
-from .embed import DEFAULT_BACKEND, DEFAULT_MODEL, Embedder, load_embedder
+from .adapt import AdaptOptions, calibration_slice, check_adaptable, fine_tune, options_record
+from .embed import DEFAULT_BACKEND, DEFAULT_MODEL, Embedder, load_embedder, model_fingerprint, resolve_model_path
 from .errors import IncompatibleError, IndexFileError, InputError, NoveltyError
 from .logs import Columns, Reject, read_batches
 from .scoring import BaseScorer, Calibration, calibrate, default_scorer, make_scorer
@@ -34,6 +39,7 @@ from .store import utc_now
 
 DEFAULT_INDEX_DIR = "indexes"
 FILES = ("index.faiss", "prompts.parquet", "calibration.npy", "scorer.npz")
+MODEL_FOLDER = "model"  # the adapted encoder, inside the index folder
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 Progress = Callable[[int], None]
 EmbedFn = Callable[[Embedder, Sequence[str], "Progress | None"], np.ndarray]
@@ -101,9 +107,17 @@ class PromptIndex:
         return self.index.reconstruct_n(0, self.index.ntotal) if self.index.ntotal else \
             np.zeros((0, self.index.d), np.float32)
 
+    @property
+    def adapted(self) -> bool:
+        return "folder" in self.model
+
     def embedder(self) -> Embedder:
         """The model this index was built with, checked to be the same weights."""
-        embedder = load_embedder(self.model["name"], backend=self.model.get("backend", "torch"))
+        name = str(self.path / self.model["folder"]) if self.adapted else self.model["name"]
+        if self.adapted and not (self.path / self.model["folder"] / "modules.json").exists():
+            raise IndexFileError(f"{self.path}: its adapted model folder {self.model['folder']!r} is missing; "
+                                 "rebuild the index with --adapt")
+        embedder = load_embedder(name, backend=self.model.get("backend", "torch"))
         check_same_model(embedder, self.model, f"index {self.name!r}")
         return embedder
 
@@ -119,11 +133,12 @@ class PromptIndex:
               model: str = DEFAULT_MODEL, backend: str = DEFAULT_BACKEND, alpha: float = 0.05,
               scorer: str | None = None, scorer_params: dict | None = None, index_type: str = "auto",
               force: bool = False, progress: Progress | None = None,
-              embed: "EmbedFn | None" = None) -> "PromptIndex":
+              embed: "EmbedFn | None" = None, adapt: "AdaptOptions | bool | None" = None) -> "PromptIndex":
         """Embed the training prompts of ``source`` and write ``index_dir/name``.
 
         ``embed(embedder, texts, progress)`` computes the vectors (default: here, in chunks; the Ray
-        engine passes one that runs on a cluster).
+        engine passes one that runs on a cluster). ``adapt`` (True or ``AdaptOptions``) first fine-tunes
+        ``model`` on the labelled prompts, holding out a calibration slice (novelty/adapt.py).
         """
         folder = _folder(name, index_dir)
         if folder.exists() and not force:
@@ -137,6 +152,12 @@ class PromptIndex:
         if chosen.needs_labels and default_scorer(rows.labels) != "ensemble":
             raise InputError(f"scorer {scorer!r} needs every training prompt labelled, with at least two "
                              f"labels (column {columns.label!r}); use --scorer knn")
+        prompts = pd.DataFrame({"id": rows.ids, "text": rows.texts, "label": rows.labels})
+        if adapt:
+            if embed is not None:
+                raise InputError("--adapt fine-tunes and embeds on this machine; build it with --engine local")
+            return _build_adapted(folder, source, name, rows, prompts, model, backend, alpha, scorer, chosen,
+                                  index_type, progress, adapt if isinstance(adapt, AdaptOptions) else AdaptOptions())
         embedder = load_embedder(model, backend=backend)
         vectors = (embed or embed_in_chunks)(embedder, rows.texts, progress)
         manifest = {
@@ -147,7 +168,6 @@ class PromptIndex:
             "scorer": {"name": scorer, "params": chosen.params()},
             "training": {"sources": [str(source)], "duplicates_skipped": rows.duplicates},
         }
-        prompts = pd.DataFrame({"id": rows.ids, "text": rows.texts, "label": rows.labels})
         return _write(folder, manifest, vectors, prompts, alpha, rows.rejects)
 
     def add(self, source: str | Path, columns: Columns = Columns(text="text", time=None, label="label",
@@ -165,11 +185,14 @@ class PromptIndex:
             added = pd.DataFrame({"id": [rows.ids[i] for i in fresh],
                                   "text": [rows.texts[i] for i in fresh],
                                   "label": [rows.labels[i] for i in fresh]})
+            if "calibration" in self.prompts:  # the held-out slice stays as it is; new prompts are reference
+                added["calibration"] = False
             manifest = dict(self.manifest, training=dict(
                 self.manifest["training"], sources=self.manifest["training"]["sources"] + [str(source)]))
             updated = _write(self.path, manifest, np.vstack([self.vectors(), vectors]),
                              pd.concat([self.prompts, added], ignore_index=True),
-                             self.calibration.alpha, rows.rejects)
+                             self.calibration.alpha, rows.rejects,
+                             self.path / MODEL_FOLDER if self.adapted else None)
             self.__dict__.update(updated.__dict__)
         return AddResult(added=len(fresh), already_present=len(rows.texts) - len(fresh),
                          rejected=len(rows.rejects), total=len(self))
@@ -205,7 +228,7 @@ class PromptIndex:
             raise IndexFileError(f"{folder}: index.faiss has dimension {index.d}, the manifest "
                                  f"says {manifest['model']['dimension']}")
         scores = np.load(folder / "calibration.npy", allow_pickle=False)  # never pickle: see module doc
-        calibration = Calibration(scores, manifest["calibration"]["alpha"])
+        calibration = Calibration(scores, manifest["calibration"]["alpha"], manifest["calibration"]["method"])
         prompts = pd.read_parquet(folder / "prompts.parquet")
         with np.load(folder / "scorer.npz", allow_pickle=False) as state:
             scorer = make_scorer(manifest["scorer"]["name"], **manifest["scorer"]["params"]).load_state(
@@ -247,12 +270,19 @@ def _folder(name: str, index_dir: str | Path | None) -> Path:
 
 
 def _write(folder: Path, manifest: dict, vectors: np.ndarray, prompts: pd.DataFrame, alpha: float,
-           rejects: list[Reject]) -> PromptIndex:
-    """Write every file into a fresh folder, then swap it in: a crash never leaves half an index."""
+           rejects: list[Reject], model: Path | None = None) -> PromptIndex:
+    """Write every file into a fresh folder, then swap it in: a crash never leaves half an index.
+
+    ``model`` (an adapted encoder's folder) is linked in as ``model/``; the prompts' ``calibration``
+    column, when present, names the held-out slice the calibration must use.
+    """
     scorer = make_scorer(manifest["scorer"]["name"], **manifest["scorer"]["params"])
-    calibration = calibrate(scorer, vectors, list(prompts["label"]), alpha)
+    held_out = np.flatnonzero(prompts["calibration"].to_numpy(bool)) if "calibration" in prompts else None
+    calibration = calibrate(scorer, vectors, list(prompts["label"]), alpha, held_out=held_out)
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    if model is not None:  # hard links: no copy of the weights, and the live index is left untouched
+        shutil.copytree(model, staging / MODEL_FOLDER, copy_function=os.link)
     index, chosen = ann.build(vectors, manifest["index"].get("requested", "auto"))
     faiss.write_index(index, str(staging / "index.faiss"))
     prompts.to_parquet(staging / "prompts.parquet", index=False)
@@ -273,6 +303,41 @@ def _write(folder: Path, manifest: dict, vectors: np.ndarray, prompts: pd.DataFr
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     _swap(staging, folder)
     return PromptIndex(folder, manifest, index, prompts, calibration, scorer)
+
+
+def _build_adapted(folder: Path, source, name: str, rows: TrainingRows, prompts: pd.DataFrame, model: str,
+                   backend: str, alpha: float, scorer: str, chosen: BaseScorer, index_type: str,
+                   progress: Progress | None, options: AdaptOptions) -> PromptIndex:
+    """Fine-tune ``model`` on all prompts but a held-out slice, embed every prompt with the tuned model,
+    calibrate on the slice (cross-fitted within it), and keep the slice in the index as reference
+    prompts too (why, measured: README, "Adapting the encoder")."""
+    check_adaptable(rows.labels, model, options.held_out)
+    held_out = calibration_slice(rows.labels, options.held_out, options.seed)
+    tuned = np.ones(len(rows.texts), dtype=bool)
+    tuned[held_out] = False
+    base = resolve_model_path(model)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix=f".{folder.name}.model.", dir=folder.parent))
+    try:
+        stats = fine_tune(base, [rows.texts[i] for i in np.flatnonzero(tuned)],
+                          [rows.labels[i] for i in np.flatnonzero(tuned)], workdir, options)
+        started = time.perf_counter()
+        embedder = load_embedder(str(workdir), backend=backend)  # exports ONNX into the folder, once
+        vectors = embed_in_chunks(embedder, rows.texts, progress)
+        stats["embed_seconds"] = round(time.perf_counter() - started, 1)
+        manifest = {
+            "format": 1, "name": name, "created_at": utc_now(), "novelty_version": __version__,
+            "model": {"name": f"{model} (adapted)", "folder": MODEL_FOLDER, "backend": embedder.backend,
+                      "revision": embedder.revision, "dimension": embedder.dimension, "normalized": True},
+            "adapt": {"base": {"name": model, "revision": model_fingerprint(Path(base)) if Path(base).is_dir()
+                               else base}, **options_record(options), **stats, "held_out_prompts": len(held_out)},
+            "index": {"requested": index_type},
+            "scorer": {"name": scorer, "params": chosen.params()},
+            "training": {"sources": [str(source)], "duplicates_skipped": rows.duplicates},
+        }
+        return _write(folder, manifest, vectors, prompts.assign(calibration=~tuned), alpha, rows.rejects, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _swap(staging: Path, folder: Path) -> None:

@@ -86,6 +86,7 @@ class Calibration:
 
     scores: np.ndarray
     alpha: float
+    method: str = f"conformal, cross-fitted over {FOLDS} folds of the training prompts"
 
     def __post_init__(self):
         if not 0 < self.alpha < 1:  # also refuses NaN
@@ -112,13 +113,30 @@ class Calibration:
     def summary(self) -> dict:
         qs = [0.5, 0.9, 0.95, 0.99]
         return {"alpha": self.alpha, "size": int(len(self.scores)), "threshold": self.threshold,
-                "method": f"conformal, cross-fitted over {FOLDS} folds of the training prompts",
+                "method": self.method,
                 "quantiles": {str(q): float(np.quantile(self.scores, q)) for q in qs}}
 
 
 def calibrate(scorer: BaseScorer, vectors: np.ndarray, labels: Sequence, alpha: float,
-              seed: int = 0) -> Calibration:
-    """Held-out scores of the training prompts, then ``scorer`` fitted on all of them."""
+              seed: int = 0, held_out: np.ndarray | None = None) -> Calibration:
+    """Held-out scores of the training prompts, then ``scorer`` fitted on all of them.
+
+    ``held_out`` (positions) restricts the folds to that slice: for an adapted encoder, whose own
+    training prompts are not exchangeable with new traffic (see novelty/adapt.py). Each fold of the
+    slice is scored against everything else, the rest of the slice included, so a calibration prompt
+    meets nearly the reference set a new prompt meets (all of it).
+    """
+    if held_out is not None:
+        held_out = np.asarray(held_out)
+        if len(held_out) < MIN_CALIBRATION or not 0 < alpha < 1:
+            raise NoveltyError(f"calibration needs at least {MIN_CALIBRATION} held-out prompts (got "
+                               f"{len(held_out)}) and an alpha between 0 and 1 (got {alpha})")
+        inner = stratified_folds([labels[i] for i in held_out], FOLDS, MAX_CALIBRATION, seed)
+        scores = scorer.calibration_scores(vectors, labels, [held_out[f] for f in inner])
+        scorer.fit(vectors, labels)
+        return Calibration(np.sort(scores).astype(np.float32), alpha,
+                           f"conformal, cross-fitted over {FOLDS} folds of a held-out slice of the training "
+                           "prompts the encoder was not tuned on")
     n = len(vectors)
     if n < MIN_CALIBRATION + FOLDS:
         raise NoveltyError(f"calibration needs at least {MIN_CALIBRATION + FOLDS} training prompts; "

@@ -100,6 +100,9 @@ class _RayEngine:
     def __init__(self, index: PromptIndex, alpha: float, workers: int):
         import ray
 
+        if index.adapted:  # the payload carries the index files, not a model folder to export ONNX into
+            raise InputError(f"index {index.name!r} has an adapted encoder (built with --adapt), which the ray "
+                             "engine does not ship to its workers yet; score it with --engine local")
         files = {name: (index.path / name).read_bytes() for name in (*FILES, "manifest.json")}
         if json.loads(files["manifest.json"])["checksum"] != index.checksum:
             raise IndexFileError(f"index {index.name!r} changed on disk since it was loaded; load it again")
