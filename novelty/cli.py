@@ -609,7 +609,8 @@ def clusters_show(
 @queue_app.command("add")
 def queue_add(
     db: Path = typer.Option(..., "--db", help=DB_HELP),
-    cluster: Optional[str] = typer.Option(None, help="Add the prompts of this cluster (from `novelty clusters`)."),
+    cluster: Optional[str] = typer.Option(None, help="Add the prompts of this cluster (from `novelty clusters`); "
+                                          "'all': every cluster, the budget spread over them by diversity."),
     incident: Optional[str] = typer.Option(None, help="Add the novel prompts of this incident's window."),
     max_p_value: Optional[float] = typer.Option(None, help="Add every prompt with a p-value at or below this."),
     budget: int = typer.Option(200, help="At most this many prompts, chosen to be diverse (farthest points)."),

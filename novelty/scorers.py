@@ -159,30 +159,35 @@ class LogRegScorer(BaseScorer):
     """Novelty = -(max softmax probability) of a multinomial logistic regression on the vectors.
 
     L2 strength ``l2`` on the weights (not the bias), fitted by L-BFGS from zero: deterministic.
+    ``balanced`` weighs each class's prompts by ``n / (classes * n_class)``: a label just learned from
+    a few dozen labelled queue prompts is then not drowned by labels with hundreds (measured on
+    Banking77, 25 new prompts per new intent: the ensemble's novel rate on fresh prompts of those
+    intents 0.16 unweighted, 0.125 balanced; open-intent AUROC unchanged or slightly higher).
     """
 
     name = "logreg"
     needs_labels = True
     k = 1
 
-    def __init__(self, l2: float = 1e-5, max_iter: int = 200):
-        self.l2, self.max_iter = l2, max_iter
+    def __init__(self, l2: float = 1e-5, max_iter: int = 200, balanced: bool = True):
+        self.l2, self.max_iter, self.balanced = l2, max_iter, bool(balanced)
 
     def params(self) -> dict:
-        return {"l2": self.l2, "max_iter": self.max_iter}
+        return {"l2": self.l2, "max_iter": self.max_iter, "balanced": self.balanced}
 
     def _fit(self, vectors, labels) -> None:
         classes, y = np.unique(np.asarray(labels, dtype=object).astype(str), return_inverse=True)
         x = np.asarray(vectors, dtype=np.float64)
         n, d, c = len(x), x.shape[1], len(classes)
-        onehot = np.eye(c)[y]
+        weight = (n / (c * np.bincount(y, minlength=c)))[y][:, None] if self.balanced else np.ones((n, 1))
+        target = np.eye(c)[y] * weight
 
         def loss(w):
             weights, bias = w[: d * c].reshape(d, c), w[d * c:]
             logits = x @ weights + bias
             log_z = logsumexp(logits, axis=1, keepdims=True)
-            value = -(onehot * (logits - log_z)).sum() / n + self.l2 * (weights ** 2).sum()
-            grad = (np.exp(logits - log_z) - onehot) / n
+            value = -(target * (logits - log_z)).sum() / n + self.l2 * (weights ** 2).sum()
+            grad = (weight * np.exp(logits - log_z) - target) / n
             return value, np.concatenate([(x.T @ grad + 2 * self.l2 * weights).ravel(), grad.sum(axis=0)])
 
         # one BLAS thread: these matrices are small, and beside the encoder's threads a multi-threaded

@@ -100,9 +100,7 @@ def main() -> None:
                  if truth[m["prompt_id"]] in held]
         ari = adjusted_rand_score([a for a, _ in pairs], [b for _, b in pairs]) if pairs else 0.0
         before = novel_rate(index, fresh, folder / "before.db", folder)
-        per_cluster = max(1, args.budget // max(1, len(clusters)))  # no peeking at the truth: every cluster
-        for c in clusters:
-            queue.add(db, cluster=c.cluster_id, budget=per_cluster)
+        queue.add(db, cluster="all", budget=args.budget)  # no peeking at the truth: every cluster
         for c in clusters:
             top = Counter(members[c.cluster_id]).most_common(2)
             print(f"  {c.cluster_id} {c.size:4d} {c.name[:40]:<40} {top}", file=sys.stderr)

@@ -34,6 +34,14 @@ def test_add_dedupes_and_respects_the_budget(db):
         queue.add(db, budget=5)
 
 
+def test_cluster_all_spreads_the_budget_over_every_cluster(db):
+    result = queue.add(db, cluster="all", budget=12, dedupe=0.999)
+    sources = [item["source"] for item in queue.items(db)]
+    assert result.added == 12 and result.candidates >= 65
+    assert len(set(sources)) == 2 and all(s.startswith("cluster:c") for s in sources)  # both clusters, by id
+    assert min(sources.count(s) for s in set(sources)) >= 3
+
+
 def test_export_label_import_and_train_round_trip(db, tmp_path):
     queue.add(db, cluster=bitcoin(db), budget=5, dedupe=0.999)
     assert queue.export(db, tmp_path / "todo.csv", "csv") == 5
