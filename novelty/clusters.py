@@ -96,7 +96,11 @@ def _labels(vectors: np.ndarray, min_size: int) -> np.ndarray:
     fit = unique if len(unique) <= MAX_POINTS else unique[rng.choice(len(unique), MAX_POINTS, replace=False)]
     if len(fit) < max(min_size, 3):
         return np.full(len(vectors), -1)
-    model = HDBSCAN(min_cluster_size=min_size, min_samples=max(2, min_size // 2), metric="euclidean", copy=True)
+    # leaf selection: the finest stable clusters. The default (excess of mass) prefers a parent when it
+    # is stabler than its children, and on Banking77 it merged two new intents (ATM fees and pending
+    # withdrawals: purity 0.58, 4 of 5 intents found) that leaf keeps apart (0.82, 5 of 5).
+    model = HDBSCAN(min_cluster_size=min_size, min_samples=max(2, min_size // 2), metric="euclidean", copy=True,
+                    cluster_selection_method="leaf")
     fitted = model.fit_predict(_reduced(fit))
     if len(fit) == len(unique):
         return fitted[inverse.ravel()]
