@@ -14,6 +14,7 @@ import hashlib
 import json
 import re
 from dataclasses import asdict, dataclass, field
+from typing import NamedTuple
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -230,12 +231,33 @@ def _decided(store: Store, settings: SpikeSettings, in_range) -> dict[str, tuple
     return {row[0]: row for row in rows if in_range(row[0])}
 
 
+class _Draft(NamedTuple):
+    start: int
+    prompts: int
+    novel: int
+    null: _Null | None
+    p: float | None
+    p_count: float | None
+    p_tail: float | None
+    cusum: float
+    alarm: bool
+    stored: tuple | None  # the saved verdict of a window decided by an earlier run
+
+
 def _test(counts, settings: SpikeSettings, alpha: float | None, decided: dict[str, tuple],
           in_range=lambda start: True) -> list[Window]:
     """Test every window against the windows before it; ``decided`` windows keep their saved verdict."""
+    drafts = _drafts(counts, settings, alpha, decided)
+    # false-discovery control across the windows decided in this run; decided ones are final
+    family = [d.p is not None and d.stored is None and in_range(_iso(d.start)) for d in drafts]
+    q_values = iter(benjamini_hochberg([d.p for d, member in zip(drafts, family) if member]))
+    return [_window(d, next(q_values) if member else None, settings, alpha) for d, member in zip(drafts, family)]
+
+
+def _drafts(counts, settings: SpikeSettings, alpha: float | None, decided: dict[str, tuple]) -> list[_Draft]:
+    """Each window's tests against the unflagged windows before it, and the CUSUM through them."""
     size = window_seconds(settings.window)
-    step = window_seconds(settings.step) if settings.step else size
-    span = size // step
+    span = size // (window_seconds(settings.step) if settings.step else size)
     history: list[tuple[int, int, float, float]] = []  # earlier windows that were not flagged
     drafts, cusum, frozen = [], 0.0, None
     for start, prompts, novel, s1, s2 in counts:
@@ -251,34 +273,34 @@ def _test(counts, settings: SpikeSettings, alpha: float | None, decided: dict[st
             frozen = null
         if tested and frozen is not None:
             cusum = _cusum_statistic(cusum, frozen.tail_p(prompts, s1, settings.tail), settings)
-        statistic, alarm = cusum, cusum >= settings.cusum_limit
-        stored = decided.get(_iso(start))
-        flagged = bool(stored[3]) if stored else (alarm or (p is not None and p < settings.fdr))
+        draft = _Draft(start, prompts, novel, null, p, p_count, p_tail, cusum, cusum >= settings.cusum_limit,
+                       decided.get(_iso(start)))
+        flagged = bool(draft.stored[3]) if draft.stored else (draft.alarm or (p is not None and p < settings.fdr))
         if flagged:
             cusum = 0.0  # restart after a detection, so one excursion raises one alarm
         history.append((prompts, novel, s1, s2) if not flagged and prompts >= settings.min_prompts
                        else (0, 0, 0.0, 0.0))
-        drafts.append((start, prompts, novel, null, p, p_count, p_tail, statistic, alarm, stored))
-    # false-discovery control across the windows decided in this run; decided ones are final
-    family = [d[4] is not None and d[9] is None and in_range(_iso(d[0])) for d in drafts]
-    q_values = iter(benjamini_hochberg([d[4] for d, member in zip(drafts, family) if member]))
-    windows = []
-    for member, (start, prompts, novel, null, p, p_count, p_tail, score, alarm, stored) in zip(family, drafts):
-        q = stored[2] if stored else next(q_values) if member else None
-        if stored:
-            p, score, flagged = stored[1], stored[4], bool(stored[3])
-            detectors = tuple(json.loads(stored[5] or "[]")) if flagged else ()
-        else:
-            hit = q is not None and q < settings.fdr
-            detectors = tuple(name for name, fired in (
-                ("binomial", hit and p_count <= p_tail), ("tail", hit and p_tail < p_count), ("cusum", alarm)) if fired)
-            flagged = bool(detectors)
-        low, high = wilson_interval(novel, prompts)
-        windows.append(Window(_iso(start), _iso(start + size), prompts, novel,
-                              novel / prompts if prompts else 0.0, low, high,
-                              null.expected_rate(alpha) if null else None, null.label if null else "none",
-                              p, q, round(score, 3), flagged, detectors, p_count, p_tail, stored is not None))
-    return windows
+        drafts.append(draft)
+    return drafts
+
+
+def _window(d: _Draft, q: float | None, settings: SpikeSettings, alpha: float | None) -> Window:
+    p, score = d.p, d.cusum
+    if d.stored:
+        _, p, q, flagged, score, saved = d.stored
+        detectors = tuple(json.loads(saved or "[]")) if flagged else ()
+        flagged = bool(flagged)
+    else:
+        hit = q is not None and q < settings.fdr
+        tail_won = hit and d.p_tail / settings.tail_share < d.p_count / (1 - settings.tail_share)
+        detectors = tuple(name for name, fired in (("binomial", hit and not tail_won), ("tail", tail_won),
+                                                   ("cusum", d.alarm)) if fired)
+        flagged = bool(detectors)
+    size = window_seconds(settings.window)
+    low, high = wilson_interval(d.novel, d.prompts)
+    return Window(_iso(d.start), _iso(d.start + size), d.prompts, d.novel, d.novel / d.prompts if d.prompts else 0.0,
+                  low, high, d.null.expected_rate(alpha) if d.null else None, d.null.label if d.null else "none",
+                  p, q, round(score, 3), flagged, detectors, d.p_count, d.p_tail, d.stored is not None)
 
 
 def _cusum_statistic(previous: float, p_value: float, settings: SpikeSettings) -> float:
