@@ -156,18 +156,11 @@ class PromptIndex:
         if adapt:
             if embed is not None:
                 raise InputError("--adapt fine-tunes and embeds on this machine; build it with --engine local")
-            return _build_adapted(folder, source, name, rows, prompts, model, backend, alpha, scorer, chosen,
+            return _build_adapted(folder, source, name, rows, prompts, model, backend, alpha, chosen,
                                   index_type, progress, adapt if isinstance(adapt, AdaptOptions) else AdaptOptions())
         embedder = load_embedder(model, backend=backend)
         vectors = (embed or embed_in_chunks)(embedder, rows.texts, progress)
-        manifest = {
-            "format": 1, "name": name, "created_at": utc_now(), "novelty_version": __version__,
-            "model": {"name": model, "backend": getattr(embedder, "backend", "none"),
-                      "revision": embedder.revision, "dimension": embedder.dimension, "normalized": True},
-            "index": {"requested": index_type},
-            "scorer": {"name": scorer, "params": chosen.params()},
-            "training": {"sources": [str(source)], "duplicates_skipped": rows.duplicates},
-        }
+        manifest = _manifest(name, {"name": model}, embedder, index_type, chosen, source, rows)
         return _write(folder, manifest, vectors, prompts, alpha, rows.rejects)
 
     def add(self, source: str | Path, columns: Columns = Columns(text="text", time=None, label="label",
@@ -305,8 +298,21 @@ def _write(folder: Path, manifest: dict, vectors: np.ndarray, prompts: pd.DataFr
     return PromptIndex(folder, manifest, index, prompts, calibration, scorer)
 
 
+def _manifest(name: str, model: dict, embedder: Embedder, index_type: str, scorer: BaseScorer, source,
+              rows: "TrainingRows") -> dict:
+    """What a new index records: ``model`` (name, and folder when adapted) completed from the embedder."""
+    return {
+        "format": 1, "name": name, "created_at": utc_now(), "novelty_version": __version__,
+        "model": {**model, "backend": getattr(embedder, "backend", "none"), "revision": embedder.revision,
+                  "dimension": embedder.dimension, "normalized": True},
+        "index": {"requested": index_type},
+        "scorer": {"name": scorer.name, "params": scorer.params()},
+        "training": {"sources": [str(source)], "duplicates_skipped": rows.duplicates},
+    }
+
+
 def _build_adapted(folder: Path, source, name: str, rows: TrainingRows, prompts: pd.DataFrame, model: str,
-                   backend: str, alpha: float, scorer: str, chosen: BaseScorer, index_type: str,
+                   backend: str, alpha: float, chosen: BaseScorer, index_type: str,
                    progress: Progress | None, options: AdaptOptions) -> PromptIndex:
     """Fine-tune ``model`` on all prompts but a held-out slice, embed every prompt with the tuned model,
     calibrate on the slice (cross-fitted within it), and keep the slice in the index as reference
@@ -325,16 +331,11 @@ def _build_adapted(folder: Path, source, name: str, rows: TrainingRows, prompts:
         embedder = load_embedder(str(workdir), backend=backend)  # exports ONNX into the folder, once
         vectors = embed_in_chunks(embedder, rows.texts, progress)
         stats["embed_seconds"] = round(time.perf_counter() - started, 1)
-        manifest = {
-            "format": 1, "name": name, "created_at": utc_now(), "novelty_version": __version__,
-            "model": {"name": f"{model} (adapted)", "folder": MODEL_FOLDER, "backend": embedder.backend,
-                      "revision": embedder.revision, "dimension": embedder.dimension, "normalized": True},
-            "adapt": {"base": {"name": model, "revision": model_fingerprint(Path(base)) if Path(base).is_dir()
-                               else base}, **options_record(options), **stats, "held_out_prompts": len(held_out)},
-            "index": {"requested": index_type},
-            "scorer": {"name": scorer, "params": chosen.params()},
-            "training": {"sources": [str(source)], "duplicates_skipped": rows.duplicates},
-        }
+        manifest = _manifest(name, {"name": f"{model} (adapted)", "folder": MODEL_FOLDER}, embedder, index_type,
+                             chosen, source, rows)
+        manifest["adapt"] = {"base": {"name": model, "revision": model_fingerprint(Path(base)) if Path(base).is_dir()
+                                      else base}, **options_record(options), **stats,
+                             "held_out_prompts": len(held_out)}
         return _write(folder, manifest, vectors, prompts.assign(calibration=~tuned), alpha, rows.rejects, workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
