@@ -143,8 +143,9 @@ def _open(db) -> Store:
 def _candidates(store: Store, cluster, max_p_value, incident) -> list[dict]:
     base = "SELECT s.prompt_id, s.text, s.text_hash, s.predicted_label FROM scores s "
     if cluster == "all":  # farthest-point sampling over the union spreads the budget over the clusters
-        rows = list(store.db.query(base.replace("FROM", ", m.cluster_id FROM") + "JOIN cluster_members m "
-                                   "USING (prompt_id) ORDER BY m.cluster_id, s.prompt_id"))
+        rows = list(store.db.query(
+            "SELECT s.prompt_id, s.text, s.text_hash, s.predicted_label, m.cluster_id FROM scores s "
+            "JOIN cluster_members m USING (prompt_id) ORDER BY m.cluster_id, s.prompt_id"))
         if not rows:
             raise InputError("no clusters yet (run `novelty clusters` first)")
         return rows
