@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
-from scipy.stats import binomtest
 
 from .. import __version__
 from ..errors import InputError, NoveltyError
@@ -22,6 +21,7 @@ from ..index import PromptIndex
 from ..logs import Batch, Columns, MAX_CHARS, read_batches
 from ..redact import redact as redact_text
 from ..scoring import Calibration
+from ..stats import excess_over_rate as excess_p_value  # P(>= novel of total flagged) if all in-distribution
 from ..store import SCORE_COLUMNS, params_json, reject_row, stored_vectors, text_hash, utc_now
 from .sinks import open_sink
 
@@ -85,17 +85,6 @@ class Pending:
 
     def __len__(self) -> int:
         return len(self.ids)
-
-
-def excess_p_value(novel: int, total: int, alpha: float) -> float:
-    """P(at least ``novel`` of ``total`` flagged) if every prompt were in-distribution.
-
-    >>> round(excess_p_value(5, 100, 0.05), 2), excess_p_value(0, 0, 0.05)
-    (0.56, 1.0)
-    """
-    if not total:
-        return 1.0
-    return float(binomtest(novel, total, alpha, alternative="greater").pvalue)
 
 
 def derive_id(ts: str | None, text: str, line: int, source: str) -> str:
