@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import clusters
 from .errors import InputError
 from .store import Store, utc_now
 
@@ -25,16 +26,32 @@ class QueueResult:
     added: int
     near_duplicates: int
     already_queued: int
+    look_alikes: int = 0   # of the candidates: prompts not flagged novel but nearer the cluster (see clusters.py)
 
 
 def add(db: str | Path, *, cluster: str | None = None, max_p_value: float | None = None,
-        incident: str | None = None, budget: int = 200, dedupe: float = 0.95) -> QueueResult:
-    """Queue novel prompts of a cluster, of an incident's window, or below a p-value."""
+        incident: str | None = None, budget: int = 200, dedupe: float = 0.95,
+        look_alikes: bool | None = None) -> QueueResult:
+    """Queue novel prompts of a cluster, of an incident's window, or below a p-value.
+
+    With a cluster, the candidates include its look-alikes (``look_alikes``, on unless False): prompts
+    in no cluster that sit nearer it than the training set (see clusters.py). Measured on Banking77
+    (scripts/bench_clusters.py, three draws of five held-out intents, budget 200): the novel rate of
+    fresh prompts of the learned intents fell by 61 / 81 / 75 % from the clusters alone, by
+    69 / 90 / 88 % with their look-alikes, 96-98 % of which were prompts of the new intents.
+    """
     if sum(x is not None for x in (cluster, max_p_value, incident)) != 1:
         raise InputError("say what to add: exactly one of --cluster, --max-p-value or --incident")
+    look_alikes = cluster is not None if look_alikes is None else look_alikes
+    if look_alikes and cluster is None:
+        raise InputError("--look-alikes goes with --cluster: they are the prompts nearer a cluster than the "
+                         "training set")
     store = _open(db)
     try:
         rows = _candidates(store, cluster, max_p_value, incident)
+        similar = [dict(r, source=f"look-alike:{r['cluster_id']}") for r in clusters.look_alikes(store, cluster)] \
+            if look_alikes else []
+        rows += similar
         queued = {r[0] for r in store.db.execute("SELECT prompt_id FROM queue")}
         fresh = [r for r in rows if r["prompt_id"] not in queued]
         vectors = store.vectors([r["text_hash"] for r in fresh])
@@ -47,9 +64,10 @@ def add(db: str | Path, *, cluster: str | None = None, max_p_value: float | None
             store.db.conn.executemany(
                 "INSERT OR IGNORE INTO queue VALUES (?,?,?,?,'pending',?,NULL,?,?)",
                 [(fresh[i]["prompt_id"], fresh[i]["text"], fresh[i]["text_hash"],
-                  f"cluster:{fresh[i]['cluster_id']}" if "cluster_id" in fresh[i] else source,
+                  fresh[i].get("source") or (f"cluster:{fresh[i]['cluster_id']}" if "cluster_id" in fresh[i]
+                                             else source),
                   fresh[i]["predicted_label"], now, now) for i in chosen])
-        return QueueResult(len(rows), len(chosen), len(fresh) - len(keep), len(rows) - len(fresh))
+        return QueueResult(len(rows), len(chosen), len(fresh) - len(keep), len(rows) - len(fresh), len(similar))
     finally:
         store.close()
 

@@ -6,11 +6,15 @@ intents. After scoring, ``find_clusters`` runs on the novel prompts since day 16
 the clusters (share of each cluster's prompts from its majority intent, over prompts of held-out
 intents that were clustered), adjusted Rand index against the true held-out intents, and whether each
 held-out intent is the majority of some cluster. Then the loop closes: the queue takes up to 200
-prompts from the clusters, they are "labelled" with their true intents, `index add` learns them, and
-the novel rate of fresh, unseen prompts of the same intents is measured before and after. Last, the
+prompts from the clusters and their look-alikes (prompts in no cluster that sit nearer one than the
+training set; how many, and how many of them are of held-out intents, is printed), they are
+"labelled" with their true intents, `index add` learns them, and the novel rate of fresh, unseen
+prompts of the same intents is measured before and after. ``--oracle`` then labels every distinct
+prompt of the held-out intents in the stream: the most this month of traffic can teach. Last, the
 time to cluster 100,000 novel prompts (Banking77 embeddings with small perturbations).
 
     python scripts/bench_clusters.py
+    python scripts/bench_clusters.py --skip-100k --seed 1 --oracle   # another draw, and the loop's ceiling
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import numpy as np
 
 from benchlib import memoise_embeddings, read_banking77  # noqa: E402
 from novelty import queue  # noqa: E402
-from novelty.clusters import cluster_prompts, find_clusters  # noqa: E402
+from novelty.clusters import cluster_prompts, find_clusters, look_alikes  # noqa: E402
 from novelty.embed import load_embedder  # noqa: E402
 from novelty.engines.local import score_files  # noqa: E402
 from novelty.index import PromptIndex  # noqa: E402
@@ -61,6 +65,12 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=200, help="labelling budget, split over the clusters")
     parser.add_argument("--min-size", type=int, default=5, help="HDBSCAN min_cluster_size")
     parser.add_argument("--skip-100k", action="store_true", help="skip the timing of 100,000 prompts")
+    parser.add_argument("--no-look-alikes", action="store_true",
+                        help="queue the clusters' prompts only, not their look-alikes (prompts that passed as "
+                             "known but sit nearer a cluster than the training set)")
+    parser.add_argument("--oracle", action="store_true",
+                        help="then also label every distinct prompt of the held-out intents the stream carried "
+                             "(flagged or not) and measure again: the most this month of traffic can teach")
     args = parser.parse_args()
     memoise_embeddings(args.model)
     train, test = read_banking77("train"), read_banking77("test")
@@ -100,11 +110,16 @@ def main() -> None:
                  if truth[m["prompt_id"]] in held]
         ari = adjusted_rand_score([a for a, _ in pairs], [b for _, b in pairs]) if pairs else 0.0
         before = novel_rate(index, fresh, folder / "before.db", folder)
-        queue.add(db, cluster="all", budget=args.budget)  # no peeking at the truth: every cluster
+        store = Store(db)
+        similar = look_alikes(store, "all")
+        store.close()
+        # no peeking at the truth: every cluster, and the prompts that passed as known but sit nearer one
+        queued = queue.add(db, cluster="all", budget=args.budget, look_alikes=not args.no_look_alikes)
         for c in clusters:
             top = Counter(members[c.cluster_id]).most_common(2)
             print(f"  {c.cluster_id} {c.size:4d} {c.name[:40]:<40} {top}", file=sys.stderr)
         pending = queue.items(db, "pending")
+        look_alike_ids = [r["prompt_id"] for r in pending if r["source"].startswith("look-alike:")]
         with (folder / "labels.csv").open("w", newline="") as fh:
             csv.writer(fh).writerows([("id", "label"), *[(r["prompt_id"], truth[r["prompt_id"]]) for r in pending]])
         queue.export(db, folder / "todo.csv", "csv")
@@ -112,13 +127,25 @@ def main() -> None:
         queue.export(db, folder / "learn.csv", "csv", status="labelled")
         added = index.add(folder / "learn.csv").added
         after = novel_rate(index, fresh, folder / "after.db", folder)
+        if args.oracle:
+            carried = sorted({(r["prompt"], truth[r["id"]]) for r in records if truth[r["id"]] in held})
+            with (folder / "oracle.csv").open("w", newline="") as fh:
+                csv.writer(fh).writerows([("text", "label"), *carried])
+            index.add(folder / "oracle.csv")
+            ceiling = novel_rate(index, fresh, folder / "oracle.db", folder), len(carried)
         seconds = float("nan") if args.skip_100k else time_100k(folder, args.model)
     print(f"held-out intents: {sorted(held)}")
     print(f"clusters since day 16: {len(clusters)}; of held-out intents: {len(held_clusters)}")
     print(f"purity {purity:.3f} (target >= 0.8); ARI {ari:.3f}; held-out intents that are a cluster's majority: "
           f"{len(majorities & held)} of 5")
+    print(f"look-alikes of the clusters: {len(similar)} prompts, {sum(truth[r['prompt_id']] in held for r in similar)} "
+          f"of them of held-out intents; queue: {queued.added} of {queued.candidates} candidates, "
+          f"{len(look_alike_ids)} of them look-alikes")
     print(f"queue -> labels -> index add: {added} prompts learned; novel rate of fresh prompts of those intents "
           f"{before:.1%} -> {after:.1%} ({(1 - after / before) if before else 0:.0%} lower; target >= 80%)")
+    if args.oracle:
+        print(f"oracle: all {ceiling[1]} distinct prompts of those intents in the stream labelled: novel rate "
+              f"{before:.1%} -> {ceiling[0]:.1%} ({(1 - ceiling[0] / before) if before else 0:.0%} lower)")
     print(f"clustering 100,000 novel prompts: {seconds:.0f} s (target < 300 s)")
 
 

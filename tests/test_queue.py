@@ -1,13 +1,15 @@
 import csv
 import json
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from novelty import queue
 from novelty.cli import app
-from novelty.clusters import find_clusters
+from novelty.clusters import find_clusters, look_alikes
 from novelty.errors import InputError
+from novelty.store import Store
 
 from test_clusters import novel_db
 
@@ -80,3 +82,39 @@ def test_cli_queue(db, tmp_path):
     assert runner.invoke(app, ["queue", "stats", "--db", str(db), "--json"]).output.count('"pending": 3') == 1
     assert runner.invoke(app, ["queue", "export", "--db", str(db), "-o", str(tmp_path / "x"), "--format", "xml"]).exit_code == 2
     assert runner.invoke(app, ["queue", "add", "--db", str(db), "--cluster", "c9999"]).exit_code == 2
+
+
+def _add_unflagged(db, rows):
+    """rows: (prompt_id, ts, vector, training similarity); stored as scored, not novel."""
+    store = Store(db)
+    run = store.start_run(alpha=0.05)
+    store.write_chunk([(pid, run, "s", 0, ts, f"text of {pid}", f"x-{pid}", "card_arrival", sim, 1 - sim, 0.5, 0,
+                        "t", "card_arrival", "[]", "now") for pid, ts, _, sim in rows],
+                      {f"x-{pid}": (v / np.linalg.norm(v)).astype(np.float32) for pid, _, v, _ in rows}, [])
+    store.finish_run(run)
+    store.close()
+
+
+def test_look_alikes_are_prompts_nearer_a_cluster_than_the_training_set(db):
+    cid = bitcoin(db)
+    store = Store(db)
+    hashes = [r[0] for r in store.db.execute(
+        "SELECT s.text_hash FROM scores s JOIN cluster_members m USING (prompt_id) WHERE m.cluster_id = ?", [cid])]
+    centre = store.vectors(hashes).mean(axis=0)
+    store.close()
+    _add_unflagged(db, [("passed", "2026-11-24T12:00:00Z", centre, 0.5),      # nearer the cluster: a look-alike
+                        ("known", "2026-11-24T12:00:00Z", centre, 0.999),     # its training neighbour is nearer
+                        ("earlier", "2026-11-01T12:00:00Z", centre, 0.5)])    # before the cluster began
+    store = Store(db)
+    found = look_alikes(store, cid)
+    store.close()
+    assert [(r["prompt_id"], r["cluster_id"]) for r in found] == [("passed", cid)]
+    assert found[0]["cluster_similarity"] > 0.9 and found[0]["similarity"] == 0.5
+
+    without = queue.add(db, cluster=cid, budget=100, dedupe=0.999, look_alikes=False)
+    assert without.look_alikes == 0 and "passed" not in {r["prompt_id"] for r in queue.items(db)}
+    with_them = queue.add(db, cluster=cid, budget=100, dedupe=0.999)  # on by default with a cluster
+    assert with_them.look_alikes == 1
+    assert {r["prompt_id"]: r["source"] for r in queue.items(db)}["passed"] == f"look-alike:{cid}"
+    with pytest.raises(InputError, match="--look-alikes goes with --cluster"):
+        queue.add(db, max_p_value=0.05, look_alikes=True)
