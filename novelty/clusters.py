@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +43,8 @@ class Cluster:
     nearest_labels: dict[str, int]     # the training labels they sit closest to
     examples: list[str] = field(default_factory=list)
     centroid: np.ndarray | None = field(default=None, repr=False, compare=False)
+    look_alikes: int = 0                                    # prompts in no cluster nearer it than training
+    look_alike_labels: dict[str, int] = field(default_factory=dict)  # the labels they were answered with
 
     def to_dict(self) -> dict:
         return {k: v for k, v in asdict(self).items() if k != "centroid"}
@@ -63,6 +65,8 @@ def find_clusters(db: str | Path, since: str | None = None, until: str | None = 
         vectors = store.vectors([r["text_hash"] for r in rows])
         labels = _labels(vectors, min_size)
         clusters, members = _describe(store, rows, vectors, labels)
+        clusters = _count_look_alikes(store, clusters, members, rows, vectors, labels,
+                                      parse_bound(until, "--until"))
         if save:
             _save(store, clusters, members)
         return sorted(clusters, key=lambda c: -c.size)
@@ -86,44 +90,70 @@ def cluster_prompts(db: str | Path, cluster_id: str, limit: int = 200) -> list[d
 
 def look_alikes(store: Store, cluster: str = "all") -> list[dict]:
     """Prompts in no cluster, scored since the cluster's first prompt, whose nearest prompt of the
-    cluster (``all``: of any cluster) is closer than their nearest training prompt.
+    cluster (``all``: of any stored cluster) is closer than their nearest training prompt.
 
-    Each row: prompt_id, text, text_hash, predicted_label, cluster_id (the cluster it sits nearest),
-    cluster_similarity and similarity (to the training index, as scored). Measured on Banking77
+    Each row: prompt_id, ts, text, text_hash, predicted_label, similarity (to the training index, as
+    scored), cluster_id (the cluster it sits nearest) and cluster_similarity. Measured on Banking77
     (scripts/bench_clusters.py, three draws of five held-out intents): 96-98 % of look-alikes belong
     to a held-out intent. Prompts whose vectors were evicted (``score --cache-size``) are skipped.
     """
     where, args = ("", []) if cluster == "all" else ("WHERE m.cluster_id = ?", [cluster])
-    members = list(store.db.query("SELECT m.cluster_id, s.text_hash, s.ts FROM cluster_members m "
+    members = list(store.db.query("SELECT m.prompt_id, m.cluster_id, s.text_hash, s.ts FROM cluster_members m "
                                   f"JOIN scores s USING (prompt_id) {where} ORDER BY s.prompt_id", args))
-    if len(members) > LOOK_ALIKE_MEMBERS:
-        rng = np.random.default_rng(0)
-        members = [members[i] for i in np.sort(rng.choice(len(members), LOOK_ALIKE_MEMBERS, replace=False))]
     found = store.cached_vectors([m["text_hash"] for m in members], int(store.meta().get("dimension", 0)))
     members = [m for m in members if m["text_hash"] in found]
-    if not members:
+    everyone = {r[0] for r in store.db.execute("SELECT prompt_id FROM cluster_members")}
+    return _nearer(store, np.stack([found[m["text_hash"]] for m in members]) if members else None,
+                   [m["cluster_id"] for m in members], [m["ts"] for m in members], everyone)
+
+
+def _nearer(store: Store, vectors: np.ndarray | None, cluster_ids: list[str], stamps: list[str | None],
+            exclude: set[str], until: str | None = None) -> list[dict]:
+    """Look-alikes of the clusters whose prompts are ``vectors`` (a sample past LOOK_ALIKE_MEMBERS):
+    prompts not in ``exclude``, from the earliest of ``stamps`` (every prompt when one has no time) to
+    ``until``, nearer one of them than their training neighbour."""
+    if vectors is None or not len(vectors):
         return []
+    if len(vectors) > LOOK_ALIKE_MEMBERS:
+        keep = np.sort(np.random.default_rng(0).choice(len(vectors), LOOK_ALIKE_MEMBERS, replace=False))
+        vectors, cluster_ids = vectors[keep], [cluster_ids[i] for i in keep]
     import faiss
 
-    index = faiss.IndexFlatIP(len(next(iter(found.values()))))
-    index.add(np.stack([found[m["text_hash"]] for m in members]))
-    stamps = [m["ts"] for m in members if m["ts"]]
-    since = ("AND ts >= ?", [min(stamps)]) if len(stamps) == len(members) else ("", [])
-    cursor = store.db.execute(
-        "SELECT prompt_id, text, text_hash, predicted_label, similarity FROM scores "
-        "WHERE prompt_id NOT IN (SELECT prompt_id FROM cluster_members) AND similarity IS NOT NULL "
-        f"{since[0]} ORDER BY prompt_id", since[1])
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    where, args = ["similarity IS NOT NULL"], []
+    if all(stamps):
+        where.append("ts >= ?"), args.append(min(stamps))
+    if until:
+        where.append("ts < ?"), args.append(until)
+    cursor = store.db.execute("SELECT prompt_id, ts, text, text_hash, predicted_label, similarity FROM scores "
+                              f"WHERE {' AND '.join(where)} ORDER BY prompt_id", args)
     columns = [c[0] for c in cursor.description]
     out = []
-    while chunk := [dict(zip(columns, row)) for row in cursor.fetchmany(_LOOK_ALIKE_CHUNK)]:
-        vectors = store.cached_vectors([r["text_hash"] for r in chunk], index.d)
-        chunk = [r for r in chunk if r["text_hash"] in vectors]
+    while chunk := cursor.fetchmany(_LOOK_ALIKE_CHUNK):
+        chunk = [dict(zip(columns, row)) for row in chunk if row[0] not in exclude]
+        found = store.cached_vectors([r["text_hash"] for r in chunk], index.d)
+        chunk = [r for r in chunk if r["text_hash"] in found]
         if not chunk:
             continue
-        sims, nearest = index.search(np.stack([vectors[r["text_hash"]] for r in chunk]), 1)
-        out += [dict(r, cluster_id=members[j]["cluster_id"], cluster_similarity=round(float(sim), 4))
+        sims, nearest = index.search(np.stack([found[r["text_hash"]] for r in chunk]), 1)
+        out += [dict(r, cluster_id=cluster_ids[j], cluster_similarity=round(float(sim), 4))
                 for r, (sim,), (j,) in zip(chunk, sims, nearest) if sim > r["similarity"]]
     return out
+
+
+def _count_look_alikes(store: Store, clusters: list[Cluster], members: list[tuple[str, str]], rows: list[dict],
+                       vectors: np.ndarray, labels: np.ndarray, until: str | None) -> list[Cluster]:
+    """Each cluster with the number of its look-alikes up to ``until`` and the labels they got."""
+    inside = np.flatnonzero(labels >= 0)
+    owner = dict(members)
+    similar = _nearer(store, vectors[inside], [owner[rows[i]["prompt_id"]] for i in inside],
+                      [rows[i]["ts"] for i in inside], set(owner), until)
+    by_cluster: dict[str, Counter] = {}
+    for r in similar:
+        by_cluster.setdefault(r["cluster_id"], Counter())[r["predicted_label"] or "-"] += 1
+    return [replace(c, look_alikes=sum(by_cluster.get(c.cluster_id, Counter()).values()),
+                    look_alike_labels=dict(by_cluster.get(c.cluster_id, Counter()).most_common(5))) for c in clusters]
 
 
 def _novel_rows(store: Store, since: str | None, until: str | None) -> list[dict]:
@@ -236,10 +266,12 @@ def _save(store: Store, clusters: list[Cluster], members: list[tuple[str, str]])
     with store.db.conn:
         for c in clusters:
             store.db.conn.execute(
-                "INSERT OR REPLACE INTO clusters VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT OR REPLACE INTO clusters (cluster_id, name, size, first_seen, last_seen, growth, daily, "
+                "predicted_labels, nearest_labels, examples, centroid, updated_at, look_alikes, look_alike_labels) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [c.cluster_id, c.name, c.size, c.first_seen, c.last_seen, c.growth, json.dumps(c.daily),
                  json.dumps(c.predicted_labels), json.dumps(c.nearest_labels), json.dumps(c.examples),
-                 c.centroid.tobytes(), now])
+                 c.centroid.tobytes(), now, c.look_alikes, json.dumps(c.look_alike_labels)])
         store.db.conn.executemany("INSERT OR REPLACE INTO cluster_members VALUES (?, ?)", members)
 
 

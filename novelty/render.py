@@ -124,6 +124,10 @@ def format_clusters(clusters) -> str:
         forced = ", ".join(list(c.predicted_labels)[:2]) or "-"
         lines.append(f"  {c.cluster_id}  {c.size:5,}  {growth}  {c.first_seen[:10]}  {c.name}")
         lines.append(f"                              e.g. {_clip(c.examples[0], 60) if c.examples else ''} -> {forced}")
+        if c.look_alikes:
+            passed = ", ".join(list(c.look_alike_labels)[:2])
+            lines.append(f"                              + {c.look_alikes:,} look-alikes (in no cluster, nearer this one "
+                         f"than training) -> {passed}")
     return "\n".join(lines)
 
 

@@ -276,9 +276,10 @@ def _clusters(store: Store) -> list[dict]:
     A cluster left without members was superseded by a later clustering run: not shown."""
     rows = list(store.db.query(
         "SELECT cluster_id, name, size, first_seen, last_seen, growth, daily, predicted_labels, nearest_labels, "
-        "examples FROM clusters WHERE cluster_id IN (SELECT cluster_id FROM cluster_members) "
-        "ORDER BY size DESC LIMIT ?", [MAX_CLUSTERS]))
-    rows = [{**c, **{k: json.loads(c[k] or "{}") for k in ("daily", "predicted_labels", "nearest_labels")},
+        "examples, COALESCE(look_alikes, 0) AS look_alikes, look_alike_labels FROM clusters "
+        "WHERE cluster_id IN (SELECT cluster_id FROM cluster_members) ORDER BY size DESC LIMIT ?", [MAX_CLUSTERS]))
+    parsed = ("daily", "predicted_labels", "nearest_labels", "look_alike_labels")
+    rows = [{**c, **{k: json.loads(c[k] or "{}") for k in parsed},
              "examples": json.loads(c["examples"] or "[]")} for c in rows]
     days = sorted({d for c in rows for d in c["daily"]})
     return [{**c, "spark": charts.sparkline(c["daily"], days), "members": [r["text"] for r in store.db.query(

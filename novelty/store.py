@@ -69,7 +69,7 @@ CREATE INDEX IF NOT EXISTS incidents_kind ON incidents(kind, window_start);
 CREATE TABLE IF NOT EXISTS clusters (
     cluster_id TEXT PRIMARY KEY, name TEXT, size INTEGER, first_seen TEXT, last_seen TEXT,
     growth REAL, daily TEXT, predicted_labels TEXT, nearest_labels TEXT, examples TEXT,
-    centroid BLOB, updated_at TEXT);
+    centroid BLOB, updated_at TEXT, look_alikes INTEGER, look_alike_labels TEXT);
 CREATE TABLE IF NOT EXISTS cluster_members (prompt_id TEXT PRIMARY KEY, cluster_id TEXT);
 CREATE INDEX IF NOT EXISTS cluster_members_cluster ON cluster_members(cluster_id);
 CREATE TABLE IF NOT EXISTS queue (
@@ -84,7 +84,9 @@ CREATE TABLE IF NOT EXISTS rejects (
 """
 
 
-_ADDED_COLUMNS = (("windows", "decided_at"), ("windows", "detectors"))  # (table, column), in order added
+# (table, column, type) added since a table's first version, in the order added
+_ADDED_COLUMNS = (("windows", "decided_at", "TEXT"), ("windows", "detectors", "TEXT"),
+                  ("clusters", "look_alikes", "INTEGER"), ("clusters", "look_alike_labels", "TEXT"))
 SCORE_COLUMNS = ("prompt_id", "run_id", "source", "line", "ts", "text", "text_hash", "predicted_label",
                  "similarity", "novelty", "p_value", "is_novel", "nearest_id", "nearest_label",
                  "neighbors", "scored_at")
@@ -123,9 +125,9 @@ class Store:
     def _prepare(self) -> None:
         self.db.enable_wal()
         self.db.conn.executescript(_SCHEMA)
-        for table, column in _ADDED_COLUMNS:  # databases written by an older version
+        for table, column, kind in _ADDED_COLUMNS:  # databases written by an older version
             if column not in {c.name for c in self.db[table].columns}:
-                self.db.conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
+                self.db.conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         self.db.close()

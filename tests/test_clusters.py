@@ -1,4 +1,5 @@
 import json
+import sqlite3
 
 import numpy as np
 import pytest
@@ -7,6 +8,7 @@ from typer.testing import CliRunner
 from novelty.cli import app
 from novelty.clusters import cluster_prompts, find_clusters
 from novelty.errors import InputError
+from novelty.render import format_clusters
 from novelty.store import Store
 
 
@@ -32,6 +34,17 @@ def novel_db(path, groups, noise=10, seed=0, days=("2026-11-23", "2026-11-24")):
     store.finish_run(run)
     store.close()
     return path
+
+
+def add_unflagged(db, rows):
+    """rows: (prompt_id, ts, vector, training similarity); stored as scored, not novel."""
+    store = Store(db)
+    run = store.start_run(alpha=0.05)
+    store.write_chunk([(pid, run, "s", 0, ts, f"text of {pid}", f"x-{pid}", "card_arrival", sim, 1 - sim, 0.5, 0,
+                        "t", "card_arrival", "[]", "now") for pid, ts, _, sim in rows],
+                      {f"x-{pid}": (v / np.linalg.norm(v)).astype(np.float32) for pid, _, v, _ in rows}, [])
+    store.finish_run(run)
+    store.close()
 
 
 def test_groups_are_found_named_and_noise_left_out(tmp_path):
@@ -75,3 +88,30 @@ def test_cli_clusters_json_and_show(tmp_path):
     shown = runner.invoke(app, ["clusters", "show", payload[1]["cluster_id"], "--db", str(db)])
     assert shown.exit_code == 0 and shown.output.count("staking rewards") == 25
     assert runner.invoke(app, ["clusters"]).exit_code == 2
+
+
+def test_clusters_count_their_look_alikes_and_the_labels_they_got(tmp_path):
+    db = novel_db(tmp_path / "m.db", {"bitcoin wallet": 40, "staking rewards": 25})
+    first = find_clusters(db)
+    assert [c.look_alikes for c in first] == [0, 0]
+    bitcoin = next(c for c in first if "bitcoin" in c.name)
+    add_unflagged(db, [(f"passed{i}", "2026-11-24T12:00:00Z", bitcoin.centroid, 0.5) for i in range(3)]
+                  + [("known", "2026-11-24T12:00:00Z", bitcoin.centroid, 0.999),
+                     ("later", "2026-11-30T12:00:00Z", bitcoin.centroid, 0.5)])  # after --until
+    found = {c.name: c for c in find_clusters(db, until="2026-11-25")}
+    assert found[bitcoin.name].look_alikes == 3 and found[bitcoin.name].look_alike_labels == {"card_arrival": 3}
+    assert sum(c.look_alikes for c in found.values()) == 3
+    stored = sqlite3.connect(db).execute("SELECT look_alikes, look_alike_labels FROM clusters WHERE cluster_id = ?",
+                                         [bitcoin.cluster_id]).fetchone()
+    assert stored == (3, '{"card_arrival": 3}')
+    assert "+ 3 look-alikes" in format_clusters(list(found.values()))
+
+
+def test_a_database_from_before_look_alikes_gains_the_columns(tmp_path):
+    conn = sqlite3.connect(tmp_path / "old.db")
+    conn.execute("CREATE TABLE clusters (cluster_id TEXT PRIMARY KEY, name TEXT, size INTEGER, first_seen TEXT, "
+                 "last_seen TEXT, growth REAL, daily TEXT, predicted_labels TEXT, nearest_labels TEXT, "
+                 "examples TEXT, centroid BLOB, updated_at TEXT)")
+    conn.close()
+    novel_db(tmp_path / "old.db", {"bitcoin wallet": 40, "staking rewards": 25})
+    assert [c.look_alikes for c in find_clusters(tmp_path / "old.db")] == [0, 0]

@@ -1,7 +1,6 @@
 import csv
 import json
 
-import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -11,7 +10,7 @@ from novelty.clusters import find_clusters, look_alikes
 from novelty.errors import InputError
 from novelty.store import Store
 
-from test_clusters import novel_db
+from test_clusters import add_unflagged, novel_db
 
 
 @pytest.fixture
@@ -84,17 +83,6 @@ def test_cli_queue(db, tmp_path):
     assert runner.invoke(app, ["queue", "add", "--db", str(db), "--cluster", "c9999"]).exit_code == 2
 
 
-def _add_unflagged(db, rows):
-    """rows: (prompt_id, ts, vector, training similarity); stored as scored, not novel."""
-    store = Store(db)
-    run = store.start_run(alpha=0.05)
-    store.write_chunk([(pid, run, "s", 0, ts, f"text of {pid}", f"x-{pid}", "card_arrival", sim, 1 - sim, 0.5, 0,
-                        "t", "card_arrival", "[]", "now") for pid, ts, _, sim in rows],
-                      {f"x-{pid}": (v / np.linalg.norm(v)).astype(np.float32) for pid, _, v, _ in rows}, [])
-    store.finish_run(run)
-    store.close()
-
-
 def test_look_alikes_are_prompts_nearer_a_cluster_than_the_training_set(db):
     cid = bitcoin(db)
     store = Store(db)
@@ -102,7 +90,7 @@ def test_look_alikes_are_prompts_nearer_a_cluster_than_the_training_set(db):
         "SELECT s.text_hash FROM scores s JOIN cluster_members m USING (prompt_id) WHERE m.cluster_id = ?", [cid])]
     centre = store.vectors(hashes).mean(axis=0)
     store.close()
-    _add_unflagged(db, [("passed", "2026-11-24T12:00:00Z", centre, 0.5),      # nearer the cluster: a look-alike
+    add_unflagged(db, [("passed", "2026-11-24T12:00:00Z", centre, 0.5),      # nearer the cluster: a look-alike
                         ("known", "2026-11-24T12:00:00Z", centre, 0.999),     # its training neighbour is nearer
                         ("earlier", "2026-11-01T12:00:00Z", centre, 0.5)])    # before the cluster began
     store = Store(db)
