@@ -589,16 +589,19 @@ def clusters_show(
     cluster_id: str = typer.Argument(..., help="Cluster id from `novelty clusters` (e.g. c0003)."),
     db: Path = typer.Option(..., "--db", help="SQLite file filled by `novelty score`."),
     limit: int = typer.Option(200, help="At most this many prompts, newest first."),
+    look_alikes: bool = typer.Option(False, "--look-alikes",
+                                     help="List the cluster's look-alikes instead: prompts in no cluster that sit "
+                                          "nearer it than the training set, with the label the model gave them."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """List the prompts of one cluster.
+    """List the prompts of one cluster (similarity = to the nearest training prompt).
 
-    Example: novelty clusters show c0003 --db monitor.db
+    Example: novelty clusters show c0003 --db monitor.db --look-alikes
     """
     from .clusters import cluster_prompts
 
     with _user_errors():
-        prompts = cluster_prompts(db, cluster_id, limit)
+        prompts = cluster_prompts(db, cluster_id, limit, similar=look_alikes)
     if as_json:
         return _print_json(prompts)
     typer.echo("\n".join(f"{p['ts'] or '-':<21} {p['similarity']:.2f}  {p['text']}  -> {p['predicted_label']}"

@@ -74,12 +74,16 @@ def find_clusters(db: str | Path, since: str | None = None, until: str | None = 
         store.close()
 
 
-def cluster_prompts(db: str | Path, cluster_id: str, limit: int = 200) -> list[dict]:
-    """The prompts of one stored cluster, newest first."""
+def cluster_prompts(db: str | Path, cluster_id: str, limit: int = 200, similar: bool = False) -> list[dict]:
+    """The prompts of one stored cluster, newest first; ``similar``: its look-alikes instead."""
     store = Store(db)
     try:
         if not store.db.execute("SELECT 1 FROM clusters WHERE cluster_id = ?", [cluster_id]).fetchone():
             raise InputError(f"no cluster {cluster_id!r} in {db}; run `novelty clusters --db {db}` first")
+        if similar:
+            found = sorted(look_alikes(store, cluster_id), key=lambda r: r["ts"] or "", reverse=True)[:limit]
+            return [{k: r[k] for k in ("prompt_id", "ts", "text", "similarity", "cluster_similarity",
+                                       "predicted_label")} for r in found]
         return list(store.db.query(
             "SELECT s.prompt_id, s.ts, s.text, s.similarity, s.predicted_label, s.nearest_label FROM scores s "
             "JOIN cluster_members m USING (prompt_id) WHERE m.cluster_id = ? ORDER BY s.ts DESC LIMIT ?",

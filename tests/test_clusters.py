@@ -105,6 +105,10 @@ def test_clusters_count_their_look_alikes_and_the_labels_they_got(tmp_path):
                                          [bitcoin.cluster_id]).fetchone()
     assert stored == (3, '{"card_arrival": 3}')
     assert "+ 3 look-alikes" in format_clusters(list(found.values()))
+    shown = CliRunner().invoke(app, ["clusters", "show", bitcoin.cluster_id, "--db", str(db), "--look-alikes",
+                                     "--json"])
+    assert shown.exit_code == 0, shown.output  # no --until here: the later one is a look-alike too
+    assert sorted(p["prompt_id"] for p in json.loads(shown.output)) == ["later", "passed0", "passed1", "passed2"]
 
 
 def test_a_database_from_before_look_alikes_gains_the_columns(tmp_path):
