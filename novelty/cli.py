@@ -618,10 +618,11 @@ def queue_add(
     max_p_value: Optional[float] = typer.Option(None, help="Add every prompt with a p-value at or below this."),
     budget: int = typer.Option(200, help="At most this many prompts, chosen to be diverse (farthest points)."),
     dedupe: float = typer.Option(0.95, help="Skip prompts this close (cosine) to one already queued."),
-    look_alikes: bool = typer.Option(True, "--look-alikes/--no-look-alikes",
-                                     help="With --cluster: also consider the cluster's look-alikes, prompts in "
-                                          "no cluster (unflagged, or novel noise) that sit nearer it than the "
-                                          "training set: the new question answered with a known label."),
+    look_alikes: Optional[bool] = typer.Option(
+        None, "--look-alikes/--no-look-alikes",
+        help="With --cluster (on by default there): also consider the cluster's look-alikes, prompts in no "
+             "cluster (unflagged, or novel noise) that sit nearer it than the training set: the new question "
+             "answered with a known label."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Queue novel prompts for labelling: deduplicated, diverse, within a budget.
@@ -634,7 +635,7 @@ def queue_add(
 
     with _user_errors():
         result = queue.add(db, cluster=cluster, max_p_value=max_p_value, incident=incident, budget=budget,
-                           dedupe=dedupe, look_alikes=look_alikes and cluster is not None)
+                           dedupe=dedupe, look_alikes=look_alikes)
     if as_json:
         return _print_json(asdict(result))
     typer.echo(f"Queued {result.added} of {result.candidates} candidates ({result.look_alikes} of them look-alikes; "

@@ -68,7 +68,7 @@ def find_clusters(db: str | Path, since: str | None = None, until: str | None = 
         clusters = _count_look_alikes(store, clusters, members, rows, vectors, labels,
                                       parse_bound(until, "--until"))
         if save:
-            _save(store, clusters, members)
+            _save(store, clusters, members, [r["prompt_id"] for r in rows])
         return sorted(clusters, key=lambda c: -c.size)
     finally:
         store.close()
@@ -93,45 +93,50 @@ def cluster_prompts(db: str | Path, cluster_id: str, limit: int = 200, similar: 
 
 
 def look_alikes(store: Store, cluster: str = "all") -> list[dict]:
-    """Prompts in no cluster, scored since the cluster's first prompt, whose nearest prompt of the
-    cluster (``all``: of any stored cluster) is closer than their nearest training prompt.
+    """Prompts in no cluster, scored since the cluster's first prompt, that sit nearer a prompt of
+    the cluster than their nearest training prompt, and nearer it than any other cluster (``all``:
+    the look-alikes of every stored cluster).
 
     Each row: prompt_id, ts, text, text_hash, predicted_label, similarity (to the training index, as
-    scored), cluster_id (the cluster it sits nearest) and cluster_similarity. Measured on Banking77
-    (scripts/bench_clusters.py, three draws of five held-out intents): 96-98 % of look-alikes belong
-    to a held-out intent. Prompts whose vectors were evicted (``score --cache-size``) are skipped.
+    scored), cluster_id (the cluster it sits nearest) and cluster_similarity; ordered by prompt_id.
+    Measured on Banking77 (scripts/bench_clusters.py, three draws of five held-out intents): 96-98 %
+    of look-alikes belong to a held-out intent. Prompts whose vectors were evicted
+    (``score --cache-size``) are skipped. Cost: about 30 s per million prompts scanned.
     """
-    where, args = ("", []) if cluster == "all" else ("WHERE m.cluster_id = ?", [cluster])
     members = list(store.db.query("SELECT m.prompt_id, m.cluster_id, s.text_hash, s.ts FROM cluster_members m "
-                                  f"JOIN scores s USING (prompt_id) {where} ORDER BY s.prompt_id", args))
+                                  "JOIN scores s USING (prompt_id) ORDER BY s.prompt_id"))
+    stamps = [m["ts"] for m in members if cluster in ("all", m["cluster_id"])]
+    if not stamps:
+        return []
     found = store.cached_vectors([m["text_hash"] for m in members], int(store.meta().get("dimension", 0)))
-    members = [m for m in members if m["text_hash"] in found]
-    everyone = {r[0] for r in store.db.execute("SELECT prompt_id FROM cluster_members")}
-    return _nearer(store, np.stack([found[m["text_hash"]] for m in members]) if members else None,
-                   [m["cluster_id"] for m in members], [m["ts"] for m in members], everyone)
+    usable = [m for m in members if m["text_hash"] in found]
+    similar = _nearer(store, np.stack([found[m["text_hash"]] for m in usable]) if usable else None,
+                      [m["cluster_id"] for m in usable], {m["prompt_id"] for m in members},
+                      min(stamps) if all(stamps) else None)
+    return similar if cluster == "all" else [r for r in similar if r["cluster_id"] == cluster]
 
 
-def _nearer(store: Store, vectors: np.ndarray | None, cluster_ids: list[str], stamps: list[str | None],
-            exclude: set[str], until: str | None = None) -> list[dict]:
-    """Look-alikes of the clusters whose prompts are ``vectors`` (a sample past LOOK_ALIKE_MEMBERS):
-    prompts not in ``exclude``, from the earliest of ``stamps`` (every prompt when one has no time) to
-    ``until``, nearer one of them than their training neighbour."""
+def _nearer(store: Store, vectors: np.ndarray | None, cluster_ids: list[str], exclude: set[str],
+            since: str | None, until: str | None = None) -> list[dict]:
+    """Look-alikes of the clusters whose prompts are ``vectors``: prompts not in ``exclude``, scored in
+    [since, until), nearer one of those prompts than their training neighbour; each is given the
+    cluster of the nearest. Past LOOK_ALIKE_MEMBERS prompts a sample stands for each cluster."""
     if vectors is None or not len(vectors):
         return []
-    if len(vectors) > LOOK_ALIKE_MEMBERS:
-        keep = np.sort(np.random.default_rng(0).choice(len(vectors), LOOK_ALIKE_MEMBERS, replace=False))
-        vectors, cluster_ids = vectors[keep], [cluster_ids[i] for i in keep]
+    keep = _sample(cluster_ids, LOOK_ALIKE_MEMBERS)
+    vectors, cluster_ids = vectors[keep], [cluster_ids[i] for i in keep]
     import faiss
 
     index = faiss.IndexFlatIP(vectors.shape[1])
     index.add(np.ascontiguousarray(vectors, dtype=np.float32))
     where, args = ["similarity IS NOT NULL"], []
-    if all(stamps):
-        where.append("ts >= ?"), args.append(min(stamps))
+    if since:
+        where.append("ts >= ?"), args.append(since)
     if until:
         where.append("ts < ?"), args.append(until)
+    # no ORDER BY: with a time bound SQLite can walk the ts index; the result is sorted below
     cursor = store.db.execute("SELECT prompt_id, ts, text, text_hash, predicted_label, similarity FROM scores "
-                              f"WHERE {' AND '.join(where)} ORDER BY prompt_id", args)
+                              f"WHERE {' AND '.join(where)}", args)
     columns = [c[0] for c in cursor.description]
     out = []
     while chunk := cursor.fetchmany(_LOOK_ALIKE_CHUNK):
@@ -143,7 +148,27 @@ def _nearer(store: Store, vectors: np.ndarray | None, cluster_ids: list[str], st
         sims, nearest = index.search(np.stack([found[r["text_hash"]] for r in chunk]), 1)
         out += [dict(r, cluster_id=cluster_ids[j], cluster_similarity=round(float(sim), 4))
                 for r, (sim,), (j,) in zip(chunk, sims, nearest) if sim > r["similarity"]]
-    return out
+    return sorted(out, key=lambda r: r["prompt_id"])
+
+
+def _sample(cluster_ids: list[str], cap: int) -> np.ndarray:
+    """Positions of about ``cap`` cluster prompts, each cluster in proportion but keeping at least
+    min(its size, 20), so a small cluster is not lost beside a large one.
+
+    >>> picked = _sample(["a"] * 990 + ["b"] * 10, 100)
+    >>> len(picked), int((picked >= 990).sum())  # 99 of a, all 10 of b
+    (109, 10)
+    """
+    ids = np.asarray(cluster_ids)
+    if len(ids) <= cap:
+        return np.arange(len(ids))
+    rng = np.random.default_rng(0)
+    picks = []
+    for c in np.unique(ids):
+        where = np.flatnonzero(ids == c)
+        quota = min(len(where), max(20, round(cap * len(where) / len(ids))))
+        picks.append(rng.choice(where, quota, replace=False))
+    return np.sort(np.concatenate(picks))
 
 
 def _count_look_alikes(store: Store, clusters: list[Cluster], members: list[tuple[str, str]], rows: list[dict],
@@ -151,8 +176,10 @@ def _count_look_alikes(store: Store, clusters: list[Cluster], members: list[tupl
     """Each cluster with the number of its look-alikes up to ``until`` and the labels they got."""
     inside = np.flatnonzero(labels >= 0)
     owner = dict(members)
+    stamps = [rows[i]["ts"] for i in inside]
     similar = _nearer(store, vectors[inside], [owner[rows[i]["prompt_id"]] for i in inside],
-                      [rows[i]["ts"] for i in inside], set(owner), until)
+                      {r["prompt_id"] for r in rows if r["prompt_id"] in owner},
+                      min(stamps) if stamps and all(stamps) else None, until)
     by_cluster: dict[str, Counter] = {}
     for r in similar:
         by_cluster.setdefault(r["cluster_id"], Counter())[r["predicted_label"] or "-"] += 1
@@ -265,9 +292,12 @@ def _names(documents: list[list[str]], words: int = 3) -> list[str]:
             for i, row in enumerate(tf * idf)]
 
 
-def _save(store: Store, clusters: list[Cluster], members: list[tuple[str, str]]) -> None:
+def _save(store: Store, clusters: list[Cluster], members: list[tuple[str, str]], clustered: list[str]) -> None:
+    """Store the clusters; every prompt clustered in this run (``clustered``) belongs to the cluster
+    this run put it in, or to none when it is noise now (an older run's membership is dropped)."""
     now = utc_now()
     with store.db.conn:
+        store.db.conn.executemany("DELETE FROM cluster_members WHERE prompt_id = ?", [(p,) for p in clustered])
         for c in clusters:
             store.db.conn.execute(
                 "INSERT OR REPLACE INTO clusters (cluster_id, name, size, first_seen, last_seen, growth, daily, "

@@ -16,6 +16,7 @@ benchmark measures detection, not speed.
 
     python scripts/bench_spikes.py               # 20 repetitions
     python scripts/bench_spikes.py --reps 3 --json
+    python scripts/bench_spikes.py --known 0.25 --oracle   # and the ceiling the scores allow
 """
 
 from __future__ import annotations
@@ -37,10 +38,12 @@ from novelty.engines.local import score_files  # noqa: E402
 from novelty.index import PromptIndex  # noqa: E402
 from novelty.logs import Columns  # noqa: E402
 from novelty.spikes import SpikeSettings, detect_spikes  # noqa: E402
+from novelty.stats import tail_weights  # noqa: E402
 from novelty.store import SCORE_COLUMNS, Store  # noqa: E402
 
 DAYS, PER_DAY, ONSET = 30, 500, 20
 SHARES = (0.0, 0.02, 0.05, 0.10)
+P_VALUE = SCORE_COLUMNS.index("p_value")
 
 
 def scored_pools(train, test, seed: int, model: str, tmp: Path, share_known: float = 0.75
@@ -68,10 +71,10 @@ def scored_pools(train, test, seed: int, model: str, tmp: Path, share_known: flo
     return [r for r in rows if r[0].startswith("in")], [r for r in rows if r[0].startswith("new")]
 
 
-def stream(pool_in, pool_new, share: float, rng, db: Path, settings: SpikeSettings) -> list[bool]:
+def stream(pool_in, pool_new, share: float, rng, db: Path, settings: SpikeSettings) -> tuple[list[bool], list[float]]:
     """Score the stream a day at a time and run ``detect_spikes`` after each day, as the daily cron
-    does; returns each day's verdict as it was given that morning."""
-    flags = []
+    does; returns each day's verdict as it was given that morning, and each day's summed tail weights."""
+    flags, tails = [], []
     for day in range(1, DAYS + 1):
         n_new = round(share * PER_DAY) if day >= ONSET else 0
         picks = [pool_in[i] for i in rng.integers(0, len(pool_in), PER_DAY - n_new)]
@@ -85,7 +88,16 @@ def stream(pool_in, pool_new, share: float, rng, db: Path, settings: SpikeSettin
         store.finish_run(run)
         store.close()
         flags.append(detect_spikes(db, settings, since=date).windows[-1].flagged)
-    return flags
+        tails.append(float(tail_weights([row[P_VALUE] for row in picks], settings.tail).sum()))
+    return flags, tails
+
+
+def oracle_cut(pool_in, settings: SpikeSettings, rng, windows: int = 20_000) -> float:
+    """The tail statistic's exact null quantile at ``1 - fdr``, from ``windows`` simulated quiet days:
+    a detector that knew the null (no baseline to estimate, the whole level for one test, no CUSUM)."""
+    weights = tail_weights([row[P_VALUE] for row in pool_in], settings.tail)
+    sums = weights[rng.integers(0, len(weights), (windows, PER_DAY))].sum(axis=1)
+    return float(np.quantile(sums, 1 - settings.fdr))
 
 
 def main() -> None:
@@ -96,27 +108,35 @@ def main() -> None:
     parser.add_argument("--tail", type=float, default=SpikeSettings().tail)
     parser.add_argument("--cusum-limit", type=float, default=SpikeSettings().cusum_limit)
     parser.add_argument("--fdr", type=float, default=SpikeSettings().fdr)
+    parser.add_argument("--oracle", action="store_true",
+                        help="also report, for the first window, a detector that knows the tail statistic's null "
+                             "exactly (its quantile at 1 - fdr from 20,000 simulated quiet days): what the "
+                             "per-prompt scores allow a one-day test")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     settings = SpikeSettings(fdr=args.fdr, tail=args.tail, cusum_limit=args.cusum_limit)
     memoise_embeddings(args.model)
     train, test = read_banking77("train"), read_banking77("test")
     delays = {s: [] for s in SHARES if s}
+    oracle = {s: [] for s in SHARES if s}
     null_windows = false_alarms = 0
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for rep in range(args.reps):
             pool_in, pool_new = scored_pools(train, test, rep, args.model, tmp, args.known)
+            cut = oracle_cut(pool_in, settings, np.random.default_rng(rep)) if args.oracle else None
             rng = np.random.default_rng(1000 + rep)
             for share in SHARES:
                 db = tmp / f"stream-{rep}-{share}.db"
-                flags = stream(pool_in, pool_new, share, rng, db, settings)
+                flags, tails = stream(pool_in, pool_new, share, rng, db, settings)
                 quiet = DAYS if share == 0 else ONSET - 1
                 null_windows += quiet
                 false_alarms += sum(flags[:quiet])
                 if share:
                     after = [i for i, f in enumerate(flags[ONSET - 1:]) if f]
                     delays[share].append(after[0] if after else None)
+                    if args.oracle:
+                        oracle[share].append(tails[ONSET - 1] > cut)
             if not args.json:
                 print(f"  rep {rep}: delays " + ", ".join(f"{s:.0%}: {delays[s][-1]}" for s in delays)
                       + f"; false alarms so far {false_alarms}/{null_windows}", flush=True)
@@ -129,6 +149,8 @@ def main() -> None:
             "detected_within_3_windows": sum(d <= 2 for d in hit) / len(found),
             "mean_delay_windows": float(np.mean(hit)) if hit else None,
             "missed": len(found) - len(hit)}
+        if args.oracle:
+            summary["shares"][f"{share:.0%}"]["oracle_first_window"] = float(np.mean(oracle[share]))
     if args.json:
         print(json.dumps(summary, indent=2))
         return
@@ -140,6 +162,10 @@ def main() -> None:
         delay = f"{row['mean_delay_windows']:.2f}" if row["mean_delay_windows"] is not None else "-"
         print(f"| {share} | {row['detected_first_window']:.0%} | {row['detected_within_3_windows']:.0%} | "
               f"{delay} | {row['missed']} |")
+    if args.oracle:
+        print("Oracle, first window only (one day's tail statistic against its exact null quantile, the whole "
+              "level on it): " + ", ".join(f"{share}: {row['oracle_first_window']:.0%}"
+                                            for share, row in summary["shares"].items()))
     print(f"False alarms: {false_alarms} in {null_windows} null windows = "
           f"{summary['false_alarms_per_100_null_windows']:.2f} per 100 (target <= 1)")
 

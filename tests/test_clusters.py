@@ -119,3 +119,26 @@ def test_a_database_from_before_look_alikes_gains_the_columns(tmp_path):
     conn.close()
     novel_db(tmp_path / "old.db", {"bitcoin wallet": 40, "staking rewards": 25})
     assert [c.look_alikes for c in find_clusters(tmp_path / "old.db")] == [0, 0]
+
+
+def test_a_look_alike_belongs_to_its_nearest_cluster_only(tmp_path):
+    db = novel_db(tmp_path / "m.db", {"bitcoin wallet": 40, "staking rewards": 25})
+    found = find_clusters(db)
+    a, b = found[0], found[1]
+    between = 0.6 * a.centroid + 0.4 * b.centroid  # nearer a, and nearer both than training (0.0)
+    add_unflagged(db, [("between", "2026-11-24T12:00:00Z", between, 0.0)])
+    counts = {c.cluster_id: c.look_alikes for c in find_clusters(db)}
+    assert counts == {a.cluster_id: 1, b.cluster_id: 0}
+    shown = {c: [p["prompt_id"] for p in cluster_prompts(db, c, similar=True)] for c in counts}
+    assert shown == {a.cluster_id: ["between"], b.cluster_id: []}
+
+
+def test_a_prompt_that_falls_back_to_noise_leaves_its_old_cluster(tmp_path):
+    db = novel_db(tmp_path / "m.db", {"bitcoin wallet": 40, "staking rewards": 25})
+    first = find_clusters(db)
+    early = find_clusters(db, until="2026-11-24", min_size=60)  # the first day again: too small, all noise
+    conn = sqlite3.connect(db)
+    members = dict(conn.execute("SELECT cluster_id, COUNT(*) FROM cluster_members GROUP BY cluster_id"))
+    assert early == [] and members == {c.cluster_id: c.size - c.daily["2026-11-23"] for c in first}
+    shown = {c.cluster_id: len(cluster_prompts(db, c.cluster_id)) for c in first}
+    assert shown == members  # the second day's prompts keep the cluster they were last put in

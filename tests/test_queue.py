@@ -81,6 +81,10 @@ def test_cli_queue(db, tmp_path):
     assert runner.invoke(app, ["queue", "stats", "--db", str(db), "--json"]).output.count('"pending": 3') == 1
     assert runner.invoke(app, ["queue", "export", "--db", str(db), "-o", str(tmp_path / "x"), "--format", "xml"]).exit_code == 2
     assert runner.invoke(app, ["queue", "add", "--db", str(db), "--cluster", "c9999"]).exit_code == 2
+    wrong = runner.invoke(app, ["queue", "add", "--db", str(db), "--max-p-value", "0.05", "--look-alikes"])
+    assert wrong.exit_code == 2 and "goes with --cluster" in wrong.output
+    plain = runner.invoke(app, ["queue", "add", "--db", str(db), "--max-p-value", "0.05", "--json"])
+    assert plain.exit_code == 0 and json.loads(plain.output)["look_alikes"] == 0
 
 
 def test_look_alikes_are_prompts_nearer_a_cluster_than_the_training_set(db):
