@@ -177,8 +177,7 @@ def _count_look_alikes(store: Store, clusters: list[Cluster], members: list[tupl
     inside = np.flatnonzero(labels >= 0)
     owner = dict(members)
     stamps = [rows[i]["ts"] for i in inside]
-    similar = _nearer(store, vectors[inside], [owner[rows[i]["prompt_id"]] for i in inside],
-                      {r["prompt_id"] for r in rows if r["prompt_id"] in owner},
+    similar = _nearer(store, vectors[inside], [owner[rows[i]["prompt_id"]] for i in inside], set(owner),
                       min(stamps) if stamps and all(stamps) else None, until)
     by_cluster: dict[str, Counter] = {}
     for r in similar:
