@@ -24,7 +24,7 @@ from typing import Sequence
 import numpy as np
 
 from .errors import InputError
-from .scoring import MIN_CALIBRATION, stratified_folds
+from .scoring import MIN_CALIBRATION, fully_labelled, stratified_folds
 
 SCALE = 20.0       # logit scale of the cosine classifier (the measured probe's, see module doc)
 HEAD_LR = 1e-3     # the head starts from class means and needs to move faster than the encoder
@@ -63,8 +63,7 @@ def calibration_slice(labels: Sequence, share: float, seed: int) -> np.ndarray:
 
 
 def check_adaptable(labels: Sequence, model: str, share: float) -> None:
-    present = [label for label in labels if label is not None and label == label]
-    if len(present) != len(labels) or len(set(present)) < 2:
+    if not fully_labelled(labels):
         raise InputError("--adapt fine-tunes the encoder on the labels: every training prompt needs a label, "
                          "with at least two distinct labels (see --label-col)")
     if model.startswith("hashing:"):

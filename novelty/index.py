@@ -34,7 +34,7 @@ from .adapt import AdaptOptions, calibration_slice, check_adaptable, fine_tune, 
 from .embed import DEFAULT_BACKEND, DEFAULT_MODEL, Embedder, load_embedder, model_fingerprint, resolve_model_path
 from .errors import IncompatibleError, IndexFileError, InputError, NoveltyError
 from .logs import Columns, Reject, read_batches
-from .scoring import BaseScorer, Calibration, calibrate, default_scorer, make_scorer
+from .scoring import BaseScorer, Calibration, calibrate, default_scorer, fully_labelled, make_scorer
 from .store import utc_now
 
 DEFAULT_INDEX_DIR = "indexes"
@@ -149,7 +149,7 @@ class PromptIndex:
             raise InputError(f"{source}: no usable training prompts ({len(rows.rejects)} rejected)")
         scorer = scorer or default_scorer(rows.labels)
         chosen = make_scorer(scorer, **(scorer_params or {}))
-        if chosen.needs_labels and default_scorer(rows.labels) != "ensemble":
+        if chosen.needs_labels and not fully_labelled(rows.labels):
             raise InputError(f"scorer {scorer!r} needs every training prompt labelled, with at least two "
                              f"labels (column {columns.label!r}); use --scorer knn")
         prompts = pd.DataFrame({"id": rows.ids, "text": rows.texts, "label": rows.labels})

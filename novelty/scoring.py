@@ -74,10 +74,19 @@ def make_scorer(name: str = "knn", **params) -> BaseScorer:
         raise NoveltyError(f"bad parameters for scorer {name!r}: {exc}") from None
 
 
+def fully_labelled(labels: Sequence) -> bool:
+    """Every prompt has a label (None and NaN are none), and there are at least two labels.
+
+    >>> fully_labelled(["a", "b"]), fully_labelled(["a", None]), fully_labelled(["a", "a"])
+    (True, False, False)
+    """
+    present = [label for label in labels if label is not None and label == label]
+    return len(present) == len(labels) and len(set(present)) >= 2
+
+
 def default_scorer(labels: Sequence) -> str:
     """The ensemble when every prompt is labelled with at least two labels; else kNN."""
-    present = [label for label in labels if label is not None and label == label]
-    return "ensemble" if len(present) == len(labels) and len(set(present)) >= 2 else "knn"
+    return "ensemble" if fully_labelled(labels) else "knn"
 
 
 @dataclass(frozen=True)
