@@ -135,19 +135,19 @@ def calibrate(scorer: BaseScorer, vectors: np.ndarray, labels: Sequence, alpha: 
     slice is scored against everything else, the rest of the slice included, so a calibration prompt
     meets nearly the reference set a new prompt meets (all of it).
     """
+    if not 0 < alpha < 1:  # before the costly cross-fit (Calibration checks it again)
+        raise NoveltyError(f"--alpha must be between 0 and 1 (got {alpha})")
     if held_out is None:
         n = len(vectors)
         if n < MIN_CALIBRATION + FOLDS:
             raise NoveltyError(f"calibration needs at least {MIN_CALIBRATION + FOLDS} training prompts; "
                                f"this index has {n}. Add more labelled prompts.")
-        if not 0 < alpha < 1:
-            raise NoveltyError(f"--alpha must be between 0 and 1 (got {alpha})")
         folds, method = stratified_folds(labels, FOLDS, MAX_CALIBRATION, seed), Calibration.method
     else:
         held_out = np.asarray(held_out)
-        if len(held_out) < MIN_CALIBRATION or not 0 < alpha < 1:
+        if len(held_out) < MIN_CALIBRATION:
             raise NoveltyError(f"calibration needs at least {MIN_CALIBRATION} held-out prompts (got "
-                               f"{len(held_out)}) and an alpha between 0 and 1 (got {alpha})")
+                               f"{len(held_out)})")
         inner = stratified_folds([labels[i] for i in held_out], FOLDS, MAX_CALIBRATION, seed)
         folds = [held_out[f] for f in inner]
         method = (f"conformal, cross-fitted over {FOLDS} folds of a held-out slice of the training "
