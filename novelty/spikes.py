@@ -267,8 +267,7 @@ def _drafts(counts, settings: SpikeSettings, alpha: float | None, decided: dict[
         tested = null is not None and prompts >= settings.min_prompts
         p_count = null.count_p(prompts, novel, alpha) if tested else None
         p_tail = null.tail_p(prompts, s1, settings.tail) if tested else None
-        # weighted Bonferroni: most of the level to the tail test, which is the stronger of the two
-        p = min(1.0, p_tail / settings.tail_share, p_count / (1 - settings.tail_share)) if tested else None
+        p = min(1.0, *_weighted(p_tail, p_count, settings)) if tested else None
         if cusum == 0.0:  # a new excursion starts: compare it with what came before it began
             frozen = null
         if tested and frozen is not None:
@@ -292,7 +291,8 @@ def _window(d: _Draft, q: float | None, settings: SpikeSettings, alpha: float | 
         flagged = bool(flagged)
     else:
         hit = q is not None and q < settings.fdr
-        tail_won = hit and d.p_tail / settings.tail_share < d.p_count / (1 - settings.tail_share)
+        weighted_tail, weighted_count = _weighted(d.p_tail, d.p_count, settings) if hit else (0.0, 0.0)
+        tail_won = hit and weighted_tail < weighted_count
         detectors = tuple(name for name, fired in (("binomial", hit and not tail_won), ("tail", tail_won),
                                                    ("cusum", d.alarm)) if fired)
         flagged = bool(detectors)
@@ -301,6 +301,12 @@ def _window(d: _Draft, q: float | None, settings: SpikeSettings, alpha: float | 
     return Window(_iso(d.start), _iso(d.start + size), d.prompts, d.novel, d.novel / d.prompts if d.prompts else 0.0,
                   low, high, d.null.expected_rate(alpha) if d.null else None, d.null.label if d.null else "none",
                   p, q, round(score, 3), flagged, detectors, d.p_count, d.p_tail, d.stored is not None)
+
+
+def _weighted(p_tail: float, p_count: float, settings: SpikeSettings) -> tuple[float, float]:
+    """The two tests' p-values scaled by their shares of the level (weighted Bonferroni: most of it to
+    the tail test, the stronger of the two); the window's p-value is the smaller, capped at 1."""
+    return p_tail / settings.tail_share, p_count / (1 - settings.tail_share)
 
 
 def _cusum_statistic(previous: float, p_value: float, settings: SpikeSettings) -> float:
