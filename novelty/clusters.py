@@ -57,16 +57,16 @@ def find_clusters(db: str | Path, since: str | None = None, until: str | None = 
         raise InputError(f"{db}: no such database; fill one with `novelty score` first")
     if min_size < 2:
         raise InputError(f"--min-size must be at least 2 (a cluster of one is an outlier), not {min_size}")
+    since, until = parse_bound(since, "--since"), parse_bound(until, "--until")
     store = Store(db)
     try:
-        rows = _novel_rows(store, parse_bound(since, "--since"), parse_bound(until, "--until"))
+        rows = _novel_rows(store, since, until)
         if not rows:
             return []
         vectors = store.vectors([r["text_hash"] for r in rows])
         labels = _labels(vectors, min_size)
         clusters, members = _describe(store, rows, vectors, labels)
-        clusters = _count_look_alikes(store, clusters, members, rows, vectors, labels,
-                                      parse_bound(until, "--until"))
+        clusters = _count_look_alikes(store, clusters, members, rows, vectors, labels, until)
         if save:
             _save(store, clusters, members, [r["prompt_id"] for r in rows])
         return sorted(clusters, key=lambda c: -c.size)
