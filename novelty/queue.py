@@ -63,9 +63,7 @@ def add(db: str | Path, *, cluster: str | None = None, max_p_value: float | None
         with store.db.conn:
             store.db.conn.executemany(
                 "INSERT OR IGNORE INTO queue VALUES (?,?,?,?,'pending',?,NULL,?,?)",
-                [(fresh[i]["prompt_id"], fresh[i]["text"], fresh[i]["text_hash"],
-                  fresh[i].get("source") or (f"cluster:{fresh[i]['cluster_id']}" if "cluster_id" in fresh[i]
-                                             else source),
+                [(fresh[i]["prompt_id"], fresh[i]["text"], fresh[i]["text_hash"], fresh[i].get("source", source),
                   fresh[i]["predicted_label"], now, now) for i in chosen])
         return QueueResult(len(rows), len(chosen), len(fresh) - len(keep), len(rows) - len(fresh), len(similar))
     finally:
@@ -162,8 +160,8 @@ def _candidates(store: Store, cluster, max_p_value, incident) -> list[dict]:
     base = "SELECT s.prompt_id, s.text, s.text_hash, s.predicted_label FROM scores s "
     if cluster == "all":  # farthest-point sampling over the union spreads the budget over the clusters
         rows = list(store.db.query(
-            "SELECT s.prompt_id, s.text, s.text_hash, s.predicted_label, m.cluster_id FROM scores s "
-            "JOIN cluster_members m USING (prompt_id) ORDER BY m.cluster_id, s.prompt_id"))
+            "SELECT s.prompt_id, s.text, s.text_hash, s.predicted_label, 'cluster:' || m.cluster_id AS source "
+            "FROM scores s JOIN cluster_members m USING (prompt_id) ORDER BY m.cluster_id, s.prompt_id"))
         if not rows:
             raise InputError("no clusters yet (run `novelty clusters` first)")
         return rows
