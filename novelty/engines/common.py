@@ -21,7 +21,7 @@ from ..index import PromptIndex
 from ..logs import Batch, Columns, MAX_CHARS, read_batches
 from ..redact import redact as redact_text
 from ..scoring import Calibration
-from ..stats import excess_over_rate as excess_p_value  # P(>= novel of total flagged) if all in-distribution
+from ..stats import excess_over_rate  # P(>= novel of total flagged) if all in-distribution
 from ..store import SCORE_COLUMNS, params_json, reject_row, stored_vectors, text_hash, utc_now
 from .sinks import open_sink
 
@@ -267,7 +267,7 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
             rejected=counts.rejected, novel=counts.novel,
             novel_rate=counts.novel / counts.scored if counts.scored else 0.0,
             alpha=scorer.calibration.alpha,
-            novel_p_value=excess_p_value(counts.novel, counts.scored, scorer.calibration.alpha),
+            novel_p_value=excess_over_rate(counts.novel, counts.scored, scorer.calibration.alpha),
             seconds=round(time.perf_counter() - started, 3), top_novel=sink.top_novel(run_id),
             reject_reasons=sink.reject_reasons(run_id), engine=engine_name)
     finally:

@@ -9,8 +9,8 @@ from typing import Sequence
 
 from ..index import PromptIndex
 from ..logs import Columns, MAX_CHARS
-from .common import (CACHE_SIZE, Progress, RowScorer, ScoreResult, derive_id, excess_p_value,  # noqa: F401
-                     run_scoring)
+from ..stats import excess_over_rate as excess_p_value  # noqa: F401  (its name here before stats.py held it)
+from .common import CACHE_SIZE, Progress, RowScorer, ScoreResult, derive_id, run_scoring  # noqa: F401
 
 
 def score_files(paths: Sequence[str | Path], index: PromptIndex | str, db: str | Path | None, *,
