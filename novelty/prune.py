@@ -8,8 +8,8 @@ What goes, for prompts whose event time (else scoring time) is before the cut-of
 * ``embeddings`` no longer used by any stored prompt or queue item (they are shared by text, so a
   vector goes only when its last user does);
 * ``rejects`` (raw rows) set aside before the cut-off;
-* the example texts of old ``incidents`` (``details.top_novel``) and the ``clusters`` examples that
-  are no longer stored. Counts, windows, incidents and cluster ids (centroids) stay, so history and
+* the example texts of old ``incidents`` (``details.top_novel``) and the ``clusters`` examples whose
+  text no stored prompt holds any more. Counts, windows, incidents and cluster ids (centroids) stay, so history and
   cluster identities survive.
 
 ``secure_delete`` overwrites the deleted content and the write-ahead log is truncated afterwards, so
@@ -26,7 +26,7 @@ from pathlib import Path
 
 from .errors import InputError
 from .spikes import window_seconds
-from .store import Store
+from .store import Store, text_hash
 
 KEEP_QUEUED = ("labelled", "trained")
 
@@ -113,13 +113,22 @@ def _delete(conn: sqlite3.Connection, cutoff: str, dry_run: bool) -> dict:
 
 
 def _prune_cluster_examples(conn: sqlite3.Connection) -> int:
-    """Drop cluster example texts no longer held by any stored prompt; returns the clusters changed."""
+    """Drop the cluster example texts that no stored prompt holds any more; returns the clusters changed.
+
+    An example whose prompt was re-assigned to another cluster by a later run, or whose text another
+    recent prompt shares, stays: only texts gone from ``scores`` go.
+    """
+    clusters = [(cluster_id, json.loads(examples or "[]"))
+                for cluster_id, examples in conn.execute("SELECT cluster_id, examples FROM clusters")]
+    hashes = {text: text_hash(text) for _, texts in clusters for text in texts}
+    conn.execute("CREATE TEMP TABLE example_hashes (text_hash TEXT PRIMARY KEY)")
+    conn.executemany("INSERT OR IGNORE INTO temp.example_hashes VALUES (?)", [(h,) for h in hashes.values()])
+    stored = {h for (h,) in conn.execute(
+        "SELECT DISTINCT text_hash FROM scores WHERE text_hash IN (SELECT text_hash FROM temp.example_hashes)")}
+    conn.execute("DROP TABLE temp.example_hashes")
     changed = 0
-    for cluster_id, examples in conn.execute("SELECT cluster_id, examples FROM clusters").fetchall():
-        texts = json.loads(examples or "[]")
-        kept = [t for t in texts if conn.execute(
-            "SELECT 1 FROM cluster_members m JOIN scores s USING (prompt_id) WHERE m.cluster_id = ? "
-            "AND s.text = ? LIMIT 1", [cluster_id, t]).fetchone()]
+    for cluster_id, texts in clusters:
+        kept = [t for t in texts if hashes[t] in stored]
         if kept != texts:
             conn.execute("UPDATE clusters SET examples = ? WHERE cluster_id = ?", [json.dumps(kept), cluster_id])
             changed += 1

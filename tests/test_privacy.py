@@ -120,3 +120,17 @@ def test_prune_from_the_cli(aged_db):
         assert out.exit_code == 2 and "90d" in out.output
     missing = runner.invoke(app, ["prune", "--db", str(aged_db.with_name("nope.db")), "--older-than", "90d"])
     assert missing.exit_code == 2 and "no such database" in missing.output
+
+
+def test_prune_keeps_examples_of_recent_prompts_that_moved_to_another_cluster(aged_db):
+    conn = sqlite3.connect(aged_db)
+    with conn:  # a later clustering run put the recent prompt in c0002; c0001 still shows it as an example
+        recent = conn.execute("SELECT prompt_id FROM scores WHERE text = 'recent question 1'").fetchone()[0]
+        conn.execute("INSERT INTO cluster_members VALUES (?, 'c0002')", [recent])
+        conn.execute("UPDATE clusters SET examples = ? WHERE cluster_id = 'c0001'",
+                     [json.dumps(["old secret 0 of jan", "recent question 1", "how do I reset my pin"])])
+    conn.close()
+    assert prune(aged_db, "90d", now=NOW).cluster_examples == 1
+    assert json.loads(rows(aged_db, "SELECT examples FROM clusters")[0][0]) == ["recent question 1",
+                                                                              "how do I reset my pin"]
+    assert prune(aged_db, "90d", now=NOW).cluster_examples == 0
