@@ -64,6 +64,13 @@ def test_redact_before_embed_keeps_nothing_derived_from_the_original(tmp_path, i
     (text, hashed), = rows(tmp_path / "m.db", "SELECT text, text_hash FROM scores")
     assert "[CARD]" in text and hashed == text_hash(text)
     assert b"5555" not in b"".join(p.read_bytes() for p in tmp_path.glob("m.db*"))
+    # nor its prompt id: a hash of the original text, time and line would confirm a guessed card number
+    score_files([log], index, tmp_path / "plain.db")
+    redacted_id, plain_id = (rows(tmp_path / db, "SELECT prompt_id FROM scores")[0][0] for db in ("m.db", "plain.db"))
+    assert redacted_id != plain_id
+    again = runner.invoke(app, ["score", str(log), "--index", str(index.path), "--db", str(tmp_path / "m.db"),
+                                "--redact-before-embed", "--json"])
+    assert json.loads(again.output)["scored"] == 0 and rows(tmp_path / "m.db", "SELECT COUNT(*) FROM scores") == [(1,)]
 
 
 @pytest.fixture

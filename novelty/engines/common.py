@@ -108,11 +108,13 @@ class Gate:
         self.redact_before_embed = redact_before_embed
 
     def prepare(self, batch: Batch, source: str, counts: Counts) -> tuple[Pending, list[dict]]:
-        # ids come from the original text, so turning --redact on or off never re-scores a row
-        ids = [given or derive_id(ts, text, line, source)
-               for given, ts, text, line in zip(batch.ids, batch.times, batch.texts, batch.lines)]
+        # with --redact-before-embed nothing derived from the original is kept, the id included (a hash
+        # of the text, time and line would let anyone confirm a guessed card number); --redact alone
+        # keeps the original's id, so turning it on or off never re-scores a row
         if self.redact and self.redact_before_embed:
             batch.texts = [self.redact(t) for t in batch.texts]
+        ids = [given or derive_id(ts, text, line, source)
+               for given, ts, text, line in zip(batch.ids, batch.times, batch.texts, batch.lines)]
         rejects = [reject_row(self.run_id, r.source, r.line, r.reason, r.raw) for r in batch.rejects]
         todo = self._new_rows(batch, ids, rejects, counts)
         hashes = [text_hash(batch.texts[i]) for i in todo]
