@@ -27,8 +27,8 @@ app = typer.Typer(
          "Start with:  novelty demo")
 index_app = typer.Typer(no_args_is_help=True, help="Build, extend and inspect indexes of training prompts.")
 app.add_typer(index_app, name="index")
-clusters_app = typer.Typer(help="Clusters of novel prompts: what the unsupported questions are.")
-app.add_typer(clusters_app, name="clusters")
+clusters_app = typer.Typer()  # its help is the callback's docstring, example included
+app.add_typer(clusters_app, name="clusters", short_help="Clusters of novel prompts: what the unsupported questions are.")
 queue_app = typer.Typer(no_args_is_help=True, help="The labelling / fine-tuning / online-learning queue.")
 app.add_typer(queue_app, name="queue")
 DB_HELP = "SQLite file filled by `novelty score`."
@@ -36,7 +36,7 @@ DB_HELP = "SQLite file filled by `novelty score`."
 JSON_HELP = "Print the result as JSON (for scripts) instead of a summary."
 INDEX_DIR_HELP = "Folder holding indexes (default: ./indexes, or $NOVELTY_INDEX_DIR)."
 ENGINE_HELP = ("Where embedding runs: local (this process) or ray (a pool of Ray actors, each loading "
-               "the model once; needs pip install 'novelty[ray]'). Same results either way.")
+               "the model once; needs pip install 'novelty\\[ray]'). Same results either way.")
 RAY_ADDRESS_HELP = "With --engine ray: address of an existing Ray cluster (e.g. ray-head:6379 or auto); " \
                    "default: start a local Ray on this machine's CPUs."
 WORKERS_HELP = "With --engine ray: actors in the pool (default: one per CPU of the cluster)."
@@ -441,7 +441,8 @@ def golden_command(
     label_col: str = typer.Option("label", help="Column of true labels."),
     pred_col: str = typer.Option("prediction", help="Column of the model's predictions."),
     predict: Optional[str] = typer.Option(None, help="module:function to re-run the model on CURRENT's "
-                                          "--text-col (takes a list of texts, returns labels)."),
+                                          "--text-col (takes a list of texts, returns labels); the module is found on "
+                                          "PYTHONPATH or in the working folder."),
     text_col: str = typer.Option("text", help="Text column of CURRENT, with --predict."),
     fail_on: List[str] = typer.Option([], help="'regression': exit 1 when accuracy fell (McNemar p < 0.05 "
                                       "and at least 2 points)."),

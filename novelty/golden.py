@@ -7,6 +7,8 @@ per-label recall changes that explain the difference.
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -75,6 +77,9 @@ def _predicted(path, spec: str, id_col: str, label_col: str, pred_col: str, text
     import importlib
 
     module_name, _, function_name = spec.partition(":")
+    # like `python -m`: a module in the working folder imports, which a console script alone would miss
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     try:
         function = getattr(importlib.import_module(module_name), function_name)
     except (ImportError, AttributeError, ValueError) as exc:

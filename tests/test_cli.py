@@ -25,6 +25,8 @@ def commands(group=app, prefix=()):
     click_group = typer.main.get_command(group)
     def walk(cmd, path):
         if hasattr(cmd, "commands"):
+            if path and cmd.invoke_without_command:  # a group that is a command too: novelty clusters
+                yield path
             for name, sub in cmd.commands.items():
                 yield from walk(sub, path + (name,))
         else:
@@ -70,6 +72,12 @@ def test_input_errors_exit_2_with_a_message_and_no_traceback(tmp_path, train_csv
     result = invoke(*filled, "--index-dir", ix)
     assert result.exit_code == 2, result.output
     assert message in result.output and "Traceback" not in result.output
+
+
+def test_help_shows_bracketed_text_as_written():
+    # rich reads [ray] as a markup tag and drops it unless escaped
+    shown = " ".join(invoke("score", "--help").output.replace("│", " ").split())
+    assert "pip install 'novelty[ray]'" in shown
 
 
 def test_usage_errors_exit_2():

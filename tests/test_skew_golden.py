@@ -1,4 +1,5 @@
 import json
+import sys
 
 import numpy as np
 import pandas as pd
@@ -116,3 +117,15 @@ def test_predict_runs_a_python_callable_on_the_golden_texts(tmp_path, monkeypatc
     assert report.current.accuracy == 1.0 and not report.regression
     with pytest.raises(InputError, match="cannot import"):
         golden(tmp_path / "b.csv", tmp_path / "c.csv", predict="no_such_module:f")
+
+
+def test_predict_finds_a_module_in_the_working_folder(tmp_path, monkeypatch):
+    # the console script does not put the working folder on sys.path; `--predict mymodule:f` must still work
+    (tmp_path / "cwd_model.py").write_text("def predict(texts):\n    return ['pin' for t in texts]\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+    labels = ["card", "pin"] * 100
+    pd.DataFrame({"id": range(200), "label": labels, "prediction": labels}).to_csv("b.csv", index=False)
+    pd.DataFrame({"id": range(200), "label": labels, "text": ["x"] * 200}).to_csv("c.csv", index=False)
+    report = golden("b.csv", "c.csv", predict="cwd_model:predict")
+    assert report.current.accuracy == 0.5 and report.regression
