@@ -69,12 +69,13 @@ def format_spikes(report) -> str:
 def format_drift(window: str, report) -> str:
     head = f"{'All rows' if window == 'all' else 'Window ' + window}: {report.current_rows:,} current rows " \
            f"against {report.reference_rows:,} reference rows"
-    lines = [head, "  feature               kind         test  p-value   effect   PSI    verdict"]
+    lines = [head, "  feature               kind         test  p-value   effect   PSI    JS     verdict"]
     for f in report.findings:
         p = f"{f.p_value:8.1e}" if f.p_value is not None else "       -"
         effect = f"{f.effect:7.3f}" if f.effect is not None else "      -"
         psi = f"{f.psi:5.2f}" if f.psi is not None else "    -"
-        lines.append(f"  {f.feature[:20]:<20}  {f.kind:<11}  {(f.test or '-'):<4}  {p}  {effect}  {psi}  "
+        js = f"{f.js:5.3f}" if f.js is not None else "    -"
+        lines.append(f"  {f.feature[:20]:<20}  {f.kind:<11}  {(f.test or '-'):<4}  {p}  {effect}  {psi}  {js}  "
                      f"{f.cause or 'ok'}: {f.evidence}")
     return "\n".join(lines)
 

@@ -99,6 +99,10 @@ def test_cli_json_and_fail_on(tmp_path):
     assert json.loads(out.output)["windows"][0]["drifted"] == ["amount"]
     same = runner.invoke(app, ["drift", str(tmp_path / "ref.csv"), str(tmp_path / "ref.csv"), "--fail-on", "drift"])
     assert same.exit_code == 0 and "feature_" not in same.output
+    # PSI and Jensen-Shannon beside every p-value (identical data: both 0)
+    header, *findings = same.output.splitlines()[1:]
+    assert header.split()[-3:] == ["PSI", "JS", "verdict"]
+    assert findings and all(line.split()[5:7] == ["0.00", "0.000"] for line in findings), findings
 
 
 def test_score_column_is_reported_first(tmp_path):
