@@ -28,7 +28,8 @@ app = typer.Typer(
 index_app = typer.Typer(no_args_is_help=True, help="Build, extend and inspect indexes of training prompts.")
 app.add_typer(index_app, name="index")
 clusters_app = typer.Typer()  # its help is the callback's docstring, example included
-app.add_typer(clusters_app, name="clusters", short_help="Clusters of novel prompts: what the unsupported questions are.")
+app.add_typer(clusters_app, name="clusters",
+              short_help="Clusters of novel prompts: what the unsupported questions are.")
 queue_app = typer.Typer(no_args_is_help=True, help="The labelling / fine-tuning / online-learning queue.")
 app.add_typer(queue_app, name="queue")
 DB_HELP = "SQLite file filled by `novelty score`."
@@ -615,8 +616,10 @@ def queue_add(
     db: Path = typer.Option(..., "--db", help=DB_HELP),
     cluster: Optional[str] = typer.Option(None, help="Add the prompts of this cluster (from `novelty clusters`); "
                                           "'all': every cluster, the budget spread over them by diversity."),
-    incident: Optional[str] = typer.Option(None, help="Add the novel prompts of this incident's window."),
-    max_p_value: Optional[float] = typer.Option(None, help="Add every prompt with a p-value at or below this."),
+    incident: Optional[str] = typer.Option(None, help="Add the novel prompts of this incident's window (the id "
+                                           "`novelty spikes` prints after INCIDENT, or incidents.incident_id)."),
+    max_p_value: Optional[float] = typer.Option(None, help="Add the prompts with a p-value at or below this "
+                                               "(--budget still caps how many)."),
     budget: int = typer.Option(200, help="At most this many prompts, chosen to be diverse (farthest points)."),
     dedupe: float = typer.Option(0.95, help="Skip prompts this close (cosine) to one already queued."),
     look_alikes: Optional[bool] = typer.Option(

@@ -48,7 +48,7 @@ def format_spikes(report) -> str:
         lines.append("No incident: the novel rate stays within what the baseline explains.")
     for incident in report.incidents:
         d = incident.details
-        lines += ["", f"INCIDENT label_bias {incident.severity}: {incident.window_start} .. "
+        lines += ["", f"INCIDENT {incident.incident_id} label_bias {incident.severity}: {incident.window_start} .. "
                       f"{incident.window_end}: {d['novel']} novel of {d['prompts']} ({d['novel_rate']:.1%}, "
                       f"{d['rate_ratio']:.1f}x the expected {d['expected_rate']:.1%}); since {d['first_flagged']}"]
         if d.get("absorbing_labels"):

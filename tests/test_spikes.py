@@ -134,6 +134,8 @@ def test_cli_fail_on_and_json(tmp_path):
     assert out.exit_code == 1
     payload = json.loads(out.output)
     assert len(payload["incidents"]) == 1 and payload["incidents"][0]["kind"] == "label_bias"
+    text = runner.invoke(app, ["spikes", "--db", str(db)])  # the id `queue add --incident` takes
+    assert f"INCIDENT {payload['incidents'][0]['incident_id']} label_bias" in text.output
     quiet = runner.invoke(app, ["spikes", "--db", str(db), "--until", "2026-11-10", "--fail-on", "incident"])
     assert quiet.exit_code == 0 and "No incident" in quiet.output
     assert runner.invoke(app, ["spikes", "--db", str(db), "--fail-on", "nope"]).exit_code == 2
