@@ -892,7 +892,8 @@ def demo(
 
     Example: novelty demo --out /tmp/novelty-demo
     """
-    from .demo import run_demo
+    from .demo import CONFIG as DEMO_CONFIG, run_demo
+    from .render import _clip
 
     with _user_errors():
         with _progress(None, "prompts", "demo") as update:
@@ -912,15 +913,16 @@ def demo(
     typer.echo(format_diagnosis(result.diagnosis) + "\n\nThe evidence behind label_bias:")
     typer.echo(format_spikes(result.spikes))
     if result.clusters:
-        typer.echo("\nWhat the new questions are (novelty clusters --db " + result.db + " --since "
-                   + result.clusters[0].first_seen[:10] + "):")
+        typer.echo(f"\nWhat the new questions are (novelty clusters --db {result.db} --since "
+                   f"{result.clusters_since} --min-size {DEMO_CONFIG['clusters.min_size']}):")
         typer.echo("\n".join(format_clusters(result.clusters[:6]).splitlines()[1:]))
     if result.online.windows:
         typer.echo(f"\nTrue labels arriving late (novelty feedback --db {result.db}):")
         typer.echo("\n".join(format_feedback([], result.online).splitlines()[1:]))
     if result.queued:
         typer.echo(f"\nQueued {result.queued.added} diverse prompts of the fastest-growing cluster for labelling "
-                   f"(novelty queue export --db {result.db} -o to-label.csv --format csv).")
+                   f"(novelty queue export --db {result.db} -o to-label.csv --format csv), e.g.:")
+        typer.echo("\n".join(f"  {_clip(text, 76)}" for text in result.queued_examples))
     typer.echo(f"\nNext: novelty spikes --db {result.db} --json, or browse the prompts:\n"
                f"  sqlite3 {result.db} \"SELECT ts, text, predicted_label FROM scores "
                "WHERE is_novel = 1 ORDER BY ts DESC LIMIT 20\"")

@@ -23,7 +23,7 @@ from .embed import DEFAULT_MODEL
 from .engines.local import ScoreResult
 from .feedback import OnlineReport, online_accuracy
 from .index import PromptIndex
-from .queue import QueueResult, add as queue_add
+from .queue import QueueResult, add as queue_add, items as queue_items
 from .run import RunSummary, run_monitor
 from .spikes import SpikeReport, SpikeSettings, detect_spikes
 
@@ -54,6 +54,8 @@ class DemoResult:
     clusters: list[Cluster]
     queued: QueueResult | None
     report: str
+    clusters_since: str | None = None    # the day `clusters` ran from: the first flagged window
+    queued_examples: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         return {"folder": self.folder, "index": self.index, "db": self.db, "config": self.config,
@@ -61,7 +63,8 @@ class DemoResult:
                 "spikes": self.spikes.to_dict(), "online": self.online.to_dict(),
                 "diagnosis": self.diagnosis.to_dict(), "tables": list(self.tables),
                 "clusters": [c.to_dict() for c in self.clusters],
-                "queued": self.queued.__dict__ if self.queued else None, "report": self.report}
+                "queued": self.queued.__dict__ if self.queued else None, "report": self.report,
+                "clusters_since": self.clusters_since, "queued_examples": list(self.queued_examples)}
 
     def flagged_days(self) -> list[str]:
         return [w.window_start[:10] for w in self.spikes.windows if w.flagged]
@@ -90,13 +93,16 @@ def run_demo(out: str | Path = "novelty-demo", *, model: str = DEFAULT_MODEL, se
     last = runs[-1]
     spikes = detect_spikes(db, SpikeSettings(), save=False)
     first_flagged = next((w.window_start for w in spikes.windows if w.flagged), None)
-    clusters = find_clusters(db, since=first_flagged, min_size=10, save=False) if first_flagged else []
+    clusters = find_clusters(db, since=first_flagged, min_size=CONFIG["clusters.min_size"], save=False) \
+        if first_flagged else []
     growing = max(clusters, key=lambda c: (c.growth, c.size), default=None)
     queued = queue_add(db, cluster=growing.cluster_id, budget=50) if growing else None
+    examples = tuple(item["text"] for item in queue_items(db, "pending")[:3]) if queued else ()
     return DemoResult(folder=str(out), index=str(index.path), db=str(db), config=str(config),
                       score=_total(runs), runs=runs, spikes=spikes, online=online_accuracy(db),
                       diagnosis=last.diagnosis, tables=(str(reference), str(current)), clusters=clusters,
-                      queued=queued, report=last.report)
+                      queued=queued, report=last.report,
+                      clusters_since=first_flagged[:10] if first_flagged else None, queued_examples=examples)
 
 
 def _total(runs: list[RunSummary]) -> ScoreResult:

@@ -18,5 +18,12 @@ def test_demo_tells_the_whole_story(tmp_path):
     assert flagged == ["2026-11-22", "2026-11-23", "2026-11-24"]
     assert result["clusters"] and result["queued"]["added"] > 0
     assert stats(result["db"])["pending"] == result["queued"]["added"]
+    assert 0 < len(result["queued_examples"]) == min(3, result["queued"]["added"])
+    # the command the demo prints beside its clusters shows the same clusters
+    assert result["clusters_since"] == "2026-11-22"
+    again = CliRunner().invoke(app, ["clusters", "--db", result["db"], "--since", result["clusters_since"],
+                                     "--min-size", "10", "--json"])
+    assert sorted(c["size"] for c in json.loads(again.output)) == \
+        sorted(c["size"] for c in result["clusters"])
     assert result["score"]["rejected"] == 6
     assert "label_bias" in Path(result["report"]).read_text(), "the demo writes the HTML report"
