@@ -249,6 +249,10 @@ class _Validator:
 
     def batch(self, records: list[tuple[int, Any, str]]) -> Batch:
         out = Batch(self.source)
+        if not self.header_checked:  # JSONL has no header: the keys of the first batch's objects stand for it
+            keys = dict.fromkeys(key for _, record, _ in records if isinstance(record, dict) for key in record)
+            if keys:
+                self.check_header(keys)
         for line, record, raw in records:
             self._add(out, line, record, raw)
         out.rejects, self.rejects = self.rejects, []
@@ -263,8 +267,8 @@ class _Validator:
             return self.reject(line, record.reason, raw)
         if not isinstance(record, dict):
             return self.reject(line, "row is not a JSON object", raw)
-        if not self.header_checked:  # JSONL has no header: the first object stands for it
-            self.check_header(record.keys())
+        if not self.present.issuperset(record):
+            self.present.update(record)  # a JSONL key first met after the first batch counts from here on
         time = format_time(record.get(self.columns.time)) if self._has("time") else None
         reason = self._problem(record, time)
         if reason:
@@ -289,10 +293,7 @@ class _Validator:
         if not _is_utf8(text):
             return f"{name!r} is not valid UTF-8"
         if self._has("time") and time is None:
-            value = _cell(record, self.columns.time)
-            if value is None:
-                return f"no timestamp in {self.columns.time!r}"
-            return f"unreadable timestamp {str(value)[:60]!r} in {self.columns.time!r}"
+            return time_problem(_cell(record, self.columns.time), self.columns.time)
         if self._has("id") and _cell(record, self.columns.id) is None:
             return f"no id in {self.columns.id!r}"
         for role in ("id", "label"):
@@ -326,25 +327,57 @@ def _as_json(record: dict) -> str:
     return json.dumps(record, default=str, ensure_ascii=False)
 
 
+# Times outside these bounds are an unset default (epoch 0), seconds read as milliseconds or the
+# reverse, or a typo; kept, one of them would stretch every window series back to 1970.
+EARLIEST, LATEST = "1990-01-01T00:00:00Z", "2100-01-01T00:00:00Z"
+
+
 def format_time(value: Any) -> str | None:
-    """An ISO-8601 UTC string (``2026-11-25T08:00:00Z``), or None when ``value`` is not a time.
+    """An ISO-8601 UTC string (``2026-11-25T08:00:00Z``), or None when ``value`` is not a time
+    between 1990 and 2099 (see ``time_problem`` for why).
 
     Epoch seconds and milliseconds are understood.
 
-    >>> [format_time(v) for v in ["2026-11-25 08:00:00+01:00", 1764057600, "1764057600000", "soon"]]
-    ['2026-11-25T07:00:00Z', '2025-11-25T08:00:00Z', '2025-11-25T08:00:00Z', None]
+    >>> [format_time(v) for v in ["2026-11-25 08:00:00+01:00", 1764057600, "1764057600000", "soon", 0]]
+    ['2026-11-25T07:00:00Z', '2025-11-25T08:00:00Z', '2025-11-25T08:00:00Z', None, None]
     """
     if isinstance(value, str) and len(value) == 20 and value[10] == "T" and value[19] == "Z":
         try:  # the common case, already canonical: skip pandas
             datetime.fromisoformat(value)
-            return value
+            return value if EARLIEST <= value < LATEST else None
         except ValueError:
             pass
     stamp = _parse_time(value)
-    if stamp is None or pd.isna(stamp):
+    if stamp is None or pd.isna(stamp) or not _in_bounds(stamp):
         return None
     fraction = f".{stamp.microsecond:06d}" if stamp.microsecond else ""
     return stamp.strftime("%Y-%m-%dT%H:%M:%S") + fraction + "Z"
+
+
+def time_problem(value: Any, column: str) -> str:
+    """Why ``value`` of ``column`` is not a usable time: missing, unreadable or out of bounds.
+
+    >>> time_problem(0, "ts")
+    "timestamp 0 in 'ts' is 1970-01-01, outside 1990-2099: an unset default, or seconds and milliseconds mixed up?"
+    """
+    if value is None:
+        return f"no timestamp in {column!r}"
+    stamp = _parse_time(value)
+    if stamp is None or pd.isna(stamp):
+        return f"unreadable timestamp {str(value)[:60]!r} in {column!r}"
+    return (f"timestamp {str(value)[:60]} in {column!r} is {_day(stamp)}, outside {EARLIEST[:4]}-"
+            f"{int(LATEST[:4]) - 1}: an unset default, or seconds and milliseconds mixed up?")
+
+
+def _in_bounds(stamp: pd.Timestamp) -> bool:
+    try:
+        return pd.Timestamp(EARLIEST) <= stamp < pd.Timestamp(LATEST)
+    except (TypeError, ValueError, OverflowError):
+        return False
+
+
+def _day(stamp: pd.Timestamp) -> str:
+    return f"{stamp.year:04d}-{stamp.month:02d}-{stamp.day:02d}"
 
 
 def _parse_time(value: Any) -> pd.Timestamp | None:

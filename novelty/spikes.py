@@ -145,7 +145,7 @@ def parse_bound(value: str | None, flag: str) -> str | None:
         return None
     stamp = format_time(value)
     if stamp is None:
-        raise InputError(f"{flag} {value!r} is not a date or time (try 2026-11-25)")
+        raise InputError(f"{flag} {value!r} is not a date or time between 1990 and 2099 (try 2026-11-25)")
     return stamp
 
 

@@ -145,6 +145,40 @@ def test_chunks_bound_the_batch_size_and_keep_every_row(tmp_path):
     (1764057600, "2025-11-25T08:00:00Z"),
     (1764057600123, "2025-11-25T08:00:00.123000Z"),
     ("now", None), (True, None), ("", None), ("32/13/2026", None),
+    # outside 1990-2099: an unset default, a unit mix-up, or no date pandas can print (used to crash)
+    (0, None), ("1970-01-01T00:00:00Z", None), ("0000-01-01T00:00:00Z", None), ("0000-01-01", None),
+    (-99999999999999, None), ("-0100-01-01", None), ("2100-01-01", None), ("1990-01-01", "1990-01-01T00:00:00Z"),
 ])
 def test_format_time(value, expected):
     assert format_time(value) == expected
+
+
+def test_jsonl_columns_come_from_every_object_of_the_first_batch_not_the_first_line(tmp_path):
+    # a first object without a timestamp or label (or a heartbeat without a prompt) used to decide the
+    # columns for the whole file: later rows lost their time and label, or the file was refused
+    path = write_jsonl(tmp_path / "log.jsonl", [
+        {"event": "heartbeat"}, {"prompt": "hi"},
+        {"prompt": "check balance", "timestamp": "2026-11-20T01:00:00Z", "predicted_label": "balance"}])
+    batches, rows, rejects = read_all(path)
+    assert [r.reason for r in rejects] == ["no 'prompt' field", "no timestamp in 'timestamp'"]
+    assert rows == [(3, "check balance")]
+    assert (batches[0].times, batches[0].labels) == (["2026-11-20T01:00:00Z"], ["balance"])
+    with pytest.raises(MissingColumnError, match="no column 'prompt'"):  # no object has it: the file is wrong
+        read_all(write_jsonl(tmp_path / "none.jsonl", [{"text": "hi"}, {"text": "yo"}]))
+
+
+def test_a_jsonl_key_first_met_in_a_later_batch_counts_from_there(tmp_path):
+    path = write_jsonl(tmp_path / "log.jsonl", [{"prompt": "a"}, {"prompt": "b", "timestamp": "2026-11-20"},
+                                                {"prompt": "c"}])
+    batches, rows, rejects = read_all(path, chunk_rows=1)
+    assert rows == [(1, "a"), (2, "b")] and [r.line for r in rejects] == [3]
+    assert [t for b in batches for t in b.times] == [None, "2026-11-20T00:00:00Z"]
+
+
+def test_out_of_range_timestamps_are_rejected_with_a_reason(tmp_path):
+    path = write_jsonl(tmp_path / "log.jsonl", [{"prompt": "x", "timestamp": "0000-01-01T00:00:00Z"},
+                                                {"prompt": "y", "timestamp": 0},
+                                                {"prompt": "z", "timestamp": "2026-11-20"}])
+    _, rows, rejects = read_all(path)
+    assert rows == [(3, "z")]
+    assert "outside 1990-2099" in rejects[0].reason and "is 1970-01-01" in rejects[1].reason
