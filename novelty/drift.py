@@ -318,7 +318,10 @@ def drift(reference: str | Path, current: str | Path, settings: DriftSettings = 
     if score_col and score_col not in ref["columns"]:
         raise InputError(f"{reference}: no score column {score_col!r} (--score-col)")
     if save_reference:
-        Path(save_reference).write_text(json.dumps(ref))
+        try:
+            Path(save_reference).write_text(json.dumps(ref))
+        except OSError as exc:
+            raise InputError(f"--save-reference {save_reference}: cannot write it ({exc.strerror})") from None
     table = read_table(current)
     if not time_col:
         return [("all", _score_first(compare(ref, table, settings, ignore), score_col))]

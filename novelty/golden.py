@@ -87,7 +87,11 @@ def _predicted(path, spec: str, id_col: str, label_col: str, pred_col: str, text
     frame = read_table(path)
     if text_col not in frame.columns:
         raise InputError(f"{path}: no column {text_col!r} to run --predict on (use --text-col)")
-    predictions = list(function(frame[text_col].astype(str).tolist()))
+    try:
+        predictions = list(function(frame[text_col].astype(str).tolist()))
+    except Exception as exc:  # the user's model failed: say so in one line, not with our traceback
+        raise InputError(f"--predict {spec!r} failed on the texts of {path} ({type(exc).__name__}: {exc}); "
+                         "it should take a list of texts and return a list of labels") from None
     if len(predictions) != len(frame):
         raise InputError(f"--predict {spec!r} returned {len(predictions)} labels for {len(frame)} texts")
     frame[pred_col] = [str(p) for p in predictions]
@@ -108,7 +112,19 @@ def _columns(frame: pd.DataFrame, path, id_col: str, label_col: str, pred_col: s
                          f"{', '.join(map(str, frame.columns))} (use --id-col, --label-col, --pred-col)")
     frame = frame[[id_col, label_col, pred_col]].dropna(subset=[id_col, label_col])
     frame[[label_col, pred_col]] = frame[[label_col, pred_col]].astype(str)
+    frame[id_col] = _ids(frame[id_col])
     return frame.drop_duplicates(subset=[id_col], keep="last")
+
+
+def _ids(ids: pd.Series) -> pd.Series:
+    """Ids as text, so 7 in one file pairs with "7" in the other (and 7.0, from a column with gaps, too).
+
+    >>> _ids(pd.Series([7.0, 12.0])).tolist(), _ids(pd.Series(["007", "a"])).tolist()
+    (['7', '12'], ['007', 'a'])
+    """
+    if pd.api.types.is_float_dtype(ids) and (ids % 1 == 0).all():
+        ids = ids.astype("int64")
+    return ids.astype(str)
 
 
 def _quality(frame: pd.DataFrame, label_col: str, pred_col: str, bootstrap: int, rng) -> RunQuality:

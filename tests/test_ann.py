@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from novelty import ann
+from novelty.errors import InputError
 from novelty.index import PromptIndex
 
 from conftest import FAKE_MODEL, write_csv
@@ -27,7 +28,7 @@ def test_approximate_indexes_are_tuned_to_the_recall_target(kind, knob):
     assert info["type"] == kind and info[knob] >= 1 and info["recall_at_1"] >= ann.RECALL_TARGET
     fresh = ann.probe_queries(vectors, np.random.default_rng(7), 500)  # queries the tuning never saw
     assert ann.recall_at_1(index, fresh, ann._exact_top1(vectors, fresh)) >= 0.93
-    with pytest.raises(ValueError, match="not one of"):
+    with pytest.raises(InputError, match="not one of"):
         ann.build(vectors, "lsh")
 
 

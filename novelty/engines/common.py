@@ -219,8 +219,10 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
     ``redact`` stores text (and rejected rows) with private data replaced (see ``novelty.redact``);
     the embedding still sees the original unless ``redact_before_embed``.
     """
-    paths = [Path(p) for p in paths]
+    paths = list({Path(p).resolve(): Path(p) for p in paths}.values())  # a file named twice is read once
     for path in paths:
+        if path.is_dir():
+            raise InputError(f"{path} is a folder; pass the log files inside it")
         if not path.is_file():
             raise InputError(f"{path}: no such file")
     index = index if isinstance(index, PromptIndex) else PromptIndex.load(index, index_dir)
