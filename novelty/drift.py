@@ -40,6 +40,12 @@ class DriftSettings:
     takeover: float = 0.2         # extra share of one value (a default) that makes it unavailable
     rescale: float = 2.0          # quantile slope beyond this factor (or below its inverse): recalibration
 
+    def __post_init__(self) -> None:
+        if not 0 < self.fdr < 1:
+            raise InputError(f"--fdr is a false-discovery rate between 0 and 1 (e.g. 0.05), not {self.fdr}")
+        if self.rescale <= 1 or min(self.min_effect, self.min_psi, self.null_jump, self.takeover) < 0:
+            raise InputError("drift thresholds must be >= 0, and --rescale above 1")
+
 
 @dataclass(frozen=True)
 class DriftFinding:

@@ -46,6 +46,19 @@ class SpikeSettings:
     cusum_drift: float = 1.0         # z-score a quiet window may add to the CUSUM without raising it
     cusum_limit: float = 2.5         # CUSUM value that raises an alarm (about 1 per 750 quiet windows)
 
+    def __post_init__(self) -> None:
+        checks = [(0 < self.fdr < 1, "--fdr is a false-discovery rate between 0 and 1 (e.g. 0.005)", self.fdr),
+                  (self.baseline_windows >= 1, "--baseline-windows must be at least 1", self.baseline_windows),
+                  (self.min_baseline >= 1, "the minimum baseline must be at least 1 window", self.min_baseline),
+                  (self.min_prompts >= 1, "--min-prompts must be at least 1", self.min_prompts),
+                  (0 < self.tail < 1, "--tail is a p-value cut-off between 0 and 1 (e.g. 0.1)", self.tail),
+                  (0 < self.tail_share < 1, "the tail test's share of the level is between 0 and 1", self.tail_share),
+                  (self.cusum_drift >= 0 and self.cusum_limit > 0,
+                   "the CUSUM needs a drift >= 0 and a limit > 0", (self.cusum_drift, self.cusum_limit))]
+        for ok, message, value in checks:
+            if not ok:
+                raise InputError(f"{message} (got {value})")
+
 
 @dataclass(frozen=True)
 class Window:

@@ -69,3 +69,15 @@ def test_golden_ids_read_as_numbers_in_one_file_and_text_in_the_other(tmp_path, 
     out = runner.invoke(app, ["golden", "--baseline", str(base), "--current", str(current), "--json"])
     assert out.exit_code == 0, out.output
     assert json.loads(out.output)["paired"] == 2
+
+
+def test_out_of_range_settings_are_refused(tmp_path, index):
+    log = write_jsonl(tmp_path / "l.jsonl", [{"prompt": "reset my pin", "timestamp": "2026-11-20T00:00:00Z"}])
+    db = tmp_path / "m.db"
+    fails_cleanly("score", log, "--index", index.path, "--db", db, "--alpha", "0",
+                  message="--alpha is a false-alarm rate")  # 0 used to fall back to the index's alpha
+    assert runner.invoke(app, ["score", str(log), "--index", str(index.path), "--db", str(db)]).exit_code == 0
+    for option, value in [("--fdr", "5"), ("--fdr", "0"), ("--baseline-windows", "0"), ("--min-prompts", "-1")]:
+        fails_cleanly("spikes", "--db", db, option, value, message=option)
+    table = write_csv(tmp_path / "t.csv", ["x"], [[i] for i in range(50)])
+    fails_cleanly("drift", table, table, "--fdr", "7", message="--fdr")

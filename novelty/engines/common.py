@@ -160,7 +160,8 @@ class RowScorer:
 
     def __init__(self, index: PromptIndex, alpha: float | None = None):
         self.index = index
-        self.calibration = Calibration(index.calibration.scores, alpha or index.calibration.alpha)
+        self.calibration = Calibration(index.calibration.scores,
+                                       index.calibration.alpha if alpha is None else alpha)
         self.k = max(index.scorer.k, SHOWN_NEIGHBORS)
 
     def vectors(self, embedder, pending: Pending) -> tuple[np.ndarray, dict[str, np.ndarray]]:
