@@ -630,8 +630,11 @@ def queue_add(
                                            "`novelty spikes` prints after INCIDENT, or incidents.incident_id)."),
     max_p_value: Optional[float] = typer.Option(None, help="Add the prompts with a p-value at or below this "
                                                "(--budget still caps how many)."),
-    budget: int = typer.Option(200, help="At most this many prompts, chosen to be diverse (farthest points)."),
-    dedupe: float = typer.Option(0.95, help="Skip prompts this close (cosine) to one already queued."),
+    budget: int = typer.Option(200, help="Add at most this many new prompts (1 or more), chosen to be diverse "
+                               "(farthest points). Each run adds to what is already queued; a prompt is never "
+                               "queued twice."),
+    dedupe: float = typer.Option(0.95, help="Skip prompts this close (cosine, above 0 and at most 1) to one "
+                                 "already queued."),
     look_alikes: Optional[bool] = typer.Option(
         None, "--look-alikes/--no-look-alikes",
         help="With --cluster (on by default there): also consider the cluster's look-alikes, prompts in no "
@@ -640,6 +643,8 @@ def queue_add(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Queue novel prompts for labelling: deduplicated, diverse, within a budget.
+
+    Additive: each run adds up to --budget new prompts to those already queued, never a prompt twice.
 
     Example: novelty queue add --db monitor.db --cluster c0003 --budget 200
     """
@@ -659,7 +664,8 @@ def queue_add(
 @queue_app.command("list")
 def queue_list(
     db: Path = typer.Option(..., "--db", help=DB_HELP),
-    status: Optional[str] = typer.Option(None, help="pending, exported, labelled or trained."),
+    status: Optional[str] = typer.Option(None, help="Only items of this status: pending, exported, labelled or "
+                                         "trained (default: all)."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """List queued prompts.
@@ -682,7 +688,8 @@ def queue_export(
     out: Path = typer.Option(..., "-o", "--out", help="File to write."),
     format: str = typer.Option("chat-jsonl", help="chat-jsonl ({\"messages\": [...]} for chat fine-tuning), "
                                "csv (id,text,label for labelling or classifiers) or batch-jsonl (online learning)."),
-    status: str = typer.Option("pending", help="Which items; exporting pending ones marks them exported."),
+    status: str = typer.Option("pending", help="Which items: pending, exported, labelled or trained; exporting "
+                               "pending ones marks them exported."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Export queued prompts for labelling, fine-tuning or online learning.
@@ -715,7 +722,16 @@ def queue_import(
         result = queue.import_labels(db, file)
     if as_json:
         return _print_json(result)
-    typer.echo(f"Labelled {result['labelled']} prompts ({result['unknown_ids']} ids not in the queue).")
+    back = result["trained_relabelled"]
+    kept = f"{result['unchanged']} already had that label, left as they were; " if result["unchanged"] else ""
+    typer.echo(f"Labelled {result['labelled']} prompts"
+               + (f", {back} of them trained before with another label: back to labelled" if back else "")
+               + f" ({kept}{result['unknown_ids']} ids not in the queue).")
+    for reason, count in result["skipped"].items():
+        shown = result["skipped_lines"][reason]
+        lines = ", ".join(map(str, shown)) + (", ..." if count > len(shown) else "")
+        typer.echo(f"Skipped {count} row{'s' * (count != 1)}: {queue.SKIP_REASONS[reason]} "
+                   f"(line{'s' * (count != 1)} {lines}).")
 
 
 @queue_app.command("stats")
@@ -737,7 +753,10 @@ def queue_stats(
 
 
 @queue_app.command("trained")
-def queue_trained(db: Path = typer.Option(..., "--db", help=DB_HELP)) -> None:
+def queue_trained(
+    db: Path = typer.Option(..., "--db", help=DB_HELP),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
     """Mark labelled prompts as trained, once `novelty index add` or a fine-tuning run used them.
 
     Example: novelty queue trained --db monitor.db
@@ -745,7 +764,10 @@ def queue_trained(db: Path = typer.Option(..., "--db", help=DB_HELP)) -> None:
     from . import queue
 
     with _user_errors():
-        typer.echo(f"Marked {queue.mark_trained(db)} prompts trained.")
+        count = queue.mark_trained(db)
+    if as_json:
+        return _print_json({"trained": count})
+    typer.echo(f"Marked {count} prompts trained.")
 
 
 @queue_app.command("golden")

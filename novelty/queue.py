@@ -7,8 +7,11 @@ labelling effort covers the whole cluster instead of its most common phrasing.
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
 import json
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +23,19 @@ from .store import Store, utc_now
 
 STATUSES = ("pending", "exported", "labelled", "trained")
 FORMATS = ("chat-jsonl", "csv", "batch-jsonl")
+SKIP_REASONS = {  # rows of a label file that `import_labels` leaves out, and why
+    "extra_fields": "more fields than the header (an unquoted comma?)",
+    "short_row": "the row ends before its id or label column",
+    "blank_id": "no id",
+    "blank_label": "blank label",
+    "duplicate_id": "the same id and label again",
+    "conflicting_labels": "one id with different labels (none of them applied)",
+}
+# str.splitlines() also ends lines at these; json.dumps(ensure_ascii=False) leaves them raw
+_LINE_BREAKS = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+SHOWN_LINES = 5  # line numbers of skipped rows reported per reason
+
+
 @dataclass(frozen=True)
 class QueueResult:
     candidates: int
@@ -42,6 +58,10 @@ def add(db: str | Path, *, cluster: str | None = None, max_p_value: float | None
     """
     if sum(x is not None for x in (cluster, max_p_value, incident)) != 1:
         raise InputError("say what to add: exactly one of --cluster, --max-p-value or --incident")
+    if budget < 1:
+        raise InputError(f"--budget is how many prompts to add at most: 1 or more, not {budget}")
+    if not 0 < dedupe <= 1:
+        raise InputError(f"--dedupe is a cosine similarity: above 0 and at most 1, not {dedupe}")
     look_alikes = cluster is not None if look_alikes is None else look_alikes
     if look_alikes and cluster is None:
         raise InputError("--look-alikes goes with --cluster: they are the prompts nearer a cluster than the "
@@ -71,6 +91,8 @@ def add(db: str | Path, *, cluster: str | None = None, max_p_value: float | None
 
 
 def items(db: str | Path, status: str | None = None) -> list[dict]:
+    """Queue items, oldest first; only those of ``status`` when given."""
+    _check_status(status)
     store = _open(db)
     try:
         where = "WHERE status = ?" if status else ""
@@ -96,7 +118,7 @@ def export(db: str | Path, out: str | Path, fmt: str = "chat-jsonl", status: str
         raise InputError(f"--format takes {', '.join(FORMATS)}, not {fmt!r}")
     chosen = items(db, status)
     out = Path(out)
-    with out.open("w", encoding="utf-8", newline="") as fh:
+    with _open_output(out) as fh:
         if fmt == "csv":
             writer = csv.writer(fh)
             writer.writerow(["id", "text", "label", "predicted_label"])
@@ -105,32 +127,104 @@ def export(db: str | Path, out: str | Path, fmt: str = "chat-jsonl", status: str
             record = {"messages": [{"role": "system", "content": system}, {"role": "user", "content": r["text"]},
                                    {"role": "assistant", "content": r["label"] or ""}]} if fmt == "chat-jsonl" \
                 else {"id": r["prompt_id"], "text": r["text"], "label": r["label"]}
-            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+            fh.write(_jsonl_line(record))
     if status == "pending":
         _set_status(db, [r["prompt_id"] for r in chosen], "exported")
     return len(chosen)
 
 
-def import_labels(db: str | Path, path: str | Path) -> dict[str, int]:
-    """Read ``id,label`` rows back (CSV); known ids become 'labelled', the rest are counted."""
+def import_labels(db: str | Path, path: str | Path) -> dict:
+    """Read ``id,label`` rows back (CSV, UTF-8 with or without a BOM); known ids become 'labelled'.
+
+    Re-importing a label changes nothing (``unchanged``): a trained item stays trained. A changed label
+    moves an item back to 'labelled' (``trained_relabelled`` counts the trained ones among ``labelled``)
+    so the next training run takes it. Ids not in the queue are counted; rows that cannot be used are
+    skipped and counted by reason (``SKIP_REASONS``), with their first line numbers.
+    """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
-    with path.open(newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        if not reader.fieldnames or not {"id", "label"} <= set(reader.fieldnames):
-            raise InputError(f"{path}: needs 'id' and 'label' columns (found {reader.fieldnames})")
-        rows = [(r["label"].strip(), utc_now(), r["id"]) for r in reader if (r.get("label") or "").strip()]
+    labels, skipped = _label_rows(path)
     store = _open(db)
     try:
-        with store.db.conn:
-            before = store.db.conn.total_changes
-            store.db.conn.executemany("UPDATE queue SET label = ?, status = 'labelled', updated_at = ? "
-                                      "WHERE prompt_id = ?", rows)
-            updated = store.db.conn.total_changes - before
-        return {"labelled": updated, "unknown_ids": len(rows) - updated}
+        counts = store.transaction(lambda: _apply_labels(store, labels))
     finally:
         store.close()
+    return {"labelled": counts["labelled"], "trained_relabelled": counts["trained_relabelled"],
+            "unchanged": counts["unchanged"], "unknown_ids": counts["unknown_ids"],
+            "skipped": {reason: len(lines) for reason, lines in skipped.items()},
+            "skipped_lines": {reason: lines[:SHOWN_LINES] for reason, lines in skipped.items()}}
+
+
+def _label_rows(path: Path) -> tuple[dict[str, str], dict[str, list[int]]]:
+    """The label of each id in ``path``, and the line numbers of the rows skipped, by reason."""
+    reader = csv.DictReader(io.StringIO(_read_text(path), newline=""))
+    found: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    skipped: dict[str, list[int]] = defaultdict(list)
+    try:
+        if not reader.fieldnames or not {"id", "label"} <= set(reader.fieldnames):
+            raise InputError(f"{path}: needs 'id' and 'label' columns (found {reader.fieldnames})")
+        for row in reader:
+            reason = _skip_reason(row)
+            if reason:
+                skipped[reason].append(reader.line_num)
+            else:
+                found[row["id"]].append((reader.line_num, row["label"].strip()))
+    except csv.Error as exc:
+        raise InputError(f"{path}: not a readable CSV file (line {reader.line_num}: {exc})") from None
+    labels = {}
+    for pid, rows in found.items():
+        if len({label for _, label in rows}) > 1:
+            skipped["conflicting_labels"] += [line for line, _ in rows]
+        else:
+            labels[pid] = rows[0][1]
+            skipped["duplicate_id"] += [line for line, _ in rows[1:]]
+    return labels, {reason: sorted(skipped[reason]) for reason in SKIP_REASONS if skipped.get(reason)}
+
+
+def _read_text(path: Path) -> str:
+    """The file as text: UTF-8, with or without the BOM Excel's 'CSV UTF-8' starts with."""
+    try:
+        data = path.read_bytes().removeprefix(codecs.BOM_UTF8)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read it ({exc.strerror})") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise InputError(f"{path}: not UTF-8 text (byte {data[exc.start]:#04x} on line {line}); save it as "
+                         "CSV UTF-8") from None
+
+
+def _skip_reason(row: dict) -> str | None:
+    """Why a CSV row cannot give a label (a key of ``SKIP_REASONS``), or None."""
+    if None in row:  # csv.DictReader files the fields past the header under None
+        return "extra_fields"
+    if row["id"] is None or row["label"] is None:
+        return "short_row"
+    if not row["id"].strip():
+        return "blank_id"
+    return None if row["label"].strip() else "blank_label"
+
+
+def _apply_labels(store: Store, labels: dict[str, str]) -> Counter:
+    """Label the queue items of ``labels`` whose label is new or changed; count what happened."""
+    stored = {pid: (status, label) for pid, status, label in
+              store.db.execute("SELECT prompt_id, status, label FROM queue")}
+    counts, updates, now = Counter(), [], utc_now()
+    for pid, label in labels.items():
+        status, old = stored.get(pid, (None, None))
+        if status is None:
+            counts["unknown_ids"] += 1
+        elif old == label and status in ("labelled", "trained"):
+            counts["unchanged"] += 1
+        else:
+            counts["labelled"] += 1
+            counts["trained_relabelled"] += status == "trained"
+            updates.append((label, now, pid))
+    store.db.conn.executemany("UPDATE queue SET label = ?, status = 'labelled', updated_at = ? WHERE prompt_id = ?",
+                              updates)
+    return counts
 
 
 def mark_trained(db: str | Path) -> int:
@@ -148,6 +242,31 @@ def _set_status(db, ids: list[str], status: str) -> None:
                                       [(status, utc_now(), i) for i in ids])
     finally:
         store.close()
+
+
+def _check_status(status: str | None) -> None:
+    if status is not None and status not in STATUSES:
+        raise InputError(f"--status takes {', '.join(STATUSES)}, not {status!r}")
+
+
+def _open_output(out: Path):
+    """``out`` opened for writing, or an InputError saying why it cannot be."""
+    if out.is_dir():
+        raise InputError(f"{out}: is a folder; give the file to write, e.g. {out / 'queue.csv'}")
+    if not out.parent.is_dir():
+        raise InputError(f"{out}: no folder {out.parent}; create it first")
+    try:
+        return out.open("w", encoding="utf-8", newline="")
+    except OSError as exc:
+        raise InputError(f"{out}: cannot write it ({exc.strerror})") from None
+
+
+def _jsonl_line(record: dict) -> str:
+    """One JSON line, one line under str.splitlines() too: U+0085, U+2028 and U+2029 escaped."""
+    text = json.dumps(record, ensure_ascii=False)
+    for char, escape in _LINE_BREAKS.items():
+        text = text.replace(char, escape)
+    return text + "\n"
 
 
 def _open(db) -> Store:

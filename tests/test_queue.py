@@ -54,7 +54,8 @@ def test_export_label_import_and_train_round_trip(db, tmp_path):
         writer.writerow(["id", "text", "label"])
         writer.writerows([r["id"], r["text"], "crypto_wallet"] for r in rows)
         writer.writerow(["unknown-id", "x", "y"])
-    assert queue.import_labels(db, tmp_path / "done.csv") == {"labelled": 5, "unknown_ids": 1}
+    imported = queue.import_labels(db, tmp_path / "done.csv")
+    assert (imported["labelled"], imported["unknown_ids"], imported["skipped"]) == (5, 1, {})
     assert queue.export(db, tmp_path / "chat.jsonl", "chat-jsonl", status="labelled") == 5
     record = json.loads((tmp_path / "chat.jsonl").read_text().splitlines()[0])
     assert [m["role"] for m in record["messages"]] == ["system", "user", "assistant"]
@@ -110,3 +111,135 @@ def test_look_alikes_are_prompts_nearer_a_cluster_than_the_training_set(db):
     assert {r["prompt_id"]: r["source"] for r in queue.items(db)}["passed"] == f"look-alike:{cid}"
     with pytest.raises(InputError, match="--look-alikes goes with --cluster"):
         queue.add(db, max_p_value=0.05, look_alikes=True)
+
+
+def exported_ids(db, tmp_path, n=3):
+    """Queue and export ``n`` prompts of the bitcoin cluster; their ids."""
+    queue.add(db, cluster=bitcoin(db), budget=n, dedupe=0.999)
+    queue.export(db, tmp_path / "todo.csv", "csv")
+    return [r["id"] for r in csv.DictReader((tmp_path / "todo.csv").open(encoding="utf-8"))]
+
+
+def write_labels(path, ids, label):
+    path.write_text("id,label\n" + "".join(f"{i},{label}\n" for i in ids), encoding="utf-8")
+    return path
+
+
+def help_text(*command):
+    """The --help of a command, box drawing and line wrapping removed."""
+    out = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "200"}).output
+    return " ".join(out.replace("│", " ").split())
+
+
+def test_reimporting_labels_leaves_trained_items_trained(db, tmp_path):
+    ids = exported_ids(db, tmp_path)
+    labels = write_labels(tmp_path / "labels.csv", ids, "crypto")
+    queue.import_labels(db, labels)
+    assert queue.mark_trained(db) == 3
+    again = queue.import_labels(db, labels)
+    assert (again["labelled"], again["unchanged"], again["trained_relabelled"]) == (0, 3, 0)
+    assert queue.stats(db)["trained"] == 3
+    changed = queue.import_labels(db, write_labels(tmp_path / "fixed.csv", ids[:1], "crypto_wallet"))
+    assert (changed["labelled"], changed["trained_relabelled"], changed["unchanged"]) == (1, 1, 0)
+    assert {r["prompt_id"]: (r["status"], r["label"]) for r in queue.items(db)}[ids[0]] == ("labelled", "crypto_wallet")
+    assert queue.stats(db)["trained"] == 2
+    out = CliRunner().invoke(app, ["queue", "import", str(tmp_path / "fixed.csv"), "--db", str(db)])
+    assert out.exit_code == 0 and "1 already had that label" in out.output  # labelled, same label: unchanged
+
+
+def test_import_of_a_file_that_is_not_utf8_is_an_input_error(db, tmp_path):
+    ids = exported_ids(db, tmp_path)
+    (tmp_path / "latin1.csv").write_bytes(f"id,label\n{ids[0]},crypto\n{ids[1]},caf".encode() + b"\xe9\n")
+    out = CliRunner().invoke(app, ["queue", "import", str(tmp_path / "latin1.csv"), "--db", str(db)])
+    assert out.exit_code == 2 and "not UTF-8" in out.output and "line 3" in out.output  # a traceback exits 1
+    assert queue.stats(db)["labelled"] == 0  # nothing half-imported
+
+
+def test_import_reads_the_bom_of_excel_csv_utf8(db, tmp_path):
+    ids = exported_ids(db, tmp_path)
+    path = write_labels(tmp_path / "excel.csv", ids, "crypto")
+    path.write_bytes("\ufeff".encode() + path.read_bytes())
+    assert queue.import_labels(db, path)["labelled"] == 3
+
+
+def test_import_counts_every_skipped_row_by_reason(db, tmp_path):
+    a, b, c = exported_ids(db, tmp_path)
+    rows = ["id,text,label",
+            f"{a},hello, world,crypto",       # 2: an unquoted comma: the label would be ' world'
+            f"{b},no label",                  # 3: short
+            f"{b},x,   ",                     # 4: blank label
+            ",x,crypto",                      # 5: no id
+            f"{c},x,crypto",                  # 6
+            f"{c},x,crypto",                  # 7: the same again
+            f"{a},x,crypto",                  # 8
+            f"{a},x,wallet",                  # 9: a conflicts with itself: neither label applied
+            f"{b},x,crypto"]                  # 10
+    (tmp_path / "odd.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    result = queue.import_labels(db, tmp_path / "odd.csv")
+    assert result["labelled"] == 2 and result["unknown_ids"] == 0
+    assert result["skipped"] == {"extra_fields": 1, "short_row": 1, "blank_id": 1, "blank_label": 1,
+                                 "duplicate_id": 1, "conflicting_labels": 2}
+    assert result["skipped_lines"]["conflicting_labels"] == [8, 9] and result["skipped_lines"]["short_row"] == [3]
+    assert {r["prompt_id"]: r["status"] for r in queue.items(db)} == {a: "exported", b: "labelled", c: "labelled"}
+    runner = CliRunner()
+    text = runner.invoke(app, ["queue", "import", str(tmp_path / "odd.csv"), "--db", str(db)])
+    assert text.exit_code == 0 and "Skipped 2 rows: one id with different labels" in text.output
+    assert "Skipped 1 row: more fields than the header" in text.output and "(line 2)" in text.output
+    as_json = json.loads(runner.invoke(app, ["queue", "import", str(tmp_path / "odd.csv"), "--db", str(db),
+                                             "--json"]).output)
+    assert as_json["skipped"] == result["skipped"] and as_json["unchanged"] == 2
+
+
+def test_export_to_a_missing_folder_or_a_folder_is_an_input_error(db, tmp_path):
+    queue.add(db, cluster=bitcoin(db), budget=3, dedupe=0.999)
+    runner = CliRunner()
+    for out, message in ((tmp_path / "absent" / "x.csv", "no folder"), (tmp_path, "is a folder")):
+        result = runner.invoke(app, ["queue", "export", "--db", str(db), "-o", str(out)])
+        assert result.exit_code == 2 and message in result.output, result.output
+    assert queue.stats(db)["pending"] == 3
+
+
+def test_add_refuses_a_budget_below_1_and_a_dedupe_outside_0_1(db):
+    runner = CliRunner()
+    for option, value in (("--budget", "0"), ("--budget", "-2"), ("--dedupe", "5"), ("--dedupe", "0"),
+                          ("--dedupe", "-0.5"), ("--dedupe", "nan")):
+        out = runner.invoke(app, ["queue", "add", "--db", str(db), "--cluster", bitcoin(db), option, value])
+        assert out.exit_code == 2 and option in out.output, (option, value, out.output)
+    assert queue.stats(db)["pending"] == 0
+    assert queue.add(db, cluster=bitcoin(db), budget=1, dedupe=1.0).added == 1
+    assert "Each run adds to what is already queued" in help_text("queue", "add")
+
+
+def test_unknown_status_is_refused(db, tmp_path):
+    queue.add(db, cluster=bitcoin(db), budget=3, dedupe=0.999)
+    runner = CliRunner()
+    export = runner.invoke(app, ["queue", "export", "--db", str(db), "-o", str(tmp_path / "e.csv"), "--status", "foo"])
+    assert export.exit_code == 2 and "pending, exported, labelled, trained" in export.output
+    assert not (tmp_path / "e.csv").exists()
+    listed = runner.invoke(app, ["queue", "list", "--db", str(db), "--status", "foo"])
+    assert listed.exit_code == 2 and "'foo'" in listed.output
+    for command in ("list", "export"):
+        assert "pending, exported, labelled or trained" in help_text("queue", command)
+
+
+def test_trained_prints_json(db, tmp_path):
+    ids = exported_ids(db, tmp_path)
+    queue.import_labels(db, write_labels(tmp_path / "labels.csv", ids, "crypto"))
+    out = CliRunner().invoke(app, ["queue", "trained", "--db", str(db), "--json"])
+    assert out.exit_code == 0 and json.loads(out.output) == {"trained": 3}
+
+
+def test_jsonl_export_keeps_each_record_on_one_line_under_splitlines(db, tmp_path):
+    queue.add(db, cluster=bitcoin(db), budget=2, dedupe=0.999)
+    text = "first\u2028second\u2029third\x85fourth"
+    store = Store(db)
+    with store.db.conn:
+        store.db.conn.execute("UPDATE queue SET text = ?", [text])
+    store.close()
+    for fmt in ("chat-jsonl", "batch-jsonl"):
+        assert queue.export(db, tmp_path / f"{fmt}.jsonl", fmt, status="exported" if fmt == "batch-jsonl"
+                            else "pending") == 2
+        lines = (tmp_path / f"{fmt}.jsonl").read_text(encoding="utf-8").splitlines()
+        assert len(lines) == 2
+        record = json.loads(lines[0])
+        assert (record["messages"][1]["content"] if fmt == "chat-jsonl" else record["text"]) == text
