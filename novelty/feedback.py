@@ -11,19 +11,27 @@ label, per window with a Wilson interval, split into novel and known prompts; th
 prompts shows which labels the model forced them into. The offline/online gap compares it with the
 golden-set accuracy by a one-sided two-proportion test, and a significant gap of at least ``min_gap``
 becomes an ``offline_online_gap`` incident that ``diagnose`` turns into a cause.
+
+Ids and labels are read as text (``00123`` stays ``00123``). A row that cannot be used (more fields
+than the header, invalid JSON, bytes that are not UTF-8, an unreadable time) is set aside and counted
+by reason; the rest of the file is imported. Only a file that cannot be read at all is an error.
 """
 
 from __future__ import annotations
 
+import csv
+import gzip
 import json
 import math
+import warnings
+import zlib
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import pandas as pd
 from scipy.stats import binomtest, norm
 
-from .drift import read_table
 from .errors import InputError
 from .logs import format_time
 from .spikes import Incident, window_seconds
@@ -43,6 +51,8 @@ class FeedbackImport:
     stale: int           # older than the label already stored (with a time column): ignored
     unknown_ids: int     # not scored (yet): kept, they join when the prompt is scored
     blank: int           # rows without an id or a label: skipped
+    rejected: int = 0    # rows set aside: malformed line, invalid JSON or UTF-8, unreadable time
+    reject_reasons: list[dict] = field(default_factory=list)  # reason, rows, example; most common first
 
 
 @dataclass(frozen=True)
@@ -102,14 +112,20 @@ class Gap:
 # -- import -----------------------------------------------------------------------------------------
 def import_feedback(db: str | Path, path: str | Path, id_col: str = "prompt_id", label_col: str = "label",
                     time_col: str | None = None) -> FeedbackImport:
-    """Upsert the true labels of ``path`` (CSV, JSONL or Parquet) into the ``feedback`` table."""
-    frame = read_table(path)
+    """Upsert the true labels of ``path`` (CSV, JSONL or Parquet) into the ``feedback`` table.
+
+    Rows that cannot be used are set aside and counted by reason (``rejected``, ``reject_reasons``);
+    only a file that cannot be read at all, or lacks a column, raises ``InputError``.
+    """
+    frame, rejects = _read_labels(Path(path))
     missing = [c for c in (id_col, label_col, time_col) if c and c not in frame.columns]
     if missing:
+        unread = f"; {len(rejects):,} rows could not be read ({rejects[0][0]})" if rejects else ""
         raise InputError(f"{path}: no column(s) {', '.join(map(repr, missing))}; columns: "
-                         f"{', '.join(map(str, frame.columns))} (use --id-col, --label-col, --time-col)")
-    rows = _rows(frame, id_col, label_col, time_col)
-    blank = len(frame) - sum(n for *_, n in rows.values())
+                         f"{', '.join(_printable(str(c)) for c in frame.columns) or 'none'}{unread} "
+                         "(use --id-col, --label-col, --time-col)")
+    rows, blank, bad_rows = _rows(frame, id_col, label_col, time_col)
+    rejects += bad_rows
     store = Store(db)
     try:
         stored = _stored(store, list(rows))
@@ -134,34 +150,177 @@ def import_feedback(db: str | Path, path: str | Path, id_col: str = "prompt_id",
     finally:
         store.close()
     return FeedbackImport(str(path), len(rows), counts["new"], counts["changed"], counts["unchanged"],
-                          counts["stale"], len(set(rows) - set(known)), blank)
+                          counts["stale"], len(set(rows) - set(known)), blank, len(rejects), _reasons(rejects))
 
 
-def _rows(frame, id_col: str, label_col: str, time_col: str | None) -> dict[str, tuple[str, str | None, int]]:
-    """prompt_id -> (label, labelled_at, rows seen); within one file the newest (else last) row wins."""
+# -- reading --------------------------------------------------------------------------------------------
+Reject = tuple[str, str]  # reason, example
+
+
+def _read_labels(path: Path) -> tuple[pd.DataFrame, list[Reject]]:
+    """The file as a frame of text (ids keep their leading zeros), plus the rows set aside while reading."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    name = path.name.lower().removesuffix(".gz")
+    try:
+        if name.endswith((".parquet", ".pq")):
+            return pd.read_parquet(path), []
+        if name.endswith((".jsonl", ".ndjson", ".json")):
+            return _read_jsonl(path)
+        return _read_csv(path, "\t" if name.endswith(".tsv") else ",")
+    except UnicodeError:  # the rows are decoded leniently, so only column names can fail
+        raise InputError(f"{path}: its header row is not valid UTF-8; save the file as UTF-8") from None
+    except (ValueError, OSError, EOFError, zlib.error, pd.errors.ParserError) as exc:
+        raise InputError(f"{path}: cannot read it as a table ({_printable(str(exc).strip(), 200)})") from None
+
+
+def _open_text(path: Path):
+    # surrogateescape keeps undecodable bytes, so only the rows holding them are set aside
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    return opener(path, "rt", encoding="utf-8", errors="surrogateescape", newline="")
+
+
+def _read_csv(path: Path, sep: str) -> tuple[pd.DataFrame, list[Reject]]:
+    """The fast C parser when every line fits the header, else a line-by-line pass that sets aside
+    the lines with more fields than the header (pandas would fail, or shift the columns of a first
+    line that is too long)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            return pd.read_csv(path, sep=sep, dtype=object, keep_default_na=False, na_values=[""], index_col=False,
+                               encoding="utf-8", encoding_errors="surrogateescape"), []
+    except (pd.errors.ParserError, pd.errors.ParserWarning):
+        pass
+    rejects: list[Reject] = []
+    rows: list[list[str]] = []
+    with _open_text(path) as fh:
+        reader = csv.reader(fh, delimiter=sep)
+        header = next(reader, None)
+        if not header:
+            raise InputError(f"{path}: no header row")
+        header[0] = header[0].removeprefix("\ufeff")
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                rejects.append(("malformed CSV", _printable(str(exc))))
+                continue
+            if len(row) > len(header):
+                rejects.append((f"expected {len(header)} fields, got {len(row)}", _printable(sep.join(row))))
+            elif row:  # a short row is padded, as the C parser does (a missing label counts as blank)
+                rows.append(row + [None] * (len(header) - len(row)))
+    names, seen = [], Counter()
+    for column in header:  # duplicate names as pandas makes them: a, a.1
+        names.append(f"{column}.{seen[column]}" if seen[column] else column)
+        seen[column] += 1
+    return pd.DataFrame(rows, columns=names, dtype=object), rejects
+
+
+def _read_jsonl(path: Path) -> tuple[pd.DataFrame, list[Reject]]:
+    """One JSON object a line, read as is (a string id stays a string); bad lines are set aside."""
+    records, rejects = [], []
+    with _open_text(path) as fh:
+        for number, line in enumerate(fh, start=1):
+            raw = (line.removeprefix("\ufeff") if number == 1 else line).strip()
+            if not raw:
+                continue
+            try:
+                record = json.loads(raw)
+            except (json.JSONDecodeError, RecursionError):
+                rejects.append(("invalid JSON", _printable(raw)))
+                continue
+            if not isinstance(record, dict):
+                rejects.append(("row is not a JSON object", _printable(raw)))
+            elif not all(_encodable(str(key)) for key in record):
+                rejects.append(("not valid UTF-8", _printable(raw)))
+            else:
+                records.append(record)
+    return pd.DataFrame(records, dtype=object), rejects
+
+
+def _rows(frame, id_col: str, label_col: str, time_col: str | None
+          ) -> tuple[dict[str, tuple[str, str | None, int]], int, list[Reject]]:
+    """prompt_id -> (label, labelled_at, rows seen), the rows without id or label, and the rows set
+    aside; within one file the newest (else last) row wins."""
     out: dict[str, tuple[str, str | None, int]] = {}
-    times = frame[time_col].map(format_time) if time_col else [None] * len(frame)
-    for pid, label, when in zip(frame[id_col], frame[label_col], times):
+    blank, rejects = 0, []
+    times = frame[time_col] if time_col else [None] * len(frame)
+    for pid, label, stamp in zip(frame[id_col], frame[label_col], times):
         if _blank(pid) or _blank(label):
+            blank += 1
+            continue
+        if not (_scalar(pid) and _scalar(label)):
+            rejects.append(("id or label is not text or a number", _printable(f"{pid}, {label}")))
             continue
         pid, label = _text(pid), _text(label)
+        if not all(_encodable(v) for v in (pid, label, stamp if isinstance(stamp, str) else "")):
+            rejects.append(("not valid UTF-8", _printable(f"{pid}, {label}")))
+            continue
+        when = None
+        if time_col and not _blank(stamp):
+            when = _time(stamp)
+            if when is None:
+                rejects.append((f"{time_col} is not a date or time", _printable(str(stamp))))
+                continue
         seen = out.get(pid)
         if seen is None or not (when and seen[1] and when < seen[1]):
             out[pid] = (label, when, (seen[2] if seen else 0) + 1)
         else:
             out[pid] = (*seen[:2], seen[2] + 1)
-    return out
+    return out, blank, rejects
 
 
 def _blank(value) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value)) or str(value).strip() == ""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    if isinstance(value, float):
+        return math.isnan(value)
+    return isinstance(value, str) and value.strip() == ""
+
+
+def _scalar(value) -> bool:
+    """Text or a number, not a list, an object or an array (JSON and Parquet can hold those)."""
+    return isinstance(value, (str, bytes)) or not hasattr(value, "__len__")
 
 
 def _text(value) -> str:
-    """An id or label as text (a CSV id column read as floats stays '12', not '12.0')."""
+    """An id or label as text (a number stays '12', not '12.0')."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="surrogateescape").strip()
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value).strip()
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:  # undecodable bytes kept as surrogates, or a lone surrogate in JSON
+        return False
+
+
+def _time(value) -> str | None:
+    """``format_time``, with any value it cannot place in time (far out of range too) as None."""
+    try:
+        stamp = format_time(value)
+    except (ValueError, TypeError, OverflowError, ArithmeticError):
+        return None
+    return stamp if isinstance(stamp, str) else None
+
+
+def _printable(text: str, limit: int = 80) -> str:
+    text = text.encode("utf-8", errors="backslashreplace").decode("utf-8")
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _reasons(rejects: list[Reject]) -> list[dict]:
+    examples: dict[str, str] = {}
+    for reason, example in rejects:
+        examples.setdefault(reason, example)
+    return [{"reason": r, "rows": n, "example": examples[r]} for r, n in Counter(r for r, _ in rejects).most_common()]
 
 
 def _stored(store: Store, ids: list[str]) -> dict[str, tuple[str, str]]:

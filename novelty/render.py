@@ -133,10 +133,15 @@ def format_clusters(clusters) -> str:
 
 
 def format_feedback(imports, report) -> str:
-    lines = [f"{i.source}: {i.rows:,} labels, {i.new:,} new, {i.changed:,} changed, {i.unchanged:,} unchanged"
-             + (f", {i.stale:,} older than the stored label" if i.stale else "")
-             + (f"; {i.unknown_ids:,} ids not scored yet (kept)" if i.unknown_ids else "")
-             + (f"; {i.blank:,} rows without id or label skipped" if i.blank else "") for i in imports]
+    lines = []
+    for i in imports:
+        lines.append(f"{i.source}: {i.rows:,} labels, {i.new:,} new, {i.changed:,} changed, {i.unchanged:,} unchanged"
+                     + (f", {i.stale:,} older than the stored label" if i.stale else "")
+                     + (f"; {i.unknown_ids:,} ids not scored yet (kept)" if i.unknown_ids else "")
+                     + (f"; {i.blank:,} rows without id or label skipped" if i.blank else ""))
+        if i.rejected:
+            lines.append(f"  {i.rejected:,} rows set aside: " + "; ".join(
+                f"{r['reason']} x{r['rows']:,} (e.g. '{r['example']}')" for r in i.reject_reasons))
     if not report.windows:
         return "\n".join(lines + ["No labelled prompt matches a scored one yet."])
 

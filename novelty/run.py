@@ -269,8 +269,10 @@ class _Job:
 def _online_line(online, imports) -> str:
     t = online.total
     got = sum(i.new + i.changed for i in imports)
+    aside = sum(i.rejected for i in imports)
     novel = f", {t.novel.accuracy:.1%} on novel prompts" if t.novel.labelled else ""
-    return (f"{got:,} labels imported; online accuracy {t.all.accuracy:.1%} [{t.all.ci_low:.1%}, {t.all.ci_high:.1%}] "
+    return (f"{got:,} labels imported" + (f" ({aside:,} rows set aside: see novelty feedback)" if aside else "")
+            + f"; online accuracy {t.all.accuracy:.1%} [{t.all.ci_low:.1%}, {t.all.ci_high:.1%}] "
             f"on {t.all.labelled:,} labelled prompts{novel}")
 
 

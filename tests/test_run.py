@@ -179,6 +179,86 @@ def test_feedback_late_partial_and_repeated(tmp_path, index):
     assert out.exit_code == 2 and "no column(s) 'nope'" in out.output
 
 
+def _stored_feedback(db: Path) -> dict:
+    with sqlite3.connect(db) as conn:
+        return {pid: (label, at) for pid, label, at in conn.execute("SELECT prompt_id, label, labelled_at FROM feedback")}
+
+
+def test_feedback_sets_aside_rows_whose_time_is_unreadable(tmp_path):
+    db = tmp_path / "m.db"
+    before = [(f"r{i}", "balance", "2026-11-20T09:00:00Z") for i in range(1, 5)]
+    import_feedback(db, write_csv(tmp_path / "before.csv", ["prompt_id", "label", "at"], before), time_col="at")
+    path = write_csv(tmp_path / "a.csv", ["prompt_id", "label", "at"],
+                     [("r1", "card_lost", "2026-11-25T09:00:00Z"), ("r2", "card_lost", "notatime"),
+                      ("r3", "crypto", "-99999999999999"), ("r4", "crypto", "1e300"), ("r5", "crypto", "")])
+    got = import_feedback(db, path, time_col="at")  # was: TypeError comparing a float with a str
+    assert (got.rows, got.new, got.changed, got.rejected, got.blank) == (2, 1, 1, 3, 0)
+    assert got.reject_reasons == [{"reason": "at is not a date or time", "rows": 3, "example": "notatime"}]
+    stored = _stored_feedback(db)
+    assert stored["r1"] == ("card_lost", "2026-11-25T09:00:00Z") and stored["r2"][0] == "balance"
+    assert "r5" in stored  # no time given: not an error
+    alone = write_csv(tmp_path / "b.csv", ["prompt_id", "label", "at"], [("r6", "crypto", "notatime")])
+    got = import_feedback(db, alone, time_col="at")  # was: silently stored without its time
+    assert (got.rows, got.rejected) == (0, 1) and "r6" not in _stored_feedback(db)
+    out = CliRunner().invoke(app, ["feedback", str(path), "--db", str(db), "--time-col", "at"])
+    assert out.exit_code == 0, out.output
+    assert "3 rows set aside: at is not a date or time x3 (e.g. 'notatime')" in out.output
+
+
+def test_feedback_ids_and_labels_stay_text(tmp_path, index):
+    from novelty.engines.local import score_files
+    from novelty.logs import Columns
+
+    db = tmp_path / "m.db"
+    log = write_csv(tmp_path / "log.csv", ["request_id", "prompt", "timestamp", "predicted_label"],
+                    [("00123", "I lost my card", "2026-11-24T10:00:00Z", "card_lost")])
+    score_files([log], index, db, columns=Columns(id="request_id"))
+    labels = write_csv(tmp_path / "labels.csv", ["prompt_id", "label"], [("00123", "card_lost"), ("0042", "NA")])
+    got = import_feedback(db, labels)
+    assert got.unknown_ids == 1 and online_accuracy(db).total.all.labelled == 1  # was: stored as 123, never joined
+    assert _stored_feedback(db)["0042"][0] == "NA"  # not a missing value
+    lines = write_jsonl(tmp_path / "labels.jsonl", [{"prompt_id": "00123", "label": "00"}, {"prompt_id": 7, "label": 1.0}])
+    assert import_feedback(db, lines).changed == 1
+    assert {k: v[0] for k, v in _stored_feedback(db).items()} == {"00123": "00", "0042": "NA", "7": "1"}
+
+
+def test_feedback_sets_aside_malformed_csv_lines(tmp_path):
+    db = tmp_path / "m.db"
+    middle = tmp_path / "a.csv"
+    middle.write_text("prompt_id,label\nr1,crypto\nr2,crypto,extra\nr3,crypto\n")
+    got = import_feedback(db, middle)  # was: the whole file refused, "Expected 2 fields in line 3, saw 3"
+    assert (got.rows, got.rejected) == (2, 1) and set(_stored_feedback(db)) == {"r1", "r3"}
+    assert got.reject_reasons == [{"reason": "expected 2 fields, got 3", "rows": 1, "example": "r2,crypto,extra"}]
+    first = tmp_path / "b.csv"  # pandas would shift the columns of a first line that is too long
+    first.write_text("prompt_id,label\nr4,crypto,extra\nr5,card_lost\n")
+    got = import_feedback(db, first)
+    assert (got.rows, got.rejected) == (1, 1) and _stored_feedback(db)["r5"][0] == "card_lost"
+    out = CliRunner().invoke(app, ["feedback", str(middle), "--db", str(db), "--json"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output)["imported"][0]["reject_reasons"][0]["rows"] == 1
+    out = CliRunner().invoke(app, ["feedback", str(middle), "--db", str(db)])
+    assert out.exit_code == 0 and "1 rows set aside: expected 2 fields, got 3 x1" in out.output
+
+
+def test_feedback_bom_invalid_utf8_and_blank_rows(tmp_path):
+    db = tmp_path / "m.db"
+    path = tmp_path / "a.csv"
+    path.write_bytes(b"\xef\xbb\xbfprompt_id,label\nr1,crypto\nr2,bal\xffance\n,crypto\nr3,\n  ,x\n")
+    got = import_feedback(db, path)  # was: "cannot read it as a table ('utf-8' codec can't decode ...)"
+    assert (got.rows, got.blank, got.rejected) == (1, 3, 1)
+    assert got.reject_reasons[0]["reason"] == "not valid UTF-8" and set(_stored_feedback(db)) == {"r1"}
+    lines = tmp_path / "a.jsonl"
+    lines.write_bytes(b'\xef\xbb\xbf{"prompt_id": "r4", "label": "crypto"}\nnot json\n[1]\n'
+                      b'{"prompt_id": "r5", "label": "x\xff"}\n{"prompt_id": null, "label": "x"}\n')
+    got = import_feedback(db, lines)
+    assert (got.rows, got.blank, got.rejected) == (1, 1, 3) and "r4" in _stored_feedback(db)
+    assert {r["reason"] for r in got.reject_reasons} == {"invalid JSON", "row is not a JSON object", "not valid UTF-8"}
+    header = tmp_path / "b.csv"
+    header.write_bytes(b"prompt_id,lab\xffel\nr1,x\n")
+    out = CliRunner().invoke(app, ["feedback", str(header), "--db", str(db)])
+    assert out.exit_code == 2 and "header row is not valid UTF-8" in out.output and "Traceback" not in out.output
+
+
 def test_gap_test():
     assert not offline_online_gap(Accuracy.of(90, 100), 0.92, 400, ("a", "b")).significant  # within noise
     assert not offline_online_gap(Accuracy.of(9_000, 10_000), 0.92, 0, ("a", "b")).significant  # < min_gap
