@@ -26,7 +26,7 @@ from pathlib import Path
 
 from .errors import InputError
 from .spikes import window_seconds
-from .store import Store, text_hash
+from .store import Store
 
 KEEP_QUEUED = ("labelled", "trained")
 
@@ -120,15 +120,16 @@ def _prune_cluster_examples(conn: sqlite3.Connection) -> int:
     """
     clusters = [(cluster_id, json.loads(examples or "[]"))
                 for cluster_id, examples in conn.execute("SELECT cluster_id, examples FROM clusters")]
-    hashes = {text: text_hash(text) for _, texts in clusters for text in texts}
-    conn.execute("CREATE TEMP TABLE example_hashes (text_hash TEXT PRIMARY KEY)")
-    conn.executemany("INSERT OR IGNORE INTO temp.example_hashes VALUES (?)", [(h,) for h in hashes.values()])
-    stored = {h for (h,) in conn.execute(
-        "SELECT DISTINCT text_hash FROM scores WHERE text_hash IN (SELECT text_hash FROM temp.example_hashes)")}
-    conn.execute("DROP TABLE temp.example_hashes")
+    # by the stored text, not its hash: under --redact the hash is the original's, the text redacted
+    conn.execute("CREATE TEMP TABLE example_texts (text TEXT PRIMARY KEY)")
+    conn.executemany("INSERT OR IGNORE INTO temp.example_texts VALUES (?)",
+                     [(text,) for _, texts in clusters for text in texts])
+    stored = {text for (text,) in conn.execute(
+        "SELECT DISTINCT s.text FROM scores s JOIN temp.example_texts e ON s.text = e.text")}
+    conn.execute("DROP TABLE temp.example_texts")
     changed = 0
     for cluster_id, texts in clusters:
-        kept = [t for t in texts if hashes[t] in stored]
+        kept = [t for t in texts if t in stored]
         if kept != texts:
             conn.execute("UPDATE clusters SET examples = ? WHERE cluster_id = ?", [json.dumps(kept), cluster_id])
             changed += 1

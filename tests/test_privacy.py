@@ -141,3 +141,18 @@ def test_prune_keeps_examples_of_recent_prompts_that_moved_to_another_cluster(ag
     assert json.loads(rows(aged_db, "SELECT examples FROM clusters")[0][0]) == ["recent question 1",
                                                                               "how do I reset my pin"]
     assert prune(aged_db, "90d", now=NOW).cluster_examples == 0
+
+
+def test_prune_keeps_redacted_examples_of_stored_prompts(tmp_path, index):
+    # under --redact the stored text is redacted but its hash is the original's: compare by text
+    log = write_jsonl(tmp_path / "log.jsonl", [{"prompt": f"mail me at user{i}@example.com please",
+                                                "timestamp": "2026-11-20T08:00:00Z"} for i in range(3)])
+    db = tmp_path / "r.db"
+    score_files([log], index, db, redact=True)
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute("INSERT INTO clusters (cluster_id, examples) VALUES ('c0001', ?)",
+                     [json.dumps(["mail me at [EMAIL] please"])])
+    conn.close()
+    assert prune(db, "90d", now=NOW).cluster_examples == 0
+    assert rows(db, "SELECT examples FROM clusters") == [('["mail me at [EMAIL] please"]',)]
