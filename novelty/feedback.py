@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import re
 import json
 import math
 import warnings
@@ -247,7 +248,8 @@ def _rows(frame, id_col: str, label_col: str, time_col: str | None
     out: dict[str, tuple[str, str | None, int]] = {}
     blank, rejects = 0, []
     times = frame[time_col] if time_col else [None] * len(frame)
-    for pid, label, stamp in zip(frame[id_col], frame[label_col], times):
+    labels = _whole_numbers([None if isinstance(v, str) and v.strip() in NA_LABELS else v for v in frame[label_col]])
+    for pid, label, stamp in zip(_whole_numbers(list(frame[id_col])), labels, times):
         if _blank(pid) or _blank(label):
             blank += 1
             continue
@@ -270,6 +272,23 @@ def _rows(frame, id_col: str, label_col: str, time_col: str | None
         else:
             out[pid] = (*seen[:2], seen[2] + 1)
     return out, blank, rejects
+
+
+NA_LABELS = {"NA", "N/A", "n/a", "#N/A", "NULL", "null", "None", "nan", "NaN"}  # R, SQL, pandas: not labelled yet
+_WHOLE = re.compile(r"-?\d+(\.0+)?")
+
+
+def _whole_numbers(column: list) -> list:
+    """A column of whole numbers written as floats ('12.0', as pandas writes one with gaps) as '12';
+    a column with any other text is left as it is. Leading zeros stay ('00123').
+
+    >>> _whole_numbers(["12.0", None, "7", "007.0"]), _whole_numbers(["12.0", "a"])
+    (['12', None, '7', '007'], ['12.0', 'a'])
+    """
+    texts = [v.strip() for v in column if isinstance(v, str) and v.strip()]
+    if not texts or not all(_WHOLE.fullmatch(v) for v in texts):
+        return column
+    return [v.strip().split(".")[0] if isinstance(v, str) and v.strip() else v for v in column]
 
 
 def _blank(value) -> bool:

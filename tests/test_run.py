@@ -213,13 +213,19 @@ def test_feedback_ids_and_labels_stay_text(tmp_path, index):
     log = write_csv(tmp_path / "log.csv", ["request_id", "prompt", "timestamp", "predicted_label"],
                     [("00123", "I lost my card", "2026-11-24T10:00:00Z", "card_lost")])
     score_files([log], index, db, columns=Columns(id="request_id"))
-    labels = write_csv(tmp_path / "labels.csv", ["prompt_id", "label"], [("00123", "card_lost"), ("0042", "NA")])
+    labels = write_csv(tmp_path / "labels.csv", ["prompt_id", "label"],
+                       [("00123", "card_lost"), ("0042", "NA"), ("0043", "null"), ("0044", "fees")])
     got = import_feedback(db, labels)
     assert got.unknown_ids == 1 and online_accuracy(db).total.all.labelled == 1  # was: stored as 123, never joined
-    assert _stored_feedback(db)["0042"][0] == "NA"  # not a missing value
+    assert got.blank == 2 and "0042" not in _stored_feedback(db)  # R's NA, SQL's null: not labelled yet
     lines = write_jsonl(tmp_path / "labels.jsonl", [{"prompt_id": "00123", "label": "00"}, {"prompt_id": 7, "label": 1.0}])
     assert import_feedback(db, lines).changed == 1
-    assert {k: v[0] for k, v in _stored_feedback(db).items()} == {"00123": "00", "0042": "NA", "7": "1"}
+    assert {k: v[0] for k, v in _stored_feedback(db).items()} == {"00123": "00", "0044": "fees", "7": "1"}
+    # whole numbers that pandas wrote as floats (a column with gaps) join like the JSONL ones
+    floats = tmp_path / "floats.csv"
+    floats.write_text("prompt_id,label\n101,12.0\n102,\n103.0,7.0\n")
+    import_feedback(db, floats)
+    assert {k: v[0] for k, v in _stored_feedback(db).items() if k.startswith("10")} == {"101": "12", "103": "7"}
 
 
 def test_feedback_sets_aside_malformed_csv_lines(tmp_path):
