@@ -156,3 +156,13 @@ def test_prune_keeps_redacted_examples_of_stored_prompts(tmp_path, index):
     conn.close()
     assert prune(db, "90d", now=NOW).cluster_examples == 0
     assert rows(db, "SELECT examples FROM clusters") == [('["mail me at [EMAIL] please"]',)]
+
+
+def test_redact_before_embed_does_not_score_again_a_row_stored_under_its_original_id(tmp_path, index):
+    # scored without the flag (or by a version that derived ids before redacting): the rerun skips it
+    log = write_jsonl(tmp_path / "log.jsonl", [{"prompt": PRIVATE, "timestamp": "2026-11-25T08:00:00Z"},
+                                               {"prompt": "plain question", "timestamp": "2026-11-25T09:00:00Z"}])
+    db = tmp_path / "m.db"
+    assert score_files([log], index, db).scored == 2
+    again = score_files([log], index, db, redact_before_embed=True)
+    assert (again.scored, again.skipped) == (0, 2) and rows(db, "SELECT COUNT(*) FROM scores") == [(2,)]

@@ -111,12 +111,17 @@ class Gate:
         # with --redact-before-embed nothing derived from the original is kept, the id included (a hash
         # of the text, time and line would let anyone confirm a guessed card number); --redact alone
         # keeps the original's id, so turning it on or off never re-scores a row
+        originals = batch.texts
         if self.redact and self.redact_before_embed:
             batch.texts = [self.redact(t) for t in batch.texts]
         ids = [given or derive_id(ts, text, line, source)
                for given, ts, text, line in zip(batch.ids, batch.times, batch.texts, batch.lines)]
+        # ...yet a row already stored under its original's id (scored without the flag, or by a version
+        # that derived ids before redacting) is looked up by that id, never kept, and not scored again
+        before = {i: derive_id(batch.times[i], originals[i], batch.lines[i], source)
+                  for i in range(len(ids)) if not batch.ids[i] and originals[i] != batch.texts[i]}
         rejects = [reject_row(self.run_id, r.source, r.line, r.reason, r.raw) for r in batch.rejects]
-        todo = self._new_rows(batch, ids, rejects, counts)
+        todo = self._new_rows(batch, ids, rejects, counts, before)
         hashes = [text_hash(batch.texts[i]) for i in todo]
         counts.read += len(batch) + len(batch.rejects)
         return Pending(ids=[ids[i] for i in todo], sources=[batch.source] * len(todo),
@@ -136,12 +141,14 @@ class Gate:
             rows = [row[:_TEXT] + (self.redact(row[_TEXT]),) + row[_TEXT + 1:] for row in rows]
         return rows, [{**r, "raw": self.redact(r["raw"])} for r in rejects]
 
-    def _new_rows(self, batch: Batch, ids: list[str], rejects: list[dict], counts: Counts) -> list[int]:
-        earlier = self.sink.existing_ids(ids)
+    def _new_rows(self, batch: Batch, ids: list[str], rejects: list[dict], counts: Counts,
+                  original_ids: dict[int, str]) -> list[int]:
+        earlier = self.sink.existing_ids(ids + list(original_ids.values()))
         first_line: dict[str, int] = {}
         todo = []
         for i, pid in enumerate(ids):
-            if earlier.get(pid, self.run_id) != self.run_id:
+            if earlier.get(pid, self.run_id) != self.run_id or \
+                    earlier.get(original_ids.get(i), self.run_id) != self.run_id:
                 counts.skipped += 1
             elif pid in earlier or pid in first_line or pid in self.in_flight:
                 where = f"line {first_line[pid]}" if pid in first_line else "an earlier chunk"
