@@ -34,7 +34,7 @@ import pandas as pd
 from scipy.stats import binomtest, norm
 
 from .errors import InputError
-from .logs import format_time
+from .logs import format_bound, format_time
 from .spikes import Incident, window_seconds
 from .stats import wilson_interval
 from .store import Store, utc_now
@@ -388,7 +388,7 @@ def _range(since: str | None, until: str | None) -> tuple[str, list]:
     parts, args = [], []
     for value, op, flag in ((since, ">=", "--since"), (until, "<", "--until")):
         if value:
-            stamp = format_time(value)
+            stamp = format_bound(value)
             if stamp is None:
                 raise InputError(f"{flag} {value!r} is not a date or time (try 2026-11-25)")
             parts.append(f"AND s.ts {op} ?")

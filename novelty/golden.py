@@ -78,12 +78,17 @@ def _predicted(path, spec: str, id_col: str, label_col: str, pred_col: str, text
 
     module_name, _, function_name = spec.partition(":")
     # like `python -m`: a module in the working folder imports, which a console script alone would miss
-    if "" not in sys.path and os.getcwd() not in sys.path:
+    # (only while importing it, so a pandas.py there cannot shadow a later import)
+    added = "" not in sys.path and os.getcwd() not in sys.path
+    if added:
         sys.path.insert(0, os.getcwd())
     try:
         function = getattr(importlib.import_module(module_name), function_name)
     except (ImportError, AttributeError, ValueError) as exc:
         raise InputError(f"--predict {spec!r}: cannot import it ({exc}); give module:function") from None
+    finally:
+        if added:
+            sys.path.remove(os.getcwd())
     frame = read_table(path)
     if text_col not in frame.columns:
         raise InputError(f"{path}: no column {text_col!r} to run --predict on (use --text-col)")

@@ -140,6 +140,8 @@ class PromptIndex:
         engine passes one that runs on a cluster). ``adapt`` (True or ``AdaptOptions``) first fine-tunes
         ``model`` on the labelled prompts, holding out a calibration slice (novelty/adapt.py).
         """
+        if index_type not in ann.INDEX_TYPES:  # before minutes of embedding, not after
+            raise InputError(f"index type {index_type!r} is not one of {', '.join(ann.INDEX_TYPES)}")
         folder = _folder(name, index_dir)
         if folder.exists() and not force:
             raise InputError(f"index {name!r} already exists in {folder.parent}; use `novelty index "

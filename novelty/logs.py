@@ -230,13 +230,14 @@ class _Validator:
         self.rejects: list[Reject] = []
         self.header_checked = False
         self.present: set[str] = set()
+        self.roles = {columns.text, *columns.optional().values()}  # the only names worth remembering
 
     def reject(self, line: int, reason: str, raw: str) -> None:
         self.rejects.append(Reject(self.source, line, reason, _printable(raw)))
 
     def check_header(self, names: Iterable[str]) -> None:
         names = list(names)
-        self.present = set(names)
+        self.present = self.roles & set(names)
         self.header_checked = True
         wanted = {"text": self.columns.text, **self.columns.optional()}
         for role, name in wanted.items():
@@ -267,8 +268,8 @@ class _Validator:
             return self.reject(line, record.reason, raw)
         if not isinstance(record, dict):
             return self.reject(line, "row is not a JSON object", raw)
-        if not self.present.issuperset(record):
-            self.present.update(record)  # a JSONL key first met after the first batch counts from here on
+        if len(self.present) < len(self.roles):  # a JSONL column first met after the first batch counts from here
+            self.present.update(name for name in self.roles if name in record)
         time = format_time(record.get(self.columns.time)) if self._has("time") else None
         reason = self._problem(record, time)
         if reason:
@@ -330,6 +331,7 @@ def _as_json(record: dict) -> str:
 # Times outside these bounds are an unset default (epoch 0), seconds read as milliseconds or the
 # reverse, or a typo; kept, one of them would stretch every window series back to 1970.
 EARLIEST, LATEST = "1990-01-01T00:00:00Z", "2100-01-01T00:00:00Z"
+_EARLIEST, _LATEST = pd.Timestamp(EARLIEST), pd.Timestamp(LATEST)
 
 
 def format_time(value: Any) -> str | None:
@@ -369,9 +371,28 @@ def time_problem(value: Any, column: str) -> str:
             f"{int(LATEST[:4]) - 1}: an unset default, or seconds and milliseconds mixed up?")
 
 
+def format_bound(value: Any) -> str | None:
+    """A --since / --until value as a canonical time; one outside 1990-2099 is clamped to those bounds,
+    so ``--since 1970-01-01`` still means "from the start" (None when it is not a time at all).
+
+    >>> format_bound("1970-01-01"), format_bound("2200-01-01"), format_bound("2026-11-25"), format_bound("soon")
+    ('1990-01-01T00:00:00Z', '2100-01-01T00:00:00Z', '2026-11-25T00:00:00Z', None)
+    """
+    stamp = format_time(value)
+    if stamp is not None:
+        return stamp
+    parsed = _parse_time(value)
+    if parsed is None or pd.isna(parsed):
+        return None
+    try:
+        return EARLIEST if parsed < _EARLIEST else LATEST
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
 def _in_bounds(stamp: pd.Timestamp) -> bool:
     try:
-        return pd.Timestamp(EARLIEST) <= stamp < pd.Timestamp(LATEST)
+        return _EARLIEST <= stamp < _LATEST
     except (TypeError, ValueError, OverflowError):
         return False
 

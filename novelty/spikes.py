@@ -22,7 +22,7 @@ import numpy as np
 from scipy.stats import norm
 
 from .errors import InputError
-from .logs import format_time
+from .logs import format_bound
 from .stats import (benjamini_hochberg, excess_over_rate, excess_over_reference, excess_tail, goodness_of_fit,
                     tail_weights, wilson_interval)
 from .store import Store, utc_now
@@ -50,7 +50,7 @@ class SpikeSettings:
         checks = [(0 < self.fdr < 1, "--fdr is a false-discovery rate between 0 and 1 (e.g. 0.005)", self.fdr),
                   (self.baseline_windows >= 1, "--baseline-windows must be at least 1", self.baseline_windows),
                   (self.min_baseline >= 1, "the minimum baseline must be at least 1 window", self.min_baseline),
-                  (self.min_prompts >= 1, "--min-prompts must be at least 1", self.min_prompts),
+                  (self.min_prompts >= 0, "--min-prompts cannot be negative", self.min_prompts),
                   (0 < self.tail < 1, "--tail is a p-value cut-off between 0 and 1 (e.g. 0.1)", self.tail),
                   (0 < self.tail_share < 1, "the tail test's share of the level is between 0 and 1", self.tail_share),
                   (self.cusum_drift >= 0 and self.cusum_limit > 0,
@@ -156,9 +156,9 @@ def parse_bound(value: str | None, flag: str) -> str | None:
     """A --since / --until value as a canonical UTC time string (None stays None)."""
     if value is None:
         return None
-    stamp = format_time(value)
+    stamp = format_bound(value)
     if stamp is None:
-        raise InputError(f"{flag} {value!r} is not a date or time between 1990 and 2099 (try 2026-11-25)")
+        raise InputError(f"{flag} {value!r} is not a date or time (try 2026-11-25)")
     return stamp
 
 

@@ -45,11 +45,14 @@ def test_score_a_folder_and_the_same_file_twice(tmp_path, index):
     log = write_jsonl(tmp_path / "log.jsonl", [{"prompt": f"how do I reset my pin {i}"} for i in range(5)])
     db = tmp_path / "m.db"
     fails_cleanly("score", tmp_path, "--index", index.path, "--db", db, message="is a folder")
-    twice = runner.invoke(app, ["score", str(log), str(tmp_path / "." / "log.jsonl"), "--index", str(index.path),
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "link.jsonl").symlink_to(log)  # the same file under a second spelling
+    twice = runner.invoke(app, ["score", str(log), str(tmp_path / "logs" / ".." / "log.jsonl"),
+                                str(tmp_path / "logs" / "link.jsonl"), "--index", str(index.path),
                                 "--db", str(db), "--json", "--fail-on", "rejects"])
     assert twice.exit_code == 0, twice.output
     result = json.loads(twice.output)
-    assert (result["scored"], result["rejected"]) == (5, 0)
+    assert (result["scored"], result["rejected"], result["sources"]) == (5, 0, [str(log)])
     assert sqlite3.connect(db).execute("SELECT COUNT(*) FROM rejects").fetchone() == (0,)
 
 

@@ -129,3 +129,4 @@ def test_predict_finds_a_module_in_the_working_folder(tmp_path, monkeypatch):
     pd.DataFrame({"id": range(200), "label": labels, "text": ["x"] * 200}).to_csv("c.csv", index=False)
     report = golden("b.csv", "c.csv", predict="cwd_model:predict")
     assert report.current.accuracy == 0.5 and report.regression
+    assert str(tmp_path) not in sys.path  # only while importing: a pandas.py there must not shadow pandas

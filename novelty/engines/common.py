@@ -227,7 +227,10 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
     ``redact`` stores text (and rejected rows) with private data replaced (see ``novelty.redact``);
     the embedding still sees the original unless ``redact_before_embed``.
     """
-    paths = list({Path(p).resolve(): Path(p) for p in paths}.values())  # a file named twice is read once
+    named: dict[Path, Path] = {}
+    for path in map(Path, paths):  # a file named twice (two spellings, overlapping globs) is read once, as first named
+        named.setdefault(path.resolve(), path)
+    paths = list(named.values())
     for path in paths:
         if path.is_dir():
             raise InputError(f"{path} is a folder; pass the log files inside it")
