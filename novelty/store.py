@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
+import socket
 import sqlite3
 import time
 from datetime import datetime, timezone
@@ -178,10 +180,24 @@ class Store:
 
     # -- runs -------------------------------------------------------------------------------------
     def start_run(self, **fields) -> int:
+        """A new run, 'running' until ``finish_run``. Its params record this process (host, pid), so a
+        later run can mark it 'interrupted' when that process is gone (killed, or the machine rebooted)."""
+        params = json.loads(fields.get("params") or "{}")
+        fields["params"] = json.dumps({**params, "process": {"host": socket.gethostname(), "pid": os.getpid()}})
         fields = {"started_at": utc_now(), "status": "running", **fields}
+        self._mark_interrupted()
         return self.transaction(lambda: int(self.db.conn.execute(
             f"INSERT INTO runs ({', '.join(map(quote, fields))}) VALUES ({', '.join('?' * len(fields))})",
             list(fields.values())).lastrowid))
+
+    def _mark_interrupted(self) -> None:
+        host = socket.gethostname()
+        gone = [run_id for run_id, params in self.db.execute("SELECT run_id, params FROM runs WHERE status = 'running'")
+                if _dead_here(_process(params), host)]
+        if gone:
+            self.transaction(lambda: self.db.conn.executemany(
+                "UPDATE runs SET status = 'interrupted' WHERE run_id = ? AND status = 'running'",
+                [(run_id,) for run_id in gone]))
 
     def finish_run(self, run_id: int, status: str = "done", **fields) -> None:
         fields = {"finished_at": utc_now(), "status": status, **fields}
@@ -295,6 +311,28 @@ class Store:
                     f"WHERE s.prompt_id IN ({marks})", part):
                 out[pid] = np.frombuffer(blob, dtype=np.float16).astype(np.float32)
         return out
+
+
+def _process(params: str | None) -> dict:
+    try:
+        process = json.loads(params or "{}").get("process")
+    except (ValueError, AttributeError):
+        return {}
+    return process if isinstance(process, dict) else {}
+
+
+def _dead_here(process: dict, host: str) -> bool:
+    """True when ``process`` ran on this host and is no longer alive (a run on another host: unknown)."""
+    pid = process.get("pid")
+    if process.get("host") != host or not isinstance(pid, int):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, owned by someone else
+        return False
+    return False
 
 
 def reject_row(run_id: int, source: str, line: int, reason: str, raw: str) -> dict:

@@ -1,4 +1,5 @@
 import json
+import os
 import sqlite3
 
 import numpy as np
@@ -188,3 +189,25 @@ def test_the_embedding_cache_is_bounded_and_keeps_novel_vectors(tmp_path, index,
     newest = {h for (h,) in con.execute("SELECT text_hash FROM scores WHERE run_id = ?", [result.run_id])}
     assert newest <= kept  # the older run's vectors went first
     assert con.execute("SELECT COUNT(*) FROM scores").fetchone()[0] == 61  # scores are never evicted
+
+
+def test_a_run_whose_process_died_is_marked_interrupted_by_the_next(tmp_path, index):
+    import socket
+    import subprocess
+    import sys
+
+    from novelty.store import Store
+
+    log = write_jsonl(tmp_path / "log.jsonl", [{"prompt": "reset my pin", "timestamp": "2026-11-20T08:00:00Z"}])
+    db = tmp_path / "m.db"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    store = Store(db)
+    with store.db.conn:  # as a run killed with SIGKILL leaves it; and one still running elsewhere
+        for pid, host in ((int(dead.stdout), socket.gethostname()), (os.getpid(), socket.gethostname()),
+                          (int(dead.stdout), "another-host")):
+            store.db.conn.execute("INSERT INTO runs (status, params) VALUES ('running', ?)",
+                                  [json.dumps({"process": {"host": host, "pid": pid}})])
+    store.close()
+    score_files([log], index, db)
+    statuses = [r[0] for r in sqlite3.connect(db).execute("SELECT status FROM runs ORDER BY run_id")]
+    assert statuses == ["interrupted", "running", "running", "done"]
