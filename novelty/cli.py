@@ -7,6 +7,7 @@ what ``--fail-on`` names; 2 = bad usage or input.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -69,7 +70,18 @@ def _progress(total: Optional[int], unit: str, desc: str) -> Iterator:
 
 
 def _print_json(payload) -> None:
-    typer.echo(json.dumps(payload, indent=2, ensure_ascii=False, default=str))
+    typer.echo(json.dumps(_finite(payload), indent=2, ensure_ascii=False, default=str, allow_nan=False))
+
+
+def _finite(value):
+    """``value`` with NaN and infinities as null: JSON has no such numbers, and strict parsers refuse them."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 @app.callback(invoke_without_command=True)

@@ -12,8 +12,10 @@ unavailability (missing column, type change, nulls or a default value taking ove
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -81,20 +83,65 @@ class DriftReport:
 
 
 # -- reading ------------------------------------------------------------------------------------------
-def read_table(path: str | Path) -> pd.DataFrame:
-    """A whole feature table: CSV, TSV, JSONL or Parquet (gzip too)."""
+def read_table(path: str | Path, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A whole feature table: CSV, TSV, JSONL or Parquet (gzip too). ``text_columns`` (keys, ids) are
+    read from CSV as written, so 00123 stays 00123."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     name = path.name.lower().removesuffix(".gz")
     try:
         if name.endswith((".parquet", ".pq")):
-            return pd.read_parquet(path)
-        if name.endswith((".jsonl", ".ndjson", ".json")):
-            return pd.read_json(path, lines=True)
-        return pd.read_csv(path, sep="\t" if name.endswith(".tsv") else ",", low_memory=False)
+            frame = pd.read_parquet(path)
+        elif name.endswith((".jsonl", ".ndjson", ".json")):
+            frame = _read_jsonl(path)
+        else:
+            frame = pd.read_csv(path, sep="\t" if name.endswith(".tsv") else ",", low_memory=False,
+                                dtype={c: str for c in text_columns})
     except (ValueError, OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read it as a table ({exc})") from None
+    numeric = frame.select_dtypes("number").columns
+    if len(numeric):  # an infinite value is a broken one: counted as missing, not averaged
+        frame[numeric] = frame[numeric].replace([np.inf, -np.inf], np.nan)
+    return frame
+
+
+def _read_jsonl(path: Path) -> pd.DataFrame:
+    """One object a line, values as written: no guessing that a column named *_at or date holds
+    dates (pandas' read_json does, so the same rows in CSV and JSONL would differ)."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    records = []
+    with opener(path, "rt", encoding="utf-8") as fh:
+        for number, line in enumerate(fh, start=1):
+            if line.strip():
+                try:
+                    records.append(json.loads(line.removeprefix("\ufeff")))
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"line {number} is not JSON: {exc}") from None
+    if not all(isinstance(r, dict) for r in records):
+        raise ValueError("every line should be a JSON object")
+    return pd.DataFrame.from_records(records)
+
+
+_WHOLE = re.compile(r"-?\d+(\.0+)?")
+
+
+def as_text(values: pd.Series) -> pd.Series:
+    """Ids or labels as text, so 7 in one file pairs with "7" in another, and 7.0 (what a column of
+    whole numbers with a gap is read as) with 7; missing values stay missing.
+
+    >>> as_text(pd.Series([7.0, None, 12.0])).tolist(), as_text(pd.Series(["007", "a"])).tolist()
+    (['7', None, '12'], ['007', 'a'])
+    >>> as_text(pd.Series(["7.0", "012.0"])).tolist()  # read as text from a CSV pandas wrote
+    ['7', '012']
+    """
+    present = values.dropna()
+    if pd.api.types.is_float_dtype(values) and len(present) and (present % 1 == 0).all():
+        values = values.astype("Int64")
+    texts = [None if pd.isna(v) else str(v) for v in values]
+    if texts and all(t is None or _WHOLE.fullmatch(t) for t in texts):
+        texts = [t if t is None else t.split(".")[0] for t in texts]
+    return pd.Series(texts, index=values.index, dtype=object)
 
 
 def profile(frame: pd.DataFrame, ignore: set[str] = frozenset(), seed: int = 0) -> dict:
@@ -127,7 +174,8 @@ def load_reference(path: str | Path, ignore: set[str] = frozenset()) -> dict:
         except (json.JSONDecodeError, UnicodeDecodeError):
             saved = None
         if isinstance(saved, dict) and saved.get("format") == PROFILE_FORMAT:
-            return saved
+            # a profile saved with the time column (or before --ignore) leaves them out now too
+            return {**saved, "columns": {k: v for k, v in saved["columns"].items() if k not in ignore}}
     return profile(read_table(path), ignore)
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 
-from .drift import read_table
+from .drift import as_text, read_table
 from .errors import InputError
 
 MIN_DROP = 0.02  # an accuracy drop smaller than this is not a regression, however significant
@@ -104,7 +104,7 @@ def _predicted(path, spec: str, id_col: str, label_col: str, pred_col: str, text
 
 
 def _read(path, id_col: str, label_col: str, pred_col: str) -> pd.DataFrame:
-    return _columns(read_table(path), path, id_col, label_col, pred_col)
+    return _columns(read_table(path, (id_col, label_col, pred_col)), path, id_col, label_col, pred_col)
 
 
 def _columns(frame: pd.DataFrame, path, id_col: str, label_col: str, pred_col: str) -> pd.DataFrame:
@@ -116,20 +116,9 @@ def _columns(frame: pd.DataFrame, path, id_col: str, label_col: str, pred_col: s
         raise InputError(f"{path}: no column(s) {', '.join(map(repr, missing))}; columns: "
                          f"{', '.join(map(str, frame.columns))} (use --id-col, --label-col, --pred-col)")
     frame = frame[[id_col, label_col, pred_col]].dropna(subset=[id_col, label_col])
-    frame[[label_col, pred_col]] = frame[[label_col, pred_col]].astype(str)
-    frame[id_col] = _ids(frame[id_col])
+    for column in (id_col, label_col, pred_col):  # 0 and 0.0 (a column with a gap) are one label
+        frame[column] = as_text(frame[column]).fillna("")
     return frame.drop_duplicates(subset=[id_col], keep="last")
-
-
-def _ids(ids: pd.Series) -> pd.Series:
-    """Ids as text, so 7 in one file pairs with "7" in the other (and 7.0, from a column with gaps, too).
-
-    >>> _ids(pd.Series([7.0, 12.0])).tolist(), _ids(pd.Series(["007", "a"])).tolist()
-    (['7', '12'], ['007', 'a'])
-    """
-    if pd.api.types.is_float_dtype(ids) and (ids % 1 == 0).all():
-        ids = ids.astype("int64")
-    return ids.astype(str)
 
 
 def _quality(frame: pd.DataFrame, label_col: str, pred_col: str, bootstrap: int, rng) -> RunQuality:

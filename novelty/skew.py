@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .drift import read_table
+from .drift import as_text, read_table
 from .errors import InputError
 
 
@@ -47,10 +47,11 @@ class SkewReport:
 def skew(offline: str | Path, serving: str | Path, key: str, tolerance: float = 1e-3,
          min_mismatch: float = 0.01) -> SkewReport:
     """Per feature, the share of joined rows whose serving value differs from the offline one."""
-    left, right = read_table(offline), read_table(serving)
+    left, right = read_table(offline, (key,)), read_table(serving, (key,))
     for name, frame, path in (("offline", left, offline), ("serving", right, serving)):
         if key not in frame.columns:
             raise InputError(f"{path}: no key column {key!r} (--key) in the {name} table")
+        frame[key] = as_text(frame[key])  # '00123' in a CSV joins 00123 from Parquet, as text
         if frame[key].duplicated().any():
             raise InputError(f"{path}: key {key!r} repeats in the {name} table; pass a unique key")
     joined = left.merge(right, on=key, suffixes=("__offline", "__serving"))

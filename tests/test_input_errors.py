@@ -84,3 +84,47 @@ def test_out_of_range_settings_are_refused(tmp_path, index):
         fails_cleanly("spikes", "--db", db, option, value, message=option)
     table = write_csv(tmp_path / "t.csv", ["x"], [[i] for i in range(50)])
     fails_cleanly("drift", table, table, "--fdr", "7", message="--fdr")
+
+
+def test_golden_numeric_labels_with_a_blank_are_not_a_regression(tmp_path):
+    base = tmp_path / "b.csv"
+    base.write_text("id,label,prediction\n" + "".join(f"{i},{i % 3},{i % 3}\n" for i in range(60)))
+    current = tmp_path / "c.csv"  # one unlabelled row makes pandas read the labels as 0.0, 1.0...
+    current.write_text(base.read_text() + "60,,1\n")
+    out = runner.invoke(app, ["golden", "--baseline", str(base), "--current", str(current), "--json",
+                              "--fail-on", "regression"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output)["current"]["accuracy"] == 1.0
+
+
+def test_skew_joins_a_parquet_key_with_the_same_key_in_csv(tmp_path):
+    import pandas as pd
+
+    pd.DataFrame({"rid": ["00123", "00124"], "x": [1.5, 2.5]}).to_parquet(tmp_path / "offline.parquet")
+    (tmp_path / "serving.csv").write_text("rid,x\n00123,1.5\n00124,2.5\n")
+    out = runner.invoke(app, ["skew", "--offline", str(tmp_path / "offline.parquet"),
+                              "--serving", str(tmp_path / "serving.csv"), "--key", "rid", "--json"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output)["joined"] == 2
+
+
+def test_drift_same_rows_in_csv_and_jsonl_and_a_saved_profile_with_its_time_column(tmp_path):
+    rows = [{"created_at": 1764057600 + 3600 * i, "amount": float(i % 7), "ts": f"2026-11-{1 + i % 20:02d}"}
+            for i in range(200)]
+    csv_path = write_csv(tmp_path / "t.csv", list(rows[0]), [list(r.values()) for r in rows])
+    jsonl_path = write_jsonl(tmp_path / "t.jsonl", rows)
+    same = runner.invoke(app, ["drift", str(csv_path), str(jsonl_path), "--json", "--fail-on", "drift"])
+    assert same.exit_code == 0, same.output  # read_json took created_at for dates: a 10^6 "recalibration"
+    profile = tmp_path / "p.json"
+    assert runner.invoke(app, ["drift", str(csv_path), str(csv_path), "--save-reference", str(profile)]).exit_code == 0
+    windows = runner.invoke(app, ["drift", str(profile), str(csv_path), "--time-col", "ts", "--window", "7d",
+                                  "--fail-on", "drift"])
+    assert windows.exit_code == 0, windows.output  # the saved profile's ts is not 'missing' from each window
+
+
+def test_drift_treats_infinities_as_missing_and_prints_valid_json(tmp_path):
+    table = tmp_path / "inf.csv"
+    table.write_text("a\n" + "\n".join(["1", "inf", "3", "-inf", "5"] * 20) + "\n")
+    out = runner.invoke(app, ["drift", str(table), str(table), "--json"])
+    assert out.exit_code == 0 and "Traceback" not in out.output, out.output
+    json.loads(out.output, parse_constant=lambda c: pytest.fail(f"{c} is not JSON"))
