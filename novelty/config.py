@@ -116,7 +116,7 @@ class MonitorConfig:
             return None
         try:
             text = value.format(date=day) if day is not None else value
-        except (KeyError, ValueError, IndexError) as exc:
+        except (KeyError, ValueError, IndexError, TypeError, AttributeError) as exc:
             raise InputError(f"{self.source}: {key} = {value!r}: only {{date}} may be filled in ({exc})") from None
         return self.folder / Path(text).expanduser()
 

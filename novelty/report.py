@@ -71,8 +71,13 @@ def write_report(db: str | Path, out: str | Path = "report.html", **options) -> 
     """Gather (``gather``'s options) and write the HTML report to ``out``."""
     data = gather(db, **options)
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render(data), encoding="utf-8")
+    if out.is_dir():
+        raise InputError(f"{out} is a folder; give the page's file name, e.g. {out / 'report.html'}")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(render(data), encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{out}: cannot write the report ({exc.strerror})") from None
     return ReportResult(str(out), data.diagnosis)
 
 

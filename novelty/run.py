@@ -14,6 +14,8 @@ day); 2 = a step failed on its input.
 from __future__ import annotations
 
 import json
+import sys
+import traceback
 from dataclasses import asdict, dataclass, field
 from datetime import date as Date, datetime, timedelta, timezone
 from pathlib import Path
@@ -21,7 +23,7 @@ from typing import Callable
 
 from .config import MonitorConfig, load_config
 from .diagnose import Diagnosis, diagnose
-from .errors import NoveltyError
+from .errors import InputError, NoveltyError
 from .spikes import window_seconds
 
 _RANK = {"low": 1, "medium": 2, "high": 3}
@@ -77,12 +79,19 @@ def run_monitor(config: str | Path | MonitorConfig, day: Date | str | None = Non
             job.steps.append(step())
         except NoveltyError as exc:
             job.steps.append(Step(name, "failed", str(exc)))
+        except Exception as exc:  # a cron job goes on with the next step, and says what broke (exit 2)
+            traceback.print_exc(file=sys.stderr)
+            job.steps.append(Step(name, "failed", f"{type(exc).__name__}: {exc} (a bug? the traceback is on "
+                                                  "stderr; please report it)"))
     summary = RunSummary(day.isoformat(), cfg.source, job.steps, job.alerts(), job.diagnosis, job.report_path,
                          job.missing)
     out = cfg.path("output.summary", day)
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(summary.to_dict(), indent=2, default=str), encoding="utf-8")
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(summary.to_dict(), indent=2, default=str), encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"output.summary {out}: cannot write it ({exc.strerror}); the steps ran") from None
     return summary
 
 
@@ -250,6 +259,8 @@ class _Job:
         if not all(p and p.is_file() for p in golden_files):
             golden_files = (None, None)
         out = c.path("output.report", self.day)
+        if out is None:
+            return Step("report", "skipped", "output.report is empty: no page written")
         result = write_report(self.db, out, reference=drift_files[0], current=drift_files[1],
                               ignore=set(c["drift.ignore"]), golden_baseline=golden_files[0],
                               golden_current=golden_files[1], index_dir=c.path("index.dir"), window=c["spikes.window"])

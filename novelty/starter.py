@@ -40,6 +40,8 @@ def write_starter(out: str | Path, settings: dict[str, Any], force: bool = False
     """Write a starter config to ``out`` with ``settings`` ("section.key": value) filled in and the log
     columns sniffed; check that it loads."""
     out = Path(out)
+    if out.is_dir():
+        raise InputError(f"{out} is a folder; give the config's file name, e.g. {out / 'monitor.toml'}")
     if out.exists() and not force:
         raise InputError(f"{out} exists; pass --force to replace it")
     sample = _newest_log(settings.get("logs.path", ""), out.resolve().parent)

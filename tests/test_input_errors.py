@@ -128,3 +128,13 @@ def test_drift_treats_infinities_as_missing_and_prints_valid_json(tmp_path):
     out = runner.invoke(app, ["drift", str(table), str(table), "--json"])
     assert out.exit_code == 0 and "Traceback" not in out.output, out.output
     json.loads(out.output, parse_constant=lambda c: pytest.fail(f"{c} is not JSON"))
+
+
+def test_report_and_init_outputs_that_are_folders(tmp_path, index):
+    log = write_jsonl(tmp_path / "l.jsonl", [{"prompt": "reset my pin", "timestamp": "2026-11-20T00:00:00Z"}])
+    db = tmp_path / "m.db"
+    assert runner.invoke(app, ["score", str(log), "--index", str(index.path), "--db", str(db)]).exit_code == 0
+    (tmp_path / "out").mkdir()
+    fails_cleanly("report", "--db", db, "-o", tmp_path / "out", message="is a folder")
+    fails_cleanly("init", "-o", tmp_path / "out", "--force", "--index", "bot", "--logs", "logs/{date}.jsonl",
+                  message="is a folder")

@@ -128,6 +128,23 @@ def test_a_step_failing_on_its_input_exits_2_and_the_others_still_run(monitor, t
     assert broken.steps[-1].name == "report"
 
 
+def test_a_step_that_breaks_unexpectedly_fails_alone_and_the_run_exits_2(monitor, tmp_path, monkeypatch):
+    from novelty import run as run_module
+
+    def broken(self):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(run_module._Job, "golden", broken)
+    result = run_monitor(load_config(monitor, {"output.report": ""}), "2026-11-18")
+    steps = {s.name: s for s in result.steps}
+    assert steps["golden"].status == "failed" and "RuntimeError: boom" in steps["golden"].reason
+    assert steps["report"].status == "skipped" and steps["clusters"].status == "ran"
+    assert result.exit_code == 2
+    (tmp_path / "summary-dir").mkdir()
+    with pytest.raises(InputError, match="output.summary"):
+        run_monitor(load_config(monitor, {"output.summary": "summary-dir"}), "2026-11-18")
+
+
 def test_init_writes_a_config_that_run_accepts(tmp_path, index):
     _day_log(tmp_path, 1)
     out = tmp_path / "monitor.toml"
