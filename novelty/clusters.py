@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError
-from .spikes import parse_bound
+from .spikes import parse_range
 from .store import Store, utc_now
 
 SAME_CLUSTER = 0.85   # centroid cosine above which a new cluster continues a stored one
@@ -57,7 +57,7 @@ def find_clusters(db: str | Path, since: str | None = None, until: str | None = 
         raise InputError(f"{db}: no such database; fill one with `novelty score` first")
     if min_size < 2:
         raise InputError(f"--min-size must be at least 2 (a cluster of one is an outlier), not {min_size}")
-    since, until = parse_bound(since, "--since"), parse_bound(until, "--until")
+    since, until = parse_range(since, until)
     store = Store(db)
     try:
         rows = _novel_rows(store, since, until)

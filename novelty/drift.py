@@ -45,8 +45,11 @@ class DriftSettings:
     def __post_init__(self) -> None:
         if not 0 < self.fdr < 1:
             raise InputError(f"--fdr is a false-discovery rate between 0 and 1 (e.g. 0.05), not {self.fdr}")
-        if self.rescale <= 1 or min(self.min_effect, self.min_psi, self.null_jump, self.takeover) < 0:
-            raise InputError("drift thresholds must be >= 0, and --rescale above 1")
+        thresholds = (self.min_effect, self.min_psi, self.null_jump, self.takeover)
+        if not all(math.isfinite(t) and t >= 0 for t in thresholds) or not (math.isfinite(self.rescale)
+                                                                           and self.rescale > 1):
+            raise InputError(f"--min-effect and --min-psi must be finite numbers >= 0 (got {self.min_effect}, "
+                             f"{self.min_psi})")
 
 
 @dataclass(frozen=True)

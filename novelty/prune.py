@@ -63,9 +63,11 @@ def prune(db: str | Path, older_than: str, *, now: datetime | None = None,
         raise InputError(f"{db}: no such database; fill one with `novelty score` first")
     try:
         span = timedelta(seconds=window_seconds(older_than))
-    except InputError:
-        raise InputError(f"--older-than {older_than!r} should look like 90d, 12w or 36h") from None
-    cutoff = ((now or datetime.now(timezone.utc)) - span).strftime("%Y-%m-%dT%H:%M:%SZ")
+        start = (now or datetime.now(timezone.utc)) - span
+    except (InputError, OverflowError):
+        raise InputError(f"--older-than {older_than!r} should look like 90d, 12w or 36h (within the "
+                         "calendar)") from None
+    cutoff = start.strftime("%Y-%m-%dT%H:%M:%SZ")
     store = Store(db)
     try:
         store.db.execute("PRAGMA secure_delete = ON")

@@ -7,6 +7,7 @@ be compared, which is what ``drift`` does.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -47,6 +48,9 @@ class SkewReport:
 def skew(offline: str | Path, serving: str | Path, key: str, tolerance: float = 1e-3,
          min_mismatch: float = 0.01) -> SkewReport:
     """Per feature, the share of joined rows whose serving value differs from the offline one."""
+    if not (math.isfinite(tolerance) and tolerance >= 0 and 0 <= min_mismatch <= 1):
+        raise InputError(f"--tolerance must be a number >= 0 and --min-mismatch a share between 0 and 1 "
+                         f"(got {tolerance}, {min_mismatch})")
     left, right = read_table(offline, (key,)), read_table(serving, (key,))
     for name, frame, path in (("offline", left, offline), ("serving", right, serving)):
         if key not in frame.columns:

@@ -133,7 +133,7 @@ def detect_spikes(db: str | Path, settings: SpikeSettings = SpikeSettings(), sin
     """
     if not Path(db).exists():
         raise InputError(f"{db}: no such database; fill one with `novelty score` first")
-    since_ts, until_ts = parse_bound(since, "--since"), parse_bound(until, "--until")
+    since_ts, until_ts = parse_range(since, until)
 
     def in_range(start: str) -> bool:
         return (not since_ts or start >= since_ts) and (not until_ts or start < until_ts)
@@ -150,6 +150,14 @@ def detect_spikes(db: str | Path, settings: SpikeSettings = SpikeSettings(), sin
         return SpikeReport(str(db), settings.window, alpha, shown, incidents)
     finally:
         store.close()
+
+
+def parse_range(since: str | None, until: str | None) -> tuple[str | None, str | None]:
+    """--since and --until as canonical times; an empty range (since at or after until) is an error."""
+    since_ts, until_ts = parse_bound(since, "--since"), parse_bound(until, "--until")
+    if since_ts and until_ts and since_ts >= until_ts:
+        raise InputError(f"--since {since} is not before --until {until}: the range is empty")
+    return since_ts, until_ts
 
 
 def parse_bound(value: str | None, flag: str) -> str | None:
@@ -395,7 +403,7 @@ def _save(store: Store, settings: SpikeSettings, windows: list[Window], incident
             [(size, w.window_start, w.window_end, w.prompts, w.novel, w.novel_rate, w.ci_low, w.ci_high,
               w.expected_rate, w.baseline, w.p_value, w.q_value, w.cusum, int(w.flagged), now,
               now if w.window_end <= now and not settings.step else None, json.dumps(list(w.detectors)))
-             for w in windows])
+             for w in windows if not w.decided])  # a decided window keeps its row, even after a prune
         for incident in incidents:
             store.db.conn.execute(
                 "INSERT INTO incidents VALUES (?,?,?,?,?,?,'open',?,?,?) ON CONFLICT(incident_id) DO "

@@ -138,3 +138,18 @@ def test_report_and_init_outputs_that_are_folders(tmp_path, index):
     fails_cleanly("report", "--db", db, "-o", tmp_path / "out", message="is a folder")
     fails_cleanly("init", "-o", tmp_path / "out", "--force", "--index", "bot", "--logs", "logs/{date}.jsonl",
                   message="is a folder")
+
+
+def test_more_out_of_range_options(tmp_path, index):
+    log = write_jsonl(tmp_path / "l.jsonl", [{"prompt": "reset my pin", "timestamp": "2026-11-20T00:00:00Z"}])
+    db = tmp_path / "m.db"
+    assert runner.invoke(app, ["score", str(log), "--index", str(index.path), "--db", str(db)]).exit_code == 0
+    fails_cleanly("prune", "--db", db, "--older-than", "99999999d", message="--older-than")
+    for command in ("spikes", "clusters"):
+        fails_cleanly(command, "--db", db, "--since", "2026-11-22", "--until", "2026-11-20", message="empty")
+    table = write_csv(tmp_path / "t.csv", ["k", "x"], [[i, i] for i in range(20)])
+    fails_cleanly("skew", "--offline", table, "--serving", table, "--key", "k", "--min-mismatch", "-1",
+                  message="--min-mismatch")
+    fails_cleanly("skew", "--offline", table, "--serving", table, "--key", "k", "--tolerance", "nan",
+                  message="--tolerance")
+    fails_cleanly("drift", table, table, "--min-psi", "nan", message="--min-psi")

@@ -188,3 +188,15 @@ def test_a_database_from_before_decisions_gains_the_new_columns(tmp_path):
     conn.close()
     fill(tmp_path / "old.db", [(500, 25, None)] * 4)
     assert len(detect_spikes(tmp_path / "old.db").windows) == 4
+
+
+def test_a_decided_window_keeps_its_saved_row_when_its_prompts_are_pruned_later(tmp_path):
+    db = fill(tmp_path / "m.db", [(300, 15, None)] * 8)
+    detect_spikes(db)
+    with sqlite3.connect(db) as conn:
+        before = conn.execute("SELECT * FROM windows ORDER BY window_start").fetchall()
+        conn.execute("DELETE FROM scores WHERE ts < '2026-11-04'")  # as prune --older-than does
+    detect_spikes(db)
+    with sqlite3.connect(db) as conn:
+        after = conn.execute("SELECT * FROM windows ORDER BY window_start").fetchall()
+    assert after == before
