@@ -67,7 +67,7 @@ def find_clusters(db: str | Path, since: str | None = None, until: str | None = 
         labels = _labels(vectors, min_size)
         clusters, members = _describe(store, rows, vectors, labels)
         clusters = _count_look_alikes(store, clusters, members, rows, vectors, labels, until)
-        if save and clusters:  # a run that finds nothing (--min-size too large, say) supersedes nothing
+        if save:
             _save(store, clusters, members, [r["prompt_id"] for r in rows])
         return sorted(clusters, key=lambda c: -c.size)
     finally:

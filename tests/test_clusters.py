@@ -142,11 +142,3 @@ def test_a_prompt_that_falls_back_to_noise_leaves_its_old_cluster(tmp_path):
     assert early == [] and members == {c.cluster_id: c.size - c.daily["2026-11-23"] for c in first}
     shown = {c.cluster_id: len(cluster_prompts(db, c.cluster_id)) for c in first}
     assert shown == members  # the second day's prompts keep the cluster they were last put in
-
-
-def test_a_run_that_finds_no_cluster_leaves_the_last_run_as_it_was(tmp_path):
-    db = novel_db(tmp_path / "m.db", {"bitcoin wallet": 40, "staking rewards": 25})
-    found = find_clusters(db)
-    sizes = {c.cluster_id: len(cluster_prompts(db, c.cluster_id, limit=1000)) for c in found}
-    assert find_clusters(db, min_size=100_000) == []
-    assert {c.cluster_id: len(cluster_prompts(db, c.cluster_id, limit=1000)) for c in found} == sizes
