@@ -186,11 +186,19 @@ class PromptIndex:
                 self.manifest["training"], sources=self.manifest["training"]["sources"] + [str(source)]))
             updated = _write(self.path, manifest, np.vstack([self.vectors(), vectors]),
                              pd.concat([self.prompts, added], ignore_index=True),
-                             self.calibration.alpha, rows.rejects,
+                             self.calibration.alpha,
+                             list({(r.source, r.line): r for r in self._rejects() + rows.rejects}.values()),
                              self.path / MODEL_FOLDER if self.adapted else None)
             self.__dict__.update(updated.__dict__)
         return AddResult(added=len(fresh), already_present=len(rows.texts) - len(fresh),
                          rejected=len(rows.rejects), total=len(self))
+
+    def _rejects(self) -> list[Reject]:
+        """The training rows set aside so far (by the build and earlier adds), kept across an add."""
+        path = self.path / "rejects.jsonl"
+        if not path.is_file():
+            return []
+        return [Reject(**json.loads(line)) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
     @classmethod
     def load(cls, name: str | Path, index_dir: str | Path | None = None) -> "PromptIndex":

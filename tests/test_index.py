@@ -108,3 +108,16 @@ def test_labels_are_optional(tmp_path):
     assert built.manifest["scorer"]["name"] == "knn"  # auto: no labels, no label-aware scorer
     with pytest.raises(InputError, match="needs every training prompt labelled"):
         PromptIndex.build(path, "t2", index_dir=tmp_path, model=FAKE_MODEL, scorer="ensemble")
+
+
+def test_add_keeps_the_record_of_rows_rejected_before(tmp_path):
+    rows = [(f"how do I reset pin number {i}", "pin") for i in range(40)] + [("", "pin")]
+    built = PromptIndex.build(write_csv(tmp_path / "t.csv", ["text", "label"], rows), "t", index_dir=tmp_path,
+                              model=FAKE_MODEL, scorer="knn")
+    assert built.manifest["training"]["rejected"] == 1
+    extra = write_csv(tmp_path / "x.csv", ["text", "label"], [("buy bitcoin", "crypto"), ("", "crypto")])
+    built.add(extra)
+    built.add(extra)  # again: its reject is not recorded twice
+    again = PromptIndex.load("t", tmp_path)
+    assert again.manifest["training"]["rejected"] == 2
+    assert len((again.path / "rejects.jsonl").read_text().splitlines()) == 2
