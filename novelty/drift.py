@@ -392,9 +392,13 @@ def drift(reference: str | Path, current: str | Path, settings: DriftSettings = 
     seconds = window_seconds(window or "1d")
     starts = stamps.dt.floor(f"{seconds}s")
     body = table.drop(columns=[time_col])
-    return [(start.strftime("%Y-%m-%dT%H:%M:%SZ"),
-             _score_first(compare(ref, body[starts == start].reset_index(drop=True), settings, ignore), score_col))
-            for start in sorted(starts.dropna().unique())]
+    untimed = int(stamps.isna().sum())
+    note = [f"{untimed:,} rows of {current} have no readable {time_col!r} and are in no window"] if untimed else []
+    reports = [(start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                _score_first(compare(ref, body[starts == start].reset_index(drop=True), settings, ignore), score_col))
+               for start in sorted(starts.dropna().unique())]
+    return [(start, DriftReport(r.reference_rows, r.current_rows, r.findings, r.not_checked + note))
+            for start, r in reports]
 
 
 def _score_first(report: DriftReport, score_col: str | None) -> DriftReport:

@@ -77,6 +77,7 @@ def format_drift(window: str, report) -> str:
         js = f"{f.js:5.3f}" if f.js is not None else "    -"
         lines.append(f"  {f.feature[:20]:<20}  {f.kind:<11}  {(f.test or '-'):<4}  {p}  {effect}  {psi}  {js}  "
                      f"{f.cause or 'ok'}: {f.evidence}")
+    lines += [f"  not checked: {note}" for note in report.not_checked]
     return "\n".join(lines)
 
 

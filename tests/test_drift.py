@@ -113,3 +113,12 @@ def test_score_column_is_reported_first(tmp_path):
     assert report.findings[0].evidence.startswith("model score distribution")
     with pytest.raises(InputError, match="--score-col"):
         drift(tmp_path / "ref.csv", tmp_path / "cur.csv", score_col="nope")
+
+
+def test_rows_without_a_readable_time_are_counted_not_dropped_silently(tmp_path):
+    table().to_csv(tmp_path / "ref.csv", index=False)
+    current = table(seed=1).assign(ts=["2026-11-20"] * 300 + ["garbage"] * 100 + [""] * (len(table()) - 400))
+    current.to_csv(tmp_path / "cur.csv", index=False)
+    out = CliRunner().invoke(app, ["drift", str(tmp_path / "ref.csv"), str(tmp_path / "cur.csv"), "--time-col", "ts"])
+    assert out.exit_code == 0, out.output
+    assert f"not checked: {len(table()) - 300:,} rows of" in out.output and "no readable 'ts'" in out.output
