@@ -41,6 +41,7 @@ class GoldenReport:
     mcnemar_p: float
     regression: bool
     label_changes: list[dict] = field(default_factory=list)
+    left_out: dict = field(default_factory=dict)  # rows not compared, by file and reason
 
     @property
     def accuracy_change(self) -> float:
@@ -69,8 +70,11 @@ def golden(baseline: str | Path, current: str | Path, id_col: str = "id", label_
     base = _quality(before, label_col, pred_col, bootstrap, rng)
     now = _quality(after, label_col, pred_col, bootstrap, rng)
     drop = base.accuracy - now.accuracy
+    left_out = {name: {**frame.attrs.get("left_out", {}), "not in the other file": len(frame) - len(paired)}
+                for name, frame in (("baseline", before), ("current", after))}
+    left_out = {name: {k: n for k, n in reasons.items() if n} for name, reasons in left_out.items()}
     return GoldenReport(base, now, len(paired), fixed, broken, p, drop >= MIN_DROP and p < 0.05,
-                        _label_changes(paired, label_col, pred_col))
+                        _label_changes(paired, label_col, pred_col), left_out)
 
 
 def _predicted(path, spec: str, id_col: str, label_col: str, pred_col: str, text_col: str) -> pd.DataFrame:
@@ -115,10 +119,14 @@ def _columns(frame: pd.DataFrame, path, id_col: str, label_col: str, pred_col: s
     if missing:
         raise InputError(f"{path}: no column(s) {', '.join(map(repr, missing))}; columns: "
                          f"{', '.join(map(str, frame.columns))} (use --id-col, --label-col, --pred-col)")
+    rows = len(frame)
     frame = frame[[id_col, label_col, pred_col]].dropna(subset=[id_col, label_col])
+    unlabelled = rows - len(frame)
     for column in (id_col, label_col, pred_col):  # 0 and 0.0 (a column with a gap) are one label
         frame[column] = as_text(frame[column]).fillna("")
-    return frame.drop_duplicates(subset=[id_col], keep="last")
+    unique = frame.drop_duplicates(subset=[id_col], keep="last")
+    unique.attrs["left_out"] = {"no id or label": unlabelled, "repeated id (the last row kept)": len(frame) - len(unique)}
+    return unique
 
 
 def _quality(frame: pd.DataFrame, label_col: str, pred_col: str, bootstrap: int, rng) -> RunQuality:

@@ -111,6 +111,8 @@ def format_golden(report) -> str:
              f"McNemar p = {report.mcnemar_p:.2g}",
              "verdict   " + ("model_regression: roll back or retrain; check the model artefact"
                              if report.regression else "no regression")]
+    lines += [f"left out  {name}: " + ", ".join(f"{n:,} {reason}" for reason, n in reasons.items())
+              for name, reasons in report.left_out.items() if reasons]
     lines += [f"  {r['label']:<24} recall {r['recall_before']:.0%} -> {r['recall_now']:.0%}"
               for r in report.label_changes if r["change"] < 0]
     return "\n".join(lines)

@@ -130,3 +130,16 @@ def test_predict_finds_a_module_in_the_working_folder(tmp_path, monkeypatch):
     report = golden("b.csv", "c.csv", predict="cwd_model:predict")
     assert report.current.accuracy == 0.5 and report.regression
     assert str(tmp_path) not in sys.path  # only while importing: a pandas.py there must not shadow pandas
+
+
+def test_golden_says_which_rows_it_left_out(tmp_path):
+    base = tmp_path / "b.csv"
+    base.write_text("id,label,prediction\n" + "".join(f"{i},a,a\n" for i in range(40)) + "40,,a\n41,a,a\n")
+    current = tmp_path / "c.csv"
+    current.write_text("id,label,prediction\n" + "".join(f"{i},a,a\n" for i in range(40)) + "5,a,b\n")
+    report = golden(base, current)
+    assert report.paired == 40 and report.left_out == {
+        "baseline": {"no id or label": 1, "not in the other file": 1},
+        "current": {"repeated id (the last row kept)": 1}}
+    out = CliRunner().invoke(app, ["golden", "--baseline", str(base), "--current", str(current)])
+    assert "left out  baseline: 1 no id or label, 1 not in the other file" in out.output
