@@ -86,9 +86,10 @@ class DriftReport:
 
 
 # -- reading ------------------------------------------------------------------------------------------
-def read_table(path: str | Path, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
+def read_table(path: str | Path, text_columns: tuple[str, ...] = (), keep_inf: bool = False) -> pd.DataFrame:
     """A whole feature table: CSV, TSV, JSONL or Parquet (gzip too). ``text_columns`` (keys, ids) are
-    read from CSV as written, so 00123 stays 00123."""
+    read from CSV as written, so 00123 stays 00123. Infinities count as missing unless ``keep_inf``
+    (skew: inf on one side and null on the other is a difference)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
@@ -104,7 +105,7 @@ def read_table(path: str | Path, text_columns: tuple[str, ...] = ()) -> pd.DataF
     except (ValueError, OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read it as a table ({exc})") from None
     numeric = frame.select_dtypes("number").columns
-    if len(numeric):  # an infinite value is a broken one: counted as missing, not averaged
+    if len(numeric) and not keep_inf:  # an infinite value is a broken one: counted as missing, not averaged
         frame[numeric] = frame[numeric].replace([np.inf, -np.inf], np.nan)
     return frame
 
@@ -139,12 +140,29 @@ def as_text(values: pd.Series) -> pd.Series:
     ['7', '012']
     """
     present = values.dropna()
-    if pd.api.types.is_float_dtype(values) and len(present) and (present % 1 == 0).all():
+    if pd.api.types.is_float_dtype(values) and len(present) and (present % 1 == 0).all() \
+            and (present.abs() < 2 ** 63).all():
         values = values.astype("Int64")
     texts = [None if pd.isna(v) else str(v) for v in values]
     if texts and all(t is None or _WHOLE.fullmatch(t) for t in texts):
         texts = [t if t is None else t.split(".")[0] for t in texts]
     return pd.Series(texts, index=values.index, dtype=object)
+
+
+def join_keys(a: pd.Series, b: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Two key columns as text for a join. When one side holds numbers (Parquet, JSONL) and the other
+    text (a CSV read as written), the text's digits drop their leading zeros, so 123 meets '00123'.
+
+    >>> [s.tolist() for s in join_keys(pd.Series([123, 7]), pd.Series(["00123", "x7"]))]
+    [['123', '7'], ['123', 'x7']]
+    """
+    left, right = as_text(a), as_text(b)
+    numeric_a, numeric_b = (pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s) for s in (a, b))
+    if numeric_a != numeric_b:
+        def plain(s):
+            return s.map(lambda v: str(int(v)) if isinstance(v, str) and v.isdigit() else v)
+        left, right = (left, plain(right)) if numeric_a else (plain(left), right)
+    return left, right
 
 
 def profile(frame: pd.DataFrame, ignore: set[str] = frozenset(), seed: int = 0) -> dict:
@@ -386,7 +404,12 @@ def drift(reference: str | Path, current: str | Path, settings: DriftSettings = 
         raise InputError(f"{current}: no column {time_col!r} (--time-col); columns: {', '.join(map(str, table.columns))}")
     from .spikes import window_seconds
 
-    stamps = pd.to_datetime(table[time_col], utc=True, errors="coerce", format="mixed")
+    times = table[time_col]
+    if pd.api.types.is_numeric_dtype(times) and not pd.api.types.is_bool_dtype(times):  # epoch seconds or ms
+        unit = "ms" if times.abs().median() > 1e11 else "s"  # the rule of novelty.logs.format_time
+        stamps = pd.to_datetime(times, unit=unit, utc=True, errors="coerce")
+    else:
+        stamps = pd.to_datetime(times, utc=True, errors="coerce", format="mixed")
     if stamps.isna().all():
         raise InputError(f"{current}: no readable time in column {time_col!r}")
     seconds = window_seconds(window or "1d")

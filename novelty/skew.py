@@ -8,13 +8,14 @@ be compared, which is what ``drift`` does.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .drift import as_text, read_table
+from .drift import join_keys, read_table
 from .errors import InputError
 
 
@@ -51,11 +52,12 @@ def skew(offline: str | Path, serving: str | Path, key: str, tolerance: float = 
     if not (math.isfinite(tolerance) and tolerance >= 0 and 0 <= min_mismatch <= 1):
         raise InputError(f"--tolerance must be a number >= 0 and --min-mismatch a share between 0 and 1 "
                          f"(got {tolerance}, {min_mismatch})")
-    left, right = read_table(offline, (key,)), read_table(serving, (key,))
+    left, right = read_table(offline, (key,), keep_inf=True), read_table(serving, (key,), keep_inf=True)
     for name, frame, path in (("offline", left, offline), ("serving", right, serving)):
         if key not in frame.columns:
             raise InputError(f"{path}: no key column {key!r} (--key) in the {name} table")
-        frame[key] = as_text(frame[key])  # '00123' in a CSV joins 00123 from Parquet, as text
+    left[key], right[key] = join_keys(left[key], right[key])  # as text: '00123' (CSV) meets 123 (Parquet)
+    for name, frame, path in (("offline", left, offline), ("serving", right, serving)):
         if frame[key].duplicated().any():
             raise InputError(f"{path}: key {key!r} repeats in the {name} table; pass a unique key")
     joined = left.merge(right, on=key, suffixes=("__offline", "__serving"))
@@ -79,7 +81,8 @@ def _compare(joined: pd.DataFrame, key: str, feature: str, tolerance: float, min
     examples = joined.loc[differ, key].astype(str).head(5).tolist()
     evidence = f"{differ.sum():,} of {len(joined):,} joined rows differ ({rate:.1%})"
     if differ.any() and pd.api.types.is_numeric_dtype(a) and pd.api.types.is_numeric_dtype(b):
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # inf / inf: no ratio, said by the NaN
             ratio = np.nanmedian((b.to_numpy(float) / a.to_numpy(float))[differ & (a != 0).to_numpy()]) \
                 if (differ & (a != 0).to_numpy()).any() else np.nan
         if np.isfinite(ratio) and abs(ratio - 1) > tolerance:

@@ -404,11 +404,13 @@ def _save(store: Store, settings: SpikeSettings, windows: list[Window], incident
               w.expected_rate, w.baseline, w.p_value, w.q_value, w.cusum, int(w.flagged), now,
               now if w.window_end <= now and not settings.step else None, json.dumps(list(w.detectors)))
              for w in windows if not w.decided])  # a decided window keeps its row, even after a prune
-        for incident in incidents:
+        decided = {w.window_start for w in windows if w.decided}
+        for incident in incidents:  # the incident of a decided window stays as saved, like its window
             store.db.conn.execute(
                 "INSERT INTO incidents VALUES (?,?,?,?,?,?,'open',?,?,?) ON CONFLICT(incident_id) DO "
-                "UPDATE SET severity=excluded.severity, p_value=excluded.p_value, status='open', "
-                "details=excluded.details, window_end=excluded.window_end, updated_at=excluded.updated_at",
+                + ("NOTHING" if incident.window_start in decided else
+                   "UPDATE SET severity=excluded.severity, p_value=excluded.p_value, status='open', "
+                   "details=excluded.details, window_end=excluded.window_end, updated_at=excluded.updated_at"),
                 [incident.incident_id, incident.kind, incident.window_start, incident.window_end,
                  incident.severity, incident.p_value, json.dumps(incident.details, default=str), now, now])
         if windows:  # a window no longer flagged (more history changed its test) keeps its row, withdrawn

@@ -153,3 +153,25 @@ def test_more_out_of_range_options(tmp_path, index):
     fails_cleanly("skew", "--offline", table, "--serving", table, "--key", "k", "--tolerance", "nan",
                   message="--tolerance")
     fails_cleanly("drift", table, table, "--min-psi", "nan", message="--min-psi")
+
+
+def test_drift_windows_from_an_epoch_time_column_in_csv_and_jsonl(tmp_path):
+    rows = [{"created_at": 1_700_000_000 + 600 * i, "x": float(i % 5)} for i in range(1000)]
+    for path in (write_csv(tmp_path / "t.csv", ["created_at", "x"], [list(r.values()) for r in rows]),
+                 write_jsonl(tmp_path / "t.jsonl", rows)):
+        out = runner.invoke(app, ["drift", str(path), str(path), "--time-col", "created_at", "--json"])
+        assert out.exit_code == 0, out.output
+        starts = [w["window_start"] for w in json.loads(out.output)["windows"]]
+        assert len(starts) == 8 and all(s.startswith("2023-11-") for s in starts), starts  # not all in 1970
+
+
+def test_skew_sees_inf_against_null_and_joins_numeric_keys_with_zero_padded_text(tmp_path):
+    import pandas as pd
+
+    pd.DataFrame({"rid": [123, 124, 125], "x": [float("inf"), 1.0, float("inf")]}).to_parquet(tmp_path / "off.parquet")
+    (tmp_path / "srv.csv").write_text("rid,x\n00123,-inf\n00124,1.0\n00125,\n")
+    out = runner.invoke(app, ["skew", "--offline", str(tmp_path / "off.parquet"), "--serving",
+                              str(tmp_path / "srv.csv"), "--key", "rid", "--json"])
+    assert out.exit_code == 0, out.output
+    result = json.loads(out.output)
+    assert result["joined"] == 3 and [f["feature"] for f in result["findings"] if f["skewed"]] == ["x"]

@@ -200,3 +200,15 @@ def test_a_decided_window_keeps_its_saved_row_when_its_prompts_are_pruned_later(
     with sqlite3.connect(db) as conn:
         after = conn.execute("SELECT * FROM windows ORDER BY window_start").fetchall()
     assert after == before
+
+
+def test_the_incident_of_a_decided_window_stays_as_saved_after_a_partial_prune(tmp_path):
+    db = fill(tmp_path / "m.db", [(500, 25, None)] * 10 + [(500, 150, "b")] + [(500, 25, None)] * 2)
+    first = detect_spikes(db)
+    assert len(first.incidents) == 1
+    with sqlite3.connect(db) as conn:
+        saved = conn.execute("SELECT * FROM incidents").fetchall()
+        conn.execute("DELETE FROM scores WHERE ts >= '2026-11-11' AND ts < '2026-11-11T20:00:00Z'")
+    detect_spikes(db)
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT * FROM incidents").fetchall() == saved
