@@ -194,6 +194,12 @@ def _check_values(values: dict, path: Path) -> None:
             window_seconds(values[key])
         except InputError as exc:
             raise InputError(f"{path}: {key}: {exc}") from None
+    for key, value in values.items():  # a {dat} typo fails now, in init, not at the first run
+        if isinstance(value, str) and "{" in value:
+            try:
+                value.format(date=Date(2026, 11, 25))
+            except (KeyError, ValueError, IndexError, TypeError, AttributeError) as exc:
+                raise InputError(f"{path}: {key} = {value!r}: only {{date}} may be filled in ({exc})") from None
 
 
 def parse_override(text: str) -> tuple[str, Any]:

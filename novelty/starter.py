@@ -49,8 +49,14 @@ def write_starter(out: str | Path, settings: dict[str, Any], force: bool = False
     values = {**{_SETTING[role]: name for role, name in columns.items()}, **settings}
     notes = {_SETTING[role]: f"(Sniffed from {sample.name}.)" for role in columns}
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_config(values, notes), encoding="utf-8")
-    load_config(out)  # what init writes, run accepts
+    draft = out.with_name(f".{out.name}.draft")
+    draft.write_text(render_config(values, notes), encoding="utf-8")
+    try:
+        load_config(draft)  # what init writes, run accepts; a config run would refuse is not written
+    except InputError as exc:
+        draft.unlink()
+        raise InputError(str(exc).replace(str(draft), str(out))) from None
+    draft.replace(out)
     return StarterResult(str(out), str(sample) if sample else None, columns)
 
 

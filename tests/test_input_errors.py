@@ -175,3 +175,9 @@ def test_skew_sees_inf_against_null_and_joins_numeric_keys_with_zero_padded_text
     assert out.exit_code == 0, out.output
     result = json.loads(out.output)
     assert result["joined"] == 3 and [f["feature"] for f in result["findings"] if f["skewed"]] == ["x"]
+
+
+def test_init_refuses_a_path_pattern_run_could_not_fill(tmp_path):
+    fails_cleanly("init", "-o", tmp_path / "m.toml", "--index", "bot", "--logs", "logs/{dat}.jsonl",
+                  message="only {date} may be filled in")
+    assert not (tmp_path / "m.toml").exists() or "dat" not in (tmp_path / "m.toml").read_text()
