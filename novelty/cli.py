@@ -628,6 +628,10 @@ def clusters_show(
         prompts = cluster_prompts(db, cluster_id, limit, similar=look_alikes)
     if as_json:
         return _print_json(prompts)
+    if not prompts:
+        return typer.echo(f"No look-alikes of {cluster_id}." if look_alikes else
+                          f"No prompts in {cluster_id} now: the latest clustering run over them left them as "
+                          "noise or put them in another cluster.")
     typer.echo("\n".join(f"{p['ts'] or '-':<21} {p['similarity']:.2f}  {p['text']}  -> {p['predicted_label']}"
                          for p in prompts))
 

@@ -142,3 +142,15 @@ def test_a_prompt_that_falls_back_to_noise_leaves_its_old_cluster(tmp_path):
     assert early == [] and members == {c.cluster_id: c.size - c.daily["2026-11-23"] for c in first}
     shown = {c.cluster_id: len(cluster_prompts(db, c.cluster_id)) for c in first}
     assert shown == members  # the second day's prompts keep the cluster they were last put in
+
+
+def test_show_says_why_a_cluster_has_no_prompts_now(tmp_path):
+    from typer.testing import CliRunner
+
+    from novelty.cli import app
+
+    db = novel_db(tmp_path / "m.db", {"bitcoin wallet": 40, "staking rewards": 25})
+    first = find_clusters(db)
+    assert find_clusters(db, min_size=100_000) == []  # every prompt is noise now
+    out = CliRunner().invoke(app, ["clusters", "show", first[0].cluster_id, "--db", str(db)])
+    assert out.exit_code == 0 and "No prompts in" in out.output and "noise" in out.output
