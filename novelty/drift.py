@@ -24,6 +24,7 @@ import pandas as pd
 from scipy.stats import chi2_contingency, ks_2samp, wasserstein_distance
 
 from .errors import InputError
+from .logs import EPOCH_MS_ABOVE
 from .stats import benjamini_hochberg
 
 PROFILE_FORMAT = "novelty-reference-profile/1"
@@ -406,7 +407,7 @@ def drift(reference: str | Path, current: str | Path, settings: DriftSettings = 
 
     times = table[time_col]
     if pd.api.types.is_numeric_dtype(times) and not pd.api.types.is_bool_dtype(times):  # epoch seconds or ms
-        unit = "ms" if times.abs().median() > 1e11 else "s"  # the rule of novelty.logs.format_time
+        unit = "ms" if times.abs().median() > EPOCH_MS_ABOVE else "s"  # the rule of novelty.logs.format_time
         stamps = pd.to_datetime(times, unit=unit, utc=True, errors="coerce")
     else:
         stamps = pd.to_datetime(times, utc=True, errors="coerce", format="mixed")

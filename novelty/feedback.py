@@ -20,9 +20,8 @@ by reason; the rest of the file is imported. Only a file that cannot be read at 
 from __future__ import annotations
 
 import csv
-import gzip
-import re
 import json
+import re
 import math
 import warnings
 import zlib
@@ -34,7 +33,7 @@ import pandas as pd
 from scipy.stats import binomtest, norm
 
 from .errors import InputError
-from .logs import format_bound, format_time
+from .logs import format_bound, format_time, is_utf8, open_text
 from .spikes import Incident, window_seconds
 from .stats import wilson_interval
 from .store import Store, utc_now
@@ -175,12 +174,6 @@ def _read_labels(path: Path) -> tuple[pd.DataFrame, list[Reject]]:
         raise InputError(f"{path}: cannot read it as a table ({_printable(str(exc).strip(), 200)})") from None
 
 
-def _open_text(path: Path):
-    # surrogateescape keeps undecodable bytes, so only the rows holding them are set aside
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
-    return opener(path, "rt", encoding="utf-8", errors="surrogateescape", newline="")
-
-
 def _read_csv(path: Path, sep: str) -> tuple[pd.DataFrame, list[Reject]]:
     """The fast C parser when every line fits the header, else a line-by-line pass that sets aside
     the lines with more fields than the header (pandas would fail, or shift the columns of a first
@@ -194,7 +187,7 @@ def _read_csv(path: Path, sep: str) -> tuple[pd.DataFrame, list[Reject]]:
         pass
     rejects: list[Reject] = []
     rows: list[list[str]] = []
-    with _open_text(path) as fh:
+    with open_text(path) as fh:
         reader = csv.reader(fh, delimiter=sep)
         header = next(reader, None)
         if not header:
@@ -222,7 +215,7 @@ def _read_csv(path: Path, sep: str) -> tuple[pd.DataFrame, list[Reject]]:
 def _read_jsonl(path: Path) -> tuple[pd.DataFrame, list[Reject]]:
     """One JSON object a line, read as is (a string id stays a string); bad lines are set aside."""
     records, rejects = [], []
-    with _open_text(path) as fh:
+    with open_text(path) as fh:
         for number, line in enumerate(fh, start=1):
             raw = (line.removeprefix("\ufeff") if number == 1 else line).strip()
             if not raw:
@@ -234,7 +227,7 @@ def _read_jsonl(path: Path) -> tuple[pd.DataFrame, list[Reject]]:
                 continue
             if not isinstance(record, dict):
                 rejects.append(("row is not a JSON object", _printable(raw)))
-            elif not all(_encodable(str(key)) for key in record):
+            elif not all(is_utf8(str(key)) for key in record):
                 rejects.append(("not valid UTF-8", _printable(raw)))
             else:
                 records.append(record)
@@ -257,12 +250,12 @@ def _rows(frame, id_col: str, label_col: str, time_col: str | None
             rejects.append(("id or label is not text or a number", _printable(f"{pid}, {label}")))
             continue
         pid, label = _text(pid), _text(label)
-        if not all(_encodable(v) for v in (pid, label, stamp if isinstance(stamp, str) else "")):
+        if not all(is_utf8(v) for v in (pid, label, stamp if isinstance(stamp, str) else "")):
             rejects.append(("not valid UTF-8", _printable(f"{pid}, {label}")))
             continue
         when = None
         if time_col and not _blank(stamp):
-            when = _time(stamp)
+            when = format_time(stamp)
             if when is None:
                 rejects.append((f"{time_col} is not a date or time", _printable(str(stamp))))
                 continue
@@ -311,23 +304,6 @@ def _text(value) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value).strip()
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-        return True
-    except UnicodeEncodeError:  # undecodable bytes kept as surrogates, or a lone surrogate in JSON
-        return False
-
-
-def _time(value) -> str | None:
-    """``format_time``, with any value it cannot place in time (far out of range too) as None."""
-    try:
-        stamp = format_time(value)
-    except (ValueError, TypeError, OverflowError, ArithmeticError):
-        return None
-    return stamp if isinstance(stamp, str) else None
 
 
 def _printable(text: str, limit: int = 80) -> str:

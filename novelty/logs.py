@@ -139,7 +139,7 @@ def _readable(path: Path, where: Callable[[], str] = lambda: ""):
                          "the rows before that point were scored") from None
 
 
-def _open_text(path: Path) -> io.TextIOWrapper:
+def open_text(path: Path) -> io.TextIOWrapper:
     # surrogateescape keeps undecodable bytes so the row can be rejected with its raw content
     return io.TextIOWrapper(_open_bytes(path), encoding="utf-8", errors="surrogateescape", newline="")
 
@@ -147,7 +147,7 @@ def _open_text(path: Path) -> io.TextIOWrapper:
 def _jsonl_records(path: Path, columns: Columns, validator: "_Validator") -> Iterator[tuple[int, Any, str]]:
     """(line number, parsed object or None, raw line) for each non-blank line."""
     number = 0
-    with _open_text(path) as fh, _readable(path, lambda: f" after line {number}"):
+    with open_text(path) as fh, _readable(path, lambda: f" after line {number}"):
         for number, line in enumerate(fh, start=1):
             if line.lstrip("\ufeff").strip():
                 raw = line.rstrip("\r\n")
@@ -159,7 +159,7 @@ def _jsonl_records(path: Path, columns: Columns, validator: "_Validator") -> Ite
 
 def _csv_records(path: Path, columns: Columns, validator: "_Validator") -> Iterator[tuple[int, Any, str]]:
     delimiter = "\t" if ".tsv" in [s.lower() for s in path.suffixes] else ","
-    with _open_text(path) as fh, _readable(path, lambda: f" after line {reader.line_num}"):
+    with open_text(path) as fh, _readable(path, lambda: f" after line {reader.line_num}"):
         reader = csv.reader(fh, delimiter=delimiter)
         header = next(reader, None)
         if not header:
@@ -291,7 +291,7 @@ class _Validator:
             return f"{name!r} is empty"
         if len(text) > self.max_chars:
             return f"{name!r} is {len(text):,} characters, over the {self.max_chars:,} limit (--max-chars)"
-        if not _is_utf8(text):
+        if not is_utf8(text):
             return f"{name!r} is not valid UTF-8"
         if self._has("time") and time is None:
             return time_problem(_cell(record, self.columns.time), self.columns.time)
@@ -299,7 +299,7 @@ class _Validator:
             return f"no id in {self.columns.id!r}"
         for role in ("id", "label"):
             value = _cell(record, self.columns.optional().get(role)) if self._has(role) else None
-            if isinstance(value, str) and not _is_utf8(value):
+            if isinstance(value, str) and not is_utf8(value):
                 return f"{self.columns.optional()[role]!r} is not valid UTF-8"
         return None
 
@@ -311,7 +311,7 @@ def _cell(record: dict, name: str | None) -> Any:
     return value if isinstance(value, str) or hasattr(value, "isoformat") else str(value)
 
 
-def _is_utf8(text: str) -> bool:
+def is_utf8(text: str) -> bool:
     try:
         text.encode("utf-8")
         return True
@@ -321,7 +321,7 @@ def _is_utf8(text: str) -> bool:
 
 def _printable(raw: str) -> str:
     """Raw content safe to store: undecodable bytes shown as U+FFFD."""
-    return raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace") if not _is_utf8(raw) else raw
+    return raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace") if not is_utf8(raw) else raw
 
 
 def _as_json(record: dict) -> str:
@@ -331,6 +331,7 @@ def _as_json(record: dict) -> str:
 # Times outside these bounds are an unset default (epoch 0), seconds read as milliseconds or the
 # reverse, or a typo; kept, one of them would stretch every window series back to 1970.
 EARLIEST, LATEST = "1990-01-01T00:00:00Z", "2100-01-01T00:00:00Z"
+EPOCH_MS_ABOVE = 1e11  # an epoch number above this is milliseconds (1e11 s is the year 5138)
 _EARLIEST, _LATEST = pd.Timestamp(EARLIEST), pd.Timestamp(LATEST)
 
 
@@ -409,7 +410,7 @@ def _parse_time(value: Any) -> pd.Timestamp | None:
     try:
         if isinstance(value, (int, float)) or (isinstance(value, str) and _is_number(value)):
             number = float(value)
-            return pd.Timestamp(number, unit="ms" if abs(number) > 1e11 else "s", tz="UTC")
+            return pd.Timestamp(number, unit="ms" if abs(number) > EPOCH_MS_ABOVE else "s", tz="UTC")
         stamp = pd.Timestamp(value)
     except (ValueError, TypeError, OverflowError, pd.errors.OutOfBoundsDatetime):
         return None
