@@ -111,15 +111,15 @@ class Gate:
         # with --redact-before-embed nothing derived from the original is kept, the id included (a hash
         # of the text, time and line would let anyone confirm a guessed card number); --redact alone
         # keeps the original's id, so turning it on or off never re-scores a row
-        originals = batch.texts
+        originals, before = batch.texts, {}
         if self.redact and self.redact_before_embed:
             batch.texts = [self.redact(t) for t in batch.texts]
+            # ...yet a row already stored under its original's id (scored without the flag, or by a
+            # version that derived ids before redacting) is looked up by that id, never kept, not rescored
+            before = {i: derive_id(batch.times[i], originals[i], batch.lines[i], source)
+                      for i in range(len(batch.texts)) if not batch.ids[i] and originals[i] != batch.texts[i]}
         ids = [given or derive_id(ts, text, line, source)
                for given, ts, text, line in zip(batch.ids, batch.times, batch.texts, batch.lines)]
-        # ...yet a row already stored under its original's id (scored without the flag, or by a version
-        # that derived ids before redacting) is looked up by that id, never kept, and not scored again
-        before = {i: derive_id(batch.times[i], originals[i], batch.lines[i], source)
-                  for i in range(len(ids)) if not batch.ids[i] and originals[i] != batch.texts[i]}
         rejects = [reject_row(self.run_id, r.source, r.line, r.reason, r.raw) for r in batch.rejects]
         todo = self._new_rows(batch, ids, rejects, counts, before)
         hashes = [text_hash(batch.texts[i]) for i in todo]
