@@ -6,6 +6,7 @@ what ``--fail-on`` names; 2 = bad usage or input.
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import sys
@@ -977,6 +978,19 @@ def demo(
     typer.echo(f"\nAll of it in one page (novelty report --db {result.db} --reference {reference} --current "
                f"{current} --index-dir {result.folder}/indexes -o {result.report}); open it in a browser:\n"
                f"  {Path(result.report).resolve()}")
+
+
+def _one_line_short_help(*apps: typer.Typer) -> None:
+    """Command lists show each command's first docstring paragraph as written, hard line breaks
+    included; give every command that paragraph as one line so the list wraps it evenly."""
+    for group in apps:
+        for info in group.registered_commands:
+            if info.short_help is None and info.callback is not None and info.callback.__doc__:
+                first = inspect.cleandoc(info.callback.__doc__).split("\n\n")[0]
+                info.short_help = " ".join(first.split())
+
+
+_one_line_short_help(app, index_app, queue_app, clusters_app)
 
 
 def main() -> None:  # pragma: no cover - console entry point

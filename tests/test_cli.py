@@ -80,6 +80,17 @@ def test_help_shows_bracketed_text_as_written():
     assert "pip install 'novelty[ray]'" in shown
 
 
+def test_command_lists_show_each_summary_as_one_paragraph():
+    # the lists print a docstring's first paragraph with its hard line breaks unless given as one line
+    from novelty.cli import index_app, queue_app
+
+    for group in (app, index_app, queue_app):
+        for info in group.registered_commands:
+            assert info.short_help and "\n" not in info.short_help, info.name
+    listing = invoke("--help").output
+    assert "unlabelled queue items, rejected rows" in listing  # was broken after "items,"
+
+
 def test_usage_errors_exit_2():
     assert invoke("score").exit_code == 2
     assert invoke("index", "build", "x.csv").exit_code == 2
