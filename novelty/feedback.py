@@ -13,8 +13,8 @@ golden-set accuracy by a one-sided two-proportion test, and a significant gap of
 becomes an ``offline_online_gap`` incident that ``diagnose`` turns into a cause.
 
 Ids and labels are read as text (``00123`` stays ``00123``). A row that cannot be used (more fields
-than the header, invalid JSON, bytes that are not UTF-8, an unreadable time) is set aside and counted
-by reason; the rest of the file is imported. Only a file that cannot be read at all is an error.
+than the header, invalid JSON, bytes that are not UTF-8, an unreadable time) is set aside, counted
+by reason and kept in the ``rejects`` table; the rest of the file is imported. Only a file that cannot be read at all is an error.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import zlib
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 from scipy.stats import binomtest, norm
@@ -36,7 +37,7 @@ from .errors import InputError
 from .logs import format_bound, format_time, is_utf8, open_text
 from .spikes import Incident, window_seconds
 from .stats import wilson_interval
-from .store import Store, utc_now
+from .store import REJECT_COLUMNS, Store, reject_row, utc_now
 
 GAP_KIND = "offline_online_gap"
 
@@ -114,17 +115,18 @@ def import_feedback(db: str | Path, path: str | Path, id_col: str = "prompt_id",
                     time_col: str | None = None) -> FeedbackImport:
     """Upsert the true labels of ``path`` (CSV, JSONL or Parquet) into the ``feedback`` table.
 
-    Rows that cannot be used are set aside and counted by reason (``rejected``, ``reject_reasons``);
-    only a file that cannot be read at all, or lacks a column, raises ``InputError``.
+    Rows that cannot be used are set aside and counted by reason (``rejected``, ``reject_reasons``),
+    and kept in the ``rejects`` table with their line and text (``run_id`` empty; re-importing the
+    file replaces them). Only a file that cannot be read at all, or lacks a column, raises ``InputError``.
     """
-    frame, rejects = _read_labels(Path(path))
+    frame, lines, rejects = _read_labels(Path(path))
     missing = [c for c in (id_col, label_col, time_col) if c and c not in frame.columns]
     if missing:
-        unread = f"; {len(rejects):,} rows could not be read ({rejects[0][0]})" if rejects else ""
+        unread = f"; {len(rejects):,} rows could not be read ({rejects[0].reason})" if rejects else ""
         raise InputError(f"{path}: no column(s) {', '.join(map(repr, missing))}; columns: "
                          f"{', '.join(_printable(str(c)) for c in frame.columns) or 'none'}{unread} "
                          "(use --id-col, --label-col, --time-col)")
-    rows, blank, bad_rows = _rows(frame, id_col, label_col, time_col)
+    rows, blank, bad_rows = _rows(frame, lines, id_col, label_col, time_col)
     rejects += bad_rows
     store = Store(db)
     try:
@@ -144,9 +146,16 @@ def import_feedback(db: str | Path, path: str | Path, id_col: str = "prompt_id",
             else:
                 counts["changed"] += 1
             upserts.append((pid, label, when or now, str(path), now))
-        store.transaction(lambda: store.db.conn.executemany(
-            "INSERT INTO feedback VALUES (?,?,?,?,?) ON CONFLICT(prompt_id) DO UPDATE SET label=excluded.label, "
-            "labelled_at=excluded.labelled_at, source=excluded.source, imported_at=excluded.imported_at", upserts))
+        set_aside = [reject_row(None, str(path), r.line, r.reason, _storable(r.raw)) for r in rejects]
+
+        def write() -> None:
+            store.db.conn.executemany(
+                "INSERT INTO feedback VALUES (?,?,?,?,?) ON CONFLICT(prompt_id) DO UPDATE SET label=excluded.label, "
+                "labelled_at=excluded.labelled_at, source=excluded.source, imported_at=excluded.imported_at", upserts)
+            store.db.conn.executemany(
+                f"INSERT OR REPLACE INTO rejects VALUES ({','.join('?' * len(REJECT_COLUMNS))})",
+                [tuple(r[c] for c in REJECT_COLUMNS) for r in set_aside])
+        store.transaction(write)
     finally:
         store.close()
     return FeedbackImport(str(path), len(rows), counts["new"], counts["changed"], counts["unchanged"],
@@ -154,17 +163,23 @@ def import_feedback(db: str | Path, path: str | Path, id_col: str = "prompt_id",
 
 
 # -- reading --------------------------------------------------------------------------------------------
-Reject = tuple[str, str]  # reason, example
+class Reject(NamedTuple):
+    """A row set aside: where it starts in the file (a CSV or JSONL line, a Parquet row), why, and its text."""
+    line: int
+    reason: str
+    raw: str
 
 
-def _read_labels(path: Path) -> tuple[pd.DataFrame, list[Reject]]:
-    """The file as a frame of text (ids keep their leading zeros), plus the rows set aside while reading."""
+def _read_labels(path: Path) -> tuple[pd.DataFrame, list[int], list[Reject]]:
+    """The file as a frame of text (ids keep their leading zeros), the line each of its rows starts on,
+    and the rows set aside while reading."""
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     name = path.name.lower().removesuffix(".gz")
     try:
         if name.endswith((".parquet", ".pq")):
-            return pd.read_parquet(path), []
+            frame = pd.read_parquet(path)
+            return frame, list(range(1, len(frame) + 1)), []
         if name.endswith((".jsonl", ".ndjson", ".json")):
             return _read_jsonl(path)
         return _read_csv(path, "\t" if name.endswith(".tsv") else ",")
@@ -174,19 +189,23 @@ def _read_labels(path: Path) -> tuple[pd.DataFrame, list[Reject]]:
         raise InputError(f"{path}: cannot read it as a table ({_printable(str(exc).strip(), 200)})") from None
 
 
-def _read_csv(path: Path, sep: str) -> tuple[pd.DataFrame, list[Reject]]:
+def _read_csv(path: Path, sep: str) -> tuple[pd.DataFrame, list[int], list[Reject]]:
     """The fast C parser when every line fits the header, else a line-by-line pass that sets aside
     the lines with more fields than the header (pandas would fail, or shift the columns of a first
     line that is too long)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", pd.errors.ParserWarning)
-            return pd.read_csv(path, sep=sep, dtype=object, keep_default_na=False, na_values=[""], index_col=False,
-                               encoding="utf-8", encoding_errors="surrogateescape"), []
+            frame = pd.read_csv(path, sep=sep, dtype=object, keep_default_na=False, na_values=[""],
+                                index_col=False, encoding="utf-8", encoding_errors="surrogateescape")
     except (pd.errors.ParserError, pd.errors.ParserWarning):
         pass
+    else:
+        if not any(_has_newline(v) for column in frame.columns for v in frame[column]):
+            return frame, list(range(2, len(frame) + 2)), []  # one line a row: the header is line 1
     rejects: list[Reject] = []
     rows: list[list[str]] = []
+    lines: list[int] = []
     with open_text(path) as fh:
         reader = csv.reader(fh, delimiter=sep)
         header = next(reader, None)
@@ -194,27 +213,33 @@ def _read_csv(path: Path, sep: str) -> tuple[pd.DataFrame, list[Reject]]:
             raise InputError(f"{path}: no header row")
         header[0] = header[0].removeprefix("\ufeff")
         while True:
+            start = reader.line_num + 1
             try:
                 row = next(reader)
             except StopIteration:
                 break
             except csv.Error as exc:
-                rejects.append(("malformed CSV", _printable(str(exc))))
+                rejects.append(Reject(start, "malformed CSV", str(exc)))
                 continue
             if len(row) > len(header):
-                rejects.append((f"expected {len(header)} fields, got {len(row)}", _printable(sep.join(row))))
+                rejects.append(Reject(start, f"expected {len(header)} fields, got {len(row)}", sep.join(row)))
             elif row:  # a short row is padded, as the C parser does (a missing label counts as blank)
                 rows.append(row + [None] * (len(header) - len(row)))
+                lines.append(start)
     names, seen = [], Counter()
     for column in header:  # duplicate names as pandas makes them: a, a.1
         names.append(f"{column}.{seen[column]}" if seen[column] else column)
         seen[column] += 1
-    return pd.DataFrame(rows, columns=names, dtype=object), rejects
+    return pd.DataFrame(rows, columns=names, dtype=object), lines, rejects
 
 
-def _read_jsonl(path: Path) -> tuple[pd.DataFrame, list[Reject]]:
+def _has_newline(value) -> bool:
+    return isinstance(value, str) and ("\n" in value or "\r" in value)
+
+
+def _read_jsonl(path: Path) -> tuple[pd.DataFrame, list[int], list[Reject]]:
     """One JSON object a line, read as is (a string id stays a string); bad lines are set aside."""
-    records, rejects = [], []
+    records, lines, rejects = [], [], []
     with open_text(path) as fh:
         for number, line in enumerate(fh, start=1):
             raw = (line.removeprefix("\ufeff") if number == 1 else line).strip()
@@ -223,18 +248,19 @@ def _read_jsonl(path: Path) -> tuple[pd.DataFrame, list[Reject]]:
             try:
                 record = json.loads(raw)
             except (json.JSONDecodeError, RecursionError):
-                rejects.append(("invalid JSON", _printable(raw)))
+                rejects.append(Reject(number, "invalid JSON", raw))
                 continue
             if not isinstance(record, dict):
-                rejects.append(("row is not a JSON object", _printable(raw)))
+                rejects.append(Reject(number, "row is not a JSON object", raw))
             elif not all(is_utf8(str(key)) for key in record):
-                rejects.append(("not valid UTF-8", _printable(raw)))
+                rejects.append(Reject(number, "not valid UTF-8", raw))
             else:
                 records.append(record)
-    return pd.DataFrame(records, dtype=object), rejects
+                lines.append(number)
+    return pd.DataFrame(records, dtype=object), lines, rejects
 
 
-def _rows(frame, id_col: str, label_col: str, time_col: str | None
+def _rows(frame, lines: list[int], id_col: str, label_col: str, time_col: str | None
           ) -> tuple[dict[str, tuple[str, str | None, int]], int, list[Reject]]:
     """prompt_id -> (label, labelled_at, rows seen), the rows without id or label, and the rows set
     aside; within one file the newest (else last) row wins."""
@@ -242,22 +268,22 @@ def _rows(frame, id_col: str, label_col: str, time_col: str | None
     blank, rejects = 0, []
     times = frame[time_col] if time_col else [None] * len(frame)
     labels = _whole_numbers([None if isinstance(v, str) and v.strip() in NA_LABELS else v for v in frame[label_col]])
-    for pid, label, stamp in zip(_whole_numbers(list(frame[id_col])), labels, times):
+    for line, pid, label, stamp in zip(lines, _whole_numbers(list(frame[id_col])), labels, times):
         if _blank(pid) or _blank(label):
             blank += 1
             continue
         if not (_scalar(pid) and _scalar(label)):
-            rejects.append(("id or label is not text or a number", _printable(f"{pid}, {label}")))
+            rejects.append(Reject(line, "id or label is not text or a number", f"{pid}, {label}"))
             continue
         pid, label = _text(pid), _text(label)
         if not all(is_utf8(v) for v in (pid, label, stamp if isinstance(stamp, str) else "")):
-            rejects.append(("not valid UTF-8", _printable(f"{pid}, {label}")))
+            rejects.append(Reject(line, "not valid UTF-8", f"{pid}, {label}"))
             continue
         when = None
         if time_col and not _blank(stamp):
             when = format_time(stamp)
             if when is None:
-                rejects.append((f"{time_col} is not a date or time", _printable(str(stamp))))
+                rejects.append(Reject(line, f"{time_col} is not a date or time", str(stamp)))
                 continue
         seen = out.get(pid)
         if seen is None or not (when and seen[1] and when < seen[1]):
@@ -307,15 +333,24 @@ def _text(value) -> str:
 
 
 def _printable(text: str, limit: int = 80) -> str:
-    text = text.encode("utf-8", errors="backslashreplace").decode("utf-8")
+    text = _storable(text)
     return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _storable(text: str) -> str:
+    """Bytes that were not UTF-8 (read as surrogates) written as \\xff escapes."""
+    try:
+        return text.encode("utf-8", errors="surrogateescape").decode("utf-8", errors="backslashreplace")
+    except UnicodeEncodeError:  # a lone surrogate that stands for no byte, e.g. from JSON's "\\ud800"
+        return text.encode("utf-8", errors="backslashreplace").decode("utf-8")
 
 
 def _reasons(rejects: list[Reject]) -> list[dict]:
     examples: dict[str, str] = {}
-    for reason, example in rejects:
-        examples.setdefault(reason, example)
-    return [{"reason": r, "rows": n, "example": examples[r]} for r, n in Counter(r for r, _ in rejects).most_common()]
+    for reject in rejects:
+        examples.setdefault(reject.reason, _printable(reject.raw))
+    return [{"reason": r, "rows": n, "example": examples[r]}
+            for r, n in Counter(reject.reason for reject in rejects).most_common()]
 
 
 def _stored(store: Store, ids: list[str]) -> dict[str, tuple[str, str]]:

@@ -168,7 +168,7 @@ def _facts(store: Store, since: str | None) -> dict:
     scorer = json.loads(run.get("scorer") or "{}").get("name") if run else None
     return {"prompts": prompts, "novel": novel or 0, "novel_rate": (novel or 0) / prompts if prompts else None,
             "first": (first or "")[:16].replace("T", " "), "last": (last or "")[:16].replace("T", " "),
-            "rejected": store.db.execute("SELECT COUNT(*) FROM rejects").fetchone()[0],
+            "rejected": store.db.execute("SELECT COUNT(*) FROM rejects WHERE run_id IS NOT NULL").fetchone()[0],
             "runs": store.db.execute("SELECT COUNT(*) FROM runs").fetchone()[0], "index": run.get("index_name"),
             "model": run.get("model"), "alpha": run.get("alpha"), "threshold": run.get("threshold"),
             "scorer": scorer, "index_checksum": run.get("index_checksum")}

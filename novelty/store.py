@@ -335,7 +335,7 @@ def _dead_here(process: dict, host: str) -> bool:
     return False
 
 
-def reject_row(run_id: int, source: str, line: int, reason: str, raw: str) -> dict:
+def reject_row(run_id: int | None, source: str, line: int, reason: str, raw: str) -> dict:
     key = hashlib.blake2b(f"{source}\x1f{line}".encode("utf-8", "replace"), digest_size=10).hexdigest()
     if len(raw) > MAX_RAW_CHARS:
         raw = f"{raw[:MAX_RAW_CHARS]}... [{len(raw):,} characters, cut at {MAX_RAW_CHARS:,}]"

@@ -263,6 +263,27 @@ def test_feedback_sets_aside_malformed_csv_lines(tmp_path):
     assert out.exit_code == 0 and "1 rows set aside: expected 2 fields, got 3 x1" in out.output
 
 
+def test_feedback_keeps_the_rows_it_sets_aside_in_the_rejects_table(tmp_path):
+    db = tmp_path / "m.db"
+    path = tmp_path / "a.csv"
+    path.write_bytes(b'prompt_id,label,at\nr1,crypto,2026-11-25\nr2,crypto,extra,x\n'
+                     b'r3,bal\xffance,2026-11-25\nr4,"two\nlines",notatime\nr5,fees,2026-11-25\n')
+    for _ in range(2):  # a re-import replaces, never duplicates
+        got = import_feedback(db, path, time_col="at")
+        assert (got.rows, got.rejected) == (2, 3)
+    with sqlite3.connect(db) as conn:
+        kept = conn.execute("SELECT run_id, source, line, reason, raw FROM rejects ORDER BY line").fetchall()
+    assert kept == [(None, str(path), 3, "expected 3 fields, got 4", "r2,crypto,extra,x"),
+                    (None, str(path), 4, "not valid UTF-8", "r3, bal\\xffance"),
+                    (None, str(path), 5, "at is not a date or time", "notatime")]
+    lines = tmp_path / "a.jsonl"
+    lines.write_text('{"prompt_id": "r6", "label": "x"}\nnot json\n')
+    import_feedback(db, lines)
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT line, reason FROM rejects WHERE source = ?", [str(lines)]).fetchall() == [
+            (2, "invalid JSON")]
+
+
 def test_feedback_bom_invalid_utf8_and_blank_rows(tmp_path):
     db = tmp_path / "m.db"
     path = tmp_path / "a.csv"
