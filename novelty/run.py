@@ -14,8 +14,10 @@ day); 2 = a step failed on its input.
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 import traceback
+from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from datetime import date as Date, datetime, timedelta, timezone
 from pathlib import Path
@@ -127,6 +129,12 @@ class _Job:
     def has_scores(self) -> bool:
         return self.db.is_file()
 
+    def novel_after(self, moment: datetime) -> bool:
+        """Whether the database holds novel prompts at or after ``moment``."""
+        with closing(sqlite3.connect(self.db)) as conn:
+            return conn.execute("SELECT 1 FROM scores WHERE is_novel = 1 AND ts >= ? LIMIT 1",
+                                [moment.strftime("%Y-%m-%dT%H:%M:%SZ")]).fetchone() is not None
+
     # -- the steps --------------------------------------------------------------------------------
     def score(self) -> Step:
         from .engines.local import score_files
@@ -228,12 +236,17 @@ class _Job:
 
         if not self.has_scores():
             return Step("clusters", "skipped", f"{self.db} does not exist yet: no day scored")
+        # A date run again after later days (a backfill) shows its clusters but leaves the stored ones
+        # as the newest day's run left them: the report and the queue follow the newest view.
+        later = self.novel_after(self.end)
         found = find_clusters(self.db, since=self.since("clusters.lookback"), until=self.end.strftime("%Y-%m-%d"),
-                              min_size=self.cfg["clusters.min_size"])
+                              min_size=self.cfg["clusters.min_size"], save=not later)
+        kept = "; not saved, as later days are scored (the stored clusters are the newest day's)" if later else ""
         if not found:
-            return Step("clusters", "ran", f"no clusters of novel prompts in the last {self.cfg['clusters.lookback']}")
+            return Step("clusters", "ran",
+                        f"no clusters of novel prompts in the last {self.cfg['clusters.lookback']}{kept}")
         return Step("clusters", "ran", f"{len(found)} clusters of novel prompts, largest: {found[0].name} "
-                    f"({found[0].size})", {"clusters": [c.cluster_id for c in found]})
+                    f"({found[0].size}){kept}", {"clusters": [c.cluster_id for c in found], "saved": not later})
 
     def diagnose(self) -> Step:
         c = self.cfg

@@ -67,6 +67,21 @@ def test_rerunning_a_date_changes_nothing(monitor):
     assert again.steps[0].reason.startswith("no log for 2026-11-25")
 
 
+def test_a_backfilled_date_leaves_the_newest_clusters_stored(monitor):
+    _day_log(monitor.parent, 8)  # 2026-11-25: crypto again
+    for day in ("2026-11-24", "2026-11-25"):
+        run_monitor(monitor, day)
+    db = monitor.parent / "monitor.db"
+    before = _snapshot(db)
+    assert before["clusters"] and before["cluster_members"]
+    again = run_monitor(monitor, "2026-11-24")  # e.g. a late log of an older day arrived
+    clusters = next(s for s in again.steps if s.name == "clusters")
+    assert "not saved, as later days are scored" in clusters.reason and clusters.facts["saved"] is False
+    after = _snapshot(db)
+    # was: the older date's clustering replaced the newest one's sizes and memberships
+    assert after["clusters"] == before["clusters"] and after["cluster_members"] == before["cluster_members"]
+
+
 def test_a_day_scores_and_alerts_on_label_bias_and_the_gap(monitor):
     first = run_monitor(monitor, "2026-11-18")
     assert first.exit_code == 0 and not first.alerts, first.steps
