@@ -5,6 +5,7 @@ The library is the product; the ``novelty`` command is a thin shell over it::
     from novelty import PromptIndex, score_files
     index = PromptIndex.build("train.csv", "support-bot")
     result = score_files(["logs/2026-11-25.jsonl"], index, "monitor.db")
+    index.score(["can I pay with bitcoin?"])[0]["is_novel"]   # one request, in memory
 """
 
 __version__ = "0.1.0"

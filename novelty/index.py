@@ -35,7 +35,7 @@ from .embed import DEFAULT_BACKEND, DEFAULT_MODEL, Embedder, load_embedder, mode
 from .errors import IncompatibleError, IndexFileError, InputError, NoveltyError
 from .logs import Columns, Reject, read_batches
 from .scoring import BaseScorer, Calibration, calibrate, default_scorer, fully_labelled, make_scorer
-from .store import utc_now
+from .store import stored_vectors, utc_now
 
 DEFAULT_INDEX_DIR = "indexes"
 FILES = ("index.faiss", "prompts.parquet", "calibration.npy", "scorer.npz")
@@ -47,6 +47,25 @@ EmbedFn = Callable[[Embedder, Sequence[str], "Progress | None"], np.ndarray]
 
 def index_dir_default() -> Path:
     return Path(os.environ.get("NOVELTY_INDEX_DIR", DEFAULT_INDEX_DIR))
+
+
+SHOWN_NEIGHBORS = 3  # neighbours kept with each scored prompt
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What the index says about embedded prompts: k neighbours (similarities, positions in the
+    index), novelty, conformal p-value and the verdict at alpha."""
+    similarities: np.ndarray
+    positions: np.ndarray
+    novelty: np.ndarray
+    p_values: np.ndarray
+    is_novel: np.ndarray
+
+
+def label_text(value) -> str | None:
+    """A training label as stored: text, or None for an unlabelled prompt."""
+    return None if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
 
 
 @dataclass(frozen=True)
@@ -83,6 +102,7 @@ class PromptIndex:
         self.prompts, self.calibration, self.scorer = prompts, calibration, scorer
         self.ids = prompts["id"].astype(str).to_numpy(dtype=object)
         self.labels = prompts["label"].to_numpy(dtype=object)
+        self._embedder: Embedder | None = None  # loaded by the first ``score``
 
     # -- facts ------------------------------------------------------------------------------------
     @property
@@ -121,10 +141,53 @@ class PromptIndex:
         check_same_model(embedder, self.model, f"index {self.name!r}")
         return embedder
 
-    # -- search -----------------------------------------------------------------------------------
+    # -- search and score -------------------------------------------------------------------------
     def search(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         k = max(1, min(k, len(self)))
         return self.index.search(np.ascontiguousarray(vectors, dtype=np.float32), k)
+
+    def assess(self, vectors: np.ndarray, alpha: float | None = None, k: int = SHOWN_NEIGHBORS) -> Assessment:
+        """Neighbours, novelty, p-value and verdict of embedded prompts (``score`` and the engines use it)."""
+        calibration = self.calibration if alpha is None else Calibration(self.calibration.scores, alpha)
+        similarities, positions = self.search(vectors, max(k, self.scorer.k))
+        novelty = self.scorer.score(similarities, positions, vectors)
+        p_values = calibration.p_values(novelty)
+        return Assessment(similarities, positions, novelty, p_values, calibration.is_novel(p_values))
+
+    def score(self, texts: Sequence[str], alpha: float | None = None) -> list[dict]:
+        """Score prompts in memory, without a log or a database: inside a service as each request
+        arrives, or in a notebook. Each result has ``similarity`` (cosine to the nearest training
+        prompt), ``novelty`` (higher = more novel), ``p_value``, ``is_novel`` (``p_value <= alpha``,
+        the index's calibrated alpha unless given), ``nearest_id``, ``nearest_label`` and the
+        ``neighbors`` shown by ``novelty score``: what ``score`` stores for the same text (exactly
+        with an fp32 backend; with onnx-int8 a vector moves slightly with its batch, README
+        "Speed choices").
+
+        >>> index = PromptIndex.load("support-bot")                       # doctest: +SKIP
+        >>> index.score(["can I pay in bitcoin?"])[0]["is_novel"]         # doctest: +SKIP
+        True
+        """
+        if isinstance(texts, str):
+            raise InputError("PromptIndex.score takes a list of prompts, not one string: score([text])")
+        bad = next((i for i, t in enumerate(texts) if not isinstance(t, str) or not t.strip()), None)
+        if bad is not None:
+            raise InputError(f"prompt {bad} is {texts[bad]!r}: every prompt must be non-empty text")
+        if not len(texts):
+            return []
+        if self._embedder is None:
+            self._embedder = self.embedder()
+        vectors = stored_vectors(self._embedder.embed(list(texts)))  # as score stores them: same figures
+        found = self.assess(vectors, alpha)
+        out = []
+        for j, text in enumerate(texts):
+            near = [(int(p), float(s)) for p, s in zip(found.positions[j, :SHOWN_NEIGHBORS],
+                                                        found.similarities[j, :SHOWN_NEIGHBORS]) if p >= 0]
+            out.append({"text": text, "similarity": near[0][1], "novelty": float(found.novelty[j]),
+                        "p_value": float(found.p_values[j]), "is_novel": bool(found.is_novel[j]),
+                        "nearest_id": self.ids[near[0][0]], "nearest_label": label_text(self.labels[near[0][0]]),
+                        "neighbors": [{"id": self.ids[p], "label": label_text(self.labels[p]),
+                                       "similarity": round(sim, 4)} for p, sim in near]})
+        return out
 
     # -- build, add, load -------------------------------------------------------------------------
     @classmethod

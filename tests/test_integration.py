@@ -5,6 +5,7 @@ Loaded once per session (a few seconds); everything else here is small."""
 import csv
 import json
 import os
+import sqlite3
 
 import numpy as np
 import pytest
@@ -55,6 +56,16 @@ def test_demo_flags_the_days_of_the_new_topic(tmp_path):
     assert result.clusters and result.queued and result.queued.added > 0
     top = " ".join(r["text"].lower() for i in result.spikes.incidents for r in i.details["top_novel"])
     assert any(word in top for word in ("bitcoin", "crypto", "staking", "ethereum", "solana", "polygon"))
+    # in memory, one request at a time, with the real model: the stored figures, within the int8
+    # encoder's batch noise (a vector moves slightly with the batch it was embedded in)
+    index = PromptIndex.load(result.index)
+    with sqlite3.connect(result.db) as conn:
+        stored = conn.execute("SELECT text, similarity, is_novel FROM scores ORDER BY novelty DESC LIMIT 5").fetchall()
+    for text, similarity, is_novel in stored:
+        hit = index.score([text])[0]
+        assert hit["similarity"] == pytest.approx(similarity, abs=0.03) and hit["is_novel"] == bool(is_novel)
+    assert index.score(["can I pay with bitcoin?"])[0]["is_novel"]
+    assert not index.score(["I lost my card, please block it"])[0]["is_novel"]
 
 
 @pytest.mark.skipif(not BANKING77.exists(), reason="../shared/datasets/banking77 is not beside the project")

@@ -211,3 +211,31 @@ def test_a_run_whose_process_died_is_marked_interrupted_by_the_next(tmp_path, in
     score_files([log], index, db)
     statuses = [r[0] for r in sqlite3.connect(db).execute("SELECT status FROM runs ORDER BY run_id")]
     assert statuses == ["interrupted", "running", "running", "done"]
+
+
+def test_index_score_in_memory_equals_what_score_stores(tmp_path, ensemble_index, day_log):
+    score_files([day_log], ensemble_index, tmp_path / "m.db")
+    stored = rows(tmp_path / "m.db")[:60]
+    got = ensemble_index.score([r["text"] for r in stored])
+    assert [g["text"] for g in got] == [r["text"] for r in stored]
+    for g, r in zip(got, stored):
+        assert (g["is_novel"], g["nearest_id"], g["nearest_label"]) == (bool(r["is_novel"]), r["nearest_id"],
+                                                                       r["nearest_label"])
+        assert g["novelty"] == pytest.approx(r["novelty"], abs=1e-6) and g["p_value"] == pytest.approx(r["p_value"])
+        assert g["similarity"] == pytest.approx(r["similarity"], abs=1e-6)
+        assert g["neighbors"] == json.loads(r["neighbors"])
+    assert any(g["is_novel"] for g in got) and not all(g["is_novel"] for g in got)
+    # a stricter alpha flags a subset
+    strict = ensemble_index.score([r["text"] for r in stored], alpha=0.001)
+    assert {i for i, g in enumerate(strict) if g["is_novel"]} < {i for i, g in enumerate(got) if g["is_novel"]}
+    assert ensemble_index.score([]) == []
+
+
+@pytest.mark.parametrize("texts, message", [
+    ("how do I buy bitcoin", "a list of prompts, not one string"),
+    (["fine", ""], "prompt 1 is ''"),
+    (["fine", None], "prompt 1 is None"),
+])
+def test_index_score_refuses_what_is_not_a_list_of_prompts(ensemble_index, texts, message):
+    with pytest.raises(InputError, match=message):
+        ensemble_index.score(texts)

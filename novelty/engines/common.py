@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import __version__
 from ..errors import InputError, NoveltyError
-from ..index import PromptIndex
+from ..index import SHOWN_NEIGHBORS, PromptIndex, label_text
 from ..logs import Batch, Columns, MAX_CHARS, read_batches
 from ..redact import redact as redact_text
 from ..scoring import Calibration
@@ -25,7 +25,6 @@ from ..stats import excess_over_rate  # P(>= novel of total flagged) if all in-d
 from ..store import SCORE_COLUMNS, params_json, reject_row, stored_vectors, text_hash, utc_now
 from .sinks import open_sink
 
-SHOWN_NEIGHBORS = 3
 _IS_NOVEL = SCORE_COLUMNS.index("is_novel")
 _TEXT = SCORE_COLUMNS.index("text")
 Progress = Callable[[int], None]
@@ -169,7 +168,7 @@ class RowScorer:
         self.index = index
         self.calibration = Calibration(index.calibration.scores,
                                        index.calibration.alpha if alpha is None else alpha)
-        self.k = max(index.scorer.k, SHOWN_NEIGHBORS)
+        self.alpha = alpha
 
     def vectors(self, embedder, pending: Pending) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Vectors of ``pending``: cached ones as given, the rest embedded (once per distinct text)."""
@@ -187,20 +186,17 @@ class RowScorer:
         """One tuple per pending prompt, in ``SCORE_COLUMNS`` order."""
         if not len(pending):
             return []
-        similarities, positions = self.index.search(vectors, self.k)
-        novelty = self.index.scorer.score(similarities, positions, vectors)
-        p_values = self.calibration.p_values(novelty)
-        novel = self.calibration.is_novel(p_values)
+        found = self.index.assess(vectors, self.alpha)
         now, train_ids, labels = utc_now(), self.index.ids, self.index.labels
         rows = []
         for j in range(len(pending)):
-            near, sims = positions[j, :SHOWN_NEIGHBORS], similarities[j, :SHOWN_NEIGHBORS].tolist()
-            neighbors = json.dumps([{"id": train_ids[p], "label": _label(labels[p]), "similarity": round(s, 4)}
+            near, sims = found.positions[j, :SHOWN_NEIGHBORS], found.similarities[j, :SHOWN_NEIGHBORS].tolist()
+            neighbors = json.dumps([{"id": train_ids[p], "label": label_text(labels[p]), "similarity": round(s, 4)}
                                     for p, s in zip(near.tolist(), sims) if p >= 0])
             rows.append((pending.ids[j], run_id, pending.sources[j], pending.lines[j], pending.times[j],
-                         pending.texts[j], pending.hashes[j], pending.labels[j], sims[0], float(novelty[j]),
-                         float(p_values[j]), int(novel[j]), train_ids[near[0]], _label(labels[near[0]]),
-                         neighbors, now))
+                         pending.texts[j], pending.hashes[j], pending.labels[j], sims[0], float(found.novelty[j]),
+                         float(found.p_values[j]), int(found.is_novel[j]), train_ids[near[0]],
+                         label_text(labels[near[0]]), neighbors, now))
         return rows
 
 
@@ -295,5 +291,3 @@ def _run_fields(counts: Counts, started: float) -> dict:
             "seconds": round(time.perf_counter() - started, 3)}
 
 
-def _label(value) -> str | None:
-    return None if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
