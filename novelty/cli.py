@@ -362,7 +362,8 @@ def spikes(
 ) -> None:
     """Find windows with more novel prompts than expected (prediction-label bias), and the labels
     absorbing them. Results go to the windows and incidents tables; re-running updates, never duplicates.
-    A window that has ended is decided once: later runs keep its verdict and test only newer windows.
+    A window that has ended is decided once: later runs keep its verdict and test only newer windows
+    (or one a late log added prompts to, or one too small to test before).
 
     Example: novelty spikes --db monitor.db --window 1d --since 2026-11-01 --fail-on incident
     """

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError
+from .logs import sql_bound
 from .spikes import parse_range
 from .store import Store, utc_now
 
@@ -131,9 +132,9 @@ def _nearer(store: Store, vectors: np.ndarray | None, cluster_ids: list[str], ex
     index.add(np.ascontiguousarray(vectors, dtype=np.float32))
     where, args = ["similarity IS NOT NULL"], []
     if since:
-        where.append("ts >= ?"), args.append(since)
+        where.append("ts >= ?"), args.append(sql_bound(since))
     if until:
-        where.append("ts < ?"), args.append(until)
+        where.append("ts < ?"), args.append(sql_bound(until))
     # no ORDER BY: with a time bound SQLite can walk the ts index; the result is sorted below
     cursor = store.db.execute("SELECT prompt_id, ts, text, text_hash, predicted_label, similarity FROM scores "
                               f"WHERE {' AND '.join(where)}", args)
@@ -189,9 +190,9 @@ def _count_look_alikes(store: Store, clusters: list[Cluster], members: list[tupl
 def _novel_rows(store: Store, since: str | None, until: str | None) -> list[dict]:
     where, args = ["is_novel = 1"], []
     if since:
-        where.append("ts >= ?"), args.append(since)
+        where.append("ts >= ?"), args.append(sql_bound(since))
     if until:
-        where.append("ts < ?"), args.append(until)
+        where.append("ts < ?"), args.append(sql_bound(until))
     return list(store.db.query(
         "SELECT prompt_id, ts, text, text_hash, predicted_label, nearest_label FROM scores WHERE "
         + " AND ".join(where), args))

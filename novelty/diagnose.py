@@ -135,20 +135,27 @@ def tabular_causes(report: DriftReport) -> list[Cause]:
     return out
 
 
+def _ratio(details: dict) -> float:
+    """Novel rate over the expected one; a window where none was expected (saved as null, or as
+    Infinity by versions before 0.1) weighs as its novel rate over one novel prompt in a thousand."""
+    ratio = details.get("rate_ratio")
+    return details["novel_rate"] / 0.001 if ratio is None or ratio == float("inf") else ratio
+
+
 def label_bias_causes(report) -> list[Cause]:
     """The latest run of flagged windows as one cause (its worst window as evidence)."""
     if not report.incidents:
         return []
     latest = report.incidents[-1]
     run = [i for i in report.incidents if i.details.get("first_flagged") == latest.details.get("first_flagged")]
-    worst = max(run, key=lambda i: i.details["rate_ratio"])
+    worst = max(run, key=lambda i: _ratio(i.details))
     d = worst.details
     labels = ", ".join(r["label"] for r in d.get("absorbing_labels", [])) or "not logged"
     evidence = (f"novel prompts at {d['novel_rate']:.1%} against {d['expected_rate']:.1%} expected in "
                 f"{worst.window_start[:16]} ({len(run)} flagged window(s) since {d['first_flagged'][:16]}, "
                 f"p = {worst.p_value:.1g}); labels absorbing them: {labels}")
     return [Cause("label_bias", None, worst.severity, evidence, MITIGATIONS["label_bias"],
-                  weight=d["rate_ratio"], details={"windows": [i.window_start for i in run],
+                  weight=_ratio(d), details={"windows": [i.window_start for i in run],
                                                    "top_novel": [r["text"] for r in d["top_novel"]]})]
 
 

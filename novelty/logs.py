@@ -372,6 +372,17 @@ def time_problem(value: Any, column: str) -> str:
             f"{int(LATEST[:4]) - 1}: an unset default, or seconds and milliseconds mixed up?")
 
 
+def sql_bound(stamp: str | None) -> str | None:
+    """A canonical time as the bound of an SQL comparison with stored ``ts``, written without its 'Z':
+    a stored time with a fraction of a second ('...T00:00:00.250Z') then compares after the whole
+    second it falls in, as it should ('.' sorts before 'Z', so '...00.250Z' < '...00Z' as text).
+
+    >>> "2026-11-25T00:00:00.250Z" >= sql_bound("2026-11-25T00:00:00Z") > "2026-11-24T23:59:59.999Z"
+    True
+    """
+    return stamp.removesuffix("Z") if stamp else stamp
+
+
 def format_bound(value: Any) -> str | None:
     """A --since / --until value as a canonical time; one outside 1990-2099 is clamped to those bounds,
     so ``--since 1970-01-01`` still means "from the start" (None when it is not a time at all).

@@ -25,6 +25,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from .errors import InputError
+from .logs import sql_bound
 from .spikes import window_seconds
 from .store import Store
 
@@ -92,7 +93,7 @@ class _Undo(Exception):
 def _delete(conn: sqlite3.Connection, cutoff: str, dry_run: bool) -> dict:
     conn.execute("DROP TABLE IF EXISTS temp.pruned")
     conn.execute("CREATE TEMP TABLE pruned AS SELECT prompt_id FROM scores "
-                 "WHERE COALESCE(ts, scored_at) < ?", [cutoff])
+                 "WHERE COALESCE(ts, scored_at) < ?", [sql_bound(cutoff)])
     gone = "(SELECT prompt_id FROM temp.pruned)"
     counts = {
         "scores": conn.execute(f"DELETE FROM scores WHERE prompt_id IN {gone}").rowcount,

@@ -19,6 +19,7 @@ import numpy as np
 
 from . import clusters
 from .errors import InputError
+from .logs import sql_bound
 from .store import Store, utc_now
 
 STATUSES = ("pending", "exported", "labelled", "trained")
@@ -294,7 +295,7 @@ def _candidates(store: Store, cluster, max_p_value, incident) -> list[dict]:
                                  [incident]).fetchone()
         if not found:
             raise InputError(f"no incident {incident!r} (see `novelty spikes --json`)")
-        return list(store.db.query(base + "WHERE is_novel = 1 AND ts >= ? AND ts < ?", list(found)))
+        return list(store.db.query(base + "WHERE is_novel = 1 AND ts >= ? AND ts < ?", [sql_bound(t) for t in found]))
     return list(store.db.query(base + "WHERE p_value <= ?", [max_p_value]))
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError
+from .logs import sql_bound
 from .spikes import parse_bound
 from .store import Store
 
@@ -102,9 +103,9 @@ def _allocate(strata: dict[str, list[int]], budget: int, rng: np.random.Generato
 def _recent(store: Store, since: str | None, until: str | None) -> list[dict]:
     where, args = [], []
     if since:
-        where.append("s.ts >= ?"), args.append(since)
+        where.append("s.ts >= ?"), args.append(sql_bound(since))
     if until:
-        where.append("s.ts < ?"), args.append(until)
+        where.append("s.ts < ?"), args.append(sql_bound(until))
     rows = store.db.query(
         "SELECT s.prompt_id, s.text, s.predicted_label, s.nearest_label, s.p_value, s.is_novel, s.ts, "
         "m.cluster_id, c.name AS cluster_name FROM scores s LEFT JOIN cluster_members m USING (prompt_id) "

@@ -32,6 +32,12 @@ def _clip(text: str, width: int = 70) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def _times_expected(details: dict) -> str:
+    if details.get("rate_ratio") is None:  # the baseline had no novel prompt at all
+        return f"none expected: {details['expected_rate']:.1%} before"
+    return f"{details['rate_ratio']:.1f}x the expected {details['expected_rate']:.1%}"
+
+
 def format_spikes(report) -> str:
     if not report.windows:
         return f"No timestamped prompts in {report.db}: score logs with a --time-col first."
@@ -44,13 +50,16 @@ def format_spikes(report) -> str:
         lines.append(f"  {w.window_start}  {w.prompts:7,}  {w.novel:5,}  {w.novel_rate:5.1%}  "
                      f"[{w.ci_low:5.1%}, {w.ci_high:5.1%}]  {expected}  {p}  "
                      f"{'+'.join(w.detectors) if w.flagged else ''}")
-    if not report.incidents:
+    if not report.incidents and all(w.p_value is None for w in report.windows):
+        lines.append("No window was tested: each had fewer prompts than --min-prompts, or nothing to compare "
+                     "it with yet. No verdict either way.")
+    elif not report.incidents:
         lines.append("No incident: the novel rate stays within what the baseline explains.")
     for incident in report.incidents:
         d = incident.details
         lines += ["", f"INCIDENT {incident.incident_id} label_bias {incident.severity}: {incident.window_start} .. "
                       f"{incident.window_end}: {d['novel']} novel of {d['prompts']} ({d['novel_rate']:.1%}, "
-                      f"{d['rate_ratio']:.1f}x the expected {d['expected_rate']:.1%}); since {d['first_flagged']}"]
+                      f"{_times_expected(d)}); since {d['first_flagged']}"]
         if d.get("absorbing_labels"):
             lines.append("  labels absorbing the novel prompts: " + ", ".join(
                 f"{r['label']} ({r['novel']} novel, {r['novel_share']:.0%} of its traffic)"
@@ -59,7 +68,9 @@ def format_spikes(report) -> str:
         if shift:
             lines.append(f"  predicted labels vs training labels: chi2 {shift['chi2']:.0f} (dof {shift['dof']}), "
                          f"p {shift['p_value']:.1e}, Cramer's V {shift['cramers_v']:.2f}")
-        lines += [f"  e.g. {_clip(r['text'])}  (forced into {r['predicted_label']})" for r in d["top_novel"][:3]]
+        lines += [f"  e.g. {_clip(r['text'])}  " + (f"(forced into {r['predicted_label']})" if r["predicted_label"]
+                                                     is not None else "(no predicted label logged)")
+                  for r in d["top_novel"][:3]]
     if report.incidents:
         lines += ["", "What to do: these are questions the model was never trained for. Label a sample "
                       "and fine-tune (or add them to the index with `novelty index add`)."]

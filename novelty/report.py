@@ -24,6 +24,7 @@ from .diagnose import Cause, Diagnosis, diagnose
 from .drift import DriftReport, compare, load_reference, profile, read_table
 from .errors import InputError
 from .index import index_dir_default
+from .logs import sql_bound
 from .spikes import SpikeSettings, parse_bound
 from .store import Store
 
@@ -161,7 +162,7 @@ def _card(c: Cause, db: str, growing: dict | None, by_start: dict, feature: dict
 
 
 def _facts(store: Store, since: str | None) -> dict:
-    where, args = ("WHERE ts >= ?", [since]) if since else ("", [])
+    where, args = ("WHERE ts >= ?", [sql_bound(since)]) if since else ("", [])
     prompts, novel, first, last = store.db.execute(
         f"SELECT COUNT(*), SUM(is_novel), MIN(ts), MAX(ts) FROM scores {where}", args).fetchone()
     run = next(store.db.query("SELECT * FROM runs WHERE status = 'done' ORDER BY run_id DESC LIMIT 1"), {})
@@ -202,8 +203,8 @@ def _absorbing(store: Store, windows: list[dict], since: str | None, limit: int 
         start, end = since or "", "9999"
     query = ("SELECT predicted_label AS label, COUNT(*) AS prompts, SUM(is_novel) AS novel FROM scores "
              "WHERE predicted_label IS NOT NULL AND ts >= ? AND ts < ? GROUP BY predicted_label")
-    during = {r["label"]: r for r in store.db.query(query, [start, end])}
-    before = {r["label"]: r for r in store.db.query(query, [since or "", start])} if flagged else {}
+    during = {r["label"]: r for r in store.db.query(query, [sql_bound(start), sql_bound(end)])}
+    before = {r["label"]: r for r in store.db.query(query, [sql_bound(since) or "", sql_bound(start)])} if flagged else {}
     total = sum(r["novel"] for r in during.values()) or 1
     rows = []
     for label, r in during.items():
@@ -227,7 +228,7 @@ def _distribution(store: Store, since: str | None, index_dir: str | Path | None)
                                 "status = 'done' ORDER BY run_id DESC LIMIT 1"), None)
     production = np.array([v for (v,) in store.db.execute(
         "SELECT novelty FROM scores WHERE novelty IS NOT NULL AND ts >= ?" if since else
-        "SELECT novelty FROM scores WHERE novelty IS NOT NULL", [since] if since else [])], dtype=float)
+        "SELECT novelty FROM scores WHERE novelty IS NOT NULL", [sql_bound(since)] if since else [])], dtype=float)
     if facts is None or not len(production):
         return {"chart": None, "note": "No scored prompts yet.", "calibration": False}
     calibration, note = _calibration(facts, index_dir)

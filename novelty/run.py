@@ -133,7 +133,7 @@ class _Job:
         """Whether the database holds novel prompts at or after ``moment``."""
         with closing(sqlite3.connect(self.db)) as conn:
             return conn.execute("SELECT 1 FROM scores WHERE is_novel = 1 AND ts >= ? LIMIT 1",
-                                [moment.strftime("%Y-%m-%dT%H:%M:%SZ")]).fetchone() is not None
+                                [moment.strftime("%Y-%m-%dT%H:%M:%S")]).fetchone() is not None
 
     # -- the steps --------------------------------------------------------------------------------
     def score(self) -> Step:

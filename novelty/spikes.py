@@ -22,7 +22,7 @@ import numpy as np
 from scipy.stats import norm
 
 from .errors import InputError
-from .logs import format_bound
+from .logs import format_bound, sql_bound
 from .stats import (benjamini_hochberg, excess_over_rate, excess_over_reference, excess_tail, goodness_of_fit,
                     tail_weights, wilson_interval)
 from .store import Store, utc_now
@@ -45,6 +45,12 @@ class SpikeSettings:
     tail_share: float = 0.8          # share of the window's level given to the tail test (the rest: count)
     cusum_drift: float = 1.0         # z-score a quiet window may add to the CUSUM without raising it
     cusum_limit: float = 2.5         # CUSUM value that raises an alarm (about 1 per 750 quiet windows)
+
+    @property
+    def key(self) -> str:
+        """The ``window_size`` that windows and incidents are saved under: sliding windows ('1d/12h')
+        never share rows or incident ids with the fixed windows of the same size."""
+        return f"{self.window}/{self.step}" if self.step else self.window
 
     def __post_init__(self) -> None:
         checks = [(0 < self.fdr < 1, "--fdr is a false-discovery rate between 0 and 1 (e.g. 0.005)", self.fdr),
@@ -242,13 +248,14 @@ class _Null:
 
 
 def _decided(store: Store, settings: SpikeSettings, in_range) -> dict[str, tuple]:
-    """Saved verdicts of ended windows of this size: start -> (start, p, q, flagged, cusum, detectors).
-    Sliding windows are decided afresh each run (their saved rows share the window size's key)."""
+    """Saved verdicts of ended windows of this size: start -> (start, p, q, flagged, cusum, detectors,
+    prompts). A window saved untested (too few prompts then) is not decided: it is tested when it has
+    enough. Sliding windows are decided afresh each run."""
     if settings.step:
         return {}
     rows = store.db.execute(
-        "SELECT window_start, p_value, q_value, flagged, cusum, detectors FROM windows "
-        "WHERE window_size = ? AND decided_at IS NOT NULL", [settings.window])
+        "SELECT window_start, p_value, q_value, flagged, cusum, detectors, prompts FROM windows "
+        "WHERE window_size = ? AND decided_at IS NOT NULL AND p_value IS NOT NULL", [settings.key])
     return {row[0]: row for row in rows if in_range(row[0])}
 
 
@@ -293,8 +300,11 @@ def _drafts(counts, settings: SpikeSettings, alpha: float | None, decided: dict[
             frozen = null
         if tested and frozen is not None:
             cusum = _cusum_statistic(cusum, frozen.tail_p(prompts, s1, settings.tail), settings)
+        stored = decided.get(_iso(start))
+        if stored and prompts > stored[6]:  # a late log added prompts: test the window again
+            stored = None                   # (fewer prompts, after a prune, keep the verdict)
         draft = _Draft(start, prompts, novel, null, p, p_count, p_tail, cusum, cusum >= settings.cusum_limit,
-                       decided.get(_iso(start)))
+                       stored)
         flagged = bool(draft.stored[3]) if draft.stored else (draft.alarm or (p is not None and p < settings.fdr))
         if flagged:
             cusum = 0.0  # restart after a detection, so one excursion raises one alarm
@@ -307,7 +317,7 @@ def _drafts(counts, settings: SpikeSettings, alpha: float | None, decided: dict[
 def _window(d: _Draft, q: float | None, settings: SpikeSettings, alpha: float | None) -> Window:
     p, score = d.p, d.cusum
     if d.stored:
-        _, p, q, flagged, score, saved = d.stored
+        _, p, q, flagged, score, saved, _ = d.stored
         detectors = tuple(json.loads(saved or "[]")) if flagged else ()
         flagged = bool(flagged)
     else:
@@ -345,11 +355,11 @@ def _cusum_statistic(previous: float, p_value: float, settings: SpikeSettings) -
 # -- incidents --------------------------------------------------------------------------------------
 def _incident(store: Store, window: Window, windows: list[Window], settings: SpikeSettings) -> Incident:
     expected = window.expected_rate or 0.0
-    ratio = window.novel_rate / expected if expected else float("inf")
+    ratio = window.novel_rate / expected if expected else None  # None: nothing novel was expected (JSON has no inf)
     excess = window.novel_rate - expected
-    severity = "high" if ratio >= 3 or excess >= 0.10 else "medium" if ratio >= 1.5 else "low"
+    severity = "high" if ratio is None or ratio >= 3 or excess >= 0.10 else "medium" if ratio >= 1.5 else "low"
     details = {
-        "window_size": settings.window, "prompts": window.prompts, "novel": window.novel,
+        "window_size": settings.key, "prompts": window.prompts, "novel": window.novel,
         "novel_rate": window.novel_rate, "expected_rate": expected, "rate_ratio": ratio,
         "baseline": window.baseline, "detectors": list(window.detectors), "q_value": window.q_value,
         "cusum": window.cusum, "first_flagged": _first_flagged(window, windows),
@@ -370,14 +380,14 @@ def _top_novel(store: Store, window: Window, limit: int = 5) -> list[dict]:
     return list(store.db.query(
         "SELECT text, MIN(similarity) AS similarity, predicted_label, nearest_label FROM scores "
         "WHERE is_novel = 1 AND ts >= ? AND ts < ? GROUP BY lower(text) ORDER BY similarity LIMIT ?",
-        [window.window_start, window.window_end, limit]))
+        [sql_bound(window.window_start), sql_bound(window.window_end), limit]))
 
 
 def _labels(store: Store, window: Window, expected: float) -> dict:
     rows = list(store.db.execute(
         "SELECT predicted_label, COUNT(*), SUM(is_novel) FROM scores WHERE ts >= ? AND ts < ? "
         "AND predicted_label IS NOT NULL GROUP BY predicted_label",
-        [window.window_start, window.window_end]))
+        [sql_bound(window.window_start), sql_bound(window.window_end)]))
     if not rows:
         return {"absorbing_labels": [], "label_shift": None,
                 "note": "no predicted labels logged (pass --pred-col to score)"}
@@ -393,7 +403,7 @@ def _labels(store: Store, window: Window, expected: float) -> dict:
 
 
 def _save(store: Store, settings: SpikeSettings, windows: list[Window], incidents: list[Incident]) -> None:
-    now, size = utc_now(), settings.window
+    now, size = utc_now(), settings.key
     flagged = {i.window_start for i in incidents}
     with store.db.conn:
         store.db.conn.executemany(

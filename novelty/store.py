@@ -130,6 +130,12 @@ class Store:
         for table, column, kind in _ADDED_COLUMNS:  # databases written by an older version
             if column not in {c.name for c in self.db[table].columns}:
                 self.db.conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+        # older versions saved an unbounded rate ratio as Infinity, which SQLite's JSON functions refuse
+        infinite = "details LIKE '%\"rate_ratio\": Infinity%'"
+        if self.db.execute(f"SELECT 1 FROM incidents WHERE {infinite} LIMIT 1").fetchone():
+            with self.db.conn:
+                self.db.conn.execute("UPDATE incidents SET details = replace(details, '\"rate_ratio\": Infinity', "
+                                     f"'\"rate_ratio\": null') WHERE {infinite}")
 
     def close(self) -> None:
         self.db.close()

@@ -212,3 +212,76 @@ def test_the_incident_of_a_decided_window_stays_as_saved_after_a_partial_prune(t
     detect_spikes(db)
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT * FROM incidents").fetchall() == saved
+
+
+def test_a_late_log_is_tested_when_it_arrives(tmp_path):
+    db = fill(tmp_path / "m.db", [(300, 15, None)] * 4 + [(0, 0, None)] + [(300, 15, None)] * 5)
+    first = detect_spikes(db)
+    assert not first.incidents and first.windows[4].prompts == 0
+    fill(db, [(300, 150, "b")], start_day=5)  # day 5's log is scored two days late: half of it new
+    late = detect_spikes(db)  # was: day 5 kept the verdict it got empty, and fed its spike to the baseline
+    assert [i.window_start[:10] for i in late.incidents] == ["2026-11-05"]
+    assert late.windows[4].prompts == 300 and late.windows[4].flagged
+    assert late.windows[6].expected_rate == pytest.approx(0.05)
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT prompts, flagged FROM windows WHERE window_start LIKE '2026-11-05%'").fetchone() \
+            == (300, 1)
+    assert detect_spikes(db).incidents == late.incidents  # and then it is decided
+
+
+def test_windows_too_small_to_test_are_tested_when_they_can_be(tmp_path):
+    db = fill(tmp_path / "m.db", [(20, 1, None)] * 10 + [(20, 16, "b")])
+    untested = detect_spikes(db)  # 20 prompts a day, under the default --min-prompts 30
+    assert all(w.p_value is None for w in untested.windows) and not untested.incidents
+    from novelty.render import format_spikes
+    assert "No window was tested" in format_spikes(untested)
+    smaller = detect_spikes(db, SpikeSettings(min_prompts=5))  # was: frozen untested, spike in the baseline
+    assert [i.window_start[:10] for i in smaller.incidents] == ["2026-11-11"]
+    assert smaller.windows[-1].expected_rate == pytest.approx(0.05)
+
+
+def test_sliding_windows_are_saved_apart_from_fixed_ones(tmp_path):
+    db = fill(tmp_path / "m.db", [(500, 25, None)] * 10 + [(500, 150, "b")] * 2)
+    sliding = detect_spikes(db, SpikeSettings(window="1d", step="12h"))
+    fixed = detect_spikes(db)
+    assert sliding.incidents and fixed.incidents
+    assert not {i.incident_id for i in sliding.incidents} & {i.incident_id for i in fixed.incidents}
+    with sqlite3.connect(db) as conn:
+        sizes = dict(conn.execute("SELECT window_size, COUNT(*) FROM windows GROUP BY window_size").fetchall())
+        open_sliding = conn.execute("SELECT COUNT(*) FROM incidents WHERE status = 'open' AND "
+                                    "json_extract(details, '$.window_size') = '1d/12h'").fetchone()[0]
+    assert set(sizes) == {"1d", "1d/12h"} and sizes["1d"] == 12
+    assert open_sliding == len(sliding.incidents)  # was: withdrawn by the next fixed-window run
+
+
+def test_a_spike_over_a_baseline_without_novel_prompts(tmp_path):
+    db = fill(tmp_path / "m.db", [(300, 0, None)] * 8 + [(300, 60, "b")])
+    report = detect_spikes(db)
+    (incident,) = report.incidents
+    assert incident.details["rate_ratio"] is None and incident.severity == "high"
+    from novelty.render import format_spikes
+    assert "none expected: 0.0% before" in format_spikes(report)
+    with sqlite3.connect(db) as conn:  # was: Infinity in the JSON, refused by SQLite's json functions
+        assert conn.execute("SELECT json_extract(details, '$.rate_ratio') FROM incidents").fetchone() == (None,)
+        conn.execute("UPDATE incidents SET details = replace(details, '\"rate_ratio\": null', "
+                     "'\"rate_ratio\": Infinity')")  # as an older version saved it
+    assert detect_spikes(db, SpikeSettings(window="1h", min_prompts=1)).windows  # was: malformed JSON, traceback
+    from novelty.diagnose import label_bias_causes
+    assert label_bias_causes(report)[0].cause == "label_bias"
+
+
+def test_prompts_in_a_window_s_first_second_count_in_its_details(tmp_path):
+    db = fill(tmp_path / "m.db", [(300, 15, None)] * 8)
+    store = Store(db)
+    run = store.start_run(alpha=0.05, index_checksum="ck", status="done")
+    store.write_chunk([(f"s{i}", run, "src", i, f"2026-11-09T00:00:00.{i:03d}Z", f"bitcoin thing {i}", f"hs{i}", "c",
+                        0.2, 0.8, 0.01, 1, "t1", "a", "[]", "now") for i in range(60)], {}, [])
+    store.close()
+    report = detect_spikes(db)
+    (incident,) = report.incidents
+    assert incident.window_start.startswith("2026-11-09")
+    # was: compared as text, '...00:00:00.001Z' < '...00:00:00Z' put them all before the window
+    assert len(incident.details["top_novel"]) == 5
+    assert all(r["text"].startswith("bitcoin") for r in incident.details["top_novel"])
+    assert incident.details["absorbing_labels"][0] == pytest.approx(
+        {"label": "c", "prompts": 60, "novel": 60, "novel_share": 1.0, "share_of_novel": 1.0, "excess": 57.0})
