@@ -77,6 +77,8 @@ def find_clusters(db: str | Path, since: str | None = None, until: str | None = 
 
 def cluster_prompts(db: str | Path, cluster_id: str, limit: int = 200, similar: bool = False) -> list[dict]:
     """The prompts of one stored cluster, newest first; ``similar``: its look-alikes instead."""
+    if not Path(db).exists():
+        raise InputError(f"{db}: no such database; fill one with `novelty score` first")
     store = Store(db)
     try:
         if not store.db.execute("SELECT 1 FROM clusters WHERE cluster_id = ?", [cluster_id]).fetchone():
@@ -210,11 +212,15 @@ def _labels(vectors: np.ndarray, min_size: int) -> np.ndarray:
     # leaf selection: the finest stable clusters. The default (excess of mass) prefers a parent when it
     # is stabler than its children, and on Banking77 it merged two new intents (ATM fees and pending
     # withdrawals: purity 0.58, 4 of 5 intents found) that leaf keeps apart (0.82, 5 of 5).
+    reduced = _reduced(fit)
     model = HDBSCAN(min_cluster_size=min_size, min_samples=max(2, min_size // 2), metric="euclidean", copy=True,
                     cluster_selection_method="leaf")
-    fitted = model.fit_predict(_reduced(fit))
-    if len(fit) == len(unique):
-        return fitted[inverse.ravel()]
+    fitted = model.fit_predict(reduced)
+    if fitted.max() < 0:  # one topic and little else (a new topic's first day): leaves need a split
+        fitted = HDBSCAN(min_cluster_size=min_size, min_samples=max(2, min_size // 2), metric="euclidean",
+                         copy=True, allow_single_cluster=True).fit_predict(reduced)
+    if len(fit) == len(unique) or fitted.max() < 0:
+        return fitted[inverse.ravel()] if len(fit) == len(unique) else np.full(len(vectors), -1)
     centroids = np.stack([fit[fitted == c].mean(axis=0) for c in range(fitted.max() + 1)])
     nearest = (unique @ centroids.T).argmax(axis=1)
     return nearest[inverse.ravel()]

@@ -67,7 +67,8 @@ def format_spikes(report) -> str:
         shift = d.get("label_shift")
         if shift:
             lines.append(f"  predicted labels vs training labels: chi2 {shift['chi2']:.0f} (dof {shift['dof']}), "
-                         f"p {shift['p_value']:.1e}, Cramer's V {shift['cramers_v']:.2f}")
+                         f"p {shift['p_value']:.1e}, Cramer's V {shift['cramers_v']:.2f}, "
+                         f"{shift.get('total_variation', 0):.0%} of traffic moved")
         lines += [f"  e.g. {_clip(r['text'])}  " + (f"(forced into {r['predicted_label']})" if r["predicted_label"]
                                                      is not None else "(no predicted label logged)")
                   for r in d["top_novel"][:3]]

@@ -105,20 +105,29 @@ def benjamini_hochberg(p_values: list[float]) -> list[float]:
 
 
 def goodness_of_fit(observed: dict[str, int], expected_shares: dict[str, float]) -> dict:
-    """Chi-square of observed label counts against expected shares, with Cramér's V as effect size.
+    """Chi-square of observed label counts against expected shares, with two effect sizes.
 
-    Labels missing from ``expected_shares`` are pooled into one '(other)' cell with a small share,
-    so a never-seen label counts as a strong shift instead of a division by zero.
+    Labels missing from ``expected_shares`` are pooled into one '(unseen)' cell with a small share,
+    so a never-seen label counts as a strong shift instead of a division by zero. ``cramers_v`` is
+    sqrt(chi2 / (n (k - 1))), capped at 1 (it can pass 1 when the expected shares are uneven, and
+    always with unseen labels); ``total_variation`` is the share of traffic that would have to move
+    for the observed mix to match the expected one (0 to 1).
+
+    >>> round(goodness_of_fit({"a": 90, "b": 10}, {"a": 0.5, "b": 0.5})["total_variation"], 2)
+    0.4
     """
-    labels = sorted(set(observed) | set(expected_shares))
+    seen = {label: count for label, count in observed.items() if label in expected_shares}
+    unseen = sum(count for label, count in observed.items() if label not in expected_shares)
     n = sum(observed.values())
-    if n == 0 or len(labels) < 2:
-        return {"chi2": 0.0, "dof": 0, "p_value": 1.0, "cramers_v": 0.0}
-    floor = 0.5 / max(n, 1)
-    shares = np.array([max(expected_shares.get(label, 0.0), floor) for label in labels])
+    labels = sorted(expected_shares)
+    if n == 0 or len(labels) + (unseen > 0) < 2:
+        return {"chi2": 0.0, "dof": 0, "p_value": 1.0, "cramers_v": 0.0, "total_variation": 0.0}
+    floor = 0.5 / n
+    shares = np.array([max(expected_shares[label], floor) for label in labels] + ([floor] if unseen else []))
     shares = shares / shares.sum()
-    counts = np.array([observed.get(label, 0) for label in labels], dtype=float)
+    counts = np.array([seen.get(label, 0) for label in labels] + ([unseen] if unseen else []), dtype=float)
     chi2, p_value = chisquare(counts, shares * n)
-    dof = len(labels) - 1
+    dof = len(counts) - 1
     return {"chi2": float(chi2), "dof": dof, "p_value": float(p_value),
-            "cramers_v": float(math.sqrt(chi2 / (n * dof)))}
+            "cramers_v": float(min(1.0, math.sqrt(chi2 / (n * dof)))),
+            "total_variation": float(0.5 * np.abs(counts / n - shares).sum())}

@@ -154,3 +154,18 @@ def test_show_says_why_a_cluster_has_no_prompts_now(tmp_path):
     assert find_clusters(db, min_size=100_000) == []  # every prompt is noise now
     out = CliRunner().invoke(app, ["clusters", "show", first[0].cluster_id, "--db", str(db)])
     assert out.exit_code == 0 and "No prompts in" in out.output and "noise" in out.output
+
+
+def test_a_single_new_topic_alone_is_one_cluster(tmp_path):
+    # the first day of a new topic, with nothing else novel: leaf selection needs a split to find any
+    db = novel_db(tmp_path / "m.db", {"bitcoin wallet": 20}, noise=0)
+    (found,) = find_clusters(db)  # was: "No clusters: too few novel prompts", even with --min-size 2
+    assert "bitcoin" in found.name and found.size >= 5
+    assert found.size + found.look_alikes >= 18  # HDBSCAN keeps the dense core; the rest count as look-alikes
+
+
+def test_clusters_show_does_not_create_a_missing_database(tmp_path):
+    missing = tmp_path / "nope.db"
+    with pytest.raises(InputError, match="no such database"):
+        cluster_prompts(missing, "c0001")
+    assert not missing.exists()

@@ -45,6 +45,12 @@ def test_hand_checked_statistics():
     assert shift["chi2"] == 0 and shift["p_value"] == 1
     skewed = goodness_of_fit({"a": 90, "b": 10}, {"a": 0.5, "b": 0.5})
     assert skewed["chi2"] == pytest.approx(64) and skewed["cramers_v"] == pytest.approx(0.8)
+    assert skewed["total_variation"] == pytest.approx(0.4)
+    # labels never seen in training pool into one cell; V stays within [0, 1] (was 5.77)
+    unseen = goodness_of_fit({"other": 30, "misc": 10}, {"a": 0.9, "b": 0.1})
+    assert unseen["dof"] == 2 and unseen["cramers_v"] == 1.0 and unseen["total_variation"] == pytest.approx(1.0, abs=0.02)
+    uneven = goodness_of_fit({"a": 0, "b": 100}, {"a": 0.99, "b": 0.01})
+    assert uneven["cramers_v"] == 1.0 and uneven["total_variation"] == pytest.approx(0.99)
 
 
 def test_cusum_accumulates_small_rises_and_forgets_quiet_windows():
