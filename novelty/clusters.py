@@ -38,7 +38,7 @@ class Cluster:
     size: int
     first_seen: str
     last_seen: str
-    growth: float                      # prompts on the last day / mean of the days before
+    growth: float                      # prompts on the last day / mean of the days before; -1: one day only (new)
     daily: dict[str, int]
     predicted_labels: dict[str, int]   # what the model forced them into
     nearest_labels: dict[str, int]     # the training labels they sit closest to
