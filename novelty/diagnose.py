@@ -55,11 +55,15 @@ def diagnose(reference: str | Path | None = None, current: str | Path | None = N
              golden_baseline: str | Path | None = None, golden_current: str | Path | None = None,
              drift_settings: DriftSettings = DriftSettings(),
              spike_settings: SpikeSettings = SpikeSettings(),
-             drift_report: DriftReport | None = None) -> Diagnosis:
+             drift_report: DriftReport | None = None, until: str | None = None,
+             save_windows: bool = False) -> Diagnosis:
     """Collect the causes the given evidence supports, most severe first.
 
-    ``drift_report``: the comparison of ``reference`` and ``current`` when the caller already made it
-    (the HTML report draws it too), so big tables are not read and tested twice."""
+    ``since`` / ``until`` bound the scored evidence (windows, gap incidents): a run for an earlier
+    date sees nothing after it. ``drift_report``: the comparison of ``reference`` and ``current``
+    when the caller already made it (the HTML report draws it too), so big tables are not read and
+    tested twice. ``save_windows``: record the spike windows it tests (``novelty spikes`` does); a
+    diagnosis alone decides nothing."""
     for a, b, names in ((reference, current, "--reference and --current"),
                         (offline, serving, "--offline and --serving"),
                         (golden_baseline, golden_current, "--golden-baseline and --golden-current")):
@@ -83,8 +87,12 @@ def diagnose(reference: str | Path | None = None, current: str | Path | None = N
         not_checked.append({"cause": "data_drift, feature_drift, feature_recalibration, feature_unavailable",
                             "reason": "no --reference and --current feature tables given"})
     if db is not None:
-        causes += label_bias_causes(detect_spikes(db, spike_settings, since=since))
-        gaps, reason = gap_causes(db, since)
+        spikes = detect_spikes(db, spike_settings, since=since, until=until, save=save_windows)
+        causes += label_bias_causes(spikes)
+        untested = _untested(spikes, spike_settings)
+        if untested:
+            not_checked.append({"cause": "label_bias", "reason": untested})
+        gaps, reason = gap_causes(db, since, until)
         causes += gaps
         if reason:
             not_checked.append({"cause": "offline_online_gap", "reason": reason})
@@ -159,7 +167,17 @@ def label_bias_causes(report) -> list[Cause]:
                                                    "top_novel": [r["text"] for r in d["top_novel"]]})]
 
 
-def gap_causes(db, since: str | None = None) -> tuple[list[Cause], str | None]:
+def _untested(report, settings: SpikeSettings) -> str | None:
+    """Why no window could show label bias, when none was tested."""
+    if report.incidents or any(w.p_value is not None for w in report.windows):
+        return None
+    if not report.windows:
+        return "no scored prompts with a time in the range"
+    return (f"no {report.window} window had enough prompts to test ({settings.min_prompts}, --min-prompts) "
+            "and something to compare it with")
+
+
+def gap_causes(db, since: str | None = None, until: str | None = None) -> tuple[list[Cause], str | None]:
     """The latest open offline/online gap (recorded by ``novelty run`` from feedback labels), or why
     none could be checked."""
     from .feedback import open_gaps
@@ -169,7 +187,7 @@ def gap_causes(db, since: str | None = None) -> tuple[list[Cause], str | None]:
     store = Store(db)
     try:
         (labels,) = store.db.execute("SELECT COUNT(*) FROM feedback").fetchone()
-        gaps = open_gaps(store, parse_bound(since, "--since"))
+        gaps = open_gaps(store, parse_bound(since, "--since"), parse_bound(until, "--until"))
     finally:
         store.close()
     if not gaps:

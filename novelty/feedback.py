@@ -469,11 +469,11 @@ def record_gap(db: str | Path, gap: Gap, novel_share: float | None = None) -> In
     return incident if gap.significant else None
 
 
-def open_gaps(store: Store, since: str | None = None) -> list[dict]:
-    """Open gap incidents whose period ends after ``since``, latest first."""
+def open_gaps(store: Store, since: str | None = None, until: str | None = None) -> list[dict]:
+    """Open gap incidents whose period ends after ``since`` and starts before ``until``, latest first."""
     rows = store.db.query(
         "SELECT * FROM incidents WHERE kind = ? AND status = 'open' AND (? IS NULL OR window_end > ?) "
-        "ORDER BY window_end DESC", [GAP_KIND, since, since])
+        "AND (? IS NULL OR window_start < ?) ORDER BY window_end DESC", [GAP_KIND, since, since, until, until])
     return [{**r, "details": json.loads(r["details"] or "{}")} for r in rows]
 
 

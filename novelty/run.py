@@ -97,6 +97,9 @@ def run_monitor(config: str | Path | MonitorConfig, day: Date | str | None = Non
     return summary
 
 
+_NEWEST_CLUSTERED = "run.newest_clustered_date"
+
+
 def _day(day: Date | str | None) -> Date:
     if day is None:
         return default_date()
@@ -121,6 +124,7 @@ class _Job:
         self.diagnosis: Diagnosis | None = None
         self.report_path: str | None = None
         self.end = datetime.combine(day + timedelta(days=1), datetime.min.time())
+        self.until = self.end.strftime("%Y-%m-%d")  # evidence ends with the run date
 
     def since(self, key: str) -> str:
         """Start of the period ``key`` names (e.g. 7d), ending with the run date."""
@@ -129,11 +133,18 @@ class _Job:
     def has_scores(self) -> bool:
         return self.db.is_file()
 
-    def novel_after(self, moment: datetime) -> bool:
-        """Whether the database holds novel prompts at or after ``moment``."""
+    def newest_run_date(self) -> bool:
+        """Whether this run's date is the newest a run has clustered in this database (recorded in
+        ``meta``, so logs in another time zone, whose evening falls on the next UTC day, do not make
+        the newest day look old)."""
         with closing(sqlite3.connect(self.db)) as conn:
-            return conn.execute("SELECT 1 FROM scores WHERE is_novel = 1 AND ts >= ? LIMIT 1",
-                                [moment.strftime("%Y-%m-%dT%H:%M:%S")]).fetchone() is not None
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", [_NEWEST_CLUSTERED]).fetchone()
+        return row is None or row[0] <= self.day.isoformat()
+
+    def record_clustered(self) -> None:
+        with closing(sqlite3.connect(self.db)) as conn, conn:
+            conn.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value "
+                         "WHERE excluded.value > meta.value", [_NEWEST_CLUSTERED, self.day.isoformat()])
 
     # -- the steps --------------------------------------------------------------------------------
     def score(self) -> Step:
@@ -158,10 +169,12 @@ class _Job:
 
         if not self.has_scores():
             return Step("spikes", "skipped", f"{self.db} does not exist yet: no day scored")
-        report = detect_spikes(self.db, self.spike_settings())
+        # windows after the run date are neither shown nor re-decided: a backfill sees what its day saw
+        report = detect_spikes(self.db, self.spike_settings(), until=self.until)
         recent = [i for i in report.incidents if i.window_start >= self.since("alert.lookback")]
-        return Step("spikes", "ran", f"{len(report.windows)} windows tested, {len(recent)} flagged in the "
-                    f"last {self.cfg['alert.lookback']}", {"flagged": [i.window_start for i in recent]})
+        tested = sum(w.p_value is not None for w in report.windows)
+        return Step("spikes", "ran", f"{tested} of {len(report.windows)} windows tested, {len(recent)} flagged in "
+                    f"the last {self.cfg['alert.lookback']}", {"flagged": [i.window_start for i in recent]})
 
     def spike_settings(self):
         from .spikes import SpikeSettings
@@ -236,12 +249,14 @@ class _Job:
 
         if not self.has_scores():
             return Step("clusters", "skipped", f"{self.db} does not exist yet: no day scored")
-        # A date run again after later days (a backfill) shows its clusters but leaves the stored ones
-        # as the newest day's run left them: the report and the queue follow the newest view.
-        later = self.novel_after(self.end)
-        found = find_clusters(self.db, since=self.since("clusters.lookback"), until=self.end.strftime("%Y-%m-%d"),
+        # A date run after later dates (a backfill) shows its clusters but leaves the stored ones as
+        # the newest date's run left them: the report and the queue follow the newest view.
+        later = not self.newest_run_date()
+        found = find_clusters(self.db, since=self.since("clusters.lookback"), until=self.until,
                               min_size=self.cfg["clusters.min_size"], save=not later)
-        kept = "; not saved, as later days are scored (the stored clusters are the newest day's)" if later else ""
+        if not later:
+            self.record_clustered()
+        kept = "; not saved, as a later date has run (the stored clusters are its)" if later else ""
         if not found:
             return Step("clusters", "ran",
                         f"no clusters of novel prompts in the last {self.cfg['clusters.lookback']}{kept}")
@@ -257,7 +272,7 @@ class _Job:
         self.diagnosis = diagnose(*drift_files, self.db if self.has_scores() else None, self.since("alert.lookback"),
                                   set(c["drift.ignore"]), golden_baseline=golden_files[0],
                                   golden_current=golden_files[1], spike_settings=self.spike_settings(),
-                                  drift_report=self.drift_report)
+                                  drift_report=self.drift_report, until=self.until)
         causes = ", ".join(f"{x.cause} ({x.severity})" for x in self.diagnosis.causes) or "no root cause found"
         return Step("diagnose", "ran", causes)
 
@@ -276,7 +291,8 @@ class _Job:
             return Step("report", "skipped", "output.report is empty: no page written")
         result = write_report(self.db, out, reference=drift_files[0], current=drift_files[1],
                               ignore=set(c["drift.ignore"]), golden_baseline=golden_files[0],
-                              golden_current=golden_files[1], index_dir=c.path("index.dir"), window=c["spikes.window"])
+                              golden_current=golden_files[1], index_dir=c.path("index.dir"), window=c["spikes.window"],
+                              until=self.until)
         self.report_path = result.out
         return Step("report", "ran", f"wrote {result.out}")
 

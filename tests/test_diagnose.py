@@ -53,3 +53,24 @@ def test_cli_json_shape_and_fail_on(tmp_path):
     clean = runner.invoke(app, ["diagnose", "--reference", str(ref), "--current", str(ref), "--json"])
     assert clean.exit_code == 0 and json.loads(clean.output)["causes"] == []
     assert runner.invoke(app, ["diagnose", "--reference", str(ref)]).exit_code == 2
+
+
+def test_label_bias_that_could_not_be_tested_is_not_checked_and_nothing_is_saved(tmp_path):
+    import sqlite3
+
+    db = fill(tmp_path / "m.db", [(10, 3, "b")] * 3)  # 10 prompts a day: no window can be tested
+    result = diagnose(db=db)
+    assert not result.causes  # was: "No root cause found" with label_bias missing from not checked
+    (bias,) = [n for n in result.not_checked if n["cause"] == "label_bias"]
+    assert "enough prompts to test" in bias["reason"]
+    assert "  label_bias: no 1d window had enough prompts" in CliRunner().invoke(app, ["diagnose", "--db", str(db)]).output
+    with sqlite3.connect(db) as conn:  # was: diagnose decided and saved the windows it looked at
+        assert conn.execute("SELECT COUNT(*) FROM windows").fetchone() == (0,)
+    empty = diagnose(db=db, since="2026-12-01")
+    assert any(n["cause"] == "label_bias" and "no scored prompts" in n["reason"] for n in empty.not_checked)
+
+
+def test_evidence_after_until_is_not_seen(tmp_path):
+    db = fill(tmp_path / "m.db", [(500, 25, None)] * 10 + [(500, 150, "b")])
+    assert [c.cause for c in diagnose(db=db).causes] == ["label_bias"]
+    assert diagnose(db=db, until="2026-11-11").causes == []

@@ -76,10 +76,32 @@ def test_a_backfilled_date_leaves_the_newest_clusters_stored(monitor):
     assert before["clusters"] and before["cluster_members"]
     again = run_monitor(monitor, "2026-11-24")  # e.g. a late log of an older day arrived
     clusters = next(s for s in again.steps if s.name == "clusters")
-    assert "not saved, as later days are scored" in clusters.reason and clusters.facts["saved"] is False
+    assert "not saved, as a later date has run" in clusters.reason and clusters.facts["saved"] is False
     after = _snapshot(db)
     # was: the older date's clustering replaced the newest one's sizes and memberships
     assert after["clusters"] == before["clusters"] and after["cluster_members"] == before["cluster_members"]
+
+
+def test_a_backfilled_date_is_judged_on_the_evidence_up_to_its_day(monitor):
+    first = run_monitor(monitor, "2026-11-18")
+    assert first.exit_code == 0
+    assert run_monitor(monitor, "2026-11-24").alerts == ["label_bias (high)"]
+    again = run_monitor(monitor, "2026-11-18")  # was: alerted on the 24th's spike, exit 1
+    assert again.exit_code == 0 and not again.alerts
+    assert [s.facts for s in again.steps if s.name == "spikes"] == [{"flagged": []}]
+    assert not [c for c in again.diagnosis.causes if c.cause == "label_bias"]
+
+
+def test_clusters_are_saved_when_the_logs_are_not_in_utc(monitor):
+    log = monitor.parent / "logs" / "2026-11-24.jsonl"
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    for r in rows:  # the same local times two hours behind UTC: the evening lands on the 25th in UTC
+        r["timestamp"] = r["timestamp"].replace("Z", "-02:00")
+    log.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    clusters = next(s for s in run_monitor(monitor, "2026-11-24").steps if s.name == "clusters")
+    assert clusters.facts["saved"] is True, clusters.reason  # was: never saved, 'later days are scored'
+    with sqlite3.connect(monitor.parent / "monitor.db") as conn:
+        assert conn.execute("SELECT COUNT(*) FROM cluster_members").fetchone()[0] > 0
 
 
 def test_a_day_scores_and_alerts_on_label_bias_and_the_gap(monitor):
