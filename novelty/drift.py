@@ -224,6 +224,9 @@ def compare(reference: dict, current: pd.DataFrame, settings: DriftSettings = Dr
             ignore: set[str] = frozenset()) -> DriftReport:
     """Every reference feature against the current table."""
     now = profile(current, ignore)
+    few = min(reference["rows"], now["rows"])
+    if few < MIN_ROWS:
+        return _too_few(reference, now, few)
     findings, tested = [], []
     for name, ref in reference["columns"].items():
         cur = now["columns"].get(name)
@@ -237,6 +240,21 @@ def compare(reference: dict, current: pd.DataFrame, settings: DriftSettings = Dr
     findings += [DriftFinding(n, now["columns"][n]["kind"], None, evidence="new column, not in the reference")
                  for n in new]
     return DriftReport(reference["rows"], now["rows"], findings, [])
+
+
+MIN_ROWS = 20  # fewer rows in either table: a share of nulls or of one value, or a type, says nothing yet
+
+
+def _too_few(reference: dict, now: dict, few: int) -> DriftReport:
+    """Only a column that is gone is evidence in a table this small; the rest is not judged."""
+    which = "current" if now["rows"] == few else "reference"
+    findings = [DriftFinding(name, ref["kind"], "feature_unavailable", share_affected=1.0,
+                             evidence="column missing from the current table") if name not in now["columns"]
+                else DriftFinding(name, ref["kind"], None, evidence=f"not judged: {few} rows in the {which} table")
+                for name, ref in reference["columns"].items()]
+    return DriftReport(reference["rows"], now["rows"], findings,
+                       [f"{few} rows in the {which} table (under {MIN_ROWS}): nulls, defaults, types and "
+                        "distributions are not judged"])
 
 
 def _unavailable(name: str, ref: dict, cur: dict | None, s: DriftSettings) -> DriftFinding | None:
@@ -399,6 +417,9 @@ def drift(reference: str | Path, current: str | Path, settings: DriftSettings = 
         except OSError as exc:
             raise InputError(f"--save-reference {save_reference}: cannot write it ({exc.strerror})") from None
     table = read_table(current)
+    for path, rows in ((reference, ref["rows"]), (current, len(table))):
+        if rows == 0:
+            raise InputError(f"{path}: no rows (only a header?): nothing to compare")
     if not time_col:
         return [("all", _score_first(compare(ref, table, settings, ignore), score_col))]
     if time_col not in table.columns:

@@ -122,3 +122,20 @@ def test_rows_without_a_readable_time_are_counted_not_dropped_silently(tmp_path)
     out = CliRunner().invoke(app, ["drift", str(tmp_path / "ref.csv"), str(tmp_path / "cur.csv"), "--time-col", "ts"])
     assert out.exit_code == 0, out.output
     assert f"not checked: {len(table()) - 300:,} rows of" in out.output and "no readable 'ts'" in out.output
+
+
+def test_tables_too_small_to_judge(tmp_path):
+    reference = tmp_path / "ref.csv"
+    table(2000).to_csv(reference, index=False)
+    header = tmp_path / "header.csv"
+    header.write_text("amount,age,country,clicks,score\n")
+    result = CliRunner().invoke(app, ["drift", str(reference), str(header)])
+    assert result.exit_code == 2 and "no rows" in result.output  # was: 5 x feature_unavailable, exit 0
+    one = tmp_path / "one.csv"
+    table(1, seed=1).to_csv(one, index=False)
+    ((_, report),) = drift(reference, one)  # was: 'one value took over 100.0% of rows' for every feature
+    assert report.drifted == [] and "not judged" in report.not_checked[0]
+    gone = tmp_path / "gone.csv"
+    table(3, seed=1).drop(columns=["age"]).to_csv(gone, index=False)
+    ((_, report),) = drift(reference, gone)
+    assert [(f.feature, f.cause) for f in report.drifted] == [("age", "feature_unavailable")]
