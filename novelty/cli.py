@@ -816,6 +816,10 @@ def queue_golden(
     typer.echo(f"Wrote {result.written} of {result.candidates} prompts to {out} for labelling, from "
                f"{len(result.strata)} strata:")
     typer.echo("\n".join(f"  {n:>4}  {name}" for name, n in result.strata.items()))
+    if result.left_out:
+        typer.echo(f"--size {size} is too small to give every stratum a prompt: {len(result.left_out)} left out "
+                   f"(predicted labels come first, then the largest clusters): "
+                   + ", ".join(result.left_out[:5]) + (", ..." if len(result.left_out) > 5 else ""))
 
 
 # ---------------------------------------------------------------------------------------------- run, init

@@ -372,6 +372,19 @@ def time_problem(value: Any, column: str) -> str:
             f"{int(LATEST[:4]) - 1}: an unset default, or seconds and milliseconds mixed up?")
 
 
+def open_output(out: Path, example: str):
+    """``out`` opened for writing text (UTF-8, no newline translation), or an InputError saying why
+    it cannot be; ``example`` is the file name the message suggests when ``out`` is a folder."""
+    if out.is_dir():
+        raise InputError(f"{out}: is a folder; give the file to write, e.g. {out / example}")
+    if not out.parent.is_dir():
+        raise InputError(f"{out}: no folder {out.parent}; create it first")
+    try:
+        return out.open("w", encoding="utf-8", newline="")
+    except OSError as exc:
+        raise InputError(f"{out}: cannot write it ({exc.strerror})") from None
+
+
 def sql_bound(stamp: str | None) -> str | None:
     """A canonical time as the bound of an SQL comparison with stored ``ts``, written without its 'Z':
     a stored time with a fraction of a second ('...T00:00:00.250Z') then compares after the whole

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import clusters
 from .errors import InputError
-from .logs import sql_bound
+from .logs import open_output, sql_bound
 from .store import Store, utc_now
 
 STATUSES = ("pending", "exported", "labelled", "trained")
@@ -119,7 +119,7 @@ def export(db: str | Path, out: str | Path, fmt: str = "chat-jsonl", status: str
         raise InputError(f"--format takes {', '.join(FORMATS)}, not {fmt!r}")
     chosen = items(db, status)
     out = Path(out)
-    with _open_output(out) as fh:
+    with open_output(out, "queue.csv") as fh:
         if fmt == "csv":
             writer = csv.writer(fh)
             writer.writerow(["id", "text", "label", "predicted_label"])
@@ -248,18 +248,6 @@ def _set_status(db, ids: list[str], status: str) -> None:
 def _check_status(status: str | None) -> None:
     if status is not None and status not in STATUSES:
         raise InputError(f"--status takes {', '.join(STATUSES)}, not {status!r}")
-
-
-def _open_output(out: Path):
-    """``out`` opened for writing, or an InputError saying why it cannot be."""
-    if out.is_dir():
-        raise InputError(f"{out}: is a folder; give the file to write, e.g. {out / 'queue.csv'}")
-    if not out.parent.is_dir():
-        raise InputError(f"{out}: no folder {out.parent}; create it first")
-    try:
-        return out.open("w", encoding="utf-8", newline="")
-    except OSError as exc:
-        raise InputError(f"{out}: cannot write it ({exc.strerror})") from None
 
 
 def _jsonl_line(record: dict) -> str:

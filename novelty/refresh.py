@@ -11,13 +11,13 @@ fill in, ``prediction``), plus the stratum each prompt came from.
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from .errors import InputError
-from .logs import sql_bound
+from .logs import open_output, sql_bound
 from .spikes import parse_bound
 from .store import Store
 
@@ -30,6 +30,7 @@ class RefreshResult:
     written: int
     strata: dict[str, int]   # stratum -> prompts sampled from it
     out: str
+    left_out: list[str] = field(default_factory=list)  # strata with no prompt: --size was too small
 
 
 def golden_refresh(db: str | Path, out: str | Path, size: int = 300, since: str | None = None,
@@ -47,7 +48,7 @@ def golden_refresh(db: str | Path, out: str | Path, size: int = 300, since: str 
     if not rows:
         raise InputError(f"no scored prompts in {db} between {since or 'the start'} and {until or 'now'}")
     picked = sample(rows, size, edge_share, np.random.default_rng(seed))
-    with Path(out).open("w", newline="", encoding="utf-8") as fh:
+    with open_output(Path(out), "golden-next.csv") as fh:
         writer = csv.writer(fh)
         writer.writerow(COLUMNS)
         writer.writerows([r["prompt_id"], r["text"], "", r["predicted_label"] or "", r["stratum"],
@@ -55,7 +56,10 @@ def golden_refresh(db: str | Path, out: str | Path, size: int = 300, since: str 
     counts: dict[str, int] = {}
     for r in picked:
         counts[r["stratum"]] = counts.get(r["stratum"], 0) + 1
-    return RefreshResult(len(rows), len(picked), dict(sorted(counts.items(), key=lambda kv: -kv[1])), str(out))
+    everything = {r["stratum"] for r in rows}
+    left_out = sorted(everything - set(counts) - {"edge: most novel"}) if len(picked) < len(rows) else []
+    return RefreshResult(len(rows), len(picked), dict(sorted(counts.items(), key=lambda kv: -kv[1])), str(out),
+                         left_out)
 
 
 def sample(rows: list[dict], size: int, edge_share: float, rng: np.random.Generator) -> list[dict]:
@@ -83,7 +87,12 @@ def sample(rows: list[dict], size: int, edge_share: float, rng: np.random.Genera
 
 
 def _allocate(strata: dict[str, list[int]], budget: int, rng: np.random.Generator) -> list[int]:
-    """Proportional allocation with a floor of one per stratum (largest strata first when short)."""
+    """Proportional allocation with a floor of one per stratum. When there are more strata than
+    prompts to give, the predicted labels come first (the bulk of the traffic the golden set must
+    cover), then the clusters of novel prompts, largest first."""
+    if len(strata) > budget:
+        kept = sorted(strata, key=lambda s: (not s.startswith("label: "), -len(strata[s]), s))[:budget]
+        strata = {s: strata[s] for s in kept}
     order = sorted(strata, key=lambda s: -len(strata[s]))
     total = sum(len(v) for v in strata.values())
     quota = {s: min(len(strata[s]), max(1, int(budget * len(strata[s]) / total))) for s in order}

@@ -72,6 +72,24 @@ def test_small_windows_take_everything_and_bad_input_is_a_clear_error(db, tmp_pa
     assert out.exit_code == 2 and "no such database" in out.output
 
 
+def test_a_size_smaller_than_the_strata_keeps_labels_first_and_says_what_is_left_out(db, tmp_path):
+    result = golden_refresh(db, tmp_path / "small.csv", size=4, edge_share=0.25)
+    strata = {r["stratum"] for r in read(tmp_path / "small.csv")}
+    assert len(strata) == 4 and "edge: most novel" in strata
+    assert all(s.startswith("label: ") for s in strata - {"edge: most novel"})  # was: clusters before labels
+    assert result.left_out and not set(result.left_out) & strata
+    assert any(s.startswith("novel: ") for s in result.left_out)
+    out = CliRunner().invoke(app, ["queue", "golden", "--db", str(db), "-o", str(tmp_path / "s.csv"), "--size", "4"])
+    assert out.exit_code == 0 and "is too small to give every stratum a prompt" in out.output
+
+
+@pytest.mark.parametrize("where", ["missing/next.csv", "."])
+def test_an_output_that_cannot_be_written_is_a_clear_error(db, tmp_path, where):
+    out = CliRunner().invoke(app, ["queue", "golden", "--db", str(db), "-o", str(tmp_path / where)])
+    assert out.exit_code == 2 and "Traceback" not in out.output  # was: FileNotFoundError / IsADirectoryError
+    assert ("no folder" if "/" in where else "is a folder") in out.output
+
+
 def test_cli_prints_the_strata(db, tmp_path):
     out = CliRunner().invoke(app, ["queue", "golden", "--db", str(db), "-o", str(tmp_path / "g.csv"), "--size", "30"])
     assert out.exit_code == 0, out.output
