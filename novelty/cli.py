@@ -293,7 +293,7 @@ def score(
     from .engines import score_files
 
     given = {"time": time_col != "timestamp", "label": pred_col != "predicted_label", "id": bool(id_col)}
-    columns = Columns(text=text_col, time=time_col, id=id_col, label=pred_col,
+    columns = Columns(text=text_col, time=time_col, id=id_col, label=pred_col, options=(("label", "--pred-col"),),
                       required=frozenset(k for k, v in given.items() if v))
     with _user_errors():
         _check_fail_on(fail_on, set(SCORE_FAILURES))

@@ -148,7 +148,7 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Mo
     values = {}
     for s in SETTINGS:
         if s.key in given:
-            values[s.key] = _checked(s, given[s.key], path)
+            values[s.key] = _checked(s, given[s.key], "--set" if s.key in (overrides or {}) else path)
         elif s.default is None:
             raise InputError(f"{path}: {s.key} is required ({s.help})")
         else:
@@ -171,7 +171,7 @@ def _flatten(raw: dict, path: Path) -> dict:
     return flat
 
 
-def _checked(s: Setting, value: Any, path: Path) -> Any:
+def _checked(s: Setting, value: Any, path: Path | str) -> Any:
     if s.kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if s.kind is list and isinstance(value, str):
@@ -181,12 +181,33 @@ def _checked(s: Setting, value: Any, path: Path) -> Any:
     return value
 
 
+def _rate(value: float) -> bool:
+    return 0 < value < 1  # NaN fails too
+
+
+_RANGES = (  # checked when the config loads, so a run never gets half way and then fails on a setting
+    ("spikes.fdr", _rate, "is a false-discovery rate between 0 and 1 (e.g. 0.005)"),
+    ("spikes.baseline_windows", lambda v: v >= 1, "must be at least 1"),
+    ("spikes.min_prompts", lambda v: v >= 0, "cannot be negative"),
+    ("golden.accuracy", lambda v: 0 <= v <= 1, "is an accuracy between 0 and 1 (0: none)"),
+    ("golden.items", lambda v: v >= 0, "cannot be negative (0: treat golden.accuracy as exact)"),
+    ("feedback.min_gap", lambda v: 0 <= v < 1, "is an accuracy gap between 0 and 1 (e.g. 0.05)"),
+    ("feedback.max_p_value", _rate, "is a significance level between 0 and 1 (e.g. 0.01)"),
+    ("feedback.min_labels", lambda v: v >= 1, "must be at least 1"),
+    ("clusters.min_size", lambda v: v >= 2, "must be at least 2 (a cluster of one is an outlier)"),
+)
+
+
 def _check_values(values: dict, path: Path) -> None:
     unknown = set(values["alert.causes"]) - set(CAUSE_KINDS)
     if unknown:
         raise InputError(f"{path}: alert.causes takes {', '.join(CAUSE_KINDS)}, not {', '.join(sorted(unknown))}")
     if values["alert.min_severity"] not in SEVERITIES:
         raise InputError(f"{path}: alert.min_severity is low, medium or high, not {values['alert.min_severity']!r}")
+    for key, ok, rule in _RANGES:
+        value = values[key]
+        if not ok(value):
+            raise InputError(f"{path}: {key} {rule}, not {value!r} ({BY_KEY[key].help})")
     from .spikes import window_seconds
 
     for key in ("spikes.window", "feedback.window", "feedback.period", "clusters.lookback", "alert.lookback"):

@@ -37,6 +37,14 @@ class Columns:
     id: str | None = None
     label: str | None = "predicted_label"
     required: frozenset[str] = frozenset()
+    options: tuple[tuple[str, str], ...] = ()  # (role, the option or setting that names it) for messages
+
+    def option(self, role: str) -> str:
+        """What the user sets to name the ``role`` column (``--pred-col`` for score, ``logs.text_col``
+        under ``novelty run``)."""
+        named = {"text": "--text-col", "time": "--time-col", "id": "--id-col", "label": "--label-col",
+                 **dict(self.options)}
+        return named[role]
 
     def optional(self) -> dict[str, str]:
         return {role: name for role, name in (("time", self.time), ("id", self.id),
@@ -242,11 +250,9 @@ class _Validator:
         wanted = {"text": self.columns.text, **self.columns.optional()}
         for role, name in wanted.items():
             if name not in self.present and (role == "text" or role in self.columns.required):
-                flag = {"text": "--text-col", "time": "--time-col", "id": "--id-col",
-                        "label": "--label-col"}[role]
                 raise MissingColumnError(
                     f"{self.source}: no column {name!r} (the {role} column). Columns found: "
-                    f"{', '.join(names) or 'none'}. Pass {flag} with the right name.")
+                    f"{', '.join(names) or 'none'}. Set {self.columns.option(role)} to the right name.")
 
     def batch(self, records: list[tuple[int, Any, str]]) -> Batch:
         out = Batch(self.source)

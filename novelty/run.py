@@ -157,7 +157,9 @@ class _Job:
             return Step("score", "skipped", f"no log for {self.day}: nothing at {pattern}")
         c = self.cfg
         columns = Columns(text=c["logs.text_col"], time=c["logs.time_col"] or None, id=c["logs.id_col"] or None,
-                          label=c["logs.pred_col"] or None)
+                          label=c["logs.pred_col"] or None,
+                          options=tuple((role, f"logs.{role if role != 'label' else 'pred'}_col in {c.source}")
+                                        for role in ("text", "time", "id", "label")))
         self.db.parent.mkdir(parents=True, exist_ok=True)
         r = score_files(files, c["index.name"], self.db, columns=columns, index_dir=c.path("index.dir"),
                         progress=self.progress)

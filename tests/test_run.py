@@ -356,3 +356,26 @@ def test_the_documented_example_config_is_the_rendered_one():
     docs = Path(__file__).resolve().parents[1] / "docs" / "monitor.toml"
     assert docs.read_text(encoding="utf-8") == render_config(EXAMPLE)
     load_config(docs)
+
+
+@pytest.mark.parametrize("setting, message", [
+    ("golden.accuracy = 1.5", "golden.accuracy is an accuracy between 0 and 1"),
+    ("golden.items = -5", "golden.items cannot be negative"),
+    ("spikes.fdr = 5.0", "spikes.fdr is a false-discovery rate between 0 and 1"),
+    ("spikes.min_prompts = -1", "spikes.min_prompts cannot be negative"),
+    ("clusters.min_size = 1", "clusters.min_size must be at least 2"),
+])
+def test_settings_out_of_range_are_refused_when_the_config_loads(tmp_path, setting, message):
+    # was: golden.accuracy 1.5 alerted a +61 % gap; spikes.fdr 5 failed half way, naming --fdr
+    section, assignment = setting.split(".", 1)
+    config = tmp_path / "m.toml"
+    config.write_text(f'[index]\nname = "bot"\n[logs]\npath = "logs/{{date}}.jsonl"\n[{section}]\n{assignment}\n')
+    with pytest.raises(InputError, match=message):
+        load_config(config)
+
+
+def test_errors_name_the_setting_the_user_can_change(monitor):
+    with pytest.raises(InputError, match="--set: spikes.fdr should be a float"):
+        load_config(monitor, {"spikes.fdr": "abc"})
+    score = run_monitor(load_config(monitor, {"logs.text_col": "question"}), "2026-11-18").steps[0]
+    assert score.status == "failed" and "Set logs.text_col in" in score.reason  # was: "Pass --text-col"
