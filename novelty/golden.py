@@ -67,8 +67,10 @@ def golden(baseline: str | Path, current: str | Path, id_col: str = "id", label_
     fixed, broken = int((~right_b & right_c).sum()), int((right_b & ~right_c).sum())
     p = float(binomtest(min(fixed, broken), fixed + broken, 0.5).pvalue) if fixed + broken else 1.0
     rng = np.random.default_rng(seed)
-    base = _quality(before, label_col, pred_col, bootstrap, rng)
-    now = _quality(after, label_col, pred_col, bootstrap, rng)
+    # both accuracies on the same items: a file with items the other lacks would compare two populations
+    both = set(paired[id_col])
+    base = _quality(before[before[id_col].isin(both)], label_col, pred_col, bootstrap, rng)
+    now = _quality(after[after[id_col].isin(both)], label_col, pred_col, bootstrap, rng)
     drop = base.accuracy - now.accuracy
     left_out = {name: {**frame.attrs.get("left_out", {}), "not in the other file": len(frame) - len(paired)}
                 for name, frame in (("baseline", before), ("current", after))}

@@ -143,3 +143,16 @@ def test_golden_says_which_rows_it_left_out(tmp_path):
         "current": {"repeated id (the last row kept)": 1}}
     out = CliRunner().invoke(app, ["golden", "--baseline", str(base), "--current", str(current)])
     assert "left out  baseline: 1 no id or label, 1 not in the other file" in out.output
+
+
+def test_accuracies_compare_the_same_items_when_one_file_has_more(tmp_path):
+    ids = [f"g{i}" for i in range(200)]
+    pd.DataFrame({"id": ids, "label": "a", "prediction": "a"}).to_csv(tmp_path / "b.csv", index=False)
+    current = pd.DataFrame({"id": ids + [f"x{i}" for i in range(1800)], "label": "a",
+                            "prediction": ["b"] * 30 + ["a"] * 170 + ["b"] * 1800})
+    current.to_csv(tmp_path / "c.csv", index=False)
+    report = golden(tmp_path / "b.csv", tmp_path / "c.csv")
+    assert report.current.accuracy == pytest.approx(0.85)  # was: 8.5 %, the 1,800 extra items counted
+    assert report.left_out["current"] == {"not in the other file": 1800}
+    out = CliRunner().invoke(app, ["golden", "--baseline", str(tmp_path / "b.csv"), "--current", str(tmp_path / "c.csv")])
+    assert "85.0%" in out.output and "(on the items in both files)" in out.output
