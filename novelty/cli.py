@@ -864,7 +864,8 @@ def init_command(
     index: str = typer.Option(..., "--index", "-i", help="Name of the index (index.name)."),
     logs: str = typer.Option(..., help="Log location with {date} in it, e.g. 'logs/{date}.jsonl' (logs.path); "
                              "its columns are sniffed from the newest matching file."),
-    db: Path = typer.Option(Path("monitor.db"), "--db", help="SQLite file the run fills (output.db)."),
+    db: Optional[Path] = typer.Option(None, "--db", help="SQLite file the run fills (output.db; default "
+                                      "monitor.db beside the config)."),
     out: Path = typer.Option(Path("monitor.toml"), "-o", "--out", help="Config file to write."),
     report: Optional[str] = typer.Option(None, help="HTML report to rewrite each run (output.report)."),
     index_dir: Optional[str] = typer.Option(None, help="Folder holding indexes (index.dir)."),
@@ -877,7 +878,8 @@ def init_command(
     as_json: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
 ) -> None:
     """Write a commented starter monitor.toml for `novelty run`, every setting explained, the log's text,
-    time, id and prediction columns sniffed from your files. Paths are kept relative to the config.
+    time, id and prediction columns sniffed from your files. The config keeps paths relative to itself,
+    as `novelty run` reads them; a path that names files only from where you are is rewritten to match.
 
     Example: novelty init --index support-bot --logs 'logs/{date}.jsonl' --db monitor.db -o monitor.toml
     """
@@ -885,7 +887,7 @@ def init_command(
 
     from .starter import write_starter
 
-    given = {"index.name": index, "logs.path": logs, "output.db": str(db), "output.report": report,
+    given = {"index.name": index, "logs.path": logs, "output.db": str(db) if db else None, "output.report": report,
              "index.dir": index_dir, "feedback.path": feedback, "drift.reference": reference,
              "drift.current": current, "golden.baseline": golden_baseline, "golden.current": golden_current}
     with _user_errors():

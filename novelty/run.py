@@ -103,12 +103,14 @@ _NEWEST_CLUSTERED = "run.newest_clustered_date"
 def _day(day: Date | str | None) -> Date:
     if day is None:
         return default_date()
-    if isinstance(day, Date):
-        return day
-    try:
-        return Date.fromisoformat(day)
-    except ValueError:
-        raise NoveltyError(f"--date {day!r} should look like 2026-11-25") from None
+    if not isinstance(day, Date):
+        try:
+            day = Date.fromisoformat(day)
+        except ValueError:
+            raise NoveltyError(f"--date {day!r} should look like 2026-11-25") from None
+    if not 1990 <= day.year <= 2099:  # the years a log's times may have (novelty.logs)
+        raise NoveltyError(f"--date {day} is outside 1990-2099, the years novelty reads log times in")
+    return day
 
 
 class _Job:
@@ -160,9 +162,17 @@ class _Job:
                           label=c["logs.pred_col"] or None,
                           options=tuple((role, f"logs.{role if role != 'label' else 'pred'}_col in {c.source}")
                                         for role in ("text", "time", "id", "label")))
+        readable = [f for f in files if f.stat().st_size > 0]
+        if not readable:  # the export ran but wrote nothing: as good as no log, and said as such
+            self.missing.append(f"{pattern} (empty)")
+            return Step("score", "skipped", f"the log for {self.day} is empty: {', '.join(map(str, files))}")
         self.db.parent.mkdir(parents=True, exist_ok=True)
-        r = score_files(files, c["index.name"], self.db, columns=columns, index_dir=c.path("index.dir"),
+        r = score_files(readable, c["index.name"], self.db, columns=columns, index_dir=c.path("index.dir"),
                         progress=self.progress)
+        if r.rows_read and r.rejected == r.rows_read:  # a day of unreadable rows is a day without a log
+            self.missing.append(f"{pattern} (all {r.rejected:,} rows rejected)")
+        elif not r.rows_read:
+            self.missing.append(f"{pattern} (no rows)")
         return Step("score", "ran", f"{r.scored:,} new prompts scored ({r.skipped:,} already scored, "
                     f"{r.rejected} rejected), {r.novel:,} novel", r.to_dict())
 

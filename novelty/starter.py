@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,9 @@ def write_starter(out: str | Path, settings: dict[str, Any], force: bool = False
         raise InputError(f"{out} is a folder; give the config's file name, e.g. {out / 'monitor.toml'}")
     if out.exists() and not force:
         raise InputError(f"{out} exists; pass --force to replace it")
+    if not str(settings.get("logs.path", "")).strip():
+        raise InputError("--logs is empty: give the day's log location, e.g. 'logs/{date}.jsonl'")
+    settings = _relative_to(out.resolve().parent, settings)
     sample = _newest_log(settings.get("logs.path", ""), out.resolve().parent)
     columns = sniff_columns(sample) if sample else {}
     values = {**{_SETTING[role]: name for role, name in columns.items()}, **settings}
@@ -60,13 +64,47 @@ def write_starter(out: str | Path, settings: dict[str, Any], force: bool = False
     return StarterResult(str(out), str(sample) if sample else None, columns)
 
 
+PATH_SETTINGS = ("index.dir", "logs.path", "output.db", "output.report", "output.summary", "feedback.path",
+                 "drift.reference", "drift.current", "golden.baseline", "golden.current")
+
+
+def _relative_to(folder: Path, settings: dict[str, Any]) -> dict[str, Any]:
+    """``novelty run`` reads paths relative to the config. A path typed here that names files from
+    the working folder but not from the config's folder (init -o elsewhere/m.toml) is rewritten so it
+    still names them; the others are kept as typed, relative to the config. The index folder is
+    written too when the config goes elsewhere and only the working folder has ./indexes."""
+    from .index import index_dir_default
+
+    out = dict(settings)
+    if "index.dir" not in out and not (folder / index_dir_default()).is_dir() and index_dir_default().is_dir():
+        out["index.dir"] = str(index_dir_default())
+    for key in PATH_SETTINGS:
+        value = out.get(key)
+        if not isinstance(value, str) or not value or Path(value).expanduser().is_absolute():
+            continue
+        if _names_files(Path.cwd(), value) and not _names_files(folder, value):
+            out[key] = Path(os.path.relpath(Path.cwd() / value, folder)).as_posix()
+    return out
+
+
+def _names_files(base: Path, pattern: str) -> bool:
+    return bool(glob.glob(os.path.normpath(base / _wildcards(pattern))))  # '..' through folders not made yet
+
+
+def _wildcards(pattern: str) -> str:
+    """{date} as *, and {date:%Y/%m/%d} as one * per strftime field."""
+    return re.sub(r"\{date(:[^}]*)?\}", lambda m: re.sub(r"%-?[A-Za-z]", "*", m.group(1)[1:]) if m.group(1)
+                  else "*", pattern)
+
+
 def _newest_log(pattern: str, folder: Path) -> Path | None:
-    """The last file (in name order, so the newest dated one) the pattern matches with {date} as *."""
+    """The last file (in name order, so the newest dated one) the pattern matches, {date} (or
+    {date:%Y/%m/%d}: one * per strftime field) as a wildcard."""
     if not pattern:
         return None
-    wild = re.sub(r"\{date(:[^}]*)?\}", "*", pattern)
+    wild = _wildcards(pattern)
     base = Path(wild) if Path(wild).is_absolute() else folder / wild
-    found = sorted(p for p in glob.glob(str(base)) if Path(p).is_file())
+    found = sorted(p for p in glob.glob(os.path.normpath(base)) if Path(p).is_file())
     return Path(found[-1]) if found else None
 
 

@@ -14,7 +14,7 @@ from conftest import write_csv, write_jsonl
 from novelty.cli import app
 from novelty.config import load_config, render_config
 from novelty.demo_data import production_day, request_id
-from novelty.errors import InputError
+from novelty.errors import InputError, NoveltyError
 from novelty.feedback import import_feedback, offline_online_gap, online_accuracy, Accuracy
 from novelty.run import run_monitor
 
@@ -379,3 +379,35 @@ def test_errors_name_the_setting_the_user_can_change(monitor):
         load_config(monitor, {"spikes.fdr": "abc"})
     score = run_monitor(load_config(monitor, {"logs.text_col": "question"}), "2026-11-18").steps[0]
     assert score.status == "failed" and "Set logs.text_col in" in score.reason  # was: "Pass --text-col"
+
+
+@pytest.mark.parametrize("content", [b"", b"not json\n{broken\n"])
+def test_an_empty_or_unreadable_log_alerts_like_a_missing_one(monitor, content):
+    log = monitor.parent / "logs" / "2026-11-18.jsonl"
+    log.write_bytes(content)  # was: 0 bytes failed the step (exit 2); all rows rejected ran quietly (exit 0)
+    summary = run_monitor(monitor, "2026-11-18")
+    assert summary.exit_code == 1 and summary.alerts and summary.alerts[-1].startswith("missing log: ")
+    assert all(s.status != "failed" for s in summary.steps), summary.steps
+
+
+def test_a_run_date_outside_the_years_logs_may_have_is_refused(monitor):
+    with pytest.raises(NoveltyError, match="outside 1990-2099"):
+        run_monitor(monitor, "1980-01-01")  # was: 'clusters failed --since 1979-12-19 is not before ...'
+
+
+def test_init_elsewhere_keeps_the_typed_paths_pointing_at_the_same_files(tmp_path, index, monkeypatch):
+    _day_log(tmp_path, 7)
+    (tmp_path / "logs" / "2026" / "11" / "24").mkdir(parents=True)
+    (tmp_path / "logs" / "2026" / "11" / "24" / "log.csv").write_text("when,utterance\n2026-11-24T10:00:00Z,hi\n")
+    monkeypatch.chdir(tmp_path)
+    out = CliRunner().invoke(app, ["init", "--index", "bot", "--logs", "logs/{date}.jsonl", "--index-dir",
+                                   str(index.path.parent), "-o", "sub/deep/m.toml"])
+    assert out.exit_code == 0 and "columns sniffed from" in out.output  # was: 'no log found yet'
+    config = load_config(tmp_path / "sub" / "deep" / "m.toml")
+    assert [p.resolve() for p in config.files("logs.path", date(2026, 11, 24))[1]] == [
+        (tmp_path / "logs" / "2026-11-24.jsonl").resolve()]
+    assert run_monitor(config, "2026-11-24").steps[0].status == "ran"  # was: missing log under sub/deep/
+    dated = CliRunner().invoke(app, ["init", "--index", "bot", "--logs", "logs/{date:%Y/%m/%d}/log.csv", "-o", "d.toml"])
+    assert "utterance" in dated.output  # was: {date:%Y/%m/%d} never matched, default columns
+    empty = CliRunner().invoke(app, ["init", "--index", "bot", "--logs", "", "-o", "e.toml"])
+    assert empty.exit_code == 2 and "--logs is empty" in empty.output
