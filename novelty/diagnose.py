@@ -14,6 +14,7 @@ from .errors import InputError
 from .golden import golden
 from .skew import skew
 from .spikes import SpikeSettings, detect_spikes
+from .stats import p_text
 
 MITIGATIONS = {
     "model_regression": "roll back or retrain; check the model artefact",
@@ -109,7 +110,7 @@ def golden_causes(report) -> list[Cause]:
     drop = -report.accuracy_change
     worst = ", ".join(f"{r['label']} {r['recall_before']:.0%}->{r['recall_now']:.0%}" for r in report.label_changes[:3])
     evidence = (f"golden-set accuracy {report.baseline.accuracy:.1%} -> {report.current.accuracy:.1%} "
-                f"(McNemar p = {report.mcnemar_p:.2g} on {report.paired} paired items: {report.broken} broken, "
+                f"(McNemar {p_text(report.mcnemar_p, 2)} on {report.paired} paired items: {report.broken} broken, "
                 f"{report.fixed} fixed); biggest drops: {worst or 'n/a'}")
     return [Cause("model_regression", None, "high" if drop >= 0.05 else "medium", evidence,
                   MITIGATIONS["model_regression"], weight=drop)]
@@ -161,7 +162,7 @@ def label_bias_causes(report) -> list[Cause]:
     labels = ", ".join(r["label"] for r in d.get("absorbing_labels", [])) or "not logged"
     evidence = (f"novel prompts at {d['novel_rate']:.1%} against {d['expected_rate']:.1%} expected in "
                 f"{worst.window_start[:16]} ({len(run)} flagged window(s) since {d['first_flagged'][:16]}, "
-                f"p = {worst.p_value:.1g}); labels absorbing them: {labels}")
+                f"{p_text(worst.p_value)}); labels absorbing them: {labels}")
     return [Cause("label_bias", None, worst.severity, evidence, MITIGATIONS["label_bias"],
                   weight=_ratio(d), details={"windows": [i.window_start for i in run],
                                                    "top_novel": [r["text"] for r in d["top_novel"]]})]
@@ -198,7 +199,7 @@ def gap_causes(db, since: str | None = None, until: str | None = None) -> tuple[
     novel = d.get("novel_share_of_errors")
     evidence = (f"online accuracy {online['accuracy']:.1%} [{online['ci_low']:.1%}, {online['ci_high']:.1%}] on "
                 f"{online['labelled']:,} labelled prompts from {d['period_start'][:10]} until {d['period_end'][:10]}, "
-                f"against {d['golden_accuracy']:.1%} on the golden set (p = {d['p_value']:.1g})"
+                f"against {d['golden_accuracy']:.1%} on the golden set ({p_text(d['p_value'])})"
                 + (f"; {novel:.0%} of the errors are on novel prompts" if novel is not None else "")
                 + ": the golden set no longer looks like production")
     return [Cause("offline_online_gap", None, g["severity"], evidence, MITIGATIONS["offline_online_gap"],

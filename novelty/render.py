@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .stats import p_text
+
 
 def format_score_summary(result) -> str:
     rate = result.scored / result.seconds if result.seconds else 0.0
@@ -11,7 +13,7 @@ def format_score_summary(result) -> str:
     lines = [f"Scored {result.scored:,} prompts against {result.index!r} into {result.db} "
              f"(run {result.run_id}{engine}, {result.seconds:.1f} s, {rate:,.0f} prompts/s).",
              f"  novel     {result.novel:,} ({result.novel_rate:.1%}; about {result.alpha:.0%} expected "
-             f"when nothing is new; p = {result.novel_p_value:.2g})"]
+             f"when nothing is new; {p_text(result.novel_p_value, 2)})"]
     if result.skipped:
         lines.append(f"  skipped   {result.skipped:,} already scored by an earlier run")
     lines.append(f"  rejected  {result.rejected:,}" + (" (see the rejects table): " + "; ".join(
@@ -122,7 +124,7 @@ def format_golden(report) -> str:
              + (" (on the items in both files)" if unpaired else ""),
              f"macro-F1  {b.macro_f1:.3f} -> {c.macro_f1:.3f}",
              f"paired    {report.paired:,} items: {report.broken} broken, {report.fixed} fixed; "
-             f"McNemar p = {report.mcnemar_p:.2g}",
+             f"McNemar {p_text(report.mcnemar_p, 2)}",
              "verdict   " + ("model_regression: roll back or retrain; check the model artefact"
                              if report.regression else "no regression")]
     lines += [f"left out  {name}: " + ", ".join(f"{n:,} {reason}" for reason, n in reasons.items())

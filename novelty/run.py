@@ -27,6 +27,7 @@ from .config import MonitorConfig, load_config
 from .diagnose import Diagnosis, diagnose
 from .errors import InputError, NoveltyError
 from .spikes import window_seconds
+from .stats import p_text
 
 _RANK = {"low": 1, "medium": 2, "high": 3}
 
@@ -241,7 +242,14 @@ class _Job:
         online = online_accuracy(self.db, c["feedback.window"], since=start, until=self.end.strftime("%Y-%m-%d"))
         facts = {"imported": [asdict(i) for i in imports], "online": online.to_dict()}
         if not online.total.all.labelled:
-            why = f"no feedback file at {pattern}" if pattern and not files else "feedback.path not configured"
+            if not pattern:
+                why = "feedback.path not configured"
+            elif not files:
+                why = f"no feedback file at {pattern}"
+            else:
+                got = sum(i.rows for i in imports)
+                why = (f"{got:,} labels in {len(files)} file(s), none for a prompt scored in the period"
+                       if got else f"no usable label in {', '.join(map(str, files))}")
             return Step("feedback", "skipped", f"no labelled prompts in the last {c['feedback.period']} ({why})", facts)
         line = _online_line(online, imports)
         if self.golden_accuracy is None:
@@ -254,7 +262,7 @@ class _Job:
         facts["gap"] = gap.to_dict()
         verdict = "significant gap" if gap.significant else "no significant gap"
         return Step("feedback", "ran", f"{line}; golden {gap.golden_accuracy:.1%}: {verdict} "
-                    f"({gap.gap:+.1%}, p = {gap.p_value:.1g})", facts)
+                    f"({gap.gap:+.1%}, {p_text(gap.p_value)})", facts)
 
     def clusters(self) -> Step:
         from .clusters import find_clusters

@@ -131,3 +131,12 @@ def goodness_of_fit(observed: dict[str, int], expected_shares: dict[str, float])
     return {"chi2": float(chi2), "dof": dof, "p_value": float(p_value),
             "cramers_v": float(min(1.0, math.sqrt(chi2 / (n * dof)))),
             "total_variation": float(0.5 * np.abs(counts / n - shares).sum())}
+
+
+def p_text(p_value: float, digits: int = 1) -> str:
+    """'p = 0.003', or 'p < 1e-16' where floating point rounds a tiny p-value to 0.
+
+    >>> p_text(0.0031), p_text(0.0), p_text(3e-20, 2)
+    ('p = 0.003', 'p < 1e-16', 'p < 1e-16')
+    """
+    return "p < 1e-16" if p_value < 1e-16 else f"p = {p_value:.{digits}g}"
