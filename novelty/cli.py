@@ -895,9 +895,13 @@ def init_command(
     if as_json:
         return _print_json(asdict(result))
     sniffed = ", ".join(f"{role} = {name!r}" for role, name in result.columns.items())
-    typer.echo(f"Wrote {result.out}" + (f" (columns sniffed from {result.sniffed_from}: {sniffed})"
-                                        if result.sniffed_from else " (no log found yet: default column names)")
-               + f". Try it: novelty run --config {result.out} --date YYYY-MM-DD")
+    if result.sniffed_from and sniffed:
+        found = f" (columns sniffed from {result.sniffed_from}: {sniffed})"
+    elif result.sniffed_from:
+        found = f" (no column of {result.sniffed_from} could be told apart: default names; check [logs] in it)"
+    else:
+        found = " (no log found yet: default column names)"
+    typer.echo(f"Wrote {result.out}{found}. Try it: novelty run --config {result.out} --date YYYY-MM-DD")
 
 
 # ---------------------------------------------------------------------------------------------- feedback
