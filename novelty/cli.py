@@ -183,6 +183,7 @@ def _echo_skipped(training: dict) -> None:
 
 @index_app.command("add")
 def index_add(
+    ctx: typer.Context,
     name: str = typer.Argument(..., help="Name of an existing index."),
     file: Path = typer.Argument(..., help="Labelled prompts to append: CSV, JSONL or Parquet."),
     text_col: str = typer.Option("text", help="Column holding the prompt text."),
@@ -202,7 +203,8 @@ def index_add(
     with _user_errors():
         index = PromptIndex.load(name, index_dir)
         with _progress(None, "prompts", "embedding") as update:
-            result = index.add(file, Columns(text=text_col, time=None, label=label_col, id=id_col),
+            result = index.add(file, Columns(text=text_col, time=None, label=label_col, id=id_col,
+                                             required=_named(ctx, label="label_col", id="id_col")),
                                progress=update)
     if as_json:
         return _print_json(asdict(result))

@@ -34,7 +34,8 @@ from .adapt import AdaptOptions, calibration_slice, check_adaptable, fine_tune, 
 from .embed import DEFAULT_BACKEND, DEFAULT_MODEL, Embedder, load_embedder, model_fingerprint, resolve_model_path
 from .errors import IncompatibleError, IndexFileError, InputError, NoveltyError
 from .logs import Columns, Reject, read_batches
-from .scoring import BaseScorer, Calibration, calibrate, default_scorer, fully_labelled, make_scorer
+from .scoring import (FOLDS, MAX_CALIBRATION, MIN_CALIBRATION, BaseScorer, Calibration, calibrate,
+                      check_reachable, default_scorer, fully_labelled, make_scorer)
 from .store import stored_vectors, utc_now
 
 DEFAULT_INDEX_DIR = "indexes"
@@ -148,7 +149,10 @@ class PromptIndex:
 
     def assess(self, vectors: np.ndarray, alpha: float | None = None, k: int = SHOWN_NEIGHBORS) -> Assessment:
         """Neighbours, novelty, p-value and verdict of embedded prompts (``score`` and the engines use it)."""
-        calibration = self.calibration if alpha is None else Calibration(self.calibration.scores, alpha)
+        calibration = self.calibration
+        if alpha is not None:
+            calibration = Calibration(self.calibration.scores, alpha)
+            check_reachable(alpha, len(calibration.scores))
         similarities, positions = self.search(vectors, max(k, self.scorer.k))
         novelty = self.scorer.score(similarities, positions, vectors)
         p_values = calibration.p_values(novelty)
@@ -206,12 +210,18 @@ class PromptIndex:
         if index_type not in ann.INDEX_TYPES:  # before minutes of embedding, not after
             raise InputError(f"index type {index_type!r} is not one of {', '.join(ann.INDEX_TYPES)}")
         folder = _folder(name, index_dir)
+        if folder.exists() and not (folder / "manifest.json").is_file():  # --force replaces indexes only
+            raise InputError(f"{folder} exists and is not an index (no manifest.json): choose another --name "
+                             "or --index-dir; nothing was changed")
         if folder.exists() and not force:
             raise InputError(f"index {name!r} already exists in {folder.parent}; use `novelty index "
                              "add` to append prompts, or --force to rebuild it")
+        _check_writable(folder.parent)
         rows = read_training(source, columns)
         if not rows.texts:
             raise InputError(f"{source}: no usable training prompts ({len(rows.rejects)} rejected)")
+        if not adapt and 0 < alpha < 1 and len(rows.texts) >= MIN_CALIBRATION + FOLDS:  # before the embedding
+            check_reachable(alpha, min(len(rows.texts), MAX_CALIBRATION))  # (an adapted slice: checked later)
         scorer = scorer or default_scorer(rows.labels)
         chosen = make_scorer(scorer, **(scorer_params or {}))
         if chosen.needs_labels and not fully_labelled(rows.labels):
@@ -328,6 +338,16 @@ def embed_in_chunks(embedder: Embedder, texts: Sequence[str], progress: Progress
     return np.vstack(parts) if parts else np.zeros((0, embedder.dimension), np.float32)
 
 
+def _check_writable(parent: Path) -> None:
+    """The index folder's parent can take a new folder: found out before minutes of embedding."""
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        os.rmdir(tempfile.mkdtemp(prefix=".novelty-write-test.", dir=parent))
+    except OSError as exc:
+        raise InputError(f"--index-dir {parent}: cannot write an index there "
+                         f"({exc.strerror or type(exc).__name__})") from None
+
+
 def _folder(name: str, index_dir: str | Path | None) -> Path:
     if not _NAME.match(name):
         raise InputError(f"index name {name!r} must be letters, digits, '.', '_' or '-' "
@@ -366,6 +386,12 @@ def _write(folder: Path, manifest: dict, vectors: np.ndarray, prompts: pd.DataFr
     manifest["index"] = dict(chosen, requested=manifest["index"].get("requested", "auto"), count=len(prompts))
     manifest["training"] = dict(manifest["training"], rows=len(prompts), labels=int(labels.nunique()),
                                 rejected=len(rejects), fingerprint=_fingerprint(prompts))
+    if model is not None:  # the exported ONNX files the encoder runs: they derive from the weights, but
+        onnx = staging / MODEL_FOLDER / "onnx"  # an edited one would change every vector unnoticed
+        manifest["model"] = dict(manifest["model"], onnx={
+            f.relative_to(staging).as_posix(): _sha256(f) for f in sorted(onnx.glob("*.onnx"))})
+    manifest.pop("manifest_checksum", None)
+    manifest["manifest_checksum"] = _manifest_checksum(manifest)
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     _swap(staging, folder)
     return PromptIndex(folder, manifest, index, prompts, calibration, scorer)
@@ -425,7 +451,17 @@ def _swap(staging: Path, folder: Path) -> None:
         shutil.rmtree(old)
 
 
+def _manifest_checksum(manifest: dict) -> str:
+    """sha256 of the manifest itself (all but this field): its alpha, threshold and counts are trusted."""
+    body = {k: v for k, v in manifest.items() if k != "manifest_checksum"}
+    return "sha256:" + hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
 def _verify(folder: Path, manifest: dict) -> None:
+    expected = manifest.get("manifest_checksum")
+    if expected is not None and expected != _manifest_checksum(manifest):  # indexes before 0.1.1 have none
+        raise IndexFileError(f"{folder}/manifest.json was changed since the index was built (its checksum "
+                             "does not match); rebuild the index")
     files = manifest.get("files")
     # the list is checked first, so a forged manifest cannot point the hashing outside the folder
     if not isinstance(files, dict) or set(files) != set(FILES):
@@ -434,9 +470,32 @@ def _verify(folder: Path, manifest: dict) -> None:
         path = folder / name
         if not path.exists():
             raise IndexFileError(f"{folder}: {name} is missing; rebuild the index")
+        if not path.is_file():
+            raise IndexFileError(f"{folder}: {name} is not a file; rebuild the index")
         if _sha256(path) != expected:
             raise IndexFileError(f"{folder}: {name} does not match the checksum in manifest.json "
                                  "(changed or damaged since it was built); rebuild the index")
+    model = manifest.get("model") if isinstance(manifest.get("model"), dict) else {}
+    if model.get("folder") == MODEL_FOLDER:
+        _verify_model(folder, model)
+
+
+def _verify_model(folder: Path, model: dict) -> None:
+    """An adapted index's encoder: its weights by their fingerprint, and the ONNX exports it runs."""
+    weights = folder / MODEL_FOLDER
+    if not (weights / "modules.json").is_file():
+        raise IndexFileError(f"{folder}: its adapted model folder {MODEL_FOLDER!r} is missing; rebuild the "
+                             "index with --adapt")
+    if model_fingerprint(weights) != str(model.get("revision", "")).split("+")[0]:
+        raise IndexFileError(f"{folder}: the weights in {MODEL_FOLDER}/ changed since the index was built; "
+                             "rebuild the index with --adapt")
+    for name, expected in (model.get("onnx") or {}).items():
+        path = folder / name
+        if not name.startswith(f"{MODEL_FOLDER}/onnx/") or ".." in name:
+            raise IndexFileError(f"{folder}/manifest.json lists an ONNX file outside {MODEL_FOLDER}/onnx/")
+        if path.is_file() and _sha256(path) != expected:  # a missing export is made again from the weights
+            raise IndexFileError(f"{folder}: {name} does not match its checksum in manifest.json (changed or "
+                                 "damaged); delete it to export it again, or rebuild the index")
 
 
 def _sha256(path: Path) -> str:

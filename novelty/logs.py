@@ -245,6 +245,10 @@ class _Validator:
 
     def check_header(self, names: Iterable[str]) -> None:
         names = list(names)
+        twice = sorted({n for n in names if n in self.roles and names.count(n) > 1})
+        if twice:  # which of the two holds the prompts? a guess would silently read the wrong one
+            raise InputError(f"{self.source}: column {twice[0]!r} appears more than once in the header; "
+                             "rename the copies so each column name is unique")
         self.present = self.roles & set(names)
         self.header_checked = True
         wanted = {"text": self.columns.text, **self.columns.optional()}

@@ -152,9 +152,25 @@ def calibrate(scorer: BaseScorer, vectors: np.ndarray, labels: Sequence, alpha: 
         folds = [held_out[f] for f in inner]
         method = (f"conformal, cross-fitted over {FOLDS} folds of a held-out slice of the training "
                   "prompts the encoder was not tuned on")
+    check_reachable(alpha, sum(len(f) for f in folds))
     scores = scorer.calibration_scores(vectors, labels, folds)
     scorer.fit(vectors, labels)
     return Calibration(np.sort(scores).astype(np.float32), alpha, method)
+
+
+def check_reachable(alpha: float, size: int) -> None:
+    """The smallest conformal p-value is 1 / (size + 1): an alpha below it would never flag a prompt.
+
+    >>> check_reachable(0.01, 99)
+    >>> check_reachable(0.001, 200)
+    Traceback (most recent call last):
+    ...
+    novelty.errors.NoveltyError: --alpha 0.001 can never be reached with 200 calibration prompts (the smallest p-value is 1/201 = 0.005): use --alpha 0.005 or more, or more training prompts (999 or more)
+    """
+    if alpha * (size + 1) < 1 - 1e-9:
+        raise NoveltyError(f"--alpha {alpha:g} can never be reached with {size} calibration prompts (the smallest "
+                           f"p-value is 1/{size + 1} = {1 / (size + 1):.2g}): use --alpha {1 / (size + 1):.2g} or "
+                           f"more, or more training prompts ({int(np.ceil(1 / alpha)) - 1} or more)")
 
 
 def stratified_folds(labels: Sequence, folds: int, max_points: int, seed: int) -> list[np.ndarray]:

@@ -73,11 +73,22 @@ def test_changed_or_missing_weights_are_refused(tiny, tmp_path):
     shutil.copytree(tiny["index"].path, copy)
     config = copy / "model" / "config_sentence_transformers.json"
     config.write_text(config.read_text().replace("{", '{"note": "edited", ', 1))
-    with pytest.raises(IncompatibleError, match="now loads revision"):
-        PromptIndex.load(copy).embedder()
+    with pytest.raises(IndexFileError, match="the weights in model/ changed"):  # checked on load now
+        PromptIndex.load(copy)
     shutil.rmtree(copy / "model")
     with pytest.raises(IndexFileError, match="adapted model folder 'model' is missing"):
-        PromptIndex.load(copy).embedder()
+        PromptIndex.load(copy)
+
+
+def test_an_edited_onnx_export_is_refused(tiny, tmp_path):
+    copy = tmp_path / "tuned"
+    shutil.copytree(tiny["index"].path, copy)
+    listed = PromptIndex.load(copy).manifest["model"]["onnx"]
+    assert listed, "the build records the ONNX files it ran"
+    with (copy / next(iter(listed))).open("ab") as fh:
+        fh.write(b"\0")  # was: loaded, 'files verified', and every vector changed
+    with pytest.raises(IndexFileError, match="does not match its checksum"):
+        PromptIndex.load(copy)
 
 
 def test_add_keeps_the_model_and_the_calibration_slice(tiny, tmp_path):

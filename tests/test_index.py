@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from novelty.errors import IncompatibleError, IndexFileError, InputError, NoveltyError
-from novelty.index import PromptIndex
+from novelty.index import PromptIndex, _manifest_checksum
 
 from conftest import FAKE_MODEL, write_csv
 
@@ -49,6 +49,42 @@ def test_tampered_files_are_refused(index):
         PromptIndex.load("bot", index.path.parent)
 
 
+def test_an_edited_manifest_is_refused(index):
+    manifest = json.loads((index.path / "manifest.json").read_text())
+    manifest["calibration"]["alpha"] = 0.9  # was: loaded, 'files verified', everything flagged
+    (index.path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexFileError, match="manifest.json was changed"):
+        PromptIndex.load("bot", index.path.parent)
+    del manifest["manifest_checksum"]  # an index built before the manifest had its own checksum
+    manifest["calibration"]["alpha"] = 0.05
+    (index.path / "manifest.json").write_text(json.dumps(manifest))
+    assert PromptIndex.load("bot", index.path.parent).calibration.alpha == 0.05
+
+
+def test_force_replaces_only_an_index(tmp_path, train_csv):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "keep.csv").write_text("precious\n")
+    with pytest.raises(InputError, match="is not an index"):  # was: --force deleted the folder's files
+        PromptIndex.build(train_csv, "data", index_dir=tmp_path, model=FAKE_MODEL, scorer="knn", force=True)
+    assert (data / "keep.csv").read_text() == "precious\n"
+
+
+def test_an_unwritable_index_dir_and_an_unreachable_alpha_fail_before_embedding(tmp_path, train_csv):
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(InputError, match="cannot write an index there"):  # was: FileExistsError traceback
+        PromptIndex.build(train_csv, "x", index_dir=tmp_path / "afile", model=FAKE_MODEL, scorer="knn")
+    with pytest.raises(NoveltyError, match="can never be reached"):  # was: built, and never flagged anything
+        PromptIndex.build(train_csv, "x", index_dir=tmp_path / "ix", model=FAKE_MODEL, scorer="knn", alpha=0.0001)
+
+
+def test_index_info_on_a_damaged_folder(index):
+    (index.path / "index.faiss").unlink()
+    (index.path / "index.faiss").mkdir()
+    with pytest.raises(IndexFileError, match="index.faiss is not a file"):  # was: IsADirectoryError traceback
+        PromptIndex.load("bot", index.path.parent)
+
+
 def test_missing_index_says_how_to_build_one(tmp_path):
     with pytest.raises(IndexFileError, match="novelty index build"):
         PromptIndex.load("nope", tmp_path)
@@ -56,7 +92,8 @@ def test_missing_index_says_how_to_build_one(tmp_path):
 
 def test_a_different_model_behind_the_same_name_is_refused(index):
     manifest = json.loads((index.path / "manifest.json").read_text())
-    manifest["model"]["revision"] = "hashing-v0"
+    manifest["model"]["revision"] = "hashing-v0"  # as if built by another version of the model
+    manifest["manifest_checksum"] = _manifest_checksum(manifest)
     (index.path / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(IncompatibleError, match="revision hashing-v0.*now loads revision hashing-v1"):
         PromptIndex.load("bot", index.path.parent).embedder()

@@ -181,3 +181,11 @@ def test_init_refuses_a_path_pattern_run_could_not_fill(tmp_path):
     fails_cleanly("init", "-o", tmp_path / "m.toml", "--index", "bot", "--logs", "logs/{dat}.jsonl",
                   message="only {date} may be filled in")
     assert not (tmp_path / "m.toml").exists() or "dat" not in (tmp_path / "m.toml").read_text()
+
+
+def test_index_add_refuses_a_named_column_that_is_not_there(tmp_path, index):
+    extra = tmp_path / "extra.csv"
+    extra.write_text("text,label\nhow do I stake ether,crypto\n")
+    result = CliRunner().invoke(app, ["index", "add", "bot", str(extra), "--label-col", "nope",
+                                      "--index-dir", str(index.path.parent)])
+    assert result.exit_code == 2 and "no column 'nope'" in result.output  # was: added without labels

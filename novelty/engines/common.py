@@ -20,7 +20,7 @@ from ..errors import InputError, NoveltyError
 from ..index import SHOWN_NEIGHBORS, PromptIndex, label_text
 from ..logs import Batch, Columns, MAX_CHARS, read_batches
 from ..redact import redact as redact_text
-from ..scoring import Calibration
+from ..scoring import Calibration, check_reachable
 from ..stats import excess_over_rate  # P(>= novel of total flagged) if all in-distribution
 from ..store import SCORE_COLUMNS, params_json, reject_row, stored_vectors, text_hash, utc_now
 from .sinks import open_sink
@@ -168,6 +168,8 @@ class RowScorer:
         self.index = index
         self.calibration = Calibration(index.calibration.scores,
                                        index.calibration.alpha if alpha is None else alpha)
+        if alpha is not None:  # before any row is read: a run that can flag nothing is no run
+            check_reachable(alpha, len(index.calibration.scores))
         self.alpha = alpha
 
     def vectors(self, embedder, pending: Pending) -> tuple[np.ndarray, dict[str, np.ndarray]]:
