@@ -162,9 +162,9 @@ def index_build(
     m = built.manifest
     cal = m["calibration"]
     typer.echo(f"Built index {name!r} in {built.path}: {m['index']['count']:,} prompts, "
-               f"{m['training']['labels']} labels, model {m['model']['name']} (d={m['model']['dimension']}).")
+               f"{m['training']['labels']} label(s), model {m['model']['name']} (d={m['model']['dimension']}).")
     typer.echo(f"Scorer {m['scorer']['name']} {json.dumps(m['scorer']['params'])}; calibrated on "
-               f"{cal['size']:,} held-out prompts: novel when novelty > "
+               f"{cal['size']:,} prompts, each scored while held out (cross-fitted): novel when novelty > "
                f"{cal['threshold']:.4f} (false-alarm target {cal['alpha']:.0%}).")
     if "adapt" in m:
         a = m["adapt"]
@@ -179,6 +179,9 @@ def _echo_skipped(training: dict) -> None:
         typer.echo(f"{training['rejected']} rows rejected (reasons in rejects.jsonl beside the manifest).")
     if training.get("duplicates_skipped"):
         typer.echo(f"{training['duplicates_skipped']} exact duplicate (text, label) rows skipped.")
+    if training.get("ids_renamed"):
+        typer.echo(f"{training['ids_renamed']} rows reused an id already taken; kept as id@file:line so each id "
+                   "names one prompt.")
 
 
 @index_app.command("add")
@@ -209,7 +212,9 @@ def index_add(
     if as_json:
         return _print_json(asdict(result))
     typer.echo(f"Added {result.added:,} prompts to {name!r} ({result.already_present:,} already there, "
-               f"{result.rejected} rejected); it now holds {result.total:,}.")
+               f"{result.rejected} rejected); it now holds {result.total:,}."
+               + (f" {result.ids_renamed} reused an id already taken: kept as id@file:line."
+                  if result.ids_renamed else ""))
 
 
 @index_app.command("info")
@@ -232,11 +237,11 @@ def index_info(
     lines = [f"index      {m['name']}  (created {m['created_at']}, updated {m['updated_at']})",
              f"model      {model['name']}  backend {model.get('backend', 'torch')}  revision {model['revision']}  "
              f"dimension {model['dimension']}",
-             f"prompts    {m['index']['count']:,} in {m['training']['labels']} labels  "
+             f"prompts    {m['index']['count']:,} in {m['training']['labels']} label(s)  "
              f"(index {_index_kind(m['index'])}, data {m['training']['fingerprint']})",
              f"scorer     {m['scorer']['name']} {json.dumps(m['scorer']['params'])}",
              f"calibration  alpha {cal['alpha']}  threshold {cal['threshold']:.4f}  on {cal['size']:,} "
-             f"held-out prompts",
+             f"prompts, each scored while held out",
              f"checksum   {m['checksum']}  (files verified)"]
     if "adapt" in m:
         a = m["adapt"]

@@ -33,7 +33,7 @@ from . import __version__, ann
 from .adapt import AdaptOptions, calibration_slice, check_adaptable, fine_tune, options_record
 from .embed import DEFAULT_BACKEND, DEFAULT_MODEL, Embedder, load_embedder, model_fingerprint, resolve_model_path
 from .errors import IncompatibleError, IndexFileError, InputError, NoveltyError
-from .logs import Columns, Reject, read_batches
+from .logs import MAX_CHARS, Columns, Reject, is_utf8, read_batches
 from .scoring import (FOLDS, MAX_CALIBRATION, MIN_CALIBRATION, BaseScorer, Calibration, calibrate,
                       check_reachable, default_scorer, fully_labelled, make_scorer)
 from .store import stored_vectors, utc_now
@@ -76,11 +76,19 @@ class TrainingRows:
     labels: list[str | None]
     rejects: list[Reject]
     duplicates: int
+    renamed: frozenset[int] = frozenset()  # positions whose id was taken before: kept unique as id@file:line
+
+    @property
+    def renamed_ids(self) -> int:
+        return len(self.renamed)
 
 
-def read_training(path: str | Path, columns: Columns) -> TrainingRows:
-    """All valid rows of a training file, exact (text, label) duplicates skipped and counted."""
-    ids, texts, labels, rejects, seen, duplicates = [], [], [], [], set(), 0
+def read_training(path: str | Path, columns: Columns, taken: set[str] = frozenset()) -> TrainingRows:
+    """All valid rows of a training file, exact (text, label) duplicates skipped and counted. An id
+    seen before (in the file, or in ``taken``) becomes ``id@file:line``: every stored id names one
+    prompt, so a score's ``nearest_id`` is never ambiguous."""
+    ids, texts, labels, rejects, seen, duplicates, renamed = [], [], [], [], set(), 0, set()
+    used = set(taken)
     for batch in read_batches(path, columns):
         rejects.extend(batch.rejects)
         for line, text, id_, label in zip(batch.lines, batch.texts, batch.ids, batch.labels):
@@ -88,10 +96,24 @@ def read_training(path: str | Path, columns: Columns) -> TrainingRows:
                 duplicates += 1
                 continue
             seen.add((text, label))
-            ids.append(id_ if id_ is not None else f"{Path(path).name}:{line}")
+            where = f"{Path(path).name}:{line}"
+            if id_ is not None and id_ in used:
+                id_ = f"{id_}@{where}"
+                renamed.add(len(ids))
+            id_ = id_ if id_ is not None else where
+            used.add(id_)
+            ids.append(id_)
             texts.append(text)
-            labels.append(label)
-    return TrainingRows(ids, texts, labels, rejects, duplicates)
+            labels.append(_whole(label))
+    return TrainingRows(ids, texts, labels, rejects, duplicates, frozenset(renamed))
+
+
+def _whole(label: str | None) -> str | None:
+    """A label written as a whole float ('12.0', as pandas writes an int column with gaps) reads as
+    '12', as feedback and golden read it: one label, one name."""
+    if label is not None and label.endswith(".0") and label[:-2].lstrip("-").isdigit():
+        return label[:-2]
+    return label
 
 
 class PromptIndex:
@@ -171,12 +193,22 @@ class PromptIndex:
         >>> index.score(["can I pay in bitcoin?"])[0]["is_novel"]         # doctest: +SKIP
         True
         """
-        if isinstance(texts, str):
-            raise InputError("PromptIndex.score takes a list of prompts, not one string: score([text])")
-        bad = next((i for i, t in enumerate(texts) if not isinstance(t, str) or not t.strip()), None)
-        if bad is not None:
-            raise InputError(f"prompt {bad} is {texts[bad]!r}: every prompt must be non-empty text")
-        if not len(texts):
+        if isinstance(texts, (str, bytes)) or isinstance(texts, dict):
+            raise InputError("PromptIndex.score takes a list of prompts, not one string or a dict: score([text])")
+        try:
+            texts = [str(t) if isinstance(t, np.str_) else t for t in texts]
+        except TypeError:
+            raise InputError(f"PromptIndex.score takes a list of prompts, not {type(texts).__name__}") from None
+        if alpha is not None and (isinstance(alpha, bool) or not isinstance(alpha, (int, float))):
+            raise InputError(f"alpha is a number between 0 and 1, not {alpha!r}")
+        for i, t in enumerate(texts):  # the rows novelty score would set aside are refused here
+            if not isinstance(t, str) or not t.strip():
+                raise InputError(f"prompt {i} is {t!r}: every prompt must be non-empty text")
+            if len(t) > MAX_CHARS:
+                raise InputError(f"prompt {i} has {len(t):,} characters, over the {MAX_CHARS:,} that score reads")
+            if not is_utf8(t):
+                raise InputError(f"prompt {i} holds characters that are not valid UTF-8 (a lone surrogate)")
+        if not texts:
             return []
         if self._embedder is None:
             self._embedder = self.embedder()
@@ -242,7 +274,7 @@ class PromptIndex:
                                                                  id="id"),
             progress: Progress | None = None) -> "AddResult":
         """Append labelled prompts not already in the index, then recalibrate."""
-        rows = read_training(source, columns)
+        rows = read_training(source, columns, taken=set(self.ids))
         if self.scorer.needs_labels and any(label is None for label in rows.labels):
             raise InputError(f"index {self.name!r} uses the {self.scorer.name} scorer, which needs a label "
                              f"for every prompt; {source} has prompts without one (column {columns.label!r})")
@@ -264,7 +296,8 @@ class PromptIndex:
                              self.path / MODEL_FOLDER if self.adapted else None)
             self.__dict__.update(updated.__dict__)
         return AddResult(added=len(fresh), already_present=len(rows.texts) - len(fresh),
-                         rejected=len(rows.rejects), total=len(self))
+                         rejected=len(rows.rejects), total=len(self),
+                         ids_renamed=sum(i in rows.renamed for i in fresh))
 
     def _rejects(self) -> list[Reject]:
         """The training rows set aside so far (by the build and earlier adds), kept across an add."""
@@ -318,6 +351,7 @@ class AddResult:
     already_present: int
     rejected: int
     total: int
+    ids_renamed: int = 0
 
 
 def check_same_model(embedder: Embedder, model: dict, what: str) -> None:
@@ -350,8 +384,8 @@ def _check_writable(parent: Path) -> None:
 
 def _folder(name: str, index_dir: str | Path | None) -> Path:
     if not _NAME.match(name):
-        raise InputError(f"index name {name!r} must be letters, digits, '.', '_' or '-' "
-                         "(it becomes a folder name)")
+        raise InputError(f"index name {name!r} must start with an ASCII letter or digit, then ASCII letters, "
+                         "digits, '.', '_' or '-', at most 100 (it becomes a folder name)")
     return Path(index_dir or index_dir_default()) / name
 
 
@@ -406,7 +440,8 @@ def _manifest(name: str, model: dict, embedder: Embedder, index_type: str, score
                   "dimension": embedder.dimension, "normalized": True},
         "index": {"requested": index_type},
         "scorer": {"name": scorer.name, "params": scorer.params()},
-        "training": {"sources": [str(source)], "duplicates_skipped": rows.duplicates},
+        "training": {"sources": [str(source)], "duplicates_skipped": rows.duplicates,
+                     "ids_renamed": rows.renamed_ids},
     }
 
 

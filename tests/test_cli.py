@@ -38,7 +38,7 @@ def test_build_info_score_round_trip(tmp_path, train_csv, day_log):
     ix = tmp_path / "ix"
     built = invoke("index", "build", train_csv, "--name", "bot", "--model", FAKE_MODEL, "--index-dir", ix)
     assert built.exit_code == 0, built.output
-    assert "calibrated on 1,200 held-out prompts" in built.output and "false-alarm target 5%" in built.output
+    assert "calibrated on 1,200 prompts, each scored while held out" in built.output and "false-alarm target 5%" in built.output
     info = invoke("index", "info", "bot", "--index-dir", ix, "--json")
     assert json.loads(info.output)["model"]["name"] == FAKE_MODEL
     scored = invoke("score", day_log, "--index", "bot", "--index-dir", ix, "--db", tmp_path / "m.db")

@@ -105,7 +105,7 @@ def test_existing_name_needs_force_and_names_are_checked(tmp_path, train_csv, in
     rebuilt = PromptIndex.build(train_csv, "bot", index_dir=index.path.parent, model=FAKE_MODEL,
                                 force=True, scorer="knn")
     assert len(rebuilt) == len(index)
-    with pytest.raises(InputError, match="must be letters"):
+    with pytest.raises(InputError, match="must start with an ASCII letter or digit"):
         PromptIndex.build(train_csv, "../evil", index_dir=tmp_path, model=FAKE_MODEL)
 
 
@@ -158,3 +158,14 @@ def test_add_keeps_the_record_of_rows_rejected_before(tmp_path):
     again = PromptIndex.load("t", tmp_path)
     assert again.manifest["training"]["rejected"] == 2
     assert len((again.path / "rejects.jsonl").read_text().splitlines()) == 2
+
+
+def test_ids_stay_unique_and_whole_number_labels_read_as_one(tmp_path):
+    rows = [("same", f"prompt number {i}", "1.0" if i % 3 == 0 else ("1" if i % 3 == 1 else "2")) for i in range(40)]
+    path = write_csv(tmp_path / "t.csv", ["id", "text", "label"], rows)
+    index = PromptIndex.build(path, "ids", index_dir=tmp_path, model=FAKE_MODEL, scorer="knn")
+    assert index.ids[0] == "same" and index.ids[1] == "same@t.csv:3" and len(set(index.ids)) == 40
+    assert index.manifest["training"]["ids_renamed"] == 39  # was: 'same' x 40, nearest_id ambiguous
+    assert set(index.label_counts()) == {"1", "2"}  # was: '1' and '1.0' as two labels
+    extra = write_csv(tmp_path / "e.csv", ["id", "text", "label"], [("same", "another prompt", "2")])
+    assert index.add(extra).ids_renamed == 1 and index.ids[-1] == "same@e.csv:2"

@@ -233,9 +233,22 @@ def test_index_score_in_memory_equals_what_score_stores(tmp_path, ensemble_index
 
 @pytest.mark.parametrize("texts, message", [
     ("how do I buy bitcoin", "a list of prompts, not one string"),
+    ({"a dict": 1}, "not one string or a dict"),
+    (None, "not NoneType"),
     (["fine", ""], "prompt 1 is ''"),
     (["fine", None], "prompt 1 is None"),
+    (["x" * 20_001], "over the 20,000 that score reads"),
+    (["bad \udc80 byte"], "not valid UTF-8"),
 ])
 def test_index_score_refuses_what_is_not_a_list_of_prompts(ensemble_index, texts, message):
     with pytest.raises(InputError, match=message):
         ensemble_index.score(texts)
+
+
+def test_index_score_takes_any_iterable_of_prompts(ensemble_index):
+    texts = ["I lost my card", "how do I buy bitcoin"]
+    expected = ensemble_index.score(texts)
+    assert ensemble_index.score(t for t in texts) == expected
+    assert ensemble_index.score(np.array(texts)) == expected and type(expected[0]["text"]) is str
+    with pytest.raises(InputError, match="alpha is a number"):
+        ensemble_index.score(texts, alpha="0.1")
