@@ -144,11 +144,12 @@ def test_an_empty_file_is_a_clear_error(tmp_path, index):
 # ------------------------------------------------------------------------------ integrity
 def forge(index: PromptIndex, name: str, data: bytes) -> None:
     """Replace a file AND its checksum: what an attacker with write access to indexes/ can do."""
-    from novelty.index import _sha256
+    from novelty.index import _manifest_checksum, _sha256
 
     (index.path / name).write_bytes(data)
     manifest = json.loads((index.path / "manifest.json").read_text())
     manifest["files"][name] = _sha256(index.path / name)
+    manifest["manifest_checksum"] = _manifest_checksum(manifest)  # a forger who knows the scheme
     (index.path / "manifest.json").write_text(json.dumps(manifest))
 
 
@@ -176,9 +177,14 @@ def test_a_pickled_object_with_a_forged_checksum_is_refused_not_loaded(index, tm
     lambda m: m.pop("model"),
     lambda m: m.update(scorer={"name": "no-such-scorer", "params": {}}),
 ])
-def test_a_forged_manifest_is_refused(index, change):
+@pytest.mark.parametrize("resign", [False, True])
+def test_a_forged_manifest_is_refused(index, change, resign):
     manifest = json.loads((index.path / "manifest.json").read_text())
     change(manifest)
+    if resign:  # the deeper checks hold even when the manifest's own checksum is forged too
+        from novelty.index import _manifest_checksum
+
+        manifest["manifest_checksum"] = _manifest_checksum(manifest)
     (index.path / "manifest.json").write_text(json.dumps(manifest))
     out = runner.invoke(app, ["index", "info", str(index.path)])
     assert out.exit_code == 2 and out.output.startswith("error: ") and "Traceback" not in out.output
