@@ -153,7 +153,7 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Mo
             raise InputError(f"{path}: {s.key} is required ({s.help})")
         else:
             values[s.key] = s.default
-    _check_values(values, path)
+    _check_values(values, path, set(overrides or {}))
     return MonitorConfig(values, path.resolve().parent, str(path))
 
 
@@ -198,7 +198,7 @@ _RANGES = (  # checked when the config loads, so a run never gets half way and t
 )
 
 
-def _check_values(values: dict, path: Path) -> None:
+def _check_values(values: dict, path: Path, overridden: set[str] = frozenset()) -> None:
     unknown = set(values["alert.causes"]) - set(CAUSE_KINDS)
     if unknown:
         raise InputError(f"{path}: alert.causes takes {', '.join(CAUSE_KINDS)}, not {', '.join(sorted(unknown))}")
@@ -207,7 +207,8 @@ def _check_values(values: dict, path: Path) -> None:
     for key, ok, rule in _RANGES:
         value = values[key]
         if not ok(value):
-            raise InputError(f"{path}: {key} {rule}, not {value!r} ({BY_KEY[key].help})")
+            raise InputError(f"{'--set' if key in overridden else path}: {key} {rule}, not {value!r} "
+                             f"({BY_KEY[key].help})")
     from .spikes import window_seconds
 
     for key in ("spikes.window", "feedback.window", "feedback.period", "clusters.lookback", "alert.lookback"):

@@ -34,7 +34,7 @@ import pandas as pd
 from scipy.stats import binomtest, norm
 
 from .errors import InputError
-from .logs import format_bound, format_time, is_utf8, open_text
+from .logs import format_bound, format_time, is_utf8, open_text, sql_bound
 from .spikes import Incident, window_seconds
 from .stats import wilson_interval
 from .store import REJECT_COLUMNS, Store, reject_row, utc_now
@@ -148,7 +148,8 @@ def import_feedback(db: str | Path, path: str | Path, id_col: str = "prompt_id",
             upserts.append((pid, label, when or now, str(path), now))
         set_aside = [reject_row(None, str(path), r.line, r.reason, _storable(r.raw)) for r in rejects]
 
-        def write() -> None:
+        def write() -> None:  # this file's rejects from an earlier import go: the file may have been mended
+            store.db.conn.execute("DELETE FROM rejects WHERE run_id IS NULL AND source = ?", [str(path)])
             store.db.conn.executemany(
                 "INSERT INTO feedback VALUES (?,?,?,?,?) ON CONFLICT(prompt_id) DO UPDATE SET label=excluded.label, "
                 "labelled_at=excluded.labelled_at, source=excluded.source, imported_at=excluded.imported_at", upserts)
@@ -201,7 +202,9 @@ def _read_csv(path: Path, sep: str) -> tuple[pd.DataFrame, list[int], list[Rejec
     except (pd.errors.ParserError, pd.errors.ParserWarning):
         pass
     else:
-        if not any(_has_newline(v) for column in frame.columns for v in frame[column]):
+        with open_text(path) as fh:  # blank lines, which pandas skips, or quoted line breaks: count lines
+            physical = sum(1 for _ in fh)
+        if physical == len(frame) + 1:
             return frame, list(range(2, len(frame) + 2)), []  # one line a row: the header is line 1
     rejects: list[Reject] = []
     rows: list[list[str]] = []
@@ -231,10 +234,6 @@ def _read_csv(path: Path, sep: str) -> tuple[pd.DataFrame, list[int], list[Rejec
         names.append(f"{column}.{seen[column]}" if seen[column] else column)
         seen[column] += 1
     return pd.DataFrame(rows, columns=names, dtype=object), lines, rejects
-
-
-def _has_newline(value) -> bool:
-    return isinstance(value, str) and ("\n" in value or "\r" in value)
 
 
 def _read_jsonl(path: Path) -> tuple[pd.DataFrame, list[int], list[Reject]]:
@@ -403,7 +402,7 @@ def _range(since: str | None, until: str | None) -> tuple[str, list]:
             if stamp is None:
                 raise InputError(f"{flag} {value!r} is not a date or time (try 2026-11-25)")
             parts.append(f"AND s.ts {op} ?")
-            args.append(stamp)
+            args.append(sql_bound(stamp))
     return " ".join(parts), args
 
 

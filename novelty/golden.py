@@ -42,6 +42,7 @@ class GoldenReport:
     regression: bool
     label_changes: list[dict] = field(default_factory=list)
     left_out: dict = field(default_factory=dict)  # rows not compared, by file and reason
+    current_file: RunQuality | None = None  # the whole current file, when it has items the baseline lacks
 
     @property
     def accuracy_change(self) -> float:
@@ -75,8 +76,9 @@ def golden(baseline: str | Path, current: str | Path, id_col: str = "id", label_
     left_out = {name: {**frame.attrs.get("left_out", {}), "not in the other file": len(frame) - len(paired)}
                 for name, frame in (("baseline", before), ("current", after))}
     left_out = {name: {k: n for k, n in reasons.items() if n} for name, reasons in left_out.items()}
+    whole = _quality(after, label_col, pred_col, bootstrap, rng) if len(after) > len(both) else None
     return GoldenReport(base, now, len(paired), fixed, broken, p, drop >= MIN_DROP and p < 0.05,
-                        _label_changes(paired, label_col, pred_col), left_out)
+                        _label_changes(paired, label_col, pred_col), left_out, whole)
 
 
 def _predicted(path, spec: str, id_col: str, label_col: str, pred_col: str, text_col: str) -> pd.DataFrame:

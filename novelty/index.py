@@ -97,23 +97,17 @@ def read_training(path: str | Path, columns: Columns, taken: set[str] = frozense
                 continue
             seen.add((text, label))
             where = f"{Path(path).name}:{line}"
-            if id_ is not None and id_ in used:
+            if id_ is None:  # derived from the file and line: another file of that name may have it
+                id_ = where if where not in used else f"{where}@{len(used)}"
+            elif id_ in used:
                 id_ = f"{id_}@{where}"
                 renamed.add(len(ids))
-            id_ = id_ if id_ is not None else where
             used.add(id_)
             ids.append(id_)
             texts.append(text)
-            labels.append(_whole(label))
+            labels.append(label)
     return TrainingRows(ids, texts, labels, rejects, duplicates, frozenset(renamed))
 
-
-def _whole(label: str | None) -> str | None:
-    """A label written as a whole float ('12.0', as pandas writes an int column with gaps) reads as
-    '12', as feedback and golden read it: one label, one name."""
-    if label is not None and label.endswith(".0") and label[:-2].lstrip("-").isdigit():
-        return label[:-2]
-    return label
 
 
 class PromptIndex:

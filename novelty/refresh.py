@@ -57,7 +57,8 @@ def golden_refresh(db: str | Path, out: str | Path, size: int = 300, since: str 
     for r in picked:
         counts[r["stratum"]] = counts.get(r["stratum"], 0) + 1
     everything = {r["stratum"] for r in rows}
-    left_out = sorted(everything - set(counts) - {"edge: most novel"}) if len(picked) < len(rows) else []
+    covered = {r.get("origin", r["stratum"]) for r in picked}  # a stratum met through its edge cases counts
+    left_out = sorted(everything - covered) if len(picked) < len(rows) else []
     return RefreshResult(len(rows), len(picked), dict(sorted(counts.items(), key=lambda kv: -kv[1])), str(out),
                          left_out)
 
@@ -78,7 +79,7 @@ def sample(rows: list[dict], size: int, edge_share: float, rng: np.random.Genera
     by_novelty = sorted(range(len(distinct)), key=lambda i: distinct[i]["p_value"])
     chosen = by_novelty[:n_edge]
     for i in chosen:
-        distinct[i] = dict(distinct[i], stratum="edge: most novel")
+        distinct[i] = dict(distinct[i], stratum="edge: most novel", origin=distinct[i]["stratum"])
     strata: dict[str, list[int]] = {}
     for i in by_novelty[n_edge:]:
         strata.setdefault(distinct[i]["stratum"], []).append(i)

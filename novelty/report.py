@@ -86,14 +86,15 @@ def gather(db: str | Path, reference: str | Path | None = None, current: str | P
            since: str | None = None, ignore: set[str] = frozenset(), offline: str | Path | None = None,
            serving: str | Path | None = None, key: str | None = None,
            golden_baseline: str | Path | None = None, golden_current: str | Path | None = None,
-           index_dir: str | Path | None = None, window: str = "1d", until: str | None = None) -> ReportData:
+           index_dir: str | Path | None = None, window: str = "1d", until: str | None = None,
+           spike_settings: SpikeSettings | None = None) -> ReportData:
     """Run the diagnosis (as ``novelty diagnose`` would) and read what the report shows. ``until``
     ends the evidence the verdict rests on (``novelty run`` for an earlier date); the charts show
     everything scored."""
     if not Path(db).is_file():
         raise InputError(f"{db}: no such database; fill one with `novelty score` first")
     drift_report, profiles = _drift(reference, current, ignore) if reference and current else (None, None)
-    settings = SpikeSettings(window=window)
+    settings = spike_settings or SpikeSettings(window=window)  # novelty run passes monitor.toml's
     diagnosis = diagnose(reference, current, db, since, ignore, offline, serving, key, golden_baseline,
                          golden_current, spike_settings=settings, drift_report=drift_report, until=until,
                          save_windows=True)  # the page draws the saved windows

@@ -101,6 +101,17 @@ def run_monitor(config: str | Path | MonitorConfig, day: Date | str | None = Non
 _NEWEST_CLUSTERED = "run.newest_clustered_date"
 
 
+def _empty(path: Path) -> bool:
+    """A log with not one character in it, gzipped or not (an export that ran and wrote nothing)."""
+    from .logs import open_text
+
+    try:
+        with open_text(path) as fh:
+            return not fh.read(1)
+    except (OSError, EOFError, ValueError, NoveltyError):  # unreadable: score says why
+        return False
+
+
 def _day(day: Date | str | None) -> Date:
     if day is None:
         return default_date()
@@ -142,7 +153,9 @@ class _Job:
         the newest day look old)."""
         with closing(sqlite3.connect(self.db)) as conn:
             row = conn.execute("SELECT value FROM meta WHERE key = ?", [_NEWEST_CLUSTERED]).fetchone()
-        return row is None or row[0] <= self.day.isoformat()
+            if row is None:  # a database from before the key: the stored clusters' newest prompt decides
+                row = conn.execute("SELECT substr(MAX(last_seen), 1, 10) FROM clusters").fetchone()
+        return row is None or row[0] is None or row[0] <= self.day.isoformat()
 
     def record_clustered(self) -> None:
         with closing(sqlite3.connect(self.db)) as conn, conn:
@@ -163,7 +176,7 @@ class _Job:
                           label=c["logs.pred_col"] or None,
                           options=tuple((role, f"logs.{role if role != 'label' else 'pred'}_col in {c.source}")
                                         for role in ("text", "time", "id", "label")))
-        readable = [f for f in files if f.stat().st_size > 0]
+        readable = [f for f in files if not _empty(f)]
         if not readable:  # the export ran but wrote nothing: as good as no log, and said as such
             self.missing.append(f"{pattern} (empty)")
             return Step("score", "skipped", f"the log for {self.day} is empty: {', '.join(map(str, files))}")
@@ -216,7 +229,8 @@ class _Job:
         baseline, current = self.cfg.path("golden.baseline"), self.cfg.path("golden.current", self.day)
         if baseline and current and baseline.is_file() and current.is_file():
             report = golden(baseline, current)
-            self.golden_accuracy = (report.current.accuracy, report.current.items)
+            whole = report.current_file or report.current  # production is held to the whole current golden set
+            self.golden_accuracy = (whole.accuracy, whole.items)
             return Step("golden", "ran", f"golden-set accuracy {report.baseline.accuracy:.1%} at launch, "
                         f"{report.current.accuracy:.1%} now" + (" (regression)" if report.regression else ""),
                         {"baseline": report.baseline.accuracy, "current": report.current.accuracy,
@@ -312,7 +326,7 @@ class _Job:
         result = write_report(self.db, out, reference=drift_files[0], current=drift_files[1],
                               ignore=set(c["drift.ignore"]), golden_baseline=golden_files[0],
                               golden_current=golden_files[1], index_dir=c.path("index.dir"), window=c["spikes.window"],
-                              until=self.until)
+                              until=self.until, spike_settings=self.spike_settings())
         self.report_path = result.out
         return Step("report", "ran", f"wrote {result.out}")
 

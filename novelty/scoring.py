@@ -165,12 +165,15 @@ def check_reachable(alpha: float, size: int) -> None:
     >>> check_reachable(0.001, 200)
     Traceback (most recent call last):
     ...
-    novelty.errors.NoveltyError: --alpha 0.001 can never be reached with 200 calibration prompts (the smallest p-value is 1/201 = 0.005): use --alpha 0.005 or more, or more training prompts (999 or more)
+    novelty.errors.NoveltyError: alpha 0.001 can never be reached with 200 calibration prompts (the smallest p-value is 1/201 = 0.005): use alpha 0.005 or more, or more training prompts (999 or more)
     """
     if alpha * (size + 1) < 1 - 1e-9:
-        raise NoveltyError(f"--alpha {alpha:g} can never be reached with {size} calibration prompts (the smallest "
-                           f"p-value is 1/{size + 1} = {1 / (size + 1):.2g}): use --alpha {1 / (size + 1):.2g} or "
-                           f"more, or more training prompts ({int(np.ceil(1 / alpha)) - 1} or more)")
+        smallest = 1 / (size + 1)
+        scale = 10 ** (1 - int(np.floor(np.log10(smallest))))  # two significant figures, rounded up
+        reachable = np.ceil(smallest * scale - 1e-9) / scale
+        raise NoveltyError(f"alpha {alpha:g} can never be reached with {size} calibration prompts (the smallest "
+                           f"p-value is 1/{size + 1} = {smallest:.2g}): use alpha {reachable:g} or more, or more "
+                           f"training prompts ({int(np.ceil(1 / alpha)) - 1} or more)")
 
 
 def stratified_folds(labels: Sequence, folds: int, max_points: int, seed: int) -> list[np.ndarray]:

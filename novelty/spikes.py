@@ -186,14 +186,22 @@ def _count_windows(store: Store, settings: SpikeSettings) -> list[tuple[int, int
         raise InputError(f"--step {settings.step} must divide --window {settings.window}")
     offset = _MONDAY if size % (7 * 86400) == 0 and step == size else 0
     bucket = "(CAST(strftime('%s', ts) AS INTEGER) + ?) / ?"
-    rows = list(store.db.execute(
-        f"SELECT {bucket} AS bucket, COUNT(*), SUM(is_novel) FROM scores WHERE ts IS NOT NULL "
-        "GROUP BY bucket ORDER BY bucket", [offset, step]))
+    conn = store.db.conn
+    began = not conn.in_transaction
+    if began:  # one snapshot for both queries: a score run writing meanwhile must not add a bucket between
+        conn.execute("BEGIN")
+    try:
+        rows = list(conn.execute(
+            f"SELECT {bucket} AS bucket, COUNT(*), SUM(is_novel) FROM scores WHERE ts IS NOT NULL "
+            "GROUP BY bucket ORDER BY bucket", [offset, step]))
+        tail = np.array(list(conn.execute(  # only the prompts in the tail: a small share of the table
+            f"SELECT {bucket}, p_value FROM scores WHERE ts IS NOT NULL AND p_value < ?",
+            [offset, step, settings.tail])), dtype=float).reshape(-1, 2)
+    finally:
+        if began:
+            conn.execute("COMMIT")
     if not rows:
         return []
-    tail = np.array(list(store.db.execute(  # only the prompts in the tail: a small share of the table
-        f"SELECT {bucket}, p_value FROM scores WHERE ts IS NOT NULL AND p_value < ?",
-        [offset, step, settings.tail])), dtype=float).reshape(-1, 2)
     weights = tail_weights(tail[:, 1], settings.tail)
     first_bucket, last_bucket = rows[0][0], rows[-1][0]
     counts = np.zeros((last_bucket - first_bucket + 1, 4))

@@ -74,3 +74,34 @@ def test_evidence_after_until_is_not_seen(tmp_path):
     db = fill(tmp_path / "m.db", [(500, 25, None)] * 10 + [(500, 150, "b")])
     assert [c.cause for c in diagnose(db=db).causes] == ["label_bias"]
     assert diagnose(db=db, until="2026-11-11").causes == []
+
+
+def test_the_report_tests_windows_with_the_settings_it_is_given(tmp_path):
+    import sqlite3
+
+    from novelty.report import gather
+    from novelty.spikes import SpikeSettings, detect_spikes
+
+    db = fill(tmp_path / "m.db", [(40, 2, None)] * 10 + [(40, 30, "b")])
+    strict = SpikeSettings(min_prompts=50)
+    assert not detect_spikes(db, strict).incidents
+    gather(db, spike_settings=strict)  # as novelty run's report step, with monitor.toml's settings
+    assert not detect_spikes(db, strict).incidents  # was: decided and flagged with the default 30
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM windows WHERE p_value IS NOT NULL").fetchone() == (0,)
+
+
+def test_online_accuracy_counts_a_prompt_in_its_day_s_first_second(tmp_path):
+    from novelty.feedback import import_feedback, online_accuracy
+    from novelty.store import Store
+
+    store = Store(tmp_path / "m.db")
+    run = store.start_run(alpha=0.05)
+    store.write_chunk([(f"p{i}", run, "s", i, ts, f"t{i}", f"h{i}", "a", 0.8, 0.1, 0.5, 0, "n", "a", "[]", "now")
+                       for i, ts in enumerate(["2026-11-25T00:00:00.250Z", "2026-11-25T10:00:00Z"])], {}, [])
+    store.close()
+    labels = tmp_path / "l.csv"
+    labels.write_text("prompt_id,label\np0,a\np1,a\n")
+    import_feedback(tmp_path / "m.db", labels)
+    day = online_accuracy(tmp_path / "m.db", "1d", since="2026-11-25", until="2026-11-26")
+    assert day.total.all.labelled == 2  # was: 1, the first-second prompt fell into the day before

@@ -160,12 +160,18 @@ def test_add_keeps_the_record_of_rows_rejected_before(tmp_path):
     assert len((again.path / "rejects.jsonl").read_text().splitlines()) == 2
 
 
-def test_ids_stay_unique_and_whole_number_labels_read_as_one(tmp_path):
-    rows = [("same", f"prompt number {i}", "1.0" if i % 3 == 0 else ("1" if i % 3 == 1 else "2")) for i in range(40)]
+def test_ids_stay_unique(tmp_path):
+    rows = [("same", f"prompt number {i}", "1" if i % 2 else "2") for i in range(40)]
     path = write_csv(tmp_path / "t.csv", ["id", "text", "label"], rows)
     index = PromptIndex.build(path, "ids", index_dir=tmp_path, model=FAKE_MODEL, scorer="knn")
     assert index.ids[0] == "same" and index.ids[1] == "same@t.csv:3" and len(set(index.ids)) == 40
     assert index.manifest["training"]["ids_renamed"] == 39  # was: 'same' x 40, nearest_id ambiguous
-    assert set(index.label_counts()) == {"1", "2"}  # was: '1' and '1.0' as two labels
     extra = write_csv(tmp_path / "e.csv", ["id", "text", "label"], [("same", "another prompt", "2")])
     assert index.add(extra).ids_renamed == 1 and index.ids[-1] == "same@e.csv:2"
+    # ids derived from file and line: a later file of the same name must not reuse them
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    first = write_csv(tmp_path / "a" / "l.csv", ["text", "label"], [(f"first file {i}", "ab"[i % 2]) for i in range(30)])
+    later = write_csv(tmp_path / "b" / "l.csv", ["text", "label"], [(f"second file {i}", "ab"[i % 2]) for i in range(5)])
+    derived = PromptIndex.build(first, "derived", index_dir=tmp_path, model=FAKE_MODEL, scorer="knn")
+    derived.add(later)
+    assert len(set(derived.ids)) == 35  # was: 5 ids like 'l.csv:2' twice

@@ -94,3 +94,9 @@ def test_cli_prints_the_strata(db, tmp_path):
     out = CliRunner().invoke(app, ["queue", "golden", "--db", str(db), "-o", str(tmp_path / "g.csv"), "--size", "30"])
     assert out.exit_code == 0, out.output
     assert "Wrote 30 of 275 prompts" in out.output and "label: card_arrival" in out.output
+
+
+def test_a_stratum_sampled_through_its_edge_cases_is_not_left_out(db, tmp_path):
+    result = golden_refresh(db, tmp_path / "e.csv", size=30, edge_share=0.9)
+    edge = [r for r in read(tmp_path / "e.csv") if r["stratum"] == "edge: most novel"]
+    assert edge and not any(s.startswith("novel: ") for s in result.left_out)  # was: listed as left out

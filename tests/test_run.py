@@ -411,3 +411,28 @@ def test_init_elsewhere_keeps_the_typed_paths_pointing_at_the_same_files(tmp_pat
     assert "utterance" in dated.output  # was: {date:%Y/%m/%d} never matched, default columns
     empty = CliRunner().invoke(app, ["init", "--index", "bot", "--logs", "", "-o", "e.toml"])
     assert empty.exit_code == 2 and "--logs is empty" in empty.output
+
+
+def test_review_fixes_for_feedback_and_run(monitor, tmp_path):
+    import gzip
+
+    db = tmp_path / "fb.db"
+    path = tmp_path / "a.csv"
+    path.write_text("prompt_id,label,at\nr1,x,2026-11-25\n\n\nr2,y,notatime\n")
+    import_feedback(db, path, time_col="at")
+    with sqlite3.connect(db) as conn:  # was: line 3, pandas skips the blank lines
+        assert conn.execute("SELECT line FROM rejects").fetchall() == [(5,)]
+    path.write_text("prompt_id,label,at\nr1,x,2026-11-25\nr2,y,2026-11-25\n")
+    assert import_feedback(db, path, time_col="at").rejected == 0
+    with sqlite3.connect(db) as conn:  # was: the mended line's reject stayed
+        assert conn.execute("SELECT COUNT(*) FROM rejects").fetchone() == (0,)
+    (monitor.parent / "logs" / "2026-11-18.jsonl").unlink()
+    log = monitor.parent / "logs" / "2026-11-18.jsonl.gz"
+    with gzip.open(log, "wb"):
+        pass  # an empty gzipped export: about 20 bytes, no character
+    text = monitor.read_text().replace("logs/{date}.jsonl", "logs/{date}.jsonl*")
+    monitor.write_text(text)
+    summary = run_monitor(monitor, "2026-11-18")  # was: score failed on 'is empty', exit 2
+    assert summary.exit_code == 1 and "(empty)" in summary.alerts[-1]
+    with pytest.raises(InputError, match="^--set: spikes.fdr"):
+        load_config(monitor, {"spikes.fdr": 2.0})

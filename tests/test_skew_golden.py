@@ -154,5 +154,6 @@ def test_accuracies_compare_the_same_items_when_one_file_has_more(tmp_path):
     report = golden(tmp_path / "b.csv", tmp_path / "c.csv")
     assert report.current.accuracy == pytest.approx(0.85)  # was: 8.5 %, the 1,800 extra items counted
     assert report.left_out["current"] == {"not in the other file": 1800}
+    assert report.current_file.items == 2000 and report.current_file.accuracy == pytest.approx(0.085)  # for run's gap
     out = CliRunner().invoke(app, ["golden", "--baseline", str(tmp_path / "b.csv"), "--current", str(tmp_path / "c.csv")])
     assert "85.0%" in out.output and "(on the items in both files)" in out.output
