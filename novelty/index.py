@@ -109,7 +109,6 @@ def read_training(path: str | Path, columns: Columns, taken: set[str] = frozense
     return TrainingRows(ids, texts, labels, rejects, duplicates, frozenset(renamed))
 
 
-
 class PromptIndex:
     """Training prompts in FAISS plus the scorer and calibration that turn neighbours into p-values."""
 
@@ -163,12 +162,20 @@ class PromptIndex:
         k = max(1, min(k, len(self)))
         return self.index.search(np.ascontiguousarray(vectors, dtype=np.float32), k)
 
-    def assess(self, vectors: np.ndarray, alpha: float | None = None, k: int = SHOWN_NEIGHBORS) -> Assessment:
-        """Neighbours, novelty, p-value and verdict of embedded prompts (``score`` and the engines use it)."""
-        calibration = self.calibration
-        if alpha is not None:
-            calibration = Calibration(self.calibration.scores, alpha)
-            check_reachable(alpha, len(calibration.scores))
+    def calibration_at(self, alpha: float | None = None) -> Calibration:
+        """The index's calibration, at another false-alarm target when ``alpha`` is given (checked to be
+        one a p-value can reach)."""
+        if alpha is None:
+            return self.calibration
+        calibration = Calibration(self.calibration.scores, alpha)
+        check_reachable(alpha, len(calibration.scores))
+        return calibration
+
+    def assess(self, vectors: np.ndarray, calibration: Calibration | None = None,
+               k: int = SHOWN_NEIGHBORS) -> Assessment:
+        """Neighbours, novelty, p-value and verdict of embedded prompts (``score`` and the engines use it),
+        against ``calibration`` (default: the index's own, see ``calibration_at``)."""
+        calibration = self.calibration if calibration is None else calibration
         similarities, positions = self.search(vectors, max(k, self.scorer.k))
         novelty = self.scorer.score(similarities, positions, vectors)
         p_values = calibration.p_values(novelty)
@@ -187,7 +194,7 @@ class PromptIndex:
         >>> index.score(["can I pay in bitcoin?"])[0]["is_novel"]         # doctest: +SKIP
         True
         """
-        if isinstance(texts, (str, bytes)) or isinstance(texts, dict):
+        if isinstance(texts, (str, bytes, dict)):
             raise InputError("PromptIndex.score takes a list of prompts, not one string or a dict: score([text])")
         try:
             texts = [str(t) if isinstance(t, np.str_) else t for t in texts]
@@ -204,10 +211,11 @@ class PromptIndex:
                 raise InputError(f"prompt {i} holds characters that are not valid UTF-8 (a lone surrogate)")
         if not texts:
             return []
+        calibration = self.calibration_at(alpha)
         if self._embedder is None:
             self._embedder = self.embedder()
-        vectors = stored_vectors(self._embedder.embed(list(texts)))  # as score stores them: same figures
-        found = self.assess(vectors, alpha)
+        vectors = stored_vectors(self._embedder.embed(texts))  # as score stores them: same figures
+        found = self.assess(vectors, calibration)
         out = []
         for j, text in enumerate(texts):
             near = [(int(p), float(s)) for p, s in zip(found.positions[j, :SHOWN_NEIGHBORS],

@@ -20,7 +20,6 @@ from ..errors import InputError, NoveltyError
 from ..index import SHOWN_NEIGHBORS, PromptIndex, label_text
 from ..logs import Batch, Columns, MAX_CHARS, read_batches
 from ..redact import redact as redact_text
-from ..scoring import Calibration, check_reachable
 from ..stats import excess_over_rate  # P(>= novel of total flagged) if all in-distribution
 from ..store import SCORE_COLUMNS, params_json, reject_row, stored_vectors, text_hash, utc_now
 from .sinks import open_sink
@@ -166,11 +165,7 @@ class RowScorer:
 
     def __init__(self, index: PromptIndex, alpha: float | None = None):
         self.index = index
-        self.calibration = Calibration(index.calibration.scores,
-                                       index.calibration.alpha if alpha is None else alpha)
-        if alpha is not None:  # before any row is read: a run that can flag nothing is no run
-            check_reachable(alpha, len(index.calibration.scores))
-        self.alpha = alpha
+        self.calibration = index.calibration_at(alpha)  # before any row is read: checked once, used per chunk
 
     def vectors(self, embedder, pending: Pending) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Vectors of ``pending``: cached ones as given, the rest embedded (once per distinct text)."""
@@ -188,7 +183,7 @@ class RowScorer:
         """One tuple per pending prompt, in ``SCORE_COLUMNS`` order."""
         if not len(pending):
             return []
-        found = self.index.assess(vectors, self.alpha)
+        found = self.index.assess(vectors, self.calibration)
         now, train_ids, labels = utc_now(), self.index.ids, self.index.labels
         rows = []
         for j in range(len(pending)):
