@@ -213,14 +213,14 @@ def _labels(vectors: np.ndarray, min_size: int) -> np.ndarray:
     # is stabler than its children, and on Banking77 it merged two new intents (ATM fees and pending
     # withdrawals: purity 0.58, 4 of 5 intents found) that leaf keeps apart (0.82, 5 of 5).
     reduced = _reduced(fit)
-    model = HDBSCAN(min_cluster_size=min_size, min_samples=max(2, min_size // 2), metric="euclidean", copy=True,
-                    cluster_selection_method="leaf")
-    fitted = model.fit_predict(reduced)
+    common = dict(min_cluster_size=min_size, min_samples=max(2, min_size // 2), metric="euclidean", copy=True)
+    fitted = HDBSCAN(cluster_selection_method="leaf", **common).fit_predict(reduced)
     if fitted.max() < 0:  # one topic and little else (a new topic's first day): leaves need a split
-        fitted = HDBSCAN(min_cluster_size=min_size, min_samples=max(2, min_size // 2), metric="euclidean",
-                         copy=True, allow_single_cluster=True).fit_predict(reduced)
-    if len(fit) == len(unique) or fitted.max() < 0:
-        return fitted[inverse.ravel()] if len(fit) == len(unique) else np.full(len(vectors), -1)
+        fitted = HDBSCAN(allow_single_cluster=True, **common).fit_predict(reduced)
+    if len(fit) == len(unique):
+        return fitted[inverse.ravel()]
+    if fitted.max() < 0:  # a sample with no cluster: nothing to assign the rest to
+        return np.full(len(vectors), -1)
     centroids = np.stack([fit[fitted == c].mean(axis=0) for c in range(fitted.max() + 1)])
     nearest = (unique @ centroids.T).argmax(axis=1)
     return nearest[inverse.ravel()]

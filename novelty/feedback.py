@@ -34,8 +34,8 @@ import pandas as pd
 from scipy.stats import binomtest, norm
 
 from .errors import InputError
-from .logs import format_bound, format_time, is_utf8, open_text, sql_bound
-from .spikes import Incident, window_seconds
+from .logs import format_time, is_utf8, open_text, sql_bound
+from .spikes import Incident, parse_bound, window_seconds
 from .stats import wilson_interval
 from .store import REJECT_COLUMNS, Store, reject_row, utc_now
 
@@ -398,9 +398,7 @@ def _range(since: str | None, until: str | None) -> tuple[str, list]:
     parts, args = [], []
     for value, op, flag in ((since, ">=", "--since"), (until, "<", "--until")):
         if value:
-            stamp = format_bound(value)
-            if stamp is None:
-                raise InputError(f"{flag} {value!r} is not a date or time (try 2026-11-25)")
+            stamp = parse_bound(value, flag)
             parts.append(f"AND s.ts {op} ?")
             args.append(sql_bound(stamp))
     return " ".join(parts), args

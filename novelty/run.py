@@ -253,7 +253,7 @@ class _Job:
         imports = [import_feedback(self.db, f, c["feedback.id_col"], c["feedback.label_col"],
                                    c["feedback.time_col"] or None) for f in files]
         start = self.since("feedback.period")
-        online = online_accuracy(self.db, c["feedback.window"], since=start, until=self.end.strftime("%Y-%m-%d"))
+        online = online_accuracy(self.db, c["feedback.window"], since=start, until=self.until)
         facts = {"imported": [asdict(i) for i in imports], "online": online.to_dict()}
         if not online.total.all.labelled:
             if not pattern:
@@ -270,7 +270,7 @@ class _Job:
             return Step("feedback", "ran", line + "; no golden accuracy to compare with", facts)
         if online.total.all.labelled < c["feedback.min_labels"]:
             return Step("feedback", "ran", line + f"; under {c['feedback.min_labels']} labels, no gap test", facts)
-        gap = offline_online_gap(online.total.all, *self.golden_accuracy, (start, self.end.strftime("%Y-%m-%d")),
+        gap = offline_online_gap(online.total.all, *self.golden_accuracy, (start, self.until),
                                  c["feedback.min_gap"], c["feedback.max_p_value"])
         record_gap(self.db, gap, novel_error_share(online))
         facts["gap"] = gap.to_dict()
