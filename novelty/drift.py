@@ -24,7 +24,7 @@ import pandas as pd
 from scipy.stats import chi2_contingency, ks_2samp, wasserstein_distance
 
 from .errors import InputError
-from .logs import EPOCH_MS_ABOVE
+from .logs import EPOCH_MS_ABOVE, detect_format, field_separator
 from .stats import benjamini_hochberg
 
 PROFILE_FORMAT = "novelty-reference-profile/1"
@@ -92,16 +92,14 @@ def read_table(path: str | Path, text_columns: tuple[str, ...] = (), keep_inf: b
     read from CSV as written, so 00123 stays 00123. Infinities count as missing unless ``keep_inf``
     (skew: inf on one side and null on the other is a difference)."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
-    name = path.name.lower().removesuffix(".gz")
+    kind = detect_format(path)
     try:
-        if name.endswith((".parquet", ".pq")):
+        if kind == "parquet":
             frame = pd.read_parquet(path)
-        elif name.endswith((".jsonl", ".ndjson", ".json")):
+        elif kind == "jsonl":
             frame = _read_jsonl(path)
         else:
-            frame = pd.read_csv(path, sep="\t" if name.endswith(".tsv") else ",", low_memory=False,
+            frame = pd.read_csv(path, sep=field_separator(path), low_memory=False,
                                 dtype={c: str for c in text_columns})
     except (ValueError, OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read it as a table ({exc})") from None

@@ -34,7 +34,7 @@ import pandas as pd
 from scipy.stats import binomtest, norm
 
 from .errors import InputError
-from .logs import format_time, is_utf8, open_text, sql_bound
+from .logs import detect_format, field_separator, format_time, is_utf8, open_text, sql_bound
 from .spikes import Incident, parse_bound, window_seconds
 from .stats import wilson_interval
 from .store import REJECT_COLUMNS, Store, reject_row, utc_now
@@ -174,16 +174,14 @@ class Reject(NamedTuple):
 def _read_labels(path: Path) -> tuple[pd.DataFrame, list[int], list[Reject]]:
     """The file as a frame of text (ids keep their leading zeros), the line each of its rows starts on,
     and the rows set aside while reading."""
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
-    name = path.name.lower().removesuffix(".gz")
+    kind = detect_format(path)
     try:
-        if name.endswith((".parquet", ".pq")):
+        if kind == "parquet":
             frame = pd.read_parquet(path)
             return frame, list(range(1, len(frame) + 1)), []
-        if name.endswith((".jsonl", ".ndjson", ".json")):
+        if kind == "jsonl":
             return _read_jsonl(path)
-        return _read_csv(path, "\t" if name.endswith(".tsv") else ",")
+        return _read_csv(path, field_separator(path))
     except UnicodeError:  # the rows are decoded leniently, so only column names can fail
         raise InputError(f"{path}: its header row is not valid UTF-8; save the file as UTF-8") from None
     except (ValueError, OSError, EOFError, zlib.error, pd.errors.ParserError) as exc:

@@ -91,21 +91,35 @@ def read_batches(path: str | Path, columns: Columns, chunk_rows: int = 5000,
     records = {"jsonl": _jsonl_records, "csv": _csv_records, "parquet": _parquet_records}[kind]
     validator = _Validator(str(path), columns, max_chars)
     pending: list[tuple[int, Any, str]] = []
-    for record in records(path, columns, validator):
-        pending.append(record)
-        if len(pending) >= chunk_rows:
+    try:
+        for record in records(path, columns, validator):
+            pending.append(record)
+            if len(pending) >= chunk_rows:
+                yield validator.batch(pending)
+                pending = []
+    except InputError:
+        if pending:  # a file that breaks part-way: the rows read before the break are scored, as the error says
             yield validator.batch(pending)
-            pending = []
+        raise
     if pending:
         yield validator.batch(pending)
 
 
+def check_file(path: str | Path, what: str = "the files inside it") -> Path:
+    """``path`` if it names a regular file, else an InputError saying what it is instead."""
+    path = Path(path)
+    if path.is_file():
+        return path
+    if path.is_dir():
+        raise InputError(f"{path} is a folder; pass {what}")
+    if path.exists():  # /dev/stdin, a pipe from <(...), a device: read once, they cannot be re-read or resumed
+        raise InputError(f"{path} is not a regular file (a pipe or a device?); save it to a file first")
+    raise InputError(f"{path}: no such file")
+
+
 def detect_format(path: Path) -> str:
     """'jsonl', 'csv' or 'parquet', from the extension, else from the first bytes."""
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputError(f"{path} is a folder; pass the log files inside it")
+    check_file(path, "the log files inside it")
     with _readable(path):
         head = _open_bytes(path).read(_SNIFF_BYTES)
     if not head:
@@ -123,10 +137,18 @@ def detect_format(path: Path) -> str:
     return "jsonl" if head.lstrip().startswith(b"{") else "csv"
 
 
-def _open_bytes(path: Path):
+def field_separator(path: Path) -> str:
+    """Tab for a .tsv (or .tsv.gz) file, else a comma."""
+    return "\t" if ".tsv" in [s.lower() for s in path.suffixes] else ","
+
+
+def _gzipped(path: Path) -> bool:
     with path.open("rb") as fh:
-        magic = fh.read(2)
-    if magic == b"\x1f\x8b":
+        return fh.read(2) == b"\x1f\x8b"
+
+
+def _open_bytes(path: Path):
+    if _gzipped(path):
         stream = gzip.open(path, "rb")
         try:
             stream.peek(1)
@@ -166,7 +188,7 @@ def _jsonl_records(path: Path, columns: Columns, validator: "_Validator") -> Ite
 
 
 def _csv_records(path: Path, columns: Columns, validator: "_Validator") -> Iterator[tuple[int, Any, str]]:
-    delimiter = "\t" if ".tsv" in [s.lower() for s in path.suffixes] else ","
+    delimiter = field_separator(path)
     with open_text(path) as fh, _readable(path, lambda: f" after line {reader.line_num}"):
         reader = csv.reader(fh, delimiter=delimiter)
         header = next(reader, None)
@@ -201,8 +223,8 @@ def _csv_line(row: list[str], delimiter: str) -> str:
 def _parquet_records(path: Path, columns: Columns, validator: "_Validator") -> Iterator[tuple[int, Any, str]]:
     import pyarrow.parquet as pq
 
-    try:
-        parquet = pq.ParquetFile(path)
+    try:  # Parquet needs to seek: a gzipped one (the docs say gzip too) is unzipped into memory
+        parquet = pq.ParquetFile(io.BytesIO(_open_bytes(path).read()) if _gzipped(path) else path)
     except Exception as exc:  # pyarrow raises ArrowInvalid, OSError... for a bad file
         raise InputError(f"{path}: not a readable Parquet file ({exc})") from None
     validator.check_header(parquet.schema_arrow.names)
@@ -228,6 +250,10 @@ class _Bad:
     """A record the format reader could not parse."""
 
     reason: str
+
+
+# zero-width and formatting characters that str.strip() keeps: a prompt of only these says nothing
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e"))
 
 
 class _Validator:
@@ -297,8 +323,8 @@ class _Validator:
         text = record[name]
         if not isinstance(text, str):
             return f"{name!r} is not text (got {type(text).__name__})"
-        if not text.strip():
-            return f"{name!r} is empty"
+        if not text.translate(_INVISIBLE).strip():
+            return f"{name!r} is empty" + (" but for invisible characters" if text.strip() else "")
         if len(text) > self.max_chars:
             return f"{name!r} is {len(text):,} characters, over the {self.max_chars:,} limit (--max-chars)"
         if not is_utf8(text):

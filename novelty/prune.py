@@ -8,8 +8,8 @@ What goes, for prompts whose event time (else scoring time) is before the cut-of
 * ``embeddings`` no longer used by any stored prompt or queue item (they are shared by text, so a
   vector goes only when its last user does);
 * ``rejects`` (raw rows) set aside before the cut-off;
-* the example texts of old ``incidents`` (``details.top_novel``) and the ``clusters`` examples whose
-  text no stored prompt holds any more. Counts, windows, incidents and cluster ids (centroids) stay, so history and
+* the example texts of ``incidents`` (``details.top_novel``) and ``clusters`` whose text no stored
+  prompt holds any more. Counts, windows, incidents and cluster ids (centroids) stay, so history and
   cluster identities survive.
 
 ``secure_delete`` overwrites the deleted content and the write-ahead log is truncated afterwards, so
@@ -68,7 +68,7 @@ def prune(db: str | Path, older_than: str, *, now: datetime | None = None,
     except (InputError, OverflowError):
         raise InputError(f"--older-than {older_than!r} should look like 90d, 12w or 36h (within the "
                          "calendar)") from None
-    cutoff = start.strftime("%Y-%m-%dT%H:%M:%SZ")
+    cutoff = f"{start.year:04d}-{start:%m-%dT%H:%M:%S}Z"  # %Y leaves year 953 unpadded: it would sort after 2026
     store = Store(db)
     try:
         store.db.execute("PRAGMA secure_delete = ON")
@@ -104,15 +104,45 @@ def _delete(conn: sqlite3.Connection, cutoff: str, dry_run: bool) -> dict:
             "DELETE FROM embeddings WHERE text_hash NOT IN (SELECT text_hash FROM scores) "
             "AND text_hash NOT IN (SELECT text_hash FROM queue WHERE text_hash IS NOT NULL)").rowcount,
         "rejects": conn.execute("DELETE FROM rejects WHERE rejected_at < ?", [cutoff]).rowcount,
-        "incident_examples": conn.execute(
-            "UPDATE incidents SET details = json_set(details, '$.top_novel', json('[]')) "
-            "WHERE window_end <= ? AND json_valid(details) "
-            "AND json_array_length(details, '$.top_novel') > 0", [cutoff]).rowcount,
+        "incident_examples": _prune_incident_examples(conn, cutoff),
         "cluster_examples": _prune_cluster_examples(conn)}
     conn.execute("DROP TABLE temp.pruned")
     if dry_run:
         raise _Undo(counts)
     return counts
+
+
+def _prune_incident_examples(conn: sqlite3.Connection, cutoff: str) -> int:
+    """Drop the example prompts (``details.top_novel``) of incidents that began before the cut-off whose
+    text no stored prompt holds any more; returns the incidents changed. A window the cut-off falls
+    in keeps the examples of its prompts that stay."""
+    incidents = [(incident_id, json.loads(details)) for incident_id, details in conn.execute(
+        "SELECT incident_id, details FROM incidents WHERE COALESCE(window_start, window_end, '') < ? "
+        "AND json_valid(details) "
+        "AND json_type(details, '$.top_novel') = 'array' AND json_array_length(details, '$.top_novel') > 0",
+        [cutoff])]
+    stored = _stored_texts(conn, [e.get("text") for _, details in incidents for e in details["top_novel"]])
+    changed = 0
+    for incident_id, details in incidents:
+        kept = [e for e in details["top_novel"] if e.get("text") in stored]
+        if kept != details["top_novel"]:
+            conn.execute("UPDATE incidents SET details = ? WHERE incident_id = ?",
+                         [json.dumps({**details, "top_novel": kept}), incident_id])
+            changed += 1
+    return changed
+
+
+def _stored_texts(conn: sqlite3.Connection, texts: list) -> set[str]:
+    """Those of ``texts`` some row of ``scores`` holds: by the stored text, not its hash (under --redact
+    the hash is the original's, the text redacted)."""
+    conn.execute("DROP TABLE IF EXISTS temp.example_texts")
+    conn.execute("CREATE TEMP TABLE example_texts (text TEXT PRIMARY KEY)")
+    conn.executemany("INSERT OR IGNORE INTO temp.example_texts VALUES (?)",
+                     [(text,) for text in texts if isinstance(text, str)])
+    stored = {text for (text,) in conn.execute(
+        "SELECT DISTINCT s.text FROM scores s JOIN temp.example_texts e ON s.text = e.text")}
+    conn.execute("DROP TABLE temp.example_texts")
+    return stored
 
 
 def _prune_cluster_examples(conn: sqlite3.Connection) -> int:
@@ -123,13 +153,7 @@ def _prune_cluster_examples(conn: sqlite3.Connection) -> int:
     """
     clusters = [(cluster_id, json.loads(examples or "[]"))
                 for cluster_id, examples in conn.execute("SELECT cluster_id, examples FROM clusters")]
-    # by the stored text, not its hash: under --redact the hash is the original's, the text redacted
-    conn.execute("CREATE TEMP TABLE example_texts (text TEXT PRIMARY KEY)")
-    conn.executemany("INSERT OR IGNORE INTO temp.example_texts VALUES (?)",
-                     [(text,) for _, texts in clusters for text in texts])
-    stored = {text for (text,) in conn.execute(
-        "SELECT DISTINCT s.text FROM scores s JOIN temp.example_texts e ON s.text = e.text")}
-    conn.execute("DROP TABLE temp.example_texts")
+    stored = _stored_texts(conn, [text for _, texts in clusters for text in texts])
     changed = 0
     for cluster_id, texts in clusters:
         kept = [t for t in texts if t in stored]

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import clusters
 from .errors import InputError
-from .logs import open_output, sql_bound
+from .logs import check_file, open_output, sql_bound
 from .store import Store, utc_now
 
 STATUSES = ("pending", "exported", "labelled", "trained")
@@ -142,9 +142,7 @@ def import_labels(db: str | Path, path: str | Path) -> dict:
     so the next training run takes it. Ids not in the queue are counted; rows that cannot be used are
     skipped and counted by reason (``SKIP_REASONS``), with their first line numbers.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
+    path = check_file(path, "the label file inside it")
     labels, skipped = _label_rows(path)
     store = _open(db)
     try:

@@ -179,10 +179,12 @@ class Store:
         differs = [f"{k}: database has {meta.get(k)!r}, this index has {v!r}"
                    for k, v in mine.items() if k != "model" and meta.get(k) != v]
         if differs:
+            same = "the same model run another way" if meta.get("model") == model else \
+                f"model {model!r}"
             raise IncompatibleError(
-                f"{self.path} holds embeddings of model {meta.get('model')!r}, which differs from "
-                f"this index's model {model!r} ({'; '.join(differs)}). Use another --db, or the "
-                "index built with that model.")
+                f"{self.path} holds embeddings of model {meta.get('model')!r}; this index embeds with "
+                f"{same} ({'; '.join(differs)}). Use another --db, or an index built the way this "
+                "database's was.")
 
     # -- runs -------------------------------------------------------------------------------------
     def start_run(self, **fields) -> int:
@@ -239,6 +241,15 @@ class Store:
             marks = ",".join("?" * len(part))
             found.update(self.db.execute(
                 f"SELECT prompt_id, run_id FROM scores WHERE prompt_id IN ({marks})", part))
+        return found
+
+    def text_hashes(self, prompt_ids: Sequence[str]) -> dict[str, str]:
+        """prompt_id -> text_hash of those already in ``scores``."""
+        found: dict[str, str] = {}
+        for part in _chunks(list(prompt_ids), _IN_CHUNK):
+            marks = ",".join("?" * len(part))
+            found.update(self.db.execute(
+                f"SELECT prompt_id, text_hash FROM scores WHERE prompt_id IN ({marks})", part))
         return found
 
     def cached_vectors(self, hashes: Sequence[str], dimension: int) -> dict[str, np.ndarray]:
@@ -301,11 +312,6 @@ class Store:
         return list(self.db.query(
             "SELECT text, similarity, nearest_label, predicted_label FROM scores "
             "WHERE run_id = ? AND is_novel = 1 ORDER BY novelty DESC LIMIT ?", [run_id, limit]))
-
-    def reject_reasons(self, run_id: int, limit: int = 5) -> list[dict]:
-        return list(self.db.query(
-            "SELECT reason, COUNT(*) AS rows FROM rejects WHERE run_id = ? GROUP BY reason "
-            "ORDER BY rows DESC LIMIT ?", [run_id, limit]))
 
     def embeddings_for(self, prompt_ids: Iterable[str]) -> dict[str, np.ndarray]:
         """Stored vectors of scored prompts (for clustering and the queue)."""

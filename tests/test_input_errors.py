@@ -189,3 +189,14 @@ def test_index_add_refuses_a_named_column_that_is_not_there(tmp_path, index):
     result = CliRunner().invoke(app, ["index", "add", "bot", str(extra), "--label-col", "nope",
                                       "--index-dir", str(index.path.parent)])
     assert result.exit_code == 2 and "no column 'nope'" in result.output  # was: added without labels
+
+
+def test_score_options_are_checked_before_a_database_is_made(tmp_path, index):
+    log = write_jsonl(tmp_path / "l.jsonl", [{"prompt": "reset my pin"}, {"prompt": "\u200b \u200d"}])
+    db = tmp_path / "m.db"
+    for option in (["--chunk-rows", "0"], ["--cache-size", "-1"]):
+        fails_cleanly("score", log, "--index", index.path, "--db", db, *option, message=option[0])
+        assert not db.exists()
+    out = runner.invoke(app, ["score", str(log), "--index", str(index.path), "--db", str(db), "--json"])
+    assert json.loads(out.output)["reject_reasons"] == [
+        {"reason": "'prompt' is empty but for invisible characters", "rows": 1}]

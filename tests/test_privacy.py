@@ -52,6 +52,11 @@ def test_redact_stores_redacted_text_but_scores_the_original(tmp_path, index):
     assert text == "I'm [EMAIL], card [CARD], IBAN [IBAN], tel [PHONE]"
     assert hashed == text_hash(PRIVATE) and similarity == rows(tmp_path / "plain.db", "SELECT similarity FROM scores")[0][0]
     assert rows(tmp_path / "hidden.db", "SELECT raw FROM rejects") == [('{"prompt": "broken [EMAIL]',)]
+    # a reason quoting the row is redacted too, in the table and in the result
+    when = write_jsonl(tmp_path / "when.jsonl", [{"prompt": "hi there", "timestamp": "reach me at bob@example.com"}])
+    result = score_files([when], index, tmp_path / "when.db", redact=True)
+    stored = rows(tmp_path / "when.db", "SELECT reason || raw FROM rejects")[0][0]
+    assert "bob@" not in stored + json.dumps(result.reject_reasons) and "[EMAIL]" in stored
     assert hidden.top_novel == [] or "[EMAIL]" in hidden.top_novel[0]["text"]
     assert plain.scored == hidden.scored == 1
 
@@ -127,6 +132,22 @@ def test_prune_from_the_cli(aged_db):
         assert out.exit_code == 2 and "90d" in out.output
     missing = runner.invoke(app, ["prune", "--db", str(aged_db.with_name("nope.db")), "--older-than", "90d"])
     assert missing.exit_code == 2 and "no such database" in missing.output
+
+
+def test_prune_clears_the_examples_of_a_window_the_cutoff_falls_in(aged_db):
+    with sqlite3.connect(aged_db) as conn:  # a 7-day window from Jan 18: one old example, one that stays
+        conn.execute("INSERT INTO incidents (incident_id, kind, window_start, window_end, details) VALUES "
+                     "('i2', 'label_bias', '2026-01-18T00:00:00Z', '2026-01-25T00:00:00Z', ?)",
+                     [json.dumps({"top_novel": [{"text": "old secret 4 of jan"}, {"text": "how do I reset my pin"}],
+                                  "novel": 2})])
+    assert prune(aged_db, "90d", now=NOW).incident_examples == 2
+    details = json.loads(rows(aged_db, "SELECT details FROM incidents WHERE incident_id = 'i2'")[0][0])
+    assert details == {"top_novel": [{"text": "how do I reset my pin"}], "novel": 2}
+
+
+def test_prune_over_a_thousand_years_deletes_nothing(aged_db):
+    result = prune(aged_db, "392000d", now=NOW)  # a cut-off in the year 953: not after 2026 as text
+    assert result.cutoff.startswith("0953-") and result.scores == 0
 
 
 def test_prune_keeps_examples_of_recent_prompts_that_moved_to_another_cluster(aged_db):

@@ -73,7 +73,9 @@ def test_ray_matches_local_and_rerun_adds_nothing(tmp_path, index, logs):
     assert rejects(tmp_path / "ray.db") == rejects(tmp_path / "local.db")
     assert sum("duplicate id" in r[2] for r in rejects(tmp_path / "ray.db")) == 2
     again = score_files(logs, index, tmp_path / "ray.db", engine="ray", columns=COLUMNS, chunk_rows=200)
-    assert (again.scored, again.skipped) == (0, 502) and len(scores(tmp_path / "ray.db")) == 500
+    # the repeated ids' second rows are set aside again (now as ids scored before for another text)
+    assert (again.scored, again.skipped, again.rejected) == (0, 500, 4) and len(scores(tmp_path / "ray.db")) == 500
+    assert rejects(tmp_path / "ray.db") == rejects(tmp_path / "local.db")
 
 
 def test_ray_writes_parquet_shards_for_a_lake(tmp_path, index, logs):

@@ -132,6 +132,48 @@ def test_duplicate_ids_in_one_run_are_rejected_not_dropped(tmp_path, index):
     assert reject["line"] == 3 and "duplicate id 'a'" in reject["reason"] and reject["raw"] == "three"
 
 
+def test_an_id_an_earlier_run_used_for_another_text_is_rejected_not_skipped(tmp_path, index):
+    db, columns = tmp_path / "m.db", Columns(id="id", time=None)
+    score_files([write_jsonl(tmp_path / "d1.jsonl", [{"id": "1", "prompt": "hello one"}])], index, db, columns=columns)
+    day2 = write_jsonl(tmp_path / "d2.jsonl", [{"id": "1", "prompt": "a totally different prompt"},
+                                                {"id": "2", "prompt": "hello two"}])
+    result = score_files([day2], index, db, columns=columns)
+    assert (result.scored, result.skipped, result.rejected) == (1, 0, 1)
+    reject, = rows(db, "SELECT * FROM rejects")
+    assert "id '1' was scored before for another text" in reject["reason"] and reject["raw"] == "a totally different prompt"
+    assert result.reject_reasons == [{"reason": reject["reason"], "rows": 1}]
+    # the same row again is what a rerun skips; its reject is listed again, not stored twice
+    again = score_files([day2], index, db, columns=columns)
+    assert (again.scored, again.skipped, again.rejected) == (0, 1, 1) and again.reject_reasons[0]["rows"] == 1
+    assert len(rows(db, "SELECT * FROM rejects")) == 1
+
+
+def test_a_log_cut_short_keeps_every_row_read_before_the_break(tmp_path, index):
+    import gzip
+    data = "".join(json.dumps({"prompt": f"send money abroad please {i}"}) + "\n" for i in range(3000)).encode()
+    packed = gzip.compress(data)
+    log = tmp_path / "cut.jsonl.gz"
+    log.write_bytes(packed[:len(packed) // 2])
+    with pytest.raises(InputError, match=r"cut short after line (\d+)") as caught:
+        score_files([log], index, tmp_path / "m.db", chunk_rows=1000)
+    last = int(caught.value.args[0].split("cut short after line ")[1].split()[0].rstrip(";,"))
+    assert last % 1000 and len(rows(tmp_path / "m.db")) == last  # the part-chunk too, as the message says
+
+
+def test_gzipped_parquet_and_pipes(tmp_path, index):
+    import gzip
+    import pandas as pd
+    plain = tmp_path / "log.parquet"
+    pd.DataFrame({"prompt": ["hello there", "how do I stake bitcoin"]}).to_parquet(plain)
+    packed = tmp_path / "log.parquet.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    assert score_files([packed], index, tmp_path / "m.db", columns=Columns(time=None)).scored == 2
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match="not a regular file"):
+        score_files([fifo], index, tmp_path / "m.db")
+
+
 def test_a_database_of_another_model_is_refused(tmp_path, train_csv, day_log, index):
     score_files([day_log], index, tmp_path / "m.db")
     other = PromptIndex.build(train_csv, "other", index_dir=tmp_path / "ix2", model="hashing:64", scorer="knn")

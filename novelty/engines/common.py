@@ -9,6 +9,7 @@ import contextlib
 import hashlib
 import json
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
@@ -18,7 +19,7 @@ import numpy as np
 from .. import __version__
 from ..errors import InputError, NoveltyError
 from ..index import SHOWN_NEIGHBORS, PromptIndex, label_text
-from ..logs import Batch, Columns, MAX_CHARS, read_batches
+from ..logs import Batch, Columns, MAX_CHARS, check_file, read_batches
 from ..redact import redact as redact_text
 from ..stats import excess_over_rate  # P(>= novel of total flagged) if all in-distribution
 from ..store import SCORE_COLUMNS, params_json, reject_row, stored_vectors, text_hash, utc_now
@@ -61,11 +62,18 @@ class Counts:
     skipped: int = 0
     rejected: int = 0
     novel: int = 0
+    reasons: Counter = field(default_factory=Counter)
 
     def add_written(self, rows: list[tuple], rejects: list[dict]) -> None:
         self.scored += len(rows)
         self.rejected += len(rejects)
         self.novel += sum(row[_IS_NOVEL] for row in rows)
+        self.reasons.update(r["reason"] for r in rejects)
+
+    def reject_reasons(self, limit: int = 5) -> list[dict]:
+        """The run's rejects by reason, most common first: a row set aside again by a rerun counts
+        (its stored reject, the first run's, is not written twice)."""
+        return [{"reason": reason, "rows": rows} for reason, rows in self.reasons.most_common(limit)]
 
 
 @dataclass
@@ -119,7 +127,7 @@ class Gate:
         ids = [given or derive_id(ts, text, line, source)
                for given, ts, text, line in zip(batch.ids, batch.times, batch.texts, batch.lines)]
         rejects = [reject_row(self.run_id, r.source, r.line, r.reason, r.raw) for r in batch.rejects]
-        todo = self._new_rows(batch, ids, rejects, counts, before)
+        todo = self._new_rows(batch, ids, rejects, counts, before, originals)
         hashes = [text_hash(batch.texts[i]) for i in todo]
         counts.read += len(batch) + len(batch.rejects)
         return Pending(ids=[ids[i] for i in todo], sources=[batch.source] * len(todo),
@@ -137,15 +145,22 @@ class Gate:
             return rows, rejects
         if not self.redact_before_embed:  # else the batch's text is redacted already
             rows = [row[:_TEXT] + (self.redact(row[_TEXT]),) + row[_TEXT + 1:] for row in rows]
-        return rows, [{**r, "raw": self.redact(r["raw"])} for r in rejects]
+        # the reason may quote the row ("unreadable timestamp 'call me at ...'"): redacted as the raw row is
+        return rows, [{**r, "raw": self.redact(r["raw"]), "reason": self.redact(r["reason"])} for r in rejects]
 
     def _new_rows(self, batch: Batch, ids: list[str], rejects: list[dict], counts: Counts,
-                  original_ids: dict[int, str]) -> list[int]:
+                  original_ids: dict[int, str], originals: list[str]) -> list[int]:
         earlier = self.sink.existing_ids(ids + list(original_ids.values()))
+        stored = self.sink.text_hashes([pid for pid in ids if earlier.get(pid, self.run_id) != self.run_id])
         first_line: dict[str, int] = {}
         todo = []
         for i, pid in enumerate(ids):
-            if earlier.get(pid, self.run_id) != self.run_id or \
+            if pid in stored and stored[pid] not in (text_hash(batch.texts[i]), text_hash(originals[i])):
+                # an id given by the log names another prompt than the one stored under it: setting the
+                # row aside says so; skipping it as "already scored" would lose it without a trace
+                rejects.append(reject_row(self.run_id, batch.source, batch.lines[i],
+                                          f"id {pid!r} was scored before for another text", batch.texts[i]))
+            elif earlier.get(pid, self.run_id) != self.run_id or \
                     earlier.get(original_ids.get(i), self.run_id) != self.run_id:
                 counts.skipped += 1
             elif pid in earlier or pid in first_line or pid in self.in_flight:
@@ -220,15 +235,15 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
     ``redact`` stores text (and rejected rows) with private data replaced (see ``novelty.redact``);
     the embedding still sees the original unless ``redact_before_embed``.
     """
+    if chunk_rows < 1 or max_chars < 1 or cache_size < 0:  # before a database is made or a run recorded
+        raise InputError(f"--chunk-rows and --max-chars must be at least 1 and --cache-size at least 0 "
+                         f"(got {chunk_rows}, {max_chars}, {cache_size})")
     named: dict[Path, Path] = {}
     for path in map(Path, paths):  # a file named twice (two spellings, overlapping globs) is read once, as first named
         named.setdefault(path.resolve(), path)
     paths = list(named.values())
     for path in paths:
-        if path.is_dir():
-            raise InputError(f"{path} is a folder; pass the log files inside it")
-        if not path.is_file():
-            raise InputError(f"{path}: no such file")
+        check_file(path, "the log files inside it")
     index = index if isinstance(index, PromptIndex) else PromptIndex.load(index, index_dir)
     scorer = RowScorer(index, alpha)
     sink = open_sink(db, out_parquet)
@@ -277,7 +292,7 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
             alpha=scorer.calibration.alpha,
             novel_p_value=excess_over_rate(counts.novel, counts.scored, scorer.calibration.alpha),
             seconds=round(time.perf_counter() - started, 3), top_novel=sink.top_novel(run_id),
-            reject_reasons=sink.reject_reasons(run_id), engine=engine_name)
+            reject_reasons=counts.reject_reasons(), engine=engine_name)
     finally:
         sink.close()
 

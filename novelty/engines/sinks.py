@@ -1,7 +1,7 @@
 """Where a scoring run writes: the SQLite ``Store`` (default) or Parquet shards for a data lake.
 
 Both offer the few calls the run needs (``bind_model``, ``start_run``, ``existing_ids``,
-``cached_vectors``, ``write_chunk``, ``finish_run``, ``top_novel``, ``reject_reasons``). Parquet shards
+``text_hashes``, ``cached_vectors``, ``write_chunk``, ``finish_run``, ``top_novel``). Parquet shards
 have no memory of earlier runs: ids are stable, so the lake de-duplicates on ``prompt_id`` (a MERGE, or
 keep the latest row) instead of the run skipping them.
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import heapq
 import json
-from collections import Counter
 from pathlib import Path
 from typing import Sequence
 
@@ -56,7 +55,6 @@ class ParquetSink:
         self.parts = 0
         self.ids: set[str] = set()  # ids written by this run, to reject repeats like the Store does
         self.top: list[tuple] = []
-        self.reasons: Counter = Counter()
 
     def close(self) -> None:
         pass
@@ -81,6 +79,9 @@ class ParquetSink:
     def existing_ids(self, prompt_ids: Sequence[str]) -> dict[str, int]:
         return {pid: self.run["run_id"] for pid in prompt_ids if pid in self.ids}
 
+    def text_hashes(self, prompt_ids: Sequence[str]) -> dict[str, str]:
+        return {}  # no earlier run to compare with: the lake de-duplicates on prompt_id
+
     def cached_vectors(self, hashes: Sequence[str], dimension: int) -> dict[str, np.ndarray]:
         return {}
 
@@ -94,7 +95,6 @@ class ParquetSink:
                     [(k, np.asarray(v, dtype=np.float16).tobytes()) for k, v in vectors.items()])
         self._shard("rejects", REJECT_COLUMNS, [tuple(r[c] for c in REJECT_COLUMNS) for r in rejects])
         self.ids.update(row[0] for row in scores)
-        self.reasons.update(r["reason"] for r in rejects)
         for row in scores:
             if row[_IS_NOVEL]:
                 heapq.heappush(self.top, (row[_NOVELTY], row[0], row))
@@ -105,9 +105,6 @@ class ParquetSink:
     def top_novel(self, run_id: int, limit: int = 5) -> list[dict]:
         best = sorted(self.top, reverse=True)[:limit]
         return [{name: row[SCORE_COLUMNS.index(name)] for name in _SHOWN} for _, _, row in best]
-
-    def reject_reasons(self, run_id: int, limit: int = 5) -> list[dict]:
-        return [{"reason": reason, "rows": n} for reason, n in self.reasons.most_common(limit)]
 
     def _shard(self, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
         if rows:
