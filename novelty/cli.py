@@ -215,6 +215,7 @@ def index_add(
         return _print_json(asdict(result))
     typer.echo(f"Added {result.added:,} prompts to {name!r} ({result.already_present:,} already there, "
                f"{result.rejected} rejected); it now holds {result.total:,}."
+               + (f" {result.relabelled} already there got the file's new label." if result.relabelled else "")
                + (f" {result.ids_renamed} reused an id already taken: kept as id@file:line."
                   if result.ids_renamed else ""))
 
@@ -686,6 +687,9 @@ def queue_add(
         return _print_json(asdict(result))
     typer.echo(f"Queued {result.added} of {result.candidates} candidates ({result.look_alikes} of them look-alikes; "
                f"{result.near_duplicates} near-duplicates and {result.already_queued} already queued skipped).")
+    if result.no_vector:
+        typer.echo(f"Left out {result.no_vector} prompts never flagged novel whose vectors `score --cache-size` "
+                   "evicted: they cannot be compared for near-duplicates.")
 
 
 @queue_app.command("list")
@@ -726,10 +730,15 @@ def queue_export(
     from . import queue
 
     with _user_errors():
+        unlabelled = sum(not item["label"] for item in queue.items(db, status)) if format != "csv" else 0
         count = queue.export(db, out, format, status)
     if as_json:
-        return _print_json({"exported": count, "out": str(out)})
+        return _print_json({"exported": count, "out": str(out), "unlabelled": unlabelled})
     typer.echo(f"Wrote {count} prompts to {out}.")
+    if unlabelled:
+        answer = "an empty assistant answer" if format == "chat-jsonl" else "label null"
+        typer.echo(f"{unlabelled} of them have no label yet ({answer}): label them first (--format csv, then "
+                   "`novelty queue import`), and export --status labelled for training.", err=True)
 
 
 @queue_app.command("import")
@@ -803,8 +812,9 @@ def queue_golden(
     out: Path = typer.Option(..., "-o", "--out", help="CSV to write: id, text, label (blank, to fill in), "
                              "prediction, stratum, p_value, ts."),
     size: int = typer.Option(300, help="How many distinct prompts to sample."),
-    since: Optional[str] = typer.Option(None, help="Only prompts scored at or after this time (2026-11-01)."),
-    until: Optional[str] = typer.Option(None, help="Only prompts scored before this time."),
+    since: Optional[str] = typer.Option(None, help="Only prompts logged at or after this time (2026-11-01); "
+                                        "one logged without a time counts when it was scored."),
+    until: Optional[str] = typer.Option(None, help="Only prompts logged before this time."),
     edge_share: float = typer.Option(0.2, help="Share of the sample kept for edge cases: the most novel prompts."),
     seed: int = typer.Option(0, help="Random seed of the sample."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),

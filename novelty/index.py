@@ -21,7 +21,7 @@ import re
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -76,7 +76,7 @@ class TrainingRows:
     labels: list[str | None]
     rejects: list[Reject]
     duplicates: int
-    renamed: frozenset[int] = frozenset()  # positions whose id was taken before: kept unique as id@file:line
+    renamed: dict[int, str] = field(default_factory=dict)  # position -> id as given, taken before: kept as id@file:line
 
     @property
     def renamed_ids(self) -> int:
@@ -87,7 +87,7 @@ def read_training(path: str | Path, columns: Columns, taken: set[str] = frozense
     """All valid rows of a training file, exact (text, label) duplicates skipped and counted. An id
     seen before (in the file, or in ``taken``) becomes ``id@file:line``: every stored id names one
     prompt, so a score's ``nearest_id`` is never ambiguous."""
-    ids, texts, labels, rejects, seen, duplicates, renamed = [], [], [], [], set(), 0, set()
+    ids, texts, labels, rejects, seen, duplicates, renamed = [], [], [], [], set(), 0, {}
     used = set(taken)
     for batch in read_batches(path, columns):
         rejects.extend(batch.rejects)
@@ -100,13 +100,13 @@ def read_training(path: str | Path, columns: Columns, taken: set[str] = frozense
             if id_ is None:  # derived from the file and line: another file of that name may have it
                 id_ = where if where not in used else f"{where}@{len(used)}"
             elif id_ in used:
+                renamed[len(ids)] = id_
                 id_ = f"{id_}@{where}"
-                renamed.add(len(ids))
             used.add(id_)
             ids.append(id_)
             texts.append(text)
             labels.append(label)
-    return TrainingRows(ids, texts, labels, rejects, duplicates, frozenset(renamed))
+    return TrainingRows(ids, texts, labels, rejects, duplicates, renamed)
 
 
 class PromptIndex:
@@ -275,15 +275,28 @@ class PromptIndex:
     def add(self, source: str | Path, columns: Columns = Columns(text="text", time=None, label="label",
                                                                  id="id"),
             progress: Progress | None = None) -> "AddResult":
-        """Append labelled prompts not already in the index, then recalibrate."""
+        """Append labelled prompts not already in the index, then recalibrate.
+
+        A row with the id and text of a prompt already in the index but another label corrects that
+        prompt's label (a relabelled queue item) instead of adding the text a second time."""
         rows = read_training(source, columns, taken=set(self.ids))
         if self.scorer.needs_labels and any(label is None for label in rows.labels):
             raise InputError(f"index {self.name!r} uses the {self.scorer.name} scorer, which needs a label "
                              f"for every prompt; {source} has prompts without one (column {columns.label!r})")
-        known = set(zip(self.prompts["text"], self.prompts["label"]))
-        fresh = [i for i, pair in enumerate(zip(rows.texts, rows.labels)) if pair not in known]
-        if fresh:
-            vectors = embed_in_chunks(self.embedder(), [rows.texts[i] for i in fresh], progress)
+        position = {pid: p for p, pid in enumerate(self.prompts["id"])}
+        texts, labels = list(self.prompts["text"]), list(self.prompts["label"])
+        same = {i: position[given] for i, given in rows.renamed.items()  # the id and text of a stored prompt
+                if given in position and texts[position[given]] == rows.texts[i]}
+        corrected = {p: rows.labels[i] for i, p in same.items() if labels[p] != rows.labels[i]}
+        relabelled = {i for i, p in same.items() if p in corrected}
+        known = set(zip(texts, labels))
+        fresh = [i for i, pair in enumerate(zip(rows.texts, rows.labels))
+                 if pair not in known and i not in relabelled]
+        if fresh or corrected:
+            vectors = embed_in_chunks(self.embedder(), [rows.texts[i] for i in fresh], progress) if fresh else \
+                np.zeros((0, self.model["dimension"]), np.float32)
+            prompts = self.prompts.copy()
+            prompts.loc[list(corrected), "label"] = list(corrected.values())
             added = pd.DataFrame({"id": [rows.ids[i] for i in fresh],
                                   "text": [rows.texts[i] for i in fresh],
                                   "label": [rows.labels[i] for i in fresh]})
@@ -292,14 +305,14 @@ class PromptIndex:
             manifest = dict(self.manifest, training=dict(
                 self.manifest["training"], sources=self.manifest["training"]["sources"] + [str(source)]))
             updated = _write(self.path, manifest, np.vstack([self.vectors(), vectors]),
-                             pd.concat([self.prompts, added], ignore_index=True),
+                             pd.concat([prompts, added], ignore_index=True),
                              self.calibration.alpha,
                              list({(r.source, r.line): r for r in self._rejects() + rows.rejects}.values()),
                              self.path / MODEL_FOLDER if self.adapted else None)
             self.__dict__.update(updated.__dict__)
-        return AddResult(added=len(fresh), already_present=len(rows.texts) - len(fresh),
+        return AddResult(added=len(fresh), already_present=len(rows.texts) - len(fresh) - len(relabelled),
                          rejected=len(rows.rejects), total=len(self),
-                         ids_renamed=sum(i in rows.renamed for i in fresh))
+                         ids_renamed=sum(i in rows.renamed for i in fresh), relabelled=len(corrected))
 
     def _rejects(self) -> list[Reject]:
         """The training rows set aside so far (by the build and earlier adds), kept across an add."""
@@ -354,6 +367,7 @@ class AddResult:
     rejected: int
     total: int
     ids_renamed: int = 0
+    relabelled: int = 0    # prompts already in the index (same id and text) whose label the file corrected
 
 
 def check_same_model(embedder: Embedder, model: dict, what: str) -> None:

@@ -11,13 +11,14 @@ import csv
 import gzip
 import io
 import json
+import os
 import sys
 import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import pandas as pd
 
@@ -408,17 +409,32 @@ def time_problem(value: Any, column: str) -> str:
             f"{int(LATEST[:4]) - 1}: an unset default, or seconds and milliseconds mixed up?")
 
 
-def open_output(out: Path, example: str):
+def refuse_overwrite(out: Path, inputs: Sequence[str | Path | None]) -> None:
+    """An InputError when ``out`` is one of ``inputs`` (a mistyped -o would replace the database)."""
+    for other in inputs:
+        if other is not None and out.exists() and Path(other).exists() and os.path.samefile(out, other):
+            raise InputError(f"{out} is also what this command reads ({other}); write the output elsewhere")
+
+
+@contextmanager
+def open_output(out: Path, example: str, inputs: Sequence[str | Path | None] = ()) -> Iterator[io.TextIOBase]:
     """``out`` opened for writing text (UTF-8, no newline translation), or an InputError saying why
-    it cannot be; ``example`` is the file name the message suggests when ``out`` is a folder."""
+    it cannot be (a folder, a missing folder, one of ``inputs``, a full disk); ``example`` is the
+    file name the message suggests when ``out`` is a folder."""
     if out.is_dir():
         raise InputError(f"{out}: is a folder; give the file to write, e.g. {out / example}")
     if not out.parent.is_dir():
         raise InputError(f"{out}: no folder {out.parent}; create it first")
+    refuse_overwrite(out, inputs)
     try:
-        return out.open("w", encoding="utf-8", newline="")
+        fh = out.open("w", encoding="utf-8", newline="")
     except OSError as exc:
         raise InputError(f"{out}: cannot write it ({exc.strerror})") from None
+    try:
+        with fh:
+            yield fh
+    except OSError as exc:
+        raise InputError(f"{out}: writing it failed ({exc.strerror or exc})") from None
 
 
 def sql_bound(stamp: str | None) -> str | None:

@@ -44,6 +44,7 @@ class QueueResult:
     near_duplicates: int
     already_queued: int
     look_alikes: int = 0   # of the candidates: prompts not flagged novel but nearer the cluster (see clusters.py)
+    no_vector: int = 0     # candidates left out: `score --cache-size` evicted their vector (never flagged novel)
 
 
 def add(db: str | Path, *, cluster: str | None = None, max_p_value: float | None = None,
@@ -61,6 +62,8 @@ def add(db: str | Path, *, cluster: str | None = None, max_p_value: float | None
         raise InputError("say what to add: exactly one of --cluster, --max-p-value or --incident")
     if budget < 1:
         raise InputError(f"--budget is how many prompts to add at most: 1 or more, not {budget}")
+    if max_p_value is not None and not 0 <= max_p_value <= 1:  # NaN fails too
+        raise InputError(f"--max-p-value is a p-value: from 0 to 1, not {max_p_value}")
     if not 0 < dedupe <= 1:
         raise InputError(f"--dedupe is a cosine similarity: above 0 and at most 1, not {dedupe}")
     look_alikes = cluster is not None if look_alikes is None else look_alikes
@@ -75,10 +78,18 @@ def add(db: str | Path, *, cluster: str | None = None, max_p_value: float | None
         rows += similar
         queued = {r[0] for r in store.db.execute("SELECT prompt_id FROM queue")}
         fresh = [r for r in rows if r["prompt_id"] not in queued]
-        vectors = store.vectors([r["text_hash"] for r in fresh])
-        queued_vectors = store.vectors([r[0] for r in store.db.execute("SELECT text_hash FROM queue")])
-        keep = _deduplicate(vectors, queued_vectors, dedupe)
+        queued_rows = [r for r in rows if r["prompt_id"] in queued]
+        dimension = int(store.meta().get("dimension", 0))
+        found = store.cached_vectors([r["text_hash"] for r in fresh], dimension)
+        # a vector `score --cache-size` evicted (a prompt never flagged novel) cannot be compared: left out, counted
+        embedded = [r for r in fresh if r["text_hash"] in found]
+        vectors = np.stack([found[r["text_hash"]] for r in embedded]) if embedded else np.zeros((0, dimension), np.float32)
+        queued_hashes = [h for (h,) in store.db.execute("SELECT text_hash FROM queue WHERE text_hash IS NOT NULL")]
+        queued_vectors = list(store.cached_vectors(queued_hashes, dimension).values())
+        keep = _deduplicate([r["text_hash"] for r in embedded], vectors, set(queued_hashes),
+                            np.stack(queued_vectors) if queued_vectors else vectors[:0], dedupe)
         chosen = [keep[i] for i in _farthest_points(vectors[keep], budget)] if keep else []
+        fresh = embedded
         source = f"cluster:{cluster}" if cluster else f"incident:{incident}" if incident else f"p<={max_p_value}"
         now = utc_now()
         with store.db.conn:
@@ -86,7 +97,8 @@ def add(db: str | Path, *, cluster: str | None = None, max_p_value: float | None
                 "INSERT OR IGNORE INTO queue VALUES (?,?,?,?,'pending',?,NULL,?,?)",
                 [(fresh[i]["prompt_id"], fresh[i]["text"], fresh[i]["text_hash"], fresh[i].get("source", source),
                   fresh[i]["predicted_label"], now, now) for i in chosen])
-        return QueueResult(len(rows), len(chosen), len(fresh) - len(keep), len(rows) - len(fresh), len(similar))
+        return QueueResult(len(rows), len(chosen), len(fresh) - len(keep), len(queued_rows), len(similar),
+                           len(rows) - len(queued_rows) - len(fresh))
     finally:
         store.close()
 
@@ -119,11 +131,12 @@ def export(db: str | Path, out: str | Path, fmt: str = "chat-jsonl", status: str
         raise InputError(f"--format takes {', '.join(FORMATS)}, not {fmt!r}")
     chosen = items(db, status)
     out = Path(out)
-    with open_output(out, "queue.csv") as fh:
-        if fmt == "csv":
+    with open_output(out, "queue.csv", inputs=[db]) as fh:
+        if fmt == "csv":  # a NUL would make the file binary to every CSV reader, `index add` included
             writer = csv.writer(fh)
             writer.writerow(["id", "text", "label", "predicted_label"])
-            writer.writerows([r["prompt_id"], r["text"], r["label"] or "", r["predicted_label"] or ""] for r in chosen)
+            writer.writerows([r["prompt_id"], r["text"].replace("\x00", "\ufffd"), r["label"] or "",
+                              r["predicted_label"] or ""] for r in chosen)
         for r in chosen if fmt != "csv" else []:
             record = {"messages": [{"role": "system", "content": system}, {"role": "user", "content": r["text"]},
                                    {"role": "assistant", "content": r["label"] or ""}]} if fmt == "chat-jsonl" \
@@ -212,6 +225,8 @@ def _apply_labels(store: Store, labels: dict[str, str]) -> Counter:
               store.db.execute("SELECT prompt_id, status, label FROM queue")}
     counts, updates, now = Counter(), [], utc_now()
     for pid, label in labels.items():
+        if pid not in stored and pid.strip() in stored:  # a spreadsheet's stray space around the id
+            pid = pid.strip()
         status, old = stored.get(pid, (None, None))
         if status is None:
             counts["unknown_ids"] += 1
@@ -285,10 +300,17 @@ def _candidates(store: Store, cluster, max_p_value, incident) -> list[dict]:
     return list(store.db.query(base + "WHERE p_value <= ?", [max_p_value]))
 
 
-def _deduplicate(vectors: np.ndarray, queued: np.ndarray, threshold: float) -> list[int]:
-    """Indices of vectors below ``threshold`` cosine to every queued and every earlier kept vector."""
+def _deduplicate(hashes: list[str], vectors: np.ndarray, queued_hashes: set[str], queued: np.ndarray,
+                 threshold: float) -> list[int]:
+    """Indices of vectors below ``threshold`` cosine to every queued and every earlier kept vector, and
+    of a text neither queued nor kept already (float16 storage puts two copies of a text a shade
+    under cosine 1, so ``threshold`` 1 alone would keep them)."""
     keep: list[int] = []
+    seen = set(queued_hashes)
     for i, v in enumerate(vectors):
+        if hashes[i] in seen:
+            continue
+        seen.add(hashes[i])
         if len(queued) and float((queued @ v).max()) >= threshold:
             continue
         if keep and float((vectors[keep] @ v).max()) >= threshold:

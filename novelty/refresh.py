@@ -35,7 +35,8 @@ class RefreshResult:
 
 def golden_refresh(db: str | Path, out: str | Path, size: int = 300, since: str | None = None,
                    until: str | None = None, edge_share: float = 0.2, seed: int = 0) -> RefreshResult:
-    """Write a stratified sample of ``size`` distinct prompts scored in [since, until) to ``out``."""
+    """Write a stratified sample of ``size`` distinct prompts logged in [since, until) to ``out`` (a
+    prompt logged without a time counts at the time it was scored)."""
     if size < 1 or not 0 <= edge_share <= 1:
         raise InputError("--size must be at least 1 and --edge-share between 0 and 1")
     if not Path(db).exists():
@@ -48,7 +49,7 @@ def golden_refresh(db: str | Path, out: str | Path, size: int = 300, since: str 
     if not rows:
         raise InputError(f"no scored prompts in {db} between {since or 'the start'} and {until or 'now'}")
     picked = sample(rows, size, edge_share, np.random.default_rng(seed))
-    with open_output(Path(out), "golden-next.csv") as fh:
+    with open_output(Path(out), "golden-next.csv", inputs=[db]) as fh:
         writer = csv.writer(fh)
         writer.writerow(COLUMNS)
         writer.writerows([r["prompt_id"], r["text"], "", r["predicted_label"] or "", r["stratum"],
@@ -76,7 +77,8 @@ def sample(rows: list[dict], size: int, edge_share: float, rng: np.random.Genera
     if len(distinct) <= size:
         return distinct
     n_edge = int(round(size * edge_share))
-    by_novelty = sorted(range(len(distinct)), key=lambda i: distinct[i]["p_value"])
+    # p-values bottom out at 1/(n+1), where many prompts tie: the novelty score orders those
+    by_novelty = sorted(range(len(distinct)), key=lambda i: (distinct[i]["p_value"], -distinct[i].get("novelty", 0)))
     chosen = by_novelty[:n_edge]
     for i in chosen:
         distinct[i] = dict(distinct[i], stratum="edge: most novel", origin=distinct[i]["stratum"])
@@ -113,11 +115,11 @@ def _allocate(strata: dict[str, list[int]], budget: int, rng: np.random.Generato
 def _recent(store: Store, since: str | None, until: str | None) -> list[dict]:
     where, args = [], []
     if since:
-        where.append("s.ts >= ?"), args.append(sql_bound(since))
+        where.append("COALESCE(s.ts, s.scored_at) >= ?"), args.append(sql_bound(since))
     if until:
-        where.append("s.ts < ?"), args.append(sql_bound(until))
+        where.append("COALESCE(s.ts, s.scored_at) < ?"), args.append(sql_bound(until))
     rows = store.db.query(
-        "SELECT s.prompt_id, s.text, s.predicted_label, s.nearest_label, s.p_value, s.is_novel, s.ts, "
+        "SELECT s.prompt_id, s.text, s.predicted_label, s.nearest_label, s.p_value, s.novelty, s.is_novel, s.ts, "
         "m.cluster_id, c.name AS cluster_name FROM scores s LEFT JOIN cluster_members m USING (prompt_id) "
         "LEFT JOIN clusters c USING (cluster_id)" + (" WHERE " + " AND ".join(where) if where else "")
         + " ORDER BY s.ts, s.prompt_id", args)

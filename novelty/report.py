@@ -24,7 +24,7 @@ from .diagnose import Cause, Diagnosis, diagnose
 from .drift import DriftReport, compare, load_reference, profile, read_table
 from .errors import InputError
 from .index import index_dir_default
-from .logs import sql_bound
+from .logs import refuse_overwrite, sql_bound
 from .spikes import SpikeSettings, parse_bound
 from .store import Store
 
@@ -70,10 +70,12 @@ class ReportResult:
 
 def write_report(db: str | Path, out: str | Path = "report.html", **options) -> ReportResult:
     """Gather (``gather``'s options) and write the HTML report to ``out``."""
-    data = gather(db, **options)
     out = Path(out)
     if out.is_dir():
         raise InputError(f"{out} is a folder; give the page's file name, e.g. {out / 'report.html'}")
+    refuse_overwrite(out, [db, *(options.get(k) for k in ("reference", "current", "offline", "serving",
+                                                          "golden_baseline", "golden_current"))])
+    data = gather(db, **options)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(render(data), encoding="utf-8")

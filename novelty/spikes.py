@@ -413,7 +413,8 @@ def _labels(store: Store, window: Window, expected: float) -> dict:
 def _save(store: Store, settings: SpikeSettings, windows: list[Window], incidents: list[Incident]) -> None:
     now, size = utc_now(), settings.key
     flagged = {i.window_start for i in incidents}
-    with store.db.conn:
+
+    def work() -> None:  # one transaction, retried while locked; a read-only file is a StorageError
         store.db.conn.executemany(
             "INSERT INTO windows VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO UPDATE SET "
             + ", ".join(f"{c} = excluded.{c}" for c in _WINDOW_COLUMNS[2:-2])
@@ -437,6 +438,8 @@ def _save(store: Store, settings: SpikeSettings, windows: list[Window], incident
                 "AND json_extract(details, '$.window_size') = ? AND window_start >= ? AND window_start <= ? "
                 f"AND window_start NOT IN ({','.join('?' * len(flagged)) or 'NULL'})",
                 [now, size, windows[0].window_start, windows[-1].window_start, *sorted(flagged)])
+
+    store.transaction(work)
 
 
 _WINDOW_COLUMNS = ("window_size", "window_start", "window_end", "prompts", "novel", "novel_rate", "ci_low",

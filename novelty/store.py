@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import os
 import random
 import socket
@@ -86,6 +87,8 @@ CREATE TABLE IF NOT EXISTS rejects (
 """
 
 
+_TABLES = set(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", _SCHEMA))
+
 # (table, column, type) added since a table's first version, in the order added
 _ADDED_COLUMNS = (("windows", "decided_at", "TEXT"), ("windows", "detectors", "TEXT"),
                   ("clusters", "look_alikes", "INTEGER"), ("clusters", "look_alike_labels", "TEXT"))
@@ -125,6 +128,10 @@ class Store:
             raise InputError(f"{self.path} is not a novelty SQLite database ({exc})") from None
 
     def _prepare(self) -> None:
+        tables = {name for (name,) in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if tables and not tables & _TABLES:  # never add our tables to another tool's file
+            raise InputError(f"{self.path} is a SQLite database of something else (tables: "
+                             f"{', '.join(sorted(tables)[:5])}); give novelty a file of its own")
         self.db.enable_wal()
         self.db.conn.executescript(_SCHEMA)
         for table, column, kind in _ADDED_COLUMNS:  # databases written by an older version
@@ -283,15 +290,16 @@ class Store:
     def bound_embeddings(self, max_vectors: int) -> int:
         """Evict cached vectors past ``max_vectors``, least recently scored first; returns how many.
 
-        Only vectors of prompts that were never novel go: clusters and the queue read the novel
-        ones, and those are the few (alpha of in-distribution traffic)."""
+        Only vectors of prompts that were never novel, and not queued, go: clusters and the queue read
+        the novel ones, and those are the few (alpha of in-distribution traffic)."""
         def work() -> int:
             (count,) = self.db.execute("SELECT COUNT(*) FROM embeddings").fetchone()
             if count <= max_vectors:
                 return 0
             return self.db.conn.execute(
                 "DELETE FROM embeddings WHERE text_hash IN (SELECT text_hash FROM scores GROUP BY text_hash "
-                "HAVING MAX(is_novel) = 0 ORDER BY MAX(run_id), MAX(ts) LIMIT ?)", [count - max_vectors]).rowcount
+                "HAVING MAX(is_novel) = 0 AND text_hash NOT IN (SELECT text_hash FROM queue WHERE text_hash "
+                "IS NOT NULL) ORDER BY MAX(run_id), MAX(ts) LIMIT ?)", [count - max_vectors]).rowcount
         return self.transaction(work)
 
     def vectors(self, hashes: Sequence[str]) -> np.ndarray:

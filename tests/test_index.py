@@ -175,3 +175,16 @@ def test_ids_stay_unique(tmp_path):
     derived = PromptIndex.build(first, "derived", index_dir=tmp_path, model=FAKE_MODEL, scorer="knn")
     derived.add(later)
     assert len(set(derived.ids)) == 35  # was: 5 ids like 'l.csv:2' twice
+
+
+def test_add_corrects_the_label_of_a_prompt_it_holds_instead_of_adding_it_twice(tmp_path, index):
+    first = write_csv(tmp_path / "a.csv", ["id", "text", "label"], [["a1", "how do I stake bitcoin", "card"]])
+    assert index.add(first).added == 1
+    fixed = write_csv(tmp_path / "b.csv", ["id", "text", "label"], [["a1", "how do I stake bitcoin", "crypto"],
+                                                                    ["a2", "where is my wallet", "crypto"]])
+    result = index.add(fixed)
+    assert (result.added, result.relabelled, result.already_present) == (1, 1, 0)
+    stored = index.prompts[index.prompts["text"] == "how do I stake bitcoin"]
+    assert list(stored["id"]) == ["a1"] and list(stored["label"]) == ["crypto"]
+    assert PromptIndex.load(index.path).prompts.set_index("id").loc["a1", "label"] == "crypto"
+    assert index.add(fixed).relabelled == 0  # already corrected

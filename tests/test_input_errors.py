@@ -200,3 +200,22 @@ def test_score_options_are_checked_before_a_database_is_made(tmp_path, index):
     out = runner.invoke(app, ["score", str(log), "--index", str(index.path), "--db", str(db), "--json"])
     assert json.loads(out.output)["reject_reasons"] == [
         {"reason": "'prompt' is empty but for invisible characters", "rows": 1}]
+
+
+def test_report_never_writes_over_its_inputs_nor_into_another_tools_database(tmp_path, index):
+    log = write_jsonl(tmp_path / "l.jsonl", [{"prompt": "reset my pin", "timestamp": "2026-11-20T00:00:00Z"}])
+    db = tmp_path / "m.db"
+    assert runner.invoke(app, ["score", str(log), "--index", str(index.path), "--db", str(db)]).exit_code == 0
+    before = db.read_bytes()
+    fails_cleanly("report", "--db", db, "-o", db, message="also what this command reads")
+    assert db.read_bytes() == before
+    table = write_csv(tmp_path / "t.csv", ["x"], [[i] for i in range(30)])
+    fails_cleanly("report", "--db", db, "--reference", table, "--current", table, "-o", table,
+                  message="also what this command reads")
+    crm = tmp_path / "crm.db"
+    with sqlite3.connect(crm) as conn:
+        conn.execute("CREATE TABLE customers (id)")
+    for command in (["report", "-o", str(tmp_path / "r.html")], ["spikes"], ["queue", "stats"]):
+        fails_cleanly(*command, "--db", crm, message="a SQLite database of something else")
+    with sqlite3.connect(crm) as conn:
+        assert conn.execute("SELECT name FROM sqlite_master").fetchall() == [("customers",)]

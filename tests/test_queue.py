@@ -1,6 +1,7 @@
 import csv
 import json
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -243,3 +244,62 @@ def test_jsonl_export_keeps_each_record_on_one_line_under_splitlines(db, tmp_pat
         assert len(lines) == 2
         record = json.loads(lines[0])
         assert (record["messages"][1]["content"] if fmt == "chat-jsonl" else record["text"]) == text
+
+
+def test_add_survives_vectors_the_cache_evicted_and_eviction_spares_queued_ones(db):
+    add_unflagged(db, [(f"u{i}", "2026-11-24T09:00:00Z", np.eye(32)[i % 32] + 0.01 * i, 0.9) for i in range(6)])
+    first = queue.add(db, max_p_value=1, budget=500, dedupe=0.999)
+    store = Store(db)
+    try:
+        assert store.bound_embeddings(0) == 0  # every unflagged vector is queued now: none may go
+        store.db.execute("DELETE FROM queue WHERE prompt_id IN ('u0', 'u1')")
+        store.db.conn.commit()
+        assert store.bound_embeddings(0) == 2
+    finally:
+        store.close()
+    again = queue.add(db, max_p_value=1, budget=500, dedupe=0.999)  # was a KeyError traceback
+    assert (again.added, again.no_vector, again.already_queued) == (0, 2, first.added - 2)
+
+
+def test_dedupe_1_still_skips_the_same_text_twice(tmp_path):
+    path = novel_db(tmp_path / "d.db", {"bitcoin wallet": 6})
+    store = Store(path)  # a second copy of each text, as another prompt: the same vector, stored as float16
+    run = store.start_run(alpha=0.05)
+    copies = [(f"copy{i}",) + row[1:] for i, row in enumerate(store.db.execute(
+        "SELECT * FROM scores WHERE text LIKE 'bitcoin%'").fetchall())]
+    store.write_chunk(copies, {}, [])
+    store.close()
+    result = queue.add(path, max_p_value=1, budget=500, dedupe=1)
+    assert result.added == 6 + 10 and result.near_duplicates == 6  # six topic texts, ten noise texts, once each
+
+
+def test_import_matches_an_id_with_stray_spaces(db, tmp_path):
+    queue.add(db, cluster=bitcoin(db), budget=2, dedupe=0.999)
+    first = queue.items(db)[0]["prompt_id"]
+    (tmp_path / "l.csv").write_text(f"id,label\n{first}  ,crypto\n")
+    assert queue.import_labels(db, tmp_path / "l.csv")["labelled"] == 1
+
+
+def test_exports_never_write_over_the_database_nor_leave_a_traceback(db, tmp_path):
+    queue.add(db, cluster=bitcoin(db), budget=2, dedupe=0.999)
+    before = db.read_bytes()
+    with pytest.raises(InputError, match="also what this command reads"):
+        queue.export(db, db, "csv")
+    assert db.read_bytes() == before and queue.stats(db)["pending"] == 2
+    out = CliRunner().invoke(app, ["queue", "export", "--db", str(db), "-o", "/dev/full"])
+    assert out.exit_code == 2 and "writing it failed" in out.output and queue.stats(db)["pending"] == 2
+    with pytest.raises(InputError, match="from 0 to 1"):
+        queue.add(db, max_p_value=float("nan"))
+
+
+def test_a_nul_in_a_prompt_does_not_make_the_csv_binary_and_unlabelled_exports_warn(db, tmp_path):
+    queue.add(db, cluster=bitcoin(db), budget=2, dedupe=0.999)
+    store = Store(db)
+    store.db.execute("UPDATE queue SET text = ? WHERE rowid = 1", ["nul\x00in"])
+    store.db.conn.commit()
+    store.close()
+    queue.export(db, tmp_path / "q.csv", "csv")
+    assert b"\x00" not in (tmp_path / "q.csv").read_bytes() and "nul\ufffdin" in (tmp_path / "q.csv").read_text()
+    out = CliRunner().invoke(app, ["queue", "export", "--db", str(db), "-o", str(tmp_path / "c.jsonl"),
+                                   "--status", "exported"])
+    assert out.exit_code == 0 and "2 of them have no label yet (an empty assistant answer)" in out.output

@@ -100,3 +100,14 @@ def test_a_stratum_sampled_through_its_edge_cases_is_not_left_out(db, tmp_path):
     result = golden_refresh(db, tmp_path / "e.csv", size=30, edge_share=0.9)
     edge = [r for r in read(tmp_path / "e.csv") if r["stratum"] == "edge: most novel"]
     assert edge and not any(s.startswith("novel: ") for s in result.left_out)  # was: listed as left out
+
+
+def test_since_counts_a_prompt_without_a_time_when_it_was_scored_and_ties_go_to_the_most_novel(db, tmp_path):
+    store = Store(db)
+    run = store.start_run(alpha=0.05)
+    store.write_chunk([(f"n{i}", run, "s", i, None, f"untimed {i}", f"n{i}", "card_arrival", 0.1, 0.5 + i / 100,
+                        0.001, 1, "t", "card_arrival", "[]", "2099-01-01T00:00:00Z") for i in range(30)], {}, [])
+    store.close()
+    result = golden_refresh(db, tmp_path / "g.csv", size=2, since="2099-01-01", edge_share=0.5)
+    assert result.candidates == 30
+    assert [r["id"] for r in read(tmp_path / "g.csv") if r["stratum"].startswith("edge")] == ["n29"]
