@@ -84,6 +84,8 @@ def diagnose(reference: str | Path | None = None, current: str | Path | None = N
     if reference is not None:
         report = drift_report or drift(reference, current, drift_settings, ignore)[0][1]
         causes += tabular_causes(report)
+        not_checked += [{"cause": "data_drift, feature_drift, feature_recalibration, feature_unavailable",
+                         "reason": reason} for reason in report.not_checked]  # e.g. too few rows to judge
     else:
         not_checked.append({"cause": "data_drift, feature_drift, feature_recalibration, feature_unavailable",
                             "reason": "no --reference and --current feature tables given"})

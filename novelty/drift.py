@@ -188,7 +188,7 @@ def profile(frame: pd.DataFrame, ignore: set[str] = frozenset(), seed: int = 0) 
 def load_reference(path: str | Path, ignore: set[str] = frozenset()) -> dict:
     """A saved profile (``--save-reference``) or a table to profile now."""
     path = Path(path)
-    if path.suffix == ".json" and path.is_file():
+    if path.is_file() and _may_be_profile(path):
         try:
             saved = json.loads(path.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError):
@@ -199,8 +199,20 @@ def load_reference(path: str | Path, ignore: set[str] = frozenset()) -> dict:
     return profile(read_table(path), ignore)
 
 
+def _may_be_profile(path: Path) -> bool:
+    """A .json file (any case), or a file of no table extension that starts like a JSON object."""
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        return True
+    if suffix in {".csv", ".tsv", ".jsonl", ".ndjson", ".parquet", ".pq", ".gz"}:
+        return False
+    with path.open("rb") as fh:
+        return fh.read(1) == b"{"
+
+
 def _as_numeric(values: pd.Series) -> np.ndarray | None:
-    if values.dtype == bool:
+    # true/false with a gap is read as objects, which to_numeric would turn into 1.0 and 0.0
+    if values.dtype == bool or pd.api.types.infer_dtype(values, skipna=True) == "boolean":
         return None
     if pd.api.types.is_numeric_dtype(values):
         return values.to_numpy(dtype=float)
@@ -259,12 +271,13 @@ def _unavailable(name: str, ref: dict, cur: dict | None, s: DriftSettings) -> Dr
     if cur is None:
         return DriftFinding(name, ref["kind"], "feature_unavailable", share_affected=1.0,
                             evidence="column missing from the current table")
+    if cur["null_rate"] - ref["null_rate"] >= s.null_jump:  # before the type: a column of nulls has none
+        return DriftFinding(name, ref["kind"], "feature_unavailable", share_affected=cur["null_rate"],
+                            evidence=f"missing values (null, NaN or infinite) rose from {ref['null_rate']:.1%} "
+                                     f"to {cur['null_rate']:.1%} of rows")
     if cur["kind"] != ref["kind"]:
         return DriftFinding(name, ref["kind"], "feature_unavailable", share_affected=1.0,
                             evidence=f"type changed from {ref['kind']} to {cur['kind']}")
-    if cur["null_rate"] - ref["null_rate"] >= s.null_jump:
-        return DriftFinding(name, ref["kind"], "feature_unavailable", share_affected=cur["null_rate"],
-                            evidence=f"nulls rose from {ref['null_rate']:.1%} to {cur['null_rate']:.1%} of rows")
     if cur["mode_share"] - (ref["mode_share"] if cur["mode"] == ref["mode"] else _share(ref, cur["mode"])) \
             >= s.takeover and _rest_unchanged(ref, cur, cur["mode"], s):
         return DriftFinding(name, ref["kind"], "feature_unavailable", share_affected=cur["mode_share"],
@@ -280,15 +293,22 @@ def _rest_unchanged(ref: dict, cur: dict, value: str, s: DriftSettings) -> bool:
         a = {k: v for k, v in ref["counts"].items() if k != value}
         b = {k: v for k, v in cur["counts"].items() if k != value}
         labels = sorted(set(a) | set(b))
-        if not a or not b:
+        if not b:  # the value filled every row
             return True
+        if len(a) < 2:  # a yes/no column: the one other value cannot show the rest unchanged
+            return False
         return _psi_js(np.array([a.get(k, 0) for k in labels], float),
                        np.array([b.get(k, 0) for k in labels], float))[0] < s.min_psi
-    target = float(value)
+    try:
+        target = float(value)
+    except (TypeError, ValueError):
+        return False
     a, b = np.asarray(ref["values"]), np.asarray(cur["values"])
     a, b = a[a != target], b[b != target]
-    if len(a) < 2 or len(b) < 2:
+    if len(b) < 2:
         return True
+    if len(np.unique(a)) < 2:  # a 0/1 column, as above
+        return False
     return wasserstein_distance(a, b) / _spread(a) < s.min_effect
 
 
@@ -388,7 +408,8 @@ def _rescaling(ref: np.ndarray, cur: np.ndarray, s: DriftSettings) -> dict | Non
         return None
     slope, offset = np.polyfit(a, b, 1)
     r2 = 1 - ((b - (slope * a + offset)) ** 2).sum() / ((b - b.mean()) ** 2).sum()
-    squeezed = cur.min() >= 0 and cur.max() <= 1 and ref.max() > 1.5
+    # squeezed into [0, 1] by a normalisation, which narrows the scale: with a slope near 1 it is a shift
+    squeezed = cur.min() >= 0 and cur.max() <= 1 and ref.max() > 1.5 and slope < 0.8
     if r2 < 0.97 or not (slope >= s.rescale or 0 < slope <= 1 / s.rescale or squeezed):
         return None
     power = round(math.log10(slope)) if slope > 0 else None

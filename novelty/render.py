@@ -83,13 +83,14 @@ def format_spikes(report) -> str:
 def format_drift(window: str, report) -> str:
     head = f"{'All rows' if window == 'all' else 'Window ' + window}: {report.current_rows:,} current rows " \
            f"against {report.reference_rows:,} reference rows"
-    lines = [head, "  feature               kind         test  p-value   effect   PSI    JS     verdict"]
+    width = max([20, *(len(f.feature) for f in report.findings)])  # names in full: two may share 20 letters
+    lines = [head, f"  {'feature':<{width}}  kind         test  p-value   effect   PSI    JS     verdict"]
     for f in report.findings:
         p = f"{f.p_value:8.1e}" if f.p_value is not None else "       -"
         effect = f"{f.effect:7.3f}" if f.effect is not None else "      -"
         psi = f"{f.psi:5.2f}" if f.psi is not None else "    -"
         js = f"{f.js:5.3f}" if f.js is not None else "    -"
-        lines.append(f"  {f.feature[:20]:<20}  {f.kind:<11}  {(f.test or '-'):<4}  {p}  {effect}  {psi}  {js}  "
+        lines.append(f"  {f.feature:<{width}}  {f.kind:<11}  {(f.test or '-'):<4}  {p}  {effect}  {psi}  {js}  "
                      f"{f.cause or 'ok'}: {f.evidence}")
     lines += [f"  not checked: {note}" for note in report.not_checked]
     return "\n".join(lines)
@@ -110,9 +111,11 @@ def format_diagnosis(result) -> str:
 
 def format_skew(report, key: str) -> str:
     lines = [f"{report.joined:,} rows joined on {key!r} ({report.offline_rows:,} offline, "
-             f"{report.serving_rows:,} serving):"]
+             f"{report.serving_rows:,} serving" + (f"; {report.null_keys:,} without a key left out" if report.null_keys
+                                                    else "") + "):"]
     lines += [f"  {f.feature:<24} {'SKEWED' if f.skewed else 'ok':<7} {f.evidence}"
-              + (f"; e.g. {', '.join(f.example_keys[:3])}" if f.skewed else "") for f in report.findings]
+              + (f"; e.g. {', '.join(map(str, f.example_keys[:3]))}" if f.skewed and f.example_keys else "")
+              for f in report.findings]
     return "\n".join(lines)
 
 

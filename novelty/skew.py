@@ -36,6 +36,7 @@ class SkewReport:
     serving_rows: int
     joined: int
     findings: list[SkewFinding]
+    null_keys: int = 0          # rows of either table without a key: they cannot be paired, so are left out
 
     @property
     def skewed(self) -> list[SkewFinding]:
@@ -43,7 +44,7 @@ class SkewReport:
 
     def to_dict(self) -> dict:
         return {"offline_rows": self.offline_rows, "serving_rows": self.serving_rows, "joined": self.joined,
-                "skewed": [f.feature for f in self.skewed], "findings": [asdict(f) for f in self.findings]}
+                "null_keys": self.null_keys, "skewed": [f.feature for f in self.skewed], "findings": [asdict(f) for f in self.findings]}
 
 
 def skew(offline: str | Path, serving: str | Path, key: str, tolerance: float = 1e-3,
@@ -57,6 +58,9 @@ def skew(offline: str | Path, serving: str | Path, key: str, tolerance: float = 
         if key not in frame.columns:
             raise InputError(f"{path}: no key column {key!r} (--key) in the {name} table")
     left[key], right[key] = join_keys(left[key], right[key])  # as text: '00123' (CSV) meets 123 (Parquet)
+    rows = len(left), len(right)
+    null_keys = int(left[key].isna().sum() + right[key].isna().sum())  # two rows without a key are no pair
+    left, right = left[left[key].notna()], right[right[key].notna()]
     for name, frame, path in (("offline", left, offline), ("serving", right, serving)):
         if frame[key].duplicated().any():
             raise InputError(f"{path}: key {key!r} repeats in the {name} table; pass a unique key")
@@ -65,14 +69,35 @@ def skew(offline: str | Path, serving: str | Path, key: str, tolerance: float = 
         raise InputError(f"no {key!r} value is in both tables: nothing to compare")
     features = [c for c in left.columns if c != key and c in right.columns]
     findings = [_compare(joined, key, f, tolerance, min_mismatch) for f in features]
-    return SkewReport(len(left), len(right), len(joined), findings)
+    # a feature the serving pipeline does not compute at all is the plainest skew there is
+    findings += [SkewFinding(str(c), 0, len(joined), 1.0, True, [], "missing from the serving table")
+                 for c in left.columns if c != key and c not in right.columns]
+    findings += [SkewFinding(str(c), 0, 0, 0.0, False, [], "only in the serving table: not compared")
+                 for c in right.columns if c != key and c not in left.columns]
+    return SkewReport(*rows, len(joined), findings, null_keys)
+
+
+def _numbers(values: pd.Series) -> np.ndarray | None:
+    """The values as floats when they are numbers, written as numbers or as text ("3" in JSONL
+    against 3.0 in CSV), else None."""
+    if pd.api.types.is_bool_dtype(values):
+        return None
+    if pd.api.types.is_numeric_dtype(values):
+        return values.to_numpy(float)
+    parsed = pd.to_numeric(values, errors="coerce")
+    if parsed[values.notna()].notna().all() and pd.api.types.infer_dtype(values, skipna=True) != "boolean":
+        return parsed.to_numpy(float)
+    return None
 
 
 def _compare(joined: pd.DataFrame, key: str, feature: str, tolerance: float, min_mismatch: float) -> SkewFinding:
     a, b = joined[f"{feature}__offline"], joined[f"{feature}__serving"]
     na, nb = a.isna(), b.isna()
-    if pd.api.types.is_numeric_dtype(a) and pd.api.types.is_numeric_dtype(b):
-        x, y = a.to_numpy(float), b.to_numpy(float)
+    x, y = _numbers(a), _numbers(b)
+    # text against text stays text: a serving pipeline that drops the zeros of '00501' is skewed
+    numeric = x is not None and y is not None and \
+        (pd.api.types.is_numeric_dtype(a) or pd.api.types.is_numeric_dtype(b))
+    if numeric:
         close = np.isclose(x, y, rtol=tolerance, atol=tolerance * 1e-3, equal_nan=True)
     else:
         close = (a.astype(str) == b.astype(str)).to_numpy() | (na & nb).to_numpy()
@@ -80,13 +105,13 @@ def _compare(joined: pd.DataFrame, key: str, feature: str, tolerance: float, min
     rate = float(differ.mean())
     examples = joined.loc[differ, key].astype(str).head(5).tolist()
     evidence = f"{differ.sum():,} of {len(joined):,} joined rows differ ({rate:.1%})"
-    if differ.any() and pd.api.types.is_numeric_dtype(a) and pd.api.types.is_numeric_dtype(b):
+    if differ.any() and numeric:
         with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # inf / inf: no ratio, said by the NaN
-            ratio = np.nanmedian((b.to_numpy(float) / a.to_numpy(float))[differ & (a != 0).to_numpy()]) \
-                if (differ & (a != 0).to_numpy()).any() else np.nan
+            ratio = np.nanmedian((y / x)[differ & (x != 0)]) if (differ & (x != 0)).any() else np.nan
         if np.isfinite(ratio) and abs(ratio - 1) > tolerance:
             evidence += f"; serving / offline is {ratio:.4g} at the median"
     if (na != nb).any():
         evidence += f"; null on one side only in {int((na != nb).sum()):,} rows"
-    return SkewFinding(feature, len(joined), int(differ.sum()), rate, rate >= min_mismatch, examples, evidence)
+    return SkewFinding(feature, len(joined), int(differ.sum()), rate, bool(differ.any()) and rate >= min_mismatch,
+                       examples, evidence)

@@ -1,6 +1,7 @@
 import json
 
 import numpy as np
+import pandas as pd
 from typer.testing import CliRunner
 
 from novelty.cli import app
@@ -105,3 +106,11 @@ def test_online_accuracy_counts_a_prompt_in_its_day_s_first_second(tmp_path):
     import_feedback(tmp_path / "m.db", labels)
     day = online_accuracy(tmp_path / "m.db", "1d", since="2026-11-25", until="2026-11-26")
     assert day.total.all.labelled == 2  # was: 1, the first-second prompt fell into the day before
+
+
+def test_drift_too_small_to_judge_is_listed_as_not_checked(tmp_path):
+    ref, cur = tmp_path / "ref.csv", tmp_path / "cur.csv"
+    pd.DataFrame({"cnt": np.random.default_rng(0).poisson(50, 1000)}).to_csv(ref, index=False)
+    pd.DataFrame({"cnt": [0] * 10}).to_csv(cur, index=False)
+    result = diagnose(ref, cur)
+    assert result.causes == [] and any("10 rows in the current table" in n["reason"] for n in result.not_checked)

@@ -7,7 +7,7 @@ from scipy.stats import ks_2samp
 from typer.testing import CliRunner
 
 from novelty.cli import app
-from novelty.drift import DriftSettings, compare, drift, load_reference, profile
+from novelty.drift import DriftSettings, compare, drift, load_reference, profile, read_table
 from novelty.errors import InputError
 
 
@@ -139,3 +139,31 @@ def test_tables_too_small_to_judge(tmp_path):
     table(3, seed=1).drop(columns=["age"]).to_csv(gone, index=False)
     ((_, report),) = drift(reference, gone)
     assert [(f.feature, f.cause) for f in report.drifted] == [("age", "feature_unavailable")]
+
+
+def test_true_false_columns_with_a_gap_stay_categorical_and_a_null_column_is_missing_values(tmp_path):
+    rng = np.random.default_rng(2)
+    a = (rng.random(1000) < 0.4).astype(object)
+    b = (rng.random(1000) < 0.9).astype(object)
+    a[0] = b[0] = None
+    ref, cur = tmp_path / "ref.csv", tmp_path / "cur.csv"
+    pd.DataFrame({"is_mobile": a, "x": rng.normal(size=1000)}).to_csv(ref, index=False)
+    pd.DataFrame({"is_mobile": b, "x": [None] * 1000}).to_csv(cur, index=False)
+    findings = {f.feature: f for f in compare(load_reference(ref), read_table(cur)).findings}
+    assert findings["is_mobile"].kind == "categorical" and findings["is_mobile"].cause == "feature_drift"
+    assert findings["x"].cause == "feature_unavailable" and "missing values" in findings["x"].evidence
+    same = tmp_path / "same.csv"
+    pd.DataFrame({"is_mobile": a[::-1], "x": rng.normal(size=1000)}).to_csv(same, index=False)
+    assert compare(load_reference(ref), read_table(same)).drifted == []
+
+
+def test_a_shift_into_0_1_is_drift_and_a_profile_is_found_by_its_content(tmp_path):
+    rng = np.random.default_rng(8)
+    ref, cur = tmp_path / "ref.csv", tmp_path / "cur.csv"
+    pd.DataFrame({"x": rng.uniform(0.6, 1.6, 5000)}).to_csv(ref, index=False)
+    pd.DataFrame({"x": rng.uniform(0.0, 1.0, 5000)}).to_csv(cur, index=False)
+    finding, = compare(load_reference(ref), read_table(cur)).findings
+    assert finding.cause == "feature_drift"
+    for name in ("Profile.JSON", "launch.profile"):
+        drift(ref, cur, save_reference=tmp_path / name)
+        assert load_reference(tmp_path / name)["rows"] == 5000

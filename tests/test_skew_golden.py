@@ -12,6 +12,8 @@ from novelty.errors import InputError
 from novelty.golden import golden
 from novelty.skew import skew
 
+from conftest import write_csv
+
 
 def pipelines(tmp_path, n=2000, seed=0):
     rng = np.random.default_rng(seed)
@@ -157,3 +159,40 @@ def test_accuracies_compare_the_same_items_when_one_file_has_more(tmp_path):
     assert report.current_file.items == 2000 and report.current_file.accuracy == pytest.approx(0.085)  # for run's gap
     out = CliRunner().invoke(app, ["golden", "--baseline", str(tmp_path / "b.csv"), "--current", str(tmp_path / "c.csv")])
     assert "85.0%" in out.output and "(on the items in both files)" in out.output
+
+
+def test_skew_leaves_out_rows_without_a_key_and_names_a_feature_serving_lacks(tmp_path):
+    offline = write_csv(tmp_path / "off.csv", ["rid", "f", "price"],
+                        [[1, 1.0, 5], [2, 2.0, 6], ["", 3.0, 7], [4, "", 8]])
+    with (tmp_path / "srv.jsonl").open("w") as fh:  # numbers as text, a null key, no price at all
+        for rid, f in ((1, "1"), (2, "2"), (None, "99"), (4, None)):
+            fh.write(json.dumps({"rid": rid, "f": f, "extra": 1}) + "\n")
+    report = skew(offline, tmp_path / "srv.jsonl", "rid")
+    by_name = {f.feature: f for f in report.findings}
+    assert (report.joined, report.null_keys) == (3, 2)
+    assert not by_name["f"].skewed and by_name["f"].mismatches == 0  # "1" is 1.0 within tolerance
+    assert by_name["price"].skewed and "missing from the serving table" in by_name["price"].evidence
+    assert not by_name["extra"].skewed and report.skewed == [by_name["price"]]
+    out = CliRunner().invoke(app, ["skew", "--offline", str(offline), "--serving", str(tmp_path / "srv.jsonl"),
+                                   "--key", "rid"])
+    assert out.exit_code == 0 and "2 without a key left out" in out.output
+    same = write_csv(tmp_path / "same.csv", ["rid", "f"], [[i, i] for i in range(10)])
+    assert skew(same, same, "rid", min_mismatch=0).skewed == []  # no difference is never skew
+    for name, codes in (("codes", ["00501", "00544"]), ("stripped", ["501", "544"])):
+        (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps({"rid": i, "zip": z}) + "\n"
+                                                         for i, z in enumerate(codes)))
+    assert len(skew(tmp_path / "codes.jsonl", tmp_path / "stripped.jsonl", "rid").skewed) == 1  # text stays text
+
+
+def test_golden_an_exact_two_point_drop_and_ids_written_as_numbers_in_one_file(tmp_path):
+    n = 1000
+    base = write_csv(tmp_path / "b.csv", ["id", "label", "prediction"],
+                     [[f"{i:04d}", "a", "a" if i < 570 else "b"] for i in range(1, n + 1)])
+    with (tmp_path / "c.jsonl").open("w") as fh:
+        for i in range(1, n + 1):
+            fh.write(json.dumps({"id": i, "label": "a", "prediction": "a" if i < 550 else "b"}) + "\n")
+    report = golden(base, tmp_path / "c.jsonl")
+    assert report.paired == n and report.regression  # 56.9% -> 54.9%: 2 points, read as 1.999...
+    header = write_csv(tmp_path / "h.csv", ["id", "label", "prediction"], [])
+    with pytest.raises(InputError, match="no rows"):
+        golden(header, base)
