@@ -67,6 +67,7 @@ def find_clusters(db: str | Path, since: str | None = None, until: str | None = 
         vectors = store.vectors([r["text_hash"] for r in rows])
         labels = _labels(vectors, min_size)
         clusters, members = _describe(store, rows, vectors, labels)
+        clusters = _with_history(store, clusters, members, rows, vectors)
         clusters = _count_look_alikes(store, clusters, members, rows, vectors, labels, until)
         if save:
             _save(store, clusters, members, [r["prompt_id"] for r in rows])
@@ -251,6 +252,34 @@ def _describe(store: Store, rows: list[dict], vectors: np.ndarray, labels: np.nd
         clusters.append(_cluster(cid, names[c], [rows[i] for i in idx], vectors[idx], centroid))
         members += [(rows[i]["prompt_id"], cid) for i in idx]
     return clusters, members
+
+
+def _with_history(store: Store, clusters: list[Cluster], members: list[tuple[str, str]], rows: list[dict],
+                  vectors: np.ndarray) -> list[Cluster]:
+    """A cluster that keeps an id from an earlier run also keeps that run's members from before this
+    run's range (a lookback): its size, first day, daily counts and growth count them too, so the
+    card and ``clusters show`` tell one story."""
+    position = {r["prompt_id"]: i for i, r in enumerate(rows)}
+    earlier: dict[str, list[dict]] = {}
+    for r in store.db.query(
+            "SELECT m.cluster_id, s.prompt_id, s.ts, s.text, s.text_hash, s.predicted_label, s.nearest_label "
+            "FROM cluster_members m JOIN scores s USING (prompt_id)"):
+        if r["prompt_id"] not in position:
+            earlier.setdefault(r.pop("cluster_id"), []).append(r)
+    mine: dict[str, list[int]] = {}
+    for pid, cid in members:
+        mine.setdefault(cid, []).append(position[pid])
+    out = []
+    for c in clusters:
+        found = store.cached_vectors([r["text_hash"] for r in earlier.get(c.cluster_id, [])], len(c.centroid))
+        old = [r for r in earlier.get(c.cluster_id, []) if r["text_hash"] in found]
+        if not old:
+            out.append(c)
+            continue
+        union = [rows[i] for i in mine[c.cluster_id]] + old
+        stacked = np.vstack([vectors[mine[c.cluster_id]], np.stack([found[r["text_hash"]] for r in old])])
+        out.append(_cluster(c.cluster_id, c.name, union, stacked, c.centroid))
+    return out
 
 
 def _match(centroid: np.ndarray, stored: dict[str, np.ndarray], taken: set[str]) -> str | None:

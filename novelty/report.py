@@ -13,6 +13,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
+import shlex
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -104,11 +106,11 @@ def gather(db: str | Path, reference: str | Path | None = None, current: str | P
     store = Store(db)
     try:
         windows = _windows(store, window, since_ts)
-        clusters = _clusters(store)
+        clusters, clusters_total = _clusters(store, since_ts)
         drift_rows = _drift_rows(drift_report, profiles)
         return ReportData(
             db=str(db), generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            facts=_facts(store, since_ts), diagnosis=diagnosis,
+            facts={**_facts(store, since_ts), "clusters_total": clusters_total}, diagnosis=diagnosis,
             causes=_causes(diagnosis, clusters, str(db), windows, drift_rows), windows=windows,
             rate_chart=charts.rate_chart(windows), incidents=_incidents(store, window, windows),
             distribution=_distribution(store, since_ts, index_dir), drift=drift_rows, clusters=clusters,
@@ -117,16 +119,31 @@ def gather(db: str | Path, reference: str | Path | None = None, current: str | P
         store.close()
 
 
+# direction overrides, embeddings and isolates: in a prompt or label they would reverse the page's own
+# text around them ("Closest training labels" drawn backwards); shown as what they are instead
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+def _visible_controls(value):
+    from markupsafe import Markup
+
+    if not isinstance(value, str) or not _BIDI_CONTROLS.search(value):
+        return value
+    shown = _BIDI_CONTROLS.sub(lambda m: f"[U+{ord(m.group()):04X}]", str(value))
+    return Markup(shown) if isinstance(value, Markup) else shown
+
+
 def render(data: ReportData) -> str:
     """The page. Script and style are our own files, inlined; only the script's hash may run."""
     from jinja2 import Environment, PackageLoader, is_undefined
 
     env = Environment(loader=PackageLoader("novelty", "templates"), autoescape=True, trim_blocks=True,
-                      lstrip_blocks=True)
+                      lstrip_blocks=True, finalize=_visible_controls)
     blank = lambda v: v is None or is_undefined(v)  # noqa: E731
     env.filters["pct"] = lambda v, digits=1: "-" if blank(v) else f"{v:.{digits}%}"
     env.filters["pval"] = lambda p: "-" if blank(p) else "< 1e-300" if p == 0 else f"{p:.1e}"
     env.filters["num"] = lambda v, fmt=",": "-" if blank(v) else format(v, fmt)
+    env.filters["clip"] = lambda text, n=300: text if blank(text) or len(text) <= n else text[:n - 1] + "…"
     script = env.loader.get_source(env, "report.js")[0]
     style = env.loader.get_source(env, "report.css")[0]
     digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode()
@@ -152,14 +169,15 @@ def _card(c: Cause, db: str, growing: dict | None, by_start: dict, feature: dict
             "examples": c.details.get("top_novel", [])[:3], "since": flagged[0][:10] if flagged else ""}
     if c.cause == "label_bias":
         target = f"--cluster {growing['cluster_id']}" if growing else "--max-p-value 0.01"
-        card["command"] = f"novelty queue add --db {db} {target} --budget 200"
+        card["command"] = f"novelty queue add --db {shlex.quote(db)} {target} --budget 200"
         latest = by_start.get(flagged[-1]) if flagged else None
         if latest:
             card["fact"] = (f"Since {card['since']}: {latest['novel_rate']:.1%} of prompts were novel in the window "
                             f"of {latest['window_start'][:10]}, against {latest['expected_rate']:.1%} expected. "
                             "For example:")
     elif c.cause == "offline_online_gap":
-        card["command"] = f"novelty queue golden --db {db} --since {c.details['period'][0][:10]} -o golden-next.csv"
+        card["command"] = (f"novelty queue golden --db {shlex.quote(db)} --since {c.details['period'][0][:10]} "
+                           "-o golden-next.csv")
     elif c.cause == "model_regression":
         card["command"] = "novelty golden --baseline GOLDEN_LAUNCH --current GOLDEN_TODAY"
     elif feature and feature["medians"]:
@@ -208,7 +226,8 @@ def _absorbing(store: Store, windows: list[dict], since: str | None, limit: int 
     else:
         start, end = since or "", "9999"
     query = ("SELECT predicted_label AS label, COUNT(*) AS prompts, SUM(is_novel) AS novel FROM scores "
-             "WHERE predicted_label IS NOT NULL AND ts >= ? AND ts < ? GROUP BY predicted_label")
+             "WHERE predicted_label IS NOT NULL AND COALESCE(ts, scored_at) >= ? AND COALESCE(ts, scored_at) < ? "
+             "GROUP BY predicted_label")  # a prompt logged without a time counts when it was scored
     during = {r["label"]: r for r in store.db.query(query, [sql_bound(start), sql_bound(end)])}
     before = {r["label"]: r for r in store.db.query(query, [sql_bound(since) or "", sql_bound(start)])} if flagged else {}
     total = sum(r["novel"] for r in during.values()) or 1
@@ -283,13 +302,17 @@ def _drift_rows(report: DriftReport | None, profiles: tuple[dict, dict] | None) 
 
 
 # -- clusters ---------------------------------------------------------------------------------------
-def _clusters(store: Store) -> list[dict]:
-    """Stored clusters, largest first, with their newest prompts and a sparkline over the same days.
-    A cluster left without members was superseded by a later clustering run: not shown."""
+def _clusters(store: Store, since: str | None) -> tuple[list[dict], int]:
+    """Stored clusters seen since ``since``, the largest MAX_CLUSTERS first, with their newest prompts
+    and a sparkline over the same days; and how many there are in all. A cluster left without
+    members was superseded by a later clustering run: not shown."""
+    where = ("WHERE cluster_id IN (SELECT cluster_id FROM cluster_members) AND COALESCE(last_seen, '') >= ?",
+             [sql_bound(since) or ""])
+    total = store.db.execute(f"SELECT COUNT(*) FROM clusters {where[0]}", where[1]).fetchone()[0]
     rows = list(store.db.query(
         "SELECT cluster_id, name, size, first_seen, last_seen, growth, daily, predicted_labels, nearest_labels, "
-        "examples, COALESCE(look_alikes, 0) AS look_alikes, look_alike_labels FROM clusters "
-        "WHERE cluster_id IN (SELECT cluster_id FROM cluster_members) ORDER BY size DESC LIMIT ?", [MAX_CLUSTERS]))
+        f"examples, COALESCE(look_alikes, 0) AS look_alikes, look_alike_labels FROM clusters {where[0]} "
+        "ORDER BY size DESC LIMIT ?", [*where[1], MAX_CLUSTERS]))
     parsed = ("daily", "predicted_labels", "nearest_labels", "look_alike_labels")
     rows = [{**c, **{k: json.loads(c[k] or "{}") for k in parsed},
              "examples": json.loads(c["examples"] or "[]")} for c in rows]
@@ -297,4 +320,4 @@ def _clusters(store: Store) -> list[dict]:
     return [{**c, "spark": charts.sparkline(c["daily"], days), "members": [r["text"] for r in store.db.query(
         "SELECT DISTINCT s.text FROM scores s JOIN cluster_members m USING (prompt_id) "
         "WHERE m.cluster_id = ? ORDER BY s.ts DESC LIMIT ?", [c["cluster_id"], MEMBERS_SHOWN])]}
-            for c in rows]
+            for c in rows], total

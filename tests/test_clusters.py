@@ -169,3 +169,13 @@ def test_clusters_show_does_not_create_a_missing_database(tmp_path):
     with pytest.raises(InputError, match="no such database"):
         cluster_prompts(missing, "c0001")
     assert not missing.exists()
+
+
+def test_a_cluster_found_again_over_a_shorter_range_counts_its_earlier_members(tmp_path):
+    db = novel_db(tmp_path / "m.db", {"bitcoin wallet": 40, "staking rewards": 25})
+    whole = {c.name: c for c in find_clusters(db)}
+    recent = {c.name: c for c in find_clusters(db, since="2026-11-24")}
+    for name, c in recent.items():  # the same ids, and the card agrees with `clusters show`
+        assert c.cluster_id == whole[name].cluster_id and abs(c.size - whole[name].size) <= 2  # noise may move
+        assert c.first_seen.startswith("2026-11-23") and set(c.daily) == {"2026-11-23", "2026-11-24"}
+        assert len(cluster_prompts(db, c.cluster_id, limit=1000)) == c.size

@@ -9,6 +9,8 @@ import json
 import re
 from html.parser import HTMLParser
 
+import numpy as np
+
 from typer.testing import CliRunner
 
 from novelty import charts
@@ -131,3 +133,27 @@ def test_chart_geometry():
     mini = charts.mini_histogram({"kind": "categorical", "counts": {"a": 9, "b": 1}},
                                  {"kind": "categorical", "counts": {"a": 1, "b": 9}})
     assert len(mini["bars"]) == 4 and mini["caption"] == "a, b"
+
+
+def test_direction_controls_long_prompts_untimed_prompts_since_and_quoted_paths(tmp_path):
+    from novelty.clusters import find_clusters
+    from novelty.diagnose import Cause
+    from novelty.report import _card
+    from test_clusters import novel_db
+
+    db = novel_db(tmp_path / "m.db", {"bitcoin wallet": 40})
+    store = Store(db)
+    run = store.start_run(alpha=0.05)
+    store.write_chunk([(f"x{i}", run, "s", i, None, "long " * 400 if i == 0 else f"untimed {i}", f"x{i}",
+                        "evil\u202elabel", 0.1, 0.9, 0.001, 1, "t", "card", "[]", "2026-11-24T12:00:00Z")
+                       for i in range(5)], {f"x{i}": np.eye(32, dtype=np.float32)[i] for i in range(5)}, [])
+    store.close()
+    find_clusters(db)
+    write_report(db, tmp_path / "r.html")
+    html = (tmp_path / "r.html").read_text()
+    assert "\u202e" not in html and "evil[U+202E]label" in html  # in the labels section: untimed prompts count
+    assert "long " * 100 not in html
+    write_report(db, tmp_path / "later.html", since="2030-01-01")
+    assert re.search(r"<b>0</b><span>clusters of novel prompts", (tmp_path / "later.html").read_text())
+    card = _card(Cause("label_bias", None, "high", "", ""), "my db's.db", None, {}, None)
+    assert card["command"] == "novelty queue add --db 'my db'\"'\"'s.db' --max-p-value 0.01 --budget 200"
