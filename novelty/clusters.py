@@ -67,7 +67,7 @@ def find_clusters(db: str | Path, since: str | None = None, until: str | None = 
         vectors = store.vectors([r["text_hash"] for r in rows])
         labels = _labels(vectors, min_size)
         clusters, members = _describe(store, rows, vectors, labels)
-        clusters = _with_history(store, clusters, members, rows, vectors)
+        clusters = _with_history(store, clusters, members, rows, vectors, since)
         clusters = _count_look_alikes(store, clusters, members, rows, vectors, labels, until)
         if save:
             _save(store, clusters, members, [r["prompt_id"] for r in rows])
@@ -255,15 +255,17 @@ def _describe(store: Store, rows: list[dict], vectors: np.ndarray, labels: np.nd
 
 
 def _with_history(store: Store, clusters: list[Cluster], members: list[tuple[str, str]], rows: list[dict],
-                  vectors: np.ndarray) -> list[Cluster]:
+                  vectors: np.ndarray, since: str | None) -> list[Cluster]:
     """A cluster that keeps an id from an earlier run also keeps that run's members from before this
     run's range (a lookback): its size, first day, daily counts and growth count them too, so the
     card and ``clusters show`` tell one story."""
+    if not since:  # the range starts at the beginning: no member can be from before it
+        return clusters
     position = {r["prompt_id"]: i for i, r in enumerate(rows)}
     earlier: dict[str, list[dict]] = {}
     for r in store.db.query(
             "SELECT m.cluster_id, s.prompt_id, s.ts, s.text, s.text_hash, s.predicted_label, s.nearest_label "
-            "FROM cluster_members m JOIN scores s USING (prompt_id)"):
+            "FROM cluster_members m JOIN scores s USING (prompt_id) WHERE s.ts < ?", [sql_bound(since)]):
         if r["prompt_id"] not in position:
             earlier.setdefault(r.pop("cluster_id"), []).append(r)
     mine: dict[str, list[int]] = {}

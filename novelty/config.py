@@ -144,6 +144,9 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Mo
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path}: not valid TOML ({exc})") from None
     given = _flatten(raw, path)
+    for key in overrides or {}:  # as parse_override checks --set: a misspelt key must not pass unnoticed
+        if key not in BY_KEY:
+            raise InputError(f"override {key!r} is not a setting of monitor.toml; known: {', '.join(BY_KEY)}")
     given.update(overrides or {})
     values = {}
     for s in SETTINGS:

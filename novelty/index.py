@@ -284,7 +284,7 @@ class PromptIndex:
             raise InputError(f"index {self.name!r} uses the {self.scorer.name} scorer, which needs a label "
                              f"for every prompt; {source} has prompts without one (column {columns.label!r})")
         position = {pid: p for p, pid in enumerate(self.prompts["id"])}
-        texts, labels = list(self.prompts["text"]), list(self.prompts["label"])
+        texts, labels = list(self.prompts["text"]), [label_text(v) for v in self.prompts["label"]]
         same = {i: position[given] for i, given in rows.renamed.items()  # the id and text of a stored prompt
                 if given in position and texts[position[given]] == rows.texts[i]}
         corrected = {p: rows.labels[i] for i, p in same.items() if labels[p] != rows.labels[i]}

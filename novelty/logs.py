@@ -166,8 +166,8 @@ def _readable(path: Path, where: Callable[[], str] = lambda: ""):
     try:
         yield
     except (OSError, EOFError, zlib.error) as exc:
-        raise InputError(f"{path}: not a readable gzip file, or cut short{where()} ({exc}); "
-                         "the rows before that point were scored") from None
+        raise InputError(f"{path}: not a readable gzip file, or cut short{where()} ({exc}); mend or replace "
+                         "it and run the same command again (what was stored is not stored twice)") from None
 
 
 def open_text(path: Path) -> io.TextIOWrapper:

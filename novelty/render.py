@@ -113,7 +113,7 @@ def format_skew(report, key: str) -> str:
     lines = [f"{report.joined:,} rows joined on {key!r} ({report.offline_rows:,} offline, "
              f"{report.serving_rows:,} serving" + (f"; {report.null_keys:,} without a key left out" if report.null_keys
                                                     else "") + "):"]
-    lines += [f"  {f.feature:<24} {'SKEWED' if f.skewed else 'ok':<7} {f.evidence}"
+    lines += [f"  {f.feature:<24} {'SKEWED' if f.skewed else 'ok' if f.compared else '-':<7} {f.evidence}"
               + (f"; e.g. {', '.join(map(str, f.example_keys[:3]))}" if f.skewed and f.example_keys else "")
               for f in report.findings]
     return "\n".join(lines)

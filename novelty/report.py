@@ -143,6 +143,7 @@ def render(data: ReportData) -> str:
     env.filters["pct"] = lambda v, digits=1: "-" if blank(v) else f"{v:.{digits}%}"
     env.filters["pval"] = lambda p: "-" if blank(p) else "< 1e-300" if p == 0 else f"{p:.1e}"
     env.filters["num"] = lambda v, fmt=",": "-" if blank(v) else format(v, fmt)
+    env.filters["shquote"] = lambda text: shlex.quote(str(text))
     env.filters["clip"] = lambda text, n=300: text if blank(text) or len(text) <= n else text[:n - 1] + "…"
     script = env.loader.get_source(env, "report.js")[0]
     style = env.loader.get_source(env, "report.css")[0]

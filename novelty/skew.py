@@ -69,11 +69,13 @@ def skew(offline: str | Path, serving: str | Path, key: str, tolerance: float = 
         raise InputError(f"no {key!r} value is in both tables: nothing to compare")
     features = [c for c in left.columns if c != key and c in right.columns]
     findings = [_compare(joined, key, f, tolerance, min_mismatch) for f in features]
-    # a feature the serving pipeline does not compute at all is the plainest skew there is
-    findings += [SkewFinding(str(c), 0, len(joined), 1.0, True, [], "missing from the serving table")
-                 for c in left.columns if c != key and c not in right.columns]
-    findings += [SkewFinding(str(c), 0, 0, 0.0, False, [], "only in the serving table: not compared")
-                 for c in right.columns if c != key and c not in left.columns]
+    # a column on one side only is listed, never silently dropped; it is not called skew: an offline
+    # table carries the label (and split or weight columns) that serving never has
+    findings += [SkewFinding(str(c), 0, 0, 0.0, False, [], f"only in the {side} table: not compared (a feature "
+                             "the serving pipeline does not compute, or a label?)" if side == "offline" else
+                             f"only in the {side} table: not compared")
+                 for side, mine, other in (("offline", left, right), ("serving", right, left))
+                 for c in mine.columns if c != key and c not in other.columns]
     return SkewReport(*rows, len(joined), findings, null_keys)
 
 

@@ -87,7 +87,7 @@ CREATE TABLE IF NOT EXISTS rejects (
 """
 
 
-_TABLES = set(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", _SCHEMA))
+_TABLES = dict(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+) \(\s*(\w+)", _SCHEMA))  # table -> its first column
 
 # (table, column, type) added since a table's first version, in the order added
 _ADDED_COLUMNS = (("windows", "decided_at", "TEXT"), ("windows", "detectors", "TEXT"),
@@ -129,7 +129,8 @@ class Store:
 
     def _prepare(self) -> None:
         tables = {name for (name,) in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if tables and not tables & _TABLES:  # never add our tables to another tool's file
+        ours = tables & set(_TABLES)  # a name like runs or queue is common: its first column must be ours too
+        if tables and (not ours or any(_TABLES[t] not in {c.name for c in self.db[t].columns} for t in ours)):
             raise InputError(f"{self.path} is a SQLite database of something else (tables: "
                              f"{', '.join(sorted(tables)[:5])}); give novelty a file of its own")
         self.db.enable_wal()

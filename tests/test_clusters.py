@@ -179,3 +179,10 @@ def test_a_cluster_found_again_over_a_shorter_range_counts_its_earlier_members(t
         assert c.cluster_id == whole[name].cluster_id and abs(c.size - whole[name].size) <= 2  # noise may move
         assert c.first_seen.startswith("2026-11-23") and set(c.daily) == {"2026-11-23", "2026-11-24"}
         assert len(cluster_prompts(db, c.cluster_id, limit=1000)) == c.size
+
+
+def test_a_range_ending_earlier_takes_no_members_from_after_it(tmp_path):
+    db = novel_db(tmp_path / "m.db", {"bitcoin wallet": 40, "staking rewards": 25})
+    find_clusters(db)
+    for c in find_clusters(db, until="2026-11-24", min_size=3):
+        assert set(c.daily) == {"2026-11-23"} and c.last_seen < "2026-11-24"

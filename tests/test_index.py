@@ -188,3 +188,11 @@ def test_add_corrects_the_label_of_a_prompt_it_holds_instead_of_adding_it_twice(
     assert list(stored["id"]) == ["a1"] and list(stored["label"]) == ["crypto"]
     assert PromptIndex.load(index.path).prompts.set_index("id").loc["a1", "label"] == "crypto"
     assert index.add(fixed).relabelled == 0  # already corrected
+
+
+def test_adding_unlabelled_prompts_again_relabels_nothing(tmp_path):
+    rows = [[f"u{i}", f"question number {i}", "" if i % 2 else "a"] for i in range(40)]
+    source = write_csv(tmp_path / "t.csv", ["id", "text", "label"], rows)
+    built = PromptIndex.build(source, "u", index_dir=tmp_path / "ix", model=FAKE_MODEL, scorer="knn")
+    again = built.add(source)
+    assert (again.added, again.relabelled, again.already_present) == (0, 0, 40)

@@ -215,7 +215,17 @@ def test_report_never_writes_over_its_inputs_nor_into_another_tools_database(tmp
     crm = tmp_path / "crm.db"
     with sqlite3.connect(crm) as conn:
         conn.execute("CREATE TABLE customers (id)")
+        conn.execute("CREATE TABLE runs (run_uuid TEXT)")  # MLflow's store has a runs table too
     for command in (["report", "-o", str(tmp_path / "r.html")], ["spikes"], ["queue", "stats"]):
         fails_cleanly(*command, "--db", crm, message="a SQLite database of something else")
     with sqlite3.connect(crm) as conn:
-        assert conn.execute("SELECT name FROM sqlite_master").fetchall() == [("customers",)]
+        assert conn.execute("SELECT name FROM sqlite_master").fetchall() == [("customers",), ("runs",)]
+
+
+def test_a_misspelt_override_is_refused_by_the_library_too(tmp_path, index):
+    from novelty.config import load_config
+    from novelty.errors import InputError
+    config = tmp_path / "m.toml"
+    config.write_text('[index]\nname = "x"\n[logs]\npath = "logs/{date}.jsonl"\n')
+    with pytest.raises(InputError, match="spikes.windw"):
+        load_config(config, {"spikes.windw": "1h"})

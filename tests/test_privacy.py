@@ -187,3 +187,13 @@ def test_redact_before_embed_does_not_score_again_a_row_stored_under_its_origina
     assert score_files([log], index, db).scored == 2
     again = score_files([log], index, db, redact_before_embed=True)
     assert (again.scored, again.skipped) == (0, 2) and rows(db, "SELECT COUNT(*) FROM scores") == [(2,)]
+
+
+def test_turning_redaction_off_after_redact_before_embed_rejects_nothing(tmp_path, index):
+    from novelty.logs import Columns
+    log = write_jsonl(tmp_path / "log.jsonl", [{"id": "r1", "prompt": PRIVATE}, {"id": "r2", "prompt": "hello"}])
+    db, columns = tmp_path / "m.db", Columns(id="id", time=None)
+    score_files([log], index, db, columns=columns, redact_before_embed=True)
+    for flags in ({"redact": True}, {}):
+        again = score_files([log], index, db, columns=columns, **flags)
+        assert (again.scored, again.skipped, again.rejected) == (0, 2, 0)

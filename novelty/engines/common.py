@@ -155,7 +155,8 @@ class Gate:
         first_line: dict[str, int] = {}
         todo = []
         for i, pid in enumerate(ids):
-            if pid in stored and stored[pid] not in (text_hash(batch.texts[i]), text_hash(originals[i])):
+            if pid in stored and stored[pid] not in (text_hash(batch.texts[i]), text_hash(originals[i])) \
+                    and stored[pid] != text_hash(redact_text(originals[i])):  # stored under --redact-before-embed
                 # an id given by the log names another prompt than the one stored under it: setting the
                 # row aside says so; skipping it as "already scored" would lose it without a trace
                 rejects.append(reject_row(self.run_id, batch.source, batch.lines[i],
