@@ -244,20 +244,18 @@ class Store:
     # -- reads used while scoring -----------------------------------------------------------------
     def existing_ids(self, prompt_ids: Sequence[str]) -> dict[str, int]:
         """prompt_id -> run_id of those already in ``scores``."""
-        found: dict[str, int] = {}
-        for part in _chunks(list(prompt_ids), _IN_CHUNK):
-            marks = ",".join("?" * len(part))
-            found.update(self.db.execute(
-                f"SELECT prompt_id, run_id FROM scores WHERE prompt_id IN ({marks})", part))
-        return found
+        return self._scored(prompt_ids, "run_id")
 
     def text_hashes(self, prompt_ids: Sequence[str]) -> dict[str, str]:
         """prompt_id -> text_hash of those already in ``scores``."""
-        found: dict[str, str] = {}
+        return self._scored(prompt_ids, "text_hash")
+
+    def _scored(self, prompt_ids: Sequence[str], column: str) -> dict:
+        found: dict = {}
         for part in _chunks(list(prompt_ids), _IN_CHUNK):
             marks = ",".join("?" * len(part))
             found.update(self.db.execute(
-                f"SELECT prompt_id, text_hash FROM scores WHERE prompt_id IN ({marks})", part))
+                f"SELECT prompt_id, {column} FROM scores WHERE prompt_id IN ({marks})", part))
         return found
 
     def cached_vectors(self, hashes: Sequence[str], dimension: int) -> dict[str, np.ndarray]:
