@@ -136,8 +136,7 @@ def _columns(frame: pd.DataFrame, path, id_col: str, label_col: str, pred_col: s
     unlabelled = rows - len(frame)
     for column in (id_col, label_col, pred_col):  # 0 and 0.0 (a column with a gap) are one label
         frame[column] = as_text(frame[column]).fillna("")
-    unique = frame.drop_duplicates(subset=[id_col], keep="last")
-    unique = unique.copy()
+    unique = frame.drop_duplicates(subset=[id_col], keep="last").copy()  # golden() may re-key its ids
     unique.attrs["left_out"] = {"no id or label": unlabelled, "repeated id (the last row kept)": len(frame) - len(unique)}
     unique.attrs["numeric_ids"] = numeric_ids
     return unique

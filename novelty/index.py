@@ -33,7 +33,7 @@ from . import __version__, ann
 from .adapt import AdaptOptions, calibration_slice, check_adaptable, fine_tune, options_record
 from .embed import DEFAULT_BACKEND, DEFAULT_MODEL, Embedder, load_embedder, model_fingerprint, resolve_model_path
 from .errors import IncompatibleError, IndexFileError, InputError, NoveltyError
-from .logs import MAX_CHARS, Columns, Reject, is_utf8, read_batches
+from .logs import MAX_CHARS, Columns, Reject, is_blank, is_utf8, read_batches
 from .scoring import (FOLDS, MAX_CALIBRATION, MIN_CALIBRATION, BaseScorer, Calibration, calibrate,
                       check_reachable, default_scorer, fully_labelled, make_scorer)
 from .store import stored_vectors, utc_now
@@ -203,7 +203,7 @@ class PromptIndex:
         if alpha is not None and (isinstance(alpha, bool) or not isinstance(alpha, (int, float))):
             raise InputError(f"alpha is a number between 0 and 1, not {alpha!r}")
         for i, t in enumerate(texts):  # the rows novelty score would set aside are refused here
-            if not isinstance(t, str) or not t.strip():
+            if not isinstance(t, str) or is_blank(t):
                 raise InputError(f"prompt {i} is {t!r}: every prompt must be non-empty text")
             if len(t) > MAX_CHARS:
                 raise InputError(f"prompt {i} has {len(t):,} characters, over the {MAX_CHARS:,} that score reads")

@@ -324,7 +324,7 @@ class _Validator:
         text = record[name]
         if not isinstance(text, str):
             return f"{name!r} is not text (got {type(text).__name__})"
-        if not text.translate(_INVISIBLE).strip():
+        if is_blank(text):
             return f"{name!r} is empty" + (" but for invisible characters" if text.strip() else "")
         if len(text) > self.max_chars:
             return f"{name!r} is {len(text):,} characters, over the {self.max_chars:,} limit (--max-chars)"
@@ -346,6 +346,12 @@ def _cell(record: dict, name: str | None) -> Any:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     return value if isinstance(value, str) or hasattr(value, "isoformat") else str(value)
+
+
+def is_blank(text: str) -> bool:
+    """Nothing but white space and zero-width characters: a prompt that says nothing (score sets it
+    aside, PromptIndex.score refuses it)."""
+    return not text.translate(_INVISIBLE).strip()
 
 
 def is_utf8(text: str) -> bool:

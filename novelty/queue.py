@@ -76,20 +76,18 @@ def add(db: str | Path, *, cluster: str | None = None, max_p_value: float | None
         similar = [dict(r, source=f"look-alike:{r['cluster_id']}") for r in clusters.look_alikes(store, cluster)] \
             if look_alikes else []
         rows += similar
-        queued = {r[0] for r in store.db.execute("SELECT prompt_id FROM queue")}
-        fresh = [r for r in rows if r["prompt_id"] not in queued]
-        queued_rows = [r for r in rows if r["prompt_id"] in queued]
+        queued = dict(store.db.execute("SELECT prompt_id, text_hash FROM queue").fetchall())
+        new = [r for r in rows if r["prompt_id"] not in queued]
         dimension = int(store.meta().get("dimension", 0))
-        found = store.cached_vectors([r["text_hash"] for r in fresh], dimension)
+        found = store.cached_vectors([r["text_hash"] for r in new] + [h for h in queued.values() if h], dimension)
         # a vector `score --cache-size` evicted (a prompt never flagged novel) cannot be compared: left out, counted
-        embedded = [r for r in fresh if r["text_hash"] in found]
-        vectors = np.stack([found[r["text_hash"]] for r in embedded]) if embedded else np.zeros((0, dimension), np.float32)
-        queued_hashes = [h for (h,) in store.db.execute("SELECT text_hash FROM queue WHERE text_hash IS NOT NULL")]
-        queued_vectors = list(store.cached_vectors(queued_hashes, dimension).values())
-        keep = _deduplicate([r["text_hash"] for r in embedded], vectors, set(queued_hashes),
+        fresh = [r for r in new if r["text_hash"] in found]
+        vectors = np.stack([found[r["text_hash"]] for r in fresh]) if fresh else np.zeros((0, dimension), np.float32)
+        queued_hashes = {h for h in queued.values() if h}
+        queued_vectors = [found[h] for h in queued_hashes if h in found]
+        keep = _deduplicate([r["text_hash"] for r in fresh], vectors, queued_hashes,
                             np.stack(queued_vectors) if queued_vectors else vectors[:0], dedupe)
         chosen = [keep[i] for i in _farthest_points(vectors[keep], budget)] if keep else []
-        fresh = embedded
         source = f"cluster:{cluster}" if cluster else f"incident:{incident}" if incident else f"p<={max_p_value}"
         now = utc_now()
         with store.db.conn:
@@ -97,8 +95,8 @@ def add(db: str | Path, *, cluster: str | None = None, max_p_value: float | None
                 "INSERT OR IGNORE INTO queue VALUES (?,?,?,?,'pending',?,NULL,?,?)",
                 [(fresh[i]["prompt_id"], fresh[i]["text"], fresh[i]["text_hash"], fresh[i].get("source", source),
                   fresh[i]["predicted_label"], now, now) for i in chosen])
-        return QueueResult(len(rows), len(chosen), len(fresh) - len(keep), len(queued_rows), len(similar),
-                           len(rows) - len(queued_rows) - len(fresh))
+        return QueueResult(len(rows), len(chosen), len(fresh) - len(keep), len(rows) - len(new), len(similar),
+                           len(new) - len(fresh))
     finally:
         store.close()
 

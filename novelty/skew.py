@@ -44,7 +44,8 @@ class SkewReport:
 
     def to_dict(self) -> dict:
         return {"offline_rows": self.offline_rows, "serving_rows": self.serving_rows, "joined": self.joined,
-                "null_keys": self.null_keys, "skewed": [f.feature for f in self.skewed], "findings": [asdict(f) for f in self.findings]}
+                "null_keys": self.null_keys, "skewed": [f.feature for f in self.skewed],
+                "findings": [asdict(f) for f in self.findings]}
 
 
 def skew(offline: str | Path, serving: str | Path, key: str, tolerance: float = 1e-3,

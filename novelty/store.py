@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import os
 import random
+import re
 import socket
 import sqlite3
 import time

@@ -279,6 +279,7 @@ def test_index_score_in_memory_equals_what_score_stores(tmp_path, ensemble_index
     (None, "not NoneType"),
     (["fine", ""], "prompt 1 is ''"),
     (["fine", None], "prompt 1 is None"),
+    (["fine", "\u200b"], r"prompt 1 is '\\u200b'"),  # only zero-width: what score sets aside as empty
     (["x" * 20_001], "over the 20,000 that score reads"),
     (["bad \udc80 byte"], "not valid UTF-8"),
 ])
