@@ -295,3 +295,10 @@ def test_index_score_takes_any_iterable_of_prompts(ensemble_index):
     assert ensemble_index.score(np.array(texts)) == expected and type(expected[0]["text"]) is str
     with pytest.raises(InputError, match="alpha is a number"):
         ensemble_index.score(texts, alpha="0.1")
+
+
+@pytest.mark.parametrize("as_type", [str, lambda p: p])
+def test_one_path_not_in_a_list_is_one_file(tmp_path, index, day_log, as_type):
+    """A str was iterated character by character ("p: no such file")."""
+    result = score_files(as_type(day_log), index, tmp_path / "m.db")
+    assert result.scored == 400

@@ -10,7 +10,7 @@ from typing import Sequence
 ENGINES = ("local", "ray")
 
 
-def score_files(paths: Sequence[str | Path], index, db: str | Path | None, *, engine: str = "local",
+def score_files(paths: str | Path | Sequence[str | Path], index, db: str | Path | None, *, engine: str = "local",
                 ray_address: str | None = None, workers: int | None = None, **options):
     """Score ``paths`` on ``engine``; ``options`` are those of ``novelty.engines.local.score_files``."""
     if engine == "ray":

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -239,6 +240,8 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
     if chunk_rows < 1 or max_chars < 1 or cache_size < 0:  # before a database is made or a run recorded
         raise InputError(f"--chunk-rows and --max-chars must be at least 1 and --cache-size at least 0 "
                          f"(got {chunk_rows}, {max_chars}, {cache_size})")
+    if isinstance(paths, (str, os.PathLike)):  # one file: a str would otherwise be read as its characters
+        paths = [paths]
     named: dict[Path, Path] = {}
     for path in map(Path, paths):  # a file named twice (two spellings, overlapping globs) is read once, as first named
         named.setdefault(path.resolve(), path)

@@ -13,13 +13,13 @@ from ..stats import excess_over_rate as excess_p_value  # noqa: F401  (its name 
 from .common import CACHE_SIZE, Progress, RowScorer, ScoreResult, derive_id, run_scoring  # noqa: F401
 
 
-def score_files(paths: Sequence[str | Path], index: PromptIndex | str, db: str | Path | None, *,
+def score_files(paths: str | Path | Sequence[str | Path], index: PromptIndex | str, db: str | Path | None, *,
                 columns: Columns = Columns(), alpha: float | None = None, chunk_rows: int = 5000,
                 max_chars: int = MAX_CHARS, index_dir: str | Path | None = None,
                 progress: Progress | None = None, out_parquet: str | Path | None = None,
                 cache_size: int = CACHE_SIZE, redact: bool = False,
                 redact_before_embed: bool = False) -> ScoreResult:
-    """Score every prompt of ``paths`` against ``index`` and record the results in ``db`` (or in
+    """Score every prompt of ``paths`` (one file or several) against ``index`` and record the results in ``db`` (or in
     Parquet shards under ``out_parquet``).
 
     ``alpha`` overrides the index's calibrated false-alarm target for this run.

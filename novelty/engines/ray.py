@@ -72,7 +72,7 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> int:
     return max(1, int(ray.cluster_resources().get("CPU", 1)))
 
 
-def score_files(paths: Sequence[str | Path], index: PromptIndex | str, db: str | Path | None, *,
+def score_files(paths: str | Path | Sequence[str | Path], index: PromptIndex | str, db: str | Path | None, *,
                 address: str | None = None, workers: int | None = None, columns: Columns = Columns(),
                 alpha: float | None = None, chunk_rows: int = 5000, max_chars: int = MAX_CHARS,
                 index_dir: str | Path | None = None, progress: Progress | None = None,
