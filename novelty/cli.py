@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import math
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,7 +19,7 @@ from . import __version__
 from .errors import NoveltyError
 from .logs import Columns
 from .render import (format_clusters, format_diagnosis, format_drift, format_feedback, format_golden,
-                     format_score_summary, format_skew, format_spikes)
+                     format_score_summary, format_skew, format_spikes, to_json)
 
 app = typer.Typer(
     name="novelty", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -73,18 +72,7 @@ def _progress(total: Optional[int], unit: str, desc: str) -> Iterator:
 
 
 def _print_json(payload) -> None:
-    typer.echo(json.dumps(_finite(payload), indent=2, ensure_ascii=False, default=str, allow_nan=False))
-
-
-def _finite(value):
-    """``value`` with NaN and infinities as null: JSON has no such numbers, and strict parsers refuse them."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
+    typer.echo(to_json(payload))
 
 
 @app.callback(invoke_without_command=True)

@@ -114,14 +114,19 @@ def golden_causes(report) -> list[Cause]:
     evidence = (f"golden-set accuracy {report.baseline.accuracy:.1%} -> {report.current.accuracy:.1%} "
                 f"(McNemar {p_text(report.mcnemar_p, 2)} on {report.paired} paired items: {report.broken} broken, "
                 f"{report.fixed} fixed); biggest drops: {worst or 'n/a'}")
+    details = {"accuracy_before": report.baseline.accuracy, "accuracy_now": report.current.accuracy,
+               "accuracy_change": report.accuracy_change, "mcnemar_p": report.mcnemar_p, "paired": report.paired,
+               "broken": report.broken, "fixed": report.fixed, "label_changes": report.label_changes[:5]}
     return [Cause("model_regression", None, "high" if drop >= 0.05 else "medium", evidence,
-                  MITIGATIONS["model_regression"], weight=drop)]
+                  MITIGATIONS["model_regression"], weight=drop, details=details)]
 
 
 def skew_causes(report) -> list[Cause]:
     return [Cause("training_serving_skew", f.feature, "high" if f.mismatch_rate >= 0.1 else "medium",
                   f.evidence + (f"; e.g. keys {', '.join(f.example_keys[:3])}" if f.example_keys else ""),
-                  MITIGATIONS["training_serving_skew"], weight=f.mismatch_rate) for f in report.skewed]
+                  MITIGATIONS["training_serving_skew"], weight=f.mismatch_rate,
+                  details={"compared": f.compared, "mismatches": f.mismatches, "mismatch_rate": f.mismatch_rate,
+                           "example_keys": f.example_keys}) for f in report.skewed]
 
 
 def tabular_causes(report: DriftReport) -> list[Cause]:
@@ -131,19 +136,29 @@ def tabular_causes(report: DriftReport) -> list[Cause]:
     for f in report.findings:
         if f.cause in ("feature_unavailable", "feature_recalibration"):
             out.append(Cause(f.cause, f.feature, "high", f.evidence, MITIGATIONS[f.cause],
-                             weight=f.share_affected or 1.0))
+                             weight=f.share_affected or 1.0, details=_finding_details(f)))
     if len(drifted) >= 3 and len(drifted) >= DATA_DRIFT_SHARE * max(1, len(tested)):
         strongest = max(f.effect or 0 for f in drifted)
         out.append(Cause("data_drift", None, "high" if strongest >= 0.5 else "medium",
                          f"{len(drifted)} of {len(tested)} features moved: " + ", ".join(
                              f"{f.feature} ({f.effect:.2f})" for f in drifted), MITIGATIONS["data_drift"],
-                         weight=len(drifted) / max(1, len(tested))))
+                         weight=len(drifted) / max(1, len(tested)),
+                         details={"features_tested": len(tested),
+                                  "features": {f.feature: _finding_details(f) for f in drifted}}))
         return out
     for f in drifted:
         severity = "high" if f.effect >= 0.5 else "medium" if f.effect >= 0.2 else "low"
         out.append(Cause("feature_drift", f.feature, severity, f.evidence, MITIGATIONS["feature_drift"],
-                         weight=f.effect or 0.0))
+                         weight=f.effect or 0.0, details=_finding_details(f)))
     return out
+
+
+def _finding_details(f) -> dict:
+    """The numbers behind a feature's evidence, for scripts: the test, its p- and q-value, the effect
+    sizes, the share of rows affected, and what the drift check measured (e.g. the rescale slope)."""
+    numbers = {"test": f.test, "p_value": f.p_value, "q_value": f.q_value, "effect": f.effect, "psi": f.psi,
+               "js": f.js, "share_affected": f.share_affected}
+    return {**{k: v for k, v in numbers.items() if v is not None}, **f.details}
 
 
 def _ratio(details: dict) -> float:

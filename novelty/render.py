@@ -2,9 +2,31 @@
 
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
 
 from .stats import p_text
+
+
+def to_json(payload) -> str:
+    """Strict JSON for scripts (``--json``, the run summary): NaN and infinities become null, as JSON
+    has no such numbers and strict parsers (JavaScript's, jq's) refuse them; other objects as text.
+
+    >>> to_json({"p": float("nan"), "rates": [0.5, float("inf")]}).replace("\\n", "").replace(" ", "")
+    '{"p":null,"rates":[0.5,null]}'
+    """
+    return json.dumps(_finite(payload), indent=2, ensure_ascii=False, default=str, allow_nan=False)
+
+
+def _finite(value):
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def format_score_summary(result) -> str:

@@ -13,7 +13,6 @@ day); 2 = a step failed on its input.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import sys
 import traceback
@@ -26,6 +25,7 @@ from typing import Callable
 from .config import MonitorConfig, load_config
 from .diagnose import Diagnosis, diagnose
 from .errors import InputError, NoveltyError
+from .render import to_json
 from .spikes import window_seconds
 from .stats import p_text
 
@@ -92,7 +92,7 @@ def run_monitor(config: str | Path | MonitorConfig, day: Date | str | None = Non
     if out is not None:
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(json.dumps(summary.to_dict(), indent=2, default=str), encoding="utf-8")
+            out.write_text(to_json(summary.to_dict()), encoding="utf-8")
         except OSError as exc:
             raise InputError(f"output.summary {out}: cannot write it ({exc.strerror}); the steps ran") from None
     return summary

@@ -31,6 +31,12 @@ def test_one_feature_moving_is_feature_drift_many_is_data_drift(tmp_path):
     many = diagnose(*write(tmp_path, table(), moved))
     assert [c.cause for c in many.causes] == ["data_drift"]
     assert many.causes[0].mitigation == MITIGATIONS["data_drift"]
+    # the numbers behind the evidence, for scripts reading --json
+    age = one.causes[0].details
+    assert age["test"] == "ks" and age["p_value"] < 1e-6 and age["q_value"] >= age["p_value"] and age["effect"] > 0.1
+    assert age["current_median"] > age["reference_median"]
+    assert set(many.causes[0].details["features"]) == {"age", "amount", "score"}
+    assert many.causes[0].details["features_tested"] >= 3
 
 
 def test_causes_are_ranked_and_carry_their_mitigation(tmp_path):
@@ -42,6 +48,8 @@ def test_causes_are_ranked_and_carry_their_mitigation(tmp_path):
     assert kinds[-1] == "feature_drift"  # a 0.3-spread shift ranks below the high-severity causes
     assert all(c.mitigation == MITIGATIONS[c.cause] for c in result.causes)
     assert "labels absorbing them: b" in next(c for c in result.causes if c.cause == "label_bias").evidence
+    recalibrated = next(c for c in result.causes if c.cause == "feature_recalibration").details
+    assert recalibrated["rescaling"]["slope"] > 50
 
 
 def test_cli_json_shape_and_fail_on(tmp_path):

@@ -88,6 +88,12 @@ def test_diagnose_names_model_regression_and_skew(tmp_path):
                       golden_baseline=b, golden_current=c)
     assert {(x.cause, x.feature) for x in result.causes} == {("model_regression", None),
                                                              ("training_serving_skew", "clicks")}
+    by_cause = {x.cause: x.details for x in result.causes}  # the numbers behind the prose, for scripts
+    assert by_cause["training_serving_skew"]["mismatch_rate"] == 1.0
+    assert by_cause["training_serving_skew"]["compared"] == 2000 and by_cause["training_serving_skew"]["example_keys"]
+    regression = by_cause["model_regression"]
+    assert regression["accuracy_change"] == pytest.approx(regression["accuracy_now"] - regression["accuracy_before"])
+    assert regression["accuracy_change"] < 0 and regression["broken"] > 0 and regression["mcnemar_p"] < 0.05
     with pytest.raises(InputError, match="need --key"):
         diagnose(offline=tmp_path / "off.csv", serving=tmp_path / "srv.csv")
 
