@@ -121,8 +121,8 @@ def check_file(path: str | Path, what: str = "the files inside it") -> Path:
 def detect_format(path: Path) -> str:
     """'jsonl', 'csv' or 'parquet', from the extension, else from the first bytes."""
     check_file(path, "the log files inside it")
-    with _readable(path):
-        head = _open_bytes(path).read(_SNIFF_BYTES)
+    with _readable(path), _open_bytes(path) as fh:
+        head = fh.read(_SNIFF_BYTES)
     if not head:
         raise InputError(f"{path} is empty: there is nothing to read")
     suffixes = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
@@ -154,6 +154,7 @@ def _open_bytes(path: Path):
         try:
             stream.peek(1)
         except (OSError, EOFError) as exc:
+            stream.close()
             raise InputError(f"{path}: not a readable gzip file ({exc})") from None
         return stream
     return path.open("rb")

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from novelty.errors import InputError, MissingColumnError
-from novelty.logs import Columns, format_time, read_batches
+from novelty.logs import Columns, detect_format, format_time, read_batches
 
 from conftest import write_csv, write_jsonl
 
@@ -182,3 +182,16 @@ def test_out_of_range_timestamps_are_rejected_with_a_reason(tmp_path):
     _, rows, rejects = read_all(path)
     assert rows == [(3, "z")]
     assert "outside 1990-2099" in rejects[0].reason and "is 1970-01-01" in rejects[1].reason
+
+
+def test_detect_format_closes_the_file_it_sniffs(tmp_path):
+    import gc
+    import warnings
+
+    log = tmp_path / "a.jsonl"
+    log.write_text('{"prompt": "hi"}\n')
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        assert detect_format(log) == "jsonl"
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
