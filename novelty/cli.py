@@ -920,7 +920,8 @@ def feedback_command(
     id_col: str = typer.Option("prompt_id", help="Column holding the prompt id (as scored: --id-col of score)."),
     label_col: str = typer.Option("label", help="Column holding the true label."),
     time_col: Optional[str] = typer.Option(None, help="Column saying when each label was given: the newest "
-                                           "wins. Without it, the last label imported wins."),
+                                           "wins. Without it, a label is as old as its file (when the file was "
+                                           "last written)."),
     window: str = typer.Option("1d", help="Window of the online-accuracy table: 1h, 1d, 7d ..."),
     since: Optional[str] = typer.Option(None, help="Only prompts from this date."),
     until: Optional[str] = typer.Option(None, help="Only prompts before this date."),

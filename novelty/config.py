@@ -63,7 +63,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("feedback.id_col", "prompt_id", "Column of the feedback file holding the prompt id."),
     Setting("feedback.label_col", "label", "Column of the feedback file holding the true label."),
     Setting("feedback.time_col", "", "Column holding when each label was given; with it the newest label "
-            "wins, without it the last one imported."),
+            "wins; without it a label is as old as its file (when the file was last written)."),
     Setting("feedback.window", "1d", "Window of the online-accuracy table."),
     Setting("feedback.period", "7d", "Online accuracy over this period, ending with the run date, is "
             "compared with the golden-set accuracy."),

@@ -2,8 +2,9 @@
 
 Labels arrive late (days after the prompt), partially (a sample of the traffic) and repeatedly (a
 reviewer corrects an earlier label). The ``feedback`` table keeps one label per ``prompt_id``:
-re-importing a file changes nothing; a newer label replaces an older one (newest ``labelled_at`` when
-the file says when each label was given, else the last one imported); and a label whose prompt is not
+re-importing a file changes nothing; a newer label replaces an older one (newest ``labelled_at``: the
+time the file gives for the label, else the time the file was last written, so importing an older
+file again never undoes a newer file's corrections); and a label whose prompt is not
 scored yet is kept and counted, so it joins when that prompt's log is scored.
 
 Online accuracy is the share of labelled prompts whose logged ``predicted_label`` equals the true
@@ -27,6 +28,7 @@ import warnings
 import zlib
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import NamedTuple
 
@@ -34,7 +36,8 @@ import pandas as pd
 from scipy.stats import binomtest, norm
 
 from .errors import InputError
-from .logs import detect_format, field_separator, format_time, is_utf8, open_text, sql_bound
+from .logs import (canonical_id, detect_format, field_separator, format_time, is_utf8, open_text, same_label,
+                   sql_bound)
 from .spikes import Incident, parse_bound, window_seconds
 from .stats import wilson_interval
 from .store import REJECT_COLUMNS, Store, reject_row, utc_now
@@ -132,12 +135,12 @@ def import_feedback(db: str | Path, path: str | Path, id_col: str = "prompt_id",
     try:
         stored = _stored(store, list(rows))
         known = store.existing_ids(list(rows))
-        counts, upserts, now = Counter(), [], utc_now()
+        counts, upserts, now, written = Counter(), [], utc_now(), _file_time(Path(path))
         for pid, (label, when, _) in rows.items():
-            old = stored.get(pid)
+            old, when = stored.get(pid), when or written
             if old is None:
                 counts["new"] += 1
-            elif time_col and when and old[1] and when < old[1]:
+            elif old[1] and when < old[1]:
                 counts["stale"] += 1
                 continue
             elif old[0] == label:
@@ -145,7 +148,7 @@ def import_feedback(db: str | Path, path: str | Path, id_col: str = "prompt_id",
                 continue
             else:
                 counts["changed"] += 1
-            upserts.append((pid, label, when or now, str(path), now))
+            upserts.append((pid, label, when, str(path), now))
         set_aside = [reject_row(None, str(path), r.line, r.reason, _storable(r.raw)) for r in rejects]
 
         def write() -> None:  # this file's rejects from an earlier import go: the file may have been mended
@@ -161,6 +164,12 @@ def import_feedback(db: str | Path, path: str | Path, id_col: str = "prompt_id",
         store.close()
     return FeedbackImport(str(path), len(rows), counts["new"], counts["changed"], counts["unchanged"],
                           counts["stale"], len(set(rows) - set(known)), blank, len(rejects), _reasons(rejects))
+
+
+def _file_time(path: Path) -> str:
+    """When a file was last written (UTC): the time of its labels that carry none. So an older label
+    file imported again (a re-run, a backfill) never undoes the corrections a newer one made."""
+    return datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # -- reading --------------------------------------------------------------------------------------------
@@ -265,14 +274,14 @@ def _rows(frame, lines: list[int], id_col: str, label_col: str, time_col: str | 
     blank, rejects = 0, []
     times = frame[time_col] if time_col else [None] * len(frame)
     labels = _whole_numbers([None if isinstance(v, str) and v.strip() in NA_LABELS else v for v in frame[label_col]])
-    for line, pid, label, stamp in zip(lines, _whole_numbers(list(frame[id_col])), labels, times):
+    for line, pid, label, stamp in zip(lines, frame[id_col], labels, times):
         if _blank(pid) or _blank(label):
             blank += 1
             continue
         if not (_scalar(pid) and _scalar(label)):
             rejects.append(Reject(line, "id or label is not text or a number", f"{pid}, {label}"))
             continue
-        pid, label = _text(pid), _text(label)
+        pid, label = canonical_id(_text(pid)), _text(label)  # the id as `score` stores it
         if not all(is_utf8(v) for v in (pid, label, stamp if isinstance(stamp, str) else "")):
             rejects.append(Reject(line, "not valid UTF-8", f"{pid}, {label}"))
             continue
@@ -386,7 +395,7 @@ def online_accuracy(db: str | Path, window: str = "1d", since: str | None = None
     windows = [_window(b * size, size, [r for r in rows if r[0] == b], prompts.get(b, 0)) for b in buckets]
     first, last = (buckets[0] * size, (buckets[-1] + 1) * size) if buckets else (0, 0)
     total = _window(first, last - first, rows, sum(prompts.get(b, 0) for b in buckets))
-    confusion = Counter((label, pred) for _, novel, pred, label in rows if novel and pred != label)
+    confusion = Counter((label, pred) for _, novel, pred, label in rows if novel and not same_label(pred, label))
     return OnlineReport(window, since, until, windows, total,
                         [{"label": t, "predicted": p, "count": n} for (t, p), n in confusion.most_common(10)],
                         total_rows, unmatched)
@@ -404,7 +413,7 @@ def _range(since: str | None, until: str | None) -> tuple[str, list]:
 
 def _window(start: int, size: int, rows: list, prompts: int) -> OnlineWindow:
     def acc(subset) -> Accuracy:
-        return Accuracy.of(sum(pred == label for *_, pred, label in subset), len(subset))
+        return Accuracy.of(sum(same_label(pred, label) for *_, pred, label in subset), len(subset))
     from .spikes import _iso
 
     return OnlineWindow(_iso(start), _iso(start + size), prompts, acc(rows),

@@ -12,6 +12,7 @@ import gzip
 import io
 import json
 import os
+import re
 import sys
 import zlib
 from contextlib import contextmanager
@@ -347,6 +348,29 @@ def _cell(record: dict, name: str | None) -> Any:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     return value if isinstance(value, str) or hasattr(value, "isoformat") else str(value)
+
+
+_WHOLE_FLOAT = re.compile(r"-?\d+\.0+")
+
+
+def canonical_id(value: str | None) -> str | None:
+    """A prompt id as stored and joined on: without surrounding spaces, and a whole number written as
+    a float ('12.0': a Parquet or pandas column of integer ids with a gap turns float) without its
+    '.0'. Leading zeros stay ('007'). ``score`` stores ids so and ``feedback`` looks labels up so, so
+    a label file and a log that write the same id differently still meet.
+
+    >>> [canonical_id(v) for v in (" 3 ", "12.0", "007.00", "1.5", "a1 ", None)]
+    ['3', '12', '007', '1.5', 'a1', None]
+    """
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text.split(".")[0] if _WHOLE_FLOAT.fullmatch(text) else text
+
+
+def same_label(a: str | None, b: str | None) -> bool:
+    """Labels equal as written, or as numbers written two ways ('2' and '2.0', ' 2')."""
+    return a == b or (a is not None and b is not None and canonical_id(a) == canonical_id(b))
 
 
 def is_blank(text: str) -> bool:

@@ -282,6 +282,51 @@ def test_feedback_ids_and_labels_stay_text(tmp_path, index):
     assert {k: v[0] for k, v in _stored_feedback(db).items() if k.startswith("10")} == {"101": "12", "103": "7"}
 
 
+def test_feedback_meets_ids_and_predictions_the_log_wrote_another_way(tmp_path, index):
+    """An id ' 3 ' or '3.0' in the log and '3' in the label file (and the reverse), a prediction '2.0'
+    against a label '2': score stored the id as written and feedback compared labels as text, so the
+    labels never joined (or counted right as wrong)."""
+    from novelty.engines.local import score_files
+    from novelty.logs import Columns
+
+    db = tmp_path / "m.db"
+    log = write_csv(tmp_path / "log.csv", ["request_id", "prompt", "timestamp", "predicted_label"],
+                    [(" 3 ", "I lost my card", "2026-11-24T10:00:00Z", "2.0"),
+                     ("4.0", "where is my parcel", "2026-11-24T11:00:00Z", "1"),
+                     ("5", "how do I pay", "2026-11-24T12:00:00Z", "2")])
+    assert score_files(log, index, db, columns=Columns(id="request_id")).scored == 3
+    labels = write_csv(tmp_path / "labels.csv", ["prompt_id", "label"], [("3", "2"), ("4", "1.0"), ("5.0", "3")])
+    assert import_feedback(db, labels).unknown_ids == 0
+    total = online_accuracy(db).total.all
+    assert (total.labelled, total.correct) == (3, 2)
+    # a database scored before ids were stored canonical: the rerun finds the row as written, scores nothing
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE scores SET prompt_id = ' 3 ' WHERE prompt_id = '3'")
+    again = score_files(log, index, db, columns=Columns(id="request_id"))
+    assert (again.scored, again.skipped) == (0, 3)
+
+
+def test_an_older_label_file_imported_again_does_not_undo_a_newer_one(tmp_path):
+    """Without a time column the last import won, so a re-run or a backfill that imported last week's
+    file again put back the labels this week's file had corrected."""
+    import os
+
+    db = tmp_path / "m.db"
+    old = write_csv(tmp_path / "old.csv", ["prompt_id", "label"], [("r3", "billing"), ("r4", "fees")])
+    newer = write_csv(tmp_path / "newer.csv", ["prompt_id", "label"], [("r3", "account")])
+    os.utime(old, (1_790_000_000, 1_790_000_000))  # written in 2026-09, the newer one now
+    import_feedback(db, old)
+    assert import_feedback(db, newer).changed == 1
+    again = import_feedback(db, old)
+    assert (again.stale, again.unchanged, again.changed) == (1, 1, 0)
+    assert {k: v[0] for k, v in _stored_feedback(db).items()} == {"r3": "account", "r4": "fees"}
+    # a timed correction older than the file's own time loses; a newer one wins
+    fix = write_csv(tmp_path / "fix.csv", ["prompt_id", "label", "at"],
+                    [("r4", "card", "2026-08-01T00:00:00Z"), ("r3", "card", "2099-01-01T00:00:00Z")])
+    got = import_feedback(db, fix, time_col="at")
+    assert (got.stale, got.changed) == (1, 1)
+
+
 def test_feedback_sets_aside_malformed_csv_lines(tmp_path):
     db = tmp_path / "m.db"
     middle = tmp_path / "a.csv"

@@ -20,7 +20,7 @@ import numpy as np
 from .. import __version__
 from ..errors import InputError, NoveltyError
 from ..index import SHOWN_NEIGHBORS, PromptIndex, label_text
-from ..logs import Batch, Columns, MAX_CHARS, check_file, read_batches
+from ..logs import Batch, Columns, MAX_CHARS, canonical_id, check_file, read_batches
 from ..redact import redact as redact_text
 from ..stats import excess_over_rate  # P(>= novel of total flagged) if all in-distribution
 from ..store import SCORE_COLUMNS, params_json, reject_row, stored_vectors, text_hash, utc_now
@@ -125,8 +125,10 @@ class Gate:
             # version that derived ids before redacting) is looked up by that id, never kept, not rescored
             before = {i: derive_id(batch.times[i], originals[i], batch.lines[i], source)
                       for i in range(len(batch.texts)) if not batch.ids[i] and originals[i] != batch.texts[i]}
-        ids = [given or derive_id(ts, text, line, source)
+        ids = [canonical_id(given) or derive_id(ts, text, line, source)
                for given, ts, text, line in zip(batch.ids, batch.times, batch.texts, batch.lines)]
+        # a database scored before ids were stored canonical (' 3 ', '12.0') holds the id as written
+        before.update({i: given for i, given in enumerate(batch.ids) if given and given != ids[i]})
         rejects = [reject_row(self.run_id, r.source, r.line, r.reason, r.raw) for r in batch.rejects]
         todo = self._new_rows(batch, ids, rejects, counts, before, originals)
         hashes = [text_hash(batch.texts[i]) for i in todo]
