@@ -16,7 +16,7 @@ from typing import Iterator, List, Optional
 import typer
 
 from . import __version__
-from .errors import NoveltyError
+from .errors import InputError, NoveltyError
 from .logs import Columns
 from .render import (format_clusters, format_diagnosis, format_drift, format_feedback, format_golden,
                      format_score_summary, format_skew, format_spikes, to_json)
@@ -935,15 +935,23 @@ def feedback_command(
     """
     from dataclasses import asdict
 
-    from .feedback import import_feedback, online_accuracy
+    from .feedback import import_files, online_accuracy
     from .render import format_feedback
 
     with _user_errors():
-        imports = [import_feedback(db, f, id_col, label_col, time_col) for f in files]
+        imports, failed = import_files(db, files, id_col, label_col, time_col)
+        if failed and not imports:
+            raise InputError("; ".join(error for _, error in failed))
         report = online_accuracy(db, window, since, until)
     if as_json:
-        return _print_json({"imported": [asdict(i) for i in imports], **report.to_dict()})
-    typer.echo(format_feedback(imports, report))
+        _print_json({"imported": [asdict(i) for i in imports], **report.to_dict(),
+                     "unreadable": [{"source": source, "error": error} for source, error in failed]})
+    else:
+        typer.echo(format_feedback(imports, report))
+    for _, error in failed:  # the readable files were imported; these were not
+        typer.echo(f"error: {error} (the other files were imported)", err=True)
+    if failed:
+        raise typer.Exit(2)
 
 
 # ---------------------------------------------------------------------------------------------- demo

@@ -172,6 +172,20 @@ def _file_time(path: Path) -> str:
     return datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def import_files(db: str | Path, paths, id_col: str = "prompt_id", label_col: str = "label",
+                 time_col: str | None = None) -> tuple[list[FeedbackImport], list[tuple[str, str]]]:
+    """``import_feedback`` for each file; a file that cannot be read (empty, no such column) is
+    returned with its error instead of stopping the others: one bad file in a day's folder must not
+    keep the good ones' labels out."""
+    imported, failed = [], []
+    for path in paths:
+        try:
+            imported.append(import_feedback(db, path, id_col, label_col, time_col))
+        except InputError as exc:
+            failed.append((str(path), str(exc)))
+    return imported, failed
+
+
 # -- reading --------------------------------------------------------------------------------------------
 class Reject(NamedTuple):
     """A row set aside: where it starts in the file (a CSV or JSONL line, a Parquet row), why, and its text."""

@@ -244,17 +244,22 @@ class _Job:
         return Step("golden", "skipped", "golden.baseline / golden.current or golden.accuracy not configured")
 
     def feedback(self) -> Step:
-        from .feedback import import_feedback, novel_error_share, offline_online_gap, online_accuracy, record_gap
+        from .feedback import import_files, novel_error_share, offline_online_gap, online_accuracy, record_gap
 
         if not self.has_scores():
             return Step("feedback", "skipped", f"{self.db} does not exist yet: no day scored")
         c = self.cfg
         pattern, files = c.files("feedback.path", self.day)
-        imports = [import_feedback(self.db, f, c["feedback.id_col"], c["feedback.label_col"],
-                                   c["feedback.time_col"] or None) for f in files]
+        imports, failed = import_files(self.db, files, c["feedback.id_col"], c["feedback.label_col"],
+                                       c["feedback.time_col"] or None)
+        if failed and not imports:  # nothing readable: the step fails on its input, as a bad log does
+            raise InputError("; ".join(error for _, error in failed))
         start = self.since("feedback.period")
         online = online_accuracy(self.db, c["feedback.window"], since=start, until=self.until)
-        facts = {"imported": [asdict(i) for i in imports], "online": online.to_dict()}
+        facts = {"imported": [asdict(i) for i in imports], "online": online.to_dict(),
+                 "unreadable": [{"source": source, "error": error} for source, error in failed]}
+        skipped = (f"{len(failed)} feedback file(s) left out ({'; '.join(e for _, e in failed)}); "
+                   if failed else "")
         if not online.total.all.labelled:
             if not pattern:
                 why = "feedback.path not configured"
@@ -264,8 +269,9 @@ class _Job:
                 got = sum(i.rows for i in imports)
                 why = (f"{got:,} labels in {len(files)} file(s), none for a prompt scored in the period"
                        if got else f"no usable label in {', '.join(map(str, files))}")
-            return Step("feedback", "skipped", f"no labelled prompts in the last {c['feedback.period']} ({why})", facts)
-        line = _online_line(online, imports)
+            return Step("feedback", "skipped", f"{skipped}no labelled prompts in the last {c['feedback.period']} "
+                        f"({why})", facts)
+        line = skipped + _online_line(online, imports)
         if self.golden_accuracy is None:
             return Step("feedback", "ran", line + "; no golden accuracy to compare with", facts)
         if online.total.all.labelled < c["feedback.min_labels"]:

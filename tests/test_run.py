@@ -165,6 +165,29 @@ def test_a_step_failing_on_its_input_exits_2_and_the_others_still_run(monitor, t
     assert broken.steps[-1].name == "report"
 
 
+def test_one_unreadable_feedback_file_leaves_out_only_itself(monitor, tmp_path):
+    """An empty file beside the day's labels failed the whole feedback step: the good file's labels
+    were not imported, the gap not tested, the alert missed."""
+    (tmp_path / "labels" / "2026-11-25-0empty.csv").write_text("")
+    config = load_config(monitor, {"feedback.path": "labels/{date}*.csv"})
+    run_monitor(config, "2026-11-24")
+    late = run_monitor(config, "2026-11-25")
+    feedback = next(s for s in late.steps if s.name == "feedback")
+    assert feedback.status == "ran" and "significant gap" in feedback.reason, feedback
+    assert "1 feedback file(s) left out" in feedback.reason and "is empty" in feedback.reason
+    assert [f["source"] for f in feedback.facts["unreadable"]] == [str(tmp_path / "labels" / "2026-11-25-0empty.csv")]
+    # the CLI imports the readable files, says which were not, and exits 2
+    db = tmp_path / "cli.db"
+    out = CliRunner().invoke(app, ["feedback", str(tmp_path / "labels" / "2026-11-25-0empty.csv"),
+                                   str(tmp_path / "labels" / "2026-11-25.csv"), "--db", str(db), "--json"])
+    assert out.exit_code == 2
+    assert "is empty" in out.stderr and "the other files were imported" in out.stderr
+    payload = json.loads(out.stdout)
+    assert payload["imported"][0]["new"] == 100 and len(payload["unreadable"]) == 1
+    alone = CliRunner().invoke(app, ["feedback", str(tmp_path / "labels" / "2026-11-25-0empty.csv"), "--db", str(db)])
+    assert alone.exit_code == 2 and "is empty" in alone.output
+
+
 def test_a_step_that_breaks_unexpectedly_fails_alone_and_the_run_exits_2(monitor, tmp_path, monkeypatch):
     from novelty import run as run_module
 
