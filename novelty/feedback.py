@@ -38,7 +38,7 @@ from scipy.stats import binomtest, norm
 from .errors import InputError
 from .logs import (canonical_id, detect_format, field_separator, format_time, is_utf8, open_text, same_label,
                    sql_bound)
-from .spikes import Incident, parse_bound, window_seconds
+from .spikes import Incident, parse_range, window_seconds
 from .stats import wilson_interval
 from .store import REJECT_COLUMNS, Store, reject_row, utc_now
 
@@ -417,9 +417,8 @@ def online_accuracy(db: str | Path, window: str = "1d", since: str | None = None
 
 def _range(since: str | None, until: str | None) -> tuple[str, list]:
     parts, args = [], []
-    for value, op, flag in ((since, ">=", "--since"), (until, "<", "--until")):
-        if value:
-            stamp = parse_bound(value, flag)
+    for stamp, op in zip(parse_range(since, until), (">=", "<")):  # refuses an empty range, as spikes does
+        if stamp:
             parts.append(f"AND s.ts {op} ?")
             args.append(sql_bound(stamp))
     return " ".join(parts), args

@@ -125,7 +125,13 @@ def window_seconds(text: str) -> int:
     match = re.fullmatch(r"\s*(\d+)\s*([mhdw])\s*", text or "")
     if not match or int(match.group(1)) == 0:
         raise InputError(f"window {text!r} should look like 30m, 1h, 1d or 7d")
-    return int(match.group(1)) * _UNITS[match.group(2)]
+    seconds = int(match.group(1)) * _UNITS[match.group(2)]
+    if seconds > MAX_WINDOW_DAYS * 86_400:  # SQLite's integers and Python's dates end not far beyond
+        raise InputError(f"window {text!r} is longer than {MAX_WINDOW_DAYS:,} days (ten years)")
+    return seconds
+
+
+MAX_WINDOW_DAYS = 3_653
 
 
 def detect_spikes(db: str | Path, settings: SpikeSettings = SpikeSettings(), since: str | None = None,

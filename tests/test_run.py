@@ -254,6 +254,8 @@ def test_feedback_late_partial_and_repeated(tmp_path, index):
     assert out.exit_code == 0 and json.loads(out.output)["total"]["all"]["labelled"] == 61
     out = CliRunner().invoke(app, ["feedback", str(tmp_path / "a.csv"), "--db", str(db), "--label-col", "nope"])
     assert out.exit_code == 2 and "no column(s) 'nope'" in out.output
+    with pytest.raises(InputError, match="range is empty"):  # was: accepted, "no labelled prompt"
+        online_accuracy(db, since="2026-11-25", until="2026-11-24")
 
 
 def _stored_feedback(db: Path) -> dict:

@@ -124,9 +124,10 @@ def test_weeks_start_on_monday(tmp_path):
 
 def test_bad_window_and_dates(tmp_path):
     db = fill(tmp_path / "m.db", [(50, 2, None)])
-    for bad in ("0d", "1y", "d"):
+    for bad in ("0d", "1y", "d", "3654d", "99999999999999999999d"):  # the last two: OverflowError, ValueError
         with pytest.raises(InputError):
             window_seconds(bad)
+    assert window_seconds("3653d") == 3653 * 86_400
     with pytest.raises(InputError, match="--since"):
         detect_spikes(db, since="last week")
     with pytest.raises(InputError, match="no such database"):
