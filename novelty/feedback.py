@@ -93,6 +93,7 @@ class OnlineReport:
     novel_confusion: list[dict] = field(default_factory=list)  # true label, predicted label, count
     feedback_rows: int = 0
     unmatched: int = 0  # labels whose prompt is not scored
+    unjudged: int = 0   # labels whose prompt was scored without a predicted label or a time: no accuracy
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -403,6 +404,9 @@ def online_accuracy(db: str | Path, window: str = "1d", since: str | None = None
         (total_rows,) = store.db.execute("SELECT COUNT(*) FROM feedback").fetchone()
         (unmatched,) = store.db.execute(
             "SELECT COUNT(*) FROM feedback WHERE prompt_id NOT IN (SELECT prompt_id FROM scores)").fetchone()
+        (unjudged,) = store.db.execute(
+            "SELECT COUNT(*) FROM feedback f JOIN scores s USING (prompt_id) "
+            "WHERE s.ts IS NULL OR s.predicted_label IS NULL").fetchone()
     finally:
         store.close()
     buckets = sorted({r[0] for r in rows})
@@ -412,7 +416,7 @@ def online_accuracy(db: str | Path, window: str = "1d", since: str | None = None
     confusion = Counter((label, pred) for _, novel, pred, label in rows if novel and not same_label(pred, label))
     return OnlineReport(window, since, until, windows, total,
                         [{"label": t, "predicted": p, "count": n} for (t, p), n in confusion.most_common(10)],
-                        total_rows, unmatched)
+                        total_rows, unmatched, unjudged)
 
 
 def _range(since: str | None, until: str | None) -> tuple[str, list]:

@@ -186,11 +186,15 @@ def format_feedback(imports, report) -> str:
         if i.rejected:
             lines.append(f"  {i.rejected:,} rows set aside: " + "; ".join(
                 f"{r['reason']} x{r['rows']:,} (e.g. '{r['example']}')" for r in i.reject_reasons))
+    unjudged = (f"{report.unjudged:,} labelled prompts were logged without a predicted label or a time, so "
+                "their accuracy cannot be judged (score them with --pred-col and --time-col)") if report.unjudged else ""
     if not report.windows:
-        return "\n".join(lines + ["No labelled prompt matches a scored one yet."])
+        return "\n".join(lines + [unjudged + "." if unjudged else "No labelled prompt matches a scored one yet."])
 
     def acc(a) -> str:
         return f"{a.accuracy:6.1%} [{a.ci_low:.0%}, {a.ci_high:.0%}]" if a.labelled else "     -"
+    if unjudged:
+        lines.append(unjudged + "; the table leaves them out.")
     lines += [f"Online accuracy of the logged predictions ({report.feedback_rows:,} labels, "
               f"{report.unmatched:,} not matched to a scored prompt):",
               f"  {'window':<17} {'labelled':>8}  {'accuracy [95% CI]':<21} {'novel':<21} {'known':<21}"]

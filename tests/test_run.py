@@ -331,6 +331,23 @@ def test_feedback_meets_ids_and_predictions_the_log_wrote_another_way(tmp_path, 
     assert (again.scored, again.skipped) == (0, 3)
 
 
+def test_feedback_says_when_labelled_prompts_were_logged_without_a_prediction(tmp_path, index):
+    """It said "No labelled prompt matches a scored one yet" though the labels had matched."""
+    from novelty.engines.local import score_files
+    from novelty.logs import Columns
+
+    db = tmp_path / "m.db"
+    log = write_jsonl(tmp_path / "log.jsonl", [
+        {"request_id": "a", "prompt": "I lost my card", "timestamp": "2026-11-24T10:00:00Z"},
+        {"request_id": "b", "prompt": "where is my parcel", "timestamp": "2026-11-24T11:00:00Z"}])
+    score_files(log, index, db, columns=Columns(id="request_id"))
+    labels = write_csv(tmp_path / "labels.csv", ["prompt_id", "label"], [("a", "card_lost"), ("b", "delivery")])
+    out = CliRunner().invoke(app, ["feedback", str(labels), "--db", str(db)])
+    assert out.exit_code == 0 and "2 labelled prompts were logged without a predicted label" in out.output
+    assert "No labelled prompt matches" not in out.output
+    assert online_accuracy(db).unjudged == 2
+
+
 def test_an_older_label_file_imported_again_does_not_undo_a_newer_one(tmp_path):
     """Without a time column the last import won, so a re-run or a backfill that imported last week's
     file again put back the labels this week's file had corrected."""
