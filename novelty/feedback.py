@@ -116,12 +116,13 @@ class Gap:
 
 # -- import -----------------------------------------------------------------------------------------
 def import_feedback(db: str | Path, path: str | Path, id_col: str = "prompt_id", label_col: str = "label",
-                    time_col: str | None = None) -> FeedbackImport:
+                    time_col: str | None = None, settings: str = "--id-col, --label-col, --time-col") -> FeedbackImport:
     """Upsert the true labels of ``path`` (CSV, JSONL or Parquet) into the ``feedback`` table.
 
     Rows that cannot be used are set aside and counted by reason (``rejected``, ``reject_reasons``),
     and kept in the ``rejects`` table with their line and text (``run_id`` empty; re-importing the
-    file replaces them). Only a file that cannot be read at all, or lacks a column, raises ``InputError``.
+    file replaces them). Only a file that cannot be read at all, or lacks a column, raises ``InputError``
+    (``settings`` names what the user sets to fix a column: the CLI's flags, or monitor.toml's keys).
     """
     frame, lines, rejects = _read_labels(Path(path))
     missing = [c for c in (id_col, label_col, time_col) if c and c not in frame.columns]
@@ -129,7 +130,7 @@ def import_feedback(db: str | Path, path: str | Path, id_col: str = "prompt_id",
         unread = f"; {len(rejects):,} rows could not be read ({rejects[0].reason})" if rejects else ""
         raise InputError(f"{path}: no column(s) {', '.join(map(repr, missing))}; columns: "
                          f"{', '.join(_printable(str(c)) for c in frame.columns) or 'none'}{unread} "
-                         "(use --id-col, --label-col, --time-col)")
+                         f"(use {settings})")
     rows, blank, bad_rows = _rows(frame, lines, id_col, label_col, time_col)
     rejects += bad_rows
     store = Store(db)
@@ -174,14 +175,15 @@ def _file_time(path: Path) -> str:
 
 
 def import_files(db: str | Path, paths, id_col: str = "prompt_id", label_col: str = "label",
-                 time_col: str | None = None) -> tuple[list[FeedbackImport], list[tuple[str, str]]]:
+                 time_col: str | None = None, settings: str = "--id-col, --label-col, --time-col"
+                 ) -> tuple[list[FeedbackImport], list[tuple[str, str]]]:
     """``import_feedback`` for each file; a file that cannot be read (empty, no such column) is
     returned with its error instead of stopping the others: one bad file in a day's folder must not
     keep the good ones' labels out."""
     imported, failed = [], []
     for path in paths:
         try:
-            imported.append(import_feedback(db, path, id_col, label_col, time_col))
+            imported.append(import_feedback(db, path, id_col, label_col, time_col, settings))
         except InputError as exc:
             failed.append((str(path), str(exc)))
     return imported, failed

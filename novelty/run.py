@@ -251,7 +251,8 @@ class _Job:
         c = self.cfg
         pattern, files = c.files("feedback.path", self.day)
         imports, failed = import_files(self.db, files, c["feedback.id_col"], c["feedback.label_col"],
-                                       c["feedback.time_col"] or None)
+                                       c["feedback.time_col"] or None,
+                                       "feedback.id_col, feedback.label_col, feedback.time_col in the config")
         if failed and not imports:  # nothing readable: the step fails on its input, as a bad log does
             raise InputError("; ".join(error for _, error in failed))
         start = self.since("feedback.period")

@@ -466,6 +466,10 @@ def test_errors_name_the_setting_the_user_can_change(monitor):
         load_config(monitor, {"spikes.fdr": "abc"})
     score = run_monitor(load_config(monitor, {"logs.text_col": "question"}), "2026-11-18").steps[0]
     assert score.status == "failed" and "Set logs.text_col in" in score.reason  # was: "Pass --text-col"
+    run_monitor(monitor, "2026-11-24")
+    feedback = next(s for s in run_monitor(load_config(monitor, {"feedback.label_col": "intent"}),
+                                           "2026-11-25").steps if s.name == "feedback")
+    assert feedback.status == "failed" and "use feedback.id_col, feedback.label_col" in feedback.reason
 
 
 @pytest.mark.parametrize("content", [b"", b"not json\n{broken\n"])
