@@ -411,8 +411,11 @@ def online_accuracy(db: str | Path, window: str = "1d", since: str | None = None
             "WHERE s.ts IS NULL OR s.predicted_label IS NULL").fetchone()
     finally:
         store.close()
-    buckets = sorted({r[0] for r in rows})
-    windows = [_window(b * size, size, [r for r in rows if r[0] == b], prompts.get(b, 0)) for b in buckets]
+    by_bucket: dict[int, list] = {}
+    for r in rows:  # one pass: filtering the rows once per window grew with windows x rows
+        by_bucket.setdefault(r[0], []).append(r)
+    buckets = sorted(by_bucket)
+    windows = [_window(b * size, size, by_bucket[b], prompts.get(b, 0)) for b in buckets]
     first, last = (buckets[0] * size, (buckets[-1] + 1) * size) if buckets else (0, 0)
     total = _window(first, last - first, rows, sum(prompts.get(b, 0) for b in buckets))
     confusion = Counter((label, pred) for _, novel, pred, label in rows if novel and not same_label(pred, label))

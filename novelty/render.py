@@ -203,5 +203,6 @@ def format_feedback(imports, report) -> str:
         lines.append(f"  {name:<17} {w.all.labelled:>8,}  {acc(w.all):<21} {acc(w.novel):<21} {acc(w.known):<21}")
     if report.novel_confusion:
         lines.append("Novel prompts forced into known labels (true -> predicted):")
-        lines += [f"  {c['count']:>5,}  {c['label']} -> {c['predicted']}" for c in report.novel_confusion]
+        lines += [f"  {c['count']:>5,}  {_clip(c['label'], 40)} -> {_clip(c['predicted'], 40)}"
+                  for c in report.novel_confusion]  # a label with a line break would break the table
     return "\n".join(lines)

@@ -527,3 +527,15 @@ def test_review_fixes_for_feedback_and_run(monitor, tmp_path):
     assert summary.exit_code == 1 and "(empty)" in summary.alerts[-1]
     with pytest.raises(InputError, match="^--set: spikes.fdr"):
         load_config(monitor, {"spikes.fdr": 2.0})
+
+
+def test_a_label_with_a_line_break_keeps_the_confusion_table_one_line_a_row():
+    from novelty.feedback import OnlineReport, OnlineWindow
+    from novelty.render import format_feedback
+
+    acc = Accuracy.of(0, 1)
+    window = OnlineWindow("2026-11-24T00:00:00Z", "2026-11-25T00:00:00Z", 1, acc, acc, Accuracy.of(0, 0))
+    report = OnlineReport("1d", None, None, [window], window,
+                          [{"label": "card\nlost", "predicted": "fees", "count": 1}], 1, 0)
+    text = format_feedback([], report)
+    assert text.splitlines()[-1] == "      1  card lost -> fees"
