@@ -63,7 +63,7 @@ def prune(db: str | Path, older_than: str, *, now: datetime | None = None,
     if not Path(db).is_file():
         raise InputError(f"{db}: no such database; fill one with `novelty score` first")
     try:
-        span = timedelta(seconds=window_seconds(older_than))
+        span = timedelta(seconds=window_seconds(older_than, limit_days=0))
         start = (now or datetime.now(timezone.utc)) - span
     except (InputError, OverflowError):
         raise InputError(f"--older-than {older_than!r} should look like 90d, 12w or 36h (within the "

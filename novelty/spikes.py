@@ -116,8 +116,9 @@ class SpikeReport:
                 "incidents": [{"incident_id": i.incident_id, **asdict(i)} for i in self.incidents]}
 
 
-def window_seconds(text: str) -> int:
-    """'30m', '1h', '1d', '7d', '2w' -> seconds.
+def window_seconds(text: str, limit_days: int | None = None) -> int:
+    """'30m', '1h', '1d', '7d', '2w' -> seconds; a window is at most ``limit_days`` long (ten years unless
+    said; 0: no limit, for an age such as prune's --older-than).
 
     >>> window_seconds("1d"), window_seconds("90m")
     (86400, 5400)
@@ -126,8 +127,9 @@ def window_seconds(text: str) -> int:
     if not match or int(match.group(1)) == 0:
         raise InputError(f"window {text!r} should look like 30m, 1h, 1d or 7d")
     seconds = int(match.group(1)) * _UNITS[match.group(2)]
-    if seconds > MAX_WINDOW_DAYS * 86_400:  # SQLite's integers and Python's dates end not far beyond
-        raise InputError(f"window {text!r} is longer than {MAX_WINDOW_DAYS:,} days (ten years)")
+    limit = MAX_WINDOW_DAYS if limit_days is None else limit_days
+    if limit and seconds > limit * 86_400:  # SQLite's integers and Python's dates end not far beyond
+        raise InputError(f"window {text!r} is longer than {limit:,} days")
     return seconds
 
 
