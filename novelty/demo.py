@@ -19,7 +19,8 @@ from .clusters import Cluster, find_clusters
 from .config import render_config
 from .demo_data import DEFAULT_START, write_demo_files, write_feedback_files, write_golden_files
 from .diagnose import Diagnosis
-from .embed import DEFAULT_MODEL
+from .embed import DEFAULT_MODEL, load_embedder
+from .errors import InputError
 from .engines.local import ScoreResult
 from .feedback import OnlineReport, online_accuracy
 from .index import PromptIndex
@@ -74,7 +75,8 @@ def run_demo(out: str | Path = "novelty-demo", *, model: str = DEFAULT_MODEL, se
              per_day: int = 1500, progress: Callable[[int], None] | None = None) -> DemoResult:
     """Generate the data, build the index, write monitor.toml, ``novelty run`` each day of the week,
     and queue the fastest-growing cluster. Starts fresh each time."""
-    out = Path(out)
+    load_embedder(model)  # a model that will not load fails here, before the folder is touched (cached)
+    out = _demo_folder(out, seed)
     files = write_demo_files(out / "data", seed=seed, per_day=per_day)
     write_feedback_files(out / "data", seed=seed, days=len(files.logs), per_day=per_day)
     write_golden_files(out / "data", seed=seed)
@@ -103,6 +105,40 @@ def run_demo(out: str | Path = "novelty-demo", *, model: str = DEFAULT_MODEL, se
                       diagnosis=last.diagnosis, tables=(str(reference), str(current)), clusters=clusters,
                       queued=queued, report=last.report,
                       clusters_since=first_flagged[:10] if first_flagged else None, queued_examples=examples)
+
+
+MARKER = ".novelty-demo"  # in a folder the demo made: the next demo may replace what it holds
+_DEMO_ENTRIES = {MARKER, "data", "indexes", "demo.db", "demo.db-wal", "demo.db-shm", "monitor.toml", "report.html",
+                 "runs"}
+
+
+def _demo_folder(out: str | Path, seed: int) -> Path:
+    """``out``, checked before anything is written: the demo replaces its own files (data, index,
+    database, monitor.toml), so it refuses a folder that holds anything else, e.g. a real monitoring
+    folder with its own monitor.toml."""
+    if not str(out).strip():
+        raise InputError("--out is empty; give the demo a folder, e.g. --out novelty-demo")
+    if not 0 <= seed < 2**32:
+        raise InputError(f"--seed should be between 0 and {2**32 - 1}, not {seed}")
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file; give the demo a folder of its own")
+    if out.is_dir() and not (out / MARKER).exists():
+        entries = {p.name for p in out.iterdir()}
+        config = out / "monitor.toml"
+        made_by_demo = entries <= _DEMO_ENTRIES and config.is_file() and \
+            f'name = "{INDEX_NAME}"' in config.read_text(encoding="utf-8", errors="replace")  # before the marker
+        if entries and not made_by_demo:
+            raise InputError(f"--out {out} holds files the demo did not make ({', '.join(sorted(entries)[:4])}"
+                             f"{', ...' if len(entries) > 4 else ''}); the demo replaces its monitor.toml, data/, "
+                             "indexes/ and demo.db, so give it an empty or new folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / MARKER).write_text("made by `novelty demo`: a rerun replaces this folder's demo files\n",
+                                  encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
+    return out
 
 
 def _total(runs: list[RunSummary]) -> ScoreResult:

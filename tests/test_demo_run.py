@@ -27,3 +27,28 @@ def test_demo_tells_the_whole_story(tmp_path):
         sorted(c["size"] for c in result["clusters"])
     assert result["score"]["rejected"] == 6
     assert "label_bias" in Path(result["report"]).read_text(), "the demo writes the HTML report"
+
+
+def test_demo_refuses_a_folder_it_did_not_make_and_bad_options_before_writing(tmp_path):
+    """It overwrote a user's monitor.toml, replaced their database, and wiped the previous demo when
+    --model turned out bad; --seed -1 and an --out that is a file were tracebacks."""
+    runner = CliRunner()
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "monitor.toml").write_text("my config\n")
+    out = runner.invoke(app, ["demo", "--out", str(mine), "--model", "hashing:64"])
+    assert out.exit_code == 2 and "holds files the demo did not make" in out.output
+    assert (mine / "monitor.toml").read_text() == "my config\n" and sorted(p.name for p in mine.iterdir()) == ["monitor.toml"]
+    (tmp_path / "afile").write_text("x")
+    for args, message in ((["--out", str(tmp_path / "afile")], "is a file"),
+                          (["--out", str(tmp_path / "new"), "--seed", "-1"], "--seed"),
+                          (["--out", str(tmp_path / "new"), "--model", "hashing:abc"], "cannot load")):
+        out = runner.invoke(app, ["demo", "--model", "hashing:64", *args])
+        assert out.exit_code == 2 and message in out.output, (args, out.output)
+        assert out.exception is None or isinstance(out.exception, SystemExit)
+    assert not (tmp_path / "new").exists()  # nothing written before the options were checked
+    from novelty.demo import run_demo
+    from novelty.errors import InputError
+    import pytest
+    with pytest.raises(InputError, match="--out is empty"):  # the CLI reads "" as ".", refused above as not a demo's
+        run_demo("", model="hashing:64")
