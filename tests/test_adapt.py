@@ -11,7 +11,7 @@ from novelty.adapt import AdaptOptions
 from novelty.demo_data import training_prompts
 from novelty.embed import DEFAULT_MODEL
 from novelty.engines.local import score_files
-from novelty.errors import IncompatibleError, IndexFileError, InputError
+from novelty.errors import IncompatibleError, IndexFileError, InputError, ModelError
 from novelty.index import PromptIndex
 from novelty.logs import Columns
 
@@ -111,5 +111,10 @@ def test_adapt_needs_labels_and_real_weights(tmp_path):
         PromptIndex.build(labelled, "h", index_dir=tmp_path, model=FAKE_MODEL, adapt=True)
     with pytest.raises(InputError, match="too few"):
         PromptIndex.build(labelled, "f", index_dir=tmp_path, adapt=AdaptOptions(held_out=0.1))
+    (tmp_path / "empty-model").mkdir()
+    for missing in (tmp_path / "no-such-model", tmp_path / "empty-model"):  # were tracebacks from the tuner
+        with pytest.raises(ModelError, match="cannot load the embedding model"):
+            PromptIndex.build(labelled, "m", index_dir=tmp_path / "ix", model=str(missing), adapt=True)
+    assert not (tmp_path / "ix" / "m").exists()
     with pytest.raises(InputError, match="--engine local"):
         PromptIndex.build(labelled, "r", index_dir=tmp_path, adapt=True, embed=lambda *a: None)
