@@ -118,3 +118,13 @@ def test_adapt_needs_labels_and_real_weights(tmp_path):
     assert not (tmp_path / "ix" / "m").exists()
     with pytest.raises(InputError, match="--engine local"):
         PromptIndex.build(labelled, "r", index_dir=tmp_path, adapt=True, embed=lambda *a: None)
+
+
+def test_the_ray_engine_refuses_an_adapted_index_before_starting_or_writing(tiny, tmp_path):
+    pytest.importorskip("ray")
+    from novelty.engines import score_files as on_engine
+
+    log = write_jsonl(tmp_path / "p.jsonl", [{"prompt": "where is my card", "timestamp": "2026-11-24T10:00:00Z"}])
+    with pytest.raises(InputError, match="--engine local"):
+        on_engine([log], tiny["index"].path, tmp_path / "m.db", engine="ray")
+    assert not (tmp_path / "m.db").exists()  # was: made, bound to the model, a failed run recorded

@@ -84,6 +84,8 @@ def score_files(paths: str | Path | Sequence[str | Path], index: PromptIndex | s
     pool (default: one per CPU of the cluster).
     """
     require_ray()
+    index = index if isinstance(index, PromptIndex) else PromptIndex.load(index, index_dir)
+    _refuse_adapted(index)  # before Ray starts or a database is made and bound to the model
 
     def engine(loaded: PromptIndex, scorer: RowScorer):
         cpus = connect(address)
@@ -96,13 +98,17 @@ def score_files(paths: str | Path | Sequence[str | Path], index: PromptIndex | s
                        redact_before_embed=redact_before_embed)
 
 
+def _refuse_adapted(index: PromptIndex) -> None:
+    if index.adapted:  # the payload carries the index files, not a model folder to export ONNX into
+        raise InputError(f"index {index.name!r} has an adapted encoder (built with --adapt), which the ray "
+                         "engine does not ship to its workers yet; score it with --engine local")
+
+
 class _RayEngine:
     def __init__(self, index: PromptIndex, alpha: float, workers: int):
         import ray
 
-        if index.adapted:  # the payload carries the index files, not a model folder to export ONNX into
-            raise InputError(f"index {index.name!r} has an adapted encoder (built with --adapt), which the ray "
-                             "engine does not ship to its workers yet; score it with --engine local")
+        _refuse_adapted(index)
         files = {name: (index.path / name).read_bytes() for name in (*FILES, "manifest.json")}
         if json.loads(files["manifest.json"])["checksum"] != index.checksum:
             raise IndexFileError(f"index {index.name!r} changed on disk since it was loaded; load it again")
