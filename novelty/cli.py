@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import inspect
 import json
+import signal
 import sys
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, List, Optional
@@ -75,8 +77,16 @@ def _print_json(payload) -> None:
     typer.echo(to_json(payload))
 
 
+def _exit_cleanly_on_sigterm() -> None:
+    """``kill`` (SIGTERM, what cron, systemd and container runtimes send) unwinds like Ctrl-C: open
+    transactions roll back and work folders are removed, where the default would stop dead."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+
 @app.callback(invoke_without_command=True)
 def _main(version: bool = typer.Option(False, "--version", help="Print the version and exit.")) -> None:
+    _exit_cleanly_on_sigterm()
     if version:
         typer.echo(f"novelty {__version__}")
         raise typer.Exit()

@@ -14,6 +14,7 @@ An index folder (``indexes/NAME/``) holds:
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -416,6 +417,7 @@ def _write(folder: Path, manifest: dict, vectors: np.ndarray, prompts: pd.DataFr
     held_out = np.flatnonzero(prompts["calibration"].to_numpy(bool)) if "calibration" in prompts else None
     calibration = calibrate(scorer, vectors, list(prompts["label"]), alpha, held_out=held_out)
     folder.parent.mkdir(parents=True, exist_ok=True)
+    sweep_staging(folder)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     if model is not None:  # hard links: no copy of the weights, and the live index is left untouched
         shutil.copytree(model, staging / MODEL_FOLDER, copy_function=os.link)
@@ -474,6 +476,7 @@ def _build_adapted(folder: Path, source, name: str, rows: TrainingRows, prompts:
     tuned[held_out] = False
     base = resolve_model_path(model)
     folder.parent.mkdir(parents=True, exist_ok=True)
+    sweep_staging(folder)
     workdir = Path(tempfile.mkdtemp(prefix=f".{folder.name}.model.", dir=folder.parent))
     try:
         stats = fine_tune(base, [rows.texts[i] for i in np.flatnonzero(tuned)],
@@ -490,6 +493,22 @@ def _build_adapted(folder: Path, source, name: str, rows: TrainingRows, prompts:
         return _write(folder, manifest, vectors, prompts.assign(calibration=~tuned), alpha, rows.rejects, workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+STALE_STAGING_SECONDS = 86_400
+
+
+def sweep_staging(folder: Path, older_than: float = STALE_STAGING_SECONDS) -> list[Path]:
+    """Remove the hidden work folders (``.NAME.XXXX``, ``.NAME.model.XXXX``) that builds of this index
+    killed outright (SIGKILL, power loss) left beside it; no command reads them, but an adapted
+    encoder's weights make each one ~90 MB. Only those untouched for a day: a build of the same name
+    running right now keeps its own."""
+    cutoff, removed = time.time() - older_than, []
+    for stale in folder.parent.glob(f".{glob.escape(folder.name)}.*"):
+        if stale.is_dir() and not stale.is_symlink() and stale.stat().st_mtime < cutoff:
+            shutil.rmtree(stale, ignore_errors=True)
+            removed.append(stale)
+    return removed
 
 
 def _swap(staging: Path, folder: Path) -> None:

@@ -196,3 +196,31 @@ def test_adding_unlabelled_prompts_again_relabels_nothing(tmp_path):
     built = PromptIndex.build(source, "u", index_dir=tmp_path / "ix", model=FAKE_MODEL, scorer="knn")
     again = built.add(source)
     assert (again.added, again.relabelled, again.already_present) == (0, 0, 40)
+
+
+def test_work_folders_of_killed_builds_are_swept_once_a_day_old(tmp_path):
+    """A build killed outright left .NAME.XXXX (and, adapted, ~90 MB .NAME.model.XXXX) folders forever."""
+    import os
+    import time
+
+    from novelty.index import sweep_staging
+
+    stale, fresh, other = tmp_path / ".bot.abc123", tmp_path / ".bot.model.def456", tmp_path / ".other.x1"
+    for folder in (stale, fresh, other, tmp_path / "bot"):
+        folder.mkdir()
+    old = time.time() - 2 * 86_400
+    for folder in (stale, other):
+        os.utime(folder, (old, old))
+    assert sweep_staging(tmp_path / "bot") == [stale]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".bot.model.def456", ".other.x1", "bot"]
+
+
+def test_sigterm_unwinds_like_ctrl_c(tmp_path):
+    """kill (SIGTERM) stopped the CLI dead: no finally block ran, so work folders stayed behind."""
+    import subprocess
+    import sys
+
+    code = ("import os, signal, time\nfrom novelty.cli import _exit_cleanly_on_sigterm\n_exit_cleanly_on_sigterm()\n"
+            "try:\n    os.kill(os.getpid(), signal.SIGTERM)\n    time.sleep(10)\nfinally:\n    print('cleaned up')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 143 and "cleaned up" in done.stdout, done.stderr
