@@ -186,8 +186,9 @@ def format_feedback(imports, report) -> str:
         if i.rejected:
             lines.append(f"  {i.rejected:,} rows set aside: " + "; ".join(
                 f"{r['reason']} x{r['rows']:,} (e.g. '{r['example']}')" for r in i.reject_reasons))
-    unjudged = (f"{report.unjudged:,} labelled prompts were logged without a predicted label or a time, so "
-                "their accuracy cannot be judged (score them with --pred-col and --time-col)") if report.unjudged else ""
+    unjudged = "" if not report.unjudged else (
+        f"{report.unjudged:,} labelled prompts were logged without a predicted label or a time, so their "
+        "accuracy cannot be judged (score them with --pred-col and --time-col)")
     if not report.windows:
         return "\n".join(lines + [unjudged + "." if unjudged else "No labelled prompt matches a scored one yet."])
 

@@ -19,8 +19,8 @@ def score_files(paths: str | Path | Sequence[str | Path], index: PromptIndex | s
                 progress: Progress | None = None, out_parquet: str | Path | None = None,
                 cache_size: int = CACHE_SIZE, redact: bool = False,
                 redact_before_embed: bool = False) -> ScoreResult:
-    """Score every prompt of ``paths`` (one file or several) against ``index`` and record the results in ``db`` (or in
-    Parquet shards under ``out_parquet``).
+    """Score every prompt of ``paths`` (one file or several) against ``index`` and record the results
+    in ``db`` (or in Parquet shards under ``out_parquet``).
 
     ``alpha`` overrides the index's calibrated false-alarm target for this run.
     """
