@@ -35,14 +35,22 @@ from novelty.scorers import COMPONENTS, LogRegScorer  # noqa: E402
 from novelty.scoring import FOLDS, MAX_CALIBRATION, BaseScorer, cross_fit, stratified_folds  # noqa: E402
 
 
-class Residual(BaseScorer):
-    """Norm of the part of the centred vector outside the training prompts' top principal directions."""
+class _OneParameter(BaseScorer):
+    """A scorer with one named parameter (``defaults``), kept as an attribute and given back by params."""
 
-    def __init__(self, dim: int = 20):
-        self.dim = dim
+    defaults: dict = {}
+
+    def __init__(self, **value):
+        self.__dict__.update({**self.defaults, **value})
 
     def params(self) -> dict:
-        return {"dim": self.dim}
+        return {name: getattr(self, name) for name in self.defaults}
+
+
+class Residual(_OneParameter):
+    """Norm of the part of the centred vector outside the training prompts' top principal directions."""
+
+    defaults = {"dim": 20}
 
     def _fit(self, x, y) -> None:
         self.mean_ = x.mean(0)
@@ -66,14 +74,10 @@ class CentredKNN(BaseScorer):
         return 1 - (c / np.linalg.norm(c, axis=1, keepdims=True) @ self.reference_.T).max(1)
 
 
-class Mahalanobis(BaseScorer):
+class Mahalanobis(_OneParameter):
     """Smallest class-conditional Mahalanobis distance, one shrunk covariance shared by all classes."""
 
-    def __init__(self, shrink: float = 0.5):
-        self.shrink = shrink
-
-    def params(self) -> dict:
-        return {"shrink": self.shrink}
+    defaults = {"shrink": 0.5}
 
     def _fit(self, x, y) -> None:
         y = np.asarray(y)
@@ -107,14 +111,10 @@ class LogRegVariant(LogRegScorer):
         return -(top[:, -1] - top[:, -2])
 
 
-class Prototype(BaseScorer):
+class Prototype(_OneParameter):
     """-(max softmax probability) of cosine to the class means at a temperature."""
 
-    def __init__(self, temperature: float = 0.05):
-        self.temperature = temperature
-
-    def params(self) -> dict:
-        return {"temperature": self.temperature}
+    defaults = {"temperature": 0.05}
 
     def _fit(self, x, y) -> None:
         y = np.asarray(y)
