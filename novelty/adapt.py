@@ -23,6 +23,7 @@ from typing import Sequence
 
 import numpy as np
 
+from .embed import load_error
 from .errors import InputError
 from .scoring import MIN_CALIBRATION, fully_labelled, stratified_folds
 
@@ -83,7 +84,10 @@ def fine_tune(base: str, texts: Sequence[str], labels: Sequence[str], out: Path,
     started, cpu = time.perf_counter(), time.process_time()
     texts, labels = _sample(list(texts), [str(x) for x in labels], options)
     torch.manual_seed(options.seed)
-    model = SentenceTransformer(base, device="cpu")
+    try:
+        model = SentenceTransformer(base, device="cpu")
+    except Exception as exc:  # a missing or broken model: the same one line as without --adapt
+        raise load_error(base, "torch", exc) from None
     _freeze(model, options.layers)
     classes, y = np.unique(np.asarray(labels, dtype=object), return_inverse=True)
     head = torch.nn.Parameter(_class_means(model, texts, y, len(classes)))

@@ -97,6 +97,14 @@ class HashingEmbedder:
         return unique_then_scatter(texts, lambda u: normalise(np.stack([self._one(t) for t in u])))
 
 
+def load_error(name: str, backend: str, exc: Exception) -> ModelError:
+    """What a model that sentence-transformers could not load becomes: one line, and what to pass."""
+    return ModelError(
+        f"cannot load the embedding model {name!r} on the {backend} backend ({type(exc).__name__}: "
+        f"{exc}). Pass a folder holding a sentence-transformers model, or the name of one already in "
+        "the local Hugging Face cache: novelty never downloads models.")
+
+
 class SentenceTransformerEmbedder:
     """A sentence-transformers model on the CPU, batched, each distinct text encoded once per call."""
 
@@ -119,10 +127,7 @@ class SentenceTransformerEmbedder:
         except ModelError:
             raise
         except Exception as exc:  # the library raises many types for a missing or broken model
-            raise ModelError(
-                f"cannot load the embedding model {name!r} on the {backend} backend ({type(exc).__name__}: "
-                f"{exc}). Pass a folder holding a sentence-transformers model, or the name of one already in "
-                "the local Hugging Face cache: novelty never downloads models.") from None
+            raise load_error(name, backend, exc) from None
         self.name = name
         self.backend = backend
         self.batch_size = batch_size

@@ -330,7 +330,7 @@ def _whole_numbers(column: list) -> list:
     texts = [v.strip() for v in column if isinstance(v, str) and v.strip()]
     if not texts or not all(_WHOLE.fullmatch(v) for v in texts):
         return column
-    return [v.strip().split(".")[0] if isinstance(v, str) and v.strip() else v for v in column]
+    return [canonical_id(v) if isinstance(v, str) and v.strip() else v for v in column]
 
 
 def _blank(value) -> bool:

@@ -470,7 +470,6 @@ def _build_adapted(folder: Path, source, name: str, rows: TrainingRows, prompts:
     calibrate on the slice (cross-fitted within it), and keep the slice in the index as reference
     prompts too (why, measured: README, "Adapting the encoder")."""
     check_adaptable(rows.labels, model, options.held_out)
-    load_embedder(model, backend="torch")  # a missing or broken model: one clear error, before any tuning
     held_out = calibration_slice(rows.labels, options.held_out, options.seed)
     tuned = np.ones(len(rows.texts), dtype=bool)
     tuned[held_out] = False

@@ -227,7 +227,12 @@ def _parquet_records(path: Path, columns: Columns, validator: "_Validator") -> I
     import pyarrow.parquet as pq
 
     try:  # Parquet needs to seek: a gzipped one (the docs say gzip too) is unzipped into memory
-        parquet = pq.ParquetFile(io.BytesIO(_open_bytes(path).read()) if _gzipped(path) else path)
+        if _gzipped(path):
+            with _open_bytes(path) as fh:
+                source = io.BytesIO(fh.read())
+        else:
+            source = path
+        parquet = pq.ParquetFile(source)
     except Exception as exc:  # pyarrow raises ArrowInvalid, OSError... for a bad file
         raise InputError(f"{path}: not a readable Parquet file ({exc})") from None
     validator.check_header(parquet.schema_arrow.names)

@@ -79,11 +79,11 @@ def add(db: str | Path, *, cluster: str | None = None, max_p_value: float | None
         queued = dict(store.db.execute("SELECT prompt_id, text_hash FROM queue").fetchall())
         new = [r for r in rows if r["prompt_id"] not in queued]
         dimension = int(store.meta().get("dimension", 0))
-        found = store.cached_vectors([r["text_hash"] for r in new] + [h for h in queued.values() if h], dimension)
+        queued_hashes = {h for h in queued.values() if h}
+        found = store.cached_vectors([r["text_hash"] for r in new] + list(queued_hashes), dimension)
         # a vector `score --cache-size` evicted (a prompt never flagged novel) cannot be compared: left out, counted
         fresh = [r for r in new if r["text_hash"] in found]
         vectors = np.stack([found[r["text_hash"]] for r in fresh]) if fresh else np.zeros((0, dimension), np.float32)
-        queued_hashes = {h for h in queued.values() if h}
         queued_vectors = [found[h] for h in queued_hashes if h in found]
         keep = _deduplicate([r["text_hash"] for r in fresh], vectors, queued_hashes,
                             np.stack(queued_vectors) if queued_vectors else vectors[:0], dedupe)

@@ -108,7 +108,6 @@ class _RayEngine:
     def __init__(self, index: PromptIndex, alpha: float, workers: int):
         import ray
 
-        _refuse_adapted(index)
         files = {name: (index.path / name).read_bytes() for name in (*FILES, "manifest.json")}
         if json.loads(files["manifest.json"])["checksum"] != index.checksum:
             raise IndexFileError(f"index {index.name!r} changed on disk since it was loaded; load it again")
