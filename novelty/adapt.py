@@ -122,6 +122,9 @@ def _freeze(model, layers: int) -> None:
     blocks = getattr(getattr(transformer, "encoder", None), "layer", None)
     if blocks is None:  # not a BERT-like model: tune everything rather than guess
         return
+    if layers > len(blocks):  # recorded as asked, it would claim a depth the model does not have
+        raise InputError(f"--adapt-layers {layers}: this model has {len(blocks)} transformer layers "
+                         "(0 tunes them all)")
     for parameter in transformer.parameters():
         parameter.requires_grad_(False)
     for block in list(blocks)[-layers:]:

@@ -54,6 +54,13 @@ def _named(ctx: typer.Context, **roles: str) -> frozenset[str]:
                      if getattr(ctx.get_parameter_source(option), "name", None) == "COMMANDLINE")
 
 
+def _used_only_with(ctx: typer.Context, on: bool, switch: str, **options: str) -> None:
+    """Refuse options typed for a mode that is off: silently ignoring them would build something else."""
+    typed = [flag for name, flag in options.items() if name in _named(ctx, **{name: name})]
+    if typed and not on:
+        raise InputError(f"{', '.join(typed)} only appl{'ies' if len(typed) == 1 else 'y'} with {switch}")
+
+
 @contextmanager
 def _user_errors() -> Iterator[None]:
     """Print a NoveltyError as one line and exit 2; let real bugs keep their traceback."""
@@ -146,6 +153,9 @@ def index_build(
     with _user_errors():
         columns = Columns(text=text_col, time=None, label=label_col, id=id_col,
                           required=_named(ctx, label="label_col", id="id_col"))
+        _used_only_with(ctx, adapt, "--adapt", adapt_epochs="--adapt-epochs", adapt_max_prompts="--adapt-max-prompts",
+                        adapt_layers="--adapt-layers", adapt_held_out="--adapt-held-out")
+        _used_only_with(ctx, scorer == "knn", "--scorer knn", k="--k")
         options = AdaptOptions(epochs=adapt_epochs, max_prompts=adapt_max_prompts, layers=adapt_layers,
                                held_out=adapt_held_out) if adapt else None
         if adapt:

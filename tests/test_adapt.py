@@ -116,6 +116,9 @@ def test_adapt_needs_labels_and_real_weights(tmp_path):
         with pytest.raises(ModelError, match="cannot load the embedding model"):
             PromptIndex.build(labelled, "m", index_dir=tmp_path / "ix", model=str(missing), adapt=True)
     assert not (tmp_path / "ix" / "m").exists()
+    with pytest.raises(InputError, match="this model has 6 transformer layers"):  # was recorded as 7
+        PromptIndex.build(labelled, "deep", index_dir=tmp_path / "ix", adapt=AdaptOptions(layers=7, held_out=0.34))
+    assert not (tmp_path / "ix" / "deep").exists()
     with pytest.raises(InputError, match="--engine local"):
         PromptIndex.build(labelled, "r", index_dir=tmp_path, adapt=True, embed=lambda *a: None)
 

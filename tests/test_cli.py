@@ -63,6 +63,10 @@ def test_index_add_from_the_cli(tmp_path, train_csv):
     (["score", "{log}", "--index", "bot", "--db", "{db}", "--text-col", "question"], "no column 'question'"),
     (["index", "build", "{log}", "--name", "x", "--model", FAKE_MODEL], "no column 'text'"),
     (["index", "build", "{train}", "--name", "x", "--model", "/no/such/model"], "cannot load the embedding model"),
+    # options of a mode that is off were ignored: the index built was not the one asked for
+    (["index", "build", "{train}", "--name", "x", "--model", FAKE_MODEL, "--adapt-layers", "6",
+      "--adapt-epochs", "2"], "--adapt-epochs, --adapt-layers only apply with --adapt"),
+    (["index", "build", "{train}", "--name", "x", "--model", FAKE_MODEL, "--k", "5"], "--k only applies with --scorer knn"),
 ])
 def test_input_errors_exit_2_with_a_message_and_no_traceback(tmp_path, train_csv, day_log, args, message):
     ix = tmp_path / "ix"
