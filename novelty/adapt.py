@@ -63,15 +63,20 @@ def calibration_slice(labels: Sequence, share: float, seed: int) -> np.ndarray:
     return stratified_folds(labels, max(2, round(1 / share)), len(labels), seed)[0]
 
 
-def check_adaptable(labels: Sequence, model: str, share: float) -> None:
+def check_adaptable(labels: Sequence, model: str, options: AdaptOptions) -> None:
     if not fully_labelled(labels):
         raise InputError("--adapt fine-tunes the encoder on the labels: every training prompt needs a label, "
                          "with at least two distinct labels (see --label-col)")
     if model.startswith("hashing:"):
         raise InputError("--adapt fine-tunes a sentence-transformers model; the hashing embedder has no weights")
+    share = options.held_out
     if len(labels) * share < MIN_CALIBRATION:
         raise InputError(f"--adapt holds out {share:.0%} of the prompts for calibration, which must be at least "
                          f"{MIN_CALIBRATION}; {len(labels)} prompts are too few")
+    distinct = len(set(map(str, labels)))
+    if options.max_prompts is not None and options.max_prompts < distinct:  # some labels would go untuned
+        raise InputError(f"--adapt-max-prompts {options.max_prompts} is below the {distinct} labels: "
+                         "the tuning needs a prompt of each")
 
 
 def fine_tune(base: str, texts: Sequence[str], labels: Sequence[str], out: Path,

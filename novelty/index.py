@@ -469,7 +469,7 @@ def _build_adapted(folder: Path, source, name: str, rows: TrainingRows, prompts:
     """Fine-tune ``model`` on all prompts but a held-out slice, embed every prompt with the tuned model,
     calibrate on the slice (cross-fitted within it), and keep the slice in the index as reference
     prompts too (why, measured: README, "Adapting the encoder")."""
-    check_adaptable(rows.labels, model, options.held_out)
+    check_adaptable(rows.labels, model, options)
     held_out = calibration_slice(rows.labels, options.held_out, options.seed)
     tuned = np.ones(len(rows.texts), dtype=bool)
     tuned[held_out] = False

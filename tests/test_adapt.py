@@ -111,6 +111,8 @@ def test_adapt_needs_labels_and_real_weights(tmp_path):
         PromptIndex.build(labelled, "h", index_dir=tmp_path, model=FAKE_MODEL, adapt=True)
     with pytest.raises(InputError, match="too few"):
         PromptIndex.build(labelled, "f", index_dir=tmp_path, adapt=AdaptOptions(held_out=0.1))
+    with pytest.raises(InputError, match="below the 20 labels"):  # some labels went untuned, without a word
+        PromptIndex.build(labelled, "few", index_dir=tmp_path, adapt=AdaptOptions(max_prompts=10, held_out=0.34))
     (tmp_path / "empty-model").mkdir()
     for missing in (tmp_path / "no-such-model", tmp_path / "empty-model"):  # were tracebacks from the tuner
         with pytest.raises(ModelError, match="cannot load the embedding model"):
