@@ -39,9 +39,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("logs.path", None, "One day's production log (JSONL, CSV or Parquet, gzip too). {date} becomes "
             "the run date (2026-11-25), {date:%Y/%m/%d} any strftime format; * and ? match several files."),
     Setting("logs.text_col", "prompt", "Column holding the prompt text."),
-    Setting("logs.time_col", "timestamp", "Column holding the event time (ISO-8601 or epoch)."),
-    Setting("logs.id_col", "", "Column holding a unique prompt id; feedback labels join on it. Empty: ids "
-            "derive from time, text and line."),
+    Setting("logs.time_col", "timestamp", "Column holding the event time (ISO-8601 or epoch); a log without "
+            "it is refused. Empty: the log has no times (no windows, so no spike test)."),
+    Setting("logs.id_col", "", "Column holding a unique prompt id; feedback labels join on it (a log "
+            "without it is refused). Empty: ids derive from time, text and line."),
     Setting("logs.pred_col", "predicted_label", "Column holding the model's predicted label."),
     Setting("output.db", "monitor.db", "SQLite file the run fills (created on the first run)."),
     Setting("output.report", "report.html", "HTML report rewritten by every run ({date} allowed)."),
@@ -79,6 +80,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("alert.missing_log", True, "Also exit 1 when the day's log is missing.", bool),
 )
 BY_KEY = {s.key: s for s in SETTINGS}
+DATED = ("logs.path", "output.report", "output.summary", "drift.current", "golden.current", "feedback.path")
+NOT_EMPTY = ("index.name", "logs.path", "logs.text_col")  # no default, or no run without them
 EXAMPLE = {  # docs/monitor.toml, the README's example: a support bot with every input configured
     "index.name": "support-bot", "logs.path": "logs/{date}.jsonl", "logs.id_col": "request_id",
     "output.db": "monitor.db", "output.report": "reports/{date}.html", "output.summary": "runs/{date}.json",
@@ -125,16 +128,27 @@ class MonitorConfig:
         pattern = self.path(key, day)
         if pattern is None:
             return None, []
-        if glob.has_magic(str(pattern)):
-            return pattern, sorted(Path(p) for p in glob.glob(str(pattern)) if Path(p).is_file())
+        wild = only_stars(str(pattern))
+        if glob.has_magic(wild):
+            return pattern, sorted(Path(p) for p in glob.glob(wild) if Path(p).is_file())
         return pattern, [pattern] if pattern.is_file() else []
+
+
+def only_stars(pattern: str) -> str:
+    """``pattern`` for ``glob`` with ``*`` and ``?`` as its only wildcards: a ``[`` in a folder name
+    (``mon[1]``, ``logs [prod]``) is a character, not the start of a set that matches nothing.
+
+    >>> only_stars("/srv/mon[1]/logs/*.jsonl")
+    '/srv/mon[[]1]/logs/*.jsonl'
+    """
+    return pattern.replace("[", "[[]")
 
 
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> MonitorConfig:
     """Read and check ``path`` against ``SETTINGS``; ``overrides`` ("section.key": value) win."""
     path = Path(path)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # -sig: Notepad saves a BOM first
     except FileNotFoundError:
         raise InputError(f"{path}: no such config file; write one with `novelty init`") from None
     except IsADirectoryError:
@@ -181,6 +195,10 @@ def _checked(s: Setting, value: Any, path: Path | str) -> Any:
         value = [value]
     if not isinstance(value, s.kind) or (s.kind is not bool and isinstance(value, bool)):
         raise InputError(f"{path}: {s.key} should be a {s.kind.__name__}, not {value!r} ({s.help})")
+    if s.kind is list and not all(isinstance(item, str) for item in value):
+        raise InputError(f"{path}: {s.key} should be a list of strings, not {value!r} ({s.help})")
+    if s.key in NOT_EMPTY and not value.strip():
+        raise InputError(f"{path}: {s.key} is empty ({s.help})")
     return value
 
 
@@ -202,29 +220,36 @@ _RANGES = (  # checked when the config loads, so a run never gets half way and t
 
 
 def _check_values(values: dict, path: Path, overridden: set[str] = frozenset()) -> None:
+    def where(key: str) -> str:  # a bad value given with --set is not the file's fault
+        return "--set" if key in overridden else str(path)
+
     unknown = set(values["alert.causes"]) - set(CAUSE_KINDS)
     if unknown:
-        raise InputError(f"{path}: alert.causes takes {', '.join(CAUSE_KINDS)}, not {', '.join(sorted(unknown))}")
+        raise InputError(f"{where('alert.causes')}: alert.causes takes {', '.join(CAUSE_KINDS)}, "
+                         f"not {', '.join(sorted(unknown))}")
     if values["alert.min_severity"] not in SEVERITIES:
-        raise InputError(f"{path}: alert.min_severity is low, medium or high, not {values['alert.min_severity']!r}")
+        raise InputError(f"{where('alert.min_severity')}: alert.min_severity is low, medium or high, "
+                         f"not {values['alert.min_severity']!r}")
     for key, ok, rule in _RANGES:
         value = values[key]
         if not ok(value):
-            raise InputError(f"{'--set' if key in overridden else path}: {key} {rule}, not {value!r} "
-                             f"({BY_KEY[key].help})")
+            raise InputError(f"{where(key)}: {key} {rule}, not {value!r} ({BY_KEY[key].help})")
     from .spikes import window_seconds
 
     for key in ("spikes.window", "feedback.window", "feedback.period", "clusters.lookback", "alert.lookback"):
         try:
             window_seconds(values[key])
         except InputError as exc:
-            raise InputError(f"{path}: {key}: {exc}") from None
+            raise InputError(f"{where(key)}: {key}: {exc}") from None
     for key, value in values.items():  # a {dat} typo fails now, in init, not at the first run
-        if isinstance(value, str) and "{" in value:
+        if isinstance(value, str) and key not in DATED and "{date" in value:
+            raise InputError(f"{where(key)}: {key} = {value!r}: {{date}} is filled in only in "
+                             f"{', '.join(DATED)}; {key} is one path for every day")
+        if isinstance(value, str) and key in DATED and "{" in value:
             try:
                 value.format(date=Date(2026, 11, 25))
             except (KeyError, ValueError, IndexError, TypeError, AttributeError) as exc:
-                raise InputError(f"{path}: {key} = {value!r}: only {{date}} may be filled in ({exc})") from None
+                raise InputError(f"{where(key)}: {key} = {value!r}: only {{date}} may be filled in ({exc})") from None
 
 
 def parse_override(text: str) -> tuple[str, Any]:

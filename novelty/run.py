@@ -16,11 +16,11 @@ from __future__ import annotations
 import sqlite3
 import sys
 import traceback
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date as Date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from .config import MonitorConfig, load_config
 from .diagnose import Diagnosis, diagnose
@@ -75,6 +75,8 @@ def run_monitor(config: str | Path | MonitorConfig, day: Date | str | None = Non
     cfg = config if isinstance(config, MonitorConfig) else load_config(config)
     day = _day(day)
     job = _Job(cfg, day, progress)
+    if job.db.is_dir():
+        raise InputError(f"output.db {job.db} is a folder; give a file name such as monitor.db ({cfg.source})")
     for name, step in (("score", job.score), ("spikes", job.spikes), ("drift", job.drift),
                        ("golden", job.golden), ("feedback", job.feedback), ("clusters", job.clusters),
                        ("diagnose", job.diagnose), ("report", job.report)):
@@ -93,8 +95,8 @@ def run_monitor(config: str | Path | MonitorConfig, day: Date | str | None = Non
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(to_json(summary.to_dict()), encoding="utf-8")
-        except OSError as exc:
-            raise InputError(f"output.summary {out}: cannot write it ({exc.strerror}); the steps ran") from None
+        except OSError as exc:  # a step of its own: the run's findings and alerts are still printed
+            job.steps.append(Step("summary", "failed", f"output.summary {out}: cannot write it ({exc.strerror})"))
     return summary
 
 
@@ -151,16 +153,26 @@ class _Job:
         """Whether this run's date is the newest a run has clustered in this database (recorded in
         ``meta``, so logs in another time zone, whose evening falls on the next UTC day, do not make
         the newest day look old)."""
-        with closing(sqlite3.connect(self.db)) as conn:
+        with self._meta() as conn:
             row = conn.execute("SELECT value FROM meta WHERE key = ?", [_NEWEST_CLUSTERED]).fetchone()
             if row is None:  # a database from before the key: the stored clusters' newest prompt decides
                 row = conn.execute("SELECT substr(MAX(last_seen), 1, 10) FROM clusters").fetchone()
         return row is None or row[0] is None or row[0] <= self.day.isoformat()
 
     def record_clustered(self) -> None:
-        with closing(sqlite3.connect(self.db)) as conn, conn:
+        if self.missing:  # a date without a log (a typo, 2027 for 2026) must not become the newest view
+            return
+        with self._meta() as conn, conn:
             conn.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value "
                          "WHERE excluded.value > meta.value", [_NEWEST_CLUSTERED, self.day.isoformat()])
+
+    @contextmanager
+    def _meta(self) -> Iterator[sqlite3.Connection]:
+        try:
+            with closing(sqlite3.connect(self.db)) as conn:
+                yield conn
+        except sqlite3.DatabaseError as exc:  # as Store says it for the other steps
+            raise InputError(f"{self.db} is not a novelty SQLite database ({exc})") from None
 
     # -- the steps --------------------------------------------------------------------------------
     def score(self) -> Step:
@@ -172,8 +184,11 @@ class _Job:
             self.missing.append(str(pattern))
             return Step("score", "skipped", f"no log for {self.day}: nothing at {pattern}")
         c = self.cfg
+        # a time or id column named in the config must be there: scored without them, the day's prompts
+        # would sit outside every window, and naming the column later would store them a second time
         columns = Columns(text=c["logs.text_col"], time=c["logs.time_col"] or None, id=c["logs.id_col"] or None,
                           label=c["logs.pred_col"] or None,
+                          required=frozenset(role for role in ("time", "id") if c[f"logs.{role}_col"]),
                           options=tuple((role, f"logs.{role if role != 'label' else 'pred'}_col in {c.source}")
                                         for role in ("text", "time", "id", "label")))
         readable = [f for f in files if not _empty(f)]
@@ -361,9 +376,13 @@ def format_run(summary: RunSummary) -> str:
     """The short summary printed to stdout (cron mails it)."""
     lines = [f"novelty run {summary.date} ({summary.config})"]
     lines += [f"  {s.name:<9} {s.status:<8} {s.reason}" for s in summary.steps]
+    failed = [s.name for s in summary.steps if s.status == "failed"]
     if summary.alerts:
         lines.append("ALERT: " + "; ".join(summary.alerts))
-    else:
+    if failed:
+        lines.append(f"FAILED: {', '.join(failed)} (exit 2); the reason is on its line above"
+                     + ("" if summary.alerts else "; no alert from the steps that ran"))
+    elif not summary.alerts:
         lines.append("No alert.")
     if summary.report:
         lines.append(f"Report: {Path(summary.report).resolve()}")

@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from .config import load_config, render_config
+from .config import load_config, only_stars, render_config
 from .errors import InputError
 from .logs import format_time
 
@@ -88,7 +88,7 @@ def _relative_to(folder: Path, settings: dict[str, Any]) -> dict[str, Any]:
 
 
 def _names_files(base: Path, pattern: str) -> bool:
-    return bool(glob.glob(os.path.normpath(base / _wildcards(pattern))))  # '..' through folders not made yet
+    return bool(glob.glob(only_stars(os.path.normpath(base / _wildcards(pattern)))))  # '..' through folders not made yet
 
 
 def _wildcards(pattern: str) -> str:
@@ -104,7 +104,7 @@ def _newest_log(pattern: str, folder: Path) -> Path | None:
         return None
     wild = _wildcards(pattern)
     base = Path(wild) if Path(wild).is_absolute() else folder / wild
-    found = sorted(p for p in glob.glob(os.path.normpath(base)) if Path(p).is_file())
+    found = sorted(p for p in glob.glob(only_stars(os.path.normpath(base))) if Path(p).is_file())
     return Path(found[-1]) if found else None
 
 

@@ -16,7 +16,7 @@ from novelty.config import load_config, render_config
 from novelty.demo_data import production_day, request_id
 from novelty.errors import InputError, NoveltyError
 from novelty.feedback import import_feedback, offline_online_gap, online_accuracy, Accuracy
-from novelty.run import run_monitor
+from novelty.run import format_run, run_monitor
 
 TABLES = ("scores", "windows", "incidents", "clusters", "cluster_members", "feedback", "rejects")
 
@@ -200,9 +200,12 @@ def test_a_step_that_breaks_unexpectedly_fails_alone_and_the_run_exits_2(monitor
     assert steps["golden"].status == "failed" and "RuntimeError: boom" in steps["golden"].reason
     assert steps["report"].status == "skipped" and steps["clusters"].status == "ran"
     assert result.exit_code == 2
-    (tmp_path / "summary-dir").mkdir()
-    with pytest.raises(InputError, match="output.summary"):
-        run_monitor(load_config(monitor, {"output.summary": "summary-dir"}), "2026-11-18")
+    (tmp_path / "summary-dir").mkdir()  # was an error alone: the steps' findings and the alert were lost
+    monkeypatch.undo()
+    unwritten = run_monitor(load_config(monitor, {"output.summary": "summary-dir"}), "2026-11-18")
+    assert unwritten.steps[-1].name == "summary" and "cannot write it" in unwritten.steps[-1].reason
+    assert unwritten.exit_code == 2 and len(unwritten.steps) == 9
+    assert "FAILED: summary" in format_run(unwritten) and "No alert." not in format_run(unwritten)
 
 
 def test_init_writes_a_config_that_run_accepts(tmp_path, index):
@@ -539,3 +542,61 @@ def test_a_label_with_a_line_break_keeps_the_confusion_table_one_line_a_row():
                           [{"label": "card\nlost", "predicted": "fees", "count": 1}], 1, 0)
     text = format_feedback([], report)
     assert text.splitlines()[-1] == "      1  card lost -> fees"
+
+
+def test_a_bracket_in_a_folder_name_is_a_character_not_a_glob(tmp_path, index):
+    folder = tmp_path / "mon[1]"  # was: no log ever found (a set matching '1'), a missing-log alert a day
+    folder.mkdir()
+    _day_log(folder, 1)
+    out = CliRunner().invoke(app, ["init", "--index", "bot", "--logs", "logs/{date}.jsonl", "--index-dir",
+                                   str(index.path.parent), "-o", str(folder / "monitor.toml")])
+    assert "columns sniffed from" in out.output, out.output
+    summary = run_monitor(folder / "monitor.toml", "2026-11-18")
+    assert summary.steps[0].status == "ran" and summary.exit_code == 0
+
+
+def test_a_configured_time_or_id_column_missing_from_the_log_fails_the_step(monitor):
+    # was: scored without times (outside every window, exit 0), and naming the column later stored it twice
+    for setting, role in (("logs.time_col", "time"), ("logs.id_col", "id")):
+        score = run_monitor(load_config(monitor, {setting: "created"}), "2026-11-18").steps[0]
+        assert score.status == "failed" and f"no column 'created' (the {role} column)" in score.reason
+        assert f"Set {setting} in" in score.reason
+        with sqlite3.connect(monitor.parent / "monitor.db") as conn:
+            assert conn.execute("SELECT COUNT(*) FROM scores").fetchone() == (0,)
+    assert run_monitor(load_config(monitor, {"logs.time_col": ""}), "2026-11-18").steps[0].status == "ran"
+
+
+def test_a_date_without_a_log_does_not_become_the_newest_clustered_view(monitor):
+    for day in ("2026-11-18", "2026-11-19", "2027-11-19", "2026-11-24"):  # 2027: a typo, no log
+        summary = run_monitor(monitor, day)
+    clusters = next(s for s in summary.steps if s.name == "clusters")
+    assert clusters.facts.get("saved") is True, clusters  # was: 'not saved, as a later date has run' until 2027
+
+
+def test_a_database_of_another_program_fails_every_step_with_one_line(monitor):
+    (monitor.parent / "other.db").write_text("not a database")
+    summary = run_monitor(load_config(monitor, {"output.db": "other.db"}), "2026-11-18")
+    failed = [s for s in summary.steps if s.status == "failed"]
+    assert failed and all("a bug?" not in s.reason for s in failed), failed  # clusters was a DatabaseError
+    (monitor.parent / "a-folder").mkdir()
+    with pytest.raises(InputError, match="^output.db .*a-folder is a folder"):  # was: '--db ... is a folder'
+        run_monitor(load_config(monitor, {"output.db": "a-folder"}), "2026-11-18")
+
+
+@pytest.mark.parametrize("override, message", [
+    ({"alert.causes": ["label_bias", 3]}, "alert.causes should be a list of strings"),  # was a TypeError
+    ({"drift.ignore": [1, 2]}, "drift.ignore should be a list of strings"),
+    ({"output.db": "dbs/{date}.db"}, "one path for every day"),  # was: a file named '{date}.db'
+    ({"golden.baseline": "golden_{date}.csv"}, "{date} is filled in only in"),
+    ({"index.name": " "}, "index.name is empty"),  # was: "no index '' in ."
+    ({"spikes.window": "banana"}, "^--set: spikes.window"),  # was: blamed the file
+    ({"alert.min_severity": "dire"}, "^--set: alert.min_severity"),
+])
+def test_bad_settings_are_refused_with_where_they_came_from(monitor, override, message):
+    with pytest.raises(InputError, match=message):
+        load_config(monitor, override)
+
+
+def test_a_config_saved_with_a_byte_order_mark_loads(monitor):
+    monitor.write_bytes(b"\xef\xbb\xbf" + monitor.read_bytes())  # Notepad's UTF-8; was 'not valid TOML'
+    assert load_config(monitor)["index.name"] == "bot"
