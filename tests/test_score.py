@@ -72,6 +72,16 @@ def test_rescoring_the_same_file_adds_nothing_and_embeds_nothing(tmp_path, index
     assert len(rows(tmp_path / "m.db", "SELECT * FROM runs")) == 2
 
 
+def test_naming_the_id_column_after_a_first_run_scores_nothing_twice(tmp_path, index):
+    # was: the day's rows stored a second time under their logged ids (windows counted them twice)
+    log = write_jsonl(tmp_path / "d.jsonl", [{"rid": f"r{i}", "prompt": f"where is card {i}",
+                                              "timestamp": "2026-11-24T10:00:00Z"} for i in range(6)])
+    first = score_files([log], index, tmp_path / "m.db")
+    again = score_files([log], index, tmp_path / "m.db", columns=Columns(id="rid"))
+    assert first.scored == 6 and (again.scored, again.skipped) == (0, 6)
+    assert len(rows(tmp_path / "m.db")) == 6
+
+
 def test_texts_seen_before_come_from_the_embedding_cache(tmp_path, index, day_log, monkeypatch):
     score_files([day_log], index, tmp_path / "m.db")
     records = [json.loads(line) for line in day_log.read_text().splitlines()]

@@ -118,17 +118,23 @@ class Gate:
         # with --redact-before-embed nothing derived from the original is kept, the id included (a hash
         # of the text, time and line would let anyone confirm a guessed card number); --redact alone
         # keeps the original's id, so turning it on or off never re-scores a row
-        originals, before = batch.texts, {}
+        originals = batch.texts
+        before: dict[int, list[str]] = {}  # other ids a row may be stored under by an earlier run
         if self.redact and self.redact_before_embed:
             batch.texts = [self.redact(t) for t in batch.texts]
             # ...yet a row already stored under its original's id (scored without the flag, or by a
             # version that derived ids before redacting) is looked up by that id, never kept, not rescored
-            before = {i: derive_id(batch.times[i], originals[i], batch.lines[i], source)
+            before = {i: [derive_id(batch.times[i], originals[i], batch.lines[i], source)]
                       for i in range(len(batch.texts)) if not batch.ids[i] and originals[i] != batch.texts[i]}
         ids = [canonical_id(given) or derive_id(ts, text, line, source)
                for given, ts, text, line in zip(batch.ids, batch.times, batch.texts, batch.lines)]
-        # a database scored before ids were stored canonical (' 3 ', '12.0') holds the id as written
-        before.update({i: given for i, given in enumerate(batch.ids) if given and given != ids[i]})
+        for i, given in enumerate(batch.ids):
+            if given:
+                # a database scored before ids were stored canonical (' 3 ', '12.0') holds the id as
+                # written; one scored before the log's id column was named holds the derived id
+                derived = {derive_id(batch.times[i], text, batch.lines[i], source)
+                           for text in (batch.texts[i], originals[i])}
+                before.setdefault(i, []).extend(([given] if given != ids[i] else []) + sorted(derived))
         rejects = [reject_row(self.run_id, r.source, r.line, r.reason, r.raw) for r in batch.rejects]
         todo = self._new_rows(batch, ids, rejects, counts, before, originals)
         hashes = [text_hash(batch.texts[i]) for i in todo]
@@ -152,8 +158,8 @@ class Gate:
         return rows, [{**r, "raw": self.redact(r["raw"]), "reason": self.redact(r["reason"])} for r in rejects]
 
     def _new_rows(self, batch: Batch, ids: list[str], rejects: list[dict], counts: Counts,
-                  original_ids: dict[int, str], originals: list[str]) -> list[int]:
-        earlier = self.sink.existing_ids(ids + list(original_ids.values()))
+                  original_ids: dict[int, list[str]], originals: list[str]) -> list[int]:
+        earlier = self.sink.existing_ids(ids + [pid for alternates in original_ids.values() for pid in alternates])
         stored = self.sink.text_hashes([pid for pid in ids if earlier.get(pid, self.run_id) != self.run_id])
         first_line: dict[str, int] = {}
         todo = []
@@ -165,7 +171,7 @@ class Gate:
                 rejects.append(reject_row(self.run_id, batch.source, batch.lines[i],
                                           f"id {pid!r} was scored before for another text", batch.texts[i]))
             elif earlier.get(pid, self.run_id) != self.run_id or \
-                    earlier.get(original_ids.get(i), self.run_id) != self.run_id:
+                    any(earlier.get(other, self.run_id) != self.run_id for other in original_ids.get(i, ())):
                 counts.skipped += 1
             elif pid in earlier or pid in first_line or pid in self.in_flight:
                 where = f"line {first_line[pid]}" if pid in first_line else "an earlier chunk"
