@@ -471,7 +471,9 @@ def offline_online_gap(online: Accuracy, golden_accuracy: float, golden_items: i
 
 
 def record_gap(db: str | Path, gap: Gap, novel_share: float | None = None) -> Incident | None:
-    """Open (or update) the period's ``offline_online_gap`` incident; withdraw it when the gap closed."""
+    """Open (or update) the period's ``offline_online_gap`` incident. A period without a gap withdraws
+    the open gaps of periods ending inside it: a backfill run on the labels it had then, or yesterday's
+    run before today's labels arrived, no longer stands against the newer evidence."""
     details = {"window_size": "period", **gap.to_dict(), "novel_share_of_errors": novel_share}
     severity = "high" if gap.gap >= 0.1 else "medium"
     incident = Incident(GAP_KIND, gap.period_start, gap.period_end, severity, gap.p_value, details)
@@ -486,9 +488,10 @@ def record_gap(db: str | Path, gap: Gap, novel_share: float | None = None) -> In
                     "window_end=excluded.window_end, updated_at=excluded.updated_at",
                     [incident.incident_id, GAP_KIND, gap.period_start, gap.period_end, severity, gap.p_value,
                      json.dumps(details, default=str), now, now])
-            else:
-                store.db.conn.execute("UPDATE incidents SET status='withdrawn', updated_at=? WHERE incident_id=?",
-                                      [now, incident.incident_id])
+            else:  # and the earlier gaps this period covers the end of: judged again on the labels since
+                store.db.conn.execute(
+                    "UPDATE incidents SET status='withdrawn', updated_at=? WHERE kind = ? AND status = 'open' "
+                    "AND window_end > ? AND window_end <= ?", [now, GAP_KIND, gap.period_start, gap.period_end])
         store.transaction(work)
     finally:
         store.close()

@@ -16,6 +16,7 @@ from novelty.config import load_config, render_config
 from novelty.demo_data import production_day, request_id
 from novelty.errors import InputError, NoveltyError
 from novelty.feedback import import_feedback, offline_online_gap, online_accuracy, Accuracy
+from novelty.engines.local import score_files
 from novelty.run import format_run, run_monitor
 
 TABLES = ("scores", "windows", "incidents", "clusters", "cluster_members", "feedback", "rejects")
@@ -436,6 +437,24 @@ def test_gap_test():
     assert offline_online_gap(Accuracy.of(8_000, 10_000), 0.92, 0, ("a", "b")).significant
     with pytest.raises(InputError):
         offline_online_gap(Accuracy.of(0, 0), 0.9, 10, ("a", "b"))
+
+
+def test_a_period_without_a_gap_withdraws_the_gaps_it_covers_the_end_of(tmp_path, index):
+    from novelty.diagnose import gap_causes
+    from novelty.feedback import record_gap
+
+    db = tmp_path / "m.db"
+    score_files([write_jsonl(tmp_path / "l.jsonl", [{"prompt": "hi", "timestamp": "2026-11-20T10:00:00Z"}])],
+                index, db)
+    days = [f"2026-11-{d}" for d in (10, 16, 17, 23, 24)]
+    record_gap(db, offline_online_gap(Accuracy.of(800, 1000), 0.92, 0, (days[0], days[2])))  # ends before
+    record_gap(db, offline_online_gap(Accuracy.of(800, 1000), 0.92, 0, (days[1], days[3])))  # partial labels
+    assert gap_causes(db, days[2], days[4])[0][0].details["period"][1] == days[3]
+    record_gap(db, offline_online_gap(Accuracy.of(915, 1000), 0.92, 0, (days[2], days[4])))  # all of them: no gap
+    assert gap_causes(db, days[2], days[4])[0] == []  # was: the partial period's gap alerted on, stale
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT window_end, status FROM incidents ORDER BY 1").fetchall() == [
+            (days[2], "open"), (days[3], "withdrawn")]
 
 
 def test_the_documented_example_config_is_the_rendered_one():
