@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import shlex
 import signal
 import sys
 import threading
@@ -86,9 +87,16 @@ def _print_json(payload) -> None:
 
 def _exit_cleanly_on_sigterm() -> None:
     """``kill`` (SIGTERM, what cron, systemd and container runtimes send) unwinds like Ctrl-C: open
-    transactions roll back and work folders are removed, where the default would stop dead."""
+    transactions roll back and work folders are removed, where the default would stop dead. Both say
+    so on stderr (Ctrl-C was silent) and exit 128 + the signal's number."""
+    def stop(signum, frame) -> None:
+        typer.echo(f"\nnovelty: stopped by {signal.Signals(signum).name}; what was finished is kept and nothing "
+                   "half-written: run the same command again to go on", err=True)
+        sys.exit(128 + signum)
+
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, stop)
 
 
 @app.callback(invoke_without_command=True)
@@ -928,7 +936,10 @@ def init_command(
         found = f" (no column of {result.sniffed_from} could be told apart: default names; check [logs] in it)"
     else:
         found = " (no log found yet: default column names)"
-    typer.echo(f"Wrote {result.out}{found}. Try it: novelty run --config {result.out} --date YYYY-MM-DD")
+    if result.sniffed_from and "id" not in result.columns:
+        found += (". No id column found: feedback labels join on one; set logs.id_col in it if the log has "
+                  "one under another name")
+    typer.echo(f"Wrote {result.out}{found}. Try it: novelty run --config {shlex.quote(result.out)} --date YYYY-MM-DD")
 
 
 # ---------------------------------------------------------------------------------------------- feedback

@@ -215,12 +215,15 @@ def test_work_folders_of_killed_builds_are_swept_once_a_day_old(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == [".bot.model.def456", ".other.x1", "bot"]
 
 
-def test_sigterm_unwinds_like_ctrl_c(tmp_path):
-    """kill (SIGTERM) stopped the CLI dead: no finally block ran, so work folders stayed behind."""
+@pytest.mark.parametrize("name, code", [("SIGTERM", 143), ("SIGINT", 130)])
+def test_sigterm_unwinds_like_ctrl_c_and_both_say_so(tmp_path, name, code):
+    """kill (SIGTERM) stopped the CLI dead: no finally block ran, so work folders stayed behind.
+    Ctrl-C (SIGINT) exited 130 without a word."""
     import subprocess
     import sys
 
-    code = ("import os, signal, time\nfrom novelty.cli import _exit_cleanly_on_sigterm\n_exit_cleanly_on_sigterm()\n"
-            "try:\n    os.kill(os.getpid(), signal.SIGTERM)\n    time.sleep(10)\nfinally:\n    print('cleaned up')\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 143 and "cleaned up" in done.stdout, done.stderr
+    script = ("import os, signal, time\nfrom novelty.cli import _exit_cleanly_on_sigterm\n_exit_cleanly_on_sigterm()\n"
+              f"try:\n    os.kill(os.getpid(), signal.{name})\n    time.sleep(10)\nfinally:\n    print('cleaned up')\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == code and "cleaned up" in done.stdout, done.stderr
+    assert f"stopped by {name}" in done.stderr and "run the same command again" in done.stderr

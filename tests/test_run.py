@@ -574,6 +574,18 @@ def test_a_bracket_in_a_folder_name_is_a_character_not_a_glob(tmp_path, index):
     assert summary.steps[0].status == "ran" and summary.exit_code == 0
 
 
+def test_init_says_when_no_id_column_was_found_and_quotes_its_hint(tmp_path, index):
+    folder = tmp_path / "cfg dir"
+    folder.mkdir()
+    rows = [{k: v for k, v in r.items() if k != "request_id"} for r in _day_log(folder, 1)]
+    write_jsonl(folder / "logs" / "2026-11-18.jsonl", rows)
+    out = CliRunner().invoke(app, ["init", "--index", "bot", "--logs", "logs/{date}.jsonl", "-o",
+                                   str(folder / "mon itor.toml")])
+    shown = " ".join(out.output.split())
+    assert "No id column found: feedback labels join on one" in shown  # was: not a word
+    assert f"--config '{folder / 'mon itor.toml'}'" in shown  # was unquoted: a copied hint split in two
+
+
 def test_a_configured_time_or_id_column_missing_from_the_log_fails_the_step(monitor):
     # was: scored without times (outside every window, exit 0), and naming the column later stored it twice
     for setting, role in (("logs.time_col", "time"), ("logs.id_col", "id")):
