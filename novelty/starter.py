@@ -23,7 +23,7 @@ from .logs import format_time
 
 NAMES = {
     "text": ("prompt", "text", "query", "utterance", "message", "question", "input", "user_message"),
-    "time": ("timestamp", "ts", "time", "created_at", "datetime", "event_time", "date"),
+    "time": ("timestamp", "ts", "time", "created_at", "created", "datetime", "event_time", "logged_at", "date"),
     "id": ("prompt_id", "request_id", "message_id", "event_id", "uuid", "id"),
     "pred": ("predicted_label", "prediction", "predicted_intent", "pred", "intent", "label"),
 }
@@ -117,7 +117,10 @@ def sniff_columns(path: str | Path, rows: int = 50) -> dict[str, str]:
     ...     _ = p.write_text('{"ts": "2026-11-25T08:00:00Z", "rid": "a1", "utterance": "where is my card", '
     ...                      '"intent": "card_arrival"}\\n')
     ...     sniff_columns(p)
+    ...     _ = p.write_text('{"at": 1764057600, "n": 3, "utterance": "where is my card"}\\n')
+    ...     sniff_columns(p)
     {'text': 'utterance', 'time': 'ts', 'pred': 'intent'}
+    {'text': 'utterance', 'time': 'at'}
     """
     frame = _head(Path(path), rows)
     found: dict[str, str] = {}
@@ -132,11 +135,16 @@ def sniff_columns(path: str | Path, rows: int = 50) -> dict[str, str]:
         found["text"] = str(max(strings, key=lambda c: frame[c].str.len().mean()))
     if "time" not in found:
         timed = next((c for c in frame.columns if c not in found.values()
-                      and frame[c].head(10).map(lambda v: isinstance(v, str) and format_time(v) is not None).all()),
+                      and frame[c].head(10).map(_a_time).all()),
                      None)
         if timed is not None:
             found["time"] = str(timed)
     return found
+
+
+def _a_time(value) -> bool:
+    """A time as logs write them: ISO text, or epoch seconds / milliseconds (not a flag)."""
+    return isinstance(value, (str, int, float)) and not isinstance(value, bool) and format_time(value) is not None
 
 
 def _head(path: Path, rows: int) -> pd.DataFrame:
