@@ -659,7 +659,7 @@ def clusters_show(
     if not prompts:
         return typer.echo(f"No look-alikes of {cluster_id}." if look_alikes else
                           f"No prompts in {cluster_id} now: the latest clustering run over them left them as "
-                          "noise or put them in another cluster.")
+                          "noise or put them in another cluster, or they were pruned.")
     typer.echo("\n".join(f"{p['ts'] or '-':<21} {p['similarity']:.2f}  {p['text']}  -> {p['predicted_label']}"
                          for p in prompts))
 

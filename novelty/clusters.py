@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
+from datetime import date as Date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +39,7 @@ class Cluster:
     size: int
     first_seen: str
     last_seen: str
-    growth: float                      # prompts on the last day / mean of the days before; -1: one day only (new)
+    growth: float                      # prompts on the last day / mean of the days before (quiet ones 0); -1: new
     daily: dict[str, int]
     predicted_labels: dict[str, int]   # what the model forced them into
     nearest_labels: dict[str, int]     # the training labels they sit closest to
@@ -66,10 +67,11 @@ def find_clusters(db: str | Path, since: str | None = None, until: str | None = 
             return []
         vectors = store.vectors([r["text_hash"] for r in rows])
         labels = _labels(vectors, min_size)
-        clusters, members = _describe(store, rows, vectors, labels)
-        clusters = _with_history(store, clusters, members, rows, vectors, since)
+        last_day = max((r["ts"] or "")[:10] for r in rows) or None  # a cluster quiet that day has grown 0x
+        clusters, members = _describe(store, rows, vectors, labels, last_day)
+        clusters = _with_history(store, clusters, members, rows, vectors, since, last_day)
         clusters = _count_look_alikes(store, clusters, members, rows, vectors, labels, until)
-        if save:
+        if save and clusters:  # a run that finds nothing (say a --min-size too big) leaves the stored view
             _save(store, clusters, members, [r["prompt_id"] for r in rows])
         return sorted(clusters, key=lambda c: -c.size)
     finally:
@@ -78,6 +80,8 @@ def find_clusters(db: str | Path, since: str | None = None, until: str | None = 
 
 def cluster_prompts(db: str | Path, cluster_id: str, limit: int = 200, similar: bool = False) -> list[dict]:
     """The prompts of one stored cluster, newest first; ``similar``: its look-alikes instead."""
+    if limit < 1:
+        raise InputError(f"--limit must be at least 1, not {limit}")
     if not Path(db).exists():
         raise InputError(f"{db}: no such database; fill one with `novelty score` first")
     store = Store(db)
@@ -237,7 +241,7 @@ def _reduced(vectors: np.ndarray, dims: int = 20) -> np.ndarray:
     return PCA(dims, random_state=0).fit_transform(vectors)
 
 
-def _describe(store: Store, rows: list[dict], vectors: np.ndarray, labels: np.ndarray):
+def _describe(store: Store, rows: list[dict], vectors: np.ndarray, labels: np.ndarray, last_day: str | None):
     stored = {cid: np.frombuffer(blob, np.float32) for cid, blob in
               store.db.execute("SELECT cluster_id, centroid FROM clusters")}
     names = _names([[rows[i]["text"] for i in np.flatnonzero(labels == c)] for c in range(labels.max() + 1)])
@@ -249,13 +253,14 @@ def _describe(store: Store, rows: list[dict], vectors: np.ndarray, labels: np.nd
         cid = _match(centroid, stored, taken) or _new_id(stored, taken)
         taken.add(cid)
         stored.setdefault(cid, centroid)
-        clusters.append(_cluster(cid, names[c], [rows[i] for i in idx], vectors[idx], centroid))
+        name = names[c] or f"{cid} (no distinctive words)"  # was 'cluster N', N its place in this run
+        clusters.append(_cluster(cid, name, [rows[i] for i in idx], vectors[idx], centroid, last_day))
         members += [(rows[i]["prompt_id"], cid) for i in idx]
     return clusters, members
 
 
 def _with_history(store: Store, clusters: list[Cluster], members: list[tuple[str, str]], rows: list[dict],
-                  vectors: np.ndarray, since: str | None) -> list[Cluster]:
+                  vectors: np.ndarray, since: str | None, last_day: str | None) -> list[Cluster]:
     """A cluster that keeps an id from an earlier run also keeps that run's members from before this
     run's range (a lookback): its size, first day, daily counts and growth count them too, so the
     card and ``clusters show`` tell one story."""
@@ -280,7 +285,7 @@ def _with_history(store: Store, clusters: list[Cluster], members: list[tuple[str
             continue
         union = [rows[i] for i in mine[c.cluster_id]] + old
         stacked = np.vstack([vectors[mine[c.cluster_id]], np.stack([found[r["text_hash"]] for r in old])])
-        out.append(_cluster(c.cluster_id, c.name, union, stacked, c.centroid))
+        out.append(_cluster(c.cluster_id, c.name, union, stacked, c.centroid, last_day))
     return out
 
 
@@ -295,8 +300,18 @@ def _new_id(stored: dict, taken: set[str]) -> str:
     return f"c{(max(used) + 1 if used else 1):04d}"
 
 
-def _cluster(cid: str, name: str, rows: list[dict], vectors: np.ndarray, centroid: np.ndarray) -> Cluster:
+def _cluster(cid: str, name: str, rows: list[dict], vectors: np.ndarray, centroid: np.ndarray,
+             last_day: str | None = None) -> Cluster:
+    """``daily`` counts every day from the first prompt's to ``last_day`` (the newest of the range's
+    novel prompts), quiet days as 0: a topic that stopped has not grown, and a day without it is part
+    of the baseline."""
     days = Counter((r["ts"] or "")[:10] for r in rows)
+    dated = sorted(d for d in days if d)
+    if dated:
+        day, end = Date.fromisoformat(dated[0]), Date.fromisoformat(max(dated[-1], last_day or ""))
+        while day <= end:
+            days.setdefault(day.isoformat(), 0)
+            day += timedelta(days=1)
     ordered = sorted(days)
     before = [days[d] for d in ordered[:-1]]
     growth = days[ordered[-1]] / (sum(before) / len(before)) if before else float("inf")
@@ -319,14 +334,13 @@ def _names(documents: list[list[str]], words: int = 3) -> list[str]:
     try:
         counts = CountVectorizer(stop_words="english", token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z]+\b").fit(
             [" ".join(d) for d in documents])
-    except ValueError:  # nothing but stop words
-        return [f"cluster {i + 1}" for i in range(len(documents))]
+    except ValueError:  # nothing but stop words: named by their ids
+        return [""] * len(documents)
     matrix = counts.transform([" ".join(d) for d in documents]).toarray().astype(float)
     tf = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
     idf = np.log(1 + matrix.sum(axis=1).mean() / np.maximum(matrix.sum(axis=0), 1))
     vocab = counts.get_feature_names_out()
-    return [" / ".join(vocab[j] for j in np.argsort(-row)[:words] if row[j] > 0) or f"cluster {i + 1}"
-            for i, row in enumerate(tf * idf)]
+    return [" / ".join(vocab[j] for j in np.argsort(-row)[:words] if row[j] > 0) for row in tf * idf]
 
 
 def _save(store: Store, clusters: list[Cluster], members: list[tuple[str, str]], clustered: list[str]) -> None:
@@ -334,6 +348,9 @@ def _save(store: Store, clusters: list[Cluster], members: list[tuple[str, str]],
     this run put it in, or to none when it is noise now (an older run's membership is dropped)."""
     now = utc_now()
     with store.db.conn:
+        losing = {cid for part in range(0, len(clustered), 500) for (cid,) in store.db.execute(
+            "SELECT DISTINCT cluster_id FROM cluster_members WHERE prompt_id IN "
+            f"({','.join('?' * len(clustered[part:part + 500]))})", clustered[part:part + 500])}
         store.db.conn.executemany("DELETE FROM cluster_members WHERE prompt_id = ?", [(p,) for p in clustered])
         for c in clusters:
             store.db.conn.execute(
@@ -344,5 +361,28 @@ def _save(store: Store, clusters: list[Cluster], members: list[tuple[str, str]],
                  json.dumps(c.predicted_labels), json.dumps(c.nearest_labels), json.dumps(c.examples),
                  c.centroid.tobytes(), now, c.look_alikes, json.dumps(c.look_alike_labels)])
         store.db.conn.executemany("INSERT OR REPLACE INTO cluster_members VALUES (?, ?)", members)
+        _recount(store, losing - {c.cluster_id for c in clusters}, now)
+
+
+def _recount(store: Store, shrunk: set[str], now: str) -> None:
+    """Clusters this run took members from but did not find again keep the members left to them; their
+    size, days, growth, labels and examples are counted again on those (the card said 73 where 23 were
+    left). One left with none is superseded and no longer shown."""
+    for cid in sorted(shrunk):
+        rows = list(store.db.query(
+            "SELECT s.prompt_id, s.ts, s.text, s.text_hash, s.predicted_label, s.nearest_label FROM cluster_members m "
+            "JOIN scores s USING (prompt_id) WHERE m.cluster_id = ?", [cid]))
+        name, blob = store.db.execute("SELECT name, centroid FROM clusters WHERE cluster_id = ?", [cid]).fetchone()
+        centroid = np.frombuffer(blob, dtype=np.float32)
+        found = store.cached_vectors([r["text_hash"] for r in rows], len(centroid))
+        rows = [r for r in rows if r["text_hash"] in found]
+        if not rows:
+            continue
+        c = _cluster(cid, name, rows, np.stack([found[r["text_hash"]] for r in rows]), centroid)
+        store.db.conn.execute(
+            "UPDATE clusters SET size=?, first_seen=?, last_seen=?, growth=?, daily=?, predicted_labels=?, "
+            "nearest_labels=?, examples=?, updated_at=? WHERE cluster_id=?",
+            [c.size, c.first_seen, c.last_seen, c.growth, json.dumps(c.daily), json.dumps(c.predicted_labels),
+             json.dumps(c.nearest_labels), json.dumps(c.examples), now, cid])
 
 

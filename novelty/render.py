@@ -161,13 +161,14 @@ def format_golden(report) -> str:
 
 def format_clusters(clusters) -> str:
     if not clusters:
-        return "No clusters: too few novel prompts in this range, or none close to each other."
+        return ("No clusters: too few novel prompts in this range, or none close to each other. "
+                "The stored clusters stay as the last run that found some left them.")
     lines = [f"{len(clusters)} clusters of novel prompts, largest first:",
              "  id     size  growth  first seen  name / example -> labels it is forced into"]
     for c in clusters:
         growth = f"{c.growth:5.1f}x" if c.growth >= 0 else "   new"
         forced = ", ".join(list(c.predicted_labels)[:2]) or "-"
-        lines.append(f"  {c.cluster_id}  {c.size:5,}  {growth}  {c.first_seen[:10]}  {c.name}")
+        lines.append(f"  {c.cluster_id}  {c.size:5,}  {growth}  {c.first_seen[:10]}  {_clip(c.name, 60)}")
         lines.append(f"                              e.g. {_clip(c.examples[0], 60) if c.examples else ''} -> {forced}")
         if c.look_alikes:
             passed = ", ".join(list(c.look_alike_labels)[:2])
