@@ -175,9 +175,20 @@ def parse_range(since: str | None, until: str | None) -> tuple[str | None, str |
 
 
 def parse_bound(value: str | None, flag: str) -> str | None:
-    """A --since / --until value as a canonical UTC time string (None stays None)."""
+    """A --since / --until value as a canonical UTC time string (None stays None). Digits alone are a
+    date written without dashes (``20261124``) or epoch seconds / milliseconds (10 / 13 digits); any
+    other count of digits (``2026``) is refused, not read as seconds after 1970 and clamped to 1990.
+
+    >>> parse_bound("20261124", "--since"), parse_bound("1764028800", "--since")
+    ('2026-11-24T00:00:00Z', '2025-11-25T00:00:00Z')
+    """
     if value is None:
         return None
+    digits = isinstance(value, str) and value.strip().isdigit()
+    if digits and len(value.strip()) == 8:
+        value = f"{value.strip()[:4]}-{value.strip()[4:6]}-{value.strip()[6:]}"
+    elif digits and len(value.strip()) not in (10, 13):
+        raise InputError(f"{flag} {value!r} is not a date or time (try 2026-11-25)")
     stamp = format_bound(value)
     if stamp is None:
         raise InputError(f"{flag} {value!r} is not a date or time (try 2026-11-25)")

@@ -292,3 +292,12 @@ def test_prompts_in_a_window_s_first_second_count_in_its_details(tmp_path):
     assert all(r["text"].startswith("bitcoin") for r in incident.details["top_novel"])
     assert incident.details["absorbing_labels"][0] == pytest.approx(
         {"label": "c", "prompts": 60, "novel": 60, "novel_share": 1.0, "share_of_novel": 1.0, "excess": 57.0})
+
+
+@pytest.mark.parametrize("value", ["2026", "202611", "0", "2026112"])
+def test_digits_that_are_no_date_are_refused_not_read_as_1970_seconds(value):
+    from novelty.spikes import parse_bound
+
+    with pytest.raises(InputError, match="is not a date or time"):  # was: clamped to 1990, every prompt in range
+        parse_bound(value, "--since")
+    assert parse_bound("20261124", "--since") == "2026-11-24T00:00:00Z"  # was 1990-01-01 (seconds after 1970)
