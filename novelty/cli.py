@@ -41,9 +41,11 @@ DB_HELP = "SQLite file filled by `novelty score`."
 JSON_HELP = "Print the result as JSON (for scripts) instead of a summary."
 INDEX_DIR_HELP = "Folder holding indexes (default: ./indexes, or $NOVELTY_INDEX_DIR)."
 ENGINE_HELP = ("Where embedding runs: local (this process) or ray (a pool of Ray actors, each loading "
-               "the model once; needs pip install 'novelty\\[ray]'). The same verdicts either way: "
-               "scores agree to float rounding, and neighbours tied in similarity may be listed in "
-               "another order.")
+               "the model once; needs pip install 'novelty\\[ray]'). With an fp32 or hashing model the "
+               "same verdicts either way (scores agree to float rounding). The default int8 encoder "
+               "scales each batch, so a prompt's vector moves a little with the prompts batched beside "
+               "it: the engines batch differently and may differ by ~0.01 in similarity, flipping a few "
+               "prompts at the threshold (build with --backend onnx for identical results).")
 RAY_ADDRESS_HELP = "With --engine ray: address of an existing Ray cluster (e.g. ray-head:6379 or auto); " \
                    "default: start a local Ray on this machine's CPUs."
 WORKERS_HELP = "With --engine ray: actors in the pool (default: one per CPU of the cluster)."

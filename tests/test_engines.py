@@ -39,3 +39,19 @@ def test_local_engine_writes_parquet_shards(tmp_path, index, day_log):
     assert shards["prompt_id"].nunique() == 400  # the lake de-duplicates on the stable ids
     assert first.top_novel and first.reject_reasons[0]["rows"] == 1
     assert len(list((tmp_path / "lake" / "scores").glob("run-000001-part-*.parquet"))) == 3
+
+
+@pytest.mark.parametrize("workers", [0, -2])
+def test_workers_below_one_are_refused(tmp_path, index, day_log, workers):
+    # were: 0 read as 'one per CPU', -2 a traceback from Ray and a failed run in the database
+    with pytest.raises(InputError, match="--workers must be at least 1"):
+        score_files([day_log], index, tmp_path / "m.db", engine="ray", workers=workers)
+    assert not (tmp_path / "m.db").exists()
+
+
+def test_a_ray_address_nothing_listens_at_fails_in_seconds():
+    from novelty.engines.ray import _reachable
+
+    with pytest.raises(InputError, match="cannot reach the Ray cluster at --ray-address '127.0.0.1:1'"):
+        _reachable("127.0.0.1:1", timeout=5)  # was: ray.init retried for many minutes, no error
+    _reachable("auto")  # left to Ray

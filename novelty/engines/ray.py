@@ -50,6 +50,21 @@ def require_ray():
     return ray
 
 
+def _reachable(address: str, timeout: float = 10.0) -> None:
+    """Fail in seconds on a HOST:PORT nothing listens at: ray.init retries such an address for many
+    minutes, printing warnings about other addresses, without an error. 'auto' and 'local' pass."""
+    import socket
+
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit():
+        return  # 'auto', 'local' or a malformed address: ray.init says what it makes of it
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot reach the Ray cluster at --ray-address {address!r} "
+                         f"({getattr(exc, 'strerror', None) or exc}); is its head node up?") from None
+
+
 def connect(address: str | None = None, num_cpus: int | None = None) -> int:
     """Join the Ray cluster at ``address``, or start a local Ray, unless connected already; returns the
     cluster's CPUs (the default number of workers)."""
@@ -57,6 +72,7 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> int:
     if not ray.is_initialized():
         quiet = {"logging_level": logging.WARNING, "log_to_driver": False}
         if address:
+            _reachable(address)
             try:
                 ray.init(address=address, **quiet)
             except (ConnectionError, RuntimeError, ValueError) as exc:
