@@ -66,11 +66,16 @@ def _used_only_with(ctx: typer.Context, on: bool, switch: str, **options: str) -
 
 @contextmanager
 def _user_errors() -> Iterator[None]:
-    """Print a NoveltyError as one line and exit 2; let real bugs keep their traceback."""
+    """Print a NoveltyError (or an OSError: a path the system refused) as one line and exit 2; let real
+    bugs keep their traceback."""
     try:
         yield
     except NoveltyError as exc:
         typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except OSError as exc:  # the file system refused a path given (name too long, permissions): input, not a bug
+        where = f"{exc.filename}: " if exc.filename else ""
+        typer.echo(f"error: {where}{exc.strerror or exc}", err=True)
         raise typer.Exit(2) from None
 
 

@@ -75,6 +75,9 @@ def write_report(db: str | Path, out: str | Path = "report.html", **options) -> 
     out = Path(out)
     if out.is_dir():
         raise InputError(f"{out} is a folder; give the page's file name, e.g. {out / 'report.html'}")
+    blocking = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:  # was: 'cannot write the report (File exists)', after all the work
+        raise InputError(f"{out}: {blocking} is a file, not a folder")
     refuse_overwrite(out, [db, *(options.get(k) for k in ("reference", "current", "offline", "serving",
                                                           "golden_baseline", "golden_current"))])
     data = gather(db, **options)
@@ -121,7 +124,8 @@ def gather(db: str | Path, reference: str | Path | None = None, current: str | P
 
 # direction overrides, embeddings and isolates: in a prompt or label they would reverse the page's own
 # text around them ("Closest training labels" drawn backwards); shown as what they are instead
-_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+# bidi overrides reorder what follows them; C0 controls (a NUL from a log) make the page a binary file
+_BIDI_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\u202a-\u202e\u2066-\u2069]")
 
 
 def _visible_controls(value):

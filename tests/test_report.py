@@ -10,11 +10,13 @@ import re
 from html.parser import HTMLParser
 
 import numpy as np
+import pytest
 
 from typer.testing import CliRunner
 
 from novelty import charts
 from novelty.cli import app
+from novelty.errors import InputError
 from novelty.report import gather, write_report
 from novelty.store import Store
 
@@ -145,13 +147,17 @@ def test_direction_controls_long_prompts_untimed_prompts_since_and_quoted_paths(
     store = Store(db)
     run = store.start_run(alpha=0.05)
     store.write_chunk([(f"x{i}", run, "s", i, None, "long " * 400 if i == 0 else f"untimed {i}", f"x{i}",
-                        "evil\u202elabel", 0.1, 0.9, 0.001, 1, "t", "card", "[]", "2026-11-24T12:00:00Z")
+                        "evil\u202elabel\x00", 0.1, 0.9, 0.001, 1, "t", "card", "[]", "2026-11-24T12:00:00Z")
                        for i in range(5)], {f"x{i}": np.eye(32, dtype=np.float32)[i] for i in range(5)}, [])
     store.close()
     find_clusters(db)
     write_report(db, tmp_path / "r.html")
     html = (tmp_path / "r.html").read_text()
-    assert "\u202e" not in html and "evil[U+202E]label" in html  # in the labels section: untimed prompts count
+    assert "\u202e" not in html and "evil[U+202E]label[U+0000]" in html  # in the labels section: untimed count
+    assert "\x00" not in html  # a NUL made the page a binary file to grep
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(InputError, match="a-file is a file, not a folder"):  # was: '(File exists)', at the end
+        write_report(db, tmp_path / "a-file" / "r.html")
     assert "long " * 100 not in html
     write_report(db, tmp_path / "later.html", since="2030-01-01")
     assert re.search(r"<b>0</b><span>clusters of novel prompts", (tmp_path / "later.html").read_text())
