@@ -237,7 +237,9 @@ def index_add(
     if as_json:
         return _print_json(asdict(result))
     typer.echo(f"Added {result.added:,} prompts to {name!r} ({result.already_present:,} already there, "
-               f"{result.rejected} rejected); it now holds {result.total:,}."
+               f"{result.rejected} rejected"
+               + (f", {result.duplicates:,} repeating an earlier row of the file" if result.duplicates else "")
+               + f"); it now holds {result.total:,}."
                + (f" {result.relabelled} already there got the file's new label." if result.relabelled else "")
                + (f" {result.ids_renamed} reused an id already taken: kept as id@file:line."
                   if result.ids_renamed else ""))

@@ -313,7 +313,8 @@ class PromptIndex:
             self.__dict__.update(updated.__dict__)
         return AddResult(added=len(fresh), already_present=len(rows.texts) - len(fresh) - len(relabelled),
                          rejected=len(rows.rejects), total=len(self),
-                         ids_renamed=sum(i in rows.renamed for i in fresh), relabelled=len(corrected))
+                         ids_renamed=sum(i in rows.renamed for i in fresh), relabelled=len(corrected),
+                         duplicates=rows.duplicates)
 
     def _rejects(self) -> list[Reject]:
         """The training rows set aside so far (by the build and earlier adds), kept across an add."""
@@ -369,6 +370,7 @@ class AddResult:
     total: int
     ids_renamed: int = 0
     relabelled: int = 0    # prompts already in the index (same id and text) whose label the file corrected
+    duplicates: int = 0    # rows repeating an earlier row of the file (text and label): skipped
 
 
 def check_same_model(embedder: Embedder, model: dict, what: str) -> None:

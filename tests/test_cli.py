@@ -52,9 +52,12 @@ def test_build_info_score_round_trip(tmp_path, train_csv, day_log):
 def test_index_add_from_the_cli(tmp_path, train_csv):
     ix = tmp_path / "ix"
     invoke("index", "build", train_csv, "--name", "bot", "--model", FAKE_MODEL, "--index-dir", ix, "--scorer", "knn")
-    extra = write_csv(tmp_path / "x.csv", ["text", "label"], [("how do I buy bitcoin", "crypto")])
+    extra = write_csv(tmp_path / "x.csv", ["text", "label"], [("how do I buy bitcoin", "crypto")] * 2)
     out = invoke("index", "add", "bot", extra, "--index-dir", ix, "--json")
     assert out.exit_code == 0 and json.loads(out.output)["added"] == 1
+    again = invoke("index", "add", "bot", write_csv(tmp_path / "y.csv", ["text", "label"], [("stake eth", "crypto")] * 3),
+                   "--index-dir", ix)  # was: 'Added 1 prompts (0 already there, 0 rejected)' from 3 rows
+    assert "Added 1 prompts" in again.output and "2 repeating an earlier row of the file" in again.output
 
 
 @pytest.mark.parametrize("args, message", [
