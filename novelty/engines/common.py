@@ -128,15 +128,16 @@ class Gate:
                       for i in range(len(batch.texts)) if not batch.ids[i] and originals[i] != batch.texts[i]}
         ids = [canonical_id(given) or derive_id(ts, text, line, source)
                for given, ts, text, line in zip(batch.ids, batch.times, batch.texts, batch.lines)]
+        # a database scored before ids were stored canonical (' 3 ', '12.0') holds the id as written
         for i, given in enumerate(batch.ids):
-            if given:
-                # a database scored before ids were stored canonical (' 3 ', '12.0') holds the id as
-                # written; one scored before the log's id column was named holds the derived id
-                derived = {derive_id(batch.times[i], text, batch.lines[i], source)
-                           for text in (batch.texts[i], originals[i])}
-                before.setdefault(i, []).extend(([given] if given != ids[i] else []) + sorted(derived))
+            if given and given != ids[i]:
+                before.setdefault(i, []).append(given)
+
+        def derived(i: int) -> list[str]:  # and one scored before the log's id column was named, the derived id
+            return sorted({derive_id(batch.times[i], text, batch.lines[i], source)
+                           for text in (batch.texts[i], originals[i])})
         rejects = [reject_row(self.run_id, r.source, r.line, r.reason, r.raw) for r in batch.rejects]
-        todo = self._new_rows(batch, ids, rejects, counts, before, originals)
+        todo = self._new_rows(batch, ids, rejects, counts, before, originals, derived)
         hashes = [text_hash(batch.texts[i]) for i in todo]
         counts.read += len(batch) + len(batch.rejects)
         return Pending(ids=[ids[i] for i in todo], sources=[batch.source] * len(todo),
@@ -158,8 +159,15 @@ class Gate:
         return rows, [{**r, "raw": self.redact(r["raw"]), "reason": self.redact(r["reason"])} for r in rejects]
 
     def _new_rows(self, batch: Batch, ids: list[str], rejects: list[dict], counts: Counts,
-                  original_ids: dict[int, list[str]], originals: list[str]) -> list[int]:
+                  original_ids: dict[int, list[str]], originals: list[str], derived) -> list[int]:
         earlier = self.sink.existing_ids(ids + [pid for alternates in original_ids.values() for pid in alternates])
+        # rows with a logged id found under no id yet: looked up again under the id derived from them
+        # (only those, so a rerun, where every id is found, pays nothing for it)
+        unfound = {i: derived(i) for i, given in enumerate(batch.ids) if given and ids[i] not in earlier
+                   and not any(other in earlier for other in original_ids.get(i, ()))}
+        if unfound:
+            earlier.update(self.sink.existing_ids([pid for alternates in unfound.values() for pid in alternates]))
+            original_ids = {**original_ids, **{i: original_ids.get(i, []) + d for i, d in unfound.items()}}
         stored = self.sink.text_hashes([pid for pid in ids if earlier.get(pid, self.run_id) != self.run_id])
         first_line: dict[str, int] = {}
         todo = []
