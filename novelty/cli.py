@@ -44,7 +44,7 @@ ENGINE_HELP = ("Where embedding runs: local (this process) or ray (a pool of Ray
                "the model once; needs pip install 'novelty\\[ray]'). With an fp32 or hashing model the "
                "same verdicts either way (scores agree to float rounding). The default int8 encoder "
                "scales each batch, so a prompt's vector moves a little with the prompts batched beside "
-               "it: the engines batch differently and may differ by ~0.01 in similarity, flipping a few "
+               "it: the engines batch differently and may differ by up to ~0.03 in similarity, flipping a few "
                "prompts at the threshold (build with --backend onnx for identical results).")
 RAY_ADDRESS_HELP = "With --engine ray: address of an existing Ray cluster (e.g. ray-head:6379 or auto); " \
                    "default: start a local Ray on this machine's CPUs."
@@ -92,7 +92,7 @@ def _print_json(payload) -> None:
     typer.echo(to_json(payload))
 
 
-def _exit_cleanly_on_sigterm() -> None:
+def _exit_cleanly_on_sigterm() -> dict:
     """``kill`` (SIGTERM, what cron, systemd and container runtimes send) unwinds like Ctrl-C: open
     transactions roll back and work folders are removed, where the default would stop dead. Both say
     so on stderr (Ctrl-C was silent) and exit 128 + the signal's number."""
@@ -102,13 +102,16 @@ def _exit_cleanly_on_sigterm() -> None:
         sys.exit(128 + signum)
 
     if threading.current_thread() is threading.main_thread():
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, stop)
+        return {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGINT)}
+    return {}
 
 
 @app.callback(invoke_without_command=True)
-def _main(version: bool = typer.Option(False, "--version", help="Print the version and exit.")) -> None:
-    _exit_cleanly_on_sigterm()
+def _main(ctx: typer.Context,
+          version: bool = typer.Option(False, "--version", help="Print the version and exit.")) -> None:
+    previous = _exit_cleanly_on_sigterm()
+    # the command's own: a notebook or test calling app() gets its Ctrl-C (KeyboardInterrupt) back after
+    ctx.call_on_close(lambda: [signal.signal(signum, handler) for signum, handler in previous.items()])
     if version:
         typer.echo(f"novelty {__version__}")
         raise typer.Exit()

@@ -72,7 +72,7 @@ def find_clusters(db: str | Path, since: str | None = None, until: str | None = 
         clusters = _with_history(store, clusters, members, rows, vectors, since, last_day)
         clusters = _count_look_alikes(store, clusters, members, rows, vectors, labels, until)
         if save and clusters:  # a run that finds nothing (say a --min-size too big) leaves the stored view
-            _save(store, clusters, members, [r["prompt_id"] for r in rows])
+            _save(store, clusters, members, [r["prompt_id"] for r in rows], last_day)
         return sorted(clusters, key=lambda c: -c.size)
     finally:
         store.close()
@@ -343,7 +343,8 @@ def _names(documents: list[list[str]], words: int = 3) -> list[str]:
     return [" / ".join(vocab[j] for j in np.argsort(-row)[:words] if row[j] > 0) for row in tf * idf]
 
 
-def _save(store: Store, clusters: list[Cluster], members: list[tuple[str, str]], clustered: list[str]) -> None:
+def _save(store: Store, clusters: list[Cluster], members: list[tuple[str, str]], clustered: list[str],
+          last_day: str | None = None) -> None:
     """Store the clusters; every prompt clustered in this run (``clustered``) belongs to the cluster
     this run put it in, or to none when it is noise now (an older run's membership is dropped)."""
     now = utc_now()
@@ -361,10 +362,10 @@ def _save(store: Store, clusters: list[Cluster], members: list[tuple[str, str]],
                  json.dumps(c.predicted_labels), json.dumps(c.nearest_labels), json.dumps(c.examples),
                  c.centroid.tobytes(), now, c.look_alikes, json.dumps(c.look_alike_labels)])
         store.db.conn.executemany("INSERT OR REPLACE INTO cluster_members VALUES (?, ?)", members)
-        _recount(store, losing - {c.cluster_id for c in clusters}, now)
+        _recount(store, losing - {c.cluster_id for c in clusters}, now, last_day)
 
 
-def _recount(store: Store, shrunk: set[str], now: str) -> None:
+def _recount(store: Store, shrunk: set[str], now: str, last_day: str | None) -> None:
     """Clusters this run took members from but did not find again keep the members left to them; their
     size, days, growth, labels and examples are counted again on those (the card said 73 where 23 were
     left). One left with none is superseded and no longer shown."""
@@ -378,7 +379,7 @@ def _recount(store: Store, shrunk: set[str], now: str) -> None:
         rows = [r for r in rows if r["text_hash"] in found]
         if not rows:
             continue
-        c = _cluster(cid, name, rows, np.stack([found[r["text_hash"]] for r in rows]), centroid)
+        c = _cluster(cid, name, rows, np.stack([found[r["text_hash"]] for r in rows]), centroid, last_day)
         store.db.conn.execute(
             "UPDATE clusters SET size=?, first_seen=?, last_seen=?, growth=?, daily=?, predicted_labels=?, "
             "nearest_labels=?, examples=?, updated_at=? WHERE cluster_id=?",

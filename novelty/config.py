@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import glob
+import re
 import textwrap
 import tomllib
 from dataclasses import dataclass
@@ -39,10 +40,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("logs.path", None, "One day's production log (JSONL, CSV or Parquet, gzip too). {date} becomes "
             "the run date (2026-11-25), {date:%Y/%m/%d} any strftime format; * and ? match several files."),
     Setting("logs.text_col", "prompt", "Column holding the prompt text."),
-    Setting("logs.time_col", "timestamp", "Column holding the event time (ISO-8601 or epoch); a log without "
-            "it is refused. Empty: the log has no times (no windows, so no spike test)."),
-    Setting("logs.id_col", "", "Column holding a unique prompt id; feedback labels join on it (a log "
-            "without it is refused). Empty: ids derive from time, text and line."),
+    Setting("logs.time_col", "timestamp", "Column holding the event time (ISO-8601 or epoch); set here, a log "
+            "without it is refused. Empty: the log has no times (no windows, so no spike test)."),
+    Setting("logs.id_col", "", "Column holding a unique prompt id; feedback labels join on it (set here, a "
+            "log without it is refused). Empty: ids derive from time, text and line."),
     Setting("logs.pred_col", "predicted_label", "Column holding the model's predicted label."),
     Setting("output.db", "monitor.db", "SQLite file the run fills (created on the first run)."),
     Setting("output.report", "report.html", "HTML report rewritten by every run ({date} allowed)."),
@@ -59,7 +60,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("golden.accuracy", 0.0, "Offline accuracy to hold production to when no golden files are "
             "given (0: none).", float),
     Setting("golden.items", 0, "How many items golden.accuracy was measured on (0: treat it as exact).", int),
-    Setting("feedback.path", "", "True labels arriving for scored prompts ({date} allowed; glob too): "
+    Setting("feedback.path", "", "True labels arriving for scored prompts ({date} allowed; * and ? too): "
             "imported by every run, late and repeated labels included."),
     Setting("feedback.id_col", "prompt_id", "Column of the feedback file holding the prompt id."),
     Setting("feedback.label_col", "label", "Column of the feedback file holding the true label."),
@@ -108,6 +109,7 @@ class MonitorConfig:
     values: dict
     folder: Path
     source: str
+    given: frozenset = frozenset()  # keys the file or --set gave (the rest are defaults)
 
     def __getitem__(self, key: str) -> Any:
         return self.values[key]
@@ -171,7 +173,7 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Mo
         else:
             values[s.key] = s.default
     _check_values(values, path, set(overrides or {}))
-    return MonitorConfig(values, path.resolve().parent, str(path))
+    return MonitorConfig(values, path.resolve().parent, str(path), frozenset(given))
 
 
 def _flatten(raw: dict, path: Path) -> dict:
@@ -242,7 +244,7 @@ def _check_values(values: dict, path: Path, overridden: set[str] = frozenset()) 
         except InputError as exc:
             raise InputError(f"{where(key)}: {key}: {exc}") from None
     for key, value in values.items():  # a {dat} typo fails now, in init, not at the first run
-        if isinstance(value, str) and key not in DATED and "{date" in value:
+        if isinstance(value, str) and key not in DATED and re.search(r"\{[^{}]*\}", value):
             raise InputError(f"{where(key)}: {key} = {value!r}: {{date}} is filled in only in "
                              f"{', '.join(DATED)}; {key} is one path for every day")
         if isinstance(value, str) and key in DATED and "{" in value:

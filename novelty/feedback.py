@@ -472,8 +472,8 @@ def offline_online_gap(online: Accuracy, golden_accuracy: float, golden_items: i
 
 def record_gap(db: str | Path, gap: Gap, novel_share: float | None = None) -> Incident | None:
     """Open (or update) the period's ``offline_online_gap`` incident. A period without a gap withdraws
-    the open gaps of periods ending inside it: a backfill run on the labels it had then, or yesterday's
-    run before today's labels arrived, no longer stands against the newer evidence."""
+    the open gaps of periods ending inside it that rested on no more labels than it does: a backfill run
+    on the labels it had then no longer stands against the newer, larger evidence."""
     details = {"window_size": "period", **gap.to_dict(), "novel_share_of_errors": novel_share}
     severity = "high" if gap.gap >= 0.1 else "medium"
     incident = Incident(GAP_KIND, gap.period_start, gap.period_end, severity, gap.p_value, details)
@@ -488,10 +488,13 @@ def record_gap(db: str | Path, gap: Gap, novel_share: float | None = None) -> In
                     "window_end=excluded.window_end, updated_at=excluded.updated_at",
                     [incident.incident_id, GAP_KIND, gap.period_start, gap.period_end, severity, gap.p_value,
                      json.dumps(details, default=str), now, now])
-            else:  # and the earlier gaps this period covers the end of: judged again on the labels since
-                store.db.conn.execute(
-                    "UPDATE incidents SET status='withdrawn', updated_at=? WHERE kind = ? AND status = 'open' "
-                    "AND window_end > ? AND window_end <= ?", [now, GAP_KIND, gap.period_start, gap.period_end])
+            else:  # and the earlier gaps this period covers the end of, judged on no more labels than it
+                stale = [incident_id for incident_id, details in store.db.execute(
+                    "SELECT incident_id, details FROM incidents WHERE kind = ? AND status = 'open' "
+                    "AND window_end > ? AND window_end <= ?", [GAP_KIND, gap.period_start, gap.period_end])
+                    if json.loads(details or "{}").get("online", {}).get("labelled", 0) <= gap.online.labelled]
+                store.db.conn.executemany("UPDATE incidents SET status='withdrawn', updated_at=? WHERE incident_id=?",
+                                          [(now, i) for i in stale])
         store.transaction(work)
     finally:
         store.close()

@@ -169,9 +169,11 @@ class _Job:
     @contextmanager
     def _meta(self) -> Iterator[sqlite3.Connection]:
         try:
-            with closing(sqlite3.connect(self.db)) as conn:
+            with closing(sqlite3.connect(self.db, timeout=30)) as conn:  # Store's busy wait
                 yield conn
         except sqlite3.DatabaseError as exc:  # as Store says it for the other steps
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise  # contention, not a question of what the file is
             raise InputError(f"{self.db} is not a novelty SQLite database ({exc})") from None
 
     # -- the steps --------------------------------------------------------------------------------
@@ -188,7 +190,8 @@ class _Job:
         # would sit outside every window, and naming the column later would store them a second time
         columns = Columns(text=c["logs.text_col"], time=c["logs.time_col"] or None, id=c["logs.id_col"] or None,
                           label=c["logs.pred_col"] or None,
-                          required=frozenset(role for role in ("time", "id") if c[f"logs.{role}_col"]),
+                          required=frozenset(role for role in ("time", "id")
+                                             if c[f"logs.{role}_col"] and f"logs.{role}_col" in c.given),
                           options=tuple((role, f"logs.{role if role != 'label' else 'pred'}_col in {c.source}")
                                         for role in ("text", "time", "id", "label")))
         readable = [f for f in files if not _empty(f)]

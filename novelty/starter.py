@@ -119,8 +119,11 @@ def sniff_columns(path: str | Path, rows: int = 50) -> dict[str, str]:
     ...     sniff_columns(p)
     ...     _ = p.write_text('{"at": 1764057600, "n": 3, "utterance": "where is my card"}\\n')
     ...     sniff_columns(p)
+    ...     _ = p.write_text('{"rid": 1764057600, "when": "2026-11-25T08:00:00Z", "utterance": "my card"}\\n')
+    ...     sniff_columns(p)
     {'text': 'utterance', 'time': 'ts', 'pred': 'intent'}
     {'text': 'utterance', 'time': 'at'}
+    {'text': 'utterance', 'time': 'when'}
     """
     frame = _head(Path(path), rows)
     found: dict[str, str] = {}
@@ -134,9 +137,11 @@ def sniff_columns(path: str | Path, rows: int = 50) -> dict[str, str]:
     if "text" not in found and strings:
         found["text"] = str(max(strings, key=lambda c: frame[c].str.len().mean()))
     if "time" not in found:
-        timed = next((c for c in frame.columns if c not in found.values()
-                      and frame[c].head(10).map(_a_time).all()),
-                     None)
+        free = [c for c in frame.columns if c not in found.values()]
+        timed = next((c for c in free if frame[c].head(10).map(lambda v: isinstance(v, str) and _a_time(v)).all()),
+                     None)  # ISO text first: a numeric id can look like epoch seconds
+        timed = timed or next((c for c in free if not str(c).lower().endswith("id")
+                               and frame[c].head(10).map(_a_time).all()), None)
         if timed is not None:
             found["time"] = str(timed)
     return found

@@ -227,3 +227,15 @@ def test_sigterm_unwinds_like_ctrl_c_and_both_say_so(tmp_path, name, code):
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert done.returncode == code and "cleaned up" in done.stdout, done.stderr
     assert f"stopped by {name}" in done.stderr and "run the same command again" in done.stderr
+
+
+def test_the_cli_gives_the_callers_ctrl_c_back_when_it_returns():
+    import signal
+
+    from typer.testing import CliRunner
+
+    from novelty.cli import app
+
+    before = signal.getsignal(signal.SIGINT)
+    CliRunner().invoke(app, ["--version"])  # was: a notebook's Ctrl-C became SystemExit(130) for good
+    assert signal.getsignal(signal.SIGINT) is before

@@ -450,6 +450,8 @@ def test_a_period_without_a_gap_withdraws_the_gaps_it_covers_the_end_of(tmp_path
     record_gap(db, offline_online_gap(Accuracy.of(800, 1000), 0.92, 0, (days[0], days[2])))  # ends before
     record_gap(db, offline_online_gap(Accuracy.of(800, 1000), 0.92, 0, (days[1], days[3])))  # partial labels
     assert gap_causes(db, days[2], days[4])[0][0].details["period"][1] == days[3]
+    record_gap(db, offline_online_gap(Accuracy.of(95, 100), 0.92, 0, (days[2], days[4])))  # fewer labels so far
+    assert gap_causes(db, days[2], days[4])[0][0].details["period"][1] == days[3]  # not enough to withdraw it
     record_gap(db, offline_online_gap(Accuracy.of(915, 1000), 0.92, 0, (days[2], days[4])))  # all of them: no gap
     assert gap_causes(db, days[2], days[4])[0] == []  # was: the partial period's gap alerted on, stale
     with sqlite3.connect(db) as conn:
@@ -595,6 +597,11 @@ def test_a_configured_time_or_id_column_missing_from_the_log_fails_the_step(moni
         with sqlite3.connect(monitor.parent / "monitor.db") as conn:
             assert conn.execute("SELECT COUNT(*) FROM scores").fetchone() == (0,)
     assert run_monitor(load_config(monitor, {"logs.time_col": ""}), "2026-11-18").steps[0].status == "ran"
+    # the default time column, never set, stays optional: a config init wrote for an untimed log runs
+    untimed = monitor.parent / "logs" / "2026-11-19.jsonl"
+    write_jsonl(untimed, [{k: v for k, v in r.items() if k != "timestamp"} for r in _day_log(monitor.parent, 2)])
+    assert "logs.time_col" not in load_config(monitor).given
+    assert run_monitor(monitor, "2026-11-19").steps[0].status == "ran"
 
 
 def test_a_date_without_a_log_does_not_become_the_newest_clustered_view(monitor):
@@ -618,6 +625,7 @@ def test_a_database_of_another_program_fails_every_step_with_one_line(monitor):
     ({"alert.causes": ["label_bias", 3]}, "alert.causes should be a list of strings"),  # was a TypeError
     ({"drift.ignore": [1, 2]}, "drift.ignore should be a list of strings"),
     ({"output.db": "dbs/{date}.db"}, "one path for every day"),  # was: a file named '{date}.db'
+    ({"index.dir": "ix/{dat}"}, "one path for every day"),  # a {dat} typo
     ({"golden.baseline": "golden_{date}.csv"}, "{date} is filled in only in"),
     ({"index.name": " "}, "index.name is empty"),  # was: "no index '' in ."
     ({"spikes.window": "banana"}, "^--set: spikes.window"),  # was: blamed the file

@@ -134,8 +134,8 @@ class Gate:
                 before.setdefault(i, []).append(given)
 
         def derived(i: int) -> list[str]:  # and one scored before the log's id column was named, the derived id
-            return sorted({derive_id(batch.times[i], text, batch.lines[i], source)
-                           for text in (batch.texts[i], originals[i])})
+            texts = (batch.texts[i],) if batch.texts[i] == originals[i] else (batch.texts[i], originals[i])
+            return [derive_id(batch.times[i], text, batch.lines[i], source) for text in texts]
         rejects = [reject_row(self.run_id, r.source, r.line, r.reason, r.raw) for r in batch.rejects]
         todo = self._new_rows(batch, ids, rejects, counts, before, originals, derived)
         hashes = [text_hash(batch.texts[i]) for i in todo]
