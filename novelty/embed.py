@@ -312,7 +312,7 @@ def _stamp(name: str) -> tuple:
 def _load(name: str, batch_size: int, backend: str, stamp: tuple = ()) -> Embedder:
     match = _HASHING.match(name)
     if match:
-        if int(match.group(1)) < 1:
-            raise ModelError(f"{name!r}: the hashing embedder needs a dimension of at least 1 (try hashing:256)")
+        if not 1 <= int(match.group(1)) <= 4096:  # 999999999 tried to allocate a terabyte
+            raise ModelError(f"{name!r}: the hashing embedder takes a dimension from 1 to 4096 (try hashing:256)")
         return HashingEmbedder(int(match.group(1)))
     return SentenceTransformerEmbedder(name, resolve_model_path(name), batch_size=batch_size, backend=backend)

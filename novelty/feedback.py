@@ -24,6 +24,7 @@ import csv
 import json
 import re
 import math
+import os
 import warnings
 import zlib
 from collections import Counter
@@ -181,6 +182,8 @@ def import_files(db: str | Path, paths, id_col: str = "prompt_id", label_col: st
     returned with its error instead of stopping the others: one bad file in a day's folder must not
     keep the good ones' labels out."""
     imported, failed = [], []
+    if isinstance(paths, (str, os.PathLike)):  # one file: a str would otherwise be read as its characters
+        paths = [paths]
     for path in paths:
         try:
             imported.append(import_feedback(db, path, id_col, label_col, time_col, settings))

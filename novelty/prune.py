@@ -62,6 +62,9 @@ def prune(db: str | Path, older_than: str, *, now: datetime | None = None,
     """
     if not Path(db).is_file():
         raise InputError(f"{db}: no such database; fill one with `novelty score` first")
+    if isinstance(older_than, str) and older_than.strip().lower().endswith("m"):  # 6m read as minutes: all gone
+        raise InputError(f"--older-than {older_than!r}: m is minutes, too short a retention to be meant; give "
+                         "days, weeks or hours (6 months: 180d)")
     try:
         span = timedelta(seconds=window_seconds(older_than, limit_days=0))
         start = (now or datetime.now(timezone.utc)) - span
@@ -159,5 +162,8 @@ def _prune_cluster_examples(conn: sqlite3.Connection) -> int:
         kept = [t for t in texts if t in stored]
         if kept != texts:
             conn.execute("UPDATE clusters SET examples = ? WHERE cluster_id = ?", [json.dumps(kept), cluster_id])
+            if not kept:  # the name's words came from those prompts too
+                conn.execute("UPDATE clusters SET name = ? WHERE cluster_id = ?",
+                             [f"{cluster_id} (its prompts pruned)", cluster_id])
             changed += 1
     return changed

@@ -117,6 +117,10 @@ def _empty(path: Path) -> bool:
 def _day(day: Date | str | None) -> Date:
     if day is None:
         return default_date()
+    if isinstance(day, datetime):  # a datetime is a date too, but its str has the time: no log matched
+        day = day.date()
+    if not isinstance(day, (Date, str)):
+        raise NoveltyError(f"--date {day!r} should be a date or text like 2026-11-25")
     if not isinstance(day, Date):
         try:
             day = Date.fromisoformat(day)

@@ -184,6 +184,8 @@ def parse_bound(value: str | None, flag: str) -> str | None:
     """
     if value is None:
         return None
+    if isinstance(value, int) and not isinstance(value, bool):  # the library's since=20261124, as the CLI's
+        value = str(value)
     digits = isinstance(value, str) and value.strip().isdigit()
     if digits and len(value.strip()) == 8:
         value = f"{value.strip()[:4]}-{value.strip()[4:6]}-{value.strip()[6:]}"

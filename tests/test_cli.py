@@ -70,6 +70,7 @@ def test_index_add_from_the_cli(tmp_path, train_csv):
     (["index", "build", "{train}", "--name", "x", "--model", FAKE_MODEL, "--adapt-layers", "6",
       "--adapt-epochs", "2"], "--adapt-epochs, --adapt-layers only apply with --adapt"),
     (["index", "build", "{train}", "--name", "x", "--model", FAKE_MODEL, "--k", "5"], "--k only applies with --scorer knn"),
+    (["index", "build", "{train}", "--name", "x", "--model", "hashing:999999999"], "from 1 to 4096"),  # 1 TiB
     (["report", "--db", "x" * 300 + ".db"], "File name too long"),  # was an OSError traceback, exit 1
     (["report", "--db", "{db}", "-o", "y" * 300 + ".html"], "File name too long"),
 ])

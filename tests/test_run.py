@@ -639,3 +639,33 @@ def test_bad_settings_are_refused_with_where_they_came_from(monitor, override, m
 def test_a_config_saved_with_a_byte_order_mark_loads(monitor):
     monitor.write_bytes(b"\xef\xbb\xbf" + monitor.read_bytes())  # Notepad's UTF-8; was 'not valid TOML'
     assert load_config(monitor)["index.name"] == "bot"
+
+
+def test_library_calls_given_a_datetime_one_path_or_an_int_date(monitor, tmp_path):
+    from datetime import datetime
+
+    from novelty.feedback import import_files
+    from novelty.spikes import parse_bound
+
+    summary = run_monitor(monitor, datetime(2026, 11, 18, 7, 0))  # was: looked for 'logs/2026-11-18 07:00:00.jsonl'
+    assert summary.date == "2026-11-18" and summary.steps[0].status == "ran"
+    with pytest.raises(NoveltyError, match="should be a date"):
+        run_monitor(monitor, 20261118)  # was a TypeError
+    imported, failed = import_files(monitor.parent / "monitor.db", monitor.parent / "labels" / "2026-11-25.csv")
+    assert len(imported) == 1 and not failed  # was: the path read character by character, 36 errors
+    assert parse_bound(20261124, "since") == "2026-11-24T00:00:00Z"  # was: seconds after 1970, no filter
+
+
+def test_prune_refuses_minutes_and_renames_clusters_named_from_pruned_prompts(monitor):
+    from novelty.clusters import find_clusters
+    from novelty.prune import prune
+
+    run_monitor(monitor, "2026-11-24")
+    db = monitor.parent / "monitor.db"
+    with pytest.raises(InputError, match="m is minutes"):  # 6m meant months, and deleted every prompt
+        prune(db, "6m")
+    assert find_clusters(db)
+    prune(db, "1h")
+    with sqlite3.connect(db) as conn:
+        names = [n for (n,) in conn.execute("SELECT name FROM clusters")]
+    assert names and all(n.endswith("(its prompts pruned)") for n in names)  # were the deleted prompts' words
