@@ -23,7 +23,7 @@ def fails_cleanly(*args, message: str) -> None:
 def test_index_build_options(tmp_path, train_csv):
     ix = tmp_path / "ix"
     fails_cleanly("index", "build", train_csv, "--name", "a", "--model", "hashing:0", "--index-dir", ix,
-                  message="dimension of at least 1")
+                  message="dimension from 1 to 4096")
     fails_cleanly("index", "build", train_csv, "--name", "b", "--model", FAKE_MODEL, "--index-type", "foo",
                   "--index-dir", ix, message="index type 'foo' is not one of")
     # a column named on purpose must exist; the default label column may be absent
