@@ -59,7 +59,8 @@ def _named(ctx: typer.Context, **roles: str) -> frozenset[str]:
 
 def _used_only_with(ctx: typer.Context, on: bool, switch: str, **options: str) -> None:
     """Refuse options typed for a mode that is off: silently ignoring them would build something else."""
-    typed = [flag for name, flag in options.items() if name in _named(ctx, **{name: name})]
+    given = _named(ctx, **{name: name for name in options})
+    typed = [flag for name, flag in options.items() if name in given]
     if typed and not on:
         raise InputError(f"{', '.join(typed)} only appl{'ies' if len(typed) == 1 else 'y'} with {switch}")
 

@@ -349,9 +349,7 @@ def _save(store: Store, clusters: list[Cluster], members: list[tuple[str, str]],
     this run put it in, or to none when it is noise now (an older run's membership is dropped)."""
     now = utc_now()
     with store.db.conn:
-        losing = {cid for part in range(0, len(clustered), 500) for (cid,) in store.db.execute(
-            "SELECT DISTINCT cluster_id FROM cluster_members WHERE prompt_id IN "
-            f"({','.join('?' * len(clustered[part:part + 500]))})", clustered[part:part + 500])}
+        losing = store.clusters_of(clustered)
         store.db.conn.executemany("DELETE FROM cluster_members WHERE prompt_id = ?", [(p,) for p in clustered])
         for c in clusters:
             store.db.conn.execute(

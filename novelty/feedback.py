@@ -24,7 +24,6 @@ import csv
 import json
 import re
 import math
-import os
 import warnings
 import zlib
 from collections import Counter
@@ -37,7 +36,7 @@ import pandas as pd
 from scipy.stats import binomtest, norm
 
 from .errors import InputError
-from .logs import (canonical_id, detect_format, field_separator, format_time, is_utf8, open_text, same_label,
+from .logs import (as_paths, canonical_id, detect_format, field_separator, format_time, is_utf8, open_text, same_label,
                    sql_bound)
 from .spikes import Incident, parse_range, window_seconds
 from .stats import wilson_interval
@@ -182,9 +181,7 @@ def import_files(db: str | Path, paths, id_col: str = "prompt_id", label_col: st
     returned with its error instead of stopping the others: one bad file in a day's folder must not
     keep the good ones' labels out."""
     imported, failed = [], []
-    if isinstance(paths, (str, os.PathLike)):  # one file: a str would otherwise be read as its characters
-        paths = [paths]
-    for path in paths:
+    for path in as_paths(paths):
         try:
             imported.append(import_feedback(db, path, id_col, label_col, time_col, settings))
         except InputError as exc:

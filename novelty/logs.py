@@ -107,6 +107,15 @@ def read_batches(path: str | Path, columns: Columns, chunk_rows: int = 5000,
         yield validator.batch(pending)
 
 
+def as_paths(paths) -> list:
+    """One path (str or path-like) or several, as a list: a str would otherwise be read as its characters.
+
+    >>> as_paths("log.jsonl"), as_paths(["a", "b"])
+    (['log.jsonl'], ['a', 'b'])
+    """
+    return [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+
+
 def check_file(path: str | Path, what: str = "the files inside it") -> Path:
     """``path`` if it names a regular file, else an InputError saying what it is instead."""
     path = Path(path)

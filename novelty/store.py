@@ -320,6 +320,15 @@ class Store:
             "SELECT text, similarity, nearest_label, predicted_label FROM scores "
             "WHERE run_id = ? AND is_novel = 1 ORDER BY novelty DESC LIMIT ?", [run_id, limit]))
 
+    def clusters_of(self, prompt_ids: Iterable[str]) -> set[str]:
+        """The clusters the given prompts are members of."""
+        found: set[str] = set()
+        for part in _chunks(list(prompt_ids), _IN_CHUNK):
+            found.update(cid for (cid,) in self.db.execute(
+                f"SELECT DISTINCT cluster_id FROM cluster_members WHERE prompt_id IN ({','.join('?' * len(part))})",
+                part))
+        return found
+
     def embeddings_for(self, prompt_ids: Iterable[str]) -> dict[str, np.ndarray]:
         """Stored vectors of scored prompts (for clustering and the queue)."""
         out: dict[str, np.ndarray] = {}

@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -20,7 +19,7 @@ import numpy as np
 from .. import __version__
 from ..errors import InputError, NoveltyError
 from ..index import SHOWN_NEIGHBORS, PromptIndex, label_text
-from ..logs import Batch, Columns, MAX_CHARS, canonical_id, check_file, read_batches
+from ..logs import Batch, Columns, MAX_CHARS, as_paths, canonical_id, check_file, read_batches
 from ..redact import redact as redact_text
 from ..stats import excess_over_rate  # P(>= novel of total flagged) if all in-distribution
 from ..store import SCORE_COLUMNS, params_json, reject_row, stored_vectors, text_hash, utc_now
@@ -256,10 +255,8 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
     if chunk_rows < 1 or max_chars < 1 or cache_size < 0:  # before a database is made or a run recorded
         raise InputError(f"--chunk-rows and --max-chars must be at least 1 and --cache-size at least 0 "
                          f"(got {chunk_rows}, {max_chars}, {cache_size})")
-    if isinstance(paths, (str, os.PathLike)):  # one file: a str would otherwise be read as its characters
-        paths = [paths]
     named: dict[Path, Path] = {}
-    for path in map(Path, paths):  # a file named twice (two spellings, overlapping globs) is read once, as first named
+    for path in map(Path, as_paths(paths)):  # a file named twice (two spellings, overlapping globs) is read once, as first named
         named.setdefault(path.resolve(), path)
     paths = list(named.values())
     for path in paths:
