@@ -282,12 +282,17 @@ def _candidates(store: Store, cluster, max_p_value, incident) -> list[dict]:
             "SELECT s.prompt_id, s.text, s.text_hash, s.predicted_label, 'cluster:' || m.cluster_id AS source "
             "FROM scores s JOIN cluster_members m USING (prompt_id) ORDER BY m.cluster_id, s.prompt_id"))
         if not rows:
-            raise InputError("no clusters yet (run `novelty clusters` first)")
+            stored = store.db.execute("SELECT COUNT(*) FROM clusters").fetchone()[0]
+            raise InputError(f"the {stored} stored clusters have no prompts left (pruned); run `novelty clusters` "
+                             "on recent prompts" if stored else "no clusters yet (run `novelty clusters` first)")
         return rows
     if cluster:
         rows = list(store.db.query(base + "JOIN cluster_members m USING (prompt_id) WHERE m.cluster_id = ?", [cluster]))
         if not rows:
-            raise InputError(f"no cluster {cluster!r} (run `novelty clusters` first)")
+            stored = store.db.execute("SELECT 1 FROM clusters WHERE cluster_id = ?", [cluster]).fetchone()
+            raise InputError(f"cluster {cluster!r} has no prompts left: prune deleted them, or a later "
+                             "`novelty clusters` run regrouped them (see `novelty clusters`)" if stored else
+                             f"no cluster {cluster!r} (run `novelty clusters` first)")
         return rows
     if incident:
         found = store.db.execute("SELECT window_start, window_end FROM incidents WHERE incident_id = ?",

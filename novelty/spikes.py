@@ -85,6 +85,8 @@ class Window:
     count_p: float | None = None     # the two tests behind p_value (weighted Bonferroni)
     tail_p: float | None = None
     decided: bool = False            # decided by an earlier run; kept as it was
+    tail_sum: float = 0.0            # the tail test's statistic: sum (and sum of squares) of the window's
+    tail_sum_sq: float = 0.0         # tail weights, saved so a pruned window still counts in baselines
 
 
 @dataclass(frozen=True)
@@ -158,7 +160,8 @@ def detect_spikes(db: str | Path, settings: SpikeSettings = SpikeSettings(), sin
         decided = {} if retest else _decided(store, settings, in_range)
         windows = _test(_count_windows(store, settings), settings, alpha, decided, in_range)
         shown = [w for w in windows if in_range(w.window_start)]
-        incidents = [_incident(store, w, windows, settings) for w in shown if w.flagged]
+        incidents = [(w.decided and _saved_incident(store, w, settings)) or _incident(store, w, windows, settings)
+                     for w in shown if w.flagged]
         if save:
             _save(store, settings, shown, incidents)
         return SpikeReport(str(db), settings.window, alpha, shown, incidents)
@@ -200,7 +203,10 @@ def parse_bound(value: str | None, flag: str) -> str | None:
 # -- counting ---------------------------------------------------------------------------------------
 def _count_windows(store: Store, settings: SpikeSettings) -> list[tuple[int, int, int, float, float]]:
     """(start in epoch seconds, prompts, novel, sum and sum of squares of the tail weights) for every
-    window from the first to the last."""
+    window from the first to the last.
+
+    A decided window whose prompts were pruned since counts as it was saved: pruning old prompts
+    deletes text, not history, so the baseline of later windows and the listed counts stay the same."""
     size = window_seconds(settings.window)
     step = window_seconds(settings.step) if settings.step else size
     if size % step:
@@ -218,19 +224,27 @@ def _count_windows(store: Store, settings: SpikeSettings) -> list[tuple[int, int
         tail = np.array(list(conn.execute(  # only the prompts in the tail: a small share of the table
             f"SELECT {bucket}, p_value FROM scores WHERE ts IS NOT NULL AND p_value < ?",
             [offset, step, settings.tail])), dtype=float).reshape(-1, 2)
+        saved = [] if settings.step else list(conn.execute(  # sliding windows are never decided
+            "SELECT window_start, prompts, novel, tail_sum, tail_sum_sq FROM windows "
+            "WHERE window_size = ? AND decided_at IS NOT NULL AND prompts > 0", [settings.key]))
     finally:
         if began:
             conn.execute("COMMIT")
-    if not rows:
+    saved_buckets = [((_epoch(start) + offset) // step, row) for start, *row in saved]
+    buckets = [b for b, *_ in rows] + [b for b, _ in saved_buckets]
+    if not buckets:
         return []
     weights = tail_weights(tail[:, 1], settings.tail)
-    first_bucket, last_bucket = rows[0][0], rows[-1][0]
-    counts = np.zeros((last_bucket - first_bucket + 1, 4))
+    first_bucket = min(buckets)
+    counts = np.zeros((max(buckets) - first_bucket + 1, 4))
     for b, n, k in rows:
         counts[b - first_bucket, :2] = n, k
     where = tail[:, 0].astype(np.int64) - first_bucket
     np.add.at(counts[:, 2], where, weights)
     np.add.at(counts[:, 3], where, weights ** 2)
+    for b, (n, k, s1, s2) in saved_buckets:
+        if n > counts[b - first_bucket, 0]:  # pruned since it was decided (more prompts: a late log, retested)
+            counts[b - first_bucket] = n, k, *((s1, s2) if s1 is not None else counts[b - first_bucket, 2:])
     span = size // step
     pad = np.zeros((span - 1, 4))  # sliding windows also start before the first bucket and after the last
     padded = np.vstack([pad, counts, pad])
@@ -299,6 +313,8 @@ class _Draft(NamedTuple):
     cusum: float
     alarm: bool
     stored: tuple | None  # the saved verdict of a window decided by an earlier run
+    s1: float
+    s2: float
 
 
 def _test(counts, settings: SpikeSettings, alpha: float | None, decided: dict[str, tuple],
@@ -333,7 +349,7 @@ def _drafts(counts, settings: SpikeSettings, alpha: float | None, decided: dict[
         if stored and prompts > stored[6]:  # a late log added prompts: test the window again
             stored = None                   # (fewer prompts, after a prune, keep the verdict)
         draft = _Draft(start, prompts, novel, null, p, p_count, p_tail, cusum, cusum >= settings.cusum_limit,
-                       stored)
+                       stored, s1, s2)
         flagged = bool(draft.stored[3]) if draft.stored else (draft.alarm or (p is not None and p < settings.fdr))
         if flagged:
             cusum = 0.0  # restart after a detection, so one excursion raises one alarm
@@ -360,7 +376,8 @@ def _window(d: _Draft, q: float | None, settings: SpikeSettings, alpha: float | 
     low, high = wilson_interval(d.novel, d.prompts)
     return Window(_iso(d.start), _iso(d.start + size), d.prompts, d.novel, d.novel / d.prompts if d.prompts else 0.0,
                   low, high, d.null.expected_rate(alpha) if d.null else None, d.null.label if d.null else "none",
-                  p, q, round(score, 3), flagged, detectors, d.p_count, d.p_tail, d.stored is not None)
+                  p, q, round(score, 3), flagged, detectors, d.p_count, d.p_tail, d.stored is not None,
+                  d.s1, d.s2)
 
 
 def _weighted(p_tail: float, p_count: float, settings: SpikeSettings) -> tuple[float, float]:
@@ -395,6 +412,15 @@ def _incident(store: Store, window: Window, windows: list[Window], settings: Spi
         "top_novel": _top_novel(store, window), **_labels(store, window, expected)}
     return Incident("label_bias", window.window_start, window.window_end, severity,
                     window.p_value if window.p_value is not None else 1.0, details)
+
+
+def _saved_incident(store: Store, window: Window, settings: SpikeSettings) -> Incident | None:
+    """The incident of a decided window as it was saved: its prompts (top novel, labels) may be pruned since."""
+    blank = Incident("label_bias", window.window_start, window.window_end, "", 0.0, {"window_size": settings.key})
+    row = store.db.execute("SELECT severity, p_value, details FROM incidents WHERE incident_id = ?",
+                           [blank.incident_id]).fetchone()
+    return Incident(blank.kind, blank.window_start, blank.window_end, row[0], row[1], json.loads(row[2])) \
+        if row else None
 
 
 def _first_flagged(window: Window, windows: list[Window]) -> str:
@@ -437,12 +463,14 @@ def _save(store: Store, settings: SpikeSettings, windows: list[Window], incident
 
     def work() -> None:  # one transaction, retried while locked; a read-only file is a StorageError
         store.db.conn.executemany(
-            "INSERT INTO windows VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO UPDATE SET "
-            + ", ".join(f"{c} = excluded.{c}" for c in _WINDOW_COLUMNS[2:-2])
-            + ", decided_at = coalesce(windows.decided_at, excluded.decided_at), detectors = excluded.detectors",
+            f"INSERT INTO windows ({', '.join(_WINDOW_COLUMNS)}) VALUES ({', '.join('?' * len(_WINDOW_COLUMNS))}) "
+            "ON CONFLICT DO UPDATE SET "
+            + ", ".join(f"{c} = excluded.{c}" for c in _WINDOW_COLUMNS[2:] if c != "decided_at")
+            + ", decided_at = coalesce(windows.decided_at, excluded.decided_at)",
             [(size, w.window_start, w.window_end, w.prompts, w.novel, w.novel_rate, w.ci_low, w.ci_high,
               w.expected_rate, w.baseline, w.p_value, w.q_value, w.cusum, int(w.flagged), now,
-              now if w.window_end <= now and not settings.step else None, json.dumps(list(w.detectors)))
+              now if w.window_end <= now and not settings.step else None, json.dumps(list(w.detectors)),
+              w.tail_sum, w.tail_sum_sq)
              for w in windows if not w.decided])  # a decided window keeps its row, even after a prune
         decided = {w.window_start for w in windows if w.decided}
         for incident in incidents:  # the incident of a decided window stays as saved, like its window
@@ -465,7 +493,11 @@ def _save(store: Store, settings: SpikeSettings, windows: list[Window], incident
 
 _WINDOW_COLUMNS = ("window_size", "window_start", "window_end", "prompts", "novel", "novel_rate", "ci_low",
                    "ci_high", "expected_rate", "baseline", "p_value", "q_value", "cusum", "flagged", "updated_at",
-                   "decided_at", "detectors")
+                   "decided_at", "detectors", "tail_sum", "tail_sum_sq")
+
+
+def _epoch(iso: str) -> int:
+    return int(datetime.strptime(iso, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp())
 
 
 def _iso(epoch: int) -> str:

@@ -303,3 +303,15 @@ def test_a_nul_in_a_prompt_does_not_make_the_csv_binary_and_unlabelled_exports_w
     out = CliRunner().invoke(app, ["queue", "export", "--db", str(db), "-o", str(tmp_path / "c.jsonl"),
                                    "--status", "exported"])
     assert out.exit_code == 0 and "2 of them have no label yet (an empty assistant answer)" in out.output
+
+
+def test_clusters_whose_prompts_were_pruned_say_so_instead_of_no_clusters_yet(tmp_path):
+    db = novel_db(tmp_path / "m.db", {"bitcoin wallet": 40})
+    cluster = find_clusters(db)[0].cluster_id
+    with Store(db).db.conn as conn:  # as prune does to old prompts
+        conn.execute("DELETE FROM cluster_members")
+    for which in ("all", cluster):
+        with pytest.raises(InputError, match="no prompts left"):
+            queue.add(db, cluster=which)
+    with pytest.raises(InputError, match="no cluster 'c9999'"):
+        queue.add(db, cluster="c9999")

@@ -209,6 +209,25 @@ def test_a_decided_window_keeps_its_saved_row_when_its_prompts_are_pruned_later(
     assert after == before
 
 
+def test_pruned_windows_keep_their_counts_in_the_report_and_in_later_baselines(tmp_path):
+    days = [(300, 15 + d % 3, None) for d in range(8)]
+    whole, pruned = fill(tmp_path / "whole.db", days), fill(tmp_path / "pruned.db", days)
+    first, _ = detect_spikes(pruned), detect_spikes(whole)
+    with sqlite3.connect(pruned) as conn:  # as prune does: days 1-3 and most of day 4 go
+        conn.execute("DELETE FROM scores WHERE ts < '2026-11-04T20:00:00Z'")
+    again = detect_spikes(pruned)
+    assert [(w.window_start, w.prompts, w.novel, w.p_value) for w in again.windows] == \
+        [(w.window_start, w.prompts, w.novel, w.p_value) for w in first.windows]  # was 5 windows, day 4 with 80
+    for db in (whole, pruned):  # the next day is tested against the same baseline, pruned or not
+        fill(db, [(300, 40, "b")], start_day=9)
+    assert detect_spikes(pruned).windows[-1] == detect_spikes(whole).windows[-1]
+    with sqlite3.connect(pruned) as conn:  # everything pruned: history stays
+        conn.execute("DELETE FROM scores")
+    report = detect_spikes(pruned)
+    assert len(report.windows) == 9 and report.windows[-1].prompts == 300 and len(report.incidents) == 1
+    assert [i.details["top_novel"] for i in report.incidents] != [[]]  # the incident as saved, not re-derived
+
+
 def test_the_incident_of_a_decided_window_stays_as_saved_after_a_partial_prune(tmp_path):
     db = fill(tmp_path / "m.db", [(500, 25, None)] * 10 + [(500, 150, "b")] + [(500, 25, None)] * 2)
     first = detect_spikes(db)
