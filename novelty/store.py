@@ -247,6 +247,16 @@ class Store:
         """prompt_id -> run_id of those already in ``scores``."""
         return self._scored(prompt_ids, "run_id")
 
+    def move_ids(self, moves: dict[str, str]) -> None:
+        """Store prompts under new ids (``{new: old}``), with their cluster membership, queue item and
+        true label; a new id already taken leaves that prompt where it is."""
+        pairs = [(new, old) for new, old in moves.items()]
+
+        def work() -> None:
+            for table in ("scores", "cluster_members", "queue", "feedback"):
+                self.db.conn.executemany(f"UPDATE OR IGNORE {table} SET prompt_id = ? WHERE prompt_id = ?", pairs)
+        self.transaction(work)
+
     def text_hashes(self, prompt_ids: Sequence[str]) -> dict[str, str]:
         """prompt_id -> text_hash of those already in ``scores``."""
         return self._scored(prompt_ids, "text_hash")

@@ -80,6 +80,28 @@ def test_naming_the_id_column_after_a_first_run_scores_nothing_twice(tmp_path, i
     again = score_files([log], index, tmp_path / "m.db", columns=Columns(id="rid"))
     assert first.scored == 6 and (again.scored, again.skipped) == (0, 6)
     assert len(rows(tmp_path / "m.db")) == 6
+    # ...and they move to their logged ids, so labels keyed by them join (were left under derived ids)
+    assert sorted(r["prompt_id"] for r in rows(tmp_path / "m.db")) == [f"r{i}" for i in range(6)]
+    third = score_files([log], index, tmp_path / "m.db", columns=Columns(id="rid"))
+    assert (third.scored, third.skipped, third.rejected) == (0, 6, 0)
+
+
+def test_a_moved_row_takes_its_cluster_queue_item_and_label_along(tmp_path, index):
+    log = write_jsonl(tmp_path / "d.jsonl", [{"rid": "r1", "prompt": "where is card 1", "timestamp":
+                                              "2026-11-24T10:00:00Z"}, {"rid": "r1", "prompt": "where is card 1",
+                                                                         "timestamp": "2026-11-24T10:00:00Z"}])
+    score_files([log], index, tmp_path / "m.db")
+    old = [r["prompt_id"] for r in rows(tmp_path / "m.db")]
+    with sqlite3.connect(tmp_path / "m.db") as conn:
+        conn.execute("INSERT INTO cluster_members VALUES (?, 'c0001')", [old[0]])
+        conn.execute("INSERT INTO queue (prompt_id, status) VALUES (?, 'pending')", [old[0]])
+    again = score_files([log], index, tmp_path / "m.db", columns=Columns(id="rid"))
+    # the second row repeats the first's id and text: skipped like a rerun's, never a second move
+    assert (again.scored, again.skipped, again.rejected) == (0, 2, 0)
+    assert sorted(r["prompt_id"] for r in rows(tmp_path / "m.db")) == sorted(["r1", old[1]])
+    with sqlite3.connect(tmp_path / "m.db") as conn:
+        assert conn.execute("SELECT prompt_id FROM cluster_members").fetchall() == [("r1",)]
+        assert conn.execute("SELECT prompt_id FROM queue").fetchall() == [("r1",)]
 
 
 def test_texts_seen_before_come_from_the_embedding_cache(tmp_path, index, day_log, monkeypatch):

@@ -167,6 +167,15 @@ class Gate:
         if unfound:
             earlier.update(self.sink.existing_ids([pid for alternates in unfound.values() for pid in alternates]))
             original_ids = {**original_ids, **{i: original_ids.get(i, []) + d for i, d in unfound.items()}}
+        # such a row moves to its logged id, so labels, queue items and later runs keyed by it find it
+        moved: dict[str, str] = {}
+        for i in unfound:
+            old = next((o for o in original_ids[i] if earlier.get(o, self.run_id) != self.run_id), None)
+            if old and ids[i] not in moved and ids[i] not in self.in_flight and old not in moved.values():
+                moved[ids[i]] = old
+        if moved:
+            self.sink.move_ids(moved)
+            earlier.update({pid: earlier[old] for pid, old in moved.items()})
         stored = self.sink.text_hashes([pid for pid in ids if earlier.get(pid, self.run_id) != self.run_id])
         first_line: dict[str, int] = {}
         todo = []
