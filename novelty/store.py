@@ -247,14 +247,16 @@ class Store:
         """prompt_id -> run_id of those already in ``scores``."""
         return self._scored(prompt_ids, "run_id")
 
-    def move_ids(self, moves: dict[str, str]) -> None:
-        """Store prompts under new ids (``{new: old}``), with their cluster membership, queue item and
-        true label; a new id already taken leaves that prompt where it is."""
-        pairs = [(new, old) for new, old in moves.items()]
-
+    def move_ids(self, moves: list[tuple[str, str | None, str]]) -> None:
+        """Store prompts under new ids (``(new id, time or None, old id)``), with their cluster membership,
+        queue item and true label; a prompt stored without a time gains the one given. A new id already
+        taken leaves that prompt where it is."""
         def work() -> None:
-            for table in ("scores", "cluster_members", "queue", "feedback"):
-                self.db.conn.executemany(f"UPDATE OR IGNORE {table} SET prompt_id = ? WHERE prompt_id = ?", pairs)
+            self.db.conn.executemany("UPDATE OR IGNORE scores SET prompt_id = ?, ts = coalesce(ts, ?) "
+                                     "WHERE prompt_id = ?", moves)
+            for table in ("cluster_members", "queue", "feedback"):
+                self.db.conn.executemany(f"UPDATE OR IGNORE {table} SET prompt_id = ? WHERE prompt_id = ?",
+                                         [(new, old) for new, _, old in moves])
         self.transaction(work)
 
     def text_hashes(self, prompt_ids: Sequence[str]) -> dict[str, str]:

@@ -86,6 +86,19 @@ def test_naming_the_id_column_after_a_first_run_scores_nothing_twice(tmp_path, i
     assert (third.scored, third.skipped, third.rejected) == (0, 6, 0)
 
 
+def test_naming_the_time_column_after_a_first_run_gives_the_rows_their_times_once(tmp_path, index):
+    log = write_jsonl(tmp_path / "d.jsonl", [{"prompt": f"where is card {i}", "created": f"2026-11-24T10:0{i}:00Z"}
+                                             for i in range(6)])
+    first = score_files([log], index, tmp_path / "m.db")  # no 'timestamp' column: scored without times
+    assert first.scored == 6 and all(r["ts"] is None for r in rows(tmp_path / "m.db"))
+    again = score_files([log], index, tmp_path / "m.db", columns=Columns(time="created"))
+    assert (again.scored, again.skipped) == (0, 6)  # was: 6 more rows, every prompt stored twice
+    stored = rows(tmp_path / "m.db")
+    assert len(stored) == 6 and [r["ts"] for r in stored] == [f"2026-11-24T10:0{i}:00Z" for i in range(6)]
+    third = score_files([log], index, tmp_path / "m.db", columns=Columns(time="created"))
+    assert (third.scored, third.skipped) == (0, 6)
+
+
 def test_a_moved_row_takes_its_cluster_queue_item_and_label_along(tmp_path, index):
     log = write_jsonl(tmp_path / "d.jsonl", [{"rid": "r1", "prompt": "where is card 1", "timestamp":
                                               "2026-11-24T10:00:00Z"}, {"rid": "r1", "prompt": "where is card 1",

@@ -132,9 +132,13 @@ class Gate:
             if given and given != ids[i]:
                 before.setdefault(i, []).append(given)
 
-        def derived(i: int) -> list[str]:  # and one scored before the log's id column was named, the derived id
+        def derived(i: int) -> list[str]:
+            """Ids an earlier run may have derived for row ``i``: before the log's id column was named,
+            or before its time column was (a row without a time is keyed by path, line and text)."""
             texts = (batch.texts[i],) if batch.texts[i] == originals[i] else (batch.texts[i], originals[i])
-            return [derive_id(batch.times[i], text, batch.lines[i], source) for text in texts]
+            times = (batch.times[i], None) if batch.times[i] else (None,)
+            return [pid for ts in times for text in texts
+                    if (pid := derive_id(ts, text, batch.lines[i], source)) != ids[i]]
         rejects = [reject_row(self.run_id, r.source, r.line, r.reason, r.raw) for r in batch.rejects]
         todo = self._new_rows(batch, ids, rejects, counts, before, originals, derived)
         hashes = [text_hash(batch.texts[i]) for i in todo]
@@ -160,21 +164,24 @@ class Gate:
     def _new_rows(self, batch: Batch, ids: list[str], rejects: list[dict], counts: Counts,
                   original_ids: dict[int, list[str]], originals: list[str], derived) -> list[int]:
         earlier = self.sink.existing_ids(ids + [pid for alternates in original_ids.values() for pid in alternates])
-        # rows with a logged id found under no id yet: looked up again under the id derived from them
-        # (only those, so a rerun, where every id is found, pays nothing for it)
-        unfound = {i: derived(i) for i, given in enumerate(batch.ids) if given and ids[i] not in earlier
-                   and not any(other in earlier for other in original_ids.get(i, ()))}
+        # rows with a logged id or a time found under no id yet: looked up again under the ids derived
+        # without them (only those, so a rerun, where every id is found, pays nothing for it)
+        unfound = {i: alternates for i in range(len(ids)) if (batch.ids[i] or batch.times[i]) and ids[i] not in earlier
+                   and not any(other in earlier for other in original_ids.get(i, ())) and (alternates := derived(i))}
         if unfound:
             earlier.update(self.sink.existing_ids([pid for alternates in unfound.values() for pid in alternates]))
             original_ids = {**original_ids, **{i: original_ids.get(i, []) + d for i, d in unfound.items()}}
-        # such a row moves to its logged id, so labels, queue items and later runs keyed by it find it
+        # such a row moves to the id it has now (and gains its time), so labels, queue items and later
+        # runs keyed by that id find it, and windows count it
         moved: dict[str, str] = {}
+        moves = []
         for i in unfound:
             old = next((o for o in original_ids[i] if earlier.get(o, self.run_id) != self.run_id), None)
             if old and ids[i] not in moved and ids[i] not in self.in_flight and old not in moved.values():
                 moved[ids[i]] = old
-        if moved:
-            self.sink.move_ids(moved)
+                moves.append((ids[i], batch.times[i], old))
+        if moves:
+            self.sink.move_ids(moves)
             earlier.update({pid: earlier[old] for pid, old in moved.items()})
         stored = self.sink.text_hashes([pid for pid in ids if earlier.get(pid, self.run_id) != self.run_id])
         first_line: dict[str, int] = {}

@@ -79,7 +79,7 @@ class ParquetSink:
     def existing_ids(self, prompt_ids: Sequence[str]) -> dict[str, int]:
         return {pid: self.run["run_id"] for pid in prompt_ids if pid in self.ids}
 
-    def move_ids(self, moves: dict[str, str]) -> None:
+    def move_ids(self, moves: list[tuple[str, str | None, str]]) -> None:
         pass  # never called: existing_ids knows no earlier run
 
     def text_hashes(self, prompt_ids: Sequence[str]) -> dict[str, str]:
