@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
@@ -111,11 +112,28 @@ def fine_tune(base: str, texts: Sequence[str], labels: Sequence[str], out: Path,
 
 
 def _sample(texts: list[str], labels: list[str], options: AdaptOptions) -> tuple[list[str], list[str]]:
-    """At most ``max_prompts`` of the pairs, each label keeping its share."""
+    """At most ``max_prompts`` of the pairs, each label keeping its share, and every label at least one.
+
+    >>> _, kept = _sample([f"t{i}" for i in range(101)], ["a"] * 100 + ["b"], AdaptOptions(max_prompts=10))
+    >>> len(kept), kept.count("b")  # b was skipped by the stride of 11 (it kept 10 a)
+    (10, 1)
+    """
     if options.max_prompts is None or len(texts) <= options.max_prompts:
         return texts, labels
     folds = stratified_folds(labels, math.ceil(len(texts) / options.max_prompts), len(texts), options.seed)
-    keep = folds[0][: options.max_prompts]
+    keep = list(folds[0][: options.max_prompts])
+    # a label rarer than the stride may fall between the picks: it gets one prompt, taken from the
+    # label kept most often (max_prompts is at least the number of labels, see check_adaptable)
+    kept = Counter(labels[i] for i in keep)
+    for label in dict.fromkeys(labels):
+        if label not in kept:
+            if len(keep) >= options.max_prompts:
+                most = kept.most_common(1)[0][0]
+                keep.remove(next(i for i in reversed(keep) if labels[i] == most))
+                kept[most] -= 1
+            keep.append(labels.index(label))
+            kept[label] = 1
+    keep.sort()
     return [texts[i] for i in keep], [labels[i] for i in keep]
 
 
