@@ -251,12 +251,18 @@ class Store:
         """Store prompts under new ids (``(new id, time or None, old id)``), with their cluster membership,
         queue item and true label; a prompt stored without a time gains the one given. A new id already
         taken leaves that prompt where it is."""
+        pairs = [(new, old) for new, _, old in moves]
+
         def work() -> None:
-            self.db.conn.executemany("UPDATE OR IGNORE scores SET prompt_id = ?, ts = coalesce(ts, ?) "
-                                     "WHERE prompt_id = ?", moves)
+            conn = self.db.conn
+            conn.executemany("UPDATE OR IGNORE scores SET prompt_id = ?, ts = coalesce(ts, ?) WHERE prompt_id = ?",
+                             moves)
+            # a true label imported under each id: the newer one wins, as on import
+            conn.executemany("DELETE FROM feedback WHERE prompt_id = ? AND coalesce(labelled_at, '') < "
+                             "(SELECT coalesce(labelled_at, '') FROM feedback WHERE prompt_id = ?)", pairs)
             for table in ("cluster_members", "queue", "feedback"):
-                self.db.conn.executemany(f"UPDATE OR IGNORE {table} SET prompt_id = ? WHERE prompt_id = ?",
-                                         [(new, old) for new, _, old in moves])
+                conn.executemany(f"UPDATE OR IGNORE {table} SET prompt_id = ? WHERE prompt_id = ?", pairs)
+            conn.executemany("DELETE FROM feedback WHERE prompt_id = ?", [(old,) for _, old in pairs])
         self.transaction(work)
 
     def text_hashes(self, prompt_ids: Sequence[str]) -> dict[str, str]:

@@ -108,6 +108,9 @@ def test_a_moved_row_takes_its_cluster_queue_item_and_label_along(tmp_path, inde
     with sqlite3.connect(tmp_path / "m.db") as conn:
         conn.execute("INSERT INTO cluster_members VALUES (?, 'c0001')", [old[0]])
         conn.execute("INSERT INTO queue (prompt_id, status) VALUES (?, 'pending')", [old[0]])
+        conn.executemany("INSERT INTO feedback VALUES (?, ?, ?, 'f.csv', 'now')",  # one label under each id
+                         [(old[0], "newer", "2026-11-25T00:00:00Z"), ("r1", "older", "2026-11-24T00:00:00Z"),
+                          (old[1], "second", "2026-11-20T00:00:00Z")])
     again = score_files([log], index, tmp_path / "m.db", columns=Columns(id="rid"))
     # the second row repeats the first's id and text: skipped like a rerun's, never a second move
     assert (again.scored, again.skipped, again.rejected) == (0, 2, 0)
@@ -115,6 +118,9 @@ def test_a_moved_row_takes_its_cluster_queue_item_and_label_along(tmp_path, inde
     with sqlite3.connect(tmp_path / "m.db") as conn:
         assert conn.execute("SELECT prompt_id FROM cluster_members").fetchall() == [("r1",)]
         assert conn.execute("SELECT prompt_id FROM queue").fetchall() == [("r1",)]
+        # the newer label wins, none is left behind under the old id (the unmoved row keeps its own)
+        assert sorted(conn.execute("SELECT prompt_id, label FROM feedback")) == sorted([("r1", "newer"),
+                                                                                       (old[1], "second")])
 
 
 def test_texts_seen_before_come_from_the_embedding_cache(tmp_path, index, day_log, monkeypatch):
