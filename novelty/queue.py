@@ -295,11 +295,16 @@ def _candidates(store: Store, cluster, max_p_value, incident) -> list[dict]:
                              f"no cluster {cluster!r} (run `novelty clusters` first)")
         return rows
     if incident:
-        found = store.db.execute("SELECT window_start, window_end FROM incidents WHERE incident_id = ?",
+        found = store.db.execute("SELECT window_start, window_end, kind FROM incidents WHERE incident_id = ?",
                                  [incident]).fetchone()
         if not found:
             raise InputError(f"no incident {incident!r} (see `novelty spikes --json`)")
-        return list(store.db.query(base + "WHERE is_novel = 1 AND ts >= ? AND ts < ?", [sql_bound(t) for t in found]))
+        rows = list(store.db.query(base + "WHERE is_novel = 1 AND ts >= ? AND ts < ?",
+                                   [sql_bound(t) for t in found[:2]]))
+        if not rows:
+            raise InputError(f"incident {incident!r} ({found[2]}, {found[0]} to {found[1]}) has no novel prompts "
+                             "stored in its window" + (": prune deleted them" if found[2] == "label_bias" else ""))
+        return rows
     return list(store.db.query(base + "WHERE p_value <= ?", [max_p_value]))
 
 

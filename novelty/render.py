@@ -63,6 +63,9 @@ def _times_expected(details: dict) -> str:
 
 
 def format_spikes(report) -> str:
+    if not report.windows and report.span:
+        return (f"No {report.window} window in this range: the windows of {report.db} run from {report.span[0]} "
+                f"to {report.span[1]} (see --since / --until).")
     if not report.windows:
         return f"No timestamped prompts in {report.db}: score logs with a --time-col first."
     lines = [f"Novel rate per {report.window} window in {report.db} "

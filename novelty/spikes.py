@@ -111,6 +111,7 @@ class SpikeReport:
     alpha: float | None
     windows: list[Window]
     incidents: list[Incident]
+    span: tuple[str, str] | None = None  # first start and last end of all windows, the range aside
 
     def to_dict(self) -> dict:
         return {"db": self.db, "window": self.window, "alpha": self.alpha,
@@ -158,13 +159,15 @@ def detect_spikes(db: str | Path, settings: SpikeSettings = SpikeSettings(), sin
     try:
         alpha = store.latest_alpha()
         decided = {} if retest else _decided(store, settings, in_range)
-        windows = _test(_count_windows(store, settings), settings, alpha, decided, in_range)
+        counts, pruned = _count_windows(store, settings)
+        windows = _test(counts, settings, alpha, decided, in_range)
         shown = [w for w in windows if in_range(w.window_start)]
-        incidents = [(w.decided and _saved_incident(store, w, settings)) or _incident(store, w, windows, settings)
+        incidents = [_incident(store, w, windows, settings, w.decided or w.window_start in pruned)
                      for w in shown if w.flagged]
         if save:
             _save(store, settings, shown, incidents)
-        return SpikeReport(str(db), settings.window, alpha, shown, incidents)
+        span = (windows[0].window_start, windows[-1].window_end) if windows else None
+        return SpikeReport(str(db), settings.window, alpha, shown, incidents, span)
     finally:
         store.close()
 
@@ -201,12 +204,13 @@ def parse_bound(value: str | None, flag: str) -> str | None:
 
 
 # -- counting ---------------------------------------------------------------------------------------
-def _count_windows(store: Store, settings: SpikeSettings) -> list[tuple[int, int, int, float, float]]:
+def _count_windows(store: Store, settings: SpikeSettings) -> tuple[list[tuple[int, int, int, float, float]], set[str]]:
     """(start in epoch seconds, prompts, novel, sum and sum of squares of the tail weights) for every
-    window from the first to the last.
+    window from the first to the last; and the starts of the windows counted as saved.
 
-    A decided window whose prompts were pruned since counts as it was saved: pruning old prompts
-    deletes text, not history, so the baseline of later windows and the listed counts stay the same."""
+    A saved window with more prompts than are stored now lost them to a prune: it counts as it was
+    saved, because pruning old prompts deletes text, not history: the listed counts and the baseline
+    of later windows stay the same (only a prune removes scored prompts)."""
     size = window_seconds(settings.window)
     step = window_seconds(settings.step) if settings.step else size
     if size % step:
@@ -215,7 +219,7 @@ def _count_windows(store: Store, settings: SpikeSettings) -> list[tuple[int, int
     bucket = "(CAST(strftime('%s', ts) AS INTEGER) + ?) / ?"
     conn = store.db.conn
     began = not conn.in_transaction
-    if began:  # one snapshot for both queries: a score run writing meanwhile must not add a bucket between
+    if began:  # one snapshot for the queries: a score run writing meanwhile must not add a bucket between
         conn.execute("BEGIN")
     try:
         rows = list(conn.execute(
@@ -224,36 +228,40 @@ def _count_windows(store: Store, settings: SpikeSettings) -> list[tuple[int, int
         tail = np.array(list(conn.execute(  # only the prompts in the tail: a small share of the table
             f"SELECT {bucket}, p_value FROM scores WHERE ts IS NOT NULL AND p_value < ?",
             [offset, step, settings.tail])), dtype=float).reshape(-1, 2)
-        saved = [] if settings.step else list(conn.execute(  # sliding windows are never decided
+        saved = {_epoch(start): row for start, *row in conn.execute(
             "SELECT window_start, prompts, novel, tail_sum, tail_sum_sq FROM windows "
-            "WHERE window_size = ? AND decided_at IS NOT NULL AND prompts > 0", [settings.key]))
+            "WHERE window_size = ? AND prompts > 0", [settings.key])}
     finally:
         if began:
             conn.execute("COMMIT")
-    saved_buckets = [((_epoch(start) + offset) // step, row) for start, *row in saved]
-    buckets = [b for b, *_ in rows] + [b for b, _ in saved_buckets]
-    if not buckets:
-        return []
+    span = size // step
+    # windows start from span - 1 buckets before the first bucket to the last: a saved window's start
+    # bucket b is among them when b + span - 1 >= first and b <= last
+    starts = [(start + offset) // step for start in saved]
+    data = [b for b, *_ in rows]
+    if not data and not starts:
+        return [], set()
+    first_bucket = min(data + [b + span - 1 for b in starts])
+    counts = np.zeros((max(data + starts) - first_bucket + 1, 4))
     weights = tail_weights(tail[:, 1], settings.tail)
-    first_bucket = min(buckets)
-    counts = np.zeros((max(buckets) - first_bucket + 1, 4))
     for b, n, k in rows:
         counts[b - first_bucket, :2] = n, k
     where = tail[:, 0].astype(np.int64) - first_bucket
     np.add.at(counts[:, 2], where, weights)
     np.add.at(counts[:, 3], where, weights ** 2)
-    for b, (n, k, s1, s2) in saved_buckets:
-        if n > counts[b - first_bucket, 0]:  # pruned since it was decided (more prompts: a late log, retested)
-            counts[b - first_bucket] = n, k, *((s1, s2) if s1 is not None else counts[b - first_bucket, 2:])
-    span = size // step
     pad = np.zeros((span - 1, 4))  # sliding windows also start before the first bucket and after the last
     padded = np.vstack([pad, counts, pad])
     sums = np.cumsum(np.vstack([np.zeros((1, 4)), padded]), axis=0)
-    out = []
+    out, pruned = [], set()
     for i in range(len(padded) - span + 1):
+        start = (first_bucket - span + 1 + i) * step - offset
         n, k, s1, s2 = sums[i + span] - sums[i]
-        out.append(((first_bucket - span + 1 + i) * step - offset, int(round(n)), int(round(k)), float(s1), float(s2)))
-    return out
+        kept = saved.get(start)
+        if kept and kept[0] > round(n):  # pruned since it was saved
+            n, k, s1, s2 = kept[0], kept[1], *((kept[2], kept[3]) if kept[2] is not None else (s1, s2))
+            pruned.add(_iso(start))
+        out.append((start, int(round(n)), int(round(k)), float(s1), float(s2)))
+    return out, pruned
 
 
 # -- testing ----------------------------------------------------------------------------------------
@@ -399,7 +407,13 @@ def _cusum_statistic(previous: float, p_value: float, settings: SpikeSettings) -
 
 
 # -- incidents --------------------------------------------------------------------------------------
-def _incident(store: Store, window: Window, windows: list[Window], settings: SpikeSettings) -> Incident:
+def _incident(store: Store, window: Window, windows: list[Window], settings: SpikeSettings,
+              as_saved: bool = False) -> Incident:
+    """The incident of a flagged window. ``as_saved``: a decided window's incident as it was saved, and
+    a retested one's examples and labels as saved, since its prompts may be pruned."""
+    saved = _saved_incident(store, window, settings) if as_saved else None
+    if saved and window.decided:
+        return saved
     expected = window.expected_rate or 0.0
     ratio = window.novel_rate / expected if expected else None  # None: nothing novel was expected (JSON has no inf)
     excess = window.novel_rate - expected
@@ -409,9 +423,13 @@ def _incident(store: Store, window: Window, windows: list[Window], settings: Spi
         "novel_rate": window.novel_rate, "expected_rate": expected, "rate_ratio": ratio,
         "baseline": window.baseline, "detectors": list(window.detectors), "q_value": window.q_value,
         "cusum": window.cusum, "first_flagged": _first_flagged(window, windows),
-        "top_novel": _top_novel(store, window), **_labels(store, window, expected)}
+        **({key: saved.details[key] for key in _FROM_PROMPTS if key in saved.details} if saved else
+           {"top_novel": _top_novel(store, window), **_labels(store, window, expected)})}
     return Incident("label_bias", window.window_start, window.window_end, severity,
                     window.p_value if window.p_value is not None else 1.0, details)
+
+
+_FROM_PROMPTS = ("top_novel", "absorbing_labels", "label_shift", "note")  # incident details read from scores
 
 
 def _saved_incident(store: Store, window: Window, settings: SpikeSettings) -> Incident | None:

@@ -315,3 +315,18 @@ def test_clusters_whose_prompts_were_pruned_say_so_instead_of_no_clusters_yet(tm
             queue.add(db, cluster=which)
     with pytest.raises(InputError, match="no cluster 'c9999'"):
         queue.add(db, cluster="c9999")
+
+
+def test_queue_by_incident_takes_the_novel_prompts_of_its_window_and_says_when_none_are_left(tmp_path):
+    db = novel_db(tmp_path / "m.db", {"bitcoin wallet": 30})
+    with Store(db).db.conn as conn:
+        conn.execute("INSERT INTO incidents (incident_id, kind, window_start, window_end) VALUES "
+                     "('i1', 'label_bias', '2026-11-24T00:00:00Z', '2026-11-25T00:00:00Z')")
+    result = queue.add(db, incident="i1", budget=500)
+    assert result.candidates == 20 + 7  # the prompts of 11-24: two thirds of the topic, of the noise
+    with pytest.raises(InputError, match="no incident 'i2'"):
+        queue.add(db, incident="i2")
+    with Store(db).db.conn as conn:  # as prune does
+        conn.execute("DELETE FROM scores WHERE ts < '2026-11-25'")
+    with pytest.raises(InputError, match="i1.*no novel prompts stored in its window: prune deleted them"):
+        queue.add(db, incident="i1")  # was: "Queued 0 of 0 candidates", exit 0

@@ -145,6 +145,9 @@ def test_cli_fail_on_and_json(tmp_path):
     assert f"INCIDENT {payload['incidents'][0]['incident_id']} label_bias" in text.output
     quiet = runner.invoke(app, ["spikes", "--db", str(db), "--until", "2026-11-10", "--fail-on", "incident"])
     assert quiet.exit_code == 0 and "No incident" in quiet.output
+    later = runner.invoke(app, ["spikes", "--db", str(db), "--since", "2027-01-01"])  # was "No timestamped prompts"
+    assert later.exit_code == 0 and "No 1d window in this range: the windows of" in later.output
+    assert "from 2026-11-01T00:00:00Z to 2026-11-12T00:00:00Z" in later.output
     assert runner.invoke(app, ["spikes", "--db", str(db), "--fail-on", "nope"]).exit_code == 2
 
 
@@ -220,12 +223,34 @@ def test_pruned_windows_keep_their_counts_in_the_report_and_in_later_baselines(t
         [(w.window_start, w.prompts, w.novel, w.p_value) for w in first.windows]  # was 5 windows, day 4 with 80
     for db in (whole, pruned):  # the next day is tested against the same baseline, pruned or not
         fill(db, [(300, 40, "b")], start_day=9)
-    assert detect_spikes(pruned).windows[-1] == detect_spikes(whole).windows[-1]
+    now, reference = detect_spikes(pruned).windows[-1], detect_spikes(whole).windows[-1]
+    assert (now.prompts, now.baseline, now.expected_rate, now.flagged) == \
+        (reference.prompts, reference.baseline, reference.expected_rate, reference.flagged)
+    assert (now.p_value, now.tail_p, now.count_p) == pytest.approx((reference.p_value, reference.tail_p,
+                                                                   reference.count_p), rel=1e-9)
     with sqlite3.connect(pruned) as conn:  # everything pruned: history stays
         conn.execute("DELETE FROM scores")
     report = detect_spikes(pruned)
     assert len(report.windows) == 9 and report.windows[-1].prompts == 300 and len(report.incidents) == 1
     assert [i.details["top_novel"] for i in report.incidents] != [[]]  # the incident as saved, not re-derived
+
+
+def test_sliding_windows_and_retests_keep_what_a_prune_deleted(tmp_path):
+    db = fill(tmp_path / "m.db", [(300, 15, None)] * 10 + [(300, 90, "b")] + [(300, 15, None)] * 2)
+    sliding = SpikeSettings(step="12h")
+    first = detect_spikes(db, sliding)
+    assert first.incidents and detect_spikes(db).incidents
+    with sqlite3.connect(db) as conn:
+        conn.execute("DELETE FROM scores WHERE ts < '2026-11-11T15:00:00Z'")
+    again = detect_spikes(db, sliding)  # was: 34 of 43 windows gone, the rest recounted, the baseline lost
+    assert [(w.window_start, w.prompts, w.novel, w.expected_rate, w.flagged) for w in again.windows] == \
+        [(w.window_start, w.prompts, w.novel, w.expected_rate, w.flagged) for w in first.windows]
+    with sqlite3.connect(db) as conn:
+        conn.execute("DELETE FROM scores")
+    retested = detect_spikes(db, retest=True)  # fixed windows, every prompt pruned: decided afresh
+    labels = retested.incidents[0].details["absorbing_labels"]
+    assert retested.windows[10].flagged and labels and labels[0]["label"] == "b"  # was [] and "no labels logged"
+    assert "note" not in retested.incidents[0].details
 
 
 def test_the_incident_of_a_decided_window_stays_as_saved_after_a_partial_prune(tmp_path):
