@@ -11,6 +11,7 @@ import json
 import shlex
 import signal
 import sys
+import traceback
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -1064,5 +1065,13 @@ def _one_line_short_help(*apps: typer.Typer) -> None:
 _one_line_short_help(app, index_app, queue_app, clusters_app)
 
 
-def main() -> None:  # pragma: no cover - console entry point
-    app()
+def main() -> None:
+    """The ``novelty`` command. A bug (an exception no check foresaw) exits 3 after its traceback, so
+    a cron job tells it from exit 1, "ran and found what --fail-on names"."""
+    try:
+        app(prog_name="novelty")
+    except Exception:  # SystemExit and KeyboardInterrupt are BaseExceptions: they pass as they are
+        traceback.print_exc()
+        typer.echo(f"error: novelty {__version__} failed on a bug (traceback above; please report it). "
+                   "Exit 3: nothing was judged.", err=True)
+        sys.exit(3)

@@ -278,13 +278,34 @@ def _unavailable(name: str, ref: dict, cur: dict | None, s: DriftSettings) -> Dr
     if cur["kind"] != ref["kind"]:
         return DriftFinding(name, ref["kind"], "feature_unavailable", share_affected=1.0,
                             evidence=f"type changed from {ref['kind']} to {cur['kind']}")
-    if cur["mode_share"] - (ref["mode_share"] if cur["mode"] == ref["mode"] else _share(ref, cur["mode"])) \
-            >= s.takeover and _rest_unchanged(ref, cur, cur["mode"], s):
+    before = ref["mode_share"] if cur["mode"] == ref["mode"] else _share(ref, cur["mode"])
+    if cur["mode_share"] - before >= s.takeover and _default_like(cur["mode"], before) \
+            and _rest_unchanged(ref, cur, cur["mode"], s):
         return DriftFinding(name, ref["kind"], "feature_unavailable", share_affected=cur["mode_share"],
                             evidence=f"one value ({cur['mode']!r}) took over {cur['mode_share']:.1%} of rows "
                                      "(a default or constant filling in)",
                             details={"value": cur["mode"]})
     return None
+
+
+_SENTINELS = {"", "0", "-1", "999", "9999", "99999", "unknown", "none", "null", "nan", "n/a", "na", "-", "?",
+              "default", "missing", "undefined", "other", "not set"}
+
+
+def _default_like(value, share_before: float) -> bool:
+    """A value that filling in would be a default: rare before (under 5 % of rows), or a sentinel such as
+    0, -1, 'unknown'. A common value growing while the rest keep their proportions is a population shift
+    (25 % of rows from Spain became 70 %), left to the drift test.
+
+    >>> _default_like("ES", 0.25), _default_like("unknown", 0.25), _default_like(-1.0, 0.3), _default_like("x", 0.01)
+    (False, True, True, True)
+    """
+    text = str(value).strip().lower()
+    try:
+        text = format(float(text), "g")  # -1.0 and -1 alike
+    except ValueError:
+        pass
+    return share_before < 0.05 or text in _SENTINELS
 
 
 def _rest_unchanged(ref: dict, cur: dict, value: str, s: DriftSettings) -> bool:
@@ -332,14 +353,21 @@ def _test(name: str, ref: dict, cur: dict, s: DriftSettings) -> DriftFinding:
 def _numeric(name: str, ref: np.ndarray, cur: np.ndarray, s: DriftSettings) -> DriftFinding:
     if len(ref) < 2 or len(cur) < 2:
         return DriftFinding(name, "numeric", None, evidence="too few values to test")
+    finite = np.abs(np.concatenate([ref, cur]))
+    peak = float(finite[np.isfinite(finite)].max(initial=0.0))
+    unit = 2.0 ** (np.frexp(peak)[1] - 1) if peak > 1e150 else 1.0  # near the float limit (1e308) differences
+    ref, cur = ref / unit, cur / unit                                 # overflow; a power of two rescales exactly
     spread = _spread(ref)
     p_value = float(ks_2samp(ref, cur).pvalue)
     effect = float(wasserstein_distance(ref, cur) / spread)
     edges = np.unique(np.quantile(ref, np.linspace(0, 1, 11)))
     psi, js = _psi_js(*_binned(ref, cur, edges))
     rescale = _rescaling(ref, cur, s)
+    if rescale:
+        rescale["offset"] *= unit
     return DriftFinding(name, "numeric", None, "ks", p_value, None, effect, psi, js,
-                        details={"reference_median": float(np.median(ref)), "current_median": float(np.median(cur)),
+                        details={"reference_median": float(np.median(ref)) * unit,
+                                 "current_median": float(np.median(cur)) * unit,
                                  **({"rescaling": rescale} if rescale else {})})
 
 
@@ -404,10 +432,16 @@ def _rescaling(ref: np.ndarray, cur: np.ndarray, s: DriftSettings) -> dict | Non
     from 1 (cents -> dollars, counts -> shares), or values squeezed into [0, 1]."""
     qs = np.linspace(0.05, 0.95, 19)
     a, b = np.quantile(ref, qs), np.quantile(cur, qs)
-    if np.ptp(a) == 0 or np.ptp(b) == 0:
+    with np.errstate(all="ignore"):  # values near the float limit (1e308) overflow: no fit, not a crash
+        if not (np.ptp(a) > 0 and np.ptp(b) > 0 and np.isfinite(np.ptp(a)) and np.isfinite(np.ptp(b))):
+            return None
+        try:
+            slope, offset = np.polyfit(a, b, 1)
+        except (np.linalg.LinAlgError, ValueError):
+            return None
+        r2 = 1 - ((b - (slope * a + offset)) ** 2).sum() / ((b - b.mean()) ** 2).sum()
+    if not np.isfinite([slope, offset, r2]).all():
         return None
-    slope, offset = np.polyfit(a, b, 1)
-    r2 = 1 - ((b - (slope * a + offset)) ** 2).sum() / ((b - b.mean()) ** 2).sum()
     # squeezed into [0, 1] by a normalisation, which narrows the scale: with a slope near 1 it is a shift
     squeezed = cur.min() >= 0 and cur.max() <= 1 and ref.max() > 1.5 and slope < 0.8
     if r2 < 0.97 or not (slope >= s.rescale or 0 < slope <= 1 / s.rescale or squeezed):

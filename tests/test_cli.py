@@ -149,3 +149,22 @@ def test_fail_on_exits_1_only_when_found(tmp_path, train_csv, day_log):
         fh.write("not json\n")
     assert invoke(*base, "--db", tmp_path / "c.db", "--fail-on", "rejects").exit_code == 1
     assert invoke(*base, "--db", tmp_path / "d.db", "--fail-on", "typo").exit_code == 2
+
+
+def test_a_bug_exits_3_after_its_traceback_not_1_like_a_finding(tmp_path, monkeypatch, capsys):
+    import novelty.cli as cli
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("a bug")
+    monkeypatch.setattr("novelty.spikes.detect_spikes", broken)
+    monkeypatch.setattr("sys.argv", ["novelty", "spikes", "--db", str(tmp_path / "m.db"), "--fail-on", "incident"])
+    with pytest.raises(SystemExit) as stopped:
+        cli.main()
+    assert stopped.value.code == 3  # was 1: cron read the crash as "incident found"
+    err = capsys.readouterr().err
+    assert "ZeroDivisionError: a bug" in err and "failed on a bug" in err
+    monkeypatch.undo()
+    monkeypatch.setattr("sys.argv", ["novelty", "spikes", "--db", str(tmp_path / "m.db"), "--window", "x"])
+    with pytest.raises(SystemExit) as stopped:
+        cli.main()
+    assert stopped.value.code == 2  # input errors keep their code

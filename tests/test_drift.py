@@ -41,11 +41,25 @@ def test_a_fresh_sample_of_the_same_population_is_clean():
     (lambda t: t.assign(score=t.score.mask(np.arange(len(t)) % 5 == 0)), "score", "feature_unavailable"),
     (lambda t: t.assign(age=np.where(np.arange(len(t)) % 3 == 0, -1, t.age)), "age", "feature_unavailable"),
     (lambda t: t.assign(clicks="n/a"), "clicks", "feature_unavailable"),
+    # a common value growing, the rest in proportion: more traffic from the UK, not a default (was unavailable)
+    (lambda t: t.assign(country=np.where(np.random.default_rng(5).random(len(t)) < 0.6, "uk", t.country)),
+     "country", "feature_drift"),
 ])
 def test_each_cause_is_named_on_its_feature_only(change, feature, cause):
     found = causes(table(), change(table(seed=1)))
     assert found[feature] == cause
     assert {f for f, c in found.items() if c} == {feature}
+
+
+def test_values_near_the_float_limit_are_judged_not_a_traceback():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=3000) * 1e306  # differences overflowed: an SVD error and a traceback, exit 1
+    same = compare(profile(pd.DataFrame({"h": np.r_[np.full(10, 1e308), -np.full(10, 1e308)]})),
+                   pd.DataFrame({"h": np.r_[np.full(10, 1e308), -np.full(10, 1e308)]})).findings[0]
+    assert same.cause is None and same.effect == 0
+    finding = compare(profile(pd.DataFrame({"h": x})), pd.DataFrame({"h": x / 100})).findings[0]
+    assert finding.cause == "feature_recalibration" and finding.details["rescaling"]["slope"] == pytest.approx(0.01)
+    assert finding.details["reference_median"] == pytest.approx(np.median(x))
 
 
 def test_a_tiny_shift_on_a_huge_sample_is_reported_but_not_flagged():
