@@ -137,12 +137,14 @@ def as_text(values: pd.Series) -> pd.Series:
     (['7', None, '12'], ['007', 'a'])
     >>> as_text(pd.Series(["7.0", "012.0"])).tolist()  # read as text from a CSV pandas wrote
     ['7', '012']
+    >>> as_text(pd.Series([" 12 ", "  "])).tolist()  # padding is not part of an id; a blank is none
+    ['12', None]
     """
     present = values.dropna()
     if pd.api.types.is_float_dtype(values) and len(present) and (present % 1 == 0).all() \
             and (present.abs() < 2 ** 63).all():
         values = values.astype("Int64")
-    texts = [None if pd.isna(v) else str(v) for v in values]
+    texts = [None if pd.isna(v) or not str(v).strip() else str(v).strip() for v in values]  # ' 12 ' is 12
     if texts and all(t is None or _WHOLE.fullmatch(t) for t in texts):
         texts = [t if t is None else t.split(".")[0] for t in texts]
     return pd.Series(texts, index=values.index, dtype=object)

@@ -82,13 +82,13 @@ def skew(offline: str | Path, serving: str | Path, key: str, tolerance: float = 
 
 def _numbers(values: pd.Series) -> np.ndarray | None:
     """The values as floats when they are numbers, written as numbers or as text ("3" in JSONL
-    against 3.0 in CSV), else None."""
-    if pd.api.types.is_bool_dtype(values):
-        return None
+    against 3.0 in CSV), or True/False (1/0), else None."""
+    if pd.api.types.is_bool_dtype(values) or pd.api.types.infer_dtype(values, skipna=True) == "boolean":
+        return values.map({True: 1.0, False: 0.0}).to_numpy(float)  # True against 1 is the same value
     if pd.api.types.is_numeric_dtype(values):
         return values.to_numpy(float)
     parsed = pd.to_numeric(values, errors="coerce")
-    if parsed[values.notna()].notna().all() and pd.api.types.infer_dtype(values, skipna=True) != "boolean":
+    if parsed[values.notna()].notna().all():
         return parsed.to_numpy(float)
     return None
 

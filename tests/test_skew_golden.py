@@ -191,6 +191,19 @@ def test_skew_leaves_out_rows_without_a_key_and_names_a_feature_serving_lacks(tm
     assert len(skew(tmp_path / "codes.jsonl", tmp_path / "stripped.jsonl", "rid").skewed) == 1  # text stays text
 
 
+def test_skew_true_false_against_one_zero_and_padded_keys_are_the_same(tmp_path):
+    offline = pd.DataFrame({"rid": range(50), "flag": [i % 2 == 0 for i in range(50)], "x": np.arange(50.0)})
+    offline.to_parquet(tmp_path / "off.parquet")
+    offline.assign(flag=offline.flag.astype(int)).to_parquet(tmp_path / "srv.parquet")
+    assert skew(tmp_path / "off.parquet", tmp_path / "srv.parquet", "rid").skewed == []  # was 100 % skewed
+    offline.assign(rid=[f" {i} " for i in range(50)]).to_csv(tmp_path / "padded.csv", index=False)
+    report = skew(tmp_path / "off.parquet", tmp_path / "padded.csv", "rid")  # was "no 'rid' value in both"
+    assert report.joined == 50 and report.skewed == []
+    flipped = offline.assign(flag=~offline.flag)
+    flipped.to_parquet(tmp_path / "flipped.parquet")
+    assert [f.feature for f in skew(tmp_path / "off.parquet", tmp_path / "flipped.parquet", "rid").skewed] == ["flag"]
+
+
 def test_golden_an_exact_two_point_drop_and_ids_written_as_numbers_in_one_file(tmp_path):
     n = 1000
     base = write_csv(tmp_path / "b.csv", ["id", "label", "prediction"],
