@@ -43,6 +43,8 @@ class GoldenReport:
     label_changes: list[dict] = field(default_factory=list)
     left_out: dict = field(default_factory=dict)  # rows not compared, by file and reason
     current_file: RunQuality | None = None  # the whole current file, when it has items the baseline lacks
+    relabelled: int = 0   # paired items whose label differs between the files: both runs judged on CURRENT's
+    no_prediction: dict = field(default_factory=dict)  # items with an empty prediction (wrong), by file
 
     @property
     def accuracy_change(self) -> float:
@@ -67,6 +69,11 @@ def golden(baseline: str | Path, current: str | Path, id_col: str = "id", label_
     paired = before.merge(after, on=id_col, suffixes=("_b", "_c"))
     if paired.empty:
         raise InputError(f"no {id_col!r} is in both golden files: cannot pair the items")
+    # a relabelled golden set (labels fixed, or refreshed) must not pass for the model changing: the
+    # truth is held fixed, the current file's, and both runs' predictions are judged against it
+    relabelled = int((paired[f"{label_col}_b"] != paired[f"{label_col}_c"]).sum())
+    truth = dict(zip(paired[id_col], paired[f"{label_col}_c"]))
+    paired[f"{label_col}_b"] = paired[f"{label_col}_c"]
     right_b = (paired[f"{label_col}_b"] == paired[f"{pred_col}_b"]).to_numpy()
     right_c = (paired[f"{label_col}_c"] == paired[f"{pred_col}_c"]).to_numpy()
     fixed, broken = int((~right_b & right_c).sum()), int((right_b & ~right_c).sum())
@@ -74,7 +81,8 @@ def golden(baseline: str | Path, current: str | Path, id_col: str = "id", label_
     rng = np.random.default_rng(seed)
     # both accuracies on the same items: a file with items the other lacks would compare two populations
     both = set(paired[id_col])
-    base = _quality(before[before[id_col].isin(both)], label_col, pred_col, bootstrap, rng)
+    shared = before[before[id_col].isin(both)]
+    base = _quality(shared.assign(**{label_col: shared[id_col].map(truth)}), label_col, pred_col, bootstrap, rng)
     now = _quality(after[after[id_col].isin(both)], label_col, pred_col, bootstrap, rng)
     drop = base.accuracy - now.accuracy
     left_out = {name: {**frame.attrs.get("left_out", {}), "not in the other file": len(frame) - len(paired)}
@@ -82,8 +90,10 @@ def golden(baseline: str | Path, current: str | Path, id_col: str = "id", label_
     left_out = {name: {k: n for k, n in reasons.items() if n} for name, reasons in left_out.items()}
     whole = _quality(after, label_col, pred_col, bootstrap, rng) if len(after) > len(both) else None
     # a hair under MIN_DROP is floating point (0.57 - 0.55 = 0.01999...), not a smaller drop
+    no_prediction = {name: int((frame[pred_col] == "").sum()) for name, frame in (("baseline", before), ("current", after))}
     return GoldenReport(base, now, len(paired), fixed, broken, p, drop >= MIN_DROP - 1e-9 and p < 0.05,
-                        _label_changes(paired, label_col, pred_col), left_out, whole)
+                        _label_changes(paired, label_col, pred_col), left_out, whole, relabelled,
+                        {name: n for name, n in no_prediction.items() if n})
 
 
 def _predicted(path, spec: str, id_col: str, label_col: str, pred_col: str, text_col: str) -> pd.DataFrame:

@@ -155,6 +155,10 @@ def format_golden(report) -> str:
              f"McNemar {p_text(report.mcnemar_p, 2)}",
              "verdict   " + ("model_regression: roll back or retrain; check the model artefact"
                              if report.regression else "no regression")]
+    if report.relabelled:
+        lines.append(f"relabelled {report.relabelled:,} paired items have another label in the current file: both "
+                     "runs are judged against the current labels")
+    lines += [f"no prediction  {name}: {n:,} items (counted as wrong)" for name, n in report.no_prediction.items()]
     lines += [f"left out  {name}: " + ", ".join(f"{n:,} {reason}" for reason, n in reasons.items())
               for name, reasons in report.left_out.items() if reasons]
     lines += [f"  {r['label']:<24} recall {r['recall_before']:.0%} -> {r['recall_now']:.0%}"

@@ -72,6 +72,26 @@ def test_same_predictions_are_no_regression(tmp_path):
     assert report.baseline.accuracy_ci[0] < report.baseline.accuracy < report.baseline.accuracy_ci[1]
 
 
+def test_a_relabelled_golden_set_is_not_a_model_regression_and_missing_predictions_are_said(tmp_path):
+    baseline, current = golden_files(tmp_path)
+    frame = pd.read_csv(current)
+    frame.loc[frame.index % 3 == 0, "label"] = "zzz"  # a third of the truth rewritten, predictions unchanged
+    frame.to_csv(current, index=False)
+    report = golden(baseline, current)  # was: 226 broken, model_regression
+    assert report.relabelled == len(frame[frame.index % 3 == 0]) and report.broken == report.fixed == 0
+    assert not report.regression and report.accuracy_change == 0
+    assert all(r["label"] != "zzz" or r["recall_before"] == r["recall_now"] == 0 for r in report.label_changes)
+    out = CliRunner().invoke(app, ["golden", "--baseline", str(baseline), "--current", str(current)])
+    assert "judged against the current labels" in out.output
+    frame = pd.read_csv(baseline)
+    frame.loc[:49, "prediction"] = None  # the model gave no answer on 50 items
+    frame.to_csv(current, index=False)
+    report = golden(baseline, current)
+    assert report.no_prediction == {"current": 50} and report.broken >= 40  # wrong, and said so
+    out = CliRunner().invoke(app, ["golden", "--baseline", str(baseline), "--current", str(current)])
+    assert "no prediction  current: 50 items (counted as wrong)" in out.output
+
+
 def test_a_real_drop_is_a_regression_with_the_labels_that_fell(tmp_path):
     report = golden(*golden_files(tmp_path, drop_every=3))
     assert report.regression and report.broken > report.fixed and report.mcnemar_p < 1e-6
