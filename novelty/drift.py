@@ -24,7 +24,7 @@ import pandas as pd
 from scipy.stats import chi2_contingency, ks_2samp, wasserstein_distance
 
 from .errors import InputError
-from .logs import EPOCH_MS_ABOVE, detect_format, field_separator
+from .logs import EARLIEST, EPOCH_MS_ABOVE, LATEST, detect_format, field_separator
 from .stats import benjamini_hochberg
 
 PROFILE_FORMAT = "novelty-reference-profile/1"
@@ -191,14 +191,22 @@ def load_reference(path: str | Path, ignore: set[str] = frozenset()) -> dict:
     """A saved profile (``--save-reference``) or a table to profile now."""
     path = Path(path)
     if path.is_file() and _may_be_profile(path):
-        try:
-            saved = json.loads(path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            saved = None
-        if isinstance(saved, dict) and saved.get("format") == PROFILE_FORMAT:
+        saved = _is_profile(path)
+        if saved:
             # a profile saved with the time column (or before --ignore) leaves them out now too
-            return {**saved, "columns": {k: v for k, v in saved["columns"].items() if k not in ignore}}
-    return profile(read_table(path), ignore)
+            return {**saved, "columns": {k: v for k, v in saved["columns"].items() if k not in ignore},
+                    "names": saved.get("names", list(saved["columns"]))}
+    frame = read_table(path)
+    return {**profile(frame, ignore), "names": list(map(str, frame.columns))}
+
+
+def _is_profile(path: Path) -> dict | None:
+    """The saved profile in ``path``, or None when it holds something else."""
+    try:
+        saved = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return saved if isinstance(saved, dict) and saved.get("format") == PROFILE_FORMAT else None
 
 
 def _may_be_profile(path: Path) -> bool:
@@ -471,7 +479,14 @@ def drift(reference: str | Path, current: str | Path, settings: DriftSettings = 
             Path(save_reference).write_text(json.dumps(ref))
         except OSError as exc:
             raise InputError(f"--save-reference {save_reference}: cannot write it ({exc.strerror})") from None
+    if Path(current).is_file() and _may_be_profile(Path(current)) and _is_profile(Path(current)):
+        raise InputError(f"{current} is a saved profile (--save-reference): it can only be the REFERENCE; "
+                         "give the current table itself")
     table = read_table(current)
+    unknown = set(ignore) - set(ref["names"]) - set(map(str, table.columns))
+    if unknown:  # a typo ('ID' for 'id') would test the column it meant to leave out, silently
+        raise InputError(f"--ignore: no column {', '.join(map(repr, sorted(unknown)))} in either table; "
+                         f"columns: {', '.join(map(str, table.columns))}")
     for path, rows in ((reference, ref["rows"]), (current, len(table))):
         if rows == 0:
             raise InputError(f"{path}: no rows (only a header?): nothing to compare")
@@ -487,8 +502,11 @@ def drift(reference: str | Path, current: str | Path, settings: DriftSettings = 
         stamps = pd.to_datetime(times, unit=unit, utc=True, errors="coerce")
     else:
         stamps = pd.to_datetime(times, utc=True, errors="coerce", format="mixed")
+    # as `score` reads times: one before 1990 or after 2099 is an unset or misread clock (epoch 0,
+    # seconds read as milliseconds), not a window of its own
+    stamps = stamps.where((stamps >= pd.Timestamp(EARLIEST)) & (stamps < pd.Timestamp(LATEST)))
     if stamps.isna().all():
-        raise InputError(f"{current}: no readable time in column {time_col!r}")
+        raise InputError(f"{current}: no readable time in column {time_col!r} (times must fall in 1990-2099)")
     seconds = window_seconds(window or "1d")
     starts = stamps.dt.floor(f"{seconds}s")
     body = table.drop(columns=[time_col])

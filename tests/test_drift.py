@@ -62,6 +62,21 @@ def test_values_near_the_float_limit_are_judged_not_a_traceback():
     assert finding.details["reference_median"] == pytest.approx(np.median(x))
 
 
+def test_a_profile_as_current_a_mistyped_ignore_and_times_before_1990_are_input_errors(tmp_path):
+    table(2000).to_csv(tmp_path / "ref.csv", index=False)
+    drift(tmp_path / "ref.csv", tmp_path / "ref.csv", save_reference=tmp_path / "prof.json")
+    with pytest.raises(InputError, match="saved profile .* only be the REFERENCE"):  # was: a 1-row table
+        drift(tmp_path / "prof.json", tmp_path / "prof.json")
+    with pytest.raises(InputError, match="--ignore: no column 'AGE'"):  # was: age tested, silently
+        drift(tmp_path / "ref.csv", tmp_path / "ref.csv", ignore={"AGE"})
+    table(2000).drop(columns=["age"]).to_csv(tmp_path / "cur.csv", index=False)
+    [(_, report)] = drift(tmp_path / "prof.json", tmp_path / "cur.csv", ignore={"age"})  # only in the reference
+    assert "age" not in {f.feature for f in report.findings}
+    table(2000).assign(ts=np.arange(2000) + 1_767_225).to_csv(tmp_path / "early.csv", index=False)
+    with pytest.raises(InputError, match="1990-2099"):  # 1970-01-21: seconds not since 1970 at all
+        drift(tmp_path / "ref.csv", tmp_path / "early.csv", time_col="ts")
+
+
 def test_a_tiny_shift_on_a_huge_sample_is_reported_but_not_flagged():
     rng = np.random.default_rng(0)
     ref = pd.DataFrame({"x": rng.normal(0, 1, 300_000)})
