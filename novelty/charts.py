@@ -107,7 +107,7 @@ def _step_path(shares: np.ndarray, edges: np.ndarray, x, y, base: float) -> str:
 def mini_histogram(reference: dict, current: dict, width: int = 150, height: int = 36) -> dict | None:
     """A small reference-vs-current picture of one feature, from two drift profiles (their value
     samples for numbers, their counts for categories): paired bars of the share per bin."""
-    if reference.get("kind") != current.get("kind"):
+    if reference.get("kind") != current.get("kind") or reference.get("kind") == "time":
         return None
     if reference["kind"] == "numeric":
         ref, cur = np.asarray(reference["values"], float), np.asarray(current["values"], float)

@@ -177,7 +177,9 @@ def profile(frame: pd.DataFrame, ignore: set[str] = frozenset(), seed: int = 0) 
         values = column.dropna()
         numeric = _as_numeric(values)
         entry = {"rows": int(len(column)), "null_rate": float(column.isna().mean())}
-        if numeric is not None:
+        if _is_time(values, numeric):
+            entry.update(kind="time")
+        elif numeric is not None:
             sample = numeric if len(numeric) <= SAMPLE else rng.choice(numeric, SAMPLE, replace=False)
             entry.update(kind="numeric", values=np.sort(sample).tolist())
         else:
@@ -230,6 +232,22 @@ def _as_numeric(values: pd.Series) -> np.ndarray | None:
     if len(values) and parsed.notna().mean() >= 0.99:
         return parsed.dropna().to_numpy(dtype=float)
     return None
+
+
+def _is_time(values: pd.Series, numeric: np.ndarray | None) -> bool:
+    """Datetimes (Parquet) or text that reads as ISO times (CSV, JSONL): one kind in every format.
+
+    >>> _is_time(pd.Series(["2026-11-24T10:00:00Z", "2026-11-25 08:30"]), None), _is_time(pd.Series(["a"]), None)
+    (True, False)
+    """
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return True
+    if numeric is not None or not len(values) or pd.api.types.infer_dtype(values, skipna=True) != "string":
+        return False
+    head = values.head(200).astype(str)
+    if not head.str.contains(r"^\s*\d{4}-\d{2}-\d{2}", regex=True).all():
+        return False
+    return bool(pd.to_datetime(head, errors="coerce", utc=True, format="mixed").notna().all())
 
 
 def _mode(values: pd.Series) -> dict:
@@ -285,9 +303,13 @@ def _unavailable(name: str, ref: dict, cur: dict | None, s: DriftSettings) -> Dr
         return DriftFinding(name, ref["kind"], "feature_unavailable", share_affected=cur["null_rate"],
                             evidence=f"missing values (null, NaN or infinite) rose from {ref['null_rate']:.1%} "
                                      f"to {cur['null_rate']:.1%} of rows")
+    if {cur["kind"], ref["kind"]} == {"time", "categorical"}:  # a profile saved before times had a kind
+        return DriftFinding(name, "time", None, evidence="a time column: not judged (--time-col cuts windows on it)")
     if cur["kind"] != ref["kind"]:
         return DriftFinding(name, ref["kind"], "feature_unavailable", share_affected=1.0,
                             evidence=f"type changed from {ref['kind']} to {cur['kind']}")
+    if ref["kind"] == "time":  # event times move on by nature: their distribution is no evidence
+        return DriftFinding(name, "time", None, evidence="a time column: not judged (--time-col cuts windows on it)")
     before = ref["mode_share"] if cur["mode"] == ref["mode"] else _share(ref, cur["mode"])
     if cur["mode_share"] - before >= s.takeover and _default_like(cur["mode"], before) \
             and _rest_unchanged(ref, cur, cur["mode"], s):

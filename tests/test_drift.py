@@ -77,6 +77,20 @@ def test_a_profile_as_current_a_mistyped_ignore_and_times_before_1990_are_input_
         drift(tmp_path / "ref.csv", tmp_path / "early.csv", time_col="ts")
 
 
+def test_a_time_column_is_one_kind_in_every_format_and_not_judged(tmp_path):
+    frame = table(2000).assign(t=pd.date_range("2024-01-01", periods=2000, freq="h"))
+    frame.to_parquet(tmp_path / "t.parquet")
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    later = frame.assign(t=frame.t + pd.Timedelta(days=400))  # next year's rows: times always move
+    later.to_csv(tmp_path / "later.csv", index=False)
+    for reference, current in (("t.parquet", "t.csv"), ("t.csv", "later.csv"), ("t.parquet", "later.csv")):
+        [(_, report)] = drift(tmp_path / reference, tmp_path / current)  # was: type changed, numeric to categorical
+        [finding] = [f for f in report.findings if f.feature == "t"]
+        assert finding.kind == "time" and finding.cause is None and "not judged" in finding.evidence
+    gone = later.assign(t=later.t.astype(object).where(np.arange(2000) % 2 == 0))  # half the times missing
+    assert causes(frame, gone)["t"] == "feature_unavailable"
+
+
 def test_a_tiny_shift_on_a_huge_sample_is_reported_but_not_flagged():
     rng = np.random.default_rng(0)
     ref = pd.DataFrame({"x": rng.normal(0, 1, 300_000)})
