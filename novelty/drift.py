@@ -261,23 +261,31 @@ def _mode(values: pd.Series) -> dict:
 def compare(reference: dict, current: pd.DataFrame, settings: DriftSettings = DriftSettings(),
             ignore: set[str] = frozenset()) -> DriftReport:
     """Every reference feature against the current table."""
+    return _decided([_tested(reference, current, settings, ignore)], settings)[0]
+
+
+def _tested(reference: dict, current: pd.DataFrame, settings: DriftSettings, ignore: set[str]) -> DriftReport:
+    """The findings of one table with their p-values, not yet decided (see ``_decided``)."""
     now = profile(current, ignore)
     few = min(reference["rows"], now["rows"])
     if few < MIN_ROWS:
         return _too_few(reference, now, few)
-    findings, tested = [], []
-    for name, ref in reference["columns"].items():
-        cur = now["columns"].get(name)
-        finding = _unavailable(name, ref, cur, settings) or _test(name, ref, cur, settings)
-        findings.append(finding)
-        if finding.test and finding.p_value is not None:
-            tested.append(finding)
-    q_values = dict(zip((f.feature for f in tested), benjamini_hochberg([f.p_value for f in tested])))
-    findings = [_decide(f, q_values.get(f.feature), settings) for f in findings]
-    new = [n for n in now["columns"] if n not in reference["columns"]]
+    findings = [_unavailable(name, ref, now["columns"].get(name), settings) or
+                _test(name, ref, now["columns"].get(name), settings) for name, ref in reference["columns"].items()]
     findings += [DriftFinding(n, now["columns"][n]["kind"], None, evidence="new column, not in the reference")
-                 for n in new]
+                 for n in now["columns"] if n not in reference["columns"]]
     return DriftReport(reference["rows"], now["rows"], findings, [])
+
+
+def _decided(reports: list[DriftReport], settings: DriftSettings) -> list[DriftReport]:
+    """Benjamini-Hochberg over every test of every report together (the features of one table, or of
+    all its windows: 24 hourly windows tested apart would raise a false alarm on most quiet days)."""
+    tested = [(i, j) for i, r in enumerate(reports) for j, f in enumerate(r.findings)
+              if f.test and f.p_value is not None]
+    q_values = dict(zip(tested, benjamini_hochberg([reports[i].findings[j].p_value for i, j in tested])))
+    return [DriftReport(r.reference_rows, r.current_rows,
+                        [_decide(f, q_values.get((i, j)), settings) for j, f in enumerate(r.findings)], r.not_checked)
+            for i, r in enumerate(reports)]
 
 
 MIN_ROWS = 20  # fewer rows in either table: a share of nulls or of one value, or a type, says nothing yet
@@ -534,11 +542,12 @@ def drift(reference: str | Path, current: str | Path, settings: DriftSettings = 
     body = table.drop(columns=[time_col])
     untimed = int(stamps.isna().sum())
     note = [f"{untimed:,} rows of {current} have no readable {time_col!r} and are in no window"] if untimed else []
-    reports = [(start.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                _score_first(compare(ref, body[starts == start].reset_index(drop=True), settings, ignore), score_col))
-               for start in sorted(starts.dropna().unique())]
-    return [(start, DriftReport(r.reference_rows, r.current_rows, r.findings, r.not_checked + note))
-            for start, r in reports]
+    windows = sorted(starts.dropna().unique())
+    reports = _decided([_tested(ref, body[starts == start].reset_index(drop=True), settings, ignore)
+                        for start in windows], settings)
+    return [(start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+             _score_first(DriftReport(r.reference_rows, r.current_rows, r.findings, r.not_checked + note), score_col))
+            for start, r in zip(windows, reports)]
 
 
 def _score_first(report: DriftReport, score_col: str | None) -> DriftReport:

@@ -122,6 +122,20 @@ def test_windows_over_a_time_column(tmp_path):
     assert [f.feature for f in reports[0][1].drifted] == [] and [f.feature for f in reports[1][1].drifted] == ["age"]
 
 
+def test_many_small_quiet_windows_raise_no_false_alarm_and_a_shifted_one_still_shows(tmp_path):
+    rng = np.random.default_rng(3)
+    pd.DataFrame({"x": rng.normal(size=6000), "y": rng.normal(size=6000)}).to_csv(tmp_path / "ref.csv", index=False)
+    cur = pd.DataFrame({"x": rng.normal(size=6000), "y": rng.normal(size=6000),
+                        "ts": [f"2026-11-{1 + i // 1440:02d}T{i // 60 % 24:02d}:{i % 60:02d}:00Z" for i in range(6000)]})
+    cur.to_csv(tmp_path / "quiet.csv", index=False)
+    reports = drift(tmp_path / "ref.csv", tmp_path / "quiet.csv", time_col="ts", window="1h")
+    assert len(reports) == 100 and not any(r.drifted for _, r in reports)  # was 6 of 100 flagged, alpha each
+    cur.loc[600:659, "x"] += 1.5  # one hour moved by 1.5 sd
+    cur.to_csv(tmp_path / "hour.csv", index=False)
+    reports = drift(tmp_path / "ref.csv", tmp_path / "hour.csv", time_col="ts", window="1h")
+    assert [(w, [f.feature for f in r.drifted]) for w, r in reports if r.drifted] == [("2026-11-01T10:00:00Z", ["x"])]
+
+
 def test_bad_inputs(tmp_path):
     with pytest.raises(InputError, match="no such file"):
         drift(tmp_path / "nope.csv", tmp_path / "nope.csv")
