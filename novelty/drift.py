@@ -387,7 +387,16 @@ def _share(ref: dict, value: str | None) -> float:
 def _test(name: str, ref: dict, cur: dict, s: DriftSettings) -> DriftFinding:
     if ref["kind"] == "numeric":
         return _numeric(name, np.asarray(ref["values"]), np.asarray(cur["values"]), s)
+    if max(_distinct_share(ref["counts"]), _distinct_share(cur["counts"])) >= 0.95:  # ids, free text
+        return DriftFinding(name, "categorical", None, evidence="not judged: nearly every value distinct "
+                            "(an id or free text? --ignore it); nulls and defaults are still checked")
     return _categorical(name, ref["counts"], cur["counts"])
+
+
+def _distinct_share(counts: dict) -> float:
+    """Distinct values per row, for 20 rows or more (a short column is judged as it is)."""
+    rows = sum(counts.values())
+    return len(counts) / rows if rows >= MIN_ROWS else 0.0
 
 
 def _numeric(name: str, ref: np.ndarray, cur: np.ndarray, s: DriftSettings) -> DriftFinding:

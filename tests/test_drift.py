@@ -136,6 +136,14 @@ def test_many_small_quiet_windows_raise_no_false_alarm_and_a_shifted_one_still_s
     assert [(w, [f.feature for f in r.drifted]) for w, r in reports if r.drifted] == [("2026-11-01T10:00:00Z", ["x"])]
 
 
+def test_a_column_of_ids_is_not_judged_as_a_distribution_but_its_nulls_are():
+    ref = table(2000).assign(uid=[f"u{i}" for i in range(2000)])
+    cur = table(2000, seed=1).assign(uid=[f"v{i}" for i in range(2000)])  # no id in common: chi2 said p = 0.5, "ok"
+    [finding] = [f for f in compare(profile(ref), cur).findings if f.feature == "uid"]
+    assert finding.cause is None and finding.test is None and "nearly every value distinct" in finding.evidence
+    assert causes(ref, cur.assign(uid=cur.uid.where(np.arange(2000) % 2 == 0)))["uid"] == "feature_unavailable"
+
+
 def test_bad_inputs(tmp_path):
     with pytest.raises(InputError, match="no such file"):
         drift(tmp_path / "nope.csv", tmp_path / "nope.csv")
