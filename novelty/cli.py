@@ -570,6 +570,10 @@ def diagnose_command(
 
     with _user_errors():
         _check_fail_on(fail_on, {"cause"})
+        if not any((reference, current, db, offline, serving, golden_baseline, golden_current)):
+            # "no root cause found" with nothing checked would pass a misconfigured cron job quietly
+            raise InputError("no evidence given: pass --reference/--current, --db, --offline/--serving/--key "
+                             "or --golden-baseline/--golden-current (see novelty diagnose --help)")
         result = diagnose(reference, current, db, since, set(ignore), offline, serving, key,
                           golden_baseline, golden_current)
     if as_json:

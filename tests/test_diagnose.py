@@ -122,3 +122,8 @@ def test_drift_too_small_to_judge_is_listed_as_not_checked(tmp_path):
     pd.DataFrame({"cnt": [0] * 10}).to_csv(cur, index=False)
     result = diagnose(ref, cur)
     assert result.causes == [] and any("10 rows in the current table" in n["reason"] for n in result.not_checked)
+
+
+def test_no_evidence_at_all_is_an_input_error_not_no_root_cause(tmp_path):
+    out = CliRunner().invoke(app, ["diagnose", "--fail-on", "cause"])
+    assert out.exit_code == 2 and "no evidence given" in out.output  # was "No root cause found", exit 0
