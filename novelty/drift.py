@@ -174,6 +174,8 @@ def profile(frame: pd.DataFrame, ignore: set[str] = frozenset(), seed: int = 0) 
         if name in ignore:
             continue
         column = frame[name]
+        if column.dtype == object or pd.api.types.is_string_dtype(column):  # a blank is missing in every format (CSV readers already say so)
+            column = column.mask(column.map(lambda v: isinstance(v, str) and not v.strip()))
         values = column.dropna()
         numeric = _as_numeric(values)
         entry = {"rows": int(len(column)), "null_rate": float(column.isna().mean())}
@@ -309,7 +311,7 @@ def _unavailable(name: str, ref: dict, cur: dict | None, s: DriftSettings) -> Dr
                             evidence="column missing from the current table")
     if cur["null_rate"] - ref["null_rate"] >= s.null_jump:  # before the type: a column of nulls has none
         return DriftFinding(name, ref["kind"], "feature_unavailable", share_affected=cur["null_rate"],
-                            evidence=f"missing values (null, NaN or infinite) rose from {ref['null_rate']:.1%} "
+                            evidence=f"missing values (null, blank, NaN or infinite) rose from {ref['null_rate']:.1%} "
                                      f"to {cur['null_rate']:.1%} of rows")
     if {cur["kind"], ref["kind"]} == {"time", "categorical"}:  # a profile saved before times had a kind
         return DriftFinding(name, "time", None, evidence="a time column: not judged (--time-col cuts windows on it)")

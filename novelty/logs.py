@@ -149,8 +149,20 @@ def detect_format(path: Path) -> str:
 
 
 def field_separator(path: Path) -> str:
-    """Tab for a .tsv (or .tsv.gz) file, else a comma."""
-    return "\t" if ".tsv" in [s.lower() for s in path.suffixes] else ","
+    """Tab for a .tsv (or .tsv.gz) file; else a comma, unless the header has none but a semicolon or
+    a tab (a CSV saved by a spreadsheet in a comma-decimal locale writes ``a;b``)."""
+    if ".tsv" in [s.lower() for s in path.suffixes]:
+        return "\t"
+    try:
+        with _open_bytes(path) as fh:
+            header = fh.readline(65_536).decode("utf-8", errors="replace")
+    except (OSError, EOFError, InputError):
+        return ","  # the reader says what is wrong with the file
+    if "," not in header:
+        for other in (";", "\t"):
+            if other in header:
+                return other
+    return ","
 
 
 def _gzipped(path: Path) -> bool:

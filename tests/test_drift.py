@@ -144,6 +144,20 @@ def test_a_column_of_ids_is_not_judged_as_a_distribution_but_its_nulls_are():
     assert causes(ref, cur.assign(uid=cur.uid.where(np.arange(2000) % 2 == 0)))["uid"] == "feature_unavailable"
 
 
+def test_blank_text_is_missing_in_every_format_and_a_semicolon_csv_is_read_by_its_header(tmp_path):
+    ref = table(2000)
+    cur = table(2000, seed=1).assign(country=lambda t: t.country.where(np.arange(2000) % 6 != 0, " "))
+    for suffix, write in ((".csv", lambda f, p: f.to_csv(p, index=False)), (".parquet", lambda f, p: f.to_parquet(p)),
+                          (".jsonl", lambda f, p: f.to_json(p, orient="records", lines=True))):
+        write(ref, tmp_path / f"ref{suffix}")
+        write(cur, tmp_path / f"cur{suffix}")
+        [(_, report)] = drift(tmp_path / f"ref{suffix}", tmp_path / f"cur{suffix}")
+        [finding] = [f for f in report.findings if f.feature == "country"]  # was chi2 drift in Parquet
+        assert finding.cause == "feature_unavailable" and "blank" in finding.evidence, suffix
+    ref.to_csv(tmp_path / "semi.csv", index=False, sep=";", decimal=",")
+    assert list(read_table(tmp_path / "semi.csv").columns) == list(ref.columns)  # was one column 'amount;age;...'
+
+
 def test_bad_inputs(tmp_path):
     with pytest.raises(InputError, match="no such file"):
         drift(tmp_path / "nope.csv", tmp_path / "nope.csv")
