@@ -100,6 +100,8 @@ def _predicted(path, spec: str, id_col: str, label_col: str, pred_col: str, text
     import importlib
 
     module_name, _, function_name = spec.partition(":")
+    if not module_name or not function_name:
+        raise InputError(f"--predict {spec!r}: give module:function, e.g. mymodel:predict")
     # like `python -m`: a module in the working folder imports, which a console script alone would miss
     # (only while importing it, so a pandas.py there cannot shadow a later import)
     added = "" not in sys.path and os.getcwd() not in sys.path

@@ -145,6 +145,8 @@ def test_predict_runs_a_python_callable_on_the_golden_texts(tmp_path, monkeypatc
     assert report.current.accuracy == 1.0 and not report.regression
     with pytest.raises(InputError, match="cannot import"):
         golden(tmp_path / "b.csv", tmp_path / "c.csv", predict="no_such_module:f")
+    with pytest.raises(InputError, match="give module:function"):  # was "no attribute ''"
+        golden(tmp_path / "b.csv", tmp_path / "c.csv", predict="toy_model")
 
 
 def test_predict_finds_a_module_in_the_working_folder(tmp_path, monkeypatch):
