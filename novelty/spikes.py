@@ -235,30 +235,35 @@ def _count_windows(store: Store, settings: SpikeSettings) -> tuple[list[tuple[in
         if began:
             conn.execute("COMMIT")
     span = size // step
-    # windows start from span - 1 buckets before the first bucket to the last: a saved window's start
-    # bucket b is among them when b + span - 1 >= first and b <= last
-    starts = [(start + offset) // step for start in saved]
+    # a window starts at each bucket from span - 1 before the first stored one to the last, and at
+    # each saved window's start; it sums the span buckets from its start
     data = [b for b, *_ in rows]
+    starts = [(start + offset) // step for start in saved]
     if not data and not starts:
         return [], set()
-    first_bucket = min(data + [b + span - 1 for b in starts])
-    counts = np.zeros((max(data + starts) - first_bucket + 1, 4))
+    first = min([b - span + 1 for b in data] + starts)
+    last = max(data + starts)
+    counts = np.zeros((last - first + span, 4))
     weights = tail_weights(tail[:, 1], settings.tail)
     for b, n, k in rows:
-        counts[b - first_bucket, :2] = n, k
-    where = tail[:, 0].astype(np.int64) - first_bucket
+        counts[b - first, :2] = n, k
+    where = tail[:, 0].astype(np.int64) - first
     np.add.at(counts[:, 2], where, weights)
     np.add.at(counts[:, 3], where, weights ** 2)
-    pad = np.zeros((span - 1, 4))  # sliding windows also start before the first bucket and after the last
-    padded = np.vstack([pad, counts, pad])
-    sums = np.cumsum(np.vstack([np.zeros((1, 4)), padded]), axis=0)
+    sums = np.cumsum(np.vstack([np.zeros((1, 4)), counts]), axis=0)
     out, pruned = [], set()
-    for i in range(len(padded) - span + 1):
-        start = (first_bucket - span + 1 + i) * step - offset
+    for i in range(last - first + 1):
+        start = (first + i) * step - offset
         n, k, s1, s2 = sums[i + span] - sums[i]
         kept = saved.get(start)
         if kept and kept[0] > round(n):  # pruned since it was saved
-            n, k, s1, s2 = kept[0], kept[1], *((kept[2], kept[3]) if kept[2] is not None else (s1, s2))
+            if kept[2] is not None:
+                s1, s2 = kept[2], kept[3]
+            elif n:  # saved before the tail sums were: the prompts left stand for the pruned ones
+                s1, s2 = s1 * kept[0] / n, s2 * kept[0] / n
+            else:  # none left: what a window of uniform p-values holds (weights of mean t, E[w^2] = 2t)
+                s1, s2 = kept[0] * settings.tail, kept[0] * 2 * settings.tail
+            n, k = kept[0], kept[1]
             pruned.add(_iso(start))
         out.append((start, int(round(n)), int(round(k)), float(s1), float(s2)))
     return out, pruned

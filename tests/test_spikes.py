@@ -253,6 +253,17 @@ def test_sliding_windows_and_retests_keep_what_a_prune_deleted(tmp_path):
     assert "note" not in retested.incidents[0].details
 
 
+def test_only_saved_sliding_windows_left_after_a_prune(tmp_path):
+    db = fill(tmp_path / "m.db", [(40, 2, None)])
+    sliding = SpikeSettings(step="8h")
+    saved = detect_spikes(db, sliding, since="2026-11-01T00:00:00Z", until="2026-11-01T01:00:00Z").windows
+    with sqlite3.connect(db) as conn:
+        conn.execute("DELETE FROM scores")
+    # was: ValueError (negative dimensions), exit 3
+    assert [(w.window_start, w.prompts) for w in detect_spikes(db, sliding).windows] == \
+        [(w.window_start, w.prompts) for w in saved]
+
+
 def test_the_incident_of_a_decided_window_stays_as_saved_after_a_partial_prune(tmp_path):
     db = fill(tmp_path / "m.db", [(500, 25, None)] * 10 + [(500, 150, "b")] + [(500, 25, None)] * 2)
     first = detect_spikes(db)
