@@ -174,8 +174,8 @@ def profile(frame: pd.DataFrame, ignore: set[str] = frozenset(), seed: int = 0) 
         if name in ignore:
             continue
         column = frame[name]
-        if column.dtype == object or pd.api.types.is_string_dtype(column):  # a blank is missing in every format (CSV readers already say so)
-            column = column.mask(column.map(lambda v: isinstance(v, str) and not v.strip()))
+        if column.dtype == object or pd.api.types.is_string_dtype(column):  # a blank is missing in every
+            column = column.mask(_blank(column))                              # format, as CSV readers say
         values = column.dropna()
         numeric = _as_numeric(values)
         entry = {"rows": int(len(column)), "null_rate": float(column.isna().mean())}
@@ -199,7 +199,7 @@ def load_reference(path: str | Path, ignore: set[str] = frozenset()) -> dict:
         if saved:
             # a profile saved with the time column (or before --ignore) leaves them out now too
             return {**saved, "columns": {k: v for k, v in saved["columns"].items() if k not in ignore},
-                    "names": saved.get("names", list(saved["columns"]))}
+                    **({"names": saved["names"]} if "names" in saved else {})}
     frame = read_table(path)
     return {**profile(frame, ignore), "names": list(map(str, frame.columns))}
 
@@ -234,6 +234,34 @@ def _as_numeric(values: pd.Series) -> np.ndarray | None:
     if len(values) and parsed.notna().mean() >= 0.99:
         return parsed.dropna().to_numpy(dtype=float)
     return None
+
+
+def _blank(column: pd.Series) -> pd.Series:
+    """True where a value is text of spaces only (or empty); other values, numbers included, False.
+
+    >>> _blank(pd.Series(["a", " ", "", None, 3, True])).tolist()
+    [False, True, True, False, False, False]
+    """
+    try:
+        stripped = column.str.strip()
+    except AttributeError:  # no text at all (booleans in an object column)
+        return pd.Series(False, index=column.index)
+    return stripped.eq("").fillna(False).astype(bool)
+
+
+def _time_not_tested(name: str) -> DriftFinding:
+    return DriftFinding(name, "time", None, evidence="a time column: nulls checked, its distribution not tested "
+                        "(times move on)")
+
+
+def _epoch_nanoseconds(ref: dict) -> bool:
+    """Parquet datetimes as an older version profiled them: epoch numbers in 1990-2099, in the
+    milli-, micro- or nanoseconds of the file's resolution."""
+    values = ref.get("values") or []
+    if ref["kind"] != "numeric" or not values:
+        return False
+    middle = float(np.median(values))
+    return any(6.3e8 * unit <= middle < 4.1e9 * unit for unit in (1e3, 1e6, 1e9))
 
 
 def _is_time(values: pd.Series, numeric: np.ndarray | None) -> bool:
@@ -313,13 +341,13 @@ def _unavailable(name: str, ref: dict, cur: dict | None, s: DriftSettings) -> Dr
         return DriftFinding(name, ref["kind"], "feature_unavailable", share_affected=cur["null_rate"],
                             evidence=f"missing values (null, blank, NaN or infinite) rose from {ref['null_rate']:.1%} "
                                      f"to {cur['null_rate']:.1%} of rows")
-    if {cur["kind"], ref["kind"]} == {"time", "categorical"}:  # a profile saved before times had a kind
-        return DriftFinding(name, "time", None, evidence="a time column: not judged (--time-col cuts windows on it)")
+    if cur["kind"] == "time" and (ref["kind"] == "categorical" or _epoch_nanoseconds(ref)):
+        return _time_not_tested(name)  # a profile saved before times had a kind: ISO text, or Parquet's ns
     if cur["kind"] != ref["kind"]:
         return DriftFinding(name, ref["kind"], "feature_unavailable", share_affected=1.0,
                             evidence=f"type changed from {ref['kind']} to {cur['kind']}")
     if ref["kind"] == "time":  # event times move on by nature: their distribution is no evidence
-        return DriftFinding(name, "time", None, evidence="a time column: not judged (--time-col cuts windows on it)")
+        return _time_not_tested(name)
     before = ref["mode_share"] if cur["mode"] == ref["mode"] else _share(ref, cur["mode"])
     if cur["mode_share"] - before >= s.takeover and _default_like(cur["mode"], before) \
             and _rest_unchanged(ref, cur, cur["mode"], s):
@@ -389,7 +417,8 @@ def _share(ref: dict, value: str | None) -> float:
 def _test(name: str, ref: dict, cur: dict, s: DriftSettings) -> DriftFinding:
     if ref["kind"] == "numeric":
         return _numeric(name, np.asarray(ref["values"]), np.asarray(cur["values"]), s)
-    if max(_distinct_share(ref["counts"]), _distinct_share(cur["counts"])) >= 0.95:  # ids, free text
+    if _distinct_share(ref["counts"]) >= 0.95:  # ids, free text (decided by the reference: a feature
+        # whose values turn all distinct now is tested, and flagged)
         return DriftFinding(name, "categorical", None, evidence="not judged: nearly every value distinct "
                             "(an id or free text? --ignore it); nulls and defaults are still checked")
     return _categorical(name, ref["counts"], cur["counts"])
@@ -413,7 +442,7 @@ def _numeric(name: str, ref: np.ndarray, cur: np.ndarray, s: DriftSettings) -> D
     effect = float(wasserstein_distance(ref, cur) / spread)
     edges = np.unique(np.quantile(ref, np.linspace(0, 1, 11)))
     psi, js = _psi_js(*_binned(ref, cur, edges))
-    rescale = _rescaling(ref, cur, s)
+    rescale = _rescaling(ref, cur, s, unit)
     if rescale:
         rescale["offset"] *= unit
     return DriftFinding(name, "numeric", None, "ks", p_value, None, effect, psi, js,
@@ -478,7 +507,7 @@ def _psi_js(ref_counts: np.ndarray, cur_counts: np.ndarray) -> tuple[float, floa
     return psi, js
 
 
-def _rescaling(ref: np.ndarray, cur: np.ndarray, s: DriftSettings) -> dict | None:
+def _rescaling(ref: np.ndarray, cur: np.ndarray, s: DriftSettings, unit: float = 1.0) -> dict | None:
     """Same shape, other unit: current quantiles on a line against the reference's with a slope far
     from 1 (cents -> dollars, counts -> shares), or values squeezed into [0, 1]."""
     qs = np.linspace(0.05, 0.95, 19)
@@ -494,7 +523,7 @@ def _rescaling(ref: np.ndarray, cur: np.ndarray, s: DriftSettings) -> dict | Non
     if not np.isfinite([slope, offset, r2]).all():
         return None
     # squeezed into [0, 1] by a normalisation, which narrows the scale: with a slope near 1 it is a shift
-    squeezed = cur.min() >= 0 and cur.max() <= 1 and ref.max() > 1.5 and slope < 0.8
+    squeezed = cur.min() >= 0 and cur.max() * unit <= 1 and ref.max() * unit > 1.5 and slope < 0.8  # as given
     if r2 < 0.97 or not (slope >= s.rescale or 0 < slope <= 1 / s.rescale or squeezed):
         return None
     power = round(math.log10(slope)) if slope > 0 else None
@@ -515,19 +544,20 @@ def drift(reference: str | Path, current: str | Path, settings: DriftSettings = 
     ref = load_reference(reference, ignore | ({time_col} if time_col else set()))
     if score_col and score_col not in ref["columns"]:
         raise InputError(f"{reference}: no score column {score_col!r} (--score-col)")
-    if save_reference:
-        try:
-            Path(save_reference).write_text(json.dumps(ref))
-        except OSError as exc:
-            raise InputError(f"--save-reference {save_reference}: cannot write it ({exc.strerror})") from None
     if Path(current).is_file() and _may_be_profile(Path(current)) and _is_profile(Path(current)):
         raise InputError(f"{current} is a saved profile (--save-reference): it can only be the REFERENCE; "
                          "give the current table itself")
     table = read_table(current)
-    unknown = set(ignore) - set(ref["names"]) - set(map(str, table.columns))
+    # a profile of an older version does not know the columns ignored when it was saved: not checked
+    unknown = set(ignore) - set(ref["names"]) - set(map(str, table.columns)) if "names" in ref else set()
     if unknown:  # a typo ('ID' for 'id') would test the column it meant to leave out, silently
         raise InputError(f"--ignore: no column {', '.join(map(repr, sorted(unknown)))} in either table; "
                          f"columns: {', '.join(map(str, table.columns))}")
+    if save_reference:  # once the inputs are known good
+        try:
+            Path(save_reference).write_text(json.dumps(ref))
+        except OSError as exc:
+            raise InputError(f"--save-reference {save_reference}: cannot write it ({exc.strerror})") from None
     for path, rows in ((reference, ref["rows"]), (current, len(table))):
         if rows == 0:
             raise InputError(f"{path}: no rows (only a header?): nothing to compare")
