@@ -122,18 +122,23 @@ def _sample(texts: list[str], labels: list[str], options: AdaptOptions) -> tuple
         return texts, labels
     folds = stratified_folds(labels, math.ceil(len(texts) / options.max_prompts), len(texts), options.seed)
     keep = list(folds[0][: options.max_prompts])
-    # a label rarer than the stride may fall between the picks: it gets one prompt, taken from the
-    # label kept most often (max_prompts is at least the number of labels, see check_adaptable)
+    # a label rarer than the stride may fall between the picks: it gets its first prompt, and as many
+    # picks of labels kept twice or more go, from the end (max_prompts is at least the number of
+    # labels, see check_adaptable)
     kept = Counter(labels[i] for i in keep)
-    for label in dict.fromkeys(labels):
-        if label not in kept:
-            if len(keep) >= options.max_prompts:
-                most = kept.most_common(1)[0][0]
-                keep.remove(next(i for i in reversed(keep) if labels[i] == most))
-                kept[most] -= 1
-            keep.append(labels.index(label))
-            kept[label] = 1
-    keep.sort()
+    first = {}
+    for i, label in enumerate(labels):
+        first.setdefault(label, i)
+    missing = [first[label] for label in first if label not in kept]
+    over = len(keep) + len(missing) - options.max_prompts
+    for position in range(len(keep) - 1, -1, -1):
+        if over <= 0:
+            break
+        if kept[labels[keep[position]]] > 1:
+            kept[labels[keep[position]]] -= 1
+            keep[position] = -1
+            over -= 1
+    keep = sorted([i for i in keep if i >= 0] + missing)
     return [texts[i] for i in keep], [labels[i] for i in keep]
 
 

@@ -247,16 +247,20 @@ class Store:
         """prompt_id -> run_id of those already in ``scores``."""
         return self._scored(prompt_ids, "run_id")
 
+    def has_untimed(self, source: str) -> bool:
+        """Whether ``scores`` holds rows of ``source`` stored without a time."""
+        return self.db.execute("SELECT 1 FROM scores WHERE ts IS NULL AND source = ? LIMIT 1", [source]).fetchone() \
+            is not None
+
     def move_ids(self, moves: list[tuple[str, str | None, str]]) -> None:
         """Store prompts under new ids (``(new id, time or None, old id)``), with their cluster membership,
         queue item and true label; a prompt stored without a time gains the one given. A new id already
         taken leaves that prompt where it is."""
-        pairs = [(new, old) for new, _, old in moves]
-
         def work() -> None:
             conn = self.db.conn
-            conn.executemany("UPDATE OR IGNORE scores SET prompt_id = ?, ts = coalesce(ts, ?) WHERE prompt_id = ?",
-                             moves)
+            pairs = [(new, old) for new, ts, old in moves  # only the prompts that moved take the rest along
+                     if conn.execute("UPDATE OR IGNORE scores SET prompt_id = ?, ts = coalesce(ts, ?) "
+                                     "WHERE prompt_id = ?", (new, ts, old)).rowcount]
             # a true label imported under each id: the newer one wins, as on import
             conn.executemany("DELETE FROM feedback WHERE prompt_id = ? AND coalesce(labelled_at, '') < "
                              "(SELECT coalesce(labelled_at, '') FROM feedback WHERE prompt_id = ?)", pairs)

@@ -110,6 +110,7 @@ class Gate:
     def __init__(self, sink, dimension: int, redact: bool = False, redact_before_embed: bool = False):
         self.sink, self.dimension, self.run_id = sink, dimension, 0
         self.in_flight: dict[str, int] = {}
+        self.untimed: dict[str, bool] = {}
         self.redact = redact_text if redact or redact_before_embed else None
         self.redact_before_embed = redact_before_embed
 
@@ -152,6 +153,12 @@ class Gate:
     def written(self) -> None:
         self.in_flight.clear()
 
+    def _untimed(self, source: str) -> bool:
+        """Whether an earlier run stored rows of ``source`` without a time (asked once a run)."""
+        if source not in self.untimed:
+            self.untimed[source] = self.sink.has_untimed(source)
+        return self.untimed[source]
+
     def as_stored(self, rows: list[tuple], rejects: list[dict]) -> tuple[list[tuple], list[dict]]:
         """Rows and rejects as stored: text redacted (the text hash stays that of the embedded text)."""
         if not self.redact:
@@ -166,8 +173,10 @@ class Gate:
         earlier = self.sink.existing_ids(ids + [pid for alternates in original_ids.values() for pid in alternates])
         # rows with a logged id or a time found under no id yet: looked up again under the ids derived
         # without them (only those, so a rerun, where every id is found, pays nothing for it)
-        unfound = {i: alternates for i in range(len(ids)) if (batch.ids[i] or batch.times[i]) and ids[i] not in earlier
-                   and not any(other in earlier for other in original_ids.get(i, ())) and (alternates := derived(i))}
+        untimed = self._untimed(batch.source)  # rows without a logged id look only for untimed rows of theirs
+        unfound = {i: alternates for i in range(len(ids)) if (batch.ids[i] or (batch.times[i] and untimed))
+                   and ids[i] not in earlier and not any(other in earlier for other in original_ids.get(i, ()))
+                   and (alternates := derived(i))}
         if unfound:
             earlier.update(self.sink.existing_ids([pid for alternates in unfound.values() for pid in alternates]))
             original_ids = {**original_ids, **{i: original_ids.get(i, []) + d for i, d in unfound.items()}}

@@ -79,6 +79,9 @@ class ParquetSink:
     def existing_ids(self, prompt_ids: Sequence[str]) -> dict[str, int]:
         return {pid: self.run["run_id"] for pid in prompt_ids if pid in self.ids}
 
+    def has_untimed(self, source: str) -> bool:
+        return False  # no earlier run
+
     def move_ids(self, moves: list[tuple[str, str | None, str]]) -> None:
         pass  # never called: existing_ids knows no earlier run
 
