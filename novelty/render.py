@@ -112,7 +112,7 @@ def format_drift(window: str, report) -> str:
     lines = [head, f"  {'feature':<{width}}  kind         test  p-value   effect   PSI    JS     verdict"]
     for f in report.findings:
         p = f"{f.p_value:8.1e}" if f.p_value is not None else "       -"
-        effect = f"{f.effect:7.3f}" if f.effect is not None else "      -"
+        effect = (f"{f.effect:7.3f}" if f.effect < 1e3 else f"{f.effect:7.1e}") if f.effect is not None else "      -"
         psi = f"{f.psi:5.2f}" if f.psi is not None else "    -"
         js = f"{f.js:5.3f}" if f.js is not None else "    -"
         lines.append(f"  {f.feature:<{width}}  {f.kind:<11}  {(f.test or '-'):<4}  {p}  {effect}  {psi}  {js}  "

@@ -173,6 +173,18 @@ def test_review_mends_ids_decided_by_the_reference_and_profiles_of_older_version
     assert [f.cause for f in report.findings if f.feature == "t"] == [None]  # was: type changed numeric -> time
 
 
+def test_qa_mends_empty_columns_collapsed_ids_and_extreme_values(tmp_path, capfd):
+    ref = table(2000).assign(gone=np.nan, uid=[f"u{i}" for i in range(2000)])
+    cur = table(2000, seed=1).assign(gone=None, uid=np.where(np.arange(2000) % 2, "a", "b"))
+    found = {f.feature: f for f in compare(profile(ref), cur.astype({"gone": object})).findings}
+    assert found["gone"].cause is None and "no values to test" in found["gone"].evidence  # was: type changed
+    assert found["uid"].cause == "feature_unavailable" and "2 distinct values" in found["uid"].evidence  # was ok
+    extreme = cur.assign(amount=np.random.default_rng(1).uniform(-1, 1, 2000) * 1.7e308)
+    finding = next(f for f in compare(profile(ref), extreme).findings if f.feature == "amount")
+    assert finding.cause == "feature_drift" and len(finding.evidence) < 120  # was a 300-digit Wasserstein
+    assert "DLASCL" not in capfd.readouterr().out  # LAPACK printed to stdout: --json did not parse
+
+
 def test_bad_inputs(tmp_path):
     with pytest.raises(InputError, match="no such file"):
         drift(tmp_path / "nope.csv", tmp_path / "nope.csv")
