@@ -179,7 +179,7 @@ def profile(frame: pd.DataFrame, ignore: set[str] = frozenset(), seed: int = 0) 
         values = column.dropna()
         numeric = _as_numeric(values)
         entry = {"rows": int(len(column)), "null_rate": float(column.isna().mean())}
-        if _is_time(values, numeric):  # no mode: a default taking over a time is not judged, and
+        if looks_like_time(values, numeric):  # no mode: a default taking over a time is not judged, and
             entry.update(kind="time", mode=None, mode_share=0.0)  # formatting 1M tz-aware times took 25 s
             columns[str(name)] = entry
             continue
@@ -266,11 +266,13 @@ def _epoch_nanoseconds(ref: dict) -> bool:
     return any(6.3e8 * unit <= middle < 4.1e9 * unit for unit in (1e3, 1e6, 1e9))
 
 
-def _is_time(values: pd.Series, numeric: np.ndarray | None) -> bool:
+def looks_like_time(values: pd.Series, numeric: np.ndarray | None) -> bool:
     """Datetimes (Parquet) or text that reads as ISO times (CSV, JSONL): one kind in every format.
 
-    >>> _is_time(pd.Series(["2026-11-24T10:00:00Z", "2026-11-25 08:30"]), None), _is_time(pd.Series(["a"]), None)
-    (True, False)
+    >>> looks_like_time(pd.Series(["2026-11-24T10:00:00Z", "2026-11-25 08:30"]), None)
+    True
+    >>> looks_like_time(pd.Series(["a"]), None)
+    False
     """
     if pd.api.types.is_datetime64_any_dtype(values):
         return True

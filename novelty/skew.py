@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .drift import join_keys, read_table
+from .drift import join_keys, looks_like_time, read_table
 from .errors import InputError
 
 
@@ -85,12 +85,23 @@ def _numbers(values: pd.Series) -> np.ndarray | None:
     against 3.0 in CSV), or True/False (1/0), else None."""
     if pd.api.types.is_bool_dtype(values) or pd.api.types.infer_dtype(values, skipna=True) == "boolean":
         return values.map({True: 1.0, False: 0.0}).to_numpy(float)  # True against 1 is the same value
+    words = values.dropna()
+    if len(words) and pd.api.types.infer_dtype(words) == "string" and \
+            words.str.strip().str.lower().isin(("true", "false")).all():  # JSON text "true", a CSV's TRUE
+        return values.map(lambda v: v if pd.isna(v) else float(v.strip().lower() == "true")).to_numpy(float)
     if pd.api.types.is_numeric_dtype(values):
         return values.to_numpy(float)
     parsed = pd.to_numeric(values, errors="coerce")
     if parsed[values.notna()].notna().all():
         return parsed.to_numpy(float)
     return None
+
+
+def _times(values: pd.Series) -> pd.Series | None:
+    """The values as UTC instants when they are datetimes or ISO text, else None."""
+    if not pd.api.types.is_datetime64_any_dtype(values) and not looks_like_time(values.dropna(), None):
+        return None
+    return pd.to_datetime(values, utc=True, errors="coerce", format="mixed")
 
 
 def _compare(joined: pd.DataFrame, key: str, feature: str, tolerance: float, min_mismatch: float) -> SkewFinding:
@@ -100,8 +111,11 @@ def _compare(joined: pd.DataFrame, key: str, feature: str, tolerance: float, min
     # text against text stays text: a serving pipeline that drops the zeros of '00501' is skewed
     numeric = x is not None and y is not None and \
         (pd.api.types.is_numeric_dtype(a) or pd.api.types.is_numeric_dtype(b))
+    times = (_times(a), _times(b)) if not numeric else (None, None)
     if numeric:
         close = np.isclose(x, y, rtol=tolerance, atol=tolerance * 1e-3, equal_nan=True)
+    elif times[0] is not None and times[1] is not None:  # one instant, however written ('Z', '-04:00')
+        close = ((times[0] == times[1]) | (times[0].isna() & times[1].isna())).to_numpy()
     else:
         close = (a.astype(str) == b.astype(str)).to_numpy() | (na & nb).to_numpy()
     differ = ~close

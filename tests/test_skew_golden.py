@@ -226,6 +226,19 @@ def test_skew_true_false_against_one_zero_and_padded_keys_are_the_same(tmp_path)
     assert [f.feature for f in skew(tmp_path / "off.parquet", tmp_path / "flipped.parquet", "rid").skewed] == ["flag"]
 
 
+def test_skew_times_compare_as_instants_and_json_true_as_a_boolean(tmp_path):
+    times = pd.date_range("2026-11-01", periods=40, freq="h", tz="UTC")
+    pd.DataFrame({"rid": range(40), "ts": times, "flag": [i % 2 == 0 for i in range(40)]}).to_parquet(
+        tmp_path / "off.parquet")
+    with (tmp_path / "srv.jsonl").open("w") as fh:  # the same instants written in New York time, booleans as text
+        for i, t in enumerate(times):
+            local = t.tz_convert("America/New_York").isoformat() if i != 7 else (t + pd.Timedelta("1s")).isoformat()
+            fh.write(json.dumps({"rid": i, "ts": local, "flag": "true" if i % 2 == 0 else "false"}) + "\n")
+    found = {f.feature: f for f in skew(tmp_path / "off.parquet", tmp_path / "srv.jsonl", "rid").findings}
+    assert found["flag"].mismatches == 0  # was 100 % skewed
+    assert found["ts"].mismatches == 1 and found["ts"].example_keys == ["7"]  # was 100 %: compared as text
+
+
 def test_golden_an_exact_two_point_drop_and_ids_written_as_numbers_in_one_file(tmp_path):
     n = 1000
     base = write_csv(tmp_path / "b.csv", ["id", "label", "prediction"],
