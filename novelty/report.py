@@ -185,7 +185,7 @@ def _card(c: Cause, db: str, growing: dict | None, by_start: dict, feature: dict
                            "-o golden-next.csv")
     elif c.cause == "model_regression":
         card["command"] = "novelty golden --baseline GOLDEN_LAUNCH --current GOLDEN_TODAY"
-    elif feature and feature["medians"]:
+    elif feature and feature["medians"] and c.cause != "training_serving_skew":  # the skew pair's are others
         card["fact"] = "Median {:,.4g} in the reference, {:,.4g} now.".format(*feature["medians"])
     return card
 

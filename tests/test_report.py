@@ -163,3 +163,12 @@ def test_direction_controls_long_prompts_untimed_prompts_since_and_quoted_paths(
     assert re.search(r"<b>0</b><span>clusters of novel prompts", (tmp_path / "later.html").read_text())
     card = _card(Cause("label_bias", None, "high", "", ""), "my db's.db", None, {}, None)
     assert card["command"] == "novelty queue add --db 'my db'\"'\"'s.db' --max-p-value 0.01 --budget 200"
+
+
+def test_a_skew_card_does_not_show_the_drift_tables_medians():
+    from novelty.diagnose import Cause
+    from novelty.report import _card
+
+    feature = {"medians": (20.07, 19.86)}  # launch vs today: not the offline vs serving pair of the skew
+    assert _card(Cause("training_serving_skew", "amount", "high", "", ""), "m.db", None, {}, feature)["fact"] is None
+    assert "Median 20.07" in _card(Cause("feature_drift", "amount", "high", "", ""), "m.db", None, {}, feature)["fact"]
