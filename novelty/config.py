@@ -75,7 +75,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("feedback.min_labels", 30, "Fewer labelled prompts in the period than this: no gap test.", int),
     Setting("clusters.lookback", "14d", "Cluster the novel prompts of this period, ending with the run date."),
     Setting("clusters.min_size", 5, "Smallest group that counts as a cluster.", int),
-    Setting("alert.causes", list(CAUSE_KINDS), "Root causes that make the run exit 1 (for the scheduler).", list),
+    Setting("alert.causes", list(CAUSE_KINDS), "Root causes that make the run exit 1 (for the scheduler; run "
+            "has no skew step: training_serving_skew comes from novelty skew or diagnose).", list),
     Setting("alert.min_severity", "medium", "Only causes of this severity or worse: low, medium or high."),
     Setting("alert.lookback", "7d", "Only evidence from this period, ending with the run date, alerts."),
     Setting("alert.missing_log", True, "Also exit 1 when the day's log is missing.", bool),
