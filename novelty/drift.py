@@ -16,6 +16,7 @@ import gzip
 import json
 import math
 import re
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -298,12 +299,13 @@ def compare(reference: dict, current: pd.DataFrame, settings: DriftSettings = Dr
     return _decided([_tested(reference, current, settings, ignore)], settings)[0]
 
 
-def _tested(reference: dict, current: pd.DataFrame, settings: DriftSettings, ignore: set[str]) -> DriftReport:
+def _tested(reference: dict, current: pd.DataFrame, settings: DriftSettings, ignore: set[str],
+            name: str = "current table") -> DriftReport:
     """The findings of one table with their p-values, not yet decided (see ``_decided``)."""
     now = profile(current, ignore)
     few = min(reference["rows"], now["rows"])
     if few < MIN_ROWS:
-        return _too_few(reference, now, few)
+        return _too_few(reference, now, few, name)
     findings = [_unavailable(name, ref, now["columns"].get(name), settings) or
                 _test(name, ref, now["columns"].get(name), settings) for name, ref in reference["columns"].items()]
     findings += [DriftFinding(n, now["columns"][n]["kind"], None, evidence="new column, not in the reference")
@@ -325,15 +327,15 @@ def _decided(reports: list[DriftReport], settings: DriftSettings) -> list[DriftR
 MIN_ROWS = 20  # fewer rows in either table: a share of nulls or of one value, or a type, says nothing yet
 
 
-def _too_few(reference: dict, now: dict, few: int) -> DriftReport:
+def _too_few(reference: dict, now: dict, few: int, current: str = "current table") -> DriftReport:
     """Only a column that is gone is evidence in a table this small; the rest is not judged."""
-    which = "current" if now["rows"] == few else "reference"
+    which = current if now["rows"] == few else "reference table"
     findings = [DriftFinding(name, ref["kind"], "feature_unavailable", share_affected=1.0,
                              evidence="column missing from the current table") if name not in now["columns"]
-                else DriftFinding(name, ref["kind"], None, evidence=f"not judged: {few} rows in the {which} table")
+                else DriftFinding(name, ref["kind"], None, evidence=f"not judged: {few} rows in the {which}")
                 for name, ref in reference["columns"].items()]
     return DriftReport(reference["rows"], now["rows"], findings,
-                       [f"{few} rows in the {which} table (under {MIN_ROWS}): nulls, defaults, types and "
+                       [f"{few} rows in the {which} (under {MIN_ROWS}): nulls, defaults, types and "
                         "distributions are not judged"])
 
 
@@ -451,7 +453,9 @@ def _numeric(name: str, ref: np.ndarray, cur: np.ndarray, s: DriftSettings) -> D
     unit = 2.0 ** (np.frexp(peak)[1] - 1) if peak > 1e150 else 1.0  # near the float limit (1e308) differences
     ref, cur = ref / unit, cur / unit                                 # overflow; a power of two rescales exactly
     spread = _spread(ref)
-    p_value = float(ks_2samp(ref, cur).pvalue)
+    with warnings.catch_warnings():  # "exact calculation unsuccessful": the asymptotic p-value is fine
+        warnings.simplefilter("ignore", RuntimeWarning)
+        p_value = float(ks_2samp(ref, cur).pvalue)
     effect = float(wasserstein_distance(ref, cur) / spread)
     edges = np.unique(np.quantile(ref, np.linspace(0, 1, 11)))
     psi, js = _psi_js(*_binned(ref, cur, edges))
@@ -600,7 +604,7 @@ def drift(reference: str | Path, current: str | Path, settings: DriftSettings = 
     untimed = int(stamps.isna().sum())
     note = [f"{untimed:,} rows of {current} have no readable {time_col!r} and are in no window"] if untimed else []
     windows = sorted(starts.dropna().unique())
-    reports = _decided([_tested(ref, body[starts == start].reset_index(drop=True), settings, ignore)
+    reports = _decided([_tested(ref, body[starts == start].reset_index(drop=True), settings, ignore, "window")
                         for start in windows], settings)
     return [(start.strftime("%Y-%m-%dT%H:%M:%SZ"),
              _score_first(DriftReport(r.reference_rows, r.current_rows, r.findings, r.not_checked + note), score_col))

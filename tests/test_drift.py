@@ -185,6 +185,15 @@ def test_qa_mends_empty_columns_collapsed_ids_and_extreme_values(tmp_path, capfd
     assert "DLASCL" not in capfd.readouterr().out  # LAPACK printed to stdout: --json did not parse
 
 
+def test_a_small_window_says_window_and_a_ks_fallback_prints_no_warning(tmp_path, recwarn):
+    table(2000).to_csv(tmp_path / "ref.csv", index=False)
+    cur = table(40, seed=1).assign(ts=["2026-11-24T08:00:00Z"] * 8 + ["2026-11-25T08:00:00Z"] * 32)
+    cur.to_csv(tmp_path / "cur.csv", index=False)
+    reports = drift(tmp_path / "ref.csv", tmp_path / "cur.csv", time_col="ts")
+    assert reports[0][1].not_checked[0].startswith("8 rows in the window (under 20)")  # was "the current table"
+    assert not [w for w in recwarn if "exact calculation" in str(w.message)]
+
+
 def test_bad_inputs(tmp_path):
     with pytest.raises(InputError, match="no such file"):
         drift(tmp_path / "nope.csv", tmp_path / "nope.csv")
