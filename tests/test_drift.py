@@ -194,6 +194,15 @@ def test_a_small_window_says_window_and_a_ks_fallback_prints_no_warning(tmp_path
     assert not [w for w in recwarn if "exact calculation" in str(w.message)]
 
 
+def test_sequential_numeric_ids_are_not_judged_but_distinct_amounts_are():
+    ref = table(5000).assign(request_id=np.arange(5000), cents=np.random.default_rng(0).integers(0, 10**9, 5000))
+    cur = table(5000, seed=1).assign(request_id=np.arange(5000, 10000),  # tomorrow's ids: was KS drift, effect 2
+                                     cents=np.random.default_rng(1).integers(0, 10**9, 5000) * 3)
+    found = {f.feature: f for f in compare(profile(ref), cur).findings}
+    assert found["request_id"].cause is None and "sequential id" in found["request_id"].evidence
+    assert found["cents"].cause is not None  # distinct too, but spread wide: a feature, judged
+
+
 def test_bad_inputs(tmp_path):
     with pytest.raises(InputError, match="no such file"):
         drift(tmp_path / "nope.csv", tmp_path / "nope.csv")
