@@ -282,7 +282,7 @@ def looks_like_time(values: pd.Series, numeric: np.ndarray | None) -> bool:
     head = values.head(200).astype(str)
     if not head.str.contains(r"^\s*\d{4}-\d{2}-\d{2}", regex=True).all():
         return False
-    return bool(pd.to_datetime(head, errors="coerce", utc=True, format="mixed").notna().all())
+    return bool(pd.to_datetime(head, errors="coerce", utc=True, format="ISO8601").notna().all())
 
 
 def _mode(values: pd.Series) -> dict:
@@ -348,10 +348,12 @@ def _unavailable(name: str, ref: dict, cur: dict | None, s: DriftSettings) -> Dr
         return DriftFinding(name, ref["kind"], "feature_unavailable", share_affected=cur["null_rate"],
                             evidence=f"missing values (null, blank, NaN or infinite) rose from {ref['null_rate']:.1%} "
                                      f"to {cur['null_rate']:.1%} of rows")
-    if ref["null_rate"] == 1 or cur["null_rate"] == 1:  # no value on a side: no type to compare, nothing to test
+    if cur["null_rate"] == 1 and ref["null_rate"] < 1:  # a sparse feature gone, under the null jump
+        return DriftFinding(name, ref["kind"], "feature_unavailable", share_affected=1.0,
+                            evidence=f"every row missing now ({ref['null_rate']:.1%} were before)")
+    if ref["null_rate"] == 1:  # no value in the reference: no type to compare, nothing to test
         return DriftFinding(name, ref["kind"], None, evidence="no values to test (every row missing in the "
-                            + ("reference and current tables)" if ref["null_rate"] == cur["null_rate"] == 1 else
-                               "reference table)" if ref["null_rate"] == 1 else "current table)"))
+                            + ("reference and current tables)" if cur["null_rate"] == 1 else "reference table)"))
     if cur["kind"] == "time" and (ref["kind"] == "categorical" or _epoch_nanoseconds(ref)):
         return _time_not_tested(name)  # a profile saved before times had a kind: ISO text, or Parquet's ns
     if cur["kind"] != ref["kind"]:
@@ -383,7 +385,7 @@ def _default_like(value, share_before: float) -> bool:
     """
     text = str(value).strip().lower()
     try:
-        text = format(float(text), "g")  # -1.0 and -1 alike
+        text = format(float(text) + 0.0, "g")  # -1.0 and -1 alike, -0.0 and 0
     except ValueError:
         pass
     return share_before < 0.05 or text in _SENTINELS
@@ -433,8 +435,8 @@ def _test(name: str, ref: dict, cur: dict, s: DriftSettings) -> DriftFinding:
         return _numeric(name, np.asarray(ref["values"]), np.asarray(cur["values"]), s)
     if _distinct_share(ref["counts"]) >= 0.95:  # ids, free text (decided by the reference: a feature
         # whose values turn all distinct now is tested, and flagged)
-        if _distinct_share(cur["counts"]) < 0.5:  # ids no more: a default or a constant fills them
-            rows = sum(cur["counts"].values())
+        rows = sum(cur["counts"].values())
+        if rows >= MIN_ROWS and max(cur["counts"].values()) >= 0.5 * rows:  # ids no more: one value fills half
             return DriftFinding(name, "categorical", "feature_unavailable", share_affected=1.0,
                                 evidence=f"the reference's values were nearly all distinct (an id?); now "
                                          f"{len(cur['counts']):,} distinct values in {rows:,} rows")
@@ -444,18 +446,19 @@ def _test(name: str, ref: dict, cur: dict, s: DriftSettings) -> DriftFinding:
 
 
 def _sequential_ids(ref: dict) -> bool:
-    """Whole numbers, nearly all distinct, filling a range at most 20 times the rows (ids counting up);
+    """Whole numbers, nearly all distinct, filling a range at most twice their count (ids counting up);
     counts or amounts that happen to be distinct spread far wider.
 
-    >>> _sequential_ids({"rows": 5000, "values": list(range(1000, 6000))})
+    >>> _sequential_ids({"rows": 5000, "null_rate": 0.0, "values": list(range(1000, 6000))})
     True
-    >>> _sequential_ids({"rows": 5000, "values": list(range(0, 5_000_000, 1000))})  # sparse: judged
+    >>> _sequential_ids({"rows": 5000, "null_rate": 0.0, "values": list(range(0, 5_000_000, 1000))})  # sparse
     False
     """
     values = np.asarray(ref.get("values") or [], dtype=float)
     if ref.get("rows", 0) < 1000 or len(values) < 1000 or not np.all(values == np.round(values)):
         return False
-    return bool(len(np.unique(values)) >= 0.95 * len(values) and values.max() - values.min() + 1 <= 20 * ref["rows"])
+    share = len(np.unique(values)) / len(values)  # of a sample: the distinct values of all rows, estimated
+    return bool(share >= 0.95 and values.max() - values.min() + 1 <= 2 * share * ref["rows"] * (1 - ref["null_rate"]))
 
 
 def _distinct_share(counts: dict) -> float:

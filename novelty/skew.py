@@ -98,10 +98,16 @@ def _numbers(values: pd.Series) -> np.ndarray | None:
 
 
 def _times(values: pd.Series) -> pd.Series | None:
-    """The values as UTC instants when they are datetimes or ISO text, else None."""
-    if not pd.api.types.is_datetime64_any_dtype(values) and not looks_like_time(values.dropna(), None):
+    """The values as UTC instants when they are datetimes, or ISO text for 90 % of those given (an
+    'unknown' here and there is compared as text), else None."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return pd.to_datetime(values, utc=True)
+    given = values.dropna()
+    if not len(given) or pd.api.types.infer_dtype(given) != "string" or \
+            not looks_like_time(given[given.astype(str).str.match(r"\s*\d{4}-\d{2}-\d{2}")].head(200), None):
         return None
-    return pd.to_datetime(values, utc=True, errors="coerce", format="mixed")
+    instants = pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
+    return instants if instants[values.notna()].notna().mean() >= 0.9 else None
 
 
 def _compare(joined: pd.DataFrame, key: str, feature: str, tolerance: float, min_mismatch: float) -> SkewFinding:
@@ -115,7 +121,8 @@ def _compare(joined: pd.DataFrame, key: str, feature: str, tolerance: float, min
     if numeric:
         close = np.isclose(x, y, rtol=tolerance, atol=tolerance * 1e-3, equal_nan=True)
     elif times[0] is not None and times[1] is not None:  # one instant, however written ('Z', '-04:00')
-        close = ((times[0] == times[1]) | (times[0].isna() & times[1].isna())).to_numpy()
+        unread = (times[0].isna() & a.notna()) | (times[1].isna() & b.notna())  # 'unknown': compared as text
+        close = ((times[0] == times[1]) | (na & nb) | (unread & (a.astype(str) == b.astype(str)))).to_numpy()
     else:
         close = (a.astype(str) == b.astype(str)).to_numpy() | (na & nb).to_numpy()
     differ = ~close

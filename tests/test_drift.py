@@ -203,6 +203,21 @@ def test_sequential_numeric_ids_are_not_judged_but_distinct_amounts_are():
     assert found["cents"].cause is not None  # distinct too, but spread wide: a feature, judged
 
 
+def test_review_mends_sparse_features_wide_amounts_repeating_users_and_negative_zero():
+    rng = np.random.default_rng(0)
+    sparse = table(2000).assign(promo=np.where(np.arange(2000) % 40 == 0, 1.0, np.nan))  # 2.5 % of rows
+    assert causes(sparse, table(2000, seed=1).assign(promo=np.nan))["promo"] == "feature_unavailable"
+    cents = pd.DataFrame({"amount_cents": rng.integers(0, 1_000_000, 200_000)})  # distinct in a 20k sample
+    assert causes(cents, cents.assign(amount_cents=cents.amount_cents / 100))["amount_cents"] == "feature_recalibration"
+    users = table(3000).assign(user=[f"u{i}" for i in range(3000)])  # one row a user in training
+    serving = table(3000, seed=1).assign(user=[f"u{i % 935}" for i in range(3000)])  # users come back
+    assert causes(users, serving)["user"] is None
+    zero = table(2000).assign(fee=rng.normal(5, 1, 2000))
+    zero_now = table(2000, seed=1).assign(fee=np.where(np.arange(2000) % 2 == 0, -0.0, rng.normal(5, 1, 2000)))
+    zero_now.loc[1, "fee"] = 0.0
+    assert causes(zero, zero_now)["fee"] == "feature_unavailable"  # '-0' was no sentinel
+
+
 def test_bad_inputs(tmp_path):
     with pytest.raises(InputError, match="no such file"):
         drift(tmp_path / "nope.csv", tmp_path / "nope.csv")

@@ -237,6 +237,10 @@ def test_skew_times_compare_as_instants_and_json_true_as_a_boolean(tmp_path):
     found = {f.feature: f for f in skew(tmp_path / "off.parquet", tmp_path / "srv.jsonl", "rid").findings}
     assert found["flag"].mismatches == 0  # was 100 % skewed
     assert found["ts"].mismatches == 1 and found["ts"].example_keys == ["7"]  # was 100 %: compared as text
+    with (tmp_path / "bad.jsonl").open("w") as fh:  # an unreadable time is compared as text, not as 'missing'
+        for i, t in enumerate(times):
+            fh.write(json.dumps({"rid": i, "ts": "unknown" if i < 3 else t.isoformat()}) + "\n")
+    assert skew(tmp_path / "off.parquet", tmp_path / "bad.jsonl", "rid").findings[0].mismatches == 3
 
 
 def test_golden_an_exact_two_point_drop_and_ids_written_as_numbers_in_one_file(tmp_path):
