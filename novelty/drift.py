@@ -182,33 +182,29 @@ def profile(frame: pd.DataFrame, ignore: set[str] = frozenset(), seed: int = 0) 
         entry = {"rows": int(len(column)), "null_rate": float(column.isna().mean())}
         if looks_like_time(values, numeric):  # no mode: a default taking over a time is not judged, and
             entry.update(kind="time", mode=None, mode_share=0.0)  # formatting 1M tz-aware times took 25 s
-            columns[str(name)] = entry
-            continue
         elif numeric is not None:
             sample = numeric if len(numeric) <= SAMPLE else rng.choice(numeric, SAMPLE, replace=False)
-            entry.update(kind="numeric", values=np.sort(sample).tolist())
+            entry.update(kind="numeric", values=np.sort(sample).tolist(), **_mode(values))
         else:
-            entry.update(kind="categorical", counts={str(k): int(v) for k, v in values.astype(str).value_counts().items()})
-        entry.update(_mode(values))
+            entry.update(kind="categorical", counts={str(k): int(v) for k, v in values.astype(str).value_counts().items()},
+                         **_mode(values))
         columns[str(name)] = entry
     return {"format": PROFILE_FORMAT, "rows": int(len(frame)), "columns": columns}
 
 
 def load_reference(path: str | Path, ignore: set[str] = frozenset()) -> dict:
     """A saved profile (``--save-reference``) or a table to profile now."""
-    path = Path(path)
-    if path.is_file() and _may_be_profile(path):
-        saved = _is_profile(path)
-        if saved:
-            # a profile saved with the time column (or before --ignore) leaves them out now too
-            return {**saved, "columns": {k: v for k, v in saved["columns"].items() if k not in ignore},
-                    **({"names": saved["names"]} if "names" in saved else {})}
+    saved = _saved_profile(Path(path))
+    if saved:  # a profile saved with the time column (or before --ignore) leaves them out now too
+        return {**saved, "columns": {k: v for k, v in saved["columns"].items() if k not in ignore}}
     frame = read_table(path)
     return {**profile(frame, ignore), "names": list(map(str, frame.columns))}
 
 
-def _is_profile(path: Path) -> dict | None:
-    """The saved profile in ``path``, or None when it holds something else."""
+def _saved_profile(path: Path) -> dict | None:
+    """The profile saved in ``path`` (``--save-reference``), or None when it holds anything else."""
+    if not (path.is_file() and _may_be_profile(path)):
+        return None
     try:
         saved = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -482,8 +478,6 @@ def _numeric(name: str, ref: np.ndarray, cur: np.ndarray, s: DriftSettings) -> D
     edges = np.unique(np.quantile(ref, np.linspace(0, 1, 11)))
     psi, js = _psi_js(*_binned(ref, cur, edges))
     rescale = _rescaling(ref, cur, s, unit)
-    if rescale:
-        rescale["offset"] *= unit
     return DriftFinding(name, "numeric", None, "ks", p_value, None, effect, psi, js,
                         details={"reference_median": float(np.median(ref)) * unit,
                                  "current_median": float(np.median(cur)) * unit,
@@ -548,7 +542,9 @@ def _psi_js(ref_counts: np.ndarray, cur_counts: np.ndarray) -> tuple[float, floa
 
 def _rescaling(ref: np.ndarray, cur: np.ndarray, s: DriftSettings, unit: float = 1.0) -> dict | None:
     """Same shape, other unit: current quantiles on a line against the reference's with a slope far
-    from 1 (cents -> dollars, counts -> shares), or values squeezed into [0, 1]."""
+    from 1 (cents -> dollars, counts -> shares), or values squeezed into [0, 1]. ``ref`` and ``cur``
+    come divided by ``unit`` (values near the float limit); the offset and the squeeze are judged
+    on the values as given."""
     qs = np.linspace(0.05, 0.95, 19)
     a, b = np.quantile(ref, qs), np.quantile(cur, qs)
     with np.errstate(all="ignore"):  # values near the float limit (1e308) overflow: no fit, not a crash
@@ -561,7 +557,7 @@ def _rescaling(ref: np.ndarray, cur: np.ndarray, s: DriftSettings, unit: float =
         except (np.linalg.LinAlgError, ValueError):
             return None
         r2 = 1 - ((b / sb - (slope * a / sa + offset)) ** 2).sum() / ((b / sb - (b / sb).mean()) ** 2).sum()
-        slope, offset = slope * sb / sa, offset * sb
+        slope, offset = slope * sb / sa, offset * sb * unit  # the offset in the values' own unit
     if not np.isfinite([slope, offset, r2]).all():
         return None
     # squeezed into [0, 1] by a normalisation, which narrows the scale: with a slope near 1 it is a shift
@@ -586,7 +582,7 @@ def drift(reference: str | Path, current: str | Path, settings: DriftSettings = 
     ref = load_reference(reference, ignore | ({time_col} if time_col else set()))
     if score_col and score_col not in ref["columns"]:
         raise InputError(f"{reference}: no score column {score_col!r} (--score-col)")
-    if Path(current).is_file() and _may_be_profile(Path(current)) and _is_profile(Path(current)):
+    if _saved_profile(Path(current)):
         raise InputError(f"{current} is a saved profile (--save-reference): it can only be the REFERENCE; "
                          "give the current table itself")
     table = read_table(current)

@@ -104,7 +104,7 @@ def _times(values: pd.Series) -> pd.Series | None:
         return pd.to_datetime(values, utc=True)
     given = values.dropna()
     if not len(given) or pd.api.types.infer_dtype(given) != "string" or \
-            not looks_like_time(given[given.astype(str).str.match(r"\s*\d{4}-\d{2}-\d{2}")].head(200), None):
+            not looks_like_time(given[given.str.match(r"\s*\d{4}-\d{2}-\d{2}")].head(200), None):
         return None
     instants = pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
     return instants if instants[values.notna()].notna().mean() >= 0.9 else None

@@ -182,16 +182,16 @@ class Gate:
             original_ids = {**original_ids, **{i: original_ids.get(i, []) + d for i, d in unfound.items()}}
         # such a row moves to the id it has now (and gains its time), so labels, queue items and later
         # runs keyed by that id find it, and windows count it
-        moved: dict[str, str] = {}
-        moves = []
+        moves, new_ids, old_ids = [], set(), set()  # each id moves once, to an id not moved to yet
         for i in unfound:
             old = next((o for o in original_ids[i] if earlier.get(o, self.run_id) != self.run_id), None)
-            if old and ids[i] not in moved and ids[i] not in self.in_flight and old not in moved.values():
-                moved[ids[i]] = old
+            if old and ids[i] not in new_ids and ids[i] not in self.in_flight and old not in old_ids:
                 moves.append((ids[i], batch.times[i], old))
+                new_ids.add(ids[i])
+                old_ids.add(old)
         if moves:
             self.sink.move_ids(moves)
-            earlier.update({pid: earlier[old] for pid, old in moved.items()})
+            earlier.update({new: earlier[old] for new, _, old in moves})
         stored = self.sink.text_hashes([pid for pid in ids if earlier.get(pid, self.run_id) != self.run_id])
         first_line: dict[str, int] = {}
         todo = []
