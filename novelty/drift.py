@@ -100,13 +100,37 @@ def read_table(path: str | Path, text_columns: tuple[str, ...] = (), keep_inf: b
         elif kind == "jsonl":
             frame = _read_jsonl(path)
         else:
-            frame = pd.read_csv(path, sep=field_separator(path), low_memory=False,
-                                dtype={c: str for c in text_columns})
+            separator = field_separator(path)
+            frame = pd.read_csv(path, sep=separator, low_memory=False, dtype={c: str for c in text_columns})
+            if separator != ",":
+                frame = _decimal_commas(frame, text_columns)
     except (ValueError, OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read it as a table ({exc})") from None
     numeric = frame.select_dtypes("number").columns
     if len(numeric) and not keep_inf:  # an infinite value is a broken one: counted as missing, not averaged
         frame[numeric] = frame[numeric].replace([np.inf, -np.inf], np.nan)
+    return frame
+
+
+_COMMA_DECIMAL = re.compile(r"[+-]?(?:\d+|\d{1,3}(?:\.\d{3})+)(?:,\d+)?")
+
+
+def _decimal_commas(frame: pd.DataFrame, text_columns: tuple[str, ...]) -> pd.DataFrame:
+    """Numbers written with a decimal comma (1,5 or 1.234,5), as a spreadsheet in a comma-decimal
+    locale saves them beside its ';', read as numbers: a column converts only when every value is such a
+    number and one has a comma (else 1.5 or 2024.01 could be misread), ids and keys stay text.
+
+    >>> _decimal_commas(pd.DataFrame({"a": ["1,5", "2", None], "b": ["1.5", "x", "2,0"]}), ()).a.tolist()
+    [1.5, 2.0, nan]
+    """
+    for column in frame.columns:
+        if column in text_columns or pd.api.types.is_numeric_dtype(frame[column]):
+            continue
+        present = frame[column].dropna()
+        texts = present.astype(str).str.strip()
+        if len(texts) and texts.str.contains(",", regex=False).any() and texts.str.fullmatch(_COMMA_DECIMAL).all():
+            numbers = texts.str.replace(".", "", regex=False).str.replace(",", ".", regex=False).astype(float)
+            frame[column] = pd.Series(numbers, index=present.index).reindex(frame.index)
     return frame
 
 

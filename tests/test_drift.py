@@ -155,7 +155,13 @@ def test_blank_text_is_missing_in_every_format_and_a_semicolon_csv_is_read_by_it
         [finding] = [f for f in report.findings if f.feature == "country"]  # was chi2 drift in Parquet
         assert finding.cause == "feature_unavailable" and "blank" in finding.evidence, suffix
     ref.to_csv(tmp_path / "semi.csv", index=False, sep=";", decimal=",")
-    assert list(read_table(tmp_path / "semi.csv").columns) == list(ref.columns)  # was one column 'amount;age;...'
+    semi = read_table(tmp_path / "semi.csv")
+    assert list(semi.columns) == list(ref.columns)  # was one column 'amount;age;...'
+    # its decimal commas are numbers (amount was text: a category per value, every shift chi2 or nothing)
+    assert semi.amount.dtype == float and np.allclose(semi.amount, ref.amount) and semi.country.tolist() == ref.country.tolist()
+    ref.assign(amount=ref.amount * 100).to_csv(tmp_path / "semi_cur.csv", index=False, sep=";", decimal=",")
+    [(_, report)] = drift(tmp_path / "semi.csv", tmp_path / "semi_cur.csv")
+    assert {f.feature: f.cause for f in report.findings}["amount"] == "feature_recalibration"
 
 
 def test_review_mends_ids_decided_by_the_reference_and_profiles_of_older_versions(tmp_path):
