@@ -449,9 +449,10 @@ def _share(ref: dict, value: str | None) -> float:
 
 def _test(name: str, ref: dict, cur: dict, s: DriftSettings) -> DriftFinding:
     if ref["kind"] == "numeric":
-        if _sequential_ids(ref):  # request ids go up every day: "drift" on each run, never a cause
+        if _numeric_ids(ref):  # request ids go up every day: "drift" on each run, never a cause
             return DriftFinding(name, "numeric", None, evidence="not judged: distinct whole numbers in a dense "
-                                "range (a sequential id? --ignore it); nulls and defaults are still checked")
+                                "range or of ten digits or more (a sequential id, a snowflake id, an epoch "
+                                "time? --ignore it); nulls and defaults are still checked")
         return _numeric(name, np.asarray(ref["values"]), np.asarray(cur["values"]), s)
     if _distinct_share(ref["counts"]) >= 0.95:  # ids, free text (decided by the reference: a feature
         # whose values turn all distinct now is tested, and flagged)
@@ -465,20 +466,24 @@ def _test(name: str, ref: dict, cur: dict, s: DriftSettings) -> DriftFinding:
     return _categorical(name, ref["counts"], cur["counts"])
 
 
-def _sequential_ids(ref: dict) -> bool:
-    """Whole numbers, nearly all distinct, filling a range at most twice their count (ids counting up);
-    counts or amounts that happen to be distinct spread far wider.
+def _numeric_ids(ref: dict) -> bool:
+    """Whole numbers, nearly all distinct, that fill a range at most twice their count (ids counting up)
+    or all have ten digits or more (snowflake ids, epoch seconds): tomorrow's values lie past today's by
+    design. Counts or amounts that happen to be distinct spread far wider, and start lower.
 
-    >>> _sequential_ids({"rows": 5000, "null_rate": 0.0, "values": list(range(1000, 6000))})
+    >>> _numeric_ids({"rows": 5000, "null_rate": 0.0, "values": list(range(1000, 6000))})
     True
-    >>> _sequential_ids({"rows": 5000, "null_rate": 0.0, "values": list(range(0, 5_000_000, 1000))})  # sparse
+    >>> _numeric_ids({"rows": 5000, "null_rate": 0.0, "values": list(range(0, 5_000_000, 1000))})  # sparse
     False
+    >>> _numeric_ids({"rows": 5000, "null_rate": 0.0, "values": list(range(10**18, 10**18 + 5000 * 7919, 7919))})
+    True
     """
     values = np.asarray(ref.get("values") or [], dtype=float)
     if ref.get("rows", 0) < 1000 or len(values) < 1000 or not np.all(values == np.round(values)):
         return False
     share = len(np.unique(values)) / len(values)  # of a sample: the distinct values of all rows, estimated
-    return bool(share >= 0.95 and values.max() - values.min() + 1 <= 2 * share * ref["rows"] * (1 - ref["null_rate"]))
+    dense = values.max() - values.min() + 1 <= 2 * share * ref["rows"] * (1 - ref["null_rate"])
+    return bool(share >= 0.95 and (dense or values.min() >= 1e9))
 
 
 def _distinct_share(counts: dict) -> float:

@@ -207,6 +207,10 @@ def test_sequential_numeric_ids_are_not_judged_but_distinct_amounts_are():
     found = {f.feature: f for f in compare(profile(ref), cur).findings}
     assert found["request_id"].cause is None and "sequential id" in found["request_id"].evidence
     assert found["cents"].cause is not None  # distinct too, but spread wide: a feature, judged
+    snowflake = 1_800_000_000_000_000_000 + np.arange(5000) * 4_194_304 * 97  # sparse ids, time-ordered
+    found = {f.feature: f for f in compare(profile(ref.assign(user=snowflake)),
+                                           cur.assign(user=snowflake + 10**15)).findings}
+    assert found["user"].cause is None and "snowflake id" in found["user"].evidence  # was KS drift every run
 
 
 def test_review_mends_sparse_features_wide_amounts_repeating_users_and_negative_zero():
