@@ -204,8 +204,9 @@ def profile(frame: pd.DataFrame, ignore: set[str] = frozenset(), seed: int = 0) 
         values = column.dropna()
         numeric = _as_numeric(values)
         entry = {"rows": int(len(column)), "null_rate": float(column.isna().mean())}
-        if looks_like_time(values, numeric):  # no mode: a default taking over a time is not judged, and
-            entry.update(kind="time", mode=None, mode_share=0.0)  # formatting 1M tz-aware times took 25 s
+        if looks_like_time(values, numeric):  # no mode (formatting 1M tz-aware times took 25 s): a default
+            entry.update(kind="time", mode=None, mode_share=0.0,  # filling in is a time out of range
+                         odd_time_rate=_odd_times(values) * (1 - entry["null_rate"]))
         elif numeric is not None:
             sample = numeric if len(numeric) <= SAMPLE else rng.choice(numeric, SAMPLE, replace=False)
             entry.update(kind="numeric", values=np.sort(sample).tolist(), **_mode(values))
@@ -270,6 +271,23 @@ def _blank(column: pd.Series) -> pd.Series:
     except AttributeError:  # no text at all (booleans in an object column)
         return pd.Series(False, index=column.index)
     return stripped.eq("").fillna(False).astype(bool)
+
+
+def _odd_times(values: pd.Series) -> float:
+    """The share of times outside 1990-2099 or unreadable: 1970-01-01, 1900-01-01, 9999-12-31 are what
+    a pipeline writes when it has no time, and they count like nulls.
+
+    >>> _odd_times(pd.Series(["2026-11-24T10:00:00Z", "1970-01-01T00:00:00Z", "9999-12-31", "soon"]))
+    0.75
+    """
+    if not len(values):
+        return 0.0
+    if pd.api.types.is_datetime64_any_dtype(values):
+        stamps = values if values.dt.tz is not None else values.dt.tz_localize("UTC")
+    else:
+        stamps = pd.to_datetime(values, errors="coerce", utc=True, format="ISO8601")
+    inside = (stamps >= pd.Timestamp(EARLIEST)) & (stamps < pd.Timestamp(LATEST))
+    return float(1 - inside.mean())
 
 
 def _time_not_tested(name: str) -> DriftFinding:
@@ -380,6 +398,11 @@ def _unavailable(name: str, ref: dict, cur: dict | None, s: DriftSettings) -> Dr
         return DriftFinding(name, ref["kind"], "feature_unavailable", share_affected=1.0,
                             evidence=f"type changed from {ref['kind']} to {cur['kind']}")
     if ref["kind"] == "time":  # event times move on by nature: their distribution is no evidence
+        before, now = ref.get("odd_time_rate"), cur.get("odd_time_rate", 0.0)  # None: saved by an older version
+        if before is not None and now - before >= s.null_jump:
+            return DriftFinding(name, "time", "feature_unavailable", share_affected=now,
+                                evidence=f"times outside {EARLIEST[:4]}-{int(LATEST[:4]) - 1} or unreadable (an "
+                                         f"unset default such as 1970-01-01?) rose from {before:.1%} to {now:.1%} of rows")
         return _time_not_tested(name)
     before = ref["mode_share"] if cur["mode"] == ref["mode"] else _share(ref, cur["mode"])
     if cur["mode_share"] - before >= s.takeover and _default_like(cur["mode"], before) \

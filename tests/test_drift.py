@@ -89,6 +89,15 @@ def test_a_time_column_is_one_kind_in_every_format_and_not_judged(tmp_path):
         assert finding.kind == "time" and finding.cause is None and "not tested" in finding.evidence
     gone = later.assign(t=later.t.astype(object).where(np.arange(2000) % 2 == 0))  # half the times missing
     assert causes(frame, gone)["t"] == "feature_unavailable"
+    # a default time filling in (the pipeline lost its clock): epoch 0 on a third of the rows, in either format
+    unset = later.assign(t=later.t.where(np.arange(2000) % 3 != 0, pd.Timestamp("1970-01-01")))
+    unset.to_parquet(tmp_path / "unset.parquet")
+    unset.to_csv(tmp_path / "unset.csv", index=False)
+    for current in ("unset.parquet", "unset.csv"):
+        [(_, report)] = drift(tmp_path / "t.parquet", tmp_path / current)  # was "not tested", no cause
+        [finding] = [f for f in report.findings if f.feature == "t"]
+        assert finding.cause == "feature_unavailable" and "1970-01-01" in finding.evidence, current
+        assert finding.share_affected == pytest.approx(667 / 2000)
 
 
 def test_a_tiny_shift_on_a_huge_sample_is_reported_but_not_flagged():
