@@ -121,6 +121,8 @@ def mini_histogram(reference: dict, current: dict, width: int = 150, height: int
     else:
         keys = sorted(set(reference["counts"]) | set(current["counts"]),
                       key=lambda k: (-(reference["counts"].get(k, 0) + current["counts"].get(k, 0)), k))[:8]
+        if not keys:  # no values on either side (a column of nulls)
+            return None
         a = np.array([reference["counts"].get(k, 0) for k in keys], float) / max(1, sum(reference["counts"].values()))
         b = np.array([current["counts"].get(k, 0) for k in keys], float) / max(1, sum(current["counts"].values()))
         caption = ", ".join(keys[:4]) + (" ..." if len(keys) > 4 else "")

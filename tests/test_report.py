@@ -10,6 +10,7 @@ import re
 from html.parser import HTMLParser
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from typer.testing import CliRunner
@@ -135,6 +136,18 @@ def test_chart_geometry():
     mini = charts.mini_histogram({"kind": "categorical", "counts": {"a": 9, "b": 1}},
                                  {"kind": "categorical", "counts": {"a": 1, "b": 9}})
     assert len(mini["bars"]) == 4 and mini["caption"] == "a, b"
+    empty = {"kind": "categorical", "counts": {}}  # a column of nulls on both sides (Parquet): was a ValueError
+    assert charts.mini_histogram(empty, empty) is None
+
+
+def test_a_column_of_nulls_in_parquet_makes_a_page(tmp_path):
+    rng = np.random.default_rng(0)
+    for name in ("ref", "cur"):
+        pd.DataFrame({"x": rng.normal(0, 1, 100), "empty": [None] * 100}).to_parquet(tmp_path / f"{name}.parquet")
+    Store(tmp_path / "m.db").close()
+    write_report(tmp_path / "m.db", tmp_path / "m.html", reference=tmp_path / "ref.parquet",
+                 current=tmp_path / "cur.parquet")  # exit 3 before
+    assert "no values to test" in (tmp_path / "m.html").read_text()
 
 
 def test_direction_controls_long_prompts_untimed_prompts_since_and_quoted_paths(tmp_path):
