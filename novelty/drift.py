@@ -211,8 +211,10 @@ def profile(frame: pd.DataFrame, ignore: set[str] = frozenset(), seed: int = 0) 
             sample = numeric if len(numeric) <= SAMPLE else rng.choice(numeric, SAMPLE, replace=False)
             entry.update(kind="numeric", values=np.sort(sample).tolist(), **_mode(values))
         else:
-            entry.update(kind="categorical", counts={str(k): int(v) for k, v in values.astype(str).value_counts().items()},
-                         **_mode(values))
+            counts = {str(k): int(v) for k, v in values.astype(str).value_counts().items()}
+            entry.update(kind="categorical", counts=_bool_counts(counts) or counts, **_mode(values))
+            if _bool_counts(counts):  # True/False, "true"/"FALSE": one spelling in every format
+                entry["mode"] = entry["mode"].lower()
         columns[str(name)] = entry
     return {"format": PROFILE_FORMAT, "rows": int(len(frame)), "columns": columns}
 
@@ -345,8 +347,9 @@ def _tested(reference: dict, current: pd.DataFrame, settings: DriftSettings, ign
     few = min(reference["rows"], now["rows"])
     if few < MIN_ROWS:
         return _too_few(reference, now, few, name)
-    findings = [_unavailable(name, ref, now["columns"].get(name), settings) or
-                _test(name, ref, now["columns"].get(name), settings) for name, ref in reference["columns"].items()]
+    columns = {name: _as_reference_booleans(ref, now["columns"].get(name)) for name, ref in reference["columns"].items()}
+    findings = [_unavailable(name, ref, columns[name], settings) or _test(name, ref, columns[name], settings)
+                for name, ref in reference["columns"].items()]
     findings += [DriftFinding(n, now["columns"][n]["kind"], None, evidence="new column, not in the reference")
                  for n in now["columns"] if n not in reference["columns"]]
     return DriftReport(reference["rows"], now["rows"], findings, [])
@@ -378,6 +381,44 @@ def _too_few(reference: dict, now: dict, few: int, current: str = "current table
                         "distributions are not judged"])
 
 
+_BOOLEANS = {"true", "false"}
+
+
+def _bool_counts(counts: dict) -> dict | None:
+    """Counts of a yes/no column spelled True/False in any case, keyed "true"/"false"; None otherwise."""
+    if not counts or not {k.strip().lower() for k in counts} <= _BOOLEANS:
+        return None
+    merged: dict[str, int] = {}
+    for key, count in counts.items():
+        merged[key.strip().lower()] = merged.get(key.strip().lower(), 0) + count
+    return merged
+
+
+def _as_reference_booleans(ref: dict, cur: dict | None) -> dict | None:
+    """The current profile of a yes/no column in the reference's kind: Parquet's booleans, a CSV's 1/0
+    and JSON's "true" are the same values (they were a type change or chi2 drift).
+
+    >>> ref = {"kind": "categorical", "counts": {"True": 6, "False": 4}}
+    >>> _as_reference_booleans(ref, {"kind": "numeric", "values": [0.0, 1.0, 1.0], "mode": "1", "mode_share": 0.67})["counts"]
+    {'false': 1, 'true': 2}
+    """
+    if cur is None or ref["kind"] == cur["kind"] or "time" in (ref["kind"], cur["kind"]):
+        return cur
+    if ref["kind"] == "categorical" and _bool_counts(ref["counts"]) and set(cur.get("values") or [2.0]) <= {0.0, 1.0}:
+        values = np.asarray(cur["values"])
+        counts = {"false": int((values == 0).sum()), "true": int((values == 1).sum())}
+        mode = max(counts, key=counts.get)
+        return {**cur, "kind": "categorical", "counts": counts, "mode": mode, "mode_share": counts[mode] / len(values)}
+    flags = _bool_counts(cur.get("counts") or {})
+    if ref["kind"] == "numeric" and flags and set(ref.get("values") or [2.0]) <= {0.0, 1.0}:
+        total = sum(flags.values())
+        ones = round(flags.get("true", 0) * min(1.0, SAMPLE / total))
+        zeros = round(flags.get("false", 0) * min(1.0, SAMPLE / total))
+        return {**cur, "kind": "numeric", "values": [0.0] * zeros + [1.0] * ones,
+                "mode": "1" if cur["mode"] == "true" else "0"}
+    return cur
+
+
 def _unavailable(name: str, ref: dict, cur: dict | None, s: DriftSettings) -> DriftFinding | None:
     if cur is None:
         return DriftFinding(name, ref["kind"], "feature_unavailable", share_affected=1.0,
@@ -406,12 +447,30 @@ def _unavailable(name: str, ref: dict, cur: dict | None, s: DriftSettings) -> Dr
         return _time_not_tested(name)
     before = ref["mode_share"] if cur["mode"] == ref["mode"] else _share(ref, cur["mode"])
     if cur["mode_share"] - before >= s.takeover and _default_like(cur["mode"], before) \
-            and _rest_unchanged(ref, cur, cur["mode"], s):
+            and (_rest_unchanged(ref, cur, cur["mode"], s) or (_id_like(ref) and _sentinel(cur["mode"]))):
         return DriftFinding(name, ref["kind"], "feature_unavailable", share_affected=cur["mode_share"],
                             evidence=f"one value ({cur['mode']!r}) took over {cur['mode_share']:.1%} of rows "
                                      "(a default or constant filling in)",
                             details={"value": cur["mode"]})
+    present = cur["rows"] * (1 - cur["null_rate"])
+    if cur["mode_share"] == 1 and before < 0.9 and before ** present < 1e-6:  # not a run of luck: 0.5 ** 20
+        return DriftFinding(name, ref["kind"], "feature_unavailable", share_affected=1.0,
+                            evidence=f"every row holds one value now ({cur['mode']!r}), {before:.1%} of the "
+                                     "reference's rows (a constant filling in)", details={"value": cur["mode"]})
+    if ref["kind"] == "categorical" and present >= MIN_ROWS and _distinct_share(ref["counts"]) < 0.5 \
+            and not set(cur["counts"]) & set(ref["counts"]):
+        seen = lambda counts: ", ".join(repr(k) for k in list(counts)[:3]) + (", ..." if len(counts) > 3 else "")
+        return DriftFinding(name, ref["kind"], "feature_unavailable", share_affected=1.0,
+                            evidence=f"no current value was in the reference: {seen(cur['counts'])} where there "
+                                     f"were {seen(ref['counts'])} (recoded?)")
     return None
+
+
+def _id_like(ref: dict) -> bool:
+    """A reference column of ids (not judged as a distribution): nearly every value distinct."""
+    if ref["kind"] == "numeric":
+        return _numeric_ids(ref)
+    return ref["kind"] == "categorical" and _distinct_share(ref["counts"]) >= 0.95
 
 
 _SENTINELS = {"", "0", "-1", "999", "9999", "99999", "unknown", "none", "null", "nan", "n/a", "na", "-", "?",
@@ -426,12 +485,21 @@ def _default_like(value, share_before: float) -> bool:
     >>> _default_like("ES", 0.25), _default_like("unknown", 0.25), _default_like(-1.0, 0.3), _default_like("x", 0.01)
     (False, True, True, True)
     """
+    return share_before < 0.05 or _sentinel(value)
+
+
+def _sentinel(value) -> bool:
+    """0, -1, 999, 'unknown', 'n/a', the nil UUID, ...: what a pipeline writes when it has no value.
+
+    >>> _sentinel(-1.0), _sentinel("00000000-0000-0000-0000-000000000000"), _sentinel("N/A"), _sentinel("uk")
+    (True, True, True, False)
+    """
     text = str(value).strip().lower()
     try:
         text = format(float(text) + 0.0, "g")  # -1.0 and -1 alike, -0.0 and 0
     except ValueError:
         pass
-    return share_before < 0.05 or text in _SENTINELS
+    return text in _SENTINELS or re.fullmatch(r"0[0-]*", text) is not None
 
 
 def _rest_unchanged(ref: dict, cur: dict, value: str, s: DriftSettings) -> bool:
@@ -502,7 +570,7 @@ def _numeric_ids(ref: dict) -> bool:
     True
     """
     values = np.asarray(ref.get("values") or [], dtype=float)
-    if ref.get("rows", 0) < 1000 or len(values) < 1000 or not np.all(values == np.round(values)):
+    if ref.get("rows", 0) < 100 or len(values) < 100 or not np.all(values == np.round(values)):
         return False
     share = len(np.unique(values)) / len(values)  # of a sample: the distinct values of all rows, estimated
     dense = values.max() - values.min() + 1 <= 2 * share * ref["rows"] * (1 - ref["null_rate"])

@@ -325,3 +325,32 @@ def test_a_shift_into_0_1_is_drift_and_a_profile_is_found_by_its_content(tmp_pat
     for name in ("Profile.JSON", "launch.profile"):
         drift(ref, cur, save_reference=tmp_path / name)
         assert load_reference(tmp_path / name)["rows"] == 5000
+
+
+def test_qa_mends_booleans_in_any_spelling_constants_recodings_and_sentinel_ids(tmp_path):
+    rng = np.random.default_rng(0)
+    ref = table(3000).assign(member=rng.random(3000) < 0.5, user=np.arange(3000),
+                             uid=[f"{rng.integers(16 ** 12):012x}-{i}" for i in range(3000)])
+    ref.to_parquet(tmp_path / "ref.parquet")
+    cur = table(3000, seed=1).assign(member=np.random.default_rng(1).random(3000) < 0.5, user=np.arange(3000, 6000),
+                                     uid=[f"{rng.integers(16 ** 12):012x}-{i}" for i in range(3000)])
+    for name, column in (("01.csv", cur.member.astype(int)), ("words.jsonl", cur.member.map({True: "true", False: "false"})),
+                         ("Words.csv", cur.member.map({True: "TRUE", False: "False"}))):
+        frame = cur.assign(member=column)
+        frame.to_json(tmp_path / name, orient="records", lines=True) if name.endswith("jsonl") \
+            else frame.to_csv(tmp_path / name, index=False)
+        [(_, report)] = drift(tmp_path / "ref.parquet", tmp_path / name)
+        assert {f.feature: f.cause for f in report.findings}["member"] is None, name  # type changed / chi2 drift
+    found = causes(ref, cur.assign(member=False))  # a yes/no column stuck on one value: was chi2 drift
+    assert found["member"] == "feature_unavailable"
+    recoded = compare(profile(ref), cur.assign(member=cur.member.map({True: "yes", False: "no"}))).findings
+    assert [f.evidence for f in recoded if f.feature == "member" and f.cause == "feature_unavailable"][0].endswith("(recoded?)")
+    broken = cur.assign(user=np.where(np.arange(3000) < 1200, -1, cur.user),
+                        uid=np.where(np.arange(3000) < 1200, "00000000-0000-0000-0000-000000000000", cur.uid))
+    found = causes(ref, broken)  # ids 40 % filled by a sentinel: were "not judged", no cause
+    assert found["user"] == found["uid"] == "feature_unavailable"
+    assert causes(ref, cur) == {c: None for c in ref.columns}  # a fresh sample, new ids, no alarm
+    small = ref.head(300).assign(epoch=1_767_225_600 + np.sort(rng.choice(86_400, 300, replace=False)))
+    later = small.assign(user=small.user + 300, epoch=small.epoch + 86_400)
+    found = causes(small, later)  # ids of a 300-row table: were KS drift (q 2e-179)
+    assert found["user"] is None and found["epoch"] is None
