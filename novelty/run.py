@@ -352,6 +352,9 @@ class _Job:
         out = c.path("output.report", self.day)
         if out is None:
             return Step("report", "skipped", "output.report is empty: no page written")
+        if out == c.path("output.report", self.day + timedelta(days=1)) and not self.newest_run_date():
+            return Step("report", "skipped", f"a later date has run and {out.name} is its page (put {{date}} in "
+                        "output.report to keep a page per date)")  # a backfill would overwrite it with an old verdict
         result = write_report(self.db, out, reference=drift_files[0], current=drift_files[1],
                               ignore=set(c["drift.ignore"]), golden_baseline=golden_files[0],
                               golden_current=golden_files[1], index_dir=c.path("index.dir"), window=c["spikes.window"],

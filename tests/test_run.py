@@ -81,6 +81,11 @@ def test_a_backfilled_date_leaves_the_newest_clusters_stored(monitor):
     after = _snapshot(db)
     # was: the older date's clustering replaced the newest one's sizes and memberships
     assert after["clusters"] == before["clusters"] and after["cluster_members"] == before["cluster_members"]
+    # and the page stays the newest date's: was overwritten with the 24th's "no root cause" beside the 25th's charts
+    report = next(s for s in again.steps if s.name == "report")
+    assert report.status == "skipped" and "a later date has run" in report.reason and again.report is None
+    dated = run_monitor(load_config(monitor, {"output.report": "report-{date}.html"}), "2026-11-24")
+    assert dated.report and dated.report.endswith("report-2026-11-24.html")  # a page per date: written
 
 
 def test_a_backfilled_date_is_judged_on_the_evidence_up_to_its_day(monitor):
