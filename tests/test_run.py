@@ -674,3 +674,16 @@ def test_prune_refuses_minutes_and_renames_clusters_named_from_pruned_prompts(mo
     with sqlite3.connect(db) as conn:
         names = [n for (n,) in conn.execute("SELECT name FROM clusters")]
     assert names and all(n.endswith("(its prompts pruned)") for n in names)  # were the deleted prompts' words
+
+
+def test_init_reads_the_files_the_run_writes_from_the_working_folder_like_its_inputs(tmp_path, index, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ops").mkdir()
+    _day_log(tmp_path / "ops", 1)
+    out = CliRunner().invoke(app, ["init", "--index", "bot", "--logs", "ops/logs/{date}.jsonl", "--db", "ops/monitor.db",
+                                   "--index-dir", str(index.path.parent), "-o", "ops/monitor.toml"])
+    assert out.exit_code == 0, out.output
+    config = load_config(tmp_path / "ops" / "monitor.toml")
+    assert config.values["output.db"] == "monitor.db" and config.values["logs.path"] == "logs/{date}.jsonl"
+    run_monitor(config, "2026-11-18")
+    assert (tmp_path / "ops" / "monitor.db").is_file() and not (tmp_path / "ops" / "ops").exists()  # was ops/ops/
