@@ -65,7 +65,8 @@ def golden_refresh(db: str | Path, out: str | Path, size: int = 300, since: str 
 
 
 def sample(rows: list[dict], size: int, edge_share: float, rng: np.random.Generator) -> list[dict]:
-    """Edge cases first (lowest p-values), then every stratum in proportion, at least one each.
+    """Edge cases first (lowest p-values), then every stratum in proportion, at least one each; when
+    ``size`` is too small for all that, one prompt per predicted label comes before the edge cases.
 
     >>> rows = [dict(text=f"t{i}", p_value=i / 10, stratum="a" if i < 8 else "b") for i in range(10)]
     >>> sorted(r["text"] for r in sample(rows, 4, 0.25, np.random.default_rng(0)))[:1]
@@ -76,7 +77,8 @@ def sample(rows: list[dict], size: int, edge_share: float, rng: np.random.Genera
     distinct = list({r["text"]: r for r in rows}.values())
     if len(distinct) <= size:
         return distinct
-    n_edge = int(round(size * edge_share))
+    labels = len({r["stratum"] for r in distinct if r["stratum"].startswith("label: ")})
+    n_edge = min(int(round(size * edge_share)), max(0, size - labels))  # one per predicted label comes first
     # p-values bottom out at 1/(n+1), where many prompts tie: the novelty score orders those
     by_novelty = sorted(range(len(distinct)), key=lambda i: (distinct[i]["p_value"], -distinct[i].get("novelty", 0)))
     chosen = by_novelty[:n_edge]
