@@ -6,7 +6,7 @@ import json
 import math
 from pathlib import Path
 
-from .stats import p_text
+from .stats import p_short, p_text
 
 
 def to_json(payload) -> str:
@@ -73,7 +73,7 @@ def format_spikes(report) -> str:
              "  window start          prompts  novel   rate  95% interval    expected  p-value  flag"]
     for w in report.windows:
         expected = f"{w.expected_rate:7.1%}" if w.expected_rate is not None else "      -"
-        p = f"{w.p_value:8.1e}" if w.p_value is not None else "       -"
+        p = p_short(w.p_value, 8)
         lines.append(f"  {w.window_start}  {w.prompts:7,}  {w.novel:5,}  {w.novel_rate:5.1%}  "
                      f"[{w.ci_low:5.1%}, {w.ci_high:5.1%}]  {expected}  {p}  "
                      f"{'+'.join(w.detectors) if w.flagged else ''}")
@@ -94,7 +94,7 @@ def format_spikes(report) -> str:
         shift = d.get("label_shift")
         if shift:
             lines.append(f"  predicted labels vs training labels: chi2 {shift['chi2']:.0f} (dof {shift['dof']}), "
-                         f"p {shift['p_value']:.1e}, Cramer's V {shift['cramers_v']:.2f}, "
+                         f"p {p_short(shift['p_value'])}, Cramer's V {shift['cramers_v']:.2f}, "
                          f"{shift.get('total_variation', 0):.0%} of traffic moved")
         lines += [f"  e.g. {_clip(r['text'])}  " + (f"(forced into {r['predicted_label']})" if r["predicted_label"]
                                                      is not None else "(no predicted label logged)")
@@ -111,7 +111,7 @@ def format_drift(window: str, report) -> str:
     width = max([20, *(len(f.feature) for f in report.findings)])  # names in full: two may share 20 letters
     lines = [head, f"  {'feature':<{width}}  kind         test  p-value   effect   PSI    JS     verdict"]
     for f in report.findings:
-        p = f"{f.p_value:8.1e}" if f.p_value is not None else "       -"
+        p = p_short(f.p_value, 8)
         effect = (f"{f.effect:7.3f}" if f.effect < 1e3 else f"{f.effect:7.1e}") if f.effect is not None else "      -"
         psi = f"{f.psi:5.2f}" if f.psi is not None else "    -"
         js = f"{f.js:5.3f}" if f.js is not None else "    -"

@@ -29,6 +29,7 @@ from .index import index_dir_default
 from .logs import refuse_overwrite, sql_bound
 from .spikes import SpikeSettings, parse_bound
 from .store import Store
+from .stats import p_short
 
 CAUSE_TITLES = {
     "model_regression": "The model itself got worse",
@@ -145,7 +146,7 @@ def render(data: ReportData) -> str:
                       lstrip_blocks=True, finalize=_visible_controls)
     blank = lambda v: v is None or is_undefined(v)  # noqa: E731
     env.filters["pct"] = lambda v, digits=1: "-" if blank(v) else f"{v:.{digits}%}"
-    env.filters["pval"] = lambda p: "-" if blank(p) else "< 1e-300" if p == 0 else f"{p:.1e}"
+    env.filters["pval"] = lambda p: "-" if blank(p) else p_short(p)
     env.filters["num"] = lambda v, fmt=",": "-" if blank(v) else format(v, fmt)
     env.filters["shquote"] = lambda text: shlex.quote(str(text))
     env.filters["clip"] = lambda text, n=300: text if blank(text) or len(text) <= n else text[:n - 1] + "…"

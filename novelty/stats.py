@@ -134,9 +134,20 @@ def goodness_of_fit(observed: dict[str, int], expected_shares: dict[str, float])
 
 
 def p_text(p_value: float, digits: int = 1) -> str:
-    """'p = 0.003', or 'p < 1e-16' where floating point rounds a tiny p-value to 0.
+    """'p = 0.003', 'p = 1e-269', or 'p < 1e-300' where floating point runs out (0 or subnormal): the
+    same figure as the tables beside it (``p_short``).
 
-    >>> p_text(0.0031), p_text(0.0), p_text(3e-20, 2)
-    ('p = 0.003', 'p < 1e-16', 'p < 1e-16')
+    >>> p_text(0.0031), p_text(0.0), p_text(3e-20, 2), p_text(2.2e-321)
+    ('p = 0.003', 'p < 1e-300', 'p = 3e-20', 'p < 1e-300')
     """
-    return "p < 1e-16" if p_value < 1e-16 else f"p = {p_value:.{digits}g}"
+    return "p < 1e-300" if p_value < 1e-300 else f"p = {p_value:.{digits}g}"
+
+
+def p_short(p_value: float | None, width: int = 0) -> str:
+    """A p-value for a table column: '3.9e-65', '< 1e-300' (0 or subnormal), '-' when none.
+
+    >>> p_short(3.9e-65), p_short(0.0), p_short(None, 8)
+    ('3.9e-65', '< 1e-300', '       -')
+    """
+    text = "-" if p_value is None else "< 1e-300" if p_value < 1e-300 else f"{p_value:.1e}"
+    return text.rjust(width)
