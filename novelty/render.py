@@ -38,8 +38,10 @@ def format_score_summary(result) -> str:
              f"when nothing is new; {p_text(result.novel_p_value, 2)})"]
     if result.skipped:
         lines.append(f"  skipped   {result.skipped:,} already scored by an earlier run")
+    listed = sum(r["rows"] for r in result.reject_reasons)
+    others = f"; {result.rejected - listed:,} more for other reasons" if result.rejected > listed else ""
     lines.append(f"  rejected  {result.rejected:,}" + (" (see the rejects table): " + "; ".join(
-        f"{r['reason']} x{r['rows']}" for r in result.reject_reasons) if result.rejected else ""))
+        f"{r['reason']} x{r['rows']}" for r in result.reject_reasons) + others if result.rejected else ""))
     if result.top_novel:
         lines.append("Most novel prompts (similarity to the nearest training prompt, its label):")
         lines += [f"  {r['similarity']:.2f}  {_clip(r['text'])}  -> {r['nearest_label']}"

@@ -353,3 +353,13 @@ def test_one_path_not_in_a_list_is_one_file(tmp_path, index, day_log, as_type):
     """A str was iterated character by character ("p: no such file")."""
     result = score_files(as_type(day_log), index, tmp_path / "m.db")
     assert result.scored == 400
+
+
+def test_the_summary_lists_ten_reasons_and_counts_the_rest(tmp_path, index):
+    from novelty.render import format_score_summary
+
+    rows = [{"id": str(i), "prompt": "hello", "ts": f"not a time {i}"} for i in range(12)] + [{"id": "x", "prompt": "hi"}]
+    result = score_files([write_jsonl(tmp_path / "d.jsonl", rows)], index, tmp_path / "m.db",
+                         columns=Columns(id="id", time="ts"))
+    assert result.rejected == 13 and len(result.reject_reasons) == 10  # was 5, the rest unsaid
+    assert "; 3 more for other reasons" in format_score_summary(result)

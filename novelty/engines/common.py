@@ -70,9 +70,10 @@ class Counts:
         self.novel += sum(row[_IS_NOVEL] for row in rows)
         self.reasons.update(r["reason"] for r in rejects)
 
-    def reject_reasons(self, limit: int = 5) -> list[dict]:
-        """The run's rejects by reason, most common first: a row set aside again by a rerun counts
-        (its stored reject, the first run's, is not written twice)."""
+    def reject_reasons(self, limit: int = 10) -> list[dict]:
+        """The run's rejects by reason, most common first (the ``limit`` commonest: a reason can quote
+        the row's value): a row set aside again by a rerun counts (its stored reject, the first run's, is
+        not written twice)."""
         return [{"reason": reason, "rows": rows} for reason, rows in self.reasons.most_common(limit)]
 
 
