@@ -339,9 +339,10 @@ class Store:
 
     # -- reads for reports ------------------------------------------------------------------------
     def top_novel(self, run_id: int, limit: int = 5) -> list[dict]:
-        return list(self.db.query(
-            "SELECT text, similarity, nearest_label, predicted_label FROM scores "
-            "WHERE run_id = ? AND is_novel = 1 ORDER BY novelty DESC LIMIT ?", [run_id, limit]))
+        """The run's most novel distinct texts (a question asked 40 times is one line, not the top 5)."""
+        return [{k: r[k] for k in ("text", "similarity", "nearest_label", "predicted_label")} for r in self.db.query(
+            "SELECT text, similarity, nearest_label, predicted_label, MAX(novelty) AS most FROM scores "
+            "WHERE run_id = ? AND is_novel = 1 GROUP BY lower(text) ORDER BY most DESC LIMIT ?", [run_id, limit])]
 
     def clusters_of(self, prompt_ids: Iterable[str]) -> set[str]:
         """The clusters the given prompts are members of."""

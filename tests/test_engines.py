@@ -10,6 +10,8 @@ from novelty.cli import app
 from novelty.engines import score_files
 from novelty.errors import InputError, MissingExtraError
 
+from conftest import write_jsonl
+
 
 def test_a_missing_ray_says_how_to_install_it(tmp_path, index, day_log, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray now raises ImportError
@@ -55,3 +57,12 @@ def test_a_ray_address_nothing_listens_at_fails_in_seconds():
     with pytest.raises(InputError, match="cannot reach the Ray cluster at --ray-address '127.0.0.1:1'"):
         _reachable("127.0.0.1:1", timeout=5)  # was: ray.init retried for many minutes, no error
     _reachable("auto")  # left to Ray
+
+
+def test_the_most_novel_prompts_are_distinct_texts_in_both_sinks(tmp_path, index):
+    rows = [{"prompt": text} for text in ["Do you support ethereum", "do you support ethereum"] * 4 +
+            ["how do I stake solana", "can I mint an nft", "where is my card", "what is dogecoin", "buy bitcoin now"]]
+    log = write_jsonl(tmp_path / "d.jsonl", rows)
+    for result in (score_files([log], index, tmp_path / "m.db"), score_files([log], index, None, out_parquet=tmp_path / "lake")):
+        texts = [r["text"].lower() for r in result.top_novel]
+        assert texts and len(texts) == len(set(texts)), texts  # was the same question 3-4 times

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from ..errors import InputError
 from ..store import REJECT_COLUMNS, SCORE_COLUMNS, Store, utc_now
 
-_NOVELTY, _IS_NOVEL = SCORE_COLUMNS.index("novelty"), SCORE_COLUMNS.index("is_novel")
+_NOVELTY, _IS_NOVEL, _TEXT = (SCORE_COLUMNS.index(c) for c in ("novelty", "is_novel", "text"))
 _TYPES = {"run_id": pa.int64(), "line": pa.int64(), "is_novel": pa.int8(), "similarity": pa.float64(),
           "novelty": pa.float64(), "p_value": pa.float64(), "vector": pa.binary(), "cached": pa.binary(),
           "fresh": pa.binary()}
@@ -55,6 +55,7 @@ class ParquetSink:
         self.parts = 0
         self.ids: set[str] = set()  # ids written by this run, to reject repeats like the Store does
         self.top: list[tuple] = []
+        self.top_texts: set[str] = set()
 
     def close(self) -> None:
         pass
@@ -102,10 +103,11 @@ class ParquetSink:
         self._shard("rejects", REJECT_COLUMNS, [tuple(r[c] for c in REJECT_COLUMNS) for r in rejects])
         self.ids.update(row[0] for row in scores)
         for row in scores:
-            if row[_IS_NOVEL]:
+            if row[_IS_NOVEL] and row[_TEXT].lower() not in self.top_texts:  # distinct, as the SQLite store lists
                 heapq.heappush(self.top, (row[_NOVELTY], row[0], row))
+                self.top_texts.add(row[_TEXT].lower())
                 if len(self.top) > 5:
-                    heapq.heappop(self.top)
+                    self.top_texts.discard(heapq.heappop(self.top)[2][_TEXT].lower())
         return scores
 
     def top_novel(self, run_id: int, limit: int = 5) -> list[dict]:
