@@ -110,7 +110,8 @@ def golden_causes(report) -> list[Cause]:
     if not report.regression:
         return []
     drop = -report.accuracy_change
-    worst = ", ".join(f"{r['label']} {r['recall_before']:.0%}->{r['recall_now']:.0%}" for r in report.label_changes[:3])
+    drops = [r for r in report.label_changes if round(r["recall_before"] * 100) > round(r["recall_now"] * 100)]
+    worst = ", ".join(f"{r['label']} {r['recall_before']:.0%}->{r['recall_now']:.0%}" for r in drops[:3])  # not 95%->95%
     evidence = (f"golden-set accuracy {report.baseline.accuracy:.1%} -> {report.current.accuracy:.1%} "
                 f"(McNemar {p_text(report.mcnemar_p, 2)} on {report.paired} paired items: {report.broken} broken, "
                 f"{report.fixed} fixed); biggest drops: {worst or 'n/a'}")

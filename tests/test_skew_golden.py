@@ -255,3 +255,14 @@ def test_golden_an_exact_two_point_drop_and_ids_written_as_numbers_in_one_file(t
     header = write_csv(tmp_path / "h.csv", ["id", "label", "prediction"], [])
     with pytest.raises(InputError, match="no rows"):
         golden(header, base)
+
+
+def test_the_biggest_drops_name_only_labels_that_fell(tmp_path):
+    from novelty.diagnose import golden_causes
+
+    labels = np.array(["card", "pin", "refund", "fees"] * 150)
+    now = np.where((labels == "refund") & (np.arange(600) % 8 < 5), "card", labels)
+    pd.DataFrame({"id": range(600), "label": labels, "prediction": labels}).to_csv(tmp_path / "b.csv", index=False)
+    pd.DataFrame({"id": range(600), "label": labels, "prediction": now}).to_csv(tmp_path / "c.csv", index=False)
+    [cause] = golden_causes(golden(tmp_path / "b.csv", tmp_path / "c.csv"))
+    assert cause.evidence.endswith("biggest drops: refund 100%->50%")  # was: ", card 100%->100%, ..." too
