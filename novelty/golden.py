@@ -78,17 +78,16 @@ def golden(baseline: str | Path, current: str | Path, id_col: str = "id", label_
     right_c = (paired[f"{label_col}_c"] == paired[f"{pred_col}_c"]).to_numpy()
     fixed, broken = int((~right_b & right_c).sum()), int((right_b & ~right_c).sum())
     p = float(binomtest(min(fixed, broken), fixed + broken, 0.5).pvalue) if fixed + broken else 1.0
-    rng = np.random.default_rng(seed)
     # both accuracies on the same items: a file with items the other lacks would compare two populations
     both = set(paired[id_col])
     shared = before[before[id_col].isin(both)]
-    base = _quality(shared.assign(**{label_col: shared[id_col].map(truth)}), label_col, pred_col, bootstrap, rng)
-    now = _quality(after[after[id_col].isin(both)], label_col, pred_col, bootstrap, rng)
+    base = _quality(shared.assign(**{label_col: shared[id_col].map(truth)}), label_col, pred_col, bootstrap, seed)
+    now = _quality(after[after[id_col].isin(both)], label_col, pred_col, bootstrap, seed)
     drop = base.accuracy - now.accuracy
     left_out = {name: {**frame.attrs.get("left_out", {}), "not in the other file": len(frame) - len(paired)}
                 for name, frame in (("baseline", before), ("current", after))}
     left_out = {name: {k: n for k, n in reasons.items() if n} for name, reasons in left_out.items()}
-    whole = _quality(after, label_col, pred_col, bootstrap, rng) if len(after) > len(both) else None
+    whole = _quality(after, label_col, pred_col, bootstrap, seed) if len(after) > len(both) else None
     # a hair under MIN_DROP is floating point (0.57 - 0.55 = 0.01999...), not a smaller drop
     no_prediction = {name: int((frame[pred_col] == "").sum()) for name, frame in (("baseline", before), ("current", after))}
     return GoldenReport(base, now, len(paired), fixed, broken, p, drop >= MIN_DROP - 1e-9 and p < 0.05,
@@ -154,10 +153,11 @@ def _columns(frame: pd.DataFrame, path, id_col: str, label_col: str, pred_col: s
     return unique
 
 
-def _quality(frame: pd.DataFrame, label_col: str, pred_col: str, bootstrap: int, rng) -> RunQuality:
+def _quality(frame: pd.DataFrame, label_col: str, pred_col: str, bootstrap: int, seed: int) -> RunQuality:
     labels, preds = frame[label_col].to_numpy(), frame[pred_col].to_numpy()
     acc, f1 = _accuracy(labels, preds), _macro_f1(labels, preds)
-    draws = rng.integers(0, len(labels), size=(bootstrap, len(labels)))
+    # the same draws for every run: identical files get identical intervals
+    draws = np.random.default_rng(seed).integers(0, len(labels), size=(bootstrap, len(labels)))
     accs = [_accuracy(labels[d], preds[d]) for d in draws]
     f1s = [_macro_f1(labels[d], preds[d]) for d in draws[: max(1, bootstrap // 5)]]  # F1 is slower
     return RunQuality(len(labels), acc, _interval(accs), f1, _interval(f1s))

@@ -152,7 +152,8 @@ def format_golden(report) -> str:
     lines = [f"accuracy  {b.accuracy:.1%} [{b.accuracy_ci[0]:.1%}, {b.accuracy_ci[1]:.1%}] -> "
              f"{c.accuracy:.1%} [{c.accuracy_ci[0]:.1%}, {c.accuracy_ci[1]:.1%}]"
              + (" (on the items in both files)" if unpaired else ""),
-             f"macro-F1  {b.macro_f1:.3f} -> {c.macro_f1:.3f}",
+             f"macro-F1  {b.macro_f1:.3f} [{b.macro_f1_ci[0]:.3f}, {b.macro_f1_ci[1]:.3f}] -> "
+             f"{c.macro_f1:.3f} [{c.macro_f1_ci[0]:.3f}, {c.macro_f1_ci[1]:.3f}]",
              f"paired    {report.paired:,} items: {report.broken} broken, {report.fixed} fixed; "
              f"McNemar {p_text(report.mcnemar_p, 2)}",
              "verdict   " + ("model_regression: roll back or retrain; check the model artefact"

@@ -70,6 +70,10 @@ def test_same_predictions_are_no_regression(tmp_path):
     report = golden(*golden_files(tmp_path))
     assert not report.regression and report.mcnemar_p == 1.0 and report.accuracy_change == 0
     assert report.baseline.accuracy_ci[0] < report.baseline.accuracy < report.baseline.accuracy_ci[1]
+    assert report.current == report.baseline  # the same intervals too (were [93.5%, 97.2%] -> [93.5%, 97.5%])
+    out = CliRunner().invoke(app, ["golden", "--baseline", str(tmp_path / "b.csv"), "--current", str(tmp_path / "c.csv")])
+    ci = report.baseline.macro_f1_ci
+    assert f"macro-F1  {report.baseline.macro_f1:.3f} [{ci[0]:.3f}, {ci[1]:.3f}] ->" in out.output  # intervals said
 
 
 def test_a_relabelled_golden_set_is_not_a_model_regression_and_missing_predictions_are_said(tmp_path):
