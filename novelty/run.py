@@ -221,8 +221,8 @@ class _Job:
         report = detect_spikes(self.db, self.spike_settings(), until=self.until)
         recent = [i for i in report.incidents if i.window_start >= self.since("alert.lookback")]
         tested = sum(w.p_value is not None for w in report.windows)
-        return Step("spikes", "ran", f"{tested} of {len(report.windows)} windows tested, {len(recent)} flagged in "
-                    f"the last {self.cfg['alert.lookback']}", {"flagged": [i.window_start for i in recent]})
+        return Step("spikes", "ran", f"{len(report.windows)} windows so far ({tested} with a test), {len(recent)} "
+                    f"flagged in the last {self.cfg['alert.lookback']}", {"flagged": [i.window_start for i in recent]})
 
     def spike_settings(self):
         from .spikes import SpikeSettings
