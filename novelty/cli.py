@@ -741,10 +741,12 @@ def queue_list(
 
     with _user_errors():
         rows = queue.items(db, status)
+        counts = queue.stats(db) if status and not rows else {}
     if as_json:
         return _print_json(rows)
+    others = ", ".join(f"{n:,} {s}" for s, n in counts.items() if n)
     typer.echo("\n".join(f"{r['prompt_id']}  {r['status']:<9} {r['label'] or '-':<20} {r['text']}" for r in rows)
-               or "The queue is empty.")
+               or (f"No {status} items (the queue holds {others})." if others else "The queue is empty."))
 
 
 @queue_app.command("export")

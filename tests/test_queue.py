@@ -81,6 +81,8 @@ def test_cli_queue(db, tmp_path):
     out = runner.invoke(app, ["queue", "add", "--db", str(db), "--cluster", bitcoin(db), "--budget", "3", "--json"])
     assert out.exit_code == 0 and json.loads(out.output)["added"] == 3
     assert runner.invoke(app, ["queue", "stats", "--db", str(db), "--json"]).output.count('"pending": 3') == 1
+    none = runner.invoke(app, ["queue", "list", "--db", str(db), "--status", "labelled"])
+    assert none.output.strip() == "No labelled items (the queue holds 3 pending)."  # was "The queue is empty."
     assert runner.invoke(app, ["queue", "export", "--db", str(db), "-o", str(tmp_path / "x"), "--format", "xml"]).exit_code == 2
     assert runner.invoke(app, ["queue", "add", "--db", str(db), "--cluster", "c9999"]).exit_code == 2
     wrong = runner.invoke(app, ["queue", "add", "--db", str(db), "--max-p-value", "0.05", "--look-alikes"])
