@@ -142,7 +142,8 @@ def index_build(
     k: int = typer.Option(1, help="Neighbours the knn scorer averages over (knn only)."),
     index_type: str = typer.Option("auto", help="FAISS index: auto (exact flat search up to 100,000 prompts, "
                                    "ivf past that), flat, ivf or hnsw; approximate ones are tuned to recall@1 "
-                                   ">= 0.97, recorded in the manifest."),
+                                   ">= 0.97, recorded in the manifest. Under 1,000 prompts the search is always "
+                                   "flat (exact, and as fast)."),
     index_dir: Optional[Path] = typer.Option(None, help=INDEX_DIR_HELP),
     force: bool = typer.Option(False, "--force", help="Replace an existing index of that name."),
     adapt: bool = typer.Option(False, "--adapt", help="Fine-tune the encoder on the labelled prompts first (torch, "
@@ -193,6 +194,9 @@ def index_build(
     cal = m["calibration"]
     typer.echo(f"Built index {name!r} in {built.path}: {m['index']['count']:,} prompts, "
                f"{m['training']['labels']} label(s), model {m['model']['name']} (d={m['model']['dimension']}).")
+    if m["index"]["requested"] not in ("auto", m["index"]["type"]):
+        typer.echo(f"Index type {m['index']['type']}, not {m['index']['requested']}: under 1,000 prompts exact search "
+                   "is as fast (index add rebuilds it as asked once the index is larger).")
     typer.echo(f"Scorer {m['scorer']['name']} {json.dumps(m['scorer']['params'])}; calibrated on "
                f"{cal['size']:,} prompts, each scored while held out (cross-fitted): novel when novelty > "
                f"{cal['threshold']:.4f} (false-alarm target {cal['alpha']:.0%}).")

@@ -109,8 +109,6 @@ class SentenceTransformerEmbedder:
     """A sentence-transformers model on the CPU, batched, each distinct text encoded once per call."""
 
     def __init__(self, name: str, path: str, batch_size: int = 64, backend: str = "torch"):
-        if backend not in BACKENDS:
-            raise ModelError(f"backend {backend!r} is not one of {', '.join(BACKENDS)}")
         _force_offline()
         from sentence_transformers import SentenceTransformer
 
@@ -296,6 +294,8 @@ def load_embedder(name: str = DEFAULT_MODEL, batch_size: int = 64, backend: str 
     >>> load_embedder("hashing:32").dimension
     32
     """
+    if backend not in BACKENDS:  # a typo is one even where it changes nothing (hashing)
+        raise ModelError(f"backend {backend!r} is not one of {', '.join(BACKENDS)}")
     return _load(name, batch_size, backend, _stamp(name))
 
 

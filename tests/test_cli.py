@@ -168,3 +168,17 @@ def test_a_bug_exits_3_after_its_traceback_not_1_like_a_finding(tmp_path, monkey
     with pytest.raises(SystemExit) as stopped:
         cli.main()
     assert stopped.value.code == 2  # input errors keep their code
+
+
+def test_an_approximate_index_type_on_a_small_index_says_it_is_flat(tmp_path):
+    rows = [(f"question number {i} about topic {i % 5}", f"t{i % 5}") for i in range(60)]
+    train = write_csv(tmp_path / "t.csv", ["text", "label"], rows)
+    out = invoke("index", "build", train, "--name", "s", "--model", FAKE_MODEL, "--index-dir", tmp_path / "ix",
+                 "--index-type", "hnsw")
+    assert out.exit_code == 0 and "Index type flat, not hnsw: under 1,000 prompts" in out.output  # was silent
+
+
+def test_an_unknown_backend_is_refused_with_the_hashing_model_too(tmp_path, train_csv):
+    out = invoke("index", "build", train_csv, "--name", "b", "--model", FAKE_MODEL, "--index-dir", tmp_path / "ix",
+                 "--backend", "TORCH")
+    assert out.exit_code == 2 and "backend 'TORCH' is not one of torch, onnx, onnx-int8" in out.output  # was exit 0
