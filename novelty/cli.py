@@ -30,12 +30,14 @@ app = typer.Typer(
     help="Find out why your intent classifier or LLM got worse: score production prompts against "
          "the training prompts, flag what the model never saw, and explain it.\n\n"
          "Start with:  novelty demo")
-index_app = typer.Typer(no_args_is_help=True, help="Build, extend and inspect indexes of training prompts.")
+index_app = typer.Typer(no_args_is_help=True, help="Build, extend and inspect indexes of training prompts.\n\n"
+                        "Example: novelty index build train.csv --name support-bot --label-col intent")
 app.add_typer(index_app, name="index")
 clusters_app = typer.Typer()  # its help is the callback's docstring, example included
 app.add_typer(clusters_app, name="clusters",
               short_help="Clusters of novel prompts: what the unsupported questions are.")
-queue_app = typer.Typer(no_args_is_help=True, help="The labelling / fine-tuning / online-learning queue.")
+queue_app = typer.Typer(no_args_is_help=True, help="The labelling / fine-tuning / online-learning queue.\n\n"
+                        "Example: novelty queue add --db monitor.db --cluster all --budget 200")
 app.add_typer(queue_app, name="queue")
 DB_HELP = "SQLite file filled by `novelty score`."
 
@@ -634,7 +636,8 @@ def report_command(
 @clusters_app.callback(invoke_without_command=True)
 def clusters_command(
     ctx: typer.Context,
-    db: Optional[Path] = typer.Option(None, "--db", help="SQLite file filled by `novelty score`."),
+    db: Optional[Path] = typer.Option(None, "--db", help="SQLite file filled by `novelty score` (required, "
+                                      "unless a subcommand such as `show` follows)."),
     since: Optional[str] = typer.Option(None, help="Only novel prompts from this date."),
     until: Optional[str] = typer.Option(None, help="Only novel prompts before this date."),
     min_size: int = typer.Option(5, help="Smallest group that counts as a cluster (smaller ones stay noise)."),

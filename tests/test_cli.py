@@ -121,6 +121,8 @@ def test_every_command_has_help_with_an_example_and_is_in_the_readme():
             command = command.commands[name]
         for param in command.params:
             assert param.help, f"novelty {' '.join(path)}: {param.name} has no help text"
+    for group in ("index", "queue"):  # the groups' own --help too (had none)
+        assert f"Example: novelty {group} " in " ".join(invoke(group, "--help").output.split()), group
 
 
 def test_python_dash_m_and_version():
