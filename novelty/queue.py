@@ -129,7 +129,7 @@ def export(db: str | Path, out: str | Path, fmt: str = "chat-jsonl", status: str
         raise InputError(f"--format takes {', '.join(FORMATS)}, not {fmt!r}")
     chosen = items(db, status)
     out = Path(out)
-    with open_output(out, "queue.csv", inputs=[db]) as fh:
+    with open_output(out, "queue.csv", inputs=[db, *logged_sources(db)]) as fh:
         if fmt == "csv":  # a NUL would make the file binary to every CSV reader, `index add` included
             writer = csv.writer(fh)
             writer.writerow(["id", "text", "label", "predicted_label"])
@@ -267,6 +267,15 @@ def _jsonl_line(record: dict) -> str:
     for char, escape in _LINE_BREAKS.items():
         text = text.replace(char, escape)
     return text + "\n"
+
+
+def logged_sources(db) -> list[str]:
+    """The logs the database's runs scored: an export must not write over one (-o logs/2026-11-23.jsonl)."""
+    store = _open(db)
+    try:
+        return store.logged_sources()
+    finally:
+        store.close()
 
 
 def _open(db) -> Store:

@@ -44,12 +44,13 @@ def golden_refresh(db: str | Path, out: str | Path, size: int = 300, since: str 
     store = Store(db)
     try:
         rows = _recent(store, parse_bound(since, "--since"), parse_bound(until, "--until"))
+        logs = store.logged_sources()
     finally:
         store.close()
     if not rows:
         raise InputError(f"no scored prompts in {db} between {since or 'the start'} and {until or 'now'}")
     picked = sample(rows, size, edge_share, np.random.default_rng(seed))
-    with open_output(Path(out), "golden-next.csv", inputs=[db]) as fh:
+    with open_output(Path(out), "golden-next.csv", inputs=[db, *logs]) as fh:
         writer = csv.writer(fh)
         writer.writerow(COLUMNS)
         writer.writerows([r["prompt_id"], r["text"], "", r["predicted_label"] or "", r["stratum"],

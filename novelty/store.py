@@ -338,6 +338,16 @@ class Store:
                 rows)
 
     # -- reads for reports ------------------------------------------------------------------------
+    def logged_sources(self) -> list[str]:
+        """Every log file a run has scored (``runs.sources``), as the runs wrote them."""
+        found: dict[str, None] = {}
+        for (sources,) in self.db.execute("SELECT sources FROM runs WHERE sources IS NOT NULL"):
+            try:
+                found.update(dict.fromkeys(str(p) for p in json.loads(sources)))
+            except (ValueError, TypeError):
+                continue
+        return list(found)
+
     def top_novel(self, run_id: int, limit: int = 5) -> list[dict]:
         """The run's most novel distinct texts (a question asked 40 times is one line, not the top 5)."""
         return [{k: r[k] for k in ("text", "similarity", "nearest_label", "predicted_label")} for r in self.db.query(

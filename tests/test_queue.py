@@ -9,6 +9,7 @@ from novelty import queue
 from novelty.cli import app
 from novelty.clusters import find_clusters, look_alikes
 from novelty.errors import InputError
+from novelty.refresh import golden_refresh
 from novelty.store import Store
 
 from test_clusters import add_unflagged, novel_db
@@ -292,6 +293,15 @@ def test_exports_never_write_over_the_database_nor_leave_a_traceback(db, tmp_pat
     assert out.exit_code == 2 and "writing it failed" in out.output and queue.stats(db)["pending"] == 2
     with pytest.raises(InputError, match="from 0 to 1"):
         queue.add(db, max_p_value=float("nan"))
+    log = tmp_path / "2026-11-23.jsonl"
+    log.write_text('{"prompt": "hi"}\n')
+    store = Store(db)
+    store.finish_run(store.start_run(sources=json.dumps([str(log)])))
+    store.close()
+    for export in (lambda: queue.export(db, log, "csv"), lambda: golden_refresh(db, log)):
+        with pytest.raises(InputError, match="also what this command reads"):  # was: the log overwritten
+            export()
+    assert log.read_text() == '{"prompt": "hi"}\n'
 
 
 def test_a_nul_in_a_prompt_does_not_make_the_csv_binary_and_unlabelled_exports_warn(db, tmp_path):
