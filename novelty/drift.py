@@ -682,12 +682,23 @@ def _rescaling(ref: np.ndarray, cur: np.ndarray, s: DriftSettings, unit: float =
         return None
     # squeezed into [0, 1] by a normalisation, which narrows the scale: with a slope near 1 it is a shift
     squeezed = cur.min() >= 0 and cur.max() * unit <= 1 and ref.max() * unit > 1.5 and slope < 0.8  # as given
-    if r2 < 0.97 or not (slope >= s.rescale or 0 < slope <= 1 / s.rescale or squeezed):
+    if not (slope >= s.rescale or 0 < slope <= 1 / s.rescale or squeezed):
         return None
+    if r2 < 0.97:  # a few distinct values (counts 0-9) step their quantiles off the line: match the
+        if r2 < 0.8:  # moments instead, undo that line and see whether the reference's shape is back
+            return None
+        with np.errstate(all="ignore"):
+            slope = float(cur.std() / ref.std()) if ref.std() > 0 else 0.0
+            undone = (cur - (cur.mean() - slope * ref.mean())) / slope if slope > 0 else cur
+            offset = float((cur.mean() - slope * ref.mean()) * unit)
+        if not (slope >= s.rescale or 0 < slope <= 1 / s.rescale or squeezed) or not np.isfinite(undone).all() \
+                or wasserstein_distance(ref, undone) / _spread(ref) >= s.min_effect:
+            return None
     power = round(math.log10(slope)) if slope > 0 else None
     near_power = power is not None and power != 0 and abs(math.log10(slope) - power) < 0.05
     unit = f"a factor of about 10^{power}" if near_power else f"a factor of {slope:.3g}"
-    evidence = (f"same shape (quantile fit R² {r2:.3f}) on another scale: {unit}"
+    fit = f"quantile fit R² {r2:.3f}" if r2 >= 0.97 else f"once rescaled; quantile fit R² {r2:.3f}, few distinct values"
+    evidence = (f"same shape ({fit}) on another scale: {unit}"
                 + ("; values now lie in [0, 1] (normalised?)" if squeezed else ""))
     return {"slope": float(slope), "offset": float(offset), "r2": float(r2), "squeezed_to_unit": bool(squeezed),
             "evidence": evidence}

@@ -354,3 +354,13 @@ def test_qa_mends_booleans_in_any_spelling_constants_recodings_and_sentinel_ids(
     later = small.assign(user=small.user + 300, epoch=small.epoch + 86_400)
     found = causes(small, later)  # ids of a 300-row table: were KS drift (q 2e-179)
     assert found["user"] is None and found["epoch"] is None
+
+
+def test_counts_of_a_few_values_times_100_are_a_recalibration_and_a_new_rate_is_drift():
+    for seed in (103, 105, 108, 109):  # quantile fit R² 0.946-0.961: these were feature_drift
+        rng = np.random.default_rng(seed)
+        ref, cur = pd.DataFrame({"n": rng.poisson(3, 4000)}), pd.DataFrame({"n": rng.poisson(3, 3000) * 100})
+        [finding] = compare(profile(ref), cur).findings
+        assert finding.cause == "feature_recalibration" and "10^2" in finding.evidence, seed
+        [finding] = compare(profile(ref), pd.DataFrame({"n": rng.poisson(9, 3000)})).findings
+        assert finding.cause == "feature_drift", seed  # three times the rate: the shape changes, not the unit
