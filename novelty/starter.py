@@ -71,8 +71,9 @@ PATH_SETTINGS = ("index.dir", "logs.path", "output.db", "output.report", "output
 def _relative_to(folder: Path, settings: dict[str, Any]) -> dict[str, Any]:
     """``novelty run`` reads paths relative to the config. A path typed here that names files from
     the working folder but not from the config's folder (init -o elsewhere/m.toml) is rewritten so it
-    still names them, and so is a file the run will write (--db ops/m.db -o ops/m.toml is m.db beside
-    the config, not ops/ops/m.db); the others are kept as typed, relative to the config. The index folder is
+    still names them, and so is a file the run will write in a folder named from here (--db ops/m.db
+    -o ops/m.toml is m.db beside the config, not ops/ops/m.db); the others are kept as typed, relative
+    to the config (--db m.db -o elsewhere/m.toml: elsewhere/m.db). The index folder is
     written too when the config goes elsewhere and only the working folder has ./indexes."""
     from .index import index_dir_default
 
@@ -83,10 +84,17 @@ def _relative_to(folder: Path, settings: dict[str, Any]) -> dict[str, Any]:
         value = out.get(key)
         if not isinstance(value, str) or not value or Path(value).expanduser().is_absolute():
             continue
-        made_by_run = key.startswith("output.")  # files the run writes: typed from here, like any path typed
-        if (made_by_run or _names_files(Path.cwd(), value)) and not _names_files(folder, value):
+        if _names_files(Path.cwd(), value) and not _names_files(folder, value) or \
+                key.startswith("output.") and _names_folder_from_here(value, folder):
             out[key] = Path(os.path.relpath(Path.cwd() / value, folder)).as_posix()
     return out
+
+
+def _names_folder_from_here(value: str, folder: Path) -> bool:
+    """A file the run will write, typed in a folder that exists from here, or is the config's own
+    (ops/monitor.db beside -o ops/monitor.toml), but not from the config's folder (ops/ops/)."""
+    here = (Path.cwd() / value).parent.resolve()
+    return not (folder / value).parent.is_dir() and (here.is_dir() or here == folder.resolve())
 
 
 def _names_files(base: Path, pattern: str) -> bool:
