@@ -171,7 +171,7 @@ def index_build(
     """
     from .adapt import AdaptOptions
     from .engines import embedding_function
-    from .index import PromptIndex
+    from .index import PromptIndex, check_target
 
     with _user_errors():
         columns = Columns(text=text_col, time=None, label=label_col, id=id_col,
@@ -182,6 +182,7 @@ def index_build(
         options = AdaptOptions(epochs=adapt_epochs, max_prompts=adapt_max_prompts, layers=adapt_layers,
                                held_out=adapt_held_out) if adapt else None
         if adapt:
+            check_target(name, index_dir, force)  # not "this takes minutes", then "already exists"
             typer.echo("Fine-tuning the encoder on the labelled prompts (--adapt); this takes minutes.", err=True)
         embed = embedding_function(engine, ray_address, workers)
         with _progress(None, "prompts", "embedding") as update:

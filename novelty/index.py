@@ -244,14 +244,7 @@ class PromptIndex:
         """
         if index_type not in ann.INDEX_TYPES:  # before minutes of embedding, not after
             raise InputError(f"index type {index_type!r} is not one of {', '.join(ann.INDEX_TYPES)}")
-        folder = _folder(name, index_dir)
-        if folder.exists() and not (folder / "manifest.json").is_file():  # --force replaces indexes only
-            raise InputError(f"{folder} exists and is not an index (no manifest.json): choose another --name "
-                             "or --index-dir; nothing was changed")
-        if folder.exists() and not force:
-            raise InputError(f"index {name!r} already exists in {folder.parent}; use `novelty index "
-                             "add` to append prompts, or --force to rebuild it")
-        _check_writable(folder.parent)
+        folder = check_target(name, index_dir, force)
         rows = read_training(source, columns)
         if not rows.texts:
             raise InputError(f"{source}: no usable training prompts ({len(rows.rejects)} rejected)")
@@ -399,6 +392,19 @@ def _check_writable(parent: Path) -> None:
     except OSError as exc:
         raise InputError(f"--index-dir {parent}: cannot write an index there "
                          f"({exc.strerror or type(exc).__name__})") from None
+
+
+def check_target(name: str, index_dir: str | Path | None, force: bool) -> Path:
+    """The folder ``index build`` writes, or an InputError saying why it cannot (before any work)."""
+    folder = _folder(name, index_dir)
+    if folder.exists() and not (folder / "manifest.json").is_file():  # --force replaces indexes only
+        raise InputError(f"{folder} exists and is not an index (no manifest.json): choose another --name "
+                         "or --index-dir; nothing was changed")
+    if folder.exists() and not force:
+        raise InputError(f"index {name!r} already exists in {folder.parent}; use `novelty index "
+                         "add` to append prompts, or --force to rebuild it")
+    _check_writable(folder.parent)
+    return folder
 
 
 def _folder(name: str, index_dir: str | Path | None) -> Path:

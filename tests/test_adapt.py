@@ -7,7 +7,10 @@ import shutil
 import numpy as np
 import pytest
 
+from typer.testing import CliRunner
+
 from novelty.adapt import AdaptOptions
+from novelty.cli import app
 from novelty.demo_data import training_prompts
 from novelty.embed import DEFAULT_MODEL
 from novelty.engines.local import score_files
@@ -133,3 +136,12 @@ def test_the_ray_engine_refuses_an_adapted_index_before_starting_or_writing(tiny
     with pytest.raises(InputError, match="--engine local"):
         on_engine([log], tiny["index"].path, tmp_path / "m.db", engine="ray")
     assert not (tmp_path / "m.db").exists()  # was: made, bound to the model, a failed run recorded
+
+
+def test_adapt_on_an_existing_index_is_refused_before_it_says_it_will_take_minutes(tmp_path):
+    labelled = write_csv(tmp_path / "l.csv", ["text", "label"], training_prompts(n_per_intent=6, seed=1))
+    PromptIndex.build(labelled, "bot", index_dir=tmp_path / "ix", model=FAKE_MODEL, scorer="knn")
+    out = CliRunner().invoke(app, ["index", "build", str(labelled), "--name", "bot", "--index-dir",
+                                   str(tmp_path / "ix"), "--adapt"])
+    assert out.exit_code == 2 and "already exists" in out.output
+    assert "this takes minutes" not in out.output  # was said first
