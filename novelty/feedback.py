@@ -502,10 +502,12 @@ def record_gap(db: str | Path, gap: Gap, novel_share: float | None = None) -> In
 
 
 def open_gaps(store: Store, since: str | None = None, until: str | None = None) -> list[dict]:
-    """Open gap incidents whose period ends after ``since`` and starts before ``until``, latest first."""
+    """Open gap incidents whose period ends after ``since`` and by ``until``, latest first: a run for an
+    earlier date sees only the gaps known then (a period ending later was judged on later labels)."""
     rows = store.db.query(
         "SELECT * FROM incidents WHERE kind = ? AND status = 'open' AND (? IS NULL OR window_end > ?) "
-        "AND (? IS NULL OR window_start < ?) ORDER BY window_end DESC", [GAP_KIND, since, since, until, until])
+        "AND (? IS NULL OR substr(window_end, 1, 10) <= substr(?, 1, 10)) ORDER BY window_end DESC",
+        [GAP_KIND, since, since, until, until])
     return [{**r, "details": json.loads(r["details"] or "{}")} for r in rows]
 
 

@@ -128,6 +128,9 @@ def test_a_day_scores_and_alerts_on_label_bias_and_the_gap(monitor):
     gap = next(c for c in late.diagnosis.causes if c.cause == "offline_online_gap")
     assert "novelty queue golden" in gap.mitigation
     assert "report.html" in late.report and Path(late.report).is_file()
+    # a backfill of a day before the gap's period ended alerts as it would have then (was: the later gap too)
+    again = run_monitor(monitor, "2026-11-19")
+    assert "offline_online_gap" not in [c.cause for c in again.diagnosis.causes] and again.exit_code == 0
 
 
 def test_missing_day_is_reported_and_alerts_only_if_asked(monitor):
