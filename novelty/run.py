@@ -13,6 +13,7 @@ day); 2 = a step failed on its input.
 
 from __future__ import annotations
 
+import glob
 import sqlite3
 import sys
 import traceback
@@ -188,7 +189,9 @@ class _Job:
         pattern, files = self.cfg.files("logs.path", self.day)
         if not files:
             self.missing.append(str(pattern))
-            return Step("score", "skipped", f"no log for {self.day}: nothing at {pattern}")
+            near = sorted(glob.glob(glob.escape(str(pattern)) + ".*"))[:3]  # today's log, gzipped or renamed
+            hint = f" (but {', '.join(near)}: widen logs.path, e.g. to end in '*')" if near else ""
+            return Step("score", "skipped", f"no log for {self.day}: nothing at {pattern}{hint}")
         c = self.cfg
         # a time or id column named in the config must be there: scored without them, the day's prompts
         # would sit outside every window, and naming the column later would store them a second time

@@ -142,6 +142,9 @@ def test_missing_day_is_reported_and_alerts_only_if_asked(monitor):
                               "alert.missing_log=false", "--json"])
     assert out.exit_code == 0, out.output
     assert json.loads(out.output)["missing"][0].endswith("2026-11-20.jsonl")
+    (monitor.parent / "logs" / "2026-11-20.jsonl.gz").write_bytes(b"")  # delivered gzipped: was no hint
+    gz = run_monitor(monitor, "2026-11-20").steps[0].reason
+    assert "2026-11-20.jsonl.gz: widen logs.path, e.g. to end in '*'" in gz
 
 
 def test_exit_codes_and_summary_file(monitor, tmp_path):
