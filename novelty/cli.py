@@ -914,11 +914,11 @@ def run_command(
             overrides["output.summary"] = str(summary.resolve())
         cfg = load_config(config, overrides)
         with _progress(None, "prompts", "scoring") as update:
-            result = run_monitor(cfg, date, progress=update)
+            result = run_monitor(cfg, date, progress=update, echo=None if as_json else typer.echo)
     if as_json:
         _print_json(result.to_dict())
     else:
-        typer.echo(format_run(result))
+        typer.echo(format_run(result, echoed=True))
     raise typer.Exit(result.exit_code)
 
 

@@ -69,26 +69,32 @@ def default_date() -> Date:
     return datetime.now(timezone.utc).date() - timedelta(days=1)
 
 
+STEPS = ("score", "spikes", "drift", "golden", "feedback", "clusters", "diagnose", "report")  # _Job's, in order
+
+
 def run_monitor(config: str | Path | MonitorConfig, day: Date | str | None = None,
-                progress: Callable[[int], None] | None = None) -> RunSummary:
+                progress: Callable[[int], None] | None = None,
+                echo: Callable[[str], None] | None = None) -> RunSummary:
     """Run every step for ``day`` (default: yesterday) and write the report and, if configured, the
-    JSON summary."""
+    JSON summary. ``echo`` gets the summary's first line and each step's line as the step ends (a run
+    killed midway still leaves what it did in cron's log); ``format_run(summary, echoed=True)`` is the rest."""
     cfg = config if isinstance(config, MonitorConfig) else load_config(config)
     day = _day(day)
     job = _Job(cfg, day, progress)
     if job.db.is_dir():
         raise InputError(f"output.db {job.db} is a folder; give a file name such as monitor.db ({cfg.source})")
-    for name, step in (("score", job.score), ("spikes", job.spikes), ("drift", job.drift),
-                       ("golden", job.golden), ("feedback", job.feedback), ("clusters", job.clusters),
-                       ("diagnose", job.diagnose), ("report", job.report)):
+    echo = echo or (lambda line: None)
+    echo(_run_header(day.isoformat(), cfg.source))
+    for name in STEPS:
         try:
-            job.steps.append(step())
+            job.steps.append(getattr(job, name)())
         except NoveltyError as exc:
             job.steps.append(Step(name, "failed", str(exc)))
         except Exception as exc:  # a cron job goes on with the next step, and says what broke (exit 2)
             traceback.print_exc(file=sys.stderr)
             job.steps.append(Step(name, "failed", f"{type(exc).__name__}: {exc} (a bug? the traceback is on "
                                                   "stderr; please report it)"))
+        echo(_step_line(job.steps[-1]))
     summary = RunSummary(day.isoformat(), cfg.source, job.steps, job.alerts(), job.diagnosis, job.report_path,
                          job.missing)
     out = cfg.path("output.summary", day)
@@ -385,10 +391,19 @@ def _online_line(online, imports) -> str:
             f"on {t.all.labelled:,} labelled prompts{novel}")
 
 
-def format_run(summary: RunSummary) -> str:
-    """The short summary printed to stdout (cron mails it)."""
-    lines = [f"novelty run {summary.date} ({summary.config})"]
-    lines += [f"  {s.name:<9} {s.status:<8} {s.reason}" for s in summary.steps]
+def _run_header(date: str, config: str) -> str:
+    return f"novelty run {date} ({config})"
+
+
+def _step_line(step: Step) -> str:
+    return f"  {step.name:<9} {step.status:<8} {step.reason}"
+
+
+def format_run(summary: RunSummary, echoed: bool = False) -> str:
+    """The short summary printed to stdout (cron mails it); ``echoed``: without the lines ``echo`` gave
+    as the run went (the header and the eight steps)."""
+    lines = [] if echoed else [_run_header(summary.date, summary.config)]
+    lines += [_step_line(s) for s in summary.steps[len(STEPS) if echoed else 0:]]
     failed = [s.name for s in summary.steps if s.status == "failed"]
     if summary.alerts:
         lines.append("ALERT: " + "; ".join(summary.alerts))

@@ -17,7 +17,7 @@ from novelty.demo_data import production_day, request_id
 from novelty.errors import InputError, NoveltyError
 from novelty.feedback import import_feedback, offline_online_gap, online_accuracy, Accuracy
 from novelty.engines.local import score_files
-from novelty.run import format_run, run_monitor
+from novelty.run import STEPS, format_run, run_monitor
 
 TABLES = ("scores", "windows", "incidents", "clusters", "cluster_members", "feedback", "rejects")
 
@@ -693,3 +693,19 @@ def test_init_reads_the_files_the_run_writes_from_the_working_folder_like_its_in
     assert config.values["output.db"] == "monitor.db" and config.values["logs.path"] == "logs/{date}.jsonl"
     run_monitor(config, "2026-11-18")
     assert (tmp_path / "ops" / "monitor.db").is_file() and not (tmp_path / "ops" / "ops").exists()  # was ops/ops/
+
+
+def test_each_step_line_is_echoed_as_the_step_ends(monitor):
+    seen = []
+
+    def echo(line):  # the database exists once the score step has ended: its line comes before spikes runs
+        seen.append((line, (monitor.parent / "monitor.db").is_file()))
+
+    summary = run_monitor(monitor, "2026-11-18", echo=echo)
+    lines = [line for line, _ in seen]
+    assert lines == format_run(summary).splitlines()[:9]  # header and eight steps, as the summary prints them
+    assert seen[1][0].startswith("  score") and seen[1][1]  # was: nothing on stdout until the whole run ended
+    assert format_run(summary, echoed=True) == "\n".join(format_run(summary).splitlines()[9:])
+    out = CliRunner().invoke(app, ["run", "--config", str(monitor), "--date", "2026-11-18"]).output.splitlines()
+    assert out[0] == lines[0] and [line.split()[0] for line in out[1:9]] == list(STEPS)  # each step once, in order
+    assert out[9:] == ["No alert.", f"Report: {Path(summary.report).resolve()}"]
