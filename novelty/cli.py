@@ -599,6 +599,8 @@ def report_command(
     reference: Optional[Path] = EVIDENCE["reference"],
     current: Optional[Path] = EVIDENCE["current"],
     since: Optional[str] = typer.Option(None, help="Only windows and prompts from this date."),
+    until: Optional[str] = typer.Option(None, help="Only windows, prompts and incidents before this date: the "
+                                        "page as it was then (e.g. 2026-11-25 for the 24th's page)."),
     window: str = typer.Option("1d", help="Window of the novel-rate chart and the spike test: 1h, 1d, 7d ..."),
     ignore: List[str] = EVIDENCE["ignore"],
     offline: Optional[Path] = EVIDENCE["offline"],
@@ -621,7 +623,8 @@ def report_command(
 
     with _user_errors():
         _check_fail_on(fail_on, {"cause"})
-        result = write_report(db, out, reference=reference, current=current, since=since, ignore=set(ignore),
+        result = write_report(db, out, reference=reference, current=current, since=since, until=until,
+                              ignore=set(ignore),
                               offline=offline, serving=serving, key=key, golden_baseline=golden_baseline,
                               golden_current=golden_current, index_dir=index_dir, window=window)
     if as_json:

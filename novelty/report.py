@@ -97,8 +97,8 @@ def gather(db: str | Path, reference: str | Path | None = None, current: str | P
            index_dir: str | Path | None = None, window: str = "1d", until: str | None = None,
            spike_settings: SpikeSettings | None = None) -> ReportData:
     """Run the diagnosis (as ``novelty diagnose`` would) and read what the report shows. ``until``
-    ends the evidence the verdict rests on (``novelty run`` for an earlier date); the charts show
-    everything scored."""
+    ends the evidence, the verdict's and the charts' alike (``novelty run`` for an earlier date: its
+    page shows that day as it was, not the newest)."""
     if not Path(db).is_file():
         raise InputError(f"{db}: no such database; fill one with `novelty score` first")
     drift_report, profiles = _drift(reference, current, ignore) if reference and current else (None, None)
@@ -106,19 +106,19 @@ def gather(db: str | Path, reference: str | Path | None = None, current: str | P
     diagnosis = diagnose(reference, current, db, since, ignore, offline, serving, key, golden_baseline,
                          golden_current, spike_settings=settings, drift_report=drift_report, until=until,
                          save_windows=True)  # the page draws the saved windows
-    since_ts = parse_bound(since, "--since")
+    since_ts, until_ts = parse_bound(since, "--since"), parse_bound(until, "--until")
     store = Store(db)
     try:
-        windows = _windows(store, window, since_ts)
-        clusters, clusters_total = _clusters(store, since_ts)
+        windows = _windows(store, window, since_ts, until_ts)
+        clusters, clusters_total = _clusters(store, since_ts, until_ts)
         drift_rows = _drift_rows(drift_report, profiles)
         return ReportData(
             db=str(db), generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            facts={**_facts(store, since_ts), "clusters_total": clusters_total}, diagnosis=diagnosis,
+            facts={**_facts(store, since_ts, until_ts), "clusters_total": clusters_total}, diagnosis=diagnosis,
             causes=_causes(diagnosis, clusters, str(db), windows, drift_rows), windows=windows,
             rate_chart=charts.rate_chart(windows), incidents=_incidents(store, window, windows),
-            distribution=_distribution(store, since_ts, index_dir), drift=drift_rows, clusters=clusters,
-            labels=_absorbing(store, windows, since_ts))
+            distribution=_distribution(store, since_ts, until_ts, index_dir), drift=drift_rows,
+            clusters=clusters, labels=_absorbing(store, windows, since_ts, until_ts))
     finally:
         store.close()
 
@@ -191,8 +191,13 @@ def _card(c: Cause, db: str, growing: dict | None, by_start: dict, feature: dict
     return card
 
 
-def _facts(store: Store, since: str | None) -> dict:
-    where, args = ("WHERE ts >= ?", [sql_bound(since)]) if since else ("", [])
+def _between(since: str | None, until: str | None) -> tuple[str, list]:
+    """The WHERE clause of prompts logged in [since, until), either end open."""
+    return "WHERE ts >= ? AND ts < ?", [sql_bound(since) or "", sql_bound(until) or "9999"]
+
+
+def _facts(store: Store, since: str | None, until: str | None) -> dict:
+    where, args = _between(since, until) if since or until else ("", [])
     prompts, novel, first, last = store.db.execute(
         f"SELECT COUNT(*), SUM(is_novel), MIN(ts), MAX(ts) FROM scores {where}", args).fetchone()
     run = next(store.db.query("SELECT * FROM runs WHERE status = 'done' ORDER BY run_id DESC LIMIT 1"), {})
@@ -206,9 +211,9 @@ def _facts(store: Store, since: str | None) -> dict:
 
 
 # -- novel rate over time ------------------------------------------------------------------------------
-def _windows(store: Store, size: str, since: str | None) -> list[dict]:
-    rows = store.db.query("SELECT * FROM windows WHERE window_size = ? AND window_start >= ? ORDER BY window_start",
-                          [size, since or ""])
+def _windows(store: Store, size: str, since: str | None, until: str | None) -> list[dict]:
+    rows = store.db.query("SELECT * FROM windows WHERE window_size = ? AND window_start >= ? AND window_start < ? "
+                          "ORDER BY window_start", [size, since or "", until or "9999"])
     return [{**w, "flagged": bool(w["flagged"])} for w in rows]
 
 
@@ -219,7 +224,7 @@ def _incidents(store: Store, size: str, windows: list[dict]) -> list[dict]:
     return [{**r, "details": json.loads(r["details"] or "{}")} for r in rows if r["window_start"] in shown]
 
 
-def _absorbing(store: Store, windows: list[dict], since: str | None, limit: int = 8) -> dict:
+def _absorbing(store: Store, windows: list[dict], since: str | None, until: str | None, limit: int = 8) -> dict:
     """Predicted labels by the novel prompts they took in during the latest run of flagged windows,
     against each label's own novel share before it (or over the whole period when nothing is flagged)."""
     flagged = [i for i, w in enumerate(windows) if w["flagged"]]
@@ -230,7 +235,7 @@ def _absorbing(store: Store, windows: list[dict], since: str | None, limit: int 
             first -= 1
         start, end = windows[first]["window_start"], windows[last]["window_end"]
     else:
-        start, end = since or "", "9999"
+        start, end = since or "", until or "9999"
     query = ("SELECT predicted_label AS label, COUNT(*) AS prompts, SUM(is_novel) AS novel FROM scores "
              "WHERE predicted_label IS NOT NULL AND COALESCE(ts, scored_at) >= ? AND COALESCE(ts, scored_at) < ? "
              "GROUP BY predicted_label")  # a prompt logged without a time counts when it was scored
@@ -252,14 +257,14 @@ def _absorbing(store: Store, windows: list[dict], since: str | None, limit: int 
 
 
 # -- how familiar production looks --------------------------------------------------------------------
-def _distribution(store: Store, since: str | None, index_dir: str | Path | None) -> dict:
+def _distribution(store: Store, since: str | None, until: str | None, index_dir: str | Path | None) -> dict:
     """Novelty scores of production against the index's held-out training prompts (its calibration),
     with the threshold the runs used. Without the index: production only, and a note saying why."""
     facts = next(store.db.query("SELECT index_name, index_checksum, threshold, alpha FROM runs WHERE "
                                 "status = 'done' ORDER BY run_id DESC LIMIT 1"), None)
+    where, args = _between(since, until) if since or until else ("WHERE 1", [])
     production = np.array([v for (v,) in store.db.execute(
-        "SELECT novelty FROM scores WHERE novelty IS NOT NULL AND ts >= ?" if since else
-        "SELECT novelty FROM scores WHERE novelty IS NOT NULL", [sql_bound(since)] if since else [])], dtype=float)
+        f"SELECT novelty FROM scores {where} AND novelty IS NOT NULL", args)], dtype=float)
     if facts is None or not len(production):
         return {"chart": None, "note": "No scored prompts yet.", "calibration": False}
     calibration, note = _calibration(facts, index_dir)
@@ -308,12 +313,12 @@ def _drift_rows(report: DriftReport | None, profiles: tuple[dict, dict] | None) 
 
 
 # -- clusters ---------------------------------------------------------------------------------------
-def _clusters(store: Store, since: str | None) -> tuple[list[dict], int]:
+def _clusters(store: Store, since: str | None, until: str | None) -> tuple[list[dict], int]:
     """Stored clusters seen since ``since``, the largest MAX_CLUSTERS first, with their newest prompts
     and a sparkline over the same days; and how many there are in all. A cluster left without
     members was superseded by a later clustering run: not shown."""
-    where = ("WHERE cluster_id IN (SELECT cluster_id FROM cluster_members) AND COALESCE(last_seen, '') >= ?",
-             [sql_bound(since) or ""])
+    where = ("WHERE cluster_id IN (SELECT cluster_id FROM cluster_members) AND COALESCE(last_seen, '') >= ? "
+             "AND COALESCE(first_seen, '') < ?", [sql_bound(since) or "", sql_bound(until) or "9999"])
     total = store.db.execute(f"SELECT COUNT(*) FROM clusters {where[0]}", where[1]).fetchone()[0]
     rows = list(store.db.query(
         "SELECT cluster_id, name, size, first_seen, last_seen, growth, daily, predicted_labels, nearest_labels, "

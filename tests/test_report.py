@@ -185,3 +185,13 @@ def test_a_skew_card_does_not_show_the_drift_tables_medians():
     feature = {"medians": (20.07, 19.86)}  # launch vs today: not the offline vs serving pair of the skew
     assert _card(Cause("training_serving_skew", "amount", "high", "", ""), "m.db", None, {}, feature)["fact"] is None
     assert "Median 20.07" in _card(Cause("feature_drift", "amount", "high", "", ""), "m.db", None, {}, feature)["fact"]
+
+
+def test_until_shows_the_page_as_it_was_then(report_demo, tmp_path):
+    out = CliRunner().invoke(app, ["report", "--db", str(report_demo["db"]), "--index-dir", str(report_demo["index_dir"]),
+                                   "--until", "2026-11-20", "-o", str(tmp_path / "then.html")])
+    assert out.exit_code == 0, out.output
+    html = (tmp_path / "then.html").read_text()
+    title = re.search(r"<title>.* · (\d{4}-\d\d-\d\d)</title>", html).group(1)
+    starts = re.findall(r"<title>(\d{4}-\d\d-\d\dT[\d:]+Z):", html)
+    assert title < "2026-11-20" and starts and max(starts) < "2026-11-20"

@@ -86,6 +86,8 @@ def test_a_backfilled_date_leaves_the_newest_clusters_stored(monitor):
     assert report.status == "skipped" and "a later date has run" in report.reason and again.report is None
     dated = run_monitor(load_config(monitor, {"output.report": "report-{date}.html"}), "2026-11-24")
     assert dated.report and dated.report.endswith("report-2026-11-24.html")  # a page per date: written
+    page = Path(dated.report).read_text()  # and it shows that day as it was (was the newest day's charts)
+    assert "· 2026-11-24</title>" in page and "2026-11-25T00:00:00Z:" not in page
 
 
 def test_a_backfilled_date_is_judged_on_the_evidence_up_to_its_day(monitor):
