@@ -305,13 +305,13 @@ class _Null:
 
 def _decided(store: Store, settings: SpikeSettings, in_range) -> dict[str, tuple]:
     """Saved verdicts of ended windows of this size: start -> (start, p, q, flagged, cusum, detectors,
-    prompts). A window saved untested (too few prompts then) is not decided: it is tested when it has
+    prompts, expected_rate, baseline). A window saved untested (too few prompts then) is not decided: it is tested when it has
     enough. Sliding windows are decided afresh each run."""
     if settings.step:
         return {}
     rows = store.db.execute(
-        "SELECT window_start, p_value, q_value, flagged, cusum, detectors, prompts FROM windows "
-        "WHERE window_size = ? AND decided_at IS NOT NULL AND p_value IS NOT NULL", [settings.key])
+        "SELECT window_start, p_value, q_value, flagged, cusum, detectors, prompts, expected_rate, baseline "
+        "FROM windows WHERE window_size = ? AND decided_at IS NOT NULL AND p_value IS NOT NULL", [settings.key])
     return {row[0]: row for row in rows if in_range(row[0])}
 
 
@@ -374,8 +374,9 @@ def _drafts(counts, settings: SpikeSettings, alpha: float | None, decided: dict[
 
 def _window(d: _Draft, q: float | None, settings: SpikeSettings, alpha: float | None) -> Window:
     p, score = d.p, d.cusum
-    if d.stored:
-        _, p, q, flagged, score, saved, _ = d.stored
+    expected, baseline = (d.null.expected_rate(alpha), d.null.label) if d.null else (None, "none")
+    if d.stored:  # as decided: a backfilled day since changes the baseline, not the verdict it rested on
+        _, p, q, flagged, score, saved, _, expected, baseline = d.stored
         detectors = tuple(json.loads(saved or "[]")) if flagged else ()
         flagged = bool(flagged)
     else:
@@ -388,8 +389,7 @@ def _window(d: _Draft, q: float | None, settings: SpikeSettings, alpha: float | 
     size = window_seconds(settings.window)
     low, high = wilson_interval(d.novel, d.prompts)
     return Window(_iso(d.start), _iso(d.start + size), d.prompts, d.novel, d.novel / d.prompts if d.prompts else 0.0,
-                  low, high, d.null.expected_rate(alpha) if d.null else None, d.null.label if d.null else "none",
-                  p, q, round(score, 3), flagged, detectors, d.p_count, d.p_tail, d.stored is not None,
+                  low, high, expected, baseline, p, q, round(score, 3), flagged, detectors, d.p_count, d.p_tail, d.stored is not None,
                   d.s1, d.s2)
 
 

@@ -356,3 +356,15 @@ def test_digits_that_are_no_date_are_refused_not_read_as_1970_seconds(value):
     with pytest.raises(InputError, match="is not a date or time"):  # was: clamped to 1990, every prompt in range
         parse_bound(value, "--since")
     assert parse_bound("20261124", "--since") == "2026-11-24T00:00:00Z"  # was 1990-01-01 (seconds after 1970)
+
+
+def test_a_decided_window_lists_the_expected_rate_it_was_decided_on(tmp_path):
+    db = fill(tmp_path / "m.db", [(200, 10, None)] * 6 + [(200, 60, "a")], start_day=10)
+    first = {w.window_start: w for w in detect_spikes(db, SpikeSettings()).windows}
+    fill(db, [(200, 16, None)], start_day=9)  # a late log of an earlier, quiet day joins the baselines
+    again = detect_spikes(db, SpikeSettings())
+    for w in again.windows:
+        if w.window_start in first:  # was recomputed on the new baseline beside the saved p-value
+            assert (w.expected_rate, w.baseline, w.p_value) == (first[w.window_start].expected_rate,
+                                                                first[w.window_start].baseline, first[w.window_start].p_value)
+    assert again.incidents[0].details["expected_rate"] == first["2026-11-16T00:00:00Z"].expected_rate
