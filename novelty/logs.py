@@ -207,8 +207,10 @@ def _jsonl_records(path: Path, columns: Columns, validator: "_Validator") -> Ite
                 raw = line.rstrip("\r\n")
                 try:
                     yield number, json.loads(raw.lstrip("\ufeff")), raw
-                except (json.JSONDecodeError, RecursionError) as exc:
-                    yield number, _Bad(f"invalid JSON: {exc}"), raw
+                except json.JSONDecodeError as exc:  # without its column, so alike lines count as one reason
+                    yield number, _Bad(f"invalid JSON: {exc.msg}"), raw  # (the raw line is kept beside it)
+                except RecursionError:
+                    yield number, _Bad("invalid JSON: nested too deeply"), raw
 
 
 def _csv_records(path: Path, columns: Columns, validator: "_Validator") -> Iterator[tuple[int, Any, str]]:

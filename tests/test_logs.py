@@ -41,6 +41,7 @@ def test_jsonl_bad_rows_are_set_aside_with_a_reason_and_nothing_is_lost(tmp_path
     assert len(rows) + len(rejects) == len(lines)
     reasons = {r.line: r.reason for r in rejects}
     assert reasons[2].startswith("invalid JSON") and reasons[3].startswith("invalid JSON")
+    assert "column" not in reasons[2]  # no position: alike lines are one reason in the summary (were one each)
     assert reasons[4] == "row is not a JSON object"
     assert reasons[5] == "'prompt' is empty"
     assert reasons[6] == "'prompt' is not text (got int)"
