@@ -26,7 +26,7 @@ from scipy.stats import chi2_contingency, ks_2samp, wasserstein_distance
 
 from .errors import InputError
 from .logs import EARLIEST, EPOCH_MS_ABOVE, LATEST, detect_format, field_separator
-from .stats import benjamini_hochberg
+from .stats import benjamini_hochberg, p_text
 
 PROFILE_FORMAT = "novelty-reference-profile/1"
 SAMPLE = 20_000  # reference values kept per numeric feature in a saved profile
@@ -102,7 +102,7 @@ def read_table(path: str | Path, text_columns: tuple[str, ...] = (), keep_inf: b
         else:
             separator = field_separator(path)
             frame = pd.read_csv(path, sep=separator, low_memory=False, dtype={c: str for c in text_columns})
-            if separator != ",":
+            if separator == ";":  # a comma-decimal locale's CSV (a TSV's 1,234 is a US thousand)
                 frame = _decimal_commas(frame, text_columns)
     except (ValueError, OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read it as a table ({exc})") from None
@@ -212,9 +212,8 @@ def profile(frame: pd.DataFrame, ignore: set[str] = frozenset(), seed: int = 0) 
             entry.update(kind="numeric", values=np.sort(sample).tolist(), **_mode(values))
         else:
             counts = {str(k): int(v) for k, v in values.astype(str).value_counts().items()}
-            entry.update(kind="categorical", counts=_bool_counts(counts) or counts, **_mode(values))
-            if _bool_counts(counts):  # True/False, "true"/"FALSE": one spelling in every format
-                entry["mode"] = entry["mode"].lower()
+            entry.update(kind="categorical", counts=counts, **_mode(values))
+            _one_bool_spelling(entry)  # True/False, "true"/"FALSE": one spelling in every format
         columns[str(name)] = entry
     return {"format": PROFILE_FORMAT, "rows": int(len(frame)), "columns": columns}
 
@@ -223,7 +222,10 @@ def load_reference(path: str | Path, ignore: set[str] = frozenset()) -> dict:
     """A saved profile (``--save-reference``) or a table to profile now."""
     saved = _saved_profile(Path(path))
     if saved:  # a profile saved with the time column (or before --ignore) leaves them out now too
-        return {**saved, "columns": {k: v for k, v in saved["columns"].items() if k not in ignore}}
+        columns = {k: v for k, v in saved["columns"].items() if k not in ignore}
+        for entry in columns.values():  # saved before booleans had one spelling: True/False as written
+            _one_bool_spelling(entry)
+        return {**saved, "columns": columns}
     frame = read_table(path)
     return {**profile(frame, ignore), "names": list(map(str, frame.columns))}
 
@@ -386,12 +388,19 @@ _BOOLEANS = {"true", "false"}
 
 def _bool_counts(counts: dict) -> dict | None:
     """Counts of a yes/no column spelled True/False in any case, keyed "true"/"false"; None otherwise."""
-    if not counts or not {k.strip().lower() for k in counts} <= _BOOLEANS:
+    if not counts or len(counts) > 8 or not {k.strip().lower() for k in counts} <= _BOOLEANS:
         return None
     merged: dict[str, int] = {}
     for key, count in counts.items():
         merged[key.strip().lower()] = merged.get(key.strip().lower(), 0) + count
     return merged
+
+
+def _one_bool_spelling(entry: dict) -> None:
+    """A categorical profile entry of True/False in any spelling, keyed and moded "true"/"false"."""
+    flags = _bool_counts(entry["counts"]) if entry.get("kind") == "categorical" else None
+    if flags:
+        entry.update(counts=flags, mode=str(entry.get("mode")).strip().lower() if entry.get("mode") else None)
 
 
 def _as_reference_booleans(ref: dict, cur: dict | None) -> dict | None:
@@ -440,11 +449,15 @@ def _unavailable(name: str, ref: dict, cur: dict | None, s: DriftSettings) -> Dr
                             evidence=f"type changed from {ref['kind']} to {cur['kind']}")
     if ref["kind"] == "time":  # event times move on by nature: their distribution is no evidence
         before, now = ref.get("odd_time_rate"), cur.get("odd_time_rate", 0.0)  # None: saved by an older version
-        if before is not None and now - before >= s.null_jump:
+        # judged where such times were rare (birth dates before 1990 are no default) and rows are enough
+        if before is not None and before < s.null_jump and cur["rows"] >= MIN_ROWS and now - before >= s.null_jump:
             return DriftFinding(name, "time", "feature_unavailable", share_affected=now,
                                 evidence=f"times outside {EARLIEST[:4]}-{int(LATEST[:4]) - 1} or unreadable (an "
                                          f"unset default such as 1970-01-01?) rose from {before:.1%} to {now:.1%} of rows")
         return _time_not_tested(name)
+    present = cur["rows"] * (1 - cur["null_rate"])
+    if present < MIN_ROWS:  # a sparse column's 2 values in a window: one value "taking over" says nothing
+        return None
     before = ref["mode_share"] if cur["mode"] == ref["mode"] else _share(ref, cur["mode"])
     if cur["mode_share"] - before >= s.takeover and _default_like(cur["mode"], before) \
             and (_rest_unchanged(ref, cur, cur["mode"], s) or (_id_like(ref) and _sentinel(cur["mode"]))):
@@ -452,12 +465,11 @@ def _unavailable(name: str, ref: dict, cur: dict | None, s: DriftSettings) -> Dr
                             evidence=f"one value ({cur['mode']!r}) took over {cur['mode_share']:.1%} of rows "
                                      "(a default or constant filling in)",
                             details={"value": cur["mode"]})
-    present = cur["rows"] * (1 - cur["null_rate"])
     if cur["mode_share"] == 1 and before < 0.9 and before ** present < 1e-6:  # not a run of luck: 0.5 ** 20
         return DriftFinding(name, ref["kind"], "feature_unavailable", share_affected=1.0,
                             evidence=f"every row holds one value now ({cur['mode']!r}), {before:.1%} of the "
                                      "reference's rows (a constant filling in)", details={"value": cur["mode"]})
-    if ref["kind"] == "categorical" and present >= MIN_ROWS and _distinct_share(ref["counts"]) < 0.5 \
+    if ref["kind"] == "categorical" and _distinct_share(ref["counts"]) < 0.5 \
             and not set(cur["counts"]) & set(ref["counts"]):
         seen = lambda counts: ", ".join(repr(k) for k in list(counts)[:3]) + (", ..." if len(counts) > 3 else "")
         return DriftFinding(name, ref["kind"], "feature_unavailable", share_affected=1.0,
@@ -540,7 +552,7 @@ def _share(ref: dict, value: str | None) -> float:
 
 def _test(name: str, ref: dict, cur: dict, s: DriftSettings) -> DriftFinding:
     if ref["kind"] == "numeric":
-        if _numeric_ids(ref):  # request ids go up every day: "drift" on each run, never a cause
+        if _numeric_ids(ref) and not _rescaled_ids(ref, cur, s):  # ids go up every day: "drift" on each run
             return DriftFinding(name, "numeric", None, evidence="not judged: distinct whole numbers in a dense "
                                 "range or of ten digits or more (a sequential id, a snowflake id, an epoch "
                                 "time? --ignore it); nulls and defaults are still checked")
@@ -575,6 +587,13 @@ def _numeric_ids(ref: dict) -> bool:
     share = len(np.unique(values)) / len(values)  # of a sample: the distinct values of all rows, estimated
     dense = values.max() - values.min() + 1 <= 2 * share * ref["rows"] * (1 - ref["null_rate"])
     return bool(share >= 0.95 and (dense or values.min() >= 1e9))
+
+
+def _rescaled_ids(ref: dict, cur: dict, s: DriftSettings) -> bool:
+    """Ids or epoch times whose median moved by the rescaling factor or more: seconds became
+    milliseconds (ids and clocks never double overnight), judged like any feature then."""
+    a, b = np.median(ref["values"]) if ref["values"] else 0.0, np.median(cur["values"]) if cur.get("values") else 0.0
+    return a >= 1e9 and b > 0 and not 1 / s.rescale < b / a < s.rescale
 
 
 def _distinct_share(counts: dict) -> float:
@@ -624,7 +643,7 @@ def _decide(f: DriftFinding, q: float | None, s: DriftSettings) -> DriftFinding:
         cause, evidence = "feature_recalibration", rescale["evidence"]
     elif significant and f.effect is not None and f.effect >= gate:
         cause = "feature_drift"
-        evidence = (f"{f.test.upper()} q = {q:.2g}; " + (f"Wasserstein {f.effect:.3g} reference spreads"
+        evidence = (f"{f.test.upper()} {p_text(q, 2).replace('p ', 'q ', 1)}; " + (f"Wasserstein {f.effect:.3g} reference spreads"
                     if f.kind == "numeric" else f"PSI {f.psi:.2f}") + f"; JS {f.js:.3f}")
     else:
         cause = None
@@ -687,8 +706,9 @@ def _rescaling(ref: np.ndarray, cur: np.ndarray, s: DriftSettings, unit: float =
     if r2 < 0.97:  # a few distinct values (counts 0-9) step their quantiles off the line: match the
         if r2 < 0.8:  # moments instead, undo that line and see whether the reference's shape is back
             return None
-        with np.errstate(all="ignore"):
-            slope = float(cur.std() / ref.std()) if ref.std() > 0 else 0.0
+        with np.errstate(all="ignore"):  # each side over its largest value first: 1e-200 squared is 0
+            sa, sb = np.abs(ref).max() or 1.0, np.abs(cur).max() or 1.0
+            slope = float((cur / sb).std() / (ref / sa).std() * (sb / sa)) if (ref / sa).std() > 0 else 0.0
             undone = (cur - (cur.mean() - slope * ref.mean())) / slope if slope > 0 else cur
             offset = float((cur.mean() - slope * ref.mean()) * unit)
         if not (slope >= s.rescale or 0 < slope <= 1 / s.rescale or squeezed) or not np.isfinite(undone).all() \

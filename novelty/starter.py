@@ -93,8 +93,10 @@ def _relative_to(folder: Path, settings: dict[str, Any]) -> dict[str, Any]:
 def _names_folder_from_here(value: str, folder: Path) -> bool:
     """A file the run will write, typed in a folder that exists from here, or is the config's own
     (ops/monitor.db beside -o ops/monitor.toml), but not from the config's folder (ops/ops/)."""
-    here = (Path.cwd() / value).parent.resolve()
-    return not (folder / value).parent.is_dir() and (here.is_dir() or here == folder.resolve())
+    there, here = (folder / value).parent.resolve(), (Path.cwd() / value).parent.resolve()
+    if there == folder.resolve():  # a plain file name: beside the config, whether its folder exists yet or not
+        return False
+    return not there.is_dir() and (here.is_dir() or here == folder.resolve())
 
 
 def _names_files(base: Path, pattern: str) -> bool:

@@ -364,3 +364,25 @@ def test_counts_of_a_few_values_times_100_are_a_recalibration_and_a_new_rate_is_
         assert finding.cause == "feature_recalibration" and "10^2" in finding.evidence, seed
         [finding] = compare(profile(ref), pd.DataFrame({"n": rng.poisson(9, 3000)})).findings
         assert finding.cause == "feature_drift", seed  # three times the rate: the shape changes, not the unit
+
+
+def test_review_mends_old_boolean_profiles_tsv_thousands_birth_dates_epoch_units_and_sparse_windows(tmp_path):
+    rng = np.random.default_rng(0)
+    ref = table(3000).assign(member=rng.random(3000) < 0.5)
+    saved = profile(ref)  # as a9ca624 saved it: True/False as written
+    saved["columns"]["member"].update(counts={"True": 1500, "False": 1500}, mode="True")
+    (tmp_path / "old.json").write_text(json.dumps(saved))
+    ref.to_csv(tmp_path / "cur.csv", index=False)
+    [(_, report)] = drift(tmp_path / "old.json", tmp_path / "cur.csv")
+    assert {f.feature: f.cause for f in report.findings}["member"] is None  # was "recoded?" on every run
+    (tmp_path / "us.tsv").write_text("amount\tcode\n1,234\t1,2\n987\t3,4\n12,500\t5,6\n")
+    assert read_table(tmp_path / "us.tsv").amount.tolist() == ["1,234", "987", "12,500"]  # was 1.234, 987, 12.5
+    births = pd.DataFrame({"born": pd.to_datetime(rng.integers(-630_000_000, 1_100_000_000, 5000), unit="s")})
+    later = pd.DataFrame({"born": pd.to_datetime(rng.integers(-630_000_000, 1_100_000_000, 50), unit="s")})
+    assert causes(births, later)["born"] is None  # mostly before 1990 by nature: no default filling in
+    epoch = table(3000).assign(t=1_767_225_600 + np.arange(3000) * 7)
+    found = causes(epoch, epoch.assign(t=epoch.t * 1000))  # seconds became milliseconds: was "not judged"
+    assert found["t"] == "feature_recalibration"
+    sparse = table(3000).assign(promo=np.where(np.arange(3000) % 50 == 0, rng.normal(100, 5, 3000), np.nan))
+    window = table(60, seed=1).assign(promo=np.where(np.arange(60) == 7, 103.5, np.nan))
+    assert causes(sparse, window)["promo"] is None  # one value of a 2 % column in 60 rows: was "took over 100 %"

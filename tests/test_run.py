@@ -695,6 +695,9 @@ def test_init_reads_the_files_the_run_writes_from_the_working_folder_like_its_in
     assert config.values["output.db"] == "monitor.db" and config.values["logs.path"] == "logs/{date}.jsonl"
     run_monitor(config, "2026-11-18")
     assert (tmp_path / "ops" / "monitor.db").is_file() and not (tmp_path / "ops" / "ops").exists()  # was ops/ops/
+    fresh = CliRunner().invoke(app, ["init", "--index", "bot", "--logs", "logs/{date}.jsonl", "--db", "m.db",
+                                     "-o", "new/monitor.toml"])  # a plain name stays beside a config in a new folder
+    assert fresh.exit_code == 0 and load_config(tmp_path / "new" / "monitor.toml").values["output.db"] == "m.db"
 
 
 def test_each_step_line_is_echoed_as_the_step_ends(monitor):
