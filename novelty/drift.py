@@ -471,11 +471,14 @@ def _unavailable(name: str, ref: dict, cur: dict | None, s: DriftSettings) -> Dr
                                      "reference's rows (a constant filling in)", details={"value": cur["mode"]})
     if ref["kind"] == "categorical" and _distinct_share(ref["counts"]) < 0.5 \
             and not set(cur["counts"]) & set(ref["counts"]):
-        seen = lambda counts: ", ".join(repr(k) for k in list(counts)[:3]) + (", ..." if len(counts) > 3 else "")
         return DriftFinding(name, ref["kind"], "feature_unavailable", share_affected=1.0,
-                            evidence=f"no current value was in the reference: {seen(cur['counts'])} where there "
-                                     f"were {seen(ref['counts'])} (recoded?)")
+                            evidence=f"no current value was in the reference: {_first_keys(cur['counts'])} where "
+                                     f"there were {_first_keys(ref['counts'])} (recoded?)")
     return None
+
+
+def _first_keys(counts: dict, shown: int = 3) -> str:
+    return ", ".join(repr(k) for k in list(counts)[:shown]) + (", ..." if len(counts) > shown else "")
 
 
 def _id_like(ref: dict) -> bool:
@@ -643,7 +646,8 @@ def _decide(f: DriftFinding, q: float | None, s: DriftSettings) -> DriftFinding:
         cause, evidence = "feature_recalibration", rescale["evidence"]
     elif significant and f.effect is not None and f.effect >= gate:
         cause = "feature_drift"
-        evidence = (f"{f.test.upper()} {p_text(q, 2).replace('p ', 'q ', 1)}; " + (f"Wasserstein {f.effect:.3g} reference spreads"
+        q_text = p_text(q, 2).replace("p ", "q ", 1)  # q = 2.2e-179, q < 1e-300
+        evidence = (f"{f.test.upper()} {q_text}; " + (f"Wasserstein {f.effect:.3g} reference spreads"
                     if f.kind == "numeric" else f"PSI {f.psi:.2f}") + f"; JS {f.js:.3f}")
     else:
         cause = None
