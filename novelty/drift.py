@@ -349,7 +349,8 @@ def _tested(reference: dict, current: pd.DataFrame, settings: DriftSettings, ign
     few = min(reference["rows"], now["rows"])
     if few < MIN_ROWS:
         return _too_few(reference, now, few, name)
-    columns = {name: _as_reference_booleans(ref, now["columns"].get(name)) for name, ref in reference["columns"].items()}
+    columns = {name: _as_reference_booleans(ref, now["columns"].get(name))
+               for name, ref in reference["columns"].items()}
     findings = [_unavailable(name, ref, columns[name], settings) or _test(name, ref, columns[name], settings)
                 for name, ref in reference["columns"].items()]
     findings += [DriftFinding(n, now["columns"][n]["kind"], None, evidence="new column, not in the reference")
@@ -408,7 +409,8 @@ def _as_reference_booleans(ref: dict, cur: dict | None) -> dict | None:
     and JSON's "true" are the same values (they were a type change or chi2 drift).
 
     >>> ref = {"kind": "categorical", "counts": {"True": 6, "False": 4}}
-    >>> _as_reference_booleans(ref, {"kind": "numeric", "values": [0.0, 1.0, 1.0], "mode": "1", "mode_share": 0.67})["counts"]
+    >>> ones = {"kind": "numeric", "values": [0.0, 1.0, 1.0], "mode": "1", "mode_share": 0.67}
+    >>> _as_reference_booleans(ref, ones)["counts"]
     {'false': 1, 'true': 2}
     """
     if cur is None or ref["kind"] == cur["kind"] or "time" in (ref["kind"], cur["kind"]):
@@ -453,7 +455,8 @@ def _unavailable(name: str, ref: dict, cur: dict | None, s: DriftSettings) -> Dr
         if before is not None and before < s.null_jump and cur["rows"] >= MIN_ROWS and now - before >= s.null_jump:
             return DriftFinding(name, "time", "feature_unavailable", share_affected=now,
                                 evidence=f"times outside {EARLIEST[:4]}-{int(LATEST[:4]) - 1} or unreadable (an "
-                                         f"unset default such as 1970-01-01?) rose from {before:.1%} to {now:.1%} of rows")
+                                         f"unset default such as 1970-01-01?) rose from {before:.1%} to {now:.1%} "
+                                         "of rows")
         return _time_not_tested(name)
     present = cur["rows"] * (1 - cur["null_rate"])
     if present < MIN_ROWS:  # a sparse column's 2 values in a window: one value "taking over" says nothing
