@@ -1001,6 +1001,8 @@ def feedback_command(
     from .render import format_feedback
 
     with _user_errors():
+        if not db.is_file():  # a mistyped --db would start a database of labels alone, and say "kept"
+            raise InputError(f"{db}: no such database; fill one with `novelty score` first")
         imports, failed = import_files(db, files, id_col, label_col, time_col)
         if failed and not imports:
             raise InputError("; ".join(error for _, error in failed))

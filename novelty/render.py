@@ -210,8 +210,9 @@ def format_feedback(imports, report) -> str:
     lines += [f"Online accuracy of the logged predictions ({report.feedback_rows:,} labels, "
               f"{report.unmatched:,} not matched to a scored prompt):",
               f"  {'window':<17} {'labelled':>8}  {'accuracy [95% CI]':<21} {'novel':<21} {'known':<21}"]
+    whole_days = all(w.window_start[10:16] == "T00:00" for w in report.windows)  # 1h windows keep their hour
     for w in [*report.windows, report.total]:
-        name = "all" if w is report.total else w.window_start[:16].replace("T00:00", "")
+        name = "all" if w is report.total else w.window_start[:10] if whole_days else w.window_start[:16]
         lines.append(f"  {name:<17} {w.all.labelled:>8,}  {acc(w.all):<21} {acc(w.novel):<21} {acc(w.known):<21}")
     if report.novel_confusion:
         lines.append("Novel prompts forced into known labels (true -> predicted):")

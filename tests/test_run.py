@@ -18,6 +18,7 @@ from novelty.errors import InputError, NoveltyError
 from novelty.feedback import import_feedback, offline_online_gap, online_accuracy, Accuracy
 from novelty.engines.local import score_files
 from novelty.run import STEPS, format_run, run_monitor
+from novelty.store import Store
 
 TABLES = ("scores", "windows", "incidents", "clusters", "cluster_members", "feedback", "rejects")
 
@@ -192,6 +193,9 @@ def test_one_unreadable_feedback_file_leaves_out_only_itself(monitor, tmp_path):
     assert [f["source"] for f in feedback.facts["unreadable"]] == [str(tmp_path / "labels" / "2026-11-25-0empty.csv")]
     # the CLI imports the readable files, says which were not, and exits 2
     db = tmp_path / "cli.db"
+    typo = CliRunner().invoke(app, ["feedback", str(tmp_path / "labels" / "2026-11-25.csv"), "--db", str(db)])
+    assert typo.exit_code == 2 and "no such database" in typo.output and not db.exists()  # was made, exit 0
+    Store(db).close()
     out = CliRunner().invoke(app, ["feedback", str(tmp_path / "labels" / "2026-11-25-0empty.csv"),
                                    str(tmp_path / "labels" / "2026-11-25.csv"), "--db", str(db), "--json"])
     assert out.exit_code == 2
@@ -576,6 +580,9 @@ def test_a_label_with_a_line_break_keeps_the_confusion_table_one_line_a_row():
                           [{"label": "card\nlost", "predicted": "fees", "count": 1}], 1, 0)
     text = format_feedback([], report)
     assert text.splitlines()[-1] == "      1  card lost -> fees"
+    hours = [OnlineWindow(f"2026-11-24T0{h}:00:00Z", f"2026-11-24T0{h + 1}:00:00Z", 1, acc, acc, acc) for h in (0, 1)]
+    rows = format_feedback([], OnlineReport("1h", None, None, hours, window)).splitlines()
+    assert [r.split()[0] for r in rows[-3:]] == ["2026-11-24T00:00", "2026-11-24T01:00", "all"]  # midnight kept its hour
 
 
 def test_a_bracket_in_a_folder_name_is_a_character_not_a_glob(tmp_path, index):
