@@ -649,8 +649,7 @@ def _decide(f: DriftFinding, q: float | None, s: DriftSettings) -> DriftFinding:
         cause, evidence = "feature_recalibration", rescale["evidence"]
     elif significant and f.effect is not None and f.effect >= gate:
         cause = "feature_drift"
-        q_text = p_text(q, 2).replace("p ", "q ", 1)  # q = 2.2e-179, q < 1e-300
-        evidence = (f"{f.test.upper()} {q_text}; " + (f"Wasserstein {f.effect:.3g} reference spreads"
+        evidence = (f"{f.test.upper()} {p_text(q, 2, 'q')}; " + (f"Wasserstein {f.effect:.3g} reference spreads"
                     if f.kind == "numeric" else f"PSI {f.psi:.2f}") + f"; JS {f.js:.3f}")
     else:
         cause = None

@@ -305,8 +305,8 @@ class _Null:
 
 def _decided(store: Store, settings: SpikeSettings, in_range) -> dict[str, tuple]:
     """Saved verdicts of ended windows of this size: start -> (start, p, q, flagged, cusum, detectors,
-    prompts, expected_rate, baseline). A window saved untested (too few prompts then) is not decided: it is tested when it has
-    enough. Sliding windows are decided afresh each run."""
+    prompts, expected_rate, baseline). A window saved untested (too few prompts then) is not decided:
+    it is tested when it has enough. Sliding windows are decided afresh each run."""
     if settings.step:
         return {}
     rows = store.db.execute(
@@ -374,12 +374,12 @@ def _drafts(counts, settings: SpikeSettings, alpha: float | None, decided: dict[
 
 def _window(d: _Draft, q: float | None, settings: SpikeSettings, alpha: float | None) -> Window:
     p, score = d.p, d.cusum
-    expected, baseline = (d.null.expected_rate(alpha), d.null.label) if d.null else (None, "none")
     if d.stored:  # as decided: a backfilled day since changes the baseline, not the verdict it rested on
         _, p, q, flagged, score, saved, _, expected, baseline = d.stored
         detectors = tuple(json.loads(saved or "[]")) if flagged else ()
         flagged = bool(flagged)
     else:
+        expected, baseline = (d.null.expected_rate(alpha), d.null.label) if d.null else (None, "none")
         hit = q is not None and q < settings.fdr
         weighted_tail, weighted_count = _weighted(d.p_tail, d.p_count, settings) if hit else (0.0, 0.0)
         tail_won = hit and weighted_tail < weighted_count
@@ -389,8 +389,8 @@ def _window(d: _Draft, q: float | None, settings: SpikeSettings, alpha: float | 
     size = window_seconds(settings.window)
     low, high = wilson_interval(d.novel, d.prompts)
     return Window(_iso(d.start), _iso(d.start + size), d.prompts, d.novel, d.novel / d.prompts if d.prompts else 0.0,
-                  low, high, expected, baseline, p, q, round(score, 3), flagged, detectors, d.p_count, d.p_tail, d.stored is not None,
-                  d.s1, d.s2)
+                  low, high, expected, baseline, p, q, round(score, 3), flagged, detectors, d.p_count, d.p_tail,
+                  d.stored is not None, d.s1, d.s2)
 
 
 def _weighted(p_tail: float, p_count: float, settings: SpikeSettings) -> tuple[float, float]:

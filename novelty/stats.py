@@ -133,14 +133,17 @@ def goodness_of_fit(observed: dict[str, int], expected_shares: dict[str, float])
             "total_variation": float(0.5 * np.abs(counts / n - shares).sum())}
 
 
-def p_text(p_value: float, digits: int = 1) -> str:
-    """'p = 0.003', 'p = 1e-269', or 'p < 1e-300' where floating point runs out (0 or subnormal): the
-    same figure as the tables beside it (``p_short``).
+FLOAT_FLOOR = 1e-300  # below it a p-value is 0 or subnormal: floating point ran out, not the evidence
 
-    >>> p_text(0.0031), p_text(0.0), p_text(3e-20, 2), p_text(2.2e-321)
-    ('p = 0.003', 'p < 1e-300', 'p = 3e-20', 'p < 1e-300')
+
+def p_text(p_value: float, digits: int = 1, name: str = "p") -> str:
+    """'p = 0.003', 'p = 1e-269', or 'p < 1e-300' where floating point runs out (0 or subnormal): the
+    same figure as the tables beside it (``p_short``). ``name``: 'q' for a q-value.
+
+    >>> p_text(0.0031), p_text(0.0), p_text(3e-20, 2), p_text(2.2e-321), p_text(0.0, 2, "q")
+    ('p = 0.003', 'p < 1e-300', 'p = 3e-20', 'p < 1e-300', 'q < 1e-300')
     """
-    return "p < 1e-300" if p_value < 1e-300 else f"p = {p_value:.{digits}g}"
+    return f"{name} < {FLOAT_FLOOR:g}" if p_value < FLOAT_FLOOR else f"{name} = {p_value:.{digits}g}"
 
 
 def p_short(p_value: float | None, width: int = 0) -> str:
@@ -149,5 +152,5 @@ def p_short(p_value: float | None, width: int = 0) -> str:
     >>> p_short(3.9e-65), p_short(0.0), p_short(None, 8)
     ('3.9e-65', '< 1e-300', '       -')
     """
-    text = "-" if p_value is None else "< 1e-300" if p_value < 1e-300 else f"{p_value:.1e}"
+    text = "-" if p_value is None else f"< {FLOAT_FLOOR:g}" if p_value < FLOAT_FLOOR else f"{p_value:.1e}"
     return text.rjust(width)

@@ -103,9 +103,10 @@ class ParquetSink:
         self._shard("rejects", REJECT_COLUMNS, [tuple(r[c] for c in REJECT_COLUMNS) for r in rejects])
         self.ids.update(row[0] for row in scores)
         for row in scores:
-            if row[_IS_NOVEL] and row[_TEXT].lower() not in self.top_texts:  # distinct, as the SQLite store lists
+            text = row[_TEXT].lower() if row[_IS_NOVEL] else None
+            if text is not None and text not in self.top_texts:  # distinct texts, as the SQLite store lists
                 heapq.heappush(self.top, (row[_NOVELTY], row[0], row))
-                self.top_texts.add(row[_TEXT].lower())
+                self.top_texts.add(text)
                 if len(self.top) > 5:
                     self.top_texts.discard(heapq.heappop(self.top)[2][_TEXT].lower())
         return scores
