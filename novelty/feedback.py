@@ -30,9 +30,11 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import NamedTuple
+from typing import Iterator, NamedTuple
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 from scipy.stats import binomtest, norm
 
 from .errors import InputError
@@ -115,6 +117,28 @@ class Gap:
 
 
 # -- import -----------------------------------------------------------------------------------------
+CHUNK_ROWS = 100_000  # rows read, checked and staged at a time: memory follows the chunk, not the file
+
+_STAGE = """
+CREATE TEMP TABLE IF NOT EXISTS staged_labels (prompt_id TEXT PRIMARY KEY, label TEXT NOT NULL, labelled_at TEXT);
+CREATE TEMP TABLE IF NOT EXISTS staged_rejects AS SELECT * FROM main.rejects WHERE 0;
+DELETE FROM temp.staged_labels;
+DELETE FROM temp.staged_rejects;
+"""
+# within one file the newest row of an id wins, else the last one
+_STAGE_LABEL = ("INSERT INTO temp.staged_labels VALUES (?,?,?) ON CONFLICT(prompt_id) DO UPDATE SET "
+                "label = excluded.label, labelled_at = excluded.labelled_at WHERE excluded.labelled_at IS NULL "
+                "OR staged_labels.labelled_at IS NULL OR excluded.labelled_at >= staged_labels.labelled_at")
+# a stored label newer than the file's is kept ('stale'); the rest is new, unchanged or changed
+_COMPARED = """
+WITH compared AS (
+    SELECT s.prompt_id, s.label, coalesce(s.labelled_at, :written) AS labelled_at, f.prompt_id IS NULL AS new,
+           coalesce(f.labelled_at, '') != '' AND coalesce(s.labelled_at, :written) < f.labelled_at AS stale,
+           f.label = s.label AS same
+    FROM temp.staged_labels s LEFT JOIN main.feedback f USING (prompt_id))
+"""
+
+
 def import_feedback(db: str | Path, path: str | Path, id_col: str = "prompt_id", label_col: str = "label",
                     time_col: str | None = None, settings: str = "--id-col, --label-col, --time-col") -> FeedbackImport:
     """Upsert the true labels of ``path`` (CSV, JSONL or Parquet) into the ``feedback`` table.
@@ -123,49 +147,70 @@ def import_feedback(db: str | Path, path: str | Path, id_col: str = "prompt_id",
     and kept in the ``rejects`` table with their line and text (``run_id`` empty; re-importing the
     file replaces them). Only a file that cannot be read at all, or lacks a column, raises ``InputError``
     (``settings`` names what the user sets to fix a column: the CLI's flags, or monitor.toml's keys).
+    The file is read ``CHUNK_ROWS`` rows at a time into temporary tables and written to ``feedback``
+    in one transaction at the end: a file of millions of labels needs the memory of one chunk.
     """
-    frame, lines, rejects = _read_labels(Path(path))
-    missing = [c for c in (id_col, label_col, time_col) if c and c not in frame.columns]
-    if missing:
-        unread = f"; {len(rejects):,} rows could not be read ({rejects[0].reason})" if rejects else ""
-        raise InputError(f"{path}: no column(s) {', '.join(map(repr, missing))}; columns: "
-                         f"{', '.join(_printable(str(c)) for c in frame.columns) or 'none'}{unread} "
-                         f"(use {settings})")
-    rows, blank, bad_rows = _rows(frame, lines, id_col, label_col, time_col)
-    rejects += bad_rows
+    path = Path(path)
     store = Store(db)
     try:
-        stored = _stored(store, list(rows))
-        known = store.existing_ids(list(rows))
-        counts, upserts, now, written = Counter(), [], utc_now(), _file_time(Path(path))
-        for pid, (label, when, _) in rows.items():
-            old, when = stored.get(pid), when or written
-            if old is None:
-                counts["new"] += 1
-            elif old[1] and when < old[1]:
-                counts["stale"] += 1
-                continue
-            elif old[0] == label:
-                counts["unchanged"] += 1
-                continue
-            else:
-                counts["changed"] += 1
-            upserts.append((pid, label, when, str(path), now))
-        set_aside = [reject_row(None, str(path), r.line, r.reason, _storable(r.raw)) for r in rejects]
+        conn = store.db.conn
+        try:
+            columns, blank, reasons = _stage(conn, path, id_col, label_col, time_col)
+        except _Reread:  # a line the fast CSV reader cannot place: start over, line by line
+            columns, blank, reasons = _stage(conn, path, id_col, label_col, time_col, careful=True)
+        missing = [c for c in (id_col, label_col, time_col) if c and c not in columns]
+        if missing:
+            unread = f"; {reasons.total:,} rows could not be read ({reasons.first})" if reasons.total else ""
+            raise InputError(f"{path}: no column(s) {', '.join(map(repr, missing))}; columns: "
+                             f"{', '.join(_printable(c) for c in columns) or 'none'}{unread} "
+                             f"(use {settings})")
+        stamps = {"written": _file_time(path), "source": str(path), "now": utc_now()}
 
-        def write() -> None:  # this file's rejects from an earlier import go: the file may have been mended
-            store.db.conn.execute("DELETE FROM rejects WHERE run_id IS NULL AND source = ?", [str(path)])
-            store.db.conn.executemany(
-                "INSERT INTO feedback VALUES (?,?,?,?,?) ON CONFLICT(prompt_id) DO UPDATE SET label=excluded.label, "
-                "labelled_at=excluded.labelled_at, source=excluded.source, imported_at=excluded.imported_at", upserts)
-            store.db.conn.executemany(
-                f"INSERT OR REPLACE INTO rejects VALUES ({','.join('?' * len(REJECT_COLUMNS))})",
-                [tuple(r[c] for c in REJECT_COLUMNS) for r in set_aside])
-        store.transaction(write)
+        def write() -> tuple:  # this file's rejects from an earlier import go: the file may have been mended
+            conn.execute("DELETE FROM rejects WHERE run_id IS NULL AND source = ?", [str(path)])
+            conn.execute("INSERT OR REPLACE INTO rejects SELECT * FROM temp.staged_rejects")
+            counts = conn.execute(
+                f"{_COMPARED} SELECT count(*), total(new), total(NOT new AND stale), total(NOT new AND NOT stale AND same),"
+                " total(NOT new AND NOT stale AND NOT same) FROM compared", stamps).fetchone()
+            conn.execute(
+                f"{_COMPARED} INSERT INTO feedback SELECT prompt_id, label, labelled_at, :source, :now FROM compared "
+                "WHERE new OR NOT (stale OR same) ON CONFLICT(prompt_id) DO UPDATE SET label = excluded.label, "
+                "labelled_at = excluded.labelled_at, source = excluded.source, imported_at = excluded.imported_at",
+                stamps)
+            (unknown,) = conn.execute("SELECT count(*) FROM temp.staged_labels WHERE prompt_id NOT IN "
+                                      "(SELECT prompt_id FROM main.scores)").fetchone()
+            return (*map(int, counts), unknown)
+        rows, new, stale, unchanged, changed, unknown = store.transaction(write)
     finally:
         store.close()
-    return FeedbackImport(str(path), len(rows), counts["new"], counts["changed"], counts["unchanged"],
-                          counts["stale"], len(set(rows) - set(known)), blank, len(rejects), _reasons(rejects))
+    return FeedbackImport(str(path), rows, new, changed, unchanged, stale, unknown, blank, reasons.total,
+                          reasons.listed())
+
+
+
+def _stage(conn, path: Path, id_col: str, label_col: str, time_col: str | None, careful: bool = False
+           ) -> tuple[dict[str, None], int, "_Reasons"]:
+    """The file's labels and rejects into the temporary tables, a chunk at a time; its columns, its
+    rows without id or label, and the reasons rows were set aside."""
+    conn.executescript(_STAGE)
+    columns: dict[str, None] = {}
+    blank, reasons = 0, _Reasons()
+    for frame, lines, rejects in _label_chunks(path, careful=careful):
+        columns.update(dict.fromkeys(map(str, frame.columns)))
+        if all(c in frame.columns for c in (id_col, label_col)):  # a JSONL chunk may lack one: blank rows
+            rows, chunk_blank, bad_rows = _rows(frame, lines, id_col, label_col,
+                                                time_col if time_col in frame.columns else None)
+            rejects += bad_rows
+        else:
+            rows, chunk_blank = {}, len(frame)
+        blank += chunk_blank
+        reasons.add(rejects)
+        with conn:  # temporary tables only: the database itself is not locked while the file is read
+            conn.executemany(_STAGE_LABEL, [(pid, label, when) for pid, (label, when) in rows.items()])
+            conn.executemany(f"INSERT INTO temp.staged_rejects VALUES ({','.join('?' * len(REJECT_COLUMNS))})",
+                             [tuple(reject_row(None, str(path), r.line, r.reason, _storable(r.raw)).values())
+                              for r in rejects])
+    return columns, blank, reasons
 
 
 def _file_time(path: Path) -> str:
@@ -197,70 +242,107 @@ class Reject(NamedTuple):
     raw: str
 
 
-def _read_labels(path: Path) -> tuple[pd.DataFrame, list[int], list[Reject]]:
-    """The file as a frame of text (ids keep their leading zeros), the line each of its rows starts on,
-    and the rows set aside while reading."""
+class _Chunk(NamedTuple):
+    frame: pd.DataFrame  # text as read (ids keep their leading zeros)
+    lines: list[int]     # the line (Parquet: row) each of the frame's rows starts on
+    rejects: list[Reject]
+
+
+class _Reread(Exception):
+    """The fast CSV reader met a line it cannot place: the file is read again, line by line."""
+
+
+def _label_chunks(path: Path, size: int = 0, careful: bool = False) -> Iterator[_Chunk]:
+    """The file ``size`` rows at a time (``CHUNK_ROWS`` by default), the rows set aside while reading
+    beside each chunk; at least one chunk, so an empty file still gives its columns. A CSV is read by
+    pandas' C parser unless ``careful`` (the csv module, line by line), which raises ``_Reread``
+    where it would misplace a line."""
+    size = size or CHUNK_ROWS
     kind = detect_format(path)
     try:
         if kind == "parquet":
-            frame = pd.read_parquet(path)
-            return frame, list(range(1, len(frame) + 1)), []
-        if kind == "jsonl":
-            return _read_jsonl(path)
-        return _read_csv(path, field_separator(path))
+            yield from _parquet_chunks(path, size)
+        elif kind == "jsonl":
+            yield from _jsonl_chunks(path, size)
+        else:
+            yield from (_csv_lines if careful else _csv_chunks)(path, field_separator(path), size)
     except UnicodeError:  # the rows are decoded leniently, so only column names can fail
         raise InputError(f"{path}: its header row is not valid UTF-8; save the file as UTF-8") from None
-    except (ValueError, OSError, EOFError, zlib.error, pd.errors.ParserError) as exc:
+    except (ValueError, OSError, EOFError, zlib.error, pa.ArrowException) as exc:
         raise InputError(f"{path}: cannot read it as a table ({_printable(str(exc).strip(), 200)})") from None
 
 
-def _read_csv(path: Path, sep: str) -> tuple[pd.DataFrame, list[int], list[Reject]]:
-    """The fast C parser when every line fits the header, else a line-by-line pass that sets aside
-    the lines with more fields than the header (pandas would fail, or shift the columns of a first
-    line that is too long)."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", pd.errors.ParserWarning)
-            frame = pd.read_csv(path, sep=sep, dtype=object, keep_default_na=False, na_values=[""],
-                                index_col=False, encoding="utf-8", encoding_errors="surrogateescape")
-    except (pd.errors.ParserError, pd.errors.ParserWarning):
-        pass
-    else:
-        with open_text(path) as fh:  # blank lines, which pandas skips, or quoted line breaks: count lines
-            physical = sum(1 for _ in fh)
-        if physical == len(frame) + 1:
-            return frame, list(range(2, len(frame) + 2)), []  # one line a row: the header is line 1
-    rejects: list[Reject] = []
-    rows: list[list[str]] = []
-    lines: list[int] = []
+def _parquet_chunks(path: Path, size: int) -> Iterator[_Chunk]:
+    table = pq.ParquetFile(path)
+    done = 0
+    for batch in table.iter_batches(batch_size=size):
+        frame = batch.to_pandas()
+        yield _Chunk(frame, list(range(done + 1, done + len(frame) + 1)), [])
+        done += len(frame)
+    if not done:
+        yield _Chunk(table.schema_arrow.empty_table().to_pandas(), [], [])
+
+
+def _csv_chunks(path: Path, sep: str, size: int) -> Iterator[_Chunk]:
+    """pandas' C parser, ``size`` rows at a time; ``_Reread`` on a line with more fields than the
+    header, or when rows and lines do not match one to one (blank lines, which pandas skips, or quoted
+    line breaks), where the line numbers it gives would be wrong. A file of only a header gives one
+    empty chunk."""
+    done = 0
+    with pd.read_csv(path, sep=sep, dtype=object, keep_default_na=False, na_values=[""], index_col=False,
+                     encoding="utf-8", encoding_errors="surrogateescape", chunksize=size) as reader:
+        while True:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("error", pd.errors.ParserWarning)
+                    frame = next(reader)
+            except StopIteration:
+                break
+            except (pd.errors.ParserError, pd.errors.ParserWarning):
+                raise _Reread from None
+            yield _Chunk(frame, list(range(done + 2, done + len(frame) + 2)), [])  # the header is line 1
+            done += len(frame)
+    with open_text(path) as fh:
+        if sum(1 for _ in fh) != done + 1:
+            raise _Reread
+
+
+def _csv_lines(path: Path, sep: str, size: int) -> Iterator[_Chunk]:
+    """Rows with more fields than the header are set aside (pandas would fail, or shift the columns of
+    a first line that is too long); a short row is padded (a missing label counts as blank)."""
     with open_text(path) as fh:
         reader = csv.reader(fh, delimiter=sep)
         header = next(reader, None)
         if not header:
             raise InputError(f"{path}: no header row")
         header[0] = header[0].removeprefix("\ufeff")
-        while True:
+        if not all(is_utf8(column) for column in header):
+            raise InputError(f"{path}: its header row is not valid UTF-8; save the file as UTF-8")
+        names, seen = [], Counter()
+        for column in header:  # duplicate names as pandas makes them: a, a.1
+            names.append(f"{column}.{seen[column]}" if seen[column] else column)
+            seen[column] += 1
+        rows, lines, rejects, ended = [], [], [], False
+        while not ended:
             start = reader.line_num + 1
             try:
                 row = next(reader)
             except StopIteration:
-                break
+                ended = True
             except csv.Error as exc:
                 rejects.append(Reject(start, "malformed CSV", str(exc)))
-                continue
-            if len(row) > len(header):
-                rejects.append(Reject(start, f"expected {len(header)} fields, got {len(row)}", sep.join(row)))
-            elif row:  # a short row is padded, as the C parser does (a missing label counts as blank)
-                rows.append(row + [None] * (len(header) - len(row)))
-                lines.append(start)
-    names, seen = [], Counter()
-    for column in header:  # duplicate names as pandas makes them: a, a.1
-        names.append(f"{column}.{seen[column]}" if seen[column] else column)
-        seen[column] += 1
-    return pd.DataFrame(rows, columns=names, dtype=object), lines, rejects
+            else:
+                if len(row) > len(header):
+                    rejects.append(Reject(start, f"expected {len(header)} fields, got {len(row)}", sep.join(row)))
+                elif row:
+                    rows.append(row + [None] * (len(header) - len(row)))
+                    lines.append(start)
+            if len(rows) >= size or ended:
+                yield _Chunk(pd.DataFrame(rows, columns=names, dtype=object), lines, rejects)
+                rows, lines, rejects = [], [], []
 
 
-def _read_jsonl(path: Path) -> tuple[pd.DataFrame, list[int], list[Reject]]:
+def _jsonl_chunks(path: Path, size: int) -> Iterator[_Chunk]:
     """One JSON object a line, read as is (a string id stays a string); bad lines are set aside."""
     records, lines, rejects = [], [], []
     with open_text(path) as fh:
@@ -280,14 +362,17 @@ def _read_jsonl(path: Path) -> tuple[pd.DataFrame, list[int], list[Reject]]:
             else:
                 records.append(record)
                 lines.append(number)
-    return pd.DataFrame(records, dtype=object), lines, rejects
+                if len(records) >= size:
+                    yield _Chunk(pd.DataFrame(records, dtype=object), lines, rejects)
+                    records, lines, rejects = [], [], []
+    yield _Chunk(pd.DataFrame(records, dtype=object), lines, rejects)
 
 
 def _rows(frame, lines: list[int], id_col: str, label_col: str, time_col: str | None
-          ) -> tuple[dict[str, tuple[str, str | None, int]], int, list[Reject]]:
-    """prompt_id -> (label, labelled_at, rows seen), the rows without id or label, and the rows set
-    aside; within one file the newest (else last) row wins."""
-    out: dict[str, tuple[str, str | None, int]] = {}
+          ) -> tuple[dict[str, tuple[str, str | None]], int, list[Reject]]:
+    """prompt_id -> (label, labelled_at), the rows without id or label, and the rows set aside;
+    within the chunk the newest (else last) row of an id wins."""
+    out: dict[str, tuple[str, str | None]] = {}
     blank, rejects = 0, []
     times = frame[time_col] if time_col else [None] * len(frame)
     labels = _whole_numbers([None if isinstance(v, str) and v.strip() in NA_LABELS else v for v in frame[label_col]])
@@ -299,7 +384,7 @@ def _rows(frame, lines: list[int], id_col: str, label_col: str, time_col: str | 
             rejects.append(Reject(line, "id or label is not text or a number", f"{pid}, {label}"))
             continue
         pid, label = canonical_id(_text(pid)), _text(label)  # the id as `score` stores it
-        if not all(is_utf8(v) for v in (pid, label, stamp if isinstance(stamp, str) else "")):
+        if not is_utf8(f"{pid}{label}{stamp if isinstance(stamp, str) else ''}"):
             rejects.append(Reject(line, "not valid UTF-8", f"{pid}, {label}"))
             continue
         when = None
@@ -310,9 +395,7 @@ def _rows(frame, lines: list[int], id_col: str, label_col: str, time_col: str | 
                 continue
         seen = out.get(pid)
         if seen is None or not (when and seen[1] and when < seen[1]):
-            out[pid] = (label, when, (seen[2] if seen else 0) + 1)
-        else:
-            out[pid] = (*seen[:2], seen[2] + 1)
+            out[pid] = (label, when)
     return out, blank, rejects
 
 
@@ -334,11 +417,13 @@ def _whole_numbers(column: list) -> list:
 
 
 def _blank(value) -> bool:
+    if isinstance(value, str):  # the common case first: this runs twice a row
+        return not value.strip()
     if value is None or value is pd.NA or value is pd.NaT:
         return True
     if isinstance(value, float):
         return math.isnan(value)
-    return isinstance(value, str) and value.strip() == ""
+    return False
 
 
 def _scalar(value) -> bool:
@@ -368,22 +453,28 @@ def _storable(text: str) -> str:
         return text.encode("utf-8", errors="backslashreplace").decode("utf-8")
 
 
-def _reasons(rejects: list[Reject]) -> list[dict]:
-    examples: dict[str, str] = {}
-    for reject in rejects:
-        examples.setdefault(reject.reason, _printable(reject.raw))
-    return [{"reason": r, "rows": n, "example": examples[r]}
-            for r, n in Counter(reject.reason for reject in rejects).most_common()]
+class _Reasons:
+    """Rows set aside, counted by reason with the first example of each, most common first."""
 
+    def __init__(self) -> None:
+        self.counts: Counter = Counter()
+        self.examples: dict[str, str] = {}
 
-def _stored(store: Store, ids: list[str]) -> dict[str, tuple[str, str]]:
-    out = {}
-    for start in range(0, len(ids), 500):
-        part = ids[start:start + 500]
-        out.update({pid: (label, when) for pid, label, when in store.db.execute(
-            f"SELECT prompt_id, label, labelled_at FROM feedback WHERE prompt_id IN ({','.join('?' * len(part))})",
-            part)})
-    return out
+    def add(self, rejects: list[Reject]) -> None:
+        for reject in rejects:
+            self.counts[reject.reason] += 1
+            self.examples.setdefault(reject.reason, _printable(reject.raw))
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def first(self) -> str:
+        return next(iter(self.counts), "")
+
+    def listed(self) -> list[dict]:
+        return [{"reason": r, "rows": n, "example": self.examples[r]} for r, n in self.counts.most_common()]
 
 
 # -- online accuracy ----------------------------------------------------------------------------------

@@ -429,6 +429,38 @@ def test_feedback_keeps_the_rows_it_sets_aside_in_the_rejects_table(tmp_path):
             (2, "invalid JSON")]
 
 
+def test_feedback_reads_a_file_a_chunk_at_a_time_with_the_same_result(tmp_path, monkeypatch):
+    import pandas as pd
+    from novelty import feedback
+
+    def imported(path, **kw):  # the counts, the stored labels and the rejects, in a database of its own
+        db = tmp_path / f"{path.name}.{feedback.CHUNK_ROWS}.db"
+        import_feedback(db, path, **kw)
+        got = import_feedback(db, path, **kw)  # a re-import in the same database changes nothing
+        with sqlite3.connect(db) as conn:
+            kept = conn.execute("SELECT line, reason FROM rejects ORDER BY line").fetchall()
+        return {k: v for k, v in got.__dict__.items() if k != "source"}, _stored_feedback(db), kept
+
+    csv_file = tmp_path / "a.csv"  # a repeated id across chunks (the newest wins), a blank, and a line
+    csv_file.write_text("prompt_id,label,at\nr1,old,2026-11-25\nr2,x,2026-11-20\n,y,2026-11-20\n"  # too long
+                        "r3,z,2026-11-21\nr1,new,2026-11-26\nr6,u,2026-11-21\nr1,older,2026-11-24\n"
+                        "r4,w,2026-11-22,extra\nr5,v,notatime\n")  # in the last chunk, which sends the fast reader back to the start
+    jsonl = tmp_path / "a.jsonl"  # the first chunk has no label column at all
+    jsonl.write_text('{"prompt_id": "r1"}\n{"prompt_id": "r2"}\n{"prompt_id": "r3", "label": "a"}\n'
+                     'not json\n{"prompt_id": "r1", "label": "b"}\n')
+    parquet = tmp_path / "a.parquet"
+    pd.DataFrame({"prompt_id": [f"r{i % 4}" for i in range(9)], "label": list("abcdefghi")}).to_parquet(parquet)
+    whole = [imported(csv_file, time_col="at"), imported(jsonl), imported(parquet)]
+    monkeypatch.setattr(feedback, "CHUNK_ROWS", 2)
+    assert [imported(csv_file, time_col="at"), imported(jsonl), imported(parquet)] == whole
+    counts, stored, kept = whole[0]
+    assert {pid: label for pid, (label, _) in stored.items()} == {"r1": "new", "r2": "x", "r3": "z", "r6": "u"}
+    assert (counts["rows"], counts["blank"], counts["unchanged"], counts["rejected"]) == (4, 1, 4, 2)
+    assert kept == [(9, "expected 3 fields, got 4"), (10, "at is not a date or time")]
+    assert whole[1][0]["blank"] == 2 and whole[1][1]["r1"][0] == "b"
+    assert {pid: label for pid, (label, _) in whole[2][1].items()} == {"r0": "i", "r1": "f", "r2": "g", "r3": "h"}
+
+
 def test_feedback_bom_invalid_utf8_and_blank_rows(tmp_path):
     db = tmp_path / "m.db"
     path = tmp_path / "a.csv"
