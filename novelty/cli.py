@@ -587,8 +587,17 @@ def diagnose_command(
         _print_json(result.to_dict())
     else:
         typer.echo(format_diagnosis(result))
+    _exit_unreadable(result)
     if "cause" in fail_on and result.causes:
         raise typer.Exit(1)
+
+
+def _exit_unreadable(diagnosis) -> None:
+    """Evidence given that could not be read: its error, exit 2 (the rest was judged and shown)."""
+    for u in diagnosis.unreadable:
+        typer.echo(f"error: {u['evidence']} could not be read: {u['error']}", err=True)
+    if diagnosis.unreadable:
+        raise typer.Exit(2)
 
 
 # ---------------------------------------------------------------------------------------------- report
@@ -632,6 +641,7 @@ def report_command(
     else:
         causes = ", ".join(c.cause for c in result.diagnosis.causes) or "no root cause found"
         typer.echo(f"Wrote {result.out} ({causes}). Open it in a browser: {Path(result.out).resolve().as_uri()}")
+    _exit_unreadable(result.diagnosis)
     if "cause" in fail_on and result.diagnosis.causes:
         raise typer.Exit(1)
 

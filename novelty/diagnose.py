@@ -1,6 +1,9 @@
 """One verdict from all the evidence: ranked root causes, each with its evidence and its fix.
 
-Evidence the user did not give is listed under ``not_checked``, never counted as healthy.
+Evidence the user did not give is listed under ``not_checked``, never counted as healthy. Evidence
+given that cannot be read (a golden file of only a header, a table with a repeated key) is listed
+there too, with its error, and in ``unreadable``: the rest of the evidence is still judged, so one bad
+file never hides the causes the others show.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from .drift import DriftReport, DriftSettings, drift
 from .errors import InputError
 from .golden import golden
 from .skew import skew
-from .spikes import SpikeSettings, detect_spikes
+from .spikes import SpikeSettings, detect_spikes, parse_range
 from .stats import p_text
 
 MITIGATIONS = {
@@ -45,9 +48,11 @@ class Cause:
 class Diagnosis:
     causes: list[Cause]
     not_checked: list[dict]
+    unreadable: list[dict] = field(default_factory=list)  # evidence given that could not be read: its error
 
     def to_dict(self) -> dict:
-        return {"causes": [asdict(c) for c in self.causes], "not_checked": self.not_checked}
+        return {"causes": [asdict(c) for c in self.causes], "not_checked": self.not_checked,
+                "unreadable": self.unreadable}
 
 
 def diagnose(reference: str | Path | None = None, current: str | Path | None = None,
@@ -70,40 +75,57 @@ def diagnose(reference: str | Path | None = None, current: str | Path | None = N
                         (golden_baseline, golden_current, "--golden-baseline and --golden-current")):
         if (a is None) != (b is None):
             raise InputError(f"{names} go together")
-    causes, not_checked = [], []
+    if offline is not None and not key:
+        raise InputError("--offline and --serving need --key to pair the rows")
+    if db is not None:
+        parse_range(since, until)  # a usage error, not unreadable evidence
+    causes, not_checked, unreadable = [], [], []
+
+    def read(cause: str, evidence: str, work):
+        """``work()``, or None when its input cannot be read: noted, and the other evidence still judged."""
+        try:
+            return work()
+        except InputError as exc:
+            unreadable.append({"cause": cause, "evidence": evidence, "error": str(exc)})
+            not_checked.append({"cause": cause, "reason": f"{evidence} could not be read: {exc}"})
+            return None
+
     if golden_baseline is not None:
-        causes += golden_causes(golden(golden_baseline, golden_current))
+        causes += read("model_regression", "the golden files",
+                       lambda: golden_causes(golden(golden_baseline, golden_current))) or []
     else:
         not_checked.append({"cause": "model_regression", "reason": "no --golden-baseline and --golden-current given"})
     if offline is not None:
-        if not key:
-            raise InputError("--offline and --serving need --key to pair the rows")
-        causes += skew_causes(skew(offline, serving, key))
+        causes += read("training_serving_skew", "the offline and serving tables",
+                       lambda: skew_causes(skew(offline, serving, key))) or []
     else:
         not_checked.append({"cause": "training_serving_skew", "reason": "no --offline, --serving and --key given"})
+    tabular = "data_drift, feature_drift, feature_recalibration, feature_unavailable"
     if reference is not None:
-        report = drift_report or drift(reference, current, drift_settings, ignore)[0][1]
-        causes += tabular_causes(report)
-        not_checked += [{"cause": "data_drift, feature_drift, feature_recalibration, feature_unavailable",
-                         "reason": reason} for reason in report.not_checked]  # e.g. too few rows to judge
+        report = drift_report or read(tabular, "the feature tables",
+                                      lambda: drift(reference, current, drift_settings, ignore)[0][1])
+        if report is not None:
+            causes += tabular_causes(report)
+            not_checked += [{"cause": tabular, "reason": reason} for reason in report.not_checked]  # e.g. few rows
     else:
-        not_checked.append({"cause": "data_drift, feature_drift, feature_recalibration, feature_unavailable",
-                            "reason": "no --reference and --current feature tables given"})
+        not_checked.append({"cause": tabular, "reason": "no --reference and --current feature tables given"})
     if db is not None:
-        spikes = detect_spikes(db, spike_settings, since=since, until=until, save=save_windows)
-        causes += label_bias_causes(spikes)
-        untested = _untested(spikes, spike_settings)
-        if untested:
-            not_checked.append({"cause": "label_bias", "reason": untested})
-        gaps, reason = gap_causes(db, since, until)
-        causes += gaps
-        if reason:
-            not_checked.append({"cause": "offline_online_gap", "reason": reason})
+        spikes = read("label_bias", "the database", lambda: detect_spikes(db, spike_settings, since=since,
+                                                                          until=until, save=save_windows))
+        if spikes is not None:
+            causes += label_bias_causes(spikes)
+            untested = _untested(spikes, spike_settings)
+            if untested:
+                not_checked.append({"cause": "label_bias", "reason": untested})
+            gaps, reason = gap_causes(db, since, until)
+            causes += gaps
+            if reason:
+                not_checked.append({"cause": "offline_online_gap", "reason": reason})
     else:
         not_checked += [{"cause": "label_bias", "reason": "no --db of scored prompts given"},
                         {"cause": "offline_online_gap", "reason": "no --db of scored prompts given"}]
     causes.sort(key=lambda c: (-_RANK[c.severity], -c.weight))
-    return Diagnosis(causes, not_checked)
+    return Diagnosis(causes, not_checked, unreadable)
 
 
 def golden_causes(report) -> list[Cause]:

@@ -101,7 +101,12 @@ def gather(db: str | Path, reference: str | Path | None = None, current: str | P
     page shows that day as it was, not the newest)."""
     if not Path(db).is_file():
         raise InputError(f"{db}: no such database; fill one with `novelty score` first")
-    drift_report, profiles = _drift(reference, current, ignore) if reference and current else (None, None)
+    drift_report, profiles = None, None
+    if reference and current:
+        try:
+            drift_report, profiles = _drift(reference, current, ignore)
+        except InputError:
+            pass  # the diagnosis reads them again and says why they cannot be read; the page still shows the rest
     settings = spike_settings or SpikeSettings(window=window)  # novelty run passes monitor.toml's
     diagnosis = diagnose(reference, current, db, since, ignore, offline, serving, key, golden_baseline,
                          golden_current, spike_settings=settings, drift_report=drift_report, until=until,

@@ -346,7 +346,8 @@ class _Job:
                                   golden_current=golden_files[1], spike_settings=self.spike_settings(),
                                   drift_report=self.drift_report, until=self.until)
         causes = ", ".join(f"{x.cause} ({x.severity})" for x in self.diagnosis.causes) or "no root cause found"
-        return Step("diagnose", "ran", causes)
+        unread = ", ".join(u["evidence"] for u in self.diagnosis.unreadable)  # its step's line says why
+        return Step("diagnose", "ran", causes + (f"; {unread} could not be read, the rest was judged" if unread else ""))
 
     def report(self) -> Step:
         from .report import write_report

@@ -127,3 +127,26 @@ def test_drift_too_small_to_judge_is_listed_as_not_checked(tmp_path):
 def test_no_evidence_at_all_is_an_input_error_not_no_root_cause(tmp_path):
     out = CliRunner().invoke(app, ["diagnose", "--fail-on", "cause"])
     assert out.exit_code == 2 and "no evidence given" in out.output  # was "No root cause found", exit 0
+
+
+def test_evidence_that_cannot_be_read_is_named_and_the_rest_still_judged(tmp_path):
+    db = fill(tmp_path / "m.db", [(500, 25, None)] * 10 + [(500, 150, "b")])
+    header_only = tmp_path / "golden_now.csv"
+    header_only.write_text("id,label,prediction\n")
+    repeated = tmp_path / "serving.csv"
+    repeated.write_text("k,a\n1,1\n1,1\n")
+    args = dict(db=db, golden_baseline=header_only, golden_current=header_only, offline=repeated,
+                serving=repeated, key="k")
+    result = diagnose(**args)  # was: InputError on the golden file, and the label bias unseen
+    assert [c.cause for c in result.causes] == ["label_bias"]
+    assert [u["cause"] for u in result.unreadable] == ["model_regression", "training_serving_skew"]
+    assert any("golden files could not be read" in n["reason"] and "only a header" in n["reason"]
+               for n in result.not_checked)
+    out = CliRunner().invoke(app, ["diagnose", "--db", str(db), "--golden-baseline", str(header_only),
+                                   "--golden-current", str(header_only), "--fail-on", "cause"])
+    assert out.exit_code == 2 and "1. label_bias" in out.output  # the verdict is printed, the input error exits 2
+    assert "error: the golden files could not be read" in out.output and "Traceback" not in out.output
+    page = tmp_path / "report.html"
+    out = CliRunner().invoke(app, ["report", "--db", str(db), "--golden-baseline", str(header_only),
+                                   "--golden-current", str(header_only), "-o", str(page)])
+    assert out.exit_code == 2 and "label_bias" in out.output and "Could not read the golden files" in page.read_text()

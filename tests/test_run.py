@@ -226,6 +226,23 @@ def test_a_step_that_breaks_unexpectedly_fails_alone_and_the_run_exits_2(monitor
     assert "FAILED: summary" in format_run(unwritten) and "No alert." not in format_run(unwritten)
 
 
+def test_a_golden_file_that_cannot_be_read_fails_its_step_and_hides_no_other_cause(monitor, tmp_path):
+    for day in ("2026-11-18", "2026-11-19", "2026-11-24"):
+        run_monitor(monitor, day)
+    (tmp_path / "golden_now.csv").write_text("id,label,prediction\n")  # only a header
+    write_csv(tmp_path / "golden_launch.csv", ["id", "label", "prediction"], [(1, "a", "a")])
+    config = load_config(monitor, {"golden.baseline": "golden_launch.csv", "golden.current": "golden_now.csv",
+                                   "golden.accuracy": 0.0})
+    result = run_monitor(config, "2026-11-25")
+    steps = {s.name: s for s in result.steps}
+    assert steps["golden"].status == "failed" and "only a header" in steps["golden"].reason
+    # was: diagnose and report failed on the golden file too, and the label_bias alert was lost
+    assert steps["diagnose"].status == "ran" and "label_bias" in steps["diagnose"].reason
+    assert "the golden files could not be read" in steps["diagnose"].reason
+    assert steps["report"].status == "ran" and any(a.startswith("label_bias") for a in result.alerts)
+    assert result.exit_code == 2
+
+
 def test_init_writes_a_config_that_run_accepts(tmp_path, index):
     _day_log(tmp_path, 1)
     out = tmp_path / "monitor.toml"
