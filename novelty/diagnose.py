@@ -96,8 +96,10 @@ def diagnose(reference: str | Path | None = None, current: str | Path | None = N
     else:
         not_checked.append({"cause": "model_regression", "reason": "no --golden-baseline and --golden-current given"})
     if offline is not None:
-        causes += read("training_serving_skew", "the offline and serving tables",
-                       lambda: skew_causes(skew(offline, serving, key))) or []
+        paired = read("training_serving_skew", "the offline and serving tables", lambda: skew(offline, serving, key))
+        if paired is not None:
+            causes += skew_causes(paired)
+            not_checked += [{"cause": "training_serving_skew", "reason": w} for w in paired.warnings]  # weak pairing
     else:
         not_checked.append({"cause": "training_serving_skew", "reason": "no --offline, --serving and --key given"})
     tabular = "data_drift, feature_drift, feature_recalibration, feature_unavailable"

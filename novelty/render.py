@@ -143,6 +143,12 @@ def format_skew(report, key: str) -> str:
     lines += [f"  {f.feature:<24} {'SKEWED' if f.skewed else 'ok' if f.compared else '-':<7} {f.evidence}"
               + (f"; e.g. {', '.join(map(str, f.example_keys[:3]))}" if f.skewed and f.example_keys else "")
               for f in report.findings]
+    left_out = [f"{u['keys']:,} {side} keys have no {other} row" for (side, u), other
+                in zip(report.unmatched.items(), ("serving", "offline")) if u["keys"]]
+    if report.duplicate_rows:
+        left_out.append(f"{report.duplicate_rows:,} exact copies of a row counted once")
+    lines += [f"Left out: {'; '.join(left_out)}."] if left_out else []
+    lines += [f"Warning: {w}" for w in report.warnings]
     return "\n".join(lines)
 
 

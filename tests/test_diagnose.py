@@ -133,10 +133,10 @@ def test_evidence_that_cannot_be_read_is_named_and_the_rest_still_judged(tmp_pat
     db = fill(tmp_path / "m.db", [(500, 25, None)] * 10 + [(500, 150, "b")])
     header_only = tmp_path / "golden_now.csv"
     header_only.write_text("id,label,prediction\n")
-    repeated = tmp_path / "serving.csv"
-    repeated.write_text("k,a\n1,1\n1,1\n")
-    args = dict(db=db, golden_baseline=header_only, golden_current=header_only, offline=repeated,
-                serving=repeated, key="k")
+    keyless = tmp_path / "serving.csv"
+    keyless.write_text("id,a\n1,1\n")
+    args = dict(db=db, golden_baseline=header_only, golden_current=header_only, offline=keyless,
+                serving=keyless, key="k")
     result = diagnose(**args)  # was: InputError on the golden file, and the label bias unseen
     assert [c.cause for c in result.causes] == ["label_bias"]
     assert [u["cause"] for u in result.unreadable] == ["model_regression", "training_serving_skew"]

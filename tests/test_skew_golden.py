@@ -49,8 +49,49 @@ def test_skew_input_errors(tmp_path):
     pd.concat([serving, serving]).to_csv(tmp_path / "dup.csv", index=False)
     with pytest.raises(InputError, match="no key column"):
         skew(tmp_path / "off.csv", tmp_path / "off.csv", "id")
-    with pytest.raises(InputError, match="repeats"):
-        skew(tmp_path / "off.csv", tmp_path / "dup.csv", "request_id")
+    twice = skew(tmp_path / "off.csv", tmp_path / "dup.csv", "request_id")  # was: refused, "key repeats"
+    assert (twice.joined, twice.duplicate_rows, twice.repeated["serving"]["keys"]) == (10, 10, 0)
+    conflicting = serving.assign(amount=serving.amount + 1)  # the same key with other values: which is it?
+    pd.concat([serving, conflicting.head(3)]).to_csv(tmp_path / "conflict.csv", index=False)
+    report = skew(tmp_path / "off.csv", tmp_path / "conflict.csv", "request_id")
+    assert report.joined == 7 and report.repeated["serving"] == {
+        "keys": 3, "rows": 6, "examples": serving.request_id.head(3).tolist()}
+    assert report.skewed == [] and "3 keys repeat with different values in the serving table" in report.warnings[0]
+    with pytest.raises(InputError, match="no 'request_id' value is in both tables.*offline keys such as 'r"):
+        skew(tmp_path / "off.csv", _renamed(serving, tmp_path), "request_id")
+
+
+def _renamed(serving, tmp_path):
+    path = tmp_path / "other_keys.csv"
+    serving.assign(request_id="x" + serving.request_id).to_csv(path, index=False)
+    return path
+
+
+def test_skew_compares_value_by_value_where_a_column_mixes_kinds(tmp_path):
+    keys = [str(i) for i in range(1, 21)]
+    offline = pd.DataFrame({"k": keys, "x": [float(i) for i in range(1, 21)],
+                            "ts": ["unknown"] * 3 + [f"2026-11-25T10:{i:02d}:00Z" for i in range(3, 19)] + [None],
+                            "x__serving": range(20)})  # a column named like the join's suffix: was a MergeError
+    serving = pd.DataFrame({"k": keys, "x": ["unknown"] + [str(i) for i in range(2, 21)],
+                            "ts": ["unknown"] * 3 + [f"2026-11-25T11:{i:02d}:00+01:00" for i in range(3, 19)] + [None],
+                            "x__serving": range(20)})
+    offline.to_csv(tmp_path / "o.csv", index=False)
+    serving.to_csv(tmp_path / "s.csv", index=False)
+    found = {f.feature: f for f in skew(tmp_path / "o.csv", tmp_path / "s.csv", "k").findings}
+    assert (found["x"].mismatches, found["x"].example_keys) == (1, ["1"])  # was: 20 of 20 (compared as text)
+    assert found["ts"].mismatches == 0  # was: 17 of 20 (15 % 'unknown' made the column text)
+    assert found["x__serving"].mismatches == 0
+
+
+def test_skew_says_when_few_keys_pair(tmp_path):
+    offline = pd.DataFrame({"k": [f"{i:04d}" for i in range(1, 101)], "x": range(1, 101)})
+    serving = pd.DataFrame({"k": [str(i) for i in range(1, 101)] + ["0001"], "x": [i * 100 for i in range(1, 101)] + [1]})
+    offline.to_csv(tmp_path / "o.csv", index=False)
+    serving.to_csv(tmp_path / "s.csv", index=False)
+    report = skew(tmp_path / "o.csv", tmp_path / "s.csv", "k")
+    assert report.joined == 1 and report.unmatched["offline"]["keys"] == 99
+    assert "only 1 of 100 keys are in both tables" in report.warnings[0]
+    assert "offline only: 0002, 0003, 0004" in report.warnings[0]
 
 
 def golden_files(tmp_path, n=600, drop_every=0, seed=0):
