@@ -116,14 +116,17 @@ def _predicted(path, spec: str, id_col: str, label_col: str, pred_col: str, text
     frame = read_table(path)
     if text_col not in frame.columns:
         raise InputError(f"{path}: no column {text_col!r} to run --predict on (use --text-col)")
+    texts = as_text(frame[text_col])  # the model is given text only: an empty cell is no item, not 'nan'
+    frame = frame[texts.notna()].copy()
+    frame.attrs["left_out"] = {"no text to predict on": int(texts.isna().sum())}
     try:
-        predictions = list(function(frame[text_col].astype(str).tolist()))
+        predictions = list(function(texts.dropna().tolist()))
     except Exception as exc:  # the user's model failed: say so in one line, not with our traceback
         raise InputError(f"--predict {spec!r} failed on the texts of {path} ({type(exc).__name__}: {exc}); "
                          "it should take a list of texts and return a list of labels") from None
     if len(predictions) != len(frame):
         raise InputError(f"--predict {spec!r} returned {len(predictions)} labels for {len(frame)} texts")
-    frame[pred_col] = [str(p) for p in predictions]
+    frame[pred_col] = ["" if p is None else str(p) for p in predictions]  # None: no prediction (counted, wrong)
     return _columns(frame, path, id_col, label_col, pred_col)
 
 
@@ -143,12 +146,15 @@ def _columns(frame: pd.DataFrame, path, id_col: str, label_col: str, pred_col: s
     if not rows:
         raise InputError(f"{path}: no rows (only a header?): no golden items to compare")
     numeric_ids = pd.api.types.is_numeric_dtype(frame[id_col]) and not pd.api.types.is_bool_dtype(frame[id_col])
-    frame = frame[[id_col, label_col, pred_col]].dropna(subset=[id_col, label_col])
+    frame = frame[[id_col, label_col, pred_col]].copy()
+    for column in (id_col, label_col, pred_col):  # 0 and 0.0 (a column with a gap) are one label; '  ' is none
+        frame[column] = as_text(frame[column])
+    frame = frame.dropna(subset=[id_col, label_col])  # after as_text: a blank label is no label, not a class ''
     unlabelled = rows - len(frame)
-    for column in (id_col, label_col, pred_col):  # 0 and 0.0 (a column with a gap) are one label
-        frame[column] = as_text(frame[column]).fillna("")
+    frame[pred_col] = frame[pred_col].fillna("")
     unique = frame.drop_duplicates(subset=[id_col], keep="last").copy()  # golden() may re-key its ids
-    unique.attrs["left_out"] = {"no id or label": unlabelled, "repeated id (the last row kept)": len(frame) - len(unique)}
+    unique.attrs["left_out"] = {"no id or label": unlabelled, "repeated id (the last row kept)": len(frame) - len(unique),
+                                **frame.attrs.get("left_out", {})}
     unique.attrs["numeric_ids"] = numeric_ids
     return unique
 

@@ -12,7 +12,7 @@ from novelty.errors import InputError
 from novelty.golden import golden
 from novelty.skew import skew
 
-from conftest import write_csv
+from conftest import write_csv, write_jsonl
 
 
 def pipelines(tmp_path, n=2000, seed=0):
@@ -311,3 +311,22 @@ def test_the_biggest_drops_name_only_labels_that_fell(tmp_path):
     pd.DataFrame({"id": range(600), "label": labels, "prediction": now}).to_csv(tmp_path / "c.csv", index=False)
     [cause] = golden_causes(golden(tmp_path / "b.csv", tmp_path / "c.csv"))
     assert cause.evidence.endswith("biggest drops: refund 100%->50%")  # was: ", card 100%->100%, ..." too
+
+
+def test_golden_blank_labels_are_no_labels_and_predict_gets_text_only(tmp_path, monkeypatch):
+    rows = [{"id": 1, "label": "a", "prediction": "a"}, {"id": 2, "label": "", "prediction": ""},
+            {"id": 3, "label": "  ", "prediction": ""}, {"id": 4, "label": "b", "prediction": "b"}]
+    write_jsonl(tmp_path / "b.jsonl", rows)
+    write_jsonl(tmp_path / "c.jsonl", [{**rows[0], "prediction": "b"}, *rows[1:]])
+    report = golden(tmp_path / "b.jsonl", tmp_path / "c.jsonl")
+    # was: 4 items, 100% -> 75%, the empty predictions of unlabelled items counted as right
+    assert (report.paired, report.baseline.accuracy, report.current.accuracy) == (2, 1.0, 0.5)
+    assert report.left_out["current"] == {"no id or label": 2} and report.no_prediction == {}
+    (tmp_path / "model.py").write_text("def predict(texts):\n    assert all(isinstance(t, str) for t in texts)\n"
+                                       "    return [None if t == 'x' else t.lower() for t in texts]\n")
+    write_csv(tmp_path / "p.csv", ["id", "text", "label", "prediction"],
+              [(1, "hello", "hello", "a"), (2, "", "b", "b"), (3, "x", "na", "b"), (4, "Bye", "bye", "b")])
+    monkeypatch.chdir(tmp_path)
+    rerun = golden(tmp_path / "p.csv", tmp_path / "p.csv", predict="model:predict")  # was: 'float' has no .lower
+    assert rerun.paired == 3 and rerun.left_out["current"] == {"no text to predict on": 1}
+    assert rerun.no_prediction == {"current": 1} and rerun.current.accuracy == pytest.approx(2 / 3)
