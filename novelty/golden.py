@@ -59,6 +59,8 @@ def golden(baseline: str | Path, current: str | Path, id_col: str = "id", label_
            text_col: str = "text") -> GoldenReport:
     """``predict`` ("module:function") re-runs the model on CURRENT's ``text_col`` instead of reading
     its predictions: the function takes a list of texts and returns one label per text."""
+    if not isinstance(bootstrap, int) or bootstrap < 1:
+        raise InputError(f"bootstrap must be a whole number of draws, 1 or more (got {bootstrap!r})")
     before = _read(baseline, id_col, label_col, pred_col)
     after = _predicted(current, predict, id_col, label_col, pred_col, text_col) if predict else \
         _read(current, id_col, label_col, pred_col)

@@ -83,6 +83,8 @@ def skew(offline: str | Path, serving: str | Path, key: str, tolerance: float = 
     for name, frame, path in (("offline", left, offline), ("serving", right, serving)):
         if key not in frame.columns:
             raise InputError(f"{path}: no key column {key!r} (--key) in the {name} table")
+        if frame.empty:
+            raise InputError(f"{path}: no rows (only a header?): nothing to compare")
     left[key], right[key] = join_keys(left[key], right[key])  # as text: '00123' (CSV) meets 123 (Parquet)
     rows = len(left), len(right)
     null_keys = int(left[key].isna().sum() + right[key].isna().sum())  # two rows without a key are no pair

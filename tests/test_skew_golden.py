@@ -59,6 +59,11 @@ def test_skew_input_errors(tmp_path):
     assert report.skewed == [] and "3 keys repeat with different values in the serving table" in report.warnings[0]
     with pytest.raises(InputError, match="no 'request_id' value is in both tables.*offline keys such as 'r"):
         skew(tmp_path / "off.csv", _renamed(serving, tmp_path), "request_id")
+    (tmp_path / "header.csv").write_text("request_id,amount\n")
+    with pytest.raises(InputError, match="header.csv: no rows"):  # was: "no 'request_id' value is in both"
+        skew(tmp_path / "off.csv", tmp_path / "header.csv", "request_id")
+    with pytest.raises(InputError, match="bootstrap must be"):  # was: an IndexError from numpy
+        golden(tmp_path / "off.csv", tmp_path / "off.csv", id_col="request_id", bootstrap=0)
 
 
 def _renamed(serving, tmp_path):
