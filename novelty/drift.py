@@ -91,21 +91,30 @@ class DriftReport:
 def read_table(path: str | Path, text_columns: tuple[str, ...] = (), keep_inf: bool = False) -> pd.DataFrame:
     """A whole feature table: CSV, TSV, JSONL or Parquet (gzip too). ``text_columns`` (keys, ids) are
     read from CSV as written, so 00123 stays 00123. Infinities count as missing unless ``keep_inf``
-    (skew: inf on one side and null on the other is a difference)."""
+    (skew: inf on one side and null on the other is a difference). Lines that cannot be a row (more
+    fields than the header, invalid JSON) are set aside: ``set_aside(frame)`` says how many, and why."""
     path = Path(path)
     kind = detect_format(path)
+    aside: list[tuple[int, str]] = []
     try:
         if kind == "parquet":
             frame = pd.read_parquet(path)
         elif kind == "jsonl":
-            frame = _read_jsonl(path)
+            frame = _read_jsonl(path, aside)
         else:
             separator = field_separator(path)
-            frame = pd.read_csv(path, sep=separator, low_memory=False, dtype={c: str for c in text_columns})
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", pd.errors.ParserWarning)
+                frame = pd.read_csv(path, sep=separator, low_memory=False, dtype={c: str for c in text_columns},
+                                    on_bad_lines="warn")
+            aside += [(int(line), reason.strip()) for w in caught
+                      for line, reason in _SKIPPED.findall(str(w.message))]
             if separator == ";":  # a comma-decimal locale's CSV (a TSV's 1,234 is a US thousand)
                 frame = _decimal_commas(frame, text_columns)
     except (ValueError, OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read it as a table ({exc})") from None
+        raise InputError(f"{path}: cannot read it as a table ({str(exc).strip()})") from None
+    if aside:
+        frame.attrs["set_aside"] = {"rows": len(aside), "first": f"line {aside[0][0]}: {aside[0][1]}"}
     numeric = frame.select_dtypes("number").columns
     if len(numeric) and not keep_inf:  # an infinite value is a broken one: counted as missing, not averaged
         frame[numeric] = frame[numeric].replace([np.inf, -np.inf], np.nan)
@@ -134,20 +143,35 @@ def _decimal_commas(frame: pd.DataFrame, text_columns: tuple[str, ...]) -> pd.Da
     return frame
 
 
-def _read_jsonl(path: Path) -> pd.DataFrame:
+_SKIPPED = re.compile(r"Skipping line (\d+): ([^\n]*)")  # pandas' warning for a line with too many fields
+
+
+def set_aside(frame: pd.DataFrame, path: str | Path) -> str | None:
+    """What ``read_table`` set aside of ``path``, as a sentence, or None."""
+    aside = frame.attrs.get("set_aside")
+    return f"{path}: {aside['rows']:,} malformed lines set aside (first: {aside['first']})" if aside else None
+
+
+def _read_jsonl(path: Path, aside: list[tuple[int, str]]) -> pd.DataFrame:
     """One object a line, values as written: no guessing that a column named *_at or date holds
-    dates (pandas' read_json does, so the same rows in CSV and JSONL would differ)."""
+    dates (pandas' read_json does, so the same rows in CSV and JSONL would differ). A line that is
+    not a JSON object goes into ``aside`` as (line, reason)."""
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     records = []
     with opener(path, "rt", encoding="utf-8") as fh:
         for number, line in enumerate(fh, start=1):
             if line.strip():
                 try:
-                    records.append(json.loads(line.removeprefix("\ufeff")))
-                except json.JSONDecodeError as exc:
-                    raise ValueError(f"line {number} is not JSON: {exc}") from None
-    if not all(isinstance(r, dict) for r in records):
-        raise ValueError("every line should be a JSON object")
+                    record = json.loads(line.removeprefix("\ufeff"))
+                except (json.JSONDecodeError, RecursionError):
+                    aside.append((number, "invalid JSON"))
+                    continue
+                if isinstance(record, dict):
+                    records.append(record)
+                else:
+                    aside.append((number, "not a JSON object"))
+    if aside and not records:
+        raise ValueError(f"no line is a JSON object (line {aside[0][0]}: {aside[0][1]})")
     return pd.DataFrame.from_records(records)
 
 
@@ -227,7 +251,8 @@ def load_reference(path: str | Path, ignore: set[str] = frozenset()) -> dict:
             _one_bool_spelling(entry)
         return {**saved, "columns": columns}
     frame = read_table(path)
-    return {**profile(frame, ignore), "names": list(map(str, frame.columns))}
+    aside = set_aside(frame, path)  # said beside the verdict; not saved with the profile
+    return {**profile(frame, ignore), "names": list(map(str, frame.columns)), **({"set_aside": aside} if aside else {})}
 
 
 def _saved_profile(path: Path) -> dict | None:
@@ -750,14 +775,17 @@ def drift(reference: str | Path, current: str | Path, settings: DriftSettings = 
                          f"columns: {', '.join(map(str, table.columns))}")
     if save_reference:  # once the inputs are known good
         try:
-            Path(save_reference).write_text(json.dumps(ref))
+            Path(save_reference).write_text(json.dumps({k: v for k, v in ref.items() if k != "set_aside"}))
         except OSError as exc:
             raise InputError(f"--save-reference {save_reference}: cannot write it ({exc.strerror})") from None
     for path, rows in ((reference, ref["rows"]), (current, len(table))):
         if rows == 0:
             raise InputError(f"{path}: no rows (only a header?): nothing to compare")
+    malformed = [n for n in (ref.get("set_aside"), set_aside(table, current)) if n]
     if not time_col:
-        return [("all", _score_first(compare(ref, table, settings, ignore), score_col))]
+        whole = compare(ref, table, settings, ignore)
+        return [("all", _score_first(DriftReport(whole.reference_rows, whole.current_rows, whole.findings,
+                                                 whole.not_checked + malformed), score_col))]
     if time_col not in table.columns:
         raise InputError(f"{current}: no column {time_col!r} (--time-col); columns: {', '.join(map(str, table.columns))}")
     from .spikes import window_seconds
@@ -778,6 +806,7 @@ def drift(reference: str | Path, current: str | Path, settings: DriftSettings = 
     body = table.drop(columns=[time_col])
     untimed = int(stamps.isna().sum())
     note = [f"{untimed:,} rows of {current} have no readable {time_col!r} and are in no window"] if untimed else []
+    note += malformed
     windows = sorted(starts.dropna().unique())
     reports = _decided([_tested(ref, body[starts == start].reset_index(drop=True), settings, ignore, "window")
                         for start in windows], settings)

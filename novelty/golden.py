@@ -115,12 +115,12 @@ def _predicted(path, spec: str, id_col: str, label_col: str, pred_col: str, text
     finally:
         if added:
             sys.path.remove(os.getcwd())
-    frame = read_table(path)
+    frame = _malformed_left_out(read_table(path))
     if text_col not in frame.columns:
         raise InputError(f"{path}: no column {text_col!r} to run --predict on (use --text-col)")
     texts = as_text(frame[text_col])  # the model is given text only: an empty cell is no item, not 'nan'
     frame = frame[texts.notna()].copy()
-    frame.attrs["left_out"] = {"no text to predict on": int(texts.isna().sum())}
+    frame.attrs["left_out"] = {**frame.attrs["left_out"], "no text to predict on": int(texts.isna().sum())}
     try:
         predictions = list(function(texts.dropna().tolist()))
     except Exception as exc:  # the user's model failed: say so in one line, not with our traceback
@@ -133,7 +133,15 @@ def _predicted(path, spec: str, id_col: str, label_col: str, pred_col: str, text
 
 
 def _read(path, id_col: str, label_col: str, pred_col: str) -> pd.DataFrame:
-    return _columns(read_table(path, (id_col, label_col, pred_col)), path, id_col, label_col, pred_col)
+    return _columns(_malformed_left_out(read_table(path, (id_col, label_col, pred_col))), path, id_col, label_col,
+                    pred_col)
+
+
+def _malformed_left_out(frame: pd.DataFrame) -> pd.DataFrame:
+    """The lines read_table set aside, as a reason items were left out."""
+    aside = frame.attrs.get("set_aside")
+    frame.attrs["left_out"] = {f"malformed lines (first: {aside['first']})": aside["rows"]} if aside else {}
+    return frame
 
 
 def _columns(frame: pd.DataFrame, path, id_col: str, label_col: str, pred_col: str) -> pd.DataFrame:

@@ -147,6 +147,7 @@ def format_skew(report, key: str) -> str:
                 in zip(report.unmatched.items(), ("serving", "offline")) if u["keys"]]
     if report.duplicate_rows:
         left_out.append(f"{report.duplicate_rows:,} exact copies of a row counted once")
+    left_out += [f"{m['rows']:,} malformed {side} lines (first: {m['first']})" for side, m in report.malformed.items()]
     lines += [f"Left out: {'; '.join(left_out)}."] if left_out else []
     lines += [f"Warning: {w}" for w in report.warnings]
     return "\n".join(lines)

@@ -40,6 +40,7 @@ class SkewReport:
     unmatched: dict = field(default_factory=dict)  # side -> {"keys": n, "examples": [...]}: no row on the other side
     repeated: dict = field(default_factory=dict)   # side -> {"keys": n, "rows": n, "examples": [...]}: left out
     duplicate_rows: int = 0     # exact copies of a row (a log delivered twice): one of them is compared
+    malformed: dict = field(default_factory=dict)  # side -> {"rows": n, "first": "line 3: ..."}: set aside unread
 
     @property
     def skewed(self) -> list[SkewFinding]:
@@ -65,7 +66,7 @@ class SkewReport:
     def to_dict(self) -> dict:
         return {"offline_rows": self.offline_rows, "serving_rows": self.serving_rows, "joined": self.joined,
                 "null_keys": self.null_keys, "unmatched": self.unmatched, "repeated": self.repeated,
-                "duplicate_rows": self.duplicate_rows, "warnings": self.warnings,
+                "duplicate_rows": self.duplicate_rows, "malformed": self.malformed, "warnings": self.warnings,
                 "skewed": [f.feature for f in self.skewed], "findings": [asdict(f) for f in self.findings]}
 
 
@@ -73,9 +74,9 @@ def skew(offline: str | Path, serving: str | Path, key: str, tolerance: float = 
          min_mismatch: float = 0.01) -> SkewReport:
     """Per feature, the share of joined rows whose serving value differs from the offline one.
 
-    Rows are paired by ``key``. Rows without a key, keys on one side only, and keys that repeat with
-    different values (which row is the request's cannot be told) are left out of the comparison and
-    counted in the report; exact copies of a row count once."""
+    Rows are paired by ``key``. Malformed lines, rows without a key, keys on one side only, and keys
+    that repeat with different values (which row is the request's cannot be told) are left out of
+    the comparison and counted in the report; exact copies of a row count once."""
     if not (math.isfinite(tolerance) and tolerance >= 0 and 0 <= min_mismatch <= 1):
         raise InputError(f"--tolerance must be a number >= 0 and --min-mismatch a share between 0 and 1 "
                          f"(got {tolerance}, {min_mismatch})")
@@ -87,6 +88,8 @@ def skew(offline: str | Path, serving: str | Path, key: str, tolerance: float = 
             raise InputError(f"{path}: no rows (only a header?): nothing to compare")
     left[key], right[key] = join_keys(left[key], right[key])  # as text: '00123' (CSV) meets 123 (Parquet)
     rows = len(left), len(right)
+    malformed = {name: frame.attrs["set_aside"] for name, frame in (("offline", left), ("serving", right))
+                 if frame.attrs.get("set_aside")}
     null_keys = int(left[key].isna().sum() + right[key].isna().sum())  # two rows without a key are no pair
     sides, repeated, copies = {}, {}, 0
     for name, frame in (("offline", left), ("serving", right)):
@@ -116,7 +119,7 @@ def skew(offline: str | Path, serving: str | Path, key: str, tolerance: float = 
                              f"only in the {side} table: not compared")
                  for side, mine, other in (("offline", left, right), ("serving", right, left))
                  for c in mine.columns if c not in other.columns]
-    return SkewReport(*rows, len(both), findings, null_keys, unmatched, repeated, copies)
+    return SkewReport(*rows, len(both), findings, null_keys, unmatched, repeated, copies, malformed)
 
 
 def _same_rows(frame: pd.DataFrame) -> pd.Series:

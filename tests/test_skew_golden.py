@@ -335,3 +335,26 @@ def test_golden_blank_labels_are_no_labels_and_predict_gets_text_only(tmp_path, 
     rerun = golden(tmp_path / "p.csv", tmp_path / "p.csv", predict="model:predict")  # was: 'float' has no .lower
     assert rerun.paired == 3 and rerun.left_out["current"] == {"no text to predict on": 1}
     assert rerun.no_prediction == {"current": 1} and rerun.current.accuracy == pytest.approx(2 / 3)
+
+
+def test_malformed_lines_are_set_aside_and_counted_in_golden_skew_and_drift(tmp_path):
+    from novelty.drift import drift
+
+    (tmp_path / "g.jsonl").write_text('{"id": 1, "label": "a", "prediction": "a"}\n{"id": 2, "label": "a"\n'
+                                      '{"id": 3, "label": "b", "prediction": "b"}\n[1]\n')
+    report = golden(tmp_path / "g.jsonl", tmp_path / "g.jsonl")  # was: the whole file refused, exit 2
+    assert report.paired == 2 and report.left_out["current"] == {"malformed lines (first: line 2: invalid JSON)": 2}
+    (tmp_path / "o.csv").write_text("k,a\n1,1\n2,2,9\n3,3\n")
+    (tmp_path / "s.csv").write_text("k,a\n1,1\n2,2\n3,4\n")
+    paired = skew(tmp_path / "o.csv", tmp_path / "s.csv", "k")
+    assert paired.joined == 2 and paired.malformed == {"offline": {"rows": 1, "first": "line 3: expected 2 fields, saw 3"}}
+    out = CliRunner().invoke(app, ["skew", "--offline", str(tmp_path / "o.csv"), "--serving", str(tmp_path / "s.csv"),
+                                   "--key", "k"])
+    assert out.exit_code == 0 and "1 malformed offline lines (first: line 3" in out.output
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"x": rng.normal(size=100)}).to_csv(tmp_path / "ref.csv", index=False)
+    with (tmp_path / "ref.csv").open("a") as fh:
+        fh.write("1,2\n")
+    [(_, found)] = drift(tmp_path / "ref.csv", tmp_path / "ref.csv")
+    assert f"{tmp_path / 'ref.csv'}: 1 malformed lines set aside (first: line 102: expected 1 fields, saw 2)" \
+        in found.not_checked
