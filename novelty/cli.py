@@ -788,9 +788,16 @@ def queue_export(
 
     with _user_errors():
         unlabelled = sum(not item["label"] for item in queue.items(db, status)) if format != "csv" else 0
+        kept = out.is_file() and out.stat().st_size > 0
         count = queue.export(db, out, format, status)
+        counts = queue.stats(db) if not count else {}
     if as_json:
         return _print_json({"exported": count, "out": str(out), "unlabelled": unlabelled})
+    if not count:
+        others = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "nothing"
+        typer.echo(f"No {status} items to export (the queue holds {others})"
+                   + (f"; {out} left as it was." if kept else f"; wrote an empty {out}."))
+        return
     typer.echo(f"Wrote {count} prompts to {out}.")
     if unlabelled:
         answer = "an empty assistant answer" if format == "chat-jsonl" else "label null"
@@ -848,19 +855,26 @@ def queue_stats(
 @queue_app.command("trained")
 def queue_trained(
     db: Path = typer.Option(..., "--db", help=DB_HELP),
+    index: Optional[str] = typer.Option(None, "--index", help="Mark only the labelled prompts this index holds "
+                                        "with the same label (after `novelty index add`); the rest stay "
+                                        "labelled. Without it: every labelled prompt (a fine-tuning run took them)."),
+    index_dir: Optional[Path] = typer.Option(None, help=INDEX_DIR_HELP),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Mark labelled prompts as trained, once `novelty index add` or a fine-tuning run used them.
 
-    Example: novelty queue trained --db monitor.db
+    Example: novelty index add support-bot learn.csv && novelty queue trained --db monitor.db --index support-bot
     """
     from . import queue
 
     with _user_errors():
-        count = queue.mark_trained(db)
+        count = queue.mark_trained(db, index, index_dir)
+        left = len(queue.items(db, "labelled"))
     if as_json:
-        return _print_json({"trained": count})
-    typer.echo(f"Marked {count} prompts trained.")
+        return _print_json({"trained": count, "still_labelled": left})
+    rest = (f"; {left} labelled prompts are not in index {index!r} with their label and stay labelled (export "
+            "them with --status labelled for the next index add)") if index and left else ""
+    typer.echo(f"Marked {count} prompts trained{rest}.")
 
 
 @queue_app.command("golden")

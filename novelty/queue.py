@@ -124,11 +124,14 @@ def stats(db: str | Path) -> dict[str, int]:
 
 def export(db: str | Path, out: str | Path, fmt: str = "chat-jsonl", status: str = "pending",
            system: str = "Classify the customer's request into one intent label.") -> int:
-    """Write queue items to ``out``; pending items become 'exported'."""
+    """Write queue items to ``out``; pending items become 'exported'. With no item of ``status`` an
+    existing ``out`` is left as it is (the same export run twice would empty the file it wrote)."""
     if fmt not in FORMATS:
         raise InputError(f"--format takes {', '.join(FORMATS)}, not {fmt!r}")
     chosen = items(db, status)
     out = Path(out)
+    if not chosen and out.is_file() and out.stat().st_size:
+        return 0
     with open_output(out, "queue.csv", inputs=[db, *logged_sources(db)]) as fh:
         if fmt == "csv":  # a NUL would make the file binary to every CSV reader, `index add` included
             writer = csv.writer(fh)
@@ -239,9 +242,20 @@ def _apply_labels(store: Store, labels: dict[str, str]) -> Counter:
     return counts
 
 
-def mark_trained(db: str | Path) -> int:
-    """After ``novelty index add`` (or fine-tuning) took the labelled items: mark them trained."""
-    ids = [r["prompt_id"] for r in items(db, "labelled")]
+def mark_trained(db: str | Path, index: str | Path | None = None, index_dir: str | Path | None = None) -> int:
+    """After ``novelty index add`` (or fine-tuning) took the labelled items: mark them trained.
+
+    With ``index``, only the labelled items that index holds, text and label alike: an item labelled
+    after the file for ``index add`` was exported (or relabelled since) stays labelled, to go in next
+    time. Without it, every labelled item (a fine-tuning run elsewhere took them all)."""
+    labelled = items(db, "labelled")
+    if index is not None:
+        from .index import PromptIndex
+
+        held = PromptIndex.load(index, index_dir).prompts
+        pairs = {(str(t).strip(), str(lab).strip()) for t, lab in zip(held["text"], held["label"]) if lab is not None}
+        labelled = [r for r in labelled if (str(r["text"]).strip(), str(r["label"]).strip()) in pairs]
+    ids = [r["prompt_id"] for r in labelled]
     _set_status(db, ids, "trained")
     return len(ids)
 

@@ -230,7 +230,22 @@ def test_trained_prints_json(db, tmp_path):
     ids = exported_ids(db, tmp_path)
     queue.import_labels(db, write_labels(tmp_path / "labels.csv", ids, "crypto"))
     out = CliRunner().invoke(app, ["queue", "trained", "--db", str(db), "--json"])
-    assert out.exit_code == 0 and json.loads(out.output) == {"trained": 3}
+    assert out.exit_code == 0 and json.loads(out.output) == {"trained": 3, "still_labelled": 0}
+
+
+def test_trained_with_an_index_marks_only_what_the_index_holds(db, tmp_path, index):
+    from novelty.index import PromptIndex
+
+    ids = exported_ids(db, tmp_path, n=5)
+    queue.import_labels(db, write_labels(tmp_path / "first.csv", ids[:3], "crypto"))
+    queue.export(db, tmp_path / "learn.csv", "csv", status="labelled")
+    queue.import_labels(db, write_labels(tmp_path / "late.csv", ids[3:], "staking"))  # after the export
+    PromptIndex.load("bot", tmp_path / "indexes").add(tmp_path / "learn.csv")
+    out = CliRunner().invoke(app, ["queue", "trained", "--db", str(db), "--index", "bot",
+                                   "--index-dir", str(tmp_path / "indexes")])
+    # was: all 5 marked trained, the 2 late labels never in the index and never exported again
+    assert out.exit_code == 0 and "Marked 3 prompts trained; 2 labelled prompts are not in index 'bot'" in out.output
+    assert {r["prompt_id"] for r in queue.items(db, "labelled")} == set(ids[3:])
 
 
 def test_jsonl_export_keeps_each_record_on_one_line_under_splitlines(db, tmp_path):
@@ -342,3 +357,13 @@ def test_queue_by_incident_takes_the_novel_prompts_of_its_window_and_says_when_n
         conn.execute("DELETE FROM scores WHERE ts < '2026-11-25'")
     with pytest.raises(InputError, match="i1.*no novel prompts stored in its window: prune deleted them"):
         queue.add(db, incident="i1")  # was: "Queued 0 of 0 candidates", exit 0
+
+
+def test_an_export_with_nothing_to_export_leaves_the_file_it_wrote(db, tmp_path):
+    queue.add(db, cluster=bitcoin(db), budget=3, dedupe=0.999)
+    args = ["queue", "export", "--db", str(db), "-o", str(tmp_path / "todo.csv"), "--format", "csv"]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    written = (tmp_path / "todo.csv").read_text()
+    again = CliRunner().invoke(app, args)  # was: "Wrote 0 prompts", the file emptied to its header
+    assert again.exit_code == 0 and "No pending items to export (the queue holds 3 exported)" in again.output
+    assert "left as it was" in again.output and (tmp_path / "todo.csv").read_text() == written
