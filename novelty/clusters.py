@@ -82,6 +82,7 @@ def cluster_prompts(db: str | Path, cluster_id: str, limit: int = 200, similar: 
     """The prompts of one stored cluster, newest first; ``similar``: its look-alikes instead."""
     if limit < 1:
         raise InputError(f"--limit must be at least 1, not {limit}")
+    limit = min(limit, 2 ** 62)  # SQLite's integers stop at 2**63 - 1: a bigger limit is 'all' anyway
     if not Path(db).exists():
         raise InputError(f"{db}: no such database; fill one with `novelty score` first")
     store = Store(db)

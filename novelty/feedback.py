@@ -38,8 +38,8 @@ import pyarrow.parquet as pq
 from scipy.stats import binomtest, norm
 
 from .errors import InputError
-from .logs import (as_paths, canonical_id, detect_format, field_separator, format_time, is_utf8, open_text, same_label,
-                   sql_bound)
+from .logs import (NA_LABELS, as_paths, canonical_id, detect_format, field_separator, format_time, is_utf8, open_text,
+                   same_label, sql_bound)
 from .spikes import Incident, parse_range, window_seconds
 from .stats import wilson_interval
 from .store import REJECT_COLUMNS, Store, reject_row, utc_now
@@ -170,8 +170,9 @@ def import_feedback(db: str | Path, path: str | Path, id_col: str = "prompt_id",
             conn.execute("DELETE FROM rejects WHERE run_id IS NULL AND source = ?", [str(path)])
             conn.execute("INSERT OR REPLACE INTO rejects SELECT * FROM temp.staged_rejects")
             counts = conn.execute(
-                f"{_COMPARED} SELECT count(*), total(new), total(NOT new AND stale), total(NOT new AND NOT stale AND same),"
-                " total(NOT new AND NOT stale AND NOT same) FROM compared", stamps).fetchone()
+                f"{_COMPARED} SELECT count(*), total(new), total(NOT new AND stale), "
+                "total(NOT new AND NOT stale AND same), total(NOT new AND NOT stale AND NOT same) FROM compared",
+                stamps).fetchone()
             conn.execute(
                 f"{_COMPARED} INSERT INTO feedback SELECT prompt_id, label, labelled_at, :source, :now FROM compared "
                 "WHERE new OR NOT (stale OR same) ON CONFLICT(prompt_id) DO UPDATE SET label = excluded.label, "
@@ -399,7 +400,6 @@ def _rows(frame, lines: list[int], id_col: str, label_col: str, time_col: str | 
     return out, blank, rejects
 
 
-NA_LABELS = {"NA", "N/A", "n/a", "#N/A", "NULL", "null", "None", "nan", "NaN"}  # R, SQL, pandas: not labelled yet
 _WHOLE = re.compile(r"-?\d+(\.0+)?")
 
 

@@ -163,7 +163,8 @@ def _columns(frame: pd.DataFrame, path, id_col: str, label_col: str, pred_col: s
     unlabelled = rows - len(frame)
     frame[pred_col] = frame[pred_col].fillna("")
     unique = frame.drop_duplicates(subset=[id_col], keep="last").copy()  # golden() may re-key its ids
-    unique.attrs["left_out"] = {"no id or label": unlabelled, "repeated id (the last row kept)": len(frame) - len(unique),
+    unique.attrs["left_out"] = {"no id or label": unlabelled,
+                                "repeated id (the last row kept)": len(frame) - len(unique),
                                 **frame.attrs.get("left_out", {})}
     unique.attrs["numeric_ids"] = numeric_ids
     return unique

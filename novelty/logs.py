@@ -381,6 +381,9 @@ def _cell(record: dict, name: str | None) -> Any:
 _WHOLE_FLOAT = re.compile(r"-?\d+\.0+")
 
 
+NA_LABELS = {"NA", "N/A", "n/a", "#N/A", "NULL", "null", "None", "nan", "NaN"}  # R, SQL, pandas: not labelled yet
+
+
 def canonical_id(value: str | None) -> str | None:
     """A prompt id as stored and joined on: without surrounding spaces, and a whole number written as
     a float ('12.0': a Parquet or pandas column of integer ids with a gap turns float) without its

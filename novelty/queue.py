@@ -19,7 +19,7 @@ import numpy as np
 
 from . import clusters
 from .errors import InputError
-from .logs import check_file, open_output, sql_bound
+from .logs import NA_LABELS, check_file, open_output, sql_bound
 from .store import Store, utc_now
 
 STATUSES = ("pending", "exported", "labelled", "trained")
@@ -29,6 +29,8 @@ SKIP_REASONS = {  # rows of a label file that `import_labels` leaves out, and wh
     "short_row": "the row ends before its id or label column",
     "blank_id": "no id",
     "blank_label": "blank label",
+    "not_labelled": "NA, null or None: not labelled yet (as feedback reads them)",
+    "label_line_break": "a label with a line break (an unclosed quote?)",
     "duplicate_id": "the same id and label again",
     "conflicting_labels": "one id with different labels (none of them applied)",
 }
@@ -60,6 +62,10 @@ def add(db: str | Path, *, cluster: str | None = None, max_p_value: float | None
     """
     if sum(x is not None for x in (cluster, max_p_value, incident)) != 1:
         raise InputError("say what to add: exactly one of --cluster, --max-p-value or --incident")
+    for name, value in (("--cluster", cluster), ("--incident", incident)):
+        if value is not None and not value.strip():  # was: 'Queued 0 of 0 candidates', exit 0
+            what = "a cluster id, or all" if name == "--cluster" else "an incident id from novelty spikes"
+            raise InputError(f"{name} is empty: give {what}")
     if budget < 1:
         raise InputError(f"--budget is how many prompts to add at most: 1 or more, not {budget}")
     if max_p_value is not None and not 0 <= max_p_value <= 1:  # NaN fails too
@@ -217,7 +223,12 @@ def _skip_reason(row: dict) -> str | None:
         return "short_row"
     if not row["id"].strip():
         return "blank_id"
-    return None if row["label"].strip() else "blank_label"
+    label = row["label"].strip()
+    if not label:
+        return "blank_label"
+    if label in NA_LABELS:
+        return "not_labelled"
+    return "label_line_break" if "\n" in label or "\r" in label else None
 
 
 def _apply_labels(store: Store, labels: dict[str, str]) -> Counter:

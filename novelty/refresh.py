@@ -39,6 +39,8 @@ def golden_refresh(db: str | Path, out: str | Path, size: int = 300, since: str 
     prompt logged without a time counts at the time it was scored)."""
     if size < 1 or not 0 <= edge_share <= 1:
         raise InputError("--size must be at least 1 and --edge-share between 0 and 1")
+    if seed < 0:
+        raise InputError(f"--seed must be 0 or more, not {seed}")
     if not Path(db).exists():
         raise InputError(f"{db}: no such database; fill one with `novelty score` first")
     store = Store(db)

@@ -347,7 +347,8 @@ class _Job:
                                   drift_report=self.drift_report, until=self.until)
         causes = ", ".join(f"{x.cause} ({x.severity})" for x in self.diagnosis.causes) or "no root cause found"
         unread = ", ".join(u["evidence"] for u in self.diagnosis.unreadable)  # its step's line says why
-        return Step("diagnose", "ran", causes + (f"; {unread} could not be read, the rest was judged" if unread else ""))
+        return Step("diagnose", "ran",
+                    causes + (f"; {unread} could not be read, the rest was judged" if unread else ""))
 
     def report(self) -> Step:
         from .report import write_report

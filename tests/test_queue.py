@@ -367,3 +367,29 @@ def test_an_export_with_nothing_to_export_leaves_the_file_it_wrote(db, tmp_path)
     again = CliRunner().invoke(app, args)  # was: "Wrote 0 prompts", the file emptied to its header
     assert again.exit_code == 0 and "No pending items to export (the queue holds 3 exported)" in again.output
     assert "left as it was" in again.output and (tmp_path / "todo.csv").read_text() == written
+
+
+def test_import_reads_na_null_none_as_not_labelled_and_refuses_labels_with_line_breaks(db, tmp_path):
+    ids = exported_ids(db, tmp_path, n=5)
+    path = tmp_path / "labels.csv"
+    path.write_text(f'id,label\n{ids[0]},NA\n{ids[1]},null\n{ids[2]},None\n{ids[3]},"two\nlines"\n{ids[4]},crypto\n',
+                    encoding="utf-8")
+    got = queue.import_labels(db, path)  # was: NA, null, None and the two-line label stored, then learned
+    assert got["labelled"] == 1 and got["skipped"] == {"not_labelled": 3, "label_line_break": 1}
+    assert [r["label"] for r in queue.items(db, "labelled")] == ["crypto"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["queue", "golden", "-o", "g.csv", "--seed", "-1"], "--seed must be 0 or more"),  # was exit 3 (numpy)
+    (["queue", "add", "--cluster", ""], "--cluster is empty"),                        # was 'Queued 0 of 0', exit 0
+    (["queue", "add", "--incident", " "], "--incident is empty"),
+])
+def test_queue_refuses_odd_arguments_in_one_line(db, tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    out = CliRunner().invoke(app, [*args, "--db", str(db)])
+    assert out.exit_code == 2 and message in out.output and "Traceback" not in out.output
+
+
+def test_clusters_show_takes_a_limit_beyond_sqlite_integers(db):
+    out = CliRunner().invoke(app, ["clusters", "show", bitcoin(db), "--db", str(db), "--limit", str(2 ** 63)])
+    assert out.exit_code == 0 and "bitcoin" in out.output  # was: OverflowError, exit 3
