@@ -23,7 +23,7 @@ from . import __version__
 from .errors import InputError, NoveltyError
 from .logs import Columns
 from .render import (format_clusters, format_diagnosis, format_drift, format_feedback, format_golden,
-                     format_score_summary, format_skew, format_spikes, to_json)
+                     format_score_summary, format_skew, format_spikes, one_line, to_json)
 
 app = typer.Typer(
     name="novelty", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -699,8 +699,8 @@ def clusters_show(
         return typer.echo(f"No look-alikes of {cluster_id}." if look_alikes else
                           f"No prompts in {cluster_id} now: the latest clustering run over them left them as "
                           "noise or put them in another cluster, or they were pruned.")
-    typer.echo("\n".join(f"{p['ts'] or '-':<21} {p['similarity']:.2f}  {p['text']}  -> {p['predicted_label']}"
-                         for p in prompts))
+    typer.echo("\n".join(f"{p['ts'] or '-':<21} {p['similarity']:.2f}  {one_line(p['text'])}  -> "
+                         f"{p['predicted_label']}" for p in prompts))  # one prompt a line: a prompt's own line breaks would split it
 
 
 # ---------------------------------------------------------------------------------------------- queue
@@ -740,7 +740,9 @@ def queue_add(
                            dedupe=dedupe, look_alikes=look_alikes)
     if as_json:
         return _print_json(asdict(result))
-    typer.echo(f"Queued {result.added} of {result.candidates} candidates ({result.look_alikes} of them look-alikes; "
+    similar = (f"{result.added - result.look_alikes_added} of the cluster's prompts and {result.look_alikes_added} "
+               f"of its {result.look_alikes} look-alikes; " if result.look_alikes else "")  # was: candidates as queued
+    typer.echo(f"Queued {result.added} of {result.candidates} candidates ({similar}"
                f"{result.near_duplicates} near-duplicates and {result.already_queued} already queued skipped).")
     if result.no_vector:
         typer.echo(f"Left out {result.no_vector} prompts never flagged novel whose vectors `score --cache-size` "
@@ -766,7 +768,8 @@ def queue_list(
     if as_json:
         return _print_json(rows)
     others = ", ".join(f"{n:,} {s}" for s, n in counts.items() if n)
-    typer.echo("\n".join(f"{r['prompt_id']}  {r['status']:<9} {r['label'] or '-':<20} {r['text']}" for r in rows)
+    typer.echo("\n".join(f"{r['prompt_id']}  {r['status']:<9} {r['label'] or '-':<20} {one_line(r['text'])}"
+                         for r in rows)
                or (f"No {status} items (the queue holds {others})." if others else "The queue is empty."))
 
 

@@ -47,6 +47,7 @@ class QueueResult:
     already_queued: int
     look_alikes: int = 0   # of the candidates: prompts not flagged novel but nearer the cluster (see clusters.py)
     no_vector: int = 0     # candidates left out: `score --cache-size` evicted their vector (never flagged novel)
+    look_alikes_added: int = 0  # of ``added``: look-alikes
 
 
 def add(db: str | Path, *, cluster: str | None = None, max_p_value: float | None = None,
@@ -102,7 +103,8 @@ def add(db: str | Path, *, cluster: str | None = None, max_p_value: float | None
                 [(fresh[i]["prompt_id"], fresh[i]["text"], fresh[i]["text_hash"], fresh[i].get("source", source),
                   fresh[i]["predicted_label"], now, now) for i in chosen])
         return QueueResult(len(rows), len(chosen), len(fresh) - len(keep), len(rows) - len(new), len(similar),
-                           len(new) - len(fresh))
+                           len(new) - len(fresh),
+                           sum(fresh[i].get("source", "").startswith("look-alike:") for i in chosen))
     finally:
         store.close()
 

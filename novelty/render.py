@@ -53,8 +53,14 @@ def format_score_summary(result) -> str:
     return "\n".join(lines)
 
 
+def one_line(text: str) -> str:
+    """A prompt on one line of a listing: its line breaks and runs of spaces as one space (--json keeps
+    the text exact)."""
+    return " ".join(text.split())
+
+
 def _clip(text: str, width: int = 70) -> str:
-    text = " ".join(text.split())
+    text = one_line(text)
     return text if len(text) <= width else text[: width - 1] + "…"
 
 

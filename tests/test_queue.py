@@ -111,7 +111,7 @@ def test_look_alikes_are_prompts_nearer_a_cluster_than_the_training_set(db):
     without = queue.add(db, cluster=cid, budget=100, dedupe=0.999, look_alikes=False)
     assert without.look_alikes == 0 and "passed" not in {r["prompt_id"] for r in queue.items(db)}
     with_them = queue.add(db, cluster=cid, budget=100, dedupe=0.999)  # on by default with a cluster
-    assert with_them.look_alikes == 1
+    assert with_them.look_alikes == 1 and with_them.look_alikes_added == 1
     assert {r["prompt_id"]: r["source"] for r in queue.items(db)}["passed"] == f"look-alike:{cid}"
     with pytest.raises(InputError, match="--look-alikes goes with --cluster"):
         queue.add(db, max_p_value=0.05, look_alikes=True)
@@ -393,3 +393,34 @@ def test_queue_refuses_odd_arguments_in_one_line(db, tmp_path, monkeypatch, args
 def test_clusters_show_takes_a_limit_beyond_sqlite_integers(db):
     out = CliRunner().invoke(app, ["clusters", "show", bitcoin(db), "--db", str(db), "--limit", str(2 ** 63)])
     assert out.exit_code == 0 and "bitcoin" in out.output  # was: OverflowError, exit 3
+
+
+def test_add_says_how_many_of_the_queued_prompts_are_look_alikes(db):
+    cid = bitcoin(db)
+    store = Store(db)
+    hashes = [h for (h,) in store.db.execute(
+        "SELECT s.text_hash FROM scores s JOIN cluster_members m USING (prompt_id) WHERE m.cluster_id = ?", [cid])]
+    centre = store.vectors(hashes).mean(axis=0)
+    store.close()
+    add_unflagged(db, [(f"near{i}", "2026-11-24T12:00:00Z", centre + 0.001 * i, 0.5) for i in range(3)])
+    out = CliRunner().invoke(app, ["queue", "add", "--db", str(db), "--cluster", cid, "--budget", "2"])
+    queued = [r["source"] for r in queue.items(db)]
+    similar = sum(s.startswith("look-alike:") for s in queued)
+    # was: "(3 of them look-alikes; ...)" counting the candidates, whatever was queued
+    assert out.exit_code == 0 and f"{2 - similar} of the cluster's prompts and {similar} of its 3 look-alikes" in out.output
+
+
+def test_listings_keep_one_prompt_a_line(db, tmp_path):
+    store = Store(db)
+    cid = bitcoin(db)
+    store.db.execute("UPDATE scores SET text = 'bitcoin\nwallet\r\nstuck' WHERE prompt_id = "
+                     "(SELECT prompt_id FROM cluster_members WHERE cluster_id = ? LIMIT 1)", [cid])
+    store.db.conn.commit()
+    store.close()
+    queue.add(db, cluster=cid, budget=100, dedupe=0.999)
+    for command in (["clusters", "show", cid], ["queue", "list"]):
+        out = CliRunner().invoke(app, [*command, "--db", str(db)]).output
+        raw = json.loads(CliRunner().invoke(app, [*command, "--db", str(db), "--json"]).output)
+        assert "bitcoin\nwallet\r\nstuck" in {r["text"] for r in raw}  # --json keeps the text exact
+        # was: the prompt's line breaks split it over three lines
+        assert "bitcoin wallet stuck" in out and len(out.splitlines()) == len(raw)
