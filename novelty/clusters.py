@@ -88,7 +88,10 @@ def cluster_prompts(db: str | Path, cluster_id: str, limit: int = 200, similar: 
     store = Store(db)
     try:
         if not store.db.execute("SELECT 1 FROM clusters WHERE cluster_id = ?", [cluster_id]).fetchone():
-            raise InputError(f"no cluster {cluster_id!r} in {db}; run `novelty clusters --db {db}` first")
+            ids = [c for (c,) in store.db.execute("SELECT cluster_id FROM clusters ORDER BY size DESC LIMIT 5")]
+            raise InputError(f"no cluster {cluster_id!r} in {db}; " + (
+                f"its clusters include {', '.join(ids)} (see `novelty clusters --db {db}`)" if ids
+                else f"run `novelty clusters --db {db}` first"))
         if similar:
             found = sorted(look_alikes(store, cluster_id), key=lambda r: r["ts"] or "", reverse=True)[:limit]
             return [{k: r[k] for k in ("prompt_id", "ts", "text", "similarity", "cluster_similarity",

@@ -275,8 +275,11 @@ class PromptIndex:
         prompt's label (a relabelled queue item) instead of adding the text a second time."""
         rows = read_training(source, columns, taken=set(self.ids))
         if self.scorer.needs_labels and any(label is None for label in rows.labels):
+            missing = sum(label is None for label in rows.labels)
+            what = (f"no label in any row (is the column called {columns.label!r}? set --label-col)"
+                    if missing == len(rows.labels) else f"{missing:,} prompts without one (column {columns.label!r})")
             raise InputError(f"index {self.name!r} uses the {self.scorer.name} scorer, which needs a label "
-                             f"for every prompt; {source} has prompts without one (column {columns.label!r})")
+                             f"for every prompt; {source} has {what}")
         position = {pid: p for p, pid in enumerate(self.prompts["id"])}
         texts, labels = list(self.prompts["text"]), [label_text(v) for v in self.prompts["label"]]
         same = {i: position[given] for i, given in rows.renamed.items()  # the id and text of a stored prompt

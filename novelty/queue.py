@@ -319,8 +319,10 @@ def _candidates(store: Store, cluster, max_p_value, incident) -> list[dict]:
             "FROM scores s JOIN cluster_members m USING (prompt_id) ORDER BY m.cluster_id, s.prompt_id"))
         if not rows:
             stored = store.db.execute("SELECT COUNT(*) FROM clusters").fetchone()[0]
+            novel = store.db.execute("SELECT 1 FROM scores WHERE is_novel = 1 LIMIT 1").fetchone()
             raise InputError(f"the {stored} stored clusters have no prompts left (pruned); run `novelty clusters` "
-                             "on recent prompts" if stored else "no clusters yet (run `novelty clusters` first)")
+                             "on recent prompts" if stored else "no clusters yet (run `novelty clusters` first)"
+                             if novel else "no prompt was flagged novel, so there are no clusters to add")
         return rows
     if cluster:
         rows = list(store.db.query(base + "JOIN cluster_members m USING (prompt_id) WHERE m.cluster_id = ?", [cluster]))

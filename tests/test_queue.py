@@ -424,3 +424,19 @@ def test_listings_keep_one_prompt_a_line(db, tmp_path):
         assert "bitcoin\nwallet\r\nstuck" in {r["text"] for r in raw}  # --json keeps the text exact
         # was: the prompt's line breaks split it over three lines
         assert "bitcoin wallet stuck" in out and len(out.splitlines()) == len(raw)
+
+
+def test_messages_say_what_is_missing(db, tmp_path, train_csv):
+    from novelty.index import PromptIndex
+
+    out = CliRunner().invoke(app, ["clusters", "show", "c9999", "--db", str(db)])
+    assert out.exit_code == 2 and f"its clusters include {bitcoin(db)}" in out.output  # was: "run clusters first"
+    quiet = novel_db(tmp_path / "quiet.db", {"bitcoin wallet": 5})
+    with Store(quiet).db.conn as conn:
+        conn.execute("UPDATE scores SET is_novel = 0")
+    with pytest.raises(InputError, match="no prompt was flagged novel"):  # was: "run `novelty clusters` first"
+        queue.add(quiet, cluster="all")
+    (tmp_path / "new.csv").write_text("id,text,intent\na1,some new question,crypto\n", encoding="utf-8")
+    built = PromptIndex.build(train_csv, "lab", index_dir=tmp_path / "ix", model="hashing:64", scorer="ensemble")
+    with pytest.raises(InputError, match="no label in any row .is the column called 'label'. set --label-col"):
+        built.add(tmp_path / "new.csv")  # was: "has prompts without one (column 'label')"
