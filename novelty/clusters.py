@@ -88,7 +88,8 @@ def cluster_prompts(db: str | Path, cluster_id: str, limit: int = 200, similar: 
     store = Store(db)
     try:
         if not store.db.execute("SELECT 1 FROM clusters WHERE cluster_id = ?", [cluster_id]).fetchone():
-            ids = [c for (c,) in store.db.execute("SELECT cluster_id FROM clusters ORDER BY size DESC LIMIT 5")]
+            ids = [c for (c,) in store.db.execute("SELECT cluster_id FROM clusters WHERE cluster_id IN "
+                                                  "(SELECT cluster_id FROM cluster_members) ORDER BY size DESC LIMIT 5")]
             raise InputError(f"no cluster {cluster_id!r} in {db}; " + (
                 f"its clusters include {', '.join(ids)} (see `novelty clusters --db {db}`)" if ids
                 else f"run `novelty clusters --db {db}` first"))
@@ -370,7 +371,8 @@ def _save(store: Store, clusters: list[Cluster], members: list[tuple[str, str]],
 def _recount(store: Store, shrunk: set[str], now: str, last_day: str | None) -> None:
     """Clusters this run took members from but did not find again keep the members left to them; their
     size, days, growth, labels and examples are counted again on those (the card said 73 where 23 were
-    left). One left with none is superseded and no longer shown."""
+    left). One left with none is superseded and no longer shown: its size is 0 (a SUM(size) over the
+    table counted it twice)."""
     for cid in sorted(shrunk):
         rows = list(store.db.query(
             "SELECT s.prompt_id, s.ts, s.text, s.text_hash, s.predicted_label, s.nearest_label FROM cluster_members m "
@@ -379,7 +381,10 @@ def _recount(store: Store, shrunk: set[str], now: str, last_day: str | None) -> 
         centroid = np.frombuffer(blob, dtype=np.float32)
         found = store.cached_vectors([r["text_hash"] for r in rows], len(centroid))
         rows = [r for r in rows if r["text_hash"] in found]
-        if not rows:
+        if not rows:  # superseded: its centroid stays (a topic back later gets its id back), its counts go
+            store.db.conn.execute("UPDATE clusters SET size = 0, growth = 0, daily = '{}', examples = '[]', "
+                                  "predicted_labels = '{}', look_alikes = 0, updated_at = ? WHERE cluster_id = ?",
+                                  [now, cid])
             continue
         c = _cluster(cid, name, rows, np.stack([found[r["text_hash"]] for r in rows]), centroid, last_day)
         store.db.conn.execute(

@@ -160,6 +160,8 @@ def test_show_says_why_a_cluster_has_no_prompts_now(tmp_path):
     db = novel_db(tmp_path / "m.db", {"bitcoin wallet": 40, "staking rewards": 25})
     first = find_clusters(db)
     assert [c.cluster_id for c in find_clusters(db, min_size=30)] == [first[0].cluster_id]  # staking is noise now
+    with sqlite3.connect(db) as conn:  # superseded: no members, so no size (was: its old 25, counted twice by a SUM)
+        assert conn.execute("SELECT size FROM clusters WHERE cluster_id = ?", [first[1].cluster_id]).fetchone() == (0,)
     out = CliRunner().invoke(app, ["clusters", "show", first[1].cluster_id, "--db", str(db)])
     assert out.exit_code == 0 and "No prompts in" in out.output and "noise" in out.output
     assert "pruned" in out.output  # prune deletes memberships too
