@@ -255,6 +255,13 @@ def index_add(
                + (f" {result.relabelled} already there got the file's new label." if result.relabelled else "")
                + (f" {result.ids_renamed} reused an id already taken: kept as id@file:line."
                   if result.ids_renamed else ""))
+    if result.several_labels_count:
+        from .render import _clip
+
+        first = result.several_labels[0]
+        typer.echo(f"{result.several_labels_count:,} texts added are now in the index with more than one label "
+                   f"(e.g. {_clip(first['text'], 60)!r}: {', '.join(first['labels'])}): the nearest neighbour "
+                   "answers with either; to correct one, add its id and text again with the right label.", err=True)
 
 
 @index_app.command("info")

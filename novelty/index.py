@@ -307,10 +307,12 @@ class PromptIndex:
                              list({(r.source, r.line): r for r in self._rejects() + rows.rejects}.values()),
                              self.path / MODEL_FOLDER if self.adapted else None)
             self.__dict__.update(updated.__dict__)
+        conflicts = _several_labels(list(self.prompts["text"]), [label_text(v) for v in self.prompts["label"]],
+                                    {rows.texts[i] for i in fresh} | {texts[p] for p in corrected})
         return AddResult(added=len(fresh), already_present=len(rows.texts) - len(fresh) - len(relabelled),
                          rejected=len(rows.rejects), total=len(self),
                          ids_renamed=sum(i in rows.renamed for i in fresh), relabelled=len(corrected),
-                         duplicates=rows.duplicates)
+                         duplicates=rows.duplicates, several_labels=conflicts[:5], several_labels_count=len(conflicts))
 
     def _rejects(self) -> list[Reject]:
         """The training rows set aside so far (by the build and earlier adds), kept across an add."""
@@ -358,6 +360,15 @@ class PromptIndex:
         return cls(folder, manifest, index, prompts, calibration, scorer)
 
 
+def _several_labels(texts: list[str], labels: list[str | None], touched: set[str]) -> list[dict]:
+    """The texts of ``touched`` that ``texts`` holds with more than one label."""
+    seen: dict[str, set[str]] = {}
+    for text, label in zip(texts, labels):
+        if text in touched and label is not None:
+            seen.setdefault(text, set()).add(label)
+    return [{"text": t, "labels": sorted(ls)} for t, ls in seen.items() if len(ls) > 1]
+
+
 @dataclass(frozen=True)
 class AddResult:
     added: int
@@ -367,6 +378,9 @@ class AddResult:
     ids_renamed: int = 0
     relabelled: int = 0    # prompts already in the index (same id and text) whose label the file corrected
     duplicates: int = 0    # rows repeating an earlier row of the file (text and label): skipped
+    several_labels: list[dict] = field(default_factory=list)  # texts added that the index now holds with
+    # more than one label (label noise the model cannot learn): {"text", "labels"}, at most 5
+    several_labels_count: int = 0
 
 
 def check_same_model(embedder: Embedder, model: dict, what: str) -> None:

@@ -239,3 +239,23 @@ def test_the_cli_gives_the_callers_ctrl_c_back_when_it_returns():
     before = signal.getsignal(signal.SIGINT)
     CliRunner().invoke(app, ["--version"])  # was: a notebook's Ctrl-C became SystemExit(130) for good
     assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_add_says_when_a_text_now_carries_more_than_one_label(tmp_path, index):
+    from typer.testing import CliRunner
+
+    from novelty.cli import app
+
+    text = index.prompts["text"].iloc[0]
+    known = index.prompts["label"].iloc[0]
+    clash = write_csv(tmp_path / "c.csv", ["id", "text", "label"], [["z1", text, "foo"], ["z2", text, "bar"],
+                                                                    ["z3", "a plain new question", "foo"]])
+    out = CliRunner().invoke(app, ["index", "add", "bot", str(clash), "--index-dir", str(tmp_path / "indexes")])
+    # was: 'Added 3 prompts', the text now three times with three labels and nothing said
+    assert out.exit_code == 0 and "1 texts added are now in the index with more than one label" in out.output
+    assert f"{', '.join(sorted([known, 'foo', 'bar']))}" in out.output
+    reloaded = PromptIndex.load("bot", tmp_path / "indexes")
+    assert reloaded.add(write_csv(tmp_path / "d.csv", ["id", "text", "label"], [["z1", text, known]])) \
+        .several_labels_count == 1  # z2 still says bar
+    mended = reloaded.add(write_csv(tmp_path / "e.csv", ["id", "text", "label"], [["z2", text, known]]))
+    assert mended.relabelled == 1 and mended.several_labels_count == 0  # each id given its right label
