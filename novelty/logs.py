@@ -471,11 +471,21 @@ def time_problem(value: Any, column: str) -> str:
             f"{int(LATEST[:4]) - 1}: an unset default, or seconds and milliseconds mixed up?")
 
 
+SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")  # a database's live companions: writing over one corrupts it
+
+
 def refuse_overwrite(out: Path, inputs: Sequence[str | Path | None]) -> None:
-    """An InputError when ``out`` is one of ``inputs`` (a mistyped -o would replace the database)."""
+    """An InputError when ``out`` is one of ``inputs`` (a mistyped -o would replace the database), or
+    the write-ahead log, shared memory or journal file beside one of them."""
     for other in inputs:
-        if other is not None and out.exists() and Path(other).exists() and os.path.samefile(out, other):
+        if other is None:
+            continue
+        if out.exists() and Path(other).exists() and os.path.samefile(out, other):
             raise InputError(f"{out} is also what this command reads ({other}); write the output elsewhere")
+        side = [Path(f"{other}{suffix}") for suffix in SQLITE_SIDE_FILES]
+        if any(out.resolve() == s.resolve() for s in side):
+            raise InputError(f"{out} belongs to the database {other} (SQLite's {out.name.rsplit('-', 1)[-1]} file); "
+                             "write the output elsewhere")
 
 
 @contextmanager

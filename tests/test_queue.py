@@ -440,3 +440,10 @@ def test_messages_say_what_is_missing(db, tmp_path, train_csv):
     built = PromptIndex.build(train_csv, "lab", index_dir=tmp_path / "ix", model="hashing:64", scorer="ensemble")
     with pytest.raises(InputError, match="no label in any row .is the column called 'label'. set --label-col"):
         built.add(tmp_path / "new.csv")  # was: "has prompts without one (column 'label')"
+
+
+@pytest.mark.parametrize("suffix", ["-wal", "-shm", "-journal"])
+def test_export_refuses_to_write_over_the_database_s_own_files(db, suffix):
+    out = CliRunner().invoke(app, ["queue", "export", "--db", str(db), "-o", f"{db}{suffix}", "--format", "csv"])
+    # was: written over the live write-ahead log, which then vanished
+    assert out.exit_code == 2 and "belongs to the database" in out.output
