@@ -19,7 +19,7 @@ import numpy as np
 
 from . import clusters
 from .errors import InputError
-from .logs import NA_LABELS, check_file, open_output, sql_bound
+from .logs import NA_LABELS, check_file, field_separator, open_output, sql_bound
 from .store import Store, utc_now
 
 STATUSES = ("pending", "exported", "labelled", "trained")
@@ -179,18 +179,25 @@ def import_labels(db: str | Path, path: str | Path) -> dict:
 
 def _label_rows(path: Path) -> tuple[dict[str, str], dict[str, list[int]]]:
     """The label of each id in ``path``, and the line numbers of the rows skipped, by reason."""
-    reader = csv.DictReader(io.StringIO(_read_text(path), newline=""))
+    sep = field_separator(path)  # a spreadsheet in a comma-decimal locale saves 'id;label'
+    reader = csv.DictReader(io.StringIO(_read_text(path), newline=""), delimiter=sep)
     found: dict[str, list[tuple[int, str]]] = defaultdict(list)
     skipped: dict[str, list[int]] = defaultdict(list)
     try:
         if not reader.fieldnames or not {"id", "label"} <= set(reader.fieldnames):
             raise InputError(f"{path}: needs 'id' and 'label' columns (found {reader.fieldnames})")
+        twice = sorted({c for c in ("id", "label") if reader.fieldnames.count(c) > 1})
+        if twice:  # DictReader would keep the last one's value, silently
+            raise InputError(f"{path}: the header names {' and '.join(map(repr, twice))} more than once; "
+                             "keep one of each")
+        start = reader.line_num + 1
         for row in reader:
             reason = _skip_reason(row)
             if reason:
-                skipped[reason].append(reader.line_num)
+                skipped[reason].append(start)  # where the row starts: a quote left open runs to the end
             else:
-                found[row["id"]].append((reader.line_num, row["label"].strip()))
+                found[row["id"]].append((start, row["label"].strip()))
+            start = reader.line_num + 1
     except csv.Error as exc:
         raise InputError(f"{path}: not a readable CSV file (line {reader.line_num}: {exc})") from None
     labels = {}

@@ -447,3 +447,17 @@ def test_export_refuses_to_write_over_the_database_s_own_files(db, suffix):
     out = CliRunner().invoke(app, ["queue", "export", "--db", str(db), "-o", f"{db}{suffix}", "--format", "csv"])
     # was: written over the live write-ahead log, which then vanished
     assert out.exit_code == 2 and "belongs to the database" in out.output
+
+
+def test_import_reads_semicolon_and_tab_files_and_refuses_a_doubled_label_column(db, tmp_path):
+    a, b, c = exported_ids(db, tmp_path)
+    (tmp_path / "semi.csv").write_text(f"id;label\n{a};crypto\n", encoding="utf-8")
+    (tmp_path / "tabs.tsv").write_text(f"id\tlabel\n{b}\tcrypto\n", encoding="utf-8")
+    for name in ("semi.csv", "tabs.tsv"):  # was: "needs 'id' and 'label' columns (found ['id;label'])"
+        assert queue.import_labels(db, tmp_path / name)["labelled"] == 1
+    (tmp_path / "two.csv").write_text(f"id,label,label\n{c},crypto,wallet\n", encoding="utf-8")
+    with pytest.raises(InputError, match="names 'label' more than once"):  # was: the last one taken, silently
+        queue.import_labels(db, tmp_path / "two.csv")
+    (tmp_path / "open.csv").write_text(f'id,label\n{c},"crypto\n{a},wallet\n{b},wallet\n', encoding="utf-8")
+    got = queue.import_labels(db, tmp_path / "open.csv")  # a quote left open swallows the rest of the file
+    assert got["skipped_lines"] == {"label_line_break": [2]}  # where it starts (was: short_row on the last line)
