@@ -15,6 +15,7 @@ a model needs to learn where the new topic ends.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date as Date, timedelta
@@ -330,6 +331,24 @@ def _cluster(cid: str, name: str, rows: list[dict], vectors: np.ndarray, centroi
                    centroid.astype(np.float32))
 
 
+_LETTERS = re.compile(r"\b[^\W\d_]{2,}\b")  # words of letters in any script: 'bitcoin', 'محفظة', 'café'
+_HAN_KANA = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")  # written without spaces
+
+
+def _terms(text: str) -> list[str]:
+    """The terms a cluster is named by: words of two letters or more in any script (English stop words
+    left out), and for Chinese and Japanese, which put no spaces between words, pairs of characters.
+
+    >>> _terms("Where is my bitcoin wallet? محفظة 比特币钱包")
+    ['bitcoin', 'wallet', 'محفظة', '比特', '特币', '币钱', '钱包']
+    """
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    text = text.lower()
+    words = [w for w in _LETTERS.findall(_HAN_KANA.sub(" ", text)) if w not in ENGLISH_STOP_WORDS]
+    return words + [run[i:i + 2] for run in _HAN_KANA.findall(text) for i in range(max(1, len(run) - 1))]
+
+
 def _names(documents: list[list[str]], words: int = 3) -> list[str]:
     """Class-based TF-IDF: words frequent in one cluster and rare across the others."""
     if not documents:
@@ -337,8 +356,7 @@ def _names(documents: list[list[str]], words: int = 3) -> list[str]:
     from sklearn.feature_extraction.text import CountVectorizer
 
     try:
-        counts = CountVectorizer(stop_words="english", token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z]+\b").fit(
-            [" ".join(d) for d in documents])
+        counts = CountVectorizer(analyzer=_terms).fit([" ".join(d) for d in documents])
     except ValueError:  # nothing but stop words: named by their ids
         return [""] * len(documents)
     matrix = counts.transform([" ".join(d) for d in documents]).toarray().astype(float)

@@ -223,10 +223,21 @@ def test_quiet_days_count_as_zero_in_the_daily_counts_and_the_growth(tmp_path):
 
 def test_a_cluster_without_words_is_named_by_its_id(tmp_path):
     db = novel_db(tmp_path / "m.db", {"bitcoin": 30}, noise=0)
-    with sqlite3.connect(db) as conn:  # no Latin word to name it by
-        conn.execute("UPDATE scores SET text = '比特币 ' || line")
+    with sqlite3.connect(db) as conn:  # no word to name it by
+        conn.execute("UPDATE scores SET text = '#' || line || ' ?'")
     (found,) = find_clusters(db)
     assert found.name == f"{found.cluster_id} (no distinctive words)"  # was 'cluster 1', its place in the run
+
+
+def test_clusters_in_other_scripts_are_named_by_their_words(tmp_path):
+    db = novel_db(tmp_path / "m.db", {"arabic": 30, "japanese": 30}, noise=0)
+    with sqlite3.connect(db) as conn:  # was: both '(no distinctive words)', or both named by an English suffix
+        conn.execute("UPDATE scores SET text = 'كيف أشتري البيتكوين ' || line WHERE text LIKE 'arabic%'")
+        conn.execute("UPDATE scores SET text = 'ビットコインを買いたい ' || line WHERE text LIKE 'japanese%'")
+    names = sorted(c.name for c in find_clusters(db))
+    assert "البيتكوين" in names[0] or "البيتكوين" in names[1]
+    japanese = next(n for n in names if "البيتكوين" not in n)
+    assert all(term in "ビットコインを買いたい" for term in japanese.split(" / "))  # pairs of its characters
 
 
 def test_the_terminal_table_clips_a_long_cluster_name():
