@@ -99,8 +99,8 @@ def cluster_prompts(db: str | Path, cluster_id: str, limit: int = 200, similar: 
             return [{k: r[k] for k in ("prompt_id", "ts", "text", "similarity", "cluster_similarity",
                                        "predicted_label")} for r in found]
         return list(store.db.query(
-            "SELECT s.prompt_id, s.ts, s.text, s.similarity, s.predicted_label, s.nearest_label FROM scores s "
-            "JOIN cluster_members m USING (prompt_id) WHERE m.cluster_id = ? ORDER BY s.ts DESC LIMIT ?",
+            f"SELECT s.prompt_id, {_WHEN} AS ts, s.text, s.similarity, s.predicted_label, s.nearest_label "
+            "FROM scores s JOIN cluster_members m USING (prompt_id) WHERE m.cluster_id = ? ORDER BY 2 DESC LIMIT ?",
             [cluster_id, limit]))
     finally:
         store.close()
@@ -117,8 +117,8 @@ def look_alikes(store: Store, cluster: str = "all") -> list[dict]:
     of look-alikes belong to a held-out intent. Prompts whose vectors were evicted
     (``score --cache-size``) are skipped. Cost: about 30 s per million prompts scanned.
     """
-    members = list(store.db.query("SELECT m.prompt_id, m.cluster_id, s.text_hash, s.ts FROM cluster_members m "
-                                  "JOIN scores s USING (prompt_id) ORDER BY s.prompt_id"))
+    members = list(store.db.query(f"SELECT m.prompt_id, m.cluster_id, s.text_hash, {_WHEN} AS ts "
+                                  "FROM cluster_members m JOIN scores s USING (prompt_id) ORDER BY s.prompt_id"))
     stamps = [m["ts"] for m in members if cluster in ("all", m["cluster_id"])]
     if not stamps:
         return []
@@ -200,15 +200,18 @@ def _count_look_alikes(store: Store, clusters: list[Cluster], members: list[tupl
                     look_alike_labels=dict(by_cluster.get(c.cluster_id, Counter()).most_common(5))) for c in clusters]
 
 
+_WHEN = "COALESCE(s.ts, s.scored_at)"  # a prompt logged without a time counts when it was scored (as queue golden)
+
+
 def _novel_rows(store: Store, since: str | None, until: str | None) -> list[dict]:
-    where, args = ["is_novel = 1"], []
+    where, args = ["s.is_novel = 1"], []
     if since:
-        where.append("ts >= ?"), args.append(sql_bound(since))
+        where.append(f"{_WHEN} >= ?"), args.append(sql_bound(since))
     if until:
-        where.append("ts < ?"), args.append(sql_bound(until))
+        where.append(f"{_WHEN} < ?"), args.append(sql_bound(until))
     return list(store.db.query(
-        "SELECT prompt_id, ts, text, text_hash, predicted_label, nearest_label FROM scores WHERE "
-        + " AND ".join(where), args))
+        f"SELECT s.prompt_id, {_WHEN} AS ts, s.text, s.text_hash, s.predicted_label, s.nearest_label FROM scores s "
+        "WHERE " + " AND ".join(where), args))
 
 
 def _labels(vectors: np.ndarray, min_size: int) -> np.ndarray:
@@ -275,8 +278,9 @@ def _with_history(store: Store, clusters: list[Cluster], members: list[tuple[str
     position = {r["prompt_id"]: i for i, r in enumerate(rows)}
     earlier: dict[str, list[dict]] = {}
     for r in store.db.query(
-            "SELECT m.cluster_id, s.prompt_id, s.ts, s.text, s.text_hash, s.predicted_label, s.nearest_label "
-            "FROM cluster_members m JOIN scores s USING (prompt_id) WHERE s.ts < ?", [sql_bound(since)]):
+            f"SELECT m.cluster_id, s.prompt_id, {_WHEN} AS ts, s.text, s.text_hash, s.predicted_label, "
+            f"s.nearest_label FROM cluster_members m JOIN scores s USING (prompt_id) WHERE {_WHEN} < ?",
+            [sql_bound(since)]):
         if r["prompt_id"] not in position:
             earlier.setdefault(r.pop("cluster_id"), []).append(r)
     mine: dict[str, list[int]] = {}
@@ -393,7 +397,8 @@ def _recount(store: Store, shrunk: set[str], now: str, last_day: str | None) -> 
     table counted it twice)."""
     for cid in sorted(shrunk):
         rows = list(store.db.query(
-            "SELECT s.prompt_id, s.ts, s.text, s.text_hash, s.predicted_label, s.nearest_label FROM cluster_members m "
+            f"SELECT s.prompt_id, {_WHEN} AS ts, s.text, s.text_hash, s.predicted_label, s.nearest_label "
+            "FROM cluster_members m "
             "JOIN scores s USING (prompt_id) WHERE m.cluster_id = ?", [cid]))
         name, blob = store.db.execute("SELECT name, centroid FROM clusters WHERE cluster_id = ?", [cid]).fetchone()
         centroid = np.frombuffer(blob, dtype=np.float32)

@@ -245,3 +245,13 @@ def test_the_terminal_table_clips_a_long_cluster_name():
 
     long = Cluster("c0001", "a" * 15_000, 5, "2026-11-24", "2026-11-24", -1.0, {}, {}, {}, ["x"])
     assert max(map(len, format_clusters([long]).splitlines())) < 120  # was a 15,052-character line
+
+
+def test_prompts_logged_without_a_time_count_when_they_were_scored(tmp_path):
+    db = novel_db(tmp_path / "m.db", {"bitcoin wallet": 30}, noise=0)
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE scores SET ts = NULL, scored_at = '2026-11-25T08:00:00Z'")
+    (found,) = find_clusters(db)  # was: first_seen '' and daily {'': 5}
+    assert (found.first_seen, found.daily) == ("2026-11-25T08:00:00Z", {"2026-11-25": found.size})
+    assert [c.size for c in find_clusters(db, since="2026-11-25")] == [found.size]  # was: none, left out
+    assert find_clusters(db, until="2026-11-25") == []
