@@ -220,8 +220,10 @@ def format_feedback(imports, report) -> str:
         return f"{a.accuracy:6.1%} [{a.ci_low:.0%}, {a.ci_high:.0%}]" if a.labelled else "     -"
     if unjudged:
         lines.append(unjudged + "; the table leaves them out.")
-    lines += [f"Online accuracy of the logged predictions ({report.feedback_rows:,} labels, "
-              f"{report.unmatched:,} not matched to a scored prompt):",
+    span = (f"; prompts logged from {report.since or 'the first'} to {report.until or 'the last'}"
+            if report.since or report.until else "")  # the counts before it are the whole database's
+    lines += [f"Online accuracy of the logged predictions ({report.feedback_rows:,} labels in the database, "
+              f"{report.unmatched:,} not matched to a scored prompt{span}):",
               f"  {'window':<17} {'labelled':>8}  {'accuracy [95% CI]':<21} {'novel':<21} {'known':<21}"]
     whole_days = all(w.window_start[10:16] == "T00:00" for w in report.windows)  # 1h windows keep their hour
     for w in [*report.windows, report.total]:

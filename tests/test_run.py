@@ -294,6 +294,10 @@ def test_feedback_late_partial_and_repeated(tmp_path, index):
     assert out.exit_code == 2 and "no column(s) 'nope'" in out.output
     with pytest.raises(InputError, match="range is empty"):  # was: accepted, "no labelled prompt"
         online_accuracy(db, since="2026-11-25", until="2026-11-24")
+    out = CliRunner().invoke(app, ["feedback", "--db", str(db), "--since", "2026-11-24", "--until", "2026-11-25"])
+    # the header's counts are the database's: it says so, and which prompts the table covers
+    assert "(61 labels in the database, 0 not matched to a scored prompt; prompts logged from 2026-11-24 to " \
+           "2026-11-25)" in out.output
 
 
 def _stored_feedback(db: Path) -> dict:
