@@ -487,10 +487,15 @@ def online_accuracy(db: str | Path, window: str = "1d", since: str | None = None
     store = Store(db)
     try:
         where, args = _range(since, until)
-        rows = list(store.db.execute(
-            "SELECT CAST(strftime('%s', s.ts) AS INTEGER) / ? AS bucket, s.is_novel, s.predicted_label, f.label "
+        # counted as they stream in (window, novel, predicted, true) groups, the right answers of a window in
+        # one group: a few thousand where the labelled prompts are millions (a GROUP BY sorts: 50 % slower)
+        same = "s.predicted_label = f.label"
+        groups = Counter(store.db.execute(
+            "SELECT CAST(strftime('%s', s.ts) AS INTEGER) / ? AS bucket, s.is_novel, "
+            f"CASE WHEN {same} THEN '' ELSE s.predicted_label END, CASE WHEN {same} THEN '' ELSE f.label END "
             f"FROM feedback f JOIN scores s USING (prompt_id) WHERE s.ts IS NOT NULL "
             f"AND s.predicted_label IS NOT NULL {where}", [size, *args]))
+        rows = [(*group, n) for group, n in groups.items()]
         prompts = dict(store.db.execute(
             f"SELECT CAST(strftime('%s', ts) AS INTEGER) / ? AS bucket, COUNT(*) FROM scores s "
             f"WHERE ts IS NOT NULL {where} GROUP BY bucket", [size, *args]).fetchall())
@@ -509,7 +514,10 @@ def online_accuracy(db: str | Path, window: str = "1d", since: str | None = None
     windows = [_window(b * size, size, by_bucket[b], prompts.get(b, 0)) for b in buckets]
     first, last = (buckets[0] * size, (buckets[-1] + 1) * size) if buckets else (0, 0)
     total = _window(first, last - first, rows, sum(prompts.get(b, 0) for b in buckets))
-    confusion = Counter((label, pred) for _, novel, pred, label in rows if novel and not same_label(pred, label))
+    confusion = Counter()
+    for _, novel, pred, label, n in rows:
+        if novel and not same_label(pred, label):
+            confusion[label, pred] += n
     return OnlineReport(window, since, until, windows, total,
                         [{"label": t, "predicted": p, "count": n} for (t, p), n in confusion.most_common(10)],
                         total_rows, unmatched, unjudged)
@@ -525,8 +533,10 @@ def _range(since: str | None, until: str | None) -> tuple[str, list]:
 
 
 def _window(start: int, size: int, rows: list, prompts: int) -> OnlineWindow:
+    """One window's accuracies from its (bucket, novel, predicted, true, count) groups."""
     def acc(subset) -> Accuracy:
-        return Accuracy.of(sum(same_label(pred, label) for *_, pred, label in subset), len(subset))
+        return Accuracy.of(sum(n for *_, pred, label, n in subset if same_label(pred, label)),
+                           sum(r[-1] for r in subset))
     from .spikes import _iso
 
     return OnlineWindow(_iso(start), _iso(start + size), prompts, acc(rows),
