@@ -873,7 +873,7 @@ def queue_trained(
 ) -> None:
     """Mark labelled prompts as trained, once `novelty index add` or a fine-tuning run used them.
 
-    Example: novelty index add support-bot learn.csv && novelty queue trained --db monitor.db --index support-bot
+    Example: novelty queue trained --db monitor.db --index support-bot   (after novelty index add support-bot learn.csv)
     """
     from . import queue
 
