@@ -143,14 +143,10 @@ def _nearer(store: Store, vectors: np.ndarray | None, cluster_ids: list[str], ex
 
     index = faiss.IndexFlatIP(vectors.shape[1])
     index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-    where, args = ["similarity IS NOT NULL"], []
-    if since:
-        where.append("ts >= ?"), args.append(sql_bound(since))
-    if until:
-        where.append("ts < ?"), args.append(sql_bound(until))
-    # no ORDER BY: with a time bound SQLite can walk the ts index; the result is sorted below
-    cursor = store.db.execute("SELECT prompt_id, ts, text, text_hash, predicted_label, similarity FROM scores "
-                              f"WHERE {' AND '.join(where)}", args)
+    # no ORDER BY: with a time bound SQLite can walk the ts index; the result is sorted below. A prompt
+    # logged without a time counts when it was scored (as the clusters' own prompts do)
+    cursor = store.db.execute(*_in_range("prompt_id, text, text_hash, predicted_label, similarity",
+                                         "similarity IS NOT NULL", since, until))
     columns = [c[0] for c in cursor.description]
     out = []
     while chunk := cursor.fetchmany(_LOOK_ALIKE_CHUNK):
@@ -203,15 +199,23 @@ def _count_look_alikes(store: Store, clusters: list[Cluster], members: list[tupl
 _WHEN = "COALESCE(s.ts, s.scored_at)"  # a prompt logged without a time counts when it was scored (as queue golden)
 
 
+def _in_range(columns: str, condition: str, since: str | None, until: str | None) -> tuple[str, list]:
+    """SQL (and its arguments) for ``columns`` and ``ts`` of the scored prompts meeting ``condition``,
+    logged in [since, until), or scored then when logged without a time. Two queries joined, so the
+    timed ones walk a ts index (one WHERE on COALESCE(ts, scored_at) scanned every prompt)."""
+    bounds, args = [], []
+    for stamp, op in ((since, ">="), (until, "<")):
+        if stamp:
+            bounds.append(op), args.append(sql_bound(stamp))
+    timed = " ".join(f"AND ts {op} ?" for op in bounds)
+    untimed = " ".join(f"AND scored_at {op} ?" for op in bounds)
+    return (f"SELECT {columns}, ts FROM scores WHERE {condition} AND ts IS NOT NULL {timed} UNION ALL "
+            f"SELECT {columns}, scored_at FROM scores WHERE {condition} AND ts IS NULL {untimed}", args + args)
+
+
 def _novel_rows(store: Store, since: str | None, until: str | None) -> list[dict]:
-    where, args = ["s.is_novel = 1"], []
-    if since:
-        where.append(f"{_WHEN} >= ?"), args.append(sql_bound(since))
-    if until:
-        where.append(f"{_WHEN} < ?"), args.append(sql_bound(until))
-    return list(store.db.query(
-        f"SELECT s.prompt_id, {_WHEN} AS ts, s.text, s.text_hash, s.predicted_label, s.nearest_label FROM scores s "
-        "WHERE " + " AND ".join(where), args))
+    return list(store.db.query(*_in_range("prompt_id, text, text_hash, predicted_label, nearest_label",
+                                          "is_novel = 1", since, until)))
 
 
 def _labels(vectors: np.ndarray, min_size: int) -> np.ndarray:
@@ -278,9 +282,11 @@ def _with_history(store: Store, clusters: list[Cluster], members: list[tuple[str
     position = {r["prompt_id"]: i for i, r in enumerate(rows)}
     earlier: dict[str, list[dict]] = {}
     for r in store.db.query(
-            f"SELECT m.cluster_id, s.prompt_id, {_WHEN} AS ts, s.text, s.text_hash, s.predicted_label, "
-            f"s.nearest_label FROM cluster_members m JOIN scores s USING (prompt_id) WHERE {_WHEN} < ?",
-            [sql_bound(since)]):
+            "SELECT m.cluster_id, s.prompt_id, s.ts, s.text, s.text_hash, s.predicted_label, s.nearest_label "
+            "FROM cluster_members m JOIN scores s USING (prompt_id) WHERE s.ts < ? UNION ALL "  # the ts index
+            "SELECT m.cluster_id, s.prompt_id, s.scored_at, s.text, s.text_hash, s.predicted_label, s.nearest_label "
+            "FROM cluster_members m JOIN scores s USING (prompt_id) WHERE s.ts IS NULL AND s.scored_at < ?",
+            [sql_bound(since)] * 2):
         if r["prompt_id"] not in position:
             earlier.setdefault(r.pop("cluster_id"), []).append(r)
     mine: dict[str, list[int]] = {}

@@ -255,3 +255,10 @@ def test_prompts_logged_without_a_time_count_when_they_were_scored(tmp_path):
     assert (found.first_seen, found.daily) == ("2026-11-25T08:00:00Z", {"2026-11-25": found.size})
     assert [c.size for c in find_clusters(db, since="2026-11-25")] == [found.size]  # was: none, left out
     assert find_clusters(db, until="2026-11-25") == []
+    store = Store(db)
+    members = [h for (h,) in store.db.execute("SELECT s.text_hash FROM scores s JOIN cluster_members m USING (prompt_id)")]
+    centre = store.vectors(members).mean(axis=0)
+    store.close()
+    add_unflagged(db, [(f"near{i}", None, centre + 0.001 * i, 0.5) for i in range(3)])
+    (again,) = find_clusters(db)  # untimed look-alikes of untimed members (a04ac5a bounded them away)
+    assert again.look_alikes == found.look_alikes + 3 and again.look_alike_labels["card_arrival"] == 3
