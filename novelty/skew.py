@@ -41,6 +41,8 @@ class SkewReport:
     repeated: dict = field(default_factory=dict)   # side -> {"keys": n, "rows": n, "examples": [...]}: left out
     duplicate_rows: int = 0     # exact copies of a row (a log delivered twice): one of them is compared
     malformed: dict = field(default_factory=dict)  # side -> {"rows": n, "first": "line 3: ..."}: set aside unread
+    keys: dict = field(default_factory=dict)        # side -> distinct keys it has
+    shared_keys: int = 0        # distinct keys on both sides (repeated ones included)
 
     @property
     def skewed(self) -> list[SkewFinding]:
@@ -50,11 +52,11 @@ class SkewReport:
     def warnings(self) -> list[str]:
         """What makes the comparison weaker than it looks: few keys paired, keys that repeat."""
         out = []
-        smaller = min(self.offline_rows, self.serving_rows) - self.null_keys
-        if smaller > 0 and self.joined < 0.5 * smaller:
-            examples = "; ".join(f"{side} only: {', '.join(u['examples'][:3])}"
+        smaller = min(self.keys.values(), default=0)
+        if smaller > 0 and self.shared_keys < 0.5 * smaller:
+            examples = "; ".join(f"{side} only: {', '.join(map(str, u['examples'][:3]))}"
                                  for side, u in self.unmatched.items() if u["keys"])
-            out.append(f"only {self.joined:,} of {smaller:,} keys are in both tables: "
+            out.append(f"only {self.shared_keys:,} of {smaller:,} keys are in both tables: "
                        f"are they written the same way on both sides? ({examples})")
         for side, r in self.repeated.items():
             if r["keys"]:
@@ -66,7 +68,8 @@ class SkewReport:
     def to_dict(self) -> dict:
         return {"offline_rows": self.offline_rows, "serving_rows": self.serving_rows, "joined": self.joined,
                 "null_keys": self.null_keys, "unmatched": self.unmatched, "repeated": self.repeated,
-                "duplicate_rows": self.duplicate_rows, "malformed": self.malformed, "warnings": self.warnings,
+                "duplicate_rows": self.duplicate_rows, "malformed": self.malformed, "keys": self.keys,
+                "shared_keys": self.shared_keys, "warnings": self.warnings,
                 "skewed": [f.feature for f in self.skewed], "findings": [asdict(f) for f in self.findings]}
 
 
@@ -91,10 +94,18 @@ def skew(offline: str | Path, serving: str | Path, key: str, tolerance: float = 
     malformed = {name: frame.attrs["set_aside"] for name, frame in (("offline", left), ("serving", right))
                  if frame.attrs.get("set_aside")}
     null_keys = int(left[key].isna().sum() + right[key].isna().sum())  # two rows without a key are no pair
-    sides, repeated, copies = {}, {}, 0
-    for name, frame in (("offline", left), ("serving", right)):
-        frame = frame[frame[key].notna()]
-        unique = frame[~_same_rows(frame)]  # a row delivered twice is one row
+    keyed = {"offline": left[left[key].notna()], "serving": right[right[key].notna()]}
+    keys = {name: list(dict.fromkeys(frame[key].tolist())) for name, frame in keyed.items()}  # sets: Index.isin
+    present = {name: set(k) for name, k in keys.items()}  # on Arrow strings took 5 s per million keys
+    sides, repeated, unmatched, copies = {}, {}, {}, 0
+    for (name, frame), other in zip(keyed.items(), ("serving", "offline")):
+        alone = [k for k in keys[name] if k not in present[other]]  # before repeated keys go: not 'missing'
+        unmatched[name] = {"keys": len(alone), "examples": alone[:5]}
+        again = frame[key].duplicated(keep=False).to_numpy()  # only rows of a repeated key can be copies
+        copy = np.zeros(len(frame), dtype=bool)
+        if again.any():
+            copy[again] = _same_rows(frame[again]).to_numpy()
+        unique = frame[~copy]  # a row delivered twice is one row
         copies += len(frame) - len(unique)
         twice = unique[key].duplicated(keep=False)
         repeated[name] = {"keys": int(unique.loc[twice, key].nunique()), "rows": int(twice.sum()),
@@ -102,13 +113,16 @@ def skew(offline: str | Path, serving: str | Path, key: str, tolerance: float = 
         sides[name] = unique[~twice].set_index(key)
     left, right = sides["offline"], sides["serving"]
     both = left.index.intersection(right.index, sort=False)
-    unmatched = {name: {"keys": int((~mine.index.isin(other.index)).sum()),
-                        "examples": mine.index[~mine.index.isin(other.index)][:5].tolist()}
-                 for name, mine, other in (("offline", left, right), ("serving", right, left))}
     if not len(both):
+        shared = len(present["offline"] & present["serving"])
+        if shared:
+            raise InputError(f"no {key!r} value is in both tables once: the {shared:,} keys they share repeat with "
+                             "different values (e.g. " + ", ".join(
+                                 repr(k) for r in repeated.values() for k in r["examples"][:2]) + ")")
         hint = "; ".join(f"{name} keys such as {', '.join(map(repr, u['examples'][:3]))}"
                          for name, u in unmatched.items() if u["examples"])
         raise InputError(f"no {key!r} value is in both tables: nothing to compare" + (f" ({hint})" if hint else ""))
+    paired_keys = len(present["offline"] & present["serving"])
     left, right = left.loc[both], right.loc[both]
     features = [c for c in left.columns if c in right.columns]
     findings = [_compare(left[f], right[f], both, str(f), tolerance, min_mismatch) for f in features]
@@ -119,7 +133,8 @@ def skew(offline: str | Path, serving: str | Path, key: str, tolerance: float = 
                              f"only in the {side} table: not compared")
                  for side, mine, other in (("offline", left, right), ("serving", right, left))
                  for c in mine.columns if c not in other.columns]
-    return SkewReport(*rows, len(both), findings, null_keys, unmatched, repeated, copies, malformed)
+    return SkewReport(*rows, len(both), findings, null_keys, unmatched, repeated, copies, malformed,
+                      {name: len(k) for name, k in keys.items()}, paired_keys)
 
 
 def _same_rows(frame: pd.DataFrame) -> pd.Series:
@@ -141,7 +156,10 @@ def _numbers(values: pd.Series) -> np.ndarray:
         return values.map(lambda v: v if pd.isna(v) else float(v.strip().lower() == "true")).to_numpy(float)
     if pd.api.types.is_numeric_dtype(values):
         return values.to_numpy(float)
-    return np.array([_number(v) for v in values], dtype=float)
+    try:
+        return pd.to_numeric(values, errors="coerce").to_numpy(float)
+    except (TypeError, ValueError):  # a list or an object among the values: one at a time
+        return np.array([_number(v) for v in values], dtype=float)
 
 
 def _number(value) -> float:
@@ -149,6 +167,9 @@ def _number(value) -> float:
         return float(value) if isinstance(value, (str, int, float, np.number)) else math.nan
     except ValueError:
         return math.nan
+
+
+_PADDED = r"\s*[+-]?0\d"  # '00501': a code whose zeros matter, not the number 501
 
 
 def _times(values: pd.Series) -> pd.Series | None:
@@ -167,22 +188,30 @@ def _times(values: pd.Series) -> pd.Series | None:
 
 def _compare(a: pd.Series, b: pd.Series, keys: pd.Index, feature: str, tolerance: float,
              min_mismatch: float) -> SkewFinding:
-    """Offline ``a`` against serving ``b``, row by row: numbers within the tolerance, times as instants,
-    a value that is neither on one side (an 'unknown' among numbers) as text, and text as text."""
+    """Offline ``a`` against serving ``b``, row by row: where both read as numbers, within the tolerance
+    ('3' against 3.0); else where both read as times, as instants; else as text (an 'unknown' among
+    numbers, a code with leading zeros: '00501' against '501' is skew)."""
     na, nb = a.isna().to_numpy(), b.isna().to_numpy()
-    as_text = (a.astype(str).to_numpy() == b.astype(str).to_numpy()) | (na & nb)
-    # text against text stays text: a serving pipeline that drops the zeros of '00501' is skewed
-    numeric = pd.api.types.is_numeric_dtype(a) or pd.api.types.is_numeric_dtype(b)
-    x, y = (_numbers(a), _numbers(b)) if numeric else (None, None)
-    times = (_times(a), _times(b)) if not numeric else (None, None)
-    if numeric:
-        read = ~np.isnan(x) & ~np.isnan(y)
-        close = np.where(read, np.isclose(x, y, rtol=tolerance, atol=tolerance * 1e-3), as_text)
-    elif times[0] is not None and times[1] is not None:  # one instant, however written ('Z', '-04:00')
-        read = (times[0].notna() & times[1].notna()).to_numpy()
-        close = np.where(read, (times[0] == times[1]).to_numpy(), as_text)
-    else:
-        close = as_text
+    x, y = _numbers(a).copy(), _numbers(b).copy()  # to_numpy may hand back the frame's own (read-only) array
+    for values, parsed in ((a, x), (b, y)):
+        if not pd.api.types.is_numeric_dtype(values):
+            try:
+                parsed[values.str.match(_PADDED, na=False).to_numpy(bool)] = np.nan
+            except AttributeError:  # no text in the column at all (lists, objects)
+                pass
+    read = ~np.isnan(x) & ~np.isnan(y)
+    close = np.zeros(len(keys), dtype=bool)
+    close[read] = np.isclose(x[read], y[read], rtol=tolerance, atol=tolerance * 1e-3)
+    rest = ~read
+    times = (_times(a[rest]), _times(b[rest])) if rest.any() else (None, None)
+    if times[0] is not None and times[1] is not None:  # one instant, however written ('Z', '-04:00')
+        instants = (times[0].notna() & times[1].notna()).to_numpy()
+        spots = np.flatnonzero(rest)[instants]
+        close[spots] = (times[0][instants] == times[1][instants]).to_numpy()
+        rest[spots] = False
+    if rest.any():  # the rest as text, both missing alike
+        close[rest] = (a[rest].astype(str).to_numpy() == b[rest].astype(str).to_numpy()) | (na[rest] & nb[rest])
+    numeric = bool(read.any())
     differ = ~close
     rate = float(differ.mean())
     examples = keys[differ][:5].astype(str).tolist()

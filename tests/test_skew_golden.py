@@ -358,3 +358,31 @@ def test_malformed_lines_are_set_aside_and_counted_in_golden_skew_and_drift(tmp_
     [(_, found)] = drift(tmp_path / "ref.csv", tmp_path / "ref.csv")
     assert f"{tmp_path / 'ref.csv'}: 1 malformed lines set aside (first: line 102: expected 1 fields, saw 2)" \
         in found.not_checked
+
+
+def test_skew_reads_numbers_written_as_text_on_both_sides_and_counts_keys_not_rows(tmp_path):
+    write_jsonl(tmp_path / "o.jsonl", [{"id": 1, "x": "3.0", "zip": "00501"}, {"id": 2, "x": "unknown", "zip": "02134"},
+                                       {"id": 3, "x": "4.5", "zip": "10001"}])
+    write_jsonl(tmp_path / "s.jsonl", [{"id": 1, "x": "3", "zip": "501"}, {"id": 2, "x": "unknown", "zip": "02134"},
+                                       {"id": 3, "x": "4.50", "zip": "10001"}])
+    found = {f.feature: f for f in skew(tmp_path / "o.jsonl", tmp_path / "s.jsonl", "id").findings}
+    assert found["x"].mismatches == 0  # was 2 of 3: text on both sides was compared as text
+    assert (found["zip"].mismatches, found["zip"].example_keys) == (1, ["1"])  # zeros that matter stay text
+    keys = [f"k{i}" for i in range(10)]
+    offline = pd.DataFrame({"id": keys, "x": range(10)})
+    serving = pd.DataFrame({"id": keys[:2] + [None] * 30 + [f"z{i}" for i in range(8)], "x": range(40)})
+    offline.to_csv(tmp_path / "o2.csv", index=False)
+    serving.to_csv(tmp_path / "s2.csv", index=False)
+    weak = skew(tmp_path / "o2.csv", tmp_path / "s2.csv", "id")  # was: no warning (30 keyless rows subtracted)
+    assert weak.shared_keys == 2 and "only 2 of 10 keys are in both tables" in weak.warnings[0]
+    twice = pd.concat([offline.head(9), offline.head(8).assign(x=99)])  # keys k0-k7 repeat offline
+    twice.to_csv(tmp_path / "o3.csv", index=False)
+    offline.to_csv(tmp_path / "s3.csv", index=False)
+    report = skew(tmp_path / "o3.csv", tmp_path / "s3.csv", "id")
+    # was: k0-k7 listed as 'serving keys with no offline row', and a warning that keys are written apart
+    assert report.unmatched["serving"] == {"keys": 1, "examples": ["k9"]} and report.joined == 1
+    assert len(report.warnings) == 1 and "8 keys repeat with different values" in report.warnings[0]
+    pd.concat([offline.head(8), offline.head(8).assign(x=99)]).to_csv(tmp_path / "o4.csv", index=False)
+    with pytest.raises(InputError, match="the 8 keys they share repeat with different values"):
+        skew(tmp_path / "o4.csv", tmp_path / "s3.csv", "id")  # was: 'no key in both tables (serving keys ...)'
+
