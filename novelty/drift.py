@@ -12,6 +12,7 @@ unavailability (missing column, type change, nulls or a default value taking ove
 
 from __future__ import annotations
 
+import csv
 import gzip
 import json
 import math
@@ -25,7 +26,7 @@ import pandas as pd
 from scipy.stats import chi2_contingency, ks_2samp, wasserstein_distance
 
 from .errors import InputError
-from .logs import EARLIEST, EPOCH_MS_ABOVE, LATEST, detect_format, field_separator
+from .logs import EARLIEST, EPOCH_MS_ABOVE, LATEST, detect_format, field_separator, open_text
 from .stats import benjamini_hochberg, p_text
 
 PROFILE_FORMAT = "novelty-reference-profile/1"
@@ -103,12 +104,7 @@ def read_table(path: str | Path, text_columns: tuple[str, ...] = (), keep_inf: b
             frame = _read_jsonl(path, aside)
         else:
             separator = field_separator(path)
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", pd.errors.ParserWarning)
-                frame = pd.read_csv(path, sep=separator, low_memory=False, dtype={c: str for c in text_columns},
-                                    on_bad_lines="warn")
-            aside += [(int(line), reason.strip()) for w in caught
-                      for line, reason in _SKIPPED.findall(str(w.message))]
+            frame = _read_csv(path, separator, text_columns, aside)
             if separator == ";":  # a comma-decimal locale's CSV (a TSV's 1,234 is a US thousand)
                 frame = _decimal_commas(frame, text_columns)
     except (ValueError, OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
@@ -144,6 +140,43 @@ def _decimal_commas(frame: pd.DataFrame, text_columns: tuple[str, ...]) -> pd.Da
 
 
 _SKIPPED = re.compile(r"Skipping line (\d+): ([^\n]*)")  # pandas' warning for a line with too many fields
+
+
+def _read_csv(path: Path, separator: str, text_columns: tuple[str, ...], aside: list[tuple[int, str]],
+              skip: tuple[int, ...] = ()) -> pd.DataFrame:
+    """pandas' C parser; a line with more fields than the header goes into ``aside`` as (line, reason).
+    pandas skips such lines with a warning, except when the first data line is one: then it keeps
+    every long line cut to the header's width and warns once, so those lines are found with the csv
+    module and the file read again without them. Other warnings pass on to the caller."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", pd.errors.ParserWarning)
+        frame = pd.read_csv(path, sep=separator, low_memory=False, dtype={c: str for c in text_columns},
+                            on_bad_lines="warn", index_col=False, skiprows=list(skip) or None)
+    for w in caught:
+        skipped = _SKIPPED.findall(str(w.message))
+        if skipped:
+            aside += [(int(line), reason.strip()) for line, reason in skipped]
+        elif "Length of header" in str(w.message) and not skip:
+            long = _long_lines(path, separator)
+            aside += [(line, f"expected {fields} fields, saw {found}") for line, fields, found in long]
+            return _read_csv(path, separator, text_columns, [], tuple(line - 1 for line, *_ in long)) \
+                if long else frame
+        elif not issubclass(w.category, pd.errors.ParserWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return frame
+
+
+def _long_lines(path: Path, separator: str) -> list[tuple[int, int, int]]:
+    """(line, fields in the header, fields found) of the rows longer than the header."""
+    with open_text(path) as fh:
+        reader = csv.reader(fh, delimiter=separator)
+        header = next(reader, [])
+        out, start = [], reader.line_num + 1
+        for row in reader:
+            if len(row) > len(header):
+                out.append((start, len(header), len(row)))
+            start = reader.line_num + 1
+    return out
 
 
 def set_aside(frame: pd.DataFrame, path: str | Path) -> str | None:

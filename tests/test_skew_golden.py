@@ -386,3 +386,12 @@ def test_skew_reads_numbers_written_as_text_on_both_sides_and_counts_keys_not_ro
     with pytest.raises(InputError, match="the 8 keys they share repeat with different values"):
         skew(tmp_path / "o4.csv", tmp_path / "s3.csv", "id")  # was: 'no key in both tables (serving keys ...)'
 
+
+
+def test_a_first_data_line_longer_than_the_header_is_set_aside_not_shifted(tmp_path):
+    from novelty.drift import read_table
+
+    (tmp_path / "first.csv").write_text("a,b\n1,2,3\n4,5\n6,7,8\n9,10\n")
+    frame = read_table(tmp_path / "first.csv")  # was: a = [2, 5, 7, 10] (the first column became the index)
+    assert frame.to_dict("list") == {"a": [4, 9], "b": [5, 10]}
+    assert frame.attrs["set_aside"] == {"rows": 2, "first": "line 2: expected 2 fields, saw 3"}
