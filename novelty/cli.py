@@ -23,7 +23,7 @@ from . import __version__
 from .errors import InputError, NoveltyError
 from .logs import Columns
 from .render import (format_clusters, format_diagnosis, format_drift, format_feedback, format_golden,
-                     format_score_summary, format_skew, format_spikes, one_line, to_json)
+                     format_score_summary, format_skew, format_spikes, clip, one_line, to_json)
 
 app = typer.Typer(
     name="novelty", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -256,11 +256,9 @@ def index_add(
                + (f" {result.ids_renamed} reused an id already taken: kept as id@file:line."
                   if result.ids_renamed else ""))
     if result.several_labels_count:
-        from .render import _clip
-
         first = result.several_labels[0]
         typer.echo(f"{result.several_labels_count:,} texts added are now in the index with more than one label "
-                   f"(e.g. {_clip(first['text'], 60)!r}: {', '.join(first['labels'])}): the nearest neighbour "
+                   f"(e.g. {clip(first['text'], 60)!r}: {', '.join(first['labels'])}): the nearest neighbour "
                    "answers with either; to correct one, add its id and text again with the right label.", err=True)
 
 
@@ -802,7 +800,8 @@ def queue_export(
         count = queue.export(db, out, format, status)
         counts = queue.stats(db) if not count else {}
     if as_json:
-        return _print_json({"exported": count, "out": str(out), "unlabelled": unlabelled})
+        return _print_json({"exported": count, "out": str(out), "unlabelled": unlabelled,
+                            "file_kept": not count and kept})
     if not count:
         others = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "nothing"
         typer.echo(f"No {status} items to export (the queue holds {others})"
@@ -879,7 +878,7 @@ def queue_trained(
 
     with _user_errors():
         count = queue.mark_trained(db, index, index_dir)
-        left = len(queue.items(db, "labelled"))
+        left = queue.stats(db)["labelled"]
     if as_json:
         return _print_json({"trained": count, "still_labelled": left})
     rest = (f"; {left} labelled prompts are not in index {index!r} with their label and stay labelled (export "
@@ -1067,7 +1066,6 @@ def demo(
     Example: novelty demo --out /tmp/novelty-demo
     """
     from .demo import CONFIG as DEMO_CONFIG, run_demo
-    from .render import _clip
 
     with _user_errors():
         with _progress(None, "prompts", "demo") as update:
@@ -1096,7 +1094,7 @@ def demo(
     if result.queued:
         typer.echo(f"\nQueued {result.queued.added} diverse prompts of the fastest-growing cluster for labelling "
                    f"(novelty queue export --db {result.db} -o to-label.csv --format csv), e.g.:")
-        typer.echo("\n".join(f"  {_clip(text, 76)}" for text in result.queued_examples))
+        typer.echo("\n".join(f"  {clip(text, 76)}" for text in result.queued_examples))
     typer.echo(f"\nNext: novelty spikes --db {result.db} --json, or browse the prompts:\n"
                f"  sqlite3 {result.db} \"SELECT ts, text, predicted_label FROM scores "
                "WHERE is_novel = 1 ORDER BY ts DESC LIMIT 20\"")

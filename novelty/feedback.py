@@ -376,7 +376,8 @@ def _rows(frame, lines: list[int], id_col: str, label_col: str, time_col: str | 
     out: dict[str, tuple[str, str | None]] = {}
     blank, rejects = 0, []
     times = frame[time_col] if time_col else [None] * len(frame)
-    labels = _whole_numbers([None if isinstance(v, str) and v.strip() in NA_LABELS else v for v in frame[label_col]])
+    labels = _whole_numbers([None if isinstance(v, str) and v.strip().lower() in NA_LABELS else v
+                             for v in frame[label_col]])
     for line, pid, label, stamp in zip(lines, frame[id_col], labels, times):
         if _blank(pid) or _blank(label):
             blank += 1

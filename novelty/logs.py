@@ -381,7 +381,7 @@ def _cell(record: dict, name: str | None) -> Any:
 _WHOLE_FLOAT = re.compile(r"-?\d+\.0+")
 
 
-NA_LABELS = {"NA", "N/A", "n/a", "#N/A", "NULL", "null", "None", "nan", "NaN"}  # R, SQL, pandas: not labelled yet
+NA_LABELS = {"na", "n/a", "#n/a", "<na>", "null", "none", "nan"}  # R, SQL, pandas, any case: not labelled yet
 
 
 def canonical_id(value: str | None) -> str | None:

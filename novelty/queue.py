@@ -19,7 +19,7 @@ import numpy as np
 
 from . import clusters
 from .errors import InputError
-from .logs import NA_LABELS, check_file, field_separator, open_output, sql_bound
+from .logs import NA_LABELS, check_file, field_separator, open_output, refuse_overwrite, sql_bound
 from .store import Store, utc_now
 
 STATUSES = ("pending", "exported", "labelled", "trained")
@@ -139,13 +139,14 @@ def export(db: str | Path, out: str | Path, fmt: str = "chat-jsonl", status: str
     chosen = items(db, status)
     out = Path(out)
     if not chosen and out.is_file() and out.stat().st_size:
+        refuse_overwrite(out, [db, *logged_sources(db)])  # the database itself is refused even with nothing to write
         return 0
     with open_output(out, "queue.csv", inputs=[db, *logged_sources(db)]) as fh:
-        if fmt == "csv":  # a NUL would make the file binary to every CSV reader, `index add` included
+        if fmt == "csv":
             writer = csv.writer(fh)
             writer.writerow(["id", "text", "label", "predicted_label"])
-            writer.writerows([r["prompt_id"], r["text"].replace("\x00", "\ufffd"), r["label"] or "",
-                              r["predicted_label"] or ""] for r in chosen)
+            writer.writerows([r["prompt_id"], _exported(r["text"]), r["label"] or "", r["predicted_label"] or ""]
+                             for r in chosen)
         for r in chosen if fmt != "csv" else []:
             record = {"messages": [{"role": "system", "content": system}, {"role": "user", "content": r["text"]},
                                    {"role": "assistant", "content": r["label"] or ""}]} if fmt == "chat-jsonl" \
@@ -154,6 +155,12 @@ def export(db: str | Path, out: str | Path, fmt: str = "chat-jsonl", status: str
     if status == "pending":
         _set_status(db, [r["prompt_id"] for r in chosen], "exported")
     return len(chosen)
+
+
+def _exported(text: str) -> str:
+    """A prompt as the CSV export writes it: a NUL would make the file binary to every CSV reader,
+    `index add` included."""
+    return text.replace("\x00", "\ufffd")
 
 
 def import_labels(db: str | Path, path: str | Path) -> dict:
@@ -180,24 +187,32 @@ def import_labels(db: str | Path, path: str | Path) -> dict:
 def _label_rows(path: Path) -> tuple[dict[str, str], dict[str, list[int]]]:
     """The label of each id in ``path``, and the line numbers of the rows skipped, by reason."""
     sep = field_separator(path)  # a spreadsheet in a comma-decimal locale saves 'id;label'
-    reader = csv.DictReader(io.StringIO(_read_text(path), newline=""), delimiter=sep)
+    reader = csv.reader(io.StringIO(_read_text(path), newline=""), delimiter=sep)
     found: dict[str, list[tuple[int, str]]] = defaultdict(list)
     skipped: dict[str, list[int]] = defaultdict(list)
     try:
-        if not reader.fieldnames or not {"id", "label"} <= set(reader.fieldnames):
-            raise InputError(f"{path}: needs 'id' and 'label' columns (found {reader.fieldnames})")
-        twice = sorted({c for c in ("id", "label") if reader.fieldnames.count(c) > 1})
-        if twice:  # DictReader would keep the last one's value, silently
+        header = next(reader, None)
+        if not header or not {"id", "label"} <= set(header):
+            raise InputError(f"{path}: needs 'id' and 'label' columns (found {header})")
+        twice = sorted({c for c in ("id", "label") if header.count(c) > 1})
+        if twice:  # a dict of the row would keep the last one's value, silently
             raise InputError(f"{path}: the header names {' and '.join(map(repr, twice))} more than once; "
                              "keep one of each")
-        start = reader.line_num + 1
-        for row in reader:
+        while True:
+            start = reader.line_num + 1  # where the row starts: a quote left open runs to the end
+            fields = next(reader, None)
+            if fields is None:
+                break
+            if not fields:  # a blank line
+                continue
+            row = dict(zip(header, fields + [None] * (len(header) - len(fields))))  # as csv.DictReader
+            if len(fields) > len(header):
+                row[None] = fields[len(header):]
             reason = _skip_reason(row)
             if reason:
-                skipped[reason].append(start)  # where the row starts: a quote left open runs to the end
+                skipped[reason].append(start)
             else:
                 found[row["id"]].append((start, row["label"].strip()))
-            start = reader.line_num + 1
     except csv.Error as exc:
         raise InputError(f"{path}: not a readable CSV file (line {reader.line_num}: {exc})") from None
     labels = {}
@@ -235,7 +250,7 @@ def _skip_reason(row: dict) -> str | None:
     label = row["label"].strip()
     if not label:
         return "blank_label"
-    if label in NA_LABELS:
+    if label.lower() in NA_LABELS:
         return "not_labelled"
     return "label_line_break" if "\n" in label or "\r" in label else None
 
@@ -273,8 +288,11 @@ def mark_trained(db: str | Path, index: str | Path | None = None, index_dir: str
         from .index import PromptIndex
 
         held = PromptIndex.load(index, index_dir).prompts
-        pairs = {(str(t).strip(), str(lab).strip()) for t, lab in zip(held["text"], held["label"]) if lab is not None}
-        labelled = [r for r in labelled if (str(r["text"]).strip(), str(r["label"]).strip()) in pairs]
+        labels = [None if lab is None else str(lab).strip() for lab in held["label"]]
+        by_id = set(zip(held["id"].astype(str), labels))  # the export writes the queue's id as the index's
+        by_text = {(_exported(str(t)).strip(), lab) for t, lab in zip(held["text"], labels)}
+        labelled = [r for r in labelled if (r["prompt_id"], str(r["label"]).strip()) in by_id
+                    or (_exported(str(r["text"])).strip(), str(r["label"]).strip()) in by_text]
     ids = [r["prompt_id"] for r in labelled]
     _set_status(db, ids, "trained")
     return len(ids)

@@ -44,7 +44,7 @@ def format_score_summary(result) -> str:
         f"{r['reason']} x{r['rows']}" for r in result.reject_reasons) + others if result.rejected else ""))
     if result.top_novel:
         lines.append("Most novel prompts (similarity to the nearest training prompt, its label):")
-        lines += [f"  {r['similarity']:.2f}  {_clip(r['text'])}  -> {r['nearest_label']}"
+        lines += [f"  {r['similarity']:.2f}  {clip(r['text'])}  -> {r['nearest_label']}"
                   for r in result.top_novel]
     shards = Path(result.db).is_dir()
     table = f"'{result.db}/scores/*.parquet'" if shards else "scores"
@@ -59,7 +59,8 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _clip(text: str, width: int = 70) -> str:
+def clip(text: str, width: int = 70) -> str:
+    """A text on one line, cut to ``width`` with an ellipsis."""
     text = one_line(text)
     return text if len(text) <= width else text[: width - 1] + "…"
 
@@ -104,7 +105,7 @@ def format_spikes(report) -> str:
             lines.append(f"  predicted labels vs training labels: chi2 {shift['chi2']:.0f} (dof {shift['dof']}), "
                          f"p {p_short(shift['p_value'])}, Cramer's V {shift['cramers_v']:.2f}, "
                          f"{shift.get('total_variation', 0):.0%} of traffic moved")
-        lines += [f"  e.g. {_clip(r['text'])}  " + (f"(forced into {r['predicted_label']})" if r["predicted_label"]
+        lines += [f"  e.g. {clip(r['text'])}  " + (f"(forced into {r['predicted_label']})" if r["predicted_label"]
                                                      is not None else "(no predicted label logged)")
                   for r in d["top_novel"][:3]]
     if report.incidents:
@@ -191,8 +192,8 @@ def format_clusters(clusters) -> str:
     for c in clusters:
         growth = f"{c.growth:5.1f}x" if c.growth >= 0 else "   new"
         forced = ", ".join(list(c.predicted_labels)[:2]) or "-"
-        lines.append(f"  {c.cluster_id}  {c.size:5,}  {growth}  {c.first_seen[:10]}  {_clip(c.name, 60)}")
-        lines.append(f"                              e.g. {_clip(c.examples[0], 60) if c.examples else ''} -> {forced}")
+        lines.append(f"  {c.cluster_id}  {c.size:5,}  {growth}  {c.first_seen[:10]}  {clip(c.name, 60)}")
+        lines.append(f"                              e.g. {clip(c.examples[0], 60) if c.examples else ''} -> {forced}")
         if c.look_alikes:
             passed = ", ".join(list(c.look_alike_labels)[:2])
             lines.append(f"                              + {c.look_alikes:,} look-alikes (in no cluster, nearer this one "
@@ -231,6 +232,6 @@ def format_feedback(imports, report) -> str:
         lines.append(f"  {name:<17} {w.all.labelled:>8,}  {acc(w.all):<21} {acc(w.novel):<21} {acc(w.known):<21}")
     if report.novel_confusion:
         lines.append("Novel prompts forced into known labels (true -> predicted):")
-        lines += [f"  {c['count']:>5,}  {_clip(c['label'], 40)} -> {_clip(c['predicted'], 40)}"
+        lines += [f"  {c['count']:>5,}  {clip(c['label'], 40)} -> {clip(c['predicted'], 40)}"
                   for c in report.novel_confusion]  # a label with a line break would break the table
     return "\n".join(lines)

@@ -246,6 +246,11 @@ def test_trained_with_an_index_marks_only_what_the_index_holds(db, tmp_path, ind
     # was: all 5 marked trained, the 2 late labels never in the index and never exported again
     assert out.exit_code == 0 and "Marked 3 prompts trained; 2 labelled prompts are not in index 'bot'" in out.output
     assert {r["prompt_id"] for r in queue.items(db, "labelled")} == set(ids[3:])
+    with Store(db).db.conn as conn:  # a NUL in the text: the export writes U+FFFD, the index holds that
+        conn.execute("UPDATE queue SET text = ? WHERE prompt_id = ?", ["nul \x00 inside", ids[3]])
+    queue.export(db, tmp_path / "learn2.csv", "csv", status="labelled")
+    PromptIndex.load("bot", tmp_path / "indexes").add(tmp_path / "learn2.csv")
+    assert queue.mark_trained(db, "bot", tmp_path / "indexes") == 2 and not queue.items(db, "labelled")
 
 
 def test_jsonl_export_keeps_each_record_on_one_line_under_splitlines(db, tmp_path):
@@ -367,12 +372,14 @@ def test_an_export_with_nothing_to_export_leaves_the_file_it_wrote(db, tmp_path)
     again = CliRunner().invoke(app, args)  # was: "Wrote 0 prompts", the file emptied to its header
     assert again.exit_code == 0 and "No pending items to export (the queue holds 3 exported)" in again.output
     assert "left as it was" in again.output and (tmp_path / "todo.csv").read_text() == written
+    refused = CliRunner().invoke(app, ["queue", "export", "--db", str(db), "-o", str(db), "--format", "csv"])
+    assert refused.exit_code == 2 and "also what this command reads" in refused.output  # was: 'left as it was'
 
 
 def test_import_reads_na_null_none_as_not_labelled_and_refuses_labels_with_line_breaks(db, tmp_path):
     ids = exported_ids(db, tmp_path, n=5)
     path = tmp_path / "labels.csv"
-    path.write_text(f'id,label\n{ids[0]},NA\n{ids[1]},null\n{ids[2]},None\n{ids[3]},"two\nlines"\n{ids[4]},crypto\n',
+    path.write_text(f'id,label\n{ids[0]},NA\n{ids[1]},NULL\n{ids[2]},<NA>\n{ids[3]},"two\nlines"\n{ids[4]},crypto\n',
                     encoding="utf-8")
     got = queue.import_labels(db, path)  # was: NA, null, None and the two-line label stored, then learned
     assert got["labelled"] == 1 and got["skipped"] == {"not_labelled": 3, "label_line_break": 1}
@@ -461,3 +468,10 @@ def test_import_reads_semicolon_and_tab_files_and_refuses_a_doubled_label_column
     (tmp_path / "open.csv").write_text(f'id,label\n{c},"crypto\n{a},wallet\n{b},wallet\n', encoding="utf-8")
     got = queue.import_labels(db, tmp_path / "open.csv")  # a quote left open swallows the rest of the file
     assert got["skipped_lines"] == {"label_line_break": [2]}  # where it starts (was: short_row on the last line)
+
+
+def test_import_counts_lines_past_blank_ones(db, tmp_path):
+    a, b, c = exported_ids(db, tmp_path)
+    (tmp_path / "gaps.csv").write_text(f"id,label\n\n\n{a},\n{b},crypto\n\n{c},NA\n", encoding="utf-8")
+    got = queue.import_labels(db, tmp_path / "gaps.csv")  # was: lines 2 and 6, the blank lines before them
+    assert got["skipped_lines"] == {"blank_label": [4], "not_labelled": [7]} and got["labelled"] == 1
