@@ -262,3 +262,12 @@ def test_prompts_logged_without_a_time_count_when_they_were_scored(tmp_path):
     add_unflagged(db, [(f"near{i}", None, centre + 0.001 * i, 0.5) for i in range(3)])
     (again,) = find_clusters(db)  # untimed look-alikes of untimed members (a04ac5a bounded them away)
     assert again.look_alikes == found.look_alikes + 3 and again.look_alike_labels["card_arrival"] == 3
+
+
+def test_names_keep_words_whole_in_scripts_with_combining_marks():
+    from novelty.clusters import _terms
+
+    # was: 'नमस', 'बट' (cut at every vowel sign) and Thai pieces of words
+    assert _terms("नमस्ते दुनिया मेरा बटुआ") == ["नमस्ते", "दुनिया", "मेरा", "बटुआ"]
+    assert _terms("كَيْفَ أَشْتَرِي") == ["كَيْفَ", "أَشْتَرِي"]
+    assert _terms("ฉันลืม")[:2] == ["ฉั", "ัน"]  # Thai has no spaces: pairs of characters, as Chinese
