@@ -435,8 +435,8 @@ def _recount(store: Store, shrunk: set[str], now: str, last_day: str | None) -> 
         rows = [r for r in rows if r["text_hash"] in found]
         if not rows:  # superseded: its centroid stays (a topic back later gets its id back), its counts go
             store.db.conn.execute("UPDATE clusters SET size = 0, growth = 0, daily = '{}', examples = '[]', "
-                                  "predicted_labels = '{}', look_alikes = 0, updated_at = ? WHERE cluster_id = ?",
-                                  [now, cid])
+                                  "predicted_labels = '{}', nearest_labels = '{}', look_alikes = 0, "
+                                  "look_alike_labels = '{}', updated_at = ? WHERE cluster_id = ?", [now, cid])
             continue
         c = _cluster(cid, name, rows, np.stack([found[r["text_hash"]] for r in rows]), centroid, last_day)
         store.db.conn.execute(

@@ -1,7 +1,7 @@
 """One verdict from all the evidence: ranked root causes, each with its evidence and its fix.
 
 Evidence the user did not give is listed under ``not_checked``, never counted as healthy. Evidence
-given that cannot be read (a golden file of only a header, a table with a repeated key) is listed
+given that cannot be read (a golden file of only a header, a skew table without its key column) is listed
 there too, with its error, and in ``unreadable``: the rest of the evidence is still judged, so one bad
 file never hides the causes the others show.
 """

@@ -179,6 +179,13 @@ def _long_lines(path: Path, separator: str) -> list[tuple[int, int, int]]:
     return out
 
 
+def no_rows(path: str | Path, frame: pd.DataFrame, what: str) -> InputError:
+    """The error for a table without a row: only a header, or every line malformed."""
+    aside = frame.attrs.get("set_aside")
+    why = f"every line malformed: {aside['rows']:,}, first {aside['first']}" if aside else "only a header?"
+    return InputError(f"{path}: no rows ({why}): {what}")
+
+
 def set_aside(frame: pd.DataFrame, path: str | Path) -> str | None:
     """What ``read_table`` set aside of ``path``, as a sentence, or None."""
     aside = frame.attrs.get("set_aside")
@@ -811,9 +818,10 @@ def drift(reference: str | Path, current: str | Path, settings: DriftSettings = 
             Path(save_reference).write_text(json.dumps({k: v for k, v in ref.items() if k != "set_aside"}))
         except OSError as exc:
             raise InputError(f"--save-reference {save_reference}: cannot write it ({exc.strerror})") from None
-    for path, rows in ((reference, ref["rows"]), (current, len(table))):
-        if rows == 0:
-            raise InputError(f"{path}: no rows (only a header?): nothing to compare")
+    if ref["rows"] == 0:
+        raise InputError(f"{reference}: no rows ({ref.get('set_aside') or 'only a header?'}): nothing to compare")
+    if table.empty:
+        raise no_rows(current, table, "nothing to compare")
     malformed = [n for n in (ref.get("set_aside"), set_aside(table, current)) if n]
     if not time_col:
         whole = compare(ref, table, settings, ignore)

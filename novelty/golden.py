@@ -7,6 +7,7 @@ per-label recall changes that explain the difference.
 
 from __future__ import annotations
 
+import numbers
 import os
 import sys
 from dataclasses import asdict, dataclass, field
@@ -16,7 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 
-from .drift import as_text, read_table
+from .drift import as_text, no_rows, read_table
 from .errors import InputError
 
 MIN_DROP = 0.02  # an accuracy drop smaller than this is not a regression, however significant
@@ -45,6 +46,7 @@ class GoldenReport:
     current_file: RunQuality | None = None  # the whole current file, when it has items the baseline lacks
     relabelled: int = 0   # paired items whose label differs between the files: both runs judged on CURRENT's
     no_prediction: dict = field(default_factory=dict)  # items with an empty prediction (wrong), by file
+    malformed: dict = field(default_factory=dict)  # file -> its first malformed line and why ('line 2: invalid JSON')
 
     @property
     def accuracy_change(self) -> float:
@@ -59,7 +61,7 @@ def golden(baseline: str | Path, current: str | Path, id_col: str = "id", label_
            text_col: str = "text") -> GoldenReport:
     """``predict`` ("module:function") re-runs the model on CURRENT's ``text_col`` instead of reading
     its predictions: the function takes a list of texts and returns one label per text."""
-    if not isinstance(bootstrap, int) or bootstrap < 1:
+    if not isinstance(bootstrap, numbers.Integral) or bootstrap < 1:
         raise InputError(f"bootstrap must be a whole number of draws, 1 or more (got {bootstrap!r})")
     before = _read(baseline, id_col, label_col, pred_col)
     after = _predicted(current, predict, id_col, label_col, pred_col, text_col) if predict else \
@@ -92,9 +94,11 @@ def golden(baseline: str | Path, current: str | Path, id_col: str = "id", label_
     whole = _quality(after, label_col, pred_col, bootstrap, seed) if len(after) > len(both) else None
     # a hair under MIN_DROP is floating point (0.57 - 0.55 = 0.01999...), not a smaller drop
     no_prediction = {name: int((frame[pred_col] == "").sum()) for name, frame in (("baseline", before), ("current", after))}
+    malformed = {name: frame.attrs["malformed"] for name, frame in (("baseline", before), ("current", after))
+                 if frame.attrs.get("malformed")}
     return GoldenReport(base, now, len(paired), fixed, broken, p, drop >= MIN_DROP - 1e-9 and p < 0.05,
                         _label_changes(paired, label_col, pred_col), left_out, whole, relabelled,
-                        {name: n for name, n in no_prediction.items() if n})
+                        {name: n for name, n in no_prediction.items() if n}, malformed)
 
 
 def _predicted(path, spec: str, id_col: str, label_col: str, pred_col: str, text_col: str) -> pd.DataFrame:
@@ -118,18 +122,26 @@ def _predicted(path, spec: str, id_col: str, label_col: str, pred_col: str, text
     frame = _malformed_left_out(read_table(path))
     if text_col not in frame.columns:
         raise InputError(f"{path}: no column {text_col!r} to run --predict on (use --text-col)")
-    texts = as_text(frame[text_col])  # the model is given text only: an empty cell is no item, not 'nan'
-    frame = frame[texts.notna()].copy()
-    frame.attrs["left_out"] = {**frame.attrs["left_out"], "no text to predict on": int(texts.isna().sum())}
+    given = as_text(frame[text_col]).notna()  # the model is given text only: an empty cell is no item, not 'nan'
+    frame = frame[given].copy()
+    frame.attrs["left_out"] = {**frame.attrs["left_out"], "no text to predict on": int((~given).sum())}
     try:
-        predictions = list(function(texts.dropna().tolist()))
+        predictions = list(function([str(t) for t in frame[text_col]]))  # as written, spaces and all
     except Exception as exc:  # the user's model failed: say so in one line, not with our traceback
         raise InputError(f"--predict {spec!r} failed on the texts of {path} ({type(exc).__name__}: {exc}); "
                          "it should take a list of texts and return a list of labels") from None
     if len(predictions) != len(frame):
         raise InputError(f"--predict {spec!r} returned {len(predictions)} labels for {len(frame)} texts")
-    frame[pred_col] = ["" if p is None else str(p) for p in predictions]  # None: no prediction (counted, wrong)
+    frame[pred_col] = ["" if _missing(p) else str(p) for p in predictions]  # None, NaN: no prediction (wrong)
     return _columns(frame, path, id_col, label_col, pred_col)
+
+
+def _missing(value) -> bool:
+    """None, NaN or pandas' NA: what a model returns for no answer."""
+    try:
+        return value is None or bool(pd.isna(value))
+    except (TypeError, ValueError):  # a list or an array: an answer, if an odd one
+        return False
 
 
 def _read(path, id_col: str, label_col: str, pred_col: str) -> pd.DataFrame:
@@ -140,7 +152,8 @@ def _read(path, id_col: str, label_col: str, pred_col: str) -> pd.DataFrame:
 def _malformed_left_out(frame: pd.DataFrame) -> pd.DataFrame:
     """The lines read_table set aside, as a reason items were left out."""
     aside = frame.attrs.get("set_aside")
-    frame.attrs["left_out"] = {f"malformed lines (first: {aside['first']})": aside["rows"]} if aside else {}
+    frame.attrs["left_out"] = {"malformed lines": aside["rows"]} if aside else {}
+    frame.attrs["malformed"] = aside["first"] if aside else None
     return frame
 
 
@@ -154,7 +167,7 @@ def _columns(frame: pd.DataFrame, path, id_col: str, label_col: str, pred_col: s
                          f"{', '.join(map(str, frame.columns))} (use --id-col, --label-col, --pred-col)")
     rows = len(frame)
     if not rows:
-        raise InputError(f"{path}: no rows (only a header?): no golden items to compare")
+        raise no_rows(path, frame, "no golden items to compare")
     numeric_ids = pd.api.types.is_numeric_dtype(frame[id_col]) and not pd.api.types.is_bool_dtype(frame[id_col])
     frame = frame[[id_col, label_col, pred_col]].copy()
     for column in (id_col, label_col, pred_col):  # 0 and 0.0 (a column with a gap) are one label; '  ' is none
@@ -167,6 +180,7 @@ def _columns(frame: pd.DataFrame, path, id_col: str, label_col: str, pred_col: s
                                 "repeated id (the last row kept)": len(frame) - len(unique),
                                 **frame.attrs.get("left_out", {})}
     unique.attrs["numeric_ids"] = numeric_ids
+    unique.attrs["malformed"] = frame.attrs.get("malformed")
     return unique
 
 

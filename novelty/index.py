@@ -307,8 +307,9 @@ class PromptIndex:
                              list({(r.source, r.line): r for r in self._rejects() + rows.rejects}.values()),
                              self.path / MODEL_FOLDER if self.adapted else None)
             self.__dict__.update(updated.__dict__)
+        touched = {rows.texts[i] for i in fresh} | {texts[p] for p in corrected}
         conflicts = _several_labels(list(self.prompts["text"]), [label_text(v) for v in self.prompts["label"]],
-                                    {rows.texts[i] for i in fresh} | {texts[p] for p in corrected})
+                                    touched) if touched else []  # one pass over the index, only after a change
         return AddResult(added=len(fresh), already_present=len(rows.texts) - len(fresh) - len(relabelled),
                          rejected=len(rows.rejects), total=len(self),
                          ids_renamed=sum(i in rows.renamed for i in fresh), relabelled=len(corrected),

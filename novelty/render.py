@@ -177,6 +177,7 @@ def format_golden(report) -> str:
                      "runs are judged against the current labels")
     lines += [f"no prediction  {name}: {n:,} items (counted as wrong)" for name, n in report.no_prediction.items()]
     lines += [f"left out  {name}: " + ", ".join(f"{n:,} {reason}" for reason, n in reasons.items())
+              + (f" (first: {report.malformed[name]})" if name in report.malformed else "")
               for name, reasons in report.left_out.items() if reasons]
     lines += [f"  {r['label']:<24} recall {r['recall_before']:.0%} -> {r['recall_now']:.0%}"
               for r in report.label_changes if r["change"] < 0]

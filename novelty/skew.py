@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .drift import join_keys, looks_like_time, read_table
+from .drift import join_keys, looks_like_time, no_rows, read_table
 from .errors import InputError
 
 
@@ -88,7 +88,7 @@ def skew(offline: str | Path, serving: str | Path, key: str, tolerance: float = 
         if key not in frame.columns:
             raise InputError(f"{path}: no key column {key!r} (--key) in the {name} table")
         if frame.empty:
-            raise InputError(f"{path}: no rows (only a header?): nothing to compare")
+            raise no_rows(path, frame, "nothing to compare")
     left[key], right[key] = join_keys(left[key], right[key])  # as text: '00123' (CSV) meets 123 (Parquet)
     rows = len(left), len(right)
     malformed = {name: frame.attrs["set_aside"] for name, frame in (("offline", left), ("serving", right))

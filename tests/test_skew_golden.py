@@ -343,7 +343,8 @@ def test_malformed_lines_are_set_aside_and_counted_in_golden_skew_and_drift(tmp_
     (tmp_path / "g.jsonl").write_text('{"id": 1, "label": "a", "prediction": "a"}\n{"id": 2, "label": "a"\n'
                                       '{"id": 3, "label": "b", "prediction": "b"}\n[1]\n')
     report = golden(tmp_path / "g.jsonl", tmp_path / "g.jsonl")  # was: the whole file refused, exit 2
-    assert report.paired == 2 and report.left_out["current"] == {"malformed lines (first: line 2: invalid JSON)": 2}
+    assert report.paired == 2 and report.left_out["current"] == {"malformed lines": 2}
+    assert report.malformed == {"baseline": "line 2: invalid JSON", "current": "line 2: invalid JSON"}
     (tmp_path / "o.csv").write_text("k,a\n1,1\n2,2,9\n3,3\n")
     (tmp_path / "s.csv").write_text("k,a\n1,1\n2,2\n3,4\n")
     paired = skew(tmp_path / "o.csv", tmp_path / "s.csv", "k")
@@ -395,3 +396,13 @@ def test_a_first_data_line_longer_than_the_header_is_set_aside_not_shifted(tmp_p
     frame = read_table(tmp_path / "first.csv")  # was: a = [2, 5, 7, 10] (the first column became the index)
     assert frame.to_dict("list") == {"a": [4, 9], "b": [5, 10]}
     assert frame.attrs["set_aside"] == {"rows": 2, "first": "line 2: expected 2 fields, saw 3"}
+
+
+def test_predict_gets_texts_as_written_and_a_nan_answer_is_no_prediction(tmp_path, monkeypatch):
+    (tmp_path / "nanmodel.py").write_text(
+        "import math\ndef predict(texts):\n    assert texts == ['  hello ', 'Bye']\n"
+        "    return [float('nan'), 'bye']\n")
+    write_csv(tmp_path / "p.csv", ["id", "text", "label", "prediction"], [(1, "  hello ", "hello", "a"), (2, "Bye", "bye", "b")])
+    monkeypatch.chdir(tmp_path)
+    report = golden(tmp_path / "p.csv", tmp_path / "p.csv", predict="nanmodel:predict", bootstrap=np.int64(50))
+    assert report.no_prediction == {"current": 1}  # was: the class 'nan'; the texts were stripped first
