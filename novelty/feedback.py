@@ -188,7 +188,6 @@ def import_feedback(db: str | Path, path: str | Path, id_col: str = "prompt_id",
                           reasons.listed())
 
 
-
 def _stage(conn, path: Path, id_col: str, label_col: str, time_col: str | None, careful: bool = False
            ) -> tuple[dict[str, None], int, "_Reasons"]:
     """The file's labels and rejects into the temporary tables, a chunk at a time; its columns, its
