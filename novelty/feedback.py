@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import csv
 import json
-import re
 import math
+import os
+import re
+import tempfile
 import warnings
 import zlib
 from collections import Counter
@@ -120,22 +122,23 @@ class Gap:
 CHUNK_ROWS = 100_000  # rows read, checked and staged at a time: memory follows the chunk, not the file
 
 _STAGE = """
-CREATE TEMP TABLE IF NOT EXISTS staged_labels (prompt_id TEXT PRIMARY KEY, label TEXT NOT NULL, labelled_at TEXT);
-CREATE TEMP TABLE IF NOT EXISTS staged_rejects AS SELECT * FROM main.rejects WHERE 0;
-DELETE FROM temp.staged_labels;
-DELETE FROM temp.staged_rejects;
+CREATE TABLE IF NOT EXISTS staging.labels (prompt_id TEXT PRIMARY KEY, label TEXT NOT NULL, labelled_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS staging.rejects AS SELECT * FROM main.rejects WHERE 0;
+DELETE FROM staging.labels;
+DELETE FROM staging.rejects;
 """
-# within one file the newest row of an id wins, else the last one
-_STAGE_LABEL = ("INSERT INTO temp.staged_labels VALUES (?,?,?) ON CONFLICT(prompt_id) DO UPDATE SET "
-                "label = excluded.label, labelled_at = excluded.labelled_at WHERE excluded.labelled_at IS NULL "
-                "OR staged_labels.labelled_at IS NULL OR excluded.labelled_at >= staged_labels.labelled_at")
+# Times compare without their 'Z', so a fraction of a second counts ('...00.5Z' sorts before '...00Z' as text).
+# Within one file the newest row of an id wins, else the last (a row without a time is as old as the file).
+_STAGE_LABEL = ("INSERT INTO staging.labels VALUES (?,?,?) ON CONFLICT(prompt_id) DO UPDATE SET "
+                "label = excluded.label, labelled_at = excluded.labelled_at "
+                "WHERE rtrim(excluded.labelled_at, 'Z') >= rtrim(labels.labelled_at, 'Z')")
 # a stored label newer than the file's is kept ('stale'); the rest is new, unchanged or changed
 _COMPARED = """
 WITH compared AS (
-    SELECT s.prompt_id, s.label, coalesce(s.labelled_at, :written) AS labelled_at, f.prompt_id IS NULL AS new,
-           coalesce(f.labelled_at, '') != '' AND coalesce(s.labelled_at, :written) < f.labelled_at AS stale,
+    SELECT s.prompt_id, s.label, s.labelled_at, f.prompt_id IS NULL AS new,
+           coalesce(f.labelled_at, '') != '' AND rtrim(s.labelled_at, 'Z') < rtrim(f.labelled_at, 'Z') AS stale,
            f.label = s.label AS same
-    FROM temp.staged_labels s LEFT JOIN main.feedback f USING (prompt_id))
+    FROM staging.labels s LEFT JOIN main.feedback f USING (prompt_id))
 """
 
 
@@ -147,28 +150,35 @@ def import_feedback(db: str | Path, path: str | Path, id_col: str = "prompt_id",
     and kept in the ``rejects`` table with their line and text (``run_id`` empty; re-importing the
     file replaces them). Only a file that cannot be read at all, or lacks a column, raises ``InputError``
     (``settings`` names what the user sets to fix a column: the CLI's flags, or monitor.toml's keys).
-    The file is read ``CHUNK_ROWS`` rows at a time into temporary tables and written to ``feedback``
-    in one transaction at the end: a file of millions of labels needs the memory of one chunk.
+    The file is read ``CHUNK_ROWS`` rows at a time into a scratch database beside ``db`` (on its disk,
+    not in a small /tmp; deleted after) and written to ``feedback`` in one transaction at the end: a
+    file of millions of labels needs the memory of one chunk, and ``db`` is not locked while it is read.
     """
     path = Path(path)
     store = Store(db)
+    staging = None
     try:
         conn = store.db.conn
+        staging = _scratch(Path(db))
+        conn.execute("ATTACH DATABASE ? AS staging", [str(staging)])
+        conn.execute("PRAGMA staging.journal_mode = OFF")  # scratch: nothing to roll back to
+        conn.execute("PRAGMA staging.synchronous = OFF")
+        written = _file_time(path)
         try:
-            columns, blank, reasons = _stage(conn, path, id_col, label_col, time_col)
+            columns, blank, reasons = _stage(conn, path, id_col, label_col, time_col, written)
         except _Reread:  # a line the fast CSV reader cannot place: start over, line by line
-            columns, blank, reasons = _stage(conn, path, id_col, label_col, time_col, careful=True)
+            columns, blank, reasons = _stage(conn, path, id_col, label_col, time_col, written, careful=True)
         missing = [c for c in (id_col, label_col, time_col) if c and c not in columns]
         if missing:
             unread = f"; {reasons.total:,} rows could not be read ({reasons.first})" if reasons.total else ""
             raise InputError(f"{path}: no column(s) {', '.join(map(repr, missing))}; columns: "
                              f"{', '.join(_printable(c) for c in columns) or 'none'}{unread} "
                              f"(use {settings})")
-        stamps = {"written": _file_time(path), "source": str(path), "now": utc_now()}
+        stamps = {"source": str(path), "now": utc_now()}
 
         def write() -> tuple:  # this file's rejects from an earlier import go: the file may have been mended
             conn.execute("DELETE FROM rejects WHERE run_id IS NULL AND source = ?", [str(path)])
-            conn.execute("INSERT OR REPLACE INTO rejects SELECT * FROM temp.staged_rejects")
+            conn.execute("INSERT OR REPLACE INTO main.rejects SELECT * FROM staging.rejects")
             counts = conn.execute(
                 f"{_COMPARED} SELECT count(*), total(new), total(NOT new AND stale), "
                 "total(NOT new AND NOT stale AND same), total(NOT new AND NOT stale AND NOT same) FROM compared",
@@ -178,36 +188,51 @@ def import_feedback(db: str | Path, path: str | Path, id_col: str = "prompt_id",
                 "WHERE new OR NOT (stale OR same) ON CONFLICT(prompt_id) DO UPDATE SET label = excluded.label, "
                 "labelled_at = excluded.labelled_at, source = excluded.source, imported_at = excluded.imported_at",
                 stamps)
-            (unknown,) = conn.execute("SELECT count(*) FROM temp.staged_labels WHERE prompt_id NOT IN "
+            (unknown,) = conn.execute("SELECT count(*) FROM staging.labels WHERE prompt_id NOT IN "
                                       "(SELECT prompt_id FROM main.scores)").fetchone()
             return (*map(int, counts), unknown)
         rows, new, stale, unchanged, changed, unknown = store.transaction(write)
     finally:
         store.close()
+        if staging is not None:
+            staging.unlink(missing_ok=True)
     return FeedbackImport(str(path), rows, new, changed, unchanged, stale, unknown, blank, reasons.total,
                           reasons.listed())
 
 
-def _stage(conn, path: Path, id_col: str, label_col: str, time_col: str | None, careful: bool = False
-           ) -> tuple[dict[str, None], int, "_Reasons"]:
-    """The file's labels and rejects into the temporary tables, a chunk at a time; its columns, its
+def _scratch(db: Path) -> Path:
+    """A new empty file beside ``db`` for the staging database (SQLite's own temporary files go to
+    /tmp, which a container may keep small: a 2 MB tmpfs failed a 200,000-label import)."""
+    handle, name = tempfile.mkstemp(dir=db.resolve().parent, prefix=f".{db.name}-feedback-", suffix=".tmp")
+    os.close(handle)
+    return Path(name)
+
+
+def _stage(conn, path: Path, id_col: str, label_col: str, time_col: str | None, written: str,
+           careful: bool = False) -> tuple[dict[str, None], int, "_Reasons"]:
+    """The file's labels and rejects into the staging database, a chunk at a time; its columns, its
     rows without id or label, and the reasons rows were set aside."""
     conn.executescript(_STAGE)
     columns: dict[str, None] = {}
     blank, reasons = 0, _Reasons()
     for frame, lines, rejects in _label_chunks(path, careful=careful):
-        columns.update(dict.fromkeys(map(str, frame.columns)))
+        names = list(map(str, frame.columns))
+        twice = sorted({c for c in (id_col, label_col, time_col) if c and names.count(c) > 1})
+        if twice:  # a Parquet file can name two columns alike: which one is meant cannot be told
+            raise InputError(f"{path}: more than one column is called {' and '.join(map(repr, twice))}; "
+                             "keep one of each")
+        columns.update(dict.fromkeys(names))
         if all(c in frame.columns for c in (id_col, label_col)):  # a JSONL chunk may lack one: blank rows
             rows, chunk_blank, bad_rows = _rows(frame, lines, id_col, label_col,
-                                                time_col if time_col in frame.columns else None)
+                                                time_col if time_col in frame.columns else None, written)
             rejects += bad_rows
         else:
             rows, chunk_blank = {}, len(frame)
         blank += chunk_blank
         reasons.add(rejects)
-        with conn:  # temporary tables only: the database itself is not locked while the file is read
+        with conn:  # the staging database only: the database itself is not locked while the file is read
             conn.executemany(_STAGE_LABEL, [(pid, label, when) for pid, (label, when) in rows.items()])
-            conn.executemany(f"INSERT INTO temp.staged_rejects VALUES ({','.join('?' * len(REJECT_COLUMNS))})",
+            conn.executemany(f"INSERT INTO staging.rejects VALUES ({','.join('?' * len(REJECT_COLUMNS))})",
                              [tuple(reject_row(None, str(path), r.line, r.reason, _storable(r.raw)).values())
                               for r in rejects])
     return columns, blank, reasons
@@ -276,7 +301,7 @@ def _parquet_chunks(path: Path, size: int) -> Iterator[_Chunk]:
     table = pq.ParquetFile(path)
     done = 0
     for batch in table.iter_batches(batch_size=size):
-        frame = batch.to_pandas()
+        frame = batch.to_pandas(integer_object_nulls=True)  # an int64 id with a null stays exact, not float
         yield _Chunk(frame, list(range(done + 1, done + len(frame) + 1)), [])
         done += len(frame)
     if not done:
@@ -337,7 +362,7 @@ def _csv_lines(path: Path, sep: str, size: int) -> Iterator[_Chunk]:
                 elif row:
                     rows.append(row + [None] * (len(header) - len(row)))
                     lines.append(start)
-            if len(rows) >= size or ended:
+            if len(rows) + len(rejects) >= size or ended:  # rows set aside count: memory follows the chunk
                 yield _Chunk(pd.DataFrame(rows, columns=names, dtype=object), lines, rejects)
                 rows, lines, rejects = [], [], []
 
@@ -353,30 +378,32 @@ def _jsonl_chunks(path: Path, size: int) -> Iterator[_Chunk]:
             try:
                 record = json.loads(raw)
             except (json.JSONDecodeError, RecursionError):
-                rejects.append(Reject(number, "invalid JSON", raw))
-                continue
-            if not isinstance(record, dict):
+                record = Reject(number, "invalid JSON", raw)
+            if isinstance(record, Reject):
+                rejects.append(record)
+            elif not isinstance(record, dict):
                 rejects.append(Reject(number, "row is not a JSON object", raw))
             elif not all(is_utf8(str(key)) for key in record):
                 rejects.append(Reject(number, "not valid UTF-8", raw))
             else:
                 records.append(record)
                 lines.append(number)
-                if len(records) >= size:
-                    yield _Chunk(pd.DataFrame(records, dtype=object), lines, rejects)
-                    records, lines, rejects = [], [], []
+            if len(records) + len(rejects) >= size:  # rows set aside count: memory follows the chunk
+                yield _Chunk(pd.DataFrame(records, dtype=object), lines, rejects)
+                records, lines, rejects = [], [], []
     yield _Chunk(pd.DataFrame(records, dtype=object), lines, rejects)
 
 
-def _rows(frame, lines: list[int], id_col: str, label_col: str, time_col: str | None
-          ) -> tuple[dict[str, tuple[str, str | None]], int, list[Reject]]:
+def _rows(frame, lines: list[int], id_col: str, label_col: str, time_col: str | None, written: str
+          ) -> tuple[dict[str, tuple[str, str]], int, list[Reject]]:
     """prompt_id -> (label, labelled_at), the rows without id or label, and the rows set aside;
-    within the chunk the newest (else last) row of an id wins."""
-    out: dict[str, tuple[str, str | None]] = {}
+    within the chunk the newest (else last) row of an id wins, a row without a time being as old as
+    its file (``written``): the rule is the same whichever chunk a row falls in."""
+    out: dict[str, tuple[str, str]] = {}
     blank, rejects = 0, []
     times = frame[time_col] if time_col else [None] * len(frame)
-    labels = _whole_numbers([None if isinstance(v, str) and v.strip().lower() in NA_LABELS else v
-                             for v in frame[label_col]])
+    labels = [None if isinstance(v, str) and v.strip().lower() in NA_LABELS else _whole_number(v)
+              for v in frame[label_col]]
     for line, pid, label, stamp in zip(lines, frame[id_col], labels, times):
         if _blank(pid) or _blank(label):
             blank += 1
@@ -388,14 +415,17 @@ def _rows(frame, lines: list[int], id_col: str, label_col: str, time_col: str | 
         if not is_utf8(f"{pid}{label}{stamp if isinstance(stamp, str) else ''}"):
             rejects.append(Reject(line, "not valid UTF-8", f"{pid}, {label}"))
             continue
-        when = None
+        if "\n" in label or "\r" in label:  # a quote left open swallows the lines after it into one label
+            rejects.append(Reject(line, "label with a line break (an unclosed quote?)", f"{pid}, {label}"))
+            continue
+        when = written
         if time_col and not _blank(stamp):
             when = format_time(stamp)
             if when is None:
                 rejects.append(Reject(line, f"{time_col} is not a date or time", str(stamp)))
                 continue
         seen = out.get(pid)
-        if seen is None or not (when and seen[1] and when < seen[1]):
+        if seen is None or when.rstrip("Z") >= seen[1].rstrip("Z"):
             out[pid] = (label, when)
     return out, blank, rejects
 
@@ -403,17 +433,14 @@ def _rows(frame, lines: list[int], id_col: str, label_col: str, time_col: str | 
 _WHOLE = re.compile(r"-?\d+(\.0+)?")
 
 
-def _whole_numbers(column: list) -> list:
-    """A column of whole numbers written as floats ('12.0', as pandas writes one with gaps) as '12';
-    a column with any other text is left as it is. Leading zeros stay ('00123').
+def _whole_number(value):
+    """A whole number written as a float ('12.0', as pandas writes a column with gaps) as '12', each
+    value on its own (a file read in chunks must not depend on its other rows); leading zeros stay.
 
-    >>> _whole_numbers(["12.0", None, "7", "007.0"]), _whole_numbers(["12.0", "a"])
-    (['12', None, '7', '007'], ['12.0', 'a'])
+    >>> [_whole_number(v) for v in ("12.0", None, "7", "007.0", "1.5", "a")]
+    ['12', None, '7', '007', '1.5', 'a']
     """
-    texts = [v.strip() for v in column if isinstance(v, str) and v.strip()]
-    if not texts or not all(_WHOLE.fullmatch(v) for v in texts):
-        return column
-    return [canonical_id(v) if isinstance(v, str) and v.strip() else v for v in column]
+    return canonical_id(value) if isinstance(value, str) and _WHOLE.fullmatch(value.strip()) else value
 
 
 def _blank(value) -> bool:

@@ -441,7 +441,7 @@ def test_feedback_keeps_the_rows_it_sets_aside_in_the_rejects_table(tmp_path):
         kept = conn.execute("SELECT run_id, source, line, reason, raw FROM rejects ORDER BY line").fetchall()
     assert kept == [(None, str(path), 3, "expected 3 fields, got 4", "r2,crypto,extra,x"),
                     (None, str(path), 4, "not valid UTF-8", "r3, bal\\xffance"),
-                    (None, str(path), 5, "at is not a date or time", "notatime")]
+                    (None, str(path), 5, "label with a line break (an unclosed quote?)", "r4, two\nlines")]
     lines = tmp_path / "a.jsonl"
     lines.write_text('{"prompt_id": "r6", "label": "x"}\nnot json\n')
     import_feedback(db, lines)
@@ -774,3 +774,43 @@ def test_each_step_line_is_echoed_as_the_step_ends(monitor):
     out = CliRunner().invoke(app, ["run", "--config", str(monitor), "--date", "2026-11-18"]).output.splitlines()
     assert out[0] == lines[0] and [line.split()[0] for line in out[1:9]] == list(STEPS)  # each step once, in order
     assert out[9:] == ["No alert.", f"Report: {Path(summary.report).resolve()}"]
+
+
+def test_feedback_import_edge_cases_from_a_qa_round(tmp_path, monkeypatch):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from novelty import feedback
+
+    db = tmp_path / "m.db"
+    mixed = tmp_path / "mixed.csv"  # the same id timed, untimed (as old as the file), then timed and older
+    mixed.write_text("prompt_id,label,at\nf1,x,2026-11-20\nr1,L1,2026-11-20\nr1,L2,\nr1,L3,2026-11-19\n")
+    winners = set()
+    for size in (1, 2, 3, 100):  # was: L1 or L3 depending on where a chunk ended
+        monkeypatch.setattr(feedback, "CHUNK_ROWS", size)
+        import_feedback(tmp_path / f"m{size}.db", mixed, time_col="at")
+        winners.add(_stored_feedback(tmp_path / f"m{size}.db")["r1"][0])
+    assert winners == {"L2"}
+    assert not [p for p in tmp_path.iterdir() if "feedback-" in p.name]  # the staging files are gone
+    chunks = list(feedback._label_chunks(_written(tmp_path / "bad.jsonl", "not json\n" * 7), size=2))
+    assert max(len(c.rejects) + len(c.frame) for c in chunks) <= 2  # was: every rejected line in one chunk
+    two = pa.Table.from_arrays([pa.array(["a", "b"]), pa.array(["x", "y"]), pa.array(["v", "w"])],
+                               names=["prompt_id", "label", "label"])
+    pq.write_table(two, tmp_path / "two.parquet")
+    with pytest.raises(InputError, match="more than one column is called 'label'"):  # was: the word 'label' stored
+        import_feedback(db, tmp_path / "two.parquet")
+    pq.write_table(pa.table({"prompt_id": pa.array([1234567890123456789, 1234567890123456790, None], pa.int64()),
+                             "label": ["a", "b", "c"]}), tmp_path / "big.parquet")
+    import_feedback(db, tmp_path / "big.parquet")  # was: both read as 1234567890123456768.0, one label lost
+    assert {"1234567890123456789", "1234567890123456790"} <= set(_stored_feedback(db))
+    fine = _written(tmp_path / "ms.csv", "prompt_id,label,t\nm1,old,1764000000000\nm1,new,1764000000500\n")
+    import_feedback(db, fine, time_col="t")  # was: 'old' (a fraction of a second sorted before the whole one)
+    assert _stored_feedback(db)["m1"][0] == "new"
+    quote = _written(tmp_path / "q.csv", 'prompt_id,label\nq1,a\nq2,"abc\nq3,b\nq4,c\n')
+    got = import_feedback(db, quote)  # was: q2's label 'abc\\nq3,b\\nq4,c' stored, q3 and q4 gone unsaid
+    assert got.reject_reasons[0]["reason"] == "label with a line break (an unclosed quote?)" and "q2" not in \
+        _stored_feedback(db)
+
+
+def _written(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
