@@ -26,7 +26,7 @@ import pandas as pd
 from scipy.stats import chi2_contingency, ks_2samp, wasserstein_distance
 
 from .errors import InputError
-from .logs import EARLIEST, EPOCH_MS_ABOVE, LATEST, detect_format, field_separator, open_text
+from .logs import EARLIEST, EPOCH_MS_ABOVE, LATEST, detect_format, field_separator, open_text, parquet_source
 from .stats import benjamini_hochberg, p_text
 
 PROFILE_FORMAT = "novelty-reference-profile/1"
@@ -99,7 +99,7 @@ def read_table(path: str | Path, text_columns: tuple[str, ...] = (), keep_inf: b
     aside: list[tuple[int, str]] = []
     try:
         if kind == "parquet":
-            frame = pd.read_parquet(path)
+            frame = pd.read_parquet(parquet_source(path))
         elif kind == "jsonl":
             frame = _read_jsonl(path, aside)
         else:

@@ -41,7 +41,7 @@ from scipy.stats import binomtest, norm
 
 from .errors import InputError
 from .logs import (NA_LABELS, as_paths, canonical_id, detect_format, field_separator, format_time, is_utf8, open_text,
-                   same_label, sql_bound)
+                   parquet_source, same_label, sql_bound)
 from .spikes import Incident, parse_range, window_seconds
 from .stats import wilson_interval
 from .store import REJECT_COLUMNS, Store, reject_row, utc_now
@@ -298,7 +298,7 @@ def _label_chunks(path: Path, size: int = 0, careful: bool = False) -> Iterator[
 
 
 def _parquet_chunks(path: Path, size: int) -> Iterator[_Chunk]:
-    table = pq.ParquetFile(path)
+    table = pq.ParquetFile(parquet_source(path))  # gzipped too, as score reads it
     done = 0
     for batch in table.iter_batches(batch_size=size):
         frame = batch.to_pandas(integer_object_nulls=True)  # an int64 id with a null stays exact, not float

@@ -246,16 +246,20 @@ def _csv_line(row: list[str], delimiter: str) -> str:
     return out.getvalue()
 
 
+def parquet_source(path: Path) -> Path | io.BytesIO:
+    """What pyarrow can read: the path, or for a gzipped Parquet file (the docs say gzip too) its
+    bytes unzipped into memory, as Parquet needs to seek."""
+    if not _gzipped(path):
+        return path
+    with _open_bytes(path) as fh:
+        return io.BytesIO(fh.read())
+
+
 def _parquet_records(path: Path, columns: Columns, validator: "_Validator") -> Iterator[tuple[int, Any, str]]:
     import pyarrow.parquet as pq
 
-    try:  # Parquet needs to seek: a gzipped one (the docs say gzip too) is unzipped into memory
-        if _gzipped(path):
-            with _open_bytes(path) as fh:
-                source = io.BytesIO(fh.read())
-        else:
-            source = path
-        parquet = pq.ParquetFile(source)
+    try:
+        parquet = pq.ParquetFile(parquet_source(path))
     except Exception as exc:  # pyarrow raises ArrowInvalid, OSError... for a bad file
         raise InputError(f"{path}: not a readable Parquet file ({exc})") from None
     validator.check_header(parquet.schema_arrow.names)

@@ -814,3 +814,16 @@ def test_feedback_import_edge_cases_from_a_qa_round(tmp_path, monkeypatch):
 def _written(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def test_feedback_and_drift_read_gzipped_parquet_as_score_does(tmp_path):
+    import gzip
+
+    import pandas as pd
+
+    from novelty.drift import read_table
+
+    pd.DataFrame({"prompt_id": ["a", "b"], "label": ["x", "y"]}).to_parquet(tmp_path / "l.parquet")
+    (tmp_path / "l.parquet.gz").write_bytes(gzip.compress((tmp_path / "l.parquet").read_bytes()))
+    got = import_feedback(tmp_path / "m.db", tmp_path / "l.parquet.gz")  # was: 'Parquet magic bytes not found'
+    assert got.new == 2 and read_table(tmp_path / "l.parquet.gz").shape == (2, 2)
