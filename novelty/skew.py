@@ -7,6 +7,7 @@ be compared, which is what ``drift`` does.
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -172,6 +173,15 @@ def _number(value) -> float:
 _PADDED = r"\s*[+-]?0\d"  # '00501': a code whose zeros matter, not the number 501
 
 
+def _texts(values: pd.Series) -> np.ndarray:
+    """Values as text to compare; a list as JSON, however it was read ([1, 2] from JSONL, an array
+    from Parquet, which str() writes '[1 2]')."""
+    if values.dtype != object:
+        return values.astype(str).to_numpy()
+    return np.array([json.dumps(v.tolist() if isinstance(v, np.ndarray) else list(v), default=str)
+                     if isinstance(v, (list, tuple, np.ndarray)) else str(v) for v in values], dtype=object)
+
+
 def _times(values: pd.Series) -> pd.Series | None:
     """The values as UTC instants (NaT where one cannot be read: 'unknown') when they are datetimes or
     ISO times, else None."""
@@ -210,7 +220,7 @@ def _compare(a: pd.Series, b: pd.Series, keys: pd.Index, feature: str, tolerance
         close[spots] = (times[0][instants] == times[1][instants]).to_numpy()
         rest[spots] = False
     if rest.any():  # the rest as text, both missing alike
-        close[rest] = (a[rest].astype(str).to_numpy() == b[rest].astype(str).to_numpy()) | (na[rest] & nb[rest])
+        close[rest] = (_texts(a[rest]) == _texts(b[rest])) | (na[rest] & nb[rest])
     numeric = bool(read.any())
     differ = ~close
     rate = float(differ.mean())

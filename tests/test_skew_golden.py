@@ -406,3 +406,10 @@ def test_predict_gets_texts_as_written_and_a_nan_answer_is_no_prediction(tmp_pat
     monkeypatch.chdir(tmp_path)
     report = golden(tmp_path / "p.csv", tmp_path / "p.csv", predict="nanmodel:predict", bootstrap=np.int64(50))
     assert report.no_prediction == {"current": 1}  # was: the class 'nan'; the texts were stripped first
+
+
+def test_skew_compares_lists_by_their_items_whatever_the_format(tmp_path):
+    pd.DataFrame({"id": [1, 2], "tags": [[1, 2], [3]]}).to_parquet(tmp_path / "o.parquet")
+    write_jsonl(tmp_path / "s.jsonl", [{"id": 1, "tags": [1, 2]}, {"id": 2, "tags": [3, 4]}])
+    [tags] = skew(tmp_path / "o.parquet", tmp_path / "s.jsonl", "id").findings
+    assert (tags.mismatches, tags.example_keys) == (1, ["2"])  # was 2 of 2: '[1 2]' against '[1, 2]'
