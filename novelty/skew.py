@@ -114,8 +114,8 @@ def skew(offline: str | Path, serving: str | Path, key: str, tolerance: float = 
         sides[name] = unique[~twice].set_index(key)
     left, right = sides["offline"], sides["serving"]
     both = left.index.intersection(right.index, sort=False)
+    shared = len(present["offline"] & present["serving"])  # distinct keys on both sides, repeated ones too
     if not len(both):
-        shared = len(present["offline"] & present["serving"])
         if shared:
             raise InputError(f"no {key!r} value is in both tables once: the {shared:,} keys they share repeat with "
                              "different values (e.g. " + ", ".join(
@@ -123,7 +123,6 @@ def skew(offline: str | Path, serving: str | Path, key: str, tolerance: float = 
         hint = "; ".join(f"{name} keys such as {', '.join(map(repr, u['examples'][:3]))}"
                          for name, u in unmatched.items() if u["examples"])
         raise InputError(f"no {key!r} value is in both tables: nothing to compare" + (f" ({hint})" if hint else ""))
-    paired_keys = len(present["offline"] & present["serving"])
     left, right = left.loc[both], right.loc[both]
     features = [c for c in left.columns if c in right.columns]
     findings = [_compare(left[f], right[f], both, str(f), tolerance, min_mismatch) for f in features]
@@ -135,7 +134,7 @@ def skew(offline: str | Path, serving: str | Path, key: str, tolerance: float = 
                  for side, mine, other in (("offline", left, right), ("serving", right, left))
                  for c in mine.columns if c not in other.columns]
     return SkewReport(*rows, len(both), findings, null_keys, unmatched, repeated, copies, malformed,
-                      {name: len(k) for name, k in keys.items()}, paired_keys)
+                      {name: len(k) for name, k in keys.items()}, shared)
 
 
 def _same_rows(frame: pd.DataFrame) -> pd.Series:
