@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError
-from .logs import sql_bound
+from .logs import sql_bound, time_bounds
 from .spikes import parse_range
 from .store import Store, utc_now
 
@@ -206,14 +206,11 @@ def _in_range(columns: str, condition: str, since: str | None, until: str | None
     """SQL (and its arguments) for ``columns`` and ``ts`` of the scored prompts meeting ``condition``,
     logged in [since, until), or scored then when logged without a time. Two queries joined, so the
     timed ones walk a ts index (one WHERE on COALESCE(ts, scored_at) scanned every prompt)."""
-    bounds, args = [], []
-    for stamp, op in ((since, ">="), (until, "<")):
-        if stamp:
-            bounds.append(op), args.append(sql_bound(stamp))
-    timed = " ".join(f"AND ts {op} ?" for op in bounds)
-    untimed = " ".join(f"AND scored_at {op} ?" for op in bounds)
-    return (f"SELECT {columns}, ts FROM scores WHERE {condition} AND ts IS NOT NULL {timed} UNION ALL "
-            f"SELECT {columns}, scored_at FROM scores WHERE {condition} AND ts IS NULL {untimed}", args + args)
+    timed, args = time_bounds("ts", since, until)
+    untimed, _ = time_bounds("scored_at", since, until)
+    return (f"SELECT {columns}, ts FROM scores WHERE {' AND '.join([condition, 'ts IS NOT NULL', *timed])} "
+            f"UNION ALL SELECT {columns}, scored_at FROM scores WHERE "
+            f"{' AND '.join([condition, 'ts IS NULL', *untimed])}", args + args)
 
 
 def _novel_rows(store: Store, since: str | None, until: str | None) -> list[dict]:

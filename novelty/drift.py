@@ -26,7 +26,7 @@ import pandas as pd
 from scipy.stats import chi2_contingency, ks_2samp, wasserstein_distance
 
 from .errors import InputError
-from .logs import EARLIEST, EPOCH_MS_ABOVE, LATEST, detect_format, field_separator, open_text, parquet_source
+from .logs import EARLIEST, EPOCH_MS_ABOVE, LATEST, detect_format, field_separator, numbered_rows, open_text, parquet_source
 from .stats import benjamini_hochberg, p_text
 
 PROFILE_FORMAT = "novelty-reference-profile/1"
@@ -171,12 +171,8 @@ def _long_lines(path: Path, separator: str) -> list[tuple[int, int, int]]:
     with open_text(path) as fh:
         reader = csv.reader(fh, delimiter=separator)
         header = next(reader, [])
-        out, start = [], reader.line_num + 1
-        for row in reader:
-            if len(row) > len(header):
-                out.append((start, len(header), len(row)))
-            start = reader.line_num + 1
-    return out
+        return [(start, len(header), len(row)) for start, row in numbered_rows(reader)
+                if not isinstance(row, csv.Error) and len(row) > len(header)]
 
 
 def no_rows(path: str | Path, frame: pd.DataFrame, what: str) -> InputError:

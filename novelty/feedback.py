@@ -40,8 +40,8 @@ import pyarrow.parquet as pq
 from scipy.stats import binomtest, norm
 
 from .errors import InputError
-from .logs import (NA_LABELS, as_paths, canonical_id, detect_format, field_separator, format_time, is_utf8, open_text,
-                   parquet_source, same_label, sql_bound)
+from .logs import (as_paths, canonical_id, detect_format, field_separator, format_time, is_na_label, is_utf8,
+                   numbered_rows, open_text, parquet_source, same_label, time_bounds)
 from .spikes import Incident, parse_range, window_seconds
 from .stats import wilson_interval
 from .store import REJECT_COLUMNS, Store, reject_row, utc_now
@@ -347,24 +347,19 @@ def _csv_lines(path: Path, sep: str, size: int) -> Iterator[_Chunk]:
         for column in header:  # duplicate names as pandas makes them: a, a.1
             names.append(f"{column}.{seen[column]}" if seen[column] else column)
             seen[column] += 1
-        rows, lines, rejects, ended = [], [], [], False
-        while not ended:
-            start = reader.line_num + 1
-            try:
-                row = next(reader)
-            except StopIteration:
-                ended = True
-            except csv.Error as exc:
-                rejects.append(Reject(start, "malformed CSV", str(exc)))
+        rows, lines, rejects = [], [], []
+        for start, row in numbered_rows(reader):
+            if isinstance(row, csv.Error):
+                rejects.append(Reject(start, "malformed CSV", str(row)))
+            elif len(row) > len(header):
+                rejects.append(Reject(start, f"expected {len(header)} fields, got {len(row)}", sep.join(row)))
             else:
-                if len(row) > len(header):
-                    rejects.append(Reject(start, f"expected {len(header)} fields, got {len(row)}", sep.join(row)))
-                elif row:
-                    rows.append(row + [None] * (len(header) - len(row)))
-                    lines.append(start)
-            if len(rows) + len(rejects) >= size or ended:  # rows set aside count: memory follows the chunk
+                rows.append(row + [None] * (len(header) - len(row)))
+                lines.append(start)
+            if len(rows) + len(rejects) >= size:  # rows set aside count: memory follows the chunk
                 yield _Chunk(pd.DataFrame(rows, columns=names, dtype=object), lines, rejects)
                 rows, lines, rejects = [], [], []
+        yield _Chunk(pd.DataFrame(rows, columns=names, dtype=object), lines, rejects)
 
 
 def _jsonl_chunks(path: Path, size: int) -> Iterator[_Chunk]:
@@ -402,7 +397,7 @@ def _rows(frame, lines: list[int], id_col: str, label_col: str, time_col: str | 
     out: dict[str, tuple[str, str]] = {}
     blank, rejects = 0, []
     times = frame[time_col] if time_col else [None] * len(frame)
-    labels = [None if isinstance(v, str) and v.strip().lower() in NA_LABELS else _whole_number(v)
+    labels = [None if isinstance(v, str) and is_na_label(v) else _whole_number(v)
               for v in frame[label_col]]
     for line, pid, label, stamp in zip(lines, frame[id_col], labels, times):
         if _blank(pid) or _blank(label):
@@ -551,12 +546,8 @@ def online_accuracy(db: str | Path, window: str = "1d", since: str | None = None
 
 
 def _range(since: str | None, until: str | None) -> tuple[str, list]:
-    parts, args = [], []
-    for stamp, op in zip(parse_range(since, until), (">=", "<")):  # refuses an empty range, as spikes does
-        if stamp:
-            parts.append(f"AND s.ts {op} ?")
-            args.append(sql_bound(stamp))
-    return " ".join(parts), args
+    conditions, args = time_bounds("s.ts", *parse_range(since, until))  # refuses an empty range, as spikes does
+    return "".join(f" AND {c}" for c in conditions), args
 
 
 def _window(start: int, size: int, rows: list, prompts: int) -> OnlineWindow:

@@ -213,6 +213,24 @@ def _jsonl_records(path: Path, columns: Columns, validator: "_Validator") -> Ite
                     yield number, _Bad("invalid JSON: nested too deeply"), raw
 
 
+def numbered_rows(reader) -> Iterator[tuple[int, list[str] | csv.Error]]:
+    """(the line each row starts on, its fields) of a ``csv.reader`` past its header, blank lines left
+    out; a row the csv module cannot read comes as its ``csv.Error`` (reading goes on after it), so
+    each caller says what it does with one. The start, not ``line_num``: a quoted line break (or a
+    quote left open) ends a row lines later."""
+    while True:
+        start = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield start, exc
+            continue
+        if row:
+            yield start, row
+
+
 def _csv_records(path: Path, columns: Columns, validator: "_Validator") -> Iterator[tuple[int, Any, str]]:
     delimiter = field_separator(path)
     with open_text(path) as fh, _readable(path, lambda: f" after line {reader.line_num}"):
@@ -222,22 +240,15 @@ def _csv_records(path: Path, columns: Columns, validator: "_Validator") -> Itera
             raise InputError(f"{path} has no header row")
         header[0] = header[0].lstrip("\ufeff")
         validator.check_header(header)
-        start = reader.line_num + 1
-        while True:
-            try:
-                row = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:
-                yield start, _Bad(f"malformed CSV: {exc}"), ""
-                start = reader.line_num + 1
+        for start, row in numbered_rows(reader):
+            if isinstance(row, csv.Error):
+                yield start, _Bad(f"malformed CSV: {row}"), ""
                 continue
             raw = _csv_line(row, delimiter)
-            if row and len(row) != len(header):
+            if len(row) != len(header):
                 yield start, _Bad(f"expected {len(header)} fields, got {len(row)}"), raw
-            elif row:
+            else:
                 yield start, dict(zip(header, row)), raw
-            start = reader.line_num + 1
 
 
 def _csv_line(row: list[str], delimiter: str) -> str:
@@ -388,6 +399,11 @@ _WHOLE_FLOAT = re.compile(r"-?\d+\.0+")
 NA_LABELS = {"na", "n/a", "#n/a", "<na>", "null", "none", "nan"}  # R, SQL, pandas, any case: not labelled yet
 
 
+def is_na_label(text: str) -> bool:
+    """A label cell that says 'not labelled yet' ('NA', 'null', ' None '): feedback and queue import alike."""
+    return text.strip().lower() in NA_LABELS
+
+
 def canonical_id(value: str | None) -> str | None:
     """A prompt id as stored and joined on: without surrounding spaces, and a whole number written as
     a float ('12.0': a Parquet or pandas column of integer ids with a gap turns float) without its
@@ -511,6 +527,21 @@ def open_output(out: Path, example: str, inputs: Sequence[str | Path | None] = (
             yield fh
     except OSError as exc:
         raise InputError(f"{out}: writing it failed ({exc.strerror or exc})") from None
+
+
+def time_bounds(column: str, since: str | None, until: str | None) -> tuple[list[str], list[str]]:
+    """The SQL conditions ``column`` in [since, until) for the bounds given (canonical times), and their
+    arguments: none when both ends are open.
+
+    >>> time_bounds("ts", "2026-11-24T00:00:00Z", None)
+    (['ts >= ?'], ['2026-11-24T00:00:00'])
+    """
+    conditions, args = [], []
+    for stamp, op in ((since, ">="), (until, "<")):
+        if stamp:
+            conditions.append(f"{column} {op} ?")
+            args.append(sql_bound(stamp))
+    return conditions, args
 
 
 def sql_bound(stamp: str | None) -> str | None:

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import clusters
 from .errors import InputError
-from .logs import NA_LABELS, check_file, field_separator, open_output, refuse_overwrite, sql_bound
+from .logs import check_file, field_separator, is_na_label, numbered_rows, open_output, refuse_overwrite, sql_bound
 from .store import Store, utc_now
 
 STATUSES = ("pending", "exported", "labelled", "trained")
@@ -198,13 +198,9 @@ def _label_rows(path: Path) -> tuple[dict[str, str], dict[str, list[int]]]:
         if twice:  # a dict of the row would keep the last one's value, silently
             raise InputError(f"{path}: the header names {' and '.join(map(repr, twice))} more than once; "
                              "keep one of each")
-        while True:
-            start = reader.line_num + 1  # where the row starts: a quote left open runs to the end
-            fields = next(reader, None)
-            if fields is None:
-                break
-            if not fields:  # a blank line
-                continue
+        for start, fields in numbered_rows(reader):  # where a row starts: a quote left open runs to the end
+            if isinstance(fields, csv.Error):
+                raise fields
             row = dict(zip(header, fields + [None] * (len(header) - len(fields))))  # as csv.DictReader
             if len(fields) > len(header):
                 row[None] = fields[len(header):]
@@ -250,7 +246,7 @@ def _skip_reason(row: dict) -> str | None:
     label = row["label"].strip()
     if not label:
         return "blank_label"
-    if label.lower() in NA_LABELS:
+    if is_na_label(label):
         return "not_labelled"
     return "label_line_break" if "\n" in label or "\r" in label else None
 

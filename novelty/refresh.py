@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError
-from .logs import open_output, sql_bound
+from .logs import open_output, time_bounds
 from .spikes import parse_bound
 from .store import Store
 
@@ -118,11 +118,7 @@ def _allocate(strata: dict[str, list[int]], budget: int, rng: np.random.Generato
 
 
 def _recent(store: Store, since: str | None, until: str | None) -> list[dict]:
-    where, args = [], []
-    if since:
-        where.append("COALESCE(s.ts, s.scored_at) >= ?"), args.append(sql_bound(since))
-    if until:
-        where.append("COALESCE(s.ts, s.scored_at) < ?"), args.append(sql_bound(until))
+    where, args = time_bounds("COALESCE(s.ts, s.scored_at)", since, until)
     rows = store.db.query(
         "SELECT s.prompt_id, s.text, s.predicted_label, s.nearest_label, s.p_value, s.novelty, s.is_novel, s.ts, "
         "m.cluster_id, c.name AS cluster_name FROM scores s LEFT JOIN cluster_members m USING (prompt_id) "
