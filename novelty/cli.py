@@ -21,7 +21,7 @@ import typer
 
 from . import __version__
 from .errors import InputError, NoveltyError
-from .logs import Columns
+from .logs import Columns, is_stdout
 from .render import (format_clusters, format_diagnosis, format_drift, format_feedback, format_golden,
                      format_score_summary, format_skew, format_spikes, clip, one_line, to_json)
 
@@ -94,6 +94,14 @@ def _progress(total: Optional[int], unit: str, desc: str) -> Iterator:
 
 def _print_json(payload) -> None:
     typer.echo(to_json(payload))
+
+
+def _check_stdout(out: Path, as_json: bool) -> bool:
+    """Whether ``-o -`` sends the output to standard output (the command's own messages then go to
+    stderr); with --json both would land there, which is refused."""
+    if is_stdout(out) and as_json:
+        raise InputError("-o - and --json both write to standard output; give -o a file name")
+    return is_stdout(out)
 
 
 def _exit_cleanly_on_sigterm() -> dict:
@@ -609,7 +617,8 @@ def _exit_unreadable(diagnosis) -> None:
 @app.command("report")
 def report_command(
     db: Path = typer.Option(..., "--db", help=DB_HELP),
-    out: Path = typer.Option(Path("report.html"), "-o", "--out", help="HTML file to write."),
+    out: Path = typer.Option(Path("report.html"), "-o", "--out", help="HTML file to write; - for standard "
+                           "output."),
     reference: Optional[Path] = EVIDENCE["reference"],
     current: Optional[Path] = EVIDENCE["current"],
     since: Optional[str] = typer.Option(None, help="Only windows and prompts from this date."),
@@ -637,6 +646,7 @@ def report_command(
 
     with _user_errors():
         _check_fail_on(fail_on, {"cause"})
+        piped = _check_stdout(out, as_json)
         result = write_report(db, out, reference=reference, current=current, since=since, until=until,
                               ignore=set(ignore),
                               offline=offline, serving=serving, key=key, golden_baseline=golden_baseline,
@@ -645,7 +655,9 @@ def report_command(
         _print_json(result.to_dict())
     else:
         causes = ", ".join(c.cause for c in result.diagnosis.causes) or "no root cause found"
-        typer.echo(f"Wrote {result.out} ({causes}). Open it in a browser: {Path(result.out).resolve().as_uri()}")
+        typer.echo(f"Wrote the page to standard output ({causes})." if piped else
+                   f"Wrote {result.out} ({causes}). Open it in a browser: {Path(result.out).resolve().as_uri()}",
+                   err=piped)
     _exit_unreadable(result.diagnosis)
     if "cause" in fail_on and result.diagnosis.causes:
         raise typer.Exit(1)
@@ -781,7 +793,8 @@ def queue_list(
 @queue_app.command("export")
 def queue_export(
     db: Path = typer.Option(..., "--db", help=DB_HELP),
-    out: Path = typer.Option(..., "-o", "--out", help="File to write."),
+    out: Path = typer.Option(..., "-o", "--out", help="File to write; - for standard output "
+                      "(`-o - | my-labelling-tool`; this command's messages then go to stderr)."),
     format: str = typer.Option("chat-jsonl", help="chat-jsonl ({\"messages\": [...]} for chat fine-tuning), "
                                "csv (id,text,label for labelling or classifiers) or batch-jsonl (online learning)."),
     status: str = typer.Option("pending", help="Which items: pending, exported, labelled or trained; exporting "
@@ -795,8 +808,9 @@ def queue_export(
     from . import queue
 
     with _user_errors():
+        piped = _check_stdout(out, as_json)
         unlabelled = sum(not item["label"] for item in queue.items(db, status)) if format != "csv" else 0
-        kept = out.is_file() and out.stat().st_size > 0
+        kept = not piped and out.is_file() and out.stat().st_size > 0
         count = queue.export(db, out, format, status)
         counts = queue.stats(db) if not count else {}
     if as_json:
@@ -805,9 +819,10 @@ def queue_export(
     if not count:
         others = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "nothing"
         typer.echo(f"No {status} items to export (the queue holds {others})"
-                   + (f"; {out} left as it was." if kept else f"; wrote an empty {out}."))
+                   + ("." if piped else f"; {out} left as it was." if kept else f"; wrote an empty {out}."),
+                   err=piped)
         return
-    typer.echo(f"Wrote {count} prompts to {out}.")
+    typer.echo(f"Wrote {count} prompts to {'standard output' if piped else out}.", err=piped)
     if unlabelled:
         answer = "an empty assistant answer" if format == "chat-jsonl" else "label null"
         typer.echo(f"{unlabelled} of them have no label yet ({answer}): label them first (--format csv, then "
@@ -889,8 +904,8 @@ def queue_trained(
 @queue_app.command("golden")
 def queue_golden(
     db: Path = typer.Option(..., "--db", help=DB_HELP),
-    out: Path = typer.Option(..., "-o", "--out", help="CSV to write: id, text, label (blank, to fill in), "
-                             "prediction, stratum, p_value, ts."),
+    out: Path = typer.Option(..., "-o", "--out", help="CSV to write (- for standard output): id, text, label "
+                             "(blank, to fill in), prediction, stratum, p_value, ts."),
     size: int = typer.Option(300, help="How many distinct prompts to sample."),
     since: Optional[str] = typer.Option(None, help="Only prompts logged at or after this time (2026-11-01); "
                                         "one logged without a time counts when it was scored."),
@@ -909,16 +924,17 @@ def queue_golden(
     from .refresh import golden_refresh
 
     with _user_errors():
+        piped = _check_stdout(out, as_json)
         result = golden_refresh(db, out, size, since, until, edge_share, seed)
     if as_json:
         return _print_json(asdict(result))
-    typer.echo(f"Wrote {result.written} of {result.candidates} prompts to {out} for labelling, from "
-               f"{len(result.strata)} strata:")
-    typer.echo("\n".join(f"  {n:>4}  {name}" for name, n in result.strata.items()))
+    typer.echo(f"Wrote {result.written} of {result.candidates} prompts to {'standard output' if piped else out} "
+               f"for labelling, from {len(result.strata)} strata:", err=piped)
+    typer.echo("\n".join(f"  {n:>4}  {name}" for name, n in result.strata.items()), err=piped)
     if result.left_out:
         typer.echo(f"--size {size} is too small to give every stratum a prompt: {len(result.left_out)} left out "
                    f"(predicted labels come first, then the largest clusters): "
-                   + ", ".join(result.left_out[:5]) + (", ..." if len(result.left_out) > 5 else ""))
+                   + ", ".join(result.left_out[:5]) + (", ..." if len(result.left_out) > 5 else ""), err=piped)
 
 
 # ---------------------------------------------------------------------------------------------- run, init

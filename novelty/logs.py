@@ -508,11 +508,41 @@ def refuse_overwrite(out: Path, inputs: Sequence[str | Path | None]) -> None:
                              "write the output elsewhere")
 
 
+STDOUT = "-"  # -o -: write to standard output
+
+
+def is_stdout(out: str | Path | None) -> bool:
+    """Whether ``out`` names standard output (``-o -``)."""
+    return out is not None and str(out) == STDOUT
+
+
+def _stdout_text() -> Iterator[io.TextIOBase]:
+    """Standard output as UTF-8 text without newline translation, whatever the locale; left open. A
+    reader that goes away (``| head``) is an InputError, so the caller does not mark rows as delivered."""
+    buffer = getattr(sys.stdout, "buffer", None)
+    stream = io.TextIOWrapper(buffer, encoding="utf-8", newline="", write_through=True) if buffer else sys.stdout
+    try:
+        yield stream
+        stream.flush()
+    except OSError as exc:  # BrokenPipeError included
+        raise InputError(f"writing to standard output failed ({exc.strerror or exc})") from None
+    finally:
+        if buffer:
+            try:
+                stream.detach()  # flushes; standard output stays open for what the command prints after
+            except (OSError, ValueError):
+                pass
+
+
 @contextmanager
 def open_output(out: Path, example: str, inputs: Sequence[str | Path | None] = ()) -> Iterator[io.TextIOBase]:
     """``out`` opened for writing text (UTF-8, no newline translation), or an InputError saying why
     it cannot be (a folder, a missing folder, one of ``inputs``, a full disk); ``example`` is the
-    file name the message suggests when ``out`` is a folder."""
+    file name the message suggests when ``out`` is a folder. ``-`` is standard output (UTF-8 too), for a
+    pipe: ``novelty queue export --db monitor.db -o - | my-labelling-tool``."""
+    if is_stdout(out):
+        yield from _stdout_text()
+        return
     if out.is_dir():
         raise InputError(f"{out}: is a folder; give the file to write, e.g. {out / example}")
     if not out.parent.is_dir():

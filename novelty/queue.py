@@ -19,7 +19,8 @@ import numpy as np
 
 from . import clusters
 from .errors import InputError
-from .logs import check_file, field_separator, is_na_label, numbered_rows, open_output, refuse_overwrite, sql_bound
+from .logs import (check_file, field_separator, is_na_label, is_stdout, numbered_rows, open_output, refuse_overwrite,
+                   sql_bound)
 from .store import Store, utc_now
 
 STATUSES = ("pending", "exported", "labelled", "trained")
@@ -138,7 +139,7 @@ def export(db: str | Path, out: str | Path, fmt: str = "chat-jsonl", status: str
         raise InputError(f"--format takes {', '.join(FORMATS)}, not {fmt!r}")
     chosen = items(db, status)
     out = Path(out)
-    if not chosen and out.is_file() and out.stat().st_size:
+    if not chosen and not is_stdout(out) and out.is_file() and out.stat().st_size:
         refuse_overwrite(out, [db, *logged_sources(db)])  # the database itself is refused even with nothing to write
         return 0
     with open_output(out, "queue.csv", inputs=[db, *logged_sources(db)]) as fh:

@@ -26,7 +26,7 @@ from .diagnose import Cause, Diagnosis, diagnose
 from .drift import DriftReport, compare, load_reference, profile, read_table
 from .errors import InputError
 from .index import index_dir_default
-from .logs import refuse_overwrite, sql_bound
+from .logs import is_stdout, open_output, refuse_overwrite, sql_bound
 from .spikes import SpikeSettings, parse_bound
 from .store import Store
 from .stats import p_short
@@ -74,6 +74,11 @@ class ReportResult:
 def write_report(db: str | Path, out: str | Path = "report.html", **options) -> ReportResult:
     """Gather (``gather``'s options) and write the HTML report to ``out``."""
     out = Path(out)
+    if is_stdout(out):  # -o -: the page on standard output
+        data = gather(db, **options)
+        with open_output(out, "report.html") as fh:
+            fh.write(render(data))
+        return ReportResult(str(out), data.diagnosis)
     if out.is_dir():
         raise InputError(f"{out} is a folder; give the page's file name, e.g. {out / 'report.html'}")
     blocking = next((p for p in out.parents if p.exists() and not p.is_dir()), None)

@@ -41,6 +41,9 @@ def write_starter(out: str | Path, settings: dict[str, Any], force: bool = False
     """Write a starter config to ``out`` with ``settings`` ("section.key": value) filled in and the log
     columns sniffed; check that it loads."""
     out = Path(out)
+    if str(out) == "-":  # not standard output: the config's paths are written relative to where it lives
+        raise InputError("-o - is not supported here: the config's paths are relative to its own folder; give "
+                         "its file name, e.g. monitor.toml")
     if out.is_dir():
         raise InputError(f"{out} is a folder; give the config's file name, e.g. {out / 'monitor.toml'}")
     if out.exists() and not force:

@@ -475,3 +475,17 @@ def test_import_counts_lines_past_blank_ones(db, tmp_path):
     (tmp_path / "gaps.csv").write_text(f"id,label\n\n\n{a},\n{b},crypto\n\n{c},NA\n", encoding="utf-8")
     got = queue.import_labels(db, tmp_path / "gaps.csv")  # was: lines 2 and 6, the blank lines before them
     assert got["skipped_lines"] == {"blank_label": [4], "not_labelled": [7]} and got["labelled"] == 1
+
+
+def test_exports_write_to_standard_output_with_dash_and_their_messages_to_stderr(db, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    queue.add(db, cluster=bitcoin(db), budget=3, dedupe=0.999)
+    out = CliRunner().invoke(app, ["queue", "export", "--db", str(db), "-o", "-", "--format", "csv"])
+    rows = list(csv.DictReader(out.stdout.splitlines()))  # was: a file named '-' in the current folder
+    assert out.exit_code == 0 and len(rows) == 3 and not (tmp_path / "-").exists()
+    assert "Wrote 3 prompts to standard output" in out.stderr and queue.stats(db)["exported"] == 3
+    golden = CliRunner().invoke(app, ["queue", "golden", "--db", str(db), "-o", "-", "--size", "5"])
+    assert golden.exit_code == 0 and len(list(csv.DictReader(golden.stdout.splitlines()))) == 5
+    assert "Wrote 5 of" in golden.stderr and not (tmp_path / "-").exists()
+    both = CliRunner().invoke(app, ["queue", "export", "--db", str(db), "-o", "-", "--json"])
+    assert both.exit_code == 2 and "both write to standard output" in both.output

@@ -114,6 +114,14 @@ def test_an_empty_database_still_makes_a_page(tmp_path):
     assert "No root cause found" in html and "No scored prompts yet" in html and "No clusters stored yet" in html
 
 
+def test_an_empty_database_s_page_goes_to_standard_output_with_dash(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Store(tmp_path / "empty.db").close()
+    out = CliRunner().invoke(app, ["report", "--db", "empty.db", "-o", "-"])
+    assert out.exit_code == 0 and out.stdout.startswith("<!DOCTYPE html>") and out.stdout.rstrip().endswith("</html>")
+    assert "standard output" in out.stderr and not (tmp_path / "-").exists()  # was: a file named '-'
+
+
 def test_cli_writes_the_file_and_fails_on_cause(report_demo, tmp_path):
     runner = CliRunner()
     args = ["report", "--db", str(report_demo["db"]), "--index-dir", str(report_demo["index_dir"])]

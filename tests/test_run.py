@@ -254,6 +254,8 @@ def test_init_writes_a_config_that_run_accepts(tmp_path, index):
     run = CliRunner().invoke(app, ["run", "--config", str(out), "--date", "2026-11-18", "--json"])
     assert run.exit_code == 0, run.output
     assert json.loads(run.output)["steps"][0]["facts"]["scored"] == 200
+    dash = CliRunner().invoke(app, ["init", "--index", "bot", "--logs", "x", "-o", "-"])
+    assert dash.exit_code == 2 and "-o - is not supported here" in dash.output  # was: a file named '-'
     again = CliRunner().invoke(app, ["init", "--index", "bot", "--logs", "x", "-o", str(out)])
     assert again.exit_code == 2 and "--force" in again.output
 
