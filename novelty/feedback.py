@@ -21,6 +21,7 @@ by reason and kept in the ``rejects`` table; the rest of the file is imported. O
 from __future__ import annotations
 
 import csv
+import glob
 import json
 import math
 import os
@@ -202,10 +203,30 @@ def import_feedback(db: str | Path, path: str | Path, id_col: str = "prompt_id",
 
 def _scratch(db: Path) -> Path:
     """A new empty file beside ``db`` for the staging database (SQLite's own temporary files go to
-    /tmp, which a container may keep small: a 2 MB tmpfs failed a 200,000-label import)."""
-    handle, name = tempfile.mkstemp(dir=db.resolve().parent, prefix=f".{db.name}-feedback-", suffix=".tmp")
+    /tmp, which a container may keep small: a 2 MB tmpfs failed a 200,000-label import). Its name holds
+    the process id, so the next import removes the scratch files of imports that were killed."""
+    folder, prefix = db.resolve().parent, f".{db.name}-feedback-"
+    for stale in folder.glob(f"{glob.escape(prefix)}*.tmp"):
+        pid = stale.name[len(prefix):].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            stale.unlink(missing_ok=True)
+    handle, name = tempfile.mkstemp(dir=folder, prefix=f"{prefix}{os.getpid()}-", suffix=".tmp")
     os.close(handle)
     return Path(name)
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this machine (one we may not signal runs too). On Windows
+    ``os.kill`` would end the process: every pid counts as alive there."""
+    if os.name == "nt":
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
 
 
 def _stage(conn, path: Path, id_col: str, label_col: str, time_col: str | None, written: str,

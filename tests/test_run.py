@@ -778,6 +778,24 @@ def test_each_step_line_is_echoed_as_the_step_ends(monitor):
     assert out[9:] == ["No alert.", f"Report: {Path(summary.report).resolve()}"]
 
 
+def test_a_killed_import_s_scratch_file_is_removed_by_the_next_import(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    killed = tmp_path / f".m.db-feedback-{int(gone.stdout)}-abc123.tmp"  # SIGKILL mid-import left it
+    running = tmp_path / f".m.db-feedback-{os.getppid()}-def456.tmp"   # another import, still running
+    other = tmp_path / f".other.db-feedback-{int(gone.stdout)}-ghi789.tmp"
+    for scratch in (killed, running, other):
+        scratch.write_bytes(b"x" * 100)
+    labels = tmp_path / "labels.csv"
+    labels.write_text("prompt_id,label\np1,x\n")
+    import_feedback(tmp_path / "m.db", labels)
+    assert not killed.exists() and running.exists() and other.exists()  # was: each kill left one for good
+    assert not [p for p in tmp_path.iterdir() if "feedback-" in p.name and p not in (running, other)]
+
+
 def test_feedback_import_edge_cases_from_a_qa_round(tmp_path, monkeypatch):
     import pyarrow as pa
     import pyarrow.parquet as pq
