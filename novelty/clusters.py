@@ -321,24 +321,41 @@ def _cluster(cid: str, name: str, rows: list[dict], vectors: np.ndarray, centroi
     """``daily`` counts every day from the first prompt's to ``last_day`` (the newest of the range's
     novel prompts), quiet days as 0: a topic that stopped has not grown, and a day without it is part
     of the baseline."""
+    order = np.argsort(-(vectors @ centroid))
+    examples = list(dict.fromkeys(rows[i]["text"] for i in order))[:3]
+    facts = summary(rows, last_day)
+    return Cluster(cid, name, facts["size"], facts["first_seen"], facts["last_seen"], facts["growth"], facts["daily"],
+                   facts["predicted_labels"], facts["nearest_labels"], examples, centroid.astype(np.float32))
+
+
+def summary(rows: list[dict], last_day: str | None = None) -> dict:
+    """What a cluster's card says of its prompts (``rows`` with ts, predicted_label, nearest_label):
+    size, first and last seen, daily counts from the first day to ``last_day``, growth, and the labels
+    it was forced into and sits nearest."""
     days = Counter((r["ts"] or "")[:10] for r in rows)
     dated = sorted(d for d in days if d)
     if dated:
-        day, end = Date.fromisoformat(dated[0]), Date.fromisoformat(max(dated[-1], last_day or ""))
+        day, end = Date.fromisoformat(dated[0]), Date.fromisoformat(max(dated[-1], (last_day or "")[:10]))
         while day <= end:
             days.setdefault(day.isoformat(), 0)
             day += timedelta(days=1)
     ordered = sorted(days)
     before = [days[d] for d in ordered[:-1]]
     growth = days[ordered[-1]] / (sum(before) / len(before)) if before else float("inf")
-    order = np.argsort(-(vectors @ centroid))
-    examples = list(dict.fromkeys(rows[i]["text"] for i in order))[:3]
     stamps = sorted(r["ts"] for r in rows if r["ts"])
-    return Cluster(cid, name, len(rows), stamps[0] if stamps else "", stamps[-1] if stamps else "",
-                   round(growth, 3) if np.isfinite(growth) else -1.0, dict(sorted(days.items())),
-                   dict(Counter(r["predicted_label"] for r in rows if r["predicted_label"]).most_common(5)),
-                   dict(Counter(r["nearest_label"] for r in rows if r["nearest_label"]).most_common(5)), examples,
-                   centroid.astype(np.float32))
+    return {"size": len(rows), "first_seen": stamps[0] if stamps else "", "last_seen": stamps[-1] if stamps else "",
+            "growth": round(growth, 3) if np.isfinite(growth) else -1.0, "daily": dict(sorted(days.items())),
+            "predicted_labels": dict(Counter(r["predicted_label"] for r in rows if r["predicted_label"]).most_common(5)),
+            "nearest_labels": dict(Counter(r["nearest_label"] for r in rows if r["nearest_label"]).most_common(5))}
+
+
+def members_before(store: Store, cluster_id: str, until: str) -> list[dict]:
+    """The cluster's prompts logged (or, untimed, scored) before ``until``, newest first: what its card
+    said then (``report --until``, a backfilled day of ``novelty run``)."""
+    return list(store.db.query(
+        f"SELECT s.text, {_WHEN} AS ts, s.predicted_label, s.nearest_label FROM cluster_members m "
+        f"JOIN scores s USING (prompt_id) WHERE m.cluster_id = ? AND {_WHEN} < ? ORDER BY ts DESC",
+        [cluster_id, sql_bound(until)]))
 
 
 # written without spaces between words: Chinese, Japanese, Thai, Lao, Khmer, Myanmar (pairs of characters)

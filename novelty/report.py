@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__, charts
+from .clusters import members_before, summary
 from .diagnose import Cause, Diagnosis, diagnose
 from .drift import DriftReport, compare, load_reference, profile, read_table
 from .errors import InputError
@@ -333,12 +334,36 @@ def _clusters(store: Store, since: str | None, until: str | None) -> tuple[list[
     rows = list(store.db.query(
         "SELECT cluster_id, name, size, first_seen, last_seen, growth, daily, predicted_labels, nearest_labels, "
         f"examples, COALESCE(look_alikes, 0) AS look_alikes, look_alike_labels FROM clusters {where[0]} "
-        "ORDER BY size DESC LIMIT ?", [*where[1], MAX_CLUSTERS]))
+        "ORDER BY size DESC LIMIT ?", [*where[1], -1 if until else MAX_CLUSTERS]))
     parsed = ("daily", "predicted_labels", "nearest_labels", "look_alike_labels")
     rows = [{**c, **{k: json.loads(c[k] or "{}") for k in parsed},
              "examples": json.loads(c["examples"] or "[]")} for c in rows]
+    if until:
+        rows = _as_of(store, rows, until)
+        rows, total = rows[:MAX_CLUSTERS], len(rows)
     days = sorted({d for c in rows for d in c["daily"]})
-    return [{**c, "spark": charts.sparkline(c["daily"], days), "members": [r["text"] for r in store.db.query(
-        "SELECT DISTINCT s.text FROM scores s JOIN cluster_members m USING (prompt_id) "
-        "WHERE m.cluster_id = ? ORDER BY s.ts DESC LIMIT ?", [c["cluster_id"], MEMBERS_SHOWN])]}
+    return [{**c, "spark": charts.sparkline(c["daily"], days), "members": c.get("members") or [
+        r["text"] for r in store.db.query(
+            "SELECT DISTINCT s.text FROM scores s JOIN cluster_members m USING (prompt_id) "
+            "WHERE m.cluster_id = ? ORDER BY s.ts DESC LIMIT ?", [c["cluster_id"], MEMBERS_SHOWN])]}
             for c in rows], total
+
+
+def _as_of(store: Store, rows: list[dict], until: str) -> list[dict]:
+    """The clusters as they stood before ``until``: the stored ones are the latest run's, and a later day
+    clustered (or a backfill run after it) counts its prompts in them. Each card is counted again from
+    its prompts before then; a cluster with none goes. Look-alike counts stay the stored ones."""
+    (newest,) = store.db.execute("SELECT max(ts) FROM scores WHERE is_novel = 1 AND ts < ?",
+                                 [sql_bound(until)]).fetchone()
+    bound, out = sql_bound(until), []
+    for c in rows:
+        if c["last_seen"] and c["last_seen"] < bound:
+            out.append(c)
+            continue
+        members = members_before(store, c["cluster_id"], until)
+        if not members:
+            continue
+        texts = list(dict.fromkeys(m["text"] for m in members))
+        examples = [t for t in c["examples"] if t in set(texts)] or texts[:3]
+        out.append({**c, **summary(members, newest), "examples": examples, "members": texts[:MEMBERS_SHOWN]})
+    return sorted(out, key=lambda c: -c["size"])

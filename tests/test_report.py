@@ -203,3 +203,21 @@ def test_until_shows_the_page_as_it_was_then(report_demo, tmp_path):
     title = re.search(r"<title>.* · (\d{4}-\d\d-\d\d)</title>", html).group(1)
     starts = re.findall(r"<title>(\d{4}-\d\d-\d\dT[\d:]+Z):", html)
     assert title < "2026-11-20" and starts and max(starts) < "2026-11-20"
+
+
+def test_until_counts_the_clusters_as_they_stood_then(tmp_path):
+    from novelty.clusters import find_clusters
+    from novelty.report import gather
+    from test_clusters import novel_db
+
+    db = novel_db(tmp_path / "m.db", {"bitcoin wallet": 60, "staking rewards": 30}, noise=0)  # a third on the 23rd
+    find_clusters(db)  # the stored view counts both days
+    now = {c["name"]: c for c in gather(db).clusters}
+    then = {c["name"]: c for c in gather(db, until="2026-11-24").clusters}
+    assert sorted(c["size"] for c in now.values()) == [30, 60]
+    assert sorted(c["size"] for c in then.values()) == [10, 20]  # was 30 and 60: the 24th's prompts in the 23rd's page
+    for c in then.values():
+        assert c["last_seen"] < "2026-11-24" and set(c["daily"]) == {"2026-11-23"}
+        for texts in (c["members"], c["examples"]):  # none from the 24th
+            assert texts and all("question" in m and int(m.rsplit(" ", 1)[1]) < c["size"] for m in texts)
+    assert gather(db, until="2026-11-23").clusters == []  # nothing before the first day
