@@ -41,10 +41,12 @@ SETTINGS: tuple[Setting, ...] = (
             "the run date (2026-11-25), {date:%Y/%m/%d} any strftime format; * and ? match several files."),
     Setting("logs.text_col", "prompt", "Column holding the prompt text."),
     Setting("logs.time_col", "timestamp", "Column holding the event time (ISO-8601 or epoch); set here, a log "
-            "without it is refused. Empty: the log has no times (no windows, so no spike test)."),
+            "without it is refused. Empty, or the default and not in the log: its prompts count on the run date "
+            "(00:00 UTC; day windows only)."),
     Setting("logs.id_col", "", "Column holding a unique prompt id; feedback labels join on it (set here, a "
             "log without it is refused). Empty: ids derive from time, text and line."),
-    Setting("logs.pred_col", "predicted_label", "Column holding the model's predicted label."),
+    Setting("logs.pred_col", "predicted_label", "Column holding the model's predicted label (set here, a log "
+            "without it is refused; the labels absorbing novel prompts and online accuracy need it)."),
     Setting("output.db", "monitor.db", "SQLite file the run fills (created on the first run)."),
     Setting("output.report", "report.html", "HTML report rewritten by every run ({date} allowed)."),
     Setting("output.summary", "", "Also write the run's JSON summary here ({date} allowed)."),

@@ -40,6 +40,7 @@ class Columns:
     label: str | None = "predicted_label"
     required: frozenset[str] = frozenset()
     options: tuple[tuple[str, str], ...] = ()  # (role, the option or setting that names it) for messages
+    default_time: str | None = None  # the time of every row when the file has no time column (a day's log)
 
     def option(self, role: str) -> str:
         """What the user sets to name the ``role`` column (``--pred-col`` for score, ``logs.text_col``
@@ -352,7 +353,7 @@ class _Validator:
             return self.reject(line, "row is not a JSON object", raw)
         if len(self.present) < len(self.roles):  # a JSONL column first met after the first batch counts from here
             self.present.update(name for name in self.roles if name in record)
-        time = format_time(record.get(self.columns.time)) if self._has("time") else None
+        time = format_time(record.get(self.columns.time)) if self._has("time") else self.columns.default_time
         reason = self._problem(record, time)
         if reason:
             return self.reject(line, reason, raw or _as_json(record))

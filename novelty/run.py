@@ -121,6 +121,16 @@ def _empty(path: Path) -> bool:
         return False
 
 
+def _columns(path: Path) -> set[str]:
+    """The columns of a log's first rows; empty when they cannot be read (scoring then says why)."""
+    from .starter import _head
+
+    try:
+        return {str(c) for c in _head(path, 50).columns}
+    except InputError:
+        return set()
+
+
 def _day(day: Date | str | None) -> Date:
     if day is None:
         return default_date()
@@ -199,18 +209,24 @@ class _Job:
             hint = f" (but {', '.join(near)}: widen logs.path, e.g. to end in '*')" if near else ""
             return Step("score", "skipped", f"no log for {self.day}: nothing at {pattern}{hint}")
         c = self.cfg
-        # a time or id column named in the config must be there: scored without them, the day's prompts
-        # would sit outside every window, and naming the column later would store them a second time
-        columns = Columns(text=c["logs.text_col"], time=c["logs.time_col"] or None, id=c["logs.id_col"] or None,
-                          label=c["logs.pred_col"] or None,
-                          required=frozenset(role for role in ("time", "id")
-                                             if c[f"logs.{role}_col"] and f"logs.{role}_col" in c.given),
-                          options=tuple((role, f"logs.{role if role != 'label' else 'pred'}_col in {c.source}")
-                                        for role in ("text", "time", "id", "label")))
         readable = [f for f in files if not _empty(f)]
         if not readable:  # the export ran but wrote nothing: as good as no log, and said as such
             self.missing.append(f"{pattern} (empty)")
             return Step("score", "skipped", f"the log for {self.day} is empty: {', '.join(map(str, files))}")
+        # a time, id or prediction column named in the config must be there: scored without them, the
+        # day's prompts would sit outside every window or lose their labels, and naming the column later
+        # would store them a second time
+        names = {"time": "logs.time_col", "id": "logs.id_col", "label": "logs.pred_col"}
+        present = _columns(readable[0])
+        untimed = bool(present) and (c["logs.time_col"] or None) not in present
+        columns = Columns(text=c["logs.text_col"], time=c["logs.time_col"] or None, id=c["logs.id_col"] or None,
+                          label=c["logs.pred_col"] or None,
+                          required=frozenset(role for role, key in names.items() if c[key] and key in c.given),
+                          options=tuple((role, f"{names.get(role, 'logs.text_col')} in {c.source}")
+                                        for role in ("text", "time", "id", "label")),
+                          # the day's log without times: its prompts count on its day, so the day's
+                          # windows, clusters and page hold them (logged untimed, they counted when scored)
+                          default_time=f"{self.day.isoformat()}T00:00:00Z" if untimed else None)
         self.db.parent.mkdir(parents=True, exist_ok=True)
         r = score_files(readable, c["index.name"], self.db, columns=columns, index_dir=c.path("index.dir"),
                         progress=self.progress)
@@ -218,8 +234,16 @@ class _Job:
             self.missing.append(f"{pattern} (all {r.rejected:,} rows rejected)")
         elif not r.rows_read:
             self.missing.append(f"{pattern} (no rows)")
+        notes = [f"no {c['logs.time_col']!r} column (logs.time_col): its prompts count on {self.day}"] \
+            if untimed and c["logs.time_col"] else []
+        if present and c["logs.pred_col"] and c["logs.pred_col"] not in present:
+            notes.append(f"no {c['logs.pred_col']!r} column (logs.pred_col): the labels absorbing novel prompts "
+                         "and online accuracy need the logged prediction")
+        if r.rows_read and r.rejected > r.rows_read / 2 and r.rejected < r.rows_read:
+            notes.append(f"{r.rejected / r.rows_read:.0%} of rows rejected" + (
+                f", most for: {r.reject_reasons[0]['reason']}" if r.reject_reasons else ""))
         return Step("score", "ran", f"{r.scored:,} new prompts scored ({r.skipped:,} already scored, "
-                    f"{r.rejected} rejected), {r.novel:,} novel", r.to_dict())
+                    f"{r.rejected} rejected), {r.novel:,} novel" + "".join(f"; {n}" for n in notes), r.to_dict())
 
     def spikes(self) -> Step:
         from .spikes import detect_spikes

@@ -847,3 +847,34 @@ def test_feedback_and_drift_read_gzipped_parquet_as_score_does(tmp_path):
     (tmp_path / "l.parquet.gz").write_bytes(gzip.compress((tmp_path / "l.parquet").read_bytes()))
     got = import_feedback(tmp_path / "m.db", tmp_path / "l.parquet.gz")  # was: 'Parquet magic bytes not found'
     assert got.new == 2 and read_table(tmp_path / "l.parquet.gz").shape == (2, 2)
+
+
+def test_a_log_without_times_counts_on_its_day_and_missing_columns_are_said(monitor):
+    logs = monitor.parent / "logs"
+    rows = json.loads("[" + ",".join((logs / "2026-11-24.jsonl").read_text().splitlines()) + "]")
+    write_jsonl(logs / "2026-11-24.jsonl", [{k: v for k, v in r.items() if k not in ("timestamp",)} for r in rows])
+    summary = run_monitor(monitor, "2026-11-24")
+    score = summary.steps[0]
+    assert "no 'timestamp' column (logs.time_col): its prompts count on 2026-11-24" in score.reason
+    with sqlite3.connect(monitor.parent / "monitor.db") as conn:
+        assert conn.execute("SELECT DISTINCT ts FROM scores").fetchall() == [("2026-11-24T00:00:00Z",)]
+        (tested,) = conn.execute("SELECT count(*) FROM windows WHERE prompts > 0").fetchone()
+    assert tested == 1  # was: ts NULL, no window, and the day's page said '0 prompts scored'
+    clusters = next(s for s in summary.steps if s.name == "clusters")
+    assert "no clusters" not in clusters.reason  # was: 'no clusters of novel prompts in the last 14d'
+    again = run_monitor(monitor, "2026-11-24")
+    assert "0 new prompts scored" in again.steps[0].reason  # a rerun adds nothing
+    write_jsonl(logs / "2026-11-25.jsonl", [{k: v for k, v in r.items() if k != "predicted_label"} for r in rows])
+    assert "no 'predicted_label' column (logs.pred_col)" in run_monitor(monitor, "2026-11-25").steps[0].reason
+    monitor.write_text(monitor.read_text() + '\n[logs]\npred_col = "model_intent"\n' if "[logs]" not in
+                       monitor.read_text() else monitor.read_text().replace("[logs]", '[logs]\npred_col = "model_intent"'))
+    failed = run_monitor(monitor, "2026-11-25").steps[0]
+    assert failed.status == "failed" and "model_intent" in failed.reason  # was: stored without labels, silently
+
+
+def test_a_day_mostly_rejected_is_said_in_the_score_line(monitor):
+    logs = monitor.parent / "logs"
+    rows = json.loads("[" + ",".join((logs / "2026-11-24.jsonl").read_text().splitlines()) + "]")
+    write_jsonl(logs / "2026-11-24.jsonl", [{**r, "request_id": "same"} if i % 4 else r for i, r in enumerate(rows)])
+    score = run_monitor(monitor, "2026-11-24").steps[0]
+    assert "149 rejected" in score.reason and "74% of rows rejected, most for: duplicate id" in score.reason
