@@ -325,6 +325,9 @@ class _Job:
                 got = sum(i.rows for i in imports)
                 why = (f"{got:,} labels in {len(files)} file(s), none for a prompt scored in the period"
                        if got else f"no usable label in {', '.join(map(str, files))}")
+                if online.unjudged:  # the labels did join: the prompts were logged without a prediction
+                    why = (f"{online.unjudged:,} labelled prompts were logged without a predicted label "
+                           f"(logs.pred_col {c['logs.pred_col']!r}) or a time: nothing to judge")
             return Step("feedback", "skipped", f"{skipped}no labelled prompts in the last {c['feedback.period']} "
                         f"({why})", facts)
         line = skipped + _online_line(online, imports)

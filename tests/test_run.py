@@ -878,3 +878,14 @@ def test_a_day_mostly_rejected_is_said_in_the_score_line(monitor):
     write_jsonl(logs / "2026-11-24.jsonl", [{**r, "request_id": "same"} if i % 4 else r for i, r in enumerate(rows)])
     score = run_monitor(monitor, "2026-11-24").steps[0]
     assert "149 rejected" in score.reason and "74% of rows rejected, most for: duplicate id" in score.reason
+
+
+def test_labels_of_prompts_logged_without_a_prediction_say_so(monitor):
+    logs = monitor.parent / "logs"
+    rows = json.loads("[" + ",".join((logs / "2026-11-24.jsonl").read_text().splitlines()) + "]")
+    write_jsonl(logs / "2026-11-24.jsonl", [{k: v for k, v in r.items() if k != "predicted_label"} for r in rows])
+    run_monitor(monitor, "2026-11-24")
+    feedback = next(s for s in run_monitor(monitor, "2026-11-25").steps if s.name == "feedback")
+    assert feedback.status == "skipped"  # was: '100 labels in 1 file(s), none for a prompt scored in the period'
+    assert "100 labelled prompts were logged without a predicted label (logs.pred_col 'predicted_label')" \
+        in feedback.reason
