@@ -41,7 +41,11 @@ def rate_chart(windows: list[dict]) -> dict | None:
     and a shaded band over each run of flagged windows (an incident)."""
     if not windows:
         return None
-    ticks = nice_ticks(max(max(w["ci_high"], w["expected_rate"] or 0) for w in windows) * 1.05)
+    # a window without prompts (a day without a log) has the interval [0, 1]: drawn as nothing, and
+    # left out of the scale, which it stretched to 150 % over rates of a few percent
+    empty = [not w.get("prompts", 1) for w in windows]
+    ticks = nice_ticks(max(max(w["novel_rate"] if gap else w["ci_high"], w["expected_rate"] or 0)
+                           for w, gap in zip(windows, empty)) * 1.05)
     plot_w, plot_h, base, y = _frame(ticks[-1])
     slot = plot_w / len(windows)
     bars, expected, bands = [], [], []
@@ -49,7 +53,7 @@ def rate_chart(windows: list[dict]) -> dict | None:
         x = PAD["left"] + i * slot
         bars.append({"x": x + slot * 0.15, "w": max(slot * 0.7, 0.8), "y": y(w["novel_rate"]),
                      "h": base - y(w["novel_rate"]), "cx": x + slot / 2, "lo": y(w["ci_low"]),
-                     "hi": y(w["ci_high"]), "flagged": w["flagged"], "window": w})
+                     "hi": y(w["ci_low"] if empty[i] else w["ci_high"]), "flagged": w["flagged"], "window": w})
         if w["expected_rate"] is not None:
             expected.append(f"{x:.1f},{y(w['expected_rate']):.1f} {x + slot:.1f},{y(w['expected_rate']):.1f}")
         if w["flagged"] and (i == 0 or not windows[i - 1]["flagged"]):

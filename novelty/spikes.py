@@ -447,10 +447,14 @@ def _saved_incident(store: Store, window: Window, settings: SpikeSettings) -> In
 
 
 def _first_flagged(window: Window, windows: list[Window]) -> str:
-    """Start of the run of consecutive flagged windows this one belongs to."""
-    position = windows.index(window)
-    while position > 0 and windows[position - 1].flagged:
-        position -= 1
+    """Start of the run of consecutive flagged windows this one belongs to. A window without a test
+    between two flagged ones (a day without a log, too few prompts) does not end the run: it is no
+    evidence that the topic went away."""
+    position, earlier = windows.index(window), windows.index(window) - 1
+    while earlier >= 0 and (windows[earlier].flagged or windows[earlier].p_value is None):
+        if windows[earlier].flagged:
+            position = earlier
+        earlier -= 1
     return windows[position].window_start
 
 

@@ -139,6 +139,10 @@ def test_chart_geometry():
     chart = charts.rate_chart(windows)
     assert [b["label"] for b in chart["bands"]] == ["2026-11-02"]
     assert chart["bars"][2]["h"] > chart["bars"][1]["h"] > chart["bars"][0]["h"] > 0
+    gap = [*windows[:2], {**windows[1], "window_start": "2026-11-05T00:00:00Z", "novel_rate": 0.0, "ci_low": 0.0,
+                          "ci_high": 1.0, "prompts": 0, "flagged": False}]  # a day without a log
+    chart = charts.rate_chart(gap)
+    assert chart["y_ticks"][-1]["text"] == "60%" and chart["bars"][2]["hi"] == chart["bars"][2]["lo"]  # was 150%
     hist = charts.histogram_chart({"production": [0.0, 1.0, 2.0, 5.0]}, threshold=1.5)
     assert hist["left"] < hist["threshold"]["x"] < hist["right"]
     mini = charts.mini_histogram({"kind": "categorical", "counts": {"a": 9, "b": 1}},

@@ -83,6 +83,14 @@ def test_a_spike_is_found_on_its_day_with_the_absorbing_label(tmp_path):
     assert report.incidents[1].severity == "high"  # 28 % against 5 %
 
 
+def test_a_day_without_a_log_does_not_split_an_incident(tmp_path):
+    days = [(500, 25, None)] * 10 + [(500, 90, "b"), (0, 0, None), (500, 140, "b")]
+    report = detect_spikes(fill(tmp_path / "m.db", days))
+    assert [w.window_start[:10] for w in report.windows if w.flagged] == ["2026-11-11", "2026-11-13"]
+    assert report.windows[11].prompts == 0 and report.windows[11].p_value is None
+    assert [i.details["first_flagged"] for i in report.incidents] == ["2026-11-11T00:00:00Z"] * 2  # was: 13th
+
+
 def test_a_slow_rise_is_caught_by_cusum(tmp_path):
     days = [(500, 25, None)] * 10 + [(500, 34, None)] * 6  # +1.8 points a day: no single day stands out
     report = detect_spikes(fill(tmp_path / "m.db", days))
