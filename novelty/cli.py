@@ -1016,10 +1016,12 @@ def init_command(
         found = f" (no column of {result.sniffed_from} could be told apart: default names; check [logs] in it)"
     else:
         found = " (no log found yet: default column names)"
-    if result.sniffed_from and "id" not in result.columns:
+    if result.sniffed_from and "id" not in result.columns and not any("logs.id_col" in n for n in result.notes):
         found += (". No id column found: feedback labels join on one; set logs.id_col in it if the log has "
                   "one under another name")
     typer.echo(f"Wrote {result.out}{found}. Try it: novelty run --config {shlex.quote(result.out)} --date YYYY-MM-DD")
+    for note in result.notes:
+        typer.echo(f"Check: {note}.")
 
 
 # ---------------------------------------------------------------------------------------------- feedback

@@ -11,7 +11,7 @@ import glob
 import json
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +30,17 @@ NAMES = {
 _SETTING = {"text": "logs.text_col", "time": "logs.time_col", "id": "logs.id_col", "pred": "logs.pred_col"}
 
 
+_REPLY = re.compile(r"repl|respon|answer|assistant|bot|output|completion|generated", re.I)  # the model's side
+_ASKED = re.compile(r"user|customer|query|question|message|utterance|prompt|input|request|said|text", re.I)
+_PREDICTED = re.compile(r"pred|intent|label|class|category", re.I)
+
+
 @dataclass(frozen=True)
 class StarterResult:
     out: str
     sniffed_from: str | None
     columns: dict[str, str]
+    notes: list[str] = field(default_factory=list)  # what to check in the config: guesses, columns passed over
 
 
 def write_starter(out: str | Path, settings: dict[str, Any], force: bool = False) -> StarterResult:
@@ -52,7 +58,7 @@ def write_starter(out: str | Path, settings: dict[str, Any], force: bool = False
         raise InputError("--logs is empty: give the day's log location, e.g. 'logs/{date}.jsonl'")
     settings = _relative_to(out.resolve().parent, settings)
     sample = _newest_log(settings.get("logs.path", ""), out.resolve().parent)
-    columns = sniff_columns(sample) if sample else {}
+    columns, sniffed_notes = sniff(sample) if sample else ({}, [])
     values = {**{_SETTING[role]: name for role, name in columns.items()}, **settings}
     notes = {_SETTING[role]: f"(Sniffed from {sample.name}.)" for role in columns}
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -64,7 +70,10 @@ def write_starter(out: str | Path, settings: dict[str, Any], force: bool = False
         draft.unlink()
         raise InputError(str(exc).replace(str(draft), str(out))) from None
     draft.replace(out)
-    return StarterResult(str(out), str(sample) if sample else None, columns)
+    notes = list(sniffed_notes)
+    if "{date" not in str(settings.get("logs.path", "")):
+        notes.append(f"logs.path {settings['logs.path']!r} has no {{date}}: every run reads the same file(s)")
+    return StarterResult(str(out), str(sample) if sample else None, columns, notes)
 
 
 PATH_SETTINGS = ("index.dir", "logs.path", "output.db", "output.report", "output.summary", "feedback.path",
@@ -94,12 +103,14 @@ def _relative_to(folder: Path, settings: dict[str, Any]) -> dict[str, Any]:
 
 
 def _names_folder_from_here(value: str, folder: Path) -> bool:
-    """A file the run will write, typed in a folder that exists from here, or is the config's own
-    (ops/monitor.db beside -o ops/monitor.toml), but not from the config's folder (ops/ops/)."""
+    """A file the run will write, typed in a folder that exists from here, or is the config's own or
+    one under it (ops/monitor.db, ops/reports/{date}.html beside -o ops/monitor.toml), but not from
+    the config's folder (ops/ops/)."""
     there, here = (folder / value).parent.resolve(), (Path.cwd() / value).parent.resolve()
     if there == folder.resolve():  # a plain file name: beside the config, whether its folder exists yet or not
         return False
-    return not there.is_dir() and (here.is_dir() or here == folder.resolve())
+    inside = here == folder.resolve() or folder.resolve() in here.parents  # ops/reports/ beside ops/m.toml
+    return not there.is_dir() and (here.is_dir() or inside)
 
 
 def _names_files(base: Path, pattern: str) -> bool:
@@ -140,17 +151,39 @@ def sniff_columns(path: str | Path, rows: int = 50) -> dict[str, str]:
     {'text': 'utterance', 'time': 'at'}
     {'text': 'utterance', 'time': 'when'}
     """
+    return sniff(path, rows)[0]
+
+
+def sniff(path: str | Path, rows: int = 50) -> tuple[dict[str, str], list[str]]:
+    """``sniff_columns``, and notes on what to check: a column guessed from its content, an id column
+    passed over because it repeats, no prediction column."""
     frame = _head(Path(path), rows)
     found: dict[str, str] = {}
+    notes: list[str] = []
     for role, names in NAMES.items():
         match = next((c for n in names for c in frame.columns if str(c).lower() == n and c not in found.values()),
                      None)
+        if match is not None and role == "id" and frame[match].dropna().astype(str).duplicated().any():
+            notes.append(f"column {str(match)!r} repeats within the first rows, so it is not used as the id "
+                         "(rows with a repeated id are rejected); set logs.id_col to a unique one")
+            continue
         if match is not None:
             found[role] = str(match)
     strings = [c for c in frame.columns if frame[c].map(lambda v: isinstance(v, str)).mean() > 0.9
                and c not in found.values()]
-    if "text" not in found and strings:
-        found["text"] = str(max(strings, key=lambda c: frame[c].str.len().mean()))
+    if "text" not in found and strings:  # the user's side, not the model's reply, which is often longer
+        asked = [c for c in strings if _ASKED.search(str(c)) and not _REPLY.search(str(c))]
+        pool = asked or [c for c in strings if not _REPLY.search(str(c))] or strings
+        found["text"] = str(max(pool, key=lambda c: frame[c].str.len().mean()))
+        notes.append(f"text = {found['text']!r} is a guess from the columns' content; check logs.text_col")
+    if "pred" not in found:
+        guess = next((c for c in strings if c not in found.values() and _PREDICTED.search(str(c))
+                      and not _REPLY.search(str(c))), None)
+        if guess is not None:
+            found["pred"] = str(guess)
+        else:
+            notes.append("no prediction column found: the labels absorbing novel prompts and online accuracy "
+                         "need one; set logs.pred_col if the log has it")
     if "time" not in found:
         free = [c for c in frame.columns if c not in found.values()]
         timed = next((c for c in free if frame[c].head(10).map(lambda v: isinstance(v, str) and _a_time(v)).all()),
@@ -159,7 +192,7 @@ def sniff_columns(path: str | Path, rows: int = 50) -> dict[str, str]:
                                and frame[c].head(10).map(_a_time).all()), None)
         if timed is not None:
             found["time"] = str(timed)
-    return found
+    return found, notes
 
 
 def _a_time(value) -> bool:

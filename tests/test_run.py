@@ -260,6 +260,26 @@ def test_init_writes_a_config_that_run_accepts(tmp_path, index):
     assert again.exit_code == 2 and "--force" in again.output
 
 
+def test_init_sniffs_the_user_s_side_a_unique_id_and_a_prediction_and_says_what_to_check(tmp_path):
+    from novelty.starter import sniff
+
+    chat = [{"conv_id": f"c{i}", "user_said": f"where is card {i}", "ts_epoch_ms": 1764057600000 + i,
+             "assistant_said": f"Your card {i} is on its way; it usually takes three to five working days.",
+             "intent_pred": "card_arrival"} for i in range(20)]
+    columns, notes = sniff(write_jsonl(tmp_path / "chat.jsonl", chat))
+    assert columns["text"] == "user_said" and columns["pred"] == "intent_pred"  # was: assistant_said, no pred
+    assert columns["time"] == "ts_epoch_ms" and any("text = 'user_said' is a guess" in n for n in notes)
+    users = [{"id": f"user{i % 5}", "timestamp": "2026-11-25T08:00:00Z", "text": "hi", "label": "x"} for i in range(20)]
+    columns, notes = sniff(write_jsonl(tmp_path / "users.jsonl", users))
+    assert "id" not in columns and any("column 'id' repeats" in n for n in notes)  # was: id = 'id', 95 % rejected
+    (tmp_path / "logs").mkdir()
+    write_jsonl(tmp_path / "logs" / "2026-11-25.jsonl", [{"prompt": "hi", "timestamp": "2026-11-25T08:00:00Z"}])
+    out = CliRunner().invoke(app, ["init", "--index", "bot", "--logs", "logs/2026-11-25.jsonl",
+                                   "-o", str(tmp_path / "m.toml")])
+    assert out.exit_code == 0 and "Check: no prediction column found" in out.output
+    assert "Check: logs.path 'logs/2026-11-25.jsonl' has no {date}: every run reads the same file(s)" in out.output
+
+
 def test_feedback_late_partial_and_repeated(tmp_path, index):
     from novelty.engines.local import score_files
     from novelty.logs import Columns
@@ -598,6 +618,11 @@ def test_init_elsewhere_keeps_the_typed_paths_pointing_at_the_same_files(tmp_pat
     assert "utterance" in dated.output  # was: {date:%Y/%m/%d} never matched, default columns
     empty = CliRunner().invoke(app, ["init", "--index", "bot", "--logs", "", "-o", "e.toml"])
     assert empty.exit_code == 2 and "--logs is empty" in empty.output
+    ops = CliRunner().invoke(app, ["init", "--index", "bot", "--logs", "logs/{date}.jsonl", "-o", "ops/m.toml",
+                                   "--db", "ops/mon.db", "--report", "ops/reports/{date}.html"])
+    ops = load_config(tmp_path / "ops" / "m.toml")  # both beside the config, as typed from here
+    assert ops.path("output.db") == (tmp_path / "ops" / "mon.db").resolve()
+    assert ops.path("output.report", date(2026, 11, 24)) == (tmp_path / "ops" / "reports" / "2026-11-24.html").resolve()
 
 
 def test_review_fixes_for_feedback_and_run(monitor, tmp_path):
