@@ -486,6 +486,11 @@ def time_problem(value: Any, column: str) -> str:
     if value is None:
         return f"no timestamp in {column!r}"
     stamp = _parse_time(value)
+    if stamp is None and isinstance(value, str) and (numeric := _NUMERIC_DATE.match(value)) \
+            and _iso_date(numeric) is None:
+        order = "month/day/year" if numeric.group(2) == "/" else "day.month.year"
+        return (f"timestamp {value[:60]!r} in {column!r} does not read as {order} (slashes are read month "
+                "first, dots and dashes day first): write times as ISO 8601, e.g. 2026-03-13T10:00:00Z")
     if stamp is None or pd.isna(stamp):
         return f"unreadable timestamp {str(value)[:60]!r} in {column!r}"
     return (f"timestamp {str(value)[:60]} in {column!r} is {_day(stamp)}, outside {EARLIEST[:4]}-"
@@ -625,10 +630,29 @@ def _parse_time(value: Any) -> pd.Timestamp | None:
         if isinstance(value, (int, float)) or (isinstance(value, str) and _is_number(value)):
             number = float(value)
             return pd.Timestamp(number, unit="ms" if abs(number) > EPOCH_MS_ABOVE else "s", tz="UTC")
+        if isinstance(value, str) and (numeric := _NUMERIC_DATE.match(value)):
+            value = _iso_date(numeric)
+            if value is None:
+                return None
         stamp = pd.Timestamp(value)
     except (ValueError, TypeError, OverflowError, pd.errors.OutOfBoundsDatetime):
         return None
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+# a date written with the day and the month first and the year last: 03/06/2026, 06.03.2026, 06-03-2026
+_NUMERIC_DATE = re.compile(r"\s*(\d{1,2})([/.-])(\d{1,2})\2(\d{4})(?=$|[ T])(.*)$", re.S)
+
+
+def _iso_date(match: re.Match) -> str | None:
+    """One reading for every row: slashes month first (the US 03/06/2026 is March 6), dots and dashes
+    day first (06.03.2026 is March 6). pandas took 06/03 month first and 13/03 day first, silently, in the
+    same file. None when the numbers do not fit that order (13/03/2026)."""
+    first, sep, second, year, rest = match.groups()
+    month, day = (int(first), int(second)) if sep == "/" else (int(second), int(first))
+    if not (1 <= month <= 12 and 1 <= day <= 31):
+        return None
+    return f"{year}-{month:02d}-{day:02d}{rest}"
 
 
 def _is_number(text: str) -> bool:

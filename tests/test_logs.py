@@ -196,3 +196,16 @@ def test_detect_format_closes_the_file_it_sniffs(tmp_path):
         assert detect_format(log) == "jsonl"
         gc.collect()
     assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
+
+
+def test_day_and_month_are_read_in_one_order_for_every_row(tmp_path):
+    path = tmp_path / "dmy.csv"
+    path.write_text("prompt,timestamp\na,06/03/2026 10:00\nb,13/03/2026 10:00\nc,12/03/2026 23:00\n"
+                    "d,06.03.2026 10:00\ne,31-12-2026\n")
+    batches = list(read_batches(path, Columns(text="prompt")))
+    times = dict(zip([t for b in batches for t in b.texts], [t for b in batches for t in b.times]))
+    # was: 06/03 June 3 and 13/03 March 13 in the same file, and 06.03 June 3 too
+    assert times == {"a": "2026-06-03T10:00:00Z", "c": "2026-12-03T23:00:00Z", "d": "2026-03-06T10:00:00Z",
+                     "e": "2026-12-31T00:00:00Z"}
+    (reject,) = [r for b in batches for r in b.rejects]
+    assert reject.line == 3 and "does not read as month/day/year" in reject.reason and "ISO 8601" in reject.reason
