@@ -241,15 +241,61 @@ def _csv_records(path: Path, columns: Columns, validator: "_Validator") -> Itera
             raise InputError(f"{path} has no header row")
         header[0] = header[0].lstrip("\ufeff")
         validator.check_header(header)
-        for start, row in numbered_rows(reader):
-            if isinstance(row, csv.Error):
-                yield start, _Bad(f"malformed CSV: {row}"), ""
-                continue
-            raw = _csv_line(row, delimiter)
-            if len(row) != len(header):
-                yield start, _Bad(f"expected {len(header)} fields, got {len(row)}"), raw
-            else:
-                yield start, dict(zip(header, row)), raw
+        yield from _csv_rows(fh, header, delimiter, reader.line_num)
+
+
+class _Lines:
+    """The lines a csv.reader reads, numbered, with those of its last row kept (``taken``) and a way
+    to hand lines back to be read again."""
+
+    def __init__(self, lines: Iterable[str], before: int):
+        self.source, self.back, self.number, self.taken = iter(lines), [], before, []
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        line = self.back.pop() if self.back else next(self.source)
+        self.number += 1
+        self.taken.append(line)
+        return line
+
+    def read_again(self, lines: list[str]) -> None:
+        self.back.extend(reversed(lines))
+        self.number -= len(lines)
+
+
+def _csv_rows(lines: Iterable[str], header: list[str], delimiter: str, before: int) -> Iterator[tuple[int, Any, str]]:
+    """The records of ``lines`` (the file past line ``before``). A row that runs over several lines and
+    still has the wrong number of fields is a quote left open: its first line is set aside and the
+    lines it swallowed are read again (one stray quote cost every row after it, kept as one reject)."""
+    source = _Lines(lines, before)
+    reader = csv.reader(source, delimiter=delimiter)
+    while True:
+        source.taken = []
+        start = source.number + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            row = exc
+        if isinstance(row, list) and not row:
+            continue
+        if (isinstance(row, csv.Error) or len(row) != len(header)) and len(source.taken) > 1:
+            yield start, _Bad("malformed CSV: a quote left open ran over the lines after it (they are read "
+                              "again)"), source.taken[0].rstrip("\r\n")
+            source.read_again(source.taken[1:])
+            reader = csv.reader(source, delimiter=delimiter)  # from a clean state
+            continue
+        if isinstance(row, csv.Error):
+            yield start, _Bad(f"malformed CSV: {row}"), ""
+            continue
+        raw = _csv_line(row, delimiter)
+        if len(row) != len(header):
+            yield start, _Bad(f"expected {len(header)} fields, got {len(row)}"), raw
+        else:
+            yield start, dict(zip(header, row)), raw
 
 
 def _csv_line(row: list[str], delimiter: str) -> str:

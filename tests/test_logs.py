@@ -209,3 +209,15 @@ def test_day_and_month_are_read_in_one_order_for_every_row(tmp_path):
                      "e": "2026-12-31T00:00:00Z"}
     (reject,) = [r for b in batches for r in b.rejects]
     assert reject.line == 3 and "does not read as month/day/year" in reject.reason and "ISO 8601" in reject.reason
+
+
+def test_a_quote_left_open_costs_its_own_line_not_the_rest_of_the_file(tmp_path):
+    path = tmp_path / "bad.csv"
+    rows = [f"row {i},2026-03-06T10:{i:02d}:00Z" for i in range(50)]
+    path.write_text("\n".join(["prompt,timestamp", "hello,2026-03-06T09:00:00Z",
+                               '"unterminated quote about fees,2026-03-06T09:01:00Z', *rows,
+                               '"two\nlines",2026-03-06T11:00:00Z', '"fine, quoted",2026-03-06T11:01:00Z']) + "\n")
+    _, read, rejects = read_all(path)
+    assert len(read) == 53 and read[1] == (4, "row 0") and read[-2:] == [(54, "two\nlines"), (56, "fine, quoted")]
+    (reject,) = rejects  # was: 1 row read and one reject holding the 50 rows after it
+    assert reject.line == 3 and "quote left open" in reject.reason and reject.raw.startswith('"unterminated')
