@@ -221,3 +221,13 @@ def test_a_quote_left_open_costs_its_own_line_not_the_rest_of_the_file(tmp_path)
     assert len(read) == 53 and read[1] == (4, "row 0") and read[-2:] == [(54, "two\nlines"), (56, "fine, quoted")]
     (reject,) = rejects  # was: 1 row read and one reject holding the 50 rows after it
     assert reject.line == 3 and "quote left open" in reject.reason and reject.raw.startswith('"unterminated')
+
+
+def test_predicted_labels_are_stored_as_training_labels_are_written(tmp_path):
+    path = tmp_path / "log.jsonl"
+    path.write_text('{"prompt": "a", "predicted_label": 1.0}\n{"prompt": "b", "predicted_label": NaN}\n'
+                    '{"prompt": "c", "predicted_label": "NA"}\n{"prompt": "d", "predicted_label": " card "}\n'
+                    '{"prompt": "e", "predicted_label": 2}\n')
+    batches = list(read_batches(path, Columns(time=None)))
+    # was: '1.0' against the training label '1', and 'nan' and 'NA' as labels
+    assert [label for b in batches for label in b.labels] == ["1", None, None, "card", "2"]
