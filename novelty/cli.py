@@ -417,7 +417,9 @@ def spikes(
     min_prompts: int = typer.Option(30, help="Windows with fewer prompts are shown but not tested."),
     retest: bool = typer.Option(False, help="Decide the windows in range afresh instead of keeping the verdicts "
                                 "of earlier runs (after changing --fdr, or to re-examine a backfill)."),
-    fail_on: List[str] = typer.Option([], help="'incident': exit 1 when a window in range is flagged (for cron)."),
+    fail_on: List[str] = typer.Option([], help="'incident': exit 1 when a window in range is flagged; "
+                                      "'new-incident': only when this run flagged it (for cron: yesterday's "
+                                      "incident does not fail every run after it)."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Find windows with more novel prompts than expected (prediction-label bias), and the labels
@@ -425,12 +427,12 @@ def spikes(
     A window that has ended is decided once: later runs keep its verdict and test only newer windows
     (or one a late log added prompts to, or one too small to test before).
 
-    Example: novelty spikes --db monitor.db --window 1d --since 2026-11-01 --fail-on incident
+    Example: novelty spikes --db monitor.db --window 1d --since 2026-11-01 --fail-on new-incident
     """
     from .spikes import SpikeSettings, detect_spikes
 
     with _user_errors():
-        _check_fail_on(fail_on, {"incident"})
+        _check_fail_on(fail_on, {"incident", "new-incident"})
         settings = SpikeSettings(window=window, step=step, fdr=fdr, baseline_windows=baseline_windows,
                                  min_prompts=min_prompts)
         report = detect_spikes(db, settings, since=since, until=until, retest=retest)
@@ -439,6 +441,8 @@ def spikes(
     else:
         typer.echo(format_spikes(report))
     if "incident" in fail_on and report.incidents:
+        raise typer.Exit(1)
+    if "new-incident" in fail_on and any(w.flagged and not w.decided for w in report.windows):
         raise typer.Exit(1)
 
 

@@ -159,6 +159,15 @@ def test_cli_fail_on_and_json(tmp_path):
     assert runner.invoke(app, ["spikes", "--db", str(db), "--fail-on", "nope"]).exit_code == 2
 
 
+def test_fail_on_new_incident_fails_the_run_that_flags_it_only(tmp_path):
+    db = fill(tmp_path / "m.db", [(500, 25, None)] * 10 + [(500, 100, "b")])
+    runner = CliRunner()
+    assert runner.invoke(app, ["spikes", "--db", str(db), "--fail-on", "new-incident"]).exit_code == 1
+    fill(db, [(500, 25, None)], start_day=12)  # a quiet day after the incident, under cron
+    assert runner.invoke(app, ["spikes", "--db", str(db), "--fail-on", "new-incident"]).exit_code == 0
+    assert runner.invoke(app, ["spikes", "--db", str(db), "--fail-on", "incident"]).exit_code == 1  # still in range
+
+
 def test_tail_test_is_calibrated_on_uniform_p_values_and_finds_deep_tails():
     rng = np.random.default_rng(7)
     sums = tail_weights(rng.uniform(size=(20000, 500)), 0.1).sum(axis=1)
