@@ -161,7 +161,17 @@ def test_a_crash_mid_run_resumes_without_loss_or_duplicates(tmp_path, index, day
     key = "SELECT prompt_id, similarity, is_novel FROM scores ORDER BY prompt_id"
     assert rows(tmp_path / "m.db", key) == rows(tmp_path / "clean.db", key)
     statuses = [r["status"] for r in rows(tmp_path / "m.db", "SELECT status FROM runs")]
-    assert statuses == ["failed", "done"]
+    assert statuses == ["interrupted", "done"]  # was 'failed': Ctrl-C or kill is no error
+
+
+def test_an_error_mid_run_is_recorded_as_failed(tmp_path, index, day_log, monkeypatch):
+    def full_disk(self, *args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Store, "write_chunk", full_disk)
+    with pytest.raises(OSError):
+        score_files([day_log], index, tmp_path / "m.db", chunk_rows=50)
+    assert [r["status"] for r in rows(tmp_path / "m.db", "SELECT status FROM runs")] == ["failed"]
 
 
 def test_ids_without_a_time_column_include_the_file(tmp_path, index):

@@ -321,9 +321,10 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
                 if progress:
                     progress(counts.read - shown)
                     shown = counts.read
-        except BaseException:
+        except BaseException as exc:
+            stopped = isinstance(exc, (KeyboardInterrupt, SystemExit))  # Ctrl-C, or kill (SIGTERM) unwinding
             with contextlib.suppress(NoveltyError):  # a full disk must not hide the first error
-                sink.finish_run(run_id, "failed", **_run_fields(counts, started))
+                sink.finish_run(run_id, "interrupted" if stopped else "failed", **_run_fields(counts, started))
             raise
         sink.finish_run(run_id, "done", **_run_fields(counts, started))
         sink.bound_embeddings(cache_size)
