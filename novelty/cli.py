@@ -368,8 +368,27 @@ def score(
         _print_json({**result.to_dict(), "found": found})
     else:
         typer.echo(format_score_summary(result))
+    if db is not None and not out_parquet:
+        _warn_other_alphas(db, result)
     if found:
         raise typer.Exit(1)
+
+
+def _warn_other_alphas(db: Path, result) -> None:
+    """`spikes` compares days by their novel flags: a run at another alpha than the database's other
+    runs makes its days look different (a false spike, or a missed one)."""
+    import sqlite3
+    from contextlib import closing
+
+    with closing(sqlite3.connect(db)) as conn:
+        others = sorted({a for (a,) in conn.execute("SELECT DISTINCT alpha FROM runs WHERE status = 'done' AND "
+                                                    "run_id != ? AND alpha IS NOT NULL", [result.run_id])
+                         if abs(a - result.alpha) > 1e-12})
+    if others and result.scored:
+        typer.echo(f"warning: this run flagged prompts at alpha {result.alpha:g}, earlier runs in {db} at "
+                   f"{', '.join(f'{a:g}' for a in others)}: `novelty spikes` compares days by these flags, so "
+                   "days scored at different alphas differ by that alone; score every day at one alpha",
+                   err=True)
 
 
 SCORE_FAILURES = {"rejects": lambda r: r.rejected > 0, "novel": lambda r: r.novel_p_value < 1e-3}

@@ -373,3 +373,19 @@ def test_the_summary_lists_ten_reasons_and_counts_the_rest(tmp_path, index):
                          columns=Columns(id="id", time="ts"))
     assert result.rejected == 13 and len(result.reject_reasons) == 10  # was 5, the rest unsaid
     assert "; 3 more for other reasons" in format_score_summary(result)
+
+
+def test_scoring_a_day_at_another_alpha_warns_that_spikes_compares_flags(tmp_path, index, day_log):
+    from typer.testing import CliRunner
+
+    from conftest import write_jsonl
+    from novelty.cli import app
+    from novelty.demo_data import production_day
+
+    other = write_jsonl(tmp_path / "day6.jsonl", production_day(6, n=100, seed=5))
+    base = ["score", "--index", "bot", "--index-dir", str(tmp_path / "indexes"), "--db", str(tmp_path / "m.db")]
+    first = CliRunner().invoke(app, [*base, str(day_log)])
+    assert first.exit_code == 0 and "warning" not in first.stderr
+    looser = CliRunner().invoke(app, [*base, str(other), "--alpha", "0.1"])
+    assert looser.exit_code == 0 and "at alpha 0.1, earlier runs" in looser.stderr  # was: a false spike, unsaid
+    assert "score every day at one alpha" in looser.stderr
