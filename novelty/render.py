@@ -41,7 +41,8 @@ def format_score_summary(result) -> str:
     listed = sum(r["rows"] for r in result.reject_reasons)
     others = f"; {result.rejected - listed:,} more for other reasons" if result.rejected > listed else ""
     lines.append(f"  rejected  {result.rejected:,}" + (" (see the rejects table): " + "; ".join(
-        f"{r['reason']} x{r['rows']}" for r in result.reject_reasons) + others if result.rejected else ""))
+        f"{r['reason']} x{r['rows']}" + (f" (e.g. {r['example']})" if r.get("example", r["reason"]) != r["reason"]
+                                          else "") for r in result.reject_reasons) + others if result.rejected else ""))
     if result.top_novel:
         lines.append("Most novel prompts (similarity to the nearest training prompt, its label):")
         lines += [f"  {r['similarity']:.2f}  {clip(r['text'])}  -> {r['nearest_label']}"

@@ -199,7 +199,8 @@ def test_score_options_are_checked_before_a_database_is_made(tmp_path, index):
         assert not db.exists()
     out = runner.invoke(app, ["score", str(log), "--index", str(index.path), "--db", str(db), "--json"])
     assert json.loads(out.output)["reject_reasons"] == [
-        {"reason": "'prompt' is empty but for invisible characters", "rows": 1}]
+        {"reason": "'prompt' is empty but for invisible characters", "rows": 1,
+         "example": "'prompt' is empty but for invisible characters"}]
 
 
 def test_report_never_writes_over_its_inputs_nor_into_another_tools_database(tmp_path, index):

@@ -202,11 +202,18 @@ def test_an_id_an_earlier_run_used_for_another_text_is_rejected_not_skipped(tmp_
     assert (result.scored, result.skipped, result.rejected) == (1, 0, 1)
     reject, = rows(db, "SELECT * FROM rejects")
     assert "id '1' was scored before for another text" in reject["reason"] and reject["raw"] == "a totally different prompt"
-    assert result.reject_reasons == [{"reason": reject["reason"], "rows": 1}]
+    assert result.reject_reasons == [{"reason": "id ... was scored before for another text", "rows": 1,
+                                      "example": reject["reason"]}]  # ids that clash, one reason however many
     # the same row again is what a rerun skips; its reject is listed again, not stored twice
     again = score_files([day2], index, db, columns=columns)
     assert (again.scored, again.skipped, again.rejected) == (0, 1, 1) and again.reject_reasons[0]["rows"] == 1
     assert len(rows(db, "SELECT * FROM rejects")) == 1
+    restarted = write_jsonl(tmp_path / "d3.jsonl", [{"id": str(i), "prompt": f"day three {i}"} for i in range(1, 40)])
+    result = score_files([restarted], index, db, columns=columns)  # ids restart each day: 2 of them clash
+    clash = [r for r in result.reject_reasons if r["reason"] == "id ... was scored before for another text"]
+    assert clash[0]["rows"] == 2 and len(result.reject_reasons) == 1  # was: one reason per id, x1 each
+    from novelty.render import format_score_summary
+    assert "id ... was scored before for another text x2 (e.g. id '1' was scored" in format_score_summary(result)
 
 
 def test_a_log_cut_short_keeps_every_row_read_before_the_break(tmp_path, index):

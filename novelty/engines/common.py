@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import re
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -63,18 +64,28 @@ class Counts:
     rejected: int = 0
     novel: int = 0
     reasons: Counter = field(default_factory=Counter)
+    examples: dict = field(default_factory=dict)  # the first reason of each kind, as written
 
     def add_written(self, rows: list[tuple], rejects: list[dict]) -> None:
         self.scored += len(rows)
         self.rejected += len(rejects)
         self.novel += sum(row[_IS_NOVEL] for row in rows)
-        self.reasons.update(r["reason"] for r in rejects)
+        for r in rejects:
+            kind = _ID_IN_REASON.sub(lambda m: f"{m.group(1)} ..." if m.group(1) else "...", r["reason"])
+            self.reasons[kind] += 1
+            self.examples.setdefault(kind, r["reason"])
 
     def reject_reasons(self, limit: int = 10) -> list[dict]:
         """The run's rejects by reason, most common first (the ``limit`` commonest: a reason can quote
-        the row's value): a row set aside again by a rerun counts (its stored reject, the first run's, is
-        not written twice)."""
-        return [{"reason": reason, "rows": rows} for reason, rows in self.reasons.most_common(limit)]
+        the row's value), the ids in a reason left out so a day of ids that clash counts as one reason,
+        with its first as ``example``: a row set aside again by a rerun counts (its stored reject, the
+        first run's, is not written twice)."""
+        return [{"reason": kind, "rows": rows, "example": self.examples[kind]}
+                for kind, rows in self.reasons.most_common(limit)]
+
+
+# "id '0' was scored before ...", "duplicate id '7' in this run (first on line 3)": one reason, many ids
+_ID_IN_REASON = re.compile(r"^((?:duplicate )?id) (?:'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")|(?<=first on )(?:line \d+|an earlier chunk)")
 
 
 @dataclass
