@@ -180,7 +180,10 @@ class PromptIndex:
         similarities, positions = self.search(vectors, max(k, self.scorer.k))
         novelty = self.scorer.score(similarities, positions, vectors)
         p_values = calibration.p_values(novelty)
-        return Assessment(similarities, positions, novelty, p_values, calibration.is_novel(p_values))
+        # float32 rounding puts a prompt's cosine to its own copy a hair over 1 (1.0000596): shown and
+        # stored as the cosine it is; the scorer had the raw figures, as calibration did
+        return Assessment(np.clip(similarities, -1.0, 1.0), positions, novelty, p_values,
+                          calibration.is_novel(p_values))
 
     def score(self, texts: Sequence[str], alpha: float | None = None) -> list[dict]:
         """Score prompts in memory, without a log or a database: inside a service as each request

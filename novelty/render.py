@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 from .stats import p_short, p_text
@@ -54,10 +55,20 @@ def format_score_summary(result) -> str:
     return "\n".join(lines)
 
 
+# C0 controls (a NUL from a log), DEL, C1 and the bidi overrides that reorder what follows them: in a
+# terminal or a page they hide or scramble text; shown as what they are instead
+CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def visible_controls(text: str) -> str:
+    """``text`` with its control characters written as [U+0000]."""
+    return CONTROLS.sub(lambda m: f"[U+{ord(m.group()):04X}]", text)
+
+
 def one_line(text: str) -> str:
-    """A prompt on one line of a listing: its line breaks and runs of spaces as one space (--json keeps
-    the text exact)."""
-    return " ".join(text.split())
+    """A prompt on one line of a listing: its line breaks and runs of spaces as one space, control
+    characters shown as [U+0000] (--json keeps the text exact)."""
+    return visible_controls(" ".join(str(text).split()))
 
 
 def clip(text: str, width: int = 70) -> str:

@@ -184,3 +184,10 @@ def test_an_unknown_backend_is_refused_with_the_hashing_model_too(tmp_path, trai
     out = invoke("index", "build", train_csv, "--name", "b", "--model", FAKE_MODEL, "--index-dir", tmp_path / "ix",
                  "--backend", "TORCH")
     assert out.exit_code == 2 and "backend 'TORCH' is not one of torch, onnx, onnx-int8" in out.output  # was exit 0
+
+
+def test_listings_show_control_characters_instead_of_printing_them():
+    from novelty.render import clip, one_line
+
+    assert one_line("nul\x00here\u202eevil\x1b[31m  red\n") == "nul[U+0000]here[U+202E]evil[U+001B][31m red"
+    assert "\x00" not in clip("a\x00" * 100)  # was: the NUL printed raw in the score summary

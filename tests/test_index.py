@@ -259,3 +259,9 @@ def test_add_says_when_a_text_now_carries_more_than_one_label(tmp_path, index):
         .several_labels_count == 1  # z2 still says bar
     mended = reloaded.add(write_csv(tmp_path / "e.csv", ["id", "text", "label"], [["z2", text, known]]))
     assert mended.relabelled == 1 and mended.several_labels_count == 0  # each id given its right label
+
+
+def test_similarities_stay_within_the_cosine_s_range(index):
+    vectors = index.vectors()[:3] * 1.001  # a copy of training prompts, with float rounding to spare
+    found = index.assess(vectors)
+    assert found.similarities.max() <= 1.0 and found.similarities[:, 0].min() == 1.0  # was 1.001
