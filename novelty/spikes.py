@@ -208,9 +208,10 @@ def _count_windows(store: Store, settings: SpikeSettings) -> tuple[list[tuple[in
     """(start in epoch seconds, prompts, novel, sum and sum of squares of the tail weights) for every
     window from the first to the last; and the starts of the windows counted as saved.
 
-    A saved window with more prompts than are stored now lost them to a prune: it counts as it was
-    saved, because pruning old prompts deletes text, not history: the listed counts and the baseline
-    of later windows stay the same (only a prune removes scored prompts)."""
+    What ``prune`` deleted counts on from ``pruned_counts``, so pruning old prompts deletes text, not
+    history: the listed counts and the baseline of later windows stay the same, and a late log for a
+    pruned day adds to them. A saved window with more prompts than that (pruned before
+    ``pruned_counts`` was kept) counts as it was saved."""
     size = window_seconds(settings.window)
     step = window_seconds(settings.step) if settings.step else size
     if size % step:
@@ -222,12 +223,20 @@ def _count_windows(store: Store, settings: SpikeSettings) -> tuple[list[tuple[in
     if began:  # one snapshot for the queries: a score run writing meanwhile must not add a bucket between
         conn.execute("BEGIN")
     try:
+        # what prune deleted is counted on from pruned_counts (by minute), so a window a late log adds
+        # prompts to is counted whole again, its pruned prompts too
+        kept_bucket = "(minute * 60 + ?) / ?"
         rows = list(conn.execute(
-            f"SELECT {bucket} AS bucket, COUNT(*), SUM(is_novel) FROM scores WHERE ts IS NOT NULL "
-            "GROUP BY bucket ORDER BY bucket", [offset, step]))
+            f"SELECT bucket, SUM(n), SUM(k) FROM (SELECT {bucket} AS bucket, COUNT(*) AS n, SUM(is_novel) AS k "
+            "FROM scores WHERE ts IS NOT NULL GROUP BY bucket UNION ALL "
+            f"SELECT {kept_bucket} AS bucket, SUM(prompts), SUM(novel) FROM pruned_counts GROUP BY bucket) "
+            "GROUP BY bucket ORDER BY bucket", [offset, step, offset, step]))
         tail = np.array(list(conn.execute(  # only the prompts in the tail: a small share of the table
             f"SELECT {bucket}, p_value FROM scores WHERE ts IS NOT NULL AND p_value < ?",
             [offset, step, settings.tail])), dtype=float).reshape(-1, 2)
+        kept_tail = np.array(list(conn.execute(
+            f"SELECT {kept_bucket} AS bucket, SUM(tail_sum), SUM(tail_sum_sq) FROM pruned_counts GROUP BY bucket",
+            [offset, step])), dtype=float).reshape(-1, 3)
         saved = {_epoch(start): row for start, *row in conn.execute(
             "SELECT window_start, prompts, novel, tail_sum, tail_sum_sq FROM windows "
             "WHERE window_size = ? AND prompts > 0", [settings.key])}
@@ -250,6 +259,9 @@ def _count_windows(store: Store, settings: SpikeSettings) -> tuple[list[tuple[in
     where = tail[:, 0].astype(np.int64) - first
     np.add.at(counts[:, 2], where, weights)
     np.add.at(counts[:, 3], where, weights ** 2)
+    kept_at = kept_tail[:, 0].astype(np.int64) - first  # summed at the default tail cut-off when pruned
+    np.add.at(counts[:, 2], kept_at, kept_tail[:, 1])
+    np.add.at(counts[:, 3], kept_at, kept_tail[:, 2])
     sums = np.cumsum(np.vstack([np.zeros((1, 4)), counts]), axis=0)
     out, pruned = [], set()
     for i in range(last - first + 1):

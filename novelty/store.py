@@ -1,8 +1,9 @@
 """The SQLite file of one monitored model: its schema and every write, in batched transactions.
 
 Tables (stable names, see DESIGN.md): ``runs``, ``scores``, ``rejects``, ``embeddings``, ``meta``,
-``training_labels``, ``windows``, ``incidents``, ``clusters``, ``cluster_members``, ``queue`` and
-``feedback`` (true labels by ``prompt_id``, see feedback.py), all
+``training_labels``, ``windows``, ``incidents``, ``clusters``, ``cluster_members``, ``queue``,
+``feedback`` (true labels by ``prompt_id``, see feedback.py) and ``pruned_counts`` (what ``prune``
+deleted, counted by minute of event time, so windows counted again after a late log keep it), all
 declared here so any SQLite browser sees the whole schema from the first ``score``.
 
 Embeddings are stored once per distinct text (keyed by ``text_hash``) as float16: 768 bytes at
@@ -74,6 +75,8 @@ CREATE TABLE IF NOT EXISTS clusters (
     growth REAL, daily TEXT, predicted_labels TEXT, nearest_labels TEXT, examples TEXT,
     centroid BLOB, updated_at TEXT, look_alikes INTEGER, look_alike_labels TEXT);
 CREATE TABLE IF NOT EXISTS cluster_members (prompt_id TEXT PRIMARY KEY, cluster_id TEXT);
+CREATE TABLE IF NOT EXISTS pruned_counts (
+    minute INTEGER PRIMARY KEY, prompts INTEGER, novel INTEGER, tail_sum REAL, tail_sum_sq REAL);
 CREATE INDEX IF NOT EXISTS cluster_members_cluster ON cluster_members(cluster_id);
 CREATE TABLE IF NOT EXISTS queue (
     prompt_id TEXT PRIMARY KEY, text TEXT, text_hash TEXT, source TEXT, status TEXT,

@@ -385,3 +385,24 @@ def test_a_decided_window_lists_the_expected_rate_it_was_decided_on(tmp_path):
             assert (w.expected_rate, w.baseline, w.p_value) == (first[w.window_start].expected_rate,
                                                                 first[w.window_start].baseline, first[w.window_start].p_value)
     assert again.incidents[0].details["expected_rate"] == first["2026-11-16T00:00:00Z"].expected_rate
+
+
+def test_a_late_log_for_a_pruned_day_adds_to_what_the_day_had(tmp_path):
+    from datetime import datetime, timezone
+
+    from novelty.prune import prune
+
+    db = fill(tmp_path / "m.db", [(400, 20, None)] * 12)
+    first = detect_spikes(db)
+    assert first.windows[1].prompts == 400 and not first.incidents
+    prune(db, "1d", now=datetime(2026, 11, 3, 12, tzinfo=timezone.utc))  # the cut-off at noon of the 2nd
+    assert detect_spikes(db).windows[1].prompts == 400  # the saved counts stand
+    store = Store(db)
+    run = store.start_run(alpha=0.05, index_checksum="ck", status="done")
+    store.write_chunk([(f"late-{i}", run, "late", i, f"2026-11-02T{i % 24:02d}:30:00Z", f"late {i}", f"hl-{i}", "b",
+                        0.2, 0.8, 0.001 if i < 49 else 0.5, int(i < 49), "t1", "a", "[]", "now") for i in range(60)],
+                      {}, [])
+    store.finish_run(run)
+    store.close()
+    day2 = detect_spikes(db).windows[1]  # was 400 / 20 kept (the late 60 unseen), or 492 with a bigger log
+    assert (day2.prompts, day2.novel) == (460, 69) and day2.flagged
