@@ -387,7 +387,9 @@ def test_a_decided_window_lists_the_expected_rate_it_was_decided_on(tmp_path):
     assert again.incidents[0].details["expected_rate"] == first["2026-11-16T00:00:00Z"].expected_rate
 
 
-def test_a_late_log_for_a_pruned_day_adds_to_what_the_day_had(tmp_path):
+def test_a_late_log_for_a_pruned_day_adds_to_what_the_day_had(tmp_path, monkeypatch):
+    import sqlite3
+
     from datetime import datetime, timezone
 
     from novelty.prune import prune
@@ -404,5 +406,9 @@ def test_a_late_log_for_a_pruned_day_adds_to_what_the_day_had(tmp_path):
                       {}, [])
     store.finish_run(run)
     store.close()
+    monkeypatch.setattr("novelty.spikes.utc_now", lambda: "2030-01-01T00:00:00Z")
     day2 = detect_spikes(db).windows[1]  # was 400 / 20 kept (the late 60 unseen), or 492 with a bigger log
     assert (day2.prompts, day2.novel) == (460, 69) and day2.flagged
+    with sqlite3.connect(db) as conn:  # decided again now (was: the first decision's time kept)
+        assert conn.execute("SELECT decided_at FROM windows WHERE window_start LIKE '2026-11-02%'").fetchone() == \
+            ("2030-01-01T00:00:00Z",)
