@@ -1073,10 +1073,10 @@ def feedback_command(
 
     from .feedback import import_files, online_accuracy
     from .render import format_feedback
+    from .store import existing_db
 
     with _user_errors():
-        if not db.is_file():  # a mistyped --db would start a database of labels alone, and say "kept"
-            raise InputError(f"{db}: no such database; fill one with `novelty score` first")
+        existing_db(db)  # a mistyped --db would start a database of labels alone, and say "kept"
         imports, failed = import_files(db, files, id_col, label_col, time_col)
         if failed and not imports:
             raise InputError("; ".join(error for _, error in failed))

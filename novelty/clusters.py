@@ -29,7 +29,7 @@ import numpy as np
 from .errors import InputError
 from .logs import sql_bound, time_bounds
 from .spikes import parse_range
-from .store import Store, utc_now
+from .store import Store, existing_db, utc_now
 
 SAME_CLUSTER = 0.85   # centroid cosine above which a new cluster continues a stored one
 MAX_POINTS = 20_000   # distinct texts clustered; the rest join their nearest cluster
@@ -59,8 +59,7 @@ class Cluster:
 def find_clusters(db: str | Path, since: str | None = None, until: str | None = None,
                   min_size: int = 5, save: bool = True) -> list[Cluster]:
     """Cluster the novel prompts scored between ``since`` and ``until`` (all of them by default)."""
-    if not Path(db).exists():
-        raise InputError(f"{db}: no such database; fill one with `novelty score` first")
+    existing_db(db)
     if min_size < 2:
         raise InputError(f"--min-size must be at least 2 (a cluster of one is an outlier), not {min_size}")
     since, until = parse_range(since, until)
@@ -87,8 +86,7 @@ def cluster_prompts(db: str | Path, cluster_id: str, limit: int = 200, similar: 
     if limit < 1:
         raise InputError(f"--limit must be at least 1, not {limit}")
     limit = min(limit, 2 ** 62)  # SQLite's integers stop at 2**63 - 1: a bigger limit is 'all' anyway
-    if not Path(db).exists():
-        raise InputError(f"{db}: no such database; fill one with `novelty score` first")
+    existing_db(db)
     store = Store(db)
     try:
         if not store.db.execute("SELECT 1 FROM clusters WHERE cluster_id = ?", [cluster_id]).fetchone():

@@ -45,7 +45,7 @@ from .logs import (as_paths, canonical_id, detect_format, field_separator, forma
                    numbered_rows, open_text, parquet_source, same_label, time_bounds)
 from .spikes import Incident, parse_range, window_seconds
 from .stats import wilson_interval
-from .store import REJECT_COLUMNS, Store, reject_row, utc_now
+from .store import REJECT_COLUMNS, Store, existing_db, reject_row, utc_now
 
 GAP_KIND = "offline_online_gap"
 
@@ -524,8 +524,7 @@ class _Reasons:
 def online_accuracy(db: str | Path, window: str = "1d", since: str | None = None,
                     until: str | None = None) -> OnlineReport:
     """Accuracy of the logged predictions on labelled prompts, per window (by the prompt's time)."""
-    if not Path(db).is_file():
-        raise InputError(f"{db}: no such database; fill one with `novelty score` first")
+    existing_db(db)
     size = window_seconds(window)
     store = Store(db)
     try:

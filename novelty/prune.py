@@ -27,7 +27,7 @@ from pathlib import Path
 from .errors import InputError
 from .logs import sql_bound
 from .spikes import window_seconds
-from .store import Store
+from .store import Store, existing_db
 
 KEEP_QUEUED = ("labelled", "trained")
 
@@ -60,8 +60,7 @@ def prune(db: str | Path, older_than: str, *, now: datetime | None = None,
     >>> prune(path, "90d").scores
     0
     """
-    if not Path(db).is_file():
-        raise InputError(f"{db}: no such database; fill one with `novelty score` first")
+    existing_db(db)
     if isinstance(older_than, str) and older_than.strip().lower().endswith("m"):  # 6m read as minutes: all gone
         raise InputError(f"--older-than {older_than!r}: m is minutes, too short a retention to be meant; give "
                          "days, weeks or hours (6 months: 180d)")

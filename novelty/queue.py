@@ -21,7 +21,7 @@ from . import clusters
 from .errors import InputError
 from .logs import (check_file, field_separator, is_na_label, is_stdout, numbered_rows, open_output, refuse_overwrite,
                    sql_bound)
-from .store import Store, utc_now
+from .store import Store, existing_db, utc_now
 
 STATUSES = ("pending", "exported", "labelled", "trained")
 FORMATS = ("chat-jsonl", "csv", "batch-jsonl")
@@ -328,8 +328,7 @@ def logged_sources(db) -> list[str]:
 
 
 def _open(db) -> Store:
-    if not Path(db).exists():
-        raise InputError(f"{db}: no such database; fill one with `novelty score` first")
+    existing_db(db)
     return Store(db)
 
 

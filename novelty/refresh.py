@@ -19,7 +19,7 @@ import numpy as np
 from .errors import InputError
 from .logs import open_output, time_bounds
 from .spikes import parse_bound
-from .store import Store
+from .store import Store, existing_db
 
 COLUMNS = ("id", "text", "label", "prediction", "stratum", "p_value", "ts")
 
@@ -41,8 +41,7 @@ def golden_refresh(db: str | Path, out: str | Path, size: int = 300, since: str 
         raise InputError("--size must be at least 1 and --edge-share between 0 and 1")
     if seed < 0:
         raise InputError(f"--seed must be 0 or more, not {seed}")
-    if not Path(db).exists():
-        raise InputError(f"{db}: no such database; fill one with `novelty score` first")
+    existing_db(db)
     store = Store(db)
     try:
         rows = _recent(store, parse_bound(since, "--since"), parse_bound(until, "--until"))

@@ -29,7 +29,7 @@ from .errors import InputError
 from .index import index_dir_default
 from .logs import is_stdout, open_output, refuse_overwrite, sql_bound
 from .spikes import SpikeSettings, parse_bound
-from .store import Store
+from .store import Store, existing_db
 from .stats import p_short
 
 CAUSE_TITLES = {
@@ -105,8 +105,7 @@ def gather(db: str | Path, reference: str | Path | None = None, current: str | P
     """Run the diagnosis (as ``novelty diagnose`` would) and read what the report shows. ``until``
     ends the evidence, the verdict's and the charts' alike (``novelty run`` for an earlier date: its
     page shows that day as it was, not the newest)."""
-    if not Path(db).is_file():
-        raise InputError(f"{db}: no such database; fill one with `novelty score` first")
+    existing_db(db)
     drift_report, profiles = None, None
     if reference and current:
         try:

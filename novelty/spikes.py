@@ -25,7 +25,7 @@ from .errors import InputError
 from .logs import format_bound, sql_bound
 from .stats import (benjamini_hochberg, excess_over_rate, excess_over_reference, excess_tail, goodness_of_fit,
                     tail_weights, wilson_interval)
-from .store import Store, utc_now
+from .store import Store, existing_db, utc_now
 
 _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _MONDAY = 3 * 86400  # the epoch was a Thursday: shift so weeks start on Monday
@@ -148,8 +148,7 @@ def detect_spikes(db: str | Path, settings: SpikeSettings = SpikeSettings(), sin
     across the windows decided together (one a day under cron; all of them in a first run over a
     backfill). ``retest`` forgets the saved verdicts of the reported range and decides it afresh.
     """
-    if not Path(db).exists():
-        raise InputError(f"{db}: no such database; fill one with `novelty score` first")
+    existing_db(db)
     since_ts, until_ts = parse_range(since, until)
 
     def in_range(start: str) -> bool:

@@ -115,6 +115,18 @@ def stored_vectors(vectors: np.ndarray) -> np.ndarray:
     return np.asarray(vectors, dtype=np.float16).astype(np.float32)
 
 
+def existing_db(db: str | Path) -> Path:
+    """``db`` when it holds a database, else an InputError: missing, a folder, or an empty file (SQLite
+    would take a zero-byte file as a new database, and a command that only reads would write a whole
+    schema into it)."""
+    path = Path(db)
+    if not path.is_file():
+        raise InputError(f"{db}: no such database; fill one with `novelty score` first")
+    if path.stat().st_size == 0:
+        raise InputError(f"{db}: an empty file, no database yet; fill it with `novelty score` first")
+    return path
+
+
 class Store:
     """One SQLite database in WAL mode; writes go through ``write_chunk`` in one transaction each."""
 

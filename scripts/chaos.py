@@ -259,7 +259,7 @@ def _reader(db: str, seconds: float) -> None:
     """spikes (which also writes windows) and a plain query, over and over, while the writers run."""
     end = time.monotonic() + seconds
     while time.monotonic() < end:
-        if Path(db).exists():
+        if Path(db).exists() and Path(db).stat().st_size:  # a writer creates the file, then its schema
             detect_spikes(db, SpikeSettings(window="1h", min_prompts=5))
             conn = sqlite3.connect(db, timeout=30)
             conn.execute("SELECT COUNT(*), SUM(is_novel) FROM scores").fetchone()

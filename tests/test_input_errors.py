@@ -230,3 +230,13 @@ def test_a_misspelt_override_is_refused_by_the_library_too(tmp_path, index):
     config.write_text('[index]\nname = "x"\n[logs]\npath = "logs/{date}.jsonl"\n')
     with pytest.raises(InputError, match="spikes.windw"):
         load_config(config, {"spikes.windw": "1h"})
+
+
+@pytest.mark.parametrize("command", [["spikes"], ["clusters"], ["queue", "list"], ["report", "-o", "r.html"],
+                                     ["prune", "--older-than", "1d"], ["feedback"]])
+def test_an_empty_file_as_the_database_is_refused_and_left_empty(tmp_path, monkeypatch, command):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.db").touch()
+    out = runner.invoke(app, [*command, "--db", "m.db"])
+    assert out.exit_code == 2 and "an empty file, no database yet" in out.output
+    assert (tmp_path / "m.db").stat().st_size == 0  # was: a read-only command wrote the schema into it
