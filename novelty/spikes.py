@@ -504,7 +504,10 @@ def _save(store: Store, settings: SpikeSettings, windows: list[Window], incident
             f"INSERT INTO windows ({', '.join(_WINDOW_COLUMNS)}) VALUES ({', '.join('?' * len(_WINDOW_COLUMNS))}) "
             "ON CONFLICT DO UPDATE SET "
             + ", ".join(f"{c} = excluded.{c}" for c in _WINDOW_COLUMNS[2:] if c != "decided_at")
-            + ", decided_at = coalesce(excluded.decided_at, windows.decided_at)",  # decided again: a late log
+            # decided again when a late log changed a tested window's count; else as first decided
+            + ", decided_at = CASE WHEN windows.p_value IS NOT NULL AND windows.prompts != excluded.prompts "
+              "THEN coalesce(excluded.decided_at, windows.decided_at) "
+              "ELSE coalesce(windows.decided_at, excluded.decided_at) END",
             [(size, w.window_start, w.window_end, w.prompts, w.novel, w.novel_rate, w.ci_low, w.ci_high,
               w.expected_rate, w.baseline, w.p_value, w.q_value, w.cusum, int(w.flagged), now,
               now if w.window_end <= now and not settings.step else None, json.dumps(list(w.detectors)),
