@@ -202,6 +202,10 @@ class Store:
             meta = self.meta()
         differs = [f"{k}: database has {meta.get(k)!r}, this index has {v!r}"
                    for k, v in mine.items() if k != "model" and meta.get(k) != v]
+        if differs and self._holds_nothing():  # a first run that failed before scoring bound it: no vector yet
+            self.transaction(lambda: self.db.conn.executemany(
+                "UPDATE meta SET value = ? WHERE key = ?", [(v, k) for k, v in mine.items()]))
+            return
         if differs:
             same = "the same model run another way" if meta.get("model") == model else \
                 f"model {model!r}"
@@ -209,6 +213,18 @@ class Store:
                 f"{self.path} holds embeddings of model {meta.get('model')!r}; this index embeds with "
                 f"{same} ({'; '.join(differs)}). Use another --db, or an index built the way this "
                 "database's was.")
+
+    def _holds_nothing(self) -> bool:
+        """No scored prompt and no stored vector: nothing the model binding protects."""
+        return not any(self.db.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone()
+                       for table in ("scores", "embeddings", "queue"))
+
+    def earlier_id_column(self) -> str | None:
+        """The id column the latest done run that named one read prompts by (--id-col), if any."""
+        row = self.db.execute("SELECT json_extract(params, '$.columns.id') FROM runs WHERE status = 'done' "
+                              "AND json_valid(params) AND json_extract(params, '$.columns.id') IS NOT NULL "
+                              "AND json_extract(params, '$.columns.id') != '' ORDER BY run_id DESC LIMIT 1").fetchone()
+        return row[0] if row else None
 
     # -- runs -------------------------------------------------------------------------------------
     def start_run(self, **fields) -> int:

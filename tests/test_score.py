@@ -396,3 +396,32 @@ def test_scoring_a_day_at_another_alpha_warns_that_spikes_compares_flags(tmp_pat
     looser = CliRunner().invoke(app, [*base, str(other), "--alpha", "0.1"])
     assert looser.exit_code == 0 and "at alpha 0.1, earlier runs" in looser.stderr  # was: a false spike, unsaid
     assert "score every day at one alpha" in looser.stderr
+
+
+def test_dropping_the_id_column_after_runs_that_used_it_is_refused(tmp_path, index, day_log):
+    from typer.testing import CliRunner
+
+    from novelty.cli import app
+
+    logged = [json.loads(line) for line in day_log.read_text().splitlines()]
+    log = tmp_path / "ided.jsonl"
+    log.write_text("".join(json.dumps({**r, "request_id": f"r{i}"}) + "\n" for i, r in enumerate(logged)))
+    db = tmp_path / "m.db"
+    score_files([log], index, db, columns=Columns(id="request_id"))
+    with pytest.raises(InputError, match="read prompt ids from the column 'request_id'"):
+        score_files([log], index, db)  # was: every row stored a second time under derived ids
+    base = ["score", str(log), "--index", "bot", "--index-dir", str(tmp_path / "indexes"), "--db", str(db)]
+    refused = CliRunner().invoke(app, base)
+    assert refused.exit_code == 2 and "Set --id-col to 'request_id'" in refused.output
+    assert CliRunner().invoke(app, [*base, "--id-col", "request_id"]).exit_code == 0
+    assert CliRunner().invoke(app, [*base, "--id-col", ""]).exit_code == 0  # on purpose: derived ids
+    assert len(rows(db)) == 2 * len(logged)
+
+
+def test_a_first_run_that_failed_does_not_bind_the_database_to_its_model(tmp_path, index, day_log):
+    other = PromptIndex.build(tmp_path / "train.csv", "other", index_dir=tmp_path / "indexes", model="hashing:16",
+                              scorer="knn")
+    db = tmp_path / "m.db"
+    with pytest.raises(InputError):
+        score_files([day_log], other, db, columns=Columns(text="no_such_column"))
+    assert score_files([day_log], index, db).scored > 0  # was: 'm.db holds embeddings of model hashing:16'

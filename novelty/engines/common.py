@@ -302,6 +302,11 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
     scorer = RowScorer(index, alpha)
     sink = open_sink(db, out_parquet)
     try:
+        earlier = sink.earlier_id_column() if columns.id is None and hasattr(sink, "earlier_id_column") else None
+        if earlier:  # derived ids would store again every row those runs keyed by the logged id
+            raise InputError(f"earlier runs in {db} read prompt ids from the column {earlier!r}; without it ids "
+                             "derive from time, text and line, and rows those runs scored would be stored a second "
+                             f"time. Set {columns.option('id')} to {earlier!r}, or to '' to derive ids anyway")
         sink.bind_model(index.model["name"], index.model["revision"], index.model["dimension"])
         gate = Gate(sink, index.model["dimension"], redact, redact_before_embed)
         gate.run_id = run_id = sink.start_run(
