@@ -132,6 +132,11 @@ def _demo_folder(out: str | Path, seed: int) -> Path:
             raise InputError(f"--out {out} holds files the demo did not make ({', '.join(sorted(entries)[:4])}"
                              f"{', ...' if len(entries) > 4 else ''}); the demo replaces its monitor.toml, data/, "
                              "indexes/ and demo.db, so give it an empty or new folder")
+    config = out / "monitor.toml"
+    if (out / MARKER).exists() and config.is_file() and \
+            config.read_text(encoding="utf-8", errors="replace") != render_config(CONFIG):
+        raise InputError(f"{config} was changed since the demo wrote it, and a rerun would replace it: move it, "
+                         "or give the demo another --out")
     try:
         out.mkdir(parents=True, exist_ok=True)
         (out / MARKER).write_text("made by `novelty demo`: a rerun replaces this folder's demo files\n",

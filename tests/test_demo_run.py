@@ -52,3 +52,20 @@ def test_demo_refuses_a_folder_it_did_not_make_and_bad_options_before_writing(tm
     import pytest
     with pytest.raises(InputError, match="--out is empty"):  # the CLI reads "" as ".", refused above as not a demo's
         run_demo("", model="hashing:64")
+
+
+def test_a_demo_rerun_refuses_to_replace_a_monitor_toml_the_user_edited(tmp_path):
+    import pytest
+
+    from novelty.config import render_config
+    from novelty.demo import CONFIG, _demo_folder
+    from novelty.errors import InputError
+
+    out = _demo_folder(tmp_path / "dv", 0)
+    (out / "monitor.toml").write_text(render_config(CONFIG), encoding="utf-8")  # as the demo writes it
+    (out / "notes.txt").write_text("mine\n")
+    assert _demo_folder(out, 0) == out  # a rerun goes ahead, the user's notes stay
+    (out / "monitor.toml").write_text(render_config(CONFIG) + "[alert]\nmin_severity = \"high\"\n", encoding="utf-8")
+    with pytest.raises(InputError, match="monitor.toml was changed since the demo wrote it"):
+        _demo_folder(out, 0)  # was: replaced silently
+    assert (out / "notes.txt").exists() and "min_severity" in (out / "monitor.toml").read_text()
