@@ -214,7 +214,8 @@ def index_build(
     if "adapt" in m:
         a = m["adapt"]
         typer.echo(f"Encoder adapted from {a['base']['name']}: {a['tuned_prompts']:,} prompts x {a['epochs']} epochs "
-                   f"in {a['seconds']:.0f} s (loss {a['first_epoch_loss']:.3f} -> {a['last_epoch_loss']:.3f}); "
+                   f"in {a['seconds']:.0f} s (loss {a['first_epoch_loss']:.3f}"
+                   + (f" -> {a['last_epoch_loss']:.3f}" if a["epochs"] > 1 else "") + "); "
                    f"{a['held_out_prompts']:,} held out for calibration; saved in {built.path / 'model'}.")
     _echo_skipped(m["training"])
 
@@ -692,7 +693,8 @@ def clusters_command(
     ctx: typer.Context,
     db: Optional[Path] = typer.Option(None, "--db", help="SQLite file filled by `novelty score` (required, "
                                       "unless a subcommand such as `show` follows)."),
-    since: Optional[str] = typer.Option(None, help="Only novel prompts from this date."),
+    since: Optional[str] = typer.Option(None, help="Cluster the novel prompts from this date; a cluster that keeps "
+                                        "its id from an earlier run also counts that run's earlier prompts."),
     until: Optional[str] = typer.Option(None, help="Only novel prompts before this date."),
     min_size: int = typer.Option(5, help="Smallest group that counts as a cluster (smaller ones stay noise)."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),

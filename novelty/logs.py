@@ -149,6 +149,31 @@ def detect_format(path: Path) -> str:
     return "jsonl" if head.lstrip().startswith(b"{") else "csv"
 
 
+def log_columns(path: Path, rows: int = 50) -> set[str]:
+    """The columns of a log's header (CSV), schema (Parquet) or first ``rows`` objects (JSONL); empty
+    when they cannot be read (reading the log then says why)."""
+    try:
+        kind = detect_format(path)
+        if kind == "parquet":
+            import pyarrow.parquet as pq
+
+            return set(pq.read_schema(parquet_source(path)).names)
+        with open_text(path) as fh:
+            if kind == "csv":
+                header = next(csv.reader(fh, delimiter=field_separator(path)), [])
+                return {name.lstrip("\ufeff") for name in header}
+            found: set[str] = set()
+            for _, line in zip(range(rows), fh):
+                try:
+                    record = json.loads(line.lstrip("\ufeff"))
+                except (json.JSONDecodeError, RecursionError):
+                    continue
+                found.update(record if isinstance(record, dict) else ())
+            return found
+    except (InputError, OSError, UnicodeDecodeError, ValueError, zlib.error, EOFError):
+        return set()
+
+
 def field_separator(path: Path) -> str:
     """Tab for a .tsv (or .tsv.gz) file; else a comma, unless the header has none but a semicolon or
     a tab (a CSV saved by a spreadsheet in a comma-decimal locale writes ``a;b``)."""

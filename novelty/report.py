@@ -292,7 +292,9 @@ def _calibration(run: dict, index_dir: str | Path | None) -> tuple[np.ndarray | 
         manifest = json.loads((folder / "manifest.json").read_text())
         scores = np.load(folder / "calibration.npy", allow_pickle=False)
     except (OSError, ValueError) as exc:
-        return None, (f"The index {run['index_name']!r} is not available in {folder.parent} ({type(exc).__name__}), "
+        why = "no such folder" if isinstance(exc, FileNotFoundError) else \
+            getattr(exc, "strerror", None) or "unreadable files"
+        return None, (f"The index {run['index_name']!r} is not available in {folder.parent} ({why}), "
                       "so only production is shown; pass --index-dir to compare with its calibration.")
     if manifest.get("checksum") != run["index_checksum"]:
         return scores, (f"The index {run['index_name']!r} changed after these prompts were scored "

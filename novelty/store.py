@@ -473,7 +473,9 @@ def _storage_error(path: Path, exc: sqlite3.OperationalError) -> StorageError:
 
 
 def params_json(params: dict) -> str:
-    return json.dumps(params, sort_keys=True, default=str)
+    """Run parameters as JSON: a set as a sorted list (it was its Python repr, "frozenset({'id'})")."""
+    return json.dumps(params, sort_keys=True,
+                      default=lambda v: sorted(map(str, v)) if isinstance(v, (set, frozenset)) else str(v))
 
 
 def _chunks(items: list, size: int):

@@ -50,6 +50,18 @@ def test_the_adapted_model_lives_in_the_index_and_the_manifest_says_so(tiny):
     assert set(index.prompts.loc[held_out, "label"]) == set(index.prompts["label"])  # stratified: every label
 
 
+def test_index_build_says_the_loss_of_one_epoch_once(tiny, monkeypatch):
+    from typer.testing import CliRunner
+
+    from novelty.cli import app
+
+    monkeypatch.setattr(PromptIndex, "build", classmethod(lambda cls, *args, **kw: tiny["index"]))  # built above
+    out = CliRunner().invoke(app, ["index", "build", str(tiny["train"]), "--name", "tuned", "--adapt",
+                                   "--index-dir", str(tiny["folder"] / "elsewhere")])
+    adapt = json.loads((tiny["index"].path / "manifest.json").read_text())["adapt"]
+    assert out.exit_code == 0 and f"(loss {adapt['first_epoch_loss']:.3f}); " in out.output, out.output  # was 0.108 -> 0.108
+
+
 def test_a_moved_index_loads_its_own_model_and_scores(tiny, tmp_path):
     moved = tmp_path / "elsewhere" / "tuned"
     shutil.copytree(tiny["index"].path, moved)

@@ -408,7 +408,7 @@ def test_dropping_the_id_column_after_runs_that_used_it_is_refused(tmp_path, ind
     log.write_text("".join(json.dumps({**r, "request_id": f"r{i}"}) + "\n" for i, r in enumerate(logged)))
     db = tmp_path / "m.db"
     score_files([log], index, db, columns=Columns(id="request_id"))
-    with pytest.raises(InputError, match="read prompt ids from the column 'request_id'"):
+    with pytest.raises(InputError, match="has the column .request_id., which earlier runs"):
         score_files([log], index, db)  # was: every row stored a second time under derived ids
     base = ["score", str(log), "--index", "bot", "--index-dir", str(tmp_path / "indexes"), "--db", str(db)]
     refused = CliRunner().invoke(app, base)
@@ -416,6 +416,7 @@ def test_dropping_the_id_column_after_runs_that_used_it_is_refused(tmp_path, ind
     assert CliRunner().invoke(app, [*base, "--id-col", "request_id"]).exit_code == 0
     assert CliRunner().invoke(app, [*base, "--id-col", ""]).exit_code == 0  # on purpose: derived ids
     assert len(rows(db)) == 2 * len(logged)
+    assert score_files([day_log], index, db).rows_read  # a log without the column is not refused
 
 
 def test_a_first_run_that_failed_does_not_bind_the_database_to_its_model(tmp_path, index, day_log):
@@ -425,3 +426,9 @@ def test_a_first_run_that_failed_does_not_bind_the_database_to_its_model(tmp_pat
     with pytest.raises(InputError):
         score_files([day_log], other, db, columns=Columns(text="no_such_column"))
     assert score_files([day_log], index, db).scored > 0  # was: 'm.db holds embeddings of model hashing:16'
+
+
+def test_run_parameters_are_plain_json(tmp_path, index, day_log):
+    result = score_files([day_log], index, tmp_path / "m.db", columns=Columns(id=None, required=frozenset({"time"})))
+    (params,) = [json.loads(r["params"]) for r in rows(tmp_path / "m.db", "SELECT params FROM runs")]
+    assert result.scored and params["columns"]["required"] == ["time"]  # was the string "frozenset({'time'})"

@@ -20,7 +20,7 @@ import numpy as np
 from .. import __version__
 from ..errors import InputError, NoveltyError
 from ..index import SHOWN_NEIGHBORS, PromptIndex, label_text
-from ..logs import Batch, Columns, MAX_CHARS, as_paths, canonical_id, check_file, read_batches
+from ..logs import Batch, Columns, MAX_CHARS, as_paths, canonical_id, check_file, log_columns, read_batches
 from ..redact import redact as redact_text
 from ..stats import excess_over_rate  # P(>= novel of total flagged) if all in-distribution
 from ..store import SCORE_COLUMNS, params_json, reject_row, stored_vectors, text_hash, utc_now
@@ -303,10 +303,12 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
     sink = open_sink(db, out_parquet)
     try:
         earlier = sink.earlier_id_column() if columns.id is None and hasattr(sink, "earlier_id_column") else None
-        if earlier:  # derived ids would store again every row those runs keyed by the logged id
-            raise InputError(f"earlier runs in {db} read prompt ids from the column {earlier!r}; without it ids "
-                             "derive from time, text and line, and rows those runs scored would be stored a second "
-                             f"time. Set {columns.option('id')} to {earlier!r}, or to '' to derive ids anyway")
+        logged = [p for p in paths if earlier in log_columns(p)] if earlier else []
+        if logged:  # derived ids would store again every row those runs keyed by the logged id
+            raise InputError(f"{logged[0]} has the column {earlier!r}, which earlier runs in {db} read prompt ids "
+                             "from; without it ids derive from time, text and line, and rows those runs scored "
+                             f"would be stored a second time. Set {columns.option('id')} to {earlier!r}, or to '' "
+                             "to derive ids anyway")
         sink.bind_model(index.model["name"], index.model["revision"], index.model["dimension"])
         gate = Gate(sink, index.model["dimension"], redact, redact_before_embed)
         gate.run_id = run_id = sink.start_run(
