@@ -432,7 +432,7 @@ class _Validator:
         out.texts.append(record[self.columns.text])
         out.times.append(time)
         out.ids.append(_cell(record, self.columns.id) if self._has("id") else None)
-        out.labels.append(label_value(_cell(record, self.columns.label)) if self._has("label") else None)
+        out.labels.append(label_value(record.get(self.columns.label)) if self._has("label") else None)
 
     def _problem(self, record: dict, time: str | None) -> str | None:
         name = self.columns.text
@@ -491,17 +491,21 @@ def canonical_id(value: str | None) -> str | None:
     return text.split(".")[0] if _WHOLE_FLOAT.fullmatch(text) else text
 
 
-def label_value(value: str | None) -> str | None:
-    """A label as stored: None for NA, null, NaN (a JSON NaN, a pandas gap) and the like, and a whole
+def label_value(value: Any) -> str | None:
+    """A label cell as stored: None for a gap (missing, blank, a JSON NaN, a pandas NA), and a whole
     number written as a float ('2.0', from a column of integer labels with a gap) as '2', so it meets
-    the training label '2'.
+    the training label '2'. Words stay labels: 'None' is an intent of its own in LUIS and CLU.
 
-    >>> [label_value(v) for v in ("card_lost", " 2.0", "NaN", "NA", None, "1.5")]
-    ['card_lost', '2', None, None, None, '1.5']
+    >>> [label_value(v) for v in ("card_lost", " 2.0", float("nan"), 2.0, None, " ", "None", "1.5")]
+    ['card_lost', '2', None, '2', None, None, 'None', '1.5']
     """
-    if value is None or is_na_label(str(value)):
-        return None
-    return canonical_id(value)
+    if not isinstance(value, str) and value is not None and not hasattr(value, "isoformat"):
+        try:
+            if pd.isna(value):
+                return None
+        except (TypeError, ValueError):  # a list or another value pandas cannot call missing
+            pass
+    return canonical_id(_cell({"v": value}, "v"))
 
 
 def same_label(a: str | None, b: str | None) -> bool:

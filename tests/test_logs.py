@@ -229,5 +229,15 @@ def test_predicted_labels_are_stored_as_training_labels_are_written(tmp_path):
                     '{"prompt": "c", "predicted_label": "NA"}\n{"prompt": "d", "predicted_label": " card "}\n'
                     '{"prompt": "e", "predicted_label": 2}\n')
     batches = list(read_batches(path, Columns(time=None)))
-    # was: '1.0' against the training label '1', and 'nan' and 'NA' as labels
-    assert [label for b in batches for label in b.labels] == ["1", None, None, "card", "2"]
+    # was: '1.0' against the training label '1', and a JSON NaN stored as the label 'nan'; the word 'NA' is
+    # a label as written ('None' is an intent of its own in LUIS)
+    assert [label for b in batches for label in b.labels] == ["1", None, "NA", "card", "2"]
+
+
+def test_an_intent_named_none_stays_a_label_in_training_files(tmp_path):
+    from novelty.index import read_training
+
+    path = tmp_path / "train.csv"
+    path.write_text("text,label\nbook me a flight,book_flight\nwhat is the weather,None\nhello there,null\n")
+    training = read_training(path, Columns(text="text", time=None, label="label"))
+    assert list(training.labels) == ["book_flight", "None", "null"]  # was: the LUIS 'None' intent lost
