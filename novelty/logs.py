@@ -75,6 +75,8 @@ class Batch:
     ids: list[str | None] = field(default_factory=list)
     labels: list[str | None] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
+    default_time: str | None = None  # stored as the time of rows without one (Columns.default_time); ids
+                                     # still derive as for an untimed row, so a rerun on another date finds them
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -403,7 +405,7 @@ class _Validator:
                     f"{', '.join(names) or 'none'}. Set {self.columns.option(role)} to the right name.")
 
     def batch(self, records: list[tuple[int, Any, str]]) -> Batch:
-        out = Batch(self.source)
+        out = Batch(self.source, default_time=self.columns.default_time)
         if not self.header_checked:  # JSONL has no header: the keys of the first batch's objects stand for it
             keys = dict.fromkeys(key for _, record, _ in records if isinstance(record, dict) for key in record)
             if keys:
@@ -424,7 +426,7 @@ class _Validator:
             return self.reject(line, "row is not a JSON object", raw)
         if len(self.present) < len(self.roles):  # a JSONL column first met after the first batch counts from here
             self.present.update(name for name in self.roles if name in record)
-        time = format_time(record.get(self.columns.time)) if self._has("time") else self.columns.default_time
+        time = format_time(record.get(self.columns.time)) if self._has("time") else None
         reason = self._problem(record, time)
         if reason:
             return self.reject(line, reason, raw or _as_json(record))

@@ -121,16 +121,6 @@ def _empty(path: Path) -> bool:
         return False
 
 
-def _columns(path: Path) -> set[str]:
-    """The columns of a log's first rows; empty when they cannot be read (scoring then says why)."""
-    from .starter import _head
-
-    try:
-        return {str(c) for c in _head(path, 50).columns}
-    except InputError:
-        return set()
-
-
 def _day(day: Date | str | None) -> Date:
     if day is None:
         return default_date()
@@ -200,7 +190,7 @@ class _Job:
     # -- the steps --------------------------------------------------------------------------------
     def score(self) -> Step:
         from .engines.local import score_files
-        from .logs import Columns
+        from .logs import Columns, log_columns
 
         pattern, files = self.cfg.files("logs.path", self.day)
         if not files:
@@ -217,9 +207,10 @@ class _Job:
         # day's prompts would sit outside every window or lose their labels, and naming the column later
         # would store them a second time
         names = {"time": "logs.time_col", "id": "logs.id_col", "label": "logs.pred_col"}
-        present = _columns(readable[0])
+        present = log_columns(readable[0])
         untimed = bool(present) and (c["logs.time_col"] or None) not in present
-        columns = Columns(text=c["logs.text_col"], time=c["logs.time_col"] or None, id=c["logs.id_col"] or None,
+        id_col = c["logs.id_col"] if "logs.id_col" in c.given else c["logs.id_col"] or None  # '' set: derive ids
+        columns = Columns(text=c["logs.text_col"], time=c["logs.time_col"] or None, id=id_col,
                           label=c["logs.pred_col"] or None,
                           required=frozenset(role for role, key in names.items() if c[key] and key in c.given),
                           options=tuple((role, f"{names.get(role, 'logs.text_col')} in {c.source}")

@@ -914,3 +914,22 @@ def test_labels_of_prompts_logged_without_a_prediction_say_so(monitor):
     assert feedback.status == "skipped"  # was: '100 labels in 1 file(s), none for a prompt scored in the period'
     assert "100 labelled prompts were logged without a predicted label (logs.pred_col 'predicted_label')" \
         in feedback.reason
+
+
+def test_an_untimed_log_read_on_another_date_is_not_stored_again(monitor):
+    logs = monitor.parent / "logs"
+    rows = json.loads("[" + ",".join((logs / "2026-11-24.jsonl").read_text().splitlines()) + "]")
+    write_jsonl(logs / "same.jsonl", [{k: v for k, v in r.items() if k != "timestamp"} for r in rows])
+    fixed = load_config(monitor, {"logs.path": "logs/same.jsonl"})
+    for day in ("2026-11-24", "2026-11-25", "2026-11-26"):  # a fixed path: the same file each day
+        run_monitor(fixed, day)
+    with sqlite3.connect(monitor.parent / "monitor.db") as conn:
+        assert conn.execute("SELECT count(*) FROM scores").fetchone() == (200,)  # was 600: ids had the date in them
+        assert conn.execute("SELECT DISTINCT ts FROM scores").fetchall() == [("2026-11-24T00:00:00Z",)]
+
+
+def test_run_derives_ids_when_logs_id_col_is_set_empty(monitor):
+    run_monitor(monitor, "2026-11-24")  # logs.id_col = request_id
+    derived = load_config(monitor, {"logs.id_col": ""})
+    step = run_monitor(derived, "2026-11-18").steps[0]
+    assert step.status == "ran", step.reason  # was: refused, and the message's '' escape did not help

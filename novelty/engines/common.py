@@ -157,7 +157,7 @@ class Gate:
         hashes = [text_hash(batch.texts[i]) for i in todo]
         counts.read += len(batch) + len(batch.rejects)
         return Pending(ids=[ids[i] for i in todo], sources=[batch.source] * len(todo),
-                       lines=[batch.lines[i] for i in todo], times=[batch.times[i] for i in todo],
+                       lines=[batch.lines[i] for i in todo], times=[batch.times[i] or batch.default_time for i in todo],
                        texts=[batch.texts[i] for i in todo], hashes=hashes,
                        labels=[batch.labels[i] for i in todo],
                        cached=self.sink.cached_vectors(hashes, self.dimension)), rejects
