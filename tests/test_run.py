@@ -919,8 +919,9 @@ def test_labels_of_prompts_logged_without_a_prediction_say_so(monitor):
 def test_an_untimed_log_read_on_another_date_is_not_stored_again(monitor):
     logs = monitor.parent / "logs"
     rows = json.loads("[" + ",".join((logs / "2026-11-24.jsonl").read_text().splitlines()) + "]")
-    write_jsonl(logs / "same.jsonl", [{k: v for k, v in r.items() if k != "timestamp"} for r in rows])
-    fixed = load_config(monitor, {"logs.path": "logs/same.jsonl"})
+    write_jsonl(logs / "same.jsonl", [{k: v for k, v in r.items() if k not in ("timestamp", "request_id")}
+                                       for r in rows])
+    fixed = load_config(monitor, {"logs.path": "logs/same.jsonl", "logs.id_col": ""})  # ids derived
     for day in ("2026-11-24", "2026-11-25", "2026-11-26"):  # a fixed path: the same file each day
         run_monitor(fixed, day)
     with sqlite3.connect(monitor.parent / "monitor.db") as conn:
