@@ -98,6 +98,9 @@ def _delete(conn: sqlite3.Connection, cutoff: str, dry_run: bool) -> dict:
                  "WHERE COALESCE(ts, scored_at) < ?", [sql_bound(cutoff)])
     gone = "(SELECT prompt_id FROM temp.pruned)"
     _keep_counts(conn, gone)
+    # score stores nothing logged before the cut-off again (its text would be back, counted twice)
+    conn.execute("INSERT INTO meta VALUES ('pruned_before', ?) ON CONFLICT(key) DO UPDATE SET "
+                 "value = max(value, excluded.value)", [cutoff])
     counts = {
         "scores": conn.execute(f"DELETE FROM scores WHERE prompt_id IN {gone}").rowcount,
         "cluster_members": conn.execute(f"DELETE FROM cluster_members WHERE prompt_id IN {gone}").rowcount,

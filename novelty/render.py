@@ -39,6 +39,9 @@ def format_score_summary(result) -> str:
              f"when nothing is new; {p_text(result.novel_p_value, 2)})"]
     if result.skipped:
         lines.append(f"  skipped   {result.skipped:,} already scored by an earlier run")
+    if getattr(result, "expired", 0):
+        lines.append(f"  expired   {result.expired:,} logged before the retention cut-off of `novelty prune`: "
+                     "not stored again")
     listed = sum(r["rows"] for r in result.reject_reasons)
     others = f"; {result.rejected - listed:,} more for other reasons" if result.rejected > listed else ""
     lines.append(f"  rejected  {result.rejected:,}" + (" (see the rejects table): " + "; ".join(

@@ -432,3 +432,24 @@ def test_run_parameters_are_plain_json(tmp_path, index, day_log):
     result = score_files([day_log], index, tmp_path / "m.db", columns=Columns(id=None, required=frozenset({"time"})))
     (params,) = [json.loads(r["params"]) for r in rows(tmp_path / "m.db", "SELECT params FROM runs")]
     assert result.scored and params["columns"]["required"] == ["time"]  # was the string "frozenset({'time'})"
+
+
+def test_rows_logged_before_prune_s_cut_off_are_not_stored_again(tmp_path, index):
+    from datetime import datetime, timezone
+
+    from novelty.prune import prune
+    from novelty.render import format_score_summary
+    from novelty.spikes import detect_spikes
+
+    log = write_jsonl(tmp_path / "day.jsonl", [{"prompt": f"where is my card {i}", "request_id": f"r{i}",
+                                                     "timestamp": f"2026-11-02T{i % 24:02d}:15:00Z"} for i in range(96)])
+    db = tmp_path / "m.db"
+    columns = Columns(id="request_id")
+    score_files([log], index, db, columns=columns)
+    before = [(w.prompts, w.novel) for w in detect_spikes(db).windows]
+    prune(db, "1d", now=datetime(2026, 11, 3, 12, tzinfo=timezone.utc))  # the cut-off at noon of the 2nd
+    again = score_files([log], index, db, columns=columns)  # a rerun of the pruned day
+    assert (again.expired, again.scored, again.skipped) == (48, 0, 48)  # was: the morning's 48 stored again
+    assert [(w.prompts, w.novel) for w in detect_spikes(db).windows] == before  # and counted twice with them
+    assert "expired   48 logged before the retention cut-off" in format_score_summary(again)
+    assert len(rows(db)) == 48

@@ -401,9 +401,9 @@ def test_a_late_log_for_a_pruned_day_adds_to_what_the_day_had(tmp_path, monkeypa
     assert detect_spikes(db).windows[1].prompts == 400  # the saved counts stand
     store = Store(db)
     run = store.start_run(alpha=0.05, index_checksum="ck", status="done")
-    store.write_chunk([(f"late-{i}", run, "late", i, f"2026-11-02T{i % 24:02d}:30:00Z", f"late {i}", f"hl-{i}", "b",
-                        0.2, 0.8, 0.001 if i < 49 else 0.5, int(i < 49), "t1", "a", "[]", "now") for i in range(60)],
-                      {}, [])
+    store.write_chunk([(f"late-{i}", run, "late", i, f"2026-11-02T{12 + i % 12:02d}:30:00Z", f"late {i}", f"hl-{i}",
+                        "b", 0.2, 0.8, 0.001 if i < 49 else 0.5, int(i < 49), "t1", "a", "[]", "now")
+                       for i in range(60)], {}, [])  # after the cut-off: what score stores of a late log
     store.finish_run(run)
     store.close()
     monkeypatch.setattr("novelty.spikes.utc_now", lambda: "2030-01-01T00:00:00Z")

@@ -6,6 +6,7 @@ results are the same by construction."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import re
@@ -20,7 +21,7 @@ import numpy as np
 from .. import __version__
 from ..errors import InputError, NoveltyError
 from ..index import SHOWN_NEIGHBORS, PromptIndex, label_text
-from ..logs import Batch, Columns, MAX_CHARS, as_paths, canonical_id, check_file, log_columns, read_batches
+from ..logs import Batch, Columns, MAX_CHARS, as_paths, canonical_id, check_file, log_columns, read_batches, sql_bound
 from ..redact import redact as redact_text
 from ..stats import excess_over_rate  # P(>= novel of total flagged) if all in-distribution
 from ..store import SCORE_COLUMNS, params_json, reject_row, stored_vectors, text_hash, utc_now
@@ -51,6 +52,7 @@ class ScoreResult:
     top_novel: list[dict] = field(default_factory=list)
     reject_reasons: list[dict] = field(default_factory=list)
     engine: str = "local"
+    expired: int = 0        # rows logged before the retention cut-off of `prune`: not stored again
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -63,6 +65,7 @@ class Counts:
     skipped: int = 0
     rejected: int = 0
     novel: int = 0
+    expired: int = 0  # logged before prune's retention cut-off: not stored again
     reasons: Counter = field(default_factory=Counter)
     examples: dict = field(default_factory=dict)  # the first reason of each kind, as written
 
@@ -85,7 +88,8 @@ class Counts:
 
 
 # "id '0' was scored before ...", "duplicate id '7' in this run (first on line 3)": one reason, many ids
-_ID_IN_REASON = re.compile(r"^((?:duplicate )?id) (?:'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")|(?<=first on )(?:line \d+|an earlier chunk)")
+_ID_IN_REASON = re.compile(r"^((?:duplicate )?id) (?:'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")"
+                           r"|(?<=first on )(?:line \d+|an earlier chunk)")
 
 
 @dataclass
@@ -125,8 +129,25 @@ class Gate:
         self.untimed: dict[str, bool] = {}
         self.redact = redact_text if redact or redact_before_embed else None
         self.redact_before_embed = redact_before_embed
+        cutoff = sink.meta().get("pruned_before") if hasattr(sink, "meta") else None
+        self.pruned_before = sql_bound(cutoff) if cutoff else None
+
+    def _unexpired(self, batch: Batch, counts: Counts) -> Batch:
+        """The rows logged at or after the retention cut-off of ``prune``: one before it is not stored
+        again (a rerun of a pruned day, a late log for it): its text would be back, and the day's
+        counts, which ``pruned_counts`` keeps, would count it twice."""
+        keep = [i for i, ts in enumerate(batch.times) if not (ts and ts < self.pruned_before)]
+        counts.expired += len(batch) - len(keep)
+        if len(keep) == len(batch):
+            return batch
+        pick = lambda values: [values[i] for i in keep]  # noqa: E731
+        return dataclasses.replace(batch, lines=pick(batch.lines), texts=pick(batch.texts), times=pick(batch.times),
+                                   ids=pick(batch.ids), labels=pick(batch.labels))
 
     def prepare(self, batch: Batch, source: str, counts: Counts) -> tuple[Pending, list[dict]]:
+        counts.read += len(batch) + len(batch.rejects)
+        if self.pruned_before:
+            batch = self._unexpired(batch, counts)
         # with --redact-before-embed nothing derived from the original is kept, the id included (a hash
         # of the text, time and line would let anyone confirm a guessed card number); --redact alone
         # keeps the original's id, so turning it on or off never re-scores a row
@@ -155,7 +176,6 @@ class Gate:
         rejects = [reject_row(self.run_id, r.source, r.line, r.reason, r.raw) for r in batch.rejects]
         todo = self._new_rows(batch, ids, rejects, counts, before, originals, derived)
         hashes = [text_hash(batch.texts[i]) for i in todo]
-        counts.read += len(batch) + len(batch.rejects)
         return Pending(ids=[ids[i] for i in todo], sources=[batch.source] * len(todo),
                        lines=[batch.lines[i] for i in todo], times=[batch.times[i] or batch.default_time for i in todo],
                        texts=[batch.texts[i] for i in todo], hashes=hashes,
@@ -348,7 +368,7 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
         sink.bound_embeddings(cache_size)
         return ScoreResult(
             run_id=run_id, db=str(out_parquet or db), index=index.name, sources=[str(p) for p in paths],
-            rows_read=counts.read, scored=counts.scored, skipped=counts.skipped,
+            rows_read=counts.read, scored=counts.scored, skipped=counts.skipped, expired=counts.expired,
             rejected=counts.rejected, novel=counts.novel,
             novel_rate=counts.novel / counts.scored if counts.scored else 0.0,
             alpha=scorer.calibration.alpha,
