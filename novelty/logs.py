@@ -261,14 +261,14 @@ def numbered_rows(reader) -> Iterator[tuple[int, list[str] | csv.Error]]:
 
 def _csv_records(path: Path, columns: Columns, validator: "_Validator") -> Iterator[tuple[int, Any, str]]:
     delimiter = field_separator(path)
-    with open_text(path) as fh, _readable(path, lambda: f" after line {reader.line_num}"):
-        reader = csv.reader(fh, delimiter=delimiter)
-        header = next(reader, None)
+    with open_text(path) as fh, _readable(path, lambda: f" after line {source.number}"):
+        source = _Lines(fh, 0)
+        header = next(csv.reader(source, delimiter=delimiter), None)
         if not header:
             raise InputError(f"{path} has no header row")
         header[0] = header[0].lstrip("\ufeff")
         validator.check_header(header)
-        yield from _csv_rows(fh, header, delimiter, reader.line_num)
+        yield from _csv_rows(source, header, delimiter)
 
 
 class _Lines:
@@ -292,11 +292,10 @@ class _Lines:
         self.number -= len(lines)
 
 
-def _csv_rows(lines: Iterable[str], header: list[str], delimiter: str, before: int) -> Iterator[tuple[int, Any, str]]:
-    """The records of ``lines`` (the file past line ``before``). A row that runs over several lines and
+def _csv_rows(source: "_Lines", header: list[str], delimiter: str) -> Iterator[tuple[int, Any, str]]:
+    """The records of ``source`` (the file past its header). A row that runs over several lines and
     still has the wrong number of fields is a quote left open: its first line is set aside and the
     lines it swallowed are read again (one stray quote cost every row after it, kept as one reject)."""
-    source = _Lines(lines, before)
     reader = csv.reader(source, delimiter=delimiter)
     while True:
         source.taken = []
@@ -731,7 +730,7 @@ def _parse_time(value: Any) -> pd.Timestamp | None:
 
 
 # a date written with the day and the month first and the year last: 03/06/2026, 06.03.2026, 06-03-2026
-_NUMERIC_DATE = re.compile(r"\s*(\d{1,2})([/.-])(\d{1,2})\2(\d{4})(?=$|[ T])(.*)$", re.S)
+_NUMERIC_DATE = re.compile(r"\s*(\d{1,2})([/.-])(\d{1,2})\2(\d{4})(?=$|[\sT,])(?:,\s*|\s+)?(.*)$", re.S)
 
 
 def _iso_date(match: re.Match) -> str | None:
@@ -742,7 +741,7 @@ def _iso_date(match: re.Match) -> str | None:
     month, day = (int(first), int(second)) if sep == "/" else (int(second), int(first))
     if not (1 <= month <= 12 and 1 <= day <= 31):
         return None
-    return f"{year}-{month:02d}-{day:02d}{rest}"
+    return f"{year}-{month:02d}-{day:02d}" + (f" {rest}" if rest and not rest.startswith("T") else rest)
 
 
 def _is_number(text: str) -> bool:

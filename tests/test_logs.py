@@ -202,6 +202,8 @@ def test_day_and_month_are_read_in_one_order_for_every_row(tmp_path):
     path = tmp_path / "dmy.csv"
     path.write_text("prompt,timestamp\na,06/03/2026 10:00\nb,13/03/2026 10:00\nc,12/03/2026 23:00\n"
                     "d,06.03.2026 10:00\ne,31-12-2026\n")
+    assert [format_time(v) for v in ("06.03.2026, 10:00:00", "13/03/2026, 10:00", "06.03.2026\t10:00")] == [
+        "2026-03-06T10:00:00Z", None, "2026-03-06T10:00:00Z"]  # was June 3, March 13 and June 3: pandas again
     batches = list(read_batches(path, Columns(text="prompt")))
     times = dict(zip([t for b in batches for t in b.texts], [t for b in batches for t in b.times]))
     # was: 06/03 June 3 and 13/03 March 13 in the same file, and 06.03 June 3 too

@@ -226,6 +226,14 @@ def test_a_log_cut_short_keeps_every_row_read_before_the_break(tmp_path, index):
         score_files([log], index, tmp_path / "m.db", chunk_rows=1000)
     last = int(caught.value.args[0].split("cut short after line ")[1].split()[0].rstrip(";,"))
     assert last % 1000 and len(rows(tmp_path / "m.db")) == last  # the part-chunk too, as the message says
+    csv_log = tmp_path / "cut.csv.gz"
+    csv_data = "prompt\n" + "".join(f"send money abroad please {i}\n" for i in range(3000))
+    packed = gzip.compress(csv_data.encode())
+    csv_log.write_bytes(packed[:len(packed) // 2])
+    with pytest.raises(InputError, match=r"cut short after line (\d+)") as caught:
+        score_files([csv_log], index, tmp_path / "c.db", chunk_rows=1000)
+    last = int(caught.value.args[0].split("cut short after line ")[1].split()[0].rstrip(";,"))
+    assert last > 1000 and len(rows(tmp_path / "c.db")) == last - 1  # was 'after line 1' (the header's reader)
 
 
 def test_gzipped_parquet_and_pipes(tmp_path, index):
