@@ -32,7 +32,9 @@ _SETTING = {"text": "logs.text_col", "time": "logs.time_col", "id": "logs.id_col
 
 _REPLY = re.compile(r"repl|respon|answer|assistant|bot|output|completion|generated", re.I)  # the model's side
 _ASKED = re.compile(r"user|customer|query|question|message|utterance|prompt|input|request|said|text", re.I)
-_PREDICTED = re.compile(r"pred|intent|label|class|category", re.I)
+_PREDICTED = (re.compile(r"pred", re.I), re.compile(r"intent", re.I), re.compile(r"label|class|category", re.I))
+_TRUTH = re.compile(r"true|truth|gold|actual|human|correct|expected|reference|annotat", re.I)  # labels, not guesses
+_ID_NAME = re.compile(r"(?i:(^|[_\- ])id)$|[a-z](Id|ID)$")  # user_id, id, userId; not user_said
 
 
 @dataclass(frozen=True)
@@ -171,16 +173,19 @@ def sniff(path: str | Path, rows: int = 50) -> tuple[dict[str, str], list[str]]:
             found[role] = str(match)
     strings = [c for c in frame.columns if frame[c].map(lambda v: isinstance(v, str)).mean() > 0.9
                and c not in found.values()]
-    if "text" not in found and strings:  # the user's side, not the model's reply, which is often longer
-        asked = [c for c in strings if _ASKED.search(str(c)) and not _REPLY.search(str(c))]
-        pool = asked or [c for c in strings if not _REPLY.search(str(c))] or strings
+    # prose: not an id column, and values with spaces in them (user_id matched 'user')
+    prose = [c for c in strings if not _ID_NAME.search(str(c)) and frame[c].str.contains(" ", na=False).mean() > 0.5]
+    if "text" not in found and prose:  # the user's side, not the model's reply, which is often longer
+        asked = [c for c in prose if _ASKED.search(str(c)) and not _REPLY.search(str(c))]
+        pool = asked or [c for c in prose if not _REPLY.search(str(c))] or prose
         found["text"] = str(max(pool, key=lambda c: frame[c].str.len().mean()))
         notes.append(f"text = {found['text']!r} is a guess from the columns' content; check logs.text_col")
-    if "pred" not in found:
-        guess = next((c for c in strings if c not in found.values() and _PREDICTED.search(str(c))
-                      and not _REPLY.search(str(c))), None)
+    if "pred" not in found:  # 'pred' in the name first, then 'intent', then label-like; never a true label
+        free = [c for c in strings if c not in found.values() and not _TRUTH.search(str(c))]
+        guess = next((c for pattern in _PREDICTED for c in free if pattern.search(str(c))), None)
         if guess is not None:
             found["pred"] = str(guess)
+            notes.append(f"pred = {found['pred']!r} is a guess from its name; check logs.pred_col")
         else:
             notes.append("no prediction column found: the labels absorbing novel prompts and online accuracy "
                          "need one; set logs.pred_col if the log has it")

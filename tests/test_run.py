@@ -934,3 +934,13 @@ def test_run_derives_ids_when_logs_id_col_is_set_empty(monitor):
     derived = load_config(monitor, {"logs.id_col": ""})
     step = run_monitor(derived, "2026-11-18").steps[0]
     assert step.status == "ran", step.reason  # was: refused, and the message's '' escape did not help
+
+
+def test_init_does_not_take_a_true_label_for_the_prediction_nor_an_id_for_the_text(tmp_path):
+    from novelty.starter import sniff
+
+    rows = [{"content": f"where is card {i}", "true_label": "card_arrival", "bot_intent": "card_arrival",
+             "user_id": f"u{i}", "session_id": f"s{i}"} for i in range(20)]
+    columns, notes = sniff(write_jsonl(tmp_path / "log.jsonl", rows))
+    assert columns["text"] == "content" and columns["pred"] == "bot_intent"  # was: user_id and true_label
+    assert any("pred = 'bot_intent' is a guess" in n for n in notes)
