@@ -383,7 +383,8 @@ def _warn_other_alphas(db: Path, result) -> None:
 
     with closing(sqlite3.connect(db)) as conn:
         others = sorted({a for (a,) in conn.execute("SELECT DISTINCT alpha FROM runs WHERE status = 'done' AND "
-                                                    "run_id != ? AND alpha IS NOT NULL", [result.run_id])
+                                                    "run_id != ? AND alpha IS NOT NULL AND rows_scored > 0",
+                                                    [result.run_id])
                          if abs(a - result.alpha) > 1e-12})
     if others and result.scored:
         typer.echo(f"warning: this run flagged prompts at alpha {result.alpha:g}, earlier runs in {db} at "

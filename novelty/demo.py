@@ -7,6 +7,7 @@ as a user's crontab line would; then queues the fastest-growing cluster for labe
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -90,6 +91,8 @@ def run_demo(out: str | Path = "novelty-demo", *, model: str = DEFAULT_MODEL, se
                               progress=progress)
     config = out / "monitor.toml"
     config.write_text(render_config(CONFIG), encoding="utf-8")
+    with (out / MARKER).open("a", encoding="utf-8") as marker:  # a rerun tells the user's edits from ours
+        marker.write(f"monitor.toml sha256 {_config_digest(config)}\n")
     runs = [run_monitor(config, DEFAULT_START + pd.Timedelta(days=day).to_pytimedelta(), progress=progress)
             for day in range(len(files.logs))]
     last = runs[-1]
@@ -133,8 +136,8 @@ def _demo_folder(out: str | Path, seed: int) -> Path:
                              f"{', ...' if len(entries) > 4 else ''}); the demo replaces its monitor.toml, data/, "
                              "indexes/ and demo.db, so give it an empty or new folder")
     config = out / "monitor.toml"
-    if (out / MARKER).exists() and config.is_file() and \
-            config.read_text(encoding="utf-8", errors="replace") != render_config(CONFIG):
+    if (out / MARKER).exists() and config.is_file() and _config_digest(config) not in (
+            _written_digest(out), hashlib.sha256(render_config(CONFIG).encode()).hexdigest()):
         raise InputError(f"{config} was changed since the demo wrote it, and a rerun would replace it: move it, "
                          "or give the demo another --out")
     try:
@@ -144,6 +147,16 @@ def _demo_folder(out: str | Path, seed: int) -> Path:
     except OSError as exc:
         raise InputError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
     return out
+
+
+def _config_digest(config: Path) -> str:
+    return hashlib.sha256(config.read_bytes()).hexdigest()
+
+
+def _written_digest(out: Path) -> str | None:
+    """The digest of the monitor.toml the last demo wrote, as its marker records it."""
+    lines = (out / MARKER).read_text(encoding="utf-8", errors="replace").splitlines()
+    return next((line.split()[-1] for line in reversed(lines) if line.startswith("monitor.toml sha256 ")), None)
 
 
 def _total(runs: list[RunSummary]) -> ScoreResult:

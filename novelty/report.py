@@ -356,15 +356,13 @@ def _as_of(store: Store, rows: list[dict], until: str) -> list[dict]:
     its prompts before then; a cluster with none goes. Look-alike counts stay the stored ones."""
     (newest,) = store.db.execute("SELECT max(ts) FROM scores WHERE is_novel = 1 AND ts < ?",
                                  [sql_bound(until)]).fetchone()
-    bound, out = sql_bound(until), []
-    for c in rows:
-        if c["last_seen"] and c["last_seen"] < bound:
-            out.append(c)
-            continue
+    out = []
+    for c in rows:  # every card: one last seen before then still drew its days up to the stored run's
         members = members_before(store, c["cluster_id"], until)
         if not members:
             continue
         texts = list(dict.fromkeys(m["text"] for m in members))
-        examples = [t for t in c["examples"] if t in set(texts)] or texts[:3]
+        known = set(texts)
+        examples = [t for t in c["examples"] if t in known] or texts[:3]
         out.append({**c, **summary(members, newest), "examples": examples, "members": texts[:MEMBERS_SHOWN]})
     return sorted(out, key=lambda c: -c["size"])

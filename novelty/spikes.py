@@ -457,14 +457,19 @@ def _saved_incident(store: Store, window: Window, settings: SpikeSettings) -> In
         if row else None
 
 
+_BRIDGED = 2  # untested windows in a row that may sit inside one run of flagged windows
+
+
 def _first_flagged(window: Window, windows: list[Window]) -> str:
-    """Start of the run of consecutive flagged windows this one belongs to. A window without a test
-    between two flagged ones (a day without a log, too few prompts) does not end the run: it is no
-    evidence that the topic went away."""
-    position, earlier = windows.index(window), windows.index(window) - 1
-    while earlier >= 0 and (windows[earlier].flagged or windows[earlier].p_value is None):
+    """Start of the run of consecutive flagged windows this one belongs to. Up to _BRIDGED windows
+    without a test between two flagged ones (a weekend without logs, too few prompts) do not end the
+    run: they are no evidence that the topic went away; a longer gap does."""
+    position, earlier, untested = windows.index(window), windows.index(window) - 1, 0
+    while earlier >= 0 and untested <= _BRIDGED and (windows[earlier].flagged or windows[earlier].p_value is None):
         if windows[earlier].flagged:
-            position = earlier
+            position, untested = earlier, 0
+        else:
+            untested += 1
         earlier -= 1
     return windows[position].window_start
 

@@ -215,15 +215,19 @@ class Store:
                 "database's was.")
 
     def _holds_nothing(self) -> bool:
-        """No scored prompt and no stored vector: nothing the model binding protects."""
-        return not any(self.db.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone()
-                       for table in ("scores", "embeddings", "queue"))
+        """No run ever stored a prompt (a prune may have emptied the tables since: its clusters'
+        centroids and windows are the model's still), no vector, no queue item: nothing the model
+        binding protects."""
+        return not any(self.db.execute(sql).fetchone() for sql in (
+            "SELECT 1 FROM runs WHERE COALESCE(rows_scored, 0) > 0 OR status IN ('running', 'interrupted') LIMIT 1",
+            *(f"SELECT 1 FROM {table} LIMIT 1" for table in ("scores", "embeddings", "queue", "clusters"))))
 
     def earlier_id_column(self) -> str | None:
-        """The id column the latest done run that named one read prompts by (--id-col), if any."""
-        row = self.db.execute("SELECT json_extract(params, '$.columns.id') FROM runs WHERE status = 'done' "
-                              "AND json_valid(params) AND json_extract(params, '$.columns.id') IS NOT NULL "
-                              "AND json_extract(params, '$.columns.id') != '' ORDER BY run_id DESC LIMIT 1").fetchone()
+        """The id column the latest run that named one and may have stored rows read ids from (--id-col)."""
+        row = self.db.execute(  # a run stopped or killed midway may have stored rows too
+            "SELECT json_extract(params, '$.columns.id') FROM runs WHERE (status IN ('done', 'running', 'interrupted') "
+            "OR COALESCE(rows_scored, 0) > 0) AND json_valid(params) AND json_extract(params, '$.columns.id') "
+            "IS NOT NULL AND json_extract(params, '$.columns.id') != '' ORDER BY run_id DESC LIMIT 1").fetchone()
         return row[0] if row else None
 
     # -- runs -------------------------------------------------------------------------------------

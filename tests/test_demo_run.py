@@ -69,3 +69,7 @@ def test_a_demo_rerun_refuses_to_replace_a_monitor_toml_the_user_edited(tmp_path
     with pytest.raises(InputError, match="monitor.toml was changed since the demo wrote it"):
         _demo_folder(out, 0)  # was: replaced silently
     assert (out / "notes.txt").exists() and "min_severity" in (out / "monitor.toml").read_text()
+    from novelty.demo import MARKER, _config_digest
+    with (out / MARKER).open("a") as marker:  # written by an older demo whose template differed
+        marker.write(f"monitor.toml sha256 {_config_digest(out / 'monitor.toml')}\n")
+    assert _demo_folder(out, 0) == out  # its own file: replaced, not refused after an upgrade

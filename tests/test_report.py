@@ -226,3 +226,9 @@ def test_until_counts_the_clusters_as_they_stood_then(tmp_path):
         for texts in (c["members"], c["examples"]):  # none from the 24th
             assert texts and all("question" in m and int(m.rsplit(" ", 1)[1]) < c["size"] for m in texts)
     assert gather(db, until="2026-11-23").clusters == []  # nothing before the first day
+    store = Store(db)  # a cluster last seen on the 23rd, stored by a run whose days reached the 24th
+    store.db.execute("UPDATE clusters SET last_seen = '2026-11-23T10:00:00Z', "
+                     "daily = '{\"2026-11-23\": 10, \"2026-11-24\": 0}'")
+    store.db.conn.commit()
+    store.close()
+    assert all(set(c["daily"]) == {"2026-11-23"} for c in gather(db, until="2026-11-24").clusters)  # was: the 24th

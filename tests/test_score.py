@@ -404,6 +404,11 @@ def test_scoring_a_day_at_another_alpha_warns_that_spikes_compares_flags(tmp_pat
     looser = CliRunner().invoke(app, [*base, str(other), "--alpha", "0.1"])
     assert looser.exit_code == 0 and "at alpha 0.1, earlier runs" in looser.stderr  # was: a false spike, unsaid
     assert "score every day at one alpha" in looser.stderr
+    empty = write_jsonl(tmp_path / "empty.jsonl", [{"prompt": " "}])  # a run at 0.2 that stored nothing
+    CliRunner().invoke(app, [*base, str(empty), "--alpha", "0.2"])
+    third = CliRunner().invoke(app, [*base, str(write_jsonl(tmp_path / "d5.jsonl", production_day(5, n=50, seed=6))),
+                                     "--alpha", "0.1"])
+    assert "earlier runs in" in third.stderr and "0.2" not in third.stderr  # was: 0.2 named on every later run
 
 
 def test_dropping_the_id_column_after_runs_that_used_it_is_refused(tmp_path, index, day_log):
@@ -461,3 +466,30 @@ def test_rows_logged_before_prune_s_cut_off_are_not_stored_again(tmp_path, index
     assert [(w.prompts, w.novel) for w in detect_spikes(db).windows] == before  # and counted twice with them
     assert "expired   48 logged before the retention cut-off" in format_score_summary(again)
     assert len(rows(db)) == 48
+
+
+def test_id_runs_stopped_midway_count_and_a_pruned_database_keeps_its_model(tmp_path, index, day_log, monkeypatch):
+    logged = [json.loads(line) for line in day_log.read_text().splitlines()]
+    log = write_jsonl(tmp_path / "ided.jsonl", [{**r, "request_id": f"r{i}"} for i, r in enumerate(logged)])
+    db = tmp_path / "m.db"
+    real, calls = Store.write_chunk, {"n": 0}
+
+    def stop_on_second(self, *args):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(self, *args)
+
+    monkeypatch.setattr(Store, "write_chunk", stop_on_second)
+    with pytest.raises(KeyboardInterrupt):
+        score_files([log], index, db, columns=Columns(id="request_id"), chunk_rows=50)
+    monkeypatch.setattr(Store, "write_chunk", real)
+    with pytest.raises(InputError, match="has the column 'request_id'"):  # was: only runs 'done' counted
+        score_files([log], index, db)
+    with sqlite3.connect(db) as conn:  # as a prune of everything leaves it
+        conn.execute("DELETE FROM scores")
+        conn.execute("DELETE FROM embeddings")
+    other = PromptIndex.build(tmp_path / "train.csv", "other", index_dir=tmp_path / "indexes", model="hashing:32",
+                              scorer="knn")
+    with pytest.raises(IncompatibleError):  # was: bound again to the other model, its clusters and windows kept
+        score_files([log], other, db, columns=Columns(id="request_id"))

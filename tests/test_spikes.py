@@ -89,6 +89,8 @@ def test_a_day_without_a_log_does_not_split_an_incident(tmp_path):
     assert [w.window_start[:10] for w in report.windows if w.flagged] == ["2026-11-11", "2026-11-13"]
     assert report.windows[11].prompts == 0 and report.windows[11].p_value is None
     assert [i.details["first_flagged"] for i in report.incidents] == ["2026-11-11T00:00:00Z"] * 2  # was: 13th
+    apart = detect_spikes(fill(tmp_path / "apart.db", days[:11] + [(0, 0, None)] * 3 + [(500, 140, "b")]))
+    assert [i.details["first_flagged"][:10] for i in apart.incidents] == ["2026-11-11", "2026-11-15"]  # 3 days apart
 
 
 def test_a_slow_rise_is_caught_by_cusum(tmp_path):
