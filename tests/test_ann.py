@@ -46,3 +46,13 @@ def test_the_choice_survives_save_load_and_add(tmp_path):
     more = write_csv(tmp_path / "more.csv", ["text", "label"], [("crypto wallet setup", "crypto")])
     assert loaded.add(more).total == 1501 and loaded.manifest["index"]["type"] == "ivf"
     assert len(loaded.vectors()) == 1501
+
+
+def test_an_ivf_index_is_tuned_for_new_prompts_not_for_copies_of_its_own():
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(6_000, 32)).astype(np.float32)  # spread out: a nudged copy still meets itself
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index, info = ann.build(vectors, "ivf")
+    other = rng.choice(len(vectors), 500, replace=False)  # training prompts as if new, unseen by the tuning
+    assert ann.recall_of_others(index, vectors, other, ann._exact_other(vectors, other)) >= 0.93  # was 0.58 (nprobe 8)
+    assert info["recall_at_1"] >= ann.RECALL_TARGET
