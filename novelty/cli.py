@@ -204,13 +204,19 @@ def index_build(
     m = built.manifest
     cal = m["calibration"]
     typer.echo(f"Built index {name!r} in {built.path}: {m['index']['count']:,} prompts, "
-               f"{m['training']['labels']} label(s), model {m['model']['name']} (d={m['model']['dimension']}).")
+               f"{m['training']['labels']:,} label(s), model {m['model']['name']} (d={m['model']['dimension']}).")
     if m["index"]["requested"] not in ("auto", m["index"]["type"]):
         typer.echo(f"Index type {m['index']['type']}, not {m['index']['requested']}: under 1,000 prompts exact search "
                    "is as fast (index add rebuilds it as asked once the index is larger).")
     typer.echo(f"Scorer {m['scorer']['name']} {json.dumps(m['scorer']['params'])}; calibrated on "
                f"{cal['size']:,} prompts, each scored while held out (cross-fitted): novel when novelty > "
                f"{cal['threshold']:.4f} (false-alarm target {cal['alpha']:.0%}).")
+    if scorer == "auto" and m["scorer"]["name"] != "ensemble":  # the default gave way: say why
+        unlabelled = sum(not isinstance(label, str) for label in built.labels)
+        why = (f"{unlabelled:,} prompt{' has' if unlabelled == 1 else 's have'} no label" if unlabelled
+               else "the prompts carry one label only")
+        typer.echo(f"Not the ensemble (the default, which ranks new topics better): {why}; label every prompt "
+                   "with at least two labels for it.")
     if "adapt" in m:
         a = m["adapt"]
         typer.echo(f"Encoder adapted from {a['base']['name']}: {a['tuned_prompts']:,} prompts x {a['epochs']} epochs "

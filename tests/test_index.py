@@ -265,3 +265,15 @@ def test_similarities_stay_within_the_cosine_s_range(index):
     vectors = index.vectors()[:3] * 1.001  # a copy of training prompts, with float rounding to spare
     found = index.assess(vectors)
     assert found.similarities.max() <= 1.0 and found.similarities[:, 0].min() == 1.0  # was 1.001
+
+
+def test_build_says_why_the_default_scorer_gave_way(tmp_path, train_pairs):
+    from typer.testing import CliRunner
+
+    from novelty.cli import app
+
+    path = write_csv(tmp_path / "partial.csv", ["text", "label"], [*train_pairs, ("a prompt without label", "")])
+    out = CliRunner().invoke(app, ["index", "build", str(path), "--name", "p", "--model", FAKE_MODEL,
+                                   "--index-dir", str(tmp_path / "ix")])
+    assert out.exit_code == 0 and "Scorer knn" in out.output
+    assert "Not the ensemble (the default, which ranks new topics better): 1 prompt has no label" in out.output
