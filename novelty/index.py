@@ -259,6 +259,8 @@ class PromptIndex:
             raise InputError(f"scorer {scorer!r} needs every training prompt labelled, with at least two "
                              f"labels (column {columns.label!r}); use --scorer knn")
         prompts = pd.DataFrame({"id": rows.ids, "text": rows.texts, "label": rows.labels})
+        if isinstance(model, str) and not model.startswith("hashing:") and Path(model).expanduser().is_dir():
+            model = str(Path(model).expanduser().resolve())  # a folder named from here: found from any folder
         if adapt:
             if embed is not None:
                 raise InputError("--adapt fine-tunes and embeds on this machine; build it with --engine local")

