@@ -84,6 +84,9 @@ class TrainingRows:
         return len(self.renamed)
 
 
+TRAINING_COLUMNS = Columns(text="text", time=None, label="label", id="id")  # what build and add read by default
+
+
 def read_training(path: str | Path, columns: Columns, taken: set[str] = frozenset()) -> TrainingRows:
     """All valid rows of a training file, exact (text, label) duplicates skipped and counted. An id
     seen before (in the file, or in ``taken``) becomes ``id@file:line``: every stored id names one
@@ -234,7 +237,7 @@ class PromptIndex:
     # -- build, add, load -------------------------------------------------------------------------
     @classmethod
     def build(cls, source: str | Path, name: str, *, index_dir: str | Path | None = None,
-              columns: Columns = Columns(text="text", time=None, label="label", id="id"),
+              columns: Columns = TRAINING_COLUMNS,
               model: str = DEFAULT_MODEL, backend: str = DEFAULT_BACKEND, alpha: float = 0.05,
               scorer: str | None = None, scorer_params: dict | None = None, index_type: str = "auto",
               force: bool = False, progress: Progress | None = None,
@@ -248,7 +251,7 @@ class PromptIndex:
         if index_type not in ann.INDEX_TYPES:  # before minutes of embedding, not after
             raise InputError(f"index type {index_type!r} is not one of {', '.join(ann.INDEX_TYPES)}")
         folder = check_target(name, index_dir, force)
-        rows = read_training(source, columns)
+        rows = read_training(source, columns.named(TRAINING_COLUMNS))
         if not rows.texts:
             raise InputError(f"{source}: no usable training prompts ({len(rows.rejects)} rejected)")
         if not adapt and 0 < alpha < 1 and len(rows.texts) >= MIN_CALIBRATION + FOLDS:  # before the embedding
@@ -271,14 +274,13 @@ class PromptIndex:
         manifest = _manifest(name, {"name": model}, embedder, index_type, chosen, source, rows)
         return _write(folder, manifest, vectors, prompts, alpha, rows.rejects)
 
-    def add(self, source: str | Path, columns: Columns = Columns(text="text", time=None, label="label",
-                                                                 id="id"),
+    def add(self, source: str | Path, columns: Columns = TRAINING_COLUMNS,
             progress: Progress | None = None) -> "AddResult":
         """Append labelled prompts not already in the index, then recalibrate.
 
         A row with the id and text of a prompt already in the index but another label corrects that
         prompt's label (a relabelled queue item) instead of adding the text a second time."""
-        rows = read_training(source, columns, taken=set(self.ids))
+        rows = read_training(source, columns.named(TRAINING_COLUMNS), taken=set(self.ids))
         if self.scorer.needs_labels and any(label is None for label in rows.labels):
             missing = sum(label is None for label in rows.labels)
             what = (f"no label in any row (is the column called {columns.label!r}? set --label-col)"

@@ -16,7 +16,7 @@ import re
 import sys
 import zlib
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
@@ -48,6 +48,13 @@ class Columns:
         named = {"text": "--text-col", "time": "--time-col", "id": "--id-col", "label": "--label-col",
                  **dict(self.options)}
         return named[role]
+
+    def named(self, defaults: "Columns", roles: tuple[str, ...] = ("label",)) -> "Columns":
+        """These columns, with the ``roles`` named otherwise than in ``defaults`` required: a library
+        caller who names a training file's label column means it (``Columns(label='intent')`` on a file
+        without it lost every label). An id column stays optional, for logs with and without one."""
+        chosen = {role for role in roles if getattr(self, role) and getattr(self, role) != getattr(defaults, role)}
+        return self if chosen <= self.required else replace(self, required=self.required | chosen)
 
     def optional(self) -> dict[str, str]:
         return {role: name for role, name in (("time", self.time), ("id", self.id),

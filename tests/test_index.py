@@ -293,3 +293,17 @@ def test_a_model_folder_named_relative_to_here_is_found_from_anywhere(tmp_path, 
     monkeypatch.chdir(tmp_path / "elsewhere")  # cron starts in $HOME
     log = write_csv(tmp_path / "log.csv", ["prompt"], [("where is my card",)])
     assert score_files([log], PromptIndex.load("rel", tmp_path / "ix"), tmp_path / "m.db").scored == 1
+
+
+def test_a_label_column_the_library_caller_names_must_be_in_the_file(tmp_path, train_csv, day_log):
+    from novelty.engines.local import score_files
+    from novelty.errors import MissingColumnError
+    from novelty.logs import Columns
+
+    with pytest.raises(MissingColumnError, match="intnet"):  # was: built with every label dropped, knn
+        PromptIndex.build(train_csv, "x", index_dir=tmp_path / "ix", model=FAKE_MODEL,
+                          columns=Columns(text="text", label="intnet", time=None))
+    index = PromptIndex.build(train_csv, "x", index_dir=tmp_path / "ix", model=FAKE_MODEL, scorer="knn",
+                              columns=Columns(text="text", label="label", time=None, id="rid"))
+    assert len(index) and score_files([day_log], index, tmp_path / "m.db",
+                                      columns=Columns(id="request_id")).scored  # ids stay optional
