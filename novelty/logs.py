@@ -225,7 +225,8 @@ def _readable(path: Path, where: Callable[[], str] = lambda: ""):
         yield
     except (OSError, EOFError, zlib.error) as exc:
         raise InputError(f"{path}: not a readable gzip file, or cut short{where()} ({exc}); mend or replace "
-                         "it and run the same command again (score keeps what it stored and does not store it twice)") from None
+                         "it and run the same command again (score keeps what it stored and does not store it "
+                         "twice)") from None
 
 
 def open_text(path: Path) -> io.TextIOWrapper:

@@ -21,7 +21,8 @@ import numpy as np
 from .. import __version__
 from ..errors import InputError, NoveltyError
 from ..index import SHOWN_NEIGHBORS, PromptIndex, label_text
-from ..logs import Batch, Columns, MAX_CHARS, as_paths, canonical_id, check_file, log_columns, read_batches, sql_bound
+from ..logs import (Batch, Columns, MAX_CHARS, as_paths, canonical_id, check_file, log_columns, read_batches,
+                    sql_bound)
 from ..redact import redact as redact_text
 from ..stats import excess_over_rate  # P(>= novel of total flagged) if all in-distribution
 from ..store import SCORE_COLUMNS, params_json, reject_row, stored_vectors, text_hash, utc_now
@@ -177,7 +178,8 @@ class Gate:
         todo = self._new_rows(batch, ids, rejects, counts, before, originals, derived)
         hashes = [text_hash(batch.texts[i]) for i in todo]
         return Pending(ids=[ids[i] for i in todo], sources=[batch.source] * len(todo),
-                       lines=[batch.lines[i] for i in todo], times=[batch.times[i] or batch.default_time for i in todo],
+                       lines=[batch.lines[i] for i in todo],
+                       times=[batch.times[i] or batch.default_time for i in todo],
                        texts=[batch.texts[i] for i in todo], hashes=hashes,
                        labels=[batch.labels[i] for i in todo],
                        cached=self.sink.cached_vectors(hashes, self.dimension)), rejects
