@@ -234,6 +234,11 @@ def _echo_skipped(training: dict) -> None:
     if training.get("ids_renamed"):
         typer.echo(f"{training['ids_renamed']} rows reused an id already taken; kept as id@file:line so each id "
                    "names one prompt.")
+    if training.get("several_labels"):
+        first = training["several_labels_examples"][0]
+        typer.echo(f"{training['several_labels']:,} texts appear with more than one label (e.g. "
+                   f"{clip(first['text'], 60)!r}: {', '.join(first['labels'])}): the nearest neighbour answers with "
+                   "either; fix the labels and build again with --force.", err=True)
 
 
 @index_app.command("add")

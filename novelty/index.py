@@ -492,8 +492,14 @@ def _manifest(name: str, model: dict, embedder: Embedder, index_type: str, score
         "index": {"requested": index_type},
         "scorer": {"name": scorer.name, "params": scorer.params()},
         "training": {"sources": [str(source)], "duplicates_skipped": rows.duplicates,
-                     "ids_renamed": rows.renamed_ids},
+                     "ids_renamed": rows.renamed_ids, **_conflicts(rows)},
     }
+
+
+def _conflicts(rows: TrainingRows) -> dict:
+    """Texts the training file gives more than one label (index add said so; build did not)."""
+    conflicts = _several_labels(list(rows.texts), [label_text(v) for v in rows.labels], set(rows.texts))
+    return {"several_labels": len(conflicts), "several_labels_examples": conflicts[:5]} if conflicts else {}
 
 
 def _build_adapted(folder: Path, source, name: str, rows: TrainingRows, prompts: pd.DataFrame, model: str,

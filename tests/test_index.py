@@ -307,3 +307,17 @@ def test_a_label_column_the_library_caller_names_must_be_in_the_file(tmp_path, t
                               columns=Columns(text="text", label="label", time=None, id="rid"))
     assert len(index) and score_files([day_log], index, tmp_path / "m.db",
                                       columns=Columns(id="request_id")).scored  # ids stay optional
+
+
+def test_build_says_when_a_text_has_two_labels(tmp_path, train_pairs):
+    from typer.testing import CliRunner
+
+    from novelty.cli import app
+
+    text = train_pairs[0][0]
+    path = write_csv(tmp_path / "t.csv", ["text", "label"], [*train_pairs, (text, "some_other_label")])
+    out = CliRunner().invoke(app, ["index", "build", str(path), "--name", "t", "--model", FAKE_MODEL,
+                                   "--index-dir", str(tmp_path / "ix")])
+    assert out.exit_code == 0 and "1 texts appear with more than one label" in out.stderr  # was: nothing said
+    manifest = json.loads((tmp_path / "ix" / "t" / "manifest.json").read_text())
+    assert manifest["training"]["several_labels"] == 1
