@@ -87,6 +87,20 @@ class TrainingRows:
 TRAINING_COLUMNS = Columns(text="text", time=None, label="label", id="id")  # what build and add read by default
 
 
+def _check_arguments(source=None, columns=None, alpha=0.05) -> None:
+    """Library calls with the wrong kind of argument get an InputError that says what to pass (a
+    DataFrame as the source, a string as the columns, alpha as text were TypeErrors from deep inside)."""
+    if not isinstance(source, (str, Path)):
+        raise InputError(f"the training prompts are a file path (CSV, JSONL or Parquet), not {type(source).__name__}"
+                         + ("; write the DataFrame with to_csv or to_parquet first" if hasattr(source, "to_csv")
+                            else ""))
+    if not isinstance(columns, Columns):
+        raise InputError("columns is a novelty.logs.Columns, e.g. Columns(text='text', label='intent', time=None), "
+                         f"not {type(columns).__name__}")
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)):
+        raise InputError(f"alpha is a number between 0 and 1, such as 0.05, not {alpha!r}")
+
+
 def read_training(path: str | Path, columns: Columns, taken: set[str] = frozenset()) -> TrainingRows:
     """All valid rows of a training file, exact (text, label) duplicates skipped and counted. An id
     seen before (in the file, or in ``taken``) becomes ``id@file:line``: every stored id names one
@@ -248,6 +262,9 @@ class PromptIndex:
         engine passes one that runs on a cluster). ``adapt`` (True or ``AdaptOptions``) first fine-tunes
         ``model`` on the labelled prompts, holding out a calibration slice (novelty/adapt.py).
         """
+        _check_arguments(source=source, columns=columns, alpha=alpha)
+        if not isinstance(name, str):
+            raise InputError(f"name is the index's name as text, such as 'support-bot', not {type(name).__name__}")
         if index_type not in ann.INDEX_TYPES:  # before minutes of embedding, not after
             raise InputError(f"index type {index_type!r} is not one of {', '.join(ann.INDEX_TYPES)}")
         folder = check_target(name, index_dir, force)
@@ -280,6 +297,7 @@ class PromptIndex:
 
         A row with the id and text of a prompt already in the index but another label corrects that
         prompt's label (a relabelled queue item) instead of adding the text a second time."""
+        _check_arguments(source=source, columns=columns)
         rows = read_training(source, columns.named(TRAINING_COLUMNS), taken=set(self.ids))
         if self.scorer.needs_labels and any(label is None for label in rows.labels):
             missing = sum(label is None for label in rows.labels)
@@ -332,6 +350,8 @@ class PromptIndex:
     @classmethod
     def load(cls, name: str | Path, index_dir: str | Path | None = None) -> "PromptIndex":
         """Load by name from ``index_dir`` (or by folder path), verifying every checksum."""
+        if not isinstance(name, (str, Path)):
+            raise InputError(f"PromptIndex.load takes an index name or folder, not {type(name).__name__}")
         folder = Path(name) if Path(name).is_dir() and not _NAME.match(str(name)) else \
             _folder(str(name), index_dir)
         manifest_path = folder / "manifest.json"

@@ -321,3 +321,15 @@ def test_build_says_when_a_text_has_two_labels(tmp_path, train_pairs):
     assert out.exit_code == 0 and "1 texts appear with more than one label" in out.stderr  # was: nothing said
     manifest = json.loads((tmp_path / "ix" / "t" / "manifest.json").read_text())
     assert manifest["training"]["several_labels"] == 1
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda csv, d: PromptIndex.build(csv, "x", index_dir=d, model=FAKE_MODEL, alpha="0.05"), "alpha is a number"),
+    (lambda csv, d: PromptIndex.build(csv, "x", index_dir=d, model=FAKE_MODEL, columns="text"), "novelty.logs.Columns"),
+    (lambda csv, d: PromptIndex.build(__import__("pandas").read_csv(csv), "x", index_dir=d), "write the DataFrame"),
+    (lambda csv, d: PromptIndex.build(csv, None, index_dir=d), "index's name as text"),
+    (lambda csv, d: PromptIndex.load(None), "an index name or folder"),
+])
+def test_library_calls_with_the_wrong_kind_of_argument_say_what_to_pass(tmp_path, train_csv, call, message):
+    with pytest.raises(InputError, match=message):  # were TypeErrors and AttributeErrors from inside
+        call(train_csv, tmp_path / "ix")
