@@ -26,7 +26,8 @@ import pandas as pd
 from scipy.stats import chi2_contingency, ks_2samp, wasserstein_distance
 
 from .errors import InputError
-from .logs import EARLIEST, EPOCH_MS_ABOVE, LATEST, detect_format, field_separator, numbered_rows, open_text, parquet_source
+from .logs import (EARLIEST, EPOCH_MS_ABOVE, LATEST, detect_format, field_separator, numbered_rows,
+                   numeric_date_as_iso, open_text, parquet_source)
 from .stats import benjamini_hochberg, p_text
 
 PROFILE_FORMAT = "novelty-reference-profile/1"
@@ -831,8 +832,9 @@ def drift(reference: str | Path, current: str | Path, settings: DriftSettings = 
     if pd.api.types.is_numeric_dtype(times) and not pd.api.types.is_bool_dtype(times):  # epoch seconds or ms
         unit = "ms" if times.abs().median() > EPOCH_MS_ABOVE else "s"  # the rule of novelty.logs.format_time
         stamps = pd.to_datetime(times, unit=unit, utc=True, errors="coerce")
-    else:
-        stamps = pd.to_datetime(times, utc=True, errors="coerce", format="mixed")
+    else:  # 06.03.2026 is March 6 here as in `score` (pandas alone read it as June 3)
+        readings = {value: numeric_date_as_iso(value) for value in pd.unique(times.dropna())}
+        stamps = pd.to_datetime(times.map(readings), utc=True, errors="coerce", format="mixed")
     # as `score` reads times: one before 1990 or after 2099 is an unset or misread clock (epoch 0,
     # seconds read as milliseconds), not a window of its own
     stamps = stamps.where((stamps >= pd.Timestamp(EARLIEST)) & (stamps < pd.Timestamp(LATEST)))

@@ -741,6 +741,19 @@ def _parse_time(value: Any) -> pd.Timestamp | None:
 _NUMERIC_DATE = re.compile(r"\s*(\d{1,2})([/.-])(\d{1,2})\2(\d{4})(?=$|[\sT,])(?:,\s*|\s+)?(.*)$", re.S)
 
 
+def numeric_date_as_iso(value: Any) -> Any:
+    """A date written day and month first as the ISO text pandas reads one way (None when it does not
+    fit the order novelty reads it in); any other value as it is. ``drift --time-col`` uses it so its
+    windows put a row on the day ``score`` does.
+
+    >>> [numeric_date_as_iso(v) for v in ("06.03.2026 10:00", "13/03/2026", "2026-03-06", 5)]
+    ['2026-03-06 10:00', None, '2026-03-06', 5]
+    """
+    if isinstance(value, str) and (numeric := _NUMERIC_DATE.match(value)):
+        return _iso_date(numeric)
+    return value
+
+
 def _iso_date(match: re.Match) -> str | None:
     """One reading for every row: slashes month first (the US 03/06/2026 is March 6), dots and dashes
     day first (06.03.2026 is March 6). pandas took 06/03 month first and 13/03 day first, silently, in the
