@@ -235,10 +235,14 @@ def _echo_skipped(training: dict) -> None:
         typer.echo(f"{training['ids_renamed']} rows reused an id already taken; kept as id@file:line so each id "
                    "names one prompt.")
     if training.get("several_labels"):
-        first = training["several_labels_examples"][0]
-        typer.echo(f"{training['several_labels']:,} texts appear with more than one label (e.g. "
-                   f"{clip(first['text'], 60)!r}: {', '.join(first['labels'])}): the nearest neighbour answers with "
-                   "either; fix the labels and build again with --force.", err=True)
+        _echo_several_labels(f"{training['several_labels']:,} texts appear", training["several_labels_examples"][0],
+                             "fix the labels and build again with --force")
+
+
+def _echo_several_labels(count: str, first: dict, fix: str) -> None:
+    """The warning of build and add: texts the index holds with more than one label."""
+    typer.echo(f"{count} with more than one label (e.g. {clip(first['text'], 60)!r}: {', '.join(first['labels'])}): "
+               f"the nearest neighbour answers with either; {fix}.", err=True)
 
 
 @index_app.command("add")
@@ -276,10 +280,8 @@ def index_add(
                + (f" {result.ids_renamed} reused an id already taken: kept as id@file:line."
                   if result.ids_renamed else ""))
     if result.several_labels_count:
-        first = result.several_labels[0]
-        typer.echo(f"{result.several_labels_count:,} texts added are now in the index with more than one label "
-                   f"(e.g. {clip(first['text'], 60)!r}: {', '.join(first['labels'])}): the nearest neighbour "
-                   "answers with either; to correct one, add its id and text again with the right label.", err=True)
+        _echo_several_labels(f"{result.several_labels_count:,} texts added are now in the index",
+                             result.several_labels[0], "to correct one, add its id and text again with the right label")
 
 
 @index_app.command("info")

@@ -468,7 +468,11 @@ class _Validator:
 
 
 def _cell(record: dict, name: str | None) -> Any:
-    value = record.get(name) if name else None
+    return _cell_value(record.get(name) if name else None)
+
+
+def _cell_value(value: Any) -> Any:
+    """A cell as read: None when missing or blank, text (or a time) as it is, anything else as text."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     return value if isinstance(value, str) or hasattr(value, "isoformat") else str(value)
@@ -514,7 +518,7 @@ def label_value(value: Any) -> str | None:
                 return None
         except (TypeError, ValueError):  # a list or another value pandas cannot call missing
             pass
-    return canonical_id(_cell({"v": value}, "v"))
+    return canonical_id(_cell_value(value))
 
 
 def same_label(a: str | None, b: str | None) -> bool:
@@ -727,10 +731,9 @@ def _parse_time(value: Any) -> pd.Timestamp | None:
         if isinstance(value, (int, float)) or (isinstance(value, str) and _is_number(value)):
             number = float(value)
             return pd.Timestamp(number, unit="ms" if abs(number) > EPOCH_MS_ABOVE else "s", tz="UTC")
-        if isinstance(value, str) and (numeric := _NUMERIC_DATE.match(value)):
-            value = _iso_date(numeric)
-            if value is None:
-                return None
+        value = numeric_date_as_iso(value)
+        if value is None:  # day and month that do not fit the one order they are read in
+            return None
         stamp = pd.Timestamp(value)
     except (ValueError, TypeError, OverflowError, pd.errors.OutOfBoundsDatetime):
         return None

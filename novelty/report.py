@@ -75,19 +75,20 @@ class ReportResult:
 def write_report(db: str | Path, out: str | Path = "report.html", **options) -> ReportResult:
     """Gather (``gather``'s options) and write the HTML report to ``out``."""
     out = Path(out)
-    if is_stdout(out):  # -o -: the page on standard output
-        data = gather(db, **options)
+    piped = is_stdout(out)  # -o -: the page on standard output
+    if not piped:
+        if out.is_dir():
+            raise InputError(f"{out} is a folder; give the page's file name, e.g. {out / 'report.html'}")
+        blocking = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+        if blocking is not None:  # was: 'cannot write the report (File exists)', after all the work
+            raise InputError(f"{out}: {blocking} is a file, not a folder")
+        refuse_overwrite(out, [db, *(options.get(k) for k in ("reference", "current", "offline", "serving",
+                                                              "golden_baseline", "golden_current"))])
+    data = gather(db, **options)
+    if piped:
         with open_output(out, "report.html") as fh:
             fh.write(render(data))
         return ReportResult(str(out), data.diagnosis)
-    if out.is_dir():
-        raise InputError(f"{out} is a folder; give the page's file name, e.g. {out / 'report.html'}")
-    blocking = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
-    if blocking is not None:  # was: 'cannot write the report (File exists)', after all the work
-        raise InputError(f"{out}: {blocking} is a file, not a folder")
-    refuse_overwrite(out, [db, *(options.get(k) for k in ("reference", "current", "offline", "serving",
-                                                          "golden_baseline", "golden_current"))])
-    data = gather(db, **options)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(render(data), encoding="utf-8")

@@ -19,7 +19,7 @@ import pandas as pd
 
 from .config import load_config, only_stars, render_config
 from .errors import InputError
-from .logs import format_time
+from .logs import format_time, is_stdout
 
 NAMES = {
     "text": ("prompt", "text", "query", "utterance", "message", "question", "input", "user_message"),
@@ -49,7 +49,7 @@ def write_starter(out: str | Path, settings: dict[str, Any], force: bool = False
     """Write a starter config to ``out`` with ``settings`` ("section.key": value) filled in and the log
     columns sniffed; check that it loads."""
     out = Path(out)
-    if str(out) == "-":  # not standard output: the config's paths are written relative to where it lives
+    if is_stdout(out):  # not standard output: the config's paths are written relative to where it lives
         raise InputError("-o - is not supported here: the config's paths are relative to its own folder; give "
                          "its file name, e.g. monitor.toml")
     if out.is_dir():
