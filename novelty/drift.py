@@ -12,8 +12,8 @@ unavailability (missing column, type change, nulls or a default value taking ove
 
 from __future__ import annotations
 
-import csv
 import gzip
+import io
 import json
 import math
 import re
@@ -26,8 +26,8 @@ import pandas as pd
 from scipy.stats import chi2_contingency, ks_2samp, wasserstein_distance
 
 from .errors import InputError
-from .logs import (EARLIEST, EPOCH_MS_ABOVE, LATEST, detect_format, field_separator, numbered_rows,
-                   numeric_date_as_iso, open_text, parquet_source)
+from .logs import (EARLIEST, EPOCH_MS_ABOVE, LATEST, OPEN_QUOTE, csv_table, detect_format, field_separator,
+                   numbered_rows, numeric_date_as_iso, open_text, parquet_source)
 from .stats import benjamini_hochberg, p_text
 
 PROFILE_FORMAT = "novelty-reference-profile/1"
@@ -105,12 +105,15 @@ def read_table(path: str | Path, text_columns: tuple[str, ...] = (), keep_inf: b
             frame = _read_jsonl(path, aside)
         else:
             separator = field_separator(path)
-            frame = _read_csv(path, separator, text_columns, aside)
+            opened = _open_quotes(path, separator)
+            aside += [(line, OPEN_QUOTE) for line in opened]
+            frame = _read_csv(path, separator, text_columns, aside, blank=tuple(opened))
             if separator == ";":  # a comma-decimal locale's CSV (a TSV's 1,234 is a US thousand)
                 frame = _decimal_commas(frame, text_columns)
     except (ValueError, OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read it as a table ({str(exc).strip()})") from None
     if aside:
+        aside.sort()
         frame.attrs["set_aside"] = {"rows": len(aside), "first": f"line {aside[0][0]}: {aside[0][1]}"}
     numeric = frame.select_dtypes("number").columns
     if len(numeric) and not keep_inf:  # an infinite value is a broken one: counted as missing, not averaged
@@ -144,14 +147,15 @@ _SKIPPED = re.compile(r"Skipping line (\d+): ([^\n]*)")  # pandas' warning for a
 
 
 def _read_csv(path: Path, separator: str, text_columns: tuple[str, ...], aside: list[tuple[int, str]],
-              skip: tuple[int, ...] = ()) -> pd.DataFrame:
+              skip: tuple[int, ...] = (), blank: tuple[int, ...] = ()) -> pd.DataFrame:
     """pandas' C parser; a line with more fields than the header goes into ``aside`` as (line, reason).
     pandas skips such lines with a warning, except when the first data line is one: then it keeps
     every long line cut to the header's width and warns once, so those lines are found with the csv
-    module and the file read again without them. Other warnings pass on to the caller."""
+    module and the file read again without them. The lines ``blank`` (where a quote is left open) are
+    read as blank ones, so the lines after them are rows again. Other warnings pass on to the caller."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", pd.errors.ParserWarning)
-        frame = pd.read_csv(path, sep=separator, low_memory=False, dtype={c: str for c in text_columns},
+        frame = pd.read_csv(_blanked(path, blank) if blank else path, sep=separator, low_memory=False, dtype={c: str for c in text_columns},
                             on_bad_lines="warn", index_col=False, skiprows=list(skip) or None)
     for w in caught:
         skipped = _SKIPPED.findall(str(w.message))
@@ -160,7 +164,7 @@ def _read_csv(path: Path, separator: str, text_columns: tuple[str, ...], aside: 
         elif "Length of header" in str(w.message) and not skip:
             long = _long_lines(path, separator)
             aside += [(line, f"expected {fields} fields, saw {found}") for line, fields, found in long]
-            return _read_csv(path, separator, text_columns, [], tuple(line - 1 for line, *_ in long)) \
+            return _read_csv(path, separator, text_columns, [], tuple(line - 1 for line, *_ in long), blank) \
                 if long else frame
         elif not issubclass(w.category, pd.errors.ParserWarning):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
@@ -170,10 +174,30 @@ def _read_csv(path: Path, separator: str, text_columns: tuple[str, ...], aside: 
 def _long_lines(path: Path, separator: str) -> list[tuple[int, int, int]]:
     """(line, fields in the header, fields found) of the rows longer than the header."""
     with open_text(path) as fh:
-        reader = csv.reader(fh, delimiter=separator)
-        header = next(reader, [])
-        return [(start, len(header), len(row)) for start, row in numbered_rows(reader)
-                if not isinstance(row, csv.Error) and len(row) > len(header)]
+        header, source = csv_table(fh, separator)
+        return [(start, len(header), len(row)) for start, row, _ in
+                numbered_rows(source, separator, lambda row: len(row) <= len(header))
+                if isinstance(row, list) and len(row) > len(header)] if header else []
+
+
+def _open_quotes(path: Path, separator: str) -> list[int]:
+    """The lines where a quote is left open (``logs.numbered_rows``); pandas would read on to the next
+    quote, or fail at the end of the file. A file without a quote is not read twice."""
+    with open_text(path) as fh:
+        if not any('"' in line for line in fh):
+            return []
+    with open_text(path) as fh:
+        header, source = csv_table(fh, separator)
+        return [start for start, row, _ in numbered_rows(source, separator, lambda row: len(row) <= len(header))
+                if row == OPEN_QUOTE] if header else []
+
+
+def _blanked(path: Path, lines: tuple[int, ...]) -> io.StringIO:
+    """The text of ``path`` with ``lines`` (numbered from 1) left empty: the other lines keep their
+    numbers."""
+    drop = set(lines)
+    with open_text(path) as fh:
+        return io.StringIO("".join("\n" if number in drop else line for number, line in enumerate(fh, start=1)))
 
 
 def no_rows(path: str | Path, frame: pd.DataFrame, what: str) -> InputError:

@@ -20,7 +20,6 @@ by reason and kept in the ``rejects`` table; the rest of the file is imported. O
 
 from __future__ import annotations
 
-import csv
 import glob
 import json
 import math
@@ -41,8 +40,8 @@ import pyarrow.parquet as pq
 from scipy.stats import binomtest, norm
 
 from .errors import InputError
-from .logs import (as_paths, canonical_id, detect_format, field_separator, format_time, is_na_label, is_utf8,
-                   numbered_rows, open_text, parquet_source, same_label, time_bounds)
+from .logs import (as_paths, canonical_id, csv_table, detect_format, field_separator, format_time, is_na_label,
+                   is_utf8, numbered_rows, open_text, parquet_source, same_label, time_bounds)
 from .spikes import Incident, parse_range, window_seconds
 from .stats import wilson_interval
 from .store import REJECT_COLUMNS, Store, existing_db, reject_row, utc_now
@@ -357,11 +356,9 @@ def _csv_lines(path: Path, sep: str, size: int) -> Iterator[_Chunk]:
     """Rows with more fields than the header are set aside (pandas would fail, or shift the columns of
     a first line that is too long); a short row is padded (a missing label counts as blank)."""
     with open_text(path) as fh:
-        reader = csv.reader(fh, delimiter=sep)
-        header = next(reader, None)
+        header, source = csv_table(fh, sep)
         if not header:
             raise InputError(f"{path}: no header row")
-        header[0] = header[0].removeprefix("\ufeff")
         if not all(is_utf8(column) for column in header):
             raise InputError(f"{path}: its header row is not valid UTF-8; save the file as UTF-8")
         names, seen = [], Counter()
@@ -369,9 +366,10 @@ def _csv_lines(path: Path, sep: str, size: int) -> Iterator[_Chunk]:
             names.append(f"{column}.{seen[column]}" if seen[column] else column)
             seen[column] += 1
         rows, lines, rejects = [], [], []
-        for start, row in numbered_rows(reader):
-            if isinstance(row, csv.Error):
-                rejects.append(Reject(start, "malformed CSV", str(row)))
+        # a row over several lines and shorter than the header is an open quote, not a blank label
+        for start, row, first in numbered_rows(source, sep, lambda row: len(row) == len(header)):
+            if isinstance(row, str):
+                rejects.append(Reject(start, row, first))
             elif len(row) > len(header):
                 rejects.append(Reject(start, f"expected {len(header)} fields, got {len(row)}", sep.join(row)))
             else:

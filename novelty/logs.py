@@ -249,34 +249,81 @@ def _jsonl_records(path: Path, columns: Columns, validator: "_Validator") -> Ite
                     yield number, _Bad("invalid JSON: nested too deeply"), raw
 
 
-def numbered_rows(reader) -> Iterator[tuple[int, list[str] | csv.Error]]:
-    """(the line each row starts on, its fields) of a ``csv.reader`` past its header, blank lines left
-    out; a row the csv module cannot read comes as its ``csv.Error`` (reading goes on after it), so
-    each caller says what it does with one. The start, not ``line_num``: a quoted line break (or a
-    quote left open) ends a row lines later."""
+OPEN_QUOTE = "malformed CSV: a quote left open ran over the lines after it (they are read again)"
+
+
+def csv_table(lines: Iterable[str], delimiter: str) -> tuple[list[str] | None, "_Lines"]:
+    """The header of a CSV file (its BOM taken off; None for an empty file) and its lines past it, for
+    ``numbered_rows``."""
+    source = lines if isinstance(lines, _Lines) else _Lines(lines, 0)
+    header = next(csv.reader(source, delimiter=delimiter), None)
+    if header:
+        header[0] = header[0].lstrip("\ufeff")
+    return header or None, source
+
+
+def numbered_rows(source: "_Lines", delimiter: str, fits: Callable[[list[str]], bool]
+                  ) -> Iterator[tuple[int, list[str] | str, str]]:
+    """(the line each row starts on, its fields or why it cannot be read, its first line) of ``source``
+    past its header, blank lines left out. A row that runs over several lines and does not ``fit``
+    (e.g. the wrong number of fields), or whose quoting is broken (``_quoted_badly``), is a quote
+    left open: it comes as ``OPEN_QUOTE`` and the lines it swallowed are read again, so one stray quote
+    costs one row, not every row after it. The start, not ``line_num``: a quoted line break ends a row
+    lines later.
+
+    >>> _, rows = csv_table(io.StringIO('id,label\\nt1,"a\\nt2,b\\n\\nt3,"c\\nd"\\nt4,"e\\nt5,f\\n'), ",")
+    >>> [(line, fields if isinstance(fields, list) else "open quote") for line, fields, _ in
+    ...  numbered_rows(rows, ",", lambda row: len(row) == 2)]
+    [(2, 'open quote'), (3, ['t2', 'b']), (5, ['t3', 'c\\nd']), (7, 'open quote'), (8, ['t5', 'f'])]
+    """
+    reader = csv.reader(source, delimiter=delimiter)
     while True:
-        start = reader.line_num + 1
+        source.taken = []
+        start = source.number + 1
         try:
             row = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
-            yield start, exc
+            row = exc
+        if isinstance(row, list) and not row:
             continue
-        if row:
-            yield start, row
+        first = source.taken[0].rstrip("\r\n") if source.taken else ""
+        if len(source.taken) > 1 and (isinstance(row, csv.Error) or not fits(row)
+                                      or _quoted_badly(source.taken, delimiter)):
+            yield start, OPEN_QUOTE, first
+            source.read_again(source.taken[1:])
+            reader = csv.reader(source, delimiter=delimiter)  # from a clean state
+        else:
+            yield start, (f"malformed CSV: {row}" if isinstance(row, csv.Error) else row), first
+
+
+def _quoted_badly(lines: list[str], delimiter: str) -> bool:
+    """Whether a row read over ``lines`` breaks the quoting rules: its quote runs unclosed to the end
+    of the file, or a later stray quote closed it mid-field (the lenient csv module reads on either way;
+    a proper CSV writer's quoted line break passes)."""
+    try:
+        list(csv.reader(lines, delimiter=delimiter, strict=True))
+    except csv.Error:
+        return True
+    return False
 
 
 def _csv_records(path: Path, columns: Columns, validator: "_Validator") -> Iterator[tuple[int, Any, str]]:
     delimiter = field_separator(path)
     with open_text(path) as fh, _readable(path, lambda: f" after line {source.number}"):
         source = _Lines(fh, 0)
-        header = next(csv.reader(source, delimiter=delimiter), None)
+        header, source = csv_table(source, delimiter)
         if not header:
             raise InputError(f"{path} has no header row")
-        header[0] = header[0].lstrip("\ufeff")
         validator.check_header(header)
-        yield from _csv_rows(source, header, delimiter)
+        for start, row, first in numbered_rows(source, delimiter, lambda row: len(row) == len(header)):
+            if isinstance(row, str):
+                yield start, _Bad(row), first
+            elif len(row) != len(header):
+                yield start, _Bad(f"expected {len(header)} fields, got {len(row)}"), _csv_line(row, delimiter)
+            else:
+                yield start, dict(zip(header, row)), _csv_line(row, delimiter)
 
 
 class _Lines:
@@ -298,38 +345,6 @@ class _Lines:
     def read_again(self, lines: list[str]) -> None:
         self.back.extend(reversed(lines))
         self.number -= len(lines)
-
-
-def _csv_rows(source: "_Lines", header: list[str], delimiter: str) -> Iterator[tuple[int, Any, str]]:
-    """The records of ``source`` (the file past its header). A row that runs over several lines and
-    still has the wrong number of fields is a quote left open: its first line is set aside and the
-    lines it swallowed are read again (one stray quote cost every row after it, kept as one reject)."""
-    reader = csv.reader(source, delimiter=delimiter)
-    while True:
-        source.taken = []
-        start = source.number + 1
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            row = exc
-        if isinstance(row, list) and not row:
-            continue
-        if (isinstance(row, csv.Error) or len(row) != len(header)) and len(source.taken) > 1:
-            yield start, _Bad("malformed CSV: a quote left open ran over the lines after it (they are read "
-                              "again)"), source.taken[0].rstrip("\r\n")
-            source.read_again(source.taken[1:])
-            reader = csv.reader(source, delimiter=delimiter)  # from a clean state
-            continue
-        if isinstance(row, csv.Error):
-            yield start, _Bad(f"malformed CSV: {row}"), ""
-            continue
-        raw = _csv_line(row, delimiter)
-        if len(row) != len(header):
-            yield start, _Bad(f"expected {len(header)} fields, got {len(row)}"), raw
-        else:
-            yield start, dict(zip(header, row)), raw
 
 
 def _csv_line(row: list[str], delimiter: str) -> str:

@@ -19,8 +19,8 @@ import numpy as np
 
 from . import clusters
 from .errors import InputError
-from .logs import (check_file, field_separator, is_na_label, is_stdout, numbered_rows, open_output, refuse_overwrite,
-                   sql_bound)
+from .logs import (OPEN_QUOTE, check_file, csv_table, field_separator, is_na_label, is_stdout, numbered_rows,
+                   open_output, refuse_overwrite, sql_bound)
 from .store import Store, existing_db, utc_now
 
 STATUSES = ("pending", "exported", "labelled", "trained")
@@ -32,6 +32,8 @@ SKIP_REASONS = {  # rows of a label file that `import_labels` leaves out, and wh
     "blank_label": "blank label",
     "not_labelled": "NA, null or None: not labelled yet (as feedback reads them)",
     "label_line_break": "a label with a line break (an unclosed quote?)",
+    "open_quote": "a quote left open ran over the next lines (they were read again)",
+    "malformed_csv": "a line the CSV reader could not read",
     "duplicate_id": "the same id and label again",
     "conflicting_labels": "one id with different labels (none of them applied)",
 }
@@ -188,30 +190,27 @@ def import_labels(db: str | Path, path: str | Path) -> dict:
 def _label_rows(path: Path) -> tuple[dict[str, str], dict[str, list[int]]]:
     """The label of each id in ``path``, and the line numbers of the rows skipped, by reason."""
     sep = field_separator(path)  # a spreadsheet in a comma-decimal locale saves 'id;label'
-    reader = csv.reader(io.StringIO(_read_text(path), newline=""), delimiter=sep)
+    header, source = csv_table(io.StringIO(_read_text(path), newline=""), sep)
+    if not header or not {"id", "label"} <= set(header):
+        raise InputError(f"{path}: needs 'id' and 'label' columns (found {header})")
+    twice = sorted({c for c in ("id", "label") if header.count(c) > 1})
+    if twice:  # a dict of the row would keep the last one's value, silently
+        raise InputError(f"{path}: the header names {' and '.join(map(repr, twice))} more than once; "
+                         "keep one of each")
     found: dict[str, list[tuple[int, str]]] = defaultdict(list)
     skipped: dict[str, list[int]] = defaultdict(list)
-    try:
-        header = next(reader, None)
-        if not header or not {"id", "label"} <= set(header):
-            raise InputError(f"{path}: needs 'id' and 'label' columns (found {header})")
-        twice = sorted({c for c in ("id", "label") if header.count(c) > 1})
-        if twice:  # a dict of the row would keep the last one's value, silently
-            raise InputError(f"{path}: the header names {' and '.join(map(repr, twice))} more than once; "
-                             "keep one of each")
-        for start, fields in numbered_rows(reader):  # where a row starts: a quote left open runs to the end
-            if isinstance(fields, csv.Error):
-                raise fields
-            row = dict(zip(header, fields + [None] * (len(header) - len(fields))))  # as csv.DictReader
-            if len(fields) > len(header):
-                row[None] = fields[len(header):]
-            reason = _skip_reason(row)
-            if reason:
-                skipped[reason].append(start)
-            else:
-                found[row["id"]].append((start, row["label"].strip()))
-    except csv.Error as exc:
-        raise InputError(f"{path}: not a readable CSV file (line {reader.line_num}: {exc})") from None
+    for start, fields, _ in numbered_rows(source, sep, lambda fields: len(fields) == len(header)):
+        if isinstance(fields, str):
+            skipped["open_quote" if fields == OPEN_QUOTE else "malformed_csv"].append(start)
+            continue
+        row = dict(zip(header, fields + [None] * (len(header) - len(fields))))  # as csv.DictReader
+        if len(fields) > len(header):
+            row[None] = fields[len(header):]
+        reason = _skip_reason(row)
+        if reason:
+            skipped[reason].append(start)
+        else:
+            found[row["id"]].append((start, row["label"].strip()))
     labels = {}
     for pid, rows in found.items():
         if len({label for _, label in rows}) > 1:

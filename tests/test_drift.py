@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 from novelty.cli import app
 from novelty.drift import DriftSettings, compare, drift, load_reference, profile, read_table
 from novelty.errors import InputError
+from novelty.logs import OPEN_QUOTE
 
 
 def table(n=20_000, seed=0):
@@ -390,3 +391,12 @@ def test_review_mends_old_boolean_profiles_tsv_thousands_birth_dates_epoch_units
     sparse = table(3000).assign(promo=np.where(np.arange(3000) % 50 == 0, rng.normal(100, 5, 3000), np.nan))
     window = table(60, seed=1).assign(promo=np.where(np.arange(60) == 7, 103.5, np.nan))
     assert causes(sparse, window)["promo"] is None  # one value of a 2 % column in 60 rows: was "took over 100 %"
+
+
+def test_a_quote_left_open_sets_aside_its_own_line_not_the_file(tmp_path):
+    path = tmp_path / "ref.csv"  # was: "cannot read it as a table (EOF inside string)", or rows merged
+    rows = [f"{i},{i % 7}" for i in range(30)]
+    path.write_text("x,y\n" + "\n".join(rows[:10] + ['99,"7'] + rows[10:20] + ['98,"6'] + rows[20:]) + "\n")
+    frame = read_table(path)
+    assert frame["x"].tolist() == list(range(30)) and frame["y"].tolist() == [i % 7 for i in range(30)]
+    assert frame.attrs["set_aside"] == {"rows": 2, "first": f"line 12: {OPEN_QUOTE}"}

@@ -466,8 +466,18 @@ def test_import_reads_semicolon_and_tab_files_and_refuses_a_doubled_label_column
     with pytest.raises(InputError, match="names 'label' more than once"):  # was: the last one taken, silently
         queue.import_labels(db, tmp_path / "two.csv")
     (tmp_path / "open.csv").write_text(f'id,label\n{c},"crypto\n{a},wallet\n{b},wallet\n', encoding="utf-8")
-    got = queue.import_labels(db, tmp_path / "open.csv")  # a quote left open swallows the rest of the file
-    assert got["skipped_lines"] == {"label_line_break": [2]}  # where it starts (was: short_row on the last line)
+    got = queue.import_labels(db, tmp_path / "open.csv")  # a quote left open swallowed the rest of the file
+    assert got["skipped_lines"] == {"open_quote": [2]}  # where it starts (was: short_row on the last line)
+    assert got["labelled"] == 2  # the lines after it are read again (was: lost inside its label)
+
+
+def test_import_reads_on_past_a_stray_quote(db, tmp_path):
+    a, b, c = exported_ids(db, tmp_path)
+    path = tmp_path / "stray.csv"  # the quote on line 2 is closed by the one on line 4: one long label
+    path.write_text(f'id,label\n{a},"crypto\n{b},wallet\n{c},"wallet"\n', encoding="utf-8")
+    got = queue.import_labels(db, path)
+    assert got["skipped_lines"] == {"open_quote": [2]} and got["labelled"] == 2  # was: 0, one label_line_break
+    assert {r["label"] for r in queue.items(db, "labelled")} == {"wallet"}
 
 
 def test_import_counts_lines_past_blank_ones(db, tmp_path):
