@@ -149,6 +149,8 @@ def detect_format(path: Path) -> str:
     ext = suffixes[-1] if suffixes else ""
     if head.startswith(b"PAR1") or ext in {".parquet", ".pq"}:
         return "parquet"
+    if is_utf16(head):
+        raise utf16_error(path)
     if b"\x00" in head:
         raise InputError(f"{path} looks like a binary file, not a JSONL, CSV or Parquet log")
     if ext in {".jsonl", ".ndjson", ".json"}:
@@ -156,6 +158,25 @@ def detect_format(path: Path) -> str:
     if ext in {".csv", ".tsv"}:
         return "csv"
     return "jsonl" if head.lstrip().startswith(b"{") else "csv"
+
+
+def is_utf16(head: bytes) -> bool:
+    """Whether the first bytes of a file are UTF-16 text: its byte-order mark, or ASCII with a NUL
+    beside every character.
+
+    >>> is_utf16("id,label\\n".encode("utf-16")), is_utf16("id,label\\n".encode("utf-16-le")), is_utf16(b"id,label")
+    (True, True, False)
+    """
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return True
+    sample = head[:64] if len(head) % 2 == 0 else head[:min(64, len(head) - 1)]
+    return len(sample) >= 4 and (sample[1::2].count(0) == len(sample) // 2 or sample[0::2].count(0) == len(sample) // 2)
+
+
+def utf16_error(path: Path) -> InputError:
+    copy = path.with_name(f"{path.stem}-utf8{path.suffix}")
+    return InputError(f"{path} is UTF-16 text (as Excel's 'Unicode Text' and Windows PowerShell's > save it): "
+                      f"save it as UTF-8, e.g. iconv -f UTF-16 -t UTF-8 {path} > {copy}")
 
 
 def log_columns(path: Path, rows: int = 50) -> set[str]:

@@ -19,8 +19,8 @@ import numpy as np
 
 from . import clusters
 from .errors import InputError
-from .logs import (OPEN_QUOTE, check_file, csv_table, field_separator, is_na_label, is_stdout, numbered_rows,
-                   open_output, refuse_overwrite, sql_bound)
+from .logs import (OPEN_QUOTE, check_file, csv_table, field_separator, is_na_label, is_stdout, is_utf16,
+                   numbered_rows, open_output, refuse_overwrite, sql_bound, utf16_error)
 from .store import Store, existing_db, utc_now
 
 STATUSES = ("pending", "exported", "labelled", "trained")
@@ -230,6 +230,8 @@ def _read_text(path: Path) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
+        if is_utf16(data[:64]):
+            raise utf16_error(path) from None
         line = data[:exc.start].count(b"\n") + 1
         raise InputError(f"{path}: not UTF-8 text (byte {data[exc.start]:#04x} on line {line}); save it as "
                          "CSV UTF-8") from None

@@ -93,6 +93,8 @@ def test_an_explicitly_asked_optional_column_must_exist(tmp_path):
 @pytest.mark.parametrize("content, message", [
     (b"", "is empty"),
     (b"\x00\x01\x02binary\xff" * 10, "binary"),
+    ("prompt\thi\n".encode("utf-16"), "is UTF-16 text .* iconv -f UTF-16"),  # was: 'looks like a binary file'
+    ('{"prompt": "hi"}\n'.encode("utf-16-le"), "is UTF-16 text"),  # without a byte-order mark
 ])
 def test_whole_file_problems_are_input_errors(tmp_path, content, message):
     path = tmp_path / "log.jsonl"

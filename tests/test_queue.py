@@ -471,6 +471,16 @@ def test_import_reads_semicolon_and_tab_files_and_refuses_a_doubled_label_column
     assert got["labelled"] == 2  # the lines after it are read again (was: lost inside its label)
 
 
+def test_import_and_the_other_readers_say_a_file_is_utf16(db, tmp_path):
+    (tmp_path / "labels.csv").write_bytes("id,label\nx,crypto\n".encode("utf-16"))  # Excel's 'Unicode Text'
+    with pytest.raises(InputError, match="UTF-16 text .* iconv -f UTF-16 -t UTF-8"):  # was: 'not UTF-8 (byte 0xff)'
+        queue.import_labels(db, tmp_path / "labels.csv")
+    labels = str(tmp_path / "labels.csv")
+    for args in (["drift", labels, labels], ["feedback", labels, "--db", str(db)]):
+        out = CliRunner().invoke(app, args, catch_exceptions=False, env={"COLUMNS": "200"})
+        assert out.exit_code == 2 and "is UTF-16 text" in out.output, out.output
+
+
 def test_import_reads_on_past_a_stray_quote(db, tmp_path):
     a, b, c = exported_ids(db, tmp_path)
     path = tmp_path / "stray.csv"  # the quote on line 2 is closed by the one on line 4: one long label
