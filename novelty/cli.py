@@ -205,6 +205,10 @@ def index_build(
     cal = m["calibration"]
     typer.echo(f"Built index {name!r} in {built.path}: {m['index']['count']:,} prompts, "
                f"{m['training']['labels']:,} label(s), model {m['model']['name']} (d={m['model']['dimension']}).")
+    if m["index"]["count"] >= 20 and m["training"]["labels"] > m["index"]["count"] / 2:
+        typer.echo(f"Most labels name a single prompt ({m['training']['labels']:,} labels for {m['index']['count']:,} "
+                   f"prompts): are the prompts in --text-col {text_col!r} and the intents in --label-col "
+                   f"{label_col!r}, not the other way round?", err=True)
     if m["index"]["requested"] not in ("auto", m["index"]["type"]):
         typer.echo(f"Index type {m['index']['type']}, not {m['index']['requested']}: under 1,000 prompts exact search "
                    "is as fast (index add rebuilds it as asked once the index is larger).")
@@ -241,7 +245,9 @@ def _echo_skipped(training: dict) -> None:
 
 def _echo_several_labels(count: str, first: dict, fix: str) -> None:
     """The warning of build and add: texts the index holds with more than one label."""
-    typer.echo(f"{count} with more than one label (e.g. {clip(first['text'], 60)!r}: {', '.join(first['labels'])}): "
+    labels = ", ".join(clip(label, 40) for label in first["labels"][:3]) + (
+        f" and {len(first['labels']) - 3:,} more" if len(first["labels"]) > 3 else "")
+    typer.echo(f"{count} with more than one label (e.g. {clip(first['text'], 60)!r}: {labels}): "
                f"the nearest neighbour answers with either; {fix}.", err=True)
 
 

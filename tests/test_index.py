@@ -333,3 +333,18 @@ def test_build_says_when_a_text_has_two_labels(tmp_path, train_pairs):
 def test_library_calls_with_the_wrong_kind_of_argument_say_what_to_pass(tmp_path, train_csv, call, message):
     with pytest.raises(InputError, match=message):  # were TypeErrors and AttributeErrors from inside
         call(train_csv, tmp_path / "ix")
+
+
+def test_build_asks_whether_the_text_and_label_columns_are_swapped(tmp_path, train_pairs):
+    from typer.testing import CliRunner
+
+    from novelty.cli import app
+
+    path = write_csv(tmp_path / "t.csv", ["text", "label"], train_pairs)
+    build = ["index", "build", str(path), "--model", FAKE_MODEL, "--index-dir", str(tmp_path / "ix")]
+    right = CliRunner().invoke(app, [*build, "--name", "right"])
+    assert right.exit_code == 0 and "not the other way round" not in right.stderr
+    swapped = CliRunner().invoke(app, [*build, "--name", "swapped", "--text-col", "label", "--label-col", "text"])
+    assert swapped.exit_code == 0 and "are the prompts in --text-col 'label'" in swapped.stderr  # was: nothing said
+    labels = swapped.stderr.split("more than one label (e.g. ")[1].split("):")[0]
+    assert labels.count(",") <= 2 and " more" in labels  # was: every one of the label's hundred prompts
