@@ -175,8 +175,7 @@ def _long_lines(path: Path, separator: str) -> list[tuple[int, int, int]]:
     """(line, fields in the header, fields found) of the rows longer than the header."""
     with open_text(path) as fh:
         header, source = csv_table(fh, separator)
-        return [(start, len(header), len(row)) for start, row, _ in
-                numbered_rows(source, separator, lambda row: len(row) <= len(header))
+        return [(start, len(header), len(row)) for start, row, _ in numbered_rows(source, separator)
                 if isinstance(row, list) and len(row) > len(header)] if header else []
 
 
@@ -188,7 +187,7 @@ def _open_quotes(path: Path, separator: str) -> list[int]:
             return []
     with open_text(path) as fh:
         header, source = csv_table(fh, separator)
-        return [start for start, row, _ in numbered_rows(source, separator, lambda row: len(row) <= len(header))
+        return [start for start, row, _ in numbered_rows(source, separator)
                 if row == OPEN_QUOTE] if header else []
 
 

@@ -366,8 +366,7 @@ def _csv_lines(path: Path, sep: str, size: int) -> Iterator[_Chunk]:
             names.append(f"{column}.{seen[column]}" if seen[column] else column)
             seen[column] += 1
         rows, lines, rejects = [], [], []
-        # a row over several lines and shorter than the header is an open quote, not a blank label
-        for start, row, first in numbered_rows(source, sep, lambda row: len(row) == len(header)):
+        for start, row, first in numbered_rows(source, sep):
             if isinstance(row, str):
                 rejects.append(Reject(start, row, first))
             elif len(row) > len(header):

@@ -283,18 +283,17 @@ def csv_table(lines: Iterable[str], delimiter: str) -> tuple[list[str] | None, "
     return header or None, source
 
 
-def numbered_rows(source: "_Lines", delimiter: str, fits: Callable[[list[str]], bool]
-                  ) -> Iterator[tuple[int, list[str] | str, str]]:
+def numbered_rows(source: "_Lines", delimiter: str) -> Iterator[tuple[int, list[str] | str, str]]:
     """(the line each row starts on, its fields or why it cannot be read, its first line) of ``source``
-    past its header, blank lines left out. A row that runs over several lines and does not ``fit``
-    (e.g. the wrong number of fields), or whose quoting is broken (``_quoted_badly``), is a quote
-    left open: it comes as ``OPEN_QUOTE`` and the lines it swallowed are read again, so one stray quote
-    costs one row, not every row after it. The start, not ``line_num``: a quoted line break ends a row
-    lines later.
+    past its header, blank lines left out. A row that runs over several lines with its quoting broken
+    (``_quoted_badly``) is a quote left open: it comes as ``OPEN_QUOTE`` and the lines it swallowed
+    are read again, so one stray quote costs one row, not every row after it. A properly quoted line
+    break stays in its field, whatever the row's length (its lines are not rows of their own). The
+    start, not ``line_num``: a quoted line break ends a row lines later.
 
     >>> _, rows = csv_table(io.StringIO('id,label\\nt1,"a\\nt2,b\\n\\nt3,"c\\nd"\\nt4,"e\\nt5,f\\n'), ",")
     >>> [(line, fields if isinstance(fields, list) else "open quote") for line, fields, _ in
-    ...  numbered_rows(rows, ",", lambda row: len(row) == 2)]
+    ...  numbered_rows(rows, ",")]
     [(2, 'open quote'), (3, ['t2', 'b']), (5, ['t3', 'c\\nd']), (7, 'open quote'), (8, ['t5', 'f'])]
     """
     reader = csv.reader(source, delimiter=delimiter)
@@ -310,8 +309,7 @@ def numbered_rows(source: "_Lines", delimiter: str, fits: Callable[[list[str]], 
         if isinstance(row, list) and not row:
             continue
         first = source.taken[0].rstrip("\r\n") if source.taken else ""
-        if len(source.taken) > 1 and (isinstance(row, csv.Error) or not fits(row)
-                                      or _quoted_badly(source.taken, delimiter)):
+        if len(source.taken) > 1 and (isinstance(row, csv.Error) or _quoted_badly(source.taken, delimiter)):
             yield start, OPEN_QUOTE, first
             source.read_again(source.taken[1:])
             reader = csv.reader(source, delimiter=delimiter)  # from a clean state
@@ -338,7 +336,7 @@ def _csv_records(path: Path, columns: Columns, validator: "_Validator") -> Itera
         if not header:
             raise InputError(f"{path} has no header row")
         validator.check_header(header)
-        for start, row, first in numbered_rows(source, delimiter, lambda row: len(row) == len(header)):
+        for start, row, first in numbered_rows(source, delimiter):
             if isinstance(row, str):
                 yield start, _Bad(row), first
             elif len(row) != len(header):

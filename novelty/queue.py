@@ -199,7 +199,7 @@ def _label_rows(path: Path) -> tuple[dict[str, str], dict[str, list[int]]]:
                          "keep one of each")
     found: dict[str, list[tuple[int, str]]] = defaultdict(list)
     skipped: dict[str, list[int]] = defaultdict(list)
-    for start, fields, _ in numbered_rows(source, sep, lambda fields: len(fields) == len(header)):
+    for start, fields, _ in numbered_rows(source, sep):
         if isinstance(fields, str):
             skipped["open_quote" if fields == OPEN_QUOTE else "malformed_csv"].append(start)
             continue

@@ -227,6 +227,16 @@ def test_a_quote_left_open_costs_its_own_line_not_the_rest_of_the_file(tmp_path)
     assert reject.line == 3 and "quote left open" in reject.reason and reject.raw.startswith('"unterminated')
 
 
+def test_a_quoted_line_break_in_a_row_of_the_wrong_length_is_one_reject_not_a_row_per_line(tmp_path):
+    path = tmp_path / "log.csv"
+    path.write_text('prompt,timestamp,extra\n"first line\nrefund my card,2026-03-06T09:00:00Z\nthird"\n'
+                    'fine,2026-03-06T09:01:00Z,x\n')
+    _, read, rejects = read_all(path)
+    assert read == [(5, "fine")]  # was: 'refund my card' scored as a row of its own, from inside a quote
+    (reject,) = rejects
+    assert reject.line == 2 and reject.reason == "expected 3 fields, got 1"
+
+
 def test_predicted_labels_are_stored_as_training_labels_are_written(tmp_path):
     path = tmp_path / "log.jsonl"
     path.write_text('{"prompt": "a", "predicted_label": 1.0}\n{"prompt": "b", "predicted_label": NaN}\n'
