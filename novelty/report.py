@@ -28,6 +28,7 @@ from .drift import DriftReport, compare, load_reference, profile, read_table
 from .errors import InputError
 from .index import index_dir_default
 from .logs import is_stdout, open_output, refuse_overwrite, sql_bound
+from .render import CONTROLS, visible_controls
 from .spikes import SpikeSettings, parse_bound
 from .store import Store, existing_db
 from .stats import p_short
@@ -134,18 +135,15 @@ def gather(db: str | Path, reference: str | Path | None = None, current: str | P
         store.close()
 
 
-# direction overrides, embeddings and isolates: in a prompt or label they would reverse the page's own
-# text around them ("Closest training labels" drawn backwards); shown as what they are instead
-# bidi overrides reorder what follows them; C0 controls (a NUL from a log) make the page a binary file
-_BIDI_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\u202a-\u202e\u2066-\u2069]")
-
-
 def _visible_controls(value):
+    """A value of the page with its control characters shown as [U+0000] (``render.CONTROLS``): a bidi
+    override in a prompt or label would draw the page's own text around it backwards, a NUL make the
+    page a binary file."""
     from markupsafe import Markup
 
-    if not isinstance(value, str) or not _BIDI_CONTROLS.search(value):
+    if not isinstance(value, str) or not CONTROLS.search(value):
         return value
-    shown = _BIDI_CONTROLS.sub(lambda m: f"[U+{ord(m.group()):04X}]", str(value))
+    shown = visible_controls(str(value))
     return Markup(shown) if isinstance(value, Markup) else shown
 
 
