@@ -90,24 +90,27 @@ class DriftReport:
 
 
 # -- reading ------------------------------------------------------------------------------------------
-def read_table(path: str | Path, text_columns: tuple[str, ...] = (), keep_inf: bool = False) -> pd.DataFrame:
-    """A whole feature table: CSV, TSV, JSONL or Parquet (gzip too). ``text_columns`` (keys, ids) are
-    read from CSV as written, so 00123 stays 00123. Infinities count as missing unless ``keep_inf``
-    (skew: inf on one side and null on the other is a difference). Lines that cannot be a row (more
-    fields than the header, invalid JSON) are set aside: ``set_aside(frame)`` says how many, and why."""
+def read_table(path: str | Path, text_columns: tuple[str, ...] = (), keep_inf: bool = False,
+               as_written: bool = False) -> pd.DataFrame:
+    """A whole feature table: CSV, TSV, JSONL or Parquet (gzip too). ``text_columns`` (keys, ids), or
+    every column when ``as_written``, are read from CSV as written, so 00123 stays 00123. Infinities
+    count as missing unless ``keep_inf`` (skew: inf on one side and null on the other is a difference).
+    Lines that cannot be a row (more fields than the header, invalid JSON) are set aside:
+    ``set_aside(frame)`` says how many, and why. Parquet bytes (a hash, text stored without its UTF-8
+    annotation) come as text: UTF-8 where they decode, else hex."""
     path = Path(path)
     kind = detect_format(path)
     aside: list[tuple[int, str]] = []
     try:
         if kind == "parquet":
-            frame = pd.read_parquet(parquet_source(path))
+            frame = _bytes_as_text(pd.read_parquet(parquet_source(path)))
         elif kind == "jsonl":
             frame = _read_jsonl(path, aside)
         else:
             separator = field_separator(path)
             opened = _open_quotes(path, separator)
             aside += [(line, OPEN_QUOTE) for line in opened]
-            frame = _read_csv(path, separator, text_columns, aside, blank=tuple(opened))
+            frame = _read_csv(path, separator, text_columns, aside, blank=tuple(opened), as_written=as_written)
             if separator == ";":  # a comma-decimal locale's CSV (a TSV's 1,234 is a US thousand)
                 frame = _decimal_commas(frame, text_columns)
     except (ValueError, OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
@@ -119,6 +122,26 @@ def read_table(path: str | Path, text_columns: tuple[str, ...] = (), keep_inf: b
     if len(numeric) and not keep_inf:  # an infinite value is a broken one: counted as missing, not averaged
         frame[numeric] = frame[numeric].replace([np.inf, -np.inf], np.nan)
     return frame
+
+
+def _bytes_as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Bytes values as text: UTF-8 where they decode, else hex.
+
+    >>> _bytes_as_text(pd.DataFrame({"h": [b"ab", b"\\xff", None]})).h.tolist()
+    ['ab', 'ff', nan]
+    """
+    for column in frame.columns[(frame.dtypes == object).to_numpy()]:
+        values = frame[column]
+        if values.map(lambda v: isinstance(v, bytes)).any():
+            frame[column] = values.map(lambda v: _decoded(v) if isinstance(v, bytes) else v)
+    return frame
+
+
+def _decoded(value: bytes) -> str:
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value.hex()
 
 
 _COMMA_DECIMAL = re.compile(r"[+-]?(?:\d+|\d{1,3}(?:\.\d{3})+)(?:,\d+)?")
@@ -147,7 +170,7 @@ _SKIPPED = re.compile(r"Skipping line (\d+): ([^\n]*)")  # pandas' warning for a
 
 
 def _read_csv(path: Path, separator: str, text_columns: tuple[str, ...], aside: list[tuple[int, str]],
-              skip: tuple[int, ...] = (), blank: tuple[int, ...] = ()) -> pd.DataFrame:
+              skip: tuple[int, ...] = (), blank: tuple[int, ...] = (), as_written: bool = False) -> pd.DataFrame:
     """pandas' C parser; a line with more fields than the header goes into ``aside`` as (line, reason).
     pandas skips such lines with a warning, except when the first data line is one: then it keeps
     every long line cut to the header's width and warns once, so those lines are found with the csv
@@ -155,7 +178,8 @@ def _read_csv(path: Path, separator: str, text_columns: tuple[str, ...], aside: 
     read as blank ones, so the lines after them are rows again. Other warnings pass on to the caller."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", pd.errors.ParserWarning)
-        frame = pd.read_csv(_blanked(path, blank) if blank else path, sep=separator, low_memory=False, dtype={c: str for c in text_columns},
+        frame = pd.read_csv(_blanked(path, blank) if blank else path, sep=separator, low_memory=False,
+                            dtype=str if as_written else {c: str for c in text_columns},
                             on_bad_lines="warn", index_col=False, skiprows=list(skip) or None)
     for w in caught:
         skipped = _SKIPPED.findall(str(w.message))
@@ -164,8 +188,8 @@ def _read_csv(path: Path, separator: str, text_columns: tuple[str, ...], aside: 
         elif "Length of header" in str(w.message) and not skip:
             long = _long_lines(path, separator)
             aside += [(line, f"expected {fields} fields, saw {found}") for line, fields, found in long]
-            return _read_csv(path, separator, text_columns, [], tuple(line - 1 for line, *_ in long), blank) \
-                if long else frame
+            return _read_csv(path, separator, text_columns, [], tuple(line - 1 for line, *_ in long), blank,
+                             as_written) if long else frame
         elif not issubclass(w.category, pd.errors.ParserWarning):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return frame

@@ -84,7 +84,8 @@ def skew(offline: str | Path, serving: str | Path, key: str, tolerance: float = 
     if not (math.isfinite(tolerance) and tolerance >= 0 and 0 <= min_mismatch <= 1):
         raise InputError(f"--tolerance must be a number >= 0 and --min-mismatch a share between 0 and 1 "
                          f"(got {tolerance}, {min_mismatch})")
-    left, right = read_table(offline, (key,), keep_inf=True), read_table(serving, (key,), keep_inf=True)
+    # CSV as written: '00123' in a CSV meets the same text from Parquet (read as numbers, it was 123)
+    left, right = (read_table(path, (key,), keep_inf=True, as_written=True) for path in (offline, serving))
     for name, frame, path in (("offline", left, offline), ("serving", right, serving)):
         if key not in frame.columns:
             raise InputError(f"{path}: no key column {key!r} (--key) in the {name} table")
@@ -148,6 +149,8 @@ def _same_rows(frame: pd.DataFrame) -> pd.Series:
 def _numbers(values: pd.Series) -> np.ndarray:
     """The values as floats where they are numbers, written as numbers or as text ("3" in JSONL
     against 3.0 in CSV), or True/False (1/0); NaN where missing or not a number ('unknown')."""
+    if pd.api.types.is_datetime64_any_dtype(values) or pd.api.types.is_timedelta64_dtype(values):
+        return np.full(len(values), np.nan)  # instants are compared as instants; as numbers the tolerance was weeks
     if pd.api.types.is_bool_dtype(values) or pd.api.types.infer_dtype(values, skipna=True) == "boolean":
         return values.map({True: 1.0, False: 0.0}).to_numpy(float)  # True against 1 is the same value
     words = values.dropna()
@@ -218,6 +221,10 @@ def _compare(a: pd.Series, b: pd.Series, keys: pd.Index, feature: str, tolerance
         spots = np.flatnonzero(rest)[instants]
         close[spots] = (times[0][instants] == times[1][instants]).to_numpy()
         rest[spots] = False
+        gaps = (times[1][instants] - times[0][instants])[~close[spots]]
+        shift = gaps.median() if len(gaps) else None  # a clock or time-zone bug moves every time alike
+    else:
+        shift = None
     if rest.any():  # the rest as text, both missing alike
         close[rest] = (_texts(a[rest]) == _texts(b[rest])) | (na[rest] & nb[rest])
     numeric = bool(read.any())
@@ -231,7 +238,22 @@ def _compare(a: pd.Series, b: pd.Series, keys: pd.Index, feature: str, tolerance
             ratio = np.nanmedian((y / x)[differ & (x != 0)]) if (differ & (x != 0)).any() else np.nan
         if np.isfinite(ratio) and abs(ratio - 1) > tolerance:
             evidence += f"; serving / offline is {ratio:.4g} at the median"
+    if shift is not None:
+        evidence += f"; serving is {_duration(shift)} at the median"
     if (na != nb).any():
         evidence += f"; null on one side only in {int((na != nb).sum()):,} rows"
     return SkewFinding(feature, len(keys), int(differ.sum()), rate, bool(differ.any()) and rate >= min_mismatch,
                        examples, evidence)
+
+
+def _duration(gap: pd.Timedelta) -> str:
+    """>>> _duration(pd.Timedelta(hours=-1)), _duration(pd.Timedelta(days=10, minutes=3)), _duration(pd.Timedelta(0.25, "s"))
+    ('1 h earlier', '10 d 0 h 3 min later', '0.25 s later')
+    """
+    seconds = abs(gap.total_seconds())
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, rest = divmod(rest, 60)
+    parts = [f"{int(days)} d" if days else "", f"{int(hours)} h" if hours or (days and (minutes or rest)) else "",
+             f"{int(minutes)} min" if minutes else "", f"{rest:g} s" if rest else ""]
+    return " ".join(p for p in parts if p) + (" earlier" if gap.total_seconds() < 0 else " later")

@@ -413,3 +413,22 @@ def test_skew_compares_lists_by_their_items_whatever_the_format(tmp_path):
     write_jsonl(tmp_path / "s.jsonl", [{"id": 1, "tags": [1, 2]}, {"id": 2, "tags": [3, 4]}])
     [tags] = skew(tmp_path / "o.parquet", tmp_path / "s.jsonl", "id").findings
     assert (tags.mismatches, tags.example_keys) == (1, ["2"])  # was 2 of 2: '[1 2]' against '[1, 2]'
+
+
+def test_skew_catches_a_clock_shift_between_parquet_times_and_reads_codes_and_bytes_as_written(tmp_path):
+    times = pd.DataFrame({"id": range(100), "ts": pd.date_range("2026-11-01", periods=100, freq="min")})
+    times.to_parquet(tmp_path / "off.parquet")
+    times.assign(ts=times.ts + pd.Timedelta(hours=1)).to_parquet(tmp_path / "srv.parquet")
+    (finding,) = skew(tmp_path / "off.parquet", tmp_path / "srv.parquet", "id").findings
+    assert finding.skewed and finding.mismatch_rate == 1.0  # was: ok, 0 of 100 (epoch numbers within 0.1 %)
+    assert "serving is 1 h later at the median" in finding.evidence
+    write_csv(tmp_path / "z.csv", ["id", "zip"], [(1, "00123"), (2, "04567"), (3, "10001")])
+    pd.DataFrame({"id": [1, 2, 3], "zip": ["00123", "04567", "10001"],
+                  "digest": [b"\x00\xff", b"ab", None]}).to_parquet(tmp_path / "z.parquet")
+    found = {f.feature: f for f in skew(tmp_path / "z.parquet", tmp_path / "z.csv", "id").findings}
+    assert not found["zip"].skewed  # was: SKEWED 2 of 3, the CSV's 00123 read as the number 123
+    out = CliRunner().invoke(app, ["skew", "--offline", str(tmp_path / "z.parquet"), "--serving",
+                                   str(tmp_path / "z.parquet"), "--key", "id"])
+    assert out.exit_code == 0 and "digest" in out.output  # was: a TypeError traceback on the bytes column
+    out = CliRunner().invoke(app, ["drift", str(tmp_path / "z.parquet"), str(tmp_path / "z.parquet")])
+    assert out.exit_code == 0, out.output  # the same traceback
