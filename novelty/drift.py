@@ -27,7 +27,7 @@ from scipy.stats import chi2_contingency, ks_2samp, wasserstein_distance
 
 from .errors import InputError
 from .logs import (EARLIEST, EPOCH_MS_ABOVE, LATEST, OPEN_QUOTE, csv_table, detect_format, field_separator,
-                   numbered_rows, numeric_date_as_iso, open_text, parquet_source)
+                   numbered_rows, numeric_date_as_iso, open_text, parquet_source, refuse_overwrite)
 from .stats import benjamini_hochberg, p_text
 
 PROFILE_FORMAT = "novelty-reference-profile/1"
@@ -858,6 +858,7 @@ def drift(reference: str | Path, current: str | Path, settings: DriftSettings = 
         raise InputError(f"--ignore: no column {', '.join(map(repr, sorted(unknown)))} in either table; "
                          f"columns: {', '.join(map(str, table.columns))}")
     if save_reference:  # once the inputs are known good
+        refuse_overwrite(Path(save_reference), [current, *([] if _saved_profile(Path(reference)) else [reference])])
         try:
             Path(save_reference).write_text(json.dumps({k: v for k, v in ref.items() if k != "set_aside"}))
         except OSError as exc:

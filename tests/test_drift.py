@@ -400,3 +400,18 @@ def test_a_quote_left_open_sets_aside_its_own_line_not_the_file(tmp_path):
     frame = read_table(path)
     assert frame["x"].tolist() == list(range(30)) and frame["y"].tolist() == [i % 7 for i in range(30)]
     assert frame.attrs["set_aside"] == {"rows": 2, "first": f"line 12: {OPEN_QUOTE}"}
+
+
+def test_save_reference_refuses_to_write_over_a_table_it_reads(tmp_path):
+    ref, cur = tmp_path / "ref.csv", tmp_path / "cur.csv"
+    table(500).to_csv(ref, index=False)
+    table(500, seed=1).to_csv(cur, index=False)
+    kept = ref.read_text()
+    for target in (ref, cur):  # was: the table replaced by the JSON profile, exit 0
+        out = CliRunner().invoke(app, ["drift", str(ref), str(cur), "--save-reference", str(target)])
+        assert out.exit_code == 2 and "is also what this command reads" in out.output
+    assert ref.read_text() == kept
+    profile_path = tmp_path / "ref.json"
+    assert CliRunner().invoke(app, ["drift", str(ref), str(cur), "--save-reference", str(profile_path)]).exit_code == 0
+    again = CliRunner().invoke(app, ["drift", str(profile_path), str(cur), "--save-reference", str(profile_path)])
+    assert again.exit_code == 0  # a saved profile saved again over itself: the same profile
