@@ -3,7 +3,8 @@
 Density-based (HDBSCAN from scikit-learn) on the stored embeddings of the distinct novel texts, so
 noise stays unclustered and the number of clusters is not a guess. Each cluster is named by its
 most distinctive words (class-based TF-IDF), shown by its medoids, and keeps its id across runs: a
-new cluster whose centroid is close to a stored one takes over that id.
+new cluster takes the id of the stored one most of its prompts were in, else of one whose centroid
+is close (``_ids``).
 
 A cluster's *look-alikes* (``look_alikes``) are the prompts it did not take in, yet closer to one of its
 prompts than to anything in the training index: novel prompts HDBSCAN left as noise on its fringe, and
@@ -253,21 +254,43 @@ def _reduced(vectors: np.ndarray, dims: int = 20) -> np.ndarray:
 
 
 def _describe(store: Store, rows: list[dict], vectors: np.ndarray, labels: np.ndarray, last_day: str | None):
-    stored = {cid: np.frombuffer(blob, np.float32) for cid, blob in
-              store.db.execute("SELECT cluster_id, centroid FROM clusters")}
     names = _names([[rows[i]["text"] for i in np.flatnonzero(labels == c)] for c in range(labels.max() + 1)])
-    clusters, members, taken = [], [], set()
-    for c in range(labels.max() + 1):
-        idx = np.flatnonzero(labels == c)
-        centroid = vectors[idx].mean(axis=0)
-        centroid /= np.linalg.norm(centroid) or 1
-        cid = _match(centroid, stored, taken) or _new_id(stored, taken)
-        taken.add(cid)
-        stored.setdefault(cid, centroid)
+    groups = [np.flatnonzero(labels == c) for c in range(labels.max() + 1)]
+    centroids = [vectors[idx].mean(axis=0) for idx in groups]
+    centroids = [c / (np.linalg.norm(c) or 1) for c in centroids]
+    ids = _ids(store, [[rows[i]["prompt_id"] for i in idx] for idx in groups], centroids)
+    clusters, members = [], []
+    for c, (idx, cid, centroid) in enumerate(zip(groups, ids, centroids)):
         name = names[c] or f"{cid} (no distinctive words)"  # was 'cluster N', N its place in this run
         clusters.append(_cluster(cid, name, [rows[i] for i in idx], vectors[idx], centroid, last_day))
         members += [(rows[i]["prompt_id"], cid) for i in idx]
     return clusters, members
+
+
+def _ids(store: Store, groups: list[list[str]], centroids: list[np.ndarray]) -> list[str]:
+    """The id of each cluster of this run (its prompt ids in ``groups``): that of the stored cluster
+    most of its prompts were members of, largest overlap first, so the same prompts keep their id
+    whatever the options (a finer browse with --min-size 5, then the daily view again, renamed every
+    cluster of the daily view); else that of a stored centroid within SAME_CLUSTER (a topic's new
+    prompts, or one back after a pause); else a new one."""
+    stored = {cid: np.frombuffer(blob, np.float32) for cid, blob in
+              store.db.execute("SELECT cluster_id, centroid FROM clusters")}
+    was = store.cluster_of([pid for group in groups for pid in group])
+    pairs = []
+    for c, group in enumerate(groups):
+        overlap = Counter(was[pid] for pid in group if pid in was)
+        pairs += [(n, c, cid) for cid, n in overlap.items() if n >= max(2, 0.2 * len(group))]
+    ids: list[str | None] = [None] * len(groups)
+    for _, c, cid in sorted(pairs, key=lambda p: (-p[0], p[1], p[2])):
+        if ids[c] is None and cid not in ids:
+            ids[c] = cid
+    taken = {cid for cid in ids if cid}
+    for c, centroid in enumerate(centroids):
+        if ids[c] is None:
+            ids[c] = _match(centroid, stored, taken) or _new_id(stored, taken)
+            taken.add(ids[c])
+            stored.setdefault(ids[c], centroid)
+    return ids
 
 
 def _with_history(store: Store, clusters: list[Cluster], members: list[tuple[str, str]], rows: list[dict],

@@ -398,6 +398,15 @@ class Store:
                 part))
         return found
 
+    def cluster_of(self, prompt_ids: Iterable[str]) -> dict[str, str]:
+        """The cluster each of the given prompts is a member of (those in none left out)."""
+        found: dict[str, str] = {}
+        for part in _chunks(list(prompt_ids), _IN_CHUNK):
+            found.update(self.db.execute(
+                f"SELECT prompt_id, cluster_id FROM cluster_members WHERE prompt_id IN ({','.join('?' * len(part))})",
+                part).fetchall())
+        return found
+
     def embeddings_for(self, prompt_ids: Iterable[str]) -> dict[str, np.ndarray]:
         """Stored vectors of scored prompts (for clustering and the queue)."""
         out: dict[str, np.ndarray] = {}

@@ -71,6 +71,18 @@ def test_ids_are_stable_across_runs_and_new_topics_get_new_ids(tmp_path):
         cluster_prompts(db, "c9999")
 
 
+def test_the_same_prompts_keep_their_cluster_id_when_the_centroid_no_longer_matches(tmp_path):
+    db = novel_db(tmp_path / "m.db", {"bitcoin wallet": 40, "staking rewards": 25})
+    first = {c.name: c.cluster_id for c in find_clusters(db)}
+    # what a browse with other options leaves: the stored centroids of a finer or coarser grouping
+    far = np.full(32, 1 / np.sqrt(32), np.float32)
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE clusters SET centroid = ?", [far.tobytes()])
+    again = {c.name: c.cluster_id for c in find_clusters(db)}
+    assert again == first  # was: new ids (c0003, c0004), the daily view's ids gone for good
+    assert find_clusters(db, min_size=40)[0].cluster_id == first[next(n for n in first if "bitcoin" in n)]
+
+
 def test_empty_range_and_missing_db(tmp_path):
     db = novel_db(tmp_path / "m.db", {"bitcoin wallet": 40})
     assert find_clusters(db, since="2027-01-01") == []
