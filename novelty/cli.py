@@ -876,8 +876,12 @@ def queue_export(
 
 @queue_app.command("import")
 def queue_import(
-    file: Path = typer.Argument(..., help="CSV with id and label columns (the exported CSV, labelled)."),
+    file: Path = typer.Argument(..., help="Ids and labels: the exported CSV (or batch-jsonl), labelled; CSV, "
+                                           "JSONL or Parquet, gzip allowed."),
     db: Path = typer.Option(..., "--db", help=DB_HELP),
+    id_col: Optional[str] = typer.Option(None, help="Column holding the queue id (default: id, else prompt_id). "
+                                                   "Example: --id-col request_id"),
+    label_col: str = typer.Option("label", help="Column holding the label. Example: --label-col intent"),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Import labels back; then `novelty queue export --status labelled --format csv` and
@@ -888,7 +892,7 @@ def queue_import(
     from . import queue
 
     with _user_errors():
-        result = queue.import_labels(db, file)
+        result = queue.import_labels(db, file, id_col, label_col)
     if as_json:
         return _print_json(result)
     back = result["trained_relabelled"]

@@ -7,20 +7,21 @@ labelling effort covers the whole cluster instead of its most common phrasing.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
 from . import clusters
 from .errors import InputError
-from .logs import (OPEN_QUOTE, check_file, csv_table, field_separator, is_na_label, is_stdout, is_utf16,
-                   numbered_rows, open_output, refuse_overwrite, sql_bound, utf16_error)
+from .logs import (OPEN_QUOTE, canonical_id, check_file, csv_table, detect_format, field_separator, is_na_label,
+                   is_stdout, is_utf8, label_value, numbered_rows, open_output, open_text, parquet_source,
+                   refuse_overwrite, sql_bound)
 from .store import Store, existing_db, utc_now
 
 STATUSES = ("pending", "exported", "labelled", "trained")
@@ -34,6 +35,8 @@ SKIP_REASONS = {  # rows of a label file that `import_labels` leaves out, and wh
     "label_line_break": "a label with a line break (an unclosed quote?)",
     "open_quote": "a quote left open ran over the next lines (they were read again)",
     "malformed_csv": "a line the CSV reader could not read",
+    "invalid_json": "a JSONL line that is not a JSON object (or an id or label that is a list or object)",
+    "not_utf8": "bytes that are not UTF-8 in the id or label (save the file as CSV UTF-8)",
     "duplicate_id": "the same id and label again",
     "conflicting_labels": "one id with different labels (none of them applied)",
 }
@@ -166,8 +169,10 @@ def _exported(text: str) -> str:
     return text.replace("\x00", "\ufffd")
 
 
-def import_labels(db: str | Path, path: str | Path) -> dict:
-    """Read ``id,label`` rows back (CSV, UTF-8 with or without a BOM); known ids become 'labelled'.
+def import_labels(db: str | Path, path: str | Path, id_col: str | None = None, label_col: str = "label") -> dict:
+    """Read ids and labels back; known ids become 'labelled'. CSV (UTF-8 with or without a BOM, ``,``
+    ``;`` or tab), JSONL (the batch-jsonl export's objects) or Parquet, gzip too; the id column is
+    ``id_col``, else ``id``, else ``prompt_id``.
 
     Re-importing a label changes nothing (``unchanged``): a trained item stays trained. A changed label
     moves an item back to 'labelled' (``trained_relabelled`` counts the trained ones among ``labelled``)
@@ -175,7 +180,7 @@ def import_labels(db: str | Path, path: str | Path) -> dict:
     skipped and counted by reason (``SKIP_REASONS``), with their first line numbers.
     """
     path = check_file(path, "the label file inside it")
-    labels, skipped = _label_rows(path)
+    labels, skipped = _label_rows(path, id_col, label_col)
     store = _open(db)
     try:
         counts = store.transaction(lambda: _apply_labels(store, labels))
@@ -187,30 +192,18 @@ def import_labels(db: str | Path, path: str | Path) -> dict:
             "skipped_lines": {reason: lines[:SHOWN_LINES] for reason, lines in skipped.items()}}
 
 
-def _label_rows(path: Path) -> tuple[dict[str, str], dict[str, list[int]]]:
+def _label_rows(path: Path, id_col: str | None, label_col: str) -> tuple[dict[str, str], dict[str, list[int]]]:
     """The label of each id in ``path``, and the line numbers of the rows skipped, by reason."""
-    sep = field_separator(path)  # a spreadsheet in a comma-decimal locale saves 'id;label'
-    header, source = csv_table(io.StringIO(_read_text(path), newline=""), sep)
-    if not header or not {"id", "label"} <= set(header):
-        raise InputError(f"{path}: needs 'id' and 'label' columns (found {header})")
-    twice = sorted({c for c in ("id", "label") if header.count(c) > 1})
-    if twice:  # a dict of the row would keep the last one's value, silently
-        raise InputError(f"{path}: the header names {' and '.join(map(repr, twice))} more than once; "
-                         "keep one of each")
+    kind = detect_format(path)  # an empty, binary or UTF-16 file is named as such
+    rows = {"csv": _csv_labels, "jsonl": _jsonl_labels, "parquet": _parquet_labels}[kind](path, id_col, label_col)
     found: dict[str, list[tuple[int, str]]] = defaultdict(list)
     skipped: dict[str, list[int]] = defaultdict(list)
-    for start, fields, _ in numbered_rows(source, sep):
-        if isinstance(fields, str):
-            skipped["open_quote" if fields == OPEN_QUOTE else "malformed_csv"].append(start)
-            continue
-        row = dict(zip(header, fields + [None] * (len(header) - len(fields))))  # as csv.DictReader
-        if len(fields) > len(header):
-            row[None] = fields[len(header):]
-        reason = _skip_reason(row)
+    for line, row in rows:
+        reason = row if isinstance(row, str) else _skip_reason(row)
         if reason:
-            skipped[reason].append(start)
+            skipped[reason].append(line)
         else:
-            found[row["id"]].append((start, row["label"].strip()))
+            found[row["id"]].append((line, row["label"].strip()))
     labels = {}
     for pid, rows in found.items():
         if len({label for _, label in rows}) > 1:
@@ -221,28 +214,83 @@ def _label_rows(path: Path) -> tuple[dict[str, str], dict[str, list[int]]]:
     return labels, {reason: sorted(skipped[reason]) for reason in SKIP_REASONS if skipped.get(reason)}
 
 
-def _read_text(path: Path) -> str:
-    """The file as text: UTF-8, with or without the BOM Excel's 'CSV UTF-8' starts with."""
+def _columns(path: Path, names: list[str], id_col: str | None, label_col: str) -> str:
+    """The id column: ``id_col``, else 'id', else 'prompt_id' (as ``queue list --json`` calls it)."""
+    wanted = id_col or next((c for c in ("id", "prompt_id") if c in names), "id")
+    missing = [c for c in (wanted, label_col) if c not in names]
+    if missing:
+        raise InputError(f"{path}: needs {' and '.join(map(repr, missing))} columns (found {names}); "
+                         "name others with --id-col and --label-col")
+    twice = sorted({c for c in (wanted, label_col) if names.count(c) > 1})
+    if twice:  # a dict of the row would keep the last one's value, silently
+        raise InputError(f"{path}: the header names {' and '.join(map(repr, twice))} more than once; "
+                         "keep one of each")
+    return wanted
+
+
+def _csv_labels(path: Path, id_col: str | None, label_col: str) -> Iterator[tuple[int, dict | str]]:
+    sep = field_separator(path)  # a spreadsheet in a comma-decimal locale saves 'id;label'
+    with open_text(path) as fh:  # gzip too; bytes that are not UTF-8 cost their row, not the file
+        header, source = csv_table(fh, sep)
+        if not header or not all(is_utf8(c) for c in header):
+            raise InputError(f"{path}: " + ("no header row" if not header else "its header row is not UTF-8; "
+                                            "save it as CSV UTF-8"))
+        key = _columns(path, header, id_col, label_col)
+        for start, fields, _ in numbered_rows(source, sep):
+            if isinstance(fields, str):
+                yield start, "open_quote" if fields == OPEN_QUOTE else "malformed_csv"
+            elif len(fields) > len(header):
+                yield start, "extra_fields"
+            else:
+                row = dict(zip(header, fields + [None] * (len(header) - len(fields))))  # as csv.DictReader
+                yield start, {"id": row[key], "label": row[label_col]}
+
+
+def _jsonl_labels(path: Path, id_col: str | None, label_col: str) -> Iterator[tuple[int, dict | str]]:
+    """One object a line, as the batch-jsonl export writes them ({"id", "text", "label"})."""
+    with open_text(path) as fh:
+        for number, line in enumerate(fh, start=1):
+            raw = line.lstrip("\ufeff").strip()
+            if not raw:
+                continue
+            try:
+                record = json.loads(raw)
+            except (json.JSONDecodeError, RecursionError):
+                record = None
+            if not isinstance(record, dict):
+                yield number, "invalid_json"
+                continue
+            key = id_col or next((c for c in ("id", "prompt_id") if c in record), "id")
+            yield number, _record(record.get(key), record.get(label_col))
+
+
+def _parquet_labels(path: Path, id_col: str | None, label_col: str) -> Iterator[tuple[int, dict | str]]:
+    import pyarrow.parquet as pq
+
     try:
-        data = path.read_bytes().removeprefix(codecs.BOM_UTF8)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read it ({exc.strerror})") from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        if is_utf16(data[:64]):
-            raise utf16_error(path) from None
-        line = data[:exc.start].count(b"\n") + 1
-        raise InputError(f"{path}: not UTF-8 text (byte {data[exc.start]:#04x} on line {line}); save it as "
-                         "CSV UTF-8") from None
+        table = pq.read_table(parquet_source(path))
+    except Exception as exc:  # pyarrow raises ArrowInvalid, OSError... for a bad file
+        raise InputError(f"{path}: not a readable Parquet file ({exc})") from None
+    key = _columns(path, table.column_names, id_col, label_col)
+    for number, (pid, label) in enumerate(zip(table.column(key).to_pylist(), table.column(label_col).to_pylist()),
+                                          start=1):
+        yield number, _record(pid, label)
+
+
+def _record(pid, label) -> dict | str:
+    """An id and a label as a CSV row holds them: text, a whole number without '.0', a gap as blank."""
+    if isinstance(pid, (dict, list)) or isinstance(label, (dict, list)):
+        return "invalid_json"
+    return {"id": "" if pid is None else canonical_id(pid),
+            "label": "" if label_value(label) is None else label_value(label)}
 
 
 def _skip_reason(row: dict) -> str | None:
-    """Why a CSV row cannot give a label (a key of ``SKIP_REASONS``), or None."""
-    if None in row:  # csv.DictReader files the fields past the header under None
-        return "extra_fields"
+    """Why a row cannot give a label (a key of ``SKIP_REASONS``), or None."""
     if row["id"] is None or row["label"] is None:
         return "short_row"
+    if not (is_utf8(row["id"]) and is_utf8(row["label"])):
+        return "not_utf8"
     if not row["id"].strip():
         return "blank_id"
     label = row["label"].strip()

@@ -151,12 +151,16 @@ def test_reimporting_labels_leaves_trained_items_trained(db, tmp_path):
     assert out.exit_code == 0 and "1 already had that label" in out.output  # labelled, same label: unchanged
 
 
-def test_import_of_a_file_that_is_not_utf8_is_an_input_error(db, tmp_path):
+def test_a_row_that_is_not_utf8_is_skipped_and_the_rest_imported(db, tmp_path):
     ids = exported_ids(db, tmp_path)
     (tmp_path / "latin1.csv").write_bytes(f"id,label\n{ids[0]},crypto\n{ids[1]},caf".encode() + b"\xe9\n")
     out = CliRunner().invoke(app, ["queue", "import", str(tmp_path / "latin1.csv"), "--db", str(db)])
-    assert out.exit_code == 2 and "not UTF-8" in out.output and "line 3" in out.output  # a traceback exits 1
-    assert queue.stats(db)["labelled"] == 0  # nothing half-imported
+    assert out.exit_code == 0 and "Labelled 1 prompts" in out.output  # was: exit 2, the whole file refused
+    assert "Skipped 1 row: bytes that are not UTF-8 in the id or label" in out.output and "(line 3)" in out.output
+    (tmp_path / "head.csv").write_bytes(b"id,lab\xe9l\n")
+    out = CliRunner().invoke(app, ["queue", "import", str(tmp_path / "head.csv"), "--db", str(db)])
+    assert out.exit_code == 2 and "header row is not UTF-8" in out.output
+    assert queue.stats(db)["labelled"] == 1  # the first file's one row; nothing of the second
 
 
 def test_import_reads_the_bom_of_excel_csv_utf8(db, tmp_path):
@@ -509,3 +513,27 @@ def test_exports_write_to_standard_output_with_dash_and_their_messages_to_stderr
     assert "Wrote 5 of" in golden.stderr and not (tmp_path / "-").exists()
     both = CliRunner().invoke(app, ["queue", "export", "--db", str(db), "-o", "-", "--json"])
     assert both.exit_code == 2 and "both write to standard output" in both.output
+
+
+def test_import_reads_the_batch_jsonl_export_parquet_gzip_and_named_columns(db, tmp_path):
+    import gzip
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    a, b, c = exported_ids(db, tmp_path)
+    lines = [{"id": a, "text": "t", "label": "crypto"}, {"id": b, "text": "t", "label": None}, [1], {"id": c, "label": 7.0}]
+    (tmp_path / "batch.jsonl").write_text("\n".join(json.dumps(r) for r in lines) + "\n{oops\n", encoding="utf-8")
+    got = queue.import_labels(db, tmp_path / "batch.jsonl")  # was: "needs 'id' and 'label' columns (found ['{\"id\"...
+    assert got["labelled"] == 2 and got["skipped_lines"] == {"blank_label": [2], "invalid_json": [3, 5]}
+    assert {r["prompt_id"]: r["label"] for r in queue.items(db, "labelled")} == {a: "crypto", c: "7"}
+    pq.write_table(pa.table({"prompt_id": [a], "intent": ["wallet"]}), tmp_path / "l.parquet")
+    got = queue.import_labels(db, tmp_path / "l.parquet", label_col="intent")  # was: 'not UTF-8 text (byte 0x50)'
+    assert got["labelled"] == 1
+    with gzip.open(tmp_path / "l.csv.gz", "wt", encoding="utf-8") as fh:
+        fh.write(f"request_id,label\n{b},fees\n")
+    out = CliRunner().invoke(app, ["queue", "import", str(tmp_path / "l.csv.gz"), "--db", str(db), "--id-col",
+                                   "request_id", "--json"])
+    assert out.exit_code == 0 and json.loads(out.output)["labelled"] == 1, out.output
+    with pytest.raises(InputError, match="needs 'id' columns .* --id-col"):
+        queue.import_labels(db, tmp_path / "l.csv.gz")
