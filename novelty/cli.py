@@ -802,6 +802,8 @@ def queue_add(
                            dedupe=dedupe, look_alikes=look_alikes)
     if as_json:
         return _print_json(asdict(result))
+    if result.note:
+        return typer.echo(f"Queued nothing: {result.note}.")
     similar = (f"{result.added - result.look_alikes_added} of the cluster's prompts and {result.look_alikes_added} "
                f"of its {result.look_alikes} look-alikes; " if result.look_alikes else "")  # was: candidates as queued
     typer.echo(f"Queued {result.added} of {result.candidates} candidates ({similar}"
@@ -897,9 +899,19 @@ def queue_import(
         return _print_json(result)
     back = result["trained_relabelled"]
     kept = f"{result['unchanged']} already had that label, left as they were; " if result["unchanged"] else ""
+    unknown = result["unknown_ids"]
+    examples = f", e.g. {', '.join(map(repr, result['unknown_id_examples'][:3]))}" if unknown else ""
     typer.echo(f"Labelled {result['labelled']} prompts"
                + (f", {back} of them trained before with another label: back to labelled" if back else "")
-               + f" ({kept}{result['unknown_ids']} ids not in the queue).")
+               + f" ({kept}{unknown} ids not in the queue{examples}).")
+    if unknown and not (result["labelled"] or result["unchanged"]):
+        typer.echo("None of the file's ids is in this database's queue: another database, or ids a spreadsheet "
+                   "changed (leading zeros, 1.23E+15)?" + (f" `novelty prune` deleted queue items of prompts before "
+                                                           f"{result['pruned_before']}." if result["pruned_before"]
+                                                           else ""), err=True)
+    elif unknown and result["pruned_before"]:
+        typer.echo(f"`novelty prune` deleted queue items of prompts before {result['pruned_before']}: some of the "
+                   "unknown ids may be theirs.", err=True)
     for reason, count in result["skipped"].items():
         shown = result["skipped_lines"][reason]
         lines = ", ".join(map(str, shown)) + (", ..." if count > len(shown) else "")

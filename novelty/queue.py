@@ -54,6 +54,7 @@ class QueueResult:
     look_alikes: int = 0   # of the candidates: prompts not flagged novel but nearer the cluster (see clusters.py)
     no_vector: int = 0     # candidates left out: `score --cache-size` evicted their vector (never flagged novel)
     look_alikes_added: int = 0  # of ``added``: look-alikes
+    note: str = ""         # why there was nothing to add (--cluster all on a day without clusters)
 
 
 def add(db: str | Path, *, cluster: str | None = None, max_p_value: float | None = None,
@@ -85,7 +86,10 @@ def add(db: str | Path, *, cluster: str | None = None, max_p_value: float | None
                          "training set")
     store = _open(db)
     try:
-        rows = _candidates(store, cluster, max_p_value, incident)
+        try:
+            rows = _candidates(store, cluster, max_p_value, incident)
+        except _Nothing as nothing:  # not a usage error: a quiet day in a cron script queues nothing
+            return QueueResult(0, 0, 0, 0, note=str(nothing))
         similar = [dict(r, source=f"look-alike:{r['cluster_id']}") for r in clusters.look_alikes(store, cluster)] \
             if look_alikes else []
         rows += similar
@@ -174,20 +178,24 @@ def import_labels(db: str | Path, path: str | Path, id_col: str | None = None, l
     ``;`` or tab), JSONL (the batch-jsonl export's objects) or Parquet, gzip too; the id column is
     ``id_col``, else ``id``, else ``prompt_id``.
 
-    Re-importing a label changes nothing (``unchanged``): a trained item stays trained. A changed label
+    Re-importing a label changes nothing (``unchanged``): a trained item stays trained. Ids not in the
+    queue are counted (``unknown_ids``, the first in ``unknown_id_examples``; ``pruned_before`` says
+    when ``prune`` last deleted items, which may be theirs). A changed label
     moves an item back to 'labelled' (``trained_relabelled`` counts the trained ones among ``labelled``)
     so the next training run takes it. Ids not in the queue are counted; rows that cannot be used are
     skipped and counted by reason (``SKIP_REASONS``), with their first line numbers.
     """
     path = check_file(path, "the label file inside it")
     labels, skipped = _label_rows(path, id_col, label_col)
-    store = _open(db)
+    store, unknown = _open(db), []
     try:
-        counts = store.transaction(lambda: _apply_labels(store, labels))
+        counts = store.transaction(lambda: _apply_labels(store, labels, unknown))
+        pruned = store.meta().get("pruned_before")
     finally:
         store.close()
     return {"labelled": counts["labelled"], "trained_relabelled": counts["trained_relabelled"],
             "unchanged": counts["unchanged"], "unknown_ids": counts["unknown_ids"],
+            "unknown_id_examples": unknown[:SHOWN_LINES], "pruned_before": pruned,
             "skipped": {reason: len(lines) for reason, lines in skipped.items()},
             "skipped_lines": {reason: lines[:SHOWN_LINES] for reason, lines in skipped.items()}}
 
@@ -301,8 +309,9 @@ def _skip_reason(row: dict) -> str | None:
     return "label_line_break" if "\n" in label or "\r" in label else None
 
 
-def _apply_labels(store: Store, labels: dict[str, str]) -> Counter:
-    """Label the queue items of ``labels`` whose label is new or changed; count what happened."""
+def _apply_labels(store: Store, labels: dict[str, str], unknown: list[str]) -> Counter:
+    """Label the queue items of ``labels`` whose label is new or changed; count what happened (the ids
+    not in the queue go to ``unknown``)."""
     stored = {pid: (status, label) for pid, status, label in
               store.db.execute("SELECT prompt_id, status, label FROM queue")}
     counts, updates, now = Counter(), [], utc_now()
@@ -312,6 +321,7 @@ def _apply_labels(store: Store, labels: dict[str, str]) -> Counter:
         status, old = stored.get(pid, (None, None))
         if status is None:
             counts["unknown_ids"] += 1
+            unknown.append(pid)
         elif old == label and status in ("labelled", "trained"):
             counts["unchanged"] += 1
         else:
@@ -381,6 +391,10 @@ def _open(db) -> Store:
     return Store(db)
 
 
+class _Nothing(Exception):
+    """No candidate at all, and why."""
+
+
 def _candidates(store: Store, cluster, max_p_value, incident) -> list[dict]:
     base = "SELECT s.prompt_id, s.text, s.text_hash, s.predicted_label FROM scores s "
     if cluster == "all":  # farthest-point sampling over the union spreads the budget over the clusters
@@ -390,9 +404,10 @@ def _candidates(store: Store, cluster, max_p_value, incident) -> list[dict]:
         if not rows:
             stored = store.db.execute("SELECT COUNT(*) FROM clusters").fetchone()[0]
             novel = store.db.execute("SELECT 1 FROM scores WHERE is_novel = 1 LIMIT 1").fetchone()
-            raise InputError(f"the {stored} stored clusters have no prompts left (pruned); run `novelty clusters` "
-                             "on recent prompts" if stored else "no clusters yet (run `novelty clusters` first)"
-                             if novel else "no prompt was flagged novel, so there are no clusters to add")
+            raise _Nothing(f"the {stored} stored clusters have no prompts left (pruned); run `novelty clusters` "
+                           "on recent prompts" if stored else "no clusters stored: `novelty clusters` has not run, "
+                           "or found too few novel prompts to group" if novel else
+                           "no prompt was flagged novel, so there are no clusters to add")
         return rows
     if cluster:
         rows = list(store.db.query(base + "JOIN cluster_members m USING (prompt_id) WHERE m.cluster_id = ?", [cluster]))

@@ -346,9 +346,9 @@ def test_clusters_whose_prompts_were_pruned_say_so_instead_of_no_clusters_yet(tm
     cluster = find_clusters(db)[0].cluster_id
     with Store(db).db.conn as conn:  # as prune does to old prompts
         conn.execute("DELETE FROM cluster_members")
-    for which in ("all", cluster):
-        with pytest.raises(InputError, match="no prompts left"):
-            queue.add(db, cluster=which)
+    with pytest.raises(InputError, match="no prompts left"):
+        queue.add(db, cluster=cluster)
+    assert "no prompts left (pruned)" in queue.add(db, cluster="all").note  # all: nothing to add, not an error
     with pytest.raises(InputError, match="no cluster 'c9999'"):
         queue.add(db, cluster="c9999")
 
@@ -445,8 +445,7 @@ def test_messages_say_what_is_missing(db, tmp_path, train_csv):
     quiet = novel_db(tmp_path / "quiet.db", {"bitcoin wallet": 5})
     with Store(quiet).db.conn as conn:
         conn.execute("UPDATE scores SET is_novel = 0")
-    with pytest.raises(InputError, match="no prompt was flagged novel"):  # was: "run `novelty clusters` first"
-        queue.add(quiet, cluster="all")
+    assert queue.add(quiet, cluster="all").note.startswith("no prompt was flagged novel")  # was: "run `novelty clusters` first"
     (tmp_path / "new.csv").write_text("id,text,intent\na1,some new question,crypto\n", encoding="utf-8")
     built = PromptIndex.build(train_csv, "lab", index_dir=tmp_path / "ix", model="hashing:64", scorer="ensemble")
     with pytest.raises(InputError, match="no label in any row .is the column called 'label'. set --label-col"):
@@ -537,3 +536,23 @@ def test_import_reads_the_batch_jsonl_export_parquet_gzip_and_named_columns(db, 
     assert out.exit_code == 0 and json.loads(out.output)["labelled"] == 1, out.output
     with pytest.raises(InputError, match="needs 'id' columns .* --id-col"):
         queue.import_labels(db, tmp_path / "l.csv.gz")
+
+
+def test_cluster_all_on_a_day_without_clusters_queues_nothing_and_says_why(tmp_path):
+    path = novel_db(tmp_path / "quiet.db", {"bitcoin wallet": 40})  # novel prompts, `clusters` never stored any
+    out = CliRunner().invoke(app, ["queue", "add", "--db", str(path), "--cluster", "all"])
+    assert out.exit_code == 0, out.output  # was: exit 2, 'no clusters yet', which broke set -e cron scripts
+    assert "Queued nothing: no clusters stored: `novelty clusters` has not run, or found too few" in out.output
+    got = queue.add(path, cluster="all")
+    assert (got.added, got.candidates) == (0, 0) and got.note.startswith("no clusters stored")
+
+
+def test_import_names_the_ids_not_in_the_queue_and_says_when_none_is(db, tmp_path):
+    a, _, _ = exported_ids(db, tmp_path)
+    (tmp_path / "l.csv").write_text(f"id,label\n{a},crypto\nnope-1,fees\nnope-2,fees\n", encoding="utf-8")
+    out = CliRunner().invoke(app, ["queue", "import", str(tmp_path / "l.csv"), "--db", str(db)])
+    assert "2 ids not in the queue, e.g. 'nope-1', 'nope-2'" in out.output  # was: counted only
+    assert queue.import_labels(db, tmp_path / "l.csv")["unknown_id_examples"] == ["nope-1", "nope-2"]
+    (tmp_path / "other.csv").write_text("id,label\n1.23E+15,fees\n", encoding="utf-8")
+    out = CliRunner().invoke(app, ["queue", "import", str(tmp_path / "other.csv"), "--db", str(db)])
+    assert out.exit_code == 0 and "None of the file's ids is in this database's queue" in out.stderr
