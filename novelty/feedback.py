@@ -52,7 +52,7 @@ GAP_KIND = "offline_online_gap"
 @dataclass(frozen=True)
 class FeedbackImport:
     source: str
-    rows: int            # rows with an id and a label
+    rows: int            # ids with a label (an id on several rows counts once: its newest, else last, label)
     new: int             # prompts labelled for the first time
     changed: int         # a different label replaced an older one
     unchanged: int       # the same label again (re-imports, duplicates)
@@ -61,6 +61,7 @@ class FeedbackImport:
     blank: int           # rows without an id or a label: skipped
     rejected: int = 0    # rows set aside: malformed line, invalid JSON or UTF-8, unreadable time
     reject_reasons: list[dict] = field(default_factory=list)  # reason, rows, example; most common first
+    conflicting: int = 0  # ids the file gives two labels at the same time (no time column: any two): the last kept
 
 
 @dataclass(frozen=True)
@@ -122,16 +123,22 @@ class Gap:
 CHUNK_ROWS = 100_000  # rows read, checked and staged at a time: memory follows the chunk, not the file
 
 _STAGE = """
-CREATE TABLE IF NOT EXISTS staging.labels (prompt_id TEXT PRIMARY KEY, label TEXT NOT NULL, labelled_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS staging.labels (prompt_id TEXT PRIMARY KEY, label TEXT NOT NULL, labelled_at TEXT NOT NULL,
+                                           conflicts INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS staging.rejects AS SELECT * FROM main.rejects WHERE 0;
 DELETE FROM staging.labels;
 DELETE FROM staging.rejects;
 """
 # Times compare without their 'Z', so a fraction of a second counts ('...00.5Z' sorts before '...00Z' as text).
-# Within one file the newest row of an id wins, else the last (a row without a time is as old as the file).
-_STAGE_LABEL = ("INSERT INTO staging.labels VALUES (?,?,?) ON CONFLICT(prompt_id) DO UPDATE SET "
-                "label = excluded.label, labelled_at = excluded.labelled_at "
-                "WHERE rtrim(excluded.labelled_at, 'Z') >= rtrim(labels.labelled_at, 'Z')")
+# Within one file the newest row of an id wins, else the last (a row without a time is as old as the file);
+# two labels of one id at the same time are a conflict, counted (the last kept). The right-hand sides
+# all read the row as it was before the update.
+_NEWER = "rtrim(excluded.labelled_at, 'Z') >= rtrim(labels.labelled_at, 'Z')"
+_STAGE_LABEL = ("INSERT INTO staging.labels VALUES (?,?,?,0) ON CONFLICT(prompt_id) DO UPDATE SET "
+                "conflicts = conflicts + (excluded.label != labels.label AND "
+                "rtrim(excluded.labelled_at, 'Z') = rtrim(labels.labelled_at, 'Z')), "
+                f"label = CASE WHEN {_NEWER} THEN excluded.label ELSE labels.label END, "
+                f"labelled_at = CASE WHEN {_NEWER} THEN excluded.labelled_at ELSE labels.labelled_at END")
 # a stored label newer than the file's is kept ('stale'); the rest is new, unchanged or changed
 _COMPARED = """
 WITH compared AS (
@@ -190,14 +197,15 @@ def import_feedback(db: str | Path, path: str | Path, id_col: str = "prompt_id",
                 stamps)
             (unknown,) = conn.execute("SELECT count(*) FROM staging.labels WHERE prompt_id NOT IN "
                                       "(SELECT prompt_id FROM main.scores)").fetchone()
-            return (*map(int, counts), unknown)
-        rows, new, stale, unchanged, changed, unknown = store.transaction(write)
+            (conflicting,) = conn.execute("SELECT count(*) FROM staging.labels WHERE conflicts > 0").fetchone()
+            return (*map(int, counts), unknown, conflicting)
+        rows, new, stale, unchanged, changed, unknown, conflicting = store.transaction(write)
     finally:
         store.close()
         if staging is not None:
             staging.unlink(missing_ok=True)
     return FeedbackImport(str(path), rows, new, changed, unchanged, stale, unknown, blank, reasons.total,
-                          reasons.listed())
+                          reasons.listed(), conflicting)
 
 
 def _scratch(db: Path) -> Path:
@@ -247,11 +255,11 @@ def _stage(conn, path: Path, id_col: str, label_col: str, time_col: str | None, 
                                                 time_col if time_col in frame.columns else None, written)
             rejects += bad_rows
         else:
-            rows, chunk_blank = {}, len(frame)
+            rows, chunk_blank = [], len(frame)
         blank += chunk_blank
         reasons.add(rejects)
         with conn:  # the staging database only: the database itself is not locked while the file is read
-            conn.executemany(_STAGE_LABEL, [(pid, label, when) for pid, (label, when) in rows.items()])
+            conn.executemany(_STAGE_LABEL, rows)
             conn.executemany(f"INSERT INTO staging.rejects VALUES ({','.join('?' * len(REJECT_COLUMNS))})",
                              [tuple(reject_row(None, str(path), r.line, r.reason, _storable(r.raw)).values())
                               for r in rejects])
@@ -408,11 +416,10 @@ def _jsonl_chunks(path: Path, size: int) -> Iterator[_Chunk]:
 
 
 def _rows(frame, lines: list[int], id_col: str, label_col: str, time_col: str | None, written: str
-          ) -> tuple[dict[str, tuple[str, str]], int, list[Reject]]:
-    """prompt_id -> (label, labelled_at), the rows without id or label, and the rows set aside;
-    within the chunk the newest (else last) row of an id wins, a row without a time being as old as
-    its file (``written``): the rule is the same whichever chunk a row falls in."""
-    out: dict[str, tuple[str, str]] = {}
+          ) -> tuple[list[tuple[str, str, str]], int, list[Reject]]:
+    """(prompt_id, label, labelled_at) of each row, in file order, a row without a time being as old
+    as its file (``written``); the rows without id or label, and the rows set aside."""
+    out: list[tuple[str, str, str]] = []
     blank, rejects = 0, []
     times = frame[time_col] if time_col else [None] * len(frame)
     labels = [None if isinstance(v, str) and is_na_label(v) else _whole_number(v)
@@ -437,9 +444,7 @@ def _rows(frame, lines: list[int], id_col: str, label_col: str, time_col: str | 
             if when is None:
                 rejects.append(Reject(line, f"{time_col} is not a date or time", str(stamp)))
                 continue
-        seen = out.get(pid)
-        if seen is None or when.rstrip("Z") >= seen[1].rstrip("Z"):
-            out[pid] = (label, when)
+        out.append((pid, label, when))
     return out, blank, rejects
 
 

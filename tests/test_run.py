@@ -858,6 +858,20 @@ def test_feedback_import_edge_cases_from_a_qa_round(tmp_path, monkeypatch):
     assert "q2" not in _stored_feedback(db) and {"q3", "q4"} <= set(_stored_feedback(db))  # was: lost (rejected)
 
 
+def test_feedback_counts_an_id_the_file_labels_twice_at_once(tmp_path):
+    db = tmp_path / "m.db"
+    path = _written(tmp_path / "dup.csv", "prompt_id,label\nd1,a\nd1,b\nd2,x\nd2,x\nd3,y\n")
+    got = import_feedback(db, path)  # was: 'b' kept, the conflict neither counted nor said
+    assert (got.rows, got.conflicting) == (3, 1) and _stored_feedback(db)["d1"][0] == "b"
+    timed = _written(tmp_path / "t.csv", "prompt_id,label,at\nd4,a,2026-11-20T10:00:00Z\nd4,b,2026-11-21T10:00:00Z\n"
+                                         "d5,a,2026-11-21T10:00:00Z\nd5,b,2026-11-20T10:00:00Z\n")
+    got = import_feedback(db, timed, time_col="at")  # a later correction is no conflict; the newest wins
+    assert got.conflicting == 0 and {k: v[0] for k, v in _stored_feedback(db).items() if k in ("d4", "d5")} == \
+        {"d4": "b", "d5": "a"}
+    out = CliRunner().invoke(app, ["feedback", str(path), "--db", str(db)])
+    assert "1 ids given two labels at once in the file" in out.output
+
+
 def _written(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path
