@@ -846,6 +846,10 @@ def queue_export(
                                "csv (id,text,label for labelling or classifiers) or batch-jsonl (online learning)."),
     status: str = typer.Option("pending", help="Which items: pending, exported, labelled or trained; exporting "
                                "pending ones marks them exported."),
+    escape_formulas: bool = typer.Option(False, help="CSV for people: write a ' before prompts starting with "
+                                         "= + - @, so a spreadsheet shows them instead of running them (users can "
+                                         "type formulas into the bot). Not for a file `index add` reads. Example: "
+                                         "--format csv --escape-formulas"),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Export queued prompts for labelling, fine-tuning or online learning.
@@ -856,13 +860,16 @@ def queue_export(
 
     with _user_errors():
         piped = _check_stdout(out, as_json)
-        unlabelled = sum(not item["label"] for item in queue.items(db, status)) if format != "csv" else 0
+        chosen = queue.items(db, status)
+        unlabelled = sum(not item["label"] for item in chosen) if format != "csv" else 0
+        formulas = sum(queue.formula_like(item["text"]) for item in chosen) if format == "csv" else 0
         kept = not piped and out.is_file() and out.stat().st_size > 0
-        count = queue.export(db, out, format, status)
+        count = queue.export(db, out, format, status, escape_formulas=escape_formulas)
         counts = queue.stats(db) if not count else {}
     if as_json:
         return _print_json({"exported": count, "out": str(out), "unlabelled": unlabelled,
-                            "file_kept": not count and kept})
+                            "file_kept": not count and kept, "formula_like": formulas,
+                            "formulas_escaped": escape_formulas and bool(formulas)})
     if not count:
         others = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "nothing"
         typer.echo(f"No {status} items to export (the queue holds {others})"
@@ -870,6 +877,11 @@ def queue_export(
                    err=piped)
         return
     typer.echo(f"Wrote {count} prompts to {'standard output' if piped else out}.", err=piped)
+    if formulas:
+        typer.echo(f"{formulas} prompts start with = + - or @: written with a ' before them (--escape-formulas)."
+                   if escape_formulas else
+                   f"{formulas} prompts start with = + - or @: a spreadsheet may run them as formulas; for a file "
+                   "people open, export with --escape-formulas.", err=True)
     if unlabelled:
         answer = "an empty assistant answer" if format == "chat-jsonl" else "label null"
         typer.echo(f"{unlabelled} of them have no label yet ({answer}): label them first (--format csv, then "

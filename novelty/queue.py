@@ -141,9 +141,14 @@ def stats(db: str | Path) -> dict[str, int]:
 
 
 def export(db: str | Path, out: str | Path, fmt: str = "chat-jsonl", status: str = "pending",
-           system: str = "Classify the customer's request into one intent label.") -> int:
+           system: str = "Classify the customer's request into one intent label.",
+           escape_formulas: bool = False) -> int:
     """Write queue items to ``out``; pending items become 'exported'. With no item of ``status`` an
-    existing ``out`` is left as it is (the same export run twice would empty the file it wrote)."""
+    existing ``out`` is left as it is (the same export run twice would empty the file it wrote).
+
+    ``escape_formulas`` (CSV): a prompt starting with = + - @ (``formula_like``) gets a leading ``'``,
+    so a spreadsheet shows it rather than runs it (a user can type ``=HYPERLINK(...)`` into the bot, and
+    the file goes to annotators). Not for a file `index add` reads: the index would learn the quote."""
     if fmt not in FORMATS:
         raise InputError(f"--format takes {', '.join(FORMATS)}, not {fmt!r}")
     chosen = items(db, status)
@@ -155,8 +160,8 @@ def export(db: str | Path, out: str | Path, fmt: str = "chat-jsonl", status: str
         if fmt == "csv":
             writer = csv.writer(fh)
             writer.writerow(["id", "text", "label", "predicted_label"])
-            writer.writerows([r["prompt_id"], _exported(r["text"]), r["label"] or "", r["predicted_label"] or ""]
-                             for r in chosen)
+            writer.writerows([r["prompt_id"], _exported(r["text"], escape_formulas), r["label"] or "",
+                              r["predicted_label"] or ""] for r in chosen)
         for r in chosen if fmt != "csv" else []:
             record = {"messages": [{"role": "system", "content": system}, {"role": "user", "content": r["text"]},
                                    {"role": "assistant", "content": r["label"] or ""}]} if fmt == "chat-jsonl" \
@@ -167,10 +172,19 @@ def export(db: str | Path, out: str | Path, fmt: str = "chat-jsonl", status: str
     return len(chosen)
 
 
-def _exported(text: str) -> str:
+def _exported(text: str, escape_formulas: bool = False) -> str:
     """A prompt as the CSV export writes it: a NUL would make the file binary to every CSV reader,
     `index add` included."""
-    return text.replace("\x00", "\ufffd")
+    return ("'" if escape_formulas and formula_like(text) else "") + text.replace("\x00", "\ufffd")
+
+
+def formula_like(text: str) -> bool:
+    """Whether a spreadsheet would read a cell of ``text`` as a formula (OWASP's CSV injection list).
+
+    >>> [formula_like(t) for t in ("=1+1", "@SUM(A1)", "-5 dollars", "how do I pay?", "\\tx")]
+    [True, True, True, False, True]
+    """
+    return text[:1] in ("=", "+", "-", "@", "\t", "\r")
 
 
 def import_labels(db: str | Path, path: str | Path, id_col: str | None = None, label_col: str = "label") -> dict:

@@ -556,3 +556,20 @@ def test_import_names_the_ids_not_in_the_queue_and_says_when_none_is(db, tmp_pat
     (tmp_path / "other.csv").write_text("id,label\n1.23E+15,fees\n", encoding="utf-8")
     out = CliRunner().invoke(app, ["queue", "import", str(tmp_path / "other.csv"), "--db", str(db)])
     assert out.exit_code == 0 and "None of the file's ids is in this database's queue" in out.stderr
+
+
+def test_csv_export_warns_of_formula_prompts_and_escapes_them_when_asked(db, tmp_path):
+    queue.add(db, cluster=bitcoin(db), budget=3)
+    first = queue.items(db, "pending")[0]["prompt_id"]
+    with Store(db).db.conn as conn:
+        conn.execute("""UPDATE queue SET text = '=HYPERLINK("http://evil")' WHERE prompt_id = ?""", [first])
+    out = CliRunner().invoke(app, ["queue", "export", "--db", str(db), "-o", str(tmp_path / "a.csv"), "--format", "csv",
+                                   "--status", "pending"])
+    assert "1 prompts start with = + - or @: a spreadsheet may run them" in out.stderr  # was: nothing said
+    assert '"=HYPERLINK(""http://evil"")"' in (tmp_path / "a.csv").read_text()  # as it was: index add reads this
+    out = CliRunner().invoke(app, ["queue", "export", "--db", str(db), "-o", str(tmp_path / "b.csv"), "--format", "csv",
+                                   "--status", "exported", "--escape-formulas", "--json"])
+    assert json.loads(out.stdout)["formulas_escaped"] is True
+    rows = list(csv.DictReader((tmp_path / "b.csv").open(encoding="utf-8")))
+    assert [r["text"] for r in rows if r["id"] == first] == ["'=HYPERLINK(\"http://evil\")"]
+    assert all(not r["text"].startswith("'") for r in rows if r["id"] != first)
