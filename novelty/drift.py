@@ -571,12 +571,17 @@ def _unavailable(name: str, ref: dict, cur: dict | None, s: DriftSettings) -> Dr
     if present < MIN_ROWS:  # a sparse column's 2 values in a window: one value "taking over" says nothing
         return None
     before = ref["mode_share"] if cur["mode"] == ref["mode"] else _share(ref, cur["mode"])
-    if cur["mode_share"] - before >= s.takeover and _default_like(cur["mode"], before) \
-            and (_rest_unchanged(ref, cur, cur["mode"], s) or (_id_like(ref) and _sentinel(cur["mode"]))):
-        return DriftFinding(name, ref["kind"], "feature_unavailable", share_affected=cur["mode_share"],
-                            evidence=f"one value ({cur['mode']!r}) took over {cur['mode_share']:.1%} of rows "
-                                     "(a default or constant filling in)",
-                            details={"value": cur["mode"]})
+    # the most common value now, and the sentinel whose share rose most (a default filling in 30 % of a
+    # column whose usual value stays the most common: -1 beside a count's 0, 'unknown' beside 'GB'; a
+    # rare market growing is not one, unless it becomes the most common value, as before)
+    risen = _risen(ref, cur)
+    for value, now, was in dict.fromkeys([(cur["mode"], cur["mode_share"], before)]
+                                         + ([risen] if risen[0] is not None else [])):
+        if now - was >= s.takeover and _default_like(value, was) \
+                and (_rest_unchanged(ref, cur, value, s) or (_id_like(ref) and _sentinel(value))):
+            return DriftFinding(name, ref["kind"], "feature_unavailable", share_affected=now,
+                                evidence=f"one value ({value!r}) took over {now:.1%} of rows, {was:.1%} before "
+                                         "(a default or constant filling in)", details={"value": value})
     if cur["mode_share"] == 1 and before < 0.9 and before ** present < 1e-6:  # not a run of luck: 0.5 ** 20
         return DriftFinding(name, ref["kind"], "feature_unavailable", share_affected=1.0,
                             evidence=f"every row holds one value now ({cur['mode']!r}), {before:.1%} of the "
@@ -600,6 +605,7 @@ def _id_like(ref: dict) -> bool:
     return ref["kind"] == "categorical" and _distinct_share(ref["counts"]) >= 0.95
 
 
+RARE_COUNT = 10  # categories seen fewer times in both tables together are pooled when the rest is compared
 _SENTINELS = {"", "0", "-1", "999", "9999", "99999", "unknown", "none", "null", "nan", "n/a", "na", "-", "?",
               "default", "missing", "undefined", "other", "not set"}
 
@@ -639,8 +645,10 @@ def _rest_unchanged(ref: dict, cur: dict, value: str, s: DriftSettings) -> bool:
             return True
         if len(a) < 2:  # a yes/no column: the one other value cannot show the rest unchanged
             return False
-        return _psi_js(np.array([a.get(k, 0) for k in labels], float),
-                       np.array([b.get(k, 0) for k in labels], float))[0] < s.min_psi
+        x, y = np.array([a.get(k, 0) for k in labels], float), np.array([b.get(k, 0) for k in labels], float)
+        rare = x + y < RARE_COUNT  # a merchant column's 3,000 values, two rows each: PSI 0.27 on the same draw
+        x, y = np.append(x[~rare], x[rare].sum()), np.append(y[~rare], y[rare].sum())
+        return _psi_js(x, y)[0] < s.min_psi
     try:
         target = float(value)
     except (TypeError, ValueError):
@@ -652,6 +660,20 @@ def _rest_unchanged(ref: dict, cur: dict, value: str, s: DriftSettings) -> bool:
     if len(np.unique(a)) < 2:  # a 0/1 column, as above
         return False
     return wasserstein_distance(a, b) / _spread(a) < s.min_effect
+
+
+def _risen(ref: dict, cur: dict) -> tuple[str | None, float, float]:
+    """(value, share now, share before) of the sentinel (``_sentinel``) whose share of present rows
+    rose most."""
+    if cur["kind"] == "categorical":
+        total = sum(cur["counts"].values()) or 1
+        rises = [(k, n / total, _share(ref, k)) for k, n in cur["counts"].items() if _sentinel(k)]
+    else:
+        values, counts = np.unique(np.asarray(cur["values"], float), return_counts=True)
+        common = counts / max(len(cur["values"]), 1) >= 0.05  # a sample: only values common enough to matter
+        rises = [(str(v), n / len(cur["values"]), _share(ref, str(v))) for v, n in zip(values[common], counts[common])
+                 if _sentinel(v)]
+    return max(rises, key=lambda r: r[1] - r[2], default=(None, 0.0, 0.0))
 
 
 def _share(ref: dict, value: str | None) -> float:

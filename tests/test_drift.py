@@ -415,3 +415,21 @@ def test_save_reference_refuses_to_write_over_a_table_it_reads(tmp_path):
     assert CliRunner().invoke(app, ["drift", str(ref), str(cur), "--save-reference", str(profile_path)]).exit_code == 0
     again = CliRunner().invoke(app, ["drift", str(profile_path), str(cur), "--save-reference", str(profile_path)])
     assert again.exit_code == 0  # a saved profile saved again over itself: the same profile
+
+
+def test_a_default_filling_in_beside_a_commoner_value_is_unavailability_not_drift(tmp_path):
+    rng = np.random.default_rng(0)
+    countries, p = ["GB", "US", "DE"], [0.7, 0.2, 0.1]
+
+    def draw():
+        return pd.DataFrame({"country": rng.choice(countries, 5000, p=p), "count": rng.poisson(0.3, 5000),
+                             "merchant": [f"m{i}" for i in rng.integers(0, 3000, 5000)]})
+    ref, cur = draw(), draw()
+    cur.loc[:1499, ["country", "count", "merchant"]] = ["unknown", -1, "unknown"]  # 30 %; GB and 0 stay commonest
+    report = compare(profile(ref), cur)
+    verdicts = {f.feature: (f.cause, f.details.get("value")) for f in report.findings}
+    assert verdicts == {"country": ("feature_unavailable", "unknown"), "count": ("feature_unavailable", "-1.0"),
+                        "merchant": ("feature_unavailable", "unknown")}  # was: feature_drift, all three
+    grown = draw()
+    grown.loc[:1499, "country"] = "ES"  # a market growing from nothing, not the commonest: still drift
+    assert {f.feature: f.cause for f in compare(profile(ref), grown).findings}["country"] == "feature_drift"
