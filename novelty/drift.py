@@ -262,9 +262,11 @@ def _read_jsonl(path: Path, aside: list[tuple[int, str]]) -> pd.DataFrame:
 _WHOLE = re.compile(r"-?\d+(\.0+)?")
 
 
-def as_text(values: pd.Series) -> pd.Series:
+def as_text(values: pd.Series, each: bool = False) -> pd.Series:
     """Ids or labels as text, so 7 in one file pairs with "7" in another, and 7.0 (what a column of
-    whole numbers with a gap is read as) with 7; missing values stay missing.
+    whole numbers with a gap is read as) with 7; missing values stay missing. A column of text keeps
+    "7.0" as written unless every value is such a number, or ``each`` (labels: "1.0" is class 1 beside
+    a new class "crypto", as ``logs.label_value`` stores it).
 
     >>> as_text(pd.Series([7.0, None, 12.0])).tolist(), as_text(pd.Series(["007", "a"])).tolist()
     (['7', None, '12'], ['007', 'a'])
@@ -272,14 +274,16 @@ def as_text(values: pd.Series) -> pd.Series:
     ['7', '012']
     >>> as_text(pd.Series([" 12 ", "  "])).tolist()  # padding is not part of an id; a blank is none
     ['12', None]
+    >>> as_text(pd.Series(["1.0", "crypto"])).tolist(), as_text(pd.Series(["1.0", "crypto"]), each=True).tolist()
+    (['1.0', 'crypto'], ['1', 'crypto'])
     """
     present = values.dropna()
     if pd.api.types.is_float_dtype(values) and len(present) and (present % 1 == 0).all() \
             and (present.abs() < 2 ** 63).all():
         values = values.astype("Int64")
     texts = [None if pd.isna(v) or not str(v).strip() else str(v).strip() for v in values]  # ' 12 ' is 12
-    if texts and all(t is None or _WHOLE.fullmatch(t) for t in texts):
-        texts = [t if t is None else t.split(".")[0] for t in texts]
+    if each or (texts and all(t is None or _WHOLE.fullmatch(t) for t in texts)):
+        texts = [t.split(".")[0] if t is not None and _WHOLE.fullmatch(t) else t for t in texts]
     return pd.Series(texts, index=values.index, dtype=object)
 
 

@@ -171,7 +171,7 @@ def _columns(frame: pd.DataFrame, path, id_col: str, label_col: str, pred_col: s
     numeric_ids = pd.api.types.is_numeric_dtype(frame[id_col]) and not pd.api.types.is_bool_dtype(frame[id_col])
     frame = frame[[id_col, label_col, pred_col]].copy()
     for column in (id_col, label_col, pred_col):  # 0 and 0.0 (a column with a gap) are one label; '  ' is none
-        frame[column] = as_text(frame[column])
+        frame[column] = as_text(frame[column], each=column != id_col)  # '1.0' is class 1 beside a text label
     frame = frame.dropna(subset=[id_col, label_col])  # after as_text: a blank label is no label, not a class ''
     unlabelled = rows - len(frame)
     frame[pred_col] = frame[pred_col].fillna("")

@@ -432,3 +432,12 @@ def test_skew_catches_a_clock_shift_between_parquet_times_and_reads_codes_and_by
     assert out.exit_code == 0 and "digest" in out.output  # was: a TypeError traceback on the bytes column
     out = CliRunner().invoke(app, ["drift", str(tmp_path / "z.parquet"), str(tmp_path / "z.parquet")])
     assert out.exit_code == 0, out.output  # the same traceback
+
+
+def test_golden_whole_number_labels_meet_whatever_else_the_column_holds(tmp_path):
+    write_csv(tmp_path / "b.csv", ["id", "label", "prediction"], [(1, 1, 1), (2, 2, 2), (3, 3, 3), (4, 1, 2)])
+    write_csv(tmp_path / "c.csv", ["id", "label", "prediction"],
+              [(1, "1.0", "1.0"), (2, "2.0", "2"), (3, "crypto", "3"), (4, "1", "1")])
+    result = golden(tmp_path / "b.csv", tmp_path / "c.csv")
+    assert result.current.accuracy == 0.75 and result.relabelled == 1  # was: 3 relabelled, baseline 0 %
+    assert result.baseline.accuracy == 0.5  # judged against the current labels: item 3 is crypto now
