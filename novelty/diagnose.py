@@ -51,8 +51,12 @@ class Diagnosis:
     unreadable: list[dict] = field(default_factory=list)  # evidence given that could not be read: its error
 
     def to_dict(self) -> dict:
-        return {"causes": [asdict(c) for c in self.causes], "not_checked": self.not_checked,
-                "unreadable": self.unreadable}
+        """``not_checked`` and ``unreadable`` entries name their cause as text ('data_drift,
+        feature_drift, ...' for the four the feature tables decide) and as a list (``causes``) to match on."""
+        def listed(entries: list[dict]) -> list[dict]:
+            return [{**e, "causes": e["cause"].split(", ")} for e in entries]
+        return {"causes": [asdict(c) for c in self.causes], "not_checked": listed(self.not_checked),
+                "unreadable": listed(self.unreadable)}
 
 
 def diagnose(reference: str | Path | None = None, current: str | Path | None = None,

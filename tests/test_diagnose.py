@@ -21,6 +21,12 @@ def test_nothing_wrong_gives_no_cause_and_says_what_was_not_checked(tmp_path):
     result = diagnose(*write(tmp_path, table(), table(seed=1)))
     assert result.causes == []
     assert {n["cause"] for n in result.not_checked} >= {"label_bias", "model_regression", "training_serving_skew"}
+    listed = {c for n in result.to_dict()["not_checked"] for c in n["causes"]}  # was: one text for four causes
+    assert {"training_serving_skew", "label_bias", "offline_online_gap", "model_regression"} <= listed
+    unread = diagnose(golden_baseline=tmp_path / "missing.csv", golden_current=tmp_path / "missing.csv")
+    assert unread.to_dict()["unreadable"][0]["causes"] == ["model_regression"]
+    tabular = [n["causes"] for n in unread.to_dict()["not_checked"] if "data_drift" in n["cause"]]
+    assert tabular == [["data_drift", "feature_drift", "feature_recalibration", "feature_unavailable"]]
 
 
 def test_one_feature_moving_is_feature_drift_many_is_data_drift(tmp_path):
