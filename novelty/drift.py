@@ -321,6 +321,11 @@ def profile(frame: pd.DataFrame, ignore: set[str] = frozenset(), seed: int = 0) 
                          odd_time_rate=_odd_times(values) * (1 - entry["null_rate"]))
         elif numeric is not None:
             sample = numeric if len(numeric) <= SAMPLE else rng.choice(numeric, SAMPLE, replace=False)
+            words = len(values) - len(numeric)  # text among the numbers: a broken value, missing as a null is
+            if words:
+                entry.update(null_rate=entry["null_rate"] + words / len(column), not_numbers=words,
+                             not_number_example=str(values[pd.to_numeric(values, errors="coerce").isna()].iloc[0]))
+                values = values[pd.to_numeric(values, errors="coerce").notna()]
             entry.update(kind="numeric", values=np.sort(sample).tolist(), **_mode(values))
         else:
             counts = {str(k): int(v) for k, v in values.astype(str).value_counts().items()}
@@ -372,9 +377,12 @@ def _as_numeric(values: pd.Series) -> np.ndarray | None:
     if pd.api.types.is_numeric_dtype(values):
         return values.to_numpy(dtype=float)
     parsed = pd.to_numeric(values, errors="coerce")
-    if len(values) and parsed.notna().mean() >= 0.99:
+    if len(values) and parsed.notna().mean() >= MOSTLY_NUMBERS:  # the rest ('abc', 'N/A') count as missing
         return parsed.dropna().to_numpy(dtype=float)
     return None
+
+
+MOSTLY_NUMBERS = 0.9  # a column whose values are numbers but for up to a tenth ('unknown') is numeric
 
 
 def _blank(column: pd.Series) -> pd.Series:
@@ -548,9 +556,11 @@ def _unavailable(name: str, ref: dict, cur: dict | None, s: DriftSettings) -> Dr
         return DriftFinding(name, ref["kind"], "feature_unavailable", share_affected=1.0,
                             evidence="column missing from the current table")
     if cur["null_rate"] - ref["null_rate"] >= s.null_jump:  # before the type: a column of nulls has none
+        words = (f", or text among numbers such as {cur['not_number_example']!r}: {cur['not_numbers']:,} rows"
+                 if cur.get("not_numbers") else "")
         return DriftFinding(name, ref["kind"], "feature_unavailable", share_affected=cur["null_rate"],
-                            evidence=f"missing values (null, blank, NaN or infinite) rose from {ref['null_rate']:.1%} "
-                                     f"to {cur['null_rate']:.1%} of rows")
+                            evidence=f"missing values (null, blank, NaN or infinite{words}) rose from "
+                                     f"{ref['null_rate']:.1%} to {cur['null_rate']:.1%} of rows")
     if cur["null_rate"] == 1 and ref["null_rate"] < 1:  # a sparse feature gone, under the null jump
         return DriftFinding(name, ref["kind"], "feature_unavailable", share_affected=1.0,
                             evidence=f"every row missing now ({ref['null_rate']:.1%} were before)")

@@ -433,3 +433,20 @@ def test_a_default_filling_in_beside_a_commoner_value_is_unavailability_not_drif
     grown = draw()
     grown.loc[:1499, "country"] = "ES"  # a market growing from nothing, not the commonest: still drift
     assert {f.feature: f.cause for f in compare(profile(ref), grown).findings}["country"] == "feature_drift"
+
+
+def test_text_among_numbers_counts_as_missing_and_keeps_the_column_numeric(tmp_path):
+    rng = np.random.default_rng(1)
+
+    def column(scale=1.0):
+        return pd.Series((rng.normal(50, 10, 5000) * scale).round(2), dtype=object)
+    ref = pd.DataFrame({"a": column(), "b": column()})
+    ref.loc[:499, "a"] = "unknown"  # 10 % text in the reference: was a categorical column of 4,500 floats
+    cur = pd.DataFrame({"a": column(100.0), "b": column()})
+    cur.loc[:499, "a"] = "unknown"
+    cur.loc[:249, "b"] = "abc"  # was: dropped without a word
+    cur.loc[250:749, "b"] = None
+    found = {f.feature: f for f in compare(profile(ref), cur).findings}
+    assert found["a"].cause == "feature_recalibration" and found["a"].kind == "numeric"  # was: feature_drift (chi2)
+    assert found["b"].cause == "feature_unavailable" and "such as 'abc': 250 rows" in found["b"].evidence
+    assert found["b"].share_affected == pytest.approx(0.15)
