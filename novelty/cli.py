@@ -495,6 +495,7 @@ def _check_fail_on(given: List[str], allowed: set[str]) -> None:
 # ---------------------------------------------------------------------------------------------- drift
 @app.command("drift")
 def drift_command(
+    ctx: typer.Context,
     reference: Path = typer.Argument(..., help="Reference table (training or launch data): CSV, JSONL, Parquet, "
                                      "or a profile saved with --save-reference."),
     current: Path = typer.Argument(..., help="Current table (e.g. yesterday's serving features)."),
@@ -522,6 +523,7 @@ def drift_command(
 
     with _user_errors():
         _check_fail_on(fail_on, {"drift"})
+        _used_only_with(ctx, time_col is not None, "--time-col", window="--window")  # was: ignored
         settings = DriftSettings(fdr=fdr, min_effect=min_effect, min_psi=min_psi)
         reports = drift(reference, current, settings, set(ignore), time_col, window if time_col else None,
                         save_reference, score_col)
@@ -612,6 +614,7 @@ EVIDENCE = {
 
 @app.command("diagnose")
 def diagnose_command(
+    ctx: typer.Context,
     reference: Optional[Path] = EVIDENCE["reference"],
     current: Optional[Path] = EVIDENCE["current"],
     db: Optional[Path] = typer.Option(None, "--db", help="SQLite file of scored prompts (for label bias)."),
@@ -634,6 +637,9 @@ def diagnose_command(
 
     with _user_errors():
         _check_fail_on(fail_on, {"cause"})
+        _used_only_with(ctx, db is not None, "--db", since="--since")  # was: accepted, and ignored
+        _used_only_with(ctx, offline is not None, "--offline and --serving", key="--key")
+        _used_only_with(ctx, reference is not None, "--reference and --current", ignore="--ignore")
         if not any((reference, current, db, offline, serving, golden_baseline, golden_current)):
             # "no root cause found" with nothing checked would pass a misconfigured cron job quietly
             raise InputError("no evidence given: pass --reference/--current, --db, --offline/--serving/--key "

@@ -2,6 +2,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from novelty.cli import app
@@ -156,3 +157,15 @@ def test_evidence_that_cannot_be_read_is_named_and_the_rest_still_judged(tmp_pat
     out = CliRunner().invoke(app, ["report", "--db", str(db), "--golden-baseline", str(header_only),
                                    "--golden-current", str(header_only), "-o", str(page)])
     assert out.exit_code == 2 and "label_bias" in out.output and "Could not read the golden files" in page.read_text()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["diagnose", "--reference", "r.csv", "--current", "r.csv", "--since", "2026-11-01"], "--since only applies with --db"),
+    (["diagnose", "--reference", "r.csv", "--current", "r.csv", "--key", "id"], "--key only applies with --offline"),
+    (["diagnose", "--db", "m.db", "--ignore", "id"], "--ignore only applies with --reference and --current"),
+    (["drift", "r.csv", "r.csv", "--window", "1h"], "--window only applies with --time-col"),
+])
+def test_options_for_evidence_not_given_are_usage_errors(tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)  # was: accepted and ignored, the user thinking them applied
+    out = CliRunner().invoke(app, args)
+    assert out.exit_code == 2 and message in out.output
