@@ -187,6 +187,10 @@ def format_golden(report) -> str:
              f"McNemar {p_text(report.mcnemar_p, 2)}",
              "verdict   " + ("model_regression: roll back or retrain; check the model artefact"
                              if report.regression else "no regression")]
+    whole = report.current_file
+    if whole is not None:  # the current file's new items (a refreshed golden set's new topic) count there
+        lines.insert(2, f"current file, all {whole.items:,} items: accuracy {whole.accuracy:.1%} "
+                        f"[{whole.accuracy_ci[0]:.1%}, {whole.accuracy_ci[1]:.1%}], macro-F1 {whole.macro_f1:.3f}")
     if report.relabelled:
         lines.append(f"relabelled {report.relabelled:,} paired items have another label in the current file: both "
                      "runs are judged against the current labels")

@@ -237,6 +237,7 @@ def test_accuracies_compare_the_same_items_when_one_file_has_more(tmp_path):
     assert report.current_file.items == 2000 and report.current_file.accuracy == pytest.approx(0.085)  # for run's gap
     out = CliRunner().invoke(app, ["golden", "--baseline", str(tmp_path / "b.csv"), "--current", str(tmp_path / "c.csv")])
     assert "85.0%" in out.output and "(on the items in both files)" in out.output
+    assert "current file, all 2,000 items: accuracy 8.5%" in out.output  # was: in --json only
 
 
 def test_skew_leaves_out_rows_without_a_key_and_names_a_feature_serving_lacks(tmp_path):
