@@ -102,6 +102,7 @@ def read_table(path: str | Path, text_columns: tuple[str, ...] = (), keep_inf: b
     kind = detect_format(path)
     aside: list[tuple[int, str]] = []
     try:
+        _one_of_each(path, kind)
         if kind == "parquet":
             frame = _bytes_as_text(pd.read_parquet(parquet_source(path)))
         elif kind == "jsonl":
@@ -122,6 +123,24 @@ def read_table(path: str | Path, text_columns: tuple[str, ...] = (), keep_inf: b
     if len(numeric) and not keep_inf:  # an infinite value is a broken one: counted as missing, not averaged
         frame[numeric] = frame[numeric].replace([np.inf, -np.inf], np.nan)
     return frame
+
+
+def _one_of_each(path: Path, kind: str) -> None:
+    """An InputError when the header names a column twice: pandas would read the second as 'x.1' (so
+    golden scored the first 'prediction' of two without a word), pyarrow fails with its schema dump."""
+    if kind == "jsonl":
+        return
+    if kind == "parquet":
+        import pyarrow.parquet as pq
+
+        names = pq.read_schema(parquet_source(path)).names
+    else:
+        with open_text(path) as fh:
+            names = csv_table(fh, field_separator(path))[0] or []
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise InputError(f"{path}: the header names {', '.join(map(repr, twice))} more than once; keep one of each "
+                         "(or rename the others)")
 
 
 def _bytes_as_text(frame: pd.DataFrame) -> pd.DataFrame:

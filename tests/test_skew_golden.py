@@ -442,3 +442,15 @@ def test_golden_whole_number_labels_meet_whatever_else_the_column_holds(tmp_path
     result = golden(tmp_path / "b.csv", tmp_path / "c.csv")
     assert result.current.accuracy == 0.75 and result.relabelled == 1  # was: 3 relabelled, baseline 0 %
     assert result.baseline.accuracy == 0.5  # judged against the current labels: item 3 is crypto now
+
+
+def test_a_header_naming_a_column_twice_is_refused_with_its_name(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (tmp_path / "dup.csv").write_text("id,label,prediction,prediction\n1,a,a,b\n")
+    with pytest.raises(InputError, match="names 'prediction' more than once"):  # was: the first one scored silently
+        golden(tmp_path / "dup.csv", tmp_path / "dup.csv")
+    pq.write_table(pa.table([pa.array([1, 2]), pa.array([3, 4])], names=["x", "x"]), tmp_path / "dup.parquet")
+    out = CliRunner().invoke(app, ["drift", str(tmp_path / "dup.parquet"), str(tmp_path / "dup.parquet")])
+    assert out.exit_code == 2 and "names 'x' more than once" in out.output  # was: pyarrow's schema dump
