@@ -784,8 +784,7 @@ def _numeric(name: str, ref: np.ndarray, cur: np.ndarray, s: DriftSettings) -> D
         warnings.simplefilter("ignore", RuntimeWarning)
         p_value = float(ks_2samp(ref, cur).pvalue)
     effect = float(wasserstein_distance(ref, cur) / spread)
-    edges = np.unique(np.quantile(ref, np.linspace(0, 1, 11)))
-    psi, js = _psi_js(*_binned(ref, cur, edges))
+    psi, js = _psi_js(*_binned(ref, cur, _edges(ref, cur)))
     rescale = _rescaling(ref, cur, s, unit)
     return DriftFinding(name, "numeric", None, "ks", p_value, None, effect, psi, js,
                         details={"reference_median": float(np.median(ref)) * unit,
@@ -827,6 +826,23 @@ def _spread(values: np.ndarray) -> float:
     q75, q25 = np.quantile(values, [0.75, 0.25])
     spread = (q75 - q25) / 1.349
     return float(spread if spread > 0 else (values.std() or 1.0))
+
+
+def _edges(ref: np.ndarray, cur: np.ndarray) -> np.ndarray:
+    """PSI bins: the reference's deciles; for a (nearly) constant reference, whose deciles make one bin
+    (PSI 0 beside 'Wasserstein 1 reference spread'), midway between the values both tables hold, or
+    their pooled deciles.
+
+    >>> _edges(np.full(10, 5.0), np.array([5.0, 7.0])).tolist()
+    [5.0, 6.0, 7.0]
+    """
+    edges = np.unique(np.quantile(ref, np.linspace(0, 1, 11)))
+    if len(edges) >= 3:
+        return edges
+    values = np.unique(np.concatenate([ref, cur]))
+    if len(values) <= 11:
+        return np.concatenate([values[:1], (values[:-1] + values[1:]) / 2, values[-1:]])
+    return np.unique(np.quantile(np.concatenate([ref, cur]), np.linspace(0, 1, 11)))
 
 
 def _binned(ref: np.ndarray, cur: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

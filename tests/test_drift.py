@@ -450,3 +450,10 @@ def test_text_among_numbers_counts_as_missing_and_keeps_the_column_numeric(tmp_p
     assert found["a"].cause == "feature_recalibration" and found["a"].kind == "numeric"  # was: feature_drift (chi2)
     assert found["b"].cause == "feature_unavailable" and "such as 'abc': 250 rows" in found["b"].evidence
     assert found["b"].share_affected == pytest.approx(0.15)
+
+
+def test_psi_and_js_see_a_change_from_a_constant_reference():
+    ref = pd.DataFrame({"c": [5.0] * 400})
+    cur = pd.DataFrame({"c": [5.0] * 200 + [7.0] * 200})
+    (finding,) = compare(profile(ref), cur).findings
+    assert finding.cause == "feature_drift" and finding.psi > 1 and finding.js > 0.4  # was: PSI 0.00, JS 0.000
