@@ -40,8 +40,8 @@ import pyarrow.parquet as pq
 from scipy.stats import binomtest, norm
 
 from .errors import InputError
-from .logs import (as_paths, canonical_id, csv_table, detect_format, field_separator, format_time, is_na_label,
-                   is_utf8, numbered_rows, open_text, parquet_source, same_label, time_bounds)
+from .logs import (as_paths, canonical_id, check_file, csv_table, detect_format, field_separator, format_time,
+                   is_na_label, is_utf8, numbered_rows, open_text, parquet_source, same_label, time_bounds)
 from .spikes import Incident, parse_range, window_seconds
 from .stats import wilson_interval
 from .store import REJECT_COLUMNS, Store, existing_db, reject_row, utc_now
@@ -161,7 +161,7 @@ def import_feedback(db: str | Path, path: str | Path, id_col: str = "prompt_id",
     not in a small /tmp; deleted after) and written to ``feedback`` in one transaction at the end: a
     file of millions of labels needs the memory of one chunk, and ``db`` is not locked while it is read.
     """
-    path = Path(path)
+    path = check_file(path, "the label files inside it")  # before its time is read: an InputError, as the rest
     store = Store(db)
     staging = None
     try:

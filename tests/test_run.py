@@ -960,3 +960,12 @@ def test_init_does_not_take_a_true_label_for_the_prediction_nor_an_id_for_the_te
     columns, notes = sniff(write_jsonl(tmp_path / "log.jsonl", rows))
     assert columns["text"] == "content" and columns["pred"] == "bot_intent"  # was: user_id and true_label
     assert any("pred = 'bot_intent' is a guess" in n for n in notes)
+
+
+def test_feedback_with_a_missing_file_after_a_good_one_reports_what_it_imported(tmp_path):
+    db = tmp_path / "m.db"
+    Store(db).close()
+    good = _written(tmp_path / "good.csv", "prompt_id,label\na1,x\n")
+    out = CliRunner().invoke(app, ["feedback", str(good), str(tmp_path / "missing.csv"), "--db", str(db)])
+    assert out.exit_code == 2 and "good.csv: 1 labels" in out.stdout  # was: only the error, as if nothing imported
+    assert "missing.csv: no such file (the other files were imported)" in out.stderr
