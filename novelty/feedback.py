@@ -99,6 +99,7 @@ class OnlineReport:
     feedback_rows: int = 0
     unmatched: int = 0  # labels whose prompt is not scored
     unjudged: int = 0   # labels whose prompt was scored without a predicted label or a time: no accuracy
+    pruned_before: str | None = None  # prune deleted the prompts before it: their labels never match again
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -549,6 +550,7 @@ def online_accuracy(db: str | Path, window: str = "1d", since: str | None = None
         (unjudged,) = store.db.execute(
             "SELECT COUNT(*) FROM feedback f JOIN scores s USING (prompt_id) "
             "WHERE s.ts IS NULL OR s.predicted_label IS NULL").fetchone()
+        pruned = store.meta().get("pruned_before")
     finally:
         store.close()
     by_bucket: dict[int, list] = {}
@@ -564,7 +566,7 @@ def online_accuracy(db: str | Path, window: str = "1d", since: str | None = None
             confusion[label, pred] += n
     return OnlineReport(window, since, until, windows, total,
                         [{"label": t, "predicted": p, "count": n} for (t, p), n in confusion.most_common(10)],
-                        total_rows, unmatched, unjudged)
+                        total_rows, unmatched, unjudged, pruned)
 
 
 def _range(since: str | None, until: str | None) -> tuple[str, list]:

@@ -246,8 +246,10 @@ def format_feedback(imports, report) -> str:
         lines.append(unjudged + "; the table leaves them out.")
     span = (f"; prompts logged from {report.since or 'the first'} to {report.until or 'the last'}"
             if report.since or report.until else "")  # the counts before it are the whole database's
+    pruned = (f": not scored yet, or pruned (prune deleted the prompts before {report.pruned_before})"
+              if report.unmatched and report.pruned_before else "")
     lines += [f"Online accuracy of the logged predictions ({report.feedback_rows:,} labels in the database, "
-              f"{report.unmatched:,} not matched to a scored prompt{span}):",
+              f"{report.unmatched:,} not matched to a scored prompt{pruned}{span}):",
               f"  {'window':<17} {'labelled':>8}  {'accuracy [95% CI]':<21} {'novel':<21} {'known':<21}"]
     whole_days = all(w.window_start[10:16] == "T00:00" for w in report.windows)  # 1h windows keep their hour
     for w in [*report.windows, report.total]:

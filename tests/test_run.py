@@ -17,7 +17,7 @@ from novelty.demo_data import production_day, request_id
 from novelty.errors import InputError, NoveltyError
 from novelty.feedback import import_feedback, offline_online_gap, online_accuracy, Accuracy
 from novelty.engines.local import score_files
-from novelty.logs import OPEN_QUOTE
+from novelty.logs import OPEN_QUOTE, Columns
 from novelty.run import STEPS, format_run, run_monitor
 from novelty.store import Store
 
@@ -969,3 +969,20 @@ def test_feedback_with_a_missing_file_after_a_good_one_reports_what_it_imported(
     out = CliRunner().invoke(app, ["feedback", str(good), str(tmp_path / "missing.csv"), "--db", str(db)])
     assert out.exit_code == 2 and "good.csv: 1 labels" in out.stdout  # was: only the error, as if nothing imported
     assert "missing.csv: no such file (the other files were imported)" in out.stderr
+
+
+def test_feedback_says_labels_of_pruned_prompts_will_not_match_again(tmp_path, index):
+    from datetime import datetime, timezone
+
+    from novelty.prune import prune
+
+    rows = [{"request_id": f"r{i}", "prompt": f"question {i}", "predicted_label": "card_lost",
+             "timestamp": f"2026-{1 if i < 3 else 11}-0{i + 1}T10:00:00Z"} for i in range(6)]
+    db = tmp_path / "m.db"
+    score_files([write_jsonl(tmp_path / "log.jsonl", rows)], index, db, columns=Columns(id="request_id"))
+    import_feedback(db, write_csv(tmp_path / "l.csv", ["prompt_id", "label"], [(f"r{i}", "card_lost") for i in range(6)]))
+    prune(db, "90d", now=datetime(2026, 11, 25, tzinfo=timezone.utc))
+    out = CliRunner().invoke(app, ["feedback", "--db", str(db)])
+    assert "3 not matched to a scored prompt: not scored yet, or pruned (prune deleted the prompts before" \
+        in out.output  # was: '3 not matched', which the README says join once scored
+    assert online_accuracy(db).pruned_before.startswith("2026-08-27")
