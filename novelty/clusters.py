@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, check_argument
 from .logs import sql_bound, time_bounds
 from .spikes import parse_range
 from .store import Store, existing_db, utc_now
@@ -60,6 +60,7 @@ class Cluster:
 def find_clusters(db: str | Path, since: str | None = None, until: str | None = None,
                   min_size: int = 5, save: bool = True) -> list[Cluster]:
     """Cluster the novel prompts scored between ``since`` and ``until`` (all of them by default)."""
+    check_argument("min_size", min_size, int, "a whole number such as 5")
     existing_db(db)
     if min_size < 2:
         raise InputError(f"--min-size must be at least 2 (a cluster of one is an outlier), not {min_size}")
@@ -84,6 +85,8 @@ def find_clusters(db: str | Path, since: str | None = None, until: str | None = 
 
 def cluster_prompts(db: str | Path, cluster_id: str, limit: int = 200, similar: bool = False) -> list[dict]:
     """The prompts of one stored cluster, newest first; ``similar``: its look-alikes instead."""
+    check_argument("cluster_id", cluster_id, str, "a cluster id such as 'c0003'")
+    check_argument("limit", limit, int, "a whole number such as 200")
     if limit < 1:
         raise InputError(f"--limit must be at least 1, not {limit}")
     limit = min(limit, 2 ** 62)  # SQLite's integers stop at 2**63 - 1: a bigger limit is 'all' anyway

@@ -37,3 +37,24 @@ class MissingExtraError(NoveltyError):
 
 class StorageError(NoveltyError):
     """The SQLite database cannot be written (disk full, locked for too long, read-only)."""
+
+
+def check_argument(name: str, value, kinds: type | tuple[type, ...], what: str) -> None:
+    """An InputError saying what ``name`` takes when a library caller passed another kind of value (a
+    text '10' for a count, a DataFrame for a file): a TypeError from deep inside says nothing useful.
+    True and False are no numbers here.
+
+    >>> check_argument("budget", "10", int, "a whole number such as 200")
+    Traceback (most recent call last):
+    ...
+    novelty.errors.InputError: budget is a whole number such as 200, not '10' (str)
+    """
+    kinds = kinds if isinstance(kinds, tuple) else (kinds,)
+    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+        hint = "; write the DataFrame to a file first (to_csv, to_parquet)" if hasattr(value, "to_csv") else ""
+        raise InputError(f"{name} is {what}, not {_short(value)} ({type(value).__name__}){hint}")
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

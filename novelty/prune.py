@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from .errors import InputError
+from .errors import InputError, check_argument
 from .logs import sql_bound
 from .spikes import window_seconds
 from .store import Store, existing_db
@@ -60,8 +60,9 @@ def prune(db: str | Path, older_than: str, *, now: datetime | None = None,
     >>> prune(path, "90d").scores
     0
     """
+    check_argument("older_than", older_than, str, "a span such as '90d', '12w' or '36h'")
     existing_db(db)
-    if isinstance(older_than, str) and older_than.strip().lower().endswith("m"):  # 6m read as minutes: all gone
+    if older_than.strip().lower().endswith("m"):  # 6m read as minutes: all gone
         raise InputError(f"--older-than {older_than!r}: m is minutes, too short a retention to be meant; give "
                          "days, weeks or hours (6 months: 180d)")
     try:

@@ -18,7 +18,7 @@ from typing import Iterator
 import numpy as np
 
 from . import clusters
-from .errors import InputError
+from .errors import InputError, check_argument
 from .logs import (OPEN_QUOTE, canonical_id, check_file, csv_table, detect_format, field_separator, is_na_label,
                    is_stdout, is_utf8, label_value, numbered_rows, open_output, open_text, parquet_source,
                    refuse_overwrite, sql_bound)
@@ -68,6 +68,13 @@ def add(db: str | Path, *, cluster: str | None = None, max_p_value: float | None
     fresh prompts of the learned intents fell by 61 / 81 / 75 % from the clusters alone, by
     69 / 90 / 88 % with their look-alikes, 96-98 % of which were prompts of the new intents.
     """
+    for name, value, kinds, what in (("cluster", cluster, (str, type(None)), "a cluster id such as 'c0003', or 'all'"),
+                                     ("incident", incident, (str, type(None)), "an incident id from novelty spikes"),
+                                     ("max_p_value", max_p_value, (int, float, type(None)), "a p-value such as 0.01"),
+                                     ("budget", budget, int, "a whole number such as 200"),
+                                     ("dedupe", dedupe, (int, float), "a cosine similarity such as 0.95"),
+                                     ("look_alikes", look_alikes, (bool, type(None)), "True, False or None")):
+        check_argument(name, value, kinds, what)  # was: AttributeError and TypeError from inside
     if sum(x is not None for x in (cluster, max_p_value, incident)) != 1:
         raise InputError("say what to add: exactly one of --cluster, --max-p-value or --incident")
     for name, value in (("--cluster", cluster), ("--incident", incident)):
@@ -199,6 +206,7 @@ def import_labels(db: str | Path, path: str | Path, id_col: str | None = None, l
     so the next training run takes it. Ids not in the queue are counted; rows that cannot be used are
     skipped and counted by reason (``SKIP_REASONS``), with their first line numbers.
     """
+    check_argument("path", path, (str, Path), "the label file's path (CSV, JSONL or Parquet)")
     path = check_file(path, "the label file inside it")
     labels, skipped = _label_rows(path, id_col, label_col)
     store, unknown = _open(db), []

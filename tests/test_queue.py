@@ -573,3 +573,17 @@ def test_csv_export_warns_of_formula_prompts_and_escapes_them_when_asked(db, tmp
     rows = list(csv.DictReader((tmp_path / "b.csv").open(encoding="utf-8")))
     assert [r["text"] for r in rows if r["id"] == first] == ["'=HYPERLINK(\"http://evil\")"]
     assert all(not r["text"].startswith("'") for r in rows if r["id"] != first)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda db: queue.add(db, cluster=6), "cluster is a cluster id such as 'c0003', or 'all', not 6 (int)"),
+    (lambda db: queue.add(db, cluster="all", budget="10"), "budget is a whole number such as 200, not '10'"),
+    (lambda db: queue.add(db, cluster="all", budget=2.5), "budget is a whole number"),
+    (lambda db: queue.import_labels(db, __import__("pandas").DataFrame({"id": ["a"]})), "write the DataFrame to a file"),
+    (lambda db: find_clusters(db, min_size="5"), "min_size is a whole number such as 5"),
+    (lambda db: __import__("novelty.clusters").clusters.cluster_prompts(db, "c0001", limit="3"), "limit is a whole"),
+    (lambda db: __import__("novelty.prune").prune.prune(db, 90), "older_than is a span such as '90d'"),
+])
+def test_library_calls_with_the_wrong_kind_of_argument_say_what_to_pass(db, call, message):
+    with pytest.raises(InputError, match=message.replace("(", r"\(").replace(")", r"\)")):  # was: TypeErrors
+        call(db)
