@@ -866,6 +866,29 @@ def _psi_js(ref_counts: np.ndarray, cur_counts: np.ndarray) -> tuple[float, floa
 
 
 def _rescaling(ref: np.ndarray, cur: np.ndarray, s: DriftSettings, unit: float = 1.0) -> dict | None:
+    """``_rescaled``, else a mix of the reference's scale and one a power of ten away (a fix rolled
+    out to part of the traffic): half the rows x100 fit no line, and were called drift."""
+    found = _rescaled(ref, cur, s, unit)
+    if found:
+        return found
+    with np.errstate(all="ignore"):
+        high = np.quantile(np.abs(cur), 0.9) / np.quantile(np.abs(ref), 0.9)
+    if not (np.isfinite(high) and (high >= s.rescale ** 2 or 0 < high <= 1 / s.rescale ** 2)):
+        return None  # no tenth of the rows moved far: a shift, not a second scale
+    sample = cur if len(cur) <= SAMPLE else np.random.default_rng(0).choice(cur, SAMPLE, replace=False)
+    mix = _mixed_scales(ref, sample, [1, 2, 3, -1, -2, -3])
+    if not mix:
+        return None
+    return {"slope": 10.0 ** mix["power"], "offset": 0.0, "r2": None, "squeezed_to_unit": False,
+            "evidence": _mix_evidence(mix), "mixed": mix}
+
+
+def _mix_evidence(mix: dict) -> str:
+    return (f"a mix of two scales: about {mix['share']:.0%} of rows 10^{mix['power']} times the reference's, the "
+            "rest as before (two pipelines, or a fix rolled out part way?)")
+
+
+def _rescaled(ref: np.ndarray, cur: np.ndarray, s: DriftSettings, unit: float = 1.0) -> dict | None:
     """Same shape, other unit: current quantiles on a line against the reference's with a slope far
     from 1 (cents -> dollars, counts -> shares), or values squeezed into [0, 1]. ``ref`` and ``cur``
     come divided by ``unit`` (values near the float limit); the offset and the squeeze are judged
@@ -906,8 +929,32 @@ def _rescaling(ref: np.ndarray, cur: np.ndarray, s: DriftSettings, unit: float =
     fit = f"quantile fit R² {r2:.3f}" if r2 >= 0.97 else f"once rescaled; quantile fit R² {r2:.3f}, few distinct values"
     evidence = (f"same shape ({fit}) on another scale: {unit}"
                 + ("; values now lie in [0, 1] (normalised?)" if squeezed else ""))
+    mix = _mixed_scales(ref, cur, [power - 1, power, power + 1]) if power else None
+    if mix:  # half the rows x100 can fit a line of slope 74: the factor said alone would mislead
+        evidence = _mix_evidence(mix)
     return {"slope": float(slope), "offset": float(offset), "r2": float(r2), "squeezed_to_unit": bool(squeezed),
-            "evidence": evidence}
+            "evidence": evidence, **({"mixed": mix} if mix else {})}
+
+
+def _mixed_scales(ref: np.ndarray, cur: np.ndarray, powers: list[int]) -> dict | None:
+    """{share, power} when the current values are a mix of the reference's and the reference's times
+    10^power, for one of ``powers``: the mixture's CDF within a KS distance of 0.05 of the current
+    one, at a share between 10 and 90 %, and twice as close as the whole column rescaled."""
+    ordered, values = np.sort(ref), np.sort(cur)
+    seen = np.arange(1, len(values) + 1) / len(values)
+
+    def cdf(x: np.ndarray) -> np.ndarray:
+        return np.searchsorted(ordered, x, side="right") / len(ordered)
+    best = None
+    for p in sorted(set(powers) - {0}):
+        old, new = cdf(values), cdf(values / 10.0 ** p)
+        for share in np.linspace(0.1, 0.9, 33):
+            distance = float(np.abs(seen - ((1 - share) * old + share * new)).max())
+            if best is None or distance < best[0]:
+                best = (distance, share, p, float(np.abs(seen - new).max()))
+    if best and best[0] < 0.05 and best[3] > 2 * best[0]:
+        return {"share": round(float(best[1]), 3), "power": best[2]}
+    return None
 
 
 def drift(reference: str | Path, current: str | Path, settings: DriftSettings = DriftSettings(),

@@ -457,3 +457,18 @@ def test_psi_and_js_see_a_change_from_a_constant_reference():
     cur = pd.DataFrame({"c": [5.0] * 200 + [7.0] * 200})
     (finding,) = compare(profile(ref), cur).findings
     assert finding.cause == "feature_drift" and finding.psi > 1 and finding.js > 0.4  # was: PSI 0.00, JS 0.000
+
+
+def test_a_fix_rolled_out_to_part_of_the_traffic_is_a_mix_of_two_scales():
+    rng = np.random.default_rng(0)
+    ref = pd.DataFrame({"a": rng.lognormal(3, 0.5, 5000), "c": rng.normal(50, 10, 5000)})
+    cur = pd.DataFrame({"a": rng.lognormal(3, 0.5, 5000), "c": rng.normal(50, 10, 5000)})
+    cur.loc[:2499, "a"] *= 100  # half the rows in cents
+    cur.loc[:999, "c"] *= 100
+    found = {f.feature: f for f in compare(profile(ref), cur).findings}
+    for name, share in (("a", 0.5), ("c", 0.2)):  # was: feature_drift, the factor unsaid
+        assert found[name].cause == "feature_recalibration", found[name].evidence
+        assert found[name].details["rescaling"]["mixed"] == {"share": pytest.approx(share, abs=0.03), "power": 2}
+        assert f"about {share:.0%} of rows 10^2 times the reference's" in found[name].evidence
+    shifted = pd.DataFrame({"a": rng.lognormal(3.5, 0.5, 5000), "c": rng.normal(65, 10, 5000)})
+    assert {f.cause for f in compare(profile(ref), shifted).findings} == {"feature_drift"}
