@@ -90,13 +90,11 @@ class DriftReport:
 
 
 # -- reading ------------------------------------------------------------------------------------------
-def read_table(path: str | Path, text_columns: tuple[str, ...] = (), keep_inf: bool = False,
-               as_written: bool = False) -> pd.DataFrame:
-    """A whole feature table: CSV, TSV, JSONL or Parquet (gzip too). ``text_columns`` (keys, ids), or
-    every column when ``as_written``, are read from CSV as written, so 00123 stays 00123. Infinities
-    count as missing unless ``keep_inf`` (skew: inf on one side and null on the other is a difference).
-    Lines that cannot be a row (more fields than the header, invalid JSON) are set aside:
-    ``set_aside(frame)`` says how many, and why. Parquet bytes (a hash, text stored without its UTF-8
+def read_table(path: str | Path, text_columns: tuple[str, ...] = (), keep_inf: bool = False) -> pd.DataFrame:
+    """A whole feature table: CSV, TSV, JSONL or Parquet (gzip too). ``text_columns`` (keys, ids) are
+    read from CSV as written, so 00123 stays 00123. Infinities count as missing unless ``keep_inf``
+    (skew: inf on one side and null on the other is a difference). Lines that cannot be a row (more
+    fields than the header, invalid JSON) are set aside: ``set_aside(frame)`` says how many, and why. Parquet bytes (a hash, text stored without its UTF-8
     annotation) come as text: UTF-8 where they decode, else hex."""
     path = Path(path)
     kind = detect_format(path)
@@ -111,7 +109,7 @@ def read_table(path: str | Path, text_columns: tuple[str, ...] = (), keep_inf: b
             separator = field_separator(path)
             opened = _open_quotes(path, separator)
             aside += [(line, OPEN_QUOTE) for line in opened]
-            frame = _read_csv(path, separator, text_columns, aside, blank=tuple(opened), as_written=as_written)
+            frame = _read_csv(path, separator, text_columns, aside, blank=tuple(opened))
             if separator == ";":  # a comma-decimal locale's CSV (a TSV's 1,234 is a US thousand)
                 frame = _decimal_commas(frame, text_columns)
     except (ValueError, OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
@@ -189,7 +187,7 @@ _SKIPPED = re.compile(r"Skipping line (\d+): ([^\n]*)")  # pandas' warning for a
 
 
 def _read_csv(path: Path, separator: str, text_columns: tuple[str, ...], aside: list[tuple[int, str]],
-              skip: tuple[int, ...] = (), blank: tuple[int, ...] = (), as_written: bool = False) -> pd.DataFrame:
+              skip: tuple[int, ...] = (), blank: tuple[int, ...] = ()) -> pd.DataFrame:
     """pandas' C parser; a line with more fields than the header goes into ``aside`` as (line, reason).
     pandas skips such lines with a warning, except when the first data line is one: then it keeps
     every long line cut to the header's width and warns once, so those lines are found with the csv
@@ -198,7 +196,7 @@ def _read_csv(path: Path, separator: str, text_columns: tuple[str, ...], aside: 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", pd.errors.ParserWarning)
         frame = pd.read_csv(_blanked(path, blank) if blank else path, sep=separator, low_memory=False,
-                            dtype=str if as_written else {c: str for c in text_columns},
+                            dtype={c: str for c in text_columns},
                             on_bad_lines="warn", index_col=False, skiprows=list(skip) or None)
     for w in caught:
         skipped = _SKIPPED.findall(str(w.message))
@@ -207,8 +205,8 @@ def _read_csv(path: Path, separator: str, text_columns: tuple[str, ...], aside: 
         elif "Length of header" in str(w.message) and not skip:
             long = _long_lines(path, separator)
             aside += [(line, f"expected {fields} fields, saw {found}") for line, fields, found in long]
-            return _read_csv(path, separator, text_columns, [], tuple(line - 1 for line, *_ in long), blank,
-                             as_written) if long else frame
+            return _read_csv(path, separator, text_columns, [], tuple(line - 1 for line, *_ in long), blank) \
+                if long else frame
         elif not issubclass(w.category, pd.errors.ParserWarning):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return frame

@@ -428,6 +428,10 @@ def test_skew_catches_a_clock_shift_between_parquet_times_and_reads_codes_and_by
                   "digest": [b"\x00\xff", b"ab", None]}).to_parquet(tmp_path / "z.parquet")
     found = {f.feature: f for f in skew(tmp_path / "z.parquet", tmp_path / "z.csv", "id").findings}
     assert not found["zip"].skewed  # was: SKEWED 2 of 3, the CSV's 00123 read as the number 123
+    write_csv(tmp_path / "m.csv", ["id", "month"], [(m, f"{m:02d}") for m in range(1, 13)])
+    pd.DataFrame({"id": range(1, 13), "month": range(1, 13)}).to_parquet(tmp_path / "m.parquet")
+    (month,) = skew(tmp_path / "m.csv", tmp_path / "m.parquet", "id").findings
+    assert not month.skewed  # a CSV's month 01 is the number 1 (every column read as text made it skew)
     out = CliRunner().invoke(app, ["skew", "--offline", str(tmp_path / "z.parquet"), "--serving",
                                    str(tmp_path / "z.parquet"), "--key", "id"])
     assert out.exit_code == 0 and "digest" in out.output  # was: a TypeError traceback on the bytes column
