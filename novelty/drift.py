@@ -27,7 +27,8 @@ from scipy.stats import chi2_contingency, ks_2samp, wasserstein_distance
 
 from .errors import InputError
 from .logs import (EARLIEST, EPOCH_MS_ABOVE, LATEST, OPEN_QUOTE, csv_table, detect_format, field_separator,
-                   numbered_rows, numeric_date_as_iso, open_text, parquet_source, refuse_overwrite)
+                   numbered_rows, numeric_date_as_iso, open_text, parquet_source, refuse_overwrite,
+                   repeated_columns)
 from .stats import benjamini_hochberg, p_text
 
 PROFILE_FORMAT = "novelty-reference-profile/1"
@@ -100,7 +101,10 @@ def read_table(path: str | Path, text_columns: tuple[str, ...] = (), keep_inf: b
     kind = detect_format(path)
     aside: list[tuple[int, str]] = []
     try:
-        _one_of_each(path, kind)
+        twice = repeated_columns(path)  # pandas reads the second as 'x.1': golden scored the first of two
+        if twice:                       # 'prediction' columns without a word; pyarrow dumps its schema
+            raise InputError(f"{path}: the header names {', '.join(map(repr, twice))} more than once; keep one "
+                             "of each (or rename the others)")
         if kind == "parquet":
             frame = _bytes_as_text(pd.read_parquet(parquet_source(path)))
         elif kind == "jsonl":
@@ -121,24 +125,6 @@ def read_table(path: str | Path, text_columns: tuple[str, ...] = (), keep_inf: b
     if len(numeric) and not keep_inf:  # an infinite value is a broken one: counted as missing, not averaged
         frame[numeric] = frame[numeric].replace([np.inf, -np.inf], np.nan)
     return frame
-
-
-def _one_of_each(path: Path, kind: str) -> None:
-    """An InputError when the header names a column twice: pandas would read the second as 'x.1' (so
-    golden scored the first 'prediction' of two without a word), pyarrow fails with its schema dump."""
-    if kind == "jsonl":
-        return
-    if kind == "parquet":
-        import pyarrow.parquet as pq
-
-        names = pq.read_schema(parquet_source(path)).names
-    else:
-        with open_text(path) as fh:
-            names = csv_table(fh, field_separator(path))[0] or []
-    twice = sorted({n for n in names if names.count(n) > 1})
-    if twice:
-        raise InputError(f"{path}: the header names {', '.join(map(repr, twice))} more than once; keep one of each "
-                         "(or rename the others)")
 
 
 def _bytes_as_text(frame: pd.DataFrame) -> pd.DataFrame:

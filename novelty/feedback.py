@@ -41,7 +41,8 @@ from scipy.stats import binomtest, norm
 
 from .errors import InputError
 from .logs import (as_paths, canonical_id, check_file, csv_table, detect_format, field_separator, format_time,
-                   is_na_label, is_utf8, numbered_rows, open_text, parquet_source, same_label, time_bounds)
+                   is_na_label, is_utf8, numbered_rows, open_text, parquet_source, repeated_columns, same_label,
+                   time_bounds)
 from .spikes import Incident, parse_range, window_seconds
 from .stats import wilson_interval
 from .store import REJECT_COLUMNS, Store, existing_db, reject_row, utc_now
@@ -163,6 +164,10 @@ def import_feedback(db: str | Path, path: str | Path, id_col: str = "prompt_id",
     file of millions of labels needs the memory of one chunk, and ``db`` is not locked while it is read.
     """
     path = check_file(path, "the label files inside it")  # before its time is read: an InputError, as the rest
+    twice = [c for c in repeated_columns(path) if c in (id_col, label_col, time_col)]
+    if twice:  # a CSV's second 'label' was read as 'label.1', and the first taken without a word
+        raise InputError(f"{path}: more than one column is called {' and '.join(map(repr, twice))}; "
+                         "keep one of each")
     store = Store(db)
     staging = None
     try:

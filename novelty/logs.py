@@ -179,6 +179,22 @@ def utf16_error(path: Path) -> InputError:
                       f"save it as UTF-8, e.g. iconv -f UTF-16 -t UTF-8 {path} > {copy}")
 
 
+def repeated_columns(path: Path) -> list[str]:
+    """The column names a CSV header or Parquet schema gives more than once (blank ones left out: a
+    spreadsheet's trailing empty columns are no name); none for JSONL, whose objects cannot."""
+    kind = detect_format(path)
+    if kind == "jsonl":
+        return []
+    if kind == "parquet":
+        import pyarrow.parquet as pq
+
+        names = pq.read_schema(parquet_source(path)).names
+    else:
+        with open_text(path) as fh:
+            names = csv_table(fh, field_separator(path))[0] or []
+    return sorted({n for n in names if n.strip() and names.count(n) > 1})
+
+
 def log_columns(path: Path, rows: int = 50) -> set[str]:
     """The columns of a log's header (CSV), schema (Parquet) or first ``rows`` objects (JSONL); empty
     when they cannot be read (reading the log then says why)."""

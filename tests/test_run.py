@@ -962,6 +962,16 @@ def test_init_does_not_take_a_true_label_for_the_prediction_nor_an_id_for_the_te
     assert any("pred = 'bot_intent' is a guess" in n for n in notes)
 
 
+def test_feedback_refuses_a_csv_naming_its_label_column_twice_and_blank_names_are_no_names(tmp_path):
+    db = tmp_path / "m.db"
+    with pytest.raises(InputError, match="more than one column is called 'label'"):  # was: the first taken silently
+        import_feedback(db, _written(tmp_path / "two.csv", "prompt_id,label,label\na1,x,y\n"))
+    assert import_feedback(db, _written(tmp_path / "xl.csv", "prompt_id,label,,\na1,x,,\n")).rows == 1
+    (tmp_path / "f.csv").write_text("x,y,,\n" + "".join(f"{i},{i},,\n" for i in range(30)))
+    out = CliRunner().invoke(app, ["drift", str(tmp_path / "f.csv"), str(tmp_path / "f.csv")])
+    assert out.exit_code == 0, out.output  # a spreadsheet's trailing empty columns: no repeated name
+
+
 def test_feedback_with_a_missing_file_after_a_good_one_reports_what_it_imported(tmp_path):
     db = tmp_path / "m.db"
     Store(db).close()
