@@ -291,11 +291,17 @@ OPEN_QUOTE = "malformed CSV: a quote left open ran over the lines after it (they
 
 def csv_table(lines: Iterable[str], delimiter: str) -> tuple[list[str] | None, "_Lines"]:
     """The header of a CSV file (its BOM taken off; None for an empty file) and its lines past it, for
-    ``numbered_rows``."""
+    ``numbered_rows``.
+
+    >>> csv_table(io.StringIO('\\ufeff"id","label"\\nx,y\\n'), ",")[0]  # pandas' utf-8-sig with quoting
+    ['id', 'label']
+    """
     source = lines if isinstance(lines, _Lines) else _Lines(lines, 0)
+    first = next(source, None)
+    if first is None:
+        return None, source
+    source.read_again([first.lstrip("\ufeff")])  # before parsing: a BOM before "id" would keep its quotes
     header = next(csv.reader(source, delimiter=delimiter), None)
-    if header:
-        header[0] = header[0].lstrip("\ufeff")
     return header or None, source
 
 

@@ -168,6 +168,9 @@ def test_import_reads_the_bom_of_excel_csv_utf8(db, tmp_path):
     path = write_labels(tmp_path / "excel.csv", ids, "crypto")
     path.write_bytes("\ufeff".encode() + path.read_bytes())
     assert queue.import_labels(db, path)["labelled"] == 3
+    quoted = tmp_path / "quoted.csv"  # pandas' to_csv(encoding='utf-8-sig', quoting=QUOTE_ALL), R with a BOM
+    quoted.write_text("\ufeff" + '"id","label"\n' + "".join(f'"{i}","wallet"\n' for i in ids), encoding="utf-8")
+    assert queue.import_labels(db, quoted)["labelled"] == 3  # was: "needs 'id' columns (found ['\"id\"', 'label'])"
 
 
 def test_import_counts_every_skipped_row_by_reason(db, tmp_path):
