@@ -343,8 +343,9 @@ def load_reference(path: str | Path, ignore: set[str] = frozenset()) -> dict:
     saved = _saved_profile(Path(path))
     if saved:  # a profile saved with the time column (or before --ignore) leaves them out now too
         columns = {k: v for k, v in saved["columns"].items() if k not in ignore}
-        for entry in columns.values():  # saved before booleans had one spelling: True/False as written
+        for name, entry in columns.items():  # saved before booleans had one spelling: True/False as written
             _one_bool_spelling(entry)
+            columns[name] = _numbers_with_words(entry)
         return {**saved, "columns": columns}
     frame = read_table(path)
     aside = set_aside(frame, path)  # said beside the verdict; not saved with the profile
@@ -519,6 +520,42 @@ def _bool_counts(counts: dict) -> dict | None:
     for key, count in counts.items():
         merged[key.strip().lower()] = merged.get(key.strip().lower(), 0) + count
     return merged
+
+
+def _numbers_with_words(entry: dict, seed: int = 0) -> dict:
+    """A categorical entry saved before a column of numbers with up to a tenth of words counted as
+    numeric (at 99 % then): numeric now, as the current table is profiled, its words missing. Else
+    the entry as it is (the type changed from categorical to numeric, said falsely otherwise).
+
+    >>> _numbers_with_words({"kind": "categorical", "rows": 100, "null_rate": 0.0, "counts": {"1.5": 95, "n/k": 5}})["kind"]
+    'numeric'
+    """
+    if entry.get("kind") != "categorical" or not entry.get("counts"):
+        return entry
+    numbers, words = [], 0
+    for value, n in entry["counts"].items():
+        try:
+            numbers.append((float(value), n))
+        except ValueError:
+            words += n
+    present = sum(n for _, n in numbers) + words
+    if not numbers or not words or sum(n for _, n in numbers) / present < MOSTLY_NUMBERS:
+        return entry
+    values = np.repeat([v for v, _ in numbers], [n for _, n in numbers])
+    sample = values if len(values) <= SAMPLE else np.random.default_rng(seed).choice(values, SAMPLE, replace=False)
+    rows = entry.get("rows") or present
+    example = next(value for value in entry["counts"] if not _is_number(value))
+    return {**{k: v for k, v in entry.items() if k != "counts"}, "kind": "numeric", "values": np.sort(sample).tolist(),
+            "null_rate": entry.get("null_rate", 0.0) + words / rows, "not_numbers": words,
+            "not_number_example": example, **_mode(pd.Series(values))}
+
+
+def _is_number(value: str) -> bool:
+    try:
+        float(value)
+        return True
+    except ValueError:
+        return False
 
 
 def _one_bool_spelling(entry: dict) -> None:

@@ -472,3 +472,21 @@ def test_a_fix_rolled_out_to_part_of_the_traffic_is_a_mix_of_two_scales():
         assert f"about {share:.0%} of rows 10^2 times the reference's" in found[name].evidence
     shifted = pd.DataFrame({"a": rng.lognormal(3.5, 0.5, 5000), "c": rng.normal(65, 10, 5000)})
     assert {f.cause for f in compare(profile(ref), shifted).findings} == {"feature_drift"}
+
+
+def test_a_profile_saved_when_numbers_with_a_few_words_were_categorical_still_compares(tmp_path):
+    rng = np.random.default_rng(2)
+    values = pd.Series(rng.normal(50, 10, 2000).round(1), dtype=object)
+    values[:60] = "unknown"  # 3 %: categorical before this version (99 % numbers needed), numeric now
+    table_path = tmp_path / "ref.csv"
+    pd.DataFrame({"x": values}).to_csv(table_path, index=False)
+    saved = tmp_path / "ref.json"
+    assert CliRunner().invoke(app, ["drift", str(table_path), str(table_path), "--save-reference", str(saved)]).exit_code == 0
+    old = json.loads(saved.read_text())  # as the older version saved the column
+    texts = values.astype(str)
+    old["columns"]["x"] = {"rows": 2000, "null_rate": 0.0, "kind": "categorical",
+                           "counts": {k: int(n) for k, n in texts.value_counts().items()},
+                           "mode": "unknown", "mode_share": 0.03}
+    saved.write_text(json.dumps(old))
+    (finding,) = compare(load_reference(saved), pd.DataFrame({"x": values})).findings
+    assert finding.cause is None and finding.kind == "numeric"  # was: 'type changed from categorical to numeric'
