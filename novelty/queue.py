@@ -245,17 +245,22 @@ def _label_rows(path: Path, id_col: str | None, label_col: str) -> tuple[dict[st
 
 
 def _columns(path: Path, names: list[str], id_col: str | None, label_col: str) -> str:
-    """The id column: ``id_col``, else 'id', else 'prompt_id' (as ``queue list --json`` calls it)."""
-    wanted = id_col or next((c for c in ("id", "prompt_id") if c in names), "id")
+    """The id column (``_id_key``), after checking both columns are there once."""
+    wanted = _id_key(names, id_col)
     missing = [c for c in (wanted, label_col) if c not in names]
     if missing:
-        raise InputError(f"{path}: needs {' and '.join(map(repr, missing))} columns (found {names}); "
-                         "name others with --id-col and --label-col")
+        raise InputError(f"{path}: needs the column{'s' * (len(missing) > 1)} {' and '.join(map(repr, missing))} "
+                         f"(found {names}); name others with --id-col and --label-col")
     twice = sorted({c for c in (wanted, label_col) if names.count(c) > 1})
     if twice:  # a dict of the row would keep the last one's value, silently
         raise InputError(f"{path}: the header names {' and '.join(map(repr, twice))} more than once; "
                          "keep one of each")
     return wanted
+
+
+def _id_key(names, id_col: str | None) -> str:
+    """``id_col``, else 'id', else 'prompt_id' (as ``queue list --json`` calls it)."""
+    return id_col or next((c for c in ("id", "prompt_id") if c in names), "id")
 
 
 def _csv_labels(path: Path, id_col: str | None, label_col: str) -> Iterator[tuple[int, dict | str]]:
@@ -273,11 +278,13 @@ def _csv_labels(path: Path, id_col: str | None, label_col: str) -> Iterator[tupl
                 yield start, "extra_fields"
             else:
                 row = dict(zip(header, fields + [None] * (len(header) - len(fields))))  # as csv.DictReader
-                yield start, {"id": row[key], "label": row[label_col]}
+                yield start, {"id": row[key] if row[key] is None else canonical_id(row[key]), "label": row[label_col]}
 
 
 def _jsonl_labels(path: Path, id_col: str | None, label_col: str) -> Iterator[tuple[int, dict | str]]:
-    """One object a line, as the batch-jsonl export writes them ({"id", "text", "label"})."""
+    """One object a line, as the batch-jsonl export writes them ({"id", "text", "label"}); a file where
+    no object has the id or the label key is refused, as a CSV without the column."""
+    keys: set[str] = set()
     with open_text(path) as fh:
         for number, line in enumerate(fh, start=1):
             raw = line.lstrip("\ufeff").strip()
@@ -290,8 +297,10 @@ def _jsonl_labels(path: Path, id_col: str | None, label_col: str) -> Iterator[tu
             if not isinstance(record, dict):
                 yield number, "invalid_json"
                 continue
-            key = id_col or next((c for c in ("id", "prompt_id") if c in record), "id")
-            yield number, _record(record.get(key), record.get(label_col))
+            keys.update(map(str, record))
+            yield number, _record(record.get(_id_key(record, id_col)), record.get(label_col))
+    if keys:  # every line unreadable says so by its rows; else a mistyped --label-col labelled nothing, exit 0
+        _columns(path, sorted(keys), id_col, label_col)
 
 
 def _parquet_labels(path: Path, id_col: str | None, label_col: str) -> Iterator[tuple[int, dict | str]]:

@@ -537,8 +537,14 @@ def test_import_reads_the_batch_jsonl_export_parquet_gzip_and_named_columns(db, 
     out = CliRunner().invoke(app, ["queue", "import", str(tmp_path / "l.csv.gz"), "--db", str(db), "--id-col",
                                    "request_id", "--json"])
     assert out.exit_code == 0 and json.loads(out.output)["labelled"] == 1, out.output
-    with pytest.raises(InputError, match="needs 'id' columns .* --id-col"):
+    with pytest.raises(InputError, match="needs the column 'id' .* --id-col"):
         queue.import_labels(db, tmp_path / "l.csv.gz")
+    with pytest.raises(InputError, match="needs the column 'intent'"):  # was: 'Skipped 4 rows: blank label', exit 0
+        queue.import_labels(db, tmp_path / "batch.jsonl", label_col="intent")
+    with pytest.raises(InputError, match="needs the column 'request_id'"):
+        queue.import_labels(db, tmp_path / "batch.jsonl", id_col="request_id")
+    (tmp_path / "spaced.csv").write_text(f"id,label\n {a} ,fees\n", encoding="utf-8")
+    assert queue.import_labels(db, tmp_path / "spaced.csv")["labelled"] == 1  # ids as score stores them
 
 
 def test_cluster_all_on_a_day_without_clusters_queues_nothing_and_says_why(tmp_path):
