@@ -6,6 +6,10 @@ anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import numbers
+import os
+from pathlib import Path
+
 
 class NoveltyError(Exception):
     """Something the user can fix: the message says what went wrong and what to do next."""
@@ -48,8 +52,12 @@ def check_argument(name: str, value, kinds: type | tuple[type, ...], what: str) 
     Traceback (most recent call last):
     ...
     novelty.errors.InputError: budget is a whole number such as 200, not '10' (str)
+    >>> import numpy as np; check_argument("budget", np.int64(10), int, "a whole number")  # passes
     """
     kinds = kinds if isinstance(kinds, tuple) else (kinds,)
+    # numpy's integers and floats, and any path-like (pytest's tmpdir), count as what they stand for
+    kinds += tuple(abstract for given, abstract in ((int, numbers.Integral), (float, numbers.Real),
+                                                    (Path, os.PathLike)) if given in kinds)
     if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
         hint = "; write the DataFrame to a file first (to_csv, to_parquet)" if hasattr(value, "to_csv") else ""
         raise InputError(f"{name} is {what}, not {_short(value)} ({type(value).__name__}){hint}")

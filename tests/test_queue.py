@@ -596,3 +596,11 @@ def test_csv_export_warns_of_formula_prompts_and_escapes_them_when_asked(db, tmp
 def test_library_calls_with_the_wrong_kind_of_argument_say_what_to_pass(db, call, message):
     with pytest.raises(InputError, match=message.replace("(", r"\(").replace(")", r"\)")):  # was: TypeErrors
         call(db)
+
+
+def test_library_calls_take_numpy_numbers_and_path_likes(db, tmp_path):
+    import py
+
+    assert queue.add(db, cluster=bitcoin(db), budget=np.int64(3), dedupe=np.float32(0.95)).added == 3
+    path = write_labels(tmp_path / "l.csv", [queue.items(db, "pending")[0]["prompt_id"]], "crypto")
+    assert queue.import_labels(db, py.path.local(path))["labelled"] == 1
