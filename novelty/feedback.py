@@ -137,8 +137,9 @@ DELETE FROM staging.rejects;
 # all read the row as it was before the update.
 _NEWER = "rtrim(excluded.labelled_at, 'Z') >= rtrim(labels.labelled_at, 'Z')"
 _STAGE_LABEL = ("INSERT INTO staging.labels VALUES (?,?,?,0) ON CONFLICT(prompt_id) DO UPDATE SET "
-                "conflicts = conflicts + (excluded.label != labels.label AND "
-                "rtrim(excluded.labelled_at, 'Z') = rtrim(labels.labelled_at, 'Z')), "
+                "conflicts = CASE WHEN rtrim(excluded.labelled_at, 'Z') > rtrim(labels.labelled_at, 'Z') THEN 0 "
+                "ELSE conflicts + (excluded.label != labels.label AND "
+                "rtrim(excluded.labelled_at, 'Z') = rtrim(labels.labelled_at, 'Z')) END, "  # a newer label settles it
                 f"label = CASE WHEN {_NEWER} THEN excluded.label ELSE labels.label END, "
                 f"labelled_at = CASE WHEN {_NEWER} THEN excluded.labelled_at ELSE labels.labelled_at END")
 # a stored label newer than the file's is kept ('stale'); the rest is new, unchanged or changed

@@ -229,8 +229,8 @@ def format_feedback(imports, report) -> str:
                      + (f"; {i.unknown_ids:,} ids not scored yet (kept)" if i.unknown_ids else "")
                      + (f"; {i.blank:,} rows without id or label skipped" if i.blank else ""))
         if i.conflicting:
-            lines.append(f"  {i.conflicting:,} ids given two labels at once in the file (no time to tell them "
-                         "apart): the last row's label kept; check them")
+            lines.append(f"  {i.conflicting:,} ids given two labels at once in the file (the same time, or no "
+                         "time, to tell them apart): the last row's label kept; check them")
         if i.rejected:
             lines.append(f"  {i.rejected:,} rows set aside: " + "; ".join(
                 f"{r['reason']} x{r['rows']:,} (e.g. '{r['example']}')" for r in i.reject_reasons))

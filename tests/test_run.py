@@ -868,6 +868,9 @@ def test_feedback_counts_an_id_the_file_labels_twice_at_once(tmp_path):
     got = import_feedback(db, timed, time_col="at")  # a later correction is no conflict; the newest wins
     assert got.conflicting == 0 and {k: v[0] for k, v in _stored_feedback(db).items() if k in ("d4", "d5")} == \
         {"d4": "b", "d5": "a"}
+    settled = _written(tmp_path / "s.csv", "prompt_id,label,at\nd6,a,2026-11-20T10:00:00Z\nd6,b,2026-11-20T10:00:00Z\n"
+                                           "d6,c,2026-11-21T10:00:00Z\n")
+    assert import_feedback(db, settled, time_col="at").conflicting == 0  # was: 1, though the newer c settled it
     out = CliRunner().invoke(app, ["feedback", str(path), "--db", str(db)])
     assert "1 ids given two labels at once in the file" in out.output
 
