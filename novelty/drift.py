@@ -111,9 +111,7 @@ def read_table(path: str | Path, text_columns: tuple[str, ...] = (), keep_inf: b
             frame = _read_jsonl(path, aside)
         else:
             separator = field_separator(path)
-            opened = _open_quotes(path, separator)
-            aside += [(line, OPEN_QUOTE) for line in opened]
-            frame = _read_csv(path, separator, text_columns, aside, blank=tuple(opened))
+            frame = _csv_table(path, separator, text_columns, aside)
             if separator == ";":  # a comma-decimal locale's CSV (a TSV's 1,234 is a US thousand)
                 frame = _decimal_commas(frame, text_columns)
     except (ValueError, OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
@@ -196,6 +194,35 @@ def _read_csv(path: Path, separator: str, text_columns: tuple[str, ...], aside: 
         elif not issubclass(w.category, pd.errors.ParserWarning):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return frame
+
+
+def _csv_table(path: Path, separator: str, text_columns: tuple[str, ...], aside: list[tuple[int, str]]
+               ) -> pd.DataFrame:
+    """``_read_csv``; read again with the lines where a quote is left open blanked when pandas failed
+    at the end of the file or placed fewer rows than the file has lines (a quote closed lines later
+    by a stray one merges them). Only then is the file read line by line: ordinary quoted fields
+    ('Paris, FR') cost no second pass."""
+    try:
+        frame = _read_csv(path, separator, text_columns, aside)
+    except pd.errors.ParserError as exc:  # "EOF inside string"
+        opened = _open_quotes(path, separator)
+        if not opened:
+            raise exc from None
+    else:
+        if _rows_placed(path) == len(frame) + len(aside):
+            return frame
+        opened = _open_quotes(path, separator)
+        if not opened:
+            return frame
+    aside.clear()
+    aside += [(line, OPEN_QUOTE) for line in opened]
+    return _read_csv(path, separator, text_columns, aside, blank=tuple(opened))
+
+
+def _rows_placed(path: Path) -> int:
+    """The non-blank lines past the header: the rows pandas places when no field holds a line break."""
+    with open_text(path) as fh:
+        return sum(1 for line in fh if line.strip()) - 1
 
 
 def _long_lines(path: Path, separator: str) -> list[tuple[int, int, int]]:
