@@ -313,10 +313,10 @@ def numbered_rows(source: "_Lines", delimiter: str) -> Iterator[tuple[int, list[
     break stays in its field, whatever the row's length (its lines are not rows of their own). The
     start, not ``line_num``: a quoted line break ends a row lines later.
 
-    >>> _, rows = csv_table(io.StringIO('id,label\\nt1,"a\\nt2,b\\n\\nt3,"c\\nd"\\nt4,"e\\nt5,f\\n'), ",")
+    >>> _, rows = csv_table(io.StringIO('id,label\\nt1,"a\\nt2,b\\n\\nt3,"c\\nd"\\nt4,"e\\nt5,f\\nt6,"g\\n'), ",")
     >>> [(line, fields if isinstance(fields, list) else "open quote") for line, fields, _ in
     ...  numbered_rows(rows, ",")]
-    [(2, 'open quote'), (3, ['t2', 'b']), (5, ['t3', 'c\\nd']), (7, 'open quote'), (8, ['t5', 'f'])]
+    [(2, 'open quote'), (3, ['t2', 'b']), (5, ['t3', 'c\\nd']), (7, 'open quote'), (8, ['t5', 'f']), (9, 'open quote')]
     """
     reader = csv.reader(source, delimiter=delimiter)
     while True:
@@ -331,12 +331,29 @@ def numbered_rows(source: "_Lines", delimiter: str) -> Iterator[tuple[int, list[
         if isinstance(row, list) and not row:
             continue
         first = source.taken[0].rstrip("\r\n") if source.taken else ""
-        if len(source.taken) > 1 and (isinstance(row, csv.Error) or _quoted_badly(source.taken, delimiter)):
+        if len(source.taken) > 1 and (isinstance(row, csv.Error) or _quoted_badly(source.taken, delimiter)) \
+                or len(source.taken) == 1 and _open_at_the_end(row, source.taken[0], delimiter):
             yield start, OPEN_QUOTE, first
             source.read_again(source.taken[1:])
             reader = csv.reader(source, delimiter=delimiter)  # from a clean state
         else:
             yield start, (f"malformed CSV: {row}" if isinstance(row, csv.Error) else row), first
+
+
+def _open_at_the_end(row, line: str, delimiter: str) -> bool:
+    """Whether the file's last line leaves a quote open (``p106,"login``): its field then ends with the
+    line break, or the line has none (only the last can lack one) and does not parse strictly."""
+    if not isinstance(row, list) or not row or '"' not in line:
+        return False
+    if row[-1].endswith(("\n", "\r")):
+        return True
+    if line.endswith(("\n", "\r")):
+        return False
+    try:
+        list(csv.reader([line], delimiter=delimiter, strict=True))
+    except csv.Error as exc:
+        return "unexpected end of data" in str(exc)
+    return False
 
 
 def _quoted_badly(lines: list[str], delimiter: str) -> bool:

@@ -604,3 +604,11 @@ def test_library_calls_take_numpy_numbers_and_path_likes(db, tmp_path):
     assert queue.add(db, cluster=bitcoin(db), budget=np.int64(3), dedupe=np.float32(0.95)).added == 3
     path = write_labels(tmp_path / "l.csv", [queue.items(db, "pending")[0]["prompt_id"]], "crypto")
     assert queue.import_labels(db, py.path.local(path))["labelled"] == 1
+
+
+def test_a_quote_left_open_on_the_last_line_is_set_aside_too(db, tmp_path):
+    a, b, _ = exported_ids(db, tmp_path)
+    for ending in ("\n", ""):
+        (tmp_path / "l.csv").write_text(f'id,label\n{a},fees\n{b},"login{ending}', encoding="utf-8")
+        got = queue.import_labels(db, tmp_path / "l.csv")  # was: b labelled 'login' (or 'login\n') silently
+        assert got["skipped_lines"] == {"open_quote": [3]}
