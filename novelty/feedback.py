@@ -371,11 +371,7 @@ def _csv_lines(path: Path, sep: str, size: int) -> Iterator[_Chunk]:
     """Rows with more fields than the header are set aside (pandas would fail, or shift the columns of
     a first line that is too long); a short row is padded (a missing label counts as blank)."""
     with open_text(path) as fh:
-        header, source = csv_table(fh, sep)
-        if not header:
-            raise InputError(f"{path}: no header row")
-        if not all(is_utf8(column) for column in header):
-            raise InputError(f"{path}: its header row is not valid UTF-8; save the file as UTF-8")
+        header, source = csv_table(fh, sep, path)
         names, seen = [], Counter()
         for column in header:  # duplicate names as pandas makes them: a, a.1
             names.append(f"{column}.{seen[column]}" if seen[column] else column)

@@ -289,9 +289,10 @@ def _jsonl_records(path: Path, columns: Columns, validator: "_Validator") -> Ite
 OPEN_QUOTE = "malformed CSV: a quote left open ran over the lines after it (they are read again)"
 
 
-def csv_table(lines: Iterable[str], delimiter: str) -> tuple[list[str] | None, "_Lines"]:
+def csv_table(lines: Iterable[str], delimiter: str, path: Path | None = None) -> tuple[list[str] | None, "_Lines"]:
     """The header of a CSV file (its BOM taken off; None for an empty file) and its lines past it, for
-    ``numbered_rows``.
+    ``numbered_rows``. With the file's ``path``, a file without a header, or one whose header is not
+    UTF-8, is an InputError instead.
 
     >>> csv_table(io.StringIO('\\ufeff"id","label"\\nx,y\\n'), ",")[0]  # pandas' utf-8-sig with quoting
     ['id', 'label']
@@ -299,10 +300,16 @@ def csv_table(lines: Iterable[str], delimiter: str) -> tuple[list[str] | None, "
     source = lines if isinstance(lines, _Lines) else _Lines(lines, 0)
     first = next(source, None)
     if first is None:
+        if path is not None:
+            raise InputError(f"{path}: no header row")
         return None, source
     source.read_again([first.lstrip("\ufeff")])  # before parsing: a BOM before "id" would keep its quotes
-    header = next(csv.reader(source, delimiter=delimiter), None)
-    return header or None, source
+    header = next(csv.reader(source, delimiter=delimiter), None) or None
+    if path is not None and not header:
+        raise InputError(f"{path}: no header row")
+    if path is not None and not all(is_utf8(name) for name in header):
+        raise InputError(f"{path}: its header row is not valid UTF-8; save the file as UTF-8")
+    return header, source
 
 
 def numbered_rows(source: "_Lines", delimiter: str) -> Iterator[tuple[int, list[str] | str, str]]:
@@ -371,9 +378,7 @@ def _csv_records(path: Path, columns: Columns, validator: "_Validator") -> Itera
     delimiter = field_separator(path)
     with open_text(path) as fh, _readable(path, lambda: f" after line {source.number}"):
         source = _Lines(fh, 0)
-        header, source = csv_table(source, delimiter)
-        if not header:
-            raise InputError(f"{path} has no header row")
+        header, source = csv_table(source, delimiter, path)
         validator.check_header(header)
         for start, row, first in numbered_rows(source, delimiter):
             if isinstance(row, str):

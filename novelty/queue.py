@@ -266,10 +266,7 @@ def _id_key(names, id_col: str | None) -> str:
 def _csv_labels(path: Path, id_col: str | None, label_col: str) -> Iterator[tuple[int, dict | str]]:
     sep = field_separator(path)  # a spreadsheet in a comma-decimal locale saves 'id;label'
     with open_text(path) as fh:  # gzip too; bytes that are not UTF-8 cost their row, not the file
-        header, source = csv_table(fh, sep)
-        if not header or not all(is_utf8(c) for c in header):
-            raise InputError(f"{path}: " + ("no header row" if not header else "its header row is not UTF-8; "
-                                            "save it as CSV UTF-8"))
+        header, source = csv_table(fh, sep, path)
         key = _columns(path, header, id_col, label_col)
         for start, fields, _ in numbered_rows(source, sep):
             if isinstance(fields, str):

@@ -159,7 +159,7 @@ def test_a_row_that_is_not_utf8_is_skipped_and_the_rest_imported(db, tmp_path):
     assert "Skipped 1 row: bytes that are not UTF-8 in the id or label" in out.output and "(line 3)" in out.output
     (tmp_path / "head.csv").write_bytes(b"id,lab\xe9l\n")
     out = CliRunner().invoke(app, ["queue", "import", str(tmp_path / "head.csv"), "--db", str(db)])
-    assert out.exit_code == 2 and "header row is not UTF-8" in out.output
+    assert out.exit_code == 2 and "header row is not valid UTF-8" in out.output
     assert queue.stats(db)["labelled"] == 1  # the first file's one row; nothing of the second
 
 
