@@ -27,7 +27,7 @@ from scipy.stats import chi2_contingency, ks_2samp, wasserstein_distance
 
 from .errors import InputError
 from .logs import (EARLIEST, EPOCH_MS_ABOVE, LATEST, OPEN_QUOTE, csv_table, detect_format, field_separator,
-                   numbered_rows, numeric_date_as_iso, open_text, parquet_source, refuse_overwrite,
+                   is_number, numbered_rows, numeric_date_as_iso, open_text, parquet_source, refuse_overwrite,
                    repeated_columns)
 from .stats import benjamini_hochberg, p_text
 
@@ -571,18 +571,10 @@ def _numbers_with_words(entry: dict, seed: int = 0) -> dict:
     values = np.repeat([v for v, _ in numbers], [n for _, n in numbers])
     sample = values if len(values) <= SAMPLE else np.random.default_rng(seed).choice(values, SAMPLE, replace=False)
     rows = entry.get("rows") or present
-    example = next(value for value in entry["counts"] if not _is_number(value))
+    example = next(value for value in entry["counts"] if not is_number(value))
     return {**{k: v for k, v in entry.items() if k != "counts"}, "kind": "numeric", "values": np.sort(sample).tolist(),
             "null_rate": entry.get("null_rate", 0.0) + words / rows, "not_numbers": words,
             "not_number_example": example, **_mode(pd.Series(values))}
-
-
-def _is_number(value: str) -> bool:
-    try:
-        float(value)
-        return True
-    except ValueError:
-        return False
 
 
 def _one_bool_spelling(entry: dict) -> None:

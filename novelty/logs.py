@@ -806,7 +806,7 @@ def _parse_time(value: Any) -> pd.Timestamp | None:
     if isinstance(value, bool) or (isinstance(value, str) and not any(c.isdigit() for c in value)):
         return None  # pandas reads words such as "now" or "today" as times
     try:
-        if isinstance(value, (int, float)) or (isinstance(value, str) and _is_number(value)):
+        if isinstance(value, (int, float)) or (isinstance(value, str) and is_number(value)):
             number = float(value)
             return pd.Timestamp(number, unit="ms" if abs(number) > EPOCH_MS_ABOVE else "s", tz="UTC")
         value = numeric_date_as_iso(value)
@@ -846,7 +846,7 @@ def _iso_date(match: re.Match) -> str | None:
     return f"{year}-{month:02d}-{day:02d}" + (f" {rest}" if rest and not rest.startswith("T") else rest)
 
 
-def _is_number(text: str) -> bool:
+def is_number(text: str) -> bool:
     try:
         float(text)
         return True
