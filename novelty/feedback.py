@@ -542,10 +542,19 @@ def online_accuracy(db: str | Path, window: str = "1d", since: str | None = None
             f"CASE WHEN {same} THEN '' ELSE s.predicted_label END, CASE WHEN {same} THEN '' ELSE f.label END "
             f"FROM feedback f JOIN scores s USING (prompt_id) WHERE s.ts IS NOT NULL "
             f"AND s.predicted_label IS NOT NULL {where}", [size, *args]))
-        rows = [(*group, n) for group, n in groups.items()]
-        prompts = dict(store.db.execute(
+        prompts = Counter(dict(store.db.execute(
             f"SELECT CAST(strftime('%s', ts) AS INTEGER) / ? AS bucket, COUNT(*) FROM scores s "
-            f"WHERE ts IS NOT NULL {where} GROUP BY bucket", [size, *args]).fetchall())
+            f"WHERE ts IS NOT NULL {where} GROUP BY bucket", [size, *args]).fetchall()))
+        # what prune deleted counts on: its labelled prompts' groups and its prompts, by minute
+        kept, kept_args = _range(since, until, "strftime('%Y-%m-%dT%H:%M:%S', minute * 60, 'unixepoch')")
+        for bucket, novel, pred, label, n in store.db.execute(
+                f"SELECT minute * 60 / ?, is_novel, predicted, label, n FROM pruned_feedback WHERE 1 {kept}",
+                [size, *kept_args]):
+            groups[bucket, novel, pred, label] += n
+        prompts.update(dict(store.db.execute(
+            f"SELECT minute * 60 / ? AS bucket, SUM(prompts) FROM pruned_counts WHERE 1 {kept} GROUP BY bucket",
+            [size, *kept_args]).fetchall()))
+        rows = [(*group, n) for group, n in groups.items()]
         (total_rows,) = store.db.execute("SELECT COUNT(*) FROM feedback").fetchone()
         (unmatched,) = store.db.execute(
             "SELECT COUNT(*) FROM feedback WHERE prompt_id NOT IN (SELECT prompt_id FROM scores)").fetchone()
@@ -571,8 +580,8 @@ def online_accuracy(db: str | Path, window: str = "1d", since: str | None = None
                         total_rows, unmatched, unjudged, pruned)
 
 
-def _range(since: str | None, until: str | None) -> tuple[str, list]:
-    conditions, args = time_bounds("s.ts", *parse_range(since, until))  # refuses an empty range, as spikes does
+def _range(since: str | None, until: str | None, column: str = "s.ts") -> tuple[str, list]:
+    conditions, args = time_bounds(column, *parse_range(since, until))  # refuses an empty range, as spikes does
     return "".join(f" AND {c}" for c in conditions), args
 
 

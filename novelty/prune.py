@@ -145,6 +145,16 @@ def _keep_counts(conn: sqlite3.Connection, gone: str) -> None:
         "INSERT INTO pruned_counts VALUES (?, ?, ?, ?, ?) ON CONFLICT(minute) DO UPDATE SET "
         "prompts = prompts + excluded.prompts, novel = novel + excluded.novel, "
         "tail_sum = tail_sum + excluded.tail_sum, tail_sum_sq = tail_sum_sq + excluded.tail_sum_sq", rows)
+    # the online accuracy of the labelled ones, grouped as feedback.online_accuracy groups them: its table
+    # kept showing those days (the demo's week lost 4 of its 7 days to a 5-day prune)
+    same = "s.predicted_label = f.label"
+    conn.execute(
+        f"INSERT INTO pruned_feedback SELECT {_MINUTE.replace('ts', 's.ts')} AS minute, s.is_novel AS novel, "
+        f"CASE WHEN {same} THEN '' ELSE s.predicted_label END AS predicted, "
+        f"CASE WHEN {same} THEN '' ELSE f.label END AS label, COUNT(*) FROM feedback f JOIN scores s USING (prompt_id) "
+        f"WHERE s.prompt_id IN {gone} AND s.ts IS NOT NULL AND s.predicted_label IS NOT NULL "
+        "GROUP BY minute, novel, predicted, label "
+        "ON CONFLICT(minute, is_novel, predicted, label) DO UPDATE SET n = n + excluded.n")
 
 
 def _prune_incident_examples(conn: sqlite3.Connection, cutoff: str) -> int:

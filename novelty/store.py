@@ -2,9 +2,10 @@
 
 Tables (stable names, see DESIGN.md): ``runs``, ``scores``, ``rejects``, ``embeddings``, ``meta``,
 ``training_labels``, ``windows``, ``incidents``, ``clusters``, ``cluster_members``, ``queue``,
-``feedback`` (true labels by ``prompt_id``, see feedback.py) and ``pruned_counts`` (what ``prune``
-deleted, counted by minute of event time, so windows counted again after a late log keep it), all
-declared here so any SQLite browser sees the whole schema from the first ``score``.
+``feedback`` (true labels by ``prompt_id``, see feedback.py), ``pruned_counts`` (what ``prune``
+deleted, counted by minute of event time, so windows counted again after a late log keep it) and
+``pruned_feedback`` (the labelled prompts it deleted, by minute, novel or not, predicted and true label,
+'' both when right: online accuracy keeps its history), all declared here so any SQLite browser sees the whole schema from the first ``score``.
 
 Embeddings are stored once per distinct text (keyed by ``text_hash``) as float16: 768 bytes at
 d = 384 instead of 1,536, and the scorer always uses these rounded vectors, so a prompt embedded
@@ -77,6 +78,9 @@ CREATE TABLE IF NOT EXISTS clusters (
 CREATE TABLE IF NOT EXISTS cluster_members (prompt_id TEXT PRIMARY KEY, cluster_id TEXT);
 CREATE TABLE IF NOT EXISTS pruned_counts (
     minute INTEGER PRIMARY KEY, prompts INTEGER, novel INTEGER, tail_sum REAL, tail_sum_sq REAL);
+CREATE TABLE IF NOT EXISTS pruned_feedback (
+    minute INTEGER, is_novel INTEGER, predicted TEXT, label TEXT, n INTEGER,
+    PRIMARY KEY (minute, is_novel, predicted, label));
 CREATE INDEX IF NOT EXISTS cluster_members_cluster ON cluster_members(cluster_id);
 CREATE TABLE IF NOT EXISTS queue (
     prompt_id TEXT PRIMARY KEY, text TEXT, text_hash TEXT, source TEXT, status TEXT,

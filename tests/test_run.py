@@ -998,4 +998,11 @@ def test_feedback_says_labels_of_pruned_prompts_will_not_match_again(tmp_path, i
     out = CliRunner().invoke(app, ["feedback", "--db", str(db)])
     assert "3 not matched to a scored prompt: not scored yet, or pruned (prune deleted the prompts before" \
         in out.output  # was: '3 not matched', which the README says join once scored
-    assert online_accuracy(db).pruned_before.startswith("2026-08-27")
+    report = online_accuracy(db)
+    assert report.pruned_before.startswith("2026-08-27")
+    assert report.total.all.labelled == 6 and report.total.all.accuracy == 1.0  # was: 3, January's days gone
+    assert [w.window_start[:10] for w in report.windows][:3] == ["2026-01-01", "2026-01-02", "2026-01-03"]
+    assert online_accuracy(db, since="2026-06-01").total.all.labelled == 3  # the range bounds them too
+    import_feedback(db, write_csv(tmp_path / "l2.csv", ["prompt_id", "label"], [("r0", "card_lost")]))
+    prune(db, "90d", now=datetime(2026, 11, 25, tzinfo=timezone.utc))  # again: nothing counted twice
+    assert online_accuracy(db).total.all.labelled == 6
