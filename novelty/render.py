@@ -152,6 +152,9 @@ def format_diagnosis(result) -> str:
             target = f" [{c.feature}]" if c.feature else ""
             lines += [f"{i}. {c.cause}{target} ({c.severity})", f"   evidence: {c.evidence}",
                       f"   do this:  {c.mitigation}"]
+    elif result.unreadable:  # 'No root cause found' over files that could not be read reads as healthy
+        lines = [f"No root cause found in the evidence that could be read; {len(result.unreadable)} of the "
+                 "evidence given could not be (under Not checked)."]
     else:
         lines = ["No root cause found in the evidence given."]
     lines += ["Not checked:"] + [f"  {n['cause']}: {n['reason']}" for n in result.not_checked]

@@ -169,3 +169,11 @@ def test_options_for_evidence_not_given_are_usage_errors(tmp_path, monkeypatch, 
     monkeypatch.chdir(tmp_path)  # was: accepted and ignored, the user thinking them applied
     out = CliRunner().invoke(app, args)
     assert out.exit_code == 2 and message in out.output
+
+
+def test_unreadable_evidence_is_not_headlined_as_no_root_cause(tmp_path):
+    (tmp_path / "g.csv").write_text("id,label,prediction\n")  # a golden file of only a header
+    out = CliRunner().invoke(app, ["diagnose", "--golden-baseline", str(tmp_path / "g.csv"),
+                                   "--golden-current", str(tmp_path / "g.csv")])
+    assert out.exit_code == 2 and out.output.startswith("No root cause found in the evidence that could be read; "
+                                                        "1 of the evidence given could not be")  # was: '... given.'
