@@ -530,8 +530,9 @@ def _save(store: Store, settings: SpikeSettings, windows: list[Window], incident
         if windows:  # a window no longer flagged (more history changed its test) keeps its row, withdrawn
             store.db.conn.execute(
                 "UPDATE incidents SET status = 'withdrawn', updated_at = ? WHERE kind = 'label_bias' "
-                "AND json_extract(details, '$.window_size') = ? AND window_start >= ? AND window_start <= ? "
-                f"AND window_start NOT IN ({','.join('?' * len(flagged)) or 'NULL'})",
+                "AND json_extract(details, '$.window_size') = ? AND window_start >= ? AND window_start <= ?"
+                # NOT IN (NULL) matches nothing: with no window flagged now, nothing was ever withdrawn
+                + (f" AND window_start NOT IN ({','.join('?' * len(flagged))})" if flagged else ""),
                 [now, size, windows[0].window_start, windows[-1].window_start, *sorted(flagged)])
 
     store.transaction(work)

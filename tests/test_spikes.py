@@ -414,3 +414,17 @@ def test_a_late_log_for_a_pruned_day_adds_to_what_the_day_had(tmp_path, monkeypa
     with sqlite3.connect(db) as conn:  # decided again now (was: the first decision's time kept)
         assert conn.execute("SELECT decided_at FROM windows WHERE window_start LIKE '2026-11-02%'").fetchone() == \
             ("2030-01-01T00:00:00Z",)
+
+
+def test_an_incident_no_longer_flagged_after_a_late_log_is_withdrawn(tmp_path):
+    db = fill(tmp_path / "m.db", [(400, 8, "a")] * 10 + [(400, 60, "b")])
+    assert [i.window_start[:10] for i in detect_spikes(db).incidents] == ["2026-11-11"]
+    store = Store(db)  # a late log: 6,000 ordinary prompts of the 11th
+    run = store.start_run(alpha=0.05, index_checksum="ck", status="done")
+    store.write_chunk([(f"late-{i}", run, "src", i, f"2026-11-11T{i % 24:02d}:{i % 60:02d}:00Z", f"known late {i}",
+                        f"late-{i}", "a", 0.8, 0.2, 0.5, int(i < 120), "t1", "a", "[]", "now") for i in range(6000)], {}, [])
+    store.finish_run(run)
+    store.close()
+    assert detect_spikes(db).incidents == []
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT status FROM incidents").fetchall() == [("withdrawn",)]  # was: open for good
