@@ -458,8 +458,8 @@ def spikes(
     retest: bool = typer.Option(False, help="Decide the windows in range afresh instead of keeping the verdicts "
                                 "of earlier runs (after changing --fdr, or to re-examine a backfill)."),
     fail_on: List[str] = typer.Option([], help="'incident': exit 1 when a window in range is flagged; "
-                                      "'new-incident': only when this run flagged it (for cron: yesterday's "
-                                      "incident does not fail every run after it)."),
+                                      "'new-incident': only for an incident no earlier run had open (for cron: "
+                                      "yesterday's incident, or today's flagged again each hour, fails once)."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Find windows with more novel prompts than expected (prediction-label bias), and the labels
@@ -482,7 +482,7 @@ def spikes(
         typer.echo(format_spikes(report))
     if "incident" in fail_on and report.incidents:
         raise typer.Exit(1)
-    if "new-incident" in fail_on and any(w.flagged and not w.decided for w in report.windows):
+    if "new-incident" in fail_on and report.new_incidents:  # was: every run while the window was in progress
         raise typer.Exit(1)
 
 

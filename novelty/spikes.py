@@ -112,11 +112,13 @@ class SpikeReport:
     windows: list[Window]
     incidents: list[Incident]
     span: tuple[str, str] | None = None  # first start and last end of all windows, the range aside
+    new_incidents: list[str] = field(default_factory=list)  # ids of incidents not open before this run
 
     def to_dict(self) -> dict:
         return {"db": self.db, "window": self.window, "alpha": self.alpha,
                 "windows": [asdict(w) for w in self.windows],
-                "incidents": [{"incident_id": i.incident_id, **asdict(i)} for i in self.incidents]}
+                "incidents": [{"incident_id": i.incident_id, **asdict(i)} for i in self.incidents],
+                "new_incidents": self.new_incidents}
 
 
 def window_seconds(text: str, limit_days: int | None = None) -> int:
@@ -163,10 +165,13 @@ def detect_spikes(db: str | Path, settings: SpikeSettings = SpikeSettings(), sin
         shown = [w for w in windows if in_range(w.window_start)]
         incidents = [_incident(store, w, windows, settings, w.decided or w.window_start in pruned)
                      for w in shown if w.flagged]
+        # new: not open before this run (a window still in progress is flagged again on every run)
+        was_open = {i for (i,) in store.db.execute("SELECT incident_id FROM incidents WHERE status = 'open'")}
+        new = [i.incident_id for i in incidents if i.incident_id not in was_open]
         if save:
             _save(store, settings, shown, incidents)
         span = (windows[0].window_start, windows[-1].window_end) if windows else None
-        return SpikeReport(str(db), settings.window, alpha, shown, incidents, span)
+        return SpikeReport(str(db), settings.window, alpha, shown, incidents, span, new)
     finally:
         store.close()
 

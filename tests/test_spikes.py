@@ -13,7 +13,7 @@ from novelty.stats import (benjamini_hochberg, excess_over_rate, excess_over_ref
 from novelty.store import SCORE_COLUMNS, Store, utc_now
 
 
-def fill(db, days, alpha=0.05, labels=("a", "b", "c"), start_day=1, hour_step=1):
+def fill(db, days, alpha=0.05, labels=("a", "b", "c"), start_day=1, hour_step=1, month="2026-11"):
     """days: list of (prompts, novel, forced_label) per day; novel prompts go to forced_label."""
     store = Store(db)
     store.bind_model("m", "r", 4)
@@ -23,7 +23,7 @@ def fill(db, days, alpha=0.05, labels=("a", "b", "c"), start_day=1, hour_step=1)
     for d, (prompts, novel, forced) in enumerate(days):
         for i in range(prompts):
             is_novel = int(i < novel)
-            ts = f"2026-11-{start_day + d:02d}T{(i * hour_step) % 24:02d}:{i % 60:02d}:00Z"
+            ts = f"{month}-{start_day + d:02d}T{(i * hour_step) % 24:02d}:{i % 60:02d}:00Z"
             label = forced if is_novel and forced else labels[i % len(labels)]
             rows.append((f"d{start_day + d}-{i}", run, "src", i, ts, f"new thing {i}" if is_novel else f"known {i}",
                          f"h{d}-{i}", label, 0.2 if is_novel else 0.8, 0.8 if is_novel else 0.2,
@@ -428,3 +428,15 @@ def test_an_incident_no_longer_flagged_after_a_late_log_is_withdrawn(tmp_path):
     assert detect_spikes(db).incidents == []
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT status FROM incidents").fetchall() == [("withdrawn",)]  # was: open for good
+
+
+def test_fail_on_new_incident_fails_once_for_a_window_still_in_progress(tmp_path):
+    today = int(utc_now()[8:10])
+    if today < 12:
+        pytest.skip("the ten quiet days before today must sit in this month")
+    db = fill(tmp_path / "m.db", [(500, 25, None)] * 10 + [(500, 100, "b")], start_day=today - 10, month=utc_now()[:7])
+    runner = CliRunner()
+    args = ["spikes", "--db", str(db), "--fail-on", "new-incident", "--json"]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 1 and len(json.loads(first.output)["new_incidents"]) == 1
+    assert runner.invoke(app, args).exit_code == 0  # was: 1 on every run until the day ended (hourly cron)
