@@ -10,6 +10,7 @@ import inspect
 import json
 import shlex
 import signal
+import sqlite3
 import sys
 import traceback
 import threading
@@ -80,6 +81,12 @@ def _user_errors() -> Iterator[None]:
     except OSError as exc:  # the file system refused a path given (name too long, permissions): input, not a bug
         where = f"{exc.filename}: " if exc.filename else ""
         typer.echo(f"error: {where}{exc.strerror or exc}", err=True)
+        raise typer.Exit(2) from None
+    except sqlite3.OperationalError as exc:  # a full disk met by a read (SQLite sorts in temporary files)
+        if "full" not in str(exc).lower():
+            raise
+        typer.echo(f"error: {exc}: free some disk space (SQLite's temporary files go to SQLITE_TMPDIR, else "
+                   "/var/tmp or /tmp), then run the same command again", err=True)
         raise typer.Exit(2) from None
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sqlite3
 from dataclasses import asdict, dataclass, field
 from typing import NamedTuple
 from datetime import datetime, timezone
@@ -25,7 +26,7 @@ from .errors import InputError
 from .logs import format_bound, sql_bound
 from .stats import (benjamini_hochberg, excess_over_rate, excess_over_reference, excess_tail, goodness_of_fit,
                     tail_weights, wilson_interval)
-from .store import Store, existing_db, utc_now
+from .store import Store, existing_db, storage_error, utc_now
 
 _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _MONDAY = 3 * 86400  # the epoch was a Thursday: shift so weeks start on Monday
@@ -244,8 +245,10 @@ def _count_windows(store: Store, settings: SpikeSettings) -> tuple[list[tuple[in
         saved = {_epoch(start): row for start, *row in conn.execute(
             "SELECT window_start, prompts, novel, tail_sum, tail_sum_sq FROM windows "
             "WHERE window_size = ? AND prompts > 0", [settings.key])}
+    except sqlite3.OperationalError as exc:  # a full disk for SQLite's sort files: said, not a traceback
+        raise storage_error(store.path, exc) from None
     finally:
-        if began:
+        if began and conn.in_transaction:  # SQLite rolled back a failed one: COMMIT would hide why
             conn.execute("COMMIT")
     span = size // step
     # a window starts at each bucket from span - 1 before the first stored one to the last, and at

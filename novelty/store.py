@@ -143,7 +143,7 @@ class Store:
             self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             _retry(self._prepare)
         except sqlite3.OperationalError as exc:
-            raise _storage_error(self.path, exc) from None
+            raise storage_error(self.path, exc) from None
         except sqlite3.DatabaseError as exc:
             raise InputError(f"{self.path} is not a novelty SQLite database ({exc})") from None
 
@@ -188,7 +188,7 @@ class Store:
         try:
             return _retry(attempt)
         except sqlite3.OperationalError as exc:
-            raise _storage_error(self.path, exc) from None
+            raise storage_error(self.path, exc) from None
 
     # -- model compatibility --------------------------------------------------------------------
     def meta(self) -> dict[str, str]:
@@ -478,10 +478,12 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
     return any(word in str(exc).lower() for word in ("locked", "busy"))
 
 
-def _storage_error(path: Path, exc: sqlite3.OperationalError) -> StorageError:
+def storage_error(path: Path, exc: sqlite3.OperationalError) -> StorageError:
+    """A StorageError saying what to do about ``exc`` (full, locked, refused)."""
     text = str(exc)
     if "full" in text.lower():
-        hint = "free some disk space, then run the same command again: finished chunks are kept"
+        hint = ("free some disk space (SQLite's temporary files go to SQLITE_TMPDIR, else /var/tmp or /tmp), "
+                "then run the same command again: finished chunks are kept")
     elif _is_busy(exc):
         hint = f"another process held it for more than {BUSY_TIMEOUT_MS // 1000} s, several times; try again"
     else:

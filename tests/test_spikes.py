@@ -440,3 +440,33 @@ def test_fail_on_new_incident_fails_once_for_a_window_still_in_progress(tmp_path
     first = runner.invoke(app, args)
     assert first.exit_code == 1 and len(json.loads(first.output)["new_incidents"]) == 1
     assert runner.invoke(app, args).exit_code == 0  # was: 1 on every run until the day ended (hourly cron)
+
+
+def test_a_full_disk_for_sqlites_sort_files_is_exit_2_with_a_message(tmp_path, monkeypatch):
+    import novelty.spikes as spikes
+
+    db = fill(tmp_path / "m.db", [(100, 5, None)] * 3)
+
+    class FullConn:  # the GROUP BY's temporary b-tree meets a full /tmp: SQLite fails and rolls back
+        def __init__(self, conn):
+            self._conn = conn
+
+        def __getattr__(self, name):
+            return getattr(self._conn, name)
+
+        def execute(self, sql, *args):
+            if "UNION ALL" in sql:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise sqlite3.OperationalError("database or disk is full")
+            return self._conn.execute(sql, *args)
+
+    class FullStore(Store):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.db.conn = FullConn(self.db.conn)
+
+    monkeypatch.setattr(spikes, "Store", FullStore)
+    out = CliRunner().invoke(app, ["spikes", "--db", str(db)])
+    assert out.exit_code == 2, out.output  # was: exit 3, 'cannot commit - no transaction is active' hiding it
+    assert "database or disk is full" in out.output and "SQLITE_TMPDIR" in out.output
