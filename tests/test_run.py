@@ -921,7 +921,7 @@ def test_a_day_mostly_rejected_is_said_in_the_score_line(monitor):
     rows = json.loads("[" + ",".join((logs / "2026-11-24.jsonl").read_text().splitlines()) + "]")
     write_jsonl(logs / "2026-11-24.jsonl", [{**r, "request_id": "same"} if i % 4 else r for i, r in enumerate(rows)])
     score = run_monitor(monitor, "2026-11-24").steps[0]
-    assert "149 rejected" in score.reason and "74% of rows rejected, most for: duplicate id" in score.reason
+    assert "148 rejected" in score.reason and "74% of rows rejected, most for: duplicate id" in score.reason
 
 
 def test_labels_of_prompts_logged_without_a_prediction_say_so(monitor):

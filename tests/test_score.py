@@ -193,6 +193,14 @@ def test_duplicate_ids_in_one_run_are_rejected_not_dropped(tmp_path, index):
     assert reject["line"] == 3 and "duplicate id 'a'" in reject["reason"] and reject["raw"] == "three"
 
 
+def test_a_row_delivered_twice_in_one_run_is_skipped_as_a_rerun_skips_it(tmp_path, index):
+    row = [{"id": f"r{i}", "prompt": f"question {i}"} for i in range(5)]
+    log = write_jsonl(tmp_path / "twice.jsonl", row + row[:3] + [{"id": "r0", "prompt": "another text"}])
+    result = score_files([log], index, tmp_path / "m.db", columns=Columns(id="id", time=None), chunk_rows=3)
+    assert (result.scored, result.skipped, result.rejected) == (5, 3, 1)  # was: 5, 0, 4 (three 'duplicate id')
+    assert "duplicate id 'r0'" in rows(tmp_path / "m.db", "SELECT reason FROM rejects")[0]["reason"]
+
+
 def test_an_id_an_earlier_run_used_for_another_text_is_rejected_not_skipped(tmp_path, index):
     db, columns = tmp_path / "m.db", Columns(id="id", time=None)
     score_files([write_jsonl(tmp_path / "d1.jsonl", [{"id": "1", "prompt": "hello one"}])], index, db, columns=columns)

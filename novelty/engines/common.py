@@ -127,6 +127,7 @@ class Gate:
     def __init__(self, sink, dimension: int, redact: bool = False, redact_before_embed: bool = False):
         self.sink, self.dimension, self.run_id = sink, dimension, 0
         self.in_flight: dict[str, int] = {}
+        self.in_flight_texts: dict[str, str] = {}  # their text hashes: the same row again is no conflict
         self.untimed: dict[str, bool] = {}
         self.redact = redact_text if redact or redact_before_embed else None
         self.redact_before_embed = redact_before_embed
@@ -186,6 +187,7 @@ class Gate:
 
     def written(self) -> None:
         self.in_flight.clear()
+        self.in_flight_texts.clear()
 
     def _untimed(self, source: str) -> bool:
         """Whether an earlier run stored rows of ``source`` without a time (asked once a run)."""
@@ -227,7 +229,9 @@ class Gate:
             self.sink.move_ids(moves)
             earlier.update({new: earlier[old] for new, _, old in moves})
         stored = self.sink.text_hashes([pid for pid in ids if earlier.get(pid, self.run_id) != self.run_id])
+        this_run = self.sink.text_hashes([pid for pid in ids if earlier.get(pid) == self.run_id])
         first_line: dict[str, int] = {}
+        first_text: dict[str, str] = {}
         todo = []
         for i, pid in enumerate(ids):
             if pid in stored and stored[pid] not in (text_hash(batch.texts[i]), text_hash(originals[i])) \
@@ -240,14 +244,20 @@ class Gate:
                     any(earlier.get(other, self.run_id) != self.run_id for other in original_ids.get(i, ())):
                 counts.skipped += 1
             elif pid in earlier or pid in first_line or pid in self.in_flight:
+                first = first_text.get(pid) or self.in_flight_texts.get(pid) or this_run.get(pid)
+                if first in (text_hash(batch.texts[i]), text_hash(originals[i]), text_hash(redact_text(originals[i]))):
+                    counts.skipped += 1  # the same row again (a shipper delivering at least once): as a rerun skips it
+                    continue
                 where = f"line {first_line[pid]}" if pid in first_line else "an earlier chunk"
                 rejects.append(reject_row(self.run_id, batch.source, batch.lines[i],
                                           f"duplicate id {pid!r} in this run (first on {where})",
                                           batch.texts[i]))
             else:
                 first_line[pid] = batch.lines[i]
+                first_text[pid] = text_hash(batch.texts[i])
                 todo.append(i)
         self.in_flight.update(first_line)
+        self.in_flight_texts.update(first_text)
         return todo
 
 
