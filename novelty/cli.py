@@ -414,9 +414,9 @@ def _warn_other_alphas(db: Path, result) -> None:
                          if abs(a - result.alpha) > 1e-12})
     if others and result.scored:
         typer.echo(f"warning: this run flagged prompts at alpha {result.alpha:g}, earlier runs in {db} at "
-                   f"{', '.join(f'{a:g}' for a in others)}: `novelty spikes` compares days by these flags, so "
-                   "days scored at different alphas differ by that alone; score every day at one alpha",
-                   err=True)
+                   f"{', '.join(f'{a:g}' for a in others)}: `novelty spikes` now counts every day at "
+                   f"{result.alpha:g} from the stored p-values, but clusters, the queue and the novel counts of "
+                   "`score` and `report` keep each run's flags; score every day at one alpha", err=True)
 
 
 SCORE_FAILURES = {"rejects": lambda r: r.rejected > 0, "novel": lambda r: r.novel_p_value < 1e-3}

@@ -161,10 +161,10 @@ def detect_spikes(db: str | Path, settings: SpikeSettings = SpikeSettings(), sin
     try:
         alpha = store.latest_alpha()
         decided = {} if retest else _decided(store, settings, in_range)
-        counts, pruned = _count_windows(store, settings)
+        counts, pruned = _count_windows(store, settings, alpha)
         windows = _test(counts, settings, alpha, decided, in_range)
         shown = [w for w in windows if in_range(w.window_start)]
-        incidents = [_incident(store, w, windows, settings, w.decided or w.window_start in pruned)
+        incidents = [_incident(store, w, windows, settings, w.decided or w.window_start in pruned, alpha)
                      for w in shown if w.flagged]
         # new: not open before this run (a window still in progress is flagged again on every run)
         was_open = {i for (i,) in store.db.execute("SELECT incident_id FROM incidents WHERE status = 'open'")}
@@ -209,9 +209,17 @@ def parse_bound(value: str | None, flag: str) -> str | None:
 
 
 # -- counting ---------------------------------------------------------------------------------------
-def _count_windows(store: Store, settings: SpikeSettings) -> tuple[list[tuple[int, int, int, float, float]], set[str]]:
-    """(start in epoch seconds, prompts, novel, sum and sum of squares of the tail weights) for every
-    window from the first to the last; and the starts of the windows counted as saved.
+def _novel(alpha: float | None) -> str:
+    """SQL for 'novel at ``alpha``' (the latest run's): from the stored p-value, so days scored at
+    another alpha count alike (is_novel at 0.01 against 0.05 made a quiet day a 5.6x spike)."""
+    return "is_novel" if alpha is None else f"(p_value <= {float(alpha)!r})"
+
+
+def _count_windows(store: Store, settings: SpikeSettings, alpha: float | None = None
+                   ) -> tuple[list[tuple[int, int, int, float, float]], set[str]]:
+    """(start in epoch seconds, prompts, novel at ``alpha``, sum and sum of squares of the tail
+    weights) for every window from the first to the last; and the starts of the windows counted as
+    saved.
 
     What ``prune`` deleted counts on from ``pruned_counts``, so pruning old prompts deletes text, not
     history: the listed counts and the baseline of later windows stay the same, and a late log for a
@@ -232,7 +240,7 @@ def _count_windows(store: Store, settings: SpikeSettings) -> tuple[list[tuple[in
         # prompts to is counted whole again, its pruned prompts too
         kept_bucket = "(minute * 60 + ?) / ?"
         rows = list(conn.execute(
-            f"SELECT bucket, SUM(n), SUM(k) FROM (SELECT {bucket} AS bucket, COUNT(*) AS n, SUM(is_novel) AS k "
+            f"SELECT bucket, SUM(n), SUM(k) FROM (SELECT {bucket} AS bucket, COUNT(*) AS n, SUM({_novel(alpha)}) AS k "
             "FROM scores WHERE ts IS NOT NULL GROUP BY bucket UNION ALL "
             f"SELECT {kept_bucket} AS bucket, SUM(prompts), SUM(novel) FROM pruned_counts GROUP BY bucket) "
             "GROUP BY bucket ORDER BY bucket", [offset, step, offset, step]))
@@ -432,7 +440,7 @@ def _cusum_statistic(previous: float, p_value: float, settings: SpikeSettings) -
 
 # -- incidents --------------------------------------------------------------------------------------
 def _incident(store: Store, window: Window, windows: list[Window], settings: SpikeSettings,
-              as_saved: bool = False) -> Incident:
+              as_saved: bool = False, alpha: float | None = None) -> Incident:
     """The incident of a flagged window. ``as_saved``: a decided window's incident as it was saved, and
     a retested one's examples and labels as saved, since its prompts may be pruned."""
     saved = _saved_incident(store, window, settings) if as_saved else None
@@ -448,7 +456,7 @@ def _incident(store: Store, window: Window, windows: list[Window], settings: Spi
         "baseline": window.baseline, "detectors": list(window.detectors), "q_value": window.q_value,
         "cusum": window.cusum, "first_flagged": _first_flagged(window, windows),
         **({key: saved.details[key] for key in _FROM_PROMPTS if key in saved.details} if saved else
-           {"top_novel": _top_novel(store, window), **_labels(store, window, expected)})}
+           {"top_novel": _top_novel(store, window, alpha), **_labels(store, window, expected, alpha)})}
     return Incident("label_bias", window.window_start, window.window_end, severity,
                     window.p_value if window.p_value is not None else 1.0, details)
 
@@ -482,16 +490,16 @@ def _first_flagged(window: Window, windows: list[Window]) -> str:
     return windows[position].window_start
 
 
-def _top_novel(store: Store, window: Window, limit: int = 5) -> list[dict]:
+def _top_novel(store: Store, window: Window, alpha: float | None = None, limit: int = 5) -> list[dict]:
     return list(store.db.query(
         "SELECT text, MIN(similarity) AS similarity, predicted_label, nearest_label FROM scores "
-        "WHERE is_novel = 1 AND ts >= ? AND ts < ? GROUP BY lower(text) ORDER BY similarity LIMIT ?",
+        f"WHERE {_novel(alpha)} AND ts >= ? AND ts < ? GROUP BY lower(text) ORDER BY similarity LIMIT ?",
         [sql_bound(window.window_start), sql_bound(window.window_end), limit]))
 
 
-def _labels(store: Store, window: Window, expected: float) -> dict:
+def _labels(store: Store, window: Window, expected: float, alpha: float | None = None) -> dict:
     rows = list(store.db.execute(
-        "SELECT predicted_label, COUNT(*), SUM(is_novel) FROM scores WHERE ts >= ? AND ts < ? "
+        f"SELECT predicted_label, COUNT(*), SUM({_novel(alpha)}) FROM scores WHERE ts >= ? AND ts < ? "
         "AND predicted_label IS NOT NULL GROUP BY predicted_label",
         [sql_bound(window.window_start), sql_bound(window.window_end)]))
     if not rows:

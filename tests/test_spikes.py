@@ -470,3 +470,23 @@ def test_a_full_disk_for_sqlites_sort_files_is_exit_2_with_a_message(tmp_path, m
     out = CliRunner().invoke(app, ["spikes", "--db", str(db)])
     assert out.exit_code == 2, out.output  # was: exit 3, 'cannot commit - no transaction is active' hiding it
     assert "database or disk is full" in out.output and "SQLITE_TMPDIR" in out.output
+
+
+def test_days_scored_at_another_alpha_are_counted_at_the_latest_one(tmp_path):
+    db = tmp_path / "m.db"
+    store = Store(db)
+    store.bind_model("m", "r", 4)
+    for days, alpha in ((range(1, 11), 0.01), (range(11, 12), 0.05)):  # the last day scored at the default
+        run = store.start_run(alpha=alpha, index_checksum="ck", status="done")
+        rows = []
+        for day in days:
+            for i in range(400):  # the same traffic every day: 2 % below p 0.01, 4 % more below 0.05
+                p = 0.005 if i < 8 else 0.03 if i < 24 else 0.5
+                rows.append((f"d{day}-{i}", run, "src", i, f"2026-11-{day:02d}T{i % 24:02d}:{i % 60:02d}:00Z",
+                             f"text {i}", f"h{i}", "a", 0.5, 0.5, p, int(p <= alpha), "t1", "a", "[]", "now"))
+        store.write_chunk(rows, {}, [])
+        store.finish_run(run)
+    store.close()
+    report = detect_spikes(db)
+    assert report.incidents == []  # was: the 11th 'high', 3x the expected rate, from the alpha alone
+    assert {w.novel for w in report.windows} == {24}  # every day counted at alpha 0.05 from its p-values
