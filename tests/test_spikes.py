@@ -490,3 +490,33 @@ def test_days_scored_at_another_alpha_are_counted_at_the_latest_one(tmp_path):
     report = detect_spikes(db)
     assert report.incidents == []  # was: the 11th 'high', 3x the expected rate, from the alpha alone
     assert {w.novel for w in report.windows} == {24}  # every day counted at alpha 0.05 from its p-values
+
+
+def _uniform_days(db, days, per_hour=20, seed=0, spike_day=None):
+    """Quiet traffic: p-values uniform, novel at 0.05; on ``spike_day`` a fifth more prompts of a new topic."""
+    rng = np.random.default_rng(seed)
+    store = Store(db)
+    store.bind_model("m", "r", 4)
+    run = store.start_run(alpha=0.05, index_checksum="ck", status="done")
+    rows = []
+    for day in range(1, days + 1):
+        for hour in range(24):
+            n = per_hour + (per_hour // 5 if day == spike_day else 0)
+            for i in range(n):
+                p = float(rng.uniform(0.0005, 0.01)) if day == spike_day and i >= per_hour else float(rng.uniform())
+                rows.append((f"d{day}-{hour}-{i}", run, "src", i, f"2026-10-{day:02d}T{hour:02d}:{i % 60:02d}:00Z",
+                             f"t{day}-{hour}-{i}", f"h{day}-{hour}-{i}", "a", 0.5, 0.5, p, int(p <= 0.05), "t1", "a",
+                             "[]", "now"))
+    store.write_chunk(rows, {}, [])
+    store.finish_run(run)
+    store.close()
+    return db
+
+
+def test_sliding_windows_raise_no_more_false_alarms_than_fixed_ones(tmp_path):
+    settings = SpikeSettings(window="1d", step="6h")
+    alarms = sum(len(detect_spikes(_uniform_days(tmp_path / f"q{seed}.db", 30, seed=seed), settings,
+                                   save=False).incidents) for seed in range(4))
+    assert alarms <= 1  # 4 x 30 quiet days; was: 4 (overlapping windows pooled as independent ones)
+    spiked = detect_spikes(_uniform_days(tmp_path / "s.db", 30, spike_day=25), settings, save=False)
+    assert {i.window_start[:10] for i in spiked.incidents} >= {"2026-10-25"}
