@@ -103,10 +103,11 @@ def gather(db: str | Path, reference: str | Path | None = None, current: str | P
            serving: str | Path | None = None, key: str | None = None,
            golden_baseline: str | Path | None = None, golden_current: str | Path | None = None,
            index_dir: str | Path | None = None, window: str = "1d", until: str | None = None,
-           spike_settings: SpikeSettings | None = None) -> ReportData:
+           spike_settings: SpikeSettings | None = None, clusters: list | None = None) -> ReportData:
     """Run the diagnosis (as ``novelty diagnose`` would) and read what the report shows. ``until``
     ends the evidence, the verdict's and the charts' alike (``novelty run`` for an earlier date: its
-    page shows that day as it was, not the newest)."""
+    page shows that day as it was, not the newest). ``clusters``: the clusters to show instead of the
+    stored ones (``find_clusters`` of a backfilled date, not saved: its page shows what its run found)."""
     existing_db(db)
     drift_report, profiles = None, None
     if reference and current:
@@ -122,7 +123,7 @@ def gather(db: str | Path, reference: str | Path | None = None, current: str | P
     store = Store(db)
     try:
         windows = _windows(store, window, since_ts, until_ts)
-        clusters, clusters_total = _clusters(store, since_ts, until_ts)
+        clusters, clusters_total = _clusters(store, since_ts, until_ts) if clusters is None else _found(clusters)
         drift_rows = _drift_rows(drift_report, profiles)
         return ReportData(
             db=str(db), generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -347,6 +348,14 @@ def _clusters(store: Store, since: str | None, until: str | None) -> tuple[list[
             "SELECT DISTINCT s.text FROM scores s JOIN cluster_members m USING (prompt_id) "
             "WHERE m.cluster_id = ? ORDER BY s.ts DESC LIMIT ?", [c["cluster_id"], MEMBERS_SHOWN])]}
             for c in rows], total
+
+
+def _found(clusters: list) -> tuple[list[dict], int]:
+    """Cards of clusters found but not stored (``clusters.Cluster``), their examples as their prompts."""
+    rows = sorted((c.to_dict() for c in clusters), key=lambda c: -c["size"])
+    days = sorted({d for c in rows[:MAX_CLUSTERS] for d in c["daily"]})
+    return [{**c, "spark": charts.sparkline(c["daily"], days), "members": c["examples"][:MEMBERS_SHOWN]}
+            for c in rows[:MAX_CLUSTERS]], len(rows)
 
 
 def _as_of(store: Store, rows: list[dict], until: str) -> list[dict]:

@@ -150,6 +150,7 @@ class _Job:
         self.golden_accuracy: tuple[float, int] | None = None
         self.diagnosis: Diagnosis | None = None
         self.report_path: str | None = None
+        self.found_clusters: list | None = None  # a backfilled date's clusters, not saved: its page shows them
         self.end = datetime.combine(day + timedelta(days=1), datetime.min.time())
         self.until = self.end.strftime("%Y-%m-%d")  # evidence ends with the run date
 
@@ -346,6 +347,8 @@ class _Job:
                               min_size=self.cfg["clusters.min_size"], save=not later)
         if not later:
             self.record_clustered()
+        else:  # the date's page shows what this run found (the stored view is a later date's)
+            self.found_clusters = found
         kept = "; not saved, as a later date has run (the stored clusters are its)" if later else ""
         if not found:
             return Step("clusters", "ran",
@@ -387,7 +390,8 @@ class _Job:
         result = write_report(self.db, out, reference=drift_files[0], current=drift_files[1],
                               ignore=set(c["drift.ignore"]), golden_baseline=golden_files[0],
                               golden_current=golden_files[1], index_dir=c.path("index.dir"), window=c["spikes.window"],
-                              until=self.until, spike_settings=self.spike_settings())
+                              until=self.until, spike_settings=self.spike_settings(),
+                              clusters=self.found_clusters)
         self.report_path = result.out
         return Step("report", "ran", f"wrote {result.out}")
 
