@@ -66,3 +66,19 @@ def test_the_most_novel_prompts_are_distinct_texts_in_both_sinks(tmp_path, index
     for result in (score_files([log], index, tmp_path / "m.db"), score_files([log], index, None, out_parquet=tmp_path / "lake")):
         texts = [r["text"].lower() for r in result.top_novel]
         assert texts and len(texts) == len(set(texts)), texts  # was the same question 3-4 times
+
+
+def test_ray_init_does_not_keep_its_own_sigterm_handler():
+    import signal
+
+    from novelty.engines.ray import _own_sigterm
+
+    def ours(signum, frame):
+        pass
+    before = signal.signal(signal.SIGTERM, ours)
+    try:
+        with _own_sigterm():  # ray.init installs sys.exit(15) and a C++ stack dump: exit 15, not 143
+            signal.signal(signal.SIGTERM, lambda signum, frame: None)
+        assert signal.getsignal(signal.SIGTERM) is ours
+    finally:
+        signal.signal(signal.SIGTERM, before)

@@ -18,7 +18,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import tempfile
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Sequence
 
@@ -50,6 +53,20 @@ def require_ray():
     return ray
 
 
+@contextmanager
+def _own_sigterm():
+    """Keep this process's SIGTERM handler across ``ray.init``, which installs its own (sys.exit(15),
+    and a C++ stack dump on stderr): a killed --engine ray run then unwinds as the local engine's does,
+    exit 143 and 'run the same command again'."""
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGTERM) if main else None
+    try:
+        yield
+    finally:
+        if main and previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
 def _reachable(address: str, timeout: float = 10.0) -> None:
     """Fail in seconds on a HOST:PORT nothing listens at: ray.init retries such an address for many
     minutes, printing warnings about other addresses, without an error. 'auto' and 'local' pass."""
@@ -74,12 +91,14 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> int:
         if address:
             _reachable(address)
             try:
-                ray.init(address=address, **quiet)
+                with _own_sigterm():
+                    ray.init(address=address, **quiet)
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 raise InputError(f"cannot join the Ray cluster at --ray-address {address!r} ({exc}); "
                                  "give HEAD:6379, or 'auto' on a node of the cluster") from None
         else:
-            ray.init(num_cpus=num_cpus, include_dashboard=False, **quiet)
+            with _own_sigterm():
+                ray.init(num_cpus=num_cpus, include_dashboard=False, **quiet)
     logging.getLogger("ray.data").setLevel(logging.ERROR)  # per-dataset chatter; failures raise anyway
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
