@@ -98,8 +98,9 @@ def format_spikes(report) -> str:
     for w in report.windows:
         expected = f"{w.expected_rate:7.1%}" if w.expected_rate is not None else "      -"
         p = p_short(w.p_value, 8)
-        lines.append(f"  {w.window_start}  {w.prompts:7,}  {w.novel:5,}  {w.novel_rate:5.1%}  "
-                     f"[{w.ci_low:5.1%}, {w.ci_high:5.1%}]  {expected}  {p}  "
+        rate = f"{w.novel_rate:5.1%}  [{w.ci_low:5.1%}, {w.ci_high:5.1%}]" if w.prompts else \
+            f"{'-':>5}  {'no prompts':<14}"  # was '0.0%  [0.0%, 100.0%]': a clean day to the eye
+        lines.append(f"  {w.window_start}  {w.prompts:7,}  {w.novel:5,}  {rate}  {expected}  {p}  "
                      f"{'+'.join(w.detectors) if w.flagged else ''}")
     if not report.incidents and all(w.p_value is None for w in report.windows):
         lines.append("No window was tested: each had fewer prompts than --min-prompts, or nothing to compare "

@@ -520,3 +520,12 @@ def test_sliding_windows_raise_no_more_false_alarms_than_fixed_ones(tmp_path):
     assert alarms <= 1  # 4 x 30 quiet days; was: 4 (overlapping windows pooled as independent ones)
     spiked = detect_spikes(_uniform_days(tmp_path / "s.db", 30, spike_day=25), settings, save=False)
     assert {i.window_start[:10] for i in spiked.incidents} >= {"2026-10-25"}
+
+
+def test_a_window_without_prompts_is_shown_as_such_not_as_a_clean_zero(tmp_path):
+    from novelty.render import format_spikes
+
+    db = fill(tmp_path / "m.db", [(100, 5, None)] * 3)
+    fill(db, [(100, 5, None)], start_day=5)
+    line = next(l for l in format_spikes(detect_spikes(db)).splitlines() if l.strip().startswith("2026-11-04"))
+    assert "no prompts" in line and "0.0%" not in line  # was: '0.0%  [ 0.0%, 100.0%]'
