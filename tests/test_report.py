@@ -232,3 +232,13 @@ def test_until_counts_the_clusters_as_they_stood_then(tmp_path):
     store.db.conn.commit()
     store.close()
     assert all(set(c["daily"]) == {"2026-11-23"} for c in gather(db, until="2026-11-24").clusters)  # was: the 24th
+
+
+def test_a_database_of_rejected_rows_only_says_no_prompt_was_scored(tmp_path, index):
+    from conftest import write_jsonl
+    from novelty import score_files
+
+    score_files([write_jsonl(tmp_path / "bad.jsonl", ["not json", "still not"])], index, tmp_path / "m.db")
+    page = write_report(tmp_path / "m.db", tmp_path / "r.html").out
+    text = open(page, encoding="utf-8").read()
+    assert "no prompt scored yet" in text and "prompts from ?" not in text  # was: 'prompts from ? to ? UTC'
