@@ -465,8 +465,9 @@ def spikes(
     retest: bool = typer.Option(False, help="Decide the windows in range afresh instead of keeping the verdicts "
                                 "of earlier runs (after changing --fdr, or to re-examine a backfill)."),
     fail_on: List[str] = typer.Option([], help="'incident': exit 1 when a window in range is flagged; "
-                                      "'new-incident': only for an incident no earlier run had open (for cron: "
-                                      "yesterday's incident, or today's flagged again each hour, fails once)."),
+                                      "'new-incident': once per spike: not again for a window that touches one "
+                                      "an earlier --fail-on new-incident run failed on (for cron: an ongoing "
+                                      "spike, or today's window flagged again each hour, fails once)."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Find windows with more novel prompts than expected (prediction-label bias), and the labels
@@ -490,6 +491,10 @@ def spikes(
     if "incident" in fail_on and report.incidents:
         raise typer.Exit(1)
     if "new-incident" in fail_on and report.new_incidents:  # was: every run while the window was in progress
+        from .spikes import mark_alerted
+
+        with _user_errors():
+            mark_alerted(db, report)  # once: not again for this spike, whatever runs in between
         raise typer.Exit(1)
 
 

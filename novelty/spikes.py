@@ -113,7 +113,7 @@ class SpikeReport:
     windows: list[Window]
     incidents: list[Incident]
     span: tuple[str, str] | None = None  # first start and last end of all windows, the range aside
-    new_incidents: list[str] = field(default_factory=list)  # ids of incidents not open before this run
+    new_incidents: list[str] = field(default_factory=list)  # ids of incidents no alert was raised for yet
 
     def to_dict(self) -> dict:
         return {"db": self.db, "window": self.window, "alpha": self.alpha,
@@ -166,13 +166,30 @@ def detect_spikes(db: str | Path, settings: SpikeSettings = SpikeSettings(), sin
         shown = [w for w in windows if in_range(w.window_start)]
         incidents = [_incident(store, w, windows, settings, w.decided or w.window_start in pruned, alpha)
                      for w in shown if w.flagged]
-        # new: not open before this run (a window still in progress is flagged again on every run)
-        was_open = {i for (i,) in store.db.execute("SELECT incident_id FROM incidents WHERE status = 'open'")}
-        new = [i.incident_id for i in incidents if i.incident_id not in was_open]
+        # new: touching no window an alert was raised for (``mark_alerted``); a window in progress is
+        # flagged on every run, a sliding one under a new start each step, an ongoing spike day after day
+        raised = list(store.db.execute("SELECT window_start, window_end FROM alerted WHERE window_size = ?",
+                                       [settings.key]))
+        new = [i.incident_id for i in incidents
+               if not any(start <= i.window_end and i.window_start <= end for start, end in raised)]
         if save:
             _save(store, settings, shown, incidents)
         span = (windows[0].window_start, windows[-1].window_end) if windows else None
         return SpikeReport(str(db), settings.window, alpha, shown, incidents, span, new)
+    finally:
+        store.close()
+
+
+def mark_alerted(db: str | Path, report: SpikeReport) -> None:
+    """Record that an alert was raised for ``report``'s new incidents (``spikes --fail-on
+    new-incident`` does, when it fails): they, and windows touching theirs, are not new again."""
+    store = Store(db)
+    try:
+        now = utc_now()
+        store.transaction(lambda: store.db.conn.executemany(
+            "INSERT OR IGNORE INTO alerted VALUES (?, ?, ?, ?, ?)",
+            [(i.incident_id, i.details.get("window_size"), i.window_start, i.window_end, now)
+             for i in report.incidents if i.incident_id in report.new_incidents]))
     finally:
         store.close()
 

@@ -5,7 +5,8 @@ Tables (stable names, see DESIGN.md): ``runs``, ``scores``, ``rejects``, ``embed
 ``feedback`` (true labels by ``prompt_id``, see feedback.py), ``pruned_counts`` (what ``prune``
 deleted, counted by minute of event time, so windows counted again after a late log keep it) and
 ``pruned_feedback`` (the labelled prompts it deleted, by minute, novel or not, predicted and true label,
-'' both when right: online accuracy keeps its history), all declared here so any SQLite browser sees the whole schema from the first ``score``.
+'' both when right: online accuracy keeps its history) and ``alerted`` (the incidents a
+``spikes --fail-on new-incident`` run failed on), all declared here so any SQLite browser sees the whole schema from the first ``score``.
 
 Embeddings are stored once per distinct text (keyed by ``text_hash``) as float16: 768 bytes at
 d = 384 instead of 1,536, and the scorer always uses these rounded vectors, so a prompt embedded
@@ -78,6 +79,8 @@ CREATE TABLE IF NOT EXISTS clusters (
 CREATE TABLE IF NOT EXISTS cluster_members (prompt_id TEXT PRIMARY KEY, cluster_id TEXT);
 CREATE TABLE IF NOT EXISTS pruned_counts (
     minute INTEGER PRIMARY KEY, prompts INTEGER, novel INTEGER, tail_sum REAL, tail_sum_sq REAL);
+CREATE TABLE IF NOT EXISTS alerted (
+    incident_id TEXT PRIMARY KEY, window_size TEXT, window_start TEXT, window_end TEXT, alerted_at TEXT);
 CREATE TABLE IF NOT EXISTS pruned_feedback (
     minute INTEGER, is_novel INTEGER, predicted TEXT, label TEXT, n INTEGER,
     PRIMARY KEY (minute, is_novel, predicted, label));

@@ -529,3 +529,16 @@ def test_a_window_without_prompts_is_shown_as_such_not_as_a_clean_zero(tmp_path)
     fill(db, [(100, 5, None)], start_day=5)
     line = next(l for l in format_spikes(detect_spikes(db)).splitlines() if l.strip().startswith("2026-11-04"))
     assert "no prompts" in line and "0.0%" not in line  # was: '0.0%  [ 0.0%, 100.0%]'
+
+
+def test_fail_on_new_incident_fails_once_whatever_ran_before_and_with_sliding_windows(tmp_path):
+    runner = CliRunner()
+    db = fill(tmp_path / "m.db", [(500, 25, None)] * 10 + [(500, 100, "b")])
+    detect_spikes(db)  # a plain spikes run (or report, or run) saved the incident as open first
+    args = ["spikes", "--db", str(db), "--fail-on", "new-incident"]
+    assert runner.invoke(app, args).exit_code == 1  # was: 0, the alert swallowed
+    assert runner.invoke(app, args).exit_code == 0
+    slid = fill(tmp_path / "s.db", [(500, 25, None)] * 10 + [(500, 100, "b")] * 2)
+    sliding = [*args[:2], str(slid), *args[3:], "--step", "6h"]
+    assert runner.invoke(app, sliding).exit_code == 1
+    assert runner.invoke(app, sliding).exit_code == 0  # the windows 6 h on touch the one alerted
