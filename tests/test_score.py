@@ -199,6 +199,9 @@ def test_a_row_delivered_twice_in_one_run_is_skipped_as_a_rerun_skips_it(tmp_pat
     result = score_files([log], index, tmp_path / "m.db", columns=Columns(id="id", time=None), chunk_rows=3)
     assert (result.scored, result.skipped, result.rejected) == (5, 3, 1)  # was: 5, 0, 4 (three 'duplicate id')
     assert "duplicate id 'r0'" in rows(tmp_path / "m.db", "SELECT reason FROM rejects")[0]["reason"]
+    lake = score_files([log], index, None, out_parquet=tmp_path / "lake", columns=Columns(id="id", time=None),
+                       chunk_rows=3)
+    assert (lake.scored, lake.skipped, lake.rejected) == (5, 3, 1)  # the same with --out-parquet (was 5, 0, 4)
 
 
 def test_an_id_an_earlier_run_used_for_another_text_is_rejected_not_skipped(tmp_path, index):

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from ..errors import InputError
 from ..store import REJECT_COLUMNS, SCORE_COLUMNS, Store, utc_now
 
-_NOVELTY, _IS_NOVEL, _TEXT = (SCORE_COLUMNS.index(c) for c in ("novelty", "is_novel", "text"))
+_NOVELTY, _IS_NOVEL, _TEXT, _HASH = (SCORE_COLUMNS.index(c) for c in ("novelty", "is_novel", "text", "text_hash"))
 _TYPES = {"run_id": pa.int64(), "line": pa.int64(), "is_novel": pa.int8(), "similarity": pa.float64(),
           "novelty": pa.float64(), "p_value": pa.float64(), "vector": pa.binary(), "cached": pa.binary(),
           "fresh": pa.binary()}
@@ -53,7 +53,7 @@ class ParquetSink:
             (self.folder / part).mkdir(parents=True, exist_ok=True)
         self.run: dict = {}
         self.parts = 0
-        self.ids: set[str] = set()  # ids written by this run, to reject repeats like the Store does
+        self.ids: dict[str, str] = {}  # ids written by this run and their text hashes, to judge repeats as the Store does
         self.top: list[tuple] = []
         self.top_texts: set[str] = set()
 
@@ -87,7 +87,9 @@ class ParquetSink:
         pass  # never called: existing_ids knows no earlier run
 
     def text_hashes(self, prompt_ids: Sequence[str]) -> dict[str, str]:
-        return {}  # no earlier run to compare with: the lake de-duplicates on prompt_id
+        """Of this run's rows (no earlier run to compare with): a row delivered twice is skipped, an id
+        given another text set aside, as with SQLite."""
+        return {pid: self.ids[pid] for pid in prompt_ids if pid in self.ids}
 
     def cached_vectors(self, hashes: Sequence[str], dimension: int) -> dict[str, np.ndarray]:
         return {}
@@ -101,7 +103,7 @@ class ParquetSink:
         self._shard("embeddings", ("text_hash", "vector"),
                     [(k, np.asarray(v, dtype=np.float16).tobytes()) for k, v in vectors.items()])
         self._shard("rejects", REJECT_COLUMNS, [tuple(r[c] for c in REJECT_COLUMNS) for r in rejects])
-        self.ids.update(row[0] for row in scores)
+        self.ids.update((row[0], row[_HASH]) for row in scores)
         for row in scores:
             text = row[_TEXT].lower() if row[_IS_NOVEL] else None
             if text is not None and text not in self.top_texts:  # distinct texts, as the SQLite store lists
