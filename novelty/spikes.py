@@ -390,7 +390,7 @@ def _drafts(counts, settings: SpikeSettings, alpha: float | None, decided: dict[
     span = size // (window_seconds(settings.step) if settings.step else size)
     history: list[tuple[int, int, float, float]] = []  # earlier windows that were not flagged
     drafts, cusum, frozen = [], 0.0, None
-    for position, (start, prompts, novel, s1, s2) in enumerate(counts):
+    for start, prompts, novel, s1, s2 in counts:
         # sliding windows overlap their neighbours: the baseline only uses windows that overlap neither
         # this one nor each other (every span-th one back: 14 windows 6 h apart each counted a prompt
         # about 4 times, a baseline 4x surer than it was: 6 false alarms a hundred quiet days, not 1)
@@ -402,7 +402,8 @@ def _drafts(counts, settings: SpikeSettings, alpha: float | None, decided: dict[
         p = min(1.0, *_weighted(p_tail, p_count, settings)) if tested else None
         if cusum == 0.0:  # a new excursion starts: compare it with what came before it began
             frozen = null
-        if tested and frozen is not None and position % span == 0:  # on windows that do not overlap, as above
+        # sliding: on the windows of the fixed grid alone (clock-aligned: a backfill does not shift them)
+        if tested and frozen is not None and (span == 1 or start % size == 0):
             cusum = _cusum_statistic(cusum, frozen.tail_p(prompts, s1, settings.tail), settings)
         stored = decided.get(_iso(start))
         if stored and prompts > stored[6]:  # a late log added prompts: test the window again
