@@ -242,3 +242,7 @@ def test_a_database_of_rejected_rows_only_says_no_prompt_was_scored(tmp_path, in
     page = write_report(tmp_path / "m.db", tmp_path / "r.html").out
     text = open(page, encoding="utf-8").read()
     assert "no prompt scored yet" in text and "prompts from ?" not in text  # was: 'prompts from ? to ? UTC'
+    score_files([write_jsonl(tmp_path / "untimed.jsonl", [{"prompt": "hello"}, {"prompt": "hi there"}])], index,
+                tmp_path / "m.db", columns=__import__("novelty.logs").logs.Columns(time=None))
+    text = open(write_report(tmp_path / "m.db", tmp_path / "r.html").out, encoding="utf-8").read()
+    assert "2 prompts logged without a time" in text and "no prompt scored yet" not in text
