@@ -184,7 +184,7 @@ def _card(c: Cause, db: str, growing: dict | None, by_start: dict, feature: dict
             "command": None,
             "examples": c.details.get("top_novel", [])[:3], "since": flagged[0][:10] if flagged else ""}
     if c.cause == "label_bias":
-        target = f"--cluster {growing['cluster_id']}" if growing else "--max-p-value 0.01"
+        target = f"--cluster {growing['cluster_id']}" if growing and growing.get("saved", True) else "--max-p-value 0.01"
         card["command"] = f"novelty queue add --db {shlex.quote(db)} {target} --budget 200"
         latest = by_start.get(flagged[-1]) if flagged else None
         if latest:
@@ -351,10 +351,11 @@ def _clusters(store: Store, since: str | None, until: str | None) -> tuple[list[
 
 
 def _found(clusters: list) -> tuple[list[dict], int]:
-    """Cards of clusters found but not stored (``clusters.Cluster``), their examples as their prompts."""
+    """Cards of clusters found but not stored (``clusters.Cluster``): no member list beside their
+    examples, and no --cluster command, since the stored cluster of that id holds a later view."""
     rows = sorted((c.to_dict() for c in clusters), key=lambda c: -c["size"])
     days = sorted({d for c in rows[:MAX_CLUSTERS] for d in c["daily"]})
-    return [{**c, "spark": charts.sparkline(c["daily"], days), "members": c["examples"][:MEMBERS_SHOWN]}
+    return [{**c, "spark": charts.sparkline(c["daily"], days), "members": [], "saved": False}
             for c in rows[:MAX_CLUSTERS]], len(rows)
 
 

@@ -96,6 +96,7 @@ def test_a_backfilled_date_leaves_the_newest_clusters_stored(monitor):
     found = next(s for s in dated.steps if s.name == "clusters").facts["clusters"]
     shown = set(re.findall(r'data-cluster="(c\d{4})"', page)) or set(re.findall(r"\b(c\d{4})\b", page))
     assert shown == set(found)  # was: the stored (browsed) clusters as of the 24th, not what its run found
+    assert "Found for this date, not stored" in page and "--cluster c0" not in page  # a stored id holds another view
 
 
 def test_a_backfilled_date_is_judged_on_the_evidence_up_to_its_day(monitor):
