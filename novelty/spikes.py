@@ -271,6 +271,8 @@ def _count_windows(store: Store, settings: SpikeSettings, alpha: float | None = 
             "SELECT window_start, prompts, novel, tail_sum, tail_sum_sq FROM windows "
             "WHERE window_size = ? AND prompts > 0", [settings.key])}
     except sqlite3.OperationalError as exc:  # a full disk for SQLite's sort files: said, not a traceback
+        if "full" not in str(exc).lower():
+            raise
         raise storage_error(store.path, exc) from None
     finally:
         if began and conn.in_transaction:  # SQLite rolled back a failed one: COMMIT would hide why

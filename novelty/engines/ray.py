@@ -63,7 +63,7 @@ def _own_sigterm():
     try:
         yield
     finally:
-        if main and previous is not None:
+        if main and callable(previous):  # novelty's (or a caller's) own; SIG_DFL would drop Ray's cleanup
             signal.signal(signal.SIGTERM, previous)
 
 
