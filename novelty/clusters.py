@@ -161,7 +161,8 @@ def _nearer(store: Store, vectors: np.ndarray | None, cluster_ids: list[str], ex
         if not chunk:
             continue
         sims, nearest = index.search(np.stack([found[r["text_hash"]] for r in chunk]), 1)
-        out += [dict(r, cluster_id=cluster_ids[j], cluster_similarity=round(min(1.0, float(sim)), 4))  # float32 sums: 1.0001
+        # capped at 1: float32 sums gave 1.0001
+        out += [dict(r, cluster_id=cluster_ids[j], cluster_similarity=round(min(1.0, float(sim)), 4))
                 for r, (sim,), (j,) in zip(chunk, sims, nearest) if sim > r["similarity"]]
     return sorted(out, key=lambda r: r["prompt_id"])
 

@@ -95,8 +95,9 @@ def read_table(path: str | Path, text_columns: tuple[str, ...] = (), keep_inf: b
     """A whole feature table: CSV, TSV, JSONL or Parquet (gzip too). ``text_columns`` (keys, ids) are
     read from CSV as written, so 00123 stays 00123. Infinities count as missing unless ``keep_inf``
     (skew: inf on one side and null on the other is a difference). Lines that cannot be a row (more
-    fields than the header, invalid JSON) are set aside: ``set_aside(frame)`` says how many, and why. Parquet bytes (a hash, text stored without its UTF-8
-    annotation) come as text: UTF-8 where they decode, else hex."""
+    fields than the header, invalid JSON) are set aside: ``set_aside(frame)`` says how many, and why.
+    Parquet bytes (a hash, text stored without its UTF-8 annotation) come as text: UTF-8 where they
+    decode, else hex."""
     path = Path(path)
     kind = detect_format(path)
     aside: list[tuple[int, str]] = []
@@ -554,7 +555,8 @@ def _numbers_with_words(entry: dict, seed: int = 0) -> dict:
     numeric (at 99 % then): numeric now, as the current table is profiled, its words missing. Else
     the entry as it is (the type changed from categorical to numeric, said falsely otherwise).
 
-    >>> _numbers_with_words({"kind": "categorical", "rows": 100, "null_rate": 0.0, "counts": {"1.5": 95, "n/k": 5}})["kind"]
+    >>> saved = {"kind": "categorical", "rows": 100, "null_rate": 0.0, "counts": {"1.5": 95, "n/k": 5}}
+    >>> _numbers_with_words(saved)["kind"]
     'numeric'
     """
     if entry.get("kind") != "categorical" or not entry.get("counts"):

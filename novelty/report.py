@@ -184,7 +184,8 @@ def _card(c: Cause, db: str, growing: dict | None, by_start: dict, feature: dict
             "command": None,
             "examples": c.details.get("top_novel", [])[:3], "since": flagged[0][:10] if flagged else ""}
     if c.cause == "label_bias":
-        target = f"--cluster {growing['cluster_id']}" if growing and growing.get("saved", True) else "--max-p-value 0.01"
+        stored = growing and growing.get("saved", True)  # a backfilled date's found clusters are not stored
+        target = f"--cluster {growing['cluster_id']}" if stored else "--max-p-value 0.01"
         card["command"] = f"novelty queue add --db {shlex.quote(db)} {target} --budget 200"
         latest = by_start.get(flagged[-1]) if flagged else None
         if latest:

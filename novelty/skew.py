@@ -272,8 +272,10 @@ def _compare(a: pd.Series, b: pd.Series, keys: pd.Index, feature: str, tolerance
 
 
 def _duration(gap: pd.Timedelta) -> str:
-    """>>> _duration(pd.Timedelta(hours=-1)), _duration(pd.Timedelta(days=10, minutes=3)), _duration(pd.Timedelta(0.25, "s"))
-    ('1 h earlier', '10 d 0 h 3 min later', '0.25 s later')
+    """A time shift in words.
+
+    >>> [_duration(pd.Timedelta(**k)) for k in ({"hours": -1}, {"days": 10, "minutes": 3}, {"seconds": 0.25})]
+    ['1 h earlier', '10 d 0 h 3 min later', '0.25 s later']
     """
     seconds = abs(gap.total_seconds())
     days, rest = divmod(seconds, 86400)

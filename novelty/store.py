@@ -6,7 +6,8 @@ Tables (stable names, see DESIGN.md): ``runs``, ``scores``, ``rejects``, ``embed
 deleted, counted by minute of event time, so windows counted again after a late log keep it) and
 ``pruned_feedback`` (the labelled prompts it deleted, by minute, novel or not, predicted and true label,
 '' both when right: online accuracy keeps its history) and ``alerted`` (the incidents a
-``spikes --fail-on new-incident`` run failed on), all declared here so any SQLite browser sees the whole schema from the first ``score``.
+``spikes --fail-on new-incident`` run failed on), all declared here so any SQLite browser sees the
+whole schema from the first ``score``.
 
 Embeddings are stored once per distinct text (keyed by ``text_hash``) as float16: 768 bytes at
 d = 384 instead of 1,536, and the scorer always uses these rounded vectors, so a prompt embedded

@@ -53,7 +53,7 @@ class ParquetSink:
             (self.folder / part).mkdir(parents=True, exist_ok=True)
         self.run: dict = {}
         self.parts = 0
-        self.ids: dict[str, str] = {}  # ids written by this run and their text hashes, to judge repeats as the Store does
+        self.ids: dict[str, str] = {}  # ids this run wrote -> text hash, to judge repeats as the Store does
         self.top: list[tuple] = []
         self.top_texts: set[str] = set()
 
