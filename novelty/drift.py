@@ -354,9 +354,10 @@ def profile(frame: pd.DataFrame, ignore: set[str] = frozenset(), seed: int = 0) 
             sample = numeric if len(numeric) <= SAMPLE else rng.choice(numeric, SAMPLE, replace=False)
             words = len(values) - len(numeric)  # text among the numbers: a broken value, missing as a null is
             if words:
+                parsed = pd.to_numeric(values, errors="coerce").notna()
                 entry.update(null_rate=entry["null_rate"] + words / len(column), not_numbers=words,
-                             not_number_example=str(values[pd.to_numeric(values, errors="coerce").isna()].iloc[0]))
-                values = values[pd.to_numeric(values, errors="coerce").notna()]
+                             not_number_example=str(values[~parsed].iloc[0]))
+                values = values[parsed]
             entry.update(kind="numeric", values=np.sort(sample).tolist(), **_mode(values))
         else:
             counts = {str(k): int(v) for k, v in values.astype(str).value_counts().items()}
@@ -561,19 +562,16 @@ def _numbers_with_words(entry: dict, seed: int = 0) -> dict:
     """
     if entry.get("kind") != "categorical" or not entry.get("counts"):
         return entry
-    numbers, words = [], 0
-    for value, n in entry["counts"].items():
-        try:
-            numbers.append((float(value), n))
-        except ValueError:
-            words += n
+    numbers = [(float(value), n) for value, n in entry["counts"].items() if is_number(value)]
+    texts = [(value, n) for value, n in entry["counts"].items() if not is_number(value)]
+    words = sum(n for _, n in texts)
     present = sum(n for _, n in numbers) + words
     if not numbers or not words or sum(n for _, n in numbers) / present < MOSTLY_NUMBERS:
         return entry
     values = np.repeat([v for v, _ in numbers], [n for _, n in numbers])
     sample = values if len(values) <= SAMPLE else np.random.default_rng(seed).choice(values, SAMPLE, replace=False)
     rows = entry.get("rows") or present
-    example = next(value for value in entry["counts"] if not is_number(value))
+    example = texts[0][0]
     return {**{k: v for k, v in entry.items() if k != "counts"}, "kind": "numeric", "values": np.sort(sample).tolist(),
             "null_rate": entry.get("null_rate", 0.0) + words / rows, "not_numbers": words,
             "not_number_example": example, **_mode(pd.Series(values))}

@@ -356,22 +356,23 @@ def _open_at_the_end(row, line: str, delimiter: str) -> bool:
         return True
     if line.endswith(("\n", "\r")):
         return False
-    try:
-        list(csv.reader([line], delimiter=delimiter, strict=True))
-    except csv.Error as exc:
-        return "unexpected end of data" in str(exc)
-    return False
+    return "unexpected end of data" in (_strict_error([line], delimiter) or "")
 
 
 def _quoted_badly(lines: list[str], delimiter: str) -> bool:
     """Whether a row read over ``lines`` breaks the quoting rules: its quote runs unclosed to the end
     of the file, or a later stray quote closed it mid-field (the lenient csv module reads on either way;
     a proper CSV writer's quoted line break passes)."""
+    return _strict_error(lines, delimiter) is not None
+
+
+def _strict_error(lines: list[str], delimiter: str) -> str | None:
+    """What the csv module in strict mode says of ``lines``, or None when they parse."""
     try:
         list(csv.reader(lines, delimiter=delimiter, strict=True))
-    except csv.Error:
-        return True
-    return False
+    except csv.Error as exc:
+        return str(exc)
+    return None
 
 
 def _csv_records(path: Path, columns: Columns, validator: "_Validator") -> Iterator[tuple[int, Any, str]]:
