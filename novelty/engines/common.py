@@ -177,7 +177,7 @@ class Gate:
                     if (pid := derive_id(ts, text, batch.lines[i], source)) != ids[i]]
         rejects = [reject_row(self.run_id, r.source, r.line, r.reason, r.raw) for r in batch.rejects]
         todo = self._new_rows(batch, ids, rejects, counts, before, originals, derived)
-        hashes = [text_hash(batch.texts[i]) for i in todo]
+        hashes = [self.in_flight_texts[ids[i]] for i in todo]  # hashed once, by _new_rows
         return Pending(ids=[ids[i] for i in todo], sources=[batch.source] * len(todo),
                        lines=[batch.lines[i] for i in todo],
                        times=[batch.times[i] or batch.default_time for i in todo],
@@ -230,12 +230,18 @@ class Gate:
             earlier.update({new: earlier[old] for new, _, old in moves})
         stored = self.sink.text_hashes([pid for pid in ids if earlier.get(pid, self.run_id) != self.run_id])
         this_run = self.sink.text_hashes([pid for pid in ids if earlier.get(pid) == self.run_id])
+
+        def same_text(stored_hash: str | None, i: int) -> bool:
+            """Whether ``stored_hash`` is row ``i``'s text: as read, as logged, or as --redact-before-embed
+            stored it (the redaction, the dearest, only when the others differ: a rerun meets every row)."""
+            return stored_hash is not None and (stored_hash == text_hash(batch.texts[i])
+                                                or stored_hash == text_hash(originals[i])
+                                                or stored_hash == text_hash(redact_text(originals[i])))
         first_line: dict[str, int] = {}
         first_text: dict[str, str] = {}
         todo = []
         for i, pid in enumerate(ids):
-            if pid in stored and stored[pid] not in (text_hash(batch.texts[i]), text_hash(originals[i])) \
-                    and stored[pid] != text_hash(redact_text(originals[i])):  # stored under --redact-before-embed
+            if pid in stored and not same_text(stored[pid], i):
                 # an id given by the log names another prompt than the one stored under it: setting the
                 # row aside says so; skipping it as "already scored" would lose it without a trace
                 rejects.append(reject_row(self.run_id, batch.source, batch.lines[i],
@@ -244,8 +250,7 @@ class Gate:
                     any(earlier.get(other, self.run_id) != self.run_id for other in original_ids.get(i, ())):
                 counts.skipped += 1
             elif pid in earlier or pid in first_line or pid in self.in_flight:
-                first = first_text.get(pid) or self.in_flight_texts.get(pid) or this_run.get(pid)
-                if first in (text_hash(batch.texts[i]), text_hash(originals[i]), text_hash(redact_text(originals[i]))):
+                if same_text(first_text.get(pid) or self.in_flight_texts.get(pid) or this_run.get(pid), i):
                     counts.skipped += 1  # the same row again (a shipper delivering at least once): as a rerun skips it
                     continue
                 where = f"line {first_line[pid]}" if pid in first_line else "an earlier chunk"
