@@ -85,8 +85,9 @@ def _user_errors() -> Iterator[None]:
     except sqlite3.OperationalError as exc:  # a full disk met by a read (SQLite sorts in temporary files)
         if "full" not in str(exc).lower():
             raise
-        typer.echo(f"error: {exc}: free some disk space (SQLite's temporary files go to SQLITE_TMPDIR, else "
-                   "/var/tmp or /tmp), then run the same command again", err=True)
+        from .store import FULL_DISK_HINT
+
+        typer.echo(f"error: {exc}: {FULL_DISK_HINT}", err=True)
         raise typer.Exit(2) from None
 
 
@@ -934,14 +935,12 @@ def queue_import(
     typer.echo(f"Labelled {result['labelled']} prompts"
                + (f", {back} of them trained before with another label: back to labelled" if back else "")
                + f" ({kept}{unknown} ids not in the queue{examples}).")
+    pruned = f"`novelty prune` deleted queue items of prompts before {result['pruned_before']}"
     if unknown and not (result["labelled"] or result["unchanged"]):
         typer.echo("None of the file's ids is in this database's queue: another database, or ids a spreadsheet "
-                   "changed (leading zeros, 1.23E+15)?" + (f" `novelty prune` deleted queue items of prompts before "
-                                                           f"{result['pruned_before']}." if result["pruned_before"]
-                                                           else ""), err=True)
+                   "changed (leading zeros, 1.23E+15)?" + (f" {pruned}." if result["pruned_before"] else ""), err=True)
     elif unknown and result["pruned_before"]:
-        typer.echo(f"`novelty prune` deleted queue items of prompts before {result['pruned_before']}: some of the "
-                   "unknown ids may be theirs.", err=True)
+        typer.echo(f"{pruned}: some of the unknown ids may be theirs.", err=True)
     for reason, count in result["skipped"].items():
         shown = result["skipped_lines"][reason]
         lines = ", ".join(map(str, shown)) + (", ..." if count > len(shown) else "")

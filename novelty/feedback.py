@@ -45,7 +45,7 @@ from .logs import (as_paths, canonical_id, check_file, csv_table, detect_format,
                    time_bounds)
 from .spikes import Incident, parse_range, window_seconds
 from .stats import wilson_interval
-from .store import REJECT_COLUMNS, Store, existing_db, reject_row, utc_now
+from .store import GROUPED_LABELS, REJECT_COLUMNS, Store, existing_db, reject_row, utc_now
 
 GAP_KIND = "offline_online_gap"
 
@@ -251,12 +251,7 @@ def _stage(conn, path: Path, id_col: str, label_col: str, time_col: str | None, 
     columns: dict[str, None] = {}
     blank, reasons = 0, _Reasons()
     for frame, lines, rejects in _label_chunks(path, careful=careful):
-        names = list(map(str, frame.columns))
-        twice = sorted({c for c in (id_col, label_col, time_col) if c and names.count(c) > 1})
-        if twice:  # a Parquet file can name two columns alike: which one is meant cannot be told
-            raise InputError(f"{path}: more than one column is called {' and '.join(map(repr, twice))}; "
-                             "keep one of each")
-        columns.update(dict.fromkeys(names))
+        columns.update(dict.fromkeys(map(str, frame.columns)))  # a column named twice: refused before
         if all(c in frame.columns for c in (id_col, label_col)):  # a JSONL chunk may lack one: blank rows
             rows, chunk_blank, bad_rows = _rows(frame, lines, id_col, label_col,
                                                 time_col if time_col in frame.columns else None, written)
@@ -536,10 +531,8 @@ def online_accuracy(db: str | Path, window: str = "1d", since: str | None = None
         where, args = _range(since, until)
         # counted as they stream in (window, novel, predicted, true) groups, the right answers of a window in
         # one group: a few thousand where the labelled prompts are millions (a GROUP BY sorts: 50 % slower)
-        same = "s.predicted_label = f.label"
         groups = Counter(store.db.execute(
-            "SELECT CAST(strftime('%s', s.ts) AS INTEGER) / ? AS bucket, s.is_novel, "
-            f"CASE WHEN {same} THEN '' ELSE s.predicted_label END, CASE WHEN {same} THEN '' ELSE f.label END "
+            f"SELECT CAST(strftime('%s', s.ts) AS INTEGER) / ? AS bucket, s.is_novel, {', '.join(GROUPED_LABELS)} "
             f"FROM feedback f JOIN scores s USING (prompt_id) WHERE s.ts IS NOT NULL "
             f"AND s.predicted_label IS NOT NULL {where}", [size, *args]))
         prompts = Counter(dict(store.db.execute(

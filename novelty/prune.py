@@ -27,7 +27,7 @@ from pathlib import Path
 from .errors import InputError, check_argument
 from .logs import sql_bound
 from .spikes import window_seconds
-from .store import Store, existing_db
+from .store import GROUPED_LABELS, Store, existing_db
 
 KEEP_QUEUED = ("labelled", "trained")
 
@@ -119,7 +119,9 @@ def _delete(conn: sqlite3.Connection, cutoff: str, dry_run: bool) -> dict:
     return counts
 
 
-_MINUTE = "CAST(strftime('%s', ts) AS INTEGER) / 60"
+def _minute(ts: str = "ts") -> str:
+    """SQL for the epoch minute of the time column ``ts``."""
+    return f"CAST(strftime('%s', {ts}) AS INTEGER) / 60"
 
 
 def _keep_counts(conn: sqlite3.Connection, gone: str) -> None:
@@ -132,14 +134,14 @@ def _keep_counts(conn: sqlite3.Connection, gone: str) -> None:
     from .stats import tail_weights
 
     tail = SpikeSettings().tail  # the tail test's default cut-off, as the windows' saved tail sums use
-    found = np.array(conn.execute(f"SELECT {_MINUTE}, p_value FROM scores WHERE prompt_id IN {gone} "
+    found = np.array(conn.execute(f"SELECT {_minute()}, p_value FROM scores WHERE prompt_id IN {gone} "
                                   "AND ts IS NOT NULL AND p_value < ?", [tail]).fetchall(), dtype=float).reshape(-1, 2)
     minutes, where = np.unique(found[:, 0].astype(np.int64), return_inverse=True)
     weights = tail_weights(found[:, 1], tail)
     sums = dict(zip(minutes.tolist(), zip(np.bincount(where, weights, len(minutes)).tolist(),
                                           np.bincount(where, weights ** 2, len(minutes)).tolist())))
     rows = [(minute, n, k, *sums.get(minute, (0.0, 0.0))) for minute, n, k in conn.execute(
-        f"SELECT {_MINUTE} AS minute, COUNT(*), SUM(is_novel) FROM scores WHERE prompt_id IN {gone} "
+        f"SELECT {_minute()} AS minute, COUNT(*), SUM(is_novel) FROM scores WHERE prompt_id IN {gone} "
         "AND ts IS NOT NULL GROUP BY minute")]
     conn.executemany(
         "INSERT INTO pruned_counts VALUES (?, ?, ?, ?, ?) ON CONFLICT(minute) DO UPDATE SET "
@@ -147,11 +149,10 @@ def _keep_counts(conn: sqlite3.Connection, gone: str) -> None:
         "tail_sum = tail_sum + excluded.tail_sum, tail_sum_sq = tail_sum_sq + excluded.tail_sum_sq", rows)
     # the online accuracy of the labelled ones, grouped as feedback.online_accuracy groups them: its table
     # kept showing those days (the demo's week lost 4 of its 7 days to a 5-day prune)
-    same = "s.predicted_label = f.label"
+    predicted, label = GROUPED_LABELS
     conn.execute(
-        f"INSERT INTO pruned_feedback SELECT {_MINUTE.replace('ts', 's.ts')} AS minute, s.is_novel AS novel, "
-        f"CASE WHEN {same} THEN '' ELSE s.predicted_label END AS predicted, "
-        f"CASE WHEN {same} THEN '' ELSE f.label END AS label, COUNT(*) FROM feedback f JOIN scores s USING (prompt_id) "
+        f"INSERT INTO pruned_feedback SELECT {_minute('s.ts')} AS minute, s.is_novel AS novel, "
+        f"{predicted} AS predicted, {label} AS label, COUNT(*) FROM feedback f JOIN scores s USING (prompt_id) "
         f"WHERE s.prompt_id IN {gone} AND s.ts IS NOT NULL AND s.predicted_label IS NOT NULL "
         "GROUP BY minute, novel, predicted, label "
         "ON CONFLICT(minute, is_novel, predicted, label) DO UPDATE SET n = n + excluded.n")

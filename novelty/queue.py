@@ -199,12 +199,12 @@ def import_labels(db: str | Path, path: str | Path, id_col: str | None = None, l
     ``;`` or tab), JSONL (the batch-jsonl export's objects) or Parquet, gzip too; the id column is
     ``id_col``, else ``id``, else ``prompt_id``.
 
-    Re-importing a label changes nothing (``unchanged``): a trained item stays trained. Ids not in the
-    queue are counted (``unknown_ids``, the first in ``unknown_id_examples``; ``pruned_before`` says
-    when ``prune`` last deleted items, which may be theirs). A changed label
+    Re-importing a label changes nothing (``unchanged``): a trained item stays trained. A changed label
     moves an item back to 'labelled' (``trained_relabelled`` counts the trained ones among ``labelled``)
-    so the next training run takes it. Ids not in the queue are counted; rows that cannot be used are
-    skipped and counted by reason (``SKIP_REASONS``), with their first line numbers.
+    so the next training run takes it. Ids not in the queue are counted (``unknown_ids``, the first in
+    ``unknown_id_examples``; ``pruned_before`` says when ``prune`` last deleted items, which may be
+    theirs); rows that cannot be used are skipped and counted by reason (``SKIP_REASONS``), with their
+    first line numbers.
     """
     check_argument("path", path, (str, Path), "the label file's path (CSV, JSONL or Parquet)")
     path = check_file(path, "the label file inside it")
@@ -216,7 +216,7 @@ def import_labels(db: str | Path, path: str | Path, id_col: str | None = None, l
     finally:
         store.close()
     return {"labelled": counts["labelled"], "trained_relabelled": counts["trained_relabelled"],
-            "unchanged": counts["unchanged"], "unknown_ids": counts["unknown_ids"],
+            "unchanged": counts["unchanged"], "unknown_ids": len(unknown),
             "unknown_id_examples": unknown[:SHOWN_LINES], "pruned_before": pruned,
             "skipped": {reason: len(lines) for reason, lines in skipped.items()},
             "skipped_lines": {reason: lines[:SHOWN_LINES] for reason, lines in skipped.items()}}
@@ -317,8 +317,8 @@ def _record(pid, label) -> dict | str:
     """An id and a label as a CSV row holds them: text, a whole number without '.0', a gap as blank."""
     if isinstance(pid, (dict, list)) or isinstance(label, (dict, list)):
         return "invalid_json"
-    return {"id": "" if pid is None else canonical_id(pid),
-            "label": "" if label_value(label) is None else label_value(label)}
+    label = label_value(label)
+    return {"id": "" if pid is None else canonical_id(pid), "label": "" if label is None else label}
 
 
 def _skip_reason(row: dict) -> str | None:
@@ -338,8 +338,8 @@ def _skip_reason(row: dict) -> str | None:
 
 
 def _apply_labels(store: Store, labels: dict[str, str], unknown: list[str]) -> Counter:
-    """Label the queue items of ``labels`` whose label is new or changed; count what happened (the ids
-    not in the queue go to ``unknown``)."""
+    """Label the queue items of ``labels`` whose label is new or changed; count what happened, the ids
+    not in the queue in ``unknown``."""
     stored = {pid: (status, label) for pid, status, label in
               store.db.execute("SELECT prompt_id, status, label FROM queue")}
     counts, updates, now = Counter(), [], utc_now()
@@ -348,7 +348,6 @@ def _apply_labels(store: Store, labels: dict[str, str], unknown: list[str]) -> C
             pid = pid.strip()
         status, old = stored.get(pid, (None, None))
         if status is None:
-            counts["unknown_ids"] += 1
             unknown.append(pid)
         elif old == label and status in ("labelled", "trained"):
             counts["unchanged"] += 1

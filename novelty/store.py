@@ -3,7 +3,7 @@
 Tables (stable names, see DESIGN.md): ``runs``, ``scores``, ``rejects``, ``embeddings``, ``meta``,
 ``training_labels``, ``windows``, ``incidents``, ``clusters``, ``cluster_members``, ``queue``,
 ``feedback`` (true labels by ``prompt_id``, see feedback.py), ``pruned_counts`` (what ``prune``
-deleted, counted by minute of event time, so windows counted again after a late log keep it) and
+deleted, counted by minute of event time, so windows counted again after a late log keep it),
 ``pruned_feedback`` (the labelled prompts it deleted, by minute, novel or not, predicted and true label,
 '' both when right: online accuracy keeps its history) and ``alerted`` (the incidents a
 ``spikes --fail-on new-incident`` run failed on), all declared here so any SQLite browser sees the
@@ -97,6 +97,13 @@ CREATE TABLE IF NOT EXISTS rejects (
     rejected_at TEXT);
 """
 
+
+# a labelled prompt (scores s joined to feedback f) as online accuracy groups it: its predicted and true
+# label, both '' when they agree (a window's right answers in one group); prune keeps those of the
+# prompts it deletes in ``pruned_feedback`` the same way
+_RIGHT = "s.predicted_label = f.label"
+GROUPED_LABELS = (f"CASE WHEN {_RIGHT} THEN '' ELSE s.predicted_label END",
+                  f"CASE WHEN {_RIGHT} THEN '' ELSE f.label END")
 
 _TABLES = dict(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+) \(\s*(\w+)", _SCHEMA))  # table -> its first column
 
@@ -399,12 +406,7 @@ class Store:
 
     def clusters_of(self, prompt_ids: Iterable[str]) -> set[str]:
         """The clusters the given prompts are members of."""
-        found: set[str] = set()
-        for part in _chunks(list(prompt_ids), _IN_CHUNK):
-            found.update(cid for (cid,) in self.db.execute(
-                f"SELECT DISTINCT cluster_id FROM cluster_members WHERE prompt_id IN ({','.join('?' * len(part))})",
-                part))
-        return found
+        return set(self.cluster_of(prompt_ids).values())
 
     def cluster_of(self, prompt_ids: Iterable[str]) -> dict[str, str]:
         """The cluster each of the given prompts is a member of (those in none left out)."""
@@ -482,12 +484,15 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
     return any(word in str(exc).lower() for word in ("locked", "busy"))
 
 
+FULL_DISK_HINT = ("free some disk space (SQLite's temporary files go to SQLITE_TMPDIR, else /var/tmp or /tmp), "
+                  "then run the same command again")
+
+
 def storage_error(path: Path, exc: sqlite3.OperationalError) -> StorageError:
     """A StorageError saying what to do about ``exc`` (full, locked, refused)."""
     text = str(exc)
     if "full" in text.lower():
-        hint = ("free some disk space (SQLite's temporary files go to SQLITE_TMPDIR, else /var/tmp or /tmp), "
-                "then run the same command again: finished chunks are kept")
+        hint = f"{FULL_DISK_HINT}: finished chunks are kept"
     elif _is_busy(exc):
         hint = f"another process held it for more than {BUSY_TIMEOUT_MS // 1000} s, several times; try again"
     else:
