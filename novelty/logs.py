@@ -272,7 +272,12 @@ def open_text(path: Path) -> io.TextIOWrapper:
 
 
 def _jsonl_records(path: Path, columns: Columns, validator: "_Validator") -> Iterator[tuple[int, Any, str]]:
-    """(line number, parsed object or None, raw line) for each non-blank line."""
+    return jsonl_lines(path)
+
+
+def jsonl_lines(path: Path) -> Iterator[tuple[int, Any, str]]:
+    """(line number, parsed value or why it is no JSON, raw line) for each non-blank line of a JSONL
+    file (gzip too, a BOM taken off)."""
     number = 0
     with open_text(path) as fh, _readable(path, lambda: f" after line {number}"):
         for number, line in enumerate(fh, start=1):

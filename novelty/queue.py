@@ -20,8 +20,8 @@ import numpy as np
 from . import clusters
 from .errors import InputError, check_argument
 from .logs import (OPEN_QUOTE, canonical_id, check_file, csv_table, detect_format, field_separator, is_na_label,
-                   is_stdout, is_utf8, label_value, numbered_rows, open_output, open_text, parquet_source,
-                   refuse_overwrite, sql_bound)
+                   is_stdout, is_utf8, jsonl_lines, label_value, numbered_rows, open_output, open_text,
+                   parquet_source, refuse_overwrite, sql_bound)
 from .store import Store, existing_db, utc_now
 
 STATUSES = ("pending", "exported", "labelled", "trained")
@@ -282,20 +282,12 @@ def _jsonl_labels(path: Path, id_col: str | None, label_col: str) -> Iterator[tu
     """One object a line, as the batch-jsonl export writes them ({"id", "text", "label"}); a file where
     no object has the id or the label key is refused, as a CSV without the column."""
     keys: set[str] = set()
-    with open_text(path) as fh:
-        for number, line in enumerate(fh, start=1):
-            raw = line.lstrip("\ufeff").strip()
-            if not raw:
-                continue
-            try:
-                record = json.loads(raw)
-            except (json.JSONDecodeError, RecursionError):
-                record = None
-            if not isinstance(record, dict):
-                yield number, "invalid_json"
-                continue
-            keys.update(map(str, record))
-            yield number, _record(record.get(_id_key(record, id_col)), record.get(label_col))
+    for number, record, _ in jsonl_lines(path):
+        if not isinstance(record, dict):  # invalid JSON (logs' reason), or a value that is no object
+            yield number, "invalid_json"
+            continue
+        keys.update(map(str, record))
+        yield number, _record(record.get(_id_key(record, id_col)), record.get(label_col))
     if keys:  # every line unreadable says so by its rows; else a mistyped --label-col labelled nothing, exit 0
         _columns(path, sorted(keys), id_col, label_col)
 
