@@ -40,9 +40,9 @@ import pyarrow.parquet as pq
 from scipy.stats import binomtest, norm
 
 from .errors import InputError
-from .logs import (as_paths, canonical_id, check_file, csv_table, detect_format, field_separator, format_time,
-                   is_na_label, is_utf8, numbered_rows, open_text, parquet_source, repeated_columns, same_label,
-                   time_bounds)
+from .logs import (Unparsed, as_paths, canonical_id, check_file, csv_table, detect_format, field_separator,
+                   format_time, is_na_label, is_utf8, jsonl_lines, numbered_rows, open_text, parquet_source,
+                   repeated_columns, same_label, time_bounds)
 from .spikes import Incident, parse_range, window_seconds
 from .stats import wilson_interval
 from .store import GROUPED_LABELS, REJECT_COLUMNS, Store, existing_db, reject_row, utc_now
@@ -387,29 +387,22 @@ def _csv_lines(path: Path, sep: str, size: int) -> Iterator[_Chunk]:
 
 
 def _jsonl_chunks(path: Path, size: int) -> Iterator[_Chunk]:
-    """One JSON object a line, read as is (a string id stays a string); bad lines are set aside."""
+    """One JSON object a line, read as is (a string id stays a string), through the reader score uses;
+    bad lines are set aside."""
     records, lines, rejects = [], [], []
-    with open_text(path) as fh:
-        for number, line in enumerate(fh, start=1):
-            raw = (line.removeprefix("\ufeff") if number == 1 else line).strip()
-            if not raw:
-                continue
-            try:
-                record = json.loads(raw)
-            except (json.JSONDecodeError, RecursionError):
-                record = Reject(number, "invalid JSON", raw)
-            if isinstance(record, Reject):
-                rejects.append(record)
-            elif not isinstance(record, dict):
-                rejects.append(Reject(number, "row is not a JSON object", raw))
-            elif not all(is_utf8(str(key)) for key in record):
-                rejects.append(Reject(number, "not valid UTF-8", raw))
-            else:
-                records.append(record)
-                lines.append(number)
-            if len(records) + len(rejects) >= size:  # rows set aside count: memory follows the chunk
-                yield _Chunk(pd.DataFrame(records, dtype=object), lines, rejects)
-                records, lines, rejects = [], [], []
+    for number, record, raw in jsonl_lines(path):
+        if isinstance(record, Unparsed):
+            rejects.append(Reject(number, record.reason, raw))
+        elif not isinstance(record, dict):
+            rejects.append(Reject(number, "row is not a JSON object", raw))
+        elif not all(is_utf8(str(key)) for key in record):
+            rejects.append(Reject(number, "not valid UTF-8", raw))
+        else:
+            records.append(record)
+            lines.append(number)
+        if len(records) + len(rejects) >= size:  # rows set aside count: memory follows the chunk
+            yield _Chunk(pd.DataFrame(records, dtype=object), lines, rejects)
+            records, lines, rejects = [], [], []
     yield _Chunk(pd.DataFrame(records, dtype=object), lines, rejects)
 
 

@@ -286,9 +286,9 @@ def jsonl_lines(path: Path) -> Iterator[tuple[int, Any, str]]:
                 try:
                     yield number, json.loads(raw.lstrip("\ufeff")), raw
                 except json.JSONDecodeError as exc:  # without its column, so alike lines count as one reason
-                    yield number, _Bad(f"invalid JSON: {exc.msg}"), raw  # (the raw line is kept beside it)
+                    yield number, Unparsed(f"invalid JSON: {exc.msg}"), raw  # (the raw line is kept beside it)
                 except RecursionError:
-                    yield number, _Bad("invalid JSON: nested too deeply"), raw
+                    yield number, Unparsed("invalid JSON: nested too deeply"), raw
 
 
 OPEN_QUOTE = "malformed CSV: a quote left open ran over the lines after it (they are read again)"
@@ -388,9 +388,9 @@ def _csv_records(path: Path, columns: Columns, validator: "_Validator") -> Itera
         validator.check_header(header)
         for start, row, first in numbered_rows(source, delimiter):
             if isinstance(row, str):
-                yield start, _Bad(row), first
+                yield start, Unparsed(row), first
             elif len(row) != len(header):
-                yield start, _Bad(f"expected {len(header)} fields, got {len(row)}"), _csv_line(row, delimiter)
+                yield start, Unparsed(f"expected {len(header)} fields, got {len(row)}"), _csv_line(row, delimiter)
             else:
                 yield start, dict(zip(header, row)), _csv_line(row, delimiter)
 
@@ -457,7 +457,7 @@ def _parquet_records(path: Path, columns: Columns, validator: "_Validator") -> I
 
 
 @dataclass(frozen=True)
-class _Bad:
+class Unparsed:
     """A record the format reader could not parse."""
 
     reason: str
@@ -511,7 +511,7 @@ class _Validator:
         return bool(name) and (not self.header_checked or name in self.present)
 
     def _add(self, out: Batch, line: int, record: Any, raw: str) -> None:
-        if isinstance(record, _Bad):
+        if isinstance(record, Unparsed):
             return self.reject(line, record.reason, raw)
         if not isinstance(record, dict):
             return self.reject(line, "row is not a JSON object", raw)

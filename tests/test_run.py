@@ -478,7 +478,7 @@ def test_feedback_keeps_the_rows_it_sets_aside_in_the_rejects_table(tmp_path):
     import_feedback(db, lines)
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT line, reason FROM rejects WHERE source = ?", [str(lines)]).fetchall() == [
-            (2, "invalid JSON")]
+            (2, "invalid JSON: Expecting value")]
 
 
 def test_feedback_reads_a_file_a_chunk_at_a_time_with_the_same_result(tmp_path, monkeypatch):
@@ -525,7 +525,7 @@ def test_feedback_bom_invalid_utf8_and_blank_rows(tmp_path):
                       b'{"prompt_id": "r5", "label": "x\xff"}\n{"prompt_id": null, "label": "x"}\n')
     got = import_feedback(db, lines)
     assert (got.rows, got.blank, got.rejected) == (1, 1, 3) and "r4" in _stored_feedback(db)
-    assert {r["reason"] for r in got.reject_reasons} == {"invalid JSON", "row is not a JSON object", "not valid UTF-8"}
+    assert {r["reason"] for r in got.reject_reasons} == {"invalid JSON: Expecting value", "row is not a JSON object", "not valid UTF-8"}
     header = tmp_path / "b.csv"
     header.write_bytes(b"prompt_id,lab\xffel\nr1,x\n")
     out = CliRunner().invoke(app, ["feedback", str(header), "--db", str(db)])
