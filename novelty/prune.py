@@ -27,7 +27,7 @@ from pathlib import Path
 from .errors import InputError, check_argument
 from .logs import sql_bound
 from .spikes import window_seconds
-from .store import GROUPED_LABELS, Store, existing_db
+from .store import GROUPED_LABELS, PRUNED_ALPHAS, Store, existing_db, pruned_novel_column
 
 KEEP_QUEUED = ("labelled", "trained")
 
@@ -140,13 +140,19 @@ def _keep_counts(conn: sqlite3.Connection, gone: str) -> None:
     weights = tail_weights(found[:, 1], tail)
     sums = dict(zip(minutes.tolist(), zip(np.bincount(where, weights, len(minutes)).tolist(),
                                           np.bincount(where, weights ** 2, len(minutes)).tolist())))
-    rows = [(minute, n, k, *sums.get(minute, (0.0, 0.0))) for minute, n, k in conn.execute(
-        f"SELECT {_minute()} AS minute, COUNT(*), SUM(is_novel) FROM scores WHERE prompt_id IN {gone} "
+    # the novel count at the scoring run's alpha, and at each of PRUNED_ALPHAS, as spikes counts a day
+    # at the latest run's alpha from the p-values (a day pruned at 0.05 had stayed at 0.05 after a
+    # switch to 0.01: a 5x higher rate in the baseline of the days after it)
+    at_alphas = [pruned_novel_column(a) for a in PRUNED_ALPHAS]
+    rows = [(minute, n, k, *sums.get(minute, (0.0, 0.0)), *ladder) for minute, n, k, *ladder in conn.execute(
+        f"SELECT {_minute()} AS minute, COUNT(*), SUM(is_novel), "
+        f"{', '.join(f'SUM(p_value <= {a!r})' for a in PRUNED_ALPHAS)} FROM scores WHERE prompt_id IN {gone} "
         "AND ts IS NOT NULL GROUP BY minute")]
+    columns = ["minute", "prompts", "novel", "tail_sum", "tail_sum_sq", *at_alphas]
     conn.executemany(
-        "INSERT INTO pruned_counts VALUES (?, ?, ?, ?, ?) ON CONFLICT(minute) DO UPDATE SET "
-        "prompts = prompts + excluded.prompts, novel = novel + excluded.novel, "
-        "tail_sum = tail_sum + excluded.tail_sum, tail_sum_sq = tail_sum_sq + excluded.tail_sum_sq", rows)
+        f"INSERT INTO pruned_counts ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
+        "ON CONFLICT(minute) DO UPDATE SET "
+        + ", ".join(f"{c} = {c} + excluded.{c}" for c in columns[1:]), rows)
     # the online accuracy of the labelled ones, grouped as feedback.online_accuracy groups them: its table
     # kept showing those days (the demo's week lost 4 of its 7 days to a 5-day prune)
     predicted, label = GROUPED_LABELS

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import sqlite3
 from dataclasses import asdict, dataclass, field
@@ -26,7 +27,7 @@ from .errors import InputError
 from .logs import format_bound, sql_bound
 from .stats import (benjamini_hochberg, excess_over_rate, excess_over_reference, excess_tail, goodness_of_fit,
                     tail_weights, wilson_interval)
-from .store import Store, existing_db, storage_error, utc_now
+from .store import PRUNED_ALPHAS, Store, existing_db, pruned_novel_column, storage_error, utc_now
 
 _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _MONDAY = 3 * 86400  # the epoch was a Thursday: shift so weeks start on Monday
@@ -232,6 +233,13 @@ def _novel(alpha: float | None) -> str:
     return "is_novel" if alpha is None else f"(p_value <= {float(alpha)!r})"
 
 
+def _pruned_novel(alpha: float | None) -> str:
+    """SQL for a pruned minute's novel count at ``alpha``: kept for each of PRUNED_ALPHAS; at another
+    alpha, or for a minute pruned before they were kept, the count at the alpha it was scored at."""
+    kept = next((a for a in PRUNED_ALPHAS if alpha is not None and math.isclose(a, alpha)), None)
+    return "novel" if kept is None else f"COALESCE({pruned_novel_column(kept)}, novel)"
+
+
 def _count_windows(store: Store, settings: SpikeSettings, alpha: float | None = None
                    ) -> tuple[list[tuple[int, int, int, float, float]], set[str]]:
     """(start in epoch seconds, prompts, novel at ``alpha``, sum and sum of squares of the tail
@@ -259,7 +267,8 @@ def _count_windows(store: Store, settings: SpikeSettings, alpha: float | None = 
         rows = list(conn.execute(
             f"SELECT bucket, SUM(n), SUM(k) FROM (SELECT {bucket} AS bucket, COUNT(*) AS n, SUM({_novel(alpha)}) AS k "
             "FROM scores WHERE ts IS NOT NULL GROUP BY bucket UNION ALL "
-            f"SELECT {kept_bucket} AS bucket, SUM(prompts), SUM(novel) FROM pruned_counts GROUP BY bucket) "
+            f"SELECT {kept_bucket} AS bucket, SUM(prompts), SUM({_pruned_novel(alpha)}) FROM pruned_counts "
+            "GROUP BY bucket) "
             "GROUP BY bucket ORDER BY bucket", [offset, step, offset, step]))
         tail = np.array(list(conn.execute(  # only the prompts in the tail: a small share of the table
             f"SELECT {bucket}, p_value FROM scores WHERE ts IS NOT NULL AND p_value < ?",

@@ -108,9 +108,24 @@ GROUPED_LABELS = (f"CASE WHEN {_RIGHT} THEN '' ELSE s.predicted_label END",
 _TABLES = dict(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+) \(\s*(\w+)", _SCHEMA))  # table -> its first column
 
 # (table, column, type) added since a table's first version, in the order added
+# the alphas whose novel counts ``prune`` keeps beside the scoring run's own (``pruned_counts.novel``),
+# so a pruned day counts at the alpha spikes reads today when it is one of these
+PRUNED_ALPHAS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2)
+
+
+def pruned_novel_column(alpha: float) -> str:
+    """The ``pruned_counts`` column of the novel count at ``alpha`` (one of PRUNED_ALPHAS).
+
+    >>> pruned_novel_column(0.05)
+    'novel_at_0_05'
+    """
+    return "novel_at_" + repr(float(alpha)).replace(".", "_")
+
+
 _ADDED_COLUMNS = (("windows", "decided_at", "TEXT"), ("windows", "detectors", "TEXT"),
                   ("clusters", "look_alikes", "INTEGER"), ("clusters", "look_alike_labels", "TEXT"),
-                  ("windows", "tail_sum", "REAL"), ("windows", "tail_sum_sq", "REAL"))
+                  ("windows", "tail_sum", "REAL"), ("windows", "tail_sum_sq", "REAL"),
+                  *(("pruned_counts", pruned_novel_column(a), "INTEGER") for a in PRUNED_ALPHAS))
 SCORE_COLUMNS = ("prompt_id", "run_id", "source", "line", "ts", "text", "text_hash", "predicted_label",
                  "similarity", "novelty", "p_value", "is_novel", "nearest_id", "nearest_label",
                  "neighbors", "scored_at")

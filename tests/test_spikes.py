@@ -492,6 +492,34 @@ def test_days_scored_at_another_alpha_are_counted_at_the_latest_one(tmp_path):
     assert {w.novel for w in report.windows} == {24}  # every day counted at alpha 0.05 from its p-values
 
 
+def test_days_pruned_before_the_alpha_changed_are_counted_at_the_latest_one(tmp_path):
+    from datetime import datetime, timezone
+
+    from novelty.prune import prune
+
+    def days_scored(db, alphas):  # 2 % of each day's 400 below p 0.01, 4 % more below 0.05
+        store = Store(db)
+        store.bind_model("m", "r", 4)
+        for day, alpha in alphas:
+            run = store.start_run(alpha=alpha, index_checksum="ck", status="done")
+            ps = [0.005 if i < 8 else 0.03 if i < 24 else 0.5 for i in range(400)]
+            store.write_chunk([(f"d{day}-{i}", run, "src", i, f"2026-11-{day:02d}T{i % 24:02d}:{i % 60:02d}:00Z",
+                                f"text {i}", f"h{i}", "a", 0.5, 0.5, p, int(p <= alpha), "t1", "a", "[]", "now")
+                               for i, p in enumerate(ps)], {}, [])
+            store.finish_run(run)
+        store.close()
+
+    db = tmp_path / "m.db"
+    days_scored(db, [(day, 0.01) for day in range(1, 11)])
+    prune(db, "3d", now=datetime(2026, 11, 11, tzinfo=timezone.utc))  # days 1-7 go, scored at alpha 0.01
+    days_scored(db, [(11, 0.05)])
+    report = detect_spikes(db)
+    assert report.incidents == []  # was: the 11th 'high', 3x the rate of the pruned days kept at 0.01
+    assert {w.novel for w in report.windows} == {24}  # pruned or not, every day counted at 0.05
+    days_scored(db, [(12, 0.03)])  # an alpha whose pruned counts were not kept: the scoring run's
+    assert [w.novel for w in detect_spikes(db, retest=True).windows] == [8] * 7 + [24] * 5
+
+
 def _uniform_days(db, days, per_hour=20, seed=0, spike_day=None):
     """Quiet traffic: p-values uniform, novel at 0.05; on ``spike_day`` a fifth more prompts of a new topic."""
     rng = np.random.default_rng(seed)
