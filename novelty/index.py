@@ -471,7 +471,7 @@ def _write(folder: Path, manifest: dict, vectors: np.ndarray, prompts: pd.DataFr
     calibration = calibrate(scorer, vectors, list(prompts["label"]), alpha, held_out=held_out)
     folder.parent.mkdir(parents=True, exist_ok=True)
     sweep_staging(folder)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    staging = staging_dir(folder)
     if model is not None:  # hard links: no copy of the weights, and the live index is left untouched
         shutil.copytree(model, staging / MODEL_FOLDER, copy_function=os.link)
     index, chosen = ann.build(vectors, manifest["index"].get("requested", "auto"))
@@ -535,7 +535,7 @@ def _build_adapted(folder: Path, source, name: str, rows: TrainingRows, prompts:
     base = resolve_model_path(model)
     folder.parent.mkdir(parents=True, exist_ok=True)
     sweep_staging(folder)
-    workdir = Path(tempfile.mkdtemp(prefix=f".{folder.name}.model.", dir=folder.parent))
+    workdir = staging_dir(folder, ".model")
     try:
         stats = fine_tune(base, [rows.texts[i] for i in np.flatnonzero(tuned)],
                           [rows.labels[i] for i in np.flatnonzero(tuned)], workdir, options)
@@ -554,6 +554,17 @@ def _build_adapted(folder: Path, source, name: str, rows: TrainingRows, prompts:
 
 
 STALE_STAGING_SECONDS = 86_400
+
+
+def staging_dir(folder: Path, kind: str = "") -> Path:
+    """A fresh folder beside ``folder`` to write into before the swap, with the mode a plain mkdir
+    gives (umask applied): mkdtemp's 0700 made every index unreadable to the service account that
+    scores with it, when another user built it."""
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}{kind}.", dir=folder.parent))
+    umask = os.umask(0o022)
+    os.umask(umask)
+    staging.chmod(0o777 & ~umask)
+    return staging
 
 
 def sweep_staging(folder: Path, older_than: float = STALE_STAGING_SECONDS) -> list[Path]:

@@ -61,6 +61,21 @@ def test_an_edited_manifest_is_refused(index):
     assert PromptIndex.load("bot", index.path.parent).calibration.alpha == 0.05
 
 
+def test_an_index_folder_has_the_mode_the_umask_gives(tmp_path, train_csv):
+    import os
+
+    umask = os.umask(0o022)
+    try:  # was 0700 (mkdtemp's): a service account could not read an index CI had built
+        built = PromptIndex.build(train_csv, "bot", index_dir=tmp_path, model=FAKE_MODEL, scorer="knn")
+        assert built.path.stat().st_mode & 0o777 == 0o755
+        os.umask(0o027)
+        more = write_csv(tmp_path / "more.csv", ["text", "label"], [("a question never seen", "new_topic")])
+        built.add(more)  # add swaps in a new folder too
+        assert PromptIndex.load("bot", index_dir=tmp_path).path.stat().st_mode & 0o777 == 0o750
+    finally:
+        os.umask(umask)
+
+
 def test_force_replaces_only_an_index(tmp_path, train_csv):
     data = tmp_path / "data"
     data.mkdir()
