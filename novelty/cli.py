@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import shlex
 import signal
 import sqlite3
@@ -82,12 +83,18 @@ def _user_errors() -> Iterator[None]:
         where = f"{exc.filename}: " if exc.filename else ""
         typer.echo(f"error: {where}{exc.strerror or exc}", err=True)
         raise typer.Exit(2) from None
-    except sqlite3.OperationalError as exc:  # a full disk met by a read (SQLite sorts in temporary files)
-        if "full" not in str(exc).lower():
-            raise
-        from .store import FULL_DISK_HINT
+    except sqlite3.OperationalError as exc:  # met outside the store's own checks: a full disk met by a read
+        from .store import FULL_DISK_HINT   # (SQLite sorts in temporary files), a database the user may only read
 
-        typer.echo(f"error: {exc}: {FULL_DISK_HINT}", err=True)
+        text = str(exc).lower()
+        if "full" in text:
+            typer.echo(f"error: {exc}: {FULL_DISK_HINT}", err=True)
+        elif "readonly" in text or "read-only" in text:  # was a traceback from clusters and queue add
+            typer.echo(f"error: {exc}: this command writes its results into the database; check the file's "
+                       "permissions (and its folder's: SQLite writes a -wal file beside it), or run it on a "
+                       "copy you may write", err=True)
+        else:
+            raise
         raise typer.Exit(2) from None
 
 
@@ -1224,11 +1231,48 @@ def _one_line_short_help(*apps: typer.Typer) -> None:
 _one_line_short_help(app, index_app, queue_app, clusters_app)
 
 
+class _StdoutFailed(OSError):
+    """Standard output could not be written: a full disk for ``> out.json``, a closed pipe."""
+
+
+class _GuardedStdout:
+    """Standard output whose write errors are told apart from every other OSError."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text):
+        try:
+            return self._stream.write(text)
+        except OSError as exc:
+            raise _StdoutFailed(exc.errno, exc.strerror) from None
+
+    def flush(self):
+        try:
+            self._stream.flush()
+        except OSError as exc:
+            raise _StdoutFailed(exc.errno, exc.strerror) from None
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
 def main() -> None:
     """The ``novelty`` command. A bug (an exception no check foresaw) exits 3 after its traceback, so
     a cron job tells it from exit 1, "ran and found what --fail-on names"."""
+    sys.stdout = _GuardedStdout(sys.stdout)
     try:
-        app(prog_name="novelty")
+        try:
+            app(prog_name="novelty")
+        finally:
+            sys.stdout.flush()  # here, not at exit, where Python would only print that it failed
+    except _StdoutFailed as exc:  # what the command printed did not reach its reader: an input-output
+        try:                      # error, as -o - says it, not a bug's traceback
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the exit's flush stays quiet
+        except (OSError, ValueError):
+            pass
+        typer.echo(f"error: writing to standard output failed ({exc.strerror or exc})", err=True)
+        sys.exit(2)
     except Exception:  # SystemExit and KeyboardInterrupt are BaseExceptions: they pass as they are
         traceback.print_exc()
         typer.echo(f"error: novelty {__version__} failed on a bug (traceback above; please report it). "

@@ -130,6 +130,15 @@ def test_python_dash_m_and_version():
     assert out.returncode == 0 and out.stdout.startswith("novelty ")
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux) for a device that is always full")
+@pytest.mark.parametrize("args", [["--version"], ["index", "--help"]])
+def test_standard_output_that_cannot_be_written_is_exit_2_not_a_bug(args):
+    with open("/dev/full", "w") as full:  # `novelty ... --json > out.json` on a full disk
+        out = subprocess.run([sys.executable, "-m", "novelty", *args], stdout=full, stderr=subprocess.PIPE, text=True)
+    assert out.returncode == 2, out.stderr  # was: exit 3 and a traceback "failed on a bug" (or 120 at exit)
+    assert out.stderr == "error: writing to standard output failed (No space left on device)\n"
+
+
 def test_ci_runs_the_readme_commands():
     readme = (ROOT / "README.md").read_text()
     blocks = re.findall(r"```(?:sh|bash)\n(.*?)```", readme, re.S)

@@ -47,6 +47,21 @@ def add_unflagged(db, rows):
     store.close()
 
 
+def test_a_database_the_user_may_only_read_is_exit_2_not_a_traceback(tmp_path, monkeypatch):
+    db = novel_db(tmp_path / "m.db", {"bitcoin wallet": 40})
+    opened = Store.__init__
+
+    def read_only(self, path):  # what a file without write permission gives (the tests run as root)
+        opened(self, path)
+        self.db.execute("PRAGMA query_only = ON")
+
+    monkeypatch.setattr(Store, "__init__", read_only)
+    for args in (["clusters", "--db", str(db)], ["queue", "add", "--db", str(db), "--max-p-value", "0.05"]):
+        out = CliRunner().invoke(app, args)
+        assert out.exit_code == 2, out.output  # was: exit 3, sqlite3.OperationalError's traceback
+        assert "readonly database" in out.output and "permissions" in out.output
+
+
 def test_groups_are_found_named_and_noise_left_out(tmp_path):
     db = novel_db(tmp_path / "m.db", {"bitcoin wallet": 40, "staking rewards": 25})
     found = find_clusters(db)
