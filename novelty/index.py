@@ -289,15 +289,32 @@ class PromptIndex:
         embedder = load_embedder(model, backend=backend)
         vectors = (embed or embed_in_chunks)(embedder, rows.texts, progress)
         manifest = _manifest(name, {"name": model}, embedder, index_type, chosen, source, rows)
-        return _write(folder, manifest, vectors, prompts, alpha, rows.rejects)
+        with writer_lock(folder):
+            return _write(folder, manifest, vectors, prompts, alpha, rows.rejects)
 
     def add(self, source: str | Path, columns: Columns = TRAINING_COLUMNS,
             progress: Progress | None = None) -> "AddResult":
         """Append labelled prompts not already in the index, then recalibrate.
 
         A row with the id and text of a prompt already in the index but another label corrects that
-        prompt's label (a relabelled queue item) instead of adding the text a second time."""
+        prompt's label (a relabelled queue item) instead of adding the text a second time. Adds to one
+        index wait for each other, each adding to what the one before it wrote."""
         _check_arguments(source=source, columns=columns)
+        with writer_lock(self.path):
+            self._catch_up()
+            return self._add(source, columns, progress)
+
+    def _catch_up(self) -> None:
+        """Reload the index when another process has written it since this one was loaded (four
+        simultaneous adds of 30 prompts each left 90 of 180: the last one written won)."""
+        try:
+            checksum = json.loads((self.path / "manifest.json").read_text()).get("checksum")
+        except (OSError, ValueError):
+            checksum = None  # gone or damaged: load says which
+        if checksum != self.checksum:
+            self.__dict__.update(PromptIndex.load(self.path.resolve()).__dict__)
+
+    def _add(self, source: str | Path, columns: Columns, progress: Progress | None) -> "AddResult":
         rows = read_training(source, columns.named(TRAINING_COLUMNS), taken=set(self.ids))
         if self.scorer.needs_labels and any(label is None for label in rows.labels):
             missing = sum(label is None for label in rows.labels)
@@ -548,12 +565,23 @@ def _build_adapted(folder: Path, source, name: str, rows: TrainingRows, prompts:
         manifest["adapt"] = {"base": {"name": model, "revision": model_fingerprint(Path(base)) if Path(base).is_dir()
                                       else base}, **options_record(options), **stats,
                              "held_out_prompts": len(held_out)}
-        return _write(folder, manifest, vectors, prompts.assign(calibration=~tuned), alpha, rows.rejects, workdir)
+        with writer_lock(folder):
+            return _write(folder, manifest, vectors, prompts.assign(calibration=~tuned), alpha, rows.rejects,
+                          workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
 STALE_STAGING_SECONDS = 86_400
+
+
+def writer_lock(folder: Path):
+    """The lock every write of the index in ``folder`` holds (a hidden ``.NAME.lock`` file beside it):
+    a second build or add waits for the first instead of overwriting what it wrote."""
+    from filelock import FileLock
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    return FileLock(folder.parent / f".{folder.name}.lock")
 
 
 def staging_dir(folder: Path, kind: str = "") -> Path:

@@ -137,6 +137,32 @@ def test_add_appends_only_new_prompts_and_recalibrates(tmp_path, index):
     assert again.labels[positions[0, 0]] == "crypto" and sims[0, 0] > 0.99
 
 
+def test_adds_at_the_same_time_each_add_to_what_the_other_wrote(tmp_path, index):
+    import threading
+
+    before = len(index)
+    files = [write_csv(tmp_path / f"add{k}.csv", ["text", "label"],
+                       [(f"topic {k} question number {i}", f"topic_{k}") for i in range(30)]) for k in range(4)]
+    loaded = [PromptIndex.load("bot", index.path.parent) for _ in files]  # four cron jobs, loaded at once
+    errors = []
+
+    def add(one, path):
+        try:
+            one.add(path)
+        except Exception as exc:  # a failure must fail the test, not vanish with its thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=add, args=pair) for pair in zip(loaded, files)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    after = PromptIndex.load("bot", index.path.parent)
+    assert len(after) == before + 120  # was before + 30: the last one written won
+    assert {f"topic_{k}" for k in range(4)} <= set(after.label_counts())
+
+
 def test_rejected_and_duplicate_training_rows_are_reported(tmp_path):
     rows = [(f"how do I reset pin number {i}", "pin") for i in range(40)]
     rows += [rows[0], ("", "pin")]
