@@ -699,6 +699,34 @@ def refuse_overwrite(out: Path, inputs: Sequence[str | Path | None]) -> None:
                              "write the output elsewhere")
 
 
+def refuse_replacing(out: Path, kind: str) -> None:
+    """An InputError when ``out`` is a file with something in it other than what this command writes
+    there (``kind``: 'html', the report; 'summary', a run's JSON summary): a report or summary path
+    typed onto the database, the day's log or the config replaced it, exit 0. A page or summary of an
+    earlier run is replaced, as each day's run does."""
+    try:
+        if not out.is_file() or not out.stat().st_size:
+            return
+        with open(out, "rb") as fh:
+            head = fh.read(1 << 20)
+    except OSError:
+        return  # unreadable or a name the system refuses: the write says why
+    text = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    if kind == "html":
+        ours, what = text[:15].lower() in (b"<!doctype html>", b"<!doctype html ") or text[:5].lower() == b"<html", \
+            "an HTML page"
+    else:
+        try:
+            found = json.loads(head) if len(head) < 1 << 20 else None
+        except ValueError:
+            found = None
+        ours, what = isinstance(found, dict) and {"date", "steps"} <= set(found), "a run summary"
+    if not ours:
+        begins = head[:20].decode("utf-8", "replace")
+        raise InputError(f"{out} exists and is not {what} (it begins {begins!r}): writing it would replace that "
+                         "file; give another name, or move the file away first")
+
+
 STDOUT = "-"  # -o -: write to standard output
 
 

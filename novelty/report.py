@@ -27,7 +27,7 @@ from .diagnose import Cause, Diagnosis, diagnose
 from .drift import DriftReport, compare, load_reference, profile, read_table
 from .errors import InputError
 from .index import index_dir_default
-from .logs import is_stdout, open_output, refuse_overwrite, sql_bound
+from .logs import is_stdout, open_output, refuse_overwrite, refuse_replacing, sql_bound
 from .render import CONTROLS, visible_controls
 from .spikes import SpikeSettings, parse_bound
 from .store import Store, existing_db
@@ -85,6 +85,7 @@ def write_report(db: str | Path, out: str | Path = "report.html", **options) -> 
             raise InputError(f"{out}: {blocking} is a file, not a folder")
         refuse_overwrite(out, [db, *(options.get(k) for k in ("reference", "current", "offline", "serving",
                                                               "golden_baseline", "golden_current"))])
+        refuse_replacing(out, "html")  # a page of an earlier day is replaced; another database is not
     data = gather(db, **options)
     if piped:
         with open_output(out, "report.html") as fh:

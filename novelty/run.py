@@ -26,6 +26,7 @@ from typing import Callable, Iterator
 from .config import MonitorConfig, load_config
 from .diagnose import Diagnosis, diagnose
 from .errors import InputError, NoveltyError
+from .logs import refuse_replacing
 from .render import to_json
 from .spikes import window_seconds
 from .stats import p_text
@@ -100,10 +101,13 @@ def run_monitor(config: str | Path | MonitorConfig, day: Date | str | None = Non
     out = cfg.path("output.summary", day)
     if out is not None:
         try:
+            refuse_replacing(out, "summary")  # a summary typed onto the database or the day's log replaced it
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(to_json(summary.to_dict()), encoding="utf-8")
         except OSError as exc:  # a step of its own: the run's findings and alerts are still printed
             job.steps.append(Step("summary", "failed", f"output.summary {out}: cannot write it ({exc.strerror})"))
+        except InputError as exc:
+            job.steps.append(Step("summary", "failed", f"output.summary {exc}"))
     return summary
 
 

@@ -176,6 +176,24 @@ def test_exit_codes_and_summary_file(monitor, tmp_path):
     assert bad.exit_code == 2 and "unknown setting 'oops.name'" in bad.output
 
 
+def test_a_report_or_summary_path_onto_the_database_a_log_or_the_config_replaces_nothing(monitor, tmp_path):
+    runner = CliRunner()
+    base = ["run", "--config", str(monitor), "--date", "2026-11-18"]
+    assert runner.invoke(app, base).exit_code == 0
+    db, log = tmp_path / "monitor.db", tmp_path / "logs" / "2026-11-18.jsonl"
+    kept = {path: path.read_bytes() for path in (log, monitor)}
+    for args in (["--summary", str(db)], ["--set", "output.summary=logs/{date}.jsonl"],
+                 ["--set", "output.report=monitor.toml"], ["--set", "output.report=logs/{date}.jsonl"]):
+        out = runner.invoke(app, base + args)
+        assert out.exit_code == 2 and "exists and is not a" in out.output, (args, out.output)  # was: exit 0
+    assert {path: path.read_bytes() for path in kept} == kept
+    assert db.read_bytes().startswith(b"SQLite format 3") and _snapshot(db)["scores"]  # was: the summary's JSON
+    summary = tmp_path / "summary.json"  # the summary and the page of an earlier run are replaced, as each day's are
+    for _ in range(2):
+        assert runner.invoke(app, base + ["--summary", str(summary), "--set", "output.report=page.html"]).exit_code == 0
+    assert json.loads(summary.read_text())["date"] == "2026-11-18"
+
+
 def test_a_step_failing_on_its_input_exits_2_and_the_others_still_run(monitor, tmp_path):
     write_csv(tmp_path / "ref.csv", ["x"], [[1], [2]])
     (tmp_path / "cur.csv").write_text("not,a\ntable\n\x00\x00")
