@@ -139,6 +139,11 @@ def _day(day: Date | str | None) -> Date:
             raise NoveltyError(f"--date {day!r} should look like 2026-11-25") from None
     if not 1990 <= day.year <= 2099:  # the years a log's times may have (novelty.logs)
         raise NoveltyError(f"--date {day} is outside 1990-2099, the years novelty reads log times in")
+    today = datetime.now(timezone.utc).date()
+    if day > today + timedelta(days=1):  # tomorrow: a day that has begun east of UTC
+        raise NoveltyError(f"--date {day} has not begun yet (today is {today} in UTC); a typo for "
+                           f"{day.replace(year=today.year) if day.year > today.year else 'an earlier date'}? "
+                           "A run for it would stand as the newest date until that day came")
     return day
 
 
@@ -176,8 +181,9 @@ class _Job:
         return row is None or row[0] is None or row[0] <= self.day.isoformat()
 
     def record_clustered(self) -> None:
-        if self.missing:  # a date without a log (a typo, 2027 for 2026) must not become the newest view
-            return
+        scored = next((s.status for s in self.steps if s.name == "score"), None)
+        if self.missing or scored != "ran":  # a date without a log (a typo, 2027 for 2026), or whose log
+            return                            # failed to score, must not become the newest view
         with self._meta() as conn, conn:
             conn.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value "
                          "WHERE excluded.value > meta.value", [_NEWEST_CLUSTERED, self.day.isoformat()])

@@ -99,6 +99,21 @@ def test_a_backfilled_date_leaves_the_newest_clusters_stored(monitor):
     assert "Found for this date, not stored" in page and "--cluster c0" not in page  # a stored id holds another view
 
 
+def test_a_date_not_begun_or_not_scored_never_becomes_the_newest_view(monitor, tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    later = datetime.now(timezone.utc).date() + timedelta(days=400)
+    out = CliRunner().invoke(app, ["run", "--config", str(monitor), "--date", later.isoformat()])
+    assert out.exit_code == 2 and "has not begun yet" in out.output  # was: run, and the newest date for a year
+    run_monitor(monitor, "2026-11-18")
+    (tmp_path / "logs" / "2026-11-25.jsonl").write_bytes(b"\x00\x01 not a log")  # the export went wrong
+    broken = run_monitor(monitor, "2026-11-25")
+    assert broken.steps[0].status == "failed"
+    again = run_monitor(monitor, "2026-11-19")  # was: 'not saved, as a later date has run', page skipped
+    assert next(s for s in again.steps if s.name == "clusters").facts.get("saved", True) is True
+    assert next(s for s in again.steps if s.name == "report").status == "ran"
+
+
 def test_a_backfilled_date_is_judged_on_the_evidence_up_to_its_day(monitor):
     first = run_monitor(monitor, "2026-11-18")
     assert first.exit_code == 0
@@ -732,10 +747,10 @@ def test_a_configured_time_or_id_column_missing_from_the_log_fails_the_step(moni
 
 
 def test_a_date_without_a_log_does_not_become_the_newest_clustered_view(monitor):
-    for day in ("2026-11-18", "2026-11-19", "2027-11-19", "2026-11-24"):  # 2027: a typo, no log
+    for day in ("2026-11-18", "2026-11-19", "2026-11-26", "2026-11-24"):  # the 26th: no log (a typo for 2026-11-20)
         summary = run_monitor(monitor, day)
     clusters = next(s for s in summary.steps if s.name == "clusters")
-    assert clusters.facts.get("saved") is True, clusters  # was: 'not saved, as a later date has run' until 2027
+    assert clusters.facts.get("saved") is True, clusters  # was: 'not saved, as a later date has run' until the 26th
 
 
 def test_a_database_of_another_program_fails_every_step_with_one_line(monitor):
