@@ -47,6 +47,11 @@ SETTINGS: tuple[Setting, ...] = (
             "log without it is refused). Empty: ids derive from time, text and line."),
     Setting("logs.pred_col", "predicted_label", "Column holding the model's predicted label (set here, a log "
             "without it is refused; the labels absorbing novel prompts and online accuracy need it)."),
+    Setting("logs.redact", False, "Store the prompt text (and rejected rows) with e-mail addresses, phone, card "
+            "and IBAN numbers, IPs and SSNs replaced by placeholders, as `score --redact`; the embedding still "
+            "sees the original. Turn it on from the first run: rows stored before keep their text.", bool),
+    Setting("logs.redact_before_embed", False, "Redact before embedding too (implies logs.redact): nothing "
+            "derived from the original text is kept, as `score --redact-before-embed`.", bool),
     Setting("output.db", "monitor.db", "SQLite file the run fills (created on the first run)."),
     Setting("output.report", "report.html", "HTML report rewritten by every run ({date} allowed)."),
     Setting("output.summary", "", "Also write the run's JSON summary here ({date} allowed)."),

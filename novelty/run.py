@@ -231,7 +231,8 @@ class _Job:
                           default_time=f"{self.day.isoformat()}T00:00:00Z" if untimed else None)
         self.db.parent.mkdir(parents=True, exist_ok=True)
         r = score_files(readable, c["index.name"], self.db, columns=columns, index_dir=c.path("index.dir"),
-                        progress=self.progress)
+                        progress=self.progress, redact=c["logs.redact"] or c["logs.redact_before_embed"],
+                        redact_before_embed=c["logs.redact_before_embed"])
         if r.rows_read and r.rejected == r.rows_read:  # a day of unreadable rows is a day without a log
             self.missing.append(f"{pattern} (all {r.rejected:,} rows rejected)")
         elif not r.rows_read:

@@ -114,6 +114,20 @@ def test_a_date_not_begun_or_not_scored_never_becomes_the_newest_view(monitor, t
     assert next(s for s in again.steps if s.name == "report").status == "ran"
 
 
+@pytest.mark.parametrize("key", ["logs.redact", "logs.redact_before_embed"])
+def test_the_daily_run_redacts_what_it_stores_when_asked(monitor, tmp_path, key):
+    rows = _day_log(tmp_path, 1, n=40)
+    rows[3]["prompt"] = "my card 4111 1111 1111 1111 was charged twice, mail me at jo.doe@example.co.uk"
+    write_jsonl(tmp_path / "logs" / "2026-11-18.jsonl", rows)
+    summary = run_monitor(load_config(monitor, {key: True}), "2026-11-18")  # was: 'give section.key=value ...'
+    assert summary.steps[0].status == "ran", summary.steps[0]
+    with sqlite3.connect(tmp_path / "monitor.db") as conn:
+        stored = " ".join(text for (text,) in conn.execute("SELECT text FROM scores"))
+    assert "jo.doe@example.co.uk" not in stored and "4111 1111" not in stored and "[EMAIL]" in stored
+    page = Path(summary.report).read_text()
+    assert "jo.doe@example.co.uk" not in page
+
+
 def test_a_backfilled_date_is_judged_on_the_evidence_up_to_its_day(monitor):
     first = run_monitor(monitor, "2026-11-18")
     assert first.exit_code == 0
