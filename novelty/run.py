@@ -84,6 +84,9 @@ def run_monitor(config: str | Path | MonitorConfig, day: Date | str | None = Non
     job = _Job(cfg, day, progress)
     if job.db.is_dir():
         raise InputError(f"output.db {job.db} is a folder; give a file name such as monitor.db ({cfg.source})")
+    blocking = next((p for p in job.db.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:  # was a FileExistsError's traceback from the score step's mkdir
+        raise InputError(f"output.db {job.db}: {blocking} is a file, not a folder ({cfg.source})")
     echo = echo or (lambda line: None)
     echo(_run_header(day.isoformat(), cfg.source))
     for name in STEPS:

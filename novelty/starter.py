@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from .config import load_config, only_stars, render_config
+from .config import BY_KEY, load_config, only_stars, render_config
 from .errors import InputError
 from .logs import format_time, is_stdout
 
@@ -56,6 +56,9 @@ def write_starter(out: str | Path, settings: dict[str, Any], force: bool = False
         raise InputError(f"{out} is a folder; give the config's file name, e.g. {out / 'monitor.toml'}")
     if out.exists() and not force:
         raise InputError(f"{out} exists; pass --force to replace it")
+    blocking = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:  # was: 'afile: File exists'
+        raise InputError(f"{out}: {blocking} is a file, not a folder")
     if not str(settings.get("logs.path", "")).strip():
         raise InputError("--logs is empty: give the day's log location, e.g. 'logs/{date}.jsonl'")
     settings = _relative_to(out.resolve().parent, settings)
@@ -63,9 +66,12 @@ def write_starter(out: str | Path, settings: dict[str, Any], force: bool = False
     columns, sniffed_notes = sniff(sample) if sample else ({}, [])
     values = {**{_SETTING[role]: name for role, name in columns.items()}, **settings}
     notes = {_SETTING[role]: f"(Sniffed from {sample.name}.)" for role in columns}
-    out.parent.mkdir(parents=True, exist_ok=True)
     draft = out.with_name(f".{out.name}.draft")
-    draft.write_text(render_config(values, notes), encoding="utf-8")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        draft.write_text(render_config(values, notes), encoding="utf-8")
+    except OSError as exc:  # was the hidden draft's name: '/proc/.m.toml.draft: No such file or directory'
+        raise InputError(f"{out}: cannot write it ({exc.strerror or exc})") from None
     try:
         load_config(draft)  # what init writes, run accepts; a config run would refuse is not written
     except InputError as exc:
@@ -163,6 +169,8 @@ def sniff(path: str | Path, rows: int = 50) -> tuple[dict[str, str], list[str]]:
     found: dict[str, str] = {}
     notes: list[str] = []
     for role, names in NAMES.items():
+        if role == "pred" and any(_PREDICTED[0].search(str(c)) and not _TRUTH.search(str(c)) for c in frame.columns):
+            names = names[:-2]  # model_pred beside label: 'label' in a log is often the true label
         match = next((c for n in names for c in frame.columns if str(c).lower() == n and c not in found.values()),
                      None)
         if match is not None and role == "id" and frame[match].dropna().astype(str).duplicated().any():
@@ -185,10 +193,23 @@ def sniff(path: str | Path, rows: int = 50) -> tuple[dict[str, str], list[str]]:
         guess = next((c for pattern in _PREDICTED for c in free if pattern.search(str(c))), None)
         if guess is not None:
             found["pred"] = str(guess)
-            notes.append(f"pred = {found['pred']!r} is a guess from its name; check logs.pred_col")
+            if str(guess).lower() != "label":  # (said below)
+                notes.append(f"pred = {found['pred']!r} is a guess from its name; check logs.pred_col")
         else:
             notes.append("no prediction column found: the labels absorbing novel prompts and online accuracy "
                          "need one; set logs.pred_col if the log has it")
+    if found.get("pred", "").lower() == "label":
+        notes.append("pred = 'label': check that it holds the model's prediction, not the true label "
+                     "(feedback takes those); else set logs.pred_col")
+    if "text" not in found:  # no sentences with spaces (Japanese, one-word queries): the most varied text
+        rest = [c for c in strings if c not in found.values() and not _ID_NAME.search(str(c))
+                and not frame[c].head(10).map(_a_time).all()]
+        if rest:
+            found["text"] = str(max(rest, key=lambda c: (frame[c].nunique(), frame[c].str.len().mean())))
+            notes.append(f"text = {found['text']!r} is a guess (no column of sentences); check logs.text_col")
+        else:
+            notes.append(f"no text column found: set logs.text_col (now {BY_KEY['logs.text_col'].default!r}) "
+                         "to the column holding the user's prompt")
     if "time" not in found:
         free = [c for c in frame.columns if c not in found.values()]
         timed = next((c for c in free if frame[c].head(10).map(lambda v: isinstance(v, str) and _a_time(v)).all()),
@@ -213,7 +234,7 @@ def _head(path: Path, rows: int) -> pd.DataFrame:
         if name.endswith((".jsonl", ".json", ".ndjson")):
             opener = __import__("gzip").open if path.name.lower().endswith(".gz") else open
             records = []
-            with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
+            with opener(path, "rt", encoding="utf-8-sig", errors="replace") as fh:
                 for line in fh:
                     try:
                         record = json.loads(line)
@@ -224,6 +245,6 @@ def _head(path: Path, rows: int) -> pd.DataFrame:
                     if len(records) >= rows:
                         break
             return pd.DataFrame(records)
-        return pd.read_csv(path, nrows=rows, sep=None, engine="python")
+        return pd.read_csv(path, nrows=rows, sep=None, engine="python", encoding="utf-8-sig")  # Excel's BOM
     except (OSError, ValueError) as exc:
         raise InputError(f"{path}: cannot read its first rows to find the columns ({exc})") from None

@@ -335,6 +335,38 @@ def test_init_sniffs_the_user_s_side_a_unique_id_and_a_prediction_and_says_what_
     assert "Check: logs.path 'logs/2026-11-25.jsonl' has no {date}: every run reads the same file(s)" in out.output
 
 
+def test_init_reads_past_a_bom_and_guesses_text_and_prediction_with_a_note(tmp_path):
+    from novelty.starter import sniff
+
+    excel = tmp_path / "excel.csv"  # Excel's "CSV UTF-8": the BOM became part of the first name
+    excel.write_bytes(b"\xef\xbb\xbfprompt,timestamp,predicted_label,request_id\n"
+                      b"where is my card,2026-11-25T08:00:00Z,card_arrival,r1\n")
+    assert sniff(excel)[0]["text"] == "prompt"  # was: '\ufeffprompt', which run then could not find
+    japanese = [{"content": f"カードをなくしました{i}", "ts": "2026-11-25T08:00:00Z", "intent": "lost_card"}
+                for i in range(20)]
+    columns, notes = sniff(write_jsonl(tmp_path / "ja.jsonl", japanese))
+    assert columns["text"] == "content" and any("text = 'content' is a guess" in n for n in notes)  # was: none
+    both = [{"ts": "2026-11-25T08:00:00Z", "user_id": "u1", "text": f"question {i}", "label": "a",
+             "model_pred": "b"} for i in range(20)]
+    columns, notes = sniff(write_jsonl(tmp_path / "both.jsonl", both))
+    assert columns["pred"] == "model_pred"  # was: 'label', often the true label
+    columns, notes = sniff(write_jsonl(tmp_path / "label.jsonl", [{**r, "model_pred": None} for r in both]))
+    assert columns["pred"] == "label" and any("not the true label" in n for n in notes)
+    numbers = [{"ts": "2026-11-25T08:00:00Z", "n": i} for i in range(20)]
+    assert any(n.startswith("no text column found") for n in sniff(write_jsonl(tmp_path / "n.jsonl", numbers))[1])
+
+
+def test_init_says_why_it_cannot_write_its_config(tmp_path):
+    (tmp_path / "logs").mkdir()
+    write_jsonl(tmp_path / "logs" / "2026-11-25.jsonl", [{"prompt": "hi", "timestamp": "2026-11-25T08:00:00Z"}])
+    (tmp_path / "afile").write_text("x")
+    base = ["init", "--index", "bot", "--logs", str(tmp_path / "logs" / "{date}.jsonl"), "-o"]
+    out = CliRunner().invoke(app, base + [str(tmp_path / "afile" / "m.toml")])
+    assert out.exit_code == 2 and "afile is a file, not a folder" in out.output  # was: 'afile: File exists'
+    out = CliRunner().invoke(app, base + ["/proc/m.toml"])
+    assert out.exit_code == 2 and "/proc/m.toml: cannot write it" in out.output and ".draft" not in out.output
+
+
 def test_feedback_late_partial_and_repeated(tmp_path, index):
     from novelty.engines.local import score_files
     from novelty.logs import Columns
@@ -772,6 +804,9 @@ def test_a_database_of_another_program_fails_every_step_with_one_line(monitor):
     summary = run_monitor(load_config(monitor, {"output.db": "other.db"}), "2026-11-18")
     failed = [s for s in summary.steps if s.status == "failed"]
     assert failed and all("a bug?" not in s.reason for s in failed), failed  # clusters was a DatabaseError
+    (monitor.parent / "a-file").write_text("x")
+    with pytest.raises(InputError, match="a-file is a file, not a folder"):  # was: FileExistsError, 'a bug?'
+        run_monitor(load_config(monitor, {"output.db": "a-file/monitor.db"}), "2026-11-18")
     (monitor.parent / "a-folder").mkdir()
     with pytest.raises(InputError, match="^output.db .*a-folder is a folder"):  # was: '--db ... is a folder'
         run_monitor(load_config(monitor, {"output.db": "a-folder"}), "2026-11-18")
