@@ -210,11 +210,17 @@ def parse_bound(value: str | None, flag: str) -> str | None:
 
     >>> parse_bound("20261124", "--since"), parse_bound("1764028800", "--since")
     ('2026-11-24T00:00:00Z', '2025-11-25T00:00:00Z')
+    >>> parse_bound("-7", "--since")
+    Traceback (most recent call last):
+    novelty.errors.InputError: --since '-7' is not a date or time: give a date such as 2026-11-25 (a count of days back is not taken)
     """
     if value is None:
         return None
     if isinstance(value, int) and not isinstance(value, bool):  # the library's since=20261124, as the CLI's
         value = str(value)
+    if isinstance(value, str) and re.fullmatch(r"\s*[+-]\s*\d+(\.\d*)?\s*", value):  # -7 meant 7 days back,
+        raise InputError(f"{flag} {value!r} is not a date or time: give a date such as 2026-11-25 "  # read as
+                         "(a count of days back is not taken)")  # epoch seconds, it was 1990: every window
     digits = isinstance(value, str) and value.strip().isdigit()
     if digits and len(value.strip()) == 8:
         value = f"{value.strip()[:4]}-{value.strip()[4:6]}-{value.strip()[6:]}"

@@ -368,7 +368,7 @@ def test_prompts_in_a_window_s_first_second_count_in_its_details(tmp_path):
         {"label": "c", "prompts": 60, "novel": 60, "novel_share": 1.0, "share_of_novel": 1.0, "excess": 57.0})
 
 
-@pytest.mark.parametrize("value", ["2026", "202611", "0", "2026112"])
+@pytest.mark.parametrize("value", ["2026", "202611", "0", "2026112", "-7", "+1", " -30 "])
 def test_digits_that_are_no_date_are_refused_not_read_as_1970_seconds(value):
     from novelty.spikes import parse_bound
 
