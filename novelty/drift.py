@@ -1003,33 +1003,9 @@ def drift(reference: str | Path, current: str | Path, settings: DriftSettings = 
     """``novelty drift`` as a function: one report for the whole current table, or one per window.
 
     ``score_col`` names the model's score column: its finding comes first and says so."""
-    ref = load_reference(reference, ignore | ({time_col} if time_col else set()))
-    if score_col and score_col not in ref["columns"]:
-        raise InputError(f"{reference}: no score column {score_col!r} (--score-col)")
-    if _saved_profile(Path(current)):
-        raise InputError(f"{current} is a saved profile (--save-reference): it can only be the REFERENCE; "
-                         "give the current table itself")
-    table = read_table(current)
-    # a profile of an older version does not know the columns ignored when it was saved: not checked
-    unknown = set(ignore) - set(ref["names"]) - set(map(str, table.columns)) if "names" in ref else set()
-    if unknown:  # a typo ('ID' for 'id') would test the column it meant to leave out, silently
-        raise InputError(f"--ignore: no column {', '.join(map(repr, sorted(unknown)))} in either table; "
-                         f"columns: {', '.join(map(str, table.columns))}")
-    if save_reference:  # once the inputs are known good
-        refuse_overwrite(Path(save_reference), [current, *([] if _saved_profile(Path(reference)) else [reference])])
-        try:
-            Path(save_reference).write_text(json.dumps({k: v for k, v in ref.items() if k != "set_aside"}))
-        except OSError as exc:
-            raise InputError(f"--save-reference {save_reference}: cannot write it ({exc.strerror})") from None
-    if ref["rows"] == 0:
-        raise InputError(f"{reference}: no rows ({ref.get('set_aside') or 'only a header?'}): nothing to compare")
-    if table.empty:
-        raise no_rows(current, table, "nothing to compare")
-    malformed = [n for n in (ref.get("set_aside"), set_aside(table, current)) if n]
+    ref, table, malformed = _tables(reference, current, ignore, time_col, score_col, save_reference)
     if not time_col:
-        whole = compare(ref, table, settings, ignore)
-        return [("all", _score_first(DriftReport(whole.reference_rows, whole.current_rows, whole.findings,
-                                                 whole.not_checked + malformed), score_col))]
+        return [("all", _score_first(_whole(ref, table, settings, ignore, malformed), score_col))]
     if time_col not in table.columns:
         raise InputError(f"{current}: no column {time_col!r} (--time-col); columns: {', '.join(map(str, table.columns))}")
     from .spikes import window_seconds
@@ -1059,6 +1035,50 @@ def drift(reference: str | Path, current: str | Path, settings: DriftSettings = 
              _score_first(DriftReport(r.reference_rows, r.current_rows, r.findings, r.not_checked + note), score_col))
             for start, r in zip(windows, reports)]
 
+
+def drift_with_profiles(reference: str | Path, current: str | Path, settings: DriftSettings = DriftSettings(),
+                        ignore: set[str] = frozenset()) -> tuple[DriftReport, tuple[dict, dict]]:
+    """``drift`` of the whole current table, with the two tables' profiles (the report draws them): the
+    same checks as ``drift``, so an empty or header-only table is refused by both (the report had
+    named its columns missing, while diagnose refused the table)."""
+    ref, table, malformed = _tables(reference, current, ignore)
+    return _whole(ref, table, settings, ignore, malformed), (ref, profile(table, ignore))
+
+
+def _tables(reference, current, ignore: set[str], time_col: str | None = None, score_col: str | None = None,
+            save_reference: str | Path | None = None) -> tuple[dict, pd.DataFrame, list[str]]:
+    """The reference profile, the current table and what was set aside in them, once each is known
+    to be one that can be compared (``--save-reference`` written once the inputs are known good)."""
+    ref = load_reference(reference, ignore | ({time_col} if time_col else set()))
+    if score_col and score_col not in ref["columns"]:
+        raise InputError(f"{reference}: no score column {score_col!r} (--score-col)")
+    if _saved_profile(Path(current)):
+        raise InputError(f"{current} is a saved profile (--save-reference): it can only be the REFERENCE; "
+                         "give the current table itself")
+    table = read_table(current)
+    # a profile of an older version does not know the columns ignored when it was saved: not checked
+    unknown = set(ignore) - set(ref["names"]) - set(map(str, table.columns)) if "names" in ref else set()
+    if unknown:  # a typo ('ID' for 'id') would test the column it meant to leave out, silently
+        raise InputError(f"--ignore: no column {', '.join(map(repr, sorted(unknown)))} in either table; "
+                         f"columns: {', '.join(map(str, table.columns))}")
+    if save_reference:  # once the inputs are known good
+        refuse_overwrite(Path(save_reference), [current, *([] if _saved_profile(Path(reference)) else [reference])])
+        try:
+            Path(save_reference).write_text(json.dumps({k: v for k, v in ref.items() if k != "set_aside"}))
+        except OSError as exc:
+            raise InputError(f"--save-reference {save_reference}: cannot write it ({exc.strerror})") from None
+    if ref["rows"] == 0:
+        raise InputError(f"{reference}: no rows ({ref.get('set_aside') or 'only a header?'}): nothing to compare")
+    if table.empty:
+        raise no_rows(current, table, "nothing to compare")
+    malformed = [n for n in (ref.get("set_aside"), set_aside(table, current)) if n]
+    return ref, table, malformed
+
+
+def _whole(ref: dict, table: pd.DataFrame, settings: DriftSettings, ignore: set[str], malformed: list[str]
+           ) -> DriftReport:
+    whole = compare(ref, table, settings, ignore)
+    return DriftReport(whole.reference_rows, whole.current_rows, whole.findings, whole.not_checked + malformed)
 
 def _score_first(report: DriftReport, score_col: str | None) -> DriftReport:
     if not score_col:

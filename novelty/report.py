@@ -24,12 +24,12 @@ import numpy as np
 from . import __version__, charts
 from .clusters import members_before, summary
 from .diagnose import Cause, Diagnosis, diagnose
-from .drift import DriftReport, compare, load_reference, profile, read_table
+from .drift import DriftReport, drift_with_profiles
 from .errors import InputError
 from .index import index_dir_default
 from .logs import is_stdout, open_output, refuse_overwrite, refuse_replacing, sql_bound
 from .render import CONTROLS, visible_controls
-from .spikes import SpikeSettings, parse_bound
+from .spikes import SpikeSettings, parse_bound, window_seconds
 from .store import Store, existing_db
 from .stats import p_short
 
@@ -110,17 +110,18 @@ def gather(db: str | Path, reference: str | Path | None = None, current: str | P
     page shows that day as it was, not the newest). ``clusters``: the clusters to show instead of the
     stored ones (``find_clusters`` of a backfilled date, not saved: its page shows what its run found)."""
     existing_db(db)
+    window_seconds(window)  # a bad --window is a usage error, not a page blaming the database
+    since_ts, until_ts = parse_bound(since, "--since"), parse_bound(until, "--until")
     drift_report, profiles = None, None
     if reference and current:
         try:
-            drift_report, profiles = _drift(reference, current, ignore)
+            drift_report, profiles = drift_with_profiles(reference, current, ignore=ignore)
         except InputError:
             pass  # the diagnosis reads them again and says why they cannot be read; the page still shows the rest
     settings = spike_settings or SpikeSettings(window=window)  # novelty run passes monitor.toml's
     diagnosis = diagnose(reference, current, db, since, ignore, offline, serving, key, golden_baseline,
                          golden_current, spike_settings=settings, drift_report=drift_report, until=until,
                          save_windows=True)  # the page draws the saved windows
-    since_ts, until_ts = parse_bound(since, "--since"), parse_bound(until, "--until")
     store = Store(db)
     try:
         windows = _windows(store, window, since_ts, until_ts)
@@ -305,12 +306,6 @@ def _calibration(run: dict, index_dir: str | Path | None) -> tuple[np.ndarray | 
 
 
 # -- features ---------------------------------------------------------------------------------------
-def _drift(reference, current, ignore: set[str]) -> tuple[DriftReport, tuple[dict, dict]]:
-    ref = load_reference(reference, ignore)
-    table = read_table(current)
-    return compare(ref, table, ignore=ignore), (ref, profile(table, ignore))
-
-
 def _drift_rows(report: DriftReport | None, profiles: tuple[dict, dict] | None) -> list[dict] | None:
     if report is None:
         return None

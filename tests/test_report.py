@@ -134,6 +134,22 @@ def test_cli_writes_the_file_and_fails_on_cause(report_demo, tmp_path):
     assert bad.exit_code == 2 and "go together" in bad.output
 
 
+def test_the_report_judges_the_feature_tables_and_the_window_as_diagnose_does(report_demo, tmp_path):
+    header_only = tmp_path / "header.csv"
+    header_only.write_text("foo,bar\n")
+    args = ["--db", str(report_demo["db"]), "--reference", str(report_demo["tables"][0]), "--current",
+            str(header_only), "--json"]
+    page = CliRunner().invoke(app, ["report", *args, "-o", str(tmp_path / "r.html")])
+    told = CliRunner().invoke(app, ["diagnose", *args])
+    assert page.exit_code == told.exit_code == 2, page.output  # was: exit 0 and four feature_unavailable causes
+    got = json.loads(page.stdout)
+    assert not [c for c in got["causes"] if c["cause"] == "feature_unavailable"]
+    assert any("no rows" in u["error"] for u in got["unreadable"]), got["unreadable"]
+    out = CliRunner().invoke(app, ["report", "--db", str(report_demo["db"]), "-o", str(tmp_path / "w.html"),
+                                   "--window", "0d"])
+    assert out.exit_code == 2 and not (tmp_path / "w.html").exists()  # was: a page blaming the database
+
+
 def test_chart_geometry():
     windows = [{"window_start": f"2026-11-{d:02d}T00:00:00Z", "novel_rate": r, "ci_low": r / 2, "ci_high": r * 1.5,
                 "expected_rate": 0.05, "flagged": r > 0.1} for d, r in ((1, 0.05), (2, 0.3), (3, 0.4), (4, 0.05))]
