@@ -79,7 +79,9 @@ CREATE TABLE IF NOT EXISTS clusters (
     centroid BLOB, updated_at TEXT, look_alikes INTEGER, look_alike_labels TEXT);
 CREATE TABLE IF NOT EXISTS cluster_members (prompt_id TEXT PRIMARY KEY, cluster_id TEXT);
 CREATE TABLE IF NOT EXISTS pruned_counts (
-    minute INTEGER PRIMARY KEY, prompts INTEGER, novel INTEGER, tail_sum REAL, tail_sum_sq REAL);
+    minute INTEGER PRIMARY KEY, prompts INTEGER, novel INTEGER, tail_sum REAL, tail_sum_sq REAL,
+    novel_at_0_001 INTEGER, novel_at_0_002 INTEGER, novel_at_0_005 INTEGER, novel_at_0_01 INTEGER,
+    novel_at_0_02 INTEGER, novel_at_0_05 INTEGER, novel_at_0_1 INTEGER, novel_at_0_2 INTEGER);
 CREATE TABLE IF NOT EXISTS alerted (
     incident_id TEXT PRIMARY KEY, window_size TEXT, window_start TEXT, window_end TEXT, alerted_at TEXT);
 CREATE TABLE IF NOT EXISTS pruned_feedback (
@@ -183,7 +185,11 @@ class Store:
         self.db.conn.executescript(_SCHEMA)
         for table, column, kind in _ADDED_COLUMNS:  # databases written by an older version
             if column not in {c.name for c in self.db[table].columns}:
-                self.db.conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+                try:
+                    self.db.conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+                except sqlite3.OperationalError as exc:  # another process opening it added it first
+                    if "duplicate column" not in str(exc):
+                        raise
         # older versions saved an unbounded rate ratio as Infinity, which SQLite's JSON functions refuse
         infinite = "details LIKE '%\"rate_ratio\": Infinity%'"
         if self.db.execute(f"SELECT 1 FROM incidents WHERE {infinite} LIMIT 1").fetchone():

@@ -492,6 +492,22 @@ def test_days_scored_at_another_alpha_are_counted_at_the_latest_one(tmp_path):
     assert {w.novel for w in report.windows} == {24}  # every day counted at alpha 0.05 from its p-values
 
 
+def test_pruned_counts_has_a_column_per_kept_alpha_in_new_and_older_databases(tmp_path):
+    from novelty.store import _SCHEMA, PRUNED_ALPHAS, pruned_novel_column
+
+    wanted = {pruned_novel_column(a) for a in PRUNED_ALPHAS}
+    assert all(c in _SCHEMA for c in wanted)  # created with the table: processes opening a new file at once
+    old = tmp_path / "old.db"  # raced to ALTER it ('duplicate column name'), before they were in the schema
+    Store(old).close()
+    with sqlite3.connect(old) as conn:
+        conn.execute("DROP TABLE pruned_counts")
+        conn.execute("CREATE TABLE pruned_counts (minute INTEGER PRIMARY KEY, prompts INTEGER, novel INTEGER, "
+                     "tail_sum REAL, tail_sum_sq REAL)")
+    Store(old).close()
+    with sqlite3.connect(old) as conn:
+        assert wanted <= {row[1] for row in conn.execute("PRAGMA table_info(pruned_counts)")}
+
+
 def test_days_pruned_before_the_alpha_changed_are_counted_at_the_latest_one(tmp_path):
     from datetime import datetime, timezone
 
