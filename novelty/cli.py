@@ -318,11 +318,13 @@ def index_info(
     from .index import PromptIndex
 
     with _user_errors():
-        m = PromptIndex.load(name, index_dir).manifest
+        index = PromptIndex.load(name, index_dir)
+    m = index.manifest
     if as_json:
         return _print_json(m)
     cal, model = m["calibration"], m["model"]
-    lines = [f"index      {m['name']}  (created {m['created_at']}, updated {m['updated_at']})",
+    built = f"built as {m['name']!r}, " if m["name"] != index.name else ""  # a copied or renamed folder
+    lines = [f"index      {index.name}  ({built}created {m['created_at']}, updated {m['updated_at']})",
              f"model      {model['name']}  backend {model.get('backend', 'torch')}  revision {model['revision']}  "
              f"dimension {model['dimension']}",
              f"prompts    {m['index']['count']:,} in {m['training']['labels']} label(s)  "

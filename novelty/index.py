@@ -141,7 +141,10 @@ class PromptIndex:
     # -- facts ------------------------------------------------------------------------------------
     @property
     def name(self) -> str:
-        return self.manifest["name"]
+        """The folder's name: what ``--index`` and ``runs.index_name`` address it by (the manifest keeps
+        the name it was built under; a copied or renamed folder was recorded under that one, and the
+        report then looked for the old folder)."""
+        return self.path.name
 
     @property
     def model(self) -> dict:

@@ -76,6 +76,27 @@ def test_an_index_folder_has_the_mode_the_umask_gives(tmp_path, train_csv):
         os.umask(umask)
 
 
+def test_a_copied_index_folder_goes_by_its_own_name(tmp_path, index, day_log):
+    import shutil
+    import sqlite3
+
+    from typer.testing import CliRunner
+
+    from novelty.cli import app
+
+    shutil.copytree(index.path, index.path.parent / "bot-v2")  # a copy to try a change on
+    copy = PromptIndex.load("bot-v2", index.path.parent)
+    assert copy.name == "bot-v2"  # was 'bot': runs recorded the original, and the report loaded it
+    info = CliRunner().invoke(app, ["index", "info", "bot-v2", "--index-dir", str(index.path.parent)])
+    assert info.output.startswith("index      bot-v2  (built as 'bot', created ")
+    db = tmp_path / "m.db"
+    out = CliRunner().invoke(app, ["score", str(day_log), "--index", "bot-v2", "--index-dir", str(index.path.parent),
+                                   "--db", str(db)])
+    assert out.exit_code == 0, out.output
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT index_name FROM runs").fetchall() == [("bot-v2",)]
+
+
 def test_force_replaces_only_an_index(tmp_path, train_csv):
     data = tmp_path / "data"
     data.mkdir()
