@@ -90,18 +90,19 @@ class Batch:
 
 
 def read_batches(path: str | Path, columns: Columns, chunk_rows: int = 5000,
-                 max_chars: int = MAX_CHARS) -> Iterator[Batch]:
+                 max_chars: int = MAX_CHARS, too_long: str = "(--max-chars)") -> Iterator[Batch]:
     """Yield validated batches of at most ``chunk_rows`` input rows from one log file.
 
     Raises ``InputError`` for problems with the file as a whole (missing, empty, binary, no such
-    column); row-level problems become ``Reject`` entries.
+    column); row-level problems become ``Reject`` entries. ``too_long`` ends the reason of a text over
+    ``max_chars``: what the user can do about it.
     """
     if chunk_rows < 1 or max_chars < 1:
         raise InputError(f"--chunk-rows and --max-chars must be at least 1 (got {chunk_rows}, {max_chars})")
     path = Path(path)
     kind = detect_format(path)
     records = {"jsonl": _jsonl_records, "csv": _csv_records, "parquet": _parquet_records}[kind]
-    validator = _Validator(str(path), columns, max_chars)
+    validator = _Validator(str(path), columns, max_chars, too_long)
     pending: list[tuple[int, Any, str]] = []
     try:
         for record in records(path, columns, validator):
@@ -470,8 +471,8 @@ _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e"
 class _Validator:
     """Turns raw records into batches and rejects, one reason per rejected row."""
 
-    def __init__(self, source: str, columns: Columns, max_chars: int):
-        self.source, self.columns, self.max_chars = source, columns, max_chars
+    def __init__(self, source: str, columns: Columns, max_chars: int, too_long: str = "(--max-chars)"):
+        self.source, self.columns, self.max_chars, self.too_long = source, columns, max_chars, too_long
         self.rejects: list[Reject] = []
         self.header_checked = False
         self.present: set[str] = set()
@@ -537,7 +538,7 @@ class _Validator:
         if is_blank(text):
             return f"{name!r} is empty" + (" but for invisible characters" if text.strip() else "")
         if len(text) > self.max_chars:
-            return f"{name!r} is {len(text):,} characters, over the {self.max_chars:,} limit (--max-chars)"
+            return f"{name!r} is {len(text):,} characters, over the {self.max_chars:,} limit {self.too_long}"
         if not is_utf8(text):
             return f"{name!r} is not valid UTF-8"
         if self._has("time") and time is None:
@@ -545,9 +546,15 @@ class _Validator:
         if self._has("id") and _cell(record, self.columns.id) is None:
             return f"no id in {self.columns.id!r}"
         for role in ("id", "label"):
-            value = _cell(record, self.columns.optional().get(role)) if self._has(role) else None
+            if not self._has(role):
+                continue
+            column = self.columns.optional()[role]
+            if isinstance(record.get(column), (dict, list)):  # was a label "{'x': 1}": a class of its own
+                what = "object" if isinstance(record[column], dict) else "list"
+                return f"{column!r} is a JSON {what}, not {'an id' if role == 'id' else 'a label'}"
+            value = _cell(record, column)
             if isinstance(value, str) and not is_utf8(value):
-                return f"{self.columns.optional()[role]!r} is not valid UTF-8"
+                return f"{column!r} is not valid UTF-8"
         return None
 
 

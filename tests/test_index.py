@@ -186,12 +186,14 @@ def test_adds_at_the_same_time_each_add_to_what_the_other_wrote(tmp_path, index)
 
 def test_rejected_and_duplicate_training_rows_are_reported(tmp_path):
     rows = [(f"how do I reset pin number {i}", "pin") for i in range(40)]
-    rows += [rows[0], ("", "pin")]
+    rows += [rows[0], ("", "pin"), ("x" * 30_000, "pin")]
     path = write_csv(tmp_path / "t.csv", ["text", "label"], rows)
     built = PromptIndex.build(path, "t", index_dir=tmp_path, model=FAKE_MODEL, scorer="knn")
     assert built.manifest["training"]["duplicates_skipped"] == 1
-    assert built.manifest["training"]["rejected"] == 1
-    assert "'text' is empty" in (built.path / "rejects.jsonl").read_text()
+    assert built.manifest["training"]["rejected"] == 2
+    kept = (built.path / "rejects.jsonl").read_text()
+    assert "'text' is empty" in kept and "over the 20,000 limit (score's; the encoder reads only" in kept
+    assert "--max-chars" not in kept  # was: an option index build does not have
 
 
 def test_too_few_prompts_to_calibrate(tmp_path):

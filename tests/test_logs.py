@@ -53,6 +53,17 @@ def test_jsonl_bad_rows_are_set_aside_with_a_reason_and_nothing_is_lost(tmp_path
     assert next(r for r in rejects if r.line == 2).raw == '{"prompt": "truncated'
 
 
+def test_an_id_or_label_that_is_a_json_object_or_list_is_set_aside(tmp_path):
+    path = write_jsonl(tmp_path / "log.jsonl", [
+        {"prompt": "a", "timestamp": "2026-11-25T08:00:00Z", "predicted_label": {"x": 1}, "id": "r1"},
+        {"prompt": "b", "timestamp": "2026-11-25T08:00:00Z", "predicted_label": "card", "id": [1, 2]},
+        {"prompt": "c", "timestamp": "2026-11-25T08:00:00Z", "predicted_label": 3, "id": 7}])
+    _, rows, rejects = read_all(path, Columns(id="id"))
+    assert [text for _, text in rows] == ["c"]  # a number is a label or an id written as one
+    assert [r.reason for r in rejects] == ["'predicted_label' is a JSON object, not a label",
+                                           "'id' is a JSON list, not an id"]
+
+
 def test_non_utf8_bytes_are_rejected_with_raw_content_kept(tmp_path):
     path = tmp_path / "log.jsonl"
     path.write_bytes(b'{"prompt": "caf\xe9 card"}\n{"prompt": "ok"}\n')
