@@ -280,6 +280,12 @@ class PromptIndex:
             check_reachable(alpha, min(len(rows.texts), MAX_CALIBRATION))  # (an adapted slice: checked later)
         scorer = scorer or default_scorer(rows.labels)
         chosen = make_scorer(scorer, **(scorer_params or {}))
+        # a calibration prompt is scored against the others of its folds; neighbours past them were
+        # FAISS's empty slots, built silently (--k 100000 on 62 prompts)
+        reference = len(rows.texts) * (FOLDS - 1) // FOLDS
+        if getattr(chosen, "name", "") == "knn" and chosen.k > reference:
+            raise InputError(f"--k {chosen.k} is more neighbours than the index can give: each calibration prompt "
+                             f"is scored against {reference:,} others; give --k {max(1, min(reference, 10))} or less")
         if chosen.needs_labels and not fully_labelled(rows.labels):
             raise InputError(f"scorer {scorer!r} needs every training prompt labelled, with at least two "
                              f"labels (column {columns.label!r}); use --scorer knn")

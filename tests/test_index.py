@@ -196,6 +196,12 @@ def test_rejected_and_duplicate_training_rows_are_reported(tmp_path):
     assert "--max-chars" not in kept  # was: an option index build does not have
 
 
+def test_k_beyond_what_the_index_holds_is_refused(tmp_path, train_csv):
+    with pytest.raises(InputError, match="--k 100000 is more neighbours than the index can give"):
+        PromptIndex.build(train_csv, "k", index_dir=tmp_path, model=FAKE_MODEL, scorer="knn",
+                          scorer_params={"k": 100_000})  # was: built, exit 0, the neighbours past n empty slots
+
+
 def test_too_few_prompts_to_calibrate(tmp_path):
     path = write_csv(tmp_path / "t.csv", ["text", "label"], [("a b c", "x"), ("d e f", "y")])
     with pytest.raises(NoveltyError, match="calibration needs at least"):
