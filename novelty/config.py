@@ -64,6 +64,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("drift.ignore", [], "Feature columns to leave out (ids, free text).", list),
     Setting("golden.baseline", "", "Golden-set predictions at launch: id, label, prediction columns."),
     Setting("golden.current", "", "Golden-set predictions of the model now ({date} allowed)."),
+    Setting("golden.id_col", "id", "Column of the golden files holding the item id."),
+    Setting("golden.label_col", "label", "Column of the golden files holding the true label."),
+    Setting("golden.pred_col", "prediction", "Column of the golden files holding the model's prediction."),
     Setting("golden.accuracy", 0.0, "Offline accuracy to hold production to when no golden files are "
             "given (0: none).", float),
     Setting("golden.items", 0, "How many items golden.accuracy was measured on (0: treat it as exact).", int),

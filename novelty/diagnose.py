@@ -66,7 +66,8 @@ def diagnose(reference: str | Path | None = None, current: str | Path | None = N
              drift_settings: DriftSettings = DriftSettings(),
              spike_settings: SpikeSettings = SpikeSettings(),
              drift_report: DriftReport | None = None, until: str | None = None,
-             save_windows: bool = False) -> Diagnosis:
+             save_windows: bool = False, golden_columns: tuple[str, str, str] = ("id", "label", "prediction")
+             ) -> Diagnosis:
     """Collect the causes the given evidence supports, most severe first.
 
     ``since`` / ``until`` bound the scored evidence (windows, gap incidents): a run for an earlier
@@ -96,7 +97,7 @@ def diagnose(reference: str | Path | None = None, current: str | Path | None = N
 
     if golden_baseline is not None:
         causes += read("model_regression", "the golden files",
-                       lambda: golden_causes(golden(golden_baseline, golden_current))) or []
+                       lambda: golden_causes(golden(golden_baseline, golden_current, *golden_columns))) or []
     else:
         not_checked.append({"cause": "model_regression", "reason": "no --golden-baseline and --golden-current given"})
     if offline is not None:

@@ -58,14 +58,15 @@ class GoldenReport:
 
 def golden(baseline: str | Path, current: str | Path, id_col: str = "id", label_col: str = "label",
            pred_col: str = "prediction", bootstrap: int = 1000, seed: int = 0, predict: str | None = None,
-           text_col: str = "text") -> GoldenReport:
+           text_col: str = "text", options: str = "--id-col, --label-col, --pred-col") -> GoldenReport:
     """``predict`` ("module:function") re-runs the model on CURRENT's ``text_col`` instead of reading
-    its predictions: the function takes a list of texts and returns one label per text."""
+    its predictions: the function takes a list of texts and returns one label per text. ``options``:
+    where the caller names the three columns, for the messages (``novelty run``: its config keys)."""
     if not isinstance(bootstrap, numbers.Integral) or bootstrap < 1:
         raise InputError(f"bootstrap must be a whole number of draws, 1 or more (got {bootstrap!r})")
-    before = _read(baseline, id_col, label_col, pred_col)
+    before = _read(baseline, id_col, label_col, pred_col, options)
     after = _predicted(current, predict, id_col, label_col, pred_col, text_col) if predict else \
-        _read(current, id_col, label_col, pred_col)
+        _read(current, id_col, label_col, pred_col, options)
     numeric = before.attrs["numeric_ids"], after.attrs["numeric_ids"]
     if numeric[0] != numeric[1]:  # 1 in a JSONL file pairs with 001 in a CSV read as written (as skew joins)
         text_side = after if numeric[0] else before
@@ -144,9 +145,9 @@ def _missing(value) -> bool:
         return False
 
 
-def _read(path, id_col: str, label_col: str, pred_col: str) -> pd.DataFrame:
+def _read(path, id_col: str, label_col: str, pred_col: str, options: str) -> pd.DataFrame:
     return _columns(_malformed_left_out(read_table(path, (id_col, label_col, pred_col))), path, id_col, label_col,
-                    pred_col)
+                    pred_col, options)
 
 
 def _malformed_left_out(frame: pd.DataFrame) -> pd.DataFrame:
@@ -157,14 +158,14 @@ def _malformed_left_out(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _columns(frame: pd.DataFrame, path, id_col: str, label_col: str, pred_col: str) -> pd.DataFrame:
+def _columns(frame: pd.DataFrame, path, id_col: str, label_col: str, pred_col: str,
+             options: str = "--id-col, --label-col, --pred-col") -> pd.DataFrame:
     if len({id_col, label_col, pred_col}) < 3:
-        raise InputError(f"--id-col, --label-col and --pred-col must name three different columns, not "
-                         f"{id_col!r}, {label_col!r}, {pred_col!r}")
+        raise InputError(f"{options} must name three different columns, not {id_col!r}, {label_col!r}, {pred_col!r}")
     missing = [c for c in (id_col, label_col, pred_col) if c not in frame.columns]
     if missing:
         raise InputError(f"{path}: no column(s) {', '.join(map(repr, missing))}; columns: "
-                         f"{', '.join(map(str, frame.columns))} (use --id-col, --label-col, --pred-col)")
+                         f"{', '.join(map(str, frame.columns))} (set {options})")
     rows = len(frame)
     if not rows:
         raise no_rows(path, frame, "no golden items to compare")

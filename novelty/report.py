@@ -104,7 +104,8 @@ def gather(db: str | Path, reference: str | Path | None = None, current: str | P
            serving: str | Path | None = None, key: str | None = None,
            golden_baseline: str | Path | None = None, golden_current: str | Path | None = None,
            index_dir: str | Path | None = None, window: str = "1d", until: str | None = None,
-           spike_settings: SpikeSettings | None = None, clusters: list | None = None) -> ReportData:
+           spike_settings: SpikeSettings | None = None, clusters: list | None = None,
+           golden_columns: tuple[str, str, str] = ("id", "label", "prediction")) -> ReportData:
     """Run the diagnosis (as ``novelty diagnose`` would) and read what the report shows. ``until``
     ends the evidence, the verdict's and the charts' alike (``novelty run`` for an earlier date: its
     page shows that day as it was, not the newest). ``clusters``: the clusters to show instead of the
@@ -121,6 +122,7 @@ def gather(db: str | Path, reference: str | Path | None = None, current: str | P
     settings = spike_settings or SpikeSettings(window=window)  # novelty run passes monitor.toml's
     diagnosis = diagnose(reference, current, db, since, ignore, offline, serving, key, golden_baseline,
                          golden_current, spike_settings=settings, drift_report=drift_report, until=until,
+                         golden_columns=golden_columns,
                          save_windows=True)  # the page draws the saved windows
     store = Store(db)
     try:

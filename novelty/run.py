@@ -289,7 +289,8 @@ class _Job:
 
         baseline, current = self.cfg.path("golden.baseline"), self.cfg.path("golden.current", self.day)
         if baseline and current and baseline.is_file() and current.is_file():
-            report = golden(baseline, current)
+            report = golden(baseline, current, *self.golden_columns(),
+                            options=f"golden.id_col, golden.label_col, golden.pred_col in {self.cfg.source}")
             whole = report.current_file or report.current  # production is held to the whole current golden set
             self.golden_accuracy = (whole.accuracy, whole.items)
             return Step("golden", "ran", f"golden-set accuracy {report.baseline.accuracy:.1%} at launch, "
@@ -303,6 +304,9 @@ class _Job:
         if baseline or current:
             return Step("golden", "skipped", f"golden files not found ({baseline}, {current})")
         return Step("golden", "skipped", "golden.baseline / golden.current or golden.accuracy not configured")
+
+    def golden_columns(self) -> tuple[str, str, str]:
+        return self.cfg["golden.id_col"], self.cfg["golden.label_col"], self.cfg["golden.pred_col"]
 
     def feedback(self) -> Step:
         from .feedback import import_files, novel_error_share, offline_online_gap, online_accuracy, record_gap
@@ -379,7 +383,8 @@ class _Job:
         self.diagnosis = diagnose(*drift_files, self.db if self.has_scores() else None, self.since("alert.lookback"),
                                   set(c["drift.ignore"]), golden_baseline=golden_files[0],
                                   golden_current=golden_files[1], spike_settings=self.spike_settings(),
-                                  drift_report=self.drift_report, until=self.until)
+                                  drift_report=self.drift_report, until=self.until,
+                                  golden_columns=self.golden_columns())
         causes = ", ".join(f"{x.cause} ({x.severity})" for x in self.diagnosis.causes) or "no root cause found"
         unread = ", ".join(u["evidence"] for u in self.diagnosis.unreadable)  # its step's line says why
         return Step("diagnose", "ran",
@@ -405,7 +410,7 @@ class _Job:
                               ignore=set(c["drift.ignore"]), golden_baseline=golden_files[0],
                               golden_current=golden_files[1], index_dir=c.path("index.dir"), window=c["spikes.window"],
                               until=self.until, spike_settings=self.spike_settings(),
-                              clusters=self.found_clusters)
+                              clusters=self.found_clusters, golden_columns=self.golden_columns())
         self.report_path = result.out
         return Step("report", "ran", f"wrote {result.out}")
 

@@ -281,6 +281,21 @@ def test_a_step_that_breaks_unexpectedly_fails_alone_and_the_run_exits_2(monitor
     assert "FAILED: summary" in format_run(unwritten) and "No alert." not in format_run(unwritten)
 
 
+def test_golden_files_with_their_own_column_names(monitor, tmp_path):
+    rows = [[f"g{i}", "card" if i % 4 else "fees", "card"] for i in range(40)]
+    write_csv(tmp_path / "g.csv", ["item", "truth", "model"], rows)
+    settings = {"golden.baseline": "g.csv", "golden.current": "g.csv"}
+    bad = run_monitor(load_config(monitor, settings), "2026-11-18")
+    step = next(s for s in bad.steps if s.name == "golden")  # was: '(use --id-col, --label-col, --pred-col)'
+    assert step.status == "failed" and "(set golden.id_col, golden.label_col, golden.pred_col in " in step.reason
+    good = run_monitor(load_config(monitor, {**settings, "golden.id_col": "item", "golden.label_col": "truth",
+                                             "golden.pred_col": "model"}), "2026-11-18")
+    step = next(s for s in good.steps if s.name == "golden")
+    assert step.status == "ran" and step.facts["current"] == 0.75, step
+    assert not good.diagnosis.unreadable  # the diagnosis and the page read them with the same columns
+    assert not any(n["cause"] == "model_regression" and "no --golden" in n["reason"] for n in good.diagnosis.not_checked)
+
+
 def test_a_golden_file_that_cannot_be_read_fails_its_step_and_hides_no_other_cause(monitor, tmp_path):
     for day in ("2026-11-18", "2026-11-19", "2026-11-24"):
         run_monitor(monitor, day)
