@@ -11,6 +11,7 @@ import glob
 import json
 import os
 import re
+from datetime import date
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,10 @@ def write_starter(out: str | Path, settings: dict[str, Any], force: bool = False
     columns, sniffed_notes = sniff(sample) if sample else ({}, [])
     values = {**{_SETTING[role]: name for role, name in columns.items()}, **settings}
     notes = {_SETTING[role]: f"(Sniffed from {sample.name}.)" for role in columns}
+    labels = _newest_log(settings.get("feedback.path", ""), out.resolve().parent)
+    feedback_columns, feedback_notes = _sniff_feedback(labels) if labels else ({}, [])
+    values.update(feedback_columns)
+    notes.update({key: f"(Sniffed from {labels.name}.)" for key in feedback_columns})
     draft = out.with_name(f".{out.name}.draft")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -73,12 +78,22 @@ def write_starter(out: str | Path, settings: dict[str, Any], force: bool = False
     except OSError as exc:  # was the hidden draft's name: '/proc/.m.toml.draft: No such file or directory'
         raise InputError(f"{out}: cannot write it ({exc.strerror or exc})") from None
     try:
-        load_config(draft)  # what init writes, run accepts; a config run would refuse is not written
+        cfg = load_config(draft)  # what init writes, run accepts; a config run would refuse is not written
+        if cfg.path("output.db").is_dir():  # was written, and every run then refused it
+            raise InputError(f"--db {settings['output.db']}: {cfg.path('output.db')} is a folder; give a file "
+                             "name such as monitor.db")
     except InputError as exc:
         draft.unlink()
         raise InputError(str(exc).replace(str(draft), str(out))) from None
     draft.replace(out)
-    notes = list(sniffed_notes)
+    notes = list(sniffed_notes) + feedback_notes
+    if not (cfg.path("index.dir") / cfg["index.name"] / "manifest.json").is_file():
+        notes.append(f"no index {cfg['index.name']!r} in {cfg.path('index.dir')} yet: build it with `novelty index "
+                     f"build TRAINING_FILE --name {cfg['index.name']}` before the first run")
+    report = cfg.path("output.report", date.today())
+    if report is not None and report.suffix.lower() not in (".html", ".htm"):
+        notes.append(f"output.report {settings.get('output.report', report.name)!r} is not an .html file: the "
+                     "run replaces only an HTML page there")
     if "{date" not in str(settings.get("logs.path", "")):
         notes.append(f"logs.path {settings['logs.path']!r} has no {{date}}: every run reads the same file(s)")
     return StarterResult(str(out), str(sample) if sample else None, columns, notes)
@@ -218,6 +233,26 @@ def sniff(path: str | Path, rows: int = 50) -> tuple[dict[str, str], list[str]]:
                                and frame[c].head(10).map(_a_time).all()), None)
         if timed is not None:
             found["time"] = str(timed)
+    return found, notes
+
+
+_FEEDBACK_NAMES = {"feedback.id_col": NAMES["id"],
+                   "feedback.label_col": ("label", "true_label", "true_intent", "gold_label", "truth", "gold",
+                                          "correct_label", "annotation", "intent")}
+
+
+def _sniff_feedback(path: Path) -> tuple[dict[str, str], list[str]]:
+    """The id and label columns of a true-label file, by name (a file written as `request_id,true_intent`
+    left feedback.id_col = prompt_id, and every run failed until the config was edited)."""
+    frame = _head(path, 5)
+    found, notes = {}, []
+    for key, names in _FEEDBACK_NAMES.items():
+        match = next((str(c) for n in names for c in frame.columns if str(c).lower() == n), None)
+        if match is not None:
+            found[key] = match
+        else:
+            notes.append(f"no {key.split('_')[0].split('.')[1]} column of {path.name} told by its name "
+                         f"(columns: {', '.join(map(str, frame.columns))}); set {key}")
     return found, notes
 
 

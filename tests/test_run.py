@@ -371,6 +371,23 @@ def test_init_reads_past_a_bom_and_guesses_text_and_prediction_with_a_note(tmp_p
     assert any(n.startswith("no text column found") for n in sniff(write_jsonl(tmp_path / "n.jsonl", numbers))[1])
 
 
+def test_init_checks_what_run_would_refuse_and_sniffs_the_feedback_file(tmp_path):
+    (tmp_path / "logs").mkdir()
+    write_jsonl(tmp_path / "logs" / "2026-11-25.jsonl", [{"prompt": "hi", "timestamp": "2026-11-25T08:00:00Z"}])
+    (tmp_path / "labels").mkdir()
+    write_csv(tmp_path / "labels" / "2026-11-25.csv", ["request_id", "true_intent"], [["r1", "card"]])
+    base = ["init", "--index", "nope", "--logs", str(tmp_path / "logs" / "{date}.jsonl"), "-o", str(tmp_path / "m.toml")]
+    out = CliRunner().invoke(app, base + ["--db", str(tmp_path / "logs")])
+    assert out.exit_code == 2 and "is a folder" in out.output and not (tmp_path / "m.toml").exists()  # was written
+    out = CliRunner().invoke(app, base + ["--feedback", str(tmp_path / "labels" / "{date}.csv"),
+                                          "--report", "logs/{date}.csv"])
+    assert out.exit_code == 0, out.output
+    assert "Check: no index 'nope' in " in out.output  # was: silent, then run's 'no index' every morning
+    assert "is not an .html file" in out.output
+    cfg = load_config(tmp_path / "m.toml")
+    assert (cfg["feedback.id_col"], cfg["feedback.label_col"]) == ("request_id", "true_intent")  # was prompt_id, label
+
+
 def test_init_says_why_it_cannot_write_its_config(tmp_path):
     (tmp_path / "logs").mkdir()
     write_jsonl(tmp_path / "logs" / "2026-11-25.jsonl", [{"prompt": "hi", "timestamp": "2026-11-25T08:00:00Z"}])
