@@ -1192,31 +1192,33 @@ def demo(
     from .run import format_run
 
     score = result.score
+    q = shlex.quote  # the commands shown are typed as they are: a folder with a space in it stays one word
+    db, config, index_dir = q(str(result.db)), q(str(result.config)), q(f"{result.folder}/indexes")
     typer.echo(f"Demo in {result.folder}: a week of support-bot traffic; customers start asking about "
-               f"crypto on day 5.\nIndex {result.index}; the daily job (novelty run --config {result.config} "
+               f"crypto on day 5.\nIndex {result.index}; the daily job (novelty run --config {config} "
                f"--date DAY) ran for each day: {score.scored:,} prompts scored into {result.db} "
                f"({score.rejected} malformed rows set aside in the rejects table). The last morning's run:\n")
     typer.echo(format_run(result.runs[-1]).split("\nReport:")[0] + "\n")
-    reference, current = result.tables
-    typer.echo(f"The verdict (novelty diagnose --db {result.db} --reference {reference} --current {current}):")
+    reference, current = map(q, map(str, result.tables))
+    typer.echo(f"The verdict (novelty diagnose --db {db} --reference {reference} --current {current}):")
     typer.echo(format_diagnosis(result.diagnosis) + "\n\nThe evidence behind label_bias:")
     typer.echo(format_spikes(result.spikes))
     if result.clusters:
-        typer.echo(f"\nWhat the new questions are (novelty clusters --db {result.db} --since "
+        typer.echo(f"\nWhat the new questions are (novelty clusters --db {db} --since "
                    f"{result.clusters_since} --min-size {DEMO_CONFIG['clusters.min_size']}):")
         typer.echo("\n".join(format_clusters(result.clusters[:6]).splitlines()[1:]))
     if result.online.windows:
-        typer.echo(f"\nTrue labels arriving late (novelty feedback --db {result.db}):")
+        typer.echo(f"\nTrue labels arriving late (novelty feedback --db {db}):")
         typer.echo("\n".join(format_feedback([], result.online).splitlines()[1:]))
     if result.queued:
         typer.echo(f"\nQueued {result.queued.added} diverse prompts of the fastest-growing cluster for labelling "
-                   f"(novelty queue export --db {result.db} -o to-label.csv --format csv), e.g.:")
+                   f"(novelty queue export --db {db} -o to-label.csv --format csv), e.g.:")
         typer.echo("\n".join(f"  {clip(text, 76)}" for text in result.queued_examples))
-    typer.echo(f"\nNext: novelty spikes --db {result.db} --json, or browse the prompts:\n"
-               f"  sqlite3 {result.db} \"SELECT ts, text, predicted_label FROM scores "
+    typer.echo(f"\nNext: novelty spikes --db {db} --json, or browse the prompts:\n"
+               f"  sqlite3 {db} \"SELECT ts, text, predicted_label FROM scores "
                "WHERE is_novel = 1 ORDER BY ts DESC LIMIT 20\"")
-    typer.echo(f"\nAll of it in one page (novelty report --db {result.db} --reference {reference} --current "
-               f"{current} --index-dir {result.folder}/indexes -o {result.report}); open it in a browser:\n"
+    typer.echo(f"\nAll of it in one page (novelty report --db {db} --reference {reference} --current "
+               f"{current} --index-dir {index_dir} -o {q(str(result.report))}); open it in a browser:\n"
                f"  {Path(result.report).resolve()}")
 
 

@@ -29,6 +29,20 @@ def test_demo_tells_the_whole_story(tmp_path):
     assert "label_bias" in Path(result["report"]).read_text(), "the demo writes the HTML report"
 
 
+def test_the_commands_the_demo_prints_can_be_pasted_from_a_folder_with_a_space(tmp_path):
+    import re
+    import shlex
+
+    folder = tmp_path / "dé mo"
+    out = CliRunner().invoke(app, ["demo", "--out", str(folder), "--model", "hashing:64"])
+    assert out.exit_code == 0, out.output
+    commands = [c for c in re.findall(r"\((novelty [^)]*)\)", out.output) if str(folder) in c]
+    assert len(commands) >= 5, out.output
+    for command in commands:  # was: --db dé mo/demo.db, two words to a shell
+        words = shlex.split(command)
+        assert all(w.startswith(str(folder)) for w in words if "dé" in w), command
+
+
 def test_demo_refuses_a_folder_it_did_not_make_and_bad_options_before_writing(tmp_path):
     """It overwrote a user's monitor.toml, replaced their database, and wiped the previous demo when
     --model turned out bad; --seed -1 and an --out that is a file were tracebacks."""
