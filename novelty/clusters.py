@@ -77,7 +77,7 @@ def find_clusters(db: str | Path, since: str | None = None, until: str | None = 
         clusters = _with_history(store, clusters, members, rows, vectors, since, last_day)
         clusters = _count_look_alikes(store, clusters, members, rows, vectors, labels, until)
         if save and clusters:  # a run that finds nothing (say a --min-size too big) leaves the stored view
-            _save(store, clusters, members, [r["prompt_id"] for r in rows], last_day)
+            _save(store, clusters, members, [r["prompt_id"] for r in rows], last_day, min_size)
         return sorted(clusters, key=lambda c: -c.size)
     finally:
         store.close()
@@ -438,12 +438,17 @@ def _names(documents: list[list[str]], words: int = 3) -> list[str]:
     return [" / ".join(vocab[j] for j in np.argsort(-row)[:words] if row[j] > 0) for row in tf * idf]
 
 
+MIN_SIZE_KEY = "clusters.min_size"  # meta: the --min-size of the run that saved the clusters
+
+
 def _save(store: Store, clusters: list[Cluster], members: list[tuple[str, str]], clustered: list[str],
-          last_day: str | None = None) -> None:
+          last_day: str | None = None, min_size: int = 5) -> None:
     """Store the clusters; every prompt clustered in this run (``clustered``) belongs to the cluster
     this run put it in, or to none when it is noise now (an older run's membership is dropped)."""
     now = utc_now()
     with store.db.conn:
+        store.db.conn.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                              [MIN_SIZE_KEY, str(min_size)])
         losing = store.clusters_of(clustered)
         store.db.conn.executemany("DELETE FROM cluster_members WHERE prompt_id = ?", [(p,) for p in clustered])
         for c in clusters:

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__, charts
-from .clusters import members_before, summary
+from .clusters import MIN_SIZE_KEY, members_before, summary
 from .diagnose import Cause, Diagnosis, diagnose
 from .drift import DriftReport, drift_with_profiles
 from .errors import InputError
@@ -364,10 +364,11 @@ def _as_of(store: Store, rows: list[dict], until: str) -> list[dict]:
     its prompts before then; a cluster with none goes. Look-alike counts stay the stored ones."""
     (newest,) = store.db.execute("SELECT max(ts) FROM scores WHERE is_novel = 1 AND ts < ?",
                                  [sql_bound(until)]).fetchone()
+    smallest = int(store.meta().get(MIN_SIZE_KEY, 1))  # the --min-size the stored clusters were found at
     out = []
     for c in rows:  # every card: one last seen before then still drew its days up to the stored run's
         members = members_before(store, c["cluster_id"], until)
-        if not members:
+        if len(members) < smallest:  # not yet a cluster then (26 cards of 1 or 2 prompts, the run said 4)
             continue
         texts = list(dict.fromkeys(m["text"] for m in members))
         known = set(texts)

@@ -248,6 +248,8 @@ def test_until_counts_the_clusters_as_they_stood_then(tmp_path):
     store.db.conn.commit()
     store.close()
     assert all(set(c["daily"]) == {"2026-11-23"} for c in gather(db, until="2026-11-24").clusters)  # was: the 24th
+    find_clusters(db, min_size=15)  # a cluster with fewer prompts then than the run's --min-size was none yet
+    assert [c["size"] for c in gather(db, until="2026-11-24").clusters] == [20]  # was [20, 10]
 
 
 def test_a_database_of_rejected_rows_only_says_no_prompt_was_scored(tmp_path, index):
