@@ -211,7 +211,7 @@ def format_clusters(clusters) -> str:
     if not clusters:
         return ("No clusters: too few novel prompts in this range, or none close to each other. "
                 "The stored clusters stay as the last run that found some left them.")
-    lines = [f"{len(clusters)} clusters of novel prompts, largest first:",
+    lines = [f"{len(clusters)} cluster{'s' * (len(clusters) != 1)} of novel prompts, largest first:",
              "  id     size  growth  first seen  name / example -> labels it is forced into"]
     for c in clusters:
         growth = f"{c.growth:5.1f}x" if c.growth >= 0 else "   new"

@@ -371,8 +371,9 @@ class _Job:
         if not found:
             return Step("clusters", "ran",
                         f"no clusters of novel prompts in the last {self.cfg['clusters.lookback']}{kept}")
-        return Step("clusters", "ran", f"{len(found)} clusters of novel prompts, largest: {found[0].name} "
-                    f"({found[0].size}){kept}", {"clusters": [c.cluster_id for c in found], "saved": not later})
+        return Step("clusters", "ran", f"{len(found)} cluster{'s' * (len(found) != 1)} of novel prompts, largest: "
+                    f"{found[0].name} ({found[0].size}){kept}",
+                    {"clusters": [c.cluster_id for c in found], "saved": not later})
 
     def diagnose(self) -> Step:
         c = self.cfg

@@ -267,6 +267,12 @@ def test_clusters_in_other_scripts_are_named_by_their_words(tmp_path):
     assert all(term in "ビットコインを買いたい" for term in japanese.split(" / "))  # pairs of its characters
 
 
+def test_one_cluster_is_said_in_the_singular(tmp_path):
+    db = novel_db(tmp_path / "m.db", {"bitcoin wallet": 40}, noise=0)
+    found = find_clusters(db)
+    assert format_clusters(found).startswith("1 cluster of novel prompts")  # was '1 clusters'
+
+
 def test_the_terminal_table_clips_a_long_cluster_name():
     from novelty.clusters import Cluster
 
