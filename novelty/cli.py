@@ -767,8 +767,10 @@ def clusters_command(
 
 @clusters_app.command("show")
 def clusters_show(
+    ctx: typer.Context,
     cluster_id: str = typer.Argument(..., help="Cluster id from `novelty clusters` (e.g. c0003)."),
-    db: Path = typer.Option(..., "--db", help="SQLite file filled by `novelty score`."),
+    db: Optional[Path] = typer.Option(None, "--db", help="SQLite file filled by `novelty score` (required; "
+                                      "`novelty clusters --db F show ID` gives it too)."),
     limit: int = typer.Option(200, help="At most this many prompts, newest first."),
     look_alikes: bool = typer.Option(False, "--look-alikes",
                                      help="List the cluster's look-alikes instead: prompts in no cluster that sit "
@@ -781,7 +783,10 @@ def clusters_show(
     """
     from .clusters import cluster_prompts
 
+    db = db or ctx.parent.params.get("db")  # `clusters --db F show ID`, as the group's help says, was refused
     with _user_errors():
+        if db is None:
+            raise NoveltyError("--db is required: the SQLite file filled by `novelty score`")
         prompts = cluster_prompts(db, cluster_id, limit, similar=look_alikes)
     if as_json:
         return _print_json(prompts)

@@ -115,6 +115,9 @@ def test_cli_clusters_json_and_show(tmp_path):
     shown = runner.invoke(app, ["clusters", "show", payload[1]["cluster_id"], "--db", str(db)])
     assert shown.exit_code == 0 and shown.output.count("staking rewards") == 25
     assert runner.invoke(app, ["clusters"]).exit_code == 2
+    before = runner.invoke(app, ["clusters", "--db", str(db), "show", payload[1]["cluster_id"]])
+    assert before.exit_code == 0 and before.output == shown.output  # was: "Missing option '--db'"
+    assert runner.invoke(app, ["clusters", "show", payload[1]["cluster_id"]]).exit_code == 2
 
 
 def test_clusters_count_their_look_alikes_and_the_labels_they_got(tmp_path):
