@@ -9,6 +9,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import re
 import shlex
 import signal
 import sqlite3
@@ -235,7 +236,8 @@ def index_build(
         why = (f"{unlabelled:,} prompt{' has' if unlabelled == 1 else 's have'} no label" if unlabelled
                else "the prompts carry one label only")
         typer.echo(f"Not the ensemble (the default, which ranks new topics better): {why}; label every prompt "
-                   "with at least two labels for it.")
+                   "with at least two labels for it." + (_label_column_hint(file, label_col)
+                                                        if unlabelled == m["index"]["count"] else ""))
     if "adapt" in m:
         a = m["adapt"]
         typer.echo(f"Encoder adapted from {a['base']['name']}: {a['tuned_prompts']:,} prompts x {a['epochs']} epochs "
@@ -243,6 +245,20 @@ def index_build(
                    + (f" -> {a['last_epoch_loss']:.3f}" if a["epochs"] > 1 else "") + "); "
                    f"{a['held_out_prompts']:,} held out for calibration; saved in {built.path / 'model'}.")
     _echo_skipped(m["training"])
+
+
+def _label_column_hint(path: Path, label_col: str) -> str:
+    """' Is the label column ...?' when no prompt got a label and the file has a column named like one
+    (a file labelled in 'intent' built a label-less index, saying only that the prompts had none)."""
+    from .logs import log_columns
+
+    try:
+        names = sorted(str(c) for c in log_columns(path))
+    except NoveltyError:
+        return ""
+    like = next((c for c in names if c != label_col and re.search(r"intent|label|class|category|topic", c, re.I)),
+                None)
+    return f" Is the label column {like!r}? Pass --label-col {shlex.quote(like)}." if like else ""
 
 
 def _echo_skipped(training: dict) -> None:

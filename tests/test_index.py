@@ -97,6 +97,18 @@ def test_a_copied_index_folder_goes_by_its_own_name(tmp_path, index, day_log):
         assert conn.execute("SELECT index_name FROM runs").fetchall() == [("bot-v2",)]
 
 
+def test_build_without_labels_asks_whether_the_label_column_has_another_name(tmp_path, train_pairs):
+    from typer.testing import CliRunner
+
+    from novelty.cli import app
+
+    path = write_csv(tmp_path / "t.csv", ["text", "intent"], train_pairs)
+    out = CliRunner().invoke(app, ["index", "build", str(path), "--name", "t", "--index-dir", str(tmp_path),
+                                   "--model", FAKE_MODEL])
+    assert out.exit_code == 0, out.output
+    assert "Is the label column 'intent'? Pass --label-col intent." in out.output  # was: only 'no label'
+
+
 def test_force_replaces_only_an_index(tmp_path, train_csv):
     data = tmp_path / "data"
     data.mkdir()
