@@ -352,8 +352,11 @@ class PromptIndex:
                                   "label": [rows.labels[i] for i in fresh]})
             if "calibration" in self.prompts:  # the held-out slice stays as it is; new prompts are reference
                 added["calibration"] = False
+            was = self.manifest["training"]  # the counts of every file read, the build's and each add's
             manifest = dict(self.manifest, training=dict(
-                self.manifest["training"], sources=self.manifest["training"]["sources"] + [str(source)]))
+                was, sources=was["sources"] + [str(source)],
+                duplicates_skipped=was.get("duplicates_skipped", 0) + rows.duplicates,
+                ids_renamed=was.get("ids_renamed", 0) + sum(i in rows.renamed for i in fresh)))  # (a relabel keeps its id)
             updated = _write(self.path, manifest, np.vstack([self.vectors(), vectors]),
                              pd.concat([prompts, added], ignore_index=True),
                              self.calibration.alpha,
@@ -517,8 +520,9 @@ def _write(folder: Path, manifest: dict, vectors: np.ndarray, prompts: pd.DataFr
                     .hexdigest()[:16],
                     calibration=calibration.summary())
     manifest["index"] = dict(chosen, requested=manifest["index"].get("requested", "auto"), count=len(prompts))
-    manifest["training"] = dict(manifest["training"], rows=len(prompts), labels=int(labels.nunique()),
-                                rejected=len(rejects), fingerprint=_fingerprint(prompts))
+    training = {k: v for k, v in manifest["training"].items() if k not in ("several_labels", "several_labels_examples")}
+    manifest["training"] = dict(training, rows=len(prompts), labels=int(labels.nunique()), rejected=len(rejects),
+                                fingerprint=_fingerprint(prompts), **_conflicts(prompts))
     if model is not None:  # the exported ONNX files the encoder runs: they derive from the weights, but
         onnx = staging / MODEL_FOLDER / "onnx"  # an edited one would change every vector unnoticed
         manifest["model"] = dict(manifest["model"], onnx={
@@ -540,13 +544,15 @@ def _manifest(name: str, model: dict, embedder: Embedder, index_type: str, score
         "index": {"requested": index_type},
         "scorer": {"name": scorer.name, "params": scorer.params()},
         "training": {"sources": [str(source)], "duplicates_skipped": rows.duplicates,
-                     "ids_renamed": rows.renamed_ids, **_conflicts(rows)},
+                     "ids_renamed": rows.renamed_ids},
     }
 
 
-def _conflicts(rows: TrainingRows) -> dict:
-    """Texts the training file gives more than one label (index add said so; build did not)."""
-    conflicts = _several_labels(list(rows.texts), [label_text(v) for v in rows.labels], set(rows.texts))
+def _conflicts(prompts: pd.DataFrame) -> dict:
+    """Texts the index holds with more than one label (index add said so; build did not), counted on
+    the whole index each time it is written: an add that fixes a label clears them."""
+    texts = list(prompts["text"])
+    conflicts = _several_labels(texts, [label_text(v) for v in prompts["label"]], set(texts))
     return {"several_labels": len(conflicts), "several_labels_examples": conflicts[:5]} if conflicts else {}
 
 

@@ -272,6 +272,19 @@ def test_add_corrects_the_label_of_a_prompt_it_holds_instead_of_adding_it_twice(
     assert index.add(fixed).relabelled == 0  # already corrected
 
 
+def test_the_manifest_counts_label_conflicts_on_the_whole_index_after_an_add(tmp_path, train_pairs):
+    rows = [("x" + str(i), text, label) for i, (text, label) in enumerate(train_pairs)]
+    rows += [("c1", "same text", "cards"), ("c2", "same text", "loans")]
+    built = PromptIndex.build(write_csv(tmp_path / "t.csv", ["id", "text", "label"], rows), "t",
+                              index_dir=tmp_path, model=FAKE_MODEL, scorer="knn")
+    assert built.manifest["training"]["several_labels"] == 1
+    built.add(write_csv(tmp_path / "fix.csv", ["id", "text", "label"], [("c2", "same text", "cards"),
+                                                                         ("x0", "a new prompt here", "cards")]))
+    training = PromptIndex.load("t", tmp_path).manifest["training"]
+    assert "several_labels" not in training  # was: still 1, with the fixed text as its example
+    assert training["ids_renamed"] == 1  # x0 was taken: the add's renamed id counts (was: the build's 0)
+
+
 def test_adding_unlabelled_prompts_again_relabels_nothing(tmp_path):
     rows = [[f"u{i}", f"question number {i}", "" if i % 2 else "a"] for i in range(40)]
     source = write_csv(tmp_path / "t.csv", ["id", "text", "label"], rows)
