@@ -215,12 +215,18 @@ def _facts(store: Store, since: str | None, until: str | None) -> dict:
     where, args = _between(since, until) if since or until else ("", [])
     prompts, novel, first, last = store.db.execute(
         f"SELECT COUNT(*), SUM(is_novel), MIN(ts), MAX(ts) FROM scores {where}", args).fetchone()
-    run = next(store.db.query("SELECT * FROM runs WHERE status = 'done' ORDER BY run_id DESC LIMIT 1"), {})
+    # with a range, the runs that scored its prompts (and their rejects): a later run's rejects and runs
+    # were counted on a page --until before them, failed runs too
+    runs = f"AND run_id IN (SELECT DISTINCT run_id FROM scores {where})" if where else ""
+    run = next(store.db.query(f"SELECT * FROM runs WHERE status = 'done' {runs} ORDER BY run_id DESC LIMIT 1", args),
+               None) or next(store.db.query("SELECT * FROM runs WHERE status = 'done' ORDER BY run_id DESC LIMIT 1"), {})
     scorer = json.loads(run.get("scorer") or "{}").get("name") if run else None
     return {"prompts": prompts, "novel": novel or 0, "novel_rate": (novel or 0) / prompts if prompts else None,
             "first": (first or "")[:16].replace("T", " "), "last": (last or "")[:16].replace("T", " "),
-            "rejected": store.db.execute("SELECT COUNT(*) FROM rejects WHERE run_id IS NOT NULL").fetchone()[0],
-            "runs": store.db.execute("SELECT COUNT(*) FROM runs").fetchone()[0], "index": run.get("index_name"),
+            "rejected": store.db.execute(f"SELECT COUNT(*) FROM rejects WHERE run_id IS NOT NULL {runs}",
+                                         args).fetchone()[0],
+            "runs": store.db.execute(f"SELECT COUNT(*) FROM runs WHERE status = 'done' {runs}", args).fetchone()[0],
+            "index": run.get("index_name"),
             "model": run.get("model"), "alpha": run.get("alpha"), "threshold": run.get("threshold"),
             "scorer": scorer, "index_checksum": run.get("index_checksum")}
 

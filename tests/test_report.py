@@ -264,3 +264,18 @@ def test_a_database_of_rejected_rows_only_says_no_prompt_was_scored(tmp_path, in
                 tmp_path / "m.db", columns=__import__("novelty.logs").logs.Columns(time=None))
     text = open(write_report(tmp_path / "m.db", tmp_path / "r.html").out, encoding="utf-8").read()
     assert "2 prompts logged without a time" in text and "no prompt scored yet" not in text
+
+
+def test_until_counts_the_runs_and_rejects_of_its_own_prompts(tmp_path, index):
+    from conftest import write_jsonl
+    from novelty import score_files
+    from novelty.report import gather
+
+    db = tmp_path / "m.db"
+    day = [{"prompt": f"where is my card {i}", "timestamp": f"2026-11-20T{i:02d}:00:00Z"} for i in range(10)]
+    score_files([write_jsonl(tmp_path / "a.jsonl", day)], index, db)
+    later = [{"prompt": f"late question {i}", "timestamp": "2026-11-22T08:00:00Z"} for i in range(3)] + ["not json"] * 7
+    score_files([write_jsonl(tmp_path / "b.jsonl", later)], index, db)
+    facts = gather(db, until="2026-11-21").facts
+    assert (facts["prompts"], facts["rejected"], facts["runs"]) == (10, 0, 1)  # was: 7 rejected, 2 runs
+    assert (gather(db).facts["rejected"], gather(db).facts["runs"]) == (7, 2)
