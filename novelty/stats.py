@@ -13,6 +13,8 @@ def wilson_interval(successes: int, trials: int, level: float = 0.95) -> tuple[f
 
     >>> [round(x, 3) for x in wilson_interval(5, 100)]
     [0.022, 0.112]
+    >>> wilson_interval(0, 500)[0], wilson_interval(500, 500)[1]  # exactly, not 8.7e-19 from rounding
+    (0.0, 1.0)
     """
     if trials == 0:
         return 0.0, 1.0
@@ -22,7 +24,8 @@ def wilson_interval(successes: int, trials: int, level: float = 0.95) -> tuple[f
     p = successes / trials
     centre = (p + z * z / (2 * trials)) / (1 + z * z / trials)
     half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / (1 + z * z / trials)
-    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    return float(low), float(1.0 if successes == trials else min(1.0, centre + half))
 
 
 def excess_over_rate(successes: int, trials: int, rate: float) -> float:
