@@ -228,7 +228,7 @@ def _facts(store: Store, since: str | None, until: str | None) -> dict:
             "runs": store.db.execute(f"SELECT COUNT(*) FROM runs WHERE status = 'done' {runs}", args).fetchone()[0],
             "index": run.get("index_name"),
             "model": run.get("model"), "alpha": run.get("alpha"), "threshold": run.get("threshold"),
-            "scorer": scorer, "index_checksum": run.get("index_checksum")}
+            "scorer": scorer, "index_checksum": run.get("index_checksum"), "ranged": bool(where)}
 
 
 # -- novel rate over time ------------------------------------------------------------------------------

@@ -279,3 +279,17 @@ def test_until_counts_the_runs_and_rejects_of_its_own_prompts(tmp_path, index):
     facts = gather(db, until="2026-11-21").facts
     assert (facts["prompts"], facts["rejected"], facts["runs"]) == (10, 0, 1)  # was: 7 rejected, 2 runs
     assert (gather(db).facts["rejected"], gather(db).facts["runs"]) == (7, 2)
+
+
+def test_a_range_without_prompts_says_so_and_the_title_has_no_dangling_dot(tmp_path, index):
+    from conftest import write_jsonl
+    from novelty import score_files
+
+    db = tmp_path / "m.db"
+    Store(db).close()
+    text = open(write_report(db, tmp_path / "e.html").out, encoding="utf-8").read()
+    assert re.search(r"<title>novelty report · [^<]*[^· ]</title>", text)  # was: '... · </title>'
+    score_files([write_jsonl(tmp_path / "a.jsonl", [{"prompt": "hi there", "timestamp": "2026-11-20T08:00:00Z"}])],
+                index, db)
+    text = open(write_report(db, tmp_path / "r.html", since="2026-11-25").out, encoding="utf-8").read()
+    assert "no prompt scored in this range" in text and "no prompt scored yet" not in text
