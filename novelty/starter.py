@@ -11,6 +11,7 @@ import glob
 import json
 import os
 import re
+import zlib
 from datetime import date
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,8 +64,7 @@ def write_starter(out: str | Path, settings: dict[str, Any], force: bool = False
     if not str(settings.get("logs.path", "")).strip():
         raise InputError("--logs is empty: give the day's log location, e.g. 'logs/{date}.jsonl'")
     settings = _relative_to(out.resolve().parent, settings)
-    sample = _newest_log(settings.get("logs.path", ""), out.resolve().parent)
-    columns, sniffed_notes = sniff(sample) if sample else ({}, [])
+    sample, columns, sniffed_notes = _sniff_newest(settings.get("logs.path", ""), out.resolve().parent)
     values = {**{_SETTING[role]: name for role, name in columns.items()}, **settings}
     notes = {_SETTING[role]: f"(Sniffed from {sample.name}.)" for role in columns}
     labels = _newest_log(settings.get("feedback.path", ""), out.resolve().parent)
@@ -149,12 +149,34 @@ def _wildcards(pattern: str) -> str:
 def _newest_log(pattern: str, folder: Path) -> Path | None:
     """The last file (in name order, so the newest dated one) the pattern matches, {date} (or
     {date:%Y/%m/%d}: one * per strftime field) as a wildcard."""
+    found = _logs(pattern, folder)
+    return found[-1] if found else None
+
+
+def _logs(pattern: str, folder: Path) -> list[Path]:
     if not pattern:
-        return None
+        return []
     wild = _wildcards(pattern)
     base = Path(wild) if Path(wild).is_absolute() else folder / wild
-    found = sorted(p for p in glob.glob(only_stars(os.path.normpath(base))) if Path(p).is_file())
-    return Path(found[-1]) if found else None
+    return [Path(p) for p in sorted(glob.glob(only_stars(os.path.normpath(base)))) if Path(p).is_file()]
+
+
+def _sniff_newest(pattern: str, folder: Path, tries: int = 3) -> tuple[Path | None, dict[str, str], list[str]]:
+    """The columns of the newest log that can be read, of the last ``tries`` (today's export may be
+    half-written or damaged: init failed on it, though yesterday's was fine); the error of the
+    newest when none can."""
+    found = _logs(pattern, folder)[::-1][:tries]
+    for sample in found:
+        try:
+            columns, notes = sniff(sample)
+        except InputError:
+            continue
+        if sample != found[0]:
+            notes = [f"the newest log, {found[0].name}, could not be read: the columns come from {sample.name}"] + notes
+        return sample, columns, notes
+    if found:
+        sniff(found[0])  # says why
+    return None, {}, []
 
 
 def sniff_columns(path: str | Path, rows: int = 50) -> dict[str, str]:
@@ -281,5 +303,5 @@ def _head(path: Path, rows: int) -> pd.DataFrame:
                         break
             return pd.DataFrame(records)
         return pd.read_csv(path, nrows=rows, sep=None, engine="python", encoding="utf-8-sig")  # Excel's BOM
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, EOFError, zlib.error) as exc:  # a gzip cut short: zlib's own error, a traceback
         raise InputError(f"{path}: cannot read its first rows to find the columns ({exc})") from None

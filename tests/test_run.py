@@ -388,6 +388,20 @@ def test_init_checks_what_run_would_refuse_and_sniffs_the_feedback_file(tmp_path
     assert (cfg["feedback.id_col"], cfg["feedback.label_col"]) == ("request_id", "true_intent")  # was prompt_id, label
 
 
+def test_init_sniffs_an_earlier_log_when_the_newest_cannot_be_read(tmp_path):
+    import gzip
+
+    (tmp_path / "logs").mkdir()
+    with gzip.open(tmp_path / "logs" / "2026-11-24.jsonl.gz", "wt") as fh:
+        fh.write('{"utterance": "where is my card", "ts": "2026-11-24T08:00:00Z"}\n')
+    (tmp_path / "logs" / "2026-11-25.jsonl.gz").write_bytes(b"\x1f\x8b\x08 cut short by the export")
+    out = CliRunner().invoke(app, ["init", "--index", "bot", "--logs", str(tmp_path / "logs" / "{date}.jsonl.gz"),
+                                   "-o", str(tmp_path / "m.toml")])
+    assert out.exit_code == 0, out.output  # was: zlib.error's traceback on the newest file alone
+    assert "could not be read: the columns come from 2026-11-24.jsonl.gz" in out.output
+    assert load_config(tmp_path / "m.toml")["logs.text_col"] == "utterance"
+
+
 def test_init_says_why_it_cannot_write_its_config(tmp_path):
     (tmp_path / "logs").mkdir()
     write_jsonl(tmp_path / "logs" / "2026-11-25.jsonl", [{"prompt": "hi", "timestamp": "2026-11-25T08:00:00Z"}])
