@@ -142,12 +142,15 @@ def _day(day: Date | str | None) -> Date:
             raise NoveltyError(f"--date {day!r} should look like 2026-11-25") from None
     if not 1990 <= day.year <= 2099:  # the years a log's times may have (novelty.logs)
         raise NoveltyError(f"--date {day} is outside 1990-2099, the years novelty reads log times in")
-    today = datetime.now(timezone.utc).date()
+    today = _today()
     if day > today + timedelta(days=1):  # tomorrow: a day that has begun east of UTC
-        raise NoveltyError(f"--date {day} has not begun yet (today is {today} in UTC); a typo for "
-                           f"{day.replace(year=today.year) if day.year > today.year else 'an earlier date'}? "
-                           "A run for it would stand as the newest date until that day came")
+        raise NoveltyError(f"--date {day} has not begun yet (today is {today} in UTC); a typo? A run for it "
+                           "would stand as the newest date until that day came")
     return day
+
+
+def _today() -> Date:
+    return datetime.now(timezone.utc).date()
 
 
 class _Job:

@@ -31,6 +31,18 @@ def write_jsonl(path: Path, records) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def _the_dated_tests_have_begun(monkeypatch):
+    """`run` refuses a date that has not begun; the tests' dates are in November 2026, so a machine
+    whose clock is behind that still runs them (the refusal's own test moves past any clock)."""
+    from datetime import date
+
+    import novelty.run
+
+    real = novelty.run._today
+    monkeypatch.setattr(novelty.run, "_today", lambda: max(real(), date(2026, 11, 27)))
+
+
 @pytest.fixture(scope="session")
 def train_pairs() -> list[tuple[str, str]]:
     return training_prompts(n_per_intent=60, seed=1)

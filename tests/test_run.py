@@ -102,9 +102,10 @@ def test_a_backfilled_date_leaves_the_newest_clusters_stored(monitor):
 def test_a_date_not_begun_or_not_scored_never_becomes_the_newest_view(monitor, tmp_path):
     from datetime import datetime, timedelta, timezone
 
-    later = datetime.now(timezone.utc).date() + timedelta(days=400)
-    out = CliRunner().invoke(app, ["run", "--config", str(monitor), "--date", later.isoformat()])
-    assert out.exit_code == 2 and "has not begun yet" in out.output  # was: run, and the newest date for a year
+    later = max(datetime.now(timezone.utc).date(), date(2026, 11, 27)) + timedelta(days=400)
+    for day in (later.isoformat(), "2096-02-29"):  # (a leap day once broke the message)
+        out = CliRunner().invoke(app, ["run", "--config", str(monitor), "--date", day])
+        assert out.exit_code == 2 and "has not begun yet" in out.output  # was: run, the newest date for a year
     run_monitor(monitor, "2026-11-18")
     (tmp_path / "logs" / "2026-11-25.jsonl").write_bytes(b"\x00\x01 not a log")  # the export went wrong
     broken = run_monitor(monitor, "2026-11-25")
