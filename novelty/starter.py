@@ -7,6 +7,7 @@ text, time, id and predicted-label columns are found by their usual names, else 
 
 from __future__ import annotations
 
+import csv
 import glob
 import json
 import os
@@ -21,7 +22,7 @@ import pandas as pd
 
 from .config import BY_KEY, load_config, only_stars, render_config
 from .errors import InputError
-from .logs import format_time, is_stdout
+from .logs import format_time, is_stdout, log_columns
 
 NAMES = {
     "text": ("prompt", "text", "query", "utterance", "message", "question", "input", "user_message"),
@@ -163,20 +164,20 @@ def _logs(pattern: str, folder: Path) -> list[Path]:
 
 def _sniff_newest(pattern: str, folder: Path, tries: int = 3) -> tuple[Path | None, dict[str, str], list[str]]:
     """The columns of the newest log that can be read, of the last ``tries`` (today's export may be
-    half-written or damaged: init failed on it, though yesterday's was fine); the error of the
-    newest when none can."""
+    half-written or damaged: init failed on it, though yesterday's was fine); when none can, a note
+    saying why, and the default column names."""
     found = _logs(pattern, folder)[::-1][:tries]
+    errors = []
     for sample in found:
         try:
             columns, notes = sniff(sample)
-        except InputError:
+        except InputError as exc:
+            errors.append(str(exc))
             continue
         if sample != found[0]:
             notes = [f"the newest log, {found[0].name}, could not be read: the columns come from {sample.name}"] + notes
         return sample, columns, notes
-    if found:
-        sniff(found[0])  # says why
-    return None, {}, []
+    return None, {}, [f"{errors[0]}: the default column names are written; check [logs]"] if errors else []
 
 
 def sniff_columns(path: str | Path, rows: int = 50) -> dict[str, str]:
@@ -266,15 +267,18 @@ _FEEDBACK_NAMES = {"feedback.id_col": NAMES["id"],
 def _sniff_feedback(path: Path) -> tuple[dict[str, str], list[str]]:
     """The id and label columns of a true-label file, by name (a file written as `request_id,true_intent`
     left feedback.id_col = prompt_id, and every run failed until the config was edited)."""
-    frame = _head(path, 5)
+    columns = sorted(log_columns(path))  # its header as feedback reads it (empty when it cannot be read)
+    if not columns:
+        return {}, [f"no columns could be read from {path.name} (no labels in it yet?): check feedback.id_col "
+                    "and feedback.label_col once there are"]
     found, notes = {}, []
     for key, names in _FEEDBACK_NAMES.items():
-        match = next((str(c) for n in names for c in frame.columns if str(c).lower() == n), None)
+        match = next((c for n in names for c in columns if c.lower() == n), None)
         if match is not None:
             found[key] = match
         else:
             notes.append(f"no {key.split('_')[0].split('.')[1]} column of {path.name} told by its name "
-                         f"(columns: {', '.join(map(str, frame.columns))}); set {key}")
+                         f"(columns: {', '.join(columns)}); set {key}")
     return found, notes
 
 
@@ -303,5 +307,6 @@ def _head(path: Path, rows: int) -> pd.DataFrame:
                         break
             return pd.DataFrame(records)
         return pd.read_csv(path, nrows=rows, sep=None, engine="python", encoding="utf-8-sig")  # Excel's BOM
-    except (OSError, ValueError, EOFError, zlib.error) as exc:  # a gzip cut short: zlib's own error, a traceback
+    except (OSError, ValueError, EOFError, zlib.error, csv.Error) as exc:  # a gzip cut short, a file the CSV
+        # sniffer could not split (empty): each had been a traceback
         raise InputError(f"{path}: cannot read its first rows to find the columns ({exc})") from None

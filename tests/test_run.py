@@ -387,6 +387,12 @@ def test_init_checks_what_run_would_refuse_and_sniffs_the_feedback_file(tmp_path
     assert "is not an .html file" in out.output
     cfg = load_config(tmp_path / "m.toml")
     assert (cfg["feedback.id_col"], cfg["feedback.label_col"]) == ("request_id", "true_intent")  # was prompt_id, label
+    (tmp_path / "labels" / "2026-11-26.csv").write_text("")  # today's labels not in yet
+    out = CliRunner().invoke(app, base + ["--feedback", str(tmp_path / "labels" / "{date}.csv"), "--force"])
+    assert out.exit_code == 0 and "no columns could be read from 2026-11-26.csv" in out.output  # was: csv.Error
+    (tmp_path / "labels" / "2026-11-26.csv").write_text("request_id\n")
+    out = CliRunner().invoke(app, base + ["--feedback", str(tmp_path / "labels" / "{date}.csv"), "--force"])
+    assert "(columns: request_id); set feedback.label_col" in out.output  # was 'columns: r, qu, st_id'
 
 
 def test_init_sniffs_an_earlier_log_when_the_newest_cannot_be_read(tmp_path):
@@ -401,6 +407,11 @@ def test_init_sniffs_an_earlier_log_when_the_newest_cannot_be_read(tmp_path):
     assert out.exit_code == 0, out.output  # was: zlib.error's traceback on the newest file alone
     assert "could not be read: the columns come from 2026-11-24.jsonl.gz" in out.output
     assert load_config(tmp_path / "m.toml")["logs.text_col"] == "utterance"
+    (tmp_path / "quiet").mkdir()
+    (tmp_path / "quiet" / "2026-11-25.csv").write_text("")  # the only log, empty: was csv.Error's traceback
+    out = CliRunner().invoke(app, ["init", "--index", "bot", "--logs", str(tmp_path / "quiet" / "{date}.csv"),
+                                   "-o", str(tmp_path / "q.toml")])
+    assert out.exit_code == 0 and "the default column names are written" in out.output, out.output
 
 
 def test_init_says_why_it_cannot_write_its_config(tmp_path):
