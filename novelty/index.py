@@ -20,11 +20,13 @@ import json
 import os
 import re
 import shutil
+import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import faiss
 import numpy as np
@@ -146,7 +148,7 @@ class PromptIndex:
         """The folder's name: what ``--index`` and ``runs.index_name`` address it by (the manifest keeps
         the name it was built under; a copied or renamed folder was recorded under that one, and the
         report then looked for the old folder)."""
-        return self.path.name
+        return Path(os.path.abspath(self.path)).name  # `--index .` inside the folder: its name, not ''
 
     @property
     def model(self) -> dict:
@@ -285,7 +287,7 @@ class PromptIndex:
         reference = len(rows.texts) * (FOLDS - 1) // FOLDS
         if getattr(chosen, "name", "") == "knn" and chosen.k > reference:
             raise InputError(f"--k {chosen.k} is more neighbours than the index can give: each calibration prompt "
-                             f"is scored against {reference:,} others; give --k {max(1, min(reference, 10))} or less")
+                             f"is scored against {reference:,} others; give --k {max(1, reference)} or less")
         if chosen.needs_labels and not fully_labelled(rows.labels):
             raise InputError(f"scorer {scorer!r} needs every training prompt labelled, with at least two "
                              f"labels (column {columns.label!r}); use --scorer knn")
@@ -296,11 +298,13 @@ class PromptIndex:
             if embed is not None:
                 raise InputError("--adapt fine-tunes and embeds on this machine; build it with --engine local")
             return _build_adapted(folder, source, name, rows, prompts, model, backend, alpha, chosen,
-                                  index_type, progress, adapt if isinstance(adapt, AdaptOptions) else AdaptOptions())
+                                  index_type, progress, adapt if isinstance(adapt, AdaptOptions) else AdaptOptions(),
+                                  force)
         embedder = load_embedder(model, backend=backend)
         vectors = (embed or embed_in_chunks)(embedder, rows.texts, progress)
         manifest = _manifest(name, {"name": model}, embedder, index_type, chosen, source, rows)
         with writer_lock(folder):
+            check_target(name, index_dir, force)  # again: another build of the name may have finished meanwhile
             return _write(folder, manifest, vectors, prompts, alpha, rows.rejects)
 
     def add(self, source: str | Path, columns: Columns = TRAINING_COLUMNS,
@@ -322,8 +326,8 @@ class PromptIndex:
             checksum = json.loads((self.path / "manifest.json").read_text()).get("checksum")
         except (OSError, ValueError):
             checksum = None  # gone or damaged: load says which
-        if checksum != self.checksum:
-            self.__dict__.update(PromptIndex.load(self.path.resolve()).__dict__)
+        if checksum != self.checksum:  # (abspath, not resolve: a symlinked folder keeps the name it was loaded by)
+            self.__dict__.update(PromptIndex.load(Path(os.path.abspath(self.path))).__dict__)
 
     def _add(self, source: str | Path, columns: Columns, progress: Progress | None) -> "AddResult":
         rows = read_training(source, columns.named(TRAINING_COLUMNS), taken=set(self.ids))
@@ -558,7 +562,7 @@ def _conflicts(prompts: pd.DataFrame) -> dict:
 
 def _build_adapted(folder: Path, source, name: str, rows: TrainingRows, prompts: pd.DataFrame, model: str,
                    backend: str, alpha: float, chosen: BaseScorer, index_type: str,
-                   progress: Progress | None, options: AdaptOptions) -> PromptIndex:
+                   progress: Progress | None, options: AdaptOptions, force: bool = False) -> PromptIndex:
     """Fine-tune ``model`` on all prompts but a held-out slice, embed every prompt with the tuned model,
     calibrate on the slice (cross-fitted within it), and keep the slice in the index as reference
     prompts too (why, measured: README, "Adapting the encoder")."""
@@ -583,6 +587,7 @@ def _build_adapted(folder: Path, source, name: str, rows: TrainingRows, prompts:
                                       else base}, **options_record(options), **stats,
                              "held_out_prompts": len(held_out)}
         with writer_lock(folder):
+            check_target(folder.name, folder.parent, force)  # again: another build may have finished meanwhile
             return _write(folder, manifest, vectors, prompts.assign(calibration=~tuned), alpha, rows.rejects,
                           workdir)
     finally:
@@ -592,13 +597,25 @@ def _build_adapted(folder: Path, source, name: str, rows: TrainingRows, prompts:
 STALE_STAGING_SECONDS = 86_400
 
 
-def writer_lock(folder: Path):
-    """The lock every write of the index in ``folder`` holds (a hidden ``.NAME.lock`` file beside it):
-    a second build or add waits for the first instead of overwriting what it wrote."""
-    from filelock import FileLock
+@contextmanager
+def writer_lock(folder: Path, patience: float = 5.0) -> Iterator[None]:
+    """Hold the lock every write of the index in ``folder`` holds (a hidden ``.NAME.lock`` file beside
+    it): a second build or add waits for the first instead of overwriting what it wrote, and says on
+    stderr that it waits when that takes more than ``patience`` seconds."""
+    from filelock import FileLock, Timeout
 
     folder.parent.mkdir(parents=True, exist_ok=True)
-    return FileLock(folder.parent / f".{folder.name}.lock")
+    lock = FileLock(folder.parent / f".{folder.name}.lock")
+    try:
+        lock.acquire(timeout=patience)
+    except Timeout:
+        print(f"novelty: waiting for another build or add of index {folder.name!r} to finish (it holds "
+              f"{lock.lock_file})", file=sys.stderr, flush=True)
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def staging_dir(folder: Path, kind: str = "") -> Path:

@@ -77,7 +77,9 @@ def test_an_index_folder_has_the_mode_the_umask_gives(tmp_path, train_csv):
 
 
 def test_a_copied_index_folder_goes_by_its_own_name(tmp_path, index, day_log):
+    import os
     import shutil
+    from pathlib import Path
     import sqlite3
 
     from typer.testing import CliRunner
@@ -87,6 +89,12 @@ def test_a_copied_index_folder_goes_by_its_own_name(tmp_path, index, day_log):
     shutil.copytree(index.path, index.path.parent / "bot-v2")  # a copy to try a change on
     copy = PromptIndex.load("bot-v2", index.path.parent)
     assert copy.name == "bot-v2"  # was 'bot': runs recorded the original, and the report loaded it
+    here = Path.cwd()
+    try:
+        os.chdir(copy.path)
+        assert PromptIndex.load(".").name == "bot-v2"  # `--index .` from inside it (was '' for a moment)
+    finally:
+        os.chdir(here)
     info = CliRunner().invoke(app, ["index", "info", "bot-v2", "--index-dir", str(index.path.parent)])
     assert info.output.startswith("index      bot-v2  (built as 'bot', created ")
     db = tmp_path / "m.db"
@@ -194,6 +202,36 @@ def test_adds_at_the_same_time_each_add_to_what_the_other_wrote(tmp_path, index)
     after = PromptIndex.load("bot", index.path.parent)
     assert len(after) == before + 120  # was before + 30: the last one written won
     assert {f"topic_{k}" for k in range(4)} <= set(after.label_counts())
+
+
+def test_two_builds_of_a_new_name_do_not_replace_each_other_and_a_wait_is_said(tmp_path, train_csv, capsys,
+                                                                                monkeypatch):
+    from novelty import index as index_module
+
+    first = {}
+    real = index_module.writer_lock
+
+    def racing(folder, *args, **kw):  # another build of the name lands between the check and the lock
+        if not first:
+            first["built"] = None
+            first["built"] = PromptIndex.build(train_csv, "new", index_dir=tmp_path, model=FAKE_MODEL, scorer="knn")
+        return real(folder, *args, **kw)
+
+    monkeypatch.setattr(index_module, "writer_lock", racing)
+    with pytest.raises(InputError, match="already exists"):  # was: silently replaced the other build's index
+        PromptIndex.build(train_csv, "new", index_dir=tmp_path, model=FAKE_MODEL, scorer="knn")
+    assert PromptIndex.load("new", tmp_path).checksum == first["built"].checksum
+    monkeypatch.setattr(index_module, "writer_lock", real)
+    with index_module.writer_lock(tmp_path / "new"):
+        import threading
+        done = threading.Event()
+        waiting = threading.Thread(target=lambda: (index_module.writer_lock(tmp_path / "new", patience=0.1)
+                                                   .__enter__(), done.set()))
+        waiting.start()
+        waiting.join(0.5)
+        assert not done.is_set()
+    waiting.join(5)
+    assert done.is_set() and "waiting for another build or add of index 'new'" in capsys.readouterr().err
 
 
 def test_rejected_and_duplicate_training_rows_are_reported(tmp_path):
