@@ -110,8 +110,9 @@ def read_training(path: str | Path, columns: Columns, taken: set[str] = frozense
     ids, texts, labels, rejects, seen, duplicates, renamed = [], [], [], [], set(), 0, {}
     used = set(taken)
     # index build has no --max-chars: score's limit holds, and the encoder reads only a prompt's start
-    for batch in read_batches(path, columns, too_long="(score's; the encoder reads only a prompt's start, 256 "
-                                                      "tokens for the default model: keep that part)"):
+    for batch in read_batches(path, columns, training=True,
+                              too_long="(score's; the encoder reads only a prompt's start, 256 tokens for the "
+                                       "default model: keep that part)"):
         rejects.extend(batch.rejects)
         for line, text, id_, label in zip(batch.lines, batch.texts, batch.ids, batch.labels):
             if (text, label) in seen:

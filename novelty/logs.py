@@ -90,19 +90,22 @@ class Batch:
 
 
 def read_batches(path: str | Path, columns: Columns, chunk_rows: int = 5000,
-                 max_chars: int = MAX_CHARS, too_long: str = "(--max-chars)") -> Iterator[Batch]:
+                 max_chars: int = MAX_CHARS, too_long: str = "(--max-chars)", training: bool = False
+                 ) -> Iterator[Batch]:
     """Yield validated batches of at most ``chunk_rows`` input rows from one log file.
 
     Raises ``InputError`` for problems with the file as a whole (missing, empty, binary, no such
     column); row-level problems become ``Reject`` entries. ``too_long`` ends the reason of a text over
-    ``max_chars``: what the user can do about it.
+    ``max_chars``: what the user can do about it. A log's prediction given as a list (top-k, multi-label)
+    counts as its first entry, and one given as an object as none; a ``training`` file's label so given
+    sets the row aside, as it would be a class of its own.
     """
     if chunk_rows < 1 or max_chars < 1:
         raise InputError(f"--chunk-rows and --max-chars must be at least 1 (got {chunk_rows}, {max_chars})")
     path = Path(path)
     kind = detect_format(path)
     records = {"jsonl": _jsonl_records, "csv": _csv_records, "parquet": _parquet_records}[kind]
-    validator = _Validator(str(path), columns, max_chars, too_long)
+    validator = _Validator(str(path), columns, max_chars, too_long, training)
     pending: list[tuple[int, Any, str]] = []
     try:
         for record in records(path, columns, validator):
@@ -471,8 +474,10 @@ _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e"
 class _Validator:
     """Turns raw records into batches and rejects, one reason per rejected row."""
 
-    def __init__(self, source: str, columns: Columns, max_chars: int, too_long: str = "(--max-chars)"):
+    def __init__(self, source: str, columns: Columns, max_chars: int, too_long: str = "(--max-chars)",
+                 training: bool = False):
         self.source, self.columns, self.max_chars, self.too_long = source, columns, max_chars, too_long
+        self.training = training
         self.rejects: list[Reject] = []
         self.header_checked = False
         self.present: set[str] = set()
@@ -526,7 +531,7 @@ class _Validator:
         out.texts.append(record[self.columns.text])
         out.times.append(time)
         out.ids.append(_cell(record, self.columns.id) if self._has("id") else None)
-        out.labels.append(label_value(record.get(self.columns.label)) if self._has("label") else None)
+        out.labels.append(label_value(_top(record.get(self.columns.label))) if self._has("label") else None)
 
     def _problem(self, record: dict, time: str | None) -> str | None:
         name = self.columns.text
@@ -549,13 +554,21 @@ class _Validator:
             if not self._has(role):
                 continue
             column = self.columns.optional()[role]
-            if isinstance(record.get(column), (dict, list)):  # was a label "{'x': 1}": a class of its own
+            if isinstance(record.get(column), (dict, list)) and (role == "id" or self.training):  # was a label
+                # "{'x': 1}", a class of its own; a log's list of predictions counts as its first (_top)
                 what = "object" if isinstance(record[column], dict) else "list"
                 return f"{column!r} is a JSON {what}, not {'an id' if role == 'id' else 'a label'}"
             value = _cell(record, column)
             if isinstance(value, str) and not is_utf8(value):
                 return f"{column!r} is not valid UTF-8"
         return None
+
+
+def _top(value: Any) -> Any:
+    """A logged prediction as one label: a list's first entry (top-k, best first), none for an object."""
+    if isinstance(value, list):
+        return value[0] if value and not isinstance(value[0], (list, dict)) else None
+    return None if isinstance(value, dict) else value
 
 
 def _cell(record: dict, name: str | None) -> Any:

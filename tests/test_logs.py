@@ -58,10 +58,16 @@ def test_an_id_or_label_that_is_a_json_object_or_list_is_set_aside(tmp_path):
         {"prompt": "a", "timestamp": "2026-11-25T08:00:00Z", "predicted_label": {"x": 1}, "id": "r1"},
         {"prompt": "b", "timestamp": "2026-11-25T08:00:00Z", "predicted_label": "card", "id": [1, 2]},
         {"prompt": "c", "timestamp": "2026-11-25T08:00:00Z", "predicted_label": 3, "id": 7}])
-    _, rows, rejects = read_all(path, Columns(id="id"))
+    _, rows, rejects = read_all(path, Columns(id="id"), training=True)
     assert [text for _, text in rows] == ["c"]  # a number is a label or an id written as one
     assert [r.reason for r in rejects] == ["'predicted_label' is a JSON object, not a label",
                                            "'id' is a JSON list, not an id"]
+    top_k = write_jsonl(tmp_path / "topk.jsonl", [  # a log's top-k predictions: scored, the first is the label
+        {"prompt": "a", "timestamp": "2026-11-25T08:00:00Z", "predicted_label": ["card", "fees"], "id": "r1"},
+        {"prompt": "b", "timestamp": "2026-11-25T08:00:00Z", "predicted_label": {"label": "x"}, "id": "r2"}])
+    batches, rows, rejects = read_all(top_k, Columns(id="id"))
+    assert len(rows) == 2 and not rejects  # was: both rejected, a day of them a missing log for run
+    assert [label for b in batches for label in b.labels] == ["card", None]
 
 
 def test_non_utf8_bytes_are_rejected_with_raw_content_kept(tmp_path):
