@@ -1256,12 +1256,14 @@ def _one_line_short_help(*apps: typer.Typer) -> None:
 _one_line_short_help(app, index_app, queue_app, clusters_app)
 
 
-class _StdoutFailed(OSError):
-    """Standard output could not be written: a full disk for ``> out.json``, a closed pipe."""
+class _StdoutFailed(Exception):
+    """Standard output could not be written: a full disk for ``> out.json``, a closed pipe. Not an
+    OSError, so that neither a command's own handler of paths it was given nor click's closed-pipe
+    exit (1, the code of "found what --fail-on names") takes it for theirs."""
 
 
 class _GuardedStdout:
-    """Standard output whose write errors are told apart from every other OSError."""
+    """Standard output whose write errors are told apart from every other error."""
 
     def __init__(self, stream):
         self._stream = stream
@@ -1270,13 +1272,13 @@ class _GuardedStdout:
         try:
             return self._stream.write(text)
         except OSError as exc:
-            raise _StdoutFailed(exc.errno, exc.strerror) from None
+            raise _StdoutFailed(exc.strerror or str(exc)) from None
 
     def flush(self):
         try:
             self._stream.flush()
         except OSError as exc:
-            raise _StdoutFailed(exc.errno, exc.strerror) from None
+            raise _StdoutFailed(exc.strerror or str(exc)) from None
 
     def __getattr__(self, name):
         return getattr(self._stream, name)
@@ -1285,21 +1287,26 @@ class _GuardedStdout:
 def main() -> None:
     """The ``novelty`` command. A bug (an exception no check foresaw) exits 3 after its traceback, so
     a cron job tells it from exit 1, "ran and found what --fail-on names"."""
-    sys.stdout = _GuardedStdout(sys.stdout)
+    given = sys.stdout
+    if given is not None:  # None: started with standard output closed (>&-), where nothing is printed
+        sys.stdout = _GuardedStdout(given)
     try:
         try:
             app(prog_name="novelty")
         finally:
-            sys.stdout.flush()  # here, not at exit, where Python would only print that it failed
+            if given is not None:
+                sys.stdout.flush()  # here, not at exit, where Python would only print that it failed
     except _StdoutFailed as exc:  # what the command printed did not reach its reader: an input-output
         try:                      # error, as -o - says it, not a bug's traceback
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the exit's flush stays quiet
-        except (OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), given.fileno())  # the exit's flush stays quiet
+        except (OSError, ValueError, AttributeError):
             pass
-        typer.echo(f"error: writing to standard output failed ({exc.strerror or exc})", err=True)
+        typer.echo(f"error: writing to standard output failed ({exc})", err=True)
         sys.exit(2)
     except Exception:  # SystemExit and KeyboardInterrupt are BaseExceptions: they pass as they are
         traceback.print_exc()
         typer.echo(f"error: novelty {__version__} failed on a bug (traceback above; please report it). "
                    "Exit 3: nothing was judged.", err=True)
         sys.exit(3)
+    finally:
+        sys.stdout = given

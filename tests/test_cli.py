@@ -1,5 +1,6 @@
 import json
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -137,6 +138,17 @@ def test_standard_output_that_cannot_be_written_is_exit_2_not_a_bug(args):
         out = subprocess.run([sys.executable, "-m", "novelty", *args], stdout=full, stderr=subprocess.PIPE, text=True)
     assert out.returncode == 2, out.stderr  # was: exit 3 and a traceback "failed on a bug" (or 120 at exit)
     assert out.stderr == "error: writing to standard output failed (No space left on device)\n"
+
+
+def test_a_closed_pipe_is_exit_2_and_a_closed_standard_output_no_error():
+    reader_gone = subprocess.Popen([sys.executable, "-m", "novelty", "index", "--help"], stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+    reader_gone.stdout.close()  # `| head -0`: gone before the command writes
+    assert reader_gone.wait() == 2  # was 1 (click's closed-pipe exit, the code of a finding), silently
+    assert "writing to standard output failed (Broken pipe)" in reader_gone.stderr.read()
+    closed = subprocess.run(f"{shlex.quote(sys.executable)} -m novelty --version >&-", shell=True,
+                            capture_output=True, text=True)
+    assert closed.returncode == 0 and "Traceback" not in closed.stderr  # was 120, AttributeError on None
 
 
 def test_ci_runs_the_readme_commands():
