@@ -59,6 +59,11 @@ class Diagnosis:
                 "unreadable": listed(self.unreadable)}
 
 
+# where the golden files' columns are named, for diagnose's messages (it has no flags for them)
+GOLDEN_OPTIONS = ("the columns id, label and prediction in both files, or compare them with `novelty golden "
+                  "--id-col --label-col --pred-col`")
+
+
 def diagnose(reference: str | Path | None = None, current: str | Path | None = None,
              db: str | Path | None = None, since: str | None = None, ignore: set[str] = frozenset(),
              offline: str | Path | None = None, serving: str | Path | None = None, key: str | None = None,
@@ -66,8 +71,8 @@ def diagnose(reference: str | Path | None = None, current: str | Path | None = N
              drift_settings: DriftSettings = DriftSettings(),
              spike_settings: SpikeSettings = SpikeSettings(),
              drift_report: DriftReport | None = None, until: str | None = None,
-             save_windows: bool = False, golden_columns: tuple[str, str, str] = ("id", "label", "prediction")
-             ) -> Diagnosis:
+             save_windows: bool = False, golden_columns: tuple[str, str, str] = ("id", "label", "prediction"),
+             golden_options: str = GOLDEN_OPTIONS) -> Diagnosis:
     """Collect the causes the given evidence supports, most severe first.
 
     ``since`` / ``until`` bound the scored evidence (windows, gap incidents): a run for an earlier
@@ -97,7 +102,8 @@ def diagnose(reference: str | Path | None = None, current: str | Path | None = N
 
     if golden_baseline is not None:
         causes += read("model_regression", "the golden files",
-                       lambda: golden_causes(golden(golden_baseline, golden_current, *golden_columns))) or []
+                       lambda: golden_causes(golden(golden_baseline, golden_current, *golden_columns,
+                                                    options=golden_options))) or []
     else:
         not_checked.append({"cause": "model_regression", "reason": "no --golden-baseline and --golden-current given"})
     if offline is not None:

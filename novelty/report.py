@@ -23,7 +23,7 @@ import numpy as np
 
 from . import __version__, charts
 from .clusters import MIN_SIZE_KEY, members_before, summary
-from .diagnose import Cause, Diagnosis, diagnose
+from .diagnose import GOLDEN_OPTIONS, Cause, Diagnosis, diagnose
 from .drift import DriftReport, drift_with_profiles
 from .errors import InputError
 from .index import index_dir_default
@@ -105,7 +105,8 @@ def gather(db: str | Path, reference: str | Path | None = None, current: str | P
            golden_baseline: str | Path | None = None, golden_current: str | Path | None = None,
            index_dir: str | Path | None = None, window: str = "1d", until: str | None = None,
            spike_settings: SpikeSettings | None = None, clusters: list | None = None,
-           golden_columns: tuple[str, str, str] = ("id", "label", "prediction")) -> ReportData:
+           golden_columns: tuple[str, str, str] = ("id", "label", "prediction"),
+           golden_options: str = GOLDEN_OPTIONS) -> ReportData:
     """Run the diagnosis (as ``novelty diagnose`` would) and read what the report shows. ``until``
     ends the evidence, the verdict's and the charts' alike (``novelty run`` for an earlier date: its
     page shows that day as it was, not the newest). ``clusters``: the clusters to show instead of the
@@ -122,7 +123,7 @@ def gather(db: str | Path, reference: str | Path | None = None, current: str | P
     settings = spike_settings or SpikeSettings(window=window)  # novelty run passes monitor.toml's
     diagnosis = diagnose(reference, current, db, since, ignore, offline, serving, key, golden_baseline,
                          golden_current, spike_settings=settings, drift_report=drift_report, until=until,
-                         golden_columns=golden_columns,
+                         golden_columns=golden_columns, golden_options=golden_options,
                          save_windows=True)  # the page draws the saved windows
     store = Store(db)
     try:

@@ -292,8 +292,7 @@ class _Job:
 
         baseline, current = self.cfg.path("golden.baseline"), self.cfg.path("golden.current", self.day)
         if baseline and current and baseline.is_file() and current.is_file():
-            report = golden(baseline, current, *self.golden_columns(),
-                            options=f"golden.id_col, golden.label_col, golden.pred_col in {self.cfg.source}")
+            report = golden(baseline, current, *self.golden_columns(), options=self.golden_options())
             whole = report.current_file or report.current  # production is held to the whole current golden set
             self.golden_accuracy = (whole.accuracy, whole.items)
             return Step("golden", "ran", f"golden-set accuracy {report.baseline.accuracy:.1%} at launch, "
@@ -310,6 +309,9 @@ class _Job:
 
     def golden_columns(self) -> tuple[str, str, str]:
         return self.cfg["golden.id_col"], self.cfg["golden.label_col"], self.cfg["golden.pred_col"]
+
+    def golden_options(self) -> str:
+        return f"golden.id_col, golden.label_col, golden.pred_col in {self.cfg.source}"
 
     def feedback(self) -> Step:
         from .feedback import import_files, novel_error_share, offline_online_gap, online_accuracy, record_gap
@@ -388,7 +390,7 @@ class _Job:
                                   set(c["drift.ignore"]), golden_baseline=golden_files[0],
                                   golden_current=golden_files[1], spike_settings=self.spike_settings(),
                                   drift_report=self.drift_report, until=self.until,
-                                  golden_columns=self.golden_columns())
+                                  golden_columns=self.golden_columns(), golden_options=self.golden_options())
         causes = ", ".join(f"{x.cause} ({x.severity})" for x in self.diagnosis.causes) or "no root cause found"
         unread = ", ".join(u["evidence"] for u in self.diagnosis.unreadable)  # its step's line says why
         return Step("diagnose", "ran",
@@ -414,7 +416,8 @@ class _Job:
                               ignore=set(c["drift.ignore"]), golden_baseline=golden_files[0],
                               golden_current=golden_files[1], index_dir=c.path("index.dir"), window=c["spikes.window"],
                               until=self.until, spike_settings=self.spike_settings(),
-                              clusters=self.found_clusters, golden_columns=self.golden_columns())
+                              clusters=self.found_clusters, golden_columns=self.golden_columns(),
+                              golden_options=self.golden_options())
         self.report_path = result.out
         return Step("report", "ran", f"wrote {result.out}")
 

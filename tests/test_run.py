@@ -289,6 +289,7 @@ def test_golden_files_with_their_own_column_names(monitor, tmp_path):
     bad = run_monitor(load_config(monitor, settings), "2026-11-18")
     step = next(s for s in bad.steps if s.name == "golden")  # was: '(use --id-col, --label-col, --pred-col)'
     assert step.status == "failed" and "(set golden.id_col, golden.label_col, golden.pred_col in " in step.reason
+    assert "golden.id_col" in bad.diagnosis.unreadable[0]["error"]  # the diagnosis and the page said the flags
     good = run_monitor(load_config(monitor, {**settings, "golden.id_col": "item", "golden.label_col": "truth",
                                              "golden.pred_col": "model"}), "2026-11-18")
     step = next(s for s in good.steps if s.name == "golden")
