@@ -35,7 +35,7 @@ import pandas as pd
 from . import __version__, ann
 from .adapt import AdaptOptions, calibration_slice, check_adaptable, fine_tune, options_record
 from .embed import DEFAULT_BACKEND, DEFAULT_MODEL, Embedder, load_embedder, model_fingerprint, resolve_model_path
-from .errors import IncompatibleError, IndexFileError, InputError, NoveltyError
+from .errors import IncompatibleError, IndexFileError, InputError, NoveltyError, check_argument
 from .logs import MAX_CHARS, Columns, Reject, is_blank, is_utf8, read_batches
 from .scoring import (FOLDS, MAX_CALIBRATION, MIN_CALIBRATION, BaseScorer, Calibration, calibrate,
                       check_reachable, default_scorer, fully_labelled, make_scorer)
@@ -99,8 +99,7 @@ def _check_arguments(source=None, columns=None, alpha=0.05) -> None:
     if not isinstance(columns, Columns):
         raise InputError("columns is a novelty.logs.Columns, e.g. Columns(text='text', label='intent', time=None), "
                          f"not {type(columns).__name__}")
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)):
-        raise InputError(f"alpha is a number between 0 and 1, such as 0.05, not {alpha!r}")
+    check_argument("alpha", alpha, float, "a number between 0 and 1, such as 0.05")  # numpy's floats too
 
 
 def read_training(path: str | Path, columns: Columns, taken: set[str] = frozenset()) -> TrainingRows:
@@ -137,7 +136,9 @@ class PromptIndex:
 
     def __init__(self, path: Path, manifest: dict, index: faiss.Index, prompts: pd.DataFrame,
                  calibration: Calibration, scorer: BaseScorer):
-        self.path, self.manifest, self.index = path, manifest, index
+        # absolute (not resolved: a symlinked folder keeps its name): an os.chdir later, in a notebook or
+        # a service, no longer makes it name another folder
+        self.path, self.manifest, self.index = Path(os.path.abspath(path)), manifest, index
         self.prompts, self.calibration, self.scorer = prompts, calibration, scorer
         self.ids = prompts["id"].astype(str).to_numpy(dtype=object)
         self.labels = prompts["label"].to_numpy(dtype=object)
@@ -149,7 +150,7 @@ class PromptIndex:
         """The folder's name: what ``--index`` and ``runs.index_name`` address it by (the manifest keeps
         the name it was built under; a copied or renamed folder was recorded under that one, and the
         report then looked for the old folder)."""
-        return Path(os.path.abspath(self.path)).name  # `--index .` inside the folder: its name, not ''
+        return self.path.name  # the absolute folder's: `--index .` inside it gives its name, not ''
 
     @property
     def model(self) -> dict:
@@ -229,8 +230,8 @@ class PromptIndex:
             texts = [str(t) if isinstance(t, np.str_) else t for t in texts]
         except TypeError:
             raise InputError(f"PromptIndex.score takes a list of prompts, not {type(texts).__name__}") from None
-        if alpha is not None and (isinstance(alpha, bool) or not isinstance(alpha, (int, float))):
-            raise InputError(f"alpha is a number between 0 and 1, not {alpha!r}")
+        if alpha is not None:
+            check_argument("alpha", alpha, float, "a number between 0 and 1, such as 0.05")
         for i, t in enumerate(texts):  # the rows novelty score would set aside are refused here
             if not isinstance(t, str) or is_blank(t):
                 raise InputError(f"prompt {i} is {t!r}: every prompt must be non-empty text")
@@ -327,8 +328,8 @@ class PromptIndex:
             checksum = json.loads((self.path / "manifest.json").read_text()).get("checksum")
         except (OSError, ValueError):
             checksum = None  # gone or damaged: load says which
-        if checksum != self.checksum:  # (abspath, not resolve: a symlinked folder keeps the name it was loaded by)
-            self.__dict__.update(PromptIndex.load(Path(os.path.abspath(self.path))).__dict__)
+        if checksum != self.checksum:
+            self.__dict__.update(PromptIndex.load(self.path).__dict__)
 
     def _add(self, source: str | Path, columns: Columns, progress: Progress | None) -> "AddResult":
         rows = read_training(source, columns.named(TRAINING_COLUMNS), taken=set(self.ids))

@@ -10,6 +10,8 @@ traffic is about ``alpha`` whatever the model or the data: no cosine cut-off is 
 
 from __future__ import annotations
 
+import numbers
+
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -98,6 +100,8 @@ class Calibration:
     method: str = f"conformal, cross-fitted over {FOLDS} folds of the training prompts"
 
     def __post_init__(self):
+        if isinstance(self.alpha, numbers.Real) and not isinstance(self.alpha, bool):  # a numpy float32 was
+            object.__setattr__(self, "alpha", float(self.alpha))  # stored by SQLite as a BLOB, breaking spikes
         if not 0 < self.alpha < 1:  # also refuses NaN
             raise NoveltyError(f"--alpha is a false-alarm rate between 0 and 1 (e.g. 0.05), not {self.alpha}")
 

@@ -504,3 +504,25 @@ def test_id_runs_stopped_midway_count_and_a_pruned_database_keeps_its_model(tmp_
                               scorer="knn")
     with pytest.raises(IncompatibleError):  # was: bound again to the other model, its clusters and windows kept
         score_files([log], other, db, columns=Columns(id="request_id"))
+
+
+def test_library_callers_get_what_the_cli_gets(tmp_path, index, day_log, monkeypatch):
+    from novelty.spikes import detect_spikes
+
+    db = tmp_path / "f.db"
+    result = score_files([day_log], index, db, alpha=np.float32(0.05))  # was stored as a BLOB: spikes broke for good
+    json.dumps(result.to_dict())  # was: 'float32 is not JSON serializable'
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT typeof(alpha) FROM runs").fetchall() == [("real",)]
+    assert detect_spikes(db).windows
+    for bad, said in ((dict(alpha="0.01"), "alpha is a number"), (dict(columns={"id": "x"}), "columns is a"),
+                      (dict(chunk_rows="500"), "chunk_rows is a whole number"), (dict(progress=5), "progress is a")):
+        with pytest.raises(InputError, match=said):  # were TypeErrors and AttributeErrors from inside
+            score_files([day_log], index, tmp_path / "g.db", **bad)
+    with pytest.raises(InputError, match="paths is a log file's path"):
+        score_files(None, index, tmp_path / "g.db")
+    with pytest.raises(InputError, match="no column 'nope'"):  # as --id-col nope; was: derived ids, silently
+        score_files([day_log], index, tmp_path / "g.db", columns=Columns(id="nope"))
+    relative = PromptIndex.load(index.path.name, os.path.relpath(index.path.parent))
+    monkeypatch.chdir(tmp_path.parent)  # a notebook moving on: the index still names its own folder
+    assert relative.path == index.path and relative.name == index.name
