@@ -297,8 +297,6 @@ def index_add(
 
     Example: novelty index add support-bot labelled-crypto.csv
     """
-    from dataclasses import asdict
-
     from .index import PromptIndex
 
     with _user_errors():
@@ -308,7 +306,7 @@ def index_add(
                                              required=_named(ctx, label="label_col", id="id_col")),
                                progress=update)
     if as_json:
-        return _print_json(asdict(result))
+        return _print_json(result.to_dict())
     typer.echo(f"Added {result.added:,} prompts to {name!r} ({result.already_present:,} already there, "
                f"{result.rejected} rejected"
                + (f", {result.duplicates:,} repeating an earlier row of the file" if result.duplicates else "")
@@ -842,15 +840,13 @@ def queue_add(
 
     Example: novelty queue add --db monitor.db --cluster c0003 --budget 200
     """
-    from dataclasses import asdict
-
     from . import queue
 
     with _user_errors():
         result = queue.add(db, cluster=cluster, max_p_value=max_p_value, incident=incident, budget=budget,
                            dedupe=dedupe, look_alikes=look_alikes)
     if as_json:
-        return _print_json(asdict(result))
+        return _print_json(result.to_dict())
     if result.note:
         return typer.echo(f"Queued nothing: {result.note}.")
     similar = (f"{result.added - result.look_alikes_added} of the cluster's prompts and {result.look_alikes_added} "
@@ -1039,15 +1035,13 @@ def queue_golden(
 
     Example: novelty queue golden --db monitor.db --since 2026-11-01 --size 300 -o golden-next.csv
     """
-    from dataclasses import asdict
-
     from .refresh import golden_refresh
 
     with _user_errors():
         piped = _check_stdout(out, as_json)
         result = golden_refresh(db, out, size, since, until, edge_share, seed)
     if as_json:
-        return _print_json(asdict(result))
+        return _print_json(result.to_dict())
     typer.echo(f"Wrote {result.written} of {result.candidates} prompts to {'standard output' if piped else out} "
                f"for labelling, from {len(result.strata)} strata:", err=piped)
     typer.echo("\n".join(f"  {n:>4}  {name}" for name, n in result.strata.items()), err=piped)
@@ -1118,8 +1112,6 @@ def init_command(
 
     Example: novelty init --index support-bot --logs 'logs/{date}.jsonl' --db monitor.db -o monitor.toml
     """
-    from dataclasses import asdict
-
     from .starter import write_starter
 
     given = {"index.name": index, "logs.path": logs, "output.db": str(db) if db else None, "output.report": report,
@@ -1128,7 +1120,7 @@ def init_command(
     with _user_errors():
         result = write_starter(out, {k: v for k, v in given.items() if v is not None}, force=force)
     if as_json:
-        return _print_json(asdict(result))
+        return _print_json(result.to_dict())
     sniffed = ", ".join(f"{role} = {name!r}" for role, name in result.columns.items())
     if result.sniffed_from and sniffed:
         found = f" (columns sniffed from {result.sniffed_from}: {sniffed})"

@@ -64,6 +64,10 @@ class FeedbackImport:
     reject_reasons: list[dict] = field(default_factory=list)  # reason, rows, example; most common first
     conflicting: int = 0  # ids the file gives two labels at the same time (no time column: any two): the last kept
 
+    def to_dict(self) -> dict:
+        """As ``--json`` prints it."""
+        return asdict(self)
+
 
 @dataclass(frozen=True)
 class Accuracy:

@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
@@ -446,6 +446,10 @@ class AddResult:
     several_labels: list[dict] = field(default_factory=list)  # texts added that the index now holds with
     # more than one label (label noise the model cannot learn): {"text", "labels"}, at most 5
     several_labels_count: int = 0
+
+    def to_dict(self) -> dict:
+        """As ``--json`` prints it."""
+        return asdict(self)
 
 
 def check_same_model(embedder: Embedder, model: dict, what: str) -> None:

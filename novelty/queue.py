@@ -11,7 +11,7 @@ import csv
 import io
 import json
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -55,6 +55,10 @@ class QueueResult:
     no_vector: int = 0     # candidates left out: `score --cache-size` evicted their vector (never flagged novel)
     look_alikes_added: int = 0  # of ``added``: look-alikes
     note: str = ""         # why there was nothing to add (--cluster all on a day without clusters)
+
+    def to_dict(self) -> dict:
+        """As ``--json`` prints it."""
+        return asdict(self)
 
 
 def add(db: str | Path, *, cluster: str | None = None, max_p_value: float | None = None,

@@ -14,7 +14,7 @@ import os
 import re
 import zlib
 from datetime import date
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,10 @@ class StarterResult:
     sniffed_from: str | None
     columns: dict[str, str]
     notes: list[str] = field(default_factory=list)  # what to check in the config: guesses, columns passed over
+
+    def to_dict(self) -> dict:
+        """As ``--json`` prints it."""
+        return asdict(self)
 
 
 def write_starter(out: str | Path, settings: dict[str, Any], force: bool = False) -> StarterResult:

@@ -612,3 +612,16 @@ def test_a_quote_left_open_on_the_last_line_is_set_aside_too(db, tmp_path):
         (tmp_path / "l.csv").write_text(f'id,label\n{a},fees\n{b},"login{ending}', encoding="utf-8")
         got = queue.import_labels(db, tmp_path / "l.csv")  # was: b labelled 'login' (or 'login\n') silently
         assert got["skipped_lines"] == {"open_quote": [3]}
+
+
+def test_every_result_a_library_call_returns_goes_to_json(tmp_path):
+    import json as _json
+
+    from novelty.feedback import FeedbackImport
+    from novelty.index import AddResult
+    from novelty.queue import QueueResult
+    from novelty.starter import StarterResult
+
+    for result in (AddResult(1, 0, 0, 1), QueueResult(0, 0, 0, 0), StarterResult("m.toml", None, {}),
+                   FeedbackImport(**{name: 0 for name in FeedbackImport.__dataclass_fields__} | {"source": "f.csv"})):
+        assert _json.loads(_json.dumps(result.to_dict()))  # had no to_dict: 'not JSON serializable'
