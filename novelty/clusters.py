@@ -89,7 +89,8 @@ def cluster_prompts(db: str | Path, cluster_id: str, limit: int = 200, similar: 
     check_argument("limit", limit, int, "a whole number such as 200")
     if limit < 1:
         raise InputError(f"--limit must be at least 1, not {limit}")
-    limit = min(limit, 2 ** 62)  # SQLite's integers stop at 2**63 - 1: a bigger limit is 'all' anyway
+    limit = min(int(limit), 2 ** 62)  # SQLite's integers stop at 2**63 - 1: a bigger limit is 'all' anyway
+    # (int: a numpy integer reached SQLite as a blob, 'datatype mismatch')
     existing_db(db)
     store = Store(db)
     try:

@@ -12,7 +12,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .drift import DriftReport, DriftSettings, drift
+from .drift import DriftReport, DriftSettings, drift, ignored
 from .errors import InputError
 from .golden import golden
 from .skew import skew
@@ -89,6 +89,7 @@ def diagnose(reference: str | Path | None = None, current: str | Path | None = N
         raise InputError("--offline and --serving need --key to pair the rows")
     if db is not None:
         parse_range(since, until)  # a usage error, not unreadable evidence
+    ignore = ignored(ignore)  # (a list is fine; one name alone is a usage error too)
     causes, not_checked, unreadable = [], [], []
 
     def read(cause: str, evidence: str, work):

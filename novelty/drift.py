@@ -1003,6 +1003,7 @@ def drift(reference: str | Path, current: str | Path, settings: DriftSettings = 
     """``novelty drift`` as a function: one report for the whole current table, or one per window.
 
     ``score_col`` names the model's score column: its finding comes first and says so."""
+    ignore = ignored(ignore)
     ref, table, malformed = _tables(reference, current, ignore, time_col, score_col, save_reference)
     if not time_col:
         return [("all", _score_first(_whole(ref, table, settings, ignore, malformed), score_col))]
@@ -1041,8 +1042,17 @@ def drift_with_profiles(reference: str | Path, current: str | Path, settings: Dr
     """``drift`` of the whole current table, with the two tables' profiles (the report draws them): the
     same checks as ``drift``, so an empty or header-only table is refused by both (the report had
     named its columns missing, while diagnose refused the table)."""
+    ignore = ignored(ignore)
     ref, table, malformed = _tables(reference, current, ignore)
     return _whole(ref, table, settings, ignore, malformed), (ref, profile(table, ignore))
+
+
+def ignored(ignore) -> set[str]:
+    """The columns to leave out as a set: a list or tuple is what a library caller passes (it was a
+    TypeError, 'unsupported operand type(s) for |'); one name alone is refused, as its letters would be."""
+    if isinstance(ignore, str) or not isinstance(ignore, (set, frozenset, list, tuple)):
+        raise InputError(f"ignore is a set or list of column names, such as ['user_id'], not {ignore!r}")
+    return set(map(str, ignore))
 
 
 def _tables(reference, current, ignore: set[str], time_col: str | None = None, score_col: str | None = None,

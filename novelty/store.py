@@ -36,7 +36,7 @@ from typing import Callable, Iterable, Sequence, TypeVar
 import numpy as np
 import sqlite_utils
 
-from .errors import IncompatibleError, InputError, StorageError
+from .errors import IncompatibleError, InputError, StorageError, check_argument
 
 SCHEMA_VERSION = 1
 _IN_CHUNK = 500  # ids per "IN (...)" query, far below SQLite's variable limit
@@ -151,6 +151,7 @@ def existing_db(db: str | Path) -> Path:
     """``db`` when it holds a database, else an InputError: missing, a folder, or an empty file (SQLite
     would take a zero-byte file as a new database, and a command that only reads would write a whole
     schema into it)."""
+    check_argument("db", db, (str, Path), "the SQLite file's path, such as 'monitor.db'")  # not a TypeError
     path = Path(db)
     if not path.is_file():
         raise InputError(f"{db}: no such database; fill one with `novelty score` first")

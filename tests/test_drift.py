@@ -490,3 +490,20 @@ def test_a_profile_saved_when_numbers_with_a_few_words_were_categorical_still_co
     saved.write_text(json.dumps(old))
     (finding,) = compare(load_reference(saved), pd.DataFrame({"x": values})).findings
     assert finding.cause is None and finding.kind == "numeric"  # was: 'type changed from categorical to numeric'
+
+
+def test_library_callers_may_pass_ignore_as_a_list_and_a_db_of_the_wrong_kind_is_said(tmp_path):
+    from novelty.diagnose import diagnose
+    from novelty.drift import drift
+    from novelty.errors import InputError
+    from novelty.spikes import detect_spikes
+
+    ref, cur = tmp_path / "ref.csv", tmp_path / "cur.csv"
+    ref.write_text("user_id,x\n" + "".join(f"u{i},{i % 7}\n" for i in range(60)))
+    cur.write_text("user_id,x\n" + "".join(f"v{i},{i % 7}\n" for i in range(60)))
+    assert [f.feature for _, r in drift(ref, cur, ignore=["user_id"]) for f in r.findings] == ["x"]  # was a TypeError
+    for bad in ("user_id", 5):
+        with pytest.raises(InputError, match="ignore is a set or list"):
+            diagnose(ref, cur, ignore=bad)
+    with pytest.raises(InputError, match="db is the SQLite file's path"):  # was: TypeError from pathlib
+        detect_spikes(5)
