@@ -38,7 +38,7 @@ import sqlite_utils
 
 from .errors import IncompatibleError, InputError, StorageError, check_argument
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: pruned_counts' alpha columns, pruned_feedback, alerted; a database of a newer one is refused
 _IN_CHUNK = 500  # ids per "IN (...)" query, far below SQLite's variable limit
 BUSY_TIMEOUT_MS = 30_000
 _RETRIES = 6  # after the busy timeout: a lock held > 30 s is retried, with backoff, this many times
@@ -182,8 +182,19 @@ class Store:
         if tables and (not ours or any(_TABLES[t] not in {c.name for c in self.db[t].columns} for t in ours)):
             raise InputError(f"{self.path} is a SQLite database of something else (tables: "
                              f"{', '.join(sorted(tables)[:5])}); give novelty a file of its own")
+        if "meta" in tables:
+            row = self.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            if row and str(row[0]).isdigit() and int(row[0]) > SCHEMA_VERSION:
+                raise InputError(f"{self.path} was written by a newer novelty (schema {row[0]}; this one knows "
+                                 f"{SCHEMA_VERSION}): upgrade novelty to use it")
         self.db.enable_wal()
         self.db.conn.executescript(_SCHEMA)
+        if "incidents" in tables and "alerted" not in tables:  # an older version's: what it raised is no
+            with self.db.conn:                                    # new incident (each was, once, again)
+                self.db.conn.execute(
+                    "INSERT OR IGNORE INTO alerted SELECT incident_id, json_extract(details, '$.window_size'), "
+                    "window_start, window_end, ? FROM incidents WHERE kind = 'label_bias' AND json_valid(details)",
+                    [utc_now()])
         for table, column, kind in _ADDED_COLUMNS:  # databases written by an older version
             if column not in {c.name for c in self.db[table].columns}:
                 try:
@@ -191,6 +202,10 @@ class Store:
                 except sqlite3.OperationalError as exc:  # another process opening it added it first
                     if "duplicate column" not in str(exc):
                         raise
+        if tables and self.db.execute("SELECT 1 FROM meta WHERE key = 'schema_version' AND "
+                                      "CAST(value AS INTEGER) < ?", [SCHEMA_VERSION]).fetchone():
+            with self.db.conn:  # migrated above: the next version can tell
+                self.db.conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION)])
         # older versions saved an unbounded rate ratio as Infinity, which SQLite's JSON functions refuse
         infinite = "details LIKE '%\"rate_ratio\": Infinity%'"
         if self.db.execute(f"SELECT 1 FROM incidents WHERE {infinite} LIMIT 1").fetchone():

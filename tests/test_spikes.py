@@ -613,3 +613,17 @@ def test_a_backfilled_hour_before_the_data_does_not_move_sliding_verdicts(tmp_pa
                              for i in detect_spikes(db, settings, save=False).incidents})
         moved += verdicts[0] != verdicts[1]
     assert moved == 0  # was: 6 of 6, the CUSUM ran on every 4th window counted from the first stored one
+
+
+def test_an_upgraded_database_raises_no_old_incident_again_and_a_newer_one_is_refused(tmp_path):
+    db = fill(tmp_path / "m.db", [(400, 8, "a")] * 10 + [(400, 60, "b")])
+    assert detect_spikes(db).incidents
+    with sqlite3.connect(db) as conn:  # as a version before the alerted table left it
+        conn.execute("DROP TABLE alerted")
+        conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    assert detect_spikes(db).new_incidents == []  # was: every old incident, one spurious page after upgrading
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("2",)
+        conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(InputError, match="written by a newer novelty"):
+        detect_spikes(db)
