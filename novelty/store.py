@@ -303,6 +303,14 @@ class Store:
                 "UPDATE runs SET status = 'interrupted' WHERE run_id = ? AND status = 'running'",
                 [(run_id,) for run_id in gone]))
 
+    def run_counts(self, run_id: int) -> dict:
+        """What run ``run_id`` stored, counted in the tables: a run stopped between a chunk's commit and
+        its tally (Ctrl-C) said 400 scored where 600 rows carry its id."""
+        scored, novel = self.db.execute("SELECT COUNT(*), COALESCE(SUM(is_novel), 0) FROM scores WHERE run_id = ?",
+                                        [run_id]).fetchone()
+        (rejected,) = self.db.execute("SELECT COUNT(*) FROM rejects WHERE run_id = ?", [run_id]).fetchone()
+        return {"rows_scored": scored, "novel": novel, "rows_rejected": rejected}
+
     def finish_run(self, run_id: int, status: str = "done", **fields) -> None:
         fields = {"finished_at": utc_now(), "status": status, **fields}
         self.transaction(lambda: self.db.conn.execute(

@@ -164,6 +164,26 @@ def test_a_crash_mid_run_resumes_without_loss_or_duplicates(tmp_path, index, day
     assert statuses == ["interrupted", "done"]  # was 'failed': Ctrl-C or kill is no error
 
 
+def test_a_run_stopped_after_a_chunk_was_stored_counts_what_it_stored(tmp_path, index, day_log, monkeypatch):
+    from novelty.engines import common
+
+    real = common.Counts.add_written
+    calls = {"n": 0}
+
+    def stopped_on_third(self, *args):  # Ctrl-C after the third chunk's commit, before its tally
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(self, *args)
+
+    monkeypatch.setattr(common.Counts, "add_written", stopped_on_third)
+    with pytest.raises(KeyboardInterrupt):
+        score_files([day_log], index, tmp_path / "m.db", chunk_rows=50)
+    run = rows(tmp_path / "m.db", "SELECT rows_scored, novel FROM runs")[0]
+    stored = rows(tmp_path / "m.db", "SELECT COUNT(*) AS n, SUM(is_novel) AS k FROM scores")[0]
+    assert (run["rows_scored"], run["novel"]) == (stored["n"], stored["k"]) and stored["n"] == 150  # was 100
+
+
 def test_an_error_mid_run_is_recorded_as_failed(tmp_path, index, day_log, monkeypatch):
     def full_disk(self, *args):
         raise OSError(28, "No space left on device")

@@ -10,6 +10,7 @@ import dataclasses
 import hashlib
 import json
 import re
+import sqlite3
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -391,8 +392,10 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
                     shown = counts.read
         except BaseException as exc:
             stopped = isinstance(exc, (KeyboardInterrupt, SystemExit))  # Ctrl-C, or kill (SIGTERM) unwinding
-            with contextlib.suppress(NoveltyError):  # a full disk must not hide the first error
-                sink.finish_run(run_id, "interrupted" if stopped else "failed", **_run_fields(counts, started))
+            with contextlib.suppress(NoveltyError, sqlite3.Error):  # a full disk must not hide the first error
+                stored = sink.run_counts(run_id) if hasattr(sink, "run_counts") else {}  # the tables, not the tally
+                sink.finish_run(run_id, "interrupted" if stopped else "failed", **{**_run_fields(counts, started),
+                                                                                   **stored})
             raise
         sink.finish_run(run_id, "done", **_run_fields(counts, started))
         sink.bound_embeddings(cache_size)
