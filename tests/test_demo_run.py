@@ -52,6 +52,13 @@ def test_demo_refuses_a_folder_it_did_not_make_and_bad_options_before_writing(tm
     (mine / "monitor.toml").write_text("my config\n")
     out = runner.invoke(app, ["demo", "--out", str(mine), "--model", "hashing:64"])
     assert out.exit_code == 2 and "holds files the demo did not make" in out.output
+    assert "an older version's demo" not in out.output  # monitor.toml is no demo's here
+    older = tmp_path / "older"  # a demo folder of a version before monitor.toml and the marker
+    for name in ("data", "indexes"):
+        (older / name).mkdir(parents=True)
+    (older / "demo.db").write_bytes(b"")
+    out = runner.invoke(app, ["demo", "--out", str(older), "--model", "hashing:64"])
+    assert out.exit_code == 2 and "or an older version's demo: delete the folder" in out.output
     assert (mine / "monitor.toml").read_text() == "my config\n" and sorted(p.name for p in mine.iterdir()) == ["monitor.toml"]
     (tmp_path / "afile").write_text("x")
     for args, message in ((["--out", str(tmp_path / "afile")], "is a file"),
