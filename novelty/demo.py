@@ -132,7 +132,8 @@ def _demo_folder(out: str | Path, seed: int) -> Path:
         made_by_demo = entries <= _DEMO_ENTRIES and config.is_file() and \
             f'name = "{INDEX_NAME}"' in config.read_text(encoding="utf-8", errors="replace")  # before the marker
         if entries and not made_by_demo:
-            older = " (or an older version's demo: delete the folder to run it again)" if entries <= _DEMO_ENTRIES else ""
+            older = " (or an older version's demo: delete the folder to run it again)" \
+                if "demo.db" in entries and entries <= _DEMO_ENTRIES - {"monitor.toml"} else ""  # (it wrote none)
             raise InputError(f"--out {out} holds files the demo did not make ({', '.join(sorted(entries)[:4])}"
                              f"{', ...' if len(entries) > 4 else ''}){older}; the demo replaces its monitor.toml, "
                              "data/, indexes/ and demo.db, so give it an empty or new folder")
