@@ -11,7 +11,7 @@ fill in, ``prediction``), plus the stratum each prompt came from.
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +31,10 @@ class RefreshResult:
     strata: dict[str, int]   # stratum -> prompts sampled from it
     out: str
     left_out: list[str] = field(default_factory=list)  # strata with no prompt: --size was too small
+
+    def to_dict(self) -> dict:
+        """As ``--json`` prints it."""
+        return asdict(self)
 
 
 def golden_refresh(db: str | Path, out: str | Path, size: int = 300, since: str | None = None,

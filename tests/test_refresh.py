@@ -113,3 +113,11 @@ def test_since_counts_a_prompt_without_a_time_when_it_was_scored_and_ties_go_to_
     result = golden_refresh(db, tmp_path / "g.csv", size=2, since="2099-01-01", edge_share=0.5)
     assert result.candidates == 30
     assert [r["id"] for r in read(tmp_path / "g.csv") if r["stratum"].startswith("edge")] == ["n29"]
+
+
+def test_queue_golden_prints_its_result_as_json(db, tmp_path):
+    out = CliRunner().invoke(app, ["queue", "golden", "--db", str(db), "--size", "20", "-o", str(tmp_path / "n.csv"),
+                                   "--json"])
+    assert out.exit_code == 0, out.output
+    got = json.loads(out.output)
+    assert got["written"] == 20 and got["out"] == str(tmp_path / "n.csv")
