@@ -127,7 +127,16 @@ def as_paths(paths) -> list:
     >>> as_paths("log.jsonl"), as_paths(["a", "b"])
     (['log.jsonl'], ['a', 'b'])
     """
-    return [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    if isinstance(paths, (str, os.PathLike)):
+        return [paths]
+    try:  # a glob's generator, a set, a pandas Series: any iterable of paths
+        found = list(paths)
+    except TypeError:
+        raise InputError(f"paths is a log file's path, or several, not {paths!r} ({type(paths).__name__})") from None
+    bad = [p for p in found if not isinstance(p, (str, os.PathLike))]
+    if bad:  # None, 5: was a TypeError from pathlib
+        raise InputError(f"paths holds {bad[0]!r} ({type(bad[0]).__name__}), not a file's path")
+    return found
 
 
 def check_file(path: str | Path, what: str = "the files inside it") -> Path:

@@ -45,6 +45,8 @@ _RETRIES = 6  # after the busy timeout: a lock held > 30 s is retried, with back
 MAX_RAW_CHARS = 10_000  # a rejected 10 MB line keeps its head and its length, not all of it
 T = TypeVar("T")
 
+_ALERTED = """CREATE TABLE IF NOT EXISTS alerted (
+    incident_id TEXT PRIMARY KEY, window_size TEXT, window_start TEXT, window_end TEXT, alerted_at TEXT)"""
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS runs (
@@ -82,8 +84,7 @@ CREATE TABLE IF NOT EXISTS pruned_counts (
     minute INTEGER PRIMARY KEY, prompts INTEGER, novel INTEGER, tail_sum REAL, tail_sum_sq REAL,
     novel_at_0_001 INTEGER, novel_at_0_002 INTEGER, novel_at_0_005 INTEGER, novel_at_0_01 INTEGER,
     novel_at_0_02 INTEGER, novel_at_0_05 INTEGER, novel_at_0_1 INTEGER, novel_at_0_2 INTEGER);
-CREATE TABLE IF NOT EXISTS alerted (
-    incident_id TEXT PRIMARY KEY, window_size TEXT, window_start TEXT, window_end TEXT, alerted_at TEXT);
+""" + _ALERTED + """;
 CREATE TABLE IF NOT EXISTS pruned_feedback (
     minute INTEGER, is_novel INTEGER, predicted TEXT, label TEXT, n INTEGER,
     PRIMARY KEY (minute, is_novel, predicted, label));
@@ -188,13 +189,9 @@ class Store:
                 raise InputError(f"{self.path} was written by a newer novelty (schema {row[0]}; this one knows "
                                  f"{SCHEMA_VERSION}): upgrade novelty to use it")
         self.db.enable_wal()
+        if "incidents" in tables and "alerted" not in tables:
+            self._alerted_from_incidents()
         self.db.conn.executescript(_SCHEMA)
-        if "incidents" in tables and "alerted" not in tables:  # an older version's: what it raised is no
-            with self.db.conn:                                    # new incident (each was, once, again)
-                self.db.conn.execute(
-                    "INSERT OR IGNORE INTO alerted SELECT incident_id, json_extract(details, '$.window_size'), "
-                    "window_start, window_end, ? FROM incidents WHERE kind = 'label_bias' AND json_valid(details)",
-                    [utc_now()])
         for table, column, kind in _ADDED_COLUMNS:  # databases written by an older version
             if column not in {c.name for c in self.db[table].columns}:
                 try:
@@ -204,14 +201,38 @@ class Store:
                         raise
         if tables and self.db.execute("SELECT 1 FROM meta WHERE key = 'schema_version' AND "
                                       "CAST(value AS INTEGER) < ?", [SCHEMA_VERSION]).fetchone():
-            with self.db.conn:  # migrated above: the next version can tell
-                self.db.conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION)])
+            try:
+                with self.db.conn:  # migrated above: the next version can tell
+                    self.db.conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                                         [str(SCHEMA_VERSION)])
+            except sqlite3.OperationalError as exc:  # a database the user may only read still opens
+                if "readonly" not in str(exc) and "read-only" not in str(exc):
+                    raise
         # older versions saved an unbounded rate ratio as Infinity, which SQLite's JSON functions refuse
         infinite = "details LIKE '%\"rate_ratio\": Infinity%'"
         if self.db.execute(f"SELECT 1 FROM incidents WHERE {infinite} LIMIT 1").fetchone():
             with self.db.conn:
                 self.db.conn.execute("UPDATE incidents SET details = replace(details, '\"rate_ratio\": Infinity', "
                                      f"'\"rate_ratio\": null') WHERE {infinite}")
+
+    def _alerted_from_incidents(self) -> None:
+        """Create ``alerted`` for a database of an older version, holding the incidents it found: what
+        it raised is no new incident (the first ``--fail-on new-incident`` run after upgrading raised
+        them all again). One transaction, checked again inside: a process killed or beaten to it
+        between the CREATE and the INSERT would leave the table empty for good."""
+        conn = self.db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if not conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alerted'").fetchone():
+                conn.execute(_ALERTED)
+                conn.execute("INSERT OR IGNORE INTO alerted SELECT incident_id, json_extract(details, "
+                             "'$.window_size'), window_start, window_end, ? FROM incidents "
+                             "WHERE kind = 'label_bias' AND json_valid(details)", [utc_now()])
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
 
     def close(self) -> None:
         self.db.close()
@@ -304,12 +325,11 @@ class Store:
                 [(run_id,) for run_id in gone]))
 
     def run_counts(self, run_id: int) -> dict:
-        """What run ``run_id`` stored, counted in the tables: a run stopped between a chunk's commit and
-        its tally (Ctrl-C) said 400 scored where 600 rows carry its id."""
+        """The prompts run ``run_id`` stored, counted in the table: a run stopped between a chunk's commit
+        and its tally (Ctrl-C) said 400 scored where 600 rows carry its id."""
         scored, novel = self.db.execute("SELECT COUNT(*), COALESCE(SUM(is_novel), 0) FROM scores WHERE run_id = ?",
                                         [run_id]).fetchone()
-        (rejected,) = self.db.execute("SELECT COUNT(*) FROM rejects WHERE run_id = ?", [run_id]).fetchone()
-        return {"rows_scored": scored, "novel": novel, "rows_rejected": rejected}
+        return {"rows_scored": scored, "novel": novel}
 
     def finish_run(self, run_id: int, status: str = "done", **fields) -> None:
         fields = {"finished_at": utc_now(), "status": status, **fields}

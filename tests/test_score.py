@@ -539,10 +539,11 @@ def test_library_callers_get_what_the_cli_gets(tmp_path, index, day_log, monkeyp
                       (dict(chunk_rows="500"), "chunk_rows is a whole number"), (dict(progress=5), "progress is a")):
         with pytest.raises(InputError, match=said):  # were TypeErrors and AttributeErrors from inside
             score_files([day_log], index, tmp_path / "g.db", **bad)
-    with pytest.raises(InputError, match="paths is a log file's path"):
-        score_files(None, index, tmp_path / "g.db")
-    with pytest.raises(InputError, match="no column 'nope'"):  # as --id-col nope; was: derived ids, silently
-        score_files([day_log], index, tmp_path / "g.db", columns=Columns(id="nope"))
+    for bad in (None, [None], 5):
+        with pytest.raises(InputError, match="paths"):  # were TypeErrors from pathlib
+            score_files(bad, index, tmp_path / "g.db")
+    assert score_files(day_log.parent.glob(day_log.name), index, tmp_path / "g.db", cache_size=np.int64(10),
+                       chunk_rows=np.int64(50)).scored  # a glob's generator, numpy counts (cache_size hit SQLite)
     relative = PromptIndex.load(index.path.name, os.path.relpath(index.path.parent))
     monkeypatch.chdir(tmp_path.parent)  # a notebook moving on: the index still names its own folder
     assert relative.path == index.path and relative.name == index.name

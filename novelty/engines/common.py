@@ -329,17 +329,14 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
     """
     # a library caller's wrong kind of value: said, not a TypeError from deep inside (and a numpy
     # float32 alpha was stored as a BLOB that every later spikes run failed on)
-    check_argument("paths", paths, (str, Path, list, tuple), "a log file's path, or a list of them")
     check_argument("columns", columns, Columns, "a novelty.logs.Columns, e.g. Columns(text='prompt', id='request_id')")
     if alpha is not None:
         check_argument("alpha", alpha, float, "a number between 0 and 1, such as 0.05")
     for name, value in (("chunk_rows", chunk_rows), ("max_chars", max_chars), ("cache_size", cache_size)):
         check_argument(name, value, int, "a whole number")
+    chunk_rows, max_chars, cache_size = int(chunk_rows), int(max_chars), int(cache_size)  # numpy's reach SQLite
     if progress is not None and not callable(progress):
         raise InputError(f"progress is a function called with the rows done, not {type(progress).__name__}")
-    # an id column named is one the log must have, as --id-col is: Columns(id='request_id') on a log
-    # without it stored derived ids silently, and feedback labels then joined nothing
-    columns = columns.named(Columns(), roles=("id",))
     if chunk_rows < 1 or max_chars < 1 or cache_size < 0:  # before a database is made or a run recorded
         raise InputError(f"--chunk-rows and --max-chars must be at least 1 and --cache-size at least 0 "
                          f"(got {chunk_rows}, {max_chars}, {cache_size})")
@@ -394,6 +391,7 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
             stopped = isinstance(exc, (KeyboardInterrupt, SystemExit))  # Ctrl-C, or kill (SIGTERM) unwinding
             with contextlib.suppress(NoveltyError, sqlite3.Error):  # a full disk must not hide the first error
                 stored = sink.run_counts(run_id) if hasattr(sink, "run_counts") else {}  # the tables, not the tally
+                # (rejects stay the tally's: it counts a rerun's rows set aside again, as a finished run does)
                 sink.finish_run(run_id, "interrupted" if stopped else "failed", **{**_run_fields(counts, started),
                                                                                    **stored})
             raise

@@ -22,7 +22,10 @@ def score_files(paths: str | Path | Sequence[str | Path], index: PromptIndex | s
     """Score every prompt of ``paths`` (one file or several) against ``index`` and record the results
     in ``db`` (or in Parquet shards under ``out_parquet``).
 
-    ``alpha`` overrides the index's calibrated false-alarm target for this run.
+    ``alpha`` overrides the index's calibrated false-alarm target for this run. A column named in
+    ``columns`` is optional, so one call can read logs with and without it (ids derive from time, text
+    and line where it is missing); ``Columns(id='request_id', required=frozenset({'id'}))`` refuses a log
+    without it, as ``--id-col`` does.
     """
     return run_scoring("local", _engine, paths, index, db, out_parquet=out_parquet, columns=columns,
                        alpha=alpha, chunk_rows=chunk_rows, max_chars=max_chars, index_dir=index_dir,
