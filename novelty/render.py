@@ -102,6 +102,7 @@ def format_spikes(report) -> str:
             f"{'-':>5}  {'no prompts':<14}"  # was '0.0%  [0.0%, 100.0%]': a clean day to the eye
         lines.append(f"  {w.window_start}  {w.prompts:7,}  {w.novel:5,}  {rate}  {expected}  {p}  "
                      f"{'+'.join(w.detectors) if w.flagged else ''}")
+    lines += [f"Note: {note}." for note in getattr(report, "notes", [])]
     if not report.incidents and all(w.p_value is None for w in report.windows):
         lines.append("No window was tested: each had fewer prompts than --min-prompts, or nothing to compare "
                      "it with yet. No verdict either way.")

@@ -115,12 +115,13 @@ class SpikeReport:
     incidents: list[Incident]
     span: tuple[str, str] | None = None  # first start and last end of all windows, the range aside
     new_incidents: list[str] = field(default_factory=list)  # ids of incidents no alert was raised for yet
+    notes: list[str] = field(default_factory=list)  # what the counts rest on that the user should know
 
     def to_dict(self) -> dict:
         return {"db": self.db, "window": self.window, "alpha": self.alpha,
                 "windows": [asdict(w) for w in self.windows],
                 "incidents": [{"incident_id": i.incident_id, **asdict(i)} for i in self.incidents],
-                "new_incidents": self.new_incidents}
+                "new_incidents": self.new_incidents, "notes": self.notes}
 
 
 def window_seconds(text: str, limit_days: int | None = None) -> int:
@@ -176,7 +177,10 @@ def detect_spikes(db: str | Path, settings: SpikeSettings = SpikeSettings(), sin
         if save:
             _save(store, settings, shown, incidents)
         span = (windows[0].window_start, windows[-1].window_end) if windows else None
-        return SpikeReport(str(db), settings.window, alpha, shown, incidents, span, new)
+        notes = [] if alpha is None or _pruned_novel(alpha) != "novel" or not pruned_any(store) else [
+            f"days prune deleted count their novel prompts at the alpha they were scored at: it keeps counts at "
+            f"{', '.join(map(str, PRUNED_ALPHAS))}, not at {alpha}"]
+        return SpikeReport(str(db), settings.window, alpha, shown, incidents, span, new, notes)
     finally:
         store.close()
 
@@ -244,6 +248,10 @@ def _pruned_novel(alpha: float | None) -> str:
     alpha, or for a minute pruned before they were kept, the count at the alpha it was scored at."""
     kept = next((a for a in PRUNED_ALPHAS if alpha is not None and math.isclose(a, alpha)), None)
     return "novel" if kept is None else f"COALESCE({pruned_novel_column(kept)}, novel)"
+
+
+def pruned_any(store: Store) -> bool:
+    return store.db.execute("SELECT 1 FROM pruned_counts LIMIT 1").fetchone() is not None
 
 
 def _count_windows(store: Store, settings: SpikeSettings, alpha: float | None = None

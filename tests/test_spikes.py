@@ -532,8 +532,11 @@ def test_days_pruned_before_the_alpha_changed_are_counted_at_the_latest_one(tmp_
     report = detect_spikes(db)
     assert report.incidents == []  # was: the 11th 'high', 3x the rate of the pruned days kept at 0.01
     assert {w.novel for w in report.windows} == {24}  # pruned or not, every day counted at 0.05
+    assert report.notes == []  # an alpha prune keeps counts at: nothing to say
     days_scored(db, [(12, 0.03)])  # an alpha whose pruned counts were not kept: the scoring run's
-    assert [w.novel for w in detect_spikes(db, retest=True).windows] == [8] * 7 + [24] * 5
+    report = detect_spikes(db, retest=True)
+    assert [w.novel for w in report.windows] == [8] * 7 + [24] * 5
+    assert report.notes and "not at 0.03" in report.notes[0]  # said, not silent
 
 
 def _uniform_days(db, days, per_hour=20, seed=0, spike_day=None):
