@@ -13,9 +13,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import re
 import shlex
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from .errors import InputError
 from .index import index_dir_default
 from .logs import is_stdout, open_output, refuse_overwrite, refuse_replacing, sql_bound
 from .render import CONTROLS, visible_controls
-from .spikes import SpikeSettings, parse_bound, window_seconds
+from .spikes import SpikeSettings, detect_spikes, parse_bound, window_seconds
 from .store import Store, existing_db
 from .stats import p_short
 
@@ -121,20 +122,25 @@ def gather(db: str | Path, reference: str | Path | None = None, current: str | P
         except InputError:
             pass  # the diagnosis reads them again and says why they cannot be read; the page still shows the rest
     settings = spike_settings or SpikeSettings(window=window)  # novelty run passes monitor.toml's
+    writable = _writable(Path(db))
     diagnosis = diagnose(reference, current, db, since, ignore, offline, serving, key, golden_baseline,
                          golden_current, spike_settings=settings, drift_report=drift_report, until=until,
                          golden_columns=golden_columns, golden_options=golden_options,
-                         save_windows=True)  # the page draws the saved windows
+                         save_windows=writable)  # the page draws the saved windows
     store = Store(db)
     try:
-        windows = _windows(store, window, since_ts, until_ts)
+        if writable:
+            windows = _windows(store, window, since_ts, until_ts)
+            incidents = _incidents(store, window, windows)
+        else:  # a database the user may only read (an archive, a shared copy): as computed, not saved
+            windows, incidents = _computed_windows(db, settings, since, until)
         clusters, clusters_total = _clusters(store, since_ts, until_ts) if clusters is None else _found(clusters)
         drift_rows = _drift_rows(drift_report, profiles)
         return ReportData(
             db=str(db), generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             facts={**_facts(store, since_ts, until_ts), "clusters_total": clusters_total}, diagnosis=diagnosis,
             causes=_causes(diagnosis, clusters, str(db), windows, drift_rows), windows=windows,
-            rate_chart=charts.rate_chart(windows), incidents=_incidents(store, window, windows),
+            rate_chart=charts.rate_chart(windows), incidents=incidents,
             distribution=_distribution(store, since_ts, until_ts, index_dir), drift=drift_rows,
             clusters=clusters, labels=_absorbing(store, windows, since_ts, until_ts))
     finally:
@@ -233,6 +239,21 @@ def _facts(store: Store, since: str | None, until: str | None) -> dict:
 
 
 # -- novel rate over time ------------------------------------------------------------------------------
+def _writable(db: Path) -> bool:
+    """Whether the report may save the windows it draws (the file and its folder, where SQLite puts
+    its -wal file): a database the user may only read was 'cannot write', no page, though diagnose ran."""
+    return os.access(db, os.W_OK) and os.access(db.resolve().parent, os.W_OK)
+
+
+def _computed_windows(db, settings: SpikeSettings, since: str | None, until: str | None
+                      ) -> tuple[list[dict], list[dict]]:
+    """The windows and open incidents of the range as ``spikes`` computes them, not saved, in the shape
+    of the windows and incidents tables' rows."""
+    report = detect_spikes(db, settings, since=since, until=until, save=False)
+    windows = [{**asdict(w), "window_size": settings.key, "flagged": bool(w.flagged)} for w in report.windows]
+    return windows, [{"incident_id": i.incident_id, **asdict(i)} for i in report.incidents]
+
+
 def _windows(store: Store, size: str, since: str | None, until: str | None) -> list[dict]:
     rows = store.db.query("SELECT * FROM windows WHERE window_size = ? AND window_start >= ? AND window_start < ? "
                           "ORDER BY window_start", [size, since or "", until or "9999"])

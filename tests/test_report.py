@@ -7,6 +7,7 @@ import base64
 import hashlib
 import json
 import re
+import sqlite3
 from html.parser import HTMLParser
 
 import numpy as np
@@ -293,3 +294,25 @@ def test_a_range_without_prompts_says_so_and_the_title_has_no_dangling_dot(tmp_p
                 index, db)
     text = open(write_report(db, tmp_path / "r.html", since="2026-11-25").out, encoding="utf-8").read()
     assert "no prompt scored in this range" in text and "no prompt scored yet" not in text
+
+
+def test_a_database_the_user_may_only_read_still_gets_its_page(report_demo, tmp_path, monkeypatch):
+    import shutil
+
+    from novelty import report as report_module
+
+    db = tmp_path / "archive.db"
+    shutil.copy(report_demo["db"], db)
+    with sqlite3.connect(db) as conn:
+        saved = conn.execute("SELECT COUNT(*) FROM windows").fetchone()[0]
+        conn.execute("DELETE FROM windows")  # an archive whose windows were never saved
+    monkeypatch.setattr(report_module, "_writable", lambda path: False)  # (the tests run as root)
+    out = write_report(db, tmp_path / "r.html")
+    page = (tmp_path / "r.html").read_text()
+    assert out.out and "label_bias" in page and "No windows" not in page  # was: 'cannot write archive.db'
+    bars = re.findall(r'<g><title>(20\d\d-[^<]*)</title>', page)
+    assert bars and bars == re.findall(r'<g><title>(20\d\d-[^<]*)</title>', report_demo["report"].read_text())
+    # (the rate chart as computed, bar for bar the saved page's)
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM windows").fetchone()[0] == 0  # nothing written
+    assert saved
