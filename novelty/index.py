@@ -305,9 +305,7 @@ class PromptIndex:
         embedder = load_embedder(model, backend=backend)
         vectors = (embed or embed_in_chunks)(embedder, rows.texts, progress)
         manifest = _manifest(name, {"name": model}, embedder, index_type, chosen, source, rows)
-        with writer_lock(folder):
-            check_target(name, index_dir, force)  # again: another build of the name may have finished meanwhile
-            return _write(folder, manifest, vectors, prompts, alpha, rows.rejects)
+        return _write_built(folder, force, manifest, vectors, prompts, alpha, rows.rejects)
 
     def add(self, source: str | Path, columns: Columns = TRAINING_COLUMNS,
             progress: Progress | None = None) -> "AddResult":
@@ -592,15 +590,21 @@ def _build_adapted(folder: Path, source, name: str, rows: TrainingRows, prompts:
         manifest["adapt"] = {"base": {"name": model, "revision": model_fingerprint(Path(base)) if Path(base).is_dir()
                                       else base}, **options_record(options), **stats,
                              "held_out_prompts": len(held_out)}
-        with writer_lock(folder):
-            check_target(folder.name, folder.parent, force)  # again: another build may have finished meanwhile
-            return _write(folder, manifest, vectors, prompts.assign(calibration=~tuned), alpha, rows.rejects,
-                          workdir)
+        return _write_built(folder, force, manifest, vectors, prompts.assign(calibration=~tuned), alpha,
+                            rows.rejects, workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
 STALE_STAGING_SECONDS = 86_400
+
+
+def _write_built(folder: Path, force: bool, *args) -> PromptIndex:
+    """``_write`` of a build, under the writer lock, its target checked again there: another build of
+    the name may have finished since the check before the embedding."""
+    with writer_lock(folder):
+        check_target(folder.name, folder.parent, force)
+        return _write(folder, *args)
 
 
 @contextmanager
