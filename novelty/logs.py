@@ -139,6 +139,11 @@ def as_paths(paths) -> list:
     return found
 
 
+def file_in_the_way(path: Path) -> Path | None:
+    """A file where a folder of ``path`` should be (``afile/out.html``), which makes writing it fail."""
+    return next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+
+
 def check_file(path: str | Path, what: str = "the files inside it") -> Path:
     """``path`` if it names a regular file, else an InputError saying what it is instead."""
     path = Path(path)

@@ -28,7 +28,7 @@ from .diagnose import GOLDEN_OPTIONS, Cause, Diagnosis, diagnose
 from .drift import DriftReport, drift_with_profiles
 from .errors import InputError
 from .index import index_dir_default
-from .logs import is_stdout, open_output, refuse_overwrite, refuse_replacing, sql_bound
+from .logs import file_in_the_way, is_stdout, open_output, refuse_overwrite, refuse_replacing, sql_bound
 from .render import CONTROLS, visible_controls
 from .spikes import SpikeSettings, detect_spikes, parse_bound, window_seconds
 from .store import Store, existing_db
@@ -81,7 +81,7 @@ def write_report(db: str | Path, out: str | Path = "report.html", **options) -> 
     if not piped:
         if out.is_dir():
             raise InputError(f"{out} is a folder; give the page's file name, e.g. {out / 'report.html'}")
-        blocking = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+        blocking = file_in_the_way(out)
         if blocking is not None:  # was: 'cannot write the report (File exists)', after all the work
             raise InputError(f"{out}: {blocking} is a file, not a folder")
         refuse_overwrite(out, [db, *(options.get(k) for k in ("reference", "current", "offline", "serving",

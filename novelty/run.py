@@ -26,7 +26,7 @@ from typing import Callable, Iterator
 from .config import MonitorConfig, load_config
 from .diagnose import Diagnosis, diagnose
 from .errors import InputError, NoveltyError
-from .logs import refuse_replacing
+from .logs import file_in_the_way, refuse_replacing
 from .render import to_json
 from .spikes import window_seconds
 from .stats import p_text
@@ -84,7 +84,7 @@ def run_monitor(config: str | Path | MonitorConfig, day: Date | str | None = Non
     job = _Job(cfg, day, progress)
     if job.db.is_dir():
         raise InputError(f"output.db {job.db} is a folder; give a file name such as monitor.db ({cfg.source})")
-    blocking = next((p for p in job.db.parents if p.exists() and not p.is_dir()), None)
+    blocking = file_in_the_way(job.db)
     if blocking is not None:  # was a FileExistsError's traceback from the score step's mkdir
         raise InputError(f"output.db {job.db}: {blocking} is a file, not a folder ({cfg.source})")
     echo = echo or (lambda line: None)

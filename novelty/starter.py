@@ -22,7 +22,7 @@ import pandas as pd
 
 from .config import BY_KEY, load_config, only_stars, render_config
 from .errors import InputError
-from .logs import format_time, is_stdout, log_columns
+from .logs import file_in_the_way, format_time, is_stdout, log_columns
 
 NAMES = {
     "text": ("prompt", "text", "query", "utterance", "message", "question", "input", "user_message"),
@@ -63,7 +63,7 @@ def write_starter(out: str | Path, settings: dict[str, Any], force: bool = False
         raise InputError(f"{out} is a folder; give the config's file name, e.g. {out / 'monitor.toml'}")
     if out.exists() and not force:
         raise InputError(f"{out} exists; pass --force to replace it")
-    blocking = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+    blocking = file_in_the_way(out)
     if blocking is not None:  # was: 'afile: File exists'
         raise InputError(f"{out}: {blocking} is a file, not a folder")
     if not str(settings.get("logs.path", "")).strip():
