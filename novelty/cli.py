@@ -85,12 +85,11 @@ def _user_errors() -> Iterator[None]:
         typer.echo(f"error: {where}{exc.strerror or exc}", err=True)
         raise typer.Exit(2) from None
     except sqlite3.OperationalError as exc:  # met outside the store's own checks: a full disk met by a read
-        from .store import FULL_DISK_HINT   # (SQLite sorts in temporary files), a database the user may only read
-
-        text = str(exc).lower()
-        if "full" in text:
+        from .store import FULL_DISK_HINT, is_read_only  # (SQLite sorts in temporary files), or a database
+                                                         # the user may only read
+        if "full" in str(exc).lower():
             typer.echo(f"error: {exc}: {FULL_DISK_HINT}", err=True)
-        elif "readonly" in text or "read-only" in text:  # was a traceback from clusters and queue add
+        elif is_read_only(exc):  # was a traceback from clusters and queue add
             typer.echo(f"error: {exc}: this command writes its results into the database; check the file's "
                        "permissions (and its folder's: SQLite writes a -wal file beside it), or run it on a "
                        "copy you may write", err=True)

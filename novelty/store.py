@@ -45,6 +45,20 @@ _RETRIES = 6  # after the busy timeout: a lock held > 30 s is retried, with back
 MAX_RAW_CHARS = 10_000  # a rejected 10 MB line keeps its head and its length, not all of it
 T = TypeVar("T")
 
+# the alphas whose novel counts ``prune`` keeps beside the scoring run's own (``pruned_counts.novel``),
+# so a pruned day counts at the alpha spikes reads today when it is one of these
+PRUNED_ALPHAS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2)
+
+
+def pruned_novel_column(alpha: float) -> str:
+    """The ``pruned_counts`` column of the novel count at ``alpha`` (one of PRUNED_ALPHAS).
+
+    >>> pruned_novel_column(0.05)
+    'novel_at_0_05'
+    """
+    return "novel_at_" + repr(float(alpha)).replace(".", "_")
+
+
 _ALERTED = """CREATE TABLE IF NOT EXISTS alerted (
     incident_id TEXT PRIMARY KEY, window_size TEXT, window_start TEXT, window_end TEXT, alerted_at TEXT)"""
 _SCHEMA = """
@@ -82,8 +96,7 @@ CREATE TABLE IF NOT EXISTS clusters (
 CREATE TABLE IF NOT EXISTS cluster_members (prompt_id TEXT PRIMARY KEY, cluster_id TEXT);
 CREATE TABLE IF NOT EXISTS pruned_counts (
     minute INTEGER PRIMARY KEY, prompts INTEGER, novel INTEGER, tail_sum REAL, tail_sum_sq REAL,
-    novel_at_0_001 INTEGER, novel_at_0_002 INTEGER, novel_at_0_005 INTEGER, novel_at_0_01 INTEGER,
-    novel_at_0_02 INTEGER, novel_at_0_05 INTEGER, novel_at_0_1 INTEGER, novel_at_0_2 INTEGER);
+    """ + ", ".join(f"{pruned_novel_column(a)} INTEGER" for a in PRUNED_ALPHAS) + """);
 """ + _ALERTED + """;
 CREATE TABLE IF NOT EXISTS pruned_feedback (
     minute INTEGER, is_novel INTEGER, predicted TEXT, label TEXT, n INTEGER,
@@ -111,20 +124,6 @@ GROUPED_LABELS = (f"CASE WHEN {_RIGHT} THEN '' ELSE s.predicted_label END",
 _TABLES = dict(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+) \(\s*(\w+)", _SCHEMA))  # table -> its first column
 
 # (table, column, type) added since a table's first version, in the order added
-# the alphas whose novel counts ``prune`` keeps beside the scoring run's own (``pruned_counts.novel``),
-# so a pruned day counts at the alpha spikes reads today when it is one of these
-PRUNED_ALPHAS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2)
-
-
-def pruned_novel_column(alpha: float) -> str:
-    """The ``pruned_counts`` column of the novel count at ``alpha`` (one of PRUNED_ALPHAS).
-
-    >>> pruned_novel_column(0.05)
-    'novel_at_0_05'
-    """
-    return "novel_at_" + repr(float(alpha)).replace(".", "_")
-
-
 _ADDED_COLUMNS = (("windows", "decided_at", "TEXT"), ("windows", "detectors", "TEXT"),
                   ("clusters", "look_alikes", "INTEGER"), ("clusters", "look_alike_labels", "TEXT"),
                   ("windows", "tail_sum", "REAL"), ("windows", "tail_sum_sq", "REAL"),
@@ -206,7 +205,7 @@ class Store:
                     self.db.conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
                                          [str(SCHEMA_VERSION)])
             except sqlite3.OperationalError as exc:  # a database the user may only read still opens
-                if "readonly" not in str(exc) and "read-only" not in str(exc):
+                if not is_read_only(exc):
                     raise
         # older versions saved an unbounded rate ratio as Infinity, which SQLite's JSON functions refuse
         infinite = "details LIKE '%\"rate_ratio\": Infinity%'"
@@ -221,18 +220,14 @@ class Store:
         them all again). One transaction, checked again inside: a process killed or beaten to it
         between the CREATE and the INSERT would leave the table empty for good."""
         conn = self.db.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+
+        def work() -> None:
             if not conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alerted'").fetchone():
                 conn.execute(_ALERTED)
                 conn.execute("INSERT OR IGNORE INTO alerted SELECT incident_id, json_extract(details, "
                              "'$.window_size'), window_start, window_end, ? FROM incidents "
                              "WHERE kind = 'label_bias' AND json_valid(details)", [utc_now()])
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+        self.transaction(work)
 
     def close(self) -> None:
         self.db.close()
@@ -547,6 +542,11 @@ def _retry(attempt: Callable[[], T]) -> T:
 
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
     return any(word in str(exc).lower() for word in ("locked", "busy"))
+
+
+def is_read_only(exc: sqlite3.OperationalError) -> bool:
+    """SQLite's 'attempt to write a readonly database': a file (or folder) the user may only read."""
+    return any(word in str(exc).lower() for word in ("readonly", "read-only"))
 
 
 FULL_DISK_HINT = ("free some disk space (SQLite's temporary files go to SQLITE_TMPDIR, else /var/tmp or /tmp), "
