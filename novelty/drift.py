@@ -1090,6 +1090,7 @@ def _whole(ref: dict, table: pd.DataFrame, settings: DriftSettings, ignore: set[
     whole = compare(ref, table, settings, ignore)
     return DriftReport(whole.reference_rows, whole.current_rows, whole.findings, whole.not_checked + malformed)
 
+
 def _score_first(report: DriftReport, score_col: str | None) -> DriftReport:
     if not score_col:
         return report
