@@ -135,6 +135,8 @@ def diagnose(reference: str | Path | None = None, current: str | Path | None = N
             causes += gaps
             if reason:
                 not_checked.append({"cause": "offline_online_gap", "reason": reason})
+        else:  # the same database holds the feedback: unread, the gap went unlisted
+            not_checked.append({"cause": "offline_online_gap", "reason": not_checked[-1]["reason"]})
     else:
         not_checked += [{"cause": "label_bias", "reason": "no --db of scored prompts given"},
                         {"cause": "offline_online_gap", "reason": "no --db of scored prompts given"}]

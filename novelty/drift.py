@@ -107,9 +107,9 @@ def read_table(path: str | Path, text_columns: tuple[str, ...] = (), keep_inf: b
             raise InputError(f"{path}: the header names {', '.join(map(repr, twice))} more than once; keep one "
                              "of each (or rename the others)")
         if kind == "parquet":
-            frame = _bytes_as_text(pd.read_parquet(parquet_source(path)))
+            frame = _bytes_as_text(_read_parquet(path, text_columns))
         elif kind == "jsonl":
-            frame = _read_jsonl(path, aside)
+            frame = _read_jsonl(path, aside, text_columns)
         else:
             separator = field_separator(path)
             frame = _csv_table(path, separator, text_columns, aside)
@@ -123,6 +123,21 @@ def read_table(path: str | Path, text_columns: tuple[str, ...] = (), keep_inf: b
     numeric = frame.select_dtypes("number").columns
     if len(numeric) and not keep_inf:  # an infinite value is a broken one: counted as missing, not averaged
         frame[numeric] = frame[numeric].replace([np.inf, -np.inf], np.nan)
+    return frame
+
+
+def _read_parquet(path: Path, text_columns: tuple[str, ...]) -> pd.DataFrame:
+    """A Parquet table; integer ``text_columns`` (keys, ids) with a gap come as text, not as floats:
+    through float64, 19-digit ids (snowflakes) lost their last digits and paired with the wrong rows."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(parquet_source(path))
+    frame = table.to_pandas()
+    for name in text_columns:
+        if name in table.column_names and pa.types.is_integer(table[name].type) \
+                and pd.api.types.is_float_dtype(frame[name]):  # (a nullable Int64 column of pandas' came whole)
+            frame[name] = np.array(table[name].cast(pa.string()).to_pylist(), dtype=object)
     return frame
 
 
@@ -267,10 +282,11 @@ def set_aside(frame: pd.DataFrame, path: str | Path) -> str | None:
     return f"{path}: {aside['rows']:,} malformed lines set aside (first: {aside['first']})" if aside else None
 
 
-def _read_jsonl(path: Path, aside: list[tuple[int, str]]) -> pd.DataFrame:
+def _read_jsonl(path: Path, aside: list[tuple[int, str]], text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
     """One object a line, values as written: no guessing that a column named *_at or date holds
     dates (pandas' read_json does, so the same rows in CSV and JSONL would differ). A line that is
-    not a JSON object goes into ``aside`` as (line, reason)."""
+    not a JSON object goes into ``aside`` as (line, reason). Integers in ``text_columns`` beyond
+    float's 2**53 come as text (beside a null, pandas made the column float: 19-digit ids collided)."""
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     records = []
     with opener(path, "rt", encoding="utf-8") as fh:
@@ -282,6 +298,10 @@ def _read_jsonl(path: Path, aside: list[tuple[int, str]]) -> pd.DataFrame:
                     aside.append((number, "invalid JSON"))
                     continue
                 if isinstance(record, dict):
+                    for name in text_columns:
+                        value = record.get(name)
+                        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2 ** 53:
+                            record[name] = str(value)
                     records.append(record)
                 else:
                     aside.append((number, "not a JSON object"))
@@ -363,6 +383,7 @@ def profile(frame: pd.DataFrame, ignore: set[str] = frozenset(), seed: int = 0) 
             counts = {str(k): int(v) for k, v in values.astype(str).value_counts().items()}
             entry.update(kind="categorical", counts=counts, **_mode(values))
             _one_bool_spelling(entry)  # True/False, "true"/"FALSE": one spelling in every format
+            _one_number_spelling(entry)  # 1.0 and 1 among words: one code
         columns[str(name)] = entry
     return {"format": PROFILE_FORMAT, "rows": int(len(frame)), "columns": columns}
 
@@ -374,6 +395,7 @@ def load_reference(path: str | Path, ignore: set[str] = frozenset()) -> dict:
         columns = {k: v for k, v in saved["columns"].items() if k not in ignore}
         for name, entry in columns.items():  # saved before booleans had one spelling: True/False as written
             _one_bool_spelling(entry)
+            _one_number_spelling(entry)
             columns[name] = _numbers_with_words(entry)
         return {**saved, "columns": columns}
     frame = read_table(path)
@@ -389,7 +411,44 @@ def _saved_profile(path: Path) -> dict | None:
         saved = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError):
         return None
-    return saved if isinstance(saved, dict) and saved.get("format") == PROFILE_FORMAT else None
+    if not isinstance(saved, dict) or not ("format" in saved and "columns" in saved):
+        return None  # (a JSON table of one row, say)
+    if saved["format"] != PROFILE_FORMAT:  # read as a one-row table, its keys were 'unavailable features'
+        raise InputError(f"{path}: a reference profile of format {saved['format']!r}, which this version of "
+                         f"novelty does not read (it reads {PROFILE_FORMAT!r}); save it again with "
+                         "--save-reference, or upgrade novelty")
+    problem = _profile_problem(saved)
+    if problem:
+        raise InputError(f"{path}: not a usable reference profile ({problem}); was it edited? Save it again "
+                         "with --save-reference")
+    return saved
+
+
+def _profile_problem(saved: dict) -> str | None:
+    """What makes a saved profile unusable (an edit, a truncation), or None.
+
+    >>> _profile_problem({"rows": 10, "columns": {"age": None}})
+    "column 'age' is not a profile entry"
+    """
+    def number(v) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    if not (isinstance(saved.get("rows"), int) and not isinstance(saved["rows"], bool) and saved["rows"] >= 0):
+        return "'rows' is not a count"
+    if not isinstance(saved.get("columns"), dict):
+        return "'columns' is not an object"
+    for name, entry in saved["columns"].items():
+        if not isinstance(entry, dict) or entry.get("kind") not in {"numeric", "categorical", "time"}:
+            return f"column {name!r} is not a profile entry"
+        if not number(entry.get("null_rate")):
+            return f"column {name!r} has no null rate"
+        if entry["kind"] == "numeric" and not (isinstance(entry.get("values"), list)
+                                               and all(map(number, entry["values"]))):
+            return f"numeric column {name!r} has no list of values"
+        if entry["kind"] == "categorical" and not (isinstance(entry.get("counts"), dict)
+                                                   and all(map(number, entry["counts"].values()))):
+            return f"categorical column {name!r} has no counts"
+    return None
 
 
 def _may_be_profile(path: Path) -> bool:
@@ -509,7 +568,9 @@ def _tested(reference: dict, current: pd.DataFrame, settings: DriftSettings, ign
                 for name, ref in reference["columns"].items()]
     findings += [DriftFinding(n, now["columns"][n]["kind"], None, evidence="new column, not in the reference")
                  for n in now["columns"] if n not in reference["columns"]]
-    return DriftReport(reference["rows"], now["rows"], findings, [])
+    nothing = [] if reference["columns"] else [  # an empty table read as 'no drift'
+        "no feature column to compare: the reference has none, or every one is ignored"]
+    return DriftReport(reference["rows"], now["rows"], findings, nothing)
 
 
 def _decided(reports: list[DriftReport], settings: DriftSettings) -> list[DriftReport]:
@@ -582,6 +643,32 @@ def _one_bool_spelling(entry: dict) -> None:
     flags = _bool_counts(entry["counts"]) if entry.get("kind") == "categorical" else None
     if flags:
         entry.update(counts=flags, mode=str(entry.get("mode")).strip().lower() if entry.get("mode") else None)
+
+
+def _one_number_spelling(entry: dict) -> None:
+    """A categorical entry's whole numbers keyed as integers: a code written 1.0 in one table (a column
+    of numbers with a gap, as pandas saves it) and 1 in another is one value (PSI 8 'drift' before).
+
+    >>> entry = {"kind": "categorical", "counts": {"1.0": 3, "1": 2, "unknown": 1, "007": 1}, "mode": "1.0"}
+    >>> _one_number_spelling(entry); entry["counts"], entry["mode"]
+    ({'1': 5, 'unknown': 1, '007': 1}, '1')
+    """
+    if entry.get("kind") != "categorical" or not any(_WHOLE_FLOAT.fullmatch(k) for k in entry.get("counts") or {}):
+        return
+    counts: dict[str, int] = {}
+    for key, n in entry["counts"].items():
+        key = key.split(".")[0] if _WHOLE_FLOAT.fullmatch(key) else key
+        counts[key] = counts.get(key, 0) + n
+    mode = entry.get("mode")
+    entry["counts"] = counts
+    entry["mode"] = mode.split(".")[0] if isinstance(mode, str) and _WHOLE_FLOAT.fullmatch(mode) else mode
+    if mode is not None and "mode_share" in entry:  # 1.0 and 1 together may be more common than the mode was
+        top = max(counts, key=counts.get)
+        present = sum(counts.values())
+        entry["mode"], entry["mode_share"] = top, counts[top] / present if present else 0.0
+
+
+_WHOLE_FLOAT = re.compile(r"-?\d+\.0+")
 
 
 def _as_reference_booleans(ref: dict, cur: dict | None) -> dict | None:

@@ -65,6 +65,9 @@ class SkewReport:
                 out.append(f"{r['keys']:,} keys repeat with different values in the {side} table "
                            f"({r['rows']:,} rows left out, e.g. {', '.join(r['examples'][:3])}): which row is "
                            "the request's cannot be told")
+        if not any(f.compared for f in self.findings):  # only the key in common: 'no skew' would be unchecked
+            out.append("no feature column is in both tables: nothing was compared (are the serving columns "
+                       "named as the offline ones?)")
         return out
 
     def to_dict(self) -> dict:
@@ -119,9 +122,9 @@ def skew(offline: str | Path, serving: str | Path, key: str, tolerance: float = 
     shared = len(present["offline"] & present["serving"])  # distinct keys on both sides, repeated ones too
     if not len(both):
         if shared:
+            examples = dict.fromkeys(k for r in repeated.values() for k in r["examples"][:2])  # a key on both sides once
             raise InputError(f"no {key!r} value is in both tables once: the {shared:,} keys they share repeat with "
-                             "different values (e.g. " + ", ".join(
-                                 repr(k) for r in repeated.values() for k in r["examples"][:2]) + ")")
+                             f"different values (e.g. {', '.join(map(repr, examples))})")
         hint = "; ".join(f"{name} keys such as {', '.join(map(repr, u['examples'][:3]))}"
                          for name, u in unmatched.items() if u["examples"])
         raise InputError(f"no {key!r} value is in both tables: nothing to compare" + (f" ({hint})" if hint else ""))
@@ -238,7 +241,7 @@ def _compare(a: pd.Series, b: pd.Series, keys: pd.Index, feature: str, tolerance
                 pass
     read = ~np.isnan(x) & ~np.isnan(y)
     close = np.zeros(len(keys), dtype=bool)
-    close[read] = np.isclose(x[read], y[read], rtol=tolerance, atol=tolerance * 1e-3)
+    close[read] = np.isclose(x[read], y[read], rtol=tolerance, atol=tolerance * 1e-3 * _scale(x[read]))
     rest = ~read
     times = (_times(a[rest]), _times(b[rest])) if rest.any() else (None, None)
     if times[0] is not None and times[1] is not None:  # one instant, however written ('Z', '-04:00')
@@ -269,6 +272,19 @@ def _compare(a: pd.Series, b: pd.Series, keys: pd.Index, feature: str, tolerance
         evidence += f"; null on one side only in {int((na != nb).sum()):,} rows"
     return SkewFinding(feature, len(keys), int(differ.sum()), rate, bool(differ.any()) and rate >= min_mismatch,
                        examples, evidence)
+
+
+def _scale(offline: np.ndarray) -> float:
+    """The feature's typical size offline (median of its non-zero magnitudes; 1 when it has none): the
+    floor under which two values count as equal scales with it (a fixed 1e-6 called a feature of size
+    1e-8 doubled 'ok'), and zeros against float noise stay equal.
+
+    >>> _scale(np.array([0, 2e-8, -4e-8, 1e-8])), _scale(np.zeros(2))
+    (2e-08, 1.0)
+    """
+    sizes = np.abs(offline)
+    sizes = sizes[np.isfinite(sizes) & (sizes > 0)]
+    return float(np.median(sizes)) if len(sizes) else 1.0
 
 
 def _duration(gap: pd.Timedelta) -> str:

@@ -177,3 +177,9 @@ def test_unreadable_evidence_is_not_headlined_as_no_root_cause(tmp_path):
                                    "--golden-current", str(tmp_path / "g.csv")])
     assert out.exit_code == 2 and out.output.startswith("No root cause found in the evidence that could be read; "
                                                         "1 of the evidence given could not be")  # was: '... given.'
+
+
+def test_an_unreadable_db_lists_the_online_gap_as_not_checked_too(tmp_path):
+    (tmp_path / "g.db").write_text("garbage")
+    result = diagnose(db=tmp_path / "g.db")
+    assert {n["cause"] for n in result.not_checked} >= {"label_bias", "offline_online_gap"}

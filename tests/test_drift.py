@@ -507,3 +507,44 @@ def test_library_callers_may_pass_ignore_as_a_list_and_a_db_of_the_wrong_kind_is
             diagnose(ref, cur, ignore=bad)
     with pytest.raises(InputError, match="db is the SQLite file's path"):  # was: TypeError from pathlib
         detect_spikes(5)
+
+
+def test_codes_written_1_0_in_one_table_and_1_in_the_other_are_one_value(tmp_path):
+    # a column of codes with words is categorical; 1.0 (pandas' float column with a gap) against 1 was PSI 8 drift
+    rng = np.random.default_rng(0)
+    codes = rng.integers(1, 5, 400).astype(object)
+    codes[rng.random(400) < 0.3] = "unknown"
+    pd.DataFrame({"plan": [c if c == "unknown" else f"{c}.0" for c in codes]}).to_csv(tmp_path / "r.csv", index=False)
+    pd.DataFrame({"plan": [str(c) for c in codes]}).to_csv(tmp_path / "c.csv", index=False)
+    (_, report), = drift(tmp_path / "r.csv", tmp_path / "c.csv")
+    assert report.drifted == [] and report.findings[0].kind == "categorical"
+    saved = tmp_path / "ref.json"  # a profile saved before keeps its 1.0 keys: read as 1 too
+    profiled = profile(pd.read_csv(tmp_path / "r.csv", dtype=str))
+    profiled["columns"]["plan"]["counts"] = {"1.0": 100, "2.0": 100, "3.0": 80, "4.0": 0, "unknown": 120}
+    saved.write_text(json.dumps(profiled))
+    assert set(load_reference(saved)["columns"]["plan"]["counts"]) == {"1", "2", "3", "4", "unknown"}
+
+
+def test_drift_with_every_column_ignored_is_not_checked_rather_than_healthy(tmp_path):
+    write_table = pd.DataFrame({"a": range(60), "b": [i % 3 for i in range(60)]})
+    write_table.to_csv(tmp_path / "r.csv", index=False)
+    (_, report), = drift(tmp_path / "r.csv", tmp_path / "r.csv", ignore=["a", "b"])
+    assert report.findings == [] and "no feature column to compare" in report.not_checked[0]
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda p: p["columns"].__setitem__("a", None), "column 'a' is not a profile entry"),
+    (lambda p: p.pop("rows"), "'rows' is not a count"),
+    (lambda p: p.__setitem__("rows", "many"), "'rows' is not a count"),
+    (lambda p: p["columns"]["a"].__setitem__("values", "x"), "no list of values"),
+    (lambda p: p.__setitem__("format", "novelty-profile-999"), "does not read"),
+])
+def test_an_edited_or_newer_profile_is_refused_with_the_reason(tmp_path, edit, message):
+    pd.DataFrame({"a": np.arange(60.0)}).to_csv(tmp_path / "r.csv", index=False)
+    saved = profile(pd.read_csv(tmp_path / "r.csv"))
+    edit(saved)
+    (tmp_path / "p.json").write_text(json.dumps(saved))
+    with pytest.raises(InputError, match=message):
+        load_reference(tmp_path / "p.json")
+    result = CliRunner().invoke(app, ["drift", str(tmp_path / "p.json"), str(tmp_path / "r.csv")])
+    assert result.exit_code == 2 and message in result.output

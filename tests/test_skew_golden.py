@@ -458,3 +458,57 @@ def test_a_header_naming_a_column_twice_is_refused_with_its_name(tmp_path):
     pq.write_table(pa.table([pa.array([1, 2]), pa.array([3, 4])], names=["x", "x"]), tmp_path / "dup.parquet")
     out = CliRunner().invoke(app, ["drift", str(tmp_path / "dup.parquet"), str(tmp_path / "dup.parquet")])
     assert out.exit_code == 2 and "names 'x' more than once" in out.output  # was: pyarrow's schema dump
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "arrow-parquet"])
+def test_nineteen_digit_ids_beside_a_null_keep_every_digit(tmp_path, fmt):
+    # through float64, 1234567890123456789 + i collided: 299 paired items became 1 (golden), 150 joined rows none (skew)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    ids = [1234567890123456789 + i for i in range(300)]
+    gapped = [None if i % 2 == 0 else v for i, v in enumerate(ids)]
+    pd.DataFrame({"k": ids, "a": np.arange(300.0)}).to_parquet(tmp_path / "off.parquet")
+    if fmt == "jsonl":
+        serving = tmp_path / "srv.jsonl"
+        write_jsonl(serving, [{"k": k, "a": float(i)} for i, k in enumerate(gapped)])
+    else:  # written by pyarrow alone: no pandas metadata to bring the nullable Int64 back
+        serving = tmp_path / "srv.parquet"
+        pq.write_table(pa.table({"k": pa.array(gapped, pa.int64()), "a": np.arange(300.0)}), serving)
+    assert skew(tmp_path / "off.parquet", serving, "k").joined == 150
+    write_jsonl(tmp_path / "b.jsonl", [{"id": v, "label": "ab"[i % 2], "prediction": "a"} for i, v in enumerate(ids)])
+    write_jsonl(tmp_path / "c.jsonl", [{"id": None if i == 5 else v, "label": "ab"[i % 2], "prediction": "a"}
+                                       for i, v in enumerate(ids)])
+    assert golden(tmp_path / "b.jsonl", tmp_path / "c.jsonl").paired == 299
+
+
+def test_skew_sees_a_doubled_feature_whatever_its_scale(tmp_path):
+    # the absolute floor was a fixed 1e-6: a feature of size 1e-8 doubled read "0 of 300 differ"
+    a = np.random.default_rng(0).normal(0, 1e-8, 300)
+    pd.DataFrame({"k": range(300), "a": a}).to_csv(tmp_path / "off.csv", index=False)
+    pd.DataFrame({"k": range(300), "a": a * 2}).to_csv(tmp_path / "srv.csv", index=False)
+    pd.DataFrame({"k": range(300), "a": a * (1 + 1e-5)}).to_csv(tmp_path / "same.csv", index=False)
+    assert skew(tmp_path / "off.csv", tmp_path / "srv.csv", "k").findings[0].mismatches == 300
+    assert skew(tmp_path / "off.csv", tmp_path / "same.csv", "k").skewed == []
+    zeros = pd.DataFrame({"k": range(300), "a": 0.0})  # zeros against float noise stay equal
+    zeros.to_csv(tmp_path / "z.csv", index=False)
+    zeros.assign(a=1e-12).to_csv(tmp_path / "zn.csv", index=False)
+    assert skew(tmp_path / "z.csv", tmp_path / "zn.csv", "k").skewed == []
+
+
+def test_skew_with_no_feature_in_both_tables_says_nothing_was_compared(tmp_path):
+    write_csv(tmp_path / "off.csv", ["rid", "a", "label"], [(i, i, "x") for i in range(50)])
+    write_csv(tmp_path / "srv.csv", ["rid", "zz"], [(i, i) for i in range(50)])
+    report = skew(tmp_path / "off.csv", tmp_path / "srv.csv", "rid")
+    assert report.skewed == [] and any("no feature column is in both tables" in w for w in report.warnings)
+    reasons = [n["reason"] for n in diagnose(offline=tmp_path / "off.csv", serving=tmp_path / "srv.csv",
+                                             key="rid").not_checked if n["cause"] == "training_serving_skew"]
+    assert any("nothing was compared" in r for r in reasons)
+
+
+def test_repeated_keys_are_named_once_in_the_error(tmp_path):
+    write_csv(tmp_path / "off.csv", ["k", "a"], [(k, i) for i, k in enumerate("xyxy")])
+    write_csv(tmp_path / "srv.csv", ["k", "a"], [(k, i) for i, k in enumerate("xyxy")])
+    with pytest.raises(InputError) as error:
+        skew(tmp_path / "off.csv", tmp_path / "srv.csv", "k")
+    assert str(error.value).count("'x'") == 1
