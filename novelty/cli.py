@@ -921,11 +921,7 @@ def queue_export(
                    err=piped)
         return
     typer.echo(f"Wrote {count} prompts to {'standard output' if piped else out}.", err=piped)
-    if formulas:
-        typer.echo(f"{formulas} prompts start with = + - or @: written with a ' before them (--escape-formulas)."
-                   if escape_formulas else
-                   f"{formulas} prompts start with = + - or @: a spreadsheet may run them as formulas; for a file "
-                   "people open, export with --escape-formulas.", err=True)
+    _say_formulas(formulas, escape_formulas)
     if unlabelled:
         answer = "an empty assistant answer" if format == "chat-jsonl" else "label null"
         typer.echo(f"{unlabelled} of them have no label yet ({answer}): label them first (--format csv, then "
@@ -1016,6 +1012,15 @@ def queue_trained(
     typer.echo(f"Marked {count} prompts trained{rest}.")
 
 
+def _say_formulas(formulas: int, escaped: bool) -> None:
+    """On stderr: how many prompts of a CSV for people a spreadsheet would run as formulas."""
+    if formulas:
+        typer.echo(f"{formulas} prompts start with = + - or @: written with a ' before them (--escape-formulas)."
+                   if escaped else
+                   f"{formulas} prompts start with = + - or @: a spreadsheet may run them as formulas; for a file "
+                   "people open, write it with --escape-formulas.", err=True)
+
+
 @queue_app.command("golden")
 def queue_golden(
     db: Path = typer.Option(..., "--db", help=DB_HELP),
@@ -1027,6 +1032,10 @@ def queue_golden(
     until: Optional[str] = typer.Option(None, help="Only prompts logged before this time."),
     edge_share: float = typer.Option(0.2, help="Share of the sample kept for edge cases: the most novel prompts."),
     seed: int = typer.Option(0, help="Random seed of the sample."),
+    escape_formulas: bool = typer.Option(False, help="Write a ' before prompts starting with = + - or @, so a "
+                                         "spreadsheet shows them rather than runs them (users can type formulas "
+                                         "into the bot); `novelty golden` pairs by id, only --predict reads the "
+                                         "text. Example: --escape-formulas"),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Refresh the golden set: a stratified sample of recent production prompts to label (every predicted
@@ -1038,9 +1047,10 @@ def queue_golden(
 
     with _user_errors():
         piped = _check_stdout(out, as_json)
-        result = golden_refresh(db, out, size, since, until, edge_share, seed)
+        result = golden_refresh(db, out, size, since, until, edge_share, seed, escape_formulas)
     if as_json:
         return _print_json(result.to_dict())
+    _say_formulas(result.formula_like, escape_formulas)
     typer.echo(f"Wrote {result.written} of {result.candidates} prompts to {'standard output' if piped else out} "
                f"for labelling, from {len(result.strata)} strata:", err=piped)
     typer.echo("\n".join(f"  {n:>4}  {name}" for name, n in result.strata.items()), err=piped)

@@ -18,6 +18,7 @@ import numpy as np
 
 from .errors import InputError
 from .logs import open_output, time_bounds
+from .queue import _exported, formula_like
 from .spikes import parse_bound
 from .store import Store, existing_db
 
@@ -31,6 +32,8 @@ class RefreshResult:
     strata: dict[str, int]   # stratum -> prompts sampled from it
     out: str
     left_out: list[str] = field(default_factory=list)  # strata with no prompt: --size was too small
+    formula_like: int = 0          # prompts a spreadsheet would run as formulas (= + - @ first)
+    formulas_escaped: bool = False  # written with a ' before them (escape_formulas)
 
     def to_dict(self) -> dict:
         """As ``--json`` prints it."""
@@ -38,9 +41,12 @@ class RefreshResult:
 
 
 def golden_refresh(db: str | Path, out: str | Path, size: int = 300, since: str | None = None,
-                   until: str | None = None, edge_share: float = 0.2, seed: int = 0) -> RefreshResult:
+                   until: str | None = None, edge_share: float = 0.2, seed: int = 0,
+                   escape_formulas: bool = False) -> RefreshResult:
     """Write a stratified sample of ``size`` distinct prompts logged in [since, until) to ``out`` (a
-    prompt logged without a time counts at the time it was scored)."""
+    prompt logged without a time counts at the time it was scored). The file goes to people with a
+    spreadsheet: ``escape_formulas`` writes a ``'`` before a prompt starting with = + - @, as
+    ``queue.export`` does (``novelty golden`` pairs by id; only ``--predict`` reads the text)."""
     if size < 1 or not 0 <= edge_share <= 1:
         raise InputError("--size must be at least 1 and --edge-share between 0 and 1")
     if seed < 0:
@@ -58,8 +64,9 @@ def golden_refresh(db: str | Path, out: str | Path, size: int = 300, since: str 
     with open_output(Path(out), "golden-next.csv", inputs=[db, *logs]) as fh:
         writer = csv.writer(fh)
         writer.writerow(COLUMNS)
-        writer.writerows([r["prompt_id"], r["text"], "", r["predicted_label"] or "", r["stratum"],
-                          r["p_value"], r["ts"] or ""] for r in picked)
+        writer.writerows([r["prompt_id"], _exported(r["text"], escape_formulas), "", r["predicted_label"] or "",
+                          r["stratum"], r["p_value"], r["ts"] or ""] for r in picked)
+    formulas = sum(formula_like(r["text"]) for r in picked)
     counts: dict[str, int] = {}
     for r in picked:
         counts[r["stratum"]] = counts.get(r["stratum"], 0) + 1
@@ -67,7 +74,7 @@ def golden_refresh(db: str | Path, out: str | Path, size: int = 300, since: str 
     covered = {r.get("origin", r["stratum"]) for r in picked}  # a stratum met through its edge cases counts
     left_out = sorted(everything - covered) if len(picked) < len(rows) else []
     return RefreshResult(len(rows), len(picked), dict(sorted(counts.items(), key=lambda kv: -kv[1])), str(out),
-                         left_out)
+                         left_out, formulas, escape_formulas and bool(formulas))
 
 
 def sample(rows: list[dict], size: int, edge_share: float, rng: np.random.Generator) -> list[dict]:

@@ -121,3 +121,18 @@ def test_queue_golden_prints_its_result_as_json(db, tmp_path):
     assert out.exit_code == 0, out.output
     got = json.loads(out.output)
     assert got["written"] == 20 and got["out"] == str(tmp_path / "n.csv")
+
+
+def test_the_golden_sample_warns_of_formula_prompts_and_escapes_them_when_asked(db, tmp_path):
+    # the file goes to annotators' spreadsheets; queue export warned and escaped, queue golden wrote =HYPERLINK raw
+    with Store(db).db.conn as conn:
+        conn.execute("""UPDATE scores SET text = '=HYPERLINK("http://evil")' WHERE prompt_id = 'k0'""")
+    out = CliRunner().invoke(app, ["queue", "golden", "--db", str(db), "-o", str(tmp_path / "a.csv"), "--size", "300"])
+    assert out.exit_code == 0 and "1 prompts start with = + - or @: a spreadsheet may run them" in out.stderr
+    assert [r["text"] for r in read(tmp_path / "a.csv") if r["id"] == "k0"] == ['=HYPERLINK("http://evil")']
+    out = CliRunner().invoke(app, ["queue", "golden", "--db", str(db), "-o", str(tmp_path / "b.csv"), "--size", "300",
+                                   "--escape-formulas", "--json"])
+    assert json.loads(out.stdout)["formulas_escaped"] is True
+    rows = read(tmp_path / "b.csv")
+    assert [r["text"] for r in rows if r["id"] == "k0"] == ["'=HYPERLINK(\"http://evil\")"]
+    assert all(not r["text"].startswith("'") for r in rows if r["id"] != "k0")
