@@ -307,3 +307,20 @@ def test_names_keep_words_whole_in_scripts_with_combining_marks():
     assert _terms("नमस्ते दुनिया मेरा बटुआ") == ["नमस्ते", "दुनिया", "मेरा", "बटुआ"]
     assert _terms("كَيْفَ أَشْتَرِي") == ["كَيْفَ", "أَشْتَرِي"]
     assert _terms("ฉันลืม")[:2] == ["ฉั", "ัน"]  # Thai has no spaces: pairs of characters, as Chinese
+
+
+def test_past_the_sample_size_noise_stays_noise_and_no_cluster_is_empty_or_too_small(tmp_path, monkeypatch):
+    # 23,919 distinct novel texts: every text went to its nearest centroid, so noise vanished, an
+    # empty cluster (NaN centroid) got a new id on every run and sampled members fell under --min-size
+    import novelty.clusters as clusters
+
+    monkeypatch.setattr(clusters, "MAX_POINTS", 80)
+    db = novel_db(tmp_path / "m.db", {"bitcoin wallet": 40, "staking rewards": 30}, noise=60)
+    found = find_clusters(db, min_size=5)
+    assert all(c.size >= 5 for c in found)
+    members = [m["text"] for c in found for m in cluster_prompts(db, c.cluster_id)]
+    assert sum("bitcoin" in m or "staking" in m for m in members) >= 60  # the topics, sampled or not
+    assert sum(m.startswith("random thing") for m in members) < 30  # most scattered ones left out (was: all 60)
+    assert [c.cluster_id for c in find_clusters(db, min_size=5)] == [c.cluster_id for c in found]
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM clusters").fetchone()[0] == len(found)
