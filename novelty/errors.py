@@ -23,6 +23,15 @@ class MissingColumnError(InputError):
     """A column the command needs is not in the file."""
 
 
+class DamagedFileError(InputError):
+    """A compressed input whose data is damaged (bad CRC, corrupt block): what was read from it cannot be
+    trusted, so ``score`` keeps none of it. ``path`` is the file."""
+
+    def __init__(self, message: str, path: Path):
+        super().__init__(message)
+        self.path = path
+
+
 class IndexFileError(NoveltyError):
     """An index on disk is missing, incomplete or does not match its manifest."""
 

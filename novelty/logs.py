@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import pandas as pd
 
-from .errors import InputError, MissingColumnError
+from .errors import DamagedFileError, InputError, MissingColumnError
 
 MAX_CHARS = 20_000
 _SNIFF_BYTES = 8192
@@ -113,9 +113,9 @@ def read_batches(path: str | Path, columns: Columns, chunk_rows: int = 5000,
             if len(pending) >= chunk_rows:
                 yield validator.batch(pending)
                 pending = []
-    except InputError:
-        if pending:  # a file that breaks part-way: the rows read before the break are scored, as the error says
-            yield validator.batch(pending)
+    except InputError as exc:
+        if pending and not isinstance(exc, DamagedFileError):  # a file cut short: the rows read before the
+            yield validator.batch(pending)                     # break are scored, as the error says
         raise
     if pending:
         yield validator.batch(pending)
@@ -274,14 +274,20 @@ def _open_bytes(path: Path):
 
 @contextmanager
 def _readable(path: Path, where: Callable[[], str] = lambda: ""):
-    """A gzip stream that breaks part-way (cut short, bad CRC, corrupt block) is an InputError;
-    the chunks read before it are kept, so fixing the file and re-running finishes the job."""
+    """A gzip stream that breaks part-way is an InputError. Cut short (a copy or an export that
+    stopped): the rows read before the break are sound, and ``score`` keeps them, so completing the
+    file and re-running finishes the job. Damaged (bad CRC, corrupt block): a ``DamagedFileError``,
+    as what was read may be garbage (a flipped byte decoded into 632 rejects and wrong text, then
+    failed the CRC at the end), and ``score`` keeps nothing of it."""
     try:
         yield
-    except (OSError, EOFError, zlib.error) as exc:
-        raise InputError(f"{path}: not a readable gzip file, or cut short{where()} ({exc}); mend or replace "
-                         "it and run the same command again (score keeps what it stored and does not store it "
-                         "twice)") from None
+    except EOFError as exc:
+        raise InputError(f"{path}: cut short{where()} ({exc}); complete or replace it and run the same command "
+                         "again (rows already stored are not stored twice)") from None
+    except (OSError, zlib.error) as exc:
+        what = "a damaged gzip file" if _gzipped(path) else "could not be read"
+        raise DamagedFileError(f"{path}: {what}{where()} ({exc}); nothing read from it was kept. "
+                               "Replace it and run the same command again", path) from None
 
 
 def open_text(path: Path) -> io.TextIOWrapper:

@@ -547,3 +547,21 @@ def test_library_callers_get_what_the_cli_gets(tmp_path, index, day_log, monkeyp
     relative = PromptIndex.load(index.path.name, os.path.relpath(index.path.parent))
     monkeypatch.chdir(tmp_path.parent)  # a notebook moving on: the index still names its own folder
     assert relative.path == index.path and relative.name == index.name
+
+
+def test_a_damaged_gzip_keeps_nothing_it_read_and_its_replacement_scores_once(tmp_path, index):
+    # a flipped byte decoded into wrong text and 632 rejects before the CRC failed; the rows were
+    # kept, so the mended file then stored 1,001 prompts for 1,000 rows beside the garbage rejects
+    import gzip
+    data = "".join(json.dumps({"prompt": f"send money abroad please {i}"}) + "\n" for i in range(3000)).encode()
+    packed = bytearray(gzip.compress(data))
+    packed[len(packed) // 2] ^= 0xFF
+    packed[len(packed) // 2 + 1] ^= 0xFF
+    log = tmp_path / "day.jsonl.gz"
+    log.write_bytes(bytes(packed))
+    with pytest.raises(InputError, match="damaged gzip file.*nothing read from it was kept"):
+        score_files([log], index, tmp_path / "m.db", chunk_rows=500)
+    assert rows(tmp_path / "m.db") == [] and rows(tmp_path / "m.db", "SELECT * FROM rejects") == []
+    log.write_bytes(gzip.compress(data))
+    result = score_files([log], index, tmp_path / "m.db", chunk_rows=500)
+    assert result.scored == len(rows(tmp_path / "m.db")) == 3000 and result.rejected == 0

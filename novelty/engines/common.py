@@ -20,7 +20,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from .. import __version__
-from ..errors import InputError, NoveltyError, check_argument
+from ..errors import DamagedFileError, InputError, NoveltyError, check_argument
 from ..index import SHOWN_NEIGHBORS, PromptIndex, label_text
 from ..logs import (Batch, Columns, MAX_CHARS, as_paths, canonical_id, check_file, log_columns, read_batches,
                     sql_bound)
@@ -389,6 +389,8 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
                     shown = counts.read
         except BaseException as exc:
             stopped = isinstance(exc, (KeyboardInterrupt, SystemExit))  # Ctrl-C, or kill (SIGTERM) unwinding
+            if isinstance(exc, DamagedFileError) and hasattr(sink, "forget_source"):  # its rows may be garbage
+                sink.forget_source(run_id, str(exc.path))  # (as the rows name it: batch.source)
             with contextlib.suppress(NoveltyError, sqlite3.Error):  # a full disk must not hide the first error
                 stored = sink.run_counts(run_id) if hasattr(sink, "run_counts") else {}  # the tables, not the tally
                 # (rejects stay the tally's: it counts a rerun's rows set aside again, as a finished run does)
