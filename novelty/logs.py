@@ -169,7 +169,7 @@ def detect_format(path: Path) -> str:
         return "parquet"
     if is_utf16(head):
         raise utf16_error(path)
-    if b"\x00" in head:
+    if _looks_binary(head):
         raise InputError(f"{path} looks like a binary file, not a JSONL, CSV or Parquet log")
     if ext in {".jsonl", ".ndjson", ".json"}:
         return "jsonl"
@@ -253,6 +253,22 @@ def field_separator(path: Path) -> str:
             if other in header:
                 return other
     return ","
+
+
+_CONTROL = bytes(set(range(32)) - {9, 10, 12, 13})  # not tab, newline, form feed, carriage return
+
+
+def _looks_binary(head: bytes) -> bool:
+    """NUL bytes among many control bytes (a database, a zip, an image): a stray NUL in a text log is a
+    damaged row, set aside with a reason wherever it is (one in the first 8 KB refused the whole file,
+    one after it was stored).
+
+    >>> _looks_binary(b"prompt\\nhello\\x00 there\\nsecond row\\n"), _looks_binary(b"SQLite format 3\\x00" + bytes(40))
+    (False, True)
+    """
+    if b"\x00" not in head:
+        return False
+    return len(head) - len(head.translate(None, _CONTROL)) > 0.05 * len(head)
 
 
 def _gzipped(path: Path) -> bool:
@@ -566,6 +582,8 @@ class _Validator:
             return f"{name!r} is {len(text):,} characters, over the {self.max_chars:,} limit {self.too_long}"
         if not is_utf8(text):
             return f"{name!r} is not valid UTF-8"
+        if "\x00" in text:  # binary data in a text column, or a damaged line
+            return f"{name!r} holds a NUL character (binary data or a damaged line?)"
         if self._has("time") and time is None:
             return time_problem(_cell(record, self.columns.time), self.columns.time)
         if self._has("id") and _cell(record, self.columns.id) is None:

@@ -272,3 +272,14 @@ def test_an_intent_named_none_stays_a_label_in_training_files(tmp_path):
     path.write_text("text,label\nbook me a flight,book_flight\nwhat is the weather,None\nhello there,null\n")
     training = read_training(path, Columns(text="text", time=None, label="label"))
     assert list(training.labels) == ["book_flight", "None", "null"]  # was: the LUIS 'None' intent lost
+
+
+@pytest.mark.parametrize("late", [False, True])
+def test_a_stray_nul_sets_its_row_aside_wherever_it_is(tmp_path, late):
+    # one NUL in the first 8 KB refused the whole file as binary; one after it was stored in the text
+    rows = [[f"row {i} text"] for i in range(3000 if late else 2)]
+    rows[-1 if late else 0] = ["hello\x00 there"]
+    path = write_csv(tmp_path / "log.csv", ["prompt"], rows)
+    _, kept, rejects = read_all(path)
+    assert [r.reason for r in rejects] == ["'prompt' holds a NUL character (binary data or a damaged line?)"]
+    assert len(kept) == len(rows) - 1
