@@ -187,12 +187,24 @@ def test_jsonl_columns_come_from_every_object_of_the_first_batch_not_the_first_l
         read_all(write_jsonl(tmp_path / "none.jsonl", [{"text": "hi"}, {"text": "yo"}]))
 
 
-def test_a_jsonl_key_first_met_in_a_later_batch_counts_from_there(tmp_path):
+def test_a_jsonl_key_first_met_after_the_header_rows_counts_from_there(tmp_path, monkeypatch):
+    import novelty.logs as logs
+
+    monkeypatch.setattr(logs, "HEADER_ROWS", 1)
     path = write_jsonl(tmp_path / "log.jsonl", [{"prompt": "a"}, {"prompt": "b", "timestamp": "2026-11-20"},
                                                 {"prompt": "c"}])
     batches, rows, rejects = read_all(path, chunk_rows=1)
     assert rows == [(1, "a"), (2, "b")] and [r.line for r in rejects] == [3]
     assert [t for b in batches for t in b.times] == [None, "2026-11-20T00:00:00Z"]
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 5, 5000])
+def test_what_a_jsonl_row_without_a_time_becomes_does_not_depend_on_chunk_rows(tmp_path, chunk_rows):
+    # 12 rows without a time before 3 with one: rejected at 5,000 rows a chunk, scored untimed at 5
+    path = write_jsonl(tmp_path / "log.jsonl", [{"prompt": f"q {i}"} for i in range(12)]
+                       + [{"prompt": f"t {i}", "timestamp": "2026-11-20"} for i in range(3)])
+    _, rows, rejects = read_all(path, chunk_rows=chunk_rows)
+    assert [line for line, _ in rows] == [13, 14, 15] and len(rejects) == 12
 
 
 def test_out_of_range_timestamps_are_rejected_with_a_reason(tmp_path):
