@@ -280,6 +280,10 @@ class PromptIndex:
         rows = read_training(source, columns.named(TRAINING_COLUMNS))
         if not rows.texts:
             raise InputError(f"{source}: no usable training prompts ({len(rows.rejects)} rejected)")
+        if len(rows.texts) < MIN_CALIBRATION + FOLDS:  # before the embedding, and before --k's check (one
+            raise InputError(f"calibration needs at least {MIN_CALIBRATION + FOLDS} training prompts; "  # prompt:
+                             f"{source} has {len(rows.texts)} usable ({len(rows.rejects)} rejected). Add more "
+                             "labelled prompts.")  # 'give --k 1 or less' to --k 1)
         if not adapt and 0 < alpha < 1 and len(rows.texts) >= MIN_CALIBRATION + FOLDS:  # before the embedding
             check_reachable(alpha, min(len(rows.texts), MAX_CALIBRATION))  # (an adapted slice: checked later)
         scorer = scorer or default_scorer(rows.labels)

@@ -481,3 +481,10 @@ def test_build_asks_whether_the_text_and_label_columns_are_swapped(tmp_path, tra
     assert swapped.exit_code == 0 and "are the prompts in --text-col 'label'" in swapped.stderr  # was: nothing said
     labels = swapped.stderr.split("more than one label (e.g. ")[1].split("):")[0]
     assert labels.count(",") <= 2 and " more" in labels  # was: every one of the label's hundred prompts
+
+
+def test_one_training_prompt_is_too_few_not_a_k_problem(tmp_path):
+    # was: "--k 1 is more neighbours than the index can give ... give --k 1 or less"
+    path = write_csv(tmp_path / "one.csv", ["text", "label"], [["hello", "a"]])
+    with pytest.raises(InputError, match="needs at least 25 training prompts; .* has 1 usable"):
+        PromptIndex.build(path, "one", index_dir=tmp_path / "idx", model=FAKE_MODEL, scorer="knn")
