@@ -6,12 +6,27 @@ The library is the product; the ``novelty`` command is a thin shell over it::
     index = PromptIndex.build("train.csv", "support-bot")
     result = score_files(["logs/2026-11-25.jsonl"], index, "monitor.db")
     index.score(["can I pay with bitcoin?"])[0]["is_novel"]   # one request, in memory
+
+The names below load on first use (PEP 562), so ``import novelty`` is instant and the command can
+take a Ctrl-C while numpy, pandas and FAISS load.
 """
 
 __version__ = "0.1.0"
 
-from .errors import NoveltyError  # noqa: E402
-from .index import PromptIndex  # noqa: E402
-from .engines.local import ScoreResult, score_files  # noqa: E402
-
+_LAZY = {"NoveltyError": ".errors", "PromptIndex": ".index", "ScoreResult": ".engines.local",
+         "score_files": ".engines.local"}
 __all__ = ["NoveltyError", "PromptIndex", "ScoreResult", "score_files", "__version__"]
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'novelty' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

@@ -212,3 +212,22 @@ def test_listings_show_control_characters_instead_of_printing_them():
 
     assert one_line("nul\x00here\u202eevil\x1b[31m  red\n") == "nul[U+0000]here[U+202E]evil[U+001B][31m red"
     assert "\x00" not in clip("a\x00" * 100)  # was: the NUL printed raw in the score summary
+
+
+def test_importing_novelty_loads_nothing_heavy_and_ctrl_c_while_loading_is_exit_130(monkeypatch, capsys):
+    # a Ctrl-C in the second numpy, pandas and FAISS take to load printed a KeyboardInterrupt traceback
+    loaded = subprocess.run([sys.executable, "-c", "import sys, novelty; print(sorted({'numpy', 'pandas', 'faiss'} "
+                             "& set(sys.modules)))"], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]"
+    import types
+
+    import novelty.__main__ as entry
+
+    class Loading(types.ModuleType):
+        def __getattr__(self, name):
+            raise KeyboardInterrupt
+
+    monkeypatch.setitem(sys.modules, "novelty.cli", Loading("novelty.cli"))
+    with pytest.raises(SystemExit) as stopped:
+        entry.main()
+    assert stopped.value.code == 130 and "Interrupted while starting" in capsys.readouterr().err
