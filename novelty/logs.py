@@ -366,6 +366,8 @@ def csv_table(lines: Iterable[str], delimiter: str, path: Path | None = None) ->
 
     >>> csv_table(io.StringIO('\\ufeff"id","label"\\nx,y\\n'), ",")[0]  # pandas' utf-8-sig with quoting
     ['id', 'label']
+    >>> csv_table(io.StringIO(' prompt , timestamp\\nx,y\\n'), ",")[0]
+    ['prompt', 'timestamp']
     """
     source = lines if isinstance(lines, _Lines) else _Lines(lines, 0)
     first = next(source, None)
@@ -375,6 +377,8 @@ def csv_table(lines: Iterable[str], delimiter: str, path: Path | None = None) ->
         return None, source
     source.read_again([first.lstrip("\ufeff")])  # before parsing: a BOM before "id" would keep its quotes
     header = next(csv.reader(source, delimiter=delimiter), None) or None
+    if header:  # ' prompt , timestamp': a spreadsheet's padding is not part of the name ('prompt' missing)
+        header = [name.strip() for name in header]
     if path is not None and not header:
         raise InputError(f"{path}: no header row")
     if path is not None and not all(is_utf8(name) for name in header):

@@ -295,3 +295,11 @@ def test_a_stray_nul_sets_its_row_aside_wherever_it_is(tmp_path, late):
     _, kept, rejects = read_all(path)
     assert [r.reason for r in rejects] == ["'prompt' holds a NUL character (binary data or a damaged line?)"]
     assert len(kept) == len(rows) - 1
+
+
+def test_padded_header_names_are_read_without_their_spaces(tmp_path):
+    # ' prompt , timestamp' was "no column 'prompt'", listing the columns with invisible spaces
+    path = tmp_path / "log.csv"
+    path.write_text(" prompt , timestamp \nhello there,2026-11-20T10:00:00Z\n", encoding="utf-8")
+    batches, rows, rejects = read_all(path)
+    assert rows == [(2, "hello there")] and batches[0].times == ["2026-11-20T10:00:00Z"] and not rejects
