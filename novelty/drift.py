@@ -27,7 +27,7 @@ from scipy.stats import chi2_contingency, ks_2samp, wasserstein_distance
 
 from .errors import InputError
 from .logs import (EARLIEST, EPOCH_MS_ABOVE, LATEST, OPEN_QUOTE, csv_table, detect_format, field_separator,
-                   is_number, numbered_rows, numeric_date_as_iso, open_text, parquet_source, refuse_overwrite,
+                   is_number, label_form, numbered_rows, numeric_date_as_iso, open_text, parquet_source, refuse_overwrite,
                    repeated_columns)
 from .stats import benjamini_hochberg, p_text
 
@@ -333,6 +333,8 @@ def as_text(values: pd.Series, each: bool = False) -> pd.Series:
             and (present.abs() < 2 ** 63).all():
         values = values.astype("Int64")
     texts = [None if pd.isna(v) or not str(v).strip() else str(v).strip() for v in values]  # ' 12 ' is 12
+    if each:  # labels: one intent typed two ways is one label, as logs.label_value stores predictions
+        texts = [label_form(t) if t is not None else t for t in texts]
     if each or (texts and all(t is None or _WHOLE.fullmatch(t) for t in texts)):
         texts = [t.split(".")[0] if t is not None and _WHOLE.fullmatch(t) else t for t in texts]
     return pd.Series(texts, index=values.index, dtype=object)

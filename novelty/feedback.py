@@ -41,7 +41,7 @@ from scipy.stats import binomtest, norm
 
 from .errors import InputError
 from .logs import (Unparsed, as_paths, canonical_id, check_file, csv_table, detect_format, field_separator,
-                   format_time, is_na_label, is_utf8, jsonl_lines, numbered_rows, open_text, parquet_source,
+                   format_time, is_na_label, is_utf8, jsonl_lines, label_form, numbered_rows, open_text, parquet_source,
                    repeated_columns, same_label, time_bounds)
 from .spikes import Incident, parse_range, window_seconds
 from .stats import wilson_interval
@@ -429,6 +429,10 @@ def _rows(frame, lines: list[int], id_col: str, label_col: str, time_col: str | 
         pid, label = canonical_id(_text(pid)), _text(label)  # the id as `score` stores it
         if not is_utf8(f"{pid}{label}{stamp if isinstance(stamp, str) else ''}"):
             rejects.append(Reject(line, "not valid UTF-8", f"{pid}, {label}"))
+            continue
+        label = label_form(label).strip()  # as score stores the predictions: 'café' typed either way is one label
+        if not label:
+            blank += 1
             continue
         if "\n" in label or "\r" in label:  # a quote left open swallows the lines after it into one label
             rejects.append(Reject(line, "label with a line break (an unclosed quote?)", f"{pid}, {label}"))

@@ -14,6 +14,7 @@ import json
 import os
 import re
 import sys
+import unicodedata
 import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -689,7 +690,21 @@ def label_value(value: Any) -> str | None:
                 return None
         except (TypeError, ValueError):  # a list or another value pandas cannot call missing
             pass
-    return canonical_id(_cell_value(value))
+    value = _cell_value(value)
+    return canonical_id(label_form(value)) or None if isinstance(value, str) else canonical_id(value)
+
+
+def label_form(text: str) -> str:
+    """A label as stored and compared: NFKC, without zero-width characters, so one intent typed two
+    ways is one label ('café' composed or not, 'cr\\u200bypto', a full-width 'Ｃｒｙｐｔｏ' from an IME
+    became labels of their own, and a correct prediction counted wrong).
+
+    >>> [label_form(t) for t in ("caf\\u00e9", "cafe\\u0301", "cr\\u200bypto", "\\uff43rypto", "card_lost")]
+    ['café', 'café', 'crypto', 'crypto', 'card_lost']
+    """
+    if text.isascii():
+        return text
+    return unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
 
 
 def same_label(a: str | None, b: str | None) -> bool:

@@ -488,3 +488,13 @@ def test_one_training_prompt_is_too_few_not_a_k_problem(tmp_path):
     path = write_csv(tmp_path / "one.csv", ["text", "label"], [["hello", "a"]])
     with pytest.raises(InputError, match="needs at least 25 training prompts; .* has 1 usable"):
         PromptIndex.build(path, "one", index_dir=tmp_path / "idx", model=FAKE_MODEL, scorer="knn")
+
+
+def test_one_intent_typed_two_ways_is_one_label(tmp_path):
+    # 'café' composed and decomposed, 'cr\u200bypto' and a full-width 'ｃrypto' made labels of their own
+    spellings = {"café": ["caf\u00e9", "cafe\u0301"], "crypto": ["crypto", "cr\u200bypto", "\uff43rypto"]}
+    rows = [(f"prompt {label} {i} {j}", written) for label, ways in spellings.items()
+            for j, written in enumerate(ways) for i in range(10)]
+    index = PromptIndex.build(write_csv(tmp_path / "t.csv", ["text", "label"], rows), "u", index_dir=tmp_path,
+                              model=FAKE_MODEL)
+    assert index.label_counts() == {"café": 20, "crypto": 30}

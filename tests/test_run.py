@@ -1154,3 +1154,13 @@ def test_feedback_says_labels_of_pruned_prompts_will_not_match_again(tmp_path, i
     import_feedback(db, write_csv(tmp_path / "l2.csv", ["prompt_id", "label"], [("r0", "card_lost")]))
     prune(db, "90d", now=datetime(2026, 11, 25, tzinfo=timezone.utc))  # again: nothing counted twice
     assert online_accuracy(db).total.all.labelled == 6
+
+
+def test_a_true_label_typed_another_way_is_the_same_label():
+    # a feedback 'café' decomposed, or 'card_lost\u200b', counted a right prediction as wrong
+    import pandas as pd
+    from novelty.feedback import _rows
+
+    frame = pd.DataFrame({"id": ["1", "2", "3"], "label": ["cafe\u0301", "card_lost\u200b", "\u200b"]}, dtype=object)
+    rows, blank, rejects = _rows(frame, [2, 3, 4], "id", "label", None, "2026-11-20T00:00:00Z")
+    assert [label for _, label, _ in rows] == ["caf\u00e9", "card_lost"] and blank == 1 and not rejects
