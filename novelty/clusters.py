@@ -93,6 +93,7 @@ def cluster_prompts(db: str | Path, cluster_id: str, limit: int = 200, similar: 
     limit = min(int(limit), 2 ** 62)  # SQLite's integers stop at 2**63 - 1: a bigger limit is 'all' anyway
     # (int: a numpy integer reached SQLite as a blob, 'datatype mismatch')
     existing_db(db)
+    cluster_id = cluster_id.strip().lower()  # ids are written c0003: 'C0003' or ' c0003 ' meant it
     store = Store(db)
     try:
         if not store.db.execute("SELECT 1 FROM clusters WHERE cluster_id = ?", [cluster_id]).fetchone():
@@ -197,8 +198,11 @@ def _count_look_alikes(store: Store, clusters: list[Cluster], members: list[tupl
     stamps = [rows[i]["ts"] for i in inside]
     similar = _nearer(store, vectors[inside], [owner[rows[i]["prompt_id"]] for i in inside], set(owner),
                       min(stamps) if stamps and all(stamps) else None, until)
+    first = {c.cluster_id: c.first_seen for c in clusters}
     by_cluster: dict[str, Counter] = {}
-    for r in similar:
+    for r in similar:  # since the cluster's own first prompt, as `clusters show --look-alikes` lists them
+        if r["ts"] and first.get(r["cluster_id"]) and r["ts"] < first[r["cluster_id"]]:  # (the card said 23,
+            continue                                                                     # its listing 21)
         by_cluster.setdefault(r["cluster_id"], Counter())[r["predicted_label"] or "-"] += 1
     return [replace(c, look_alikes=sum(by_cluster.get(c.cluster_id, Counter()).values()),
                     look_alike_labels=dict(by_cluster.get(c.cluster_id, Counter()).most_common(5))) for c in clusters]

@@ -85,6 +85,8 @@ def add(db: str | Path, *, cluster: str | None = None, max_p_value: float | None
         if value is not None and not value.strip():  # was: 'Queued 0 of 0 candidates', exit 0
             what = "a cluster id, or all" if name == "--cluster" else "an incident id from novelty spikes"
             raise InputError(f"{name} is empty: give {what}")
+    if cluster is not None:  # ids are written c0003: 'C0003', ' c0003 ' or 'ALL' meant the same
+        cluster = cluster.strip().lower()
     if budget < 1:
         raise InputError(f"--budget is how many prompts to add at most: 1 or more, not {budget}")
     if max_p_value is not None and not 0 <= max_p_value <= 1:  # NaN fails too

@@ -324,3 +324,16 @@ def test_past_the_sample_size_noise_stays_noise_and_no_cluster_is_empty_or_too_s
     assert [c.cluster_id for c in find_clusters(db, min_size=5)] == [c.cluster_id for c in found]
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT COUNT(*) FROM clusters").fetchone()[0] == len(found)
+
+
+def test_a_card_counts_the_look_alikes_its_listing_shows_and_ids_are_read_in_any_case(tmp_path):
+    # the card counted from the earliest cluster's first prompt (+ 23), `show --look-alikes` from its own (21)
+    db = novel_db(tmp_path / "m.db", {"bitcoin wallet": 40, "staking rewards": 25})
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE scores SET ts = '2026-11-28T10:00:00Z' WHERE text NOT LIKE 'bitcoin%'")
+    staking = next(c for c in find_clusters(db) if "staking" in c.name)
+    add_unflagged(db, [("early", "2026-11-25T12:00:00Z", staking.centroid, 0.5),
+                       ("after", "2026-11-29T12:00:00Z", staking.centroid, 0.5)])
+    card = next(c for c in find_clusters(db) if c.cluster_id == staking.cluster_id)
+    listed = cluster_prompts(db, f" {staking.cluster_id.upper()} ", similar=True)
+    assert card.look_alikes == len(listed) == 1 and listed[0]["prompt_id"] == "after"
