@@ -39,7 +39,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from scipy.stats import binomtest, norm
 
-from .errors import InputError
+from .errors import InputError, check_argument
 from .logs import (Unparsed, as_paths, canonical_id, check_file, csv_table, detect_format, field_separator,
                    format_time, is_na_label, is_utf8, jsonl_lines, label_form, numbered_rows, open_text, parquet_source,
                    repeated_columns, same_label, time_bounds)
@@ -168,6 +168,7 @@ def import_feedback(db: str | Path, path: str | Path, id_col: str = "prompt_id",
     not in a small /tmp; deleted after) and written to ``feedback`` in one transaction at the end: a
     file of millions of labels needs the memory of one chunk, and ``db`` is not locked while it is read.
     """
+    check_argument("path", path, (str, Path), "one label file's path (import_files takes several)")  # was: TypeError
     path = check_file(path, "the label files inside it")  # before its time is read: an InputError, as the rest
     twice = [c for c in repeated_columns(path) if c in (id_col, label_col, time_col)]
     if twice:  # a CSV's second 'label' was read as 'label.1', and the first taken without a word

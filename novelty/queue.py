@@ -162,6 +162,7 @@ def export(db: str | Path, out: str | Path, fmt: str = "chat-jsonl", status: str
     ``escape_formulas`` (CSV): a prompt starting with = + - @ (``formula_like``) gets a leading ``'``,
     so a spreadsheet shows it rather than runs it (a user can type ``=HYPERLINK(...)`` into the bot, and
     the file goes to annotators). Not for a file `index add` reads: the index would learn the quote."""
+    check_argument("out", out, (str, Path), "a file path, or '-' for standard output")  # was: TypeError
     if fmt not in FORMATS:
         raise InputError(f"--format takes {', '.join(FORMATS)}, not {fmt!r}")
     chosen = items(db, status)

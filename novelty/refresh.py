@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, check_argument
 from .logs import open_output, time_bounds
 from .queue import _exported, formula_like
 from .spikes import parse_bound
@@ -47,6 +47,10 @@ def golden_refresh(db: str | Path, out: str | Path, size: int = 300, since: str 
     prompt logged without a time counts at the time it was scored). The file goes to people with a
     spreadsheet: ``escape_formulas`` writes a ``'`` before a prompt starting with = + - @, as
     ``queue.export`` does (``novelty golden`` pairs by id; only ``--predict`` reads the text)."""
+    check_argument("out", out, (str, Path), "a file path, or '-' for standard output")  # was: TypeError
+    check_argument("size", size, int, "a whole number such as 300")
+    check_argument("edge_share", edge_share, float, "a share between 0 and 1, such as 0.2")
+    check_argument("seed", seed, int, "a whole number")
     if size < 1 or not 0 <= edge_share <= 1:
         raise InputError("--size must be at least 1 and --edge-share between 0 and 1")
     if seed < 0:

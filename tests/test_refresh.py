@@ -136,3 +136,16 @@ def test_the_golden_sample_warns_of_formula_prompts_and_escapes_them_when_asked(
     rows = read(tmp_path / "b.csv")
     assert [r["text"] for r in rows if r["id"] == "k0"] == ["'=HYPERLINK(\"http://evil\")"]
     assert all(not r["text"].startswith("'") for r in rows if r["id"] != "k0")
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda db, tmp: golden_refresh(db, tmp / "g.csv", size="10"), "size is a whole number"),
+    (lambda db, tmp: golden_refresh(db, tmp / "g.csv", edge_share=None), "edge_share is a share"),
+    (lambda db, tmp: golden_refresh(db, None), "out is a file path"),
+    (lambda db, tmp: __import__("novelty.queue").queue.export(db, 5), "out is a file path"),
+    (lambda db, tmp: __import__("novelty.feedback").feedback.import_feedback(db, [tmp / "l.csv"]),
+     "path is one label file's path"),
+])
+def test_library_callers_passing_the_wrong_kind_get_an_input_error(db, tmp_path, call, message):
+    with pytest.raises(InputError, match=message):  # was: TypeError from inside
+        call(db, tmp_path)
