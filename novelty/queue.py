@@ -215,6 +215,8 @@ def import_labels(db: str | Path, path: str | Path, id_col: str | None = None, l
     """
     check_argument("path", path, (str, Path), "the label file's path (CSV, JSONL or Parquet)")
     path = check_file(path, "the label file inside it")
+    if id_col is not None and not id_col.strip():  # '' fell back to the default silently; --label-col '' is refused
+        raise InputError("--id-col is empty: name the column holding the queue ids (default: id, else prompt_id)")
     labels, skipped = _label_rows(path, id_col, label_col)
     store, unknown = _open(db), []
     try:

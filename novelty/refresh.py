@@ -19,7 +19,7 @@ import numpy as np
 from .errors import InputError, check_argument
 from .logs import open_output, time_bounds
 from .queue import _exported, formula_like
-from .spikes import parse_bound
+from .spikes import parse_range
 from .store import Store, existing_db
 
 COLUMNS = ("id", "text", "label", "prediction", "stratum", "p_value", "ts")
@@ -58,7 +58,7 @@ def golden_refresh(db: str | Path, out: str | Path, size: int = 300, since: str 
     existing_db(db)
     store = Store(db)
     try:
-        rows = _recent(store, parse_bound(since, "--since"), parse_bound(until, "--until"))
+        rows = _recent(store, *parse_range(since, until))  # since after until: 'the range is empty', as clusters says
         logs = store.logged_sources()
     finally:
         store.close()

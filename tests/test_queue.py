@@ -625,3 +625,9 @@ def test_every_result_a_library_call_returns_goes_to_json(tmp_path):
     for result in (AddResult(1, 0, 0, 1), QueueResult(0, 0, 0, 0), StarterResult("m.toml", None, {}),
                    FeedbackImport(**{name: 0 for name in FeedbackImport.__dataclass_fields__} | {"source": "f.csv"})):
         assert _json.loads(_json.dumps(result.to_dict()))  # had no to_dict: 'not JSON serializable'
+
+
+def test_queue_import_refuses_an_empty_id_column_name(db, tmp_path):
+    (tmp_path / "l.csv").write_text("id,label\nx,a\n", encoding="utf-8")
+    out = CliRunner().invoke(app, ["queue", "import", str(tmp_path / "l.csv"), "--db", str(db), "--id-col", ""])
+    assert out.exit_code == 2 and "--id-col is empty" in out.output  # was: the default column, silently

@@ -149,3 +149,8 @@ def test_the_golden_sample_warns_of_formula_prompts_and_escapes_them_when_asked(
 def test_library_callers_passing_the_wrong_kind_get_an_input_error(db, tmp_path, call, message):
     with pytest.raises(InputError, match=message):  # was: TypeError from inside
         call(db, tmp_path)
+
+
+def test_a_golden_range_ending_before_it_starts_is_said_as_empty(db, tmp_path):
+    with pytest.raises(InputError, match="is not before --until .*the range is empty"):  # was: 'no scored prompts'
+        golden_refresh(db, tmp_path / "g.csv", since="2026-03-05", until="2026-03-02")
