@@ -26,9 +26,9 @@ import pandas as pd
 from scipy.stats import chi2_contingency, ks_2samp, wasserstein_distance
 
 from .errors import InputError
-from .logs import (EARLIEST, EPOCH_MS_ABOVE, LATEST, OPEN_QUOTE, csv_table, detect_format, field_separator,
-                   is_number, label_form, numbered_rows, numeric_date_as_iso, open_text, parquet_source, refuse_overwrite,
-                   repeated_columns)
+from .logs import (EARLIEST, EPOCH_MS_ABOVE, LATEST, OPEN_QUOTE, check_file, csv_table, detect_format,
+                   field_separator, is_number, label_form, numbered_rows, numeric_date_as_iso, open_text,
+                   parquet_source, refuse_overwrite, repeated_columns)
 from .stats import benjamini_hochberg, p_text
 
 PROFILE_FORMAT = "novelty-reference-profile/1"
@@ -98,7 +98,7 @@ def read_table(path: str | Path, text_columns: tuple[str, ...] = (), keep_inf: b
     fields than the header, invalid JSON) are set aside: ``set_aside(frame)`` says how many, and why.
     Parquet bytes (a hash, text stored without its UTF-8 annotation) come as text: UTF-8 where they
     decode, else hex."""
-    path = Path(path)
+    path = check_file(Path(path), "a file inside it")  # (detect_format's words are for logs)
     kind = detect_format(path)
     aside: list[tuple[int, str]] = []
     try:

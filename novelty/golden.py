@@ -175,6 +175,9 @@ def _columns(frame: pd.DataFrame, path, id_col: str, label_col: str, pred_col: s
         frame[column] = as_text(frame[column], each=column != id_col)  # '1.0' is class 1 beside a text label
     frame = frame.dropna(subset=[id_col, label_col])  # after as_text: a blank label is no label, not a class ''
     unlabelled = rows - len(frame)
+    if frame.empty:  # was: "no 'id' is in both golden files", though the ids were there
+        raise InputError(f"{path}: none of its {rows:,} rows has both an id ({id_col!r}) and a label ({label_col!r}); "
+                         "is it labelled yet?")
     frame[pred_col] = frame[pred_col].fillna("")
     unique = frame.drop_duplicates(subset=[id_col], keep="last").copy()  # golden() may re-key its ids
     unique.attrs["left_out"] = {"no id or label": unlabelled,

@@ -122,7 +122,7 @@ def skew(offline: str | Path, serving: str | Path, key: str, tolerance: float = 
     shared = len(present["offline"] & present["serving"])  # distinct keys on both sides, repeated ones too
     if not len(both):
         if shared:
-            examples = dict.fromkeys(k for r in repeated.values() for k in r["examples"][:2])  # a key on both sides once
+            examples = dict.fromkeys(k for r in repeated.values() for k in r["examples"][:2])  # each key once
             raise InputError(f"no {key!r} value is in both tables once: the {shared:,} keys they share repeat with "
                              f"different values (e.g. {', '.join(map(repr, examples))})")
         hint = "; ".join(f"{name} keys such as {', '.join(map(repr, u['examples'][:3]))}"

@@ -512,3 +512,10 @@ def test_repeated_keys_are_named_once_in_the_error(tmp_path):
     with pytest.raises(InputError) as error:
         skew(tmp_path / "off.csv", tmp_path / "srv.csv", "k")
     assert str(error.value).count("'x'") == 1
+
+
+def test_a_golden_file_not_labelled_yet_is_said_so(tmp_path):
+    write_csv(tmp_path / "b.csv", ["id", "label", "prediction"], [(i, "a", "a") for i in range(30)])
+    write_csv(tmp_path / "c.csv", ["id", "label", "prediction"], [(i, "", "a") for i in range(30)])
+    with pytest.raises(InputError, match="c.csv: none of its 30 rows has both an id .* is it labelled yet"):
+        golden(tmp_path / "b.csv", tmp_path / "c.csv")
