@@ -135,7 +135,8 @@ def format_drift(window: str, report) -> str:
     head = f"{'All rows' if window == 'all' else 'Window ' + window}: {report.current_rows:,} current rows " \
            f"against {report.reference_rows:,} reference rows"
     width = max([20, *(len(f.feature) for f in report.findings)])  # names in full: two may share 20 letters
-    lines = [head, f"  {'feature':<{width}}  kind         test  p-value   effect   PSI    JS     verdict"]
+    lines = [head] + ([f"  {'feature':<{width}}  kind         test  p-value   effect   PSI    JS     verdict"]
+                      if report.findings else [])  # no empty table over 'not checked: nothing compared'
     for f in report.findings:
         p = p_short(f.p_value, 8)
         effect = (f"{f.effect:7.3f}" if f.effect < 1e3 else f"{f.effect:7.1e}") if f.effect is not None else "      -"

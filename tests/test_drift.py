@@ -530,6 +530,9 @@ def test_drift_with_every_column_ignored_is_not_checked_rather_than_healthy(tmp_
     write_table.to_csv(tmp_path / "r.csv", index=False)
     (_, report), = drift(tmp_path / "r.csv", tmp_path / "r.csv", ignore=["a", "b"])
     assert report.findings == [] and "no feature column to compare" in report.not_checked[0]
+    out = CliRunner().invoke(app, ["drift", str(tmp_path / "r.csv"), str(tmp_path / "r.csv"), "--ignore", "a",
+                                   "--ignore", "b"])
+    assert "not checked: no feature column to compare" in out.output and "verdict" not in out.output
 
 
 @pytest.mark.parametrize("edit, message", [
