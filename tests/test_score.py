@@ -598,3 +598,12 @@ def test_a_complete_file_without_a_final_line_end_is_not_rescored(tmp_path, inde
     score_files([log], index, tmp_path / "m.db")
     again = score_files([log], index, tmp_path / "m.db")
     assert (again.scored, again.skipped) == (0, 2) and len(rows(tmp_path / "m.db")) == 2
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00\x01\x02binary\xff" * 10, "prompt\nhi\n".encode("utf-16")])
+def test_an_unreadable_log_is_refused_before_a_database_is_made(tmp_path, index, content):
+    # was: the database created, with a failed run in it, before the file was found unreadable
+    (tmp_path / "log.jsonl").write_bytes(content)
+    with pytest.raises(InputError):
+        score_files([tmp_path / "log.jsonl"], index, tmp_path / "m.db")
+    assert not (tmp_path / "m.db").exists()

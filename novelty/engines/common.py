@@ -22,8 +22,8 @@ import numpy as np
 from .. import __version__
 from ..errors import DamagedFileError, InputError, NoveltyError, check_argument
 from ..index import SHOWN_NEIGHBORS, PromptIndex, label_text
-from ..logs import (Batch, Columns, MAX_CHARS, as_paths, canonical_id, check_file, ends_open, log_columns,
-                    read_batches, sql_bound)
+from ..logs import (Batch, Columns, MAX_CHARS, as_paths, canonical_id, check_file, detect_format, ends_open,
+                    log_columns, read_batches, sql_bound)
 from ..redact import redact as redact_text
 from ..stats import excess_over_rate  # P(>= novel of total flagged) if all in-distribution
 from ..store import SCORE_COLUMNS, params_json, reject_row, stored_vectors, text_hash, utc_now
@@ -344,8 +344,8 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
     for path in map(Path, as_paths(paths)):  # a file named twice (two spellings, overlapping globs) is read once, as first named
         named.setdefault(path.resolve(), path)
     paths = list(named.values())
-    for path in paths:
-        check_file(path, "the log files inside it")
+    for path in paths:  # empty, binary, UTF-16: said before a database is made and a failed run recorded in it
+        detect_format(check_file(path, "the log files inside it"))
     index = index if isinstance(index, PromptIndex) else PromptIndex.load(index, index_dir)
     scorer = RowScorer(index, alpha)
     sink = open_sink(db, out_parquet)
