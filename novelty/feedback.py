@@ -377,11 +377,11 @@ def _csv_lines(path: Path, sep: str, size: int) -> Iterator[_Chunk]:
             names.append(f"{column}.{seen[column]}" if seen[column] else column)
             seen[column] += 1
         rows, lines, rejects = [], [], []
-        for start, row, first in numbered_rows(source, sep):
+        for start, row, raw in numbered_rows(source, sep):
             if isinstance(row, str):
-                rejects.append(Reject(start, row, first))
+                rejects.append(Reject(start, row, raw))
             elif len(row) > len(header):
-                rejects.append(Reject(start, f"expected {len(header)} fields, got {len(row)}", sep.join(row)))
+                rejects.append(Reject(start, f"expected {len(header)} fields, got {len(row)}", raw))
             else:
                 rows.append(row + [None] * (len(header) - len(row)))
                 lines.append(start)

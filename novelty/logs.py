@@ -408,8 +408,8 @@ def csv_table(lines: Iterable[str], delimiter: str, path: Path | None = None) ->
 
 
 def numbered_rows(source: "_Lines", delimiter: str) -> Iterator[tuple[int, list[str] | str, str]]:
-    """(the line each row starts on, its fields or why it cannot be read, its first line) of ``source``
-    past its header, blank lines left out. A row that runs over several lines with its quoting broken
+    """(the line each row starts on, its fields or why it cannot be read, its text as written: all its
+    lines for a row, the first for one that cannot be read) of ``source`` past its header, blank lines left out. A row that runs over several lines with its quoting broken
     (``_quoted_badly``) is a quote left open: it comes as ``OPEN_QUOTE`` and the lines it swallowed
     are read again, so one stray quote costs one row, not every row after it. A properly quoted line
     break stays in its field, whatever the row's length (its lines are not rows of their own). The
@@ -438,8 +438,10 @@ def numbered_rows(source: "_Lines", delimiter: str) -> Iterator[tuple[int, list[
             yield start, OPEN_QUOTE, first
             source.read_again(source.taken[1:])
             reader = csv.reader(source, delimiter=delimiter)  # from a clean state
-        else:
-            yield start, (f"malformed CSV: {row}" if isinstance(row, csv.Error) else row), first
+        elif isinstance(row, csv.Error):
+            yield start, f"malformed CSV: {row}", first
+        else:  # the row as written, quotes and line breaks kept (rebuilt from its fields, '"x"y,z' read 'xy,z')
+            yield start, row, "".join(source.taken).rstrip("\r\n")
 
 
 def _open_at_the_end(row, line: str, delimiter: str) -> bool:
@@ -476,13 +478,13 @@ def _csv_records(path: Path, columns: Columns, validator: "_Validator") -> Itera
         source = _Lines(fh, 0)
         header, source = csv_table(source, delimiter, path)
         validator.check_header(header)
-        for start, row, first in numbered_rows(source, delimiter):
+        for start, row, raw in numbered_rows(source, delimiter):
             if isinstance(row, str):
-                yield start, Unparsed(row), first
+                yield start, Unparsed(row), raw
             elif len(row) != len(header):
-                yield start, Unparsed(f"expected {len(header)} fields, got {len(row)}"), _csv_line(row, delimiter)
+                yield start, Unparsed(f"expected {len(header)} fields, got {len(row)}"), raw
             else:
-                yield start, dict(zip(header, row)), _csv_line(row, delimiter)
+                yield start, dict(zip(header, row)), raw
 
 
 class _Lines:
@@ -504,12 +506,6 @@ class _Lines:
     def read_again(self, lines: list[str]) -> None:
         self.back.extend(reversed(lines))
         self.number -= len(lines)
-
-
-def _csv_line(row: list[str], delimiter: str) -> str:
-    out = io.StringIO()
-    csv.writer(out, delimiter=delimiter, lineterminator="").writerow(row)
-    return out.getvalue()
 
 
 def parquet_source(path: Path) -> Path | io.BytesIO:

@@ -303,3 +303,11 @@ def test_padded_header_names_are_read_without_their_spaces(tmp_path):
     path.write_text(" prompt , timestamp \nhello there,2026-11-20T10:00:00Z\n", encoding="utf-8")
     batches, rows, rejects = read_all(path)
     assert rows == [(2, "hello there")] and batches[0].times == ["2026-11-20T10:00:00Z"] and not rejects
+
+
+def test_a_rejected_csv_row_keeps_its_text_as_written(tmp_path):
+    # raw was rebuilt from the fields: '"x"y,z' was kept as 'xy,z', a quoted line break without its quotes
+    path = tmp_path / "log.csv"
+    path.write_text('prompt,extra\n"x"y,z,surplus\n"multi\nline",ok,more\nfine,row\n', encoding="utf-8")
+    _, rows, rejects = read_all(path)
+    assert [r.raw for r in rejects] == ['"x"y,z,surplus', '"multi\nline",ok,more'] and rows == [(5, "fine")]
