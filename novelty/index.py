@@ -36,7 +36,7 @@ from . import __version__, ann
 from .adapt import AdaptOptions, calibration_slice, check_adaptable, fine_tune, options_record
 from .embed import DEFAULT_BACKEND, DEFAULT_MODEL, Embedder, load_embedder, model_fingerprint, resolve_model_path
 from .errors import IncompatibleError, IndexFileError, InputError, NoveltyError, check_argument
-from .logs import MAX_CHARS, Columns, Reject, is_blank, is_utf8, read_batches
+from .logs import MAX_CHARS, Columns, Reject, is_blank, is_utf8, label_form, read_batches
 from .scoring import (FOLDS, MAX_CALIBRATION, MIN_CALIBRATION, BaseScorer, Calibration, calibrate,
                       check_reachable, default_scorer, fully_labelled, make_scorer)
 from .store import stored_vectors, utc_now
@@ -68,8 +68,9 @@ class Assessment:
 
 
 def label_text(value) -> str | None:
-    """A training label as stored: text, or None for an unlabelled prompt."""
-    return None if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
+    """A training label as compared and reported: text (normalised as ``logs.label_form``: an index built
+    before labels were, keeps 'cafe\\u0301' in its files), or None for an unlabelled prompt."""
+    return None if value is None or (isinstance(value, float) and np.isnan(value)) else label_form(str(value))
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,7 @@ class PromptIndex:
         return int(self.index.ntotal)
 
     def label_counts(self) -> dict[str, int]:
-        return {str(k): int(v) for k, v in self.prompts["label"].dropna().value_counts().items()}
+        return {str(k): int(v) for k, v in self.prompts["label"].dropna().map(label_text).value_counts().items()}
 
     def vectors(self) -> np.ndarray:
         return self.index.reconstruct_n(0, self.index.ntotal) if self.index.ntotal else \

@@ -724,8 +724,13 @@ def label_form(text: str) -> str:
 
 
 def same_label(a: str | None, b: str | None) -> bool:
-    """Labels equal as written, or as numbers written two ways ('2' and '2.0', ' 2')."""
-    return a == b or (a is not None and b is not None and canonical_id(a) == canonical_id(b))
+    """Labels equal as written, or as numbers written two ways ('2' and '2.0', ' 2'), or as one text
+    typed two ways (a prediction stored before labels were normalised, 'cafe\\u0301', meets 'café').
+
+    >>> same_label("2.0", " 2"), same_label("cafe\\u0301", "caf\\u00e9"), same_label("a", None)
+    (True, True, False)
+    """
+    return a == b or (a is not None and b is not None and canonical_id(label_form(a)) == canonical_id(label_form(b)))
 
 
 def is_blank(text: str) -> bool:

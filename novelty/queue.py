@@ -20,7 +20,7 @@ import numpy as np
 from . import clusters
 from .errors import InputError, check_argument
 from .logs import (OPEN_QUOTE, canonical_id, check_file, csv_table, detect_format, field_separator, is_na_label,
-                   is_stdout, is_utf8, jsonl_lines, label_value, numbered_rows, open_output, open_text,
+                   is_stdout, is_utf8, jsonl_lines, label_form, label_value, numbered_rows, open_output, open_text,
                    parquet_source, refuse_overwrite, sql_bound)
 from .store import Store, existing_db, utc_now
 
@@ -350,7 +350,8 @@ def _apply_labels(store: Store, labels: dict[str, str], unknown: list[str]) -> C
         status, old = stored.get(pid, (None, None))
         if status is None:
             unknown.append(pid)
-        elif old == label and status in ("labelled", "trained"):
+        elif old is not None and label_form(old) == label and status in ("labelled", "trained"):  # (stored before
+            # labels were normalised: 'cafe\u0301' then is 'café' now, no relabel)
             counts["unchanged"] += 1
         else:
             counts["labelled"] += 1

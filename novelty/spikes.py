@@ -24,7 +24,7 @@ import numpy as np
 from scipy.stats import norm
 
 from .errors import InputError
-from .logs import format_bound, sql_bound
+from .logs import format_bound, label_form, sql_bound
 from .stats import (benjamini_hochberg, excess_over_rate, excess_over_reference, excess_tail, goodness_of_fit,
                     tail_weights, wilson_interval)
 from .store import PRUNED_ALPHAS, Store, existing_db, pruned_novel_column, storage_error, utc_now
@@ -543,10 +543,14 @@ def _top_novel(store: Store, window: Window, alpha: float | None = None, limit: 
 
 
 def _labels(store: Store, window: Window, expected: float, alpha: float | None = None) -> dict:
-    rows = list(store.db.execute(
-        f"SELECT predicted_label, COUNT(*), SUM({_novel(alpha)}) FROM scores WHERE ts >= ? AND ts < ? "
-        "AND predicted_label IS NOT NULL GROUP BY predicted_label",
-        [sql_bound(window.window_start), sql_bound(window.window_end)]))
+    grouped: dict[str, list[int]] = {}
+    for label, n, k in store.db.execute(
+            f"SELECT predicted_label, COUNT(*), SUM({_novel(alpha)}) FROM scores WHERE ts >= ? AND ts < ? "
+            "AND predicted_label IS NOT NULL GROUP BY predicted_label",
+            [sql_bound(window.window_start), sql_bound(window.window_end)]):
+        both = grouped.setdefault(label_form(label), [0, 0])  # one label whether scored before labels were
+        both[0], both[1] = both[0] + n, both[1] + k             # normalised ('cafe\u0301') or after ('café')
+    rows = [(label, n, k) for label, (n, k) in grouped.items()]
     if not rows:
         return {"absorbing_labels": [], "label_shift": None,
                 "note": "no predicted labels logged (pass --pred-col to score)"}

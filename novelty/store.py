@@ -37,6 +37,7 @@ import numpy as np
 import sqlite_utils
 
 from .errors import IncompatibleError, InputError, StorageError, check_argument
+from .logs import label_form
 
 SCHEMA_VERSION = 2  # 2: pruned_counts' alpha columns, pruned_feedback, alerted; a database of a newer one is refused
 _IN_CHUNK = 500  # ids per "IN (...)" query, far below SQLite's variable limit
@@ -349,8 +350,10 @@ class Store:
         rows = list(self.db.execute(
             "SELECT label, prompts FROM training_labels WHERE index_checksum = (SELECT index_checksum "
             "FROM runs WHERE status = 'done' ORDER BY run_id DESC LIMIT 1)"))
-        total = sum(n for _, n in rows)
-        return {label: n / total for label, n in rows} if total else {}
+        total, shares = sum(n for _, n in rows), {}
+        for label, n in rows:  # an index built before labels were normalised: 'cafe\u0301' is 'café' now
+            shares[label_form(label)] = shares.get(label_form(label), 0.0) + n / total
+        return shares
 
     def latest_alpha(self) -> float | None:
         row = next(iter(self.db.execute(

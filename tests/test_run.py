@@ -1164,3 +1164,23 @@ def test_a_true_label_typed_another_way_is_the_same_label():
     frame = pd.DataFrame({"id": ["1", "2", "3"], "label": ["cafe\u0301", "card_lost\u200b", "\u200b"]}, dtype=object)
     rows, blank, rejects = _rows(frame, [2, 3, 4], "id", "label", None, "2026-11-20T00:00:00Z")
     assert [label for _, label, _ in rows] == ["caf\u00e9", "card_lost"] and blank == 1 and not rejects
+
+
+def test_predictions_stored_before_labels_were_normalised_meet_the_new_true_labels(tmp_path):
+    # a database scored by an older version holds 'cafe\u0301'; a label imported now is 'café': 0/40 correct
+    from novelty.store import Store
+
+    db = tmp_path / "m.db"
+    store = Store(db)
+    store.bind_model("m", "r", 4)
+    run = store.start_run(alpha=0.05, index_checksum="idx")
+    store.write_chunk([(f"p{i}", run, "s", i, f"2026-11-20T10:{i:02d}:00Z", f"text {i}", f"h{i}", "cafe\u0301",
+                        0.8, 0.2, 0.5, 0, "t", "cafe\u0301", "[]", "now") for i in range(40)], {}, [])
+    store.record_training_labels("idx", {"cafe\u0301": 10, "tea": 10})
+    store.finish_run(run)
+    store.close()
+    (tmp_path / "l.csv").write_text("prompt_id,label\n" + "".join(f"p{i},caf\u00e9\n" for i in range(40)),
+                                    encoding="utf-8")
+    import_feedback(db, tmp_path / "l.csv")
+    assert online_accuracy(db).total.all.correct == 40
+    assert set(Store(db).training_label_shares()) == {"caf\u00e9", "tea"}
