@@ -19,10 +19,15 @@ __all__ = ["NoveltyError", "PromptIndex", "ScoreResult", "score_files", "__versi
 
 
 def __getattr__(name: str):
-    if name not in _LAZY:
-        raise AttributeError(f"module 'novelty' has no attribute {name!r}")
     import importlib
 
+    if name not in _LAZY:  # a submodule (novelty.index, novelty.logs), as the eager imports made them before
+        try:
+            return importlib.import_module(f".{name}", __name__)
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{name}":
+                raise
+            raise AttributeError(f"module 'novelty' has no attribute {name!r}") from None
     value = getattr(importlib.import_module(_LAZY[name], __name__), name)
     globals()[name] = value
     return value

@@ -231,8 +231,8 @@ def _labels(vectors: np.ndarray, min_size: int) -> np.ndarray:
     """HDBSCAN on the distinct vectors (a sample of them past MAX_POINTS); -1 = noise.
 
     Past MAX_POINTS, a text outside the sample joins the cluster of its nearest sampled text when it
-    is no farther from it than that cluster's own members are from theirs (95th percentile); else it
-    stays noise. (Every text went to the nearest centroid: noise vanished into clusters, a centroid
+    is no farther from it than that cluster's members are from their nearest sampled text (95th
+    percentile); else it stays noise. (Every text went to the nearest centroid: noise vanished into clusters, a centroid
     that won no text made an empty cluster with a new id on every run, and sampled members moved.)"""
     from sklearn.cluster import HDBSCAN
 
@@ -263,7 +263,7 @@ def _labels(vectors: np.ndarray, min_size: int) -> np.ndarray:
 
 def _nearest_member(fit: np.ndarray, rest: np.ndarray, fitted: np.ndarray) -> np.ndarray:
     """The cluster of each ``rest`` point's nearest ``fit`` point, when within the reach of that
-    cluster's members (95th percentile of their distance to their own nearest other member); else -1.
+    cluster's members (95th percentile of their distance to their nearest other ``fit`` point); else -1.
 
     >>> fit = np.array([[0, 0], [0, 1], [10, 0], [10, 1], [5, 20]], np.float32)
     >>> _nearest_member(fit, np.array([[0, 0.5], [10, 2], [5, 19], [50, 50]], np.float32), np.array([0, 0, 1, 1, -1]))

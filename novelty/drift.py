@@ -115,6 +115,11 @@ def read_table(path: str | Path, text_columns: tuple[str, ...] = (), keep_inf: b
             frame = _csv_table(path, separator, text_columns, aside)
             if separator == ";":  # a comma-decimal locale's CSV (a TSV's 1,234 is a US thousand)
                 frame = _decimal_commas(frame, text_columns)
+            names = [str(c).strip() for c in frame.columns]  # ' label ': as score and feedback read headers
+            if len(set(names)) < len(names):
+                raise InputError(f"{path}: the header names a column twice once the spaces around the names go "
+                                 f"({', '.join(repr(c) for c in frame.columns)}); keep one of each")
+            frame.columns = names
     except (ValueError, OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read it as a table ({str(exc).strip()})") from None
     if aside:
@@ -442,8 +447,8 @@ def _profile_problem(saved: dict) -> str | None:
     for name, entry in saved["columns"].items():
         if not isinstance(entry, dict) or entry.get("kind") not in {"numeric", "categorical", "time"}:
             return f"column {name!r} is not a profile entry"
-        if not number(entry.get("null_rate")):
-            return f"column {name!r} has no null rate"
+        if not number(entry.get("null_rate")) or not number(entry.get("mode_share")):
+            return f"column {name!r} has no null rate or mode share"
         if entry["kind"] == "numeric" and not (isinstance(entry.get("values"), list)
                                                and all(map(number, entry["values"]))):
             return f"numeric column {name!r} has no list of values"

@@ -360,6 +360,7 @@ def _csv_chunks(path: Path, sep: str, size: int) -> Iterator[_Chunk]:
                 break
             except (pd.errors.ParserError, pd.errors.ParserWarning):
                 raise _Reread from None
+            frame.columns = [str(c).strip() for c in frame.columns]  # ' label ': as the careful reader reads it
             yield _Chunk(frame, list(range(done + 2, done + len(frame) + 2)), [])  # the header is line 1
             done += len(frame)
     with open_text(path) as fh:

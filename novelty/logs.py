@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import itertools
 import json
 import os
 import re
@@ -110,8 +111,9 @@ def read_batches(path: str | Path, columns: Columns, chunk_rows: int = 5000,
     validator = _Validator(str(path), columns, max_chars, too_long, training)
     pending: list[tuple[int, Any, str]] = []
     try:
-        rows = records(path, columns, validator)
-        for record in _with_header(rows, validator) if kind == "jsonl" else rows:
+        if kind == "jsonl" and (keys := _header_keys(path)):
+            validator.check_header(keys)
+        for record in records(path, columns, validator):
             pending.append(record)
             if len(pending) >= chunk_rows:
                 yield validator.batch(pending)
@@ -324,6 +326,10 @@ def _readable(path: Path, where: Callable[[], str] = lambda: ""):
         raise InputError(f"{path}: cut short{where()} ({exc}); complete or replace it and run the same command "
                          "again (rows already stored are not stored twice)") from None
     except (OSError, zlib.error) as exc:
+        if isinstance(exc, gzip.BadGzipFile) and str(exc).startswith("Not a gzipped file"):
+            # bytes after a whole, CRC-checked stream ('Not a gzipped file'): what was read is sound
+            raise InputError(f"{path}: unreadable bytes after its gzip data{where()} ({exc}); the rows before "
+                             "them were read; mend or replace it and run the same command again") from None
         what = "a damaged gzip file" if _gzipped(path) else "could not be read"
         raise DamagedFileError(f"{path}: {what}{where()} ({exc}); nothing read from it was kept. "
                                "Replace it and run the same command again", path) from None
@@ -334,27 +340,19 @@ def open_text(path: Path) -> io.TextIOWrapper:
     return io.TextIOWrapper(_open_bytes(path), encoding="utf-8", errors="surrogateescape", newline="")
 
 
-def _with_header(rows: Iterator[tuple[int, Any, str]], validator: "_Validator") -> Iterator[tuple[int, Any, str]]:
-    """A JSONL log's records, its header checked first: the keys of its first ``HEADER_ROWS`` objects
-    stand for one, whatever --chunk-rows is (rows without a time before the first with one were
-    rejected at the default 5,000 rows a chunk, scored untimed at 5). A break in the file (cut short)
-    comes after the records read before it, as in any other file."""
-    head: list[tuple[int, Any, str]] = []
-    broken = None
+def _header_keys(path: Path) -> dict:
+    """The keys of a JSONL log's first ``HEADER_ROWS`` objects, which stand for its header whatever
+    --chunk-rows is (rows without a time before the first with one were rejected at the default 5,000
+    rows a chunk, scored untimed at 5). Read in a pass of its own, one object at a time: the objects
+    themselves are not held (5,000 rows of 100 KB took 1 GB). A break in the file is the main read's to say."""
+    keys: dict = {}
     try:
-        for record in rows:
-            head.append(record)
-            if len(head) >= HEADER_ROWS:
-                break
-    except InputError as exc:
-        broken = exc
-    keys = dict.fromkeys(key for _, record, _ in head if isinstance(record, dict) for key in record)
-    if keys:
-        validator.check_header(keys)
-    yield from head
-    if broken is not None:
-        raise broken
-    yield from rows
+        for _, record, _ in itertools.islice(jsonl_lines(path), HEADER_ROWS):
+            if isinstance(record, dict):
+                keys.update(dict.fromkeys(record))
+    except InputError:
+        pass
+    return keys
 
 
 def _jsonl_records(path: Path, columns: Columns, validator: "_Validator") -> Iterator[tuple[int, Any, str]]:
@@ -645,6 +643,8 @@ class _Validator:
             value = _cell(record, column)
             if isinstance(value, str) and not is_utf8(value):
                 return f"{column!r} is not valid UTF-8"
+            if isinstance(value, str) and "\x00" in value:
+                return f"{column!r} holds a NUL character (binary data or a damaged line?)"
         return None
 
 

@@ -275,16 +275,16 @@ def _compare(a: pd.Series, b: pd.Series, keys: pd.Index, feature: str, tolerance
 
 
 def _scale(offline: np.ndarray) -> float:
-    """The feature's typical size offline (median of its non-zero magnitudes; 1 when it has none): the
-    floor under which two values count as equal scales with it (a fixed 1e-6 called a feature of size
-    1e-8 doubled 'ok'), and zeros against float noise stay equal.
+    """The feature's typical size offline (median of its non-zero magnitudes), at most 1: the floor under
+    which two values count as equal shrinks with it (a fixed 1e-6 called a feature of size 1e-8 doubled
+    'ok'), and zeros against float noise stay equal.
 
-    >>> _scale(np.array([0, 2e-8, -4e-8, 1e-8])), _scale(np.zeros(2))
-    (2e-08, 1.0)
+    >>> _scale(np.array([0, 2e-8, -4e-8, 1e-8])), _scale(np.zeros(2)), _scale(np.array([2e6, 0]))
+    (2e-08, 1.0, 1.0)
     """
     sizes = np.abs(offline)
     sizes = sizes[np.isfinite(sizes) & (sizes > 0)]
-    return float(np.median(sizes)) if len(sizes) else 1.0
+    return min(1.0, float(np.median(sizes))) if len(sizes) else 1.0  # (never wider: 0 against 0.9 beside 2e6s)
 
 
 def _duration(gap: pd.Timedelta) -> str:

@@ -219,6 +219,8 @@ def test_importing_novelty_loads_nothing_heavy_and_ctrl_c_while_loading_is_exit_
     loaded = subprocess.run([sys.executable, "-c", "import sys, novelty; print(sorted({'numpy', 'pandas', 'faiss'} "
                              "& set(sys.modules)))"], capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == "[]"
+    import novelty
+    assert novelty.index.PromptIndex is novelty.PromptIndex  # submodules as attributes, as before the lazy names
     import types
 
     import novelty.__main__ as entry

@@ -540,6 +540,7 @@ def test_drift_with_every_column_ignored_is_not_checked_rather_than_healthy(tmp_
     (lambda p: p.pop("rows"), "'rows' is not a count"),
     (lambda p: p.__setitem__("rows", "many"), "'rows' is not a count"),
     (lambda p: p["columns"]["a"].__setitem__("values", "x"), "no list of values"),
+    (lambda p: p["columns"]["a"].pop("mode_share"), "no null rate or mode share"),
     (lambda p: p.__setitem__("format", "novelty-profile-999"), "does not read"),
 ])
 def test_an_edited_or_newer_profile_is_refused_with_the_reason(tmp_path, edit, message):

@@ -311,3 +311,25 @@ def test_a_rejected_csv_row_keeps_its_text_as_written(tmp_path):
     path.write_text('prompt,extra\n"x"y,z,surplus\n"multi\nline",ok,more\nfine,row\n', encoding="utf-8")
     _, rows, rejects = read_all(path)
     assert [r.raw for r in rejects] == ['"x"y,z,surplus', '"multi\nline",ok,more'] and rows == [(5, "fine")]
+
+
+def test_the_jsonl_header_pass_holds_no_rows(tmp_path, monkeypatch):
+    # review: the first 5,000 objects were held whole before the first chunk (5,000 rows of 100 KB: 1 GB);
+    # only their keys are kept now, and the first chunk comes after its own rows are read
+    import novelty.logs as logs
+
+    monkeypatch.setattr(logs, "HEADER_ROWS", 3)
+    read = []
+
+    def counted(path, columns, validator):
+        for record in logs.jsonl_lines(path):
+            read.append(record[0])
+            yield record
+
+    monkeypatch.setattr(logs, "_jsonl_records", counted)
+    path = write_jsonl(tmp_path / "l.jsonl", [{"prompt": f"row {i}", **({"timestamp": "2026-11-20"} if i == 2 else {})}
+                                              for i in range(6)])
+    batches = read_batches(path, COLS, chunk_rows=1)
+    first = next(batches)
+    assert read == [1] and first.rejects[0].reason == "no timestamp in 'timestamp'"  # the key met in the first 3
+    assert [line for b in [first, *batches] for line in b.lines] == [3]

@@ -607,3 +607,22 @@ def test_an_unreadable_log_is_refused_before_a_database_is_made(tmp_path, index,
     with pytest.raises(InputError):
         score_files([tmp_path / "log.jsonl"], index, tmp_path / "m.db")
     assert not (tmp_path / "m.db").exists()
+
+
+def test_bytes_after_a_whole_gzip_stream_keep_the_rows_read(tmp_path, index):
+    # review: 'Not a gzipped file' after a CRC-checked stream was called damage, and 3,000 good rows discarded
+    import gzip
+    data = "".join(json.dumps({"prompt": f"send money abroad please {i}"}) + "\n" for i in range(3000)).encode()
+    log = tmp_path / "day.jsonl.gz"
+    log.write_bytes(gzip.compress(data) + b"garbage bytes here")
+    with pytest.raises(InputError, match="unreadable bytes after its gzip data"):
+        score_files([log], index, tmp_path / "m.db")
+    assert len(rows(tmp_path / "m.db")) == 3000
+
+
+def test_a_nul_in_the_id_or_the_predicted_label_sets_the_row_aside(tmp_path, index):
+    log = write_jsonl(tmp_path / "l.jsonl", [{"id": "a\x001", "prompt": "hello there", "pred": "x"},
+                                            {"id": "b", "prompt": "hello again", "pred": "card\x00lost"},
+                                            {"id": "c", "prompt": "fine row", "pred": "x"}])
+    result = score_files([log], index, tmp_path / "m.db", columns=Columns(id="id", label="pred"))
+    assert (result.scored, result.rejected) == (1, 2)

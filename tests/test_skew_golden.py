@@ -519,3 +519,13 @@ def test_a_golden_file_not_labelled_yet_is_said_so(tmp_path):
     write_csv(tmp_path / "c.csv", ["id", "label", "prediction"], [(i, "", "a") for i in range(30)])
     with pytest.raises(InputError, match="c.csv: none of its 30 rows has both an id .* is it labelled yet"):
         golden(tmp_path / "b.csv", tmp_path / "c.csv")
+
+
+def test_zero_against_a_value_is_skew_beside_large_values_and_padded_headers_are_read(tmp_path):
+    # review: the floor scaled up with a feature of size 2e6, so 0 against 0.9 read as equal
+    values = [2e6] * 200 + [0.0] * 100
+    pd.DataFrame({"k": range(300), "a": values}).to_csv(tmp_path / "off.csv", index=False)
+    pd.DataFrame({"k": range(300), "a": [v or 0.9 for v in values]}).to_csv(tmp_path / "srv.csv", index=False)
+    assert skew(tmp_path / "off.csv", tmp_path / "srv.csv", "k").findings[0].mismatches == 100
+    (tmp_path / "g.csv").write_text(" id , label , prediction \n1,a,a\n2,b,a\n", encoding="utf-8")
+    assert golden(tmp_path / "g.csv", tmp_path / "g.csv").paired == 2

@@ -396,9 +396,12 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
                     shown = counts.read
         except BaseException as exc:
             stopped = isinstance(exc, (KeyboardInterrupt, SystemExit))  # Ctrl-C, or kill (SIGTERM) unwinding
-            if isinstance(exc, DamagedFileError) and hasattr(sink, "forget_source"):  # its rows may be garbage
-                sink.forget_source(run_id, str(exc.path))  # (as the rows name it: batch.source)
+            if isinstance(exc, DamagedFileError) and not hasattr(sink, "forget_source"):  # Parquet shards stay
+                exc.args = (str(exc).replace("nothing read from it was kept", "the rows read from it before the "
+                                             "damage showed are in the Parquet output"),)
             with contextlib.suppress(NoveltyError, sqlite3.Error):  # a full disk must not hide the first error
+                if isinstance(exc, DamagedFileError) and hasattr(sink, "forget_source"):  # its rows may be garbage
+                    sink.forget_source(run_id, str(exc.path))  # (as the rows name it: batch.source)
                 stored = sink.run_counts(run_id) if hasattr(sink, "run_counts") else {}  # the tables, not the tally
                 # (rejects stay the tally's: it counts a rerun's rows set aside again, as a finished run does)
                 sink.finish_run(run_id, "interrupted" if stopped else "failed", **{**_run_fields(counts, started),
