@@ -172,8 +172,11 @@ def detect_spikes(db: str | Path, settings: SpikeSettings = SpikeSettings(), sin
         # flagged on every run, a sliding one under a new start each step, an ongoing spike day after day
         raised = list(store.db.execute("SELECT window_start, window_end FROM alerted WHERE window_size = ?",
                                        [settings.key]))
-        new = [i.incident_id for i in incidents
-               if not any(start <= i.window_end and i.window_start <= end for start, end in raised)]
+        earlier = list(store.db.execute(
+            "SELECT window_start, window_end FROM incidents WHERE kind = 'label_bias' AND json_valid(details) "
+            "AND json_extract(details, '$.window_size') = ? AND window_start IS NOT NULL AND window_end IS NOT NULL",
+            [settings.key]))
+        new = _unalerted(incidents, raised, earlier)
         if save:
             _save(store, settings, shown, incidents)
         span = (windows[0].window_start, windows[-1].window_end) if windows else None
@@ -183,6 +186,31 @@ def detect_spikes(db: str | Path, settings: SpikeSettings = SpikeSettings(), sin
         return SpikeReport(str(db), settings.window, alpha, shown, incidents, span, new, notes)
     finally:
         store.close()
+
+
+def _unalerted(incidents: list[Incident], raised: list[tuple], earlier: list[tuple]) -> list[str]:
+    """Ids of the ``incidents`` whose spike no alert was raised for: a run of touching windows (these
+    incidents and those stored, ``earlier``) holding no ``raised`` window. Touching only the raised
+    window itself made every other day of an ongoing spike 'new' (day 3 touches day 2, never alerted).
+
+    >>> day = lambda d: Incident("label_bias", f"2026-03-{d:02d}", f"2026-03-{d + 1:02d}", "high", 0.0)
+    >>> new = _unalerted([day(18), day(25)], [("2026-03-16", "2026-03-17")], [("2026-03-17", "2026-03-18")])
+    >>> new == [day(25).incident_id]  # the 18th continues the spike alerted on the 16th, through the 17th
+    True
+    """
+    spans = sorted([(start, end, None) for start, end in raised + earlier]
+                   + [(i.window_start, i.window_end, i.incident_id) for i in incidents], key=lambda span: span[:2])
+    new, group, group_end, alerted = [], [], None, False
+    for start, end, incident_id in spans + [(None, None, None)]:
+        if start is None or (group_end is not None and start > group_end):  # a gap: the spike before ended
+            new += [] if alerted else [i for i in group if i]
+            group, group_end, alerted = [], None, False
+            if start is None:
+                break
+        group.append(incident_id)
+        group_end = end if group_end is None else max(group_end, end)
+        alerted = alerted or (start, end) in raised and incident_id is None
+    return [i.incident_id for i in incidents if i.incident_id in set(new)]
 
 
 def mark_alerted(db: str | Path, report: SpikeReport) -> None:

@@ -630,3 +630,15 @@ def test_an_upgraded_database_raises_no_old_incident_again_and_a_newer_one_is_re
         conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     with pytest.raises(InputError, match="written by a newer novelty"):
         detect_spikes(db)
+
+
+def test_an_ongoing_spike_alerts_once_under_a_daily_cron(tmp_path):
+    # found by QA: exit 1 on the 16th, 0 on the 17th, 1 on the 18th... (the 18th touched only the
+    # 17th, which no alert was raised for); a spike that ends and a new one later alerts again
+    db = fill(tmp_path / "m.db", [(500, 25, None)] * 10)
+    args = ["spikes", "--db", str(db), "--fail-on", "new-incident"]
+    codes = []
+    for day, novel in enumerate([100, 100, 100, 100, 25, 25, 25, 100], start=11):
+        fill(db, [(500, novel, "b")], start_day=day)
+        codes.append(CliRunner().invoke(app, args).exit_code)
+    assert codes == [1, 0, 0, 0, 0, 0, 0, 1]
