@@ -19,6 +19,11 @@ class InputError(NoveltyError):
     """An input file or option cannot be used as given."""
 
 
+class EmptyFileError(InputError):
+    """An input file of no bytes (or a gzip of none): nothing to read. ``score`` passes over such a log
+    (a day without traffic) among others; a command needing the file's content refuses it."""
+
+
 class MissingColumnError(InputError):
     """A column the command needs is not in the file."""
 

@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import pandas as pd
 
-from .errors import DamagedFileError, InputError, MissingColumnError
+from .errors import DamagedFileError, EmptyFileError, InputError, MissingColumnError
 
 MAX_CHARS = 20_000
 _SNIFF_BYTES = 8192
@@ -187,7 +187,7 @@ def detect_format(path: Path) -> str:
     with _readable(path), _open_bytes(path) as fh:
         head = fh.read(_SNIFF_BYTES)
     if not head:
-        raise InputError(f"{path} is empty: there is nothing to read")
+        raise EmptyFileError(f"{path} is empty: there is nothing to read")
     suffixes = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
     ext = suffixes[-1] if suffixes else ""
     if head.startswith(b"PAR1") or ext in {".parquet", ".pq"}:

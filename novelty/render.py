@@ -39,6 +39,8 @@ def format_score_summary(result) -> str:
              f"when nothing is new; {p_text(result.novel_p_value, 2)})"]
     if result.skipped:
         lines.append(f"  skipped   {result.skipped:,} already scored by an earlier run")
+    if getattr(result, "empty_files", None):
+        lines.append(f"  empty     {len(result.empty_files):,} log(s) with nothing in them, e.g. {result.empty_files[0]}")
     if getattr(result, "expired", 0):
         lines.append(f"  expired   {result.expired:,} logged before the retention cut-off of `novelty prune`: "
                      "not stored again")

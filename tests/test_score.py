@@ -600,7 +600,7 @@ def test_a_complete_file_without_a_final_line_end_is_not_rescored(tmp_path, inde
     assert (again.scored, again.skipped) == (0, 2) and len(rows(tmp_path / "m.db")) == 2
 
 
-@pytest.mark.parametrize("content", [b"", b"\x00\x01\x02binary\xff" * 10, "prompt\nhi\n".encode("utf-16")])
+@pytest.mark.parametrize("content", [b"\x00\x01\x02binary\xff" * 10, "prompt\nhi\n".encode("utf-16")])
 def test_an_unreadable_log_is_refused_before_a_database_is_made(tmp_path, index, content):
     # was: the database created, with a failed run in it, before the file was found unreadable
     (tmp_path / "log.jsonl").write_bytes(content)
@@ -626,3 +626,14 @@ def test_a_nul_in_the_id_or_the_predicted_label_sets_the_row_aside(tmp_path, ind
                                             {"id": "c", "prompt": "fine row", "pred": "x"}])
     result = score_files([log], index, tmp_path / "m.db", columns=Columns(id="id", label="pred"))
     assert (result.scored, result.rejected) == (1, 2)
+
+
+def test_an_empty_log_among_others_is_passed_over_and_said(tmp_path, index):
+    # found by QA: one day without traffic (a file of 0 bytes) stopped a score of 19 logs, nothing stored
+    quiet = tmp_path / "quiet.jsonl"
+    quiet.write_bytes(b"")
+    busy = write_jsonl(tmp_path / "busy.jsonl", [{"prompt": f"hello there {i}"} for i in range(5)])
+    result = score_files([quiet, busy], index, tmp_path / "m.db")
+    assert (result.scored, result.empty_files) == (5, [str(quiet)])
+    from novelty.render import format_score_summary
+    assert "empty     1 log(s) with nothing in them" in format_score_summary(result)

@@ -20,7 +20,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from .. import __version__
-from ..errors import DamagedFileError, InputError, NoveltyError, check_argument
+from ..errors import DamagedFileError, EmptyFileError, InputError, NoveltyError, check_argument
 from ..index import SHOWN_NEIGHBORS, PromptIndex, label_text
 from ..logs import (Batch, Columns, MAX_CHARS, as_paths, canonical_id, check_file, detect_format, ends_open,
                     log_columns, read_batches, sql_bound)
@@ -55,6 +55,7 @@ class ScoreResult:
     reject_reasons: list[dict] = field(default_factory=list)
     engine: str = "local"
     expired: int = 0        # rows logged before the retention cut-off of `prune`: not stored again
+    empty_files: list[str] = field(default_factory=list)  # logs of no bytes (a day without traffic): nothing read
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -344,8 +345,13 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
     for path in map(Path, as_paths(paths)):  # a file named twice (two spellings, overlapping globs) is read once, as first named
         named.setdefault(path.resolve(), path)
     paths = list(named.values())
-    for path in paths:  # empty, binary, UTF-16: said before a database is made and a failed run recorded in it
-        detect_format(check_file(path, "the log files inside it"))
+    empty = []
+    for path in paths:  # binary, UTF-16: said before a database is made and a failed run recorded in it
+        try:
+            detect_format(check_file(path, "the log files inside it"))
+        except EmptyFileError:  # a day without traffic: nothing to read, and no reason to stop the others
+            empty.append(path)
+    paths = [p for p in paths if p not in empty]
     index = index if isinstance(index, PromptIndex) else PromptIndex.load(index, index_dir)
     scorer = RowScorer(index, alpha)
     sink = open_sink(db, out_parquet)
@@ -417,7 +423,7 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
             alpha=scorer.calibration.alpha,
             novel_p_value=excess_over_rate(counts.novel, counts.scored, scorer.calibration.alpha),
             seconds=round(time.perf_counter() - started, 3), top_novel=sink.top_novel(run_id),
-            reject_reasons=counts.reject_reasons(), engine=engine_name)
+            reject_reasons=counts.reject_reasons(), engine=engine_name, empty_files=[str(p) for p in empty])
     finally:
         sink.close()
 
