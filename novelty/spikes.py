@@ -565,8 +565,10 @@ def _first_flagged(window: Window, windows: list[Window]) -> str:
 
 def _top_novel(store: Store, window: Window, alpha: float | None = None, limit: int = 5) -> list[dict]:
     return list(store.db.query(
-        "SELECT text, MIN(similarity) AS similarity, predicted_label, nearest_label FROM scores "
-        f"WHERE {_novel(alpha)} AND ts >= ? AND ts < ? GROUP BY lower(text) ORDER BY similarity LIMIT ?",
+        # the most novel first, as `score` lists them (the least similar is not always), each text's labels
+        # from its most novel row (SQLite takes bare columns from the row of the MAX)
+        "SELECT text, similarity, predicted_label, nearest_label, MAX(novelty) AS novelty FROM scores "
+        f"WHERE {_novel(alpha)} AND ts >= ? AND ts < ? GROUP BY lower(text) ORDER BY novelty DESC, text LIMIT ?",
         [sql_bound(window.window_start), sql_bound(window.window_end), limit]))
 
 

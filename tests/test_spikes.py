@@ -642,3 +642,12 @@ def test_an_ongoing_spike_alerts_once_under_a_daily_cron(tmp_path):
         fill(db, [(500, novel, "b")], start_day=day)
         codes.append(CliRunner().invoke(app, args).exit_code)
     assert codes == [1, 0, 0, 0, 0, 0, 0, 1]
+
+
+def test_an_incidents_examples_are_its_most_novel_prompts(tmp_path):
+    # found by QA: ordered by similarity, the most novel prompt of the day came 4th
+    db = fill(tmp_path / "m.db", [(500, 25, None)] * 10 + [(500, 100, "b")])
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE scores SET novelty = 9.0, similarity = 0.5 WHERE prompt_id = 'd11-7'")
+    incident = detect_spikes(db).incidents[-1]
+    assert incident.details["top_novel"][0]["text"] == "new thing 7"
