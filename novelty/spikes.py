@@ -166,7 +166,12 @@ def detect_spikes(db: str | Path, settings: SpikeSettings = SpikeSettings(), sin
         counts, pruned = _count_windows(store, settings, alpha)
         windows = _test(counts, settings, alpha, decided, in_range)
         shown = [w for w in windows if in_range(w.window_start)]
-        incidents = [_incident(store, w, windows, settings, w.decided or w.window_start in pruned, alpha)
+        # a window that began before prune's cut-off may have lost prompts even when pruned_counts gives its
+        # count back: its examples and labels are read as saved, not from the few rows left (a --retest or a
+        # late log rebuilt them from them: 'no predicted labels logged', other absorbing labels)
+        cutoff = store.meta().get("pruned_before")
+        incidents = [_incident(store, w, windows, settings, w.decided or w.window_start in pruned
+                               or bool(cutoff and w.window_start < cutoff), alpha)
                      for w in shown if w.flagged]
         # new: touching no window an alert was raised for (``mark_alerted``); a window in progress is
         # flagged on every run, a sliding one under a new start each step, an ongoing spike day after day

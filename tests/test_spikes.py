@@ -651,3 +651,20 @@ def test_an_incidents_examples_are_its_most_novel_prompts(tmp_path):
         conn.execute("UPDATE scores SET novelty = 9.0, similarity = 0.5 WHERE prompt_id = 'd11-7'")
     incident = detect_spikes(db).incidents[-1]
     assert incident.details["top_novel"][0]["text"] == "new thing 7"
+
+
+def test_a_retested_window_prune_cut_through_keeps_its_saved_examples_and_labels(tmp_path):
+    # found by QA: pruned_counts gave the count back, so the window did not look pruned and a --retest
+    # (or a late log) rebuilt its examples and labels from the rows left: [], 'no predicted labels logged'
+    from datetime import datetime, timezone
+    from novelty.prune import prune
+
+    db = fill(tmp_path / "m.db", [(500, 25, None)] * 10 + [(500, 150, "b")] + [(500, 25, None)] * 2)
+    before = detect_spikes(db).incidents[0].details
+    assert before["absorbing_labels"] and before["top_novel"]
+    prune(db, "1d", now=datetime(2026, 11, 12, 12, tzinfo=timezone.utc))  # the cut-off falls inside the spike day
+    with sqlite3.connect(db) as conn:  # prune keeps the examples whose prompts stay (their texts are gone)
+        kept = json.loads(conn.execute("SELECT details FROM incidents").fetchone()[0])["top_novel"]
+    after = detect_spikes(db, retest=True).incidents[0].details
+    assert kept and after["top_novel"] == kept
+    assert (after["absorbing_labels"], after["label_shift"]) == (before["absorbing_labels"], before["label_shift"])
