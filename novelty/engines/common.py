@@ -350,6 +350,8 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
         try:
             detect_format(check_file(path, "the log files inside it"))
         except EmptyFileError:  # a day without traffic: nothing to read, and no reason to stop the others
+            if len(paths) == 1 or len(empty) == len(paths) - 1:  # ...but nothing at all to read is an error
+                raise
             empty.append(path)
     paths = [p for p in paths if p not in empty]
     index = index if isinstance(index, PromptIndex) else PromptIndex.load(index, index_dir)
