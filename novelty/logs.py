@@ -126,26 +126,6 @@ def read_batches(path: str | Path, columns: Columns, chunk_rows: int = 5000,
         yield validator.batch(pending)
 
 
-def ends_open(path: str | Path) -> bool:
-    """Whether a plain CSV or JSONL file's last line has no line end: the file may still be written to
-    (a log scored while the service appends), so its last row may be cut mid-text.
-
-    >>> import tempfile; folder = Path(tempfile.mkdtemp())
-    >>> _ = (folder / "a.jsonl").write_text('{"prompt": "hi"}\\n{"prompt": "I lost my ca')
-    >>> ends_open(folder / "a.jsonl"), ends_open(Path(__file__))
-    (True, False)
-    """
-    path = Path(path)
-    if _gzipped(path) or detect_format(path) == "parquet":
-        return False
-    with path.open("rb") as fh:
-        fh.seek(0, os.SEEK_END)
-        if not fh.tell():
-            return False
-        fh.seek(-1, os.SEEK_END)
-        return fh.read(1) not in (b"\n", b"\r")
-
-
 def as_paths(paths) -> list:
     """One path (str or path-like) or several, as a list: a str would otherwise be read as its characters.
 

@@ -368,38 +368,6 @@ class Store:
         """prompt_id -> run_id of those already in ``scores``."""
         return self._scored(prompt_ids, "run_id")
 
-    def reopen(self, source: str, size: int) -> None:
-        """Before ``source`` is read again: when an earlier run read it ending in a line without a line
-        end and the file has changed size since, forget what that run stored from that line (scores,
-        cluster memberships, rejects): the line was cut mid-write ('I lost my ca' stayed beside 'I lost
-        my card please', or a reject beside the row it became), and it is read whole now."""
-        key = f"open_line:{source}"
-        row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
-        if not row:
-            return
-        line, was = (int(v) for v in row[0].split(":"))
-        if size == was:  # unchanged: the line was whole after all (an export without a final line end)
-            return
-
-        def forget() -> None:
-            conn = self.db.conn
-            gone = "(SELECT prompt_id FROM scores WHERE source = ? AND line = ?)"
-            conn.execute(f"DELETE FROM cluster_members WHERE prompt_id IN {gone}", [source, line])
-            conn.execute("DELETE FROM scores WHERE source = ? AND line = ?", [source, line])
-            conn.execute("DELETE FROM rejects WHERE source = ? AND line = ?", [source, line])
-            conn.execute("DELETE FROM meta WHERE key = ?", [key])
-        self.transaction(forget)
-
-    def read_open(self, source: str, line: int | None, size: int) -> None:
-        """Note that ``source`` (``size`` bytes) ended in ``line`` without a line end (None: it ended whole)."""
-        key = f"open_line:{source}"
-        if line is None:
-            self.transaction(lambda: self.db.conn.execute("DELETE FROM meta WHERE key = ?", [key]))
-        else:
-            self.transaction(lambda: self.db.conn.execute(
-                "INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                [key, f"{line}:{size}"]))
-
     def has_untimed(self, source: str) -> bool:
         """Whether ``scores`` holds rows of ``source`` stored without a time."""
         return self.db.execute("SELECT 1 FROM scores WHERE ts IS NULL AND source = ? LIMIT 1", [source]).fetchone() \

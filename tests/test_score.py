@@ -567,31 +567,6 @@ def test_a_damaged_gzip_keeps_nothing_it_read_and_its_replacement_scores_once(tm
     assert result.scored == len(rows(tmp_path / "m.db")) == 3000 and result.rejected == 0
 
 
-def test_a_log_scored_while_its_last_line_is_written_keeps_that_row_once_whole(tmp_path, index):
-    # 'I lost my ca' stayed beside 'I lost my card please'; in JSONL the cut line's 'invalid JSON' reject
-    # stayed beside the row it became
-    db = tmp_path / "m.db"
-    log = tmp_path / "live.csv"
-    log.write_text("timestamp,prompt\n2026-11-25T10:00:00Z,first row\n2026-11-25T10:00:01Z,I lost my ca",
-                   encoding="utf-8")
-    assert score_files([log], index, db).scored == 2
-    assert score_files([log], index, db).scored == 0  # unchanged: nothing again
-    with log.open("a", encoding="utf-8") as fh:
-        fh.write("rd please\n2026-11-25T10:00:02Z,third row\n")
-    score_files([log], index, db)
-    assert [(r["line"], r["text"]) for r in rows(db)] == [(2, "first row"), (3, "I lost my card please"),
-                                                          (4, "third row")]
-    live = tmp_path / "live.jsonl"
-    live.write_text('{"prompt": "hello there"}\n{"prompt": "I lost my ca', encoding="utf-8")
-    assert score_files([live], index, db).rejected == 1
-    with live.open("a", encoding="utf-8") as fh:
-        fh.write('rd please"}\n')
-    score_files([live], index, db)
-    assert [r["text"] for r in rows(db, f"SELECT * FROM scores WHERE source = '{live}' ORDER BY line")] == [
-        "hello there", "I lost my card please"]
-    assert rows(db, f"SELECT * FROM rejects WHERE source = '{live}'") == []
-
-
 def test_a_complete_file_without_a_final_line_end_is_not_rescored(tmp_path, index):
     log = tmp_path / "export.csv"
     log.write_text("prompt\nfirst row\nlast row", encoding="utf-8")

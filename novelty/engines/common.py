@@ -22,8 +22,8 @@ import numpy as np
 from .. import __version__
 from ..errors import DamagedFileError, EmptyFileError, InputError, NoveltyError, check_argument
 from ..index import SHOWN_NEIGHBORS, PromptIndex, label_text
-from ..logs import (Batch, Columns, MAX_CHARS, as_paths, canonical_id, check_file, detect_format, ends_open,
-                    log_columns, read_batches, sql_bound)
+from ..logs import (Batch, Columns, MAX_CHARS, as_paths, canonical_id, check_file, detect_format, log_columns,
+                    read_batches, sql_bound)
 from ..redact import redact as redact_text
 from ..stats import excess_over_rate  # P(>= novel of total flagged) if all in-distribution
 from ..store import SCORE_COLUMNS, params_json, reject_row, stored_vectors, text_hash, utc_now
@@ -381,15 +381,8 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
 
         def prepared() -> Prepared:
             for path in paths:
-                tracked = hasattr(sink, "reopen")  # a log scored while it is written: its last line may be cut
-                if tracked:
-                    sink.reopen(str(path), path.stat().st_size)
-                last = 0
                 for batch in read_batches(path, columns, chunk_rows, max_chars):
-                    last = max([last, *batch.lines, *(r.line for r in batch.rejects)])
                     yield gate.prepare(batch, str(path.resolve()), counts)
-                if tracked:
-                    sink.read_open(str(path), last if last and ends_open(path) else None, path.stat().st_size)
 
         try:
             shown = 0
