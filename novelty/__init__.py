@@ -22,6 +22,8 @@ def __getattr__(name: str):
     import importlib
 
     if name not in _LAZY:  # a submodule (novelty.index, novelty.logs), as the eager imports made them before
+        if not name.isidentifier():
+            raise AttributeError(f"module 'novelty' has no attribute {name!r}")
         try:
             return importlib.import_module(f".{name}", __name__)
         except ModuleNotFoundError as exc:

@@ -178,10 +178,11 @@ def detect_spikes(db: str | Path, settings: SpikeSettings = SpikeSettings(), sin
         raised = list(store.db.execute("SELECT window_start, window_end FROM alerted WHERE window_size = ?",
                                        [settings.key]))
         earlier = list(store.db.execute(
-            "SELECT window_start, window_end FROM incidents WHERE kind = 'label_bias' AND json_valid(details) "
-            "AND json_extract(details, '$.window_size') = ? AND window_start IS NOT NULL AND window_end IS NOT NULL",
-            [settings.key]))
-        new = _unalerted(incidents, raised, earlier)
+            "SELECT window_start, window_end FROM incidents WHERE kind = 'label_bias' AND status = 'open' "
+            "AND json_valid(details) AND json_extract(details, '$.window_size') = ? AND window_start IS NOT NULL "
+            "AND window_end IS NOT NULL", [settings.key]))
+        quiet = {w.window_start for w in shown if not w.flagged}  # withdrawn by this run: no link any more
+        new = _unalerted(incidents, raised, [span for span in earlier if span[0] not in quiet])
         if save:
             _save(store, settings, shown, incidents)
         span = (windows[0].window_start, windows[-1].window_end) if windows else None

@@ -668,3 +668,17 @@ def test_a_retested_window_prune_cut_through_keeps_its_saved_examples_and_labels
     after = detect_spikes(db, retest=True).incidents[0].details
     assert kept and after["top_novel"] == kept
     assert (after["absorbing_labels"], after["label_shift"]) == (before["absorbing_labels"], before["label_shift"])
+
+
+def test_a_withdrawn_incident_links_no_new_spike_to_an_alerted_one(tmp_path):
+    # review: a withdrawn day still joined the 13th to the spike alerted on the 11th: no alert
+    db = fill(tmp_path / "m.db", [(500, 25, None)] * 10 + [(500, 100, "b")])
+    args = ["spikes", "--db", str(db), "--fail-on", "new-incident"]
+    assert CliRunner().invoke(app, args).exit_code == 1
+    fill(db, [(500, 100, "b")], start_day=12)
+    assert CliRunner().invoke(app, args).exit_code == 0  # the spike goes on: no second alert
+    with sqlite3.connect(db) as conn:  # the 12th's prompts were not novel after all (a rescored log)
+        conn.execute("UPDATE scores SET is_novel = 0, p_value = 0.5 WHERE prompt_id LIKE 'd12-%' AND is_novel = 1 "
+                     "AND CAST(substr(prompt_id, 5) AS INTEGER) >= 25")
+    fill(db, [(500, 100, "b")], start_day=13)
+    assert CliRunner().invoke(app, args + ["--retest"]).exit_code == 1
