@@ -356,8 +356,11 @@ class Store:
         return shares
 
     def latest_alpha(self) -> float | None:
+        """The alpha of the latest finished run that stored prompts: a re-run that stored none (every row
+        already scored) with another --alpha changed how every day was counted."""
         row = next(iter(self.db.execute(
-            "SELECT alpha FROM runs WHERE status = 'done' ORDER BY run_id DESC LIMIT 1")), None)
+            "SELECT alpha FROM runs WHERE status = 'done' "
+            "ORDER BY COALESCE(rows_scored, 1) > 0 DESC, run_id DESC LIMIT 1")), None)
         return row[0] if row else None
 
     def run(self, run_id: int) -> dict:

@@ -682,3 +682,13 @@ def test_a_withdrawn_incident_links_no_new_spike_to_an_alerted_one(tmp_path):
                      "AND CAST(substr(prompt_id, 5) AS INTEGER) >= 25")
     fill(db, [(500, 100, "b")], start_day=13)
     assert CliRunner().invoke(app, args + ["--retest"]).exit_code == 1
+
+
+def test_a_rerun_that_stored_nothing_does_not_set_the_alpha_days_are_counted_at(tmp_path):
+    # found by QA: re-running an old file with another --alpha (every row skipped) changed every day's count
+    db = fill(tmp_path / "m.db", [(500, 25, None)] * 5, alpha=0.01)
+    store = Store(db)
+    run = store.start_run(alpha=0.05, status="running")
+    store.finish_run(run, rows_scored=0, rows_skipped=2500)
+    store.close()
+    assert detect_spikes(db).alpha == 0.01
