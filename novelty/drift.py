@@ -28,7 +28,7 @@ from scipy.stats import chi2_contingency, ks_2samp, wasserstein_distance
 from .errors import InputError
 from .logs import (EARLIEST, EPOCH_MS_ABOVE, LATEST, OPEN_QUOTE, check_file, csv_table, detect_format,
                    field_separator, is_number, label_form, numbered_rows, numeric_date_as_iso, open_text,
-                   parquet_source, refuse_overwrite, repeated_columns)
+                   parquet_source, refuse_overwrite, repeated_columns, whole_number)
 from .stats import benjamini_hochberg, p_text
 
 PROFILE_FORMAT = "novelty-reference-profile/1"
@@ -660,22 +660,17 @@ def _one_number_spelling(entry: dict) -> None:
     >>> _one_number_spelling(entry); entry["counts"], entry["mode"]
     ({'1': 5, 'unknown': 1, '007': 1}, '1')
     """
-    if entry.get("kind") != "categorical" or not any(_WHOLE_FLOAT.fullmatch(k) for k in entry.get("counts") or {}):
+    if entry.get("kind") != "categorical" or all(whole_number(k) == k for k in entry.get("counts") or {}):
         return
     counts: dict[str, int] = {}
     for key, n in entry["counts"].items():
-        key = key.split(".")[0] if _WHOLE_FLOAT.fullmatch(key) else key
-        counts[key] = counts.get(key, 0) + n
-    mode = entry.get("mode")
+        counts[whole_number(key)] = counts.get(whole_number(key), 0) + n
     entry["counts"] = counts
-    entry["mode"] = mode.split(".")[0] if isinstance(mode, str) and _WHOLE_FLOAT.fullmatch(mode) else mode
-    if mode is not None and "mode_share" in entry:  # 1.0 and 1 together may be more common than the mode was
+    if entry.get("mode") is not None and "mode_share" in entry:  # 1.0 and 1 together may outnumber the mode
         top = max(counts, key=counts.get)
-        present = sum(counts.values())
-        entry["mode"], entry["mode_share"] = top, counts[top] / present if present else 0.0
-
-
-_WHOLE_FLOAT = re.compile(r"-?\d+\.0+")
+        entry.update(mode=top, mode_share=counts[top] / sum(counts.values()))
+    elif isinstance(entry.get("mode"), str):
+        entry["mode"] = whole_number(entry["mode"])
 
 
 def _as_reference_booleans(ref: dict, cur: dict | None) -> dict | None:

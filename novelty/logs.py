@@ -604,10 +604,9 @@ class _Validator:
             return f"{name!r} is empty" + (" but for invisible characters" if text.strip() else "")
         if len(text) > self.max_chars:
             return f"{name!r} is {len(text):,} characters, over the {self.max_chars:,} limit {self.too_long}"
-        if not is_utf8(text):
-            return f"{name!r} is not valid UTF-8"
-        if "\x00" in text:  # binary data in a text column, or a damaged line
-            return f"{name!r} holds a NUL character (binary data or a damaged line?)"
+        unstorable = _unstorable(name, text)
+        if unstorable:
+            return unstorable
         if self._has("time") and time is None:
             return time_problem(_cell(record, self.columns.time), self.columns.time)
         if self._has("id") and _cell(record, self.columns.id) is None:
@@ -621,11 +620,18 @@ class _Validator:
                 what = "object" if isinstance(record[column], dict) else "list"
                 return f"{column!r} is a JSON {what}, not {'an id' if role == 'id' else 'a label'}"
             value = _cell(record, column)
-            if isinstance(value, str) and not is_utf8(value):
-                return f"{column!r} is not valid UTF-8"
-            if isinstance(value, str) and "\x00" in value:
-                return f"{column!r} holds a NUL character (binary data or a damaged line?)"
+            if isinstance(value, str) and _unstorable(column, value):
+                return _unstorable(column, value)
         return None
+
+
+def _unstorable(column: str, text: str) -> str | None:
+    """Why ``text`` of ``column`` cannot be stored as it is (undecodable bytes, a NUL), or None."""
+    if not is_utf8(text):
+        return f"{column!r} is not valid UTF-8"
+    if "\x00" in text:  # binary data in a text column, or a damaged line
+        return f"{column!r} holds a NUL character (binary data or a damaged line?)"
+    return None
 
 
 def _top(value: Any) -> Any:
@@ -666,9 +672,16 @@ def canonical_id(value: str | None) -> str | None:
     >>> [canonical_id(v) for v in (" 3 ", "12.0", "007.00", "1.5", "a1 ", None)]
     ['3', '12', '007', '1.5', 'a1', None]
     """
-    if value is None:
-        return None
-    text = str(value).strip()
+    return None if value is None else whole_number(str(value).strip())
+
+
+def whole_number(text: str) -> str:
+    """A whole number written as a float without its '.0' ('12.0' is '12', '007.00' '007'); any other
+    text as it is.
+
+    >>> [whole_number(t) for t in ("12.0", "-3.00", "1.5", " 2.0", "a")]
+    ['12', '-3', '1.5', ' 2.0', 'a']
+    """
     return text.split(".")[0] if _WHOLE_FLOAT.fullmatch(text) else text
 
 
@@ -710,7 +723,7 @@ def same_label(a: str | None, b: str | None) -> bool:
     >>> same_label("2.0", " 2"), same_label("cafe\\u0301", "caf\\u00e9"), same_label("a", None)
     (True, True, False)
     """
-    return a == b or (a is not None and b is not None and canonical_id(label_form(a)) == canonical_id(label_form(b)))
+    return a == b or (a is not None and b is not None and label_value(a) == label_value(b))
 
 
 def is_blank(text: str) -> bool:

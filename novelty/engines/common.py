@@ -350,7 +350,7 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
         try:
             detect_format(check_file(path, "the log files inside it"))
         except EmptyFileError:  # a day without traffic: nothing to read, and no reason to stop the others
-            if len(paths) == 1 or len(empty) == len(paths) - 1:  # ...but nothing at all to read is an error
+            if len(empty) == len(paths) - 1:  # ...but the last, after only empty ones: nothing at all to read
                 raise
             empty.append(path)
     paths = [p for p in paths if p not in empty]
