@@ -30,7 +30,7 @@ from .errors import InputError
 from .index import index_dir_default
 from .logs import file_in_the_way, is_stdout, open_output, refuse_overwrite, refuse_replacing, sql_bound
 from .render import CONTROLS, visible_controls
-from .spikes import SpikeSettings, detect_spikes, parse_bound, window_seconds
+from .spikes import SpikeSettings, detect_spikes, parse_bound, saved_spelling, window_seconds
 from .store import Store, existing_db
 from .stats import p_short
 
@@ -129,9 +129,10 @@ def gather(db: str | Path, reference: str | Path | None = None, current: str | P
                          save_windows=writable)  # the page draws the saved windows
     store = Store(db)
     try:
+        size = saved_spelling(store, settings).key  # as spikes saved them: 24h finds the windows of 1d
         if writable:
-            windows = _windows(store, window, since_ts, until_ts)
-            incidents = _incidents(store, window, windows)
+            windows = _windows(store, size, since_ts, until_ts)
+            incidents = _incidents(store, size, windows)
         else:  # a database the user may only read (an archive, a shared copy): as computed, not saved
             windows, incidents = _computed_windows(db, settings, since, until)
         clusters, clusters_total = _clusters(store, since_ts, until_ts) if clusters is None else _found(clusters)
@@ -250,7 +251,7 @@ def _computed_windows(db, settings: SpikeSettings, since: str | None, until: str
     """The windows and open incidents of the range as ``spikes`` computes them, not saved, in the shape
     of the windows and incidents tables' rows."""
     report = detect_spikes(db, settings, since=since, until=until, save=False)
-    windows = [{**asdict(w), "window_size": settings.key, "flagged": bool(w.flagged)} for w in report.windows]
+    windows = [{**asdict(w), "window_size": report.key, "flagged": bool(w.flagged)} for w in report.windows]
     return windows, [{"incident_id": i.incident_id, **asdict(i)} for i in report.incidents]
 
 

@@ -15,7 +15,7 @@ import json
 import math
 import re
 import sqlite3
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import NamedTuple
 from datetime import datetime, timezone
 from pathlib import Path
@@ -55,6 +55,9 @@ class SpikeSettings:
         return f"{self.window}/{self.step}" if self.step else self.window
 
     def __post_init__(self) -> None:
+        for name in ("window", "step"):  # ' 1d' and '1d' are one key
+            if isinstance(getattr(self, name), str):
+                object.__setattr__(self, name, getattr(self, name).strip())
         checks = [(0 < self.fdr < 1, "--fdr is a false-discovery rate between 0 and 1 (e.g. 0.005)", self.fdr),
                   (self.baseline_windows >= 1, "--baseline-windows must be at least 1", self.baseline_windows),
                   (self.min_baseline >= 1, "the minimum baseline must be at least 1 window", self.min_baseline),
@@ -116,9 +119,15 @@ class SpikeReport:
     span: tuple[str, str] | None = None  # first start and last end of all windows, the range aside
     new_incidents: list[str] = field(default_factory=list)  # ids of incidents no alert was raised for yet
     notes: list[str] = field(default_factory=list)  # what the counts rest on that the user should know
+    step: str | None = None  # of sliding windows
+
+    @property
+    def key(self) -> str:
+        """The ``window_size`` its windows and incidents are saved under."""
+        return f"{self.window}/{self.step}" if self.step else self.window
 
     def to_dict(self) -> dict:
-        return {"db": self.db, "window": self.window, "alpha": self.alpha,
+        return {"db": self.db, "window": self.window, "step": self.step, "alpha": self.alpha,
                 "windows": [asdict(w) for w in self.windows],
                 "incidents": [{"incident_id": i.incident_id, **asdict(i)} for i in self.incidents],
                 "new_incidents": self.new_incidents, "notes": self.notes}
@@ -161,6 +170,7 @@ def detect_spikes(db: str | Path, settings: SpikeSettings = SpikeSettings(), sin
 
     store = Store(db)
     try:
+        settings = saved_spelling(store, settings)
         alpha = store.latest_alpha()
         decided = {} if retest else _decided(store, settings, in_range)
         counts, pruned = _count_windows(store, settings, alpha)
@@ -189,7 +199,7 @@ def detect_spikes(db: str | Path, settings: SpikeSettings = SpikeSettings(), sin
         notes = [] if alpha is None or _pruned_novel(alpha) != "novel" or not pruned_any(store) else [
             f"days prune deleted count their novel prompts at the alpha they were scored at: it keeps counts at "
             f"{', '.join(map(str, PRUNED_ALPHAS))}, not at {alpha}"]
-        return SpikeReport(str(db), settings.window, alpha, shown, incidents, span, new, notes)
+        return SpikeReport(str(db), settings.window, alpha, shown, incidents, span, new, notes, settings.step)
     finally:
         store.close()
 
@@ -217,6 +227,30 @@ def _unalerted(incidents: list[Incident], raised: list[tuple], earlier: list[tup
         group_end = end if group_end is None else max(group_end, end)
         alerted = alerted or (start, end) in raised and incident_id is None
     return [i.incident_id for i in incidents if i.incident_id in set(new)]
+
+
+def saved_spelling(store: Store, settings: SpikeSettings) -> SpikeSettings:
+    """``settings`` with the window (and step) spelled as ``store`` saved them first: 24h, 1440m and 1d
+    cut the same windows, so they share saved verdicts, incidents and alerts instead of each spelling
+    testing and alerting on its own (``--window 24h`` after a cron of ``1d`` raised every incident again)."""
+    def seconds(window: str, step: str | None) -> tuple:
+        return window_seconds(window), window_seconds(step) if step else None
+
+    wanted = seconds(settings.window, settings.step)
+    keys = [key for (key,) in store.db.execute(
+        "SELECT window_size FROM windows GROUP BY window_size UNION SELECT window_size FROM alerted "
+        "UNION SELECT json_extract(details, '$.window_size') FROM incidents WHERE kind = 'label_bias' "
+        "AND json_valid(details)") if isinstance(key, str)]
+    if settings.key in keys:
+        return settings
+    for key in sorted(keys):
+        window, _, step = key.partition("/")
+        try:
+            if seconds(window, step or None) == wanted:
+                return replace(settings, window=window, step=step or None)
+        except InputError:  # a key this version cannot read: not ours
+            continue
+    return settings
 
 
 def mark_alerted(db: str | Path, report: SpikeReport) -> None:

@@ -692,3 +692,20 @@ def test_a_rerun_that_stored_nothing_does_not_set_the_alpha_days_are_counted_at(
     store.finish_run(run, rows_scored=0, rows_skipped=2500)
     store.close()
     assert detect_spikes(db).alpha == 0.01
+
+
+def test_equivalent_window_spellings_share_windows_incidents_and_alerts(tmp_path):
+    db = fill(tmp_path / "m.db", [(500, 25, None)] * 10 + [(500, 100, "b")])
+    runner = CliRunner()
+    assert runner.invoke(app, ["spikes", "--db", str(db), "--fail-on", "new-incident"]).exit_code == 1
+    for spelling in ("24h", "1440m", " 1d "):  # was: each spelling its own windows, and the incident new again
+        again = runner.invoke(app, ["spikes", "--db", str(db), "--window", spelling, "--json",
+                                    "--fail-on", "new-incident"])
+        assert again.exit_code == 0, (spelling, again.output)
+        assert json.loads(again.output)["window"] == "1d"
+    sliding = detect_spikes(db, SpikeSettings(window="1d", step="12h"))
+    assert detect_spikes(db, SpikeSettings(window="24h", step="720m")).to_dict()["step"] == "12h"
+    with sqlite3.connect(db) as conn:
+        sizes = {size for (size,) in conn.execute("SELECT DISTINCT window_size FROM windows")}
+        kinds = conn.execute("SELECT COUNT(*) FROM incidents").fetchone()[0]
+    assert sizes == {"1d", "1d/12h"} and kinds == 1 + len(sliding.incidents)
