@@ -44,6 +44,9 @@ def format_score_summary(result) -> str:
     if getattr(result, "expired", 0):
         lines.append(f"  expired   {result.expired:,} logged before the retention cut-off of `novelty prune`: "
                      "not stored again")
+    if getattr(result, "future", 0):
+        lines.append(f"  future    {result.future:,} stamped more than a day from now (latest {result.latest_future}): "
+                     "is the log's time zone or day/month order read right? Stored as stamped")
     listed = sum(r["rows"] for r in result.reject_reasons)
     others = f"; {result.rejected - listed:,} more for other reasons" if result.rejected > listed else ""
     lines.append(f"  rejected  {result.rejected:,}" + (" (see the rejects table): " + "; ".join(

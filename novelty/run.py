@@ -248,6 +248,9 @@ class _Job:
         if present and c["logs.pred_col"] and c["logs.pred_col"] not in present:
             notes.append(f"no {c['logs.pred_col']!r} column (logs.pred_col): the labels absorbing novel prompts "
                          "and online accuracy need the logged prediction")
+        if r.future:
+            notes.append(f"{r.future:,} stamped more than a day from now (latest {r.latest_future}): is "
+                         "logs.time_col's time zone or day/month order read right?")
         if r.rows_read and r.rejected > r.rows_read / 2 and r.rejected < r.rows_read:
             notes.append(f"{r.rejected / r.rows_read:.0%} of rows rejected" + (
                 f", most for: {r.reject_reasons[0]['reason']}" if r.reject_reasons else ""))

@@ -612,3 +612,18 @@ def test_an_empty_log_among_others_is_passed_over_and_said(tmp_path, index):
     assert (result.scored, result.empty_files) == (5, [str(quiet)])
     from novelty.render import format_score_summary
     assert "empty     1 log(s) with nothing in them" in format_score_summary(result)
+
+
+def test_prompts_stamped_days_ahead_are_stored_and_said(tmp_path, index):
+    # a US log read day-first (11-12 as 11 December) lands in windows that have not begun: say so
+    from datetime import datetime, timedelta, timezone
+
+    from novelty.render import format_score_summary
+    now = datetime.now(timezone.utc)
+    stamp = lambda days: (now + timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
+    log = write_jsonl(tmp_path / "day.jsonl", [{"prompt": f"hello there {i}", "timestamp": stamp(d)}
+                                               for i, d in enumerate([-1, 0, 0.5, 3, 9])])
+    result = score_files(log, index, tmp_path / "m.db")
+    assert (result.scored, result.future, result.latest_future) == (5, 2, stamp(9))
+    assert f"future    2 stamped more than a day from now (latest {stamp(9)})" in format_score_summary(result)
+    assert score_files(log, index, tmp_path / "m.db").future == 0  # nothing new stored, nothing said

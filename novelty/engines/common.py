@@ -14,6 +14,7 @@ import sqlite3
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
@@ -31,6 +32,8 @@ from .sinks import open_sink
 
 _IS_NOVEL = SCORE_COLUMNS.index("is_novel")
 _TEXT = SCORE_COLUMNS.index("text")
+_TS = SCORE_COLUMNS.index("ts")
+FUTURE_SLACK = timedelta(days=1)  # a time further ahead than this is no clock skew: a misread zone or date order
 Progress = Callable[[int], None]
 
 
@@ -56,6 +59,8 @@ class ScoreResult:
     engine: str = "local"
     expired: int = 0        # rows logged before the retention cut-off of `prune`: not stored again
     empty_files: list[str] = field(default_factory=list)  # logs of no bytes (a day without traffic): nothing read
+    future: int = 0         # prompts stamped more than a day after the run: stored, and said
+    latest_future: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -69,6 +74,10 @@ class Counts:
     rejected: int = 0
     novel: int = 0
     expired: int = 0  # logged before prune's retention cut-off: not stored again
+    future: int = 0   # stamped more than FUTURE_SLACK after the run began
+    latest_future: str | None = None
+    future_after: str = field(default_factory=lambda: (datetime.now(timezone.utc) + FUTURE_SLACK).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"))
     reasons: Counter = field(default_factory=Counter)
     examples: dict = field(default_factory=dict)  # the first reason of each kind, as written
 
@@ -76,6 +85,10 @@ class Counts:
         self.scored += len(rows)
         self.rejected += len(rejects)
         self.novel += sum(row[_IS_NOVEL] for row in rows)
+        ahead = [row[_TS] for row in rows if row[_TS] and row[_TS] > self.future_after]
+        if ahead:  # a day/month order or a time zone read wrong puts them in windows that have not begun
+            self.future += len(ahead)
+            self.latest_future = max(ahead + [self.latest_future or ""])
         for r in rejects:
             kind = _ID_IN_REASON.sub(lambda m: f"{m.group(1)} ..." if m.group(1) else "...", r["reason"])
             self.reasons[kind] += 1
@@ -418,7 +431,8 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
             alpha=scorer.calibration.alpha,
             novel_p_value=excess_over_rate(counts.novel, counts.scored, scorer.calibration.alpha),
             seconds=round(time.perf_counter() - started, 3), top_novel=sink.top_novel(run_id),
-            reject_reasons=counts.reject_reasons(), engine=engine_name, empty_files=[str(p) for p in empty])
+            reject_reasons=counts.reject_reasons(), engine=engine_name, empty_files=[str(p) for p in empty],
+            future=counts.future, latest_future=counts.latest_future)
     finally:
         sink.close()
 
