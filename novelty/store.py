@@ -327,13 +327,15 @@ class Store:
                                         [run_id]).fetchone()
         return {"rows_scored": scored, "novel": novel}
 
-    def forget_source(self, run_id: int, source: str) -> None:
+    def forget_source(self, run_id: int, source: str) -> int:
         """Delete what run ``run_id`` stored from ``source``: scores and rejects of a damaged file, read
-        before its damage showed (a flipped byte in a gzip decodes into wrong text until the CRC fails)."""
-        def forget() -> None:
-            for table in ("scores", "rejects"):
-                self.db.conn.execute(f"DELETE FROM {table} WHERE run_id = ? AND source = ?", [run_id, source])
-        self.transaction(forget)
+        before its damage showed (a flipped byte in a gzip decodes into wrong text until the CRC fails).
+        Returns the rejects deleted."""
+        def forget() -> int:
+            self.db.conn.execute("DELETE FROM scores WHERE run_id = ? AND source = ?", [run_id, source])
+            return self.db.conn.execute("DELETE FROM rejects WHERE run_id = ? AND source = ?",
+                                        [run_id, source]).rowcount
+        return self.transaction(forget)
 
     def finish_run(self, run_id: int, status: str = "done", **fields) -> None:
         fields = {"finished_at": utc_now(), "status": status, **fields}

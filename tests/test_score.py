@@ -562,6 +562,8 @@ def test_a_damaged_gzip_keeps_nothing_it_read_and_its_replacement_scores_once(tm
     with pytest.raises(InputError, match="damaged gzip file.*nothing read from it was kept"):
         score_files([log], index, tmp_path / "m.db", chunk_rows=500)
     assert rows(tmp_path / "m.db") == [] and rows(tmp_path / "m.db", "SELECT * FROM rejects") == []
+    failed = rows(tmp_path / "m.db", "SELECT status, rows_scored, rows_rejected FROM runs")
+    assert [tuple(r.values()) for r in failed] == [("failed", 0, 0)]  # was: the deleted rejects counted
     log.write_bytes(gzip.compress(data))
     result = score_files([log], index, tmp_path / "m.db", chunk_rows=500)
     assert result.scored == len(rows(tmp_path / "m.db")) == 3000 and result.rejected == 0

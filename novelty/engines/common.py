@@ -415,7 +415,7 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
                                              "damage showed are in the Parquet output"),)
             with contextlib.suppress(NoveltyError, sqlite3.Error):  # a full disk must not hide the first error
                 if isinstance(exc, DamagedFileError) and hasattr(sink, "forget_source"):  # its rows may be garbage
-                    sink.forget_source(run_id, str(exc.path))  # (as the rows name it: batch.source)
+                    counts.rejected -= sink.forget_source(run_id, str(exc.path))  # (as rows name it: batch.source)
                 stored = sink.run_counts(run_id) if hasattr(sink, "run_counts") else {}  # the tables, not the tally
                 # (rejects stay the tally's: it counts a rerun's rows set aside again, as a finished run does)
                 sink.finish_run(run_id, "interrupted" if stopped else "failed", **{**_run_fields(counts, started),
