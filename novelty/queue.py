@@ -174,7 +174,7 @@ def export(db: str | Path, out: str | Path, fmt: str = "chat-jsonl", status: str
         if fmt == "csv":
             writer = csv.writer(fh)
             writer.writerow(["id", "text", "label", "predicted_label"])
-            writer.writerows([r["prompt_id"], _exported(r["text"], escape_formulas), r["label"] or "",
+            writer.writerows([r["prompt_id"], csv_cell(r["text"], escape_formulas), r["label"] or "",
                               r["predicted_label"] or ""] for r in chosen)
         for r in chosen if fmt != "csv" else []:
             record = {"messages": [{"role": "system", "content": system}, {"role": "user", "content": r["text"]},
@@ -186,7 +186,7 @@ def export(db: str | Path, out: str | Path, fmt: str = "chat-jsonl", status: str
     return len(chosen)
 
 
-def _exported(text: str, escape_formulas: bool = False) -> str:
+def csv_cell(text: str, escape_formulas: bool = False) -> str:
     """A prompt as the CSV export writes it: a NUL would make the file binary to every CSV reader,
     `index add` included."""
     return ("'" if escape_formulas and formula_like(text) else "") + text.replace("\x00", "\ufffd")
@@ -375,9 +375,9 @@ def mark_trained(db: str | Path, index: str | Path | None = None, index_dir: str
         held = PromptIndex.load(index, index_dir).prompts
         labels = [None if lab is None else str(lab).strip() for lab in held["label"]]
         by_id = set(zip(held["id"].astype(str), labels))  # the export writes the queue's id as the index's
-        by_text = {(_exported(str(t)).strip(), lab) for t, lab in zip(held["text"], labels)}
+        by_text = {(csv_cell(str(t)).strip(), lab) for t, lab in zip(held["text"], labels)}
         labelled = [r for r in labelled if (r["prompt_id"], str(r["label"]).strip()) in by_id
-                    or (_exported(str(r["text"])).strip(), str(r["label"]).strip()) in by_text]
+                    or (csv_cell(str(r["text"])).strip(), str(r["label"]).strip()) in by_text]
     ids = [r["prompt_id"] for r in labelled]
     _set_status(db, ids, "trained")
     return len(ids)

@@ -18,7 +18,7 @@ import numpy as np
 
 from .errors import InputError, check_argument
 from .logs import open_output, time_bounds
-from .queue import _exported, formula_like
+from .queue import csv_cell, formula_like
 from .spikes import parse_range
 from .store import Store, existing_db
 
@@ -68,7 +68,7 @@ def golden_refresh(db: str | Path, out: str | Path, size: int = 300, since: str 
     with open_output(Path(out), "golden-next.csv", inputs=[db, *logs]) as fh:
         writer = csv.writer(fh)
         writer.writerow(COLUMNS)
-        writer.writerows([r["prompt_id"], _exported(r["text"], escape_formulas), "", r["predicted_label"] or "",
+        writer.writerows([r["prompt_id"], csv_cell(r["text"], escape_formulas), "", r["predicted_label"] or "",
                           r["stratum"], r["p_value"], r["ts"] or ""] for r in picked)
     formulas = sum(formula_like(r["text"]) for r in picked)
     counts: dict[str, int] = {}
