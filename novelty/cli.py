@@ -788,6 +788,9 @@ def clusters_show(
     look_alikes: bool = typer.Option(False, "--look-alikes",
                                      help="List the cluster's look-alikes instead: prompts in no cluster that sit "
                                           "nearer it than the training set, with the label the model gave them."),
+    until: Optional[str] = typer.Option(None, help="Only prompts logged before this date, e.g. 2026-11-25: the "
+                                        "look-alikes a card of `novelty clusters --until` counted. Default: "
+                                        "the group's --until, else all."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """List the prompts of one cluster (similarity = to the nearest training prompt).
@@ -800,7 +803,8 @@ def clusters_show(
     with _user_errors():
         if db is None:
             raise NoveltyError("--db is required: the SQLite file filled by `novelty score`")
-        prompts = cluster_prompts(db, cluster_id, limit, similar=look_alikes)
+        prompts = cluster_prompts(db, cluster_id, limit, similar=look_alikes,
+                                  until=until or ctx.parent.params.get("until"))
     if as_json:
         return _print_json(prompts)
     if not prompts:

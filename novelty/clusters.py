@@ -84,8 +84,10 @@ def find_clusters(db: str | Path, since: str | None = None, until: str | None = 
         store.close()
 
 
-def cluster_prompts(db: str | Path, cluster_id: str, limit: int = 200, similar: bool = False) -> list[dict]:
-    """The prompts of one stored cluster, newest first; ``similar``: its look-alikes instead."""
+def cluster_prompts(db: str | Path, cluster_id: str, limit: int = 200, similar: bool = False,
+                    until: str | None = None) -> list[dict]:
+    """The prompts of one stored cluster, newest first; ``similar``: its look-alikes instead. ``until``:
+    only those before it (as ``find_clusters(until=...)`` counted them on the cluster's card)."""
     check_argument("cluster_id", cluster_id, str, "a cluster id such as 'c0003'")
     check_argument("limit", limit, int, "a whole number such as 200")
     if limit < 1:
@@ -94,6 +96,7 @@ def cluster_prompts(db: str | Path, cluster_id: str, limit: int = 200, similar: 
     # (int: a numpy integer reached SQLite as a blob, 'datatype mismatch')
     existing_db(db)
     cluster_id = cluster_id.strip().lower()  # ids are written c0003: 'C0003' or ' c0003 ' meant it
+    until = parse_range(None, until)[1]
     store = Store(db)
     try:
         if not store.db.execute("SELECT 1 FROM clusters WHERE cluster_id = ?", [cluster_id]).fetchone():
@@ -103,19 +106,20 @@ def cluster_prompts(db: str | Path, cluster_id: str, limit: int = 200, similar: 
                 f"its clusters include {', '.join(ids)} (see `novelty clusters --db {db}`)" if ids
                 else f"run `novelty clusters --db {db}` first"))
         if similar:
-            found = sorted(look_alikes(store, cluster_id), key=lambda r: r["ts"] or "", reverse=True)[:limit]
+            found = sorted(look_alikes(store, cluster_id, until), key=lambda r: r["ts"] or "", reverse=True)[:limit]
             return [{k: r[k] for k in ("prompt_id", "ts", "text", "similarity", "cluster_similarity",
                                        "predicted_label")} for r in found]
         return list(store.db.query(
             f"SELECT s.prompt_id, {_WHEN} AS ts, s.text, s.similarity, s.predicted_label, s.nearest_label "
-            "FROM scores s JOIN cluster_members m USING (prompt_id) WHERE m.cluster_id = ? ORDER BY 2 DESC LIMIT ?",
-            [cluster_id, limit]))
+            "FROM scores s JOIN cluster_members m USING (prompt_id) WHERE m.cluster_id = ? AND "
+            f"({_WHEN} < ? OR ? IS NULL) ORDER BY 2 DESC LIMIT ?", [cluster_id, sql_bound(until), until, limit]))
     finally:
         store.close()
 
 
-def look_alikes(store: Store, cluster: str = "all") -> list[dict]:
-    """Prompts in no cluster, scored since the cluster's first prompt, that sit nearer a prompt of
+def look_alikes(store: Store, cluster: str = "all", until: str | None = None) -> list[dict]:
+    """Prompts in no cluster, scored since the cluster's first prompt (and before ``until``, a canonical
+    time), that sit nearer a prompt of
     the cluster than their nearest training prompt, and nearer it than any other cluster (``all``:
     the look-alikes of every stored cluster).
 
@@ -134,7 +138,7 @@ def look_alikes(store: Store, cluster: str = "all") -> list[dict]:
     usable = [m for m in members if m["text_hash"] in found]
     similar = _nearer(store, np.stack([found[m["text_hash"]] for m in usable]) if usable else None,
                       [m["cluster_id"] for m in usable], {m["prompt_id"] for m in members},
-                      min(stamps) if all(stamps) else None)
+                      min(stamps) if all(stamps) else None, until)
     return similar if cluster == "all" else [r for r in similar if r["cluster_id"] == cluster]
 
 

@@ -139,6 +139,12 @@ def test_clusters_count_their_look_alikes_and_the_labels_they_got(tmp_path):
                                      "--json"])
     assert shown.exit_code == 0, shown.output  # no --until here: the later one is a look-alike too
     assert sorted(p["prompt_id"] for p in json.loads(shown.output)) == ["later", "passed0", "passed1", "passed2"]
+    for args in (["clusters", "show", bitcoin.cluster_id, "--until", "2026-11-25"],  # the card's 3, listed
+                 ["clusters", "--until", "2026-11-25", "show", bitcoin.cluster_id]):
+        bounded = CliRunner().invoke(app, [*args, "--db", str(db), "--look-alikes", "--json"])
+        assert sorted(p["prompt_id"] for p in json.loads(bounded.output)) == ["passed0", "passed1", "passed2"]
+    members = cluster_prompts(db, bitcoin.cluster_id, until="2026-11-24")
+    assert members and {p["ts"][:10] for p in members} == {"2026-11-23"}
 
 
 def test_a_database_from_before_look_alikes_gains_the_columns(tmp_path):
