@@ -16,7 +16,7 @@ from .drift import DriftReport, DriftSettings, drift, ignored
 from .errors import InputError
 from .golden import golden
 from .skew import skew
-from .spikes import SpikeSettings, detect_spikes, parse_range
+from .spikes import SpikeReport, SpikeSettings, detect_spikes, parse_range
 from .stats import p_text
 
 MITIGATIONS = {
@@ -49,6 +49,7 @@ class Diagnosis:
     causes: list[Cause]
     not_checked: list[dict]
     unreadable: list[dict] = field(default_factory=list)  # evidence given that could not be read: its error
+    spikes: SpikeReport | None = field(default=None, repr=False, compare=False)  # the windows judged (drawn by report)
 
     def to_dict(self) -> dict:
         """``not_checked`` and ``unreadable`` entries name their cause as text ('data_drift,
@@ -141,7 +142,7 @@ def diagnose(reference: str | Path | None = None, current: str | Path | None = N
         not_checked += [{"cause": "label_bias", "reason": "no --db of scored prompts given"},
                         {"cause": "offline_online_gap", "reason": "no --db of scored prompts given"}]
     causes.sort(key=lambda c: (-_RANK[c.severity], -c.weight))
-    return Diagnosis(causes, not_checked, unreadable)
+    return Diagnosis(causes, not_checked, unreadable, spikes if db is not None else None)
 
 
 def golden_causes(report) -> list[Cause]:

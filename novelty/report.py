@@ -30,7 +30,7 @@ from .errors import InputError
 from .index import index_dir_default
 from .logs import file_in_the_way, is_stdout, open_output, refuse_overwrite, refuse_replacing, sql_bound
 from .render import CONTROLS, visible_controls
-from .spikes import SpikeSettings, detect_spikes, parse_bound, saved_spelling, window_seconds
+from .spikes import SpikeReport, SpikeSettings, detect_spikes, parse_bound, saved_spelling, window_seconds
 from .store import Store, existing_db
 from .stats import p_short
 
@@ -134,7 +134,8 @@ def gather(db: str | Path, reference: str | Path | None = None, current: str | P
             windows = _windows(store, size, since_ts, until_ts)
             incidents = _incidents(store, size, windows)
         else:  # a database the user may only read (an archive, a shared copy): as computed, not saved
-            windows, incidents = _computed_windows(db, settings, since, until)
+            windows, incidents = _computed_windows(diagnosis.spikes or detect_spikes(
+                db, settings, since=since, until=until, save=False))  # as the diagnosis computed them
         clusters, clusters_total = _clusters(store, since_ts, until_ts) if clusters is None else _found(clusters)
         drift_rows = _drift_rows(drift_report, profiles)
         return ReportData(
@@ -246,11 +247,9 @@ def _writable(db: Path) -> bool:
     return os.access(db, os.W_OK) and os.access(db.resolve().parent, os.W_OK)
 
 
-def _computed_windows(db, settings: SpikeSettings, since: str | None, until: str | None
-                      ) -> tuple[list[dict], list[dict]]:
-    """The windows and open incidents of the range as ``spikes`` computes them, not saved, in the shape
-    of the windows and incidents tables' rows."""
-    report = detect_spikes(db, settings, since=since, until=until, save=False)
+def _computed_windows(report: SpikeReport) -> tuple[list[dict], list[dict]]:
+    """The windows and open incidents of ``report`` (computed, not saved) in the shape of the windows
+    and incidents tables' rows."""
     windows = [{**asdict(w), "window_size": report.key, "flagged": bool(w.flagged)} for w in report.windows]
     return windows, [{"incident_id": i.incident_id, **asdict(i)} for i in report.incidents]
 

@@ -307,7 +307,14 @@ def test_a_database_the_user_may_only_read_still_gets_its_page(report_demo, tmp_
         saved = conn.execute("SELECT COUNT(*) FROM windows").fetchone()[0]
         conn.execute("DELETE FROM windows")  # an archive whose windows were never saved
     monkeypatch.setattr(report_module, "_writable", lambda path: False)  # (the tests run as root)
+    from novelty import diagnose as diagnose_module
+    calls = []
+    counted = lambda *a, **k: calls.append(k) or detect_spikes(*a, **k)  # noqa: E731
+    detect_spikes = diagnose_module.detect_spikes
+    monkeypatch.setattr(diagnose_module, "detect_spikes", counted)
+    monkeypatch.setattr(report_module, "detect_spikes", counted)
     out = write_report(db, tmp_path / "r.html")
+    assert len(calls) == 1  # was: once for the diagnosis, once more for the chart
     page = (tmp_path / "r.html").read_text()
     assert out.out and "label_bias" in page and "No windows" not in page  # was: 'cannot write archive.db'
     bars = re.findall(r'<g><title>(20\d\d-[^<]*)</title>', page)
