@@ -222,6 +222,7 @@ def label_bias_causes(report) -> list[Cause]:
                 f"{p_text(worst.p_value)}); labels absorbing them: {labels}")
     return [Cause("label_bias", None, worst.severity, evidence, MITIGATIONS["label_bias"],
                   weight=_ratio(d), details={"windows": [i.window_start for i in run],
+                                                   "first_flagged": d["first_flagged"],
                                                    "top_novel": [r["text"] for r in d["top_novel"]]})]
 
 

@@ -30,7 +30,7 @@ from .errors import InputError
 from .index import index_dir_default
 from .logs import file_in_the_way, is_stdout, open_output, refuse_overwrite, refuse_replacing, sql_bound
 from .render import CONTROLS, visible_controls
-from .spikes import SpikeReport, SpikeSettings, detect_spikes, parse_bound, saved_spelling, window_seconds
+from .spikes import SpikeReport, SpikeSettings, detect_spikes, parse_bound, window_seconds
 from .store import Store, existing_db
 from .stats import p_short
 
@@ -129,13 +129,10 @@ def gather(db: str | Path, reference: str | Path | None = None, current: str | P
                          save_windows=writable)  # the page draws the saved windows
     store = Store(db)
     try:
-        size = saved_spelling(store, settings).key  # as spikes saved them: 24h finds the windows of 1d
-        if writable:
-            windows = _windows(store, size, since_ts, until_ts)
-            incidents = _incidents(store, size, windows)
-        else:  # a database the user may only read (an archive, a shared copy): as computed, not saved
-            windows, incidents = _computed_windows(diagnosis.spikes or detect_spikes(
-                db, settings, since=since, until=until, save=False))  # as the diagnosis computed them
+        # the windows the diagnosis judged (and saved, when it may): a window --until cuts counts the prompts
+        # before it, as the saved row (the whole window) does not
+        windows, incidents = _computed_windows(diagnosis.spikes or detect_spikes(
+            db, settings, since=since, until=until, save=False))
         clusters, clusters_total = _clusters(store, since_ts, until_ts) if clusters is None else _found(clusters)
         drift_rows = _drift_rows(drift_report, profiles)
         return ReportData(
@@ -195,7 +192,9 @@ def _card(c: Cause, db: str, growing: dict | None, by_start: dict, feature: dict
     card = {"cause": c.cause, "title": CAUSE_TITLES.get(c.cause, c.cause), "feature": c.feature,
             "severity": c.severity, "evidence": c.evidence, "mitigation": c.mitigation, "fact": None,
             "command": None,
-            "examples": c.details.get("top_novel", [])[:3], "since": flagged[0][:10] if flagged else ""}
+            "examples": c.details.get("top_novel", [])[:3],
+            # since the run of flagged windows began, before --since too (the evidence says that date)
+            "since": (c.details.get("first_flagged") or (flagged[0] if flagged else ""))[:10]}
     if c.cause == "label_bias":
         stored = growing and growing.get("saved", True)  # a backfilled date's found clusters are not stored
         target = f"--cluster {growing['cluster_id']}" if stored else "--max-p-value 0.01"
@@ -254,19 +253,6 @@ def _computed_windows(report: SpikeReport) -> tuple[list[dict], list[dict]]:
     return windows, [{"incident_id": i.incident_id, **asdict(i)} for i in report.incidents]
 
 
-def _windows(store: Store, size: str, since: str | None, until: str | None) -> list[dict]:
-    rows = store.db.query("SELECT * FROM windows WHERE window_size = ? AND window_start >= ? AND window_start < ? "
-                          "ORDER BY window_start", [size, since or "", until or "9999"])
-    return [{**w, "flagged": bool(w["flagged"])} for w in rows]
-
-
-def _incidents(store: Store, size: str, windows: list[dict]) -> list[dict]:
-    shown = {w["window_start"] for w in windows}
-    rows = store.db.query("SELECT * FROM incidents WHERE kind = 'label_bias' AND status = 'open' AND "
-                          "json_extract(details, '$.window_size') = ? ORDER BY window_start", [size])
-    return [{**r, "details": json.loads(r["details"] or "{}")} for r in rows if r["window_start"] in shown]
-
-
 def _absorbing(store: Store, windows: list[dict], since: str | None, until: str | None, limit: int = 8) -> dict:
     """Predicted labels by the novel prompts they took in during the latest run of flagged windows,
     against each label's own novel share before it (or over the whole period when nothing is flagged)."""
@@ -276,7 +262,7 @@ def _absorbing(store: Store, windows: list[dict], since: str | None, until: str 
         first = last
         while first > 0 and windows[first - 1]["flagged"]:
             first -= 1
-        start, end = windows[first]["window_start"], windows[last]["window_end"]
+        start, end = windows[first]["window_start"], min(windows[last]["window_end"], until or "9999")
     else:
         start, end = since or "", until or "9999"
     query = ("SELECT predicted_label AS label, COUNT(*) AS prompts, SUM(is_novel) AS novel FROM scores "

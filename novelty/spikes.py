@@ -172,8 +172,14 @@ def detect_spikes(db: str | Path, settings: SpikeSettings = SpikeSettings(), sin
     try:
         settings = saved_spelling(store, settings)
         alpha = store.latest_alpha()
-        decided = {} if retest else _decided(store, settings, in_range)
-        counts, pruned = _count_windows(store, settings, alpha)
+        # --until inside a window, with prompts after it (a backfill, a page 'as it was then'): the window
+        # counts the prompts before it only, and is neither read nor saved as decided (it counted the
+        # whole week, later prompts and examples included, and flagged it)
+        cut = until_ts if until_ts and _logged_since(store, until_ts) else None
+        size = window_seconds(settings.window)
+        whole = lambda start: not cut or _epoch(start) + size <= _moment(cut)  # noqa: E731
+        decided = {} if retest else _decided(store, settings, lambda start: in_range(start) and whole(start))
+        counts, pruned = _count_windows(store, settings, alpha, cut)
         windows = _test(counts, settings, alpha, decided, in_range)
         shown = [w for w in windows if in_range(w.window_start)]
         # a window that began before prune's cut-off may have lost prompts even when pruned_counts gives its
@@ -181,7 +187,7 @@ def detect_spikes(db: str | Path, settings: SpikeSettings = SpikeSettings(), sin
         # late log rebuilt them from them: 'no predicted labels logged', other absorbing labels)
         cutoff = store.meta().get("pruned_before")
         incidents = [_incident(store, w, windows, settings, w.decided or w.window_start in pruned
-                               or bool(cutoff and w.window_start < cutoff), alpha)
+                               or bool(cutoff and w.window_start < cutoff), alpha, cut)
                      for w in shown if w.flagged]
         # new: touching no window an alert was raised for (``mark_alerted``); a window in progress is
         # flagged on every run, a sliding one under a new start each step, an ongoing spike day after day
@@ -193,8 +199,9 @@ def detect_spikes(db: str | Path, settings: SpikeSettings = SpikeSettings(), sin
             "AND window_end IS NOT NULL", [settings.key]))
         quiet = {w.window_start for w in shown if not w.flagged}  # withdrawn by this run: no link any more
         new = _unalerted(incidents, raised, [span for span in earlier if span[0] not in quiet])
-        if save:
-            _save(store, settings, shown, incidents)
+        if save:  # a window --until cut is not saved: its row holds (or will hold) the whole window
+            _save(store, settings, [w for w in shown if whole(w.window_start)],
+                  [i for i in incidents if whole(i.window_start)])
         span = (windows[0].window_start, windows[-1].window_end) if windows else None
         notes = [] if alpha is None or _pruned_novel(alpha) != "novel" or not pruned_any(store) else [
             f"days prune deleted count their novel prompts at the alpha they were scored at: it keeps counts at "
@@ -322,11 +329,18 @@ def pruned_any(store: Store) -> bool:
     return store.db.execute("SELECT 1 FROM pruned_counts LIMIT 1").fetchone() is not None
 
 
-def _count_windows(store: Store, settings: SpikeSettings, alpha: float | None = None
+def _logged_since(store: Store, stamp: str) -> bool:
+    """Whether any prompt (kept, or counted by prune) is logged at or after ``stamp``."""
+    return store.db.execute(
+        "SELECT EXISTS (SELECT 1 FROM scores WHERE ts >= ?) OR EXISTS (SELECT 1 FROM pruned_counts WHERE "
+        "minute * 60 >= ?)", [sql_bound(stamp), _moment(stamp)]).fetchone()[0] == 1
+
+
+def _count_windows(store: Store, settings: SpikeSettings, alpha: float | None = None, cut: str | None = None
                    ) -> tuple[list[tuple[int, int, int, float, float]], set[str]]:
     """(start in epoch seconds, prompts, novel at ``alpha``, sum and sum of squares of the tail
     weights) for every window from the first to the last; and the starts of the windows counted as
-    saved.
+    saved. ``cut``: count only the prompts logged before it (a canonical time).
 
     What ``prune`` deleted counts on from ``pruned_counts``, so pruning old prompts deletes text, not
     history: the listed counts and the baseline of later windows stay the same, and a late log for a
@@ -338,6 +352,8 @@ def _count_windows(store: Store, settings: SpikeSettings, alpha: float | None = 
         raise InputError(f"--step {settings.step} must divide --window {settings.window}")
     offset = _MONDAY if size % (7 * 86400) == 0 and step == size else 0
     bucket = "(CAST(strftime('%s', ts) AS INTEGER) + ?) / ?"
+    before = sql_bound(cut) or "9999"  # ts < before; minute * 60 < end
+    end = _moment(cut) if cut else 2.0 ** 62
     conn = store.db.conn
     began = not conn.in_transaction
     if began:  # one snapshot for the queries: a score run writing meanwhile must not add a bucket between
@@ -348,19 +364,19 @@ def _count_windows(store: Store, settings: SpikeSettings, alpha: float | None = 
         kept_bucket = "(minute * 60 + ?) / ?"
         rows = list(conn.execute(
             f"SELECT bucket, SUM(n), SUM(k) FROM (SELECT {bucket} AS bucket, COUNT(*) AS n, SUM({_novel(alpha)}) AS k "
-            "FROM scores WHERE ts IS NOT NULL GROUP BY bucket UNION ALL "
+            "FROM scores WHERE ts IS NOT NULL AND ts < ? GROUP BY bucket UNION ALL "
             f"SELECT {kept_bucket} AS bucket, SUM(prompts), SUM({_pruned_novel(alpha)}) FROM pruned_counts "
-            "GROUP BY bucket) "
-            "GROUP BY bucket ORDER BY bucket", [offset, step, offset, step]))
+            "WHERE minute * 60 < ? GROUP BY bucket) "
+            "GROUP BY bucket ORDER BY bucket", [offset, step, before, offset, step, end]))
         tail = np.array(list(conn.execute(  # only the prompts in the tail: a small share of the table
-            f"SELECT {bucket}, p_value FROM scores WHERE ts IS NOT NULL AND p_value < ?",
-            [offset, step, settings.tail])), dtype=float).reshape(-1, 2)
+            f"SELECT {bucket}, p_value FROM scores WHERE ts IS NOT NULL AND p_value < ? AND ts < ?",
+            [offset, step, settings.tail, before])), dtype=float).reshape(-1, 2)
         kept_tail = np.array(list(conn.execute(
-            f"SELECT {kept_bucket} AS bucket, SUM(tail_sum), SUM(tail_sum_sq) FROM pruned_counts GROUP BY bucket",
-            [offset, step])), dtype=float).reshape(-1, 3)
-        saved = {_epoch(start): row for start, *row in conn.execute(
+            f"SELECT {kept_bucket} AS bucket, SUM(tail_sum), SUM(tail_sum_sq) FROM pruned_counts "
+            "WHERE minute * 60 < ? GROUP BY bucket", [offset, step, end])), dtype=float).reshape(-1, 3)
+        saved = {_epoch(start): row for start, *row in conn.execute(  # those whole before the cut
             "SELECT window_start, prompts, novel, tail_sum, tail_sum_sq FROM windows "
-            "WHERE window_size = ? AND prompts > 0", [settings.key])}
+            "WHERE window_size = ? AND prompts > 0", [settings.key]) if not cut or _epoch(start) + size <= end}
     except sqlite3.OperationalError as exc:  # a full disk for SQLite's sort files: said, not a traceback
         if "full" not in str(exc).lower():
             raise
@@ -553,7 +569,7 @@ def _cusum_statistic(previous: float, p_value: float, settings: SpikeSettings) -
 
 # -- incidents --------------------------------------------------------------------------------------
 def _incident(store: Store, window: Window, windows: list[Window], settings: SpikeSettings,
-              as_saved: bool = False, alpha: float | None = None) -> Incident:
+              as_saved: bool = False, alpha: float | None = None, cut: str | None = None) -> Incident:
     """The incident of a flagged window. ``as_saved``: a decided window's incident as it was saved, and
     a retested one's examples and labels as saved, since its prompts may be pruned."""
     saved = _saved_incident(store, window, settings) if as_saved else None
@@ -569,7 +585,7 @@ def _incident(store: Store, window: Window, windows: list[Window], settings: Spi
         "baseline": window.baseline, "detectors": list(window.detectors), "q_value": window.q_value,
         "cusum": window.cusum, "first_flagged": _first_flagged(window, windows),
         **({key: saved.details[key] for key in _FROM_PROMPTS if key in saved.details} if saved else
-           {"top_novel": _top_novel(store, window, alpha), **_labels(store, window, expected, alpha)})}
+           {"top_novel": _top_novel(store, window, alpha, cut=cut), **_labels(store, window, expected, alpha, cut)})}
     return Incident("label_bias", window.window_start, window.window_end, severity,
                     window.p_value if window.p_value is not None else 1.0, details)
 
@@ -603,21 +619,23 @@ def _first_flagged(window: Window, windows: list[Window]) -> str:
     return windows[position].window_start
 
 
-def _top_novel(store: Store, window: Window, alpha: float | None = None, limit: int = 5) -> list[dict]:
+def _top_novel(store: Store, window: Window, alpha: float | None = None, limit: int = 5,
+               cut: str | None = None) -> list[dict]:
     return list(store.db.query(
         # the most novel first, as `score` lists them (the least similar is not always), each text's labels
         # from its most novel row (SQLite takes bare columns from the row of the MAX)
         "SELECT text, similarity, predicted_label, nearest_label, MAX(novelty) AS novelty FROM scores "
         f"WHERE {_novel(alpha)} AND ts >= ? AND ts < ? GROUP BY lower(text) ORDER BY novelty DESC, text LIMIT ?",
-        [sql_bound(window.window_start), sql_bound(window.window_end), limit]))
+        [sql_bound(window.window_start), sql_bound(min(window.window_end, cut or "9999")), limit]))
 
 
-def _labels(store: Store, window: Window, expected: float, alpha: float | None = None) -> dict:
+def _labels(store: Store, window: Window, expected: float, alpha: float | None = None,
+            cut: str | None = None) -> dict:
     grouped: dict[str, list[int]] = {}
     for label, n, k in store.db.execute(
             f"SELECT predicted_label, COUNT(*), SUM({_novel(alpha)}) FROM scores WHERE ts >= ? AND ts < ? "
             "AND predicted_label IS NOT NULL GROUP BY predicted_label",
-            [sql_bound(window.window_start), sql_bound(window.window_end)]):
+            [sql_bound(window.window_start), sql_bound(min(window.window_end, cut or "9999"))]):
         both = grouped.setdefault(label_form(label), [0, 0])  # one label whether scored before labels were
         both[0], both[1] = both[0] + n, both[1] + k             # normalised ('cafe\u0301') or after ('café')
     rows = [(label, n, k) for label, (n, k) in grouped.items()]
@@ -680,6 +698,11 @@ _WINDOW_COLUMNS = ("window_size", "window_start", "window_end", "prompts", "nove
 
 def _epoch(iso: str) -> int:
     return int(datetime.strptime(iso, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp())
+
+
+def _moment(stamp: str) -> float:
+    """A canonical time ('...T10:00:00Z', '...T10:00:00.500000Z') in epoch seconds."""
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
 def _iso(epoch: int) -> str:

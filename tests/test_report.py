@@ -20,6 +20,7 @@ from novelty import charts
 from novelty.cli import app
 from novelty.errors import InputError
 from novelty.report import gather, write_report
+from novelty.spikes import SpikeSettings, detect_spikes
 from novelty.store import Store
 
 from conftest import XSS_FEATURE, XSS_IMG, XSS_LABEL, XSS_SCRIPT
@@ -323,3 +324,34 @@ def test_a_database_the_user_may_only_read_still_gets_its_page(report_demo, tmp_
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT COUNT(*) FROM windows").fetchone()[0] == 0  # nothing written
     assert saved
+
+
+def test_until_inside_a_window_counts_only_the_prompts_before_it(report_demo, tmp_path):
+    # found by QA: --window 7d --until 2026-11-21 drew the whole week (7,500 prompts, the topic of the
+    # 22nd) and raised label_bias 'as it was then'; the saved row of the whole week must not change either
+    import shutil
+
+    db = tmp_path / "m.db"
+    shutil.copy(report_demo["db"], db)
+    weekly = SpikeSettings(window="7d")
+    whole = detect_spikes(db, weekly)
+    then = gather(db, window="7d", until="2026-11-21", spike_settings=weekly)
+    assert [(w["window_start"], w["prompts"], w["flagged"]) for w in then.windows] == \
+        [("2026-11-16T00:00:00Z", 4500, False)] and whole.windows[0].prompts == 7500
+    assert "label_bias" not in {c.cause for c in then.diagnosis.causes}
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT prompts FROM windows WHERE window_size = '7d' ORDER BY window_start").fetchall() \
+            == [(w.prompts,) for w in whole.windows]
+    noon = detect_spikes(db, until="2026-11-22T12:00:00Z", save=False)
+    assert noon.windows[-1].window_start == "2026-11-22T00:00:00Z" and 0 < noon.windows[-1].prompts < 1500
+    (cut,) = [i for i in noon.incidents if i.window_start == "2026-11-22T00:00:00Z"]
+    with sqlite3.connect(db) as conn:
+        morning = {t for (t,) in conn.execute("SELECT text FROM scores WHERE ts >= '2026-11-22' AND ts < '2026-11-22T12'")}
+    assert cut.details["top_novel"] and {e["text"] for e in cut.details["top_novel"]} <= morning
+    assert sum(r["prompts"] for r in cut.details["absorbing_labels"]) <= noon.windows[-1].prompts
+
+
+def test_a_card_dates_a_spike_from_its_first_flagged_window_before_since(report_demo):
+    # found by QA: with --since 2026-11-23 the card said 'since 2026-11-23', its evidence '... since 2026-11-22'
+    (card,) = [c for c in gather(report_demo["db"], since="2026-11-23").causes if c["cause"] == "label_bias"]
+    assert card["since"] == "2026-11-22" and "since 2026-11-22" in card["evidence"]
