@@ -31,7 +31,7 @@ from .index import index_dir_default
 from .logs import file_in_the_way, is_stdout, open_output, refuse_overwrite, refuse_replacing, sql_bound
 from .render import CONTROLS, visible_controls
 from .spikes import SpikeReport, SpikeSettings, detect_spikes, parse_bound, window_seconds
-from .store import Store, existing_db
+from .store import Store, existing_db, may_write
 from .stats import p_short
 
 CAUSE_TITLES = {
@@ -122,7 +122,7 @@ def gather(db: str | Path, reference: str | Path | None = None, current: str | P
         except InputError:
             pass  # the diagnosis reads them again and says why they cannot be read; the page still shows the rest
     settings = spike_settings or SpikeSettings(window=window)  # novelty run passes monitor.toml's
-    writable = _writable(Path(db))
+    writable = may_write(Path(db))
     diagnosis = diagnose(reference, current, db, since, ignore, offline, serving, key, golden_baseline,
                          golden_current, spike_settings=settings, drift_report=drift_report, until=until,
                          golden_columns=golden_columns, golden_options=golden_options,
@@ -240,12 +240,6 @@ def _facts(store: Store, since: str | None, until: str | None) -> dict:
 
 
 # -- novel rate over time ------------------------------------------------------------------------------
-def _writable(db: Path) -> bool:
-    """Whether the report may save the windows it draws (the file and its folder, where SQLite puts
-    its -wal file): a database the user may only read was 'cannot write', no page, though diagnose ran."""
-    return os.access(db, os.W_OK) and os.access(db.resolve().parent, os.W_OK)
-
-
 def _computed_windows(report: SpikeReport) -> tuple[list[dict], list[dict]]:
     """The windows and open incidents of ``report`` (computed, not saved) in the shape of the windows
     and incidents tables' rows."""

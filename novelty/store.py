@@ -168,8 +168,12 @@ class Store:
         self.path = Path(path)
         if self.path.exists() and self.path.is_dir():
             raise InputError(f"--db {self.path} is a folder; give a file name such as monitor.db")
+        # a file (or folder) the user may only read, an archive or a shared copy, is opened read-only: SQLite
+        # could not make its -wal file in a folder of its own (no page), and in another's folder it made
+        # -wal and -shm files the owner could then neither write nor delete (their next `spikes` failed)
+        self.read_only = self.path.is_file() and not may_write(self.path)
         try:
-            self.db = sqlite_utils.Database(self.path)
+            self.db = sqlite_utils.Database(_read_only(self.path) if self.read_only else self.path)
             self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             _retry(self._prepare)
         except sqlite3.OperationalError as exc:
@@ -188,6 +192,8 @@ class Store:
             if row and str(row[0]).isdigit() and int(row[0]) > SCHEMA_VERSION:
                 raise InputError(f"{self.path} was written by a newer novelty (schema {row[0]}; this one knows "
                                  f"{SCHEMA_VERSION}): upgrade novelty to use it")
+        if self.read_only:  # read as it is: a writing command says 'cannot write' when it comes to write
+            return
         self.db.enable_wal()
         if "incidents" in tables and "alerted" not in tables:
             self._alerted_from_incidents()
@@ -558,6 +564,20 @@ def _retry(attempt: Callable[[], T]) -> T:
 
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
     return any(word in str(exc).lower() for word in ("locked", "busy"))
+
+
+def may_write(path: Path) -> bool:
+    """Whether this user may write ``path`` and make files beside it (SQLite's -wal and -shm)."""
+    return os.access(path, os.W_OK) and os.access(path.resolve().parent, os.W_OK)
+
+
+def _read_only(path: Path) -> sqlite3.Connection:
+    """A read-only connection that makes no file beside ``path``: immutable while no -wal file says a
+    writer is at work (its -shm is then there to share), else SQLite's read-only mode."""
+    from urllib.parse import quote
+
+    busy = Path(f"{path}-wal").exists()
+    return sqlite3.connect(f"file:{quote(str(path.resolve()))}?{'mode=ro' if busy else 'immutable=1'}", uri=True)
 
 
 def is_read_only(exc: sqlite3.OperationalError) -> bool:

@@ -304,10 +304,15 @@ def test_a_database_the_user_may_only_read_still_gets_its_page(report_demo, tmp_
 
     db = tmp_path / "archive.db"
     shutil.copy(report_demo["db"], db)
-    with sqlite3.connect(db) as conn:
-        saved = conn.execute("SELECT COUNT(*) FROM windows").fetchone()[0]
+    conn = sqlite3.connect(db)
+    saved = conn.execute("SELECT COUNT(*) FROM windows").fetchone()[0]
+    with conn:
         conn.execute("DELETE FROM windows")  # an archive whose windows were never saved
-    monkeypatch.setattr(report_module, "_writable", lambda path: False)  # (the tests run as root)
+    conn.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["archive.db"]
+    from novelty import store as store_module  # (the tests run as root: nothing is refused them)
+    monkeypatch.setattr(store_module, "may_write", lambda path: False)
+    monkeypatch.setattr(report_module, "may_write", lambda path: False)
     from novelty import diagnose as diagnose_module
     calls = []
     counted = lambda *a, **k: calls.append(k) or detect_spikes(*a, **k)  # noqa: E731
@@ -321,6 +326,11 @@ def test_a_database_the_user_may_only_read_still_gets_its_page(report_demo, tmp_
     bars = re.findall(r'<g><title>(20\d\d-[^<]*)</title>', page)
     assert bars and bars == re.findall(r'<g><title>(20\d\d-[^<]*)</title>', report_demo["report"].read_text())
     # (the rate chart as computed, bar for bar the saved page's)
+    # nothing beside it: SQLite made -wal and -shm files its owner could then neither write nor delete
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["archive.db", "r.html"]
+    spikes = CliRunner().invoke(app, ["spikes", "--db", str(db)])
+    assert spikes.exit_code == 2 and "cannot write" in spikes.output, spikes.output
+    monkeypatch.undo()
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT COUNT(*) FROM windows").fetchone()[0] == 0  # nothing written
     assert saved
