@@ -30,6 +30,17 @@ def nice_ticks(top: float, count: int = 4) -> list[float]:
     return [round(i * step, 10) for i in range(int(math.ceil(top / step - 1e-9)) + 1)]
 
 
+def percent_labels(ticks: list[float]) -> list[str]:
+    """The ticks as percentages with as few decimals as show each exactly (a 2.5 % step was labelled
+    0% 2% 5% 8% 10%).
+
+    >>> percent_labels([0.0, 0.025, 0.05, 0.075, 0.1]), percent_labels([0.0, 0.1, 0.2])
+    (['0.0%', '2.5%', '5.0%', '7.5%', '10.0%'], ['0%', '10%', '20%'])
+    """
+    digits = next((d for d in range(4) if all(abs(round(t * 100, d) - t * 100) < 1e-9 for t in ticks)), 4)
+    return [f"{t:.{digits}%}" for t in ticks]
+
+
 def _frame(y_top: float) -> tuple[float, float, float, callable]:
     plot_w = WIDTH - PAD["left"] - PAD["right"]
     plot_h = HEIGHT - PAD["top"] - PAD["bottom"]
@@ -65,7 +76,7 @@ def rate_chart(windows: list[dict]) -> dict | None:
                 for i in range(0, len(windows), step)]
     return {"width": WIDTH, "height": HEIGHT, "base": base, "left": PAD["left"], "right": WIDTH - PAD["right"],
             "top": PAD["top"], "bars": bars, "expected": " ".join(expected), "bands": bands,
-            "y_ticks": [{"y": y(t), "text": f"{t:.0%}" if ticks[-1] >= 0.05 else f"{t:.1%}"} for t in ticks],
+            "y_ticks": [{"y": y(t), "text": text} for t, text in zip(ticks, percent_labels(ticks))],
             "x_labels": x_labels}
 
 
@@ -96,7 +107,7 @@ def histogram_chart(series: dict[str, np.ndarray], threshold: float | None, bins
             "top": PAD["top"], "paths": paths,
             "threshold": {"x": x(threshold), "value": threshold} if threshold is not None
             and np.isfinite(threshold) else None,
-            "y_ticks": [{"y": y(t), "text": f"{t:.0%}" if ticks[-1] >= 0.05 else f"{t:.1%}"} for t in ticks],
+            "y_ticks": [{"y": y(t), "text": text} for t, text in zip(ticks, percent_labels(ticks))],
             "x_labels": [{"x": x(t), "text": f"{t:.2f}"} for t in x_ticks]}
 
 
