@@ -146,11 +146,14 @@ _STAGE_LABEL = ("INSERT INTO staging.labels VALUES (?,?,?,0) ON CONFLICT(prompt_
                 "rtrim(excluded.labelled_at, 'Z') = rtrim(labels.labelled_at, 'Z')) END, "  # a newer label settles it
                 f"label = CASE WHEN {_NEWER} THEN excluded.label ELSE labels.label END, "
                 f"labelled_at = CASE WHEN {_NEWER} THEN excluded.labelled_at ELSE labels.labelled_at END")
-# a stored label newer than the file's is kept ('stale'); the rest is new, unchanged or changed
+# a stored label newer than the file's is kept ('stale'); the rest is new, unchanged or changed. Labels of
+# one time (two files written in the same second, timed by their mtime) go by the file's path, the later
+# name winning (2026-11-21.csv over 2026-11-20.csv): a rerun of the older file undid the newer's fixes
 _COMPARED = """
 WITH compared AS (
     SELECT s.prompt_id, s.label, s.labelled_at, f.prompt_id IS NULL AS new,
-           coalesce(f.labelled_at, '') != '' AND rtrim(s.labelled_at, 'Z') < rtrim(f.labelled_at, 'Z') AS stale,
+           coalesce(f.labelled_at, '') != '' AND (rtrim(s.labelled_at, 'Z') < rtrim(f.labelled_at, 'Z')
+           OR (rtrim(s.labelled_at, 'Z') = rtrim(f.labelled_at, 'Z') AND :source < coalesce(f.source, ''))) AS stale,
            f.label = s.label AS same
     FROM staging.labels s LEFT JOIN main.feedback f USING (prompt_id))
 """

@@ -18,7 +18,7 @@ import sqlite3
 import sys
 import traceback
 from contextlib import closing, contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date as Date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Iterator
@@ -317,6 +317,14 @@ class _Job:
         return f"golden.id_col, golden.label_col, golden.pred_col in {self.cfg.source}"
 
     def feedback(self) -> Step:
+        """The labels' step; a file that is there but cannot be used (a column not found, not a table)
+        fails it, after the others were imported and judged: the run said 'No alert' and exit 0 while
+        `novelty feedback` on the same files exits 2. An empty file (labels not in yet) is only said."""
+        step = self._feedback()
+        broken = [u for u in step.facts.get("unreadable", []) if not _empty(Path(u["source"]))]
+        return replace(step, status="failed") if broken and step.status != "failed" else step
+
+    def _feedback(self) -> Step:
         from .feedback import import_files, novel_error_share, offline_online_gap, online_accuracy, record_gap
 
         if not self.has_scores():

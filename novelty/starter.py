@@ -118,8 +118,9 @@ def _relative_to(folder: Path, settings: dict[str, Any]) -> dict[str, Any]:
     from .index import index_dir_default
 
     out = dict(settings)
-    if "index.dir" not in out and not (folder / index_dir_default()).is_dir() and index_dir_default().is_dir():
-        out["index.dir"] = str(index_dir_default())
+    default = index_dir_default()  # an absolute NOVELTY_INDEX_DIR is no ./indexes beside the config: written
+    if "index.dir" not in out and default.is_dir() and (default.is_absolute() or not (folder / default).is_dir()):
+        out["index.dir"] = str(default)
     for key in PATH_SETTINGS:
         value = out.get(key)
         if not isinstance(value, str) or not value or Path(value).expanduser().is_absolute():
@@ -283,7 +284,16 @@ def _sniff_feedback(path: Path) -> tuple[dict[str, str], list[str]]:
         else:
             notes.append(f"no {key.split('_')[0].split('.')[1]} column of {path.name} told by its name "
                          f"(columns: {', '.join(columns)}); set {key}")
+    # optional: when each label was given, so the newest wins (without it, the file's mtime, which files
+    # written in the same second share); not a prompt's own time, which says nothing of its label
+    stamped = next((c for n in _LABELLED_AT for c in columns if c.lower() == n), None)
+    if stamped is not None:
+        found["feedback.time_col"] = stamped
     return found, notes
+
+
+_LABELLED_AT = ("labelled_at", "labeled_at", "label_time", "labelled_time", "labeled_time", "annotated_at",
+                "reviewed_at", "corrected_at")
 
 
 def _a_time(value) -> bool:

@@ -247,6 +247,13 @@ def test_one_unreadable_feedback_file_leaves_out_only_itself(monitor, tmp_path):
     assert feedback.status == "ran" and "significant gap" in feedback.reason, feedback
     assert "1 feedback file(s) left out" in feedback.reason and "is empty" in feedback.reason
     assert [f["source"] for f in feedback.facts["unreadable"]] == [str(tmp_path / "labels" / "2026-11-25-0empty.csv")]
+    assert late.exit_code == 1  # an empty file is labels not in yet: said, no failure
+    # a file that is there but cannot be used fails the step, after the others were judged (found by QA: exit 0)
+    write_csv(tmp_path / "labels" / "2026-11-25-late.csv", ["request_id", "true_intent"], [["r1", "card_lost"]])
+    again = run_monitor(config, "2026-11-25")
+    feedback = next(s for s in again.steps if s.name == "feedback")
+    assert feedback.status == "failed" and "significant gap" in feedback.reason and "2 feedback file(s) left out" \
+        in feedback.reason and again.exit_code == 2
     # the CLI imports the readable files, says which were not, and exits 2
     db = tmp_path / "cli.db"
     typo = CliRunner().invoke(app, ["feedback", str(tmp_path / "labels" / "2026-11-25.csv"), "--db", str(db)])
@@ -388,6 +395,10 @@ def test_init_checks_what_run_would_refuse_and_sniffs_the_feedback_file(tmp_path
     assert "is not an .html file" in out.output
     cfg = load_config(tmp_path / "m.toml")
     assert (cfg["feedback.id_col"], cfg["feedback.label_col"]) == ("request_id", "true_intent")  # was prompt_id, label
+    assert cfg["feedback.time_col"] == ""  # none told by its name; a prompt's own timestamp would not do
+    from novelty.starter import _sniff_feedback
+    stamped = write_csv(tmp_path / "stamped.csv", ["prompt_id", "label", "timestamp", "Labelled_At"], [["r1", "a", "x", "y"]])
+    assert _sniff_feedback(stamped)[0]["feedback.time_col"] == "Labelled_At"  # was never set: mtimes tie
     (tmp_path / "labels" / "2026-11-26.csv").write_text("")  # today's labels not in yet
     out = CliRunner().invoke(app, base + ["--feedback", str(tmp_path / "labels" / "{date}.csv"), "--force"])
     assert out.exit_code == 0 and "no columns could be read from 2026-11-26.csv" in out.output  # was: csv.Error
@@ -447,6 +458,14 @@ def test_feedback_late_partial_and_repeated(tmp_path, index):
                        (ids[2], "card_lost", "2026-11-26T09:00:00Z"), (ids[2], rows[2]["topic"], "2026-11-27T00:00:00Z")])
     got = import_feedback(db, fixes, time_col="at")
     assert (got.changed, got.stale, got.unchanged) == (1, 1, 1)
+    # two files of one time (written in the same second): the later name wins, whichever ran last (found by QA:
+    # a rerun of the older date's file undid the newer's corrections)
+    older, newer = (write_csv(tmp_path / f"2026-11-2{d}.csv", ["prompt_id", "label", "at"],
+                              [(ids[3], label, "2026-11-28T09:00:00Z")]) for d, label in ((5, "pin"), (6, "card_lost")))
+    for order in ([older, newer, older], [newer, older]):
+        assert [import_feedback(db, f, time_col="at").changed for f in order][-1] == 0
+        assert sqlite3.connect(db).execute("SELECT label FROM feedback WHERE prompt_id = ?", [ids[3]]).fetchone() \
+            == ("card_lost",)
     report = online_accuracy(db)
     assert report.total.all.labelled == 60 and report.unmatched == 1
     assert report.total.novel.accuracy is not None and report.total.novel.accuracy < report.total.known.accuracy
@@ -1184,3 +1203,14 @@ def test_predictions_stored_before_labels_were_normalised_meet_the_new_true_labe
     import_feedback(db, tmp_path / "l.csv")
     assert online_accuracy(db).total.all.correct == 40
     assert set(Store(db).training_label_shares()) == {"caf\u00e9", "tea"}
+
+
+def test_init_writes_an_absolute_novelty_index_dir_into_the_config(tmp_path, monkeypatch, index):
+    # found by QA: folder / an absolute path is that path, so it "was" beside the config and not written;
+    # the first run then looked in ./indexes beside the config: 'no index'
+    monkeypatch.setenv("NOVELTY_INDEX_DIR", str(tmp_path / "indexes"))
+    (tmp_path / "ops").mkdir()
+    out = CliRunner().invoke(app, ["init", "--index", "bot", "--logs", "logs/{date}.jsonl",
+                                   "-o", str(tmp_path / "ops" / "m.toml")])
+    assert out.exit_code == 0 and "Check: no index" not in out.output, out.output
+    assert load_config(tmp_path / "ops" / "m.toml").path("index.dir") == tmp_path / "indexes"
