@@ -65,6 +65,14 @@ class RunSummary:
                 "diagnosis": self.diagnosis.to_dict() if self.diagnosis else None}
 
 
+def _half_pair(first: str, a, second: str, b, purpose: str) -> str:
+    """Why a step of two settings was skipped: neither set, or which one is missing."""
+    if a is None and b is None:
+        return f"{first} and {second} not configured"
+    missing, given = (second, first) if a is not None else (first, second)
+    return f"{missing} is not set ({given} is): set both {purpose}"
+
+
 def default_date() -> Date:
     """Yesterday (UTC): a morning run scores the day that just ended."""
     return datetime.now(timezone.utc).date() - timedelta(days=1)
@@ -281,7 +289,8 @@ class _Job:
 
         reference, current = self.cfg.path("drift.reference"), self.cfg.path("drift.current", self.day)
         if reference is None or current is None:
-            return Step("drift", "skipped", "drift.reference and drift.current not configured")
+            return Step("drift", "skipped", _half_pair("drift.reference", reference, "drift.current", current,
+                                                       "to compare the day's features with the reference"))
         for path in (reference, current):
             if not path.is_file():
                 return Step("drift", "skipped", f"no feature table at {path}")
@@ -306,8 +315,12 @@ class _Job:
             self.golden_accuracy = (self.cfg["golden.accuracy"], self.cfg["golden.items"])
             return Step("golden", "ran", f"golden-set accuracy {self.golden_accuracy[0]:.1%} as recorded in the "
                         "config", {"current": self.golden_accuracy[0], "items": self.golden_accuracy[1]})
+        if baseline and current:
+            return Step("golden", "skipped", "golden files not found: " + ", ".join(
+                str(p) for p in (baseline, current) if not p.is_file()))
         if baseline or current:
-            return Step("golden", "skipped", f"golden files not found ({baseline}, {current})")
+            return Step("golden", "skipped", _half_pair("golden.baseline", baseline, "golden.current", current,
+                                                        "to compare the golden set with its launch run"))
         return Step("golden", "skipped", "golden.baseline / golden.current or golden.accuracy not configured")
 
     def golden_columns(self) -> tuple[str, str, str]:

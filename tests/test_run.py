@@ -1214,3 +1214,18 @@ def test_init_writes_an_absolute_novelty_index_dir_into_the_config(tmp_path, mon
                                    "-o", str(tmp_path / "ops" / "m.toml")])
     assert out.exit_code == 0 and "Check: no index" not in out.output, out.output
     assert load_config(tmp_path / "ops" / "m.toml").path("index.dir") == tmp_path / "indexes"
+
+
+def test_a_step_set_up_halfway_names_the_setting_missing(monitor, tmp_path):
+    # found by QA: 'drift.reference and drift.current not configured' with the reference set; golden
+    # 'files not found (launch.csv, None)' with the baseline there
+    (tmp_path / "launch.csv").write_text("id,label,prediction\n1,a,a\n")
+    config = load_config(monitor, {"drift.reference": "launch.csv", "golden.baseline": "launch.csv",
+                                   "golden.accuracy": 0.0})
+    steps = {s.name: s for s in run_monitor(config, "2026-11-18").steps}
+    assert steps["drift"].reason.startswith("drift.current is not set (drift.reference is)")
+    assert steps["golden"].reason.startswith("golden.current is not set (golden.baseline is)")
+    config = load_config(monitor, {"golden.baseline": "launch.csv", "golden.current": "later.csv",
+                                   "golden.accuracy": 0.0})
+    steps = {s.name: s for s in run_monitor(config, "2026-11-18").steps}
+    assert steps["golden"].reason == f"golden files not found: {tmp_path / 'later.csv'}"
