@@ -485,7 +485,8 @@ def _save(store: Store, clusters: list[Cluster], members: list[tuple[str, str]],
     """Store the clusters; every prompt clustered in this run (``clustered``) belongs to the cluster
     this run put it in, or to none when it is noise now (an older run's membership is dropped)."""
     now = utc_now()
-    with store.db.conn:
+
+    def work() -> None:  # one transaction, retried while locked; a read-only file is a StorageError
         store.db.conn.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                               [MIN_SIZE_KEY, str(min_size)])
         losing = store.clusters_of(clustered)
@@ -500,6 +501,7 @@ def _save(store: Store, clusters: list[Cluster], members: list[tuple[str, str]],
                  c.centroid.tobytes(), now, c.look_alikes, json.dumps(c.look_alike_labels)])
         store.db.conn.executemany("INSERT OR REPLACE INTO cluster_members VALUES (?, ?)", members)
         _recount(store, losing - {c.cluster_id for c in clusters}, now, last_day)
+    store.transaction(work)
 
 
 def _recount(store: Store, shrunk: set[str], now: str, last_day: str | None) -> None:

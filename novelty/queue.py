@@ -120,11 +120,10 @@ def add(db: str | Path, *, cluster: str | None = None, max_p_value: float | None
         chosen = [keep[i] for i in _farthest_points(vectors[keep], budget)] if keep else []
         source = f"cluster:{cluster}" if cluster else f"incident:{incident}" if incident else f"p<={max_p_value}"
         now = utc_now()
-        with store.db.conn:
-            store.db.conn.executemany(
-                "INSERT OR IGNORE INTO queue VALUES (?,?,?,?,'pending',?,NULL,?,?)",
-                [(fresh[i]["prompt_id"], fresh[i]["text"], fresh[i]["text_hash"], fresh[i].get("source", source),
-                  fresh[i]["predicted_label"], now, now) for i in chosen])
+        store.transaction(lambda: store.db.conn.executemany(
+            "INSERT OR IGNORE INTO queue VALUES (?,?,?,?,'pending',?,NULL,?,?)",
+            [(fresh[i]["prompt_id"], fresh[i]["text"], fresh[i]["text_hash"], fresh[i].get("source", source),
+              fresh[i]["predicted_label"], now, now) for i in chosen]))
         return QueueResult(len(rows), len(chosen), len(fresh) - len(keep), len(rows) - len(new), len(similar),
                            len(new) - len(fresh),
                            sum(fresh[i].get("source", "").startswith("look-alike:") for i in chosen))
@@ -386,9 +385,8 @@ def mark_trained(db: str | Path, index: str | Path | None = None, index_dir: str
 def _set_status(db, ids: list[str], status: str) -> None:
     store = _open(db)
     try:
-        with store.db.conn:
-            store.db.conn.executemany("UPDATE queue SET status = ?, updated_at = ? WHERE prompt_id = ?",
-                                      [(status, utc_now(), i) for i in ids])
+        store.transaction(lambda: store.db.conn.executemany(
+            "UPDATE queue SET status = ?, updated_at = ? WHERE prompt_id = ?", [(status, utc_now(), i) for i in ids]))
     finally:
         store.close()
 

@@ -343,3 +343,20 @@ def test_a_card_counts_the_look_alikes_its_listing_shows_and_ids_are_read_in_any
     card = next(c for c in find_clusters(db) if c.cluster_id == staking.cluster_id)
     listed = cluster_prompts(db, f" {staking.cluster_id.upper()} ", similar=True)
     assert card.look_alikes == len(listed) == 1 and listed[0]["prompt_id"] == "after"
+
+
+def test_a_database_the_user_may_only_read_is_a_clear_error_not_a_traceback(tmp_path, monkeypatch):
+    # found by QA: novelty run's clusters step printed a traceback ('a bug?') on a read-only database
+    from novelty import queue, store as store_module
+    from novelty.errors import StorageError
+
+    db = novel_db(tmp_path / "m.db", {"bitcoin wallet": 40})
+    monkeypatch.setattr(store_module, "may_write", lambda path: False)  # (the tests run as root)
+    with pytest.raises(StorageError, match="cannot write .*m.db .*readonly"):
+        find_clusters(db)
+    assert find_clusters(db, save=False)  # reading is fine
+    monkeypatch.undo()
+    (found,) = find_clusters(db)
+    monkeypatch.setattr(store_module, "may_write", lambda path: False)
+    with pytest.raises(StorageError, match="cannot write"):
+        queue.add(db, cluster=found.cluster_id)
