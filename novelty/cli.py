@@ -6,6 +6,7 @@ what ``--fail-on`` names; 2 = bad usage or input.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import os
@@ -1306,7 +1307,11 @@ def main() -> None:
             os.dup2(os.open(os.devnull, os.O_WRONLY), given.fileno())  # the exit's flush stays quiet
         except (OSError, ValueError, AttributeError):
             pass
-        typer.echo(f"error: writing to standard output failed ({exc})", err=True)
+        try:
+            typer.echo(f"error: writing to standard output failed ({exc})", err=True)
+        except OSError:  # standard error went with it (2>&1 | head): exit 2 all the same, not 1 from a traceback
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stderr.fileno())
         sys.exit(2)
     except Exception:  # SystemExit and KeyboardInterrupt are BaseExceptions: they pass as they are
         traceback.print_exc()

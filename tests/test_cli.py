@@ -146,6 +146,10 @@ def test_a_closed_pipe_is_exit_2_and_a_closed_standard_output_no_error():
     reader_gone.stdout.close()  # `| head -0`: gone before the command writes
     assert reader_gone.wait() == 2  # was 1 (click's closed-pipe exit, the code of a finding), silently
     assert "writing to standard output failed (Broken pipe)" in reader_gone.stderr.read()
+    both_gone = subprocess.Popen([sys.executable, "-m", "novelty", "index", "--help"], stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT)  # 2>&1 | head -0: the error has nowhere to go
+    both_gone.stdout.close()
+    assert both_gone.wait() == 2  # was 1, the code of a finding, from the traceback of the failed message
     closed = subprocess.run(f"{shlex.quote(sys.executable)} -m novelty --version >&-", shell=True,
                             capture_output=True, text=True)
     assert closed.returncode == 0 and "Traceback" not in closed.stderr  # was 120, AttributeError on None
