@@ -207,7 +207,9 @@ def _checked(s: Setting, value: Any, path: Path | str) -> Any:
     if s.kind is list and isinstance(value, str):
         value = [value]
     if not isinstance(value, s.kind) or (s.kind is not bool and isinstance(value, bool)):
-        raise InputError(f"{path}: {s.key} should be a {s.kind.__name__}, not {value!r} ({s.help})")
+        kind = {int: "a whole number", float: "a number", bool: "true or false", str: "text in quotes",
+                list: "a list"}.get(s.kind, s.kind.__name__)
+        raise InputError(f"{path}: {s.key} should be {kind}, not {value!r} ({s.help})")
     if s.kind is list and not all(isinstance(item, str) for item in value):
         raise InputError(f"{path}: {s.key} should be a list of strings, not {value!r} ({s.help})")
     if s.key in NOT_EMPTY and not value.strip():

@@ -744,8 +744,10 @@ def test_settings_out_of_range_are_refused_when_the_config_loads(tmp_path, setti
 
 
 def test_errors_name_the_setting_the_user_can_change(monitor):
-    with pytest.raises(InputError, match="--set: spikes.fdr should be a float"):
+    with pytest.raises(InputError, match="--set: spikes.fdr should be a number, not"):
         load_config(monitor, {"spikes.fdr": "abc"})
+    with pytest.raises(InputError, match="clusters.min_size should be a whole number, not 2.5"):  # was 'a int'
+        load_config(monitor, {"clusters.min_size": 2.5})
     score = run_monitor(load_config(monitor, {"logs.text_col": "question"}), "2026-11-18").steps[0]
     assert score.status == "failed" and "Set logs.text_col in" in score.reason  # was: "Pass --text-col"
     run_monitor(monitor, "2026-11-24")
