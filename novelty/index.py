@@ -588,6 +588,7 @@ def _build_adapted(folder: Path, source, name: str, rows: TrainingRows, prompts:
                           [rows.labels[i] for i in np.flatnonzero(tuned)], workdir, options)
         started = time.perf_counter()
         embedder = load_embedder(str(workdir), backend=backend)  # exports ONNX into the folder, once
+        plain_modes(workdir)  # sentence-transformers saves the weights 0600: no one else could score with them
         vectors = embed_in_chunks(embedder, rows.texts, progress)
         stats["embed_seconds"] = round(time.perf_counter() - started, 1)
         manifest = _manifest(name, {"name": f"{model} (adapted)", "folder": MODEL_FOLDER}, embedder, index_type,
@@ -642,6 +643,15 @@ def staging_dir(folder: Path, kind: str = "") -> Path:
     os.umask(umask)
     staging.chmod(0o777 & ~umask)
     return staging
+
+
+def plain_modes(folder: Path) -> None:
+    """Give everything under ``folder`` the mode a plain mkdir or open gives (umask applied)."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    for path in [folder, *folder.rglob("*")]:
+        if not path.is_symlink():
+            path.chmod((0o777 if path.is_dir() else 0o666) & ~umask)
 
 
 def sweep_staging(folder: Path, older_than: float = STALE_STAGING_SECONDS) -> list[Path]:

@@ -2,6 +2,7 @@
 (seconds), then its folder layout, reload after a move, scoring, and the refusals."""
 
 import json
+import os
 import shutil
 
 import numpy as np
@@ -38,6 +39,9 @@ def test_the_adapted_model_lives_in_the_index_and_the_manifest_says_so(tiny):
     model = index.path / "model"
     assert (model / "modules.json").exists() and (model / "model.safetensors").exists()
     assert list((model / "onnx").glob("model_qint8_*.onnx"))  # the int8 export, cached inside the index
+    umask = os.umask(0o022)
+    os.umask(umask)  # as a plain open gives, for the service account that scores (found by QA: weights 0600)
+    assert {p.stat().st_mode & 0o777 for p in model.rglob("*") if p.is_file()} == {0o666 & ~umask}
     assert m["model"]["folder"] == "model" and m["model"]["backend"] == "onnx-int8"
     assert m["model"]["revision"].endswith("+onnx-int8") and m["model"]["name"] == f"{DEFAULT_MODEL} (adapted)"
     adapt = m["adapt"]
