@@ -120,11 +120,15 @@ def _check_stdout(out: Path, as_json: bool) -> bool:
     return is_stdout(out)
 
 
+_STOPPED_BY: list[int] = []  # the signals that stopped this process (main keeps their exit code)
+
+
 def _exit_cleanly_on_sigterm() -> dict:
     """``kill`` (SIGTERM, what cron, systemd and container runtimes send) unwinds like Ctrl-C: open
     transactions roll back and work folders are removed, where the default would stop dead. Both say
     so on stderr (Ctrl-C was silent) and exit 128 + the signal's number."""
     def stop(signum, frame) -> None:
+        _STOPPED_BY.append(signum)
         typer.echo(f"\nnovelty: stopped by {signal.Signals(signum).name}; what was finished is kept and nothing "
                    "half-written: run the same command again to go on", err=True)
         sys.exit(128 + signum)
@@ -1313,7 +1317,11 @@ def main() -> None:
             with contextlib.suppress(OSError, ValueError, AttributeError):
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stderr.fileno())
         sys.exit(2)
-    except Exception:  # SystemExit and KeyboardInterrupt are BaseExceptions: they pass as they are
+    except SystemExit as exc:  # a stop that landed inside ray.get comes out as Ray's SystemExit(1), the
+        if _STOPPED_BY and exc.code != 128 + _STOPPED_BY[0]:  # code of a finding: cron read a kill as an alert
+            sys.exit(128 + _STOPPED_BY[0])
+        raise
+    except Exception:  # KeyboardInterrupt is a BaseException: it passes as it is
         traceback.print_exc()
         typer.echo(f"error: novelty {__version__} failed on a bug (traceback above; please report it). "
                    "Exit 3: nothing was judged.", err=True)

@@ -237,3 +237,44 @@ def test_importing_novelty_loads_nothing_heavy_and_ctrl_c_while_loading_is_exit_
     with pytest.raises(SystemExit) as stopped:
         entry.main()
     assert stopped.value.code == 130 and "Interrupted while starting" in capsys.readouterr().err
+
+
+def test_a_stop_that_ray_turns_into_exit_1_still_exits_128_plus_the_signal(monkeypatch):
+    # found by QA: a SIGTERM landing inside ray.get came out as Ray's SystemExit(1), the code of a finding
+    import signal as signals
+
+    from novelty import cli
+
+    def killed_in_ray_get(prog_name):
+        previous = cli._exit_cleanly_on_sigterm()
+        try:
+            signals.getsignal(signals.SIGTERM)(signals.SIGTERM, None)
+        except SystemExit:
+            raise SystemExit(1) from None  # what ray.get makes of the handler's exit
+        finally:
+            for signum, handler in previous.items():
+                signals.signal(signum, handler)
+
+    monkeypatch.setattr(cli, "app", killed_in_ray_get)
+    monkeypatch.setattr(cli, "_STOPPED_BY", [])
+    with pytest.raises(SystemExit) as stopped:
+        cli.main()
+    assert stopped.value.code == 143
+
+
+def test_a_sigterm_while_ray_starts_is_said_and_exits_143(monkeypatch):
+    # ray.init's own handler (sys.exit(15)) was in place: exit 15, no word of what was kept
+    import signal as signals
+
+    from novelty import cli
+    from novelty.engines.ray import _own_sigterm
+
+    previous = cli._exit_cleanly_on_sigterm()
+    monkeypatch.setattr(cli, "_STOPPED_BY", [])
+    try:
+        with pytest.raises(SystemExit) as stopped, _own_sigterm():
+            raise SystemExit(signals.SIGTERM)  # Ray's handler, run by a kill during ray.init
+    finally:
+        for signum, handler in previous.items():
+            signals.signal(signum, handler)
+    assert stopped.value.code == 143 and cli._STOPPED_BY == [signals.SIGTERM]

@@ -62,6 +62,10 @@ def _own_sigterm():
     previous = signal.getsignal(signal.SIGTERM) if main else None
     try:
         yield
+    except SystemExit as exc:  # killed while ray.init's handler was in place: sys.exit(15), unsaid
+        if exc.code == signal.SIGTERM and callable(previous):
+            previous(signal.SIGTERM, None)  # novelty's own: says so, exit 143
+        raise
     finally:
         if main and callable(previous):  # novelty's (or a caller's) own; SIG_DFL would drop Ray's cleanup
             signal.signal(signal.SIGTERM, previous)
