@@ -76,6 +76,7 @@ def find_clusters(db: str | Path, since: str | None = None, until: str | None = 
         last_day = max((r["ts"] or "")[:10] for r in rows) or None  # a cluster quiet that day has grown 0x
         clusters, members = _describe(store, rows, vectors, labels, last_day)
         clusters = _with_history(store, clusters, members, rows, vectors, since, last_day)
+        clusters = _pruned_history(store, clusters, last_day)
         clusters = _count_look_alikes(store, clusters, members, rows, vectors, labels, until)
         if save and clusters:  # a run that finds nothing (say a --min-size too big) leaves the stored view
             _save(store, clusters, members, [r["prompt_id"] for r in rows], last_day, min_size)
@@ -396,7 +397,18 @@ def summary(rows: list[dict], last_day: str | None = None) -> dict:
     """What a cluster's card says of its prompts (``rows`` with ts, predicted_label, nearest_label):
     size, first and last seen, daily counts from the first day to ``last_day``, growth, and the labels
     it was forced into and sits nearest."""
-    days = Counter((r["ts"] or "")[:10] for r in rows)
+    days, growth = _daily(Counter((r["ts"] or "")[:10] for r in rows), last_day)
+    stamps = sorted(r["ts"] for r in rows if r["ts"])
+    return {"size": len(rows), "first_seen": stamps[0] if stamps else "", "last_seen": stamps[-1] if stamps else "",
+            "growth": growth, "daily": days,
+            "predicted_labels": dict(Counter(r["predicted_label"] for r in rows if r["predicted_label"]).most_common(5)),
+            "nearest_labels": dict(Counter(r["nearest_label"] for r in rows if r["nearest_label"]).most_common(5))}
+
+
+def _daily(days: Counter, last_day: str | None) -> tuple[dict[str, int], float]:
+    """Counts by day, every day from the first to ``last_day`` (quiet ones 0), and the growth: the last
+    day's count over the mean of the days before it (-1: new, no day before)."""
+    days = Counter(days)
     dated = sorted(d for d in days if d)
     if dated:
         day, end = Date.fromisoformat(dated[0]), Date.fromisoformat(max(dated[-1], (last_day or "")[:10]))
@@ -406,11 +418,31 @@ def summary(rows: list[dict], last_day: str | None = None) -> dict:
     ordered = sorted(days)
     before = [days[d] for d in ordered[:-1]]
     growth = days[ordered[-1]] / (sum(before) / len(before)) if before else float("inf")
-    stamps = sorted(r["ts"] for r in rows if r["ts"])
-    return {"size": len(rows), "first_seen": stamps[0] if stamps else "", "last_seen": stamps[-1] if stamps else "",
-            "growth": round(growth, 3) if np.isfinite(growth) else -1.0, "daily": dict(sorted(days.items())),
-            "predicted_labels": dict(Counter(r["predicted_label"] for r in rows if r["predicted_label"]).most_common(5)),
-            "nearest_labels": dict(Counter(r["nearest_label"] for r in rows if r["nearest_label"]).most_common(5))}
+    return dict(sorted(days.items())), round(growth, 3) if np.isfinite(growth) else -1.0
+
+
+def _pruned_history(store: Store, clusters: list[Cluster], last_day: str | None) -> list[Cluster]:
+    """Clusters that keep a stored id with the days ``prune`` took their prompts from counted as saved:
+    counted from the prompts left, an old topic read as new ('first seen' moved to the cut-off, growth
+    'new' or 16x where it was 5x), as windows and incidents never do."""
+    cutoff = store.meta().get("pruned_before")
+    if not cutoff or not clusters:
+        return clusters
+    stored = {cid: (json.loads(daily or "{}"), first) for cid, daily, first in store.db.execute(
+        f"SELECT cluster_id, daily, first_seen FROM clusters WHERE cluster_id IN ({','.join('?' * len(clusters))})",
+        [c.cluster_id for c in clusters])}
+    out = []
+    for c in clusters:
+        daily, first = stored.get(c.cluster_id, ({}, None))
+        kept = {d: n for d, n in daily.items() if d <= cutoff[:10] and d <= (last_day or "9999")
+                and isinstance(n, int) and n > c.daily.get(d, 0)}
+        if not kept:
+            out.append(c)
+            continue
+        days, growth = _daily(Counter({**c.daily, **kept}), last_day)
+        out.append(replace(c, size=c.size + sum(n - c.daily.get(d, 0) for d, n in kept.items()), daily=days,
+                           growth=growth, first_seen=min(c.first_seen or "9999", first or "9999")))
+    return out
 
 
 def members_before(store: Store, cluster_id: str, until: str) -> list[dict]:

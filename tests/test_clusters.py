@@ -360,3 +360,21 @@ def test_a_database_the_user_may_only_read_is_a_clear_error_not_a_traceback(tmp_
     monkeypatch.setattr(store_module, "may_write", lambda path: False)
     with pytest.raises(StorageError, match="cannot write"):
         queue.add(db, cluster=found.cluster_id)
+
+
+def test_a_prune_leaves_a_clusters_history_as_it_was(tmp_path):
+    # found by QA: after a prune, an old topic was 'new' (first seen moved to the cut-off) or grew 16x, not 5x
+    from datetime import datetime, timezone
+
+    from novelty.prune import prune
+
+    db = novel_db(tmp_path / "m.db", {"bitcoin wallet": 40, "staking rewards": 25})
+    before = {c.cluster_id: c for c in find_clusters(db)}
+    prune(db, "1h", now=datetime(2026, 11, 24, 10, 30, tzinfo=timezone.utc))  # all of the 23rd, the 24th to 09:30
+    after = {c.cluster_id: c for c in find_clusters(db)}
+    for cid, then in before.items():  # (the 24th's prompts left are clustered afresh: one more or less)
+        now = after[cid]
+        assert (now.first_seen, now.daily["2026-11-23"]) == (then.first_seen, then.daily["2026-11-23"])
+        assert abs(now.growth - then.growth) < 0.2 and abs(now.size - then.size) <= 2
+    again = {c.cluster_id: c for c in find_clusters(db)}  # saved so, and kept by the next run
+    assert {c: a.daily for c, a in again.items()} == {c: a.daily for c, a in after.items()}
