@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import tempfile
+from contextlib import closing
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -65,14 +67,20 @@ def prune(db: str | Path, older_than: str, *, now: datetime | None = None,
     if older_than.strip().lower().endswith("m"):  # 6m read as minutes: all gone
         raise InputError(f"--older-than {older_than!r}: m is minutes, too short a retention to be meant; give "
                          "days, weeks or hours (6 months: 180d)")
+    now = now or datetime.now(timezone.utc)
     try:
         span = timedelta(seconds=window_seconds(older_than, limit_days=0))
-        start = (now or datetime.now(timezone.utc)) - span
+        start = now - span
     except (InputError, OverflowError):
         raise InputError(f"--older-than {older_than!r} should look like 90d, 12w or 36h (within the "
                          "calendar)") from None
     cutoff = f"{start.year:04d}-{start:%m-%dT%H:%M:%S}Z"  # %Y leaves year 953 unpadded: it would sort after 2026
     store = Store(db)
+    if dry_run and store.read_only:  # the dry run deletes and rolls back, which needs write: on a copy
+        try:
+            return PruneResult(str(db), cutoff, dry_run, **_counted_on_copy(store, cutoff))
+        finally:
+            store.close()
     try:
         store.db.execute("PRAGMA secure_delete = ON")
         try:
@@ -84,6 +92,19 @@ def prune(db: str | Path, older_than: str, *, now: datetime | None = None,
     finally:
         store.close()
     return PruneResult(str(db), cutoff, dry_run, **counts)
+
+
+def _counted_on_copy(store: Store, cutoff: str) -> dict:
+    """What a prune would delete from a database the user may only read: pruned on a copy in the temporary
+    folder, which is then deleted."""
+    try:
+        with tempfile.TemporaryDirectory(prefix="novelty-prune-") as folder:
+            with closing(sqlite3.connect(Path(folder) / "copy.db")) as copy:
+                store.db.conn.backup(copy)
+                return _delete(copy, cutoff, dry_run=False)  # never committed
+    except (OSError, sqlite3.Error) as exc:
+        raise InputError(f"{store.path}: a database you may only read is counted on a copy in "
+                         f"{tempfile.gettempdir()}, which failed ({exc}); free space there or set TMPDIR") from None
 
 
 class _Undo(Exception):

@@ -105,8 +105,14 @@ def aged_db(tmp_path, index):
 NOW = datetime(2026, 11, 25, tzinfo=timezone.utc)
 
 
-def test_prune_deletes_old_prompts_and_every_copy_of_their_text(aged_db):
+def test_prune_deletes_old_prompts_and_every_copy_of_their_text(aged_db, monkeypatch):
     dry = prune(aged_db, "90d", now=NOW, dry_run=True)
+    from novelty import store as store_module  # a database the user may only read (the tests run as root)
+    files = {p.name: p.read_bytes() for p in aged_db.parent.iterdir() if p.is_file()}
+    monkeypatch.setattr(store_module, "may_write", lambda path: False)
+    assert prune(aged_db, "90d", now=NOW, dry_run=True) == dry  # was 'cannot write': counted on a copy
+    assert {p.name: p.read_bytes() for p in aged_db.parent.iterdir() if p.is_file()} == files
+    monkeypatch.undo()
     assert rows(aged_db, "SELECT COUNT(*) FROM scores") == [(11,)]
     result = prune(aged_db, "90d", now=NOW)
     assert result.cutoff == "2026-08-27T00:00:00Z" and dry.to_dict() == {**result.to_dict(), "dry_run": True}
