@@ -556,6 +556,7 @@ def _recount(store: Store, shrunk: set[str], now: str, last_day: str | None) -> 
                                   "look_alike_labels = '{}', updated_at = ? WHERE cluster_id = ?", [now, cid])
             continue
         c = _cluster(cid, name, rows, np.stack([found[r["text_hash"]] for r in rows]), centroid, last_day)
+        (c,) = _pruned_history(store, [c], last_day)  # counted on the members left: the pruned days as saved
         store.db.conn.execute(
             "UPDATE clusters SET size=?, first_seen=?, last_seen=?, growth=?, daily=?, predicted_labels=?, "
             "nearest_labels=?, examples=?, updated_at=? WHERE cluster_id=?",

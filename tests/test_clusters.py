@@ -378,3 +378,37 @@ def test_a_prune_leaves_a_clusters_history_as_it_was(tmp_path):
         assert abs(now.growth - then.growth) < 0.2 and abs(now.size - then.size) <= 2
     again = {c.cluster_id: c for c in find_clusters(db)}  # saved so, and kept by the next run
     assert {c: a.daily for c, a in again.items()} == {c: a.daily for c, a in after.items()}
+
+
+def test_a_cluster_recounted_after_a_prune_keeps_its_pruned_days(tmp_path):
+    # review: a cluster not found again (its recent prompts noise in a --since run) was recounted on the
+    # members left, and its pruned days were gone for good: 10 prompts first seen 11-20, not 44 from 08-10
+    from datetime import datetime, timezone
+
+    from novelty.prune import prune
+
+    rng = np.random.default_rng(0)
+    store = Store(tmp_path / "m.db")
+    store.bind_model("m", "r", 32)
+    run = store.start_run(alpha=0.05)
+    rows, vectors = [], {}
+    for t, (words, days) in enumerate({"bitcoin wallet": {"2026-08-10": 30, "2026-11-20": 10, "2026-11-24": 4},
+                                       "staking rewards": {"2026-11-24": 30}}.items()):
+        centre, k = rng.normal(size=32), 0
+        for day, count in days.items():
+            for i in range(count):
+                v = centre + rng.normal(scale=0.15, size=32)
+                vectors[f"h{t}-{k}"] = (v / np.linalg.norm(v)).astype(np.float32)
+                rows.append((f"p{t}-{k}", run, "s", k, f"{day}T10:{i:02d}:00Z", f"{words} q {k}", f"h{t}-{k}", "x",
+                             0.3, 0.7, 0.01, 1, "t", "y", "[]", "now"))
+                k += 1
+    store.write_chunk(rows, vectors, [])
+    store.finish_run(run)
+    store.close()
+    db = tmp_path / "m.db"
+    (bitcoin,) = [c for c in find_clusters(db) if "bitcoin" in c.name]
+    prune(db, "90d", now=datetime(2026, 11, 25, tzinfo=timezone.utc))
+    find_clusters(db, since="2026-11-24")  # bitcoin's 4 of the 24th are noise here: recounted on the 10 left
+    stored = sqlite3.connect(db).execute("SELECT size, first_seen, daily FROM clusters WHERE cluster_id = ?",
+                                         [bitcoin.cluster_id]).fetchone()
+    assert stored[:2] == (40, bitcoin.first_seen) and json.loads(stored[2])["2026-08-10"] == 30
