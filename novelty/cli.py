@@ -97,6 +97,13 @@ def _user_errors() -> Iterator[None]:
         else:
             raise
         raise typer.Exit(2) from None
+    except sqlite3.DatabaseError as exc:  # a database the user may only read is opened without locks
+        if "malformed" not in str(exc):     # (store._read_only): a writer that began meanwhile can show so
+            raise
+        typer.echo(f"error: {exc}: if another process was writing the database while this command read it "
+                   "(a database you may only read is read without locks), run the same command again; if it "
+                   "says so again, the file is damaged: restore a copy", err=True)
+        raise typer.Exit(2) from None
 
 
 @contextmanager

@@ -709,3 +709,30 @@ def test_equivalent_window_spellings_share_windows_incidents_and_alerts(tmp_path
         sizes = {size for (size,) in conn.execute("SELECT DISTINCT window_size FROM windows")}
         kinds = conn.execute("SELECT COUNT(*) FROM incidents").fetchone()[0]
     assert sizes == {"1d", "1d/12h"} and kinds == 1 + len(sliding.incidents)
+
+
+def test_an_older_database_the_user_may_only_read_says_it_needs_an_upgrade(tmp_path, monkeypatch):
+    # review: opened read-only, an older schema went unmigrated: 'no such table: alerted', exit 3 'a bug'
+    from novelty import store as store_module
+
+    db = fill(tmp_path / "m.db", [(500, 25, None)] * 4)
+    with sqlite3.connect(db) as conn:
+        conn.execute("DROP TABLE alerted")
+    conn.close()
+    monkeypatch.setattr(store_module, "may_write", lambda path: False)  # (the tests run as root)
+    out = CliRunner().invoke(app, ["spikes", "--db", str(db)])
+    assert out.exit_code == 2 and "written by an older novelty (it has no alerted)" in out.output, out.output
+    monkeypatch.undo()
+    assert len(detect_spikes(db).windows) == 4  # as a user who may write it: upgraded
+
+
+def test_a_read_without_locks_that_met_a_writer_is_a_message_not_a_bug(tmp_path, monkeypatch):
+    import novelty.spikes
+
+    db = fill(tmp_path / "m.db", [(500, 25, None)] * 4)
+
+    def torn(*args, **kwargs):
+        raise sqlite3.DatabaseError("database disk image is malformed")
+    monkeypatch.setattr(novelty.spikes, "detect_spikes", torn)
+    out = CliRunner().invoke(app, ["spikes", "--db", str(db)])
+    assert out.exit_code == 2 and "run the same command again" in out.output  # was exit 3, 'a bug'
