@@ -106,7 +106,7 @@ def _counted_on_copy(store: Store, cutoff: str) -> dict:
         raise InputError(f"{store.path}: a database you may only read is counted on a copy in "
                          f"{tempfile.gettempdir()}, which failed ({exc}); free space there or set TMPDIR") from None
     except sqlite3.Error as exc:
-        raise InputError(f"{store.path}: could not be counted on a copy ({exc})") from None
+        raise InputError(f"{store.path}: could not be counted on a copy in {tempfile.gettempdir()} ({exc})") from None
 
 
 class _Undo(Exception):
