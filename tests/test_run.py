@@ -437,7 +437,7 @@ def test_init_says_why_it_cannot_write_its_config(tmp_path):
     assert out.exit_code == 2 and "/proc/m.toml: cannot write it" in out.output and ".draft" not in out.output
 
 
-def test_feedback_late_partial_and_repeated(tmp_path, index):
+def test_feedback_late_partial_and_repeated(tmp_path, index, monkeypatch):
     from novelty.engines.local import score_files
     from novelty.logs import Columns
 
@@ -462,8 +462,8 @@ def test_feedback_late_partial_and_repeated(tmp_path, index):
     # a rerun of the older date's file undid the newer's corrections)
     older, newer = (write_csv(tmp_path / f"2026-11-2{d}.csv", ["prompt_id", "label", "at"],
                               [(ids[3], label, "2026-11-28T09:00:00Z")]) for d, label in ((5, "pin"), (6, "card_lost")))
-    import os
-    relative = os.path.relpath(older)  # named another way (review: a relative path sorted after '/')
+    monkeypatch.chdir(tmp_path)  # named another way (review: a relative path sorted after '/' and won)
+    relative = older.name
     for order in ([older, newer, older], [newer, older], [newer, relative]):
         assert [import_feedback(db, f, time_col="at").changed for f in order][-1] == 0
         assert sqlite3.connect(db).execute("SELECT label FROM feedback WHERE prompt_id = ?", [ids[3]]).fetchone() \
