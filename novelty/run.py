@@ -126,12 +126,15 @@ _NEWEST_CLUSTERED = "run.newest_clustered_date"
 
 
 def _empty(path: Path) -> bool:
-    """A log with not one character in it, gzipped or not (an export that ran and wrote nothing)."""
+    """A log with nothing but white space in it, gzipped or not (an export that ran and wrote nothing)."""
     from .logs import open_text
 
-    try:
+    try:  # blank lines or a BOM alone are nothing too: a feedback step failed on a file of one newline
         with open_text(path) as fh:
-            return not fh.read(1)
+            while chunk := fh.read(65536):
+                if chunk.strip("\ufeff \t\r\n"):
+                    return False
+            return True
     except (OSError, EOFError, ValueError, NoveltyError):  # unreadable: score says why
         return False
 

@@ -240,19 +240,21 @@ def test_one_unreadable_feedback_file_leaves_out_only_itself(monitor, tmp_path):
     """An empty file beside the day's labels failed the whole feedback step: the good file's labels
     were not imported, the gap not tested, the alert missed."""
     (tmp_path / "labels" / "2026-11-25-0empty.csv").write_text("")
+    (tmp_path / "labels" / "2026-11-25-1blank.csv").write_text("\ufeff\r\n")  # review: failed the step
     config = load_config(monitor, {"feedback.path": "labels/{date}*.csv"})
     run_monitor(config, "2026-11-24")
     late = run_monitor(config, "2026-11-25")
     feedback = next(s for s in late.steps if s.name == "feedback")
     assert feedback.status == "ran" and "significant gap" in feedback.reason, feedback
-    assert "1 feedback file(s) left out" in feedback.reason and "is empty" in feedback.reason
-    assert [f["source"] for f in feedback.facts["unreadable"]] == [str(tmp_path / "labels" / "2026-11-25-0empty.csv")]
+    assert "2 feedback file(s) left out" in feedback.reason and "is empty" in feedback.reason
+    assert [f["source"] for f in feedback.facts["unreadable"]] == [
+        str(tmp_path / "labels" / f"2026-11-25-{name}.csv") for name in ("0empty", "1blank")]
     assert late.exit_code == 1  # an empty file is labels not in yet: said, no failure
     # a file that is there but cannot be used fails the step, after the others were judged (found by QA: exit 0)
     write_csv(tmp_path / "labels" / "2026-11-25-late.csv", ["request_id", "true_intent"], [["r1", "card_lost"]])
     again = run_monitor(config, "2026-11-25")
     feedback = next(s for s in again.steps if s.name == "feedback")
-    assert feedback.status == "failed" and "significant gap" in feedback.reason and "2 feedback file(s) left out" \
+    assert feedback.status == "failed" and "significant gap" in feedback.reason and "3 feedback file(s) left out" \
         in feedback.reason and again.exit_code == 2
     # the CLI imports the readable files, says which were not, and exits 2
     db = tmp_path / "cli.db"
