@@ -1305,6 +1305,7 @@ def main() -> None:
     """The ``novelty`` command. A bug (an exception no check foresaw) exits 3 after its traceback, so
     a cron job tells it from exit 1, "ran and found what --fail-on names"."""
     given = sys.stdout
+    _STOPPED_BY.clear()
     if given is not None:  # None: started with standard output closed (>&-), where nothing is printed
         sys.stdout = _GuardedStdout(given)
     try:

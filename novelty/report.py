@@ -30,7 +30,7 @@ from .errors import InputError
 from .index import index_dir_default
 from .logs import file_in_the_way, is_stdout, open_output, refuse_overwrite, refuse_replacing, sql_bound
 from .render import CONTROLS, visible_controls
-from .spikes import SpikeReport, SpikeSettings, detect_spikes, parse_bound, window_seconds
+from .spikes import SpikeReport, SpikeSettings, parse_bound, window_seconds
 from .store import Store, existing_db, may_write
 from .stats import p_short
 
@@ -131,8 +131,8 @@ def gather(db: str | Path, reference: str | Path | None = None, current: str | P
     try:
         # the windows the diagnosis judged (and saved, when it may): a window --until cuts counts the prompts
         # before it, as the saved row (the whole window) does not
-        windows, incidents = _computed_windows(diagnosis.spikes or detect_spikes(
-            db, settings, since=since, until=until, save=False))
+        # (none when the diagnosis could not read them: it says why, and the page shows the rest)
+        windows, incidents = _computed_windows(diagnosis.spikes) if diagnosis.spikes else ([], [])
         clusters, clusters_total = _clusters(store, since_ts, until_ts) if clusters is None else _found(clusters)
         drift_rows = _drift_rows(drift_report, profiles)
         return ReportData(

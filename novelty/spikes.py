@@ -237,9 +237,10 @@ def _unalerted(incidents: list[Incident], raised: list[tuple], earlier: list[tup
 
 
 def saved_spelling(store: Store, settings: SpikeSettings) -> SpikeSettings:
-    """``settings`` with the window (and step) spelled as ``store`` saved them first: 24h, 1440m and 1d
-    cut the same windows, so they share saved verdicts, incidents and alerts instead of each spelling
-    testing and alerting on its own (``--window 24h`` after a cron of ``1d`` raised every incident again)."""
+    """``settings`` with the window (and step) spelled as ``store`` already saves them (the first such
+    key in sort order, should there be several): 24h, 1440m and 1d cut the same windows, so they share
+    saved verdicts, incidents and alerts instead of each spelling testing and alerting on its own
+    (``--window 24h`` after a cron of ``1d`` raised every incident again)."""
     def seconds(window: str, step: str | None) -> tuple:
         return window_seconds(window), window_seconds(step) if step else None
 

@@ -318,7 +318,6 @@ def test_a_database_the_user_may_only_read_still_gets_its_page(report_demo, tmp_
     counted = lambda *a, **k: calls.append(k) or detect_spikes(*a, **k)  # noqa: E731
     detect_spikes = diagnose_module.detect_spikes
     monkeypatch.setattr(diagnose_module, "detect_spikes", counted)
-    monkeypatch.setattr(report_module, "detect_spikes", counted)
     out = write_report(db, tmp_path / "r.html")
     assert len(calls) == 1  # was: once for the diagnosis, once more for the chart
     page = (tmp_path / "r.html").read_text()
@@ -365,3 +364,15 @@ def test_a_card_dates_a_spike_from_its_first_flagged_window_before_since(report_
     # found by QA: with --since 2026-11-23 the card said 'since 2026-11-23', its evidence '... since 2026-11-22'
     (card,) = [c for c in gather(report_demo["db"], since="2026-11-23").causes if c["cause"] == "label_bias"]
     assert card["since"] == "2026-11-22" and "since 2026-11-22" in card["evidence"]
+
+
+def test_a_page_without_the_spike_windows_still_shows_the_rest(report_demo, tmp_path, monkeypatch):
+    # the diagnosis could not read them (it says why): the page was an error, computing them again
+    from novelty import diagnose as diagnose_module
+
+    def unreadable(*args, **kwargs):
+        raise InputError("the scores cannot be read")
+    monkeypatch.setattr(diagnose_module, "detect_spikes", unreadable)
+    data = gather(report_demo["db"])
+    assert data.windows == [] and data.incidents == []
+    assert any("the scores cannot be read" in u["error"] for u in data.diagnosis.unreadable)
