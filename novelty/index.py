@@ -514,6 +514,8 @@ def _write(folder: Path, manifest: dict, vectors: np.ndarray, prompts: pd.DataFr
     held_out = np.flatnonzero(prompts["calibration"].to_numpy(bool)) if "calibration" in prompts else None
     calibration = calibrate(scorer, vectors, list(prompts["label"]), alpha, held_out=held_out)
     folder.parent.mkdir(parents=True, exist_ok=True)
+    live = folder  # a symlinked index is written where it points, and keeps its link (the link itself was
+    folder = folder.resolve() if folder.is_symlink() else folder  # swapped for a folder, then every write failed)
     sweep_staging(folder)
     staging = staging_dir(folder)
     if model is not None:  # hard links: no copy of the weights, and the live index is left untouched
@@ -544,7 +546,7 @@ def _write(folder: Path, manifest: dict, vectors: np.ndarray, prompts: pd.DataFr
     manifest["manifest_checksum"] = _manifest_checksum(manifest)
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     _swap(staging, folder)
-    return PromptIndex(folder, manifest, index, prompts, calibration, scorer)
+    return PromptIndex(live, manifest, index, prompts, calibration, scorer)
 
 
 def _manifest(name: str, model: dict, embedder: Embedder, index_type: str, scorer: BaseScorer, source,
@@ -669,7 +671,9 @@ def sweep_staging(folder: Path, older_than: float = STALE_STAGING_SECONDS) -> li
 
 def _swap(staging: Path, folder: Path) -> None:
     old = folder.with_name(f".{folder.name}.old")
-    if old.exists():
+    if old.is_symlink():  # left by a version that swapped a symlinked index's link away
+        old.unlink()
+    elif old.exists():
         shutil.rmtree(old)
     if folder.exists():
         folder.rename(old)

@@ -498,3 +498,16 @@ def test_one_intent_typed_two_ways_is_one_label(tmp_path):
     index = PromptIndex.build(write_csv(tmp_path / "t.csv", ["text", "label"], rows), "u", index_dir=tmp_path,
                               model=FAKE_MODEL)
     assert index.label_counts() == {"café": 20, "crypto": 30}
+
+
+def test_adding_to_a_symlinked_index_writes_where_it_points_and_keeps_the_link(tmp_path, index):
+    # found by QA: the link was swapped for a folder, its target left as it was, exit 2; then every add failed
+    live = index.path.parent / "live"
+    live.symlink_to(index.path.name)
+    more = write_csv(tmp_path / "more.csv", ["text", "label"], [("how do I stake ethereum", "staking")])
+    for round_ in (1, 2):
+        added = PromptIndex.load("live", index.path.parent).add(more if round_ == 1 else write_csv(
+            tmp_path / "third.csv", ["text", "label"], [("staking rewards for ethereum", "staking")]))
+        assert live.is_symlink() and added.added == 1 and PromptIndex.load("live", index.path.parent).name == "live"
+    assert len(PromptIndex.load("bot", index.path.parent)) == len(index) + 2
+    assert sorted(p.name for p in index.path.parent.iterdir() if p.name.startswith(".") and "lock" not in p.name) == []
