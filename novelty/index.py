@@ -394,6 +394,21 @@ class PromptIndex:
             raise InputError(f"PromptIndex.load takes an index name or folder, not {type(name).__name__}")
         folder = Path(name) if Path(name).is_dir() and not _NAME.match(str(name)) else \
             _folder(str(name), index_dir)
+        for attempt in range(_LOAD_ATTEMPTS):  # a build --force or an add swapping the folder in meanwhile
+            before = _identity(folder)
+            try:
+                return cls._load_folder(folder, name)
+            except (IndexFileError, OSError) as exc:
+                swapping = _identity(folder) != before or folder.with_name(f".{folder.name}.old").exists()
+                if attempt + 1 == _LOAD_ATTEMPTS or not swapping:
+                    if isinstance(exc, OSError):
+                        raise IndexFileError(f"{folder}: {exc.strerror or exc} ({exc.filename}); is another "
+                                             "process writing it? Else rebuild the index") from None
+                    raise
+                time.sleep(0.1 * (attempt + 1))
+
+    @classmethod
+    def _load_folder(cls, folder: Path, name) -> "PromptIndex":
         manifest_path = folder / "manifest.json"
         if not manifest_path.exists():
             raise IndexFileError(f"no index {str(name)!r} in {folder.parent} (no {manifest_path}); "
@@ -426,6 +441,18 @@ class PromptIndex:
             scorer = make_scorer(manifest["scorer"]["name"], **manifest["scorer"]["params"]).load_state(
                 dict(state), list(prompts["label"]))
         return cls(folder, manifest, index, prompts, calibration, scorer)
+
+
+_LOAD_ATTEMPTS = 5
+
+
+def _identity(folder: Path) -> tuple | None:
+    """The folder as it is now (a swap replaces it with another), or None when there is none."""
+    try:
+        stat = folder.stat()
+        return stat.st_ino, stat.st_dev, stat.st_mtime_ns
+    except OSError:
+        return None
 
 
 def _several_labels(texts: list[str], labels: list[str | None], touched: set[str]) -> list[dict]:
