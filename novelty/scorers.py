@@ -64,6 +64,8 @@ class ClassTopKScorer(BaseScorer):
     needs_labels = True
 
     def __init__(self, top: int = 3, k: int = 64):
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in (top, k)) or top > k:
+            raise NoveltyError(f"the class top-k scorers need whole numbers 1 <= top <= k (got top={top!r}, k={k!r})")
         self.top, self.k = top, k
 
     def params(self) -> dict:

@@ -102,3 +102,9 @@ def test_three_component_ensemble_of_older_indexes_loads_and_scores_as_before(tm
     members = np.stack([m.score(sims, positions, vectors) for m in loaded.scorer.members], axis=1)
     by_hand = ((members - loaded.scorer.mean_) / loaded.scorer.std_).mean(axis=1)
     assert np.allclose(loaded.scorer.score(sims, positions, vectors), by_hand, atol=1e-6)
+
+
+def test_class_topk_refuses_a_top_it_cannot_use():
+    for params in ({"top": 0}, {"k": 0}, {"top": 5, "k": 3}, {"top": 2.5}):
+        with pytest.raises(Exception, match="1 <= top <= k"):
+            make_scorer("class-topk", **params)
