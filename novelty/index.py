@@ -240,6 +240,8 @@ class PromptIndex:
                 raise InputError(f"prompt {i} has {len(t):,} characters, over the {MAX_CHARS:,} that score reads")
             if not is_utf8(t):
                 raise InputError(f"prompt {i} holds characters that are not valid UTF-8 (a lone surrogate)")
+            if "\x00" in t:  # as score sets such a row aside
+                raise InputError(f"prompt {i} holds a NUL character (binary data or a damaged line?)")
         if not texts:
             return []
         calibration = self.calibration_at(alpha)

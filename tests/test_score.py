@@ -389,6 +389,7 @@ def test_index_score_in_memory_equals_what_score_stores(tmp_path, ensemble_index
     (["fine", "\u200b"], r"prompt 1 is '\\u200b'"),  # only zero-width: what score sets aside as empty
     (["x" * 20_001], "over the 20,000 that score reads"),
     (["bad \udc80 byte"], "not valid UTF-8"),
+    (["card\x00lost"], "prompt 0 holds a NUL character"),  # as score sets it aside (was scored)
 ])
 def test_index_score_refuses_what_is_not_a_list_of_prompts(ensemble_index, texts, message):
     with pytest.raises(InputError, match=message):
