@@ -277,6 +277,8 @@ class PromptIndex:
         _check_arguments(source=source, columns=columns, alpha=alpha)
         if not isinstance(name, str):
             raise InputError(f"name is the index's name as text, such as 'support-bot', not {type(name).__name__}")
+        check_argument("force", force, bool, "True or False")  # force='no' replaced the index
+        check_argument("model", model, str, f"a sentence-transformers model name or folder, such as {DEFAULT_MODEL!r}")
         if index_type not in ann.INDEX_TYPES:  # before minutes of embedding, not after
             raise InputError(f"index type {index_type!r} is not one of {', '.join(ann.INDEX_TYPES)}")
         folder = check_target(name, index_dir, force)
@@ -526,6 +528,8 @@ def check_target(name: str, index_dir: str | Path | None, force: bool) -> Path:
 
 
 def _folder(name: str, index_dir: str | Path | None) -> Path:
+    if index_dir is not None:
+        check_argument("index_dir", index_dir, (str, Path), "the folder of the indexes, such as 'indexes'")
     if not _NAME.match(name):
         raise InputError(f"index name {name!r} must start with an ASCII letter or digit, then ASCII letters, "
                          "digits, '.', '_' or '-', at most 100 (it becomes a folder name)")

@@ -134,6 +134,9 @@ def as_paths(paths) -> list:
     """
     if isinstance(paths, (str, os.PathLike)):
         return [paths]
+    if hasattr(paths, "to_csv") and hasattr(paths, "columns"):  # iterated, a DataFrame gives its column names
+        raise InputError("paths are log files, not a DataFrame: write it with to_csv or to_parquet first (or "
+                         "score texts in memory with PromptIndex.score)")
     try:  # a glob's generator, a set, a pandas Series: any iterable of paths
         found = list(paths)
     except TypeError:

@@ -536,3 +536,24 @@ def test_a_load_that_meets_a_swap_in_progress_tries_again(index, monkeypatch):
     (index.path / "scorer.npz").write_bytes(b"damaged")  # damaged for good: said at once, no waiting
     with pytest.raises(IndexFileError, match="scorer.npz does not match the checksum"):
         PromptIndex.load("bot", index.path.parent)
+
+
+def test_library_arguments_of_the_wrong_kind_are_said(tmp_path, index, train_csv):
+    # found by QA: force='no' replaced the index; model=None, index_dir=5, db=5 were TypeErrors from pathlib;
+    # a DataFrame to score_files was read as its column names ('prompt: no such file')
+    import pandas as pd
+
+    from novelty.engines.local import score_files
+    from novelty.errors import InputError
+
+    calls = [(lambda: PromptIndex.build(train_csv, "bot", index_dir=index.path.parent, model=FAKE_MODEL, force="no"),
+              "force is True or False"),
+             (lambda: PromptIndex.build(train_csv, "x", index_dir=tmp_path, model=None), "model is a sentence"),
+             (lambda: PromptIndex.build(train_csv, "x", index_dir=5, model=FAKE_MODEL), "index_dir is the folder"),
+             (lambda: PromptIndex.load("bot", index_dir=5), "index_dir is the folder"),
+             (lambda: score_files([train_csv], index, 5), "db is the SQLite file's path"),
+             (lambda: score_files(pd.DataFrame({"prompt": ["hi"]}), index, tmp_path / "m.db"), "not a DataFrame")]
+    for call, message in calls:
+        with pytest.raises(InputError, match=message):
+            call()
+    assert len(PromptIndex.load("bot", index.path.parent)) == len(index)  # not rebuilt

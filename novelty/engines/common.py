@@ -344,6 +344,8 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
     # a library caller's wrong kind of value: said, not a TypeError from deep inside (and a numpy
     # float32 alpha was stored as a BLOB that every later spikes run failed on)
     check_argument("columns", columns, Columns, "a novelty.logs.Columns, e.g. Columns(text='prompt', id='request_id')")
+    if db is not None:
+        check_argument("db", db, (str, Path), "the SQLite file's path, such as 'monitor.db'")
     if alpha is not None:
         check_argument("alpha", alpha, float, "a number between 0 and 1, such as 0.05")
     for name, value in (("chunk_rows", chunk_rows), ("max_chars", max_chars), ("cache_size", cache_size)):
