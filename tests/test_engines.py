@@ -59,6 +59,13 @@ def test_a_ray_address_nothing_listens_at_fails_in_seconds():
     _reachable("auto")  # left to Ray
 
 
+def test_a_ray_cluster_it_cannot_reach_makes_no_database(tmp_path, index, day_log):
+    # found by QA: the database was made, bound to the model and given a failed run before the error
+    with pytest.raises(InputError, match="cannot reach the Ray cluster"):
+        score_files([day_log], index, tmp_path / "m.db", engine="ray", ray_address="127.0.0.1:1")
+    assert not (tmp_path / "m.db").exists()
+
+
 def test_the_most_novel_prompts_are_distinct_texts_in_both_sinks(tmp_path, index):
     rows = [{"prompt": text} for text in ["Do you support ethereum", "do you support ethereum"] * 4 +
             ["how do I stake solana", "can I mint an nft", "where is my card", "what is dogecoin", "buy bitcoin now"]]

@@ -371,6 +371,7 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
     paths = [p for p in paths if p not in empty]
     index = index if isinstance(index, PromptIndex) else PromptIndex.load(index, index_dir)
     scorer = RowScorer(index, alpha)
+    score_chunks = engine(index, scorer)  # a Ray cluster it cannot join: said before a database is made
     sink = open_sink(db, out_parquet)
     try:
         earlier = sink.earlier_id_column() if columns.id is None and hasattr(sink, "earlier_id_column") else None
@@ -401,7 +402,7 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
 
         try:
             shown = 0
-            for rows, fresh, rejects in engine(index, scorer)(prepared(), run_id):
+            for rows, fresh, rejects in score_chunks(prepared(), run_id):
                 rows, rejects = gate.as_stored(rows, rejects)
                 written = sink.write_chunk(rows, fresh, rejects)
                 counts.skipped += len(rows) - len(written)  # another run scored them meanwhile
