@@ -402,10 +402,10 @@ class PromptIndex:
             before = _identity(folder)
             try:
                 return cls._load_folder(folder, name)
-            except (IndexFileError, OSError) as exc:
+            except (IndexFileError, FileNotFoundError) as exc:
                 swapping = _identity(folder) != before or folder.with_name(f".{folder.name}.old").exists()
                 if attempt + 1 == _LOAD_ATTEMPTS or not swapping:
-                    if isinstance(exc, OSError):
+                    if isinstance(exc, FileNotFoundError):
                         raise IndexFileError(f"{folder}: {exc.strerror or exc} ({exc.filename}); is another "
                                              "process writing it? Else rebuild the index") from None
                     raise
@@ -617,7 +617,7 @@ def _build_adapted(folder: Path, source, name: str, rows: TrainingRows, prompts:
     base = resolve_model_path(model)
     folder.parent.mkdir(parents=True, exist_ok=True)
     sweep_staging(folder)
-    workdir = staging_dir(folder, ".model")
+    workdir = staging_dir(folder.resolve() if folder.is_symlink() else folder, ".model")  # hard-linked in beside it
     try:
         stats = fine_tune(base, [rows.texts[i] for i in np.flatnonzero(tuned)],
                           [rows.labels[i] for i in np.flatnonzero(tuned)], workdir, options)
@@ -655,6 +655,7 @@ def writer_lock(folder: Path, patience: float = 5.0) -> Iterator[None]:
     stderr that it waits when that takes more than ``patience`` seconds."""
     from filelock import FileLock, Timeout
 
+    folder = folder.resolve() if folder.is_symlink() else folder  # one lock whatever name the index is written by
     folder.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(folder.parent / f".{folder.name}.lock")
     try:
