@@ -147,15 +147,16 @@ _STAGE_LABEL = ("INSERT INTO staging.labels VALUES (?,?,?,0) ON CONFLICT(prompt_
                 f"label = CASE WHEN {_NEWER} THEN excluded.label ELSE labels.label END, "
                 f"labelled_at = CASE WHEN {_NEWER} THEN excluded.labelled_at ELSE labels.labelled_at END")
 # a stored label newer than the file's is kept ('stale'); the rest is new, unchanged or changed. Labels of
-# one time (two files written in the same second, timed by their mtime) go by the file's name, the later
-# winning (2026-11-21.csv over 2026-11-20.csv), whatever folder it was named from: a rerun of the older
-# file undid the newer's fixes. The stored source's name: what follows its last '/'
-_COMPARED = """
+# one time (two files written in the same second, timed by their mtime) go by the file's name, then its
+# path, the later winning (2026-11-21.csv over 2026-11-20.csv, 2026-11-21/labels.csv over 2026-11-20/...),
+# whatever folder a name was typed from: a rerun of the older file undid the newer's fixes
+_SOURCE = "replace(coalesce(f.source, ''), '\\', '/')"
+_NAME = f"replace({_SOURCE}, rtrim({_SOURCE}, replace({_SOURCE}, '/', '')), '')"  # what follows the last '/'
+_COMPARED = f"""
 WITH compared AS (
     SELECT s.prompt_id, s.label, s.labelled_at, f.prompt_id IS NULL AS new,
            coalesce(f.labelled_at, '') != '' AND (rtrim(s.labelled_at, 'Z') < rtrim(f.labelled_at, 'Z')
-           OR (rtrim(s.labelled_at, 'Z') = rtrim(f.labelled_at, 'Z')
-               AND :name < replace(f.source, rtrim(f.source, replace(f.source, '/', '')), ''))) AS stale,
+           OR (rtrim(s.labelled_at, 'Z') = rtrim(f.labelled_at, 'Z') AND (:name, :path) < ({_NAME}, {_SOURCE}))) AS stale,
            f.label = s.label AS same
     FROM staging.labels s LEFT JOIN main.feedback f USING (prompt_id))
 """
@@ -198,7 +199,7 @@ def import_feedback(db: str | Path, path: str | Path, id_col: str = "prompt_id",
             raise InputError(f"{path}: no column(s) {', '.join(map(repr, missing))}; columns: "
                              f"{', '.join(_printable(c) for c in columns) or 'none'}{unread} "
                              f"(use {settings})")
-        stamps = {"source": str(path), "name": path.name, "now": utc_now()}
+        stamps = {"source": str(path), "name": path.name, "path": str(path).replace("\\", "/"), "now": utc_now()}
 
         def write() -> tuple:  # this file's rejects from an earlier import go: the file may have been mended
             conn.execute("DELETE FROM rejects WHERE run_id IS NULL AND source = ?", [str(path)])

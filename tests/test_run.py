@@ -466,10 +466,14 @@ def test_feedback_late_partial_and_repeated(tmp_path, index, monkeypatch):
                               [(ids[3], label, "2026-11-28T09:00:00Z")]) for d, label in ((5, "pin"), (6, "card_lost")))
     monkeypatch.chdir(tmp_path)  # named another way (review: a relative path sorted after '/' and won)
     relative = older.name
-    for order in ([older, newer, older], [newer, older], [newer, relative]):
+    (tmp_path / "d20").mkdir(), (tmp_path / "d21").mkdir()  # dated folders, one file name (review)
+    in20, in21 = (write_csv(tmp_path / folder / "labels.csv", ["prompt_id", "label", "at"],
+                            [(ids[4], label, "2026-11-28T09:00:00Z")]) for folder, label in (("d20", "pin"), ("d21", "card_lost")))
+    for order in ([older, newer, older], [newer, older], [newer, relative], [in21, in20]):
         assert [import_feedback(db, f, time_col="at").changed for f in order][-1] == 0
-        assert sqlite3.connect(db).execute("SELECT label FROM feedback WHERE prompt_id = ?", [ids[3]]).fetchone() \
-            == ("card_lost",)
+        for pid in (ids[3], ids[4]) if in21 in order else (ids[3],):
+            assert sqlite3.connect(db).execute("SELECT label FROM feedback WHERE prompt_id = ?", [pid]).fetchone() \
+                == ("card_lost",), (order, pid)
     report = online_accuracy(db)
     assert report.total.all.labelled == 60 and report.unmatched == 1
     assert report.total.novel.accuracy is not None and report.total.novel.accuracy < report.total.known.accuracy
