@@ -90,6 +90,9 @@ def _user_errors() -> Iterator[None]:
                                                          # the user may only read
         if "full" in str(exc).lower():
             typer.echo(f"error: {exc}: {FULL_DISK_HINT}", err=True)
+        elif "no such column" in str(exc):  # a database of an older version, opened read-only: not upgraded
+            typer.echo(f"error: {exc}: the database was written by an older novelty, and upgrading it needs write "
+                       "access: run a novelty command on it once as a user who may write it, or use a copy", err=True)
         elif is_read_only(exc):  # was a traceback from clusters and queue add
             typer.echo(f"error: {exc}: this command writes its results into the database; check the file's "
                        "permissions (and its folder's: SQLite writes a -wal file beside it), or run it on a "

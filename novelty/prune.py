@@ -102,11 +102,10 @@ def _counted_on_copy(store: Store, cutoff: str) -> dict:
             with closing(sqlite3.connect(Path(folder) / "copy.db")) as copy:
                 store.db.conn.backup(copy)
                 return _delete(copy, cutoff, dry_run=False)  # never committed
-    except OSError as exc:
+    except (OSError, sqlite3.Error) as exc:  # a full temporary folder is an OperationalError of SQLite's
         raise InputError(f"{store.path}: a database you may only read is counted on a copy in "
-                         f"{tempfile.gettempdir()}, which failed ({exc}); free space there or set TMPDIR") from None
-    except sqlite3.Error as exc:
-        raise InputError(f"{store.path}: could not be counted on a copy in {tempfile.gettempdir()} ({exc})") from None
+                         f"{tempfile.gettempdir()}, which failed ({exc})" + ("; free space there or set TMPDIR"
+                         if isinstance(exc, OSError) or "full" in str(exc).lower() else "")) from None
 
 
 class _Undo(Exception):

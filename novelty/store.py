@@ -193,12 +193,10 @@ class Store:
                 raise InputError(f"{self.path} was written by a newer novelty (schema {row[0]}; this one knows "
                                  f"{SCHEMA_VERSION}): upgrade novelty to use it")
         if self.read_only:  # read as it is: a writing command says 'cannot write' when it comes to write
-            stale = [t for t in _TABLES if t not in tables] + [
-                f"{t}.{c}" for t, c, _ in _ADDED_COLUMNS if t in tables and c not in {x.name for x in self.db[t].columns}]
-            if stale:  # (was 'no such table: alerted', exit 3 'a bug')
-                raise InputError(f"{self.path} was written by an older novelty (it has no {', '.join(stale[:3])}) "
-                                 "and upgrading it needs write access, which this user does not have: run a novelty "
-                                 "command on it once as a user who may write it, or work on a copy")
+            for statement in _SCHEMA.split(";"):  # tables an older version had not made yet: empty, for this
+                made = re.search(r"CREATE TABLE IF NOT EXISTS (\w+)", statement)  # connection only (temp)
+                if made and made.group(1) not in tables:  # (was 'no such table: alerted', exit 3 'a bug')
+                    self.db.conn.execute(statement.replace("CREATE TABLE IF NOT EXISTS", "CREATE TEMP TABLE", 1))
             return
         self.db.enable_wal()
         if "incidents" in tables and "alerted" not in tables:
