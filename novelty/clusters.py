@@ -421,10 +421,12 @@ def _daily(days: Counter, last_day: str | None) -> tuple[dict[str, int], float]:
     return dict(sorted(days.items())), round(growth, 3) if np.isfinite(growth) else -1.0
 
 
-def _pruned_history(store: Store, clusters: list[Cluster], last_day: str | None) -> list[Cluster]:
+def _pruned_history(store: Store, clusters: list[Cluster], last_day: str | None,
+                    cut_off_day: bool = True) -> list[Cluster]:
     """Clusters that keep a stored id with the days ``prune`` took their prompts from counted as saved:
     counted from the prompts left, an old topic read as new ('first seen' moved to the cut-off, growth
-    'new' or 16x where it was 5x), as windows and incidents never do."""
+    'new' or 16x where it was 5x), as windows and incidents never do. ``cut_off_day``: the day the cut-off
+    falls in too, as saved when it counted more (not for a cluster members left: they may have moved)."""
     cutoff = store.meta().get("pruned_before")
     if not cutoff or not clusters:
         return clusters
@@ -434,7 +436,8 @@ def _pruned_history(store: Store, clusters: list[Cluster], last_day: str | None)
     out = []
     for c in clusters:
         daily, first = stored.get(c.cluster_id, ({}, None))
-        kept = {d: n for d, n in daily.items() if d <= cutoff[:10] and d <= (last_day or "9999")
+        kept = {d: n for d, n in daily.items() if (d <= cutoff[:10] if cut_off_day else d < cutoff[:10])
+                and d <= (last_day or "9999")
                 and isinstance(n, int) and n > c.daily.get(d, 0)}
         if not kept:
             out.append(c)
@@ -556,7 +559,7 @@ def _recount(store: Store, shrunk: set[str], now: str, last_day: str | None) -> 
                                   "look_alike_labels = '{}', updated_at = ? WHERE cluster_id = ?", [now, cid])
             continue
         c = _cluster(cid, name, rows, np.stack([found[r["text_hash"]] for r in rows]), centroid, last_day)
-        (c,) = _pruned_history(store, [c], last_day)  # counted on the members left: the pruned days as saved
+        (c,) = _pruned_history(store, [c], last_day, cut_off_day=False)  # the pruned days as saved
         store.db.conn.execute(
             "UPDATE clusters SET size=?, first_seen=?, last_seen=?, growth=?, daily=?, predicted_labels=?, "
             "nearest_labels=?, examples=?, updated_at=? WHERE cluster_id=?",
