@@ -68,6 +68,7 @@ def find_clusters(db: str | Path, since: str | None = None, until: str | None = 
     since, until = parse_range(since, until)
     store = Store(db)
     try:
+        pruned = store.pruned_before()
         rows = _novel_rows(store, since, until)
         if not rows:
             return []
@@ -79,7 +80,7 @@ def find_clusters(db: str | Path, since: str | None = None, until: str | None = 
         clusters = _pruned_history(store, clusters, last_day)
         clusters = _count_look_alikes(store, clusters, members, rows, vectors, labels, until)
         if save and clusters:  # a run that finds nothing (say a --min-size too big) leaves the stored view
-            _save(store, clusters, members, [r["prompt_id"] for r in rows], last_day, min_size)
+            _save(store, clusters, members, [r["prompt_id"] for r in rows], last_day, min_size, pruned)
         return sorted(clusters, key=lambda c: -c.size)
     finally:
         store.close()
@@ -516,12 +517,14 @@ MIN_SIZE_KEY = "clusters.min_size"  # meta: the --min-size of the run that saved
 
 
 def _save(store: Store, clusters: list[Cluster], members: list[tuple[str, str]], clustered: list[str],
-          last_day: str | None = None, min_size: int = 5) -> None:
+          last_day: str | None = None, min_size: int = 5, pruned: str | None = None) -> None:
     """Store the clusters; every prompt clustered in this run (``clustered``) belongs to the cluster
-    this run put it in, or to none when it is noise now (an older run's membership is dropped)."""
+    this run put it in, or to none when it is noise now (an older run's membership is dropped).
+    ``pruned``: prune's cut-off when the prompts were read (one that moved since refuses the save)."""
     now = utc_now()
 
     def work() -> None:  # one transaction, retried while locked; a read-only file is a StorageError
+        store.unchanged_by_prune(pruned)  # (memberships and examples of deleted prompts were kept for good)
         store.db.conn.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                               [MIN_SIZE_KEY, str(min_size)])
         losing = store.clusters_of(clustered)

@@ -126,9 +126,12 @@ def _delete(conn: sqlite3.Connection, cutoff: str, dry_run: bool) -> dict:
                  "value = max(value, excluded.value)", [cutoff])
     counts = {
         "scores": conn.execute(f"DELETE FROM scores WHERE prompt_id IN {gone}").rowcount,
-        "cluster_members": conn.execute(f"DELETE FROM cluster_members WHERE prompt_id IN {gone}").rowcount,
-        "queue": conn.execute(f"DELETE FROM queue WHERE prompt_id IN {gone} AND status NOT IN (?, ?)",
-                              KEEP_QUEUED).rowcount,
+        # with those of prompts already gone: a clusters or queue add run that read them before an earlier
+        # prune committed wrote them back (found by QA), and nothing found them again
+        "cluster_members": conn.execute("DELETE FROM cluster_members WHERE prompt_id NOT IN "
+                                        "(SELECT prompt_id FROM scores)").rowcount,
+        "queue": conn.execute("DELETE FROM queue WHERE prompt_id NOT IN (SELECT prompt_id FROM scores) "
+                              "AND status NOT IN (?, ?)", KEEP_QUEUED).rowcount,
         "embeddings": conn.execute(
             "DELETE FROM embeddings WHERE text_hash NOT IN (SELECT text_hash FROM scores) "
             "AND text_hash NOT IN (SELECT text_hash FROM queue WHERE text_hash IS NOT NULL)").rowcount,

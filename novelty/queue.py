@@ -99,6 +99,7 @@ def add(db: str | Path, *, cluster: str | None = None, max_p_value: float | None
                          "training set")
     store = _open(db)
     try:
+        pruned = store.pruned_before()
         try:
             rows = _candidates(store, cluster, max_p_value, incident)
         except _Nothing as nothing:  # not a usage error: a quiet day in a cron script queues nothing
@@ -120,10 +121,14 @@ def add(db: str | Path, *, cluster: str | None = None, max_p_value: float | None
         chosen = [keep[i] for i in _farthest_points(vectors[keep], budget)] if keep else []
         source = f"cluster:{cluster}" if cluster else f"incident:{incident}" if incident else f"p<={max_p_value}"
         now = utc_now()
-        store.transaction(lambda: store.db.conn.executemany(
-            "INSERT OR IGNORE INTO queue VALUES (?,?,?,?,'pending',?,NULL,?,?)",
-            [(fresh[i]["prompt_id"], fresh[i]["text"], fresh[i]["text_hash"], fresh[i].get("source", source),
-              fresh[i]["predicted_label"], now, now) for i in chosen]))
+
+        def work() -> None:  # a prune that committed meanwhile deleted some of them: its text came back for good
+            store.unchanged_by_prune(pruned)
+            store.db.conn.executemany(
+                "INSERT OR IGNORE INTO queue VALUES (?,?,?,?,'pending',?,NULL,?,?)",
+                [(fresh[i]["prompt_id"], fresh[i]["text"], fresh[i]["text_hash"], fresh[i].get("source", source),
+                  fresh[i]["predicted_label"], now, now) for i in chosen])
+        store.transaction(work)
         return QueueResult(len(rows), len(chosen), len(fresh) - len(keep), len(rows) - len(new), len(similar),
                            len(new) - len(fresh),
                            sum(fresh[i].get("source", "").startswith("look-alike:") for i in chosen))

@@ -243,6 +243,18 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
+    def unchanged_by_prune(self, seen: str | None) -> None:
+        """Inside a write transaction: an InputError when a ``prune`` committed since ``pruned_before``
+        was ``seen``: what was read before it may hold prompts it deleted (their text queued again, or
+        memberships of prompts that are gone, for good)."""
+        if self.pruned_before() != seen:
+            raise InputError(f"novelty prune deleted old prompts from {self.path} while this command read them: "
+                             "nothing was written; run the same command again")
+
+    def pruned_before(self) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'pruned_before'").fetchone()
+        return row[0] if row else None
+
     def transaction(self, work: Callable[[], T]) -> T:
         """Run ``work`` in one write transaction: all of it or none, retried while the file is locked."""
         conn = self.db.conn

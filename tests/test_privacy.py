@@ -203,3 +203,37 @@ def test_turning_redaction_off_after_redact_before_embed_rejects_nothing(tmp_pat
     for flags in ({"redact": True}, {}):
         again = score_files([log], index, db, columns=columns, **flags)
         assert (again.scored, again.skipped, again.rejected) == (0, 2, 0)
+
+
+def test_a_prune_while_clusters_or_queue_add_read_the_prompts_brings_no_text_back(aged_db, monkeypatch):
+    # found by QA: both read their prompts, prune committed, then they wrote back the memberships and the
+    # queue items (with text) of deleted prompts, which no later prune removed
+    from novelty import clusters, queue
+    from novelty.errors import InputError
+
+    def pruning(real):
+        def meanwhile(*args, **kwargs):
+            prune(aged_db, "90d", now=NOW)
+            return real(*args, **kwargs)
+        return meanwhile
+
+    with sqlite3.connect(aged_db) as conn:
+        conn.execute("DELETE FROM clusters")  # the fixture's, made by hand without a centroid
+    conn.close()
+    monkeypatch.setattr(clusters, "_labels", pruning(clusters._labels))
+    with pytest.raises(InputError, match="prune deleted old prompts .* nothing was written; run the same command"):
+        clusters.find_clusters(aged_db, min_size=2)
+    monkeypatch.undo()
+    with sqlite3.connect(aged_db) as conn:  # the fixture's own: then no old prompt is left in any of them
+        conn.execute("INSERT INTO queue VALUES ('ghost', 'old secret x', 'h', 'p<=0.05', 'pending', NULL, NULL, "
+                     "'now', 'now')")
+        conn.execute("INSERT INTO cluster_members VALUES ('ghost', 'c0001')")
+    conn.close()
+    assert prune(aged_db, "90d", now=NOW).queue == 1  # a ghost left by an earlier race goes too
+    assert rows(aged_db, "SELECT COUNT(*) FROM cluster_members WHERE prompt_id = 'ghost'") == [(0,)]
+    monkeypatch.setattr(queue, "_farthest_points", pruning(queue._farthest_points))
+    with sqlite3.connect(aged_db) as conn:
+        conn.execute("UPDATE meta SET value = '2026-01-01T00:00:00Z' WHERE key = 'pruned_before'")  # (moves again)
+    conn.close()
+    with pytest.raises(InputError, match="nothing was written"):
+        queue.add(aged_db, max_p_value=1.0)
