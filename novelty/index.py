@@ -403,7 +403,7 @@ class PromptIndex:
             try:
                 return cls._load_folder(folder, name)
             except (IndexFileError, FileNotFoundError) as exc:
-                swapping = _identity(folder) != before or folder.with_name(f".{folder.name}.old").exists()
+                swapping = _identity(folder) != before or bool(folder.name) and folder.with_name(f".{folder.name}.old").exists()
                 if attempt + 1 == _LOAD_ATTEMPTS or not swapping:
                     if isinstance(exc, FileNotFoundError):
                         raise IndexFileError(f"{folder}: {exc.strerror or exc} ({exc.filename}); is another "
@@ -414,6 +414,15 @@ class PromptIndex:
     @classmethod
     def _load_folder(cls, folder: Path, name) -> "PromptIndex":
         manifest_path = folder / "manifest.json"
+        old = folder.with_name(f".{folder.name}.old") if folder.name else folder
+        if not folder.exists() and (old / "manifest.json").is_file():  # a write killed between its two renames
+            try:  # (or one swapping right now: the lock waits for it, and then there is nothing to put back)
+                with writer_lock(folder):
+                    restore_swapped(folder)
+            except OSError:  # a folder this user may not write
+                raise IndexFileError(f"no index {str(name)!r} in {folder.parent}, but its previous version is in "
+                                     f"{old}: a build or add was stopped as it swapped the new one in; put it back "
+                                     f"with: mv {old} {folder}") from None
         if not manifest_path.exists():
             raise IndexFileError(f"no index {str(name)!r} in {folder.parent} (no {manifest_path}); "
                                  "build one with `novelty index build FILE --name NAME`")
@@ -644,6 +653,7 @@ def _write_built(folder: Path, force: bool, *args) -> PromptIndex:
     """``_write`` of a build, under the writer lock, its target checked again there: another build of
     the name may have finished since the check before the embedding."""
     with writer_lock(folder):
+        restore_swapped(folder)
         check_target(folder.name, folder.parent, force)
         return _write(folder, *args)
 
@@ -701,6 +711,15 @@ def sweep_staging(folder: Path, older_than: float = STALE_STAGING_SECONDS) -> li
             shutil.rmtree(stale, ignore_errors=True)
             removed.append(stale)
     return removed
+
+
+def restore_swapped(folder: Path) -> None:
+    """Under the writer lock: put back the previous index a write killed between ``_swap``'s two renames
+    left as ``.NAME.old`` with no ``NAME``."""
+    target = folder.resolve() if folder.is_symlink() else folder
+    old = target.with_name(f".{target.name}.old")
+    if not target.exists() and not old.is_symlink() and (old / "manifest.json").is_file():
+        old.rename(target)
 
 
 def _swap(staging: Path, folder: Path) -> None:

@@ -559,3 +559,11 @@ def test_library_arguments_of_the_wrong_kind_are_said(tmp_path, index, train_csv
         with pytest.raises(InputError, match=message):
             call()
     assert len(PromptIndex.load("bot", index.path.parent)) == len(index)  # not rebuilt
+
+
+def test_an_index_a_write_left_half_swapped_is_put_back(index):
+    # found by QA: a kill between _swap's two renames left only .bot.old; every command then said 'no index'
+    old = index.path.with_name(f".{index.path.name}.old")
+    index.path.rename(old)
+    assert len(PromptIndex.load("bot", index.path.parent)) == len(index)
+    assert index.path.is_dir() and not old.exists()
