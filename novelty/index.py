@@ -403,7 +403,8 @@ class PromptIndex:
             try:
                 return cls._load_folder(folder, name)
             except (IndexFileError, FileNotFoundError) as exc:
-                swapping = _identity(folder) != before or bool(folder.name) and folder.with_name(f".{folder.name}.old").exists()
+                swapping = _identity(folder) != before or (
+                    bool(folder.name) and folder.with_name(f".{folder.name}.old").exists())
                 if attempt + 1 == _LOAD_ATTEMPTS or not swapping:
                     if isinstance(exc, FileNotFoundError):
                         raise IndexFileError(f"{folder}: {exc.strerror or exc} ({exc.filename}); is another "
