@@ -428,7 +428,7 @@ def _pruned_history(store: Store, clusters: list[Cluster], last_day: str | None,
     counted from the prompts left, an old topic read as new ('first seen' moved to the cut-off, growth
     'new' or 16x where it was 5x), as windows and incidents never do. ``cut_off_day``: the day the cut-off
     falls in too, as saved when it counted more (not for a cluster members left: they may have moved)."""
-    cutoff = store.meta().get("pruned_before")
+    cutoff = store.pruned_before()
     if not cutoff or not clusters:
         return clusters
     stored = {cid: (json.loads(daily or "{}"), first) for cid, daily, first in store.db.execute(

@@ -558,7 +558,7 @@ def _write(folder: Path, manifest: dict, vectors: np.ndarray, prompts: pd.DataFr
     calibration = calibrate(scorer, vectors, list(prompts["label"]), alpha, held_out=held_out)
     folder.parent.mkdir(parents=True, exist_ok=True)
     live = folder  # a symlinked index is written where it points, and keeps its link (the link itself was
-    folder = folder.resolve() if folder.is_symlink() else folder  # swapped for a folder, then every write failed)
+    folder = _pointed_to(folder)  # swapped for a folder, then every write failed)
     sweep_staging(folder)
     staging = staging_dir(folder)
     if model is not None:  # hard links: no copy of the weights, and the live index is left untouched
@@ -627,7 +627,7 @@ def _build_adapted(folder: Path, source, name: str, rows: TrainingRows, prompts:
     base = resolve_model_path(model)
     folder.parent.mkdir(parents=True, exist_ok=True)
     sweep_staging(folder)
-    workdir = staging_dir(folder.resolve() if folder.is_symlink() else folder, ".model")  # hard-linked in beside it
+    workdir = staging_dir(_pointed_to(folder), ".model")  # hard-linked in beside it
     try:
         stats = fine_tune(base, [rows.texts[i] for i in np.flatnonzero(tuned)],
                           [rows.labels[i] for i in np.flatnonzero(tuned)], workdir, options)
@@ -666,7 +666,7 @@ def writer_lock(folder: Path, patience: float = 5.0) -> Iterator[None]:
     stderr that it waits when that takes more than ``patience`` seconds."""
     from filelock import FileLock, Timeout
 
-    folder = folder.resolve() if folder.is_symlink() else folder  # one lock whatever name the index is written by
+    folder = _pointed_to(folder)  # one lock whatever name the index is written by
     folder.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(folder.parent / f".{folder.name}.lock")
     try:
@@ -686,16 +686,25 @@ def staging_dir(folder: Path, kind: str = "") -> Path:
     gives (umask applied): mkdtemp's 0700 made every index unreadable to the service account that
     scores with it, when another user built it."""
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}{kind}.", dir=folder.parent))
+    staging.chmod(0o777 & ~_umask())
+    return staging
+
+
+def _umask() -> int:
+    """This process's umask (read by setting it, then set back)."""
     umask = os.umask(0o022)
     os.umask(umask)
-    staging.chmod(0o777 & ~umask)
-    return staging
+    return umask
+
+
+def _pointed_to(folder: Path) -> Path:
+    """The folder a symlinked index points to (where it is written and locked); any other as it is."""
+    return folder.resolve() if folder.is_symlink() else folder
 
 
 def plain_modes(folder: Path) -> None:
     """Give everything under ``folder`` the mode a plain mkdir or open gives (umask applied)."""
-    umask = os.umask(0o022)
-    os.umask(umask)
+    umask = _umask()
     for path in [folder, *folder.rglob("*")]:
         if not path.is_symlink():
             path.chmod((0o777 if path.is_dir() else 0o666) & ~umask)
@@ -717,7 +726,7 @@ def sweep_staging(folder: Path, older_than: float = STALE_STAGING_SECONDS) -> li
 def restore_swapped(folder: Path) -> None:
     """Under the writer lock: put back the previous index a write killed between ``_swap``'s two renames
     left as ``.NAME.old`` with no ``NAME``."""
-    target = folder.resolve() if folder.is_symlink() else folder
+    target = _pointed_to(folder)
     old = target.with_name(f".{target.name}.old")
     if not target.exists() and not old.is_symlink() and (old / "manifest.json").is_file():
         old.rename(target)

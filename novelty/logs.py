@@ -623,8 +623,8 @@ class _Validator:
                 what = "object" if isinstance(record[column], dict) else "list"
                 return f"{column!r} is a JSON {what}, not {'an id' if role == 'id' else 'a label'}"
             value = _cell(record, column)
-            if isinstance(value, str) and _unstorable(column, value):
-                return _unstorable(column, value)
+            if isinstance(value, str) and (unstorable := _unstorable(column, value)):
+                return unstorable
         return None
 
 

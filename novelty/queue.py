@@ -8,7 +8,6 @@ labelling effort covers the whole cluster instead of its most common phrasing.
 from __future__ import annotations
 
 import csv
-import io
 import json
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass

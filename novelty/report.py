@@ -13,8 +13,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
-import re
 import shlex
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -126,7 +124,7 @@ def gather(db: str | Path, reference: str | Path | None = None, current: str | P
     diagnosis = diagnose(reference, current, db, since, ignore, offline, serving, key, golden_baseline,
                          golden_current, spike_settings=settings, drift_report=drift_report, until=until,
                          golden_columns=golden_columns, golden_options=golden_options,
-                         save_windows=writable)  # the page draws the saved windows
+                         save_windows=writable)  # saved as spikes saves them, when it may
     store = Store(db)
     try:
         # the windows the diagnosis judged (and saved, when it may): a window --until cuts counts the prompts

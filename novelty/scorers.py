@@ -11,7 +11,6 @@ classifier is) does, on every split.
 from __future__ import annotations
 
 import numbers
-
 from typing import Callable
 
 import numpy as np
@@ -68,7 +67,8 @@ class ClassTopKScorer(BaseScorer):
     def __init__(self, top: int = 3, k: int = 64):
         if not all(isinstance(v, numbers.Real) and not isinstance(v, bool) and v >= 1 and float(v).is_integer()
                    for v in (top, k)):  # (top above k only pads: indexes were built so)
-            raise NoveltyError(f"the class top-k scorers need whole numbers top >= 1 and k >= 1 (got top={top!r}, k={k!r})")
+            raise NoveltyError("the class top-k scorers need whole numbers top >= 1 and k >= 1 "
+                               f"(got top={top!r}, k={k!r})")
         self.top, self.k = int(top), int(k)
 
     def params(self) -> dict:

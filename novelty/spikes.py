@@ -33,6 +33,11 @@ _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _MONDAY = 3 * 86400  # the epoch was a Thursday: shift so weeks start on Monday
 
 
+def window_key(window: str, step: str | None) -> str:
+    """How windows of ``window`` (sliding by ``step``) are keyed: '1d', or '1d/12h'."""
+    return f"{window}/{step}" if step else window
+
+
 @dataclass(frozen=True)
 class SpikeSettings:
     """How windows are cut and tested. Defaults suit a log of a few hundred prompts a day or more."""
@@ -52,7 +57,7 @@ class SpikeSettings:
     def key(self) -> str:
         """The ``window_size`` that windows and incidents are saved under: sliding windows ('1d/12h')
         never share rows or incident ids with the fixed windows of the same size."""
-        return f"{self.window}/{self.step}" if self.step else self.window
+        return window_key(self.window, self.step)
 
     def __post_init__(self) -> None:
         for name in ("window", "step"):  # ' 1d' and '1d' are one key
@@ -124,7 +129,7 @@ class SpikeReport:
     @property
     def key(self) -> str:
         """The ``window_size`` its windows and incidents are saved under."""
-        return f"{self.window}/{self.step}" if self.step else self.window
+        return window_key(self.window, self.step)
 
     def to_dict(self) -> dict:
         return {"db": self.db, "window": self.window, "step": self.step, "alpha": self.alpha,
@@ -185,7 +190,7 @@ def detect_spikes(db: str | Path, settings: SpikeSettings = SpikeSettings(), sin
         # a window that began before prune's cut-off may have lost prompts even when pruned_counts gives its
         # count back: its examples and labels are read as saved, not from the few rows left (a --retest or a
         # late log rebuilt them from them: 'no predicted labels logged', other absorbing labels)
-        cutoff = store.meta().get("pruned_before")
+        cutoff = store.pruned_before()
         incidents = [_incident(store, w, windows, settings, w.decided or w.window_start in pruned
                                or bool(cutoff and w.window_start < cutoff), alpha, cut)
                      for w in shown if w.flagged]
