@@ -563,7 +563,7 @@ def online_accuracy(db: str | Path, window: str = "1d", since: str | None = None
         (unjudged,) = store.db.execute(
             "SELECT COUNT(*) FROM feedback f JOIN scores s USING (prompt_id) "
             "WHERE s.ts IS NULL OR s.predicted_label IS NULL").fetchone()
-        pruned = store.meta().get("pruned_before")
+        pruned = store.pruned_before()
     finally:
         store.close()
     by_bucket: dict[int, list] = {}

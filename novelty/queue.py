@@ -224,7 +224,7 @@ def import_labels(db: str | Path, path: str | Path, id_col: str | None = None, l
     store, unknown = _open(db), []
     try:
         counts = store.transaction(lambda: _apply_labels(store, labels, unknown))
-        pruned = store.meta().get("pruned_before")
+        pruned = store.pruned_before()
     finally:
         store.close()
     return {"labelled": counts["labelled"], "trained_relabelled": counts["trained_relabelled"],
