@@ -429,6 +429,9 @@ def _count_windows(store: Store, settings: SpikeSettings, alpha: float | None = 
 
 
 # -- testing ----------------------------------------------------------------------------------------
+PRIOR = 1
+
+
 @dataclass
 class _Null:
     """What a window is compared with: the pooled earlier windows, or the calibration when too few."""
@@ -453,8 +456,8 @@ class _Null:
         if not self.prompts:  # a valid conformal p-value is uniform: weights have mean t, E[w^2] 2t
             return excess_tail(s1, prompts, tail, 2 * tail)
         # one pseudo-prompt from the conformal null keeps a reference with no tail prompts usable
-        n = self.prompts + 1
-        return excess_tail(s1, prompts, (self.s1 + tail) / n, (self.s2 + 2 * tail) / n, n)
+        n = self.prompts + PRIOR
+        return excess_tail(s1, prompts, (self.s1 + PRIOR * tail) / n, (self.s2 + PRIOR * 2 * tail) / n, n)
 
     def count_p(self, prompts: int, novel: int, alpha: float) -> float:
         if not self.prompts:
@@ -523,12 +526,19 @@ def _drafts(counts, settings: SpikeSettings, alpha: float | None, decided: dict[
         stored = decided.get(_iso(start))
         if stored and prompts > stored[6]:  # a late log added prompts: test the window again
             stored = None                   # (fewer prompts, after a prune, keep the verdict)
-        draft = _Draft(start, prompts, novel, null, p, p_count, p_tail, cusum, cusum >= settings.cusum_limit,
-                       stored, s1, s2)
-        flagged = bool(draft.stored[3]) if draft.stored else (draft.alarm or (p is not None and p < settings.fdr))
-        if flagged:
+        # only a tested window can alarm: an untested one adds nothing to the CUSUM it would be flagged by
+        alarm = tested and cusum >= settings.cusum_limit
+        draft = _Draft(start, prompts, novel, null, p, p_count, p_tail, cusum, alarm, stored, s1, s2)
+        # a window whose own p-value passed the level is set apart before the false-discovery control
+        # decides it (that needs every window's p-value): its excursion restarts, and it leaves the
+        # baseline. A decided window does the same from its saved p-value, so later runs replay the
+        # CUSUM its decision saw (replayed without the restart, a window q left unflagged carried its
+        # excursion on, and a later 10-prompt window with no novel prompt was flagged by it)
+        p_then = draft.stored[1] if draft.stored else p
+        apart = draft.alarm or bool(draft.stored and draft.stored[3]) or (p_then is not None and p_then < settings.fdr)
+        if apart:
             cusum = 0.0  # restart after a detection, so one excursion raises one alarm
-        history.append((prompts, novel, s1, s2) if not flagged and prompts >= settings.min_prompts
+        history.append((prompts, novel, s1, s2) if not apart and prompts >= settings.min_prompts
                        else (0, 0, 0.0, 0.0))
         drafts.append(draft)
     return drafts

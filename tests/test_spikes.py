@@ -742,3 +742,18 @@ def test_a_read_without_locks_that_met_a_writer_is_a_message_not_a_bug(tmp_path,
     monkeypatch.setattr(novelty.spikes, "detect_spikes", torn)
     out = CliRunner().invoke(app, ["spikes", "--db", str(db)])
     assert out.exit_code == 2 and "run the same command again" in out.output  # was exit 3, 'a bug'
+
+
+@pytest.mark.parametrize("next_day", [(10, 0, None), (500, 32, None)])
+def test_a_window_set_apart_then_left_unflagged_does_not_carry_its_excursion_into_later_runs(tmp_path, next_day):
+    # day 15's own p-value (0.0025) passes the level but the false-discovery control over the 16 days
+    # decided together leaves it unflagged (q 0.04): the CUSUM restarted there. The next run replayed
+    # the saved days without that restart, carried 3.5 into day 17, and flagged a 10-prompt day with
+    # no novel prompt (untested, so nothing of its own), or a quiet 500-prompt day, as a new incident
+    db = fill(tmp_path / "m.db", [(500, 25, None)] * 14 + [(500, 42, None), (500, 40, None)])
+    first = detect_spikes(db)
+    assert first.windows[14].p_value < 0.005 < first.windows[14].q_value and not first.incidents
+    fill(db, [next_day], start_day=17)
+    later = detect_spikes(db)
+    assert later.windows[-1].window_start.startswith("2026-11-17") and later.windows[-1].prompts == next_day[0]
+    assert not later.windows[-1].flagged and not later.incidents
