@@ -757,3 +757,15 @@ def test_a_window_set_apart_then_left_unflagged_does_not_carry_its_excursion_int
     later = detect_spikes(db)
     assert later.windows[-1].window_start.startswith("2026-11-17") and later.windows[-1].prompts == next_day[0]
     assert not later.windows[-1].flagged and not later.incidents
+
+
+def test_a_baseline_of_a_few_small_windows_is_steadied_by_the_calibration(tmp_path):
+    # three 30-prompt windows without a prompt in the tail made one prompt at p = 0.01 in the next
+    # 30 look extreme (reference tail mean 0.1 / 91): flagged, though a uniform p-value does that in a
+    # quarter of such windows. Quiet night hours under 1h windows gave 1.9 false alarms per 100
+    db = fill(tmp_path / "m.db", [(30, 0, None)] * 3 + [(30, 1, None)])
+    report = detect_spikes(db)
+    assert report.windows[3].baseline == "trailing 3 windows" and report.windows[3].p_value > 0.01
+    assert not report.incidents
+    busy = fill(tmp_path / "busy.db", [(30, 0, None)] * 3 + [(30, 8, None)])  # 8 of 30 at p = 0.01: found
+    assert [w.window_start[:10] for w in detect_spikes(busy).windows if w.flagged] == ["2026-11-04"]
