@@ -36,7 +36,7 @@ from . import __version__, ann
 from .adapt import AdaptOptions, calibration_slice, check_adaptable, fine_tune, options_record
 from .embed import DEFAULT_BACKEND, DEFAULT_MODEL, Embedder, load_embedder, model_fingerprint, resolve_model_path
 from .errors import IncompatibleError, IndexFileError, InputError, NoveltyError, check_argument
-from .logs import MAX_CHARS, Columns, Reject, is_blank, is_utf8, label_form, read_batches
+from .logs import MAX_CHARS, Columns, Reject, current_umask, is_blank, is_utf8, label_form, read_batches
 from .scoring import (FOLDS, MAX_CALIBRATION, MIN_CALIBRATION, BaseScorer, Calibration, calibrate,
                       check_reachable, default_scorer, fully_labelled, make_scorer)
 from .store import stored_vectors, utc_now
@@ -686,15 +686,8 @@ def staging_dir(folder: Path, kind: str = "") -> Path:
     gives (umask applied): mkdtemp's 0700 made every index unreadable to the service account that
     scores with it, when another user built it."""
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}{kind}.", dir=folder.parent))
-    staging.chmod(0o777 & ~_umask())
+    staging.chmod(0o777 & ~current_umask())
     return staging
-
-
-def _umask() -> int:
-    """This process's umask (read by setting it, then set back)."""
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return umask
 
 
 def _pointed_to(folder: Path) -> Path:
@@ -704,7 +697,7 @@ def _pointed_to(folder: Path) -> Path:
 
 def plain_modes(folder: Path) -> None:
     """Give everything under ``folder`` the mode a plain mkdir or open gives (umask applied)."""
-    umask = _umask()
+    umask = current_umask()
     for path in [folder, *folder.rglob("*")]:
         if not path.is_symlink():
             path.chmod((0o777 if path.is_dir() else 0o666) & ~umask)

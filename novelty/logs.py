@@ -14,7 +14,9 @@ import itertools
 import json
 import os
 import re
+import stat
 import sys
+import tempfile
 import unicodedata
 import zlib
 from contextlib import contextmanager
@@ -886,15 +888,40 @@ def open_output(out: Path, example: str, inputs: Sequence[str | Path | None] = (
     if not out.parent.is_dir():
         raise InputError(f"{out}: no folder {out.parent}; create it first")
     refuse_overwrite(out, inputs)
+    # written beside it under a hidden name, then renamed over it: a run stopped halfway (Ctrl-C, kill,
+    # a full disk) leaves the file that was there, not a partial export that looks complete. A device,
+    # a pipe (/dev/stdout) or a folder that takes no new file is written in place
+    target = Path(os.path.realpath(out))
+    fh = part = None
+    if not target.exists() or target.is_file():
+        try:
+            fd, part = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+            fh = os.fdopen(fd, "w", encoding="utf-8", newline="")
+        except OSError:
+            part = None
     try:
-        fh = out.open("w", encoding="utf-8", newline="")
+        fh = fh or out.open("w", encoding="utf-8", newline="")
     except OSError as exc:
         raise InputError(f"{out}: cannot write it ({exc.strerror})") from None
     try:
         with fh:
             yield fh
+        if part:
+            os.chmod(part, stat.S_IMODE(target.stat().st_mode) if target.exists() else 0o666 & ~current_umask())
+            os.replace(part, target)
+            part = None
     except OSError as exc:
         raise InputError(f"{out}: writing it failed ({exc.strerror or exc})") from None
+    finally:
+        if part:
+            Path(part).unlink(missing_ok=True)
+
+
+def current_umask() -> int:
+    """This process's umask (read by setting it, then set back)."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
 
 
 def time_bounds(column: str, since: str | None, until: str | None) -> tuple[list[str], list[str]]:

@@ -231,7 +231,7 @@ def test_a_prune_while_clusters_or_queue_add_read_the_prompts_brings_no_text_bac
     conn.close()
     assert prune(aged_db, "90d", now=NOW).queue == 1  # a ghost left by an earlier race goes too
     assert rows(aged_db, "SELECT COUNT(*) FROM cluster_members WHERE prompt_id = 'ghost'") == [(0,)]
-    monkeypatch.setattr(queue, "_farthest_points", pruning(queue._farthest_points))
+    monkeypatch.setattr(queue, "_pick", pruning(queue._pick))
     with sqlite3.connect(aged_db) as conn:
         conn.execute("UPDATE meta SET value = '2026-01-01T00:00:00Z' WHERE key = 'pruned_before'")  # (moves again)
     conn.close()

@@ -9,6 +9,7 @@ from novelty import queue
 from novelty.cli import app
 from novelty.clusters import find_clusters, look_alikes
 from novelty.errors import InputError
+from novelty.logs import current_umask
 from novelty.refresh import golden_refresh
 from novelty.store import Store
 
@@ -631,3 +632,46 @@ def test_queue_import_refuses_an_empty_id_column_name(db, tmp_path):
     (tmp_path / "l.csv").write_text("id,label\nx,a\n", encoding="utf-8")
     out = CliRunner().invoke(app, ["queue", "import", str(tmp_path / "l.csv"), "--db", str(db), "--id-col", ""])
     assert out.exit_code == 2 and "--id-col is empty" in out.output  # was: the default column, silently
+
+
+def test_imported_labels_take_the_form_the_index_stores_so_they_reach_trained(db, tmp_path, index):
+    # 'ｃrypto' (full width) and 'cry\u200bpto' were stored as typed; index add stored 'crypto', so
+    # queue trained never found them, and every import of the same file 'relabelled' them
+    ids = exported_ids(db, tmp_path)
+    typed = tmp_path / "typed.csv"
+    typed.write_text(f"id,label\n{ids[0]},\uff43rypto\n{ids[1]},cry\u200bpto\n{ids[2]}, crypto\n", encoding="utf-8")
+    assert queue.import_labels(db, typed)["labelled"] == 3
+    assert {r["label"] for r in queue.items(db)} == {"crypto"}
+    again = queue.import_labels(db, typed)
+    assert (again["labelled"], again["unchanged"]) == (0, 3)
+    queue.export(db, tmp_path / "learn.csv", "csv", status="labelled")
+    index.add(tmp_path / "learn.csv")
+    assert queue.mark_trained(db, index.path) == 3 and queue.stats(db)["trained"] == 3
+
+
+def test_an_export_stopped_halfway_leaves_the_earlier_file_and_no_part(db, tmp_path, monkeypatch):
+    # it wrote straight into -o: Ctrl-C left 130,159 of 300,000 lines over the earlier export, each valid,
+    # under "nothing half-written"
+    queue.add(db, cluster=bitcoin(db), budget=5, dedupe=0.999)
+    earlier = tmp_path / "to-label.jsonl"
+    earlier.write_text("the earlier export\n")
+    earlier.chmod(0o640)
+    written = []
+
+    def stop_at_the_third(record):
+        if len(written) == 2:
+            raise KeyboardInterrupt
+        written.append(record)
+        return json.dumps(record) + "\n"
+
+    monkeypatch.setattr(queue, "_jsonl_line", stop_at_the_third)
+    with pytest.raises(KeyboardInterrupt):
+        queue.export(db, earlier, "batch-jsonl")
+    assert earlier.read_text() == "the earlier export\n" and len(written) == 2
+    assert not list(tmp_path.glob(".*.part")) and queue.stats(db)["pending"] == 5
+    monkeypatch.undo()
+    assert queue.export(db, earlier, "batch-jsonl") == 5
+    assert len(earlier.read_text().splitlines()) == 5 and earlier.stat().st_mode & 0o777 == 0o640  # its mode kept
+    fresh = tmp_path / "fresh.csv"
+    queue.export(db, fresh, "csv", status="exported")
+    assert fresh.stat().st_mode & 0o777 == 0o666 & ~current_umask()  # a plain open's mode, not mkstemp's 0600
