@@ -818,6 +818,15 @@ def refuse_overwrite(out: Path, inputs: Sequence[str | Path | None]) -> None:
         if any(out.resolve() == s.resolve() for s in side):
             raise InputError(f"{out} belongs to the database {other} (SQLite's {out.name.rsplit('-', 1)[-1]} file); "
                              "write the output elsewhere")
+    database = False  # another database (an export typed onto yesterday's monitor.db): no export is one
+    if out.is_file():
+        try:
+            with out.open("rb") as fh:
+                database = fh.read(16) == b"SQLite format 3\x00"
+        except OSError:
+            pass
+    if database:
+        raise InputError(f"{out} is a SQLite database: writing the output there would replace it; give another name")
 
 
 def refuse_replacing(out: Path, kind: str) -> None:

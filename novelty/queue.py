@@ -86,6 +86,8 @@ def add(db: str | Path, *, cluster: str | None = None, max_p_value: float | None
             raise InputError(f"{name} is empty: give {what}")
     if cluster is not None:  # ids are written c0003: 'C0003', ' c0003 ' or 'ALL' meant the same
         cluster = cluster.strip().lower()
+    if incident is not None:  # and incidents in lower-case hex: 'F66E6B86...' was 'no incident'
+        incident = incident.strip().lower()
     if budget < 1:
         raise InputError(f"--budget is how many prompts to add at most: 1 or more, not {budget}")
     if max_p_value is not None and not 0 <= max_p_value <= 1:  # NaN fails too

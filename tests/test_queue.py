@@ -362,7 +362,7 @@ def test_queue_by_incident_takes_the_novel_prompts_of_its_window_and_says_when_n
     with Store(db).db.conn as conn:
         conn.execute("INSERT INTO incidents (incident_id, kind, window_start, window_end) VALUES "
                      "('i1', 'label_bias', '2026-11-24T00:00:00Z', '2026-11-25T00:00:00Z')")
-    result = queue.add(db, incident="i1", budget=500)
+    result = queue.add(db, incident=" I1 ", budget=500)  # ids are lower-case hex: as typed from a mail, too
     assert result.candidates == 20 + 7  # the prompts of 11-24: two thirds of the topic, of the noise
     with pytest.raises(InputError, match="no incident 'i2'"):
         queue.add(db, incident="i2")
@@ -675,3 +675,15 @@ def test_an_export_stopped_halfway_leaves_the_earlier_file_and_no_part(db, tmp_p
     fresh = tmp_path / "fresh.csv"
     queue.export(db, fresh, "csv", status="exported")
     assert fresh.stat().st_mode & 0o777 == 0o666 & ~current_umask()  # a plain open's mode, not mkstemp's 0600
+
+
+def test_an_export_typed_onto_another_database_is_refused(db, tmp_path):
+    # queue golden -o m0.db replaced another monitoring database with CSV, exit 0 (report refused it)
+    queue.add(db, cluster=bitcoin(db), budget=3, dedupe=0.999)
+    other = novel_db(tmp_path / "other.db", {"refund": 5})
+    before = other.read_bytes()
+    for command in (["queue", "export", "--db", str(db), "-o", str(other), "--format", "csv"],
+                    ["queue", "golden", "--db", str(db), "-o", str(other), "--size", "5"]):
+        out = CliRunner().invoke(app, command)
+        assert out.exit_code == 2 and "is a SQLite database" in out.output, command
+    assert other.read_bytes() == before and queue.stats(db)["pending"] == 3
