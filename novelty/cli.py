@@ -844,7 +844,7 @@ def queue_add(
                                "(farthest points). Each run adds to what is already queued; a prompt is never "
                                "queued twice."),
     dedupe: float = typer.Option(0.95, help="Skip prompts this close (cosine, above 0 and at most 1) to one "
-                                 "already queued."),
+                                 "already queued or picked in this run."),
     look_alikes: Optional[bool] = typer.Option(
         None, "--look-alikes/--no-look-alikes",
         help="With --cluster (on by default there): also consider the cluster's look-alikes, prompts in no "
