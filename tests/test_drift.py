@@ -602,3 +602,38 @@ def test_the_verdict_does_not_depend_on_the_order_of_rows_or_columns():
     assert one.effect == two.effect and one.p_value == two.p_value
     alone = compare(profile(reference[["age"]]), current[["age"]]).findings[0]
     assert alone.p_value == one.p_value
+
+
+def test_a_line_that_is_not_utf8_is_set_aside_with_its_number_and_a_latin1_file_is_named(tmp_path):
+    # one stray byte refused the whole file ("position 5738", neither a line nor an offset)
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"city": rng.choice(["Munich", "Cologne", "Paris"], 4_000), "x": rng.normal(size=4_000)})
+    frame.to_csv(tmp_path / "ref.csv", index=False)
+    lines = frame.to_csv(index=False).encode().split(b"\n")
+    lines[2001] = lines[2001].replace(b"Munich", b"M\xfcnchen").replace(b"Cologne", b"K\xf6ln").replace(b"Paris", b"P\xe4ris")
+    (tmp_path / "one.csv").write_bytes(b"\n".join(lines))
+    (tmp_path / "one.jsonl").write_bytes(b"\n".join(
+        [json.dumps(r).encode() for r in frame.head(1_500).to_dict("records")] + [b'{"city": "M\xfcnchen", "x": 1}']))
+    for name, line in (("one.csv", 2002), ("one.jsonl", 1501)):
+        [(_, report)] = drift(tmp_path / "ref.csv", tmp_path / name)
+        assert f"1 malformed lines set aside (first: line {line}: not UTF-8 text)" in " ".join(report.not_checked)
+        assert {f.feature: f.cause for f in report.findings} == {"city": None, "x": None}
+    (tmp_path / "latin1.csv").write_bytes(frame.replace({"Munich": "München", "Cologne": "Köln"}).to_csv(
+        index=False).encode("latin-1"))
+    with pytest.raises(InputError, match=r"latin1.csv: 2,\d+ of 4,001 lines are not UTF-8 text \(first: line \d+\): "
+                                         "saved in another encoding, such as Latin-1"):
+        drift(tmp_path / "ref.csv", tmp_path / "latin1.csv")  # the ASCII 'Paris' rows alone read "a constant"
+
+
+def test_rows_cut_short_are_said_beside_the_verdict(tmp_path):
+    # pandas reads the fields a cut line lacks as empty: every feature "unavailable", nothing said
+    frame = table(2_000)
+    frame.to_csv(tmp_path / "ref.csv", index=False)
+    lines = frame.to_csv(index=False).splitlines()
+    lines = [line.split(",")[0] if i and i % 10 == 0 else line for i, line in enumerate(lines)]
+    (tmp_path / "cut.csv").write_text("\n".join(lines) + "\n")
+    [(_, report)] = drift(tmp_path / "ref.csv", tmp_path / "cut.csv")
+    assert ("200 lines with fewer fields than the header, the missing ones read as empty (first: line 11: 1 of 5 "
+            "fields): a file cut short?") in " ".join(report.not_checked)
+    [(_, clean)] = drift(tmp_path / "ref.csv", tmp_path / "ref.csv")
+    assert not clean.not_checked
