@@ -416,6 +416,22 @@ def join_keys(a: pd.Series, b: pd.Series) -> tuple[pd.Series, pd.Series]:
     return left, right
 
 
+def zero_padding_hint(a, b) -> str:
+    """When no key pairs as written but some would without their leading zeros ('00001000' in one CSV,
+    '1000' in another: two codes as text, so not paired), a sentence saying so; else ''.
+
+    >>> zero_padding_hint(["00001000", "00001001"], ["1000", "7"])
+    "; they pair once leading zeros go ('00001000' and '1000'): if the zeros are only padding, write the keys one way in both files"
+    """
+    def plain(k):
+        return k.lstrip("0") or "0" if isinstance(k, str) and k.isdigit() else k
+
+    first = {plain(k): k for k in a if k is not None}
+    pair = next(((first[plain(k)], k) for k in b if k is not None and plain(k) in first), None)
+    return (f"; they pair once leading zeros go ({pair[0]!r} and {pair[1]!r}): if the zeros are only padding, "
+            "write the keys one way in both files") if pair else ""
+
+
 def profile(frame: pd.DataFrame, ignore: set[str] = frozenset(), seed: int = 0) -> dict:
     """What the drift tests need of a reference table: kinds, null rates, a value sample, counts."""
     columns = {}

@@ -529,3 +529,21 @@ def test_zero_against_a_value_is_skew_beside_large_values_and_padded_headers_are
     assert skew(tmp_path / "off.csv", tmp_path / "srv.csv", "k").findings[0].mismatches == 100
     (tmp_path / "g.csv").write_text(" id , label , prediction \n1,a,a\n2,b,a\n", encoding="utf-8")
     assert golden(tmp_path / "g.csv", tmp_path / "g.csv").paired == 2
+
+
+def test_keys_that_differ_only_by_zero_padding_are_not_paired_but_said(tmp_path):
+    # two CSVs read as written: '00001000' and '1000' are two codes, so no pair; the error now says
+    # they would pair (a CSV against Parquet pairs them, the number having no zeros to keep)
+    ids = range(1000, 1200)
+    base = pd.DataFrame({"id": ids, "label": ["a", "b"] * 100, "prediction": ["a", "b"] * 100, "x": 1.0})
+    base.to_csv(tmp_path / "base.csv", index=False)
+    base.assign(id=[f"{i:08d}" for i in ids]).to_csv(tmp_path / "padded.csv", index=False)
+    said = "they pair once leading zeros go ('1000' and '00001000'): if the zeros are only padding"
+    with pytest.raises(InputError, match=r"current ids such as '00001000'.*" + said.replace("(", r"\(").replace(")", r"\)")):
+        golden(tmp_path / "base.csv", tmp_path / "padded.csv")
+    with pytest.raises(InputError, match=said.replace("(", r"\(").replace(")", r"\)")):
+        skew(tmp_path / "base.csv", tmp_path / "padded.csv", key="id")
+    base.assign(id=[f"x{i}" for i in ids]).to_csv(tmp_path / "other.csv", index=False)
+    with pytest.raises(InputError) as other:
+        golden(tmp_path / "base.csv", tmp_path / "other.csv")
+    assert "leading zeros" not in str(other.value)
