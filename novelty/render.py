@@ -194,7 +194,7 @@ def format_golden(report) -> str:
              + (" (on the items in both files)" if unpaired else ""),
              f"macro-F1  {b.macro_f1:.3f} [{b.macro_f1_ci[0]:.3f}, {b.macro_f1_ci[1]:.3f}] -> "
              f"{c.macro_f1:.3f} [{c.macro_f1_ci[0]:.3f}, {c.macro_f1_ci[1]:.3f}]",
-             f"paired    {report.paired:,} items: {report.broken} broken, {report.fixed} fixed; "
+             f"paired    {report.paired:,} items: {report.broken:,} broken, {report.fixed:,} fixed; "
              f"McNemar {p_text(report.mcnemar_p, 2)}",
              "verdict   " + ("model_regression: roll back or retrain; check the model artefact"
                              if report.regression else "no regression")]
