@@ -217,20 +217,24 @@ def detect_spikes(db: str | Path, settings: SpikeSettings = SpikeSettings(), sin
 
 
 def _unalerted(incidents: list[Incident], raised: list[tuple], earlier: list[tuple]) -> list[str]:
-    """Ids of the ``incidents`` whose spike no alert was raised for: a run of touching windows (these
-    incidents and those stored, ``earlier``) holding no ``raised`` window. Touching only the raised
-    window itself made every other day of an ongoing spike 'new' (day 3 touches day 2, never alerted).
+    """Ids of the ``incidents`` whose spike no alert was raised for: a run of windows (these incidents
+    and those stored, ``earlier``) holding no ``raised`` window, where one quiet window between two
+    flagged ones does not end the run (a slow rise's quieter Sunday alerted its Monday again as a new
+    spike). Touching only the raised window itself made every other day of an ongoing spike 'new'.
 
     >>> day = lambda d: Incident("label_bias", f"2026-03-{d:02d}", f"2026-03-{d + 1:02d}", "high", 0.0)
     >>> new = _unalerted([day(18), day(25)], [("2026-03-16", "2026-03-17")], [("2026-03-17", "2026-03-18")])
     >>> new == [day(25).incident_id]  # the 18th continues the spike alerted on the 16th, through the 17th
     True
+    >>> _unalerted([day(19), day(21)], [("2026-03-17", "2026-03-18")], [])  # one quiet day each: one spike
+    []
     """
     spans = sorted([(start, end, None) for start, end in raised + earlier]
                    + [(i.window_start, i.window_end, i.incident_id) for i in incidents], key=lambda span: span[:2])
     new, group, group_end, alerted = [], [], None, False
     for start, end, incident_id in spans + [(None, None, None)]:
-        if start is None or (group_end is not None and start > group_end):  # a gap: the spike before ended
+        if start is None or (group_end is not None and _moment(start) - _moment(group_end) > _moment(end) -
+                             _moment(start)):  # more than one quiet window between: the spike before ended
             new += [] if alerted else [i for i in group if i]
             group, group_end, alerted = [], None, False
             if start is None:

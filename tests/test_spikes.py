@@ -675,12 +675,12 @@ def test_a_withdrawn_incident_links_no_new_spike_to_an_alerted_one(tmp_path):
     db = fill(tmp_path / "m.db", [(500, 25, None)] * 10 + [(500, 100, "b")])
     args = ["spikes", "--db", str(db), "--fail-on", "new-incident"]
     assert CliRunner().invoke(app, args).exit_code == 1
-    fill(db, [(500, 100, "b")], start_day=12)
+    fill(db, [(500, 100, "b")] * 2, start_day=12)
     assert CliRunner().invoke(app, args).exit_code == 0  # the spike goes on: no second alert
-    with sqlite3.connect(db) as conn:  # the 12th's prompts were not novel after all (a rescored log)
-        conn.execute("UPDATE scores SET is_novel = 0, p_value = 0.5 WHERE prompt_id LIKE 'd12-%' AND is_novel = 1 "
-                     "AND CAST(substr(prompt_id, 5) AS INTEGER) >= 25")
-    fill(db, [(500, 100, "b")], start_day=13)
+    with sqlite3.connect(db) as conn:  # the 12th's and 13th's prompts were not novel after all (a rescored log)
+        conn.execute("UPDATE scores SET is_novel = 0, p_value = 0.5 WHERE (prompt_id LIKE 'd12-%' OR prompt_id "
+                     "LIKE 'd13-%') AND is_novel = 1 AND CAST(substr(prompt_id, 5) AS INTEGER) >= 25")
+    fill(db, [(500, 100, "b")], start_day=14)  # two quiet days after the 11th: a spike of its own
     assert CliRunner().invoke(app, args + ["--retest"]).exit_code == 1
 
 
@@ -769,3 +769,16 @@ def test_a_baseline_of_a_few_small_windows_is_steadied_by_the_calibration(tmp_pa
     assert not report.incidents
     busy = fill(tmp_path / "busy.db", [(30, 0, None)] * 3 + [(30, 8, None)])  # 8 of 30 at p = 0.01: found
     assert [w.window_start[:10] for w in detect_spikes(busy).windows if w.flagged] == ["2026-11-04"]
+
+
+def test_one_quiet_window_inside_a_slow_rise_does_not_alert_it_again(tmp_path):
+    # QA: a quieter Sunday between two flagged days made the Monday a new spike: cron failed twice
+    db = fill(tmp_path / "m.db", [(500, 25, None)] * 10 + [(500, 100, "b")])
+    args = ["spikes", "--db", str(db), "--fail-on", "new-incident"]
+    assert CliRunner().invoke(app, args).exit_code == 1
+    fill(db, [(500, 25, None)], start_day=12)
+    assert CliRunner().invoke(app, args).exit_code == 0
+    fill(db, [(500, 100, "b")], start_day=13)
+    assert CliRunner().invoke(app, args).exit_code == 0  # the 13th goes on with the 11th's spike
+    fill(db, [(500, 25, None)] * 2 + [(500, 100, "b")], start_day=14)
+    assert CliRunner().invoke(app, args).exit_code == 1  # two quiet days: the 16th is a spike of its own
