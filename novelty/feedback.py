@@ -628,8 +628,9 @@ def offline_online_gap(online: Accuracy, golden_accuracy: float, golden_items: i
 
 def record_gap(db: str | Path, gap: Gap, novel_share: float | None = None) -> Incident | None:
     """Open (or update) the period's ``offline_online_gap`` incident. A period without a gap withdraws
-    the open gaps of periods ending inside it that rested on no more labels than it does: a backfill run
-    on the labels it had then no longer stands against the newer, larger evidence."""
+    the open gaps of periods ending inside it that rested on no more labels than it does (a backfill run
+    on the labels it had then no longer stands against the newer, larger evidence), or that were measured
+    against another golden set (refreshed, as the gap's own advice says: the old bar alerted on)."""
     details = {"window_size": "period", **gap.to_dict(), "novel_share_of_errors": novel_share}
     severity = "high" if gap.gap >= 0.1 else "medium"
     incident = Incident(GAP_KIND, gap.period_start, gap.period_end, severity, gap.p_value, details)
@@ -648,13 +649,21 @@ def record_gap(db: str | Path, gap: Gap, novel_share: float | None = None) -> In
                 stale = [incident_id for incident_id, details in store.db.execute(
                     "SELECT incident_id, details FROM incidents WHERE kind = ? AND status = 'open' "
                     "AND window_end > ? AND window_end <= ?", [GAP_KIND, gap.period_start, gap.period_end])
-                    if json.loads(details or "{}").get("online", {}).get("labelled", 0) <= gap.online.labelled]
+                    if _superseded(json.loads(details or "{}"), gap)]
                 store.db.conn.executemany("UPDATE incidents SET status='withdrawn', updated_at=? WHERE incident_id=?",
                                           [(now, i) for i in stale])
         store.transaction(work)
     finally:
         store.close()
     return incident if gap.significant else None
+
+
+def _superseded(saved: dict, gap: Gap) -> bool:
+    """Whether a saved gap's ``details`` give way to ``gap``, a later test that found none: it rested on
+    no more labels, or on another golden set (its accuracy or size differs)."""
+    bar = (saved.get("golden_accuracy"), saved.get("golden_items"))
+    return saved.get("online", {}).get("labelled", 0) <= gap.online.labelled or \
+        (bar[0] is not None and bar != (gap.golden_accuracy, gap.golden_items))
 
 
 def open_gaps(store: Store, since: str | None = None, until: str | None = None) -> list[dict]:

@@ -725,6 +725,25 @@ def test_a_period_without_a_gap_withdraws_the_gaps_it_covers_the_end_of(tmp_path
             (days[2], "open"), (days[3], "withdrawn")]
 
 
+def test_a_refreshed_golden_set_that_finds_no_gap_withdraws_the_gap_the_old_one_found(tmp_path, index):
+    # QA: following the gap's advice (refresh the golden set) left it open, alerting daily with the old
+    # 92 % while the new set's test said "no significant gap": the old test had more labels
+    from novelty.diagnose import gap_causes
+    from novelty.feedback import record_gap
+
+    db = tmp_path / "m.db"
+    score_files([write_jsonl(tmp_path / "l.jsonl", [{"prompt": "hi", "timestamp": "2026-11-20T10:00:00Z"}])],
+                index, db)
+    days = ["2026-11-14", "2026-11-21", "2026-11-22"]
+    record_gap(db, offline_online_gap(Accuracy.of(480, 700), 0.92, 500, (days[0], days[1])))
+    assert gap_causes(db, days[0], days[2])[0]
+    record_gap(db, offline_online_gap(Accuracy.of(450, 680), 0.68, 300, (days[0], days[2])))  # refreshed set
+    assert gap_causes(db, days[0], days[2])[0] == []
+    record_gap(db, offline_online_gap(Accuracy.of(480, 700), 0.92, 500, (days[0], days[1])))
+    assert not record_gap(db, offline_online_gap(Accuracy.of(630, 690), 0.92, 500, (days[0], days[2])))  # no gap
+    assert gap_causes(db, days[0], days[2])[0]  # still open: the same bar, on fewer labels
+
+
 def test_the_documented_example_config_is_the_rendered_one():
     """docs/monitor.toml comes from the settings list; regenerate it with
     python -c "from novelty.config import EXAMPLE, render_config; print(render_config(EXAMPLE), end='')" > docs/monitor.toml"""
