@@ -73,14 +73,15 @@ def diagnose(reference: str | Path | None = None, current: str | Path | None = N
              spike_settings: SpikeSettings = SpikeSettings(),
              drift_report: DriftReport | None = None, until: str | None = None,
              save_windows: bool = False, golden_columns: tuple[str, str, str] = ("id", "label", "prediction"),
-             golden_options: str = GOLDEN_OPTIONS) -> Diagnosis:
+             golden_options: str = GOLDEN_OPTIONS, gap_test: bool = True) -> Diagnosis:
     """Collect the causes the given evidence supports, most severe first.
 
     ``since`` / ``until`` bound the scored evidence (windows, gap incidents): a run for an earlier
     date sees nothing after it. ``drift_report``: the comparison of ``reference`` and ``current``
     when the caller already made it (the HTML report draws it too), so big tables are not read and
     tested twice. ``save_windows``: record the spike windows it tests (``novelty spikes`` does); a
-    diagnosis alone decides nothing."""
+    diagnosis alone decides nothing. ``gap_test``: with no gap recorded, test the feedback labels in
+    ``db`` against the golden set given (``novelty run`` tests and records it in its feedback step)."""
     for a, b, names in ((reference, current, "--reference and --current"),
                         (offline, serving, "--offline and --serving"),
                         (golden_baseline, golden_current, "--golden-baseline and --golden-current")):
@@ -102,10 +103,11 @@ def diagnose(reference: str | Path | None = None, current: str | Path | None = N
             not_checked.append({"cause": cause, "reason": f"{evidence} could not be read: {exc}"})
             return None
 
+    golden_report = None
     if golden_baseline is not None:
-        causes += read("model_regression", "the golden files",
-                       lambda: golden_causes(golden(golden_baseline, golden_current, *golden_columns,
-                                                    options=golden_options))) or []
+        golden_report = read("model_regression", "the golden files",
+                             lambda: golden(golden_baseline, golden_current, *golden_columns, options=golden_options))
+        causes += golden_causes(golden_report) if golden_report is not None else []
     else:
         not_checked.append({"cause": "model_regression", "reason": "no --golden-baseline and --golden-current given"})
     if offline is not None:
@@ -132,7 +134,8 @@ def diagnose(reference: str | Path | None = None, current: str | Path | None = N
             untested = _untested(spikes, spike_settings)
             if untested:
                 not_checked.append({"cause": "label_bias", "reason": untested})
-            gaps, reason = gap_causes(db, since, until)
+            whole = golden_report and (golden_report.current_file or golden_report.current)
+            gaps, reason = gap_causes(db, since, until, (whole.accuracy, whole.items) if whole and gap_test else None)
             causes += gaps
             if reason:
                 not_checked.append({"cause": "offline_online_gap", "reason": reason})
@@ -236,32 +239,55 @@ def _untested(report, settings: SpikeSettings) -> str | None:
             "and something to compare it with")
 
 
-def gap_causes(db, since: str | None = None, until: str | None = None) -> tuple[list[Cause], str | None]:
-    """The latest open offline/online gap (recorded by ``novelty run`` from feedback labels), or why
-    none could be checked."""
-    from .feedback import open_gaps
+def gap_causes(db, since: str | None = None, until: str | None = None,
+               golden: tuple[float, int] | None = None) -> tuple[list[Cause], str | None]:
+    """The latest open offline/online gap (recorded by ``novelty run`` from feedback labels); else,
+    with ``golden`` (the current golden set's accuracy and items), the feedback labels of the range
+    tested against it here; or why none could be checked (it was left out, as if healthy)."""
+    from .feedback import (MIN_LABELS, gap_severity, novel_error_share, offline_online_gap, online_accuracy,
+                           open_gaps)
     from .spikes import parse_bound
     from .store import Store
 
+    since, until = parse_bound(since, "--since"), parse_bound(until, "--until")
     store = Store(db)
     try:
         (labels,) = store.db.execute("SELECT COUNT(*) FROM feedback").fetchone()
-        gaps = open_gaps(store, parse_bound(since, "--since"), parse_bound(until, "--until"))
+        gaps = open_gaps(store, since, until)
     finally:
         store.close()
-    if not gaps:
-        return [], None if labels else "no feedback labels in --db (import them with `novelty feedback`)"
-    g = gaps[0]
-    d = g["details"]
-    online = d["online"]
-    novel = d.get("novel_share_of_errors")
+    if gaps:
+        return [_gap_cause(gaps[0]["details"], gaps[0]["severity"])], None
+    if not labels:
+        return [], "no feedback labels in --db (import them with `novelty feedback`)"
+    if golden is None:
+        return [], ("no gap recorded (`novelty run` tests one daily) and no --golden-baseline and --golden-current "
+                    f"to test the {labels:,} feedback labels against")
+    online = online_accuracy(db, "1d", since, until)
+    if online.total.all.labelled < MIN_LABELS:
+        return [], (f"{online.total.all.labelled:,} labelled prompts in the range, under the {MIN_LABELS} a gap "
+                    "test needs")
+    period = (since or online.windows[0].window_start, until or online.windows[-1].window_end)
+    gap = offline_online_gap(online.total.all, *golden, period)
+    if not gap.significant:
+        return [], None
+    return [_gap_cause({**gap.to_dict(), "novel_share_of_errors": novel_error_share(online)}, gap_severity(gap))], None
+
+
+def _gap_cause(d: dict, severity: str) -> Cause:
+    """The cause of a gap test's figures (``Gap.to_dict`` and ``novel_share_of_errors``), in its
+    evidence and in ``details``."""
+    online, novel = d["online"], d.get("novel_share_of_errors")
     evidence = (f"online accuracy {online['accuracy']:.1%} [{online['ci_low']:.1%}, {online['ci_high']:.1%}] on "
                 f"{online['labelled']:,} labelled prompts from {d['period_start'][:10]} until {d['period_end'][:10]}, "
                 f"against {d['golden_accuracy']:.1%} on the golden set ({p_text(d['p_value'])})"
                 + (f"; {novel:.0%} of the errors are on novel prompts" if novel is not None else "")
                 + ": the golden set no longer looks like production")
-    return [Cause("offline_online_gap", None, g["severity"], evidence, MITIGATIONS["offline_online_gap"],
-                  weight=d["gap"], details={"period": [d["period_start"], d["period_end"]]})], None
+    return Cause("offline_online_gap", None, severity, evidence, MITIGATIONS["offline_online_gap"], weight=d["gap"],
+                 details={"period": [d["period_start"], d["period_end"]], "online_accuracy": online["accuracy"],
+                          "online_interval": [online["ci_low"], online["ci_high"]], "labelled": online["labelled"],
+                          "golden_accuracy": d["golden_accuracy"], "gap": d["gap"], "p_value": d["p_value"],
+                          "novel_share_of_errors": novel})
 
 
 def to_json(diagnosis: Diagnosis) -> str:

@@ -126,6 +126,8 @@ class Gap:
 
 
 # -- import -----------------------------------------------------------------------------------------
+MIN_LABELS = 30  # fewer labelled prompts in a period: no gap test (feedback.min_labels, in novelty run)
+
 CHUNK_ROWS = 100_000  # rows read, checked and staged at a time: memory follows the chunk, not the file
 
 _STAGE = """
@@ -632,7 +634,7 @@ def record_gap(db: str | Path, gap: Gap, novel_share: float | None = None) -> In
     on the labels it had then no longer stands against the newer, larger evidence), or that were measured
     against another golden set (refreshed, as the gap's own advice says: the old bar alerted on)."""
     details = {"window_size": "period", **gap.to_dict(), "novel_share_of_errors": novel_share}
-    severity = "high" if gap.gap >= 0.1 else "medium"
+    severity = gap_severity(gap)
     incident = Incident(GAP_KIND, gap.period_start, gap.period_end, severity, gap.p_value, details)
     now = utc_now()
     store = Store(db)
@@ -656,6 +658,10 @@ def record_gap(db: str | Path, gap: Gap, novel_share: float | None = None) -> In
     finally:
         store.close()
     return incident if gap.significant else None
+
+
+def gap_severity(gap: Gap) -> str:
+    return "high" if gap.gap >= 0.1 else "medium"
 
 
 def _superseded(saved: dict, gap: Gap) -> bool:

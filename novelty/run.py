@@ -417,7 +417,8 @@ class _Job:
                                   set(c["drift.ignore"]), golden_baseline=golden_files[0],
                                   golden_current=golden_files[1], spike_settings=self.spike_settings(),
                                   drift_report=self.drift_report, until=self.until,
-                                  golden_columns=self.golden_columns(), golden_options=self.golden_options())
+                                  golden_columns=self.golden_columns(), golden_options=self.golden_options(),
+                                  gap_test=False)  # the feedback step tested the gap, at feedback.* settings
         causes = ", ".join(f"{x.cause} ({x.severity})" for x in self.diagnosis.causes) or "no root cause found"
         unread = ", ".join(u["evidence"] for u in self.diagnosis.unreadable)  # its step's line says why
         return Step("diagnose", "ran",

@@ -183,3 +183,31 @@ def test_an_unreadable_db_lists_the_online_gap_as_not_checked_too(tmp_path):
     (tmp_path / "g.db").write_text("garbage")
     result = diagnose(db=tmp_path / "g.db")
     assert {n["cause"] for n in result.not_checked} >= {"label_bias", "offline_online_gap"}
+
+
+def test_diagnose_tests_the_feedback_labels_against_the_golden_set_when_no_gap_is_recorded(tmp_path):
+    # QA: with 2,819 labels at 66-72 % against a 92 % golden set, diagnose --db named no gap and did not
+    # list it as not checked (only novelty run tested it)
+    from novelty.feedback import import_feedback
+
+    db = fill(tmp_path / "m.db", [(100, 5, None)] * 5)  # predictions a, b, c in turn
+    rows = [(f"d{d}-{i}", ("a", "b", "c")[i % 3]) for d in range(1, 6) for i in range(100)]
+    labels = tmp_path / "labels.csv"
+    labels.write_text("prompt_id,label\n" + "".join(f"{pid},{lab if k % 10 < 6 else 'z'}\n"
+                                                    for k, (pid, lab) in enumerate(rows)))
+    import_feedback(db, labels)
+    golden = tmp_path / "golden.csv"
+    golden.write_text("id,label,prediction\n" + "".join(f"g{i},a,{'a' if i % 20 else 'b'}\n" for i in range(400)))
+    found = diagnose(db=db, golden_baseline=golden, golden_current=golden)
+    gap = next(c for c in found.causes if c.cause == "offline_online_gap")
+    assert gap.details["labelled"] == 500 and gap.details["online_accuracy"] == pytest.approx(0.6)
+    assert gap.details["golden_accuracy"] == pytest.approx(0.95) and gap.severity == "high"
+    assert "online accuracy 60.0%" in gap.evidence and "against 95.0% on the golden set" in gap.evidence
+    alone = diagnose(db=db)
+    assert not [c for c in alone.causes if c.cause == "offline_online_gap"]
+    assert any(n["cause"] == "offline_online_gap" and "no gap recorded" in n["reason"] for n in alone.not_checked)
+    close = tmp_path / "close.csv"  # a golden set at 62 %: no gap, and checked
+    close.write_text("id,label,prediction\n" + "".join(f"g{i},a,{'a' if i % 50 < 31 else 'b'}\n" for i in range(400)))
+    fine = diagnose(db=db, golden_baseline=close, golden_current=close)
+    assert not [c for c in fine.causes if c.cause == "offline_online_gap"]
+    assert not [n for n in fine.not_checked if n["cause"] == "offline_online_gap"]
