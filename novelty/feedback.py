@@ -105,6 +105,7 @@ class OnlineReport:
     unmatched: int = 0  # labels whose prompt is not scored
     unjudged: int = 0   # labels whose prompt was scored without a predicted label or a time: no accuracy
     pruned_before: str | None = None  # prune deleted the prompts before it: their labels never match again
+    case_only: list[dict] = field(default_factory=list)  # true labels that meet a prediction only with case ignored
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -581,7 +582,24 @@ def online_accuracy(db: str | Path, window: str = "1d", since: str | None = None
             confusion[label, pred] += n
     return OnlineReport(window, since, until, windows, total,
                         [{"label": t, "predicted": p, "count": n} for (t, p), n in confusion.most_common(10)],
-                        total_rows, unmatched, unjudged, pruned)
+                        total_rows, unmatched, unjudged, pruned, _case_only(rows))
+
+
+def _case_only(rows: list) -> list[dict]:
+    """True labels no prediction spells that one does with case ignored ('Balance' beside 'balance'):
+    compared as written, every such prompt counts wrong (0 % online accuracy, a false gap, unsaid).
+    Case is not ignored, since labels are identifiers ('US' and 'us' may be two intents); it is said."""
+    predicted = {pred for _, _, pred, _, _ in rows}
+    folded: dict[str, str] = {}
+    for pred in sorted(predicted):
+        folded.setdefault(label_form(pred).casefold(), pred)
+    apart = {label: folded.get(label_form(label).casefold()) for label in {r[3] for r in rows}
+             if not any(same_label(label, pred) for pred in predicted)}
+    counts = Counter()
+    for *_, label, n in rows:
+        if apart.get(label) is not None:
+            counts[label] += n
+    return [{"label": label, "predicted": apart[label], "count": n} for label, n in counts.most_common(10)]
 
 
 def _range(since: str | None, until: str | None, column: str = "s.ts") -> tuple[str, list]:

@@ -266,6 +266,10 @@ def format_feedback(imports, report) -> str:
     for w in [*report.windows, report.total]:
         name = "all" if w is report.total else w.window_start[:10] if whole_days else w.window_start[:16]
         lines.append(f"  {name:<17} {w.all.labelled:>8,}  {acc(w.all):<21} {acc(w.novel):<21} {acc(w.known):<21}")
+    if report.case_only:
+        lines.append("True labels that match a predicted label only with case ignored, so every such prompt "
+                     "counts wrong (labels are compared as written): fix their spelling in the label files")
+        lines += [f"  {c['count']:>5,}  {clip(c['label'], 40)} ~ {clip(c['predicted'], 40)}" for c in report.case_only]
     if report.novel_confusion:
         lines.append("Novel prompts forced into known labels (true -> predicted):")
         lines += [f"  {c['count']:>5,}  {clip(c['label'], 40)} -> {clip(c['predicted'], 40)}"

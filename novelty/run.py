@@ -464,9 +464,12 @@ def _online_line(online, imports) -> str:
     got = sum(i.new + i.changed for i in imports)
     aside = sum(i.rejected for i in imports)
     novel = f", {t.novel.accuracy:.1%} on novel prompts" if t.novel.labelled else ""
+    cased = online.case_only and (f" (true labels such as {online.case_only[0]['label']!r} match predictions "
+                                  f"such as {online.case_only[0]['predicted']!r} only with case ignored: they "
+                                  "count wrong; fix their spelling)")
     return (f"{got:,} labels imported" + (f" ({aside:,} rows set aside: see novelty feedback)" if aside else "")
             + f"; online accuracy {t.all.accuracy:.1%} [{t.all.ci_low:.1%}, {t.all.ci_high:.1%}] "
-            f"on {t.all.labelled:,} labelled prompts{novel}")
+            f"on {t.all.labelled:,} labelled prompts{novel}{cased or ''}")
 
 
 def _run_header(date: str, config: str) -> str:

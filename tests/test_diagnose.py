@@ -211,3 +211,22 @@ def test_diagnose_tests_the_feedback_labels_against_the_golden_set_when_no_gap_i
     fine = diagnose(db=db, golden_baseline=close, golden_current=close)
     assert not [c for c in fine.causes if c.cause == "offline_online_gap"]
     assert not [n for n in fine.not_checked if n["cause"] == "offline_online_gap"]
+
+
+def test_true_labels_that_differ_from_the_predictions_only_in_case_are_said(tmp_path):
+    # QA: 'Balance' against predictions 'balance': 0.0 % online accuracy and a high gap, nothing said
+    from novelty.feedback import import_feedback, online_accuracy
+
+    db = fill(tmp_path / "m.db", [(60, 0, None)] * 2, labels=("balance", "fees", "US"))
+    rows = [(f"d{d}-{i}", ("balance", "fees", "US")[i % 3]) for d in (1, 2) for i in range(60)]
+    labels = tmp_path / "labels.csv"
+    labels.write_text("prompt_id,label\n" + "".join(f"{pid},{lab.capitalize()}\n" for pid, lab in rows))
+    import_feedback(db, labels)
+    report = online_accuracy(db)
+    assert {(c["label"], c["predicted"], c["count"]) for c in report.case_only} == {("Balance", "balance", 40),
+                                                                                   ("Fees", "fees", 40), ("Us", "US", 40)}
+    out = CliRunner().invoke(app, ["feedback", "--db", str(db)])
+    assert "match a predicted label only with case ignored" in " ".join(out.output.split())
+    labels.write_text("prompt_id,label\n" + "".join(f"{pid},{lab}\n" for pid, lab in rows))
+    import_feedback(db, labels)
+    assert online_accuracy(db).case_only == [] and online_accuracy(db).total.all.accuracy == 1.0
