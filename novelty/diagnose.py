@@ -226,6 +226,10 @@ def label_bias_causes(report) -> list[Cause]:
     return [Cause("label_bias", None, worst.severity, evidence, MITIGATIONS["label_bias"],
                   weight=_ratio(d), details={"windows": [i.window_start for i in run],
                                                    "first_flagged": d["first_flagged"],
+                                                   "worst_window": worst.window_start, "prompts": d["prompts"],
+                                                   "novel": d["novel"], "novel_rate": d["novel_rate"],
+                                                   "expected_rate": d["expected_rate"], "p_value": worst.p_value,
+                                                   "absorbing_labels": d.get("absorbing_labels", []),
                                                    "top_novel": [r["text"] for r in d["top_novel"]]})]
 
 

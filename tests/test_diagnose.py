@@ -54,7 +54,11 @@ def test_causes_are_ranked_and_carry_their_mitigation(tmp_path):
     assert set(kinds) == {"feature_recalibration", "feature_unavailable", "feature_drift", "label_bias"}
     assert kinds[-1] == "feature_drift"  # a 0.3-spread shift ranks below the high-severity causes
     assert all(c.mitigation == MITIGATIONS[c.cause] for c in result.causes)
-    assert "labels absorbing them: b" in next(c for c in result.causes if c.cause == "label_bias").evidence
+    bias = next(c for c in result.causes if c.cause == "label_bias")
+    assert "labels absorbing them: b" in bias.evidence
+    assert (bias.details["novel"], bias.details["prompts"]) == (150, 500)  # the figures behind the evidence too
+    assert bias.details["novel_rate"] == 0.3 and bias.details["absorbing_labels"][0]["label"] == "b"
+    assert bias.details["p_value"] < 1e-10 and bias.details["worst_window"].startswith("2026-11-11")
     recalibrated = next(c for c in result.causes if c.cause == "feature_recalibration").details
     assert recalibrated["rescaling"]["slope"] > 50
 
