@@ -898,11 +898,10 @@ def open_output(out: Path, example: str, inputs: Sequence[str | Path | None] = (
         raise InputError(f"{out}: no folder {out.parent}; create it first")
     refuse_overwrite(out, inputs)
     # written beside it under a hidden name, then renamed over it: a run stopped halfway (Ctrl-C, kill,
-    # a full disk) leaves the file that was there, not a partial export that looks complete. A device,
-    # a pipe (/dev/stdout) or a folder that takes no new file is written in place
+    # a full disk) leaves the file that was there, not a partial export that looks complete
     target = Path(os.path.realpath(out))
     fh = part = None
-    if not target.exists() or target.is_file():
+    if _replaceable(out, target):
         try:
             fd, part = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
             fh = os.fdopen(fd, "w", encoding="utf-8", newline="")
@@ -924,6 +923,24 @@ def open_output(out: Path, example: str, inputs: Sequence[str | Path | None] = (
     finally:
         if part:
             Path(part).unlink(missing_ok=True)
+
+
+def _replaceable(out: Path, target: Path) -> bool:
+    """Whether ``target`` (``out`` with its links resolved) may be written by renaming a new file over it:
+    a new file, or a plain one of ours with no other name. Else it is written in place, as a shell's
+    ``>`` does: /dev/stdout (a redirected stdout resolves to the file, opened for appending, maybe),
+    a device or pipe, a file another user owns (a sticky /tmp refuses the rename; a read-only one of
+    root's must stay refused, not be replaced), and a hard-linked file (its other name kept the old text)."""
+    if str(Path(os.path.abspath(out))).startswith(("/dev/", "/proc/")):
+        return False
+    try:
+        info = target.stat()
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return stat.S_ISREG(info.st_mode) and info.st_nlink == 1 and info.st_uid == os.geteuid() and \
+        os.access(target, os.W_OK)
 
 
 def current_umask() -> int:

@@ -242,6 +242,10 @@ def _label_rows(path: Path, id_col: str | None, label_col: str) -> tuple[dict[st
     found: dict[str, list[tuple[int, str]]] = defaultdict(list)
     skipped: dict[str, list[int]] = defaultdict(list)
     for line, row in rows:
+        if not isinstance(row, str) and isinstance(row["label"], str) and is_utf8(row["label"]):
+            # in the form index add stores it, before it is checked: a zero-width space alone is blank, 'ＮＡ' is
+            # NA (a full-width 'ｃrypto' kept as typed was never found in the index, so never marked trained)
+            row = {**row, "label": label_form(row["label"])}
         reason = row if isinstance(row, str) else _skip_reason(row)
         if reason:
             skipped[reason].append(line)
@@ -349,9 +353,6 @@ def _apply_labels(store: Store, labels: dict[str, str], unknown: list[str]) -> C
               store.db.execute("SELECT prompt_id, status, label FROM queue")}
     counts, updates, now = Counter(), [], utc_now()
     for pid, label in labels.items():
-        # stored as index add stores it: a full-width 'ｃrypto' kept as typed was 'crypto' in the index,
-        # so queue trained never found it there, and each import of the same file 'relabelled' it
-        label = label_form(label).strip()
         if pid not in stored and pid.strip() in stored:  # a spreadsheet's stray space around the id
             pid = pid.strip()
         status, old = stored.get(pid, (None, None))
@@ -486,8 +487,9 @@ def _pick(hashes: list[str], vectors: np.ndarray, queued_hashes: set[str], queue
     distinct = [i for i, h in enumerate(hashes) if h not in queued_hashes and first.setdefault(h, i) == i]
     candidates = vectors[distinct]
     closest = np.full(len(candidates), -np.inf, np.float32)
-    for start in range(0, len(queued), 4096):  # blocks: 10,000 queued x 300,000 candidates is 12 GB at once
-        np.maximum(closest, (candidates @ queued[start:start + 4096].T).max(axis=1, initial=-np.inf), out=closest)
+    step = max(1, (1 << 25) // max(1, len(queued)))  # candidates a block: 128 MB of cosines, not 12 GB at once
+    for start in range(0, len(candidates) if len(queued) else 0, step):
+        closest[start:start + step] = (candidates[start:start + step] @ queued.T).max(axis=1)
     picked: list[int] = []
     while len(picked) < min(budget, len(candidates)):
         nxt = int(np.argmin(closest)) if picked or len(queued) else 0

@@ -435,8 +435,8 @@ def _count_windows(store: Store, settings: SpikeSettings, alpha: float | None = 
 # -- testing ----------------------------------------------------------------------------------------
 # the conformal null joins a trailing reference as this many prompts: a reference of three night hours
 # of 25 prompts each, two of them in the tail, made a usual hour look extreme (mean z -1.1, sd 2.6 on
-# quiet 1h windows: 1.9 false alarms per 100, mostly the CUSUM's); with 30 (one minimal window)
-# 0.5, while 14 days of 500 prompts barely notice it (bench_spikes: same delays, 0.57 per 100)
+# quiet 1h windows: 1.9 false alarms per 100, mostly the CUSUM's); with 30 (a window of the default
+# --min-prompts) 0.5, while 14 days of 500 prompts barely notice it (bench_spikes: same delays, 0.57 per 100)
 NULL_PROMPTS = 30
 
 

@@ -4,9 +4,11 @@ naive way (remove every near-duplicate first, each candidate against every one k
 Candidates are unit vectors around 50 topics (the default encoder's 384 dimensions), a tenth of them
 near-copies of another; both ways pick ``--budget`` of them at cosine ``--dedupe``, in this process.
 Printed per size: seconds each way, the ratio, and that neither set holds two near-duplicates.
+``--queued N``: N vectors already queued, which every candidate is compared with first (the naive
+way is then left out: it only ever ran with an empty queue here).
 
     python scripts/bench_queue.py                        # 2,000 and 5,000 candidates, budget 200
-    python scripts/bench_queue.py --sizes 300000 --skip-naive
+    python scripts/bench_queue.py --sizes 300000 --skip-naive --queued 10000
 """
 
 from __future__ import annotations
@@ -63,15 +65,17 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=200)
     parser.add_argument("--dedupe", type=float, default=0.95)
     parser.add_argument("--skip-naive", action="store_true")
+    parser.add_argument("--queued", type=int, default=0, help="vectors already in the queue (random ones)")
     args = parser.parse_args()
     print("| candidates | naive s | novelty s | ratio | max cosine picked (naive / novelty) |\n|---|---|---|---|---|")
     for n in [int(s) for s in args.sizes.split(",")]:
         x = candidates(n)
         hashes = [str(i) for i in range(n)]
         start = time.perf_counter()
-        picked, _ = _pick(hashes, x, set(), x[:0], args.dedupe, args.budget)
+        queued = candidates(args.queued, seed=1) if args.queued else x[:0]
+        picked, _ = _pick(hashes, x, set(), queued, args.dedupe, args.budget)
         ours = time.perf_counter() - start
-        if args.skip_naive:
+        if args.skip_naive or args.queued:
             print(f"| {n:,} | - | {ours:.2f} | - | - / {spread(x, picked):.3f} |")
             continue
         start = time.perf_counter()

@@ -644,6 +644,11 @@ def test_imported_labels_take_the_form_the_index_stores_so_they_reach_trained(db
     assert {r["label"] for r in queue.items(db)} == {"crypto"}
     again = queue.import_labels(db, typed)
     assert (again["labelled"], again["unchanged"]) == (0, 3)
+    empty = tmp_path / "empty.csv"  # review: normalised after the checks, these were stored as labels ''/'NA'
+    empty.write_text(f"id,label\n{ids[0]},\u200b\n{ids[1]},\uff2e\uff21\n", encoding="utf-8")
+    skipped = queue.import_labels(db, empty)
+    assert skipped["labelled"] == 0 and set(skipped["skipped"]) == {"blank_label", "not_labelled"}
+    assert {r["label"] for r in queue.items(db)} == {"crypto"}
     queue.export(db, tmp_path / "learn.csv", "csv", status="labelled")
     index.add(tmp_path / "learn.csv")
     assert queue.mark_trained(db, index.path) == 3 and queue.stats(db)["trained"] == 3
@@ -675,6 +680,11 @@ def test_an_export_stopped_halfway_leaves_the_earlier_file_and_no_part(db, tmp_p
     fresh = tmp_path / "fresh.csv"
     queue.export(db, fresh, "csv", status="exported")
     assert fresh.stat().st_mode & 0o777 == 0o666 & ~current_umask()  # a plain open's mode, not mkstemp's 0600
+    linked = tmp_path / "linked.csv"  # a hard link is written in place: both names hold the new export
+    linked.hardlink_to(fresh)
+    fresh.write_text("old\n")
+    queue.export(db, fresh, "csv", status="exported")
+    assert linked.read_text() == fresh.read_text() != "old\n"
 
 
 def test_an_export_typed_onto_another_database_is_refused(db, tmp_path):
