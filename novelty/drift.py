@@ -227,27 +227,23 @@ def _csv_table(path: Path, separator: str, text_columns: tuple[str, ...], aside:
     ('Paris, FR') cost no second pass."""
     try:
         frame = _read_csv(path, separator, text_columns, aside)
-    except UnicodeDecodeError:  # one line of Latin-1 ('M\xfcnchen') refused the whole file, with no line named
-        undecodable = _undecodable_lines(path)
-        if not undecodable:
-            raise
-        _not_utf8(path, undecodable, _rows_placed(path) + 1)
-        aside.clear()
-        aside += [(line, NOT_UTF8) for line in undecodable]
-        return _short_rows(path, separator, _read_csv(path, separator, text_columns, aside, blank=tuple(undecodable)))
-    except pd.errors.ParserError as exc:  # "EOF inside string"
+    except (UnicodeDecodeError, pd.errors.ParserError) as exc:  # "EOF inside string"; one line of Latin-1
+        undecodable = _undecodable_lines(path)                   # ('M\xfcnchen') refused the whole file
         opened = _open_quotes(path, separator)
-        if not opened:
+        if not undecodable and not opened:
             raise exc from None
+        _not_utf8(path, undecodable, _rows_placed(path) + 1)
     else:
         if _rows_placed(path) == len(frame) + len(aside):
             return _short_rows(path, separator, frame)
-        opened = _open_quotes(path, separator)
+        opened, undecodable = _open_quotes(path, separator), []
         if not opened:
             return _short_rows(path, separator, frame)
     aside.clear()
-    aside += [(line, OPEN_QUOTE) for line in opened]
-    return _short_rows(path, separator, _read_csv(path, separator, text_columns, aside, blank=tuple(opened)))
+    aside += sorted([(line, NOT_UTF8) for line in undecodable] +
+                    [(line, OPEN_QUOTE) for line in opened if line not in undecodable])
+    blank = tuple(sorted(set(undecodable) | set(opened)))
+    return _short_rows(path, separator, _read_csv(path, separator, text_columns, aside, blank=blank))
 
 
 NOT_UTF8 = "not UTF-8 text"

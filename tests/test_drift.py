@@ -641,6 +641,11 @@ def test_a_line_that_is_not_utf8_is_set_aside_with_its_number_and_a_latin1_file_
         [(_, report)] = drift(tmp_path / "ref.csv", tmp_path / name)
         assert f"1 malformed lines set aside (first: line {line}: not UTF-8 text)" in " ".join(report.not_checked)
         assert {f.feature: f.cause for f in report.findings} == {"city": None, "x": None}
+    lines[3001] = lines[3001].replace(b"Paris", b'"Paris').replace(b"Munich", b'"Munich').replace(b"Cologne", b'"Cologne')
+    (tmp_path / "both.csv").write_bytes(b"\n".join(lines))  # and a quote left open (review: refused whole again)
+    [(_, both)] = drift(tmp_path / "ref.csv", tmp_path / "both.csv")
+    assert "2 malformed lines set aside (first: line 2002: not UTF-8 text)" in " ".join(both.not_checked)
+    assert both.current_rows == 3_998
     (tmp_path / "latin1.csv").write_bytes(frame.replace({"Munich": "München", "Cologne": "Köln"}).to_csv(
         index=False).encode("latin-1"))
     with pytest.raises(InputError, match=r"latin1.csv: 2,\d+ of 4,001 lines are not UTF-8 text \(first: line \d+\): "
