@@ -925,14 +925,22 @@ def open_output(out: Path, example: str, inputs: Sequence[str | Path | None] = (
             Path(part).unlink(missing_ok=True)
 
 
+_STREAMS = ("/dev/stdout", "/dev/stderr", "/dev/fd/", "/proc/")  # not /dev/shm, a plain tmpfs
+
+
 def _replaceable(out: Path, target: Path) -> bool:
     """Whether ``target`` (``out`` with its links resolved) may be written by renaming a new file over it:
     a new file, or a plain one of ours with no other name. Else it is written in place, as a shell's
     ``>`` does: /dev/stdout (a redirected stdout resolves to the file, opened for appending, maybe),
     a device or pipe, a file another user owns (a sticky /tmp refuses the rename; a read-only one of
     root's must stay refused, not be replaced), and a hard-linked file (its other name kept the old text)."""
-    if str(Path(os.path.abspath(out))).startswith(("/dev/", "/proc/")):
-        return False
+    hop = os.path.abspath(out)
+    for _ in range(40):  # each link on the way: a link to /dev/stdout is stdout too
+        if hop.startswith(_STREAMS):
+            return False
+        if not os.path.islink(hop):
+            break
+        hop = os.path.abspath(os.path.join(os.path.dirname(hop), os.readlink(hop)))
     try:
         info = target.stat()
     except FileNotFoundError:

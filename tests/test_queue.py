@@ -697,3 +697,25 @@ def test_an_export_typed_onto_another_database_is_refused(db, tmp_path):
         out = CliRunner().invoke(app, command)
         assert out.exit_code == 2 and "is a SQLite database" in out.output, command
     assert other.read_bytes() == before and queue.stats(db)["pending"] == 3
+
+
+def test_streams_and_links_to_them_are_written_in_place_and_a_tmpfs_file_is_replaced(tmp_path):
+    # review: a link to /dev/stdout (stdout redirected to a file) was renamed over, losing what the shell
+    # had appended; every path under /dev/ was written in place, /dev/shm (a plain tmpfs) too
+    import os
+    from pathlib import Path
+
+    from novelty.logs import _replaceable
+    link = tmp_path / "out"
+    link.symlink_to("/dev/stdout")
+    assert not _replaceable(link, Path(os.path.realpath(link))) and not _replaceable(Path("/dev/stdout"), tmp_path)
+    plain = tmp_path / "plain.csv"
+    plain.write_text("x")
+    assert _replaceable(plain, plain) and _replaceable(tmp_path / "new.csv", tmp_path / "new.csv")
+    if Path("/dev/shm").is_dir() and os.access("/dev/shm", os.W_OK):
+        shm = Path("/dev/shm") / f"novelty-test-{os.getpid()}.csv"
+        shm.write_text("x")
+        try:
+            assert _replaceable(shm, shm)
+        finally:
+            shm.unlink()
