@@ -275,17 +275,24 @@ def _short_rows(path: Path, separator: str, frame: pd.DataFrame) -> pd.DataFrame
     last column has a gap."""
     if len(frame.columns) < 2 or not frame[frame.columns[-1]].isna().any():
         return frame
-    with open_text(path) as fh:
-        header, source = csv_table(fh, separator)
-        width = len(header or [])
-        while width and not header[width - 1].strip():  # 'a,b,c,': a header's trailing separator names nothing
-            width -= 1
-        short = [(start, len(row)) for start, row, _ in numbered_rows(source, separator)
-                 if isinstance(row, list) and 0 < len(row) < width]
+    header, short = _rows_where(path, separator, lambda row, header: isinstance(row, list) and
+                                0 < len(row) < _named_width(header))
     if short:
-        frame.attrs["short_rows"] = {"rows": len(short), "first": f"line {short[0][0]}: {short[0][1]} of "
-                                                                  f"{width} fields"}
+        frame.attrs["short_rows"] = {"rows": len(short), "first": f"line {short[0][0]}: {len(short[0][1])} of "
+                                                                  f"{_named_width(header)} fields"}
     return frame
+
+
+def _named_width(header: list[str]) -> int:
+    """The fields a header names: 'a,b,c,' ends in a separator that names nothing.
+
+    >>> _named_width(["a", "b", "c", ""]), _named_width(["a", "", "c"])
+    (3, 3)
+    """
+    width = len(header)
+    while width and not header[width - 1].strip():
+        width -= 1
+    return width
 
 
 def _rows_placed(path: Path) -> int:
@@ -294,12 +301,19 @@ def _rows_placed(path: Path) -> int:
         return sum(1 for line in fh if line.strip()) - 1
 
 
-def _long_lines(path: Path, separator: str) -> list[tuple[int, int, int]]:
-    """(line, fields in the header, fields found) of the rows longer than the header."""
+def _rows_where(path: Path, separator: str, keep) -> tuple[list[str], list[tuple[int, list[str] | str]]]:
+    """The header of ``path`` and (line, fields or why the row cannot be read) of each row for which
+    ``keep(row, header)`` holds, read line by line (``logs.numbered_rows``); no rows without a header."""
     with open_text(path) as fh:
         header, source = csv_table(fh, separator)
-        return [(start, len(header), len(row)) for start, row, _ in numbered_rows(source, separator)
-                if isinstance(row, list) and len(row) > len(header)] if header else []
+        return header or [], [(start, row) for start, row, _ in numbered_rows(source, separator)
+                              if keep(row, header)] if header else []
+
+
+def _long_lines(path: Path, separator: str) -> list[tuple[int, int, int]]:
+    """(line, fields in the header, fields found) of the rows longer than the header."""
+    header, long = _rows_where(path, separator, lambda row, header: isinstance(row, list) and len(row) > len(header))
+    return [(start, len(header), len(row)) for start, row in long]
 
 
 def _open_quotes(path: Path, separator: str) -> list[int]:
@@ -308,10 +322,7 @@ def _open_quotes(path: Path, separator: str) -> list[int]:
     with open_text(path) as fh:
         if not any('"' in line for line in fh):
             return []
-    with open_text(path) as fh:
-        header, source = csv_table(fh, separator)
-        return [start for start, row, _ in numbered_rows(source, separator)
-                if row == OPEN_QUOTE] if header else []
+    return [start for start, _ in _rows_where(path, separator, lambda row, header: row == OPEN_QUOTE)[1]]
 
 
 def _blanked(path: Path, lines: tuple[int, ...]) -> io.StringIO:
@@ -1049,8 +1060,8 @@ def _categorical(name: str, ref: dict, cur: dict) -> DriftFinding:
 def _pooled(table: np.ndarray) -> np.ndarray:
     """A 2 x categories count table whose cells chi-square can judge: about 5 expected rows a cell in
     the smaller table. A category rarer than that joins the next rare ones in the table's (alphabetical)
-    order until their bin holds 5 (all of them together may hold fewer) (20,000 postcodes in 1,000 rows, each alone, flagged 9 draws in 20 of
-    the same data; pooled into one bin, 25 of 50 countries in 200 rows went unjudged). Not by frequency:
+    order until their bin holds 5, or all of them do (20,000 postcodes in 1,000 rows, each alone, flagged
+    9 draws in 20 of the same data; pooled into one bin, 25 of 50 countries in 200 rows went unjudged). Not by frequency:
     bins of the categories the reference happened to count high against those it counted low differ by
     chance alone (the same postcodes, p = 1e-163).
 
