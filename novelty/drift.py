@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import itertools
 import json
 import math
 import re
@@ -21,6 +22,7 @@ import warnings
 import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -427,20 +429,25 @@ def join_keys(a: pd.Series, b: pd.Series) -> tuple[pd.Series, pd.Series]:
     return left, right
 
 
-def zero_padding_hint(a, b) -> str:
-    """When no key pairs as written but some would without their leading zeros ('00001000' in one CSV,
-    '1000' in another: two codes as text, so not paired), a sentence saying so; else ''.
+def no_pair_hint(sides: dict[str, Sequence], noun: str) -> str:
+    """What to say when no key of two tables pairs: a few of each side's (``sides``: name -> its keys, in
+    order; ``noun``: 'keys', 'ids'), and whether they would pair without their leading zeros ('00001000'
+    in one CSV, '1000' in another: two codes as text, so not paired).
 
-    >>> zero_padding_hint(["00001000", "00001001"], ["1000", "7"])
-    "; they pair once leading zeros go ('00001000' and '1000'): if the zeros are only padding, write the keys one way in both files"
+    >>> no_pair_hint({"offline": ["00001000", "00001001"], "serving": ["1000", "7"]}, "keys")
+    " (offline keys such as '00001000', '00001001'; serving keys such as '1000', '7'); they pair once leading zeros go ('00001000' and '1000'): if the zeros are only padding, write the keys one way in both files"
     """
     def plain(k):
         return k.lstrip("0") or "0" if isinstance(k, str) and k.isdigit() else k
 
+    examples = "; ".join(f"{name} {noun} such as {', '.join(map(repr, itertools.islice(keys, 3)))}"
+                         for name, keys in sides.items() if len(keys))
+    a, b = sides.values()
     first = {plain(k): k for k in a if k is not None}
     pair = next(((first[plain(k)], k) for k in b if k is not None and plain(k) in first), None)
-    return (f"; they pair once leading zeros go ({pair[0]!r} and {pair[1]!r}): if the zeros are only padding, "
-            "write the keys one way in both files") if pair else ""
+    return (f" ({examples})" if examples else "") + (
+        f"; they pair once leading zeros go ({pair[0]!r} and {pair[1]!r}): if the zeros are only padding, "
+        "write the keys one way in both files" if pair else "")
 
 
 def profile(frame: pd.DataFrame, ignore: set[str] = frozenset(), seed: int = 0) -> dict:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 
-from .drift import as_text, no_rows, read_table, zero_padding_hint
+from .drift import as_text, no_pair_hint, no_rows, read_table
 from .errors import InputError
 
 MIN_DROP = 0.02  # an accuracy drop smaller than this is not a regression, however significant
@@ -73,10 +73,8 @@ def golden(baseline: str | Path, current: str | Path, id_col: str = "id", label_
         text_side[id_col] = text_side[id_col].map(lambda v: str(int(v)) if v.isdigit() else v)
     paired = before.merge(after, on=id_col, suffixes=("_b", "_c"))
     if paired.empty:
-        examples = "; ".join(f"{name} ids such as {', '.join(map(repr, frame[id_col].head(3)))}"
-                             for name, frame in (("baseline", before), ("current", after)))
-        raise InputError(f"no {id_col!r} is in both golden files: cannot pair the items ({examples})"
-                         + zero_padding_hint(before[id_col], after[id_col]))
+        raise InputError(f"no {id_col!r} is in both golden files: cannot pair the items"
+                         + no_pair_hint({"baseline": before[id_col], "current": after[id_col]}, "ids"))
     # a relabelled golden set (labels fixed, or refreshed) must not pass for the model changing: the
     # truth is held fixed, the current file's, and both runs' predictions are judged against it
     relabelled = int((paired[f"{label_col}_b"] != paired[f"{label_col}_c"]).sum())

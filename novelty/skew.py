@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .drift import join_keys, looks_like_time, no_rows, read_table, zero_padding_hint
+from .drift import join_keys, looks_like_time, no_rows, no_pair_hint, read_table
 from .errors import InputError
 from .logs import detect_format
 
@@ -125,10 +125,7 @@ def skew(offline: str | Path, serving: str | Path, key: str, tolerance: float = 
             examples = dict.fromkeys(k for r in repeated.values() for k in r["examples"][:2])  # each key once
             raise InputError(f"no {key!r} value is in both tables once: the {shared:,} keys they share repeat with "
                              f"different values (e.g. {', '.join(map(repr, examples))})")
-        hint = "; ".join(f"{name} keys such as {', '.join(map(repr, u['examples'][:3]))}"
-                         for name, u in unmatched.items() if u["examples"])
-        raise InputError(f"no {key!r} value is in both tables: nothing to compare" + (f" ({hint})" if hint else "")
-                         + zero_padding_hint(keys["offline"], keys["serving"]))
+        raise InputError(f"no {key!r} value is in both tables: nothing to compare" + no_pair_hint(keys, "keys"))
     left, right = left.loc[both], right.loc[both]
     features = [c for c in left.columns if c in right.columns]
     findings = [_compare(left[f], right[f], both, str(f), tolerance, min_mismatch) for f in features]
