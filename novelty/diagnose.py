@@ -248,8 +248,8 @@ def gap_causes(db, since: str | None = None, until: str | None = None,
     """The latest open offline/online gap (recorded by ``novelty run`` from feedback labels); else,
     with ``golden`` (the current golden set's accuracy and items), the feedback labels of the range
     tested against it here; or why none could be checked (it was left out, as if healthy)."""
-    from .feedback import (MIN_LABELS, gap_severity, novel_error_share, offline_online_gap, online_accuracy,
-                           open_gaps)
+    from .config import BY_KEY
+    from .feedback import gap_severity, novel_error_share, offline_online_gap, online_accuracy, open_gaps
     from .spikes import parse_bound
     from .store import Store
 
@@ -267,12 +267,14 @@ def gap_causes(db, since: str | None = None, until: str | None = None,
     if golden is None:
         return [], ("no gap recorded (`novelty run` tests one daily) and no --golden-baseline and --golden-current "
                     f"to test the {labels:,} feedback labels against")
+    # at monitor.toml's defaults for the test novelty run makes (feedback.min_labels, min_gap, max_p_value)
+    min_labels, min_gap, max_p = (BY_KEY[f"feedback.{k}"].default for k in ("min_labels", "min_gap", "max_p_value"))
     online = online_accuracy(db, "1d", since, until)
-    if online.total.all.labelled < MIN_LABELS:
-        return [], (f"{online.total.all.labelled:,} labelled prompts in the range, under the {MIN_LABELS} a gap "
+    if online.total.all.labelled < min_labels:
+        return [], (f"{online.total.all.labelled:,} labelled prompts in the range, under the {min_labels} a gap "
                     "test needs")
     period = (since or online.windows[0].window_start, until or online.windows[-1].window_end)
-    gap = offline_online_gap(online.total.all, *golden, period)
+    gap = offline_online_gap(online.total.all, *golden, period, min_gap, max_p)
     if not gap.significant:
         return [], None
     return [_gap_cause({**gap.to_dict(), "novel_share_of_errors": novel_error_share(online)}, gap_severity(gap))], None

@@ -127,8 +127,6 @@ class Gap:
 
 
 # -- import -----------------------------------------------------------------------------------------
-MIN_LABELS = 30  # fewer labelled prompts in a period: no gap test (feedback.min_labels, in novelty run)
-
 CHUNK_ROWS = 100_000  # rows read, checked and staged at a time: memory follows the chunk, not the file
 
 _STAGE = """

@@ -644,6 +644,11 @@ def _first_flagged(window: Window, windows: list[Window]) -> str:
     return windows[position].window_start
 
 
+def _bounds(window: Window, cut: str | None) -> list[str]:
+    """The SQL bounds of ``window``'s prompts, those logged before ``cut`` only (``--until`` inside it)."""
+    return [sql_bound(window.window_start), sql_bound(min(window.window_end, cut or "9999"))]
+
+
 def _top_novel(store: Store, window: Window, alpha: float | None = None, limit: int = 5,
                cut: str | None = None) -> list[dict]:
     return list(store.db.query(
@@ -651,7 +656,7 @@ def _top_novel(store: Store, window: Window, alpha: float | None = None, limit: 
         # from its most novel row (SQLite takes bare columns from the row of the MAX)
         "SELECT text, similarity, predicted_label, nearest_label, MAX(novelty) AS novelty FROM scores "
         f"WHERE {_novel(alpha)} AND ts >= ? AND ts < ? GROUP BY lower(text) ORDER BY novelty DESC, text LIMIT ?",
-        [sql_bound(window.window_start), sql_bound(min(window.window_end, cut or "9999")), limit]))
+        [*_bounds(window, cut), limit]))
 
 
 def _labels(store: Store, window: Window, expected: float, alpha: float | None = None,
@@ -660,7 +665,7 @@ def _labels(store: Store, window: Window, expected: float, alpha: float | None =
     for label, n, k in store.db.execute(
             f"SELECT predicted_label, COUNT(*), SUM({_novel(alpha)}) FROM scores WHERE ts >= ? AND ts < ? "
             "AND predicted_label IS NOT NULL GROUP BY predicted_label",
-            [sql_bound(window.window_start), sql_bound(min(window.window_end, cut or "9999"))]):
+            _bounds(window, cut)):
         both = grouped.setdefault(label_form(label), [0, 0])  # one label whether scored before labels were
         both[0], both[1] = both[0] + n, both[1] + k             # normalised ('cafe\u0301') or after ('café')
     rows = [(label, n, k) for label, (n, k) in grouped.items()]
