@@ -1276,6 +1276,67 @@ def _one_line_short_help(*apps: typer.Typer) -> None:
 _one_line_short_help(app, index_app, queue_app, clusters_app)
 
 
+# ---------------------------------------------------------------------------------------------- examples
+# What each option's --help shows as its example, for options with no default to show one. Keyed by the
+# option (its first name, or an argument's name), a command's own example first: "novelty score --help"
+# shows "Example: --db monitor.db" where DEVELOPERS.md asked for every option explained with an example.
+EXAMPLES = {
+    "files": "logs/2026-11-25.jsonl.gz", "file": "train.csv", "name": "support-bot",
+    "reference": "train_features.parquet",
+    "--db": "--db monitor.db", "--index": "--index support-bot", "--name": "--name support-bot",
+    "--index-dir": "--index-dir /srv/novelty/indexes", "--id-col": "--id-col request_id",
+    "--alpha": "--alpha 0.01", "--workers": "--workers 4", "--out-parquet": "--out-parquet lake/novelty",
+    "--older-than": "--older-than 90d", "--since": "--since 2026-11-01", "--until": "--until 2026-11-25",
+    "--ignore": "--ignore user_id --ignore comment", "--time-col": "--time-col ts",
+    "--score-col": "--score-col confidence", "--save-reference": "--save-reference reference.json",
+    "--offline": "--offline offline_features.csv", "--serving": "--serving serving_features.csv",
+    "--key": "--key request_id", "--baseline": "--baseline golden_launch.csv",
+    "--current": "--current features_2026-11-25.csv", "--predict": "--predict my_model:predict",
+    "--reference": "--reference train_features.parquet", "--golden-baseline": "--golden-baseline golden_launch.csv",
+    "--golden-current": "--golden-current golden_today.csv", "--config": "--config monitor.toml",
+    "--summary": "--summary summary.json", "--report": "--report report.html",
+    "--feedback": "--feedback 'labels/{date}.csv'", "--adapt-max-prompts": "--adapt-max-prompts 20000",
+    "--cluster": "--cluster c0003", "--incident": "--incident 3f9c2a17d0b4e615", "--max-p-value": "--max-p-value 0.001",
+    "--status": "--status labelled",
+    ("score", "--fail-on"): "--fail-on rejects --fail-on novel", ("spikes", "--fail-on"): "--fail-on new-incident",
+    ("drift", "--fail-on"): "--fail-on drift", ("skew", "--fail-on"): "--fail-on skew",
+    ("golden", "--fail-on"): "--fail-on regression", ("diagnose", "--fail-on"): "--fail-on cause",
+    ("golden", "--current"): "--current golden_today.csv",
+    ("init", "--current"): "--current 'features/{date}.csv'", ("feedback", "--time-col"): "--time-col labelled_at",
+    ("feedback", "files"): "labels/2026-11-25.csv", ("index add", "file"): "labelled.csv",
+    ("queue import", "file"): "labelled.csv", ("queue export", "--out"): "--out to_label.csv",
+    ("queue golden", "--out"): "--out golden_next.csv",
+}
+
+
+def _add_examples(group: typer.Typer, path: str = "") -> set:
+    """Append "Example: ..." to the help of every option and argument that has neither a default to show
+    nor an example of its own; returns the EXAMPLES keys used (a test checks none is stale or missing)."""
+    used = set()
+    infos = [(path, group.registered_callback)] if group.registered_callback else []
+    infos += [(f"{path} {c.name}".strip(), c) for c in group.registered_commands]
+    for command, info in infos:
+        for parameter in inspect.signature(info.callback).parameters.values():
+            option = parameter.default
+            if not isinstance(option, typer.models.ParameterInfo) or isinstance(option.default, bool):
+                continue  # the context, and flags
+            if option.default not in (None, ..., []) or any(k in (option.help or "") for k in ("e.g.", "Example")):
+                continue  # a default shown is its example
+            decls = [d for d in getattr(option, "param_decls", None) or () if d.startswith("--")]
+            name = decls[0] if decls else (parameter.name if isinstance(option, typer.models.ArgumentInfo)
+                                           else "--" + parameter.name.replace("_", "-"))
+            key = (command, name) if (command, name) in EXAMPLES else name
+            if key in EXAMPLES:
+                used.add(key)
+                option.help = f"{option.help or ''} Example: {EXAMPLES[key]}".strip()
+    for sub in group.registered_groups:
+        used |= _add_examples(sub.typer_instance, f"{path} {sub.name}".strip())
+    return used
+
+
+EXAMPLES_USED = _add_examples(app)
+
+
 class _StdoutFailed(Exception):
     """Standard output could not be written: a full disk for ``> out.json``, a closed pipe. Not an
     OSError, so that neither a command's own handler of paths it was given nor click's closed-pipe

@@ -126,6 +126,27 @@ def test_every_command_has_help_with_an_example_and_is_in_the_readme():
         assert f"Example: novelty {group} " in " ".join(invoke(group, "--help").output.split()), group
 
 
+def test_every_option_help_shows_an_example_or_its_default():
+    # DEVELOPERS.md: "--help that explains every option with an example"; 99 options had neither
+    import typer.main
+
+    from novelty.cli import EXAMPLES, EXAMPLES_USED
+
+    root = typer.main.get_command(app)
+    for path in [()] + [tuple(p) for p in commands()]:
+        command = root
+        for name in path:
+            command = command.commands[name]
+        for param in command.params:
+            if getattr(param, "is_flag", False) or param.name == "help":
+                continue
+            shown = param.default not in (None, (), [])
+            assert shown or "Example: " in param.help or "e.g." in param.help, (path, param.name)
+    assert EXAMPLES_USED == set(EXAMPLES), set(EXAMPLES) - EXAMPLES_USED  # no example left unshown
+    rendered = " ".join(invoke("spikes", "--help").output.replace("│", " ").split())
+    assert "Example: --since 2026-11-01" in rendered and "Example: --fail-on new-incident" in rendered
+
+
 def test_python_dash_m_and_version():
     out = subprocess.run([sys.executable, "-m", "novelty", "--version"], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.startswith("novelty ")
