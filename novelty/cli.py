@@ -493,8 +493,8 @@ def spikes(
     window: str = typer.Option("1d", help="Window length: 30m, 1h, 1d, 7d ... (weeks start on Monday)."),
     step: Optional[str] = typer.Option(None, help="Slide windows by this step (e.g. --window 1d --step 1h); "
                                        "default: fixed, non-overlapping windows."),
-    since: Optional[str] = typer.Option(None, help="Only report windows starting at or after this date "
-                                        "(earlier ones still form the baseline)."),
+    since: Optional[str] = typer.Option(None, help="Only report windows from this date, the one it "
+                                        "falls in included (earlier ones still form the baseline)."),
     until: Optional[str] = typer.Option(None, help="Only report windows starting before this date."),
     fdr: float = typer.Option(0.005, help="False-discovery rate across the windows decided in this run "
                               "(under a daily cron, one new window: about 1 false alarm per 200 quiet days)."),

@@ -176,6 +176,7 @@ def detect_spikes(db: str | Path, settings: SpikeSettings = SpikeSettings(), sin
     store = Store(db)
     try:
         settings = saved_spelling(store, settings)
+        since_ts = since_ts and _window_start(since_ts, settings)
         alpha = store.latest_alpha()
         # --until inside a window, with prompts after it (a backfill, a page 'as it was then'): the window
         # counts the prompts before it only, and is neither read nor saved as decided (it counted the
@@ -346,6 +347,23 @@ def _logged_since(store: Store, stamp: str) -> bool:
         "minute * 60 >= ?)", [sql_bound(stamp), _moment(stamp)]).fetchone()[0] == 1
 
 
+def _grid(settings: SpikeSettings) -> tuple[int, int]:
+    """Where windows start: every ``step`` seconds (the window, when fixed) after the epoch moved back
+    by the offset (weeks start on Monday)."""
+    size = window_seconds(settings.window)
+    step = window_seconds(settings.step) if settings.step else size
+    if size % step:
+        raise InputError(f"--step {settings.step} must divide --window {settings.window}")
+    return step, _MONDAY if size % (7 * 86400) == 0 and step == size else 0
+
+
+def _window_start(stamp: str, settings: SpikeSettings) -> str:
+    """The start of the window ``stamp`` (a canonical time) falls in: ``--since`` inside a window shows
+    it, as ``--until`` inside one counts it (a --since at noon hid the day's incident)."""
+    step, offset = _grid(settings)
+    return _iso(int((_moment(stamp) + offset) // step * step - offset))
+
+
 def _count_windows(store: Store, settings: SpikeSettings, alpha: float | None = None, cut: str | None = None
                    ) -> tuple[list[tuple[int, int, int, float, float]], set[str]]:
     """(start in epoch seconds, prompts, novel at ``alpha``, sum and sum of squares of the tail
@@ -356,11 +374,7 @@ def _count_windows(store: Store, settings: SpikeSettings, alpha: float | None = 
     history: the listed counts and the baseline of later windows stay the same, and a late log for a
     pruned day adds to them. A saved window with more prompts than that (pruned before
     ``pruned_counts`` was kept) counts as it was saved."""
-    size = window_seconds(settings.window)
-    step = window_seconds(settings.step) if settings.step else size
-    if size % step:
-        raise InputError(f"--step {settings.step} must divide --window {settings.window}")
-    offset = _MONDAY if size % (7 * 86400) == 0 and step == size else 0
+    size, (step, offset) = window_seconds(settings.window), _grid(settings)
     bucket = "(CAST(strftime('%s', ts) AS INTEGER) + ?) / ?"
     before = sql_bound(cut) or "9999"  # ts < before; minute * 60 < end
     end = _moment(cut) if cut else 2.0 ** 62

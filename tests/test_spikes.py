@@ -116,6 +116,19 @@ def test_rerunning_updates_without_duplicates_and_since_limits_the_report(tmp_pa
     assert later.windows[-1].baseline.startswith("trailing")  # history before --since still counts
 
 
+def test_since_inside_a_window_shows_that_window(tmp_path):
+    # report/diagnose --since 2026-11-11T12:00 dropped the day's window, its incident, and said
+    # "no scored prompts with a time in the range" of 250 timestamped prompts
+    db = fill(tmp_path / "m.db", [(500, 25, None)] * 10 + [(500, 100, "b")])
+    noon = detect_spikes(db, since="2026-11-11T12:00", save=False)
+    assert [w.window_start[:10] for w in noon.windows] == ["2026-11-11"]
+    assert [i.window_start[:10] for i in noon.incidents] == ["2026-11-11"]
+    weekly = detect_spikes(db, SpikeSettings(window="7d"), since="2026-11-11", save=False)
+    assert [w.window_start[:10] for w in weekly.windows] == ["2026-11-09"]  # the week from Monday 9th
+    sliding = detect_spikes(db, SpikeSettings(window="1d", step="8h"), since="2026-11-11T12:00", save=False)
+    assert sliding.windows[0].window_start == "2026-11-11T08:00:00Z"  # the step it falls in
+
+
 def test_sliding_and_hourly_windows(tmp_path):
     db = fill(tmp_path / "m.db", [(480, 24, None)] * 3)
     hourly = detect_spikes(db, SpikeSettings(window="1h", min_prompts=5), save=False)
