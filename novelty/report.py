@@ -15,7 +15,7 @@ import hashlib
 import json
 import shlex
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -136,10 +136,10 @@ def gather(db: str | Path, reference: str | Path | None = None, current: str | P
         return ReportData(
             db=str(db), generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             facts={**_facts(store, since_ts, until_ts), "clusters_total": clusters_total}, diagnosis=diagnosis,
-            causes=_causes(diagnosis, clusters, str(db), windows, drift_rows), windows=windows,
+            causes=_causes(diagnosis, clusters, str(db), drift_rows), windows=windows,
             rate_chart=charts.rate_chart(windows), incidents=incidents,
             distribution=_distribution(store, since_ts, until_ts, index_dir), drift=drift_rows,
-            clusters=clusters, labels=_absorbing(store, windows, since_ts, until_ts))
+            clusters=clusters, labels=_absorbing(store, incidents, settings, since_ts, until_ts))
     finally:
         store.close()
 
@@ -176,16 +176,14 @@ def render(data: ReportData) -> str:
 
 
 # -- the verdict ------------------------------------------------------------------------------------
-def _causes(diagnosis: Diagnosis, clusters: list[dict], db: str, windows: list[dict],
-            drift_rows: list[dict] | None) -> list[dict]:
+def _causes(diagnosis: Diagnosis, clusters: list[dict], db: str, drift_rows: list[dict] | None) -> list[dict]:
     """Each cause as a card: a headline, one plain fact, and the command that starts the fix."""
     growing = max(clusters, key=lambda c: (c["growth"], c["size"]), default=None)
-    by_start = {w["window_start"]: w for w in windows}
     features = {r["feature"]: r for r in drift_rows or []}
-    return [_card(c, db, growing, by_start, features.get(c.feature)) for c in diagnosis.causes]
+    return [_card(c, db, growing, features.get(c.feature)) for c in diagnosis.causes]
 
 
-def _card(c: Cause, db: str, growing: dict | None, by_start: dict, feature: dict | None) -> dict:
+def _card(c: Cause, db: str, growing: dict | None, feature: dict | None) -> dict:
     flagged = c.details.get("windows") or []
     card = {"cause": c.cause, "title": CAUSE_TITLES.get(c.cause, c.cause), "feature": c.feature,
             "severity": c.severity, "evidence": c.evidence, "mitigation": c.mitigation, "fact": None,
@@ -197,11 +195,11 @@ def _card(c: Cause, db: str, growing: dict | None, by_start: dict, feature: dict
         stored = growing and growing.get("saved", True)  # a backfilled date's found clusters are not stored
         target = f"--cluster {growing['cluster_id']}" if stored else "--max-p-value 0.01"
         card["command"] = f"novelty queue add --db {shlex.quote(db)} {target} --budget 200"
-        latest = by_start.get(flagged[-1]) if flagged else None
-        if latest:
-            card["fact"] = (f"Since {card['since']}: {latest['novel_rate']:.1%} of prompts were novel in the window "
-                            f"of {latest['window_start'][:10]}, against {latest['expected_rate']:.1%} expected. "
-                            "For example:")
+        if "worst_window" in c.details:  # the window the evidence and the examples are of (the latest was
+            d = c.details                # named beside the worst one's examples)
+            when = d["worst_window"][:16].replace("T", " ").removesuffix(" 00:00")  # an hour's window says its hour
+            card["fact"] = (f"Since {card['since']}: {d['novel_rate']:.1%} of prompts were novel in the window "
+                            f"of {when}, against {d['expected_rate']:.1%} expected. For example:")
     elif c.cause == "offline_online_gap":
         card["command"] = (f"novelty queue golden --db {shlex.quote(db)} --since {c.details['period'][0][:10]} "
                            "-o golden-next.csv")
@@ -245,23 +243,27 @@ def _computed_windows(report: SpikeReport) -> tuple[list[dict], list[dict]]:
     return windows, [{"incident_id": i.incident_id, **asdict(i)} for i in report.incidents]
 
 
-def _absorbing(store: Store, windows: list[dict], since: str | None, until: str | None, limit: int = 8) -> dict:
-    """Predicted labels by the novel prompts they took in during the latest run of flagged windows,
-    against each label's own novel share before it (or over the whole period when nothing is flagged)."""
-    flagged = [i for i, w in enumerate(windows) if w["flagged"]]
+def _absorbing(store: Store, incidents: list[dict], settings: SpikeSettings, since: str | None,
+               until: str | None, limit: int = 8) -> dict:
+    """Predicted labels by the novel prompts they took in during the latest run of flagged windows (from
+    its first flagged window, as the verdict says, before --since too), against each label's own novel
+    share in the --baseline-windows windows before the run, whatever --since is (a --since at the run's
+    start left no 'before'; one inside it made the incident its own baseline); over the whole period
+    when nothing is flagged."""
+    flagged = bool(incidents)
     if flagged:
-        last = flagged[-1]
-        first = last
-        while first > 0 and windows[first - 1]["flagged"]:
-            first -= 1
-        start, end = windows[first]["window_start"], min(windows[last]["window_end"], until or "9999")
+        latest = incidents[-1]
+        start = latest["details"].get("first_flagged") or latest["window_start"]
+        end = min(latest["window_end"], until or "9999")
+        back = timedelta(seconds=settings.baseline_windows * window_seconds(settings.window))
+        began = (datetime.fromisoformat(sql_bound(start)) - back).strftime("%Y-%m-%dT%H:%M:%S")
     else:
         start, end = since or "", until or "9999"
     query = ("SELECT predicted_label AS label, COUNT(*) AS prompts, SUM(is_novel) AS novel FROM scores "
              "WHERE predicted_label IS NOT NULL AND COALESCE(ts, scored_at) >= ? AND COALESCE(ts, scored_at) < ? "
              "GROUP BY predicted_label")  # a prompt logged without a time counts when it was scored
     during = {r["label"]: r for r in store.db.query(query, [sql_bound(start), sql_bound(end)])}
-    before = {r["label"]: r for r in store.db.query(query, [sql_bound(since) or "", sql_bound(start)])} if flagged else {}
+    before = {r["label"]: r for r in store.db.query(query, [began, sql_bound(start)])} if flagged else {}
     total = sum(r["novel"] for r in during.values()) or 1
     rows = []
     for label, r in during.items():

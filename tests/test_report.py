@@ -205,7 +205,7 @@ def test_direction_controls_long_prompts_untimed_prompts_since_and_quoted_paths(
     assert "long " * 100 not in html
     write_report(db, tmp_path / "later.html", since="2030-01-01")
     assert re.search(r"<b>0</b><span>clusters of novel prompts", (tmp_path / "later.html").read_text())
-    card = _card(Cause("label_bias", None, "high", "", ""), "my db's.db", None, {}, None)
+    card = _card(Cause("label_bias", None, "high", "", ""), "my db's.db", None, None)
     assert card["command"] == "novelty queue add --db 'my db'\"'\"'s.db' --max-p-value 0.01 --budget 200"
 
 
@@ -214,8 +214,8 @@ def test_a_skew_card_does_not_show_the_drift_tables_medians():
     from novelty.report import _card
 
     feature = {"medians": (20.07, 19.86)}  # launch vs today: not the offline vs serving pair of the skew
-    assert _card(Cause("training_serving_skew", "amount", "high", "", ""), "m.db", None, {}, feature)["fact"] is None
-    assert "Median 20.07" in _card(Cause("feature_drift", "amount", "high", "", ""), "m.db", None, {}, feature)["fact"]
+    assert _card(Cause("training_serving_skew", "amount", "high", "", ""), "m.db", None, feature)["fact"] is None
+    assert "Median 20.07" in _card(Cause("feature_drift", "amount", "high", "", ""), "m.db", None, feature)["fact"]
 
 
 def test_until_shows_the_page_as_it_was_then(report_demo, tmp_path):
@@ -364,6 +364,38 @@ def test_a_card_dates_a_spike_from_its_first_flagged_window_before_since(report_
     # found by QA: with --since 2026-11-23 the card said 'since 2026-11-23', its evidence '... since 2026-11-22'
     (card,) = [c for c in gather(report_demo["db"], since="2026-11-23").causes if c["cause"] == "label_bias"]
     assert card["since"] == "2026-11-22" and "since 2026-11-22" in card["evidence"]
+
+
+def test_since_moves_neither_the_absorbing_labels_baseline_nor_the_card_s_window(report_demo):
+    # found by QA: with --since at the incident's start every 'before' was '-' (excess = every novel
+    # prompt); with --since inside it, the incident's own hours were the baseline and another label led
+    whole = gather(report_demo["db"])
+    table = lambda page: [(r["label"], r["novel"], r["before_share"]) for r in page.labels["rows"]]  # noqa: E731
+    for since in ("2026-11-22", "2026-11-22T12:00", "2026-11-23"):
+        page = gather(report_demo["db"], since=since)
+        assert page.labels["start"] == whole.labels["start"] and table(page) == table(whole), since
+    assert all(before is not None for _, _, before in table(whole))
+    (cause,) = [c for c in whole.diagnosis.causes if c.cause == "label_bias"]
+    (card,) = [c for c in whole.causes if c["cause"] == "label_bias"]
+    # the fact names the window the examples are of (it named the latest beside the worst's examples)
+    assert f"window of {cause.details['worst_window'][:10]}" in card["fact"]
+    assert f"{cause.details['novel_rate']:.1%} of prompts" in card["fact"]
+    assert card["examples"] == cause.details["top_novel"][:3]
+
+
+def test_a_label_bias_card_states_the_worst_window_its_examples_come_from():
+    from novelty.diagnose import Cause
+    from novelty.report import _card
+
+    details = {"windows": ["2026-11-07T00:00:00Z", "2026-11-24T00:00:00Z"], "first_flagged": "2026-10-31T00:00:00Z",
+               "worst_window": "2026-11-07T00:00:00Z", "novel_rate": 0.207, "expected_rate": 0.034,
+               "top_novel": ["What's my Solana wallet address?"]}
+    card = _card(Cause("label_bias", None, "high", "", "", details=details), "m.db", None, None)
+    assert card["fact"].startswith("Since 2026-10-31: 20.7% of prompts were novel in the window of 2026-11-07, "
+                                   "against 3.4% expected")  # was: the 24th's rate beside the 7th's examples
+    hourly = _card(Cause("label_bias", None, "high", "", "", details={**details, "worst_window": "2026-11-07T13:00:00Z"}),
+                   "m.db", None, None)
+    assert "window of 2026-11-07 13:00," in hourly["fact"]
 
 
 def test_a_page_without_the_spike_windows_still_shows_the_rest(report_demo, tmp_path, monkeypatch):
