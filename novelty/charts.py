@@ -12,6 +12,7 @@ import numpy as np
 
 WIDTH, HEIGHT = 960, 240
 PAD = {"left": 46, "right": 14, "top": 14, "bottom": 30}
+BAND_LABEL_WIDTH = 140  # "incident from 2026-11-24" at the band label's size, in chart units
 
 
 def nice_ticks(top: float, count: int = 4) -> list[float]:
@@ -55,8 +56,8 @@ def rate_chart(windows: list[dict]) -> dict | None:
     # a window without prompts (a day without a log) has the interval [0, 1]: drawn as nothing, and
     # left out of the scale, which it stretched to 150 % over rates of a few percent
     empty = [not w.get("prompts", 1) for w in windows]
-    ticks = nice_ticks(max(max(w["novel_rate"] if gap else w["ci_high"], w["expected_rate"] or 0)
-                           for w, gap in zip(windows, empty)) * 1.05)
+    ticks = nice_ticks(min(1.0, max(max(w["novel_rate"] if gap else w["ci_high"], w["expected_rate"] or 0)
+                                    for w, gap in zip(windows, empty)) * 1.05))  # a rate ends at 100 %, not 150
     plot_w, plot_h, base, y = _frame(ticks[-1])
     slot = plot_w / len(windows)
     bars, expected, bands = [], [], []
@@ -71,18 +72,26 @@ def rate_chart(windows: list[dict]) -> dict | None:
             bands.append({"x": x, "w": slot, "label": w["window_start"][:10]})
         elif w["flagged"]:
             bands[-1]["w"] += slot
+    right = WIDTH - PAD["right"]
+    for band in bands:  # a band near the right edge labels itself leftwards ('incident fro' was cut off)
+        end = band["x"] + 3 + BAND_LABEL_WIDTH > right
+        band.update(tx=band["x"] + band["w"] - 3 if end else band["x"] + 3, anchor="end" if end else "start")
     step = max(1, math.ceil(len(windows) / 8))
-    x_labels = [{"x": PAD["left"] + (i + 0.5) * slot, "text": _short(windows[i]["window_start"])}
+    years = windows[0]["window_start"][:4] != windows[-1]["window_start"][:4]  # '11-25 ... 10-13' over a year
+    x_labels = [{"x": PAD["left"] + (i + 0.5) * slot, "text": _short(windows[i]["window_start"], years)}
                 for i in range(0, len(windows), step)]
-    return {"width": WIDTH, "height": HEIGHT, "base": base, "left": PAD["left"], "right": WIDTH - PAD["right"],
+    return {"width": WIDTH, "height": HEIGHT, "base": base, "left": PAD["left"], "right": right,
             "top": PAD["top"], "bars": bars, "expected": " ".join(expected), "bands": bands,
+            "whiskers": slot >= 3,  # thousands of hourly windows: the intervals hid the bars
             "y_ticks": [{"y": y(t), "text": text} for t, text in zip(ticks, percent_labels(ticks))],
             "x_labels": x_labels}
 
 
-def _short(stamp: str) -> str:
-    """A window start as a tick label: the date, plus the time when it is not midnight."""
-    return stamp[5:10] if stamp[11:16] in ("", "00:00") else f"{stamp[5:10]} {stamp[11:16]}"
+def _short(stamp: str, year: bool = False) -> str:
+    """A window start as a tick label: the date (with its year when the chart spans two), plus the time
+    when it is not midnight."""
+    day = stamp[:10] if year else stamp[5:10]
+    return day if stamp[11:16] in ("", "00:00") else f"{day} {stamp[11:16]}"
 
 
 def histogram_chart(series: dict[str, np.ndarray], threshold: float | None, bins: int = 40) -> dict | None:

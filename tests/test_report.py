@@ -162,6 +162,15 @@ def test_chart_geometry():
                           "ci_high": 1.0, "prompts": 0, "flagged": False}]  # a day without a log
     chart = charts.rate_chart(gap)
     assert chart["y_ticks"][-1]["text"] == "60%" and chart["bars"][2]["hi"] == chart["bars"][2]["lo"]  # was 150%
+    # found by QA on a year of hourly windows of a dozen prompts: intervals up to 100 % drew a 150 % axis
+    # and hid the bars, the last incident's label was cut ('incident fro'), and the ticks had no year
+    hours = [{"window_start": f"{2025 + (h >= 8000)}-{1 + h % 12:02d}-01T{h % 24:02d}:00:00Z", "novel_rate": 0.1,
+              "ci_low": 0.01, "ci_high": 0.99, "expected_rate": 0.05, "flagged": h >= 8750} for h in range(8760)]
+    chart = charts.rate_chart(hours)
+    assert chart["y_ticks"][-1]["text"] == "100%" and not chart["whiskers"]
+    (band,) = chart["bands"]
+    assert band["anchor"] == "end" and band["tx"] <= chart["right"]
+    assert chart["x_labels"][0]["text"].startswith("2025-") and charts.rate_chart(windows)["whiskers"]
     hist = charts.histogram_chart({"production": [0.0, 1.0, 2.0, 5.0]}, threshold=1.5)
     assert hist["left"] < hist["threshold"]["x"] < hist["right"]
     mini = charts.mini_histogram({"kind": "categorical", "counts": {"a": 9, "b": 1}},

@@ -141,6 +141,10 @@ def test_readable_on_a_phone(browser, report_demo):
         page = phone.page
         assert page.evaluate("() => document.documentElement.scrollWidth") <= 390, "no sideways page scroll"
         assert page.locator("#verdict .todo").first.is_visible()
+        # the rate chart scrolls sideways: it opens at its right end, the newest windows (QA: the incidents
+        # of the last days were off screen, the oldest days shown)
+        assert page.evaluate("() => { const c = document.querySelector('.chart');"
+                             " return c.scrollWidth > c.clientWidth && c.scrollLeft + c.clientWidth >= c.scrollWidth - 1 }")
         assert phone.errors == [] and phone.foreign_requests() == []
     finally:
         phone.context.close()

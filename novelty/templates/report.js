@@ -1,6 +1,10 @@
-// The cluster browser: filter by text, sort by size / growth / first seen. Reads the page only
+// The charts' scroll, and the cluster browser: filter by text, sort by size / growth / first seen. Reads the page only
 // (textContent and data-* attributes), writes no HTML, so prompt text stays text.
 (function () {
+  // on a narrow screen the charts scroll sideways: start at their right end, where the newest windows are
+  Array.prototype.forEach.call(document.querySelectorAll(".chart"), function (el) {
+    el.scrollLeft = el.scrollWidth;
+  });
   var list = document.getElementById("cluster-list");
   if (!list) return;
   var search = document.getElementById("cluster-search");
