@@ -61,6 +61,8 @@ class ReportData:
     drift: list[dict] | None
     clusters: list[dict]
     labels: dict
+    nothing_checked: bool = False      # no cause found, and no evidence judged for any: not a green page
+    drift_unreadable: str | None = None  # why the feature tables given could not be read
 
 
 @dataclass(frozen=True)
@@ -133,15 +135,28 @@ def gather(db: str | Path, reference: str | Path | None = None, current: str | P
         windows, incidents = _computed_windows(diagnosis.spikes) if diagnosis.spikes else ([], [])
         clusters, clusters_total = _clusters(store, since_ts, until_ts) if clusters is None else _found(clusters)
         drift_rows = _drift_rows(drift_report, profiles)
+        unreadable = {u["evidence"]: u["error"] for u in diagnosis.unreadable}
         return ReportData(
             db=str(db), generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             facts={**_facts(store, since_ts, until_ts), "clusters_total": clusters_total}, diagnosis=diagnosis,
             causes=_causes(diagnosis, clusters, str(db), drift_rows), windows=windows,
             rate_chart=charts.rate_chart(windows), incidents=incidents,
             distribution=_distribution(store, since_ts, until_ts, index_dir), drift=drift_rows,
-            clusters=clusters, labels=_absorbing(store, incidents, settings, since_ts, until_ts))
+            clusters=clusters, labels=_absorbing(store, incidents, settings, since_ts, until_ts),
+            nothing_checked=not diagnosis.causes and not _judged(diagnosis, drift_rows is not None, offline is not None),
+            drift_unreadable=unreadable.get("the feature tables"))
     finally:
         store.close()
+
+
+def _judged(diagnosis: Diagnosis, tables: bool, skew: bool) -> set[str]:
+    """The causes some evidence was judged for: those not listed as not checked, and the tables' and the
+    skew pair's when they were read (a note on a few features, or on weak pairing, lists them too). An
+    empty set made a green 'no root cause found' of a page where every row was rejected."""
+    unchecked = {name for n in diagnosis.not_checked for name in n["cause"].split(", ")}
+    unread = {name for u in diagnosis.unreadable for name in u["cause"].split(", ")}
+    return (set(CAUSE_TITLES) - unchecked) | ({"data_drift"} if tables else set()) \
+        | ({"training_serving_skew"} if skew and "training_serving_skew" not in unread else set())
 
 
 def _visible_controls(value):
@@ -164,7 +179,7 @@ def render(data: ReportData) -> str:
                       lstrip_blocks=True, finalize=_visible_controls)
     blank = lambda v: v is None or is_undefined(v)  # noqa: E731
     env.filters["pct"] = lambda v, digits=1: "-" if blank(v) else f"{v:.{digits}%}"
-    env.filters["pval"] = lambda p: "-" if blank(p) else p_short(p)
+    env.filters["pval"] = lambda p: "-" if blank(p) else f"{p:.2g}" if p >= 0.001 else p_short(p)  # 0.95, not 9.5e-01
     env.filters["num"] = lambda v, fmt=",": "-" if blank(v) else format(v, fmt)
     env.filters["shquote"] = lambda text: shlex.quote(str(text))
     env.filters["clip"] = lambda text, n=300: text if blank(text) or len(text) <= n else text[:n - 1] + "…"
@@ -289,7 +304,8 @@ def _distribution(store: Store, since: str | None, until: str | None, index_dir:
     production = np.array([v for (v,) in store.db.execute(
         f"SELECT novelty FROM scores {where} AND novelty IS NOT NULL", args)], dtype=float)
     if facts is None or not len(production):
-        return {"chart": None, "note": "No scored prompts yet.", "calibration": False}
+        return {"chart": None, "note": "No scored prompts in this range." if since or until else "No scored prompts yet.",
+                "calibration": False}
     calibration, note = _calibration(facts, index_dir)
     series = {"production": production, **({"calibration": calibration} if calibration is not None else {})}
     threshold = facts["threshold"]

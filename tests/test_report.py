@@ -4,6 +4,7 @@ escaped, and how it degrades. tests/test_report_browser.py opens the same file i
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 import re
@@ -114,7 +115,7 @@ def test_an_empty_database_still_makes_a_page(tmp_path):
     Store(tmp_path / "empty.db").close()
     write_report(tmp_path / "empty.db", tmp_path / "empty.html")
     html = (tmp_path / "empty.html").read_text()
-    assert "No root cause found" in html and "No scored prompts yet" in html and "No clusters stored yet" in html
+    assert "Nothing could be checked" in html and "No scored prompts yet" in html and "No clusters stored yet" in html
 
 
 def test_an_empty_database_s_page_goes_to_standard_output_with_dash(tmp_path, monkeypatch):
@@ -271,6 +272,11 @@ def test_a_database_of_rejected_rows_only_says_no_prompt_was_scored(tmp_path, in
     page = write_report(tmp_path / "m.db", tmp_path / "r.html").out
     text = open(page, encoding="utf-8").read()
     assert "no prompt scored yet" in text and "prompts from ?" not in text  # was: 'prompts from ? to ? UTC'
+    # found by QA: a green 'No root cause found' over nothing checked, 'about - of prompts ... land there',
+    # and 'the scored prompts have no timestamps' where there were no prompts at all
+    assert "Nothing could be checked" in text and "No root cause found" not in text
+    assert 'class="card verdict unknown"' in text and '<details class="notchecked" open>' in text
+    assert "about - of prompts" not in text and "No scored prompts." in text and "no timestamps" not in text
     score_files([write_jsonl(tmp_path / "untimed.jsonl", [{"prompt": "hello"}, {"prompt": "hi there"}])], index,
                 tmp_path / "m.db", columns=__import__("novelty.logs").logs.Columns(time=None))
     text = open(write_report(tmp_path / "m.db", tmp_path / "r.html").out, encoding="utf-8").read()
@@ -304,6 +310,24 @@ def test_a_range_without_prompts_says_so_and_the_title_has_no_dangling_dot(tmp_p
                 index, db)
     text = open(write_report(db, tmp_path / "r.html", since="2026-11-25").out, encoding="utf-8").read()
     assert "no prompt scored in this range" in text and "no prompt scored yet" not in text
+    assert "No scored prompts in this range." in text and "No scored prompts yet." not in text
+
+
+def test_one_cause_an_unreadable_table_and_p_values_read_plainly(report_demo, tmp_path):
+    from novelty.diagnose import Cause, Diagnosis
+    from novelty.report import render
+
+    data = gather(report_demo["db"], reference=tmp_path / "missing.csv", current=tmp_path / "missing.csv")
+    text = render(data)
+    assert "Not checked: the feature tables could not be read (" in text  # was: 'pass --reference and --current'
+    assert "pass --reference and --current" not in text
+    one = [c for c in data.causes if c["cause"] == "label_bias"]
+    page = render(dataclasses.replace(data, causes=one, diagnosis=Diagnosis(
+        [Cause("label_bias", None, "high", "", "")], [])))
+    assert "1 thing wrong</p>" in page  # was: '1 thing wrong, most severe first'
+    rows = [{"feature": "x", "kind": "numeric", "test": "ks", "p_value": 0.95, "q_value": 0.95, "effect": 0.01,
+             "psi": None, "cause": None, "evidence": "", "chart": None, "medians": None}]
+    assert ">0.95</td>" in render(dataclasses.replace(data, drift=rows))  # was 9.5e-01 beside 'p = 0.22'
 
 
 def test_a_database_the_user_may_only_read_still_gets_its_page(report_demo, tmp_path, monkeypatch):
