@@ -250,8 +250,12 @@ class _Job:
         r = score_files(readable, c["index.name"], self.db, columns=columns, index_dir=c.path("index.dir"),
                         progress=self.progress, redact=c["logs.redact"] or c["logs.redact_before_embed"],
                         redact_before_embed=c["logs.redact_before_embed"])
+        why = f", most for: {r.reject_reasons[0]['reason']}" if r.reject_reasons else ""
         if r.rows_read and r.rejected == r.rows_read:  # a day of unreadable rows is a day without a log
-            self.missing.append(f"{pattern} (all {r.rejected:,} rows rejected)")
+            self.missing.append(f"{pattern} (all {r.rejected:,} rows rejected{why})")
+        elif r.rows_read and r.rejected > r.rows_read / 2:  # one that lost most of them nearly so (a per-file
+            # row number as logs.id_col lost 98 % of each day after the first under 'No alert')
+            self.missing.append(f"{pattern} ({r.rejected / r.rows_read:.0%} of {r.rows_read:,} rows rejected{why})")
         elif not r.rows_read:
             self.missing.append(f"{pattern} (no rows)")
         notes = [f"no {c['logs.time_col']!r} column (logs.time_col): its prompts count on {self.day}"] \
@@ -262,9 +266,8 @@ class _Job:
         if r.future:
             notes.append(f"{r.future:,} stamped more than a day from now (latest {r.latest_future}): is "
                          "logs.time_col's time zone or day/month order read right?")
-        if r.rows_read and r.rejected > r.rows_read / 2 and r.rejected < r.rows_read:
-            notes.append(f"{r.rejected / r.rows_read:.0%} of rows rejected" + (
-                f", most for: {r.reject_reasons[0]['reason']}" if r.reject_reasons else ""))
+        if r.rows_read and r.rejected > r.rows_read / 2:  # the reason, at 100 % too
+            notes.append(f"{r.rejected / r.rows_read:.0%} of rows rejected{why}")
         return Step("score", "ran", f"{r.scored:,} new prompts scored ({r.skipped:,} already scored, "
                     f"{r.rejected} rejected), {r.novel:,} novel" + "".join(f"; {n}" for n in notes), r.to_dict())
 

@@ -790,6 +790,8 @@ def test_an_empty_or_unreadable_log_alerts_like_a_missing_one(monitor, content):
     summary = run_monitor(monitor, "2026-11-18")
     assert summary.exit_code == 1 and summary.alerts and summary.alerts[-1].startswith("missing log: ")
     assert all(s.status != "failed" for s in summary.steps), summary.steps
+    if content:  # the reason at 100 % too (it was dropped there)
+        assert "rows rejected, most for: " in summary.alerts[-1] and "rows rejected, most for: " in summary.steps[0].reason
 
 
 def test_a_run_date_outside_the_years_logs_may_have_is_refused(monitor):
@@ -1118,6 +1120,10 @@ def test_a_day_mostly_rejected_is_said_in_the_score_line(monitor):
     write_jsonl(logs / "2026-11-24.jsonl", [{**r, "request_id": "same"} if i % 4 else r for i, r in enumerate(rows)])
     score = run_monitor(monitor, "2026-11-24").steps[0]
     assert "148 rejected" in score.reason and "74% of rows rejected, most for: duplicate id" in score.reason
+    summary = run_monitor(monitor, "2026-11-24")  # and alerts (QA: a per-file row counter as the id lost 98 %
+    assert summary.exit_code == 1  # of each day after the first, with 'No alert')
+    assert summary.alerts[-1].startswith("missing log: ") and "74% of 200 rows rejected, most for: " \
+        in summary.alerts[-1]
 
 
 def test_labels_of_prompts_logged_without_a_prediction_say_so(monitor):
