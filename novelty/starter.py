@@ -181,8 +181,32 @@ def _sniff_newest(pattern: str, folder: Path, tries: int = 3) -> tuple[Path | No
             continue
         if sample != found[0]:
             notes = [f"the newest log, {found[0].name}, could not be read: the columns come from {sample.name}"] + notes
+        shared = _ids_shared(sample, columns.get("id"), [f for f in found if f != sample][:1])
+        if shared:
+            notes.append(f"column {columns.pop('id')!r} repeats across days ({shared}): a row number of each file? It "
+                         "is not used as the id (each day after the first would be rejected as ids scored before); "
+                         "set logs.id_col to an id unique across days, or leave it out to derive ids")
         return sample, columns, notes
     return None, {}, [f"{errors[0]}: the default column names are written; check [logs]"] if errors else []
+
+
+def _ids_shared(sample: Path, id_col: str | None, others: list[Path], rows: int = 50) -> str:
+    """Ids of ``sample``'s first rows found in another day's log too, as text for a note ('' when none)."""
+    if not id_col:
+        return ""
+    ids = set(_head(sample, rows).get(id_col, pd.Series(dtype=object)).dropna().astype(str))
+    for other in others:
+        try:
+            theirs = set(_head(other, rows).get(id_col, pd.Series(dtype=object)).dropna().astype(str))
+        except InputError:
+            continue
+        if ids & theirs:
+            return f"{other.name} and {sample.name} both have {', '.join(sorted(ids & theirs, key=_natural)[:3])}"
+    return ""
+
+
+def _natural(text: str) -> tuple:
+    return (0, int(text), "") if text.isdigit() else (1, 0, text)
 
 
 def sniff_columns(path: str | Path, rows: int = 50) -> dict[str, str]:
@@ -319,6 +343,8 @@ def _head(path: Path, rows: int) -> pd.DataFrame:
                         records.append(record)
                     if len(records) >= rows:
                         break
+            if not records:  # an empty or damaged export of today: said, so yesterday's log is sniffed instead
+                raise ValueError("no JSON object in it")  # (it wrote the default column names)
             return pd.DataFrame(records)
         return pd.read_csv(path, nrows=rows, sep=None, engine="python", encoding="utf-8-sig")  # Excel's BOM
     except (OSError, ValueError, EOFError, zlib.error, csv.Error) as exc:  # a gzip cut short, a file the CSV

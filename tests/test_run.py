@@ -428,6 +428,39 @@ def test_init_sniffs_an_earlier_log_when_the_newest_cannot_be_read(tmp_path):
     assert out.exit_code == 0 and "the default column names are written" in out.output, out.output
 
 
+@pytest.mark.parametrize("newest", [b"", b"\x00\x01binary\n"])
+def test_init_sniffs_yesterday_s_log_when_today_s_jsonl_has_no_row(tmp_path, newest):
+    # found by QA: an empty or garbage newest JSONL wrote the default names (text_col = "prompt")
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "2026-11-24.jsonl").write_text('{"utterance": "where is my card", "ts": "2026-11-24T08:00:00Z"}\n')
+    (tmp_path / "logs" / "2026-11-25.jsonl").write_bytes(newest)
+    out = CliRunner().invoke(app, ["init", "--index", "bot", "--logs", str(tmp_path / "logs" / "{date}.jsonl"),
+                                   "-o", str(tmp_path / "m.toml")])
+    assert out.exit_code == 0 and "the columns come from 2026-11-24.jsonl" in out.output, out.output
+    assert load_config(tmp_path / "m.toml")["logs.text_col"] == "utterance"
+
+
+def test_init_does_not_take_a_row_number_of_each_file_for_the_id(tmp_path):
+    # found by QA: "id": 0..N restarting in each daily file became logs.id_col, and from the second day
+    # 98 % of the rows were rejected as ids scored before for another text
+    (tmp_path / "logs").mkdir()
+    for day in (24, 25):
+        write_jsonl(tmp_path / "logs" / f"2026-11-{day}.jsonl",
+                    [{"id": i, "utterance": f"question {i} of day {day}", "ts": f"2026-11-{day}T08:00:00Z"}
+                     for i in range(20)])
+    out = CliRunner().invoke(app, ["init", "--index", "bot", "--logs", str(tmp_path / "logs" / "{date}.jsonl"),
+                                   "-o", str(tmp_path / "m.toml")])
+    assert out.exit_code == 0, out.output
+    assert "column 'id' repeats across days (2026-11-24.jsonl and 2026-11-25.jsonl both have 0, 1, 2)" in \
+        " ".join(out.output.split())
+    assert not load_config(tmp_path / "m.toml")["logs.id_col"]
+    write_jsonl(tmp_path / "logs" / "2026-11-25.jsonl",  # ids unique across days: taken
+                [{"id": f"r{25 * 100 + i}", "utterance": f"question {i}", "ts": "2026-11-25T08:00:00Z"} for i in range(20)])
+    out = CliRunner().invoke(app, ["init", "--index", "bot", "--logs", str(tmp_path / "logs" / "{date}.jsonl"),
+                                   "-o", str(tmp_path / "m.toml"), "--force"])
+    assert load_config(tmp_path / "m.toml")["logs.id_col"] == "id" and "repeats across days" not in out.output
+
+
 def test_init_says_why_it_cannot_write_its_config(tmp_path):
     (tmp_path / "logs").mkdir()
     write_jsonl(tmp_path / "logs" / "2026-11-25.jsonl", [{"prompt": "hi", "timestamp": "2026-11-25T08:00:00Z"}])
