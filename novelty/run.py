@@ -294,6 +294,7 @@ class _Job:
         from .drift import drift
 
         reference, current = self.cfg.path("drift.reference"), self.cfg.path("drift.current", self.day)
+        self.must_exist(("drift.reference", reference), ("drift.current", current))
         if reference is None or current is None:
             return Step("drift", "skipped", _half_pair("drift.reference", reference, "drift.current", current,
                                                        "to compare the day's features with the reference"))
@@ -309,6 +310,7 @@ class _Job:
         from .golden import golden
 
         baseline, current = self.cfg.path("golden.baseline"), self.cfg.path("golden.current", self.day)
+        self.must_exist(("golden.baseline", baseline), ("golden.current", current))
         if baseline and current and baseline.is_file() and current.is_file():
             report = golden(baseline, current, *self.golden_columns(), options=self.golden_options())
             whole = report.current_file or report.current  # production is held to the whole current golden set
@@ -328,6 +330,14 @@ class _Job:
             return Step("golden", "skipped", _half_pair("golden.baseline", baseline, "golden.current", current,
                                                         "to compare the golden set with its launch run"))
         return Step("golden", "skipped", "golden.baseline / golden.current or golden.accuracy not configured")
+
+    def must_exist(self, *settings: tuple[str, Path | None]) -> None:
+        """A path without {date} names one file: not there, it is a typo in the config, not a day without
+        data (a misspelt drift.reference skipped drift every day, with exit 0). The step fails on it."""
+        for key, path in settings:
+            if path is not None and not path.exists() and "{date" not in str(self.cfg[key]):
+                raise InputError(f"{key} = {self.cfg[key]!r} in {self.cfg.source}: no such file ({path}); a path "
+                                 "without {date} names one file, which must be there (a typo?)")
 
     def golden_columns(self) -> tuple[str, str, str]:
         return self.cfg["golden.id_col"], self.cfg["golden.label_col"], self.cfg["golden.pred_col"]

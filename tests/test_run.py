@@ -227,10 +227,17 @@ def test_a_report_or_summary_path_onto_the_database_a_log_or_the_config_replaces
 def test_a_step_failing_on_its_input_exits_2_and_the_others_still_run(monitor, tmp_path):
     write_csv(tmp_path / "ref.csv", ["x"], [[1], [2]])
     (tmp_path / "cur.csv").write_text("not,a\ntable\n\x00\x00")
-    result = run_monitor(load_config(monitor, {"drift.reference": "ref.csv", "drift.current": "nope.csv",
+    result = run_monitor(load_config(monitor, {"drift.reference": "ref.csv", "drift.current": "nope-{date}.csv",
                                                "logs.path": "logs/*.jsonl"}), "2026-11-24")
-    assert result.exit_code == 1  # drift skipped (file absent), not failed
+    assert result.exit_code == 1  # drift skipped (the day's file absent), not failed
     assert next(s for s in result.steps if s.name == "drift").status == "skipped"
+    # a path without {date} names one file: absent, it is a typo, and the step fails (QA: a misspelt
+    # drift.reference skipped drift every day with exit 0)
+    typo = run_monitor(load_config(monitor, {"drift.reference": "lanch.csv", "drift.current": "cur.csv",
+                                             "logs.path": "logs/*.jsonl"}), "2026-11-24")
+    drift = next(s for s in typo.steps if s.name == "drift")
+    assert typo.exit_code == 2 and drift.status == "failed" and "drift.reference = 'lanch.csv'" in drift.reason
+    assert "no such file" in drift.reason and "a typo?" in drift.reason
     broken = run_monitor(load_config(monitor, {"index.name": "no-such-index"}), "2026-11-18")
     assert broken.exit_code == 2 and broken.steps[0].status == "failed"
     assert broken.steps[-1].name == "report"
@@ -459,6 +466,18 @@ def test_init_does_not_take_a_row_number_of_each_file_for_the_id(tmp_path):
     out = CliRunner().invoke(app, ["init", "--index", "bot", "--logs", str(tmp_path / "logs" / "{date}.jsonl"),
                                    "-o", str(tmp_path / "m.toml"), "--force"])
     assert load_config(tmp_path / "m.toml")["logs.id_col"] == "id" and "repeats across days" not in out.output
+
+
+def test_init_notes_an_undated_input_that_is_not_there(tmp_path):
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "2026-11-25.jsonl").write_text('{"utterance": "where is my card"}\n')
+    (tmp_path / "launch.csv").write_text("x\n1\n")
+    out = CliRunner().invoke(app, ["init", "--index", "bot", "--logs", str(tmp_path / "logs" / "{date}.jsonl"),
+                                   "--reference", str(tmp_path / "lanch.csv"), "--current", "features/{date}.csv",
+                                   "--golden-baseline", str(tmp_path / "launch.csv"), "-o", str(tmp_path / "m.toml")])
+    said = " ".join(out.output.split())
+    assert out.exit_code == 0 and f"drift.reference: no such file {tmp_path / 'lanch.csv'};" in said, out.output
+    assert "golden.baseline" not in said and "drift.current" not in said  # there, and dated
 
 
 def test_init_says_why_it_cannot_write_its_config(tmp_path):
@@ -1296,4 +1315,8 @@ def test_a_step_set_up_halfway_names_the_setting_missing(monitor, tmp_path):
     config = load_config(monitor, {"golden.baseline": "launch.csv", "golden.current": "later.csv",
                                    "golden.accuracy": 0.0})
     steps = {s.name: s for s in run_monitor(config, "2026-11-18").steps}
-    assert steps["golden"].reason == f"golden files not found: {tmp_path / 'later.csv'}"
+    assert steps["golden"].status == "failed" and "golden.current = 'later.csv'" in steps["golden"].reason
+    config = load_config(monitor, {"golden.baseline": "launch.csv", "golden.current": "later-{date}.csv",
+                                   "golden.accuracy": 0.0})
+    steps = {s.name: s for s in run_monitor(config, "2026-11-18").steps}
+    assert steps["golden"].reason == f"golden files not found: {tmp_path / 'later-2026-11-18.csv'}"
