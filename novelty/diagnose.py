@@ -212,23 +212,36 @@ def _ratio(details: dict) -> float:
 
 
 def label_bias_causes(report) -> list[Cause]:
-    """The latest run of flagged windows as one cause (its worst window as evidence)."""
+    """The most severe run of flagged windows in the range as one cause (the latest of equally severe
+    ones; its worst window as evidence): a newer, milder run no longer hid a stronger one of the same
+    alert.lookback, turning the alert off as evidence grew. Says when the run has ended (windows tested
+    quiet after it) and when only the sequential detector flagged it."""
     if not report.incidents:
         return []
-    latest = report.incidents[-1]
-    run = [i for i in report.incidents if i.details.get("first_flagged") == latest.details.get("first_flagged")]
-    worst = max(run, key=lambda i: _ratio(i.details))
+    runs: dict[str, list] = {}
+    for i in report.incidents:
+        runs.setdefault(i.details.get("first_flagged") or i.window_start, []).append(i)
+    severity = lambda r: max(_RANK[i.severity] for i in r)  # noqa: E731
+    top = max(map(severity, runs.values()))
+    run = [r for r in runs.values() if severity(r) == top][-1]  # the latest of the most severe
+    worst = max(run, key=lambda i: (_RANK[i.severity], _ratio(i.details)))
     d = worst.details
     labels = ", ".join(r["label"] for r in d.get("absorbing_labels", [])) or "not logged"
+    how = (f"the sequential detector (CUSUM {d['cusum']:.1f}) saw a slow rise; the window alone: {p_text(worst.p_value)}"
+           if d.get("detectors") == ["cusum"] and d.get("cusum") is not None else p_text(worst.p_value))
+    after = [w for w in report.windows if w.window_start >= run[-1].window_end and w.p_value is not None]
+    ended = run[-1].window_end if after and not any(w.flagged for w in after) else None
     evidence = (f"novel prompts at {d['novel_rate']:.1%} against {d['expected_rate']:.1%} expected in "
-                f"{worst.window_start[:16]} ({len(run)} flagged window(s) since {d['first_flagged'][:16]}, "
-                f"{p_text(worst.p_value)}); labels absorbing them: {labels}")
+                f"{worst.window_start[:16]} ({len(run)} flagged window(s) since {d['first_flagged'][:16]}, {how}); "
+                f"labels absorbing them: {labels}"
+                + (f"; ended {ended[:16]}: {len(after)} window(s) tested quiet since" if ended else ""))
     return [Cause("label_bias", None, worst.severity, evidence, MITIGATIONS["label_bias"],
                   weight=_ratio(d), details={"windows": [i.window_start for i in run],
                                                    "first_flagged": d["first_flagged"],
                                                    "worst_window": worst.window_start, "prompts": d["prompts"],
                                                    "novel": d["novel"], "novel_rate": d["novel_rate"],
                                                    "expected_rate": d["expected_rate"], "p_value": worst.p_value,
+                                                   "detectors": d.get("detectors", []), "ended": ended,
                                                    "absorbing_labels": d.get("absorbing_labels", []),
                                                    "top_novel": [r["text"] for r in d["top_novel"]]})]
 

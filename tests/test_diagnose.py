@@ -234,3 +234,35 @@ def test_true_labels_that_differ_from_the_predictions_only_in_case_are_said(tmp_
     labels.write_text("prompt_id,label\n" + "".join(f"{pid},{lab}\n" for pid, lab in rows))
     import_feedback(db, labels)
     assert online_accuracy(db).case_only == [] and online_accuracy(db).total.all.accuracy == 1.0
+
+
+def test_label_bias_is_the_most_severe_run_in_range_and_says_when_it_ended_or_only_cusum_saw_it():
+    # found by QA: a newer low flag (p = 0.06) hid the medium incident two days before, inside the same
+    # alert.lookback, and the alert went off as evidence grew; an old incident read as ongoing; a flag of the
+    # sequential detector alone read 'p = 0.06' with nothing else said
+    from types import SimpleNamespace as NS
+
+    from novelty.diagnose import label_bias_causes
+
+    def incident(day, severity, p, ratio, first, detectors=("binomial",), cusum=None):
+        return NS(window_start=f"2026-11-{day}T00:00:00Z", window_end=f"2026-11-{day + 1}T00:00:00Z",
+                  severity=severity, p_value=p, details={
+                      "first_flagged": f"2026-11-{first}T00:00:00Z", "rate_ratio": ratio, "novel_rate": 0.1 * ratio,
+                      "expected_rate": 0.1, "prompts": 300, "novel": 30, "top_novel": [{"text": f"q{day}"}],
+                      "detectors": list(detectors), "cusum": cusum})
+
+    def window(day, flagged, p=0.5):
+        return NS(window_start=f"2026-11-{day}T00:00:00Z", flagged=flagged, p_value=p)
+
+    strong = [incident(14, "medium", 1e-4, 1.8, 14), incident(15, "low", 0.01, 1.3, 14)]
+    mild = incident(17, "low", 0.06, 1.2, 17, ("cusum",), 2.7)
+    report = NS(incidents=[*strong, mild], windows=[window(d, d in (14, 15, 17)) for d in range(10, 19)])
+    (cause,) = label_bias_causes(report)
+    assert cause.severity == "medium" and cause.details["worst_window"] == "2026-11-14T00:00:00Z"  # was low, the 17th
+    assert cause.details["ended"] is None  # a flagged window came after it
+    (alone,) = label_bias_causes(NS(incidents=[mild], windows=report.windows))
+    assert "the sequential detector (CUSUM 2.7) saw a slow rise; the window alone: p = 0.06" in alone.evidence
+    quiet = NS(incidents=strong, windows=[window(d, d in (14, 15)) for d in range(10, 20)])
+    (old,) = label_bias_causes(quiet)
+    assert old.details["ended"] == "2026-11-16T00:00:00Z" and "; ended 2026-11-16T00:00: 4 window(s) tested quiet" \
+        in old.evidence
