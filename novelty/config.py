@@ -192,11 +192,15 @@ def _flatten(raw: dict, path: Path) -> dict:
     flat = {}
     for section, table in raw.items():
         if not isinstance(table, dict):
-            raise InputError(f"{path}: {section!r} should be a [section]; sections: {', '.join(SECTION_HELP)}")
+            owners = [k for k in BY_KEY if k.split(".", 1)[1] == section]  # 'name = ...' above [index]
+            raise InputError(f"{path}: {section!r} should be a [section]" + (
+                f"; did you mean {owners[0]!r} ({section} under [{owners[0].split('.')[0]}])?" if owners else
+                f"; sections: {', '.join(SECTION_HELP)}"))
         for name, value in table.items():
             key = f"{section}.{name}"
-            if key not in BY_KEY:
-                close = difflib.get_close_matches(key, BY_KEY, n=1)
+            if key not in BY_KEY:  # the same name in another section first: [logs] db meant output.db
+                elsewhere = [k for k in BY_KEY if k.split(".", 1)[1] == name]
+                close = elsewhere or difflib.get_close_matches(key, BY_KEY, n=1)
                 raise InputError(f"{path}: unknown setting {key!r}" + (f"; did you mean {close[0]!r}?" if close else ""))
             flat[key] = value
     return flat

@@ -203,7 +203,14 @@ def test_exit_codes_and_summary_file(monitor, tmp_path):
     assert runner.invoke(app, base + ["--date", "24/11/2026"]).exit_code == 2
     monitor.write_text(monitor.read_text() + '\n[oops]\nname = "x"\n')
     bad = runner.invoke(app, base)
-    assert bad.exit_code == 2 and "unknown setting 'oops.name'" in bad.output
+    assert bad.exit_code == 2 and "unknown setting 'oops.name'; did you mean 'index.name'?" in bad.output
+    # QA: '[logs] db' suggested 'logs.redact'; a top-level 'name =' did not point at [index]
+    for text, said in (('[logs]\ndb = "m.db"\n', "unknown setting 'logs.db'; did you mean 'output.db'?"),
+                       ('name = "bot"\n', "'name' should be a [section]; did you mean 'index.name' (name under [index])?")):
+        (tmp_path / "typo.toml").write_text(text)
+        with pytest.raises(InputError) as caught:
+            load_config(tmp_path / "typo.toml")
+        assert said in str(caught.value)
 
 
 def test_a_report_or_summary_path_onto_the_database_a_log_or_the_config_replaces_nothing(monitor, tmp_path):
