@@ -25,7 +25,7 @@ import typer
 
 from . import __version__
 from .errors import InputError, NoveltyError
-from .logs import Columns, is_stdout
+from .logs import Columns, is_stdout, output_file
 from .render import (format_clusters, format_diagnosis, format_drift, format_feedback, format_golden,
                      format_score_summary, format_skew, format_spikes, clip, one_line, to_json)
 
@@ -717,7 +717,7 @@ def _exit_unreadable(diagnosis) -> None:
 @app.command("report")
 def report_command(
     db: Path = typer.Option(..., "--db", help=DB_HELP),
-    out: Path = typer.Option(Path("report.html"), "-o", "--out", help="HTML file to write; - for standard "
+    out: str = typer.Option("report.html", "-o", "--out", help="HTML file to write; - for standard "
                            "output."),
     reference: Optional[Path] = EVIDENCE["reference"],
     current: Optional[Path] = EVIDENCE["current"],
@@ -745,6 +745,7 @@ def report_command(
     from .report import write_report
 
     with _user_errors():
+        out = output_file(out, "report.html")  # -o newdir/ is a folder, not a file called newdir
         _check_fail_on(fail_on, {"cause"})
         piped = _check_stdout(out, as_json)
         result = write_report(db, out, reference=reference, current=current, since=since, until=until,
@@ -903,7 +904,7 @@ def queue_list(
 @queue_app.command("export")
 def queue_export(
     db: Path = typer.Option(..., "--db", help=DB_HELP),
-    out: Path = typer.Option(..., "-o", "--out", help="File to write; - for standard output "
+    out: str = typer.Option(..., "-o", "--out", help="File to write; - for standard output "
                       "(`-o - | my-labelling-tool`; this command's messages then go to stderr)."),
     format: str = typer.Option("chat-jsonl", help="chat-jsonl ({\"messages\": [...]} for chat fine-tuning), "
                                "csv (id,text,label for labelling or classifiers) or batch-jsonl (online learning)."),
@@ -922,6 +923,7 @@ def queue_export(
     from . import queue
 
     with _user_errors():
+        out = output_file(out, "queue.csv")  # -o newdir/ is a folder, not a file called newdir
         piped = _check_stdout(out, as_json)
         chosen = queue.items(db, status)
         unlabelled = sum(not item["label"] for item in chosen) if format != "csv" else 0
@@ -1043,7 +1045,7 @@ def _say_formulas(formulas: int, escaped: bool) -> None:
 @queue_app.command("golden")
 def queue_golden(
     db: Path = typer.Option(..., "--db", help=DB_HELP),
-    out: Path = typer.Option(..., "-o", "--out", help="CSV to write (- for standard output): id, text, label "
+    out: str = typer.Option(..., "-o", "--out", help="CSV to write (- for standard output): id, text, label "
                              "(blank, to fill in), prediction, stratum, p_value, ts."),
     size: int = typer.Option(300, help="How many distinct prompts to sample."),
     since: Optional[str] = typer.Option(None, help="Only prompts logged at or after this time (2026-11-01); "
@@ -1065,6 +1067,7 @@ def queue_golden(
     from .refresh import golden_refresh
 
     with _user_errors():
+        out = output_file(out, "golden-next.csv")  # -o newdir/ is a folder, not a file called newdir
         piped = _check_stdout(out, as_json)
         result = golden_refresh(db, out, size, since, until, edge_share, seed, escape_formulas)
     if as_json:
@@ -1123,7 +1126,7 @@ def init_command(
                              "its columns are sniffed from the newest matching file."),
     db: Optional[Path] = typer.Option(None, "--db", help="SQLite file the run fills (output.db; default "
                                       "monitor.db beside the config)."),
-    out: Path = typer.Option(Path("monitor.toml"), "-o", "--out", help="Config file to write."),
+    out: str = typer.Option("monitor.toml", "-o", "--out", help="Config file to write."),
     report: Optional[str] = typer.Option(None, help="HTML report to rewrite each run (output.report)."),
     index_dir: Optional[str] = typer.Option(None, help="Folder holding indexes (index.dir)."),
     feedback: Optional[str] = typer.Option(None, help="True-label files, {date} allowed (feedback.path)."),
@@ -1146,6 +1149,7 @@ def init_command(
              "index.dir": index_dir, "feedback.path": feedback, "drift.reference": reference,
              "drift.current": current, "golden.baseline": golden_baseline, "golden.current": golden_current}
     with _user_errors():
+        out = output_file(out, "monitor.toml")  # -o newdir/ is a folder, not a file called newdir
         result = write_starter(out, {k: v for k, v in given.items() if v is not None}, force=force)
     if as_json:
         return _print_json(result.to_dict())

@@ -860,6 +860,21 @@ def refuse_replacing(out: Path, kind: str) -> None:
 STDOUT = "-"  # -o -: write to standard output
 
 
+def output_file(out: str | Path, example: str) -> Path:
+    """``out`` as a path to write a file to; typed with a trailing slash it names a folder, an error (the
+    slash is lost in a Path: ``-o newdir/`` wrote a file called newdir). ``example`` names a file in it.
+
+    >>> output_file("reports/", "report.html")
+    Traceback (most recent call last):
+    ...
+    novelty.errors.InputError: -o reports/ names a folder (it ends with /); give the file's name, e.g. reports/report.html
+    """
+    text = str(out)
+    if isinstance(out, str) and text.endswith(("/", os.sep)) and len(text) > 1:
+        raise InputError(f"-o {text} names a folder (it ends with {text[-1]}); give the file's name, e.g. {text}{example}")
+    return Path(out)
+
+
 def is_stdout(out: str | Path | None) -> bool:
     """Whether ``out`` names standard output (``-o -``)."""
     return out is not None and str(out) == STDOUT

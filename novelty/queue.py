@@ -20,7 +20,7 @@ from . import clusters
 from .errors import InputError, check_argument
 from .logs import (OPEN_QUOTE, canonical_id, check_file, csv_table, detect_format, field_separator, is_na_label,
                    is_stdout, is_utf8, jsonl_lines, label_form, label_value, numbered_rows, open_output, open_text,
-                   parquet_source, refuse_overwrite, sql_bound)
+                   output_file, parquet_source, refuse_overwrite, sql_bound)
 from .store import Store, existing_db, utc_now
 
 STATUSES = ("pending", "exported", "labelled", "trained")
@@ -170,7 +170,7 @@ def export(db: str | Path, out: str | Path, fmt: str = "chat-jsonl", status: str
     if fmt not in FORMATS:
         raise InputError(f"--format takes {', '.join(FORMATS)}, not {fmt!r}")
     chosen = items(db, status)
-    out = Path(out)
+    out = output_file(out, "queue.csv")
     if not chosen and not is_stdout(out) and out.is_file() and out.stat().st_size:
         refuse_overwrite(out, [db, *logged_sources(db)])  # the database itself is refused even with nothing to write
         return 0

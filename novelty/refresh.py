@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError, check_argument
-from .logs import open_output, time_bounds
+from .logs import open_output, output_file, time_bounds
 from .queue import csv_cell, formula_like
 from .spikes import parse_range
 from .store import Store, existing_db
@@ -65,7 +65,7 @@ def golden_refresh(db: str | Path, out: str | Path, size: int = 300, since: str 
     if not rows:
         raise InputError(f"no scored prompts in {db} between {since or 'the start'} and {until or 'now'}")
     picked = sample(rows, size, edge_share, np.random.default_rng(seed))
-    with open_output(Path(out), "golden-next.csv", inputs=[db, *logs]) as fh:
+    with open_output(output_file(out, "golden-next.csv"), "golden-next.csv", inputs=[db, *logs]) as fh:
         writer = csv.writer(fh)
         writer.writerow(COLUMNS)
         writer.writerows([r["prompt_id"], csv_cell(r["text"], escape_formulas), "", r["predicted_label"] or "",

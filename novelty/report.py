@@ -26,7 +26,7 @@ from .diagnose import GOLDEN_OPTIONS, Cause, Diagnosis, diagnose
 from .drift import DriftReport, drift_with_profiles
 from .errors import InputError
 from .index import index_dir_default
-from .logs import file_in_the_way, is_stdout, open_output, refuse_overwrite, refuse_replacing, sql_bound
+from .logs import file_in_the_way, is_stdout, open_output, output_file, refuse_overwrite, refuse_replacing, sql_bound
 from .render import CONTROLS, visible_controls
 from .spikes import SpikeReport, SpikeSettings, parse_bound, window_seconds
 from .store import Store, existing_db, may_write
@@ -76,7 +76,7 @@ class ReportResult:
 
 def write_report(db: str | Path, out: str | Path = "report.html", **options) -> ReportResult:
     """Gather (``gather``'s options) and write the HTML report to ``out``."""
-    out = Path(out)
+    out = output_file(out, "report.html")
     piped = is_stdout(out)  # -o -: the page on standard output
     if not piped:
         if out.is_dir():

@@ -22,7 +22,7 @@ import pandas as pd
 
 from .config import BY_KEY, load_config, only_stars, render_config
 from .errors import InputError
-from .logs import file_in_the_way, format_time, is_stdout, log_columns
+from .logs import file_in_the_way, format_time, is_stdout, log_columns, output_file
 
 NAMES = {
     "text": ("prompt", "text", "query", "utterance", "message", "question", "input", "user_message"),
@@ -55,7 +55,7 @@ class StarterResult:
 def write_starter(out: str | Path, settings: dict[str, Any], force: bool = False) -> StarterResult:
     """Write a starter config to ``out`` with ``settings`` ("section.key": value) filled in and the log
     columns sniffed; check that it loads."""
-    out = Path(out)
+    out = output_file(out, "monitor.toml")
     if is_stdout(out):  # not standard output: the config's paths are written relative to where it lives
         raise InputError("-o - is not supported here: the config's paths are relative to its own folder; give "
                          "its file name, e.g. monitor.toml")

@@ -135,6 +135,13 @@ def test_cli_writes_the_file_and_fails_on_cause(report_demo, tmp_path):
     assert runner.invoke(app, [*args, "-o", str(tmp_path / "b.html"), "--fail-on", "cause"]).exit_code == 1
     bad = runner.invoke(app, [*args, "--reference", str(report_demo["tables"][0])])
     assert bad.exit_code == 2 and "go together" in bad.output
+    # QA: '-o newdir/' wrote an HTML file called newdir; every -o that writes a file says it names a folder
+    for command in (args, ["queue", "export", "--db", str(report_demo["db"])],
+                    ["queue", "golden", "--db", str(report_demo["db"])], ["init", "--index", "x", "--logs", "l/{date}.jsonl"]):
+        typo = runner.invoke(app, [*command, "-o", f"{tmp_path / 'newdir'}/"])
+        assert typo.exit_code == 2 and f"-o {tmp_path / 'newdir'}/ names a folder (it ends with /)" in \
+            " ".join(typo.output.split()), (command, typo.output)
+        assert not (tmp_path / "newdir").exists()
 
 
 def test_the_report_judges_the_feature_tables_and_the_window_as_diagnose_does(report_demo, tmp_path):
