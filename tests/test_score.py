@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import os
 import sqlite3
@@ -415,11 +416,27 @@ def test_one_path_not_in_a_list_is_one_file(tmp_path, index, day_log, as_type):
 def test_the_summary_lists_ten_reasons_and_counts_the_rest(tmp_path, index):
     from novelty.render import format_score_summary
 
-    rows = [{"id": str(i), "prompt": "hello", "ts": f"not a time {i}"} for i in range(12)] + [{"id": "x", "prompt": "hi"}]
+    from novelty.engines.common import Counts
+
+    counts = Counts()
+    counts.add_written([], [{"reason": f"reason {i}"} for i in range(12)] + [{"reason": "no timestamp in 'ts'"}])
+    result = dataclasses.replace(score_files([], index, tmp_path / "m.db"), rejected=13,
+                                 reject_reasons=counts.reject_reasons())
+    assert len(result.reject_reasons) == 10  # was 5, the rest unsaid
+    assert "; 3 more for other reasons" in format_score_summary(result)
+
+
+def test_rejects_of_one_kind_with_different_values_count_as_one_reason(tmp_path, index):
+    # found by QA: 5,000 rows stamped '2026-11-27 10:00:00 CET' read as ten reasons of two rows each and
+    # "4,980 more for other reasons"
+    rows = ([{"id": str(i), "prompt": "hello", "ts": f"2026-11-27 10:{i:02d}:00 CET"} for i in range(30)]
+            + [{"id": f"z{i}", "prompt": "hi", "ts": i} for i in range(5)] + [{"id": "x", "prompt": "hi"}])
     result = score_files([write_jsonl(tmp_path / "d.jsonl", rows)], index, tmp_path / "m.db",
                          columns=Columns(id="id", time="ts"))
-    assert result.rejected == 13 and len(result.reject_reasons) == 10  # was 5, the rest unsaid
-    assert "; 3 more for other reasons" in format_score_summary(result)
+    assert [(r["reason"], r["rows"]) for r in result.reject_reasons] == [
+        ("unreadable timestamp ... in 'ts'", 30), ("timestamp ... in 'ts' is ..., outside 1990-2099: an unset default, "
+                                                    "or seconds and milliseconds mixed up?", 5), ("no timestamp in 'ts'", 1)]
+    assert result.reject_reasons[0]["example"] == "unreadable timestamp '2026-11-27 10:00:00 CET' in 'ts'"
 
 
 def test_scoring_a_day_at_another_alpha_warns_that_spikes_compares_flags(tmp_path, index, day_log):

@@ -91,6 +91,8 @@ class Counts:
             self.latest_future = max(ahead + [self.latest_future or ""])
         for r in rejects:
             kind = _ID_IN_REASON.sub(lambda m: f"{m.group(1)} ..." if m.group(1) else "...", r["reason"])
+            kind = _TIME_IN_REASON.sub(lambda m: f"{m.group(1) or ''}timestamp ... in {m.group(2)}"
+                                       + (" is ..." if m.group(3) else ""), kind)
             self.reasons[kind] += 1
             self.examples.setdefault(kind, r["reason"])
 
@@ -106,6 +108,11 @@ class Counts:
 # "id '0' was scored before ...", "duplicate id '7' in this run (first on line 3)": one reason, many ids
 _ID_IN_REASON = re.compile(r"^((?:duplicate )?id) (?:'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")"
                            r"|(?<=first on )(?:line \d+|an earlier chunk)")
+
+# "unreadable timestamp '2026-11-27 10:00:00 CET' in 'ts'", "timestamp 0 in 'ts' is 1970-01-01, outside ...":
+# one reason for a day of them, not ten lines of two rows and "4,980 more for other reasons"
+_TIME_IN_REASON = re.compile(r"^(unreadable )?timestamp (?:'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|.*?) in "
+                             r"('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")( is [^,]*)?")
 
 
 @dataclass
