@@ -377,7 +377,8 @@ def _index_kind(info: dict) -> str:
 # ---------------------------------------------------------------------------------------------- score
 @app.command("score")
 def score(
-    files: List[Path] = typer.Argument(..., help="Production logs: JSONL, CSV or Parquet, gzip allowed."),
+    files: List[Path] = typer.Argument(..., help="Production logs: JSONL (or a .json array of objects), CSV or "
+                                       "Parquet, gzip allowed."),
     index: str = typer.Option(..., "--index", "-i", help="Name (or folder) of the index to score against."),
     db: Optional[Path] = typer.Option(None, "--db", help="SQLite file to write (created if absent); "
                                       "required unless --out-parquet is given."),
@@ -435,6 +436,10 @@ def score(
         typer.echo(format_score_summary(result))
     if db is not None and not out_parquet:
         _warn_other_alphas(db, result)
+    if result.rows_read and result.rejected == result.rows_read:  # not a quiet day: a log none of whose rows
+        typer.echo(f"error: no row could be scored: all {result.rejected:,} were set aside (they are in the "  # is
+                   "rejects table); see the reasons above", err=True)  # usable was exit 0 under cron
+        raise typer.Exit(2)
     if found:
         raise typer.Exit(1)
 

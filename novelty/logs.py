@@ -347,17 +347,52 @@ def _jsonl_records(path: Path, columns: Columns, validator: "_Validator") -> Ite
 def jsonl_lines(path: Path) -> Iterator[tuple[int, Any, str]]:
     """(line number, parsed value or why it is no JSON, raw line) for each non-blank line of a JSONL
     file (gzip too, a BOM taken off)."""
-    number = 0
+    number, first = 0, True
     with open_text(path) as fh, _readable(path, lambda: f" after line {number}"):
         for number, line in enumerate(fh, start=1):
             if line.lstrip("\ufeff").strip():
                 raw = line.rstrip("\r\n")
+                if first and _opens_an_array(raw):  # an export of one JSON array, not JSON Lines
+                    yield from _array_items(path)
+                    return
+                first = False
                 try:
                     yield number, json.loads(raw.lstrip("\ufeff")), raw
                 except json.JSONDecodeError as exc:  # without its column, so alike lines count as one reason
                     yield number, Unparsed(f"invalid JSON: {exc.msg}"), raw  # (the raw line is kept beside it)
                 except RecursionError:
                     yield number, Unparsed("invalid JSON: nested too deeply"), raw
+
+
+def _opens_an_array(line: str) -> bool:
+    """Whether a file's first line starts one JSON array of objects: '[' alone, '[{"a": 1},' (pretty or
+    not), or a whole array of objects on one line; a JSONL row that is an array of values is not."""
+    text = line.lstrip("\ufeff").strip()
+    if not text.startswith("["):
+        return False
+    try:
+        value = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        return True  # begins an array that goes on past this line
+    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
+
+
+def _array_items(path: Path) -> Iterator[tuple[int, Any, str]]:
+    """The items of a file holding one JSON array (``[{...}, {...}]``, the usual .json export), numbered
+    from 1 as lines are, each with its JSON as the raw line. The array is read whole: it has no lines
+    to stream by (it was 'invalid JSON: Extra data' on every line, and nothing scored)."""
+    with open_text(path) as fh, _readable(path):
+        try:
+            items = json.loads(fh.read().lstrip("\ufeff"))
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{path}: starts a JSON array that does not parse ({exc.msg}, line {exc.lineno}); "
+                             "mend it, or write one JSON object per line (jq -c '.[]')") from None
+        except RecursionError:
+            raise InputError(f"{path}: a JSON array nested too deeply") from None
+    if not isinstance(items, list):
+        raise InputError(f"{path}: not a JSON array nor JSON Lines")
+    for number, item in enumerate(items, start=1):
+        yield number, item, json.dumps(item, ensure_ascii=False)
 
 
 OPEN_QUOTE = "malformed CSV: a quote left open ran over the lines after it (they are read again)"
@@ -633,7 +668,8 @@ class _Validator:
 def _unstorable(column: str, text: str) -> str | None:
     """Why ``text`` of ``column`` cannot be stored as it is (undecodable bytes, a NUL), or None."""
     if not is_utf8(text):
-        return f"{column!r} is not valid UTF-8"
+        return (f"{column!r} is not valid UTF-8 (saved as Latin-1 or Windows-1252? e.g. iconv -f cp1252 -t utf-8 "
+                "converts it; these rows are in the rejects table)")  # the accented prompts went, without a hint
     if "\x00" in text:  # binary data in a text column, or a damaged line
         return f"{column!r} holds a NUL character (binary data or a damaged line?)"
     return None

@@ -85,6 +85,28 @@ def test_input_errors_exit_2_with_a_message_and_no_traceback(tmp_path, train_csv
     assert message in result.output and "Traceback" not in result.output
 
 
+def test_a_json_array_export_is_scored_and_a_log_of_rejects_alone_exits_2(tmp_path, train_csv):
+    # found by QA: a pretty-printed JSON array (a common export) was 'invalid JSON: Extra data' on every
+    # line, nothing scored, exit 0; a log every row of which was set aside exited 0 under cron
+    ix = tmp_path / "ix"
+    invoke("index", "build", train_csv, "--name", "bot", "--model", FAKE_MODEL, "--index-dir", ix)
+    rows = [{"prompt": f"where is my card {i}", "timestamp": f"2026-11-20T0{i}:00:00Z"} for i in range(3)]
+    (tmp_path / "export.json").write_text(json.dumps(rows, indent=2))
+    out = invoke("score", tmp_path / "export.json", "--index", "bot", "--db", tmp_path / "m.db", "--index-dir", ix,
+                 "--json")
+    assert out.exit_code == 0 and json.loads(out.stdout)["scored"] == 3, out.output
+    (tmp_path / "one-line.json").write_text(json.dumps(rows))
+    out = invoke("score", tmp_path / "one-line.json", "--index", "bot", "--db", tmp_path / "n.db", "--index-dir", ix)
+    assert out.exit_code == 0 and "Scored 3" in out.output, out.output
+    (tmp_path / "cet.jsonl").write_text("".join(json.dumps({"prompt": "hi", "timestamp": "2026-11-27 10:00 CET"}) + "\n"
+                                                for _ in range(4)))
+    out = invoke("score", tmp_path / "cet.jsonl", "--index", "bot", "--db", tmp_path / "m.db", "--index-dir", ix)
+    assert out.exit_code == 2 and "error: no row could be scored: all 4 were set aside" in out.output, out.output
+    (tmp_path / "broken.json").write_text('[\n {"prompt": "a"},\n {"prompt": \n')
+    out = invoke("score", tmp_path / "broken.json", "--index", "bot", "--db", tmp_path / "m.db", "--index-dir", ix)
+    assert out.exit_code == 2 and "starts a JSON array that does not parse" in out.output, out.output
+
+
 def test_help_shows_bracketed_text_as_written():
     # rich reads [ray] as a markup tag and drops it unless escaped
     shown = " ".join(invoke("score", "--help").output.replace("│", " ").split())

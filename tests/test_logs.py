@@ -49,7 +49,7 @@ def test_jsonl_bad_rows_are_set_aside_with_a_reason_and_nothing_is_lost(tmp_path
     assert "over the 20,000 limit" in reasons[8]
     assert reasons[9] == "no timestamp in 'timestamp'"
     assert reasons[10].startswith("unreadable timestamp")
-    assert reasons[11] == "'prompt' is not valid UTF-8"
+    assert reasons[11].startswith("'prompt' is not valid UTF-8 (saved as Latin-1")
     assert next(r for r in rejects if r.line == 2).raw == '{"prompt": "truncated'
 
 
@@ -75,7 +75,7 @@ def test_non_utf8_bytes_are_rejected_with_raw_content_kept(tmp_path):
     path.write_bytes(b'{"prompt": "caf\xe9 card"}\n{"prompt": "ok"}\n')
     _, rows, rejects = read_all(path, Columns(time=None))
     assert [t for _, t in rows] == ["ok"]
-    assert rejects[0].reason == "'prompt' is not valid UTF-8" and "caf\ufffd card" in rejects[0].raw
+    assert rejects[0].reason.startswith("'prompt' is not valid UTF-8 (saved as Latin-1") and "caf\ufffd card" in rejects[0].raw
 
 
 def test_last_line_without_newline_and_bom_are_read(tmp_path):
