@@ -61,6 +61,23 @@ class Columns:
         chosen = {role for role in roles if getattr(self, role) and getattr(self, role) != getattr(defaults, role)}
         return self if chosen <= self.required else replace(self, required=self.required | chosen)
 
+    def matching(self, header: Iterable[str]) -> "Columns":
+        """These columns with a name the file spells otherwise ('Timestamp', 'Predicted_Label', 'predicted
+        label' for the defaults) replaced by the file's spelling, when exactly one column matches it. An
+        optional column was silently left out (every time NULL, then 'no timestamped prompts' in spikes);
+        a required one keeps its name, so its error lists the columns found."""
+        spelt = lambda name: re.sub(r"[\s\-]+", "_", name.strip().casefold())  # noqa: E731
+        header = [h.strip() for h in header]  # as the CSV reader names them (' prompt ' is prompt)
+        found = {}
+        for role in ("text", "time", "label"):
+            name = getattr(self, role)
+            if not name or name in header or role in self.required:
+                continue
+            alike = [h for h in header if spelt(h) == spelt(name)]
+            if len(alike) == 1:
+                found[role] = alike[0]
+        return replace(self, **found) if found else self
+
     def optional(self) -> dict[str, str]:
         return {role: name for role, name in (("time", self.time), ("id", self.id),
                                               ("label", self.label)) if name}
@@ -110,6 +127,7 @@ def read_batches(path: str | Path, columns: Columns, chunk_rows: int = 5000,
     path = Path(path)
     kind = detect_format(path)
     records = {"jsonl": _jsonl_records, "csv": _csv_records, "parquet": _parquet_records}[kind]
+    columns = columns.matching(log_columns(path))
     validator = _Validator(str(path), columns, max_chars, too_long, training)
     pending: list[tuple[int, Any, str]] = []
     try:

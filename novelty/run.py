@@ -236,7 +236,8 @@ class _Job:
         # would store them a second time
         names = {"time": "logs.time_col", "id": "logs.id_col", "label": "logs.pred_col"}
         present = log_columns(readable[0])
-        untimed = bool(present) and (c["logs.time_col"] or None) not in present
+        spelt = Columns(time=c["logs.time_col"] or None, label=c["logs.pred_col"] or None).matching(present)
+        untimed = bool(present) and spelt.time not in present  # ('Timestamp' for timestamp is read as it)
         id_col = c["logs.id_col"] if "logs.id_col" in c.given else c["logs.id_col"] or None  # '' set: derive ids
         columns = Columns(text=c["logs.text_col"], time=c["logs.time_col"] or None, id=id_col,
                           label=c["logs.pred_col"] or None,
@@ -260,7 +261,7 @@ class _Job:
             self.missing.append(f"{pattern} (no rows)")
         notes = [f"no {c['logs.time_col']!r} column (logs.time_col): its prompts count on {self.day}"] \
             if untimed and c["logs.time_col"] else []
-        if present and c["logs.pred_col"] and c["logs.pred_col"] not in present:
+        if present and c["logs.pred_col"] and spelt.label not in present:
             notes.append(f"no {c['logs.pred_col']!r} column (logs.pred_col): the labels absorbing novel prompts "
                          "and online accuracy need the logged prediction")
         if r.future:

@@ -333,3 +333,17 @@ def test_the_jsonl_header_pass_holds_no_rows(tmp_path, monkeypatch):
     first = next(batches)
     assert read == [1] and first.rejects[0].reason == "no timestamp in 'timestamp'"  # the key met in the first 3
     assert [line for b in [first, *batches] for line in b.lines] == [3]
+
+
+def test_default_columns_spelt_otherwise_are_read(tmp_path):
+    # found by QA: 'Timestamp' and 'Predicted_Label' were silently left out (every time and label NULL)
+    path = tmp_path / "caps.csv"
+    path.write_text("Prompt,Timestamp,Predicted Label\nwhere is my card,2026-11-27T10:00:00Z,card_arrival\n")
+    (batch,) = read_batches(path, Columns())
+    assert batch.texts == ["where is my card"] and batch.times == ["2026-11-27T10:00:00Z"]
+    assert batch.labels == ["card_arrival"]
+    both = tmp_path / "both.csv"  # two alike: neither is guessed
+    both.write_text("prompt,Timestamp,TIMESTAMP\nhi,2026-11-27T10:00:00Z,2026-11-28T10:00:00Z\n")
+    assert next(read_batches(both, Columns())).times == [None]
+    with pytest.raises(InputError, match="no column 'timestamp'"):  # a column named on purpose keeps its name
+        next(read_batches(path, Columns(required=frozenset({"time"}))))
