@@ -36,7 +36,8 @@ from . import __version__, ann
 from .adapt import AdaptOptions, calibration_slice, check_adaptable, fine_tune, options_record
 from .embed import DEFAULT_BACKEND, DEFAULT_MODEL, Embedder, load_embedder, model_fingerprint, resolve_model_path
 from .errors import IncompatibleError, IndexFileError, InputError, NoveltyError, check_argument
-from .logs import MAX_CHARS, Columns, Reject, current_umask, is_blank, is_utf8, label_form, read_batches
+from .logs import (MAX_CHARS, Columns, Reject, current_umask, is_blank, is_utf8, label_form, log_columns,
+                   read_batches)
 from .scoring import (FOLDS, MAX_CALIBRATION, MIN_CALIBRATION, BaseScorer, Calibration, calibrate,
                       check_reachable, default_scorer, fully_labelled, make_scorer)
 from .store import stored_vectors, utc_now
@@ -348,6 +349,11 @@ class PromptIndex:
                              f"for every prompt; {source} has {what}")
         position = {pid: p for p, pid in enumerate(self.prompts["id"])}
         texts, labels = list(self.prompts["text"]), [label_text(v) for v in self.prompts["label"]]
+        if rows.texts and all(label is None for label in rows.labels) and any(label is not None for label in labels):
+            # a file whose label column is named otherwise: added without labels, said as '0 rejected' (QA)
+            raise InputError(f"{source} has no label in any row (column {columns.label!r}; columns found: "
+                             f"{', '.join(sorted(map(str, log_columns(Path(source))))) or 'none'}), and index "
+                             f"{self.name!r} holds labelled prompts: name the label column with --label-col")
         same = {i: position[given] for i, given in rows.renamed.items()  # the id and text of a stored prompt
                 if given in position and texts[position[given]] == rows.texts[i]}
         corrected = {p: rows.labels[i] for i, p in same.items() if labels[p] != rows.labels[i]}

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from novelty.errors import IncompatibleError, IndexFileError, InputError, NoveltyError
+from novelty.logs import Columns
 from novelty.index import PromptIndex, _manifest_checksum
 
 from conftest import FAKE_MODEL, write_csv
@@ -329,6 +330,18 @@ def test_adding_unlabelled_prompts_again_relabels_nothing(tmp_path):
     built = PromptIndex.build(source, "u", index_dir=tmp_path / "ix", model=FAKE_MODEL, scorer="knn")
     again = built.add(source)
     assert (again.added, again.relabelled, again.already_present) == (0, 0, 40)
+
+
+def test_adding_a_file_whose_label_column_is_named_otherwise_is_refused(tmp_path, index):
+    # found by QA: a knn index took text,intent rows as unlabelled, said '0 rejected', and index info
+    # still counted the labels it had
+    source = write_csv(tmp_path / "more.csv", ["text", "intent"], [[f"how do I buy crypto {i}", "crypto"]
+                                                                   for i in range(5)])
+    before = len(index.prompts)
+    with pytest.raises(InputError, match=r"no label in any row \(column 'label'; columns found: intent, text\)"):
+        index.add(source)
+    assert len(PromptIndex.load(index.path).prompts) == before
+    assert index.add(source, Columns(text="text", label="intent", required=frozenset({"label"}))).added == 5
 
 
 def test_work_folders_of_killed_builds_are_swept_once_a_day_old(tmp_path):
