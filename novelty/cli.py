@@ -446,7 +446,8 @@ def score(
 
 def _warn_other_alphas(db: Path, result) -> None:
     """`spikes` compares days by their novel flags: a run at another alpha than the database's other
-    runs makes its days look different (a false spike, or a missed one)."""
+    runs makes its days look different (a false spike, or a missed one); one against another index
+    mixes scores of two scales."""
     import sqlite3
     from contextlib import closing
 
@@ -455,6 +456,14 @@ def _warn_other_alphas(db: Path, result) -> None:
                                                     "run_id != ? AND alpha IS NOT NULL AND rows_scored > 0",
                                                     [result.run_id])
                          if abs(a - result.alpha) > 1e-12})
+        indexes = sorted({name for (name,) in conn.execute(
+            "SELECT DISTINCT index_name FROM runs WHERE status = 'done' AND run_id != ? AND rows_scored > 0 "
+            "AND index_name IS NOT NULL AND index_name != (SELECT index_name FROM runs WHERE run_id = ?)",
+            [result.run_id, result.run_id])})
+    if indexes and result.scored:  # QA: ensemble scores (standardised) and knn ones (1 - cosine) sorted as one
+        typer.echo(f"warning: earlier runs in {db} scored against {', '.join(map(repr, indexes))}, this one against "
+                   f"another index: their novelty scores and thresholds differ, and spikes, clusters and the queue "
+                   "read them as one series; keep one index per database (`novelty index add` extends it)", err=True)
     if others and result.scored:
         typer.echo(f"warning: this run flagged prompts at alpha {result.alpha:g}, earlier runs in {db} at "
                    f"{', '.join(f'{a:g}' for a in others)}: `novelty spikes` now counts every day at "

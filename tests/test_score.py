@@ -458,6 +458,14 @@ def test_scoring_a_day_at_another_alpha_warns_that_spikes_compares_flags(tmp_pat
     third = CliRunner().invoke(app, [*base, str(write_jsonl(tmp_path / "d5.jsonl", production_day(5, n=50, seed=6))),
                                      "--alpha", "0.1"])
     assert "earlier runs in" in third.stderr and "0.2" not in third.stderr  # was: 0.2 named on every later run
+    assert "against another index" not in third.stderr
+    # QA: runs against another index (knn 1 - cosine beside ensemble z-scores) mixed in one database, unsaid
+    PromptIndex.build(day_log, "other", index_dir=tmp_path / "indexes", model=FAKE_MODEL, scorer="knn",
+                      columns=Columns(text="prompt"))
+    fourth = CliRunner().invoke(app, [*base[:2], "other", *base[3:], str(write_jsonl(
+        tmp_path / "d4.jsonl", production_day(4, n=50, seed=7)))])
+    assert fourth.exit_code == 0 and "earlier runs in" in fourth.stderr and "scored against 'bot', this one against " \
+        "another index" in " ".join(fourth.stderr.split())
 
 
 def test_dropping_the_id_column_after_runs_that_used_it_is_refused(tmp_path, index, day_log):
