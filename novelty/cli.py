@@ -27,7 +27,7 @@ from . import __version__
 from .errors import InputError, NoveltyError
 from .logs import Columns, is_stdout, output_file
 from .render import (format_clusters, format_diagnosis, format_drift, format_feedback, format_golden,
-                     format_score_summary, format_skew, format_spikes, clip, one_line, to_json)
+                     format_score_summary, format_skew, format_spikes, clip, one_line, plural, to_json)
 
 app = typer.Typer(
     name="novelty", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -321,7 +321,7 @@ def index_add(
                                progress=update)
     if as_json:
         return _print_json(result.to_dict())
-    typer.echo(f"Added {result.added:,} prompts to {name!r} ({result.already_present:,} already there, "
+    typer.echo(f"Added {plural(result.added, 'prompt')} to {name!r} ({result.already_present:,} already there, "
                f"{result.rejected} rejected"
                + (f", {result.duplicates:,} repeating an earlier row of the file" if result.duplicates else "")
                + f"); it now holds {result.total:,}."

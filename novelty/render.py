@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import shlex
 from pathlib import Path
 
 from .stats import p_short, p_text
@@ -30,10 +31,19 @@ def _finite(value):
     return value
 
 
+def plural(count: int, word: str) -> str:
+    """'1 prompt', '2 prompts', '1,000 prompts' ('Scored 1 prompts' was the summary of a one-line log).
+
+    >>> plural(1, "prompt"), plural(1000, "row")
+    ('1 prompt', '1,000 rows')
+    """
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
 def format_score_summary(result) -> str:
     rate = result.scored / result.seconds if result.seconds else 0.0
     engine = f", on {result.engine}" if result.engine != "local" else ""
-    lines = [f"Scored {result.scored:,} prompts against {result.index!r} into {result.db} "
+    lines = [f"Scored {plural(result.scored, 'prompt')} against {result.index!r} into {result.db} "
              f"(run {result.run_id}{engine}, {result.seconds:.1f} s, {rate:,.0f} prompts/s).",
              f"  novel     {result.novel:,} ({result.novel_rate:.1%}; about {result.alpha:.0%} expected "
              f"when nothing is new; {p_text(result.novel_p_value, 2)})"]
@@ -58,7 +68,7 @@ def format_score_summary(result) -> str:
                   for r in result.top_novel]
     shards = Path(result.db).is_dir()
     table = f"'{result.db}/scores/*.parquet'" if shards else "scores"
-    lines.append(f"Query them: {'duckdb -c' if shards else 'sqlite3 ' + result.db} \"SELECT ts, text, similarity "
+    lines.append(f"Query them: {'duckdb -c' if shards else 'sqlite3 ' + shlex.quote(str(result.db))} \"SELECT ts, text, similarity "
                  f"FROM {table} WHERE is_novel = 1 ORDER BY novelty DESC LIMIT 20\"")
     return "\n".join(lines)
 

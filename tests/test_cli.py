@@ -58,7 +58,7 @@ def test_index_add_from_the_cli(tmp_path, train_csv):
     assert out.exit_code == 0 and json.loads(out.output)["added"] == 1
     again = invoke("index", "add", "bot", write_csv(tmp_path / "y.csv", ["text", "label"], [("stake eth", "crypto")] * 3),
                    "--index-dir", ix)  # was: 'Added 1 prompts (0 already there, 0 rejected)' from 3 rows
-    assert "Added 1 prompts" in again.output and "2 repeating an earlier row of the file" in again.output
+    assert "Added 1 prompt to" in again.output and "2 repeating an earlier row of the file" in again.output
 
 
 @pytest.mark.parametrize("args, message", [
@@ -96,8 +96,12 @@ def test_a_json_array_export_is_scored_and_a_log_of_rejects_alone_exits_2(tmp_pa
                  "--json")
     assert out.exit_code == 0 and json.loads(out.stdout)["scored"] == 3, out.output
     (tmp_path / "one-line.json").write_text(json.dumps(rows))
-    out = invoke("score", tmp_path / "one-line.json", "--index", "bot", "--db", tmp_path / "n.db", "--index-dir", ix)
-    assert out.exit_code == 0 and "Scored 3" in out.output, out.output
+    out = invoke("score", tmp_path / "one-line.json", "--index", "bot", "--db", tmp_path / "n n.db", "--index-dir", ix)
+    assert out.exit_code == 0 and "Scored 3 prompts" in out.output, out.output
+    assert f"Query them: sqlite3 '{tmp_path / 'n n.db'}' " in out.output  # quoted for the shell (QA)
+    (tmp_path / "one.json").write_text(json.dumps(rows[:1]))
+    out = invoke("score", tmp_path / "one.json", "--index", "bot", "--db", tmp_path / "o.db", "--index-dir", ix)
+    assert "Scored 1 prompt against" in out.output  # was 'Scored 1 prompts'
     (tmp_path / "cet.jsonl").write_text("".join(json.dumps({"prompt": "hi", "timestamp": "2026-11-27 10:00 CET"}) + "\n"
                                                 for _ in range(4)))
     out = invoke("score", tmp_path / "cet.jsonl", "--index", "bot", "--db", tmp_path / "m.db", "--index-dir", ix)
