@@ -788,6 +788,11 @@ def clusters_command(
                                         "its id from an earlier run also counts that run's earlier prompts."),
     until: Optional[str] = typer.Option(None, help="Only novel prompts before this date."),
     min_size: int = typer.Option(5, help="Smallest group that counts as a cluster (smaller ones stay noise)."),
+    save: Optional[bool] = typer.Option(None, "--save/--no-save", help="Store the result as the current view "
+                                        "(the report's, the queue's, `clusters show`'s). Default: saved, unless "
+                                        "--until leaves out newer novel prompts (a view of the past). Browse other "
+                                        "ranges with --no-save: a saved run over all history moves the older "
+                                        "prompts the daily view counts as each cluster's history."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Group the novel prompts (HDBSCAN on their embeddings), name each group, show how it grows and
@@ -797,15 +802,19 @@ def clusters_command(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from .clusters import find_clusters
+    from .clusters import find_clusters, past_view
 
     with _user_errors():
         if db is None:
             raise NoveltyError("--db is required: the SQLite file filled by `novelty score`")
-        found = find_clusters(db, since, until, min_size)
+        kept = save is False or (save is None and past_view(db, until))
+        found = find_clusters(db, since, until, min_size, save=save)
     if as_json:
         return _print_json([c.to_dict() for c in found])
     typer.echo(format_clusters(found))
+    if kept and found:
+        typer.echo("Not saved" + (" (a view of the past: --until leaves out newer novel prompts)" if save is None
+                                  else "") + ": the stored clusters stay as the last saved run left them.")
 
 
 @clusters_app.command("show")

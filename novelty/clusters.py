@@ -59,9 +59,14 @@ class Cluster:
 
 
 def find_clusters(db: str | Path, since: str | None = None, until: str | None = None,
-                  min_size: int = 5, save: bool = True) -> list[Cluster]:
-    """Cluster the novel prompts scored between ``since`` and ``until`` (all of them by default)."""
+                  min_size: int = 5, save: bool | None = None) -> list[Cluster]:
+    """Cluster the novel prompts scored between ``since`` and ``until`` (all of them by default).
+    ``save``: store the result as the current view (the report's, the queue's, ``clusters show``'s);
+    by default unless ``until`` leaves out novel prompts logged after it: a view of the past saved
+    over active clusters' cards (one browse left the fastest-growing topic at '6 prompts, last seen'
+    two months back, and quiet clusters so for good)."""
     check_argument("min_size", min_size, int, "a whole number such as 5")
+    check_argument("save", save, (bool, type(None)), "True, False or None")
     existing_db(db)
     if min_size < 2:
         raise InputError(f"--min-size must be at least 2 (a cluster of one is an outlier), not {min_size}")
@@ -79,6 +84,8 @@ def find_clusters(db: str | Path, since: str | None = None, until: str | None = 
         clusters = _with_history(store, clusters, members, rows, vectors, since, last_day)
         clusters = _pruned_history(store, clusters, last_day)
         clusters = _count_look_alikes(store, clusters, members, rows, vectors, labels, until)
+        if save is None:
+            save = not (until and _novel_from(store, until))
         if save and clusters:  # a run that finds nothing (say a --min-size too big) leaves the stored view
             _save(store, clusters, members, [r["prompt_id"] for r in rows], last_day, min_size, pruned)
         return sorted(clusters, key=lambda c: -c.size)
@@ -226,6 +233,25 @@ def _in_range(columns: str, condition: str, since: str | None, until: str | None
     return (f"SELECT {columns}, ts FROM scores WHERE {' AND '.join([condition, 'ts IS NOT NULL', *timed])} "
             f"UNION ALL SELECT {columns}, scored_at FROM scores WHERE "
             f"{' AND '.join([condition, 'ts IS NULL', *untimed])}", args + args)
+
+
+def past_view(db: str | Path, until: str | None) -> bool:
+    """Whether ``until`` leaves out novel prompts logged after it: ``find_clusters`` then does not save
+    by default."""
+    until = parse_range(None, until)[1]
+    if not until:
+        return False
+    store = Store(db)
+    try:
+        return _novel_from(store, until)
+    finally:
+        store.close()
+
+
+def _novel_from(store: Store, since: str) -> bool:
+    """Whether novel prompts were logged at or after ``since``."""
+    sql, args = _in_range("1", "is_novel = 1", since, None)
+    return bool(store.db.execute(f"SELECT EXISTS ({sql})", args).fetchone()[0])
 
 
 def _novel_rows(store: Store, since: str | None, until: str | None) -> list[dict]:

@@ -173,7 +173,7 @@ def test_a_prompt_that_falls_back_to_noise_leaves_its_old_cluster(tmp_path):
     db = novel_db(tmp_path / "m.db", {"bitcoin wallet": 40, "staking rewards": 25})
     first = find_clusters(db)
     bitcoin, staking = first
-    early = find_clusters(db, until="2026-11-24", min_size=10)  # the first day again: ~13 bitcoin, ~8 staking (noise)
+    early = find_clusters(db, until="2026-11-24", min_size=10, save=True)  # day one: ~13 bitcoin, ~8 staking
     conn = sqlite3.connect(db)
     members = dict(conn.execute("SELECT cluster_id, COUNT(*) FROM cluster_members GROUP BY cluster_id"))
     assert [c.cluster_id for c in early] == [bitcoin.cluster_id]
@@ -236,6 +236,25 @@ def test_a_range_ending_earlier_takes_no_members_from_after_it(tmp_path):
     find_clusters(db)
     for c in find_clusters(db, until="2026-11-24", min_size=3):
         assert set(c.daily) == {"2026-11-23"} and c.last_seen < "2026-11-24"
+
+
+def test_a_view_of_the_past_is_not_saved_over_the_current_one(tmp_path):
+    # found by QA: clusters --until two months back rewrote the growing topic's card to '6 prompts, last
+    # seen' then, while its members stayed; quiet clusters kept the wrong card for good
+    db = novel_db(tmp_path / "m.db", {"bitcoin wallet": 40, "staking rewards": 25})
+    find_clusters(db)
+    stored = lambda: sqlite3.connect(db).execute(  # noqa: E731
+        "SELECT cluster_id, size, last_seen FROM clusters ORDER BY cluster_id").fetchall()
+    members = lambda: sqlite3.connect(db).execute("SELECT * FROM cluster_members ORDER BY 1").fetchall()  # noqa: E731
+    before, assigned = stored(), members()
+    past = find_clusters(db, until="2026-11-24", min_size=3)
+    assert past and stored() == before and members() == assigned
+    out = CliRunner().invoke(app, ["clusters", "--db", str(db), "--until", "2026-11-24", "--min-size", "3"])
+    assert out.exit_code == 0 and "Not saved (a view of the past" in out.output and stored() == before
+    out = CliRunner().invoke(app, ["clusters", "--db", str(db), "--min-size", "30", "--no-save"])
+    assert "Not saved: the stored clusters stay" in out.output and stored() == before and members() == assigned
+    find_clusters(db, until="2026-11-24", min_size=3, save=True)  # asked for: saved
+    assert stored() != before
 
 
 def test_quiet_days_count_as_zero_in_the_daily_counts_and_the_growth(tmp_path):
