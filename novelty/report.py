@@ -352,8 +352,12 @@ def _clusters(store: Store, since: str | None, until: str | None) -> tuple[list[
     """Stored clusters seen since ``since``, the largest MAX_CLUSTERS first, with their newest prompts
     and a sparkline over the same days; and how many there are in all. A cluster left without
     members was superseded by a later clustering run: not shown."""
+    # a cluster a later run took most prompts from lives on, recounted, on the few left before its range:
+    # under the --min-size the clusters were found at it is no cluster (the page showed 25 of one prompt)
+    smallest = int(store.meta().get(MIN_SIZE_KEY, 1))
     where = ("WHERE cluster_id IN (SELECT cluster_id FROM cluster_members) AND COALESCE(last_seen, '') >= ? "
-             "AND COALESCE(first_seen, '') < ?", [sql_bound(since) or "", sql_bound(until) or "9999"])
+             "AND COALESCE(first_seen, '') < ? AND size >= ?", [sql_bound(since) or "", sql_bound(until) or "9999",
+                                                                  smallest])
     total = store.db.execute(f"SELECT COUNT(*) FROM clusters {where[0]}", where[1]).fetchone()[0]
     rows = list(store.db.query(
         "SELECT cluster_id, name, size, first_seen, last_seen, growth, daily, predicted_labels, nearest_labels, "

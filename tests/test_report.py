@@ -245,6 +245,23 @@ def test_until_shows_the_page_as_it_was_then(report_demo, tmp_path):
     assert title < "2026-11-20" and starts and max(starts) < "2026-11-20"
 
 
+def test_the_page_leaves_out_remnants_smaller_than_a_cluster(tmp_path):
+    # found by QA: 25 'clusters' of one prompt on the page (remnants a later run took most prompts from),
+    # where `clusters` said 12, and its --until page showed none of them
+    from novelty.clusters import find_clusters
+    from test_clusters import novel_db
+
+    db = novel_db(tmp_path / "m.db", {"bitcoin wallet": 60, "staking rewards": 30}, noise=0)
+    found = find_clusters(db, min_size=5)
+    with sqlite3.connect(db) as conn:
+        conn.execute("INSERT INTO clusters (cluster_id, name, size, first_seen, last_seen) VALUES "
+                     "('c0099', 'remnant', 2, '2026-11-23T10:00:00Z', '2026-11-23T10:05:00Z')")
+        conn.execute("UPDATE cluster_members SET cluster_id = 'c0099' WHERE prompt_id IN ('p0-0', 'p0-1')")
+    page = gather(db)
+    assert [c["cluster_id"] for c in page.clusters] == [c.cluster_id for c in found]
+    assert page.facts["clusters_total"] == len(found)
+
+
 def test_until_counts_the_clusters_as_they_stood_then(tmp_path):
     from novelty.clusters import find_clusters
     from novelty.report import gather
