@@ -17,9 +17,11 @@ from __future__ import annotations
 import re
 from typing import Callable
 
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b")
-_CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
+# Any script in the address ('josé@exämple.es' was stored whole, 'franç[EMAIL]' kept the name's start),
+# any case in an IBAN, and dots or doubled spaces in a card number (QA: each was stored as typed)
+_EMAIL = re.compile(r"[\w.%+-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}")
+_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b", re.IGNORECASE)
+_CARD = re.compile(r"(?<![\d.-])\d(?:(?:[ .-]| {2})?\d){12,18}(?![\d-])")
 # Whole digit runs only (the look-arounds stop a match inside a longer number), and not dates.
 _PHONE = re.compile(r"(?<![\w+(])(?<!\d[ .-])(?!\d{4}-\d\d-\d\d\b|\d\d?[./-]\d\d?[./-]\d{2,4}\b)"
                     r"(?:\+|00)?\(?\d(?:[ .()-]{0,2}\d){7,14}(?![ .()-]{0,2}\d)(?!\w)")

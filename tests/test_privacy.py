@@ -237,3 +237,18 @@ def test_a_prune_while_clusters_or_queue_add_read_the_prompts_brings_no_text_bac
     conn.close()
     with pytest.raises(InputError, match="nothing was written"):
         queue.add(aged_db, max_p_value=1.0)
+
+
+@pytest.mark.parametrize("text, shown", [
+    ("please write to françois.dupont@mail.fr about it", "please write to [EMAIL] about it"),  # was franç[EMAIL]
+    ("my email is josé@exämple.es", "my email is [EMAIL]"),  # was stored whole
+    ("card 4111.1111.1111.1111 was charged", "card [CARD] was charged"),
+    ("card 4111  1111 1111 1111 was charged", "card [CARD] was charged"),  # was '4111  [PHONE]'
+    ("send it to iban de89 3704 0044 0532 0130 00", "send it to iban [IBAN]"),
+    ("pi is 3.14159, version 1.2.3, paid 1234.56", "pi is 3.14159, version 1.2.3, paid 1234.56"),
+])
+def test_redaction_of_other_scripts_cases_and_separators(text, shown):
+    # found by QA: each of these was stored as typed by score --redact, and named clusters
+    from novelty.redact import redact
+
+    assert redact(text) == shown
