@@ -487,6 +487,18 @@ def test_init_notes_an_undated_input_that_is_not_there(tmp_path):
     assert "golden.baseline" not in said and "drift.current" not in said  # there, and dated
 
 
+def test_init_finds_camel_case_column_names(tmp_path):
+    (tmp_path / "logs").mkdir()
+    write_jsonl(tmp_path / "logs" / "2026-11-25.jsonl", [{"requestId": f"r{i}", "userMessage": "where is my card",
+                                                           "createdAt": "2026-11-25T08:00:00Z", "predictedIntent": "x"}
+                                                          for i in range(3)])
+    out = CliRunner().invoke(app, ["init", "--index", "bot", "--logs", str(tmp_path / "logs" / "{date}.jsonl"),
+                                   "-o", str(tmp_path / "m.toml")])
+    config = load_config(tmp_path / "m.toml")
+    assert out.exit_code == 0 and config["logs.id_col"] == "requestId" and config["logs.time_col"] == "createdAt"
+    assert (config["logs.text_col"], config["logs.pred_col"]) == ("userMessage", "predictedIntent")
+
+
 def test_init_says_why_it_cannot_write_its_config(tmp_path):
     (tmp_path / "logs").mkdir()
     write_jsonl(tmp_path / "logs" / "2026-11-25.jsonl", [{"prompt": "hi", "timestamp": "2026-11-25T08:00:00Z"}])
