@@ -385,6 +385,9 @@ def score(
     text_col: str = typer.Option("prompt", help="Column holding the prompt text."),
     time_col: str = typer.Option("timestamp", help="Column holding the event time (ISO-8601 or epoch); "
                                  "used when present."),
+    day_first: bool = typer.Option(False, "--day-first", help="Dates with slashes put the day first (03/06/2026 "
+                                   "is 3 June); without it they are read month first, as in the US (dots and "
+                                   "dashes are read day first either way)."),
     id_col: Optional[str] = typer.Option(None, help="Column holding a unique prompt id. Without it, "
                                          "ids derive from time, text and line, so re-runs add nothing."),
     pred_col: str = typer.Option("predicted_label", help="Column holding the model's predicted label; "
@@ -420,6 +423,7 @@ def score(
 
     given = {"time": time_col != "timestamp", "label": pred_col != "predicted_label", "id": bool(id_col)}
     columns = Columns(text=text_col, time=time_col, id=id_col, label=pred_col, options=(("label", "--pred-col"),),
+                      day_first=day_first,
                       required=frozenset(k for k, v in given.items() if v))
     with _user_errors():
         _check_fail_on(fail_on, set(SCORE_FAILURES))

@@ -46,6 +46,7 @@ class Columns:
     required: frozenset[str] = frozenset()
     options: tuple[tuple[str, str], ...] = ()  # (role, the option or setting that names it) for messages
     default_time: str | None = None  # the time of every row when the file has no time column (a day's log)
+    day_first: bool = False  # 03/06/2026 is 3 June (slashes are read month first otherwise, as in the US)
 
     def option(self, role: str) -> str:
         """What the user sets to name the ``role`` column (``--pred-col`` for score, ``logs.text_col``
@@ -641,7 +642,7 @@ class _Validator:
             return self.reject(line, "row is not a JSON object", raw)
         if len(self.present) < len(self.roles):  # a JSONL column first met after the first batch counts from here
             self.present.update(name for name in self.roles if name in record)
-        time = format_time(record.get(self.columns.time)) if self._has("time") else None
+        time = format_time(record.get(self.columns.time), self.columns.day_first) if self._has("time") else None
         reason = self._problem(record, time)
         if reason:
             return self.reject(line, reason, raw or _as_json(record))
@@ -666,7 +667,7 @@ class _Validator:
         if unstorable:
             return unstorable
         if self._has("time") and time is None:
-            return time_problem(_cell(record, self.columns.time), self.columns.time)
+            return time_problem(_cell(record, self.columns.time), self.columns.time, self.columns.day_first)
         if self._has("id") and _cell(record, self.columns.id) is None:
             return f"no id in {self.columns.id!r}"
         for role in ("id", "label"):
@@ -815,7 +816,7 @@ EPOCH_MS_ABOVE = 1e11  # an epoch number above this is milliseconds (1e11 s is t
 _EARLIEST, _LATEST = pd.Timestamp(EARLIEST), pd.Timestamp(LATEST)
 
 
-def format_time(value: Any) -> str | None:
+def format_time(value: Any, day_first: bool = False) -> str | None:
     """An ISO-8601 UTC string (``2026-11-25T08:00:00Z``), or None when ``value`` is not a time
     between 1990 and 2099 (see ``time_problem`` for why).
 
@@ -830,14 +831,14 @@ def format_time(value: Any) -> str | None:
             return value if EARLIEST <= value < LATEST else None
         except ValueError:
             pass
-    stamp = _parse_time(value)
+    stamp = _parse_time(value, day_first)
     if stamp is None or pd.isna(stamp) or not _in_bounds(stamp):
         return None
     fraction = f".{stamp.microsecond:06d}" if stamp.microsecond else ""
     return stamp.strftime("%Y-%m-%dT%H:%M:%S") + fraction + "Z"
 
 
-def time_problem(value: Any, column: str) -> str:
+def time_problem(value: Any, column: str, day_first: bool = False) -> str:
     """Why ``value`` of ``column`` is not a usable time: missing, unreadable or out of bounds.
 
     >>> time_problem(0, "ts")
@@ -845,12 +846,16 @@ def time_problem(value: Any, column: str) -> str:
     """
     if value is None:
         return f"no timestamp in {column!r}"
-    stamp = _parse_time(value)
+    stamp = _parse_time(value, day_first)
     if stamp is None and isinstance(value, str) and (numeric := _NUMERIC_DATE.match(value)) \
-            and _iso_date(numeric) is None:
-        order = "month/day/year" if numeric.group(2) == "/" else "day.month.year"
-        return (f"timestamp {value[:60]!r} in {column!r} does not read as {order} (slashes are read month "
-                "first, dots and dashes day first): write times as ISO 8601, e.g. 2026-03-13T10:00:00Z")
+            and _iso_date(numeric, day_first) is None:
+        if numeric.group(2) == "/" and not day_first:
+            return (f"timestamp {value[:60]!r} in {column!r} does not read as month/day/year (slashes are read "
+                    "month first): a log that writes the day first needs --day-first (logs.day_first = true "
+                    "under novelty run), or times in ISO 8601, e.g. 2026-03-13T10:00:00Z")
+        return (f"timestamp {value[:60]!r} in {column!r} does not read as day/month/year (dots and dashes"
+                f"{', and slashes with --day-first,' if day_first else ''} are read day first): write times as "
+                "ISO 8601, e.g. 2026-03-13T10:00:00Z")
     if stamp is None or pd.isna(stamp):
         return f"unreadable timestamp {str(value)[:60]!r} in {column!r}"
     return (f"timestamp {str(value)[:60]} in {column!r} is {_day(stamp)}, outside {EARLIEST[:4]}-"
@@ -1083,7 +1088,7 @@ def _day(stamp: pd.Timestamp) -> str:
     return f"{stamp.year:04d}-{stamp.month:02d}-{stamp.day:02d}"
 
 
-def _parse_time(value: Any) -> pd.Timestamp | None:
+def _parse_time(value: Any, day_first: bool = False) -> pd.Timestamp | None:
     if value is None:
         return None
     if isinstance(value, bool) or (isinstance(value, str) and not any(c.isdigit() for c in value)):
@@ -1092,7 +1097,7 @@ def _parse_time(value: Any) -> pd.Timestamp | None:
         if isinstance(value, (int, float)) or (isinstance(value, str) and is_number(value)):
             number = float(value)
             return pd.Timestamp(number, unit="ms" if abs(number) > EPOCH_MS_ABOVE else "s", tz="UTC")
-        value = numeric_date_as_iso(value)
+        value = numeric_date_as_iso(value, day_first)
         if value is None:  # day and month that do not fit the one order they are read in
             return None
         stamp = pd.Timestamp(value)
@@ -1105,7 +1110,7 @@ def _parse_time(value: Any) -> pd.Timestamp | None:
 _NUMERIC_DATE = re.compile(r"\s*(\d{1,2})([/.-])(\d{1,2})\2(\d{4})(?=$|[\sT,])(?:,\s*|\s+)?(.*)$", re.S)
 
 
-def numeric_date_as_iso(value: Any) -> Any:
+def numeric_date_as_iso(value: Any, day_first: bool = False) -> Any:
     """A date written day and month first as the ISO text pandas reads one way (None when it does not
     fit the order novelty reads it in); any other value as it is. ``drift --time-col`` uses it so its
     windows put a row on the day ``score`` does.
@@ -1114,16 +1119,16 @@ def numeric_date_as_iso(value: Any) -> Any:
     ['2026-03-06 10:00', None, '2026-03-06', 5]
     """
     if isinstance(value, str) and (numeric := _NUMERIC_DATE.match(value)):
-        return _iso_date(numeric)
+        return _iso_date(numeric, day_first)
     return value
 
 
-def _iso_date(match: re.Match) -> str | None:
-    """One reading for every row: slashes month first (the US 03/06/2026 is March 6), dots and dashes
-    day first (06.03.2026 is March 6). pandas took 06/03 month first and 13/03 day first, silently, in the
-    same file. None when the numbers do not fit that order (13/03/2026)."""
+def _iso_date(match: re.Match, day_first: bool = False) -> str | None:
+    """One reading for every row: slashes month first (the US 03/06/2026 is March 6) unless
+    ``day_first``, dots and dashes day first (06.03.2026 is March 6). pandas took 06/03 month first and
+    13/03 day first, silently, in the same file. None when the numbers do not fit that order (13/03/2026)."""
     first, sep, second, year, rest = match.groups()
-    month, day = (int(first), int(second)) if sep == "/" else (int(second), int(first))
+    month, day = (int(first), int(second)) if sep == "/" and not day_first else (int(second), int(first))
     if not (1 <= month <= 12 and 1 <= day <= 31):
         return None
     return f"{year}-{month:02d}-{day:02d}" + (f" {rest}" if rest and not rest.startswith("T") else rest)

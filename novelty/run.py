@@ -246,7 +246,8 @@ class _Job:
                                         for role in ("text", "time", "id", "label")),
                           # the day's log without times: its prompts count on its day, so the day's
                           # windows, clusters and page hold them (logged untimed, they counted when scored)
-                          default_time=f"{self.day.isoformat()}T00:00:00Z" if untimed else None)
+                          default_time=f"{self.day.isoformat()}T00:00:00Z" if untimed else None,
+                          day_first=c["logs.day_first"])
         self.db.parent.mkdir(parents=True, exist_ok=True)
         r = score_files(readable, c["index.name"], self.db, columns=columns, index_dir=c.path("index.dir"),
                         progress=self.progress, redact=c["logs.redact"] or c["logs.redact_before_embed"],

@@ -111,6 +111,26 @@ def test_a_json_array_export_is_scored_and_a_log_of_rejects_alone_exits_2(tmp_pa
     assert out.exit_code == 2 and "starts a JSON array that does not parse" in out.output, out.output
 
 
+def test_day_first_reads_slashed_dates_day_first(tmp_path, train_csv):
+    # found by QA: a day-first CSV (01/11/2026 ... 30/11/2026) had 18 rows rejected and 12 stored from
+    # January to December, with no way to say how the log writes its dates
+    ix = tmp_path / "ix"
+    invoke("index", "build", train_csv, "--name", "bot", "--model", FAKE_MODEL, "--index-dir", ix)
+    write_csv(tmp_path / "eu.csv", ["prompt", "timestamp"], [[f"question {d}", f"{d:02d}/11/2026 09:30"]
+                                                             for d in range(1, 31)])
+    out = invoke("score", tmp_path / "eu.csv", "--index", "bot", "--db", tmp_path / "us.db", "--index-dir", ix,
+                 "--json")
+    assert json.loads(out.stdout)["rejected"] == 18
+    assert "needs --day-first" in json.loads(out.stdout)["reject_reasons"][0]["reason"]
+    out = invoke("score", tmp_path / "eu.csv", "--index", "bot", "--db", tmp_path / "eu.db", "--index-dir", ix,
+                 "--day-first", "--json")
+    assert out.exit_code == 0 and json.loads(out.stdout)["scored"] == 30, out.output
+    import sqlite3
+    with sqlite3.connect(tmp_path / "eu.db") as conn:
+        days = [d for (d,) in conn.execute("SELECT DISTINCT substr(ts, 1, 7) FROM scores")]
+    assert days == ["2026-11"]
+
+
 def test_help_shows_bracketed_text_as_written():
     # rich reads [ray] as a markup tag and drops it unless escaped
     shown = " ".join(invoke("score", "--help").output.replace("│", " ").split())

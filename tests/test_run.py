@@ -1185,6 +1185,17 @@ def test_a_log_without_times_counts_on_its_day_and_missing_columns_are_said(moni
     assert failed.status == "failed" and "model_intent" in failed.reason  # was: stored without labels, silently
 
 
+def test_logs_day_first_reads_the_log_s_slashed_dates_day_first(monitor):
+    logs = monitor.parent / "logs"
+    rows = json.loads("[" + ",".join((logs / "2026-11-24.jsonl").read_text().splitlines()) + "]")
+    write_jsonl(logs / "2026-11-24.jsonl", [{**r, "timestamp": "24/11/2026 08:00"} for r in rows])
+    summary = run_monitor(load_config(monitor, {"logs.day_first": True}), "2026-11-24")
+    assert "0 rejected" in summary.steps[0].reason, summary.steps[0]
+    with sqlite3.connect(monitor.parent / "monitor.db") as conn:
+        assert conn.execute("SELECT DISTINCT ts FROM scores WHERE ts LIKE '2026-11-24%'").fetchall() == \
+            [("2026-11-24T08:00:00Z",)]
+
+
 def test_a_day_mostly_rejected_is_said_in_the_score_line(monitor):
     logs = monitor.parent / "logs"
     rows = json.loads("[" + ",".join((logs / "2026-11-24.jsonl").read_text().splitlines()) + "]")
