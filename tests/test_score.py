@@ -357,10 +357,17 @@ def test_a_run_whose_process_died_is_marked_interrupted_by_the_next(tmp_path, in
                           (int(dead.stdout), "another-host")):
             store.db.conn.execute("INSERT INTO runs (status, params) VALUES ('running', ?)",
                                   [json.dumps({"process": {"host": host, "pid": pid}})])
+        store.db.conn.execute(  # what the killed run stored before it died
+            "INSERT INTO scores (prompt_id, run_id, text, text_hash, is_novel) VALUES ('a', 1, 'x', 'h1', 1), "
+            "('b', 1, 'y', 'h2', 0)")
+        store.db.conn.execute("INSERT INTO rejects (run_id, source, line, reason, raw) VALUES (1, 's', 3, 'r', '')")
     store.close()
     score_files([log], index, db)
     statuses = [r[0] for r in sqlite3.connect(db).execute("SELECT status FROM runs ORDER BY run_id")]
     assert statuses == ["interrupted", "running", "running", "done"]
+    # QA: its counts stayed NULL (runs summed to 40,000 of the 50,000 rows stored)
+    assert sqlite3.connect(db).execute("SELECT rows_scored, novel, rows_rejected FROM runs WHERE run_id = 1"
+                                       ).fetchone() == (2, 1, 1)
 
 
 def test_index_score_in_memory_equals_what_score_stores(tmp_path, ensemble_index, day_log):
