@@ -48,7 +48,7 @@ def format_score_summary(result) -> str:
              f"  novel     {result.novel:,} ({result.novel_rate:.1%}; about {result.alpha:.0%} expected "
              f"when nothing is new; {p_text(result.novel_p_value, 2)})"]
     if result.skipped:
-        lines.append(f"  skipped   {result.skipped:,} already scored by an earlier run")
+        lines.append(f"  skipped   {result.skipped:,} already scored (by an earlier run, or earlier in this one)")
     if getattr(result, "empty_files", None):
         lines.append(f"  empty     {len(result.empty_files):,} log(s) with nothing in them, e.g. {result.empty_files[0]}")
     if getattr(result, "expired", 0):
