@@ -128,11 +128,12 @@ def read_batches(path: str | Path, columns: Columns, chunk_rows: int = 5000,
     path = Path(path)
     kind = detect_format(path)
     records = {"jsonl": _jsonl_records, "csv": _csv_records, "parquet": _parquet_records}[kind]
-    columns = columns.matching(log_columns(path))
+    keys = _header_keys(path) if kind == "jsonl" else {}  # JSONL's header: the keys of its first objects
+    columns = columns.matching(keys or log_columns(path))
     validator = _Validator(str(path), columns, max_chars, too_long, training)
     pending: list[tuple[int, Any, str]] = []
     try:
-        if kind == "jsonl" and (keys := _header_keys(path)):
+        if keys:
             validator.check_header(keys)
         for record in records(path, columns, validator):
             pending.append(record)
@@ -255,14 +256,10 @@ def log_columns(path: Path, rows: int = 50) -> set[str]:
             if kind == "csv":
                 header = next(csv.reader(fh, delimiter=field_separator(path)), [])
                 return {name.lstrip("\ufeff") for name in header}
-            found: set[str] = set()
-            for _, line in zip(range(rows), fh):
-                try:
-                    record = json.loads(line.lstrip("\ufeff"))
-                except (json.JSONDecodeError, RecursionError):
-                    continue
-                found.update(record if isinstance(record, dict) else ())
-            return found
+        found: set[str] = set()
+        for _, record, _ in itertools.islice(jsonl_lines(path), rows):  # a .json array too
+            found.update(record if isinstance(record, dict) else ())
+        return found
     except (InputError, OSError, UnicodeDecodeError, ValueError, zlib.error, EOFError):
         return set()
 
@@ -371,8 +368,8 @@ def jsonl_lines(path: Path) -> Iterator[tuple[int, Any, str]]:
         for number, line in enumerate(fh, start=1):
             if line.lstrip("\ufeff").strip():
                 raw = line.rstrip("\r\n")
-                if first and _opens_an_array(raw):  # an export of one JSON array, not JSON Lines
-                    yield from _array_items(path)
+                if first and _opens_an_array(path, raw) and (items := _array_items(path)) is not None:
+                    yield from items  # an export of one JSON array, not JSON Lines
                     return
                 first = False
                 try:
@@ -383,11 +380,12 @@ def jsonl_lines(path: Path) -> Iterator[tuple[int, Any, str]]:
                     yield number, Unparsed("invalid JSON: nested too deeply"), raw
 
 
-def _opens_an_array(line: str) -> bool:
-    """Whether a file's first line starts one JSON array of objects: '[' alone, '[{"a": 1},' (pretty or
-    not), or a whole array of objects on one line; a JSONL row that is an array of values is not."""
+def _opens_an_array(path: Path, line: str) -> bool:
+    """Whether a .json file's first line starts one JSON array of objects: '[' alone, '[{"a": 1},'
+    (pretty or not), or a whole array of objects on one line; a JSONL row that is an array of values is
+    not, and a .jsonl file is read by its lines whatever its first line is."""
     text = line.lstrip("\ufeff").strip()
-    if not text.startswith("["):
+    if not text.startswith("[") or not path.name.lower().removesuffix(".gz").endswith(".json"):
         return False
     try:
         value = json.loads(text)
@@ -396,22 +394,19 @@ def _opens_an_array(line: str) -> bool:
     return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
 
 
-def _array_items(path: Path) -> Iterator[tuple[int, Any, str]]:
+def _array_items(path: Path) -> list[tuple[int, Any, str]] | None:
     """The items of a file holding one JSON array (``[{...}, {...}]``, the usual .json export), numbered
-    from 1 as lines are, each with its JSON as the raw line. The array is read whole: it has no lines
+    from 1 as lines are, each with its JSON as the raw line; None when the file is no such array (it is
+    then read line by line, its bad lines rejected one by one). The array is read whole: it has no lines
     to stream by (it was 'invalid JSON: Extra data' on every line, and nothing scored)."""
     with open_text(path) as fh, _readable(path):
         try:
             items = json.loads(fh.read().lstrip("\ufeff"))
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}: starts a JSON array that does not parse ({exc.msg}, line {exc.lineno}); "
-                             "mend it, or write one JSON object per line (jq -c '.[]')") from None
-        except RecursionError:
-            raise InputError(f"{path}: a JSON array nested too deeply") from None
+        except (json.JSONDecodeError, RecursionError):
+            return None
     if not isinstance(items, list):
-        raise InputError(f"{path}: not a JSON array nor JSON Lines")
-    for number, item in enumerate(items, start=1):
-        yield number, item, json.dumps(item, ensure_ascii=False)
+        return None
+    return [(number, item, json.dumps(item, ensure_ascii=False)) for number, item in enumerate(items, start=1)]
 
 
 OPEN_QUOTE = "malformed CSV: a quote left open ran over the lines after it (they are read again)"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import glob
+import itertools
 import json
 import os
 import re
@@ -22,7 +23,7 @@ import pandas as pd
 
 from .config import BY_KEY, load_config, only_stars, render_config
 from .errors import InputError
-from .logs import file_in_the_way, format_time, is_stdout, log_columns, output_file
+from .logs import file_in_the_way, format_time, is_stdout, jsonl_lines, log_columns, output_file
 
 NAMES = {
     "text": ("prompt", "text", "query", "utterance", "message", "question", "input", "user_message"),
@@ -339,19 +340,9 @@ def _head(path: Path, rows: int) -> pd.DataFrame:
     try:
         if name.endswith(".parquet"):
             return pd.read_parquet(path).head(rows)
-        if name.endswith((".jsonl", ".json", ".ndjson")):
-            opener = __import__("gzip").open if path.name.lower().endswith(".gz") else open
-            records = []
-            with opener(path, "rt", encoding="utf-8-sig", errors="replace") as fh:
-                for line in fh:
-                    try:
-                        record = json.loads(line)
-                    except json.JSONDecodeError:
-                        continue
-                    if isinstance(record, dict):
-                        records.append(record)
-                    if len(records) >= rows:
-                        break
+        if name.endswith((".jsonl", ".json", ".ndjson")):  # (a .json array of objects too)
+            records = [record for _, record, _ in itertools.islice(jsonl_lines(path), rows * 20)
+                       if isinstance(record, dict)][:rows]
             if not records:  # an empty or damaged export of today: said, so yesterday's log is sniffed instead
                 raise ValueError("no JSON object in it")  # (it wrote the default column names)
             return pd.DataFrame(records)

@@ -106,9 +106,22 @@ def test_a_json_array_export_is_scored_and_a_log_of_rejects_alone_exits_2(tmp_pa
                                                 for _ in range(4)))
     out = invoke("score", tmp_path / "cet.jsonl", "--index", "bot", "--db", tmp_path / "m.db", "--index-dir", ix)
     assert out.exit_code == 2 and "error: no row could be scored: all 4 were set aside" in out.output, out.output
-    (tmp_path / "broken.json").write_text('[\n {"prompt": "a"},\n {"prompt": \n')
-    out = invoke("score", tmp_path / "broken.json", "--index", "bot", "--db", tmp_path / "m.db", "--index-dir", ix)
-    assert out.exit_code == 2 and "starts a JSON array that does not parse" in out.output, out.output
+    # review: a .jsonl whose first line is junk starting with '[' is read line by line (it lost the whole file)
+    good = json.dumps({"prompt": "where is my card", "timestamp": "2026-11-20T08:00:00Z"})
+    (tmp_path / "junk.jsonl").write_text(f"[2026-11-25 10:00:00] export started\n{good}\n")
+    out = invoke("score", tmp_path / "junk.jsonl", "--index", "bot", "--db", tmp_path / "j.db", "--index-dir", ix,
+                 "--json")
+    assert out.exit_code == 0 and (json.loads(out.stdout)["scored"], json.loads(out.stdout)["rejected"]) == (1, 1)
+    (tmp_path / "cut.json").write_text(f'[{{"prompt": "cut short"\n{good}\n')  # no array after all: by lines
+    out = invoke("score", tmp_path / "cut.json", "--index", "bot", "--db", tmp_path / "c.db", "--index-dir", ix,
+                 "--json")
+    assert out.exit_code == 0 and (json.loads(out.stdout)["scored"], json.loads(out.stdout)["rejected"]) == (1, 1)
+    # an array's columns spelt otherwise are matched as a JSONL log's are
+    (tmp_path / "caps.json").write_text(json.dumps([{"Prompt": "where is my card", "Timestamp": "2026-11-20T08:00:00Z"}]))
+    out = invoke("score", tmp_path / "caps.json", "--index", "bot", "--db", tmp_path / "caps.db", "--index-dir", ix)
+    import sqlite3
+    with sqlite3.connect(tmp_path / "caps.db") as conn:
+        assert conn.execute("SELECT ts FROM scores").fetchall() == [("2026-11-20T08:00:00Z",)], out.output
 
 
 def test_day_first_reads_slashed_dates_day_first(tmp_path, train_csv):
