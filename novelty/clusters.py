@@ -239,6 +239,7 @@ def _in_range(columns: str, condition: str, since: str | None, until: str | None
 def past_view(db: str | Path, until: str | None) -> bool:
     """Whether ``until`` leaves out novel prompts logged after it: ``find_clusters`` then does not save
     by default."""
+    existing_db(db)  # a mistyped --db was created empty (exit 0) by this look before find_clusters refused it
     until = parse_range(None, until)[1]
     if not until:
         return False

@@ -229,8 +229,10 @@ def label_bias_causes(report) -> list[Cause]:
     labels = ", ".join(r["label"] for r in d.get("absorbing_labels", [])) or "not logged"
     how = (f"the sequential detector (CUSUM {d['cusum']:.1f}) saw a slow rise; the window alone: {p_text(worst.p_value)}"
            if d.get("detectors") == ["cusum"] and d.get("cusum") is not None else p_text(worst.p_value))
-    after = [w for w in report.windows if w.window_start >= run[-1].window_end and w.p_value is not None]
-    ended = run[-1].window_end if after and not any(w.flagged for w in after) else None
+    # tested windows after the run, up to the next run of flagged windows (which does not undo this one's end)
+    stop = min((i.window_start for i in report.incidents if i.window_start >= run[-1].window_end), default="9999")
+    after = [w for w in report.windows if run[-1].window_end <= w.window_start < stop and w.p_value is not None]
+    ended = run[-1].window_end if after else None
     evidence = (f"novel prompts at {d['novel_rate']:.1%} against {d['expected_rate']:.1%} expected in "
                 f"{worst.window_start[:16]} ({len(run)} flagged window(s) since {d['first_flagged'][:16]}, {how}); "
                 f"labels absorbing them: {labels}"

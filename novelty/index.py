@@ -349,11 +349,13 @@ class PromptIndex:
                              f"for every prompt; {source} has {what}")
         position = {pid: p for p, pid in enumerate(self.prompts["id"])}
         texts, labels = list(self.prompts["text"]), [label_text(v) for v in self.prompts["label"]]
-        if rows.texts and all(label is None for label in rows.labels) and any(label is not None for label in labels):
+        if columns.label and rows.texts and all(label is None for label in rows.labels) \
+                and any(label is not None for label in labels):  # (--label-col '' adds them unlabelled on purpose)
             # a file whose label column is named otherwise: added without labels, said as '0 rejected' (QA)
             raise InputError(f"{source} has no label in any row (column {columns.label!r}; columns found: "
                              f"{', '.join(sorted(map(str, log_columns(Path(source))))) or 'none'}), and index "
-                             f"{self.name!r} holds labelled prompts: name the label column with --label-col")
+                             f"{self.name!r} holds labelled prompts: name the label column with --label-col "
+                             "(--label-col '' adds them without labels)")
         same = {i: position[given] for i, given in rows.renamed.items()  # the id and text of a stored prompt
                 if given in position and texts[position[given]] == rows.texts[i]}
         corrected = {p: rows.labels[i] for i, p in same.items() if labels[p] != rows.labels[i]}

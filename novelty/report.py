@@ -142,7 +142,9 @@ def gather(db: str | Path, reference: str | Path | None = None, current: str | P
             causes=_causes(diagnosis, clusters, str(db), drift_rows), windows=windows,
             rate_chart=charts.rate_chart(windows), incidents=incidents,
             distribution=_distribution(store, since_ts, until_ts, index_dir), drift=drift_rows,
-            clusters=clusters, labels=_absorbing(store, incidents, settings, since_ts, until_ts),
+            clusters=clusters, labels=_absorbing(store, incidents, windows, next(
+                (c.details.get("windows", []) for c in diagnosis.causes if c.cause == "label_bias"), []),
+                settings, since_ts, until_ts),
             nothing_checked=not diagnosis.causes and not _judged(diagnosis, drift_rows is not None, offline is not None),
             drift_unreadable=unreadable.get("the feature tables"))
     finally:
@@ -258,27 +260,33 @@ def _computed_windows(report: SpikeReport) -> tuple[list[dict], list[dict]]:
     return windows, [{"incident_id": i.incident_id, **asdict(i)} for i in report.incidents]
 
 
-def _absorbing(store: Store, incidents: list[dict], settings: SpikeSettings, since: str | None,
-               until: str | None, limit: int = 8) -> dict:
-    """Predicted labels by the novel prompts they took in during the latest run of flagged windows (from
-    its first flagged window, as the verdict says, before --since too), against each label's own novel
-    share in the --baseline-windows windows before the run, whatever --since is (a --since at the run's
-    start left no 'before'; one inside it made the incident its own baseline); over the whole period
-    when nothing is flagged."""
-    flagged = bool(incidents)
+def _absorbing(store: Store, incidents: list[dict], windows: list[dict], runs: list[str], settings: SpikeSettings,
+               since: str | None, until: str | None, limit: int = 8) -> dict:
+    """Predicted labels by the novel prompts they took in during the run of flagged windows the verdict
+    names (``runs``: its windows' starts; from its first flagged window, before --since too), against each
+    label's own novel share in the --baseline-windows windows before the run, flagged ones left out as
+    spikes leaves them out, whatever --since is (a --since at the run's start left no 'before'; one inside
+    it made the incident its own baseline); over the whole period when nothing is flagged."""
+    run = [i for i in incidents if i["window_start"] in set(runs)] or incidents[-1:]
+    flagged = bool(run)
+    skip: list = []
     if flagged:
-        latest = incidents[-1]
-        start = latest["details"].get("first_flagged") or latest["window_start"]
-        end = min(latest["window_end"], until or "9999")
+        start = run[0]["details"].get("first_flagged") or run[0]["window_start"]
+        end = min(max(i["window_end"] for i in run), until or "9999")
         back = timedelta(seconds=settings.baseline_windows * window_seconds(settings.window))
         began = (datetime.fromisoformat(sql_bound(start)) - back).strftime("%Y-%m-%dT%H:%M:%S")
+        skip = [(sql_bound(w["window_start"]), sql_bound(w["window_end"])) for w in windows
+                if w["flagged"] and sql_bound(w["window_end"]) > began and w["window_start"] < start]
     else:
         start, end = since or "", until or "9999"
     query = ("SELECT predicted_label AS label, COUNT(*) AS prompts, SUM(is_novel) AS novel FROM scores "
              "WHERE predicted_label IS NOT NULL AND COALESCE(ts, scored_at) >= ? AND COALESCE(ts, scored_at) < ? "
              "GROUP BY predicted_label")  # a prompt logged without a time counts when it was scored
     during = {r["label"]: r for r in store.db.query(query, [sql_bound(start), sql_bound(end)])}
-    before = {r["label"]: r for r in store.db.query(query, [began, sql_bound(start)])} if flagged else {}
+    quiet = "".join(" AND NOT (COALESCE(ts, scored_at) >= ? AND COALESCE(ts, scored_at) < ?)" for _ in skip)
+    before = {r["label"]: r for r in store.db.query(query.replace("GROUP BY", quiet.lstrip() + " GROUP BY"),
+                                                    [began, sql_bound(start), *(b for span in skip for b in span)])
+              } if flagged else {}
     total = sum(r["novel"] for r in during.values()) or 1
     rows = []
     for label, r in during.items():

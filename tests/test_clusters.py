@@ -255,6 +255,8 @@ def test_a_view_of_the_past_is_not_saved_over_the_current_one(tmp_path):
     assert "Not saved: the stored clusters stay" in out.output and stored() == before and members() == assigned
     find_clusters(db, until="2026-11-24", min_size=3, save=True)  # asked for: saved
     assert stored() != before
+    typo = CliRunner().invoke(app, ["clusters", "--db", str(tmp_path / "typo.db"), "--until", "2026-11-24"])
+    assert typo.exit_code == 2 and not (tmp_path / "typo.db").exists()  # review: was created empty, exit 0
 
 
 def test_quiet_days_count_as_zero_in_the_daily_counts_and_the_growth(tmp_path):

@@ -259,7 +259,8 @@ def test_label_bias_is_the_most_severe_run_in_range_and_says_when_it_ended_or_on
     report = NS(incidents=[*strong, mild], windows=[window(d, d in (14, 15, 17)) for d in range(10, 19)])
     (cause,) = label_bias_causes(report)
     assert cause.severity == "medium" and cause.details["worst_window"] == "2026-11-14T00:00:00Z"  # was low, the 17th
-    assert cause.details["ended"] is None  # a flagged window came after it
+    assert cause.details["ended"] == "2026-11-16T00:00:00Z"  # the 16th tested quiet; the 17th's run is another
+    assert "; ended 2026-11-16T00:00: 1 window(s) tested quiet since" in cause.evidence  # (review: was unsaid)
     (alone,) = label_bias_causes(NS(incidents=[mild], windows=report.windows))
     assert "the sequential detector (CUSUM 2.7) saw a slow rise; the window alone: p = 0.06" in alone.evidence
     quiet = NS(incidents=strong, windows=[window(d, d in (14, 15)) for d in range(10, 20)])

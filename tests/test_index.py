@@ -342,6 +342,8 @@ def test_adding_a_file_whose_label_column_is_named_otherwise_is_refused(tmp_path
         index.add(source)
     assert len(PromptIndex.load(index.path).prompts) == before
     assert index.add(source, Columns(text="text", label="intent", required=frozenset({"label"}))).added == 5
+    more = write_csv(tmp_path / "unlabelled.csv", ["text"], [[f"what is staking {i}"] for i in range(3)])
+    assert index.add(more, Columns(text="text", label="")).added == 3  # --label-col '': unlabelled on purpose
 
 
 def test_work_folders_of_killed_builds_are_swept_once_a_day_old(tmp_path):

@@ -440,6 +440,19 @@ def test_since_moves_neither_the_absorbing_labels_baseline_nor_the_card_s_window
     assert card["examples"] == cause.details["top_novel"][:3]
 
 
+def test_the_absorbing_labels_are_those_of_the_run_the_verdict_names(tmp_path):
+    # review: the card named the high spike of the 11th (absorbed by 'b'), the labels section the later
+    # medium one (absorbed by 'c'); and the 'before' of the later one counted the earlier spike
+    from test_spikes import fill
+
+    db = fill(tmp_path / "m.db", [(500, 25, None)] * 10 + [(500, 200, "b")] + [(500, 25, None)] * 3
+              + [(500, 60, "c")])
+    page = gather(db)
+    (cause,) = [c for c in page.diagnosis.causes if c.cause == "label_bias"]
+    assert cause.details["worst_window"].startswith("2026-11-11")
+    assert page.labels["start"].startswith("2026-11-11") and page.labels["rows"][0]["label"] == "b"
+
+
 def test_a_label_bias_card_states_the_worst_window_its_examples_come_from():
     from novelty.diagnose import Cause
     from novelty.report import _card

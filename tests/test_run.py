@@ -1346,6 +1346,10 @@ def test_a_step_set_up_halfway_names_the_setting_missing(monitor, tmp_path):
                                    "golden.accuracy": 0.0})
     steps = {s.name: s for s in run_monitor(config, "2026-11-18").steps}
     assert steps["golden"].status == "failed" and "golden.current = 'later.csv'" in steps["golden"].reason
+    recorded = load_config(monitor, {"golden.baseline": "launch.csv", "golden.current": "later.csv",
+                                     "golden.accuracy": 0.9})  # review: the recorded accuracy stands in
+    steps = {s.name: s for s in run_monitor(recorded, "2026-11-18").steps}
+    assert steps["golden"].status == "ran" and "as recorded in the config" in steps["golden"].reason
     config = load_config(monitor, {"golden.baseline": "launch.csv", "golden.current": "later-{date}.csv",
                                    "golden.accuracy": 0.0})
     steps = {s.name: s for s in run_monitor(config, "2026-11-18").steps}

@@ -1,10 +1,9 @@
 // The charts' scroll, and the cluster browser: filter by text, sort by size / growth / first seen. Reads the page only
 // (textContent and data-* attributes), writes no HTML, so prompt text stays text.
 (function () {
-  // on a narrow screen the charts scroll sideways: start at their right end, where the newest windows are
-  Array.prototype.forEach.call(document.querySelectorAll(".chart"), function (el) {
-    el.scrollLeft = el.scrollWidth;
-  });
+  // on a narrow screen the rate chart scrolls sideways: start at its right end, where the newest windows are
+  var rate = document.getElementById("rate-chart");
+  if (rate) rate.parentNode.scrollLeft = rate.parentNode.scrollWidth;
   var list = document.getElementById("cluster-list");
   if (!list) return;
   var search = document.getElementById("cluster-search");
