@@ -17,11 +17,19 @@ from __future__ import annotations
 import re
 from typing import Callable
 
-# Any script in the address ('josé@exämple.es' was stored whole, 'franç[EMAIL]' kept the name's start),
-# any case in an IBAN, and dots or doubled spaces in a card number (QA: each was stored as typed)
-_EMAIL = re.compile(r"[\w.%+-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}")
-_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b", re.IGNORECASE)
-_CARD = re.compile(r"(?<![\d.-])\d(?:(?:[ .-]| {2})?\d){12,18}(?![\d-])")
+# An address in any script, combining marks too ('josé@exämple.es' was stored whole, 'franç[EMAIL]' kept
+# the start of the name): a run of characters that are no space or punctuation of an address's frame,
+# matched from the run's start only and without backtracking (possessive), so a long text without '@'
+# costs one pass, not one per character (100,000 CJK characters took 23 s).
+_LOCAL = r"[^\s@<>()\[\]{},;:\"'`|/\\]"
+_EMAIL = re.compile(rf"(?<!{_LOCAL}){_LOCAL}++@(?:[^\s@<>()\[\]{{}},;:\"'`|/\\.]++\.)+[^\W\d_]{{2,}}+")
+# An IBAN in capitals; in lower case only when named ('iban de89 3704 ...'), as 'flight ba16 from oslo'
+# passed the mod-97 check one time in 97
+_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b")
+_NAMED_IBAN = re.compile(r"(?i)(?<=\biban)(\W{1,3})([a-z]{2}\d{2}(?:[ ]?[a-z0-9]{4}){2,7}(?:[ ]?[a-z0-9]{1,3})?)\b")
+# A card number: digits alone, or in groups with a space, two spaces or a dash; with dots only as four
+# groups of four ('1764057600.123008', an epoch time, passed the Luhn check one time in ten)
+_CARD = re.compile(r"(?<![\d.-])(?:\d(?:(?:[ -]| {2})?\d){12,18}|\d{4}(?:\.\d{4}){3})(?![\d-]|\.\d)")
 # Whole digit runs only (the look-arounds stop a match inside a longer number), and not dates.
 _PHONE = re.compile(r"(?<![\w+(])(?<!\d[ .-])(?!\d{4}-\d\d-\d\d\b|\d\d?[./-]\d\d?[./-]\d{2,4}\b)"
                     r"(?:\+|00)?\(?\d(?:[ .()-]{0,2}\d){7,14}(?![ .()-]{0,2}\d)(?!\w)")
@@ -69,6 +77,7 @@ def _digits(text: str) -> str:
 _RULES: list[tuple[re.Pattern, str | Callable[[re.Match], str]]] = [
     (_EMAIL, "[EMAIL]"),
     (_IBAN, _checked("[IBAN]", iban_ok)),
+    (_NAMED_IBAN, lambda m: m.group(1) + "[IBAN]" if iban_ok(m.group(2)) else m.group()),
     (_CARD, _checked("[CARD]", lambda s: luhn_ok(_digits(s)))),
     (_SSN, "[SSN]"),
     (_IPV4, "[IP]"),

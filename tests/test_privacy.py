@@ -246,6 +246,11 @@ def test_a_prune_while_clusters_or_queue_add_read_the_prompts_brings_no_text_bac
     ("card 4111  1111 1111 1111 was charged", "card [CARD] was charged"),  # was '4111  [PHONE]'
     ("send it to iban de89 3704 0044 0532 0130 00", "send it to iban [IBAN]"),
     ("pi is 3.14159, version 1.2.3, paid 1234.56", "pi is 3.14159, version 1.2.3, paid 1234.56"),
+    ("franc\u0327ois@exemple.fr wrote", "[EMAIL] wrote"),  # decomposed, as macOS types it (review)
+    ("राहुल@example.in", "[EMAIL]"),  # a vowel sign is a combining mark (review: 'राहु[EMAIL]')
+    ("is flight ba16 from oslo late", "is flight ba16 from oslo late"),  # review: was 'is flight [IBAN]'
+    ("job failed at 1764057600.123008", "job failed at 1764057600.123008"),  # an epoch time, not a card
+    ("mail me at bob@example.com.", "mail me at [EMAIL]."),
 ])
 def test_redaction_of_other_scripts_cases_and_separators(text, shown):
     # found by QA: each of these was stored as typed by score --redact, and named clusters
