@@ -847,7 +847,8 @@ def time_problem(value: Any, column: str, day_first: bool = False) -> str:
         if numeric.group(2) == "/" and not day_first:
             return (f"timestamp {value[:60]!r} in {column!r} does not read as month/day/year (slashes are read "
                     "month first): a log that writes the day first needs --day-first (logs.day_first = true "
-                    "under novelty run), or times in ISO 8601, e.g. 2026-03-13T10:00:00Z")
+                    "under novelty run), and its rows already read month first are on wrong dates, so score it "
+                    "again into a fresh database; or times in ISO 8601, e.g. 2026-03-13T10:00:00Z")
         return (f"timestamp {value[:60]!r} in {column!r} does not read as day/month/year (dots and dashes"
                 f"{', and slashes with --day-first,' if day_first else ''} are read day first): write times as "
                 "ISO 8601, e.g. 2026-03-13T10:00:00Z")
