@@ -439,7 +439,7 @@ def score(
     else:
         typer.echo(format_score_summary(result))
     if db is not None and not out_parquet:
-        _warn_other_alphas(db, result)
+        _warn_mixed_runs(db, result)
     if result.rows_read and result.rejected == result.rows_read:  # not a quiet day: a log none of whose rows
         typer.echo(f"error: no row could be scored: all {result.rejected:,} were set aside (they are in the "  # is
                    "rejects table); see the reasons above", err=True)  # usable was exit 0 under cron
@@ -448,7 +448,7 @@ def score(
         raise typer.Exit(1)
 
 
-def _warn_other_alphas(db: Path, result) -> None:
+def _warn_mixed_runs(db: Path, result) -> None:
     """`spikes` compares days by their novel flags: a run at another alpha than the database's other
     runs makes its days look different (a false spike, or a missed one); one against another index
     mixes scores of two scales."""

@@ -67,14 +67,13 @@ class Columns:
         label' for the defaults) replaced by the file's spelling, when exactly one column matches it. An
         optional column was silently left out (every time NULL, then 'no timestamped prompts' in spikes);
         a required one keeps its name, so its error lists the columns found."""
-        spelt = lambda name: re.sub(r"[\s\-]+", "_", name.strip().casefold())  # noqa: E731
         header = [h.strip() for h in header]  # as the CSV reader names them (' prompt ' is prompt)
         found = {}
         for role in ("text", "time", "label"):
             name = getattr(self, role)
             if not name or name in header or role in self.required:
                 continue
-            alike = [h for h in header if spelt(h) == spelt(name)]
+            alike = [h for h in header if bare_name(h) == bare_name(name)]
             if len(alike) == 1:
                 found[role] = alike[0]
         return replace(self, **found) if found else self
@@ -82,6 +81,15 @@ class Columns:
     def optional(self) -> dict[str, str]:
         return {role: name for role, name in (("time", self.time), ("id", self.id),
                                               ("label", self.label)) if name}
+
+
+def bare_name(name) -> str:
+    """A column name to match by: 'requestId', 'Request-ID', 'request id' and 'request_id' are one.
+
+    >>> bare_name("Predicted Label") == bare_name("predictedLabel") == bare_name("predicted_label")
+    True
+    """
+    return re.sub(r"[\s_-]+", "", str(name)).casefold()
 
 
 @dataclass(frozen=True)

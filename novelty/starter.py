@@ -23,7 +23,7 @@ import pandas as pd
 
 from .config import BY_KEY, load_config, only_stars, render_config
 from .errors import InputError
-from .logs import file_in_the_way, format_time, is_stdout, jsonl_lines, log_columns, output_file
+from .logs import bare_name, file_in_the_way, format_time, is_stdout, jsonl_lines, log_columns, output_file
 
 NAMES = {
     "text": ("prompt", "text", "query", "utterance", "message", "question", "input", "user_message"),
@@ -31,11 +31,6 @@ NAMES = {
     "id": ("prompt_id", "request_id", "message_id", "event_id", "uuid", "id"),
     "pred": ("predicted_label", "prediction", "predicted_intent", "pred", "intent", "label"),
 }
-def _bare(name) -> str:
-    """A column name to match by: 'requestId', 'Request-ID' and 'request_id' are one (camelCase was missed)."""
-    return re.sub(r"[\s_-]+", "", str(name)).casefold()
-
-
 _SETTING = {"text": "logs.text_col", "time": "logs.time_col", "id": "logs.id_col", "pred": "logs.pred_col"}
 
 
@@ -248,7 +243,7 @@ def sniff(path: str | Path, rows: int = 50) -> tuple[dict[str, str], list[str]]:
     for role, names in NAMES.items():
         if role == "pred" and any(_PREDICTED[0].search(str(c)) and not _TRUTH.search(str(c)) for c in frame.columns):
             names = names[:-2]  # model_pred beside label: 'label' in a log is often the true label
-        match = next((c for n in names for c in frame.columns if _bare(c) == _bare(n) and c not in found.values()),
+        match = next((c for n in names for c in frame.columns if bare_name(c) == bare_name(n) and c not in found.values()),
                      None)
         if match is not None and role == "id" and frame[match].dropna().astype(str).duplicated().any():
             notes.append(f"column {str(match)!r} repeats within the first rows, so it is not used as the id "
@@ -312,7 +307,7 @@ def _sniff_feedback(path: Path) -> tuple[dict[str, str], list[str]]:
                     "and feedback.label_col once there are"]
     found, notes = {}, []
     for key, names in _FEEDBACK_NAMES.items():
-        match = next((c for n in names for c in columns if _bare(c) == _bare(n)), None)
+        match = next((c for n in names for c in columns if bare_name(c) == bare_name(n)), None)
         if match is not None:
             found[key] = match
         else:
@@ -320,7 +315,7 @@ def _sniff_feedback(path: Path) -> tuple[dict[str, str], list[str]]:
                          f"(columns: {', '.join(columns)}); set {key}")
     # optional: when each label was given, so the newest wins (without it, the file's mtime, which files
     # written in the same second share); not a prompt's own time, which says nothing of its label
-    stamped = next((c for n in _LABELLED_AT for c in columns if _bare(c) == _bare(n)), None)
+    stamped = next((c for n in _LABELLED_AT for c in columns if bare_name(c) == bare_name(n)), None)
     if stamped is not None:
         found["feedback.time_col"] = stamped
     return found, notes
