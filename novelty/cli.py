@@ -811,13 +811,14 @@ def clusters_command(
     with _user_errors():
         if db is None:
             raise NoveltyError("--db is required: the SQLite file filled by `novelty score`")
-        kept = save is False or (save is None and past_view(db, until))
-        found = find_clusters(db, since, until, min_size, save=save)
+        past = save is None and past_view(db, until)  # decided here once: find_clusters would look again
+        found = find_clusters(db, since, until, min_size, save=not past if save is None else save)
+        kept = past or save is False
     if as_json:
         return _print_json([c.to_dict() for c in found])
     typer.echo(format_clusters(found))
     if kept and found:
-        typer.echo("Not saved" + (" (a view of the past: --until leaves out newer novel prompts)" if save is None
+        typer.echo("Not saved" + (" (a view of the past: --until leaves out newer novel prompts)" if past
                                   else "") + ": the stored clusters stay as the last saved run left them.")
 
 
