@@ -339,11 +339,10 @@ class Store:
                 if _dead_here(_process(params), host)]
         if gone:  # with the counts of what it stored (left NULL, they summed to 40,000 of 50,000 rows)
             self.transaction(lambda: self.db.conn.executemany(
-                "UPDATE runs SET status = 'interrupted', "
-                "rows_scored = (SELECT COUNT(*) FROM scores WHERE scores.run_id = runs.run_id), "
-                "novel = (SELECT COALESCE(SUM(is_novel), 0) FROM scores WHERE scores.run_id = runs.run_id), "
-                "rows_rejected = (SELECT COUNT(*) FROM rejects WHERE rejects.run_id = runs.run_id) "
-                "WHERE run_id = ? AND status = 'running'", [(run_id,) for run_id in gone]))
+                "UPDATE runs SET status = 'interrupted', rows_scored = :rows_scored, novel = :novel, "
+                "rows_rejected = (SELECT COUNT(*) FROM rejects WHERE run_id = :run_id) "
+                "WHERE run_id = :run_id AND status = 'running'",
+                [{**self.run_counts(run_id), "run_id": run_id} for run_id in gone]))
 
     def run_counts(self, run_id: int) -> dict:
         """The prompts run ``run_id`` stored, counted in the table: a run stopped between a chunk's commit
