@@ -267,7 +267,8 @@ def _absorbing(store: Store, incidents: list[dict], windows: list[dict], runs: l
     label's own novel share in the --baseline-windows windows before the run, flagged ones left out as
     spikes leaves them out, whatever --since is (a --since at the run's start left no 'before'; one inside
     it made the incident its own baseline); over the whole period when nothing is flagged."""
-    run = [i for i in incidents if i["window_start"] in set(runs)] or incidents[-1:]
+    named = set(runs)
+    run = [i for i in incidents if i["window_start"] in named] or incidents[-1:]
     flagged = bool(run)
     skip: list = []
     if flagged:
@@ -279,14 +280,19 @@ def _absorbing(store: Store, incidents: list[dict], windows: list[dict], runs: l
                 if w["flagged"] and sql_bound(w["window_end"]) > began and w["window_start"] < start]
     else:
         start, end = since or "", until or "9999"
-    query = ("SELECT predicted_label AS label, COUNT(*) AS prompts, SUM(is_novel) AS novel FROM scores "
-             "WHERE predicted_label IS NOT NULL AND COALESCE(ts, scored_at) >= ? AND COALESCE(ts, scored_at) < ? "
-             "GROUP BY predicted_label")  # a prompt logged without a time counts when it was scored
-    during = {r["label"]: r for r in store.db.query(query, [sql_bound(start), sql_bound(end)])}
-    quiet = "".join(" AND NOT (COALESCE(ts, scored_at) >= ? AND COALESCE(ts, scored_at) < ?)" for _ in skip)
-    before = {r["label"]: r for r in store.db.query(query.replace("GROUP BY", quiet.lstrip() + " GROUP BY"),
-                                                    [began, sql_bound(start), *(b for span in skip for b in span)])
-              } if flagged else {}
+
+    def by_label(low: str, high: str, left_out: list | tuple = ()) -> dict:
+        """Prompts and novel prompts per predicted label logged in [low, high), the ``left_out`` spans
+        excepted (a prompt logged without a time counts when it was scored)."""
+        when = "COALESCE(ts, scored_at)"
+        quiet = "".join(f" AND NOT ({when} >= ? AND {when} < ?)" for _ in left_out)
+        return {r["label"]: r for r in store.db.query(
+            "SELECT predicted_label AS label, COUNT(*) AS prompts, SUM(is_novel) AS novel FROM scores "
+            f"WHERE predicted_label IS NOT NULL AND {when} >= ? AND {when} < ?{quiet} GROUP BY predicted_label",
+            [low, high, *(bound for span in left_out for bound in span)])}
+
+    during = by_label(sql_bound(start), sql_bound(end))
+    before = by_label(began, sql_bound(start), skip) if flagged else {}
     total = sum(r["novel"] for r in during.values()) or 1
     rows = []
     for label, r in during.items():
