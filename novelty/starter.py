@@ -336,8 +336,8 @@ def _head(path: Path, rows: int) -> pd.DataFrame:
         if name.endswith(".parquet"):
             return pd.read_parquet(path).head(rows)
         if name.endswith((".jsonl", ".json", ".ndjson")):  # (a .json array of objects too)
-            records = [record for _, record, _ in itertools.islice(jsonl_lines(path), rows * 20)
-                       if isinstance(record, dict)][:rows]
+            records = list(itertools.islice((record for _, record, _ in jsonl_lines(path)
+                                             if isinstance(record, dict)), rows))
             if not records:  # an empty or damaged export of today: said, so yesterday's log is sniffed instead
                 raise ValueError("no JSON object in it")  # (it wrote the default column names)
             return pd.DataFrame(records)
