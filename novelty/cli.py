@@ -391,7 +391,8 @@ def score(
     id_col: Optional[str] = typer.Option(None, help="Column holding a unique prompt id. Without it, "
                                          "ids derive from time, text and line, so re-runs add nothing."),
     pred_col: str = typer.Option("predicted_label", help="Column holding the model's predicted label; "
-                                 "used when present."),
+                                 "used when present. A top-k list counts as its first entry, an object "
+                                 "such as {\"label\": \"card\", \"score\": 0.9} as its label."),
     alpha: Optional[float] = typer.Option(None, help="Override the index's false-alarm target for this run."),
     chunk_rows: int = typer.Option(5000, help="Rows per chunk: memory is bounded by this, not the file."),
     max_chars: int = typer.Option(20_000, help="Longer prompts are rejected with a reason."),

@@ -128,7 +128,8 @@ def read_batches(path: str | Path, columns: Columns, chunk_rows: int = 5000,
     Raises ``InputError`` for problems with the file as a whole (missing, empty, binary, no such
     column); row-level problems become ``Reject`` entries. ``too_long`` ends the reason of a text over
     ``max_chars``: what the user can do about it. A log's prediction given as a list (top-k, multi-label)
-    counts as its first entry, and one given as an object as none; a ``training`` file's label so given
+    counts as its first entry, and one given as an object (``{"label": "card", "score": 0.93}``) as its
+    label-like key, or none; a ``training`` file's label so given
     sets the row aside, as it would be a class of its own.
     """
     if chunk_rows < 1 or max_chars < 1:
@@ -697,11 +698,19 @@ def _unstorable(column: str, text: str) -> str | None:
     return None
 
 
+_LABEL_KEYS = ("label", "intent", "class", "predictedlabel", "prediction")  # bare_name spellings
+
+
 def _top(value: Any) -> Any:
-    """A logged prediction as one label: a list's first entry (top-k, best first), none for an object."""
+    """A logged prediction as one label: a list's first entry (top-k, best first); an object's one
+    label-like key, as in a text-classification pipeline's ``[{"label": "card", "score": 0.93}]``;
+    none for an object with no such key or several."""
     if isinstance(value, list):
-        return value[0] if value and not isinstance(value[0], (list, dict)) else None
-    return None if isinstance(value, dict) else value
+        value = value[0] if value else None
+    if isinstance(value, dict):
+        found = [v for k, v in value.items() if bare_name(k) in _LABEL_KEYS]
+        value = found[0] if len(found) == 1 else None
+    return None if isinstance(value, (list, dict)) else value
 
 
 def _cell(record: dict, name: str | None) -> Any:

@@ -64,10 +64,15 @@ def test_an_id_or_label_that_is_a_json_object_or_list_is_set_aside(tmp_path):
                                            "'id' is a JSON list, not an id"]
     top_k = write_jsonl(tmp_path / "topk.jsonl", [  # a log's top-k predictions: scored, the first is the label
         {"prompt": "a", "timestamp": "2026-11-25T08:00:00Z", "predicted_label": ["card", "fees"], "id": "r1"},
-        {"prompt": "b", "timestamp": "2026-11-25T08:00:00Z", "predicted_label": {"label": "x"}, "id": "r2"}])
-    batches, rows, rejects = read_all(top_k, Columns(id="id"))
-    assert len(rows) == 2 and not rejects  # was: both rejected, a day of them a missing log for run
-    assert [label for b in batches for label in b.labels] == ["card", None]
+        {"prompt": "b", "timestamp": "2026-11-25T08:00:00Z", "predicted_label": {"x": 1}, "id": "r2"},
+        # a text-classification pipeline's output, and one of its labels alone: the label (was: none)
+        {"prompt": "c", "predicted_label": [{"label": "fees", "score": 0.9}, {"label": "card", "score": 0.1}]},
+        {"prompt": "d", "predicted_label": {"Intent": "card", "confidence": 0.8}},
+        {"prompt": "e", "predicted_label": {"label": "a", "intent": "b"}},  # which? none
+        {"prompt": "f", "predicted_label": {"label": {"name": "a"}}}, {"prompt": "g", "predicted_label": [[]]}])
+    batches, rows, rejects = read_all(top_k, Columns(id=None, time=None))
+    assert len(rows) == 7 and not rejects  # was: both rejected, a day of them a missing log for run
+    assert [label for b in batches for label in b.labels] == ["card", None, "fees", "card", None, None, None]
 
 
 def test_non_utf8_bytes_are_rejected_with_raw_content_kept(tmp_path):
