@@ -1208,6 +1208,8 @@ def feedback_command(
     time_col: Optional[str] = typer.Option(None, help="Column saying when each label was given: the newest "
                                            "wins. Without it, a label is as old as its file (when the file was "
                                            "last written)."),
+    day_first: bool = typer.Option(False, "--day-first", help="Dates with slashes in --time-col put the day "
+                                   "first (03/06/2026 is 3 June); without it they are read month first."),
     window: str = typer.Option("1d", help="Window of the online-accuracy table: 1h, 1d, 7d ..."),
     since: Optional[str] = typer.Option(None, help="Only prompts from this date."),
     until: Optional[str] = typer.Option(None, help="Only prompts before this date."),
@@ -1227,7 +1229,7 @@ def feedback_command(
 
     with _user_errors():
         existing_db(db)  # a mistyped --db would start a database of labels alone, and say "kept"
-        imports, failed = import_files(db, files, id_col, label_col, time_col)
+        imports, failed = import_files(db, files, id_col, label_col, time_col, day_first=day_first)
         if failed and not imports:
             raise InputError("; ".join(error for _, error in failed))
         report = online_accuracy(db, window, since, until)

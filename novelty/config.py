@@ -44,7 +44,8 @@ SETTINGS: tuple[Setting, ...] = (
             "without it is refused. Empty, or the default and not in the log: its prompts count on the run date "
             "(00:00 UTC; day windows only)."),
     Setting("logs.day_first", False, "Dates written with slashes put the day first (03/06/2026 is 3 June); by "
-            "default slashes are read month first, as in the US (dots and dashes are read day first).", bool),
+            "default slashes are read month first, as in the US (dots and dashes are read day first). The "
+            "feedback files' times are read so too.", bool),
     Setting("logs.id_col", "", "Column holding a unique prompt id; feedback labels join on it (set here, a "
             "log without it is refused). Empty: ids derive from time, text and line."),
     Setting("logs.pred_col", "predicted_label", "Column holding the model's predicted label (set here, a log "

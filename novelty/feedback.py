@@ -42,7 +42,7 @@ from scipy.stats import binomtest, norm
 from .errors import InputError, check_argument
 from .logs import (Unparsed, as_paths, canonical_id, check_file, csv_table, detect_format, field_separator,
                    format_time, is_na_label, is_utf8, jsonl_lines, label_form, numbered_rows, open_text, parquet_source,
-                   repeated_columns, same_label, time_bounds)
+                   reason_kind, repeated_columns, same_label, time_bounds, time_problem)
 from .spikes import Incident, parse_range, window_seconds
 from .stats import wilson_interval
 from .store import GROUPED_LABELS, REJECT_COLUMNS, Store, existing_db, reject_row, utc_now
@@ -158,13 +158,15 @@ WITH compared AS (
     SELECT s.prompt_id, s.label, s.labelled_at, f.prompt_id IS NULL AS new,
            coalesce(f.labelled_at, '') != '' AND (rtrim(s.labelled_at, 'Z') < rtrim(f.labelled_at, 'Z')
            OR (rtrim(s.labelled_at, 'Z') = rtrim(f.labelled_at, 'Z') AND (:name, :path) < ({_NAME}, {_SOURCE}))) AS stale,
-           f.label = s.label AS same
+           f.label = s.label AS same,
+           rtrim(s.labelled_at, 'Z') > rtrim(coalesce(f.labelled_at, ''), 'Z') AS later
     FROM staging.labels s LEFT JOIN main.feedback f USING (prompt_id))
 """
 
 
 def import_feedback(db: str | Path, path: str | Path, id_col: str = "prompt_id", label_col: str = "label",
-                    time_col: str | None = None, settings: str = "--id-col, --label-col, --time-col") -> FeedbackImport:
+                    time_col: str | None = None, settings: str = "--id-col, --label-col, --time-col",
+                    day_first: bool = False) -> FeedbackImport:
     """Upsert the true labels of ``path`` (CSV, JSONL or Parquet) into the ``feedback`` table.
 
     Rows that cannot be used are set aside and counted by reason (``rejected``, ``reject_reasons``),
@@ -174,6 +176,8 @@ def import_feedback(db: str | Path, path: str | Path, id_col: str = "prompt_id",
     The file is read ``CHUNK_ROWS`` rows at a time into a scratch database beside ``db`` (on its disk,
     not in a small /tmp; deleted after) and written to ``feedback`` in one transaction at the end: a
     file of millions of labels needs the memory of one chunk, and ``db`` is not locked while it is read.
+    A label time more than a day ahead of now is set aside: it would outrank every later correction.
+    ``day_first`` reads 03/06/2026 as 3 June, as ``score --day-first`` does.
     """
     check_argument("path", path, (str, Path), "one label file's path (import_files takes several)")  # was: TypeError
     path = check_file(path, "the label files inside it")  # before its time is read: an InputError, as the rest
@@ -191,9 +195,10 @@ def import_feedback(db: str | Path, path: str | Path, id_col: str = "prompt_id",
         conn.execute("PRAGMA staging.synchronous = OFF")
         written = _file_time(path)
         try:
-            columns, blank, reasons = _stage(conn, path, id_col, label_col, time_col, written)
+            columns, blank, reasons = _stage(conn, path, id_col, label_col, time_col, written, day_first)
         except _Reread:  # a line the fast CSV reader cannot place: start over, line by line
-            columns, blank, reasons = _stage(conn, path, id_col, label_col, time_col, written, careful=True)
+            columns, blank, reasons = _stage(conn, path, id_col, label_col, time_col, written, day_first,
+                                             careful=True)
         missing = [c for c in (id_col, label_col, time_col) if c and c not in columns]
         if missing:
             unread = f"; {reasons.total:,} rows could not be read ({reasons.first})" if reasons.total else ""
@@ -209,9 +214,10 @@ def import_feedback(db: str | Path, path: str | Path, id_col: str = "prompt_id",
                 f"{_COMPARED} SELECT count(*), total(new), total(NOT new AND stale), "
                 "total(NOT new AND NOT stale AND same), total(NOT new AND NOT stale AND NOT same) FROM compared",
                 stamps).fetchone()
-            conn.execute(
+            conn.execute(  # the same label given again later moves its time on: an older file's other
+                # label imported next must not replace it (which label stood then hung on the files' order)
                 f"{_COMPARED} INSERT INTO feedback SELECT prompt_id, label, labelled_at, :source, :now FROM compared "
-                "WHERE new OR NOT (stale OR same) ON CONFLICT(prompt_id) DO UPDATE SET label = excluded.label, "
+                "WHERE new OR NOT (stale OR (same AND NOT later)) ON CONFLICT(prompt_id) DO UPDATE SET label = excluded.label, "
                 "labelled_at = excluded.labelled_at, source = excluded.source, imported_at = excluded.imported_at",
                 stamps)
             (unknown,) = conn.execute("SELECT count(*) FROM staging.labels WHERE prompt_id NOT IN "
@@ -256,17 +262,19 @@ def _alive(pid: int) -> bool:
 
 
 def _stage(conn, path: Path, id_col: str, label_col: str, time_col: str | None, written: str,
-           careful: bool = False) -> tuple[dict[str, None], int, "_Reasons"]:
+           day_first: bool = False, careful: bool = False) -> tuple[dict[str, None], int, "_Reasons"]:
     """The file's labels and rejects into the staging database, a chunk at a time; its columns, its
     rows without id or label, and the reasons rows were set aside."""
     conn.executescript(_STAGE)
     columns: dict[str, None] = {}
     blank, reasons = 0, _Reasons()
+    latest = _ahead(written)
     for frame, lines, rejects in _label_chunks(path, careful=careful):
         columns.update(dict.fromkeys(map(str, frame.columns)))  # a column named twice: refused before
         if all(c in frame.columns for c in (id_col, label_col)):  # a JSONL chunk may lack one: blank rows
             rows, chunk_blank, bad_rows = _rows(frame, lines, id_col, label_col,
-                                                time_col if time_col in frame.columns else None, written)
+                                                time_col if time_col in frame.columns else None, written,
+                                                day_first, latest)
             rejects += bad_rows
         else:
             rows, chunk_blank = [], len(frame)
@@ -280,6 +288,13 @@ def _stage(conn, path: Path, id_col: str, label_col: str, time_col: str | None, 
     return columns, blank, reasons
 
 
+def _ahead(written: str) -> str:
+    """The latest label time taken: a day after now (clocks and time zones differ), or after the file's
+    own time when that is later (a file written with a clock ahead)."""
+    now = datetime.now(timezone.utc) + pd.Timedelta(days=1)
+    return max(now.strftime("%Y-%m-%dT%H:%M:%SZ"), written)
+
+
 def _file_time(path: Path) -> str:
     """When a file was last written (UTC): the time of its labels that carry none. So an older label
     file imported again (a re-run, a backfill) never undoes the corrections a newer one made."""
@@ -287,15 +302,15 @@ def _file_time(path: Path) -> str:
 
 
 def import_files(db: str | Path, paths, id_col: str = "prompt_id", label_col: str = "label",
-                 time_col: str | None = None, settings: str = "--id-col, --label-col, --time-col"
-                 ) -> tuple[list[FeedbackImport], list[tuple[str, str]]]:
+                 time_col: str | None = None, settings: str = "--id-col, --label-col, --time-col",
+                 day_first: bool = False) -> tuple[list[FeedbackImport], list[tuple[str, str]]]:
     """``import_feedback`` for each file; a file that cannot be read (empty, no such column) is
     returned with its error instead of stopping the others: one bad file in a day's folder must not
     keep the good ones' labels out."""
     imported, failed = [], []
     for path in as_paths(paths):
         try:
-            imported.append(import_feedback(db, path, id_col, label_col, time_col, settings))
+            imported.append(import_feedback(db, path, id_col, label_col, time_col, settings, day_first))
         except InputError as exc:
             failed.append((str(path), str(exc)))
     return imported, failed
@@ -419,10 +434,12 @@ def _jsonl_chunks(path: Path, size: int) -> Iterator[_Chunk]:
     yield _Chunk(pd.DataFrame(records, dtype=object), lines, rejects)
 
 
-def _rows(frame, lines: list[int], id_col: str, label_col: str, time_col: str | None, written: str
+def _rows(frame, lines: list[int], id_col: str, label_col: str, time_col: str | None, written: str,
+          day_first: bool = False, latest: str = "9999"
           ) -> tuple[list[tuple[str, str, str]], int, list[Reject]]:
     """(prompt_id, label, labelled_at) of each row, in file order, a row without a time being as old
-    as its file (``written``); the rows without id or label, and the rows set aside."""
+    as its file (``written``); the rows without id or label, and the rows set aside (a time after
+    ``latest`` among them)."""
     out: list[tuple[str, str, str]] = []
     blank, rejects = 0, []
     times = frame[time_col] if time_col else [None] * len(frame)
@@ -448,9 +465,14 @@ def _rows(frame, lines: list[int], id_col: str, label_col: str, time_col: str | 
             continue
         when = written
         if time_col and not _blank(stamp):
-            when = format_time(stamp)
+            when = format_time(stamp, day_first)
             if when is None:
-                rejects.append(Reject(line, f"{time_col} is not a date or time", str(stamp)))
+                reason = time_problem(stamp, time_col, day_first, "so import the file again with it")
+                rejects.append(Reject(line, reason, f"{pid}, {label}, {stamp}"))
+                continue
+            if when > latest:  # a mistyped year would outrank every later correction of the label
+                rejects.append(Reject(line, f"label time in {time_col!r} after tomorrow (a mistyped year, or "
+                                      "seconds taken for milliseconds?)", f"{pid}, {label}, {stamp}"))
                 continue
         out.append((pid, label, when))
     return out, blank, rejects
@@ -507,7 +529,8 @@ def _storable(text: str) -> str:
 
 
 class _Reasons:
-    """Rows set aside, counted by reason with the first example of each, most common first."""
+    """Rows set aside, counted by reason with the first example of each, most common first; reasons
+    that quote a value count as one (``reason_kind``)."""
 
     def __init__(self) -> None:
         self.counts: Counter = Counter()
@@ -515,8 +538,9 @@ class _Reasons:
 
     def add(self, rejects: list[Reject]) -> None:
         for reject in rejects:
-            self.counts[reject.reason] += 1
-            self.examples.setdefault(reject.reason, _printable(reject.raw))
+            kind = reason_kind(reject.reason)
+            self.counts[kind] += 1
+            self.examples.setdefault(kind, _printable(reject.raw))
 
     @property
     def total(self) -> int:

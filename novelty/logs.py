@@ -850,7 +850,8 @@ def format_time(value: Any, day_first: bool = False) -> str | None:
     return stamp.strftime("%Y-%m-%dT%H:%M:%S") + fraction + "Z"
 
 
-def time_problem(value: Any, column: str, day_first: bool = False) -> str:
+def time_problem(value: Any, column: str, day_first: bool = False,
+                 misread: str = "so score it again into a fresh database") -> str:
     """Why ``value`` of ``column`` is not a usable time: missing, unreadable or out of bounds.
 
     >>> time_problem(0, "ts")
@@ -863,9 +864,9 @@ def time_problem(value: Any, column: str, day_first: bool = False) -> str:
             and _iso_date(numeric, day_first) is None:
         if numeric.group(2) == "/" and not day_first:
             return (f"timestamp {value[:60]!r} in {column!r} does not read as month/day/year (slashes are read "
-                    "month first): a log that writes the day first needs --day-first (logs.day_first = true "
-                    "under novelty run), and its rows already read month first are on wrong dates, so score it "
-                    "again into a fresh database; or times in ISO 8601, e.g. 2026-03-13T10:00:00Z")
+                    "month first): a file that writes the day first needs --day-first (logs.day_first = true "
+                    f"under novelty run), and its rows already read month first are on wrong dates, {misread}; "
+                    "or times in ISO 8601, e.g. 2026-03-13T10:00:00Z")
         return (f"timestamp {value[:60]!r} in {column!r} does not read as day/month/year (dots and dashes"
                 f"{', and slashes with --day-first,' if day_first else ''} are read day first): write times as "
                 "ISO 8601, e.g. 2026-03-13T10:00:00Z")
@@ -873,6 +874,28 @@ def time_problem(value: Any, column: str, day_first: bool = False) -> str:
         return f"unreadable timestamp {str(value)[:60]!r} in {column!r}"
     return (f"timestamp {str(value)[:60]} in {column!r} is {_day(stamp)}, outside {EARLIEST[:4]}-"
             f"{int(LATEST[:4]) - 1}: an unset default, or seconds and milliseconds mixed up?")
+
+
+# "id '0' was scored before ...", "duplicate id '7' in this run (first on line 3)": one reason, many ids
+_ID_IN_REASON = re.compile(r"^((?:duplicate )?id) (?:'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")"
+                           r"|(?<=first on )(?:line \d+|an earlier chunk)")
+
+# "unreadable timestamp '2026-11-27 10:00:00 CET' in 'ts'", "timestamp 0 in 'ts' is 1970-01-01, outside ...":
+# one reason for a day of them, not ten lines of two rows and "4,980 more for other reasons"
+_TIME_IN_REASON = re.compile(r"^(unreadable )?timestamp (?:'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|.*?) in "
+                             r"('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")( is [^,]*)?")
+
+
+def reason_kind(reason: str) -> str:
+    """A reject reason with the id or the time it quotes left out: the rows set aside for one cause
+    count as one reason, however many values they quote.
+
+    >>> reason_kind("unreadable timestamp 'soon' in 'ts'")
+    "unreadable timestamp ... in 'ts'"
+    """
+    kind = _ID_IN_REASON.sub(lambda m: f"{m.group(1)} ..." if m.group(1) else "...", reason)
+    return _TIME_IN_REASON.sub(lambda m: f"{m.group(1) or ''}timestamp ... in {m.group(2)}"
+                               + (" is ..." if m.group(3) else ""), kind)
 
 
 SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")  # a database's live companions: writing over one corrupts it

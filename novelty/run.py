@@ -366,7 +366,8 @@ class _Job:
         pattern, files = c.files("feedback.path", self.day)
         imports, failed = import_files(self.db, files, c["feedback.id_col"], c["feedback.label_col"],
                                        c["feedback.time_col"] or None,
-                                       "feedback.id_col, feedback.label_col, feedback.time_col in the config")
+                                       "feedback.id_col, feedback.label_col, feedback.time_col in the config",
+                                       c["logs.day_first"])
         if failed and not imports:  # nothing readable: the step fails on its input, as a bad log does
             raise InputError("; ".join(error for _, error in failed))
         start = self.since("feedback.period")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -580,7 +580,10 @@ def test_feedback_sets_aside_rows_whose_time_is_unreadable(tmp_path):
                       ("r3", "crypto", "-99999999999999"), ("r4", "crypto", "1e300"), ("r5", "crypto", "")])
     got = import_feedback(db, path, time_col="at")  # was: TypeError comparing a float with a str
     assert (got.rows, got.new, got.changed, got.rejected, got.blank) == (2, 1, 1, 3, 0)
-    assert got.reject_reasons == [{"reason": "at is not a date or time", "rows": 3, "example": "notatime"}]
+    assert got.reject_reasons == [  # a day of one cause is one reason, whatever time each row quotes
+        {"reason": "unreadable timestamp ... in 'at'", "rows": 2, "example": "r2, card_lost, notatime"},
+        {"reason": "timestamp ... in 'at' is ..., outside 1990-2099: an unset default, or seconds and milliseconds "
+                   "mixed up?", "rows": 1, "example": "r3, crypto, -99999999999999"}]
     stored = _stored_feedback(db)
     assert stored["r1"] == ("card_lost", "2026-11-25T09:00:00Z") and stored["r2"][0] == "balance"
     assert "r5" in stored  # no time given: not an error
@@ -589,7 +592,7 @@ def test_feedback_sets_aside_rows_whose_time_is_unreadable(tmp_path):
     assert (got.rows, got.rejected) == (0, 1) and "r6" not in _stored_feedback(db)
     out = CliRunner().invoke(app, ["feedback", str(path), "--db", str(db), "--time-col", "at"])
     assert out.exit_code == 0, out.output
-    assert "3 rows set aside: at is not a date or time x3 (e.g. 'notatime')" in out.output
+    assert "3 rows set aside: unreadable timestamp ... in 'at' x2 (e.g. 'r2, card_lost, notatime')" in out.output
 
 
 def test_feedback_ids_and_labels_stay_text(tmp_path, index):
@@ -672,8 +675,9 @@ def test_an_older_label_file_imported_again_does_not_undo_a_newer_one(tmp_path):
     assert (again.stale, again.unchanged, again.changed) == (1, 1, 0)
     assert {k: v[0] for k, v in _stored_feedback(db).items()} == {"r3": "account", "r4": "fees"}
     # a timed correction older than the file's own time loses; a newer one wins
+    soon = (datetime.now(timezone.utc) + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")  # after the file
     fix = write_csv(tmp_path / "fix.csv", ["prompt_id", "label", "at"],
-                    [("r4", "card", "2026-08-01T00:00:00Z"), ("r3", "card", "2099-01-01T00:00:00Z")])
+                    [("r4", "card", "2026-08-01T00:00:00Z"), ("r3", "card", soon)])
     got = import_feedback(db, fix, time_col="at")
     assert (got.stale, got.changed) == (1, 1)
 
@@ -744,7 +748,7 @@ def test_feedback_reads_a_file_a_chunk_at_a_time_with_the_same_result(tmp_path, 
     counts, stored, kept = whole[0]
     assert {pid: label for pid, (label, _) in stored.items()} == {"r1": "new", "r2": "x", "r3": "z", "r6": "u"}
     assert (counts["rows"], counts["blank"], counts["unchanged"], counts["rejected"]) == (4, 1, 4, 2)
-    assert kept == [(9, "expected 3 fields, got 4"), (10, "at is not a date or time")]
+    assert kept == [(9, "expected 3 fields, got 4"), (10, "unreadable timestamp 'notatime' in 'at'")]
     assert whole[1][0]["blank"] == 2 and whole[1][1]["r1"][0] == "b"
     assert {pid: label for pid, (label, _) in whole[2][1].items()} == {"r0": "i", "r1": "f", "r2": "g", "r3": "h"}
 
@@ -1354,3 +1358,36 @@ def test_a_step_set_up_halfway_names_the_setting_missing(monitor, tmp_path):
                                    "golden.accuracy": 0.0})
     steps = {s.name: s for s in run_monitor(config, "2026-11-18").steps}
     assert steps["golden"].reason == f"golden files not found: {tmp_path / 'later-2026-11-18.csv'}"
+
+
+def test_which_label_stands_does_not_hang_on_the_order_the_files_are_imported(tmp_path):
+    """QA: a file giving the stored label again, later, left its time as it was, so an older file's other
+    label imported after it replaced it ('balance' on the 25th and the 27th lost to 'transfer' on the 26th)."""
+    files = {day: write_csv(tmp_path / f"{day}.csv", ["prompt_id", "label", "at"],
+                            [("r1", label, f"2026-11-{day}T10:00:00Z")])
+             for day, label in (("25", "balance"), ("27", "balance"), ("26", "transfer"))}
+    stood = set()
+    for order in (("25", "27", "26"), ("25", "26", "27"), ("26", "27", "25")):
+        db = tmp_path / f"{''.join(order)}.db"
+        for day in order:
+            import_feedback(db, files[day], time_col="at")
+        stood.add(_stored_feedback(db)["r1"])
+    assert stood == {("balance", "2026-11-27T10:00:00Z")}
+
+
+def test_feedback_sets_aside_label_times_in_the_future_and_reads_day_first_dates(tmp_path):
+    db = tmp_path / "m.db"
+    typo = write_csv(tmp_path / "typo.csv", ["prompt_id", "label", "at"],
+                     [("r1", "crypto", "2062-11-25T10:00:00Z"), ("r2", "card", "2026-11-25T10:00:00Z")])
+    got = import_feedback(db, typo, time_col="at")  # was: stored, and every later correction of r1 'stale'
+    assert (got.rows, got.rejected) == (1, 1) and "r1" not in _stored_feedback(db)
+    assert got.reject_reasons[0]["reason"].startswith("label time in 'at' after tomorrow (a mistyped year")
+    slashes = write_csv(tmp_path / "eu.csv", ["prompt_id", "label", "at"],
+                        [("r3", "a", "05/11/2026 10:00"), ("r4", "b", "25/11/2026 10:00")])
+    got = import_feedback(db, slashes, time_col="at")  # month first: 11 May, and the 25th month refused
+    assert got.rejected == 1 and "needs --day-first" in got.reject_reasons[0]["reason"]
+    assert "import the file again with it" in got.reject_reasons[0]["reason"]
+    out = CliRunner().invoke(app, ["feedback", str(slashes), "--db", str(db), "--time-col", "at", "--day-first"])
+    assert out.exit_code == 0, out.output
+    stored = _stored_feedback(db)
+    assert (stored["r3"][1], stored["r4"][1]) == ("2026-11-05T10:00:00Z", "2026-11-25T10:00:00Z")

@@ -9,7 +9,6 @@ import contextlib
 import dataclasses
 import hashlib
 import json
-import re
 import sqlite3
 import time
 from collections import Counter
@@ -24,7 +23,7 @@ from .. import __version__
 from ..errors import DamagedFileError, EmptyFileError, InputError, NoveltyError, check_argument
 from ..index import SHOWN_NEIGHBORS, PromptIndex, label_text
 from ..logs import (Batch, Columns, MAX_CHARS, as_paths, canonical_id, check_file, detect_format, log_columns,
-                    read_batches, sql_bound)
+                    read_batches, reason_kind, sql_bound)
 from ..redact import redact as redact_text
 from ..stats import excess_over_rate  # P(>= novel of total flagged) if all in-distribution
 from ..store import SCORE_COLUMNS, params_json, reject_row, stored_vectors, text_hash, utc_now
@@ -90,9 +89,7 @@ class Counts:
             self.future += len(ahead)
             self.latest_future = max(ahead + [self.latest_future or ""])
         for r in rejects:
-            kind = _ID_IN_REASON.sub(lambda m: f"{m.group(1)} ..." if m.group(1) else "...", r["reason"])
-            kind = _TIME_IN_REASON.sub(lambda m: f"{m.group(1) or ''}timestamp ... in {m.group(2)}"
-                                       + (" is ..." if m.group(3) else ""), kind)
+            kind = reason_kind(r["reason"])
             self.reasons[kind] += 1
             self.examples.setdefault(kind, r["reason"])
 
@@ -103,16 +100,6 @@ class Counts:
         first run's, is not written twice)."""
         return [{"reason": kind, "rows": rows, "example": self.examples[kind]}
                 for kind, rows in self.reasons.most_common(limit)]
-
-
-# "id '0' was scored before ...", "duplicate id '7' in this run (first on line 3)": one reason, many ids
-_ID_IN_REASON = re.compile(r"^((?:duplicate )?id) (?:'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")"
-                           r"|(?<=first on )(?:line \d+|an earlier chunk)")
-
-# "unreadable timestamp '2026-11-27 10:00:00 CET' in 'ts'", "timestamp 0 in 'ts' is 1970-01-01, outside ...":
-# one reason for a day of them, not ten lines of two rows and "4,980 more for other reasons"
-_TIME_IN_REASON = re.compile(r"^(unreadable )?timestamp (?:'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|.*?) in "
-                             r"('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")( is [^,]*)?")
 
 
 @dataclass
