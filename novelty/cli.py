@@ -989,7 +989,8 @@ def queue_import(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Import labels back; then `novelty queue export --status labelled --format csv` and
-    `novelty index add` so the index learns the new topics.
+    `novelty index add` so the index learns the new topics. A row whose text is not the queued
+    prompt's (a file from another database) is skipped; exit 2 when no row gave a label.
 
     Example: novelty queue import labelled.csv --db monitor.db
     """
@@ -997,8 +998,10 @@ def queue_import(
 
     with _user_errors():
         result = queue.import_labels(db, file, id_col, label_col)
+    nothing = not (result["labelled"] or result["unchanged"])  # exit 2: a script must not go on to index add
     if as_json:
-        return _print_json(result)
+        _print_json(result)
+        return _nothing_labelled(file) if nothing else None
     back = result["trained_relabelled"]
     kept = f"{result['unchanged']} already had that label, left as they were; " if result["unchanged"] else ""
     unknown = result["unknown_ids"]
@@ -1017,6 +1020,13 @@ def queue_import(
         lines = ", ".join(map(str, shown)) + (", ..." if count > len(shown) else "")
         typer.echo(f"Skipped {count} row{'s' * (count != 1)}: {queue.SKIP_REASONS[reason]} "
                    f"(line{'s' * (count != 1)} {lines}).")
+    if nothing:
+        _nothing_labelled(file)
+
+
+def _nothing_labelled(file: Path) -> None:
+    typer.echo(f"error: no label in {file} could be applied", err=True)
+    raise typer.Exit(2)
 
 
 @queue_app.command("stats")

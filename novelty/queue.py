@@ -38,6 +38,8 @@ SKIP_REASONS = {  # rows of a label file that `import_labels` leaves out, and wh
     "not_utf8": "bytes that are not UTF-8 in the id or label (save the file as CSV UTF-8)",
     "duplicate_id": "the same id and label again",
     "conflicting_labels": "one id with different labels (none of them applied)",
+    "text_mismatch": "its text is not the queued prompt's (a file from another database, or ids reused?): "
+                     "not applied",
 }
 # str.splitlines() also ends lines at these; json.dumps(ensure_ascii=False) leaves them raw
 _LINE_BREAKS = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
@@ -215,19 +217,24 @@ def import_labels(db: str | Path, path: str | Path, id_col: str | None = None, l
     so the next training run takes it. Ids not in the queue are counted (``unknown_ids``, the first in
     ``unknown_id_examples``; ``pruned_before`` says when ``prune`` last deleted items, which may be
     theirs); rows that cannot be used are skipped and counted by reason (``SKIP_REASONS``), with their
-    first line numbers.
+    first line numbers. A file with a ``text`` column (as the exports write) has each row's text checked
+    against the queued prompt's: a label written for another prompt under the same id (a file from
+    another database, where ids such as request numbers repeat) is not applied.
     """
     check_argument("path", path, (str, Path), "the label file's path (CSV, JSONL or Parquet)")
     path = check_file(path, "the label file inside it")
     if id_col is not None and not id_col.strip():  # '' fell back to the default silently; --label-col '' is refused
         raise InputError("--id-col is empty: name the column holding the queue ids (default: id, else prompt_id)")
-    labels, skipped = _label_rows(path, id_col, label_col)
-    store, unknown = _open(db), []
+    labels, skipped, texts = _label_rows(path, id_col, label_col)
+    store, unknown, mismatched = _open(db), [], []
     try:
-        counts = store.transaction(lambda: _apply_labels(store, labels, unknown))
+        counts = store.transaction(lambda: _apply_labels(store, labels, unknown, texts, mismatched))
         pruned = store.pruned_before()
     finally:
         store.close()
+    if mismatched:
+        skipped["text_mismatch"] = sorted(texts[pid][0] for pid in mismatched)
+        skipped = {reason: skipped[reason] for reason in SKIP_REASONS if reason in skipped}
     return {"labelled": counts["labelled"], "trained_relabelled": counts["trained_relabelled"],
             "unchanged": counts["unchanged"], "unknown_ids": len(unknown),
             "unknown_id_examples": unknown[:SHOWN_LINES], "pruned_before": pruned,
@@ -235,8 +242,10 @@ def import_labels(db: str | Path, path: str | Path, id_col: str | None = None, l
             "skipped_lines": {reason: lines[:SHOWN_LINES] for reason, lines in skipped.items()}}
 
 
-def _label_rows(path: Path, id_col: str | None, label_col: str) -> tuple[dict[str, str], dict[str, list[int]]]:
-    """The label of each id in ``path``, and the line numbers of the rows skipped, by reason."""
+def _label_rows(path: Path, id_col: str | None, label_col: str
+                ) -> tuple[dict[str, str], dict[str, list[int]], dict[str, tuple[int, str]]]:
+    """The label of each id in ``path``, the line numbers of the rows skipped, by reason, and the line
+    and text of each labelled id whose row has a text."""
     kind = detect_format(path)  # an empty, binary or UTF-16 file is named as such
     rows = {"csv": _csv_labels, "jsonl": _jsonl_labels, "parquet": _parquet_labels}[kind](path, id_col, label_col)
     found: dict[str, list[tuple[int, str]]] = defaultdict(list)
@@ -250,15 +259,17 @@ def _label_rows(path: Path, id_col: str | None, label_col: str) -> tuple[dict[st
         if reason:
             skipped[reason].append(line)
         else:
-            found[row["id"]].append((line, row["label"].strip()))
-    labels = {}
+            found[row["id"]].append((line, row["label"].strip(), row.get("text")))
+    labels, texts = {}, {}
     for pid, rows in found.items():
-        if len({label for _, label in rows}) > 1:
-            skipped["conflicting_labels"] += [line for line, _ in rows]
+        if len({label for _, label, _ in rows}) > 1:
+            skipped["conflicting_labels"] += [line for line, _, _ in rows]
         else:
             labels[pid] = rows[0][1]
-            skipped["duplicate_id"] += [line for line, _ in rows[1:]]
-    return labels, {reason: sorted(skipped[reason]) for reason in SKIP_REASONS if skipped.get(reason)}
+            if isinstance(rows[0][2], str) and rows[0][2].strip():
+                texts[pid] = (rows[0][0], rows[0][2])
+            skipped["duplicate_id"] += [line for line, _, _ in rows[1:]]
+    return labels, {reason: sorted(skipped[reason]) for reason in SKIP_REASONS if skipped.get(reason)}, texts
 
 
 def _columns(path: Path, names: list[str], id_col: str | None, label_col: str) -> str:
@@ -292,7 +303,8 @@ def _csv_labels(path: Path, id_col: str | None, label_col: str) -> Iterator[tupl
                 yield start, "extra_fields"
             else:
                 row = dict(zip(header, fields + [None] * (len(header) - len(fields))))  # as csv.DictReader
-                yield start, {"id": row[key] if row[key] is None else canonical_id(row[key]), "label": row[label_col]}
+                yield start, {"id": row[key] if row[key] is None else canonical_id(row[key]), "label": row[label_col],
+                              "text": row.get("text")}
 
 
 def _jsonl_labels(path: Path, id_col: str | None, label_col: str) -> Iterator[tuple[int, dict | str]]:
@@ -304,7 +316,7 @@ def _jsonl_labels(path: Path, id_col: str | None, label_col: str) -> Iterator[tu
             yield number, "invalid_json"
             continue
         keys.update(map(str, record))
-        yield number, _record(record.get(_id_key(record, id_col)), record.get(label_col))
+        yield number, _record(record.get(_id_key(record, id_col)), record.get(label_col), record.get("text"))
     if keys:  # every line unreadable says so by its rows; else a mistyped --label-col labelled nothing, exit 0
         _columns(path, sorted(keys), id_col, label_col)
 
@@ -317,17 +329,19 @@ def _parquet_labels(path: Path, id_col: str | None, label_col: str) -> Iterator[
     except Exception as exc:  # pyarrow raises ArrowInvalid, OSError... for a bad file
         raise InputError(f"{path}: not a readable Parquet file ({exc})") from None
     key = _columns(path, table.column_names, id_col, label_col)
-    for number, (pid, label) in enumerate(zip(table.column(key).to_pylist(), table.column(label_col).to_pylist()),
-                                          start=1):
-        yield number, _record(pid, label)
+    texts = table.column("text").to_pylist() if "text" in table.column_names else [None] * table.num_rows
+    for number, (pid, label, text) in enumerate(zip(table.column(key).to_pylist(),
+                                                    table.column(label_col).to_pylist(), texts), start=1):
+        yield number, _record(pid, label, text)
 
 
-def _record(pid, label) -> dict | str:
+def _record(pid, label, text=None) -> dict | str:
     """An id and a label as a CSV row holds them: text, a whole number without '.0', a gap as blank."""
     if isinstance(pid, (dict, list)) or isinstance(label, (dict, list)):
         return "invalid_json"
     label = label_value(label)
-    return {"id": "" if pid is None else canonical_id(pid), "label": "" if label is None else label}
+    return {"id": "" if pid is None else canonical_id(pid), "label": "" if label is None else label,
+            "text": text if isinstance(text, str) else None}
 
 
 def _skip_reason(row: dict) -> str | None:
@@ -346,17 +360,21 @@ def _skip_reason(row: dict) -> str | None:
     return "label_line_break" if "\n" in label or "\r" in label else None
 
 
-def _apply_labels(store: Store, labels: dict[str, str], unknown: list[str]) -> Counter:
+def _apply_labels(store: Store, labels: dict[str, str], unknown: list[str],
+                  texts: dict[str, tuple[int, str]], mismatched: list[str]) -> Counter:
     """Label the queue items of ``labels`` whose label is new or changed; count what happened, the ids
-    not in the queue in ``unknown``."""
-    stored = {pid: (status, label) for pid, status, label in
-              store.db.execute("SELECT prompt_id, status, label FROM queue")}
+    not in the queue in ``unknown``, those whose ``texts`` are not the queued prompt's in ``mismatched``."""
+    stored = {pid: (status, label, text) for pid, status, label, text in
+              store.db.execute("SELECT prompt_id, status, label, text FROM queue")}
     counts, updates, now = Counter(), [], utc_now()
-    for pid, label in labels.items():
+    for given, label in labels.items():
+        pid = given
         if pid not in stored and pid.strip() in stored:  # a spreadsheet's stray space around the id
             pid = pid.strip()
-        status, old = stored.get(pid, (None, None))
-        if status is None:
+        status, old, text = stored.get(pid, (None, None, None))
+        if status is not None and given in texts and not _same_text(texts[given][1], text):
+            mismatched.append(given)
+        elif status is None:
             unknown.append(pid)
         elif old is not None and label_form(old) == label and status in ("labelled", "trained"):  # (stored before
             # labels were normalised: 'cafe\u0301' then is 'café' now, no relabel)
@@ -368,6 +386,18 @@ def _apply_labels(store: Store, labels: dict[str, str], unknown: list[str]) -> C
     store.db.conn.executemany("UPDATE queue SET label = ?, status = 'labelled', updated_at = ? WHERE prompt_id = ?",
                               updates)
     return counts
+
+
+def _same_text(given: str, queued: str | None) -> bool:
+    """Whether a label file's text is the queued prompt as exported, whatever a spreadsheet did to its
+    spaces and line breaks or to a formula's leading apostrophe.
+
+    >>> _same_text("'=1+1  is\r\nfine ", "=1+1 is\nfine"), _same_text("hello how to unlock my pin", "crypto?")
+    (True, False)
+    """
+    def bare(text: str) -> str:
+        return " ".join(csv_cell(text).split()).removeprefix("'")
+    return queued is None or bare(given) == bare(queued)
 
 
 def mark_trained(db: str | Path, index: str | Path | None = None, index_dir: str | Path | None = None) -> int:

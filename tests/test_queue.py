@@ -176,7 +176,7 @@ def test_import_reads_the_bom_of_excel_csv_utf8(db, tmp_path):
 
 def test_import_counts_every_skipped_row_by_reason(db, tmp_path):
     a, b, c = exported_ids(db, tmp_path)
-    rows = ["id,text,label",
+    rows = ["id,note,label",  # (a 'text' column would be checked against the queued prompts' texts)
             f"{a},hello, world,crypto",       # 2: an unquoted comma: the label would be ' world'
             f"{b},no label",                  # 3: short
             f"{b},x,   ",                     # 4: blank label
@@ -525,7 +525,7 @@ def test_import_reads_the_batch_jsonl_export_parquet_gzip_and_named_columns(db, 
     import pyarrow.parquet as pq
 
     a, b, c = exported_ids(db, tmp_path)
-    lines = [{"id": a, "text": "t", "label": "crypto"}, {"id": b, "text": "t", "label": None}, [1], {"id": c, "label": 7.0}]
+    lines = [{"id": a, "note": "t", "label": "crypto"}, {"id": b, "note": "t", "label": None}, [1], {"id": c, "label": 7.0}]
     (tmp_path / "batch.jsonl").write_text("\n".join(json.dumps(r) for r in lines) + "\n{oops\n", encoding="utf-8")
     got = queue.import_labels(db, tmp_path / "batch.jsonl")  # was: "needs 'id' and 'label' columns (found ['{\"id\"...
     assert got["labelled"] == 2 and got["skipped_lines"] == {"blank_label": [2], "invalid_json": [3, 5]}
@@ -565,7 +565,32 @@ def test_import_names_the_ids_not_in_the_queue_and_says_when_none_is(db, tmp_pat
     assert queue.import_labels(db, tmp_path / "l.csv")["unknown_id_examples"] == ["nope-1", "nope-2"]
     (tmp_path / "other.csv").write_text("id,label\n1.23E+15,fees\n", encoding="utf-8")
     out = CliRunner().invoke(app, ["queue", "import", str(tmp_path / "other.csv"), "--db", str(db)])
-    assert out.exit_code == 0 and "None of the file's ids is in this database's queue" in out.stderr
+    assert out.exit_code == 2 and "None of the file's ids is in this database's queue" in out.stderr  # was: 0
+
+
+def test_import_skips_rows_whose_text_is_another_prompt_s_and_exits_2_when_nothing_applies(db, tmp_path):
+    """QA: a label file of another database whose ids repeat (request numbers) put its labels on this
+    queue's prompts ('hello how to unlock my pin' became crypto), exit 0, and into the index next."""
+    queue.add(db, cluster=bitcoin(db), budget=3, dedupe=0.999)
+    queue.export(db, tmp_path / "todo.csv", "csv")
+    with (tmp_path / "todo.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    with (tmp_path / "done.csv").open("w", newline="") as fh:  # as a spreadsheet saves it: CRLF, spaces
+        writer = csv.writer(fh)
+        writer.writerow(["id", "text", "label"])
+        writer.writerow([rows[0]["id"], "  " + rows[0]["text"].replace(" ", "  ") + " ", "crypto"])
+        writer.writerow([rows[1]["id"], "hello how to unlock my pin", "crypto"])  # another database's prompt
+        writer.writerow([rows[2]["id"], "", "crypto"])  # no text given: not checked
+    got = queue.import_labels(db, tmp_path / "done.csv")
+    assert got["labelled"] == 2 and got["skipped"] == {"text_mismatch": 1} and got["skipped_lines"] == {
+        "text_mismatch": [3]}
+    assert {i["prompt_id"]: i["label"] for i in queue.items(db)}[rows[1]["id"]] is None
+    out = CliRunner().invoke(app, ["queue", "import", str(tmp_path / "done.csv"), "--db", str(db)])
+    assert out.exit_code == 0 and "Skipped 1 row: its text is not the queued prompt's" in out.output
+    (tmp_path / "todo-as-is.csv").write_text((tmp_path / "todo.csv").read_text())  # exported, not labelled
+    for extra in ([], ["--json"]):
+        out = CliRunner().invoke(app, ["queue", "import", str(tmp_path / "todo-as-is.csv"), "--db", str(db), *extra])
+        assert out.exit_code == 2 and "no label in" in out.stderr  # was: 0, and a script went on to index add
 
 
 def test_csv_export_warns_of_formula_prompts_and_escapes_them_when_asked(db, tmp_path):
