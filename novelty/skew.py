@@ -1,8 +1,8 @@
 """Training-serving skew: the same request, two pipelines, different feature values.
 
 With a key, offline and serving rows are joined and each feature's values compared row by row
-(numbers within a relative tolerance, anything else exactly). Without a key, only distributions can
-be compared, which is what ``drift`` does.
+(whole numbers exactly, other numbers within a relative tolerance, anything else exactly). Without a
+key, only distributions can be compared, which is what ``drift`` does.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pandas as pd
 
 from .drift import join_keys, looks_like_time, no_rows, no_pair_hint, read_table
 from .errors import InputError
-from .logs import detect_format
+from .logs import detect_format, field_separator
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,10 @@ class SkewReport:
                 "skewed": [f.feature for f in self.skewed], "findings": [asdict(f) for f in self.findings]}
 
 
-def skew(offline: str | Path, serving: str | Path, key: str, tolerance: float = 1e-3,
+TOLERANCE = 1e-5  # numpy's isclose: float32 against float64 passes; a 3 km offset at 37.7 degrees (8e-4) does not
+
+
+def skew(offline: str | Path, serving: str | Path, key: str, tolerance: float = TOLERANCE,
          min_mismatch: float = 0.01) -> SkewReport:
     """Per feature, the share of joined rows whose serving value differs from the offline one.
 
@@ -142,17 +145,45 @@ def skew(offline: str | Path, serving: str | Path, key: str, tolerance: float = 
 
 def _codes_as_written(left: pd.DataFrame, right: pd.DataFrame, offline, serving, key: str):
     """A CSV's columns read again as written where the other table holds them as text with leading
-    zeros: '00123' from Parquet then meets the CSV's '00123', not the number 123 it was read as. Only
-    those columns, only then: every column as text cost skew 4.7x its time, and a CSV's month 01
-    must still meet a Parquet 1."""
+    zeros: '00123' from Parquet then meets the CSV's '00123', not the number 123 it was read as; or,
+    between two CSVs, where either writes them as codes (``_csv_codes``: '00501' against '501' is
+    skew, which both read as 501 hid). Only those columns, only then: every column as text cost skew
+    4.7x its time, and a CSV's month 01 must still meet a Parquet 1."""
     out = {"offline": left, "serving": right}
-    for name, mine, other, path in (("offline", left, right, offline), ("serving", right, left, serving)):
+    paths = {"offline": Path(offline), "serving": Path(serving)}
+    csv = {name: detect_format(path) == "csv" for name, path in paths.items()}
+    written = set()
+    if all(csv.values()):
+        shared = [c for c in left.columns if c != key and c in right.columns and
+                  pd.api.types.is_numeric_dtype(left[c]) and pd.api.types.is_numeric_dtype(right[c])]
+        written = {c for path in paths.values() for c in _csv_codes(path, shared)}
+    for name, mine, other in (("offline", left, right), ("serving", right, left)):
         codes = tuple(c for c in mine.columns if c != key and c in other.columns
-                      and pd.api.types.is_numeric_dtype(mine[c]) and _padded_text(other[c]))
-        if codes and detect_format(Path(path)) == "csv":
-            again = read_table(path, (key, *codes), keep_inf=True)
+                      and pd.api.types.is_numeric_dtype(mine[c]) and (c in written or _padded_text(other[c])))
+        if codes and csv[name]:
+            again = read_table(paths[name], (key, *codes), keep_inf=True)
             out[name] = mine.assign(**{c: again[c] for c in codes})
     return out["offline"], out["serving"]
+
+
+def _csv_codes(path: Path, columns: list[str], rows: int = 10_000) -> list[str]:
+    """Of a CSV's number ``columns``, those written as codes in its first ``rows`` rows: with leading
+    zeros, every such value of one width of at least 3 ('00501', not a month's '01')."""
+    if not columns:
+        return []
+    try:
+        head = pd.read_csv(path, sep=field_separator(path), dtype=str, nrows=rows, keep_default_na=False,
+                           encoding="utf-8", encoding_errors="replace", on_bad_lines="skip", usecols=columns)
+    except (ValueError, OSError, pd.errors.ParserError):
+        return []
+    found = []
+    for column in columns:
+        padded = head[column].str.strip()
+        padded = padded[padded.str.match(_PADDED)]
+        widths = padded.str.len().unique()
+        if len(padded) and len(widths) == 1 and widths[0] >= 3:
+            found.append(column)
+    return found
 
 
 def _padded_text(values: pd.Series) -> bool:
@@ -239,7 +270,10 @@ def _compare(a: pd.Series, b: pd.Series, keys: pd.Index, feature: str, tolerance
                 pass
     read = ~np.isnan(x) & ~np.isnan(y)
     close = np.zeros(len(keys), dtype=bool)
-    close[read] = np.isclose(x[read], y[read], rtol=tolerance, atol=tolerance * 1e-3 * _scale(x[read]))
+    if _whole(x[read]) and _whole(y[read]):  # counts, codes, epoch times: 94105 against 94107 is skew
+        close[read] = x[read] == y[read]
+    else:
+        close[read] = np.isclose(x[read], y[read], rtol=tolerance, atol=tolerance * 1e-3 * _scale(x[read]))
     rest = ~read
     times = (_times(a[rest]), _times(b[rest])) if rest.any() else (None, None)
     if times[0] is not None and times[1] is not None:  # one instant, however written ('Z', '-04:00')
@@ -262,14 +296,27 @@ def _compare(a: pd.Series, b: pd.Series, keys: pd.Index, feature: str, tolerance
         with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # inf / inf: no ratio, said by the NaN
             ratio = np.nanmedian((y / x)[differ & (x != 0)]) if (differ & (x != 0)).any() else np.nan
-        if np.isfinite(ratio) and abs(ratio - 1) > tolerance:
+            offset = np.nanmedian((y - x)[differ & read]) if (differ & read).any() else np.nan
+        if np.isfinite(ratio) and f"{ratio:.4g}" != "1" and abs(ratio - 1) > tolerance:
             evidence += f"; serving / offline is {ratio:.4g} at the median"
+        elif np.isfinite(offset) and offset:  # a shift, not a scale: 'is 1 at the median' said nothing
+            evidence += f"; serving - offline is {offset:+.4g} at the median"
     if shift is not None:
         evidence += f"; serving is {_duration(shift)} at the median"
     if (na != nb).any():
         evidence += f"; null on one side only in {int((na != nb).sum()):,} rows"
     return SkewFinding(feature, len(keys), int(differ.sum()), rate, bool(differ.any()) and rate >= min_mismatch,
                        examples, evidence)
+
+
+def _whole(values: np.ndarray) -> bool:
+    """Whether every finite value is a whole number (an int column, or floats such as 3.0).
+
+    >>> _whole(np.array([3.0, 94105, np.inf])), _whole(np.array([37.77, 3.0]))
+    (True, False)
+    """
+    finite = values[np.isfinite(values)]
+    return bool(np.all(finite == np.round(finite)))
 
 
 def _scale(offline: np.ndarray) -> float:

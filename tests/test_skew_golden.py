@@ -547,3 +547,24 @@ def test_keys_that_differ_only_by_zero_padding_are_not_paired_but_said(tmp_path)
     with pytest.raises(InputError) as other:
         golden(tmp_path / "base.csv", tmp_path / "other.csv")
     assert "leading zeros" not in str(other.value)
+
+
+def test_skew_compares_whole_numbers_exactly_and_sees_small_offsets_and_csv_codes(tmp_path):
+    """QA: a 0.1 % relative tolerance called a 1-hour epoch shift, zip + 2, a merchant code 5411 -> 5412
+    and a 3 km latitude offset '0 rows differ'; two CSVs both read '00501' and '501' as 501."""
+    rng = np.random.default_rng(5)
+    n = 2000
+    offline = pd.DataFrame({"rid": np.arange(n), "epoch": 1_763_000_000 + rng.integers(0, 604800, n),
+                            "zip": rng.integers(10000, 99999, n), "lat": rng.uniform(37.6, 37.9, n),
+                            "f32": rng.normal(size=n), "month": rng.integers(1, 13, n),
+                            "code": [f"{v:05d}" for v in rng.integers(500, 3000, n)]})
+    serving = offline.assign(epoch=offline.epoch + 3600, zip=offline.zip + (np.arange(n) % 3 == 0) * 2,
+                             lat=offline.lat + 0.03, f32=offline.f32.astype(np.float32).astype(float),
+                             code=[c.lstrip("0") for c in offline.code])
+    offline.assign(month=[f"{m:02d}" for m in offline.month]).to_csv(tmp_path / "off.csv", index=False)
+    serving.to_csv(tmp_path / "srv.csv", index=False)
+    got = {f.feature: f for f in skew(tmp_path / "off.csv", tmp_path / "srv.csv", "rid").findings}
+    assert {name for name, f in got.items() if f.skewed} == {"epoch", "zip", "lat", "code"}
+    assert got["epoch"].mismatch_rate == 1 and "serving - offline is +3600 at the median" in got["epoch"].evidence
+    assert abs(got["zip"].mismatch_rate - 1 / 3) < 0.01 and got["lat"].mismatch_rate == 1
+    assert got["f32"].mismatches == 0 and got["month"].mismatches == 0  # float32 noise; a month's '01' is 1
