@@ -936,8 +936,10 @@ def queue_export(
     db: Path = typer.Option(..., "--db", help=DB_HELP),
     out: str = typer.Option(..., "-o", "--out", help="File to write; - for standard output "
                       "(`-o - | my-labelling-tool`; this command's messages then go to stderr)."),
-    format: str = typer.Option("chat-jsonl", help="chat-jsonl ({\"messages\": [...]} for chat fine-tuning), "
-                               "csv (id,text,label for labelling or classifiers) or batch-jsonl (online learning)."),
+    format: Optional[str] = typer.Option(None, help="chat-jsonl ({\"messages\": [...]} for chat fine-tuning), "
+                                         "csv (id,text,label,predicted_label for labelling or classifiers) or "
+                                         "batch-jsonl (online learning). Default: csv for -o NAME.csv, else "
+                                         "chat-jsonl; a name saying another format is refused."),
     status: str = typer.Option("pending", help="Which items: pending, exported, labelled or trained; exporting "
                                "pending ones marks them exported."),
     escape_formulas: bool = typer.Option(False, help="CSV for people: write a ' before prompts starting with "
@@ -954,6 +956,7 @@ def queue_export(
 
     with _user_errors():
         out = output_file(out, "queue.csv")  # -o newdir/ is a folder, not a file called newdir
+        format = queue.export_format(out, format)
         piped = _check_stdout(out, as_json)
         chosen = queue.items(db, status)
         unlabelled = sum(not item["label"] for item in chosen) if format != "csv" else 0
@@ -967,7 +970,9 @@ def queue_export(
                             "formulas_escaped": escape_formulas and bool(formulas)})
     if not count:
         others = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "nothing"
-        typer.echo(f"No {status} items to export (the queue holds {others})"
+        again = "; --status exported writes those exported again" if counts.get("exported") \
+            and status == "pending" else ""
+        typer.echo(f"No {status} items to export (the queue holds {others}{again})"
                    + ("." if piped else f"; {out} left as it was." if kept else f"; wrote an empty {out}."),
                    err=piped)
         return
@@ -1351,6 +1356,7 @@ EXAMPLES = {
     ("init", "--current"): "--current 'features/{date}.csv'", ("feedback", "--time-col"): "--time-col labelled_at",
     ("feedback", "files"): "labels/2026-11-25.csv", ("index add", "file"): "labelled.csv",
     ("queue import", "file"): "labelled.csv", ("queue export", "--out"): "--out to_label.csv",
+    ("queue export", "--format"): "--format batch-jsonl -o online.jsonl",
     ("queue golden", "--out"): "--out golden_next.csv",
 }
 

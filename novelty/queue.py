@@ -159,18 +159,41 @@ def stats(db: str | Path) -> dict[str, int]:
         store.close()
 
 
-def export(db: str | Path, out: str | Path, fmt: str = "chat-jsonl", status: str = "pending",
+def export_format(out: str | Path, fmt: str | None = None) -> str:
+    """The export format: ``fmt``, else what ``out``'s name says (``.csv``: csv, else chat-jsonl). A name
+    that says another format is refused before anything is written or marked exported: JSON lines
+    in ``to-label.csv`` were marked exported, so the corrected command found nothing left to export.
+
+    >>> export_format("to-label.csv"), export_format("-"), export_format("train.jsonl", "batch-jsonl")
+    ('csv', 'chat-jsonl', 'batch-jsonl')
+    """
+    if fmt is not None and fmt not in FORMATS:
+        raise InputError(f"--format takes {', '.join(FORMATS)}, not {fmt!r}")
+    name = "" if str(out) == "-" else Path(str(out)).name.lower()
+    suffix = next((s for s in (".csv", ".jsonl", ".json", ".ndjson") if name.endswith(s)), None)
+    if suffix is None and "." in name.strip(".") and name.rsplit(".", 1)[1] in ("gz", "parquet", "tsv", "xlsx", "txt"):
+        raise InputError(f"-o {out}: exports are written as plain CSV or JSON lines; name the file .csv "
+                         "(--format csv) or .jsonl")
+    if fmt is None:
+        return "csv" if suffix == ".csv" else "chat-jsonl"
+    if (suffix == ".csv") != (fmt == "csv") and suffix is not None:
+        raise InputError(f"-o {out} names a {suffix} file but --format {fmt} writes "
+                         f"{'CSV' if fmt == 'csv' else 'JSON lines'}: change one of them")
+    return fmt
+
+
+def export(db: str | Path, out: str | Path, fmt: str | None = None, status: str = "pending",
            system: str = "Classify the customer's request into one intent label.",
            escape_formulas: bool = False) -> int:
     """Write queue items to ``out``; pending items become 'exported'. With no item of ``status`` an
     existing ``out`` is left as it is (the same export run twice would empty the file it wrote).
+    ``fmt`` (``FORMATS``) defaults to what ``out``'s name says (``export_format``).
 
     ``escape_formulas`` (CSV): a prompt starting with = + - @ (``formula_like``) gets a leading ``'``,
     so a spreadsheet shows it rather than runs it (a user can type ``=HYPERLINK(...)`` into the bot, and
     the file goes to annotators). Not for a file `index add` reads: the index would learn the quote."""
     check_argument("out", out, (str, Path), "a file path, or '-' for standard output")  # was: TypeError
-    if fmt not in FORMATS:
-        raise InputError(f"--format takes {', '.join(FORMATS)}, not {fmt!r}")
+    fmt = export_format(out, fmt)
     chosen = items(db, status)
     out = output_file(out, "queue.csv")
     if not chosen and not is_stdout(out) and out.is_file() and out.stat().st_size:

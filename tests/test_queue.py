@@ -326,7 +326,7 @@ def test_exports_never_write_over_the_database_nor_leave_a_traceback(db, tmp_pat
     store = Store(db)
     store.finish_run(store.start_run(sources=json.dumps([str(log)])))
     store.close()
-    for export in (lambda: queue.export(db, log, "csv"), lambda: golden_refresh(db, log)):
+    for export in (lambda: queue.export(db, log), lambda: golden_refresh(db, log)):
         with pytest.raises(InputError, match="also what this command reads"):  # was: the log overwritten
             export()
     assert log.read_text() == '{"prompt": "hi"}\n'
@@ -378,7 +378,7 @@ def test_an_export_with_nothing_to_export_leaves_the_file_it_wrote(db, tmp_path)
     assert CliRunner().invoke(app, args).exit_code == 0
     written = (tmp_path / "todo.csv").read_text()
     again = CliRunner().invoke(app, args)  # was: "Wrote 0 prompts", the file emptied to its header
-    assert again.exit_code == 0 and "No pending items to export (the queue holds 3 exported)" in again.output
+    assert again.exit_code == 0 and "No pending items to export (the queue holds 3 exported; --status exported" in again.output
     assert "left as it was" in again.output and (tmp_path / "todo.csv").read_text() == written
     refused = CliRunner().invoke(app, ["queue", "export", "--db", str(db), "-o", str(db), "--format", "csv"])
     assert refused.exit_code == 2 and "also what this command reads" in refused.output  # was: 'left as it was'
@@ -744,3 +744,20 @@ def test_streams_and_links_to_them_are_written_in_place_and_a_tmpfs_file_is_repl
             assert _replaceable(shm, shm)
         finally:
             shm.unlink()
+
+
+def test_export_takes_its_format_from_the_file_name_and_refuses_a_name_saying_another(db, tmp_path):
+    """QA: `-o to-label.csv` without --format wrote JSON lines and marked every item exported, so the
+    corrected command found nothing left to export; .gz and .parquet names got plain text."""
+    queue.add(db, cluster=bitcoin(db), budget=4, dedupe=0.999)
+    for name, args in (("a.csv", ["--format", "chat-jsonl"]), ("b.jsonl", ["--format", "csv"]),
+                       ("c.csv.gz", []), ("d.parquet", ["--format", "csv"])):
+        out = CliRunner().invoke(app, ["queue", "export", "--db", str(db), "-o", str(tmp_path / name), *args])
+        assert out.exit_code == 2 and not (tmp_path / name).exists(), (name, out.output)
+    assert queue.stats(db)["pending"] == 4  # nothing marked exported
+    out = CliRunner().invoke(app, ["queue", "export", "--db", str(db), "-o", str(tmp_path / "to-label.csv")])
+    assert out.exit_code == 0 and next(csv.reader((tmp_path / "to-label.csv").open()))[:3] == ["id", "text", "label"]
+    out = CliRunner().invoke(app, ["queue", "export", "--db", str(db), "-o", str(tmp_path / "again.csv")])
+    assert "(the queue holds 4 exported; --status exported writes those exported again)" in out.output
+    assert queue.export(db, tmp_path / "chat.jsonl", status="exported") == 4  # the library's default too
+    assert "messages" in json.loads((tmp_path / "chat.jsonl").read_text().splitlines()[0])
