@@ -1256,7 +1256,11 @@ def feedback_command(
         typer.echo(format_feedback(imports, report))
     for _, error in failed:  # the readable files were imported; these were not
         typer.echo(f"error: {error} (the other files were imported)", err=True)
-    if failed:
+    unusable = [i for i in imports if not i.rows and i.rejected]  # as score exits 2 on a log of rejects alone
+    for i in unusable:
+        typer.echo(f"error: {i.source}: none of its {i.read:,} rows could be used ({i.reject_reasons[0]['reason']})",
+                   err=True)
+    if failed or unusable:
         raise typer.Exit(2)
 
 

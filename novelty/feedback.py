@@ -63,6 +63,9 @@ class FeedbackImport:
     rejected: int = 0    # rows set aside: malformed line, invalid JSON or UTF-8, unreadable time
     reject_reasons: list[dict] = field(default_factory=list)  # reason, rows, example; most common first
     conflicting: int = 0  # ids the file gives two labels at the same time (no time column: any two): the last kept
+    read: int = 0        # rows read: rows (one per id) + repeated + blank + rejected
+    repeated: int = 0    # rows of an id given on an earlier row of the file (its newest, else last, label kept)
+    id_examples: dict | None = None  # no id scored: {"file": [...], "scored": [...]}, to see how they differ
 
     def to_dict(self) -> dict:
         """As ``--json`` prints it."""
@@ -195,10 +198,10 @@ def import_feedback(db: str | Path, path: str | Path, id_col: str = "prompt_id",
         conn.execute("PRAGMA staging.synchronous = OFF")
         written = _file_time(path)
         try:
-            columns, blank, reasons = _stage(conn, path, id_col, label_col, time_col, written, day_first)
+            columns, blank, reasons, staged = _stage(conn, path, id_col, label_col, time_col, written, day_first)
         except _Reread:  # a line the fast CSV reader cannot place: start over, line by line
-            columns, blank, reasons = _stage(conn, path, id_col, label_col, time_col, written, day_first,
-                                             careful=True)
+            columns, blank, reasons, staged = _stage(conn, path, id_col, label_col, time_col, written, day_first,
+                                                     careful=True)
         missing = [c for c in (id_col, label_col, time_col) if c and c not in columns]
         if missing:
             unread = f"; {reasons.total:,} rows could not be read ({reasons.first})" if reasons.total else ""
@@ -225,12 +228,23 @@ def import_feedback(db: str | Path, path: str | Path, id_col: str = "prompt_id",
             (conflicting,) = conn.execute("SELECT count(*) FROM staging.labels WHERE conflicts > 0").fetchone()
             return (*map(int, counts), unknown, conflicting)
         rows, new, stale, unchanged, changed, unknown, conflicting = store.transaction(write)
+        examples = _id_examples(conn) if rows and unknown == rows else None
     finally:
         store.close()
         if staging is not None:
             staging.unlink(missing_ok=True)
     return FeedbackImport(str(path), rows, new, changed, unchanged, stale, unknown, blank, reasons.total,
-                          reasons.listed(), conflicting)
+                          reasons.listed(), conflicting, staged + blank + reasons.total, staged - rows, examples)
+
+
+def _id_examples(conn) -> dict | None:
+    """A few of the file's ids beside a few scored ones, when none of the file's is scored: a database
+    scored without --id-col holds derived ids, or the ids were written another way. None with no scores."""
+    scored = [r[0] for r in conn.execute("SELECT prompt_id FROM main.scores ORDER BY ts DESC LIMIT 3")]
+    if not scored:
+        return None
+    given = [r[0] for r in conn.execute("SELECT prompt_id FROM staging.labels LIMIT 3")]
+    return {"file": given, "scored": scored}
 
 
 def _scratch(db: Path) -> Path:
@@ -262,12 +276,13 @@ def _alive(pid: int) -> bool:
 
 
 def _stage(conn, path: Path, id_col: str, label_col: str, time_col: str | None, written: str,
-           day_first: bool = False, careful: bool = False) -> tuple[dict[str, None], int, "_Reasons"]:
+           day_first: bool = False, careful: bool = False) -> tuple[dict[str, None], int, "_Reasons", int]:
     """The file's labels and rejects into the staging database, a chunk at a time; its columns, its
-    rows without id or label, and the reasons rows were set aside."""
+    rows without id or label, the reasons rows were set aside, and the rows staged (an id repeated
+    counts each time)."""
     conn.executescript(_STAGE)
     columns: dict[str, None] = {}
-    blank, reasons = 0, _Reasons()
+    blank, reasons, staged = 0, _Reasons(), 0
     latest = _ahead(written)
     for frame, lines, rejects in _label_chunks(path, careful=careful):
         columns.update(dict.fromkeys(map(str, frame.columns)))  # a column named twice: refused before
@@ -279,13 +294,14 @@ def _stage(conn, path: Path, id_col: str, label_col: str, time_col: str | None, 
         else:
             rows, chunk_blank = [], len(frame)
         blank += chunk_blank
+        staged += len(rows)
         reasons.add(rejects)
         with conn:  # the staging database only: the database itself is not locked while the file is read
             conn.executemany(_STAGE_LABEL, rows)
             conn.executemany(f"INSERT INTO staging.rejects VALUES ({','.join('?' * len(REJECT_COLUMNS))})",
                              [tuple(reject_row(None, str(path), r.line, r.reason, _storable(r.raw)).values())
                               for r in rejects])
-    return columns, blank, reasons
+    return columns, blank, reasons, staged
 
 
 def _ahead(written: str) -> str:

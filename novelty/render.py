@@ -242,13 +242,24 @@ def format_clusters(clusters) -> str:
     return "\n".join(lines)
 
 
+def _ids(ids) -> str:
+    return "ids such as " + ", ".join(repr(clip(str(i), 30)) for i in ids)
+
+
 def format_feedback(imports, report) -> str:
     lines = []
     for i in imports:
-        lines.append(f"{i.source}: {i.rows:,} labels, {i.new:,} new, {i.changed:,} changed, {i.unchanged:,} unchanged"
+        lines.append(f"{i.source}: {i.read:,} rows read, {i.rows:,} labels: {i.new:,} new, {i.changed:,} changed, "
+                     f"{i.unchanged:,} unchanged"
                      + (f", {i.stale:,} older than the stored label" if i.stale else "")
                      + (f"; {i.unknown_ids:,} ids not scored yet (kept)" if i.unknown_ids else "")
+                     + (f"; {i.repeated:,} rows repeat an id of an earlier row (its newest label kept)"
+                        if i.repeated else "")
                      + (f"; {i.blank:,} rows without id or label skipped" if i.blank else ""))
+        if i.id_examples:
+            lines.append(f"  None of its ids is a scored prompt's: {_ids(i.id_examples['file'])} in the file, "
+                         f"{_ids(i.id_examples['scored'])} scored. Ids derived by score (no --id-col) never "
+                         "match a label file: score with --id-col naming the log's request id")
         if i.conflicting:
             lines.append(f"  {i.conflicting:,} ids given two labels at once in the file (the same time, or no "
                          "time, to tell them apart): the last row's label kept; check them")

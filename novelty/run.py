@@ -355,7 +355,12 @@ class _Job:
         `novelty feedback` on the same files exits 2. An empty file (labels not in yet) is only said."""
         step = self._feedback()
         broken = [u for u in step.facts.get("unreadable", []) if not _empty(Path(u["source"]))]
-        return replace(step, status="failed") if broken and step.status != "failed" else step
+        unusable = [i for i in step.facts.get("imported", []) if not i["rows"] and i["rejected"]]  # all set aside
+        if unusable:
+            step = replace(step, reason="; ".join(f"{i['source']}: none of its {i['read']:,} rows could be used "
+                                                  f"({i['reject_reasons'][0]['reason']})" for i in unusable)
+                           + "; " + step.reason)
+        return replace(step, status="failed") if (broken or unusable) and step.status != "failed" else step
 
     def _feedback(self) -> Step:
         from .feedback import import_files, novel_error_share, offline_online_gap, online_accuracy, record_gap

@@ -270,6 +270,10 @@ def test_one_unreadable_feedback_file_leaves_out_only_itself(monitor, tmp_path):
     feedback = next(s for s in again.steps if s.name == "feedback")
     assert feedback.status == "failed" and "significant gap" in feedback.reason and "3 feedback file(s) left out" \
         in feedback.reason and again.exit_code == 2
+    (tmp_path / "labels" / "2026-11-25-late.csv").unlink()  # a file whose every row is set aside fails it too
+    _written(tmp_path / "labels" / "2026-11-25-odd.csv", "prompt_id,label\nr1,a,b\n")
+    odd = next(s for s in run_monitor(config, "2026-11-25").steps if s.name == "feedback")
+    assert odd.status == "failed" and "odd.csv: none of its 1 rows could be used (expected 2" in odd.reason, odd
     # the CLI imports the readable files, says which were not, and exits 2
     db = tmp_path / "cli.db"
     typo = CliRunner().invoke(app, ["feedback", str(tmp_path / "labels" / "2026-11-25.csv"), "--db", str(db)])
@@ -1268,7 +1272,7 @@ def test_feedback_with_a_missing_file_after_a_good_one_reports_what_it_imported(
     Store(db).close()
     good = _written(tmp_path / "good.csv", "prompt_id,label\na1,x\n")
     out = CliRunner().invoke(app, ["feedback", str(good), str(tmp_path / "missing.csv"), "--db", str(db)])
-    assert out.exit_code == 2 and "good.csv: 1 labels" in out.stdout  # was: only the error, as if nothing imported
+    assert out.exit_code == 2 and "good.csv: 1 rows read, 1 labels" in out.stdout  # was: only the error, as if nothing imported
     assert "missing.csv: no such file (the other files were imported)" in out.stderr
 
 
@@ -1391,3 +1395,25 @@ def test_feedback_sets_aside_label_times_in_the_future_and_reads_day_first_dates
     assert out.exit_code == 0, out.output
     stored = _stored_feedback(db)
     assert (stored["r3"][1], stored["r4"][1]) == ("2026-11-05T10:00:00Z", "2026-11-25T10:00:00Z")
+
+
+def test_feedback_says_rows_read_repeats_and_unmatched_ids_and_exits_2_on_a_file_of_rejects(tmp_path, index):
+    """QA: 5 rows of which one repeated an id exactly were '3 labels' with the fifth unsaid; ids that
+    matched no scored prompt (a database scored without --id-col) gave no hint; a file none of whose
+    rows could be used exited 0."""
+    from novelty.engines.local import score_files
+
+    log = write_jsonl(tmp_path / "log.jsonl", [{"prompt": f"card payment {i}", "timestamp": "2026-11-20T10:00:00Z",
+                                                "predicted_label": "card"} for i in range(4)])
+    db = tmp_path / "m.db"
+    score_files([log], index, db)
+    labels = _written(tmp_path / "l.csv", "prompt_id,label\nreq-1,a\nreq-1,a\nreq-2,b\n,c\nreq-3,d,extra\n")
+    got = import_feedback(db, labels)
+    assert (got.read, got.rows, got.repeated, got.blank, got.rejected) == (5, 2, 1, 1, 1)
+    assert got.id_examples["file"] == ["req-1", "req-2"] and len(got.id_examples["scored"]) == 3
+    out = CliRunner().invoke(app, ["feedback", str(labels), "--db", str(db)])
+    assert out.exit_code == 0 and "5 rows read, 2 labels" in out.output
+    assert "1 rows repeat an id" in out.output and "None of its ids is a scored prompt's: ids such as 'req-1'" in out.output
+    bad = _written(tmp_path / "bad.csv", "prompt_id,label,at\nr1,a,yesterday\nr2,b,0\n")
+    out = CliRunner().invoke(app, ["feedback", str(bad), str(labels), "--db", str(db), "--time-col", "at"])
+    assert out.exit_code == 2 and "bad.csv: none of its 2 rows could be used" in out.stderr  # was: exit 0
