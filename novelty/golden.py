@@ -10,6 +10,7 @@ from __future__ import annotations
 import numbers
 import os
 import sys
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -47,6 +48,7 @@ class GoldenReport:
     relabelled: int = 0   # paired items whose label differs between the files: both runs judged on CURRENT's
     no_prediction: dict = field(default_factory=dict)  # items with an empty prediction (wrong), by file
     malformed: dict = field(default_factory=dict)  # file -> its first malformed line and why ('line 2: invalid JSON')
+    case_only: list[dict] = field(default_factory=list)  # wrong only by case ('TRANSFER' for 'transfer'), by file
 
     @property
     def accuracy_change(self) -> float:
@@ -98,9 +100,19 @@ def golden(baseline: str | Path, current: str | Path, id_col: str = "id", label_
     no_prediction = {name: int((frame[pred_col] == "").sum()) for name, frame in (("baseline", before), ("current", after))}
     malformed = {name: frame.attrs["malformed"] for name, frame in (("baseline", before), ("current", after))
                  if frame.attrs.get("malformed")}
+    case_only = [{"file": name, **pair} for name, suffix in (("baseline", "_b"), ("current", "_c"))
+                 for pair in _case_only(paired[f"{label_col}{suffix}"], paired[f"{pred_col}{suffix}"])]
     return GoldenReport(base, now, len(paired), fixed, broken, p, drop >= MIN_DROP - 1e-9 and p < 0.05,
                         _label_changes(paired, label_col, pred_col), left_out, whole, relabelled,
-                        {name: n for name, n in no_prediction.items() if n}, malformed)
+                        {name: n for name, n in no_prediction.items() if n}, malformed, case_only)
+
+
+def _case_only(labels: pd.Series, predictions: pd.Series, shown: int = 5) -> list[dict]:
+    """Predictions wrong only by case ('TRANSFER' for 'transfer'): labels compare as written (they are
+    identifiers: 'US' and 'us' may be two intents), so each counts wrong; said, as feedback says it."""
+    pairs = Counter((label, pred) for label, pred in zip(labels, predictions)
+                    if label != pred and label.casefold() == pred.casefold())
+    return [{"label": label, "predicted": pred, "items": n} for (label, pred), n in pairs.most_common(shown)]
 
 
 def _predicted(path, spec: str, id_col: str, label_col: str, pred_col: str, text_col: str) -> pd.DataFrame:

@@ -216,6 +216,9 @@ def format_golden(report) -> str:
         lines.append(f"relabelled {report.relabelled:,} paired items have another label in the current file: both "
                      "runs are judged against the current labels")
     lines += [f"no prediction  {name}: {n:,} items (counted as wrong)" for name, n in report.no_prediction.items()]
+    lines += [f"case only  {c['file']}: {c['items']:,} items predicted {clip(c['predicted'], 30)!r} for "
+              f"{clip(c['label'], 30)!r}, counted wrong (labels compare as written; fix the spelling)"
+              for c in report.case_only]
     lines += [f"left out  {name}: " + ", ".join(f"{n:,} {reason}" for reason, n in reasons.items())
               + (f" (first: {report.malformed[name]})" if name in report.malformed else "")
               for name, reasons in report.left_out.items() if reasons]

@@ -319,8 +319,15 @@ class _Job:
             report = golden(baseline, current, *self.golden_columns(), options=self.golden_options())
             whole = report.current_file or report.current  # production is held to the whole current golden set
             self.golden_accuracy = (whole.accuracy, whole.items)
+            extra = "" if report.current_file is None else (  # the feedback line's 'golden' figure: say whence
+                f"; the whole current file's {whole.items:,} items {whole.accuracy:.1%}, the bar online accuracy "
+                "is held to")
+            case = sum(c["items"] for c in report.case_only if c["file"] == "current")
+            extra += f"; {case:,} predictions wrong only by case ({report.case_only[0]['predicted']!r} for " \
+                     f"{report.case_only[0]['label']!r})" if case else ""
             return Step("golden", "ran", f"golden-set accuracy {report.baseline.accuracy:.1%} at launch, "
-                        f"{report.current.accuracy:.1%} now" + (" (regression)" if report.regression else ""),
+                        f"{report.current.accuracy:.1%} now" + (" (regression)" if report.regression else "")
+                        + extra,
                         {"baseline": report.baseline.accuracy, "current": report.current.accuracy,
                          "items": report.current.items, "regression": report.regression})
         if self.cfg["golden.accuracy"]:

@@ -1417,3 +1417,17 @@ def test_feedback_says_rows_read_repeats_and_unmatched_ids_and_exits_2_on_a_file
     bad = _written(tmp_path / "bad.csv", "prompt_id,label,at\nr1,a,yesterday\nr2,b,0\n")
     out = CliRunner().invoke(app, ["feedback", str(bad), str(labels), "--db", str(db), "--time-col", "at"])
     assert out.exit_code == 2 and "bad.csv: none of its 2 rows could be used" in out.stderr  # was: exit 0
+
+
+def test_run_s_golden_line_names_the_whole_file_s_bar_and_predictions_wrong_by_case(monitor, tmp_path):
+    """QA: the golden line said 94.0% now while the feedback line compared with 71.2%, the whole current
+    file (it holds items the baseline lacks), without saying whence; case-only misses went unsaid."""
+    base = [(f"g{i}", "card_lost", "card_lost") for i in range(40)]
+    write_csv(tmp_path / "base.csv", ["id", "label", "prediction"], base)
+    write_csv(tmp_path / "cur.csv", ["id", "label", "prediction"],
+              [(i, label, "CARD_LOST" if n < 2 else pred) for n, (i, label, pred) in enumerate(base)]
+              + [(f"n{i}", "crypto", "card_lost") for i in range(20)])
+    config = load_config(monitor, {"golden.baseline": "base.csv", "golden.current": "cur.csv"})
+    line = next(s for s in run_monitor(config, "2026-11-25").steps if s.name == "golden").reason
+    assert "95.0% now; the whole current file's 60 items 63.3%, the bar online accuracy is held to" in line, line
+    assert "2 predictions wrong only by case ('CARD_LOST' for 'card_lost')" in line

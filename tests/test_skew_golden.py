@@ -568,3 +568,18 @@ def test_skew_compares_whole_numbers_exactly_and_sees_small_offsets_and_csv_code
     assert got["epoch"].mismatch_rate == 1 and "serving - offline is +3600 at the median" in got["epoch"].evidence
     assert abs(got["zip"].mismatch_rate - 1 / 3) < 0.01 and got["lat"].mismatch_rate == 1
     assert got["f32"].mismatches == 0 and got["month"].mismatches == 0  # float32 noise; a month's '01' is 1
+
+
+def test_golden_says_predictions_wrong_only_by_case(tmp_path):
+    """QA: 5 of 24 broken items were 'TRANSFER ' for 'transfer', and golden said nothing (feedback does)."""
+    rows = [(f"i{i}", "transfer" if i % 2 else "balance", "transfer" if i % 2 else "balance") for i in range(40)]
+    write_csv(tmp_path / "base.csv", ["id", "label", "prediction"], rows)
+    messy = [(i, label, "TRANSFER " if label == "transfer" and n < 10 else pred)
+             for n, (i, label, pred) in enumerate(rows)]
+    write_csv(tmp_path / "cur.csv", ["id", "label", "prediction"], messy)
+    report = golden(tmp_path / "base.csv", tmp_path / "cur.csv")
+    assert report.broken == 5 and report.case_only == [
+        {"file": "current", "label": "transfer", "predicted": "TRANSFER", "items": 5}]
+    out = CliRunner().invoke(app, ["golden", "--baseline", str(tmp_path / "base.csv"), "--current",
+                                   str(tmp_path / "cur.csv")])
+    assert "case only  current: 5 items predicted 'TRANSFER' for 'transfer', counted wrong" in out.output
