@@ -898,10 +898,12 @@ def queue_add(
         return _print_json(result.to_dict())
     if result.note:
         return typer.echo(f"Queued nothing: {result.note}.")
-    similar = (f"{result.added - result.look_alikes_added} of the cluster's prompts and {result.look_alikes_added} "
-               f"of its {result.look_alikes} look-alikes; " if result.look_alikes else "")  # was: candidates as queued
+    whose = "the clusters'" if cluster == "all" else "the cluster's"
+    similar = (f"{result.added - result.look_alikes_added} of {whose} prompts and {result.look_alikes_added} "
+               f"of their {result.look_alikes} look-alikes; " if result.look_alikes else "")  # was: candidates as queued
+    later = f"; {result.over_budget} over the budget, left for a later add" if result.over_budget else ""
     typer.echo(f"Queued {result.added} of {result.candidates} candidates ({similar}"
-               f"{result.near_duplicates} near-duplicates and {result.already_queued} already queued skipped).")
+               f"{result.near_duplicates} near-duplicates and {result.already_queued} already queued skipped{later}).")
     if result.no_vector:
         typer.echo(f"Left out {result.no_vector} prompts never flagged novel whose vectors `score --cache-size` "
                    "evicted: they cannot be compared for near-duplicates.")
@@ -1026,6 +1028,10 @@ def queue_import(
         lines = ", ".join(map(str, shown)) + (", ..." if count > len(shown) else "")
         typer.echo(f"Skipped {count} row{'s' * (count != 1)}: {queue.SKIP_REASONS[reason]} "
                    f"(line{'s' * (count != 1)} {lines}).")
+    for group in result["case_variants"]:
+        spelt = ", ".join(f"{label!r} x{n}" for label, n in group.items())
+        typer.echo(f"Labels in the queue that differ only in case: {spelt}; the index would learn each as an intent "
+                   "of its own: fix the spelling and import again.", err=True)
     if nothing:
         _nothing_labelled(file)
 

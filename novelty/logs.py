@@ -727,7 +727,8 @@ def _cell_value(value: Any) -> Any:
 _WHOLE_FLOAT = re.compile(r"-?\d+\.0+")
 
 
-NA_LABELS = {"na", "n/a", "#n/a", "<na>", "null", "none", "nan"}  # R, SQL, pandas, any case: not labelled yet
+# R, SQL, pandas, any case, and a labeller's dash or question mark: not labelled yet
+NA_LABELS = {"na", "n/a", "#n/a", "<na>", "null", "none", "nan", "-", "--", "?", "n.a."}
 
 
 def is_na_label(text: str) -> bool:

@@ -30,7 +30,7 @@ SKIP_REASONS = {  # rows of a label file that `import_labels` leaves out, and wh
     "short_row": "the row ends before its id or label column",
     "blank_id": "no id",
     "blank_label": "blank label",
-    "not_labelled": "NA, null or None: not labelled yet (as feedback reads them)",
+    "not_labelled": "NA, null, None, - or ?: not labelled yet (as feedback reads them)",
     "label_line_break": "a label with a line break (an unclosed quote?)",
     "open_quote": "a quote left open ran over the next lines (they were read again)",
     "malformed_csv": "a line the CSV reader could not read",
@@ -57,9 +57,14 @@ class QueueResult:
     look_alikes_added: int = 0  # of ``added``: look-alikes
     note: str = ""         # why there was nothing to add (--cluster all on a day without clusters)
 
+    @property
+    def over_budget(self) -> int:
+        """Candidates left for a later add: past the budget (the most diverse went first)."""
+        return self.candidates - self.added - self.near_duplicates - self.already_queued - self.no_vector
+
     def to_dict(self) -> dict:
         """As ``--json`` prints it."""
-        return asdict(self)
+        return {**asdict(self), "over_budget": self.over_budget}
 
 
 def add(db: str | Path, *, cluster: str | None = None, max_p_value: float | None = None,
@@ -253,16 +258,30 @@ def import_labels(db: str | Path, path: str | Path, id_col: str | None = None, l
     try:
         counts = store.transaction(lambda: _apply_labels(store, labels, unknown, texts, mismatched))
         pruned = store.pruned_before()
+        spellings = Counter(label for (label,) in store.db.execute("SELECT label FROM queue WHERE label IS NOT NULL"))
     finally:
         store.close()
     if mismatched:
         skipped["text_mismatch"] = sorted(texts[pid][0] for pid in mismatched)
         skipped = {reason: skipped[reason] for reason in SKIP_REASONS if reason in skipped}
     return {"labelled": counts["labelled"], "trained_relabelled": counts["trained_relabelled"],
-            "unchanged": counts["unchanged"], "unknown_ids": len(unknown),
+            "unchanged": counts["unchanged"], "unknown_ids": len(unknown), "case_variants": case_variants(spellings),
             "unknown_id_examples": unknown[:SHOWN_LINES], "pruned_before": pruned,
             "skipped": {reason: len(lines) for reason, lines in skipped.items()},
             "skipped_lines": {reason: lines[:SHOWN_LINES] for reason, lines in skipped.items()}}
+
+
+def case_variants(counts: Counter) -> list[dict]:
+    """Labels spelt alike but for case ('Crypto', 'CRYPTO' beside 'crypto'), each group most used first:
+    the index would learn each as an intent of its own.
+
+    >>> case_variants(Counter({"crypto": 110, "Crypto": 1, "fees": 3}))
+    [{'crypto': 110, 'Crypto': 1}]
+    """
+    groups: dict[str, dict[str, int]] = defaultdict(dict)
+    for label, n in counts.most_common():
+        groups[label.casefold()][label] = n
+    return [group for group in groups.values() if len(group) > 1]
 
 
 def _label_rows(path: Path, id_col: str | None, label_col: str

@@ -422,7 +422,15 @@ def test_add_says_how_many_of_the_queued_prompts_are_look_alikes(db):
     queued = [r["source"] for r in queue.items(db)]
     similar = sum(s.startswith("look-alike:") for s in queued)
     # was: "(3 of them look-alikes; ...)" counting the candidates, whatever was queued
-    assert out.exit_code == 0 and f"{2 - similar} of the cluster's prompts and {similar} of its 3 look-alikes" in out.output
+    assert out.exit_code == 0 and f"{2 - similar} of the cluster's prompts and {similar} of their 3 look-alikes" \
+        in out.output
+    result = queue.add(db, cluster=cid, budget=2, dedupe=0.999)  # QA: the rest past the budget went unsaid
+    assert result.over_budget > 0 and result.to_dict()["over_budget"] == result.over_budget
+    assert result.candidates == (result.added + result.near_duplicates + result.already_queued + result.no_vector
+                                 + result.over_budget)
+    out = CliRunner().invoke(app, ["queue", "add", "--db", str(db), "--cluster", "all", "--budget", "1"])
+    assert "of the clusters' prompts" in out.output or "look-alikes" not in out.output
+    assert "over the budget, left for a later add" in out.output
 
 
 def test_listings_keep_one_prompt_a_line(db, tmp_path):
@@ -761,3 +769,23 @@ def test_export_takes_its_format_from_the_file_name_and_refuses_a_name_saying_an
     assert "(the queue holds 4 exported; --status exported writes those exported again)" in out.output
     assert queue.export(db, tmp_path / "chat.jsonl", status="exported") == 4  # the library's default too
     assert "messages" in json.loads((tmp_path / "chat.jsonl").read_text().splitlines()[0])
+
+
+def test_import_says_when_labels_differ_only_in_case(db, tmp_path):
+    """QA: 'Crypto', 'CRYPTO' and 'crypto' were imported without a word and became three intents in the index."""
+    a, b, c = exported_ids(db, tmp_path)
+    write_labels(tmp_path / "l.csv", [a, b], "crypto")
+    (tmp_path / "m.csv").write_text(f"id,label\n{c},Crypto\n", encoding="utf-8")
+    assert queue.import_labels(db, tmp_path / "l.csv")["case_variants"] == []
+    got = queue.import_labels(db, tmp_path / "m.csv")
+    assert got["case_variants"] == [{"crypto": 2, "Crypto": 1}]
+    out = CliRunner().invoke(app, ["queue", "import", str(tmp_path / "m.csv"), "--db", str(db)])
+    assert "differ only in case: 'crypto' x2, 'Crypto' x1" in out.stderr and out.exit_code == 0
+
+
+def test_a_dash_or_question_mark_is_not_a_label(db, tmp_path):
+    """QA: NA, null and #N/A were skipped as not labelled, but '-' and '?' went into the index as intents."""
+    a, b, c = exported_ids(db, tmp_path)
+    (tmp_path / "l.csv").write_text(f"id,label\n{a},-\n{b}, ? \n{c},crypto\n", encoding="utf-8")
+    got = queue.import_labels(db, tmp_path / "l.csv")
+    assert got["labelled"] == 1 and got["skipped"] == {"not_labelled": 2}
