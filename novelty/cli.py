@@ -916,7 +916,7 @@ def queue_list(
                                          "trained (default: all)."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """List queued prompts.
+    """List queued prompts, each cut to 200 characters on one line (--json gives them whole).
 
     Example: novelty queue list --db monitor.db --status pending
     """
@@ -928,7 +928,7 @@ def queue_list(
     if as_json:
         return _print_json(rows)
     others = ", ".join(f"{n:,} {s}" for s, n in counts.items() if n)
-    typer.echo("\n".join(f"{r['prompt_id']}  {r['status']:<9} {r['label'] or '-':<20} {one_line(r['text'])}"
+    typer.echo("\n".join(f"{r['prompt_id']}  {r['status']:<9} {r['label'] or '-':<20} {clip(r['text'], 200)}"
                          for r in rows)
                or (f"No {status} items (the queue holds {others})." if others else "The queue is empty."))
 
