@@ -583,3 +583,16 @@ def test_golden_says_predictions_wrong_only_by_case(tmp_path):
     out = CliRunner().invoke(app, ["golden", "--baseline", str(tmp_path / "base.csv"), "--current",
                                    str(tmp_path / "cur.csv")])
     assert "case only  current: 5 items predicted 'TRANSFER' for 'transfer', counted wrong" in out.output
+
+
+def test_skew_takes_a_csv_s_missing_na_for_the_text_na_of_parquet(tmp_path):
+    """QA: identical rows, Namibia's 'NA' kept as text by Parquet and read as missing from the CSV:
+    'country SKEWED 19.8%'."""
+    rows = pd.DataFrame({"rid": range(200), "country": ["US", "NA", "ZA", "BW"] * 50})
+    rows.to_parquet(tmp_path / "off.parquet")
+    rows.to_csv(tmp_path / "srv.csv", index=False)
+    rows.assign(country=["US", "NA", "ZA", None] * 50).to_csv(tmp_path / "gap.csv", index=False)
+    same = {f.feature: f for f in skew(tmp_path / "off.parquet", tmp_path / "srv.csv", "rid").findings}["country"]
+    assert same.mismatches == 0 and "null on one side" not in same.evidence
+    gap = {f.feature: f for f in skew(tmp_path / "off.parquet", tmp_path / "gap.csv", "rid").findings}["country"]
+    assert gap.mismatches == 50 and "null on one side only in 50 rows" in gap.evidence  # a real gap still is
