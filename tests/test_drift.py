@@ -433,6 +433,13 @@ def test_a_default_filling_in_beside_a_commoner_value_is_unavailability_not_drif
     grown = draw()
     grown.loc[:1499, "country"] = "ES"  # a market growing from nothing, not the commonest: still drift
     assert {f.feature: f.cause for f in compare(profile(ref), grown).findings}["country"] == "feature_drift"
+    few = draw()  # QA: a sentinel the reference never held, in 12 % of rows: drift ('fine-tune'), unlike 12 % nulls
+    few.loc[:599, ["country", "count", "merchant"]] = ["unknown", -1, "unknown"]
+    assert {f.feature: f.cause for f in compare(profile(ref), few).findings} == dict.fromkeys(
+        ["country", "count", "merchant"], "feature_unavailable")
+    other = draw()
+    other.loc[:599, "country"] = "other"  # 'other' is a category too: a rise of it under 20 % stays drift
+    assert {f.feature: f.cause for f in compare(profile(ref), other).findings}["country"] == "feature_drift"
 
 
 def test_text_among_numbers_counts_as_missing_and_keeps_the_column_numeric(tmp_path):
