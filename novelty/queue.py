@@ -434,7 +434,7 @@ def _same_text(given: str, queued: str | None) -> bool:
     """Whether a label file's text is the queued prompt as exported, whatever a spreadsheet did to its
     spaces and line breaks or to a formula's leading apostrophe.
 
-    >>> _same_text("'=1+1  is\r\nfine ", "=1+1 is\nfine"), _same_text("hello how to unlock my pin", "crypto?")
+    >>> _same_text("'=1+1  is\\r\\nfine ", "=1+1 is\\nfine"), _same_text("hello how to unlock my pin", "crypto?")
     (True, False)
     """
     def bare(text: str) -> str:
