@@ -211,7 +211,8 @@ def import_feedback(db: str | Path, path: str | Path, id_col: str = "prompt_id",
         stamps = {"source": str(path), "name": path.name, "path": str(path).replace("\\", "/"), "now": utc_now()}
 
         def write() -> tuple:  # this file's rejects from an earlier import go: the file may have been mended
-            conn.execute("DELETE FROM rejects WHERE run_id IS NULL AND source = ?", [str(path)])
+            conn.executemany("DELETE FROM rejects WHERE run_id IS NULL AND source = ?",  # however it was typed
+                             [(source,) for source in _same_file(conn, path)])
             conn.execute("INSERT OR REPLACE INTO main.rejects SELECT * FROM staging.rejects")
             counts = conn.execute(
                 f"{_COMPARED} SELECT count(*), total(new), total(NOT new AND stale), "
@@ -245,6 +246,14 @@ def _id_examples(conn) -> dict | None:
         return None
     given = [r[0] for r in conn.execute("SELECT prompt_id FROM staging.labels LIMIT 3")]
     return {"file": given, "scored": scored}
+
+
+def _same_file(conn, path: Path) -> list[str]:
+    """The sources of label-file rejects that name ``path``, however they were typed (f/a.csv, an absolute
+    path, a.csv from inside f/): re-importing it from elsewhere added its rejects again (QA: 12 for 4)."""
+    here = os.path.realpath(path)
+    sources = [s for (s,) in conn.execute("SELECT DISTINCT source FROM rejects WHERE run_id IS NULL")]
+    return [str(path)] + [s for s in sources if s != str(path) and os.path.realpath(s) == here]
 
 
 def _scratch(db: Path) -> Path:

@@ -704,7 +704,7 @@ def test_feedback_sets_aside_malformed_csv_lines(tmp_path):
     assert out.exit_code == 0 and "1 rows set aside: expected 2 fields, got 3 x1" in out.output
 
 
-def test_feedback_keeps_the_rows_it_sets_aside_in_the_rejects_table(tmp_path):
+def test_feedback_keeps_the_rows_it_sets_aside_in_the_rejects_table(tmp_path, monkeypatch):
     db = tmp_path / "m.db"
     path = tmp_path / "a.csv"
     path.write_bytes(b'prompt_id,label,at\nr1,crypto,2026-11-25\nr2,crypto,extra,x\n'
@@ -723,6 +723,13 @@ def test_feedback_keeps_the_rows_it_sets_aside_in_the_rejects_table(tmp_path):
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT line, reason FROM rejects WHERE source = ?", [str(lines)]).fetchall() == [
             (2, "invalid JSON: Expecting value")]
+
+    monkeypatch.chdir(tmp_path)  # QA: the same file typed another way added its rejects again (12 for 4)
+    import_feedback(db, "a.csv", time_col="at")
+    import_feedback(db, f"{tmp_path.name}/../{tmp_path.name}/a.csv".replace(tmp_path.name, str(tmp_path), 1),
+                    time_col="at")
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM rejects WHERE line BETWEEN 3 AND 5").fetchone() == (3,)
 
 
 def test_feedback_reads_a_file_a_chunk_at_a_time_with_the_same_result(tmp_path, monkeypatch):
