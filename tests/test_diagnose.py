@@ -283,3 +283,4 @@ def test_a_column_gone_null_outranks_a_category_mix_that_moved(tmp_path):
     result = diagnose(*write(tmp_path, ref, cur))
     assert [(c.cause, c.feature) for c in result.causes] == [("feature_unavailable", "income"),
                                                              ("feature_drift", "device")]
+    assert "most moved: 'tv' 0.0% -> 15.0%" in result.causes[1].evidence  # QA: the drift never named 'tv'
