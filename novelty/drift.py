@@ -20,7 +20,7 @@ import math
 import re
 import warnings
 import zlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -688,11 +688,36 @@ def _tested(reference: dict, current: pd.DataFrame, settings: DriftSettings, ign
                for name, ref in reference["columns"].items()}
     findings = [_unavailable(name, ref, columns[name], settings) or _test(name, ref, columns[name], settings)
                 for name, ref in reference["columns"].items()]
-    findings += [DriftFinding(n, now["columns"][n]["kind"], None, evidence="new column, not in the reference")
-                 for n in now["columns"] if n not in reference["columns"]]
+    new = [n for n in now["columns"] if n not in reference["columns"]]
+    findings = [_renamed(f, reference["columns"][f.feature], {n: now["columns"][n] for n in new}, settings)
+                if f.evidence == _GONE else f for f in findings]
+    findings += [DriftFinding(n, now["columns"][n]["kind"], None, evidence="new column, not in the reference"
+                              + _index_hint(n)) for n in new]
     nothing = [] if reference["columns"] else [  # an empty table read as 'no drift'
         "no feature column to compare: the reference has none, or every one is ignored"]
     return DriftReport(reference["rows"], now["rows"], findings, nothing)
+
+
+_GONE = "column missing from the current table"
+
+
+def _renamed(finding: DriftFinding, ref: dict, new: dict[str, dict], settings: DriftSettings) -> DriftFinding:
+    """A column gone beside a new one of the same kind and distribution: said, as a rename (QA:
+    'country' gone and 'country_code' new, with the same counts, read as two unrelated lines)."""
+    alike = []
+    for name, cur in new.items():
+        if cur["kind"] == ref["kind"] in ("numeric", "categorical") and cur["null_rate"] < 1 and ref["null_rate"] < 1:
+            tested = _test(finding.feature, ref, cur, settings)
+            if tested.p_value is not None and tested.p_value >= 0.01:
+                alike.append((tested.p_value, name))
+    hint = f"; {max(alike)[1]!r} is new with the same distribution: renamed?" if alike else ""
+    return replace(finding, evidence=finding.evidence + hint + _index_hint(finding.feature))
+
+
+def _index_hint(name: str) -> str:
+    """What an 'Unnamed: 0' column is: the index pandas writes unless told to_csv(index=False)."""
+    return (" (a CSV's unnamed index column, written by pandas' to_csv without index=False: --ignore it)"
+            if re.fullmatch(r"Unnamed: \d+", str(name)) else "")
 
 
 def _decided(reports: list[DriftReport], settings: DriftSettings) -> list[DriftReport]:
@@ -822,8 +847,7 @@ def _as_reference_booleans(ref: dict, cur: dict | None) -> dict | None:
 
 def _unavailable(name: str, ref: dict, cur: dict | None, s: DriftSettings) -> DriftFinding | None:
     if cur is None:
-        return DriftFinding(name, ref["kind"], "feature_unavailable", share_affected=1.0,
-                            evidence="column missing from the current table")
+        return DriftFinding(name, ref["kind"], "feature_unavailable", share_affected=1.0, evidence=_GONE)
     if cur["null_rate"] - ref["null_rate"] >= s.null_jump:  # before the type: a column of nulls has none
         words = (f", or text among numbers such as {cur['not_number_example']!r}: {cur['not_numbers']:,} rows"
                  if cur.get("not_numbers") else "")

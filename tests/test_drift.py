@@ -705,3 +705,17 @@ def test_rows_cut_short_are_said_beside_the_verdict(tmp_path):
     (tmp_path / "trailing.csv").write_text("a,b,c,\n" + "1,2,\n" * 100)  # a header ending in a separator (review)
     [(_, trailing)] = drift(tmp_path / "trailing.csv", tmp_path / "trailing.csv")
     assert not trailing.not_checked
+
+
+def test_a_renamed_column_and_a_pandas_index_column_are_said_for_what_they_are(tmp_path):
+    """QA: 'country' gone beside 'country_code' new (same counts) read as two unrelated lines; 'Unnamed: 0'
+    flagged unavailable, a name the user never sees in the file."""
+    rng = np.random.default_rng(0)
+    ref = pd.DataFrame({"country": rng.choice(["GB", "US", "DE"], 3000), "x": rng.normal(size=3000)})
+    ref.to_csv(tmp_path / "ref.csv")  # with pandas' index
+    cur = ref.rename(columns={"country": "country_code"}).assign(x=rng.normal(size=3000))
+    cur.to_csv(tmp_path / "cur.csv", index=False)
+    got = {f.feature: f for f in drift(tmp_path / "ref.csv", tmp_path / "cur.csv")[0][1].findings}
+    assert got["country"].cause == "feature_unavailable"
+    assert "'country_code' is new with the same distribution: renamed?" in got["country"].evidence
+    assert "unnamed index column" in got["Unnamed: 0"].evidence and "renamed" not in got["x"].evidence
