@@ -1325,6 +1325,7 @@ def drift(reference: str | Path, current: str | Path, settings: DriftSettings = 
     ``score_col`` names the model's score column: its finding comes first and says so."""
     ignore = ignored(ignore)
     ref, table, malformed = _tables(reference, current, ignore, time_col, score_col, save_reference)
+    ignore |= set(ref.get("ignored", []))  # a profile saved with --ignore keeps leaving them out
     if not time_col:
         return [("all", _score_first(_whole(ref, table, settings, ignore, malformed), score_col))]
     if time_col not in table.columns:
@@ -1364,6 +1365,7 @@ def drift_with_profiles(reference: str | Path, current: str | Path, settings: Dr
     named its columns missing, while diagnose refused the table)."""
     ignore = ignored(ignore)
     ref, table, malformed = _tables(reference, current, ignore)
+    ignore |= set(ref.get("ignored", []))
     return _whole(ref, table, settings, ignore, malformed), (ref, profile(table, ignore))
 
 
@@ -1380,6 +1382,8 @@ def _tables(reference, current, ignore: set[str], time_col: str | None = None, s
     """The reference profile, the current table and what was set aside in them, once each is known
     to be one that can be compared (``--save-reference`` written once the inputs are known good)."""
     ref = load_reference(reference, ignore | ({time_col} if time_col else set()))
+    if score_col and score_col in ignore:
+        raise InputError(f"--score-col {score_col!r} is also in --ignore: leave it out of one of them")
     if score_col and score_col not in ref["columns"]:
         raise InputError(f"{reference}: no score column {score_col!r} (--score-col)")
     if _saved_profile(Path(current)):
@@ -1394,7 +1398,10 @@ def _tables(reference, current, ignore: set[str], time_col: str | None = None, s
     if save_reference:  # once the inputs are known good
         refuse_overwrite(Path(save_reference), [current, *([] if _saved_profile(Path(reference)) else [reference])])
         try:
-            Path(save_reference).write_text(json.dumps({k: v for k, v in ref.items() if k != "set_aside"}))
+            saved = {k: v for k, v in ref.items() if k != "set_aside"}
+            kept = sorted(set(ignore) & set(ref.get("names", [])))  # its later runs leave them out too (QA: listed as
+            saved["ignored"] = sorted(set(saved.get("ignored", [])) | set(kept))  # 'new column' on every run)
+            Path(save_reference).write_text(json.dumps(saved))
         except OSError as exc:
             raise InputError(f"--save-reference {save_reference}: cannot write it ({exc.strerror})") from None
     if ref["rows"] == 0:

@@ -719,3 +719,16 @@ def test_a_renamed_column_and_a_pandas_index_column_are_said_for_what_they_are(t
     assert got["country"].cause == "feature_unavailable"
     assert "'country_code' is new with the same distribution: renamed?" in got["country"].evidence
     assert "unnamed index column" in got["Unnamed: 0"].evidence and "renamed" not in got["x"].evidence
+
+
+def test_a_profile_saved_with_ignore_leaves_those_columns_out_later_and_score_col_may_not_be_ignored(tmp_path):
+    """QA: the ignored columns were 'new column, not in the reference' on every run against the profile;
+    --score-col ctr --ignore ctr said 'no score column', though it was there."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"user_id": np.arange(500), "x": rng.normal(size=500), "ctr": rng.uniform(size=500)})
+    frame.to_csv(tmp_path / "ref.csv", index=False)
+    drift(tmp_path / "ref.csv", tmp_path / "ref.csv", ignore={"user_id"}, save_reference=tmp_path / "prof.json")
+    later = drift(tmp_path / "prof.json", tmp_path / "ref.csv")[0][1]
+    assert [f.feature for f in later.findings] == ["x", "ctr"]
+    with pytest.raises(InputError, match="--score-col 'ctr' is also in --ignore"):
+        drift(tmp_path / "ref.csv", tmp_path / "ref.csv", ignore={"ctr"}, score_col="ctr")
