@@ -944,6 +944,9 @@ def queue_export(
                                          "chat-jsonl; a name saying another format is refused."),
     status: str = typer.Option("pending", help="Which items: pending, exported, labelled or trained; exporting "
                                "pending ones marks them exported."),
+    system: str = typer.Option("Classify the customer's request into one intent label.",
+                               help="chat-jsonl: the system message of every example. Example: --system "
+                                    "'Route the banking question to one intent.'"),
     escape_formulas: bool = typer.Option(False, help="CSV for people: write a ' before prompts starting with "
                                          "= + - @, so a spreadsheet shows them instead of running them (users can "
                                          "type formulas into the bot). Not for a file `index add` reads. Example: "
@@ -959,12 +962,15 @@ def queue_export(
     with _user_errors():
         out = output_file(out, "queue.csv")  # -o newdir/ is a folder, not a file called newdir
         format = queue.export_format(out, format)
+        if escape_formulas and format != "csv":  # was: ignored without a word
+            raise InputError("--escape-formulas is for --format csv (a spreadsheet runs formulas; JSON lines "
+                             "keep every prompt exact)")
         piped = _check_stdout(out, as_json)
         chosen = queue.items(db, status)
         unlabelled = sum(not item["label"] for item in chosen) if format != "csv" else 0
         formulas = sum(queue.formula_like(item["text"]) for item in chosen) if format == "csv" else 0
         kept = not piped and out.is_file() and out.stat().st_size > 0
-        count = queue.export(db, out, format, status, escape_formulas=escape_formulas)
+        count = queue.export(db, out, format, status, system=system, escape_formulas=escape_formulas)
         counts = queue.stats(db) if not count else {}
     if as_json:
         return _print_json({"exported": count, "out": str(out), "unlabelled": unlabelled,

@@ -789,3 +789,15 @@ def test_a_dash_or_question_mark_is_not_a_label(db, tmp_path):
     (tmp_path / "l.csv").write_text(f"id,label\n{a},-\n{b}, ? \n{c},crypto\n", encoding="utf-8")
     got = queue.import_labels(db, tmp_path / "l.csv")
     assert got["labelled"] == 1 and got["skipped"] == {"not_labelled": 2}
+
+
+def test_chat_export_takes_a_system_message_and_escape_formulas_is_for_csv(db, tmp_path):
+    queue.add(db, cluster=bitcoin(db), budget=2, dedupe=0.999)
+    out = CliRunner().invoke(app, ["queue", "export", "--db", str(db), "-o", str(tmp_path / "a.jsonl"),
+                                   "--escape-formulas"])
+    assert out.exit_code == 2 and "--escape-formulas is for --format csv" in out.output  # was: ignored
+    out = CliRunner().invoke(app, ["queue", "export", "--db", str(db), "-o", str(tmp_path / "a.jsonl"),
+                                   "--system", "Route the question."])
+    assert out.exit_code == 0
+    first = json.loads((tmp_path / "a.jsonl").read_text().splitlines()[0])
+    assert first["messages"][0] == {"role": "system", "content": "Route the question."}
