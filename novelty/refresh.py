@@ -11,6 +11,7 @@ fill in, ``prediction``), plus the stratum each prompt came from.
 from __future__ import annotations
 
 import csv
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -76,9 +77,13 @@ def golden_refresh(db: str | Path, out: str | Path, size: int = 300, since: str 
         counts[r["stratum"]] = counts.get(r["stratum"], 0) + 1
     everything = {r["stratum"] for r in rows}
     covered = {r.get("origin", r["stratum"]) for r in picked}  # a stratum met through its edge cases counts
-    left_out = sorted(everything - covered) if len(picked) < len(rows) else []
+    sizes = Counter(r["stratum"] for r in rows)  # the largest left out first, as they were passed over
+    left_out = sorted(everything - covered, key=lambda s: (-sizes[s], s)) if len(picked) < len(rows) else []
     return RefreshResult(len(rows), len(picked), dict(sorted(counts.items(), key=lambda kv: -kv[1])), str(out),
                          left_out, formulas, escape_formulas and bool(formulas))
+
+
+UNCLUSTERED = "novel: unclustered"
 
 
 def sample(rows: list[dict], size: int, edge_share: float, rng: np.random.Generator) -> list[dict]:
@@ -111,9 +116,10 @@ def sample(rows: list[dict], size: int, edge_share: float, rng: np.random.Genera
 def _allocate(strata: dict[str, list[int]], budget: int, rng: np.random.Generator) -> list[int]:
     """Proportional allocation with a floor of one per stratum. When there are more strata than
     prompts to give, the predicted labels come first (the bulk of the traffic the golden set must
-    cover), then the clusters of novel prompts, largest first."""
+    cover), then the clusters of novel prompts, largest first, then the novel prompts in no cluster
+    (QA: they took the slot ahead of every cluster)."""
     if len(strata) > budget:
-        kept = sorted(strata, key=lambda s: (not s.startswith("label: "), -len(strata[s]), s))[:budget]
+        kept = sorted(strata, key=lambda s: (not s.startswith("label: "), s == UNCLUSTERED, -len(strata[s]), s))[:budget]
         strata = {s: strata[s] for s in kept}
     order = sorted(strata, key=lambda s: -len(strata[s]))
     total = sum(len(v) for v in strata.values())
@@ -143,5 +149,5 @@ def _recent(store: Store, since: str | None, until: str | None) -> list[dict]:
 
 def _stratum(row: dict) -> str:
     if row["is_novel"]:
-        return f"novel: {row['cluster_id']} {row['cluster_name']}" if row["cluster_id"] else "novel: unclustered"
+        return f"novel: {row['cluster_id']} {row['cluster_name']}" if row["cluster_id"] else UNCLUSTERED
     return f"label: {row['predicted_label'] or row['nearest_label'] or '?'}"

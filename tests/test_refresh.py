@@ -1,6 +1,7 @@
 import csv
 import json
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -154,3 +155,14 @@ def test_library_callers_passing_the_wrong_kind_get_an_input_error(db, tmp_path,
 def test_a_golden_range_ending_before_it_starts_is_said_as_empty(db, tmp_path):
     with pytest.raises(InputError, match="is not before --until .*the range is empty"):  # was: 'no scored prompts'
         golden_refresh(db, tmp_path / "g.csv", since="2026-03-05", until="2026-03-02")
+
+
+def test_clusters_come_before_the_unclustered_novel_prompts_when_slots_are_few():
+    """QA: --size 8 gave a slot to 'novel: unclustered' ahead of every real cluster."""
+    from novelty.refresh import _allocate
+
+    strata = {"label: a": [0, 1], "novel: unclustered": list(range(2, 40)), "novel: c0001 x": [40, 41, 42],
+              "novel: c0002 y": [43, 44]}
+    rng = np.random.default_rng(0)
+    picked = _allocate(strata, 3, rng)
+    assert {i for i in picked} & {40, 41, 42} and {i for i in picked} & {43, 44} and not set(picked) & set(range(2, 40))
