@@ -3,8 +3,9 @@
 Labels arrive late (days after the prompt), partially (a sample of the traffic) and repeatedly (a
 reviewer corrects an earlier label). The ``feedback`` table keeps one label per ``prompt_id``:
 re-importing a file changes nothing; a newer label replaces an older one (newest ``labelled_at``: the
-time the file gives for the label, else the time the file was last written, so importing an older
-file again never undoes a newer file's corrections); and a label whose prompt is not
+time the file gives for the label, else the time the file was last written, or first imported when
+the same bytes came before (``label_files``), so importing an older file again, even a fresh copy of
+it, never undoes a newer file's corrections); and a label whose prompt is not
 scored yet is kept and counted, so it joins when that prompt's log is scored.
 
 Online accuracy is the share of labelled prompts whose logged ``predicted_label`` equals the true
@@ -196,7 +197,9 @@ def import_feedback(db: str | Path, path: str | Path, id_col: str = "prompt_id",
         conn.execute("ATTACH DATABASE ? AS staging", [str(staging)])
         conn.execute("PRAGMA staging.journal_mode = OFF")  # scratch: nothing to roll back to
         conn.execute("PRAGMA staging.synchronous = OFF")
-        written = _file_time(path)
+        digest = _digest(path)  # the same content imported before keeps that time: a copy, or the file
+        (seen,) = conn.execute("SELECT min(written) FROM label_files WHERE sha256 = ?", [digest]).fetchone()
+        written = min(_file_time(path), seen or "9999")  # downloaded again, must not pass for a newer one
         try:
             columns, blank, reasons, staged = _stage(conn, path, id_col, label_col, time_col, written, day_first)
         except _Reread:  # a line the fast CSV reader cannot place: start over, line by line
@@ -211,6 +214,8 @@ def import_feedback(db: str | Path, path: str | Path, id_col: str = "prompt_id",
         stamps = {"source": str(path), "name": path.name, "path": str(path).replace("\\", "/"), "now": utc_now()}
 
         def write() -> tuple:  # this file's rejects from an earlier import go: the file may have been mended
+            conn.execute("INSERT INTO label_files VALUES (?,?,?,?) ON CONFLICT(sha256) DO UPDATE SET "
+                         "written = min(written, excluded.written)", [digest, written, str(path), stamps["now"]])
             conn.executemany("DELETE FROM rejects WHERE run_id IS NULL AND source = ?",  # however it was typed
                              [(source,) for source in _same_file(conn, path)])
             conn.execute("INSERT OR REPLACE INTO main.rejects SELECT * FROM staging.rejects")
@@ -318,6 +323,17 @@ def _ahead(written: str) -> str:
     own time when that is later (a file written with a clock ahead)."""
     now = datetime.now(timezone.utc) + pd.Timedelta(days=1)
     return max(now.strftime("%Y-%m-%dT%H:%M:%SZ"), written)
+
+
+def _digest(path: Path) -> str:
+    """SHA-256 of the file's bytes, read a megabyte at a time."""
+    import hashlib
+
+    sha = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            sha.update(block)
+    return sha.hexdigest()
 
 
 def _file_time(path: Path) -> str:

@@ -112,6 +112,8 @@ CREATE TABLE IF NOT EXISTS feedback (
 CREATE TABLE IF NOT EXISTS rejects (
     reject_id TEXT PRIMARY KEY, run_id INTEGER, source TEXT, line INTEGER, reason TEXT, raw TEXT,
     rejected_at TEXT);
+CREATE TABLE IF NOT EXISTS label_files (
+    sha256 TEXT PRIMARY KEY, written TEXT, source TEXT, imported_at TEXT);
 """
 
 

@@ -678,6 +678,9 @@ def test_an_older_label_file_imported_again_does_not_undo_a_newer_one(tmp_path):
     again = import_feedback(db, old)
     assert (again.stale, again.unchanged, again.changed) == (1, 1, 0)
     assert {k: v[0] for k, v in _stored_feedback(db).items()} == {"r3": "account", "r4": "fees"}
+    copy = tmp_path / "old-downloaded-again.csv"  # QA: a fresh copy is written now, and undid the correction
+    copy.write_bytes(old.read_bytes())
+    assert import_feedback(db, copy).changed == 0 and _stored_feedback(db)["r3"][0] == "account"
     # a timed correction older than the file's own time loses; a newer one wins
     soon = (datetime.now(timezone.utc) + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")  # after the file
     fix = write_csv(tmp_path / "fix.csv", ["prompt_id", "label", "at"],
