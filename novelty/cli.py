@@ -571,6 +571,8 @@ def drift_command(
     ignore: List[str] = typer.Option([], help="Columns to leave out (ids, free text); repeatable."),
     time_col: Optional[str] = typer.Option(None, help="Time column of CURRENT: report one window at a time."),
     window: str = typer.Option("1d", help="Window length with --time-col: 1h, 1d, 7d ..."),
+    day_first: bool = typer.Option(False, "--day-first", help="Dates with slashes in --time-col put the day "
+                                   "first (03/06/2026 is 3 June), as score --day-first reads them."),
     fdr: float = typer.Option(0.05, help="False-discovery rate across features (Benjamini-Hochberg)."),
     min_effect: float = typer.Option(0.1, help="Smallest numeric shift that counts, in reference spreads "
                                      "(Wasserstein / robust std); smaller significant shifts are reported, not flagged."),
@@ -592,10 +594,10 @@ def drift_command(
 
     with _user_errors():
         _check_fail_on(fail_on, {"drift"})
-        _used_only_with(ctx, time_col is not None, "--time-col", window="--window")  # was: ignored
+        _used_only_with(ctx, time_col is not None, "--time-col", window="--window", day_first="--day-first")
         settings = DriftSettings(fdr=fdr, min_effect=min_effect, min_psi=min_psi)
         reports = drift(reference, current, settings, set(ignore), time_col, window if time_col else None,
-                        save_reference, score_col)
+                        save_reference, score_col, day_first=day_first)
     found = any(report.drifted for _, report in reports)
     if as_json:
         _print_json({"windows": [{"window_start": w, **r.to_dict()} for w, r in reports]})

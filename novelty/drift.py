@@ -1319,10 +1319,12 @@ def _mixed_scales(ref: np.ndarray, cur: np.ndarray, powers: list[int]) -> dict |
 
 def drift(reference: str | Path, current: str | Path, settings: DriftSettings = DriftSettings(),
           ignore: set[str] = frozenset(), time_col: str | None = None, window: str | None = None,
-          save_reference: str | Path | None = None, score_col: str | None = None) -> list[tuple[str, DriftReport]]:
+          save_reference: str | Path | None = None, score_col: str | None = None,
+          day_first: bool = False) -> list[tuple[str, DriftReport]]:
     """``novelty drift`` as a function: one report for the whole current table, or one per window.
 
-    ``score_col`` names the model's score column: its finding comes first and says so."""
+    ``score_col`` names the model's score column: its finding comes first and says so. ``day_first``
+    reads a ``time_col`` date with slashes day first (03/06/2026 is 3 June), as ``score`` does."""
     ignore = ignored(ignore)
     ref, table, malformed = _tables(reference, current, ignore, time_col, score_col, save_reference)
     ignore |= set(ref.get("ignored", []))  # a profile saved with --ignore keeps leaving them out
@@ -1337,7 +1339,7 @@ def drift(reference: str | Path, current: str | Path, settings: DriftSettings = 
         unit = "ms" if times.abs().median() > EPOCH_MS_ABOVE else "s"  # the rule of novelty.logs.format_time
         stamps = pd.to_datetime(times, unit=unit, utc=True, errors="coerce")
     else:  # 06.03.2026 is March 6 here as in `score` (pandas alone read it as June 3)
-        readings = {value: numeric_date_as_iso(value) for value in pd.unique(times.dropna())}
+        readings = {value: numeric_date_as_iso(value, day_first) for value in pd.unique(times.dropna())}
         stamps = pd.to_datetime(times.map(readings), utc=True, errors="coerce", format="mixed")
     # as `score` reads times: one before 1990 or after 2099 is an unset or misread clock (epoch 0,
     # seconds read as milliseconds), not a window of its own

@@ -732,3 +732,15 @@ def test_a_profile_saved_with_ignore_leaves_those_columns_out_later_and_score_co
     assert [f.feature for f in later.findings] == ["x", "ctr"]
     with pytest.raises(InputError, match="--score-col 'ctr' is also in --ignore"):
         drift(tmp_path / "ref.csv", tmp_path / "ref.csv", ignore={"ctr"}, score_col="ctr")
+
+
+def test_drift_windows_read_day_first_dates_when_told(tmp_path):
+    rng = np.random.default_rng(0)
+    ref = pd.DataFrame({"x": rng.normal(size=400)})
+    cur = pd.DataFrame({"x": rng.normal(size=400), "ts": ["03/11/2026 10:00"] * 200 + ["25/11/2026 10:00"] * 200})
+    ref.to_csv(tmp_path / "ref.csv", index=False)
+    cur.to_csv(tmp_path / "cur.csv", index=False)
+    windows = [w for w, _ in drift(tmp_path / "ref.csv", tmp_path / "cur.csv", time_col="ts", day_first=True)]
+    assert windows == ["2026-11-03T00:00:00Z", "2026-11-25T00:00:00Z"]  # month first: March 11, the 25th no date
+    out = CliRunner().invoke(app, ["drift", str(tmp_path / "ref.csv"), str(tmp_path / "cur.csv"), "--day-first"])
+    assert out.exit_code == 2 and "--day-first only applies with --time-col" in out.output
