@@ -73,6 +73,10 @@ def write_starter(out: str | Path, settings: dict[str, Any], force: bool = False
     sample, columns, sniffed_notes = _sniff_newest(settings.get("logs.path", ""), out.resolve().parent)
     values = {**{_SETTING[role]: name for role, name in columns.items()}, **settings}
     notes = {_SETTING[role]: f"(Sniffed from {sample.name}.)" for role in columns}
+    example = _day_first_example(sample, columns.get("time")) if sample is not None else None
+    if example and "logs.day_first" not in settings:  # run would reject the days past the 12th, and misdate the rest
+        values["logs.day_first"] = True
+        notes["logs.day_first"] = f"(Sniffed from {sample.name}: {example!r} puts the day first.)"
     labels = _newest_log(settings.get("feedback.path", ""), out.resolve().parent)
     feedback_columns, feedback_notes = _sniff_feedback(labels) if labels else ({}, [])
     values.update(feedback_columns)
@@ -325,9 +329,25 @@ _LABELLED_AT = ("labelled_at", "labeled_at", "label_time", "labelled_time", "lab
                 "reviewed_at", "corrected_at")
 
 
+def _day_first_example(sample: Path, column: str | None, rows: int = 200) -> str | None:
+    """A time of ``column`` in the log's first rows that can only be read day first (25/11/2026), when
+    none can only be read month first (11/25/2026); else None."""
+    if not column:
+        return None
+    try:
+        values = [str(v) for v in _head(sample, rows).get(column, pd.Series(dtype=object)).dropna()]
+    except InputError:
+        return None
+    dates = [(v, m) for v in values if (m := re.match(r"\s*(\d{1,2})/(\d{1,2})/\d{4}", v))]
+    if any(int(m.group(2)) > 12 for _, m in dates):
+        return None
+    return next((v for v, m in dates if int(m.group(1)) > 12), None)
+
+
 def _a_time(value) -> bool:
     """A time as logs write them: ISO text, or epoch seconds / milliseconds (not a flag)."""
-    return isinstance(value, (str, int, float)) and not isinstance(value, bool) and format_time(value) is not None
+    return isinstance(value, (str, int, float)) and not isinstance(value, bool) and \
+        (format_time(value) is not None or format_time(value, day_first=True) is not None)
 
 
 def _head(path: Path, rows: int) -> pd.DataFrame:

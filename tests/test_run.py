@@ -1441,3 +1441,22 @@ def test_run_s_golden_line_names_the_whole_file_s_bar_and_predictions_wrong_by_c
     line = next(s for s in run_monitor(config, "2026-11-25").steps if s.name == "golden").reason
     assert "95.0% now; the whole current file's 60 items 63.3%, the bar online accuracy is held to" in line, line
     assert "2 predictions wrong only by case ('CARD_LOST' for 'card_lost')" in line
+
+
+def test_init_sets_day_first_when_the_log_writes_the_day_first(tmp_path):
+    """Left alone in session 19: init did not look at how the log writes its dates, so run rejected
+    every day past the 12th of a day-first log and misdated the rest."""
+    (tmp_path / "logs").mkdir()
+    write_jsonl(tmp_path / "logs" / "2026-11-25.jsonl", [{"prompt": f"hi {i}", "when": f"{d:02d}/11/2026 08:00"}
+                                                         for i, d in enumerate((3, 11, 25))])
+    write_jsonl(tmp_path / "logs" / "2026-11-24.jsonl", [{"prompt": "hi", "when": "11/24/2026 08:00"}])
+    out = CliRunner().invoke(app, ["init", "--index", "bot", "--logs", "logs/{date}.jsonl",
+                                   "-o", str(tmp_path / "m.toml")])
+    assert out.exit_code == 0, out.output
+    cfg = load_config(tmp_path / "m.toml")
+    assert cfg["logs.time_col"] == "when" and cfg["logs.day_first"] is True
+    assert "'25/11/2026 08:00' puts the day first" in (tmp_path / "m.toml").read_text()
+    write_jsonl(tmp_path / "logs" / "2026-11-26.jsonl", [{"prompt": "hi", "when": "11/26/2026 08:00"}])
+    CliRunner().invoke(app, ["init", "--index", "bot", "--logs", "logs/{date}.jsonl", "-o", str(tmp_path / "m.toml"),
+                             "--force"])
+    assert load_config(tmp_path / "m.toml")["logs.day_first"] is False  # a US log stays month first
