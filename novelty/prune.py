@@ -69,7 +69,7 @@ def prune(db: str | Path, older_than: str, *, now: datetime | None = None,
                          "days, weeks or hours (6 months: 180d)")
     now = now or datetime.now(timezone.utc)
     try:
-        span = timedelta(seconds=window_seconds(older_than, limit_days=0))
+        span = timedelta(seconds=window_seconds(older_than.lower(), limit_days=0))  # 90D as 90d
         start = now - span
     except (InputError, OverflowError):
         raise InputError(f"--older-than {older_than!r} should look like 90d, 12w or 36h (within the "

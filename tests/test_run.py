@@ -1053,6 +1053,9 @@ def test_prune_refuses_minutes_and_renames_clusters_named_from_pruned_prompts(mo
     db = monitor.parent / "monitor.db"
     with pytest.raises(InputError, match="m is minutes"):  # 6m meant months, and deleted every prompt
         prune(db, "6m")
+    with pytest.raises(InputError, match="m is minutes"):
+        prune(db, "6M")
+    assert prune(db, "3650D").scores == 0  # any case, as 90D was refused
     assert find_clusters(db)
     prune(db, "1h")
     with sqlite3.connect(db) as conn:
