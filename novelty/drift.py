@@ -12,6 +12,7 @@ unavailability (missing column, type change, nulls or a default value taking ove
 
 from __future__ import annotations
 
+import csv
 import gzip
 import io
 import itertools
@@ -115,7 +116,7 @@ def read_table(path: str | Path, text_columns: tuple[str, ...] = (), keep_inf: b
             frame = _read_jsonl(path, aside, text_columns)
         else:
             separator = field_separator(path)
-            frame = _csv_table(path, separator, text_columns, aside)
+            frame = _csv_table(path, separator, _as_written(path, separator, text_columns), aside)
             if separator == ";":  # a comma-decimal locale's CSV (a TSV's 1,234 is a US thousand)
                 frame = _decimal_commas(frame, text_columns)
             names = [str(c).strip() for c in frame.columns]  # ' label ': as score and feedback read headers
@@ -132,6 +133,17 @@ def read_table(path: str | Path, text_columns: tuple[str, ...] = (), keep_inf: b
     if len(numeric) and not keep_inf:  # an infinite value is a broken one: counted as missing, not averaged
         frame[numeric] = frame[numeric].replace([np.inf, -np.inf], np.nan)
     return frame
+
+
+def _as_written(path: Path, separator: str, columns: tuple[str, ...]) -> tuple[str, ...]:
+    """``columns`` (names without their spaces, as tables are read) as the CSV's header spells them
+    (' zip '), so they are read as text too: a key or a code named with spaces lost its zeros."""
+    if not columns:
+        return columns
+    with open_text(path) as fh:
+        header = next(csv.reader(fh, delimiter=separator), [])
+    spelt = {name.strip().lstrip("\ufeff"): name for name in header}
+    return tuple(dict.fromkeys([*columns, *(spelt[c] for c in columns if c in spelt)]))
 
 
 def _read_parquet(path: Path, text_columns: tuple[str, ...]) -> pd.DataFrame:

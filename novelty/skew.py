@@ -1,8 +1,8 @@
 """Training-serving skew: the same request, two pipelines, different feature values.
 
 With a key, offline and serving rows are joined and each feature's values compared row by row
-(whole numbers exactly, other numbers within a relative tolerance, anything else exactly). Without a
-key, only distributions can be compared, which is what ``drift`` does.
+(integer columns exactly, other numbers within a tolerance that is a share of the feature's spread,
+anything else exactly). Without a key, only distributions can be compared, which is what ``drift`` does.
 """
 
 from __future__ import annotations
@@ -78,7 +78,10 @@ class SkewReport:
                 "skewed": [f.feature for f in self.skewed], "findings": [asdict(f) for f in self.findings]}
 
 
-TOLERANCE = 1e-5  # numpy's isclose: float32 against float64 passes; a 3 km offset at 37.7 degrees (8e-4) does not
+# a share of the feature's spread (robust standard deviation): float32 against float64, or values written
+# with 4 decimals, pass; a 3 km offset of a latitude, or an epoch time moved by an hour, do not (a share
+# of the value itself, 1e-3 before, called both '0 rows differ': a 1-hour shift is 2e-6 of 1.7e9)
+TOLERANCE = 1e-3
 
 
 def skew(offline: str | Path, serving: str | Path, key: str, tolerance: float = TOLERANCE,
@@ -131,7 +134,8 @@ def skew(offline: str | Path, serving: str | Path, key: str, tolerance: float = 
         raise InputError(f"no {key!r} value is in both tables: nothing to compare" + no_pair_hint(keys, "keys"))
     left, right = left.loc[both], right.loc[both]
     features = [c for c in left.columns if c in right.columns]
-    findings = [_compare(left[f], right[f], both, str(f), tolerance, min_mismatch) for f in features]
+    csv = (detect_format(Path(offline)) == "csv", detect_format(Path(serving)) == "csv")
+    findings = [_compare(left[f], right[f], both, str(f), tolerance, min_mismatch, csv) for f in features]
     # a column on one side only is listed, never silently dropped; it is not called skew: an offline
     # table carries the label (and split or weight columns) that serving never has
     findings += [SkewFinding(str(c), 0, 0, 0.0, False, [], f"only in the {side} table: not compared (a feature "
@@ -173,9 +177,11 @@ def _csv_codes(path: Path, columns: list[str], rows: int = 10_000) -> list[str]:
         return []
     try:
         head = pd.read_csv(path, sep=field_separator(path), dtype=str, nrows=rows, keep_default_na=False,
-                           encoding="utf-8", encoding_errors="replace", on_bad_lines="skip", usecols=columns)
+                           encoding="utf-8", encoding_errors="replace", on_bad_lines="skip", index_col=False)
     except (ValueError, OSError, pd.errors.ParserError):
         return []
+    head.columns = [str(c).strip() for c in head.columns]  # ' zip ': as read_table names it
+    columns = [c for c in columns if c in head.columns and head.columns.tolist().count(c) == 1]
     found = []
     for column in columns:
         padded = head[column].str.strip()
@@ -230,7 +236,8 @@ def _number(value) -> float:
 
 
 # what pandas reads as missing in a CSV, kept as text by Parquet and JSONL: Namibia's 'NA' in a CSV
-# against the same 'NA' in Parquet is one value, not skew in 20 % of rows
+# against the same 'NA' in Parquet is one value, not skew in 20 % of rows (only a CSV's missing value:
+# a Parquet null against the text 'None' is the str(None) bug)
 _NA_WORDS = np.array(["#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>",
                       "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null", "\\N"], dtype=object)  # pandas' list
 _PADDED = r"\s*[+-]?0\d"  # '00501': a code whose zeros matter, not the number 501
@@ -260,7 +267,7 @@ def _times(values: pd.Series) -> pd.Series | None:
 
 
 def _compare(a: pd.Series, b: pd.Series, keys: pd.Index, feature: str, tolerance: float,
-             min_mismatch: float) -> SkewFinding:
+             min_mismatch: float, csv: tuple[bool, bool] = (False, False)) -> SkewFinding:
     """Offline ``a`` against serving ``b``, row by row: where both read as numbers, within the tolerance
     ('3' against 3.0); else where both read as times, as instants; else as text (an 'unknown' among
     numbers, a code with leading zeros: '00501' against '501' is skew)."""
@@ -274,10 +281,16 @@ def _compare(a: pd.Series, b: pd.Series, keys: pd.Index, feature: str, tolerance
                 pass
     read = ~np.isnan(x) & ~np.isnan(y)
     close = np.zeros(len(keys), dtype=bool)
-    if _whole(x[read]) and _whole(y[read]):  # counts, codes, epoch times: 94105 against 94107 is skew
-        close[read] = x[read] == y[read]
+    if _integers(a) and _integers(b):  # counts, codes, epoch seconds: 94105 against 94107 is skew, and
+        close[read] = a.to_numpy()[read] == b.to_numpy()[read]  # ids past 2**53 are compared as integers
     else:
-        close[read] = np.isclose(x[read], y[read], rtol=tolerance, atol=tolerance * 1e-3 * _scale(x[read]))
+        # within the share of the spread, and of the values themselves (0 against 0.9 beside 2e6 is skew;
+        # zero against float noise is not)
+        spread, u, v = _spread(x[read]), x[read], y[read]
+        with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: equal when both are the same infinity
+            gap = np.abs(u - v)
+            close[read] = ((gap <= tolerance * spread)
+                           & (gap <= tolerance * np.maximum(np.abs(u), np.abs(v)) + 1e-6 * tolerance * spread)) | (u == v)
     rest = ~read
     times = (_times(a[rest]), _times(b[rest])) if rest.any() else (None, None)
     if times[0] is not None and times[1] is not None:  # one instant, however written ('Z', '-04:00')
@@ -292,7 +305,7 @@ def _compare(a: pd.Series, b: pd.Series, keys: pd.Index, feature: str, tolerance
     worded = np.zeros(len(keys), dtype=bool)  # a CSV's missing 'NA' against the text 'NA': one value
     if rest.any():  # the rest as text, both missing alike
         ta, tb = _texts(a[rest]), _texts(b[rest])
-        worded[rest] = (na[rest] & np.isin(tb, _NA_WORDS)) | (nb[rest] & np.isin(ta, _NA_WORDS))
+        worded[rest] = (csv[0] & na[rest] & np.isin(tb, _NA_WORDS)) | (csv[1] & nb[rest] & np.isin(ta, _NA_WORDS))
         close[rest] = (ta == tb) | (na[rest] & nb[rest]) | worded[rest]
     numeric = bool(read.any())
     differ = ~close
@@ -316,27 +329,28 @@ def _compare(a: pd.Series, b: pd.Series, keys: pd.Index, feature: str, tolerance
                        examples, evidence)
 
 
-def _whole(values: np.ndarray) -> bool:
-    """Whether every finite value is a whole number (an int column, or floats such as 3.0).
+def _integers(values: pd.Series) -> bool:
+    """Whether a column holds integers as read (an int or bool dtype, or Python ints among objects)."""
+    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_integer_dtype(values):
+        return True
+    return values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) == "integer"
 
-    >>> _whole(np.array([3.0, 94105, np.inf])), _whole(np.array([37.77, 3.0]))
-    (True, False)
+
+def _spread(values: np.ndarray) -> float:
+    """The feature's spread offline: its robust standard deviation (IQR / 1.349), else its standard
+    deviation, else its typical size (a constant column), else 1.
+
+    >>> _spread(np.array([0.0, 1, 2, 3, 4])), _spread(np.array([2e-8, 2e-8])), _spread(np.zeros(3))
+    (1.4825796886582654, 2e-08, 1.0)
     """
     finite = values[np.isfinite(values)]
-    return bool(np.all(finite == np.round(finite)))
-
-
-def _scale(offline: np.ndarray) -> float:
-    """The feature's typical size offline (median of its non-zero magnitudes), at most 1: the floor under
-    which two values count as equal shrinks with it (a fixed 1e-6 called a feature of size 1e-8 doubled
-    'ok'), and zeros against float noise stay equal.
-
-    >>> _scale(np.array([0, 2e-8, -4e-8, 1e-8])), _scale(np.zeros(2)), _scale(np.array([2e6, 0]))
-    (2e-08, 1.0, 1.0)
-    """
-    sizes = np.abs(offline)
-    sizes = sizes[np.isfinite(sizes) & (sizes > 0)]
-    return min(1.0, float(np.median(sizes))) if len(sizes) else 1.0  # (never wider: 0 against 0.9 beside 2e6s)
+    if not len(finite):
+        return 1.0
+    q1, q3 = np.percentile(finite, [25, 75])
+    for spread in ((q3 - q1) / 1.349, float(np.std(finite)), float(np.median(np.abs(finite)))):
+        if spread > 0:
+            return float(spread)
+    return 1.0
 
 
 def _duration(gap: pd.Timedelta) -> str:

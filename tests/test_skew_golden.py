@@ -596,3 +596,20 @@ def test_skew_takes_a_csv_s_missing_na_for_the_text_na_of_parquet(tmp_path):
     assert same.mismatches == 0 and "null on one side" not in same.evidence
     gap = {f.feature: f for f in skew(tmp_path / "off.parquet", tmp_path / "gap.csv", "rid").findings}["country"]
     assert gap.mismatches == 50 and "null on one side only in 50 rows" in gap.evidence  # a real gap still is
+
+
+def test_skew_tolerance_is_a_share_of_the_spread_and_a_parquet_null_is_not_the_text_none(tmp_path):
+    """Review: a null against the text 'None' in two Parquet tables (str(None)) passed as equal; epoch
+    times with milliseconds an hour late passed (1e-5 of 1.7e9 is 4.7 hours); float32 copies of counts
+    near 1e8 and values written with four decimals were skew."""
+    rng = np.random.default_rng(0)
+    n = 300
+    offline = pd.DataFrame({"k": range(n), "city": ["Paris", None, "Oslo"] * 100,
+                            "ts": 1.764e9 + rng.uniform(0, 604800, n), "bytes": rng.integers(1e8, 2e8, n).astype(float),
+                            "ratio": rng.uniform(0.2, 0.9, n)})
+    serving = offline.assign(city=["Paris", "None", "Oslo"] * 100, ts=offline.ts + 3600,
+                             bytes=offline.bytes.astype(np.float32).astype(float), ratio=offline.ratio.round(4))
+    offline.to_parquet(tmp_path / "off.parquet")
+    serving.to_parquet(tmp_path / "srv.parquet")
+    got = {f.feature: f.mismatches for f in skew(tmp_path / "off.parquet", tmp_path / "srv.parquet", "k").findings}
+    assert got == {"city": 100, "ts": n, "bytes": 0, "ratio": 0}
