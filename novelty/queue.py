@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import csv
 import json
+import re
+import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -38,8 +40,8 @@ SKIP_REASONS = {  # rows of a label file that `import_labels` leaves out, and wh
     "not_utf8": "bytes that are not UTF-8 in the id or label (save the file as CSV UTF-8)",
     "duplicate_id": "the same id and label again",
     "conflicting_labels": "one id with different labels (none of them applied)",
-    "text_mismatch": "its text is not the queued prompt's (a file from another database, or ids reused?): "
-                     "not applied",
+    "text_mismatch": "its text shares under half its words with the queued prompt's (a file from another "
+                     "database, or ids reused?): not applied",
 }
 # str.splitlines() also ends lines at these; json.dumps(ensure_ascii=False) leaves them raw
 _LINE_BREAKS = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
@@ -171,12 +173,14 @@ def export_format(out: str | Path, fmt: str | None = None) -> str:
 
     >>> export_format("to-label.csv"), export_format("-"), export_format("train.jsonl", "batch-jsonl")
     ('csv', 'chat-jsonl', 'batch-jsonl')
+    >>> export_format("labels.txt", "csv"), export_format("LABELS.CSV")
+    ('csv', 'csv')
     """
     if fmt is not None and fmt not in FORMATS:
         raise InputError(f"--format takes {', '.join(FORMATS)}, not {fmt!r}")
     name = "" if str(out) == "-" else Path(str(out)).name.lower()
     suffix = next((s for s in (".csv", ".jsonl", ".json", ".ndjson") if name.endswith(s)), None)
-    if suffix is None and "." in name.strip(".") and name.rsplit(".", 1)[1] in ("gz", "parquet", "tsv", "xlsx", "txt"):
+    if suffix is None and "." in name.strip(".") and name.rsplit(".", 1)[1] in ("gz", "parquet", "tsv", "xlsx"):
         raise InputError(f"-o {out}: exports are written as plain CSV or JSON lines; name the file .csv "
                          "(--format csv) or .jsonl")
     if fmt is None:
@@ -265,7 +269,8 @@ def import_labels(db: str | Path, path: str | Path, id_col: str | None = None, l
         skipped["text_mismatch"] = sorted(texts[pid][0] for pid in mismatched)
         skipped = {reason: skipped[reason] for reason in SKIP_REASONS if reason in skipped}
     return {"labelled": counts["labelled"], "trained_relabelled": counts["trained_relabelled"],
-            "unchanged": counts["unchanged"], "unknown_ids": len(unknown), "case_variants": case_variants(spellings),
+            "unchanged": counts["unchanged"], "unknown_ids": len(unknown),
+            "case_variants": [g for g in case_variants(spellings) if set(g) & set(labels.values())],
             "unknown_id_examples": unknown[:SHOWN_LINES], "pruned_before": pruned,
             "skipped": {reason: len(lines) for reason, lines in skipped.items()},
             "skipped_lines": {reason: lines[:SHOWN_LINES] for reason, lines in skipped.items()}}
@@ -431,15 +436,28 @@ def _apply_labels(store: Store, labels: dict[str, str], unknown: list[str],
 
 
 def _same_text(given: str, queued: str | None) -> bool:
-    """Whether a label file's text is the queued prompt as exported, whatever a spreadsheet did to its
-    spaces and line breaks or to a formula's leading apostrophe.
+    """Whether a label file's text can be the queued prompt's: their words overlap by half or more, in
+    NFKC form without case or punctuation and numbers without leading zeros, so what a spreadsheet or a
+    Mac does to a prompt (spaces, line breaks, a formula's apostrophe, NFD accents, 0012 as 12) and a
+    redacted address still match; a text of fewer than three words is not judged. A label written for
+    another prompt under the same id (another database's file) shares few words.
 
-    >>> _same_text("'=1+1  is\\r\\nfine ", "=1+1 is\\nfine"), _same_text("hello how to unlock my pin", "crypto?")
-    (True, False)
+    >>> _same_text("'=1+1  is\\r\\nFINE ok", "=1+1 is\\nfine ok"), _same_text("mail jo at [EMAIL] now", "mail jo at jo@x.io now")
+    (True, True)
+    >>> _same_text("hello how to unlock my pin", "how do I buy crypto with my card"), _same_text("12", "0012")
+    (False, True)
     """
-    def bare(text: str) -> str:
-        return " ".join(csv_cell(text).split()).removeprefix("'")
-    return queued is None or bare(given) == bare(queued)
+    if queued is None:
+        return True
+    words = [_words(given), _words(queued)]
+    if min(len(w) for w in words) < 3:
+        return True
+    return len(words[0] & words[1]) / len(words[0] | words[1]) >= 0.5
+
+
+def _words(text: str) -> set[str]:
+    found = re.findall(r"\w+", unicodedata.normalize("NFKC", text).casefold())
+    return {w.lstrip("0") or "0" if w.isdigit() else w for w in found}
 
 
 def mark_trained(db: str | Path, index: str | Path | None = None, index_dir: str | Path | None = None) -> int:
