@@ -27,7 +27,7 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.stats import chi2_contingency, ks_2samp, wasserstein_distance
+from scipy.stats import binomtest, chi2_contingency, ks_2samp, wasserstein_distance
 
 from .errors import InputError
 from .logs import (EARLIEST, EPOCH_MS_ABOVE, LATEST, OPEN_QUOTE, check_file, csv_table, detect_format,
@@ -898,8 +898,7 @@ def _unavailable(name: str, ref: dict, cur: dict | None, s: DriftSettings) -> Dr
                                          + ([risen] if risen[0] is not None else [])):
         # a sentinel the reference (nearly) never held is an outage from as few rows as nulls are (QA: -1
         # in 12 % of ages was drift, 'fine-tune with recent data', where 12 % of nulls was unavailable)
-        bar = s.null_jump if was < 0.01 and _sentinel(value) and str(value).strip().lower() != "other" \
-            else s.takeover
+        bar = s.null_jump if _rare_sentinel_filling_in(value, now, was, present, ref) else s.takeover
         if now - was >= bar and _default_like(value, was) \
                 and (_rest_unchanged(ref, cur, value, s) or (_id_like(ref) and _sentinel(value))):
             return DriftFinding(name, ref["kind"], "feature_unavailable", share_affected=now,
@@ -915,6 +914,22 @@ def _unavailable(name: str, ref: dict, cur: dict | None, s: DriftSettings) -> Dr
                             evidence=f"no current value was in the reference: {_first_keys(cur['counts'])} where "
                                      f"there were {_first_keys(ref['counts'])} (recoded?)")
     return None
+
+
+def _rare_sentinel_filling_in(value, now: float, was: float, present: float, ref: dict) -> bool:
+    """A sentinel the reference (nearly) never held (under 1 % of its rows) filling in enough rows that
+    chance cannot (binomial p < 1e-6 at the reference's share, in 100 rows or more): judged by the bar of
+    nulls. Not 0, which counts have as a value ('other' neither, a category of its own); not in a small
+    window, where two rows of -1 are 8 %."""
+    text = str(value).strip().lower()
+    try:
+        text = format(float(text) + 0.0, "g")
+    except ValueError:
+        pass
+    if was >= 0.01 or present < 100 or text in ("0", "other") or not _sentinel(value):
+        return False
+    floor = max(was, 1 / max(ref.get("rows", 1), 1))
+    return binomtest(int(round(now * present)), int(present), floor, alternative="greater").pvalue < 1e-6
 
 
 def _first_keys(counts: dict, shown: int = 3) -> str:
