@@ -216,8 +216,8 @@ def import_feedback(db: str | Path, path: str | Path, id_col: str = "prompt_id",
         def write() -> tuple:  # this file's rejects from an earlier import go: the file may have been mended
             conn.execute("INSERT INTO label_files VALUES (?,?,?,?) ON CONFLICT(sha256) DO UPDATE SET "
                          "written = min(written, excluded.written)", [digest, written, str(path), stamps["now"]])
-            conn.executemany("DELETE FROM rejects WHERE run_id IS NULL AND source = ?",  # however it was typed
-                             [(source,) for source in _same_file(conn, path)])
+            conn.executemany("DELETE FROM rejects WHERE run_id IS NULL AND source = ?",  # as typed before they
+                             [(str(path),), (_where(path),)])  # were stored by their absolute path
             conn.execute("INSERT OR REPLACE INTO main.rejects SELECT * FROM staging.rejects")
             counts = conn.execute(
                 f"{_COMPARED} SELECT count(*), total(new), total(NOT new AND stale), "
@@ -253,12 +253,10 @@ def _id_examples(conn) -> dict | None:
     return {"file": given, "scored": scored}
 
 
-def _same_file(conn, path: Path) -> list[str]:
-    """The sources of label-file rejects that name ``path``, however they were typed (f/a.csv, an absolute
-    path, a.csv from inside f/): re-importing it from elsewhere added its rejects again (QA: 12 for 4)."""
-    here = os.path.realpath(path)
-    sources = [s for (s,) in conn.execute("SELECT DISTINCT source FROM rejects WHERE run_id IS NULL")]
-    return [str(path)] + [s for s in sources if s != str(path) and os.path.realpath(s) == here]
+def _where(path: Path) -> str:
+    """A label file's absolute path, as its rejects are stored: re-importing it typed another way (a.csv
+    from inside its folder, then f/a.csv) replaces them rather than adding them again (QA: 12 for 4)."""
+    return os.path.abspath(path)
 
 
 def _scratch(db: Path) -> Path:
@@ -313,7 +311,7 @@ def _stage(conn, path: Path, id_col: str, label_col: str, time_col: str | None, 
         with conn:  # the staging database only: the database itself is not locked while the file is read
             conn.executemany(_STAGE_LABEL, rows)
             conn.executemany(f"INSERT INTO staging.rejects VALUES ({','.join('?' * len(REJECT_COLUMNS))})",
-                             [tuple(reject_row(None, str(path), r.line, r.reason, _storable(r.raw)).values())
+                             [tuple(reject_row(None, _where(path), r.line, r.reason, _storable(r.raw)).values())
                               for r in rejects])
     return columns, blank, reasons, staged
 

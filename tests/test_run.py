@@ -731,8 +731,15 @@ def test_feedback_keeps_the_rows_it_sets_aside_in_the_rejects_table(tmp_path, mo
     import_feedback(db, "a.csv", time_col="at")
     import_feedback(db, f"{tmp_path.name}/../{tmp_path.name}/a.csv".replace(tmp_path.name, str(tmp_path), 1),
                     time_col="at")
+    monkeypatch.chdir(tmp_path.parent)  # review: a relative source stored first was matched from here
+    import_feedback(db, f"{tmp_path.name}/a.csv", time_col="at")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "a.csv").write_text("prompt_id,label\nr9,x,extra\n")  # another file of that name keeps its rejects
+    import_feedback(db, other / "a.csv")
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM rejects WHERE line BETWEEN 3 AND 5").fetchone() == (3,)
+        assert conn.execute("SELECT count(*) FROM rejects WHERE source = ?", [str(other / "a.csv")]).fetchone() == (1,)
 
 
 def test_feedback_reads_a_file_a_chunk_at_a_time_with_the_same_result(tmp_path, monkeypatch):
