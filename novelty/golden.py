@@ -49,6 +49,7 @@ class GoldenReport:
     no_prediction: dict = field(default_factory=dict)  # items with an empty prediction (wrong), by file
     malformed: dict = field(default_factory=dict)  # file -> its first malformed line and why ('line 2: invalid JSON')
     case_only: list[dict] = field(default_factory=list)  # wrong only by case ('TRANSFER' for 'transfer'), by file
+    case_only_items: dict = field(default_factory=dict)  # file -> items wrong only by case, all of them
 
     @property
     def accuracy_change(self) -> float:
@@ -100,19 +101,22 @@ def golden(baseline: str | Path, current: str | Path, id_col: str = "id", label_
     no_prediction = {name: int((frame[pred_col] == "").sum()) for name, frame in (("baseline", before), ("current", after))}
     malformed = {name: frame.attrs["malformed"] for name, frame in (("baseline", before), ("current", after))
                  if frame.attrs.get("malformed")}
-    case_only = [{"file": name, **pair} for name, suffix in (("baseline", "_b"), ("current", "_c"))
-                 for pair in _case_only(paired[f"{label_col}{suffix}"], paired[f"{pred_col}{suffix}"])]
+    pairs = {name: _case_only(frame[label_col], frame[pred_col]) for name, frame in (("baseline", before),
+                                                                                     ("current", after))}
+    case_only = [{"file": name, "label": label, "predicted": pred, "items": n}
+                 for name, found in pairs.items() for (label, pred), n in found.most_common(5)]
     return GoldenReport(base, now, len(paired), fixed, broken, p, drop >= MIN_DROP - 1e-9 and p < 0.05,
                         _label_changes(paired, label_col, pred_col), left_out, whole, relabelled,
-                        {name: n for name, n in no_prediction.items() if n}, malformed, case_only)
+                        {name: n for name, n in no_prediction.items() if n}, malformed, case_only,
+                        {name: sum(found.values()) for name, found in pairs.items() if found})
 
 
-def _case_only(labels: pd.Series, predictions: pd.Series, shown: int = 5) -> list[dict]:
-    """Predictions wrong only by case ('TRANSFER' for 'transfer'): labels compare as written (they are
-    identifiers: 'US' and 'us' may be two intents), so each counts wrong; said, as feedback says it."""
-    pairs = Counter((label, pred) for label, pred in zip(labels, predictions)
-                    if label != pred and label.casefold() == pred.casefold())
-    return [{"label": label, "predicted": pred, "items": n} for (label, pred), n in pairs.most_common(shown)]
+def _case_only(labels: pd.Series, predictions: pd.Series) -> Counter:
+    """Predictions wrong only by case ('TRANSFER' for 'transfer'), by (label, prediction), over a whole
+    file: labels compare as written (they are identifiers: 'US' and 'us' may be two intents), so each
+    counts wrong; said, as feedback says it."""
+    return Counter((label, pred) for label, pred in zip(labels, predictions)
+                   if label != pred and label.casefold() == pred.casefold())
 
 
 def _predicted(path, spec: str, id_col: str, label_col: str, pred_col: str, text_col: str) -> pd.DataFrame:

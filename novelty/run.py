@@ -322,9 +322,10 @@ class _Job:
             extra = "" if report.current_file is None else (  # the feedback line's 'golden' figure: say whence
                 f"; the whole current file's {whole.items:,} items {whole.accuracy:.1%}, the bar online accuracy "
                 "is held to")
-            case = sum(c["items"] for c in report.case_only if c["file"] == "current")
-            extra += f"; {case:,} predictions wrong only by case ({report.case_only[0]['predicted']!r} for " \
-                     f"{report.case_only[0]['label']!r})" if case else ""
+            case = report.case_only_items.get("current", 0)
+            first = next((c for c in report.case_only if c["file"] == "current"), None)
+            extra += f"; {case:,} predictions of the current file wrong only by case ({first['predicted']!r} " \
+                     f"for {first['label']!r})" if case else ""
             return Step("golden", "ran", f"golden-set accuracy {report.baseline.accuracy:.1%} at launch, "
                         f"{report.current.accuracy:.1%} now" + (" (regression)" if report.regression else "")
                         + extra,
