@@ -1230,6 +1230,7 @@ def init_command(
 # ---------------------------------------------------------------------------------------------- feedback
 @app.command("feedback")
 def feedback_command(
+    ctx: typer.Context,
     files: List[Path] = typer.Argument([], help="True labels: CSV, JSONL or Parquet with a prompt id and a label; "
                                        "none to only report."),
     db: Path = typer.Option(..., "--db", help=DB_HELP),
@@ -1258,6 +1259,7 @@ def feedback_command(
     from .store import existing_db
 
     with _user_errors():
+        _used_only_with(ctx, time_col is not None, "--time-col", day_first="--day-first")  # was: ignored
         existing_db(db)  # a mistyped --db would start a database of labels alone, and say "kept"
         imports, failed = import_files(db, files, id_col, label_col, time_col, day_first=day_first)
         if failed and not imports:

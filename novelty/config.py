@@ -44,8 +44,7 @@ SETTINGS: tuple[Setting, ...] = (
             "without it is refused. Empty, or the default and not in the log: its prompts count on the run date "
             "(00:00 UTC; day windows only)."),
     Setting("logs.day_first", False, "Dates written with slashes put the day first (03/06/2026 is 3 June); by "
-            "default slashes are read month first, as in the US (dots and dashes are read day first). The "
-            "feedback files' times are read so too.", bool),
+            "default slashes are read month first, as in the US (dots and dashes are read day first).", bool),
     Setting("logs.id_col", "", "Column holding a unique prompt id; feedback labels join on it (set here, a "
             "log without it is refused). Empty: ids derive from time, text and line."),
     Setting("logs.pred_col", "predicted_label", "Column holding the model's predicted label (set here, a log "
@@ -79,6 +78,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("feedback.label_col", "label", "Column of the feedback file holding the true label."),
     Setting("feedback.time_col", "", "Column holding when each label was given; with it the newest label "
             "wins; without it a label is as old as its file (when the file was last written)."),
+    Setting("feedback.day_first", False, "Dates with slashes in feedback.time_col put the day first (03/06/2026 "
+            "is 3 June), as logs.day_first says of the logs; label files often come from another tool.", bool),
     Setting("feedback.window", "1d", "Window of the online-accuracy table."),
     Setting("feedback.period", "7d", "Online accuracy over this period, ending with the run date, is "
             "compared with the golden-set accuracy."),

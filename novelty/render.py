@@ -260,9 +260,13 @@ def format_feedback(imports, report) -> str:
                         if i.repeated else "")
                      + (f"; {i.blank:,} rows without id or label skipped" if i.blank else ""))
         if i.id_examples:
-            lines.append(f"  None of its ids is a scored prompt's: {_ids(i.id_examples['file'])} in the file, "
-                         f"{_ids(i.id_examples['scored'])} scored. Ids derived by score (no --id-col) never "
-                         "match a label file: score with --id-col naming the log's request id")
+            derived = all(re.fullmatch(r"[0-9a-f]{20}", str(p)) for p in i.id_examples["scored"])
+            lines.append(f"  None of its ids is a scored prompt's yet: {_ids(i.id_examples['file'])} in the file, "
+                         f"{_ids(i.id_examples['scored'])} scored. " + (
+                             "Those are ids score derived (no --id-col), which never match a label file: score "
+                             "with --id-col naming the log's request id" if derived else
+                             "Labels of prompts not scored yet join when they are; else the ids are written "
+                             "another way"))
         if i.conflicting:
             lines.append(f"  {i.conflicting:,} ids given two labels at once in the file (the same time, or no "
                          "time, to tell them apart): the last row's label kept; check them")

@@ -380,7 +380,7 @@ class _Job:
         imports, failed = import_files(self.db, files, c["feedback.id_col"], c["feedback.label_col"],
                                        c["feedback.time_col"] or None,
                                        "feedback.id_col, feedback.label_col, feedback.time_col in the config",
-                                       c["logs.day_first"])
+                                       c["feedback.day_first"])
         if failed and not imports:  # nothing readable: the step fails on its input, as a bad log does
             raise InputError("; ".join(error for _, error in failed))
         start = self.since("feedback.period")

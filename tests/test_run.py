@@ -1433,7 +1433,8 @@ def test_feedback_says_rows_read_repeats_and_unmatched_ids_and_exits_2_on_a_file
     assert got.id_examples["file"] == ["req-1", "req-2"] and len(got.id_examples["scored"]) == 3
     out = CliRunner().invoke(app, ["feedback", str(labels), "--db", str(db)])
     assert out.exit_code == 0 and "5 rows read, 2 labels" in out.output
-    assert "1 rows repeat an id" in out.output and "None of its ids is a scored prompt's: ids such as 'req-1'" in out.output
+    assert "1 rows repeat an id" in out.output and "None of its ids is a scored prompt's yet: ids such as 'req-1'" in out.output
+    assert "Those are ids score derived" in out.output
     bad = _written(tmp_path / "bad.csv", "prompt_id,label,at\nr1,a,yesterday\nr2,b,0\n")
     out = CliRunner().invoke(app, ["feedback", str(bad), str(labels), "--db", str(db), "--time-col", "at"])
     assert out.exit_code == 2 and "bad.csv: none of its 2 rows could be used" in out.stderr  # was: exit 0
@@ -1470,3 +1471,14 @@ def test_init_sets_day_first_when_the_log_writes_the_day_first(tmp_path):
     CliRunner().invoke(app, ["init", "--index", "bot", "--logs", "logs/{date}.jsonl", "-o", str(tmp_path / "m.toml"),
                              "--force"])
     assert load_config(tmp_path / "m.toml")["logs.day_first"] is False  # a US log stays month first
+
+
+def test_feedback_day_first_is_its_own_setting_and_needs_a_time_column(monitor, tmp_path):
+    """Review: run read label times with logs.day_first (which init now sets from the log), so a label
+    tool writing US dates was misread; feedback --day-first without --time-col was ignored."""
+    write_csv(tmp_path / "labels" / "2026-11-25.csv", ["prompt_id", "label", "at"], [("r1", "x", "11/25/2026 10:00")])
+    config = load_config(monitor, {"logs.day_first": True, "feedback.time_col": "at"})
+    step = next(s for s in run_monitor(config, "2026-11-25").steps if s.name == "feedback")
+    assert "could be used" not in step.reason, step.reason  # month first, as feedback.day_first says
+    out = CliRunner().invoke(app, ["feedback", "--db", str(tmp_path / "x.db"), "--day-first"])
+    assert out.exit_code == 2 and "--day-first only applies with --time-col" in out.output
