@@ -1478,7 +1478,8 @@ def test_feedback_day_first_is_its_own_setting_and_needs_a_time_column(monitor, 
     tool writing US dates was misread; feedback --day-first without --time-col was ignored."""
     write_csv(tmp_path / "labels" / "2026-11-25.csv", ["prompt_id", "label", "at"], [("r1", "x", "11/25/2026 10:00")])
     config = load_config(monitor, {"logs.day_first": True, "feedback.time_col": "at"})
+    run_monitor(config, "2026-11-24")
     step = next(s for s in run_monitor(config, "2026-11-25").steps if s.name == "feedback")
-    assert "could be used" not in step.reason, step.reason  # month first, as feedback.day_first says
+    assert step.status != "failed" and step.facts["imported"][0]["rows"] == 1, step.reason
     out = CliRunner().invoke(app, ["feedback", "--db", str(tmp_path / "x.db"), "--day-first"])
     assert out.exit_code == 2 and "--day-first only applies with --time-col" in out.output
