@@ -1274,8 +1274,8 @@ def feedback_command(
         typer.echo(f"error: {error} (the other files were imported)", err=True)
     unusable = [i for i in imports if not i.rows and i.rejected]  # as score exits 2 on a log of rejects alone
     for i in unusable:
-        typer.echo(f"error: {i.source}: none of its {i.read:,} rows could be used ({i.reject_reasons[0]['reason']})",
-                   err=True)
+        typer.echo(f"error: {i.source}: no row gave a usable label ({i.rejected:,} of its {i.read:,} rows set aside: "
+                   f"{i.reject_reasons[0]['reason']})", err=True)
     if failed or unusable:
         raise typer.Exit(2)
 

@@ -1413,8 +1413,9 @@ def _tables(reference, current, ignore: set[str], time_col: str | None = None, s
     """The reference profile, the current table and what was set aside in them, once each is known
     to be one that can be compared (``--save-reference`` written once the inputs are known good)."""
     ref = load_reference(reference, ignore | ({time_col} if time_col else set()))
-    if score_col and score_col in ignore:
-        raise InputError(f"--score-col {score_col!r} is also in --ignore: leave it out of one of them")
+    if score_col and score_col in ignore | set(ref.get("ignored", [])):
+        raise InputError(f"--score-col {score_col!r} is also in --ignore (or left out of the saved profile "
+                         f"{reference}): leave it out of one of them")
     if score_col and score_col not in ref["columns"]:
         raise InputError(f"{reference}: no score column {score_col!r} (--score-col)")
     if _saved_profile(Path(current)):

@@ -67,6 +67,7 @@ class FeedbackImport:
     read: int = 0        # rows read: rows (one per id) + repeated + blank + rejected
     repeated: int = 0    # rows of an id given on an earlier row of the file (its newest, else last, label kept)
     id_examples: dict | None = None  # no id scored: {"file": [...], "scored": [...]}, to see how they differ
+    same_as: dict | None = None  # the same bytes were imported before: {"source", "written"}, the time its labels got
 
     def to_dict(self) -> dict:
         """As ``--json`` prints it."""
@@ -198,8 +199,11 @@ def import_feedback(db: str | Path, path: str | Path, id_col: str = "prompt_id",
         conn.execute("PRAGMA staging.journal_mode = OFF")  # scratch: nothing to roll back to
         conn.execute("PRAGMA staging.synchronous = OFF")
         digest = _digest(path)  # the same content imported before keeps that time: a copy, or the file
-        (seen,) = conn.execute("SELECT min(written) FROM label_files WHERE sha256 = ?", [digest]).fetchone()
-        written = min(_file_time(path), seen or "9999")  # downloaded again, must not pass for a newer one
+        seen = conn.execute("SELECT written, source FROM label_files WHERE sha256 = ?", [digest]).fetchone()
+        written = _file_time(path)
+        same_as = None
+        if seen and seen[0] < written:  # downloaded again, must not pass for a newer one: said
+            written, same_as = seen[0], {"source": seen[1], "written": seen[0]}
         try:
             columns, blank, reasons, staged = _stage(conn, path, id_col, label_col, time_col, written, day_first)
         except _Reread:  # a line the fast CSV reader cannot place: start over, line by line
@@ -240,7 +244,8 @@ def import_feedback(db: str | Path, path: str | Path, id_col: str = "prompt_id",
         if staging is not None:
             staging.unlink(missing_ok=True)
     return FeedbackImport(str(path), rows, new, changed, unchanged, stale, unknown, blank, reasons.total,
-                          reasons.listed(), conflicting, staged + blank + reasons.total, staged - rows, examples)
+                          reasons.listed(), conflicting, staged + blank + reasons.total, staged - rows, examples,
+                          same_as)
 
 
 def _id_examples(conn) -> dict | None:

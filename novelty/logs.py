@@ -705,8 +705,10 @@ def _top(value: Any) -> Any:
     """A logged prediction as one label: a list's first entry (top-k, best first); an object's one
     label-like key, as in a text-classification pipeline's ``[{"label": "card", "score": 0.93}]``;
     none for an object with no such key or several."""
-    if isinstance(value, list):
-        value = value[0] if value else None
+    if isinstance(value, list):  # a pipeline's every label with its score comes in label order: the top one
+        scored = [v for v in value if isinstance(v, dict) and isinstance(v.get("score"), (int, float))]
+        value = max(scored, key=lambda v: v["score"]) if scored and len(scored) == len(value) else \
+            value[0] if value else None
     if isinstance(value, dict):
         found = [v for k, v in value.items() if bare_name(k) in _LABEL_KEYS]
         value = found[0] if len(found) == 1 else None

@@ -259,6 +259,9 @@ def format_feedback(imports, report) -> str:
                      + (f"; {i.repeated:,} rows repeat an id of an earlier row (its newest label kept)"
                         if i.repeated else "")
                      + (f"; {i.blank:,} rows without id or label skipped" if i.blank else ""))
+        if i.same_as:
+            lines.append(f"  The same bytes as {i.same_as['source']}, imported before: its labels are as old as that "
+                         f"file ({i.same_as['written']}), so a newer label stays")
         if i.id_examples:
             derived = all(re.fullmatch(r"[0-9a-f]{20}", str(p)) for p in i.id_examples["scored"])
             lines.append(f"  None of its ids is a scored prompt's yet: {_ids(i.id_examples['file'])} in the file, "

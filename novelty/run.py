@@ -365,8 +365,9 @@ class _Job:
         broken = [u for u in step.facts.get("unreadable", []) if not _empty(Path(u["source"]))]
         unusable = [i for i in step.facts.get("imported", []) if not i["rows"] and i["rejected"]]  # all set aside
         if unusable:
-            step = replace(step, reason="; ".join(f"{i['source']}: none of its {i['read']:,} rows could be used "
-                                                  f"({i['reject_reasons'][0]['reason']})" for i in unusable)
+            step = replace(step, reason="; ".join(f"{i['source']}: no row gave a usable label ({i['rejected']:,} of "
+                                                  f"its {i['read']:,} rows set aside: {i['reject_reasons'][0]['reason']})"
+                                                  for i in unusable)
                            + "; " + step.reason)
         return replace(step, status="failed") if (broken or unusable) and step.status != "failed" else step
 

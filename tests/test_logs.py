@@ -69,10 +69,11 @@ def test_an_id_or_label_that_is_a_json_object_or_list_is_set_aside(tmp_path):
         {"prompt": "c", "predicted_label": [{"label": "fees", "score": 0.9}, {"label": "card", "score": 0.1}]},
         {"prompt": "d", "predicted_label": {"Intent": "card", "confidence": 0.8}},
         {"prompt": "e", "predicted_label": {"label": "a", "intent": "b"}},  # which? none
-        {"prompt": "f", "predicted_label": {"label": {"name": "a"}}}, {"prompt": "g", "predicted_label": [[]]}])
+        {"prompt": "f", "predicted_label": {"label": {"name": "a"}}}, {"prompt": "g", "predicted_label": [[]]},
+        {"prompt": "h", "predicted_label": [{"label": "a", "score": 0.1}, {"label": "b", "score": 0.9}]}])
     batches, rows, rejects = read_all(top_k, Columns(id=None, time=None))
-    assert len(rows) == 7 and not rejects  # was: both rejected, a day of them a missing log for run
-    assert [label for b in batches for label in b.labels] == ["card", None, "fees", "card", None, None, None]
+    assert len(rows) == 8 and not rejects  # was: both rejected, a day of them a missing log for run
+    assert [label for b in batches for label in b.labels] == ["card", None, "fees", "card", None, None, None, "b"]
 
 
 def test_non_utf8_bytes_are_rejected_with_raw_content_kept(tmp_path):

@@ -273,7 +273,7 @@ def test_one_unreadable_feedback_file_leaves_out_only_itself(monitor, tmp_path):
     (tmp_path / "labels" / "2026-11-25-late.csv").unlink()  # a file whose every row is set aside fails it too
     _written(tmp_path / "labels" / "2026-11-25-odd.csv", "prompt_id,label\nr1,a,b\n")
     odd = next(s for s in run_monitor(config, "2026-11-25").steps if s.name == "feedback")
-    assert odd.status == "failed" and "odd.csv: none of its 1 rows could be used (expected 2" in odd.reason, odd
+    assert odd.status == "failed" and "odd.csv: no row gave a usable label (1 of its 1 rows set aside: expected 2" in odd.reason, odd
     # the CLI imports the readable files, says which were not, and exits 2
     db = tmp_path / "cli.db"
     typo = CliRunner().invoke(app, ["feedback", str(tmp_path / "labels" / "2026-11-25.csv"), "--db", str(db)])
@@ -680,7 +680,9 @@ def test_an_older_label_file_imported_again_does_not_undo_a_newer_one(tmp_path):
     assert {k: v[0] for k, v in _stored_feedback(db).items()} == {"r3": "account", "r4": "fees"}
     copy = tmp_path / "old-downloaded-again.csv"  # QA: a fresh copy is written now, and undid the correction
     copy.write_bytes(old.read_bytes())
-    assert import_feedback(db, copy).changed == 0 and _stored_feedback(db)["r3"][0] == "account"
+    again = import_feedback(db, copy)
+    assert again.changed == 0 and _stored_feedback(db)["r3"][0] == "account"
+    assert again.same_as == {"source": str(old), "written": "2026-09-21T14:13:20Z"}  # said, not silent (review)
     # a timed correction older than the file's own time loses; a newer one wins
     soon = (datetime.now(timezone.utc) + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")  # after the file
     fix = write_csv(tmp_path / "fix.csv", ["prompt_id", "label", "at"],
@@ -1437,7 +1439,7 @@ def test_feedback_says_rows_read_repeats_and_unmatched_ids_and_exits_2_on_a_file
     assert "Those are ids score derived" in out.output
     bad = _written(tmp_path / "bad.csv", "prompt_id,label,at\nr1,a,yesterday\nr2,b,0\n")
     out = CliRunner().invoke(app, ["feedback", str(bad), str(labels), "--db", str(db), "--time-col", "at"])
-    assert out.exit_code == 2 and "bad.csv: none of its 2 rows could be used" in out.stderr  # was: exit 0
+    assert out.exit_code == 2 and "bad.csv: no row gave a usable label (2 of its 2 rows set aside" in out.stderr  # was: exit 0
 
 
 def test_run_s_golden_line_names_the_whole_file_s_bar_and_predictions_wrong_by_case(monitor, tmp_path):
