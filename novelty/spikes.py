@@ -178,6 +178,9 @@ def detect_spikes(db: str | Path, settings: SpikeSettings = SpikeSettings(), sin
         settings = saved_spelling(store, settings)
         since_ts = since_ts and _window_start(since_ts, settings)
         alpha = store.latest_alpha()
+        unfinished = alpha is None and store.db.execute(  # a first score still running (or killed): windows
+            "SELECT count(*) FROM runs WHERE status IN ('running', 'interrupted')").fetchone()[0] > 0  # untested
+        save = save and not unfinished  # saved now, they would be the trailing baseline later windows were judged against
         # --until inside a window, with prompts after it (a backfill, a page 'as it was then'): the window
         # counts the prompts before it only, and is neither read nor saved as decided (it counted the
         # whole week, later prompts and examples included, and flagged it)
@@ -209,7 +212,10 @@ def detect_spikes(db: str | Path, settings: SpikeSettings = SpikeSettings(), sin
             _save(store, settings, [w for w in shown if whole(w.window_start)],
                   [i for i in incidents if whole(i.window_start)])
         span = (windows[0].window_start, windows[-1].window_end) if windows else None
-        notes = [] if alpha is None or _pruned_novel(alpha) != "novel" or not pruned_any(store) else [
+        notes = [] if not unfinished else [
+            "no score run has finished yet: nothing is tested or saved until one has (untested windows saved "
+            "now would be the baseline later windows are judged against)"]
+        notes += [] if alpha is None or _pruned_novel(alpha) != "novel" or not pruned_any(store) else [
             f"days prune deleted count their novel prompts at the alpha they were scored at: it keeps counts at "
             f"{', '.join(map(str, PRUNED_ALPHAS))}, not at {alpha}"]
         return SpikeReport(str(db), settings.window, alpha, shown, incidents, span, new, notes, settings.step)

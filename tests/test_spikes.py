@@ -795,3 +795,21 @@ def test_one_quiet_window_inside_a_slow_rise_does_not_alert_it_again(tmp_path):
     assert CliRunner().invoke(app, args).exit_code == 0  # the 13th goes on with the 11th's spike
     fill(db, [(500, 25, None)] * 2 + [(500, 100, "b")], start_day=14)
     assert CliRunner().invoke(app, args).exit_code == 1  # two quiet days: the 16th is a spike of its own
+
+
+def test_spikes_saves_nothing_while_the_first_score_run_has_not_finished(tmp_path):
+    """QA: spikes run while the first score was still going (or after it was killed) saved its windows
+    untested; a later run took them as the trailing baseline (50 % novel expected) and decided 6 of 24
+    spiking hours 'not flagged' for good."""
+    db = tmp_path / "m.db"
+    fill(db, [(100, 50, "a")] * 3)
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE runs SET status = 'interrupted'")
+    report = detect_spikes(db, SpikeSettings(window="1d"))
+    assert any("no score run has finished yet" in n for n in report.notes)
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM windows").fetchone() == (0,)  # was: 3 untested windows
+        conn.execute("UPDATE runs SET status = 'done'")
+    detect_spikes(db, SpikeSettings(window="1d"))
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM windows").fetchone() == (3,)
