@@ -923,12 +923,7 @@ def _rare_sentinel_filling_in(value, now: float, was: float, present: float, ref
     chance cannot (binomial p < 1e-6 at the reference's share, in 100 rows or more): judged by the bar of
     nulls. Not 0, which counts have as a value ('other' neither, a category of its own); not in a small
     window, where two rows of -1 are 8 %."""
-    text = str(value).strip().lower()
-    try:
-        text = format(float(text) + 0.0, "g")
-    except ValueError:
-        pass
-    if was >= 0.01 or present < 100 or text in ("0", "other") or not _sentinel(value):
+    if was >= 0.01 or present < 100 or _value_text(value) in ("0", "other") or not _sentinel(value):
         return False
     floor = max(was, 1 / max(ref.get("rows", 1), 1))
     return binomtest(int(round(now * present)), int(present), floor, alternative="greater").pvalue < 1e-6
@@ -968,12 +963,18 @@ def _sentinel(value) -> bool:
     >>> _sentinel(-1.0), _sentinel("00000000-0000-0000-0000-000000000000"), _sentinel("N/A"), _sentinel("uk")
     (True, True, True, False)
     """
+    text = _value_text(value)
+    return text in _SENTINELS or re.fullmatch(r"0[0-]*", text) is not None
+
+
+def _value_text(value) -> str:
+    """A value as sentinels are matched: lower-case text, numbers in one spelling (-1.0 and -1 alike,
+    -0.0 and 0)."""
     text = str(value).strip().lower()
     try:
-        text = format(float(text) + 0.0, "g")  # -1.0 and -1 alike, -0.0 and 0
+        return format(float(text) + 0.0, "g")
     except ValueError:
-        pass
-    return text in _SENTINELS or re.fullmatch(r"0[0-]*", text) is not None
+        return text
 
 
 def _rest_unchanged(ref: dict, cur: dict, value: str, s: DriftSettings) -> bool:
