@@ -49,6 +49,10 @@ def format_score_summary(result) -> str:
              f"when nothing is new; {p_text(result.novel_p_value, 2)})"]
     if result.skipped:
         lines.append(f"  skipped   {result.skipped:,} already scored (by an earlier run, or earlier in this one)")
+    if getattr(result, "earlier", 0):  # a retry after a crash: this run's rows alone are not the day
+        lines.append(f"  in all    {result.logs_scored:,} of these logs' prompts scored against this index at this "
+                     f"alpha, {result.logs_novel:,} novel ({result.logs_novel / result.logs_scored:.1%}; "
+                     f"{p_text(result.logs_novel_p_value, 2)})")
     if getattr(result, "empty_files", None):
         lines.append(f"  empty     {len(result.empty_files):,} log(s) with nothing in them, e.g. {result.empty_files[0]}")
     if getattr(result, "expired", 0):

@@ -270,8 +270,10 @@ class _Job:
                          "logs.time_col's time zone or day/month order read right?")
         if r.rows_read and r.rejected > r.rows_read / 2:  # the reason, at 100 % too
             notes.append(f"{r.rejected / r.rows_read:.0%} of rows rejected{why}")
+        in_all = f" ({r.logs_novel:,} of the day's {r.logs_scored:,} scored)" if r.earlier else ""
         return Step("score", "ran", f"{r.scored:,} new prompts scored ({r.skipped:,} already scored, "
-                    f"{r.rejected} rejected), {r.novel:,} novel" + "".join(f"; {n}" for n in notes), r.to_dict())
+                    f"{r.rejected} rejected), {r.novel:,} novel{in_all}" + "".join(f"; {n}" for n in notes),
+                    r.to_dict())
 
     def spikes(self) -> Step:
         from .spikes import detect_spikes

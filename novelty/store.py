@@ -399,6 +399,24 @@ class Store:
         """prompt_id -> run_id of those already in ``scores``."""
         return self._scored(prompt_ids, "run_id")
 
+    def novel_among(self, prompt_ids: Sequence[str], runs: set[int]) -> tuple[int, int]:
+        """How many of ``prompt_ids`` runs in ``runs`` scored, and how many of those were novel."""
+        rows = novel = 0
+        for part in _chunks(list(dict.fromkeys(prompt_ids)), _IN_CHUNK):
+            marks = ",".join("?" * len(part))
+            for run_id, is_novel in self.db.execute(
+                    f"SELECT run_id, is_novel FROM scores WHERE prompt_id IN ({marks})", part):
+                if run_id in runs:
+                    rows += 1
+                    novel += bool(is_novel)
+        return rows, novel
+
+    def runs_like(self, index_checksum: str, alpha: float) -> set[int]:
+        """Runs against the index of ``index_checksum`` at ``alpha``: their novel flags mean what this
+        run's do, finished or not (a run killed half-way stored its rows as scored)."""
+        return {run_id for run_id, a in self.db.execute("SELECT run_id, alpha FROM runs WHERE index_checksum = ?",
+                                                         [index_checksum]) if a is not None and abs(a - alpha) < 1e-12}
+
     def has_untimed(self, source: str) -> bool:
         """Whether ``scores`` holds rows of ``source`` stored without a time."""
         return self.db.execute("SELECT 1 FROM scores WHERE ts IS NULL AND source = ? LIMIT 1", [source]).fetchone() \

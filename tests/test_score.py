@@ -165,6 +165,41 @@ def test_a_crash_mid_run_resumes_without_loss_or_duplicates(tmp_path, index, day
     assert statuses == ["interrupted", "done"]  # was 'failed': Ctrl-C or kill is no error
 
 
+def test_a_retry_after_a_crash_tests_the_whole_log_for_novel_prompts(tmp_path, index, day_log, monkeypatch):
+    from novelty.cli import SCORE_FAILURES
+
+    novel = {r["text"] for r in rows(score_files([day_log], index, tmp_path / "probe.db").db,
+                                      "SELECT text FROM scores WHERE is_novel = 1")}
+    logged = [json.loads(line) for line in day_log.read_text().splitlines()]
+    day_log = write_jsonl(tmp_path / "novel-first.jsonl", sorted(logged, key=lambda r: r["prompt"] not in novel))
+    clean = score_files([day_log], index, tmp_path / "clean.db", chunk_rows=50)
+    assert SCORE_FAILURES["novel"](clean) and clean.earlier == 0 and clean.logs_novel == clean.novel
+    real, calls = Store.write_chunk, {"n": 0}
+
+    def crash_on_seventh(self, *args):
+        calls["n"] += 1
+        if calls["n"] == 7:
+            raise KeyboardInterrupt("killed")
+        return real(self, *args)
+
+    monkeypatch.setattr(Store, "write_chunk", crash_on_seventh)
+    with pytest.raises(KeyboardInterrupt):
+        score_files([day_log], index, tmp_path / "m.db", chunk_rows=50)
+    monkeypatch.setattr(Store, "write_chunk", real)
+    retry = score_files([day_log], index, tmp_path / "m.db", chunk_rows=50)
+    assert retry.scored == 100 and retry.earlier == 300
+    # was: the test saw the 100 rows the killed run left, and `score --fail-on novel` exited 0
+    assert (retry.logs_scored, retry.logs_novel, retry.logs_novel_p_value) == \
+        (clean.scored, clean.novel, clean.novel_p_value)
+    assert SCORE_FAILURES["novel"](retry) and retry.novel_p_value > 1e-3, retry.novel_p_value
+    assert retry.to_dict()["logs_novel"] == clean.novel
+    from novelty.render import format_score_summary
+    assert f"in all    400 of these logs' prompts scored against this index at this alpha, {clean.novel} novel" \
+        in format_score_summary(retry)
+    other_alpha = score_files([day_log], index, tmp_path / "m.db", alpha=0.2)
+    assert other_alpha.skipped == 400 and other_alpha.earlier == 0  # its flags mean another threshold
+
+
 def test_a_run_stopped_after_a_chunk_was_stored_counts_what_it_stored(tmp_path, index, day_log, monkeypatch):
     from novelty.engines import common
 

@@ -60,9 +60,22 @@ class ScoreResult:
     empty_files: list[str] = field(default_factory=list)  # logs of no bytes (a day without traffic): nothing read
     future: int = 0         # prompts stamped more than a day after the run: stored, and said
     latest_future: str | None = None
+    # the logs' rows an earlier run against this index at this alpha scored (skipped now: a rerun, a
+    # retry after a crash), and how many it found novel; with this run's they make the logs' test
+    earlier: int = 0
+    earlier_novel: int = 0
+    logs_novel_p_value: float = 1.0
+
+    @property
+    def logs_scored(self) -> int:
+        return self.scored + self.earlier
+
+    @property
+    def logs_novel(self) -> int:
+        return self.novel + self.earlier_novel
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "logs_scored": self.logs_scored, "logs_novel": self.logs_novel}
 
 
 @dataclass
@@ -73,6 +86,8 @@ class Counts:
     rejected: int = 0
     novel: int = 0
     expired: int = 0  # logged before prune's retention cut-off: not stored again
+    earlier: int = 0        # skipped rows an earlier run scored against this index at this alpha...
+    earlier_novel: int = 0  # ...and how many of them it found novel
     future: int = 0   # stamped more than FUTURE_SLACK after the run began
     latest_future: str | None = None
     future_after: str = field(default_factory=lambda: (datetime.now(timezone.utc) + FUTURE_SLACK).strftime(
@@ -135,6 +150,7 @@ class Gate:
 
     def __init__(self, sink, dimension: int, redact: bool = False, redact_before_embed: bool = False):
         self.sink, self.dimension, self.run_id = sink, dimension, 0
+        self.runs_like: set[int] = set()  # earlier runs whose novel flags mean what this run's do
         self.in_flight: dict[str, int] = {}
         self.in_flight_texts: dict[str, str] = {}  # their text hashes: the same row again is no conflict
         self.untimed: dict[str, bool] = {}
@@ -248,16 +264,17 @@ class Gate:
                                                 or stored_hash == text_hash(redact_text(originals[i])))
         first_line: dict[str, int] = {}
         first_text: dict[str, str] = {}
-        todo = []
+        todo, scored_before = [], []
         for i, pid in enumerate(ids):
             if pid in stored and not same_text(stored[pid], i):
                 # an id given by the log names another prompt than the one stored under it: setting the
                 # row aside says so; skipping it as "already scored" would lose it without a trace
                 rejects.append(reject_row(self.run_id, batch.source, batch.lines[i],
                                           f"id {pid!r} was scored before for another text", batch.texts[i]))
-            elif earlier.get(pid, self.run_id) != self.run_id or \
-                    any(earlier.get(other, self.run_id) != self.run_id for other in original_ids.get(i, ())):
+            elif found := next((k for k in (pid, *original_ids.get(i, ())) if earlier.get(k, self.run_id) != self.run_id),
+                               None):
                 counts.skipped += 1
+                scored_before.append(found)
             elif pid in earlier or pid in first_line or pid in self.in_flight:
                 if same_text(first_text.get(pid) or self.in_flight_texts.get(pid) or this_run.get(pid), i):
                     counts.skipped += 1  # the same row again (a shipper delivering at least once): as a rerun skips it
@@ -272,6 +289,10 @@ class Gate:
                 todo.append(i)
         self.in_flight.update(first_line)
         self.in_flight_texts.update(first_text)
+        if scored_before and self.runs_like:  # the log's rows an earlier run scored count in its novel test
+            rows, novel = self.sink.novel_among(scored_before, self.runs_like)
+            counts.earlier += rows
+            counts.earlier_novel += novel
         return todo
 
 
@@ -387,6 +408,8 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
                                 "engine": engine_name, "redact": redact,
                                 "redact_before_embed": redact_before_embed, **(params or {})}))
         sink.record_training_labels(index.checksum, index.label_counts())
+        if hasattr(sink, "runs_like"):
+            gate.runs_like = sink.runs_like(index.checksum, scorer.calibration.alpha) - {run_id}
         started, counts = time.perf_counter(), Counts()
 
         def prepared() -> Prepared:
@@ -429,7 +452,10 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
             novel_p_value=excess_over_rate(counts.novel, counts.scored, scorer.calibration.alpha),
             seconds=round(time.perf_counter() - started, 3), top_novel=sink.top_novel(run_id),
             reject_reasons=counts.reject_reasons(), engine=engine_name, empty_files=[str(p) for p in empty],
-            future=counts.future, latest_future=counts.latest_future)
+            future=counts.future, latest_future=counts.latest_future, earlier=counts.earlier,
+            earlier_novel=counts.earlier_novel,
+            logs_novel_p_value=excess_over_rate(counts.novel + counts.earlier_novel, counts.scored + counts.earlier,
+                                                scorer.calibration.alpha))
     finally:
         sink.close()
 
