@@ -141,6 +141,7 @@ def read_batches(path: str | Path, columns: Columns, chunk_rows: int = 5000,
     columns = columns.matching(keys or log_columns(path))
     validator = _Validator(str(path), columns, max_chars, too_long, training)
     pending: list[tuple[int, Any, str]] = []
+    opened = path.stat()
     try:
         if keys:
             validator.check_header(keys)
@@ -149,12 +150,28 @@ def read_batches(path: str | Path, columns: Columns, chunk_rows: int = 5000,
             if len(pending) >= chunk_rows:
                 yield validator.batch(pending)
                 pending = []
+        _check_not_truncated(path, opened)
     except InputError as exc:
         if pending and not isinstance(exc, DamagedFileError):  # a file cut short: the rows read before the
             yield validator.batch(pending)                     # break are scored, as the error says
         raise
     if pending:
         yield validator.batch(pending)
+
+
+def _check_not_truncated(path: Path, opened: os.stat_result) -> None:
+    """A log cut to fewer bytes while it was read (logrotate's copytruncate on a live log): the reader
+    met the end early and the rows past the cut were never read, so say it. A log renamed away and
+    replaced by a new one is no such thing: the open file was the old one, read to its end."""
+    try:
+        now = path.stat()
+    except OSError:  # deleted meanwhile: the open file was read to its end
+        return
+    if (now.st_ino, now.st_dev) == (opened.st_ino, opened.st_dev) and now.st_size < opened.st_size:
+        raise InputError(f"{path} got shorter while it was read ({opened.st_size:,} bytes, then {now.st_size:,}): "
+                         "cut by log rotation (copytruncate)? The rows past the cut were not read; they are in "
+                         "the rotated copy: score that, and this file once it is complete (rows already stored "
+                         "are not stored twice)")
 
 
 def as_paths(paths) -> list:

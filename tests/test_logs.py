@@ -353,3 +353,24 @@ def test_default_columns_spelt_otherwise_are_read(tmp_path):
     assert next(read_batches(both, Columns())).times == [None]
     with pytest.raises(InputError, match="no column 'timestamp'"):  # a column named on purpose keeps its name
         next(read_batches(path, Columns(required=frozenset({"time"}))))
+
+
+@pytest.mark.parametrize("kind", ["jsonl", "csv"])
+def test_a_log_cut_while_it_is_read_says_so_after_the_rows_read(tmp_path, kind):
+    rows = [{"prompt": f"question number {i} about my card", "timestamp": "2026-11-20T10:00:00Z"} for i in range(5000)]
+    path = (write_jsonl if kind == "jsonl" else lambda p, r: write_csv(p, ["prompt", "timestamp"],
+            [(x["prompt"], x["timestamp"]) for x in r]))(tmp_path / f"live.{kind}", rows)
+    batches = read_batches(path, Columns(), chunk_rows=100)
+    got = len(next(batches))
+    with path.open("r+") as fh:  # logrotate copytruncate: copied away, then cut to nothing
+        fh.truncate(0)
+    with pytest.raises(InputError, match="got shorter while it was read.*copytruncate"):
+        for batch in batches:  # was: the read buffer's rows, then a silent end (exit 0, most rows never read)
+            got += len(batch)
+    assert 0 < got < 5000  # the rows read before the cut were handed out
+    renamed = write_jsonl(tmp_path / "renamed.jsonl", rows)
+    batches = read_batches(renamed, Columns(), chunk_rows=100)
+    got = len(next(batches))
+    renamed.rename(tmp_path / "renamed.jsonl.1")  # logrotate's default: the open file is read to its end
+    write_jsonl(renamed, rows[:10])
+    assert got + sum(len(b) for b in batches) == 5000
