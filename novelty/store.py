@@ -631,7 +631,9 @@ def storage_error(path: Path, exc: sqlite3.OperationalError) -> StorageError:
     """A StorageError saying what to do about ``exc`` (full, locked, refused)."""
     text = str(exc)
     if "full" in text.lower():
-        hint = f"{FULL_DISK_HINT}: finished chunks are kept"
+        # what committed stays, whatever the command (a score run's finished chunks); said for all, as the
+        # hint was "finished chunks are kept" for spikes, queue and prune too, which have none
+        hint = f"{FULL_DISK_HINT}; what was committed before stays (a score run's finished chunks)"
     elif _is_busy(exc):
         hint = f"another process held it for more than {BUSY_TIMEOUT_MS // 1000} s, several times; try again"
     else:
