@@ -53,6 +53,10 @@ def format_score_summary(result) -> str:
         lines.append(f"  in all    {result.logs_scored:,} of these logs' prompts scored against this index at this "
                      f"alpha, {result.logs_novel:,} novel ({result.logs_novel / result.logs_scored:.1%}; "
                      f"{p_text(result.logs_novel_p_value, 2)})")
+    if getattr(result, "earlier_other", 0):  # a retry after `index build --force`: one log, two builds
+        lines.append(f"  kept      {result.earlier_other:,} of the skipped were scored before against another build of "
+                     "the index or at another alpha: kept as scored then (a rerun never scores a row again), and "
+                     "left out of the novel test")
     if getattr(result, "empty_files", None):
         lines.append(f"  empty     {len(result.empty_files):,} log(s) with nothing in them, e.g. {result.empty_files[0]}")
     if getattr(result, "expired", 0):

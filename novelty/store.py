@@ -399,9 +399,10 @@ class Store:
         """prompt_id -> run_id of those already in ``scores``."""
         return self._scored(prompt_ids, "run_id")
 
-    def novel_among(self, prompt_ids: Sequence[str], runs: set[int]) -> tuple[int, int]:
-        """How many of ``prompt_ids`` runs in ``runs`` scored, and how many of those were novel."""
-        rows = novel = 0
+    def novel_among(self, prompt_ids: Sequence[str], runs: set[int]) -> tuple[int, int, int]:
+        """How many of ``prompt_ids`` runs in ``runs`` scored, how many of those were novel, and how many
+        other runs scored."""
+        rows = novel = other = 0
         for part in _chunks(list(dict.fromkeys(prompt_ids)), _IN_CHUNK):
             marks = ",".join("?" * len(part))
             for run_id, is_novel in self.db.execute(
@@ -409,7 +410,9 @@ class Store:
                 if run_id in runs:
                     rows += 1
                     novel += bool(is_novel)
-        return rows, novel
+                else:
+                    other += 1
+        return rows, novel, other
 
     def runs_like(self, index_checksum: str, alpha: float) -> set[int]:
         """Runs against the index of ``index_checksum`` at ``alpha``: their novel flags mean what this

@@ -198,6 +198,7 @@ def test_a_retry_after_a_crash_tests_the_whole_log_for_novel_prompts(tmp_path, i
         in format_score_summary(retry)
     other_alpha = score_files([day_log], index, tmp_path / "m.db", alpha=0.2)
     assert other_alpha.skipped == 400 and other_alpha.earlier == 0  # its flags mean another threshold
+    assert other_alpha.earlier_other == 400 and "kept      400 of the skipped" in format_score_summary(other_alpha)
 
 
 def test_a_run_stopped_after_a_chunk_was_stored_counts_what_it_stored(tmp_path, index, day_log, monkeypatch):

@@ -65,6 +65,7 @@ class ScoreResult:
     earlier: int = 0
     earlier_novel: int = 0
     logs_novel_p_value: float = 1.0
+    earlier_other: int = 0  # skipped, scored before against another index or alpha: kept, not in the test
 
     @property
     def logs_scored(self) -> int:
@@ -88,6 +89,7 @@ class Counts:
     expired: int = 0  # logged before prune's retention cut-off: not stored again
     earlier: int = 0        # skipped rows an earlier run scored against this index at this alpha...
     earlier_novel: int = 0  # ...and how many of them it found novel
+    earlier_other: int = 0  # skipped rows an earlier run scored against another index or at another alpha
     future: int = 0   # stamped more than FUTURE_SLACK after the run began
     latest_future: str | None = None
     future_after: str = field(default_factory=lambda: (datetime.now(timezone.utc) + FUTURE_SLACK).strftime(
@@ -289,10 +291,11 @@ class Gate:
                 todo.append(i)
         self.in_flight.update(first_line)
         self.in_flight_texts.update(first_text)
-        if scored_before and self.runs_like:  # the log's rows an earlier run scored count in its novel test
-            rows, novel = self.sink.novel_among(scored_before, self.runs_like)
+        if scored_before and hasattr(self.sink, "novel_among"):  # the log's rows an earlier run scored count
+            rows, novel, other = self.sink.novel_among(scored_before, self.runs_like)  # in its novel test...
             counts.earlier += rows
             counts.earlier_novel += novel
+            counts.earlier_other += other  # ...unless against another index (a rebuild) or alpha: then said
         return todo
 
 
@@ -453,7 +456,7 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
             seconds=round(time.perf_counter() - started, 3), top_novel=sink.top_novel(run_id),
             reject_reasons=counts.reject_reasons(), engine=engine_name, empty_files=[str(p) for p in empty],
             future=counts.future, latest_future=counts.latest_future, earlier=counts.earlier,
-            earlier_novel=counts.earlier_novel,
+            earlier_novel=counts.earlier_novel, earlier_other=counts.earlier_other,
             logs_novel_p_value=excess_over_rate(counts.novel + counts.earlier_novel, counts.scored + counts.earlier,
                                                 scorer.calibration.alpha))
     finally:
