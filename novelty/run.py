@@ -207,8 +207,14 @@ class _Job:
 
     @contextmanager
     def _meta(self) -> Iterator[sqlite3.Connection]:
-        try:
-            with closing(sqlite3.connect(self.db, timeout=30)) as conn:  # Store's busy wait
+        from .store import _read_only, may_write
+
+        try:  # a database this user may only read is opened as Store opens it: a plain connection to a WAL
+            # file made -wal and -shm files beside it with the file's read-only mode, which then refused
+            # the owner's next writes (QA: `run` on a chmod 444 database, clusters step)
+            connect = (lambda: sqlite3.connect(self.db, timeout=30)) if may_write(self.db) else \
+                (lambda: _read_only(self.db))
+            with closing(connect()) as conn:  # Store's busy wait
                 yield conn
         except sqlite3.DatabaseError as exc:  # as Store says it for the other steps
             if "locked" in str(exc) or "busy" in str(exc):

@@ -277,7 +277,7 @@ class Store:
         try:
             return _retry(attempt)
         except sqlite3.OperationalError as exc:
-            raise storage_error(self.path, exc) from None
+            raise storage_error(self.path, exc, self.read_only) from None
 
     # -- model compatibility --------------------------------------------------------------------
     def meta(self) -> dict[str, str]:
@@ -630,10 +630,17 @@ FULL_DISK_HINT = ("free some disk space (SQLite's temporary files go to SQLITE_T
                   "then run the same command again")
 
 
-def storage_error(path: Path, exc: sqlite3.OperationalError) -> StorageError:
-    """A StorageError saying what to do about ``exc`` (full, locked, refused)."""
+def storage_error(path: Path, exc: sqlite3.OperationalError, read_only: bool = False) -> StorageError:
+    """A StorageError saying what to do about ``exc`` (full, locked, refused); ``read_only``: the file
+    was opened read-only, as this user may not write it or its folder."""
     text = str(exc)
-    if "full" in text.lower():
+    if read_only and is_read_only(exc):
+        folder = path.resolve().parent
+        whose = "the file" if not os.access(path, os.W_OK) else \
+            f"its folder {folder}" if not os.access(folder, os.W_OK) else "the file or its folder"
+        hint = (f"this user may not write {whose} (SQLite makes -wal and -shm files beside the database), so it "
+                "was opened read-only; run as a user who may, or on a copy")
+    elif "full" in text.lower():
         # what committed stays, whatever the command (a score run's finished chunks); said for all, as the
         # hint was "finished chunks are kept" for spikes, queue and prune too, which have none
         hint = f"{FULL_DISK_HINT}; what was committed before stays (a score run's finished chunks)"

@@ -1485,3 +1485,24 @@ def test_feedback_day_first_is_its_own_setting_and_needs_a_time_column(monitor, 
     assert step.status != "failed" and step.facts["imported"][0]["rows"] == 1, step.reason
     out = CliRunner().invoke(app, ["feedback", "--db", str(tmp_path / "x.db"), "--day-first"])
     assert out.exit_code == 2 and "--day-first only applies with --time-col" in out.output
+
+
+def test_a_run_on_a_database_it_may_only_read_leaves_no_file_beside_it(monitor, monkeypatch):
+    import novelty.store as store_module
+
+    run_monitor(monitor, "2026-11-24")
+    db = monitor.parent / "monitor.db"
+    assert not Path(f"{db}-wal").exists() and not Path(f"{db}-shm").exists()
+    monkeypatch.setattr(store_module, "may_write", lambda path: False)  # chmod 444 (the tests run as root)
+    again = run_monitor(monitor, "2026-11-24")
+    # was: the clusters step's own connection made -wal and -shm files with the database's read-only mode,
+    # which refused the owner's later writes once the file was writable again
+    assert not Path(f"{db}-wal").exists() and not Path(f"{db}-shm").exists()
+    score = next(s for s in again.steps if s.name == "score")
+    assert score.status == "failed" and "this user may not write" in score.reason  # was: "check the
+    # file's permissions and the disk", for the folder's too
+    from novelty.run import _Job
+    job = _Job(load_config(monitor), date(2026, 11, 24), None)
+    assert job.newest_run_date()
+    with job._meta() as conn, pytest.raises(sqlite3.OperationalError, match="readonly"):
+        conn.execute("CREATE TABLE probe (a)")  # opened as Store opens it: read-only, no file made beside it
