@@ -92,7 +92,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("alert.causes", list(CAUSE_KINDS), "Root causes that make the run exit 1 (for the scheduler; run "
             "has no skew step: training_serving_skew comes from novelty skew or diagnose).", list),
     Setting("alert.min_severity", "medium", "Only causes of this severity or worse: low, medium or high."),
-    Setting("alert.lookback", "7d", "Only evidence from this period, ending with the run date, alerts."),
+    Setting("alert.lookback", "7d", "Only evidence from this period, ending with the run date, alerts (and an older "
+            "window a late log makes flagged, once)."),
     Setting("alert.missing_log", True, "Also exit 1 when the day's log is missing, empty, or lost more than half "
             "its rows to rejects (a wrong logs.id_col, a changed format).", bool),
 )

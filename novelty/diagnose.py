@@ -236,7 +236,7 @@ def label_bias_causes(report) -> list[Cause]:
     after = [w for w in report.windows if run[-1].window_end <= w.window_start < stop and w.p_value is not None]
     ended = run[-1].window_end if after else None
     evidence = (f"novel prompts at {d['novel_rate']:.1%} against {d['expected_rate']:.1%} expected in "
-                f"{worst.window_start[:16]} ({len(run)} flagged window(s) since {d['first_flagged'][:16]}, {how}); "
+                f"{worst.window_start[:16]} ({_flagged_since(run, d['first_flagged'])}, {how}); "
                 f"labels absorbing them: {labels}"
                 + (f"; ended {ended[:16]}: {len(after)} window(s) tested quiet since" if ended else ""))
     return [Cause("label_bias", None, worst.severity, evidence, MITIGATIONS["label_bias"],
@@ -248,6 +248,21 @@ def label_bias_causes(report) -> list[Cause]:
                                                    "detectors": d.get("detectors", []), "ended": ended,
                                                    "absorbing_labels": d.get("absorbing_labels", []),
                                                    "top_novel": [r["text"] for r in d["top_novel"]]})]
+
+
+def _flagged_since(run: list, first_flagged: str) -> str:
+    """How many windows of ``run`` (those in the range) were flagged since when: a run that began
+    before --since (or alert.lookback) says so, rather than counting the range's windows from its start.
+
+    >>> class W: window_start = "2026-03-01T00:00:00Z"
+    >>> _flagged_since([W()], "2026-02-22T00:00:00Z")
+    'flagged windows since 2026-02-22T00:00, 1 of them since 2026-03-01T00:00'
+    >>> _flagged_since([W()], "2026-03-01T00:00:00Z")
+    '1 flagged window(s) since 2026-03-01T00:00'
+    """
+    if first_flagged < run[0].window_start:  # was "36 flagged window(s) since 02-22", counting from 03-01
+        return f"flagged windows since {first_flagged[:16]}, {len(run)} of them since {run[0].window_start[:16]}"
+    return f"{len(run)} flagged window(s) since {first_flagged[:16]}"
 
 
 def _untested(report, settings: SpikeSettings) -> str | None:

@@ -176,6 +176,7 @@ class _Job:
         self.golden_accuracy: tuple[float, int] | None = None
         self.diagnosis: Diagnosis | None = None
         self.report_path: str | None = None
+        self.flagged_late: list = []  # incidents of windows before alert.lookback flagged now (a late log)
         self.found_clusters: list | None = None  # a backfilled date's clusters, not saved: its page shows them
         self.end = datetime.combine(day + timedelta(days=1), datetime.min.time())
         self.until = self.end.strftime("%Y-%m-%d")  # evidence ends with the run date
@@ -277,6 +278,8 @@ class _Job:
         if r.rows_read and r.rejected > r.rows_read / 2:  # the reason, at 100 % too
             notes.append(f"{r.rejected / r.rows_read:.0%} of rows rejected{why}")
         in_all = f" ({r.logs_novel:,} of the day's {r.logs_scored:,} scored)" if r.earlier else ""
+        if r.expired:  # was "0 new prompts scored (0 already scored...)" for a day prune had deleted
+            notes.insert(0, f"{r.expired:,} logged before the retention cut-off of `novelty prune`: not stored again")
         return Step("score", "ran", f"{r.scored:,} new prompts scored ({r.skipped:,} already scored, "
                     f"{r.rejected} rejected), {r.novel:,} novel{in_all}" + "".join(f"; {n}" for n in notes),
                     r.to_dict())
@@ -290,9 +293,16 @@ class _Job:
         report = detect_spikes(self.db, self.spike_settings(), until=self.until)
         # a window that overlaps the lookback counts, as diagnose's --since takes the window it falls in
         recent = [i for i in report.incidents if i.window_end > self.since("alert.lookback")]
+        # older windows a late log made flagged: the diagnosis reads the lookback only, so they alert here
+        self.flagged_late = [i for i in report.incidents if i.incident_id in report.flagged_late and i not in recent]
+        late = ", ".join(i.window_start[:16] for i in self.flagged_late[:3]) + ", ..." * (len(self.flagged_late) > 3)
         tested = sum(w.p_value is not None for w in report.windows)
         return Step("spikes", "ran", f"{len(report.windows)} windows so far ({tested} with a test), {len(recent)} "
-                    f"flagged in the last {self.cfg['alert.lookback']}", {"flagged": [i.window_start for i in recent]})
+                    f"flagged in the last {self.cfg['alert.lookback']}"
+                    + (f"; {len(self.flagged_late)} earlier flagged now, as prompts logged late came in: {late}"
+                       if self.flagged_late else ""),
+                    {"flagged": [i.window_start for i in recent],
+                     **({"flagged_late": [i.window_start for i in self.flagged_late]} if self.flagged_late else {})})
 
     def spike_settings(self):
         from .spikes import SpikeSettings
@@ -494,6 +504,9 @@ class _Job:
         out = [f"{x.cause}{f' [{x.feature}]' if x.feature else ''} ({x.severity})"
                for x in (self.diagnosis.causes if self.diagnosis else [])
                if x.cause in c["alert.causes"] and _RANK[x.severity] >= _RANK[c["alert.min_severity"]]]
+        if "label_bias" in c["alert.causes"]:  # once: the next run finds the window decided flagged
+            out += [f"label_bias ({i.severity}) in the window of {i.window_start[:16]}, flagged now by prompts "
+                    "logged late" for i in self.flagged_late if _RANK[i.severity] >= _RANK[c["alert.min_severity"]]]
         if c["alert.missing_log"] and self.missing:
             out.append(f"missing log: {self.missing[0]}")
         return out

@@ -125,6 +125,8 @@ class SpikeReport:
     new_incidents: list[str] = field(default_factory=list)  # ids of incidents no alert was raised for yet
     notes: list[str] = field(default_factory=list)  # what the counts rest on that the user should know
     step: str | None = None  # of sliding windows
+    flagged_late: list[str] = field(default_factory=list)  # ids of incidents of windows an earlier run decided
+    # quiet, flagged now as a late log added prompts to them
 
     @property
     def key(self) -> str:
@@ -135,7 +137,7 @@ class SpikeReport:
         return {"db": self.db, "window": self.window, "step": self.step, "alpha": self.alpha,
                 "windows": [asdict(w) for w in self.windows],
                 "incidents": [{"incident_id": i.incident_id, **asdict(i)} for i in self.incidents],
-                "new_incidents": self.new_incidents, "notes": self.notes}
+                "new_incidents": self.new_incidents, "flagged_late": self.flagged_late, "notes": self.notes}
 
 
 def window_seconds(text: str, limit_days: int | None = None) -> int:
@@ -208,6 +210,9 @@ def detect_spikes(db: str | Path, settings: SpikeSettings = SpikeSettings(), sin
             "AND window_end IS NOT NULL", [settings.key]))
         quiet = {w.window_start for w in shown if not w.flagged}  # withdrawn by this run: no link any more
         new = _unalerted(incidents, raised, [span for span in earlier if span[0] not in quiet])
+        # decided quiet by an earlier run, flagged now that a late log added prompts to it: a window of any
+        # age (`novelty run` alerts on those outside alert.lookback too, once: next run it is decided flagged)
+        late = [i.incident_id for i in incidents if i.window_start in decided and not decided[i.window_start][3]]
         if save:  # a window --until cut is not saved: its row holds (or will hold) the whole window
             _save(store, settings, [w for w in shown if whole(w.window_start)],
                   [i for i in incidents if whole(i.window_start)])
@@ -218,7 +223,7 @@ def detect_spikes(db: str | Path, settings: SpikeSettings = SpikeSettings(), sin
         notes += [] if alpha is None or _pruned_novel(alpha) != "novel" or not pruned_any(store) else [
             f"days prune deleted count their novel prompts at the alpha they were scored at: it keeps counts at "
             f"{', '.join(map(str, PRUNED_ALPHAS))}, not at {alpha}"]
-        return SpikeReport(str(db), settings.window, alpha, shown, incidents, span, new, notes, settings.step)
+        return SpikeReport(str(db), settings.window, alpha, shown, incidents, span, new, notes, settings.step, late)
     finally:
         store.close()
 

@@ -421,6 +421,8 @@ def test_a_card_dates_a_spike_from_its_first_flagged_window_before_since(report_
     # found by QA: with --since 2026-11-23 the card said 'since 2026-11-23', its evidence '... since 2026-11-22'
     (card,) = [c for c in gather(report_demo["db"], since="2026-11-23").causes if c["cause"] == "label_bias"]
     assert card["since"] == "2026-11-22" and "since 2026-11-22" in card["evidence"]
+    # and the count says which windows it counts (was "2 flagged window(s) since 2026-11-22", counting from the 23rd)
+    assert re.search(r"flagged windows since 2026-11-22T00:00, \d+ of them since 2026-11-23T00:00", card["evidence"])
 
 
 def test_since_moves_neither_the_absorbing_labels_baseline_nor_the_card_s_window(report_demo):

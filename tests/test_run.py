@@ -1070,6 +1070,9 @@ def test_prune_refuses_minutes_and_renames_clusters_named_from_pruned_prompts(mo
     with sqlite3.connect(db) as conn:
         names = [n for (n,) in conn.execute("SELECT name FROM clusters")]
     assert names and all(n.endswith("(its prompts pruned)") for n in names)  # were the deleted prompts' words
+    again = next(s for s in run_monitor(monitor, "2026-11-24").steps if s.name == "score")
+    # was "0 new prompts scored (0 already scored, 0 rejected)" for a day's 200 rows
+    assert "200 logged before the retention cut-off" in again.reason
 
 
 def test_init_reads_the_files_the_run_writes_from_the_working_folder_like_its_inputs(tmp_path, index, monkeypatch):
@@ -1506,3 +1509,27 @@ def test_a_run_on_a_database_it_may_only_read_leaves_no_file_beside_it(monitor, 
     assert job.newest_run_date()
     with job._meta() as conn, pytest.raises(sqlite3.OperationalError, match="readonly"):
         conn.execute("CREATE TABLE probe (a)")  # opened as Store opens it: read-only, no file made beside it
+
+
+def test_an_old_window_a_late_log_makes_flagged_alerts_once(tmp_path, index):
+    (tmp_path / "logs").mkdir()
+    first = date(2026, 11, 1)
+    for k in range(12):  # twelve quiet days
+        day = first + timedelta(days=k)
+        rows = [{"request_id": request_id(day, i), **r} for i, r in enumerate(production_day(1, n=200, seed=k, start=day))]
+        if k == 11:  # the last day's log brings 60 crypto prompts of the 3rd, shipped late
+            crypto = [r for r in production_day(7, n=400, seed=9) if r["topic"] == "crypto"][:60]
+            rows += [{**r, "request_id": f"late-{i}", "timestamp": f"2026-11-03T10:{i:02d}:00Z"}
+                     for i, r in enumerate(crypto)]
+        write_jsonl(tmp_path / "logs" / f"{day}.jsonl", rows)
+    config = tmp_path / "monitor.toml"
+    config.write_text(render_config({"index.name": "bot", "logs.path": "logs/{date}.jsonl",
+                                     "logs.id_col": "request_id", "alert.causes": ["label_bias"]}), encoding="utf-8")
+    for k in range(11):
+        assert not run_monitor(config, (first + timedelta(days=k)).isoformat()).alerts
+    late = run_monitor(config, "2026-11-12")
+    spikes = next(s for s in late.steps if s.name == "spikes")
+    # was: "0 flagged in the last 7d", no alert: the window was re-tested and flagged, outside the lookback
+    assert spikes.facts["flagged_late"] == ["2026-11-03T00:00:00Z"] and "1 earlier flagged now" in spikes.reason
+    assert any("in the window of 2026-11-03T00:00, flagged now by prompts logged late" in a for a in late.alerts)
+    assert not run_monitor(config, "2026-11-12").alerts  # once: a rerun finds it decided flagged
