@@ -63,6 +63,11 @@ class ReportData:
     labels: dict
     nothing_checked: bool = False      # no cause found, and no evidence judged for any: not a green page
     drift_unreadable: str | None = None  # why the feature tables given could not be read
+    alert_period: str | None = None      # novelty run's alert.lookback: causes before it are 'earlier'
+
+    @property
+    def current(self) -> list[dict]:
+        return [c for c in self.causes if not c["earlier"]]
 
 
 @dataclass(frozen=True)
@@ -107,11 +112,15 @@ def gather(db: str | Path, reference: str | Path | None = None, current: str | P
            index_dir: str | Path | None = None, window: str = "1d", until: str | None = None,
            spike_settings: SpikeSettings | None = None, clusters: list | None = None,
            golden_columns: tuple[str, str, str] = ("id", "label", "prediction"),
-           golden_options: str = GOLDEN_OPTIONS) -> ReportData:
+           golden_options: str = GOLDEN_OPTIONS, alerting: set | None = None,
+           alert_period: str | None = None) -> ReportData:
     """Run the diagnosis (as ``novelty diagnose`` would) and read what the report shows. ``until``
     ends the evidence, the verdict's and the charts' alike (``novelty run`` for an earlier date: its
     page shows that day as it was, not the newest). ``clusters``: the clusters to show instead of the
-    stored ones (``find_clusters`` of a backfilled date, not saved: its page shows what its run found)."""
+    stored ones (``find_clusters`` of a backfilled date, not saved: its page shows what its run found).
+    ``alerting``: the (cause, feature) pairs ``novelty run`` alerted on, judged over ``alert_period``
+    (alert.lookback): the page's other causes, found on the whole history, are shown as earlier ones,
+    so the page's headline says what the run said (it said '1 thing wrong' beside 'No alert')."""
     existing_db(db)
     window_seconds(window)  # a bad --window is a usage error, not a page blaming the database
     since_ts, until_ts = parse_bound(since, "--since"), parse_bound(until, "--until")
@@ -139,14 +148,14 @@ def gather(db: str | Path, reference: str | Path | None = None, current: str | P
         return ReportData(
             db=str(db), generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             facts={**_facts(store, since_ts, until_ts), "clusters_total": clusters_total}, diagnosis=diagnosis,
-            causes=_causes(diagnosis, clusters, str(db), drift_rows), windows=windows,
+            causes=_causes(diagnosis, clusters, str(db), drift_rows, alerting), windows=windows,
             rate_chart=charts.rate_chart(windows), incidents=incidents,
             distribution=_distribution(store, since_ts, until_ts, index_dir), drift=drift_rows,
             clusters=clusters, labels=_absorbing(store, incidents, windows, next(
                 (c.details.get("windows", []) for c in diagnosis.causes if c.cause == "label_bias"), []),
                 settings, since_ts, until_ts),
             nothing_checked=not diagnosis.causes and not _judged(diagnosis, drift_rows is not None, offline is not None),
-            drift_unreadable=unreadable.get("the feature tables"))
+            drift_unreadable=unreadable.get("the feature tables"), alert_period=alert_period)
     finally:
         store.close()
 
@@ -193,11 +202,15 @@ def render(data: ReportData) -> str:
 
 
 # -- the verdict ------------------------------------------------------------------------------------
-def _causes(diagnosis: Diagnosis, clusters: list[dict], db: str, drift_rows: list[dict] | None) -> list[dict]:
-    """Each cause as a card: a headline, one plain fact, and the command that starts the fix."""
+def _causes(diagnosis: Diagnosis, clusters: list[dict], db: str, drift_rows: list[dict] | None,
+            alerting: set | None = None) -> list[dict]:
+    """Each cause as a card: a headline, one plain fact, and the command that starts the fix; one
+    not in ``alerting`` (when given) is an earlier one, after the current ones."""
     growing = max(clusters, key=lambda c: (c["growth"], c["size"]), default=None)
     features = {r["feature"]: r for r in drift_rows or []}
-    return [_card(c, db, growing, features.get(c.feature)) for c in diagnosis.causes]
+    cards = [{**_card(c, db, growing, features.get(c.feature)),
+              "earlier": alerting is not None and (c.cause, c.feature) not in alerting} for c in diagnosis.causes]
+    return sorted(cards, key=lambda card: card["earlier"])  # stable: most severe first within each
 
 
 def _card(c: Cause, db: str, growing: dict | None, feature: dict | None) -> dict:

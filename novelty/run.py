@@ -495,7 +495,8 @@ class _Job:
                               golden_current=golden_files[1], index_dir=c.path("index.dir"), window=c["spikes.window"],
                               until=self.until, spike_settings=self.spike_settings(),
                               clusters=self.found_clusters, golden_columns=self.golden_columns(),
-                              golden_options=self.golden_options())
+                              golden_options=self.golden_options(), alert_period=c["alert.lookback"],
+                              alerting={(x.cause, x.feature) for x in self.diagnosis.causes} if self.diagnosis else None)
         self.report_path = result.out
         return Step("report", "ran", f"wrote {result.out}")
 

@@ -1533,3 +1533,16 @@ def test_an_old_window_a_late_log_makes_flagged_alerts_once(tmp_path, index):
     assert spikes.facts["flagged_late"] == ["2026-11-03T00:00:00Z"] and "1 earlier flagged now" in spikes.reason
     assert any("in the window of 2026-11-03T00:00, flagged now by prompts logged late" in a for a in late.alerts)
     assert not run_monitor(config, "2026-11-12").alerts  # once: a rerun finds it decided flagged
+
+
+def test_the_page_of_a_run_says_what_the_run_said(monitor):
+    run_monitor(monitor, "2026-11-24")
+    later = run_monitor(load_config(monitor, {"alert.lookback": "2d"}), "2026-11-27")  # the spike is before it
+    assert not [c for c in later.diagnosis.causes if c.cause == "label_bias"] and later.report
+    page = Path(later.report).read_text()
+    # was "1 thing wrong" with the spike's card, beside the run's "no root cause found"
+    assert "Nothing wrong in the last 2d" in page and " thing wrong" not in page
+    assert re.search(r'data-cause="label_bias">\s*<div class="title"><span class="pill high">high</span>'
+                     r'<span class="pill">earlier</span>', page)
+    now = Path(run_monitor(monitor, "2026-11-24").report).read_text()  # within the lookback: as before
+    assert "1 thing wrong" in now and '<span class="pill">earlier</span>' not in now
