@@ -128,17 +128,31 @@ class ClassSpreadScorer(ClassTopKScorer):
         super()._fit(vectors, labels)
         x = np.asarray(vectors, dtype=np.float32)
         own = np.full(len(x), np.nan)
+        small = np.zeros(len(self.classes_), bool)
         for c in range(len(self.classes_)):
             members = np.flatnonzero(self.label_ids_ == c)
-            if len(members) < 2:
-                continue  # a lone prompt has no spread: its class borrows the overall one below
             sims = x[members] @ x[members].T
             np.fill_diagonal(sims, -np.inf)
-            top = min(self.top, len(members) - 1)
-            own[members] = 1.0 - -np.sort(-sims, axis=1)[:, :top].mean(axis=1)
-        fallback = (np.nanmean(own), np.nanstd(own)) if np.isfinite(own).any() else (0.0, 0.0)
-        stats = [(own[self.label_ids_ == c].mean(), own[self.label_ids_ == c].std())
-                 if np.isfinite(own[self.label_ids_ == c]).all() else fallback
+            best = -np.sort(-sims, axis=1)[:, :self.top]
+            if len(members) > self.top:
+                own[members] = 1.0 - best.mean(axis=1)
+                continue
+            # a class of at most ``top`` prompts: scoring pads its missing neighbours with the k-th
+            # similarity, so each member, held out, is measured so too (fitted on the others alone, a
+            # class of two had a spread of ~0, and its own training prompts scored novelty 10-50)
+            small[c] = True
+            rest = x[members] @ x.T
+            rest[np.arange(len(members)), members] = -np.inf
+            floor = -np.partition(-rest, min(self.k, len(x) - 1) - 1, axis=1)[:, min(self.k, len(x) - 1) - 1] \
+                if len(x) > 1 else np.zeros(len(members))
+            found = best[:, :len(members) - 1].sum(axis=1) if len(members) > 1 else 0.0
+            own[members] = 1.0 - (found + (self.top - (len(members) - 1)) * floor) / self.top
+        large = np.isin(self.label_ids_, np.flatnonzero(~small))
+        pool = own[large] if large.any() else own
+        spread = float(np.nanstd(pool)) if np.isfinite(pool).any() else 0.0
+        # a small class keeps its own (padded) distance but borrows the spread of the others: two or
+        # three values give no spread worth dividing by
+        stats = [(own[self.label_ids_ == c].mean(), spread if small[c] else own[self.label_ids_ == c].std())
                  for c in range(len(self.classes_))]
         # the floor keeps a class of near-duplicates from dividing by ~0
         self.mean_, self.std_ = (np.array(column, np.float32) for column in zip(*stats))

@@ -76,10 +76,11 @@ def test_class_spread_measures_distance_in_units_of_the_class_spread():
     from novelty.scorers import ClassSpreadScorer
 
     # class a: two prompts at cosine .96 (own distance .04); class b: at cosine .6 (own distance .4);
-    # class c: a lone prompt, which borrows the overall mean and spread of the others
+    # class c: a lone prompt, measured as scoring pads a class short of top members (with the k-th
+    # similarity, 0 here: distance 1), and with the spread of the others
     x = np.array([[1, 0, 0], [.96, .28, 0], [0, 1, 0], [0, .6, .8], [0, 0, 1]], np.float32)
     scorer = ClassSpreadScorer(top=1, k=5).fit(x, ["a", "a", "b", "b", "c"])
-    assert np.allclose(scorer.mean_, [.04, .4, .22], atol=1e-6)
+    assert np.allclose(scorer.mean_, [.04, .4, 1.0], atol=1e-6)
     assert np.allclose(scorer.std_, [1e-3, 1e-3, .18 + 1e-3], atol=1e-6)
     # the same distance .1 to the best class: far out for tight a, well inside loose b
     sims = np.array([[.9, .8, .1, 0, 0], [.9, .8, .1, 0, 0]], np.float32)
@@ -111,3 +112,18 @@ def test_class_topk_refuses_a_top_it_cannot_use():
     # what indexes were built with still loads (review): a top above k pads, 2.0 is 2
     assert make_scorer("class-topk", top=5, k=3).params() == {"top": 5, "k": 3}
     assert make_scorer("class-spread", top=2.0).params()["top"] == 2
+
+
+@pytest.mark.parametrize("scorer", ["ensemble", "class-spread"])
+def test_a_training_prompt_of_a_class_of_two_is_not_novel(tmp_path, train_pairs, scorer):
+    from conftest import write_csv
+    four = sorted({label for _, label in train_pairs})[:4]
+    base = [(t, label) for label in four for t in [t for t, x in train_pairs if x == label][:30]]
+    pairs = base + [("buy bitcoin", "btc"), ("sell bitcoin", "btc")]
+    path = write_csv(tmp_path / "train.csv", ["text", "label"], pairs)
+    ix = PromptIndex.build(path, "bot", index_dir=tmp_path / "ix", model="hashing:64", scorer=scorer)
+    scored = ix.score(["sell bitcoin", "buy bitcoin now", pairs[0][0]])
+    # was novelty 10 and 25 (p 0.008, novel) for a class of two: fitted on one other member (spread ~0,
+    # the 1e-3 floor), scored padded with the 64th neighbour's similarity
+    assert [r["is_novel"] for r in scored] == [False, False, False], scored
+    assert scored[0]["novelty"] <= scored[2]["novelty"] + 1.0
