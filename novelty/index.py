@@ -462,10 +462,27 @@ class PromptIndex:
         with np.load(folder / "scorer.npz", allow_pickle=False) as state:
             scorer = make_scorer(manifest["scorer"]["name"], **manifest["scorer"]["params"]).load_state(
                 dict(state), list(prompts["label"]))
+        _check_figures(folder, manifest, index.ntotal, prompts, calibration)
         return cls(folder, manifest, index, prompts, calibration, scorer)
 
 
 _LOAD_ATTEMPTS = 5
+
+
+def _check_figures(folder: Path, manifest: dict, vectors: int, prompts: pd.DataFrame, calibration) -> None:
+    """The manifest's figures against the files (cheap, once they are read): a manifest without its
+    checksum (an index from before it, or one whose checksum was deleted with an edit) showed edited
+    counts and a threshold `score` does not use as '(files verified)'."""
+    said = {"prompts": manifest["index"].get("count"), "vectors": manifest["index"].get("count"),
+            "labels": manifest["training"].get("labels"), "threshold": manifest["calibration"].get("threshold")}
+    held = {"prompts": len(prompts), "vectors": vectors, "labels": int(prompts["label"].dropna().nunique()),
+            "threshold": calibration.threshold}
+    for what, value in said.items():
+        same = value == held[what] or (what == "threshold" and isinstance(value, (int, float))
+                                       and np.isclose(value, held[what], rtol=1e-6, atol=1e-9))
+        if value is not None and not same:
+            raise IndexFileError(f"{folder}/manifest.json says {what} {value}, its files {held[what]}: edited or "
+                                 "damaged since it was built; rebuild the index")
 
 
 def _identity(folder: Path) -> tuple | None:

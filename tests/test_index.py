@@ -60,6 +60,14 @@ def test_an_edited_manifest_is_refused(index):
     manifest["calibration"]["alpha"] = 0.05
     (index.path / "manifest.json").write_text(json.dumps(manifest))
     assert PromptIndex.load("bot", index.path.parent).calibration.alpha == 0.05
+    # ...whose figures are checked against its files: were shown edited, as '(files verified)'
+    for section, key, value, said in (("index", "count", 999, "prompts 999"), ("training", "labels", 7, "labels 7"),
+                                      ("calibration", "threshold", 99.0, "threshold 99.0")):
+        edited = json.loads(json.dumps(manifest))
+        edited[section][key] = value
+        (index.path / "manifest.json").write_text(json.dumps(edited))
+        with pytest.raises(IndexFileError, match=f"says {said}, its files"):
+            PromptIndex.load("bot", index.path.parent)
 
 
 def test_an_index_folder_has_the_mode_the_umask_gives(tmp_path, train_csv):
