@@ -373,6 +373,12 @@ class PromptIndex:
                                   "label": [rows.labels[i] for i in fresh]})
             if "calibration" in self.prompts:  # the held-out slice stays as it is; new prompts are reference
                 added["calibration"] = False
+            after = [label_text(v) for v in prompts["label"]] + [rows.labels[i] for i in fresh]
+            if self.scorer.needs_labels and not fully_labelled(after):  # as build refuses it (QA: relabelled to
+                # one label, the ensemble kept a one-class logistic regression, unlike a build of the same data)
+                raise InputError(f"after this add index {self.name!r} would hold a single label "
+                                 f"({sorted(set(after))[0]!r}), and its {self.scorer.name} scorer needs two or more; "
+                                 "rebuild it with --scorer knn, or add prompts of another label")
             was = self.manifest["training"]  # the counts of every file read, the build's and each add's
             manifest = dict(self.manifest, training=dict(
                 was, sources=was["sources"] + [str(source)],

@@ -590,3 +590,14 @@ def test_an_index_a_write_left_half_swapped_is_put_back(index):
     index.path.rename(old)
     assert len(PromptIndex.load("bot", index.path.parent)) == len(index)
     assert index.path.is_dir() and not old.exists()
+
+
+def test_an_add_that_would_leave_one_label_is_refused_as_a_build_is(tmp_path, train_pairs):
+    two = sorted({label for _, label in train_pairs})[:2]
+    rows = [(f"r{i}", t, label) for i, (t, label) in enumerate(train_pairs) if label in two]
+    path = write_csv(tmp_path / "two.csv", ["id", "text", "label"], rows)
+    built = PromptIndex.build(path, "two", index_dir=tmp_path / "ix", model=FAKE_MODEL, scorer="ensemble")
+    relabel = write_csv(tmp_path / "relabel.csv", ["id", "text", "label"], [(i, t, two[0]) for i, t, _ in rows])
+    with pytest.raises(InputError, match="would hold a single label"):  # was: added, a one-class logreg kept
+        built.add(relabel)
+    assert PromptIndex.load("two", tmp_path / "ix").manifest["training"]["labels"] == 2
