@@ -286,6 +286,17 @@ def _echo_skipped(training: dict) -> None:
     if training.get("several_labels"):
         _echo_several_labels(f"{training['several_labels']:,} texts appear", training["several_labels_examples"][0],
                              "fix the labels and build again with --force")
+    _echo_label_variants(training)
+
+
+def _echo_label_variants(training: dict) -> None:
+    """Labels spelt alike but for case, which the index learns as intents of their own."""
+    if training.get("label_variants"):
+        first = training["label_variants"][0]
+        typer.echo(f"{len(training['label_variants'])}{'+' * (len(training['label_variants']) == 5)} label(s) spelt "
+                   f"alike but for case are separate intents (e.g. " + ", ".join(
+                       f"{clip(label, 30)!r} x{n:,}" for label, n in list(first.items())[:4]) + "): one spelling "
+                   "each, then build again with --force (or add the prompts again with the label fixed)", err=True)
 
 
 def _echo_several_labels(count: str, first: dict, fix: str) -> None:
@@ -331,6 +342,7 @@ def index_add(
     if result.several_labels_count:
         _echo_several_labels(f"{result.several_labels_count:,} texts added are now in the index",
                              result.several_labels[0], "to correct one, add its id and text again with the right label")
+    _echo_label_variants(index.manifest["training"])
 
 
 @index_app.command("info")

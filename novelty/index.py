@@ -609,7 +609,8 @@ def _write(folder: Path, manifest: dict, vectors: np.ndarray, prompts: pd.DataFr
                     .hexdigest()[:16],
                     calibration=calibration.summary())
     manifest["index"] = dict(chosen, requested=manifest["index"].get("requested", "auto"), count=len(prompts))
-    training = {k: v for k, v in manifest["training"].items() if k not in ("several_labels", "several_labels_examples")}
+    training = {k: v for k, v in manifest["training"].items()
+                if k not in ("several_labels", "several_labels_examples", "label_variants")}
     manifest["training"] = dict(training, rows=len(prompts), labels=int(labels.nunique()), rejected=len(rejects),
                                 fingerprint=_fingerprint(prompts), **_conflicts(prompts))
     if model is not None:  # the exported ONNX files the encoder runs: they derive from the weights, but
@@ -640,9 +641,17 @@ def _manifest(name: str, model: dict, embedder: Embedder, index_type: str, score
 def _conflicts(prompts: pd.DataFrame) -> dict:
     """Texts the index holds with more than one label (index add said so; build did not), counted on
     the whole index each time it is written: an add that fixes a label clears them."""
+    from collections import Counter
+
+    from .queue import case_variants
+
     texts = list(prompts["text"])
-    conflicts = _several_labels(texts, [label_text(v) for v in prompts["label"]], set(texts))
-    return {"several_labels": len(conflicts), "several_labels_examples": conflicts[:5]} if conflicts else {}
+    labels = [label_text(v) for v in prompts["label"]]
+    conflicts = _several_labels(texts, labels, set(texts))
+    # labels spelt alike but for case ('Card', 'CARD' beside 'card'): each an intent of its own, unsaid
+    variants = case_variants(Counter(label for label in labels if label is not None))
+    return ({"several_labels": len(conflicts), "several_labels_examples": conflicts[:5]} if conflicts else {}) | \
+        ({"label_variants": variants[:5]} if variants else {})
 
 
 def _build_adapted(folder: Path, source, name: str, rows: TrainingRows, prompts: pd.DataFrame, model: str,

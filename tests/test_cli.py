@@ -358,3 +358,15 @@ def test_a_sigterm_while_ray_starts_is_said_and_exits_143(monkeypatch):
         for signum, handler in previous.items():
             signals.signal(signum, handler)
     assert stopped.value.code == 143 and cli._STOPPED_BY == [signals.SIGTERM]
+
+
+def test_build_and_add_say_labels_spelt_alike_but_for_case(tmp_path, train_pairs):
+    first = sorted({label for _, label in train_pairs})[0]
+    cased = [(t, first.upper() if i % 3 == 0 and label == first else label) for i, (t, label) in enumerate(train_pairs)]
+    path = write_csv(tmp_path / "train.csv", ["text", "label"], cased)
+    ix = tmp_path / "ix"
+    built = invoke("index", "build", path, "--name", "bot", "--model", FAKE_MODEL, "--index-dir", ix, "--scorer", "knn")
+    assert built.exit_code == 0  # was: two intents, nothing said
+    assert "label(s) spelt alike but for case are separate intents" in built.output and repr(first.upper()) in built.output
+    info = json.loads(invoke("index", "info", "bot", "--index-dir", ix, "--json").output)
+    assert set(info["training"]["label_variants"][0]) == {first, first.upper()}
