@@ -72,7 +72,7 @@ def format_score_summary(result) -> str:
                                           else "") for r in result.reject_reasons) + others if result.rejected else ""))
     if result.top_novel:
         lines.append("Most novel prompts (similarity to the nearest training prompt, its label):")
-        lines += [f"  {r['similarity']:.2f}  {clip(r['text'])}  -> {r['nearest_label']}"
+        lines += [f"  {r['similarity']:.2f}  {clip(r['text'])}  -> {r['nearest_label'] or '(unlabelled)'}"
                   for r in result.top_novel]
     shards = Path(result.db).is_dir()
     table = f"'{result.db}/scores/*.parquet'" if shards else "scores"

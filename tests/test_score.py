@@ -698,3 +698,12 @@ def test_prompts_stamped_days_ahead_are_stored_and_said(tmp_path, index):
     assert (result.scored, result.future, result.latest_future) == (5, 2, stamp(9))
     assert f"future    2 stamped more than a day from now (latest {stamp(9)})" in format_score_summary(result)
     assert score_files(log, index, tmp_path / "m.db").future == 0  # nothing new stored, nothing said
+
+
+def test_the_summary_names_an_unlabelled_nearest_prompt_as_such(tmp_path, index, day_log):
+    from novelty.render import format_score_summary
+
+    result = score_files([day_log], index, tmp_path / "m.db")
+    unlabelled = dataclasses.replace(result, top_novel=[{**r, "nearest_label": None} for r in result.top_novel])
+    text = format_score_summary(unlabelled)
+    assert "-> (unlabelled)" in text and "-> None" not in text  # was '-> None' against an unlabelled index
