@@ -1355,6 +1355,8 @@ def drift(reference: str | Path, current: str | Path, settings: DriftSettings = 
 
     ``score_col`` names the model's score column: its finding comes first and says so. ``day_first``
     reads a ``time_col`` date with slashes day first (03/06/2026 is 3 June), as ``score`` does."""
+    if window is not None and not time_col:  # as the CLI says it: one report for all, window unsaid
+        raise InputError("window only applies with time_col (the column of each row's time)")
     ignore = ignored(ignore)
     ref, table, malformed = _tables(reference, current, ignore, time_col, score_col, save_reference)
     ignore |= set(ref.get("ignored", []))  # a profile saved with --ignore keeps leaving them out

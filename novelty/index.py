@@ -228,6 +228,9 @@ class PromptIndex:
         """
         if isinstance(texts, (str, bytes, dict)):
             raise InputError("PromptIndex.score takes a list of prompts, not one string or a dict: score([text])")
+        if isinstance(texts, pd.DataFrame):  # iterated, a frame gives its column names: 'prompt' was scored
+            raise InputError("PromptIndex.score takes a list or a column of prompts, not a DataFrame: "
+                             "score(df['prompt'])")
         try:
             texts = [str(t) if isinstance(t, np.str_) else t for t in texts]
         except TypeError:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import numbers
 import re
 import sqlite3
 from dataclasses import asdict, dataclass, field, replace
@@ -317,8 +318,10 @@ def parse_bound(value: str | None, flag: str) -> str | None:
     """
     if value is None:
         return None
-    if isinstance(value, int) and not isinstance(value, bool):  # the library's since=20261124, as the CLI's
-        value = str(value)
+    if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):  # the library's since=20261124,
+        if not float(value).is_integer():  # as the CLI's; numpy's too (df['day'].max() was read as 1990)
+            raise InputError(f"{flag} {value!r} is not a date or time: give a date such as 2026-11-25")  # (3.5: 1990)
+        value = str(int(value))
     if isinstance(value, str) and re.fullmatch(r"\s*[+-]\s*\d+(\.\d*)?\s*", value):  # -7 meant 7 days back,
         raise InputError(f"{flag} {value!r} is not a date or time: give a date such as 2026-11-25 "  # read as
                          "(a count of days back is not taken)")  # epoch seconds, it was 1990: every window

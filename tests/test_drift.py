@@ -744,3 +744,12 @@ def test_drift_windows_read_day_first_dates_when_told(tmp_path):
     assert windows == ["2026-11-03T00:00:00Z", "2026-11-25T00:00:00Z"]  # month first: March 11, the 25th no date
     out = CliRunner().invoke(app, ["drift", str(tmp_path / "ref.csv"), str(tmp_path / "cur.csv"), "--day-first"])
     assert out.exit_code == 2 and "--day-first only applies with --time-col" in out.output
+
+
+def test_the_library_refuses_a_window_without_a_time_column_as_the_cli_does(tmp_path):
+    from conftest import write_csv
+    from novelty.drift import drift
+
+    ref = write_csv(tmp_path / "ref.csv", ["x"], [(i,) for i in range(50)])
+    with pytest.raises(InputError, match="window only applies with time_col"):  # was: one report for all
+        drift(ref, ref, window="1d")

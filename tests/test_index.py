@@ -601,3 +601,11 @@ def test_an_add_that_would_leave_one_label_is_refused_as_a_build_is(tmp_path, tr
     with pytest.raises(InputError, match="would hold a single label"):  # was: added, a one-class logreg kept
         built.add(relabel)
     assert PromptIndex.load("two", tmp_path / "ix").manifest["training"]["labels"] == 2
+
+
+def test_score_refuses_a_dataframe_whose_iteration_gives_its_column_names(index):
+    import pandas as pd
+
+    with pytest.raises(InputError, match=r"not a DataFrame: score\(df\['prompt'\]\)"):  # was: one result, 'prompt'
+        index.score(pd.DataFrame({"prompt": ["how do I buy bitcoin?", "my card was declined"]}))
+    assert len(index.score(pd.DataFrame({"prompt": ["a", "b"]})["prompt"])) == 2

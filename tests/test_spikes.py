@@ -813,3 +813,14 @@ def test_spikes_saves_nothing_while_the_first_score_run_has_not_finished(tmp_pat
     detect_spikes(db, SpikeSettings(window="1d"))
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM windows").fetchone() == (3,)
+
+
+def test_a_numpy_integer_bound_reads_as_a_python_one_and_a_fraction_is_refused():
+    import numpy as np
+    from novelty.spikes import parse_bound
+
+    # was 1990-01-01: df['day'].max() is an np.int64, and since= meant all history, until= nothing
+    assert parse_bound(np.int64(20261123), "--since") == parse_bound(20261123, "--since") == "2026-11-23T00:00:00Z"
+    assert parse_bound(np.float64(1764028800.0), "--until") == parse_bound("1764028800", "--until")
+    with pytest.raises(InputError, match="not a date or time"):
+        parse_bound(3.5, "--since")
