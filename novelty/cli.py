@@ -425,9 +425,9 @@ def score(
                                              "too (implies --redact): nothing derived from the original is kept."),
     fail_on: List[str] = typer.Option([], help="Exit 1 when this is found (repeatable): 'rejects' = any "
                                       "row set aside; 'novel' = the logs hold more novel prompts than alpha explains "
-                                      "(one-sided binomial test, p < 0.001), counting the rows an earlier run "
-                                      "against this index at this alpha scored (a retry after a crash, a "
-                                      "rerun), so a retried cron job still alerts."),
+                                      "(one-sided binomial test, p < 0.001), counting the rows a run that did not "
+                                      "finish (killed, failed) scored against this index at this alpha, so a "
+                                      "cron job retried after a crash still alerts."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Score production prompts against an index and record them in SQLite.

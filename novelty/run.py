@@ -496,7 +496,9 @@ class _Job:
                               until=self.until, spike_settings=self.spike_settings(),
                               clusters=self.found_clusters, golden_columns=self.golden_columns(),
                               golden_options=self.golden_options(), alert_period=c["alert.lookback"],
-                              alerting={(x.cause, x.feature) for x in self.diagnosis.causes} if self.diagnosis else None)
+                              alerting=({(x.cause, x.feature) for x in self.diagnosis.causes}
+                                        | ({("label_bias", None)} if self.flagged_late else set()))
+                              if self.diagnosis else None)  # a late-flagged window alerts: not 'earlier' (review)
         self.report_path = result.out
         return Step("report", "ran", f"wrote {result.out}")
 

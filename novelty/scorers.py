@@ -145,7 +145,8 @@ class ClassSpreadScorer(ClassTopKScorer):
             rest[np.arange(len(members)), members] = -np.inf
             floor = -np.partition(-rest, min(self.k, len(x) - 1) - 1, axis=1)[:, min(self.k, len(x) - 1) - 1] \
                 if len(x) > 1 else np.zeros(len(members))
-            found = best[:, :len(members) - 1].sum(axis=1) if len(members) > 1 else 0.0
+            # a member beyond the k nearest is not seen when scoring: its slot is the k-th similarity too
+            found = np.maximum(best[:, :len(members) - 1], floor[:, None]).sum(axis=1) if len(members) > 1 else 0.0
             own[members] = 1.0 - (found + (self.top - (len(members) - 1)) * floor) / self.top
         large = np.isin(self.label_ids_, np.flatnonzero(~small))
         pool = own[large] if large.any() else own

@@ -399,26 +399,33 @@ class Store:
         """prompt_id -> run_id of those already in ``scores``."""
         return self._scored(prompt_ids, "run_id")
 
-    def novel_among(self, prompt_ids: Sequence[str], runs: set[int]) -> tuple[int, int, int]:
-        """How many of ``prompt_ids`` runs in ``runs`` scored, how many of those were novel, and how many
-        other runs scored."""
+    def novel_among(self, prompt_ids: Sequence[str], like: set[int], unlike: set[int]) -> tuple[int, int, int]:
+        """How many of ``prompt_ids`` runs in ``like`` scored, how many of those were novel, and how many
+        runs in ``unlike`` scored."""
         rows = novel = other = 0
         for part in _chunks(list(dict.fromkeys(prompt_ids)), _IN_CHUNK):
             marks = ",".join("?" * len(part))
             for run_id, is_novel in self.db.execute(
                     f"SELECT run_id, is_novel FROM scores WHERE prompt_id IN ({marks})", part):
-                if run_id in runs:
+                if run_id in like:
                     rows += 1
                     novel += bool(is_novel)
-                else:
+                elif run_id in unlike:
                     other += 1
         return rows, novel, other
 
-    def runs_like(self, index_checksum: str, alpha: float) -> set[int]:
-        """Runs against the index of ``index_checksum`` at ``alpha``: their novel flags mean what this
-        run's do, finished or not (a run killed half-way stored its rows as scored)."""
-        return {run_id for run_id, a in self.db.execute("SELECT run_id, alpha FROM runs WHERE index_checksum = ?",
-                                                         [index_checksum]) if a is not None and abs(a - alpha) < 1e-12}
+    def runs_like(self, index_checksum: str, alpha: float) -> tuple[set[int], set[int]]:
+        """Runs against the index of ``index_checksum`` at ``alpha`` that never finished (killed, failed:
+        their rows were never tested as a whole; a finished run's were, and a log re-read day after day
+        by a glob must not dilute a new day's test), and runs against another index or alpha."""
+        like, unlike = set(), set()
+        for run_id, checksum, a, status in self.db.execute("SELECT run_id, index_checksum, alpha, status FROM runs"):
+            same = checksum == index_checksum and a is not None and abs(a - alpha) < 1e-12
+            if not same:
+                unlike.add(run_id)
+            elif status != "done":
+                like.add(run_id)
+        return like, unlike
 
     def has_untimed(self, source: str) -> bool:
         """Whether ``scores`` holds rows of ``source`` stored without a time."""

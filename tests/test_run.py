@@ -1532,6 +1532,8 @@ def test_an_old_window_a_late_log_makes_flagged_alerts_once(tmp_path, index):
     # was: "0 flagged in the last 7d", no alert: the window was re-tested and flagged, outside the lookback
     assert spikes.facts["flagged_late"] == ["2026-11-03T00:00:00Z"] and "1 earlier flagged now" in spikes.reason
     assert any("in the window of 2026-11-03T00:00, flagged now by prompts logged late" in a for a in late.alerts)
+    assert '<span class="pill">earlier</span>' not in Path(late.report).read_text()  # review: the page said
+    # "Nothing wrong in the last 7d" beside the run's alert
     assert not run_monitor(config, "2026-11-12").alerts  # once: a rerun finds it decided flagged
 
 

@@ -194,8 +194,11 @@ def test_a_retry_after_a_crash_tests_the_whole_log_for_novel_prompts(tmp_path, i
     assert SCORE_FAILURES["novel"](retry) and retry.novel_p_value > 1e-3, retry.novel_p_value
     assert retry.to_dict()["logs_novel"] == clean.novel
     from novelty.render import format_score_summary
-    assert f"in all    400 of these logs' prompts scored against this index at this alpha, {clean.novel} novel" \
-        in format_score_summary(retry)
+    assert f"in all    400 scored with those a run that did not finish stored (same index and alpha), {clean.novel} " \
+        "novel" in format_score_summary(retry)
+    again = score_files([day_log], index, tmp_path / "clean.db")  # review: a finished run's rows were tested
+    assert again.skipped == 400 and again.earlier == 0 and again.earlier_other == 0  # then (a glob re-read
+    # daily diluted a new day's test with every earlier day's)
     other_alpha = score_files([day_log], index, tmp_path / "m.db", alpha=0.2)
     assert other_alpha.skipped == 400 and other_alpha.earlier == 0  # its flags mean another threshold
     assert other_alpha.earlier_other == 400 and "kept      400 of the skipped" in format_score_summary(other_alpha)

@@ -60,7 +60,7 @@ class ScoreResult:
     empty_files: list[str] = field(default_factory=list)  # logs of no bytes (a day without traffic): nothing read
     future: int = 0         # prompts stamped more than a day after the run: stored, and said
     latest_future: str | None = None
-    # the logs' rows an earlier run against this index at this alpha scored (skipped now: a rerun, a
+    # the logs' rows an unfinished earlier run against this index at this alpha scored (skipped now: a
     # retry after a crash), and how many it found novel; with this run's they make the logs' test
     earlier: int = 0
     earlier_novel: int = 0
@@ -152,7 +152,9 @@ class Gate:
 
     def __init__(self, sink, dimension: int, redact: bool = False, redact_before_embed: bool = False):
         self.sink, self.dimension, self.run_id = sink, dimension, 0
-        self.runs_like: set[int] = set()  # earlier runs whose novel flags mean what this run's do
+        # earlier unfinished runs whose novel flags mean what this run's do, and runs of another index or alpha
+        self.runs_like: tuple[set[int], set[int]] = (set(), set())
+        self.counted: set[str] = set()  # ids of skipped rows already looked up
         self.in_flight: dict[str, int] = {}
         self.in_flight_texts: dict[str, str] = {}  # their text hashes: the same row again is no conflict
         self.untimed: dict[str, bool] = {}
@@ -291,8 +293,10 @@ class Gate:
                 todo.append(i)
         self.in_flight.update(first_line)
         self.in_flight_texts.update(first_text)
-        if scored_before and hasattr(self.sink, "novel_among"):  # the log's rows an earlier run scored count
-            rows, novel, other = self.sink.novel_among(scored_before, self.runs_like)  # in its novel test...
+        scored_before = [pid for pid in dict.fromkeys(scored_before) if pid not in self.counted]  # a row
+        self.counted.update(scored_before)  # delivered twice counts once, as a clean run skips it
+        if scored_before and hasattr(self.sink, "novel_among"):  # the log's rows an unfinished run scored count
+            rows, novel, other = self.sink.novel_among(scored_before, *self.runs_like)  # in its novel test...
             counts.earlier += rows
             counts.earlier_novel += novel
             counts.earlier_other += other  # ...unless against another index (a rebuild) or alpha: then said
@@ -412,7 +416,8 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
                                 "redact_before_embed": redact_before_embed, **(params or {})}))
         sink.record_training_labels(index.checksum, index.label_counts())
         if hasattr(sink, "runs_like"):
-            gate.runs_like = sink.runs_like(index.checksum, scorer.calibration.alpha) - {run_id}
+            like, unlike = sink.runs_like(index.checksum, scorer.calibration.alpha)
+            gate.runs_like = (like - {run_id}, unlike - {run_id})
         started, counts = time.perf_counter(), Counts()
 
         def prepared() -> Prepared:
