@@ -142,21 +142,25 @@ def test_texts_seen_before_come_from_the_embedding_cache(tmp_path, index, day_lo
     assert all(len(v) == 1 for v in by_text.values())  # cached and fresh vectors score alike
 
 
-def test_a_crash_mid_run_resumes_without_loss_or_duplicates(tmp_path, index, day_log, monkeypatch):
-    clean = score_files([day_log], index, tmp_path / "clean.db", chunk_rows=50)
-    real = Store.write_chunk
-    calls = {"n": 0}
+def _killed_at_chunk(n: int, logs, index, db, monkeypatch) -> None:
+    """A score run (50-row chunks) killed as it writes its ``n``-th chunk, the n - 1 before it stored."""
+    real, calls = Store.write_chunk, {"n": 0}
 
-    def crash_on_fourth(self, *args):
+    def crash(self, *args):
         calls["n"] += 1
-        if calls["n"] == 4:
+        if calls["n"] == n:
             raise KeyboardInterrupt("killed")
         return real(self, *args)
 
-    monkeypatch.setattr(Store, "write_chunk", crash_on_fourth)
+    monkeypatch.setattr(Store, "write_chunk", crash)
     with pytest.raises(KeyboardInterrupt):
-        score_files([day_log], index, tmp_path / "m.db", chunk_rows=50)
+        score_files(logs, index, db, chunk_rows=50)
     monkeypatch.setattr(Store, "write_chunk", real)
+
+
+def test_a_crash_mid_run_resumes_without_loss_or_duplicates(tmp_path, index, day_log, monkeypatch):
+    clean = score_files([day_log], index, tmp_path / "clean.db", chunk_rows=50)
+    _killed_at_chunk(4, [day_log], index, tmp_path / "m.db", monkeypatch)
     resumed = score_files([day_log], index, tmp_path / "m.db", chunk_rows=50)
     assert resumed.skipped == 150 and resumed.scored == clean.scored - 150
     key = "SELECT prompt_id, similarity, is_novel FROM scores ORDER BY prompt_id"
@@ -174,18 +178,7 @@ def test_a_retry_after_a_crash_tests_the_whole_log_for_novel_prompts(tmp_path, i
     day_log = write_jsonl(tmp_path / "novel-first.jsonl", sorted(logged, key=lambda r: r["prompt"] not in novel))
     clean = score_files([day_log], index, tmp_path / "clean.db", chunk_rows=50)
     assert SCORE_FAILURES["novel"](clean) and clean.earlier == 0 and clean.logs_novel == clean.novel
-    real, calls = Store.write_chunk, {"n": 0}
-
-    def crash_on_seventh(self, *args):
-        calls["n"] += 1
-        if calls["n"] == 7:
-            raise KeyboardInterrupt("killed")
-        return real(self, *args)
-
-    monkeypatch.setattr(Store, "write_chunk", crash_on_seventh)
-    with pytest.raises(KeyboardInterrupt):
-        score_files([day_log], index, tmp_path / "m.db", chunk_rows=50)
-    monkeypatch.setattr(Store, "write_chunk", real)
+    _killed_at_chunk(7, [day_log], index, tmp_path / "m.db", monkeypatch)
     retry = score_files([day_log], index, tmp_path / "m.db", chunk_rows=50)
     assert retry.scored == 100 and retry.earlier == 300
     # was: the test saw the 100 rows the killed run left, and `score --fail-on novel` exited 0
