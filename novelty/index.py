@@ -366,7 +366,13 @@ class PromptIndex:
         known = set(zip(texts, labels))
         fresh = [i for i, pair in enumerate(zip(rows.texts, rows.labels))
                  if pair not in known and i not in relabelled]
-        if fresh or corrected:
+        if fresh or corrected:  # checked before the file is embedded: a large add was embedded, then refused
+            after = [corrected.get(p, label) for p, label in enumerate(labels)] + [rows.labels[i] for i in fresh]
+            if self.scorer.needs_labels and not fully_labelled(after):  # as build refuses it (QA: relabelled to
+                # one label, the ensemble kept a one-class logistic regression, unlike a build of the same data)
+                raise InputError(f"after this add index {self.name!r} would hold a single label "
+                                 f"({sorted(set(after))[0]!r}), and its {self.scorer.name} scorer needs two or more; "
+                                 "rebuild it with --scorer knn, or add prompts of another label")
             vectors = embed_in_chunks(self.embedder(), [rows.texts[i] for i in fresh], progress) if fresh else \
                 np.zeros((0, self.model["dimension"]), np.float32)
             prompts = self.prompts.copy()
@@ -376,12 +382,6 @@ class PromptIndex:
                                   "label": [rows.labels[i] for i in fresh]})
             if "calibration" in self.prompts:  # the held-out slice stays as it is; new prompts are reference
                 added["calibration"] = False
-            after = [label_text(v) for v in prompts["label"]] + [rows.labels[i] for i in fresh]
-            if self.scorer.needs_labels and not fully_labelled(after):  # as build refuses it (QA: relabelled to
-                # one label, the ensemble kept a one-class logistic regression, unlike a build of the same data)
-                raise InputError(f"after this add index {self.name!r} would hold a single label "
-                                 f"({sorted(set(after))[0]!r}), and its {self.scorer.name} scorer needs two or more; "
-                                 "rebuild it with --scorer knn, or add prompts of another label")
             was = self.manifest["training"]  # the counts of every file read, the build's and each add's
             manifest = dict(self.manifest, training=dict(
                 was, sources=was["sources"] + [str(source)],
