@@ -204,7 +204,7 @@ def onnx_model(folder: Path, backend: str) -> tuple[Path, str]:
     if backend == "onnx":
         return home, "onnx/model.onnx"
     config = _quantisation_config()
-    quantised = home / "onnx" / f"model_qint8_{config}.onnx"
+    quantised = home / "onnx" / f"model_{_weights_type(config)}_{config}.onnx"
     if not quantised.exists():
         _export_int8(home, config, quantised)
     return home, f"onnx/{quantised.name}"
@@ -234,7 +234,19 @@ def _export_int8(home: Path, config: str, target: Path) -> None:
                                 model_kwargs={"file_name": "onnx/model.onnx"})
     with tempfile.TemporaryDirectory(dir=home) as tmp:
         export_dynamic_quantized_onnx_model(model, config, tmp)
-        os.replace(Path(tmp) / "onnx" / target.name, target)
+        written = sorted((Path(tmp) / "onnx").glob("*.onnx"))  # the exporter names it; we name the target
+        if len(written) != 1:
+            raise ModelError(f"quantising {home} for {config} wrote {[f.name for f in written] or 'nothing'}, "
+                             "not one ONNX file (or use --backend onnx)")
+        os.replace(written[0], target)
+
+
+def _weights_type(config: str) -> str:
+    """The int8 flavour optimum quantises weights to for ``config``: ``qint8`` (AVX-512, ARM) or
+    ``quint8`` (AVX2); the file name says which, as the exporter's own name does."""
+    from optimum.onnxruntime import AutoQuantizationConfig
+
+    return getattr(AutoQuantizationConfig, config)(is_static=False).weights_dtype.name.lower()
 
 
 def _quantisation_config() -> str:

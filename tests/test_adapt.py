@@ -38,7 +38,7 @@ def test_the_adapted_model_lives_in_the_index_and_the_manifest_says_so(tiny):
     m = json.loads((index.path / "manifest.json").read_text())
     model = index.path / "model"
     assert (model / "modules.json").exists() and (model / "model.safetensors").exists()
-    assert list((model / "onnx").glob("model_qint8_*.onnx"))  # the int8 export, cached inside the index
+    assert list((model / "onnx").glob("model_*int8_*.onnx"))  # the int8 export, cached inside the index
     umask = os.umask(0o022)
     os.umask(umask)  # as a plain open gives, for the service account that scores (found by QA: weights 0600)
     assert {p.stat().st_mode & 0o777 for p in model.rglob("*") if p.is_file()} == {0o666 & ~umask}

@@ -40,6 +40,24 @@ def test_model_given_as_a_folder_path_works(tmp_path):
     assert embedder.dimension == 384 and embedder.revision == load_embedder(DEFAULT_MODEL).revision
 
 
+@pytest.mark.parametrize("cpu", ["avx2", "avx512_vnni"])
+def test_int8_model_exports_for_each_cpu_kind(tmp_path, monkeypatch, cpu):
+    """AVX2 quantises weights to quint8, AVX-512 to qint8: the exporter names the file by that, and an
+    AVX2 machine could not load the default model (the file was looked for as model_qint8_avx2.onnx)."""
+    import shutil
+
+    import novelty.embed as embed
+
+    folder = tmp_path / "model"
+    shutil.copytree(embed.resolve_model_path(DEFAULT_MODEL), folder, ignore=shutil.ignore_patterns("model_*int8*"))
+    monkeypatch.setattr(embed, "_quantisation_config", lambda: cpu)
+    home, file_name = embed.onnx_model(folder, "onnx-int8")
+    assert home == folder and (folder / file_name).is_file() and cpu in file_name
+    assert [p.name for p in folder.iterdir() if p.name.startswith("tmp")] == []  # no export left half-way
+    vectors = load_embedder(str(folder), backend="onnx-int8").embed(["Where is my new card?", "Can I buy bitcoin?"])
+    assert vectors.shape == (2, 384) and vectors[0] @ vectors[1] < 0.5
+
+
 def test_demo_flags_the_days_of_the_new_topic(tmp_path):
     result = run_demo(tmp_path / "demo", per_day=300)
     windows = result.spikes.windows
