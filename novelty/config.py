@@ -93,7 +93,8 @@ SETTINGS: tuple[Setting, ...] = (
             "has no skew step: training_serving_skew comes from novelty skew or diagnose).", list),
     Setting("alert.min_severity", "medium", "Only causes of this severity or worse: low, medium or high."),
     Setting("alert.lookback", "7d", "Only evidence from this period, ending with the run date, alerts (and an older "
-            "window a late log makes flagged, once)."),
+            "window a late log makes flagged, once); a spike alerts on each run of the period, its ALERT line "
+            "naming its windows and when it ended."),
     Setting("alert.missing_log", True, "Also exit 1 when the day's log is missing, empty, or lost more than half "
             "its rows to rejects (a wrong logs.id_col, a changed format).", bool),
 )

@@ -504,7 +504,7 @@ class _Job:
 
     def alerts(self) -> list[str]:
         c = self.cfg
-        out = [f"{x.cause}{f' [{x.feature}]' if x.feature else ''} ({x.severity})"
+        out = [f"{x.cause}{f' [{x.feature}]' if x.feature else ''} ({x.severity}){_when(x)}"
                for x in (self.diagnosis.causes if self.diagnosis else [])
                if x.cause in c["alert.causes"] and _RANK[x.severity] >= _RANK[c["alert.min_severity"]]]
         if "label_bias" in c["alert.causes"]:  # once: the next run finds the window decided flagged
@@ -513,6 +513,28 @@ class _Job:
         if c["alert.missing_log"] and self.missing:
             out.append(f"missing log: {self.missing[0]}")
         return out
+
+
+def _when(cause) -> str:
+    """Which windows a label_bias alert is about: every run in alert.lookback alerts on a spike, so the
+    line says when it began, its latest flagged window and whether it has ended (on-call tells a new
+    spike from one already seen). Other causes are judged on the run's own period: nothing to add.
+
+    >>> class C: cause = "label_bias"; details = {"first_flagged": "2026-11-22T00:00:00Z", "ended": None,
+    ...     "windows": ["2026-11-22T00:00:00Z", "2026-11-23T06:00:00Z"]}
+    >>> _when(C())
+    ': flagged since 2026-11-22T00:00, latest window 2026-11-23T06:00'
+    >>> C.details = {"first_flagged": "2026-11-23T06:00:00Z", "ended": "2026-11-23T12:00:00Z",
+    ...              "windows": ["2026-11-23T06:00:00Z"]}
+    >>> _when(C())
+    ': window 2026-11-23T06:00, ended 2026-11-23T12:00'
+    """
+    d = cause.details or {}
+    if cause.cause != "label_bias" or not d.get("windows"):
+        return ""
+    first, last = (d.get("first_flagged") or d["windows"][0])[:16], d["windows"][-1][:16]
+    return ((f": window {last}" if first == last else f": flagged since {first}, latest window {last}")
+            + (f", ended {d['ended'][:16]}" if d.get("ended") else ""))
 
 
 def _online_line(online, imports) -> str:

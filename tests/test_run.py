@@ -132,11 +132,25 @@ def test_the_daily_run_redacts_what_it_stores_when_asked(monitor, tmp_path, key)
 def test_a_backfilled_date_is_judged_on_the_evidence_up_to_its_day(monitor):
     first = run_monitor(monitor, "2026-11-18")
     assert first.exit_code == 0
-    assert run_monitor(monitor, "2026-11-24").alerts == ["label_bias (high)"]
+    assert run_monitor(monitor, "2026-11-24").alerts == ["label_bias (high): window 2026-11-24T00:00"]
     again = run_monitor(monitor, "2026-11-18")  # was: alerted on the 24th's spike, exit 1
     assert again.exit_code == 0 and not again.alerts
     assert [s.facts for s in again.steps if s.name == "spikes"] == [{"flagged": []}]
     assert not [c for c in again.diagnosis.causes if c.cause == "label_bias"]
+
+
+def test_an_alert_on_a_spike_says_which_window_and_that_it_ended(monitor):
+    """Every run in alert.lookback alerts on a spike: the line says which window (was: 'label_bias (high)'
+    each day, so on-call could not tell a new spike from last week's)."""
+    for day in ("2026-11-18", "2026-11-19", "2026-11-24"):
+        run_monitor(monitor, day)
+    quiet = [{**r, "request_id": r["request_id"] + "-26", "timestamp": r["timestamp"].replace("2026-11-19", "2026-11-26")}
+             for r in _day_log(monitor.parent, 2)]
+    write_jsonl(monitor.parent / "logs" / "2026-11-26.jsonl", quiet)
+    later = run_monitor(monitor, "2026-11-26")
+    assert later.exit_code == 1, later.steps
+    assert later.alerts == ["label_bias (high): window 2026-11-24T00:00, ended 2026-11-25T00:00"]
+    assert "ALERT: label_bias (high): window 2026-11-24T00:00, ended" in format_run(later)
 
 
 def test_clusters_are_saved_when_the_logs_are_not_in_utc(monitor):
@@ -159,7 +173,7 @@ def test_a_day_scores_and_alerts_on_label_bias_and_the_gap(monitor):
     assert set(skipped) == {"drift", "feedback"} and "not configured" in skipped["drift"]
     run_monitor(monitor, "2026-11-19")
     week = run_monitor(monitor, "2026-11-24")
-    assert week.exit_code == 1 and week.alerts == ["label_bias (high)"]
+    assert week.exit_code == 1 and week.alerts == ["label_bias (high): window 2026-11-24T00:00"]
     late = run_monitor(monitor, "2026-11-25")  # no log that day, but the labels of the 24th arrive
     feedback = next(s for s in late.steps if s.name == "feedback")
     assert "significant gap" in feedback.reason and feedback.facts["gap"]["significant"]
