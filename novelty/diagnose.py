@@ -12,7 +12,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .drift import DriftReport, DriftSettings, drift, ignored
+from .drift import DriftReport, DriftSettings, drift, ignored, paths_given
 from .errors import InputError
 from .golden import golden
 from .skew import skew
@@ -82,6 +82,9 @@ def diagnose(reference: str | Path | None = None, current: str | Path | None = N
     tested twice. ``save_windows``: record the spike windows it tests (``novelty spikes`` does); a
     diagnosis alone decides nothing. ``gap_test``: with no gap recorded, test the feedback labels in
     ``db`` against the golden set given (``novelty run`` tests and records it in its feedback step)."""
+    paths_given(reference=reference, current=current, offline=offline, serving=serving,
+                golden_baseline=golden_baseline, golden_current=golden_current)
+    paths_given("the SQLite file's path, such as 'monitor.db'", db=db)
     for a, b, names in ((reference, current, "--reference and --current"),
                         (offline, serving, "--offline and --serving"),
                         (golden_baseline, golden_current, "--golden-baseline and --golden-current")):

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest, chi2_contingency, ks_2samp, wasserstein_distance
 
-from .errors import InputError
+from .errors import InputError, check_argument
 from .logs import (EARLIEST, EPOCH_MS_ABOVE, LATEST, OPEN_QUOTE, check_file, csv_table, detect_format,
                    field_separator, is_number, is_utf8, label_form, numbered_rows, numeric_date_as_iso, open_text,
                    parquet_source, refuse_overwrite, repeated_columns, whole_number)
@@ -52,13 +52,17 @@ class DriftSettings:
     rescale: float = 2.0          # quantile slope beyond this factor (or below its inverse): recalibration
 
     def __post_init__(self) -> None:
+        for name in ("fdr", "min_effect", "min_psi", "null_jump", "takeover", "rescale"):  # fdr='0.05': a TypeError
+            check_argument(name, getattr(self, name), float, "a number")
         if not 0 < self.fdr < 1:
             raise InputError(f"--fdr is a false-discovery rate between 0 and 1 (e.g. 0.05), not {self.fdr}")
         thresholds = (self.min_effect, self.min_psi, self.null_jump, self.takeover)
-        if not all(math.isfinite(t) and t >= 0 for t in thresholds) or not (math.isfinite(self.rescale)
-                                                                           and self.rescale > 1):
-            raise InputError(f"--min-effect and --min-psi must be finite numbers >= 0 (got {self.min_effect}, "
-                             f"{self.min_psi})")
+        if not all(math.isfinite(t) and t >= 0 for t in thresholds):
+            raise InputError(f"--min-effect, --min-psi, null_jump and takeover must be finite numbers >= 0 (got "
+                             f"{self.min_effect}, {self.min_psi}, {self.null_jump}, {self.takeover})")
+        if not (math.isfinite(self.rescale) and self.rescale > 1):  # was blamed on --min-effect
+            raise InputError(f"rescale is the slope factor that makes a recalibration, a finite number > 1 (e.g. "
+                             f"2.0), not {self.rescale}")
 
 
 @dataclass(frozen=True)
@@ -1355,6 +1359,7 @@ def drift(reference: str | Path, current: str | Path, settings: DriftSettings = 
 
     ``score_col`` names the model's score column: its finding comes first and says so. ``day_first``
     reads a ``time_col`` date with slashes day first (03/06/2026 is 3 June), as ``score`` does."""
+    paths_given(reference=reference, current=current, save_reference=save_reference)
     if window is not None and not time_col:  # as the CLI says it: one report for all, window unsaid
         raise InputError("window only applies with time_col (the column of each row's time)")
     ignore = ignored(ignore)
@@ -1397,10 +1402,18 @@ def drift_with_profiles(reference: str | Path, current: str | Path, settings: Dr
     """``drift`` of the whole current table, with the two tables' profiles (the report draws them): the
     same checks as ``drift``, so an empty or header-only table is refused by both (the report had
     named its columns missing, while diagnose refused the table)."""
+    paths_given(reference=reference, current=current)
     ignore = ignored(ignore)
     ref, table, malformed = _tables(reference, current, ignore)
     ignore |= set(ref.get("ignored", []))
     return _whole(ref, table, settings, ignore, malformed), (ref, profile(table, ignore))
+
+
+def paths_given(what: str = "the path of a table (CSV, JSONL or Parquet)", /, **named) -> None:
+    """Each named library argument that is not None is a path (a DataFrame reached Path() as a TypeError)."""
+    for name, value in named.items():
+        if value is not None:
+            check_argument(name, value, (str, Path), what)
 
 
 def ignored(ignore) -> set[str]:

@@ -73,10 +73,13 @@ def check_argument(name: str, value, kinds: type | tuple[type, ...], what: str) 
     kinds += tuple(abstract for given, abstract in ((int, numbers.Integral), (float, numbers.Real),
                                                     (Path, os.PathLike)) if given in kinds)
     if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
-        hint = "; write the DataFrame to a file first (to_csv, to_parquet)" if hasattr(value, "to_csv") else ""
+        hint = ("; write the DataFrame to a file first (to_csv, to_parquet)"
+                if hasattr(value, "to_csv") and "SQLite" not in what else "")
         raise InputError(f"{name} is {what}, not {_short(value)} ({type(value).__name__}){hint}")
 
 
 def _short(value) -> str:
+    if hasattr(value, "to_csv") and hasattr(value, "shape"):  # its repr is a page of rows
+        return f"<{value.shape[0]:,} rows>"
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."

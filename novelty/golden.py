@@ -13,13 +13,14 @@ import sys
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 
-from .drift import as_text, no_pair_hint, no_rows, read_table
-from .errors import InputError
+from .drift import as_text, no_pair_hint, no_rows, paths_given, read_table
+from .errors import InputError, check_argument
 
 MIN_DROP = 0.02  # an accuracy drop smaller than this is not a regression, however significant
 
@@ -60,15 +61,17 @@ class GoldenReport:
 
 
 def golden(baseline: str | Path, current: str | Path, id_col: str = "id", label_col: str = "label",
-           pred_col: str = "prediction", bootstrap: int = 1000, seed: int = 0, predict: str | None = None,
+           pred_col: str = "prediction", bootstrap: int = 1000, seed: int = 0, predict: str | Callable | None = None,
            text_col: str = "text", options: str = "--id-col, --label-col, --pred-col") -> GoldenReport:
-    """``predict`` ("module:function") re-runs the model on CURRENT's ``text_col`` instead of reading
-    its predictions: the function takes a list of texts and returns one label per text. ``options``:
+    """``predict`` ("module:function", or the function itself) re-runs the model on CURRENT's
+    ``text_col`` instead of reading its predictions: the function takes a list of texts and returns one
+    label per text. ``options``:
     where the caller names the three columns, for the messages (``novelty run``: its config keys)."""
+    paths_given(baseline=baseline, current=current)
     if not isinstance(bootstrap, numbers.Integral) or bootstrap < 1:
         raise InputError(f"bootstrap must be a whole number of draws, 1 or more (got {bootstrap!r})")
     before = _read(baseline, id_col, label_col, pred_col, options)
-    after = _predicted(current, predict, id_col, label_col, pred_col, text_col) if predict else \
+    after = _predicted(current, predict, id_col, label_col, pred_col, text_col) if predict is not None else \
         _read(current, id_col, label_col, pred_col, options)
     numeric = before.attrs["numeric_ids"], after.attrs["numeric_ids"]
     if numeric[0] != numeric[1]:  # 1 in a JSONL file pairs with 001 in a CSV read as written (as skew joins)
@@ -119,7 +122,32 @@ def _case_only(labels: pd.Series, predictions: pd.Series) -> Counter:
                    if label != pred and label.casefold() == pred.casefold())
 
 
-def _predicted(path, spec: str, id_col: str, label_col: str, pred_col: str, text_col: str) -> pd.DataFrame:
+def _predicted(path, spec, id_col: str, label_col: str, pred_col: str, text_col: str) -> pd.DataFrame:
+    """CURRENT's items with the predictions of ``spec``: "module:function", or (from the library) the
+    function itself."""
+    if callable(spec):  # was: AttributeError, 'function' object has no attribute 'partition'
+        function, spec = spec, getattr(spec, "__qualname__", repr(spec))
+    else:
+        check_argument("predict", spec, str, "'module:function' or a function taking a list of texts")
+        function = _imported(spec)
+    frame = _malformed_left_out(read_table(path))
+    if text_col not in frame.columns:
+        raise InputError(f"{path}: no column {text_col!r} to run --predict on (use --text-col)")
+    given = as_text(frame[text_col]).notna()  # the model is given text only: an empty cell is no item, not 'nan'
+    frame = frame[given].copy()
+    frame.attrs["left_out"] = {**frame.attrs["left_out"], "no text to predict on": int((~given).sum())}
+    try:
+        predictions = list(function([str(t) for t in frame[text_col]]))  # as written, spaces and all
+    except Exception as exc:  # the user's model failed: say so in one line, not with our traceback
+        raise InputError(f"--predict {spec!r} failed on the texts of {path} ({type(exc).__name__}: {exc}); "
+                         "it should take a list of texts and return a list of labels") from None
+    if len(predictions) != len(frame):
+        raise InputError(f"--predict {spec!r} returned {len(predictions)} labels for {len(frame)} texts")
+    frame[pred_col] = ["" if _missing(p) else str(p) for p in predictions]  # None, NaN: no prediction (wrong)
+    return _columns(frame, path, id_col, label_col, pred_col)
+
+
+def _imported(spec: str):
     import importlib
 
     module_name, _, function_name = spec.partition(":")
@@ -137,21 +165,7 @@ def _predicted(path, spec: str, id_col: str, label_col: str, pred_col: str, text
     finally:
         if added:
             sys.path.remove(os.getcwd())
-    frame = _malformed_left_out(read_table(path))
-    if text_col not in frame.columns:
-        raise InputError(f"{path}: no column {text_col!r} to run --predict on (use --text-col)")
-    given = as_text(frame[text_col]).notna()  # the model is given text only: an empty cell is no item, not 'nan'
-    frame = frame[given].copy()
-    frame.attrs["left_out"] = {**frame.attrs["left_out"], "no text to predict on": int((~given).sum())}
-    try:
-        predictions = list(function([str(t) for t in frame[text_col]]))  # as written, spaces and all
-    except Exception as exc:  # the user's model failed: say so in one line, not with our traceback
-        raise InputError(f"--predict {spec!r} failed on the texts of {path} ({type(exc).__name__}: {exc}); "
-                         "it should take a list of texts and return a list of labels") from None
-    if len(predictions) != len(frame):
-        raise InputError(f"--predict {spec!r} returned {len(predictions)} labels for {len(frame)} texts")
-    frame[pred_col] = ["" if _missing(p) else str(p) for p in predictions]  # None, NaN: no prediction (wrong)
-    return _columns(frame, path, id_col, label_col, pred_col)
+    return function
 
 
 def _missing(value) -> bool:

@@ -63,6 +63,7 @@ def prune(db: str | Path, older_than: str, *, now: datetime | None = None,
     0
     """
     check_argument("older_than", older_than, str, "a span such as '90d', '12w' or '36h'")
+    check_argument("now", now, (datetime, type(None)), "a datetime in UTC, such as datetime.now(timezone.utc)")
     existing_db(db)
     if older_than.strip().lower().endswith("m"):  # 6m read as minutes: all gone
         raise InputError(f"--older-than {older_than!r}: m is minutes, too short a retention to be meant; give "

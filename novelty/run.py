@@ -25,7 +25,7 @@ from typing import Callable, Iterator
 
 from .config import MonitorConfig, load_config
 from .diagnose import Diagnosis, diagnose
-from .errors import InputError, NoveltyError
+from .errors import InputError, NoveltyError, check_argument
 from .logs import file_in_the_way, refuse_replacing
 from .render import to_json
 from .spikes import window_seconds
@@ -87,6 +87,8 @@ def run_monitor(config: str | Path | MonitorConfig, day: Date | str | None = Non
     """Run every step for ``day`` (default: yesterday) and write the report and, if configured, the
     JSON summary. ``echo`` gets the summary's first line and each step's line as the step ends (a run
     killed midway still leaves what it did in cron's log); ``format_run(summary, echoed=True)`` is the rest."""
+    check_argument("config", config, (str, Path, MonitorConfig), "a monitor.toml's path, or load_config(path, "
+                   "overrides) for settings changed in code")  # a dict: was a TypeError from pathlib
     cfg = config if isinstance(config, MonitorConfig) else load_config(config)
     day = _day(day)
     job = _Job(cfg, day, progress)

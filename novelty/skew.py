@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .drift import join_keys, looks_like_time, no_rows, no_pair_hint, read_table
+from .drift import join_keys, looks_like_time, no_rows, no_pair_hint, paths_given, read_table
 from .errors import InputError
 from .logs import detect_format, field_separator
 
@@ -91,6 +91,7 @@ def skew(offline: str | Path, serving: str | Path, key: str, tolerance: float = 
     Rows are paired by ``key``. Malformed lines, rows without a key, keys on one side only, and keys
     that repeat with different values (which row is the request's cannot be told) are left out of
     the comparison and counted in the report; exact copies of a row count once."""
+    paths_given(offline=offline, serving=serving)
     if not (math.isfinite(tolerance) and tolerance >= 0 and 0 <= min_mismatch <= 1):
         raise InputError(f"--tolerance must be a number >= 0 and --min-mismatch a share between 0 and 1 "
                          f"(got {tolerance}, {min_mismatch})")

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import norm
 
-from .errors import InputError
+from .errors import InputError, check_argument
 from .logs import format_bound, label_form, sql_bound
 from .stats import (benjamini_hochberg, excess_over_rate, excess_over_reference, excess_tail, goodness_of_fit,
                     tail_weights, wilson_interval)
@@ -61,6 +61,11 @@ class SpikeSettings:
         return window_key(self.window, self.step)
 
     def __post_init__(self) -> None:
+        check_argument("window", self.window, str, "a span such as '1d', '6h' or '7d'")  # window=1: a TypeError
+        check_argument("step", self.step, (str, type(None)), "None or a span shorter than window, such as '6h'")
+        for name, kind in (("fdr", float), ("baseline_windows", int), ("min_baseline", int), ("min_prompts", int),
+                           ("tail", float), ("tail_share", float), ("cusum_drift", float), ("cusum_limit", float)):
+            check_argument(name, getattr(self, name), kind, "a whole number" if kind is int else "a number")
         for name in ("window", "step"):  # ' 1d' and '1d' are one key
             if isinstance(getattr(self, name), str):
                 object.__setattr__(self, name, getattr(self, name).strip())

@@ -7,9 +7,15 @@ from scipy.stats import ks_2samp
 from typer.testing import CliRunner
 
 from novelty.cli import app
+from novelty.diagnose import diagnose
 from novelty.drift import DriftSettings, compare, drift, load_reference, profile, read_table
 from novelty.errors import InputError
+from novelty.golden import golden
 from novelty.logs import OPEN_QUOTE
+from novelty.prune import prune
+from novelty.run import run_monitor
+from novelty.skew import skew
+from novelty.spikes import SpikeSettings
 
 
 def table(n=20_000, seed=0):
@@ -753,3 +759,45 @@ def test_the_library_refuses_a_window_without_a_time_column_as_the_cli_does(tmp_
     ref = write_csv(tmp_path / "ref.csv", ["x"], [(i,) for i in range(50)])
     with pytest.raises(InputError, match="window only applies with time_col"):  # was: one report for all
         drift(ref, ref, window="1d")
+
+
+_FRAME = pd.DataFrame({"id": [1, 2], "label": ["a", "b"], "prediction": ["a", "a"]})
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda p: drift(_FRAME, p),
+     r"reference is the path of a table \(CSV, JSONL or Parquet\), not <2 rows> \(DataFrame\); write the DataFrame"),
+    (lambda p: skew(p, _FRAME, key="id"), "serving is the path of a table"),
+    (lambda p: golden(p, _FRAME), "current is the path of a table"),
+    (lambda p: diagnose(golden_baseline=p, golden_current=_FRAME),
+     "golden_current is the path of a table"),
+    (lambda p: diagnose(db=_FRAME),
+     r"db is the SQLite file's path, such as 'monitor.db', not <2 rows> \(DataFrame\)$"),
+    (lambda p: DriftSettings(fdr="0.05"), r"fdr is a number, not '0.05' \(str\)"),
+    (lambda p: DriftSettings(rescale=1.0), "rescale is the slope factor that makes a recalibration"),  # was: --min-effect
+    (lambda p: SpikeSettings(window=1),
+     r"window is a span such as '1d', '6h' or '7d', not 1 \(int\)"),
+    (lambda p: SpikeSettings(min_prompts=2.5),
+     "min_prompts is a whole number"),
+    (lambda p: run_monitor({"index": {"name": "x"}}),
+     r"config is a monitor.toml's path, or load_config\(path, overrides\)"),
+    (lambda p: prune(p, "30d", now="2026-11-20"),
+     r"now is a datetime in UTC"),
+])
+def test_library_calls_given_the_wrong_kind_say_what_to_pass(tmp_path, call, message):
+    """Each was a raw TypeError or AttributeError from inside (a DataFrame reached pathlib), or blamed
+    another setting."""
+    path = tmp_path / "golden.csv"
+    _FRAME.to_csv(path, index=False)
+    with pytest.raises(InputError, match=message):
+        call(path)
+
+
+def test_golden_takes_the_model_as_a_function_from_the_library(tmp_path):
+    base = tmp_path / "launch.csv"
+    pd.DataFrame({"id": [1, 2, 3, 4], "label": ["a", "b", "a", "b"], "prediction": ["a", "b", "a", "b"],
+                  "text": ["x", "y", "x", "y"]}).to_csv(base, index=False)
+    report = golden(base, base, predict=lambda texts: ["a" for _ in texts])  # was: AttributeError '.partition'
+    assert (report.baseline.accuracy, report.current.accuracy, report.broken) == (1.0, 0.5, 2)
+    with pytest.raises(InputError, match="predict is 'module:function' or a function"):
+        golden(base, base, predict=5)
