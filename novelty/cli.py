@@ -118,6 +118,30 @@ def _progress(total: Optional[int], unit: str, desc: str) -> Iterator:
         yield bar.update
 
 
+@contextmanager
+def _calibration_bar() -> Iterator:
+    """A bar for calibration's scorer fits, shown once they begin (after the embedding bar's prompts)."""
+    from tqdm import tqdm
+
+    from .scoring import CALIBRATION_PROGRESS
+
+    bars = []
+
+    def show(done: int, total: int) -> None:
+        if not bars:
+            bars.append(tqdm(total=total, unit="fits", desc="calibrating", disable=None, file=sys.stderr,
+                             dynamic_ncols=True, leave=False))
+        bars[0].update(done - bars[0].n)
+
+    token = CALIBRATION_PROGRESS.set(show)
+    try:
+        yield
+    finally:
+        CALIBRATION_PROGRESS.reset(token)
+        for bar in bars:
+            bar.close()
+
+
 def _print_json(payload) -> None:
     typer.echo(to_json(payload))
 
@@ -223,7 +247,7 @@ def index_build(
             check_target(name, index_dir, force)  # not "this takes minutes", then "already exists"
             typer.echo("Fine-tuning the encoder on the labelled prompts (--adapt); this takes minutes.", err=True)
         embed = embedding_function(engine, ray_address, workers)
-        with _progress(None, "prompts", "embedding") as update:
+        with _progress(None, "prompts", "embedding") as update, _calibration_bar():
             built = PromptIndex.build(
                 file, name, index_dir=index_dir, columns=columns, model=model, backend=backend, alpha=alpha,
                 scorer=None if scorer == "auto" else scorer,
@@ -326,7 +350,7 @@ def index_add(
 
     with _user_errors():
         index = PromptIndex.load(name, index_dir)
-        with _progress(None, "prompts", "embedding") as update:
+        with _progress(None, "prompts", "embedding") as update, _calibration_bar():
             result = index.add(file, Columns(text=text_col, time=None, label=label_col, id=id_col,
                                              required=_named(ctx, label="label_col", id="id_col")),
                                progress=update)

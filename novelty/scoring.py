@@ -10,7 +10,9 @@ traffic is about ``alpha`` whatever the model or the data: no cosine cut-off is 
 
 from __future__ import annotations
 
+import itertools
 import numbers
+from contextvars import ContextVar
 
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -23,6 +25,18 @@ from .errors import NoveltyError
 MIN_CALIBRATION = 20
 FOLDS = 5
 MAX_CALIBRATION = 20_000
+
+# A caller that shows progress (the CLI's bar) sets this: called with (fits done, fits in all) as
+# calibrate cross-fits the scorer, most of an index build's time on a big training set.
+CALIBRATION_PROGRESS: ContextVar[Callable[[int, int], None] | None] = ContextVar("calibration_progress",
+                                                                                  default=None)
+_FITTED: ContextVar[Callable[[], None] | None] = ContextVar("fitted", default=None)  # set by calibrate
+
+
+def _fitted() -> None:
+    tick = _FITTED.get()
+    if tick is not None:
+        tick()
 
 
 class BaseScorer:
@@ -157,8 +171,18 @@ def calibrate(scorer: BaseScorer, vectors: np.ndarray, labels: Sequence, alpha: 
         method = (f"conformal, cross-fitted over {FOLDS} folds of a held-out slice of the training "
                   "prompts the encoder was not tuned on")
     check_reachable(alpha, sum(len(f) for f in folds))
-    scores = scorer.calibration_scores(vectors, labels, folds)
-    scorer.fit(vectors, labels)
+    show = CALIBRATION_PROGRESS.get()
+    total = len(getattr(scorer, "members", [scorer])) * len(folds) + 1  # each member per fold, then the whole
+    done = itertools.count(1)
+    token = _FITTED.set(None if show is None else lambda: show(next(done), total))
+    try:
+        if show is not None:
+            show(0, total)
+        scores = scorer.calibration_scores(vectors, labels, folds)
+        scorer.fit(vectors, labels)
+        _fitted()
+    finally:
+        _FITTED.reset(token)
     return Calibration(np.sort(scores).astype(np.float32), alpha, method)
 
 
@@ -204,4 +228,5 @@ def cross_fit(factory: Callable[[], BaseScorer], vectors: np.ndarray, labels: Se
         queries = np.ascontiguousarray(vectors[held_out])
         similarities, positions = index.search(queries, min(scorer.k, len(reference)))
         out.append(scorer.score(similarities, positions, queries))
+        _fitted()
     return np.concatenate(out)

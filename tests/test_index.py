@@ -609,3 +609,20 @@ def test_score_refuses_a_dataframe_whose_iteration_gives_its_column_names(index)
     with pytest.raises(InputError, match=r"not a DataFrame: score\(df\['prompt'\]\)"):  # was: one result, 'prompt'
         index.score(pd.DataFrame({"prompt": ["how do I buy bitcoin?", "my card was declined"]}))
     assert len(index.score(pd.DataFrame({"prompt": ["a", "b"]})["prompt"])) == 2
+
+
+def test_calibration_reports_its_fits_to_a_progress_callback(tmp_path, train_csv):
+    """Calibration is most of a big build's time; the CLI's bar follows it through CALIBRATION_PROGRESS
+    (was: the bar covered embedding only, then nothing moved for minutes)."""
+    from novelty.scoring import CALIBRATION_PROGRESS
+
+    seen = []
+    token = CALIBRATION_PROGRESS.set(lambda done, total: seen.append((done, total)))
+    try:
+        PromptIndex.build(train_csv, "bar", index_dir=tmp_path, model="hashing:64", scorer="ensemble")
+    finally:
+        CALIBRATION_PROGRESS.reset(token)
+    assert seen == [(i, 4 * 5 + 1) for i in range(21 + 1)]  # four members x five folds, then the whole fit
+    seen.clear()
+    PromptIndex.build(train_csv, "quiet", index_dir=tmp_path, model="hashing:64")  # unset: nothing called
+    assert seen == []
