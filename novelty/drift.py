@@ -1090,9 +1090,31 @@ def _distinct_share(counts: dict) -> float:
     return len(counts) / rows if rows >= MIN_ROWS else 0.0
 
 
+def _single_precision(values: np.ndarray) -> bool:
+    """Whether every value is a float32 one, not all of them whole numbers (counts are exact either way).
+
+    >>> _single_precision(np.array([0.035], dtype=np.float32).astype(float)), _single_precision(np.array([0.035, 1]))
+    (True, False)
+    """
+    finite = values[np.isfinite(values)]
+    if not len(finite) or np.all(finite == np.round(finite)):
+        return False
+    with np.errstate(over="ignore"):
+        return bool(np.all(finite.astype(np.float32).astype(np.float64) == finite))
+
+
+def _as_single(values: np.ndarray) -> np.ndarray:
+    """``values`` rounded to float32, back as float64 (beyond float32's range: left as they are)."""
+    with np.errstate(over="ignore"):
+        single = values.astype(np.float32).astype(np.float64)
+    return np.where(np.isfinite(single) | ~np.isfinite(values), single, values)
+
+
 def _numeric(name: str, ref: np.ndarray, cur: np.ndarray, s: DriftSettings) -> DriftFinding:
     if len(ref) < 2 or len(cur) < 2:
         return DriftFinding(name, "numeric", None, evidence="too few values to test")
+    if _single_precision(ref) or _single_precision(cur):  # a float32 table (Parquet, a GPU pipeline) holds 0.035
+        ref, cur = _as_single(ref), _as_single(cur)      # as 0.03500000015: compared at its precision, not drift
     finite = np.abs(np.concatenate([ref, cur]))
     peak = float(finite[np.isfinite(finite)].max(initial=0.0))
     unit = 2.0 ** (np.frexp(peak)[1] - 1) if peak > 1e150 else 1.0  # near the float limit (1e308) differences

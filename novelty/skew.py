@@ -343,13 +343,18 @@ def _spread(values: np.ndarray) -> float:
 
     >>> _spread(np.array([0.0, 1, 2, 3, 4])), _spread(np.array([2e-8, 2e-8])), _spread(np.zeros(3))
     (1.4825796886582654, 2e-08, 1.0)
+    >>> _spread(np.full(1000, 0.035))  # its np.std is 1.4e-17
+    0.035
     """
     finite = values[np.isfinite(values)]
     if not len(finite):
         return 1.0
     q1, q3 = np.percentile(finite, [25, 75])
-    for spread in ((q3 - q1) / 1.349, float(np.std(finite)), float(np.median(np.abs(finite)))):
-        if spread > 0:
+    size = float(np.median(np.abs(finite)))
+    # a constant 0.035 has a standard deviation of rounding noise (1e-17): a spread that small is none,
+    # else float32 against float64 (1.5e-10 apart) was skew in every row
+    for spread in ((q3 - q1) / 1.349, float(np.std(finite)), size):
+        if spread > 1e-9 * size and spread > 0:
             return float(spread)
     return 1.0
 

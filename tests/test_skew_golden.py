@@ -613,3 +613,25 @@ def test_skew_tolerance_is_a_share_of_the_spread_and_a_parquet_null_is_not_the_t
     serving.to_parquet(tmp_path / "srv.parquet")
     got = {f.feature: f.mismatches for f in skew(tmp_path / "off.parquet", tmp_path / "srv.parquet", "k").findings}
     assert got == {"city": 100, "ts": n, "bytes": 0, "ratio": 0}
+
+
+def test_a_constant_decimal_stored_as_float32_is_no_skew_and_no_drift(tmp_path):
+    """0.035 in every row, served as float32 (0.03500000015): was skew in 1,000 of 1,000 rows (the
+    spread of a constant was its rounding noise) and 'feature_drift, 100% of rows off 0.035'."""
+    from novelty.drift import drift
+
+    rng = np.random.default_rng(0)
+    keys = [f"r{i}" for i in range(1000)]
+    fee = rng.gamma(2, 3, 1000)
+    pd.DataFrame({"k": keys, "rate": 0.035, "fee": fee}).to_parquet(tmp_path / "off.parquet")
+    pd.DataFrame({"k": keys, "rate": np.float32(0.035), "fee": fee.astype(np.float32)}).to_parquet(tmp_path / "srv.parquet")
+    report = skew(tmp_path / "off.parquet", tmp_path / "srv.parquet", key="k")
+    assert sorted((f.feature, f.mismatches) for f in report.findings) == [("fee", 0), ("rate", 0)]
+    (_, found), = drift(tmp_path / "off.parquet", tmp_path / "srv.parquet", ignore={"k"})
+    assert [f.feature for f in found.findings if f.cause] == []
+    served = pd.DataFrame({"k": keys, "rate": np.float32(0.035), "fee": (fee * 1.5).astype(np.float32)})
+    served.loc[:299, "rate"] = np.float32(0.05)  # a real change still shows, at float32 precision
+    served.to_parquet(tmp_path / "moved.parquet")
+    (_, moved), = drift(tmp_path / "off.parquet", tmp_path / "moved.parquet", ignore={"k"})
+    assert {f.feature: f.cause for f in moved.findings} == {"fee": "feature_drift", "rate": "feature_drift"}
+    assert {f.feature: f.mismatches for f in skew(tmp_path / "off.parquet", tmp_path / "moved.parquet", key="k").findings}["rate"] == 300
