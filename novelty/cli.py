@@ -691,7 +691,7 @@ def golden_command(
                                       "and at least 2 points)."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Is it the model? Accuracy and macro-F1 with bootstrap intervals, McNemar's test on paired items,
+    """Is it the model? Accuracy and macro-F1 with 95% intervals, McNemar's test on paired items,
     and the labels that changed most.
 
     Example: novelty golden --baseline golden-launch.csv --current golden-today.csv

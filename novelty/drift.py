@@ -133,6 +133,7 @@ def read_table(path: str | Path, text_columns: tuple[str, ...] = (), keep_inf: b
     if aside:
         aside.sort()
         frame.attrs["set_aside"] = {"rows": len(aside), "first": f"line {aside[0][0]}: {aside[0][1]}"}
+    _nested_as_text(frame)
     numeric = frame.select_dtypes("number").columns
     if len(numeric) and not keep_inf:  # an infinite value is a broken one: counted as missing, not averaged
         frame[numeric] = frame[numeric].replace([np.inf, -np.inf], np.nan)
@@ -148,6 +149,33 @@ def _as_written(path: Path, separator: str, columns: tuple[str, ...]) -> tuple[s
         header = next(csv.reader(fh, delimiter=separator), [])
     spelt = {name.strip().lstrip("\ufeff"): name for name in header}
     return tuple(dict.fromkeys([*columns, *(spelt[c] for c in columns if c in spelt)]))
+
+
+def _nested_as_text(frame: pd.DataFrame) -> None:
+    """Lists and objects in a column (Parquet's list<>, a JSONL array) as JSON text, in place: one value
+    each, as a category (comparing them crashed drift: 'the truth value of an array is ambiguous').
+
+    >>> f = pd.DataFrame({"a": [np.array([1, 2]), None, [{"label": "card"}]], "b": [1, 2, 3]}); _nested_as_text(f)
+    >>> f["a"].tolist()
+    ['[1, 2]', None, '[{"label": "card"}]']
+    """
+    for name in frame.columns[(frame.dtypes == object).to_numpy()]:
+        column = frame[name]
+        nested = column.map(lambda v: isinstance(v, (list, tuple, dict, np.ndarray))).to_numpy(bool)
+        if nested.any():
+            frame[name] = column.astype(object)
+            frame.loc[nested, name] = [json.dumps(_plain(v), ensure_ascii=False, default=str) for v in column[nested]]
+
+
+def _plain(value):
+    """numpy arrays and scalars inside a value as Python ones, for JSON."""
+    if isinstance(value, np.ndarray):
+        return [_plain(v) for v in value.tolist()]
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _read_parquet(path: Path, text_columns: tuple[str, ...]) -> pd.DataFrame:

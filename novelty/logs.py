@@ -671,7 +671,7 @@ class _Validator:
         out.texts.append(record[self.columns.text])
         out.times.append(time)
         out.ids.append(_cell(record, self.columns.id) if self._has("id") else None)
-        out.labels.append(label_value(_top(record.get(self.columns.label))) if self._has("label") else None)
+        out.labels.append(label_value(top_label(record.get(self.columns.label))) if self._has("label") else None)
 
     def _problem(self, record: dict, time: str | None) -> str | None:
         name = self.columns.text
@@ -696,7 +696,7 @@ class _Validator:
                 continue
             column = self.columns.optional()[role]
             if isinstance(record.get(column), (dict, list)) and (role == "id" or self.training):  # was a label
-                # "{'x': 1}", a class of its own; a log's list of predictions counts as its first (_top)
+                # "{'x': 1}", a class of its own; a log's list of predictions counts as its first (top_label)
                 what = "object" if isinstance(record[column], dict) else "list"
                 return f"{column!r} is a JSON {what}, not {'an id' if role == 'id' else 'a label'}"
             value = _cell(record, column)
@@ -718,7 +718,7 @@ def _unstorable(column: str, text: str) -> str | None:
 _LABEL_KEYS = ("label", "intent", "class", "predictedlabel", "prediction")  # bare_name spellings
 
 
-def _top(value: Any) -> Any:
+def top_label(value: Any) -> Any:
     """A logged prediction as one label: a list's first entry (top-k, best first); an object's one
     label-like key, as in a text-classification pipeline's ``[{"label": "card", "score": 0.93}]``;
     none for an object with no such key or several."""

@@ -635,3 +635,52 @@ def test_a_constant_decimal_stored_as_float32_is_no_skew_and_no_drift(tmp_path):
     (_, moved), = drift(tmp_path / "off.parquet", tmp_path / "moved.parquet", ignore={"k"})
     assert {f.feature: f.cause for f in moved.findings} == {"fee": "feature_drift", "rate": "feature_drift"}
     assert {f.feature: f.mismatches for f in skew(tmp_path / "off.parquet", tmp_path / "moved.parquet", key="k").findings}["rate"] == 300
+
+
+def test_golden_reads_a_pipelines_output_and_refuses_predictions_that_are_no_label(tmp_path, monkeypatch):
+    """A text-classification pipeline's [{'label', 'score'}] (saved, or returned by --predict) and a
+    top-k list count as their top label, as score reads a log's; predictions that share no value with
+    the labels (class indices) are refused (was: 95% -> 0% and 'model_regression' without a word)."""
+    labels = ["card", "crypto", "fees", "refund"] * 10
+    write_csv(tmp_path / "base.csv", ["id", "label", "prediction", "text"],
+              [(i, lab, lab, f"text {i}") for i, lab in enumerate(labels)])
+    write_jsonl(tmp_path / "pipe.jsonl", [{"id": i, "label": lab, "prediction": [{"label": lab, "score": 0.9}]}
+                                          for i, lab in enumerate(labels)])
+    pd.DataFrame({"id": range(40), "label": labels, "prediction": [[lab, "card"] for lab in labels]}
+                 ).to_parquet(tmp_path / "topk.parquet")
+    for current in ("pipe.jsonl", "topk.parquet"):
+        report = golden(tmp_path / "base.csv", tmp_path / current)
+        assert report.current.accuracy == 1.0 and not report.regression, current
+    (tmp_path / "hf.py").write_text("def predict(texts):\n    return [{'label': 'card', 'score': 0.8} for t in texts]\n"
+                                    "def ints(texts):\n    return [0 for t in texts]\n")
+    monkeypatch.chdir(tmp_path)
+    assert golden(tmp_path / "base.csv", tmp_path / "base.csv", predict="hf:predict").current.accuracy == 0.25
+    with pytest.raises(InputError, match=r"none of its predictions is a label of the golden set \(predictions such "
+                                         r"as '0'; labels such as 'card', 'crypto', 'fees'\).* in what --predict returns"):
+        golden(tmp_path / "base.csv", tmp_path / "base.csv", predict="hf:ints")
+
+
+def test_golden_intervals_hold_their_figure_and_a_perfect_score_is_no_point(tmp_path):
+    """Macro-F1 over labels of one item each: the bootstrap's percentiles [0.840, 0.904] missed the 0.909
+    they were for; accuracy 20 of 20 was [100%, 100%] (a percentile bootstrap of a constant)."""
+    rng = np.random.default_rng(1)
+    labels = [f"intent_{i}" for i in range(60)] + ["common"] * 40
+    preds = [lab if rng.random() < 0.75 else "common" for lab in labels]
+    write_csv(tmp_path / "g.csv", ["id", "label", "prediction"], list(zip(range(100), labels, preds)))
+    run = golden(tmp_path / "g.csv", tmp_path / "g.csv").current
+    assert run.macro_f1_ci[0] <= run.macro_f1 <= run.macro_f1_ci[1] and run.macro_f1_ci[1] - run.macro_f1_ci[0] > 0.02
+    write_csv(tmp_path / "p.csv", ["id", "label", "prediction"], [(i, "a" if i % 2 else "b", "a" if i % 2 else "b")
+                                                                   for i in range(20)])
+    perfect = golden(tmp_path / "p.csv", tmp_path / "p.csv").current
+    assert perfect.accuracy == 1.0 and perfect.accuracy_ci == (pytest.approx(0.839, abs=1e-3), 1.0)
+
+
+def test_drift_compares_a_column_of_lists_as_categories(tmp_path):
+    """Parquet list<> and JSONL arrays: was a traceback ('the truth value of an array is ambiguous')."""
+    from novelty.drift import drift
+
+    pd.DataFrame({"tags": [[i % 3, i % 3] for i in range(300)], "x": range(300)}).to_parquet(tmp_path / "ref.parquet")
+    write_jsonl(tmp_path / "cur.jsonl", [{"tags": [i % 3, i % 3], "x": i} for i in range(300)])
+    (_, report), = drift(tmp_path / "ref.parquet", tmp_path / "cur.jsonl")
+    tags = next(f for f in report.findings if f.feature == "tags")
+    assert tags.kind == "categorical" and tags.cause is None
