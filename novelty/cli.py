@@ -363,6 +363,9 @@ def index_add(
                + (f" {result.relabelled} already there got the file's new label." if result.relabelled else "")
                + (f" {result.ids_renamed} reused an id already taken: kept as id@file:line."
                   if result.ids_renamed else ""))
+    if result.first_reject:  # was: 'N rejected' and no reason anywhere when nothing was added
+        typer.echo(f"{plural(result.rejected, 'row')} rejected, the first: {result.first_reject} (all in "
+                   f"{index.path / 'rejects.jsonl'}).", err=True)
     if result.several_labels_count:
         _echo_several_labels(f"{result.several_labels_count:,} texts added are now in the index",
                              result.several_labels[0], "to correct one, add its id and text again with the right label")

@@ -393,13 +393,18 @@ class PromptIndex:
                              list({(r.source, r.line): r for r in self._rejects() + rows.rejects}.values()),
                              self.path / MODEL_FOLDER if self.adapted else None)
             self.__dict__.update(updated.__dict__)
+        elif rows.rejects:  # nothing to add, but the rows set aside keep their reasons (they were lost)
+            _write_rejects(_pointed_to(self.path),
+                           list({(r.source, r.line): r for r in self._rejects() + rows.rejects}.values()))
         touched = {rows.texts[i] for i in fresh} | {texts[p] for p in corrected}
         conflicts = _several_labels(list(self.prompts["text"]), [label_text(v) for v in self.prompts["label"]],
                                     touched) if touched else []  # one pass over the index, only after a change
         return AddResult(added=len(fresh), already_present=len(rows.texts) - len(fresh) - len(relabelled),
                          rejected=len(rows.rejects), total=len(self),
                          ids_renamed=sum(i in rows.renamed for i in fresh), relabelled=len(corrected),
-                         duplicates=rows.duplicates, several_labels=conflicts[:5], several_labels_count=len(conflicts))
+                         duplicates=rows.duplicates, several_labels=conflicts[:5], several_labels_count=len(conflicts),
+                         first_reject=(f"{Path(rows.rejects[0].source).name} line {rows.rejects[0].line}: "
+                                       f"{rows.rejects[0].reason}") if rows.rejects else None)
 
     def _rejects(self) -> list[Reject]:
         """The training rows set aside so far (by the build and earlier adds), kept across an add."""
@@ -524,6 +529,7 @@ class AddResult:
     several_labels: list[dict] = field(default_factory=list)  # texts added that the index now holds with
     # more than one label (label noise the model cannot learn): {"text", "labels"}, at most 5
     several_labels_count: int = 0
+    first_reject: str | None = None  # 'file line N: why', the first row set aside (all: rejects.jsonl)
 
     def to_dict(self) -> dict:
         """As ``--json`` prints it."""
@@ -580,6 +586,13 @@ def _folder(name: str, index_dir: str | Path | None) -> Path:
     return Path(index_dir or index_dir_default()) / name
 
 
+def _write_rejects(folder: Path, rejects: list[Reject]) -> None:
+    """rejects.jsonl in ``folder``, written whole under a temporary name and renamed into place."""
+    temporary = folder / "rejects.jsonl.tmp"
+    temporary.write_text("".join(json.dumps(r.__dict__, ensure_ascii=False) + "\n" for r in rejects), encoding="utf-8")
+    os.replace(temporary, folder / "rejects.jsonl")
+
+
 def _write(folder: Path, manifest: dict, vectors: np.ndarray, prompts: pd.DataFrame, alpha: float,
            rejects: list[Reject], model: Path | None = None) -> PromptIndex:
     """Write every file into a fresh folder, then swap it in: a crash never leaves half an index.
@@ -603,8 +616,7 @@ def _write(folder: Path, manifest: dict, vectors: np.ndarray, prompts: pd.DataFr
     np.save(staging / "calibration.npy", calibration.scores, allow_pickle=False)
     np.savez(staging / "scorer.npz", **scorer.state())
     if rejects:
-        (staging / "rejects.jsonl").write_text("".join(
-            json.dumps(r.__dict__, ensure_ascii=False) + "\n" for r in rejects))
+        _write_rejects(staging, rejects)
     files = {f: _sha256(staging / f) for f in FILES}
     labels = prompts["label"].dropna()
     manifest = dict(manifest, updated_at=utc_now(), files=files,

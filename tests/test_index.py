@@ -626,3 +626,26 @@ def test_calibration_reports_its_fits_to_a_progress_callback(tmp_path, train_csv
     seen.clear()
     PromptIndex.build(train_csv, "quiet", index_dir=tmp_path, model="hashing:64")  # unset: nothing called
     assert seen == []
+
+
+def test_a_label_that_says_not_labelled_yet_is_set_aside_with_its_reason(tmp_path, index, train_csv):
+    """'N/A', '?', 'null', '-' became intents of their own in index add and build, though queue import
+    and feedback read them as 'not labelled yet'; 'None' stays an intent (LUIS, CLU). An add that added
+    nothing kept no reason anywhere."""
+    from typer.testing import CliRunner
+
+    from conftest import write_csv
+    from novelty.cli import app
+
+    na = write_csv(tmp_path / "na.csv", ["text", "label"], [("how do i buy dogecoin", "N/A"), ("sell ethereum", "?"),
+                                                            ("crypto tax", " null "), ("solana staking", "-")])
+    labels = set(index.prompts["label"])
+    result = index.add(na)
+    assert (result.added, result.rejected) == (0, 4) and set(index.prompts["label"]) == labels
+    assert result.first_reject.startswith("na.csv line 2: 'label' is 'N/A', which says 'not labelled yet'")
+    kept = [json.loads(line) for line in (index.path / "rejects.jsonl").read_text().splitlines()]
+    assert [(r["line"], r["raw"]) for r in kept if r["source"].endswith("na.csv")][-1] == (5, "solana staking,-")
+    out = CliRunner().invoke(app, ["index", "add", "bot", str(na), "--index-dir", str(tmp_path / "indexes")])
+    assert out.exit_code == 0 and "4 rows rejected, the first: na.csv line 2: 'label' is 'N/A'" in out.output
+    none = write_csv(tmp_path / "none.csv", ["text", "label"], [("turn the lights off", "None")])
+    assert index.add(none).added == 1 and "None" in set(index.prompts["label"])

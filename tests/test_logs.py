@@ -289,7 +289,9 @@ def test_an_intent_named_none_stays_a_label_in_training_files(tmp_path):
     path = tmp_path / "train.csv"
     path.write_text("text,label\nbook me a flight,book_flight\nwhat is the weather,None\nhello there,null\n")
     training = read_training(path, Columns(text="text", time=None, label="label"))
-    assert list(training.labels) == ["book_flight", "None", "null"]  # was: the LUIS 'None' intent lost
+    assert list(training.labels) == ["book_flight", "None"]  # was: the LUIS 'None' intent lost
+    # 'null' says 'not labelled yet', as queue import and feedback read it: set aside, with why (was an intent)
+    assert [(r.line, r.reason.split(",")[0]) for r in training.rejects] == [(4, "'label' is 'null'")]
 
 
 @pytest.mark.parametrize("late", [False, True])
