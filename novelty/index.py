@@ -580,10 +580,15 @@ def check_target(name: str, index_dir: str | Path | None, force: bool) -> Path:
 def _folder(name: str, index_dir: str | Path | None) -> Path:
     if index_dir is not None:
         check_argument("index_dir", index_dir, (str, Path), "the folder of the indexes, such as 'indexes'")
+    check_index_name(name)
+    return Path(index_dir or index_dir_default()) / name
+
+
+def check_index_name(name: str) -> None:
+    """An InputError unless ``name`` can be an index's folder name (``init`` checks it as build does)."""
     if not _NAME.match(name):
         raise InputError(f"index name {name!r} must start with an ASCII letter or digit, then ASCII letters, "
                          "digits, '.', '_' or '-', at most 100 (it becomes a folder name)")
-    return Path(index_dir or index_dir_default()) / name
 
 
 def _write_rejects(folder: Path, rejects: list[Reject]) -> None:

@@ -67,6 +67,11 @@ def write_starter(out: str | Path, settings: dict[str, Any], force: bool = False
     blocking = file_in_the_way(out)
     if blocking is not None:  # was: 'afile: File exists'
         raise InputError(f"{out}: {blocking} is a file, not a folder")
+    from .index import check_index_name
+
+    name = settings.get("index.name")
+    if isinstance(name, str) and not Path(name).is_dir():  # (an index's folder may be named instead, as run loads it)
+        check_index_name(name)  # was written, then `index build --name` and every run refused it
     if not str(settings.get("logs.path", "")).strip():
         raise InputError("--logs is empty: give the day's log location, e.g. 'logs/{date}.jsonl'")
     settings = _relative_to(out.resolve().parent, settings)

@@ -422,6 +422,10 @@ def test_init_checks_what_run_would_refuse_and_sniffs_the_feedback_file(tmp_path
     base = ["init", "--index", "nope", "--logs", str(tmp_path / "logs" / "{date}.jsonl"), "-o", str(tmp_path / "m.toml")]
     out = CliRunner().invoke(app, base + ["--db", str(tmp_path / "logs")])
     assert out.exit_code == 2 and "is a folder" in out.output and not (tmp_path / "m.toml").exists()  # was written
+    for bad in ("../esc", 'bad name"x'):  # was written, then index build --name and every run refused it
+        out = CliRunner().invoke(app, [*base[:1], "--index", bad, *base[3:]])
+        assert out.exit_code == 2 and f"index name {bad!r} must start with" in out.output, out.output
+        assert not (tmp_path / "m.toml").exists()
     out = CliRunner().invoke(app, base + ["--feedback", str(tmp_path / "labels" / "{date}.csv"),
                                           "--report", "logs/{date}.csv"])
     assert out.exit_code == 0, out.output
