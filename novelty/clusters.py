@@ -149,7 +149,14 @@ def look_alikes(store: Store, cluster: str = "all", until: str | None = None) ->
     similar = _nearer(store, np.stack([found[m["text_hash"]] for m in usable]) if usable else None,
                       [m["cluster_id"] for m in usable], {m["prompt_id"] for m in members},
                       min(stamps) if all(stamps) else None, until)
-    return similar if cluster == "all" else [r for r in similar if r["cluster_id"] == cluster]
+    # each since its own cluster began: 'all' scans from the first cluster's start, and queued prompts
+    # logged before their cluster's first one (which its card and `clusters show` leave out)
+    began: dict[str, str] = {}
+    for m in members:
+        if m["ts"] is not None:
+            began[m["cluster_id"]] = min(m["ts"], began.get(m["cluster_id"], m["ts"]))
+    return [r for r in similar if cluster in ("all", r["cluster_id"])
+            and (r["cluster_id"] not in began or r["ts"] is None or r["ts"] >= began[r["cluster_id"]])]
 
 
 def _nearer(store: Store, vectors: np.ndarray | None, cluster_ids: list[str], exclude: set[str],

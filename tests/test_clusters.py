@@ -364,6 +364,12 @@ def test_a_card_counts_the_look_alikes_its_listing_shows_and_ids_are_read_in_any
     card = next(c for c in find_clusters(db) if c.cluster_id == staking.cluster_id)
     listed = cluster_prompts(db, f" {staking.cluster_id.upper()} ", similar=True)
     assert card.look_alikes == len(listed) == 1 and listed[0]["prompt_id"] == "after"
+    from novelty.clusters import look_alikes
+    from novelty.store import Store
+
+    store = Store(db)  # what `queue add --cluster all` queues: was 'early' too, from the bitcoin start
+    assert [r["prompt_id"] for r in look_alikes(store, "all") if r["cluster_id"] == staking.cluster_id] == ["after"]
+    store.close()
 
 
 def test_a_database_the_user_may_only_read_is_a_clear_error_not_a_traceback(tmp_path, monkeypatch):
