@@ -546,6 +546,10 @@ def prune_command(
                f"{result.embeddings:,} embeddings, {result.cluster_members:,} cluster memberships, "
                f"{result.queue:,} queue items, {result.rejects:,} rejected rows; example texts removed "
                f"from {result.incident_examples} incidents and {result.cluster_examples} clusters.")
+    if result.queue_exported:  # was said nowhere: the labels came back as 'ids not in the queue'
+        typer.echo(f"{result.queue_exported:,} of those queue items {'are' if dry_run else 'were'} exported for "
+                   "labelling: labels for them " + ("could no longer be imported; import them first (novelty queue "
+                   "import), or prune later" if dry_run else "can no longer be imported") + ".", err=True)
 
 
 # ---------------------------------------------------------------------------------------------- spikes

@@ -48,6 +48,7 @@ class PruneResult:
     rejects: int
     incident_examples: int
     cluster_examples: int
+    queue_exported: int = 0  # of ``queue``: items exported for labelling, whose labels can no longer be imported
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -125,8 +126,11 @@ def _delete(conn: sqlite3.Connection, cutoff: str, dry_run: bool) -> dict:
     # score stores nothing logged before the cut-off again (its text would be back, counted twice)
     conn.execute("INSERT INTO meta VALUES ('pruned_before', ?) ON CONFLICT(key) DO UPDATE SET "
                  "value = max(value, excluded.value)", [cutoff])
-    counts = {
-        "scores": conn.execute(f"DELETE FROM scores WHERE prompt_id IN {gone}").rowcount,
+    counts = {"scores": conn.execute(f"DELETE FROM scores WHERE prompt_id IN {gone}").rowcount}
+    # items out with labellers (exported) go too, as pending ones do: counted, so the user is told
+    counts["queue_exported"] = conn.execute("SELECT COUNT(*) FROM queue WHERE status = 'exported' AND prompt_id "
+                                            "NOT IN (SELECT prompt_id FROM scores)").fetchone()[0]
+    counts |= {
         # with those of prompts already gone: a clusters or queue add run that read them before an earlier
         # prune committed wrote them back (found by QA), and nothing found them again
         "cluster_members": conn.execute("DELETE FROM cluster_members WHERE prompt_id NOT IN "

@@ -257,3 +257,15 @@ def test_redaction_of_other_scripts_cases_and_separators(text, shown):
     from novelty.redact import redact
 
     assert redact(text) == shown
+
+
+def test_prune_says_when_it_takes_queue_items_out_with_labellers(aged_db):
+    """An exported item is pruned as a pending one is; its labels then came back as 'ids not in the
+    queue', and neither the dry run nor the prune said so."""
+    with sqlite3.connect(aged_db) as conn:
+        conn.execute("UPDATE queue SET status = 'exported' WHERE status = 'pending'")
+    dry = runner.invoke(app, ["prune", "--db", str(aged_db), "--older-than", "90d", "--dry-run"])
+    assert dry.exit_code == 0 and "1 of those queue items are exported for labelling: labels for them could no " \
+        "longer be imported; import them first (novelty queue import), or prune later." in dry.output
+    done = runner.invoke(app, ["prune", "--db", str(aged_db), "--older-than", "90d", "--json"])
+    assert json.loads(done.output)["queue"] == 1 and json.loads(done.output)["queue_exported"] == 1
