@@ -62,7 +62,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("spikes.baseline_windows", 14, "Earlier unflagged windows pooled into the expected rate.", int),
     Setting("spikes.min_prompts", 30, "Windows with fewer prompts are shown but not tested.", int),
     Setting("drift.reference", "", "Feature table at launch (or a profile saved by `novelty drift`)."),
-    Setting("drift.current", "", "Current feature table ({date} allowed), compared with drift.reference."),
+    Setting("drift.current", "", "Current feature table ({date} allowed, and a * matching one file), compared "
+            "with drift.reference."),
     Setting("drift.ignore", [], "Feature columns to leave out (ids, free text).", list),
     Setting("golden.baseline", "", "Golden-set predictions at launch: id, label, prediction columns."),
     Setting("golden.current", "", "Golden-set predictions of the model now ({date} allowed)."),
@@ -152,6 +153,20 @@ class MonitorConfig:
         if glob.has_magic(wild):
             return pattern, sorted(Path(p) for p in glob.glob(wild) if Path(p).is_file())
         return pattern, [pattern] if pattern.is_file() else []
+
+
+    def table(self, key: str, day: Date | None = None) -> Path | None:
+        """A setting that names one table (drift.*, golden.*): its path, or the one file its ``*``
+        matches (features/{date}-*.csv); matching nothing, the pattern (not there: the step says so)."""
+        pattern = self.path(key, day)
+        if pattern is None or not glob.has_magic(only_stars(str(pattern))):
+            return pattern
+        found = sorted(Path(p) for p in glob.glob(only_stars(str(pattern))) if Path(p).is_file())
+        if len(found) > 1:  # was: skipped every day, 'no feature table at .../2026-11-21-*.csv', exit 0
+            raise InputError(f"{key} = {self.values[key]!r} in {self.source} matches {len(found)} files "
+                             f"({', '.join(f.name for f in found[:3])}{', ...' if len(found) > 3 else ''}); it names "
+                             "one table: narrow the pattern")
+        return found[0] if found else pattern
 
 
 def only_stars(pattern: str) -> str:

@@ -316,7 +316,7 @@ class _Job:
     def drift(self) -> Step:
         from .drift import drift
 
-        reference, current = self.cfg.path("drift.reference"), self.cfg.path("drift.current", self.day)
+        reference, current = self.cfg.table("drift.reference"), self.cfg.table("drift.current", self.day)
         self.must_exist(("drift.reference", reference), ("drift.current", current))
         if reference is None or current is None:
             return Step("drift", "skipped", _half_pair("drift.reference", reference, "drift.current", current,
@@ -332,7 +332,7 @@ class _Job:
     def golden(self) -> Step:
         from .golden import golden
 
-        baseline, current = self.cfg.path("golden.baseline"), self.cfg.path("golden.current", self.day)
+        baseline, current = self.cfg.table("golden.baseline"), self.cfg.table("golden.current", self.day)
         if not self.cfg["golden.accuracy"]:  # else the recorded accuracy stands in until the files are there
             self.must_exist(("golden.baseline", baseline), ("golden.current", current))
         if baseline and current and baseline.is_file() and current.is_file():
@@ -461,8 +461,8 @@ class _Job:
 
     def diagnose(self) -> Step:
         c = self.cfg
-        drift_files = (c.path("drift.reference"), c.path("drift.current", self.day)) if self.drift_report else (None, None)
-        golden_files = (c.path("golden.baseline"), c.path("golden.current", self.day))
+        drift_files = (c.table("drift.reference"), c.table("drift.current", self.day)) if self.drift_report else (None, None)
+        golden_files = (c.table("golden.baseline"), c.table("golden.current", self.day))
         if not all(p and p.is_file() for p in golden_files):
             golden_files = (None, None)
         self.diagnosis = diagnose(*drift_files, self.db if self.has_scores() else None, self.since("alert.lookback"),
@@ -482,8 +482,8 @@ class _Job:
         if not self.has_scores():
             return Step("report", "skipped", f"{self.db} does not exist yet: no day scored")
         c = self.cfg
-        drift_files = (c.path("drift.reference"), c.path("drift.current", self.day)) if self.drift_report else (None, None)
-        golden_files = (c.path("golden.baseline"), c.path("golden.current", self.day))
+        drift_files = (c.table("drift.reference"), c.table("drift.current", self.day)) if self.drift_report else (None, None)
+        golden_files = (c.table("golden.baseline"), c.table("golden.current", self.day))
         if not all(p and p.is_file() for p in golden_files):
             golden_files = (None, None)
         out = c.path("output.report", self.day)

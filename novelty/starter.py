@@ -110,8 +110,14 @@ def write_starter(out: str | Path, settings: dict[str, Any], force: bool = False
         notes.append(f"output.report {settings.get('output.report', report.name)!r} is not an .html file: the "
                      "run replaces only an HTML page there")
     for key in ("drift.reference", "drift.current", "golden.baseline", "golden.current"):
-        path = cfg.path(key)
-        if path is not None and "{date" not in str(cfg[key]) and not path.exists():  # a typo: every run fails on it
+        if "{date" in str(cfg[key]):
+            continue
+        try:
+            path = cfg.table(key)  # (a '*' takes its one match)
+        except InputError as exc:
+            notes.append(f"{exc}; each run fails its step until it does")
+            continue
+        if path is not None and not path.exists():  # a typo: every run fails on it
             notes.append(f"{key}: no such file {path}; each run fails its step until it is there")
     if "{date" not in str(settings.get("logs.path", "")):
         notes.append(f"logs.path {settings['logs.path']!r} has no {{date}}: every run reads the same file(s)")

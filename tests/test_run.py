@@ -1566,3 +1566,20 @@ def test_the_page_of_a_run_says_what_the_run_said(monitor):
                      r'<span class="pill">earlier</span>', page)
     now = Path(run_monitor(monitor, "2026-11-24").report).read_text()  # within the lookback: as before
     assert "1 thing wrong" in now and '<span class="pill">earlier</span>' not in now
+
+
+def test_a_table_setting_with_a_star_takes_its_one_match_and_refuses_several(monitor, tmp_path):
+    """drift.current = 'features/{date}-*.csv' skipped drift every day ('no feature table at
+    .../2026-11-24-*.csv', exit 0) though the file was there."""
+    (tmp_path / "features").mkdir()
+    rows = [[i % 7, i % 3] for i in range(200)]
+    write_csv(tmp_path / "features" / "launch.csv", ["x", "y"], rows)
+    write_csv(tmp_path / "features" / "2026-11-24-eu.csv", ["x", "y"], rows)
+    settings = {"drift.reference": "features/launch*.csv", "drift.current": "features/{date}-*.csv"}
+    drift = next(s for s in run_monitor(load_config(monitor, settings), "2026-11-24").steps if s.name == "drift")
+    assert drift.status == "ran", drift.reason
+    write_csv(tmp_path / "features" / "2026-11-24-us.csv", ["x", "y"], rows)
+    again = run_monitor(load_config(monitor, settings), "2026-11-24")
+    drift = next(s for s in again.steps if s.name == "drift")
+    assert again.exit_code == 2 and drift.status == "failed"
+    assert "matches 2 files (2026-11-24-eu.csv, 2026-11-24-us.csv); it names one table" in drift.reason
