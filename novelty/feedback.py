@@ -224,8 +224,8 @@ def import_feedback(db: str | Path, path: str | Path, id_col: str = "prompt_id",
                              [(str(path),), (_where(path),)])  # were stored by their absolute path
             conn.execute("INSERT OR REPLACE INTO main.rejects SELECT * FROM staging.rejects")
             counts = conn.execute(
-                f"{_COMPARED} SELECT count(*), total(new), total(NOT new AND stale), "
-                "total(NOT new AND NOT stale AND same), total(NOT new AND NOT stale AND NOT same) FROM compared",
+                f"{_COMPARED} SELECT count(*), total(new), total(NOT new AND stale AND NOT same), "  # the same label,
+                "total(NOT new AND same), total(NOT new AND NOT stale AND NOT same) FROM compared",  # older: unchanged
                 stamps).fetchone()
             conn.execute(  # the same label given again later moves its time on: an older file's other
                 # label imported next must not replace it (which label stood then hung on the files' order)

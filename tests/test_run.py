@@ -553,6 +553,10 @@ def test_feedback_late_partial_and_repeated(tmp_path, index, monkeypatch):
                        (ids[2], "card_lost", "2026-11-26T09:00:00Z"), (ids[2], rows[2]["topic"], "2026-11-27T00:00:00Z")])
     got = import_feedback(db, fixes, time_col="at")
     assert (got.changed, got.stale, got.unchanged) == (1, 1, 1)
+    older = write_csv(tmp_path / "older.csv", ["prompt_id", "label", "at"],  # the labels stored, given earlier:
+                      [(i, r["topic"], "2026-11-20T09:00:00Z") for i, r in zip(ids[3:13], rows[3:13])])
+    got = import_feedback(db, older, time_col="at")  # was 10 'older than the stored label', as if in conflict
+    assert (got.unchanged, got.stale, got.changed) == (10, 0, 0)
     # two files of one time (written in the same second): the later name wins, whichever ran last (found by QA:
     # a rerun of the older date's file undid the newer's corrections)
     older, newer = (write_csv(tmp_path / f"2026-11-2{d}.csv", ["prompt_id", "label", "at"],
