@@ -213,7 +213,10 @@ def _decoded(value: bytes) -> str:
         return value.hex()
 
 
-_COMMA_DECIMAL = re.compile(r"[+-]?(?:\d+|\d{1,3}(?:\.\d{3})+)(?:,\d+)?")
+# 1,5 and 1.234,5, with an exponent (1,5e-07), and the words a number column holds (inf, NaN): their
+# column was read as text, 'type changed from numeric to categorical'
+_COMMA_DECIMAL = re.compile(r"[+-]?(?:(?:\d+|\d{1,3}(?:\.\d{3})+)(?:,\d+)?(?:e[+-]?\d+)?|inf(?:inity)?|nan)",
+                            re.IGNORECASE)
 
 
 def _decimal_commas(frame: pd.DataFrame, text_columns: tuple[str, ...]) -> pd.DataFrame:
@@ -223,6 +226,8 @@ def _decimal_commas(frame: pd.DataFrame, text_columns: tuple[str, ...]) -> pd.Da
 
     >>> _decimal_commas(pd.DataFrame({"a": ["1,5", "2", None], "b": ["1.5", "x", "2,0"]}), ()).a.tolist()
     [1.5, 2.0, nan]
+    >>> _decimal_commas(pd.DataFrame({"a": ["1,5e-07", "inf", "-Inf", "NaN", "2"]}), ()).a.tolist()
+    [1.5e-07, inf, -inf, nan, 2.0]
     """
     for column in frame.columns:
         if column in text_columns or pd.api.types.is_numeric_dtype(frame[column]):

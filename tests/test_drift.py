@@ -801,3 +801,16 @@ def test_golden_takes_the_model_as_a_function_from_the_library(tmp_path):
     assert (report.baseline.accuracy, report.current.accuracy, report.broken) == (1.0, 0.5, 2)
     with pytest.raises(InputError, match="predict is 'module:function' or a function"):
         golden(base, base, predict=5)
+
+
+def test_a_semicolon_csv_with_decimal_commas_reads_inf_and_exponents_as_numbers(tmp_path):
+    """'inf' or '1,5e-07' among 1,5-style numbers left the column text: 'type changed from numeric to
+    categorical', where the same file with commas and points read as numbers."""
+    rng = np.random.default_rng(0)
+    values = [f"{v:.3f}".replace(".", ",") for v in rng.normal(10, 2, 300)]
+    (tmp_path / "ref.csv").write_text("x;y\n" + "".join(f"{v};{i}\n" for i, v in enumerate(values)))
+    odd = [("inf" if i % 50 == 0 else "1,5e-07" if i % 50 == 1 else v) for i, v in enumerate(values)]
+    (tmp_path / "cur.csv").write_text("x;y\n" + "".join(f"{v};{i}\n" for i, v in enumerate(odd)))
+    (_, report), = drift(tmp_path / "ref.csv", tmp_path / "cur.csv")
+    x = next(f for f in report.findings if f.feature == "x")
+    assert x.kind == "numeric" and x.cause is None, x.evidence
