@@ -19,6 +19,7 @@ import itertools
 import json
 import math
 import re
+import unicodedata
 import warnings
 import zlib
 from dataclasses import asdict, dataclass, field, replace
@@ -134,6 +135,14 @@ def read_table(path: str | Path, text_columns: tuple[str, ...] = (), keep_inf: b
         aside.sort()
         frame.attrs["set_aside"] = {"rows": len(aside), "first": f"line {aside[0][0]}: {aside[0][1]}"}
     _nested_as_text(frame)
+    # 'durée' typed composed in one file and decomposed in the other (macOS) is one column: they were
+    # 'missing' and 'new with the same distribution: renamed?', two names that print alike
+    names = [unicodedata.normalize("NFC", c) if isinstance(c, str) else c for c in frame.columns]
+    twice = sorted({str(n) for n in names if names.count(n) > 1})
+    if twice:
+        raise InputError(f"{path}: the header names {', '.join(map(repr, twice))} twice, written two ways in "
+                         "Unicode (composed and decomposed); keep one")
+    frame.columns = names
     numeric = frame.select_dtypes("number").columns
     if len(numeric) and not keep_inf:  # an infinite value is a broken one: counted as missing, not averaged
         frame[numeric] = frame[numeric].replace([np.inf, -np.inf], np.nan)

@@ -814,3 +814,16 @@ def test_a_semicolon_csv_with_decimal_commas_reads_inf_and_exponents_as_numbers(
     (_, report), = drift(tmp_path / "ref.csv", tmp_path / "cur.csv")
     x = next(f for f in report.findings if f.feature == "x")
     assert x.kind == "numeric" and x.cause is None, x.evidence
+
+
+def test_column_names_written_two_ways_in_unicode_are_one_column(tmp_path):
+    """'durée' composed in one file and decomposed (macOS) in the other: drift said 'column missing' and
+    'new with the same distribution: renamed?' with two names printed alike; skew had no column in both."""
+    composed, decomposed = "dur\u00e9e", "dure\u0301e"
+    rows = [(i, i % 7 + 0.5) for i in range(100)]
+    write = lambda path, name: path.write_text(f"k,{name}\n" + "".join(f"{k},{v}\n" for k, v in rows), encoding="utf-8")  # noqa: E731
+    write(tmp_path / "a.csv", composed)
+    write(tmp_path / "b.csv", decomposed)
+    (_, report), = drift(tmp_path / "a.csv", tmp_path / "b.csv", ignore={"k"})
+    assert [(f.feature, f.cause) for f in report.findings] == [(composed, None)]
+    assert [f.feature for f in skew(tmp_path / "a.csv", tmp_path / "b.csv", key="k").findings] == [composed]
