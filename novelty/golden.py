@@ -153,7 +153,7 @@ def _predicted(path, spec, id_col: str, label_col: str, pred_col: str, text_col:
     frame.attrs["left_out"] = {**frame.attrs["left_out"], "no text to predict on": int((~given).sum())}
     try:
         predictions = list(function([str(t) for t in frame[text_col]]))  # as written, spaces and all
-    except Exception as exc:  # the user's model failed: say so in one line, not with our traceback
+    except (Exception, SystemExit) as exc:  # the user's model failed (or called sys.exit: exit 3, unsaid): one line
         raise InputError(f"--predict {spec!r} failed on the texts of {path} ({type(exc).__name__}: {exc}); "
                          "it should take a list of texts and return a list of labels") from None
     if len(predictions) != len(frame):

@@ -324,7 +324,10 @@ class _Job:
         for path in (reference, current):
             if not path.is_file():
                 return Step("drift", "skipped", f"no feature table at {path}")
-        self.drift_report = drift(reference, current, ignore=set(self.cfg["drift.ignore"]))[0][1]
+        try:
+            self.drift_report = drift(reference, current, ignore=set(self.cfg["drift.ignore"]))[0][1]
+        except InputError as exc:  # the setting to mend is the config's, not the command's flag
+            raise InputError(str(exc).replace("--ignore:", f"drift.ignore in {self.cfg.source}:", 1)) from None
         moved = [f.feature for f in self.drift_report.findings if f.cause]
         return Step("drift", "ran", f"{len(moved)} of {len(self.drift_report.findings)} features moved",
                     {"moved": moved})

@@ -1587,3 +1587,7 @@ def test_a_table_setting_with_a_star_takes_its_one_match_and_refuses_several(mon
     drift = next(s for s in again.steps if s.name == "drift")
     assert again.exit_code == 2 and drift.status == "failed"
     assert "matches 2 files (2026-11-24-eu.csv, 2026-11-24-us.csv); it names one table" in drift.reason
+    (tmp_path / "features" / "2026-11-24-us.csv").unlink()
+    typo = run_monitor(load_config(monitor, {**settings, "drift.ignore": ["nope"]}), "2026-11-24")
+    drift = next(s for s in typo.steps if s.name == "drift")  # was '--ignore: ...', a flag run does not have
+    assert drift.status == "failed" and drift.reason.startswith(f"drift.ignore in {monitor}: no column 'nope'")

@@ -684,3 +684,12 @@ def test_drift_compares_a_column_of_lists_as_categories(tmp_path):
     (_, report), = drift(tmp_path / "ref.parquet", tmp_path / "cur.jsonl")
     tags = next(f for f in report.findings if f.feature == "tags")
     assert tags.kind == "categorical" and tags.cause is None
+
+
+def test_a_predict_function_that_calls_sys_exit_is_said_in_one_line(tmp_path, monkeypatch):
+    """It exited 3 (no such exit code) with no message."""
+    write_csv(tmp_path / "g.csv", ["id", "text", "label", "prediction"], [(1, "hi", "a", "a"), (2, "yo", "b", "b")])
+    (tmp_path / "quits.py").write_text("import sys\ndef predict(texts):\n    sys.exit('model server down')\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InputError, match=r"--predict 'quits:predict' failed on the texts of .*\(SystemExit: model server down\)"):
+        golden(tmp_path / "g.csv", tmp_path / "g.csv", predict="quits:predict")
