@@ -775,9 +775,9 @@ def diagnose_command(
 
 
 def _exit_unreadable(diagnosis) -> None:
-    """Evidence given that could not be read: its error, exit 2 (the rest was judged and shown)."""
+    """Evidence given that could not be used: its error, exit 2 (the rest was judged and shown)."""
     for u in diagnosis.unreadable:
-        typer.echo(f"error: {u['evidence']} could not be read: {u['error']}", err=True)
+        typer.echo(f"error: {u['evidence']} could not be used: {u['error']}", err=True)
     if diagnosis.unreadable:
         raise typer.Exit(2)
 

@@ -103,7 +103,7 @@ def diagnose(reference: str | Path | None = None, current: str | Path | None = N
             return work()
         except InputError as exc:
             unreadable.append({"cause": cause, "evidence": evidence, "error": str(exc)})
-            not_checked.append({"cause": cause, "reason": f"{evidence} could not be read: {exc}"})
+            not_checked.append({"cause": cause, "reason": f"{evidence} could not be used: {exc}"})
             return None
 
     golden_report = None
@@ -140,6 +140,10 @@ def diagnose(reference: str | Path | None = None, current: str | Path | None = N
             whole = golden_report and (golden_report.current_file or golden_report.current)
             gaps, reason = gap_causes(db, since, until, (whole.accuracy, whole.items) if whole and gap_test else None)
             causes += gaps
+            if reason and golden_baseline is not None and golden_report is None and gap_test \
+                    and reason.startswith("no gap recorded"):  # given, but unusable: not 'no --golden-... given'
+                reason = ("no gap recorded, and the golden files given could not be used (see model_regression) "
+                          "to test the feedback labels against")
             if reason:
                 not_checked.append({"cause": "offline_online_gap", "reason": reason})
         else:  # the same database holds the feedback: unread, the gap went unlisted

@@ -95,7 +95,9 @@ def golden(baseline: str | Path, current: str | Path, id_col: str = "id", label_
     paired = before.merge(after, on=id_col, suffixes=("_b", "_c"))
     if paired.empty:
         raise InputError(f"no {id_col!r} is in both golden files: cannot pair the items"
-                         + no_pair_hint({"baseline": before[id_col], "current": after[id_col]}, "ids"))
+                         + no_pair_hint({"baseline": before[id_col], "current": after[id_col]}, "ids")
+                         + "; a refreshed golden set (novelty queue golden) has items of its own: run the model on "
+                         "it once and make that the baseline, then compare later runs with it")
     # a relabelled golden set (labels fixed, or refreshed) must not pass for the model changing: the
     # truth is held fixed, the current file's, and both runs' predictions are judged against it
     relabelled = int((paired[f"{label_col}_b"] != paired[f"{label_col}_c"]).sum())

@@ -477,7 +477,7 @@ class _Job:
         causes = ", ".join(f"{x.cause} ({x.severity})" for x in self.diagnosis.causes) or "no root cause found"
         unread = ", ".join(u["evidence"] for u in self.diagnosis.unreadable)  # its step's line says why
         return Step("diagnose", "ran",
-                    causes + (f"; {unread} could not be read, the rest was judged" if unread else ""))
+                    causes + (f"; {unread} could not be used, the rest was judged" if unread else ""))
 
     def report(self) -> Step:
         from .report import write_report

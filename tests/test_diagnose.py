@@ -151,12 +151,12 @@ def test_evidence_that_cannot_be_read_is_named_and_the_rest_still_judged(tmp_pat
     result = diagnose(**args)  # was: InputError on the golden file, and the label bias unseen
     assert [c.cause for c in result.causes] == ["label_bias"]
     assert [u["cause"] for u in result.unreadable] == ["model_regression", "training_serving_skew"]
-    assert any("golden files could not be read" in n["reason"] and "only a header" in n["reason"]
+    assert any("golden files could not be used" in n["reason"] and "only a header" in n["reason"]
                for n in result.not_checked)
     out = CliRunner().invoke(app, ["diagnose", "--db", str(db), "--golden-baseline", str(header_only),
                                    "--golden-current", str(header_only), "--fail-on", "cause"])
     assert out.exit_code == 2 and "1. label_bias" in out.output  # the verdict is printed, the input error exits 2
-    assert "error: the golden files could not be read" in out.output and "Traceback" not in out.output
+    assert "error: the golden files could not be used" in out.output and "Traceback" not in out.output
     page = tmp_path / "report.html"
     out = CliRunner().invoke(app, ["report", "--db", str(db), "--golden-baseline", str(header_only),
                                    "--golden-current", str(header_only), "-o", str(page)])
@@ -193,6 +193,7 @@ def test_diagnose_tests_the_feedback_labels_against_the_golden_set_when_no_gap_i
     # QA: with 2,819 labels at 66-72 % against a 92 % golden set, diagnose --db named no gap and did not
     # list it as not checked (only novelty run tested it)
     from novelty.feedback import import_feedback
+    from novelty.logs import Columns
 
     db = fill(tmp_path / "m.db", [(100, 5, None)] * 5)  # predictions a, b, c in turn
     rows = [(f"d{d}-{i}", ("a", "b", "c")[i % 3]) for d in range(1, 6) for i in range(100)]
@@ -284,3 +285,25 @@ def test_a_column_gone_null_outranks_a_category_mix_that_moved(tmp_path):
     assert [(c.cause, c.feature) for c in result.causes] == [("feature_unavailable", "income"),
                                                              ("feature_drift", "device")]
     assert "most moved: 'tv' 0.0% -> 15.0%" in result.causes[1].evidence  # QA: the drift never named 'tv'
+
+
+def test_golden_files_without_a_shared_id_are_said_as_such_and_the_gap_check_says_why(tmp_path, index):
+    """A refreshed golden set (queue golden) shares no id with the launch one: diagnose said 'could not
+    be read' and, for the gap, 'no --golden-baseline and --golden-current' though both were given."""
+    from conftest import write_csv
+    from novelty.engines.local import score_files
+    from novelty.feedback import import_feedback
+    from novelty.logs import Columns
+
+    write_csv(tmp_path / "launch.csv", ["id", "label", "prediction"], [(f"l{i}", "card", "card") for i in range(30)])
+    write_csv(tmp_path / "fresh.csv", ["id", "label", "prediction"], [(f"q{i}", "card", "card") for i in range(30)])
+    log = write_csv(tmp_path / "log.csv", ["request_id", "prompt", "timestamp"],
+                    [(f"r{i}", f"where is my card {i}", "2026-11-24T08:00:00Z") for i in range(40)])
+    db = tmp_path / "m.db"
+    score_files([log], index, db, columns=Columns(id="request_id"))
+    import_feedback(db, write_csv(tmp_path / "labels.csv", ["prompt_id", "label"], [(f"r{i}", "card") for i in range(40)]))
+    found = diagnose(db=db, golden_baseline=tmp_path / "launch.csv", golden_current=tmp_path / "fresh.csv")
+    reasons = {n["cause"]: n["reason"] for n in found.not_checked}
+    assert reasons["model_regression"].startswith("the golden files could not be used: no 'id' is in both")
+    assert "a refreshed golden set (novelty queue golden) has items of its own" in reasons["model_regression"]
+    assert reasons["offline_online_gap"].startswith("no gap recorded, and the golden files given could not be used")

@@ -351,7 +351,7 @@ def test_a_golden_file_that_cannot_be_read_fails_its_step_and_hides_no_other_cau
     assert steps["golden"].status == "failed" and "only a header" in steps["golden"].reason
     # was: diagnose and report failed on the golden file too, and the label_bias alert was lost
     assert steps["diagnose"].status == "ran" and "label_bias" in steps["diagnose"].reason
-    assert "the golden files could not be read" in steps["diagnose"].reason
+    assert "the golden files could not be used" in steps["diagnose"].reason
     assert steps["report"].status == "ran" and any(a.startswith("label_bias") for a in result.alerts)
     assert result.exit_code == 2
 
