@@ -155,6 +155,7 @@ def _check_stdout(out: Path, as_json: bool) -> bool:
 
 
 _STOPPED_BY: list[int] = []  # the signals that stopped this process (main keeps their exit code)
+_ON_STOP: list[str] = []  # what to do next, said when a signal stops the command (else: run it again)
 
 
 def _exit_cleanly_on_sigterm() -> dict:
@@ -164,7 +165,7 @@ def _exit_cleanly_on_sigterm() -> dict:
     def stop(signum, frame) -> None:
         _STOPPED_BY.append(signum)
         typer.echo(f"\nnovelty: stopped by {signal.Signals(signum).name}; what was finished is kept and nothing "
-                   "half-written: run the same command again to go on", err=True)
+                   f"half-written: {_ON_STOP[-1] if _ON_STOP else 'run the same command again to go on'}", err=True)
         sys.exit(128 + signum)
 
     if threading.current_thread() is threading.main_thread():
@@ -175,6 +176,7 @@ def _exit_cleanly_on_sigterm() -> dict:
 @app.callback(invoke_without_command=True)
 def _main(ctx: typer.Context,
           version: bool = typer.Option(False, "--version", help="Print the version and exit.")) -> None:
+    _ON_STOP.clear()
     previous = _exit_cleanly_on_sigterm()
     # the command's own: a notebook or test calling app() gets its Ctrl-C (KeyboardInterrupt) back after
     ctx.call_on_close(lambda: [signal.signal(signum, handler) for signum, handler in previous.items()])
@@ -467,6 +469,9 @@ def score(
     columns = Columns(text=text_col, time=time_col, id=id_col, label=pred_col, options=(("label", "--pred-col"),),
                       day_first=day_first,
                       required=frozenset(k for k, v in given.items() if v))
+    if out_parquet:  # shards know no earlier run: 'run it again to go on' duplicated the rows read so far
+        _ON_STOP.append(f"shards are not resumed: running the same command again scores the whole log again, so "
+                        f"de-duplicate the lake on prompt_id, or delete this run's shards in {out_parquet} first")
     with _user_errors():
         _check_fail_on(fail_on, set(SCORE_FAILURES))
         with _progress(None, "prompts", "scoring") as update:

@@ -50,9 +50,9 @@ def format_score_summary(result) -> str:
     if result.skipped:
         lines.append(f"  skipped   {result.skipped:,} already scored (by an earlier run, or earlier in this one)")
     if getattr(result, "earlier", 0):  # a retry after a crash: this run's rows alone are not the day
-        lines.append(f"  in all    {result.logs_scored:,} scored with those a run that did not finish stored (same "
-                     f"index and alpha), {result.logs_novel:,} novel ({result.logs_novel / result.logs_scored:.1%}; "
-                     f"{p_text(result.logs_novel_p_value, 2)})")
+        lines.append(f"  in all    {result.logs_scored:,} scored, counting the {result.earlier:,} an unfinished run "
+                     f"stored (same index and alpha); {result.logs_novel:,} novel "
+                     f"({result.logs_novel / result.logs_scored:.1%}; {p_text(result.logs_novel_p_value, 2)})")
     if getattr(result, "earlier_other", 0):  # a retry after `index build --force`: one log, two builds
         lines.append(f"  kept      {result.earlier_other:,} of the skipped were scored before against another build of "
                      "the index or at another alpha: kept as scored then (a rerun never scores a row again), and "

@@ -89,3 +89,51 @@ def test_ray_init_does_not_keep_its_own_sigterm_handler():
         assert signal.getsignal(signal.SIGTERM) is ours
     finally:
         signal.signal(signal.SIGTERM, before)
+
+
+def test_a_shard_cut_short_by_a_killed_process_never_reaches_the_lake(tmp_path, index, day_log, monkeypatch):
+    """A kill -9 while a shard was written left a 4-byte run-...parquet that every later read of the lake
+    failed on ('Parquet file size is 4 bytes'); shards are now written under a hidden name and renamed."""
+    import pyarrow.parquet as pq
+
+    from novelty.engines import sinks
+
+    written, write_table = [], pq.write_table
+
+    def dies_half_way(table, where, **kwargs):
+        if len(written) == 1:  # the second shard: its first bytes, then the process is gone
+            with open(where, "wb") as fh:
+                fh.write(b"PAR1")
+            raise KeyboardInterrupt
+        written.append(where)
+        return write_table(table, where, **kwargs)
+
+    monkeypatch.setattr(sinks.pq, "write_table", dies_half_way)
+    with pytest.raises(KeyboardInterrupt):
+        score_files([day_log], index, None, out_parquet=tmp_path / "lake", chunk_rows=150)
+    monkeypatch.undo()
+    score_files([day_log], index, None, out_parquet=tmp_path / "lake", chunk_rows=150)
+    lake = pd.read_parquet(tmp_path / "lake" / "scores")
+    assert lake["prompt_id"].nunique() == 400 and len(lake) == 400 + 150
+    assert len(pd.read_parquet(tmp_path / "lake" / "embeddings")) > 0  # was: failed on the cut shard there
+    assert all(p.stat().st_size > 100 for p in (tmp_path / "lake").rglob("*.parquet"))
+
+
+def test_a_stopped_run_into_parquet_says_a_rerun_starts_over(tmp_path, index, day_log, monkeypatch):
+    """Ctrl-C said 'run the same command again to go on'; with --out-parquet a rerun scores the whole log
+    again and the lake holds the rows read so far twice."""
+    import signal
+
+    from novelty import cli, engines
+
+    def stopped(*args, **kwargs):
+        signal.getsignal(signal.SIGINT)(signal.SIGINT, None)
+
+    monkeypatch.setattr(engines, "score_files", stopped)
+    monkeypatch.setattr(cli, "_STOPPED_BY", [])
+    base = ["score", str(day_log), "--index", str(index.path)]
+    out = CliRunner().invoke(app, [*base, "--out-parquet", str(tmp_path / "lake")])
+    assert out.exit_code == 130 and "shards are not resumed: running the same command again scores the whole " \
+        f"log again, so de-duplicate the lake on prompt_id, or delete this run's shards in {tmp_path / 'lake'}" in out.output
+    out = CliRunner().invoke(app, [*base, "--db", str(tmp_path / "m.db")])
+    assert out.exit_code == 130 and "run the same command again to go on" in out.output

@@ -187,8 +187,8 @@ def test_a_retry_after_a_crash_tests_the_whole_log_for_novel_prompts(tmp_path, i
     assert SCORE_FAILURES["novel"](retry) and retry.novel_p_value > 1e-3, retry.novel_p_value
     assert retry.to_dict()["logs_novel"] == clean.novel
     from novelty.render import format_score_summary
-    assert f"in all    400 scored with those a run that did not finish stored (same index and alpha), {clean.novel} " \
-        "novel" in format_score_summary(retry)
+    assert f"in all    400 scored, counting the {retry.earlier} an unfinished run stored (same index and alpha); " \
+        f"{clean.novel} novel" in format_score_summary(retry)
     again = score_files([day_log], index, tmp_path / "clean.db")  # review: a finished run's rows were tested
     assert again.skipped == 400 and again.earlier == 0 and again.earlier_other == 0  # then (a glob re-read
     # daily diluted a new day's test with every earlier day's)

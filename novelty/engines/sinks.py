@@ -3,13 +3,14 @@
 Both offer the few calls the run needs (``bind_model``, ``start_run``, ``existing_ids``,
 ``text_hashes``, ``cached_vectors``, ``write_chunk``, ``finish_run``, ``top_novel``). Parquet shards
 have no memory of earlier runs: ids are stable, so the lake de-duplicates on ``prompt_id`` (a MERGE, or
-keep the latest row) instead of the run skipping them.
+keep the first row, as the SQLite store does) instead of the run skipping them.
 """
 
 from __future__ import annotations
 
 import heapq
 import json
+import os
 from pathlib import Path
 from typing import Sequence
 
@@ -121,8 +122,18 @@ class ParquetSink:
         if rows:
             data = pa.table({c: list(values) for c, values in zip(columns, zip(*rows))},
                             schema=arrow_schema(columns))
-            pq.write_table(data, self.folder / table / f"run-{self.run['run_id']:06d}-part-{self.parts:06d}.parquet")
+            _replace_whole(self.folder / table / f"run-{self.run['run_id']:06d}-part-{self.parts:06d}.parquet",
+                           lambda temporary: pq.write_table(data, temporary))
 
     def _save_run(self) -> None:
         path = self.folder / "runs" / f"run-{self.run['run_id']:06d}.json"
-        path.write_text(json.dumps(self.run, indent=2, default=str) + "\n")
+        _replace_whole(path, lambda temporary: temporary.write_text(json.dumps(self.run, indent=2, default=str) + "\n"))
+
+
+def _replace_whole(path: Path, write) -> None:
+    """``write`` a hidden temporary file beside ``path``, then rename it into place: a process killed
+    mid-write (kill -9, out of memory) left a 4-byte shard that every read of the lake then failed on.
+    Readers skip the dot-named temporary (pyarrow datasets, a '*.parquet' glob)."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    write(temporary)
+    os.replace(temporary, path)
