@@ -262,7 +262,10 @@ def _facts(store: Store, since: str | None, until: str | None) -> dict:
             "runs": store.db.execute(f"SELECT COUNT(*) FROM runs WHERE status = 'done' {runs}", args).fetchone()[0],
             "index": run.get("index_name"),
             "model": run.get("model"), "alpha": run.get("alpha"), "threshold": run.get("threshold"),
-            "scorer": scorer, "index_checksum": run.get("index_checksum"), "ranged": bool(where)}
+            "scorer": scorer, "index_checksum": run.get("index_checksum"), "ranged": bool(where),
+            # prune took the prompts before it (their counts, windows and incidents stay, charted): the
+            # header's 'prompts from' and the tiles' count start there, said (QA: they disagreed, unsaid)
+            "pruned_before": (store.pruned_before() or "")[:16].replace("T", " ") or None}
 
 
 # -- novel rate over time ------------------------------------------------------------------------------

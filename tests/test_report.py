@@ -9,6 +9,7 @@ import hashlib
 import json
 import re
 import sqlite3
+from pathlib import Path
 from html.parser import HTMLParser
 
 import numpy as np
@@ -480,3 +481,19 @@ def test_a_page_without_the_spike_windows_still_shows_the_rest(report_demo, tmp_
     data = gather(report_demo["db"])
     assert data.windows == [] and data.incidents == []
     assert any("the scores cannot be read" in u["error"] for u in data.diagnosis.unreadable)
+
+
+def test_a_pruned_database_says_so_in_the_header(report_demo, tmp_path):
+    """After prune the header said 'prompts from <the cut-off>' while the charts and incidents went back
+    further (from the counts prune keeps), and nothing on the page said prompts had been pruned."""
+    import shutil
+    from datetime import datetime, timezone
+
+    from novelty.prune import prune
+
+    db = tmp_path / "pruned.db"
+    shutil.copy(report_demo["db"], db)
+    prune(db, "3d", now=datetime(2026, 11, 25, tzinfo=timezone.utc))
+    html = Path(write_report(db, tmp_path / "page.html").out).read_text()
+    assert "(older prompts pruned before 2026-11-22 00:00; their counts, windows and incidents remain)" in html
+    assert "pruned before" not in report_demo["report"].read_text()
