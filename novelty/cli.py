@@ -316,11 +316,12 @@ def _echo_skipped(training: dict) -> None:
 
 
 def _echo_label_variants(training: dict) -> None:
-    """Labels spelt alike but for case, which the index learns as intents of their own."""
+    """Labels spelt alike but for case or separators, which the index learns as intents of their own."""
     if training.get("label_variants"):
         first = training["label_variants"][0]
-        typer.echo(f"{len(training['label_variants'])}{'+' * (len(training['label_variants']) == 5)} label(s) spelt "
-                   f"alike but for case are separate intents (e.g. " + ", ".join(
+        groups = training.get("label_variants_count", len(training["label_variants"]))  # (5+: before the count)
+        typer.echo(f"{groups}{'+' * ('label_variants_count' not in training and groups == 5)} label(s) spelt alike "
+                   f"but for case or separators are separate intents (e.g. " + ", ".join(
                        f"{clip(label, 30)!r} x{n:,}" for label, n in list(first.items())[:4]) + "): one spelling "
                    "each, then build again with --force (or add the prompts again with the label fixed)", err=True)
 
@@ -1090,8 +1091,8 @@ def queue_import(
                    f"(line{'s' * (count != 1)} {lines}).")
     for group in result["case_variants"]:
         spelt = ", ".join(f"{label!r} x{n}" for label, n in group.items())
-        typer.echo(f"Labels in the queue that differ only in case: {spelt}; the index would learn each as an intent "
-                   "of its own: fix the spelling and import again.", err=True)
+        typer.echo(f"Labels in the queue that differ only in case or separators: {spelt}; the index would learn "
+                   "each as an intent of its own: fix the spelling and import again.", err=True)
     if nothing:
         _nothing_labelled(file)
 

@@ -668,10 +668,11 @@ def _conflicts(prompts: pd.DataFrame) -> dict:
     texts = list(prompts["text"])
     labels = [label_text(v) for v in prompts["label"]]
     conflicts = _several_labels(texts, labels, set(texts))
-    # labels spelt alike but for case ('Card', 'CARD' beside 'card'): each an intent of its own, unsaid
+    # labels spelt alike but for case or separators ('Card', 'CARD', 'exchange rate' beside 'exchange_rate'):
+    # each an intent of its own, unsaid
     variants = case_variants(Counter(label for label in labels if label is not None))
     return ({"several_labels": len(conflicts), "several_labels_examples": conflicts[:5]} if conflicts else {}) | \
-        ({"label_variants": variants[:5]} if variants else {})
+        ({"label_variants": variants[:5], "label_variants_count": len(variants)} if variants else {})
 
 
 def _build_adapted(folder: Path, source, name: str, rows: TrainingRows, prompts: pd.DataFrame, model: str,

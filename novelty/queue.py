@@ -277,16 +277,20 @@ def import_labels(db: str | Path, path: str | Path, id_col: str | None = None, l
 
 
 def case_variants(counts: Counter) -> list[dict]:
-    """Labels spelt alike but for case ('Crypto', 'CRYPTO' beside 'crypto'), each group most used first:
-    the index would learn each as an intent of its own.
+    """Labels spelt alike but for case or word separators ('Crypto', 'CRYPTO' beside 'crypto';
+    'exchange rate' beside 'exchange_rate' or 'exchange-rate'), each group most used first: the index
+    would learn each as an intent of its own.
 
-    >>> case_variants(Counter({"crypto": 110, "Crypto": 1, "fees": 3}))
-    [{'crypto': 110, 'Crypto': 1}]
+    >>> case_variants(Counter({"crypto": 110, "Crypto": 1, "fees": 3, "exchange_rate": 9, "exchange rate": 2}))
+    [{'crypto': 110, 'Crypto': 1}, {'exchange_rate': 9, 'exchange rate': 2}]
     """
     groups: dict[str, dict[str, int]] = defaultdict(dict)
     for label, n in counts.most_common():
-        groups[label.casefold()][label] = n
+        groups[_SEPARATORS.sub(" ", label.casefold()).strip()][label] = n
     return [group for group in groups.values() if len(group) > 1]
+
+
+_SEPARATORS = re.compile(r"[\s_-]+")
 
 
 def _label_rows(path: Path, id_col: str | None, label_col: str

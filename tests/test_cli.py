@@ -367,6 +367,7 @@ def test_build_and_add_say_labels_spelt_alike_but_for_case(tmp_path, train_pairs
     ix = tmp_path / "ix"
     built = invoke("index", "build", path, "--name", "bot", "--model", FAKE_MODEL, "--index-dir", ix, "--scorer", "knn")
     assert built.exit_code == 0  # was: two intents, nothing said
-    assert "label(s) spelt alike but for case are separate intents" in built.output and repr(first.upper()) in built.output
+    assert "label(s) spelt alike but for case or separators are separate intents" in built.output and repr(first.upper()) in built.output
     info = json.loads(invoke("index", "info", "bot", "--index-dir", ix, "--json").output)
     assert set(info["training"]["label_variants"][0]) == {first, first.upper()}
+    assert info["training"]["label_variants_count"] == 1 and "\n1 label(s) spelt alike" in "\n" + built.output

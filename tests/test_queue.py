@@ -780,7 +780,10 @@ def test_import_says_when_labels_differ_only_in_case(db, tmp_path):
     got = queue.import_labels(db, tmp_path / "m.csv")
     assert got["case_variants"] == [{"crypto": 2, "Crypto": 1}]
     out = CliRunner().invoke(app, ["queue", "import", str(tmp_path / "m.csv"), "--db", str(db)])
-    assert "differ only in case: 'crypto' x2, 'Crypto' x1" in out.stderr and out.exit_code == 0
+    assert "differ only in case or separators: 'crypto' x2, 'Crypto' x1" in out.stderr and out.exit_code == 0
+    (tmp_path / "n.csv").write_text(f"id,label\n{c},Exchange-Rate\n{b},exchange_rate\n", encoding="utf-8")
+    got = queue.import_labels(db, tmp_path / "n.csv")  # QA: 'exchange rate' beside 'exchange_rate' passed unsaid
+    assert {"Exchange-Rate": 1, "exchange_rate": 1} in got["case_variants"]
 
 
 def test_a_dash_or_question_mark_is_not_a_label(db, tmp_path):
