@@ -31,7 +31,7 @@ import pandas as pd
 from scipy.stats import binomtest, chi2_contingency, ks_2samp, wasserstein_distance
 
 from .errors import InputError, check_argument
-from .logs import (EARLIEST, EPOCH_MS_ABOVE, LATEST, OPEN_QUOTE, check_file, csv_table, detect_format,
+from .logs import (EARLIEST, EPOCH_MS_ABOVE, LATEST, NUMERIC_DATE, OPEN_QUOTE, check_file, csv_table, detect_format,
                    field_separator, is_number, is_utf8, label_form, numbered_rows, numeric_date_as_iso, open_text,
                    parquet_source, refuse_overwrite, repeated_columns, whole_number)
 from .stats import benjamini_hochberg, p_text
@@ -682,7 +682,9 @@ def _odd_times(values: pd.Series) -> float:
     if pd.api.types.is_datetime64_any_dtype(values):
         stamps = values if values.dt.tz is not None else values.dt.tz_localize("UTC")
     else:
-        stamps = pd.to_datetime(values, errors="coerce", utc=True, format="ISO8601")
+        texts = values.astype(str)
+        iso = _iso_times(texts)
+        stamps = pd.to_datetime(texts if iso is None else iso, errors="coerce", utc=True, format="ISO8601")
     inside = (stamps >= pd.Timestamp(EARLIEST)) & (stamps < pd.Timestamp(LATEST))
     return float(1 - inside.mean())
 
@@ -714,10 +716,36 @@ def looks_like_time(values: pd.Series, numeric: np.ndarray | None) -> bool:
         return True
     if numeric is not None or not len(values) or pd.api.types.infer_dtype(values, skipna=True) != "string":
         return False
-    head = values.head(200).astype(str)
-    if not head.str.contains(r"^\s*\d{4}-\d{2}-\d{2}", regex=True).all():
-        return False
-    return bool(pd.to_datetime(head, errors="coerce", utc=True, format="ISO8601").notna().all())
+    head = _iso_times(values.head(200).astype(str))
+    return head is not None and bool(pd.to_datetime(head, errors="coerce", utc=True, format="ISO8601").notna().all())
+
+
+_ISO_START = re.compile(r"\s*\d{4}-\d{2}-\d{2}")
+_YEAR_FIRST = re.compile(r"(\s*\d{4})[/.](\d{1,2})[/.](\d{1,2})")
+
+
+def _iso_times(texts: pd.Series) -> pd.Series | None:
+    """Dates and times as ISO text, or None when some are not: 2026-11-24 as it is, 2026/11/24 and
+    2026.11.24 rewritten, and 11/24/2026 or 24.11.2026 as ``score`` reads them (slashes month first,
+    else day first where month first cannot be). They were profiled as categories, and every new day
+    was 'no current value was in the reference': feature_unavailable.
+
+    >>> _iso_times(pd.Series(["2026/01/05", "2026.1.6 10:00"])).tolist()
+    ['2026-01-05', '2026-01-06 10:00']
+    >>> _iso_times(pd.Series(["03/01/2026", "25/01/2026"])).tolist(), _iso_times(pd.Series(["a"]))
+    (['2026-01-03', '2026-01-25'], None)
+    """
+    if texts.str.match(_ISO_START).all():
+        return texts
+    if texts.str.match(_YEAR_FIRST).all():
+        return texts.str.replace(_YEAR_FIRST, lambda m: f"{m[1]}-{int(m[2]):02d}-{int(m[3]):02d}", regex=True)
+    if not texts.str.match(NUMERIC_DATE).all():
+        return None
+    for day_first in (False, True):
+        mapped = texts.map(lambda v: numeric_date_as_iso(v, day_first))
+        if mapped.notna().all():
+            return mapped
+    return None
 
 
 def _mode(values: pd.Series) -> dict:

@@ -884,7 +884,7 @@ def time_problem(value: Any, column: str, day_first: bool = False,
     if value is None:
         return f"no timestamp in {column!r}"
     stamp = _parse_time(value, day_first)
-    if stamp is None and isinstance(value, str) and (numeric := _NUMERIC_DATE.match(value)) \
+    if stamp is None and isinstance(value, str) and (numeric := NUMERIC_DATE.match(value)) \
             and _iso_date(numeric, day_first) is None:
         if numeric.group(2) == "/" and not day_first:
             return (f"timestamp {value[:60]!r} in {column!r} does not read as month/day/year (slashes are read "
@@ -1167,7 +1167,7 @@ def _parse_time(value: Any, day_first: bool = False) -> pd.Timestamp | None:
 
 
 # a date written with the day and the month first and the year last: 03/06/2026, 06.03.2026, 06-03-2026
-_NUMERIC_DATE = re.compile(r"\s*(\d{1,2})([/.-])(\d{1,2})\2(\d{4})(?=$|[\sT,])(?:,\s*|\s+)?(.*)$", re.S)
+NUMERIC_DATE = re.compile(r"\s*(\d{1,2})([/.-])(\d{1,2})\2(\d{4})(?=$|[\sT,])(?:,\s*|\s+)?(.*)$", re.S)
 
 
 def numeric_date_as_iso(value: Any, day_first: bool = False) -> Any:
@@ -1178,7 +1178,7 @@ def numeric_date_as_iso(value: Any, day_first: bool = False) -> Any:
     >>> [numeric_date_as_iso(v) for v in ("06.03.2026 10:00", "13/03/2026", "2026-03-06", 5)]
     ['2026-03-06 10:00', None, '2026-03-06', 5]
     """
-    if isinstance(value, str) and (numeric := _NUMERIC_DATE.match(value)):
+    if isinstance(value, str) and (numeric := NUMERIC_DATE.match(value)):
         return _iso_date(numeric, day_first)
     return value
 

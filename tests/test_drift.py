@@ -827,3 +827,16 @@ def test_column_names_written_two_ways_in_unicode_are_one_column(tmp_path):
     (_, report), = drift(tmp_path / "a.csv", tmp_path / "b.csv", ignore={"k"})
     assert [(f.feature, f.cause) for f in report.findings] == [(composed, None)]
     assert [f.feature for f in skew(tmp_path / "a.csv", tmp_path / "b.csv", key="k").findings] == [composed]
+
+
+@pytest.mark.parametrize("written", ["%m/%d/%Y", "%d.%m.%Y", "%Y/%m/%d", "%d/%m/%Y %H:%M"])
+def test_dates_written_other_than_iso_are_a_time_column(tmp_path, written):
+    """01/01/2026, 01.01.2026 and 2026/01/01 were categories: each new day 'no current value was in the
+    reference', feature_unavailable and exit 1 (ISO dates were a time column, not tested)."""
+    days = pd.date_range("2026-01-01", periods=200, freq="h")
+    later = days + pd.Timedelta(days=30)
+    for name, stamps in (("ref.csv", days), ("cur.csv", later)):
+        pd.DataFrame({"t": stamps.strftime(written), "x": np.arange(200) % 7}).to_csv(tmp_path / name, index=False)
+    (_, report), = drift(tmp_path / "ref.csv", tmp_path / "cur.csv")
+    t = next(f for f in report.findings if f.feature == "t")
+    assert t.kind == "time" and t.cause is None, t.evidence
