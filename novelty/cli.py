@@ -1075,7 +1075,7 @@ def queue_import(
     kept = f"{result['unchanged']} already had that label, left as they were; " if result["unchanged"] else ""
     unknown = result["unknown_ids"]
     examples = f", e.g. {', '.join(map(repr, result['unknown_id_examples'][:3]))}" if unknown else ""
-    typer.echo(f"Labelled {result['labelled']} prompts"
+    typer.echo(f"Labelled {plural(result['labelled'], 'prompt')}"
                + (f", {back} of them trained before with another label: back to labelled" if back else "")
                + f" ({kept}{unknown} ids not in the queue{examples}).")
     pruned = f"`novelty prune` deleted queue items of prompts before {result['pruned_before']}"
@@ -1142,7 +1142,7 @@ def queue_trained(
         return _print_json({"trained": count, "still_labelled": left})
     rest = (f"; {left} labelled prompts are not in index {index!r} with their label and stay labelled (export "
             "them with --status labelled for the next index add)") if index and left else ""
-    typer.echo(f"Marked {count} prompts trained{rest}.")
+    typer.echo(f"Marked {plural(count, 'prompt')} trained{rest}.")
 
 
 def _say_formulas(formulas: int, escaped: bool) -> None:

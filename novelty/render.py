@@ -248,7 +248,7 @@ def format_clusters(clusters) -> str:
         lines.append(f"                              e.g. {clip(c.examples[0], 60) if c.examples else ''} -> {forced}")
         if c.look_alikes:
             passed = ", ".join(list(c.look_alike_labels)[:2])
-            lines.append(f"                              + {c.look_alikes:,} look-alikes (in no cluster, nearer this one "
+            lines.append(f"                              + {plural(c.look_alikes, 'look-alike')} (in no cluster, nearer this one "
                          f"than training) -> {passed}")
     return "\n".join(lines)
 
@@ -260,10 +260,10 @@ def _ids(ids) -> str:
 def format_feedback(imports, report) -> str:
     lines = []
     for i in imports:
-        lines.append(f"{i.source}: {i.read:,} rows read, {i.rows:,} labels: {i.new:,} new, {i.changed:,} changed, "
+        lines.append(f"{i.source}: {plural(i.read, 'row')} read, {plural(i.rows, 'label')}: {i.new:,} new, {i.changed:,} changed, "
                      f"{i.unchanged:,} unchanged"
                      + (f", {i.stale:,} older than the stored label" if i.stale else "")
-                     + (f"; {i.unknown_ids:,} ids not scored yet (kept)" if i.unknown_ids else "")
+                     + (f"; {plural(i.unknown_ids, 'id')} not scored yet (kept)" if i.unknown_ids else "")
                      + (f"; {i.repeated:,} rows repeat an id of an earlier row (its newest label kept)"
                         if i.repeated else "")
                      + (f"; {i.blank:,} rows without id or label skipped" if i.blank else ""))

@@ -1319,7 +1319,7 @@ def test_feedback_with_a_missing_file_after_a_good_one_reports_what_it_imported(
     Store(db).close()
     good = _written(tmp_path / "good.csv", "prompt_id,label\na1,x\n")
     out = CliRunner().invoke(app, ["feedback", str(good), str(tmp_path / "missing.csv"), "--db", str(db)])
-    assert out.exit_code == 2 and "good.csv: 1 rows read, 1 labels" in out.stdout  # was: only the error, as if nothing imported
+    assert out.exit_code == 2 and "good.csv: 1 row read, 1 label:" in out.stdout  # was: only the error, as if nothing imported
     assert "missing.csv: no such file (the other files were imported)" in out.stderr
 
 
