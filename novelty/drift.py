@@ -1142,8 +1142,9 @@ def _numeric_ids(ref: dict) -> bool:
     if ref.get("rows", 0) < 100 or len(values) < 100 or not np.all(values == np.round(values)):
         return False
     share = len(np.unique(values)) / len(values)  # of a sample: the distinct values of all rows, estimated
-    dense = values.max() - values.min() + 1 <= 2 * share * ref["rows"] * (1 - ref["null_rate"])
-    narrow = values.min() >= 1e9 and values.max() - values.min() <= 0.5 * np.median(values)
+    with np.errstate(over="ignore"):  # 1e308 - (-1e308) is inf: neither dense nor narrow (it warned on stderr)
+        dense = values.max() - values.min() + 1 <= 2 * share * ref["rows"] * (1 - ref["null_rate"])
+        narrow = values.min() >= 1e9 and values.max() - values.min() <= 0.5 * np.median(values)
     return bool(share >= 0.95 and (dense or narrow))
 
 

@@ -840,3 +840,16 @@ def test_dates_written_other_than_iso_are_a_time_column(tmp_path, written):
     (_, report), = drift(tmp_path / "ref.csv", tmp_path / "cur.csv")
     t = next(f for f in report.findings if f.feature == "t")
     assert t.kind == "time" and t.cause is None, t.evidence
+
+
+def test_values_near_the_float_limit_raise_no_warning(tmp_path):
+    """A column of whole numbers near 1e308 printed 'RuntimeWarning: overflow encountered' on stderr."""
+    import warnings
+
+    values = [(-1) ** i * 1e308 for i in range(300)]
+    pd.DataFrame({"x": values}).to_parquet(tmp_path / "ref.parquet")
+    pd.DataFrame({"x": values[::-1]}).to_parquet(tmp_path / "cur.parquet")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        (_, report), = drift(tmp_path / "ref.parquet", tmp_path / "cur.parquet")
+    assert [f.cause for f in report.findings] == [None]
