@@ -1475,7 +1475,9 @@ def drift(reference: str | Path, current: str | Path, settings: DriftSettings = 
     # seconds read as milliseconds), not a window of its own
     stamps = stamps.where((stamps >= pd.Timestamp(EARLIEST)) & (stamps < pd.Timestamp(LATEST)))
     if stamps.isna().all():
-        raise InputError(f"{current}: no readable time in column {time_col!r} (times must fall in 1990-2099)")
+        flipped = not day_first and any(numeric_date_as_iso(v, True) for v in pd.unique(times.dropna())[:50])
+        raise InputError(f"{current}: no readable time in column {time_col!r} (times must fall in 1990-2099)"
+                         + ("; its dates put the day first (25/03/2026)? add --day-first" if flipped else ""))
     seconds = window_seconds(window or "1d")
     starts = stamps.dt.floor(f"{seconds}s")
     body = table.drop(columns=[time_col])
@@ -1523,8 +1525,8 @@ def _tables(reference, current, ignore: set[str], time_col: str | None = None, s
     to be one that can be compared (``--save-reference`` written once the inputs are known good)."""
     ref = load_reference(reference, ignore | ({time_col} if time_col else set()))
     if score_col and score_col in ignore | set(ref.get("ignored", [])):
-        raise InputError(f"--score-col {score_col!r} is also in --ignore (or left out of the saved profile "
-                         f"{reference}): leave it out of one of them")
+        where = f" (or left out of the saved profile {reference})" if score_col in ref.get("ignored", []) else ""
+        raise InputError(f"--score-col {score_col!r} is also in --ignore{where}: leave it out of one of them")
     if score_col and score_col not in ref["columns"]:
         raise InputError(f"{reference}: no score column {score_col!r} (--score-col)")
     if _saved_profile(Path(current)):

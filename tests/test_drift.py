@@ -853,3 +853,15 @@ def test_values_near_the_float_limit_raise_no_warning(tmp_path):
         warnings.simplefilter("error")
         (_, report), = drift(tmp_path / "ref.parquet", tmp_path / "cur.parquet")
     assert [f.cause for f in report.findings] == [None]
+
+
+def test_time_col_messages_say_day_first_and_name_a_profile_only_when_there_is_one(tmp_path):
+    from conftest import write_csv
+
+    ref = write_csv(tmp_path / "ref.csv", ["ts", "score"], [(f"{d:02d}/03/2026", d / 40) for d in range(13, 31)] * 3)
+    with pytest.raises(InputError, match=r"no readable time in column 'ts' .*; its dates put the day first "
+                                         r"\(25/03/2026\)\? add --day-first"):  # was: no hint
+        drift(ref, ref, time_col="ts", window="1d")
+    assert len(drift(ref, ref, time_col="ts", window="1d", day_first=True)) == 18
+    with pytest.raises(InputError, match=r"--score-col 'score' is also in --ignore: leave"):  # was: 'the saved
+        drift(ref, ref, ignore={"score"}, score_col="score")                                # profile ref.csv'
