@@ -113,7 +113,13 @@ def golden(baseline: str | Path, current: str | Path, id_col: str = "id", label_
     base = _quality(shared.assign(**{label_col: shared[id_col].map(truth)}), label_col, pred_col, bootstrap, seed)
     now = _quality(after[after[id_col].isin(both)], label_col, pred_col, bootstrap, seed)
     drop = base.accuracy - now.accuracy
-    left_out = {name: {**frame.attrs.get("left_out", {}), "not in the other file": len(frame) - len(paired)}
+    unlabelled = {"baseline": after.attrs.get("unlabelled_ids", set()),  # in the other file, without a label
+                  "current": before.attrs.get("unlabelled_ids", set())}  # there: not 'not in the other file'
+    left_out = {name: {**frame.attrs.get("left_out", {}),
+                       "no label in the other file": int((~frame[id_col].isin(both)
+                                                          & frame[id_col].isin(unlabelled[name])).sum()),
+                       "not in the other file": int((~frame[id_col].isin(both)
+                                                     & ~frame[id_col].isin(unlabelled[name])).sum())}
                 for name, frame in (("baseline", before), ("current", after))}
     left_out = {name: {k: n for k, n in reasons.items() if n} for name, reasons in left_out.items()}
     whole = _quality(after, label_col, pred_col, bootstrap, seed) if len(after) > len(both) else None
@@ -240,6 +246,7 @@ def _columns(frame: pd.DataFrame, path, id_col: str, label_col: str, pred_col: s
         frame[pred_col] = frame[pred_col].map(_prediction)
     for column in (id_col, label_col, pred_col):  # 0 and 0.0 (a column with a gap) are one label; '  ' is none
         frame[column] = as_text(frame[column], each=column != id_col)  # '1.0' is class 1 beside a text label
+    no_label = frame[frame[id_col].notna() & frame[label_col].isna()][id_col]
     frame = frame.dropna(subset=[id_col, label_col])  # after as_text: a blank label is no label, not a class ''
     unlabelled = rows - len(frame)
     if frame.empty:  # was: "no 'id' is in both golden files", though the ids were there
@@ -251,6 +258,7 @@ def _columns(frame: pd.DataFrame, path, id_col: str, label_col: str, pred_col: s
                                 "repeated id (the last row kept)": len(frame) - len(unique),
                                 **frame.attrs.get("left_out", {})}
     unique.attrs["numeric_ids"] = numeric_ids
+    unique.attrs["unlabelled_ids"] = set(no_label) - set(unique[id_col])  # (an id labelled in another row is)
     unique.attrs["malformed"] = frame.attrs.get("malformed")
     return unique
 

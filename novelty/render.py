@@ -206,7 +206,8 @@ def format_skew(report, key: str) -> str:
 
 def format_golden(report) -> str:
     b, c = report.baseline, report.current
-    unpaired = any(reasons.get("not in the other file") for reasons in report.left_out.values())
+    unpaired = any(reasons.get("not in the other file") or reasons.get("no label in the other file")
+                   for reasons in report.left_out.values())
     lines = [f"accuracy  {b.accuracy:.1%} [{b.accuracy_ci[0]:.1%}, {b.accuracy_ci[1]:.1%}] -> "
              f"{c.accuracy:.1%} [{c.accuracy_ci[0]:.1%}, {c.accuracy_ci[1]:.1%}]"
              + (" (on the items in both files)" if unpaired else ""),

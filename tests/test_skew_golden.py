@@ -693,3 +693,13 @@ def test_a_predict_function_that_calls_sys_exit_is_said_in_one_line(tmp_path, mo
     monkeypatch.chdir(tmp_path)
     with pytest.raises(InputError, match=r"--predict 'quits:predict' failed on the texts of .*\(SystemExit: model server down\)"):
         golden(tmp_path / "g.csv", tmp_path / "g.csv", predict="quits:predict")
+
+
+def test_items_without_a_label_in_the_other_file_are_said_as_such(tmp_path):
+    """They were 'not in the other file', though their ids were there (the label was blank)."""
+    write_csv(tmp_path / "base.csv", ["id", "label", "prediction"], [(i, "a", "a") for i in range(30)])
+    write_csv(tmp_path / "cur.csv", ["id", "label", "prediction"],
+              [(i, "a" if i < 20 else "", "a") for i in range(30)] + [(99, "a", "a")])
+    report = golden(tmp_path / "base.csv", tmp_path / "cur.csv")
+    assert report.left_out == {"baseline": {"no label in the other file": 10},
+                               "current": {"no id or label": 10, "not in the other file": 1}}
