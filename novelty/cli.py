@@ -407,6 +407,13 @@ def index_info(
         a = m["adapt"]
         lines.insert(2, f"adapted    from {a['base']['name']} ({a['base']['revision']}) in {model['folder']}/: "
                         f"{a['tuned_prompts']:,} prompts x {a['epochs']} epochs, {a['held_out_prompts']:,} held out")
+    t = m["training"]  # what the files held beside the prompts kept (said by --json only)
+    rejected = len(index.rejected_rows())  # (an add that added nothing keeps its rejects there, not in the manifest)
+    aside = [f"{plural(rejected, 'row')} rejected (reasons in {index.path / 'rejects.jsonl'})" if rejected else "", f"{plural(t['duplicates_skipped'], 'repeated row')} skipped"
+             if t.get("duplicates_skipped") else "", f"{plural(t['ids_renamed'], 'reused id')} kept as id@file:line"
+             if t.get("ids_renamed") else ""]
+    if any(aside):
+        lines.insert(3, "set aside  " + "; ".join(a for a in aside if a))
     typer.echo("\n".join(lines))
 
 

@@ -649,3 +649,19 @@ def test_a_label_that_says_not_labelled_yet_is_set_aside_with_its_reason(tmp_pat
     assert out.exit_code == 0 and "4 rows rejected, the first: na.csv line 2: 'label' is 'N/A'" in out.output
     none = write_csv(tmp_path / "none.csv", ["text", "label"], [("turn the lights off", "None")])
     assert index.add(none).added == 1 and "None" in set(index.prompts["label"])
+
+
+def test_index_info_says_what_the_training_files_set_aside(tmp_path, index):
+    """The rejected rows, repeated rows and reused ids were in --json only."""
+    from typer.testing import CliRunner
+
+    from conftest import write_csv
+    from novelty.cli import app
+
+    messy = write_csv(tmp_path / "messy.csv", ["id", "text", "label"],
+                      [("a1", "where is my parcel", "card"), ("a1", "where is my parcel", "card"), ("x", "", "card"),
+                       ("a2", "lost my wallet", "N/A")])
+    index.add(messy)
+    out = CliRunner().invoke(app, ["index", "info", "bot", "--index-dir", str(tmp_path / "indexes")])
+    assert out.exit_code == 0 and f"set aside  2 rows rejected (reasons in {index.path / 'rejects.jsonl'}); " \
+        "1 repeated row skipped" in out.output, out.output
