@@ -684,7 +684,7 @@ class _Validator:
             return f"{name!r} is empty" + (" but for invisible characters" if text.strip() else "")
         if len(text) > self.max_chars:
             return f"{name!r} is {len(text):,} characters, over the {self.max_chars:,} limit {self.too_long}"
-        unstorable = _unstorable(name, text)
+        unstorable = _unstorable(name, text, self.training)
         if unstorable:
             return unstorable
         if self._has("time") and time is None:
@@ -700,7 +700,7 @@ class _Validator:
                 what = "object" if isinstance(record[column], dict) else "list"
                 return f"{column!r} is a JSON {what}, not {'an id' if role == 'id' else 'a label'}"
             value = _cell(record, column)
-            if isinstance(value, str) and (unstorable := _unstorable(column, value)):
+            if isinstance(value, str) and (unstorable := _unstorable(column, value, self.training)):
                 return unstorable
             if role == "label" and self.training and isinstance(value, str) and is_na_label(value) \
                     and value.strip().lower() != "none":  # ('None' is an intent of its own in LUIS and CLU)
@@ -709,11 +709,13 @@ class _Validator:
         return None
 
 
-def _unstorable(column: str, text: str) -> str | None:
-    """Why ``text`` of ``column`` cannot be stored as it is (undecodable bytes, a NUL), or None."""
+def _unstorable(column: str, text: str, training: bool = False) -> str | None:
+    """Why ``text`` of ``column`` cannot be stored as it is (undecodable bytes, a NUL), or None;
+    ``training``: a training file's row (its rejects go to the index's rejects.jsonl, not a table)."""
     if not is_utf8(text):
+        kept = "the index's rejects.jsonl" if training else "the rejects table"
         return (f"{column!r} is not valid UTF-8 (saved as Latin-1 or Windows-1252? e.g. iconv -f cp1252 -t utf-8 "
-                "converts it; these rows are in the rejects table)")  # the accented prompts went, without a hint
+                f"converts it; these rows are in {kept})")
     if "\x00" in text:  # binary data in a text column, or a damaged line
         return f"{column!r} holds a NUL character (binary data or a damaged line?)"
     return None

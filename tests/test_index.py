@@ -665,3 +665,11 @@ def test_index_info_says_what_the_training_files_set_aside(tmp_path, index):
     out = CliRunner().invoke(app, ["index", "info", "bot", "--index-dir", str(tmp_path / "indexes")])
     assert out.exit_code == 0 and f"set aside  2 rows rejected (reasons in {index.path / 'rejects.jsonl'}); " \
         "1 repeated row skipped" in out.output, out.output
+
+
+def test_a_training_row_in_windows_1252_says_where_its_reason_is_kept(tmp_path, index):
+    """It said 'these rows are in the rejects table', which index build has not (rejects.jsonl)."""
+    path = tmp_path / "cp.csv"
+    path.write_bytes("text,label\ncaf\u00e9 opening hours,card\nwhere is my card,card\n".encode("cp1252"))
+    result = index.add(path)
+    assert result.rejected == 1 and result.first_reject.endswith("these rows are in the index's rejects.jsonl)")
