@@ -366,6 +366,16 @@ class _Job:
                                                         "to compare the golden set with its launch run"))
         return Step("golden", "skipped", "golden.baseline / golden.current or golden.accuracy not configured")
 
+    def tables(self, reference: str, current: str) -> tuple[Path | None, Path | None]:
+        """The two files of a step's pair for the diagnosis and the page, or (None, None) when either is
+        not there or its pattern matches several: that step failed and said why, and these steps go on
+        (a golden '*' matching two files lost the diagnosis and the report too)."""
+        try:
+            pair = (self.cfg.table(reference), self.cfg.table(current, self.day))
+        except InputError:
+            return None, None
+        return pair if all(p is not None and p.is_file() for p in pair) else (None, None)
+
     def must_exist(self, *settings: tuple[str, Path | None]) -> None:
         """A path without {date} names one file: not there, it is a typo in the config, not a day without
         data (a misspelt drift.reference skipped drift every day, with exit 0). The step fails on it."""
@@ -464,10 +474,8 @@ class _Job:
 
     def diagnose(self) -> Step:
         c = self.cfg
-        drift_files = (c.table("drift.reference"), c.table("drift.current", self.day)) if self.drift_report else (None, None)
-        golden_files = (c.table("golden.baseline"), c.table("golden.current", self.day))
-        if not all(p and p.is_file() for p in golden_files):
-            golden_files = (None, None)
+        drift_files = self.tables("drift.reference", "drift.current") if self.drift_report else (None, None)
+        golden_files = self.tables("golden.baseline", "golden.current")
         self.diagnosis = diagnose(*drift_files, self.db if self.has_scores() else None, self.since("alert.lookback"),
                                   set(c["drift.ignore"]), golden_baseline=golden_files[0],
                                   golden_current=golden_files[1], spike_settings=self.spike_settings(),
@@ -485,10 +493,8 @@ class _Job:
         if not self.has_scores():
             return Step("report", "skipped", f"{self.db} does not exist yet: no day scored")
         c = self.cfg
-        drift_files = (c.table("drift.reference"), c.table("drift.current", self.day)) if self.drift_report else (None, None)
-        golden_files = (c.table("golden.baseline"), c.table("golden.current", self.day))
-        if not all(p and p.is_file() for p in golden_files):
-            golden_files = (None, None)
+        drift_files = self.tables("drift.reference", "drift.current") if self.drift_report else (None, None)
+        golden_files = self.tables("golden.baseline", "golden.current")
         out = c.path("output.report", self.day)
         if out is None:
             return Step("report", "skipped", "output.report is empty: no page written")

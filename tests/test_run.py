@@ -1587,6 +1587,15 @@ def test_a_table_setting_with_a_star_takes_its_one_match_and_refuses_several(mon
     drift = next(s for s in again.steps if s.name == "drift")
     assert again.exit_code == 2 and drift.status == "failed"
     assert "matches 2 files (2026-11-24-eu.csv, 2026-11-24-us.csv); it names one table" in drift.reason
+    (tmp_path / "golden").mkdir()
+    for name in ("launch.csv", "2026-11-24-a.csv", "2026-11-24-b.csv"):
+        write_csv(tmp_path / "golden" / name, ["id", "label", "prediction"], [(i, "card", "card") for i in range(30)])
+    golden = run_monitor(load_config(monitor, {"golden.baseline": "golden/launch.csv",
+                                               "golden.current": "golden/{date}-?.csv"}), "2026-11-24")
+    steps = {s.name: s for s in golden.steps}  # review: the diagnosis and the page failed on the pattern too
+    assert steps["golden"].status == "failed" and "matches 2 files" in steps["golden"].reason
+    assert steps["diagnose"].status == "ran" and steps["report"].status == "ran" and golden.report
+    assert any(a.startswith("label_bias") for a in golden.alerts)
     (tmp_path / "features" / "2026-11-24-us.csv").unlink()
     typo = run_monitor(load_config(monitor, {**settings, "drift.ignore": ["nope"]}), "2026-11-24")
     drift = next(s for s in typo.steps if s.name == "drift")  # was '--ignore: ...', a flag run does not have
