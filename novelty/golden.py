@@ -80,9 +80,11 @@ def golden(baseline: str | Path, current: str | Path, id_col: str = "id", label_
     labels = set(before[label_col]) | set(after[label_col])
     for name, frame, path in (("baseline", before, baseline), ("current", after, current)):
         given = set(frame[pred_col]) - {""}
-        # 20 items or more and not one prediction a label: class indices, a pipeline's raw output, not a
-        # model at 0 % (it said 'model_regression (high)')
-        if (frame[pred_col] != "").sum() >= 20 and not given & labels:
+        # 20 items or more of class indices (whole numbers) where the labels are names: not a model at
+        # 0 % (it said 'model_regression (high)'). Names that are no label (a model answering 'unknown'
+        # to everything, 'CARD' for 'card') are a model's answers: scored, and said (review)
+        if (frame[pred_col] != "").sum() >= 20 and not given & labels and all(g.lstrip("-").isdigit() for g in given) \
+                and not any(label.lstrip("-").isdigit() for label in labels):
             raise InputError(f"{path}: none of its predictions is a label of the golden set (predictions such as "
                              f"{', '.join(map(repr, sorted(given)[:3]))}; labels such as "
                              f"{', '.join(map(repr, sorted(labels)[:3]))}): map them to the label names (class "

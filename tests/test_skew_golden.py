@@ -658,6 +658,13 @@ def test_golden_reads_a_pipelines_output_and_refuses_predictions_that_are_no_lab
     with pytest.raises(InputError, match=r"none of its predictions is a label of the golden set \(predictions such "
                                          r"as '0'; labels such as 'card', 'crypto', 'fees'\).* in what --predict returns"):
         golden(tmp_path / "base.csv", tmp_path / "base.csv", predict="hf:ints")
+    # a model that answers a non-label to everything, or labels in capitals, is a regression, not refused (review)
+    for answer in ("unknown", "CARD"):
+        write_csv(tmp_path / "now.csv", ["id", "label", "prediction"],
+                  [(i, lab, answer if answer == "unknown" else lab.upper()) for i, lab in enumerate(labels)])
+        report = golden(tmp_path / "base.csv", tmp_path / "now.csv")
+        assert report.regression and report.current.accuracy == 0.0, answer
+    assert report.case_only[0]["predicted"] == "CARD"
 
 
 def test_golden_intervals_hold_their_figure_and_a_perfect_score_is_no_point(tmp_path):
