@@ -22,6 +22,7 @@ import re
 import unicodedata
 import warnings
 import zlib
+from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
@@ -137,8 +138,8 @@ def read_table(path: str | Path, text_columns: tuple[str, ...] = (), keep_inf: b
     _nested_as_text(frame)
     # 'durée' typed composed in one file and decomposed in the other (macOS) is one column: they were
     # 'missing' and 'new with the same distribution: renamed?', two names that print alike
-    names = [unicodedata.normalize("NFC", c) if isinstance(c, str) else c for c in frame.columns]
-    twice = sorted({str(n) for n in names if names.count(n) > 1})
+    names = [nfc(c) for c in frame.columns]
+    twice = sorted(str(n) for n, count in Counter(names).items() if count > 1)  # (names.count: 12 s at 20k columns)
     if twice:
         raise InputError(f"{path}: the header names {', '.join(map(repr, twice))} twice, written two ways in "
                          "Unicode (composed and decomposed); keep one")
@@ -160,6 +161,11 @@ def _as_written(path: Path, separator: str, columns: tuple[str, ...]) -> tuple[s
     return tuple(dict.fromkeys([*columns, *(spelt[c] for c in columns if c in spelt)]))
 
 
+def nfc(name):
+    """A column name (or one a user typed) in Unicode's composed form: 'dure\u0301e' is 'durée'."""
+    return unicodedata.normalize("NFC", name) if isinstance(name, str) else name
+
+
 def _nested_as_text(frame: pd.DataFrame) -> None:
     """Lists and objects in a column (Parquet's list<>, a JSONL array) as JSON text, in place: one value
     each, as a category (comparing them crashed drift: 'the truth value of an array is ambiguous').
@@ -173,18 +179,25 @@ def _nested_as_text(frame: pd.DataFrame) -> None:
         nested = column.map(lambda v: isinstance(v, (list, tuple, dict, np.ndarray))).to_numpy(bool)
         if nested.any():
             frame[name] = column.astype(object)
-            frame.loc[nested, name] = [json.dumps(_plain(v), ensure_ascii=False, default=str) for v in column[nested]]
+            frame.loc[nested, name] = [json.dumps(_plain(v), ensure_ascii=False, default=str, sort_keys=True)
+                                       for v in column[nested]]
 
 
 def _plain(value):
-    """numpy arrays and scalars inside a value as Python ones, for JSON."""
+    """numpy arrays and scalars inside a value as Python ones, for JSON; a whole float as an int, so a
+    Parquet list<double>'s [1.0, 2.0] is the [1, 2] a JSONL writer wrote (review: it was drift).
+
+    >>> _plain([np.float64(1.0), 2.5, {"b": np.array([3.0])}])
+    [1, 2.5, {'b': [3]}]
+    """
     if isinstance(value, np.ndarray):
         return [_plain(v) for v in value.tolist()]
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
-    return value.item() if isinstance(value, np.generic) else value
+    value = value.item() if isinstance(value, np.generic) else value
+    return int(value) if isinstance(value, float) and value.is_integer() and abs(value) < 2 ** 63 else value
 
 
 def _read_parquet(path: Path, text_columns: tuple[str, ...]) -> pd.DataFrame:
@@ -549,13 +562,14 @@ def load_reference(path: str | Path, ignore: set[str] = frozenset()) -> dict:
     """A saved profile (``--save-reference``) or a table to profile now."""
     saved = _saved_profile(Path(path))
     if saved:  # a profile saved with the time column (or before --ignore) leaves them out now too
-        columns = {k: v for k, v in saved["columns"].items() if k not in ignore}
+        columns = {nfc(k): v for k, v in saved["columns"].items() if nfc(k) not in ignore}  # (tables read NFC)
         for name, entry in columns.items():  # saved before booleans had one spelling: True/False as written
             entry = _mysql_nulls_missing(entry)
             _one_bool_spelling(entry)
             _one_number_spelling(entry)
             columns[name] = _numbers_with_words(entry)
-        return {**saved, "columns": columns}
+        named = {key: [nfc(n) for n in saved[key]] for key in ("names", "ignored") if key in saved}
+        return {**saved, **named, "columns": columns}
     frame = read_table(path)
     aside = set_aside(frame, path)  # said beside the verdict; not saved with the profile
     return {**profile(frame, ignore), "names": list(map(str, frame.columns)), **({"set_aside": aside} if aside else {})}
@@ -1453,6 +1467,7 @@ def drift(reference: str | Path, current: str | Path, settings: DriftSettings = 
     ``score_col`` names the model's score column: its finding comes first and says so. ``day_first``
     reads a ``time_col`` date with slashes day first (03/06/2026 is 3 June), as ``score`` does."""
     paths_given(reference=reference, current=current, save_reference=save_reference)
+    time_col, score_col = nfc(time_col), nfc(score_col)  # as the tables' names are read
     if window is not None and not time_col:  # as the CLI says it: one report for all, window unsaid
         raise InputError("window only applies with time_col (the column of each row's time)")
     ignore = ignored(ignore)
@@ -1516,7 +1531,7 @@ def ignored(ignore) -> set[str]:
     TypeError, 'unsupported operand type(s) for |'); one name alone is refused, as its letters would be."""
     if isinstance(ignore, str) or not isinstance(ignore, (set, frozenset, list, tuple)):
         raise InputError(f"ignore is a set or list of column names, such as ['user_id'], not {ignore!r}")
-    return set(map(str, ignore))
+    return {nfc(str(name)) for name in ignore}  # as the tables' names are read
 
 
 def _tables(reference, current, ignore: set[str], time_col: str | None = None, score_col: str | None = None,

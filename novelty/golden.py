@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 
-from .drift import as_text, no_pair_hint, no_rows, paths_given, read_table
+from .drift import as_text, nfc, no_pair_hint, no_rows, paths_given, read_table
 from .errors import InputError, check_argument
 from .logs import top_label
 from .stats import wilson_interval
@@ -72,6 +72,7 @@ def golden(baseline: str | Path, current: str | Path, id_col: str = "id", label_
     label per text. ``options``:
     where the caller names the three columns, for the messages (``novelty run``: its config keys)."""
     paths_given(baseline=baseline, current=current)
+    id_col, label_col, pred_col, text_col = map(nfc, (id_col, label_col, pred_col, text_col))  # as names are read
     if not isinstance(bootstrap, numbers.Integral) or bootstrap < 1:
         raise InputError(f"bootstrap must be a whole number of draws, 1 or more (got {bootstrap!r})")
     before = _read(baseline, id_col, label_col, pred_col, options)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .drift import join_keys, looks_like_time, no_rows, no_pair_hint, paths_given, read_table
+from .drift import join_keys, looks_like_time, nfc, no_rows, no_pair_hint, paths_given, read_table
 from .errors import InputError
 from .logs import detect_format, field_separator
 
@@ -92,6 +92,7 @@ def skew(offline: str | Path, serving: str | Path, key: str, tolerance: float = 
     that repeat with different values (which row is the request's cannot be told) are left out of
     the comparison and counted in the report; exact copies of a row count once."""
     paths_given(offline=offline, serving=serving)
+    key = nfc(key)  # as the tables' names are read ('clé' typed decomposed)
     if not (math.isfinite(tolerance) and tolerance >= 0 and 0 <= min_mismatch <= 1):
         raise InputError(f"--tolerance must be a number >= 0 and --min-mismatch a share between 0 and 1 "
                          f"(got {tolerance}, {min_mismatch})")

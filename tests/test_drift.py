@@ -865,3 +865,32 @@ def test_time_col_messages_say_day_first_and_name_a_profile_only_when_there_is_o
     assert len(drift(ref, ref, time_col="ts", window="1d", day_first=True)) == 18
     with pytest.raises(InputError, match=r"--score-col 'score' is also in --ignore: leave"):  # was: 'the saved
         drift(ref, ref, ignore={"score"}, score_col="score")                                # profile ref.csv'
+
+
+def test_a_saved_profile_and_typed_names_meet_the_table_in_one_unicode_form(tmp_path):
+    """Review: a profile saved from decomposed (macOS) names, then read against the same table, was
+    'column missing' and 'new column'; a decomposed --key or --time-col was not found."""
+    from conftest import write_csv
+
+    decomposed = "dure\u0301e"
+    rows = [(i, i % 7 + 0.5, f"2026-11-{i % 28 + 1:02d}") for i in range(100)]
+    table = write_csv(tmp_path / "t.csv", ["k", decomposed, "d\u0301ay"], rows)
+    drift(table, table, save_reference=tmp_path / "ref.json")
+    saved = (tmp_path / "ref.json").read_text()
+    (tmp_path / "ref.json").write_text(saved.replace("\\u00e9", "e\\u0301"))  # as saved before names were read NFC
+    (_, report), = drift(tmp_path / "ref.json", table, ignore={"k"})
+    assert [f.cause for f in report.findings if f.feature == "dur\u00e9e"] == [None] and len(report.findings) == 2
+    assert len(drift(table, table, time_col="d\u0301ay", window="7d")) >= 4
+    assert [f.feature for f in skew(table, table, key="k").findings][0] == "dur\u00e9e"
+
+
+def test_lists_are_one_category_whatever_the_writer(tmp_path):
+    """Review: Parquet's list<double> [1.0, 2.0] against a JSONL writer's [1, 2] (and keys in another
+    order) were values never seen: feature_unavailable."""
+    from conftest import write_jsonl
+
+    pd.DataFrame({"v": [[float(i % 3), 2.0] for i in range(300)],
+                  "m": [{"a": i % 2, "b": 1} for i in range(300)]}).to_parquet(tmp_path / "ref.parquet")
+    write_jsonl(tmp_path / "cur.jsonl", [{"v": [i % 3, 2], "m": {"b": 1, "a": i % 2}} for i in range(300)])
+    (_, report), = drift(tmp_path / "ref.parquet", tmp_path / "cur.jsonl")
+    assert {f.feature: f.cause for f in report.findings} == {"v": None, "m": None}
