@@ -165,6 +165,8 @@ def _predicted(path, spec, id_col: str, label_col: str, pred_col: str, text_col:
     try:
         predictions = list(function([str(t) for t in frame[text_col]]))  # as written, spaces and all
     except (Exception, SystemExit) as exc:  # the user's model failed (or called sys.exit: exit 3, unsaid): one line
+        if isinstance(exc, SystemExit) and isinstance(exc.code, int) and exc.code > 128:  # a kill, by the CLI's
+            raise                                                                          # signal handler
         raise InputError(f"--predict {spec!r} failed on the texts of {path} ({type(exc).__name__}: {exc}); "
                          "it should take a list of texts and return a list of labels") from None
     if len(predictions) != len(frame):

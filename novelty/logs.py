@@ -702,8 +702,10 @@ class _Validator:
             value = _cell(record, column)
             if isinstance(value, str) and (unstorable := _unstorable(column, value, self.training)):
                 return unstorable
-            if role == "label" and self.training and isinstance(value, str) and is_na_label(value) \
-                    and value.strip().lower() != "none":  # ('None' is an intent of its own in LUIS and CLU)
+            if role == "label" and self.training and isinstance(record.get(column), str) and isinstance(value, str) \
+                    and is_na_label(value) \
+                    and value.strip().lower() != "none":  # ('None' is an intent of its own in LUIS and CLU; a
+                # JSON NaN, text 'nan' by now, is a gap as label_value reads it: added unlabelled, as before)
                 return (f"{column!r} is {value.strip()!r}, which says 'not labelled yet' (as queue import and "
                         "feedback read it): label the prompt, or leave it out")
         return None

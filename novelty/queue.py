@@ -283,6 +283,8 @@ def case_variants(counts: Counter) -> list[dict]:
 
     >>> case_variants(Counter({"crypto": 110, "Crypto": 1, "fees": 3, "exchange_rate": 9, "exchange rate": 2}))
     [{'crypto': 110, 'Crypto': 1}, {'exchange_rate': 9, 'exchange rate': 2}]
+    >>> case_variants(Counter({"1": 50, "-1": 40, "other": 5, "_other": 2}))
+    []
     """
     groups: dict[str, dict[str, int]] = defaultdict(dict)
     for label, n in counts.most_common():
@@ -290,7 +292,7 @@ def case_variants(counts: Counter) -> list[dict]:
     return [group for group in groups.values() if len(group) > 1]
 
 
-_SEPARATORS = re.compile(r"[\s_-]+")
+_SEPARATORS = re.compile(r"(?<=\w)[\s_-]+(?=\w)")  # between words only: '-1' is not '1', '_other' not 'other'
 
 
 def _label_rows(path: Path, id_col: str | None, label_col: str

@@ -52,7 +52,8 @@ def test_int8_model_exports_for_each_cpu_kind(tmp_path, monkeypatch, cpu):
     shutil.copytree(embed.resolve_model_path(DEFAULT_MODEL), folder, ignore=shutil.ignore_patterns("model_*int8*"))
     monkeypatch.setattr(embed, "_quantisation_config", lambda: cpu)
     home, file_name = embed.onnx_model(folder, "onnx-int8")
-    assert home == folder and (folder / file_name).is_file() and cpu in file_name
+    assert file_name == f"onnx/model_{'quint8' if cpu == 'avx2' else 'qint8'}_{cpu}.onnx"  # the exporter's own name
+    assert home == folder and (folder / file_name).is_file()
     assert [p.name for p in folder.iterdir() if p.name.startswith("tmp")] == []  # no export left half-way
     vectors = load_embedder(str(folder), backend="onnx-int8").embed(["Where is my new card?", "Can I buy bitcoin?"])
     assert vectors.shape == (2, 384) and vectors[0] @ vectors[1] < 0.5

@@ -376,3 +376,14 @@ def test_a_log_cut_while_it_is_read_says_so_after_the_rows_read(tmp_path, kind):
     renamed.rename(tmp_path / "renamed.jsonl.1")  # logrotate's default: the open file is read to its end
     write_jsonl(renamed, rows[:10])
     assert got + sum(len(b) for b in batches) == 5000
+
+
+def test_a_json_nan_label_in_a_training_file_is_a_gap_not_a_rejected_row(tmp_path):
+    """Review: NaN became the text 'nan', which the not-labelled-yet check set aside."""
+    from novelty.index import read_training
+
+    path = tmp_path / "train.jsonl"
+    path.write_text('{"text": "hello there", "label": NaN}\n{"text": "book a flight", "label": "book_flight"}\n'
+                    '{"text": "weather today", "label": "nan"}\n')
+    training = read_training(path, Columns(text="text", time=None, label="label"))
+    assert list(training.labels) == [None, "book_flight"] and [r.line for r in training.rejects] == [3]

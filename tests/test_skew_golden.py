@@ -667,7 +667,7 @@ def test_golden_reads_a_pipelines_output_and_refuses_predictions_that_are_no_lab
     assert report.case_only[0]["predicted"] == "CARD"
 
 
-def test_golden_intervals_hold_their_figure_and_a_perfect_score_is_no_point(tmp_path):
+def test_golden_intervals_hold_their_figure_and_a_perfect_accuracy_has_a_width(tmp_path):
     """Macro-F1 over labels of one item each: the bootstrap's percentiles [0.840, 0.904] missed the 0.909
     they were for; accuracy 20 of 20 was [100%, 100%] (a percentile bootstrap of a constant)."""
     rng = np.random.default_rng(1)
@@ -710,3 +710,14 @@ def test_items_without_a_label_in_the_other_file_are_said_as_such(tmp_path):
     report = golden(tmp_path / "base.csv", tmp_path / "cur.csv")
     assert report.left_out == {"baseline": {"no label in the other file": 10},
                                "current": {"no id or label": 10, "not in the other file": 1}}
+
+
+def test_a_kill_while_the_predict_function_runs_is_not_its_failure(tmp_path, monkeypatch):
+    """Review: the CLI's signal handler exits 128 + the signal; that SystemExit was reported as the
+    model's failure ('--predict ... failed (SystemExit: 143)')."""
+    write_csv(tmp_path / "g.csv", ["id", "text", "label", "prediction"], [(1, "hi", "a", "a"), (2, "yo", "b", "b")])
+    (tmp_path / "killed.py").write_text("import sys\ndef predict(texts):\n    sys.exit(143)\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as stopped:
+        golden(tmp_path / "g.csv", tmp_path / "g.csv", predict="killed:predict")
+    assert stopped.value.code == 143
