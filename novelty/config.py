@@ -144,7 +144,7 @@ class MonitorConfig:
             raise InputError(f"{self.source}: {key} = {value!r}: only {{date}} may be filled in ({exc})") from None
         return self.folder / Path(text).expanduser()
 
-    def files(self, key: str, day: Date) -> tuple[Path | None, list[Path]]:
+    def files(self, key: str, day: Date | None) -> tuple[Path | None, list[Path]]:
         """The pattern (filled) and the files it matches, sorted."""
         pattern = self.path(key, day)
         if pattern is None:
@@ -154,14 +154,12 @@ class MonitorConfig:
             return pattern, sorted(Path(p) for p in glob.glob(wild) if Path(p).is_file())
         return pattern, [pattern] if pattern.is_file() else []
 
-
     def table(self, key: str, day: Date | None = None) -> Path | None:
         """A setting that names one table (drift.*, golden.*): its path, or the one file its ``*``
         matches (features/{date}-*.csv); matching nothing, the pattern (not there: the step says so)."""
-        pattern = self.path(key, day)
+        pattern, found = self.files(key, day)
         if pattern is None or not glob.has_magic(only_stars(str(pattern))):
             return pattern
-        found = sorted(Path(p) for p in glob.glob(only_stars(str(pattern))) if Path(p).is_file())
         if len(found) > 1:  # was: skipped every day, 'no feature table at .../2026-11-21-*.csv', exit 0
             raise InputError(f"{key} = {self.values[key]!r} in {self.source} matches {len(found)} files "
                              f"({', '.join(f.name for f in found[:3])}{', ...' if len(found) > 3 else ''}); it names "

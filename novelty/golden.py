@@ -118,12 +118,11 @@ def golden(baseline: str | Path, current: str | Path, id_col: str = "id", label_
     drop = base.accuracy - now.accuracy
     unlabelled = {"baseline": after.attrs.get("unlabelled_ids", set()),  # in the other file, without a label
                   "current": before.attrs.get("unlabelled_ids", set())}  # there: not 'not in the other file'
-    left_out = {name: {**frame.attrs.get("left_out", {}),
-                       "no label in the other file": int((~frame[id_col].isin(both)
-                                                          & frame[id_col].isin(unlabelled[name])).sum()),
-                       "not in the other file": int((~frame[id_col].isin(both)
-                                                     & ~frame[id_col].isin(unlabelled[name])).sum())}
-                for name, frame in (("baseline", before), ("current", after))}
+    left_out = {}
+    for name, frame in (("baseline", before), ("current", after)):
+        unpaired, blank = ~frame[id_col].isin(both), frame[id_col].isin(unlabelled[name])
+        left_out[name] = {**frame.attrs.get("left_out", {}), "no label in the other file": int((unpaired & blank).sum()),
+                          "not in the other file": int((unpaired & ~blank).sum())}
     left_out = {name: {k: n for k, n in reasons.items() if n} for name, reasons in left_out.items()}
     whole = _quality(after, label_col, pred_col, bootstrap, seed) if len(after) > len(both) else None
     # a hair under MIN_DROP is floating point (0.57 - 0.55 = 0.01999...), not a smaller drop
