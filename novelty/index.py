@@ -390,12 +390,10 @@ class PromptIndex:
             updated = _write(self.path, manifest, np.vstack([self.vectors(), vectors]),
                              pd.concat([prompts, added], ignore_index=True),
                              self.calibration.alpha,
-                             list({(r.source, r.line): r for r in self.rejected_rows() + rows.rejects}.values()),
-                             self.path / MODEL_FOLDER if self.adapted else None)
+                             self._rejects_with(rows.rejects), self.path / MODEL_FOLDER if self.adapted else None)
             self.__dict__.update(updated.__dict__)
         elif rows.rejects:  # nothing to add, but the rows set aside keep their reasons (they were lost)
-            _write_rejects(_pointed_to(self.path),
-                           list({(r.source, r.line): r for r in self.rejected_rows() + rows.rejects}.values()))
+            _write_rejects(_pointed_to(self.path), self._rejects_with(rows.rejects))
         touched = {rows.texts[i] for i in fresh} | {texts[p] for p in corrected}
         conflicts = _several_labels(list(self.prompts["text"]), [label_text(v) for v in self.prompts["label"]],
                                     touched) if touched else []  # one pass over the index, only after a change
@@ -405,6 +403,10 @@ class PromptIndex:
                          duplicates=rows.duplicates, several_labels=conflicts[:5], several_labels_count=len(conflicts),
                          first_reject=(f"{Path(rows.rejects[0].source).name} line {rows.rejects[0].line}: "
                                        f"{rows.rejects[0].reason}") if rows.rejects else None)
+
+    def _rejects_with(self, new: list[Reject]) -> list[Reject]:
+        """The rows set aside so far and ``new`` ones, once each by file and line (a rerun of an add)."""
+        return list({(r.source, r.line): r for r in self.rejected_rows() + new}.values())
 
     def rejected_rows(self) -> list[Reject]:
         """The training rows set aside so far (by the build and earlier adds), kept across an add."""

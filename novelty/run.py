@@ -20,6 +20,7 @@ import traceback
 from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date as Date, datetime, timedelta, timezone
+from functools import cached_property
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -366,6 +367,13 @@ class _Job:
                                                         "to compare the golden set with its launch run"))
         return Step("golden", "skipped", "golden.baseline / golden.current or golden.accuracy not configured")
 
+    @cached_property
+    def evidence_files(self) -> tuple[tuple[Path | None, Path | None], tuple[Path | None, Path | None]]:
+        """The drift pair (when the drift step ran) and the golden pair the diagnosis and the page read:
+        resolved once a run, after the drift step (each pattern was globbed by both)."""
+        return (self.tables("drift.reference", "drift.current") if self.drift_report else (None, None),
+                self.tables("golden.baseline", "golden.current"))
+
     def tables(self, reference: str, current: str) -> tuple[Path | None, Path | None]:
         """The two files of a step's pair for the diagnosis and the page, or (None, None) when either is
         not there or its pattern matches several: that step failed and said why, and these steps go on
@@ -474,8 +482,7 @@ class _Job:
 
     def diagnose(self) -> Step:
         c = self.cfg
-        drift_files = self.tables("drift.reference", "drift.current") if self.drift_report else (None, None)
-        golden_files = self.tables("golden.baseline", "golden.current")
+        drift_files, golden_files = self.evidence_files
         self.diagnosis = diagnose(*drift_files, self.db if self.has_scores() else None, self.since("alert.lookback"),
                                   set(c["drift.ignore"]), golden_baseline=golden_files[0],
                                   golden_current=golden_files[1], spike_settings=self.spike_settings(),
@@ -493,8 +500,7 @@ class _Job:
         if not self.has_scores():
             return Step("report", "skipped", f"{self.db} does not exist yet: no day scored")
         c = self.cfg
-        drift_files = self.tables("drift.reference", "drift.current") if self.drift_report else (None, None)
-        golden_files = self.tables("golden.baseline", "golden.current")
+        drift_files, golden_files = self.evidence_files
         out = c.path("output.report", self.day)
         if out is None:
             return Step("report", "skipped", "output.report is empty: no page written")
