@@ -274,7 +274,7 @@ def _quality(frame: pd.DataFrame, label_col: str, pred_col: str, bootstrap: int,
     right = int((labels == preds).sum())
     # the same draws for every run: identical files get identical intervals
     draws = np.random.default_rng(seed).integers(0, len(labels), size=(max(1, bootstrap // 5), len(labels)))
-    f1s = [_macro_f1(labels[d], preds[d]) for d in draws]  # F1 is slower: a fifth of the draws
+    f1s = _macro_f1s(labels, preds, draws)  # F1 is slower: a fifth of the draws
     return RunQuality(len(labels), acc, wilson_interval(right, len(labels)), f1, _corrected_interval(f1s, f1))
 
 
@@ -288,12 +288,29 @@ def _macro_f1(labels: np.ndarray, preds: np.ndarray) -> float:
     >>> _macro_f1(np.array(["a", "a", "b"]), np.array(["a", "b", "b"]))
     0.6666...
     """
-    scores = []
-    for label in np.unique(labels):
-        tp = float(((preds == label) & (labels == label)).sum())
-        fp, fn = float(((preds == label) & (labels != label)).sum()), float(((preds != label) & (labels == label)).sum())
-        scores.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
-    return float(np.mean(scores)) if scores else 0.0
+    return float(_macro_f1s(labels, preds, np.arange(len(labels))[None])[0]) if len(labels) else 0.0
+
+
+def _macro_f1s(labels: np.ndarray, preds: np.ndarray, draws: np.ndarray) -> np.ndarray:
+    """Macro-F1 of each row of ``draws`` (item indices), counted for all rows at once: a label's F1 is
+    2 tp / (its items + its predictions), averaged over the labels the draw holds. A loop over draws
+    and labels took 17 s of the demo's 47 (200 draws x 21 golden runs).
+
+    >>> _macro_f1s(np.array(["a", "a", "b"]), np.array(["a", "b", "b"]), np.array([[0, 1, 2], [0, 0, 2]]))
+    array([0.6666..., 1.        ])
+    """
+    classes, codes = np.unique(np.concatenate([labels, preds]), return_inverse=True)
+    y, p = codes[:len(labels)][draws], codes[len(labels):][draws]
+    k, rows = len(classes), len(draws)
+    block = (np.arange(rows) * k)[:, None]  # each draw counts its labels in a block of k of its own
+
+    def counts(which: np.ndarray) -> np.ndarray:
+        return np.bincount(which.ravel(), minlength=rows * k).reshape(rows, k)
+
+    true, said, hit = counts(y + block), counts(p + block), counts((y + block)[y == p])
+    held = true > 0
+    f1 = np.divide(2.0 * hit, true + said, out=np.zeros((rows, k)), where=held)
+    return f1.sum(axis=1) / np.maximum(held.sum(axis=1), 1)
 
 
 def _corrected_interval(values: list[float], point: float) -> tuple[float, float]:

@@ -721,3 +721,20 @@ def test_a_kill_while_the_predict_function_runs_is_not_its_failure(tmp_path, mon
     with pytest.raises(SystemExit) as stopped:
         golden(tmp_path / "g.csv", tmp_path / "g.csv", predict="killed:predict")
     assert stopped.value.code == 143
+
+
+def test_macro_f1_of_many_draws_at_once_is_each_draws_macro_f1():
+    # the bootstrap counts every draw at once (a loop per draw and label was 17 s of the demo's 47);
+    # each draw must still be scikit-learn's macro-F1 over the labels it holds
+    metrics = pytest.importorskip("sklearn.metrics")
+    from novelty.golden import _macro_f1s
+
+    rng = np.random.default_rng(3)
+    for _ in range(40):
+        n, k = int(rng.integers(1, 40)), int(rng.integers(1, 6))
+        labels = np.array([f"l{x}" for x in rng.integers(0, k, n)], dtype=object)
+        preds = np.where(rng.random(n) < 0.6, labels, rng.choice(["", "other", "l0"], n)).astype(object)
+        draws = rng.integers(0, n, size=(8, n))
+        expected = [metrics.f1_score(labels[d], preds[d], labels=np.unique(labels[d]), average="macro",
+                                     zero_division=0) for d in draws]
+        assert np.allclose(_macro_f1s(labels, preds, draws), expected, atol=1e-12)
