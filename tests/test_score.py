@@ -703,3 +703,19 @@ def test_the_summary_names_an_unlabelled_nearest_prompt_as_such(tmp_path, index,
     unlabelled = dataclasses.replace(result, top_novel=[{**r, "nearest_label": None} for r in result.top_novel])
     text = format_score_summary(unlabelled)
     assert "-> (unlabelled)" in text and "-> None" not in text  # was '-> None' against an unlabelled index
+
+
+@pytest.mark.parametrize("role, name", [("time", "ts"), ("label", "prediction"), ("id", "req_id")])
+def test_a_column_the_library_caller_names_must_be_there_as_the_cli_option_must(tmp_path, index, day_log, role, name):
+    # QA: Columns(time='ts') on a log without it stored every prompt untimed (spikes then found no
+    # window, and said nothing), Columns(label=...) lost every prediction, Columns(id=...) derived ids
+    # no label joins on; `novelty score --time-col ts` refuses the same log with exit 2
+    db = tmp_path / "m.db"
+    with pytest.raises(InputError, match=f"no column {name!r} \\(the {role} column\\)"):
+        score_files(day_log, index, db, columns=Columns(**{role: name}))
+    assert not db.exists() or not sqlite3.connect(db).execute("SELECT count(*) FROM scores").fetchone()[0]
+    default = {"time": "timestamp", "label": "predicted_label", "id": None}[role]
+    rows = [{name if k == default else k: v for k, v in row.items()} | ({name: f"r{i}"} if role == "id" else {})
+            for i, row in enumerate(map(json.loads, day_log.read_text().splitlines()))]
+    renamed = write_jsonl(tmp_path / "renamed.jsonl", rows)  # spelt as named: read
+    assert score_files(renamed, index, db, columns=Columns(**{role: name})).scored == 400

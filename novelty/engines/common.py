@@ -366,6 +366,10 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
     # a library caller's wrong kind of value: said, not a TypeError from deep inside (and a numpy
     # float32 alpha was stored as a BLOB that every later spikes run failed on)
     check_argument("columns", columns, Columns, "a novelty.logs.Columns, e.g. Columns(text='prompt', id='request_id')")
+    # a column named otherwise than the default must be there, as the CLI's --time-col, --pred-col and
+    # --id-col are: a misspelt Columns(time='ts') stored every prompt untimed (no window held them),
+    # a misspelt label lost every prediction, a misspelt id derived ids no label joins on
+    columns = columns.named(Columns(), ("time", "label", "id"))
     if db is not None:
         check_argument("db", db, (str, Path), "the SQLite file's path, such as 'monitor.db'")
     if alpha is not None:
