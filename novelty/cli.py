@@ -1316,11 +1316,9 @@ def feedback_command(
 
     from .feedback import import_files, online_accuracy
     from .render import format_feedback
-    from .store import existing_db
 
     with _user_errors():
         _used_only_with(ctx, time_col is not None, "--time-col", day_first="--day-first")  # was: ignored
-        existing_db(db)  # a mistyped --db would start a database of labels alone, and say "kept"
         imports, failed = import_files(db, files, id_col, label_col, time_col, day_first=day_first)
         if failed and not imports:
             raise InputError("; ".join(error for _, error in failed))

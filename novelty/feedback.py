@@ -190,6 +190,7 @@ def import_feedback(db: str | Path, path: str | Path, id_col: str = "prompt_id",
     if twice:  # a CSV's second 'label' was read as 'label.1', and the first taken without a word
         raise InputError(f"{path}: more than one column is called {' and '.join(map(repr, twice))}; "
                          "keep one of each")
+    existing_db(db)  # a mistyped db started a database of labels alone, and said "kept" (as the CLI refuses)
     store = Store(db)
     staging = None
     try:
@@ -350,7 +351,8 @@ def import_files(db: str | Path, paths, id_col: str = "prompt_id", label_col: st
                  day_first: bool = False) -> tuple[list[FeedbackImport], list[tuple[str, str]]]:
     """``import_feedback`` for each file; a file that cannot be read (empty, no such column) is
     returned with its error instead of stopping the others: one bad file in a day's folder must not
-    keep the good ones' labels out."""
+    keep the good ones' labels out. A database that is not there is an InputError for them all."""
+    existing_db(db)
     imported, failed = [], []
     for path in as_paths(paths):
         try:

@@ -31,6 +31,15 @@ def write_jsonl(path: Path, records) -> Path:
     return path
 
 
+def new_db(path: Path) -> Path:
+    """An empty monitor database at ``path``, as a first `novelty score` leaves one (feedback refuses a
+    database that is not there: a mistyped path started one of labels alone)."""
+    from novelty.store import Store
+
+    Store(path).close()
+    return path
+
+
 @pytest.fixture(autouse=True)
 def _the_dated_tests_have_begun(monkeypatch):
     """`run` refuses a date that has not begun; the tests' dates are in November 2026, so a machine

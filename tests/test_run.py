@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import write_csv, write_jsonl
+from conftest import new_db, write_csv, write_jsonl
 from novelty.cli import app
 from novelty.config import load_config, render_config
 from novelty.demo_data import production_day, request_id
 from novelty.errors import InputError, NoveltyError
-from novelty.feedback import import_feedback, offline_online_gap, online_accuracy, Accuracy
+from novelty.feedback import Accuracy, import_feedback, import_files, offline_online_gap, online_accuracy
 from novelty.engines.local import score_files
 from novelty.logs import OPEN_QUOTE, Columns
 from novelty.run import STEPS, format_run, run_monitor
@@ -598,7 +598,7 @@ def _stored_feedback(db: Path) -> dict:
 
 
 def test_feedback_sets_aside_rows_whose_time_is_unreadable(tmp_path):
-    db = tmp_path / "m.db"
+    db = new_db(tmp_path / "m.db")
     before = [(f"r{i}", "balance", "2026-11-20T09:00:00Z") for i in range(1, 5)]
     import_feedback(db, write_csv(tmp_path / "before.csv", ["prompt_id", "label", "at"], before), time_col="at")
     path = write_csv(tmp_path / "a.csv", ["prompt_id", "label", "at"],
@@ -714,7 +714,7 @@ def test_an_older_label_file_imported_again_does_not_undo_a_newer_one(tmp_path):
 
 
 def test_feedback_sets_aside_malformed_csv_lines(tmp_path):
-    db = tmp_path / "m.db"
+    db = new_db(tmp_path / "m.db")
     middle = tmp_path / "a.csv"
     middle.write_text("prompt_id,label\nr1,crypto\nr2,crypto,extra\nr3,crypto\n")
     got = import_feedback(db, middle)  # was: the whole file refused, "Expected 2 fields in line 3, saw 3"
@@ -732,7 +732,7 @@ def test_feedback_sets_aside_malformed_csv_lines(tmp_path):
 
 
 def test_feedback_keeps_the_rows_it_sets_aside_in_the_rejects_table(tmp_path, monkeypatch):
-    db = tmp_path / "m.db"
+    db = new_db(tmp_path / "m.db")
     path = tmp_path / "a.csv"
     path.write_bytes(b'prompt_id,label,at\nr1,crypto,2026-11-25\nr2,crypto,extra,x\n'
                      b'r3,bal\xffance,2026-11-25\nr4,"two\nlines",notatime\nr5,fees,2026-11-25\n')
@@ -771,7 +771,7 @@ def test_feedback_reads_a_file_a_chunk_at_a_time_with_the_same_result(tmp_path, 
     from novelty import feedback
 
     def imported(path, **kw):  # the counts, the stored labels and the rejects, in a database of its own
-        db = tmp_path / f"{path.name}.{feedback.CHUNK_ROWS}.db"
+        db = new_db(tmp_path / f"{path.name}.{feedback.CHUNK_ROWS}.db")
         import_feedback(db, path, **kw)
         got = import_feedback(db, path, **kw)  # a re-import in the same database changes nothing
         with sqlite3.connect(db) as conn:
@@ -799,7 +799,7 @@ def test_feedback_reads_a_file_a_chunk_at_a_time_with_the_same_result(tmp_path, 
 
 
 def test_feedback_bom_invalid_utf8_and_blank_rows(tmp_path):
-    db = tmp_path / "m.db"
+    db = new_db(tmp_path / "m.db")
     path = tmp_path / "a.csv"
     path.write_bytes(b"\xef\xbb\xbfprompt_id,label\nr1,crypto\nr2,bal\xffance\n,crypto\nr3,\n  ,x\n")
     got = import_feedback(db, path)  # was: "cannot read it as a table ('utf-8' codec can't decode ...)"
@@ -945,7 +945,7 @@ def test_init_elsewhere_keeps_the_typed_paths_pointing_at_the_same_files(tmp_pat
 def test_review_fixes_for_feedback_and_run(monitor, tmp_path):
     import gzip
 
-    db = tmp_path / "fb.db"
+    db = new_db(tmp_path / "fb.db")
     path = tmp_path / "a.csv"
     path.write_text("prompt_id,label,at\nr1,x,2026-11-25\n\n\nr2,y,notatime\n")
     import_feedback(db, path, time_col="at")
@@ -1152,13 +1152,13 @@ def test_feedback_import_edge_cases_from_a_qa_round(tmp_path, monkeypatch):
     import pyarrow.parquet as pq
     from novelty import feedback
 
-    db = tmp_path / "m.db"
+    db = new_db(tmp_path / "m.db")
     mixed = tmp_path / "mixed.csv"  # the same id timed, untimed (as old as the file), then timed and older
     mixed.write_text("prompt_id,label,at\nf1,x,2026-11-20\nr1,L1,2026-11-20\nr1,L2,\nr1,L3,2026-11-19\n")
     winners = set()
     for size in (1, 2, 3, 100):  # was: L1 or L3 depending on where a chunk ended
         monkeypatch.setattr(feedback, "CHUNK_ROWS", size)
-        import_feedback(tmp_path / f"m{size}.db", mixed, time_col="at")
+        import_feedback(new_db(tmp_path / f"m{size}.db"), mixed, time_col="at")
         winners.add(_stored_feedback(tmp_path / f"m{size}.db")["r1"][0])
     assert winners == {"L2"}
     assert not [p for p in tmp_path.iterdir() if "feedback-" in p.name]  # the staging files are gone
@@ -1183,7 +1183,7 @@ def test_feedback_import_edge_cases_from_a_qa_round(tmp_path, monkeypatch):
 
 
 def test_feedback_counts_an_id_the_file_labels_twice_at_once(tmp_path):
-    db = tmp_path / "m.db"
+    db = new_db(tmp_path / "m.db")
     path = _written(tmp_path / "dup.csv", "prompt_id,label\nd1,a\nd1,b\nd2,x\nd2,x\nd3,y\n")
     got = import_feedback(db, path)  # was: 'b' kept, the conflict neither counted nor said
     assert (got.rows, got.conflicting) == (3, 1) and _stored_feedback(db)["d1"][0] == "b"
@@ -1213,7 +1213,7 @@ def test_feedback_and_drift_read_gzipped_parquet_as_score_does(tmp_path):
 
     pd.DataFrame({"prompt_id": ["a", "b"], "label": ["x", "y"]}).to_parquet(tmp_path / "l.parquet")
     (tmp_path / "l.parquet.gz").write_bytes(gzip.compress((tmp_path / "l.parquet").read_bytes()))
-    got = import_feedback(tmp_path / "m.db", tmp_path / "l.parquet.gz")  # was: 'Parquet magic bytes not found'
+    got = import_feedback(new_db(tmp_path / "m.db"), tmp_path / "l.parquet.gz")  # was: 'Parquet magic bytes not found'
     assert got.new == 2 and read_table(tmp_path / "l.parquet.gz").shape == (2, 2)
 
 
@@ -1305,7 +1305,7 @@ def test_init_does_not_take_a_true_label_for_the_prediction_nor_an_id_for_the_te
 
 
 def test_feedback_refuses_a_csv_naming_its_label_column_twice_and_blank_names_are_no_names(tmp_path):
-    db = tmp_path / "m.db"
+    db = new_db(tmp_path / "m.db")
     with pytest.raises(InputError, match="more than one column is called 'label'"):  # was: the first taken silently
         import_feedback(db, _written(tmp_path / "two.csv", "prompt_id,label,label\na1,x,y\n"))
     assert import_feedback(db, _written(tmp_path / "xl.csv", "prompt_id,label,,\na1,x,,\n")).rows == 1
@@ -1427,7 +1427,7 @@ def test_which_label_stands_does_not_hang_on_the_order_the_files_are_imported(tm
 
 
 def test_feedback_sets_aside_label_times_in_the_future_and_reads_day_first_dates(tmp_path):
-    db = tmp_path / "m.db"
+    db = new_db(tmp_path / "m.db")
     typo = write_csv(tmp_path / "typo.csv", ["prompt_id", "label", "at"],
                      [("r1", "crypto", "2062-11-25T10:00:00Z"), ("r2", "card", "2026-11-25T10:00:00Z")])
     got = import_feedback(db, typo, time_col="at")  # was: stored, and every later correction of r1 'stale'
@@ -1600,3 +1600,17 @@ def test_a_table_setting_with_a_star_takes_its_one_match_and_refuses_several(mon
     typo = run_monitor(load_config(monitor, {**settings, "drift.ignore": ["nope"]}), "2026-11-24")
     drift = next(s for s in typo.steps if s.name == "drift")  # was '--ignore: ...', a flag run does not have
     assert drift.status == "failed" and drift.reason.startswith(f"drift.ignore in {monitor}: no column 'nope'")
+
+
+def test_library_feedback_refuses_a_database_that_is_not_there_and_makes_none(tmp_path):
+    # QA: import_feedback('nope.db', ...) made a database of labels alone and said 1,600 'new' (all of
+    # them unknown ids); `novelty feedback --db nope.db` exits 2
+    labels = write_csv(tmp_path / "labels.csv", ["prompt_id", "label"], [["p1", "card"]])
+    for call in (lambda db: import_feedback(db, labels),
+                 lambda db: import_files(db, [labels])):
+        with pytest.raises(InputError, match="no such database"):
+            call(tmp_path / "nope.db")
+        assert not (tmp_path / "nope.db").exists()
+    assert import_feedback(new_db(tmp_path / "m.db"), labels).rows == 1
+    out = CliRunner().invoke(app, ["feedback", str(labels), "--db", str(tmp_path / "nope.db")])
+    assert out.exit_code == 2 and "no such database" in out.output and not (tmp_path / "nope.db").exists()
