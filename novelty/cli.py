@@ -493,41 +493,14 @@ def score(
         _print_json({**result.to_dict(), "found": found})
     else:
         typer.echo(format_score_summary(result))
-    if db is not None and not out_parquet:
-        _warn_mixed_runs(db, result)
+    for warning in result.warnings:
+        typer.echo(f"warning: {warning}", err=True)
     if result.rows_read and result.rejected == result.rows_read:  # not a quiet day: a log none of whose rows
         typer.echo(f"error: no row could be scored: all {result.rejected:,} were set aside (they are in the "  # is
                    "rejects table); see the reasons above", err=True)  # usable was exit 0 under cron
         raise typer.Exit(2)
     if found:
         raise typer.Exit(1)
-
-
-def _warn_mixed_runs(db: Path, result) -> None:
-    """`spikes` compares days by their novel flags: a run at another alpha than the database's other
-    runs makes its days look different (a false spike, or a missed one); one against another index
-    mixes scores of two scales."""
-    import sqlite3
-    from contextlib import closing
-
-    with closing(sqlite3.connect(db)) as conn:
-        others = sorted({a for (a,) in conn.execute("SELECT DISTINCT alpha FROM runs WHERE status = 'done' AND "
-                                                    "run_id != ? AND alpha IS NOT NULL AND rows_scored > 0",
-                                                    [result.run_id])
-                         if abs(a - result.alpha) > 1e-12})
-        indexes = sorted({name for (name,) in conn.execute(
-            "SELECT DISTINCT index_name FROM runs WHERE status = 'done' AND run_id != ? AND rows_scored > 0 "
-            "AND index_name IS NOT NULL AND index_name != (SELECT index_name FROM runs WHERE run_id = ?)",
-            [result.run_id, result.run_id])})
-    if indexes and result.scored:  # QA: ensemble scores (standardised) and knn ones (1 - cosine) sorted as one
-        typer.echo(f"warning: earlier runs in {db} scored against {', '.join(map(repr, indexes))}, this one against "
-                   f"another index: their novelty scores and thresholds differ, and spikes, clusters and the queue "
-                   "read them as one series; keep one index per database (`novelty index add` extends it)", err=True)
-    if others and result.scored:
-        typer.echo(f"warning: this run flagged prompts at alpha {result.alpha:g}, earlier runs in {db} at "
-                   f"{', '.join(f'{a:g}' for a in others)}: `novelty spikes` now counts every day at "
-                   f"{result.alpha:g} from the stored p-values, but clusters, the queue and the novel counts of "
-                   "`score` and `report` keep each run's flags; score every day at one alpha", err=True)
 
 
 # 'novel' tests the logs' rows, those an earlier run scored too: a cron retry after a crash skips what

@@ -280,6 +280,7 @@ class _Job:
                          "logs.time_col's time zone or day/month order read right?")
         if r.rows_read and r.rejected > r.rows_read / 2:  # the reason, at 100 % too
             notes.append(f"{r.rejected / r.rows_read:.0%} of rows rejected{why}")
+        notes += r.warnings  # index.name or the index's alpha changed since earlier days
         in_all = f" ({r.logs_novel:,} of the day's {r.logs_scored:,} scored)" if r.earlier else ""
         if r.expired:  # was "0 new prompts scored (0 already scored...)" for a day prune had deleted
             notes.insert(0, f"{r.expired:,} logged before the retention cut-off of `novelty prune`: not stored again")

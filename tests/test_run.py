@@ -1614,3 +1614,15 @@ def test_library_feedback_refuses_a_database_that_is_not_there_and_makes_none(tm
     assert import_feedback(new_db(tmp_path / "m.db"), labels).rows == 1
     out = CliRunner().invoke(app, ["feedback", str(labels), "--db", str(tmp_path / "nope.db")])
     assert out.exit_code == 2 and "no such database" in out.output and not (tmp_path / "nope.db").exists()
+
+
+def test_a_run_against_another_index_than_the_days_before_says_so_in_its_score_line(monitor, tmp_path):
+    from novelty.index import PromptIndex
+
+    run_monitor(monitor, "2026-11-18")
+    _day_log(tmp_path, 3)  # logs/2026-11-20.jsonl, the prompts of another index
+    PromptIndex.build(tmp_path / "logs" / "2026-11-20.jsonl", "bot2", index_dir=tmp_path / "indexes",
+                      model="hashing:128", scorer="knn", columns=Columns(text="prompt"))
+    monitor.write_text(monitor.read_text().replace('name = "bot"', 'name = "bot2"'), encoding="utf-8")
+    step = next(s for s in run_monitor(monitor, "2026-11-19").steps if s.name == "score")
+    assert "earlier runs in" in step.reason and "scored against 'bot', this one against another index" in step.reason

@@ -719,3 +719,22 @@ def test_a_column_the_library_caller_names_must_be_there_as_the_cli_option_must(
             for i, row in enumerate(map(json.loads, day_log.read_text().splitlines()))]
     renamed = write_jsonl(tmp_path / "renamed.jsonl", rows)  # spelt as named: read
     assert score_files(renamed, index, db, columns=Columns(**{role: name})).scored == 400
+
+
+def test_the_library_caller_is_told_of_another_alpha_or_index_as_the_cli_user_is(tmp_path, index, day_log):
+    # QA: the warnings lived in cli.py alone; score_files at another alpha mixed flags in one database
+    # unwarned (no field, no note), and `novelty run` did not say it either
+    from novelty.demo_data import production_day
+
+    db = tmp_path / "m.db"
+    assert score_files(day_log, index, db).warnings == []
+    day6 = write_jsonl(tmp_path / "day6.jsonl", production_day(6, n=100, seed=5))
+    looser = score_files(day6, index, db, alpha=0.1)
+    assert len(looser.warnings) == 1 and "at alpha 0.1, earlier runs" in looser.warnings[0]
+    assert looser.to_dict()["warnings"] == looser.warnings
+    other = PromptIndex.build(day_log, "other", index_dir=tmp_path / "indexes", model=FAKE_MODEL, scorer="knn",
+                              columns=Columns(text="prompt"))
+    day5 = write_jsonl(tmp_path / "day5.jsonl", production_day(5, n=50, seed=6))
+    assert any("scored against 'bot', this one against another index" in w
+               for w in score_files(day5, other, db).warnings)
+    assert score_files(day5, other, db).warnings == []  # nothing scored: nothing mixed

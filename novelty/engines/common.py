@@ -66,6 +66,7 @@ class ScoreResult:
     earlier_novel: int = 0
     logs_novel_p_value: float = 1.0
     earlier_other: int = 0  # skipped, scored before against another index or alpha: kept, not in the test
+    warnings: list[str] = field(default_factory=list)  # this run against another index or alpha than earlier ones
 
     @property
     def logs_scored(self) -> int:
@@ -349,6 +350,32 @@ Engine = Callable[[Prepared, int], Iterable[tuple[list[tuple], dict, list[dict]]
 CACHE_SIZE = 2_000_000  # stored vectors: ~1.5 GB at 384 float16 dimensions
 
 
+def mixed_runs(db: Path, run_id: int, alpha: float) -> list[str]:
+    """What is wrong with mixing this run with the database's earlier ones: `spikes` compares days by
+    their novel flags, so a run at another alpha makes its days look different (a false spike, or a
+    missed one); one against another index mixes scores of two scales. (Said by the CLI alone, a
+    library caller mixed them unwarned.)"""
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        others = sorted({a for (a,) in conn.execute("SELECT DISTINCT alpha FROM runs WHERE status = 'done' AND "
+                                                    "run_id != ? AND alpha IS NOT NULL AND rows_scored > 0", [run_id])
+                         if abs(a - alpha) > 1e-12})
+        indexes = sorted({name for (name,) in conn.execute(
+            "SELECT DISTINCT index_name FROM runs WHERE status = 'done' AND run_id != ? AND rows_scored > 0 "
+            "AND index_name IS NOT NULL AND index_name != (SELECT index_name FROM runs WHERE run_id = ?)",
+            [run_id, run_id])})
+    said = []
+    if indexes:  # QA: ensemble scores (standardised) and knn ones (1 - cosine) sorted as one
+        said.append(f"earlier runs in {db} scored against {', '.join(map(repr, indexes))}, this one against "
+                    "another index: their novelty scores and thresholds differ, and spikes, clusters and the queue "
+                    "read them as one series; keep one index per database (`novelty index add` extends it)")
+    if others:
+        said.append(f"this run flagged prompts at alpha {alpha:g}, earlier runs in {db} at "
+                    f"{', '.join(f'{a:g}' for a in others)}: `novelty spikes` now counts every day at {alpha:g} "
+                    "from the stored p-values, but clusters, the queue and the novel counts of `score` and `report` "
+                    "keep each run's flags; score every day at one alpha")
+    return said
+
+
 def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Engine],
                 paths: Sequence[str | Path], index: PromptIndex | str, db: str | Path | None, *,
                 out_parquet: str | Path | None = None, columns: Columns = Columns(),
@@ -467,7 +494,8 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
             future=counts.future, latest_future=counts.latest_future, earlier=counts.earlier,
             earlier_novel=counts.earlier_novel, earlier_other=counts.earlier_other,
             logs_novel_p_value=excess_over_rate(counts.novel + counts.earlier_novel, counts.scored + counts.earlier,
-                                                scorer.calibration.alpha))
+                                                scorer.calibration.alpha),
+            warnings=mixed_runs(Path(db), run_id, scorer.calibration.alpha) if counts.scored and not out_parquet else [])
     finally:
         sink.close()
 
