@@ -8,6 +8,7 @@ text, time, id and predicted-label columns are found by their usual names, else 
 from __future__ import annotations
 
 import csv
+import difflib
 import glob
 import itertools
 import json
@@ -22,7 +23,7 @@ from typing import Any
 import pandas as pd
 
 from .config import BY_KEY, load_config, only_stars, render_config
-from .errors import InputError
+from .errors import InputError, check_argument
 from .logs import bare_name, file_in_the_way, format_time, is_stdout, jsonl_lines, log_columns, output_file
 
 NAMES = {
@@ -56,6 +57,12 @@ class StarterResult:
 def write_starter(out: str | Path, settings: dict[str, Any], force: bool = False) -> StarterResult:
     """Write a starter config to ``out`` with ``settings`` ("section.key": value) filled in and the log
     columns sniffed; check that it loads."""
+    check_argument("settings", settings, dict, '{"section.key": value}, e.g. {"index.name": "support-bot"}')
+    unknown = [key for key in settings if key not in BY_KEY]
+    if unknown:  # was dropped without a word: 'spikes.windw' left the windows at 1d
+        close = difflib.get_close_matches(str(unknown[0]), BY_KEY, n=1)
+        raise InputError(f"{unknown[0]!r} is not a setting of monitor.toml" + (f"; did you mean {close[0]!r}?" if close
+                         else f"; known: {', '.join(BY_KEY)}"))
     out = output_file(out, "monitor.toml")
     if is_stdout(out):  # not standard output: the config's paths are written relative to where it lives
         raise InputError("-o - is not supported here: the config's paths are relative to its own folder; give "

@@ -1626,3 +1626,17 @@ def test_a_run_against_another_index_than_the_days_before_says_so_in_its_score_l
     monitor.write_text(monitor.read_text().replace('name = "bot"', 'name = "bot2"'), encoding="utf-8")
     step = next(s for s in run_monitor(monitor, "2026-11-19").steps if s.name == "score")
     assert "earlier runs in" in step.reason and "scored against 'bot', this one against another index" in step.reason
+
+
+def test_library_starter_refuses_a_setting_it_does_not_know_instead_of_dropping_it(tmp_path):
+    # QA: write_starter(..., {"spikes.windw": "1h"}) wrote window = "1d" and said nothing
+    from novelty.starter import write_starter
+
+    base = {"index.name": "bot", "logs.path": "logs/{date}.jsonl"}
+    with pytest.raises(InputError, match="'spikes.windw' is not a setting of monitor.toml; did you mean 'spikes.window'"):
+        write_starter(tmp_path / "m.toml", {**base, "spikes.windw": "1h"})
+    with pytest.raises(InputError, match="settings is"):  # was: AttributeError, 'NoneType' object has no attribute 'get'
+        write_starter(tmp_path / "m.toml", None)
+    assert not (tmp_path / "m.toml").exists()
+    write_starter(tmp_path / "m.toml", {**base, "spikes.window": "1h"})
+    assert load_config(tmp_path / "m.toml")["spikes.window"] == "1h"
