@@ -1466,7 +1466,8 @@ def drift(reference: str | Path, current: str | Path, settings: DriftSettings = 
 
     ``score_col`` names the model's score column: its finding comes first and says so. ``day_first``
     reads a ``time_col`` date with slashes day first (03/06/2026 is 3 June), as ``score`` does."""
-    paths_given(reference=reference, current=current, save_reference=save_reference)
+    paths_given(reference=reference, current=current, save_reference=save_reference, required=2)
+    check_argument("settings", settings, DriftSettings, "a novelty.drift.DriftSettings, e.g. DriftSettings(fdr=0.1)")
     time_col, score_col = nfc(time_col), nfc(score_col)  # as the tables' names are read
     if window is not None and not time_col:  # as the CLI says it: one report for all, window unsaid
         raise InputError("window only applies with time_col (the column of each row's time)")
@@ -1512,17 +1513,19 @@ def drift_with_profiles(reference: str | Path, current: str | Path, settings: Dr
     """``drift`` of the whole current table, with the two tables' profiles (the report draws them): the
     same checks as ``drift``, so an empty or header-only table is refused by both (the report had
     named its columns missing, while diagnose refused the table)."""
-    paths_given(reference=reference, current=current)
+    paths_given(reference=reference, current=current, required=2)
+    check_argument("settings", settings, DriftSettings, "a novelty.drift.DriftSettings, e.g. DriftSettings(fdr=0.1)")
     ignore = ignored(ignore)
     ref, table, malformed = _tables(reference, current, ignore)
     ignore |= set(ref.get("ignored", []))
     return _whole(ref, table, settings, ignore, malformed), (ref, profile(table, ignore))
 
 
-def paths_given(what: str = "the path of a table (CSV, JSONL or Parquet)", /, **named) -> None:
-    """Each named library argument that is not None is a path (a DataFrame reached Path() as a TypeError)."""
-    for name, value in named.items():
-        if value is not None:
+def paths_given(what: str = "the path of a table (CSV, JSONL or Parquet)", /, required: int = 0, **named) -> None:
+    """Each named library argument that is not None is a path (a DataFrame reached Path() as a TypeError);
+    the first ``required`` of them must be given (None reached Path() as a TypeError too)."""
+    for i, (name, value) in enumerate(named.items()):
+        if value is not None or i < required:
             check_argument(name, value, (str, Path), what)
 
 

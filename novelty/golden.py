@@ -71,7 +71,7 @@ def golden(baseline: str | Path, current: str | Path, id_col: str = "id", label_
     ``text_col`` instead of reading its predictions: the function takes a list of texts and returns one
     label per text. ``options``:
     where the caller names the three columns, for the messages (``novelty run``: its config keys)."""
-    paths_given(baseline=baseline, current=current)
+    paths_given(baseline=baseline, current=current, required=2)
     id_col, label_col, pred_col, text_col = map(nfc, (id_col, label_col, pred_col, text_col))  # as names are read
     if not isinstance(bootstrap, numbers.Integral) or bootstrap < 1:
         raise InputError(f"bootstrap must be a whole number of draws, 1 or more (got {bootstrap!r})")

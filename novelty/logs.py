@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import pandas as pd
 
-from .errors import DamagedFileError, EmptyFileError, InputError, MissingColumnError
+from .errors import DamagedFileError, EmptyFileError, InputError, MissingColumnError, check_argument
 
 MAX_CHARS = 20_000
 _SNIFF_BYTES = 8192
@@ -992,6 +992,7 @@ def output_file(out: str | Path, example: str) -> Path:
     ...
     novelty.errors.InputError: -o reports/ names a folder (it ends with /); give the file's name, e.g. reports/report.html
     """
+    check_argument("out", out, (str, Path), f"the path of the file to write, such as {example!r}")
     text = str(out)
     if isinstance(out, str) and text.endswith(("/", os.sep)) and len(text) > 1:
         raise InputError(f"-o {text} names a folder (it ends with {text[-1]}); give the file's name, e.g. {text}{example}")

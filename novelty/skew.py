@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .drift import join_keys, looks_like_time, nfc, no_rows, no_pair_hint, paths_given, read_table
-from .errors import InputError
+from .errors import InputError, check_argument
 from .logs import detect_format, field_separator
 
 
@@ -91,7 +91,10 @@ def skew(offline: str | Path, serving: str | Path, key: str, tolerance: float = 
     Rows are paired by ``key``. Malformed lines, rows without a key, keys on one side only, and keys
     that repeat with different values (which row is the request's cannot be told) are left out of
     the comparison and counted in the report; exact copies of a row count once."""
-    paths_given(offline=offline, serving=serving)
+    paths_given(offline=offline, serving=serving, required=2)
+    check_argument("key", key, str, "the name of the column both tables join on, such as 'request_id'")
+    for name, value in (("tolerance", tolerance), ("min_mismatch", min_mismatch)):
+        check_argument(name, value, float, "a number, such as 0.01")  # '0.1' was a TypeError from math.isfinite
     key = nfc(key)  # as the tables' names are read ('clé' typed decomposed)
     if not (math.isfinite(tolerance) and tolerance >= 0 and 0 <= min_mismatch <= 1):
         raise InputError(f"--tolerance must be a number >= 0 and --min-mismatch a share between 0 and 1 "

@@ -153,7 +153,8 @@ def window_seconds(text: str, limit_days: int | None = None) -> int:
     >>> window_seconds("1d"), window_seconds("90m")
     (86400, 5400)
     """
-    match = re.fullmatch(r"\s*(\d+)\s*([mhdw])\s*", text or "")
+    check_argument("window", text, str, "a span such as 30m, 1h, 1d or 7d")  # 3600 was a TypeError from re
+    match = re.fullmatch(r"\s*(\d+)\s*([mhdw])\s*", text)
     if not match or int(match.group(1)) == 0:
         raise InputError(f"window {text!r} should look like 30m, 1h, 1d or 7d")
     seconds = int(match.group(1)) * _UNITS[match.group(2)]
@@ -176,6 +177,7 @@ def detect_spikes(db: str | Path, settings: SpikeSettings = SpikeSettings(), sin
     backfill). ``retest`` forgets the saved verdicts of the reported range and decides it afresh.
     """
     existing_db(db)
+    check_argument("settings", settings, SpikeSettings, "a novelty.spikes.SpikeSettings, e.g. SpikeSettings(window='1h')")
     since_ts, until_ts = parse_range(since, until)
 
     def in_range(start: str) -> bool:

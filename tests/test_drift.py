@@ -6,16 +6,19 @@ import pytest
 from scipy.stats import ks_2samp
 from typer.testing import CliRunner
 
+from conftest import new_db
 from novelty.cli import app
 from novelty.diagnose import diagnose
 from novelty.drift import DriftSettings, compare, drift, load_reference, profile, read_table
 from novelty.errors import InputError
+from novelty.feedback import online_accuracy
 from novelty.golden import golden
 from novelty.logs import OPEN_QUOTE
 from novelty.prune import prune
+from novelty.report import write_report
 from novelty.run import run_monitor
 from novelty.skew import skew
-from novelty.spikes import SpikeSettings
+from novelty.spikes import SpikeSettings, detect_spikes
 
 
 def table(n=20_000, seed=0):
@@ -783,6 +786,19 @@ _FRAME = pd.DataFrame({"id": [1, 2], "label": ["a", "b"], "prediction": ["a", "a
      r"config is a monitor.toml's path, or load_config\(path, overrides\)"),
     (lambda p: prune(p, "30d", now="2026-11-20"),
      r"now is a datetime in UTC"),
+    # QA round 23 (a notebook user): each was an AttributeError or a TypeError from pathlib, re or math
+    (lambda p: detect_spikes(new_db(p.parent / "m.db"), settings="1h"),
+     r"settings is a novelty.spikes.SpikeSettings, e.g. SpikeSettings\(window='1h'\), not '1h' \(str\)"),
+    (lambda p: detect_spikes(new_db(p.parent / "m.db"), settings=None), "settings is a novelty.spikes.SpikeSettings"),
+    (lambda p: drift(p, p, settings={"fdr": 0.1}), "settings is a novelty.drift.DriftSettings"),
+    (lambda p: drift(p, None), r"current is the path of a table \(CSV, JSONL or Parquet\), not None"),
+    (lambda p: drift(None, p), "reference is the path of a table"),
+    (lambda p: golden(None, p), "baseline is the path of a table"),
+    (lambda p: skew(p, None, key="id"), "serving is the path of a table"),
+    (lambda p: skew(p, p, key="id", tolerance="0.1"), r"tolerance is a number, such as 0.01, not '0.1' \(str\)"),
+    (lambda p: online_accuracy(new_db(p.parent / "m.db"), window=3600),
+     r"window is a span such as 30m, 1h, 1d or 7d, not 3600 \(int\)"),
+    (lambda p: write_report(new_db(p.parent / "m.db"), None), "out is the path of the file to write"),
 ])
 def test_library_calls_given_the_wrong_kind_say_what_to_pass(tmp_path, call, message):
     """Each was a raw TypeError or AttributeError from inside (a DataFrame reached pathlib), or blamed
