@@ -996,10 +996,7 @@ def queue_export(
 
     with _user_errors():
         out = output_file(out, "queue.csv")  # -o newdir/ is a folder, not a file called newdir
-        format = queue.export_format(out, format)
-        if escape_formulas and format != "csv":  # was: ignored without a word
-            raise InputError("--escape-formulas is for --format csv (a spreadsheet runs formulas; JSON lines "
-                             "keep every prompt exact)")
+        format = queue.export_format(out, format, escape_formulas)
         piped = _check_stdout(out, as_json)
         chosen = queue.items(db, status)
         unlabelled = sum(not item["label"] for item in chosen) if format != "csv" else 0

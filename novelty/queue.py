@@ -158,6 +158,7 @@ def items(db: str | Path, status: str | None = None) -> list[dict]:
 
 
 def stats(db: str | Path) -> dict[str, int]:
+    """How many queue items have each status (``novelty queue stats``), every status named, 0 when none."""
     store = _open(db)
     try:
         counts = dict(store.db.execute("SELECT status, COUNT(*) FROM queue GROUP BY status"))
@@ -166,10 +167,11 @@ def stats(db: str | Path) -> dict[str, int]:
         store.close()
 
 
-def export_format(out: str | Path, fmt: str | None = None) -> str:
+def export_format(out: str | Path, fmt: str | None = None, escape_formulas: bool = False) -> str:
     """The export format: ``fmt``, else what ``out``'s name says (``.csv``: csv, else chat-jsonl). A name
     that says another format is refused before anything is written or marked exported: JSON lines
     in ``to-label.csv`` were marked exported, so the corrected command found nothing left to export.
+    ``escape_formulas`` is for CSV alone (it was ignored for JSON lines without a word).
 
     >>> export_format("to-label.csv"), export_format("-"), export_format("train.jsonl", "batch-jsonl")
     ('csv', 'chat-jsonl', 'batch-jsonl')
@@ -184,10 +186,13 @@ def export_format(out: str | Path, fmt: str | None = None) -> str:
         raise InputError(f"-o {out}: exports are written as plain CSV or JSON lines; name the file .csv "
                          "(--format csv) or .jsonl")
     if fmt is None:
-        return "csv" if suffix == ".csv" else "chat-jsonl"
-    if (suffix == ".csv") != (fmt == "csv") and suffix is not None:
+        fmt = "csv" if suffix == ".csv" else "chat-jsonl"
+    elif (suffix == ".csv") != (fmt == "csv") and suffix is not None:
         raise InputError(f"-o {out} names a {suffix} file but --format {fmt} writes "
                          f"{'CSV' if fmt == 'csv' else 'JSON lines'}: change one of them")
+    if escape_formulas and fmt != "csv":
+        raise InputError("--escape-formulas is for --format csv (a spreadsheet runs formulas; JSON lines "
+                         "keep every prompt exact)")
     return fmt
 
 
@@ -202,7 +207,7 @@ def export(db: str | Path, out: str | Path, fmt: str | None = None, status: str 
     so a spreadsheet shows it rather than runs it (a user can type ``=HYPERLINK(...)`` into the bot, and
     the file goes to annotators). Not for a file `index add` reads: the index would learn the quote."""
     check_argument("out", out, (str, Path), "a file path, or '-' for standard output")  # was: TypeError
-    fmt = export_format(out, fmt)
+    fmt = export_format(out, fmt, escape_formulas)
     chosen = items(db, status)
     out = output_file(out, "queue.csv")
     if not chosen and not is_stdout(out) and out.is_file() and out.stat().st_size:
@@ -466,7 +471,8 @@ def _words(text: str) -> set[str]:
     return {w.lstrip("0") or "0" if w.isdigit() else w for w in found}
 
 
-def mark_trained(db: str | Path, index: str | Path | None = None, index_dir: str | Path | None = None) -> int:
+def mark_trained(db: str | Path, index: "str | Path | PromptIndex | None" = None,
+                 index_dir: str | Path | None = None) -> int:
     """After ``novelty index add`` (or fine-tuning) took the labelled items: mark them trained.
 
     With ``index``, only the labelled items that index holds, text and label alike: an item labelled
@@ -476,7 +482,7 @@ def mark_trained(db: str | Path, index: str | Path | None = None, index_dir: str
     if index is not None:
         from .index import PromptIndex
 
-        held = PromptIndex.load(index, index_dir).prompts
+        held = (index if isinstance(index, PromptIndex) else PromptIndex.load(index, index_dir)).prompts
         labels = [None if lab is None else str(lab).strip() for lab in held["label"]]
         by_id = set(zip(held["id"].astype(str), labels))  # the export writes the queue's id as the index's
         by_text = {(csv_cell(str(t)).strip(), lab) for t, lab in zip(held["text"], labels)}

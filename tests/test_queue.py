@@ -1,4 +1,5 @@
 import csv
+import sqlite3
 import json
 
 import numpy as np
@@ -8,6 +9,7 @@ from typer.testing import CliRunner
 from novelty import queue
 from novelty.cli import app
 from novelty.clusters import find_clusters, look_alikes
+from novelty.engines.local import score_files
 from novelty.errors import InputError
 from novelty.logs import current_umask
 from novelty.refresh import golden_refresh
@@ -804,3 +806,21 @@ def test_chat_export_takes_a_system_message_and_escape_formulas_is_for_csv(db, t
     assert out.exit_code == 0
     first = json.loads((tmp_path / "a.jsonl").read_text().splitlines()[0])
     assert first["messages"][0] == {"role": "system", "content": "Route the question."}
+
+
+def test_library_queue_calls_match_the_cli(tmp_path, index, day_log):
+    # QA round 23: export(escape_formulas=True) to JSON lines was ignored without a word (the CLI refuses
+    # it); mark_trained(index=<a loaded PromptIndex>) said 'PromptIndex.load takes an index name or
+    # folder'; score_files([]) recorded a run of nothing
+    from novelty import queue
+
+    db = tmp_path / "m.db"
+    score_files([day_log], index, db)
+    with pytest.raises(InputError, match="--escape-formulas is for --format csv"):
+        queue.export(db, tmp_path / "x.jsonl", escape_formulas=True)
+    assert not (tmp_path / "x.jsonl").exists()
+    assert queue.mark_trained(db, index=index) == queue.mark_trained(db, index="bot", index_dir=index.path.parent) == 0
+    runs = sqlite3.connect(db).execute("SELECT count(*) FROM runs").fetchone()[0]
+    with pytest.raises(InputError, match="no log given"):
+        score_files([], index, db)
+    assert sqlite3.connect(db).execute("SELECT count(*) FROM runs").fetchone()[0] == runs

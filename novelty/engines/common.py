@@ -413,6 +413,8 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
     for path in map(Path, as_paths(paths)):  # a file named twice (two spellings, overlapping globs) is read once, as first named
         named.setdefault(path.resolve(), path)
     paths = list(named.values())
+    if not paths:  # was a run of nothing recorded in the database (the CLI asks for a log itself)
+        raise InputError("no log given: paths names one log file or several")
     empty = []
     for path in paths:  # binary, UTF-16: said before a database is made and a failed run recorded in it
         try:
