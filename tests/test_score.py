@@ -459,7 +459,8 @@ def test_the_summary_lists_ten_reasons_and_counts_the_rest(tmp_path, index):
 
     counts = Counts()
     counts.add_written([], [{"reason": f"reason {i}"} for i in range(12)] + [{"reason": "no timestamp in 'ts'"}])
-    result = dataclasses.replace(score_files([], index, tmp_path / "m.db"), rejected=13,
+    one = write_jsonl(tmp_path / "one.jsonl", [{"prompt": "hello"}])
+    result = dataclasses.replace(score_files(one, index, tmp_path / "m.db"), rejected=13,
                                  reject_reasons=counts.reject_reasons())
     assert len(result.reject_reasons) == 10  # was 5, the rest unsaid
     assert "; 3 more for other reasons" in format_score_summary(result)
