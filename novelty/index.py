@@ -286,7 +286,7 @@ class PromptIndex:
         if index_type not in ann.INDEX_TYPES:  # before minutes of embedding, not after
             raise InputError(f"index type {index_type!r} is not one of {', '.join(ann.INDEX_TYPES)}")
         folder = check_target(name, index_dir, force)
-        rows = read_training(source, columns.named(TRAINING_COLUMNS))
+        rows = read_training(source, columns.named(TRAINING_COLUMNS, ("label", "id")))
         if not rows.texts:
             raise InputError(f"{source}: no usable training prompts ({len(rows.rejects)} rejected)")
         if len(rows.texts) < MIN_CALIBRATION + FOLDS:  # before the embedding, and before --k's check (one
@@ -343,7 +343,7 @@ class PromptIndex:
             self.__dict__.update(PromptIndex.load(self.path).__dict__)
 
     def _add(self, source: str | Path, columns: Columns, progress: Progress | None) -> "AddResult":
-        rows = read_training(source, columns.named(TRAINING_COLUMNS), taken=set(self.ids))
+        rows = read_training(source, columns.named(TRAINING_COLUMNS, ("label", "id")), taken=set(self.ids))
         if self.scorer.needs_labels and any(label is None for label in rows.labels):
             missing = sum(label is None for label in rows.labels)
             what = (f"no label in any row (is the column called {columns.label!r}? set --label-col)"

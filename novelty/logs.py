@@ -57,8 +57,9 @@ class Columns:
 
     def named(self, defaults: "Columns", roles: tuple[str, ...] = ("label",)) -> "Columns":
         """These columns, with the ``roles`` named otherwise than in ``defaults`` required: a library
-        caller who names a training file's label column means it (``Columns(label='intent')`` on a file
-        without it lost every label). An id column stays optional, for logs with and without one."""
+        caller who names a training file's label or id column means it (``Columns(label='intent')`` on
+        a file without it lost every label; a misspelt id gave ids 'train.csv:2'), as --label-col and
+        --id-col are."""
         chosen = {role for role in roles if getattr(self, role) and getattr(self, role) != getattr(defaults, role)}
         return self if chosen <= self.required else replace(self, required=self.required | chosen)
 

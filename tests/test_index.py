@@ -453,16 +453,22 @@ def test_a_model_folder_named_relative_to_here_is_found_from_anywhere(tmp_path, 
 
 def test_a_label_column_the_library_caller_names_must_be_in_the_file(tmp_path, train_csv, day_log):
     from novelty.engines.local import score_files
-    from novelty.errors import MissingColumnError
+    from novelty.errors import InputError, MissingColumnError
     from novelty.logs import Columns
 
     with pytest.raises(MissingColumnError, match="intnet"):  # was: built with every label dropped, knn
         PromptIndex.build(train_csv, "x", index_dir=tmp_path / "ix", model=FAKE_MODEL,
                           columns=Columns(text="text", label="intnet", time=None))
+    # QA round 23: a misspelt id column named by the library was ignored (ids 'train.csv:2'; scored
+    # prompts' ids derived, so no label joined), where --id-col refuses it
+    with pytest.raises(MissingColumnError, match="'rid' \\(the id column\\)"):
+        PromptIndex.build(train_csv, "x", index_dir=tmp_path / "ix", model=FAKE_MODEL, scorer="knn",
+                          columns=Columns(text="text", label="label", time=None, id="rid"))
     index = PromptIndex.build(train_csv, "x", index_dir=tmp_path / "ix", model=FAKE_MODEL, scorer="knn",
-                              columns=Columns(text="text", label="label", time=None, id="rid"))
-    assert len(index) and score_files([day_log], index, tmp_path / "m.db",
-                                      columns=Columns(id="request_id")).scored  # ids stay optional
+                              columns=Columns(text="text", label="label", time=None))
+    with pytest.raises(InputError, match="no column 'request_id' \\(the id column\\) in this log"):
+        score_files([day_log], index, tmp_path / "m.db", columns=Columns(id="request_id"))
+    assert len(index) and score_files([day_log], index, tmp_path / "m.db", columns=Columns(id="user_id")).scored
 
 
 def test_build_says_when_a_text_has_two_labels(tmp_path, train_pairs):

@@ -691,7 +691,7 @@ def test_an_older_label_file_imported_again_does_not_undo_a_newer_one(tmp_path):
     file again put back the labels this week's file had corrected."""
     import os
 
-    db = tmp_path / "m.db"
+    db = new_db(tmp_path / "m.db")
     old = write_csv(tmp_path / "old.csv", ["prompt_id", "label"], [("r3", "billing"), ("r4", "fees")])
     newer = write_csv(tmp_path / "newer.csv", ["prompt_id", "label"], [("r3", "account")])
     os.utime(old, (1_790_000_000, 1_790_000_000))  # written in 2026-09, the newer one now
@@ -1142,7 +1142,7 @@ def test_a_killed_import_s_scratch_file_is_removed_by_the_next_import(tmp_path):
         scratch.write_bytes(b"x" * 100)
     labels = tmp_path / "labels.csv"
     labels.write_text("prompt_id,label\np1,x\n")
-    import_feedback(tmp_path / "m.db", labels)
+    import_feedback(new_db(tmp_path / "m.db"), labels)
     assert not killed.exists() and running.exists() and other.exists()  # was: each kill left one for good
     assert not [p for p in tmp_path.iterdir() if "feedback-" in p.name and p not in (running, other)]
 
@@ -1419,7 +1419,7 @@ def test_which_label_stands_does_not_hang_on_the_order_the_files_are_imported(tm
              for day, label in (("25", "balance"), ("27", "balance"), ("26", "transfer"))}
     stood = set()
     for order in (("25", "27", "26"), ("25", "26", "27"), ("26", "27", "25")):
-        db = tmp_path / f"{''.join(order)}.db"
+        db = new_db(tmp_path / f"{''.join(order)}.db")
         for day in order:
             import_feedback(db, files[day], time_col="at")
         stood.add(_stored_feedback(db)["r1"])

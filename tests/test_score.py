@@ -712,7 +712,7 @@ def test_a_column_the_library_caller_names_must_be_there_as_the_cli_option_must(
     # window, and said nothing), Columns(label=...) lost every prediction, Columns(id=...) derived ids
     # no label joins on; `novelty score --time-col ts` refuses the same log with exit 2
     db = tmp_path / "m.db"
-    with pytest.raises(InputError, match=f"no column {name!r} \\(the {role} column\\)"):
+    with pytest.raises(InputError, match=f"no column {name!r} \\(the {role} column\\) in this log"):
         score_files(day_log, index, db, columns=Columns(**{role: name}))
     assert not db.exists() or not sqlite3.connect(db).execute("SELECT count(*) FROM scores").fetchone()[0]
     default = {"time": "timestamp", "label": "predicted_label", "id": None}[role]
@@ -720,6 +720,11 @@ def test_a_column_the_library_caller_names_must_be_there_as_the_cli_option_must(
             for i, row in enumerate(map(json.loads, day_log.read_text().splitlines()))]
     renamed = write_jsonl(tmp_path / "renamed.jsonl", rows)  # spelt as named: read
     assert score_files(renamed, index, db, columns=Columns(**{role: name})).scored == 400
+    # one call may still read logs with and without it; in none of them, it is refused
+    other = write_jsonl(tmp_path / "other.jsonl", [{"prompt": "hello", "timestamp": "2026-11-24T10:00:00Z"}])
+    assert score_files([other, renamed], index, tmp_path / "m2.db", columns=Columns(**{role: name})).scored == 401
+    with pytest.raises(InputError, match="in any of these logs"):
+        score_files([other, day_log], index, tmp_path / "m3.db", columns=Columns(**{role: name}))
 
 
 def test_the_library_caller_is_told_of_another_alpha_or_index_as_the_cli_user_is(tmp_path, index, day_log):

@@ -350,6 +350,23 @@ Engine = Callable[[Prepared, int], Iterable[tuple[list[tuple], dict, list[dict]]
 CACHE_SIZE = 2_000_000  # stored vectors: ~1.5 GB at 384 float16 dimensions
 
 
+def _named_somewhere(columns: Columns, paths: list[Path]) -> None:
+    """A column named otherwise than its default (``Columns(time='ts')``) must be in one of the logs at
+    least: one call may read logs with and without it, but in none it is a misspelt name (every prompt
+    stored untimed and spikes finding no window; every prediction lost; ids derived that no label
+    joins on), which the CLI's --time-col, --pred-col and --id-col refuse."""
+    default = Columns()
+    chosen = [role for role in ("time", "label", "id") if getattr(columns, role)
+              and getattr(columns, role) != getattr(default, role) and role not in columns.required]
+    headers = [log_columns(p) for p in paths] if chosen else []
+    for role in chosen:
+        if not any(getattr(columns.matching(h), role) in h for h in headers if h):
+            raise InputError(f"{', '.join(map(str, paths[:3]))}: no column {getattr(columns, role)!r} (the {role} "
+                             f"column) in {'any of these logs' if len(paths) > 1 else 'this log'}; columns found: "
+                             f"{', '.join(sorted(set().union(*headers))) or 'none'}. Name it as the logs spell it, "
+                             f"or leave it out (Columns({role}=...))")
+
+
 def mixed_runs(db: Path, run_id: int, alpha: float) -> list[str]:
     """What is wrong with mixing this run with the database's earlier ones: `spikes` compares days by
     their novel flags, so a run at another alpha makes its days look different (a false spike, or a
@@ -393,10 +410,6 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
     # a library caller's wrong kind of value: said, not a TypeError from deep inside (and a numpy
     # float32 alpha was stored as a BLOB that every later spikes run failed on)
     check_argument("columns", columns, Columns, "a novelty.logs.Columns, e.g. Columns(text='prompt', id='request_id')")
-    # a column named otherwise than the default must be there, as the CLI's --time-col, --pred-col and
-    # --id-col are: a misspelt Columns(time='ts') stored every prompt untimed (no window held them),
-    # a misspelt label lost every prediction, a misspelt id derived ids no label joins on
-    columns = columns.named(Columns(), ("time", "label", "id"))
     if db is not None:
         check_argument("db", db, (str, Path), "the SQLite file's path, such as 'monitor.db'")
     if alpha is not None:
@@ -424,6 +437,7 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
                 raise
             empty.append(path)
     paths = [p for p in paths if p not in empty]
+    _named_somewhere(columns, paths)
     index = index if isinstance(index, PromptIndex) else PromptIndex.load(index, index_dir)
     scorer = RowScorer(index, alpha)
     score_chunks = engine(index, scorer)  # a Ray cluster it cannot join: said before a database is made

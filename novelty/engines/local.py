@@ -23,9 +23,11 @@ def score_files(paths: str | Path | Sequence[str | Path], index: PromptIndex | s
     in ``db`` (or in Parquet shards under ``out_parquet``).
 
     ``alpha`` overrides the index's calibrated false-alarm target for this run. A column named in
-    ``columns`` otherwise than its default (``Columns(time='ts')``, ``Columns(id='request_id')``) must be
-    in every log, as ``--time-col`` and ``--id-col`` must: a misspelt name is an InputError, not a day
-    of untimed prompts. The defaults (``timestamp``, ``predicted_label``, no id) are read when there.
+    ``columns`` is optional, so one call can read logs with and without it (ids derive from time, text
+    and line where it is missing), but one named otherwise than its default (``Columns(time='ts')``)
+    must be in one of the logs at least: in none, it is a misspelt name, an InputError.
+    ``Columns(id='request_id', required=frozenset({'id'}))`` refuses each log without it, as ``--id-col``
+    does.
     """
     return run_scoring("local", _engine, paths, index, db, out_parquet=out_parquet, columns=columns,
                        alpha=alpha, chunk_rows=chunk_rows, max_chars=max_chars, index_dir=index_dir,
