@@ -231,6 +231,7 @@ def detect_spikes(db: str | Path, settings: SpikeSettings = SpikeSettings(), sin
         notes += [] if alpha is None or _pruned_novel(alpha) != "novel" or not pruned_any(store) else [
             f"days prune deleted count their novel prompts at the alpha they were scored at: it keeps counts at "
             f"{', '.join(map(str, PRUNED_ALPHAS))}, not at {alpha}"]
+        notes += _skipped(shown, settings)
         return SpikeReport(str(db), settings.window, alpha, shown, incidents, span, new, notes, settings.step, late)
     finally:
         store.close()
@@ -436,22 +437,26 @@ def _count_windows(store: Store, settings: SpikeSettings, alpha: float | None = 
     starts = [(start + offset) // step for start in saved]
     if not data and not starts:
         return [], set()
-    first = min([b - span + 1 for b in data] + starts)
-    last = max(data + starts)
-    counts = np.zeros((last - first + span, 4))
+    spans = _spans(sorted({(b - span + 1, b) for b in data} | {(start, start) for start in starts}), settings, span)
+    # the windows' buckets laid end to end, each stretch followed by the span - 1 buckets its last windows reach
+    los = np.array([lo for lo, _ in spans], dtype=np.int64)
+    base = np.cumsum([0] + [hi - lo + span for lo, hi in spans])
+    at = lambda buckets: base[np.searchsorted(los, buckets, "right") - 1] + buckets - los[np.searchsorted(  # noqa: E731
+        los, buckets, "right") - 1]
+    counts = np.zeros((int(base[-1]), 4))
     weights = tail_weights(tail[:, 1], settings.tail)
     for b, n, k in rows:
-        counts[b - first, :2] = n, k
-    where = tail[:, 0].astype(np.int64) - first
+        counts[at(np.int64(b)), :2] = n, k
+    where = at(tail[:, 0].astype(np.int64))
     np.add.at(counts[:, 2], where, weights)
     np.add.at(counts[:, 3], where, weights ** 2)
-    kept_at = kept_tail[:, 0].astype(np.int64) - first  # summed at the default tail cut-off when pruned
+    kept_at = at(kept_tail[:, 0].astype(np.int64))  # summed at the default tail cut-off when pruned
     np.add.at(counts[:, 2], kept_at, kept_tail[:, 1])
     np.add.at(counts[:, 3], kept_at, kept_tail[:, 2])
     sums = np.cumsum(np.vstack([np.zeros((1, 4)), counts]), axis=0)
     out, pruned = [], set()
-    for i in range(last - first + 1):
-        start = (first + i) * step - offset
+    for i, bucket in ((int(base[j]) + b - lo, b) for j, (lo, hi) in enumerate(spans) for b in range(lo, hi + 1)):
+        start = bucket * step - offset
         n, k, s1, s2 = sums[i + span] - sums[i]
         kept = saved.get(start)
         if kept and kept[0] > round(n):  # pruned since it was saved
@@ -465,6 +470,39 @@ def _count_windows(store: Store, settings: SpikeSettings, alpha: float | None = 
             pruned.add(_iso(start))
         out.append((start, int(round(n)), int(round(k)), float(s1), float(s2)))
     return out, pruned
+
+
+def _skipped(shown: list[Window], settings: SpikeSettings) -> list[str]:
+    """A note on the empty windows ``_spans`` left out between the listed ones, naming the longest gap."""
+    step = window_seconds(settings.step or settings.window)
+    gaps = [(a, b, (_epoch(b.window_start) - _epoch(a.window_start)) // step - 1)
+            for a, b in zip(shown, shown[1:]) if _epoch(b.window_start) - _epoch(a.window_start) > step]
+    if not gaps:
+        return []
+    a, b, count = max(gaps, key=lambda gap: gap[2])
+    return [f"{sum(g[2] for g in gaps):,} empty windows of long stretches without prompts are not listed, the most "
+            f"from {a.window_end} to {b.window_start} ({count:,}); a prompt stamped far from the rest (a mistyped "
+            "year?) is the usual cause"]
+
+
+def _spans(marks: list[tuple[int, int]], settings: SpikeSettings, span: int) -> list[tuple[int, int]]:
+    """The stretches of window starts (in buckets) to count. ``marks``: (the first window to count,
+    the bucket after which empty windows follow) for each bucket holding prompts (the span windows
+    holding it) and each saved window (itself). After a mark come its empty windows until a trailing
+    baseline of empty windows alone, ``(baseline_windows + 1) * span``, the longest reach of
+    ``_drafts``' ref: a window after more empty ones is decided as it would be after those alone. So a
+    prompt stamped 2099 (a typo) is one more window, not every empty hour until then (640,000 windows
+    `spikes` never finished testing; with 1d windows 27,000 empty days saved and listed). With
+    --min-prompts 0 an empty window is tested, so every one is counted."""
+    gap = (settings.baseline_windows + 1) * span if settings.min_prompts >= 1 else None
+    out: list[list[int]] = []
+    for lo, mark in marks:
+        if out and (gap is None or lo <= out[-1][1] + 1):
+            out[-1][1] = max(out[-1][1], mark + (gap or 0))
+        else:
+            out.append([lo, mark + (gap or 0)])
+    out[-1][1] = max(mark for _, mark in marks)  # windows end with the last bucket (none after it)
+    return [(lo, hi) for lo, hi in out]
 
 
 # -- testing ----------------------------------------------------------------------------------------

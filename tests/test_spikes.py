@@ -824,3 +824,35 @@ def test_a_numpy_integer_bound_reads_as_a_python_one_and_a_fraction_is_refused()
     assert parse_bound(np.float64(1764028800.0), "--until") == parse_bound("1764028800", "--until")
     with pytest.raises(InputError, match="not a date or time"):
         parse_bound(3.5, "--since")
+
+
+@pytest.mark.parametrize("settings", [SpikeSettings(), SpikeSettings(step="6h"), SpikeSettings(baseline_windows=3),
+                                      SpikeSettings(window="6h", min_prompts=10)])
+def test_a_long_gap_without_prompts_is_skipped_and_decides_what_counting_it_would(tmp_path, monkeypatch, settings):
+    # QA: one prompt stamped 2099 made spikes count, test and save every empty window until then (27,000
+    # empty days listed; with 1h windows it never finished). Windows after more empty ones than the
+    # baseline reaches are decided as after those alone: the verdicts are those of counting every window
+    import novelty.spikes as spikes
+
+    db = fill(tmp_path / "m.db", [(60, 3, None)] * 8 + [(60, 20, "b")] + [(60, 3, None)] * 3)
+    fill(db, [(60, 3, None)] * 3 + [(60, 25, "c")] + [(60, 3, None)] * 2, month="2027-01", start_day=13)  # weeks later
+    fill(db, [(1, 0, None)], month="2027-02", start_day=20)  # a lone prompt weeks after that (ids: by day)
+    sparse = detect_spikes(db, settings, save=False)
+    monkeypatch.setattr(spikes, "_spans", lambda marks, s, span: [(min(m[0] for m in marks), max(m[1] for m in marks))])
+    dense = detect_spikes(db, settings, save=False)
+    assert len(sparse.windows) < len(dense.windows) / 2
+    by_start = {w.window_start: w for w in dense.windows}
+    assert all(w == by_start[w.window_start] for w in sparse.windows)  # every window counted is decided alike
+    assert {w.window_start for w in dense.windows if w.prompts} <= {w.window_start for w in sparse.windows}
+    assert [i.window_start for i in sparse.incidents] == [i.window_start for i in dense.incidents]
+    assert any(i.window_start.startswith("2027-01") for i in sparse.incidents) or settings.window != "1d"
+
+
+def test_a_prompt_stamped_decades_ahead_adds_one_window_not_every_empty_one(tmp_path):
+    db = fill(tmp_path / "m.db", [(60, 3, None)] * 5)
+    fill(db, [(1, 0, None)], month="2099-12", start_day=30)
+    for settings in (SpikeSettings(), SpikeSettings(window="1h")):  # 1h: was 640,000 windows, never finished
+        report = detect_spikes(db, settings)
+        assert report.windows[-1].window_start.startswith("2099-12-30") and len(report.windows) < 200
+        assert any("are not listed" in note and "(a mistyped year?)" in note for note in report.notes)
+    assert sqlite3.connect(db).execute("SELECT count(*) FROM windows").fetchone()[0] < 300
