@@ -449,6 +449,12 @@ class Store:
             conn.executemany("DELETE FROM feedback WHERE prompt_id = ?", [(old,) for _, old in pairs])
         self.transaction(work)
 
+    def fill_times(self, times: list[tuple[str, str]]) -> None:
+        """Give prompts stored without a time the one now logged (``(time, prompt id)``); a time stored
+        stays as it is."""
+        self.transaction(lambda: self.db.conn.executemany(
+            "UPDATE scores SET ts = ? WHERE prompt_id = ? AND ts IS NULL", times))
+
     def text_hashes(self, prompt_ids: Sequence[str]) -> dict[str, str]:
         """prompt_id -> text_hash of those already in ``scores``."""
         return self._scored(prompt_ids, "text_hash")

@@ -744,3 +744,26 @@ def test_the_library_caller_is_told_of_another_alpha_or_index_as_the_cli_user_is
     assert any("scored against 'bot', this one against another index" in w
                for w in score_files(day5, other, db).warnings)
     assert score_files(day5, other, db).warnings == []  # nothing scored: nothing mixed
+
+
+def test_naming_the_time_column_after_a_run_without_it_times_the_rows_with_a_logged_id_too(tmp_path, index):
+    # QA: with --id-col, the second run skipped every row as scored and left them untimed for good
+    # ("No timestamped prompts: score logs with a --time-col first", which changed nothing); without an
+    # id the rows gained their times
+    from novelty.spikes import detect_spikes
+
+    rows = [{"request_id": f"r{i}", "prompt": f"question number {i}", "when": f"2026-11-2{i % 3}T10:00:00Z"}
+            for i in range(20)]
+    log = write_jsonl(tmp_path / "day.jsonl", rows)
+    db = tmp_path / "m.db"
+    assert score_files(log, index, db, columns=Columns(id="request_id")).scored == 20  # no 'when': untimed
+    again = score_files(log, index, db, columns=Columns(id="request_id", time="when"))
+    assert again.scored == 0 and again.skipped == 20
+    with sqlite3.connect(db) as conn:
+        assert dict(conn.execute("SELECT prompt_id, ts FROM scores")) == {
+            f"r{i}": f"2026-11-2{i % 3}T10:00:00Z" for i in range(20)}
+    assert sum(w.prompts for w in detect_spikes(db, save=False).windows) == 20
+    stamped = write_jsonl(tmp_path / "later.jsonl", [{**r, "when": "2026-11-25T10:00:00Z"} for r in rows])
+    score_files(stamped, index, db, columns=Columns(id="request_id", time="when"))  # once: a time stays
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM scores WHERE ts = '2026-11-25T10:00:00Z'").fetchone()[0] == 0

@@ -269,7 +269,7 @@ class Gate:
                                                 or stored_hash == text_hash(redact_text(originals[i])))
         first_line: dict[str, int] = {}
         first_text: dict[str, str] = {}
-        todo, scored_before = [], []
+        todo, scored_before, timed = [], [], []
         for i, pid in enumerate(ids):
             if pid in stored and not same_text(stored[pid], i):
                 # an id given by the log names another prompt than the one stored under it: setting the
@@ -280,6 +280,8 @@ class Gate:
                                None):
                 counts.skipped += 1
                 scored_before.append(found)
+                if found == pid and untimed and batch.ids[i] and batch.times[i]:  # stored untimed under its
+                    timed.append((batch.times[i], pid))                          # logged id: it gains its time
             elif pid in earlier or pid in first_line or pid in self.in_flight:
                 if same_text(first_text.get(pid) or self.in_flight_texts.get(pid) or this_run.get(pid), i):
                     counts.skipped += 1  # the same row again (a shipper delivering at least once): as a rerun skips it
@@ -294,6 +296,8 @@ class Gate:
                 todo.append(i)
         self.in_flight.update(first_line)
         self.in_flight_texts.update(first_text)
+        if timed and hasattr(self.sink, "fill_times"):  # (QA: with --id-col, naming the time column after a
+            self.sink.fill_times(timed)                 # run without it left every row untimed, for good)
         scored_before = [pid for pid in dict.fromkeys(scored_before) if pid not in self.counted]  # a row
         self.counted.update(scored_before)  # delivered twice counts once, as a clean run skips it
         if scored_before and hasattr(self.sink, "novel_among"):  # the log's rows an unfinished run scored count
