@@ -8,6 +8,7 @@ size, not the file size.
 from __future__ import annotations
 
 import csv
+import errno
 import gzip
 import io
 import itertools
@@ -1005,11 +1006,40 @@ def is_stdout(out: str | Path | None) -> bool:
     return out is not None and str(out) == STDOUT
 
 
+class _WholeWrites(io.RawIOBase):
+    """Writes to ``buffer`` that write everything or raise: a buffered write to a pipe whose reader
+    went away returns the bytes the pipe took and no error (``report -o - | head`` said "Wrote the
+    page", exit 0, with most of the page lost); writing the rest raises BrokenPipeError."""
+
+    def __init__(self, buffer):
+        super().__init__()
+        self.buffer = buffer
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        view, done = memoryview(data).cast("B"), 0
+        while done < len(view):
+            written = self.buffer.write(view[done:])
+            if not written:  # nothing taken and no error: said as the pipe's error it stands for
+                raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+            done += written
+        return done
+
+    def flush(self) -> None:
+        self.buffer.flush()
+
+    def close(self) -> None:  # standard output stays open for what the command prints after
+        pass
+
+
 def _stdout_text() -> Iterator[io.TextIOBase]:
     """Standard output as UTF-8 text without newline translation, whatever the locale; left open. A
     reader that goes away (``| head``) is an InputError, so the caller does not mark rows as delivered."""
     buffer = getattr(sys.stdout, "buffer", None)
-    stream = io.TextIOWrapper(buffer, encoding="utf-8", newline="", write_through=True) if buffer else sys.stdout
+    stream = io.TextIOWrapper(_WholeWrites(buffer), encoding="utf-8", newline="", write_through=True) if buffer \
+        else sys.stdout
     try:
         yield stream
         stream.flush()

@@ -497,3 +497,39 @@ def test_a_pruned_database_says_so_in_the_header(report_demo, tmp_path):
     html = Path(write_report(db, tmp_path / "page.html").out).read_text()
     assert "(older prompts pruned before 2026-11-22 00:00; their counts, windows and incidents remain)" in html
     assert "pruned before" not in report_demo["report"].read_text()
+
+
+def test_a_page_piped_to_a_reader_that_goes_away_is_exit_2_not_written(report_demo):
+    # QA: `report -o - | head -c 100` said "Wrote the page to standard output", exit 0: a buffered write
+    # to the pipe returned the bytes the pipe took, no error, and the rest of the page was dropped
+    import subprocess
+    import sys
+
+    reader = "import os, sys; os.read(0, 100)"
+    command = (f"{sys.executable} -m novelty report --db {report_demo['db']} --index-dir {report_demo['index_dir']} "
+               f"-o - | {sys.executable} -c '{reader}'; echo ${{PIPESTATUS[0]}} >&2")
+    done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=300)
+    assert done.stderr.split()[-1] == "2" and "writing to standard output failed (Broken pipe)" in done.stderr
+    assert "Wrote the page" not in done.stderr
+
+
+def test_whole_writes_write_every_byte_or_raise():
+    from novelty.logs import _WholeWrites
+
+    class Pipe:  # takes 3 bytes a call, then its reader goes away after 7
+        def __init__(self):
+            self.got = b""
+
+        def write(self, data):
+            if len(self.got) >= 7:
+                raise BrokenPipeError(32, "Broken pipe")
+            self.got += bytes(data[:3])
+            return min(3, len(data))
+
+        def flush(self):
+            pass
+
+    pipe = Pipe()
+    assert _WholeWrites(pipe).write(b"abcdef") == 6 and pipe.got == b"abcdef"  # in short writes, all of it
+    with pytest.raises(BrokenPipeError):
+        _WholeWrites(pipe).write(b"ghijkl")
