@@ -1016,7 +1016,7 @@ def queue_export(
                    + ("." if piped else f"; {out} left as it was." if kept else f"; wrote an empty {out}."),
                    err=piped)
         return
-    typer.echo(f"Wrote {count} prompts to {'standard output' if piped else out}.", err=piped)
+    typer.echo(f"Wrote {plural(count, 'prompt')} to {'standard output' if piped else out}.", err=piped)
     _say_formulas(formulas, escape_formulas)
     if unlabelled:
         answer = "an empty assistant answer" if format == "chat-jsonl" else "label null"
@@ -1351,8 +1351,11 @@ def demo(
         typer.echo(f"\nTrue labels arriving late (novelty feedback --db {db}):")
         typer.echo("\n".join(format_feedback([], result.online).splitlines()[1:]))
     if result.queued:
-        typer.echo(f"\nQueued {result.queued.added} diverse prompts of the fastest-growing cluster for labelling "
-                   f"(novelty queue export --db {db} -o to-label.csv --format csv), e.g.:")
+        growing = next(c for c in result.clusters if c.cluster_id == result.queued_cluster)  # named: it may not
+        typer.echo(f"\nQueued {result.queued.added} diverse prompts of the fastest-growing cluster, "  # be listed
+                   f"{growing.cluster_id} '{clip(growing.name, 50)}' ({growing.size} prompts, "
+                   f"{f'{growing.growth:.1f}x its earlier days' if growing.growth >= 0 else 'new'}), "
+                   f"for labelling (novelty queue export --db {db} -o to-label.csv --format csv), e.g.:")
         typer.echo("\n".join(f"  {clip(text, 76)}" for text in result.queued_examples))
     typer.echo(f"\nNext: novelty spikes --db {db} --json, or browse the prompts:\n"
                f"  sqlite3 {db} \"SELECT ts, text, predicted_label FROM scores "

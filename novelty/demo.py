@@ -58,6 +58,7 @@ class DemoResult:
     report: str
     clusters_since: str | None = None    # the day `clusters` ran from: the first flagged window
     queued_examples: tuple[str, ...] = ()
+    queued_cluster: str | None = None    # the id of the cluster queued (the fastest-growing)
 
     def to_dict(self) -> dict:
         return {"folder": self.folder, "index": self.index, "db": self.db, "config": self.config,
@@ -66,7 +67,8 @@ class DemoResult:
                 "diagnosis": self.diagnosis.to_dict(), "tables": list(self.tables),
                 "clusters": [c.to_dict() for c in self.clusters],
                 "queued": self.queued.__dict__ if self.queued else None, "report": self.report,
-                "clusters_since": self.clusters_since, "queued_examples": list(self.queued_examples)}
+                "clusters_since": self.clusters_since, "queued_examples": list(self.queued_examples),
+                "queued_cluster": self.queued_cluster}
 
     def flagged_days(self) -> list[str]:
         return [w.window_start[:10] for w in self.spikes.windows if w.flagged]
@@ -107,7 +109,8 @@ def run_demo(out: str | Path = "novelty-demo", *, model: str = DEFAULT_MODEL, se
                       score=_total(runs), runs=runs, spikes=spikes, online=online_accuracy(db),
                       diagnosis=last.diagnosis, tables=(str(reference), str(current)), clusters=clusters,
                       queued=queued, report=last.report,
-                      clusters_since=first_flagged[:10] if first_flagged else None, queued_examples=examples)
+                      clusters_since=first_flagged[:10] if first_flagged else None, queued_examples=examples,
+                      queued_cluster=growing.cluster_id if queued else None)
 
 
 MARKER = ".novelty-demo"  # in a folder the demo made: the next demo may replace what it holds

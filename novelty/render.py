@@ -267,7 +267,7 @@ def format_feedback(imports, report) -> str:
                      + (f"; {plural(i.unknown_ids, 'id')} not scored yet (kept)" if i.unknown_ids else "")
                      + (f"; {i.repeated:,} rows repeat an id of an earlier row (its newest label kept)"
                         if i.repeated else "")
-                     + (f"; {i.blank:,} rows without id or label skipped" if i.blank else ""))
+                     + (f"; {plural(i.blank, 'row')} without id or label skipped" if i.blank else ""))
         if i.same_as:
             lines.append(f"  The same bytes as {i.same_as['source']}, imported before: its labels are as old as that "
                          f"file ({i.same_as['written']}), so a newer label stays")
@@ -283,7 +283,7 @@ def format_feedback(imports, report) -> str:
             lines.append(f"  {i.conflicting:,} ids given two labels at once in the file (the same time, or no "
                          "time, to tell them apart): the last row's label kept; check them")
         if i.rejected:
-            lines.append(f"  {i.rejected:,} rows set aside: " + "; ".join(
+            lines.append(f"  {plural(i.rejected, 'row')} set aside: " + "; ".join(
                 f"{r['reason']} x{r['rows']:,} (e.g. '{r['example']}')" for r in i.reject_reasons))
     unjudged = "" if not report.unjudged else (
         f"{report.unjudged:,} labelled prompts were logged without a predicted label or a time, so their "

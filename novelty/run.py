@@ -28,7 +28,7 @@ from .config import MonitorConfig, load_config
 from .diagnose import Diagnosis, diagnose
 from .errors import InputError, NoveltyError, check_argument
 from .logs import file_in_the_way, refuse_replacing
-from .render import to_json
+from .render import plural, to_json
 from .spikes import window_seconds
 from .stats import p_text
 
@@ -301,7 +301,7 @@ class _Job:
         self.flagged_late = [i for i in report.incidents if i.incident_id in report.flagged_late and i not in recent]
         late = ", ".join(i.window_start[:16] for i in self.flagged_late[:3]) + ", ..." * (len(self.flagged_late) > 3)
         tested = sum(w.p_value is not None for w in report.windows)
-        return Step("spikes", "ran", f"{len(report.windows)} windows so far ({tested} with a test), {len(recent)} "
+        return Step("spikes", "ran", f"{plural(len(report.windows), 'window')} so far ({tested} with a test), {len(recent)} "
                     f"flagged in the last {self.cfg['alert.lookback']}"
                     + (f"; {len(self.flagged_late)} earlier flagged now, as prompts logged late came in: {late}"
                        if self.flagged_late else ""),

@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from novelty.cli import app
+from novelty.logs import Columns
 
 from conftest import FAKE_MODEL, write_csv
 
@@ -371,3 +372,22 @@ def test_build_and_add_say_labels_spelt_alike_but_for_case(tmp_path, train_pairs
     info = json.loads(invoke("index", "info", "bot", "--index-dir", ix, "--json").output)
     assert set(info["training"]["label_variants"][0]) == {first, first.upper()}
     assert info["training"]["label_variants_count"] == 1 and "\n1 label(s) spelt alike" in "\n" + built.output
+
+
+def test_counts_of_one_read_as_one(tmp_path, index):
+    # QA round 23: '1 windows so far', 'Wrote 1 prompts', '1 rows set aside'
+    from conftest import write_csv, write_jsonl
+    from novelty.engines.local import score_files
+    from novelty.store import Store
+
+    db = tmp_path / "m.db"
+    score_files(write_jsonl(tmp_path / "d.jsonl", [{"prompt": "how do I buy bitcoin", "request_id": "r1",
+                                                    "timestamp": "2026-11-24T10:00:00Z"}]),
+                index, db, columns=Columns(id="request_id"))
+    Store(db).close()
+    labels = write_csv(tmp_path / "l.csv", ["prompt_id", "label"], [["r1", "crypto"], ["", ""]])
+    out = invoke("feedback", labels, "--db", db)
+    assert out.exit_code == 0 and "1 row without id or label skipped" in out.output, out.output
+    invoke("queue", "add", "--db", db, "--max-p-value", "1")
+    out = invoke("queue", "export", "--db", db, "-o", tmp_path / "q.csv")
+    assert "Wrote 1 prompt to" in out.output, out.output

@@ -41,6 +41,12 @@ def test_the_commands_the_demo_prints_can_be_pasted_from_a_folder_with_a_space(t
     for command in commands:  # was: --db dé mo/demo.db, two words to a shell
         words = shlex.split(command)
         assert all(w.startswith(str(folder)) for w in words if "dé" in w), command
+    # QA: "Queued 10 prompts of the fastest-growing cluster" named none, and it was not among those listed
+    queued = re.search(r"Queued \d+ diverse prompts of the fastest-growing cluster, (c\d+) '[^']+' \((\d+) prompts",
+                       out.output)
+    assert queued, out.output
+    listed = CliRunner().invoke(app, ["clusters", "show", queued.group(1), "--db", str(folder / "demo.db")])
+    assert listed.exit_code == 0 and len(listed.output.splitlines()) >= min(int(queued.group(2)), 5)
 
 
 def test_demo_refuses_a_folder_it_did_not_make_and_bad_options_before_writing(tmp_path):

@@ -728,7 +728,7 @@ def test_feedback_sets_aside_malformed_csv_lines(tmp_path):
     assert out.exit_code == 0, out.output
     assert json.loads(out.output)["imported"][0]["reject_reasons"][0]["rows"] == 1
     out = CliRunner().invoke(app, ["feedback", str(middle), "--db", str(db)])
-    assert out.exit_code == 0 and "1 rows set aside: expected 2 fields, got 3 x1" in out.output
+    assert out.exit_code == 0 and "1 row set aside: expected 2 fields, got 3 x1" in out.output
 
 
 def test_feedback_keeps_the_rows_it_sets_aside_in_the_rejects_table(tmp_path, monkeypatch):
