@@ -40,6 +40,19 @@ def plural(count: int, word: str) -> str:
     return f"{count:,} {word}{'' if count == 1 else 's'}"
 
 
+def _instance(reason: str, example: str) -> str:
+    """What ``example`` puts where ``reason`` says '...': the example's own words, not the reason again
+    (a 400-character reason was printed twice on one line).
+
+    >>> _instance("unreadable timestamp ... in 'ts'", "unreadable timestamp 'noon CET' in 'ts'")
+    "'noon CET'"
+    >>> _instance("timestamp ... in 'ts' is ..., outside 1990-2099", "timestamp 0 in 'ts' is 1970-01-01, outside 1990-2099")
+    '0, 1970-01-01'
+    """
+    found = re.fullmatch(re.escape(reason).replace(re.escape("..."), "(.+?)"), example, re.S)
+    return ", ".join(found.groups()) if found and found.groups() else example
+
+
 def format_score_summary(result) -> str:
     rate = result.scored / result.seconds if result.seconds else 0.0
     engine = f", on {result.engine}" if result.engine != "local" else ""
@@ -68,8 +81,9 @@ def format_score_summary(result) -> str:
     listed = sum(r["rows"] for r in result.reject_reasons)
     others = f"; {result.rejected - listed:,} more for other reasons" if result.rejected > listed else ""
     lines.append(f"  rejected  {result.rejected:,}" + (" (see the rejects table): " + "; ".join(
-        f"{r['reason']} x{r['rows']}" + (f" (e.g. {r['example']})" if r.get("example", r["reason"]) != r["reason"]
-                                          else "") for r in result.reject_reasons) + others if result.rejected else ""))
+        f"{r['reason']} x{r['rows']}" + (f" (e.g. {_instance(r['reason'], r['example'])})"
+                                          if r.get("example", r["reason"]) != r["reason"] else "")
+        for r in result.reject_reasons) + others if result.rejected else ""))
     if result.top_novel:
         lines.append("Most novel prompts (similarity to the nearest training prompt, its label):")
         lines += [f"  {r['similarity']:.2f}  {clip(r['text'])}  -> {r['nearest_label'] or '(unlabelled)'}"

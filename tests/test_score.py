@@ -277,7 +277,7 @@ def test_an_id_an_earlier_run_used_for_another_text_is_rejected_not_skipped(tmp_
     clash = [r for r in result.reject_reasons if r["reason"] == "id ... was scored before for another text"]
     assert clash[0]["rows"] == 2 and len(result.reject_reasons) == 1  # was: one reason per id, x1 each
     from novelty.render import format_score_summary
-    assert "id ... was scored before for another text x2 (e.g. id '1' was scored" in format_score_summary(result)
+    assert "id ... was scored before for another text x2 (e.g. '1')" in format_score_summary(result)
 
 
 def test_a_log_cut_short_keeps_every_row_read_before_the_break(tmp_path, index):
