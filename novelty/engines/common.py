@@ -363,6 +363,8 @@ def _named_somewhere(columns: Columns, paths: list[Path]) -> None:
     chosen = [role for role in ("time", "label", "id") if getattr(columns, role)
               and getattr(columns, role) != getattr(default, role) and role not in columns.required]
     headers = [log_columns(p) for p in paths] if chosen else []
+    if not any(headers):  # none could be read: reading them says why, not "no column"
+        return
     for role in chosen:
         if not any(getattr(columns.matching(h), role) in h for h in headers if h):
             raise InputError(f"{', '.join(map(str, paths[:3]))}: no column {getattr(columns, role)!r} (the {role} "
