@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .drift import DriftReport, DriftSettings, drift, ignored, paths_given
-from .errors import InputError
+from .errors import InputError, check_argument
 from .golden import golden
 from .skew import skew
 from .spikes import SpikeReport, SpikeSettings, detect_spikes, parse_range
@@ -85,6 +85,8 @@ def diagnose(reference: str | Path | None = None, current: str | Path | None = N
     paths_given(reference=reference, current=current, offline=offline, serving=serving,
                 golden_baseline=golden_baseline, golden_current=golden_current)
     paths_given("the SQLite file's path, such as 'monitor.db'", db=db)
+    check_argument("drift_settings", drift_settings, DriftSettings, "a novelty.drift.DriftSettings")  # not an
+    check_argument("spike_settings", spike_settings, SpikeSettings, "a novelty.spikes.SpikeSettings")  # unread db
     for a, b, names in ((reference, current, "--reference and --current"),
                         (offline, serving, "--offline and --serving"),
                         (golden_baseline, golden_current, "--golden-baseline and --golden-current")):

@@ -274,7 +274,9 @@ def _quality(frame: pd.DataFrame, label_col: str, pred_col: str, bootstrap: int,
     right = int((labels == preds).sum())
     # the same draws for every run: identical files get identical intervals
     draws = np.random.default_rng(seed).integers(0, len(labels), size=(max(1, bootstrap // 5), len(labels)))
-    f1s = _macro_f1s(labels, preds, draws)  # F1 is slower: a fifth of the draws
+    block = max(1, 2_000_000 // max(1, len(labels)))  # draws counted a block at a time: a few arrays of 2 M
+    f1s = np.concatenate([_macro_f1s(labels, preds, draws[i:i + block])  # items each, whatever the set's size
+                          for i in range(0, len(draws), block)])  # (F1 is slower: a fifth of the draws)
     return RunQuality(len(labels), acc, wilson_interval(right, len(labels)), f1, _corrected_interval(f1s, f1))
 
 

@@ -437,16 +437,19 @@ def _count_windows(store: Store, settings: SpikeSettings, alpha: float | None = 
     starts = [(start + offset) // step for start in saved]
     if not data and not starts:
         return [], set()
-    spans = _spans(sorted({(b - span + 1, b) for b in data} | {(start, start) for start in starts}), settings, span)
+    spans = _spans(sorted({(b - span + 1, b) for b in data} | {(start, start) for start in starts}), settings, span,
+                   step)
     # the windows' buckets laid end to end, each stretch followed by the span - 1 buckets its last windows reach
     los = np.array([lo for lo, _ in spans], dtype=np.int64)
     base = np.cumsum([0] + [hi - lo + span for lo, hi in spans])
-    at = lambda buckets: base[np.searchsorted(los, buckets, "right") - 1] + buckets - los[np.searchsorted(  # noqa: E731
-        los, buckets, "right") - 1]
+    def at(buckets: np.ndarray) -> np.ndarray:  # where each bucket lies in the stretches laid end to end
+        stretch = np.searchsorted(los, buckets, "right") - 1
+        return base[stretch] + buckets - los[stretch]
     counts = np.zeros((int(base[-1]), 4))
     weights = tail_weights(tail[:, 1], settings.tail)
-    for b, n, k in rows:
-        counts[at(np.int64(b)), :2] = n, k
+    if rows:
+        counted = np.array(rows, dtype=np.int64).reshape(-1, 3)
+        counts[at(counted[:, 0]), :2] = counted[:, 1:]
     where = at(tail[:, 0].astype(np.int64))
     np.add.at(counts[:, 2], where, weights)
     np.add.at(counts[:, 3], where, weights ** 2)
@@ -480,12 +483,12 @@ def _skipped(shown: list[Window], settings: SpikeSettings) -> list[str]:
     if not gaps:
         return []
     a, b, count = max(gaps, key=lambda gap: gap[2])
+    far = " (a prompt stamped far from the rest: a mistyped year?)" if count * step > 365 * 86_400 else ""
     return [f"{sum(g[2] for g in gaps):,} empty windows of long stretches without prompts are not listed, the most "
-            f"from {a.window_end} to {b.window_start} ({count:,}); a prompt stamped far from the rest (a mistyped "
-            "year?) is the usual cause"]
+            f"from {a.window_end} to {b.window_start} ({count:,}){far}"]
 
 
-def _spans(marks: list[tuple[int, int]], settings: SpikeSettings, span: int) -> list[tuple[int, int]]:
+def _spans(marks: list[tuple[int, int]], settings: SpikeSettings, span: int, step: int) -> list[tuple[int, int]]:
     """The stretches of window starts (in buckets) to count. ``marks``: (the first window to count,
     the bucket after which empty windows follow) for each bucket holding prompts (the span windows
     holding it) and each saved window (itself). After a mark come its empty windows until a trailing
@@ -493,8 +496,11 @@ def _spans(marks: list[tuple[int, int]], settings: SpikeSettings, span: int) -> 
     ``_drafts``' ref: a window after more empty ones is decided as it would be after those alone. So a
     prompt stamped 2099 (a typo) is one more window, not every empty hour until then (640,000 windows
     `spikes` never finished testing; with 1d windows 27,000 empty days saved and listed). With
-    --min-prompts 0 an empty window is tested, so every one is counted."""
-    gap = (settings.baseline_windows + 1) * span if settings.min_prompts >= 1 else None
+    --min-prompts 0 an empty window is tested, so every one is counted. A week of empty windows is kept
+    at least (quiet nights stay on the hourly chart), and _BRIDGED more (a flagged window after a gap
+    joined the run of flagged ones before it, at --baseline-windows 1: review)."""
+    gap = max((max(settings.baseline_windows, _BRIDGED) + 1) * span, 7 * 86_400 // step) \
+        if settings.min_prompts >= 1 else None
     out: list[list[int]] = []
     for lo, mark in marks:
         if out and (gap is None or lo <= out[-1][1] + 1):

@@ -799,6 +799,8 @@ _FRAME = pd.DataFrame({"id": [1, 2], "label": ["a", "b"], "prediction": ["a", "a
     (lambda p: online_accuracy(new_db(p.parent / "m.db"), window=3600),
      r"window is a span such as 30m, 1h, 1d or 7d, not 3600 \(int\)"),
     (lambda p: write_report(new_db(p.parent / "m.db"), None), "out is the path of the file to write"),
+    (lambda p: diagnose(db=new_db(p.parent / "m.db"), spike_settings=None),  # was: 'the database could
+     "spike_settings is a novelty.spikes.SpikeSettings"),                    # not be used', as if it were bad
 ])
 def test_library_calls_given_the_wrong_kind_say_what_to_pass(tmp_path, call, message):
     """Each was a raw TypeError or AttributeError from inside (a DataFrame reached pathlib), or blamed

@@ -725,6 +725,13 @@ def test_a_column_the_library_caller_names_must_be_there_as_the_cli_option_must(
     assert score_files([other, renamed], index, tmp_path / "m2.db", columns=Columns(**{role: name})).scored == 401
     with pytest.raises(InputError, match="in any of these logs"):
         score_files([other, day_log], index, tmp_path / "m3.db", columns=Columns(**{role: name}))
+    # review: looked for as the reader reads: a CSV header's ' ts' is ts, a JSONL key first met at row 61
+    spaced = tmp_path / "spaced.csv"
+    spaced.write_text(f"prompt, {name}\nhello there,2026-11-24T10:00:00Z\n", encoding="utf-8")
+    assert score_files(spaced, index, tmp_path / "m4.db", columns=Columns(**{role: name})).scored == 1
+    late = write_jsonl(tmp_path / "late.jsonl", [{"prompt": f"hi {i}"} for i in range(60)] + rows[:1])
+    late_result = score_files(late, index, tmp_path / "m5.db", columns=Columns(**{role: name}))  # not refused
+    assert late_result.rows_read == 61
 
 
 def test_the_library_caller_is_told_of_another_alpha_or_index_as_the_cli_user_is(tmp_path, index, day_log):

@@ -22,8 +22,8 @@ import numpy as np
 from .. import __version__
 from ..errors import DamagedFileError, EmptyFileError, InputError, NoveltyError, check_argument
 from ..index import SHOWN_NEIGHBORS, PromptIndex, label_text
-from ..logs import (Batch, Columns, MAX_CHARS, as_paths, canonical_id, check_file, detect_format, log_columns,
-                    read_batches, reason_kind, sql_bound)
+from ..logs import (Batch, Columns, MAX_CHARS, as_paths, canonical_id, check_file, detect_format, header_names,
+                    log_columns, read_batches, reason_kind, sql_bound)
 from ..redact import redact as redact_text
 from ..stats import excess_over_rate  # P(>= novel of total flagged) if all in-distribution
 from ..store import SCORE_COLUMNS, params_json, reject_row, stored_vectors, text_hash, utc_now
@@ -362,7 +362,7 @@ def _named_somewhere(columns: Columns, paths: list[Path]) -> None:
     default = Columns()
     chosen = [role for role in ("time", "label", "id") if getattr(columns, role)
               and getattr(columns, role) != getattr(default, role) and role not in columns.required]
-    headers = [log_columns(p) for p in paths] if chosen else []
+    headers = [header_names(p) for p in paths] if chosen else []
     if not any(headers):  # none could be read: reading them says why, not "no column"
         return
     for role in chosen:
