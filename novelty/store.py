@@ -427,8 +427,10 @@ class Store:
                 like.add(run_id)
         return like, unlike
 
-    def has_untimed(self, source: str) -> bool:
-        """Whether ``scores`` holds rows of ``source`` stored without a time."""
+    def has_untimed(self, source: str | None) -> bool:
+        """Whether ``scores`` holds rows of ``source`` (of any log, when None) stored without a time."""
+        if source is None:  # (ts is indexed: no scan)
+            return self.db.execute("SELECT 1 FROM scores WHERE ts IS NULL LIMIT 1").fetchone() is not None
         return self.db.execute("SELECT 1 FROM scores WHERE ts IS NULL AND source = ? LIMIT 1", [source]).fetchone() \
             is not None
 

@@ -770,6 +770,13 @@ def test_naming_the_time_column_after_a_run_without_it_times_the_rows_with_a_log
         assert dict(conn.execute("SELECT prompt_id, ts FROM scores")) == {
             f"r{i}": f"2026-11-2{i % 3}T10:00:00Z" for i in range(20)}
     assert sum(w.prompts for w in detect_spikes(db, save=False).windows) == 20
+    # QA: the same log exported again under another name (day_fixed.jsonl) filled nothing, silently
+    copy_db = tmp_path / "c.db"
+    score_files(write_jsonl(tmp_path / "first.jsonl", [{k: v for k, v in r.items() if k != "when"} for r in rows]),
+                index, copy_db, columns=Columns(id="request_id"))
+    score_files(log, index, copy_db, columns=Columns(id="request_id", time="when"))
+    with sqlite3.connect(copy_db) as conn:
+        assert conn.execute("SELECT count(ts) FROM scores").fetchone()[0] == 20
     stamped = write_jsonl(tmp_path / "later.jsonl", [{**r, "when": "2026-11-25T10:00:00Z"} for r in rows])
     score_files(stamped, index, db, columns=Columns(id="request_id", time="when"))  # once: a time stays
     with sqlite3.connect(db) as conn:

@@ -219,8 +219,8 @@ class Gate:
         self.in_flight.clear()
         self.in_flight_texts.clear()
 
-    def _untimed(self, source: str) -> bool:
-        """Whether an earlier run stored rows of ``source`` without a time (asked once a run)."""
+    def _untimed(self, source: str | None) -> bool:
+        """Whether an earlier run stored rows of ``source`` (of any log: None) without a time (asked once a run)."""
         if source not in self.untimed:
             self.untimed[source] = self.sink.has_untimed(source)
         return self.untimed[source]
@@ -280,8 +280,8 @@ class Gate:
                                None):
                 counts.skipped += 1
                 scored_before.append(found)
-                if found == pid and untimed and batch.ids[i] and batch.times[i]:  # stored untimed under its
-                    timed.append((batch.times[i], pid))                          # logged id: it gains its time
+                if found == pid and batch.ids[i] and batch.times[i] and self._untimed(None):  # stored untimed
+                    timed.append((batch.times[i], pid))  # under its logged id, from this log or another copy of it
             elif pid in earlier or pid in first_line or pid in self.in_flight:
                 if same_text(first_text.get(pid) or self.in_flight_texts.get(pid) or this_run.get(pid), i):
                     counts.skipped += 1  # the same row again (a shipper delivering at least once): as a rerun skips it
