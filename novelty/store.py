@@ -427,6 +427,18 @@ class Store:
                 like.add(run_id)
         return like, unlike
 
+    def other_runs(self, run_id: int, alpha: float) -> tuple[list[float], list[str]]:
+        """The alphas other than ``alpha``, and the index names other than run ``run_id``'s, of the finished
+        runs that stored rows, ``run_id`` aside."""
+        others = sorted({a for (a,) in self.db.execute(
+            "SELECT DISTINCT alpha FROM runs WHERE status = 'done' AND run_id != ? AND alpha IS NOT NULL "
+            "AND rows_scored > 0", [run_id]) if abs(a - alpha) > 1e-12})
+        indexes = sorted({name for (name,) in self.db.execute(
+            "SELECT DISTINCT index_name FROM runs WHERE status = 'done' AND run_id != ? AND rows_scored > 0 "
+            "AND index_name IS NOT NULL AND index_name != (SELECT index_name FROM runs WHERE run_id = ?)",
+            [run_id, run_id])})
+        return others, indexes
+
     def has_untimed(self, source: str | None) -> bool:
         """Whether ``scores`` holds rows of ``source`` (of any log, when None) stored without a time."""
         if source is None:  # (ts is indexed: no scan)

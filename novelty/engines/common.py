@@ -26,7 +26,7 @@ from ..logs import (Batch, Columns, MAX_CHARS, as_paths, canonical_id, check_fil
                     log_columns, read_batches, reason_kind, sql_bound)
 from ..redact import redact as redact_text
 from ..stats import excess_over_rate  # P(>= novel of total flagged) if all in-distribution
-from ..store import SCORE_COLUMNS, params_json, reject_row, stored_vectors, text_hash, utc_now
+from ..store import SCORE_COLUMNS, Store, params_json, reject_row, stored_vectors, text_hash, utc_now
 from .sinks import open_sink
 
 _IS_NOVEL = SCORE_COLUMNS.index("is_novel")
@@ -373,19 +373,13 @@ def _named_somewhere(columns: Columns, paths: list[Path]) -> None:
                              f"or leave it out (Columns({role}=...))")
 
 
-def mixed_runs(db: Path, run_id: int, alpha: float) -> list[str]:
+def mixed_runs(store: Store, run_id: int, alpha: float) -> list[str]:
     """What is wrong with mixing this run with the database's earlier ones: `spikes` compares days by
     their novel flags, so a run at another alpha makes its days look different (a false spike, or a
     missed one); one against another index mixes scores of two scales. (Said by the CLI alone, a
     library caller mixed them unwarned.)"""
-    with contextlib.closing(sqlite3.connect(db)) as conn:
-        others = sorted({a for (a,) in conn.execute("SELECT DISTINCT alpha FROM runs WHERE status = 'done' AND "
-                                                    "run_id != ? AND alpha IS NOT NULL AND rows_scored > 0", [run_id])
-                         if abs(a - alpha) > 1e-12})
-        indexes = sorted({name for (name,) in conn.execute(
-            "SELECT DISTINCT index_name FROM runs WHERE status = 'done' AND run_id != ? AND rows_scored > 0 "
-            "AND index_name IS NOT NULL AND index_name != (SELECT index_name FROM runs WHERE run_id = ?)",
-            [run_id, run_id])})
+    others, indexes = store.other_runs(run_id, alpha)
+    db = store.path
     said = []
     if indexes:  # QA: ensemble scores (standardised) and knn ones (1 - cosine) sorted as one
         said.append(f"earlier runs in {db} scored against {', '.join(map(repr, indexes))}, this one against "
@@ -517,7 +511,7 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
             earlier_novel=counts.earlier_novel, earlier_other=counts.earlier_other,
             logs_novel_p_value=excess_over_rate(counts.novel + counts.earlier_novel, counts.scored + counts.earlier,
                                                 scorer.calibration.alpha),
-            warnings=mixed_runs(Path(db), run_id, scorer.calibration.alpha) if counts.scored and not out_parquet else [])
+            warnings=mixed_runs(sink, run_id, scorer.calibration.alpha) if counts.scored and not out_parquet else [])
     finally:
         sink.close()
 
