@@ -7,11 +7,13 @@ through Jinja's escaping like any other text; nothing here builds markup.
 from __future__ import annotations
 
 import math
+from datetime import datetime
 
 import numpy as np
 
 WIDTH, HEIGHT = 960, 240
 PAD = {"left": 46, "right": 14, "top": 14, "bottom": 30}
+BREAK_WIDTH = 16  # a closed-up stretch of empty windows, in chart units
 BAND_LABEL_WIDTH = 140  # "incident from 2026-11-24" at the band label's size, in chart units
 
 
@@ -50,7 +52,11 @@ def _frame(y_top: float) -> tuple[float, float, float, callable]:
 
 def rate_chart(windows: list[dict]) -> dict | None:
     """Bars of the novel rate per window with their 95 % intervals, the expected rate as a step line,
-    and a shaded band over each run of flagged windows (an incident)."""
+    and a shaded band over each run of flagged windows (an incident).
+
+    Spikes lists long stretches without prompts only in part (a stray prompt stamped years ahead
+    leaves months of empty windows unlisted); such a jump between two listed windows is drawn as a
+    narrow break on the time axis (``breaks``), not as two neighbouring bars."""
     if not windows:
         return None
     # a window without prompts (a day without a log) has the interval [0, 1]: drawn as nothing, and
@@ -59,32 +65,73 @@ def rate_chart(windows: list[dict]) -> dict | None:
     ticks = nice_ticks(min(1.0, max(max(w["novel_rate"] if gap else w["ci_high"], w["expected_rate"] or 0)
                                     for w, gap in zip(windows, empty)) * 1.05))  # a rate ends at 100 %, not 150
     plot_w, plot_h, base, y = _frame(ticks[-1])
-    slot = plot_w / len(windows)
-    bars, expected, bands = [], [], []
+    jumps = _jumps(windows)
+    break_w = min(BREAK_WIDTH, plot_w / 3 / len(jumps)) if jumps else 0.0
+    slot = (plot_w - break_w * len(jumps)) / len(windows)
+    bars, expected, bands, breaks, lefts = [], [], [], [], []
+    x = float(PAD["left"])
     for i, w in enumerate(windows):
-        x = PAD["left"] + i * slot
+        if i in jumps:
+            breaks.append({"x": x + break_w / 2, "skipped": jumps[i], "after": windows[i - 1]["window_start"],
+                           "before": w["window_start"]})
+            x += break_w
+        lefts.append(x)
         bars.append({"x": x + slot * 0.15, "w": max(slot * 0.7, 0.8), "y": y(w["novel_rate"]),
                      "h": base - y(w["novel_rate"]), "cx": x + slot / 2, "lo": y(w["ci_low"]),
                      "hi": y(w["ci_low"] if empty[i] else w["ci_high"]), "flagged": w["flagged"], "window": w})
-        if w["expected_rate"] is not None:
-            expected.append(f"{x:.1f},{y(w['expected_rate']):.1f} {x + slot:.1f},{y(w['expected_rate']):.1f}")
-        if w["flagged"] and (i == 0 or not windows[i - 1]["flagged"]):
+        if w["expected_rate"] is not None:  # a new stroke after a break or a window without an expectation
+            joined = expected and i not in jumps and windows[i - 1]["expected_rate"] is not None
+            expected.append(f"{'L' if joined else 'M'}{x:.1f},{y(w['expected_rate']):.1f} "
+                            f"L{x + slot:.1f},{y(w['expected_rate']):.1f}")
+        if w["flagged"] and (i == 0 or i in jumps or not windows[i - 1]["flagged"]):
             bands.append({"x": x, "w": slot, "label": w["window_start"][:10]})
         elif w["flagged"]:
             bands[-1]["w"] += slot
+        x += slot
     right = WIDTH - PAD["right"]
     for band in bands:  # a band near the right edge labels itself leftwards ('incident fro' was cut off)
         end = band["x"] + 3 + BAND_LABEL_WIDTH > right
         band.update(tx=band["x"] + band["w"] - 3 if end else band["x"] + 3, anchor="end" if end else "start")
-    step = max(1, math.ceil(len(windows) / 8))
     years = windows[0]["window_start"][:4] != windows[-1]["window_start"][:4]  # '11-25 ... 10-13' over a year
-    x_labels = [{"x": PAD["left"] + (i + 0.5) * slot, "text": _short(windows[i]["window_start"], years)}
-                for i in range(0, len(windows), step)]
+    texts = [_short(w["window_start"], years) for w in windows]
+    spots = [min(left + slot / 2, right - len(text) * 3.25) for left, text in zip(lefts, texts)]  # was cut off
+    x_labels = [{"x": spots[i], "text": texts[i]} for i in _labelled(spots, jumps, max(map(len, texts)))]
     return {"width": WIDTH, "height": HEIGHT, "base": base, "left": PAD["left"], "right": right,
-            "top": PAD["top"], "bars": bars, "expected": " ".join(expected), "bands": bands,
+            "top": PAD["top"], "bars": bars, "expected": " ".join(expected), "bands": bands, "breaks": breaks,
             "whiskers": slot >= 3,  # thousands of hourly windows: the intervals hid the bars
             "y_ticks": [{"y": y(t), "text": text} for t, text in zip(ticks, percent_labels(ticks))],
             "x_labels": x_labels}
+
+
+def _jumps(windows: list[dict]) -> dict[int, int]:
+    """{index of a window: how many windows are left out before it} where the time between listed
+    windows is more than their step (the shortest time between two neighbours).
+
+    >>> _jumps([{"window_start": f"2026-11-{d:02d}T00:00:00Z"} for d in (1, 2, 3, 9, 10)])
+    {3: 5}
+    >>> _jumps([{"window_start": f"2026-11-{d:02d}T00:00:00Z", "window_end": f"2026-11-{d + 1:02d}T00:00:00Z"}
+    ...         for d in (1, 9)])
+    {1: 7}
+    """
+    def when(stamp: str) -> datetime:
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+    starts = [when(w["window_start"]) for w in windows]
+    steps = [(b - a).total_seconds() for a, b in zip(starts, starts[1:])]
+    lengths = [(when(w["window_end"]) - start).total_seconds() for w, start in zip(windows, starts) if "window_end" in w]
+    step = min((s for s in steps + lengths[:1] if s > 0), default=0)  # a sliding window is longer than its step
+    return {i + 1: round(s / step) - 1 for i, s in enumerate(steps) if step and s > step * 1.5}
+
+
+def _labelled(centres: list[float], jumps: dict[int, int], chars: int, every: int = 8) -> list[int]:
+    """Which windows get a date under the axis: the first after each break (the date jumps there), then
+    about ``every`` evenly spaced ones, none overlapping a label already placed (``chars`` long at 11 px)."""
+    step, room = max(1, math.ceil(len(centres) / every)), chars * 6.5 + 12
+    placed: list[int] = []
+    for i in [0, *sorted(jumps), *range(0, len(centres), step)]:
+        if all(abs(centres[i] - centres[j]) >= room for j in placed):
+            placed.append(i)
+    return sorted(placed)
 
 
 def _short(stamp: str, year: bool = False) -> str:

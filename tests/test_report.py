@@ -173,8 +173,10 @@ def test_chart_geometry():
     assert chart["y_ticks"][-1]["text"] == "60%" and chart["bars"][2]["hi"] == chart["bars"][2]["lo"]  # was 150%
     # found by QA on a year of hourly windows of a dozen prompts: intervals up to 100 % drew a 150 % axis
     # and hid the bars, the last incident's label was cut ('incident fro'), and the ticks had no year
-    hours = [{"window_start": f"{2025 + (h >= 8000)}-{1 + h % 12:02d}-01T{h % 24:02d}:00:00Z", "novel_rate": 0.1,
-              "ci_low": 0.01, "ci_high": 0.99, "expected_rate": 0.05, "flagged": h >= 8750} for h in range(8760)]
+    start = __import__("datetime").datetime(2025, 6, 1)
+    hours = [{"window_start": f"{start + __import__('datetime').timedelta(hours=h):%Y-%m-%dT%H:%M:%SZ}",
+              "novel_rate": 0.1, "ci_low": 0.01, "ci_high": 0.99, "expected_rate": 0.05, "flagged": h >= 8750}
+             for h in range(8760)]
     chart = charts.rate_chart(hours)
     assert chart["y_ticks"][-1]["text"] == "100%" and not chart["whiskers"]
     (band,) = chart["bands"]
@@ -187,6 +189,50 @@ def test_chart_geometry():
     assert len(mini["bars"]) == 4 and mini["caption"] == "a, b"
     empty = {"kind": "categorical", "counts": {}}  # a column of nulls on both sides (Parquet): was a ValueError
     assert charts.mini_histogram(empty, empty) is None
+
+
+def test_a_stretch_spikes_leaves_unlisted_is_a_break_on_the_axis_not_two_neighbouring_bars():
+    def day(d, rate=0.05, flagged=False, month=11):
+        return {"window_start": f"2026-{month:02d}-{d:02d}T00:00:00Z", "novel_rate": rate,
+                "window_end": f"2026-{month:02d}-{d:02d}T23:59:59Z", "ci_low": rate / 2,
+                "ci_high": rate * 1.5, "expected_rate": 0.05, "flagged": flagged, "prompts": 100}
+
+    windows = [day(1), day(2, 0.3, True), day(3), day(20, 0.3, True), day(21, 0.3, True), day(5, month=12)]
+    chart = charts.rate_chart(windows)
+    assert [(k["skipped"], k["after"][:10], k["before"][:10]) for k in chart["breaks"]] == [
+        (16, "2026-11-03", "2026-11-20"), (13, "2026-11-21", "2026-12-05")]  # was: no breaks, bars side by side
+    bars = chart["bars"]
+    assert bars[3]["x"] - bars[2]["x"] > bars[2]["x"] - bars[1]["x"] and bars[-1]["x"] + bars[-1]["w"] < chart["right"]
+    assert chart["bars"][2]["x"] < chart["breaks"][0]["x"] < chart["bars"][3]["x"]
+    assert [b["label"] for b in chart["bands"]] == ["2026-11-02", "2026-11-20"]
+    assert chart["expected"].count("M") == 3  # the expected line stops at each break instead of bridging it
+    assert {t["text"] for t in chart["x_labels"]} >= {"11-01", "11-20", "12-05"}  # the date after a jump is named
+    across = [day(1, 0.3, True), day(9, 0.3, True)]  # flagged on both sides of a break: two bands, not one
+    assert len(charts.rate_chart(across)["bands"]) == 2 and charts.rate_chart(windows[:3])["breaks"] == []
+    far = charts.rate_chart([day(1), day(2), {**day(23), "window_start": "2099-11-23T00:00:00Z"}])
+    assert all(t["x"] + len(t["text"]) * 3.25 <= far["right"] for t in far["x_labels"])  # '2099-11-2' was cut
+
+
+def test_the_headline_rate_is_the_latest_window_tested_not_a_stray_prompt(tmp_path, index, train_pairs):
+    from conftest import write_jsonl
+    from novelty import score_files
+
+    db = tmp_path / "m.db"
+    days = [{"prompt": train_pairs[i * 7][0], "timestamp": f"2026-11-{20 + i % 3}T{i % 24:02d}:00:00Z"}
+            for i in range(120)]
+    score_files([write_jsonl(tmp_path / "a.jsonl", days)], index, db)
+    score_files([write_jsonl(tmp_path / "b.jsonl", [{"prompt": "zzz qqq xylophone banana",
+                                                      "timestamp": "2099-11-23T10:00:00Z"}])], index, db)
+    text = open(write_report(db, tmp_path / "r.html").out, encoding="utf-8").read()
+    tile = text[text.index('<div class="tiles">'):]
+    tile = tile[:tile.index("flagged window")]
+    assert "novel in the latest window tested (2026-11-22)" in tile and "100.0%" not in tile  # was: 100.0 %
+    assert text.count('class="break"') == 1 and "without prompts between 2026-1" in text
+    assert "Long stretches without prompts are closed up" in text
+    Store(tmp_path / "e.db").close()
+    score_files([write_jsonl(tmp_path / "c.jsonl", days[:5])], index, tmp_path / "e.db")
+    text = open(write_report(tmp_path / "e.db", tmp_path / "e.html").out, encoding="utf-8").read()
+    assert "no window with enough prompts to test" in text and "closed up" not in text
 
 
 def test_a_column_of_nulls_in_parquet_makes_a_page(tmp_path):
