@@ -781,3 +781,28 @@ def test_naming_the_time_column_after_a_run_without_it_times_the_rows_with_a_log
     score_files(stamped, index, db, columns=Columns(id="request_id", time="when"))  # once: a time stays
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM scores WHERE ts = '2026-11-25T10:00:00Z'").fetchone()[0] == 0
+
+
+def test_a_log_whose_times_are_under_another_name_is_said_and_scoring_it_again_times_the_rows(tmp_path, index):
+    from typer.testing import CliRunner
+
+    from novelty.cli import app
+
+    rows = [{"prompt": f"where is my card {i}", "created_at": f"2026-11-20T{i:02d}:00:00Z"} for i in range(5)]
+    log = write_jsonl(tmp_path / "day.jsonl", rows)
+    db = tmp_path / "m.db"
+    first = score_files([log], index, db)
+    (said,) = first.warnings  # was: stored untimed without a word, and spikes found no window
+    assert "no column 'timestamp'" in said and "--time-col created_at" in said
+    again = score_files([log], index, db, columns=Columns(time="created_at"))
+    assert (again.scored, again.skipped, again.warnings) == (0, 5, [])
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM scores WHERE ts IS NULL").fetchone() == (0,)
+    untimed = write_jsonl(tmp_path / "plain.jsonl", [{"prompt": "hello there", "n": 3}])  # no time to name
+    assert score_files([untimed], index, db).warnings == []
+    other = write_jsonl(tmp_path / "other.jsonl", [{**r, "prompt": r["prompt"] + "!"} for r in rows])
+    assert score_files([other], index, db, columns=Columns(time=None)).warnings == []  # times not asked for
+    base = ["score", "--index", "bot", "--index-dir", str(tmp_path / "indexes"), "--db", str(db)]
+    out = CliRunner().invoke(app, [*base, str(write_jsonl(tmp_path / "d2.jsonl", [{**r, "prompt": "hi " + r["prompt"]}
+                                                                                  for r in rows]))])
+    assert out.exit_code == 0 and "warning: " in out.stderr and "--time-col created_at" in out.stderr

@@ -373,6 +373,28 @@ def _named_somewhere(columns: Columns, paths: list[Path]) -> None:
                              f"or leave it out (Columns({role}=...))")
 
 
+def untimed_logs(columns: Columns, paths: list[Path]) -> list[str]:
+    """Logs without the time column whose rows hold times under another name ('created_at' where the
+    default looks for 'timestamp'): their prompts were stored untimed, so spikes, feedback windows and
+    the report's chart leave them out, and nothing said so."""
+    if not columns.time or columns.default_time:  # times not asked for, or a day's log stamped by its date
+        return []
+    from ..starter import sniff_columns  # (the starter reads logs through this package's readers)
+
+    said = []
+    for path in paths:
+        header = header_names(path)
+        if not header or columns.matching(header).time in header:
+            continue
+        with contextlib.suppress(InputError, OSError, ValueError):
+            if (found := sniff_columns(path).get("time")) and found != columns.time:
+                said.append(f"{path} has no column {columns.time!r}: its prompts were stored without a time, so "
+                            "spikes, feedback windows and the report's chart leave them out; its column "
+                            f"{found!r} holds times: score it again with {columns.option('time')} {found} (the "
+                            "stored prompts take their time, none is scored twice)")
+    return said
+
+
 def mixed_runs(store: Store, run_id: int, alpha: float) -> list[str]:
     """What is wrong with mixing this run with the database's earlier ones: `spikes` compares days by
     their novel flags, so a run at another alpha makes its days look different (a false spike, or a
@@ -511,7 +533,8 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
             earlier_novel=counts.earlier_novel, earlier_other=counts.earlier_other,
             logs_novel_p_value=excess_over_rate(counts.novel + counts.earlier_novel, counts.scored + counts.earlier,
                                                 scorer.calibration.alpha),
-            warnings=mixed_runs(sink, run_id, scorer.calibration.alpha) if counts.scored and not out_parquet else [])
+            warnings=(untimed_logs(columns, paths) if counts.scored else [])
+            + (mixed_runs(sink, run_id, scorer.calibration.alpha) if counts.scored and not out_parquet else []))
     finally:
         sink.close()
 
