@@ -213,6 +213,9 @@ def export(db: str | Path, out: str | Path, fmt: str | None = None, status: str 
     if not chosen and not is_stdout(out) and out.is_file() and out.stat().st_size:
         refuse_overwrite(out, [db, *logged_sources(db)])  # the database itself is refused even with nothing to write
         return 0
+    if not is_stdout(out):
+        refuse_overwrite(out, [db, *logged_sources(db)])  # first: the database typed as -o is no label file
+        _refuse_losing(db, out)
     with open_output(out, "queue.csv", inputs=[db, *logged_sources(db)]) as fh:
         if fmt == "csv":
             writer = csv.writer(fh)
@@ -227,6 +230,59 @@ def export(db: str | Path, out: str | Path, fmt: str | None = None, status: str 
     if status == "pending":
         _set_status(db, [r["prompt_id"] for r in chosen], "exported")
     return len(chosen)
+
+
+def _refuse_losing(db, out: Path) -> None:
+    """An InputError when writing the export over ``out`` would lose work: a file that is no queue export
+    (``-o train.csv``, meant to add to the training data, replaced 3,000 training prompts with 10), or an
+    earlier export holding labels the queue does not have yet (exported again before `queue import`, the
+    annotators' labels were gone). An earlier export whose labels are all imported is replaced."""
+    labels = labels_in_the_way(out, "a queue export", chat=True)
+    if not labels:
+        return
+    store = _open(db)
+    try:
+        held = {pid: label for chunk in _chunks(list(labels)) for pid, label in store.db.execute(
+            f"SELECT prompt_id, label FROM queue WHERE prompt_id IN ({','.join('?' * len(chunk))})", chunk)}
+    finally:
+        store.close()
+    missing = [pid for pid, label in labels.items() if held.get(pid) != label]
+    if missing:
+        raise InputError(f"{out} holds {len(missing):,} label{'s' * (len(missing) != 1)} this database's queue does "
+                         f"not have (id {missing[0]!r}: {labels[missing[0]]!r}): writing the export there would lose "
+                         f"{'them' if len(missing) != 1 else 'it'}; import first (novelty queue import {out} --db {db}), "
+                         "or write the export elsewhere")
+
+
+def labels_in_the_way(out: Path, what: str, chat: bool = False) -> dict[str, str]:
+    """The labels (by id) of the file at ``out`` that an output is about to replace, or an InputError
+    when it is not a file of ids and labels such as this package writes (``what``; ``chat``: nor a
+    chat-jsonl export), as a training file or a log typed as -o is not. Nothing there: {}."""
+    if not out.is_file() or not out.stat().st_size:
+        return {}
+    try:
+        return _label_rows(out, None, "label")[0]
+    except InputError:  # no id and label columns (or not a file of rows at all)
+        if chat and _chat_export(out):
+            return {}
+        with open(out, "rb") as fh:
+            begins = fh.read(40).decode("utf-8", "replace")
+        raise InputError(f"{out} exists and is not {what} (it begins {begins!r}): writing there would replace "
+                         "that file; give another name, or move the file away first") from None
+
+
+def _chat_export(path: Path) -> bool:
+    """Whether ``path`` begins as the chat-jsonl export does: an object with a list of messages."""
+    try:
+        first = next(iter(jsonl_lines(path)), None)
+    except InputError:
+        return False
+    return first is not None and isinstance(first[1], dict) and isinstance(first[1].get("messages"), list)
+
+
+def _chunks(ids: list[str], size: int = 900) -> Iterator[list[str]]:
+    for start in range(0, len(ids), size):  # SQLite's limit on ? per statement
+        yield ids[start:start + size]
 
 
 def csv_cell(text: str, escape_formulas: bool = False) -> str:

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError, check_argument
-from .logs import open_output, output_file, time_bounds
-from .queue import csv_cell, formula_like
+from .logs import is_stdout, open_output, output_file, refuse_overwrite, time_bounds
+from .queue import csv_cell, formula_like, labels_in_the_way
 from .spikes import parse_range
 from .store import Store, existing_db
 
@@ -66,7 +66,16 @@ def golden_refresh(db: str | Path, out: str | Path, size: int = 300, since: str 
     if not rows:
         raise InputError(f"no scored prompts in {db} between {since or 'the start'} and {until or 'now'}")
     picked = sample(rows, size, edge_share, np.random.default_rng(seed))
-    with open_output(output_file(out, "golden-next.csv"), "golden-next.csv", inputs=[db, *logs]) as fh:
+    out = output_file(out, "golden-next.csv")
+    if not is_stdout(out):
+        refuse_overwrite(out, [db, *logs])  # first: the database typed as -o is no golden set
+        labelled = labels_in_the_way(out, "a golden-set sample")
+        if labelled:  # run again after the labelling began: the next golden set was gone
+            first = next(iter(labelled))
+            raise InputError(f"{out} holds {len(labelled):,} label{'s' * (len(labelled) != 1)} (id {first!r}: "
+                             f"{labelled[first]!r}), a golden set being labelled: writing the sample there would "
+                             f"lose {'them' if len(labelled) != 1 else 'it'}; give another name")
+    with open_output(out, "golden-next.csv", inputs=[db, *logs]) as fh:
         writer = csv.writer(fh)
         writer.writerow(COLUMNS)
         writer.writerows([r["prompt_id"], csv_cell(r["text"], escape_formulas), "", r["predicted_label"] or "",

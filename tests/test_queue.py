@@ -694,7 +694,8 @@ def test_an_export_stopped_halfway_leaves_the_earlier_file_and_no_part(db, tmp_p
     # under "nothing half-written"
     queue.add(db, cluster=bitcoin(db), budget=5, dedupe=0.999)
     earlier = tmp_path / "to-label.jsonl"
-    earlier.write_text("the earlier export\n")
+    before = '{"id": "old", "text": "the earlier export", "label": null}\n'
+    earlier.write_text(before)
     earlier.chmod(0o640)
     written = []
 
@@ -707,7 +708,7 @@ def test_an_export_stopped_halfway_leaves_the_earlier_file_and_no_part(db, tmp_p
     monkeypatch.setattr(queue, "_jsonl_line", stop_at_the_third)
     with pytest.raises(KeyboardInterrupt):
         queue.export(db, earlier, "batch-jsonl")
-    assert earlier.read_text() == "the earlier export\n" and len(written) == 2
+    assert earlier.read_text() == before and len(written) == 2
     assert not list(tmp_path.glob(".*.part")) and queue.stats(db)["pending"] == 5
     monkeypatch.undo()
     assert queue.export(db, earlier, "batch-jsonl") == 5
@@ -717,9 +718,9 @@ def test_an_export_stopped_halfway_leaves_the_earlier_file_and_no_part(db, tmp_p
     assert fresh.stat().st_mode & 0o777 == 0o666 & ~current_umask()  # a plain open's mode, not mkstemp's 0600
     linked = tmp_path / "linked.csv"  # a hard link is written in place: both names hold the new export
     linked.hardlink_to(fresh)
-    fresh.write_text("old\n")
+    fresh.write_text("id,text,label\nold,an old export,\n")
     queue.export(db, fresh, "csv", status="exported")
-    assert linked.read_text() == fresh.read_text() != "old\n"
+    assert linked.read_text() == fresh.read_text() and "old" not in fresh.read_text()
 
 
 def test_an_export_typed_onto_another_database_is_refused(db, tmp_path):
@@ -824,3 +825,38 @@ def test_library_queue_calls_match_the_cli(tmp_path, index, day_log):
     with pytest.raises(InputError, match="no log given"):
         score_files([], index, db)
     assert sqlite3.connect(db).execute("SELECT count(*) FROM runs").fetchone()[0] == runs
+
+
+def test_an_export_never_replaces_a_file_that_is_not_one_or_labels_not_imported_yet(db, tmp_path):
+    from novelty.refresh import golden_refresh
+
+    queue.add(db, cluster=bitcoin(db), budget=5, dedupe=0.999)
+    training = tmp_path / "train.csv"
+    training.write_text("text,label\nwhere is my card,card_arrival\n" * 3)
+    for write in (lambda: queue.export(db, training, "csv"), lambda: golden_refresh(db, training)):
+        with pytest.raises(InputError, match="exists and is not a"):  # was: 3,000 training prompts replaced by 5
+            write()
+    assert training.read_text().count("card_arrival") == 3 and queue.stats(db)["pending"] == 5
+    sheet = tmp_path / "to-label.csv"
+    assert queue.export(db, sheet, "csv") == 5
+    rows = list(csv.reader(sheet.open(encoding="utf-8")))
+    rows[1][2] = "crypto"  # an annotator's label...
+    with sheet.open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows(rows)
+    with pytest.raises(InputError, match="1 label this database's queue does not have .* import first"):
+        queue.export(db, sheet, "csv", status="exported")  # ...was lost to an export again before the import
+    assert "crypto" in sheet.read_text()
+    queue.import_labels(db, sheet)
+    assert queue.export(db, sheet, "csv", status="exported") == 4  # imported: the file may go
+    chat = tmp_path / "train.jsonl"
+    for _ in range(2):  # a chat export (no ids) replaces the one before it
+        assert queue.export(db, chat, "chat-jsonl", status="labelled") == 1
+    golden = tmp_path / "golden-next.csv"
+    golden_refresh(db, golden, size=5)
+    golden_refresh(db, golden, size=5)  # not labelled yet: replaced
+    rows = list(csv.reader(golden.open(encoding="utf-8")))
+    rows[1][2] = "card_arrival"
+    with golden.open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows(rows)
+    with pytest.raises(InputError, match="a golden set being labelled"):
+        golden_refresh(db, golden, size=5)
