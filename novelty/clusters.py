@@ -22,9 +22,9 @@ import sys
 import unicodedata
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
-from datetime import date as Date, timedelta
+from datetime import date as Date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -80,7 +80,7 @@ def find_clusters(db: str | Path, since: str | None = None, until: str | None = 
             return []
         vectors = store.vectors([r["text_hash"] for r in rows])
         labels = _labels(vectors, min_size)
-        last_day = max((r["ts"] or "")[:10] for r in rows) or None  # a cluster quiet that day has grown 0x
+        last_day = last_day_of((r["ts"] or "")[:10] for r in rows)  # a cluster quiet that day has grown 0x
         clusters, members = _describe(store, rows, vectors, labels, last_day)
         clusters = _with_history(store, clusters, members, rows, vectors, since, last_day)
         clusters = _pruned_history(store, clusters, last_day)
@@ -441,19 +441,35 @@ def summary(rows: list[dict], last_day: str | None = None) -> dict:
             "nearest_labels": dict(Counter(r["nearest_label"] for r in rows if r["nearest_label"]).most_common(5))}
 
 
+def last_day_of(days: Iterable[str]) -> str | None:
+    """The newest of ``days`` (ISO dates) that is not after tomorrow in UTC, else the newest: a prompt
+    stamped in 2099 (a mistyped year) made it the clusters' "last day", so every cluster had grown 0.0x
+    and counted each of the 27,000 days up to it (35 MB of daily counts in the database, from one prompt).
+
+    >>> last_day_of(["2026-11-20", "2099-11-23", "", "2026-11-21"]), last_day_of(["2099-01-01"]), last_day_of([""])
+    ('2026-11-21', '2099-01-01', None)
+    """
+    dated = sorted(d for d in days if d)
+    tomorrow = (datetime.now(timezone.utc) + timedelta(days=1)).date().isoformat()
+    return next((d for d in reversed(dated) if d <= tomorrow), dated[-1] if dated else None)
+
+
 def _daily(days: Counter, last_day: str | None) -> tuple[dict[str, int], float]:
-    """Counts by day, every day from the first to ``last_day`` (quiet ones 0), and the growth: the last
-    day's count over the mean of the days before it (-1: new, no day before)."""
+    """Counts by day, every day from the first to ``last_day`` (quiet ones 0; by default the newest day
+    not in the future), and the growth: that day's count over the mean of the days before it (-1: new,
+    no day before). Days after it (stamped ahead of the clock) are counted, not filled in between."""
     days = Counter(days)
     dated = sorted(d for d in days if d)
-    if dated:
-        day, end = Date.fromisoformat(dated[0]), Date.fromisoformat(max(dated[-1], (last_day or "")[:10]))
-        while day <= end:
+    end = (last_day or "")[:10] or last_day_of(dated)
+    if dated and end >= dated[0]:
+        day, stop = Date.fromisoformat(dated[0]), Date.fromisoformat(end)
+        while day <= stop:
             days.setdefault(day.isoformat(), 0)
             day += timedelta(days=1)
     ordered = sorted(days)
-    before = [days[d] for d in ordered[:-1]]
-    growth = days[ordered[-1]] / (sum(before) / len(before)) if before else float("inf")
+    at = end if dated and end >= dated[0] else ordered[-1]
+    before = [days[d] for d in ordered if d < at]
+    growth = days[at] / (sum(before) / len(before)) if before else float("inf")
     return dict(sorted(days.items())), round(growth, 3) if np.isfinite(growth) else -1.0
 
 

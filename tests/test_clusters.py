@@ -278,6 +278,27 @@ def test_quiet_days_count_as_zero_in_the_daily_counts_and_the_growth(tmp_path):
         assert c.growth == pytest.approx(c.daily["2026-11-22"] / (c.daily["2026-11-20"] / 2), abs=1e-3)
 
 
+def test_a_prompt_stamped_years_ahead_is_not_the_clusters_last_day(tmp_path):
+    # was: one novel prompt stamped 2099 (a mistyped year) made every cluster grow 0.0x and count each of
+    # the 27,000 days up to it (35 MB of daily counts in the demo's database, clusters 12 s instead of 5)
+    db = novel_db(tmp_path / "m.db", {"bitcoin wallet": 30, "staking rewards": 30}, noise=0,
+                  days=("2026-11-20", "2026-11-22"))
+    store = Store(db)
+    run = store.start_run(alpha=0.05)
+    store.write_chunk([("stray", run, "s", 0, "2099-11-23T09:00:00Z", "bitcoin wallet question 0", "h0-0",
+                        "exchange_rate", 0.3, 0.7, 0.01, 1, "t", "card_arrival", "[]", "now")], {}, [])
+    store.finish_run(run)
+    store.close()
+    found = {c.name.split(" / ")[0]: c for c in find_clusters(db)}
+    for c in found.values():
+        assert c.growth == pytest.approx(c.daily["2026-11-22"] / (c.daily["2026-11-20"] / 2), abs=1e-3)
+        assert len(c.daily) <= 4
+    wallet = next(c for c in found.values() if c.last_seen.startswith("2099"))
+    assert list(wallet.daily) == ["2026-11-20", "2026-11-21", "2026-11-22", "2099-11-23"]  # counted, not filled
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT max(length(daily)) FROM clusters").fetchone()[0] < 200
+
+
 def test_a_cluster_without_words_is_named_by_its_id(tmp_path):
     db = novel_db(tmp_path / "m.db", {"bitcoin": 30}, noise=0)
     with sqlite3.connect(db) as conn:  # no word to name it by
