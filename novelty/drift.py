@@ -839,12 +839,13 @@ MIN_ROWS = 20  # fewer rows in either table: a share of nulls or of one value, o
 def _too_few(reference: dict, now: dict, few: int, current: str = "current table") -> DriftReport:
     """Only a column that is gone is evidence in a table this small; the rest is not judged."""
     which = current if now["rows"] == few else "reference table"
+    rows = f"{few:,} row{'s' * (few != 1)}"
     findings = [DriftFinding(name, ref["kind"], "feature_unavailable", share_affected=1.0,
                              evidence="column missing from the current table") if name not in now["columns"]
-                else DriftFinding(name, ref["kind"], None, evidence=f"not judged: {few} rows in the {which}")
+                else DriftFinding(name, ref["kind"], None, evidence=f"not judged: {rows} in the {which}")
                 for name, ref in reference["columns"].items()]
     return DriftReport(reference["rows"], now["rows"], findings,
-                       [f"{few} rows in the {which} (under {MIN_ROWS}): nulls, defaults, types and "
+                       [f"{rows} in the {which} (under {MIN_ROWS}): nulls, defaults, types and "
                         "distributions are not judged"])
 
 

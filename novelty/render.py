@@ -168,9 +168,12 @@ def format_spikes(report) -> str:
     return "\n".join(lines)
 
 
+UNJUDGED = ("not judged", "no values to test")  # a feature's evidence that says it was not tested
+
+
 def format_drift(window: str, report) -> str:
-    head = f"{'All rows' if window == 'all' else 'Window ' + window}: {report.current_rows:,} current rows " \
-           f"against {report.reference_rows:,} reference rows"
+    head = f"{'All rows' if window == 'all' else 'Window ' + window}: {plural(report.current_rows, 'current row')} " \
+           f"against {plural(report.reference_rows, 'reference row')}"
     width = max([20, *(len(f.feature) for f in report.findings)])  # names in full: two may share 20 letters
     lines = [head] + ([f"  {'feature':<{width}}  kind         test  p-value   effect   PSI    JS     verdict"]
                       if report.findings else [])  # no empty table over 'not checked: nothing compared'
@@ -180,7 +183,8 @@ def format_drift(window: str, report) -> str:
         psi = f"{f.psi:5.2f}" if f.psi is not None else "    -"
         js = f"{f.js:5.3f}" if f.js is not None else "    -"
         lines.append(f"  {f.feature:<{width}}  {f.kind:<11}  {(f.test or '-'):<4}  {p}  {effect}  {psi}  {js}  "
-                     f"{f.cause or 'ok'}: {f.evidence}")
+                     + (f"{f.cause}: {f.evidence}" if f.cause else f.evidence if f.evidence.startswith(UNJUDGED)
+                        else f"ok: {f.evidence}"))  # 'ok: not judged: 1 row in the window' read as healthy
     lines += [f"  not checked: {note}" for note in report.not_checked]
     return "\n".join(lines)
 

@@ -221,6 +221,12 @@ def test_a_small_window_says_window_and_a_ks_fallback_prints_no_warning(tmp_path
     reports = drift(tmp_path / "ref.csv", tmp_path / "cur.csv", time_col="ts")
     assert reports[0][1].not_checked[0].startswith("8 rows in the window (under 20)")  # was "the current table"
     assert not [w for w in recwarn if "exact calculation" in str(w.message)]
+    from novelty.render import format_drift
+
+    cur.iloc[:1].to_csv(tmp_path / "one.csv", index=False)
+    text = format_drift(*drift(tmp_path / "ref.csv", tmp_path / "one.csv", time_col="ts")[0])
+    assert "1 current row against 2,000 reference rows" in text and "not judged: 1 row in the window" in text
+    assert "ok: not judged" not in text  # was: 'ok: not judged: 1 rows in the window', read as healthy
 
 
 def test_sequential_numeric_ids_are_not_judged_but_distinct_amounts_are():
