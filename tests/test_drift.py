@@ -918,3 +918,26 @@ def test_lists_are_one_category_whatever_the_writer(tmp_path):
     write_jsonl(tmp_path / "cur.jsonl", [{"v": [i % 3, 2], "m": {"b": 1, "a": i % 2}} for i in range(300)])
     (_, report), = drift(tmp_path / "ref.parquet", tmp_path / "cur.jsonl")
     assert {f.feature: f.cause for f in report.findings} == {"v": None, "m": None}
+
+
+def test_nulls_rising_by_chance_in_small_windows_are_no_outage_and_a_real_one_still_is(tmp_path):
+    # QA: the 5-point null jump had no test of chance: hourly windows of 100 rows drawn as the reference
+    # was, 10 % nulls in both, flagged 4 of 24 windows feature_unavailable ('fix the feature computation')
+    rng = np.random.default_rng(7)
+
+    def gen(n):
+        return pd.DataFrame({"amount": np.where(rng.random(n) < 0.10, np.nan, rng.lognormal(3, 1, n)),
+                             "country": np.where(rng.random(n) < 0.10, None, rng.choice(["GB", "FR", "DE"], n))})
+    gen(10_000).to_csv(tmp_path / "ref.csv", index=False)
+    cur = gen(2400).assign(ts=pd.date_range("2026-01-01", periods=2400, freq="36s").strftime("%Y-%m-%dT%H:%M:%SZ"))
+    cur.to_csv(tmp_path / "cur.csv", index=False)
+    found = [f for _, r in drift(tmp_path / "ref.csv", tmp_path / "cur.csv", time_col="ts", window="1h")
+             for f in r.findings if f.cause == "feature_unavailable"]
+    assert found == []
+    cur.loc[:39, "amount"] = np.nan  # an outage in the first hour: 40 % of its 100 rows and more
+    outage = drift(tmp_path / "ref.csv", cur.to_csv(tmp_path / "out.csv", index=False) or tmp_path / "out.csv",
+                   time_col="ts", window="1h")
+    assert [(w[:13], f.feature) for w, r in outage for f in r.findings if f.cause == "feature_unavailable"] == [
+        ("2026-01-01T00", "amount")]
+    sparse = pd.DataFrame({"x": [np.nan] * 90 + list(range(10))})  # missing in 90 % of the reference's rows
+    assert causes(sparse, pd.DataFrame({"x": [np.nan] * 20}))["x"] is None  # 20 nulls of 20: chance, 12 %
