@@ -613,6 +613,15 @@ def test_skew_tolerance_is_a_share_of_the_spread_and_a_parquet_null_is_not_the_t
     serving.to_parquet(tmp_path / "srv.parquet")
     got = {f.feature: f.mismatches for f in skew(tmp_path / "off.parquet", tmp_path / "srv.parquet", "k").findings}
     assert got == {"city": 100, "ts": n, "bytes": 0, "ratio": 0}
+    # QA: a feature centred on 0 written with four decimals was skew in 2 % of rows (0.0123 is 0.4 % off
+    # 0.012345), and diagnose said "patch the serving pipeline"; a value served as 0 still differs
+    centred = pd.DataFrame({"k": range(n), "z": rng.normal(0, 1, n), "amount": rng.uniform(0, 2e6, n)})
+    centred.loc[:9, "amount"] = 0.9
+    centred.to_csv(tmp_path / "c_off.csv", index=False)
+    centred.assign(z=centred.z.round(4), amount=centred.amount.where(centred.index >= 10, 0.0)).to_csv(
+        tmp_path / "c_srv.csv", index=False)
+    got = {f.feature: f.mismatches for f in skew(tmp_path / "c_off.csv", tmp_path / "c_srv.csv", "k").findings}
+    assert got == {"z": 0, "amount": 10}
 
 
 def test_a_constant_decimal_stored_as_float32_is_no_skew_and_no_drift(tmp_path):
