@@ -144,7 +144,9 @@ def format_spikes(report) -> str:
         lines.append("No window was tested: each had fewer prompts than --min-prompts, or nothing to compare "
                      "it with yet. No verdict either way.")
     elif not report.incidents:
-        lines.append("No incident: the novel rate stays within what the baseline explains.")
+        tested = sum(w.p_value is not None for w in report.windows)
+        among = "" if tested == len(report.windows) else f" in the {plural(tested, 'window')} tested"
+        lines.append(f"No incident{among}: the novel rate stays within what the baseline explains.")
     for incident in report.incidents:
         d = incident.details
         lines += ["", f"INCIDENT {incident.incident_id} label_bias {incident.severity}: {incident.window_start} .. "

@@ -231,7 +231,7 @@ def detect_spikes(db: str | Path, settings: SpikeSettings = SpikeSettings(), sin
         notes += [] if alpha is None or _pruned_novel(alpha) != "novel" or not pruned_any(store) else [
             f"days prune deleted count their novel prompts at the alpha they were scored at: it keeps counts at "
             f"{', '.join(map(str, PRUNED_ALPHAS))}, not at {alpha}"]
-        notes += _skipped(shown, settings)
+        notes += _skipped(shown, settings) + _too_small(shown, settings)
         return SpikeReport(str(db), settings.window, alpha, shown, incidents, span, new, notes, settings.step, late)
     finally:
         store.close()
@@ -303,6 +303,18 @@ def mark_alerted(db: str | Path, report: SpikeReport) -> None:
              for i in report.incidents if i.incident_id in report.new_incidents]))
     finally:
         store.close()
+
+
+def _too_small(shown: list[Window], settings: SpikeSettings) -> list[str]:
+    """A note on the windows with prompts too few to test (under --min-prompts): hourly windows of a
+    quiet bot were all but one untested, a day 31 % novel among them, under "No incident" (QA)."""
+    small = [w for w in shown if 0 < w.prompts < settings.min_prompts]
+    if not small:
+        return []
+    held, total = sum(w.prompts for w in small), sum(w.prompts for w in shown)
+    return [f"{len(small):,} of the {sum(1 for w in shown if w.prompts):,} windows with prompts had fewer than "
+            f"--min-prompts ({settings.min_prompts}) and were not tested ({held:,} of {total:,} prompts, "
+            f"{held / total:.1%}): their rates are shown, not judged; a longer --window pools them"]
 
 
 def parse_range(since: str | None, until: str | None) -> tuple[str | None, str | None]:

@@ -139,6 +139,24 @@ def test_sliding_and_hourly_windows(tmp_path):
         detect_spikes(db, SpikeSettings(window="1d", step="7h"))
 
 
+def test_windows_too_small_to_test_are_said_not_passed_over_as_quiet(tmp_path):
+    # QA: 479 of 480 hourly windows under --min-prompts, a day 31 % novel among them, read
+    # "No incident: the novel rate stays within what the baseline explains"
+    from novelty.render import format_spikes
+
+    db = fill(tmp_path / "m.db", [(480, 24, None)] * 2 + [(480, 150, "b")])
+    hourly = detect_spikes(db, SpikeSettings(window="1h"), save=False)
+    (note,) = [n for n in hourly.notes if "--min-prompts" in n]
+    assert note.startswith("72 of the 72 windows with prompts had fewer than --min-prompts (30)")
+    assert "No window was tested" in format_spikes(hourly)
+    daily = detect_spikes(db, SpikeSettings(window="1d"), save=False)
+    assert not [n for n in daily.notes if "--min-prompts" in n] and daily.incidents  # the day pools them
+    mixed = fill(tmp_path / "n.db", [(500, 25, None)] * 8 + [(10, 1, None)] * 2)
+    text = format_spikes(detect_spikes(mixed, save=False))
+    assert "2 of the 10 windows with prompts had fewer than --min-prompts (30)" in text
+    assert "No incident in the 8 windows tested:" in text  # was: "No incident:", the small days unsaid
+
+
 def test_weeks_start_on_monday(tmp_path):
     db = fill(tmp_path / "m.db", [(50, 2, None)] * 14)
     weekly = detect_spikes(db, SpikeSettings(window="7d"), save=False)
