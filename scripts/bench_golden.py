@@ -35,7 +35,7 @@ def naive_macro_f1s(labels: np.ndarray, preds: np.ndarray, draws: np.ndarray) ->
     out = []
     for d in draws:
         y, p, scores = labels[d], preds[d], []
-        for label in np.unique(y):
+        for label in np.unique(np.concatenate([y, p[p != ""]])):  # held or predicted, as scikit-learn
             tp = float(((p == label) & (y == label)).sum())
             fp, fn = float(((p == label) & (y != label)).sum()), float(((p != label) & (y == label)).sum())
             scores.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
