@@ -1434,6 +1434,9 @@ def _rescaled(ref: np.ndarray, cur: np.ndarray, s: DriftSettings, unit: float = 
     squeezed = cur.min() >= 0 and cur.max() * unit <= 1 and ref.max() * unit > 1.5 and slope < 0.8  # as given
     if not (slope >= s.rescale or 0 < slope <= 1 / s.rescale or squeezed):
         return None
+    standardised = not squeezed and not _through_zero(offset, cur, unit) and _standardised(cur, unit)
+    if r2 >= 0.97 and not (squeezed or standardised or _through_zero(offset, cur, unit)):
+        return None  # the spread alone changed around a level that stayed: drift, not a new unit
     if r2 < 0.97:  # a few distinct values (counts 0-9) step their quantiles off the line: match the
         if r2 < 0.8:  # moments instead, undo that line and see whether the reference's shape is back
             return None
@@ -1443,19 +1446,38 @@ def _rescaled(ref: np.ndarray, cur: np.ndarray, s: DriftSettings, unit: float = 
             undone = (cur - (cur.mean() - slope * ref.mean())) / slope if slope > 0 else cur
             offset = float((cur.mean() - slope * ref.mean()) * unit)
         if not (slope >= s.rescale or 0 < slope <= 1 / s.rescale or squeezed) or not np.isfinite(undone).all() \
-                or wasserstein_distance(ref, undone) / _spread(ref) >= s.min_effect:
+                or wasserstein_distance(ref, undone) / _spread(ref) >= s.min_effect \
+                or not (squeezed or _through_zero(offset, cur, unit) or _standardised(cur, unit)):
             return None
+        standardised = not squeezed and not _through_zero(offset, cur, unit) and _standardised(cur, unit)
     power = round(math.log10(slope)) if slope > 0 else None
     near_power = power is not None and power != 0 and abs(math.log10(slope) - power) < 0.05
     unit = f"a factor of about 10^{power}" if near_power else f"a factor of {slope:.3g}"
     fit = f"quantile fit R² {r2:.3f}" if r2 >= 0.97 else f"once rescaled; quantile fit R² {r2:.3f}, few distinct values"
     evidence = (f"same shape ({fit}) on another scale: {unit}"
-                + ("; values now lie in [0, 1] (normalised?)" if squeezed else ""))
+                + ("; values now lie in [0, 1] (normalised?)" if squeezed else "")
+                + ("; values now centred on 0 with a spread of 1 (standardised?)" if standardised else ""))
     mix = _mixed_scales(ref, cur, [power - 1, power, power + 1]) if power else None
     if mix:  # half the rows x100 can fit a line of slope 74: the factor said alone would mislead
         evidence = _mix_evidence(mix)
     return {"slope": float(slope), "offset": float(offset), "r2": float(r2), "squeezed_to_unit": bool(squeezed),
             "evidence": evidence, **({"mixed": mix} if mix else {})}
+
+
+def _through_zero(offset: float, cur: np.ndarray, unit: float) -> bool:
+    """Whether the line from the reference's quantiles to the current ones passes near 0 (within half
+    the current spread), as a new unit's does (cents -> dollars, counts -> shares: x * k). N(50, 10)
+    becoming N(50, 30) fits a slope of 3 too, through -100: a spread that grew around the same level,
+    which was called a recalibration ('retrain with the correct feature version', QA)."""
+    return abs(offset) <= 0.5 * _spread(cur) * unit
+
+
+def _standardised(cur: np.ndarray, unit: float) -> bool:
+    """Values centred on 0 with a spread of about 1: a z-score normalisation (x - mean) / sd, the unit
+    change whose line does not pass through 0."""
+    with np.errstate(all="ignore"):
+        mean, sd = float(cur.mean()) * unit, float(cur.std()) * unit
+    return np.isfinite(mean) and np.isfinite(sd) and abs(mean) <= 0.25 and 0.75 <= sd <= 1.33
 
 
 def _mixed_scales(ref: np.ndarray, cur: np.ndarray, powers: list[int]) -> dict | None:

@@ -386,6 +386,20 @@ def test_counts_of_a_few_values_times_100_are_a_recalibration_and_a_new_rate_is_
         assert finding.cause == "feature_drift", seed  # three times the rate: the shape changes, not the unit
 
 
+def test_a_spread_that_grew_around_the_same_level_is_drift_and_a_z_score_is_a_recalibration():
+    rng = np.random.default_rng(5)
+    ref = pd.DataFrame({"temp": rng.normal(50, 10, 3000), "visits": rng.poisson(20, 3000).astype(float)})
+    visits = rng.poisson(20, 3000).astype(float)
+    cur = pd.DataFrame({"temp": 50 + 3 * rng.normal(0, 10, 3000),  # a noisier sensor: was 'a factor of 3.04',
+                        "visits": (visits - visits.mean()) / visits.std()})  # 'retrain with the correct version'
+    found = {f.feature: f for f in compare(profile(ref), cur).findings}
+    assert found["temp"].cause == "feature_drift"
+    assert found["visits"].cause == "feature_recalibration" and "standardised?" in found["visits"].evidence
+    found = {f.feature: f for f in compare(profile(ref), ref.assign(temp=ref.temp * 3, visits=ref.visits / 1000))
+             .findings}  # a new unit's line passes through 0: still a recalibration
+    assert found["temp"].cause == found["visits"].cause == "feature_recalibration"
+
+
 def test_review_mends_old_boolean_profiles_tsv_thousands_birth_dates_epoch_units_and_sparse_windows(tmp_path):
     rng = np.random.default_rng(0)
     ref = table(3000).assign(member=rng.random(3000) < 0.5)
