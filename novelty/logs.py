@@ -202,9 +202,22 @@ def file_in_the_way(path: Path) -> Path | None:
     return next((p for p in path.parents if p.exists() and not p.is_dir()), None)
 
 
+def check_name(path: str | Path) -> None:
+    """An InputError when ``path``'s name is not valid UTF-8 ('caf\\xe9.jsonl', written by a Latin-1
+    system): the database, the config and the JSON output keep file names as text, and such a name
+    stopped score, feedback and init with a traceback (QA)."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        shown = str(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        raise InputError(f"{shown}: the file name is not valid UTF-8 (written by a Latin-1 or Windows system?); "
+                         "rename it, e.g. with convmv -f latin1 -t utf-8 --notest, or copy it to a plain name") from None
+
+
 def check_file(path: str | Path, what: str = "the files inside it") -> Path:
     """``path`` if it names a regular file, else an InputError saying what it is instead."""
     path = Path(path)
+    check_name(path)
     if path.is_file():
         return path
     if path.is_dir():

@@ -24,7 +24,7 @@ import pandas as pd
 
 from .config import BY_KEY, load_config, only_stars, render_config
 from .errors import InputError, check_argument
-from .logs import bare_name, file_in_the_way, format_time, is_stdout, jsonl_lines, log_columns, output_file
+from .logs import bare_name, check_name, file_in_the_way, format_time, is_stdout, jsonl_lines, log_columns, output_file
 
 NAMES = {
     "text": ("prompt", "text", "query", "utterance", "message", "question", "input", "user_message"),
@@ -202,6 +202,7 @@ def _sniff_newest(pattern: str, folder: Path, tries: int = 3) -> tuple[Path | No
     errors = []
     for sample in found:
         try:
+            check_name(sample)  # the config names the log it was sniffed from: text, written as UTF-8
             columns, notes = sniff(sample)
         except InputError as exc:
             errors.append(str(exc))
