@@ -143,7 +143,7 @@ def _calibration_bar() -> Iterator:
 
 
 def _print_json(payload) -> None:
-    typer.echo(to_json(payload))
+    typer.echo(to_json(payload, ascii_only=_ascii_json()))
 
 
 def _check_stdout(out: Path, as_json: bool) -> bool:
@@ -1468,11 +1468,28 @@ class _GuardedStdout:
         return getattr(self._stream, name)
 
 
+def _escape_unencodable(stream) -> None:
+    """Characters ``stream``'s encoding cannot hold written as backslash escapes, when it is not UTF-8."""
+    encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "").replace("_", "")
+    if stream is not None and encoding not in ("utf8", "utf8sig") and hasattr(stream, "reconfigure"):
+        with contextlib.suppress(ValueError, OSError):
+            stream.reconfigure(errors="backslashreplace")
+
+
+def _ascii_json() -> bool:
+    """Whether --json must escape every character beyond ASCII (\u00e9): standard output is not UTF-8,
+    where an escape such as \xe9 would break the JSON."""
+    encoding = (getattr(sys.stdout, "encoding", None) or "utf-8").lower().replace("-", "").replace("_", "")
+    return encoding not in ("utf8", "utf8sig")
+
+
 def main() -> None:
     """The ``novelty`` command. A bug (an exception no check foresaw) exits 3 after its traceback, so
     a cron job tells it from exit 1, "ran and found what --fail-on names"."""
-    given = sys.stdout
     _STOPPED_BY.clear()
+    for stream in (sys.stdout, sys.stderr):  # a console or locale that is not UTF-8 (cp1252, Latin-1): a prompt's
+        _escape_unencodable(stream)          # emoji printed as \U0001f680, not a traceback after the run (QA)
+    given = sys.stdout
     if given is not None:  # None: started with standard output closed (>&-), where nothing is printed
         sys.stdout = _GuardedStdout(given)
     try:

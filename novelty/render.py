@@ -11,14 +11,14 @@ from pathlib import Path
 from .stats import p_short, p_text
 
 
-def to_json(payload) -> str:
+def to_json(payload, ascii_only: bool = False) -> str:
     """Strict JSON for scripts (``--json``, the run summary): NaN and infinities become null, as JSON
     has no such numbers and strict parsers (JavaScript's, jq's) refuse them; other objects as text.
 
     >>> to_json({"p": float("nan"), "rates": [0.5, float("inf")]}).replace("\\n", "").replace(" ", "")
     '{"p":null,"rates":[0.5,null]}'
     """
-    return json.dumps(_finite(payload), indent=2, ensure_ascii=False, default=str, allow_nan=False)
+    return json.dumps(_finite(payload), indent=2, ensure_ascii=ascii_only, default=str, allow_nan=False)
 
 
 def _finite(value):

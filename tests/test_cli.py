@@ -391,3 +391,47 @@ def test_counts_of_one_read_as_one(tmp_path, index):
     invoke("queue", "add", "--db", db, "--max-p-value", "1")
     out = invoke("queue", "export", "--db", db, "-o", tmp_path / "q.csv")
     assert "Wrote 1 prompt to" in out.output, out.output
+
+
+def test_a_file_name_that_is_not_utf8_is_exit_2_and_init_says_so(tmp_path, index):
+    # QA: 'caf\xe9.jsonl' from a Latin-1 system stopped score, feedback and init with a traceback, exit 3
+    import os
+
+    from conftest import write_jsonl
+
+    bad = write_jsonl(tmp_path / os.fsdecode(b"caf\xe9.jsonl"), [{"prompt": "hello there",
+                                                                    "timestamp": "2026-11-20T10:00:00Z"}])
+    db = tmp_path / "m.db"
+    base = ["--index", "bot", "--index-dir", str(tmp_path / "indexes"), "--db", str(db)]
+    out = CliRunner().invoke(app, ["score", str(bad), *base])
+    assert out.exit_code == 2 and "file name is not valid UTF-8" in out.output and "caf\\xe9.jsonl" in out.output
+    assert not db.exists()  # said before a database is made
+    CliRunner().invoke(app, ["score", str(write_jsonl(tmp_path / "ok.jsonl", [{"prompt": "hi"}])), *base])
+    labels = tmp_path / os.fsdecode(b"lab\xe9.csv")
+    labels.write_text("prompt_id,label\nx,balance\n")
+    out = CliRunner().invoke(app, ["feedback", str(labels), "--db", str(db)])
+    assert out.exit_code == 2 and "file name is not valid UTF-8" in out.output
+    (tmp_path / "logs").mkdir()
+    bad.rename(tmp_path / "logs" / os.fsdecode(b"2026-11-20-\xe9.jsonl"))
+    out = CliRunner().invoke(app, ["init", "--index", "bot", "--logs", str(tmp_path / "logs" / "{date}*.jsonl"),
+                                   "-o", str(tmp_path / "monitor.toml")])
+    assert out.exit_code == 0 and "not valid UTF-8" in out.output and (tmp_path / "monitor.toml").exists()
+
+
+def test_standard_output_that_is_not_utf8_escapes_what_it_cannot_hold(tmp_path, index):
+    # QA: with stdout in cp1252 (a Windows console, a Latin-1 locale), a novel prompt's emoji stopped
+    # score after its run had finished: exit 3, where --fail-on novel means 0 or 1
+    import os
+
+    from conftest import write_jsonl
+
+    log = write_jsonl(tmp_path / "day.jsonl", [{"prompt": "crypto wallet \U0001f680 café", "timestamp":
+                                                "2026-11-20T10:00:00Z"}])
+    env = {**os.environ, "PYTHONIOENCODING": "cp1252"}
+    base = [sys.executable, "-m", "novelty", "score", str(log), "--index", "bot", "--index-dir",
+            str(tmp_path / "indexes"), "--fail-on", "novel"]
+    out = subprocess.run([*base, "--db", str(tmp_path / "a.db")], capture_output=True, env=env)
+    assert out.returncode in (0, 1), out.stderr.decode("cp1252", "replace")
+    assert b"wallet \\U0001f680 caf\xe9" in out.stdout  # escaped where cp1252 has no such character
+    out = subprocess.run([*base, "--db", str(tmp_path / "b.db"), "--json"], capture_output=True, env=env)
+    assert out.returncode in (0, 1) and "\U0001f680" in json.loads(out.stdout)["top_novel"][0]["text"]
