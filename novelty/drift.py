@@ -1030,12 +1030,24 @@ def _more_than_chance(cur: dict, ref: dict, key: str) -> bool:
 def _rare_sentinel_filling_in(value, now: float, was: float, present: float, ref: dict) -> bool:
     """A sentinel the reference (nearly) never held (under 1 % of its rows) filling in enough rows that
     chance cannot (binomial p < 1e-6 at the reference's share, in 100 rows or more): judged by the bar of
-    nulls. Not 0, which counts have as a value ('other' neither, a category of its own); not in a small
+    nulls. Not 0 but in a column of fractions (``_fractional``: counts have 0 as a value); not 'other',
+    a category of its own; not in a small
     window, where two rows of -1 are 8 %."""
-    if was >= 0.01 or present < 100 or _value_text(value) in ("0", "other") or not _sentinel(value):
+    if was >= 0.01 or present < 100 or _value_text(value) == "other" or not _sentinel(value) \
+            or (_value_text(value) == "0" and not _fractional(ref)):
         return False
     floor = max(was, 1 / max(ref.get("rows", 1), 1))
     return binomtest(int(round(now * present)), int(present), floor, alternative="greater").pvalue < 1e-6
+
+
+def _fractional(ref: dict) -> bool:
+    """A numeric reference column of fractions (amounts, durations, scores: under 5 % of its values
+    whole), where a 0 filling in is a default as -1 is; in counts 0 is a value, and a lower rate makes
+    more of them (so 0 is no sentinel there). Zeros in 10 % of an amount that never held one were drift,
+    'fine-tune with recent data' (QA)."""
+    values = np.asarray(ref.get("values") or [], dtype=float) if ref.get("kind") == "numeric" else np.array([])
+    values = values[np.isfinite(values)]
+    return len(values) >= 100 and float((values == np.round(values)).mean()) < 0.05
 
 
 def _first_keys(counts: dict, shown: int = 3) -> str:

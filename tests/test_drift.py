@@ -955,3 +955,17 @@ def test_nulls_rising_by_chance_in_small_windows_are_no_outage_and_a_real_one_st
         ("2026-01-01T00", "amount")]
     sparse = pd.DataFrame({"x": [np.nan] * 90 + list(range(10))})  # missing in 90 % of the reference's rows
     assert causes(sparse, pd.DataFrame({"x": [np.nan] * 20}))["x"] is None  # 20 nulls of 20: chance, 12 %
+
+
+def test_zeros_filling_in_an_amount_that_never_held_one_are_a_default_but_not_in_counts():
+    # QA: zeros in 10 % of a log-normal amount were feature_drift ('fine-tune with recent data') where
+    # -1 in an age and 'unknown' in a country, filling the same rows, were feature_unavailable
+    rng = np.random.default_rng(9)
+    ref = pd.DataFrame({"amount": rng.lognormal(3, 1, 5000), "visits": rng.poisson(8, 5000)})
+    cur = pd.DataFrame({"amount": rng.lognormal(3, 1, 5000), "visits": rng.poisson(8, 5000)})
+    gap = rng.random(5000) < 0.10
+    cur.loc[gap, "amount"] = 0.0
+    found = {f.feature: f for f in compare(profile(ref), cur).findings}
+    assert found["amount"].cause == "feature_unavailable" and "'0.0'" in found["amount"].evidence
+    fewer = pd.DataFrame({"amount": rng.lognormal(3, 1, 5000), "visits": rng.poisson(4, 5000)})  # a lower
+    assert causes(ref, fewer)["visits"] == "feature_drift"  # rate makes more zeros: drift, as before
