@@ -195,6 +195,7 @@ def import_feedback(db: str | Path, path: str | Path, id_col: str = "prompt_id",
     staging = None
     try:
         conn = store.db.conn
+        intents = store.na_like_intents()  # a 'None' intent's true labels are labels, not gaps
         staging = _scratch(Path(db))
         conn.execute("ATTACH DATABASE ? AS staging", [str(staging)])
         conn.execute("PRAGMA staging.journal_mode = OFF")  # scratch: nothing to roll back to
@@ -206,10 +207,11 @@ def import_feedback(db: str | Path, path: str | Path, id_col: str = "prompt_id",
         if seen and seen[0] < written:  # downloaded again, must not pass for a newer one: said
             written, same_as = seen[0], {"source": seen[1], "written": seen[0]}
         try:
-            columns, blank, reasons, staged = _stage(conn, path, id_col, label_col, time_col, written, day_first)
+            columns, blank, reasons, staged = _stage(conn, path, id_col, label_col, time_col, written, day_first,
+                                                     intents=intents)
         except _Reread:  # a line the fast CSV reader cannot place: start over, line by line
             columns, blank, reasons, staged = _stage(conn, path, id_col, label_col, time_col, written, day_first,
-                                                     careful=True)
+                                                     careful=True, intents=intents)
         missing = [c for c in (id_col, label_col, time_col) if c and c not in columns]
         if missing:
             unread = f"; {reasons.total:,} rows could not be read ({reasons.first})" if reasons.total else ""
@@ -294,7 +296,8 @@ def _alive(pid: int) -> bool:
 
 
 def _stage(conn, path: Path, id_col: str, label_col: str, time_col: str | None, written: str,
-           day_first: bool = False, careful: bool = False) -> tuple[dict[str, None], int, "_Reasons", int]:
+           day_first: bool = False, careful: bool = False, intents: frozenset[str] = frozenset()
+           ) -> tuple[dict[str, None], int, "_Reasons", int]:
     """The file's labels and rejects into the staging database, a chunk at a time; its columns, its
     rows without id or label, the reasons rows were set aside, and the rows staged (an id repeated
     counts each time)."""
@@ -307,7 +310,7 @@ def _stage(conn, path: Path, id_col: str, label_col: str, time_col: str | None, 
         if all(c in frame.columns for c in (id_col, label_col)):  # a JSONL chunk may lack one: blank rows
             rows, chunk_blank, bad_rows = _rows(frame, lines, id_col, label_col,
                                                 time_col if time_col in frame.columns else None, written,
-                                                day_first, latest)
+                                                day_first, latest, intents)
             rejects += bad_rows
         else:
             rows, chunk_blank = [], len(frame)
@@ -481,7 +484,7 @@ def _jsonl_chunks(path: Path, size: int) -> Iterator[_Chunk]:
 
 
 def _rows(frame, lines: list[int], id_col: str, label_col: str, time_col: str | None, written: str,
-          day_first: bool = False, latest: str = "9999"
+          day_first: bool = False, latest: str = "9999", intents: frozenset[str] = frozenset()
           ) -> tuple[list[tuple[str, str, str]], int, list[Reject]]:
     """(prompt_id, label, labelled_at) of each row, in file order, a row without a time being as old
     as its file (``written``); the rows without id or label, and the rows set aside (a time after
@@ -489,7 +492,7 @@ def _rows(frame, lines: list[int], id_col: str, label_col: str, time_col: str | 
     out: list[tuple[str, str, str]] = []
     blank, rejects = 0, []
     times = frame[time_col] if time_col else [None] * len(frame)
-    labels = [None if isinstance(v, str) and is_na_label(v) else _whole_number(v)
+    labels = [None if isinstance(v, str) and is_na_label(v, intents) else _whole_number(v)
               for v in frame[label_col]]
     for line, pid, label, stamp in zip(lines, frame[id_col], labels, times):
         if _blank(pid) or _blank(label):

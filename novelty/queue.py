@@ -318,7 +318,12 @@ def import_labels(db: str | Path, path: str | Path, id_col: str | None = None, l
     path = check_file(path, "the label file inside it")
     if id_col is not None and not id_col.strip():  # '' fell back to the default silently; --label-col '' is refused
         raise InputError("--id-col is empty: name the column holding the queue ids (default: id, else prompt_id)")
-    labels, skipped, texts = _label_rows(path, id_col, label_col)
+    store = _open(db)
+    try:
+        intents = store.na_like_intents()  # a 'None' intent's labels are labels, not 'not labelled yet'
+    finally:
+        store.close()
+    labels, skipped, texts = _label_rows(path, id_col, label_col, intents)
     store, unknown, mismatched = _open(db), [], []
     try:
         counts = store.transaction(lambda: _apply_labels(store, labels, unknown, texts, mismatched))
@@ -356,10 +361,11 @@ def case_variants(counts: Counter) -> list[dict]:
 _SEPARATORS = re.compile(r"(?<=\w)[\s_-]+(?=\w)")  # between words only: '-1' is not '1', '_other' not 'other'
 
 
-def _label_rows(path: Path, id_col: str | None, label_col: str
+def _label_rows(path: Path, id_col: str | None, label_col: str, intents: frozenset[str] = frozenset()
                 ) -> tuple[dict[str, str], dict[str, list[int]], dict[str, tuple[int, str]]]:
     """The label of each id in ``path``, the line numbers of the rows skipped, by reason, and the line
-    and text of each labelled id whose row has a text."""
+    and text of each labelled id whose row has a text (``intents``: training labels such as 'None' that
+    a label cell may be, as ``is_na_label`` reads them)."""
     kind = detect_format(path)  # an empty, binary or UTF-16 file is named as such
     rows = {"csv": _csv_labels, "jsonl": _jsonl_labels, "parquet": _parquet_labels}[kind](path, id_col, label_col)
     found: dict[str, list[tuple[int, str]]] = defaultdict(list)
@@ -369,7 +375,7 @@ def _label_rows(path: Path, id_col: str | None, label_col: str
             # in the form index add stores it, before it is checked: a zero-width space alone is blank, 'ＮＡ' is
             # NA (a full-width 'ｃrypto' kept as typed was never found in the index, so never marked trained)
             row = {**row, "label": label_form(row["label"])}
-        reason = row if isinstance(row, str) else _skip_reason(row)
+        reason = row if isinstance(row, str) else _skip_reason(row, intents)
         if reason:
             skipped[reason].append(line)
         else:
@@ -458,7 +464,7 @@ def _record(pid, label, text=None) -> dict | str:
             "text": text if isinstance(text, str) else None}
 
 
-def _skip_reason(row: dict) -> str | None:
+def _skip_reason(row: dict, intents: frozenset[str] = frozenset()) -> str | None:
     """Why a row cannot give a label (a key of ``SKIP_REASONS``), or None."""
     if row["id"] is None or row["label"] is None:
         return "short_row"
@@ -469,7 +475,7 @@ def _skip_reason(row: dict) -> str | None:
     label = row["label"].strip()
     if not label:
         return "blank_label"
-    if is_na_label(label):
+    if is_na_label(label, intents):
         return "not_labelled"
     return "label_line_break" if "\n" in label or "\r" in label else None
 

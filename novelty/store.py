@@ -369,6 +369,14 @@ class Store:
             f"UPDATE runs SET {', '.join(f'{quote(k)} = ?' for k in fields)} WHERE run_id = ?",
             [*fields.values(), run_id]))
 
+    def na_like_intents(self) -> frozenset[str]:
+        """Training labels spelt as a label file says 'not labelled yet' ('None', LUIS's and CLU's intent for
+        everything else): such a cell is that intent, not a gap (``is_na_label``)."""
+        from .logs import is_na_label
+
+        return frozenset(label for (label,) in self.db.execute("SELECT DISTINCT label FROM training_labels")
+                         if isinstance(label, str) and is_na_label(label))
+
     def record_training_labels(self, index_checksum: str, counts: dict[str, int]) -> None:
         self.transaction(lambda: self._insert("training_labels", ("index_checksum", "label", "prompts"),
                                               [(index_checksum, label, n) for label, n in counts.items()]))

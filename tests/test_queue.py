@@ -860,3 +860,35 @@ def test_an_export_never_replaces_a_file_that_is_not_one_or_labels_not_imported_
         csv.writer(fh).writerows(rows)
     with pytest.raises(InputError, match="a golden set being labelled"):
         golden_refresh(db, golden, size=5)
+
+
+def test_a_none_intent_is_a_true_label_for_feedback_and_queue_import(tmp_path, train_pairs):
+    # QA: index build keeps 'None' as an intent (LUIS and CLU apps all have one) and score stores it as a
+    # prediction, but feedback and queue import read a 'None' label as 'not labelled yet': labels a=None
+    # (predicted None), b=None (predicted balance, wrong), c=balance gave 1 label and 100 % accuracy
+    from conftest import FAKE_MODEL, write_csv, write_jsonl
+    from novelty.feedback import import_feedback
+    from novelty.index import PromptIndex
+    from novelty.logs import Columns
+
+    rows = list(train_pairs) + [("hello there", "None"), ("good morning", "None"), ("tell me a joke", "None")]
+    index = PromptIndex.build(write_csv(tmp_path / "train.csv", ["text", "label"], rows), "luis",
+                              index_dir=tmp_path / "indexes", model=FAKE_MODEL, scorer="knn")
+    log = write_jsonl(tmp_path / "day.jsonl", [
+        {"id": "a", "prompt": "hello there friend", "predicted_label": "None"},
+        {"id": "b", "prompt": "tell me a joke now", "predicted_label": "balance"},
+        {"id": "c", "prompt": "what is my balance", "predicted_label": "balance"}])
+    db = tmp_path / "m.db"
+    score_files([log], index, db, columns=Columns(time=None, id="id"))
+    labels = tmp_path / "labels.csv"
+    labels.write_text("prompt_id,label\na,None\nb,None\nc,balance\nd,NA\n")
+    got = import_feedback(db, labels)
+    assert (got.rows, got.blank) == (3, 1)  # 'NA' is still no label
+    with sqlite3.connect(db) as conn:
+        assert sorted(conn.execute("SELECT prompt_id, label FROM feedback")) == [("a", "None"), ("b", "None"),
+                                                                                ("c", "balance")]
+        conn.executemany("INSERT INTO queue (prompt_id, text, status, added_at) VALUES (?, ?, 'exported', 'now')",
+                         [("a", "hello there friend"), ("b", "tell me a joke now")])
+    (tmp_path / "q.csv").write_text("id,label\na,None\nb,none\n")  # 'none' is no intent's spelling here
+    result = queue.import_labels(db, tmp_path / "q.csv")
+    assert result["labelled"] == 1 and result["skipped"] == {"not_labelled": 1}
