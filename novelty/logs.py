@@ -561,11 +561,16 @@ def _csv_records(path: Path, columns: Columns, validator: "_Validator") -> Itera
         source = _Lines(fh, 0)
         header, source = csv_table(source, delimiter, path)
         validator.check_header(header)
+        names = [str(name).strip() for name in header]
         for start, row, raw in numbered_rows(source, delimiter):
             if isinstance(row, str):
                 yield start, Unparsed(row), raw
             elif len(row) != len(header):
                 yield start, Unparsed(f"expected {len(header)} fields, got {len(row)}"), raw
+            elif len(names) > 1 and [field.strip() for field in row] == names:
+                # (was scored as a prompt 'prompt' predicted 'predicted_label', or trained as a prompt
+                # 'text' of an intent 'label'; with a time column, 'unreadable timestamp' said nothing)
+                yield start, Unparsed("the header again (files joined with cat?)"), raw
             else:
                 yield start, dict(zip(header, row)), raw
 

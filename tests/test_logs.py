@@ -387,3 +387,16 @@ def test_a_json_nan_label_in_a_training_file_is_a_gap_not_a_rejected_row(tmp_pat
                     '{"text": "weather today", "label": "nan"}\n')
     training = read_training(path, Columns(text="text", time=None, label="label"))
     assert list(training.labels) == [None, "book_flight"] and [r.line for r in training.rejects] == [3]
+
+
+def test_a_header_repeated_by_cat_is_set_aside_not_read_as_a_row(tmp_path):
+    # QA: `cat a.csv b.csv` scored a prompt 'prompt' predicted 'predicted_label' (flagged novel), and
+    # index build learnt a prompt 'text' of a new intent 'label'
+    one = "prompt,predicted_label\nwhere is my card,card\n"
+    path = tmp_path / "joined.csv"
+    path.write_text(one + one.replace("where is my card", "reset my pin"))
+    _, rows, rejects = read_all(path, Columns(time=None))
+    assert [text for _, text in rows] == ["where is my card", "reset my pin"]
+    assert [(r.line, r.reason) for r in rejects] == [(3, "the header again (files joined with cat?)")]
+    (tmp_path / "one.csv").write_text("prompt\nprompt\n")  # one column: a prompt may say its name
+    assert [text for _, text in read_all(tmp_path / "one.csv", Columns(time=None))[1]] == ["prompt"]
