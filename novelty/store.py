@@ -513,6 +513,11 @@ class Store:
             self._insert("scores", SCORE_COLUMNS, fresh)
             self._insert("embeddings", ("text_hash", "vector"),
                          [(k, np.asarray(v, dtype=np.float16).tobytes()) for k, v in vectors.items()])
+            if fresh and self.db.execute("SELECT 1 FROM rejects WHERE run_id IS NOT NULL LIMIT 1").fetchone():
+                # a row set aside by an earlier run and scored now (its line completed, the file converted
+                # to UTF-8): its reject goes, or the report said '2 prompts scored (1 rejected)' of 2 rows
+                self.db.conn.executemany("DELETE FROM rejects WHERE reject_id = ? AND run_id IS NOT NULL",
+                                         [(reject_row(None, row[2], row[3], "", "")["reject_id"],) for row in fresh])
             self._insert("rejects", REJECT_COLUMNS, [tuple(r[c] for c in REJECT_COLUMNS) for r in rejects])
             return fresh
         return self.transaction(work)

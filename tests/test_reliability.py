@@ -126,6 +126,24 @@ def test_a_last_line_without_newline_is_scored(tmp_path, index):
     assert score_files([path], index, tmp_path / "m.db").scored == 2
 
 
+def test_a_row_rejected_then_scored_when_its_line_is_complete_leaves_no_reject(tmp_path, index):
+    # QA: a log read while its last line was half-written, then again when complete: the row was in
+    # both scores and rejects, and the page said '2 prompts scored (1 rejected)' of a 2-row log
+    import sqlite3
+
+    path = tmp_path / "log.jsonl"
+    path.write_text('{"prompt": "first", "timestamp": "2026-11-20T10:00:00Z"}\n{"prompt": "I lost my ca')
+    db = tmp_path / "m.db"
+    assert score_files([path], index, db).rejected == 1
+    with path.open("a") as fh:
+        fh.write('rd", "timestamp": "2026-11-20T10:01:00Z"}\n{"prompt": ""}\n')
+    again = score_files([path], index, db)
+    assert (again.scored, again.rejected) == (1, 1)
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT line, reason FROM rejects").fetchall() == [(3, "'prompt' is empty")]
+        assert conn.execute("SELECT count(*) FROM scores").fetchone() == (2,)
+
+
 @pytest.mark.parametrize("content", ["prompt,timestamp\n", "\n\n  \n"])
 def test_a_log_of_zero_rows_scores_nothing_and_exits_0(tmp_path, index, content):
     path = tmp_path / ("log.csv" if "," in content else "log.jsonl")
