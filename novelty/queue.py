@@ -219,7 +219,7 @@ def export(db: str | Path, out: str | Path, fmt: str | None = None, status: str 
     with open_output(out, "queue.csv", inputs=[db, *logged_sources(db)]) as fh:
         if fmt == "csv":
             writer = csv.writer(fh)
-            writer.writerow(["id", "text", "label", "predicted_label"])
+            writer.writerow(CSV_COLUMNS)
             writer.writerows([r["prompt_id"], csv_cell(r["text"], escape_formulas), r["label"] or "",
                               r["predicted_label"] or ""] for r in chosen)
         for r in chosen if fmt != "csv" else []:
@@ -232,52 +232,89 @@ def export(db: str | Path, out: str | Path, fmt: str | None = None, status: str 
     return len(chosen)
 
 
+CSV_COLUMNS = ["id", "text", "label", "predicted_label"]  # the CSV export's header
+
+
 def _refuse_losing(db, out: Path) -> None:
-    """An InputError when writing the export over ``out`` would lose work: a file that is no queue export
-    (``-o train.csv``, meant to add to the training data, replaced 3,000 training prompts with 10), or an
-    earlier export holding labels the queue does not have yet (exported again before `queue import`, the
-    annotators' labels were gone). An earlier export whose labels are all imported is replaced."""
-    labels = labels_in_the_way(out, "a queue export", chat=True)
-    if not labels:
+    """An InputError when writing the export over ``out`` would lose work. Replaced: an earlier export of
+    this queue as it was written. Refused: a file of another shape (``-o train.csv``, meant to add to the
+    training data, replaced 3,000 training prompts with 10; a column an annotator added), a chat file
+    whose examples are not this queue's (a fine-tuning set of one's own), an export with labels for
+    items not labelled in the queue yet (exported again before `queue import`, the annotators' labels
+    were gone), or one whose labels are all for ids this queue does not hold (another database's)."""
+    try:
+        if not out.is_file() or not out.stat().st_size:
+            return
+        kind = _export_kind(out)
+    except OSError:  # unreadable (write-only): replaced, as before
         return
+    if kind is None:
+        _not_ours(out, "a queue export as novelty writes it")
     store = _open(db)
     try:
-        held = {pid: label for chunk in _chunks(list(labels)) for pid, label in store.db.execute(
-            f"SELECT prompt_id, label FROM queue WHERE prompt_id IN ({','.join('?' * len(chunk))})", chunk)}
+        if kind == "chat":
+            queued = {text for (text,) in store.db.execute("SELECT text FROM queue")}
+            foreign = [t for t in _chat_prompts(out) if t not in queued]
+            if foreign:
+                raise InputError(f"{out} holds {len(foreign):,} example{'s' * (len(foreign) != 1)} that {'are' if len(foreign) != 1 else 'is'} "
+                                 f"not in this database's queue (e.g. {foreign[0][:60]!r}): a fine-tuning set of "
+                                 "your own? Writing the export there would replace it; give another name")
+            return
+        try:
+            labels = _label_rows(out, None, "label")[0]
+        except InputError:
+            _not_ours(out, "a queue export as novelty writes it")
+        status = {pid: state for chunk in _chunks(list(labels)) for pid, state in store.db.execute(
+            f"SELECT prompt_id, status FROM queue WHERE prompt_id IN ({','.join('?' * len(chunk))})", chunk)}
     finally:
         store.close()
-    missing = [pid for pid, label in labels.items() if held.get(pid) != label]
-    if missing:
-        raise InputError(f"{out} holds {len(missing):,} label{'s' * (len(missing) != 1)} this database's queue does "
-                         f"not have (id {missing[0]!r}: {labels[missing[0]]!r}): writing the export there would lose "
-                         f"{'them' if len(missing) != 1 else 'it'}; import first (novelty queue import {out} --db {db}), "
+    waiting = [pid for pid in labels if status.get(pid) in ("pending", "exported")]
+    if waiting:
+        raise InputError(f"{out} holds {len(waiting):,} label{'s' * (len(waiting) != 1)} not imported yet (id "
+                         f"{waiting[0]!r}: {labels[waiting[0]]!r}): writing the export there would lose "
+                         f"{'them' if len(waiting) != 1 else 'it'}; import first (novelty queue import {out} --db {db}), "
                          "or write the export elsewhere")
+    if labels and not status:
+        raise InputError(f"{out} holds {len(labels):,} label{'s' * (len(labels) != 1)} for ids this database's queue "
+                         "does not hold (another database's export?): writing the export there would lose them; "
+                         "give another name")
 
 
-def labels_in_the_way(out: Path, what: str, chat: bool = False) -> dict[str, str]:
-    """The labels (by id) of the file at ``out`` that an output is about to replace, or an InputError
-    when it is not a file of ids and labels such as this package writes (``what``; ``chat``: nor a
-    chat-jsonl export), as a training file or a log typed as -o is not. Nothing there: {}."""
-    if not out.is_file() or not out.stat().st_size:
-        return {}
-    try:
-        return _label_rows(out, None, "label")[0]
-    except InputError:  # no id and label columns (or not a file of rows at all)
-        if chat and _chat_export(out):
-            return {}
-        with open(out, "rb") as fh:
-            begins = fh.read(40).decode("utf-8", "replace")
-        raise InputError(f"{out} exists and is not {what} (it begins {begins!r}): writing there would replace "
-                         "that file; give another name, or move the file away first") from None
+def _not_ours(out: Path, what: str) -> None:
+    with open(out, "rb") as fh:
+        begins = fh.read(40).decode("utf-8", "replace")
+    raise InputError(f"{out} exists and is not {what} (it begins {begins!r}): writing there would replace that "
+                     "file; give another name, or move the file away first")
 
 
-def _chat_export(path: Path) -> bool:
-    """Whether ``path`` begins as the chat-jsonl export does: an object with a list of messages."""
-    try:
-        first = next(iter(jsonl_lines(path)), None)
-    except InputError:
-        return False
-    return first is not None and isinstance(first[1], dict) and isinstance(first[1].get("messages"), list)
+def _export_kind(path: Path) -> str | None:
+    """'csv', 'batch' or 'chat' when ``path`` begins as that export writes it (its header; its first
+    object's keys), else None. Reads the first line only: a large file of another kind is told at once."""
+    with open_text(path) as fh:
+        first = next((line for line in fh if line.strip()), "").lstrip("\ufeff")
+    if first.lstrip().startswith("{"):
+        try:
+            record = json.loads(first)
+        except ValueError:
+            return None
+        if isinstance(record, dict) and set(record) == {"messages"} and isinstance(record["messages"], list):
+            return "chat"
+        return "batch" if isinstance(record, dict) and "id" in record and set(record) <= {"id", "text", "label"} \
+            else None
+    for sep in (",", ";", "\t"):  # as written, or saved again by a spreadsheet in a comma-decimal locale
+        if [f.strip() for f in next(csv.reader([first], delimiter=sep), [])] == CSV_COLUMNS:
+            return "csv"
+    return None
+
+
+def _chat_prompts(path: Path) -> list[str]:
+    """The user messages of a chat-jsonl file, in order."""
+    found = []
+    for _, record, _ in jsonl_lines(path):
+        messages = record.get("messages") if isinstance(record, dict) else None
+        found += [m.get("content") for m in messages or [] if isinstance(m, dict) and m.get("role") == "user"
+                  and isinstance(m.get("content"), str)]
+    return found
 
 
 def _chunks(ids: list[str], size: int = 900) -> Iterator[list[str]]:

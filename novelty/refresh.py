@@ -19,7 +19,7 @@ import numpy as np
 
 from .errors import InputError, check_argument
 from .logs import is_stdout, open_output, output_file, refuse_overwrite, time_bounds
-from .queue import csv_cell, formula_like, labels_in_the_way
+from .queue import csv_cell, formula_like
 from .spikes import parse_range
 from .store import Store, existing_db
 
@@ -69,12 +69,7 @@ def golden_refresh(db: str | Path, out: str | Path, size: int = 300, since: str 
     out = output_file(out, "golden-next.csv")
     if not is_stdout(out):
         refuse_overwrite(out, [db, *logs])  # first: the database typed as -o is no golden set
-        labelled = labels_in_the_way(out, "a golden-set sample")
-        if labelled:  # run again after the labelling began: the next golden set was gone
-            first = next(iter(labelled))
-            raise InputError(f"{out} holds {len(labelled):,} label{'s' * (len(labelled) != 1)} (id {first!r}: "
-                             f"{labelled[first]!r}), a golden set being labelled: writing the sample there would "
-                             f"lose {'them' if len(labelled) != 1 else 'it'}; give another name")
+        _refuse_losing(out)
     with open_output(out, "golden-next.csv", inputs=[db, *logs]) as fh:
         writer = csv.writer(fh)
         writer.writerow(COLUMNS)
@@ -90,6 +85,29 @@ def golden_refresh(db: str | Path, out: str | Path, size: int = 300, since: str 
     left_out = sorted(everything - covered, key=lambda s: (-sizes[s], s)) if len(picked) < len(rows) else []
     return RefreshResult(len(rows), len(picked), dict(sorted(counts.items(), key=lambda kv: -kv[1])), str(out),
                          left_out, formulas, escape_formulas and bool(formulas))
+
+
+def _refuse_losing(out: Path) -> None:
+    """An InputError unless ``out`` is absent, empty, or a sample as this writes it (CSV, whatever its
+    name) with no label filled in: run again once the labelling began, the next golden set was gone,
+    and a sample labelled in a column of its own ('gold'), or anything else named -o, was replaced."""
+    try:
+        if not out.is_file() or not out.stat().st_size:
+            return
+        with open(out, encoding="utf-8", errors="replace", newline="") as fh:
+            rows = csv.reader(line.lstrip("\ufeff") if number == 0 else line for number, line in enumerate(fh))
+            header = [h.strip() for h in next(rows, [])]
+            if header != list(COLUMNS):
+                begins = ",".join(header)[:40]
+                raise InputError(f"{out} exists and is not a golden-set sample as novelty writes it (its header: "
+                                 f"{begins!r}): writing there would replace that file; give another name")
+            labelled = [row for row in rows if len(row) > 2 and row[2].strip()]
+    except (OSError, csv.Error):  # unreadable: replaced, as before
+        return
+    if labelled:
+        raise InputError(f"{out} holds {len(labelled):,} label{'s' * (len(labelled) != 1)} (id {labelled[0][0]!r}: "
+                         f"{labelled[0][2]!r}), a golden set being labelled: writing the sample there would lose "
+                         f"{'them' if len(labelled) != 1 else 'it'}; give another name")
 
 
 UNCLUSTERED = "novel: unclustered"

@@ -718,7 +718,7 @@ def test_an_export_stopped_halfway_leaves_the_earlier_file_and_no_part(db, tmp_p
     assert fresh.stat().st_mode & 0o777 == 0o666 & ~current_umask()  # a plain open's mode, not mkstemp's 0600
     linked = tmp_path / "linked.csv"  # a hard link is written in place: both names hold the new export
     linked.hardlink_to(fresh)
-    fresh.write_text("id,text,label\nold,an old export,\n")
+    fresh.write_text("id,text,label,predicted_label\nold,an old export,,\n")
     queue.export(db, fresh, "csv", status="exported")
     assert linked.read_text() == fresh.read_text() and "old" not in fresh.read_text()
 
@@ -843,14 +843,32 @@ def test_an_export_never_replaces_a_file_that_is_not_one_or_labels_not_imported_
     rows[1][2] = "crypto"  # an annotator's label...
     with sheet.open("w", newline="", encoding="utf-8") as fh:
         csv.writer(fh).writerows(rows)
-    with pytest.raises(InputError, match="1 label this database's queue does not have .* import first"):
+    with pytest.raises(InputError, match="1 label not imported yet .* import first"):
         queue.export(db, sheet, "csv", status="exported")  # ...was lost to an export again before the import
     assert "crypto" in sheet.read_text()
     queue.import_labels(db, sheet)
-    assert queue.export(db, sheet, "csv", status="exported") == 4  # imported: the file may go
+    rows[1][2] = "crypto_wallet"  # corrected after the import, by another file: not 'import first' again
+    with sheet.open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows(rows)
+    queue.import_labels(db, sheet)
+    with sheet.open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows([*rows[:1], [rows[1][0], rows[1][1], "crypto", ""]])  # the older label
+    assert queue.export(db, sheet, "csv", status="exported") == 4  # imported (and corrected): the file may go
     chat = tmp_path / "train.jsonl"
-    for _ in range(2):  # a chat export (no ids) replaces the one before it
+    for _ in range(2):  # a chat export of this queue replaces the one before it
         assert queue.export(db, chat, "chat-jsonl", status="labelled") == 1
+    own = tmp_path / "finetune.jsonl"  # review: a fine-tuning set of one's own, 3,000 lines, became 6
+    own.write_text(json.dumps({"messages": [{"role": "user", "content": "hi"},
+                                            {"role": "assistant", "content": "greeting"}]}) + "\n")
+    with pytest.raises(InputError, match="not in this database's queue .* fine-tuning set of your own"):
+        queue.export(db, own, "chat-jsonl", status="labelled")
+    annotated = tmp_path / "annotated.csv"  # review: labels typed into a column of the annotators' own
+    annotated.write_text("id,text,label,predicted_label,intent\nx,a prompt,,,crypto\n")
+    other = tmp_path / "other.csv"  # another database's labelled export
+    other.write_text("id,text,label,predicted_label\nnot-here,a prompt,crypto,\n")
+    for path, says in ((annotated, "is not a queue export"), (other, "another database's export")):
+        with pytest.raises(InputError, match=says):
+            queue.export(db, path, "csv", status="exported")
     golden = tmp_path / "golden-next.csv"
     golden_refresh(db, golden, size=5)
     golden_refresh(db, golden, size=5)  # not labelled yet: replaced
@@ -860,6 +878,13 @@ def test_an_export_never_replaces_a_file_that_is_not_one_or_labels_not_imported_
         csv.writer(fh).writerows(rows)
     with pytest.raises(InputError, match="a golden set being labelled"):
         golden_refresh(db, golden, size=5)
+    named = tmp_path / "golden.tsv"  # review: CSV under another name was refused as not a sample, and a
+    golden_refresh(db, named, size=5)  # labelled one named .jsonl replaced
+    golden_refresh(db, named, size=5)
+    gold = tmp_path / "gold.csv"
+    gold.write_text(golden.read_text().replace("ts\n", "ts,gold\n", 1))  # labelled in a column of its own
+    with pytest.raises(InputError, match="not a golden-set sample"):
+        golden_refresh(db, gold, size=5)
 
 
 def test_a_none_intent_is_a_true_label_for_feedback_and_queue_import(tmp_path, train_pairs):
