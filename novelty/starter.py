@@ -24,7 +24,8 @@ import pandas as pd
 
 from .config import BY_KEY, load_config, only_stars, render_config
 from .errors import InputError, check_argument
-from .logs import bare_name, check_name, file_in_the_way, format_time, is_stdout, jsonl_lines, log_columns, output_file
+from .logs import (bare_name, check_name, file_in_the_way, format_time, is_stdout, jsonl_lines, log_columns,
+                   output_file, parquet_source)
 
 NAMES = {
     "text": ("prompt", "text", "query", "utterance", "message", "question", "input", "user_message"),
@@ -268,6 +269,8 @@ def sniff(path: str | Path, rows: int = 50) -> tuple[dict[str, str], list[str]]:
             names = names[:-2]  # model_pred beside label: 'label' in a log is often the true label
         match = next((c for n in names for c in frame.columns if bare_name(c) == bare_name(n) and c not in found.values()),
                      None)
+        if match is not None and role == "time" and not frame[match].dropna().head(10).map(_a_time).all():
+            match = None  # a 'time' of latencies (0.25 s) is no timestamp: run rejected every row (review)
         if match is not None and role == "id" and frame[match].dropna().astype(str).duplicated().any():
             notes.append(f"column {str(match)!r} repeats within the first rows, so it is not used as the id "
                          "(rows with a repeated id are rejected); set logs.id_col to a unique one")
@@ -372,8 +375,11 @@ def _a_time(value) -> bool:
 def _head(path: Path, rows: int) -> pd.DataFrame:
     name = path.name.lower().removesuffix(".gz")
     try:
-        if name.endswith(".parquet"):
-            return pd.read_parquet(path).head(rows)
+        if name.endswith(".parquet"):  # the first rows, not the whole file (3 M rows took 790 MB, review)
+            import pyarrow.parquet as pq
+
+            first = next(pq.ParquetFile(parquet_source(path)).iter_batches(batch_size=rows), None)
+            return first.to_pandas() if first is not None else pd.DataFrame()
         if name.endswith((".jsonl", ".json", ".ndjson")):  # (a .json array of objects too)
             records = list(itertools.islice((record for _, record, _ in jsonl_lines(path)
                                              if isinstance(record, dict)), rows))

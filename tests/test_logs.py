@@ -400,3 +400,16 @@ def test_a_header_repeated_by_cat_is_set_aside_not_read_as_a_row(tmp_path):
     assert [(r.line, r.reason) for r in rejects] == [(3, "the header again (files joined with cat?)")]
     (tmp_path / "one.csv").write_text("prompt\nprompt\n")  # one column: a prompt may say its name
     assert [text for _, text in read_all(tmp_path / "one.csv", Columns(time=None))[1]] == ["prompt"]
+
+
+def test_init_sniffs_no_time_column_from_a_name_alone_and_reads_parquet_by_its_first_rows(tmp_path):
+    # review: a 'time' column of latencies was taken as the timestamp (every row rejected by run), and a
+    # Parquet log was read whole to sniff 50 rows
+    from novelty.starter import sniff_columns
+
+    rows = [{"prompt": f"where is my card {i}", "time": 0.25 + i / 10, "created_at": f"2026-11-20T10:{i:02d}:00Z"}
+            for i in range(60)]
+    write_jsonl(tmp_path / "day.jsonl", rows)
+    assert sniff_columns(tmp_path / "day.jsonl")["time"] == "created_at"
+    pd.DataFrame(rows).to_parquet(tmp_path / "day.parquet", row_group_size=20)
+    assert sniff_columns(tmp_path / "day.parquet") == {"text": "prompt", "time": "created_at"}

@@ -800,6 +800,10 @@ def test_a_log_whose_times_are_under_another_name_is_said_and_scoring_it_again_t
         assert conn.execute("SELECT count(*) FROM scores WHERE ts IS NULL").fetchone() == (0,)
     untimed = write_jsonl(tmp_path / "plain.jsonl", [{"prompt": "hello there", "n": 3}])  # no time to name
     assert score_files([untimed], index, db).warnings == []
+    latency = write_jsonl(tmp_path / "latency.jsonl", [{"prompt": f"slow one {i}", "time": 0.25 + i} for i in range(5)])
+    assert score_files([latency], index, db).warnings == []  # review: a 'time' of seconds is no timestamp
+    lake = score_files([log], index, None, out_parquet=tmp_path / "lake")
+    assert "into a new output" in lake.warnings[0] and "none is scored twice" not in lake.warnings[0]
     other = write_jsonl(tmp_path / "other.jsonl", [{**r, "prompt": r["prompt"] + "!"} for r in rows])
     assert score_files([other], index, db, columns=Columns(time=None)).warnings == []  # times not asked for
     base = ["score", "--index", "bot", "--index-dir", str(tmp_path / "indexes"), "--db", str(db)]

@@ -22,8 +22,8 @@ import numpy as np
 from .. import __version__
 from ..errors import DamagedFileError, EmptyFileError, InputError, NoveltyError, check_argument
 from ..index import SHOWN_NEIGHBORS, PromptIndex, label_text
-from ..logs import (Batch, Columns, MAX_CHARS, as_paths, canonical_id, check_file, detect_format, header_names,
-                    log_columns, read_batches, reason_kind, sql_bound)
+from ..logs import (Batch, Columns, MAX_CHARS, as_paths, bare_name, canonical_id, check_file, detect_format,
+                    header_names, log_columns, read_batches, reason_kind, sql_bound)
 from ..redact import redact as redact_text
 from ..stats import excess_over_rate  # P(>= novel of total flagged) if all in-distribution
 from ..store import SCORE_COLUMNS, Store, params_json, reject_row, stored_vectors, text_hash, utc_now
@@ -373,13 +373,15 @@ def _named_somewhere(columns: Columns, paths: list[Path]) -> None:
                              f"or leave it out (Columns({role}=...))")
 
 
-def untimed_logs(columns: Columns, paths: list[Path]) -> list[str]:
-    """Logs without the time column whose rows hold times under another name ('created_at' where the
-    default looks for 'timestamp'): their prompts were stored untimed, so spikes, feedback windows and
-    the report's chart leave them out, and nothing said so."""
+def untimed_logs(columns: Columns, paths: list[Path], database: bool = True) -> list[str]:
+    """Logs without the time column whose rows hold times under another usual name ('created_at' where
+    the default looks for 'timestamp'; its first values read as times): their prompts were stored
+    untimed, so spikes, feedback windows and the report's chart leave them out, and nothing said so.
+    ``database``: scored into SQLite, where scoring again gives the stored rows their time (Parquet
+    output has no such memory: each run writes its rows)."""
     if not columns.time or columns.default_time:  # times not asked for, or a day's log stamped by its date
         return []
-    from ..starter import sniff_columns  # (the starter reads logs through this package's readers)
+    from ..starter import NAMES, sniff_columns  # (the starter reads logs through this package's readers)
 
     said = []
     for path in paths:
@@ -387,11 +389,13 @@ def untimed_logs(columns: Columns, paths: list[Path]) -> list[str]:
         if not header or columns.matching(header).time in header:
             continue
         with contextlib.suppress(InputError, OSError, ValueError):
-            if (found := sniff_columns(path).get("time")) and found != columns.time:
+            found = sniff_columns(path).get("time")
+            if found and found != columns.time and bare_name(found) in map(bare_name, NAMES["time"]):
+                again = (f"score it again with {columns.option('time')} {found} (the stored prompts take their "
+                         "time, none is scored twice)") if database else \
+                    f"score it with {columns.option('time')} {found} into a new output"
                 said.append(f"{path} has no column {columns.time!r}: its prompts were stored without a time, so "
-                            "spikes, feedback windows and the report's chart leave them out; its column "
-                            f"{found!r} holds times: score it again with {columns.option('time')} {found} (the "
-                            "stored prompts take their time, none is scored twice)")
+                            f"windows over time leave them out; its column {found!r} holds times: {again}")
     return said
 
 
@@ -533,7 +537,7 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
             earlier_novel=counts.earlier_novel, earlier_other=counts.earlier_other,
             logs_novel_p_value=excess_over_rate(counts.novel + counts.earlier_novel, counts.scored + counts.earlier,
                                                 scorer.calibration.alpha),
-            warnings=(untimed_logs(columns, paths) if counts.scored else [])
+            warnings=(untimed_logs(columns, paths, database=not out_parquet) if counts.scored else [])
             + (mixed_runs(sink, run_id, scorer.calibration.alpha) if counts.scored and not out_parquet else []))
     finally:
         sink.close()
