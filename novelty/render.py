@@ -170,7 +170,7 @@ def format_spikes(report) -> str:
     return "\n".join(lines)
 
 
-UNJUDGED = ("not judged", "no values to test")  # a feature's evidence that says it was not tested
+UNJUDGED = ("not judged", "no values to test", "too few values", "new column")  # evidence of a feature not tested
 
 
 def format_drift(window: str, report) -> str:

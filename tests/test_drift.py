@@ -227,6 +227,12 @@ def test_a_small_window_says_window_and_a_ks_fallback_prints_no_warning(tmp_path
     text = format_drift(*drift(tmp_path / "ref.csv", tmp_path / "one.csv", time_col="ts")[0])
     assert "1 current row against 2,000 reference rows" in text and "not judged: 1 row in the window" in text
     assert "ok: not judged" not in text  # was: 'ok: not judged: 1 rows in the window', read as healthy
+    sparse = pd.DataFrame({"x": [np.nan] * 24 + [0.5], "fresh": range(25)})  # review: two more of them
+    sparse.to_csv(tmp_path / "sparse.csv", index=False)
+    pd.DataFrame({"x": np.where(np.arange(200) % 10, np.nan, np.linspace(0, 1, 200))}).to_csv(
+        tmp_path / "dense.csv", index=False)  # (nulls in 90 % of rows there too: no outage)
+    text = format_drift(*drift(tmp_path / "dense.csv", tmp_path / "sparse.csv")[0])
+    assert "too few values to test" in text and "new column" in text and " ok: " not in text
 
 
 def test_sequential_numeric_ids_are_not_judged_but_distinct_amounts_are():
