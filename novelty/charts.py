@@ -72,8 +72,8 @@ def rate_chart(windows: list[dict]) -> dict | None:
     x = float(PAD["left"])
     for i, w in enumerate(windows):
         if i in jumps:
-            breaks.append({"x": x + break_w / 2, "skipped": jumps[i], "after": windows[i - 1]["window_start"],
-                           "before": w["window_start"]})
+            breaks.append({"x": x + break_w / 2, "w": min(8.0, break_w), "skipped": jumps[i],
+                           "after": windows[i - 1]["window_start"], "before": w["window_start"]})
             x += break_w
         lefts.append(x)
         bars.append({"x": x + slot * 0.15, "w": max(slot * 0.7, 0.8), "y": y(w["novel_rate"]),
