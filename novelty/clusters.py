@@ -461,13 +461,15 @@ def _daily(days: Counter, last_day: str | None) -> tuple[dict[str, int], float]:
     days = Counter(days)
     dated = sorted(d for d in days if d)
     end = (last_day or "")[:10] or last_day_of(dated)
-    if dated and end >= dated[0]:
+    if dated and end < dated[0]:  # every prompt of it after the last day: its own days, quiet ones 0
+        end = dated[-1]
+    if dated:
         day, stop = Date.fromisoformat(dated[0]), Date.fromisoformat(end)
         while day <= stop:
             days.setdefault(day.isoformat(), 0)
             day += timedelta(days=1)
     ordered = sorted(days)
-    at = end if dated and end >= dated[0] else ordered[-1]
+    at = end if dated else ordered[-1]
     before = [days[d] for d in ordered if d < at]
     growth = days[at] / (sum(before) / len(before)) if before else float("inf")
     return dict(sorted(days.items())), round(growth, 3) if np.isfinite(growth) else -1.0

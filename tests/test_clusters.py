@@ -1,5 +1,6 @@
 import json
 import sqlite3
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -297,6 +298,9 @@ def test_a_prompt_stamped_years_ahead_is_not_the_clusters_last_day(tmp_path):
     assert list(wallet.daily) == ["2026-11-20", "2026-11-21", "2026-11-22", "2099-11-23"]  # counted, not filled
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT max(length(daily)) FROM clusters").fetchone()[0] < 200
+    from novelty.clusters import _daily  # review: a cluster all of whose prompts come after the last day
+    assert _daily(Counter({"2099-11-20": 1, "2099-11-23": 3}), "2026-11-22") == (
+        {"2099-11-20": 1, "2099-11-21": 0, "2099-11-22": 0, "2099-11-23": 3}, 9.0)  # its quiet days 0, as before
 
 
 def test_a_cluster_without_words_is_named_by_its_id(tmp_path):
