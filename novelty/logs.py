@@ -7,6 +7,7 @@ size, not the file size.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import errno
 import gzip
@@ -442,7 +443,8 @@ def _opens_an_array(path: Path, line: str) -> bool:
         value = json.loads(text)
     except (json.JSONDecodeError, RecursionError):
         return True  # begins an array that goes on past this line
-    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
+    return isinstance(value, list) and any(isinstance(v, dict) for v in value)  # its other items rejected
+    # one by one ('[{...}, null, {...}]' on one line was one rejected row, where pretty-printed it scored 2)
 
 
 def _array_items(path: Path) -> list[tuple[int, Any, str]] | None:
@@ -614,6 +616,9 @@ def _parquet_records(path: Path, columns: Columns, validator: "_Validator") -> I
         raise InputError(f"{path}: not a readable Parquet file ({exc})") from None
     validator.check_header(parquet.schema_arrow.names)
     wanted = [c for c in [columns.text, *columns.optional().values()] if c in parquet.schema_arrow.names]
+    # text written as plain BINARY, without the UTF8 annotation (Hive, Impala, older Spark): each value
+    # decoded, where every row was "'prompt' is not text (got bytes)"; bytes that are not UTF-8 stay bytes
+    raw = [c for c in wanted if str(parquet.schema_arrow.field(c).type) in ("binary", "large_binary")]
     number = 0
     batches = parquet.iter_batches(batch_size=8192, columns=wanted)
     while True:
@@ -627,6 +632,10 @@ def _parquet_records(path: Path, columns: Columns, validator: "_Validator") -> I
             return
         for record in records:
             number += 1
+            for name in raw:
+                if isinstance(record.get(name), bytes):
+                    with contextlib.suppress(UnicodeDecodeError):
+                        record[name] = record[name].decode("utf-8")
             yield number, record, ""
 
 

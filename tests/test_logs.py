@@ -413,3 +413,22 @@ def test_init_sniffs_no_time_column_from_a_name_alone_and_reads_parquet_by_its_f
     assert sniff_columns(tmp_path / "day.jsonl")["time"] == "created_at"
     pd.DataFrame(rows).to_parquet(tmp_path / "day.parquet", row_group_size=20)
     assert sniff_columns(tmp_path / "day.parquet") == {"text": "prompt", "time": "created_at"}
+
+
+def test_a_one_line_json_array_with_a_stray_item_and_parquet_text_stored_as_binary(tmp_path):
+    # QA: '[{...}, null, {...}]' on one line was one rejected row (pretty-printed, 2 scored and 1 set
+    # aside); Parquet text written without the UTF8 annotation was 'not text (got bytes)' on every row
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    one = tmp_path / "export.json"
+    one.write_text('[{"prompt": "where is my card"}, null, {"prompt": "reset my pin"}]')
+    _, rows, rejects = read_all(one, Columns(time=None))
+    assert [text for _, text in rows] == ["where is my card", "reset my pin"]
+    assert [(r.line, r.reason) for r in rejects] == [(2, "row is not a JSON object")]
+    table = pa.table({"prompt": pa.array([b"where is my card", "caf\u00e9 ?".encode(), b"\xff\xfe bad"],
+                                         type=pa.binary())})
+    pq.write_table(table, tmp_path / "hive.parquet")
+    _, rows, rejects = read_all(tmp_path / "hive.parquet", Columns(time=None))
+    assert [text for _, text in rows] == ["where is my card", "caf\u00e9 ?"]
+    assert len(rejects) == 1 and rejects[0].line == 3  # bytes that are not UTF-8: still set aside
