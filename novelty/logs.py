@@ -755,6 +755,10 @@ def _unstorable(column: str, text: str, training: bool = False) -> str | None:
     ``training``: a training file's row (its rejects go to the index's rejects.jsonl, not a table)."""
     if not is_utf8(text):
         kept = "the index's rejects.jsonl" if training else "the rejects table"
+        if any(not 0xDC80 <= ord(c) <= 0xDCFF for c in text if 0xD800 <= ord(c) <= 0xDFFF):  # not a byte, but a
+            # JSON escape of half a character: iconv from cp1252 would have mangled the file's real accents
+            return (f"{column!r} holds half of a character (a lone surrogate such as \\ud83d, from a writer that "
+                    f"cut an emoji in two); these rows are in {kept}")
         return (f"{column!r} is not valid UTF-8 (saved as Latin-1 or Windows-1252? e.g. iconv -f cp1252 -t utf-8 "
                 f"converts it; these rows are in {kept})")
     if "\x00" in text:  # binary data in a text column, or a damaged line

@@ -432,3 +432,13 @@ def test_a_one_line_json_array_with_a_stray_item_and_parquet_text_stored_as_bina
     _, rows, rejects = read_all(tmp_path / "hive.parquet", Columns(time=None))
     assert [text for _, text in rows] == ["where is my card", "caf\u00e9 ?"]
     assert len(rejects) == 1 and rejects[0].line == 3  # bytes that are not UTF-8: still set aside
+
+
+def test_a_lone_surrogate_escape_is_not_called_a_latin1_file(tmp_path):
+    # QA: '\ud83d' in a valid UTF-8 file was 'not valid UTF-8 ... iconv -f cp1252', advice that would
+    # mangle the file's real accents; bytes that are not UTF-8 still get it
+    path = tmp_path / "log.jsonl"
+    path.write_bytes(b'{"prompt": "half \\ud83d emoji"}\n{"prompt": "caf\xe9"}\n{"prompt": "fine"}\n')
+    _, rows, rejects = read_all(path, Columns(time=None))
+    assert [text for _, text in rows] == ["fine"]
+    assert "half of a character" in rejects[0].reason and "iconv" in rejects[1].reason
