@@ -210,13 +210,14 @@ def export(db: str | Path, out: str | Path, fmt: str | None = None, status: str 
     fmt = export_format(out, fmt, escape_formulas)
     chosen = items(db, status)
     out = output_file(out, "queue.csv")
+    inputs = [db, *logged_sources(db)]
     if not chosen and not is_stdout(out) and out.is_file() and out.stat().st_size:
-        refuse_overwrite(out, [db, *logged_sources(db)])  # the database itself is refused even with nothing to write
+        refuse_overwrite(out, inputs)  # the database itself is refused even with nothing to write
         return 0
     if not is_stdout(out):
-        refuse_overwrite(out, [db, *logged_sources(db)])  # first: the database typed as -o is no label file
+        refuse_overwrite(out, inputs)  # first: the database typed as -o is no label file
         _refuse_losing(db, out)
-    with open_output(out, "queue.csv", inputs=[db, *logged_sources(db)]) as fh:
+    with open_output(out, "queue.csv", inputs=inputs) as fh:
         if fmt == "csv":
             writer = csv.writer(fh)
             writer.writerow(CSV_COLUMNS)
@@ -264,8 +265,7 @@ def _refuse_losing(db, out: Path) -> None:
             labels = _label_rows(out, None, "label")[0]
         except InputError:
             _not_ours(out, "a queue export as novelty writes it")
-        status = {pid: state for chunk in _chunks(list(labels)) for pid, state in store.db.execute(
-            f"SELECT prompt_id, status FROM queue WHERE prompt_id IN ({','.join('?' * len(chunk))})", chunk)}
+        status = store.queue_statuses(list(labels))
     finally:
         store.close()
     waiting = [pid for pid in labels if status.get(pid) in ("pending", "exported")]
@@ -317,11 +317,6 @@ def _chat_prompts(path: Path) -> list[str]:
     return found
 
 
-def _chunks(ids: list[str], size: int = 900) -> Iterator[list[str]]:
-    for start in range(0, len(ids), size):  # SQLite's limit on ? per statement
-        yield ids[start:start + size]
-
-
 def csv_cell(text: str, escape_formulas: bool = False) -> str:
     """A prompt as the CSV export writes it: a NUL would make the file binary to every CSV reader,
     `index add` included."""
@@ -355,14 +350,9 @@ def import_labels(db: str | Path, path: str | Path, id_col: str | None = None, l
     path = check_file(path, "the label file inside it")
     if id_col is not None and not id_col.strip():  # '' fell back to the default silently; --label-col '' is refused
         raise InputError("--id-col is empty: name the column holding the queue ids (default: id, else prompt_id)")
-    store = _open(db)
-    try:
-        intents = store.na_like_intents()  # a 'None' intent's labels are labels, not 'not labelled yet'
-    finally:
-        store.close()
-    labels, skipped, texts = _label_rows(path, id_col, label_col, intents)
     store, unknown, mismatched = _open(db), [], []
-    try:
+    try:  # a 'None' intent's labels are labels, not 'not labelled yet'
+        labels, skipped, texts = _label_rows(path, id_col, label_col, store.na_like_intents())
         counts = store.transaction(lambda: _apply_labels(store, labels, unknown, texts, mismatched))
         pruned = store.pruned_before()
         spellings = Counter(label for (label,) in store.db.execute("SELECT label FROM queue WHERE label IS NOT NULL"))

@@ -447,6 +447,14 @@ class Store:
             [run_id, run_id])})
         return others, indexes
 
+    def queue_statuses(self, prompt_ids: Sequence[str]) -> dict[str, str]:
+        """prompt_id -> status of those of ``prompt_ids`` in the queue."""
+        found: dict[str, str] = {}
+        for part in _chunks(list(dict.fromkeys(prompt_ids)), _IN_CHUNK):
+            found.update(self.db.execute(
+                f"SELECT prompt_id, status FROM queue WHERE prompt_id IN ({','.join('?' * len(part))})", part))
+        return found
+
     def has_untimed(self, source: str | None) -> bool:
         """Whether ``scores`` holds rows of ``source`` (of any log, when None) stored without a time."""
         if source is None:  # (ts is indexed: no scan)
@@ -517,7 +525,7 @@ class Store:
                 # a row set aside by an earlier run and scored now (its line completed, the file converted
                 # to UTF-8): its reject goes, or the report said '2 prompts scored (1 rejected)' of 2 rows
                 self.db.conn.executemany("DELETE FROM rejects WHERE reject_id = ? AND run_id IS NOT NULL",
-                                         [(reject_row(None, row[2], row[3], "", "")["reject_id"],) for row in fresh])
+                                         [(reject_key(row[2], row[3]),) for row in fresh])
             self._insert("rejects", REJECT_COLUMNS, [tuple(r[c] for c in REJECT_COLUMNS) for r in rejects])
             return fresh
         return self.transaction(work)
@@ -614,8 +622,13 @@ def _dead_here(process: dict, host: str) -> bool:
     return False
 
 
+def reject_key(source: str, line: int) -> str:
+    """A reject's id: its file and line, so a rerun replaces the row it set aside before."""
+    return hashlib.blake2b(f"{source}\x1f{line}".encode("utf-8", "replace"), digest_size=10).hexdigest()
+
+
 def reject_row(run_id: int | None, source: str, line: int, reason: str, raw: str) -> dict:
-    key = hashlib.blake2b(f"{source}\x1f{line}".encode("utf-8", "replace"), digest_size=10).hexdigest()
+    key = reject_key(source, line)
     if len(raw) > MAX_RAW_CHARS:
         raw = f"{raw[:MAX_RAW_CHARS]}... [{len(raw):,} characters, cut at {MAX_RAW_CHARS:,}]"
     return {"reject_id": key, "run_id": run_id, "source": source, "line": line, "reason": reason,
