@@ -1468,10 +1468,15 @@ class _GuardedStdout:
         return getattr(self._stream, name)
 
 
+def _utf8(stream, unknown: bool) -> bool:
+    """Whether ``stream`` writes UTF-8 (``unknown``: the answer when it names no encoding)."""
+    encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "").replace("_", "")
+    return encoding in ("utf8", "utf8sig") if encoding else unknown
+
+
 def _escape_unencodable(stream) -> None:
     """Characters ``stream``'s encoding cannot hold written as backslash escapes, when it is not UTF-8."""
-    encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "").replace("_", "")
-    if stream is not None and encoding not in ("utf8", "utf8sig") and hasattr(stream, "reconfigure"):
+    if stream is not None and not _utf8(stream, unknown=False) and hasattr(stream, "reconfigure"):
         with contextlib.suppress(ValueError, OSError):
             stream.reconfigure(errors="backslashreplace")
 
@@ -1479,8 +1484,7 @@ def _escape_unencodable(stream) -> None:
 def _ascii_json() -> bool:
     """Whether --json must escape every character beyond ASCII (\u00e9): standard output is not UTF-8,
     where an escape such as \xe9 would break the JSON."""
-    encoding = (getattr(sys.stdout, "encoding", None) or "utf-8").lower().replace("-", "").replace("_", "")
-    return encoding not in ("utf8", "utf8sig")
+    return not _utf8(sys.stdout, unknown=True)
 
 
 def main() -> None:
