@@ -1446,9 +1446,6 @@ def _rescaled(ref: np.ndarray, cur: np.ndarray, s: DriftSettings, unit: float = 
     squeezed = cur.min() >= 0 and cur.max() * unit <= 1 and ref.max() * unit > 1.5 and slope < 0.8  # as given
     if not (slope >= s.rescale or 0 < slope <= 1 / s.rescale or squeezed):
         return None
-    standardised = not squeezed and not _through_zero(offset, cur, unit) and _standardised(cur, unit)
-    if r2 >= 0.97 and not (squeezed or standardised or _through_zero(offset, cur, unit)):
-        return None  # the spread alone changed around a level that stayed: drift, not a new unit
     if r2 < 0.97:  # a few distinct values (counts 0-9) step their quantiles off the line: match the
         if r2 < 0.8:  # moments instead, undo that line and see whether the reference's shape is back
             return None
@@ -1458,10 +1455,12 @@ def _rescaled(ref: np.ndarray, cur: np.ndarray, s: DriftSettings, unit: float = 
             undone = (cur - (cur.mean() - slope * ref.mean())) / slope if slope > 0 else cur
             offset = float((cur.mean() - slope * ref.mean()) * unit)
         if not (slope >= s.rescale or 0 < slope <= 1 / s.rescale or squeezed) or not np.isfinite(undone).all() \
-                or wasserstein_distance(ref, undone) / _spread(ref) >= s.min_effect \
-                or not (squeezed or _through_zero(offset, cur, unit) or _standardised(cur, unit)):
+                or wasserstein_distance(ref, undone) / _spread(ref) >= s.min_effect:
             return None
-        standardised = not squeezed and not _through_zero(offset, cur, unit) and _standardised(cur, unit)
+    through = _through_zero(offset, cur, unit)  # judged on the line fitted last (the moments' for few values)
+    standardised = not squeezed and not through and _standardised(cur, unit)
+    if not (squeezed or through or standardised):
+        return None  # the spread alone changed around a level that stayed: drift, not a new unit
     power = round(math.log10(slope)) if slope > 0 else None
     near_power = power is not None and power != 0 and abs(math.log10(slope) - power) < 0.05
     unit = f"a factor of about 10^{power}" if near_power else f"a factor of {slope:.3g}"
