@@ -93,7 +93,7 @@ def rate_chart(windows: list[dict]) -> dict | None:
         end = band["x"] + 3 + BAND_LABEL_WIDTH > right
         band.update(tx=band["x"] + band["w"] - 3 if end else band["x"] + 3, anchor="end" if end else "start")
     years = windows[0]["window_start"][:4] != windows[-1]["window_start"][:4]  # '11-25 ... 10-13' over a year
-    texts = [_short(w["window_start"], years) for w in windows]
+    texts = [short_stamp(w["window_start"], years) for w in windows]
     spots = [min(left + slot / 2, right - len(text) * 3.25) for left, text in zip(lefts, texts)]  # was cut off
     x_labels = [{"x": spots[i], "text": texts[i]} for i in _labelled(spots, jumps, max(map(len, texts)))]
     return {"width": WIDTH, "height": HEIGHT, "base": base, "left": PAD["left"], "right": right,
@@ -134,7 +134,7 @@ def _labelled(centres: list[float], jumps: dict[int, int], chars: int, every: in
     return sorted(placed)
 
 
-def _short(stamp: str, year: bool = False) -> str:
+def short_stamp(stamp: str, year: bool = False) -> str:
     """A window start as a tick label: the date (with its year when the chart spans two), plus the time
     when it is not midnight."""
     day = stamp[:10] if year else stamp[5:10]

@@ -192,6 +192,7 @@ def render(data: ReportData) -> str:
     env.filters["pct"] = lambda v, digits=1: "-" if blank(v) else f"{v:.{digits}%}"
     env.filters["pval"] = lambda p: "-" if blank(p) else f"{p:.2g}" if p >= 0.001 else p_short(p)  # 0.95, not 9.5e-01
     env.filters["num"] = lambda v, fmt=",": "-" if blank(v) else format(v, fmt)
+    env.filters["day"] = lambda stamp: charts.short_stamp(stamp, year=True)  # '2026-11-24', '2026-11-24 06:00'
     env.filters["shquote"] = lambda text: shlex.quote(str(text))
     env.filters["clip"] = lambda text, n=300: text if blank(text) or len(text) <= n else text[:n - 1] + "…"
     script = env.loader.get_source(env, "report.js")[0]
