@@ -15,7 +15,7 @@ import json
 import os
 import re
 import zlib
-from datetime import date
+from datetime import date, datetime
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -367,8 +367,9 @@ def _day_first_example(sample: Path, column: str | None, rows: int = 200) -> str
 
 
 def _a_time(value) -> bool:
-    """A time as logs write them: ISO text, or epoch seconds / milliseconds (not a flag)."""
-    return isinstance(value, (str, int, float)) and not isinstance(value, bool) and \
+    """A time as logs write them: ISO text, epoch seconds / milliseconds (not a flag), or a time value
+    itself (a Parquet timestamp column: 'created_at' was passed over once names had to hold times)."""
+    return isinstance(value, (str, int, float, datetime)) and not isinstance(value, bool) and \
         (format_time(value) is not None or format_time(value, day_first=True) is not None)
 
 

@@ -413,6 +413,9 @@ def test_init_sniffs_no_time_column_from_a_name_alone_and_reads_parquet_by_its_f
     assert sniff_columns(tmp_path / "day.jsonl")["time"] == "created_at"
     pd.DataFrame(rows).to_parquet(tmp_path / "day.parquet", row_group_size=20)
     assert sniff_columns(tmp_path / "day.parquet") == {"text": "prompt", "time": "created_at"}
+    native = pd.DataFrame(rows).assign(created_at=lambda f: pd.to_datetime(f.created_at))  # review: a Parquet
+    native.to_parquet(tmp_path / "native.parquet")  # timestamp column was passed over once names needed times
+    assert sniff_columns(tmp_path / "native.parquet") == {"text": "prompt", "time": "created_at"}
 
 
 def test_a_one_line_json_array_with_a_stray_item_and_parquet_text_stored_as_binary(tmp_path):
