@@ -261,8 +261,8 @@ def _refuse_losing(db, out: Path) -> None:
                                  f"not in this database's queue (e.g. {foreign[0][:60]!r}): a fine-tuning set of "
                                  "your own? Writing the export there would replace it; give another name")
             return
-        try:
-            labels = _label_rows(out, None, "label")[0]
+        try:  # read as queue import reads it ('None' a label where the index has such an intent)
+            labels = _label_rows(out, None, "label", store.na_like_intents())[0]
         except InputError:
             _not_ours(out, "a queue export as novelty writes it")
         status = store.queue_statuses(list(labels))

@@ -914,6 +914,10 @@ def test_a_none_intent_is_a_true_label_for_feedback_and_queue_import(tmp_path, t
                                                                                 ("c", "balance")]
         conn.executemany("INSERT INTO queue (prompt_id, text, status, added_at) VALUES (?, ?, 'exported', 'now')",
                          [("a", "hello there friend"), ("b", "tell me a joke now")])
+    sheet = tmp_path / "sheet.csv"  # review: the export guard read 'None' as no label, and replaced the file
+    sheet.write_text("id,text,label,predicted_label\na,hello there friend,None,\nb,tell me a joke now,,\n")
+    with pytest.raises(InputError, match="1 label not imported yet"):
+        queue.export(db, sheet, "csv", status="exported")
     (tmp_path / "q.csv").write_text("id,label\na,None\nb,none\n")  # 'none' is no intent's spelling here
     result = queue.import_labels(db, tmp_path / "q.csv")
     assert result["labelled"] == 1 and result["skipped"] == {"not_labelled": 1}
