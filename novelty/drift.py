@@ -965,6 +965,10 @@ def _unavailable(name: str, ref: dict, cur: dict | None, s: DriftSettings) -> Dr
     if ref["null_rate"] == 1:  # no value in the reference: no type to compare, nothing to test
         return DriftFinding(name, ref["kind"], None, evidence="no values to test (every row missing in the "
                             + ("reference and current tables)" if cur["null_rate"] == 1 else "reference table)"))
+    if cur["null_rate"] == 1:  # every row missing, within chance of the reference's nulls: no value, no type
+        # (None from JSON or Parquet reads as text: the type would have 'changed' to categorical)
+        return DriftFinding(name, ref["kind"], None, evidence=f"no values to test (every row missing in the "
+                            f"current table, {ref['null_rate']:.1%} in the reference's: within chance)")
     if cur["kind"] == "time" and (ref["kind"] == "categorical" or _epoch_nanoseconds(ref)):
         return _time_not_tested(name)  # a profile saved before times had a kind: ISO text, or Parquet's ns
     if cur["kind"] != ref["kind"]:
@@ -1010,16 +1014,16 @@ def _unavailable(name: str, ref: dict, cur: dict | None, s: DriftSettings) -> Dr
     return None
 
 
-CHANCE = 1e-6  # a share rising by the null jump is an outage when chance explains it this rarely or less
+CHANCE = 1e-4  # a share rising by the null jump is an outage when chance explains it this rarely or less
 
 
 def _more_than_chance(cur: dict, ref: dict, key: str) -> bool:
     """Whether the current table's share ``key`` (of nulls, of odd times) is above the reference's by
     more than chance makes it: Fisher's exact test, one-sided, p < ``CHANCE``. The jump alone flagged
     quiet windows: hourly windows of 100 rows drawn like the reference, 10 % nulls in both, went over
-    5 points in 57 of 480 (QA), each an outage to fix; a bar this low in p stays quiet over thousands
-    of windows and features without a correction, and a real outage clears it (0 -> 10 % of 100 rows:
-    p 1e-17; 10 -> 40 %: 3e-8)."""
+    5 points in 57 of 480 (QA), each an outage to fix; at this bar a window drawn like the reference is
+    about one in 20,000 (24 nulls of 100 for 10 %), and a real outage clears it, in small tables too (0 -> 10 % of 100 rows against
+    10,000: p 1e-17; 10 -> 40 %: 3e-8; 50 rows against 50, 0 -> 30 %: 9e-6, which a bar of 1e-6 missed)."""
     rows, base = int(cur.get("rows") or 0), int(ref.get("rows") or 0)
     if not rows or not base:
         return True  # a profile without counts (saved by an older version): the jump alone, as before
