@@ -31,7 +31,7 @@ import sqlite3
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterable, Sequence, TypeVar
+from typing import Callable, Collection, Iterable, Mapping, Sequence, TypeVar
 
 import numpy as np
 import sqlite_utils
@@ -112,6 +112,7 @@ CREATE TABLE IF NOT EXISTS feedback (
 CREATE TABLE IF NOT EXISTS rejects (
     reject_id TEXT PRIMARY KEY, run_id INTEGER, source TEXT, line INTEGER, reason TEXT, raw TEXT,
     rejected_at TEXT);
+CREATE INDEX IF NOT EXISTS rejects_place ON rejects(source, line);
 CREATE TABLE IF NOT EXISTS label_files (
     sha256 TEXT PRIMARY KEY, written TEXT, source TEXT, imported_at TEXT);
 """
@@ -135,6 +136,7 @@ SCORE_COLUMNS = ("prompt_id", "run_id", "source", "line", "ts", "text", "text_ha
                  "similarity", "novelty", "p_value", "is_novel", "nearest_id", "nearest_label",
                  "neighbors", "scored_at")
 REJECT_COLUMNS = ("reject_id", "run_id", "source", "line", "reason", "raw", "rejected_at")
+_TEXT = SCORE_COLUMNS.index("text")
 
 
 def utc_now() -> str:
@@ -510,10 +512,12 @@ class Store:
 
     # -- the one write path -----------------------------------------------------------------------
     def write_chunk(self, scores: list[tuple], vectors: dict[str, np.ndarray],
-                    rejects: list[dict]) -> list[tuple]:
+                    rejects: list[dict], reread: Mapping[str, Collection[int]] | None = None) -> list[tuple]:
         """Scores (tuples in ``SCORE_COLUMNS`` order), new embeddings and rejects of one chunk, all or
         nothing; returns the scores written. Those another run wrote meanwhile (two runs over one
         file at once) are left out, checked under the write lock, so the caller's counts stay true.
+        ``reread``: per source, the earlier runs that scored rows this run read from it (the same file
+        read again): their rejects at the lines of this chunk's rows go (``_superseded``).
         Plain ``executemany``: sqlite-utils' ``insert_all`` is three times slower on this hot path."""
         def work() -> list[tuple]:
             taken = self.existing_ids([row[0] for row in scores]) if scores else {}
@@ -521,14 +525,40 @@ class Store:
             self._insert("scores", SCORE_COLUMNS, fresh)
             self._insert("embeddings", ("text_hash", "vector"),
                          [(k, np.asarray(v, dtype=np.float16).tobytes()) for k, v in vectors.items()])
-            if fresh and self.db.execute("SELECT 1 FROM rejects WHERE run_id IS NOT NULL LIMIT 1").fetchone():
-                # a row set aside by an earlier run and scored now (its line completed, the file converted
-                # to UTF-8): its reject goes, or the report said '2 prompts scored (1 rejected)' of 2 rows
-                self.db.conn.executemany("DELETE FROM rejects WHERE reject_id = ? AND run_id IS NOT NULL",
-                                         [(reject_key(row[2], row[3]),) for row in fresh])
+            if (fresh or rejects) and self.db.execute("SELECT 1 FROM rejects WHERE run_id IS NOT NULL "
+                                                      "LIMIT 1").fetchone():
+                self.db.conn.executemany("DELETE FROM rejects WHERE reject_id = ?",
+                                         [(key,) for key in self._superseded(fresh, rejects, reread or {})])
             self._insert("rejects", REJECT_COLUMNS, [tuple(r[c] for c in REJECT_COLUMNS) for r in rejects])
             return fresh
         return self.transaction(work)
+
+    def _superseded(self, fresh: list[tuple], rejects: list[dict],
+                    reread: Mapping[str, Collection[int]]) -> list[str]:
+        """Rejects an earlier run stored at the lines of ``fresh`` and ``rejects`` that the same row
+        replaces: scored now (its line completed, the file converted to UTF-8: else the report said '2
+        prompts scored (1 rejected)' of 2 rows), or set aside again as it grew. The same row when the
+        reject's run read this file as it is read now (it scored rows found again: ``reread``), or
+        when its text is in the earlier reject's line (all of a log set aside for a wrong option, then
+        scored). A log rotated under the same name holds other rows at those lines: the earlier day's
+        rejects stay (review: keyed by file and line, they were lost)."""
+        now: dict[tuple[str, int], tuple[str | None, str | None]] = {
+            (row[2], row[3]): (row[_TEXT], None) for row in fresh}
+        now.update({(r["source"], r["line"]): (None, r["raw"]) for r in rejects})
+        keys, run_ids = {r["reject_id"] for r in rejects}, {row[1] for row in fresh} | {r["run_id"] for r in rejects}
+        gone = []
+        for source in {place[0] for place in now}:
+            lines = [line for s, line in now if s == source]
+            for key, run_id, line, raw in self.db.execute(
+                    "SELECT reject_id, run_id, line, raw FROM rejects WHERE source = ? AND line BETWEEN ? AND ? "
+                    "AND run_id IS NOT NULL", [source, min(lines), max(lines)]):
+                if (source, line) not in now or key in keys or run_id in run_ids:
+                    continue
+                text, again = now[source, line]
+                if run_id in reread.get(source, ()) or (text is not None and _holds(raw or "", text)) \
+                        or (again is not None and again.startswith(raw or "\0")):
+                    gone.append(key)
+        return gone
 
     def bound_embeddings(self, max_vectors: int) -> int:
         """Evict cached vectors past ``max_vectors``, least recently scored first; returns how many.
@@ -622,17 +652,30 @@ def _dead_here(process: dict, host: str) -> bool:
     return False
 
 
-def reject_key(source: str, line: int) -> str:
-    """A reject's id: its file and line, so a rerun replaces the row it set aside before."""
-    return hashlib.blake2b(f"{source}\x1f{line}".encode("utf-8", "replace"), digest_size=10).hexdigest()
+def reject_key(source: str, line: int, raw: str) -> str:
+    """A reject's id: its file, line and row as stored, so a rerun sets the same row aside once, and
+    another row at that line (a log rotated under the same name) is kept beside it."""
+    return hashlib.blake2b(f"{source}\x1f{line}\x1f{raw}".encode("utf-8", "replace"), digest_size=10).hexdigest()
 
 
 def reject_row(run_id: int | None, source: str, line: int, reason: str, raw: str) -> dict:
-    key = reject_key(source, line)
     if len(raw) > MAX_RAW_CHARS:
         raw = f"{raw[:MAX_RAW_CHARS]}... [{len(raw):,} characters, cut at {MAX_RAW_CHARS:,}]"
-    return {"reject_id": key, "run_id": run_id, "source": source, "line": line, "reason": reason,
-            "raw": raw, "rejected_at": utc_now()}
+    return {"reject_id": reject_key(source, line, raw), "run_id": run_id, "source": source, "line": line,
+            "reason": reason, "raw": raw, "rejected_at": utc_now()}
+
+
+def _holds(raw: str, text: str) -> bool:
+    """Whether a rejected line ``raw`` holds the prompt ``text`` (as written, JSON- or CSV-escaped), or
+    ends with the start of it (a line half-written when read)."""
+    text = text.strip()
+    if not text:
+        return False
+    for form in dict.fromkeys((text, json.dumps(text)[1:-1], text.replace('"', '""'))):
+        start = form[:12]
+        if start in raw or any(raw.endswith(start[:k]) for k in range(4, len(start))):
+            return True
+    return False
 
 
 def quote(name: str) -> str:

@@ -17,6 +17,7 @@ from novelty.cli import app
 from novelty.engines.local import score_files
 from novelty.errors import IndexFileError, StorageError
 from novelty.index import PromptIndex
+from novelty.logs import Columns
 from novelty.store import Store
 
 from conftest import write_csv, write_jsonl
@@ -142,6 +143,43 @@ def test_a_row_rejected_then_scored_when_its_line_is_complete_leaves_no_reject(t
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT line, reason FROM rejects").fetchall() == [(3, "'prompt' is empty")]
         assert conn.execute("SELECT count(*) FROM scores").fetchone() == (2,)
+
+
+def test_a_log_name_reused_the_next_day_keeps_both_days_rejects(tmp_path, index):
+    # review: rejects were keyed by file and line only, so a log rotated under one name lost a day's
+    # rejects: yesterday's line 2, now a good row, deleted it; today's bad line 3 was not stored beside
+    # yesterday's line 3 (INSERT OR IGNORE of the same key)
+    import sqlite3
+
+    path, db = tmp_path / "app.jsonl", tmp_path / "m.db"
+    path.write_text('{"prompt": "first", "timestamp": "2026-11-20T10:00:00Z"}\n{oops\n{"prompt": ""}\n')
+    assert score_files([path], index, db).rejected == 2
+    path.write_text('{"prompt": "next day", "timestamp": "2026-11-21T10:00:00Z"}\n'
+                    '{"prompt": "a good row now", "timestamp": "2026-11-21T10:01:00Z"}\n[1, 2]\n')
+    assert score_files([path], index, db).rejected == 1
+    with sqlite3.connect(db) as conn:
+        assert sorted(conn.execute("SELECT line, raw FROM rejects").fetchall()) == [
+            (2, "{oops"), (3, "[1, 2]"), (3, '{"prompt": ""}')]
+    assert score_files([path], index, db).rejected == 1  # a rerun of today's file stores nothing twice
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM rejects").fetchone() == (3,)
+
+    # the same rows still replace their rejects: a line growing while half-written, then complete...
+    grown, db = tmp_path / "grown.jsonl", tmp_path / "g.db"
+    grown.write_text('{"prompt": "first", "timestamp": "2026-11-20T10:00:00Z"}\n{"prompt": "I lo')
+    for more in ('st my ca', 'rd", "timestamp": "2026-11-20T10:01:00Z"}\n'):
+        score_files([grown], index, db)
+        with grown.open("a") as fh:
+            fh.write(more)
+        with sqlite3.connect(db) as conn:
+            assert conn.execute("SELECT count(*) FROM rejects").fetchone() == (1,)
+    assert (score_files([grown], index, db).scored, len(rows(db, "SELECT * FROM rejects"))) == (1, 0)
+    # ...and every row of a log set aside for a wrong option, scored once it is right (no row found again)
+    slashed, db = tmp_path / "slashed.csv", tmp_path / "s.db"
+    slashed.write_text('prompt,when\n"say ""hi"" please",25/11/2026 10:00\nhello there,26/11/2026 10:00\n')
+    assert score_files([slashed], index, db, columns=Columns(time="when")).rejected == 2
+    assert score_files([slashed], index, db, columns=Columns(time="when", day_first=True)).scored == 2
+    assert rows(db, "SELECT * FROM rejects") == []
 
 
 @pytest.mark.parametrize("content", ["prompt,timestamp\n", "\n\n  \n"])

@@ -26,7 +26,7 @@ from ..logs import (Batch, Columns, MAX_CHARS, as_paths, bare_name, canonical_id
                     header_names, log_columns, read_batches, reason_kind, sql_bound)
 from ..redact import redact as redact_text
 from ..stats import excess_over_rate  # P(>= novel of total flagged) if all in-distribution
-from ..store import SCORE_COLUMNS, Store, params_json, reject_row, stored_vectors, text_hash, utc_now
+from ..store import SCORE_COLUMNS, Store, params_json, reject_key, reject_row, stored_vectors, text_hash, utc_now
 from .sinks import open_sink
 
 _IS_NOVEL = SCORE_COLUMNS.index("is_novel")
@@ -156,6 +156,8 @@ class Gate:
         # earlier unfinished runs whose novel flags mean what this run's do, and runs of another index or alpha
         self.runs_like: tuple[set[int], set[int]] = (set(), set())
         self.counted: set[str] = set()  # ids of skipped rows already looked up
+        # per log (as rows name it), the earlier runs that scored rows of it as read now: it is read again
+        self.reread: dict[str, set[int]] = {}
         self.in_flight: dict[str, int] = {}
         self.in_flight_texts: dict[str, str] = {}  # their text hashes: the same row again is no conflict
         self.untimed: dict[str, bool] = {}
@@ -231,8 +233,10 @@ class Gate:
             return rows, rejects
         if not self.redact_before_embed:  # else the batch's text is redacted already
             rows = [row[:_TEXT] + (self.redact(row[_TEXT]),) + row[_TEXT + 1:] for row in rows]
-        # the reason may quote the row ("unreadable timestamp 'call me at ...'"): redacted as the raw row is
-        return rows, [{**r, "raw": self.redact(r["raw"]), "reason": self.redact(r["reason"])} for r in rejects]
+        # the reason may quote the row ("unreadable timestamp 'call me at ...'"): redacted as the raw row is,
+        # and keyed by the redacted row (a hash of the original would confirm a guessed card number)
+        redacted = [{**r, "raw": self.redact(r["raw"]), "reason": self.redact(r["reason"])} for r in rejects]
+        return rows, [{**r, "reject_id": reject_key(r["source"], r["line"], r["raw"])} for r in redacted]
 
     def _new_rows(self, batch: Batch, ids: list[str], rejects: list[dict], counts: Counts,
                   original_ids: dict[int, list[str]], originals: list[str], derived) -> list[int]:
@@ -280,6 +284,7 @@ class Gate:
                                None):
                 counts.skipped += 1
                 scored_before.append(found)
+                self.reread.setdefault(batch.source, set()).add(earlier[found])
                 if found == pid and batch.ids[i] and batch.times[i] and self._untimed(None):  # stored untimed
                     timed.append((batch.times[i], pid))  # under its logged id, from this log or another copy of it
             elif pid in earlier or pid in first_line or pid in self.in_flight:
@@ -502,7 +507,7 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
             shown = 0
             for rows, fresh, rejects in score_chunks(prepared(), run_id):
                 rows, rejects = gate.as_stored(rows, rejects)
-                written = sink.write_chunk(rows, fresh, rejects)
+                written = sink.write_chunk(rows, fresh, rejects, gate.reread)
                 counts.skipped += len(rows) - len(written)  # another run scored them meanwhile
                 counts.add_written(written, rejects)
                 gate.written()

@@ -12,7 +12,7 @@ import heapq
 import json
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Collection, Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -98,7 +98,8 @@ class ParquetSink:
     def bound_embeddings(self, max_vectors: int) -> int:
         return 0  # shards are the lake's to keep; nothing here is a cache
 
-    def write_chunk(self, scores: list[tuple], vectors: dict[str, np.ndarray], rejects: list[dict]) -> list[tuple]:
+    def write_chunk(self, scores: list[tuple], vectors: dict[str, np.ndarray], rejects: list[dict],
+                    reread: Mapping[str, Collection[int]] | None = None) -> list[tuple]:  # (a shard is never rewritten: rejects stay)
         self.parts += 1
         self._shard("scores", SCORE_COLUMNS, scores)
         self._shard("embeddings", ("text_hash", "vector"),
