@@ -254,8 +254,10 @@ def _refuse_losing(db, out: Path) -> None:
     store = _open(db)
     try:
         if kind == "chat":
+            # an example without an answer is one exported for labelling, labelled nowhere yet: nothing to
+            # lose, though prune may have deleted its item (review: the next export was refused)
             queued = {text for (text,) in store.db.execute("SELECT text FROM queue")}
-            foreign = [t for t in _chat_prompts(out) if t not in queued]
+            foreign = [t for t, answer in _chat_examples(out) if answer and t not in queued]
             if foreign:
                 raise InputError(f"{out} holds {len(foreign):,} example{'s' * (len(foreign) != 1)} that {'are' if len(foreign) != 1 else 'is'} "
                                  f"not in this database's queue (e.g. {foreign[0][:60]!r}): a fine-tuning set of "
@@ -307,13 +309,17 @@ def _export_kind(path: Path) -> str | None:
     return None
 
 
-def _chat_prompts(path: Path) -> list[str]:
-    """The user messages of a chat-jsonl file, in order."""
+def _chat_examples(path: Path) -> list[tuple[str, str]]:
+    """The user messages of a chat-jsonl file, in order, each with the assistant's answer after it
+    ('' when none)."""
     found = []
     for _, record, _ in jsonl_lines(path):
         messages = record.get("messages") if isinstance(record, dict) else None
-        found += [m.get("content") for m in messages or [] if isinstance(m, dict) and m.get("role") == "user"
-                  and isinstance(m.get("content"), str)]
+        messages = [m for m in messages or [] if isinstance(m, dict)]
+        for i, m in enumerate(messages):
+            if m.get("role") == "user" and isinstance(m.get("content"), str):
+                answer = next((a.get("content") for a in messages[i + 1:] if a.get("role") == "assistant"), "")
+                found.append((m["content"], answer if isinstance(answer, str) else str(answer)))
     return found
 
 

@@ -1,4 +1,5 @@
 import csv
+from datetime import datetime, timezone
 import sqlite3
 import json
 
@@ -825,6 +826,29 @@ def test_library_queue_calls_match_the_cli(tmp_path, index, day_log):
     with pytest.raises(InputError, match="no log given"):
         score_files([], index, db)
     assert sqlite3.connect(db).execute("SELECT count(*) FROM runs").fetchone()[0] == runs
+
+
+def test_a_chat_export_waiting_for_labels_is_replaced_after_prune_deleted_its_items(db, tmp_path):
+    # review: prune deletes exported items it can no longer import labels for; the next export to the
+    # same chat file was then refused as "a fine-tuning set of your own?"
+    from novelty.prune import prune
+
+    queue.add(db, cluster=bitcoin(db), budget=5, dedupe=0.999)
+    chat = tmp_path / "to-label.jsonl"
+    assert queue.export(db, chat, "chat-jsonl") == 5
+    prune(db, "1d", now=datetime(2100, 1, 1, tzinfo=timezone.utc))
+    assert queue.stats(db)["exported"] == 0
+    assert queue.export(db, chat, "chat-jsonl") == 0  # nothing pending: the file stays as it is
+    answered = [json.loads(line) for line in chat.read_text().splitlines()]
+    answered[0]["messages"][-1]["content"] = "crypto"  # an answer typed in is work to lose: refused
+    chat.write_text("".join(json.dumps(r) + "\n" for r in answered))
+    with sqlite3.connect(db) as conn:
+        conn.execute("INSERT INTO queue (prompt_id, text, status) VALUES ('new', 'a new prompt', 'pending')")
+    with pytest.raises(InputError, match="1 example that is not in this database's queue"):
+        queue.export(db, chat, "chat-jsonl")
+    answered[0]["messages"][-1]["content"] = ""
+    chat.write_text("".join(json.dumps(r) + "\n" for r in answered))
+    assert queue.export(db, chat, "chat-jsonl") == 1 and "a new prompt" in chat.read_text()
 
 
 def test_an_export_never_replaces_a_file_that_is_not_one_or_labels_not_imported_yet(db, tmp_path):
