@@ -569,9 +569,10 @@ def _csv_records(path: Path, columns: Columns, validator: "_Validator") -> Itera
                 yield start, Unparsed(row), raw
             elif len(row) != len(header):
                 yield start, Unparsed(f"expected {len(header)} fields, got {len(row)}"), raw
-            elif len(names) > 1 and [field.strip() for field in row] == names:
-                # (was scored as a prompt 'prompt' predicted 'predicted_label', or trained as a prompt
-                # 'text' of an intent 'label'; with a time column, 'unreadable timestamp' said nothing)
+            elif len(names) > 1 and [field.strip().lstrip("\ufeff") for field in row] == names:  # (a BOM
+                # starts each file Excel or pandas' utf-8-sig wrote) (was scored as a prompt 'prompt'
+                # predicted 'predicted_label', or trained as a prompt 'text' of an intent 'label'; with
+                # a time column, 'unreadable timestamp' said nothing)
                 yield start, Unparsed("the header again (files joined with cat?)"), raw
             else:
                 yield start, dict(zip(header, row)), raw

@@ -398,6 +398,10 @@ def test_a_header_repeated_by_cat_is_set_aside_not_read_as_a_row(tmp_path):
     _, rows, rejects = read_all(path, Columns(time=None))
     assert [text for _, text in rows] == ["where is my card", "reset my pin"]
     assert [(r.line, r.reason) for r in rejects] == [(3, "the header again (files joined with cat?)")]
+    bom = tmp_path / "joined-bom.csv"  # review: files Excel or pandas' utf-8-sig wrote each begin with a BOM
+    bom.write_bytes(("\ufeff" + one + "\ufeff" + one).encode("utf-8"))
+    assert [(r.line, r.reason) for r in read_all(bom, Columns(time=None))[2]] == [
+        (3, "the header again (files joined with cat?)")]
     (tmp_path / "one.csv").write_text("prompt\nprompt\n")  # one column: a prompt may say its name
     assert [text for _, text in read_all(tmp_path / "one.csv", Columns(time=None))[1]] == ["prompt"]
 
