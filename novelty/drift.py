@@ -101,10 +101,13 @@ class DriftReport:
 
 
 # -- reading ------------------------------------------------------------------------------------------
-def read_table(path: str | Path, text_columns: tuple[str, ...] = (), keep_inf: bool = False) -> pd.DataFrame:
+def read_table(path: str | Path, text_columns: tuple[str, ...] = (), keep_inf: bool = False,
+               words_as_written: bool = False) -> pd.DataFrame:
     """A whole feature table: CSV, TSV, JSONL or Parquet (gzip too). ``text_columns`` (keys, ids) are
     read from CSV as written, so 00123 stays 00123. Infinities count as missing unless ``keep_inf``
-    (skew: inf on one side and null on the other is a difference). Lines that cannot be a row (more
+    (skew: inf on one side and null on the other is a difference). ``words_as_written``: a CSV cell
+    reading 'None', 'NA' or 'null' stays that text, as JSON and Parquet keep it (golden: 'None' is
+    the intent of every LUIS app); only a blank one (or \\N) is missing. Lines that cannot be a row (more
     fields than the header, invalid JSON) are set aside: ``set_aside(frame)`` says how many, and why.
     Parquet bytes (a hash, text stored without its UTF-8 annotation) come as text: UTF-8 where they
     decode, else hex."""
@@ -122,7 +125,8 @@ def read_table(path: str | Path, text_columns: tuple[str, ...] = (), keep_inf: b
             frame = _read_jsonl(path, aside, text_columns)
         else:
             separator = field_separator(path)
-            frame = _csv_table(path, separator, _as_written(path, separator, text_columns), aside)
+            frame = _csv_table(path, separator, _as_written(path, separator, text_columns), aside,
+                               words_as_written)
             if separator == ";":  # a comma-decimal locale's CSV (a TSV's 1,234 is a US thousand)
                 frame = _decimal_commas(frame, text_columns)
             names = [str(c).strip() for c in frame.columns]  # ' label ': as score and feedback read headers
@@ -267,7 +271,8 @@ _SKIPPED = re.compile(r"Skipping line (\d+): ([^\n]*)")  # pandas' warning for a
 
 
 def _read_csv(path: Path, separator: str, text_columns: tuple[str, ...], aside: list[tuple[int, str]],
-              skip: tuple[int, ...] = (), blank: tuple[int, ...] = ()) -> pd.DataFrame:
+              skip: tuple[int, ...] = (), blank: tuple[int, ...] = (), words_as_written: bool = False
+              ) -> pd.DataFrame:
     """pandas' C parser; a line with more fields than the header goes into ``aside`` as (line, reason).
     pandas skips such lines with a warning, except when the first data line is one: then it keeps
     every long line cut to the header's width and warns once, so those lines are found with the csv
@@ -276,7 +281,8 @@ def _read_csv(path: Path, separator: str, text_columns: tuple[str, ...], aside: 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", pd.errors.ParserWarning)
         frame = pd.read_csv(_blanked(path, blank) if blank else path, sep=separator, low_memory=False,
-                            dtype={c: str for c in text_columns}, na_values=[MYSQL_NULL],
+                            dtype={c: str for c in text_columns}, na_values=[MYSQL_NULL, *([""] * words_as_written)],
+                            keep_default_na=not words_as_written,
                             on_bad_lines="warn", index_col=False, skiprows=list(skip) or None)
     for w in caught:
         skipped = _SKIPPED.findall(str(w.message))
@@ -285,21 +291,22 @@ def _read_csv(path: Path, separator: str, text_columns: tuple[str, ...], aside: 
         elif "Length of header" in str(w.message) and not skip:
             long = _long_lines(path, separator)
             aside += [(line, f"expected {fields} fields, saw {found}") for line, fields, found in long]
-            return _read_csv(path, separator, text_columns, [], tuple(line - 1 for line, *_ in long), blank) \
+            return _read_csv(path, separator, text_columns, [], tuple(line - 1 for line, *_ in long), blank,
+                             words_as_written) \
                 if long else frame
         elif not issubclass(w.category, pd.errors.ParserWarning):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return frame
 
 
-def _csv_table(path: Path, separator: str, text_columns: tuple[str, ...], aside: list[tuple[int, str]]
-               ) -> pd.DataFrame:
+def _csv_table(path: Path, separator: str, text_columns: tuple[str, ...], aside: list[tuple[int, str]],
+               words_as_written: bool = False) -> pd.DataFrame:
     """``_read_csv``; read again with the lines where a quote is left open blanked when pandas failed
     at the end of the file or placed fewer rows than the file has lines (a quote closed lines later
     by a stray one merges them). Only then is the file read line by line: ordinary quoted fields
     ('Paris, FR') cost no second pass."""
     try:
-        frame = _read_csv(path, separator, text_columns, aside)
+        frame = _read_csv(path, separator, text_columns, aside, words_as_written=words_as_written)
     except (UnicodeDecodeError, pd.errors.ParserError) as exc:  # "EOF inside string"; one line of Latin-1
         undecodable = _undecodable_lines(path)                   # ('M\xfcnchen') refused the whole file
         opened = _open_quotes(path, separator)
@@ -317,7 +324,8 @@ def _csv_table(path: Path, separator: str, text_columns: tuple[str, ...], aside:
     aside += sorted([(line, NOT_UTF8) for line in undecodable] +
                     [(line, OPEN_QUOTE) for line in opened if line not in undecodable])
     blank = tuple(sorted(set(undecodable) | set(opened)))
-    return _short_rows(path, separator, _read_csv(path, separator, text_columns, aside, blank=blank))
+    return _short_rows(path, separator, _read_csv(path, separator, text_columns, aside, blank=blank,
+                                                  words_as_written=words_as_written))
 
 
 NOT_UTF8 = "not UTF-8 text"

@@ -23,7 +23,7 @@ from scipy.stats import binomtest
 
 from .drift import as_text, nfc, no_pair_hint, no_rows, paths_given, read_table
 from .errors import InputError, check_argument
-from .logs import top_label
+from .logs import is_na_label, top_label
 from .stats import wilson_interval
 
 MIN_DROP = 0.02  # an accuracy drop smaller than this is not a regression, however significant
@@ -75,9 +75,12 @@ def golden(baseline: str | Path, current: str | Path, id_col: str = "id", label_
     id_col, label_col, pred_col, text_col = map(nfc, (id_col, label_col, pred_col, text_col))  # as names are read
     if not isinstance(bootstrap, numbers.Integral) or bootstrap < 1:
         raise InputError(f"bootstrap must be a whole number of draws, 1 or more (got {bootstrap!r})")
-    before = _read(baseline, id_col, label_col, pred_col, options)
-    after = _predicted(current, predict, id_col, label_col, pred_col, text_col) if predict is not None else \
-        _read(current, id_col, label_col, pred_col, options)
+    tables = [_read(baseline, id_col, label_col, pred_col),
+              _predicted(current, predict, label_col, pred_col, text_col) if predict is not None else
+              _read(current, id_col, label_col, pred_col)]
+    intents = _na_like_intents(tables, label_col, pred_col)
+    before, after = (_columns(frame, path, id_col, label_col, pred_col, options, intents)
+                     for frame, path in zip(tables, (baseline, current)))
     labels = set(before[label_col]) | set(after[label_col])
     for name, frame, path in (("baseline", before, baseline), ("current", after, current)):
         given = set(frame[pred_col]) - {""}
@@ -147,7 +150,7 @@ def _case_only(labels: pd.Series, predictions: pd.Series) -> Counter:
                    if label != pred and label.casefold() == pred.casefold())
 
 
-def _predicted(path, spec, id_col: str, label_col: str, pred_col: str, text_col: str) -> pd.DataFrame:
+def _predicted(path, spec, label_col: str, pred_col: str, text_col: str) -> pd.DataFrame:
     """CURRENT's items with the predictions of ``spec``: "module:function", or (from the library) the
     function itself."""
     if callable(spec):  # was: AttributeError, 'function' object has no attribute 'partition'
@@ -155,7 +158,7 @@ def _predicted(path, spec, id_col: str, label_col: str, pred_col: str, text_col:
     else:
         check_argument("predict", spec, str, "'module:function' or a function taking a list of texts")
         function = _imported(spec)
-    frame = _malformed_left_out(read_table(path))
+    frame = _malformed_left_out(read_table(path, words_as_written=True))
     if text_col not in frame.columns:
         raise InputError(f"{path}: no column {text_col!r} to run --predict on (use --text-col)")
     given = as_text(frame[text_col]).notna()  # the model is given text only: an empty cell is no item, not 'nan'
@@ -172,7 +175,7 @@ def _predicted(path, spec, id_col: str, label_col: str, pred_col: str, text_col:
         raise InputError(f"--predict {spec!r} returned {len(predictions)} labels for {len(frame)} texts")
     predictions = [_prediction(p) for p in predictions]  # a pipeline's [{'label': .., 'score': ..}]: its label
     frame[pred_col] = ["" if _missing(p) else str(p) for p in predictions]  # None, NaN: no prediction (wrong)
-    return _columns(frame, path, id_col, label_col, pred_col)
+    return frame
 
 
 def _imported(spec: str):
@@ -220,9 +223,18 @@ def _missing(value) -> bool:
         return False
 
 
-def _read(path, id_col: str, label_col: str, pred_col: str, options: str) -> pd.DataFrame:
-    return _columns(_malformed_left_out(read_table(path, (id_col, label_col, pred_col))), path, id_col, label_col,
-                    pred_col, options)
+def _read(path, id_col: str, label_col: str, pred_col: str) -> pd.DataFrame:
+    return _malformed_left_out(read_table(path, (id_col, label_col, pred_col), words_as_written=True))
+
+
+def _na_like_intents(tables: list[pd.DataFrame], label_col: str, pred_col: str) -> set[str]:
+    """Words that say 'no value' ('None', 'NA', 'null') that are labels here: held as a label and given
+    as a prediction, in either file (the 'None' intent of LUIS and CLU apps: read as missing, its items
+    were left out and the model's 'None' answers counted as no prediction). Any other such word is a gap."""
+    def words(column: str) -> set[str]:
+        return {text.strip() for frame in tables if column in frame.columns
+                for text in frame[column].dropna() if isinstance(text, str) and is_na_label(text)}
+    return words(label_col) & words(pred_col)
 
 
 def _malformed_left_out(frame: pd.DataFrame) -> pd.DataFrame:
@@ -234,7 +246,7 @@ def _malformed_left_out(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _columns(frame: pd.DataFrame, path, id_col: str, label_col: str, pred_col: str,
-             options: str = "--id-col, --label-col, --pred-col") -> pd.DataFrame:
+             options: str = "--id-col, --label-col, --pred-col", intents: set[str] = frozenset()) -> pd.DataFrame:
     if len({id_col, label_col, pred_col}) < 3:
         raise InputError(f"{options} must name three different columns, not {id_col!r}, {label_col!r}, {pred_col!r}")
     missing = [c for c in (id_col, label_col, pred_col) if c not in frame.columns]
@@ -250,6 +262,9 @@ def _columns(frame: pd.DataFrame, path, id_col: str, label_col: str, pred_col: s
         frame[pred_col] = frame[pred_col].map(_prediction)
     for column in (id_col, label_col, pred_col):  # 0 and 0.0 (a column with a gap) are one label; '  ' is none
         frame[column] = as_text(frame[column], each=column != id_col)  # '1.0' is class 1 beside a text label
+        # 'NA', 'null' as written: a gap, as pandas reads them, unless a label (``_na_like_intents``)
+        frame[column] = frame[column].map(lambda v: None if v is not None and is_na_label(
+            v, intents if column != id_col else frozenset()) else v)
     no_label = frame[frame[id_col].notna() & frame[label_col].isna()][id_col]
     frame = frame.dropna(subset=[id_col, label_col])  # after as_text: a blank label is no label, not a class ''
     unlabelled = rows - len(frame)
