@@ -140,7 +140,7 @@ def read_batches(path: str | Path, columns: Columns, chunk_rows: int = 5000,
     path = Path(path)
     kind = detect_format(path)
     records = {"jsonl": _jsonl_records, "csv": _csv_records, "parquet": _parquet_records}[kind]
-    keys = _header_keys(path) if kind == "jsonl" else {}  # JSONL's header: the keys of its first objects
+    keys = _header_keys(path, columns.text) if kind == "jsonl" else {}  # JSONL's header: its first objects' keys
     columns = columns.matching(keys or log_columns(path))
     validator = _Validator(str(path), columns, max_chars, too_long, training)
     pending: list[tuple[int, Any, str]] = []
@@ -393,15 +393,19 @@ def header_names(path: Path) -> set[str]:
     return {str(name).strip() for name in keys}
 
 
-def _header_keys(path: Path) -> dict:
+def _header_keys(path: Path, text: str | None = None) -> dict:
     """The keys of a JSONL log's first ``HEADER_ROWS`` objects, which stand for its header whatever
     --chunk-rows is (rows without a time before the first with one were rejected at the default 5,000
-    rows a chunk, scored untimed at 5). Read in a pass of its own, one object at a time: the objects
+    rows a chunk, scored untimed at 5), and, when the ``text`` key is not among them, of the objects up
+    to the first that has it (an event log's 5,000 heartbeats before the first prompt refused the file
+    as having no column 'prompt'). Read in a pass of its own, one object at a time: the objects
     themselves are not held (5,000 rows of 100 KB took 1 GB). A break in the file is the main read's to say."""
     keys: dict = {}
     try:
-        for _, record, _ in itertools.islice(jsonl_lines(path), HEADER_ROWS):
-            if isinstance(record, dict):
+        for number, (_, record, _) in enumerate(jsonl_lines(path), start=1):
+            if number > HEADER_ROWS and (not text or text in keys):
+                break
+            if isinstance(record, dict) and (number <= HEADER_ROWS or text in record):
                 keys.update(dict.fromkeys(record))
     except InputError:
         pass

@@ -204,6 +204,20 @@ def test_a_jsonl_key_first_met_after_the_header_rows_counts_from_there(tmp_path,
     assert [t for b in batches for t in b.times] == [None, "2026-11-20T00:00:00Z"]
 
 
+def test_a_jsonl_event_log_whose_first_prompt_comes_after_the_header_rows_is_read(tmp_path, monkeypatch):
+    # QA: 5,000 heartbeat events before the first prompt refused the whole log as "no column 'prompt'"
+    import novelty.logs as logs
+
+    monkeypatch.setattr(logs, "HEADER_ROWS", 2)
+    events = [{"event": "heartbeat", "timestamp": "2026-11-20T00:00:00Z"}] * 3
+    path = write_jsonl(tmp_path / "events.jsonl", events + [{"prompt": "a", "timestamp": "2026-11-20T01:00:00Z"}])
+    batches, rows, rejects = read_all(path)
+    assert rows == [(4, "a")] and [r.line for r in rejects] == [1, 2, 3]
+    assert [t for b in batches for t in b.times] == ["2026-11-20T01:00:00Z"]
+    with pytest.raises(MissingColumnError, match="no column 'prompt'"):  # none at all: still the file's error
+        read_all(write_jsonl(tmp_path / "none.jsonl", events))
+
+
 @pytest.mark.parametrize("chunk_rows", [1, 5, 5000])
 def test_what_a_jsonl_row_without_a_time_becomes_does_not_depend_on_chunk_rows(tmp_path, chunk_rows):
     # 12 rows without a time before 3 with one: rejected at 5,000 rows a chunk, scored untimed at 5
