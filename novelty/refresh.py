@@ -67,12 +67,12 @@ def golden_refresh(db: str | Path, out: str | Path, size: int = 300, since: str 
         raise InputError(f"no scored prompts in {db} between {since or 'the start'} and {until or 'now'}")
     picked = sample(rows, size, edge_share, np.random.default_rng(seed))
     out = output_file(out, "golden-next.csv")
-    kind = Path(str(out)).name.lower().rsplit(".", 1)[-1] if "." in Path(str(out)).name.strip(".") else ""
-    if kind in ("gz", "bz2", "zip", "parquet", "tsv", "xlsx", "jsonl", "json", "ndjson"):  # (.gz got plain CSV)
-        raise InputError(f"-o {out}: the golden sample is written as a plain CSV, which `novelty golden` and "
-                         "spreadsheets read; name the file .csv")
     if not is_stdout(out):
         refuse_overwrite(out, [db, *logs])  # first: the database typed as -o is no golden set
+        kind = out.name.lower().rsplit(".", 1)[-1] if "." in out.name.strip(".") else ""
+        if kind in ("gz", "bz2", "xz", "zip", "parquet", "xlsx", "xls"):  # (.gz got a plain CSV; any text name is read)
+            raise InputError(f"-o {out}: the golden sample is written as a plain CSV, which `novelty golden` "
+                             "and spreadsheets read; name the file .csv")
         _refuse_losing(out)
     with open_output(out, "golden-next.csv", inputs=[db, *logs]) as fh:
         writer = csv.writer(fh)

@@ -93,7 +93,7 @@ def test_an_output_that_cannot_be_written_is_a_clear_error(db, tmp_path, where):
     assert ("no folder" if "/" in where else "is a folder") in out.output
 
 
-@pytest.mark.parametrize("name", ["next.csv.gz", "next.jsonl", "next.xlsx"])
+@pytest.mark.parametrize("name", ["next.csv.gz", "next.parquet", "next.xlsx"])
 def test_a_golden_sample_named_as_another_format_is_refused_before_anything_is_written(db, tmp_path, name):
     # QA: -o next.csv.gz wrote a plain CSV under a gzip name, which no reader of .gz opens
     out = CliRunner().invoke(app, ["queue", "golden", "--db", str(db), "-o", str(tmp_path / name)])
