@@ -464,3 +464,33 @@ def test_a_cluster_recounted_after_a_prune_keeps_its_pruned_days(tmp_path):
     stored = sqlite3.connect(db).execute("SELECT size, first_seen, daily FROM clusters WHERE cluster_id = ?",
                                          [bitcoin.cluster_id]).fetchone()
     assert stored[:2] == (40, bitcoin.first_seen) and json.loads(stored[2])["2026-08-10"] == 30
+
+
+def test_a_grown_topic_keeps_its_id_and_the_closest_new_group_takes_a_stored_one(tmp_path):
+    # review: (a) a topic grown five-fold holds 25 of its 30 old members among 200 new prompts, under a
+    # fifth of its group: a fragment with the other 5 took its id, and the topic itself got a new one;
+    # (b) by centroid, groups took stored ids in the clustering's order: one at cosine 0.86 before one
+    # at 0.99
+    from novelty.clusters import _ids
+
+    db = tmp_path / "m.db"
+    Store(db).close()
+    topic, other = np.eye(8, dtype=np.float32)[0], np.eye(8, dtype=np.float32)[1]
+    old = [f"old{i}" for i in range(30)]
+    with sqlite3.connect(db) as conn:
+        conn.execute("INSERT INTO clusters (cluster_id, name, size, centroid) VALUES ('c0001', 'crypto', 30, ?)",
+                     [topic.tobytes()])
+        conn.executemany("INSERT INTO cluster_members VALUES (?, 'c0001')", [(p,) for p in old])
+    store = Store(db)
+    try:
+        grown, fragment = old[:25] + [f"new{i}" for i in range(200)], old[25:] + [f"stray{i}" for i in range(5)]
+        assert _ids(store, [grown, fragment], [topic, other]) == ["c0001", "c0002"]
+        assert _ids(store, [fragment, grown], [other, topic]) == ["c0002", "c0001"]
+        near = topic + np.float32(0.14) * np.eye(8, dtype=np.float32)[2]
+        far = topic + np.float32(0.6) * other
+        near, far = near / np.linalg.norm(near), far / np.linalg.norm(far)
+        assert float(far @ topic) > 0.85  # both could continue c0001: the closer does
+        assert _ids(store, [[f"a{i}" for i in range(10)], [f"b{i}" for i in range(10)]], [far, near]) == [
+            "c0002", "c0001"]
+    finally:
+        store.close()
