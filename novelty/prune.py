@@ -69,7 +69,10 @@ def prune(db: str | Path, older_than: str, *, now: datetime | None = None,
     if older_than.strip().lower().endswith("m"):  # 6m read as minutes: all gone
         raise InputError(f"--older-than {older_than!r}: m is minutes, too short a retention to be meant; give "
                          "days, weeks or hours (6 months: 180d)")
-    now = now or datetime.now(timezone.utc)
+    # an aware time in another zone (New York's noon) is that instant in UTC, as the cut-off is written;
+    # a naive one is taken as UTC, as the CLI's clock and stored times are (was: its wall clock, as UTC)
+    now = (now.astimezone(timezone.utc) if now.tzinfo else now.replace(tzinfo=timezone.utc)) if now \
+        else datetime.now(timezone.utc)
     try:
         span = timedelta(seconds=window_seconds(older_than.lower(), limit_days=0))  # 90D as 90d
         start = now - span

@@ -156,6 +156,16 @@ def test_prune_over_a_thousand_years_deletes_nothing(aged_db):
     assert result.cutoff.startswith("0953-") and result.scores == 0
 
 
+def test_prune_takes_now_in_any_time_zone_as_the_instant_it_is(aged_db):
+    # review: the cut-off was written from now's wall clock and labelled Z: noon in New York pruned to 07:00Z
+    from datetime import timedelta
+
+    new_york = NOW.astimezone(timezone(timedelta(hours=-5)))
+    assert prune(aged_db, "1d", now=new_york, dry_run=True).cutoff == prune(aged_db, "1d", now=NOW, dry_run=True).cutoff
+    assert prune(aged_db, "1d", now=NOW.replace(tzinfo=None), dry_run=True).cutoff == \
+        prune(aged_db, "1d", now=NOW, dry_run=True).cutoff
+
+
 def test_prune_keeps_examples_of_recent_prompts_that_moved_to_another_cluster(aged_db):
     conn = sqlite3.connect(aged_db)
     with conn:  # a later clustering run put the recent prompt in c0002; c0001 still shows it as an example
