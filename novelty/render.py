@@ -123,10 +123,18 @@ def _times_expected(details: dict) -> str:
     return f"{details['rate_ratio']:.1f}x the expected {details['expected_rate']:.1%}"
 
 
+UNFINISHED = ("no score run has finished yet: nothing is tested or saved until one has (untested windows saved "
+              "now would be the baseline later windows are judged against)")  # a note of spikes
+
+
 def format_spikes(report) -> str:
     if not report.windows and report.span:
         return (f"No {report.window} window in this range: the windows of {report.db} run from {report.span[0]} "
                 f"to {report.span[1]} (see --since / --until).")
+    waiting = UNFINISHED in getattr(report, "notes", [])  # a first score run still going (or killed)
+    if not report.windows and waiting:  # (QA: 'score logs with a --time-col first' of a log with times)
+        return (f"No timestamped prompts in {report.db} yet: no score run has finished (one still going, or "
+                "stopped before the end); run spikes once one has.")
     if not report.windows:
         return f"No timestamped prompts in {report.db}: score logs with a --time-col first."
     lines = [f"Novel rate per {report.window} window in {report.db} "
@@ -140,7 +148,9 @@ def format_spikes(report) -> str:
         lines.append(f"  {w.window_start}  {w.prompts:7,}  {w.novel:5,}  {rate}  {expected}  {p}  "
                      f"{'+'.join(w.detectors) if w.flagged else ''}")
     lines += [f"Note: {note}." for note in getattr(report, "notes", [])]
-    if not report.incidents and all(w.p_value is None for w in report.windows):
+    if not report.incidents and all(w.p_value is None for w in report.windows) and waiting:
+        lines.append("No window was tested: no score run has finished yet. No verdict either way.")
+    elif not report.incidents and all(w.p_value is None for w in report.windows):
         lines.append("No window was tested: each had fewer prompts than --min-prompts, or nothing to compare "
                      "it with yet. No verdict either way.")
     elif not report.incidents:

@@ -26,6 +26,7 @@ from scipy.stats import norm
 
 from .errors import InputError, check_argument
 from .logs import format_bound, label_form, sql_bound
+from .render import UNFINISHED
 from .stats import (benjamini_hochberg, excess_over_rate, excess_over_reference, excess_tail, goodness_of_fit,
                     tail_weights, wilson_interval)
 from .store import PRUNED_ALPHAS, Store, existing_db, pruned_novel_column, storage_error, utc_now
@@ -225,9 +226,7 @@ def detect_spikes(db: str | Path, settings: SpikeSettings = SpikeSettings(), sin
             _save(store, settings, [w for w in shown if whole(w.window_start)],
                   [i for i in incidents if whole(i.window_start)])
         span = (windows[0].window_start, windows[-1].window_end) if windows else None
-        notes = [] if not unfinished else [
-            "no score run has finished yet: nothing is tested or saved until one has (untested windows saved "
-            "now would be the baseline later windows are judged against)"]
+        notes = [UNFINISHED] if unfinished else []
         notes += [] if alpha is None or _pruned_novel(alpha) != "novel" or not pruned_any(store) else [
             f"days prune deleted count their novel prompts at the alpha they were scored at: it keeps counts at "
             f"{', '.join(map(str, PRUNED_ALPHAS))}, not at {alpha}"]

@@ -825,6 +825,18 @@ def test_spikes_saves_nothing_while_the_first_score_run_has_not_finished(tmp_pat
         conn.execute("UPDATE runs SET status = 'interrupted'")
     report = detect_spikes(db, SpikeSettings(window="1d"))
     assert any("no score run has finished yet" in n for n in report.notes)
+    # QA: the text blamed --min-prompts (windows of 100 prompts), or, before any row was stored, the log's
+    # times ('score logs with a --time-col first')
+    from novelty.render import format_spikes
+
+    text = format_spikes(report)
+    assert "No window was tested: no score run has finished yet" in text and "--min-prompts" not in text
+    empty = tmp_path / "e.db"
+    store = Store(empty)
+    store.start_run(alpha=0.05, status="running")
+    store.close()
+    assert "no score run has finished" in format_spikes(detect_spikes(empty)) and \
+        "--time-col" not in format_spikes(detect_spikes(empty))
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM windows").fetchone() == (0,)  # was: 3 untested windows
         conn.execute("UPDATE runs SET status = 'done'")
