@@ -560,6 +560,15 @@ class Store:
                     gone.append(key)
         return gone
 
+    def scored_at_lines(self, source: str, run_ids: Collection[int], lines: Sequence[int]) -> bool:
+        """Whether one of ``run_ids`` stored a row of ``source`` at one of ``lines``."""
+        runs, lines = sorted(run_ids), list(lines)
+        if not runs or not lines:
+            return False
+        return self.db.execute(
+            f"SELECT 1 FROM scores WHERE run_id IN ({','.join('?' * len(runs))}) AND source = ? AND line IN "
+            f"({','.join('?' * len(lines))}) LIMIT 1", [*runs, source, *lines]).fetchone() is not None
+
     def bound_embeddings(self, max_vectors: int) -> int:
         """Evict cached vectors past ``max_vectors``, least recently scored first; returns how many.
 

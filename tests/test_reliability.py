@@ -182,6 +182,24 @@ def test_a_log_name_reused_the_next_day_keeps_both_days_rejects(tmp_path, index)
     assert rows(db, "SELECT * FROM rejects") == []
 
 
+def test_a_new_log_under_a_reused_name_is_said_when_rows_without_a_time_match_the_old_ones(tmp_path, index):
+    # QA: rows without a time are known by file, line and text: day 2's 'hello' on line 1 of a log
+    # rotated under the same name was skipped as day 1's, unsaid; a rerun or a grown log must not warn
+    path, db = tmp_path / "app.jsonl", tmp_path / "m.db"
+    path.write_text('{"prompt": "hello"}\n{"prompt": "can I buy bitcoin day one"}\n')
+    assert score_files([path], index, db).warnings == []
+    assert score_files([path], index, db).warnings == []  # a rerun
+    with path.open("a") as fh:
+        fh.write('{"prompt": "hello"}\n')
+    grown = score_files([path], index, db)
+    assert (grown.scored, grown.warnings) == (1, [])  # appended to since: not a new log
+    path.write_text('{"prompt": "hello"}\n{"prompt": "can I buy bitcoin day two"}\n')
+    rotated = score_files([path], index, db)
+    assert (rotated.scored, rotated.skipped) == (1, 1)
+    assert len(rotated.warnings) == 1 and "1 row without a time or an id was skipped" in rotated.warnings[0]
+    assert "a new day's log under a reused name" in rotated.warnings[0]
+
+
 @pytest.mark.parametrize("content", ["prompt,timestamp\n", "\n\n  \n"])
 def test_a_log_of_zero_rows_scores_nothing_and_exits_0(tmp_path, index, content):
     path = tmp_path / ("log.csv" if "," in content else "log.jsonl")

@@ -26,6 +26,7 @@ from ..logs import (Batch, Columns, MAX_CHARS, as_paths, bare_name, canonical_id
                     header_names, log_columns, read_batches, reason_kind, sql_bound)
 from ..redact import redact as redact_text
 from ..stats import excess_over_rate  # P(>= novel of total flagged) if all in-distribution
+from ..render import plural
 from ..store import SCORE_COLUMNS, Store, params_json, reject_key, reject_row, stored_vectors, text_hash, utc_now
 from .sinks import open_sink
 
@@ -158,6 +159,9 @@ class Gate:
         self.counted: set[str] = set()  # ids of skipped rows already looked up
         # per log (as rows name it), the earlier runs that scored rows of it as read now: it is read again
         self.reread: dict[str, set[int]] = {}
+        # per log, its rows without a time or an id (known by file, line and text alone): how many were
+        # found scored before, how many are new, and the lines of the first new ones
+        self.keyless: dict[str, tuple[list[int], list[int]]] = {}
         self.in_flight: dict[str, int] = {}
         self.in_flight_texts: dict[str, str] = {}  # their text hashes: the same row again is no conflict
         self.untimed: dict[str, bool] = {}
@@ -216,6 +220,27 @@ class Gate:
                        texts=[batch.texts[i] for i in todo], hashes=hashes,
                        labels=[batch.labels[i] for i in todo],
                        cached=self.sink.cached_vectors(hashes, self.dimension)), rejects
+
+    def reused_names(self) -> list[str]:
+        """A warning per log whose rows without a time or an id matched rows an earlier run scored at
+        the same lines, where that run also scored other rows at lines holding new rows now: a new log
+        under a reused name (logrotate's app.jsonl.1; QA: day 2's 'hello' on line 1 was skipped as day
+        1's, unsaid), not a rerun or a resumed run (whose new rows sit where the earlier run read none).
+        Such rows are known by file, line and text alone."""
+        warnings = []
+        for source, ((skipped, new), lines) in self.keyless.items():
+            runs = self.reread.get(source)
+            if not (skipped and new and runs and hasattr(self.sink, "scored_at_lines")) \
+                    or not self.sink.scored_at_lines(source, runs, lines):
+                continue
+            warnings.append(
+                f"{source}: {plural(skipped, 'row')} without a time or an id {'was' if skipped == 1 else 'were'} "
+                f"skipped as already scored, as an earlier run scored the same text at the same line of a file "
+                f"of this name, which held other rows where this one holds {plural(new, 'new row')}: a new day's log "
+                f"under a reused name (app.jsonl.1)? Then {'it is' if skipped == 1 else 'they are'} not counted; "
+                "score each day's log under a name of its own (app-2026-11-25.jsonl), or log a time or an id "
+                "(--id-col)")
+        return warnings
 
     def written(self) -> None:
         self.in_flight.clear()
@@ -285,6 +310,8 @@ class Gate:
                 counts.skipped += 1
                 scored_before.append(found)
                 self.reread.setdefault(batch.source, set()).add(earlier[found])
+                if not batch.times[i] and not batch.ids[i]:
+                    self.keyless.setdefault(batch.source, ([0, 0], []))[0][0] += 1
                 if found == pid and batch.ids[i] and batch.times[i] and self._untimed(None):  # stored untimed
                     timed.append((batch.times[i], pid))  # under its logged id, from this log or another copy of it
             elif pid in earlier or pid in first_line or pid in self.in_flight:
@@ -299,6 +326,11 @@ class Gate:
                 first_line[pid] = batch.lines[i]
                 first_text[pid] = text_hash(batch.texts[i])
                 todo.append(i)
+                if not batch.times[i] and not batch.ids[i]:
+                    counted, lines = self.keyless.setdefault(batch.source, ([0, 0], []))
+                    counted[1] += 1
+                    if len(lines) < 1000:
+                        lines.append(batch.lines[i])
         self.in_flight.update(first_line)
         self.in_flight_texts.update(first_text)
         if timed and hasattr(self.sink, "fill_times"):  # (QA: with --id-col, naming the time column after a
@@ -542,7 +574,7 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
             earlier_novel=counts.earlier_novel, earlier_other=counts.earlier_other,
             logs_novel_p_value=excess_over_rate(counts.novel + counts.earlier_novel, counts.scored + counts.earlier,
                                                 scorer.calibration.alpha),
-            warnings=(untimed_logs(columns, paths, database=not out_parquet) if counts.scored else [])
+            warnings=gate.reused_names() + (untimed_logs(columns, paths, database=not out_parquet) if counts.scored else [])
             + (mixed_runs(sink, run_id, scorer.calibration.alpha) if counts.scored and not out_parquet else []))
     finally:
         sink.close()
