@@ -387,16 +387,18 @@ def _ids(store: Store, groups: list[list[str]], centroids: list[np.ndarray]) -> 
 def _nearest_pairs(centroids: list[np.ndarray | None], stored: dict[str, np.ndarray]) -> list[tuple[float, int, str]]:
     """(cosine, group, stored id) of every group with a centroid and stored centroid of its length
     within SAME_CLUSTER, closest first."""
-    names = list(stored)
+    by_length: dict[int, tuple[list[str], np.ndarray]] = {}  # stacked once per length (a model changed)
     pairs = []
     for c, centroid in enumerate(centroids):
         if centroid is None:
             continue
-        usable = [cid for cid in names if len(stored[cid]) == len(centroid)]
-        if not usable:
-            continue
-        sims = np.stack([stored[cid] for cid in usable]) @ centroid
-        pairs += [(float(sims[j]), c, usable[j]) for j in np.flatnonzero(sims >= SAME_CLUSTER)]
+        if len(centroid) not in by_length:
+            usable = [cid for cid, v in stored.items() if len(v) == len(centroid)]
+            by_length[len(centroid)] = usable, (np.stack([stored[cid] for cid in usable]) if usable else None)
+        usable, matrix = by_length[len(centroid)]
+        if usable:
+            sims = matrix @ centroid
+            pairs += [(float(sims[j]), c, usable[j]) for j in np.flatnonzero(sims >= SAME_CLUSTER)]
     return sorted(pairs, key=lambda p: (-p[0], p[1], p[2]))
 
 

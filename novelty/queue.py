@@ -167,6 +167,16 @@ def stats(db: str | Path) -> dict[str, int]:
         store.close()
 
 
+def extension(name: str) -> str:
+    """A file name's last extension, lower case ('' when it has none): what it says its format is.
+
+    >>> extension("Next.CSV.gz"), extension(".bashrc"), extension("labels")
+    ('gz', '', '')
+    """
+    name = name.lower()
+    return name.rsplit(".", 1)[1] if "." in name.strip(".") else ""
+
+
 def export_format(out: str | Path, fmt: str | None = None, escape_formulas: bool = False) -> str:
     """The export format: ``fmt``, else what ``out``'s name says (``.csv``: csv, else chat-jsonl). A name
     that says another format is refused before anything is written or marked exported: JSON lines
@@ -182,7 +192,7 @@ def export_format(out: str | Path, fmt: str | None = None, escape_formulas: bool
         raise InputError(f"--format takes {', '.join(FORMATS)}, not {fmt!r}")
     name = "" if str(out) == "-" else Path(str(out)).name.lower()
     suffix = next((s for s in (".csv", ".jsonl", ".json", ".ndjson") if name.endswith(s)), None)
-    if suffix is None and "." in name.strip(".") and name.rsplit(".", 1)[1] in ("gz", "parquet", "tsv", "xlsx"):
+    if suffix is None and extension(name) in ("gz", "parquet", "tsv", "xlsx"):
         raise InputError(f"-o {out}: exports are written as plain CSV or JSON lines; name the file .csv "
                          "(--format csv) or .jsonl")
     if fmt is None:

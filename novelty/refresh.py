@@ -19,7 +19,7 @@ import numpy as np
 
 from .errors import InputError, check_argument
 from .logs import is_stdout, open_output, output_file, refuse_overwrite, time_bounds
-from .queue import csv_cell, formula_like
+from .queue import csv_cell, extension, formula_like
 from .spikes import parse_range
 from .store import Store, existing_db
 
@@ -69,8 +69,8 @@ def golden_refresh(db: str | Path, out: str | Path, size: int = 300, since: str 
     out = output_file(out, "golden-next.csv")
     if not is_stdout(out):
         refuse_overwrite(out, [db, *logs])  # first: the database typed as -o is no golden set
-        kind = out.name.lower().rsplit(".", 1)[-1] if "." in out.name.strip(".") else ""
-        if kind in ("gz", "bz2", "xz", "zip", "parquet", "xlsx", "xls"):  # (.gz got a plain CSV; any text name is read)
+        if extension(out.name) in ("gz", "bz2", "xz", "zip", "parquet", "xlsx", "xls"):  # (.gz got a plain CSV;
+            # any text name is read: golden.tsv too)
             raise InputError(f"-o {out}: the golden sample is written as a plain CSV, which `novelty golden` "
                              "and spreadsheets read; name the file .csv")
         _refuse_losing(out)

@@ -147,6 +147,21 @@ def derive_id(ts: str | None, text: str, line: int, source: str) -> str:
     return hashlib.blake2b(key.encode("utf-8"), digest_size=10).hexdigest()
 
 
+@dataclass
+class _Keyless:
+    """A log's rows without a time or an id (known by file, line and text alone): how many were found
+    scored before, how many are new, and the lines of the first new ones."""
+
+    skipped: int = 0
+    new: int = 0
+    new_lines: list[int] = field(default_factory=list)
+
+    def add_new(self, line: int) -> None:
+        self.new += 1
+        if len(self.new_lines) < 1000:
+            self.new_lines.append(line)
+
+
 class Gate:
     """Decides, chunk by chunk, what to score: not scored by an earlier run, not an id repeated in
     this one. Ids of chunks handed out but not yet written are remembered until ``written``, so an
@@ -159,9 +174,7 @@ class Gate:
         self.counted: set[str] = set()  # ids of skipped rows already looked up
         # per log (as rows name it), the earlier runs that scored rows of it as read now: it is read again
         self.reread: dict[str, set[int]] = {}
-        # per log, its rows without a time or an id (known by file, line and text alone): how many were
-        # found scored before, how many are new, and the lines of the first new ones
-        self.keyless: dict[str, tuple[list[int], list[int]]] = {}
+        self.keyless: dict[str, _Keyless] = {}  # per log, its rows without a time or an id
         self.in_flight: dict[str, int] = {}
         self.in_flight_texts: dict[str, str] = {}  # their text hashes: the same row again is no conflict
         self.untimed: dict[str, bool] = {}
@@ -228,10 +241,10 @@ class Gate:
         1's, unsaid), not a rerun or a resumed run (whose new rows sit where the earlier run read none).
         Such rows are known by file, line and text alone."""
         warnings = []
-        for source, ((skipped, new), lines) in self.keyless.items():
-            runs = self.reread.get(source)
+        for source, rows in self.keyless.items():
+            skipped, new, runs = rows.skipped, rows.new, self.reread.get(source)
             if not (skipped and new and runs and hasattr(self.sink, "scored_at_lines")) \
-                    or not self.sink.scored_at_lines(source, runs, lines):
+                    or not self.sink.scored_at_lines(source, runs, rows.new_lines):
                 continue
             warnings.append(
                 f"{source}: {plural(skipped, 'row')} without a time or an id {'was' if skipped == 1 else 'were'} "
@@ -311,7 +324,7 @@ class Gate:
                 scored_before.append(found)
                 self.reread.setdefault(batch.source, set()).add(earlier[found])
                 if not batch.times[i] and not batch.ids[i]:
-                    self.keyless.setdefault(batch.source, ([0, 0], []))[0][0] += 1
+                    self.keyless.setdefault(batch.source, _Keyless()).skipped += 1
                 if found == pid and batch.ids[i] and batch.times[i] and self._untimed(None):  # stored untimed
                     timed.append((batch.times[i], pid))  # under its logged id, from this log or another copy of it
             elif pid in earlier or pid in first_line or pid in self.in_flight:
@@ -327,10 +340,7 @@ class Gate:
                 first_text[pid] = text_hash(batch.texts[i])
                 todo.append(i)
                 if not batch.times[i] and not batch.ids[i]:
-                    counted, lines = self.keyless.setdefault(batch.source, ([0, 0], []))
-                    counted[1] += 1
-                    if len(lines) < 1000:
-                        lines.append(batch.lines[i])
+                    self.keyless.setdefault(batch.source, _Keyless()).add_new(batch.lines[i])
         self.in_flight.update(first_line)
         self.in_flight_texts.update(first_text)
         if timed and hasattr(self.sink, "fill_times"):  # (QA: with --id-col, naming the time column after a
