@@ -336,10 +336,12 @@ class PromptIndex:
         """Reload the index when another process has written it since this one was loaded (four
         simultaneous adds of 30 prompts each left 90 of 180: the last one written won)."""
         try:
-            checksum = json.loads((self.path / "manifest.json").read_text()).get("checksum")
+            written = json.loads((self.path / "manifest.json").read_text()).get("manifest_checksum")
         except (OSError, ValueError):
-            checksum = None  # gone or damaged: load says which
-        if checksum != self.checksum:
+            written = None  # gone or damaged: load says which
+        # the manifest's own checksum, not the data files': a rebuild of the same prompts at another alpha
+        # keeps every file (and `checksum`), and an add here wrote the old alpha back over it (review)
+        if written is None or written != self.manifest.get("manifest_checksum"):
             self.__dict__.update(PromptIndex.load(self.path).__dict__)
 
     def _add(self, source: str | Path, columns: Columns, progress: Progress | None) -> "AddResult":
@@ -809,7 +811,12 @@ def _manifest_checksum(manifest: dict) -> str:
 
 def _verify(folder: Path, manifest: dict) -> None:
     expected = manifest.get("manifest_checksum")
-    if expected is not None and expected != _manifest_checksum(manifest):  # indexes before 0.1.1 have none
+    # indexes from before the manifest had a checksum have no `updated_at` either (both came in one change):
+    # one with `updated_at` and no checksum was edited with the checksum deleted, and loaded unverified (review)
+    if expected is None and "updated_at" in manifest:
+        raise IndexFileError(f"{folder}/manifest.json has lost its checksum since the index was built, so "
+                             "its settings cannot be trusted; rebuild the index")
+    if expected is not None and expected != _manifest_checksum(manifest):
         raise IndexFileError(f"{folder}/manifest.json was changed since the index was built (its checksum "
                              "does not match); rebuild the index")
     files = manifest.get("files")

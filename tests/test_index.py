@@ -56,7 +56,11 @@ def test_an_edited_manifest_is_refused(index):
     (index.path / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(IndexFileError, match="manifest.json was changed"):
         PromptIndex.load("bot", index.path.parent)
-    del manifest["manifest_checksum"]  # an index built before the manifest had its own checksum
+    del manifest["manifest_checksum"]  # deleted along with an edit: was loaded unverified (review)
+    (index.path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexFileError, match="manifest.json has lost its checksum"):
+        PromptIndex.load("bot", index.path.parent)
+    del manifest["updated_at"]  # an index built before the manifest had its own checksum (or an update time)
     manifest["calibration"]["alpha"] = 0.05
     (index.path / "manifest.json").write_text(json.dumps(manifest))
     assert PromptIndex.load("bot", index.path.parent).calibration.alpha == 0.05
@@ -185,6 +189,16 @@ def test_add_appends_only_new_prompts_and_recalibrates(tmp_path, index):
     assert index.add(extra).added == 0
     sims, positions = again.search(again.embedder().embed(["can I buy bitcoin in the app"]), 1)
     assert again.labels[positions[0, 0]] == "crypto" and sims[0, 0] > 0.99
+
+
+def test_an_add_in_a_long_lived_process_keeps_a_rebuild_at_another_alpha(tmp_path, index, train_csv):
+    service = PromptIndex.load("bot", index.path.parent)  # loaded by a service at alpha 0.05
+    rebuilt = PromptIndex.build(train_csv, "bot", index_dir=index.path.parent, model=FAKE_MODEL, scorer="knn",
+                                alpha=0.1, force=True)
+    assert rebuilt.checksum == service.checksum  # the same prompts: the same files
+    service.add(write_csv(tmp_path / "extra.csv", ["text", "label"], [("can I buy bitcoin", "crypto")]))
+    after = PromptIndex.load("bot", index.path.parent)
+    assert after.calibration.alpha == 0.1 and len(after) == len(index) + 1  # was 0.05: the rebuild undone
 
 
 def test_adds_at_the_same_time_each_add_to_what_the_other_wrote(tmp_path, index):
