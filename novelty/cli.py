@@ -207,9 +207,9 @@ def index_build(
                                "labelled, else knn), knn, class-topk, class-spread, logreg or ensemble."),
     k: int = typer.Option(1, help="Neighbours the knn scorer averages over (knn only)."),
     index_type: str = typer.Option("auto", help="FAISS index: auto (exact flat search up to 100,000 prompts, "
-                                   "ivf past that), flat, ivf or hnsw; approximate ones are tuned to recall@1 "
-                                   ">= 0.97, recorded in the manifest. Under 1,000 prompts the search is always "
-                                   "flat (exact, and as fast)."),
+                                   "ivf past that), flat, ivf or hnsw; approximate ones are tuned to find "
+                                   ">= 99 % of the neighbours the scorer reads, recorded in the manifest. "
+                                   "Under 1,000 prompts the search is always flat (exact, and as fast)."),
     index_dir: Optional[Path] = typer.Option(None, help=INDEX_DIR_HELP),
     force: bool = typer.Option(False, "--force", help="Replace an existing index of that name."),
     adapt: bool = typer.Option(False, "--adapt", help="Fine-tune the encoder on the labelled prompts first (torch, "
@@ -419,7 +419,8 @@ def index_info(
 
 def _index_kind(info: dict) -> str:
     knobs = ", ".join(f"{k} {info[k]}" for k in ("nlist", "nprobe", "efSearch") if k in info)
-    recall = f", recall@1 {info['recall_at_1']:.3f}" if "recall_at_1" in info else ""
+    recall = (f", recall@{info['recall_k']} {info['recall']:.3f}" if "recall" in info else
+              f", recall@1 {info['recall_at_1']:.3f}" if "recall_at_1" in info else "")  # (as indexes before it)
     return f"{info['type']}" + (f" ({knobs}{recall})" if knobs else "")
 
 

@@ -619,7 +619,7 @@ def _write(folder: Path, manifest: dict, vectors: np.ndarray, prompts: pd.DataFr
     staging = staging_dir(folder)
     if model is not None:  # hard links: no copy of the weights, and the live index is left untouched
         shutil.copytree(model, staging / MODEL_FOLDER, copy_function=os.link)
-    index, chosen = ann.build(vectors, manifest["index"].get("requested", "auto"))
+    index, chosen = ann.build(vectors, manifest["index"].get("requested", "auto"), k=scorer.k)
     faiss.write_index(index, str(staging / "index.faiss"))
     prompts.to_parquet(staging / "prompts.parquet", index=False)
     np.save(staging / "calibration.npy", calibration.scores, allow_pickle=False)
