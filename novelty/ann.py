@@ -132,8 +132,8 @@ def _exact_other(vectors: np.ndarray, own: np.ndarray, k: int = 1) -> np.ndarray
 
 
 def _others(sims: np.ndarray, ids: np.ndarray, own: np.ndarray, k: int) -> np.ndarray:
-    """The first ``k`` similarities of each row but the row's own vector (the last one dropped when it
-    was not found: -1 ids are padding)."""
+    """Each row's first ``k`` similarities leaving out its own vector (or the last one, when its own
+    vector is not among them)."""
     self_at = np.where(ids == own[:, None], np.arange(ids.shape[1]), ids.shape[1] - 1).min(axis=1)
     keep = np.ones(ids.shape, dtype=bool)
     keep[np.arange(len(ids)), self_at] = False
