@@ -8,7 +8,6 @@ per-label recall changes that explain the difference.
 
 from __future__ import annotations
 
-import json
 import numbers
 import os
 import sys
@@ -23,7 +22,7 @@ from scipy.stats import binomtest
 
 from .drift import as_text, nfc, no_pair_hint, no_rows, paths_given, read_table
 from .errors import InputError, check_argument
-from .logs import is_na_label, top_label
+from .logs import is_na_label, predicted_label
 from .stats import wilson_interval
 
 MIN_DROP = 0.02  # an accuracy drop smaller than this is not a regression, however significant
@@ -173,7 +172,7 @@ def _predicted(path, spec, label_col: str, pred_col: str, text_col: str) -> pd.D
                          "it should take a list of texts and return a list of labels") from None
     if len(predictions) != len(frame):
         raise InputError(f"--predict {spec!r} returned {len(predictions)} labels for {len(frame)} texts")
-    predictions = [_prediction(p) for p in predictions]  # a pipeline's [{'label': .., 'score': ..}]: its label
+    predictions = [predicted_label(p) for p in predictions]  # a pipeline's [{'label': .., 'score': ..}]: its label
     frame[pred_col] = ["" if _missing(p) else str(p) for p in predictions]  # None, NaN: no prediction (wrong)
     return frame
 
@@ -197,22 +196,6 @@ def _imported(spec: str):
         if added:
             sys.path.remove(os.getcwd())
     return function
-
-
-def _prediction(value):
-    """A prediction as one label: a text-classification pipeline's ``[{"label": "card", "score": 0.93}]``
-    (as an object, or as the JSON text a table holds it as) its top label, a top-k list its first, as
-    ``score`` reads a log's; None for an object without one label (no prediction). Anything else as is.
-
-    >>> _prediction('[{"label": "card", "score": 0.9}]'), _prediction(["lost", "card"]), _prediction("[x]")
-    ('card', 'lost', '[x]')
-    """
-    if isinstance(value, str) and value[:1] in ("[", "{"):
-        try:
-            value = json.loads(value)
-        except ValueError:  # a label written with a bracket
-            return value
-    return top_label(value) if isinstance(value, (list, dict)) else value
 
 
 def _missing(value) -> bool:
@@ -258,8 +241,9 @@ def _columns(frame: pd.DataFrame, path, id_col: str, label_col: str, pred_col: s
         raise no_rows(path, frame, "no golden items to compare")
     numeric_ids = pd.api.types.is_numeric_dtype(frame[id_col]) and not pd.api.types.is_bool_dtype(frame[id_col])
     frame = frame[[id_col, label_col, pred_col]].copy()
-    if frame[pred_col].dtype == object:  # a pipeline's output saved as it came: [{"label": .., "score": ..}]
-        frame[pred_col] = frame[pred_col].map(_prediction)
+    if not pd.api.types.is_numeric_dtype(frame[pred_col]):  # a pipeline's output saved as it came, an object or
+        # JSON text: [{"label": .., "score": ..}] (was: only an object column, and pandas 3 reads text as 'str')
+        frame[pred_col] = frame[pred_col].map(predicted_label)
     for column in (id_col, label_col, pred_col):  # 0 and 0.0 (a column with a gap) are one label; '  ' is none
         frame[column] = as_text(frame[column], each=column != id_col)  # '1.0' is class 1 beside a text label
         # 'NA', 'null' as written: a gap, as pandas reads them, unless a label (``_na_like_intents``)

@@ -715,7 +715,8 @@ class _Validator:
         out.texts.append(record[self.columns.text])
         out.times.append(time)
         out.ids.append(_cell(record, self.columns.id) if self._has("id") else None)
-        out.labels.append(label_value(top_label(record.get(self.columns.label))) if self._has("label") else None)
+        label = record.get(self.columns.label) if self._has("label") else None
+        out.labels.append(label_value(top_label(label) if self.training else predicted_label(label)))
 
     def _problem(self, record: dict, time: str | None) -> str | None:
         name = self.columns.text
@@ -786,6 +787,22 @@ def top_label(value: Any) -> Any:
         found = [v for k, v in value.items() if bare_name(k) in _LABEL_KEYS]
         value = found[0] if len(found) == 1 else None
     return None if isinstance(value, (list, dict)) else value
+
+
+def predicted_label(value: Any) -> Any:
+    """A logged prediction as one label (``top_label``), also when a table holds the pipeline's output
+    as JSON text (a CSV or Parquet cell, or a JSONL string: stored whole, it matched no label).
+
+    >>> predicted_label('[{"label": "card", "score": 0.9}]'), predicted_label(["lost", "card"]), predicted_label("[x]")
+    ('card', 'lost', '[x]')
+    """
+    if isinstance(value, str) and value.lstrip()[:1] in ("[", "{"):
+        try:
+            decoded = json.loads(value)
+        except ValueError:  # a label written with a bracket
+            return value
+        return top_label(decoded) if isinstance(decoded, (list, dict)) else value
+    return top_label(value)
 
 
 def _cell(record: dict, name: str | None) -> Any:

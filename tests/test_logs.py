@@ -74,6 +74,11 @@ def test_an_id_or_label_that_is_a_json_object_or_list_is_set_aside(tmp_path):
     batches, rows, rejects = read_all(top_k, Columns(id=None, time=None))
     assert len(rows) == 8 and not rejects  # was: both rejected, a day of them a missing log for run
     assert [label for b in batches for label in b.labels] == ["card", None, "fees", "card", None, None, None, "b"]
+    as_text = tmp_path / "topk.csv"  # the same output held as JSON text by a CSV cell: was stored whole
+    as_text.write_text('prompt,predicted_label\na,"[{""label"": ""fees"", ""score"": 0.9}]"\nb,"[""card"", ""fees""]"\n'
+                       'c,[x]\nd,"{""intent"": ""card""}"\n')
+    batches, rows, rejects = read_all(as_text, Columns(id=None, time=None))
+    assert [label for b in batches for label in b.labels] == ["fees", "card", "[x]", "card"] and not rejects
 
 
 def test_non_utf8_bytes_are_rejected_with_raw_content_kept(tmp_path):

@@ -673,7 +673,10 @@ def test_golden_reads_a_pipelines_output_and_refuses_predictions_that_are_no_lab
                                           for i, lab in enumerate(labels)])
     pd.DataFrame({"id": range(40), "label": labels, "prediction": [[lab, "card"] for lab in labels]}
                  ).to_parquet(tmp_path / "topk.parquet")
-    for current in ("pipe.jsonl", "topk.parquet"):
+    write_csv(tmp_path / "pipe.csv", ["id", "label", "prediction"],  # as JSON text: read as written under pandas 3
+              [(i, lab, json.dumps([{"label": lab, "score": 0.9}]) if i % 2 else json.dumps([lab, "card"]))
+               for i, lab in enumerate(labels)])
+    for current in ("pipe.jsonl", "topk.parquet", "pipe.csv"):
         report = golden(tmp_path / "base.csv", tmp_path / current)
         assert report.current.accuracy == 1.0 and not report.regression, current
     (tmp_path / "hf.py").write_text("def predict(texts):\n    return [{'label': 'card', 'score': 0.8} for t in texts]\n"
