@@ -127,8 +127,8 @@ def read_table(path: str | Path, text_columns: tuple[str, ...] = (), keep_inf: b
             separator = field_separator(path)
             frame = _csv_table(path, separator, _as_written(path, separator, text_columns), aside,
                                words_as_written)
-            if separator == ";":  # a comma-decimal locale's CSV (a TSV's 1,234 is a US thousand)
-                frame = _decimal_commas(frame, text_columns)
+            # a comma-decimal locale's CSV (1,5 beside ';'); elsewhere 1,234.5 is a thousand (Excel, BI exports)
+            frame = (_decimal_commas if separator == ";" else _thousands_commas)(frame, text_columns)
             names = [str(c).strip() for c in frame.columns]  # ' label ': as score and feedback read headers
             if len(set(names)) < len(names):
                 raise InputError(f"{path}: the header names a column twice once the spaces around the names go "
@@ -262,6 +262,33 @@ def _decimal_commas(frame: pd.DataFrame, text_columns: tuple[str, ...]) -> pd.Da
         texts = present.astype(str).str.strip()
         if len(texts) and texts.str.contains(",", regex=False).any() and texts.str.fullmatch(_COMMA_DECIMAL).all():
             numbers = texts.str.replace(".", "", regex=False).str.replace(",", ".", regex=False).astype(float)
+            frame[column] = pd.Series(numbers, index=present.index).reindex(frame.index)
+    return frame
+
+
+_THOUSANDS = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:e[+-]?\d+)?|inf(?:inity)?|nan",
+                        re.IGNORECASE)
+
+
+def _thousands_commas(frame: pd.DataFrame, text_columns: tuple[str, ...]) -> pd.DataFrame:
+    """Numbers written with thousands separators (1,234.56, as Excel and BI tools export them), read as
+    numbers: a column converts only when every value is such a number and one has a separator, ids and
+    keys stay text. (Read as text, a reference of plain numbers against a day of such values lost every
+    value over 999 as 'not a number': a false drift; both files so written were 'nearly every value
+    distinct', not judged.)
+
+    >>> _thousands_commas(pd.DataFrame({"a": ["1,234.5", "12", None], "b": ["1,2", "3", "4"]}), ()).a.tolist()
+    [1234.5, 12.0, nan]
+    >>> _thousands_commas(pd.DataFrame({"b": ["1,2", "3,456"]}), ()).b.tolist()  # 1,2 is no thousand
+    ['1,2', '3,456']
+    """
+    for column in frame.columns:
+        if column in text_columns or pd.api.types.is_numeric_dtype(frame[column]):
+            continue
+        present = frame[column].dropna()
+        texts = present.astype(str).str.strip()
+        if len(texts) and texts.str.contains(",", regex=False).any() and texts.str.fullmatch(_THOUSANDS).all():
+            numbers = texts.str.replace(",", "", regex=False).astype(float)
             frame[column] = pd.Series(numbers, index=present.index).reindex(frame.index)
     return frame
 
