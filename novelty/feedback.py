@@ -43,7 +43,7 @@ from scipy.stats import binomtest, norm
 from .errors import InputError, check_argument
 from .logs import (Unparsed, as_paths, canonical_id, check_file, csv_table, detect_format, field_separator,
                    format_time, is_na_label, is_utf8, jsonl_lines, label_form, numbered_rows, open_text, parquet_source,
-                   reason_kind, repeated_columns, same_label, time_bounds, time_problem)
+                   reason_kind, repeated_columns, same_label, spelling, time_bounds, time_problem)
 from .spikes import Incident, parse_range, window_seconds
 from .stats import wilson_interval
 from .store import GROUPED_LABELS, REJECT_COLUMNS, Store, existing_db, reject_row, utc_now
@@ -657,14 +657,15 @@ def online_accuracy(db: str | Path, window: str = "1d", since: str | None = None
 
 
 def _case_only(rows: list) -> list[dict]:
-    """True labels no prediction spells that one does with case ignored ('Balance' beside 'balance'):
-    compared as written, every such prompt counts wrong (0 % online accuracy, a false gap, unsaid).
-    Case is not ignored, since labels are identifiers ('US' and 'us' may be two intents); it is said."""
+    """True labels no prediction spells that one does but for case or word separators ('Balance' beside
+    'balance', 'Card Arrival' beside 'card_arrival'): compared as written, every such prompt counts
+    wrong (0 % online accuracy, a false gap, unsaid). They are not ignored, since labels are
+    identifiers ('US' and 'us' may be two intents); it is said."""
     predicted = {pred for _, _, pred, _, _ in rows}
     folded: dict[str, str] = {}
     for pred in sorted(predicted):
-        folded.setdefault(label_form(pred).casefold(), pred)
-    apart = {label: folded.get(label_form(label).casefold()) for label in {r[3] for r in rows}
+        folded.setdefault(spelling(pred), pred)
+    apart = {label: folded.get(spelling(label)) for label in {r[3] for r in rows}
              if not any(same_label(label, pred) for pred in predicted)}
     counts = Counter()
     for *_, label, n in rows:

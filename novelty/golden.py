@@ -22,7 +22,7 @@ from scipy.stats import binomtest
 
 from .drift import as_text, nfc, no_pair_hint, no_rows, paths_given, read_table
 from .errors import InputError, check_argument
-from .logs import is_na_label, predicted_label
+from .logs import is_na_label, predicted_label, spelling
 from .stats import wilson_interval
 
 MIN_DROP = 0.02  # an accuracy drop smaller than this is not a regression, however significant
@@ -83,15 +83,19 @@ def golden(baseline: str | Path, current: str | Path, id_col: str = "id", label_
     labels = set(before[label_col]) | set(after[label_col])
     for name, frame, path in (("baseline", before, baseline), ("current", after, current)):
         given = set(frame[pred_col]) - {""}
-        # 20 items or more of class indices (whole numbers) where the labels are names: not a model at
-        # 0 % (it said 'model_regression (high)'). Names that are no label (a model answering 'unknown'
-        # to everything, 'CARD' for 'card') are a model's answers: scored, and said (review)
-        if (frame[pred_col] != "").sum() >= 20 and not given & labels and all(g.lstrip("-").isdigit() for g in given) \
-                and not any(label.lstrip("-").isdigit() for label in labels):
+        # 20 items or more whose predictions are none of the labels: class indices where the labels are
+        # names, or names of another scheme ('Card Intent' for 'card'), are not a model at 0 % (it said
+        # 'model_regression (high)', or 0 % -> 0 % 'no regression' with both files so). A model answering
+        # one word to everything ('unknown'), or labels spelt another way ('CARD', 'Card_Lost' for
+        # 'card_lost'), are a model's answers: scored, and said (review)
+        spelt = {spelling(label) for label in labels}
+        indices = all(g.lstrip("-").isdigit() for g in given) and not any(v.lstrip("-").isdigit() for v in labels)
+        if (frame[pred_col] != "").sum() >= 20 and not given & labels \
+                and (indices or len(given) > 1 and not all(spelling(g) in spelt for g in given)):
             raise InputError(f"{path}: none of its predictions is a label of the golden set (predictions such as "
                              f"{', '.join(map(repr, sorted(given)[:3]))}; labels such as "
                              f"{', '.join(map(repr, sorted(labels)[:3]))}): map them to the label names (class "
-                             f"indices? another column?)" + (" in what --predict returns" if predict is not None
+                             f"indices? names of another scheme? another column?)" + (" in what --predict returns" if predict is not None
                                                              and name == "current" else ""))
     numeric = before.attrs["numeric_ids"], after.attrs["numeric_ids"]
     if numeric[0] != numeric[1]:  # 1 in a JSONL file pairs with 001 in a CSV read as written (as skew joins)
@@ -142,11 +146,11 @@ def golden(baseline: str | Path, current: str | Path, id_col: str = "id", label_
 
 
 def _case_only(labels: pd.Series, predictions: pd.Series) -> Counter:
-    """Predictions wrong only by case ('TRANSFER' for 'transfer'), by (label, prediction), over a whole
-    file: labels compare as written (they are identifiers: 'US' and 'us' may be two intents), so each
-    counts wrong; said, as feedback says it."""
+    """Predictions wrong only by case or word separators ('TRANSFER' or 'Transfer Money' for
+    'transfer_money'), by (label, prediction), over a whole file: labels compare as written (they are
+    identifiers: 'US' and 'us' may be two intents), so each counts wrong; said, as feedback says it."""
     return Counter((label, pred) for label, pred in zip(labels, predictions)
-                   if label != pred and label.casefold() == pred.casefold())
+                   if label != pred and spelling(label) == spelling(pred))
 
 
 def _predicted(path, spec, label_col: str, pred_col: str, text_col: str) -> pd.DataFrame:

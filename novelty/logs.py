@@ -874,6 +874,20 @@ def label_value(value: Any) -> str | None:
     return canonical_id(label_form(value)) or None if isinstance(value, str) else canonical_id(value)
 
 
+def spelling(label: str) -> str:
+    """A label folded to how it reads: case and the separators between words ignored ('Card Arrival',
+    'card_arrival' and 'CARD-ARRIVAL' are one), for saying labels spelt apart, never for comparing them
+    (labels are identifiers: 'US' and 'us' may be two intents).
+
+    >>> spelling("Card Arrival") == spelling("card_arrival") == spelling("CARD-ARRIVAL"), spelling("-1"), spelling("_other")
+    (True, '-1', '_other')
+    """
+    return _WORD_SEPARATORS.sub(" ", label_form(label).casefold()).strip()
+
+
+_WORD_SEPARATORS = re.compile(r"(?<=\w)[\s_-]+(?=\w)")  # between words only: '-1' is not '1', '_other' not 'other'
+
+
 def label_form(text: str) -> str:
     """A label as stored and compared: NFKC, without zero-width characters, so one intent typed two
     ways is one label ('café' composed or not, 'cr\\u200bypto', a full-width 'Ｃｒｙｐｔｏ' from an IME

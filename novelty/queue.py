@@ -22,7 +22,7 @@ from . import clusters
 from .errors import InputError, check_argument
 from .logs import (OPEN_QUOTE, canonical_id, check_file, csv_table, detect_format, field_separator, is_na_label,
                    is_stdout, is_utf8, jsonl_lines, label_form, label_value, numbered_rows, open_output, open_text,
-                   output_file, parquet_source, refuse_overwrite, sql_bound)
+                   output_file, parquet_source, refuse_overwrite, spelling, sql_bound)
 from .store import Store, existing_db, utc_now
 
 STATUSES = ("pending", "exported", "labelled", "trained")
@@ -397,11 +397,8 @@ def case_variants(counts: Counter) -> list[dict]:
     """
     groups: dict[str, dict[str, int]] = defaultdict(dict)
     for label, n in counts.most_common():
-        groups[_SEPARATORS.sub(" ", label.casefold()).strip()][label] = n
+        groups[spelling(label)][label] = n
     return [group for group in groups.values() if len(group) > 1]
-
-
-_SEPARATORS = re.compile(r"(?<=\w)[\s_-]+(?=\w)")  # between words only: '-1' is not '1', '_other' not 'other'
 
 
 def _label_rows(path: Path, id_col: str | None, label_col: str, intents: frozenset[str] = frozenset()

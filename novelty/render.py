@@ -255,7 +255,7 @@ def format_golden(report) -> str:
         lines.append(f"relabelled {report.relabelled:,} paired items have another label in the current file: both "
                      "runs are judged against the current labels")
     lines += [f"no prediction  {name}: {n:,} items (counted as wrong)" for name, n in report.no_prediction.items()]
-    lines += [f"case only  {c['file']}: {c['items']:,} items predicted {clip(c['predicted'], 30)!r} for "
+    lines += [f"spelt apart  {c['file']}: {c['items']:,} items predicted {clip(c['predicted'], 30)!r} for "
               f"{clip(c['label'], 30)!r}, counted wrong (labels compare as written; fix the spelling)"
               for c in report.case_only]
     lines += [f"left out  {name}: " + ", ".join(f"{n:,} {reason}" for reason, n in reasons.items())
@@ -337,8 +337,9 @@ def format_feedback(imports, report) -> str:
         name = "all" if w is report.total else w.window_start[:10] if whole_days else w.window_start[:16]
         lines.append(f"  {name:<17} {w.all.labelled:>8,}  {acc(w.all):<21} {acc(w.novel):<21} {acc(w.known):<21}")
     if report.case_only:
-        lines.append("True labels that match a predicted label only with case ignored, so every such prompt "
-                     "counts wrong (labels are compared as written): fix their spelling in the label files")
+        lines.append("True labels that match a predicted label only with case and word separators ignored, so "
+                     "every such prompt counts wrong (labels are compared as written): fix their spelling in the "
+                     "label files")
         lines += [f"  {c['count']:>5,}  {clip(c['label'], 40)} ~ {clip(c['predicted'], 40)}" for c in report.case_only]
     if report.novel_confusion:
         lines.append("Novel prompts forced into known labels (true -> predicted):")

@@ -349,7 +349,7 @@ class _Job:
                 "is held to")
             case = report.case_only_items.get("current", 0)
             first = next((c for c in report.case_only if c["file"] == "current"), None)
-            extra += f"; {case:,} predictions of the current file wrong only by case ({first['predicted']!r} " \
+            extra += f"; {case:,} predictions of the current file wrong only by case or separators ({first['predicted']!r} " \
                      f"for {first['label']!r})" if case else ""
             return Step("golden", "ran", f"golden-set accuracy {report.baseline.accuracy:.1%} at launch, "
                         f"{report.current.accuracy:.1%} now" + (" (regression)" if report.regression else "")
@@ -561,7 +561,7 @@ def _online_line(online, imports) -> str:
     aside = sum(i.rejected for i in imports)
     novel = f", {t.novel.accuracy:.1%} on novel prompts" if t.novel.labelled else ""
     cased = online.case_only and (f" (true labels such as {online.case_only[0]['label']!r} match predictions "
-                                  f"such as {online.case_only[0]['predicted']!r} only with case ignored: they "
+                                  f"such as {online.case_only[0]['predicted']!r} only with case and separators ignored: they "
                                   "count wrong; fix their spelling)")
     return (f"{got:,} labels imported" + (f" ({aside:,} rows set aside: see novelty feedback)" if aside else "")
             + f"; online accuracy {t.all.accuracy:.1%} [{t.all.ci_low:.1%}, {t.all.ci_high:.1%}] "

@@ -231,10 +231,24 @@ def test_true_labels_that_differ_from_the_predictions_only_in_case_are_said(tmp_
     assert {(c["label"], c["predicted"], c["count"]) for c in report.case_only} == {("Balance", "balance", 40),
                                                                                    ("Fees", "fees", 40), ("Us", "US", 40)}
     out = CliRunner().invoke(app, ["feedback", "--db", str(db)])
-    assert "match a predicted label only with case ignored" in " ".join(out.output.split())
+    assert "match a predicted label only with case and word separators ignored" in " ".join(out.output.split())
     labels.write_text("prompt_id,label\n" + "".join(f"{pid},{lab}\n" for pid, lab in rows))
     import_feedback(db, labels)
     assert online_accuracy(db).case_only == [] and online_accuracy(db).total.all.accuracy == 1.0
+
+
+def test_true_labels_spelt_with_other_word_separators_are_said(tmp_path):
+    # QA: 'Card Arrival' against predictions 'card_arrival': 0.0 % and offline_online_gap (high), unsaid
+    from novelty.feedback import import_feedback, online_accuracy
+
+    db = fill(tmp_path / "m.db", [(60, 0, None)] * 2, labels=("card_arrival", "top-up", "US"))
+    rows = [(f"d{d}-{i}", ("card_arrival", "top-up", "US")[i % 3]) for d in (1, 2) for i in range(60)]
+    labels = tmp_path / "labels.csv"
+    written = {"card_arrival": "Card Arrival", "top-up": "Top Up", "US": "U S"}  # 'U S' is another label
+    labels.write_text("prompt_id,label\n" + "".join(f"{pid},{written[lab]}\n" for pid, lab in rows))
+    import_feedback(db, labels)
+    assert {(c["label"], c["predicted"]) for c in online_accuracy(db).case_only} == {
+        ("Card Arrival", "card_arrival"), ("Top Up", "top-up")}
 
 
 def test_label_bias_is_the_most_severe_run_in_range_and_says_when_it_ended_or_only_cusum_saw_it():

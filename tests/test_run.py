@@ -1478,7 +1478,7 @@ def test_run_s_golden_line_names_the_whole_file_s_bar_and_predictions_wrong_by_c
     config = load_config(monitor, {"golden.baseline": "base.csv", "golden.current": "cur.csv"})
     line = next(s for s in run_monitor(config, "2026-11-25").steps if s.name == "golden").reason
     assert "95.0% now; the whole current file's 60 items 63.3%, the bar online accuracy is held to" in line, line
-    assert "2 predictions of the current file wrong only by case ('CARD_LOST' for 'card_lost')" in line
+    assert "2 predictions of the current file wrong only by case or separators ('CARD_LOST' for 'card_lost')" in line
 
 
 def test_init_sets_day_first_when_the_log_writes_the_day_first(tmp_path):

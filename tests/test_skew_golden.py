@@ -598,7 +598,7 @@ def test_golden_says_predictions_wrong_only_by_case(tmp_path):
         {"file": "current", "label": "transfer", "predicted": "TRANSFER", "items": 5}]
     out = CliRunner().invoke(app, ["golden", "--baseline", str(tmp_path / "base.csv"), "--current",
                                    str(tmp_path / "cur.csv")])
-    assert "case only  current: 5 items predicted 'TRANSFER' for 'transfer', counted wrong" in out.output
+    assert "spelt apart  current: 5 items predicted 'TRANSFER' for 'transfer', counted wrong" in out.output
 
 
 def test_skew_takes_a_csv_s_missing_na_for_the_text_na_of_parquet(tmp_path):
@@ -693,6 +693,17 @@ def test_golden_reads_a_pipelines_output_and_refuses_predictions_that_are_no_lab
         report = golden(tmp_path / "base.csv", tmp_path / "now.csv")
         assert report.regression and report.current.accuracy == 0.0, answer
     assert report.case_only[0]["predicted"] == "CARD"
+    # names of another scheme, in the current file or in both (was 0 % -> 0 %, 'no regression'): refused
+    write_csv(tmp_path / "named.csv", ["id", "label", "prediction"],
+              [(i, lab, f"{lab.title()} Intent") for i, lab in enumerate(labels)])
+    for base in ("base.csv", "named.csv"):
+        with pytest.raises(InputError, match=r"named.csv: none of its predictions is a label of the golden set "
+                                             r"\(predictions such as 'Card Intent'"):
+            golden(tmp_path / base, tmp_path / "named.csv")
+    write_csv(tmp_path / "spelt.csv", ["id", "label", "prediction"],  # spelt another way: scored, and said
+              [(i, lab, lab.title()) for i, lab in enumerate(labels)])
+    report = golden(tmp_path / "base.csv", tmp_path / "spelt.csv")
+    assert report.current.accuracy == 0.0 and report.case_only_items == {"current": 40}
 
 
 def test_golden_intervals_hold_their_figure_and_a_perfect_accuracy_has_a_width(tmp_path):
