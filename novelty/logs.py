@@ -278,7 +278,10 @@ def repeated_columns(path: Path) -> list[str]:
     if kind == "parquet":
         import pyarrow.parquet as pq
 
-        names = pq.read_schema(parquet_source(path)).names
+        try:
+            names = pq.read_schema(parquet_source(path)).names
+        except Exception as exc:  # pyarrow raises ArrowInvalid, OSError... for a bad file (feedback: a traceback)
+            raise InputError(f"{path}: not a readable Parquet file ({exc})") from None
     else:
         with open_text(path) as fh:
             names = csv_table(fh, field_separator(path))[0] or []

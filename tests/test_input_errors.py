@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 from typer.testing import CliRunner
 
-from conftest import FAKE_MODEL, write_csv, write_jsonl
+from conftest import FAKE_MODEL, new_db, write_csv, write_jsonl
 from novelty.cli import app
 
 runner = CliRunner()
@@ -240,3 +240,17 @@ def test_an_empty_file_as_the_database_is_refused_and_left_empty(tmp_path, monke
     out = runner.invoke(app, [*command, "--db", "m.db"])
     assert out.exit_code == 2 and "an empty file, no database yet" in out.output
     assert (tmp_path / "m.db").stat().st_size == 0  # was: a read-only command wrote the schema into it
+
+
+def test_a_damaged_parquet_file_is_an_input_error_in_every_command(tmp_path, index):
+    """feedback read a truncated or non-Parquet .parquet file's schema unguarded: a traceback, exit 3
+    (drift, golden, skew, score and queue import said it in one line) (QA)."""
+    import pandas as pd
+
+    pd.DataFrame({"prompt_id": ["a"], "label": ["x"]}).to_parquet(tmp_path / "ok.parquet")
+    (tmp_path / "cut.parquet").write_bytes((tmp_path / "ok.parquet").read_bytes()[:100])
+    (tmp_path / "text.parquet").write_text("not parquet\n")
+    db = new_db(tmp_path / "m.db")
+    for bad in ("cut.parquet", "text.parquet"):
+        fails_cleanly("feedback", tmp_path / bad, "--db", db, message=f"{bad}: not a readable Parquet file")
+        fails_cleanly("drift", tmp_path / "ok.parquet", tmp_path / bad, message=bad)
