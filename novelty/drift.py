@@ -34,7 +34,7 @@ from scipy.stats import binomtest, chi2_contingency, fisher_exact, ks_2samp, was
 from .errors import InputError, check_argument
 from .logs import (EARLIEST, EPOCH_MS_ABOVE, LATEST, NUMERIC_DATE, OPEN_QUOTE, check_file, csv_table, detect_format,
                    field_separator, is_number, is_utf8, label_form, numbered_rows, numeric_date_as_iso, open_text,
-                   parquet_source, refuse_overwrite, repeated_columns, whole_number)
+                   parquet_source, refuse_overwrite, refuse_replacing, repeated_columns, whole_number)
 from .stats import benjamini_hochberg, p_text
 
 PROFILE_FORMAT = "novelty-reference-profile/1"
@@ -651,6 +651,14 @@ def _saved_profile(path: Path) -> dict | None:
         raise InputError(f"{path}: not a usable reference profile ({problem}); was it edited? Save it again "
                          "with --save-reference")
     return saved
+
+
+def _replaceable_profile(path: Path) -> bool:
+    """Whether ``path`` holds a profile saved before (of any format or state): saving again replaces it."""
+    try:
+        return _saved_profile(path) is not None
+    except InputError:  # another format, or damaged: a profile all the same
+        return True
 
 
 def _profile_problem(saved: dict) -> str | None:
@@ -1651,6 +1659,8 @@ def _tables(reference, current, ignore: set[str], time_col: str | None = None, s
                          f"columns: {', '.join(map(str, table.columns))}")
     if save_reference:  # once the inputs are known good
         refuse_overwrite(Path(save_reference), [current, *([] if _saved_profile(Path(reference)) else [reference])])
+        if not _replaceable_profile(Path(save_reference)):  # a golden CSV or monitor.toml typed there was
+            refuse_replacing(Path(save_reference), "profile")  # replaced, exit 0 (QA)
         try:
             saved = {k: v for k, v in ref.items() if k != "set_aside"}
             kept = sorted(set(ignore) & set(ref.get("names", [])))  # its later runs leave them out too (QA: listed as

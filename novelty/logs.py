@@ -1042,9 +1042,9 @@ def refuse_overwrite(out: Path, inputs: Sequence[str | Path | None]) -> None:
 
 def refuse_replacing(out: Path, kind: str) -> None:
     """An InputError when ``out`` is a file with something in it other than what this command writes
-    there (``kind``: 'html', the report; 'summary', a run's JSON summary): a report or summary path
-    typed onto the database, the day's log or the config replaced it, exit 0. A page or summary of an
-    earlier run is replaced, as each day's run does."""
+    there (``kind``: 'html', the report; 'summary', a run's JSON summary; 'profile', drift's saved
+    reference): a report or summary path typed onto the database, the day's log or the config replaced
+    it, exit 0. A page, summary or profile of an earlier run is replaced, as each day's run does."""
     try:
         if not out.is_file() or not out.stat().st_size:
             return
@@ -1061,7 +1061,9 @@ def refuse_replacing(out: Path, kind: str) -> None:
             found = json.loads(head) if len(head) < 1 << 20 else None
         except ValueError:
             found = None
-        ours, what = isinstance(found, dict) and {"date", "steps"} <= set(found), "a run summary"
+        keys, what = ({"format", "columns"}, "a reference profile") if kind == "profile" else \
+            ({"date", "steps"}, "a run summary")
+        ours = isinstance(found, dict) and keys <= set(found)
     if not ours:
         begins = head[:20].decode("utf-8", "replace")
         raise InputError(f"{out} exists and is not {what} (it begins {begins!r}): writing it would replace that "

@@ -267,7 +267,7 @@ def test_bad_inputs(tmp_path):
     with pytest.raises(InputError, match="no such file"):
         drift(tmp_path / "nope.csv", tmp_path / "nope.csv")
     (tmp_path / "bad.parquet").write_bytes(b"not parquet")
-    with pytest.raises(InputError, match="cannot read"):
+    with pytest.raises(InputError, match="bad.parquet: not a readable Parquet file"):
         drift(tmp_path / "bad.parquet", tmp_path / "bad.parquet")
     table(100).to_csv(tmp_path / "t.csv", index=False)
     with pytest.raises(InputError, match="--time-col"):
@@ -451,6 +451,15 @@ def test_save_reference_refuses_to_write_over_a_table_it_reads(tmp_path):
     assert CliRunner().invoke(app, ["drift", str(ref), str(cur), "--save-reference", str(profile_path)]).exit_code == 0
     again = CliRunner().invoke(app, ["drift", str(profile_path), str(cur), "--save-reference", str(profile_path)])
     assert again.exit_code == 0  # a saved profile saved again over itself: the same profile
+    assert CliRunner().invoke(app, ["drift", str(ref), str(cur), "--save-reference", str(profile_path)]).exit_code == 0
+    # any other file: a golden CSV or the config was replaced by the profile, exit 0 (QA)
+    (tmp_path / "golden.csv").write_text("id,label,prediction\n1,card,card\n")
+    (tmp_path / "monitor.toml").write_text("[index]\nname = 'bot'\n")
+    for other in ("golden.csv", "monitor.toml"):
+        kept = (tmp_path / other).read_text()
+        out = CliRunner().invoke(app, ["drift", str(ref), str(cur), "--save-reference", str(tmp_path / other)])
+        assert out.exit_code == 2 and "is not a reference profile" in out.output, out.output
+        assert (tmp_path / other).read_text() == kept
 
 
 def test_a_default_filling_in_beside_a_commoner_value_is_unavailability_not_drift(tmp_path):
