@@ -73,7 +73,8 @@ def diagnose(reference: str | Path | None = None, current: str | Path | None = N
              spike_settings: SpikeSettings = SpikeSettings(),
              drift_report: DriftReport | None = None, until: str | None = None,
              save_windows: bool = False, golden_columns: tuple[str, str, str] = ("id", "label", "prediction"),
-             golden_options: str = GOLDEN_OPTIONS, gap_test: bool = True) -> Diagnosis:
+             golden_options: str = GOLDEN_OPTIONS, gap_test: bool = True,
+             gap_untested: str | None = "the gap test was left to the caller") -> Diagnosis:
     """Collect the causes the given evidence supports, most severe first.
 
     ``since`` / ``until`` bound the scored evidence (windows, gap incidents): a run for an earlier
@@ -81,7 +82,9 @@ def diagnose(reference: str | Path | None = None, current: str | Path | None = N
     when the caller already made it (the HTML report draws it too), so big tables are not read and
     tested twice. ``save_windows``: record the spike windows it tests (``novelty spikes`` does); a
     diagnosis alone decides nothing. ``gap_test``: with no gap recorded, test the feedback labels in
-    ``db`` against the golden set given (``novelty run`` tests and records it in its feedback step)."""
+    ``db`` against the golden set given (``novelty run`` tests and records it in its feedback step);
+    without it, ``gap_untested`` says why the caller did not test it, None when it did and found no gap
+    (run's summary listed a gap it had tested as 'not checked', naming flags run does not have: QA)."""
     paths_given(reference=reference, current=current, offline=offline, serving=serving,
                 golden_baseline=golden_baseline, golden_current=golden_current)
     paths_given("the SQLite file's path, such as 'monitor.db'", db=db)
@@ -146,6 +149,8 @@ def diagnose(reference: str | Path | None = None, current: str | Path | None = N
                     and reason.startswith("no gap recorded"):  # given, but unusable: not 'no --golden-... given'
                 reason = ("no gap recorded, and the golden files given could not be used (see model_regression) "
                           "to test the feedback labels against")
+            if reason and not gap_test:  # the caller's word for it
+                reason = gap_untested
             if reason:
                 not_checked.append({"cause": "offline_online_gap", "reason": reason})
         else:  # the same database holds the feedback: unread, the gap went unlisted

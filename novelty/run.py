@@ -177,6 +177,7 @@ class _Job:
         self.missing: list[str] = []
         self.drift_report = None
         self.golden_accuracy: tuple[float, int] | None = None
+        self.gap_untested: str | None = "the feedback step did not run, or failed"  # None: it tested the gap
         self.diagnosis: Diagnosis | None = None
         self.report_path: str | None = None
         self.flagged_late: list = []  # incidents of windows before alert.lookback flagged now (a late log)
@@ -404,6 +405,8 @@ class _Job:
         fails it, after the others were imported and judged: the run said 'No alert' and exit 0 while
         `novelty feedback` on the same files exits 2. An empty file (labels not in yet) is only said."""
         step = self._feedback()
+        # why no gap was tested, for the diagnosis's 'not checked' (none when it was)
+        self.gap_untested = None if "gap" in step.facts else f"the feedback step: {step.reason}"
         broken = [u for u in step.facts.get("unreadable", []) if not _empty(Path(u["source"]))]
         unusable = [i for i in step.facts.get("imported", []) if not i["rows"] and i["rejected"]]  # all set aside
         if unusable:
@@ -489,7 +492,8 @@ class _Job:
                                   golden_current=golden_files[1], spike_settings=self.spike_settings(),
                                   drift_report=self.drift_report, until=self.until,
                                   golden_columns=self.golden_columns(), golden_options=self.golden_options(),
-                                  gap_test=False)  # the feedback step tested the gap, at feedback.* settings
+                                  gap_test=False, gap_untested=self.gap_untested)  # the feedback step tests it,
+        # at feedback.* settings
         causes = ", ".join(f"{x.cause} ({x.severity})" for x in self.diagnosis.causes) or "no root cause found"
         unread = ", ".join(u["evidence"] for u in self.diagnosis.unreadable)  # its step's line says why
         return Step("diagnose", "ran",

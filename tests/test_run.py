@@ -183,6 +183,14 @@ def test_a_day_scores_and_alerts_on_label_bias_and_the_gap(monitor):
     gap = next(c for c in late.diagnosis.causes if c.cause == "offline_online_gap")
     assert "novelty queue golden" in gap.mitigation
     assert "report.html" in late.report and Path(late.report).is_file()
+    # why the gap was not checked is the feedback step's, not flags run does not have; a gap tested and
+    # not found is checked (QA: listed as 'not checked', 'no --golden-baseline and --golden-current')
+    unchecked = {n["cause"]: n["reason"] for n in first.diagnosis.not_checked}
+    assert unchecked["offline_online_gap"].startswith("the feedback step: no labelled prompts"), unchecked
+    level = run_monitor(load_config(monitor, {"feedback.min_gap": 0.99}), "2026-11-26")
+    feedback = next(s for s in level.steps if s.name == "feedback")
+    assert "no significant gap" in feedback.reason, feedback.reason
+    assert "offline_online_gap" not in {n["cause"] for n in level.diagnosis.not_checked}
     # a backfill of a day before the gap's period ended alerts as it would have then (was: the later gap too)
     again = run_monitor(monitor, "2026-11-19")
     assert "offline_online_gap" not in [c.cause for c in again.diagnosis.causes] and again.exit_code == 0
