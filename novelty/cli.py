@@ -1525,3 +1525,7 @@ def main() -> None:
         sys.exit(3)
     finally:
         sys.stdout = given
+
+
+if __name__ == "__main__":  # `python -m novelty.cli` ran nothing and exited 0: a cron line that checked nothing (QA)
+    main()

@@ -200,7 +200,12 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Mo
         if s.key in given:
             values[s.key] = _checked(s, given[s.key], "--set" if s.key in (overrides or {}) else path)
         elif s.default is None:
-            raise InputError(f"{path}: {s.key} is required ({s.help})")
+            tabular = s.key in ("index.name", "logs.path") and any(k.split(".")[0] in ("drift", "golden", "feedback")
+                                                                 for k in given)
+            raise InputError(f"{path}: {s.key} is required ({s.help})" + (
+                "; novelty run monitors production prompts against an index: for feature tables and a golden "
+                "set alone, put `novelty diagnose --reference REF --current CUR --golden-baseline B "
+                "--golden-current C --fail-on cause` in cron" if tabular else ""))
         else:
             values[s.key] = s.default
     _check_values(values, path, set(overrides or {}))

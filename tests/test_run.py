@@ -1069,6 +1069,18 @@ def test_a_config_saved_with_a_byte_order_mark_loads(monitor):
     assert load_config(monitor)["index.name"] == "bot"
 
 
+def test_a_config_of_feature_tables_alone_points_to_diagnose(tmp_path):
+    """[drift] and [golden] without an index: 'index.name is required', and nothing on what to run (QA)."""
+    config = tmp_path / "monitor.toml"
+    config.write_text('[drift]\nreference = "ref.csv"\ncurrent = "cur.csv"\n[golden]\nbaseline = "a.csv"\n')
+    with pytest.raises(InputError, match=r"index.name is required .*for feature tables and a golden set alone, "
+                                         r"put `novelty diagnose"):
+        load_config(config)
+    config.write_text('[output]\ndb = "m.db"\n')
+    with pytest.raises(InputError, match=r"index.name is required \(Name of the index[^;]*$"):
+        load_config(config)
+
+
 def test_library_calls_given_a_datetime_one_path_or_an_int_date(monitor, tmp_path):
     from datetime import datetime
 
