@@ -1579,7 +1579,7 @@ def drift(reference: str | Path, current: str | Path, settings: DriftSettings = 
         return [("all", _score_first(_whole(ref, table, settings, ignore, malformed), score_col))]
     if time_col not in table.columns:
         raise InputError(f"{current}: no column {time_col!r} (--time-col); columns: {', '.join(map(str, table.columns))}")
-    from .spikes import window_seconds
+    from .spikes import window_offset, window_seconds
 
     times = table[time_col]
     if pd.api.types.is_numeric_dtype(times) and not pd.api.types.is_bool_dtype(times):  # epoch seconds or ms
@@ -1596,7 +1596,8 @@ def drift(reference: str | Path, current: str | Path, settings: DriftSettings = 
         raise InputError(f"{current}: no readable time in column {time_col!r} (times must fall in 1990-2099)"
                          + ("; its dates put the day first (25/03/2026)? add --day-first" if flipped else ""))
     seconds = window_seconds(window or "1d")
-    starts = stamps.dt.floor(f"{seconds}s")
+    shift = pd.Timedelta(seconds=window_offset(seconds))  # weeks start on Monday, as spikes' do (were Thursdays)
+    starts = (stamps + shift).dt.floor(f"{seconds}s") - shift
     body = table.drop(columns=[time_col])
     untimed = int(stamps.isna().sum())
     note = [f"{untimed:,} rows of {current} have no readable {time_col!r} and are in no window"] if untimed else []

@@ -44,7 +44,7 @@ from .errors import InputError, check_argument
 from .logs import (Unparsed, as_paths, canonical_id, check_file, csv_table, detect_format, field_separator,
                    format_time, is_na_label, is_utf8, jsonl_lines, label_form, numbered_rows, open_text, parquet_source,
                    reason_kind, repeated_columns, same_label, spelling, time_bounds, time_problem)
-from .spikes import Incident, parse_range, window_seconds
+from .spikes import Incident, parse_range, window_offset, window_seconds
 from .stats import wilson_interval
 from .store import GROUPED_LABELS, REJECT_COLUMNS, Store, existing_db, reject_row, utc_now
 
@@ -609,27 +609,28 @@ def online_accuracy(db: str | Path, window: str = "1d", since: str | None = None
     """Accuracy of the logged predictions on labelled prompts, per window (by the prompt's time)."""
     existing_db(db)
     size = window_seconds(window)
+    offset = window_offset(size)  # weeks start on Monday, as spikes' do
     store = Store(db)
     try:
         where, args = _range(since, until)
         # counted as they stream in (window, novel, predicted, true) groups, the right answers of a window in
         # one group: a few thousand where the labelled prompts are millions (a GROUP BY sorts: 50 % slower)
         groups = Counter(store.db.execute(
-            f"SELECT CAST(strftime('%s', s.ts) AS INTEGER) / ? AS bucket, s.is_novel, {', '.join(GROUPED_LABELS)} "
-            f"FROM feedback f JOIN scores s USING (prompt_id) WHERE s.ts IS NOT NULL "
-            f"AND s.predicted_label IS NOT NULL {where}", [size, *args]))
+            f"SELECT (CAST(strftime('%s', s.ts) AS INTEGER) + ?) / ? AS bucket, s.is_novel, "
+            f"{', '.join(GROUPED_LABELS)} FROM feedback f JOIN scores s USING (prompt_id) WHERE s.ts IS NOT NULL "
+            f"AND s.predicted_label IS NOT NULL {where}", [offset, size, *args]))
         prompts = Counter(dict(store.db.execute(
-            f"SELECT CAST(strftime('%s', ts) AS INTEGER) / ? AS bucket, COUNT(*) FROM scores s "
-            f"WHERE ts IS NOT NULL {where} GROUP BY bucket", [size, *args]).fetchall()))
+            f"SELECT (CAST(strftime('%s', ts) AS INTEGER) + ?) / ? AS bucket, COUNT(*) FROM scores s "
+            f"WHERE ts IS NOT NULL {where} GROUP BY bucket", [offset, size, *args]).fetchall()))
         # what prune deleted counts on: its labelled prompts' groups and its prompts, by minute
         kept, kept_args = _range(since, until, "strftime('%Y-%m-%dT%H:%M:%S', minute * 60, 'unixepoch')")
         for bucket, novel, pred, label, n in store.db.execute(
-                f"SELECT minute * 60 / ?, is_novel, predicted, label, n FROM pruned_feedback WHERE 1 {kept}",
-                [size, *kept_args]):
+                f"SELECT (minute * 60 + ?) / ?, is_novel, predicted, label, n FROM pruned_feedback WHERE 1 {kept}",
+                [offset, size, *kept_args]):
             groups[bucket, novel, pred, label] += n
         prompts.update(dict(store.db.execute(
-            f"SELECT minute * 60 / ? AS bucket, SUM(prompts) FROM pruned_counts WHERE 1 {kept} GROUP BY bucket",
-            [size, *kept_args]).fetchall()))
+            f"SELECT (minute * 60 + ?) / ? AS bucket, SUM(prompts) FROM pruned_counts WHERE 1 {kept} GROUP BY bucket",
+            [offset, size, *kept_args]).fetchall()))
         rows = [(*group, n) for group, n in groups.items()]
         (total_rows,) = store.db.execute("SELECT COUNT(*) FROM feedback").fetchone()
         (unmatched,) = store.db.execute(
@@ -644,8 +645,8 @@ def online_accuracy(db: str | Path, window: str = "1d", since: str | None = None
     for r in rows:  # one pass: filtering the rows once per window grew with windows x rows
         by_bucket.setdefault(r[0], []).append(r)
     buckets = sorted(by_bucket)
-    windows = [_window(b * size, size, by_bucket[b], prompts.get(b, 0)) for b in buckets]
-    first, last = (buckets[0] * size, (buckets[-1] + 1) * size) if buckets else (0, 0)
+    windows = [_window(b * size - offset, size, by_bucket[b], prompts.get(b, 0)) for b in buckets]
+    first, last = (buckets[0] * size - offset, (buckets[-1] + 1) * size - offset) if buckets else (0, 0)
     total = _window(first, last - first, rows, sum(prompts.get(b, 0) for b in buckets))
     confusion = Counter()
     for _, novel, pred, label, n in rows:

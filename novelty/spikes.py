@@ -387,7 +387,17 @@ def _grid(settings: SpikeSettings) -> tuple[int, int]:
     step = window_seconds(settings.step) if settings.step else size
     if size % step:
         raise InputError(f"--step {settings.step} must divide --window {settings.window}")
-    return step, _MONDAY if size % (7 * 86400) == 0 and step == size else 0
+    return step, window_offset(size) if step == size else 0
+
+
+def window_offset(size: int) -> int:
+    """Seconds the epoch moves back so windows of ``size`` seconds start where a reader expects: weeks on
+    Monday (spikes, drift and feedback windows alike; drift's and feedback's began on Thursdays: QA).
+
+    >>> window_offset(7 * 86400), window_offset(86400)
+    (259200, 0)
+    """
+    return _MONDAY if size % (7 * 86400) == 0 else 0
 
 
 def _window_start(stamp: str, settings: SpikeSettings) -> str:

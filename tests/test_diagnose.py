@@ -249,6 +249,9 @@ def test_true_labels_spelt_with_other_word_separators_are_said(tmp_path):
     import_feedback(db, labels)
     assert {(c["label"], c["predicted"]) for c in online_accuracy(db).case_only} == {
         ("Card Arrival", "card_arrival"), ("Top Up", "top-up")}
+    weekly = online_accuracy(db, "7d")  # Sunday 1 and Monday 2 November: weeks start on Monday, as spikes'
+    assert [(w.window_start[:10], w.all.labelled) for w in weekly.windows] == [("2026-10-26", 60), ("2026-11-02", 60)]
+    assert weekly.total.window_start[:10] == "2026-10-26"  # (were one week from Thursday 29 October)
 
 
 def test_label_bias_is_the_most_severe_run_in_range_and_says_when_it_ended_or_only_cusum_saw_it():

@@ -139,6 +139,8 @@ def test_windows_over_a_time_column(tmp_path):
     reports = drift(tmp_path / "ref.csv", tmp_path / "cur.csv", time_col="ts", window="1d")
     assert [w for w, _ in reports] == ["2026-11-24T00:00:00Z", "2026-11-25T00:00:00Z"]
     assert [f.feature for f in reports[0][1].drifted] == [] and [f.feature for f in reports[1][1].drifted] == ["age"]
+    weekly = drift(tmp_path / "ref.csv", tmp_path / "cur.csv", time_col="ts", window="7d")
+    assert [w for w, _ in weekly] == ["2026-11-23T00:00:00Z"]  # Monday, as spikes' weeks (was Thursday the 19th)
     cur["ts"] = np.where(np.arange(4000) < 2000, "06.03.2026 08:00", "07.03.2026 08:00")  # day first, as score
     cur.to_csv(tmp_path / "dotted.csv", index=False)
     reports = drift(tmp_path / "ref.csv", tmp_path / "dotted.csv", time_col="ts", window="1d")
