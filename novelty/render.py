@@ -213,7 +213,8 @@ def format_diagnosis(result) -> str:
                  "evidence given could not be (under Not checked)."]
     else:
         lines = ["No root cause found in the evidence given."]
-    lines += ["Not checked:"] + [f"  {n['cause']}: {n['reason']}" for n in result.not_checked]
+    if result.not_checked:  # (an empty heading read as a list cut off: QA)
+        lines += ["Not checked:"] + [f"  {n['cause']}: {n['reason']}" for n in result.not_checked]
     return "\n".join(lines)
 
 

@@ -324,3 +324,12 @@ def test_golden_files_without_a_shared_id_are_said_as_such_and_the_gap_check_say
     assert reasons["model_regression"].startswith("the golden files could not be used: no 'id' is in both")
     assert "a refreshed golden set (novelty queue golden) has items of its own" in reasons["model_regression"]
     assert reasons["offline_online_gap"].startswith("no gap recorded, and the golden files given could not be used")
+
+
+def test_a_diagnosis_with_everything_checked_prints_no_empty_heading():
+    from novelty.diagnose import Diagnosis
+    from novelty.render import format_diagnosis
+
+    assert format_diagnosis(Diagnosis([], [], [], None)) == "No root cause found in the evidence given."
+    listed = format_diagnosis(Diagnosis([], [{"cause": "label_bias", "reason": "no --db"}], [], None))
+    assert listed.splitlines()[1:] == ["Not checked:", "  label_bias: no --db"]
