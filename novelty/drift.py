@@ -58,10 +58,11 @@ class DriftSettings:
             check_argument(name, getattr(self, name), float, "a number")
         if not 0 < self.fdr < 1:
             raise InputError(f"--fdr is a false-discovery rate between 0 and 1 (e.g. 0.05), not {self.fdr}")
-        thresholds = (self.min_effect, self.min_psi, self.null_jump, self.takeover)
-        if not all(math.isfinite(t) and t >= 0 for t in thresholds):
-            raise InputError(f"--min-effect, --min-psi, null_jump and takeover must be finite numbers >= 0 (got "
-                             f"{self.min_effect}, {self.min_psi}, {self.null_jump}, {self.takeover})")
+        for name, flag in (("min_effect", "--min-effect"), ("min_psi", "--min-psi"), ("null_jump", "null_jump"),
+                           ("takeover", "takeover")):  # the one that is wrong, by the name it was given as
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise InputError(f"{flag} must be a finite number >= 0, not {value}")
         if not (math.isfinite(self.rescale) and self.rescale > 1):  # was blamed on --min-effect
             raise InputError(f"rescale is the slope factor that makes a recalibration, a finite number > 1 (e.g. "
                              f"2.0), not {self.rescale}")

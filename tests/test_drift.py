@@ -816,6 +816,8 @@ _FRAME = pd.DataFrame({"id": [1, 2], "label": ["a", "b"], "prediction": ["a", "a
      r"db is the SQLite file's path, such as 'monitor.db', not <2 rows> \(DataFrame\)$"),
     (lambda p: DriftSettings(fdr="0.05"), r"fdr is a number, not '0.05' \(str\)"),
     (lambda p: DriftSettings(rescale=1.0), "rescale is the slope factor that makes a recalibration"),  # was: --min-effect
+    (lambda p: DriftSettings(min_effect=-1.0), r"^--min-effect must be a finite number >= 0, not -1.0$"),  # named all four
+    (lambda p: DriftSettings(takeover=float("nan")), r"^takeover must be a finite number >= 0, not nan$"),
     (lambda p: SpikeSettings(window=1),
      r"window is a span such as '1d', '6h' or '7d', not 1 \(int\)"),
     (lambda p: SpikeSettings(min_prompts=2.5),
