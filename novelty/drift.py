@@ -861,9 +861,19 @@ def _renamed(finding: DriftFinding, ref: dict, new: dict[str, dict], settings: D
 
 
 def _index_hint(name: str) -> str:
-    """What an 'Unnamed: 0' column is: the index pandas writes unless told to_csv(index=False)."""
-    return (" (a CSV's unnamed index column, written by pandas' to_csv without index=False: --ignore it)"
-            if re.fullmatch(r"Unnamed: \d+", str(name)) else "")
+    """What an 'Unnamed: N' column is: the first, the index pandas writes unless told to_csv(index=False);
+    another, a column the header does not name (lines ending in a separator, as spreadsheets write them).
+
+    >>> _index_hint("Unnamed: 0")[:42], _index_hint("Unnamed: 7")[:41], _index_hint("age")
+    (" (a CSV's unnamed index column, written by", ' (a column the header does not name: line', '')
+    """
+    found = re.fullmatch(r"Unnamed: (\d+)", str(name))
+    if not found:
+        return ""
+    if found[1] == "0":
+        return " (a CSV's unnamed index column, written by pandas' to_csv without index=False: --ignore it)"
+    return (" (a column the header does not name: lines ending in a separator, as a spreadsheet writes them? "
+            "--ignore it)")
 
 
 def _decided(reports: list[DriftReport], settings: DriftSettings) -> list[DriftReport]:
