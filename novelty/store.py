@@ -439,14 +439,16 @@ class Store:
 
     def other_runs(self, run_id: int, alpha: float) -> tuple[list[float], list[str]]:
         """The alphas other than ``alpha``, and the index names other than run ``run_id``'s, of the finished
-        runs that stored rows, ``run_id`` aside."""
+        runs that stored rows, ``run_id`` aside. An index moved or renamed is the same index: another name
+        with the same checksum is none (it warned daily after an index moved to another folder: QA)."""
         others = sorted({a for (a,) in self.db.execute(
             "SELECT DISTINCT alpha FROM runs WHERE status = 'done' AND run_id != ? AND alpha IS NOT NULL "
             "AND rows_scored > 0", [run_id]) if abs(a - alpha) > 1e-12})
         indexes = sorted({name for (name,) in self.db.execute(
             "SELECT DISTINCT index_name FROM runs WHERE status = 'done' AND run_id != ? AND rows_scored > 0 "
-            "AND index_name IS NOT NULL AND index_name != (SELECT index_name FROM runs WHERE run_id = ?)",
-            [run_id, run_id])})
+            "AND index_name IS NOT NULL AND index_name != (SELECT index_name FROM runs WHERE run_id = ?) "
+            "AND index_checksum IS NOT (SELECT index_checksum FROM runs WHERE run_id = ?)",
+            [run_id, run_id, run_id])})
         return others, indexes
 
     def queue_statuses(self, prompt_ids: Sequence[str]) -> dict[str, str]:

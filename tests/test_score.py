@@ -751,6 +751,13 @@ def test_the_library_caller_is_told_of_another_alpha_or_index_as_the_cli_user_is
     assert any("scored against 'bot', this one against another index" in w
                for w in score_files(day5, other, db).warnings)
     assert score_files(day5, other, db).warnings == []  # nothing scored: nothing mixed
+    import shutil  # the same index moved to another folder under another name: the same index (QA: warned daily)
+
+    shutil.copytree(index.path, tmp_path / "moved" / "bot-v1")
+    moved, fresh = tmp_path / "moved.db", write_jsonl(tmp_path / "day7.jsonl", production_day(7, n=50, seed=7))
+    assert score_files(day6, index, moved).warnings == []
+    result = score_files(fresh, "bot-v1", moved, index_dir=tmp_path / "moved")
+    assert result.logs_scored == 50 and result.warnings == []
 
 
 def test_naming_the_time_column_after_a_run_without_it_times_the_rows_with_a_logged_id_too(tmp_path, index):
