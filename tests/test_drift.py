@@ -1025,3 +1025,16 @@ def test_zeros_filling_in_an_amount_that_never_held_one_are_a_default_but_not_in
     assert found["amount"].cause == "feature_unavailable" and "'0.0'" in found["amount"].evidence
     fewer = pd.DataFrame({"amount": rng.lognormal(3, 1, 5000), "visits": rng.poisson(4, 5000)})  # a lower
     assert causes(ref, fewer)["visits"] == "feature_drift"  # rate makes more zeros: drift, as before
+
+
+def test_a_value_taking_over_a_small_window_by_chance_is_no_outage_and_a_real_default_still_is(tmp_path):
+    """0 at 50 % of a 0/1/2 count went over 70 % in 1.9 % of 20-row windows drawn like the reference:
+    each a feature_unavailable of high severity, 'fix the feature computation' (review)."""
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"kids": rng.choice([0, 1, 2], 10_000, p=[.5, .3, .2])}).to_csv(tmp_path / "ref.csv", index=False)
+    pd.DataFrame({"kids": [0] * 14 + [1] * 4 + [2] * 2}).to_csv(tmp_path / "lucky.csv", index=False)  # p 0.056
+    (_, lucky), = drift(tmp_path / "ref.csv", tmp_path / "lucky.csv")
+    assert lucky.findings[0].cause is None, lucky.findings[0].evidence
+    pd.DataFrame({"kids": [0] * 190 + [1] * 6 + [2] * 4}).to_csv(tmp_path / "stuck.csv", index=False)
+    (_, stuck), = drift(tmp_path / "ref.csv", tmp_path / "stuck.csv")
+    assert stuck.findings[0].cause == "feature_unavailable" and "took over" in stuck.findings[0].evidence
