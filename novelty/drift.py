@@ -34,7 +34,7 @@ from scipy.stats import binomtest, chi2_contingency, fisher_exact, ks_2samp, was
 from .errors import InputError, check_argument
 from .logs import (EARLIEST, EPOCH_MS_ABOVE, LATEST, NUMERIC_DATE, OPEN_QUOTE, check_file, csv_table, detect_format,
                    field_separator, is_number, is_utf8, label_form, numbered_rows, numeric_date_as_iso, open_text,
-                   parquet_source, refuse_overwrite, refuse_replacing, repeated_columns, whole_number)
+                   parquet_source, refuse_overwrite, refuse_replacing, repeated_columns, whole_number, write_whole)
 from .stats import benjamini_hochberg, p_text
 
 PROFILE_FORMAT = "novelty-reference-profile/1"
@@ -1690,7 +1690,7 @@ def _tables(reference, current, ignore: set[str], time_col: str | None = None, s
             saved = {k: v for k, v in ref.items() if k != "set_aside"}
             kept = sorted(set(ignore) & set(ref.get("names", [])))  # its later runs leave them out too (QA: listed as
             saved["ignored"] = sorted(set(saved.get("ignored", [])) | set(kept))  # 'new column' on every run)
-            Path(save_reference).write_text(json.dumps(saved))
+            write_whole(Path(save_reference), json.dumps(saved))
         except OSError as exc:
             raise InputError(f"--save-reference {save_reference}: cannot write it ({exc.strerror})") from None
     if ref["rows"] == 0:

@@ -1040,6 +1040,26 @@ def refuse_overwrite(out: Path, inputs: Sequence[str | Path | None]) -> None:
         raise InputError(f"{out} is a SQLite database: writing the output there would replace it; give another name")
 
 
+def write_whole(out: Path, text: str) -> None:
+    """``text`` into ``out`` whole or not at all: written beside it and renamed over it, so a full disk
+    leaves the earlier file as it was (a report cut off mid-table replaced the last good page: QA).
+    A symlink keeps pointing where it did, at the new text; the file gets the mode a new one would, or
+    the old one's."""
+    target = out.resolve() if out.is_symlink() else out
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)  # (the umask applies)
+        with open(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        if target.exists():
+            os.chmod(temporary, target.stat().st_mode & 0o7777)
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise
+
+
 def refuse_replacing(out: Path, kind: str) -> None:
     """An InputError when ``out`` is a file with something in it other than what this command writes
     there (``kind``: 'html', the report; 'summary', a run's JSON summary; 'profile', drift's saved

@@ -26,7 +26,8 @@ from .diagnose import GOLDEN_OPTIONS, Cause, Diagnosis, diagnose
 from .drift import DriftReport, drift_with_profiles
 from .errors import InputError
 from .index import index_dir_default
-from .logs import file_in_the_way, is_stdout, open_output, output_file, refuse_overwrite, refuse_replacing, sql_bound
+from .logs import (file_in_the_way, is_stdout, open_output, output_file, refuse_overwrite, refuse_replacing, sql_bound,
+                   write_whole)
 from .render import CONTROLS, visible_controls
 from .spikes import SpikeReport, SpikeSettings, parse_bound, window_seconds
 from .store import Store, existing_db, may_write
@@ -99,7 +100,7 @@ def write_report(db: str | Path, out: str | Path = "report.html", **options) -> 
         return ReportResult(str(out), data.diagnosis)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(render(data), encoding="utf-8")
+        write_whole(out, render(data))  # a full disk keeps the last good page
     except OSError as exc:
         raise InputError(f"{out}: cannot write the report ({exc.strerror})") from None
     return ReportResult(str(out), data.diagnosis)

@@ -27,7 +27,7 @@ from typing import Callable, Iterator
 from .config import MonitorConfig, load_config
 from .diagnose import Diagnosis, diagnose
 from .errors import InputError, NoveltyError, check_argument
-from .logs import file_in_the_way, refuse_replacing
+from .logs import file_in_the_way, refuse_replacing, write_whole
 from .render import plural, to_json
 from .spikes import window_seconds
 from .stats import p_text
@@ -117,7 +117,7 @@ def run_monitor(config: str | Path | MonitorConfig, day: Date | str | None = Non
         try:
             refuse_replacing(out, "summary")  # a summary typed onto the database or the day's log replaced it
             out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(to_json(summary.to_dict()), encoding="utf-8")
+            write_whole(out, to_json(summary.to_dict()))
         except OSError as exc:  # a step of its own: the run's findings and alerts are still printed
             job.steps.append(Step("summary", "failed", f"output.summary {out}: cannot write it ({exc.strerror})"))
         except InputError as exc:

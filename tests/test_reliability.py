@@ -277,3 +277,41 @@ def test_hostile_header_and_text_column_change_no_sql(tmp_path, index):
                               "--text-col", name, "--json"])
     assert out.exit_code == 0 and json.loads(out.output)["scored"] == 1
     assert rows(tmp_path / "m.db", "SELECT text FROM scores") == [("reset my pin",)]
+
+
+def test_a_report_cut_short_by_a_full_disk_leaves_the_last_good_page(tmp_path, monkeypatch):
+    """write_text over the old page left 20 KB of a cut-off page on a full disk (QA): written beside it
+    and renamed, the old page stays whole, and nothing is left beside it."""
+    import errno
+    import os
+
+    from novelty import logs
+
+    page = tmp_path / "report.html"
+    page.write_text("<!doctype html><p>yesterday</p></html>")
+    link = tmp_path / "latest.html"
+    link.symlink_to(page)
+
+    class Full:  # the disk fills after 100 characters
+        def __init__(self, fd, *args, **kwargs):
+            self.fh = open(fd, *args, **kwargs)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.fh.close()
+
+        def write(self, text):
+            self.fh.write(text[:100])
+            self.fh.flush()
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(logs, "open", Full, raising=False)
+    with pytest.raises(OSError):
+        logs.write_whole(page, "<!doctype html>" + "x" * 100_000)
+    monkeypatch.undo()
+    assert page.read_text() == "<!doctype html><p>yesterday</p></html>" and sorted(os.listdir(tmp_path)) == [
+        "latest.html", "report.html"]
+    logs.write_whole(link, "<!doctype html><p>today</p></html>")  # a link keeps pointing where it did
+    assert link.is_symlink() and page.read_text() == "<!doctype html><p>today</p></html>"
