@@ -1038,3 +1038,18 @@ def test_a_value_taking_over_a_small_window_by_chance_is_no_outage_and_a_real_de
     pd.DataFrame({"kids": [0] * 190 + [1] * 6 + [2] * 4}).to_csv(tmp_path / "stuck.csv", index=False)
     (_, stuck), = drift(tmp_path / "ref.csv", tmp_path / "stuck.csv")
     assert stuck.findings[0].cause == "feature_unavailable" and "took over" in stuck.findings[0].evidence
+
+
+def test_the_text_inf_in_a_column_with_words_is_missing_not_an_infinity(tmp_path):
+    """A column read as text (it holds 'unknown') turned 'inf' into a real infinity: a 15 % outage of
+    them was 'significant but small (effect nan < 0.1)' (review)."""
+    rng = np.random.default_rng(0)
+    ref = pd.DataFrame({"amount": rng.normal(100, 10, 5000).round(2).astype(object)})
+    cur = pd.DataFrame({"amount": rng.normal(100, 10, 5000).round(2).astype(object)})
+    ref.loc[:20, "amount"] = cur.loc[:20, "amount"] = "unknown"
+    cur.loc[100:849, "amount"] = "inf"
+    ref.to_csv(tmp_path / "ref.csv", index=False)
+    cur.to_csv(tmp_path / "cur.csv", index=False)
+    (_, report), = drift(tmp_path / "ref.csv", tmp_path / "cur.csv")
+    finding = report.findings[0]
+    assert finding.cause == "feature_unavailable" and "rose from 0.4% to 15.4%" in finding.evidence, finding.evidence
