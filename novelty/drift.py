@@ -25,7 +25,7 @@ import zlib
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -256,15 +256,8 @@ def _decimal_commas(frame: pd.DataFrame, text_columns: tuple[str, ...]) -> pd.Da
     >>> _decimal_commas(pd.DataFrame({"a": ["1,5e-07", "inf", "-Inf", "NaN", "2"]}), ()).a.tolist()
     [1.5e-07, inf, -inf, nan, 2.0]
     """
-    for column in frame.columns:
-        if column in text_columns or pd.api.types.is_numeric_dtype(frame[column]):
-            continue
-        present = frame[column].dropna()
-        texts = present.astype(str).str.strip()
-        if len(texts) and texts.str.contains(",", regex=False).any() and texts.str.fullmatch(_COMMA_DECIMAL).all():
-            numbers = texts.str.replace(".", "", regex=False).str.replace(",", ".", regex=False).astype(float)
-            frame[column] = pd.Series(numbers, index=present.index).reindex(frame.index)
-    return frame
+    return _numbers_with_commas(frame, text_columns, _COMMA_DECIMAL,
+                                lambda t: t.str.replace(".", "", regex=False).str.replace(",", ".", regex=False))
 
 
 _THOUSANDS = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:e[+-]?\d+)?|inf(?:inity)?|nan",
@@ -283,14 +276,20 @@ def _thousands_commas(frame: pd.DataFrame, text_columns: tuple[str, ...]) -> pd.
     >>> _thousands_commas(pd.DataFrame({"b": ["1,2", "3,456"]}), ()).b.tolist()  # 1,2 is no thousand
     ['1,2', '3,456']
     """
+    return _numbers_with_commas(frame, text_columns, _THOUSANDS, lambda t: t.str.replace(",", "", regex=False))
+
+
+def _numbers_with_commas(frame: pd.DataFrame, text_columns: tuple[str, ...], pattern: re.Pattern,
+                         plain: Callable[[pd.Series], pd.Series]) -> pd.DataFrame:
+    """Each text column (not ``text_columns``) whose every value fullmatches ``pattern``, one at least
+    with a comma, as the numbers ``plain`` writes its texts as."""
     for column in frame.columns:
         if column in text_columns or pd.api.types.is_numeric_dtype(frame[column]):
             continue
         present = frame[column].dropna()
         texts = present.astype(str).str.strip()
-        if len(texts) and texts.str.contains(",", regex=False).any() and texts.str.fullmatch(_THOUSANDS).all():
-            numbers = texts.str.replace(",", "", regex=False).astype(float)
-            frame[column] = pd.Series(numbers, index=present.index).reindex(frame.index)
+        if len(texts) and texts.str.contains(",", regex=False).any() and texts.str.fullmatch(pattern).all():
+            frame[column] = pd.Series(plain(texts).astype(float), index=present.index).reindex(frame.index)
     return frame
 
 
