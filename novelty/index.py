@@ -617,33 +617,44 @@ def _write(folder: Path, manifest: dict, vectors: np.ndarray, prompts: pd.DataFr
     folder = _pointed_to(folder)  # swapped for a folder, then every write failed)
     sweep_staging(folder)
     staging = staging_dir(folder)
-    if model is not None:  # hard links: no copy of the weights, and the live index is left untouched
-        shutil.copytree(model, staging / MODEL_FOLDER, copy_function=os.link)
-    index, chosen = ann.build(vectors, manifest["index"].get("requested", "auto"), k=scorer.k)
-    faiss.write_index(index, str(staging / "index.faiss"))
-    prompts.to_parquet(staging / "prompts.parquet", index=False)
-    np.save(staging / "calibration.npy", calibration.scores, allow_pickle=False)
-    np.savez(staging / "scorer.npz", **scorer.state())
-    if rejects:
-        _write_rejects(staging, rejects)
-    files = {f: _sha256(staging / f) for f in FILES}
-    labels = prompts["label"].dropna()
-    manifest = dict(manifest, updated_at=utc_now(), files=files,
-                    checksum="sha256:" + hashlib.sha256(json.dumps(files, sort_keys=True).encode())
-                    .hexdigest()[:16],
-                    calibration=calibration.summary())
-    manifest["index"] = dict(chosen, requested=manifest["index"].get("requested", "auto"), count=len(prompts))
-    training = {k: v for k, v in manifest["training"].items()
-                if k not in ("several_labels", "several_labels_examples", "label_variants")}
-    manifest["training"] = dict(training, rows=len(prompts), labels=int(labels.nunique()), rejected=len(rejects),
-                                fingerprint=_fingerprint(prompts), **_conflicts(prompts))
-    if model is not None:  # the exported ONNX files the encoder runs: they derive from the weights, but
-        onnx = staging / MODEL_FOLDER / "onnx"  # an edited one would change every vector unnoticed
-        manifest["model"] = dict(manifest["model"], onnx={
-            f.relative_to(staging).as_posix(): _sha256(f) for f in sorted(onnx.glob("*.onnx"))})
-    manifest.pop("manifest_checksum", None)
-    manifest["manifest_checksum"] = _manifest_checksum(manifest)
-    (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    try:
+        if model is not None:  # hard links: no copy of the weights, and the live index is left untouched
+            shutil.copytree(model, staging / MODEL_FOLDER, copy_function=os.link)
+        index, chosen = ann.build(vectors, manifest["index"].get("requested", "auto"), k=scorer.k)
+        faiss.write_index(index, str(staging / "index.faiss"))
+        prompts.to_parquet(staging / "prompts.parquet", index=False)
+        np.save(staging / "calibration.npy", calibration.scores, allow_pickle=False)
+        np.savez(staging / "scorer.npz", **scorer.state())
+        if rejects:
+            _write_rejects(staging, rejects)
+        files = {f: _sha256(staging / f) for f in FILES}
+        labels = prompts["label"].dropna()
+        manifest = dict(manifest, updated_at=utc_now(), files=files,
+                        checksum="sha256:" + hashlib.sha256(json.dumps(files, sort_keys=True).encode())
+                        .hexdigest()[:16],
+                        calibration=calibration.summary())
+        manifest["index"] = dict(chosen, requested=manifest["index"].get("requested", "auto"), count=len(prompts))
+        training = {k: v for k, v in manifest["training"].items()
+                    if k not in ("several_labels", "several_labels_examples", "label_variants")}
+        manifest["training"] = dict(training, rows=len(prompts), labels=int(labels.nunique()), rejected=len(rejects),
+                                    fingerprint=_fingerprint(prompts), **_conflicts(prompts))
+        if model is not None:  # the exported ONNX files the encoder runs: they derive from the weights, but
+            onnx = staging / MODEL_FOLDER / "onnx"  # an edited one would change every vector unnoticed
+            manifest["model"] = dict(manifest["model"], onnx={
+                f.relative_to(staging).as_posix(): _sha256(f) for f in sorted(onnx.glob("*.onnx"))})
+        manifest.pop("manifest_checksum", None)
+        manifest["manifest_checksum"] = _manifest_checksum(manifest)
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    except BaseException as exc:  # a full disk (faiss raised it as a RuntimeError: a traceback, exit 3) or a
+        shutil.rmtree(staging, ignore_errors=True)  # kill: the half-written folder goes, the live index stays
+        if isinstance(exc, OSError) or (isinstance(exc, RuntimeError) and "write error" in str(exc)):
+            why = re.search(r"\(([^()]*)\)\s*$", str(exc)) if isinstance(exc, RuntimeError) else None
+            reason = why[1] if why else getattr(exc, "strerror", None) or str(exc)
+            full = "space" in reason.lower() or "too large" in reason.lower() or "quota" in reason.lower()
+            raise IndexFileError(f"{folder}: cannot write the index ({reason}); any index there is as it was"
+                                 + (": free some disk space and run the same command again" if full else "")) \
+                from None
+        raise
     _swap(staging, folder)
     return PromptIndex(live, manifest, index, prompts, calibration, scorer)
 

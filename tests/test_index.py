@@ -693,3 +693,22 @@ def test_a_training_row_in_windows_1252_says_where_its_reason_is_kept(tmp_path, 
     path.write_bytes("text,label\ncaf\u00e9 opening hours,card\nwhere is my card,card\n".encode("cp1252"))
     result = index.add(path)
     assert result.rejected == 1 and result.first_reject.endswith("these rows are in the index's rejects.jsonl)")
+
+
+def test_a_full_disk_while_building_is_said_and_leaves_the_index_and_no_work_folder(tmp_path, index, train_csv,
+                                                                                       monkeypatch):
+    """faiss raises a full disk as a RuntimeError: a traceback, exit 3, and each attempt left its
+    half-written work folder beside the index, filling the disk more (QA)."""
+    import novelty.index as module
+
+    def full(_index, path):
+        raise RuntimeError(f"Error in void faiss::write_index: write error in {path}: 1314771 != 5121536 "
+                           "(No space left on device)")
+
+    monkeypatch.setattr(module.faiss, "write_index", full)
+    with pytest.raises(IndexFileError, match=r"cannot write the index \(No space left on device\); any index "
+                                             r"there is as it was: free some disk space"):
+        PromptIndex.build(train_csv, "bot", index_dir=index.path.parent, model=FAKE_MODEL, scorer="knn", force=True)
+    monkeypatch.undo()
+    assert sorted(p.name for p in index.path.parent.iterdir()) == [".bot.lock", "bot"]  # no .bot.XXXX left
+    assert len(PromptIndex.load("bot", index.path.parent)) == len(index)
