@@ -1041,23 +1041,11 @@ def refuse_overwrite(out: Path, inputs: Sequence[str | Path | None]) -> None:
 
 
 def write_whole(out: Path, text: str) -> None:
-    """``text`` into ``out`` whole or not at all: written beside it and renamed over it, so a full disk
-    leaves the earlier file as it was (a report cut off mid-table replaced the last good page: QA).
-    A symlink keeps pointing where it did, at the new text; the file gets the mode a new one would, or
-    the old one's."""
-    target = out.resolve() if out.is_symlink() else out
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)  # (the umask applies)
-        with open(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        if target.exists():
-            os.chmod(temporary, target.stat().st_mode & 0o7777)
-        os.replace(temporary, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
-        raise
+    """``text`` into ``out`` whole or not at all, as ``open_output`` writes (beside it, then renamed
+    over it): a full disk leaves the earlier file as it was (a report cut off mid-table replaced the
+    last good page: QA). Errors come as the OSError they are, for the caller's message."""
+    with _whole_file(out) as fh:
+        fh.write(text)
 
 
 def refuse_replacing(out: Path, kind: str) -> None:
@@ -1175,8 +1163,22 @@ def open_output(out: Path, example: str, inputs: Sequence[str | Path | None] = (
     if not out.parent.is_dir():
         raise InputError(f"{out}: no folder {out.parent}; create it first")
     refuse_overwrite(out, inputs)
-    # written beside it under a hidden name, then renamed over it: a run stopped halfway (Ctrl-C, kill,
-    # a full disk) leaves the file that was there, not a partial export that looks complete
+    opened = False
+    try:
+        with _whole_file(out) as fh:
+            opened = True
+            yield fh
+    except OSError as exc:
+        raise InputError(f"{out}: writing it failed ({exc.strerror or exc})" if opened else
+                         f"{out}: cannot write it ({exc.strerror})") from None
+
+
+@contextmanager
+def _whole_file(out: Path) -> Iterator[io.TextIOBase]:
+    """``out`` opened for writing text (UTF-8, no newline translation), written beside it under a hidden
+    name, then renamed over it: a run stopped halfway (Ctrl-C, kill, a full disk) leaves the file that
+    was there, not a partial one that looks complete. Where renaming is not the thing to do
+    (``_replaceable``: /dev/stdout, a pipe, another user's file) it is written in place."""
     target = Path(os.path.realpath(out))
     fh = part = None
     if _replaceable(out, target):
@@ -1185,10 +1187,7 @@ def open_output(out: Path, example: str, inputs: Sequence[str | Path | None] = (
             fh = os.fdopen(fd, "w", encoding="utf-8", newline="")
         except OSError:
             part = None
-    try:
-        fh = fh or out.open("w", encoding="utf-8", newline="")
-    except OSError as exc:
-        raise InputError(f"{out}: cannot write it ({exc.strerror})") from None
+    fh = fh or out.open("w", encoding="utf-8", newline="")
     try:
         with fh:
             yield fh
@@ -1196,8 +1195,6 @@ def open_output(out: Path, example: str, inputs: Sequence[str | Path | None] = (
             os.chmod(part, stat.S_IMODE(target.stat().st_mode) if target.exists() else 0o666 & ~current_umask())
             os.replace(part, target)
             part = None
-    except OSError as exc:
-        raise InputError(f"{out}: writing it failed ({exc.strerror or exc})") from None
     finally:
         if part:
             Path(part).unlink(missing_ok=True)

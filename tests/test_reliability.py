@@ -307,7 +307,7 @@ def test_a_report_cut_short_by_a_full_disk_leaves_the_last_good_page(tmp_path, m
             self.fh.flush()
             raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(logs, "open", Full, raising=False)
+    monkeypatch.setattr(logs.os, "fdopen", Full)  # the file written beside the page
     with pytest.raises(OSError):
         logs.write_whole(page, "<!doctype html>" + "x" * 100_000)
     monkeypatch.undo()
