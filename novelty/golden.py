@@ -95,8 +95,8 @@ def golden(baseline: str | Path, current: str | Path, id_col: str = "id", label_
             raise InputError(f"{path}: none of its predictions is a label of the golden set (predictions such as "
                              f"{', '.join(map(repr, sorted(given)[:3]))}; labels such as "
                              f"{', '.join(map(repr, sorted(labels)[:3]))}): map them to the label names (class "
-                             f"indices? names of another scheme? another column?)" + (" in what --predict returns" if predict is not None
-                                                             and name == "current" else ""))
+                             "indices? names of another scheme? another column?)"
+                             + (" in what --predict returns" if predict is not None and name == "current" else ""))
     numeric = before.attrs["numeric_ids"], after.attrs["numeric_ids"]
     if numeric[0] != numeric[1]:  # 1 in a JSONL file pairs with 001 in a CSV read as written (as skew joins)
         text_side = after if numeric[0] else before
