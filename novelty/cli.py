@@ -648,7 +648,8 @@ def skew_command(
     serving: Path = typer.Option(..., help="Feature rows as the serving pipeline computed them."),
     key: str = typer.Option(..., help="Column that pairs the rows (a request id)."),
     tolerance: float = typer.Option(1e-3, help="Numbers closer than this share of the feature's spread (robust "
-                                    "standard deviation) count as equal; integer columns are compared exactly."),
+                                    "standard deviation) count as equal; whole numbers (however stored) are "
+                                    "compared exactly, epoch times to the second."),
     min_mismatch: float = typer.Option(0.01, help="Share of differing rows that makes a feature skewed."),
     fail_on: List[str] = typer.Option([], help="'skew': exit 1 when any feature is skewed."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),

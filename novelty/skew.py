@@ -1,14 +1,15 @@
 """Training-serving skew: the same request, two pipelines, different feature values.
 
 With a key, offline and serving rows are joined and each feature's values compared row by row
-(integer columns exactly, other numbers within a tolerance that is a share of the feature's spread,
-anything else exactly). Without a key, only distributions can be compared, which is what ``drift`` does.
+(whole numbers exactly however stored, epoch times to the second, other numbers within a tolerance that
+is a share of the feature's spread, anything else exactly). Without a key, only distributions can be compared, which is what ``drift`` does.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -82,6 +83,7 @@ class SkewReport:
 # with 4 decimals, pass; a 3 km offset of a latitude, or an epoch time moved by an hour, do not (a share
 # of the value itself, 1e-3 before, called both '0 rows differ': a 1-hour shift is 2e-6 of 1.7e9)
 TOLERANCE = 1e-3
+FLOAT32_ROUNDING = 2.0 ** -23  # the most a value's float32 copy moves, relatively (twice, to be safe)
 
 
 def skew(offline: str | Path, serving: str | Path, key: str, tolerance: float = TOLERANCE,
@@ -306,6 +308,13 @@ def _compare(a: pd.Series, b: pd.Series, keys: pd.Index, feature: str, tolerance
     close = np.zeros(len(keys), dtype=bool)
     if _integers(a) and _integers(b):  # counts, codes, epoch seconds: 94105 against 94107 is skew, and
         close[read] = a.to_numpy()[read] == b.to_numpy()[read]  # ids past 2**53 are compared as integers
+    elif _whole(x) and _whole(y):  # the same read as floats (a CSV column with a blank): zip + 2 was within
+        u, v = x[read], y[read]  # 0.1 % of the spread of postcodes; float32's rounding of counts near 1e8 is not
+        with np.errstate(invalid="ignore"):  # inf - inf: equal when both are the same infinity
+            close[read] = (np.abs(u - v) <= FLOAT32_ROUNDING * np.maximum(np.abs(u), np.abs(v))) | (u == v)
+    elif (second := _epoch_second(feature, x, y)) is not None:  # epoch times with fractions: 0.1 % of a
+        with np.errstate(invalid="ignore"):  # year's spread is 6 hours, and an hour off passed
+            close[read] = (np.abs(x[read] - y[read]) <= second) | (x[read] == y[read])
     else:
         # within the share of the spread, and of the values themselves (0 against 0.9 beside 2e6 is skew;
         # zero against float noise is not)
@@ -353,6 +362,37 @@ def _compare(a: pd.Series, b: pd.Series, keys: pd.Index, feature: str, tolerance
         evidence += f"; null on one side only in {int(((na != nb) & ~worded).sum()):,} rows"
     return SkewFinding(feature, len(keys), int(differ.sum()), rate, bool(differ.any()) and rate >= min_mismatch,
                        examples, evidence)
+
+
+def _whole(numbers: np.ndarray) -> bool:
+    """Whether every number read is a whole one, and some are: integers stored as floats.
+
+    >>> _whole(np.array([94105.0, np.nan, 2.0])), _whole(np.array([1.0, 2.5])), _whole(np.array([np.nan]))
+    (True, False, False)
+    """
+    finite = numbers[np.isfinite(numbers)]
+    return bool(len(finite)) and bool(np.all(finite == np.round(finite)))
+
+
+_TIME_NAME = re.compile(r"(time|date|stamp|epoch|(^|_)(ts|at)$)", re.IGNORECASE)
+
+
+def _epoch_second(feature: str, x: np.ndarray, y: np.ndarray) -> float | None:
+    """One second in the feature's unit when it is named as a time and both sides' middle values are
+    epoch times of 1990-2099 in seconds, milli-, micro- or nanoseconds alike; else None.
+
+    >>> _epoch_second("event_ts", np.array([1.7e12 + 0.5]), np.array([1.7e12]))
+    1000.0
+    >>> _epoch_second("revenue", np.array([1.7e9 + 0.5]), np.array([1.7e9])) is None
+    True
+    """
+    if not _TIME_NAME.search(feature):
+        return None
+    middles = [np.nanmedian(v) if np.isfinite(v).any() else np.nan for v in (x, y)]
+    for unit in (1.0, 1e3, 1e6, 1e9):
+        if all(6.3e8 * unit <= m < 4.1e9 * unit for m in middles):
+            return unit
+    return None
 
 
 def _integers(values: pd.Series) -> bool:
