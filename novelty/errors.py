@@ -54,7 +54,12 @@ class MissingExtraError(NoveltyError):
 
 
 class StorageError(NoveltyError):
-    """The SQLite database cannot be written (disk full, locked for too long, read-only)."""
+    """The SQLite database cannot be written (disk full, locked for too long, read-only); ``locked``:
+    another process held its lock for the whole wait."""
+
+    def __init__(self, message: str, locked: bool = False):
+        super().__init__(message)
+        self.locked = locked
 
 
 def check_argument(name: str, value, kinds: type | tuple[type, ...], what: str) -> None:

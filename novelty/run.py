@@ -26,7 +26,7 @@ from typing import Callable, Iterator
 
 from .config import MonitorConfig, load_config
 from .diagnose import Diagnosis, diagnose
-from .errors import InputError, NoveltyError, check_argument
+from .errors import InputError, NoveltyError, StorageError, check_argument
 from .logs import file_in_the_way, refuse_replacing, write_whole
 from .render import plural, to_json
 from .spikes import window_seconds
@@ -80,6 +80,7 @@ def default_date() -> Date:
 
 
 STEPS = ("score", "spikes", "drift", "golden", "feedback", "clusters", "diagnose", "report")  # _Job's, in order
+_WRITES_DB = {"score", "spikes", "feedback", "clusters", "report"}  # the steps that write output.db
 
 
 def run_monitor(config: str | Path | MonitorConfig, day: Date | str | None = None,
@@ -100,9 +101,17 @@ def run_monitor(config: str | Path | MonitorConfig, day: Date | str | None = Non
         raise InputError(f"output.db {job.db}: {blocking} is a file, not a folder ({cfg.source})")
     echo = echo or (lambda line: None)
     echo(_run_header(day.isoformat(), cfg.source))
+    locked_in = None  # the step that waited out another process's lock on the database
     for name in STEPS:
         try:
-            job.steps.append(getattr(job, name)())
+            if locked_in and name in _WRITES_DB:  # each would wait 3 minutes more for the same lock
+                job.steps.append(Step(name, "skipped", f"{job.db} is locked by another process, which the "
+                                                       f"{locked_in} step waited for; run again when it is done"))
+            else:
+                job.steps.append(getattr(job, name)())
+        except StorageError as exc:
+            job.steps.append(Step(name, "failed", str(exc)))
+            locked_in = locked_in or (name if exc.locked else None)
         except NoveltyError as exc:
             job.steps.append(Step(name, "failed", str(exc)))
         except Exception as exc:  # a cron job goes on with the next step, and says what broke (exit 2)
@@ -212,7 +221,7 @@ class _Job:
 
     @contextmanager
     def _meta(self) -> Iterator[sqlite3.Connection]:
-        from .store import _read_only, may_write
+        from .store import _is_busy, _read_only, may_write, storage_error
 
         try:  # a database this user may only read is opened as Store opens it: a plain connection to a WAL
             # file made -wal and -shm files beside it with the file's read-only mode, which then refused
@@ -222,8 +231,8 @@ class _Job:
             with closing(connect()) as conn:  # Store's busy wait
                 yield conn
         except sqlite3.DatabaseError as exc:  # as Store says it for the other steps
-            if "locked" in str(exc) or "busy" in str(exc):
-                raise  # contention, not a question of what the file is
+            if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):  # contention, not what the file is
+                raise storage_error(self.db, exc) from None  # (it was a traceback: 'a bug? please report it')
             raise InputError(f"{self.db} is not a novelty SQLite database ({exc})") from None
 
     # -- the steps --------------------------------------------------------------------------------

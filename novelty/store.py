@@ -752,10 +752,11 @@ def storage_error(path: Path, exc: sqlite3.OperationalError, read_only: bool = F
         # hint was "finished chunks are kept" for spikes, queue and prune too, which have none
         hint = f"{FULL_DISK_HINT}; what was committed before stays (a score run's finished chunks)"
     elif _is_busy(exc):
-        hint = f"another process held it for more than {BUSY_TIMEOUT_MS // 1000} s, several times; try again"
+        hint = (f"another process held it for more than {BUSY_TIMEOUT_MS // 1000} s, several times (another "
+                "novelty command on the same database?); try again when it is done")
     else:
         hint = "check the file's permissions and the disk, then run the same command again"
-    return StorageError(f"cannot write {path} ({text}): {hint}. Nothing half-written was kept.")
+    return StorageError(f"cannot write {path} ({text}): {hint}. Nothing half-written was kept.", _is_busy(exc))
 
 
 def params_json(params: dict) -> str:

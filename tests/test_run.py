@@ -1660,3 +1660,37 @@ def test_library_starter_refuses_a_setting_it_does_not_know_instead_of_dropping_
     assert not (tmp_path / "m.toml").exists()
     write_starter(tmp_path / "m.toml", {**base, "spikes.window": "1h"})
     assert load_config(tmp_path / "m.toml")["spikes.window"] == "1h"
+
+
+def test_a_database_locked_by_another_process_is_waited_for_once_not_at_every_step(monitor, monkeypatch):
+    # QA: a lock held by another process cost ~188 s at each of four writing steps (751 s in all)
+    import novelty.store as store_module
+
+    run_monitor(monitor, "2026-11-18")
+    db = monitor.parent / "monitor.db"
+    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_MS", 20)
+    monkeypatch.setattr(store_module, "_RETRIES", 2)
+    gave_up, real = [], store_module._retry
+
+    def waited(attempt):
+        try:
+            return real(attempt)
+        except sqlite3.OperationalError as exc:
+            gave_up.append(str(exc))
+            raise
+    monkeypatch.setattr(store_module, "_retry", waited)
+    holder = sqlite3.connect(db, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("INSERT INTO meta VALUES ('holder', 'x')")
+    try:
+        summary = run_monitor(monitor, "2026-11-19")
+    finally:
+        holder.rollback()
+        holder.close()
+    steps = {s.name: s for s in summary.steps}
+    assert steps["score"].status == "failed" and "another novelty command" in steps["score"].reason
+    for name in ("spikes", "feedback", "clusters", "report"):
+        assert steps[name].status == "skipped" and "locked by another process, which the score step waited" \
+            in steps[name].reason, name
+    assert steps["golden"].status == steps["diagnose"].status == "ran"
+    assert gave_up == ["database is locked"]  # the whole wait once, not at each step
