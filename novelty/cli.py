@@ -249,6 +249,8 @@ def index_build(
             check_target(name, index_dir, force)  # not "this takes minutes", then "already exists"
             typer.echo("Fine-tuning the encoder on the labelled prompts (--adapt); this takes minutes.", err=True)
         embed = embedding_function(engine, ray_address, workers)
+        _ON_STOP.append(f"the index was not written ({'an existing one is as it was; ' if force else ''}its work "
+                        "folder is removed); running the same command again starts the build over")
         with _progress(None, "prompts", "embedding") as update, _calibration_bar():
             built = PromptIndex.build(
                 file, name, index_dir=index_dir, columns=columns, model=model, backend=backend, alpha=alpha,
@@ -353,6 +355,7 @@ def index_add(
 
     with _user_errors():
         index = PromptIndex.load(name, index_dir)
+        _ON_STOP.append(f"nothing was added ({name!r} is as it was); running the same command again starts over")
         with _progress(None, "prompts", "embedding") as update, _calibration_bar():
             result = index.add(file, Columns(text=text_col, time=None, label=label_col, id=id_col,
                                              required=_named(ctx, label="label_col", id="id_col")),

@@ -712,3 +712,28 @@ def test_a_full_disk_while_building_is_said_and_leaves_the_index_and_no_work_fol
     monkeypatch.undo()
     assert sorted(p.name for p in index.path.parent.iterdir()) == [".bot.lock", "bot"]  # no .bot.XXXX left
     assert len(PromptIndex.load("bot", index.path.parent)) == len(index)
+
+
+def test_a_stopped_index_build_or_add_says_a_rerun_starts_over(tmp_path, index, train_csv, monkeypatch):
+    """Ctrl-C in `index build` said 'run the same command again to go on'; a build does not resume."""
+    import signal
+
+    from typer.testing import CliRunner
+
+    from novelty import cli
+    from novelty.cli import app
+
+    def stopped(*args, **kwargs):
+        signal.getsignal(signal.SIGINT)(signal.SIGINT, None)
+
+    monkeypatch.setattr(cli, "_STOPPED_BY", [])
+    monkeypatch.setattr(PromptIndex, "build", stopped)
+    monkeypatch.setattr(PromptIndex, "add", stopped)
+    out = CliRunner().invoke(app, ["index", "build", str(train_csv), "--name", "other", "--model", "hashing:64",
+                                   "--index-dir", str(tmp_path / "idx")])
+    assert out.exit_code == 130 and "the index was not written (its work folder is removed); running the same " \
+        "command again starts the build over" in out.output and "to go on" not in out.output
+    out = CliRunner().invoke(app, ["index", "add", index.path.name, str(train_csv), "--index-dir",
+                                   str(index.path.parent)])
+    assert out.exit_code == 130 and f"nothing was added ({index.path.name!r} is as it was); running the same " \
+        "command again starts over" in out.output
