@@ -1448,7 +1448,12 @@ EXAMPLES_USED = _add_examples(app)
 class _StdoutFailed(Exception):
     """Standard output could not be written: a full disk for ``> out.json``, a closed pipe. Not an
     OSError, so that neither a command's own handler of paths it was given nor click's closed-pipe
-    exit (1, the code of "found what --fail-on names") takes it for theirs."""
+    exit (1, the code of "found what --fail-on names") takes it for theirs. ``closed``: the reader
+    went away (a pipe to ``head``), nothing wrong with the disk."""
+
+    def __init__(self, message: str, closed: bool = False):
+        super().__init__(message)
+        self.closed = closed
 
 
 class _GuardedStdout:
@@ -1461,13 +1466,13 @@ class _GuardedStdout:
         try:
             return self._stream.write(text)
         except OSError as exc:
-            raise _StdoutFailed(exc.strerror or str(exc)) from None
+            raise _StdoutFailed(exc.strerror or str(exc), isinstance(exc, BrokenPipeError)) from None
 
     def flush(self):
         try:
             self._stream.flush()
         except OSError as exc:
-            raise _StdoutFailed(exc.strerror or str(exc)) from None
+            raise _StdoutFailed(exc.strerror or str(exc), isinstance(exc, BrokenPipeError)) from None
 
     def __getattr__(self, name):
         return getattr(self._stream, name)
@@ -1512,6 +1517,9 @@ def main() -> None:
             os.dup2(os.open(os.devnull, os.O_WRONLY), given.fileno())  # the exit's flush stays quiet
         except (OSError, ValueError, AttributeError):
             pass
+        if exc.closed and _asked_for_help(sys.argv[1:]):  # `novelty score --help | head`: the reader had what
+            # it wanted (a full disk under `--help > f` is still exit 2)
+            sys.exit(0)
         try:
             typer.echo(f"error: writing to standard output failed ({exc})", err=True)
         except OSError:  # standard error went with it (2>&1 | head): exit 2 all the same, not 1 from a traceback
@@ -1529,6 +1537,16 @@ def main() -> None:
         sys.exit(3)
     finally:
         sys.stdout = given
+
+
+def _asked_for_help(args: list[str]) -> bool:
+    """Whether the command line only asks for help or the version (or gives no command, which prints
+    the help): nothing was lost when its reader stopped reading.
+
+    >>> _asked_for_help(["score", "--help"]), _asked_for_help([]), _asked_for_help(["clusters", "--json"])
+    (True, True, False)
+    """
+    return not args or any(a in ("--help", "--version") for a in args)
 
 
 if __name__ == "__main__":  # `python -m novelty.cli` ran nothing and exited 0: a cron line that checked nothing (QA)
