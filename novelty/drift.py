@@ -1432,7 +1432,7 @@ def _decide(f: DriftFinding, q: float | None, s: DriftSettings) -> DriftFinding:
     gate = s.min_effect if f.kind == "numeric" else s.min_psi
     significant = q is not None and q < s.fdr
     rescale = f.details.get("rescaling")
-    if significant and rescale:
+    if significant and rescale and rescale.get("unit", True):
         cause, evidence = "feature_recalibration", rescale["evidence"]
     elif significant and f.effect is not None and f.effect >= gate:
         cause = "feature_drift"
@@ -1440,7 +1440,7 @@ def _decide(f: DriftFinding, q: float | None, s: DriftSettings) -> DriftFinding:
         evidence = (f"{f.test.upper()} {p_text(q, 2, 'q')}; " + (
             f"PSI {f.psi:.2f}" if f.kind != "numeric" else f"Wasserstein {f.effect:.3g} reference spreads"
             if constant is None else f"{f.effect:.1%} of rows off the reference's one value {constant:g}")
-            + f"; JS {f.js:.3f}" + _what_moved(f))
+            + f"; JS {f.js:.3f}" + _what_moved(f) + (f"; {rescale['evidence']}" if rescale else ""))
     else:
         cause = None
         evidence = ("significant but small" if significant else "no significant change") + \
@@ -1515,7 +1515,7 @@ def _rescaling(ref: np.ndarray, cur: np.ndarray, s: DriftSettings, unit: float =
     """``_rescaled``, else a mix of the reference's scale and one a power of ten away (a fix rolled
     out to part of the traffic): half the rows x100 fit no line, and were called drift."""
     found = _rescaled(ref, cur, s, unit)
-    if found:
+    if found:  # a new unit, or every value x3: a real change, said with the drift
         return found
     with np.errstate(all="ignore"):
         high = np.quantile(np.abs(cur), 0.9) / np.quantile(np.abs(ref), 0.9)
@@ -1569,14 +1569,22 @@ def _rescaled(ref: np.ndarray, cur: np.ndarray, s: DriftSettings, unit: float = 
         if not (slope >= s.rescale or 0 < slope <= 1 / s.rescale or squeezed) or not np.isfinite(undone).all() \
                 or wasserstein_distance(ref, undone) / _spread(ref) >= s.min_effect:
             return None
-    through = _through_zero(offset, cur, unit)  # judged on the line fitted last (the moments' for few values)
+    # judged on the line fitted last (the moments' for few values); a line through 0 is a new unit only at
+    # a unit's factor: delivery times x3 keep their shape too, and 'retrain on the right feature version'
+    # would not help
+    named, scaled = _unit_factor(slope), _through_zero(offset, cur, unit)
+    through = scaled and named is not None
     standardised = not squeezed and not through and _standardised(cur, unit)
+    fit = f"quantile fit R² {r2:.3f}" if r2 >= 0.97 else f"once rescaled; quantile fit R² {r2:.3f}, few distinct values"
+    if scaled and not (squeezed or through or standardised):
+        return {"slope": float(slope), "offset": float(offset), "r2": float(r2), "squeezed_to_unit": False,
+                "unit": False, "evidence": f"every value about x{slope:.3g}, same shape ({fit}); no unit's factor"}
     if not (squeezed or through or standardised):
         return None  # the spread alone changed around a level that stayed: drift, not a new unit
     power = round(math.log10(slope)) if slope > 0 else None
     near_power = power is not None and power != 0 and abs(math.log10(slope) - power) < 0.05
-    unit = f"a factor of about 10^{power}" if near_power else f"a factor of {slope:.3g}"
-    fit = f"quantile fit R² {r2:.3f}" if r2 >= 0.97 else f"once rescaled; quantile fit R² {r2:.3f}, few distinct values"
+    unit = f"a factor of about 10^{power}" if near_power else f"a factor of {slope:.3g}" + (
+        f" ({named}?)" if named else "")
     evidence = (f"same shape ({fit}) on another scale: {unit}"
                 + ("; values now lie in [0, 1] (normalised?)" if squeezed else "")
                 + ("; values now centred on 0 with a spread of 1 (standardised?)" if standardised else ""))
@@ -1585,6 +1593,30 @@ def _rescaled(ref: np.ndarray, cur: np.ndarray, s: DriftSettings, unit: float = 
         evidence = _mix_evidence(mix)
     return {"slope": float(slope), "offset": float(offset), "r2": float(r2), "squeezed_to_unit": bool(squeezed),
             "evidence": evidence, **({"mixed": mix} if mix else {})}
+
+
+# factors between units that a feature pipeline may switch between, each way round (slopes of 8 or more
+# are taken as a unit's whatever they are: powers of ten, 24, 60, 1,000, 1,024, pounds to yen)
+UNIT_FACTORS = {2.54: "centimetres per inch", 2.2046: "pounds per kilogram", 1.6093: "kilometres per mile",
+                3.2808: "feet per metre", 1.8: "Fahrenheit degrees per Celsius degree", 3.6: "km/h per m/s",
+                1.852: "kilometres per nautical mile", 4.184: "joules per calorie", 7.0: "days per week",
+                4.345: "weeks per month"}
+UNIT_SLOPE = 8.0
+
+
+def _unit_factor(slope: float) -> str | None:
+    """What a slope is when it is a change of unit: '' for one of 8 or more (or 1/8 or less), the
+    units' names for a known factor within 3 %, else None (a real change: everything x3 longer).
+
+    >>> _unit_factor(100.0), _unit_factor(1 / 2.56), _unit_factor(0.5), _unit_factor(3.0)
+    ('', 'centimetres per inch', None, None)
+    """
+    if not (np.isfinite(slope) and slope > 0):
+        return None
+    factor = max(slope, 1 / slope)
+    if factor >= UNIT_SLOPE:
+        return ""
+    return next((name for known, name in UNIT_FACTORS.items() if abs(factor / known - 1) <= 0.03), None)
 
 
 def _through_zero(offset: float, cur: np.ndarray, unit: float) -> bool:

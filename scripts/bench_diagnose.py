@@ -38,7 +38,7 @@ CAUSES = ("model_regression", "data_drift", "feature_drift", "feature_recalibrat
 STRENGTH = {
     "model_regression": "golden accuracy 90% -> 84%",
     "data_drift": "4 of 6 features shift by 0.4-0.6 spreads",
-    "feature_drift": "one feature shifts by 0.5 spreads (or a category mix moves)",
+    "feature_drift": "one feature shifts by 0.5 spreads, grows x2.35-3 (no unit's factor), or a category mix moves",
     "feature_recalibration": "one feature x100 or divided by its max",
     "feature_unavailable": "30% nulls, 30% default value, or the column dropped",
     "training_serving_skew": "one feature differs for 20% of requests",
@@ -56,24 +56,35 @@ def population(n: int, rng) -> pd.DataFrame:
         "score": rng.beta(5, 2, n).round(4)})
 
 
-def inject(cause: str, current: pd.DataFrame, rng) -> pd.DataFrame:
+def inject(cause: str, current: pd.DataFrame, rng, taken: set[str] = frozenset()) -> pd.DataFrame:
+    """``current`` with ``cause`` injected, on features not in ``taken`` (a pair of causes on one column
+    is one finding, not two); the features it changed are added to ``cur.attrs['touched']``."""
     cur = current.copy()
-    numeric = ["amount", "session_s", "clicks", "score"]
+    numeric = [c for c in ["amount", "session_s", "clicks", "score"] if c not in taken]
+    before = cur.copy()
+    cur = _inject(cause, cur, rng, numeric, taken)
+    cur.attrs["touched"] = set(taken) | {c for c in before if c not in cur or not cur[c].equals(before[c])}
+    return cur
+
+
+def _inject(cause: str, cur: pd.DataFrame, rng, numeric: list[str], taken: set[str]) -> pd.DataFrame:
     if cause == "feature_drift":
         name = rng.choice(numeric + ["country"])
         if name == "country":
             cur[name] = rng.choice(["uk", "fr", "de", "es", "it"], len(cur), p=[0.2, 0.25, 0.2, 0.2, 0.15])
+        elif rng.random() < 0.3:  # every value x3 longer keeps the shape, as a new unit does: still drift
+            cur[name] = cur[name] * rng.choice([2.35, 2.7, 2.8, 3.0])  # (2.2 is pounds per kilogram)
         else:
             cur[name] = _shift(cur[name], 0.5)
     elif cause == "data_drift":
-        for name in rng.choice(numeric + ["device"], 4, replace=False):
+        for name in rng.choice(numeric + [c for c in ["device"] if c not in taken], 4, replace=False):
             cur[name] = rng.choice(["ios", "android", "web"], len(cur), p=[0.25, 0.4, 0.35]) \
                 if name == "device" else _shift(cur[name], rng.uniform(0.4, 0.6))
     elif cause == "feature_recalibration":
-        name = rng.choice(["amount", "session_s", "clicks"])
+        name = rng.choice([c for c in ["amount", "session_s", "clicks"] if c not in taken])
         cur[name] = cur[name] * 100 if rng.random() < 0.5 else cur[name] / cur[name].max()
     elif cause == "feature_unavailable":
-        name, how = rng.choice(numeric + ["device"]), rng.integers(3)
+        name, how = rng.choice(numeric + [c for c in ["device"] if c not in taken]), rng.integers(3)
         hit = rng.random(len(cur)) < 0.3
         if how == 0:
             cur[name] = cur[name].mask(hit)
@@ -142,8 +153,8 @@ def scenario(causes: tuple[str, ...], seed: int, folder: Path) -> list[str]:
     n = int(rng.choice([5_000, 20_000, 50_000]))
     reference, current = population(n, rng), population(n, rng)
     tabular = [c for c in causes if c in ("data_drift", "feature_drift", "feature_recalibration", "feature_unavailable")]
-    for cause in tabular:
-        current = inject(cause, current, rng)
+    for cause in sorted(tabular, key=lambda c: c == "data_drift"):  # the one-feature cause first, its column
+        current = inject(cause, current, rng, current.attrs.get("touched", set()))  # left out of the drift's
     reference.to_csv(folder / "reference.csv", index=False)
     current.to_csv(folder / "current.csv", index=False)
     golden_b, golden_c = golden_files(folder, "model_regression" in causes, rng)

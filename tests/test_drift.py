@@ -403,8 +403,8 @@ def test_a_spread_that_grew_around_the_same_level_is_drift_and_a_z_score_is_a_re
     found = {f.feature: f for f in compare(profile(ref), cur).findings}
     assert found["temp"].cause == "feature_drift"
     assert found["visits"].cause == "feature_recalibration" and "standardised?" in found["visits"].evidence
-    found = {f.feature: f for f in compare(profile(ref), ref.assign(temp=ref.temp * 3, visits=ref.visits / 1000))
-             .findings}  # a new unit's line passes through 0: still a recalibration
+    found = {f.feature: f for f in compare(profile(ref), ref.assign(temp=ref.temp * 10, visits=ref.visits / 1000))
+             .findings}  # a new unit's line passes through 0 at a unit's factor: still a recalibration
     assert found["temp"].cause == found["visits"].cause == "feature_recalibration"
 
 
@@ -1065,3 +1065,20 @@ def test_a_lone_rare_category_does_not_make_the_chi_square_overconfident():
     assert sum(f.p_value < 0.01 for f in days) <= 6  # 4 expected by chance
     new = compare(reference, pd.DataFrame({"country": ["us"] * 22 + ["gb"] * 12 + ["de"] * 8 + ["tv"] * 8}))
     assert new.findings[0].cause == "feature_drift"  # a value never seen before keeps its full weight
+
+
+def test_a_real_change_of_scale_is_drift_and_a_unit_s_factor_is_a_recalibration():
+    # review: deliveries x3 longer, baskets x2.3 and N(0, 1) -> N(0, 3) keep their shape and pass near 0,
+    # and were 'feature_recalibration: retrain on the right feature version'
+    rng = np.random.default_rng(0)
+    n = 5000
+
+    def draw(scale=1.0, z=1.0, inch=1.0):
+        return pd.DataFrame({"delivery_h": rng.gamma(3, 8, n) * scale, "basket": rng.lognormal(3, .6, n) * scale,
+                             "z": rng.normal(0, z, n), "length": rng.normal(30, 4, n).clip(1) * inch})
+    got = {f.feature: f for f in compare(profile(draw()), draw(scale=2.3, z=3.0, inch=2.54)).findings}
+    for name in ("delivery_h", "basket", "z"):
+        assert got[name].cause == "feature_drift" and "same shape" in got[name].evidence \
+               and "no unit's factor" in got[name].evidence
+    assert got["length"].cause == "feature_recalibration" and "centimetres per inch?" in got["length"].evidence
+    assert compare(profile(draw()), draw(scale=60.0)).findings[0].cause == "feature_recalibration"
