@@ -53,7 +53,8 @@ class SpikeSettings:
     tail: float = 0.1                # p-values below this feed the tail test
     tail_share: float = 0.8          # share of the window's level given to the tail test (the rest: count)
     cusum_drift: float = 1.0         # z-score a quiet window may add to the CUSUM without raising it
-    cusum_limit: float = 2.5         # CUSUM value that raises an alarm (about 1 per 750 quiet windows)
+    cusum_limit: float = 2.5         # CUSUM value that raises an alarm (alone about 1 per 275-400 quiet windows:
+    # neighbours share a baseline, so their z-scores are not independent; with the window tests under 1 per 100)
 
     @property
     def key(self) -> str:
