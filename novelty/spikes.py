@@ -201,7 +201,7 @@ def detect_spikes(db: str | Path, settings: SpikeSettings = SpikeSettings(), sin
         whole = lambda start: not cut or _epoch(start) + size <= _moment(cut)  # noqa: E731
         decided = {} if retest else _decided(store, settings, lambda start: in_range(start) and whole(start))
         counts, pruned = _count_windows(store, settings, alpha, cut)
-        windows = _test(counts, settings, alpha, decided, in_range)
+        windows = _test(counts, settings, alpha, decided, in_range, store.latest_calibration_size())
         shown = [w for w in windows if in_range(w.window_start)]
         # a window that began before prune's cut-off may have lost prompts even when pruned_counts gives its
         # count back: its examples and labels are read as saved, not from the few rows left (a --retest or a
@@ -550,27 +550,41 @@ class _Null:
     novel: int = 0
     s1: float = 0.0
     s2: float = 0.0
+    calibration: int | None = None  # the alpha null's: calibration scores the p-values rest on
 
     @classmethod
-    def pooled(cls, ref: list[tuple[int, int, float, float]], settings: SpikeSettings, alpha: float | None):
+    def pooled(cls, ref: list[tuple[int, int, float, float]], settings: SpikeSettings, alpha: float | None,
+               calibration: int | None = None):
         usable = [r for r in ref if r[0] > 0]
         if len(usable) >= settings.min_baseline:
             return cls(f"trailing {len(usable)} windows", *(sum(r[i] for r in usable) for i in range(4)))
-        return cls("alpha") if alpha is not None else None
+        return cls("alpha", calibration=calibration) if alpha is not None else None
 
     def expected_rate(self, alpha: float | None) -> float | None:
-        return self.novel / self.prompts if self.prompts else alpha
+        if self.prompts:
+            return self.novel / self.prompts
+        if alpha is not None and self.calibration:  # what p <= alpha reaches on n calibration scores
+            return math.floor(alpha * (self.calibration + 1) + 1e-9) / (self.calibration + 1)
+        return alpha
 
     def tail_p(self, prompts: int, s1: float, tail: float) -> float:
-        if not self.prompts:  # a valid conformal p-value is uniform: weights have mean t, E[w^2] 2t
-            return excess_tail(s1, prompts, tail, 2 * tail)
+        if not self.prompts:  # a valid conformal p-value is uniform: weights have mean t, E[w^2] 2t; around
+            # that, the calibration's own n scores err alike for every prompt (see count_p)
+            return excess_tail(s1, prompts, tail, 2 * tail, self.calibration + 1 if self.calibration else None)
         # prompts of the conformal null (NULL_PROMPTS) steady a reference of few prompts, or none in its tail
         n = self.prompts + NULL_PROMPTS
         mean, second = (self.s1 + NULL_PROMPTS * tail) / n, (self.s2 + NULL_PROMPTS * 2 * tail) / n
         return excess_tail(s1, prompts, mean, second, n)
 
     def count_p(self, prompts: int, novel: int, alpha: float) -> float:
-        if not self.prompts:
+        if not self.prompts and self.calibration:
+            # every prompt is judged against the same n calibration scores, so a day's rate is alpha plus
+            # an error all its prompts share (sd sqrt(alpha (1 - alpha) / n)): the calibration is a
+            # reference sample of n + 1, not a known rate. Against alpha itself, 30 % of fresh deployments
+            # of 2,000 training prompts and 20,000 prompts a day raised a false alarm in their first 3 days
+            n = self.calibration + 1
+            return excess_over_reference(novel, prompts, math.floor(alpha * n + 1e-9), n)
+        if not self.prompts:  # a database from before the calibration's size was recorded
             return excess_over_rate(novel, prompts, alpha)
         return excess_over_reference(novel, prompts, self.novel, self.prompts)
 
@@ -603,16 +617,18 @@ class _Draft(NamedTuple):
 
 
 def _test(counts, settings: SpikeSettings, alpha: float | None, decided: dict[str, tuple],
-          in_range=lambda start: True) -> list[Window]:
-    """Test every window against the windows before it; ``decided`` windows keep their saved verdict."""
-    drafts = _drafts(counts, settings, alpha, decided)
+          in_range=lambda start: True, calibration: int | None = None) -> list[Window]:
+    """Test every window against the windows before it; ``decided`` windows keep their saved verdict.
+    ``calibration``: how many calibration scores the p-values rest on (the null before a baseline)."""
+    drafts = _drafts(counts, settings, alpha, decided, calibration)
     # false-discovery control across the windows decided in this run; decided ones are final
     family = [d.p is not None and d.stored is None and in_range(_iso(d.start)) for d in drafts]
     q_values = iter(benjamini_hochberg([d.p for d, member in zip(drafts, family) if member]))
     return [_window(d, next(q_values) if member else None, settings, alpha) for d, member in zip(drafts, family)]
 
 
-def _drafts(counts, settings: SpikeSettings, alpha: float | None, decided: dict[str, tuple]) -> list[_Draft]:
+def _drafts(counts, settings: SpikeSettings, alpha: float | None, decided: dict[str, tuple],
+            calibration: int | None = None) -> list[_Draft]:
     """Each window's tests against the unflagged windows before it, and the CUSUM through them."""
     size = window_seconds(settings.window)
     span = size // (window_seconds(settings.step) if settings.step else size)
@@ -623,7 +639,7 @@ def _drafts(counts, settings: SpikeSettings, alpha: float | None, decided: dict[
         # this one nor each other (every span-th one back: 14 windows 6 h apart each counted a prompt
         # about 4 times, a baseline 4x surer than it was: 6 false alarms a hundred quiet days, not 1)
         ref = history[: max(0, len(history) - (span - 1))][::-1][::span][: settings.baseline_windows][::-1]
-        null = _Null.pooled(ref, settings, alpha)
+        null = _Null.pooled(ref, settings, alpha, calibration)
         tested = null is not None and prompts >= settings.min_prompts
         p_count = null.count_p(prompts, novel, alpha) if tested else None
         p_tail = null.tail_p(prompts, s1, settings.tail) if tested else None

@@ -401,6 +401,18 @@ class Store:
             "ORDER BY COALESCE(rows_scored, 1) > 0 DESC, run_id DESC LIMIT 1")), None)
         return row[0] if row else None
 
+    def latest_calibration_size(self) -> int | None:
+        """How many calibration scores the p-values of ``latest_alpha``'s run rest on (None: a run from
+        before it was recorded)."""
+        row = next(iter(self.db.execute(
+            "SELECT params FROM runs WHERE status = 'done' "
+            "ORDER BY COALESCE(rows_scored, 1) > 0 DESC, run_id DESC LIMIT 1")), None)
+        try:
+            size = json.loads(row[0] or "{}").get("calibration_size") if row else None
+        except (ValueError, AttributeError):
+            return None
+        return size if isinstance(size, int) and size > 0 else None
+
     def run(self, run_id: int) -> dict:
         return self.db["runs"].get(run_id)
 

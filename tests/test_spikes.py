@@ -915,3 +915,29 @@ def test_a_model_whose_p_values_run_hot_is_flagged_until_a_baseline_forms_not_ev
         flagged = [w.window_start[:10] for w in detect_spikes(db).windows if w.flagged]
     assert 1 <= len(flagged) <= 3
     assert all(day <= "2026-11-03" for day in flagged)  # the days before a baseline, alone
+
+
+def test_before_a_baseline_the_calibration_is_a_sample_not_a_known_rate():
+    # review: every prompt meets the same n calibration scores, so a day's rate is alpha plus an error
+    # they all share (sd 0.005 for 2,000 at alpha 0.05); against alpha as known, 20,000 prompts a day
+    # at 5.5 % (1.1 sd) were a spike on a fresh deployment's first days
+    from novelty.spikes import _test
+
+    def days(rate, n=20_000):
+        return [(d * 86_400, n, round(n * rate), n * 0.1 * rate / 0.05, n * 0.2 * rate / 0.05) for d in range(3)]
+    assert not any(w.flagged for w in _test(days(0.055), SpikeSettings(), 0.05, {}, calibration=2_000))
+    assert all(w.flagged for w in _test(days(0.055), SpikeSettings(), 0.05, {}))  # a database without its size
+    assert all(w.flagged for w in _test(days(0.075), SpikeSettings(), 0.05, {}, calibration=2_000))
+    window = _test(days(0.05, 500), SpikeSettings(), 0.05, {}, calibration=50)[0]
+    assert window.expected_rate == pytest.approx(2 / 51)  # what p <= 0.05 reaches on 50 scores
+
+
+def test_a_score_run_records_how_many_calibration_scores_its_p_values_rest_on(tmp_path, index, day_log):
+    from novelty.engines.local import score_files
+
+    score_files([day_log], index, tmp_path / "m.db")
+    store = Store(tmp_path / "m.db")
+    try:
+        assert store.latest_calibration_size() == index.manifest["calibration"]["size"] > 0
+    finally:
+        store.close()

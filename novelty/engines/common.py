@@ -533,7 +533,8 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
             threshold=scorer.calibration.threshold, novelty_version=__version__,
             params=params_json({"columns": asdict(columns), "chunk_rows": chunk_rows, "max_chars": max_chars,
                                 "engine": engine_name, "redact": redact,
-                                "redact_before_embed": redact_before_embed, **(params or {})}))
+                                "redact_before_embed": redact_before_embed,
+                                "calibration_size": int(len(scorer.calibration.scores)), **(params or {})}))
         sink.record_training_labels(index.checksum, index.label_counts())
         if hasattr(sink, "runs_like"):
             like, unlike = sink.runs_like(index.checksum, scorer.calibration.alpha)
