@@ -21,6 +21,7 @@ a ``StorageError`` with a message, the transaction rolled back and the database 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -421,9 +422,10 @@ class Store:
         """prompt_id -> run_id of those already in ``scores``."""
         return self._scored(prompt_ids, "run_id")
 
-    def novel_among(self, prompt_ids: Sequence[str], like: set[int], unlike: set[int]) -> tuple[int, int, int]:
+    def novel_among(self, prompt_ids: Sequence[str], like: set[int], unlike: set[int],
+                    tally: dict[int, int] | None = None) -> tuple[int, int, int]:
         """How many of ``prompt_ids`` runs in ``like`` scored, how many of those were novel, and how many
-        runs in ``unlike`` scored."""
+        runs in ``unlike`` scored; ``tally`` counts the first per run."""
         rows = novel = other = 0
         for part in _chunks(list(dict.fromkeys(prompt_ids)), _IN_CHUNK):
             marks = ",".join("?" * len(part))
@@ -432,6 +434,8 @@ class Store:
                 if run_id in like:
                     rows += 1
                     novel += bool(is_novel)
+                    if tally is not None:
+                        tally[run_id] = tally.get(run_id, 0) + 1
                 elif run_id in unlike:
                     other += 1
         return rows, novel, other
@@ -440,14 +444,30 @@ class Store:
         """Runs against the index of ``index_checksum`` at ``alpha`` that never finished (killed, failed:
         their rows were never tested as a whole; a finished run's were, and a log re-read day after day
         by a glob must not dilute a new day's test), and runs against another index or alpha."""
-        like, unlike = set(), set()
-        for run_id, checksum, a, status in self.db.execute("SELECT run_id, index_checksum, alpha, status FROM runs"):
+        like, unlike, tested = set(), set(), set()
+        for run_id, checksum, a, status, params in self.db.execute(
+                "SELECT run_id, index_checksum, alpha, status, params FROM runs"):
             same = checksum == index_checksum and a is not None and abs(a - alpha) < 1e-12
             if not same:
                 unlike.add(run_id)
             elif status != "done":
                 like.add(run_id)
-        return like, unlike
+            elif params and "tested_runs" in params:
+                with contextlib.suppress(ValueError, TypeError, AttributeError):
+                    tested.update(int(r) for r in json.loads(params).get("tested_runs", ()))
+        # an unfinished run whose every stored row a finished run counted in its test was tested then:
+        # counted again, it made each later rerun of the same log alert on it, for good (QA)
+        return like - tested, unlike
+
+    def retire_tested(self, run_id: int, counted: dict[int, int]) -> None:
+        """Record in finished run ``run_id`` the unfinished runs all of whose stored rows it counted in
+        its novel test (``counted``: run -> rows), so later runs leave them out (``runs_like``)."""
+        whole = [r for r, n in sorted(counted.items())
+                 if n >= self.db.execute("SELECT COUNT(*) FROM scores WHERE run_id = ?", [r]).fetchone()[0]]
+        if whole:
+            self.transaction(lambda: self.db.conn.execute(
+                "UPDATE runs SET params = json_set(COALESCE(params, '{}'), '$.tested_runs', json(?)) "
+                "WHERE run_id = ?", [json.dumps(whole), run_id]))
 
     def other_runs(self, run_id: int, alpha: float) -> tuple[list[float], list[str]]:
         """The alphas other than ``alpha``, and the index names other than run ``run_id``'s, of the finished

@@ -192,6 +192,10 @@ def test_a_retry_after_a_crash_tests_the_whole_log_for_novel_prompts(tmp_path, i
     again = score_files([day_log], index, tmp_path / "clean.db")  # review: a finished run's rows were tested
     assert again.skipped == 400 and again.earlier == 0 and again.earlier_other == 0  # then (a glob re-read
     # daily diluted a new day's test with every earlier day's)
+    # QA: the killed run's rows, counted by the finished retry, were counted again by every later rerun
+    # of the same log (exit 1 with --fail-on novel, day after day); as after a clean run, they are not
+    rerun = score_files([day_log], index, tmp_path / "m.db")
+    assert rerun.skipped == 400 and rerun.earlier == 0 and not SCORE_FAILURES["novel"](rerun)
     other_alpha = score_files([day_log], index, tmp_path / "m.db", alpha=0.2)
     assert other_alpha.skipped == 400 and other_alpha.earlier == 0  # its flags mean another threshold
     assert other_alpha.earlier_other == 400 and "kept      400 of the skipped" in format_score_summary(other_alpha)

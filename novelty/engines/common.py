@@ -172,6 +172,7 @@ class Gate:
         # earlier unfinished runs whose novel flags mean what this run's do, and runs of another index or alpha
         self.runs_like: tuple[set[int], set[int]] = (set(), set())
         self.counted: set[str] = set()  # ids of skipped rows already looked up
+        self.counted_from: dict[int, int] = {}  # unfinished earlier runs -> their rows counted in this test
         # per log (as rows name it), the earlier runs that scored rows of it as read now: it is read again
         self.reread: dict[str, set[int]] = {}
         self.keyless: dict[str, _Keyless] = {}  # per log, its rows without a time or an id
@@ -348,7 +349,8 @@ class Gate:
         scored_before = [pid for pid in dict.fromkeys(scored_before) if pid not in self.counted]  # a row
         self.counted.update(scored_before)  # delivered twice counts once, as a clean run skips it
         if scored_before and hasattr(self.sink, "novel_among"):  # the log's rows an unfinished run scored count
-            rows, novel, other = self.sink.novel_among(scored_before, *self.runs_like)  # in its novel test...
+            rows, novel, other = self.sink.novel_among(scored_before, *self.runs_like,  # in its novel test...
+                                                       tally=self.counted_from)
             counts.earlier += rows
             counts.earlier_novel += novel
             counts.earlier_other += other  # ...unless against another index (a rebuild) or alpha: then said
@@ -571,6 +573,8 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
                                                                                    **stored})
             raise
         sink.finish_run(run_id, "done", **_run_fields(counts, started))
+        if gate.counted_from and hasattr(sink, "retire_tested"):
+            sink.retire_tested(run_id, gate.counted_from)
         sink.bound_embeddings(cache_size)
         return ScoreResult(
             run_id=run_id, db=str(out_parquet or db), index=index.name, sources=[str(p) for p in paths],
