@@ -591,12 +591,12 @@ class _Null:
 
 def _decided(store: Store, settings: SpikeSettings, in_range) -> dict[str, tuple]:
     """Saved verdicts of ended windows of this size: start -> (start, p, q, flagged, cusum, detectors,
-    prompts, expected_rate, baseline). A window saved untested (too few prompts then) is not decided:
-    it is tested when it has enough. Sliding windows are decided afresh each run."""
+    prompts, expected_rate, baseline, novel). A window saved untested (too few prompts then) is not
+    decided: it is tested when it has enough. Sliding windows are decided afresh each run."""
     if settings.step:
         return {}
     rows = store.db.execute(
-        "SELECT window_start, p_value, q_value, flagged, cusum, detectors, prompts, expected_rate, baseline "
+        "SELECT window_start, p_value, q_value, flagged, cusum, detectors, prompts, expected_rate, baseline, novel "
         "FROM windows WHERE window_size = ? AND decided_at IS NOT NULL AND p_value IS NOT NULL", [settings.key])
     return {row[0]: row for row in rows if in_range(row[0])}
 
@@ -652,6 +652,9 @@ def _drafts(counts, settings: SpikeSettings, alpha: float | None, decided: dict[
         stored = decided.get(_iso(start))
         if stored and prompts > stored[6]:  # a late log added prompts: test the window again
             stored = None                   # (fewer prompts, after a prune, keep the verdict)
+        elif stored and prompts == stored[6] and novel != stored[9]:  # counted at another alpha now (a run
+            stored = None  # at another --alpha): its saved p-value and expected rate were of the old count, shown
+            # beside the new one ('19 novel, 3.8 %, expected 1.0 %, p 1.0, not flagged': QA)
         # only a tested window can alarm: an untested one adds nothing to the CUSUM it would be flagged by
         alarm = tested and cusum >= settings.cusum_limit
         draft = _Draft(start, prompts, novel, null, p, p_count, p_tail, cusum, alarm, stored, s1, s2)
@@ -677,7 +680,7 @@ def _drafts(counts, settings: SpikeSettings, alpha: float | None, decided: dict[
 def _window(d: _Draft, q: float | None, settings: SpikeSettings, alpha: float | None) -> Window:
     p, score = d.p, d.cusum
     if d.stored:  # as decided: a backfilled day since changes the baseline, not the verdict it rested on
-        _, p, q, flagged, score, saved, _, expected, baseline = d.stored
+        _, p, q, flagged, score, saved, _, expected, baseline, _ = d.stored
         detectors = tuple(json.loads(saved or "[]")) if flagged else ()
         flagged = bool(flagged)
     else:

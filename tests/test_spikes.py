@@ -941,3 +941,16 @@ def test_a_score_run_records_how_many_calibration_scores_its_p_values_rest_on(tm
         assert store.latest_calibration_size() == index.manifest["calibration"]["size"] > 0
     finally:
         store.close()
+
+
+def test_windows_decided_at_another_alpha_are_tested_again_at_the_new_one(tmp_path):
+    # QA: after a run at another --alpha, decided windows showed the novel count at the new alpha beside
+    # the expected rate and p-value saved at the old one, and the windows table kept the old count
+    db = fill(tmp_path / "m.db", [(500, 25, None)] * 10)
+    detect_spikes(db)
+    fill(db, [(500, 0, None)], start_day=11, alpha=0.005)  # p 0.01 is no longer novel
+    report = detect_spikes(db)
+    assert [w.novel for w in report.windows] == [0] * 11 and not any(w.decided for w in report.windows[:10])
+    assert all(w.expected_rate == 0.005 for w in report.windows[:3])  # the alpha null, at the new alpha
+    with sqlite3.connect(db) as conn:
+        assert [n for (n,) in conn.execute("SELECT novel FROM windows ORDER BY window_start")] == [0] * 11
