@@ -381,6 +381,39 @@ def _readable(path: Path, where: Callable[[], str] = lambda: ""):
                                "Replace it and run the same command again", path) from None
 
 
+def without_rows(path: Path) -> str | None:
+    r"""Why a log that has bytes holds no row, else None: blank lines only (a BOM, newlines), or a
+    CSV header and nothing under it, or a Parquet file of no rows. Read only up to its first row.
+    An export that broke and wrote its header alone was 'Scored 0 prompts', exit 0: a quiet day (QA).
+
+    >>> import tempfile; folder = Path(tempfile.mkdtemp())
+    >>> (folder / "a.csv").write_text("prompt,timestamp\n"); (folder / "b.jsonl").write_text("\n\n")
+    17
+    2
+    >>> without_rows(folder / "a.csv"), without_rows(folder / "b.jsonl")
+    ('a header and no rows', 'blank lines only')
+    """
+    kind = detect_format(path)
+    try:
+        if kind == "parquet":
+            import pyarrow.parquet as pq
+
+            return "a Parquet file of no rows" if pq.ParquetFile(parquet_source(path)).metadata.num_rows == 0 \
+                else None
+        with open_text(path) as fh:
+            if kind == "csv":
+                rows = (row for row in csv.reader(fh, delimiter=field_separator(path))
+                        if any(cell.strip("\ufeff \t") for cell in row))
+                return None if next(rows, None) is not None and next(rows, None) is not None else \
+                    "a header and no rows"
+            while chunk := fh.read(65536):
+                if chunk.strip("\ufeff \t\r\n"):
+                    return None
+        return "blank lines only"
+    except (OSError, EOFError, ValueError, zlib.error, csv.Error):  # damaged: the reading says how
+        return None
+
+
 def open_text(path: Path) -> io.TextIOWrapper:
     # surrogateescape keeps undecodable bytes so the row can be rejected with its raw content
     return io.TextIOWrapper(_open_bytes(path), encoding="utf-8", errors="surrogateescape", newline="")

@@ -138,15 +138,15 @@ _NEWEST_CLUSTERED = "run.newest_clustered_date"
 
 
 def _empty(path: Path) -> bool:
-    """A log with nothing but white space in it, gzipped or not (an export that ran and wrote nothing)."""
-    from .logs import open_text
+    """A log with no row in it, gzipped or not (an export that ran and wrote nothing, or its header
+    alone): blank lines or a BOM alone are nothing too (a feedback step failed on a file of one newline)."""
+    from .errors import EmptyFileError
+    from .logs import without_rows
 
-    try:  # blank lines or a BOM alone are nothing too: a feedback step failed on a file of one newline
-        with open_text(path) as fh:
-            while chunk := fh.read(65536):
-                if chunk.strip("\ufeff \t\r\n"):
-                    return False
-            return True
+    try:
+        return without_rows(path) is not None
+    except EmptyFileError:
+        return True
     except (OSError, EOFError, ValueError, NoveltyError):  # unreadable: score says why
         return False
 

@@ -201,11 +201,13 @@ def test_a_new_log_under_a_reused_name_is_said_when_rows_without_a_time_match_th
 
 
 @pytest.mark.parametrize("content", ["prompt,timestamp\n", "\n\n  \n"])
-def test_a_log_of_zero_rows_scores_nothing_and_exits_0(tmp_path, index, content):
+def test_a_log_of_zero_rows_is_empty_as_a_file_of_no_bytes_is(tmp_path, index, content):
+    # QA: it was 'Scored 0 prompts', exit 0, where a file of no bytes is exit 2: an export that broke
+    # after its header looked like a quiet day to cron
     path = tmp_path / ("log.csv" if "," in content else "log.jsonl")
     path.write_text(content)
     out = runner.invoke(app, ["score", str(path), "--index", str(index.path), "--db", str(tmp_path / "m.db"), "--json"])
-    assert out.exit_code == 0 and json.loads(out.output)["rows_read"] == 0
+    assert out.exit_code == 2 and "there is nothing to read" in out.output
 
 
 def test_an_empty_file_is_a_clear_error(tmp_path, index):

@@ -686,6 +686,25 @@ def test_an_empty_log_among_others_is_passed_over_and_said(tmp_path, index):
     assert "empty     1 log(s) with nothing in them" in format_score_summary(result)
 
 
+def test_a_log_of_a_header_or_blank_lines_alone_is_empty_not_a_quiet_day(tmp_path, index):
+    # QA: an export that broke after its header was 'Scored 0 prompts', exit 0, not listed as empty
+    from novelty.errors import EmptyFileError
+
+    header = tmp_path / "header.csv"
+    header.write_text("prompt,timestamp,predicted_label\n")
+    blank = tmp_path / "blank.jsonl"
+    blank.write_text("\n\n\n")
+    busy = write_jsonl(tmp_path / "busy.jsonl", [{"prompt": f"hello there {i}"} for i in range(5)])
+    for log, why in ((header, "a header and no rows"), (blank, "blank lines only")):
+        with pytest.raises(EmptyFileError, match=f"holds {why}: there is nothing to read"):
+            score_files([log], index, tmp_path / "m.db")
+    result = score_files([header, blank, busy], index, tmp_path / "m.db")
+    assert (result.scored, result.empty_files) == (5, [str(header), str(blank)])
+    one_row = tmp_path / "one.csv"
+    one_row.write_text("prompt\nhello\n")
+    assert score_files([one_row], index, tmp_path / "m.db").scored == 1
+
+
 def test_prompts_stamped_days_ahead_are_stored_and_said(tmp_path, index):
     # a US log read day-first (11-12 as 11 December) lands in windows that have not begun: say so
     from datetime import datetime, timedelta, timezone

@@ -23,7 +23,7 @@ from .. import __version__
 from ..errors import DamagedFileError, EmptyFileError, InputError, NoveltyError, check_argument
 from ..index import SHOWN_NEIGHBORS, PromptIndex, label_text
 from ..logs import (Batch, Columns, MAX_CHARS, as_paths, bare_name, canonical_id, check_file, detect_format,
-                    header_names, log_columns, read_batches, reason_kind, sql_bound)
+                    header_names, log_columns, read_batches, reason_kind, sql_bound, without_rows)
 from ..redact import redact as redact_text
 from ..stats import excess_over_rate  # P(>= novel of total flagged) if all in-distribution
 from ..render import plural
@@ -507,6 +507,8 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
     for path in paths:  # binary, UTF-16: said before a database is made and a failed run recorded in it
         try:
             detect_format(check_file(path, "the log files inside it"))
+            if (why := without_rows(path)) is not None:  # a header alone: as empty as no bytes
+                raise EmptyFileError(f"{path} holds {why}: there is nothing to read")
         except EmptyFileError:  # a day without traffic: nothing to read, and no reason to stop the others
             if len(empty) == len(paths) - 1:  # ...but the last, after only empty ones: nothing at all to read
                 raise
