@@ -856,8 +856,9 @@ def clusters_command(
         past = save is None and past_view(db, until)  # decided here once: find_clusters would look again
         found = find_clusters(db, since, until, min_size, save=not past if save is None else save)
         kept = past or save is False
-    if as_json:
-        return _print_json([c.to_dict() for c in found])
+    if as_json:  # 'saved': false says what the text's last line does: `clusters show` and `queue add
+        # --cluster` go by the stored clusters, whose ids may name other topics (QA)
+        return _print_json([{**c.to_dict(), "saved": not kept} for c in found])
     typer.echo(format_clusters(found))
     if kept and found:
         typer.echo("Not saved" + (" (a view of the past: --until leaves out newer novel prompts)" if past

@@ -113,6 +113,9 @@ def test_cli_clusters_json_and_show(tmp_path):
     assert out.exit_code == 0, out.output
     payload = json.loads(out.output)
     assert len(payload) == 2 and "centroid" not in payload[0] and payload[0]["size"] >= payload[1]["size"]
+    assert all(c["saved"] for c in payload)
+    unsaved = json.loads(runner.invoke(app, ["clusters", "--db", str(db), "--json", "--no-save"]).output)
+    assert [c["saved"] for c in unsaved] == [False, False]  # QA: the text says 'Not saved', the JSON said nothing
     shown = runner.invoke(app, ["clusters", "show", payload[1]["cluster_id"], "--db", str(db)])
     assert shown.exit_code == 0 and shown.output.count("staking rewards") == 25
     assert runner.invoke(app, ["clusters"]).exit_code == 2
