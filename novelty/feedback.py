@@ -516,7 +516,8 @@ def _rows(frame, lines: list[int], id_col: str, label_col: str, time_col: str | 
         if time_col and not _blank(stamp):
             when = format_time(stamp, day_first)
             if when is None:
-                reason = time_problem(stamp, time_col, day_first, "so import the file again with it")
+                reason = time_problem(stamp, time_col, day_first, "so import the file again with it",
+                                      "feedback.day_first")
                 rejects.append(Reject(line, reason, f"{pid}, {label}, {stamp}"))
                 continue
             if when > latest:  # a mistyped year would outrank every later correction of the label

@@ -1000,8 +1000,9 @@ def format_time(value: Any, day_first: bool = False) -> str | None:
 
 
 def time_problem(value: Any, column: str, day_first: bool = False,
-                 misread: str = "so score it again into a fresh database") -> str:
-    """Why ``value`` of ``column`` is not a usable time: missing, unreadable or out of bounds.
+                 misread: str = "so score it again into a fresh database", setting: str = "logs.day_first") -> str:
+    """Why ``value`` of ``column`` is not a usable time: missing, unreadable or out of bounds;
+    ``setting``: the config key that reads such files day first (label files have their own).
 
     >>> time_problem(0, "ts")
     "timestamp 0 in 'ts' is 1970-01-01, outside 1990-2099: an unset default, or seconds and milliseconds mixed up?"
@@ -1013,7 +1014,7 @@ def time_problem(value: Any, column: str, day_first: bool = False,
             and _iso_date(numeric, day_first) is None:
         if numeric.group(2) == "/" and not day_first:
             return (f"timestamp {value[:60]!r} in {column!r} does not read as month/day/year (slashes are read "
-                    "month first): a file that writes the day first needs --day-first (logs.day_first = true "
+                    f"month first): a file that writes the day first needs --day-first ({setting} = true "
                     f"under novelty run), and its rows already read month first are on wrong dates, {misread}; "
                     "or times in ISO 8601, e.g. 2026-03-13T10:00:00Z")
         return (f"timestamp {value[:60]!r} in {column!r} does not read as day/month/year (dots and dashes"

@@ -1458,6 +1458,7 @@ def test_feedback_sets_aside_label_times_in_the_future_and_reads_day_first_dates
     got = import_feedback(db, slashes, time_col="at")  # month first: 11 May, and the 25th month refused
     assert got.rejected == 1 and "needs --day-first" in got.reject_reasons[0]["reason"]
     assert "import the file again with it" in got.reject_reasons[0]["reason"]
+    assert "(feedback.day_first = true under novelty run)" in got.reject_reasons[0]["reason"]  # QA: logs.day_first
     out = CliRunner().invoke(app, ["feedback", str(slashes), "--db", str(db), "--time-col", "at", "--day-first"])
     assert out.exit_code == 0, out.output
     stored = _stored_feedback(db)
