@@ -257,8 +257,9 @@ def index_build(
                 scorer=None if scorer == "auto" else scorer,
                 scorer_params={"k": k} if scorer == "knn" else None, index_type=index_type, force=force,
                 progress=update, embed=embed, adapt=options)
-    if as_json:
-        return _print_json(built.manifest)
+    fallback = _scorer_fallback(built) if scorer == "auto" else None
+    if as_json:  # the reason the default gave way, as the text says it (QA: the JSON had 'knn' alone)
+        return _print_json({**built.manifest, **({"scorer_fallback": fallback} if fallback else {})})
     m = built.manifest
     cal = m["calibration"]
     typer.echo(f"Built index {name!r} in {built.path}: {m['index']['count']:,} prompts, "
@@ -273,13 +274,10 @@ def index_build(
     typer.echo(f"Scorer {m['scorer']['name']} {json.dumps(m['scorer']['params'])}; calibrated on "
                f"{cal['size']:,} prompts, each scored while held out (cross-fitted): novel when novelty > "
                f"{cal['threshold']:.4f} (false-alarm target {cal['alpha']:.0%}).")
-    if scorer == "auto" and m["scorer"]["name"] != "ensemble":  # the default gave way: say why
-        unlabelled = sum(not isinstance(label, str) for label in built.labels)
-        why = (f"{unlabelled:,} prompt{' has' if unlabelled == 1 else 's have'} no label" if unlabelled
-               else "the prompts carry one label only")
-        typer.echo(f"Not the ensemble (the default, which ranks new topics better): {why}; label every prompt "
-                   "with at least two labels for it." + (_label_column_hint(file, label_col)
-                                                        if unlabelled == m["index"]["count"] else ""))
+    if fallback:  # the default gave way: say why
+        typer.echo(f"Not the ensemble (the default, which ranks new topics better): {fallback['reason']}; label "
+                   "every prompt with at least two labels for it." + (
+                       _label_column_hint(file, label_col) if fallback["unlabelled"] == m["index"]["count"] else ""))
     if "adapt" in m:
         a = m["adapt"]
         typer.echo(f"Encoder adapted from {a['base']['name']}: {a['tuned_prompts']:,} prompts x {a['epochs']} epochs "
@@ -287,6 +285,17 @@ def index_build(
                    + (f" -> {a['last_epoch_loss']:.3f}" if a["epochs"] > 1 else "") + "); "
                    f"{a['held_out_prompts']:,} held out for calibration; saved in {built.path / 'model'}.")
     _echo_skipped(m["training"])
+
+
+def _scorer_fallback(built) -> dict | None:
+    """{reason, unlabelled} when the default scorer gave way to knn: a prompt without a label, or one
+    label only."""
+    if built.manifest["scorer"]["name"] == "ensemble":
+        return None
+    unlabelled = sum(not isinstance(label, str) for label in built.labels)
+    why = (f"{unlabelled:,} prompt{' has' if unlabelled == 1 else 's have'} no label" if unlabelled
+           else "the prompts carry one label only")
+    return {"scorer": built.manifest["scorer"]["name"], "reason": why, "unlabelled": unlabelled}
 
 
 def _label_column_hint(path: Path, label_col: str) -> str:

@@ -447,6 +447,10 @@ def test_build_says_why_the_default_scorer_gave_way(tmp_path, train_pairs):
                                    "--index-dir", str(tmp_path / "ix")])
     assert out.exit_code == 0 and "Scorer knn" in out.output
     assert "Not the ensemble (the default, which ranks new topics better): 1 prompt has no label" in out.output
+    out = CliRunner().invoke(app, ["index", "build", str(path), "--name", "q", "--model", FAKE_MODEL,
+                                   "--index-dir", str(tmp_path / "ix"), "--json"])  # QA: 'knn' and no reason
+    assert json.loads(out.output)["scorer_fallback"] == {"scorer": "knn", "reason": "1 prompt has no label",
+                                                         "unlabelled": 1}
 
 
 def test_a_model_folder_named_relative_to_here_is_found_from_anywhere(tmp_path, train_csv, monkeypatch):
