@@ -734,7 +734,8 @@ def _incident(store: Store, window: Window, windows: list[Window], settings: Spi
         "baseline": window.baseline, "detectors": list(window.detectors), "q_value": window.q_value,
         "cusum": window.cusum, "first_flagged": _first_flagged(window, windows),
         **({key: saved.details[key] for key in _FROM_PROMPTS if key in saved.details} if saved else
-           {"top_novel": _top_novel(store, window, alpha, cut=cut), **_labels(store, window, expected, alpha, cut)})}
+           {"top_novel": _top_novel(store, window, alpha, cut=cut),
+            **_labels(store, window, expected, alpha, cut, _baseline_spans(window, windows, settings))})}
     return Incident("label_bias", window.window_start, window.window_end, severity,
                     window.p_value if window.p_value is not None else 1.0, details)
 
@@ -783,22 +784,52 @@ def _top_novel(store: Store, window: Window, alpha: float | None = None, limit: 
         [*_bounds(window, cut), limit]))
 
 
-def _labels(store: Store, window: Window, expected: float, alpha: float | None = None,
-            cut: str | None = None) -> dict:
+LABEL_PRIOR = 50  # prompts at the window's expected rate a label's own baseline rate is shrunk with
+
+
+def _baseline_spans(window: Window, windows: list[Window], settings: SpikeSettings) -> list[tuple[str, str]]:
+    """The time spans of the unflagged windows before ``window`` its trailing baseline is made of
+    (none when it was judged against the calibration), overlapping ones merged."""
+    if not (window.baseline or "").startswith("trailing") or window not in windows:
+        return []
+    before = [w for w in windows[:windows.index(window)] if not w.flagged and w.prompts > 0]
+    spans: list[list[str]] = []
+    for w in sorted(before[-settings.baseline_windows:], key=lambda w: w.window_start):
+        if spans and w.window_start <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], w.window_end)
+        else:
+            spans.append([w.window_start, w.window_end])
+    return [(a, b) for a, b in spans]
+
+
+def _label_counts(store: Store, alpha: float | None, where: str, args: list) -> dict[str, list[int]]:
     grouped: dict[str, list[int]] = {}
     for label, n, k in store.db.execute(
-            f"SELECT predicted_label, COUNT(*), SUM({_novel(alpha)}) FROM scores WHERE ts >= ? AND ts < ? "
-            "AND predicted_label IS NOT NULL GROUP BY predicted_label",
-            _bounds(window, cut)):
+            f"SELECT predicted_label, COUNT(*), SUM({_novel(alpha)}) FROM scores WHERE ({where}) "
+            "AND predicted_label IS NOT NULL GROUP BY predicted_label", args):
         both = grouped.setdefault(label_form(label), [0, 0])  # one label whether scored before labels were
         both[0], both[1] = both[0] + n, both[1] + k             # normalised ('cafe\u0301') or after ('café')
+    return grouped
+
+
+def _labels(store: Store, window: Window, expected: float, alpha: float | None = None,
+            cut: str | None = None, baseline: list[tuple[str, str]] = ()) -> dict:
+    """The labels absorbing the window's novel prompts: those with the most novel prompts beyond their
+    own usual rate, from the baseline windows (shrunk toward the window's expected rate by LABEL_PRIOR
+    prompts; the expected rate alone without a baseline). Against the overall rate alone, a broad intent
+    whose prompts are often novel (12 % on quiet days) was named first every time (review)."""
+    grouped = _label_counts(store, alpha, "ts >= ? AND ts < ?", _bounds(window, cut))
     rows = [(label, n, k) for label, (n, k) in grouped.items()]
     if not rows:
         return {"absorbing_labels": [], "label_shift": None,
                 "note": "no predicted labels logged (pass --pred-col to score)"}
+    usual = _label_counts(store, alpha, " OR ".join(["(ts >= ? AND ts < ?)"] * len(baseline)),
+                          [sql_bound(t) for span in baseline for t in span]) if baseline else {}
+    rate = {label: (k + LABEL_PRIOR * expected) / (n + LABEL_PRIOR) for label, (n, k) in usual.items()}
     novel_total = sum(k for _, _, k in rows) or 1
     absorbing = sorted(({"label": label, "prompts": n, "novel": k, "novel_share": k / n,
-                         "share_of_novel": k / novel_total, "excess": k - expected * n}
+                         "share_of_novel": k / novel_total, "usual_novel_share": rate.get(label, expected),
+                         "excess": k - rate.get(label, expected) * n}
                         for label, n, k in rows), key=lambda r: -r["excess"])
     shares = store.training_label_shares()
     shift = goodness_of_fit({label: n for label, n, _ in rows}, shares) if shares else None

@@ -396,7 +396,8 @@ def test_prompts_in_a_window_s_first_second_count_in_its_details(tmp_path):
     assert len(incident.details["top_novel"]) == 5
     assert all(r["text"].startswith("bitcoin") for r in incident.details["top_novel"])
     assert incident.details["absorbing_labels"][0] == pytest.approx(
-        {"label": "c", "prompts": 60, "novel": 60, "novel_share": 1.0, "share_of_novel": 1.0, "excess": 57.0})
+        {"label": "c", "prompts": 60, "novel": 60, "novel_share": 1.0, "share_of_novel": 1.0,
+         "usual_novel_share": 0.05, "excess": 57.0})
 
 
 @pytest.mark.parametrize("value", ["2026", "202611", "0", "2026112", "-7", "+1", " -30 "])
@@ -954,3 +955,28 @@ def test_windows_decided_at_another_alpha_are_tested_again_at_the_new_one(tmp_pa
     assert all(w.expected_rate == 0.005 for w in report.windows[:3])  # the alpha null, at the new alpha
     with sqlite3.connect(db) as conn:
         assert [n for (n,) in conn.execute("SELECT novel FROM windows ORDER BY window_start")] == [0] * 11
+
+
+def test_the_absorbing_labels_are_judged_against_their_own_usual_novel_rate(tmp_path):
+    # review: against the overall rate alone, a broad intent whose prompts are 12 % novel on quiet days
+    # (conformal coverage holds overall, not per label) was named first, above the label the topic took
+    store = Store(tmp_path / "m.db")
+    store.bind_model("m", "r", 4)
+    run = store.start_run(alpha=0.05, index_checksum="ck", status="done")
+    labels = {"card_issues": (300, 36), "top_up": (350, 7), "exchange_rate": (350, 7)}
+    store.record_training_labels("ck", {label: 10 for label in labels})
+    rows = []
+    for day in range(1, 17):
+        for label, (n, novel) in labels.items():
+            rows += [(f"{day}-{label}-{i}", run, "s", i, f"2026-11-{day:02d}T{i % 24:02d}:{i % 60:02d}:00Z",
+                      f"{label} {i}", f"h{day}-{label}-{i}", label, 0.5, 0.5, 0.01 if i < novel else 0.5,
+                      int(i < novel), "t", label, "[]", "now") for i in range(n)]
+        if day == 16:  # a new topic, forced into exchange_rate
+            rows += [(f"new-{i}", run, "s", i, f"2026-11-16T10:{i:02d}:00Z", f"buy bitcoin {i}", f"hn{i}",
+                      "exchange_rate", 0.1, 0.9, 0.001, 1, "t", "exchange_rate", "[]", "now") for i in range(20)]
+    store.write_chunk(rows, {}, [])
+    store.finish_run(run)
+    store.close()
+    [incident] = detect_spikes(tmp_path / "m.db").incidents
+    first = incident.details["absorbing_labels"][0]
+    assert first["label"] == "exchange_rate" and first["usual_novel_share"] == pytest.approx(0.02, abs=0.002)
