@@ -497,3 +497,38 @@ def test_a_grown_topic_keeps_its_id_and_the_closest_new_group_takes_a_stored_one
             "c0002", "c0001"]
     finally:
         store.close()
+
+
+def _repeated_db(path, texts):
+    """texts: (text, vector, times asked); each stored as that many novel prompts."""
+    store = Store(path)
+    store.bind_model("m", "r", 32)
+    run = store.start_run(alpha=0.05)
+    rows, vectors = [], {}
+    for t, (text, v, times) in enumerate(texts):
+        vectors[f"h{t}"] = (v / np.linalg.norm(v)).astype(np.float32)
+        rows += [(f"p{t}-{i}", run, "s", i, f"2026-11-24T10:{i % 60:02d}:00Z", text, f"h{t}", "exchange_rate",
+                  0.3, 0.7, 0.01, 1, "t", "card_arrival", "[]", "now") for i in range(times)]
+    store.write_chunk(rows, vectors, [])
+    store.finish_run(run)
+    store.close()
+    return path
+
+
+def test_a_question_asked_verbatim_many_times_is_a_cluster(tmp_path):
+    """Review: clustering ran once per distinct text, so 80 prompts in 2 texts (a suggested-prompt
+    button, a bot) were 2 points: never a cluster of their own, merged with whatever else was there."""
+    rng = np.random.default_rng(0)
+    topic, far = rng.normal(size=32), rng.normal(size=32)
+    texts = [("how do I stake ethereum", topic + rng.normal(scale=0.05, size=32), 40),
+             ("can I stake solana", topic + rng.normal(scale=0.05, size=32), 40)]
+    texts += [(f"random thing {i}", rng.normal(size=32), 1) for i in range(4)]
+    found = find_clusters(_repeated_db(tmp_path / "a.db", texts), min_size=5)
+    assert found and all("stake" in c.name for c in found) and sum(c.size for c in found) == 80, found
+    # beside clusters of distinct texts, a question asked 12 times far from them is a cluster of its own
+    other = rng.normal(size=32)
+    texts = [(f"card declined at shop {i}", other + rng.normal(scale=0.1, size=32), 1) for i in range(12)]
+    texts += [("where is my crypto refund", far, 12)] + [(f"random thing {i}", rng.normal(size=32), 1)
+                                                       for i in range(6)]
+    found = find_clusters(_repeated_db(tmp_path / "b.db", texts), min_size=5)
+    assert len(found) == 2 and min(c.size for c in found) >= 12 and any("refund" in c.name for c in found), found
