@@ -33,7 +33,7 @@ from scipy.stats import binomtest, chi2_contingency, fisher_exact, ks_2samp, was
 
 from .errors import InputError, check_argument
 from .logs import (EARLIEST, EPOCH_MS_ABOVE, LATEST, NUMERIC_DATE, OPEN_QUOTE, check_file, csv_table, detect_format,
-                   field_separator, is_number, is_utf8, label_form, numbered_rows, numeric_date_as_iso, open_text,
+                   epoch_unit, field_separator, is_number, is_utf8, label_form, numbered_rows, numeric_date_as_iso, open_text,
                    parquet_source, refuse_overwrite, refuse_replacing, repeated_columns, whole_number, write_whole)
 from .stats import benjamini_hochberg, p_text
 
@@ -768,8 +768,7 @@ def _epoch_nanoseconds(ref: dict) -> bool:
     values = ref.get("values") or []
     if ref["kind"] != "numeric" or not values:
         return False
-    middle = float(np.median(values))
-    return any(6.3e8 * unit <= middle < 4.1e9 * unit for unit in (1e3, 1e6, 1e9))
+    return epoch_unit(float(np.median(values))) in (1e3, 1e6, 1e9)
 
 
 def looks_like_time(values: pd.Series, numeric: np.ndarray | None) -> bool:

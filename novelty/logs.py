@@ -974,6 +974,16 @@ def _as_json(record: dict) -> str:
 # reverse, or a typo; kept, one of them would stretch every window series back to 1970.
 EARLIEST, LATEST = "1990-01-01T00:00:00Z", "2100-01-01T00:00:00Z"
 EPOCH_MS_ABOVE = 1e11  # an epoch number above this is milliseconds (1e11 s is the year 5138)
+
+
+def epoch_unit(number: float) -> float | None:
+    """The unit (1 for seconds, 1e3 milli-, 1e6 micro-, 1e9 nanoseconds) in which ``number`` is an
+    epoch time of 1990-2099, else None.
+
+    >>> epoch_unit(1.7e9), epoch_unit(1.7e18), epoch_unit(5e4)
+    (1.0, 1000000000.0, None)
+    """
+    return next((unit for unit in (1.0, 1e3, 1e6, 1e9) if 6.3e8 * unit <= number < 4.1e9 * unit), None)
 _EARLIEST, _LATEST = pd.Timestamp(EARLIEST), pd.Timestamp(LATEST)
 
 

@@ -2,7 +2,8 @@
 
 With a key, offline and serving rows are joined and each feature's values compared row by row
 (whole numbers exactly however stored, epoch times to the second, other numbers within a tolerance that
-is a share of the feature's spread, anything else exactly). Without a key, only distributions can be compared, which is what ``drift`` does.
+is a share of the feature's spread, anything else exactly). Without a key, only distributions can be
+compared, which is what ``drift`` does.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pandas as pd
 
 from .drift import join_keys, looks_like_time, nfc, no_rows, no_pair_hint, paths_given, read_table
 from .errors import InputError, check_argument
-from .logs import detect_format, field_separator
+from .logs import detect_format, epoch_unit, field_separator
 
 
 @dataclass(frozen=True)
@@ -386,13 +387,10 @@ def _epoch_second(feature: str, x: np.ndarray, y: np.ndarray) -> float | None:
     >>> _epoch_second("revenue", np.array([1.7e9 + 0.5]), np.array([1.7e9])) is None
     True
     """
-    if not _TIME_NAME.search(feature):
+    if not _TIME_NAME.search(feature) or not (np.isfinite(x).any() and np.isfinite(y).any()):
         return None
-    middles = [np.nanmedian(v) if np.isfinite(v).any() else np.nan for v in (x, y)]
-    for unit in (1.0, 1e3, 1e6, 1e9):
-        if all(6.3e8 * unit <= m < 4.1e9 * unit for m in middles):
-            return unit
-    return None
+    units = {epoch_unit(float(np.nanmedian(v))) for v in (x, y)}
+    return units.pop() if len(units) == 1 else None
 
 
 def _integers(values: pd.Series) -> bool:
