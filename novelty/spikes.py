@@ -564,9 +564,16 @@ class _Null:
     def expected_rate(self, alpha: float | None) -> float | None:
         if self.prompts:
             return self.novel / self.prompts
-        if alpha is not None and self.calibration:  # what p <= alpha reaches on n calibration scores
-            return math.floor(alpha * (self.calibration + 1) + 1e-9) / (self.calibration + 1)
+        if alpha is not None and self.calibration:
+            novel, prompts = self.reachable(alpha)
+            return novel / prompts
         return alpha
+
+    def reachable(self, alpha: float) -> tuple[int, int]:
+        """The alpha null as a reference sample: n + 1 prompts for n calibration scores, floor(alpha (n + 1))
+        of them novel, the rate p <= alpha reaches."""
+        n = self.calibration + 1
+        return math.floor(alpha * n + 1e-9), n
 
     def tail_p(self, prompts: int, s1: float, tail: float) -> float:
         if not self.prompts:  # a valid conformal p-value is uniform: weights have mean t, E[w^2] 2t; around
@@ -583,8 +590,7 @@ class _Null:
             # an error all its prompts share (sd sqrt(alpha (1 - alpha) / n)): the calibration is a
             # reference sample of n + 1, not a known rate. Against alpha itself, 30 % of fresh deployments
             # of 2,000 training prompts and 20,000 prompts a day raised a false alarm in their first 3 days
-            n = self.calibration + 1
-            return excess_over_reference(novel, prompts, math.floor(alpha * n + 1e-9), n)
+            return excess_over_reference(novel, prompts, *self.reachable(alpha))
         if not self.prompts:  # a database from before the calibration's size was recorded
             return excess_over_rate(novel, prompts, alpha)
         return excess_over_reference(novel, prompts, self.novel, self.prompts)

@@ -394,22 +394,23 @@ class Store:
             shares[label_form(label)] = shares.get(label_form(label), 0.0) + n / total
         return shares
 
-    def latest_alpha(self) -> float | None:
-        """The alpha of the latest finished run that stored prompts: a re-run that stored none (every row
-        already scored) with another --alpha changed how every day was counted."""
+    def _latest_run(self, column: str):
+        """``column`` of the latest finished run that stored prompts (None without one): a re-run that
+        stored none (every row already scored) with another --alpha changed how every day was counted."""
         row = next(iter(self.db.execute(
-            "SELECT alpha FROM runs WHERE status = 'done' "
+            f"SELECT {column} FROM runs WHERE status = 'done' "
             "ORDER BY COALESCE(rows_scored, 1) > 0 DESC, run_id DESC LIMIT 1")), None)
         return row[0] if row else None
+
+    def latest_alpha(self) -> float | None:
+        """The alpha of the latest finished run that stored prompts (``_latest_run``)."""
+        return self._latest_run("alpha")
 
     def latest_calibration_size(self) -> int | None:
         """How many calibration scores the p-values of ``latest_alpha``'s run rest on (None: a run from
         before it was recorded)."""
-        row = next(iter(self.db.execute(
-            "SELECT params FROM runs WHERE status = 'done' "
-            "ORDER BY COALESCE(rows_scored, 1) > 0 DESC, run_id DESC LIMIT 1")), None)
         try:
-            size = json.loads(row[0] or "{}").get("calibration_size") if row else None
+            size = json.loads(self._latest_run("params") or "{}").get("calibration_size")
         except (ValueError, AttributeError):
             return None
         return size if isinstance(size, int) and size > 0 else None
