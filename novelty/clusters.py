@@ -313,7 +313,8 @@ def _repeated_alone(fitted: np.ndarray, reduced: np.ndarray, counts: np.ndarray,
     (At ``min_size`` times, Banking77's simulated month made 14 more clusters of 5, each a known
     intent's text drawn again and again.)
 
-    >>> _repeated_alone(np.array([0, 0, -1, -1, -1]), np.array([[0.0], [1], [1.5], [50], [90]]), np.array([1, 1, 19, 19, 9]), 5).tolist()
+    >>> points = np.array([[0.0], [1], [1.5], [50], [90]])
+    >>> _repeated_alone(np.array([0, 0, -1, -1, -1]), points, np.array([1, 1, 19, 19, 9]), 5).tolist()
     [0, 0, 0, 1, -1]
     """
     alone = np.flatnonzero((fitted < 0) & (counts >= 2 * min_size))

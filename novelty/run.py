@@ -26,8 +26,8 @@ from typing import Callable, Iterator
 
 from .config import MonitorConfig, load_config
 from .diagnose import Diagnosis, diagnose
-from .errors import InputError, NoveltyError, StorageError, check_argument
-from .logs import file_in_the_way, refuse_replacing, write_whole
+from .errors import EmptyFileError, InputError, NoveltyError, StorageError, check_argument
+from .logs import file_in_the_way, refuse_replacing, without_rows, write_whole
 from .render import plural, to_json
 from .spikes import window_seconds
 from .stats import p_text
@@ -140,9 +140,6 @@ _NEWEST_CLUSTERED = "run.newest_clustered_date"
 def _empty(path: Path) -> bool:
     """A log with no row in it, gzipped or not (an export that ran and wrote nothing, or its header
     alone): blank lines or a BOM alone are nothing too (a feedback step failed on a file of one newline)."""
-    from .errors import EmptyFileError
-    from .logs import without_rows
-
     try:
         return without_rows(path) is not None
     except EmptyFileError:

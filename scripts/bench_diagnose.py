@@ -59,11 +59,9 @@ def population(n: int, rng) -> pd.DataFrame:
 def inject(cause: str, current: pd.DataFrame, rng, taken: set[str] = frozenset()) -> pd.DataFrame:
     """``current`` with ``cause`` injected, on features not in ``taken`` (a pair of causes on one column
     is one finding, not two); the features it changed are added to ``cur.attrs['touched']``."""
-    cur = current.copy()
     numeric = [c for c in ["amount", "session_s", "clicks", "score"] if c not in taken]
-    before = cur.copy()
-    cur = _inject(cause, cur, rng, numeric, taken)
-    cur.attrs["touched"] = set(taken) | {c for c in before if c not in cur or not cur[c].equals(before[c])}
+    cur = _inject(cause, current.copy(), rng, numeric, taken)  # ``current`` itself stays as it was
+    cur.attrs["touched"] = set(taken) | {c for c in current if c not in cur or not cur[c].equals(current[c])}
     return cur
 
 
