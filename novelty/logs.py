@@ -381,7 +381,7 @@ def _readable(path: Path, where: Callable[[], str] = lambda: ""):
                                "Replace it and run the same command again", path) from None
 
 
-def without_rows(path: Path) -> str | None:
+def without_rows(path: Path, kind: str | None = None) -> str | None:
     r"""Why a log that has bytes holds no row, else None: blank lines only (a BOM, newlines), or a
     CSV header and nothing under it, or a Parquet file of no rows. Read only up to its first row.
     An export that broke and wrote its header alone was 'Scored 0 prompts', exit 0: a quiet day (QA).
@@ -393,7 +393,7 @@ def without_rows(path: Path) -> str | None:
     >>> without_rows(folder / "a.csv"), without_rows(folder / "b.jsonl")
     ('a header and no rows', 'blank lines only')
     """
-    kind = detect_format(path)
+    kind = kind or detect_format(path)  # ``kind``: detect_format's answer, when the caller has it
     try:
         if kind == "parquet":
             import pyarrow.parquet as pq

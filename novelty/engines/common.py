@@ -506,8 +506,8 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
     empty = []
     for path in paths:  # binary, UTF-16: said before a database is made and a failed run recorded in it
         try:
-            detect_format(check_file(path, "the log files inside it"))
-            if (why := without_rows(path)) is not None:  # a header alone: as empty as no bytes
+            kind = detect_format(check_file(path, "the log files inside it"))
+            if (why := without_rows(path, kind)) is not None:  # a header alone: as empty as no bytes
                 raise EmptyFileError(f"{path} holds {why}: there is nothing to read")
         except EmptyFileError:  # a day without traffic: nothing to read, and no reason to stop the others
             if len(empty) == len(paths) - 1:  # ...but the last, after only empty ones: nothing at all to read
