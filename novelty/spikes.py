@@ -202,7 +202,8 @@ def detect_spikes(db: str | Path, settings: SpikeSettings = SpikeSettings(), sin
         decided = {} if retest else _decided(store, settings, lambda start: in_range(start) and whole(start))
         counts, pruned = _count_windows(store, settings, alpha, cut)
         now = _moment(until_ts) if until_ts else datetime.now(timezone.utc).timestamp()
-        windows = _test(counts, settings, alpha, decided, in_range, store.latest_calibration_size(), now)
+        windows = _test(counts, settings, alpha, decided, in_range, store.latest_calibration_size(), now,
+                        store.calibrations()[1])
         shown = [w for w in windows if in_range(w.window_start)]
         # a window that began before prune's cut-off may have lost prompts even when pruned_counts gives its
         # count back: its examples and labels are read as saved, not from the few rows left (a --retest or a
@@ -410,10 +411,10 @@ def _window_start(stamp: str, settings: SpikeSettings) -> str:
 
 
 def _count_windows(store: Store, settings: SpikeSettings, alpha: float | None = None, cut: str | None = None
-                   ) -> tuple[list[tuple[int, int, int, float, float]], set[str]]:
+                   ) -> tuple[list[tuple[int, int, int, float, float, dict[str, int]]], set[str]]:
     """(start in epoch seconds, prompts, novel at ``alpha``, sum and sum of squares of the tail
-    weights) for every window from the first to the last; and the starts of the windows counted as
-    saved. ``cut``: count only the prompts logged before it (a canonical time).
+    weights, prompts per calibration) for every window from the first to the last; and the starts of
+    the windows counted as saved. ``cut``: count only the prompts logged before it (a canonical time).
 
     What ``prune`` deleted counts on from ``pruned_counts``, so pruning old prompts deletes text, not
     history: the listed counts and the baseline of later windows stay the same, and a late log for a
@@ -431,12 +432,14 @@ def _count_windows(store: Store, settings: SpikeSettings, alpha: float | None = 
         # what prune deleted is counted on from pruned_counts (by minute), so a window a late log adds
         # prompts to is counted whole again, its pruned prompts too
         kept_bucket = "(minute * 60 + ?) / ?"
+        # by run too: which calibration each prompt's p-value came from (pruned ones: not known, NULL)
         rows = list(conn.execute(
-            f"SELECT bucket, SUM(n), SUM(k) FROM (SELECT {bucket} AS bucket, COUNT(*) AS n, SUM({_novel(alpha)}) AS k "
-            "FROM scores WHERE ts IS NOT NULL AND ts < ? GROUP BY bucket UNION ALL "
-            f"SELECT {kept_bucket} AS bucket, SUM(prompts), SUM({_pruned_novel(alpha)}) FROM pruned_counts "
+            f"SELECT bucket, run_id, SUM(n), SUM(k) FROM (SELECT {bucket} AS bucket, run_id, COUNT(*) AS n, "
+            f"SUM({_novel(alpha)}) AS k FROM scores WHERE ts IS NOT NULL AND ts < ? GROUP BY bucket, run_id UNION ALL "
+            f"SELECT {kept_bucket} AS bucket, NULL, SUM(prompts), SUM({_pruned_novel(alpha)}) FROM pruned_counts "
             "WHERE minute * 60 < ? GROUP BY bucket) "
-            "GROUP BY bucket ORDER BY bucket", [offset, step, before, offset, step, end]))
+            "GROUP BY bucket, run_id ORDER BY bucket", [offset, step, before, offset, step, end]))
+        runs = store.calibrations()[0]
         tail = np.array(list(conn.execute(  # only the prompts in the tail: a small share of the table
             f"SELECT {bucket}, p_value FROM scores WHERE ts IS NOT NULL AND p_value < ? AND ts < ?",
             [offset, step, settings.tail, before])), dtype=float).reshape(-1, 2)
@@ -456,7 +459,7 @@ def _count_windows(store: Store, settings: SpikeSettings, alpha: float | None = 
     span = size // step
     # a window starts at each bucket from span - 1 before the first stored one to the last, and at
     # each saved window's start; it sums the span buckets from its start
-    data = [b for b, *_ in rows]
+    data = sorted({b for b, *_ in rows})
     starts = [(start + offset) // step for start in saved]
     if not data and not starts:
         return [], set()
@@ -468,22 +471,30 @@ def _count_windows(store: Store, settings: SpikeSettings, alpha: float | None = 
     def at(buckets: np.ndarray) -> np.ndarray:  # where each bucket lies in the stretches laid end to end
         stretch = np.searchsorted(los, buckets, "right") - 1
         return base[stretch] + buckets - los[stretch]
-    counts = np.zeros((int(base[-1]), 4))
+    keys = sorted({runs[run] for _, run, *_ in rows if run in runs})  # the calibrations, by index checksum
+    column = {key: 4 + i for i, key in enumerate(keys)}
+    counts = np.zeros((int(base[-1]), 4 + len(keys)))  # prompts, novel, tail sums; prompts per calibration
     weights = tail_weights(tail[:, 1], settings.tail)
     if rows:
-        counted = np.array(rows, dtype=np.int64).reshape(-1, 3)
-        counts[at(counted[:, 0]), :2] = counted[:, 1:]
+        placed = at(np.array([b for b, *_ in rows], dtype=np.int64))
+        np.add.at(counts[:, 0], placed, [n for *_, n, _ in rows])
+        np.add.at(counts[:, 1], placed, [k or 0 for *_, k in rows])
+        known = [(i, column[runs[run]], n) for i, (_, run, n, _) in zip(placed, rows) if run in runs]
+        if known:
+            at_row, at_column, n = map(list, zip(*known))
+            np.add.at(counts, (at_row, at_column), n)
     where = at(tail[:, 0].astype(np.int64))
     np.add.at(counts[:, 2], where, weights)
     np.add.at(counts[:, 3], where, weights ** 2)
     kept_at = at(kept_tail[:, 0].astype(np.int64))  # summed at the default tail cut-off when pruned
     np.add.at(counts[:, 2], kept_at, kept_tail[:, 1])
     np.add.at(counts[:, 3], kept_at, kept_tail[:, 2])
-    sums = np.cumsum(np.vstack([np.zeros((1, 4)), counts]), axis=0)
+    sums = np.cumsum(np.vstack([np.zeros((1, counts.shape[1])), counts]), axis=0)
     out, pruned = [], set()
     for i, bucket in ((int(base[j]) + b - lo, b) for j, (lo, hi) in enumerate(spans) for b in range(lo, hi + 1)):
         start = bucket * step - offset
-        n, k, s1, s2 = sums[i + span] - sums[i]
+        n, k, s1, s2, *per_key = sums[i + span] - sums[i]
+        mix = {key: int(round(m)) for key, m in zip(keys, per_key) if round(m)}
         kept = saved.get(start)
         if kept and kept[0] > round(n):  # pruned since it was saved
             if kept[2] is not None:
@@ -494,7 +505,7 @@ def _count_windows(store: Store, settings: SpikeSettings, alpha: float | None = 
                 s1, s2 = kept[0] * settings.tail, kept[0] * 2 * settings.tail
             n, k = kept[0], kept[1]
             pruned.add(_iso(start))
-        out.append((start, int(round(n)), int(round(k)), float(s1), float(s2)))
+        out.append((start, int(round(n)), int(round(k)), float(s1), float(s2), mix))
     return out, pruned
 
 
@@ -554,12 +565,25 @@ class _Null:
     calibration: int | None = None  # the alpha null's: calibration scores the p-values rest on
 
     @classmethod
-    def pooled(cls, ref: list[tuple[int, int, float, float]], settings: SpikeSettings, alpha: float | None,
-               calibration: int | None = None):
+    def pooled(cls, ref: list[tuple], settings: SpikeSettings, alpha: float | None, calibration: int | None = None,
+               mix: dict[str, int] | None = None, sizes: dict[str, int] | None = None):
+        """``ref``: the earlier windows' (prompts, novel, s1, s2, prompts per calibration); ``mix``: the
+        tested window's prompts per calibration, ``sizes`` each calibration's scores."""
         usable = [r for r in ref if r[0] > 0]
-        if len(usable) >= settings.min_baseline:
-            return cls(f"trailing {len(usable)} windows", *(sum(r[i] for r in usable) for i in range(4)))
-        return cls("alpha", calibration=calibration) if alpha is not None else None
+        if len(usable) < settings.min_baseline:
+            return cls("alpha", calibration=calibration) if alpha is not None else None
+        prompts, novel, s1, s2 = (sum(r[i] for r in usable) for i in range(4))
+        label = f"trailing {len(usable)} windows"
+        pooled: dict[str, int] = {}
+        for r in usable:
+            for key, n in r[4].items():
+                pooled[key] = pooled.get(key, 0) + n
+        extra = _mismatch(pooled, mix or {}, sizes or {}, calibration)
+        if extra:  # scored under other calibrations than this window: a reference of fewer prompts
+            keep = 1 / (1 + prompts * extra)  # n_eff / n, 1 / n_eff = 1 / n + extra
+            prompts, novel, s1, s2 = prompts * keep, novel * keep, s1 * keep, s2 * keep
+            label += f" ({len(set(pooled) | set(mix or {}))} calibrations)"
+        return cls(label, prompts, novel, s1, s2)
 
     def expected_rate(self, alpha: float | None) -> float | None:
         if self.prompts:
@@ -593,7 +617,37 @@ class _Null:
             return excess_over_reference(novel, prompts, *self.reachable(alpha))
         if not self.prompts:  # a database from before the calibration's size was recorded
             return excess_over_rate(novel, prompts, alpha)
-        return excess_over_reference(novel, prompts, self.novel, self.prompts)
+        return excess_over_reference(novel, prompts, round(self.novel), self.prompts)  # fewer, after _mismatch
+
+
+def _mismatch(reference: dict[str, int], window: dict[str, int], sizes: dict[str, int],
+              default: int | None = None) -> float:
+    """How much less a reference tells about a window when their p-values came from other calibrations,
+    as the 1 / n it adds to the reference's 1 / prompts.
+
+    A calibration of n scores gives every prompt scored with it a share of novel prompts off alpha by
+    an error of variance alpha (1 - alpha) / n, one error for all of them; the reference's rate and the
+    window's differ by sum_k (f_k - g_k) e_k over the calibrations' shares f (reference) and g (window).
+    Its variance, in units of alpha (1 - alpha), is what a reference of that many fewer prompts would
+    add. After ``index add`` or a rebuild, 14 quiet days under the old calibration against days under the
+    new one raised a false alarm within 7 days in 20 / 36 / 43 % of cases (2,000 calibration scores;
+    1k / 5k / 20k prompts a day). Prompts whose calibration is not known (pruned) are left out of the
+    shares; a calibration of unrecorded size counts as ``default``, or adds nothing without one.
+
+    >>> _mismatch({"a": 900}, {"a": 100}, {"a": 1000}), _mismatch({"a": 900}, {"b": 100}, {"a": 1000, "b": 500})
+    (0.0, 0.003)
+    >>> round(_mismatch({"a": 500, "b": 500}, {"b": 100}, {"a": 1000, "b": 1000}), 6)
+    0.0005
+    """
+    ref_total, own_total = sum(reference.values()), sum(window.values())
+    if not ref_total or not own_total:
+        return 0.0
+    extra = 0.0
+    for key in set(reference) | set(window):
+        n = sizes.get(key, default)
+        if n:
+            extra += (reference.get(key, 0) / ref_total - window.get(key, 0) / own_total) ** 2 / n
+    return extra
 
 
 def _decided(store: Store, settings: SpikeSettings, in_range) -> dict[str, tuple]:
@@ -624,11 +678,13 @@ class _Draft(NamedTuple):
 
 
 def _test(counts, settings: SpikeSettings, alpha: float | None, decided: dict[str, tuple],
-          in_range=lambda start: True, calibration: int | None = None, now: float | None = None) -> list[Window]:
+          in_range=lambda start: True, calibration: int | None = None, now: float | None = None,
+          sizes: dict[str, int] | None = None) -> list[Window]:
     """Test every window against the windows before it; ``decided`` windows keep their saved verdict.
     ``calibration``: how many calibration scores the p-values rest on (the null before a baseline);
-    ``now`` (epoch seconds): a window that has not ended by then is judged at a level spent as it fills."""
-    drafts = _drafts(counts, settings, alpha, decided, calibration)
+    ``now`` (epoch seconds): a window that has not ended by then is judged at a level spent as it fills;
+    ``sizes``: calibration scores per index checksum, for windows that say which calibrations scored them."""
+    drafts = _drafts(counts, settings, alpha, decided, calibration, sizes)
     # false-discovery control across the windows decided in this run; decided ones are final
     family = [d.p is not None and d.stored is None and in_range(_iso(d.start)) for d in drafts]
     q_values = iter(benjamini_hochberg([d.p for d, member in zip(drafts, family) if member]))
@@ -648,26 +704,34 @@ def _elapsed(start: int, size: int, now: float | None) -> float:
 
 
 def _drafts(counts, settings: SpikeSettings, alpha: float | None, decided: dict[str, tuple],
-            calibration: int | None = None) -> list[_Draft]:
+            calibration: int | None = None, sizes: dict[str, int] | None = None) -> list[_Draft]:
     """Each window's tests against the unflagged windows before it, and the CUSUM through them."""
     size = window_seconds(settings.window)
     span = size // (window_seconds(settings.step) if settings.step else size)
-    history: list[tuple[int, int, float, float]] = []  # earlier windows that were not flagged
-    drafts, cusum, frozen = [], 0.0, None
-    for start, prompts, novel, s1, s2 in counts:
+    history: list[tuple] = []  # earlier windows that were not flagged
+    drafts, cusum, frozen, frozen_mix = [], 0.0, None, {}
+    for start, prompts, novel, s1, s2, *rest in counts:
+        mix = rest[0] if rest else {}  # prompts per calibration, when known
         # sliding windows overlap their neighbours: the baseline only uses windows that overlap neither
         # this one nor each other (every span-th one back: 14 windows 6 h apart each counted a prompt
         # about 4 times, a baseline 4x surer than it was: 6 false alarms a hundred quiet days, not 1)
         ref = history[: max(0, len(history) - (span - 1))][::-1][::span][: settings.baseline_windows][::-1]
-        null = _Null.pooled(ref, settings, alpha, calibration)
+        null = _Null.pooled(ref, settings, alpha, calibration, mix, sizes)
         tested = null is not None and prompts >= settings.min_prompts
         p_count = null.count_p(prompts, novel, alpha) if tested else None
         p_tail = null.tail_p(prompts, s1, settings.tail) if tested else None
         p = min(1.0, *_weighted(p_tail, p_count, settings)) if tested else None
-        if cusum == 0.0:  # a new excursion starts: compare it with what came before it began
-            frozen = null
+        # the CUSUM sums a small excess day after day, so it compares a window with windows scored under the
+        # same calibration only: another's error is shared by every day after an `index add` or a rebuild,
+        # and summed it rose to an alarm within 7 quiet days in 9-19 % of cases (widening each day's
+        # reference, as the tests above do, does not stop a steady excess adding up). A new calibration
+        # starts the excursion afresh, against the windows of its own once there are enough of them.
+        if cusum == 0.0 or _mismatch(frozen_mix, mix, sizes or {}, calibration):
+            cusum, frozen_mix = 0.0, mix  # a new excursion starts: compare it with what came before it began
+            frozen = _Null.pooled([r for r in ref if not _mismatch(r[4], mix, sizes or {}, calibration)],
+                                  settings, alpha, calibration)
         # sliding: on the windows of the fixed grid alone (clock-aligned: a backfill does not shift them)
-        if tested and frozen is not None and (span == 1 or start % size == 0):
+        if tested and frozen is not None and frozen.prompts and (span == 1 or start % size == 0):
             cusum = _cusum_statistic(cusum, frozen.tail_p(prompts, s1, settings.tail), settings)
         stored = decided.get(_iso(start))
         if stored and prompts > stored[6]:  # a late log added prompts: test the window again
@@ -691,8 +755,8 @@ def _drafts(counts, settings: SpikeSettings, alpha: float | None, decided: dict[
         # p-values run a little hot (7 % novel at alpha 0.05) had every window flagged so, none clean
         # to make a baseline of, and an incident every day for good (review)
         joins = not apart or (null is not None and not null.prompts)
-        history.append((prompts, novel, s1, s2) if joins and prompts >= settings.min_prompts
-                       else (0, 0, 0.0, 0.0))
+        history.append((prompts, novel, s1, s2, mix) if joins and prompts >= settings.min_prompts
+                       else (0, 0, 0.0, 0.0, {}))
         drafts.append(draft)
     return drafts
 

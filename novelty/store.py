@@ -415,6 +415,23 @@ class Store:
             return None
         return size if isinstance(size, int) and size > 0 else None
 
+    def calibrations(self) -> tuple[dict[int, str], dict[str, int]]:
+        """run_id -> the checksum of the index its p-values came from, and checksum -> how many calibration
+        scores that index's p-values rest on (where a run recorded it). ``index add`` and rebuilds change
+        the checksum, and with it the calibration: spikes keeps days scored under another apart."""
+        runs, sizes = {}, {}
+        for run_id, checksum, params in self.db.execute("SELECT run_id, index_checksum, params FROM runs"):
+            if checksum is None:
+                continue
+            runs[run_id] = checksum
+            try:
+                size = json.loads(params or "{}").get("calibration_size")
+            except (ValueError, AttributeError):
+                size = None
+            if isinstance(size, int) and size > 0:
+                sizes[checksum] = size
+        return runs, sizes
+
     def run(self, run_id: int) -> dict:
         return self.db["runs"].get(run_id)
 

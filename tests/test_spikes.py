@@ -13,11 +13,14 @@ from novelty.stats import (benjamini_hochberg, excess_over_rate, excess_over_ref
 from novelty.store import SCORE_COLUMNS, Store, utc_now
 
 
-def fill(db, days, alpha=0.05, labels=("a", "b", "c"), start_day=1, hour_step=1, month="2026-11"):
-    """days: list of (prompts, novel, forced_label) per day; novel prompts go to forced_label."""
+def fill(db, days, alpha=0.05, labels=("a", "b", "c"), start_day=1, hour_step=1, month="2026-11", checksum="ck",
+         calibration=None):
+    """days: list of (prompts, novel, forced_label) per day; novel prompts go to forced_label.
+    ``checksum``, ``calibration``: the index the run scored against, and its calibration's size."""
     store = Store(db)
     store.bind_model("m", "r", 4)
-    run = store.start_run(alpha=alpha, index_checksum="ck", status="done")
+    params = json.dumps({"calibration_size": calibration} if calibration else {})
+    run = store.start_run(alpha=alpha, index_checksum=checksum, status="done", params=params)
     store.record_training_labels("ck", {label: 10 for label in labels})
     rows = []
     for d, (prompts, novel, forced) in enumerate(days):
@@ -931,6 +934,43 @@ def test_before_a_baseline_the_calibration_is_a_sample_not_a_known_rate():
     assert all(w.flagged for w in _test(days(0.075), SpikeSettings(), 0.05, {}, calibration=2_000))
     window = _test(days(0.05, 500), SpikeSettings(), 0.05, {}, calibration=50)[0]
     assert window.expected_rate == pytest.approx(2 / 51)  # what p <= 0.05 reaches on 50 scores
+
+
+def test_days_scored_under_an_earlier_calibration_are_a_looser_baseline():
+    # review: after `index add` or a rebuild the p-values come from another calibration, whose novel
+    # share is off alpha by its own error; 14 quiet days under the old one made a quiet day under the
+    # new one at 5.6 % (20,000 prompts, 2,000 calibration scores: 1.2 sd of the calibration's error) a spike
+    from novelty.spikes import _test
+
+    def day(d, rate, key, n=20_000):
+        return (d * 86_400, n, round(n * rate), n * 0.1 * rate / 0.05, n * 0.2 * rate / 0.05, {key: n})
+    old = [day(d, 0.05, "A") for d in range(14)]
+    sizes = {"A": 2_000, "B": 2_000}
+    windows = _test(old + [day(d, 0.056, "B") for d in range(14, 21)], SpikeSettings(), 0.05, {}, calibration=2_000,
+                    sizes=sizes)
+    assert not any(w.flagged for w in windows)
+    assert windows[14].baseline == "trailing 14 windows (2 calibrations)"
+    # the same days under one calibration are a spike, and so is a real one under the new calibration
+    same = _test(old + [day(d, 0.056, "A") for d in range(14, 21)], SpikeSettings(), 0.05, {}, calibration=2_000,
+                 sizes=sizes)
+    assert same[14].flagged and same[14].baseline == "trailing 14 windows"
+    assert _test(old + [day(14, 0.08, "B")], SpikeSettings(), 0.05, {}, calibration=2_000, sizes=sizes)[-1].flagged
+    # the CUSUM, which sums a steady small excess, starts afresh under the new calibration: an excursion
+    # begun under the old one (5.3 % on day 13) went on against the old windows, and 5.4 % a day under the
+    # new one (0.8 sd of its error) summed to an alarm
+    steady = _test(old[:13] + [day(13, 0.053, "A")] + [day(d, 0.054, "B") for d in range(14, 28)], SpikeSettings(),
+                   0.05, {}, calibration=2_000, sizes=sizes)
+    assert not any(w.flagged for w in steady)
+
+
+def test_spikes_reads_each_days_calibration_from_the_run_that_scored_it(tmp_path):
+    for checksum, spike in (("after", False), ("before", True)):  # 7 % after 5 %: the new calibration's, or a spike
+        db = tmp_path / f"{checksum}.db"
+        fill(db, [(4000, 200, None)] * 14, checksum="before", calibration=2_000)
+        fill(db, [(4000, 280, None)], start_day=15, checksum=checksum, calibration=2_000)
+        last = detect_spikes(db).windows[-1]
+        assert (last.window_start[:10], last.flagged) == ("2026-11-15", spike)
+        assert last.baseline == "trailing 14 windows" + ("" if spike else " (2 calibrations)")
 
 
 def test_a_score_run_records_how_many_calibration_scores_its_p_values_rest_on(tmp_path, index, day_log):
