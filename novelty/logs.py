@@ -1036,9 +1036,11 @@ def time_problem(value: Any, column: str, day_first: bool = False,
             f"{int(LATEST[:4]) - 1}: an unset default, or seconds and milliseconds mixed up?")
 
 
-# "id '0' was scored before ...", "duplicate id '7' in this run (first on line 3)": one reason, many ids
+# "id '0' was scored before ...", "duplicate id '7' in this run (first on line 3)": one reason, many ids.
+# The first line goes whole ("first ..."), so the summary's example reads "'7', first on line 3", not
+# "'7', line 3", which named the first row as the one set aside (QA)
 _ID_IN_REASON = re.compile(r"^((?:duplicate )?id) (?:'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")"
-                           r"|(?<=first on )(?:line \d+|an earlier chunk)")
+                           r"|first (?:on line \d+|in an earlier chunk)")
 
 # "unreadable timestamp '2026-11-27 10:00:00 CET' in 'ts'", "timestamp 0 in 'ts' is 1970-01-01, outside ...":
 # one reason for a day of them, not ten lines of two rows and "4,980 more for other reasons"
@@ -1052,6 +1054,8 @@ def reason_kind(reason: str) -> str:
 
     >>> reason_kind("unreadable timestamp 'soon' in 'ts'")
     "unreadable timestamp ... in 'ts'"
+    >>> reason_kind("duplicate id 'A2' in this run (first on line 3)")
+    'duplicate id ... in this run (...)'
     """
     kind = _ID_IN_REASON.sub(lambda m: f"{m.group(1)} ..." if m.group(1) else "...", reason)
     return _TIME_IN_REASON.sub(lambda m: f"{m.group(1) or ''}timestamp ... in {m.group(2)}"

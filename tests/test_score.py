@@ -248,6 +248,11 @@ def test_duplicate_ids_in_one_run_are_rejected_not_dropped(tmp_path, index):
     assert (result.scored, result.rejected) == (2, 1)
     reject = rows(tmp_path / "m.db", "SELECT * FROM rejects")[0]
     assert reject["line"] == 3 and "duplicate id 'a'" in reject["reason"] and reject["raw"] == "three"
+    # the summary's example names line 1 as the first, not as the row set aside (QA: "e.g. 'a', line 1")
+    from novelty.render import format_score_summary
+    assert "(e.g. 'a', first in an earlier chunk)" in format_score_summary(result)
+    again = score_files([log], index, tmp_path / "whole.db", columns=Columns(id="id", time=None))
+    assert "(e.g. 'a', first on line 1)" in format_score_summary(again)
 
 
 def test_a_row_delivered_twice_in_one_run_is_skipped_as_a_rerun_skips_it(tmp_path, index):

@@ -332,9 +332,9 @@ class Gate:
                 if same_text(first_text.get(pid) or self.in_flight_texts.get(pid) or this_run.get(pid), i):
                     counts.skipped += 1  # the same row again (a shipper delivering at least once): as a rerun skips it
                     continue
-                where = f"line {first_line[pid]}" if pid in first_line else "an earlier chunk"
+                where = f"on line {first_line[pid]}" if pid in first_line else "in an earlier chunk"
                 rejects.append(reject_row(self.run_id, batch.source, batch.lines[i],
-                                          f"duplicate id {pid!r} in this run (first on {where})",
+                                          f"duplicate id {pid!r} in this run (first {where})",
                                           batch.texts[i]))
             else:
                 first_line[pid] = batch.lines[i]
