@@ -1578,7 +1578,7 @@ def _rescaled(ref: np.ndarray, cur: np.ndarray, s: DriftSettings, unit: float = 
         return None
     # squeezed into [0, 1] by a normalisation, which narrows the scale: with a slope near 1 it is a shift
     squeezed = cur.min() >= 0 and cur.max() * unit <= 1 and ref.max() * unit > 1.5 and slope < 0.8  # as given
-    if not (slope >= s.rescale or 0 < slope <= 1 / s.rescale or squeezed):
+    if not (_far_from_one(slope, offset, s) or squeezed):
         return None
     if r2 < 0.97:  # a few distinct values (counts 0-9) step their quantiles off the line: match the
         if r2 < 0.8:  # moments instead, undo that line and see whether the reference's shape is back
@@ -1588,13 +1588,13 @@ def _rescaled(ref: np.ndarray, cur: np.ndarray, s: DriftSettings, unit: float = 
             slope = float((cur / sb).std() / (ref / sa).std() * (sb / sa)) if (ref / sa).std() > 0 else 0.0
             undone = (cur - (cur.mean() - slope * ref.mean())) / slope if slope > 0 else cur
             offset = float((cur.mean() - slope * ref.mean()) * unit)
-        if not (slope >= s.rescale or 0 < slope <= 1 / s.rescale or squeezed) or not np.isfinite(undone).all() \
+        if not (_far_from_one(slope, offset, s) or squeezed) or not np.isfinite(undone).all() \
                 or wasserstein_distance(ref, undone) / _spread(ref) >= s.min_effect:
             return None
     # judged on the line fitted last (the moments' for few values); a line through 0 is a new unit only at
     # a unit's factor: delivery times x3 keep their shape too, and 'retrain on the right feature version'
     # would not help
-    named, scaled = _unit_factor(slope), _through_zero(offset, cur, unit)
+    named, scaled = _unit_factor(slope), _through_zero(offset, cur, unit) or _celsius(slope, offset)
     through = scaled and named is not None
     standardised = not squeezed and not through and _standardised(cur, unit)
     fit = f"quantile fit R² {r2:.3f}" if r2 >= 0.97 else f"once rescaled; quantile fit R² {r2:.3f}, few distinct values"
@@ -1618,11 +1618,14 @@ def _rescaled(ref: np.ndarray, cur: np.ndarray, s: DriftSettings, unit: float = 
 
 
 # factors between units that a feature pipeline may switch between, each way round (slopes of 8 or more
-# are taken as a unit's whatever they are: powers of ten, 24, 60, 1,000, 1,024, pounds to yen)
-UNIT_FACTORS = {2.54: "centimetres per inch", 2.2046: "pounds per kilogram", 1.6093: "kilometres per mile",
-                3.2808: "feet per metre", 1.8: "Fahrenheit degrees per Celsius degree", 3.6: "km/h per m/s",
-                1.852: "kilometres per nautical mile", 4.184: "joules per calorie", 7.0: "days per week",
-                4.345: "weeks per month"}
+# are taken as a unit's whatever they are: powers of ten, 24, 60, 1,000, 1,024, pounds to yen). None
+# below 2: miles (1.609) and nautical miles (1.852) were listed, yet a slope under 2 is never fitted as
+# a rescaling, and cannot be told from drift: a lognormal amount whose log moved by 0.5 grows x1.65,
+# every value alike, and its quantile line's slope came out 1.625 (QA). Fahrenheit keeps its offset
+# (_celsius), which drift does not fake.
+UNIT_FACTORS = {2.54: "centimetres per inch", 2.2046: "pounds per kilogram", 3.2808: "feet per metre",
+                1.8: "Fahrenheit degrees per Celsius degree", 3.6: "km/h per m/s", 4.184: "joules per calorie",
+                7.0: "days per week", 4.345: "weeks per month"}
 UNIT_SLOPE = 8.0
 
 
@@ -1639,6 +1642,27 @@ def _unit_factor(slope: float) -> str | None:
     if factor >= UNIT_SLOPE:
         return ""
     return next((name for known, name in UNIT_FACTORS.items() if abs(factor / known - 1) <= 0.03), None)
+
+
+def _far_from_one(slope: float, offset: float, s: DriftSettings) -> bool:
+    """A slope a change of unit may have made: ``s.rescale`` (2) or more either way, or Celsius to
+    Fahrenheit and back, whose 1.8 comes with its offset of 32.
+
+    >>> s = DriftSettings()
+    >>> _far_from_one(2.5, 0.0, s), _far_from_one(1.8, 32.0, s), _far_from_one(1.8, 0.0, s), _far_from_one(-3, 0, s)
+    (True, True, False, False)
+    """
+    return slope >= s.rescale or 0 < slope <= 1 / s.rescale or _celsius(slope, offset)
+
+
+def _celsius(slope: float, offset: float) -> bool:
+    """Celsius to Fahrenheit (x1.8 + 32) or back (/1.8 - 17.8), the unit change whose line misses 0.
+
+    >>> _celsius(1.8, 32.0), _celsius(1 / 1.8, -160 / 9), _celsius(1.8, 0.0)
+    (True, True, False)
+    """
+    return (abs(slope / 1.8 - 1) <= 0.03 and abs(offset / 32 - 1) <= 0.1) or \
+        (abs(slope * 1.8 - 1) <= 0.03 and abs(offset / (-160 / 9) - 1) <= 0.1)
 
 
 def _through_zero(offset: float, cur: np.ndarray, unit: float) -> bool:

@@ -1100,3 +1100,19 @@ def test_a_real_change_of_scale_is_drift_and_a_unit_s_factor_is_a_recalibration(
                and "no unit's factor" in got[name].evidence
     assert got["length"].cause == "feature_recalibration" and "centimetres per inch?" in got["length"].evidence
     assert compare(profile(draw()), draw(scale=60.0)).findings[0].cause == "feature_recalibration"
+
+
+def test_celsius_to_fahrenheit_is_a_recalibration_and_a_factor_below_two_is_drift():
+    # QA: Fahrenheit (x1.8 + 32) was listed as a unit's factor but a slope under 2 was never looked at.
+    # Miles were listed too, and are not now: x1.6 cannot be told from a lognormal amount drifting x1.65
+    rng = np.random.default_rng(2)
+    def trips(n, mile=1.0, fahrenheit=False, fare=1.0):
+        celsius = rng.normal(15, 8, n)
+        return pd.DataFrame({"distance": rng.gamma(3, 4, n) / mile, "fare": rng.lognormal(3, .5, n) * fare,
+                             "temperature": celsius * 1.8 + 32 if fahrenheit else celsius})
+    got = {f.feature: f for f in compare(profile(trips(20_000)), trips(3_000, 1.609344, True, 1.6487)).findings}
+    assert got["temperature"].cause == "feature_recalibration" and "Fahrenheit" in got["temperature"].evidence
+    assert got["distance"].cause == got["fare"].cause == "feature_drift"
+    spread = {f.feature: f for f in compare(profile(trips(20_000)),
+                                            trips(3_000).assign(temperature=lambda t: t.temperature * 1.8)).findings}
+    assert spread["temperature"].cause == "feature_drift"  # x1.8 with no +32: a spread that grew
