@@ -80,6 +80,7 @@ def golden(baseline: str | Path, current: str | Path, id_col: str = "id", label_
     intents = _na_like_intents(tables, label_col, pred_col)
     before, after = (_columns(frame, path, id_col, label_col, pred_col, options, intents)
                      for frame, path in zip(tables, (baseline, current)))
+    before, after = _same_booleans(before, after, (label_col, pred_col))
     labels = set(before[label_col]) | set(after[label_col])
     for name, frame, path in (("baseline", before, baseline), ("current", after, current)):
         given = set(frame[pred_col]) - {""}
@@ -222,6 +223,34 @@ def _na_like_intents(tables: list[pd.DataFrame], label_col: str, pred_col: str) 
         return {text.strip() for frame in tables if column in frame.columns
                 for text in frame[column].dropna() if isinstance(text, str) and is_na_label(text)}
     return words(label_col) & words(pred_col)
+
+
+def _same_booleans(before: pd.DataFrame, after: pd.DataFrame, columns: tuple[str, str]
+                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A yes/no golden set written 1/0 in one file and True/False in the other (Parquet's booleans, a
+    CSV's 'true'): the True/False side as 1/0, so the classes meet. Was: every item 'relabelled', the
+    baseline rejudged against labels it did not hold (accuracy 0.0 % -> 85.3 %, 'no regression' for a
+    drop from 90.1 %, QA).
+
+    >>> a, b = (pd.DataFrame({"y": y, "p": p}) for y, p in ((["1", "0"], ["1", "1"]), (["True", "false"], ["True", ""])))
+    >>> [frame.to_dict("list") for frame in _same_booleans(a, b, ("y", "p"))]
+    [{'y': ['1', '0'], 'p': ['1', '1']}, {'y': ['1', '0'], 'p': ['1', '']}]
+    """
+    def values(frame: pd.DataFrame) -> set[str]:
+        return {str(v).lower() for c in columns for v in frame[c].dropna() if v != ""}
+    numbers = {"0", "1"}
+    words = {"true": "1", "false": "0"}
+    kinds = [values(frame) for frame in (before, after)]
+    if not all(kinds) or not any(k <= numbers for k in kinds) or not any(k <= set(words) for k in kinds):
+        return before, after
+    out = []
+    for frame, kind in zip((before, after), kinds):
+        if kind <= set(words):
+            attrs, frame = frame.attrs, frame.assign(**{c: frame[c].map(
+                lambda v: words.get(v.lower(), v) if isinstance(v, str) else v) for c in columns})
+            frame.attrs = attrs  # numeric_ids, left_out: what golden() reads next
+        out.append(frame)
+    return out[0], out[1]
 
 
 def _malformed_left_out(frame: pd.DataFrame) -> pd.DataFrame:

@@ -835,3 +835,18 @@ def test_macro_f1_counts_a_label_the_model_invents_as_scikit_learn_does():
     p = np.array(list("aabzcc"))
     assert _macro_f1s(y, p, draws).tolist() == pytest.approx([
         f1_score(y[draws[0]], p[draws[0]], average="macro"), f1_score(y[draws[1]], p[draws[1]], average="macro")])
+
+
+def test_golden_pairs_a_yes_no_label_written_1_0_in_one_file_and_true_false_in_the_other(tmp_path):
+    # QA: launch 0/1 in CSV, now booleans in Parquet: every item 'relabelled', the baseline rejudged
+    # against 'True'/'False' labels (0.0 % -> 85.3 %) and a drop from 90 % to 85 % was 'no regression'
+    rng = np.random.default_rng(0)
+    n = 2000
+    y = rng.integers(0, 2, n)
+    launch, now = (np.where(rng.random(n) < share, y, 1 - y) for share in (0.90, 0.85))
+    pd.DataFrame({"id": range(n), "label": y, "prediction": launch}).to_csv(tmp_path / "launch.csv", index=False)
+    pd.DataFrame({"id": range(n), "label": y.astype(bool), "prediction": now.astype(bool)}).to_parquet(
+        tmp_path / "now.parquet")
+    report = golden(tmp_path / "launch.csv", tmp_path / "now.parquet")
+    assert report.regression and report.paired == n and report.relabelled == 0
+    assert report.baseline.accuracy == pytest.approx((launch == y).mean())
