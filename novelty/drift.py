@@ -839,7 +839,8 @@ def _tested(reference: dict, current: pd.DataFrame, settings: DriftSettings, ign
         return _too_few(reference, now, few, name)
     columns = {name: _as_reference_booleans(ref, now["columns"].get(name))
                for name, ref in reference["columns"].items()}
-    findings = [_unavailable(name, ref, columns[name], settings) or _test(name, ref, columns[name], settings)
+    chance = chance_bar(len(reference["columns"]))
+    findings = [_unavailable(name, ref, columns[name], settings, chance) or _test(name, ref, columns[name], settings)
                 for name, ref in reference["columns"].items()]
     new = [n for n in now["columns"] if n not in reference["columns"]]
     gone = sum(f.evidence == _GONE for f in findings)  # each pair is a test: a schema renamed whole is no rename
@@ -1011,17 +1012,23 @@ def _as_reference_booleans(ref: dict, cur: dict | None) -> dict | None:
     return cur
 
 
-def _unavailable(name: str, ref: dict, cur: dict | None, s: DriftSettings) -> DriftFinding | None:
+CHANCE = 1e-4  # a share rising by the null jump is an outage when chance explains it this rarely or less
+
+
+def _unavailable(name: str, ref: dict, cur: dict | None, s: DriftSettings, chance: float = CHANCE
+                 ) -> DriftFinding | None:
+    """An outage, a schema change or a default filling in; ``chance``: the bar of the tests that tell
+    them from luck (``chance_bar``)."""
     if cur is None:
         return DriftFinding(name, ref["kind"], "feature_unavailable", share_affected=1.0, evidence=_GONE)
-    if cur["null_rate"] - ref["null_rate"] >= s.null_jump and _more_than_chance(cur, ref, "null_rate"):
+    if cur["null_rate"] - ref["null_rate"] >= s.null_jump and _more_than_chance(cur, ref, "null_rate", chance):
         # (before the type: a column of nulls has none)
         words = (f", or text among numbers such as {cur['not_number_example']!r}: {cur['not_numbers']:,} rows"
                  if cur.get("not_numbers") else "")
         return DriftFinding(name, ref["kind"], "feature_unavailable", share_affected=cur["null_rate"],
                             evidence=f"missing values (null, blank, NaN or infinite{words}) rose from "
                                      f"{ref['null_rate']:.1%} to {cur['null_rate']:.1%} of rows")
-    if cur["null_rate"] == 1 and ref["null_rate"] < 1 and _more_than_chance(cur, ref, "null_rate"):  # a sparse
+    if cur["null_rate"] == 1 and ref["null_rate"] < 1 and _more_than_chance(cur, ref, "null_rate", chance):  # a sparse
         # feature gone, under the null jump (not 20 rows of a feature missing in 90 % of the reference's)
         return DriftFinding(name, ref["kind"], "feature_unavailable", share_affected=1.0,
                             evidence=f"every row missing now ({ref['null_rate']:.1%} were before)")
@@ -1041,7 +1048,7 @@ def _unavailable(name: str, ref: dict, cur: dict | None, s: DriftSettings) -> Dr
         before, now = ref.get("odd_time_rate"), cur.get("odd_time_rate", 0.0)  # None: saved by an older version
         # judged where such times were rare (birth dates before 1990 are no default) and rows are enough
         if before is not None and before < s.null_jump and cur["rows"] >= MIN_ROWS and now - before >= s.null_jump \
-                and _more_than_chance(cur, ref, "odd_time_rate"):
+                and _more_than_chance(cur, ref, "odd_time_rate", chance):
             return DriftFinding(name, "time", "feature_unavailable", share_affected=now,
                                 evidence=f"times outside {EARLIEST[:4]}-{int(LATEST[:4]) - 1} or unreadable (an "
                                          f"unset default such as 1970-01-01?) rose from {before:.1%} to {now:.1%} "
@@ -1060,7 +1067,7 @@ def _unavailable(name: str, ref: dict, cur: dict | None, s: DriftSettings) -> Dr
         # a sentinel the reference (nearly) never held is an outage from as few rows as nulls are (QA: -1
         # in 12 % of ages was drift, 'fine-tune with recent data', where 12 % of nulls was unavailable)
         bar = s.null_jump if _rare_sentinel_filling_in(value, now, was, present, ref) else s.takeover
-        if now - was >= bar and _default_like(value, was) and _share_beyond_chance(now, was, present) \
+        if now - was >= bar and _default_like(value, was) and _share_beyond_chance(now, was, present, chance) \
                 and (_rest_unchanged(ref, cur, value, s) or (_id_like(ref) and _sentinel(value))):
             return DriftFinding(name, ref["kind"], "feature_unavailable", share_affected=now,
                                 evidence=f"one value ({value!r}) took over {now:.1%} of rows, {was:.1%} before "
@@ -1077,10 +1084,22 @@ def _unavailable(name: str, ref: dict, cur: dict | None, s: DriftSettings) -> Dr
     return None
 
 
-CHANCE = 1e-4  # a share rising by the null jump is an outage when chance explains it this rarely or less
+CHANCE_FEATURES = 100  # columns up to which CHANCE is each one's bar; past them it shrinks (Bonferroni)
 
 
-def _more_than_chance(cur: dict, ref: dict, key: str) -> bool:
+def chance_bar(features: int) -> float:
+    """The bar of the outage tests for a table of ``features`` columns: CHANCE up to 100 of them, then
+    CHANCE * 100 / features, so a wide table is no likelier to show a false outage than a table of 100.
+    At CHANCE alone, 2 of 10 quiet tables of 2,000 columns (10 % nulls, 5,000 rows against 200) had a
+    'feature_unavailable (high)' (QA).
+
+    >>> chance_bar(30), chance_bar(2_000)
+    (0.0001, 5e-06)
+    """
+    return CHANCE * min(1.0, CHANCE_FEATURES / max(1, features))
+
+
+def _more_than_chance(cur: dict, ref: dict, key: str, chance: float = CHANCE) -> bool:
     """Whether the current table's share ``key`` (of nulls, of odd times) is above the reference's by
     more than chance makes it: Fisher's exact test, one-sided, p < ``CHANCE``. The jump alone flagged
     quiet windows: hourly windows of 100 rows drawn like the reference, 10 % nulls in both, went over
@@ -1091,10 +1110,10 @@ def _more_than_chance(cur: dict, ref: dict, key: str) -> bool:
     if not rows or not base:
         return True  # a profile without counts (saved by an older version): the jump alone, as before
     now, was = round(cur[key] * rows), round(ref[key] * base)
-    return fisher_exact([[now, rows - now], [was, base - was]], alternative="greater")[1] < CHANCE
+    return fisher_exact([[now, rows - now], [was, base - was]], alternative="greater")[1] < chance
 
 
-def _share_beyond_chance(now: float, was: float, present: float) -> bool:
+def _share_beyond_chance(now: float, was: float, present: float, chance: float = CHANCE) -> bool:
     """Whether a value's share ``now`` of ``present`` rows is above its reference share ``was`` by more
     than chance makes it (binomial, one-sided, p < ``CHANCE``, as nulls are judged). The jump alone
     called quiet windows an outage: 0 at 50 % of a 0/1/2 count went over 70 % in 1.9 % of windows of
@@ -1104,7 +1123,7 @@ def _share_beyond_chance(now: float, was: float, present: float) -> bool:
     (False, True)
     """
     return bool(binomtest(int(round(now * present)), max(1, int(round(present))), min(max(was, 0.0), 1.0),
-                          alternative="greater").pvalue < CHANCE)
+                          alternative="greater").pvalue < chance)
 
 
 def _rare_sentinel_filling_in(value, now: float, was: float, present: float, ref: dict) -> bool:

@@ -1116,3 +1116,19 @@ def test_celsius_to_fahrenheit_is_a_recalibration_and_a_factor_below_two_is_drif
     spread = {f.feature: f for f in compare(profile(trips(20_000)),
                                             trips(3_000).assign(temperature=lambda t: t.temperature * 1.8)).findings}
     assert spread["temperature"].cause == "feature_drift"  # x1.8 with no +32: a spread that grew
+
+
+def test_the_outage_bar_tightens_with_the_number_of_columns():
+    # QA: the missing-values test had one bar (p < 1e-4) whatever the table's width: 2 of 10 quiet
+    # tables of 2,000 columns (10 % nulls, 5,000 rows against 200) had a 'feature_unavailable (high)'
+    rng = np.random.default_rng(0)
+    def table(n, nulls, width):
+        frame = pd.DataFrame(rng.normal(size=(n, width)), columns=[f"f{j}" for j in range(width)])
+        frame.loc[: nulls - 1, "f0"] = np.nan
+        return frame
+    # 39 nulls of 200 against 10 % of 5,000: Fisher p 5.9e-5, under 1e-4 and over 1e-4 * 100 / 250
+    narrow = compare(profile(table(5_000, 500, 30)), table(200, 39, 30)).findings[0]
+    wide = compare(profile(table(5_000, 500, 250)), table(200, 39, 250)).findings[0]
+    assert (narrow.cause, wide.cause) == ("feature_unavailable", None)
+    outage = compare(profile(table(5_000, 500, 250)), table(200, 80, 250)).findings[0]
+    assert outage.cause == "feature_unavailable"  # 40 % of rows: p 4e-23, an outage at any width
