@@ -1467,22 +1467,33 @@ class _StdoutFailed(Exception):
 
 
 class _GuardedStdout:
-    """Standard output whose write errors are told apart from every other error."""
+    """Standard output whose write errors are told apart from every other error. ``keep_going`` (the
+    daily ``run``): a failed write is remembered (``failed``) and later output goes nowhere, so the job
+    runs its every step: under `| head` it stopped after the score step, its report and --summary
+    file unwritten (QA)."""
 
-    def __init__(self, stream):
-        self._stream = stream
+    def __init__(self, stream, keep_going: bool = False):
+        self._stream, self.keep_going, self.failed = stream, keep_going, None
+
+    def _failed(self, exc: OSError, empty):
+        if not self.keep_going:
+            raise _StdoutFailed(exc.strerror or str(exc), isinstance(exc, BrokenPipeError)) from None
+        self.failed = self.failed or _StdoutFailed(exc.strerror or str(exc), isinstance(exc, BrokenPipeError))
+        with contextlib.suppress(OSError, ValueError, AttributeError):  # the rest to nowhere, buffer and all
+            os.dup2(os.open(os.devnull, os.O_WRONLY), self._stream.fileno())
+        return empty
 
     def write(self, text):
         try:
             return self._stream.write(text)
         except OSError as exc:
-            raise _StdoutFailed(exc.strerror or str(exc), isinstance(exc, BrokenPipeError)) from None
+            return self._failed(exc, len(text))
 
     def flush(self):
         try:
             self._stream.flush()
         except OSError as exc:
-            raise _StdoutFailed(exc.strerror or str(exc), isinstance(exc, BrokenPipeError)) from None
+            self._failed(exc, None)
 
     def __getattr__(self, name):
         return getattr(self._stream, name)
@@ -1515,13 +1526,15 @@ def main() -> None:
         _escape_unencodable(stream)          # emoji printed as \U0001f680, not a traceback after the run (QA)
     given = sys.stdout
     if given is not None:  # None: started with standard output closed (>&-), where nothing is printed
-        sys.stdout = _GuardedStdout(given)
+        sys.stdout = _GuardedStdout(given, keep_going=_command(sys.argv[1:]) == "run")
     try:
         try:
             app(prog_name="novelty")
         finally:
             if given is not None:
                 sys.stdout.flush()  # here, not at exit, where Python would only print that it failed
+                if sys.stdout.failed:  # `run` went on to its end: said now, with the job's own exit code
+                    raise sys.stdout.failed  # unless the output was lost to a full disk, not a closed pipe
     except _StdoutFailed as exc:  # what the command printed did not reach its reader: an input-output
         try:                      # error, as -o - says it, not a bug's traceback
             os.dup2(os.open(os.devnull, os.O_WRONLY), given.fileno())  # the exit's flush stays quiet
@@ -1530,8 +1543,13 @@ def main() -> None:
         if exc.closed and _asked_for_help(sys.argv[1:]):  # `novelty score --help | head`: the reader had what
             # it wanted (a full disk under `--help > f` is still exit 2)
             sys.exit(0)
+        ran = isinstance(exc.__context__, SystemExit) and isinstance(exc.__context__.code, int)
         try:
-            typer.echo(f"error: writing to standard output failed ({exc})", err=True)
+            typer.echo(f"error: writing to standard output failed ({exc})"
+                       + ("; the run went on to its last step, the rest of its output unprinted" if ran else ""),
+                       err=True)
+            if ran and exc.closed:  # the reader went away (`| head`): the job's own 0 or 1 for cron
+                sys.exit(exc.__context__.code)
         except OSError:  # standard error went with it (2>&1 | head): exit 2 all the same, not 1 from a traceback
             with contextlib.suppress(OSError, ValueError, AttributeError):
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stderr.fileno())
@@ -1547,6 +1565,15 @@ def main() -> None:
         sys.exit(3)
     finally:
         sys.stdout = given
+
+
+def _command(args: list[str]) -> str | None:
+    """The command a command line names (its first word that is no option).
+
+    >>> _command(["run", "--config", "x.toml"]), _command(["--help"])
+    ('run', None)
+    """
+    return next((a for a in args if not a.startswith("-")), None)
 
 
 def _asked_for_help(args: list[str]) -> bool:

@@ -1695,3 +1695,23 @@ def test_a_database_locked_by_another_process_is_waited_for_once_not_at_every_st
             in steps[name].reason, name
     assert steps["golden"].status == steps["diagnose"].status == "ran"
     assert gave_up == ["database is locked"]  # the whole wait once, not at each step
+
+
+def test_run_goes_on_to_its_last_step_when_its_reader_goes_away(monitor, tmp_path):
+    # QA: `novelty run ... | head -2` stopped after the score step ("writing to standard output failed"),
+    # exit 2, the report not rewritten and the --summary file never written
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).parents[1]),
+                                                                      os.environ.get("PYTHONPATH")]))}
+    job = subprocess.Popen([sys.executable, "-m", "novelty", "run", "--config", str(monitor), "--date", "2026-11-25",
+                            "--summary", "s.json"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    job.stdout.close()  # `| head -0`: gone before the job writes
+    code, said = job.wait(), job.stderr.read()
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert code == summary["exit_code"] and code in (0, 1), said
+    assert [s["name"] for s in summary["steps"]] == list(STEPS)  # every step, not just the score
+    assert "writing to standard output failed (Broken pipe); the run went on to its last step" in said
