@@ -276,6 +276,22 @@ def _times(values: pd.Series) -> pd.Series | None:
     return pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
 
 
+def _epoch_times(values: pd.Series) -> pd.Series | None:
+    """Numbers that are epoch times of 1990-2099 (seconds, or milli-, micro-, nanoseconds, by their
+    median) as UTC instants, else None: 1772323200 against '2026-03-01T00:00:00Z' is one time, not the
+    '100 % skew' it was (QA).
+
+    >>> _epoch_times(pd.Series([1772323200, 1772323260])).dt.strftime("%H:%M").tolist(), _epoch_times(pd.Series([3, 4]))
+    (['00:00', '00:01'], None)
+    """
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values) or not values.notna().any():
+        return None
+    unit = epoch_unit(float(values.median()))
+    if unit is None:
+        return None
+    return pd.to_datetime(values.astype(float) / unit, unit="s", utc=True, errors="coerce").dt.round("us")
+
+
 def _rounded(u: np.ndarray, v: np.ndarray, allowed: float) -> np.ndarray:
     """Whether one value is the other written with fewer decimals, a unit of them within ``allowed``:
     a feature centred on 0 served with 4 decimals was skew in 2 % of rows (QA), 0.0123 for 0.012345 being
@@ -331,6 +347,8 @@ def _compare(a: pd.Series, b: pd.Series, keys: pd.Index, feature: str, tolerance
             close[read] = (near & relative) | (u == v)
     rest = ~read
     times = (_times(a[rest]), _times(b[rest])) if rest.any() else (None, None)
+    if (times[0] is None) != (times[1] is None):  # epoch numbers on one side, ISO text on the other: one
+        times = tuple(t if t is not None else _epoch_times(v) for t, v in zip(times, (a[rest], b[rest])))  # instant
     if times[0] is not None and times[1] is not None:  # one instant, however written ('Z', '-04:00')
         instants = (times[0].notna() & times[1].notna()).to_numpy()
         spots = np.flatnonzero(rest)[instants]

@@ -850,3 +850,20 @@ def test_golden_pairs_a_yes_no_label_written_1_0_in_one_file_and_true_false_in_t
     report = golden(tmp_path / "launch.csv", tmp_path / "now.parquet")
     assert report.regression and report.paired == n and report.relabelled == 0
     assert report.baseline.accuracy == pytest.approx((launch == y).mean())
+
+
+def test_skew_reads_epoch_numbers_against_iso_text_as_instants(tmp_path):
+    # QA: the same instants as epoch seconds (offline) and ISO text (serving) were '100 % skew'
+    t = pd.Timestamp("2026-03-01", tz="UTC") + pd.to_timedelta(np.arange(100) * 3600, unit="s")
+    seconds = (t - pd.Timestamp("1970-01-01", tz="UTC")) // pd.Timedelta("1s")
+    pd.DataFrame({"rid": range(100), "event_time": seconds}).to_csv(tmp_path / "off.csv", index=False)
+    pd.DataFrame({"rid": range(100), "event_time": seconds * 1000}).to_parquet(tmp_path / "off_ms.parquet")
+    pd.DataFrame({"rid": range(100), "event_time": t.strftime("%Y-%m-%dT%H:%M:%SZ")}).to_csv(tmp_path / "srv.csv",
+                                                                                            index=False)
+    late = t.where(np.arange(100) % 4 != 0, t + pd.Timedelta("1h"))
+    pd.DataFrame({"rid": range(100), "event_time": late.strftime("%Y-%m-%dT%H:%M:%SZ")}).to_csv(
+        tmp_path / "late.csv", index=False)
+    for offline in ("off.csv", "off_ms.parquet"):
+        assert skew(tmp_path / offline, tmp_path / "srv.csv", "rid").findings[0].mismatches == 0
+    found = skew(tmp_path / "off.csv", tmp_path / "late.csv", "rid").findings[0]
+    assert found.mismatches == 25 and "serving is 1 h later" in found.evidence  # a real clock bug still is
