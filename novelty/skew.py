@@ -47,6 +47,8 @@ class SkewReport:
     malformed: dict = field(default_factory=dict)  # side -> {"rows": n, "first": "line 3: ..."}: set aside unread
     keys: dict = field(default_factory=dict)        # side -> distinct keys it has
     shared_keys: int = 0        # distinct keys on both sides (repeated ones included)
+    respelt: dict = field(default_factory=dict)  # {"keys": n, "examples": [[offline, serving], ...]}: unpaired
+    # keys that pair once leading zeros go ('0007' against '7'), left unpaired: they may be other ids
 
     @property
     def skewed(self) -> list[SkewFinding]:
@@ -62,6 +64,10 @@ class SkewReport:
                                  for side, u in self.unmatched.items() if u["keys"])
             out.append(f"only {self.shared_keys:,} of {smaller:,} keys are in both tables: "
                        f"are they written the same way on both sides? ({examples})")
+        if self.respelt.get("keys"):
+            shown = ", ".join(f"{a!r} offline and {b!r} serving" for a, b in self.respelt["examples"][:2])
+            out.append(f"{self.respelt['keys']:,} unpaired keys would pair without their leading zeros (e.g. "
+                       f"{shown}): one side writes them padded? They were left unpaired; write them one way")
         for side, r in self.repeated.items():
             if r["keys"]:
                 out.append(f"{r['keys']:,} keys repeat with different values in the {side} table "
@@ -76,7 +82,7 @@ class SkewReport:
         return {"offline_rows": self.offline_rows, "serving_rows": self.serving_rows, "joined": self.joined,
                 "null_keys": self.null_keys, "unmatched": self.unmatched, "repeated": self.repeated,
                 "duplicate_rows": self.duplicate_rows, "malformed": self.malformed, "keys": self.keys,
-                "shared_keys": self.shared_keys, "warnings": self.warnings,
+                "shared_keys": self.shared_keys, "respelt": self.respelt, "warnings": self.warnings,
                 "skewed": [f.feature for f in self.skewed], "findings": [asdict(f) for f in self.findings]}
 
 
@@ -117,10 +123,10 @@ def skew(offline: str | Path, serving: str | Path, key: str, tolerance: float = 
     keyed = {"offline": left[left[key].notna()], "serving": right[right[key].notna()]}
     keys = {name: list(dict.fromkeys(frame[key].tolist())) for name, frame in keyed.items()}  # sets: Index.isin
     present = {name: set(k) for name, k in keys.items()}  # on Arrow strings took 5 s per million keys
-    sides, repeated, unmatched, copies = {}, {}, {}, 0
+    sides, repeated, unmatched, copies, alone = {}, {}, {}, 0, {}
     for (name, frame), other in zip(keyed.items(), ("serving", "offline")):
-        alone = [k for k in keys[name] if k not in present[other]]  # before repeated keys go: not 'missing'
-        unmatched[name] = {"keys": len(alone), "examples": alone[:5]}
+        alone[name] = [k for k in keys[name] if k not in present[other]]  # before repeated keys go: not 'missing'
+        unmatched[name] = {"keys": len(alone[name]), "examples": alone[name][:5]}
         again = frame[key].duplicated(keep=False).to_numpy()  # only rows of a repeated key can be copies
         copy = np.zeros(len(frame), dtype=bool)
         if again.any():
@@ -152,7 +158,25 @@ def skew(offline: str | Path, serving: str | Path, key: str, tolerance: float = 
                  for side, mine, other in (("offline", left, right), ("serving", right, left))
                  for c in mine.columns if c not in other.columns]
     return SkewReport(*rows, len(both), findings, null_keys, unmatched, repeated, copies, malformed,
-                      {name: len(k) for name, k in keys.items()}, shared)
+                      {name: len(k) for name, k in keys.items()}, shared, _respelt(alone["offline"], alone["serving"]))
+
+
+def _respelt(offline: list, serving: list) -> dict:
+    """Unpaired keys of the two sides that are one number written with and without leading zeros.
+
+    >>> _respelt(["0007", "0008", "x"], ["7", "9"])
+    {'keys': 1, 'examples': [['0007', '7']]}
+    """
+    def bare(key) -> str | None:
+        text = str(key).strip()
+        return text.lstrip("0") or "0" if text.isdigit() else None
+    served = {}
+    for key in serving:
+        if bare(key) is not None:
+            served.setdefault(bare(key), key)
+    pairs = [[key, served[bare(key)]] for key in offline if bare(key) is not None and bare(key) in served
+             and str(key) != str(served[bare(key)])]
+    return {"keys": len(pairs), "examples": pairs[:5]} if pairs else {}
 
 
 def _codes_as_written(left: pd.DataFrame, right: pd.DataFrame, offline, serving, key: str):

@@ -867,3 +867,16 @@ def test_skew_reads_epoch_numbers_against_iso_text_as_instants(tmp_path):
         assert skew(tmp_path / offline, tmp_path / "srv.csv", "rid").findings[0].mismatches == 0
     found = skew(tmp_path / "off.csv", tmp_path / "late.csv", "rid").findings[0]
     assert found.mismatches == 25 and "serving is 1 h later" in found.evidence  # a real clock bug still is
+
+
+def test_skew_warns_when_unpaired_keys_differ_only_by_leading_zeros(tmp_path):
+    # QA: ids 0-1999 in a CSV against '0000'-'1999' text in Parquet paired 1,000 rows (1000-1999) with no
+    # warning: the warning came only below half the keys paired
+    n = 2000
+    pd.DataFrame({"id": range(n), "x": range(n)}).to_csv(tmp_path / "off.csv", index=False)
+    pd.DataFrame({"id": [f"{i:04d}" for i in range(n)], "x": range(n)}).to_parquet(tmp_path / "srv.parquet")
+    report = skew(tmp_path / "off.csv", tmp_path / "srv.parquet", "id")
+    assert report.joined == 1000 and report.respelt["keys"] == 1000
+    assert any("1,000 unpaired keys would pair without their leading zeros" in w for w in report.warnings)
+    same = skew(tmp_path / "off.csv", tmp_path / "off.csv", "id")
+    assert not same.respelt and not same.warnings
