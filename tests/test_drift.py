@@ -1132,3 +1132,17 @@ def test_the_outage_bar_tightens_with_the_number_of_columns():
     assert (narrow.cause, wide.cause) == ("feature_unavailable", None)
     outage = compare(profile(table(5_000, 500, 250)), table(200, 80, 250)).findings[0]
     assert outage.cause == "feature_unavailable"  # 40 % of rows: p 4e-23, an outage at any width
+
+
+def test_a_market_already_in_use_growing_is_drift_not_a_default_filling_in():
+    # QA: India at 2.9 % of users taking 40 % (the rest in proportion) was 'feature_unavailable: one value
+    # took over (a default or constant filling in)', 'fix the feature computation'
+    rng = np.random.default_rng(1)
+    def users(n, share, value="IN"):
+        rest = np.array([0.55, 0.25, 0.10, 0.07]) / 0.97 * (1 - share)
+        return pd.DataFrame({"country": rng.choice(["US", "GB", "DE", "FR", value], n, p=[*rest, share])})
+    grown = compare(profile(users(20_000, 0.03)), users(3_000, 0.40)).findings[0]
+    assert grown.cause == "feature_drift"
+    fallback = compare(profile(users(20_000, 0.005, "ZZ")), users(3_000, 0.40, "ZZ")).findings[0]
+    assert fallback.cause == "feature_unavailable"  # a value the reference barely held: a default filling in
+
