@@ -1146,3 +1146,19 @@ def test_a_market_already_in_use_growing_is_drift_not_a_default_filling_in():
     fallback = compare(profile(users(20_000, 0.005, "ZZ")), users(3_000, 0.40, "ZZ")).findings[0]
     assert fallback.cause == "feature_unavailable"  # a value the reference barely held: a default filling in
 
+
+def test_integer_codes_are_judged_as_categories_too():
+    # QA: merchant category codes, 5411 falling from 20 % to 2 % of rows and 5412 rising from 5 % to 23 %:
+    # KS p 9e-77, yet 'significant but small (effect 0.027)', since neighbouring codes are near on the line
+    rng = np.random.default_rng(1)
+    mcc = [5411, 5412, 5812, 5814, 5541, 5999, 4111, 4121, 7011, 5311]
+    usual = np.array([.20, .05, .15, .10, .10, .10, .08, .07, .05, .10])
+    moved = usual.copy()
+    moved[0], moved[1] = .02, .23
+    reference = profile(pd.DataFrame({"mcc": rng.choice(mcc, 20_000, p=usual)}))
+    found = compare(reference, pd.DataFrame({"mcc": rng.choice(mcc, 3_000, p=moved)})).findings[0]
+    assert found.cause == "feature_drift" and "whole-number values (codes?)" in found.evidence
+    assert "'5411' 20." in found.evidence  # which code moved
+    quiet = [compare(reference, pd.DataFrame({"mcc": rng.choice(mcc, 3_000, p=usual)})).findings[0].cause
+             for _ in range(5)]
+    assert quiet == [None] * 5
