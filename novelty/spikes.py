@@ -200,10 +200,10 @@ def detect_spikes(db: str | Path, settings: SpikeSettings = SpikeSettings(), sin
         size = window_seconds(settings.window)
         whole = lambda start: not cut or _epoch(start) + size <= _moment(cut)  # noqa: E731
         decided = {} if retest else _decided(store, settings, lambda start: in_range(start) and whole(start))
-        counts, pruned = _count_windows(store, settings, alpha, cut)
+        runs, sizes = store.calibrations()
+        counts, pruned = _count_windows(store, settings, alpha, cut, runs)
         now = _moment(until_ts) if until_ts else datetime.now(timezone.utc).timestamp()
-        windows = _test(counts, settings, alpha, decided, in_range, store.latest_calibration_size(), now,
-                        store.calibrations()[1])
+        windows = _test(counts, settings, alpha, decided, in_range, store.latest_calibration_size(), now, sizes)
         shown = [w for w in windows if in_range(w.window_start)]
         # a window that began before prune's cut-off may have lost prompts even when pruned_counts gives its
         # count back: its examples and labels are read as saved, not from the few rows left (a --retest or a
@@ -410,11 +410,13 @@ def _window_start(stamp: str, settings: SpikeSettings) -> str:
     return _iso(int((_moment(stamp) + offset) // step * step - offset))
 
 
-def _count_windows(store: Store, settings: SpikeSettings, alpha: float | None = None, cut: str | None = None
+def _count_windows(store: Store, settings: SpikeSettings, alpha: float | None = None, cut: str | None = None,
+                   runs: dict[int, str] | None = None
                    ) -> tuple[list[tuple[int, int, int, float, float, dict[str, int]]], set[str]]:
     """(start in epoch seconds, prompts, novel at ``alpha``, sum and sum of squares of the tail
     weights, prompts per calibration) for every window from the first to the last; and the starts of
-    the windows counted as saved. ``cut``: count only the prompts logged before it (a canonical time).
+    the windows counted as saved. ``cut``: count only the prompts logged before it (a canonical time);
+    ``runs``: run_id -> the index checksum that scored it (``Store.calibrations``), read when not given.
 
     What ``prune`` deleted counts on from ``pruned_counts``, so pruning old prompts deletes text, not
     history: the listed counts and the baseline of later windows stay the same, and a late log for a
@@ -439,7 +441,7 @@ def _count_windows(store: Store, settings: SpikeSettings, alpha: float | None = 
             f"SELECT {kept_bucket} AS bucket, NULL, SUM(prompts), SUM({_pruned_novel(alpha)}) FROM pruned_counts "
             "WHERE minute * 60 < ? GROUP BY bucket) "
             "GROUP BY bucket, run_id ORDER BY bucket", [offset, step, before, offset, step, end]))
-        runs = store.calibrations()[0]
+        runs = store.calibrations()[0] if runs is None else runs
         tail = np.array(list(conn.execute(  # only the prompts in the tail: a small share of the table
             f"SELECT {bucket}, p_value FROM scores WHERE ts IS NOT NULL AND p_value < ? AND ts < ?",
             [offset, step, settings.tail, before])), dtype=float).reshape(-1, 2)
@@ -709,7 +711,7 @@ def _drafts(counts, settings: SpikeSettings, alpha: float | None, decided: dict[
     size = window_seconds(settings.window)
     span = size // (window_seconds(settings.step) if settings.step else size)
     history: list[tuple] = []  # earlier windows that were not flagged
-    drafts, cusum, frozen, frozen_mix = [], 0.0, None, {}
+    drafts, cusum, frozen, frozen_mix, sizes = [], 0.0, None, {}, sizes or {}
     for start, prompts, novel, s1, s2, *rest in counts:
         mix = rest[0] if rest else {}  # prompts per calibration, when known
         # sliding windows overlap their neighbours: the baseline only uses windows that overlap neither
@@ -726,9 +728,9 @@ def _drafts(counts, settings: SpikeSettings, alpha: float | None, decided: dict[
         # and summed it rose to an alarm within 7 quiet days in 9-19 % of cases (widening each day's
         # reference, as the tests above do, does not stop a steady excess adding up). A new calibration
         # starts the excursion afresh, against the windows of its own once there are enough of them.
-        if cusum == 0.0 or _mismatch(frozen_mix, mix, sizes or {}, calibration):
+        if cusum == 0.0 or _mismatch(frozen_mix, mix, sizes, calibration):
             cusum, frozen_mix = 0.0, mix  # a new excursion starts: compare it with what came before it began
-            frozen = _Null.pooled([r for r in ref if not _mismatch(r[4], mix, sizes or {}, calibration)],
+            frozen = _Null.pooled([r for r in ref if not _mismatch(r[4], mix, sizes, calibration)],
                                   settings, alpha, calibration)
         # sliding: on the windows of the fixed grid alone (clock-aligned: a backfill does not shift them)
         if tested and frozen is not None and frozen.prompts and (span == 1 or start % size == 0):

@@ -166,6 +166,19 @@ def existing_db(db: str | Path) -> Path:
     return path
 
 
+
+def _calibration_size(params: str | None) -> int | None:
+    """The calibration size a run recorded in its ``params`` JSON (None: not recorded, or unreadable).
+
+    >>> _calibration_size('{"calibration_size": 2000}'), _calibration_size('[]'), _calibration_size(None)
+    (2000, None, None)
+    """
+    try:
+        size = json.loads(params or "{}").get("calibration_size")
+    except (ValueError, AttributeError):
+        return None
+    return size if isinstance(size, int) and size > 0 else None
+
 class Store:
     """One SQLite database in WAL mode; writes go through ``write_chunk`` in one transaction each."""
 
@@ -409,11 +422,7 @@ class Store:
     def latest_calibration_size(self) -> int | None:
         """How many calibration scores the p-values of ``latest_alpha``'s run rest on (None: a run from
         before it was recorded)."""
-        try:
-            size = json.loads(self._latest_run("params") or "{}").get("calibration_size")
-        except (ValueError, AttributeError):
-            return None
-        return size if isinstance(size, int) and size > 0 else None
+        return _calibration_size(self._latest_run("params"))
 
     def calibrations(self) -> tuple[dict[int, str], dict[str, int]]:
         """run_id -> the checksum of the index its p-values came from, and checksum -> how many calibration
@@ -424,11 +433,7 @@ class Store:
             if checksum is None:
                 continue
             runs[run_id] = checksum
-            try:
-                size = json.loads(params or "{}").get("calibration_size")
-            except (ValueError, AttributeError):
-                size = None
-            if isinstance(size, int) and size > 0:
+            if (size := _calibration_size(params)) is not None:
                 sizes[checksum] = size
         return runs, sizes
 
