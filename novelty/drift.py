@@ -1101,7 +1101,7 @@ def chance_bar(features: int) -> float:
 
 def _more_than_chance(cur: dict, ref: dict, key: str, chance: float = CHANCE) -> bool:
     """Whether the current table's share ``key`` (of nulls, of odd times) is above the reference's by
-    more than chance makes it: Fisher's exact test, one-sided, p < ``CHANCE``. The jump alone flagged
+    more than chance makes it: Fisher's exact test, one-sided, p < ``chance`` (``chance_bar``). The jump alone flagged
     quiet windows: hourly windows of 100 rows drawn like the reference, 10 % nulls in both, went over
     5 points in 57 of 480 (QA), each an outage to fix; at this bar a window drawn like the reference is
     about one in 20,000 (24 nulls of 100 for 10 %), and a real outage clears it, in small tables too (0 -> 10 % of 100 rows against
@@ -1115,7 +1115,7 @@ def _more_than_chance(cur: dict, ref: dict, key: str, chance: float = CHANCE) ->
 
 def _share_beyond_chance(now: float, was: float, present: float, chance: float = CHANCE) -> bool:
     """Whether a value's share ``now`` of ``present`` rows is above its reference share ``was`` by more
-    than chance makes it (binomial, one-sided, p < ``CHANCE``, as nulls are judged). The jump alone
+    than chance makes it (binomial, one-sided, p < ``chance``, as nulls are judged). The jump alone
     called quiet windows an outage: 0 at 50 % of a 0/1/2 count went over 70 % in 1.9 % of windows of
     20 rows drawn like the reference, a 'fix the feature computation' of high severity (review).
 
@@ -1496,19 +1496,23 @@ def _decide(f: DriftFinding, q: float | None, s: DriftSettings) -> DriftFinding:
         return f
     gate = s.min_effect if f.kind == "numeric" else s.min_psi
     significant = q is not None and q < s.fdr
-    rescale = f.details.get("rescaling")
+    rescale, codes = f.details.get("rescaling"), _codes_moved(f, s)
     if significant and rescale and rescale.get("unit", True):
         cause, evidence = "feature_recalibration", rescale["evidence"]
-    elif significant and (f.effect is not None and f.effect >= gate or _codes_moved(f, s)):
+    elif significant and (f.effect is not None and f.effect >= gate or codes):
         cause = "feature_drift"
         constant = f.details.get("reference_constant")
-        evidence = (f"{f.test.upper()} {p_text(q, 2, 'q')}; " + (
-            f"PSI {f.psi:.2f}" if f.kind != "numeric" else
-            f"PSI {f.psi:.2f} over its {f.details['codes']} whole-number values (codes?); Wasserstein "
-            f"{f.effect:.3g} reference spreads" if _codes_moved(f, s) else
-            f"Wasserstein {f.effect:.3g} reference spreads"
-            if constant is None else f"{f.effect:.1%} of rows off the reference's one value {constant:g}")
-            + f"; JS {f.js:.3f}" + _what_moved(f) + (f"; {rescale['evidence']}" if rescale else ""))
+        if f.kind != "numeric":
+            size = f"PSI {f.psi:.2f}"
+        elif codes:
+            size = (f"PSI {f.psi:.2f} over its {f.details['codes']} whole-number values (codes?); Wasserstein "
+                    f"{f.effect:.3g} reference spreads")
+        elif constant is None:
+            size = f"Wasserstein {f.effect:.3g} reference spreads"
+        else:
+            size = f"{f.effect:.1%} of rows off the reference's one value {constant:g}"
+        evidence = (f"{f.test.upper()} {p_text(q, 2, 'q')}; {size}; JS {f.js:.3f}" + _what_moved(f)
+                    + (f"; {rescale['evidence']}" if rescale else ""))
     else:
         cause = None
         evidence = ("significant but small" if significant else "no significant change") + \

@@ -984,6 +984,8 @@ def epoch_unit(number: float) -> float | None:
     (1.0, 1000000000.0, None)
     """
     return next((unit for unit in (1.0, 1e3, 1e6, 1e9) if 6.3e8 * unit <= number < 4.1e9 * unit), None)
+
+
 _EARLIEST, _LATEST = pd.Timestamp(EARLIEST), pd.Timestamp(LATEST)
 
 

@@ -172,10 +172,9 @@ def _respelt(offline: list, serving: list) -> dict:
         return text.lstrip("0") or "0" if text.isdigit() else None
     served = {}
     for key in serving:
-        if bare(key) is not None:
-            served.setdefault(bare(key), key)
-    pairs = [[key, served[bare(key)]] for key in offline if bare(key) is not None and bare(key) in served
-             and str(key) != str(served[bare(key)])]
+        served.setdefault(bare(key), key)  # None: not digits, never looked up
+    pairs = [[key, served[b]] for key in offline if (b := bare(key)) is not None and b in served
+             and str(key) != str(served[b])]
     return {"keys": len(pairs), "examples": pairs[:5]} if pairs else {}
 
 
