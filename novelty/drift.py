@@ -556,6 +556,25 @@ def no_pair_hint(sides: dict[str, Sequence], noun: str) -> str:
         "write the keys one way in both files" if pair else "")
 
 
+def respelt_keys(a: Sequence, b: Sequence) -> dict:
+    """Unpaired keys of two sides that are one number written with and without leading zeros (skew's
+    offline and serving keys, golden's baseline and current ids): said, not paired, as '0007' and '7'
+    may be two ids.
+
+    >>> respelt_keys(["0007", "0008", "x"], ["7", "9"])
+    {'keys': 1, 'examples': [['0007', '7']]}
+    """
+    def bare(key) -> str | None:
+        text = str(key).strip()
+        return text.lstrip("0") or "0" if text.isdigit() else None
+    other = {}
+    for key in b:
+        other.setdefault(bare(key), key)  # None: not digits, never looked up
+    pairs = [[key, other[plain]] for key in a if (plain := bare(key)) is not None and plain in other
+             and str(key) != str(other[plain])]
+    return {"keys": len(pairs), "examples": pairs[:5]} if pairs else {}
+
+
 def profile(frame: pd.DataFrame, ignore: set[str] = frozenset(), seed: int = 0) -> dict:
     """What the drift tests need of a reference table: kinds, null rates, a value sample, counts."""
     columns = {}

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 
-from .drift import as_text, nfc, no_pair_hint, no_rows, paths_given, read_table
+from .drift import as_text, nfc, no_pair_hint, no_rows, paths_given, read_table, respelt_keys
 from .errors import InputError, check_argument
 from .logs import is_na_label, predicted_label, spelling
 from .stats import wilson_interval
@@ -54,6 +54,8 @@ class GoldenReport:
     malformed: dict = field(default_factory=dict)  # file -> its first malformed line and why ('line 2: invalid JSON')
     case_only: list[dict] = field(default_factory=list)  # wrong only by case ('TRANSFER' for 'transfer'), by file
     case_only_items: dict = field(default_factory=dict)  # file -> items wrong only by case, all of them
+    respelt: dict = field(default_factory=dict)  # {"keys": n, "examples": [[baseline, current], ...]}: unpaired
+    #                                              ids that are one number with and without leading zeros
 
     @property
     def accuracy_change(self) -> float:
@@ -143,7 +145,9 @@ def golden(baseline: str | Path, current: str | Path, id_col: str = "id", label_
     return GoldenReport(base, now, len(paired), fixed, broken, p, drop >= MIN_DROP - 1e-9 and p < 0.05,
                         _label_changes(paired, label_col, pred_col), left_out, whole, relabelled,
                         {name: n for name, n in no_prediction.items() if n}, malformed, case_only,
-                        {name: sum(found.values()) for name, found in pairs.items() if found})
+                        {name: sum(found.values()) for name, found in pairs.items() if found},
+                        respelt_keys(before[id_col][~before[id_col].isin(both)].tolist(),
+                                     after[id_col][~after[id_col].isin(both)].tolist()))
 
 
 def _case_only(labels: pd.Series, predictions: pd.Series) -> Counter:

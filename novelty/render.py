@@ -262,6 +262,10 @@ def format_golden(report) -> str:
     lines += [f"left out  {name}: " + ", ".join(f"{n:,} {reason}" for reason, n in reasons.items())
               + (f" (first: {report.malformed[name]})" if name in report.malformed else "")
               for name, reasons in report.left_out.items() if reasons]
+    if report.respelt:
+        shown = ", ".join(f"{a!r} in the baseline and {b!r} now" for a, b in report.respelt["examples"][:2])
+        lines.append(f"respelt   {report.respelt['keys']:,} unpaired ids would pair without their leading zeros "
+                     f"(e.g. {shown}): one file writes them padded? They were left unpaired; write them one way")
     lines += [f"  {r['label']:<24} recall {r['recall_before']:.0%} -> {r['recall_now']:.0%}"
               for r in report.label_changes if r["change"] < 0]
     return "\n".join(lines)

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .drift import join_keys, looks_like_time, nfc, no_rows, no_pair_hint, paths_given, read_table
+from .drift import join_keys, looks_like_time, nfc, no_rows, no_pair_hint, paths_given, read_table, respelt_keys
 from .errors import InputError, check_argument
 from .logs import detect_format, epoch_unit, field_separator
 
@@ -158,24 +158,7 @@ def skew(offline: str | Path, serving: str | Path, key: str, tolerance: float = 
                  for side, mine, other in (("offline", left, right), ("serving", right, left))
                  for c in mine.columns if c not in other.columns]
     return SkewReport(*rows, len(both), findings, null_keys, unmatched, repeated, copies, malformed,
-                      {name: len(k) for name, k in keys.items()}, shared, _respelt(alone["offline"], alone["serving"]))
-
-
-def _respelt(offline: list, serving: list) -> dict:
-    """Unpaired keys of the two sides that are one number written with and without leading zeros.
-
-    >>> _respelt(["0007", "0008", "x"], ["7", "9"])
-    {'keys': 1, 'examples': [['0007', '7']]}
-    """
-    def bare(key) -> str | None:
-        text = str(key).strip()
-        return text.lstrip("0") or "0" if text.isdigit() else None
-    served = {}
-    for key in serving:
-        served.setdefault(bare(key), key)  # None: not digits, never looked up
-    pairs = [[key, served[b]] for key in offline if (b := bare(key)) is not None and b in served
-             and str(key) != str(served[b])]
-    return {"keys": len(pairs), "examples": pairs[:5]} if pairs else {}
+                      {name: len(k) for name, k in keys.items()}, shared, respelt_keys(alone["offline"], alone["serving"]))
 
 
 def _codes_as_written(left: pd.DataFrame, right: pd.DataFrame, offline, serving, key: str):

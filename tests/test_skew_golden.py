@@ -10,6 +10,7 @@ from novelty.cli import app
 from novelty.diagnose import diagnose
 from novelty.errors import InputError
 from novelty.golden import golden
+from novelty.render import format_golden
 from novelty.skew import skew
 
 from conftest import write_csv, write_jsonl
@@ -563,6 +564,22 @@ def test_keys_that_differ_only_by_zero_padding_are_not_paired_but_said(tmp_path)
     with pytest.raises(InputError) as other:
         golden(tmp_path / "base.csv", tmp_path / "other.csv")
     assert "leading zeros" not in str(other.value)
+
+
+def test_golden_says_when_unpaired_ids_differ_only_by_leading_zeros(tmp_path):
+    # session 28's left-alone item: '0000'-'1999' against 0-1999, two CSVs read as written, paired
+    # 1,000 items and said only "1,000 not in the other file"
+    n = 2000
+    base = pd.DataFrame({"id": range(n), "label": ["a", "b"] * (n // 2), "prediction": ["a", "b"] * (n // 2)})
+    base.to_csv(tmp_path / "base.csv", index=False)
+    base.assign(id=[f"{i:04d}" for i in range(n)]).to_csv(tmp_path / "now.csv", index=False)
+    report = golden(tmp_path / "base.csv", tmp_path / "now.csv")
+    assert report.paired == 1000 and report.respelt == {"keys": 1000, "examples": [[str(i), f"{i:04d}"] for i in range(5)]}
+    assert "1,000 unpaired ids would pair without their leading zeros (e.g. '0' in the baseline and '0000' now" \
+        in format_golden(report)
+    assert report.to_dict()["respelt"]["keys"] == 1000
+    same = golden(tmp_path / "base.csv", tmp_path / "base.csv")
+    assert not same.respelt and "leading zeros" not in format_golden(same)
 
 
 def test_skew_compares_whole_numbers_exactly_and_sees_small_offsets_and_csv_codes(tmp_path):
