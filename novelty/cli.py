@@ -596,8 +596,9 @@ def spikes(
     if "new-incident" in fail_on and report.new_incidents:  # was: every run while the window was in progress
         from .spikes import mark_alerted
 
-        with _user_errors():
-            mark_alerted(db, report)  # once: not again for this spike, whatever runs in between
+        if not report.read_only:  # (a read-only copy: the note says the alert is not recorded)
+            with _user_errors():
+                mark_alerted(db, report)  # once: not again for this spike, whatever runs in between
         raise typer.Exit(1)
 
 
@@ -857,21 +858,22 @@ def clusters_command(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from .clusters import find_clusters, past_view
+    from .clusters import find_clusters, unsaved_view
 
     with _user_errors():
         if db is None:
             raise NoveltyError("--db is required: the SQLite file filled by `novelty score`")
-        past = save is None and past_view(db, until)  # decided here once: find_clusters would look again
-        found = find_clusters(db, since, until, min_size, save=not past if save is None else save)
-        kept = past or save is False
+        why = unsaved_view(db, until) if save is None else None  # decided here once: find_clusters would look again
+        found = find_clusters(db, since, until, min_size, save=why is None if save is None else save)
+        kept = why is not None or save is False
     if as_json:  # 'saved': false says what the text's last line does: `clusters show` and `queue add
         # --cluster` go by the stored clusters, whose ids may name other topics (QA)
         return _print_json([{**c.to_dict(), "saved": not kept} for c in found])
     typer.echo(format_clusters(found))
     if kept and found:
-        typer.echo("Not saved" + (" (a view of the past: --until leaves out newer novel prompts)" if past
-                                  else "") + ": the stored clusters stay as the last saved run left them.")
+        reason = {"past": " (a view of the past: --until leaves out newer novel prompts)",
+                  "read-only": f" (this user may only read {db})"}.get(why, "")
+        typer.echo(f"Not saved{reason}: the stored clusters stay as the last saved run left them.")
 
 
 @clusters_app.command("show")

@@ -63,9 +63,9 @@ def find_clusters(db: str | Path, since: str | None = None, until: str | None = 
                   min_size: int = 5, save: bool | None = None) -> list[Cluster]:
     """Cluster the novel prompts scored between ``since`` and ``until`` (all of them by default).
     ``save``: store the result as the current view (the report's, the queue's, ``clusters show``'s);
-    by default unless ``until`` leaves out novel prompts logged after it: a view of the past saved
-    over active clusters' cards (one browse left the fastest-growing topic at '6 prompts, last seen'
-    two months back, and quiet clusters so for good)."""
+    by default unless ``until`` leaves out novel prompts logged after it (a view of the past saved
+    over active clusters' cards: one browse left the fastest-growing topic at '6 prompts, last seen'
+    two months back, and quiet clusters so for good), or this user may only read ``db``."""
     check_argument("min_size", min_size, int, "a whole number such as 5")
     check_argument("save", save, (bool, type(None)), "True, False or None")
     existing_db(db)
@@ -86,7 +86,7 @@ def find_clusters(db: str | Path, since: str | None = None, until: str | None = 
         clusters = _pruned_history(store, clusters, last_day)
         clusters = _count_look_alikes(store, clusters, members, rows, vectors, labels, until)
         if save is None:
-            save = not (until and _novel_from(store, until))
+            save = not (until and _novel_from(store, until)) and not store.read_only
         if save and clusters:  # a run that finds nothing (say a --min-size too big) leaves the stored view
             _save(store, clusters, members, [r["prompt_id"] for r in rows], last_day, min_size, pruned)
         return sorted(clusters, key=lambda c: -c.size)
@@ -243,16 +243,15 @@ def _in_range(columns: str, condition: str, since: str | None, until: str | None
             f"{' AND '.join([condition, 'ts IS NULL', *untimed])}", args + args)
 
 
-def past_view(db: str | Path, until: str | None) -> bool:
-    """Whether ``until`` leaves out novel prompts logged after it: ``find_clusters`` then does not save
-    by default."""
+def unsaved_view(db: str | Path, until: str | None) -> str | None:
+    """Why ``find_clusters`` would not save by default, or None: ``until`` leaves out novel prompts
+    logged after it ("past"), or this user may only read the database ("read-only": an archive or a
+    colleague's copy is browsed, where saving failed with exit 2)."""
     existing_db(db)  # a mistyped --db was created empty (exit 0) by this look before find_clusters refused it
     until = parse_range(None, until)[1]
-    if not until:
-        return False
     store = Store(db)
     try:
-        return _novel_from(store, until)
+        return "past" if until and _novel_from(store, until) else "read-only" if store.read_only else None
     finally:
         store.close()
 

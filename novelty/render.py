@@ -125,6 +125,8 @@ def _times_expected(details: dict) -> str:
 
 UNFINISHED = ("no score run has finished yet: nothing is tested or saved until one has (untested windows saved "
               "now would be the baseline later windows are judged against)")  # a note of spikes
+READ_ONLY = ("this user may only read {db}: the windows were tested as it stands and nothing was saved, an alert "
+             "raised now included (a run by a user who may write it keeps verdicts and alerts)")  # a note of spikes
 
 
 def format_spikes(report) -> str:

@@ -26,7 +26,7 @@ from scipy.stats import norm
 
 from .errors import InputError, check_argument
 from .logs import format_bound, label_form, sql_bound
-from .render import UNFINISHED
+from .render import READ_ONLY, UNFINISHED
 from .stats import (benjamini_hochberg, excess_over_rate, excess_over_reference, excess_tail, goodness_of_fit,
                     tail_weights, wilson_interval)
 from .store import PRUNED_ALPHAS, Store, existing_db, pruned_novel_column, storage_error, utc_now
@@ -135,6 +135,7 @@ class SpikeReport:
     step: str | None = None  # of sliding windows
     flagged_late: list[str] = field(default_factory=list)  # ids of incidents of windows an earlier run decided
     # quiet, flagged now as a late log added prompts to them
+    read_only: bool = False  # this user may only read the database: nothing was saved, no alert recorded
 
     @property
     def key(self) -> str:
@@ -145,7 +146,8 @@ class SpikeReport:
         return {"db": self.db, "window": self.window, "step": self.step, "alpha": self.alpha,
                 "windows": [asdict(w) for w in self.windows],
                 "incidents": [{"incident_id": i.incident_id, **asdict(i)} for i in self.incidents],
-                "new_incidents": self.new_incidents, "flagged_late": self.flagged_late, "notes": self.notes}
+                "new_incidents": self.new_incidents, "flagged_late": self.flagged_late, "notes": self.notes,
+                "read_only": self.read_only}
 
 
 def window_seconds(text: str, limit_days: int | None = None) -> int:
@@ -192,7 +194,9 @@ def detect_spikes(db: str | Path, settings: SpikeSettings = SpikeSettings(), sin
         alpha = store.latest_alpha()
         unfinished = alpha is None and store.db.execute(  # a first score still running (or killed): windows
             "SELECT count(*) FROM runs WHERE status IN ('running', 'interrupted')").fetchone()[0] > 0  # untested
-        save = save and not unfinished  # saved now, they would be the trailing baseline later windows were judged against
+        save = save and not unfinished and not store.read_only  # unfinished: saved now, they would be the
+        # trailing baseline later windows were judged against; read-only: an archive or a colleague's copy is
+        # tested as it stands (saving failed with exit 2, and a run that saves nothing new saves nothing)
         # --until inside a window, with prompts after it (a backfill, a page 'as it was then'): the window
         # counts the prompts before it only, and is neither read nor saved as decided (it counted the
         # whole week, later prompts and examples included, and flagged it)
@@ -230,11 +234,13 @@ def detect_spikes(db: str | Path, settings: SpikeSettings = SpikeSettings(), sin
                   [i for i in incidents if whole(i.window_start)])
         span = (windows[0].window_start, windows[-1].window_end) if windows else None
         notes = [UNFINISHED] if unfinished else []
+        notes += [READ_ONLY.format(db=db)] if store.read_only else []
         notes += [] if alpha is None or _pruned_novel(alpha) != "novel" or not pruned_any(store) else [
             f"days prune deleted count their novel prompts at the alpha they were scored at: it keeps counts at "
             f"{', '.join(map(str, PRUNED_ALPHAS))}, not at {alpha}"]
         notes += _skipped(shown, settings) + _too_small(shown, settings)
-        return SpikeReport(str(db), settings.window, alpha, shown, incidents, span, new, notes, settings.step, late)
+        return SpikeReport(str(db), settings.window, alpha, shown, incidents, span, new, notes, settings.step, late,
+                           store.read_only)
     finally:
         store.close()
 

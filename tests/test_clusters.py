@@ -408,8 +408,13 @@ def test_a_database_the_user_may_only_read_is_a_clear_error_not_a_traceback(tmp_
     db = novel_db(tmp_path / "m.db", {"bitcoin wallet": 40})
     monkeypatch.setattr(store_module, "may_write", lambda path: False)  # (the tests run as root)
     with pytest.raises(StorageError, match="cannot write .*m.db .*readonly"):
-        find_clusters(db)
-    assert find_clusters(db, save=False)  # reading is fine
+        find_clusters(db, save=True)
+    assert find_clusters(db)  # by default a read-only database is browsed, not saved (QA: was exit 2)
+    out = CliRunner().invoke(app, ["clusters", "--db", str(db)])
+    assert out.exit_code == 0 and f"Not saved (this user may only read {db})" in out.output, out.output
+    assert json.loads(CliRunner().invoke(app, ["clusters", "--db", str(db), "--json"]).output)[0]["saved"] is False
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM clusters").fetchone()[0] == 0
     monkeypatch.undo()
     (found,) = find_clusters(db)
     monkeypatch.setattr(store_module, "may_write", lambda path: False)

@@ -767,6 +767,30 @@ def test_an_older_database_the_user_may_only_read_is_read_or_says_it_needs_an_up
     assert len(detect_spikes(db).windows) == 4  # as a user who may write it: upgraded
 
 
+def test_a_database_the_user_may_only_read_is_tested_as_it_stands_and_left_unwritten(tmp_path, monkeypatch):
+    # QA (run as nobody): spikes on a read-only copy was exit 2 'cannot write', though a run that finds
+    # nothing new saves nothing; diagnose, report and queue list read the same file
+    import hashlib
+
+    from novelty import store as store_module
+
+    db = fill(tmp_path / "m.db", [(500, 25, None)] * 10 + [(500, 120, None)])
+    before = hashlib.sha256(db.read_bytes()).hexdigest()
+    monkeypatch.setattr(store_module, "may_write", lambda path: False)  # chmod 444 (the tests run as root)
+    report = detect_spikes(db)
+    assert report.read_only and len(report.windows) == 11 and len(report.incidents) == 1
+    assert any("may only read" in note and "nothing was saved" in note for note in report.notes)
+    out = CliRunner().invoke(app, ["spikes", "--db", str(db), "--json", "--fail-on", "new-incident"])
+    assert out.exit_code == 1, out.output  # the incident, not 'cannot write' (exit 2) from recording the alert
+    shown = json.loads(out.output)
+    assert shown["read_only"] and shown["new_incidents"] == [report.incidents[0].incident_id]
+    assert hashlib.sha256(db.read_bytes()).hexdigest() == before and sorted(p.name for p in tmp_path.iterdir()) == ["m.db"]
+    monkeypatch.undo()
+    assert not detect_spikes(db).read_only  # a user who may write it saves as before
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM windows").fetchone()[0] == 11
+
+
 def test_a_read_without_locks_that_met_a_writer_is_a_message_not_a_bug(tmp_path, monkeypatch):
     import novelty.spikes
 
