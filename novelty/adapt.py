@@ -55,13 +55,15 @@ class AdaptOptions:
             raise InputError("--adapt-max-prompts must be at least 2")
 
 
-def calibration_slice(labels: Sequence, share: float, seed: int) -> np.ndarray:
-    """Sorted positions of a stratified ``share`` of the prompts (each label split evenly).
+def calibration_slice(labels: Sequence, share: float, seed: int, texts: Sequence[str] | None = None) -> np.ndarray:
+    """Sorted positions of a stratified ``share`` of the prompts (each label split evenly); with
+    ``texts``, the same prompts whatever their rows' order.
 
-    >>> calibration_slice(["a"] * 10 + ["b"] * 10, 0.2, 0).tolist()  # 2 of each label
-    [0, 4, 12, 19]
+    >>> texts = [f"t{i}" for i in range(20)]
+    >>> [texts[i] for i in calibration_slice(["a"] * 10 + ["b"] * 10, 0.2, 0, texts)]  # 2 of each label
+    ['t4', 't6', 't11', 't13']
     """
-    return stratified_folds(labels, max(2, round(1 / share)), len(labels), seed)[0]
+    return stratified_folds(labels, max(2, round(1 / share)), len(labels), seed, texts)[0]
 
 
 def check_adaptable(labels: Sequence, model: str, options: AdaptOptions) -> None:
@@ -120,7 +122,7 @@ def _sample(texts: list[str], labels: list[str], options: AdaptOptions) -> tuple
     """
     if options.max_prompts is None or len(texts) <= options.max_prompts:
         return texts, labels
-    folds = stratified_folds(labels, math.ceil(len(texts) / options.max_prompts), len(texts), options.seed)
+    folds = stratified_folds(labels, math.ceil(len(texts) / options.max_prompts), len(texts), options.seed, texts)
     keep = list(folds[0][: options.max_prompts])
     # a label rarer than the stride may fall between the picks: it gets its first prompt, and as many
     # picks of labels kept twice or more go, from the end (max_prompts is at least the number of

@@ -611,7 +611,8 @@ def _write(folder: Path, manifest: dict, vectors: np.ndarray, prompts: pd.DataFr
     """
     scorer = make_scorer(manifest["scorer"]["name"], **manifest["scorer"]["params"])
     held_out = np.flatnonzero(prompts["calibration"].to_numpy(bool)) if "calibration" in prompts else None
-    calibration = calibrate(scorer, vectors, list(prompts["label"]), alpha, held_out=held_out)
+    calibration = calibrate(scorer, vectors, list(prompts["label"]), alpha, held_out=held_out,
+                            texts=list(prompts["text"]))
     folder.parent.mkdir(parents=True, exist_ok=True)
     live = folder  # a symlinked index is written where it points, and keeps its link (the link itself was
     folder = _pointed_to(folder)  # swapped for a folder, then every write failed)
@@ -697,7 +698,7 @@ def _build_adapted(folder: Path, source, name: str, rows: TrainingRows, prompts:
     calibrate on the slice (cross-fitted within it), and keep the slice in the index as reference
     prompts too (why, measured: README, "Adapting the encoder")."""
     check_adaptable(rows.labels, model, options)
-    held_out = calibration_slice(rows.labels, options.held_out, options.seed)
+    held_out = calibration_slice(rows.labels, options.held_out, options.seed, rows.texts)
     tuned = np.ones(len(rows.texts), dtype=bool)
     tuned[held_out] = False
     base = resolve_model_path(model)

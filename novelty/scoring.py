@@ -10,6 +10,7 @@ traffic is about ``alpha`` whatever the model or the data: no cosine cut-off is 
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import numbers
 from contextvars import ContextVar
@@ -145,13 +146,15 @@ class Calibration:
 
 
 def calibrate(scorer: BaseScorer, vectors: np.ndarray, labels: Sequence, alpha: float,
-              seed: int = 0, held_out: np.ndarray | None = None) -> Calibration:
+              seed: int = 0, held_out: np.ndarray | None = None,
+              texts: Sequence[str] | None = None) -> Calibration:
     """Held-out scores of the training prompts, then ``scorer`` fitted on all of them.
 
     ``held_out`` (positions) restricts the folds to that slice: for an adapted encoder, whose own
     training prompts are not exchangeable with new traffic (see novelty/adapt.py). Each fold of the
     slice is scored against everything else, the rest of the slice included, so a calibration prompt
-    meets nearly the reference set a new prompt meets (all of it).
+    meets nearly the reference set a new prompt meets (all of it). ``texts`` (the prompts) place each
+    prompt in its fold by its text, not its row (see ``stratified_folds``).
     """
     if not 0 < alpha < 1:  # before the costly cross-fit (Calibration checks it again)
         raise NoveltyError(f"--alpha must be between 0 and 1 (got {alpha})")
@@ -160,13 +163,14 @@ def calibrate(scorer: BaseScorer, vectors: np.ndarray, labels: Sequence, alpha: 
         if n < MIN_CALIBRATION + FOLDS:
             raise NoveltyError(f"calibration needs at least {MIN_CALIBRATION + FOLDS} training prompts; "
                                f"this index has {n}. Add more labelled prompts.")
-        folds, method = stratified_folds(labels, FOLDS, MAX_CALIBRATION, seed), Calibration.method
+        folds, method = stratified_folds(labels, FOLDS, MAX_CALIBRATION, seed, texts), Calibration.method
     else:
         held_out = np.asarray(held_out)
         if len(held_out) < MIN_CALIBRATION:
             raise NoveltyError(f"calibration needs at least {MIN_CALIBRATION} held-out prompts (got "
                                f"{len(held_out)})")
-        inner = stratified_folds([labels[i] for i in held_out], FOLDS, MAX_CALIBRATION, seed)
+        inner = stratified_folds([labels[i] for i in held_out], FOLDS, MAX_CALIBRATION, seed,
+                                 None if texts is None else [texts[i] for i in held_out])
         folds = [held_out[f] for f in inner]
         method = (f"conformal, cross-fitted over {FOLDS} folds of a held-out slice of the training "
                   "prompts the encoder was not tuned on")
@@ -204,13 +208,37 @@ def check_reachable(alpha: float, size: int) -> None:
                            f"training prompts ({int(np.ceil(1 / alpha)) - 1} or more)")
 
 
-def stratified_folds(labels: Sequence, folds: int, max_points: int, seed: int) -> list[np.ndarray]:
-    """Disjoint folds over at most ``max_points`` prompts, each label spread evenly across folds."""
-    rng = np.random.default_rng(seed)
+def stratified_folds(labels: Sequence, folds: int, max_points: int, seed: int,
+                     texts: Sequence[str] | None = None) -> list[np.ndarray]:
+    """Disjoint folds over at most ``max_points`` prompts, each label spread evenly across folds.
+
+    With ``texts``, each prompt's place comes from a hash of its text and label (and ``seed``), not
+    from its row: the same training prompts in another order fall into the same folds, so a rebuild
+    from a re-sorted export gives the same calibration.
+
+    >>> texts = ["pin", "card", "fee", "atm", "loan", "pay"]
+    >>> a = stratified_folds(["x"] * 6, 2, 6, 0, texts)
+    >>> b = stratified_folds(["x"] * 6, 2, 6, 0, texts[::-1])  # reversed: position i is text 5 - i
+    >>> [sorted(texts[i] for i in f) for f in a] == [sorted(texts[::-1][i] for i in f) for f in b]
+    True
+    """
     keys = np.asarray([str(label) for label in labels], dtype=object)
-    order = rng.permutation(len(keys))[: min(len(keys), max_points)]
+    if texts is None:
+        order = np.random.default_rng(seed).permutation(len(keys))
+    else:
+        if len(texts) != len(keys):
+            raise ValueError(f"{len(texts)} texts for {len(keys)} labels")
+        ranks = np.fromiter((_rank(seed, text, key) for text, key in zip(texts, keys)), np.uint64, len(keys))
+        order = np.argsort(ranks, kind="stable")
+    order = order[: min(len(keys), max_points)]
     order = order[np.argsort(keys[order], kind="stable")]  # group by label, random within label
     return [np.sort(order[f::folds]) for f in range(folds)]
+
+
+def _rank(seed: int, text, label: str) -> int:
+    """A prompt's place in the folds' shuffle: the same for the same prompt, wherever its row."""
+    data = f"{seed}\x1f{label}\x1f{text}".encode("utf-8", "surrogatepass")
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")
 
 
 def cross_fit(factory: Callable[[], BaseScorer], vectors: np.ndarray, labels: Sequence,

@@ -36,6 +36,17 @@ def test_the_fingerprint_depends_on_data_not_order(tmp_path, train_pairs):
     assert prints[0] == prints[1] != prints[2]
 
 
+@pytest.mark.parametrize("scorer", ["knn", "ensemble"])
+def test_the_calibration_depends_on_the_prompts_not_their_order(tmp_path, train_pairs, scorer):
+    shuffled = [train_pairs[i] for i in np.random.default_rng(1).permutation(len(train_pairs))]
+    a = write_csv(tmp_path / "a.csv", ["text", "label"], train_pairs)
+    b = write_csv(tmp_path / "b.csv", ["text", "label"], shuffled)
+    built = [PromptIndex.build(p, p.stem, index_dir=tmp_path / "ix", model=FAKE_MODEL, scorer=scorer)
+             for p in (a, b)]
+    assert np.allclose(built[0].calibration.scores, built[1].calibration.scores, atol=1e-5)  # float sums in another order
+    assert built[0].calibration.threshold == pytest.approx(built[1].calibration.threshold, abs=1e-5)
+
+
 def test_load_round_trips(index):
     loaded = PromptIndex.load("bot", index.path.parent)
     assert loaded.manifest == index.manifest and len(loaded) == len(index)
