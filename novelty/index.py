@@ -345,6 +345,7 @@ class PromptIndex:
             self.__dict__.update(PromptIndex.load(self.path).__dict__)
 
     def _add(self, source: str | Path, columns: Columns, progress: Progress | None) -> "AddResult":
+        _check_replaceable(self.path)  # before the file is read and embedded
         rows = read_training(source, columns.named(TRAINING_COLUMNS, ("label", "id")), taken=set(self.ids))
         if self.scorer.needs_labels and any(label is None for label in rows.labels):
             missing = sum(label is None for label in rows.labels)
@@ -568,6 +569,20 @@ def _check_writable(parent: Path) -> None:
                          f"({exc.strerror or type(exc).__name__})") from None
 
 
+def _check_replaceable(folder: Path) -> None:
+    """This user can swap the index in ``folder`` for an updated one: its parent takes a new folder, and
+    the old folder's files can go. QA as another user, a folder of mode 555: the add swapped the new
+    index in, could not remove the old one, said 'index.faiss: Permission denied' (exit 2), and every
+    later add failed so, each leaving a copy of the index behind."""
+    target = _pointed_to(folder)
+    _check_writable(target.parent)
+    for inside in (target, target / MODEL_FOLDER):
+        if inside.is_dir() and not inside.is_symlink() and not os.access(inside, os.W_OK | os.X_OK):
+            raise IndexFileError(f"{inside}: this user may not write this folder of the index, so cannot replace "
+                                 "the index with an updated one (nothing was changed): run as the folder's owner, "
+                                 "or have it given to this user")
+
+
 def check_target(name: str, index_dir: str | Path | None, force: bool) -> Path:
     """The folder ``index build`` writes, or an InputError saying why it cannot (before any work)."""
     folder = _folder(name, index_dir)
@@ -577,7 +592,7 @@ def check_target(name: str, index_dir: str | Path | None, force: bool) -> Path:
     if folder.exists() and not force:
         raise InputError(f"index {name!r} already exists in {folder.parent}; use `novelty index "
                          "add` to append prompts, or --force to rebuild it")
-    _check_writable(folder.parent)
+    _check_replaceable(folder)
     return folder
 
 
@@ -803,16 +818,25 @@ def restore_swapped(folder: Path) -> None:
 
 
 def _swap(staging: Path, folder: Path) -> None:
+    """Put ``staging`` in ``folder``'s place. Until the new index is in, a failure removes ``staging`` and
+    leaves the index as it was; after, a previous version that cannot be removed stays hidden beside it
+    (it was an error, exit 2, for an add that had been made)."""
     old = folder.with_name(f".{folder.name}.old")
-    if old.is_symlink():  # left by a version that swapped a symlinked index's link away
-        old.unlink()
-    elif old.exists():
-        shutil.rmtree(old)
-    if folder.exists():
-        folder.rename(old)
-    staging.rename(folder)
-    if old.exists():
-        shutil.rmtree(old)
+    try:
+        if old.is_symlink():  # left by a version that swapped a symlinked index's link away
+            old.unlink()
+        elif old.exists():
+            shutil.rmtree(old)
+        if folder.exists():
+            folder.rename(old)
+        staging.rename(folder)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        if not folder.exists() and old.is_dir():  # renamed away, the new one not in: the old one goes back
+            old.rename(folder)
+        raise IndexFileError(f"{folder}: cannot replace the index ({exc.strerror or exc}: {exc.filename}); it is "
+                             "as it was") from None
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _manifest_checksum(manifest: dict) -> str:

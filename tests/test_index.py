@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -200,6 +201,47 @@ def test_add_appends_only_new_prompts_and_recalibrates(tmp_path, index):
     assert index.add(extra).added == 0
     sims, positions = again.search(again.embedder().embed(["can I buy bitcoin in the app"]), 1)
     assert again.labels[positions[0, 0]] == "crypto" and sims[0, 0] > 0.99
+
+
+def test_an_index_folder_this_user_may_not_write_is_refused_before_any_work(tmp_path, index, train_csv, monkeypatch):
+    # QA as user nobody, the folder root's and mode 555: the add swapped the new index in, could not
+    # remove the old one, said 'index.faiss: Permission denied' (exit 2), and failed so from then on
+    import os
+
+    from novelty import index as index_module
+
+    real = os.access
+    monkeypatch.setattr(index_module.os, "access", lambda path, mode: Path(path) != index.path and real(path, mode))
+    extra = write_csv(tmp_path / "extra.csv", ["text", "label"], [("can I buy bitcoin in the app", "crypto")])
+    before = (index.path / "manifest.json").read_text()
+    with pytest.raises(IndexFileError, match="may not write this folder of the index.*nothing was changed"):
+        index.add(extra)
+    with pytest.raises(IndexFileError, match="may not write"):
+        PromptIndex.build(train_csv, "bot", index_dir=index.path.parent, model=FAKE_MODEL, scorer="knn", force=True)
+    assert (index.path / "manifest.json").read_text() == before
+    assert sorted(p.name for p in index.path.parent.iterdir()) == [".bot.lock", "bot"]
+
+
+def test_an_old_version_that_cannot_be_removed_neither_fails_the_add_nor_leaves_copies(tmp_path, index, monkeypatch):
+    from novelty import index as index_module
+
+    real = index_module.shutil.rmtree
+
+    def stuck(path, ignore_errors=False, **kwargs):  # what another user's files in .bot.old give
+        if Path(path).name == ".bot.old":
+            if ignore_errors:
+                return None
+            raise PermissionError(13, "Permission denied", str(Path(path) / "index.faiss"))
+        return real(path, ignore_errors=ignore_errors, **kwargs)
+    monkeypatch.setattr(index_module.shutil, "rmtree", stuck)
+    first = write_csv(tmp_path / "one.csv", ["text", "label"], [("can I buy bitcoin in the app", "crypto")])
+    assert index.add(first).added == 1  # was: PermissionError after the new index had gone in
+    assert len(PromptIndex.load("bot", index.path.parent)) == len(index)
+    second = write_csv(tmp_path / "two.csv", ["text", "label"], [("how do I stake ethereum", "crypto")])
+    with pytest.raises(IndexFileError, match=r"cannot replace the index \(Permission denied: .*\.bot\.old.*it is as it was"):
+        index.add(second)
+    assert len(PromptIndex.load("bot", index.path.parent)) == len(index)
+    assert sorted(p.name for p in index.path.parent.iterdir()) == [".bot.lock", ".bot.old", "bot"]  # no staging left
 
 
 def test_an_add_in_a_long_lived_process_keeps_a_rebuild_at_another_alpha(tmp_path, index, train_csv):
