@@ -150,6 +150,10 @@ class SentenceTransformerEmbedder:
 def _force_offline() -> None:
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    # ONNX Runtime 1.29 and later collect telemetry on Linux too, and keep a device id under HOME: where
+    # HOME is not writable (a service user) every command began with its warning, in colour. A tool that
+    # reads production prompts sends nothing anywhere; a user who sets the variable decides
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     import transformers
@@ -191,6 +195,7 @@ def onnx_model(folder: Path, backend: str) -> tuple[Path, str]:
     """
     if not folder.is_dir():
         raise ModelError(f"the {backend} backend needs the model as a folder; {folder} is not one")
+    _force_offline()  # before ONNX Runtime is imported: its telemetry
     try:
         import onnxruntime  # noqa: F401
         import optimum.onnxruntime  # noqa: F401

@@ -279,3 +279,23 @@ def test_prune_says_when_it_takes_queue_items_out_with_labellers(aged_db):
         "longer be imported; import them first (novelty queue import), or prune later." in dry.output
     done = runner.invoke(app, ["prune", "--db", str(aged_db), "--older-than", "90d", "--json"])
     assert json.loads(done.output)["queue"] == 1 and json.loads(done.output)["queue_exported"] == 1
+
+
+def test_onnx_runtime_telemetry_is_off_unless_the_user_turns_it_on(tmp_path):
+    # QA as a service user (HOME not writable): every command began with ONNX Runtime's coloured
+    # 'Failed to persist telemetry device ID'. Runtime 1.29 and later collect telemetry on Linux too
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("onnxruntime")
+    load = "from novelty.embed import _force_offline; _force_offline(); import onnxruntime, os; " \
+           "print(os.environ['ORT_DISABLE_TELEMETRY'])"
+    env = {k: v for k, v in os.environ.items() if k != "ORT_DISABLE_TELEMETRY"}
+    done = subprocess.run([sys.executable, "-c", load], capture_output=True, text=True, timeout=120,
+                          env={**env, "HOME": "/proc/no-such-home"}, cwd=tmp_path)  # unwritable, root too
+    assert done.returncode == 0 and done.stdout.strip() == "1", done.stderr
+    assert "telemetry" not in done.stderr and "\x1b[" not in done.stderr, done.stderr
+    kept = subprocess.run([sys.executable, "-c", load], capture_output=True, text=True, timeout=120,
+                          env={**env, "ORT_DISABLE_TELEMETRY": "0"}, cwd=tmp_path)
+    assert kept.stdout.strip() == "0"  # the user's own setting stands
