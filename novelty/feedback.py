@@ -26,6 +26,7 @@ import json
 import math
 import os
 import re
+import sqlite3
 import tempfile
 import warnings
 import zlib
@@ -46,7 +47,7 @@ from .logs import (Unparsed, as_paths, canonical_id, check_file, csv_table, dete
                    reason_kind, repeated_columns, same_label, spelling, time_bounds, time_problem)
 from .spikes import Incident, parse_range, window_offset, window_seconds
 from .stats import wilson_interval
-from .store import GROUPED_LABELS, REJECT_COLUMNS, Store, existing_db, reject_row, utc_now
+from .store import GROUPED_LABELS, REJECT_COLUMNS, Store, existing_db, reject_row, storage_error, utc_now
 
 GAP_KIND = "offline_online_gap"
 
@@ -196,6 +197,8 @@ def import_feedback(db: str | Path, path: str | Path, id_col: str = "prompt_id",
     try:
         conn = store.db.conn
         intents = store.na_like_intents()  # a 'None' intent's true labels are labels, not gaps
+        if store.read_only:  # its folder too, maybe: the scratch file beside it failed, named (QA), not the db
+            raise storage_error(Path(db), sqlite3.OperationalError("attempt to write a readonly database"), True)
         staging = _scratch(Path(db))
         conn.execute("ATTACH DATABASE ? AS staging", [str(staging)])
         conn.execute("PRAGMA staging.journal_mode = OFF")  # scratch: nothing to roll back to

@@ -605,6 +605,25 @@ def _stored_feedback(db: Path) -> dict:
         return {pid: (label, at) for pid, label, at in conn.execute("SELECT prompt_id, label, labelled_at FROM feedback")}
 
 
+def test_feedback_into_a_database_in_a_folder_the_user_may_not_write_names_the_database(tmp_path, monkeypatch):
+    # QA as user nobody, the database root's in a root folder: 'error: .../.m.db-feedback-8930-u3235ozi.tmp:
+    # Permission denied', a scratch file the user never named
+    import tempfile
+
+    from novelty import store as store_module
+
+    db = new_db(tmp_path / "m.db")
+    path = write_csv(tmp_path / "a.csv", ["prompt_id", "label"], [("r1", "card_lost")])
+    monkeypatch.setattr(store_module, "may_write", lambda path: False)  # (the tests run as root)
+
+    def refused(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(tmp_path / ".m.db-feedback-1-x.tmp"))
+    monkeypatch.setattr(tempfile, "mkstemp", refused)
+    out = CliRunner().invoke(app, ["feedback", str(path), "--db", str(db)])
+    assert out.exit_code == 2 and f"cannot write {db}" in out.output and "may not write" in out.output, out.output
+    assert ".tmp" not in out.output and sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "m.db"]
+
+
 def test_feedback_sets_aside_rows_whose_time_is_unreadable(tmp_path):
     db = new_db(tmp_path / "m.db")
     before = [(f"r{i}", "balance", "2026-11-20T09:00:00Z") for i in range(1, 5)]
