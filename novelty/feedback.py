@@ -497,23 +497,23 @@ def _rows(frame, lines: list[int], id_col: str, label_col: str, time_col: str | 
     times = frame[time_col] if time_col else [None] * len(frame)
     labels = [None if isinstance(v, str) and is_na_label(v, intents) else _whole_number(v)
               for v in frame[label_col]]
-    for line, pid, label, stamp in zip(lines, frame[id_col], labels, times):
+    for position, (line, pid, label, stamp) in enumerate(zip(lines, frame[id_col], labels, times)):
         if _blank(pid) or _blank(label):
             blank += 1
             continue
         if not (_scalar(pid) and _scalar(label)):
-            rejects.append(Reject(line, "id or label is not text or a number", f"{pid}, {label}"))
+            rejects.append(Reject(line, "id or label is not text or a number", _fields(frame, position)))
             continue
         pid, label = canonical_id(_text(pid)), _text(label)  # the id as `score` stores it
         if not is_utf8(f"{pid}{label}{stamp if isinstance(stamp, str) else ''}"):
-            rejects.append(Reject(line, "not valid UTF-8", f"{pid}, {label}"))
+            rejects.append(Reject(line, "not valid UTF-8", _fields(frame, position)))
             continue
         label = label_form(label).strip()  # as score stores the predictions: 'café' typed either way is one label
         if not label:
             blank += 1
             continue
         if "\n" in label or "\r" in label:  # a quote left open swallows the lines after it into one label
-            rejects.append(Reject(line, "label with a line break (an unclosed quote?)", f"{pid}, {label}"))
+            rejects.append(Reject(line, "label with a line break (an unclosed quote?)", _fields(frame, position)))
             continue
         when = written
         if time_col and not _blank(stamp):
@@ -521,14 +521,20 @@ def _rows(frame, lines: list[int], id_col: str, label_col: str, time_col: str | 
             if when is None:
                 reason = time_problem(stamp, time_col, day_first, "so import the file again with it",
                                       "feedback.day_first")
-                rejects.append(Reject(line, reason, f"{pid}, {label}, {stamp}"))
+                rejects.append(Reject(line, reason, _fields(frame, position)))
                 continue
             if when > latest:  # a mistyped year would outrank every later correction of the label
                 rejects.append(Reject(line, f"label time in {time_col!r} after tomorrow (a mistyped year, or "
-                                      "seconds taken for milliseconds?)", f"{pid}, {label}, {stamp}"))
+                                      "seconds taken for milliseconds?)", _fields(frame, position)))
                 continue
         out.append((pid, label, when))
     return out, blank, rejects
+
+
+def _fields(frame: pd.DataFrame, position: int) -> str:
+    """A row set aside, every field as read in the file's column order (was its id and label alone: the
+    time, and any other column, were lost from ``rejects.raw``)."""
+    return ", ".join("" if not isinstance(v, str) and _blank(v) else str(v) for v in frame.iloc[position])
 
 
 _WHOLE = re.compile(r"-?\d+(\.0+)?")

@@ -624,6 +624,19 @@ def test_feedback_into_a_database_in_a_folder_the_user_may_not_write_names_the_d
     assert ".tmp" not in out.output and sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "m.db"]
 
 
+def test_feedback_keeps_every_field_of_a_row_it_sets_aside(tmp_path):
+    # QA: a label row with a byte that is not UTF-8 was kept as 'r2, cr\xffypto', its time lost
+    db = new_db(tmp_path / "m.db")
+    path = tmp_path / "labels.csv"
+    path.write_bytes(b"prompt_id,label,labelled_at,labeller\nr1,crypto,2026-11-25T10:00:00Z,ann\n"
+                     b"r2,cr\xffypto,2026-11-25T10:00:00Z,bob\n")
+    got = import_feedback(db, path, time_col="labelled_at")
+    assert got.rejected == 1
+    with sqlite3.connect(db) as conn:
+        (line, raw), = conn.execute("SELECT line, raw FROM rejects")
+    assert line == 3 and raw.startswith("r2, cr") and raw.endswith("ypto, 2026-11-25T10:00:00Z, bob"), raw
+
+
 def test_feedback_sets_aside_rows_whose_time_is_unreadable(tmp_path):
     db = new_db(tmp_path / "m.db")
     before = [(f"r{i}", "balance", "2026-11-20T09:00:00Z") for i in range(1, 5)]
@@ -769,8 +782,8 @@ def test_feedback_keeps_the_rows_it_sets_aside_in_the_rejects_table(tmp_path, mo
     with sqlite3.connect(db) as conn:
         kept = conn.execute("SELECT run_id, source, line, reason, raw FROM rejects ORDER BY line").fetchall()
     assert kept == [(None, str(path), 3, "expected 3 fields, got 4", "r2,crypto,extra,x"),
-                    (None, str(path), 4, "not valid UTF-8", "r3, bal\\xffance"),
-                    (None, str(path), 5, "label with a line break (an unclosed quote?)", "r4, two\nlines")]
+                    (None, str(path), 4, "not valid UTF-8", "r3, bal\\xffance, 2026-11-25"),  # every field (QA)
+                    (None, str(path), 5, "label with a line break (an unclosed quote?)", "r4, two\nlines, notatime")]
     lines = tmp_path / "a.jsonl"
     lines.write_text('{"prompt_id": "r6", "label": "x"}\nnot json\n')
     import_feedback(db, lines)
