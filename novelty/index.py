@@ -429,6 +429,9 @@ class PromptIndex:
             before = _identity(folder)
             try:
                 return cls._load_folder(folder, name)
+            except PermissionError as exc:  # (novelty run: 'a bug?' and a traceback, QA)
+                raise IndexFileError(f"{folder}: this user may not read {exc.filename or 'its files'} (permission "
+                                     "denied); give read access to the user novelty runs as") from None
             except (IndexFileError, FileNotFoundError) as exc:
                 swapping = _identity(folder) != before or (
                     bool(folder.name) and folder.with_name(f".{folder.name}.old").exists())

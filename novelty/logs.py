@@ -220,6 +220,10 @@ def check_file(path: str | Path, what: str = "the files inside it") -> Path:
     path = Path(path)
     check_name(path)
     if path.is_file():
+        # a file of another user's, 0600: novelty run said 'a bug?' with a traceback in every step (QA)
+        if not os.access(path, os.R_OK):
+            raise InputError(f"{path}: this user may not read it (permission denied); give read access to the "
+                             "user novelty runs as (chmod, or the file's group), or run as its owner")
         return path
     if path.is_dir():
         raise InputError(f"{path} is a folder; pass {what}")
@@ -376,7 +380,12 @@ def _readable(path: Path, where: Callable[[], str] = lambda: ""):
             # bytes after a whole, CRC-checked stream ('Not a gzipped file'): what was read is sound
             raise InputError(f"{path}: unreadable bytes after its gzip data{where()} ({exc}); the rows before "
                              "them were read; mend or replace it and run the same command again") from None
-        what = "a damaged gzip file" if _gzipped(path) else "could not be read"
+        if isinstance(exc, PermissionError):  # (its handler reopened the file: PermissionError again, 'a bug?')
+            raise InputError(f"{path}: this user may not read it (permission denied)") from None
+        try:
+            what = "a damaged gzip file" if _gzipped(path) else "could not be read"
+        except OSError:
+            what = "could not be read"
         raise DamagedFileError(f"{path}: {what}{where()} ({exc}); nothing read from it was kept. "
                                "Replace it and run the same command again", path) from None
 

@@ -114,6 +114,9 @@ def run_monitor(config: str | Path | MonitorConfig, day: Date | str | None = Non
             locked_in = locked_in or (name if exc.locked else None)
         except NoveltyError as exc:
             job.steps.append(Step(name, "failed", str(exc)))
+        except OSError as exc:  # a path the system refused (permissions, a name too long): input, as the CLI says
+            where = f"{exc.filename}: " if exc.filename else ""
+            job.steps.append(Step(name, "failed", f"{where}{exc.strerror or exc}"))
         except Exception as exc:  # a cron job goes on with the next step, and says what broke (exit 2)
             traceback.print_exc(file=sys.stderr)
             job.steps.append(Step(name, "failed", f"{type(exc).__name__}: {exc} (a bug? the traceback is on "

@@ -794,3 +794,12 @@ def test_a_stopped_index_build_or_add_says_a_rerun_starts_over(tmp_path, index, 
                                    str(index.path.parent)])
     assert out.exit_code == 130 and f"nothing was added ({index.path.name!r} is as it was); running the same " \
         "command again starts over" in out.output
+
+
+def test_an_index_file_the_user_may_not_read_is_an_index_error_not_a_bug(index, monkeypatch):
+    # QA: novelty run, as a user index.faiss was 0600 to: 'PermissionError ... (a bug?)' and a traceback
+    def refused(cls, folder, name):
+        raise PermissionError(13, "Permission denied", str(folder / "index.faiss"))
+    monkeypatch.setattr(PromptIndex, "_load_folder", classmethod(refused))
+    with pytest.raises(IndexFileError, match=r"may not read .*index\.faiss \(permission denied\)"):
+        PromptIndex.load("bot", index.path.parent)

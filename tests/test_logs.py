@@ -468,3 +468,20 @@ def test_a_lone_surrogate_escape_is_not_called_a_latin1_file(tmp_path):
     _, rows, rejects = read_all(path, Columns(time=None))
     assert [text for _, text in rows] == ["fine"]
     assert "half of a character" in rejects[0].reason and "iconv" in rejects[1].reason
+
+
+def test_a_read_that_fails_is_said_even_when_the_file_cannot_be_opened_again(tmp_path):
+    # QA: _readable's handler opened the file again to tell a damaged gzip: a PermissionError (or the file
+    # gone) escaped from the handler itself, and novelty run called it a bug
+    from pathlib import Path
+
+    from novelty.errors import DamagedFileError
+    from novelty.logs import _readable
+
+    gone = Path(tmp_path / "gone.jsonl")
+    with pytest.raises(InputError, match="gone.jsonl: this user may not read it"):
+        with _readable(gone):
+            raise PermissionError(13, "Permission denied", str(gone))
+    with pytest.raises(DamagedFileError, match="gone.jsonl: could not be read"):
+        with _readable(gone):
+            raise OSError(5, "Input/output error")

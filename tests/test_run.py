@@ -272,6 +272,34 @@ def test_a_step_failing_on_its_input_exits_2_and_the_others_still_run(monitor, t
     assert broken.steps[-1].name == "report"
 
 
+def test_files_the_user_may_not_read_fail_their_steps_in_one_line_not_as_a_bug(monitor, tmp_path, monkeypatch,
+                                                                              capsys):
+    # QA as a service user, the logs 0600 to another: every step said 'PermissionError ... (a bug? the
+    # traceback is on stderr; please report it)', and an unreadable golden file failed diagnose too
+    import os
+
+    from novelty import run as run_module
+
+    run_monitor(monitor, "2026-11-18")
+    real = os.access
+    log = tmp_path / "logs" / "2026-11-24.jsonl"
+    monkeypatch.setattr(os, "access", lambda path, mode: not (mode & os.R_OK and Path(path) == log) and real(path, mode))
+    capsys.readouterr()
+    summary = run_monitor(monitor, "2026-11-24")
+    score = next(s for s in summary.steps if s.name == "score")
+    assert score.status == "failed" and score.reason.startswith(f"{log}: this user may not read it"), score
+    assert summary.exit_code == 2 and "Traceback" not in capsys.readouterr().err
+    assert next(s for s in summary.steps if s.name == "diagnose").status == "ran"
+    monkeypatch.undo()
+
+    def refused(self):  # any other path the system refuses in a step: one line, as the CLI gives it
+        raise PermissionError(13, "Permission denied", str(tmp_path / "features.csv"))
+    monkeypatch.setattr(run_module._Job, "drift", refused)
+    drift = next(s for s in run_monitor(monitor, "2026-11-24").steps if s.name == "drift")
+    assert drift.status == "failed" and drift.reason == f"{tmp_path / 'features.csv'}: Permission denied", drift
+    assert "Traceback" not in capsys.readouterr().err
+
+
 def test_one_unreadable_feedback_file_leaves_out_only_itself(monitor, tmp_path):
     """An empty file beside the day's labels failed the whole feedback step: the good file's labels
     were not imported, the gap not tested, the alert missed."""
