@@ -202,17 +202,20 @@ def onnx_model(folder: Path, backend: str) -> tuple[Path, str]:
     except ImportError:
         raise ModelError(f"the {backend} backend needs ONNX Runtime and optimum-onnx: pip install "
                          "'sentence-transformers[onnx]' (or use --backend torch)") from None
+    if backend == "onnx":
+        wanted, config = "onnx/model.onnx", None
+    else:
+        config = _quantisation_config()
+        wanted = f"onnx/model_{_weights_type(config)}_{config}.onnx"
+    if (folder / wanted).is_file():  # exported before, by whoever could write the folder: read where it is
+        return folder, wanted
     home = _writable_copy(folder)
     fp32 = home / "onnx" / "model.onnx"
     if not fp32.exists():
         _export_fp32(home, fp32)
-    if backend == "onnx":
-        return home, "onnx/model.onnx"
-    config = _quantisation_config()
-    quantised = home / "onnx" / f"model_{_weights_type(config)}_{config}.onnx"
-    if not quantised.exists():
-        _export_int8(home, config, quantised)
-    return home, f"onnx/{quantised.name}"
+    if config is not None and not (home / wanted).exists():
+        _export_int8(home, config, home / wanted)
+    return home, wanted
 
 
 def _export_fp32(home: Path, target: Path) -> None:
@@ -268,21 +271,28 @@ def _quantisation_config() -> str:
 
 
 def _writable_copy(folder: Path) -> Path:
-    """The model folder itself when it is writable, else a cached folder of links to its files."""
+    """The model folder itself when it is writable, else a cached folder of links to its files
+    (under ``NOVELTY_CACHE``, default ``~/.cache/novelty``), where the ONNX files are exported."""
     if os.access(folder, os.W_OK):
         return folder
-    home = Path(os.environ.get("NOVELTY_CACHE", Path.home() / ".cache" / "novelty")) / "models" / \
-        model_fingerprint(folder).replace(":", "-")
-    if not (home / "modules.json").exists():
-        home.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=home.parent))
-        for item in folder.iterdir():
-            if item.name not in {"onnx", "openvino"}:
-                (staging / item.name).symlink_to(item)
-        try:
-            staging.rename(home)
-        except OSError:  # another process got there first
-            shutil.rmtree(staging, ignore_errors=True)
+    cache = Path(os.environ.get("NOVELTY_CACHE") or Path.home() / ".cache" / "novelty")
+    home = cache / "models" / model_fingerprint(folder).replace(":", "-")
+    try:
+        if not (home / "modules.json").exists():
+            home.parent.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(dir=home.parent))
+            for item in folder.iterdir():
+                if item.name not in {"onnx", "openvino"}:
+                    (staging / item.name).symlink_to(item)
+            try:
+                staging.rename(home)
+            except OSError:  # another process got there first
+                shutil.rmtree(staging, ignore_errors=True)
+    except OSError as exc:  # a service user whose HOME is /nonexistent (QA: 'pass a folder holding a model')
+        raise ModelError(f"the ONNX encoder is exported once, beside the model or, as this user may not write "
+                         f"{folder}, under {cache}, which failed ({exc.strerror or exc}): set NOVELTY_CACHE to a "
+                         "folder this user may write, or run any command that loads the model once as a user "
+                         "who may write the model's folder (the export is then shared)") from None
     return home
 
 

@@ -1,0 +1,42 @@
+"""Where the ONNX encoder comes from, for a user who may not write the model's folder."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("onnxruntime")
+
+import novelty.embed as embed  # noqa: E402
+from novelty.errors import ModelError  # noqa: E402
+
+
+@pytest.fixture
+def read_only_model(tmp_path, monkeypatch) -> Path:
+    """A model folder with its fp32 ONNX file exported, that this user may not write (the tests run as root)."""
+    folder = tmp_path / "model"
+    (folder / "onnx").mkdir(parents=True)
+    (folder / "modules.json").write_text("[]")
+    (folder / "onnx" / "model.onnx").write_bytes(b"exported by the package's owner")
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: not (mode & os.W_OK and Path(path) == folder)
+                        and real(path, mode))
+    monkeypatch.setattr(embed, "_quantisation_config", lambda: "avx2")
+    return folder
+
+
+def test_an_onnx_file_exported_beside_the_model_is_read_there(read_only_model, tmp_path, monkeypatch):
+    # QA as a service user: a package folder holding model.onnx and model_quint8_avx2.onnx was copied
+    # into each user's ~/.cache/novelty and exported again (109 MB each), and where HOME was
+    # /nonexistent, score could not run at all
+    monkeypatch.setenv("NOVELTY_CACHE", str(tmp_path / "cache"))
+    assert embed.onnx_model(read_only_model, "onnx") == (read_only_model, "onnx/model.onnx")
+    (read_only_model / "onnx" / "model_quint8_avx2.onnx").write_bytes(b"int8")
+    assert embed.onnx_model(read_only_model, "onnx-int8") == (read_only_model, "onnx/model_quint8_avx2.onnx")
+    assert not (tmp_path / "cache").exists()
+
+
+def test_a_cache_it_cannot_write_says_what_to_do(read_only_model, monkeypatch):
+    monkeypatch.setenv("NOVELTY_CACHE", "/proc/novelty-cache")  # unwritable, root too
+    with pytest.raises(ModelError, match="under /proc/novelty-cache, which failed .*set NOVELTY_CACHE to a folder"):
+        embed.onnx_model(read_only_model, "onnx-int8")  # int8 not exported yet: it must be, somewhere
