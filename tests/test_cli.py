@@ -222,6 +222,36 @@ def test_standard_output_that_cannot_be_written_is_exit_2_not_a_bug(args):
     assert out.stderr == "error: writing to standard output failed (No space left on device)\n"
 
 
+def test_standard_output_to_a_file_is_written_whole_or_fails(tmp_path, monkeypatch):
+    # QA: `spikes --json > s.json` on a disk that filled mid-write kept 8,192 of 14,836 bytes and exited 0:
+    # CPython's buffered writer dropped what a partial write left, without an error
+    import errno
+    import os
+
+    from novelty import cli
+
+    real, room = os.write, [8192]
+
+    def filling(fd, data):  # a disk with 8 KiB left: one partial write, then ENOSPC
+        if room[0] <= 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        n = real(fd, bytes(data[:room[0]]))
+        room[0] -= n
+        return n
+    with open(tmp_path / "s.json", "w", encoding="utf-8") as given:
+        stream = cli._whole_writes(given)
+        assert stream is not given and stream.encoding == given.encoding
+        monkeypatch.setattr(cli.os, "write", filling)
+        with pytest.raises(OSError, match="No space left on device"):  # said, on the write or its flush
+            stream.write("x" * 14836)
+            stream.flush()
+        monkeypatch.undo()
+    assert (tmp_path / "s.json").stat().st_size == 8192
+    read, write = os.pipe()  # a pipe (and a terminal) never writes part: left as it is
+    with os.fdopen(read) as r, os.fdopen(write, "w") as w:
+        assert cli._whole_writes(w) is w and r
+
+
 def test_a_closed_pipe_is_exit_2_and_a_closed_standard_output_no_error(tmp_path):
     # exit 2 and said (`report -o - | head` too, in test_report); was 1 (click's closed-pipe exit, the code
     # of a finding), silently
