@@ -87,6 +87,25 @@ def test_naming_the_id_column_after_a_first_run_scores_nothing_twice(tmp_path, i
     assert (third.scored, third.skipped, third.rejected) == (0, 6, 0)
 
 
+def test_a_log_with_a_request_id_column_scored_without_id_col_is_warned(tmp_path, index):
+    # QA: an 'id' or 'request_id' column was passed over without a word: derived ids stored, and labels
+    # keyed by the logged ids never joined
+    from typer.testing import CliRunner
+
+    from novelty.cli import app
+
+    log = write_jsonl(tmp_path / "d.jsonl", [{"request_id": f"r{i}", "prompt": f"where is card {i}",
+                                              "timestamp": "2026-11-24T10:00:00Z"} for i in range(6)])
+    (said,) = score_files([log], index, tmp_path / "m.db").warnings
+    assert "has a column 'request_id', but no --id-col was given" in said and "--id-col request_id" in said
+    assert score_files([log], index, tmp_path / "m.db", columns=Columns(id="request_id")).warnings == []
+    other = write_jsonl(tmp_path / "e.jsonl", [{"request_id": "x1", "prompt": "hello", "timestamp": "2026-11-24"}])
+    assert score_files([other], index, tmp_path / "m.db", columns=Columns(id="")).warnings == []  # on purpose
+    out = CliRunner().invoke(app, ["score", str(write_jsonl(tmp_path / "f.jsonl", [{"id": 7, "prompt": "hi"}])),
+                                   "--index", "bot", "--index-dir", str(index.path.parent), "--db", str(tmp_path / "m.db")])
+    assert out.exit_code == 0 and "has a column 'id', but no --id-col was given" in out.stderr, out.output
+
+
 def test_naming_the_time_column_after_a_first_run_gives_the_rows_their_times_once(tmp_path, index):
     log = write_jsonl(tmp_path / "d.jsonl", [{"prompt": f"where is card {i}", "created": f"2026-11-24T10:0{i}:00Z"}
                                              for i in range(6)])

@@ -448,6 +448,28 @@ def untimed_logs(columns: Columns, paths: list[Path], database: bool = True) -> 
     return said
 
 
+def unkeyed_logs(columns: Columns, paths: list[Path]) -> list[str]:
+    """Logs with a column named like a request id ('request_id', 'prompt_id', 'id'...) scored without
+    ``--id-col``: their prompts were stored under ids derived from time, text and line, which labels
+    keyed by the logged ids never join, and nothing said so (QA). ``--id-col ''`` is on purpose: unsaid."""
+    if columns.id is not None:
+        return []
+    from ..starter import NAMES
+
+    usual = {bare_name(name): name for name in NAMES["id"]}
+    said = []
+    for path in paths:
+        found = sorted((h for h in header_names(path) if bare_name(h) in usual),
+                       key=lambda h: list(usual).index(bare_name(h)))  # request_id before id, as init picks
+        if found:
+            said.append(f"{path} has a column {found[0]!r}, but no {columns.option('id')} was given: its prompts "
+                        f"were stored under ids derived from time, text and line, which labels keyed by "
+                        f"{found[0]!r} do not join; score it again with {columns.option('id')} {found[0]} (the "
+                        f"stored prompts move to their logged ids, none is scored twice), or {columns.option('id')} "
+                        "'' to keep derived ids without this warning")
+    return said
+
+
 def mixed_runs(store: Store, run_id: int, alpha: float) -> list[str]:
     """What is wrong with mixing this run with the database's earlier ones: `spikes` compares days by
     their novel flags, so a run at another alpha makes its days look different (a false spike, or a
@@ -592,6 +614,7 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
             logs_novel_p_value=excess_over_rate(counts.novel + counts.earlier_novel, counts.scored + counts.earlier,
                                                 scorer.calibration.alpha),
             warnings=gate.reused_names() + (untimed_logs(columns, paths, database=not out_parquet) if counts.scored else [])
+            + (unkeyed_logs(columns, paths) if counts.scored and not out_parquet else [])
             + (mixed_runs(sink, run_id, scorer.calibration.alpha) if counts.scored and not out_parquet else []))
     finally:
         sink.close()
