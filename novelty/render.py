@@ -297,11 +297,14 @@ def _ids(ids) -> str:
 
 def format_feedback(imports, report) -> str:
     lines = []
+    pruned = getattr(report, "pruned_before", None)  # ids of prompts prune deleted look unscored: said (QA)
+    unscored = f"not scored yet or pruned (kept; prune deleted the prompts before {pruned})" if pruned else \
+        "not scored yet (kept)"
     for i in imports:
         lines.append(f"{i.source}: {plural(i.read, 'row')} read, {plural(i.rows, 'label')}: {i.new:,} new, {i.changed:,} changed, "
                      f"{i.unchanged:,} unchanged"
                      + (f", {i.stale:,} older than the stored label" if i.stale else "")
-                     + (f"; {plural(i.unknown_ids, 'id')} not scored yet (kept)" if i.unknown_ids else "")
+                     + (f"; {plural(i.unknown_ids, 'id')} {unscored}" if i.unknown_ids else "")
                      + (f"; {i.repeated:,} rows repeat an id of an earlier row (its newest label kept)"
                         if i.repeated else "")
                      + (f"; {plural(i.blank, 'row')} without id or label skipped" if i.blank else ""))
@@ -314,8 +317,9 @@ def format_feedback(imports, report) -> str:
                          f"{_ids(i.id_examples['scored'])} scored. " + (
                              "Those are ids score derived (no --id-col), which never match a label file: score "
                              "with --id-col naming the log's request id" if derived else
-                             "Labels of prompts not scored yet join when they are; else the ids are written "
-                             "another way"))
+                             "Labels of prompts not scored yet join when they are" + (
+                                 f"; of prompts prune deleted (logged before {pruned}), never" if pruned else "")
+                             + "; else the ids are written another way"))
         if i.conflicting:
             lines.append(f"  {i.conflicting:,} ids given two labels at once in the file (the same time, or no "
                          "time, to tell them apart): the last row's label kept; check them")

@@ -1425,6 +1425,12 @@ def test_feedback_says_labels_of_pruned_prompts_will_not_match_again(tmp_path, i
     import_feedback(db, write_csv(tmp_path / "l2.csv", ["prompt_id", "label"], [("r0", "card_lost")]))
     prune(db, "90d", now=datetime(2026, 11, 25, tzinfo=timezone.utc))  # again: nothing counted twice
     assert online_accuracy(db).total.all.labelled == 6
+    # QA: a label file of pruned prompts alone said '2 ids not scored yet (kept)' and that they 'join when
+    # they are', which they never will
+    late = write_csv(tmp_path / "l3.csv", ["prompt_id", "label"], [("r1", "card_lost"), ("r2", "card_lost")])
+    out = CliRunner().invoke(app, ["feedback", str(late), "--db", str(db)])
+    assert "2 ids not scored yet or pruned (kept; prune deleted the prompts before 2026-08-27" in out.output, out.output
+    assert "join when they are; of prompts prune deleted (logged before 2026-08-27" in out.output
 
 
 def test_a_true_label_typed_another_way_is_the_same_label():
