@@ -1188,6 +1188,10 @@ def queue_golden(
         typer.echo(f"--size {size} is too small to give every stratum a prompt: {len(result.left_out)} left out "
                    f"(predicted labels come first, then the largest clusters): "
                    + ", ".join(result.left_out[:5]) + (", ..." if len(result.left_out) > 5 else ""), err=piped)
+    if result.edge_short:
+        typer.echo(f"--size {size} left no room for {plural(result.edge_short, 'edge case')} of --edge-share "
+                   f"{edge_share:g} (the most novel prompts): one prompt per predicted label comes first; raise --size "
+                   "for them", err=piped)
 
 
 # ---------------------------------------------------------------------------------------------- run, init

@@ -35,6 +35,8 @@ class RefreshResult:
     left_out: list[str] = field(default_factory=list)  # strata with no prompt: --size was too small
     formula_like: int = 0          # prompts a spreadsheet would run as formulas (= + - @ first)
     formulas_escaped: bool = False  # written with a ' before them (escape_formulas)
+    edge_short: int = 0  # edge cases --edge-share asked for and not given: --size left room for one prompt
+    #                      per predicted label alone (QA: 0 of 2 at --size 10, unsaid)
 
     def to_dict(self) -> dict:
         """As ``--json`` prints it."""
@@ -87,8 +89,10 @@ def golden_refresh(db: str | Path, out: str | Path, size: int = 300, since: str 
     covered = {r.get("origin", r["stratum"]) for r in picked}  # a stratum met through its edge cases counts
     sizes = Counter(r["stratum"] for r in rows)  # the largest left out first, as they were passed over
     left_out = sorted(everything - covered, key=lambda s: (-sizes[s], s)) if len(picked) < len(rows) else []
+    asked = int(round(size * edge_share)) if len(picked) < len(rows) else 0
     return RefreshResult(len(rows), len(picked), dict(sorted(counts.items(), key=lambda kv: -kv[1])), str(out),
-                         left_out, formulas, escape_formulas and bool(formulas))
+                         left_out, formulas, escape_formulas and bool(formulas),
+                         max(0, asked - counts.get(EDGE, 0)))
 
 
 def _refuse_losing(out: Path) -> None:
@@ -115,6 +119,7 @@ def _refuse_losing(out: Path) -> None:
 
 
 UNCLUSTERED = "novel: unclustered"
+EDGE = "edge: most novel"
 
 
 def sample(rows: list[dict], size: int, edge_share: float, rng: np.random.Generator) -> list[dict]:
@@ -136,7 +141,7 @@ def sample(rows: list[dict], size: int, edge_share: float, rng: np.random.Genera
     by_novelty = sorted(range(len(distinct)), key=lambda i: (distinct[i]["p_value"], -distinct[i].get("novelty", 0)))
     chosen = by_novelty[:n_edge]
     for i in chosen:
-        distinct[i] = dict(distinct[i], stratum="edge: most novel", origin=distinct[i]["stratum"])
+        distinct[i] = dict(distinct[i], stratum=EDGE, origin=distinct[i]["stratum"])
     strata: dict[str, list[int]] = {}
     for i in by_novelty[n_edge:]:
         strata.setdefault(distinct[i]["stratum"], []).append(i)

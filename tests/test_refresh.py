@@ -84,6 +84,9 @@ def test_a_size_smaller_than_the_strata_keeps_labels_first_and_says_what_is_left
     assert any(s.startswith("novel: ") for s in result.left_out)
     out = CliRunner().invoke(app, ["queue", "golden", "--db", str(db), "-o", str(tmp_path / "s.csv"), "--size", "4"])
     assert out.exit_code == 0 and "is too small to give every stratum a prompt" in out.output
+    # QA: the edge cases --edge-share asked for went unsaid (0 of 2 at --size 10 over 30 strata)
+    assert result.edge_short == 1 and golden_refresh(db, tmp_path / "five.csv", size=5, edge_share=0.2).edge_short == 0
+    assert "--size 4 left no room for 1 edge case of --edge-share 0.2 (the most novel prompts)" in out.output
 
 
 @pytest.mark.parametrize("where", ["missing/next.csv", "."])
