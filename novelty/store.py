@@ -775,12 +775,28 @@ def may_write(path: Path) -> bool:
 
 
 def _read_only(path: Path) -> sqlite3.Connection:
-    """A read-only connection that makes no file beside ``path``: immutable while no -wal file says a
-    writer is at work (its -shm is then there to share), else SQLite's read-only mode."""
+    """A read-only connection that makes no file beside ``path``: immutable while no -wal file with
+    changes in it says a writer is at work or was (its -shm is then there to share), else SQLite's
+    read-only mode.
+
+    A -wal with changes and no -shm (a database copied with its -wal, ``cp monitor.db*``; a live writer
+    always has both) can only be read by making the -shm: in a folder this user may not write that
+    failed as 'cannot write ... (unable to open database file)', and in a shared (sticky) folder of
+    another user's it made a -shm the owner could then not write (QA). Made only in a folder of this
+    user's own; elsewhere an InputError says what to do."""
     from urllib.parse import quote
 
-    busy = Path(f"{path}-wal").exists()
-    return sqlite3.connect(f"file:{quote(str(path.resolve()))}?{'mode=ro' if busy else 'immutable=1'}", uri=True)
+    wal, shm = Path(f"{path}-wal"), Path(f"{path}-shm")
+    changes = wal.exists() and (shm.exists() or wal.stat().st_size > 0)  # an empty -wal holds nothing to read
+    if changes and not shm.exists():
+        folder = path.resolve().parent
+        if not (os.access(folder, os.W_OK) and folder.stat().st_uid == os.geteuid()):
+            raise InputError(f"{path}: its {wal.name} file holds changes not yet in the database file, and reading "
+                             f"them needs a {shm.name} file beside it, which this user may not make in {folder} "
+                             "(another user's folder): have its owner run any novelty command on it once (the "
+                             f"changes then go into the database), or copy {path.name} and {wal.name} together into "
+                             "a folder of your own")
+    return sqlite3.connect(f"file:{quote(str(path.resolve()))}?{'mode=ro' if changes else 'immutable=1'}", uri=True)
 
 
 def is_read_only(exc: sqlite3.OperationalError) -> bool:

@@ -1057,3 +1057,33 @@ def test_a_window_in_progress_is_judged_at_a_level_spent_as_it_fills():
         today = history + [(15 * day, 125, novel, s1, s1 * 2.5)]
         assert _test(today, SpikeSettings(), 0.05, {})[-1].detectors[-1] == "cusum"  # ended: as before
         assert _test(today, SpikeSettings(), 0.05, {}, now=15 * day + 3 * 3600)[-1].detectors == at_3am
+
+
+def test_a_copy_with_its_wal_and_no_shm_is_read_whole_or_refused_without_a_file_left(tmp_path, monkeypatch):
+    # QA: `cp monitor.db monitor.db-wal /archive`: in a folder the reader may not write, every read was
+    # 'cannot write ... (unable to open database file)'; in another user's sticky folder the read made a
+    # -shm the owner could then not write
+    import shutil
+
+    from novelty import store as store_module
+
+    db = fill(tmp_path / "m.db", [(500, 25, None)] * 4)
+    live = sqlite3.connect(db)
+    live.execute("PRAGMA wal_autocheckpoint = 0")
+    with live:
+        live.execute("DELETE FROM scores WHERE ts < '2026-11-02'")  # a change only the -wal holds
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    shutil.copy(db, archive / "m.db")
+    shutil.copy(f"{db}-wal", archive / "m.db-wal")
+    live.close()
+    monkeypatch.setattr(store_module, "may_write", lambda path: False)  # (the tests run as root)
+    assert len(detect_spikes(archive / "m.db").windows) == 3  # this user's own folder: read with the -wal's change
+    (archive / "m.db-shm").unlink()
+    monkeypatch.setattr(store_module.os, "geteuid", lambda: 12345)  # another user's folder
+    with pytest.raises(InputError, match="m.db-wal file holds changes not yet in the database file.*owner"):
+        detect_spikes(archive / "m.db")
+    assert sorted(p.name for p in archive.iterdir()) == ["m.db", "m.db-wal"]  # no -shm made
+    (archive / "m.db-wal").write_bytes(b"")  # an empty -wal holds nothing: read without a -shm
+    assert len(detect_spikes(archive / "m.db").windows) == 4
+    assert sorted(p.name for p in archive.iterdir()) == ["m.db", "m.db-wal"]
