@@ -7,6 +7,7 @@ what ``--fail-on`` names; 2 = bad usage or input.
 from __future__ import annotations
 
 import contextlib
+import errno
 import inspect
 import io
 import json
@@ -1522,15 +1523,15 @@ class _WholeWrites(io.RawIOBase):
     def fileno(self) -> int:
         return self.fd
 
-    def write(self, data) -> int:
+    def write(self, data) -> int:  # (closing it leaves the descriptor open: RawIOBase closes no file)
         view = memoryview(data).cast("B")
         done = 0
         while done < len(view):
-            done += os.write(self.fd, view[done:])  # a full disk: OSError (ENOSPC) here, after the part
+            written = os.write(self.fd, view[done:])  # a full disk: OSError (ENOSPC) here, after the part
+            if not written:
+                raise OSError(errno.EIO, "nothing written to standard output")
+            done += written
         return done
-
-    def close(self) -> None:  # the descriptor stays open: it is the process's standard output
-        self.closed or super().close()
 
 
 def _whole_writes(stream):
