@@ -305,8 +305,11 @@ class _Job:
             return Step("spikes", "skipped", f"{self.db} does not exist yet: no day scored")
         # windows after the run date are neither shown nor re-decided: a backfill sees what its day saw
         report = detect_spikes(self.db, self.spike_settings(), until=self.until)
-        # a window that overlaps the lookback counts, as diagnose's --since takes the window it falls in
-        recent = [i for i in report.incidents if i.window_end > self.since("alert.lookback")]
+        # a window that overlaps the lookback counts, as diagnose's --since takes the window it falls in; one
+        # that ends as it begins does not ('2026-10-15T00:00:00Z' > '2026-10-15' as text: the day before the
+        # lookback counted here, not in the diagnosis, and a late log's spike on it was never alerted: QA)
+        begins = f"{self.since('alert.lookback')}T00:00:00Z"
+        recent = [i for i in report.incidents if i.window_end > begins]
         # older windows a late log made flagged: the diagnosis reads the lookback only, so they alert here
         self.flagged_late = [i for i in report.incidents if i.incident_id in report.flagged_late and i not in recent]
         late = ", ".join(i.window_start[:16] for i in self.flagged_late[:3]) + ", ..." * (len(self.flagged_late) > 3)

@@ -300,6 +300,19 @@ def test_files_the_user_may_not_read_fail_their_steps_in_one_line_not_as_a_bug(m
     assert "Traceback" not in capsys.readouterr().err
 
 
+def test_the_lookback_holds_the_windows_that_overlap_it_not_the_one_ending_as_it_begins(monitor):
+    # QA: '2026-10-15T00:00:00Z' > '2026-10-15' as text, so the window of the day before the 7-day lookback
+    # counted in the spikes step but not in the diagnosis: a spike a late log made flagged there fell
+    # between 'flagged in the last 7d' and 'earlier flagged now', and no run alerted on it (exit 0)
+    config = load_config(monitor, {"alert.lookback": "2d"})
+    first = run_monitor(config, "2026-11-24")
+    assert "2026-11-24T00:00:00Z" in next(s for s in first.steps if s.name == "spikes").facts["flagged"]
+    inside = next(s for s in run_monitor(config, "2026-11-25").steps if s.name == "spikes")
+    assert inside.facts["flagged"] == ["2026-11-24T00:00:00Z"]  # the lookback is 11-24 .. 11-25
+    after = next(s for s in run_monitor(config, "2026-11-26").steps if s.name == "spikes")
+    assert after.facts["flagged"] == [] and "0 flagged in the last 2d" in after.reason, after
+
+
 def test_one_unreadable_feedback_file_leaves_out_only_itself(monitor, tmp_path):
     """An empty file beside the day's labels failed the whole feedback step: the good file's labels
     were not imported, the gap not tested, the alert missed."""
