@@ -10,6 +10,7 @@ exists.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import math
@@ -716,14 +717,12 @@ def _drafts(counts, settings: SpikeSettings, alpha: float | None, decided: dict[
     """Each window's tests against the unflagged windows before it, and the CUSUM through them."""
     size = window_seconds(settings.window)
     span = size // (window_seconds(settings.step) if settings.step else size)
-    history: list[tuple] = []  # earlier windows that were not flagged
+    history: list[tuple] = []  # every earlier window: a flagged or too small one as (0, 0, 0.0, 0.0, {})
+    eligible: list[int] = []  # the positions in history of the others, the baseline's candidates
     drafts, cusum, frozen, frozen_mix, sizes = [], 0.0, None, {}, sizes or {}
     for start, prompts, novel, s1, s2, *rest in counts:
         mix = rest[0] if rest else {}  # prompts per calibration, when known
-        # sliding windows overlap their neighbours: the baseline only uses windows that overlap neither
-        # this one nor each other (every span-th one back: 14 windows 6 h apart each counted a prompt
-        # about 4 times, a baseline 4x surer than it was: 6 false alarms a hundred quiet days, not 1)
-        ref = history[: max(0, len(history) - (span - 1))][::-1][::span][: settings.baseline_windows][::-1]
+        ref = _reference(history, eligible, settings.baseline_windows, span)
         null = _Null.pooled(ref, settings, alpha, calibration, mix, sizes)
         tested = null is not None and prompts >= settings.min_prompts
         p_count = null.count_p(prompts, novel, alpha) if tested else None
@@ -763,10 +762,39 @@ def _drafts(counts, settings: SpikeSettings, alpha: float | None, decided: dict[
         # p-values run a little hot (7 % novel at alpha 0.05) had every window flagged so, none clean
         # to make a baseline of, and an incident every day for good (review)
         joins = not apart or (null is not None and not null.prompts)
-        history.append((prompts, novel, s1, s2, mix) if joins and prompts >= settings.min_prompts
-                       else (0, 0, 0.0, 0.0, {}))
+        if joins and prompts >= settings.min_prompts:
+            eligible.append(len(history))
+            history.append((prompts, novel, s1, s2, mix))
+        else:
+            history.append((0, 0, 0.0, 0.0, {}))
         drafts.append(draft)
     return drafts
+
+
+def _reference(history: list[tuple], eligible: list[int], windows: int, span: int) -> list[tuple]:
+    """The baseline of the next window: the ``windows`` latest earlier windows that were neither flagged
+    nor too small, however far back (oldest first). Taken from the last ``windows`` positions alone, a
+    topic that stayed for two weeks left none: its days were then judged against the calibration,
+    flagged, joined the baseline as such, and the next day at the same 35 % novel was 'expected' and the
+    spike 'ended' (QA). Sliding windows overlap their neighbours: the baseline only uses windows that
+    overlap neither this one nor each other, at least ``span`` positions apart (14 windows 6 h apart each
+    counted a prompt about 4 times, a baseline 4x surer than it was: 6 false alarms a hundred quiet
+    days, not 1).
+
+    >>> history = [(10, 1, 0, 0, {}), (0, 0, 0, 0, {}), (10, 2, 0, 0, {}), (10, 3, 0, 0, {})]
+    >>> [r[1] for r in _reference(history, [0, 2, 3], 2, 1)]  # the flagged one at 1 skipped
+    [2, 3]
+    >>> [r[1] for r in _reference(history, [0, 2, 3], 5, 2)]  # span 2: not 3, which overlaps the next
+    [1, 2]
+    """
+    out, bound = [], len(history) - span  # the latest position that does not overlap the next window
+    while len(out) < windows and bound >= 0:
+        at = bisect.bisect_right(eligible, bound) - 1
+        if at < 0:
+            break
+        out.append(history[eligible[at]])
+        bound = eligible[at] - span
+    return out[::-1]
 
 
 def _window(d: _Draft, q: float | None, settings: SpikeSettings, alpha: float | None,

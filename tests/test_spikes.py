@@ -1087,3 +1087,14 @@ def test_a_copy_with_its_wal_and_no_shm_is_read_whole_or_refused_without_a_file_
     (archive / "m.db-wal").write_bytes(b"")  # an empty -wal holds nothing: read without a -shm
     assert len(detect_spikes(archive / "m.db").windows) == 4
     assert sorted(p.name for p in archive.iterdir()) == ["m.db", "m.db-wal"]
+
+
+def test_a_topic_that_stays_for_weeks_is_flagged_every_day_against_the_days_before_it(tmp_path):
+    # QA: 14 windows after the onset no quiet window was left among the last 14, so days were judged against
+    # the calibration, flagged, joined the baseline as such, and the next day at the same 35 % novel was
+    # 'expected': the spike 'ended' while a third of the traffic stayed novel
+    db = fill(tmp_path / "m.db", [(300, 15, None)] * 10 + [(300, 105, "b")] * 20)
+    windows = detect_spikes(db).windows
+    assert [w.flagged for w in windows] == [False] * 10 + [True] * 20
+    assert {w.baseline for w in windows[10:]} == {"trailing 10 windows"}  # the days before the topic
+    assert all(abs(w.expected_rate - 0.05) < 1e-9 for w in windows[10:])
