@@ -280,6 +280,8 @@ class _Job:
             self.missing.append(f"{pattern} ({r.rejected / r.rows_read:.0%} of {r.rows_read:,} rows rejected{why})")
         elif not r.rows_read:
             self.missing.append(f"{pattern} (no rows)")
+        elif r.scored and not untimed:
+            self.missing += self._stamped_elsewhere(r.run_id, pattern)
         notes = [f"no {c['logs.time_col']!r} column (logs.time_col): its prompts count on {self.day}"] \
             if untimed and c["logs.time_col"] else []
         if present and c["logs.pred_col"] and spelt.label not in present:
@@ -297,6 +299,20 @@ class _Job:
         return Step("score", "ran", f"{r.scored:,} new prompts scored ({r.skipped:,} already scored, "
                     f"{r.rejected} rejected), {r.novel:,} novel{in_all}" + "".join(f"; {n}" for n in notes),
                     r.to_dict())
+
+    def _stamped_elsewhere(self, run_id: int, pattern: str) -> list[str]:
+        """The day's log as missing when none of the rows this run stored is stamped within a day of the
+        run date (a day each side, for time zones): a clock or zone mistake put the day's prompts in other
+        days' windows and left its own empty, and the run said nothing, exit 0 (QA)."""
+        lo, hi = (f"{(self.day + timedelta(days=d)).isoformat()}T00:00:00Z" for d in (-1, 2))
+        with self._meta() as conn:
+            stamped, near, first, last = conn.execute(
+                "SELECT COUNT(*), SUM(ts >= ? AND ts < ?), MIN(ts), MAX(ts) FROM scores WHERE run_id = ? AND ts IS "
+                "NOT NULL", [lo, hi, run_id]).fetchone()
+        if not stamped or near:
+            return []
+        return [f"{pattern} (none of its {stamped:,} new rows is stamped within a day of {self.day}: they run "
+                f"from {first} to {last}; is logs.time_col's time zone or clock right?)"]
 
     def spikes(self) -> Step:
         from .spikes import detect_spikes

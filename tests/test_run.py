@@ -984,6 +984,19 @@ def test_errors_name_the_setting_the_user_can_change(monitor):
     assert feedback.status == "failed" and "use feedback.id_col, feedback.label_col" in feedback.reason
 
 
+def test_a_log_stamped_days_away_from_its_date_alerts_like_a_missing_one(monitor):
+    # QA: a backfilled day whose log a clock or zone mistake stamped two days later was scored into other
+    # days' windows, its own left empty: 'No alert.', exit 0
+    log = monitor.parent / "logs" / "2026-11-18.jsonl"
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    write_jsonl(log, [{**r, "timestamp": r["timestamp"].replace("2026-11-18", "2026-11-21")} for r in rows])
+    summary = run_monitor(monitor, "2026-11-18")
+    assert summary.exit_code == 1 and summary.alerts[-1].startswith("missing log: "), summary.alerts
+    assert f"none of its {len(rows)} new rows is stamped within a day of 2026-11-18: they run from 2026-11-21" \
+        in summary.alerts[-1]
+    assert run_monitor(monitor, "2026-11-19").missing == []  # a day stamped as it should be: unsaid
+
+
 @pytest.mark.parametrize("content", [b"", b"not json\n{broken\n"])
 def test_an_empty_or_unreadable_log_alerts_like_a_missing_one(monitor, content):
     log = monitor.parent / "logs" / "2026-11-18.jsonl"
