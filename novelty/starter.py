@@ -30,7 +30,7 @@ from .logs import (bare_name, check_name, file_in_the_way, format_time, is_stdou
 NAMES = {
     "text": ("prompt", "text", "query", "utterance", "message", "question", "input", "user_message"),
     "time": ("timestamp", "ts", "time", "created_at", "created", "datetime", "event_time", "logged_at", "date"),
-    "id": ("prompt_id", "request_id", "message_id", "event_id", "uuid", "id"),
+    "id": ("prompt_id", "request_id", "req_id", "query_id", "message_id", "event_id", "uuid", "id"),
     "pred": ("predicted_label", "prediction", "predicted_intent", "pred", "intent", "label"),
 }
 _SETTING = {"text": "logs.text_col", "time": "logs.time_col", "id": "logs.id_col", "pred": "logs.pred_col"}
@@ -188,11 +188,41 @@ def _newest_log(pattern: str, folder: Path) -> Path | None:
 
 
 def _logs(pattern: str, folder: Path) -> list[Path]:
+    """The files the pattern matches, in name order; those whose {date} part reads as a date only, when
+    any does (QA: a stray logs/r.jsonl beside logs/2026-11-25.jsonl was sniffed as 'the newest log', a
+    file `run` never reads for any date)."""
     if not pattern:
         return []
     wild = _wildcards(pattern)
     base = Path(wild) if Path(wild).is_absolute() else folder / wild
-    return [Path(p) for p in sorted(glob.glob(only_stars(os.path.normpath(base)))) if Path(p).is_file()]
+    found = [Path(p) for p in sorted(glob.glob(only_stars(os.path.normpath(base)))) if Path(p).is_file()]
+    full = pattern if Path(pattern).is_absolute() else str(folder / pattern)
+    dated = re.compile(_date_regex(os.path.normpath(full)))
+    return [p for p in found if dated.fullmatch(str(p))] or found
+
+
+_FIELDS = {"Y": r"\d{4}", "y": r"\d{2}", "m": r"\d{1,2}", "d": r"\d{1,2}", "j": r"\d{1,3}", "H": r"\d{1,2}",
+           "b": "[A-Za-z]+", "B": "[A-Za-z]+", "a": "[A-Za-z]+", "A": "[A-Za-z]+"}
+
+
+def _date_regex(pattern: str) -> str:
+    r"""The paths ``pattern`` names for some date: {date} an ISO date, {date:FORMAT} its strftime fields.
+
+    >>> bool(re.fullmatch(_date_regex("logs/{date}.jsonl"), "logs/2026-11-25.jsonl"))
+    True
+    >>> bool(re.fullmatch(_date_regex("logs/{date}.jsonl"), "logs/r.jsonl"))
+    False
+    >>> bool(re.fullmatch(_date_regex("logs/{date:%Y/%m/%d}/*.csv"), "logs/2026/11/25/app-1.csv"))
+    True
+    """
+    def date(match) -> str:
+        if not match.group(1):
+            return r"\d{4}-\d{2}-\d{2}"
+        return "".join(_FIELDS.get(part[-1], ".+?") if part.startswith("%") else re.escape(part)
+                       for part in re.split(r"(%-?[A-Za-z])", match.group(1)[1:]) if part)
+    parts = re.split(r"(\{date(?::[^}]*)?\})", pattern)
+    return "".join(date(re.fullmatch(r"\{date(:[^}]*)?\}", part)) if part.startswith("{date") else
+                   ".*".join(map(re.escape, re.split(r"\*+", part))) for part in parts if part)
 
 
 def _sniff_newest(pattern: str, folder: Path, tries: int = 3) -> tuple[Path | None, dict[str, str], list[str]]:

@@ -513,6 +513,23 @@ def test_init_sniffs_an_earlier_log_when_the_newest_cannot_be_read(tmp_path):
     assert out.exit_code == 0 and "the default column names are written" in out.output, out.output
 
 
+def test_init_sniffs_a_log_the_date_pattern_names_not_a_stray_file_beside_it(tmp_path):
+    # QA: logs/r.jsonl beside logs/2026-11-25.jsonl was 'the newest log' of 'logs/{date}.jsonl' (last in name
+    # order), though run never reads it for any date
+    (tmp_path / "logs" / "2026" / "11").mkdir(parents=True)
+    (tmp_path / "logs" / "2026-11-25.jsonl").write_text('{"utterance": "where is my card", "ts": "2026-11-25T08:00:00Z"}\n')
+    (tmp_path / "logs" / "r.jsonl").write_text('{"other": "a summary", "n": 3}\n')
+    out = CliRunner().invoke(app, ["init", "--index", "bot", "--logs", str(tmp_path / "logs" / "{date}.jsonl"),
+                                   "-o", str(tmp_path / "m.toml")])
+    assert out.exit_code == 0 and "sniffed from " + str(tmp_path / "logs" / "2026-11-25.jsonl") in out.output, out.output
+    assert load_config(tmp_path / "m.toml")["logs.text_col"] == "utterance"
+    (tmp_path / "logs" / "2026" / "11" / "25.csv").write_text("question,when\nwhere is my card,2026-11-25\n")
+    (tmp_path / "logs" / "2026" / "11" / "latest.csv").write_text("other\nx\n")
+    out = CliRunner().invoke(app, ["init", "--index", "bot", "--logs", str(tmp_path / "logs" / "{date:%Y/%m/%d}.csv"),
+                                   "-o", str(tmp_path / "d.toml")])
+    assert out.exit_code == 0 and load_config(tmp_path / "d.toml")["logs.text_col"] == "question", out.output
+
+
 @pytest.mark.parametrize("newest", [b"", b"\x00\x01binary\n"])
 def test_init_sniffs_yesterday_s_log_when_today_s_jsonl_has_no_row(tmp_path, newest):
     # found by QA: an empty or garbage newest JSONL wrote the default names (text_col = "prompt")

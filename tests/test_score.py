@@ -99,6 +99,8 @@ def test_a_log_with_a_request_id_column_scored_without_id_col_is_warned(tmp_path
     (said,) = score_files([log], index, tmp_path / "m.db").warnings
     assert "has a column 'request_id', but no --id-col was given" in said and "--id-col request_id" in said
     assert score_files([log], index, tmp_path / "m.db", columns=Columns(id="request_id")).warnings == []
+    short = write_jsonl(tmp_path / "g.jsonl", [{"req_id": "q1", "prompt": "hi", "timestamp": "2026-11-24"}])
+    assert "has a column 'req_id'" in score_files([short], index, tmp_path / "m.db").warnings[0]  # (QA: not named)
     other = write_jsonl(tmp_path / "e.jsonl", [{"request_id": "x1", "prompt": "hello", "timestamp": "2026-11-24"}])
     assert score_files([other], index, tmp_path / "m.db", columns=Columns(id="")).warnings == []  # on purpose
     out = CliRunner().invoke(app, ["score", str(write_jsonl(tmp_path / "f.jsonl", [{"id": 7, "prompt": "hi"}])),
