@@ -330,10 +330,17 @@ class _Job:
         self.flagged_late = [i for i in report.incidents if i.incident_id in report.flagged_late and i not in recent]
         late = ", ".join(i.window_start[:16] for i in self.flagged_late[:3]) + ", ..." * (len(self.flagged_late) > 3)
         tested = sum(w.p_value is not None for w in report.windows)
+        # the run date's windows too small to test: a quiet bot's 1h windows left the day unjudged, said only
+        # as '(4 with a test)' beside 'No alert.' (QA)
+        day = [w for w in report.windows if w.window_start[:10] == self.day.isoformat() and w.prompts]
+        small = [w for w in day if w.p_value is None and w.prompts < self.cfg["spikes.min_prompts"]]
         return Step("spikes", "ran", f"{plural(len(report.windows), 'window')} so far ({tested} with a test), {len(recent)} "
                     f"flagged in the last {self.cfg['alert.lookback']}"
                     + (f"; {len(self.flagged_late)} earlier flagged now, as prompts logged late came in: {late}"
-                       if self.flagged_late else ""),
+                       if self.flagged_late else "")
+                    + (f"; {len(small)} of the {len(day)} windows of {self.day} with prompts had fewer than "
+                       f"spikes.min_prompts ({self.cfg['spikes.min_prompts']}) and were not tested: a longer "
+                       "spikes.window pools them" if small else ""),
                     {"flagged": [i.window_start for i in recent],
                      **({"flagged_late": [i.window_start for i in self.flagged_late]} if self.flagged_late else {})})
 
