@@ -90,6 +90,8 @@ def write_starter(out: str | Path, settings: dict[str, Any], force: bool = False
     if example and "logs.day_first" not in settings:  # run would reject the days past the 12th, and misdate the rest
         values["logs.day_first"] = True
         notes["logs.day_first"] = f"(Sniffed from {sample.name}: {example!r} puts the day first.)"
+    either = None if example or "logs.day_first" in settings or sample is None else \
+        _either_way_example(sample, columns.get("time"))
     labels = _newest_log(settings.get("feedback.path", ""), out.resolve().parent)
     feedback_columns, feedback_notes = _sniff_feedback(labels) if labels else ({}, [])
     values.update(feedback_columns)
@@ -110,6 +112,9 @@ def write_starter(out: str | Path, settings: dict[str, Any], force: bool = False
         raise InputError(str(exc).replace(str(draft), str(out))) from None
     draft.replace(out)
     notes = list(sniffed_notes) + feedback_notes
+    if either:  # QA: '01/10/2026 00:12' (1 October) filed under 10 January, every day of the month up to the 12th
+        notes.append(f"times such as {either!r} in {sample.name} read either way; they are read month first (US): "
+                     "if the day comes first, set logs.day_first = true")
     if not (cfg.path("index.dir") / cfg["index.name"] / "manifest.json").is_file():
         notes.append(f"no index {cfg['index.name']!r} in {cfg.path('index.dir')} yet: build it with `novelty index "
                      f"build TRAINING_FILE --name {cfg['index.name']}` before the first run")
@@ -394,6 +399,27 @@ def _day_first_example(sample: Path, column: str | None, rows: int = 200) -> str
     if any(int(m.group(2)) > 12 for _, m in dates):
         return None
     return next((v for v, m in dates if int(m.group(1)) > 12), None)
+
+
+def _either_way_example(sample: Path, column: str | None, rows: int = 200) -> str | None:
+    """A time of ``column`` written d/m/Y or m/d/Y that reads as two dates (01/10/2026), when every one
+    in the log's first rows could be either; else None.
+
+    >>> import tempfile; log = Path(tempfile.mkdtemp()) / "a.csv"
+    >>> _ = log.write_text("q,t\\nhi,01/10/2026 00:12\\nyo,01/10/2026 09:40\\n")
+    >>> _either_way_example(log, "t")
+    '01/10/2026 00:12'
+    """
+    if not column:
+        return None
+    try:
+        values = [str(v) for v in _head(sample, rows).get(column, pd.Series(dtype=object)).dropna()]
+    except InputError:
+        return None
+    dates = [(v, int(m.group(1)), int(m.group(2))) for v in values if (m := re.match(r"\s*(\d{1,2})/(\d{1,2})/\d{4}", v))]
+    if not dates or any(a > 12 or b > 12 for _, a, b in dates):
+        return None
+    return next((v for v, a, b in dates if a != b), None)
 
 
 def _a_time(value) -> bool:

@@ -541,6 +541,22 @@ def test_init_sniffs_a_log_the_date_pattern_names_not_a_stray_file_beside_it(tmp
     assert out.exit_code == 0 and load_config(tmp_path / "d.toml")["logs.text_col"] == "question", out.output
 
 
+def test_init_says_when_slashed_dates_read_either_way(tmp_path):
+    # QA: '01/10/2026 00:12' (1 October) in chat_01-10-2026.csv: init set nothing and said nothing, and each
+    # run filed the day under 10 January, exit 0
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "chat_01-10-2026.csv").write_text("message,when\nwhere is my card,01/10/2026 00:12\n"
+                                                           "hello,01/10/2026 09:40\n")
+    out = CliRunner().invoke(app, ["init", "--index", "bot", "--logs", str(tmp_path / "logs" / "chat_{date:%d-%m-%Y}.csv"),
+                                   "-o", str(tmp_path / "m.toml")])
+    assert out.exit_code == 0 and "Check: times such as '01/10/2026 00:12' in chat_01-10-2026.csv read either way" \
+        in out.output and "set logs.day_first = true" in out.output, out.output
+    (tmp_path / "logs" / "chat_25-10-2026.csv").write_text("message,when\nwhere is my card,25/10/2026 00:12\n")
+    out = CliRunner().invoke(app, ["init", "--index", "bot", "--logs", str(tmp_path / "logs" / "chat_{date:%d-%m-%Y}.csv"),
+                                   "-o", str(tmp_path / "n.toml")])  # (the newest in name order: 25-10)
+    assert "read either way" not in out.output and load_config(tmp_path / "n.toml")["logs.day_first"] is True
+
+
 @pytest.mark.parametrize("newest", [b"", b"\x00\x01binary\n"])
 def test_init_sniffs_yesterday_s_log_when_today_s_jsonl_has_no_row(tmp_path, newest):
     # found by QA: an empty or garbage newest JSONL wrote the default names (text_col = "prompt")
