@@ -386,19 +386,26 @@ _LABELLED_AT = ("labelled_at", "labeled_at", "label_time", "labelled_time", "lab
                 "reviewed_at", "corrected_at")
 
 
-def _day_first_example(sample: Path, column: str | None, rows: int = 200) -> str | None:
-    """A time of ``column`` in the log's first rows that can only be read day first (25/11/2026), when
-    none can only be read month first (11/25/2026); else None."""
+def _slashed_dates(sample: Path, column: str | None, rows: int = 200) -> list[tuple[str, int, int]]:
+    """The times of ``column`` in the log's first rows written with slashes (25/11/2026), each with its
+    first two numbers."""
     if not column:
-        return None
+        return []
     try:
         values = [str(v) for v in _head(sample, rows).get(column, pd.Series(dtype=object)).dropna()]
     except InputError:
+        return []
+    return [(v, int(m.group(1)), int(m.group(2))) for v in values
+            if (m := re.match(r"\s*(\d{1,2})/(\d{1,2})/\d{4}", v))]
+
+
+def _day_first_example(sample: Path, column: str | None, rows: int = 200) -> str | None:
+    """A time of ``column`` in the log's first rows that can only be read day first (25/11/2026), when
+    none can only be read month first (11/25/2026); else None."""
+    dates = _slashed_dates(sample, column, rows)
+    if any(b > 12 for _, _, b in dates):
         return None
-    dates = [(v, m) for v in values if (m := re.match(r"\s*(\d{1,2})/(\d{1,2})/\d{4}", v))]
-    if any(int(m.group(2)) > 12 for _, m in dates):
-        return None
-    return next((v for v, m in dates if int(m.group(1)) > 12), None)
+    return next((v for v, a, _ in dates if a > 12), None)
 
 
 def _either_way_example(sample: Path, column: str | None, rows: int = 200) -> str | None:
@@ -410,14 +417,8 @@ def _either_way_example(sample: Path, column: str | None, rows: int = 200) -> st
     >>> _either_way_example(log, "t")
     '01/10/2026 00:12'
     """
-    if not column:
-        return None
-    try:
-        values = [str(v) for v in _head(sample, rows).get(column, pd.Series(dtype=object)).dropna()]
-    except InputError:
-        return None
-    dates = [(v, int(m.group(1)), int(m.group(2))) for v in values if (m := re.match(r"\s*(\d{1,2})/(\d{1,2})/\d{4}", v))]
-    if not dates or any(a > 12 or b > 12 for _, a, b in dates):
+    dates = _slashed_dates(sample, column, rows)
+    if any(a > 12 or b > 12 for _, a, b in dates):
         return None
     return next((v for v, a, b in dates if a != b), None)
 
