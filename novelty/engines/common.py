@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import json
 import sqlite3
@@ -422,20 +423,22 @@ def _named_somewhere(columns: Columns, paths: list[Path]) -> None:
                              f"or leave it out (Columns({role}=...))")
 
 
-def untimed_logs(columns: Columns, paths: list[Path], database: bool = True) -> list[str]:
+def untimed_logs(columns: Columns, paths: list[Path], database: bool = True,
+                 header: Callable[[Path], set[str]] = header_names) -> list[str]:
     """Logs without the time column whose rows hold times under another usual name ('created_at' where
     the default looks for 'timestamp'; its first values read as times): their prompts were stored
     untimed, so spikes, feedback windows and the report's chart leave them out, and nothing said so.
     ``database``: scored into SQLite, where scoring again gives the stored rows their time (Parquet
-    output has no such memory: each run writes its rows)."""
+    output has no such memory: each run writes its rows). ``header``: how a log's column names are read
+    (``run_scoring`` passes one reader that keeps them, for ``unkeyed_logs`` too)."""
     if not columns.time or columns.default_time:  # times not asked for, or a day's log stamped by its date
         return []
     from ..starter import NAMES, sniff_columns  # (the starter reads logs through this package's readers)
 
     said = []
     for path in paths:
-        header = header_names(path)
-        if not header or columns.matching(header).time in header:
+        names = header(path)
+        if not names or columns.matching(names).time in names:
             continue
         with contextlib.suppress(InputError, OSError, ValueError):
             found = sniff_columns(path).get("time")
@@ -448,7 +451,8 @@ def untimed_logs(columns: Columns, paths: list[Path], database: bool = True) -> 
     return said
 
 
-def unkeyed_logs(columns: Columns, paths: list[Path]) -> list[str]:
+def unkeyed_logs(columns: Columns, paths: list[Path], header: Callable[[Path], set[str]] = header_names
+                 ) -> list[str]:
     """Logs with a column named like a request id ('request_id', 'prompt_id', 'id'...) scored without
     ``--id-col``: their prompts were stored under ids derived from time, text and line, which labels
     keyed by the logged ids never join, and nothing said so (QA). ``--id-col ''`` is on purpose: unsaid."""
@@ -459,7 +463,7 @@ def unkeyed_logs(columns: Columns, paths: list[Path]) -> list[str]:
     usual = {bare_name(name): name for name in NAMES["id"]}
     said = []
     for path in paths:
-        found = sorted((h for h in header_names(path) if bare_name(h) in usual),
+        found = sorted((h for h in header(path) if bare_name(h) in usual),
                        key=lambda h: list(usual).index(bare_name(h)))  # request_id before id, as init picks
         if found:
             said.append(f"{path} has a column {found[0]!r}, but no {columns.option('id')} was given: its prompts "
@@ -600,6 +604,7 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
         if gate.counted_from and hasattr(sink, "retire_tested"):
             sink.retire_tested(run_id, gate.counted_from)
         sink.bound_embeddings(cache_size)
+        header = functools.cache(header_names)  # each log's column names read once, for both warnings
         return ScoreResult(
             run_id=run_id, db=str(out_parquet or db), index=index.name, sources=[str(p) for p in paths],
             rows_read=counts.read, scored=counts.scored, skipped=counts.skipped, expired=counts.expired,
@@ -613,8 +618,8 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
             earlier_novel=counts.earlier_novel, earlier_other=counts.earlier_other,
             logs_novel_p_value=excess_over_rate(counts.novel + counts.earlier_novel, counts.scored + counts.earlier,
                                                 scorer.calibration.alpha),
-            warnings=gate.reused_names() + (untimed_logs(columns, paths, database=not out_parquet) if counts.scored else [])
-            + (unkeyed_logs(columns, paths) if counts.scored and not out_parquet else [])
+            warnings=gate.reused_names() + (untimed_logs(columns, paths, not out_parquet, header) if counts.scored else [])
+            + (unkeyed_logs(columns, paths, header) if counts.scored and not out_parquet else [])
             + (mixed_runs(sink, run_id, scorer.calibration.alpha) if counts.scored and not out_parquet else []))
     finally:
         sink.close()
