@@ -86,12 +86,12 @@ def write_starter(out: str | Path, settings: dict[str, Any], force: bool = False
     sample, columns, sniffed_notes = _sniff_newest(settings.get("logs.path", ""), out.resolve().parent)
     values = {**{_SETTING[role]: name for role, name in columns.items()}, **settings}
     notes = {_SETTING[role]: f"(Sniffed from {sample.name}.)" for role in columns}
-    example = _day_first_example(sample, columns.get("time")) if sample is not None else None
+    dates = _slashed_dates(sample, columns.get("time")) if sample is not None else []
+    example = _day_first_example(dates)
     if example and "logs.day_first" not in settings:  # run would reject the days past the 12th, and misdate the rest
         values["logs.day_first"] = True
         notes["logs.day_first"] = f"(Sniffed from {sample.name}: {example!r} puts the day first.)"
-    either = None if example or "logs.day_first" in settings or sample is None else \
-        _either_way_example(sample, columns.get("time"))
+    either = None if example or "logs.day_first" in settings else _either_way_example(dates)
     labels = _newest_log(settings.get("feedback.path", ""), out.resolve().parent)
     feedback_columns, feedback_notes = _sniff_feedback(labels) if labels else ({}, [])
     values.update(feedback_columns)
@@ -399,25 +399,23 @@ def _slashed_dates(sample: Path, column: str | None, rows: int = 200) -> list[tu
             if (m := re.match(r"\s*(\d{1,2})/(\d{1,2})/\d{4}", v))]
 
 
-def _day_first_example(sample: Path, column: str | None, rows: int = 200) -> str | None:
-    """A time of ``column`` in the log's first rows that can only be read day first (25/11/2026), when
-    none can only be read month first (11/25/2026); else None."""
-    dates = _slashed_dates(sample, column, rows)
+def _day_first_example(dates: list[tuple[str, int, int]]) -> str | None:
+    """A time of ``dates`` (``_slashed_dates``) that can only be read day first (25/11/2026), when none
+    can only be read month first (11/25/2026); else None."""
     if any(b > 12 for _, _, b in dates):
         return None
     return next((v for v, a, _ in dates if a > 12), None)
 
 
-def _either_way_example(sample: Path, column: str | None, rows: int = 200) -> str | None:
-    """A time of ``column`` written d/m/Y or m/d/Y that reads as two dates (01/10/2026), when every one
-    in the log's first rows could be either; else None.
+def _either_way_example(dates: list[tuple[str, int, int]]) -> str | None:
+    """A time of ``dates`` (``_slashed_dates``) that reads as two dates (01/10/2026), when every one
+    could be either; else None.
 
-    >>> import tempfile; log = Path(tempfile.mkdtemp()) / "a.csv"
-    >>> _ = log.write_text("q,t\\nhi,01/10/2026 00:12\\nyo,01/10/2026 09:40\\n")
-    >>> _either_way_example(log, "t")
+    >>> _either_way_example([("01/10/2026 00:12", 1, 10), ("01/10/2026 09:40", 1, 10)])
     '01/10/2026 00:12'
+    >>> _either_way_example([("01/10/2026", 1, 10), ("25/10/2026", 25, 10)]), _either_way_example([("01/01/2026", 1, 1)])
+    (None, None)
     """
-    dates = _slashed_dates(sample, column, rows)
     if any(a > 12 or b > 12 for _, a, b in dates):
         return None
     return next((v for v, a, b in dates if a != b), None)
