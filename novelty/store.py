@@ -166,7 +166,6 @@ def existing_db(db: str | Path) -> Path:
     return path
 
 
-
 def _calibration_size(params: str | None) -> int | None:
     """The calibration size a run recorded in its ``params`` JSON (None: not recorded, or unreadable).
 
@@ -178,6 +177,7 @@ def _calibration_size(params: str | None) -> int | None:
     except (ValueError, AttributeError):
         return None
     return size if isinstance(size, int) and size > 0 else None
+
 
 class Store:
     """One SQLite database in WAL mode; writes go through ``write_chunk`` in one transaction each."""
