@@ -27,7 +27,7 @@ from typing import Iterator, List, Optional
 import typer
 
 from . import __version__
-from .errors import InputError, NoveltyError
+from .errors import InputError, NoveltyError, os_error_text
 from .logs import Columns, is_stdout, output_file
 from .render import (format_clusters, format_diagnosis, format_drift, format_feedback, format_golden,
                      format_score_summary, format_skew, format_spikes, clip, one_line, plural, to_json)
@@ -85,8 +85,7 @@ def _user_errors() -> Iterator[None]:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     except OSError as exc:  # the file system refused a path given (name too long, permissions): input, not a bug
-        where = f"{exc.filename}: " if exc.filename else ""
-        typer.echo(f"error: {where}{exc.strerror or exc}", err=True)
+        typer.echo(f"error: {os_error_text(exc)}", err=True)
         raise typer.Exit(2) from None
     except sqlite3.OperationalError as exc:  # met outside the store's own checks: a full disk met by a read
         from .store import FULL_DISK_HINT, is_read_only  # (SQLite sorts in temporary files), or a database

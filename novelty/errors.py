@@ -83,6 +83,17 @@ def check_argument(name: str, value, kinds: type | tuple[type, ...], what: str) 
         raise InputError(f"{name} is {what}, not {_short(value)} ({type(value).__name__}){hint}")
 
 
+def os_error_text(exc: OSError) -> str:
+    """An OSError as one line for the user: the path the system refused, then why (the CLI's ``error:``
+    line, and a ``novelty run`` step's).
+
+    >>> os_error_text(PermissionError(13, "Permission denied", "logs/day.jsonl")), os_error_text(OSError("boom"))
+    ('logs/day.jsonl: Permission denied', 'boom')
+    """
+    where = f"{exc.filename}: " if exc.filename else ""
+    return f"{where}{exc.strerror or exc}"
+
+
 def _short(value) -> str:
     if hasattr(value, "to_csv") and hasattr(value, "shape"):  # its repr is a page of rows
         return f"<{value.shape[0]:,} rows>"

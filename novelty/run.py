@@ -26,7 +26,7 @@ from typing import Callable, Iterator
 
 from .config import MonitorConfig, load_config
 from .diagnose import Diagnosis, diagnose
-from .errors import EmptyFileError, InputError, NoveltyError, StorageError, check_argument
+from .errors import EmptyFileError, InputError, NoveltyError, StorageError, check_argument, os_error_text
 from .logs import file_in_the_way, refuse_replacing, without_rows, write_whole
 from .render import plural, to_json
 from .spikes import window_seconds
@@ -115,8 +115,7 @@ def run_monitor(config: str | Path | MonitorConfig, day: Date | str | None = Non
         except NoveltyError as exc:
             job.steps.append(Step(name, "failed", str(exc)))
         except OSError as exc:  # a path the system refused (permissions, a name too long): input, as the CLI says
-            where = f"{exc.filename}: " if exc.filename else ""
-            job.steps.append(Step(name, "failed", f"{where}{exc.strerror or exc}"))
+            job.steps.append(Step(name, "failed", os_error_text(exc)))
         except Exception as exc:  # a cron job goes on with the next step, and says what broke (exit 2)
             traceback.print_exc(file=sys.stderr)
             job.steps.append(Step(name, "failed", f"{type(exc).__name__}: {exc} (a bug? the traceback is on "
