@@ -220,16 +220,20 @@ def check_file(path: str | Path, what: str = "the files inside it") -> Path:
     path = Path(path)
     check_name(path)
     if path.is_file():
-        # a file of another user's, 0600: novelty run said 'a bug?' with a traceback in every step (QA)
         if not os.access(path, os.R_OK):
-            raise InputError(f"{path}: this user may not read it (permission denied); give read access to the "
-                             "user novelty runs as (chmod, or the file's group), or run as its owner")
+            raise _not_readable(path)
         return path
     if path.is_dir():
         raise InputError(f"{path} is a folder; pass {what}")
     if path.exists():  # /dev/stdin, a pipe from <(...), a device: read once, they cannot be re-read or resumed
         raise InputError(f"{path} is not a regular file (a pipe or a device?); save it to a file first")
     raise InputError(f"{path}: no such file")
+
+
+def _not_readable(path: Path) -> InputError:
+    """A file of another user's, 0600: novelty run said 'a bug?' with a traceback in every step (QA)."""
+    return InputError(f"{path}: this user may not read it (permission denied); give read access to the user "
+                      "novelty runs as (chmod, or the file's group), or run as its owner")
 
 
 def detect_format(path: Path) -> str:
@@ -381,7 +385,7 @@ def _readable(path: Path, where: Callable[[], str] = lambda: ""):
             raise InputError(f"{path}: unreadable bytes after its gzip data{where()} ({exc}); the rows before "
                              "them were read; mend or replace it and run the same command again") from None
         if isinstance(exc, PermissionError):  # (its handler reopened the file: PermissionError again, 'a bug?')
-            raise InputError(f"{path}: this user may not read it (permission denied)") from None
+            raise _not_readable(path) from None
         try:
             what = "a damaged gzip file" if _gzipped(path) else "could not be read"
         except OSError:
