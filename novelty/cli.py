@@ -1484,9 +1484,10 @@ class _GuardedStdout:
         self._stream, self.keep_going, self.failed = stream, keep_going, None
 
     def _failed(self, exc: OSError, empty):
+        failed = _StdoutFailed(exc.strerror or str(exc), isinstance(exc, BrokenPipeError))
         if not self.keep_going:
-            raise _StdoutFailed(exc.strerror or str(exc), isinstance(exc, BrokenPipeError)) from None
-        self.failed = self.failed or _StdoutFailed(exc.strerror or str(exc), isinstance(exc, BrokenPipeError))
+            raise failed from None
+        self.failed = self.failed or failed
         with contextlib.suppress(OSError, ValueError, AttributeError):  # the rest to nowhere, buffer and all
             os.dup2(os.open(os.devnull, os.O_WRONLY), self._stream.fileno())
         return empty
