@@ -537,3 +537,13 @@ def test_a_question_asked_verbatim_many_times_is_a_cluster(tmp_path):
                                                        for i in range(6)]
     found = find_clusters(_repeated_db(tmp_path / "b.db", texts), min_size=5)
     assert len(found) == 2 and min(c.size for c in found) >= 12 and any("refund" in c.name for c in found), found
+
+
+def test_one_text_asked_many_times_is_a_cluster(tmp_path):
+    """QA: a quiet day whose novel prompts were one question asked 40 times raised HDBSCAN's
+    'n_samples=1' (exit 3; novelty run's clusters step failed as a bug)."""
+    found = find_clusters(_repeated_db(tmp_path / "a.db", [("what is the weather in Paris",
+                                                             np.ones(32), 40)]), min_size=5)
+    assert [c.size for c in found] == [40] and "weather" in found[0].name, found
+    # asked fewer than twice the minimum size, it stays unclustered, as a rare text does
+    assert find_clusters(_repeated_db(tmp_path / "b.db", [("weather in Paris", np.ones(32), 6)]), min_size=5) == []
