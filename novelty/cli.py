@@ -1209,7 +1209,7 @@ def run_command(
     """The whole daily job from one config file: score the day's log, then spikes, drift, golden set,
     feedback (online accuracy against the golden set), clusters, diagnosis and the HTML report. Steps
     whose input is absent are skipped with the reason; re-running a date changes nothing. Exit 0 = no
-    alert, 1 = an alert (a cause named in alert.causes, or a missing log), 2 = a step failed on its input.
+    alert, 1 = an alert (a cause named in alert.causes, or a missing log), 2 = a step failed on its input, 3 = on a bug.
     For cron: 0 7 * * * cd /srv/monitor && novelty run --config monitor.toml
 
     Example: novelty run --config monitor.toml --date 2026-11-25

@@ -8,7 +8,7 @@ and clusters by stable ids, feedback labels by ``prompt_id``.
 
 Exit status (``RunSummary.exit_code``): 0 = ran, nothing to alert on; 1 = a cause named in
 ``alert.causes`` of at least ``alert.min_severity`` (or, with ``alert.missing_log``, no log for the
-day); 2 = a step failed on its input.
+day); 2 = a step failed on its input; 3 = a step failed on a bug in novelty (its traceback on stderr).
 """
 
 from __future__ import annotations
@@ -55,6 +55,8 @@ class RunSummary:
 
     @property
     def exit_code(self) -> int:
+        if any(s.status == "failed" and s.facts.get("bug") for s in self.steps):
+            return 3  # as every command says a bug (QA: a clusters crash inside run was exit 2, bad input)
         if any(s.status == "failed" for s in self.steps):
             return 2
         return 1 if self.alerts else 0
@@ -116,10 +118,10 @@ def run_monitor(config: str | Path | MonitorConfig, day: Date | str | None = Non
             job.steps.append(Step(name, "failed", str(exc)))
         except OSError as exc:  # a path the system refused (permissions, a name too long): input, as the CLI says
             job.steps.append(Step(name, "failed", os_error_text(exc)))
-        except Exception as exc:  # a cron job goes on with the next step, and says what broke (exit 2)
+        except Exception as exc:  # a cron job goes on with the next step, and says what broke (exit 3)
             traceback.print_exc(file=sys.stderr)
             job.steps.append(Step(name, "failed", f"{type(exc).__name__}: {exc} (a bug? the traceback is on "
-                                                  "stderr; please report it)"))
+                                                  "stderr; please report it)", {"bug": True}))
         echo(_step_line(job.steps[-1]))
     summary = RunSummary(day.isoformat(), cfg.source, job.steps, job.alerts(), job.diagnosis, job.report_path,
                          job.missing)
@@ -623,7 +625,7 @@ def format_run(summary: RunSummary, echoed: bool = False) -> str:
     if summary.alerts:
         lines.append("ALERT: " + "; ".join(summary.alerts))
     if failed:
-        lines.append(f"FAILED: {', '.join(failed)} (exit 2); the reason is on its line above"
+        lines.append(f"FAILED: {', '.join(failed)} (exit {summary.exit_code}); the reason is on its line above"
                      + ("" if summary.alerts else "; no alert from the steps that ran"))
     elif not summary.alerts:
         lines.append("No alert.")
