@@ -193,7 +193,8 @@ def index_build(
     ctx: typer.Context,
     file: Path = typer.Argument(..., help="Training prompts: CSV, JSONL or Parquet, gzip allowed."),
     name: str = typer.Option(..., "--name", "-n", help="Index name; it is written to INDEX_DIR/NAME."),
-    text_col: str = typer.Option("text", help="Column holding the prompt text."),
+    text_col: str = typer.Option("text", help="Column holding the prompt text (a chat 'messages' list: its last user "
+                                                   "turn; with --label-col messages, the answer after it is the label)."),
     label_col: str = typer.Option("label", help="Column holding the intent label (optional in the file, "
                                   "unless you name it: then a missing column is an error)."),
     id_col: str = typer.Option("id", help="Column holding a prompt id (optional; else file:line; "
@@ -352,7 +353,8 @@ def index_add(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="Name of an existing index."),
     file: Path = typer.Argument(..., help="Labelled prompts to append: CSV, JSONL or Parquet."),
-    text_col: str = typer.Option("text", help="Column holding the prompt text."),
+    text_col: str = typer.Option("text", help="Column holding the prompt text (a chat 'messages' list: its last user "
+                                                   "turn; with --label-col messages, the answer after it is the label)."),
     label_col: str = typer.Option("label", help="Column holding the intent label."),
     id_col: str = typer.Option("id", help="Column holding a prompt id (optional)."),
     index_dir: Optional[Path] = typer.Option(None, help=INDEX_DIR_HELP),
@@ -446,7 +448,8 @@ def score(
     index: str = typer.Option(..., "--index", "-i", help="Name (or folder) of the index to score against."),
     db: Optional[Path] = typer.Option(None, "--db", help="SQLite file to write (created if absent); "
                                       "required unless --out-parquet is given."),
-    text_col: str = typer.Option("prompt", help="Column holding the prompt text."),
+    text_col: str = typer.Option("prompt", help="Column holding the prompt text (a chat 'messages' list, "
+                                                     "OpenAI-style: its last user turn)."),
     time_col: str = typer.Option("timestamp", help="Column holding the event time (ISO-8601 or epoch); "
                                  "used when present."),
     day_first: bool = typer.Option(False, "--day-first", help="Dates with slashes put the day first (03/06/2026 "

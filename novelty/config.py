@@ -39,7 +39,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("index.dir", "indexes", "Folder holding indexes."),
     Setting("logs.path", None, "One day's production log (JSONL, CSV or Parquet, gzip too). {date} becomes "
             "the run date (2026-11-25), {date:%Y/%m/%d} any strftime format; * and ? match several files."),
-    Setting("logs.text_col", "prompt", "Column holding the prompt text."),
+    Setting("logs.text_col", "prompt", "Column holding the prompt text (a chat 'messages' list: its last user turn)."),
     Setting("logs.time_col", "timestamp", "Column holding the event time (ISO-8601 or epoch); set here, a log "
             "without it is refused. Empty, or the default and not in the log: its prompts count on the run date "
             "(00:00 UTC; day windows only)."),

@@ -730,9 +730,13 @@ class _Validator:
         wanted = {"text": self.columns.text, **self.columns.optional()}
         for role, name in wanted.items():
             if name not in self.present and (role == "text" or role in self.columns.required):
+                chat = "" if role != "text" or "messages" not in names else (
+                    f" A chat log: {self.columns.option('text')} messages reads each row's last user turn"
+                    + (f" (and {self.columns.option('label')} messages learns the assistant's answer as its "
+                       "label)" if self.training else "") + ".")
                 raise MissingColumnError(
                     f"{self.source}: no column {name!r} (the {role} column). Columns found: "
-                    f"{', '.join(names) or 'none'}. Set {self.columns.option(role)} to the right name.")
+                    f"{', '.join(names) or 'none'}. Set {self.columns.option(role)} to the right name.{chat}")
 
     def batch(self, records: list[tuple[int, Any, str]]) -> Batch:
         out = Batch(self.source, default_time=self.columns.default_time)
@@ -754,6 +758,14 @@ class _Validator:
             return self.reject(line, record.reason, raw)
         if not isinstance(record, dict):
             return self.reject(line, "row is not a JSON object", raw)
+        name = self.columns.text
+        chat = chat_turns(record.get(name))
+        if chat is not None:  # an LLM gateway's chat list: the user's last question is the prompt
+            if isinstance(chat, str):
+                return self.reject(line, f"{name!r} is a chat {chat}", raw or _as_json(record))
+            record = {**record, name: chat[0]}
+            if self.training and self.columns.label == name:  # a chat fine-tuning file: the answer is the label
+                record[name + "\x00answer"] = chat[1]
         if len(self.present) < len(self.roles):  # a JSONL column first met after the first batch counts from here
             self.present.update(name for name in self.roles if name in record)
         time = format_time(record.get(self.columns.time), self.columns.day_first) if self._has("time") else None
@@ -765,6 +777,8 @@ class _Validator:
         out.times.append(time)
         out.ids.append(_cell(record, self.columns.id) if self._has("id") else None)
         label = record.get(self.columns.label) if self._has("label") else None
+        if self.training and self.columns.label == self.columns.text and self.columns.text + "\x00answer" in record:
+            label = record[self.columns.text + "\x00answer"]
         out.labels.append(label_value(top_label(label) if self.training else predicted_label(label)))
 
     def _problem(self, record: dict, time: str | None) -> str | None:
@@ -836,6 +850,45 @@ def top_label(value: Any) -> Any:
         found = [v for k, v in value.items() if bare_name(k) in _LABEL_KEYS]
         value = found[0] if len(found) == 1 else None
     return None if isinstance(value, (list, dict)) else value
+
+
+def chat_turns(value: Any) -> tuple[str, str | None] | str | None:
+    """A chat log's cell (OpenAI-style ``[{"role": ..., "content": ...}]``, as a list, as JSON text, or
+    inside ``{"messages": [...]}``) as (the last user turn, the assistant's answer after it or None);
+    a reason when it is a chat without a user turn to score; None when it is no chat at all. A turn's
+    content may be a list of parts: its text parts are joined.
+
+    >>> chat = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"},
+    ...         {"role": "assistant", "content": "Hello!"}, {"role": "user", "content": [
+    ...             {"type": "text", "text": "my card"}, {"type": "text", "text": "is lost"}]}]
+    >>> chat_turns(chat), chat_turns(json.dumps(chat[:3])), chat_turns({"messages": chat[:1]})
+    (('my card\\nis lost', None), ('hi', 'Hello!'), 'without a user turn')
+    >>> chat_turns("[1, 2]"), chat_turns("where is my card"), chat_turns([{"role": "user", "content": " "}])
+    (None, None, (' ', None))
+    """
+    if isinstance(value, str):
+        if not value.lstrip().startswith(("[", "{")) or '"role"' not in value:
+            return None
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    if isinstance(value, dict) and isinstance(value.get("messages"), list):
+        value = value["messages"]
+    if not isinstance(value, list) or not value or not all(isinstance(m, dict) and "role" in m for m in value):
+        return None
+    users = [i for i, m in enumerate(value) if m.get("role") == "user"]
+    if not users:
+        return "without a user turn"
+    answer = next((m for m in value[users[-1] + 1:] if m.get("role") == "assistant"), None)
+    return _turn_text(value[users[-1]].get("content")), None if answer is None else _turn_text(answer.get("content"))
+
+
+def _turn_text(content: Any) -> str:
+    if isinstance(content, list):  # content parts: text, images, audio...
+        return "\n".join(part["text"] for part in content if isinstance(part, dict)
+                         and part.get("type") in ("text", "input_text") and isinstance(part.get("text"), str))
+    return content if isinstance(content, str) else "" if content is None else str(content)
 
 
 def predicted_label(value: Any) -> Any:

@@ -24,8 +24,8 @@ import pandas as pd
 
 from .config import BY_KEY, load_config, only_stars, render_config
 from .errors import InputError, check_argument
-from .logs import (bare_name, check_name, file_in_the_way, format_time, is_stdout, jsonl_lines, log_columns,
-                   output_file, parquet_source)
+from .logs import (bare_name, chat_turns, check_name, file_in_the_way, format_time, is_stdout, jsonl_lines,
+                   log_columns, output_file, parquet_source)
 
 NAMES = {
     "text": ("prompt", "text", "query", "utterance", "message", "question", "input", "user_message"),
@@ -306,21 +306,29 @@ def sniff(path: str | Path, rows: int = 50) -> tuple[dict[str, str], list[str]]:
                      None)
         if match is not None and role == "time" and not frame[match].dropna().head(10).map(_a_time).all():
             match = None  # a 'time' of latencies (0.25 s) is no timestamp: run rejected every row (review)
+        if match is not None and role == "text" and not frame[match].dropna().map(_prose_or_chat).all():
+            match = None  # an 'input' holding a list or object (QA: Langfuse's; run rejected every row)
         if match is not None and role == "id" and frame[match].dropna().astype(str).duplicated().any():
             notes.append(f"column {str(match)!r} repeats within the first rows, so it is not used as the id "
                          "(rows with a repeated id are rejected); set logs.id_col to a unique one")
             continue
         if match is not None:
             found[role] = str(match)
+    chats = [c for c in frame.columns if c not in found.values()
+             and frame[c].map(lambda v: chat_turns(v) is not None).mean() > 0.9]
+    if "text" not in found and chats:  # an LLM gateway's OpenAI-style messages (QA: its 'output' was taken)
+        found["text"] = str(chats[0])
+        notes.append(f"text = {found['text']!r} holds chat turns: each row's last user turn is scored")
     strings = [c for c in frame.columns if frame[c].map(lambda v: isinstance(v, str)).mean() > 0.9
-               and c not in found.values()]
+               and c not in found.values() and c not in chats]
     # prose: not an id column, and values with spaces in them (user_id matched 'user')
     prose = [c for c in strings if not _ID_NAME.search(str(c)) and frame[c].str.contains(" ", na=False).mean() > 0.5]
     if "text" not in found and prose:  # the user's side, not the model's reply, which is often longer
         asked = [c for c in prose if _ASKED.search(str(c)) and not _REPLY.search(str(c))]
-        pool = asked or [c for c in prose if not _REPLY.search(str(c))] or prose
-        found["text"] = str(max(pool, key=lambda c: frame[c].str.len().mean()))
-        notes.append(f"text = {found['text']!r} is a guess from the columns' content; check logs.text_col")
+        pool = asked or [c for c in prose if not _REPLY.search(str(c))]
+        if pool:  # never the model's reply alone (QA: 'output' was scored, every row novel)
+            found["text"] = str(max(pool, key=lambda c: frame[c].str.len().mean()))
+            notes.append(f"text = {found['text']!r} is a guess from the columns' content; check logs.text_col")
     if "pred" not in found:  # 'pred' in the name first, then 'intent', then label-like; never a true label
         free = [c for c in strings if c not in found.values() and not _TRUTH.search(str(c))]
         guess = next((c for pattern in _PREDICTED for c in free if pattern.search(str(c))), None)
@@ -336,8 +344,12 @@ def sniff(path: str | Path, rows: int = 50) -> tuple[dict[str, str], list[str]]:
                      "(feedback takes those); else set logs.pred_col")
     if "text" not in found:  # no sentences with spaces (Japanese, one-word queries): the most varied text
         rest = [c for c in strings if c not in found.values() and not _ID_NAME.search(str(c))
-                and not frame[c].head(10).map(_a_time).all()]
-        if rest:
+                and not _REPLY.search(str(c)) and not frame[c].head(10).map(_a_time).all()]
+        replies = [str(c) for c in prose if _REPLY.search(str(c))]
+        if replies:
+            notes.append(f"no column of the user's prompts found, only the model's side ({', '.join(replies)}), "
+                         "which is not scored; set logs.text_col to the column holding the user's prompt")
+        elif rest:
             found["text"] = str(max(rest, key=lambda c: (frame[c].nunique(), frame[c].str.len().mean())))
             notes.append(f"text = {found['text']!r} is a guess (no column of sentences); check logs.text_col")
         else:
@@ -426,6 +438,10 @@ def _a_time(value) -> bool:
     itself (a Parquet timestamp column: 'created_at' was passed over once names had to hold times)."""
     return isinstance(value, (str, int, float, datetime)) and not isinstance(value, bool) and \
         (format_time(value) is not None or format_time(value, day_first=True) is not None)
+
+
+def _prose_or_chat(value) -> bool:
+    return isinstance(value, str) or chat_turns(value) is not None
 
 
 def _head(path: Path, rows: int) -> pd.DataFrame:

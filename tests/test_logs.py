@@ -485,3 +485,56 @@ def test_a_read_that_fails_is_said_even_when_the_file_cannot_be_opened_again(tmp
     with pytest.raises(DamagedFileError, match="gone.jsonl: could not be read"):
         with _readable(gone):
             raise OSError(5, "Input/output error")
+
+
+def _chat(*turns):
+    return [{"role": role, "content": content} for role, content in turns]
+
+
+def test_a_chat_log_scores_the_last_user_turn_in_jsonl_and_csv(tmp_path):
+    """QA (an LLM gateway's export): a 'messages' list was rejected as 'not text (got list)' in
+    JSONL, and in a CSV, as JSON text, the whole transcript, system prompt included, was scored."""
+    rows = [{"id": "a", "messages": _chat(("system", "Be brief."), ("user", "hi"), ("assistant", "Hello!"),
+                                          ("user", "where is my card"))},
+            {"id": "b", "messages": _chat(("user", [{"type": "text", "text": "reset my"},
+                                                    {"type": "image_url", "image_url": {"url": "x"}},
+                                                    {"type": "text", "text": "password"}]))},
+            {"id": "c", "messages": _chat(("system", "Be brief."))},
+            {"id": "d", "messages": _chat(("user", " "))},
+            {"id": "e", "messages": "a plain prompt"}]
+    write_jsonl(tmp_path / "log.jsonl", rows)
+    write_csv(tmp_path / "log.csv", ["id", "messages"], [[r["id"], r["messages"] if isinstance(r["messages"], str)
+                                                         else json.dumps(r["messages"])] for r in rows])
+    columns = Columns(text="messages", time=None, id="id", label=None)
+    for name in ("log.jsonl", "log.csv"):
+        _, got, rejects = read_all(tmp_path / name, columns)
+        assert [text for _, text in got] == ["where is my card", "reset my\npassword", "a plain prompt"], name
+        assert [r.reason for r in rejects] == ["'messages' is a chat without a user turn", "'messages' is empty"]
+        assert "Be brief" in rejects[0].raw  # the row as written is kept
+
+
+def test_a_chat_fine_tuning_file_trains_on_its_user_turns_labelled_by_the_answers(tmp_path):
+    """QA: novelty's own chat-jsonl export could not be added to the index ('no column text')."""
+    write_jsonl(tmp_path / "chat.jsonl", [{"messages": _chat(("system", "s"), ("user", "block my card"),
+                                                             ("assistant", "card_lost"))}])
+    with pytest.raises(MissingColumnError, match="--text-col messages reads each row's last user turn .and "
+                                                 "--label-col messages learns the assistant's answer"):
+        read_all(tmp_path / "chat.jsonl", Columns(text="text", time=None, label="label"), training=True)
+    batches, got, _ = read_all(tmp_path / "chat.jsonl", Columns(text="messages", time=None, label="messages"),
+                               training=True)
+    assert [text for _, text in got] == ["block my card"] and batches[0].labels == ["card_lost"]
+
+
+def test_init_reads_a_chat_column_and_never_guesses_the_model_reply(tmp_path):
+    """QA: init wrote text_col = 'output' (the bot's answer) for a gateway log whose prompts were in
+    'messages'; and took a Langfuse 'input' holding a message list by its name, rejecting every row."""
+    from novelty.starter import sniff
+
+    rows = [{"request_id": f"r{i}", "timestamp": "2026-03-10T10:00:00Z", "output": f"Sure, I can help with {i}.",
+             "messages": _chat(("system", "You are a bank bot."), ("user", f"where is card {i}"))} for i in range(5)]
+    write_jsonl(tmp_path / "gw.jsonl", rows)
+    found, notes = sniff(tmp_path / "gw.jsonl")
+    assert found["text"] == "messages" and any("last user turn" in n for n in notes), (found, notes)
+    write_jsonl(tmp_path / "lf.jsonl", [{"input": {"answer": 1}, "output": r["output"]} for r in rows])
+    found, notes = sniff(tmp_path / "lf.jsonl")
+    assert "text" not in found and any("only the model's side (output)" in n for n in notes), (found, notes)
