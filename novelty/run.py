@@ -302,18 +302,24 @@ class _Job:
                     r.to_dict())
 
     def _stamped_elsewhere(self, run_id: int, pattern: str) -> list[str]:
-        """The day's log as missing when none of the rows this run stored is stamped within a day of the
-        run date (a day each side, for time zones): a clock or zone mistake put the day's prompts in other
-        days' windows and left its own empty, and the run said nothing, exit 0 (QA)."""
-        lo, hi = (f"{(self.day + timedelta(days=d)).isoformat()}T00:00:00Z" for d in (-1, 2))
+        """The day's log as missing when none of the rows this run stored is stamped on the run date or in
+        the 12 hours after it (a log kept by a day west of UTC): a clock or zone mistake put the day's
+        prompts in other days' windows and left its own empty, and the run said nothing, exit 0 (QA). Rows
+        all stamped the day before are that day's, logged late, with none of the day's own (QA: the bot
+        was down and its log held 5 stragglers of the evening before: 'No alert.')."""
+        lo, hi = (f"{(self.day + timedelta(days=d)).isoformat()}T{t}Z" for d, t in ((0, "00:00:00"), (1, "12:00:00")))
         with self._meta() as conn:
             stamped, near, first, last = conn.execute(
                 "SELECT COUNT(*), SUM(ts >= ? AND ts < ?), MIN(ts), MAX(ts) FROM scores WHERE run_id = ? AND ts IS "
                 "NOT NULL", [lo, hi, run_id]).fetchone()
         if not stamped or near:
             return []
-        return [f"{pattern} (none of its {stamped:,} new rows is stamped within a day of {self.day}: they run "
-                f"from {first} to {last}; is logs.time_col's time zone or clock right?)"]
+        if last < lo:
+            return [f"{pattern} (its {plural(stamped, 'new row')} {'is' if stamped == 1 else 'are all'} stamped "
+                    f"before {self.day}, from {first} to {last}: prompts of earlier days logged late, none of "
+                    f"the day's own; is the log complete, and logs.time_col's time zone right?)"]
+        return [f"{pattern} (none of its {stamped:,} new rows is stamped on {self.day} or within 12 hours after "
+                f"it: they run from {first} to {last}; is logs.time_col's time zone or clock right?)"]
 
     def spikes(self) -> Step:
         from .spikes import detect_spikes

@@ -1036,9 +1036,25 @@ def test_a_log_stamped_days_away_from_its_date_alerts_like_a_missing_one(monitor
     write_jsonl(log, [{**r, "timestamp": r["timestamp"].replace("2026-11-18", "2026-11-21")} for r in rows])
     summary = run_monitor(monitor, "2026-11-18")
     assert summary.exit_code == 1 and summary.alerts[-1].startswith("missing log: "), summary.alerts
-    assert f"none of its {len(rows)} new rows is stamped within a day of 2026-11-18: they run from 2026-11-21" \
-        in summary.alerts[-1]
+    assert f"none of its {len(rows)} new rows is stamped on 2026-11-18 or within 12 hours after it: they run " \
+        "from 2026-11-21" in summary.alerts[-1]
     assert run_monitor(monitor, "2026-11-19").missing == []  # a day stamped as it should be: unsaid
+
+
+def test_a_log_of_the_day_before_s_late_rows_alone_alerts_like_a_missing_one(monitor):
+    """QA: the bot was down on the 19th; its log held 5 prompts of the 18th's evening, logged late:
+    '5 new prompts scored ... No alert.', exit 0. Rows the day before and on the day stay unsaid."""
+    log = monitor.parent / "logs" / "2026-11-19.jsonl"
+    rows = [json.loads(line) for line in log.read_text().splitlines()][:5]
+    write_jsonl(log, [{**r, "prompt": f"{r['prompt']} (late {i})", "timestamp": f"2026-11-18T23:5{i}:00Z"}
+                      for i, r in enumerate(rows)])
+    run_monitor(monitor, "2026-11-18")
+    summary = run_monitor(monitor, "2026-11-19")
+    assert summary.exit_code == 1 and summary.alerts[-1].startswith("missing log: "), summary.alerts
+    assert "5 new rows are all stamped before 2026-11-19, from 2026-11-18T23:50:00Z" in summary.alerts[-1]
+    write_jsonl(log, [{**r, "prompt": f"{r['prompt']} (late {i})", "timestamp": f"2026-11-1{8 + i % 2}T23:5{i}:00Z"}
+                      for i, r in enumerate(rows)])
+    assert run_monitor(monitor, "2026-11-19").missing == []
 
 
 @pytest.mark.parametrize("content", [b"", b"not json\n{broken\n"])
