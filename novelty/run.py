@@ -349,7 +349,8 @@ class _Job:
                        f"spikes.min_prompts ({self.cfg['spikes.min_prompts']}) and were not tested: a longer "
                        "spikes.window pools them" if small else ""),
                     {"flagged": [i.window_start for i in recent],
-                     **({"flagged_late": [i.window_start for i in self.flagged_late]} if self.flagged_late else {})})
+                     **({"flagged_late": [i.window_start for i in self.flagged_late]} if self.flagged_late else {}),
+                     **({"untested": len(small)} if small else {}), **({"windows": len(day)} if small else {})})
 
     def spike_settings(self):
         from .spikes import SpikeSettings
@@ -622,6 +623,16 @@ def _step_line(step: Step) -> str:
     return f"  {step.name:<9} {step.status:<8} {step.reason}"
 
 
+def _untested(summary: RunSummary) -> str:
+    """' But ...' when the spike test judged none of the run date's windows: too few prompts in each
+    (QA: with 1h windows a quiet bot's new topic went 'No alert.' for a week, said only in the step)."""
+    spikes = next((s for s in summary.steps if s.name == "spikes"), None)
+    if spikes is None or not spikes.facts.get("untested") or spikes.facts["untested"] < spikes.facts["windows"]:
+        return ""
+    return (f" But {summary.date} was not spike-tested: each of its windows had fewer than spikes.min_prompts "
+            "prompts (see the spikes line).")
+
+
 def format_run(summary: RunSummary, echoed: bool = False) -> str:
     """The short summary printed to stdout (cron mails it); ``echoed``: without the lines ``echo`` gave
     as the run went (the header and the eight steps)."""
@@ -634,7 +645,7 @@ def format_run(summary: RunSummary, echoed: bool = False) -> str:
         lines.append(f"FAILED: {', '.join(failed)} (exit {summary.exit_code}); the reason is on its line above"
                      + ("" if summary.alerts else "; no alert from the steps that ran"))
     elif not summary.alerts:
-        lines.append("No alert.")
+        lines.append("No alert." + _untested(summary))
     if summary.report:
         lines.append(f"Report: {Path(summary.report).resolve()}")
     return "\n".join(lines)

@@ -316,12 +316,15 @@ def test_the_lookback_holds_the_windows_that_overlap_it_not_the_one_ending_as_it
 def test_the_run_says_when_the_day_s_windows_were_too_small_to_test(monitor):
     # QA: spikes.window = 1h on a bot of ~12 prompts an hour: every window untested, 'No alert.', exit 0,
     # said only as '(4 with a test)'
-    spikes = next(s for s in run_monitor(load_config(monitor, {"spikes.window": "1h"}), "2026-11-18").steps
-                  if s.name == "spikes")
+    hourly = run_monitor(load_config(monitor, {"spikes.window": "1h", "output.report": ""}), "2026-11-18")
+    spikes = next(s for s in hourly.steps if s.name == "spikes")
     assert "21 of the 21 windows of 2026-11-18 with prompts had fewer than spikes.min_prompts (30) and were not " \
            "tested" in spikes.reason, spikes
-    daily = next(s for s in run_monitor(monitor, "2026-11-19").steps if s.name == "spikes")
-    assert "were not tested" not in daily.reason, daily
+    # QA: a week of 'No alert.' with every hour untested: the verdict line says so, not only the step
+    assert "No alert. But 2026-11-18 was not spike-tested" in format_run(hourly)
+    day = run_monitor(monitor, "2026-11-19")
+    assert "were not tested" not in next(s for s in day.steps if s.name == "spikes").reason
+    assert "spike-tested" not in format_run(day)
 
 
 def test_one_unreadable_feedback_file_leaves_out_only_itself(monitor, tmp_path):
