@@ -544,6 +544,15 @@ class Store:
         self.transaction(lambda: self.db.conn.executemany(
             "UPDATE scores SET ts = ? WHERE prompt_id = ? AND ts IS NULL", times))
 
+    def fill_labels(self, labels: list[tuple[str, str]]) -> None:
+        """Give prompts stored without a predicted label the one now logged (``(label, prompt id)``); a
+        label stored stays as it is. Looked up first: a rerun, its labels all stored, writes nothing."""
+        stored = self._scored([pid for _, pid in labels], "predicted_label")
+        missing = [(label, pid) for label, pid in labels if pid in stored and stored[pid] is None]
+        if missing:
+            self.transaction(lambda: self.db.conn.executemany(
+                "UPDATE scores SET predicted_label = ? WHERE prompt_id = ? AND predicted_label IS NULL", missing))
+
     def text_hashes(self, prompt_ids: Sequence[str]) -> dict[str, str]:
         """prompt_id -> text_hash of those already in ``scores``."""
         return self._scored(prompt_ids, "text_hash")

@@ -866,3 +866,22 @@ def test_a_log_whose_times_are_under_another_name_is_said_and_scoring_it_again_t
     out = CliRunner().invoke(app, [*base, str(write_jsonl(tmp_path / "d2.jsonl", [{**r, "prompt": "hi " + r["prompt"]}
                                                                                   for r in rows]))])
     assert out.exit_code == 0 and "warning: " in out.stderr and "--time-col created_at" in out.stderr
+
+
+def test_naming_the_prediction_column_after_a_first_run_gives_the_rows_their_labels_once(tmp_path, index):
+    """QA: --pred-col added on a later run was ignored without a word: every row 'already scored', its
+    predicted_label NULL for good (the labels absorbing novel prompts, online accuracy: none)."""
+    log = write_jsonl(tmp_path / "d.jsonl", [{"request_id": f"r{i}", "prompt": f"where is card {i}",
+                                              "timestamp": "2026-11-24T10:00:00Z",
+                                              "prediction": {"label": "card_arrival", "score": 0.9}}
+                                             for i in range(4)])
+    db = tmp_path / "m.db"
+    score_files([log], index, db)  # keyed by derived ids, no 'predicted_label' column: unlabelled
+    assert [r["predicted_label"] for r in rows(db)] == [None] * 4
+    again = score_files([log], index, db, columns=Columns(label="prediction"))
+    assert (again.scored, again.skipped) == (0, 4)
+    assert [r["predicted_label"] for r in rows(db)] == ["card_arrival"] * 4
+    relabelled = write_jsonl(tmp_path / "e.jsonl", [{**json.loads(line), "prediction": "other"}
+                                                    for line in log.read_text().splitlines()])
+    score_files([relabelled], index, db, columns=Columns(label="prediction"))  # a stored label stays
+    assert [r["predicted_label"] for r in rows(db)] == ["card_arrival"] * 4

@@ -313,7 +313,7 @@ class Gate:
                                                 or stored_hash == text_hash(redact_text(originals[i])))
         first_line: dict[str, int] = {}
         first_text: dict[str, str] = {}
-        todo, scored_before, timed = [], [], []
+        todo, scored_before, timed, labelled = [], [], [], []
         for i, pid in enumerate(ids):
             if pid in stored and not same_text(stored[pid], i):
                 # an id given by the log names another prompt than the one stored under it: setting the
@@ -329,6 +329,8 @@ class Gate:
                     self.keyless.setdefault(batch.source, _Keyless()).skipped += 1
                 if found == pid and batch.ids[i] and batch.times[i] and self._untimed(None):  # stored untimed
                     timed.append((batch.times[i], pid))  # under its logged id, from this log or another copy of it
+                if batch.labels[i] is not None:
+                    labelled.append((batch.labels[i], found))
             elif pid in earlier or pid in first_line or pid in self.in_flight:
                 if same_text(first_text.get(pid) or self.in_flight_texts.get(pid) or this_run.get(pid), i):
                     counts.skipped += 1  # the same row again (a shipper delivering at least once): as a rerun skips it
@@ -347,6 +349,8 @@ class Gate:
         self.in_flight_texts.update(first_text)
         if timed and hasattr(self.sink, "fill_times"):  # (QA: with --id-col, naming the time column after a
             self.sink.fill_times(timed)                 # run without it left every row untimed, for good)
+        if labelled and hasattr(self.sink, "fill_labels"):  # (QA: --pred-col named after a first run
+            self.sink.fill_labels(labelled)                  # without it was ignored: every label stayed NULL)
         scored_before = [pid for pid in dict.fromkeys(scored_before) if pid not in self.counted]  # a row
         self.counted.update(scored_before)  # delivered twice counts once, as a clean run skips it
         if scored_before and hasattr(self.sink, "novel_among"):  # the log's rows an unfinished run scored count
