@@ -116,6 +116,8 @@ class Batch:
     ids: list[str | None] = field(default_factory=list)
     labels: list[str | None] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
+    unread_labels: int = 0  # predictions logged in a shape read as no label (unreadable_label)
+    unread_example: str | None = None
     default_time: str | None = None  # stored as the time of rows without one (Columns.default_time); ids
                                      # still derive as for an untimed row, so a rerun on another date finds them
 
@@ -777,6 +779,9 @@ class _Validator:
         out.times.append(time)
         out.ids.append(_cell(record, self.columns.id) if self._has("id") else None)
         label = record.get(self.columns.label) if self._has("label") else None
+        if not self.training and label is not None and unreadable_label(label):
+            out.unread_labels += 1
+            out.unread_example = out.unread_example or (label if isinstance(label, str) else _as_json(label))[:100]
         if self.training and self.columns.label == self.columns.text and self.columns.text + "\x00answer" in record:
             label = record[self.columns.text + "\x00answer"]
         out.labels.append(label_value(top_label(label) if self.training else predicted_label(label)))
@@ -835,21 +840,45 @@ def _unstorable(column: str, text: str, training: bool = False) -> str | None:
     return None
 
 
-_LABEL_KEYS = ("label", "intent", "class", "predictedlabel", "prediction")  # bare_name spellings
+_LABEL_KEYS = ("label", "intent", "class", "predictedlabel", "prediction", "topintent", "classname",
+               "predictedclass", "predictedintent")  # bare_name spellings
 
 
-def top_label(value: Any) -> Any:
+def top_label(value: Any, nested: bool = False) -> Any:
     """A logged prediction as one label: a list's first entry (top-k, best first); an object's one
-    label-like key, as in a text-classification pipeline's ``[{"label": "card", "score": 0.93}]``;
-    none for an object with no such key or several."""
+    label-like key, as in a text-classification pipeline's ``[{"label": "card", "score": 0.93}]``,
+    a zero-shot pipeline's ``{"labels": [...], "scores": [...]}``, Rasa's ``{"intent": {"name": ...}}``
+    or CLU's ``{"topIntent": ...}``; none for an object with no such key or several.
+
+    >>> top_label({"labels": ["b", "a"], "scores": [0.2, 0.7]}), top_label({"intent": {"name": "greet"}})
+    ('a', 'greet')
+    >>> top_label({"topIntent": "card", "intents": {}}), top_label({"label": "a", "intent": "b"})
+    ('card', None)
+    """
     if isinstance(value, list):  # a pipeline's every label with its score comes in label order: the top one
         scored = [v for v in value if isinstance(v, dict) and isinstance(v.get("score"), (int, float))]
         value = max(scored, key=lambda v: v["score"]) if scored and len(scored) == len(value) else \
             value[0] if value else None
     if isinstance(value, dict):
-        found = [v for k, v in value.items() if bare_name(k) in _LABEL_KEYS]
-        value = found[0] if len(found) == 1 else None
+        labels, scores = value.get("labels"), value.get("scores")
+        if isinstance(labels, list) and isinstance(scores, list) and labels and len(labels) == len(scores) \
+                and all(isinstance(v, (int, float)) for v in scores):
+            return top_label(labels[scores.index(max(scores))], nested=True)
+        keys = _LABEL_KEYS + ("name",) * nested  # Rasa's intent object names its label 'name'
+        found = [v for k, v in value.items() if bare_name(k) in keys]
+        value = top_label(found[0], nested=True) if len(found) == 1 else None
     return None if isinstance(value, (list, dict)) else value
+
+
+def unreadable_label(value: Any) -> bool:
+    """Whether a logged prediction holds something, a JSON object or list, but no label ``predicted_label``
+    can read: stored without one, and said (QA: Rasa's and zero-shot outputs were NULL without a word)."""
+    if isinstance(value, str) and value.lstrip()[:1] in ("[", "{"):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return False
+    return isinstance(value, (dict, list)) and bool(value) and top_label(value) is None
 
 
 def chat_turns(value: Any) -> tuple[str, str | None] | str | None:

@@ -73,7 +73,9 @@ def test_an_id_or_label_that_is_a_json_object_or_list_is_set_aside(tmp_path):
         {"prompt": "h", "predicted_label": [{"label": "a", "score": 0.1}, {"label": "b", "score": 0.9}]}])
     batches, rows, rejects = read_all(top_k, Columns(id=None, time=None))
     assert len(rows) == 8 and not rejects  # was: both rejected, a day of them a missing log for run
-    assert [label for b in batches for label in b.labels] == ["card", None, "fees", "card", None, None, None, "b"]
+    # a label object naming its label ('name', as Rasa's intent does) is read since QA found Rasa's NULL
+    assert [label for b in batches for label in b.labels] == ["card", None, "fees", "card", None, "a", None, "b"]
+    assert [b.unread_labels for b in batches] == [3]  # {"x": 1}, two label keys, [[]]: said by score
     as_text = tmp_path / "topk.csv"  # the same output held as JSON text by a CSV cell: was stored whole
     as_text.write_text('prompt,predicted_label\na,"[{""label"": ""fees"", ""score"": 0.9}]"\nb,"[""card"", ""fees""]"\n'
                        'c,[x]\nd,"{""intent"": ""card""}"\n')

@@ -885,3 +885,20 @@ def test_naming_the_prediction_column_after_a_first_run_gives_the_rows_their_lab
                                                     for line in log.read_text().splitlines()])
     score_files([relabelled], index, db, columns=Columns(label="prediction"))  # a stored label stays
     assert [r["predicted_label"] for r in rows(db)] == ["card_arrival"] * 4
+
+
+def test_prediction_objects_of_common_shapes_are_read_and_unreadable_ones_said(tmp_path, index):
+    """QA: a zero-shot pipeline's, Rasa's and CLU's outputs were stored as NULL labels with no warning."""
+    shapes = [{"labels": ["card_arrival", "fees"], "scores": [0.2, 0.8]},
+              {"intent": {"name": "card_arrival", "confidence": 0.9}, "entities": []},
+              {"topIntent": "fees", "intents": {"fees": {"confidenceScore": 0.9}}},
+              {"class_name": "card_arrival"},
+              {"label": "card_arrival", "intent": "fees"},  # two labels: which? none, and said
+              {"something": "else"}]
+    log = write_jsonl(tmp_path / "p.jsonl", [{"prompt": f"where is card {i}", "timestamp": "2026-11-24T10:00:00Z",
+                                              "prediction": shape} for i, shape in enumerate(shapes)])
+    result = score_files([log], index, tmp_path / "m.db", columns=Columns(label="prediction"))
+    assert [r["predicted_label"] for r in rows(tmp_path / "m.db")] == ["fees", "card_arrival", "fees",
+                                                                       "card_arrival", None, None]
+    assert any(w.startswith("2 predictions in 'prediction' held no label novelty can read (e.g. "
+                            '{"label": "card_arrival", "intent": "fees"})') for w in result.warnings), result.warnings

@@ -97,6 +97,8 @@ class Counts:
     latest_future: str | None = None
     future_after: str = field(default_factory=lambda: (datetime.now(timezone.utc) + FUTURE_SLACK).strftime(
         "%Y-%m-%dT%H:%M:%SZ"))
+    unread_labels: int = 0  # predictions logged in a shape read as no label
+    unread_example: str | None = None
     reasons: Counter = field(default_factory=Counter)
     examples: dict = field(default_factory=dict)  # the first reason of each kind, as written
 
@@ -427,6 +429,15 @@ def _named_somewhere(columns: Columns, paths: list[Path]) -> None:
                              f"or leave it out (Columns({role}=...))")
 
 
+def unread_labels(counts: Counts, columns: Columns) -> list[str]:
+    """A warning when predictions were logged in a shape read as no label (stored without one)."""
+    if not counts.unread_labels:
+        return []
+    return [f"{plural(counts.unread_labels, 'prediction')} in {columns.label!r} held no label novelty can read "
+            f"(e.g. {counts.unread_example}) and {'was' if counts.unread_labels == 1 else 'were'} stored without "
+            "one: log the label as text, a top-k list, or {\"label\": ..., \"score\": ...}"]
+
+
 def untimed_logs(columns: Columns, paths: list[Path], database: bool = True,
                  header: Callable[[Path], set[str]] = header_names) -> list[str]:
     """Logs without the time column whose rows hold times under another usual name ('created_at' where
@@ -578,6 +589,8 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
         def prepared() -> Prepared:
             for path in paths:
                 for batch in read_batches(path, columns, chunk_rows, max_chars):
+                    counts.unread_labels += batch.unread_labels
+                    counts.unread_example = counts.unread_example or batch.unread_example
                     yield gate.prepare(batch, str(path.resolve()), counts)
 
         try:
@@ -622,7 +635,7 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
             earlier_novel=counts.earlier_novel, earlier_other=counts.earlier_other,
             logs_novel_p_value=excess_over_rate(counts.novel + counts.earlier_novel, counts.scored + counts.earlier,
                                                 scorer.calibration.alpha),
-            warnings=gate.reused_names() + (untimed_logs(columns, paths, not out_parquet, header) if counts.scored else [])
+            warnings=gate.reused_names() + unread_labels(counts, columns) + (untimed_logs(columns, paths, not out_parquet, header) if counts.scored else [])
             + (unkeyed_logs(columns, paths, header) if counts.scored and not out_parquet else [])
             + (mixed_runs(sink, run_id, scorer.calibration.alpha) if counts.scored and not out_parquet else []))
     finally:
