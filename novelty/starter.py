@@ -25,12 +25,13 @@ import pandas as pd
 from .config import BY_KEY, load_config, only_stars, render_config
 from .errors import InputError, check_argument
 from .logs import (bare_name, chat_turns, check_name, file_in_the_way, format_time, is_stdout, jsonl_lines,
-                   log_columns, output_file, parquet_source)
+                   label_value, log_columns, output_file, parquet_source, predicted_label)
 
 NAMES = {
     "text": ("prompt", "text", "query", "utterance", "message", "question", "input", "user_message"),
-    "time": ("timestamp", "ts", "time", "created_at", "created", "datetime", "event_time", "logged_at", "date"),
-    "id": ("prompt_id", "request_id", "req_id", "query_id", "message_id", "event_id", "uuid", "id"),
+    "time": ("timestamp", "ts", "time", "created_at", "created", "datetime", "event_time", "logged_at", "start_time",
+             "date"),
+    "id": ("prompt_id", "request_id", "req_id", "query_id", "message_id", "event_id", "trace_id", "uuid", "id"),
     "pred": ("predicted_label", "prediction", "predicted_intent", "pred", "intent", "label"),
 }
 _SETTING = {"text": "logs.text_col", "time": "logs.time_col", "id": "logs.id_col", "pred": "logs.pred_col"}
@@ -332,10 +333,15 @@ def sniff(path: str | Path, rows: int = 50) -> tuple[dict[str, str], list[str]]:
     if "pred" not in found:  # 'pred' in the name first, then 'intent', then label-like; never a true label
         free = [c for c in strings if c not in found.values() and not _TRUTH.search(str(c))]
         guess = next((c for pattern in _PREDICTED for c in free if pattern.search(str(c))), None)
+        by = "its name"
+        if guess is None:  # a column of classifier outputs, whatever its name (QA: 'Model Output' of {"label", "score"})
+            guess, by = next((c for c in frame.columns if c not in found.values() and not _TRUTH.search(str(c))
+                              and frame[c].dropna().size and frame[c].dropna().map(_prediction_object).all()),
+                             None), "its content (a classifier's output)"
         if guess is not None:
             found["pred"] = str(guess)
             if str(guess).lower() != "label":  # (said below)
-                notes.append(f"pred = {found['pred']!r} is a guess from its name; check logs.pred_col")
+                notes.append(f"pred = {found['pred']!r} is a guess from {by}; check logs.pred_col")
         else:
             notes.append("no prediction column found: the labels absorbing novel prompts and online accuracy "
                          "need one; set logs.pred_col if the log has it")
@@ -438,6 +444,12 @@ def _a_time(value) -> bool:
     itself (a Parquet timestamp column: 'created_at' was passed over once names had to hold times)."""
     return isinstance(value, (str, int, float, datetime)) and not isinstance(value, bool) and \
         (format_time(value) is not None or format_time(value, day_first=True) is not None)
+
+
+def _prediction_object(value) -> bool:
+    """A classifier's output as logged (an object or list, or its JSON text) with a label score reads."""
+    structured = isinstance(value, (dict, list)) or isinstance(value, str) and value.lstrip()[:1] in ("[", "{")
+    return structured and chat_turns(value) is None and label_value(predicted_label(value)) not in (None, value)
 
 
 def _prose_or_chat(value) -> bool:

@@ -540,3 +540,20 @@ def test_init_reads_a_chat_column_and_never_guesses_the_model_reply(tmp_path):
     write_jsonl(tmp_path / "lf.jsonl", [{"input": {"answer": 1}, "output": r["output"]} for r in rows])
     found, notes = sniff(tmp_path / "lf.jsonl")
     assert "text" not in found and any("only the model's side (output)" in n for n in notes), (found, notes)
+
+
+def test_init_finds_a_classifier_output_column_a_trace_id_and_a_start_time(tmp_path):
+    """QA: 'Model Output' holding {"label", "score"}, 'trace_id' and 'start_time' were all passed over."""
+    from novelty.starter import sniff
+
+    rows = [{"trace_id": f"t{i}", "start_time": "2026-03-10T10:00:00Z", "input": f"where is my card {i}",
+             "Model Output": {"label": "card", "score": 0.9}} for i in range(5)]
+    write_jsonl(tmp_path / "mo.jsonl", rows)
+    write_csv(tmp_path / "mo.csv", list(rows[0]), [[*list(r.values())[:3], json.dumps(r["Model Output"])] for r in rows])
+    for name in ("mo.jsonl", "mo.csv"):
+        found, notes = sniff(tmp_path / name)
+        assert found == {"text": "input", "time": "start_time", "id": "trace_id", "pred": "Model Output"}, found
+        assert "pred = 'Model Output' is a guess from its content (a classifier's output)" in notes[0], notes
+    replies = [{**r, "Model Output": f"Sure, card {i} is on its way."} for i, r in enumerate(rows)]
+    write_jsonl(tmp_path / "reply.jsonl", replies)  # an LLM's reply is no prediction
+    assert "pred" not in sniff(tmp_path / "reply.jsonl")[0]

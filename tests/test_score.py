@@ -902,3 +902,19 @@ def test_prediction_objects_of_common_shapes_are_read_and_unreadable_ones_said(t
                                                                        "card_arrival", None, None]
     assert any(w.startswith("2 predictions in 'prediction' held no label novelty can read (e.g. "
                             '{"label": "card_arrival", "intent": "fees"})') for w in result.warnings), result.warnings
+
+
+def test_score_says_when_a_log_s_prediction_column_has_another_name(tmp_path, index):
+    """QA: a log with 'prediction' and no 'predicted_label' was scored without labels, unsaid."""
+    from typer.testing import CliRunner
+
+    from novelty.cli import app
+
+    log = write_jsonl(tmp_path / "p.jsonl", [{"prompt": "where is my card", "timestamp": "2026-11-24T10:00:00Z",
+                                              "prediction": "card_arrival"}])
+    said = score_files([log], index, tmp_path / "m.db").warnings
+    assert any("has no 'predicted_label' column but one named 'prediction'" in w for w in said), said
+    out = CliRunner().invoke(app, ["score", str(log), "--index", "bot", "--index-dir", str(index.path.parent),
+                                   "--db", str(tmp_path / "cli.db")])
+    assert out.exit_code == 0 and "score it again with --pred-col prediction" in out.stderr, out.output
+    assert not score_files([log], index, tmp_path / "n.db", columns=Columns(label="prediction")).warnings

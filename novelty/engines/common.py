@@ -489,6 +489,27 @@ def unkeyed_logs(columns: Columns, paths: list[Path], header: Callable[[Path], s
     return said
 
 
+def unpredicted_logs(columns: Columns, paths: list[Path], header: Callable[[Path], set[str]] = header_names
+                     ) -> list[str]:
+    """Logs without the prediction column but with one named like it ('prediction', 'intent'...): the
+    prompts were stored without the labels absorbing novel traffic, and nothing said so (QA)."""
+    if not columns.label:
+        return []
+    from ..starter import NAMES
+
+    usual = {bare_name(name): name for name in NAMES["pred"] if bare_name(name) != bare_name("label")}
+    said = []
+    for path in paths:
+        names = header(path)
+        found = sorted((h for h in names if bare_name(h) in usual), key=lambda h: list(usual).index(bare_name(h)))
+        if found and columns.label not in names:
+            said.append(f"{path} has no {columns.label!r} column but one named {found[0]!r}: its prompts were stored "
+                        f"without a predicted label; if {found[0]!r} holds the model's prediction, score it again "
+                        f"with {columns.option('label')} {found[0]} (the stored prompts gain their labels, none is "
+                        "scored twice)")
+    return said
+
+
 def mixed_runs(store: Store, run_id: int, alpha: float) -> list[str]:
     """What is wrong with mixing this run with the database's earlier ones: `spikes` compares days by
     their novel flags, so a run at another alpha makes its days look different (a false spike, or a
@@ -637,6 +658,7 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
                                                 scorer.calibration.alpha),
             warnings=gate.reused_names() + unread_labels(counts, columns) + (untimed_logs(columns, paths, not out_parquet, header) if counts.scored else [])
             + (unkeyed_logs(columns, paths, header) if counts.scored and not out_parquet else [])
+            + (unpredicted_logs(columns, paths, header) if counts.scored else [])
             + (mixed_runs(sink, run_id, scorer.calibration.alpha) if counts.scored and not out_parquet else []))
     finally:
         sink.close()
