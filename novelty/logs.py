@@ -1088,10 +1088,12 @@ def format_time(value: Any, day_first: bool = False) -> str | None:
     """An ISO-8601 UTC string (``2026-11-25T08:00:00Z``), or None when ``value`` is not a time
     between 1990 and 2099 (see ``time_problem`` for why).
 
-    Epoch seconds and milliseconds are understood.
+    Epoch seconds, milli-, micro- and nanoseconds are understood; a time without a zone is UTC.
 
     >>> [format_time(v) for v in ["2026-11-25 08:00:00+01:00", 1764057600, "1764057600000", "soon", 0]]
     ['2026-11-25T07:00:00Z', '2025-11-25T08:00:00Z', '2025-11-25T08:00:00Z', None, None]
+    >>> format_time(1764057600123456), format_time("1764057600000000000"), format_time("2026-11-25T08:00:00")
+    ('2025-11-25T08:00:00.123456Z', '2025-11-25T08:00:00Z', '2026-11-25T08:00:00Z')
     """
     if isinstance(value, str) and len(value) == 20 and value[10] == "T" and value[19] == "Z":
         try:  # the common case, already canonical: skip pandas
@@ -1441,8 +1443,9 @@ def _parse_time(value: Any, day_first: bool = False) -> pd.Timestamp | None:
         return None  # pandas reads words such as "now" or "today" as times
     try:
         if isinstance(value, (int, float)) or (isinstance(value, str) and is_number(value)):
-            number = float(value)
-            return pd.Timestamp(number, unit="ms" if abs(number) > EPOCH_MS_ABOVE else "s", tz="UTC")
+            number = float(value)  # micro- and nanoseconds too, as drift reads them (QA: 'is 58805-11-08')
+            unit = {1e6: "us", 1e9: "ns"}.get(epoch_unit(abs(number)) or 0.0)
+            return pd.Timestamp(number, unit=unit or ("ms" if abs(number) > EPOCH_MS_ABOVE else "s"), tz="UTC")
         value = numeric_date_as_iso(value, day_first)
         if value is None:  # day and month that do not fit the one order they are read in
             return None

@@ -557,3 +557,11 @@ def test_init_finds_a_classifier_output_column_a_trace_id_and_a_start_time(tmp_p
     replies = [{**r, "Model Output": f"Sure, card {i} is on its way."} for i, r in enumerate(rows)]
     write_jsonl(tmp_path / "reply.jsonl", replies)  # an LLM's reply is no prediction
     assert "pred" not in sniff(tmp_path / "reply.jsonl")[0]
+
+
+def test_epoch_micro_and_nanoseconds_are_times_as_drift_reads_them():
+    """QA: 1793566364159000 (epoch microseconds) was rejected as 'is 58805-11-08 ... seconds and
+    milliseconds mixed up?', nanoseconds as unreadable, while drift and skew read both."""
+    assert format_time(1793566364159000) == format_time("1793566364159000000") == "2026-11-01T20:52:44.159000Z"
+    assert format_time(1793566364159) == "2026-11-01T20:52:44.159000Z"
+    assert format_time(99_999_999_999_999_999_999) is None  # past nanoseconds of 2099: still out of bounds
