@@ -560,7 +560,9 @@ def prune_command(
 @app.command("spikes")
 def spikes(
     db: Path = typer.Option(..., "--db", help="SQLite file filled by `novelty score`."),
-    window: str = typer.Option("1d", help="Window length: 30m, 1h, 1d, 7d ... (weeks start on Monday)."),
+    window: str = typer.Option("1d", help="Window length: 30m, 1h, 1d, 7d ... in UTC (weeks start on Monday; a "
+                                                     "length that does not divide a day is laid from 1970-01-01). "
+                                                     "The window still going is marked (in progress)."),
     step: Optional[str] = typer.Option(None, help="Slide windows by this step (e.g. --window 1d --step 1h); "
                                        "default: fixed, non-overlapping windows."),
     since: Optional[str] = typer.Option(None, help="Only report windows from this date, the one it "

@@ -6,6 +6,7 @@ import json
 import math
 import re
 import shlex
+from datetime import datetime, timezone
 from pathlib import Path
 
 from .stats import p_short, p_text
@@ -142,13 +143,15 @@ def format_spikes(report) -> str:
     lines = [f"Novel rate per {report.window} window in {report.db} "
              f"(calibrated false-alarm rate {report.alpha if report.alpha is not None else '?'}):",
              "  window start          prompts  novel   rate  95% interval    expected  p-value  flag"]
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     for w in report.windows:
         expected = f"{w.expected_rate:7.1%}" if w.expected_rate is not None else "      -"
         p = p_short(w.p_value, 8)
         rate = f"{w.novel_rate:5.1%}  [{w.ci_low:5.1%}, {w.ci_high:5.1%}]" if w.prompts else \
             f"{'-':>5}  {'no prompts':<14}"  # was '0.0%  [0.0%, 100.0%]': a clean day to the eye
+        going = " (in progress)" * (w.window_end > now)  # (QA: today's window looked like a whole day)
         lines.append(f"  {w.window_start}  {w.prompts:7,}  {w.novel:5,}  {rate}  {expected}  {p}  "
-                     f"{'+'.join(w.detectors) if w.flagged else ''}")
+                     f"{'+'.join(w.detectors) if w.flagged else ''}{going}")
     lines += [f"Note: {note}." for note in getattr(report, "notes", [])]
     if not report.incidents and all(w.p_value is None for w in report.windows) and waiting:
         lines.append("No window was tested: no score run has finished yet. No verdict either way.")

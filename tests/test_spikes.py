@@ -1098,3 +1098,20 @@ def test_a_topic_that_stays_for_weeks_is_flagged_every_day_against_the_days_befo
     assert [w.flagged for w in windows] == [False] * 10 + [True] * 20
     assert {w.baseline for w in windows[10:]} == {"trailing 10 windows"}  # the days before the topic
     assert all(abs(w.expected_rate - 0.05) < 1e-9 for w in windows[10:])
+
+
+def test_a_window_still_going_says_so_in_the_text(tmp_path, monkeypatch):
+    """QA: today's window, a few hours old, was listed like any whole day."""
+    from datetime import datetime, timezone
+
+    from novelty import render
+
+    class Noon(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return datetime(2026, 11, 3, 12, tzinfo=timezone.utc)
+
+    monkeypatch.setattr(render, "datetime", Noon)
+    report = detect_spikes(fill(tmp_path / "m.db", [(40, 2, None)] * 3), save=False)
+    lines = [line for line in render.format_spikes(report).splitlines() if line.startswith("  2026")]
+    assert [line.endswith("(in progress)") for line in lines] == [False, False, True], lines
