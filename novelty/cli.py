@@ -462,7 +462,9 @@ def score(
                                  "such as {\"label\": \"card\", \"score\": 0.9} as its label."),
     alpha: Optional[float] = typer.Option(None, help="Override the index's false-alarm target for this run."),
     chunk_rows: int = typer.Option(5000, help="Rows per chunk: memory is bounded by this, not the file."),
-    max_chars: int = typer.Option(20_000, help="Longer prompts are rejected with a reason."),
+    max_chars: int = typer.Option(20_000, help="Longer prompts are rejected with a reason (the default encoder "
+                                  "reads only a prompt's first 256 tokens, about 1,000 characters: log the "
+                                  "user's question, not a prompt assembled around it)."),
     cache_size: int = typer.Option(2_000_000, help="Stored vectors kept as a cache across runs (a text seen "
                                    "before is never embedded again); past this, vectors of never-novel prompts "
                                    "go, least recently scored first."),
