@@ -179,6 +179,16 @@ def _calibration_size(params: str | None) -> int | None:
     return size if isinstance(size, int) and size > 0 else None
 
 
+
+def _take_along(conn: sqlite3.Connection, pairs: list[tuple[str, str]]) -> None:
+    """A prompt's cluster membership, queue item and true label go from each old id to its new one
+    (``(new, old)``), unless the new one has its own: of two true labels, the newer wins, as on import."""
+    conn.executemany("DELETE FROM feedback WHERE prompt_id = ? AND coalesce(labelled_at, '') < "
+                     "(SELECT coalesce(labelled_at, '') FROM feedback WHERE prompt_id = ?)", pairs)
+    for table in ("cluster_members", "queue", "feedback"):
+        conn.executemany(f"UPDATE OR IGNORE {table} SET prompt_id = ? WHERE prompt_id = ?", pairs)
+        conn.executemany(f"DELETE FROM {table} WHERE prompt_id = ?", [(old,) for _, old in pairs])
+
 class Store:
     """One SQLite database in WAL mode; writes go through ``write_chunk`` in one transaction each."""
 
@@ -530,13 +540,18 @@ class Store:
             pairs = [(new, old) for new, ts, old in moves  # only the prompts that moved take the rest along
                      if conn.execute("UPDATE OR IGNORE scores SET prompt_id = ?, ts = coalesce(ts, ?) "
                                      "WHERE prompt_id = ?", (new, ts, old)).rowcount]
-            # a true label imported under each id: the newer one wins, as on import
-            conn.executemany("DELETE FROM feedback WHERE prompt_id = ? AND coalesce(labelled_at, '') < "
-                             "(SELECT coalesce(labelled_at, '') FROM feedback WHERE prompt_id = ?)", pairs)
-            for table in ("cluster_members", "queue", "feedback"):
-                conn.executemany(f"UPDATE OR IGNORE {table} SET prompt_id = ? WHERE prompt_id = ?", pairs)
-            conn.executemany("DELETE FROM feedback WHERE prompt_id = ?", [(old,) for _, old in pairs])
+            _take_along(conn, pairs)
         self.transaction(work)
+
+    def merge_ids(self, pairs: list[tuple[str, str]]) -> None:
+        """Drop prompts stored twice (``(kept id, dropped id)``: the same request delivered twice, each
+        stored under an id derived from its line before the log's ids were named); the dropped one's
+        cluster membership, queue item and true label go to the kept one unless it has its own."""
+        def work() -> None:
+            _take_along(self.db.conn, pairs)
+            self.db.conn.executemany("DELETE FROM scores WHERE prompt_id = ?", [(old,) for _, old in pairs])
+        if pairs:
+            self.transaction(work)
 
     def fill_times(self, times: list[tuple[str, str]]) -> None:
         """Give prompts stored without a time the one now logged (``(time, prompt id)``); a time stored

@@ -134,15 +134,15 @@ def test_a_moved_row_takes_its_cluster_queue_item_and_label_along(tmp_path, inde
                          [(old[0], "newer", "2026-11-25T00:00:00Z"), ("r1", "older", "2026-11-24T00:00:00Z"),
                           (old[1], "second", "2026-11-20T00:00:00Z")])
     again = score_files([log], index, tmp_path / "m.db", columns=Columns(id="rid"))
-    # the second row repeats the first's id and text: skipped like a rerun's, never a second move
+    # the second row repeats the first's id and text: skipped like a rerun's, never a second move, and
+    # its copy stored under the other derived id goes (QA: the delivery stayed stored twice)
     assert (again.scored, again.skipped, again.rejected) == (0, 2, 0)
-    assert sorted(r["prompt_id"] for r in rows(tmp_path / "m.db")) == sorted(["r1", old[1]])
+    assert [r["prompt_id"] for r in rows(tmp_path / "m.db")] == ["r1"]
     with sqlite3.connect(tmp_path / "m.db") as conn:
         assert conn.execute("SELECT prompt_id FROM cluster_members").fetchall() == [("r1",)]
         assert conn.execute("SELECT prompt_id FROM queue").fetchall() == [("r1",)]
-        # the newer label wins, none is left behind under the old id (the unmoved row keeps its own)
-        assert sorted(conn.execute("SELECT prompt_id, label FROM feedback")) == sorted([("r1", "newer"),
-                                                                                       (old[1], "second")])
+        # the newest label wins, none is left behind under an old id
+        assert conn.execute("SELECT prompt_id, label FROM feedback").fetchall() == [("r1", "newer")]
 
 
 def test_texts_seen_before_come_from_the_embedding_cache(tmp_path, index, day_log, monkeypatch):
@@ -918,3 +918,24 @@ def test_score_says_when_a_log_s_prediction_column_has_another_name(tmp_path, in
                                    "--db", str(tmp_path / "cli.db")])
     assert out.exit_code == 0 and "score it again with --pred-col prediction" in out.stderr, out.output
     assert not score_files([log], index, tmp_path / "n.db", columns=Columns(label="prediction")).warnings
+
+
+def test_a_request_delivered_twice_is_stored_once_when_its_id_column_is_named_later(tmp_path, index):
+    """QA: line 3 repeats line 1 (same id, time, text; an at-least-once shipper). Scored without
+    --id-col, then with it: 3 rows stayed where a first run with --id-col stores 2."""
+    rows_in = [{"request_id": "a", "prompt": "where is my card", "timestamp": "2026-11-24T10:00:00Z"},
+               {"request_id": "b", "prompt": "how do I pay", "timestamp": "2026-11-24T10:01:00Z"}]
+    log = write_jsonl(tmp_path / "d.jsonl", rows_in + rows_in[:1])
+    db = tmp_path / "m.db"
+    score_files([log], index, db)
+    derived = [r["prompt_id"] for r in rows(db)]
+    with sqlite3.connect(db) as conn:  # the copy's queue item goes with it to the one kept
+        conn.execute("INSERT INTO queue (prompt_id, status) VALUES (?, 'pending')", [derived[2]])
+    again = score_files([log], index, db, columns=Columns(id="request_id"))
+    assert (again.scored, again.skipped, again.rejected) == (0, 3, 0)
+    assert sorted(r["prompt_id"] for r in rows(db)) == ["a", "b"]
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT prompt_id FROM queue").fetchall() == [("a",)]
+    fresh = tmp_path / "fresh.db"
+    score_files([log], index, fresh, columns=Columns(id="request_id"))
+    assert len(rows(fresh)) == 2

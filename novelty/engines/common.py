@@ -294,16 +294,23 @@ class Gate:
             original_ids = {**original_ids, **{i: original_ids.get(i, []) + d for i, d in unfound.items()}}
         # such a row moves to the id it has now (and gains its time), so labels, queue items and later
         # runs keyed by that id find it, and windows count it
-        moves, new_ids, old_ids = [], set(), set()  # each id moves once, to an id not moved to yet
+        moves, new_ids, old_ids, again = [], set(), set(), []  # each id moves once, to an id not moved to yet
         for i in unfound:
             old = next((o for o in original_ids[i] if earlier.get(o, self.run_id) != self.run_id), None)
             if old and ids[i] not in new_ids and ids[i] not in self.in_flight and old not in old_ids:
                 moves.append((ids[i], batch.times[i], old))
                 new_ids.add(ids[i])
                 old_ids.add(old)
+            elif old and ids[i] in new_ids and old not in old_ids:
+                again.append((i, old))  # the same delivery stored twice under derived ids: one moved already
         if moves:
             self.sink.move_ids(moves)
             earlier.update({new: earlier[old] for new, _, old in moves})
+        if again and hasattr(self.sink, "merge_ids"):  # (QA: with --id-col named after a first run, a
+            hashes = self.sink.text_hashes([old for _, old in again])  # request delivered twice stayed twice)
+            merged = [(ids[i], old) for i, old in again if hashes.get(old) in (text_hash(batch.texts[i]),
+                                                                                text_hash(originals[i]))]
+            self.sink.merge_ids(merged)
         stored = self.sink.text_hashes([pid for pid in ids if earlier.get(pid, self.run_id) != self.run_id])
         this_run = self.sink.text_hashes([pid for pid in ids if earlier.get(pid) == self.run_id])
 
