@@ -75,7 +75,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("golden.items", 0, "How many items golden.accuracy was measured on (0: treat it as exact).", int),
     Setting("feedback.path", "", "True labels arriving for scored prompts ({date} allowed; * and ? too): "
             "imported by every run, late and repeated labels included."),
-    Setting("feedback.id_col", "prompt_id", "Column of the feedback file holding the prompt id."),
+    Setting("feedback.id_col", "prompt_id", "Column of the feedback file holding the prompt id (unset: a file "
+                                            "keyed by logs.id_col's name and not prompt_id is read by that column)."),
     Setting("feedback.label_col", "label", "Column of the feedback file holding the true label."),
     Setting("feedback.time_col", "", "Column holding when each label was given; with it the newest label "
             "wins; without it a label is as old as its file (when the file was last written)."),

@@ -459,6 +459,19 @@ class _Job:
                            + "; " + step.reason)
         return replace(step, status="failed") if (broken or unusable) and step.status != "failed" else step
 
+    def _feedback_id_col(self, files: list[Path]) -> str:
+        """feedback.id_col, or when it is not set, logs.id_col for label files keyed by the log's own id
+        column (QA: a config with logs.id_col = 'request_id' failed on labels keyed 'request_id', as
+        feedback.id_col's default is prompt_id); a file with a prompt_id column keeps the default."""
+        c = self.cfg
+        if "feedback.id_col" in c.given or not c["logs.id_col"] or not files:
+            return c["feedback.id_col"]
+        from .logs import header_names
+
+        names = header_names(files[0])
+        return c["logs.id_col"] if c["logs.id_col"] in names and c["feedback.id_col"] not in names \
+            else c["feedback.id_col"]
+
     def _feedback(self) -> Step:
         from .feedback import import_files, novel_error_share, offline_online_gap, online_accuracy, record_gap
 
@@ -466,7 +479,7 @@ class _Job:
             return Step("feedback", "skipped", f"{self.db} does not exist yet: no day scored")
         c = self.cfg
         pattern, files = c.files("feedback.path", self.day)
-        imports, failed = import_files(self.db, files, c["feedback.id_col"], c["feedback.label_col"],
+        imports, failed = import_files(self.db, files, self._feedback_id_col(files), c["feedback.label_col"],
                                        c["feedback.time_col"] or None,
                                        "feedback.id_col, feedback.label_col, feedback.time_col in the config",
                                        c["feedback.day_first"])

@@ -1870,3 +1870,18 @@ def test_run_goes_on_to_its_last_step_when_its_reader_goes_away(monitor, tmp_pat
     assert code == summary["exit_code"] and code in (0, 1), said
     assert [s["name"] for s in summary["steps"]] == list(STEPS)  # every step, not just the score
     assert "writing to standard output failed (Broken pipe); the run went on to its last step" in said
+
+
+def test_labels_keyed_by_the_log_s_id_column_join_without_feedback_id_col(monitor, tmp_path):
+    """QA: with logs.id_col = 'request_id', a label file keyed 'request_id' failed the feedback step
+    ("no column(s) 'prompt_id'") though the README's config says labels join on it. A file keyed
+    prompt_id, or a feedback.id_col given, is read as before."""
+    labels = tmp_path / "labels" / "2026-11-25.csv"
+    rows = [line.split(",") for line in labels.read_text().splitlines()[1:]]
+    write_csv(labels, ["request_id", "label"], rows)
+    run_monitor(monitor, "2026-11-24")
+    step = next(s for s in run_monitor(monitor, "2026-11-25").steps if s.name == "feedback")
+    assert step.status == "ran" and step.facts["imported"][0]["new"] == len(rows), step
+    named = next(s for s in run_monitor(load_config(monitor, {"feedback.id_col": "prompt_id"}), "2026-11-25").steps
+                 if s.name == "feedback")
+    assert named.status == "failed" and "prompt_id" in named.reason  # named on purpose: as it says
