@@ -174,8 +174,27 @@ def golden_causes(report) -> list[Cause]:
     details = {"accuracy_before": report.baseline.accuracy, "accuracy_now": report.current.accuracy,
                "accuracy_change": report.accuracy_change, "mcnemar_p": report.mcnemar_p, "paired": report.paired,
                "broken": report.broken, "fixed": report.fixed, "label_changes": report.label_changes[:5]}
+    # what golden says besides the drop, which may be all of it (QA: predictions exported in capitals
+    # read as a model at 0 %, with 'roll back or retrain'; `golden` alone said to fix the spelling)
+    spelt = report.case_only_items.get("current", 0) - report.case_only_items.get("baseline", 0)
+    empty = report.no_prediction.get("current", 0) - report.no_prediction.get("baseline", 0)
+    mitigation, lost = MITIGATIONS["model_regression"], report.broken - report.fixed
+    if spelt > 0:
+        c = next(c for c in report.case_only if c["file"] == "current")
+        evidence += (f"; {spelt:,} more items wrong only by the label's spelling now ({c['predicted']!r} for "
+                     f"{c['label']!r})")
+        details["spelt_apart"] = spelt
+    if empty > 0:
+        evidence += f"; {empty:,} more items with no prediction (counted wrong)"
+        details["no_prediction"] = empty
+    if spelt > 0 and spelt >= 0.8 * lost:
+        mitigation = ("fix the predicted labels' spelling (case, separators) in the export or the model's label "
+                      "map, then compare again: the model itself may not be worse")
+    elif empty > 0 and empty >= 0.8 * lost:
+        mitigation = ("find why predictions are missing (a serving timeout or error, a gap in the label map), "
+                      "then compare again: the model itself may not be worse")
     return [Cause("model_regression", None, "high" if drop >= 0.05 else "medium", evidence,
-                  MITIGATIONS["model_regression"], weight=drop, details=details)]
+                  mitigation, weight=drop, details=details)]
 
 
 def skew_causes(report) -> list[Cause]:

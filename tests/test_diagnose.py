@@ -333,3 +333,22 @@ def test_a_diagnosis_with_everything_checked_prints_no_empty_heading():
     assert format_diagnosis(Diagnosis([], [], [], None)) == "No root cause found in the evidence given."
     listed = format_diagnosis(Diagnosis([], [{"cause": "label_bias", "reason": "no --db"}], [], None))
     assert listed.splitlines()[1:] == ["Not checked:", "  label_bias: no --db"]
+
+
+def test_a_golden_drop_made_by_spelling_or_missing_predictions_says_so(tmp_path):
+    """QA: a current export with its predictions in capitals read as model_regression 92.5% -> 0% with
+    'roll back or retrain'; `golden` on the same files said to fix the spelling, diagnose hid it."""
+    from conftest import write_csv
+
+    labels = ["card_lost", "refund", "balance"]
+    rows = [(f"g{i}", labels[i % 3], labels[i % 3] if i % 10 else labels[(i + 1) % 3]) for i in range(300)]
+    write_csv(tmp_path / "base.csv", ["id", "label", "prediction"], rows)
+    write_csv(tmp_path / "upper.csv", ["id", "label", "prediction"], [(i, l, p.upper()) for i, l, p in rows])
+    write_csv(tmp_path / "empty.csv", ["id", "label", "prediction"],
+              [(i, l, "" if n % 4 == 0 else p) for n, (i, l, p) in enumerate(rows)])
+    spelt = diagnose(golden_baseline=tmp_path / "base.csv", golden_current=tmp_path / "upper.csv").causes[0]
+    assert spelt.cause == "model_regression" and "270 more items wrong only by the label's spelling now " \
+        "('REFUND' for 'refund')" in spelt.evidence and spelt.mitigation.startswith("fix the predicted labels' spelling")
+    empty = diagnose(golden_baseline=tmp_path / "base.csv", golden_current=tmp_path / "empty.csv").causes[0]
+    assert "more items with no prediction" in empty.evidence and empty.mitigation.startswith("find why predictions")
+    assert empty.details["no_prediction"] == 75
