@@ -1681,7 +1681,7 @@ def _rescaled(ref: np.ndarray, cur: np.ndarray, s: DriftSettings, unit: float = 
     power = round(math.log10(slope)) if slope > 0 else None
     near_power = power is not None and power != 0 and abs(math.log10(slope) - power) < 0.05
     unit = f"a factor of about 10^{power}" if near_power else f"a factor of {slope:.3g}" + (
-        f" ({named}?)" if named else "")
+        f" ({named}?)" if named and not standardised else "")  # (QA: 1/sd read as 'centimetres per inch?')
     evidence = (f"same shape ({fit}) on another scale: {unit}"
                 + ("; values now lie in [0, 1] (normalised?)" if squeezed else "")
                 + ("; values now centred on 0 with a spread of 1 (standardised?)" if standardised else ""))

@@ -1162,3 +1162,14 @@ def test_integer_codes_are_judged_as_categories_too():
     quiet = [compare(reference, pd.DataFrame({"mcc": rng.choice(mcc, 3_000, p=usual)})).findings[0].cause
              for _ in range(5)]
     assert quiet == [None] * 5
+
+
+def test_a_standardised_feature_is_not_given_a_unit_s_name():
+    """QA: a z-scored feature whose spread happened to be 2.54 read 'a factor of 0.399 (centimetres per
+    inch?); values now centred on 0 with a spread of 1 (standardised?)'."""
+    rng = np.random.default_rng(3)
+    ref = pd.DataFrame({"clicks": rng.normal(10, 2.54, 4000)})
+    fresh = rng.normal(10, 2.54, 3000)
+    [finding] = compare(profile(ref), pd.DataFrame({"clicks": (fresh - 10) / 2.54})).findings
+    assert finding.cause == "feature_recalibration" and "standardised?" in finding.evidence
+    assert "inch" not in finding.evidence, finding.evidence
