@@ -515,8 +515,9 @@ class _Job:
         record_gap(self.db, gap, novel_error_share(online))
         facts["gap"] = gap.to_dict()
         verdict = "significant gap" if gap.significant else "no significant gap"
+        side = "below" if gap.gap >= 0 else "above"  # (QA: '+10.8%' read as online doing better)
         return Step("feedback", "ran", f"{line}; golden {gap.golden_accuracy:.1%}: {verdict} "
-                    f"({gap.gap:+.1%}, {p_text(gap.p_value)})", facts)
+                    f"(online {abs(gap.gap) * 100:.1f} points {side} it, {p_text(gap.p_value)})", facts)
 
     def clusters(self) -> Step:
         from .clusters import find_clusters

@@ -177,6 +177,8 @@ def test_a_day_scores_and_alerts_on_label_bias_and_the_gap(monitor):
     late = run_monitor(monitor, "2026-11-25")  # no log that day, but the labels of the 24th arrive
     feedback = next(s for s in late.steps if s.name == "feedback")
     assert "significant gap" in feedback.reason and feedback.facts["gap"]["significant"]
+    points = round(feedback.facts["gap"]["gap"] * 100, 1)  # (QA: '+10.8%' read as online doing better)
+    assert f"significant gap (online {points} points below it, p" in feedback.reason, feedback.reason
     assert feedback.facts["online"]["total"]["novel"]["accuracy"] < 0.3
     causes = [c.cause for c in late.diagnosis.causes]
     assert "offline_online_gap" in causes
