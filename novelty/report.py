@@ -149,7 +149,8 @@ def gather(db: str | Path, reference: str | Path | None = None, current: str | P
         return ReportData(
             db=str(db), generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             facts={**_facts(store, since_ts, until_ts), "clusters_total": clusters_total}, diagnosis=diagnosis,
-            causes=_causes(diagnosis, clusters, str(db), drift_rows, alerting), windows=windows,
+            causes=_causes(diagnosis, clusters, str(db), drift_rows, alerting,
+                           (golden_baseline, golden_current, golden_columns)), windows=windows,
             rate_chart=charts.rate_chart(windows), incidents=incidents,
             distribution=_distribution(store, since_ts, until_ts, index_dir), drift=drift_rows,
             clusters=clusters, labels=_absorbing(store, incidents, windows, next(
@@ -205,17 +206,19 @@ def render(data: ReportData) -> str:
 
 # -- the verdict ------------------------------------------------------------------------------------
 def _causes(diagnosis: Diagnosis, clusters: list[dict], db: str, drift_rows: list[dict] | None,
-            alerting: set | None = None) -> list[dict]:
+            alerting: set | None = None, golden: tuple = (None, None, ("id", "label", "prediction"))) -> list[dict]:
     """Each cause as a card: a headline, one plain fact, and the command that starts the fix; one
-    not in ``alerting`` (when given) is an earlier one, after the current ones."""
+    not in ``alerting`` (when given) is an earlier one, after the current ones. ``golden``: the golden
+    files and their columns, for the command that compares them."""
     growing = max(clusters, key=lambda c: (c["growth"], c["size"]), default=None)
     features = {r["feature"]: r for r in drift_rows or []}
-    cards = [{**_card(c, db, growing, features.get(c.feature)),
+    cards = [{**_card(c, db, growing, features.get(c.feature), golden),
               "earlier": alerting is not None and (c.cause, c.feature) not in alerting} for c in diagnosis.causes]
     return sorted(cards, key=lambda card: card["earlier"])  # stable: most severe first within each
 
 
-def _card(c: Cause, db: str, growing: dict | None, feature: dict | None) -> dict:
+def _card(c: Cause, db: str, growing: dict | None, feature: dict | None,
+          golden: tuple = (None, None, ("id", "label", "prediction"))) -> dict:
     flagged = c.details.get("windows") or []
     card = {"cause": c.cause, "title": CAUSE_TITLES.get(c.cause, c.cause), "feature": c.feature,
             "severity": c.severity, "evidence": c.evidence, "mitigation": c.mitigation, "fact": None,
@@ -236,7 +239,12 @@ def _card(c: Cause, db: str, growing: dict | None, feature: dict | None) -> dict
         card["command"] = (f"novelty queue golden --db {shlex.quote(db)} --since {c.details['period'][0][:10]} "
                            "-o golden-next.csv")
     elif c.cause == "model_regression":
-        card["command"] = "novelty golden --baseline GOLDEN_LAUNCH --current GOLDEN_TODAY"
+        (baseline, current, (id_col, label_col, pred_col)), q = golden, shlex.quote  # the files compared, not
+        named = "".join(f" {flag} {q(name)}" for flag, name, default in (  # placeholders (QA)
+            ("--id-col", id_col, "id"), ("--label-col", label_col, "label"), ("--pred-col", pred_col, "prediction"))
+            if name != default)
+        card["command"] = (f"novelty golden --baseline {q(str(baseline or 'GOLDEN_LAUNCH'))} "
+                           f"--current {q(str(current or 'GOLDEN_TODAY'))}{named}")
     elif feature and feature["medians"] and c.cause != "training_serving_skew":  # the skew pair's are others
         card["fact"] = "Median {:,.4g} in the reference, {:,.4g} now.".format(*feature["medians"])
     return card

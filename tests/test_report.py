@@ -579,3 +579,16 @@ def test_whole_writes_write_every_byte_or_raise():
     assert _WholeWrites(pipe).write(b"abcdef") == 6 and pipe.got == b"abcdef"  # in short writes, all of it
     with pytest.raises(BrokenPipeError):
         _WholeWrites(pipe).write(b"ghijkl")
+
+
+def test_the_model_regression_card_names_the_golden_files_compared():
+    """QA: the card said `novelty golden --baseline GOLDEN_LAUNCH --current GOLDEN_TODAY` though the
+    run had the files."""
+    from novelty.diagnose import Cause
+    from novelty.report import _card
+
+    cause = Cause("model_regression", None, "high", "golden-set accuracy 92% -> 80%", "roll back", weight=0.12)
+    card = _card(cause, "m.db", None, None, ("golden/launch.csv", "golden/my latest.csv", ("item", "label", "model")))
+    assert card["command"] == ("novelty golden --baseline golden/launch.csv --current 'golden/my latest.csv' "
+                               "--id-col item --pred-col model")
+    assert "GOLDEN_LAUNCH" in _card(cause, "m.db", None, None)["command"]  # a page without the files
