@@ -7,6 +7,7 @@ size, not the file size.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import csv
 import errno
@@ -733,9 +734,9 @@ class _Validator:
         for role, name in wanted.items():
             if name not in self.present and (role == "text" or role in self.columns.required):
                 chat = "" if role != "text" or "messages" not in names else (
-                    f" A chat log: {self.columns.option('text')} messages reads each row's last user turn"
-                    + (f" (and {self.columns.option('label')} messages learns the assistant's answer as its "
-                       "label)" if self.training else "") + ".")
+                    f" A chat log? Set {self.columns.option('text')} to messages to read each row's last user "
+                    "turn" + (f" (and {self.columns.option('label')} to messages to learn the assistant's answer "
+                              "as its label)" if self.training else "") + ".")
                 raise MissingColumnError(
                     f"{self.source}: no column {name!r} (the {role} column). Columns found: "
                     f"{', '.join(names) or 'none'}. Set {self.columns.option(role)} to the right name.{chat}")
@@ -882,10 +883,15 @@ def unreadable_label(value: Any) -> bool:
 
 
 def chat_turns(value: Any) -> tuple[str, str | None] | str | None:
-    """A chat log's cell (OpenAI-style ``[{"role": ..., "content": ...}]``, as a list, as JSON text, or
-    inside ``{"messages": [...]}``) as (the last user turn, the assistant's answer after it or None);
-    a reason when it is a chat without a user turn to score; None when it is no chat at all. A turn's
-    content may be a list of parts: its text parts are joined.
+    """A chat log's cell as (the last user turn with text, the assistant's answer after it or None); a
+    reason when it is a chat without such a turn; None when it is no chat at all.
+
+    A chat is a list of turns, each a dict with a ``role``: OpenAI's ``[{"role": ..., "content": ...}]``,
+    Anthropic's content blocks, Gemini's ``{"role": ..., "parts": [...]}`` (its answers' role is
+    ``model``), items without a role beside them (the Responses API's tool calls) left out; as a list
+    (a Parquet array too), as JSON text, as the Python text pandas' ``to_csv`` writes, or inside
+    ``{"messages": [...]}``. A turn's text parts are joined; a user turn without text (a tool's result)
+    is not the question.
 
     >>> chat = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"},
     ...         {"role": "assistant", "content": "Hello!"}, {"role": "user", "content": [
@@ -893,31 +899,55 @@ def chat_turns(value: Any) -> tuple[str, str | None] | str | None:
     >>> chat_turns(chat), chat_turns(json.dumps(chat[:3])), chat_turns({"messages": chat[:1]})
     (('my card\\nis lost', None), ('hi', 'Hello!'), 'without a user turn')
     >>> chat_turns("[1, 2]"), chat_turns("where is my card"), chat_turns([{"role": "user", "content": " "}])
-    (None, None, (' ', None))
+    (None, None, 'without a user turn that has text')
+    >>> chat_turns(str(chat[1:3])), chat_turns([{"role": "User", "parts": [{"text": "hi"}]}, {"role": "model",
+    ...     "parts": [{"text": "Hello"}]}, {"role": "user", "content": [{"type": "tool_result", "content": "42"}]}])
+    (('hi', 'Hello!'), ('hi', 'Hello'))
     """
     if isinstance(value, str):
-        if not value.lstrip().startswith(("[", "{")) or '"role"' not in value:
+        head = value.lstrip()[:1]
+        if head not in ("[", "{") or ("role" not in value):
             return None
         try:
             value = json.loads(value)
         except ValueError:
-            return None
-    if isinstance(value, dict) and isinstance(value.get("messages"), list):
-        value = value["messages"]
-    if not isinstance(value, list) or not value or not all(isinstance(m, dict) and "role" in m for m in value):
+            try:  # a list written by pandas' to_csv: Python's repr, single quotes (QA)
+                value = ast.literal_eval(value) if "'role'" in value else None
+            except (ValueError, SyntaxError, MemoryError, RecursionError):
+                return None
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):  # a Parquet list read by pandas
+        value = value.tolist()
+    if isinstance(value, dict) and hasattr(value.get("messages"), "__len__") and not isinstance(value["messages"], str):
+        value = list(value["messages"])
+    if not isinstance(value, list) or not value or not all(isinstance(m, dict) for m in value):
         return None
-    users = [i for i, m in enumerate(value) if m.get("role") == "user"]
+    turns = [m for m in value if isinstance(m.get("role"), str)]
+    if not turns:
+        return None
+    texts = [(str(m["role"]).lower(), _turn_text(m.get("content", m.get("parts")))) for m in turns]
+    users = [i for i, (role, _) in enumerate(texts) if role == "user"]
     if not users:
         return "without a user turn"
-    answer = next((m for m in value[users[-1] + 1:] if m.get("role") == "assistant"), None)
-    return _turn_text(value[users[-1]].get("content")), None if answer is None else _turn_text(answer.get("content"))
+    asked = [i for i in users if texts[i][1].strip()]
+    if not asked:
+        return "without a user turn that has text"
+    answer = next((text for role, text in texts[asked[-1] + 1:] if role in ("assistant", "model")), None)
+    return texts[asked[-1]][1], answer
 
 
 def _turn_text(content: Any) -> str:
-    if isinstance(content, list):  # content parts: text, images, audio...
-        return "\n".join(part["text"] for part in content if isinstance(part, dict)
-                         and part.get("type") in ("text", "input_text") and isinstance(part.get("text"), str))
+    if hasattr(content, "tolist") and not isinstance(content, (str, bytes)):
+        content = content.tolist()
+    if isinstance(content, list):  # content parts: text, images, audio, tool results...
+        return "\n".join(text for part in content if isinstance(part, dict)
+                         and part.get("type", "text") in ("text", "input_text", "output_text")
+                         and isinstance(text := _part_text(part.get("text")), str))
     return content if isinstance(content, str) else "" if content is None else str(content)
+
+
+def _part_text(text: Any) -> Any:
+    """A text part's text: a string, or the Assistants API's ``{"value": ...}``."""
+    return text.get("value") if isinstance(text, dict) else text
 
 
 def predicted_label(value: Any) -> Any:

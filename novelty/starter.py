@@ -317,8 +317,10 @@ def sniff(path: str | Path, rows: int = 50) -> tuple[dict[str, str], list[str]]:
             found[role] = str(match)
     chats = [c for c in frame.columns if c not in found.values()
              and frame[c].map(lambda v: chat_turns(v) is not None).mean() > 0.9]
-    if "text" not in found and chats:  # an LLM gateway's OpenAI-style messages (QA: its 'output' was taken)
-        found["text"] = str(chats[0])
+    if "text" not in found and chats:  # an LLM gateway's OpenAI-style messages (QA: its 'output' was taken),
+        # the one whose rows have a user's question most often (QA: a reply-only 'choices' came first)
+        asked = max(chats, key=lambda c: frame[c].map(lambda v: isinstance(chat_turns(v), tuple)).mean())
+        found["text"] = str(asked)
         notes.append(f"text = {found['text']!r} holds chat turns: each row's last user turn is scored")
     strings = [c for c in frame.columns if frame[c].map(lambda v: isinstance(v, str)).mean() > 0.9
                and c not in found.values() and c not in chats]
@@ -448,6 +450,8 @@ def _a_time(value) -> bool:
 
 def _prediction_object(value) -> bool:
     """A classifier's output as logged (an object or list, or its JSON text) with a label score reads."""
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):  # a Parquet list read by pandas
+        value = value.tolist()
     structured = isinstance(value, (dict, list)) or isinstance(value, str) and value.lstrip()[:1] in ("[", "{")
     return structured and chat_turns(value) is None and label_value(predicted_label(value)) not in (None, value)
 

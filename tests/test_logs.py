@@ -511,7 +511,8 @@ def test_a_chat_log_scores_the_last_user_turn_in_jsonl_and_csv(tmp_path):
     for name in ("log.jsonl", "log.csv"):
         _, got, rejects = read_all(tmp_path / name, columns)
         assert [text for _, text in got] == ["where is my card", "reset my\npassword", "a plain prompt"], name
-        assert [r.reason for r in rejects] == ["'messages' is a chat without a user turn", "'messages' is empty"]
+        assert [r.reason for r in rejects] == ["'messages' is a chat without a user turn",
+                                               "'messages' is a chat without a user turn that has text"]
         assert "Be brief" in rejects[0].raw  # the row as written is kept
 
 
@@ -519,8 +520,8 @@ def test_a_chat_fine_tuning_file_trains_on_its_user_turns_labelled_by_the_answer
     """QA: novelty's own chat-jsonl export could not be added to the index ('no column text')."""
     write_jsonl(tmp_path / "chat.jsonl", [{"messages": _chat(("system", "s"), ("user", "block my card"),
                                                              ("assistant", "card_lost"))}])
-    with pytest.raises(MissingColumnError, match="--text-col messages reads each row's last user turn .and "
-                                                 "--label-col messages learns the assistant's answer"):
+    with pytest.raises(MissingColumnError, match="Set --text-col to messages to read each row's last user turn "
+                                                 ".and --label-col to messages to learn the assistant's answer"):
         read_all(tmp_path / "chat.jsonl", Columns(text="text", time=None, label="label"), training=True)
     batches, got, _ = read_all(tmp_path / "chat.jsonl", Columns(text="messages", time=None, label="messages"),
                                training=True)
@@ -565,3 +566,36 @@ def test_epoch_micro_and_nanoseconds_are_times_as_drift_reads_them():
     assert format_time(1793566364159000) == format_time("1793566364159000000") == "2026-11-01T20:52:44.159000Z"
     assert format_time(1793566364159) == "2026-11-01T20:52:44.159000Z"
     assert format_time(99_999_999_999_999_999_999) is None  # past nanoseconds of 2099: still out of bounds
+
+
+def test_chat_lists_as_pandas_writes_them_agents_write_them_and_gemini_writes_them(tmp_path):
+    """QA: a chat list saved by pandas' to_csv (Python's repr) was scored as the whole transcript and
+    raised label_bias; an agent's user turn holding only a tool result rejected the row ('is empty');
+    Gemini's parts, a role 'User', the Assistants API's text value and the Responses API's role-less
+    items were rejected."""
+    question = {"role": "user", "content": "I want to dispute a transaction"}
+    chats = [[{"role": "system", "content": "Be brief."}, question],
+             [question, {"role": "assistant", "content": None, "tool_calls": [{"id": "t1"}]},
+              {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "ok"}]}],
+             [{"role": "User", "parts": [{"text": "I want to dispute"}, {"text": "a transaction"}]},
+              {"role": "model", "parts": [{"text": "Sure."}]}],
+             [{"role": "user", "content": [{"type": "text", "text": {"value": "I want to dispute a transaction"}}]}],
+             [question, {"type": "function_call", "name": "lookup"}, {"type": "function_call_output", "output": "x"}]]
+    pd.DataFrame({"id": range(len(chats)), "messages": chats}).to_csv(tmp_path / "pandas.csv", index=False)
+    _, got, rejects = read_all(tmp_path / "pandas.csv", Columns(text="messages", time=None, id="id", label=None))
+    assert [text for _, text in got] == ["I want to dispute a transaction"] * 2 + ["I want to dispute\na transaction"] \
+        + ["I want to dispute a transaction"] * 2 and not rejects, rejects
+
+
+def test_init_finds_a_parquet_chat_column_and_prefers_the_one_with_questions(tmp_path):
+    """QA: a Parquet list<struct<role, content>> column was not found by init though score read it;
+    a reply-only 'choices' column was taken before 'conversation'."""
+    from novelty.starter import sniff
+
+    ask = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "where is my card"}]
+    pd.DataFrame({"ts": ["2026-11-18T10:00:00Z"] * 3, "messages": [ask] * 3,
+                  "pred": [{"label": "card", "score": 0.9}] * 3}).to_parquet(tmp_path / "chat.parquet")
+    found, _ = sniff(tmp_path / "chat.parquet")
+    assert found["text"] == "messages" and found["pred"] == "pred", found
+    write_jsonl(tmp_path / "q.jsonl", [{"choices": [{"role": "assistant", "content": "Sure."}], "conversation": ask}])
+    assert sniff(tmp_path / "q.jsonl")[0]["text"] == "conversation"
