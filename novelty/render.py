@@ -149,7 +149,8 @@ def format_spikes(report) -> str:
         p = p_short(w.p_value, 8)
         rate = f"{w.novel_rate:5.1%}  [{w.ci_low:5.1%}, {w.ci_high:5.1%}]" if w.prompts else \
             f"{'-':>5}  {'no prompts':<14}"  # was '0.0%  [0.0%, 100.0%]': a clean day to the eye
-        going = " (in progress)" * (w.window_end > now)  # (QA: today's window looked like a whole day)
+        going = " (in progress)" * (w.window_start <= now < w.window_end)  # (QA: today's looked like a whole day;
+        # a window not begun, of rows stamped ahead, is not in progress: score counts those as 'future')
         lines.append(f"  {w.window_start}  {w.prompts:7,}  {w.novel:5,}  {rate}  {expected}  {p}  "
                      f"{'+'.join(w.detectors) if w.flagged else ''}{going}")
     lines += [f"Note: {note}." for note in getattr(report, "notes", [])]
