@@ -842,33 +842,53 @@ def _unstorable(column: str, text: str, training: bool = False) -> str | None:
 
 
 _LABEL_KEYS = ("label", "intent", "class", "predictedlabel", "prediction", "topintent", "classname",
-               "predictedclass", "predictedintent")  # bare_name spellings
+               "predictedclass", "predictedintent", "category")  # bare_name spellings
+# where NLU services nest their answer: CLU's result, Dialogflow's queryResult, Lex's interpretations,
+# Watson's intents (a list of {"intent", "confidence"})
+_CONTAINERS = ("result", "queryresult", "interpretations", "intents")
 
 
 def top_label(value: Any, nested: bool = False) -> Any:
-    """A logged prediction as one label: a list's first entry (top-k, best first); an object's one
-    label-like key, as in a text-classification pipeline's ``[{"label": "card", "score": 0.93}]``,
-    a zero-shot pipeline's ``{"labels": [...], "scores": [...]}``, Rasa's ``{"intent": {"name": ...}}``
-    or CLU's ``{"topIntent": ...}``; none for an object with no such key or several.
+    """A logged prediction as one label: a list's best-scored entry (or its first: top-k, best first);
+    an object's one label-like key, as in a text-classification pipeline's
+    ``[{"label": "card", "score": 0.93}]``, a zero-shot pipeline's ``{"labels": [...], "scores": [...]}``,
+    Rasa's ``{"intent": {"name": ...}}``, CLU's ``{"topIntent": ...}`` or the answers of Dialogflow, Lex
+    and Watson; none for an object with no such key or several.
 
     >>> top_label({"labels": ["b", "a"], "scores": [0.2, 0.7]}), top_label({"intent": {"name": "greet"}})
     ('a', 'greet')
     >>> top_label({"topIntent": "card", "intents": {}}), top_label({"label": "a", "intent": "b"})
     ('card', None)
+    >>> top_label({"queryResult": {"intent": {"name": "projects/p/agent/intents/1", "displayName": "refund"}}})
+    'refund'
+    >>> top_label({"intents": [{"intent": "a", "confidence": 0.2}, {"intent": "b", "confidence": 0.8}]})
+    'b'
+    >>> top_label([[{"label": "x", "score": 0.9}]]), top_label({"name": "greet", "confidence": 0.9})
+    ('x', 'greet')
     """
     if isinstance(value, list):  # a pipeline's every label with its score comes in label order: the top one
-        scored = [v for v in value if isinstance(v, dict) and isinstance(v.get("score"), (int, float))]
-        value = max(scored, key=lambda v: v["score"]) if scored and len(scored) == len(value) else \
-            value[0] if value else None
+        scored = [v for v in value if isinstance(v, dict) and isinstance(_score_of(v), (int, float))]
+        value = max(scored, key=_score_of) if scored and len(scored) == len(value) else value[0] if value else None
+        if isinstance(value, list) and nested:  # a batch of one prompt's list is read; deeper is no label
+            return None
+        return top_label(value, nested=True) if isinstance(value, (list, dict)) else value
     if isinstance(value, dict):
         labels, scores = value.get("labels"), value.get("scores")
         if isinstance(labels, list) and isinstance(scores, list) and labels and len(labels) == len(scores) \
                 and all(isinstance(v, (int, float)) for v in scores):
             return top_label(labels[scores.index(max(scores))], nested=True)
-        keys = _LABEL_KEYS + ("name",) * nested  # Rasa's intent object names its label 'name'
-        found = [v for k, v in value.items() if bare_name(k) in keys]
+        keys = {bare_name(k): v for k, v in value.items()}
+        found = [v for k, v in keys.items() if k in _LABEL_KEYS]
+        if not found and (nested or _score_of(value) is not None):  # Rasa's intent object names its label
+            found = [keys[k] for k in ("displayname", "name") if k in keys][:1]  # 'name' (Dialogflow: a path)
+        if not found:
+            found = [keys[k] for k in _CONTAINERS if isinstance(keys.get(k), (dict, list))][:1]
         value = top_label(found[0], nested=True) if len(found) == 1 else None
     return None if isinstance(value, (list, dict)) else value
+
+
+def _score_of(entry: dict) -> Any:
+    return entry.get("score", entry.get("confidence"))
 
 
 def unreadable_label(value: Any) -> bool:

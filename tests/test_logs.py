@@ -599,3 +599,18 @@ def test_init_finds_a_parquet_chat_column_and_prefers_the_one_with_questions(tmp
     assert found["text"] == "messages" and found["pred"] == "pred", found
     write_jsonl(tmp_path / "q.jsonl", [{"choices": [{"role": "assistant", "content": "Sure."}], "conversation": ask}])
     assert sniff(tmp_path / "q.jsonl")[0]["text"] == "conversation"
+
+
+def test_the_answers_of_nlu_services_are_read_as_their_labels():
+    """QA: these were stored as NULL labels (warned): CLU's whole response, Lex's, Watson's, Dialogflow's,
+    a batched pipeline's, Rasa's intent object alone, a {"category": ...}."""
+    from novelty.logs import predicted_label
+
+    shapes = {"clu": {"query": "q", "result": {"prediction": {"topIntent": "fees", "projectKind": "Conversation"}}},
+              "lex": {"interpretations": [{"intent": {"name": "fees", "state": "x"}, "nluConfidence": 0.9}]},
+              "watson": {"intents": [{"intent": "other", "confidence": 0.1}, {"intent": "fees", "confidence": 0.8}]},
+              "dialogflow": {"queryResult": {"intent": {"name": "projects/a/agent/intents/9", "displayName": "fees"}}},
+              "batched": json.dumps([[{"label": "fees", "score": 0.7}, {"label": "card", "score": 0.3}]]),
+              "rasa": {"name": "fees", "confidence": 0.9}, "category": {"category": "fees"}}
+    assert {name: predicted_label(v) for name, v in shapes.items()} == dict.fromkeys(shapes, "fees")
+    assert predicted_label({"name": "Ann", "email": "a@b.c"}) is None  # a name alone is no label
