@@ -784,7 +784,7 @@ class _Validator:
             out.unread_labels += 1
             out.unread_example = out.unread_example or (label if isinstance(label, str) else _as_json(label))[:100]
         if self.training and self.columns.label == self.columns.text and self.columns.text + "\x00answer" in record:
-            label = record[self.columns.text + "\x00answer"]
+            label = predicted_label(record[self.columns.text + "\x00answer"])  # '{"intent": "x"}' is x (QA)
         out.labels.append(label_value(top_label(label) if self.training else predicted_label(label)))
 
     def _problem(self, record: dict, time: str | None) -> str | None:

@@ -519,13 +519,16 @@ def test_a_chat_log_scores_the_last_user_turn_in_jsonl_and_csv(tmp_path):
 def test_a_chat_fine_tuning_file_trains_on_its_user_turns_labelled_by_the_answers(tmp_path):
     """QA: novelty's own chat-jsonl export could not be added to the index ('no column text')."""
     write_jsonl(tmp_path / "chat.jsonl", [{"messages": _chat(("system", "s"), ("user", "block my card"),
-                                                             ("assistant", "card_lost"))}])
+                                                             ("assistant", "card_lost"))},
+                                          {"messages": _chat(("user", "buy bitcoin"),  # (QA: kept as written)
+                                                             ("assistant", '{"intent": "crypto"}'))}])
     with pytest.raises(MissingColumnError, match="Set --text-col to messages to read each row's last user turn "
                                                  ".and --label-col to messages to learn the assistant's answer"):
         read_all(tmp_path / "chat.jsonl", Columns(text="text", time=None, label="label"), training=True)
     batches, got, _ = read_all(tmp_path / "chat.jsonl", Columns(text="messages", time=None, label="messages"),
                                training=True)
-    assert [text for _, text in got] == ["block my card"] and batches[0].labels == ["card_lost"]
+    assert [text for _, text in got] == ["block my card", "buy bitcoin"]
+    assert batches[0].labels == ["card_lost", "crypto"]
 
 
 def test_init_reads_a_chat_column_and_never_guesses_the_model_reply(tmp_path):
