@@ -62,7 +62,9 @@ def format_score_summary(result) -> str:
              f"  novel     {result.novel:,} ({result.novel_rate:.1%}; about {result.alpha:.0%} expected "
              f"when nothing is new; {p_text(result.novel_p_value, 2)})"]
     if result.skipped:
-        lines.append(f"  skipped   {result.skipped:,} already scored (by an earlier run, or earlier in this one)")
+        lines.append(f"  skipped   {result.skipped:,} already scored (by an earlier run, or earlier in this one)"
+                     + (f"; {plural(result.labelled_now, 'stored prompt')} given the predicted label logged now"
+                        if getattr(result, "labelled_now", 0) else ""))
     if getattr(result, "earlier", 0):  # a retry after a crash: this run's rows alone are not the day
         lines.append(f"  in all    {result.logs_scored:,} scored, counting the {result.earlier:,} an unfinished run "
                      f"stored (same index and alpha); {result.logs_novel:,} novel "

@@ -559,7 +559,7 @@ class Store:
         self.transaction(lambda: self.db.conn.executemany(
             "UPDATE scores SET ts = ? WHERE prompt_id = ? AND ts IS NULL", times))
 
-    def fill_labels(self, labels: list[tuple[str, str]]) -> None:
+    def fill_labels(self, labels: list[tuple[str, str]]) -> int:
         """Give prompts stored without a predicted label the one now logged (``(label, prompt id)``); a
         label stored stays as it is. Looked up first: a rerun, its labels all stored, writes nothing."""
         stored = self._scored([pid for _, pid in labels], "predicted_label")
@@ -567,6 +567,7 @@ class Store:
         if missing:
             self.transaction(lambda: self.db.conn.executemany(
                 "UPDATE scores SET predicted_label = ? WHERE prompt_id = ? AND predicted_label IS NULL", missing))
+        return len(dict(map(reversed, missing)))  # each prompt once (a row delivered twice names it twice)
 
     def text_hashes(self, prompt_ids: Sequence[str]) -> dict[str, str]:
         """prompt_id -> text_hash of those already in ``scores``."""

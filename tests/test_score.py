@@ -879,11 +879,14 @@ def test_naming_the_prediction_column_after_a_first_run_gives_the_rows_their_lab
     score_files([log], index, db)  # keyed by derived ids, no 'predicted_label' column: unlabelled
     assert [r["predicted_label"] for r in rows(db)] == [None] * 4
     again = score_files([log], index, db, columns=Columns(label="prediction"))
-    assert (again.scored, again.skipped) == (0, 4)
+    assert (again.scored, again.skipped, again.labelled_now) == (0, 4, 4)  # and said (QA)
+    from novelty.render import format_score_summary
+
+    assert "4 stored prompts given the predicted label logged now" in format_score_summary(again)
     assert [r["predicted_label"] for r in rows(db)] == ["card_arrival"] * 4
     relabelled = write_jsonl(tmp_path / "e.jsonl", [{**json.loads(line), "prediction": "other"}
                                                     for line in log.read_text().splitlines()])
-    score_files([relabelled], index, db, columns=Columns(label="prediction"))  # a stored label stays
+    assert score_files([relabelled], index, db, columns=Columns(label="prediction")).labelled_now == 0  # stays
     assert [r["predicted_label"] for r in rows(db)] == ["card_arrival"] * 4
 
 

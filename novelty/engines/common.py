@@ -69,6 +69,7 @@ class ScoreResult:
     logs_novel_p_value: float = 1.0
     earlier_other: int = 0  # skipped, scored before against another index or alpha: kept, not in the test
     warnings: list[str] = field(default_factory=list)  # this run against another index or alpha than earlier ones
+    labelled_now: int = 0  # skipped prompts stored without a predicted label that gained the one logged now
 
     @property
     def logs_scored(self) -> int:
@@ -98,6 +99,7 @@ class Counts:
     future_after: str = field(default_factory=lambda: (datetime.now(timezone.utc) + FUTURE_SLACK).strftime(
         "%Y-%m-%dT%H:%M:%SZ"))
     unread_labels: int = 0  # predictions logged in a shape read as no label
+    labelled_now: int = 0  # stored prompts given the predicted label logged now (fill_labels)
     unread_example: str | None = None
     reasons: Counter = field(default_factory=Counter)
     examples: dict = field(default_factory=dict)  # the first reason of each kind, as written
@@ -359,7 +361,7 @@ class Gate:
         if timed and hasattr(self.sink, "fill_times"):  # (QA: with --id-col, naming the time column after a
             self.sink.fill_times(timed)                 # run without it left every row untimed, for good)
         if labelled and hasattr(self.sink, "fill_labels"):  # (QA: --pred-col named after a first run
-            self.sink.fill_labels(labelled)                  # without it was ignored: every label stayed NULL)
+            counts.labelled_now += self.sink.fill_labels(labelled)  # without it was ignored: labels NULL)
         scored_before = [pid for pid in dict.fromkeys(scored_before) if pid not in self.counted]  # a row
         self.counted.update(scored_before)  # delivered twice counts once, as a clean run skips it
         if scored_before and hasattr(self.sink, "novel_among"):  # the log's rows an unfinished run scored count
@@ -660,7 +662,7 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
             seconds=round(time.perf_counter() - started, 3), top_novel=sink.top_novel(run_id),
             reject_reasons=counts.reject_reasons(), engine=engine_name, empty_files=[str(p) for p in empty],
             future=counts.future, latest_future=counts.latest_future, earlier=counts.earlier,
-            earlier_novel=counts.earlier_novel, earlier_other=counts.earlier_other,
+            earlier_novel=counts.earlier_novel, earlier_other=counts.earlier_other, labelled_now=counts.labelled_now,
             logs_novel_p_value=excess_over_rate(counts.novel + counts.earlier_novel, counts.scored + counts.earlier,
                                                 scorer.calibration.alpha),
             warnings=gate.reused_names() + unread_labels(counts, columns) + (untimed_logs(columns, paths, not out_parquet, header) if counts.scored else [])
