@@ -212,13 +212,20 @@ def _causes(diagnosis: Diagnosis, clusters: list[dict], db: str, drift_rows: lis
     files and their columns, for the command that compares them."""
     growing = max(clusters, key=lambda c: (c["growth"], c["size"]), default=None)
     features = {r["feature"]: r for r in drift_rows or []}
-    cards = [{**_card(c, db, growing, features.get(c.feature), golden),
+    cards = [{**_card(c, db, growing, features.get(c.feature), golden, clusters),
               "earlier": alerting is not None and (c.cause, c.feature) not in alerting} for c in diagnosis.causes]
     return sorted(cards, key=lambda card: card["earlier"])  # stable: most severe first within each
 
 
+def _newest_topic(clusters: list[dict], since: str) -> dict | None:
+    """The largest cluster first seen since the spike began: the new topic itself (QA: the fastest-growing
+    cluster was named, one that mixed the topic with a known question asked since the first day)."""
+    fresh = [c for c in clusters if since and (c.get("first_seen") or "")[:10] >= since]
+    return max(fresh, key=lambda c: (c["size"], c["growth"]), default=None)
+
+
 def _card(c: Cause, db: str, growing: dict | None, feature: dict | None,
-          golden: tuple = (None, None, ("id", "label", "prediction"))) -> dict:
+          golden: tuple = (None, None, ("id", "label", "prediction")), clusters: list[dict] = ()) -> dict:
     flagged = c.details.get("windows") or []
     card = {"cause": c.cause, "title": CAUSE_TITLES.get(c.cause, c.cause), "feature": c.feature,
             "severity": c.severity, "evidence": c.evidence, "mitigation": c.mitigation, "fact": None,
@@ -227,6 +234,7 @@ def _card(c: Cause, db: str, growing: dict | None, feature: dict | None,
             # since the run of flagged windows began, before --since too (the evidence says that date)
             "since": (c.details.get("first_flagged") or (flagged[0] if flagged else ""))[:10]}
     if c.cause == "label_bias":
+        growing = _newest_topic(clusters, card["since"]) or growing
         stored = growing and growing.get("saved", True)  # a backfilled date's found clusters are not stored
         target = f"--cluster {growing['cluster_id']}" if stored else "--max-p-value 0.01"
         card["command"] = f"novelty queue add --db {shlex.quote(db)} {target} --budget 200"

@@ -592,3 +592,19 @@ def test_the_model_regression_card_names_the_golden_files_compared():
     assert card["command"] == ("novelty golden --baseline golden/launch.csv --current 'golden/my latest.csv' "
                                "--id-col item --pred-col model")
     assert "GOLDEN_LAUNCH" in _card(cause, "m.db", None, None)["command"]  # a page without the files
+
+
+def test_the_label_bias_card_queues_the_topic_that_began_with_the_spike():
+    """QA: the card named the fastest-growing cluster, which mixed the new topic with a known question
+    asked since the first day, over larger clusters first seen with the spike."""
+    from novelty.diagnose import Cause, Diagnosis
+    from novelty.report import _causes
+
+    cause = Cause("label_bias", None, "high", "", "", details={"first_flagged": "2026-03-12T00:00:00Z"})
+    clusters = [{"cluster_id": "c0013", "size": 14, "growth": 3.5, "first_seen": "2026-03-01"},
+                {"cluster_id": "c0020", "size": 30, "growth": 2.0, "first_seen": "2026-03-12"},
+                {"cluster_id": "c0021", "size": 12, "growth": 2.5, "first_seen": "2026-03-13"}]
+    [card] = _causes(Diagnosis([cause], [], []), clusters, "m.db", None)
+    assert "--cluster c0020 " in card["command"], card["command"]
+    [card] = _causes(Diagnosis([cause], [], []), clusters[:1], "m.db", None)  # none began with it: as before
+    assert "--cluster c0013 " in card["command"]
