@@ -118,6 +118,7 @@ class Batch:
     labels: list[str | None] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
     unread_labels: int = 0  # predictions logged in a shape read as no label (unreadable_label)
+    agent_steps: int = 0  # chat rows of an agent's calls after the question (agent_step): not scored again
     unread_example: str | None = None
     default_time: str | None = None  # stored as the time of rows without one (Columns.default_time); ids
                                      # still derive as for an untimed row, so a rerun on another date finds them
@@ -762,7 +763,11 @@ class _Validator:
         if not isinstance(record, dict):
             return self.reject(line, "row is not a JSON object", raw)
         name = self.columns.text
-        chat = chat_turns(record.get(name))
+        turns = chat_list(record.get(name))
+        if turns is not None and not self.training and agent_step(turns):
+            out.agent_steps += 1  # (QA: each of an agent's calls scored its question again: 4 prompts of one)
+            return
+        chat = chat_turns(turns) if turns is not None else None
         if chat is not None:  # an LLM gateway's chat list: the user's last question is the prompt
             if isinstance(chat, str):
                 return self.reject(line, f"{name!r} is a chat {chat}", raw or _as_json(record))
@@ -924,9 +929,25 @@ def chat_turns(value: Any) -> tuple[str, str | None] | str | None:
     ...     "parts": [{"text": "Hello"}]}, {"role": "user", "content": [{"type": "tool_result", "content": "42"}]}])
     (('hi', 'Hello!'), ('hi', 'Hello'))
     """
+    value = chat_list(value)
+    if value is None:
+        return None
+    turns = [m for m in value if isinstance(m.get("role"), str)]
+    texts = [(str(m["role"]).lower(), _turn_text(m.get("content", m.get("parts")))) for m in turns]
+    users = [i for i, (role, _) in enumerate(texts) if role == "user"]
+    if not users:
+        return "without a user turn"
+    asked = [i for i in users if texts[i][1].strip()]
+    if not asked:
+        return "without a user turn that has text"
+    answer = next((text for role, text in texts[asked[-1] + 1:] if role in ("assistant", "model")), None)
+    return texts[asked[-1]][1], answer
+
+
+def chat_list(value: Any) -> list[dict] | None:
+    """A cell as a chat's list of items (``chat_turns`` says which shapes), or None when it is no chat."""
     if isinstance(value, str):
-        head = value.lstrip()[:1]
-        if head not in ("[", "{") or ("role" not in value):
+        if value.lstrip()[:1] not in ("[", "{") or "role" not in value:
             return None
         try:
             value = json.loads(value)
@@ -939,20 +960,35 @@ def chat_turns(value: Any) -> tuple[str, str | None] | str | None:
         value = value.tolist()
     if isinstance(value, dict) and hasattr(value.get("messages"), "__len__") and not isinstance(value["messages"], str):
         value = list(value["messages"])
-    if not isinstance(value, list) or not value or not all(isinstance(m, dict) for m in value):
+    if not isinstance(value, list) or not value or not all(isinstance(m, dict) for m in value) \
+            or not any(isinstance(m.get("role"), str) for m in value):
         return None
-    turns = [m for m in value if isinstance(m.get("role"), str)]
-    if not turns:
-        return None
-    texts = [(str(m["role"]).lower(), _turn_text(m.get("content", m.get("parts")))) for m in turns]
-    users = [i for i, (role, _) in enumerate(texts) if role == "user"]
-    if not users:
-        return "without a user turn"
-    asked = [i for i in users if texts[i][1].strip()]
-    if not asked:
-        return "without a user turn that has text"
-    answer = next((text for role, text in texts[asked[-1] + 1:] if role in ("assistant", "model")), None)
-    return texts[asked[-1]][1], answer
+    return value
+
+
+_TOOL_ITEMS = ("function_call", "function_call_output", "tool_call", "tool_result", "tool_use")
+
+
+def agent_step(chat: list[dict]) -> bool:
+    """Whether a chat (``chat_list``) is an agent's call after the question: it ends with a tool's result
+    or the model's tool call, so its last question was asked, and logged, by an earlier call.
+
+    >>> ask = {"role": "user", "content": "refund?"}
+    >>> agent_step([ask]), agent_step([ask, {"role": "tool", "content": "ok"}])
+    (False, True)
+    >>> agent_step([ask, {"role": "assistant", "content": None, "tool_calls": [{}]}])
+    True
+    >>> agent_step([ask, {"role": "user", "content": [{"type": "tool_result", "content": "ok"}]}])
+    True
+    """
+    last = chat[-1]
+    if str(last.get("role", "")).lower() in ("tool", "function") or last.get("type") in _TOOL_ITEMS:
+        return True
+    if last.get("tool_calls") or last.get("function_call"):
+        return True
+    content = last.get("content")
+    return isinstance(content, list) and bool(content) and all(
+        isinstance(part, dict) and part.get("type") in _TOOL_ITEMS for part in content)
 
 
 def _turn_text(content: Any) -> str:

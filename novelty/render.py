@@ -62,7 +62,10 @@ def format_score_summary(result) -> str:
              f"  novel     {result.novel:,} ({result.novel_rate:.1%}; about {result.alpha:.0%} expected "
              f"when nothing is new; {p_text(result.novel_p_value, 2)})"]
     if result.skipped:
+        steps = getattr(result, "agent_steps", 0)
         lines.append(f"  skipped   {result.skipped:,} already scored (by an earlier run, or earlier in this one)"
+                     + (f", {steps:,} of them an agent's calls after the question (the chat ends with a tool's "
+                        "turn; the question is scored with the call that asked it)" if steps else "")
                      + (f"; {plural(result.labelled_now, 'stored prompt')} given the predicted label logged now"
                         if getattr(result, "labelled_now", 0) else ""))
     if getattr(result, "earlier", 0):  # a retry after a crash: this run's rows alone are not the day

@@ -585,9 +585,11 @@ def test_chat_lists_as_pandas_writes_them_agents_write_them_and_gemini_writes_th
              [{"role": "user", "content": [{"type": "text", "text": {"value": "I want to dispute a transaction"}}]}],
              [question, {"type": "function_call", "name": "lookup"}, {"type": "function_call_output", "output": "x"}]]
     pd.DataFrame({"id": range(len(chats)), "messages": chats}).to_csv(tmp_path / "pandas.csv", index=False)
-    _, got, rejects = read_all(tmp_path / "pandas.csv", Columns(text="messages", time=None, id="id", label=None))
-    assert [text for _, text in got] == ["I want to dispute a transaction"] * 2 + ["I want to dispute\na transaction"] \
-        + ["I want to dispute a transaction"] * 2 and not rejects, rejects
+    batches, got, rejects = read_all(tmp_path / "pandas.csv", Columns(text="messages", time=None, id="id", label=None))
+    # the 2nd and the 5th end with a tool's turn: an agent's later calls, their question asked by the 1st
+    assert [text for _, text in got] == ["I want to dispute a transaction", "I want to dispute\na transaction",
+                                         "I want to dispute a transaction"] and not rejects, rejects
+    assert sum(b.agent_steps for b in batches) == 2
 
 
 def test_init_finds_a_parquet_chat_column_and_prefers_the_one_with_questions(tmp_path):

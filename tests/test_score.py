@@ -942,3 +942,21 @@ def test_a_request_delivered_twice_is_stored_once_when_its_id_column_is_named_la
     fresh = tmp_path / "fresh.db"
     score_files([log], index, fresh, columns=Columns(id="request_id"))
     assert len(rows(fresh)) == 2
+
+
+def test_an_agent_s_later_calls_do_not_score_its_question_again(tmp_path, index):
+    """QA: a gateway logs one row per model call; an agent answering one question in four calls
+    stored the question four times, all novel ('novel 4 (100%)')."""
+    from novelty.render import format_score_summary
+
+    ask = [{"role": "system", "content": "You are a bank bot."}, {"role": "user", "content": "can I stake solana"}]
+    calls = [ask, ask + [{"role": "assistant", "content": None, "tool_calls": [{"id": "t1"}]},
+                         {"role": "tool", "tool_call_id": "t1", "content": "{}"}]]
+    calls.append(calls[1] + [{"role": "assistant", "content": None, "tool_calls": [{"id": "t2"}]},
+                             {"role": "tool", "tool_call_id": "t2", "content": "{}"}])
+    log = write_jsonl(tmp_path / "agent.jsonl", [{"span_id": f"s{i}", "messages": m, "timestamp": "2026-11-24T10:00:00Z"}
+                                                  for i, m in enumerate(calls)])
+    result = score_files([log], index, tmp_path / "m.db", columns=Columns(text="messages", id="span_id"))
+    assert (result.rows_read, result.scored, result.skipped, result.agent_steps) == (3, 1, 2, 2)
+    assert [r["text"] for r in rows(tmp_path / "m.db")] == ["can I stake solana"]
+    assert "2 of them an agent's calls after the question" in format_score_summary(result)

@@ -70,6 +70,7 @@ class ScoreResult:
     earlier_other: int = 0  # skipped, scored before against another index or alpha: kept, not in the test
     warnings: list[str] = field(default_factory=list)  # this run against another index or alpha than earlier ones
     labelled_now: int = 0  # skipped prompts stored without a predicted label that gained the one logged now
+    agent_steps: int = 0  # skipped: chat rows of an agent's calls after the question (logs.agent_step)
 
     @property
     def logs_scored(self) -> int:
@@ -100,6 +101,7 @@ class Counts:
         "%Y-%m-%dT%H:%M:%SZ"))
     unread_labels: int = 0  # predictions logged in a shape read as no label
     labelled_now: int = 0  # stored prompts given the predicted label logged now (fill_labels)
+    agent_steps: int = 0  # chat rows of an agent's calls after the question: skipped
     unread_example: str | None = None
     reasons: Counter = field(default_factory=Counter)
     examples: dict = field(default_factory=dict)  # the first reason of each kind, as written
@@ -202,7 +204,9 @@ class Gate:
                                    ids=pick(batch.ids), labels=pick(batch.labels))
 
     def prepare(self, batch: Batch, source: str, counts: Counts) -> tuple[Pending, list[dict]]:
-        counts.read += len(batch) + len(batch.rejects)
+        counts.read += len(batch) + len(batch.rejects) + batch.agent_steps
+        counts.skipped += batch.agent_steps  # an agent's later calls: their question was scored with the first
+        counts.agent_steps += batch.agent_steps
         if self.pruned_before:
             batch = self._unexpired(batch, counts)
         # with --redact-before-embed nothing derived from the original is kept, the id included (a hash
@@ -663,6 +667,7 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
             reject_reasons=counts.reject_reasons(), engine=engine_name, empty_files=[str(p) for p in empty],
             future=counts.future, latest_future=counts.latest_future, earlier=counts.earlier,
             earlier_novel=counts.earlier_novel, earlier_other=counts.earlier_other, labelled_now=counts.labelled_now,
+            agent_steps=counts.agent_steps,
             logs_novel_p_value=excess_over_rate(counts.novel + counts.earlier_novel, counts.scored + counts.earlier,
                                                 scorer.calibration.alpha),
             warnings=gate.reused_names() + unread_labels(counts, columns) + (untimed_logs(columns, paths, not out_parquet, header) if counts.scored else [])
