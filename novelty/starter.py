@@ -37,8 +37,9 @@ NAMES = {
 _SETTING = {"text": "logs.text_col", "time": "logs.time_col", "id": "logs.id_col", "pred": "logs.pred_col"}
 
 
-_REPLY = re.compile(r"repl|respon|answer|assistant|bot|output|completion|generated", re.I)  # the model's side
-_ASKED = re.compile(r"user|customer|query|question|message|utterance|prompt|input|request|said|text", re.I)
+_REPLY = re.compile(r"repl|respon|answer|assistant|bot|output|completion|generated|(^|[\W_])(ai|out|llm)($|[\W_])",
+                    re.I)  # the model's side ('ai' and 'out' as words: LangChain's human/ai, in/out)
+_ASKED = re.compile(r"user|customer|query|question|message|utterance|prompt|input|request|said|text|human", re.I)
 _PREDICTED = (re.compile(r"pred", re.I), re.compile(r"intent", re.I), re.compile(r"label|class|category", re.I))
 _TRUTH = re.compile(r"true|truth|gold|actual|human|correct|expected|reference|annotat", re.I)  # labels, not guesses
 _ID_NAME = re.compile(r"(?i:(^|[_\- ])id)$|[a-z](Id|ID)$")  # user_id, id, userId; not user_said

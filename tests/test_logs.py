@@ -619,3 +619,13 @@ def test_the_answers_of_nlu_services_are_read_as_their_labels():
               "rasa": {"name": "fees", "confidence": 0.9}, "category": {"category": "fees"}}
     assert {name: predicted_label(v) for name, v in shapes.items()} == dict.fromkeys(shapes, "fees")
     assert predicted_label({"name": "Ann", "email": "a@b.c"}) is None  # a name alone is no label
+
+
+@pytest.mark.parametrize("asked, replied", [("human", "ai"), ("in", "out"), ("msg", "llm_text")])
+def test_init_takes_the_human_side_of_a_log_named_the_langchain_way(tmp_path, asked, replied):
+    """QA: with columns human/ai (LangChain's naming) or in/out, init took the longer one: the reply."""
+    from novelty.starter import sniff
+
+    write_jsonl(tmp_path / "d.jsonl", [{asked: f"where is my card {i}", replied: f"Your card {i} ships on Monday, "
+                                        "tracked, and arrives within three to five working days."} for i in range(5)])
+    assert sniff(tmp_path / "d.jsonl")[0]["text"] == asked
