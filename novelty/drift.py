@@ -680,6 +680,22 @@ def _replaceable_profile(path: Path) -> bool:
         return True
 
 
+def _words_now(ref: dict, cur: dict) -> str:
+    """What turned a numeric column into text: its words' share and the commonest (QA: 40 % 'unknown'
+    was said as 'type changed from numeric to categorical' alone).
+
+    >>> _words_now({"kind": "numeric"}, {"kind": "categorical", "rows": 10, "counts": {"unknown": 4, "3.5": 6}})
+    ": 40.0% of rows hold text, such as 'unknown' (4 rows)"
+    """
+    counts = cur.get("counts") if ref["kind"] == "numeric" and cur["kind"] == "categorical" else None
+    words = {value: n for value, n in (counts or {}).items() if not is_number(str(value))}
+    if not words or not cur.get("rows"):
+        return ""
+    top = max(words, key=words.get)
+    return (f": {sum(words.values()) / cur['rows']:.1%} of rows hold text, such as {str(top)[:40]!r} "
+            f"({words[top]:,} rows)")
+
+
 def _profile_problem(saved: dict) -> str | None:
     """What makes a saved profile unusable (an edit, a truncation), or None.
 
@@ -1062,7 +1078,7 @@ def _unavailable(name: str, ref: dict, cur: dict | None, s: DriftSettings, chanc
         return _time_not_tested(name)  # a profile saved before times had a kind: ISO text, or Parquet's ns
     if cur["kind"] != ref["kind"]:
         return DriftFinding(name, ref["kind"], "feature_unavailable", share_affected=1.0,
-                            evidence=f"type changed from {ref['kind']} to {cur['kind']}")
+                            evidence=f"type changed from {ref['kind']} to {cur['kind']}" + _words_now(ref, cur))
     if ref["kind"] == "time":  # event times move on by nature: their distribution is no evidence
         before, now = ref.get("odd_time_rate"), cur.get("odd_time_rate", 0.0)  # None: saved by an older version
         # judged where such times were rare (birth dates before 1990 are no default) and rows are enough

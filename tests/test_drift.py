@@ -1173,3 +1173,14 @@ def test_a_standardised_feature_is_not_given_a_unit_s_name():
     [finding] = compare(profile(ref), pd.DataFrame({"clicks": (fresh - 10) / 2.54})).findings
     assert finding.cause == "feature_recalibration" and "standardised?" in finding.evidence
     assert "inch" not in finding.evidence, finding.evidence
+
+
+def test_a_numeric_column_turned_text_says_how_much_and_which_words():
+    """QA: 40 % 'unknown' in an income column was said as 'type changed from numeric to categorical'."""
+    rng = np.random.default_rng(1)
+    ref = pd.DataFrame({"income": rng.normal(3000, 500, 2000).round(2)})
+    cur = pd.DataFrame({"income": [("unknown" if i % 5 < 2 else f"{v:.2f}")
+                                   for i, v in enumerate(rng.normal(3000, 500, 2000))]})
+    [finding] = compare(profile(ref), cur).findings
+    assert finding.cause == "feature_unavailable" and finding.evidence == (
+        "type changed from numeric to categorical: 40.0% of rows hold text, such as 'unknown' (800 rows)")
