@@ -26,7 +26,6 @@ other shares within 0.001 (0.9462 / 0.9337 against 0.9469 / 0.9336): equal weigh
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -35,8 +34,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench_open_intent import known_intents  # noqa: E402
-from benchlib import read_banking77  # noqa: E402
-from explore_scorers import DEFAULT, ensemble, raw_scores  # noqa: E402
+from explore_scorers import DEFAULT, arguments, ensemble, raw_scores  # noqa: E402
 from novelty.embed import DEFAULT_MODEL, resolve_model_path  # noqa: E402
 from novelty.evaluation import auroc, fpr_at_tpr  # noqa: E402
 from novelty.scorers import COMPONENTS  # noqa: E402
@@ -74,11 +72,7 @@ VARIANTS = {
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--shares", default="0.25,0.5,0.75")
-    args = parser.parse_args()
-    train, test = read_banking77("train"), read_banking77("test")
+    args, train, test = arguments(__doc__)
     train_layers, test_layers = layer_vectors([t for t, _ in train]), layer_vectors([t for t, _ in test])
     ytr, yte = np.array([label for _, label in train]), np.array([label for _, label in test])
     shares = [float(s) for s in args.shares.split(",")]

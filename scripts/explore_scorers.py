@@ -217,12 +217,16 @@ def p_values(calibration, test) -> np.ndarray:
                      for j in range(test.shape[1])], 1)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def arguments(doc: str) -> tuple[argparse.Namespace, list, list]:
+    """A research script's --seeds and --shares, and Banking77's train and test rows."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--shares", default="0.25,0.5,0.75")
-    args = parser.parse_args()
-    train, test = read_banking77("train"), read_banking77("test")
+    return parser.parse_args(), read_banking77("train"), read_banking77("test")
+
+
+def main() -> None:
+    args, train, test = arguments(__doc__)
     embedder = load_embedder(DEFAULT_MODEL)
     xtr = embedder.embed([t for t, _ in train]).astype(np.float32)
     xte = embedder.embed([t for t, _ in test]).astype(np.float32)
