@@ -1606,9 +1606,11 @@ def main() -> None:
                        err=True)
             if ran and exc.closed:  # the reader went away (`| head`): the job's own 0 or 1 for cron
                 sys.exit(exc.__context__.code)
-        except OSError:  # standard error went with it (2>&1 | head): exit 2 all the same, not 1 from a traceback
-            with contextlib.suppress(OSError, ValueError, AttributeError):
-                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stderr.fileno())
+        except OSError:  # standard error went with it (2>&1 | head): not 1 from a traceback; the job's own code
+            with contextlib.suppress(OSError, ValueError, AttributeError):  # when it ran to its end (QA: `run`
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stderr.fileno())  # said exit 2 for a quiet day)
+            if ran and exc.closed:
+                sys.exit(exc.__context__.code)
         sys.exit(2)
     except SystemExit as exc:  # a stop that landed inside ray.get comes out as Ray's SystemExit(1), the
         if _STOPPED_BY and exc.code != 128 + _STOPPED_BY[0]:  # code of a finding: cron read a kill as an alert

@@ -1872,6 +1872,11 @@ def test_run_goes_on_to_its_last_step_when_its_reader_goes_away(monitor, tmp_pat
     assert code == summary["exit_code"] and code in (0, 1), said
     assert [s["name"] for s in summary["steps"]] == list(STEPS)  # every step, not just the score
     assert "writing to standard output failed (Broken pipe); the run went on to its last step" in said
+    merged = subprocess.Popen([sys.executable, "-m", "novelty", "run", "--config", str(monitor), "--date",
+                               "2026-11-25", "--summary", "t.json"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT)  # `2>&1 | head -0`: the error line is lost too
+    merged.stdout.close()
+    assert merged.wait() == json.loads((tmp_path / "t.json").read_text())["exit_code"]  # (QA: was 2)
 
 
 def test_labels_keyed_by_the_log_s_id_column_join_without_feedback_id_col(monitor, tmp_path):
