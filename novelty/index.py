@@ -165,6 +165,10 @@ class PromptIndex:
     def __len__(self) -> int:
         return int(self.index.ntotal)
 
+    def __repr__(self) -> str:  # what a notebook shows (QA: the default object repr said nothing)
+        return (f"PromptIndex({self.name!r}, {len(self):,} prompts, {self.prompts['label'].dropna().nunique():,} labels, "
+                f"model {self.model.get('name')!r}, scorer {self.scorer.name!r}, alpha {self.calibration.alpha:g})")
+
     def label_counts(self) -> dict[str, int]:
         return {str(k): int(v) for k, v in self.prompts["label"].dropna().map(label_text).value_counts().items()}
 

@@ -26,6 +26,8 @@ def test_build_writes_a_verified_manifest(ensemble_index, train_pairs):
     assert cal["alpha"] == 0.05 and cal["size"] == len(train_pairs) and np.isfinite(cal["threshold"])
     vectors = index.vectors()
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+    assert repr(index) == (f"PromptIndex({index.name!r}, {len(train_pairs):,} prompts, 20 labels, model "
+                           f"{FAKE_MODEL!r}, scorer 'ensemble', alpha 0.05)")  # (QA: a notebook saw <object at>)
 
 
 def test_the_fingerprint_depends_on_data_not_order(tmp_path, train_pairs):
