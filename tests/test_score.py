@@ -960,3 +960,21 @@ def test_an_agent_s_later_calls_do_not_score_its_question_again(tmp_path, index)
     assert (result.rows_read, result.scored, result.skipped, result.agent_steps) == (3, 1, 2, 2)
     assert [r["text"] for r in rows(tmp_path / "m.db")] == ["can I stake solana"]
     assert "2 of them an agent's calls after the question" in format_score_summary(result)
+
+
+def test_one_id_logged_for_two_texts_keeps_both_prompts_when_the_id_is_named_later(tmp_path, index):
+    """Review: the duplicate-delivery merge compared the dropped copy with its own row's text, so a second
+    text under the same logged id was deleted and its true label moved to the first prompt."""
+    log = write_jsonl(tmp_path / "d.jsonl", [
+        {"request_id": "a", "prompt": "where is my card", "timestamp": "2026-11-24T10:00:00Z"},
+        {"request_id": "a", "prompt": "how do I buy bitcoin", "timestamp": "2026-11-24T10:01:00Z"}])
+    db = tmp_path / "m.db"
+    score_files([log], index, db)
+    bitcoin = next(r["prompt_id"] for r in rows(db) if "bitcoin" in r["text"])
+    with sqlite3.connect(db) as conn:
+        conn.execute("INSERT INTO feedback VALUES (?, 'crypto', '2026-11-25T00:00:00Z', 'f.csv', 'now')", [bitcoin])
+    again = score_files([log], index, db, columns=Columns(id="request_id"))
+    assert again.rejected == 1  # 'id 'a' was scored before for another text', as before
+    assert {r["text"]: r["prompt_id"] for r in rows(db)} == {"where is my card": "a", "how do I buy bitcoin": bitcoin}
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT prompt_id, label FROM feedback").fetchall() == [(bitcoin, "crypto")]

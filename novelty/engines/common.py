@@ -313,10 +313,11 @@ class Gate:
             self.sink.move_ids(moves)
             earlier.update({new: earlier[old] for new, _, old in moves})
         if again and hasattr(self.sink, "merge_ids"):  # (QA: with --id-col named after a first run, a
-            hashes = self.sink.text_hashes([old for _, old in again])  # request delivered twice stayed twice)
-            merged = [(ids[i], old) for i, old in again if hashes.get(old) in (text_hash(batch.texts[i]),
-                                                                                text_hash(originals[i]))]
-            self.sink.merge_ids(merged)
+            # request delivered twice stayed twice) only a copy of the prompt now under that id goes: one id
+            # logged for two texts keeps both (review: the other prompt was deleted, its label moved)
+            hashes = self.sink.text_hashes([old for _, old in again] + [ids[i] for i, _ in again])
+            self.sink.merge_ids([(ids[i], old) for i, old in again
+                                 if hashes.get(old) is not None and hashes.get(old) == hashes.get(ids[i])])
         stored = self.sink.text_hashes([pid for pid in ids if earlier.get(pid, self.run_id) != self.run_id])
         this_run = self.sink.text_hashes([pid for pid in ids if earlier.get(pid) == self.run_id])
 
