@@ -853,7 +853,7 @@ _LABEL_KEYS = ("label", "intent", "class", "predictedlabel", "prediction", "topi
 _CONTAINERS = ("result", "queryresult", "interpretations", "intents")
 
 
-def top_label(value: Any, nested: bool = False) -> Any:
+def top_label(value: Any, named: bool = False, depth: int = 0) -> Any:
     """A logged prediction as one label: a list's best-scored entry (or its first: top-k, best first);
     an object's one label-like key, as in a text-classification pipeline's
     ``[{"label": "card", "score": 0.93}]``, a zero-shot pipeline's ``{"labels": [...], "scores": [...]}``,
@@ -871,24 +871,28 @@ def top_label(value: Any, nested: bool = False) -> Any:
     >>> top_label([[{"label": "x", "score": 0.9}]]), top_label({"name": "greet", "confidence": 0.9})
     ('x', 'greet')
     """
+    if depth > 4:  # no service nests its answer deeper
+        return None
     if isinstance(value, list):  # a pipeline's every label with its score comes in label order: the top one
         scored = [v for v in value if isinstance(v, dict) and isinstance(_score_of(v), (int, float))]
         value = max(scored, key=_score_of) if scored and len(scored) == len(value) else value[0] if value else None
-        if isinstance(value, list) and nested:  # a batch of one prompt's list is read; deeper is no label
+        if isinstance(value, list) and depth:  # a batch of one prompt's list is read; deeper is no label
             return None
-        return top_label(value, nested=True) if isinstance(value, (list, dict)) else value
+        return top_label(value, False, depth + 1) if isinstance(value, (list, dict)) else value
     if isinstance(value, dict):
         labels, scores = value.get("labels"), value.get("scores")
         if isinstance(labels, list) and isinstance(scores, list) and labels and len(labels) == len(scores) \
                 and all(isinstance(v, (int, float)) for v in scores):
-            return top_label(labels[scores.index(max(scores))], nested=True)
+            return top_label(labels[scores.index(max(scores))], True, depth + 1)
         keys = {bare_name(k): v for k, v in value.items()}
-        found = [v for k, v in keys.items() if k in _LABEL_KEYS]
-        if not found and (nested or _score_of(value) is not None):  # Rasa's intent object names its label
-            found = [keys[k] for k in ("displayname", "name") if k in keys][:1]  # 'name' (Dialogflow: a path)
+        found, through = [v for k, v in keys.items() if k in _LABEL_KEYS], True
+        # 'name' is a label only as the object a label key holds (Rasa's intent) or beside its score: a
+        # list of tools or of named scores is no prediction (review: init took 'tools' for one)
+        if not found and (named or _score_of(value) is not None):
+            found = [keys[k] for k in ("displayname", "name") if k in keys][:1]  # Dialogflow's name is a path
         if not found:
-            found = [keys[k] for k in _CONTAINERS if isinstance(keys.get(k), (dict, list))][:1]
-        value = top_label(found[0], nested=True) if len(found) == 1 else None
+            found, through = [keys[k] for k in _CONTAINERS if isinstance(keys.get(k), (dict, list))][:1], False
+        value = top_label(found[0], through, depth + 1) if len(found) == 1 else None
     return None if isinstance(value, (list, dict)) else value
 
 
@@ -899,10 +903,10 @@ def _score_of(entry: dict) -> Any:
 def unreadable_label(value: Any) -> bool:
     """Whether a logged prediction holds something, a JSON object or list, but no label ``predicted_label``
     can read: stored without one, and said (QA: Rasa's and zero-shot outputs were NULL without a word)."""
-    if isinstance(value, str) and value.lstrip()[:1] in ("[", "{"):
+    if isinstance(value, str) and value[:64].lstrip()[:1] in ("[", "{"):
         try:
             value = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):
             return False
     return isinstance(value, (dict, list)) and bool(value) and top_label(value) is None
 
@@ -937,9 +941,12 @@ def chat_turns(value: Any) -> tuple[str, str | None] | str | None:
     users = [i for i, (role, _) in enumerate(texts) if role == "user"]
     if not users:
         return "without a user turn"
+    # the last user turn is the question; one of tool results alone is an agent's later call (agent_step),
+    # else (an image, audio, a blank) it has no text to score: the question before it is not asked again
     asked = [i for i in users if texts[i][1].strip()]
-    if not asked:
-        return "without a user turn that has text"
+    last = users[-1]
+    if not asked or (asked[-1] != last and not _tool_results(turns[last].get("content"))):
+        return "whose last user turn has no text" if asked else "without a user turn that has text"
     answer = next((text for role, text in texts[asked[-1] + 1:] if role in ("assistant", "model")), None)
     return texts[asked[-1]][1], answer
 
@@ -947,13 +954,14 @@ def chat_turns(value: Any) -> tuple[str, str | None] | str | None:
 def chat_list(value: Any) -> list[dict] | None:
     """A cell as a chat's list of items (``chat_turns`` says which shapes), or None when it is no chat."""
     if isinstance(value, str):
-        if value.lstrip()[:1] not in ("[", "{") or "role" not in value:
+        # past a size no chat of a question has, the text is left to --max-chars (review: 4 MB took seconds)
+        if value[:64].lstrip()[:1] not in ("[", "{") or len(value) > _CHAT_CHARS or "role" not in value:
             return None
         try:
             value = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):  # ([[[[... nests past Python's limit: text, not a crash (review)
             try:  # a list written by pandas' to_csv: Python's repr, single quotes (QA)
-                value = ast.literal_eval(value) if "'role'" in value else None
+                value = ast.literal_eval(value) if "'role'" in value and len(value) <= _CHAT_CHARS // 10 else None
             except (ValueError, SyntaxError, MemoryError, RecursionError):
                 return None
     if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):  # a Parquet list read by pandas
@@ -966,6 +974,7 @@ def chat_list(value: Any) -> list[dict] | None:
     return value
 
 
+_CHAT_CHARS = 2_000_000  # the longest text read as a chat (JSON; Python's repr, a tenth of it)
 _TOOL_ITEMS = ("function_call", "function_call_output", "tool_call", "tool_result", "tool_use")
 
 
@@ -986,7 +995,11 @@ def agent_step(chat: list[dict]) -> bool:
         return True
     if last.get("tool_calls") or last.get("function_call"):
         return True
-    content = last.get("content")
+    return _tool_results(last.get("content"))
+
+
+def _tool_results(content: Any) -> bool:
+    """Whether a turn's content is tool results (or calls) alone."""
     return isinstance(content, list) and bool(content) and all(
         isinstance(part, dict) and part.get("type") in _TOOL_ITEMS for part in content)
 
@@ -1013,10 +1026,10 @@ def predicted_label(value: Any) -> Any:
     >>> predicted_label('[{"label": "card", "score": 0.9}]'), predicted_label(["lost", "card"]), predicted_label("[x]")
     ('card', 'lost', '[x]')
     """
-    if isinstance(value, str) and value.lstrip()[:1] in ("[", "{"):
+    if isinstance(value, str) and value[:64].lstrip()[:1] in ("[", "{"):
         try:
             decoded = json.loads(value)
-        except ValueError:  # a label written with a bracket
+        except (ValueError, RecursionError):  # a label written with a bracket (or thousands of them)
             return value
         return top_label(decoded) if isinstance(decoded, (list, dict)) else value
     return top_label(value)

@@ -37,8 +37,11 @@ NAMES = {
 _SETTING = {"text": "logs.text_col", "time": "logs.time_col", "id": "logs.id_col", "pred": "logs.pred_col"}
 
 
-_REPLY = re.compile(r"repl|respon|answer|assistant|bot|output|completion|generated|(^|[\W_])(ai|out|llm)($|[\W_])",
-                    re.I)  # the model's side ('ai' and 'out' as words: LangChain's human/ai, in/out)
+_REPLY_NAME = re.compile(r"repl|respon|answer|assistant|bot|output|completion|generated", re.I)  # the model's side
+_REPLY_WORD = re.compile(r"(^|[\W_])(ai|out|llm)($|[\W_])", re.I)  # LangChain's human/ai, in/out: alone
+
+
+
 _ASKED = re.compile(r"user|customer|query|question|message|utterance|prompt|input|request|said|text|human", re.I)
 _PREDICTED = (re.compile(r"pred", re.I), re.compile(r"intent", re.I), re.compile(r"label|class|category", re.I))
 _TRUTH = re.compile(r"true|truth|gold|actual|human|correct|expected|reference|annotat", re.I)  # labels, not guesses
@@ -328,8 +331,8 @@ def sniff(path: str | Path, rows: int = 50) -> tuple[dict[str, str], list[str]]:
     # prose: not an id column, and values with spaces in them (user_id matched 'user')
     prose = [c for c in strings if not _ID_NAME.search(str(c)) and frame[c].str.contains(" ", na=False).mean() > 0.5]
     if "text" not in found and prose:  # the user's side, not the model's reply, which is often longer
-        asked = [c for c in prose if _ASKED.search(str(c)) and not _REPLY.search(str(c))]
-        pool = asked or [c for c in prose if not _REPLY.search(str(c))]
+        asked = [c for c in prose if _ASKED.search(str(c)) and not _replying(str(c))]
+        pool = asked or [c for c in prose if not _replying(str(c))]
         if pool:  # never the model's reply alone (QA: 'output' was scored, every row novel)
             found["text"] = str(max(pool, key=lambda c: frame[c].str.len().mean()))
             notes.append(f"text = {found['text']!r} is a guess from the columns' content; check logs.text_col")
@@ -353,8 +356,8 @@ def sniff(path: str | Path, rows: int = 50) -> tuple[dict[str, str], list[str]]:
                      "(feedback takes those); else set logs.pred_col")
     if "text" not in found:  # no sentences with spaces (Japanese, one-word queries): the most varied text
         rest = [c for c in strings if c not in found.values() and not _ID_NAME.search(str(c))
-                and not _REPLY.search(str(c)) and not frame[c].head(10).map(_a_time).all()]
-        replies = [str(c) for c in prose if _REPLY.search(str(c))]
+                and not _replying(str(c)) and not frame[c].head(10).map(_a_time).all()]
+        replies = [str(c) for c in prose if _replying(str(c))]
         if replies:
             notes.append(f"no column of the user's prompts found, only the model's side ({', '.join(replies)}), "
                          "which is not scored; set logs.text_col to the column holding the user's prompt")
@@ -447,6 +450,16 @@ def _a_time(value) -> bool:
     itself (a Parquet timestamp column: 'created_at' was passed over once names had to hold times)."""
     return isinstance(value, (str, int, float, datetime)) and not isinstance(value, bool) and \
         (format_time(value) is not None or format_time(value, day_first=True) is not None)
+
+
+def _replying(name: str) -> bool:
+    """A column named for the model's side: 'output', 'bot_reply'; 'ai', 'out' or 'llm' only with no
+    word of the user's beside it ('llm_input' and 'ai_question' are the prompt: review).
+
+    >>> [_replying(n) for n in ("output", "ai", "llm_input", "ai_question", "ai_answer", "human")]
+    [True, True, False, False, True, False]
+    """
+    return bool(_REPLY_NAME.search(name) or (_REPLY_WORD.search(name) and not _ASKED.search(name)))
 
 
 def _prediction_object(value) -> bool:

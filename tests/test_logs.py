@@ -621,7 +621,8 @@ def test_the_answers_of_nlu_services_are_read_as_their_labels():
     assert predicted_label({"name": "Ann", "email": "a@b.c"}) is None  # a name alone is no label
 
 
-@pytest.mark.parametrize("asked, replied", [("human", "ai"), ("in", "out"), ("msg", "llm_text")])
+@pytest.mark.parametrize("asked, replied", [("human", "ai"), ("in", "out"), ("msg", "llm"),
+                                            ("llm_input", "llm_output"), ("ai_question", "ai_answer")])
 def test_init_takes_the_human_side_of_a_log_named_the_langchain_way(tmp_path, asked, replied):
     """QA: with columns human/ai (LangChain's naming) or in/out, init took the longer one: the reply."""
     from novelty.starter import sniff
@@ -629,3 +630,23 @@ def test_init_takes_the_human_side_of_a_log_named_the_langchain_way(tmp_path, as
     write_jsonl(tmp_path / "d.jsonl", [{asked: f"where is my card {i}", replied: f"Your card {i} ships on Monday, "
                                         "tracked, and arrives within three to five working days."} for i in range(5)])
     assert sniff(tmp_path / "d.jsonl")[0]["text"] == asked
+
+
+def test_chat_and_label_cells_that_nest_deep_or_hold_images_or_tools(tmp_path):
+    """Review: '[' * 1200 in a prompt crashed the run (RecursionError); a last user turn of an image
+    alone scored the question before it again; a list of tools was read as a prediction by init."""
+    from novelty.logs import chat_turns, predicted_label, unreadable_label
+    from novelty.starter import sniff
+
+    write_jsonl(tmp_path / "deep.jsonl", [{"prompt": "[" * 1200 + " role", "timestamp": "2026-11-24T10:00:00Z",
+                                           "predicted_label": "[" * 1200}])
+    _, got, rejects = read_all(tmp_path / "deep.jsonl")
+    assert len(got) == 1 and not rejects
+    assert predicted_label("[" * 1200) == "[" * 1200 and not unreadable_label("{" * 1200)
+    image = [{"role": "user", "content": "what is this charge"}, {"role": "assistant", "content": "Which?"},
+             {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]
+    assert chat_turns(image) == "whose last user turn has no text"
+    write_jsonl(tmp_path / "tools.jsonl", [{"prompt": f"where is card {i}", "tools": [{"name": "lookup_card"}],
+                                            "scores": [{"name": "helpfulness", "value": 0.8}]} for i in range(5)])
+    assert "pred" not in sniff(tmp_path / "tools.jsonl")[0]
+    assert predicted_label([{"name": "lookup_card", "description": "x"}]) is None

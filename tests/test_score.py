@@ -921,6 +921,9 @@ def test_score_says_when_a_log_s_prediction_column_has_another_name(tmp_path, in
                                    "--db", str(tmp_path / "cli.db")])
     assert out.exit_code == 0 and "score it again with --pred-col prediction" in out.stderr, out.output
     assert not score_files([log], index, tmp_path / "n.db", columns=Columns(label="prediction")).warnings
+    spelt = write_jsonl(tmp_path / "s.jsonl", [{"prompt": "where is my card", "timestamp": "2026-11-24T10:00:00Z",
+                                                "Predicted_Label": "card_arrival", "prediction": "x"}])
+    assert not score_files([spelt], index, tmp_path / "o.db").warnings  # read as predicted_label (review)
 
 
 def test_a_request_delivered_twice_is_stored_once_when_its_id_column_is_named_later(tmp_path, index):

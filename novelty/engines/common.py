@@ -516,7 +516,8 @@ def unpredicted_logs(columns: Columns, paths: list[Path], header: Callable[[Path
     for path in paths:
         names = header(path)
         found = sorted((h for h in names if bare_name(h) in usual), key=lambda h: list(usual).index(bare_name(h)))
-        if found and columns.label not in names:
+        if found and bare_name(columns.label) not in {bare_name(n) for n in names}:  # ('Predicted Label' is read
+            # as predicted_label: review)
             said.append(f"{path} has no {columns.label!r} column but one named {found[0]!r}: its prompts were stored "
                         f"without a predicted label; if {found[0]!r} holds the model's prediction, score it again "
                         f"with {columns.option('label')} {found[0]} (the stored prompts gain their labels, none is "
