@@ -282,7 +282,7 @@ class _Job:
         elif not r.rows_read:
             self.missing.append(f"{pattern} (no rows)")
         elif r.scored and not untimed:
-            self.missing += self._stamped_elsewhere(r.run_id, pattern)
+            self.missing += self._stamped_elsewhere(r.run_id, pattern, readable, spelt.time)
         notes = [f"no {c['logs.time_col']!r} column (logs.time_col): its prompts count on {self.day}"] \
             if untimed and c["logs.time_col"] else []
         if present and c["logs.pred_col"] and spelt.label not in present:
@@ -301,7 +301,8 @@ class _Job:
                     f"{r.rejected} rejected), {r.novel:,} novel{in_all}" + "".join(f"; {n}" for n in notes),
                     r.to_dict())
 
-    def _stamped_elsewhere(self, run_id: int, pattern: str) -> list[str]:
+    def _stamped_elsewhere(self, run_id: int, pattern: str, files: list[Path] = (), time_col: str | None = None
+                           ) -> list[str]:
         """The day's log as missing when none of the rows this run stored is stamped on the run date or in
         the 12 hours after it (a log kept by a day west of UTC): a clock or zone mistake put the day's
         prompts in other days' windows and left its own empty, and the run said nothing, exit 0 (QA). Rows
@@ -314,6 +315,8 @@ class _Job:
                 "NOT NULL", [lo, hi, run_id]).fetchone()
         if not stamped or near:
             return []
+        if last < lo and self.day.isoformat() in _written_days(files, time_col):  # stamped with an offset east
+            return []  # of UTC, on the day where they were written (review: a UTC+13 bot's morning alerted)
         if last < lo:
             return [f"{pattern} (its {plural(stamped, 'new row')} {'is' if stamped == 1 else 'are all'} stamped "
                     f"before {self.day}, from {first} to {last}: prompts of earlier days logged late, none of "
@@ -635,6 +638,38 @@ def _run_header(date: str, config: str) -> str:
 
 def _step_line(step: Step) -> str:
     return f"  {step.name:<9} {step.status:<8} {step.reason}"
+
+
+def _written_days(files: list[Path], time_col: str | None, rows: int = 200) -> set[str]:
+    """The dates the logs' first times are written on in their own offsets ('2026-11-24T08:00+13:00' is
+    the 24th, though 2026-11-23 in UTC); times without an offset (UTC) or unreadable give none.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     log = Path(tmp) / "d.jsonl"
+    ...     _ = log.write_text('{"t": "2026-11-24T08:00:00+13:00"}\\n{"t": "2026-11-23T23:50:00Z"}\\n{"t": 5}\\n')
+    ...     sorted(_written_days([log], "t"))
+    ['2026-11-24']
+    """
+    import pandas as pd
+
+    from .starter import _head
+
+    days = set()
+    for path in list(files)[:3]:
+        try:
+            values = _head(Path(path), rows).get(time_col, pd.Series(dtype=object)).dropna() if time_col else []
+        except NoveltyError:
+            continue
+        for value in values:
+            if isinstance(value, str) and value[-1:] not in ("Z", "z"):
+                try:
+                    stamp = pd.Timestamp(value)
+                except (ValueError, TypeError, OverflowError):
+                    continue
+                if stamp.tzinfo is not None and stamp.utcoffset():
+                    days.add(stamp.date().isoformat())
+    return days
 
 
 def _untested(summary: RunSummary) -> str:

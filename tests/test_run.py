@@ -1060,6 +1060,10 @@ def test_a_log_of_the_day_before_s_late_rows_alone_alerts_like_a_missing_one(mon
     write_jsonl(log, [{**r, "prompt": f"{r['prompt']} (late {i})", "timestamp": f"2026-11-1{8 + i % 2}T23:5{i}:00Z"}
                       for i, r in enumerate(rows)])
     assert run_monitor(monitor, "2026-11-19").missing == []
+    # review: a quiet bot in UTC+13 whose morning is the evening before in UTC is on its own day
+    write_jsonl(log, [{**r, "request_id": f"nz{i}", "prompt": f"{r['prompt']} (nz {i})",
+                       "timestamp": f"2026-11-19T0{8 + i}:00:00+13:00"} for i, r in enumerate(rows)])
+    assert run_monitor(monitor, "2026-11-19").missing == []
 
 
 @pytest.mark.parametrize("content", [b"", b"not json\n{broken\n"])
