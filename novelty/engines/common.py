@@ -672,7 +672,7 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
             agent_steps=counts.agent_steps,
             logs_novel_p_value=excess_over_rate(counts.novel + counts.earlier_novel, counts.scored + counts.earlier,
                                                 scorer.calibration.alpha),
-            warnings=gate.reused_names() + unread_labels(counts, columns) + (untimed_logs(columns, paths, not out_parquet, header) if counts.scored else [])
+            warnings=gate.reused_names() + (unread_labels(counts, columns) if counts.scored else []) + (untimed_logs(columns, paths, not out_parquet, header) if counts.scored else [])
             + (unkeyed_logs(columns, paths, header) if counts.scored and not out_parquet else [])
             + (unpredicted_logs(columns, paths, header) if counts.scored else [])
             + (mixed_runs(sink, run_id, scorer.calibration.alpha) if counts.scored and not out_parquet else []))
