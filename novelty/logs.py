@@ -937,7 +937,8 @@ def chat_turns(value: Any) -> tuple[str, str | None] | str | None:
     if value is None:
         return None
     turns = [m for m in value if isinstance(m.get("role"), str)]
-    texts = [(str(m["role"]).lower(), _turn_text(m.get("content", m.get("parts")))) for m in turns]
+    texts = [(_ROLES.get(str(m["role"]).lower(), str(m["role"]).lower()), _turn_text(m.get("content", m.get("parts"))))
+             for m in turns]
     users = [i for i, (role, _) in enumerate(texts) if role == "user"]
     if not users:
         return "without a user turn"
@@ -974,6 +975,7 @@ def chat_list(value: Any) -> list[dict] | None:
     return value
 
 
+_ROLES = {"human": "user", "ai": "assistant", "bot": "assistant"}  # LangChain's message types as roles
 _CHAT_CHARS = 2_000_000  # the longest text read as a chat (JSON; Python's repr, a tenth of it)
 _TOOL_ITEMS = ("function_call", "function_call_output", "tool_call", "tool_result", "tool_use")
 
@@ -1007,8 +1009,11 @@ def _tool_results(content: Any) -> bool:
 def _turn_text(content: Any) -> str:
     if hasattr(content, "tolist") and not isinstance(content, (str, bytes)):
         content = content.tolist()
-    if isinstance(content, list):  # content parts: text, images, audio, tool results...
-        return "\n".join(text for part in content if isinstance(part, dict)
+    if isinstance(content, dict):  # one part on its own
+        content = [content]
+    if isinstance(content, list):  # content parts: text, images, audio, tool results... (Gemini's may be text)
+        return "\n".join(part if isinstance(part, str) else text for part in content
+                         if isinstance(part, str) or isinstance(part, dict)
                          and part.get("type", "text") in ("text", "input_text", "output_text")
                          and isinstance(text := _part_text(part.get("text")), str))
     return content if isinstance(content, str) else "" if content is None else str(content)

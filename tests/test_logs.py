@@ -650,3 +650,13 @@ def test_chat_and_label_cells_that_nest_deep_or_hold_images_or_tools(tmp_path):
                                             "scores": [{"name": "helpfulness", "value": 0.8}]} for i in range(5)])
     assert "pred" not in sniff(tmp_path / "tools.jsonl")[0]
     assert predicted_label([{"name": "lookup_card", "description": "x"}]) is None
+
+
+def test_chat_roles_and_contents_of_other_writers():
+    """Review: LangChain's human/ai roles were 'without a user turn'; a content of one dict was scored
+    as its Python repr; Gemini parts written as plain strings were rejected."""
+    from novelty.logs import chat_turns
+
+    assert chat_turns([{"role": "human", "content": "hi"}, {"role": "ai", "content": "Hello"}]) == ("hi", "Hello")
+    assert chat_turns([{"role": "user", "content": {"type": "text", "text": "my card"}}]) == ("my card", None)
+    assert chat_turns([{"role": "user", "parts": ["my card", "is lost"]}]) == ("my card\nis lost", None)
