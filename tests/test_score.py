@@ -945,6 +945,10 @@ def test_a_request_delivered_twice_is_stored_once_when_its_id_column_is_named_la
     fresh = tmp_path / "fresh.db"
     score_files([log], index, fresh, columns=Columns(id="request_id"))
     assert len(rows(fresh)) == 2
+    chunked = tmp_path / "chunked.db"  # the copy in another chunk than the row moved (review: it stayed)
+    score_files([log], index, chunked, chunk_rows=1)
+    assert score_files([log], index, chunked, columns=Columns(id="request_id"), chunk_rows=1).skipped == 3
+    assert sorted(r["prompt_id"] for r in rows(chunked)) == ["a", "b"]
 
 
 def test_an_agent_s_later_calls_do_not_score_its_question_again(tmp_path, index):

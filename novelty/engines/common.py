@@ -184,6 +184,7 @@ class Gate:
         self.reread: dict[str, set[int]] = {}
         self.keyless: dict[str, _Keyless] = {}  # per log, its rows without a time or an id
         self.in_flight: dict[str, int] = {}
+        self.moved: set[str] = set()  # logged ids stored prompts moved to in this run (an earlier chunk's)
         self.in_flight_texts: dict[str, str] = {}  # their text hashes: the same row again is no conflict
         self.untimed: dict[str, bool] = {}
         self.redact = redact_text if redact or redact_before_embed else None
@@ -293,7 +294,8 @@ class Gate:
         # without them (only those, so a rerun, where every id is found, pays nothing for it)
         untimed = self._untimed(batch.source)  # rows without a logged id look only for untimed rows of theirs
         unfound = {i: alternates for i in range(len(ids)) if (batch.ids[i] or (batch.times[i] and untimed))
-                   and ids[i] not in earlier and not any(other in earlier for other in original_ids.get(i, ()))
+                   and (ids[i] not in earlier and not any(other in earlier for other in original_ids.get(i, ()))
+                        or ids[i] in self.moved)  # a copy of a row moved in an earlier chunk (review)
                    and (alternates := derived(i))}
         if unfound:
             earlier.update(self.sink.existing_ids([pid for alternates in unfound.values() for pid in alternates]))
@@ -303,15 +305,17 @@ class Gate:
         moves, new_ids, old_ids, again = [], set(), set(), []  # each id moves once, to an id not moved to yet
         for i in unfound:
             old = next((o for o in original_ids[i] if earlier.get(o, self.run_id) != self.run_id), None)
-            if old and ids[i] not in new_ids and ids[i] not in self.in_flight and old not in old_ids:
+            if old and ids[i] not in new_ids and ids[i] not in self.moved and ids[i] not in self.in_flight \
+                    and old not in old_ids:
                 moves.append((ids[i], batch.times[i], old))
                 new_ids.add(ids[i])
                 old_ids.add(old)
-            elif old and ids[i] in new_ids and old not in old_ids:
+            elif old and (ids[i] in new_ids or ids[i] in self.moved) and old not in old_ids:
                 again.append((i, old))  # the same delivery stored twice under derived ids: one moved already
         if moves:
             self.sink.move_ids(moves)
             earlier.update({new: earlier[old] for new, _, old in moves})
+            self.moved.update(new for new, _, _ in moves)
         if again and hasattr(self.sink, "merge_ids"):  # (QA: with --id-col named after a first run, a
             # request delivered twice stayed twice) only a copy of the prompt now under that id goes: one id
             # logged for two texts keeps both (review: the other prompt was deleted, its label moved)
