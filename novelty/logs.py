@@ -772,8 +772,8 @@ class _Validator:
             if isinstance(chat, str):
                 return self.reject(line, f"{name!r} is a chat {chat}", raw or _as_json(record))
             record = {**record, name: chat[0]}
-            if self.training and self.columns.label == name:  # a chat fine-tuning file: the answer is the label
-                record[name + "\x00answer"] = chat[1]
+        # a chat fine-tuning file names its chats as the labels too: the answer after the question is one
+        answered = chat is not None and self.training and self.columns.label == name
         if len(self.present) < len(self.roles):  # a JSONL column first met after the first batch counts from here
             self.present.update(name for name in self.roles if name in record)
         time = format_time(record.get(self.columns.time), self.columns.day_first) if self._has("time") else None
@@ -785,12 +785,13 @@ class _Validator:
         out.times.append(time)
         out.ids.append(_cell(record, self.columns.id) if self._has("id") else None)
         label = record.get(self.columns.label) if self._has("label") else None
-        if not self.training and label is not None and unreadable_label(label):
-            out.unread_labels += 1
+        if answered:
+            label = predicted_label(chat[1])  # '{"intent": "x"}' is x (QA)
+        value = top_label(label) if self.training else predicted_label(label)
+        if value is None and label is not None and not self.training and unreadable_label(label):
+            out.unread_labels += 1  # (read again only when no label came of it: the rare row)
             out.unread_example = out.unread_example or (label if isinstance(label, str) else _as_json(label))[:100]
-        if self.training and self.columns.label == self.columns.text and self.columns.text + "\x00answer" in record:
-            label = predicted_label(record[self.columns.text + "\x00answer"])  # '{"intent": "x"}' is x (QA)
-        out.labels.append(label_value(top_label(label) if self.training else predicted_label(label)))
+        out.labels.append(label_value(value))
 
     def _problem(self, record: dict, time: str | None) -> str | None:
         name = self.columns.text
@@ -900,15 +901,29 @@ def _score_of(entry: dict) -> Any:
     return entry.get("score", entry.get("confidence"))
 
 
-def unreadable_label(value: Any) -> bool:
-    """Whether a logged prediction holds something, a JSON object or list, but no label ``predicted_label``
-    can read: stored without one, and said (QA: Rasa's and zero-shot outputs were NULL without a word)."""
+def structured(value: Any) -> list | dict | None:
+    """A cell holding a list or an object, as one: itself, a Parquet array pandas read (as a list), or
+    JSON text of one (a CSV or Parquet cell, or a JSONL string); None for anything else, malformed JSON
+    or JSON nested past Python's limit included ('[' * 1200: a crash of the run, review).
+
+    >>> structured('[{"label": "card"}]'), structured("[x]"), structured("card"), structured({"a": 1})
+    ([{'label': 'card'}], None, None, {'a': 1})
+    """
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
+        value = value.tolist()
     if isinstance(value, str) and value[:64].lstrip()[:1] in ("[", "{"):
         try:
             value = json.loads(value)
         except (ValueError, RecursionError):
-            return False
-    return isinstance(value, (dict, list)) and bool(value) and top_label(value) is None
+            return None
+    return value if isinstance(value, (list, dict)) else None
+
+
+def unreadable_label(value: Any) -> bool:
+    """Whether a logged prediction holds something, a JSON object or list, but no label ``predicted_label``
+    can read: stored without one, and said (QA: Rasa's and zero-shot outputs were NULL without a word)."""
+    data = structured(value)
+    return bool(data) and top_label(data) is None
 
 
 def chat_turns(value: Any) -> tuple[str, str | None] | str | None:
@@ -956,17 +971,17 @@ def chat_list(value: Any) -> list[dict] | None:
     """A cell as a chat's list of items (``chat_turns`` says which shapes), or None when it is no chat."""
     if isinstance(value, str):
         # past a size no chat of a question has, the text is left to --max-chars (review: 4 MB took seconds)
-        if value[:64].lstrip()[:1] not in ("[", "{") or len(value) > _CHAT_CHARS or "role" not in value:
+        if len(value) > _CHAT_CHARS or "role" not in value:
             return None
-        try:
-            value = json.loads(value)
-        except (ValueError, RecursionError):  # ([[[[... nests past Python's limit: text, not a crash (review)
+        text, value = value, structured(value)
+        if value is None and "'role'" in text and len(text) <= _CHAT_CHARS // 10 \
+                and text[:64].lstrip()[:1] in ("[", "{"):
             try:  # a list written by pandas' to_csv: Python's repr, single quotes (QA)
-                value = ast.literal_eval(value) if "'role'" in value and len(value) <= _CHAT_CHARS // 10 else None
+                value = ast.literal_eval(text)
             except (ValueError, SyntaxError, MemoryError, RecursionError):
                 return None
-    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):  # a Parquet list read by pandas
-        value = value.tolist()
+    else:
+        value = structured(value)
     if isinstance(value, dict) and hasattr(value.get("messages"), "__len__") and not isinstance(value["messages"], str):
         value = list(value["messages"])
     if not isinstance(value, list) or not value or not all(isinstance(m, dict) for m in value) \
@@ -1007,8 +1022,8 @@ def _tool_results(content: Any) -> bool:
 
 
 def _turn_text(content: Any) -> str:
-    if hasattr(content, "tolist") and not isinstance(content, (str, bytes)):
-        content = content.tolist()
+    if not isinstance(content, str):  # (a Parquet array pandas read: a list)
+        content = structured(content) or content
     if isinstance(content, dict):  # one part on its own
         content = [content]
     if isinstance(content, list):  # content parts: text, images, audio, tool results... (Gemini's may be text)
@@ -1031,13 +1046,8 @@ def predicted_label(value: Any) -> Any:
     >>> predicted_label('[{"label": "card", "score": 0.9}]'), predicted_label(["lost", "card"]), predicted_label("[x]")
     ('card', 'lost', '[x]')
     """
-    if isinstance(value, str) and value[:64].lstrip()[:1] in ("[", "{"):
-        try:
-            decoded = json.loads(value)
-        except (ValueError, RecursionError):  # a label written with a bracket (or thousands of them)
-            return value
-        return top_label(decoded) if isinstance(decoded, (list, dict)) else value
-    return top_label(value)
+    data = structured(value)  # None: a label written with a bracket (or thousands of them) stays as it is
+    return top_label(value if data is None else data)
 
 
 def _cell(record: dict, name: str | None) -> Any:

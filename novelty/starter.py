@@ -25,7 +25,7 @@ import pandas as pd
 from .config import BY_KEY, load_config, only_stars, render_config
 from .errors import InputError, check_argument
 from .logs import (bare_name, chat_turns, check_name, file_in_the_way, format_time, is_stdout, jsonl_lines,
-                   label_value, log_columns, output_file, parquet_source, predicted_label)
+                   label_value, log_columns, output_file, parquet_source, structured, top_label)
 
 NAMES = {
     "text": ("prompt", "text", "query", "utterance", "message", "question", "input", "user_message"),
@@ -464,10 +464,8 @@ def _replying(name: str) -> bool:
 
 def _prediction_object(value) -> bool:
     """A classifier's output as logged (an object or list, or its JSON text) with a label score reads."""
-    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):  # a Parquet list read by pandas
-        value = value.tolist()
-    structured = isinstance(value, (dict, list)) or isinstance(value, str) and value.lstrip()[:1] in ("[", "{")
-    return structured and chat_turns(value) is None and label_value(predicted_label(value)) not in (None, value)
+    data = structured(value)
+    return data is not None and chat_turns(data) is None and label_value(top_label(data)) is not None
 
 
 def _prose_or_chat(value) -> bool:
