@@ -39,9 +39,6 @@ _SETTING = {"text": "logs.text_col", "time": "logs.time_col", "id": "logs.id_col
 
 _REPLY_NAME = re.compile(r"repl|respon|answer|assistant|bot|output|completion|generated", re.I)  # the model's side
 _REPLY_WORD = re.compile(r"(^|[\W_])(ai|out|llm)($|[\W_])", re.I)  # LangChain's human/ai, in/out: alone
-
-
-
 _ASKED = re.compile(r"user|customer|query|question|message|utterance|prompt|input|request|said|text|human", re.I)
 _PREDICTED = (re.compile(r"pred", re.I), re.compile(r"intent", re.I), re.compile(r"label|class|category", re.I))
 _TRUTH = re.compile(r"true|truth|gold|actual|human|correct|expected|reference|annotat", re.I)  # labels, not guesses

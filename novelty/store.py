@@ -179,7 +179,6 @@ def _calibration_size(params: str | None) -> int | None:
     return size if isinstance(size, int) and size > 0 else None
 
 
-
 def _take_along(conn: sqlite3.Connection, pairs: list[tuple[str, str]]) -> None:
     """A prompt's cluster membership, queue item and true label go from each old id to its new one
     (``(new, old)``), unless the new one has its own: of two true labels, the newer wins, as on import."""
@@ -188,6 +187,7 @@ def _take_along(conn: sqlite3.Connection, pairs: list[tuple[str, str]]) -> None:
     for table in ("cluster_members", "queue", "feedback"):
         conn.executemany(f"UPDATE OR IGNORE {table} SET prompt_id = ? WHERE prompt_id = ?", pairs)
         conn.executemany(f"DELETE FROM {table} WHERE prompt_id = ?", [(old,) for _, old in pairs])
+
 
 class Store:
     """One SQLite database in WAL mode; writes go through ``write_chunk`` in one transaction each."""
