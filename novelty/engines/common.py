@@ -484,6 +484,19 @@ def untimed_logs(columns: Columns, paths: list[Path], database: bool = True,
     return said
 
 
+def _named_like(names: set[str], role: str, but: str | None = None) -> list[str]:
+    """The column names among ``names`` that ``init`` would take for ``role`` (starter.NAMES, any
+    spelling), in its order of preference (request_id before id), ``but`` left out.
+
+    >>> _named_like({"ID", "request-id", "text"}, "id"), _named_like({"label", "Intent"}, "pred", but="label")
+    (['request-id', 'ID'], ['Intent'])
+    """
+    from ..starter import NAMES
+
+    usual = [bare_name(name) for name in NAMES[role] if name != but]
+    return sorted((n for n in names if bare_name(n) in usual), key=lambda n: usual.index(bare_name(n)))
+
+
 def unkeyed_logs(columns: Columns, paths: list[Path], header: Callable[[Path], set[str]] = header_names
                  ) -> list[str]:
     """Logs with a column named like a request id ('request_id', 'prompt_id', 'id'...) scored without
@@ -491,13 +504,9 @@ def unkeyed_logs(columns: Columns, paths: list[Path], header: Callable[[Path], s
     keyed by the logged ids never join, and nothing said so (QA). ``--id-col ''`` is on purpose: unsaid."""
     if columns.id is not None:
         return []
-    from ..starter import NAMES
-
-    usual = {bare_name(name): name for name in NAMES["id"]}
     said = []
     for path in paths:
-        found = sorted((h for h in header(path) if bare_name(h) in usual),
-                       key=lambda h: list(usual).index(bare_name(h)))  # request_id before id, as init picks
+        found = _named_like(header(path), "id")
         if found:
             said.append(f"{path} has a column {found[0]!r}, but no {columns.option('id')} was given: its prompts "
                         f"were stored under ids derived from time, text and line, which labels keyed by "
@@ -513,13 +522,10 @@ def unpredicted_logs(columns: Columns, paths: list[Path], header: Callable[[Path
     prompts were stored without the labels absorbing novel traffic, and nothing said so (QA)."""
     if not columns.label:
         return []
-    from ..starter import NAMES
-
-    usual = {bare_name(name): name for name in NAMES["pred"] if bare_name(name) != bare_name("label")}
     said = []
     for path in paths:
         names = header(path)
-        found = sorted((h for h in names if bare_name(h) in usual), key=lambda h: list(usual).index(bare_name(h)))
+        found = _named_like(names, "pred", but="label")  # a log's 'label' is often the true one
         if found and bare_name(columns.label) not in {bare_name(n) for n in names}:  # ('Predicted Label' is read
             # as predicted_label: review)
             said.append(f"{path} has no {columns.label!r} column but one named {found[0]!r}: its prompts were stored "
@@ -661,7 +667,11 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
         if gate.counted_from and hasattr(sink, "retire_tested"):
             sink.retire_tested(run_id, gate.counted_from)
         sink.bound_embeddings(cache_size)
-        header = functools.cache(header_names)  # each log's column names read once, for both warnings
+        header = functools.cache(header_names)  # each log's column names read once, for the warnings
+        stored = not out_parquet  # (a database remembers other runs; Parquet shards do not)
+        said = [*unread_labels(counts, columns), *untimed_logs(columns, paths, stored, header),
+                *(unkeyed_logs(columns, paths, header) if stored else []), *unpredicted_logs(columns, paths, header),
+                *(mixed_runs(sink, run_id, scorer.calibration.alpha) if stored else [])] if counts.scored else []
         return ScoreResult(
             run_id=run_id, db=str(out_parquet or db), index=index.name, sources=[str(p) for p in paths],
             rows_read=counts.read, scored=counts.scored, skipped=counts.skipped, expired=counts.expired,
@@ -676,10 +686,7 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
             agent_steps=counts.agent_steps,
             logs_novel_p_value=excess_over_rate(counts.novel + counts.earlier_novel, counts.scored + counts.earlier,
                                                 scorer.calibration.alpha),
-            warnings=gate.reused_names() + (unread_labels(counts, columns) if counts.scored else []) + (untimed_logs(columns, paths, not out_parquet, header) if counts.scored else [])
-            + (unkeyed_logs(columns, paths, header) if counts.scored and not out_parquet else [])
-            + (unpredicted_logs(columns, paths, header) if counts.scored else [])
-            + (mixed_runs(sink, run_id, scorer.calibration.alpha) if counts.scored and not out_parquet else []))
+            warnings=gate.reused_names() + said)
     finally:
         sink.close()
 
