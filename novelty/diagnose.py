@@ -19,6 +19,8 @@ from .skew import skew
 from .spikes import SpikeReport, SpikeSettings, detect_spikes, parse_range
 from .stats import p_text
 
+GOLDEN_COLUMNS = ("id", "label", "prediction")  # golden's --id-col, --label-col and --pred-col defaults
+
 MITIGATIONS = {
     "model_regression": "roll back or retrain; check the model artefact",
     "data_drift": "fine-tune with recent data",
@@ -72,7 +74,7 @@ def diagnose(reference: str | Path | None = None, current: str | Path | None = N
              drift_settings: DriftSettings = DriftSettings(),
              spike_settings: SpikeSettings = SpikeSettings(),
              drift_report: DriftReport | None = None, until: str | None = None,
-             save_windows: bool = False, golden_columns: tuple[str, str, str] = ("id", "label", "prediction"),
+             save_windows: bool = False, golden_columns: tuple[str, str, str] = GOLDEN_COLUMNS,
              golden_options: str = GOLDEN_OPTIONS, gap_test: bool = True,
              gap_untested: str | None = "the gap test was left to the caller") -> Diagnosis:
     """Collect the causes the given evidence supports, most severe first.

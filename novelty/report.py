@@ -22,7 +22,7 @@ import numpy as np
 
 from . import __version__, charts
 from .clusters import MIN_SIZE_KEY, members_before, summary
-from .diagnose import GOLDEN_OPTIONS, Cause, Diagnosis, diagnose
+from .diagnose import GOLDEN_COLUMNS, GOLDEN_OPTIONS, Cause, Diagnosis, diagnose
 from .drift import DriftReport, drift_with_profiles
 from .errors import InputError
 from .index import index_dir_default
@@ -112,7 +112,7 @@ def gather(db: str | Path, reference: str | Path | None = None, current: str | P
            golden_baseline: str | Path | None = None, golden_current: str | Path | None = None,
            index_dir: str | Path | None = None, window: str = "1d", until: str | None = None,
            spike_settings: SpikeSettings | None = None, clusters: list | None = None,
-           golden_columns: tuple[str, str, str] = ("id", "label", "prediction"),
+           golden_columns: tuple[str, str, str] = GOLDEN_COLUMNS,
            golden_options: str = GOLDEN_OPTIONS, alerting: set | None = None,
            alert_period: str | None = None) -> ReportData:
     """Run the diagnosis (as ``novelty diagnose`` would) and read what the report shows. ``until``
@@ -206,26 +206,27 @@ def render(data: ReportData) -> str:
 
 # -- the verdict ------------------------------------------------------------------------------------
 def _causes(diagnosis: Diagnosis, clusters: list[dict], db: str, drift_rows: list[dict] | None,
-            alerting: set | None = None, golden: tuple = (None, None, ("id", "label", "prediction"))) -> list[dict]:
+            alerting: set | None = None, golden: tuple = (None, None, GOLDEN_COLUMNS)) -> list[dict]:
     """Each cause as a card: a headline, one plain fact, and the command that starts the fix; one
     not in ``alerting`` (when given) is an earlier one, after the current ones. ``golden``: the golden
     files and their columns, for the command that compares them."""
-    growing = max(clusters, key=lambda c: (c["growth"], c["size"]), default=None)
     features = {r["feature"]: r for r in drift_rows or []}
-    cards = [{**_card(c, db, growing, features.get(c.feature), golden, clusters),
+    cards = [{**_card(c, db, features.get(c.feature), golden, clusters),
               "earlier": alerting is not None and (c.cause, c.feature) not in alerting} for c in diagnosis.causes]
     return sorted(cards, key=lambda card: card["earlier"])  # stable: most severe first within each
 
 
-def _newest_topic(clusters: list[dict], since: str) -> dict | None:
-    """The largest cluster first seen since the spike began: the new topic itself (QA: the fastest-growing
-    cluster was named, one that mixed the topic with a known question asked since the first day)."""
+def _topic(clusters: list[dict], since: str) -> dict | None:
+    """The cluster to queue for a spike since ``since``: the largest first seen since then, the new topic
+    itself (QA: the fastest-growing one was named, which mixed the topic with a known question asked since
+    the first day); else the fastest-growing."""
     fresh = [c for c in clusters if since and (c.get("first_seen") or "")[:10] >= since]
-    return max(fresh, key=lambda c: (c["size"], c["growth"]), default=None)
+    return max(fresh, key=lambda c: (c["size"], c["growth"]), default=None) or \
+        max(clusters, key=lambda c: (c["growth"], c["size"]), default=None)
 
 
-def _card(c: Cause, db: str, growing: dict | None, feature: dict | None,
-          golden: tuple = (None, None, ("id", "label", "prediction")), clusters: list[dict] = ()) -> dict:
+def _card(c: Cause, db: str, feature: dict | None, golden: tuple = (None, None, GOLDEN_COLUMNS),
+          clusters: list[dict] = ()) -> dict:
     flagged = c.details.get("windows") or []
     card = {"cause": c.cause, "title": CAUSE_TITLES.get(c.cause, c.cause), "feature": c.feature,
             "severity": c.severity, "evidence": c.evidence, "mitigation": c.mitigation, "fact": None,
@@ -234,9 +235,9 @@ def _card(c: Cause, db: str, growing: dict | None, feature: dict | None,
             # since the run of flagged windows began, before --since too (the evidence says that date)
             "since": (c.details.get("first_flagged") or (flagged[0] if flagged else ""))[:10]}
     if c.cause == "label_bias":
-        growing = _newest_topic(clusters, card["since"]) or growing
-        stored = growing and growing.get("saved", True)  # a backfilled date's found clusters are not stored
-        target = f"--cluster {growing['cluster_id']}" if stored else "--max-p-value 0.01"
+        topic = _topic(clusters, card["since"])
+        stored = topic and topic.get("saved", True)  # a backfilled date's found clusters are not stored
+        target = f"--cluster {topic['cluster_id']}" if stored else "--max-p-value 0.01"
         card["command"] = f"novelty queue add --db {shlex.quote(db)} {target} --budget 200"
         if "worst_window" in c.details:  # the window the evidence and the examples are of (the latest was
             d = c.details                # named beside the worst one's examples)

@@ -269,7 +269,7 @@ def test_direction_controls_long_prompts_untimed_prompts_since_and_quoted_paths(
     assert "long " * 100 not in html
     write_report(db, tmp_path / "later.html", since="2030-01-01")
     assert re.search(r"<b>0</b><span>clusters of novel prompts", (tmp_path / "later.html").read_text())
-    card = _card(Cause("label_bias", None, "high", "", ""), "my db's.db", None, None)
+    card = _card(Cause("label_bias", None, "high", "", ""), "my db's.db", None)
     assert card["command"] == "novelty queue add --db 'my db'\"'\"'s.db' --max-p-value 0.01 --budget 200"
 
 
@@ -278,8 +278,8 @@ def test_a_skew_card_does_not_show_the_drift_tables_medians():
     from novelty.report import _card
 
     feature = {"medians": (20.07, 19.86)}  # launch vs today: not the offline vs serving pair of the skew
-    assert _card(Cause("training_serving_skew", "amount", "high", "", ""), "m.db", None, feature)["fact"] is None
-    assert "Median 20.07" in _card(Cause("feature_drift", "amount", "high", "", ""), "m.db", None, feature)["fact"]
+    assert _card(Cause("training_serving_skew", "amount", "high", "", ""), "m.db", feature)["fact"] is None
+    assert "Median 20.07" in _card(Cause("feature_drift", "amount", "high", "", ""), "m.db", feature)["fact"]
 
 
 def test_until_shows_the_page_as_it_was_then(report_demo, tmp_path):
@@ -509,11 +509,11 @@ def test_a_label_bias_card_states_the_worst_window_its_examples_come_from():
     details = {"windows": ["2026-11-07T00:00:00Z", "2026-11-24T00:00:00Z"], "first_flagged": "2026-10-31T00:00:00Z",
                "worst_window": "2026-11-07T00:00:00Z", "novel_rate": 0.207, "expected_rate": 0.034,
                "top_novel": ["What's my Solana wallet address?"]}
-    card = _card(Cause("label_bias", None, "high", "", "", details=details), "m.db", None, None)
+    card = _card(Cause("label_bias", None, "high", "", "", details=details), "m.db", None)
     assert card["fact"].startswith("Since 2026-10-31: 20.7% of prompts were novel in the window of 2026-11-07, "
                                    "against 3.4% expected")  # was: the 24th's rate beside the 7th's examples
     hourly = _card(Cause("label_bias", None, "high", "", "", details={**details, "worst_window": "2026-11-07T13:00:00Z"}),
-                   "m.db", None, None)
+                   "m.db", None)
     assert "window of 2026-11-07 13:00," in hourly["fact"]
 
 
@@ -588,10 +588,10 @@ def test_the_model_regression_card_names_the_golden_files_compared():
     from novelty.report import _card
 
     cause = Cause("model_regression", None, "high", "golden-set accuracy 92% -> 80%", "roll back", weight=0.12)
-    card = _card(cause, "m.db", None, None, ("golden/launch.csv", "golden/my latest.csv", ("item", "label", "model")))
+    card = _card(cause, "m.db", None, ("golden/launch.csv", "golden/my latest.csv", ("item", "label", "model")))
     assert card["command"] == ("novelty golden --baseline golden/launch.csv --current 'golden/my latest.csv' "
                                "--id-col item --pred-col model")
-    assert "GOLDEN_LAUNCH" in _card(cause, "m.db", None, None)["command"]  # a page without the files
+    assert "GOLDEN_LAUNCH" in _card(cause, "m.db", None)["command"]  # a page without the files
 
 
 def test_the_label_bias_card_queues_the_topic_that_began_with_the_spike():
