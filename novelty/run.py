@@ -353,7 +353,7 @@ class _Job:
                        "spikes.window pools them" if small else ""),
                     {"flagged": [i.window_start for i in recent],
                      **({"flagged_late": [i.window_start for i in self.flagged_late]} if self.flagged_late else {}),
-                     **({"untested": len(small)} if small else {}), **({"windows": len(day)} if small else {})})
+                     **({"untested": len(small), "windows": len(day)} if small else {})})
 
     def spike_settings(self):
         from .spikes import SpikeSettings
@@ -653,15 +653,11 @@ def _written_days(files: list[Path], time_col: str | None, rows: int = 200) -> s
     """
     import pandas as pd
 
-    from .starter import _head
+    from .starter import first_values
 
     days = set()
     for path in list(files)[:3]:
-        try:
-            values = _head(Path(path), rows).get(time_col, pd.Series(dtype=object)).dropna() if time_col else []
-        except NoveltyError:
-            continue
-        for value in values:
+        for value in first_values(path, time_col, rows):
             if isinstance(value, str) and value[-1:] not in ("Z", "z"):
                 try:
                     stamp = pd.Timestamp(value)

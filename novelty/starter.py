@@ -407,16 +407,21 @@ _LABELLED_AT = ("labelled_at", "labeled_at", "label_time", "labelled_time", "lab
                 "reviewed_at", "corrected_at")
 
 
-def _slashed_dates(sample: Path, column: str | None, rows: int = 200) -> list[tuple[str, int, int]]:
-    """The times of ``column`` in the log's first rows written with slashes (25/11/2026), each with its
-    first two numbers."""
+def first_values(path: Path, column: str | None, rows: int = 200) -> list:
+    """The values of ``column`` in the log's first ``rows`` rows, blanks left out; none when the column
+    is not named, not there, or the log cannot be read (what reads it says why)."""
     if not column:
         return []
     try:
-        values = [str(v) for v in _head(sample, rows).get(column, pd.Series(dtype=object)).dropna()]
+        return _head(Path(path), rows).get(column, pd.Series(dtype=object)).dropna().tolist()
     except InputError:
         return []
-    return [(v, int(m.group(1)), int(m.group(2))) for v in values
+
+
+def _slashed_dates(sample: Path, column: str | None, rows: int = 200) -> list[tuple[str, int, int]]:
+    """The times of ``column`` in the log's first rows written with slashes (25/11/2026), each with its
+    first two numbers."""
+    return [(v, int(m.group(1)), int(m.group(2))) for v in map(str, first_values(sample, column, rows))
             if (m := re.match(r"\s*(\d{1,2})/(\d{1,2})/\d{4}", v))]
 
 
