@@ -290,14 +290,13 @@ def _labels(vectors: np.ndarray, min_size: int) -> np.ndarray:
     project = _projection(fit)
     reduced = project(fit)
     common = dict(min_cluster_size=min_size, min_samples=max(2, min_size // 2), metric="euclidean", copy=True)
-    if len(fit) < 2:  # one text asked again and again: HDBSCAN needs two points (QA: it raised)
-        fitted = np.full(len(fit), -1)
-    else:
+    fitted = np.full(len(fit), -1)
+    if len(fit) > 1:  # (one text asked again and again is one point: HDBSCAN needs two, QA: it raised)
         fitted = HDBSCAN(cluster_selection_method="leaf", **common).fit_predict(reduced)
-    if fitted.max() < 0 and len(points) > len(fit) > 1:  # a few texts, some asked many times: weighed by it
-        fitted = HDBSCAN(cluster_selection_method="leaf", **common).fit_predict(reduced[points])[:len(fit)]
-    if fitted.max() < 0 and len(fit) > 1:  # one topic and little else (a new topic's first day): leaves need a split
-        fitted = HDBSCAN(allow_single_cluster=True, **common).fit_predict(reduced)
+        if fitted.max() < 0 and len(points) > len(fit):  # a few texts, some asked many times: weighed by it
+            fitted = HDBSCAN(cluster_selection_method="leaf", **common).fit_predict(reduced[points])[:len(fit)]
+        if fitted.max() < 0:  # one topic and little else (a new topic's first day): leaves need a split
+            fitted = HDBSCAN(allow_single_cluster=True, **common).fit_predict(reduced)
     fitted = _repeated_alone(fitted, reduced, counts[sample], min_size)
     labels = np.full(len(unique), -1)
     labels[sample] = fitted
