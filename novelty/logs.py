@@ -767,7 +767,7 @@ class _Validator:
         if turns is not None and not self.training and agent_step(turns):
             out.agent_steps += 1  # (QA: each of an agent's calls scored its question again: 4 prompts of one)
             return
-        chat = chat_turns(turns) if turns is not None else None
+        chat = _question(turns) if turns is not None else None
         if chat is not None:  # an LLM gateway's chat list: the user's last question is the prompt
             if isinstance(chat, str):
                 return self.reject(line, f"{name!r} is a chat {chat}", raw or _as_json(record))
@@ -949,9 +949,12 @@ def chat_turns(value: Any) -> tuple[str, str | None] | str | None:
     (('hi', 'Hello!'), ('hi', 'Hello'))
     """
     value = chat_list(value)
-    if value is None:
-        return None
-    turns = [m for m in value if isinstance(m.get("role"), str)]
+    return None if value is None else _question(value)
+
+
+def _question(chat: list[dict]) -> tuple[str, str | None] | str:
+    """``chat_turns`` of a chat already read by ``chat_list``."""
+    turns = [m for m in chat if isinstance(m.get("role"), str)]
     texts = [(_ROLES.get(str(m["role"]).lower(), str(m["role"]).lower()), _turn_text(m.get("content", m.get("parts"))))
              for m in turns]
     users = [i for i, (role, _) in enumerate(texts) if role == "user"]
