@@ -27,7 +27,7 @@ from typing import Callable, Iterator
 from .config import MonitorConfig, load_config
 from .diagnose import Diagnosis, diagnose
 from .errors import EmptyFileError, InputError, NoveltyError, StorageError, check_argument, os_error_text
-from .logs import file_in_the_way, refuse_replacing, without_rows, write_whole
+from .logs import file_in_the_way, header_names, refuse_replacing, without_rows, write_whole
 from .render import plural, to_json
 from .spikes import window_seconds
 from .stats import p_text
@@ -469,8 +469,6 @@ class _Job:
         c = self.cfg
         if "feedback.id_col" in c.given or not c["logs.id_col"] or not files:
             return c["feedback.id_col"]
-        from .logs import header_names
-
         names = header_names(files[0])
         return c["logs.id_col"] if c["logs.id_col"] in names and c["feedback.id_col"] not in names \
             else c["feedback.id_col"]

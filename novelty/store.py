@@ -567,7 +567,7 @@ class Store:
         if missing:
             self.transaction(lambda: self.db.conn.executemany(
                 "UPDATE scores SET predicted_label = ? WHERE prompt_id = ? AND predicted_label IS NULL", missing))
-        return len(dict(map(reversed, missing)))  # each prompt once (a row delivered twice names it twice)
+        return len({pid for _, pid in missing})  # each prompt once (a row delivered twice names it twice)
 
     def text_hashes(self, prompt_ids: Sequence[str]) -> dict[str, str]:
         """prompt_id -> text_hash of those already in ``scores``."""
