@@ -876,7 +876,7 @@ def top_label(value: Any, named: bool = False, depth: int = 0) -> Any:
         return None
     if isinstance(value, list):  # a pipeline's every label with its score comes in label order: the top one
         scored = [v for v in value if isinstance(v, dict) and isinstance(_score_of(v), (int, float))]
-        value = max(scored, key=_score_of) if scored and len(scored) == len(value) else value[0] if value else None
+        value = max(scored, key=_ranked) if scored and len(scored) == len(value) else value[0] if value else None
         if isinstance(value, list) and depth:  # a batch of one prompt's list is read; deeper is no label
             return None
         return top_label(value, False, depth + 1) if isinstance(value, (list, dict)) else value
@@ -884,7 +884,7 @@ def top_label(value: Any, named: bool = False, depth: int = 0) -> Any:
         labels, scores = value.get("labels"), value.get("scores")
         if isinstance(labels, list) and isinstance(scores, list) and labels and len(labels) == len(scores) \
                 and all(isinstance(v, (int, float)) for v in scores):
-            return top_label(labels[scores.index(max(scores))], True, depth + 1)
+            return top_label(labels[max(range(len(scores)), key=lambda i: _ranked(scores[i]))], True, depth + 1)
         keys = {bare_name(k): v for k, v in value.items()}
         found, through = [v for k, v in keys.items() if k in _LABEL_KEYS], True
         # 'name' is a label only as the object a label key holds (Rasa's intent) or beside its score: a
@@ -899,6 +899,17 @@ def top_label(value: Any, named: bool = False, depth: int = 0) -> Any:
 
 def _score_of(entry: dict) -> Any:
     return entry.get("score", entry.get("confidence"))
+
+
+def _ranked(entry: Any) -> float:
+    """A score (or an entry's) to take the best by: NaN, which compares false with everything and so
+    made ``max`` keep whichever entry came first, ranks last (review).
+
+    >>> top_label([{"label": "a", "score": float("nan")}, {"label": "b", "score": 0.4}])
+    'b'
+    """
+    score = _score_of(entry) if isinstance(entry, dict) else entry
+    return float("-inf") if score != score else score
 
 
 def structured(value: Any) -> list | dict | None:

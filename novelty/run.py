@@ -465,13 +465,14 @@ class _Job:
     def _feedback_id_col(self, files: list[Path]) -> str:
         """feedback.id_col, or when it is not set, logs.id_col for label files keyed by the log's own id
         column (QA: a config with logs.id_col = 'request_id' failed on labels keyed 'request_id', as
-        feedback.id_col's default is prompt_id); a file with a prompt_id column keeps the default."""
+        feedback.id_col's default is prompt_id); a file with a prompt_id column keeps the default. Every
+        readable file is looked at, not the first alone (review), as they are all read by one column."""
         c = self.cfg
         if "feedback.id_col" in c.given or not c["logs.id_col"] or not files:
             return c["feedback.id_col"]
-        names = header_names(files[0])
-        return c["logs.id_col"] if c["logs.id_col"] in names and c["feedback.id_col"] not in names \
-            else c["feedback.id_col"]
+        headers = [names for names in map(header_names, files) if names]  # one unreadable file is no say
+        keyed = [names for names in headers if c["logs.id_col"] in names and c["feedback.id_col"] not in names]
+        return c["logs.id_col"] if keyed and len(keyed) == len(headers) else c["feedback.id_col"]
 
     def _feedback(self) -> Step:
         from .feedback import import_files, novel_error_share, offline_online_gap, online_accuracy, record_gap

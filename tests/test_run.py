@@ -1896,3 +1896,17 @@ def test_labels_keyed_by_the_log_s_id_column_join_without_feedback_id_col(monito
     named = next(s for s in run_monitor(load_config(monitor, {"feedback.id_col": "prompt_id"}), "2026-11-25").steps
                  if s.name == "feedback")
     assert named.status == "failed" and "prompt_id" in named.reason  # named on purpose: as it says
+
+
+def test_labels_keyed_by_the_log_s_id_column_are_found_past_an_unreadable_first_file(monitor, tmp_path):
+    """Review: only the first label file's header was looked at, so an empty file sorted first (a
+    labeller's export that failed) made the log's id column go unseen and every other file fail."""
+    labels = tmp_path / "labels" / "2026-11-25.csv"
+    rows = [line.split(",") for line in labels.read_text().splitlines()[1:]]
+    labels.unlink()
+    (tmp_path / "labels" / "2026-11-25-a.csv").write_bytes(b"")
+    write_csv(tmp_path / "labels" / "2026-11-25-b.csv", ["request_id", "label"], rows)
+    cfg = load_config(monitor, {"feedback.path": "labels/{date}-*.csv"})
+    run_monitor(cfg, "2026-11-24")
+    step = next(s for s in run_monitor(cfg, "2026-11-25").steps if s.name == "feedback")
+    assert sum(i["new"] for i in step.facts["imported"]) == len(rows), step
