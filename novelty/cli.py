@@ -770,11 +770,9 @@ def diagnose_command(
         _used_only_with(ctx, offline is not None, "--offline and --serving", key="--key")
         _used_only_with(ctx, reference is not None, "--reference and --current", ignore="--ignore")
         if not any((reference, current, db, offline, serving, golden_baseline, golden_current)):
-            # "no root cause found" with nothing checked would pass a misconfigured cron job quietly
-            raise InputError("no evidence given: pass --reference/--current, --db, --offline/--serving/--key "
-                             "or --golden-baseline/--golden-current (see novelty diagnose --help)")
+            diagnose()  # its "no evidence given"
         result = diagnose(reference, current, db, since, set(ignore), offline, serving, key,
-                          golden_baseline, golden_current)
+                          golden_baseline, golden_current, partial=True)  # the rest is shown, then exit 2
     if as_json:
         _print_json(result.to_dict())
     else:
@@ -786,9 +784,11 @@ def diagnose_command(
 
 def _exit_unreadable(diagnosis) -> None:
     """Evidence given that could not be used: its error, exit 2 (the rest was judged and shown)."""
-    for u in diagnosis.unreadable:
-        typer.echo(f"error: {u['evidence']} could not be used: {u['error']}", err=True)
+    from .diagnose import unread_message
+
     if diagnosis.unreadable:
+        for line in unread_message(diagnosis).splitlines():
+            typer.echo(f"error: {line}", err=True)
         raise typer.Exit(2)
 
 
@@ -830,7 +830,8 @@ def report_command(
         result = write_report(db, out, reference=reference, current=current, since=since, until=until,
                               ignore=set(ignore),
                               offline=offline, serving=serving, key=key, golden_baseline=golden_baseline,
-                              golden_current=golden_current, index_dir=index_dir, window=window)
+                              golden_current=golden_current, index_dir=index_dir, window=window,
+                              partial=True)  # the page is written and the rest shown, then exit 2
     if as_json:
         _print_json(result.to_dict())
     else:

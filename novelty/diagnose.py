@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .drift import DriftReport, DriftSettings, drift, ignored, paths_given
-from .errors import InputError, check_argument
+from .errors import InputError, UnreadableEvidenceError, check_argument
 from .golden import golden
 from .skew import skew
 from .spikes import SpikeReport, SpikeSettings, detect_spikes, parse_range
@@ -76,7 +76,7 @@ def diagnose(reference: str | Path | None = None, current: str | Path | None = N
              drift_report: DriftReport | None = None, until: str | None = None,
              save_windows: bool = False, golden_columns: tuple[str, str, str] = GOLDEN_COLUMNS,
              golden_options: str = GOLDEN_OPTIONS, gap_test: bool = True,
-             gap_untested: str | None = "the gap test was left to the caller") -> Diagnosis:
+             gap_untested: str | None = "the gap test was left to the caller", partial: bool = False) -> Diagnosis:
     """Collect the causes the given evidence supports, most severe first.
 
     ``since`` / ``until`` bound the scored evidence (windows, gap incidents): a run for an earlier
@@ -86,7 +86,13 @@ def diagnose(reference: str | Path | None = None, current: str | Path | None = N
     diagnosis alone decides nothing. ``gap_test``: with no gap recorded, test the feedback labels in
     ``db`` against the golden set given (``novelty run`` tests and records it in its feedback step);
     without it, ``gap_untested`` says why the caller did not test it, None when it did and found no gap
-    (run's summary listed a gap it had tested as 'not checked', naming flags run does not have: QA)."""
+    (run's summary listed a gap it had tested as 'not checked', naming flags run does not have: QA).
+
+    Evidence given that cannot be read raises ``UnreadableEvidenceError`` once the rest is judged (its
+    ``partial`` is the diagnosis), as the CLI exits 2; no evidence at all is an ``InputError``. With
+    ``partial=True`` the diagnosis is returned with the unread evidence in ``unreadable`` and
+    ``not_checked`` (the CLI, the report and ``novelty run`` show the rest; QA: a notebook's misspelt
+    path returned ``causes == []``, which reads as nothing wrong)."""
     paths_given(reference=reference, current=current, offline=offline, serving=serving,
                 golden_baseline=golden_baseline, golden_current=golden_current)
     paths_given("the SQLite file's path, such as 'monitor.db'", db=db)
@@ -97,6 +103,10 @@ def diagnose(reference: str | Path | None = None, current: str | Path | None = N
                         (golden_baseline, golden_current, "--golden-baseline and --golden-current")):
         if (a is None) != (b is None):
             raise InputError(f"{names} go together")
+    if not partial and all(v is None for v in (reference, offline, db, golden_baseline)):
+        # "no root cause found" with nothing checked would pass a misconfigured job quietly
+        raise InputError("no evidence given: pass --reference/--current, --db, --offline/--serving/--key "
+                         "or --golden-baseline/--golden-current (see novelty diagnose --help)")
     if offline is not None and not key:
         raise InputError("--offline and --serving need --key to pair the rows")
     if db is not None:
@@ -161,7 +171,15 @@ def diagnose(reference: str | Path | None = None, current: str | Path | None = N
         not_checked += [{"cause": "label_bias", "reason": "no --db of scored prompts given"},
                         {"cause": "offline_online_gap", "reason": "no --db of scored prompts given"}]
     causes.sort(key=lambda c: (-_RANK[c.severity], -c.weight))
-    return Diagnosis(causes, not_checked, unreadable, spikes if db is not None else None)
+    found = Diagnosis(causes, not_checked, unreadable, spikes if db is not None else None)
+    if unreadable and not partial:
+        raise UnreadableEvidenceError(unread_message(found), found)
+    return found
+
+
+def unread_message(diagnosis: Diagnosis) -> str:
+    """The evidence that could not be used, one 'X could not be used: why' a line (the CLI's lines)."""
+    return "\n".join(f"{u['evidence']} could not be used: {u['error']}" for u in diagnosis.unreadable)
 
 
 def golden_causes(report) -> list[Cause]:

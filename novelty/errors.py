@@ -19,6 +19,17 @@ class InputError(NoveltyError):
     """An input file or option cannot be used as given."""
 
 
+class UnreadableEvidenceError(InputError):
+    """Evidence given to ``diagnose`` or ``write_report`` that could not be used (a misspelt path, a
+    table without rows): the message says which and why, as the CLI does before exiting 2. ``partial``
+    holds what the rest showed (the ``Diagnosis``, or the ``ReportResult`` of the page written), so a
+    caller who wants it anyway has it; ``partial=True`` returns it instead of raising."""
+
+    def __init__(self, message: str, partial):
+        super().__init__(message)
+        self.partial = partial
+
+
 class EmptyFileError(InputError):
     """An input file of no bytes (or a gzip of none): nothing to read. ``score`` passes over such a log
     (a day without traffic) among others; a command needing the file's content refuses it."""

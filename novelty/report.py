@@ -22,9 +22,9 @@ import numpy as np
 
 from . import __version__, charts
 from .clusters import MIN_SIZE_KEY, members_before, summary
-from .diagnose import GOLDEN_COLUMNS, GOLDEN_OPTIONS, Cause, Diagnosis, diagnose
+from .diagnose import GOLDEN_COLUMNS, GOLDEN_OPTIONS, Cause, Diagnosis, diagnose, unread_message
 from .drift import DriftReport, drift_with_profiles
-from .errors import InputError
+from .errors import InputError, UnreadableEvidenceError
 from .index import index_dir_default
 from .logs import (file_in_the_way, is_stdout, open_output, output_file, refuse_overwrite, refuse_replacing, sql_bound,
                    write_whole)
@@ -80,8 +80,10 @@ class ReportResult:
         return {"out": self.out, **self.diagnosis.to_dict()}
 
 
-def write_report(db: str | Path, out: str | Path = "report.html", **options) -> ReportResult:
-    """Gather (``gather``'s options) and write the HTML report to ``out``."""
+def write_report(db: str | Path, out: str | Path = "report.html", partial: bool = False, **options) -> ReportResult:
+    """Gather (``gather``'s options) and write the HTML report to ``out``. Evidence given that cannot
+    be read is shown on the page as such; then ``UnreadableEvidenceError`` is raised (its ``partial``
+    is this result), as the CLI exits 2, unless ``partial=True``."""
     out = output_file(out, "report.html")
     piped = is_stdout(out)  # -o -: the page on standard output
     if not piped:
@@ -97,13 +99,16 @@ def write_report(db: str | Path, out: str | Path = "report.html", **options) -> 
     if piped:
         with open_output(out, "report.html") as fh:
             fh.write(render(data))
-        return ReportResult(str(out), data.diagnosis)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        write_whole(out, render(data))  # a full disk keeps the last good page
-    except OSError as exc:
-        raise InputError(f"{out}: cannot write the report ({exc.strerror})") from None
-    return ReportResult(str(out), data.diagnosis)
+    else:
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            write_whole(out, render(data))  # a full disk keeps the last good page
+        except OSError as exc:
+            raise InputError(f"{out}: cannot write the report ({exc.strerror})") from None
+    result = ReportResult(str(out), data.diagnosis)
+    if data.diagnosis.unreadable and not partial:
+        raise UnreadableEvidenceError(unread_message(data.diagnosis), result)
+    return result
 
 
 def gather(db: str | Path, reference: str | Path | None = None, current: str | Path | None = None,
@@ -136,7 +141,7 @@ def gather(db: str | Path, reference: str | Path | None = None, current: str | P
     diagnosis = diagnose(reference, current, db, since, ignore, offline, serving, key, golden_baseline,
                          golden_current, spike_settings=settings, drift_report=drift_report, until=until,
                          golden_columns=golden_columns, golden_options=golden_options,
-                         save_windows=writable)  # saved as spikes saves them, when it may
+                         save_windows=writable, partial=True)  # saved as spikes saves them, when it may
     store = Store(db)
     try:
         # the windows the diagnosis judged (and saved, when it may): a window --until cuts counts the prompts

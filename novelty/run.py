@@ -551,7 +551,8 @@ class _Job:
                                   golden_current=golden_files[1], spike_settings=self.spike_settings(),
                                   drift_report=self.drift_report, until=self.until,
                                   golden_columns=self.golden_columns(), golden_options=self.golden_options(),
-                                  gap_test=False, gap_untested=self.gap_untested)  # the feedback step tests it,
+                                  gap_test=False, gap_untested=self.gap_untested,  # the feedback step tests it,
+                                  partial=True)  # what cannot be read is said in the step's line
         # at feedback.* settings
         causes = ", ".join(f"{x.cause} ({x.severity})" for x in self.diagnosis.causes) or "no root cause found"
         unread = ", ".join(u["evidence"] for u in self.diagnosis.unreadable)  # its step's line says why
@@ -579,7 +580,8 @@ class _Job:
                               golden_options=self.golden_options(), alert_period=c["alert.lookback"],
                               alerting=({(x.cause, x.feature) for x in self.diagnosis.causes}
                                         | ({("label_bias", None)} if self.flagged_late else set()))
-                              if self.diagnosis else None)  # a late-flagged window alerts: not 'earlier' (review)
+                              if self.diagnosis else None,  # a late-flagged window alerts: not 'earlier' (review)
+                              partial=True)
         self.report_path = result.out
         return Step("report", "ran", f"wrote {result.out}")
 

@@ -7,6 +7,7 @@ from typer.testing import CliRunner
 
 from novelty.cli import app
 from novelty.diagnose import MITIGATIONS, diagnose
+from novelty.errors import InputError
 
 from test_drift import table
 from test_spikes import fill
@@ -24,7 +25,7 @@ def test_nothing_wrong_gives_no_cause_and_says_what_was_not_checked(tmp_path):
     assert {n["cause"] for n in result.not_checked} >= {"label_bias", "model_regression", "training_serving_skew"}
     listed = {c for n in result.to_dict()["not_checked"] for c in n["causes"]}  # was: one text for four causes
     assert {"training_serving_skew", "label_bias", "offline_online_gap", "model_regression"} <= listed
-    unread = diagnose(golden_baseline=tmp_path / "missing.csv", golden_current=tmp_path / "missing.csv")
+    unread = diagnose(golden_baseline=tmp_path / "missing.csv", golden_current=tmp_path / "missing.csv", partial=True)
     assert unread.to_dict()["unreadable"][0]["causes"] == ["model_regression"]
     tabular = [n["causes"] for n in unread.to_dict()["not_checked"] if "data_drift" in n["cause"]]
     assert tabular == [["data_drift", "feature_drift", "feature_recalibration", "feature_unavailable"]]
@@ -148,7 +149,7 @@ def test_evidence_that_cannot_be_read_is_named_and_the_rest_still_judged(tmp_pat
     keyless.write_text("id,a\n1,1\n")
     args = dict(db=db, golden_baseline=header_only, golden_current=header_only, offline=keyless,
                 serving=keyless, key="k")
-    result = diagnose(**args)  # was: InputError on the golden file, and the label bias unseen
+    result = diagnose(**args, partial=True)  # was: InputError on the golden file, and the label bias unseen
     assert [c.cause for c in result.causes] == ["label_bias"]
     assert [u["cause"] for u in result.unreadable] == ["model_regression", "training_serving_skew"]
     assert any("golden files could not be used" in n["reason"] and "only a header" in n["reason"]
@@ -185,8 +186,31 @@ def test_unreadable_evidence_is_not_headlined_as_no_root_cause(tmp_path):
 
 def test_an_unreadable_db_lists_the_online_gap_as_not_checked_too(tmp_path):
     (tmp_path / "g.db").write_text("garbage")
-    result = diagnose(db=tmp_path / "g.db")
+    result = diagnose(db=tmp_path / "g.db", partial=True)
     assert {n["cause"] for n in result.not_checked} >= {"label_bias", "offline_online_gap"}
+
+
+def test_the_library_raises_on_evidence_it_cannot_read_with_the_rest_in_hand(tmp_path):
+    """QA (a notebook user): a misspelt path returned causes == [], which reads as nothing wrong, where
+    the CLI exits 2; and diagnose() with no evidence at all returned no cause. The error carries what
+    the rest showed, and write_report raises the same after writing the page."""
+    from novelty.errors import UnreadableEvidenceError
+    from novelty.report import write_report
+
+    db = fill(tmp_path / "m.db", [(500, 25, None)] * 10 + [(500, 150, "b")])
+    with pytest.raises(UnreadableEvidenceError, match="the golden files could not be used: .*nosuch.csv") as raised:
+        diagnose(db=db, golden_baseline=tmp_path / "nosuch.csv", golden_current=tmp_path / "nosuch.csv")
+    assert [c.cause for c in raised.value.partial.causes] == ["label_bias"]
+    with pytest.raises(InputError, match="no evidence given"):
+        diagnose()
+    with pytest.raises(UnreadableEvidenceError) as raised:
+        write_report(db, tmp_path / "r.html", golden_baseline=tmp_path / "nosuch.csv",
+                     golden_current=tmp_path / "nosuch.csv")
+    assert "Could not read the golden files" in (tmp_path / "r.html").read_text()
+    assert raised.value.partial.diagnosis.causes[0].cause == "label_bias"
+    page = write_report(db, tmp_path / "s.html", golden_baseline=tmp_path / "nosuch.csv",
+                        golden_current=tmp_path / "nosuch.csv", partial=True)
+    assert page.diagnosis.unreadable and (tmp_path / "s.html").exists()
 
 
 def test_diagnose_tests_the_feedback_labels_against_the_golden_set_when_no_gap_is_recorded(tmp_path):
@@ -319,7 +343,7 @@ def test_golden_files_without_a_shared_id_are_said_as_such_and_the_gap_check_say
     db = tmp_path / "m.db"
     score_files([log], index, db, columns=Columns(id="request_id"))
     import_feedback(db, write_csv(tmp_path / "labels.csv", ["prompt_id", "label"], [(f"r{i}", "card") for i in range(40)]))
-    found = diagnose(db=db, golden_baseline=tmp_path / "launch.csv", golden_current=tmp_path / "fresh.csv")
+    found = diagnose(db=db, golden_baseline=tmp_path / "launch.csv", golden_current=tmp_path / "fresh.csv", partial=True)
     reasons = {n["cause"]: n["reason"] for n in found.not_checked}
     assert reasons["model_regression"].startswith("the golden files could not be used: no 'id' is in both")
     assert "a refreshed golden set (novelty queue golden) has items of its own" in reasons["model_regression"]
