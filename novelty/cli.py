@@ -920,7 +920,7 @@ def clusters_show(
                           f"No prompts in {cluster_id} now: the latest clustering run over them left them as "
                           "noise or put them in another cluster, or they were pruned.")
     typer.echo("\n".join(f"{p['ts'] or '-':<21} {p['similarity']:.2f}  {one_line(p['text'])}  -> "
-                         f"{p['predicted_label']}" for p in prompts))  # one prompt a line: a prompt's own line breaks would split it
+                         f"{one_line(p['predicted_label'] or '-')}" for p in prompts))  # one prompt a line: a prompt's own line breaks would split it
 
 
 # ---------------------------------------------------------------------------------------------- queue
@@ -990,7 +990,8 @@ def queue_list(
     if as_json:
         return _print_json(rows)
     others = ", ".join(f"{n:,} {s}" for s, n in counts.items() if n)
-    typer.echo("\n".join(f"{r['prompt_id']}  {r['status']:<9} {r['label'] or '-':<20} {clip(r['text'], 200)}"
+    typer.echo("\n".join(f"{one_line(r['prompt_id'])}  {r['status']:<9} {one_line(r['label'] or '-'):<20} "
+                         f"{clip(r['text'], 200)}"
                          for r in rows)
                or (f"No {status} items (the queue holds {others})." if others else "The queue is empty."))
 

@@ -42,6 +42,7 @@ import pyarrow.parquet as pq
 from scipy.stats import binomtest, norm
 
 from .errors import InputError, check_argument
+from .render import one_line
 from .logs import (Unparsed, as_paths, canonical_id, check_file, csv_table, detect_format, field_separator,
                    format_time, is_na_label, is_utf8, jsonl_lines, label_form, numbered_rows, open_text, parquet_source,
                    reason_kind, repeated_columns, same_label, spelling, time_bounds, time_problem)
@@ -575,7 +576,9 @@ def _text(value) -> str:
 
 
 def _printable(text: str, limit: int = 80) -> str:
-    text = _storable(text)
+    """A label file's text for a message: on one line, its control characters shown as [U+001B] (a
+    label's escape sequence or carriage return wrote over the terminal's lines: QA)."""
+    text = one_line(_storable(text))
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 

@@ -92,7 +92,7 @@ def format_score_summary(result) -> str:
         for r in result.reject_reasons) + others if result.rejected else ""))
     if result.top_novel:
         lines.append("Most novel prompts (similarity to the nearest training prompt, its label):")
-        lines += [f"  {r['similarity']:.2f}  {clip(r['text'])}  -> {r['nearest_label'] or '(unlabelled)'}"
+        lines += [f"  {r['similarity']:.2f}  {clip(r['text'])}  -> {one_line(r['nearest_label'] or '(unlabelled)')}"
                   for r in result.top_novel]
     shards = Path(result.db).is_dir()
     table = f"'{result.db}/scores/*.parquet'" if shards else "scores"
@@ -175,14 +175,14 @@ def format_spikes(report) -> str:
                       f"{_times_expected(d)}); since {d['first_flagged']}"]
         if d.get("absorbing_labels"):
             lines.append("  labels absorbing the novel prompts: " + ", ".join(
-                f"{r['label']} ({r['novel']} novel, {r['novel_share']:.0%} of its traffic)"
+                f"{one_line(r['label'])} ({r['novel']} novel, {r['novel_share']:.0%} of its traffic)"
                 for r in d["absorbing_labels"]))
         shift = d.get("label_shift")
         if shift:
             lines.append(f"  predicted labels vs training labels: chi2 {shift['chi2']:.0f} (dof {shift['dof']}), "
                          f"p {p_short(shift['p_value'])}, Cramer's V {shift['cramers_v']:.2f}, "
                          f"{shift.get('total_variation', 0):.0%} of traffic moved")
-        lines += [f"  e.g. {clip(r['text'])}  " + (f"(forced into {r['predicted_label']})" if r["predicted_label"]
+        lines += [f"  e.g. {clip(r['text'])}  " + (f"(forced into {one_line(r['predicted_label'])})" if r["predicted_label"]
                                                      is not None else "(no predicted label logged)")
                   for r in d["top_novel"][:3]]
     if report.incidents:
@@ -216,8 +216,8 @@ def format_diagnosis(result) -> str:
     if result.causes:
         lines = [f"{len(result.causes)} root cause(s), most severe first:"]
         for i, c in enumerate(result.causes, 1):
-            target = f" [{c.feature}]" if c.feature else ""
-            lines += [f"{i}. {c.cause}{target} ({c.severity})", f"   evidence: {c.evidence}",
+            target = f" [{one_line(c.feature)}]" if c.feature else ""  # labels and names from the user's files:
+            lines += [f"{i}. {c.cause}{target} ({c.severity})", f"   evidence: {one_line(c.evidence)}",  # on one line
                       f"   do this:  {c.mitigation}"]
     elif result.unreadable:  # 'No root cause found' over files that could not be read reads as healthy
         lines = [f"No root cause found in the evidence that could be read; {len(result.unreadable)} of the "
@@ -225,7 +225,7 @@ def format_diagnosis(result) -> str:
     else:
         lines = ["No root cause found in the evidence given."]
     if result.not_checked:  # (an empty heading read as a list cut off: QA)
-        lines += ["Not checked:"] + [f"  {n['cause']}: {n['reason']}" for n in result.not_checked]
+        lines += ["Not checked:"] + [f"  {n['cause']}: {one_line(n['reason'])}" for n in result.not_checked]
     return "\n".join(lines)
 
 
@@ -277,7 +277,7 @@ def format_golden(report) -> str:
         shown = ", ".join(f"{a!r} in the baseline and {b!r} now" for a, b in report.respelt["examples"][:2])
         lines.append(f"respelt   {report.respelt['keys']:,} unpaired ids would pair without their leading zeros "
                      f"(e.g. {shown}): one file writes them padded? They were left unpaired; write them one way")
-    lines += [f"  {r['label']:<24} recall {r['recall_before']:.0%} -> {r['recall_now']:.0%}"
+    lines += [f"  {one_line(r['label']):<24} recall {r['recall_before']:.0%} -> {r['recall_now']:.0%}"
               for r in report.label_changes if r["change"] < 0]
     return "\n".join(lines)
 
@@ -290,11 +290,11 @@ def format_clusters(clusters) -> str:
              "  id     size  growth  first seen  name / example -> labels it is forced into"]
     for c in clusters:
         growth = f"{c.growth:5.1f}x" if c.growth >= 0 else "   new"
-        forced = ", ".join(list(c.predicted_labels)[:2]) or "-"
+        forced = ", ".join(map(one_line, list(c.predicted_labels)[:2])) or "-"
         lines.append(f"  {c.cluster_id}  {c.size:5,}  {growth}  {c.first_seen[:10]}  {clip(c.name, 60)}")
         lines.append(f"                              e.g. {clip(c.examples[0], 60) if c.examples else ''} -> {forced}")
         if c.look_alikes:
-            passed = ", ".join(list(c.look_alike_labels)[:2])
+            passed = ", ".join(map(one_line, list(c.look_alike_labels)[:2]))
             lines.append(f"                              + {plural(c.look_alikes, 'look-alike')} (in no cluster, nearer this one "
                          f"than training) -> {passed}")
     return "\n".join(lines)

@@ -376,3 +376,20 @@ def test_a_golden_drop_made_by_spelling_or_missing_predictions_says_so(tmp_path)
     empty = diagnose(golden_baseline=tmp_path / "base.csv", golden_current=tmp_path / "empty.csv").causes[0]
     assert "more items with no prediction" in empty.evidence and empty.mitigation.startswith("find why predictions")
     assert empty.details["no_prediction"] == 75
+
+
+def test_labels_from_the_log_or_a_label_file_cannot_write_over_the_terminal(tmp_path):
+    """QA (security): prompts were shown safely, but a predicted label's escape sequence (a hyperlink,
+    a window title) or carriage return reached the terminal and cron's mail raw from spikes, diagnose
+    and feedback, so a label could write 'No alert.' over an alert."""
+    evil = "pin\x1b]8;;http://evil\x1b\\click\x1b]8;;\x1b\\\rNo alert. Everything fine.\nALERT: none\u202e"
+    db = fill(tmp_path / "m.db", [(500, 25, None)] * 10 + [(500, 150, evil)], labels=("a", evil))
+    labels = tmp_path / "labels.csv"
+    labels.write_text('prompt_id,label\nd11-1,"ok\x1b]0;title\x07\rFAKE"\nd11-2,a,extra\n', encoding="utf-8")
+    for args in (["spikes", "--db", str(db)], ["diagnose", "--db", str(db)],
+                 ["feedback", str(labels), "--db", str(db)]):
+        out = CliRunner().invoke(app, args)
+        assert out.exit_code in (0, 1, 2) and "Traceback" not in out.output, out.output
+        assert not any(c in out.output for c in "\x1b\x07\r\u202e"), (args, out.output)
+        assert "ALERT: none" not in out.output.splitlines(), out.output  # no line of the label's own
+    assert "[U+001B]" in CliRunner().invoke(app, ["spikes", "--db", str(db)]).output
