@@ -1028,7 +1028,7 @@ def queue_export(
         piped = _check_stdout(out, as_json)
         chosen = queue.items(db, status)
         unlabelled = sum(not item["label"] for item in chosen) if format != "csv" else 0
-        formulas = sum(queue.formula_like(item["text"]) for item in chosen) if format == "csv" else 0
+        formulas = queue.formula_rows(chosen, queue.ROW_CELLS) if format == "csv" else 0
         kept = not piped and out.is_file() and out.stat().st_size > 0
         count = queue.export(db, out, format, status, system=system, escape_formulas=escape_formulas)
         counts = queue.stats(db) if not count else {}
@@ -1151,12 +1151,13 @@ def queue_trained(
 
 
 def _say_formulas(formulas: int, escaped: bool) -> None:
-    """On stderr: how many prompts of a CSV for people a spreadsheet would run as formulas."""
+    """On stderr: how many rows of a CSV for people have a cell a spreadsheet would run as a formula."""
     if formulas:
-        typer.echo(f"{formulas} prompts start with = + - or @: written with a ' before them (--escape-formulas)."
+        cells = f"{plural(formulas, 'row')} {'has a cell' if formulas == 1 else 'have cells'} starting with = + - or @"
+        typer.echo(f"{cells} (prompt, id or label): written with a ' before them (--escape-formulas)."
                    if escaped else
-                   f"{formulas} prompts start with = + - or @: a spreadsheet may run them as formulas; for a file "
-                   "people open, write it with --escape-formulas.", err=True)
+                   f"{cells} (prompt, id or label): a spreadsheet may run them as formulas; for a file people "
+                   "open, write it with --escape-formulas.", err=True)
 
 
 @queue_app.command("golden")

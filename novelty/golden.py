@@ -23,6 +23,7 @@ from scipy.stats import binomtest
 from .drift import as_text, nfc, no_pair_hint, no_rows, paths_given, read_table, respelt_keys
 from .errors import InputError, check_argument
 from .logs import is_na_label, predicted_label, spelling
+from .queue import unescaped
 from .stats import wilson_interval
 
 MIN_DROP = 0.02  # an accuracy drop smaller than this is not a regression, however significant
@@ -216,7 +217,13 @@ def _missing(value) -> bool:
 
 
 def _read(path, id_col: str, label_col: str, pred_col: str) -> pd.DataFrame:
-    return _malformed_left_out(read_table(path, (id_col, label_col, pred_col), words_as_written=True))
+    """A golden file's rows; an id or label written with a ' before a formula (``queue golden
+    --escape-formulas``, for the people who label it) is read without it."""
+    frame = _malformed_left_out(read_table(path, (id_col, label_col, pred_col), words_as_written=True))
+    for column in {id_col, label_col, pred_col} & set(frame.columns):
+        if frame[column].dtype == object:
+            frame[column] = frame[column].map(unescaped)
+    return frame
 
 
 def _na_like_intents(tables: list[pd.DataFrame], label_col: str, pred_col: str) -> set[str]:

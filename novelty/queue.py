@@ -213,9 +213,11 @@ def export(db: str | Path, out: str | Path, fmt: str | None = None, status: str 
     existing ``out`` is left as it is (the same export run twice would empty the file it wrote).
     ``fmt`` (``FORMATS``) defaults to what ``out``'s name says (``export_format``).
 
-    ``escape_formulas`` (CSV): a prompt starting with = + - @ (``formula_like``) gets a leading ``'``,
+    ``escape_formulas`` (CSV): a cell starting with = + - @ (``formula_like``) gets a leading ``'``,
     so a spreadsheet shows it rather than runs it (a user can type ``=HYPERLINK(...)`` into the bot, and
-    the file goes to annotators). Not for a file `index add` reads: the index would learn the quote."""
+    the file goes to annotators; ids and predicted labels are logged text too: QA). ``import_labels``
+    reads the ids and labels without the quote. Not for a file `index add` reads: the index would learn
+    the prompt's quote."""
     check_argument("out", out, (str, Path), "a file path, or '-' for standard output")  # was: TypeError
     fmt = export_format(out, fmt, escape_formulas)
     chosen = items(db, status)
@@ -231,8 +233,7 @@ def export(db: str | Path, out: str | Path, fmt: str | None = None, status: str 
         if fmt == "csv":
             writer = csv.writer(fh)
             writer.writerow(CSV_COLUMNS)
-            writer.writerows([r["prompt_id"], csv_cell(r["text"], escape_formulas), r["label"] or "",
-                              r["predicted_label"] or ""] for r in chosen)
+            writer.writerows([csv_cell(r[c] or "", escape_formulas) for c in ROW_CELLS] for r in chosen)
         for r in chosen if fmt != "csv" else []:
             record = {"messages": [{"role": "system", "content": system}, {"role": "user", "content": r["text"]},
                                    {"role": "assistant", "content": r["label"] or ""}]} if fmt == "chat-jsonl" \
@@ -244,6 +245,7 @@ def export(db: str | Path, out: str | Path, fmt: str | None = None, status: str 
 
 
 CSV_COLUMNS = ["id", "text", "label", "predicted_label"]  # the CSV export's header
+ROW_CELLS = ("prompt_id", "text", "label", "predicted_label")  # a queue item's, in that order
 
 
 def _refuse_losing(db, out: Path) -> None:
@@ -337,6 +339,21 @@ def csv_cell(text: str, escape_formulas: bool = False) -> str:
     """A prompt as the CSV export writes it: a NUL would make the file binary to every CSV reader,
     `index add` included."""
     return ("'" if escape_formulas and formula_like(text) else "") + text.replace("\x00", "\ufffd")
+
+
+def formula_rows(rows: list[dict], columns: tuple[str, ...]) -> int:
+    """How many rows have a cell among ``columns`` that a spreadsheet would run (``formula_like``)."""
+    return sum(any(isinstance(r[c], str) and formula_like(r[c]) for c in columns) for r in rows)
+
+
+def unescaped(cell):
+    """A cell as it was before ``escape_formulas``: '=1+1 read back is =1+1 (an id or label exported
+    for people and imported again); any other value as it is.
+
+    >>> unescaped("'=1+1"), unescaped("'tis"), unescaped("=1"), unescaped(None)
+    ('=1+1', "'tis", '=1', None)
+    """
+    return cell[1:] if isinstance(cell, str) and cell[:1] == "'" and formula_like(cell[1:]) else cell
 
 
 def formula_like(text: str) -> bool:
@@ -463,7 +480,8 @@ def _csv_labels(path: Path, id_col: str | None, label_col: str) -> Iterator[tupl
                 yield start, "extra_fields"
             else:
                 row = dict(zip(header, fields + [None] * (len(header) - len(fields))))  # as csv.DictReader
-                yield start, {"id": row[key] if row[key] is None else canonical_id(row[key]), "label": row[label_col],
+                ident = unescaped(row[key])  # an export written with --escape-formulas, read back
+                yield start, {"id": ident if ident is None else canonical_id(ident), "label": unescaped(row[label_col]),
                               "text": row.get("text")}
 
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from .errors import InputError, check_argument
 from .logs import is_stdout, open_output, output_file, refuse_overwrite, time_bounds
-from .queue import csv_cell, extension, formula_like
+from .queue import csv_cell, extension, formula_rows
 from .spikes import parse_range
 from .store import Store, existing_db
 
@@ -33,7 +33,7 @@ class RefreshResult:
     strata: dict[str, int]   # stratum -> prompts sampled from it
     out: str
     left_out: list[str] = field(default_factory=list)  # strata with no prompt: --size was too small
-    formula_like: int = 0          # prompts a spreadsheet would run as formulas (= + - @ first)
+    formula_like: int = 0          # rows with a cell a spreadsheet would run as a formula (= + - @ first)
     formulas_escaped: bool = False  # written with a ' before them (escape_formulas)
     edge_short: int = 0  # edge cases --edge-share asked for and not given: --size left room for one prompt
     #                      per predicted label alone (QA: 0 of 2 at --size 10, unsaid)
@@ -79,9 +79,10 @@ def golden_refresh(db: str | Path, out: str | Path, size: int = 300, since: str 
     with open_output(out, "golden-next.csv", inputs=[db, *logs]) as fh:
         writer = csv.writer(fh)
         writer.writerow(COLUMNS)
-        writer.writerows([r["prompt_id"], csv_cell(r["text"], escape_formulas), "", r["predicted_label"] or "",
-                          r["stratum"], r["p_value"], r["ts"] or ""] for r in picked)
-    formulas = sum(formula_like(r["text"]) for r in picked)
+        writer.writerows([csv_cell(r["prompt_id"], escape_formulas), csv_cell(r["text"], escape_formulas), "",
+                          csv_cell(r["predicted_label"] or "", escape_formulas), r["stratum"], r["p_value"],
+                          r["ts"] or ""] for r in picked)  # (`golden` reads the id and prediction unescaped)
+    formulas = formula_rows(picked, ("prompt_id", "text", "predicted_label"))
     counts: dict[str, int] = {}
     for r in picked:
         counts[r["stratum"]] = counts.get(r["stratum"], 0) + 1

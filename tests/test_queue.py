@@ -611,7 +611,7 @@ def test_csv_export_warns_of_formula_prompts_and_escapes_them_when_asked(db, tmp
         conn.execute("""UPDATE queue SET text = '=HYPERLINK("http://evil")' WHERE prompt_id = ?""", [first])
     out = CliRunner().invoke(app, ["queue", "export", "--db", str(db), "-o", str(tmp_path / "a.csv"), "--format", "csv",
                                    "--status", "pending"])
-    assert "1 prompts start with = + - or @: a spreadsheet may run them" in out.stderr  # was: nothing said
+    assert "1 row has a cell starting with = + - or @ (prompt, id or label): a spreadsheet may run" in out.stderr
     assert '"=HYPERLINK(""http://evil"")"' in (tmp_path / "a.csv").read_text()  # as it was: index add reads this
     out = CliRunner().invoke(app, ["queue", "export", "--db", str(db), "-o", str(tmp_path / "b.csv"), "--format", "csv",
                                    "--status", "exported", "--escape-formulas", "--json"])
@@ -619,6 +619,34 @@ def test_csv_export_warns_of_formula_prompts_and_escapes_them_when_asked(db, tmp
     rows = list(csv.DictReader((tmp_path / "b.csv").open(encoding="utf-8")))
     assert [r["text"] for r in rows if r["id"] == first] == ["'=HYPERLINK(\"http://evil\")"]
     assert all(not r["text"].startswith("'") for r in rows if r["id"] != first)
+
+
+def test_formula_ids_and_labels_are_counted_escaped_and_read_back(db, tmp_path):
+    """QA (security): request ids are often the client's X-Request-Id and predicted labels model text,
+    but only the prompt was counted and escaped: an export whose '=HYPERLINK' was in its id column
+    said nothing. Read back, an escaped id and label are the queue's own."""
+    queue.add(db, cluster=bitcoin(db), budget=3)
+    first = queue.items(db, "pending")[0]["prompt_id"]
+    with Store(db).db.conn as conn:
+        for table in ("queue", "scores"):
+            conn.execute(f"UPDATE {table} SET prompt_id = '=HYPERLINK(\"http://evil\")' WHERE prompt_id = ?", [first])
+        conn.execute("UPDATE queue SET predicted_label = '@SUM(A1)'")
+    out = CliRunner().invoke(app, ["queue", "export", "--db", str(db), "-o", str(tmp_path / "a.csv"), "--status",
+                                   "pending", "--escape-formulas"])
+    assert out.exit_code == 0 and "3 rows have cells starting with = + - or @ (prompt, id or label): " \
+        "written with a ' before them" in out.stderr, out.output
+    rows = list(csv.DictReader((tmp_path / "a.csv").open(encoding="utf-8")))
+    assert {r["predicted_label"] for r in rows} == {"'@SUM(A1)"}
+    assert "'=HYPERLINK(\"http://evil\")" in [r["id"] for r in rows]
+    for r in rows:
+        r["label"] = "-crypto-"  # a label a spreadsheet would run too, escaped by the labeller's tool
+    with (tmp_path / "done.csv").open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, list(rows[0]))
+        writer.writeheader()
+        writer.writerows({**r, "label": "'" + r["label"]} for r in rows)
+    got = queue.import_labels(db, tmp_path / "done.csv")
+    assert got["labelled"] == 3 and got["unknown_ids"] == 0, got
+    assert {i["label"] for i in queue.items(db, "labelled")} == {"-crypto-"}
 
 
 @pytest.mark.parametrize("call, message", [

@@ -139,7 +139,8 @@ def test_the_golden_sample_warns_of_formula_prompts_and_escapes_them_when_asked(
     with Store(db).db.conn as conn:
         conn.execute("""UPDATE scores SET text = '=HYPERLINK("http://evil")' WHERE prompt_id = 'k0'""")
     out = CliRunner().invoke(app, ["queue", "golden", "--db", str(db), "-o", str(tmp_path / "a.csv"), "--size", "300"])
-    assert out.exit_code == 0 and "1 prompts start with = + - or @: a spreadsheet may run them" in out.stderr
+    assert out.exit_code == 0 and "1 row has a cell starting with = + - or @ (prompt, id or label): a spreadsheet " \
+        "may run them" in out.stderr
     assert [r["text"] for r in read(tmp_path / "a.csv") if r["id"] == "k0"] == ['=HYPERLINK("http://evil")']
     out = CliRunner().invoke(app, ["queue", "golden", "--db", str(db), "-o", str(tmp_path / "b.csv"), "--size", "300",
                                    "--escape-formulas", "--json"])
@@ -147,6 +148,21 @@ def test_the_golden_sample_warns_of_formula_prompts_and_escapes_them_when_asked(
     rows = read(tmp_path / "b.csv")
     assert [r["text"] for r in rows if r["id"] == "k0"] == ["'=HYPERLINK(\"http://evil\")"]
     assert all(not r["text"].startswith("'") for r in rows if r["id"] != "k0")
+    with Store(db).db.conn as conn:  # a formula id and prediction (QA): escaped too, and golden reads them back
+        conn.execute("UPDATE scores SET prompt_id = '+1+cmd', predicted_label = '-cmd' WHERE prompt_id = 'k0'")
+    out = CliRunner().invoke(app, ["queue", "golden", "--db", str(db), "-o", str(tmp_path / "c.csv"), "--size", "300",
+                                   "--escape-formulas"])
+    rows = read(tmp_path / "c.csv")
+    assert [(r["text"][:3], r["prediction"]) for r in rows if r["id"] == "'+1+cmd"] == [("'=H", "'-cmd")]
+    for r in rows:
+        r["label"] = r["prediction"]  # the model judged right on every item
+    with (tmp_path / "labelled.csv").open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    from novelty.golden import golden
+    report = golden(tmp_path / "labelled.csv", tmp_path / "labelled.csv")
+    assert report.current.accuracy == 1.0 and report.current.items == len(rows)
 
 
 @pytest.mark.parametrize("call, message", [
