@@ -42,6 +42,7 @@ import pyarrow.parquet as pq
 from scipy.stats import binomtest, norm
 
 from .errors import InputError, check_argument
+from .redact import redact as redact_text
 from .render import one_line
 from .logs import (Unparsed, as_paths, canonical_id, check_file, csv_table, detect_format, field_separator,
                    format_time, is_na_label, is_utf8, jsonl_lines, label_form, numbered_rows, open_text, parquet_source,
@@ -198,6 +199,7 @@ def import_feedback(db: str | Path, path: str | Path, id_col: str = "prompt_id",
     try:
         conn = store.db.conn
         intents = store.na_like_intents()  # a 'None' intent's true labels are labels, not gaps
+        redacted = store.redacted()  # as score stored its own rejected rows
         if store.read_only:  # its folder too, maybe: the scratch file beside it failed, named (QA), not the db
             raise storage_error(Path(db), sqlite3.OperationalError("attempt to write a readonly database"), True)
         staging = _scratch(Path(db))
@@ -212,10 +214,10 @@ def import_feedback(db: str | Path, path: str | Path, id_col: str = "prompt_id",
             written, same_as = seen[0], {"source": seen[1], "written": seen[0]}
         try:
             columns, blank, reasons, staged = _stage(conn, path, id_col, label_col, time_col, written, day_first,
-                                                     intents=intents)
+                                                     intents=intents, redact=redacted)
         except _Reread:  # a line the fast CSV reader cannot place: start over, line by line
             columns, blank, reasons, staged = _stage(conn, path, id_col, label_col, time_col, written, day_first,
-                                                     careful=True, intents=intents)
+                                                     careful=True, intents=intents, redact=redacted)
         missing = [c for c in (id_col, label_col, time_col) if c and c not in columns]
         if missing:
             unread = f"; {reasons.total:,} rows could not be read ({reasons.first})" if reasons.total else ""
@@ -300,11 +302,11 @@ def _alive(pid: int) -> bool:
 
 
 def _stage(conn, path: Path, id_col: str, label_col: str, time_col: str | None, written: str,
-           day_first: bool = False, careful: bool = False, intents: frozenset[str] = frozenset()
-           ) -> tuple[dict[str, None], int, "_Reasons", int]:
+           day_first: bool = False, careful: bool = False, intents: frozenset[str] = frozenset(),
+           redact: bool = False) -> tuple[dict[str, None], int, "_Reasons", int]:
     """The file's labels and rejects into the staging database, a chunk at a time; its columns, its
     rows without id or label, the reasons rows were set aside, and the rows staged (an id repeated
-    counts each time)."""
+    counts each time). ``redact``: rejected rows are kept, counted and shown redacted."""
     conn.executescript(_STAGE)
     columns: dict[str, None] = {}
     blank, reasons, staged = 0, _Reasons(), 0
@@ -320,6 +322,8 @@ def _stage(conn, path: Path, id_col: str, label_col: str, time_col: str | None, 
             rows, chunk_blank = [], len(frame)
         blank += chunk_blank
         staged += len(rows)
+        if redact:
+            rejects = [r._replace(raw=redact_text(r.raw), reason=redact_text(r.reason)) for r in rejects]
         reasons.add(rejects)
         with conn:  # the staging database only: the database itself is not locked while the file is read
             conn.executemany(_STAGE_LABEL, rows)

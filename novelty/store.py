@@ -309,6 +309,13 @@ class Store:
     def meta(self) -> dict[str, str]:
         return {row[0]: row[1] for row in self.db.execute("SELECT key, value FROM meta")}
 
+    def redacted(self) -> bool:
+        """Whether a run stored its prompts with ``--redact`` (or ``logs.redact``): what the database then
+        holds of other files (a label file's rejected rows) is redacted too, unasked (QA: a label file's
+        rejected row kept a card number in a database scored with --redact)."""
+        return self.db.execute("SELECT 1 FROM runs WHERE json_valid(params) AND (json_extract(params, '$.redact') "
+                               "OR json_extract(params, '$.redact_before_embed')) LIMIT 1").fetchone() is not None
+
     def bind_model(self, model: str, revision: str, dimension: int) -> None:
         """Record the embedding model on first use; refuse a different one later."""
         meta = self.meta()

@@ -61,6 +61,26 @@ def test_redact_stores_redacted_text_but_scores_the_original(tmp_path, index):
     assert plain.scored == hidden.scored == 1
 
 
+def test_a_label_file_s_rejected_rows_are_redacted_in_a_redacted_database(tmp_path, index):
+    """QA (security): score --redact kept its own rejected rows redacted, but feedback stored and printed
+    a label file's rejected row with the e-mail and card number in it."""
+    log = write_jsonl(tmp_path / "log.jsonl", [{"id": "p1", "prompt": PRIVATE, "timestamp": "2026-11-25T08:00:00Z"}])
+    from novelty.logs import Columns
+
+    labels = tmp_path / "labels.csv"
+    labels.write_text("prompt_id,label,labelled_at\np1,card,2026-11-25T09:00:00Z\n"
+                      "p2,card,reach ana.lopez@example.com or 4111 1111 1111 1111\n", encoding="utf-8")
+    for name, redacting in (("plain.db", False), ("hidden.db", True)):
+        score_files([log], index, tmp_path / name, columns=Columns(id="id"), redact=redacting)
+        out = CliRunner().invoke(app, ["feedback", str(labels), "--db", str(tmp_path / name), "--time-col",
+                                       "labelled_at"])
+        stored = " ".join(r[0] for r in rows(tmp_path / name, "SELECT reason || raw FROM rejects"))
+        said = out.output + stored
+        assert out.exit_code == 0 and "set aside" in out.output, out.output
+        assert (("ana.lopez" in said) and ("4111 1111" in said)) is not redacting, said
+        assert ("[EMAIL]" in stored and "[CARD]" in stored) is redacting
+
+
 def test_redact_before_embed_keeps_nothing_derived_from_the_original(tmp_path, index):
     log = write_jsonl(tmp_path / "log.jsonl", [{"prompt": PRIVATE, "timestamp": "2026-11-25T08:00:00Z"}])
     out = runner.invoke(app, ["score", str(log), "--index", str(index.path), "--db", str(tmp_path / "m.db"),
