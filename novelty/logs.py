@@ -254,12 +254,23 @@ def detect_format(path: Path) -> str:
     if is_utf16(head):
         raise utf16_error(path)
     if _looks_binary(head):
-        raise InputError(f"{path} looks like a binary file, not a JSONL, CSV or Parquet log")
+        packed = next((how for magic, how in _PACKED if head.startswith(magic)), None)
+        raise InputError(f"{path} is {packed}, which novelty does not read (gzip it is): unpack it first, e.g. "
+                         f"{_UNPACK[packed]} {path}" if packed else
+                         f"{path} looks like a binary file, not a JSONL, CSV or Parquet log")
     if ext in {".jsonl", ".ndjson", ".json"}:
         return "jsonl"
     if ext in {".csv", ".tsv"}:
         return "csv"
     return "jsonl" if head.lstrip().startswith(b"{") else "csv"
+
+
+# Other compressions than gzip, by their first bytes: named, so the user knows to unpack (QA: a .zst log
+# was only 'a binary file')
+_PACKED = ((b"\x28\xb5\x2f\xfd", "zstd-compressed"), (b"BZh", "bzip2-compressed"),
+           (b"\xfd7zXZ\x00", "xz-compressed"), (b"PK\x03\x04", "a zip archive"), (b"\x04\x22\x4d\x18", "lz4-compressed"))
+_UNPACK = {"zstd-compressed": "zstd -d", "bzip2-compressed": "bunzip2 -k", "xz-compressed": "unxz -k",
+           "a zip archive": "unzip", "lz4-compressed": "lz4 -d"}
 
 
 def is_utf16(head: bytes) -> bool:

@@ -125,6 +125,10 @@ def test_an_explicitly_asked_optional_column_must_exist(tmp_path):
     (b"\x00\x01\x02binary\xff" * 10, "binary"),
     ("prompt\thi\n".encode("utf-16"), "is UTF-16 text .* iconv -f UTF-16"),  # was: 'looks like a binary file'
     ('{"prompt": "hi"}\n'.encode("utf-16-le"), "is UTF-16 text"),  # without a byte-order mark
+    (bytes.fromhex("28b52ffd2000b90000") + b"\x00\xff" * 20, "is zstd-compressed, which novelty does not read "
+     r"\(gzip it is\): unpack it first, e.g. zstd -d"),  # QA: was 'looks like a binary file'
+    (__import__("bz2").compress(b'{"prompt": "hi"}\n' * 50), "is bzip2-compressed.* bunzip2 -k"),
+    (__import__("lzma").compress(b'{"prompt": "hi"}\n' * 50), "is xz-compressed.* unxz -k"),
 ])
 def test_whole_file_problems_are_input_errors(tmp_path, content, message):
     path = tmp_path / "log.jsonl"
