@@ -19,6 +19,7 @@ import sqlite3
 import stat
 import sys
 import traceback
+import warnings
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,7 +28,7 @@ from typing import Iterator, List, Optional
 import typer
 
 from . import __version__
-from .errors import InputError, NoveltyError, os_error_text
+from .errors import InputError, NoveltyError, NoveltyWarning, os_error_text
 from .logs import Columns, is_stdout, output_file
 from .render import (format_clusters, format_diagnosis, format_drift, format_feedback, format_golden,
                      format_score_summary, format_skew, format_spikes, clip, one_line, plural, to_json)
@@ -238,7 +239,7 @@ def index_build(
     """
     from .adapt import AdaptOptions
     from .engines import embedding_function
-    from .index import PromptIndex, check_target
+    from .index import PromptIndex, check_target, fallback_note, scorer_fallback
 
     with _user_errors():
         columns = Columns(text=text_col, time=None, label=label_col, id=id_col,
@@ -254,13 +255,14 @@ def index_build(
         embed = embedding_function(engine, ray_address, workers)
         _ON_STOP.append(f"the index was not written ({'an existing one is as it was; ' if force else ''}its work "
                         "folder is removed); running the same command again starts the build over")
-        with _progress(None, "prompts", "embedding") as update, _calibration_bar():
+        with _progress(None, "prompts", "embedding") as update, _calibration_bar(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", NoveltyWarning)  # said below, in its place among the lines
             built = PromptIndex.build(
                 file, name, index_dir=index_dir, columns=columns, model=model, backend=backend, alpha=alpha,
                 scorer=None if scorer == "auto" else scorer,
                 scorer_params={"k": k} if scorer == "knn" else None, index_type=index_type, force=force,
                 progress=update, embed=embed, adapt=options)
-    fallback = _scorer_fallback(built) if scorer == "auto" else None
+    fallback = scorer_fallback(built) if scorer == "auto" else None
     if as_json:  # the reason the default gave way, as the text says it (QA: the JSON had 'knn' alone)
         return _print_json({**built.manifest, **({"scorer_fallback": fallback} if fallback else {})})
     m = built.manifest
@@ -278,9 +280,7 @@ def index_build(
                f"{cal['size']:,} prompts, each scored while held out (cross-fitted): novel when novelty > "
                f"{cal['threshold']:.4f} (false-alarm target {cal['alpha']:.0%}).")
     if fallback:  # the default gave way: say why
-        typer.echo(f"Not the ensemble (the default, which ranks new topics better): {fallback['reason']}; label "
-                   "every prompt with at least two labels for it." + (
-                       _label_column_hint(file, label_col) if fallback["unlabelled"] == m["index"]["count"] else ""))
+        typer.echo(fallback_note(built, file, label_col))
     if "adapt" in m:
         a = m["adapt"]
         typer.echo(f"Encoder adapted from {a['base']['name']}: {a['tuned_prompts']:,} prompts x {a['epochs']} epochs "
@@ -288,31 +288,6 @@ def index_build(
                    + (f" -> {a['last_epoch_loss']:.3f}" if a["epochs"] > 1 else "") + "); "
                    f"{a['held_out_prompts']:,} held out for calibration; saved in {built.path / 'model'}.")
     _echo_skipped(m["training"])
-
-
-def _scorer_fallback(built) -> dict | None:
-    """{reason, unlabelled} when the default scorer gave way to knn: a prompt without a label, or one
-    label only."""
-    if built.manifest["scorer"]["name"] == "ensemble":
-        return None
-    unlabelled = sum(not isinstance(label, str) for label in built.labels)
-    why = (f"{unlabelled:,} prompt{' has' if unlabelled == 1 else 's have'} no label" if unlabelled
-           else "the prompts carry one label only")
-    return {"scorer": built.manifest["scorer"]["name"], "reason": why, "unlabelled": unlabelled}
-
-
-def _label_column_hint(path: Path, label_col: str) -> str:
-    """' Is the label column ...?' when no prompt got a label and the file has a column named like one
-    (a file labelled in 'intent' built a label-less index, saying only that the prompts had none)."""
-    from .logs import log_columns
-
-    try:
-        names = sorted(str(c) for c in log_columns(path))
-    except NoveltyError:
-        return ""
-    like = next((c for c in names if c != label_col and re.search(r"intent|label|class|category|topic", c, re.I)),
-                None)
-    return f" Is the label column {like!r}? Pass --label-col {shlex.quote(like)}." if like else ""
 
 
 def _echo_skipped(training: dict) -> None:

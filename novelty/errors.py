@@ -15,6 +15,11 @@ class NoveltyError(Exception):
     """Something the user can fix: the message says what went wrong and what to do next."""
 
 
+class NoveltyWarning(UserWarning):
+    """What the CLI says as a note beside a result (the library's ``warnings.warn``): the result stands,
+    but may not be what was meant, e.g. an index built with the weaker scorer as no label was found."""
+
+
 class InputError(NoveltyError):
     """An input file or option cannot be used as given."""
 

@@ -19,12 +19,14 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
 import sys
 import tempfile
 import time
+import warnings
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
@@ -35,9 +37,9 @@ import pandas as pd
 from . import __version__, ann
 from .adapt import AdaptOptions, calibration_slice, check_adaptable, fine_tune, options_record
 from .embed import DEFAULT_BACKEND, DEFAULT_MODEL, Embedder, load_embedder, model_fingerprint, resolve_model_path
-from .errors import IncompatibleError, IndexFileError, InputError, NoveltyError, check_argument
-from .logs import (MAX_CHARS, Columns, Reject, current_umask, is_blank, is_utf8, label_form, log_columns,
-                   read_batches)
+from .errors import IncompatibleError, IndexFileError, InputError, NoveltyError, NoveltyWarning, check_argument
+from .logs import (MAX_CHARS, Columns, Reject, current_umask, header_names, is_blank, is_utf8, label_form,
+                   log_columns, read_batches)
 from .scoring import (FOLDS, MAX_CALIBRATION, MIN_CALIBRATION, BaseScorer, Calibration, calibrate,
                       check_reachable, default_scorer, fully_labelled, make_scorer)
 from .store import stored_vectors, utc_now
@@ -89,6 +91,54 @@ class TrainingRows:
 
 
 TRAINING_COLUMNS = Columns(text="text", time=None, label="label", id="id")  # what build and add read by default
+
+
+def training_columns(columns: Columns, source) -> Columns:
+    """``columns`` for a training file: a role left at score's default (``Columns(text='text')`` has
+    label 'predicted_label') that the file lacks is read from the training default when the file has
+    that (QA: build refused 'no column predicted_label', a column the caller never named)."""
+    try:
+        header = header_names(Path(source))
+    except (TypeError, ValueError):
+        return columns
+    scoring = Columns()
+    swapped = {role: getattr(TRAINING_COLUMNS, role) for role in ("text", "label", "id")
+               if getattr(columns, role) == getattr(scoring, role) != getattr(TRAINING_COLUMNS, role)
+               and getattr(columns, role) not in header and getattr(TRAINING_COLUMNS, role) in header}
+    return replace(columns, **swapped) if swapped else columns
+
+
+def scorer_fallback(built: "PromptIndex") -> dict | None:
+    """{scorer, reason, unlabelled} when the default scorer gave way to knn: a prompt without a label,
+    or one label only; None when it did not."""
+    if built.manifest["scorer"]["name"] == "ensemble":
+        return None
+    unlabelled = sum(not isinstance(label, str) for label in built.labels)
+    why = (f"{unlabelled:,} prompt{' has' if unlabelled == 1 else 's have'} no label" if unlabelled
+           else "the prompts carry one label only")
+    return {"scorer": built.manifest["scorer"]["name"], "reason": why, "unlabelled": unlabelled}
+
+
+def label_column_hint(path, label_col: str | None) -> str:
+    """' Is the label column ...?' when the file has a column named like one (a file labelled in
+    'intent' built a label-less index, saying only that the prompts had none)."""
+    try:
+        names = sorted(str(c) for c in log_columns(Path(path)))
+    except (NoveltyError, TypeError, ValueError):
+        return ""
+    like = next((c for c in names if c != label_col and re.search(r"intent|label|class|category|topic", c, re.I)),
+                None)
+    return f" Is the label column {like!r}? Pass --label-col {shlex.quote(like)}." if like else ""
+
+
+def fallback_note(built: "PromptIndex", source, label_col: str | None) -> str | None:
+    """What to say when the default scorer gave way (``scorer_fallback``), or None."""
+    fallback = scorer_fallback(built)
+    if fallback is None:
+        return None
+    hint = label_column_hint(source, label_col) if fallback["unlabelled"] == len(built.labels) else ""
+    return (f"Not the ensemble (the default, which ranks new topics better): {fallback['reason']}; label every "
+            f"prompt with at least two labels for it.{hint}")
 
 
 def _check_arguments(source=None, columns=None, alpha=0.05) -> None:
@@ -290,6 +340,7 @@ class PromptIndex:
         if index_type not in ann.INDEX_TYPES:  # before minutes of embedding, not after
             raise InputError(f"index type {index_type!r} is not one of {', '.join(ann.INDEX_TYPES)}")
         folder = check_target(name, index_dir, force)
+        columns = training_columns(columns, source)
         rows = read_training(source, columns.named(TRAINING_COLUMNS, ("label", "id")))
         if not rows.texts:
             raise InputError(f"{source}: no usable training prompts ({len(rows.rejects)} rejected)")
@@ -299,7 +350,7 @@ class PromptIndex:
                              "labelled prompts.")  # 'give --k 1 or less' to --k 1)
         if not adapt and 0 < alpha < 1 and len(rows.texts) >= MIN_CALIBRATION + FOLDS:  # before the embedding
             check_reachable(alpha, min(len(rows.texts), MAX_CALIBRATION))  # (an adapted slice: checked later)
-        scorer = scorer or default_scorer(rows.labels)
+        scorer_asked, scorer = scorer, scorer or default_scorer(rows.labels)
         chosen = make_scorer(scorer, **(scorer_params or {}))
         # a calibration prompt is scored against the others of its folds; neighbours past them were
         # FAISS's empty slots, built silently (--k 100000 on 62 prompts)
@@ -322,7 +373,11 @@ class PromptIndex:
         embedder = load_embedder(model, backend=backend)
         vectors = (embed or embed_in_chunks)(embedder, rows.texts, progress)
         manifest = _manifest(name, {"name": model}, embedder, index_type, chosen, source, rows)
-        return _write_built(folder, force, manifest, vectors, prompts, alpha, rows.rejects)
+        built = _write_built(folder, force, manifest, vectors, prompts, alpha, rows.rejects)
+        note = fallback_note(built, source, columns.label) if scorer_asked is None else None
+        if note:  # the CLI prints it; a library caller is told too (QA: a notebook got knn without a word)
+            warnings.warn(note, NoveltyWarning, stacklevel=2)
+        return built
 
     def add(self, source: str | Path, columns: Columns = TRAINING_COLUMNS,
             progress: Progress | None = None) -> "AddResult":
@@ -350,6 +405,7 @@ class PromptIndex:
 
     def _add(self, source: str | Path, columns: Columns, progress: Progress | None) -> "AddResult":
         _check_replaceable(self.path)  # before the file is read and embedded
+        columns = training_columns(columns, source)
         rows = read_training(source, columns.named(TRAINING_COLUMNS, ("label", "id")), taken=set(self.ids))
         if self.scorer.needs_labels and any(label is None for label in rows.labels):
             missing = sum(label is None for label in rows.labels)

@@ -805,3 +805,30 @@ def test_an_index_file_the_user_may_not_read_is_an_index_error_not_a_bug(index, 
     monkeypatch.setattr(PromptIndex, "_load_folder", classmethod(refused))
     with pytest.raises(IndexFileError, match=r"may not read .*index\.faiss \(permission denied\)"):
         PromptIndex.load("bot", index.path.parent)
+
+
+def test_a_library_build_is_told_when_the_default_scorer_gives_way_and_reads_the_training_defaults(tmp_path):
+    """QA (a notebook user): PromptIndex.build on a file labelled in 'category' built a knn index
+    without a word (the CLI says why and names the column); and Columns(text='text') alone failed on
+    'no column predicted_label', score's default label column, which the caller never named."""
+    import warnings
+
+    from typer.testing import CliRunner
+
+    from novelty.cli import app
+    from novelty.errors import NoveltyWarning
+
+    rows = [(f"q{i}", f"question number {i} about topic {i % 3}", f"t{i % 3}") for i in range(40)]
+    write_csv(tmp_path / "cat.csv", ["id", "text", "category"], rows)
+    with pytest.warns(NoveltyWarning, match="Not the ensemble.*Is the label column 'category'"):
+        built = PromptIndex.build(tmp_path / "cat.csv", "c", index_dir=tmp_path, model="hashing:64", force=True)
+    assert built.manifest["scorer"]["name"] == "knn"
+    write_csv(tmp_path / "lab.csv", ["id", "text", "label"], rows)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NoveltyWarning)  # the ensemble: nothing to say
+        built = PromptIndex.build(tmp_path / "lab.csv", "l", index_dir=tmp_path, model="hashing:64",
+                                  columns=Columns(text="text"), force=True)
+    assert built.manifest["scorer"]["name"] == "ensemble" and set(built.labels) == {"t0", "t1", "t2"}
+    out = CliRunner().invoke(app, ["index", "build", str(tmp_path / "cat.csv"), "--name", "c", "--index-dir",
+                                   str(tmp_path), "--model", "hashing:64", "--force"])
+    assert out.exit_code == 0 and out.output.count("Not the ensemble") == 1, out.output
