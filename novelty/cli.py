@@ -467,6 +467,7 @@ def score(
     Example: novelty score logs/2026-11-25.jsonl --index support-bot --db monitor.db
     """
     from .engines import score_files
+    from .engines.common import ALL_REJECTED
 
     given = {"time": time_col != "timestamp", "label": pred_col != "predicted_label", "id": bool(id_col)}
     columns = Columns(text=text_col, time=time_col, id=id_col, label=pred_col, options=(("label", "--pred-col"),),
@@ -488,11 +489,13 @@ def score(
         _print_json({**result.to_dict(), "found": found})
     else:
         typer.echo(format_score_summary(result))
+    failed = ALL_REJECTED.format(result.rejected)
     for warning in result.warnings:
-        typer.echo(f"warning: {warning}", err=True)
-    if result.rows_read and result.rejected == result.rows_read:  # not a quiet day: a log none of whose rows
-        typer.echo(f"error: no row could be scored: all {result.rejected:,} were set aside (they are in the "  # is
-                   "rejects table); see the reasons above", err=True)  # usable was exit 0 under cron
+        if warning != failed:
+            typer.echo(f"warning: {warning}", err=True)
+    if failed in result.warnings:  # not a quiet day: a log none of whose rows is usable was exit 0 under cron
+        typer.echo(f"error: no row could be scored: all {result.rejected:,} were set aside (they are in the "
+                   "rejects table); see the reasons above", err=True)
         raise typer.Exit(2)
     if found:
         raise typer.Exit(1)

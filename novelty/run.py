@@ -238,6 +238,7 @@ class _Job:
 
     # -- the steps --------------------------------------------------------------------------------
     def score(self) -> Step:
+        from .engines.common import ALL_REJECTED
         from .engines.local import score_files
         from .logs import Columns, log_columns
 
@@ -293,7 +294,8 @@ class _Job:
                          "logs.time_col's time zone or day/month order read right?")
         if r.rows_read and r.rejected > r.rows_read / 2:  # the reason, at 100 % too
             notes.append(f"{r.rejected / r.rows_read:.0%} of rows rejected{why}")
-        notes += r.warnings  # index.name or the index's alpha changed since earlier days
+        # index.name or the index's alpha changed since earlier days (all rows rejected: said above)
+        notes += [w for w in r.warnings if w != ALL_REJECTED.format(r.rejected)]
         in_all = f" ({r.logs_novel:,} of the day's {r.logs_scored:,} scored)" if r.earlier else ""
         if r.expired:  # was "0 new prompts scored (0 already scored...)" for a day prune had deleted
             notes.insert(0, f"{r.expired:,} logged before the retention cut-off of `novelty prune`: not stored again")

@@ -107,6 +107,10 @@ def test_a_json_array_export_is_scored_and_a_log_of_rejects_alone_exits_2(tmp_pa
                                                 for _ in range(4)))
     out = invoke("score", tmp_path / "cet.jsonl", "--index", "bot", "--db", tmp_path / "m.db", "--index-dir", ix)
     assert out.exit_code == 2 and "error: no row could be scored: all 4 were set aside" in out.output, out.output
+    assert out.output.count("no row could be scored") == 1  # said once, as the error
+    from novelty import PromptIndex, score_files  # the library says it in the result (QA: returned without a word)
+    result = score_files([tmp_path / "cet.jsonl"], PromptIndex.load("bot", ix), tmp_path / "lib.db")
+    assert result.scored == 0 and any(w.startswith("no row could be scored: all 4") for w in result.warnings)
     # review: a .jsonl whose first line is junk starting with '[' is read line by line (it lost the whole file)
     good = json.dumps({"prompt": "where is my card", "timestamp": "2026-11-20T08:00:00Z"})
     (tmp_path / "junk.jsonl").write_text(f"[2026-11-25 10:00:00] export started\n{good}\n")

@@ -686,9 +686,14 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
             agent_steps=counts.agent_steps,
             logs_novel_p_value=excess_over_rate(counts.novel + counts.earlier_novel, counts.scored + counts.earlier,
                                                 scorer.calibration.alpha),
-            warnings=gate.reused_names() + said)
-    finally:
+            warnings=gate.reused_names() + said + ([ALL_REJECTED.format(counts.rejected)]  # (QA: a notebook's
+                                                   if counts.read and counts.rejected == counts.read else []))
+    finally:  # log of only bad rows returned without a word, where the CLI exits 2)
         sink.close()
+
+
+ALL_REJECTED = ("no row could be scored: all {:,} were set aside (they are in the rejects table; the result's "
+                "reject_reasons says why)")
 
 
 def _run_fields(counts: Counts, started: float) -> dict:
