@@ -162,7 +162,8 @@ def _case_only(labels: pd.Series, predictions: pd.Series) -> Counter:
 def _predicted(path, spec, label_col: str, pred_col: str, text_col: str) -> pd.DataFrame:
     """CURRENT's items with the predictions of ``spec``: "module:function", or (from the library) the
     function itself."""
-    if callable(spec):  # was: AttributeError, 'function' object has no attribute 'partition'
+    passed = callable(spec)  # a function passed from the library
+    if passed:  # was: AttributeError, 'function' object has no attribute 'partition'
         function, spec = spec, getattr(spec, "__qualname__", repr(spec))
     else:
         check_argument("predict", spec, str, "'module:function' or a function taking a list of texts")
@@ -175,11 +176,18 @@ def _predicted(path, spec, label_col: str, pred_col: str, text_col: str) -> pd.D
     frame.attrs["left_out"] = {**frame.attrs["left_out"], "no text to predict on": int((~given).sum())}
     try:
         predictions = list(function([str(t) for t in frame[text_col]]))  # as written, spaces and all
-    except (Exception, SystemExit) as exc:  # the user's model failed (or called sys.exit: exit 3, unsaid): one line
-        if isinstance(exc, SystemExit) and isinstance(exc.code, int) and exc.code > 128:  # a kill, by the CLI's
-            raise                                                                          # signal handler
+    except Exception as exc:
+        if passed:  # the caller's own error, with its traceback into their code (QA: %debug landed in golden.py)
+            exc.add_note(f"novelty.golden: predict={spec} failed on the texts of {path}; it should take a list of "
+                         "texts and return a list of labels")
+            raise
         raise InputError(f"--predict {spec!r} failed on the texts of {path} ({type(exc).__name__}: {exc}); "
-                         "it should take a list of texts and return a list of labels") from None
+                         "it should take a list of texts and return a list of labels") from exc
+    except SystemExit as exc:  # the model module called sys.exit (exit 3, unsaid): one line, from the CLI
+        if passed or (isinstance(exc.code, int) and exc.code > 128):  # a kill, by the CLI's signal handler
+            raise
+        raise InputError(f"--predict {spec!r} failed on the texts of {path} (SystemExit: {exc}); it should take "
+                         "a list of texts and return a list of labels") from None
     if len(predictions) != len(frame):
         raise InputError(f"--predict {spec!r} returned {len(predictions)} labels for {len(frame)} texts")
     predictions = [predicted_label(p) for p in predictions]  # a pipeline's [{'label': .., 'score': ..}]: its label

@@ -797,6 +797,20 @@ def test_a_predict_function_that_calls_sys_exit_is_said_in_one_line(tmp_path, mo
         golden(tmp_path / "g.csv", tmp_path / "g.csv", predict="quits:predict")
 
 
+def test_a_predict_function_passed_from_the_library_raises_its_own_error(tmp_path):
+    """QA (a notebook user): the function's exception came back as an InputError 'from None', so the
+    traceback and %debug pointed into golden.py, not the user's code, and named the CLI's --predict."""
+    write_csv(tmp_path / "g.csv", ["id", "text", "label", "prediction"], [(1, "hi", "a", "a"), (2, "yo", "b", "b")])
+
+    def predict(texts):
+        return [text.upper() / 2 for text in texts]  # the user's bug
+
+    with pytest.raises(TypeError) as raised:
+        golden(tmp_path / "g.csv", tmp_path / "g.csv", predict=predict)
+    assert raised.traceback[-1].name in ("predict", "<listcomp>")  # where the bug is (in its comprehension)
+    assert any("predict=" in note and "g.csv" in note for note in raised.value.__notes__)
+
+
 def test_items_without_a_label_in_the_other_file_are_said_as_such(tmp_path):
     """They were 'not in the other file', though their ids were there (the label was blank)."""
     write_csv(tmp_path / "base.csv", ["id", "label", "prediction"], [(i, "a", "a") for i in range(30)])
