@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 import zlib
 from functools import lru_cache
 from pathlib import Path
@@ -323,7 +324,11 @@ def load_embedder(name: str = DEFAULT_MODEL, batch_size: int = 64, backend: str 
     """
     if backend not in BACKENDS and not (backend == "none" and _HASHING.match(name)):  # a typo is one even where
         raise ModelError(f"backend {backend!r} is not one of {', '.join(BACKENDS)}")  # it changes nothing
-    return _load(name, batch_size, backend, _stamp(name))  # ("none": what an index of the hashing model records)
+    with _LOADING:  # threads that ask at once (a service's first requests) load it once, not once each (QA)
+        return _load(name, batch_size, backend, _stamp(name))  # ("none": what an index of the hashing model records)
+
+
+_LOADING = threading.RLock()
 
 
 def _stamp(name: str) -> tuple:

@@ -1,11 +1,13 @@
 """Prediction-label bias: windows of novel rates, spike tests, and the labels that absorb new traffic.
 
 One novel prompt is noise; a window with more novel prompts than expected is a new kind of user
-question. Each window's novel count is tested against the expected rate with an exact one-sided test,
-Benjamini-Hochberg keeps the false-discovery rate across windows, and a binomial CUSUM catches slow
-rises that no single window shows. The expected rate comes from a trailing baseline of earlier,
-unflagged windows (never the window itself), or from the calibration's alpha until enough history
-exists.
+question. Each window is tested two ways against its expectation: an exact one-sided test of its
+novel count, and a tail test that weighs how novel its prompts are (``-log(p / tail)`` summed over the
+p-values below ``tail``); the two combine by weighted Bonferroni (``tail_share`` of the level to the
+tail test), and Benjamini-Hochberg keeps the false-discovery rate across the windows decided in a run.
+A Gaussian CUSUM on the tail test's z-score catches slow rises that no single window shows. The
+expectation comes from a trailing baseline of earlier windows (never the window itself), or from the
+calibration until ``min_baseline`` such windows exist.
 """
 
 from __future__ import annotations
@@ -39,6 +41,27 @@ _MONDAY = 3 * 86400  # the epoch was a Thursday: shift so weeks start on Monday
 def window_key(window: str, step: str | None) -> str:
     """How windows of ``window`` (sliding by ``step``) are keyed: '1d', or '1d/12h'."""
     return f"{window}/{step}" if step else window
+
+
+def window_seconds(text: str, limit_days: int | None = None, what: str = "window") -> int:
+    """'30m', '1h', '1d', '7d', '2w' -> seconds; a window is at most ``limit_days`` long (ten years unless
+    said; 0: no limit, for an age such as prune's --older-than). ``what`` the span is, for its error.
+
+    >>> window_seconds("1d"), window_seconds("90m")
+    (86400, 5400)
+    """
+    check_argument(what, text, str, "a span such as 30m, 1h, 1d or 7d")  # 3600 was a TypeError from re
+    match = re.fullmatch(r"\s*(\d+)\s*([mhdw])\s*", text)
+    if not match or int(match.group(1)) == 0:
+        raise InputError(f"{what} {text!r} should look like 30m, 1h, 1d or 7d")
+    seconds = int(match.group(1)) * _UNITS[match.group(2)]
+    limit = MAX_WINDOW_DAYS if limit_days is None else limit_days
+    if limit and seconds > limit * 86_400:  # SQLite's integers and Python's dates end not far beyond
+        raise InputError(f"{what} {text!r} is longer than {limit:,} days")
+    return seconds
+
+
+MAX_WINDOW_DAYS = 3_653
 
 
 @dataclass(frozen=True)
@@ -83,6 +106,11 @@ class SpikeSettings:
         for ok, message, value in checks:
             if not ok:
                 raise InputError(f"{message} (got {value})")
+        # a window or step that is no span, or a step that does not divide the window: said here, not when
+        # detect_spikes first reads them (QA: SpikeSettings(step='1x') blamed the window)
+        if self.step is not None and window_seconds(self.window) % window_seconds(self.step, what="step"):
+            raise InputError(f"--step {self.step} must divide --window {self.window}")
+        window_seconds(self.window)
 
 
 @dataclass(frozen=True)
@@ -151,25 +179,6 @@ class SpikeReport:
                 "read_only": self.read_only}
 
 
-def window_seconds(text: str, limit_days: int | None = None) -> int:
-    """'30m', '1h', '1d', '7d', '2w' -> seconds; a window is at most ``limit_days`` long (ten years unless
-    said; 0: no limit, for an age such as prune's --older-than).
-
-    >>> window_seconds("1d"), window_seconds("90m")
-    (86400, 5400)
-    """
-    check_argument("window", text, str, "a span such as 30m, 1h, 1d or 7d")  # 3600 was a TypeError from re
-    match = re.fullmatch(r"\s*(\d+)\s*([mhdw])\s*", text)
-    if not match or int(match.group(1)) == 0:
-        raise InputError(f"window {text!r} should look like 30m, 1h, 1d or 7d")
-    seconds = int(match.group(1)) * _UNITS[match.group(2)]
-    limit = MAX_WINDOW_DAYS if limit_days is None else limit_days
-    if limit and seconds > limit * 86_400:  # SQLite's integers and Python's dates end not far beyond
-        raise InputError(f"window {text!r} is longer than {limit:,} days")
-    return seconds
-
-
-MAX_WINDOW_DAYS = 3_653
 
 
 def detect_spikes(db: str | Path, settings: SpikeSettings = SpikeSettings(), since: str | None = None,
@@ -394,7 +403,7 @@ def _grid(settings: SpikeSettings) -> tuple[int, int]:
     """Where windows start: every ``step`` seconds (the window, when fixed) after the epoch moved back
     by the offset (weeks start on Monday)."""
     size = window_seconds(settings.window)
-    step = window_seconds(settings.step) if settings.step else size
+    step = window_seconds(settings.step, what="step") if settings.step else size
     if size % step:
         raise InputError(f"--step {settings.step} must divide --window {settings.window}")
     return step, window_offset(size) if step == size else 0

@@ -40,3 +40,29 @@ def test_a_cache_it_cannot_write_says_what_to_do(read_only_model, monkeypatch):
     monkeypatch.setenv("NOVELTY_CACHE", "/proc/novelty-cache")  # unwritable, root too
     with pytest.raises(ModelError, match="under /proc/novelty-cache, which failed .*set NOVELTY_CACHE to a folder"):
         embed.onnx_model(read_only_model, "onnx-int8")  # int8 not exported yet: it must be, somewhere
+
+
+def test_threads_asking_for_one_model_at_once_load_it_once(monkeypatch):
+    """QA (a service's first requests on four threads): the model was loaded four times, one per
+    thread, as the cache filled only after the first load ended."""
+    import threading
+    import time
+
+    loads = []
+    real = embed.HashingEmbedder
+
+    def slow(dimension):
+        loads.append(dimension)
+        time.sleep(0.2)  # a load takes seconds: the others ask meanwhile
+        return real(dimension)
+
+    monkeypatch.setattr(embed, "HashingEmbedder", slow)
+    embed._load.cache_clear()
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(embed.load_embedder("hashing:48"))) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    embed._load.cache_clear()
+    assert loads == [48] and len({id(e) for e in got}) == 1

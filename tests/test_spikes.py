@@ -1115,3 +1115,14 @@ def test_a_window_still_going_says_so_in_the_text(tmp_path, monkeypatch):
     report = detect_spikes(fill(tmp_path / "m.db", [(40, 2, None)] * 4), save=False)
     lines = [line for line in render.format_spikes(report).splitlines() if line.startswith("  2026")]
     assert [line.endswith("(in progress)") for line in lines] == [False, False, True, False], lines  # 4th: ahead
+
+
+def test_settings_refuse_a_bad_window_or_step_when_made_and_name_which():
+    """QA (a notebook user): SpikeSettings(window='1x') was accepted until detect_spikes ran, and a bad
+    step was reported as the window."""
+    with pytest.raises(InputError, match="window '1x' should look like"):
+        SpikeSettings(window="1x")
+    with pytest.raises(InputError, match="step '1x' should look like"):
+        SpikeSettings(window="1d", step="1x")
+    with pytest.raises(InputError, match="--step 5h must divide --window 1d"):
+        SpikeSettings(window="1d", step="5h")
