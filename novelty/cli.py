@@ -1,7 +1,7 @@
 """The ``novelty`` command: parse options, call the library, print. No logic of its own.
 
 Exit codes follow diff/grep so cron can tell a finding from a failure: 0 = ran; 1 = ran and found
-what ``--fail-on`` names; 2 = bad usage or input.
+what ``--fail-on`` names; 2 = bad usage or input; 3 = a bug in novelty (its traceback is printed).
 """
 
 from __future__ import annotations
@@ -1392,7 +1392,7 @@ _one_line_short_help(app, index_app, queue_app, clusters_app)
 # ---------------------------------------------------------------------------------------------- examples
 # What each option's --help shows as its example, for options with no default to show one. Keyed by the
 # option (its first name, or an argument's name), a command's own example first: "novelty score --help"
-# shows "Example: --db monitor.db" where DEVELOPERS.md asked for every option explained with an example.
+# shows "Example: --db monitor.db": every option is explained with an example.
 EXAMPLES = {
     "files": "logs/2026-11-25.jsonl.gz", "file": "train.csv", "name": "support-bot",
     "reference": "train_features.parquet",

@@ -1,7 +1,7 @@
 """The SQLite file of one monitored model: its schema and every write, in batched transactions.
 
-Tables (stable names, see DESIGN.md): ``runs``, ``scores``, ``rejects``, ``embeddings``, ``meta``,
-``training_labels``, ``windows``, ``incidents``, ``clusters``, ``cluster_members``, ``queue``,
+Tables (stable names; the README's tour, step 3, queries them): ``runs``, ``scores``, ``rejects``,
+``embeddings``, ``meta``, ``training_labels``, ``windows``, ``incidents``, ``clusters``, ``cluster_members``, ``queue``,
 ``feedback`` (true labels by ``prompt_id``, see feedback.py), ``pruned_counts`` (what ``prune``
 deleted, counted by minute of event time, so windows counted again after a late log keep it),
 ``pruned_feedback`` (the labelled prompts it deleted, by minute, novel or not, predicted and true label,
