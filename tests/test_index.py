@@ -338,7 +338,8 @@ def test_too_few_prompts_to_calibrate(tmp_path):
 
 def test_labels_are_optional(tmp_path):
     path = write_csv(tmp_path / "t.csv", ["text"], [(f"prompt number {i} about cards",) for i in range(40)])
-    built = PromptIndex.build(path, "t", index_dir=tmp_path, model=FAKE_MODEL)
+    with pytest.warns(UserWarning, match="40 prompts have no label"):  # a NoveltyWarning
+        built = PromptIndex.build(path, "t", index_dir=tmp_path, model=FAKE_MODEL)
     assert built.manifest["training"]["labels"] == 0 and len(built) == 40
     assert built.manifest["scorer"]["name"] == "knn"  # auto: no labels, no label-aware scorer
     with pytest.raises(InputError, match="needs every training prompt labelled"):
