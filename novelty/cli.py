@@ -243,7 +243,7 @@ def index_build(
 
     with _user_errors():
         columns = Columns(text=text_col, time=None, label=label_col, id=id_col,
-                          required=_named(ctx, label="label_col", id="id_col"))
+                          required=_named(ctx, text="text_col", label="label_col", id="id_col"))
         _used_only_with(ctx, adapt, "--adapt", adapt_epochs="--adapt-epochs", adapt_max_prompts="--adapt-max-prompts",
                         adapt_layers="--adapt-layers", adapt_held_out="--adapt-held-out")
         _used_only_with(ctx, scorer == "knn", "--scorer knn", k="--k")
@@ -346,7 +346,7 @@ def index_add(
         _ON_STOP.append(f"nothing was added ({name!r} is as it was); running the same command again starts over")
         with _progress(None, "prompts", "embedding") as update, _calibration_bar():
             result = index.add(file, Columns(text=text_col, time=None, label=label_col, id=id_col,
-                                             required=_named(ctx, label="label_col", id="id_col")),
+                                             required=_named(ctx, text="text_col", label="label_col", id="id_col")),
                                progress=update)
     if as_json:
         return _print_json(result.to_dict())
@@ -763,10 +763,11 @@ def diagnose_command(
 def _exit_unreadable(diagnosis) -> None:
     """Evidence given that could not be used: its error, exit 2 (the rest was judged and shown)."""
     from .diagnose import unread_message
+    from .render import visible_controls
 
     if diagnosis.unreadable:
         for line in unread_message(diagnosis).splitlines():
-            typer.echo(f"error: {line}", err=True)
+            typer.echo(f"error: {visible_controls(line)}", err=True)  # it may quote a file's bytes
         raise typer.Exit(2)
 
 

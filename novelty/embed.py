@@ -324,11 +324,15 @@ def load_embedder(name: str = DEFAULT_MODEL, batch_size: int = 64, backend: str 
     """
     if backend not in BACKENDS and not (backend == "none" and _HASHING.match(name)):  # a typo is one even where
         raise ModelError(f"backend {backend!r} is not one of {', '.join(BACKENDS)}")  # it changes nothing
-    with _LOADING:  # threads that ask at once (a service's first requests) load it once, not once each (QA)
-        return _load(name, batch_size, backend, _stamp(name))  # ("none": what an index of the hashing model records)
+    key = (name, batch_size, backend, _stamp(name))  # ("none": what an index of the hashing model records)
+    with _LOCKS_LOCK:
+        lock = _LOCKS.setdefault(key, threading.Lock())
+    with lock:  # threads that ask at once (a service's first requests) load it once, not once each (QA);
+        return _load(*key)  # one model's load keeps no thread from another, loaded or loading (review)
 
 
-_LOADING = threading.RLock()
+_LOCKS: dict[tuple, threading.Lock] = {}
+_LOCKS_LOCK = threading.Lock()
 
 
 def _stamp(name: str) -> tuple:

@@ -97,13 +97,16 @@ def training_columns(columns: Columns, source) -> Columns:
     """``columns`` for a training file: a role left at score's default (``Columns(text='text')`` has
     label 'predicted_label') that the file lacks is read from the training default when the file has
     that (QA: build refused 'no column predicted_label', a column the caller never named)."""
+    scoring = Columns()
+    if all(getattr(columns, role) != getattr(scoring, role) for role in ("text", "label", "id")):
+        return columns  # nothing that could be swapped: the header is not read
     try:
         header = header_names(Path(source))
     except (TypeError, ValueError):
         return columns
-    scoring = Columns()
     swapped = {role: getattr(TRAINING_COLUMNS, role) for role in ("text", "label", "id")
-               if getattr(columns, role) == getattr(scoring, role) != getattr(TRAINING_COLUMNS, role)
+               if role not in columns.required  # named on purpose (the CLI's --text-col prompt): it must exist
+               and getattr(columns, role) == getattr(scoring, role) != getattr(TRAINING_COLUMNS, role)
                and getattr(columns, role) not in header and getattr(TRAINING_COLUMNS, role) in header}
     return replace(columns, **swapped) if swapped else columns
 

@@ -17,6 +17,7 @@ import itertools
 import json
 import os
 import re
+import shlex
 import stat
 import sys
 import tempfile
@@ -255,8 +256,11 @@ def detect_format(path: Path) -> str:
         raise utf16_error(path)
     if _looks_binary(head):
         packed = next((how for magic, how in _PACKED if head.startswith(magic)), None)
+        if ext in _OFFICE:  # an .xlsx is a zip, an .xls an OLE file: not 'unzip it' (review)
+            raise InputError(f"{path} is a spreadsheet file, not a CSV: save it as CSV (UTF-8) from the spreadsheet "
+                             "program, or with pandas: pd.read_excel(path).to_csv(...)")
         raise InputError(f"{path} is {packed}, which novelty does not read (gzip it is): unpack it first, e.g. "
-                         f"{_UNPACK[packed]} {path}" if packed else
+                         f"{_UNPACK[packed]} {shlex.quote(str(path))}" if packed else
                          f"{path} looks like a binary file, not a JSONL, CSV or Parquet log")
     if ext in {".jsonl", ".ndjson", ".json"}:
         return "jsonl"
@@ -269,6 +273,7 @@ def detect_format(path: Path) -> str:
 # was only 'a binary file')
 _PACKED = ((b"\x28\xb5\x2f\xfd", "zstd-compressed"), (b"BZh", "bzip2-compressed"),
            (b"\xfd7zXZ\x00", "xz-compressed"), (b"PK\x03\x04", "a zip archive"), (b"\x04\x22\x4d\x18", "lz4-compressed"))
+_OFFICE = {".xlsx", ".xlsm", ".xls", ".ods", ".numbers"}
 _UNPACK = {"zstd-compressed": "zstd -d", "bzip2-compressed": "bunzip2 -k", "xz-compressed": "unxz -k",
            "a zip archive": "unzip", "lz4-compressed": "lz4 -d"}
 

@@ -14,6 +14,7 @@ order number. The placeholders keep the sentence readable for clustering and lab
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Callable
 
@@ -31,7 +32,8 @@ _NAMED_IBAN = re.compile(r"(?i)(?<=\biban)(\W{1,3})([a-z]{2}\d{2}(?:[ -]?[a-z0-9
 # groups of four ('1764057600.123008', an epoch time, passed the Luhn check one time in ten)
 _CARD = re.compile(r"(?<![\d.-])(?:\d(?:(?:[ -]| {2})?\d){12,18}|\d{4}(?:\.\d{4}){3})(?![\d-]|\.\d)")
 # Whole digit runs only (the look-arounds stop a match inside a longer number), and not dates.
-_PHONE = re.compile(r"(?<![\w+(])(?<!\d[ .-])(?!\d{4}-\d\d-\d\d\b|\d\d?[./-]\d\d?[./-]\d{2,4}\b)"
+_PHONE = re.compile(r"(?<![\w+(])(?<!\d[ .-])(?!\d{4}-\d\d-\d\d\b|\d\d?[./-]\d\d?[./-]\d{2,4}\b"
+                    r"|(?:19|20)\d\d ?- ?(?:19|20)\d\d(?![ .()-]{0,2}\d))"  # nor a range of years, 2020-2024
                     r"(?:\+|00)?\(?\d(?:[ .()-]{0,2}\d){7,14}(?![ .()-]{0,2}\d)(?!\w)")
 _IPV4 = re.compile(r"\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b")
 _SSN = re.compile(r"\b\d{3}-\d{2}-\d{4}\b")
@@ -73,12 +75,33 @@ def _digits(text: str) -> str:
     return re.sub(r"\D", "", text)
 
 
+def _card(number: str) -> str:
+    """A run of digit groups with the card number in it as [CARD]: the whole run, or, when the whole
+    fails the Luhn check, the run without one or two groups at its start or end ('id 9 4111 1111 1111
+    1111': a digit written before the number hid it, review); the run itself when no part is a card.
+
+    >>> _card("4111 1111 1111 1111"), _card("9 4111 1111 1111 1111"), _card("1234 5678 9012 3456")
+    ('[CARD]', '9 [CARD]', '1234 5678 9012 3456')
+    """
+    if luhn_ok(_digits(number)):
+        return "[CARD]"
+    tokens = re.split(r"([ -]+)", number)  # groups at even places, separators between
+    for drop in (2, 4):  # one group, then two (with their separators)
+        if len(tokens) <= drop:
+            break
+        for card, kept, first in (("".join(tokens[drop:]), "".join(tokens[:drop]), False),
+                                  ("".join(tokens[:-drop]), "".join(tokens[-drop:]), True)):
+            if 13 <= len(_digits(card)) <= 19 and luhn_ok(_digits(card)):
+                return "[CARD]" + kept if first else kept + "[CARD]"
+    return number
+
+
 # Order matters: checksummed numbers first, so a card is never half-eaten by the phone pattern.
 _RULES: list[tuple[re.Pattern, str | Callable[[re.Match], str]]] = [
     (_EMAIL, "[EMAIL]"),
     (_IBAN, _checked("[IBAN]", iban_ok)),
     (_NAMED_IBAN, lambda m: m.group(1) + "[IBAN]" if iban_ok(m.group(2)) else m.group()),
-    (_CARD, _checked("[CARD]", lambda s: luhn_ok(_digits(s)))),
+    (_CARD, lambda m: _card(m.group())),
     (_SSN, "[SSN]"),
     (_IPV4, "[IP]"),
     (_PHONE, _checked("[PHONE]", lambda s: 8 <= len(_digits(s)) <= 15)),
@@ -86,11 +109,20 @@ _RULES: list[tuple[re.Pattern, str | Callable[[re.Match], str]]] = [
 
 
 # Spaces and dashes of other code points, as text pasted from a web page or a banking app writes a
-# number ('4111\u00a01111...', the French '+33\u202f6...', an en dash): matched as ' ' and '-', one
-# character for one, so each match's place in the text is the same (QA: stored in full).
-_SEPARATORS = str.maketrans({**dict.fromkeys("\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
-                                           "\u2008\u2009\u200a\u202f\u205f\u3000", " "),
-                             **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2212\ufe58\ufe63\uff0d", "-")})
+# number ('4111\u00a01111...', the French '+33\u202f6...', '555\u2011123'): matched as ' ' and '-',
+# one character for one, so each match's place in the text is the same (QA: stored in full). Only
+# inside a number: a dash between digits, a space between letters or digits (IBANs); an em dash after
+# 'card' read as '-' made the number look like part of a longer one, and left it whole (review).
+_SPACES = "\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000"
+_DASHES = "\u2010\u2011\u2012\u2013\u2014\u2212\ufe58\ufe63\uff0d"
+_INNER = re.compile(rf"(?<=\d)[{_DASHES}](?=\d)|(?<=[^\W_])[{_SPACES}](?=[^\W_])")
+_OTHER = re.compile(f"[{_SPACES}{_DASHES}]")
+
+
+def _plain(text: str) -> str:
+    """``text`` with the separators inside numbers as ' ' and '-', each the same length."""
+    return _INNER.sub(lambda m: " " if m.group() in _SPACES else "-", text) if _OTHER.search(text) else text
+
 
 PLACEHOLDERS = re.compile(r"\[(?:EMAIL|CARD|IBAN|SSN|IP|PHONE)\]")  # what redact writes: no words to name by
 
@@ -106,8 +138,12 @@ def redact(text: str) -> str:
     'card [CARD], call [PHONE] or [PHONE]'
     >>> redact("IBAN: GB82-WEST-1234-5698-7654-32 \u00a0ok")  # the text around a match is kept as written
     'IBAN: [IBAN] \xa0ok'
+    >>> redact("my card\u20144111111111111111\u2014thanks, iban\u00a0de89 3704 0044 0532 0130 00")
+    'my card\u2014[CARD]\u2014thanks, iban\xa0[IBAN]'
+    >>> redact("in 2020-2024 and 2020\u20132024, call 2020-2024-1234")  # years are no phone; a number is
+    'in 2020-2024 and 2020\u20132024, call [PHONE]'
     """
-    plain = text.translate(_SEPARATORS)
+    plain = _plain(text)
     if plain == text:
         for pattern, replacement in _RULES:
             text = pattern.sub(replacement, text)
@@ -118,6 +154,8 @@ def redact(text: str) -> str:
             put = replacement if isinstance(replacement, str) else replacement(match)
             if put == match.group():
                 continue
+            kept = len(os.path.commonprefix([put, match.group()]))  # what the rule keeps (a named IBAN's
+            put = text[match.start():match.start() + kept] + put[kept:]  # 'iban\u00a0') as written
             parts += [text[end:match.start()], put]
             plain_parts += [plain[end:match.start()], put]
             end = match.end()

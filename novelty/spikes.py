@@ -95,6 +95,8 @@ class SpikeSettings:
         for name in ("window", "step"):  # ' 1d' and '1d' are one key
             if isinstance(getattr(self, name), str):
                 object.__setattr__(self, name, getattr(self, name).strip())
+        if self.step == "":  # no step, as the rest of the code reads an empty one (review)
+            object.__setattr__(self, "step", None)
         checks = [(0 < self.fdr < 1, "--fdr is a false-discovery rate between 0 and 1 (e.g. 0.005)", self.fdr),
                   (self.baseline_windows >= 1, "--baseline-windows must be at least 1", self.baseline_windows),
                   (self.min_baseline >= 1, "the minimum baseline must be at least 1 window", self.min_baseline),

@@ -66,3 +66,30 @@ def test_threads_asking_for_one_model_at_once_load_it_once(monkeypatch):
         t.join()
     embed._load.cache_clear()
     assert loads == [48] and len({id(e) for e in got}) == 1
+
+
+def test_a_model_loading_keeps_no_thread_from_another_model(monkeypatch):
+    """Review: one lock for every model made a thread asking for a loaded model wait for another
+    thread's whole load of a different one (2.8 s for a cached lookup)."""
+    import threading
+
+    real, started, release = embed.HashingEmbedder, threading.Event(), threading.Event()
+
+    def slow(dimension):
+        if dimension == 40:
+            started.set()
+            release.wait(10)  # loading until the other thread's lookup is done, or 10 s
+        return real(dimension)
+
+    monkeypatch.setattr(embed, "HashingEmbedder", slow)
+    embed._load.cache_clear()
+    embed.load_embedder("hashing:24")  # loaded before
+    loading = threading.Thread(target=lambda: embed.load_embedder("hashing:40"))
+    loading.start()
+    started.wait(10)
+    embed.load_embedder("hashing:24")
+    answered_during_the_load = loading.is_alive()
+    release.set()
+    loading.join()
+    embed._load.cache_clear()
+    assert answered_during_the_load

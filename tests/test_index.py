@@ -833,3 +833,6 @@ def test_a_library_build_is_told_when_the_default_scorer_gives_way_and_reads_the
     out = CliRunner().invoke(app, ["index", "build", str(tmp_path / "cat.csv"), "--name", "c", "--index-dir",
                                    str(tmp_path), "--model", "hashing:64", "--force"])
     assert out.exit_code == 0 and out.output.count("Not the ensemble") == 1, out.output
+    out = CliRunner().invoke(app, ["index", "build", str(tmp_path / "lab.csv"), "--name", "p", "--index-dir",
+                                   str(tmp_path), "--model", "hashing:64", "--text-col", "prompt"])
+    assert out.exit_code == 2 and "'prompt'" in out.output, out.output  # named on purpose: not swapped (review)

@@ -120,6 +120,19 @@ def test_an_explicitly_asked_optional_column_must_exist(tmp_path):
         read_all(path, Columns(time="when", required=frozenset({"time"})))
 
 
+def test_a_spreadsheet_is_asked_for_as_csv_and_an_unpack_command_is_quoted(tmp_path):
+    """Review: an .xlsx (a zip) was told to 'unzip' itself, and a path with a space broke the command."""
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "train.xlsx", "w") as z:
+        z.writestr("xl/workbook.xml", "<workbook/>" * 50)
+    with pytest.raises(InputError, match="is a spreadsheet file, not a CSV: save it as CSV"):
+        read_all(tmp_path / "train.xlsx")
+    (tmp_path / "my log.jsonl.bz2").write_bytes(__import__("bz2").compress(b'{"prompt": "hi"}\n' * 50))
+    with pytest.raises(InputError, match="bunzip2 -k '.*my log.jsonl.bz2'"):
+        read_all(tmp_path / "my log.jsonl.bz2")
+
+
 @pytest.mark.parametrize("content, message", [
     (b"", "is empty"),
     (b"\x00\x01\x02binary\xff" * 10, "binary"),

@@ -1126,3 +1126,4 @@ def test_settings_refuse_a_bad_window_or_step_when_made_and_name_which():
         SpikeSettings(window="1d", step="1x")
     with pytest.raises(InputError, match="--step 5h must divide --window 1d"):
         SpikeSettings(window="1d", step="5h")
+    assert SpikeSettings(step="").step is None and SpikeSettings(step=" ").key == "1d"  # no step (review)
