@@ -571,6 +571,7 @@ def _spans(marks: list[tuple[int, int]], settings: SpikeSettings, span: int, ste
 # quiet 1h windows: 1.9 false alarms per 100, mostly the CUSUM's); with 30 (a window of the default
 # --min-prompts) 0.5, while 14 days of 500 prompts barely notice it (bench_spikes: same delays, 0.57 per 100)
 NULL_PROMPTS = 30
+HEAVIEST = 2.0  # a baseline window counts as at most this many times the median one's prompts
 
 
 @dataclass
@@ -592,8 +593,15 @@ class _Null:
         usable = [r for r in ref if r[0] > 0]
         if len(usable) < settings.min_baseline:
             return cls("alpha", calibration=calibration) if alpha is not None else None
-        prompts, novel, s1, s2 = (sum(r[i] for r in usable) for i in range(4))
-        label = f"trailing {len(usable)} windows"
+        # each window weighs at most HEAVIEST times the median one's prompts, its rates kept: one day of a
+        # load test or a bot's 3,000 known prompts outweighed 7 usual days, halved the expected rate, and an
+        # ordinary day two days later raised a false alert (QA)
+        cap = HEAVIEST * float(np.median([r[0] for r in usable]))
+        weights = [min(1.0, cap / r[0]) for r in usable]
+        prompts, novel, s1, s2 = (sum(r[i] * w for r, w in zip(usable, weights)) for i in range(4))
+        heavy = sum(w < 1 for w in weights)
+        label = f"trailing {len(usable)} windows" + (
+            f", {heavy} large one{'s' * (heavy > 1)} counted as {HEAVIEST:g}x the median's prompts" if heavy else "")
         pooled: dict[str, int] = {}
         for r in usable:
             for key, n in r[4].items():
