@@ -19,6 +19,7 @@ Nothing is ever downloaded: the Hugging Face hub is switched to offline mode bef
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -312,6 +313,41 @@ def resolve_model_path(name: str) -> str:
         return snapshot_download(name, local_files_only=True)
     except Exception:  # not cached (or not a repo name): sentence-transformers says why
         return name
+
+
+class ReadingLimit:
+    """How many tokens of a prompt a sentence-transformers model reads (its ``max_seq_length``; the rest
+    is cut off unseen), with the model's own tokenizer to count them."""
+
+    def __init__(self, tokens: int, tokenizer):
+        self.tokens, self.tokenizer = tokens, tokenizer
+
+    def over(self, texts: Sequence[str]) -> int:
+        """How many of ``texts`` are longer than the model reads. A token covers a byte or more, so only
+        texts of more bytes than the limit are tokenized (chat prompts rarely are)."""
+        long = [t for t in texts if len(t) > self.tokens - 2 and len(t.encode("utf-8", "surrogatepass")) > self.tokens - 2]
+        if not long:
+            return 0
+        return sum(len(e.ids) > self.tokens for e in self.tokenizer.encode_batch(long, add_special_tokens=True))
+
+
+@lru_cache(maxsize=8)
+def reading_limit(name: str) -> ReadingLimit | None:
+    """The ``ReadingLimit`` of the model ``name`` (a folder, or a name ``resolve_model_path`` finds); None
+    for the hashing model, or a folder without a fast tokenizer or a ``max_seq_length`` to read."""
+    if _HASHING.match(name):
+        return None
+    folder = Path(resolve_model_path(name))
+    try:
+        limit = json.loads((folder / "sentence_bert_config.json").read_text(encoding="utf-8"))["max_seq_length"]
+        from tokenizers import Tokenizer
+
+        tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    except Exception:  # (OSError, KeyError, ValueError, the tokenizer's own): not said, as nothing is lost
+        return None
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    return ReadingLimit(int(limit), tokenizer)
 
 
 def load_embedder(name: str = DEFAULT_MODEL, batch_size: int = 64, backend: str = DEFAULT_BACKEND) -> Embedder:

@@ -36,7 +36,8 @@ import pandas as pd
 
 from . import __version__, ann
 from .adapt import AdaptOptions, calibration_slice, check_adaptable, fine_tune, options_record
-from .embed import DEFAULT_BACKEND, DEFAULT_MODEL, Embedder, load_embedder, model_fingerprint, resolve_model_path
+from .embed import (DEFAULT_BACKEND, DEFAULT_MODEL, Embedder, ReadingLimit, load_embedder, model_fingerprint,
+                    reading_limit, resolve_model_path)
 from .errors import IncompatibleError, IndexFileError, InputError, NoveltyError, NoveltyWarning, check_argument
 from .logs import (MAX_CHARS, Columns, Reject, current_umask, header_names, is_blank, is_utf8, label_form,
                    log_columns, read_batches)
@@ -232,6 +233,10 @@ class PromptIndex:
     @property
     def adapted(self) -> bool:
         return "folder" in self.model
+
+    def reading_limit(self) -> "ReadingLimit | None":
+        """How many tokens of a prompt this index's model reads (``embed.ReadingLimit``), or None."""
+        return reading_limit(str(self.path / self.model["folder"]) if self.adapted else self.model["name"])
 
     def embedder(self) -> Embedder:
         """The model this index was built with, checked to be the same weights."""

