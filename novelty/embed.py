@@ -277,7 +277,13 @@ def _writable_copy(folder: Path) -> Path:
     (under ``NOVELTY_CACHE``, default ``~/.cache/novelty``), where the ONNX files are exported."""
     if os.access(folder, os.W_OK):
         return folder
-    cache = Path(os.environ.get("NOVELTY_CACHE") or Path.home() / ".cache" / "novelty")
+    try:  # a uid with no passwd entry and no HOME (a pod's runAsUser under env -i): no home at all (QA)
+        cache = Path(os.environ.get("NOVELTY_CACHE") or Path.home() / ".cache" / "novelty")
+    except RuntimeError:
+        raise ModelError(f"the ONNX encoder is exported once, beside the model or, as this user may not write "
+                         f"{folder}, under ~/.cache/novelty, and this user has no home folder (HOME is unset and "
+                         "the user has no passwd entry): set NOVELTY_CACHE to a folder this user may write, or "
+                         "HOME") from None
     home = cache / "models" / model_fingerprint(folder).replace(":", "-")
     try:
         if not (home / "modules.json").exists():

@@ -222,7 +222,7 @@ class _Job:
 
     @contextmanager
     def _meta(self) -> Iterator[sqlite3.Connection]:
-        from .store import _is_busy, _read_only, may_write, storage_error
+        from .store import _read_only, may_write, storage_error
 
         try:  # a database this user may only read is opened as Store opens it: a plain connection to a WAL
             # file made -wal and -shm files beside it with the file's read-only mode, which then refused
@@ -232,9 +232,10 @@ class _Job:
             with closing(connect()) as conn:  # Store's busy wait
                 yield conn
         except sqlite3.DatabaseError as exc:  # as Store says it for the other steps
-            if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):  # contention, not what the file is
-                raise storage_error(self.db, exc) from None  # (it was a traceback: 'a bug? please report it')
-            raise InputError(f"{self.db} is not a novelty SQLite database ({exc})") from None
+            if isinstance(exc, sqlite3.OperationalError):  # contention, a full disk: not what the file is (busy
+                raise storage_error(self.db, exc) from None  # was a traceback; a full disk's 'disk I/O error'
+            raise InputError(f"{self.db} is not a novelty SQLite database ({exc})") from None  # 'not a novelty
+            # database', QA)
 
     # -- the steps --------------------------------------------------------------------------------
     def score(self) -> Step:

@@ -369,15 +369,30 @@ class Store:
             list(fields.values())).lastrowid))
 
     def _mark_interrupted(self) -> None:
+        """Mark 'interrupted' the runs still 'running' whose process is gone: one of this host that is no
+        longer alive, or one that has stored nothing for ``STALE_RUN_HOURS`` (QA: a Kubernetes pod killed
+        mid-run left its run 'running' for ever, as each pod has a hostname of its own, and PID 1 again in
+        a container looked alive). A run still alive after all writes its own status when it ends."""
         host = socket.gethostname()
-        gone = [run_id for run_id, params in self.db.execute("SELECT run_id, params FROM runs WHERE status = 'running'")
-                if _dead_here(_process(params), host)]
+        running = self.db.execute("SELECT run_id, params, started_at FROM runs WHERE status = 'running'").fetchall()
+        gone = [run_id for run_id, params, started in running
+                if _dead_here(_process(params), host) or self._silent_for(run_id, started) > STALE_RUN_HOURS * 3600]
         if gone:  # with the counts of what it stored (left NULL, they summed to 40,000 of 50,000 rows)
             self.transaction(lambda: self.db.conn.executemany(
                 "UPDATE runs SET status = 'interrupted', rows_scored = :rows_scored, novel = :novel, "
                 "rows_rejected = (SELECT COUNT(*) FROM rejects WHERE run_id = :run_id) "
                 "WHERE run_id = :run_id AND status = 'running'",
                 [{**self.run_counts(run_id), "run_id": run_id} for run_id in gone]))
+
+    def _silent_for(self, run_id: int, started: str | None) -> float:
+        """Seconds since run ``run_id`` last showed a sign of life: its start, or its newest stored row."""
+        (last,) = self.db.execute("SELECT MAX(scored_at) FROM scores WHERE run_id = ?", [run_id]).fetchone()
+        stamps = [t for t in (started, last) if isinstance(t, str)]
+        try:
+            newest = max(datetime.strptime(t[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc) for t in stamps)
+        except ValueError:  # no stamp it wrote as novelty does: unknown, so not judged gone
+            return 0.0
+        return (datetime.now(timezone.utc) - newest).total_seconds()
 
     def run_counts(self, run_id: int) -> dict:
         """The prompts run ``run_id`` stored, counted in the table: a run stopped between a chunk's commit
@@ -728,6 +743,9 @@ class Store:
         return out
 
 
+STALE_RUN_HOURS = 6  # a run that stored nothing for this long is gone, whatever host it ran on (a chunk takes seconds)
+
+
 def _process(params: str | None) -> dict:
     try:
         process = json.loads(params or "{}").get("process")
@@ -857,6 +875,9 @@ def storage_error(path: Path, exc: sqlite3.OperationalError, read_only: bool = F
     elif _is_busy(exc):
         hint = (f"another process held it for more than {BUSY_TIMEOUT_MS // 1000} s, several times (another "
                 "novelty command on the same database?); try again when it is done")
+    elif "disk i/o" in text.lower():  # what SQLite says of a disk with no byte left (for its -shm file)
+        hint = ("check the disk: a disk with no free space left makes SQLite say this; free some (or check the "
+                "file's permissions and the device), then run the same command again")
     else:
         hint = "check the file's permissions and the disk, then run the same command again"
     return StorageError(f"cannot write {path} ({text}): {hint}. Nothing half-written was kept.", _is_busy(exc))

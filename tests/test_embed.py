@@ -42,6 +42,16 @@ def test_a_cache_it_cannot_write_says_what_to_do(read_only_model, monkeypatch):
         embed.onnx_model(read_only_model, "onnx-int8")  # int8 not exported yet: it must be, somewhere
 
 
+def test_a_user_without_a_home_is_told_to_set_novelty_cache(read_only_model, monkeypatch):
+    """QA (a pod's uid with no passwd entry, under env -i): Path.home() raised RuntimeError, which the
+    loader reported as 'pass a folder holding a sentence-transformers model'."""
+    monkeypatch.delenv("NOVELTY_CACHE", raising=False)
+    monkeypatch.setattr(Path, "home", classmethod(lambda cls: (_ for _ in ()).throw(
+        RuntimeError("Could not determine home directory."))))
+    with pytest.raises(ModelError, match="this user has no home folder .*set NOVELTY_CACHE"):
+        embed.onnx_model(read_only_model, "onnx-int8")
+
+
 def test_threads_asking_for_one_model_at_once_load_it_once(monkeypatch):
     """QA (a service's first requests on four threads): the model was loaded four times, one per
     thread, as the cache filled only after the first load ended."""

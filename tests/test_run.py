@@ -1715,6 +1715,31 @@ def test_a_run_on_a_database_it_may_only_read_leaves_no_file_beside_it(monitor, 
         conn.execute("CREATE TABLE probe (a)")  # opened as Store opens it: read-only, no file made beside it
 
 
+def test_a_full_disk_met_by_the_clusters_and_report_steps_is_said_as_one(monitor, monkeypatch):
+    """QA (a full data volume): SQLite's 'disk I/O error' there was 'demo.db is not a novelty SQLite
+    database', which could send someone to restore a healthy database; the other steps said 'cannot
+    write'. It is a storage error now, whose hint names a full disk."""
+    from datetime import date
+
+    from novelty.errors import StorageError
+    from novelty.run import _Job
+
+    run_monitor(monitor, "2026-11-24")
+    job = _Job(load_config(monitor), date(2026, 11, 24), None)
+    real = sqlite3.connect
+
+    def full(*args, **kwargs):
+        conn = real(*args, **kwargs)
+        conn.close()
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(sqlite3, "connect", full)
+    with pytest.raises(StorageError, match=r"cannot write .*monitor.db \(disk I/O error\): check the disk: a disk "
+                                           "with no free space left"):
+        with job._meta():
+            pass
+
+
 def test_an_old_window_a_late_log_makes_flagged_alerts_once(tmp_path, index):
     (tmp_path / "logs").mkdir()
     first = date(2026, 11, 1)

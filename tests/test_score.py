@@ -432,6 +432,31 @@ def test_a_run_whose_process_died_is_marked_interrupted_by_the_next(tmp_path, in
                                        ).fetchone() == (2, 1, 1)
 
 
+def test_a_run_of_another_host_silent_for_hours_is_marked_interrupted(tmp_path, index):
+    """QA (Kubernetes): a pod killed mid-run left its run 'running' for ever, as every CronJob pod has a
+    hostname of its own. A run that stored nothing for STALE_RUN_HOURS is gone, whatever its host."""
+    from datetime import datetime, timedelta, timezone
+
+    from novelty.store import STALE_RUN_HOURS, Store
+
+    def ago(hours: float) -> str:
+        return (datetime.now(timezone.utc) - timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    db = tmp_path / "m.db"
+    store = Store(db)
+    with store.db.conn:
+        for host, started in (("pod-a", ago(STALE_RUN_HOURS + 1)), ("pod-b", ago(1)), ("pod-c", ago(STALE_RUN_HOURS + 1))):
+            store.db.conn.execute("INSERT INTO runs (status, started_at, params) VALUES ('running', ?, ?)",
+                                  [started, json.dumps({"process": {"host": host, "pid": 1}})])
+        store.db.conn.execute("INSERT INTO scores (prompt_id, run_id, text, text_hash, is_novel, scored_at) "
+                              "VALUES ('a', 3, 'x', 'h1', 1, ?)", [ago(0.2)])  # pod-c still storing rows
+    store.close()
+    log = write_jsonl(tmp_path / "log.jsonl", [{"prompt": "reset my pin", "timestamp": "2026-11-20T08:00:00Z"}])
+    score_files([log], index, db)
+    statuses = [r[0] for r in sqlite3.connect(db).execute("SELECT status FROM runs ORDER BY run_id")]
+    assert statuses == ["interrupted", "running", "running", "done"]
+
+
 def test_index_score_in_memory_equals_what_score_stores(tmp_path, ensemble_index, day_log):
     score_files([day_log], ensemble_index, tmp_path / "m.db")
     stored = rows(tmp_path / "m.db")[:60]
