@@ -224,10 +224,14 @@ def _causes(diagnosis: Diagnosis, clusters: list[dict], db: str, drift_rows: lis
 def _topic(clusters: list[dict], since: str) -> dict | None:
     """The cluster to queue for a spike since ``since``: the largest first seen since then, the new topic
     itself (QA: the fastest-growing one was named, which mixed the topic with a known question asked since
-    the first day); else the fastest-growing."""
-    fresh = [c for c in clusters if since and (c.get("first_seen") or "")[:10] >= since]
-    return max(fresh, key=lambda c: (c["size"], c["growth"]), default=None) or \
-        max(clusters, key=lambda c: (c["growth"], c["size"]), default=None)
+    the first day); else the fastest-growing. None when two or more began with it, the second at least a
+    third of the largest: the spike is several topics (QA: the German cluster was queued, the Spanish one
+    as large left out), and the incident's window covers them all."""
+    fresh = sorted((c for c in clusters if since and (c.get("first_seen") or "")[:10] >= since),
+                   key=lambda c: (c["size"], c["growth"]), reverse=True)
+    if len(fresh) > 1 and fresh[1]["size"] * 3 >= fresh[0]["size"]:
+        return None
+    return fresh[0] if fresh else max(clusters, key=lambda c: (c["growth"], c["size"]), default=None)
 
 
 def _card(c: Cause, db: str, feature: dict | None, golden: tuple = (None, None, GOLDEN_COLUMNS),
@@ -242,7 +246,9 @@ def _card(c: Cause, db: str, feature: dict | None, golden: tuple = (None, None, 
     if c.cause == "label_bias":
         topic = _topic(clusters, card["since"])
         stored = topic and topic.get("saved", True)  # a backfilled date's found clusters are not stored
-        target = f"--cluster {topic['cluster_id']}" if stored else "--max-p-value 0.01"
+        incident = c.details.get("worst_incident")
+        target = f"--cluster {topic['cluster_id']}" if stored else \
+            f"--incident {shlex.quote(incident)}" if incident and topic is None else "--max-p-value 0.01"
         card["command"] = f"novelty queue add --db {shlex.quote(db)} {target} --budget 200"
         if "worst_window" in c.details:  # the window the evidence and the examples are of (the latest was
             d = c.details                # named beside the worst one's examples)

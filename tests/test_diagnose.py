@@ -288,7 +288,7 @@ def test_label_bias_is_the_most_severe_run_in_range_and_says_when_it_ended_or_on
     from novelty.diagnose import label_bias_causes
 
     def incident(day, severity, p, ratio, first, detectors=("binomial",), cusum=None):
-        return NS(window_start=f"2026-11-{day}T00:00:00Z", window_end=f"2026-11-{day + 1}T00:00:00Z",
+        return NS(incident_id=f"i{day}", window_start=f"2026-11-{day}T00:00:00Z", window_end=f"2026-11-{day + 1}T00:00:00Z",
                   severity=severity, p_value=p, details={
                       "first_flagged": f"2026-11-{first}T00:00:00Z", "rate_ratio": ratio, "novel_rate": 0.1 * ratio,
                       "expected_rate": 0.1, "prompts": 300, "novel": 30, "top_novel": [{"text": f"q{day}"}],

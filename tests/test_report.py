@@ -600,11 +600,17 @@ def test_the_label_bias_card_queues_the_topic_that_began_with_the_spike():
     from novelty.diagnose import Cause, Diagnosis
     from novelty.report import _causes
 
-    cause = Cause("label_bias", None, "high", "", "", details={"first_flagged": "2026-03-12T00:00:00Z"})
+    cause = Cause("label_bias", None, "high", "", "", details={"first_flagged": "2026-03-12T00:00:00Z",
+                                                              "worst_incident": "ab12cd"})
     clusters = [{"cluster_id": "c0013", "size": 14, "growth": 3.5, "first_seen": "2026-03-01"},
                 {"cluster_id": "c0020", "size": 30, "growth": 2.0, "first_seen": "2026-03-12"},
-                {"cluster_id": "c0021", "size": 12, "growth": 2.5, "first_seen": "2026-03-13"}]
+                {"cluster_id": "c0021", "size": 8, "growth": 2.5, "first_seen": "2026-03-13"}]
     [card] = _causes(Diagnosis([cause], [], []), clusters, "m.db", None)
     assert "--cluster c0020 " in card["command"], card["command"]
     [card] = _causes(Diagnosis([cause], [], []), clusters[:1], "m.db", None)  # none began with it: as before
     assert "--cluster c0013 " in card["command"]
+    # QA: two topics began with the spike (German and Spanish), the second as large: the card queued one;
+    # the incident's window covers both
+    clusters[2]["size"] = 12
+    [card] = _causes(Diagnosis([cause], [], []), clusters, "m.db", None)
+    assert "--incident ab12cd --budget 200" in card["command"], card["command"]
