@@ -186,8 +186,10 @@ def format_spikes(report) -> str:
                                                      is not None else "(no predicted label logged)")
                   for r in d["top_novel"][:3]]
     if report.incidents:
-        lines += ["", "What to do: these are questions the model was never trained for. Label a sample "
-                      "and fine-tune (or add them to the index with `novelty index add`)."]
+        lines += ["", "What to do: see what they are (`novelty clusters`; `novelty diagnose` says when they are "
+                      "a bot's repeats, another language or messages longer than the encoder reads). New questions "
+                      "the model was never trained for: label a sample and fine-tune (or add them to the index "
+                      "with `novelty index add`)."]
     return "\n".join(lines)
 
 

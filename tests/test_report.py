@@ -614,3 +614,20 @@ def test_the_label_bias_card_queues_the_topic_that_began_with_the_spike():
     clusters[2]["size"] = 12
     [card] = _causes(Diagnosis([cause], [], []), clusters, "m.db", None)
     assert "--incident ab12cd --budget 200" in card["command"], card["command"]
+
+
+def test_the_label_bias_card_of_a_bot_or_another_language_says_so_and_queues_nothing():
+    """Re-test: the card's title said 'New questions the model was never trained for' and its command
+    queued the bot's cluster for labelling, under 'filter it out; do not train on it'."""
+    from novelty.diagnose import Cause
+    from novelty.report import _card
+
+    profile = {"novel": 300, "distinct": 2, "most_copies": 290, "other_language_share": 0.0, "known_other_share": 0.0}
+    cause = Cause("label_bias", None, "high", "", "", details={"first_flagged": "2026-03-09T00:00:00Z",
+                                                              "novel_profile": profile})
+    card = _card(cause, "m.db", None, clusters=[{"cluster_id": "c0009", "size": 300, "growth": -1,
+                                                 "first_seen": "2026-03-09"}])
+    assert card["title"] == "A flood of repeated prompts (automated traffic?)"
+    assert card["command"] == "novelty clusters --db m.db --since 2026-03-09"
+    profile.update(distinct=280, other_language_share=0.8, known_other_share=0.02)
+    assert _card(cause, "m.db", None)["title"] == "Prompts in another language than the training set"

@@ -28,13 +28,19 @@ def fill(db, days, alpha=0.05, labels=("a", "b", "c"), start_day=1, hour_step=1,
             is_novel = int(i < novel)
             ts = f"{month}-{start_day + d:02d}T{(i * hour_step) % 24:02d}:{i % 60:02d}:00Z"
             label = forced if is_novel and forced else labels[i % len(labels)]
-            rows.append((f"d{start_day + d}-{i}", run, "src", i, ts, f"new thing {i}" if is_novel else f"known {i}",
+            rows.append((f"d{start_day + d}-{i}", run, "src", i, ts, f"new thing {_letters(i)}" if is_novel else f"known {i}",
                          f"h{d}-{i}", label, 0.2 if is_novel else 0.8, 0.8 if is_novel else 0.2,
                          0.01 if is_novel else 0.5, is_novel, "t1", labels[0], "[]", "now"))
     store.write_chunk(rows, {}, [])
     store.finish_run(run)
     store.close()
     return db
+
+
+def _letters(i: int) -> str:
+    """``i`` in letters (7 -> 'h', 12 -> 'bc'): novel texts that differ in words, not only in a number,
+    which diagnose reads as one template (a bot's)."""
+    return "".join(chr(97 + int(c)) for c in str(i))
 
 
 def test_hand_checked_statistics():
@@ -685,7 +691,7 @@ def test_an_incidents_examples_are_its_most_novel_prompts(tmp_path):
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE scores SET novelty = 9.0, similarity = 0.5 WHERE prompt_id = 'd11-7'")
     incident = detect_spikes(db).incidents[-1]
-    assert incident.details["top_novel"][0]["text"] == "new thing 7"
+    assert incident.details["top_novel"][0]["text"] == "new thing h"
 
 
 def test_a_retested_window_prune_cut_through_keeps_its_saved_examples_and_labels(tmp_path):
