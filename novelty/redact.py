@@ -28,9 +28,9 @@ _EMAIL = re.compile(rf"(?<!{_LOCAL}){_LOCAL}++@(?:[^\s@<>()\[\]{{}},;:\"'`|/\\.]
 # passed the mod-97 check one time in 97
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]{4}){2,7}(?:[ -]?[A-Z0-9]{1,3})?\b")
 _NAMED_IBAN = re.compile(r"(?i)(?<=\biban)(\W{1,3})([a-z]{2}\d{2}(?:[ -]?[a-z0-9]{4}){2,7}(?:[ -]?[a-z0-9]{1,3})?)\b")
-# A card number: digits alone, or in groups with a space, two spaces or a dash; with dots only as four
+# A card number: digits alone, or in groups with a space, two spaces, a dash or " - "; with dots only as four
 # groups of four ('1764057600.123008', an epoch time, passed the Luhn check one time in ten)
-_CARD = re.compile(r"(?<![\d.-])(?:\d(?:(?:[ -]| {2})?\d){12,18}|\d{4}(?:\.\d{4}){3})(?![\d-]|\.\d)")
+_CARD = re.compile(r"(?<![\d.-])(?:\d(?:(?:[ -]| {2}| - )?\d){12,18}|\d{4}(?:\.\d{4}){3})(?![\d-]|\.\d)")
 # Whole digit runs only (the look-arounds stop a match inside a longer number), and not dates.
 _PHONE = re.compile(r"(?<![\w+(])(?<!\d[ .-])(?!\d{4}-\d\d-\d\d\b|\d\d?[./-]\d\d?[./-]\d{2,4}\b"
                     r"|(?:19|20)\d\d ?- ?(?:19|20)\d\d(?![ .()-]{0,2}\d))"  # nor a range of years, 2020-2024
@@ -115,13 +115,21 @@ _RULES: list[tuple[re.Pattern, str | Callable[[re.Match], str]]] = [
 # 'card' read as '-' made the number look like part of a longer one, and left it whole (review).
 _SPACES = "\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000"
 _DASHES = "\u2010\u2011\u2012\u2013\u2014\u2212\ufe58\ufe63\uff0d"
-_INNER = re.compile(rf"(?<=\d)[{_DASHES}](?=\d)|(?<=[^\W_])[{_SPACES}](?=[^\W_])")
+_INNER = re.compile(rf"(?<=[\d ])[{_DASHES}](?=[ \d])|(?<=[^\W_()+-])[{_SPACES}]{{1,2}}(?=[^\W_()+-])"
+                    rf"|(?<=[\d()+-])[{_SPACES}]{{1,2}}(?=[\d()+-])|(?<=[^\W_])[{_SPACES}]{{1,2}}(?=[(+-])"
+                    rf"|(?<=[)+-])[{_SPACES}]{{1,2}}(?=[^\W_])")
 _OTHER = re.compile(f"[{_SPACES}{_DASHES}]")
 
 
 def _plain(text: str) -> str:
-    """``text`` with the separators inside numbers as ' ' and '-', each the same length."""
-    return _INNER.sub(lambda m: " " if m.group() in _SPACES else "-", text) if _OTHER.search(text) else text
+    """``text`` with the separators inside numbers as ' ' and '-', each the same length (a space or two
+    between letters, digits, brackets and signs; a dash between digits or spaces). Run twice, as a
+    dash between two no-break spaces is between spaces once they are read."""
+    if not _OTHER.search(text):
+        return text
+    for _ in range(2):
+        text = _INNER.sub(lambda m: "-" if m.group() in _DASHES else " " * len(m.group()), text)
+    return text
 
 
 PLACEHOLDERS = re.compile(r"\[(?:EMAIL|CARD|IBAN|SSN|IP|PHONE)\]")  # what redact writes: no words to name by
@@ -140,6 +148,8 @@ def redact(text: str) -> str:
     'IBAN: [IBAN] \xa0ok'
     >>> redact("my card\u20144111111111111111\u2014thanks, iban\u00a0de89 3704 0044 0532 0130 00")
     'my card\u2014[CARD]\u2014thanks, iban\xa0[IBAN]'
+    >>> redact("ring (555)\u00a0123-4567 or +7\u00a0(495)\u00a0123-45-67; card 4111\u00a0-\u00a01111\u00a0-\u00a01111\u00a0-\u00a01111")
+    'ring [PHONE] or [PHONE]; card [CARD]'
     >>> redact("in 2020-2024 and 2020\u20132024, call 2020-2024-1234")  # years are no phone; a number is
     'in 2020-2024 and 2020\u20132024, call [PHONE]'
     """
