@@ -252,10 +252,11 @@ def detect_format(path: Path) -> str:
     ext = suffixes[-1] if suffixes else ""
     if head.startswith(b"PAR1") or ext in {".parquet", ".pq"}:
         return "parquet"
-    if is_utf16(head):
+    packed = next((how for magic, how in _PACKED if head.startswith(magic)), None) or \
+        ("a tar archive" if head[257:262] == b"ustar" else None)  # (re-test: .tar, .tar.gz: 'binary'; a .7z
+    if is_utf16(head) and not packed:                             # read as text: 'save it as UTF-8')
         raise utf16_error(path)
-    if _looks_binary(head):
-        packed = next((how for magic, how in _PACKED if head.startswith(magic)), None)
+    if packed or _looks_binary(head):
         if ext in _OFFICE:  # an .xlsx is a zip, an .xls an OLE file: not 'unzip it' (review)
             raise InputError(f"{path} is a spreadsheet file, not a CSV: save it as CSV (UTF-8) from the spreadsheet "
                              "program, or with pandas: pd.read_excel(path).to_csv(...)")
@@ -272,10 +273,12 @@ def detect_format(path: Path) -> str:
 # Other compressions than gzip, by their first bytes: named, so the user knows to unpack (QA: a .zst log
 # was only 'a binary file')
 _PACKED = ((b"\x28\xb5\x2f\xfd", "zstd-compressed"), (b"BZh", "bzip2-compressed"),
-           (b"\xfd7zXZ\x00", "xz-compressed"), (b"PK\x03\x04", "a zip archive"), (b"\x04\x22\x4d\x18", "lz4-compressed"))
+           (b"\xfd7zXZ\x00", "xz-compressed"), (b"PK\x03\x04", "a zip archive"), (b"\x04\x22\x4d\x18", "lz4-compressed"),
+           (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"))
 _OFFICE = {".xlsx", ".xlsm", ".xls", ".ods", ".numbers"}
 _UNPACK = {"zstd-compressed": "zstd -d", "bzip2-compressed": "bunzip2 -k", "xz-compressed": "unxz -k",
-           "a zip archive": "unzip", "lz4-compressed": "lz4 -d"}
+           "a zip archive": "unzip", "lz4-compressed": "lz4 -d", "a tar archive": "tar -xf",
+           "a 7-Zip archive": "7z x"}
 
 
 def is_utf16(head: bytes) -> bool:

@@ -833,6 +833,21 @@ def test_a_library_build_is_told_when_the_default_scorer_gives_way_and_reads_the
     out = CliRunner().invoke(app, ["index", "build", str(tmp_path / "cat.csv"), "--name", "c", "--index-dir",
                                    str(tmp_path), "--model", "hashing:64", "--force"])
     assert out.exit_code == 0 and out.output.count("Not the ensemble") == 1, out.output
+    write_csv(tmp_path / "intent.csv", ["text", "intent"], [r[1:] for r in rows])  # re-test: no 'label' column
+    with pytest.warns(NoveltyWarning, match="Is the label column 'intent'"):  # was: no column 'predicted_label'
+        PromptIndex.build(tmp_path / "intent.csv", "i", index_dir=tmp_path, model="hashing:64",
+                          columns=Columns(text="text"), force=True)
     out = CliRunner().invoke(app, ["index", "build", str(tmp_path / "lab.csv"), "--name", "p", "--index-dir",
                                    str(tmp_path), "--model", "hashing:64", "--text-col", "prompt"])
     assert out.exit_code == 2 and "'prompt'" in out.output, out.output  # named on purpose: not swapped (review)
+
+
+def test_index_add_reads_a_queue_export_escaped_for_spreadsheets_as_it_was(tmp_path, index):
+    """Re-test: a labelled export written with --escape-formulas and added taught the index the quote:
+    id "'+1+cmd", text "'=1+2 ..." and the label "'=evil"."""
+    path = write_csv(tmp_path / "labelled.csv", ["id", "text", "label"],
+                     [("'+1+cmd", "'=1+2 is my staking reward right", "'-crypto"), ("q2", "where is my card", "card")])
+    index.add(path, Columns(text="text", label="label", id="id", time=None))
+    added = index.prompts[index.prompts["id"].isin(["+1+cmd", "q2"])]
+    assert sorted(added["text"]) == ["=1+2 is my staking reward right", "where is my card"]
+    assert set(added["label"]) == {"-crypto", "card"}
