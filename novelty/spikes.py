@@ -571,7 +571,27 @@ def _spans(marks: list[tuple[int, int]], settings: SpikeSettings, span: int, ste
 # quiet 1h windows: 1.9 false alarms per 100, mostly the CUSUM's); with 30 (a window of the default
 # --min-prompts) 0.5, while 14 days of 500 prompts barely notice it (bench_spikes: same delays, 0.57 per 100)
 NULL_PROMPTS = 30
-HEAVIEST = 2.0  # a baseline window counts as at most this many times the median one's prompts
+
+
+QUIET_P = 1e-4  # a baseline window this unlikely to be as quiet as the others are together is left out
+
+
+def _quiet_outliers(windows: list[tuple]) -> set[int]:
+    """The positions of ``windows`` ((prompts, novel, ...) each) whose novel count is far below what the
+    others' pooled rate makes likely (one-sided binomial, ``QUIET_P``): a window of small counts never is.
+
+    >>> sorted(_quiet_outliers([(350, 18), (350, 17), (3376, 17), (350, 19), (3376, 16), (350, 18)]))
+    [2, 4]
+    """
+    from scipy.stats import binom
+
+    total_n, total_k = sum(w[0] for w in windows), sum(w[1] for w in windows)
+    out = set()
+    for i, (n, k, *_) in enumerate(windows):
+        rest_n, rest_k = total_n - n, total_k - k
+        if rest_n > 0 and rest_k > 0 and binom.cdf(k, n, rest_k / rest_n) < QUIET_P:
+            out.add(i)
+    return out
 
 
 @dataclass
@@ -593,15 +613,20 @@ class _Null:
         usable = [r for r in ref if r[0] > 0]
         if len(usable) < settings.min_baseline:
             return cls("alpha", calibration=calibration) if alpha is not None else None
-        # each window weighs at most HEAVIEST times the median one's prompts, its rates kept: one day of a
-        # load test or a bot's 3,000 known prompts outweighed 7 usual days, halved the expected rate, and an
-        # ordinary day two days later raised a false alert (QA)
-        cap = HEAVIEST * float(np.median([r[0] for r in usable]))
-        weights = [min(1.0, cap / r[0]) for r in usable]
-        prompts, novel, s1, s2 = (sum(r[i] * w for r, w in zip(usable, weights)) for i in range(4))
-        heavy = sum(w < 1 for w in weights)
+        # a window far quieter than the others is another population (a load test's or a bot's known prompts
+        # by the thousand): it leaves the baseline, which it would drag down (QA: one such day of 3,376
+        # prompts outweighed 7 usual ones, the expected rate halved and an ordinary day two days later raised
+        # an alert; three took it from 5.1 % to 2.9 %). Weighing each window at most twice the median one,
+        # tried first, moved the expected rate of hourly windows towards the night's (review: three times the
+        # false alarms where day and night differ); a window of small counts is never far quieter
+        quiet = _quiet_outliers(usable)
+        if quiet and len(usable) - len(quiet) >= settings.min_baseline:
+            usable = [r for i, r in enumerate(usable) if i not in quiet]
+        else:
+            quiet = set()
+        prompts, novel, s1, s2 = (sum(r[i] for r in usable) for i in range(4))
         label = f"trailing {len(usable)} windows" + (
-            f", {heavy} large one{'s' * (heavy > 1)} counted as {HEAVIEST:g}x the median's prompts" if heavy else "")
+            f", {len(quiet)} far quieter one{'s' * (len(quiet) > 1)} left out" if quiet else "")
         pooled: dict[str, int] = {}
         for r in usable:
             for key, n in r[4].items():
