@@ -331,7 +331,8 @@ class ReadingLimit:
     def over(self, texts: Sequence[str]) -> int:
         """How many of ``texts`` are longer than the model reads. A token covers a byte or more, so only
         texts of more bytes than the limit are tokenized (chat prompts rarely are)."""
-        long = [t for t in texts if len(t) > self.tokens - 2 and len(t.encode("utf-8", "surrogatepass")) > self.tokens - 2]
+        long = [t for t in texts if len(t.encode("utf-8", "surrogatepass")) > self.tokens - 2]  # (not characters: a
+        # Hangul syllable is two or three tokens, so 250 characters made 397: review)
         if not long:
             return 0
         return sum(len(e.ids) > self.tokens for e in self.tokenizer.encode_batch(long, add_special_tokens=True))

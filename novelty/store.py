@@ -387,12 +387,15 @@ class Store:
     def _silent_for(self, run_id: int, started: str | None) -> float:
         """Seconds since run ``run_id`` last showed a sign of life: its start, or its newest stored row."""
         (last,) = self.db.execute("SELECT MAX(scored_at) FROM scores WHERE run_id = ?", [run_id]).fetchone()
-        stamps = [t for t in (started, last) if isinstance(t, str)]
-        try:
-            newest = max(datetime.strptime(t[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc) for t in stamps)
-        except ValueError:  # no stamp it wrote as novelty does: unknown, so not judged gone
+        stamps = []
+        for t in (started, last):
+            try:
+                stamps.append(datetime.strptime(str(t)[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc))
+            except ValueError:  # not a stamp novelty writes: the other one still tells (review)
+                continue
+        if not stamps:  # unknown, so not judged gone
             return 0.0
-        return (datetime.now(timezone.utc) - newest).total_seconds()
+        return (datetime.now(timezone.utc) - max(stamps)).total_seconds()
 
     def run_counts(self, run_id: int) -> dict:
         """The prompts run ``run_id`` stored, counted in the table: a run stopped between a chunk's commit

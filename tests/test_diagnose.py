@@ -425,6 +425,27 @@ def test_a_spike_of_a_bot_or_another_language_is_named_as_such(tmp_path, novel_t
         assert cause.mitigation.endswith("new topics among them: " + MITIGATIONS["label_bias"])
 
 
+def test_short_english_queries_are_no_new_language_and_the_profile_counts_as_spikes_do(tmp_path):
+    """Review: langdetect read 13 of 24 short English queries as Romanian, Tagalog, French..., so a new
+    topic of short queries beside full known sentences was called 'a new language'; and the profile
+    counted is_novel where the spike test counts p <= the latest run's alpha (542 against 443)."""
+    from novelty.diagnose import novel_profile
+
+    short = ["buy bitcoin now", "crypto wallet fee", "eth transfer limit", "stake my coins", "nft card purchase",
+             "bitcoin atm near", "sell my doge", "crypto tax form"]
+    db = fill(tmp_path / "m.db", [(500, 25, None)] * 10 + [(500, 150, "b")])
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT prompt_id, is_novel FROM scores WHERE ts >= '2026-11-11'").fetchall()
+        for i, (pid, novel) in enumerate(rows):
+            text = f"{short[i % len(short)]} {_letters(i)}" if novel else f"where is my card number {i} please"
+            conn.execute("UPDATE scores SET text = ? WHERE prompt_id = ?", [text, pid])
+    cause = next(c for c in diagnose(db=db).causes if c.cause == "label_bias")
+    assert cause.mitigation == MITIGATIONS["label_bias"], cause.evidence
+    both = novel_profile(db, "2026-11-11T00:00:00Z", "2026-11-12T00:00:00Z")
+    stricter = novel_profile(db, "2026-11-11T00:00:00Z", "2026-11-12T00:00:00Z", alpha=0.001)  # fill's novel: p 0.01
+    assert both["novel"] == 150 and stricter == {}
+
+
 def test_a_spike_of_messages_longer_than_the_encoder_reads_is_named_as_such(tmp_path):
     """QA (population shifts): pasted e-mails were scored on their greeting, and the spike was called
     new topics to fine-tune on."""

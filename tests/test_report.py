@@ -622,12 +622,13 @@ def test_the_label_bias_card_of_a_bot_or_another_language_says_so_and_queues_not
     from novelty.diagnose import Cause
     from novelty.report import _card
 
-    profile = {"novel": 300, "distinct": 2, "most_copies": 290, "other_language_share": 0.0, "known_other_share": 0.0}
+    profile = {"novel": 300, "read": 300, "distinct": 2, "most_copies": 290, "other_language_share": 0.0,
+               "other_dominant": 0.0, "known_other_share": 0.0}
     cause = Cause("label_bias", None, "high", "", "", details={"first_flagged": "2026-03-09T00:00:00Z",
                                                               "novel_profile": profile})
     card = _card(cause, "m.db", None, clusters=[{"cluster_id": "c0009", "size": 300, "growth": -1,
                                                  "first_seen": "2026-03-09"}])
     assert card["title"] == "A flood of repeated prompts (automated traffic?)"
     assert card["command"] == "novelty clusters --db m.db --since 2026-03-09"
-    profile.update(distinct=280, other_language_share=0.8, known_other_share=0.02)
+    profile.update(distinct=280, other_language_share=0.8, other_dominant=0.9, known_other_share=0.02)
     assert _card(cause, "m.db", None)["title"] == "Prompts in another language than the training set"
