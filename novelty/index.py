@@ -39,8 +39,8 @@ from .adapt import AdaptOptions, calibration_slice, check_adaptable, fine_tune, 
 from .embed import (DEFAULT_BACKEND, DEFAULT_MODEL, Embedder, ReadingLimit, load_embedder, model_fingerprint,
                     reading_limit, resolve_model_path)
 from .errors import IncompatibleError, IndexFileError, InputError, NoveltyError, NoveltyWarning, check_argument
-from .logs import (MAX_CHARS, Columns, Reject, current_umask, header_names, is_blank, is_utf8, label_form,
-                   log_columns, read_batches)
+from .logs import (MAX_CHARS, Columns, Reject, bare_name, current_umask, header_names, is_blank, is_utf8,
+                   label_form, log_columns, read_batches)
 from .queue import unescaped
 from .scoring import (FOLDS, MAX_CALIBRATION, MIN_CALIBRATION, BaseScorer, Calibration, calibrate,
                       check_reachable, default_scorer, fully_labelled, make_scorer)
@@ -109,11 +109,12 @@ def training_columns(columns: Columns, source) -> Columns:
     # a role at score's default the file lacks is the training default's, whether the file has that
     # or not (re-test: a file of text and intent failed on 'no column predicted_label' still; with the
     # training default, its missing label is said as build says it, the column 'intent' named)
+    spelt = {bare_name(h) for h in header}  # 'Predicted Label' is predicted_label, as Columns.matching reads it
     swapped = {role: getattr(TRAINING_COLUMNS, role) for role in ("text", "label", "id")
                if role not in columns.required  # named on purpose (the CLI's --text-col prompt): it must exist
                and getattr(columns, role) == getattr(scoring, role) != getattr(TRAINING_COLUMNS, role)
-               and getattr(columns, role) not in header}
-    return replace(columns, **swapped) if swapped else columns
+               and bare_name(getattr(columns, role)) not in spelt}
+    return (replace(columns, **swapped) if swapped else columns).matching(header)  # 'Predicted Label' as spelt
 
 
 def scorer_fallback(built: "PromptIndex") -> dict | None:
@@ -168,15 +169,18 @@ def read_training(path: str | Path, columns: Columns, taken: set[str] = frozense
     prompt, so a score's ``nearest_id`` is never ambiguous."""
     ids, texts, labels, rejects, seen, duplicates, renamed = [], [], [], [], set(), 0, {}
     used = set(taken)
+    from .queue import CSV_COLUMNS  # a queue export (written with --escape-formulas for people, then labelled
+    # and added: the index learnt "'=1+2 ..." and the label "'=evil", re-test) is read as before its escape;
+    # any other file as written ("'@here' notifications ..." is a prompt: review)
+    escaped = sorted(header_names(Path(path))) == sorted(CSV_COLUMNS)
+    plain = unescaped if escaped else (lambda value: value)
     # index build has no --max-chars: score's limit holds, and the encoder reads only a prompt's start
     for batch in read_batches(path, columns, training=True,
                               too_long="(score's; the encoder reads only a prompt's start, 256 tokens for the "
                                        "default model: keep that part)"):
         rejects.extend(batch.rejects)
         for line, text, id_, label in zip(batch.lines, batch.texts, batch.ids, batch.labels):
-            # a queue export written with --escape-formulas for people, then labelled and added (re-test:
-            # the index learnt "'=1+2 ..." and the label "'=evil"): read as it was before the escape
-            text, id_, label = unescaped(text), unescaped(id_), unescaped(label)
+            text, id_, label = plain(text), plain(id_), plain(label)
             if (text, label) in seen:
                 duplicates += 1
                 continue

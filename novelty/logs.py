@@ -252,9 +252,14 @@ def detect_format(path: Path) -> str:
     ext = suffixes[-1] if suffixes else ""
     if head.startswith(b"PAR1") or ext in {".parquet", ".pq"}:
         return "parquet"
+    # archives by their magic, before the text checks (re-test: a .tar was 'binary', a .7z told to save itself
+    # as UTF-8), but in files with a NUL or that look binary only: a CSV headed 'BZh_id' or a prompt with
+    # 'custard' at byte 256 is text (review)
     packed = next((how for magic, how in _PACKED if head.startswith(magic)), None) or \
-        ("a tar archive" if head[257:262] == b"ustar" else None)  # (re-test: .tar, .tar.gz: 'binary'; a .7z
-    if is_utf16(head) and not packed:                             # read as text: 'save it as UTF-8')
+        ("a tar archive" if head[257:262] == b"ustar" else None)
+    if packed and b"\x00" not in head[:512] and not _looks_binary(head):
+        packed = None
+    if is_utf16(head) and not packed:
         raise utf16_error(path)
     if packed or _looks_binary(head):
         if ext in _OFFICE:  # an .xlsx is a zip, an .xls an OLE file: not 'unzip it' (review)

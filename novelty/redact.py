@@ -28,9 +28,11 @@ _EMAIL = re.compile(rf"(?<!{_LOCAL}){_LOCAL}++@(?:[^\s@<>()\[\]{{}},;:\"'`|/\\.]
 # passed the mod-97 check one time in 97
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]{4}){2,7}(?:[ -]?[A-Z0-9]{1,3})?\b")
 _NAMED_IBAN = re.compile(r"(?i)(?<=\biban)(\W{1,3})([a-z]{2}\d{2}(?:[ -]?[a-z0-9]{4}){2,7}(?:[ -]?[a-z0-9]{1,3})?)\b")
-# A card number: digits alone, or in groups with a space, two spaces, a dash or " - "; with dots only as four
+# A card number: digits alone, or in groups with a space, two spaces or a dash (" - " between groups of
+# four only: '08 - 19 - 22 - 28 ...', lottery numbers, passed the Luhn check one time in ten); with dots only as four
 # groups of four ('1764057600.123008', an epoch time, passed the Luhn check one time in ten)
-_CARD = re.compile(r"(?<![\d.-])(?:\d(?:(?:[ -]| {2}| - )?\d){12,18}|\d{4}(?:\.\d{4}){3})(?![\d-]|\.\d)")
+_CARD = re.compile(r"(?<![\d.-])(?:\d(?:(?:[ -]| {2})?\d){12,18}|\d{4}(?: - \d{4}){2,3}(?: - \d{1,4})?"
+                   r"|\d{4}(?:\.\d{4}){3})(?![\d-]|\.\d)")
 # Whole digit runs only (the look-arounds stop a match inside a longer number), and not dates.
 _PHONE = re.compile(r"(?<![\w+(])(?<!\d[ .-])(?!\d{4}-\d\d-\d\d\b|\d\d?[./-]\d\d?[./-]\d{2,4}\b"
                     r"|(?:19|20)\d\d ?- ?(?:19|20)\d\d(?![ .()-]{0,2}\d))"  # nor a range of years, 2020-2024
@@ -150,6 +152,8 @@ def redact(text: str) -> str:
     'my card\u2014[CARD]\u2014thanks, iban\xa0[IBAN]'
     >>> redact("ring (555)\u00a0123-4567 or +7\u00a0(495)\u00a0123-45-67; card 4111\u00a0-\u00a01111\u00a0-\u00a01111\u00a0-\u00a01111")
     'ring [PHONE] or [PHONE]; card [CARD]'
+    >>> redact("my numbers were 08 - 19 - 22 - 28 - 33 - 41 - 47, card 4111 - 1111 - 1111 - 1111")
+    'my numbers were 08 - 19 - 22 - 28 - 33 - 41 - 47, card [CARD]'
     >>> redact("in 2020-2024 and 2020\u20132024, call 2020-2024-1234")  # years are no phone; a number is
     'in 2020-2024 and 2020\u20132024, call [PHONE]'
     """

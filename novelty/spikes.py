@@ -573,7 +573,8 @@ def _spans(marks: list[tuple[int, int]], settings: SpikeSettings, span: int, ste
 NULL_PROMPTS = 30
 
 
-QUIET_P = 1e-4  # a baseline window this unlikely to be as quiet as the others are together is left out
+QUIET_P = 1e-4  # a baseline window this unlikely to be as quiet as the others are together...
+QUIET_RATIO = 0.5  # ...and at under this share of their rate is left out
 
 
 def _quiet_outliers(windows: list[tuple]) -> set[int]:
@@ -582,6 +583,8 @@ def _quiet_outliers(windows: list[tuple]) -> set[int]:
 
     >>> sorted(_quiet_outliers([(350, 18), (350, 17), (3376, 17), (350, 19), (3376, 16), (350, 18)]))
     [2, 4]
+    >>> _quiet_outliers([(5000, 350)] * 3 + [(5000, 250)] * 3)  # usual days beside a launch's hot ones: kept
+    set()
     """
     from scipy.stats import binom
 
@@ -589,7 +592,10 @@ def _quiet_outliers(windows: list[tuple]) -> set[int]:
     out = set()
     for i, (n, k, *_) in enumerate(windows):
         rest_n, rest_k = total_n - n, total_k - k
-        if rest_n > 0 and rest_k > 0 and binom.cdf(k, n, rest_k / rest_n) < QUIET_P:
+        # at under half the others' rate, not only unlikely: a usual day beside a few hot ones (a launch's,
+        # or windows just under the level) is unlikely too at 5,000 prompts, and was left out (review)
+        if rest_n > 0 and rest_k > 0 and k / n < QUIET_RATIO * rest_k / rest_n \
+                and binom.cdf(k, n, rest_k / rest_n) < QUIET_P:
             out.add(i)
     return out
 

@@ -459,3 +459,20 @@ def test_a_spike_of_messages_longer_than_the_encoder_reads_is_named_as_such(tmp_
     cause = next(c for c in diagnose(db=db).causes if c.cause == "label_bias")
     assert "100% of them are longer than the encoder reads (256 tokens)" in cause.evidence, cause.evidence
     assert cause.mitigation.startswith("score the user's question (or a summary), not the whole message")
+
+
+def test_a_bot_that_begins_after_the_rows_read_is_still_seen(tmp_path, monkeypatch):
+    """Review: the profile read the window's first _READ novel prompts by time, so a bot that began after
+    5,000 new-topic prompts went unseen; the rows read are spread over the window, and a text's copies
+    are counted over all of it."""
+    import novelty.diagnose as diagnose_module
+
+    monkeypatch.setattr(diagnose_module, "_READ", 60)
+    db = fill(tmp_path / "m.db", [(500, 25, None)] * 10 + [(500, 300, "b")])
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT prompt_id FROM scores WHERE is_novel = 1 AND ts >= '2026-11-11' ORDER BY ts").fetchall()
+        for i, (pid,) in enumerate(rows):  # the first 40 a new topic, then one text 260 times
+            text, key = (f"can I buy bitcoin with my card {_letters(i)} today", pid) if i < 40 else ("ping", "bot")
+            conn.execute("UPDATE scores SET text = ?, text_hash = ? WHERE prompt_id = ?", [text, key, pid])
+    profile = diagnose_module.novel_profile(db, "2026-11-11T00:00:00Z", "2026-11-12T00:00:00Z")
+    assert profile["most_copies"] == 260 and "automated" in diagnose_module.shift_kinds(profile), profile

@@ -845,9 +845,23 @@ def test_a_library_build_is_told_when_the_default_scorer_gives_way_and_reads_the
 def test_index_add_reads_a_queue_export_escaped_for_spreadsheets_as_it_was(tmp_path, index):
     """Re-test: a labelled export written with --escape-formulas and added taught the index the quote:
     id "'+1+cmd", text "'=1+2 ..." and the label "'=evil"."""
-    path = write_csv(tmp_path / "labelled.csv", ["id", "text", "label"],
-                     [("'+1+cmd", "'=1+2 is my staking reward right", "'-crypto"), ("q2", "where is my card", "card")])
+    path = write_csv(tmp_path / "labelled.csv", ["id", "text", "label", "predicted_label"],  # the export's header
+                     [("'+1+cmd", "'=1+2 is my staking reward right", "'-crypto", "'@x"), ("q2", "where is my card",
+                                                                                         "card", "card")])
     index.add(path, Columns(text="text", label="label", id="id", time=None))
     added = index.prompts[index.prompts["id"].isin(["+1+cmd", "q2"])]
     assert sorted(added["text"]) == ["=1+2 is my staking reward right", "where is my card"]
     assert set(added["label"]) == {"-crypto", "card"}
+
+
+def test_only_a_queue_export_is_unescaped_and_a_header_spelt_otherwise_keeps_its_labels(tmp_path):
+    """Review: every training file was unescaped ("'@here' notifications ..." lost its quote), and
+    Columns(text='Prompt') on 'Prompt,Predicted Label' swapped the label to an absent 'label'."""
+    rows = [(f"q{i}", f"'@here' notifications number {i} do not reach me", f"t{i % 2}") for i in range(30)]
+    path = write_csv(tmp_path / "train.csv", ["id", "text", "label"], rows)
+    built = PromptIndex.build(path, "u", index_dir=tmp_path, model="hashing:64", force=True)
+    assert all(t.startswith("'@here'") for t in built.prompts["text"])
+    spelt = write_csv(tmp_path / "spelt.csv", ["Prompt", "Predicted Label"], [r[1:] for r in rows])
+    built = PromptIndex.build(spelt, "s", index_dir=tmp_path, model="hashing:64", columns=Columns(text="Prompt"),
+                              force=True)
+    assert set(built.labels) == {"t0", "t1"}

@@ -120,6 +120,15 @@ def test_an_explicitly_asked_optional_column_must_exist(tmp_path):
         read_all(path, Columns(time="when", required=frozenset({"time"})))
 
 
+def test_text_that_begins_like_an_archive_is_read_as_text(tmp_path):
+    """Review: a CSV headed 'BZh_id' was refused as bzip2, and a JSONL with 'custard' at byte 256 as a tar."""
+    from novelty.logs import detect_format
+
+    (tmp_path / "a.csv").write_text("BZh_id,prompt\n1,where is my card\n")
+    (tmp_path / "b.jsonl").write_text(json.dumps({"prompt": "x" * 245 + " custard pie"}) + "\n")
+    assert detect_format(tmp_path / "a.csv") == "csv" and detect_format(tmp_path / "b.jsonl") == "jsonl"
+
+
 def test_a_spreadsheet_is_asked_for_as_csv_and_an_unpack_command_is_quoted(tmp_path):
     """Review: an .xlsx (a zip) was told to 'unzip' itself, and a path with a space broke the command."""
     import zipfile
