@@ -346,9 +346,9 @@ def novel_profile(db, start: str, end: str, alpha: float | None = None) -> dict:
         (count,) = store.db.execute(f"SELECT COUNT(*) FROM scores WHERE {where}", bounds).fetchone()
         # spread over the window, not its first rows (review: a bot that began after 5,000 new-topic
         # prompts went unseen): rows in an order the rowid scrambles, the same on every run
-        read = [t for (t,) in store.db.execute(f"SELECT text FROM scores WHERE {where} AND text IS NOT NULL "
-                                               "ORDER BY (rowid * 2654435761) % 4294967296 LIMIT ?",
-                                               [*bounds, _READ])]
+        read = [t for (t,) in store.db.execute(
+            f"SELECT text FROM scores WHERE rowid IN (SELECT rowid FROM scores WHERE {where} AND text IS NOT NULL "
+            "ORDER BY ((rowid % 2147483648) * 2654435761) % 4294967296 LIMIT ?)", [*bounds, _READ])]  # (in 64 bits)
         (most,) = store.db.execute(f"SELECT COALESCE(MAX(n), 0) FROM (SELECT COUNT(*) AS n FROM scores WHERE {where} "
                                    "GROUP BY text_hash)", bounds).fetchone()
         known = [t for (t,) in store.db.execute(
@@ -396,10 +396,14 @@ def _languages(texts: list[str]) -> Counter:
 
     DetectorFactory.seed = 0  # its guesses are random otherwise
     found: Counter = Counter()
+    tried = 0
     for text in texts:
+        if tried >= 5 * _SAMPLE:  # few confident answers (pasted e-mails, a bot's gibberish): 5,000 took 77 s
+            break
         if not text or not ((len(text.split()) >= 3 and len(text) >= 20) or (len(text.strip()) >= 4
                                                                              and _UNSPACED.search(text))):
             continue
+        tried += 1
         try:
             best = detect_langs(text)[0]
         except LangDetectException:  # no letters to go by

@@ -113,7 +113,9 @@ def training_columns(columns: Columns, source) -> Columns:
     swapped = {role: getattr(TRAINING_COLUMNS, role) for role in ("text", "label", "id")
                if role not in columns.required  # named on purpose (the CLI's --text-col prompt): it must exist
                and getattr(columns, role) == getattr(scoring, role) != getattr(TRAINING_COLUMNS, role)
-               and bare_name(getattr(columns, role)) not in spelt}
+               # the training default when the file has it (a file of 'label' and 'Predicted Label' is
+               # learnt from its labels, not the model's predictions: review), or lacks score's
+               and (bare_name(getattr(TRAINING_COLUMNS, role)) in spelt or bare_name(getattr(columns, role)) not in spelt)}
     return (replace(columns, **swapped) if swapped else columns).matching(header)  # 'Predicted Label' as spelt
 
 
@@ -172,7 +174,7 @@ def read_training(path: str | Path, columns: Columns, taken: set[str] = frozense
     from .queue import CSV_COLUMNS  # a queue export (written with --escape-formulas for people, then labelled
     # and added: the index learnt "'=1+2 ..." and the label "'=evil", re-test) is read as before its escape;
     # any other file as written ("'@here' notifications ..." is a prompt: review)
-    escaped = sorted(header_names(Path(path))) == sorted(CSV_COLUMNS)
+    escaped = set(CSV_COLUMNS) <= header_names(Path(path))  # its columns, others added by a labeller too
     plain = unescaped if escaped else (lambda value: value)
     # index build has no --max-chars: score's limit holds, and the encoder reads only a prompt's start
     for batch in read_batches(path, columns, training=True,

@@ -257,8 +257,8 @@ def detect_format(path: Path) -> str:
     # 'custard' at byte 256 is text (review)
     packed = next((how for magic, how in _PACKED if head.startswith(magic)), None) or \
         ("a tar archive" if head[257:262] == b"ustar" else None)
-    if packed and b"\x00" not in head[:512] and not _looks_binary(head):
-        packed = None
+    if packed in _WEAK_MAGIC and b"\x00" not in head[:512] and not _looks_binary(head):
+        packed = None  # (the four- to six-byte magics stand: a fast zstd frame may hold no NUL, review)
     if is_utf16(head) and not packed:
         raise utf16_error(path)
     if packed or _looks_binary(head):
@@ -280,6 +280,7 @@ def detect_format(path: Path) -> str:
 _PACKED = ((b"\x28\xb5\x2f\xfd", "zstd-compressed"), (b"BZh", "bzip2-compressed"),
            (b"\xfd7zXZ\x00", "xz-compressed"), (b"PK\x03\x04", "a zip archive"), (b"\x04\x22\x4d\x18", "lz4-compressed"),
            (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"))
+_WEAK_MAGIC = {"bzip2-compressed", "a tar archive"}  # 'BZh' and 'ustar' begin text too
 _OFFICE = {".xlsx", ".xlsm", ".xls", ".ods", ".numbers"}
 _UNPACK = {"zstd-compressed": "zstd -d", "bzip2-compressed": "bunzip2 -k", "xz-compressed": "unxz -k",
            "a zip archive": "unzip", "lz4-compressed": "lz4 -d", "a tar archive": "tar -xf",

@@ -28,10 +28,11 @@ _EMAIL = re.compile(rf"(?<!{_LOCAL}){_LOCAL}++@(?:[^\s@<>()\[\]{{}},;:\"'`|/\\.]
 # passed the mod-97 check one time in 97
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]{4}){2,7}(?:[ -]?[A-Z0-9]{1,3})?\b")
 _NAMED_IBAN = re.compile(r"(?i)(?<=\biban)(\W{1,3})([a-z]{2}\d{2}(?:[ -]?[a-z0-9]{4}){2,7}(?:[ -]?[a-z0-9]{1,3})?)\b")
-# A card number: digits alone, or in groups with a space, two spaces or a dash (" - " between groups of
-# four only: '08 - 19 - 22 - 28 ...', lottery numbers, passed the Luhn check one time in ten); with dots only as four
+# A card number: digits alone, or in groups with a space, two spaces or a dash (" - " after a group of four
+# and between groups of four to six, as Amex's 3782 - 822463 - 10005: '08 - 19 - 22 - 28 ...', lottery
+# numbers, passed the Luhn check one time in ten); with dots only as four
 # groups of four ('1764057600.123008', an epoch time, passed the Luhn check one time in ten)
-_CARD = re.compile(r"(?<![\d.-])(?:\d(?:(?:[ -]| {2})?\d){12,18}|\d{4}(?: - \d{4}){2,3}(?: - \d{1,4})?"
+_CARD = re.compile(r"(?<![\d.-])(?:\d(?:(?:[ -]| {2})?\d){12,18}|\d{4}(?: ?- ?\d{4,6}){2,3}"
                    r"|\d{4}(?:\.\d{4}){3})(?![\d-]|\.\d)")
 # Whole digit runs only (the look-arounds stop a match inside a longer number), and not dates.
 _PHONE = re.compile(r"(?<![\w+(])(?<!\d[ .-])(?!\d{4}-\d\d-\d\d\b|\d\d?[./-]\d\d?[./-]\d{2,4}\b"
@@ -154,6 +155,8 @@ def redact(text: str) -> str:
     'ring [PHONE] or [PHONE]; card [CARD]'
     >>> redact("my numbers were 08 - 19 - 22 - 28 - 33 - 41 - 47, card 4111 - 1111 - 1111 - 1111")
     'my numbers were 08 - 19 - 22 - 28 - 33 - 41 - 47, card [CARD]'
+    >>> redact("amex 3782 - 822463 - 10005, visa 4111 - 1111 - 1111-1111")
+    'amex [CARD], visa [CARD]'
     >>> redact("in 2020-2024 and 2020\u20132024, call 2020-2024-1234")  # years are no phone; a number is
     'in 2020-2024 and 2020\u20132024, call [PHONE]'
     """

@@ -865,3 +865,18 @@ def test_only_a_queue_export_is_unescaped_and_a_header_spelt_otherwise_keeps_its
     built = PromptIndex.build(spelt, "s", index_dir=tmp_path, model="hashing:64", columns=Columns(text="Prompt"),
                               force=True)
     assert set(built.labels) == {"t0", "t1"}
+
+
+def test_an_escaped_export_with_a_column_added_is_still_unescaped_and_labels_beat_predictions(tmp_path, index):
+    """Review: a labeller who added a 'notes' column made the export a plain file again (the quote learnt);
+    and Columns(text='text') on a file of 'label' and 'Predicted Label' learnt the model's predictions."""
+    path = write_csv(tmp_path / "labelled.csv", ["id", "text", "label", "predicted_label", "notes"],
+                     [("e1", "'=1+2 is my staking reward right", "'-crypto", "'@x", "checked")])
+    index.add(path, Columns(text="text", label="label", id="id", time=None))
+    row = index.prompts[index.prompts["id"] == "e1"].iloc[0]
+    assert (row["text"], row["label"]) == ("=1+2 is my staking reward right", "-crypto")
+    rows = [(f"question number {i} about topic {i % 3}", f"t{i % 3}", "model") for i in range(40)]
+    both = write_csv(tmp_path / "both.csv", ["text", "label", "Predicted Label"], rows)
+    built = PromptIndex.build(both, "b", index_dir=tmp_path, model="hashing:64", columns=Columns(text="text"),
+                              force=True)
+    assert set(built.labels) == {"t0", "t1", "t2"}

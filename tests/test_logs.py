@@ -152,6 +152,7 @@ def test_a_spreadsheet_is_asked_for_as_csv_and_an_unpack_command_is_quoted(tmp_p
     (__import__("bz2").compress(b'{"prompt": "hi"}\n' * 50), "is bzip2-compressed.* bunzip2 -k"),
     (__import__("lzma").compress(b'{"prompt": "hi"}\n' * 50), "is xz-compressed.* unxz -k"),
     (b"7z\xbc\xaf\x27\x1c\x00\x04" + b"prompt,hi\n" * 20, "is a 7-Zip archive.* 7z x"),  # re-test: 'save as UTF-8'
+    (bytes.fromhex("28b52ffd") + b"prompt,hi there\n" * 20, "is zstd-compressed"),  # no NUL in a fast frame (review)
     (b"log.jsonl".ljust(257, b"\x00") + b"ustar\x0000" + b'{"prompt": "hi"}\n' * 20, "is a tar archive.* tar -xf"),
 ])
 def test_whole_file_problems_are_input_errors(tmp_path, content, message):
