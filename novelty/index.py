@@ -41,7 +41,7 @@ from .embed import (DEFAULT_BACKEND, DEFAULT_MODEL, Embedder, ReadingLimit, load
 from .errors import IncompatibleError, IndexFileError, InputError, NoveltyError, NoveltyWarning, check_argument
 from .logs import (MAX_CHARS, Columns, Reject, bare_name, current_umask, header_names, is_blank, is_utf8,
                    label_form, log_columns, read_batches)
-from .queue import unescaped
+from .queue import CSV_COLUMNS, unescaped
 from .scoring import (FOLDS, MAX_CALIBRATION, MIN_CALIBRATION, BaseScorer, Calibration, calibrate,
                       check_reachable, default_scorer, fully_labelled, make_scorer)
 from .store import stored_vectors, utc_now
@@ -171,9 +171,9 @@ def read_training(path: str | Path, columns: Columns, taken: set[str] = frozense
     prompt, so a score's ``nearest_id`` is never ambiguous."""
     ids, texts, labels, rejects, seen, duplicates, renamed = [], [], [], [], set(), 0, {}
     used = set(taken)
-    from .queue import CSV_COLUMNS  # a queue export (written with --escape-formulas for people, then labelled
-    # and added: the index learnt "'=1+2 ..." and the label "'=evil", re-test) is read as before its escape;
-    # any other file as written ("'@here' notifications ..." is a prompt: review)
+    # a queue export (written with --escape-formulas for people, then labelled and added: the index learnt
+    # "'=1+2 ..." and the label "'=evil", re-test) is read as before its escape; any other file as written
+    # ("'@here' notifications ..." is a prompt: review)
     escaped = set(CSV_COLUMNS) <= header_names(Path(path))  # its columns, others added by a labeller too
     plain = unescaped if escaped else (lambda value: value)
     # index build has no --max-chars: score's limit holds, and the encoder reads only a prompt's start
@@ -247,13 +247,18 @@ class PromptIndex:
     def adapted(self) -> bool:
         return "folder" in self.model
 
+    @property
+    def model_name(self) -> str:
+        """What loads this index's model: its name, or the adapted model's folder inside the index."""
+        return str(self.path / self.model["folder"]) if self.adapted else self.model["name"]
+
     def reading_limit(self) -> "ReadingLimit | None":
         """How many tokens of a prompt this index's model reads (``embed.ReadingLimit``), or None."""
-        return reading_limit(str(self.path / self.model["folder"]) if self.adapted else self.model["name"])
+        return reading_limit(self.model_name)
 
     def embedder(self) -> Embedder:
         """The model this index was built with, checked to be the same weights."""
-        name = str(self.path / self.model["folder"]) if self.adapted else self.model["name"]
+        name = self.model_name
         if self.adapted and not (self.path / self.model["folder"] / "modules.json").exists():
             raise IndexFileError(f"{self.path}: its adapted model folder {self.model['folder']!r} is missing; "
                                  "rebuild the index with --adapt")

@@ -161,10 +161,6 @@ def redact(text: str) -> str:
     'in 2020-2024 and 2020\u20132024, call [PHONE]'
     """
     plain = _plain(text)
-    if plain == text:
-        for pattern, replacement in _RULES:
-            text = pattern.sub(replacement, text)
-        return text
     for pattern, replacement in _RULES:  # matched on the plain text, replaced in both
         parts, plain_parts, end = [], [], 0
         for match in pattern.finditer(plain):

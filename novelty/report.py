@@ -246,24 +246,25 @@ def _card(c: Cause, db: str, feature: dict | None, golden: tuple = (None, None, 
             "examples": c.details.get("top_novel", [])[:3],
             # since the run of flagged windows began, before --since too (the evidence says that date)
             "since": (c.details.get("first_flagged") or (flagged[0] if flagged else ""))[:10]}
-    kinds = shift_kinds(c.details.get("novel_profile") or {}) if c.cause == "label_bias" else []
-    if kinds:  # not new topics, or not only: the title and the command say what the evidence says (re-test:
-        # 'New questions...' and a queue command above 'filter the bot out, do not train on it')
-        card["title"] = " and ".join(SHIFT_TITLES[k] for k in kinds)
-        card["command"] = (f"novelty clusters --db {shlex.quote(db)}"
-                           + (f" --since {card['since']}" if card["since"] else ""))
-    elif c.cause == "label_bias":
-        topic = _topic(clusters, card["since"])
-        stored = topic and topic.get("saved", True)  # a backfilled date's found clusters are not stored
-        incident = c.details.get("worst_incident")
-        target = f"--cluster {topic['cluster_id']}" if stored else \
-            f"--incident {shlex.quote(incident)}" if incident and topic is None else "--max-p-value 0.01"
-        card["command"] = f"novelty queue add --db {shlex.quote(db)} {target} --budget 200"
-    if c.cause == "label_bias" and "worst_window" in c.details:  # the window the evidence and the examples
-        d = c.details  # are of (the latest was named beside the worst one's examples)
-        when = d["worst_window"][:16].replace("T", " ").removesuffix(" 00:00")  # an hour's window says its hour
-        card["fact"] = (f"Since {card['since']}: {d['novel_rate']:.1%} of prompts were novel in the window "
-                        f"of {when}, against {d['expected_rate']:.1%} expected. For example:")
+    if c.cause == "label_bias":
+        kinds = shift_kinds(c.details.get("novel_profile") or {})
+        if kinds:  # not new topics, or not only: the title and the command say what the evidence says (re-test:
+            # 'New questions...' and a queue command above 'filter the bot out, do not train on it')
+            card["title"] = " and ".join(SHIFT_TITLES[k] for k in kinds)
+            card["command"] = (f"novelty clusters --db {shlex.quote(db)}"
+                               + (f" --since {card['since']}" if card["since"] else ""))
+        else:
+            topic = _topic(clusters, card["since"])
+            stored = topic and topic.get("saved", True)  # a backfilled date's found clusters are not stored
+            incident = c.details.get("worst_incident")
+            target = f"--cluster {topic['cluster_id']}" if stored else \
+                f"--incident {shlex.quote(incident)}" if incident and topic is None else "--max-p-value 0.01"
+            card["command"] = f"novelty queue add --db {shlex.quote(db)} {target} --budget 200"
+        if "worst_window" in c.details:  # the window the evidence and the examples are of (the latest was
+            d = c.details                # named beside the worst one's examples)
+            when = d["worst_window"][:16].replace("T", " ").removesuffix(" 00:00")  # an hour's window says its hour
+            card["fact"] = (f"Since {card['since']}: {d['novel_rate']:.1%} of prompts were novel in the window "
+                            f"of {when}, against {d['expected_rate']:.1%} expected. For example:")
     elif c.cause == "offline_online_gap":
         card["command"] = (f"novelty queue golden --db {shlex.quote(db)} --since {c.details['period'][0][:10]} "
                            "-o golden-next.csv")
