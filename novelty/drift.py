@@ -121,14 +121,14 @@ def read_table(path: str | Path, text_columns: tuple[str, ...] = (), keep_inf: b
             raise InputError(f"{path}: the header names {', '.join(map(repr, twice))} more than once; keep one "
                              "of each (or rename the others)")
         if kind == "parquet":
-            frame = _bytes_as_text(_read_parquet(path, text_columns))
+            frame = _units(_bytes_as_text(_read_parquet(path, text_columns)), text_columns)
         elif kind == "jsonl":
-            frame = _read_jsonl(path, aside, text_columns)
+            frame = _units(_read_jsonl(path, aside, text_columns), text_columns)
         else:
             separator = field_separator(path)
             frame = _csv_table(path, separator, _as_written(path, separator, text_columns), aside,
                                words_as_written)
-            frame = _commas(frame, separator, text_columns)
+            frame = _commas(_units(frame, text_columns, separator), separator, text_columns)
             names = [str(c).strip() for c in frame.columns]  # ' label ': as score and feedback read headers
             if len(set(names)) < len(names):
                 raise InputError(f"{path}: the header names a column twice once the spaces around the names go "
@@ -278,6 +278,43 @@ def _thousands_commas(frame: pd.DataFrame, text_columns: tuple[str, ...]) -> pd.
     ['0,262', '1,234']
     """
     return _numbers_with_commas(frame, text_columns, _THOUSANDS, lambda t: t.str.replace(",", "", regex=False))
+
+
+# a number written with its currency or unit, the same in every row: '$1,386.00', '12.3 ms', '45 %'
+_UNIT = re.compile(r"(?P<sign>[+-]?)(?P<pre>(?:[$€£¥₹¢]|[A-Z]{3} )?)(?P<num>[+-]?\d[\d,.]*)"
+                   r"(?P<post>(?: ?(?:%|[$€£¥₹¢]|[A-Za-zµ°/]{1,5}))?)")
+
+
+def _units(frame: pd.DataFrame, text_columns: tuple[str, ...], separator: str = ",") -> pd.DataFrame:
+    """Text columns whose every value is a number with one currency sign or unit, the same in every
+    row, as those numbers (their commas read as in the file: a thousand, or beside ';' a decimal).
+    Read as text, 'cents became dollars' was feature drift among single price strings ('$1,386.00'
+    0.0% -> 0.2%), not a recalibration by 100 (QA). Ids and keys (``text_columns``) stay text.
+
+    >>> _units(pd.DataFrame({"a": ["$1,386.00", "-$3.5", None], "b": ["12.3 ms", "4 ms", "x"]}), ()).a.tolist()
+    [1386.0, -3.5, nan]
+    >>> _units(pd.DataFrame({"a": ["12 ms", "4 s"], "b": ["7", "8"], "c": ["v1", "v2"]}), ()).to_dict("list")
+    {'a': ['12 ms', '4 s'], 'b': ['7', '8'], 'c': ['v1', 'v2']}
+    >>> _units(pd.DataFrame({"a": ["3,50 €", "1.234,5 €"]}), (), ";").a.tolist()
+    [3.5, 1234.5]
+    """
+    for column in frame.columns:
+        if column in text_columns or pd.api.types.is_numeric_dtype(frame[column]):
+            continue
+        present = frame[column].dropna()
+        if not len(present) or not present.map(lambda v: isinstance(v, str)).all():
+            continue
+        parts = present.str.strip().str.extract(f"^{_UNIT.pattern}$")
+        if parts["num"].isna().any() or (parts["pre"] + parts["post"]).eq("").any():
+            continue
+        if parts["pre"].nunique() > 1 or parts["post"].str.strip().nunique() > 1:
+            continue
+        texts = pd.DataFrame({column: (parts["sign"] + parts["num"]).str.replace("+-", "-").str.replace("-+", "-")})
+        numbers = _commas(texts, separator, ())[column]
+        numbers = pd.to_numeric(numbers, errors="coerce")
+        if numbers.notna().all():
+            frame[column] = numbers.reindex(frame.index)
+    return frame
 
 
 def _commas(frame: pd.DataFrame, separator: str, text_columns: tuple[str, ...]) -> pd.DataFrame:

@@ -1236,3 +1236,19 @@ def test_p_values_of_two_like_tables_past_the_sample_size_are_not_all_near_one(t
     p = sorted(f.p_value for f in report.findings)
     assert all(f.cause is None for f in report.findings)
     assert p[len(p) // 2] < 0.8, p  # uniform: a median near 0.5, not 1
+
+
+def test_money_and_unit_strings_are_numbers_and_cents_to_dollars_is_a_recalibration(tmp_path):
+    """'$1,386.00' and '12.3 ms' were categories: a x100 switch was feature drift among single price
+    strings ('$1,386.00' 0.0% -> 0.2%, 'fine-tune with recent data'), not a recalibration (QA)."""
+    rng = np.random.default_rng(0)
+    ref, cur = rng.lognormal(3, 1, 2000), rng.lognormal(3, 1, 2000)
+    pd.DataFrame({"amount": [f"${v:,.2f}" for v in ref], "latency": [f"{v:.1f} ms" for v in ref]}) \
+        .to_csv(tmp_path / "ref.csv", index=False)
+    pd.DataFrame({"amount": [f"${v * 100:,.2f}" for v in cur], "latency": [f"{v:.1f} ms" for v in cur]}) \
+        .to_json(tmp_path / "cur.jsonl", orient="records", lines=True)
+    (_, report), = drift(tmp_path / "ref.csv", tmp_path / "cur.jsonl")
+    found = {f.feature: (f.kind, f.cause) for f in report.findings}
+    assert found == {"amount": ("numeric", "feature_recalibration"), "latency": ("numeric", None)}, report.findings
+    pd.DataFrame({"k": ["v1", "v2"] * 50, "u": ["12 ms", "4 s"] * 50}).to_csv(tmp_path / "codes.csv", index=False)
+    assert read_table(tmp_path / "codes.csv").dtypes.astype(str).tolist() == ["str", "str"]  # codes, two units
