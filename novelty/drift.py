@@ -22,7 +22,7 @@ import re
 import unicodedata
 import warnings
 import zlib
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
@@ -937,7 +937,11 @@ def _tested(reference: dict, current: pd.DataFrame, settings: DriftSettings, ign
                 for name, ref in reference["columns"].items()]
     new = [n for n in now["columns"] if n not in reference["columns"]]
     gone = sum(f.evidence == _GONE for f in findings)  # each pair is a test: a schema renamed whole is no rename
-    findings = [_renamed(f, reference["columns"][f.feature], {n: now["columns"][n] for n in new}, settings)
+    spelt = defaultdict(list)  # Snowflake upper-cases names, a dbt model snake-cases them: 6 'missing'
+    for n in new:              # and 6 'new' columns with no word (QA), however many
+        spelt[_bare(n)].append(n)
+    findings = [_spelt_apart(f, spelt[_bare(f.feature)][0]) if f.evidence == _GONE and len(spelt[_bare(f.feature)]) == 1
+                else _renamed(f, reference["columns"][f.feature], {n: now["columns"][n] for n in new}, settings)
                 if f.evidence == _GONE and gone * len(new) <= 25 else f for f in findings]
     findings += [DriftFinding(n, now["columns"][n]["kind"], None, evidence="new column, not in the reference"
                               + _index_hint(n)) for n in new]
@@ -947,6 +951,16 @@ def _tested(reference: dict, current: pd.DataFrame, settings: DriftSettings, ign
 
 
 _GONE = "column missing from the current table"
+
+
+def _bare(name) -> str:
+    """A column name without case and separators: 'User_ID', 'user id' and 'userid' are one."""
+    return re.sub(r"[\s_.-]+", "", str(name)).casefold()
+
+
+def _spelt_apart(finding: DriftFinding, new: str) -> DriftFinding:
+    return replace(finding, evidence=f"{finding.evidence}; {new!r} is new, the same name spelt otherwise: renamed? "
+                                     "(rename it back, or compare the tables with one spelling)")
 
 
 def _renamed(finding: DriftFinding, ref: dict, new: dict[str, dict], settings: DriftSettings) -> DriftFinding:

@@ -241,7 +241,9 @@ def _na_like_intents(tables: list[pd.DataFrame], label_col: str, pred_col: str) 
     def words(column: str) -> set[str]:
         return {text.strip() for frame in tables if column in frame.columns
                 for text in frame[column].dropna() if isinstance(text, str) and is_na_label(text)}
-    return words(label_col) & words(pred_col)
+    labels, predictions = words(label_col), words(pred_col)  # in any case: a model answering 'NONE' for
+    both = {w.casefold() for w in labels} & {w.casefold() for w in predictions}  # 'None' spells it apart (QA:
+    return {w for w in labels | predictions if w.casefold() in both}  # was 'no prediction', counted wrong)
 
 
 def _same_booleans(before: pd.DataFrame, after: pd.DataFrame, columns: tuple[str, str]

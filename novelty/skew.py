@@ -358,7 +358,10 @@ def _compare(a: pd.Series, b: pd.Series, keys: pd.Index, feature: str, tolerance
     if times[0] is not None and times[1] is not None:  # one instant, however written ('Z', '-04:00')
         instants = (times[0].notna() & times[1].notna()).to_numpy()
         spots = np.flatnonzero(rest)[instants]
-        close[spots] = (times[0][instants] == times[1][instants]).to_numpy()
+        t0, t1 = times[0][instants], times[1][instants]
+        if any((t.dt.floor("s") == t).all() for t in (t0, t1)):  # one side to the second (epoch seconds):
+            t0, t1 = t0.dt.floor("s"), t1.dt.floor("s")          # the other's fractions are no skew (QA: 100 %)
+        close[spots] = (t0 == t1).to_numpy()
         rest[spots] = False
         gaps = (times[1][instants] - times[0][instants])[~close[spots]]
         shift = gaps.median() if len(gaps) else None  # a clock or time-zone bug moves every time alike
@@ -385,10 +388,20 @@ def _compare(a: pd.Series, b: pd.Series, keys: pd.Index, feature: str, tolerance
             evidence += f"; serving - offline is {offset:+.4g} at the median"
     if shift is not None:
         evidence += f"; serving is {_duration(shift)} at the median"
+    if differ.any() and not numeric and shift is None:  # 'e.g. 0, 1, 2' alone: which values? (QA: True against 'yes')
+        first = int(np.flatnonzero(differ)[0])
+        evidence += f"; e.g. {_shown(a.iloc[first])} offline, {_shown(b.iloc[first])} serving (key {keys[first]})"
     if ((na != nb) & ~worded).any():
         evidence += f"; null on one side only in {int(((na != nb) & ~worded).sum()):,} rows"
     return SkewFinding(feature, len(keys), int(differ.sum()), rate, bool(differ.any()) and rate >= min_mismatch,
                        examples, evidence)
+
+
+def _shown(value) -> str:
+    """One value as a user would tell it from another: text quoted, a missing one as null."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return "null"
+    return repr(value if not isinstance(value, np.generic) else value.item())[:60]
 
 
 def _whole(numbers: np.ndarray) -> bool:

@@ -1252,3 +1252,15 @@ def test_money_and_unit_strings_are_numbers_and_cents_to_dollars_is_a_recalibrat
     assert found == {"amount": ("numeric", "feature_recalibration"), "latency": ("numeric", None)}, report.findings
     pd.DataFrame({"k": ["v1", "v2"] * 50, "u": ["12 ms", "4 s"] * 50}).to_csv(tmp_path / "codes.csv", index=False)
     assert read_table(tmp_path / "codes.csv").dtypes.astype(str).tolist() == ["str", "str"]  # codes, two units
+
+
+def test_a_schema_renamed_by_case_says_so_past_the_pairs_tested(tmp_path):
+    """Snowflake upper-cased every name: six 'column missing' and six 'new column' lines, no rename hint
+    (pairs are tested for one only up to 25 of them), and diagnose six causes with no word (QA)."""
+    rng = np.random.default_rng(0)
+    pd.DataFrame({f"f_{i}": rng.normal(i, 1, 500) for i in range(6)}).to_csv(tmp_path / "ref.csv", index=False)
+    pd.DataFrame({f"F{i}": rng.normal(i, 1, 500) for i in range(6)}).to_csv(tmp_path / "cur.csv", index=False)
+    (_, report), = drift(tmp_path / "ref.csv", tmp_path / "cur.csv")
+    gone = [f for f in report.findings if f.feature.startswith("f_")]
+    assert len(gone) == 6 and all(f"'F{f.feature[-1]}' is new, the same name spelt otherwise: renamed?" in f.evidence
+                                  for f in gone), [f.evidence for f in gone]

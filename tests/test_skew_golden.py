@@ -911,3 +911,32 @@ def test_skew_warns_when_unpaired_keys_differ_only_by_leading_zeros(tmp_path):
     assert any("1,000 unpaired keys would pair without their leading zeros" in w for w in report.warnings)
     same = skew(tmp_path / "off.csv", tmp_path / "off.csv", "id")
     assert not same.respelt and not same.warnings
+
+
+def test_skew_shows_the_two_values_of_a_text_mismatch_and_reads_epoch_seconds_to_the_second(tmp_path):
+    """'member SKEWED ... e.g. 0, 1, 2' named keys only, not True against 'yes'; ISO times with
+    microseconds against the same times as whole epoch seconds were 100 % skew (QA)."""
+    offline = pd.DataFrame({"request_id": range(100), "member": [True, False] * 50})
+    offline.to_csv(tmp_path / "o.csv", index=False)
+    offline.assign(member=offline.member.map({True: "yes", False: "no"})).to_csv(tmp_path / "s.csv", index=False)
+    (member,) = skew(tmp_path / "o.csv", tmp_path / "s.csv", key="request_id").findings
+    assert member.skewed and "e.g. True offline, 'yes' serving (key 0)" in member.evidence, member.evidence
+    times = pd.Timestamp("2026-10-24 22:00", tz="UTC") + pd.to_timedelta(np.arange(100) * 61.48, unit="s")
+    pd.DataFrame({"request_id": range(100), "ts": [t.isoformat() for t in times]}).to_csv(tmp_path / "a.csv", index=False)
+    for shift, skewed in ((0, False), (3600, True)):
+        pd.DataFrame({"request_id": range(100), "ts": [int(t.timestamp()) + shift for t in times]}) \
+            .to_csv(tmp_path / "b.csv", index=False)
+        (ts,) = skew(tmp_path / "a.csv", tmp_path / "b.csv", key="request_id").findings
+        assert ts.skewed is skewed and ts.mismatches == (100 if skewed else 0), ts.evidence
+
+
+def test_an_upper_cased_none_intent_is_spelt_apart_not_no_prediction(tmp_path):
+    """'NONE' given for the 'None' intent was 'no prediction current: N items' while 'CARD' was spelt
+    apart (QA)."""
+    rng = np.random.default_rng(0)
+    labels = rng.choice(["card", "loan", "None"], 300)
+    pd.DataFrame({"id": range(300), "label": labels, "prediction": labels}).to_csv(tmp_path / "b.csv", index=False)
+    pd.DataFrame({"id": range(300), "label": labels, "prediction": [p.upper() for p in labels]}) \
+        .to_csv(tmp_path / "c.csv", index=False)
+    out = CliRunner().invoke(app, ["golden", "--baseline", str(tmp_path / "b.csv"), "--current", str(tmp_path / "c.csv")])
+    assert "predicted 'NONE' for 'None'" in out.output and "no prediction" not in out.output, out.output
