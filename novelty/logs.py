@@ -1599,6 +1599,10 @@ def _parse_time(value: Any, day_first: bool = False) -> pd.Timestamp | None:
             number = float(value)  # micro- and nanoseconds too, as drift reads them (QA: 'is 58805-11-08')
             unit = {1e6: "us", 1e9: "ns"}.get(epoch_unit(abs(number)) or 0.0)
             return pd.Timestamp(number, unit=unit or ("ms" if abs(number) > EPOCH_MS_ABOVE else "s"), tz="UTC")
+        if isinstance(value, str):
+            if not _DATED.search(value):  # '09:30' alone: pandas gives it today's date (QA), and a rerun
+                return None               # on another day derived other ids
+            value = _GMT_OFFSET.sub(_iso_offset, value)
         value = numeric_date_as_iso(value, day_first)
         if value is None:  # day and month that do not fit the one order they are read in
             return None
@@ -1606,6 +1610,24 @@ def _parse_time(value: Any, day_first: bool = False) -> pd.Timestamp | None:
     except (ValueError, TypeError, OverflowError, pd.errors.OutOfBoundsDatetime):
         return None
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+# a year, or a day, month and two-digit year: a time of day alone is no time of a log row
+_DATED = re.compile(r"\d{4}|\d{1,2}[/.-]\d{1,2}[/.-]\d{2}\b")
+# 'GMT+0100', 'UTC+01:00', 'GMT+1' (JavaScript's Date.toString, .NET) mean an hour ahead of UTC; dateutil
+# reads a sign after GMT or UTC the POSIX way, an hour behind (QA: 11:00 GMT+0100 stored as 12:00Z)
+_GMT_OFFSET = re.compile(r"\s*(?<![A-Za-z])(?:GMT|UTC)\s*([+-])(\d{1,2})(?::?(\d{2}))?\b")
+
+
+def _iso_offset(match: re.Match) -> str:
+    """``_GMT_OFFSET``'s match as an ISO offset.
+
+    >>> [format_time(t) for t in ("Sun Mar 01 2026 11:00:00 GMT+0100", "2026-03-01 11:00:00 UTC+01:00",
+    ...                           "2026-03-01T11:00:00GMT-5", "2026-03-01 11:00 GMT", "09:30", "10:00:00Z")]
+    ['2026-03-01T10:00:00Z', '2026-03-01T10:00:00Z', '2026-03-01T16:00:00Z', '2026-03-01T11:00:00Z', None, None]
+    """
+    sign, hours, minutes = match.groups()
+    return f" {sign}{int(hours):02d}:{minutes or '00'}"
 
 
 # a date written with the day and the month first and the year last: 03/06/2026, 06.03.2026, 06-03-2026
