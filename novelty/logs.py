@@ -656,6 +656,12 @@ def _csv_records(path: Path, columns: Columns, validator: "_Validator") -> Itera
                 # predicted 'predicted_label', or trained as a prompt 'text' of an intent 'label'; with
                 # a time column, 'unreadable timestamp' said nothing)
                 yield start, Unparsed("the header again (files joined with cat?)"), raw
+            elif len(names) > 1 and sorted(fields := [f.strip().lstrip("\ufeff") for f in row]) == sorted(names) \
+                    and len(set(names)) == len(names):  # another file's header, its columns in another order:
+                header = [header[names.index(f)] for f in fields]  # its rows are read by it (QA: each read
+                names = fields                                      # with its columns swapped)
+                yield start, Unparsed("the header again, in another column order (files joined with cat?); "
+                                      "the rows after it are read by it"), raw
             else:
                 yield start, dict(zip(header, row)), raw
 
@@ -980,6 +986,8 @@ def chat_turns(value: Any) -> tuple[str, str | None] | str | None:
     (('my card\\nis lost', None), ('hi', 'Hello!'), 'without a user turn')
     >>> chat_turns("[1, 2]"), chat_turns("where is my card"), chat_turns([{"role": "user", "content": " "}])
     (None, None, 'without a user turn that has text')
+    >>> chat_turns([{"role": "user", "parts": [{"type": "text", "content": "lost card"}]}])  # OpenTelemetry GenAI
+    ('lost card', None)
     >>> chat_turns(str(chat[1:3])), chat_turns([{"role": "User", "parts": [{"text": "hi"}]}, {"role": "model",
     ...     "parts": [{"text": "Hello"}]}, {"role": "user", "content": [{"type": "tool_result", "content": "42"}]}])
     (('hi', 'Hello!'), ('hi', 'Hello'))
@@ -1069,7 +1077,7 @@ def _turn_text(content: Any) -> str:
         return "\n".join(part if isinstance(part, str) else text for part in content
                          if isinstance(part, str) or isinstance(part, dict)
                          and part.get("type", "text") in ("text", "input_text", "output_text")
-                         and isinstance(text := _part_text(part.get("text")), str))
+                         and isinstance(text := _part_text(part.get("text", part.get("content"))), str))
     return content if isinstance(content, str) else "" if content is None else str(content)
 
 

@@ -689,3 +689,34 @@ def test_chat_roles_and_contents_of_other_writers():
     assert chat_turns([{"role": "human", "content": "hi"}, {"role": "ai", "content": "Hello"}]) == ("hi", "Hello")
     assert chat_turns([{"role": "user", "content": {"type": "text", "text": "my card"}}]) == ("my card", None)
     assert chat_turns([{"role": "user", "parts": ["my card", "is lost"]}]) == ("my card\nis lost", None)
+
+
+def test_a_header_again_in_another_order_reads_the_rows_after_it_by_it(tmp_path):
+    """'predicted_label,prompt' after a 'prompt,predicted_label' file was scored as a prompt, and every
+    row after it read with its columns swapped (QA)."""
+    path = tmp_path / "cat.csv"
+    path.write_text("prompt,predicted_label\nI lost my card,card_lost\npredicted_label,prompt\ntransfer,send money\n")
+    (batch,) = read_batches(path, Columns(label="predicted_label", time=None), 100, 20_000)
+    assert list(zip(batch.texts, batch.labels)) == [("I lost my card", "card_lost"), ("send money", "transfer")]
+    assert [(r.line, r.reason.split(";")[0]) for r in batch.rejects] == [
+        (3, "the header again, in another column order (files joined with cat?)")]
+
+
+def test_times_with_a_gmt_offset_and_times_without_a_date(tmp_path):
+    """'11:00:00 GMT+0100' was stored as 12:00Z (dateutil's POSIX sign), and '09:30' as today (QA)."""
+    write_jsonl(tmp_path / "t.jsonl", [{"prompt": "balance", "timestamp": "Sun Mar 01 2026 11:00:00 GMT+0100"},
+                                       {"prompt": "lost card", "timestamp": "2026-03-01 11:00:00 UTC+01:00"},
+                                       {"prompt": "wire money", "timestamp": "09:30"}])
+    (batch,) = read_batches(tmp_path / "t.jsonl", Columns(), 100, 20_000)
+    assert batch.times == ["2026-03-01T10:00:00Z"] * 2
+    assert [r.reason for r in batch.rejects] == ["unreadable timestamp '09:30' in 'timestamp'"]
+
+
+def test_an_opentelemetry_genai_chat_reads_its_text_parts(tmp_path):
+    """gen_ai.input.messages' parts hold their text under 'content': 'a chat without a user turn that has
+    text' (QA)."""
+    chat = [{"role": "system", "parts": [{"type": "text", "content": "be a bank"}]},
+            {"role": "user", "parts": [{"type": "text", "content": "I lost my card"}]}]
+    write_jsonl(tmp_path / "o.jsonl", [{"span_id": "s1", "gen_ai.input.messages": json.dumps(chat)}])
+    (batch,) = read_batches(tmp_path / "o.jsonl", Columns(text="gen_ai.input.messages", time=None), 100, 20_000)
+    assert batch.texts == ["I lost my card"] and not batch.rejects
