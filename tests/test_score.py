@@ -1029,3 +1029,21 @@ def test_prompts_longer_than_the_encoder_reads_are_counted_and_said(tmp_path, in
     result = score_files([log], index, tmp_path / "m.db")
     assert result.truncated == 2 and result.to_dict()["truncated"] == 2
     assert any(w.startswith("2 prompts (67%) are longer than the encoder reads (16 tokens") for w in result.warnings)
+
+
+def test_a_log_cut_short_among_others_lets_the_others_be_read(tmp_path, index):
+    """A cut gzip second of three stopped the run there: the third log was never read, and the message
+    did not name it (QA). Now every other log is scored, then the cut one is said (the run failed)."""
+    import gzip
+    first = write_jsonl(tmp_path / "g1.jsonl", [{"prompt": f"check my balance {i}"} for i in range(20)])
+    data = "".join(json.dumps({"prompt": f"send money abroad please {i}"}) + "\n" for i in range(3000)).encode()
+    packed = gzip.compress(data)
+    (tmp_path / "cut.jsonl.gz").write_bytes(packed[:len(packed) // 2])
+    last = write_jsonl(tmp_path / "g2.jsonl", [{"prompt": f"where is my card {i}"} for i in range(30)])
+    db = tmp_path / "m.db"
+    with pytest.raises(InputError, match=r"cut\.jsonl\.gz: cut short after line (\d+).*the other logs of this run were read") \
+            as caught:
+        score_files([first, tmp_path / "cut.jsonl.gz", last], index, db, chunk_rows=1000)
+    cut = int(caught.value.args[0].split("cut short after line ")[1].split()[0].rstrip(";,"))
+    assert len(rows(db)) == 20 + cut + 30
+    assert rows(db, "SELECT status FROM runs") == [{"status": "failed"}]

@@ -639,11 +639,28 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
         started, counts = time.perf_counter(), Counts()
 
         def prepared() -> Prepared:
-            for path in paths:
-                for batch in read_batches(path, columns, chunk_rows, max_chars):
+            broken: list[InputError] = []  # a log cut short or damaged: said once the others are read
+            for path in paths:               # (QA: a cut gzip second of three, the third never read)
+                batches = read_batches(path, columns, chunk_rows, max_chars)
+                while True:
+                    try:
+                        batch = next(batches)
+                    except StopIteration:
+                        break
+                    except InputError as exc:
+                        broken.append(exc)
+                        break
                     counts.unread_labels += batch.unread_labels
                     counts.unread_example = counts.unread_example or batch.unread_example
                     yield gate.prepare(batch, str(path.resolve()), counts)
+            if broken:
+                first = broken[0]
+                if len(paths) > 1:
+                    first.args = (f"{first}; the other logs of this run were read"
+                                  + (f" ({len(broken) - 1} more failed: {'; '.join(map(str, broken[1:3]))})"
+                                     if len(broken) > 1 else ""),)
+                first.also = broken[1:]  # a second damaged log's rows are forgotten too
+                raise first
 
         try:
             shown = 0
@@ -662,8 +679,9 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
                 exc.args = (str(exc).replace("nothing read from it was kept", "the rows read from it before the "
                                              "damage showed are in the Parquet output"),)
             with contextlib.suppress(NoveltyError, sqlite3.Error):  # a full disk must not hide the first error
-                if isinstance(exc, DamagedFileError) and hasattr(sink, "forget_source"):  # its rows may be garbage
-                    counts.rejected -= sink.forget_source(run_id, str(exc.path))  # (as rows name it: batch.source)
+                for damaged in [exc, *getattr(exc, "also", [])]:  # its rows may be garbage (as rows name it:
+                    if isinstance(damaged, DamagedFileError) and hasattr(sink, "forget_source"):  # batch.source)
+                        counts.rejected -= sink.forget_source(run_id, str(damaged.path))
                 stored = sink.run_counts(run_id) if hasattr(sink, "run_counts") else {}  # the tables, not the tally
                 # (rejects stay the tally's: it counts a rerun's rows set aside again, as a finished run does)
                 sink.finish_run(run_id, "interrupted" if stopped else "failed", **{**_run_fields(counts, started),
