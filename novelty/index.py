@@ -86,6 +86,7 @@ class TrainingRows:
     rejects: list[Reject]
     duplicates: int
     renamed: dict[int, str] = field(default_factory=dict)  # position -> id as given, taken before: kept as id@file:line
+    from_queue: bool = False  # a queue export (its columns): prompts picked for being novel
 
     @property
     def renamed_ids(self) -> int:
@@ -197,7 +198,7 @@ def read_training(path: str | Path, columns: Columns, taken: set[str] = frozense
             ids.append(id_)
             texts.append(text)
             labels.append(label)
-    return TrainingRows(ids, texts, labels, rejects, duplicates, renamed)
+    return TrainingRows(ids, texts, labels, rejects, duplicates, renamed, from_queue=escaped)
 
 
 class PromptIndex:
@@ -471,6 +472,9 @@ class PromptIndex:
                                   "label": [rows.labels[i] for i in fresh]})
             if "calibration" in self.prompts:  # the held-out slice stays as it is; new prompts are reference
                 added["calibration"] = False
+            elif rows.from_queue:  # picked for being novel, each scored held out looks novel: as calibration
+                prompts["calibration"] = True  # they raised the threshold add after add, and known traffic
+                added["calibration"] = False   # was flagged at 0.6 % for alpha 0.05 (QA); they are reference
             was = self.manifest["training"]  # the counts of every file read, the build's and each add's
             manifest = dict(self.manifest, training=dict(
                 was, sources=was["sources"] + [str(source)],
@@ -716,7 +720,7 @@ def _write(folder: Path, manifest: dict, vectors: np.ndarray, prompts: pd.DataFr
     scorer = make_scorer(manifest["scorer"]["name"], **manifest["scorer"]["params"])
     held_out = np.flatnonzero(prompts["calibration"].to_numpy(bool)) if "calibration" in prompts else None
     calibration = calibrate(scorer, vectors, list(prompts["label"]), alpha, held_out=held_out,
-                            texts=list(prompts["text"]))
+                            texts=list(prompts["text"]), adapted=model is not None)
     folder.parent.mkdir(parents=True, exist_ok=True)
     live = folder  # a symlinked index is written where it points, and keeps its link (the link itself was
     folder = _pointed_to(folder)  # swapped for a folder, then every write failed)

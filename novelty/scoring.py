@@ -147,11 +147,12 @@ class Calibration:
 
 def calibrate(scorer: BaseScorer, vectors: np.ndarray, labels: Sequence, alpha: float,
               seed: int = 0, held_out: np.ndarray | None = None,
-              texts: Sequence[str] | None = None) -> Calibration:
+              texts: Sequence[str] | None = None, adapted: bool = True) -> Calibration:
     """Held-out scores of the training prompts, then ``scorer`` fitted on all of them.
 
     ``held_out`` (positions) restricts the folds to that slice: for an adapted encoder, whose own
-    training prompts are not exchangeable with new traffic (see novelty/adapt.py). Each fold of the
+    training prompts are not exchangeable with new traffic (see novelty/adapt.py), or without the
+    prompts added from the queue (``adapted`` False), picked for looking novel. Each fold of the
     slice is scored against everything else, the rest of the slice included, so a calibration prompt
     meets nearly the reference set a new prompt meets (all of it). ``texts`` (the prompts) place each
     prompt in its fold by its text, not its row (see ``stratified_folds``).
@@ -173,7 +174,8 @@ def calibrate(scorer: BaseScorer, vectors: np.ndarray, labels: Sequence, alpha: 
                                  None if texts is None else [texts[i] for i in held_out])
         folds = [held_out[f] for f in inner]
         method = (f"conformal, cross-fitted over {FOLDS} folds of a held-out slice of the training "
-                  "prompts the encoder was not tuned on")
+                  "prompts the encoder was not tuned on") if adapted else (
+            f"{Calibration.method} (those added from the queue, picked for being novel, are reference only)")
     check_reachable(alpha, sum(len(f) for f in folds))
     show = CALIBRATION_PROGRESS.get()
     total = len(getattr(scorer, "members", [scorer])) * len(folds) + 1  # each member per fold, then the whole

@@ -880,3 +880,29 @@ def test_an_escaped_export_with_a_column_added_is_still_unescaped_and_labels_bea
     built = PromptIndex.build(both, "b", index_dir=tmp_path, model="hashing:64", columns=Columns(text="text"),
                               force=True)
     assert set(built.labels) == {"t0", "t1", "t2"}
+
+
+def test_prompts_added_from_the_queue_are_reference_not_calibration(tmp_path, train_csv):
+    """Queue picks are chosen for looking novel; each scored held out looked novel again, so add after
+    add they took the top of the calibration scores: known traffic flagged at 0.6 % for alpha 0.05,
+    0.4 % after 14 days of the loop (QA). A plain training file still joins the calibration."""
+    rng = np.random.default_rng(0)
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
+    picked = [(f"q{i}", " ".join("".join(rng.choice(letters, 7)) for _ in range(5)), "crypto", "card_lost")
+              for i in range(60)]  # each unlike the training prompts and unlike the others
+    queue_csv = write_csv(tmp_path / "learn.csv", ["id", "text", "label", "predicted_label"], picked)
+    plain_csv = write_csv(tmp_path / "more.csv", ["text", "label"], [(t, lab) for _, t, lab, _ in picked])
+    built = {}
+    for name, source in (("queue", queue_csv), ("plain", plain_csv)):
+        built[name] = PromptIndex.build(train_csv, name, index_dir=tmp_path / "i", model=FAKE_MODEL, scorer="knn")
+        before = built[name].calibration
+        built[name].add(source)
+        after = PromptIndex.load(name, tmp_path / "i").calibration
+        built[name] = (before, after)
+    before, after = built["queue"]
+    assert len(after.scores) == len(before.scores) and after.threshold == pytest.approx(before.threshold, rel=0.02)
+    assert "added from the queue" in after.method
+    before, after = built["plain"]
+    assert len(after.scores) == len(before.scores) + 60 and after.threshold > before.threshold
+    index = PromptIndex.load("queue", tmp_path / "i")  # they are reference: a pick's text is found, not novel
+    assert index.score([picked[0][1]])[0]["is_novel"] is False
