@@ -1556,10 +1556,25 @@ def _ascii_json() -> bool:
     return not _utf8(sys.stdout, unknown=True)
 
 
+def _home(arg: str) -> str:
+    """'~/x.db' and '--db=~/x.db' with the home folder, as monitor.toml reads them: cron's /bin/sh (dash)
+    leaves ~ after '=' as it is, and Airflow passes arguments through no shell at all (QA).
+
+    >>> home = os.path.expanduser("~")
+    >>> _home("~/m.db") == f"{home}/m.db", _home("--db=~/m.db") == f"--db={home}/m.db", _home("a~/b"), _home("--set=x=~/y")
+    (True, True, 'a~/b', '--set=x=~/y')
+    """
+    if arg == "~" or arg.startswith("~/"):
+        return os.path.expanduser(arg)
+    option = re.match(r"(--[\w-]+=)(~(?:/.*)?)$", arg, re.S)
+    return option[1] + os.path.expanduser(option[2]) if option else arg
+
+
 def main() -> None:
     """The ``novelty`` command. A bug (an exception no check foresaw) exits 3 after its traceback, so
     a cron job tells it from exit 1, "ran and found what --fail-on names"."""
     _STOPPED_BY.clear()
+    sys.argv[1:] = [_home(a) for a in sys.argv[1:]]
     for stream in (sys.stdout, sys.stderr):  # a console or locale that is not UTF-8 (cp1252, Latin-1): a prompt's
         _escape_unencodable(stream)          # emoji printed as \U0001f680, not a traceback after the run (QA)
     given = sys.stdout

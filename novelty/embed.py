@@ -278,7 +278,7 @@ def _writable_copy(folder: Path) -> Path:
     if os.access(folder, os.W_OK):
         return folder
     try:  # a uid with no passwd entry and no HOME (a pod's runAsUser under env -i): no home at all (QA)
-        cache = Path(os.environ.get("NOVELTY_CACHE") or Path.home() / ".cache" / "novelty")
+        cache = Path(os.environ.get("NOVELTY_CACHE") or Path.home() / ".cache" / "novelty").expanduser()
     except RuntimeError:
         raise ModelError(f"the ONNX encoder is exported once, beside the model or, as this user may not write "
                          f"{folder}, under ~/.cache/novelty, and this user has no home folder (HOME is unset and "

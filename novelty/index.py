@@ -55,7 +55,7 @@ EmbedFn = Callable[[Embedder, Sequence[str], "Progress | None"], np.ndarray]
 
 
 def index_dir_default() -> Path:
-    return Path(os.environ.get("NOVELTY_INDEX_DIR", DEFAULT_INDEX_DIR))
+    return Path(os.environ.get("NOVELTY_INDEX_DIR", DEFAULT_INDEX_DIR)).expanduser()  # '~/indexes' in a crontab
 
 
 SHOWN_NEIGHBORS = 3  # neighbours kept with each scored prompt

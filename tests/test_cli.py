@@ -479,3 +479,22 @@ def test_standard_output_that_is_not_utf8_escapes_what_it_cannot_hold(tmp_path, 
     assert b"wallet \\U0001f680 caf\xe9" in out.stdout  # escaped where cp1252 has no such character
     out = subprocess.run([*base, "--db", str(tmp_path / "b.db"), "--json"], capture_output=True, env=env)
     assert out.returncode in (0, 1) and "\U0001f680" in json.loads(out.stdout)["top_novel"][0]["text"]
+
+
+def test_a_tilde_in_a_path_is_the_home_folder_as_in_monitor_toml(tmp_path, monkeypatch, capsys):
+    """cron's /bin/sh (dash) leaves '--db=~/m.db' as it is, and Airflow passes arguments through no shell:
+    'no such database' for a path monitor.toml reads (QA)."""
+    import novelty.cli as cli
+    from conftest import new_db
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    new_db(tmp_path / "m.db")
+    monkeypatch.setattr("sys.argv", ["novelty", "spikes", "--db=~/m.db", "--json"])
+    with pytest.raises(SystemExit) as stopped:
+        cli.main()
+    assert stopped.value.code == 0, capsys.readouterr().err
+    assert "windows" in json.loads(capsys.readouterr().out)
+    (tmp_path / "idx").mkdir()
+    monkeypatch.setenv("NOVELTY_INDEX_DIR", "~/idx")
+    from novelty.index import index_dir_default
+    assert index_dir_default() == tmp_path / "idx"
