@@ -1077,6 +1077,10 @@ def queue_import(
         spelt = ", ".join(f"{label!r} x{n}" for label, n in group.items())
         typer.echo(f"Labels in the queue that differ only in case or separators: {spelt}; the index would learn "
                    "each as an intent of its own: fix the spelling and import again.", err=True)
+    for miss in result.get("near_misses", []):
+        typer.echo(f"Label {miss['label']!r} ({miss['items']} item{'s' * (miss['items'] != 1)}) is in neither the "
+                   f"index nor other queue items, and one typo from {miss['close_to']!r}: the index would learn it "
+                   "as an intent of its own; if it is a typo, fix it and import again.", err=True)
     if nothing:
         _nothing_labelled(file)
 

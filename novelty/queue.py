@@ -389,6 +389,7 @@ def import_labels(db: str | Path, path: str | Path, id_col: str | None = None, l
         counts = store.transaction(lambda: _apply_labels(store, labels, unknown, texts, mismatched))
         pruned = store.pruned_before()
         spellings = Counter(label for (label,) in store.db.execute("SELECT label FROM queue WHERE label IS NOT NULL"))
+        trained = store.training_label_shares()
     finally:
         store.close()
     if mismatched:
@@ -397,6 +398,7 @@ def import_labels(db: str | Path, path: str | Path, id_col: str | None = None, l
     return {"labelled": counts["labelled"], "trained_relabelled": counts["trained_relabelled"],
             "unchanged": counts["unchanged"], "unknown_ids": len(unknown),
             "case_variants": [g for g in case_variants(spellings) if set(g) & set(labels.values())],
+            "near_misses": near_misses(spellings, set(trained), set(labels.values())),
             "unknown_id_examples": unknown[:SHOWN_LINES], "pruned_before": pruned,
             "skipped": {reason: len(lines) for reason, lines in skipped.items()},
             "skipped_lines": {reason: lines[:SHOWN_LINES] for reason, lines in skipped.items()}}
@@ -416,6 +418,29 @@ def case_variants(counts: Counter) -> list[dict]:
     for label, n in counts.most_common():
         groups[spelling(label)][label] = n
     return [group for group in groups.values() if len(group) > 1]
+
+
+def near_misses(counts: Counter, trained: set[str], given: set[str]) -> list[dict]:
+    """Labels of ``given`` found nowhere else, neither in the index (``trained``) nor on other queue
+    items, that are one typo from a label that is ('crpyto' beside 'crypto', QA: imported without a
+    word, it would become an intent of one prompt): each with the label it is close to.
+
+    >>> near_misses(Counter({"crypto": 7, "crpyto": 1, "fees": 2}), {"card_lost"}, {"crypto", "crpyto", "fees"})
+    [{'label': 'crpyto', 'items': 1, 'close_to': 'crypto'}]
+    >>> near_misses(Counter({"card_lost": 1}), {"card_lost", "card_lots"}, {"card_lost"})  # a known label
+    []
+    """
+    import difflib
+
+    out = []
+    for label in sorted(given):
+        if label in trained or counts.get(label, 0) > 1 or len(label) < 4:
+            continue
+        others = [o for o in set(counts) | trained if o != label and (o in trained or counts[o] > counts[label])]
+        close = difflib.get_close_matches(label, others, n=1, cutoff=0.8)
+        if close and spelling(close[0]) != spelling(label):  # case alone: case_variants says it
+            out.append({"label": label, "items": counts.get(label, 0), "close_to": close[0]})
+    return out
 
 
 def _label_rows(path: Path, id_col: str | None, label_col: str, intents: frozenset[str] = frozenset()

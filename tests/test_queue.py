@@ -973,3 +973,18 @@ def test_a_none_intent_is_a_true_label_for_feedback_and_queue_import(tmp_path, t
     (tmp_path / "q.csv").write_text("id,label\na,None\nb,none\n")  # 'none' is no intent's spelling here
     result = queue.import_labels(db, tmp_path / "q.csv")
     assert result["labelled"] == 1 and result["skipped"] == {"not_labelled": 1}
+
+
+def test_import_says_when_a_label_found_nowhere_else_is_one_typo_from_another(db, tmp_path):
+    """QA: 'crpyto' beside 'crypto' was 'Labelled 8 prompts', no word: an intent of one prompt."""
+    a, b, c = exported_ids(db, tmp_path)
+    write_labels(tmp_path / "l.csv", [a, b], "crypto")
+    assert queue.import_labels(db, tmp_path / "l.csv")["near_misses"] == []
+    (tmp_path / "m.csv").write_text(f"id,label\n{c},crpyto\n", encoding="utf-8")
+    assert queue.import_labels(db, tmp_path / "m.csv")["near_misses"] == [
+        {"label": "crpyto", "items": 1, "close_to": "crypto"}]
+    out = CliRunner().invoke(app, ["queue", "import", str(tmp_path / "m.csv"), "--db", str(db)])
+    assert "Label 'crpyto' (1 item) is in neither the index nor other queue items, and one typo from 'crypto'" \
+        in out.stderr and out.exit_code == 0
+    (tmp_path / "n.csv").write_text(f"id,label\n{c},savings\n", encoding="utf-8")  # a new intent: no word
+    assert queue.import_labels(db, tmp_path / "n.csv")["near_misses"] == []
