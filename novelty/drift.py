@@ -121,14 +121,14 @@ def read_table(path: str | Path, text_columns: tuple[str, ...] = (), keep_inf: b
             raise InputError(f"{path}: the header names {', '.join(map(repr, twice))} more than once; keep one "
                              "of each (or rename the others)")
         if kind == "parquet":
-            frame = _units(_bytes_as_text(_read_parquet(path, text_columns)), text_columns)
+            frame = _bytes_as_text(_read_parquet(path, text_columns))
         elif kind == "jsonl":
-            frame = _units(_read_jsonl(path, aside, text_columns), text_columns)
+            frame = _read_jsonl(path, aside, text_columns)
         else:
             separator = field_separator(path)
             frame = _csv_table(path, separator, _as_written(path, separator, text_columns), aside,
                                words_as_written)
-            frame = _commas(_units(frame, text_columns, separator), separator, text_columns)
+            frame = _commas(frame, separator, text_columns)
             names = [str(c).strip() for c in frame.columns]  # ' label ': as score and feedback read headers
             if len(set(names)) < len(names):
                 raise InputError(f"{path}: the header names a column twice once the spaces around the names go "
@@ -245,7 +245,8 @@ _COMMA_DECIMAL = re.compile(r"[+-]?(?:(?:\d+|\d{1,3}(?:\.\d{3})+)(?:,\d+)?(?:e[+
                             re.IGNORECASE)
 
 
-def _decimal_commas(frame: pd.DataFrame, text_columns: tuple[str, ...]) -> pd.DataFrame:
+def _decimal_commas(frame: pd.DataFrame, text_columns: tuple[str, ...], needs: re.Pattern | None = None
+                    ) -> pd.DataFrame:
     """Numbers written with a decimal comma (1,5 or 1.234,5), as a spreadsheet in a comma-decimal
     locale saves them beside its ';', read as numbers: a column converts only when every value is such a
     number and one has a comma (else 1.5 or 2024.01 could be misread), ids and keys stay text.
@@ -256,7 +257,7 @@ def _decimal_commas(frame: pd.DataFrame, text_columns: tuple[str, ...]) -> pd.Da
     [1.5e-07, inf, -inf, nan, 2.0]
     """
     return _numbers_with_commas(frame, text_columns, _COMMA_DECIMAL,
-                                lambda t: t.str.replace(".", "", regex=False).str.replace(",", ".", regex=False))
+                                lambda t: t.str.replace(".", "", regex=False).str.replace(",", ".", regex=False), needs)
 
 
 _THOUSANDS = re.compile(r"[+-]?(?:[1-9]\d{0,2}(?:,\d{3})+|\d+)(?:\.\d+)?(?:e[+-]?\d+)?|inf(?:inity)?|nan",
@@ -280,71 +281,88 @@ def _thousands_commas(frame: pd.DataFrame, text_columns: tuple[str, ...]) -> pd.
     return _numbers_with_commas(frame, text_columns, _THOUSANDS, lambda t: t.str.replace(",", "", regex=False))
 
 
-# a number written with its currency or unit, the same in every row: '$1,386.00', '12.3 ms', '45 %'
-_UNIT = re.compile(r"(?P<sign>[+-]?)(?P<pre>(?:[$€£¥₹¢]|[A-Z]{3} )?)(?P<num>[+-]?\d[\d,.]*)"
-                   r"(?P<post>(?: ?(?:%|[$€£¥₹¢]|[A-Za-zµ°/]{1,5}))?)")
+# a number written with its currency or unit: '$1,386.00', 'USD 12', '12.3 ms', '45 %', '3,50 €'
+_CURRENCY = r"[$€£¥₹¢]|(?:USD|EUR|GBP|JPY|CHF|CAD|AUD|NZD|INR|CNY|SEK|NOK|DKK|PLN|BRL|MXN|ZAR|SGD|HKD)"
+_UNIT_NAMES = ("ms|s|sec|secs|min|mins|h|hr|hrs|d|days|us|µs|ns|b|kb|mb|gb|tb|kib|mib|gib|bytes|kg|g|mg|lb|lbs|"
+               "km|m|cm|mm|mi|ft|px|pt|°c|°f|°|x|kwh|w|kw|v|hz|khz|mhz|ghz|rpm|bpm")
+_UNIT = re.compile(rf"(?P<sign>[+-]?)(?P<pre>(?:{_CURRENCY}) ?|)(?P<num>[+-]?\d[\d,.]*)"
+                   rf"(?P<post>|(?: ?(?:%|{_CURRENCY}|(?i:{_UNIT_NAMES}))))")
 
 
-def _units(frame: pd.DataFrame, text_columns: tuple[str, ...], separator: str = ",") -> pd.DataFrame:
-    """Text columns whose every value is a number with one currency sign or unit, the same in every
-    row, as those numbers (their commas read as in the file: a thousand, or beside ';' a decimal).
-    Read as text, 'cents became dollars' was feature drift among single price strings ('$1,386.00'
-    0.0% -> 0.2%), not a recalibration by 100 (QA). Ids and keys (``text_columns``) stay text.
+def unit_numbers(values: pd.Series) -> pd.Series:
+    """``values`` (text) with the numbers written with one currency sign or unit ('$1,386.00', '12.3 ms',
+    '3,50 €') as those numbers, when they are at least ``MOSTLY_NUMBERS`` of the values; the rest (a
+    'FREE' among prices) left as written, to count as words as among plain numbers. Read as text,
+    'cents became dollars' was feature drift among single price strings ('$1,386.00' 0.0% -> 0.2%), not
+    a recalibration by 100 (QA). Any other column comes back as it is.
 
-    >>> _units(pd.DataFrame({"a": ["$1,386.00", "-$3.5", None], "b": ["12.3 ms", "4 ms", "x"]}), ()).a.tolist()
-    [1386.0, -3.5, nan]
-    >>> _units(pd.DataFrame({"a": ["12 ms", "4 s"], "b": ["7", "8"], "c": ["v1", "v2"]}), ()).to_dict("list")
-    {'a': ['12 ms', '4 s'], 'b': ['7', '8'], 'c': ['v1', 'v2']}
-    >>> _units(pd.DataFrame({"a": ["3,50 €", "1.234,5 €"]}), (), ";").a.tolist()
-    [3.5, 1234.5]
+    >>> unit_numbers(pd.Series(["$1,386.00", "-$3.5", "$2"] * 4 + ["FREE"])).tolist()[:3] + ["..."]
+    [1386.0, -3.5, 2.0, '...']
+    >>> unit_numbers(pd.Series(["12 ms", "4 s", "INV 0001", "2nd", "v1"])).tolist()
+    ['12 ms', '4 s', 'INV 0001', '2nd', 'v1']
+    >>> unit_numbers(pd.Series(["3,50 €", "1.234,5 €", "12 €"])).tolist()
+    [3.5, 1234.5, 12.0]
     """
-    for column in frame.columns:
-        if column in text_columns or pd.api.types.is_numeric_dtype(frame[column]):
-            continue
-        present = frame[column].dropna()
-        if not len(present) or not present.map(lambda v: isinstance(v, str)).all():
-            continue
-        parts = present.str.strip().str.extract(f"^{_UNIT.pattern}$")
-        if parts["num"].isna().any() or (parts["pre"] + parts["post"]).eq("").any():
-            continue
-        if parts["pre"].nunique() > 1 or parts["post"].str.strip().nunique() > 1:
-            continue
-        texts = pd.DataFrame({column: (parts["sign"] + parts["num"]).str.replace("+-", "-").str.replace("-+", "-")})
-        numbers = _commas(texts, separator, ())[column]
-        numbers = pd.to_numeric(numbers, errors="coerce")
-        if numbers.notna().all():
-            frame[column] = numbers.reindex(frame.index)
-    return frame
+    if not len(values) or pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return values
+    head = pd.Series([v.strip() for v in values.head(200) if isinstance(v, str)], dtype=object)
+    if not len(head) or head.str.fullmatch(_UNIT).mean() < MOSTLY_NUMBERS:  # most columns (free text,
+        return values                                                      # codes) stop here, on 200 values
+    texts = values.map(lambda v: v.strip() if isinstance(v, str) else None)
+    parts = texts.str.extract(f"^{_UNIT.pattern}$")
+    found = parts["num"].notna() & (parts["pre"].fillna("") + parts["post"].fillna("")).ne("")
+    if not found.any():
+        return values
+    unit = (parts["pre"].str.strip().fillna("") + "|" + parts["post"].str.strip().str.lower().fillna(""))[found]
+    common = unit.mode().iloc[0]
+    same = found & unit.reindex(values.index, fill_value="").eq(common)
+    if same.mean() < MOSTLY_NUMBERS:  # two units in one column ('12 ms', '4 s'): not one scale
+        return values
+    numbers = pd.to_numeric((parts["sign"] + parts["num"].map(_plain_number))[same], errors="coerce")
+    out = values.astype(object).copy()
+    out[same & numbers.reindex(values.index).notna()] = numbers.dropna()
+    return out
+
+
+def _plain_number(text) -> str:
+    """A number's text with its thousands separators gone and its decimal comma a point."""
+    if not isinstance(text, str):
+        return ""
+    if re.fullmatch(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?", text):
+        return text.replace(",", "")
+    if re.fullmatch(r"\d{1,3}(?:\.\d{3})+(?:,\d+)?|\d+,\d+", text):
+        return text.replace(".", "").replace(",", ".")
+    return text
 
 
 def _commas(frame: pd.DataFrame, separator: str, text_columns: tuple[str, ...]) -> pd.DataFrame:
     """A comma-decimal locale's CSV (1,5 beside ';'); elsewhere 1,234.5 is a thousand (Excel, BI exports),
-    and in a file with no such thousand, a quoted "0,262" or "6,49", which no thousands grouping writes, a
-    decimal comma (QA: "0,262" was read as 262, a 'recalibration by 10^3'). Beside a thousand, 1,2 is a
-    code, not 1.2.
+    and a column of numbers with a decimal comma one of which is below 1 ("0,262", which no thousands
+    grouping writes) a decimal one (QA: "0,262" was read as 262, a 'recalibration by 10^3'). "1,2" alone
+    may be a list, and stays text.
 
-    >>> _commas(pd.DataFrame({"a": ["0,262", "6,49"], "b": ["1,2", "3"]}), ",", ()).to_dict("list")
-    {'a': [0.262, 6.49], 'b': [1.2, 3.0]}
-    >>> _commas(pd.DataFrame({"a": ["1,234", "7"], "b": ["1,2", "3"]}), ",", ()).to_dict("list")
-    {'a': [1234.0, 7.0], 'b': ['1,2', '3']}
+    >>> _commas(pd.DataFrame({"a": ["0,262", "6,49"], "b": ["1,2", "3"], "c": ["1,234", "7"]}), ",", ()).to_dict("list")
+    {'a': [0.262, 6.49], 'b': ['1,2', '3'], 'c': [1234.0, 7.0]}
     """
     if separator == ";":
         return _decimal_commas(frame, text_columns)
-    kinds = frame.dtypes.copy()
-    frame = _thousands_commas(frame, text_columns)
-    return frame if (frame.dtypes != kinds).any() else _decimal_commas(frame, text_columns)
+    return _decimal_commas(_thousands_commas(frame, text_columns), text_columns, _BELOW_ONE)
+
+
+_BELOW_ONE = re.compile(r"[+-]?0,\d")
 
 
 def _numbers_with_commas(frame: pd.DataFrame, text_columns: tuple[str, ...], pattern: re.Pattern,
-                         plain: Callable[[pd.Series], pd.Series]) -> pd.DataFrame:
+                         plain: Callable[[pd.Series], pd.Series], needs: re.Pattern | None = None) -> pd.DataFrame:
     """Each text column (not ``text_columns``) whose every value fullmatches ``pattern``, one at least
-    with a comma, as the numbers ``plain`` writes its texts as."""
+    with a comma (and one starting as ``needs`` says), as the numbers ``plain`` writes its texts as."""
     for column in frame.columns:
         if column in text_columns or pd.api.types.is_numeric_dtype(frame[column]):
             continue
         present = frame[column].dropna()
         texts = present.astype(str).str.strip()
-        if len(texts) and texts.str.contains(",", regex=False).any() and texts.str.fullmatch(pattern).all():
+        if len(texts) and texts.str.contains(",", regex=False).any() and texts.str.fullmatch(pattern).all() \
+                and (needs is None or texts.str.match(needs).any()):
             frame[column] = pd.Series(plain(texts).astype(float), index=present.index).reindex(frame.index)
     return frame
 
@@ -640,7 +658,7 @@ def profile(frame: pd.DataFrame, ignore: set[str] = frozenset(), seed: int = 0) 
         column = frame[name]
         if column.dtype == object or pd.api.types.is_string_dtype(column):  # a blank, and a dump's \N, is
             column = column.mask(_blank(column) | column.eq(MYSQL_NULL))      # missing in every format
-        values = column.dropna()
+        values = unit_numbers(column.dropna())  # '$1,386.00', '12.3 ms': numbers (an ISO time is none)
         numeric = _as_numeric(values)
         entry = {"rows": int(len(column)), "null_rate": float(column.isna().mean())}
         if looks_like_time(values, numeric):  # no mode (formatting 1M tz-aware times took 25 s): a default
@@ -940,7 +958,16 @@ def _tested(reference: dict, current: pd.DataFrame, settings: DriftSettings, ign
     spelt = defaultdict(list)  # Snowflake upper-cases names, a dbt model snake-cases them: 6 'missing'
     for n in new:              # and 6 'new' columns with no word (QA), however many
         spelt[_bare(n)].append(n)
-    findings = [_spelt_apart(f, spelt[_bare(f.feature)][0]) if f.evidence == _GONE and len(spelt[_bare(f.feature)]) == 1
+    missing = Counter(_bare(f.feature) for f in findings if f.evidence == _GONE)
+
+    def respelt(f: DriftFinding) -> str | None:
+        """The one new column spelt as ``f``'s gone one, of its kind (one on each side: no guess)."""
+        bare = _bare(f.feature)
+        if f.evidence != _GONE or missing[bare] != 1 or len(spelt[bare]) != 1:
+            return None
+        name = spelt[bare][0]
+        return name if now["columns"][name]["kind"] == reference["columns"][f.feature]["kind"] else None
+    findings = [_spelt_apart(f, name) if (name := respelt(f)) is not None
                 else _renamed(f, reference["columns"][f.feature], {n: now["columns"][n] for n in new}, settings)
                 if f.evidence == _GONE and gone * len(new) <= 25 else f for f in findings]
     findings += [DriftFinding(n, now["columns"][n]["kind"], None, evidence="new column, not in the reference"
@@ -1044,13 +1071,17 @@ def _numbers_with_words(entry: dict, seed: int = 0) -> dict:
     """
     if entry.get("kind") != "categorical" or not entry.get("counts"):
         return entry
-    numbers = [(float(value), n) for value, n in entry["counts"].items() if is_number(value)]
-    texts = [(value, n) for value, n in entry["counts"].items() if not is_number(value)]
+    keys = list(entry["counts"])  # saved before unit strings were numbers ('$1,386.00'): as a profile reads them now
+    read = dict(zip(keys, unit_numbers(pd.Series(keys, dtype=object)).tolist()))
+    numbers = [(float(read[value]), n) for value, n in entry["counts"].items()
+               if not isinstance(read[value], str) or is_number(value)]
+    texts = [(value, n) for value, n in entry["counts"].items() if isinstance(read[value], str) and not is_number(value)]
     words = sum(n for _, n in texts)
     present = sum(n for _, n in numbers) + words
-    if not numbers or not words or sum(n for _, n in numbers) / present < MOSTLY_NUMBERS:
+    units = any(not isinstance(v, str) for v in read.values())
+    if not numbers or not (words or units) or sum(n for _, n in numbers) / present < MOSTLY_NUMBERS:
         return entry
-    return _numeric_entry(entry, numbers, words, texts[0][0], seed)
+    return _numeric_entry(entry, numbers, words, texts[0][0] if texts else None, seed)
 
 
 def _numeric_entry(entry: dict, numbers: list[tuple[float, int]], words: int = 0, example: str | None = None,
@@ -1947,8 +1978,13 @@ def _day_first_only(readings: dict) -> bool:
     True
     >>> _day_first_only({"01/11/2026": "2026-01-11", "10/20/2026": "2026-10-20", "20/10/2026": None})
     False
+    >>> _day_first_only({"2026-03-01T10:00:00Z": "2026-03-01T10:00:00Z", "25/03/2026": None})  # none misread
+    False
     """
+    def both_ways(v, r) -> bool:  # 01/11/2026: 11 January or 1 November
+        return isinstance(v, str) and r is not None and r != v and numeric_date_as_iso(v, True) not in (None, v, r)
     return any(_day_first_date(v) for v, r in readings.items() if r is None) and \
+        any(both_ways(v, r) for v, r in readings.items()) and \
         not any(isinstance(v, str) and r is not None and r != v and numeric_date_as_iso(v, True) is None
                 for v, r in readings.items())
 

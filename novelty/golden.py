@@ -78,7 +78,7 @@ def golden(baseline: str | Path, current: str | Path, id_col: str = "id", label_
     if not isinstance(bootstrap, numbers.Integral) or bootstrap < 1:
         raise InputError(f"bootstrap must be a whole number of draws, 1 or more (got {bootstrap!r})")
     tables = [_read(baseline, id_col, label_col, pred_col),
-              _predicted(current, predict, label_col, pred_col, text_col) if predict is not None else
+              _predicted(current, predict, label_col, pred_col, text_col, id_col) if predict is not None else
               _read(current, id_col, label_col, pred_col)]
     intents = _na_like_intents(tables, label_col, pred_col)
     before, after = (_columns(frame, path, id_col, label_col, pred_col, options, intents)
@@ -159,7 +159,7 @@ def _case_only(labels: pd.Series, predictions: pd.Series) -> Counter:
                    if label != pred and spelling(label) == spelling(pred))
 
 
-def _predicted(path, spec, label_col: str, pred_col: str, text_col: str) -> pd.DataFrame:
+def _predicted(path, spec, label_col: str, pred_col: str, text_col: str, id_col: str = "id") -> pd.DataFrame:
     """CURRENT's items with the predictions of ``spec``: "module:function", or (from the library) the
     function itself."""
     passed = callable(spec)  # a function passed from the library
@@ -168,7 +168,8 @@ def _predicted(path, spec, label_col: str, pred_col: str, text_col: str) -> pd.D
     else:
         check_argument("predict", spec, str, "'module:function' or a function taking a list of texts")
         function = _imported(spec)
-    frame = _malformed_left_out(read_table(path, words_as_written=True))
+    # ids, labels and the texts read as written, as _read reads them ("0,5" stays a label, 00123 an id)
+    frame = _malformed_left_out(read_table(path, (id_col, label_col, pred_col, text_col), words_as_written=True))
     if text_col not in frame.columns:
         raise InputError(f"{path}: no column {text_col!r} to run --predict on (use --text-col)")
     given = as_text(frame[text_col]).notna()  # the model is given text only: an empty cell is no item, not 'nan'

@@ -359,9 +359,10 @@ def _compare(a: pd.Series, b: pd.Series, keys: pd.Index, feature: str, tolerance
         instants = (times[0].notna() & times[1].notna()).to_numpy()
         spots = np.flatnonzero(rest)[instants]
         t0, t1 = times[0][instants], times[1][instants]
-        if any((t.dt.floor("s") == t).all() for t in (t0, t1)):  # one side to the second (epoch seconds):
-            t0, t1 = t0.dt.floor("s"), t1.dt.floor("s")          # the other's fractions are no skew (QA: 100 %)
-        close[spots] = (t0 == t1).to_numpy()
+        if any((t.dt.floor("s") == t).all() for t in (t0, t1)):  # one side to the second (epoch seconds, cut
+            close[spots] = ((t1 - t0).abs() < pd.Timedelta(seconds=1)).to_numpy()  # or rounded): the other's
+        else:                                                                    # fractions are no skew (QA: 100 %)
+            close[spots] = (t0 == t1).to_numpy()
         rest[spots] = False
         gaps = (times[1][instants] - times[0][instants])[~close[spots]]
         shift = gaps.median() if len(gaps) else None  # a clock or time-zone bug moves every time alike
@@ -399,8 +400,11 @@ def _compare(a: pd.Series, b: pd.Series, keys: pd.Index, feature: str, tolerance
 
 def _shown(value) -> str:
     """One value as a user would tell it from another: text quoted, a missing one as null."""
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
-        return "null"
+    try:
+        if pd.isna(value):
+            return "null"
+    except (TypeError, ValueError):  # a list or an array: no single missing value
+        pass
     return repr(value if not isinstance(value, np.generic) else value.item())[:60]
 
 

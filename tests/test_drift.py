@@ -933,8 +933,8 @@ def test_time_col_messages_say_day_first_and_name_a_profile_only_when_there_is_o
     from conftest import write_csv
 
     ref = write_csv(tmp_path / "ref.csv", ["ts", "score"], [(f"{d:02d}/03/2026", d / 40) for d in range(13, 31)] * 3)
-    with pytest.raises(InputError, match=r"dates in column 'ts' put the day first \(13/03/2026\): "
-                                         r"add --day-first"):  # was: no hint
+    with pytest.raises(InputError, match=r"no readable time in column 'ts' .*; its dates put the day first "
+                                         r"\(25/03/2026\)\? add --day-first"):  # was: no hint
         drift(ref, ref, time_col="ts", window="1d")
     assert len(drift(ref, ref, time_col="ts", window="1d", day_first=True)) == 18
     with pytest.raises(InputError, match=r"--score-col 'score' is also in --ignore: leave"):  # was: 'the saved
@@ -1199,8 +1199,10 @@ def test_a_quoted_decimal_comma_in_a_comma_separated_file_is_a_decimal(tmp_path)
     assert [(f.feature, f.kind, f.cause) for f in report.findings] == [("ratio", "numeric", None)], report.findings
     (tmp_path / "dot.csv").write_text("ratio,k\n" + "".join(f"{v:.3f},{i}\n" for i, v in enumerate(cur)))
     assert [f.skewed for f in skew(tmp_path / "dot.csv", tmp_path / "cur.csv", key="k").findings] == [False]
-    (tmp_path / "two.csv").write_text('price\n"6,49"\n"12,5"\n"1,234"\n')  # 1,234 beside them: 1.234
-    assert read_table(tmp_path / "two.csv")["price"].tolist() == [6.49, 12.5, 1.234]
+    (tmp_path / "two.csv").write_text('price,tags,rate\n"6,49","1,2","0,5"\n"12,5","3","1,234"\n')
+    two = read_table(tmp_path / "two.csv")  # one below 1 says decimals; "1,2" alone may be a list (review)
+    assert two["price"].tolist() == ["6,49", "12,5"] and two["tags"].tolist() == ["1,2", "3"]
+    assert two["rate"].tolist() == [0.5, 1.234]
     (tmp_path / "grouped.csv").write_text('amount\n"1,234"\n"12,345.5"\n')  # a thousand stays a thousand
     assert read_table(tmp_path / "grouped.csv")["amount"].tolist() == [1234.0, 12345.5]
 
@@ -1250,8 +1252,21 @@ def test_money_and_unit_strings_are_numbers_and_cents_to_dollars_is_a_recalibrat
     (_, report), = drift(tmp_path / "ref.csv", tmp_path / "cur.jsonl")
     found = {f.feature: (f.kind, f.cause) for f in report.findings}
     assert found == {"amount": ("numeric", "feature_recalibration"), "latency": ("numeric", None)}, report.findings
-    pd.DataFrame({"k": ["v1", "v2"] * 50, "u": ["12 ms", "4 s"] * 50}).to_csv(tmp_path / "codes.csv", index=False)
-    assert read_table(tmp_path / "codes.csv").dtypes.astype(str).tolist() == ["str", "str"]  # codes, two units
+    codes = pd.DataFrame({"k": ["v1", "v2"] * 50, "u": ["12 ms", "4 s"] * 50, "inv": [f"INV {i:04d}" for i in range(100)],
+                          "nth": ["2nd", "3rd"] * 50})
+    assert {c["kind"] for c in profile(codes)["columns"].values()} == {"categorical"}  # codes, two units (review)
+    # a word among prices is a word, as among plain numbers: it flipped the column to 'type changed' (review)
+    priced = pd.DataFrame({"amount": [f"${v:,.2f}" for v in cur[:499]] + ["FREE"]})
+    priced.to_csv(tmp_path / "free.csv", index=False)
+    pd.DataFrame({"amount": [f"${v:,.2f}" for v in ref[:500]]}).to_csv(tmp_path / "paid.csv", index=False)
+    (_, report), = drift(tmp_path / "paid.csv", tmp_path / "free.csv")
+    assert [(f.kind, f.cause) for f in report.findings] == [("numeric", None)], report.findings
+    saved = profile(pd.DataFrame({"amount": [f"${v:,.2f}" for v in ref[:500]]}))  # as a profile saved before
+    saved["columns"]["amount"] = {"kind": "categorical", "rows": 500, "null_rate": 0.0, "mode": "x", "mode_share": 0.0,
+                                  "counts": {f"${v:,.2f}": 1 for v in ref[:500]}}
+    (tmp_path / "old.json").write_text(json.dumps(saved))
+    (_, report), = drift(tmp_path / "old.json", tmp_path / "paid.csv")
+    assert [(f.kind, f.cause) for f in report.findings] == [("numeric", None)], report.findings
 
 
 def test_a_schema_renamed_by_case_says_so_past_the_pairs_tested(tmp_path):
@@ -1264,3 +1279,14 @@ def test_a_schema_renamed_by_case_says_so_past_the_pairs_tested(tmp_path):
     gone = [f for f in report.findings if f.feature.startswith("f_")]
     assert len(gone) == 6 and all(f"'F{f.feature[-1]}' is new, the same name spelt otherwise: renamed?" in f.evidence
                                   for f in gone), [f.evidence for f in gone]
+
+
+def test_the_rename_hint_needs_one_name_on_each_side_and_the_same_kind(tmp_path):
+    """Review: 'user_id' and 'UserId' both gone beside a new 'USERID' named it for both; a numeric column
+    gone beside a categorical one of its spelling was 'renamed?'."""
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"user_id": rng.normal(size=300), "UserId": rng.normal(size=300), "f_1": rng.normal(size=300)}) \
+        .to_csv(tmp_path / "ref.csv", index=False)
+    pd.DataFrame({"USERID": rng.normal(size=300), "F1": rng.choice(["a", "b"], 300)}).to_csv(tmp_path / "cur.csv", index=False)
+    (_, report), = drift(tmp_path / "ref.csv", tmp_path / "cur.csv")
+    assert not any("spelt otherwise" in f.evidence for f in report.findings), [f.evidence for f in report.findings]

@@ -940,3 +940,27 @@ def test_an_upper_cased_none_intent_is_spelt_apart_not_no_prediction(tmp_path):
         .to_csv(tmp_path / "c.csv", index=False)
     out = CliRunner().invoke(app, ["golden", "--baseline", str(tmp_path / "b.csv"), "--current", str(tmp_path / "c.csv")])
     assert "predicted 'NONE' for 'None'" in out.output and "no prediction" not in out.output, out.output
+
+
+def test_unit_labels_and_unit_features_are_compared_as_written(tmp_path):
+    """Review of b080b0c: read_table turned '$10' labels into 10 for golden --predict (0 % accuracy,
+    40 relabelled), and one 'timeout' among '1 ms' values made skew 100 %."""
+    labels, texts = ["$10", "$20", "$50", "$100"] * 10, [f"t {i}" for i in range(40)]
+    pd.DataFrame({"id": range(40), "text": texts, "label": labels, "prediction": labels}).to_csv(tmp_path / "b.csv", index=False)
+    pd.DataFrame({"id": range(40), "text": texts, "label": labels}).to_csv(tmp_path / "c.csv", index=False)
+    report = golden(tmp_path / "b.csv", tmp_path / "c.csv", predict=lambda batch: [labels[int(t.split()[-1])] for t in batch])
+    assert report.current.accuracy == 1.0 and report.baseline.accuracy == 1.0
+    (tmp_path / "off.csv").write_text("request_id,latency\n" + "".join(f"{i},{i % 50 + 1} ms\n" for i in range(100)))
+    (tmp_path / "srv.csv").write_text("request_id,latency\n" + "".join(f"{i},{i % 50 + 1} ms\n" for i in range(99))
+                                      + "99,timeout\n")
+    (latency,) = skew(tmp_path / "off.csv", tmp_path / "srv.csv", key="request_id").findings
+    assert latency.mismatches == 1, latency.evidence
+
+
+def test_skew_reads_whole_seconds_against_fractions_within_the_second_either_way(tmp_path):
+    """Review: epoch seconds written by rounding (PostgreSQL ::bigint) against microseconds were 55 % skew."""
+    times = pd.Timestamp("2026-10-24 22:00", tz="UTC") + pd.to_timedelta(np.arange(200) * 61.48, unit="s")
+    pd.DataFrame({"k": range(200), "ts": [t.isoformat() for t in times]}).to_csv(tmp_path / "a.csv", index=False)
+    pd.DataFrame({"k": range(200), "ts": [round(t.timestamp()) for t in times]}).to_csv(tmp_path / "b.csv", index=False)
+    (ts,) = skew(tmp_path / "a.csv", tmp_path / "b.csv", key="k").findings
+    assert ts.mismatches == 0, ts.evidence
