@@ -106,3 +106,15 @@ def test_real_model_on_ray_matches_local(tmp_path, train_pairs):
     score_files([log], index, tmp_path / "local.db")
     score_files([log], index, tmp_path / "ray.db", engine="ray", workers=1)
     assert_same(scores(tmp_path / "local.db"), scores(tmp_path / "ray.db"))
+
+
+def test_ray_stores_the_logs_after_a_broken_one(tmp_path, index, logs):
+    """Review: the error of a broken log, raised from the reading, went through the Ray engine's loop and
+    dropped the chunks it had gathered: the logs after it were 'read' but not stored."""
+    (tmp_path / "nocol.jsonl").write_text('{"text": "no prompt column"}\n')
+    with pytest.raises(Exception, match="the other logs of this run were read"):
+        score_files([logs[0], tmp_path / "nocol.jsonl", logs[1]], index, tmp_path / "r.db", engine="ray",
+                    columns=COLUMNS, chunk_rows=200)
+    with sqlite3.connect(tmp_path / "r.db") as conn:
+        sources = dict(conn.execute("SELECT source, COUNT(*) FROM scores GROUP BY source"))
+    assert sources == {str(logs[0].resolve()): 300, str(logs[1].resolve()): 200}, sources

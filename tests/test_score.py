@@ -1047,3 +1047,28 @@ def test_a_log_cut_short_among_others_lets_the_others_be_read(tmp_path, index):
     cut = int(caught.value.args[0].split("cut short after line ")[1].split()[0].rstrip(";,"))
     assert len(rows(db)) == 20 + cut + 30
     assert rows(db, "SELECT status FROM runs") == [{"status": "failed"}]
+
+
+def test_a_damaged_log_among_others_keeps_nothing_even_when_the_run_is_stopped_after_it(tmp_path, index):
+    """Review: the damaged log's rows were forgotten only when its error ended the run; a Ctrl-C while
+    the next log was read left them stored for good, 'already scored' by every rerun."""
+    import gzip
+    data = "".join(json.dumps({"prompt": f"send money abroad please {i}"}) + "\n" for i in range(3000)).encode()
+    packed = bytearray(gzip.compress(data))
+    packed[len(packed) // 2] ^= 0xFF
+    packed[len(packed) // 2 + 1] ^= 0xFF
+    (tmp_path / "damaged.jsonl.gz").write_bytes(bytes(packed))
+    after = write_jsonl(tmp_path / "a.jsonl", [{"prompt": f"check my balance {i}"} for i in range(300)])
+    stored = []
+
+    def stop(done):  # once a.jsonl's rows are being stored: the damage has shown
+        stored.append(len(rows(tmp_path / "m.db", f"SELECT 1 FROM scores WHERE source = '{after}'")))
+        if stored[-1]:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        score_files([tmp_path / "damaged.jsonl.gz", after], index, tmp_path / "m.db", chunk_rows=100, progress=stop)
+    assert {r["source"] for r in rows(tmp_path / "m.db")} <= {str(after)}
+    with pytest.raises(InputError, match="damaged gzip file.*the other logs of this run were read"):
+        score_files([tmp_path / "damaged.jsonl.gz", after], index, tmp_path / "m.db", chunk_rows=100)
+    assert [r["source"] for r in rows(tmp_path / "m.db")] == [str(after)] * 300

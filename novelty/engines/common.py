@@ -638,9 +638,10 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
             gate.runs_like = (like - {run_id}, unlike - {run_id})
         started, counts = time.perf_counter(), Counts()
 
+        broken: list[InputError] = []  # a log cut short or damaged: said once the others are scored
+
         def prepared() -> Prepared:
-            broken: list[InputError] = []  # a log cut short or damaged: said once the others are read
-            for path in paths:               # (QA: a cut gzip second of three, the third never read)
+            for path in paths:  # (QA: a cut gzip second of three, the third never read)
                 batches = read_batches(path, columns, chunk_rows, max_chars)
                 while True:
                     try:
@@ -653,14 +654,6 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
                     counts.unread_labels += batch.unread_labels
                     counts.unread_example = counts.unread_example or batch.unread_example
                     yield gate.prepare(batch, str(path.resolve()), counts)
-            if broken:
-                first = broken[0]
-                if len(paths) > 1:
-                    first.args = (f"{first}; the other logs of this run were read"
-                                  + (f" ({len(broken) - 1} more failed: {'; '.join(map(str, broken[1:3]))})"
-                                     if len(broken) > 1 else ""),)
-                first.also = broken[1:]  # a second damaged log's rows are forgotten too
-                raise first
 
         try:
             shown = 0
@@ -673,13 +666,20 @@ def run_scoring(engine_name: str, engine: Callable[[PromptIndex, RowScorer], Eng
                 if progress:
                     progress(counts.read - shown)
                     shown = counts.read
+            if broken:  # raised here, past the engine: Ray scores the chunks it gathered first (review)
+                first = broken[0]
+                if len(paths) > 1:
+                    first.args = (f"{first}; the other logs of this run were read"
+                                  + (f" ({len(broken) - 1} more failed: {'; '.join(map(str, broken[1:3]))})"
+                                     if len(broken) > 1 else ""),)
+                raise first
         except BaseException as exc:
             stopped = isinstance(exc, (KeyboardInterrupt, SystemExit))  # Ctrl-C, or kill (SIGTERM) unwinding
             if isinstance(exc, DamagedFileError) and not hasattr(sink, "forget_source"):  # Parquet shards stay
                 exc.args = (str(exc).replace("nothing read from it was kept", "the rows read from it before the "
                                              "damage showed are in the Parquet output"),)
             with contextlib.suppress(NoveltyError, sqlite3.Error):  # a full disk must not hide the first error
-                for damaged in [exc, *getattr(exc, "also", [])]:  # its rows may be garbage (as rows name it:
+                for damaged in dict.fromkeys([exc, *broken]):  # its rows may be garbage (as rows name it:
                     if isinstance(damaged, DamagedFileError) and hasattr(sink, "forget_source"):  # batch.source)
                         counts.rejected -= sink.forget_source(run_id, str(damaged.path))
                 stored = sink.run_counts(run_id) if hasattr(sink, "run_counts") else {}  # the tables, not the tally
