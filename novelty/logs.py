@@ -22,6 +22,7 @@ import stat
 import sys
 import tempfile
 import unicodedata
+import warnings
 import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -1290,6 +1291,9 @@ def time_problem(value: Any, column: str, day_first: bool = False,
         return (f"timestamp {value[:60]!r} in {column!r} does not read as day/month/year (dots and dashes"
                 f"{', and slashes with --day-first,' if day_first else ''} are read day first): write times as "
                 "ISO 8601, e.g. 2026-03-13T10:00:00Z")
+    if stamp is None and isinstance(value, str) and _dateless(value):
+        return (f"timestamp {value[:60]!r} in {column!r} has no date (a time of day alone would be read as "
+                "today's): log the date too, e.g. 2026-03-13T10:00:00Z")
     if stamp is None or pd.isna(stamp):
         return f"unreadable timestamp {str(value)[:60]!r} in {column!r}"
     return (f"timestamp {str(value)[:60]} in {column!r} is {_day(stamp)}, outside {EARLIEST[:4]}-"
@@ -1607,21 +1611,49 @@ def _parse_time(value: Any, day_first: bool = False) -> pd.Timestamp | None:
             number = float(value)  # micro- and nanoseconds too, as drift reads them (QA: 'is 58805-11-08')
             unit = {1e6: "us", 1e9: "ns"}.get(epoch_unit(abs(number)) or 0.0)
             return pd.Timestamp(number, unit=unit or ("ms" if abs(number) > EPOCH_MS_ABOVE else "s"), tz="UTC")
-        if isinstance(value, str):
-            if not _DATED.search(value):  # '09:30' alone: pandas gives it today's date (QA), and a rerun
-                return None               # on another day derived other ids
-            value = _GMT_OFFSET.sub(_iso_offset, value)
         value = numeric_date_as_iso(value, day_first)
         if value is None:  # day and month that do not fit the one order they are read in
             return None
         stamp = pd.Timestamp(value)
+        if isinstance(value, str) and not _ISO_DAY.match(value) and not _dated(value, stamp):
+            return None  # '09:30' alone: pandas gives it today's date (QA), and a rerun on another day derived other ids
     except (ValueError, TypeError, OverflowError, pd.errors.OutOfBoundsDatetime):
         return None
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
-# a year, or a day, month and two-digit year: a time of day alone is no time of a log row
-_DATED = re.compile(r"\d{4}|\d{1,2}[/.-]\d{1,2}[/.-]\d{2}\b")
+def _dateless(text: str) -> bool:
+    """Whether pandas reads ``text`` as a time only by taking today's date (see ``_dated``)."""
+    try:
+        written = numeric_date_as_iso(text)
+        return isinstance(written, str) and not _ISO_DAY.match(written) and not _dated(written, pd.Timestamp(written))
+    except (ValueError, TypeError, OverflowError, pd.errors.OutOfBoundsDatetime):
+        return False
+
+
+_ISO_DAY = re.compile(r"\s*\d{4}-\d{2}-\d{2}")
+_ODD_DAY = datetime(1901, 2, 3)
+
+
+def _dated(text: str, stamp: pd.Timestamp) -> bool:
+    """Whether ``text``, read by pandas as ``stamp``, wrote its year, month and day: read again with an
+    odd default date, none of them comes from it (pandas fills a missing one from today).
+
+    >>> [format_time(t) for t in ("01-MAR-26", "Mar 1 26", "Sun, 1 Mar 26 11:00:00 +0100", "10:30:00.123456",
+    ...                           "09:30 +0100", "10:30 2026", "Mar 1 11:00:00")]
+    ['2026-03-01T00:00:00Z', '2026-03-01T00:00:00Z', '2026-03-01T10:00:00Z', None, None, None, None]
+    """
+    from dateutil import parser
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # UnknownTimezoneWarning for 'CET': pandas read it already
+            odd = parser.parse(text, default=_ODD_DAY)
+    except (ValueError, OverflowError, TypeError):
+        return True  # pandas read it where dateutil alone cannot: as pandas says
+    return (odd.year, odd.month, odd.day) == (stamp.year, stamp.month, stamp.day)
+
+
 # 'GMT+0100', 'UTC+01:00', 'GMT+1' (JavaScript's Date.toString, .NET) mean an hour ahead of UTC; dateutil
 # reads a sign after GMT or UTC the POSIX way, an hour behind (QA: 11:00 GMT+0100 stored as 12:00Z)
 _GMT_OFFSET = re.compile(r"\s*(?<![A-Za-z])(?:GMT|UTC)\s*([+-])(\d{1,2})(?::?(\d{2}))?\b")
@@ -1633,6 +1665,8 @@ def _iso_offset(match: re.Match) -> str:
     >>> [format_time(t) for t in ("Sun Mar 01 2026 11:00:00 GMT+0100", "2026-03-01 11:00:00 UTC+01:00",
     ...                           "2026-03-01T11:00:00GMT-5", "2026-03-01 11:00 GMT", "09:30", "10:00:00Z")]
     ['2026-03-01T10:00:00Z', '2026-03-01T10:00:00Z', '2026-03-01T16:00:00Z', '2026-03-01T11:00:00Z', None, None]
+    >>> format_time("Sun Mar 01 2026 11:00:00 GMT+0100 (Central European Standard Time)")  # JavaScript's whole
+    '2026-03-01T10:00:00Z'
     """
     sign, hours, minutes = match.groups()
     return f" {sign}{int(hours):02d}:{minutes or '00'}"
@@ -1650,9 +1684,16 @@ def numeric_date_as_iso(value: Any, day_first: bool = False) -> Any:
     >>> [numeric_date_as_iso(v) for v in ("06.03.2026 10:00", "13/03/2026", "2026-03-06", 5)]
     ['2026-03-06 10:00', None, '2026-03-06', 5]
     """
-    if isinstance(value, str) and (numeric := NUMERIC_DATE.match(value)):
+    if not isinstance(value, str):
+        return value
+    # JavaScript's Date.toString() ends with its zone's name: '(Central European Standard Time)'
+    value = _GMT_OFFSET.sub(_iso_offset, _ZONE_NAME.sub("", value)) if "GMT" in value or "UTC" in value else value
+    if numeric := NUMERIC_DATE.match(value):
         return _iso_date(numeric, day_first)
     return value
+
+
+_ZONE_NAME = re.compile(r"(?<=\d)\s*\([A-Za-z][A-Za-z .'-]*\)\s*$")
 
 
 def _iso_date(match: re.Match, day_first: bool = False) -> str | None:
