@@ -332,12 +332,18 @@ def index_add(
                                                    "turn; with --label-col messages, the answer after it is the label)."),
     label_col: str = typer.Option("label", help="Column holding the intent label."),
     id_col: str = typer.Option("id", help="Column holding a prompt id (optional)."),
+    reference_only: Optional[bool] = typer.Option(
+        None, "--reference-only/--calibrate",
+        help="Whether the prompts join the index as reference only, not its calibration: prompts picked for "
+             "looking novel (queue items) would raise the threshold. Default: reference only for a queue "
+             "export (its columns id,text,label,predicted_label), calibrate otherwise."),
     index_dir: Optional[Path] = typer.Option(None, help=INDEX_DIR_HELP),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Append labelled prompts (those not already in it) and recalibrate.
 
     Example: novelty index add support-bot labelled-crypto.csv
+    Example: novelty index add support-bot batch.jsonl --reference-only   (a queue's batch-jsonl export)
     """
     from .index import PromptIndex
 
@@ -347,7 +353,7 @@ def index_add(
         with _progress(None, "prompts", "embedding") as update, _calibration_bar():
             result = index.add(file, Columns(text=text_col, time=None, label=label_col, id=id_col,
                                              required=_named(ctx, text="text_col", label="label_col", id="id_col")),
-                               progress=update)
+                               progress=update, reference_only=reference_only)
     if as_json:
         return _print_json(result.to_dict())
     typer.echo(f"Added {plural(result.added, 'prompt')} to {name!r} ({result.already_present:,} already there, "
@@ -392,7 +398,8 @@ def index_info(
              f"(index {_index_kind(m['index'])}, data {m['training']['fingerprint']})",
              f"scorer     {m['scorer']['name']} {json.dumps(m['scorer']['params'])}",
              f"calibration  alpha {cal['alpha']}  threshold {cal['threshold']:.4f}  on {cal['size']:,} "
-             f"prompts, each scored while held out",
+             f"prompts, each scored while held out"
+             + (" (those added from the queue are reference only)" if "queue" in cal.get("method", "") else ""),
              f"checksum   {m['checksum']}  (files verified)"]
     if "adapt" in m:
         a = m["adapt"]

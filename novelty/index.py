@@ -407,8 +407,12 @@ class PromptIndex:
         return built
 
     def add(self, source: str | Path, columns: Columns = TRAINING_COLUMNS,
-            progress: Progress | None = None) -> "AddResult":
+            progress: Progress | None = None, reference_only: bool | None = None) -> "AddResult":
         """Append labelled prompts not already in the index, then recalibrate.
+
+        ``reference_only``: the prompts join the index, not its calibration (prompts picked for looking
+        novel, as queue items are, raised the threshold add after add); None: so for a queue export (a
+        file with its CSV columns), not for another file.
 
         A row with the id and text of a prompt already in the index but another label corrects that
         prompt's label (a relabelled queue item) instead of adding the text a second time. Adds to one
@@ -416,7 +420,7 @@ class PromptIndex:
         _check_arguments(source=source, columns=columns)
         with writer_lock(self.path):
             self._catch_up()
-            return self._add(source, columns, progress)
+            return self._add(source, columns, progress, reference_only)
 
     def _catch_up(self) -> None:
         """Reload the index when another process has written it since this one was loaded (four
@@ -430,7 +434,8 @@ class PromptIndex:
         if written is None or written != self.manifest.get("manifest_checksum"):
             self.__dict__.update(PromptIndex.load(self.path).__dict__)
 
-    def _add(self, source: str | Path, columns: Columns, progress: Progress | None) -> "AddResult":
+    def _add(self, source: str | Path, columns: Columns, progress: Progress | None,
+             reference_only: bool | None = None) -> "AddResult":
         _check_replaceable(self.path)  # before the file is read and embedded
         columns = training_columns(columns, source)
         rows = read_training(source, columns.named(TRAINING_COLUMNS, ("label", "id")), taken=set(self.ids))
@@ -470,11 +475,12 @@ class PromptIndex:
             added = pd.DataFrame({"id": [rows.ids[i] for i in fresh],
                                   "text": [rows.texts[i] for i in fresh],
                                   "label": [rows.labels[i] for i in fresh]})
-            if "calibration" in self.prompts:  # the held-out slice stays as it is; new prompts are reference
-                added["calibration"] = False
-            elif rows.from_queue:  # picked for being novel, each scored held out looks novel: as calibration
-                prompts["calibration"] = True  # they raised the threshold add after add, and known traffic
-                added["calibration"] = False   # was flagged at 0.6 % for alpha 0.05 (QA); they are reference
+            reference = rows.from_queue if reference_only is None else bool(reference_only)
+            if reference or "calibration" in prompts:  # queue picks, picked for looking novel, each look novel
+                if "calibration" not in prompts:       # scored held out: as calibration they raised the threshold
+                    prompts["calibration"] = True      # add after add, known traffic flagged at 0.6 % for alpha
+                # 0.05 (QA); an adapted index's held-out slice stays as it is, its new prompts reference
+                added["calibration"] = not reference and not self.adapted
             was = self.manifest["training"]  # the counts of every file read, the build's and each add's
             manifest = dict(self.manifest, training=dict(
                 was, sources=was["sources"] + [str(source)],

@@ -430,17 +430,37 @@ def near_misses(counts: Counter, trained: set[str], given: set[str]) -> list[dic
     >>> near_misses(Counter({"card_lost": 1}), {"card_lost", "card_lots"}, {"card_lost"})  # a known label
     []
     """
-    import difflib
-
     out = []
     for label in sorted(given):
         if label in trained or counts.get(label, 0) > 1 or len(label) < 4:
             continue
-        others = [o for o in set(counts) | trained if o != label and (o in trained or counts[o] > counts[label])]
-        close = difflib.get_close_matches(label, others, n=1, cutoff=0.8)
-        if close and spelling(close[0]) != spelling(label):  # case alone: case_variants says it
-            out.append({"label": label, "items": counts.get(label, 0), "close_to": close[0]})
+        others = sorted(o for o in set(counts) | trained if o != label and (o in trained or counts[o] > counts[label]))
+        close = next((o for o in others if _one_typo(label, o)), None)
+        if close and spelling(close) != spelling(label):  # case alone: case_variants says it
+            out.append({"label": label, "items": counts.get(label, 0), "close_to": close})
     return out
+
+
+def _one_typo(a: str, b: str) -> bool:
+    """One letter added, dropped, changed or two swapped, not a digit (v1_refund, v2_refund are two
+    intents; so are lock_card and unlock_card, two letters apart: review).
+
+    >>> [_one_typo(*p) for p in (("crpyto", "crypto"), ("cryto", "crypto"), ("intent_13", "intent_12"),
+    ...                           ("lock_card", "unlock_card"), ("refund", "refund_not_received"))]
+    [True, True, False, False, False]
+    """
+    if abs(len(a) - len(b)) > 1 or a == b:
+        return False
+    i = 0
+    while i < min(len(a), len(b)) and a[i] == b[i]:
+        i += 1
+    j = 0
+    while j < min(len(a), len(b)) - i and a[-1 - j] == b[-1 - j]:
+        j += 1
+    ra, rb = a[i:len(a) - j], b[i:len(b) - j]  # what differs between the common start and end
+    if any(c.isdigit() for c in ra + rb):
+        return False
+    return len(ra) <= 1 and len(rb) <= 1 or (len(ra) == len(rb) == 2 and ra == rb[::-1])
 
 
 def _label_rows(path: Path, id_col: str | None, label_col: str, intents: frozenset[str] = frozenset()

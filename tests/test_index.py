@@ -3,7 +3,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
+from novelty.cli import app
 from novelty.errors import IncompatibleError, IndexFileError, InputError, NoveltyError
 from novelty.logs import Columns
 from novelty.index import PromptIndex, _manifest_checksum
@@ -906,3 +908,16 @@ def test_prompts_added_from_the_queue_are_reference_not_calibration(tmp_path, tr
     assert len(after.scores) == len(before.scores) + 60 and after.threshold > before.threshold
     index = PromptIndex.load("queue", tmp_path / "i")  # they are reference: a pick's text is found, not novel
     assert index.score([picked[0][1]])[0]["is_novel"] is False
+    out = CliRunner().invoke(app, ["index", "info", "queue", "--index-dir", str(tmp_path / "i")])
+    assert "(those added from the queue are reference only)" in out.output
+    # review: a plain file added after a queue export was left out too, and --reference-only says it for
+    # another format (the batch-jsonl export)
+    more = write_csv(tmp_path / "later.csv", ["text", "label"], [(f"{t} later", lab) for _, t, lab, _ in picked[:20]])
+    size = len(index.calibration.scores)
+    index.add(more)
+    assert len(PromptIndex.load("queue", tmp_path / "i").calibration.scores) == size + 20
+    batch = tmp_path / "batch.jsonl"
+    batch.write_text("".join(json.dumps({"id": f"b{i}", "text": f"{t} batch", "label": lab}) + "\n"
+                             for i, (_, t, lab, _) in enumerate(picked[:20])))
+    index.add(batch, reference_only=True)
+    assert len(PromptIndex.load("queue", tmp_path / "i").calibration.scores) == size + 20
