@@ -1165,25 +1165,32 @@ def queue_golden(
                                          "spreadsheet shows them rather than runs them (users can type formulas "
                                          "into the bot); `novelty golden` pairs by id, only --predict reads the "
                                          "text. Example: --escape-formulas"),
+    exclude: Optional[list[Path]] = typer.Option(
+        None, "--exclude", help="A file whose prompts (its 'text' column) and ids ('id') the sample leaves out: "
+                                "the training file, the golden sets labelled before. Repeat it for several. "
+                                "Example: --exclude train.csv --exclude golden-launch.csv"),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Refresh the golden set: a stratified sample of recent production prompts to label (every predicted
     label, every cluster of novel prompts, and the most novel edge cases).
 
-    Example: novelty queue golden --db monitor.db --since 2026-11-01 --size 300 -o golden-next.csv
+    Example: novelty queue golden --db monitor.db --since 2026-11-01 --size 300 -o golden-next.csv --exclude train.csv
     """
     from .refresh import golden_refresh
 
     with _user_errors():
         out = output_file(out, "golden-next.csv")  # -o newdir/ is a folder, not a file called newdir
         piped = _check_stdout(out, as_json)
-        result = golden_refresh(db, out, size, since, until, edge_share, seed, escape_formulas)
+        result = golden_refresh(db, out, size, since, until, edge_share, seed, escape_formulas, exclude=exclude or ())
     if as_json:
         return _print_json(result.to_dict())
     _say_formulas(result.formula_like, escape_formulas)
     typer.echo(f"Wrote {result.written} of {result.candidates} prompts to {'standard output' if piped else out} "
                f"for labelling, from {len(result.strata)} strata:", err=piped)
     typer.echo("\n".join(f"  {n:>4}  {name}" for name, n in result.strata.items()), err=piped)
+    if result.excluded:
+        typer.echo(f"{plural(result.excluded, 'prompt')} left out as in the --exclude files (training, earlier "
+                   "golden sets).", err=piped)
     if result.left_out:
         typer.echo(f"--size {size} is too small to give every stratum a prompt: {len(result.left_out)} left out "
                    f"(predicted labels come first, then the largest clusters): "

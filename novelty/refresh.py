@@ -14,6 +14,7 @@ import csv
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -37,6 +38,7 @@ class RefreshResult:
     formulas_escaped: bool = False  # written with a ' before them (escape_formulas)
     edge_short: int = 0  # edge cases --edge-share asked for and not given: --size left room for one prompt
     #                      per predicted label alone (QA: 0 of 2 at --size 10, unsaid)
+    excluded: int = 0    # prompts left out as in an ``exclude`` file (training, earlier golden sets)
 
     def to_dict(self) -> dict:
         """As ``--json`` prints it."""
@@ -45,11 +47,14 @@ class RefreshResult:
 
 def golden_refresh(db: str | Path, out: str | Path, size: int = 300, since: str | None = None,
                    until: str | None = None, edge_share: float = 0.2, seed: int = 0,
-                   escape_formulas: bool = False) -> RefreshResult:
+                   escape_formulas: bool = False, exclude: Sequence[str | Path] = ()) -> RefreshResult:
     """Write a stratified sample of ``size`` distinct prompts logged in [since, until) to ``out`` (a
     prompt logged without a time counts at the time it was scored). The file goes to people with a
     spreadsheet: ``escape_formulas`` writes a ``'`` before a prompt starting with = + - @, as
-    ``queue.export`` does (``novelty golden`` pairs by id; only ``--predict`` reads the text)."""
+    ``queue.export`` does (``novelty golden`` pairs by id; only ``--predict`` reads the text).
+    ``exclude``: files (the training file, golden sets labelled before) whose texts and ids are not
+    sampled: a training prompt in a golden set flatters the model (QA: 28 of 300), and a refresh that
+    repeats the last one adds nothing."""
     check_argument("out", out, (str, Path), "a file path, or '-' for standard output")  # was: TypeError
     check_argument("size", size, int, "a whole number such as 300")
     check_argument("edge_share", edge_share, float, "a share between 0 and 1, such as 0.2")
@@ -59,6 +64,7 @@ def golden_refresh(db: str | Path, out: str | Path, size: int = 300, since: str 
     if seed < 0:
         raise InputError(f"--seed must be 0 or more, not {seed}")
     existing_db(db)
+    texts, ids = _excluded(exclude)
     store = Store(db)
     try:
         rows = _recent(store, *parse_range(since, until))  # since after until: 'the range is empty', as clusters says
@@ -67,6 +73,11 @@ def golden_refresh(db: str | Path, out: str | Path, size: int = 300, since: str 
         store.close()
     if not rows:
         raise InputError(f"no scored prompts in {db} between {since or 'the start'} and {until or 'now'}")
+    kept = [r for r in rows if r["text"] not in texts and r["prompt_id"] not in ids]
+    excluded = len({r["text"] for r in rows}) - len({r["text"] for r in kept})
+    if not kept:
+        raise InputError(f"every prompt of {db} in the range is in the --exclude files: nothing left to sample")
+    rows = kept
     picked = sample(rows, size, edge_share, np.random.default_rng(seed))
     out = output_file(out, "golden-next.csv")
     if not is_stdout(out):
@@ -93,7 +104,25 @@ def golden_refresh(db: str | Path, out: str | Path, size: int = 300, since: str 
     asked = int(round(size * edge_share)) if len(picked) < len(rows) else 0
     return RefreshResult(len(rows), len(picked), dict(sorted(counts.items(), key=lambda kv: -kv[1])), str(out),
                          left_out, formulas, escape_formulas and bool(formulas),
-                         max(0, asked - counts.get(EDGE, 0)))
+                         max(0, asked - counts.get(EDGE, 0)), excluded)
+
+
+def _excluded(paths: Sequence[str | Path]) -> tuple[set[str], set[str]]:
+    """The texts ('text' column) and ids ('id') of ``paths``; a file with neither is an InputError."""
+    from .drift import read_table
+    from .queue import unescaped
+
+    texts, ids = set(), set()
+    for path in [paths] if isinstance(paths, (str, Path)) else paths:
+        check_argument("exclude", path, (str, Path), "files such as train.csv, golden-launch.csv")
+        table = read_table(path, ("id", "text"), words_as_written=True)
+        if "text" not in table.columns and "id" not in table.columns:
+            raise InputError(f"--exclude {path}: no 'text' or 'id' column (columns: "
+                             f"{', '.join(map(str, table.columns[:8]))})")
+        for column, found in (("text", texts), ("id", ids)):
+            if column in table.columns:
+                found.update(str(unescaped(v)) for v in table[column].dropna())
+    return texts, ids
 
 
 def _refuse_losing(out: Path) -> None:
@@ -158,19 +187,22 @@ def _allocate(strata: dict[str, list[int]], budget: int, rng: np.random.Generato
     if len(strata) > budget:
         kept = sorted(strata, key=lambda s: (not s.startswith("label: "), s == UNCLUSTERED, -len(strata[s]), s))[:budget]
         strata = {s: strata[s] for s in kept}
-    order = sorted(strata, key=lambda s: -len(strata[s]))
+    order = sorted(strata, key=lambda s: (-len(strata[s]), s))
     total = sum(len(v) for v in strata.values())
-    quota = {s: min(len(strata[s]), max(1, int(budget * len(strata[s]) / total))) for s in order}
+    exact = {s: budget * len(strata[s]) / total for s in order}
+    quota = {s: min(len(strata[s]), max(1, int(exact[s]))) for s in order}
     while sum(quota.values()) > budget:   # the floors overshot: trim the biggest quotas
         biggest = max(quota, key=quota.get)
         quota[biggest] -= 1
         if not quota[biggest]:
             del quota[biggest]
-    for s in order:                       # rounding left room: fill from the largest strata
-        spare = budget - sum(quota.values())
-        if spare <= 0:
-            break
-        quota[s] = min(len(strata[s]), quota.get(s, 0) + spare)
+    while (spare := budget - sum(quota.values())) > 0:  # rounding left room: one more each to the strata
+        room = [s for s in order if quota.get(s, 0) < len(strata[s])]  # furthest below their share (largest
+        if not room:                                                  # remainder; QA: all of it went to the
+            break                                                     # largest, 72 of 300 for one of 77 labels)
+        room.sort(key=lambda s: -(exact[s] - quota.get(s, 0)))
+        for s in room[:spare]:
+            quota[s] = quota.get(s, 0) + 1
     return [int(i) for s, n in quota.items() for i in rng.choice(strata[s], n, replace=False)]
 
 

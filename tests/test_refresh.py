@@ -192,3 +192,33 @@ def test_clusters_come_before_the_unclustered_novel_prompts_when_slots_are_few()
     rng = np.random.default_rng(0)
     picked = _allocate(strata, 3, rng)
     assert {i for i in picked} & {40, 41, 42} and {i for i in picked} & {43, 44} and not set(picked) & set(range(2, 40))
+
+
+def test_leftover_slots_go_one_each_to_the_strata_furthest_below_their_share():
+    """QA: every slot rounding left went to the largest stratum: 72 of 300 for one of 77 labels of about
+    equal size (proportionally 4)."""
+    from collections import Counter
+
+    from novelty.refresh import sample
+
+    rows = [dict(text=f"l{j}-{i}", p_value=0.5, stratum=f"label: L{j:02d}")
+            for j in range(77) for i in range(101 if j == 0 else 100)]
+    counts = Counter(r["stratum"] for r in sample(rows, 300, 0.0, np.random.default_rng(0)))
+    assert sum(counts.values()) == 300 and max(counts.values()) - min(counts.values()) <= 1, counts.most_common(3)
+
+
+def test_the_sample_leaves_out_training_prompts_and_earlier_golden_sets(db, tmp_path):
+    """QA: 28 of 300 refreshed prompts were training prompts, 5 the launch golden set's, and week 2's
+    sample repeated 65 of week 1's."""
+    (tmp_path / "train.csv").write_text("text,label\n" + "".join(f"ordinary {i},card_arrival\n" for i in range(100)))
+    first = golden_refresh(db, tmp_path / "week1.csv", size=40, exclude=[tmp_path / "train.csv"])
+    assert first.excluded == 100 and not {r["text"] for r in read(tmp_path / "week1.csv")} & \
+        {f"ordinary {i}" for i in range(100)}
+    golden_refresh(db, tmp_path / "week2.csv", size=40, exclude=[tmp_path / "train.csv", tmp_path / "week1.csv"])
+    assert not {r["id"] for r in read(tmp_path / "week1.csv")} & {r["id"] for r in read(tmp_path / "week2.csv")}
+    out = CliRunner().invoke(app, ["queue", "golden", "--db", str(db), "-o", str(tmp_path / "w3.csv"), "--size", "40",
+                                   "--exclude", str(tmp_path / "train.csv")])
+    assert out.exit_code == 0 and "100 prompts left out as in the --exclude files" in out.output
+    (tmp_path / "other.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(InputError, match="no 'text' or 'id' column"):
+        golden_refresh(db, tmp_path / "w4.csv", exclude=[tmp_path / "other.csv"])
