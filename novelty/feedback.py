@@ -39,7 +39,7 @@ from typing import Iterator, NamedTuple
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from scipy.stats import binomtest, norm
+from scipy.stats import binomtest, fisher_exact, norm
 
 from .errors import InputError, check_argument
 from .redact import redact as redact_text
@@ -714,11 +714,15 @@ def offline_online_gap(online: Accuracy, golden_accuracy: float, golden_items: i
     """One-sided test that online accuracy is below the golden-set accuracy.
 
     With ``golden_items`` the golden accuracy has its own sampling noise (two-proportion z-test,
-    pooled); without it, it is taken as exact (exact binomial test of the online count).
+    pooled; Fisher's exact test when a side has under 10 right or wrong answers); without it, it is
+    taken as exact (exact binomial test of the online count).
 
     >>> g = offline_online_gap(Accuracy.of(700, 1000), 0.92, 400, ("2026-11-18", "2026-11-25"))
     >>> round(g.gap, 2), g.significant
     (0.22, True)
+    >>> [offline_online_gap(Accuracy.of(k, n), acc, m, ("a", "b")).significant
+    ...  for k, n, acc, m in ((28, 30, 1.0, 100), (5200, 10000, 0.57, 10000))]  # Fisher's 0.052; a gap of 0.05
+    [False, True]
     """
     n, k = online.labelled, online.correct
     if n == 0:
@@ -726,14 +730,19 @@ def offline_online_gap(online: Accuracy, golden_accuracy: float, golden_items: i
     p_online = k / n
     if golden_items:
         x = golden_accuracy * golden_items
-        pooled = (x + k) / (golden_items + n)
-        se = math.sqrt(max(pooled * (1 - pooled) * (1 / golden_items + 1 / n), 1e-12))
-        p_value = float(norm.sf((golden_accuracy - p_online) / se))
+        if min(x, golden_items - x, k, n - k) < 10:  # few errors on a side: the normal approximation claimed
+            right = round(x)                          # p = 0.005 for 28/30 against 100/100 (QA), Fisher 0.05
+            p_value = float(fisher_exact([[right, golden_items - right], [k, n - k]], alternative="greater")[1])
+        else:
+            pooled = (x + k) / (golden_items + n)
+            se = math.sqrt(max(pooled * (1 - pooled) * (1 / golden_items + 1 / n), 1e-12))
+            p_value = float(norm.sf((golden_accuracy - p_online) / se))
     else:
         p_value = float(binomtest(k, n, min(max(golden_accuracy, 1e-9), 1 - 1e-9), alternative="less").pvalue)
     gap = golden_accuracy - p_online
-    return Gap(golden_accuracy, golden_items, online, gap, p_value, gap >= min_gap and p_value < max_p_value,
-               *period)
+    # a gap of min_gap itself is one (0.57 - 0.52 is 0.0499999..., as golden.py allows for it)
+    return Gap(golden_accuracy, golden_items, online, gap, p_value,
+               gap >= min_gap - 1e-9 and p_value < max_p_value, *period)
 
 
 def record_gap(db: str | Path, gap: Gap, novel_share: float | None = None) -> Incident | None:
