@@ -499,8 +499,9 @@ def gap_causes(db, since: str | None = None, until: str | None = None,
         gaps = open_gaps(store, since, until)
     finally:
         store.close()
-    if gaps:
-        return [_gap_cause(gaps[0]["details"], gaps[0]["severity"])], None
+    recorded = [g for g in gaps if golden is None or _same_golden(g["details"], golden)]
+    if recorded:  # a gap recorded against another golden set than the one given (refreshed, as its advice
+        return [_gap_cause(recorded[0]["details"], recorded[0]["severity"])], None  # says) is tested anew (QA)
     if not labels:
         return [], "no feedback labels in --db (import them with `novelty feedback`)"
     if golden is None:
@@ -517,6 +518,11 @@ def gap_causes(db, since: str | None = None, until: str | None = None,
     if not gap.significant:
         return [], None
     return [_gap_cause({**gap.to_dict(), "novel_share_of_errors": novel_error_share(online)}, gap_severity(gap))], None
+
+
+def _same_golden(details: dict, golden: tuple[float, int]) -> bool:
+    """Whether a recorded gap was measured against the golden set of this accuracy and size."""
+    return abs(float(details.get("golden_accuracy", -1)) - golden[0]) < 1e-9 and details.get("golden_items") == golden[1]
 
 
 def _gap_cause(d: dict, severity: str) -> Cause:

@@ -476,3 +476,25 @@ def test_a_bot_that_begins_after_the_rows_read_is_still_seen(tmp_path, monkeypat
             conn.execute("UPDATE scores SET text = ?, text_hash = ? WHERE prompt_id = ?", [text, key, pid])
     profile = diagnose_module.novel_profile(db, "2026-11-11T00:00:00Z", "2026-11-12T00:00:00Z")
     assert profile["most_copies"] == 260 and "automated" in diagnose_module.shift_kinds(profile), profile
+
+
+def test_a_gap_recorded_against_another_golden_set_is_tested_anew_against_the_one_given(tmp_path):
+    """QA: once `run` had recorded a gap against the launch set (92 %), diagnose with the refreshed set
+    (67 %) still said the gap, 'against 92.0%', and advised refreshing the set just refreshed."""
+    from novelty.feedback import Accuracy, import_feedback, offline_online_gap, record_gap
+
+    db = fill(tmp_path / "m.db", [(100, 5, None)] * 5)
+    rows = [(f"d{d}-{i}", ("a", "b", "c")[i % 3]) for d in range(1, 6) for i in range(100)]
+    labels = tmp_path / "labels.csv"
+    labels.write_text("prompt_id,label\n" + "".join(f"{pid},{lab if k % 10 < 6 else 'z'}\n"
+                                                    for k, (pid, lab) in enumerate(rows)))
+    import_feedback(db, labels)
+    record_gap(db, offline_online_gap(Accuracy.of(300, 500), 0.95, 400, ("2026-11-01", "2026-11-06")))
+    launch = tmp_path / "launch.csv"
+    launch.write_text("id,label,prediction\n" + "".join(f"g{i},a,{'a' if i % 20 else 'b'}\n" for i in range(400)))
+    refreshed = tmp_path / "refreshed.csv"  # 62 %: no gap against it
+    refreshed.write_text("id,label,prediction\n" + "".join(f"g{i},a,{'a' if i % 50 < 31 else 'b'}\n" for i in range(400)))
+    assert any(c.cause == "offline_online_gap" for c in diagnose(db=db, golden_baseline=launch, golden_current=launch).causes)
+    assert any(c.cause == "offline_online_gap" for c in diagnose(db=db).causes)  # no files: the recorded one
+    fresh = diagnose(db=db, golden_baseline=refreshed, golden_current=refreshed)
+    assert not [c for c in fresh.causes if c.cause == "offline_online_gap"], fresh.causes
