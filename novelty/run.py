@@ -197,7 +197,8 @@ class _Job:
 
     def since(self, key: str) -> str:
         """Start of the period ``key`` names (e.g. 7d), ending with the run date."""
-        return (self.end - timedelta(seconds=window_seconds(self.cfg[key]))).strftime("%Y-%m-%d")
+        start = self.end - timedelta(seconds=window_seconds(self.cfg[key]))  # 36h is 36 hours, not 48 (QA)
+        return start.strftime("%Y-%m-%d" if (start.hour, start.minute, start.second) == (0, 0, 0) else "%Y-%m-%dT%H:%M:%SZ")
 
     def has_scores(self) -> bool:
         return self.db.is_file()

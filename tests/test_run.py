@@ -1935,3 +1935,12 @@ def test_labels_keyed_by_the_log_s_id_column_are_found_past_an_unreadable_first_
     run_monitor(cfg, "2026-11-24")
     step = next(s for s in run_monitor(cfg, "2026-11-25").steps if s.name == "feedback")
     assert sum(i["new"] for i in step.facts["imported"]) == len(rows), step
+
+
+def test_a_feedback_period_of_hours_is_that_many_hours(monitor):
+    """QA: feedback.period = 36h tested from midnight two days back (48 hours), 12h a whole day."""
+    for day in ("2026-11-18", "2026-11-19", "2026-11-24"):
+        run_monitor(monitor, day)
+    late = run_monitor(load_config(monitor, {"feedback.period": "36h"}), "2026-11-25")
+    feedback = next(s for s in late.steps if s.name == "feedback")
+    assert feedback.facts["gap"]["period_start"] == "2026-11-24T12:00:00Z", feedback.facts["gap"]
