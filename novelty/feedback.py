@@ -12,8 +12,8 @@ Online accuracy is the share of labelled prompts whose logged ``predicted_label`
 label, per window with a Wilson interval, split into novel and known prompts; the confusion of novel
 prompts shows which labels the model forced them into. The offline/online gap compares it with the
 golden-set accuracy by a one-sided two-proportion test (Fisher's exact test on few errors), and a
-significant gap of at least ``min_gap``
-becomes an ``offline_online_gap`` incident that ``diagnose`` turns into a cause.
+significant gap of at least ``min_gap`` becomes an ``offline_online_gap`` incident that ``diagnose``
+turns into a cause.
 
 Ids and labels are read as text (``00123`` stays ``00123``). A row that cannot be used (more fields
 than the header, invalid JSON, bytes that are not UTF-8, an unreadable time) is set aside, counted
