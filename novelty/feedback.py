@@ -11,7 +11,7 @@ scored yet is kept and counted, so it joins when that prompt's log is scored.
 Online accuracy is the share of labelled prompts whose logged ``predicted_label`` equals the true
 label, per window with a Wilson interval, split into novel and known prompts; the confusion of novel
 prompts shows which labels the model forced them into. The offline/online gap compares it with the
-golden-set accuracy by a one-sided two-proportion test (Fisher's exact test on few errors), and a
+golden-set accuracy by a one-sided two-proportion test (Fisher's exact test on small samples), and a
 significant gap of at least ``min_gap`` becomes an ``offline_online_gap`` incident that ``diagnose``
 turns into a cause.
 
@@ -710,12 +710,15 @@ def _window(start: int, size: int, rows: list, prompts: int) -> OnlineWindow:
 
 
 # -- offline against online ---------------------------------------------------------------------------
+EXACT_BELOW = 1000  # golden items and labelled prompts together: under it, Fisher's exact test
+
+
 def offline_online_gap(online: Accuracy, golden_accuracy: float, golden_items: int, period: tuple[str, str],
                        min_gap: float = 0.05, max_p_value: float = 0.01) -> Gap:
     """One-sided test that online accuracy is below the golden-set accuracy.
 
     With ``golden_items`` the golden accuracy has its own sampling noise (two-proportion z-test,
-    pooled; Fisher's exact test when a side has under 10 right or wrong answers); without it, it is
+    pooled; Fisher's exact test under ``EXACT_BELOW`` items and labels together); without it, it is
     taken as exact (exact binomial test of the online count).
 
     >>> g = offline_online_gap(Accuracy.of(700, 1000), 0.92, 400, ("2026-11-18", "2026-11-25"))
@@ -724,6 +727,9 @@ def offline_online_gap(online: Accuracy, golden_accuracy: float, golden_items: i
     >>> [offline_online_gap(Accuracy.of(k, n), acc, m, ("a", "b")).significant
     ...  for k, n, acc, m in ((28, 30, 1.0, 100), (5200, 10000, 0.57, 10000))]  # Fisher's 0.052; a gap of 0.05
     [False, True]
+    >>> better, worse = (offline_online_gap(Accuracy.of(24, 35), acc, 80, ("a", "b")).p_value for acc in (71 / 80, 70 / 80))
+    >>> better < worse  # a better golden set, a stronger case for a gap
+    True
     """
     n, k = online.labelled, online.correct
     if n == 0:
@@ -731,8 +737,9 @@ def offline_online_gap(online: Accuracy, golden_accuracy: float, golden_items: i
     p_online = k / n
     if golden_items:
         x = golden_accuracy * golden_items
-        if min(x, golden_items - x, k, n - k) < 10:  # few errors on a side: the normal approximation claimed
-            right = round(x)                          # p = 0.005 for 28/30 against 100/100 (QA), Fisher 0.05
+        if golden_items + n < EXACT_BELOW:  # the normal approximation claimed p = 0.005 for 28/30 against
+            right = round(x)                 # 100/100 (QA), Fisher's 0.05; decided by the sizes alone, so a
+            # worse golden set never tests weaker (review: on 9 or 10 golden errors, 71/80 passed, 70/80 not)
             p_value = float(fisher_exact([[right, golden_items - right], [k, n - k]], alternative="greater")[1])
         else:
             pooled = (x + k) / (golden_items + n)
