@@ -302,12 +302,15 @@ def unit_numbers(values: pd.Series) -> pd.Series:
     ['12 ms', '4 s', 'INV 0001', '2nd', 'v1']
     >>> unit_numbers(pd.Series(["3,50 €", "1.234,5 €", "12 €"])).tolist()
     [3.5, 1234.5, 12.0]
+    >>> unit_numbers(pd.Series(["0.500 s", "1.234 s", "2.5 s"])).tolist()  # one reading for the column (review)
+    [0.5, 1.234, 2.5]
     """
     if not len(values) or pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
         return values
-    head = pd.Series([v.strip() for v in values.head(200) if isinstance(v, str)], dtype=object)
-    if not len(head) or head.str.fullmatch(_UNIT).mean() < MOSTLY_NUMBERS:  # most columns (free text,
-        return values                                                      # codes) stop here, on 200 values
+    spread = values.iloc[np.unique(np.linspace(0, len(values) - 1, min(200, len(values))).astype(int))]
+    head = pd.Series([v.strip() for v in spread if isinstance(v, str)], dtype=object)  # over the column: a table
+    if not len(head) or head.str.fullmatch(_UNIT).mean() < MOSTLY_NUMBERS:  # sorted on it begins with its '-'
+        return values  # (review); most columns (free text, codes) stop here, on 200 values
     texts = values.map(lambda v: v.strip() if isinstance(v, str) else None)
     parts = texts.str.extract(f"^{_UNIT.pattern}$")
     found = parts["num"].notna() & (parts["pre"].fillna("") + parts["post"].fillna("")).ne("")
@@ -318,38 +321,50 @@ def unit_numbers(values: pd.Series) -> pd.Series:
     same = found & unit.reindex(values.index, fill_value="").eq(common)
     if same.mean() < MOSTLY_NUMBERS:  # two units in one column ('12 ms', '4 s'): not one scale
         return values
-    numbers = pd.to_numeric((parts["sign"] + parts["num"].map(_plain_number))[same], errors="coerce")
+    digits = parts["num"][same]
+    point = _decimal_mark(digits)
+    plain = digits.str.replace("," if point == "." else ".", "", regex=False).str.replace(point, ".", regex=False)
+    numbers = pd.to_numeric(parts["sign"][same] + plain, errors="coerce")
     out = values.astype(object).copy()
     out[same & numbers.reindex(values.index).notna()] = numbers.dropna()
     return out
 
 
-def _plain_number(text) -> str:
-    """A number's text with its thousands separators gone and its decimal comma a point."""
-    if not isinstance(text, str):
-        return ""
-    if re.fullmatch(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?", text):
-        return text.replace(",", "")
-    if re.fullmatch(r"\d{1,3}(?:\.\d{3})+(?:,\d+)?|\d+,\d+", text):
-        return text.replace(".", "").replace(",", ".")
-    return text
+def _decimal_mark(digits: pd.Series) -> str:
+    """The decimal mark of a column of numbers written with separators, one for all of them (review:
+    value by value, '0.500 s' was 500 beside '2.5 s'): the last mark where both appear ('1,386.00',
+    '1.234,5'), else a mark no thousands grouping writes ('0,262', '6,49'), else a point.
+
+    >>> _decimal_mark(pd.Series(["1,386.00", "3"])), _decimal_mark(pd.Series(["3,50", "1.234,5"]))
+    ('.', ',')
+    >>> _decimal_mark(pd.Series(["0,262", "1,234"])), _decimal_mark(pd.Series(["1,234", "12"]))
+    (',', '.')
+    """
+    both = digits[digits.str.contains(",", regex=False) & digits.str.contains(".", regex=False)]
+    if len(both):
+        return "," if both.iloc[0].rfind(",") > both.iloc[0].rfind(".") else "."
+    commas = digits[digits.str.contains(",", regex=False)]
+    if len(commas) and (~commas.str.fullmatch(r"[1-9]\d{0,2}(?:,\d{3})+")).any():
+        return ","
+    return "."
 
 
 def _commas(frame: pd.DataFrame, separator: str, text_columns: tuple[str, ...]) -> pd.DataFrame:
     """A comma-decimal locale's CSV (1,5 beside ';'); elsewhere 1,234.5 is a thousand (Excel, BI exports),
-    and a column of numbers with a decimal comma one of which is below 1 ("0,262", which no thousands
-    grouping writes) a decimal one (QA: "0,262" was read as 262, a 'recalibration by 10^3'). "1,2" alone
-    may be a list, and stays text.
+    and a column of numbers with a decimal comma one of which no thousands grouping writes ("0,262",
+    "6,49") a decimal one (QA: "0,262" was read as 262, a 'recalibration by 10^3'). "1,2" alone may be a
+    list, and stays text.
 
-    >>> _commas(pd.DataFrame({"a": ["0,262", "6,49"], "b": ["1,2", "3"], "c": ["1,234", "7"]}), ",", ()).to_dict("list")
-    {'a': [0.262, 6.49], 'b': ['1,2', '3'], 'c': [1234.0, 7.0]}
+    >>> _commas(pd.DataFrame({"a": ["0,262", "6,49"], "b": ["1,2", "3"], "c": ["1,234", "7"], "d": ["4,09", "1,00"]}),
+    ...         ",", ()).to_dict("list")
+    {'a': [0.262, 6.49], 'b': ['1,2', '3'], 'c': [1234.0, 7.0], 'd': [4.09, 1.0]}
     """
     if separator == ";":
         return _decimal_commas(frame, text_columns)
-    return _decimal_commas(_thousands_commas(frame, text_columns), text_columns, _BELOW_ONE)
+    return _decimal_commas(_thousands_commas(frame, text_columns), text_columns, _NO_THOUSAND)
 
 
-_BELOW_ONE = re.compile(r"[+-]?0,\d")
+_NO_THOUSAND = re.compile(r"[+-]?(?:0,\d|\d+,\d\d$)")  # 0,262 or 6,49: a decimal comma; 1,2 may be a list
 
 
 def _numbers_with_commas(frame: pd.DataFrame, text_columns: tuple[str, ...], pattern: re.Pattern,
@@ -1071,8 +1086,11 @@ def _numbers_with_words(entry: dict, seed: int = 0) -> dict:
     """
     if entry.get("kind") != "categorical" or not entry.get("counts"):
         return entry
-    keys = list(entry["counts"])  # saved before unit strings were numbers ('$1,386.00'): as a profile reads them now
-    read = dict(zip(keys, unit_numbers(pd.Series(keys, dtype=object)).tolist()))
+    keys = list(entry["counts"])  # saved before unit strings were numbers ('$1,386.00'): as a profile reads them
+    total = max(1, sum(entry["counts"].values()))  # now, each key as often as its rows (up to 20,000 in all)
+    weights = [max(1, round(entry["counts"][k] * min(1.0, 20_000 / total))) for k in keys]
+    rows = unit_numbers(pd.Series(np.repeat(np.array(keys, dtype=object), weights), dtype=object)).tolist()
+    read = dict(zip(np.repeat(np.array(keys, dtype=object), weights).tolist(), rows))
     numbers = [(float(read[value]), n) for value, n in entry["counts"].items()
                if not isinstance(read[value], str) or is_number(value)]
     texts = [(value, n) for value, n in entry["counts"].items() if isinstance(read[value], str) and not is_number(value)]

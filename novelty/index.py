@@ -418,6 +418,9 @@ class PromptIndex:
         prompt's label (a relabelled queue item) instead of adding the text a second time. Adds to one
         index wait for each other, each adding to what the one before it wrote."""
         _check_arguments(source=source, columns=columns)
+        if reference_only is False and self.adapted:  # its calibration is its held-out slice alone (review)
+            raise InputError(f"index {self.name!r} has an adapted encoder, calibrated on a slice held out of its "
+                             "tuning: prompts added to it are reference only (leave out --calibrate)")
         with writer_lock(self.path):
             self._catch_up()
             return self._add(source, columns, progress, reference_only)

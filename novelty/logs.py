@@ -1292,8 +1292,8 @@ def time_problem(value: Any, column: str, day_first: bool = False,
                 f"{', and slashes with --day-first,' if day_first else ''} are read day first): write times as "
                 "ISO 8601, e.g. 2026-03-13T10:00:00Z")
     if stamp is None and isinstance(value, str) and _dateless(value):
-        return (f"timestamp {value[:60]!r} in {column!r} has no date (a time of day alone would be read as "
-                "today's): log the date too, e.g. 2026-03-13T10:00:00Z")
+        return (f"timestamp {value[:60]!r} in {column!r} has no whole date (a missing day, month or year would "
+                "be read as today's): log the date too, e.g. 2026-03-13T10:00:00Z")
     if stamp is None or pd.isna(stamp):
         return f"unreadable timestamp {str(value)[:60]!r} in {column!r}"
     return (f"timestamp {str(value)[:60]} in {column!r} is {_day(stamp)}, outside {EARLIEST[:4]}-"
@@ -1645,13 +1645,24 @@ def _dated(text: str, stamp: pd.Timestamp) -> bool:
     """
     from dateutil import parser
 
+    shape = _DIGIT.sub("9", text)  # which parts a text writes is its shape's: decided once a shape (a
+    if shape in _DATED_SHAPES:     # second parse of every row cost 70 s a million rows, review)
+        return _DATED_SHAPES[shape]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # UnknownTimezoneWarning for 'CET': pandas read it already
             odd = parser.parse(text, default=_ODD_DAY)
+        dated = (odd.year, odd.month, odd.day) == (stamp.year, stamp.month, stamp.day)
     except (ValueError, OverflowError, TypeError):
-        return True  # pandas read it where dateutil alone cannot: as pandas says
-    return (odd.year, odd.month, odd.day) == (stamp.year, stamp.month, stamp.day)
+        dated = True  # pandas read it where dateutil alone cannot: as pandas says
+    if len(_DATED_SHAPES) > 10_000:
+        _DATED_SHAPES.clear()
+    _DATED_SHAPES[shape] = dated
+    return dated
+
+
+_DIGIT = re.compile(r"\d")
+_DATED_SHAPES: dict[str, bool] = {}
 
 
 # 'GMT+0100', 'UTC+01:00', 'GMT+1' (JavaScript's Date.toString, .NET) mean an hour ahead of UTC; dateutil

@@ -73,7 +73,7 @@ def golden_refresh(db: str | Path, out: str | Path, size: int = 300, since: str 
         store.close()
     if not rows:
         raise InputError(f"no scored prompts in {db} between {since or 'the start'} and {until or 'now'}")
-    kept = [r for r in rows if r["text"] not in texts and r["prompt_id"] not in ids]
+    kept = [r for r in rows if (r["text"] or "").strip() not in texts and r["prompt_id"] not in ids]
     excluded = len({r["text"] for r in rows}) - len({r["text"] for r in kept})
     if not kept:
         raise InputError(f"every prompt of {db} in the range is in the --exclude files: nothing left to sample")
@@ -116,12 +116,15 @@ def _excluded(paths: Sequence[str | Path]) -> tuple[set[str], set[str]]:
     for path in [paths] if isinstance(paths, (str, Path)) else paths:
         check_argument("exclude", path, (str, Path), "files such as train.csv, golden-launch.csv")
         table = read_table(path, ("id", "text"), words_as_written=True)
-        if "text" not in table.columns and "id" not in table.columns:
-            raise InputError(f"--exclude {path}: no 'text' or 'id' column (columns: "
-                             f"{', '.join(map(str, table.columns[:8]))})")
+        named = [c for c in ("prompt", "utterance", "question", "query", "message", "sentence", "input")
+                 if c in table.columns]
+        if "text" not in table.columns and (named or "id" not in table.columns):  # (review: 'prompt' beside
+            raise InputError(f"--exclude {path}: no 'text' column"  # an 'id' left nothing out, unsaid)
+                             + (f"; its prompts look to be in {named[0]!r}: name that column 'text'" if named else
+                                f" or 'id' (columns: {', '.join(map(str, table.columns[:8]))})"))
         for column, found in (("text", texts), ("id", ids)):
             if column in table.columns:
-                found.update(str(unescaped(v)) for v in table[column].dropna())
+                found.update(str(unescaped(v)).strip() for v in table[column].dropna())
     return texts, ids
 
 

@@ -1200,8 +1200,8 @@ def test_a_quoted_decimal_comma_in_a_comma_separated_file_is_a_decimal(tmp_path)
     (tmp_path / "dot.csv").write_text("ratio,k\n" + "".join(f"{v:.3f},{i}\n" for i, v in enumerate(cur)))
     assert [f.skewed for f in skew(tmp_path / "dot.csv", tmp_path / "cur.csv", key="k").findings] == [False]
     (tmp_path / "two.csv").write_text('price,tags,rate\n"6,49","1,2","0,5"\n"12,5","3","1,234"\n')
-    two = read_table(tmp_path / "two.csv")  # one below 1 says decimals; "1,2" alone may be a list (review)
-    assert two["price"].tolist() == ["6,49", "12,5"] and two["tags"].tolist() == ["1,2", "3"]
+    two = read_table(tmp_path / "two.csv")  # 0,5 or 6,49 says decimals; "1,2" alone may be a list (review)
+    assert two["price"].tolist() == [6.49, 12.5] and two["tags"].tolist() == ["1,2", "3"]
     assert two["rate"].tolist() == [0.5, 1.234]
     (tmp_path / "grouped.csv").write_text('amount\n"1,234"\n"12,345.5"\n')  # a thousand stays a thousand
     assert read_table(tmp_path / "grouped.csv")["amount"].tolist() == [1234.0, 12345.5]
@@ -1290,3 +1290,29 @@ def test_the_rename_hint_needs_one_name_on_each_side_and_the_same_kind(tmp_path)
     pd.DataFrame({"USERID": rng.normal(size=300), "F1": rng.choice(["a", "b"], 300)}).to_csv(tmp_path / "cur.csv", index=False)
     (_, report), = drift(tmp_path / "ref.csv", tmp_path / "cur.csv")
     assert not any("spelt otherwise" in f.evidence for f in report.findings), [f.evidence for f in report.findings]
+
+
+def test_unit_strings_read_one_way_per_column_over_the_whole_column(tmp_path):
+    """Review of 3ca65d1: '0.500 s' was 500 beside '2.5 s' (a recalibration by 10^-3 between two
+    roundings); a reference sorted on a percentage began with its '-' cells and stayed text, so a
+    shuffled current was 'missing values rose from 0.0 % to 8.7 %'; a saved '$5'/'$10'/'$20' column with
+    2 % 'FREE' stayed categorical, three keys of four."""
+    rng = np.random.default_rng(0)
+    x = rng.lognormal(0, 0.5, 3000)
+    pd.DataFrame({"latency": [f"{v:.3f} s" for v in x]}).to_csv(tmp_path / "ref.csv", index=False)
+    pd.DataFrame({"latency": [f"{v:.2f} s" for v in rng.lognormal(0, 0.5, 3000)]}).to_csv(tmp_path / "cur.csv", index=False)
+    (_, report), = drift(tmp_path / "ref.csv", tmp_path / "cur.csv")
+    assert [(f.kind, f.cause) for f in report.findings] == [("numeric", None)], report.findings
+    shares = [f"{v:.1f}%" if i % 12 else "-" for i, v in enumerate(rng.uniform(0, 100, 5000))]
+    pd.DataFrame({"share": sorted(shares)}).to_csv(tmp_path / "sorted.csv", index=False)
+    pd.DataFrame({"share": shares}).to_csv(tmp_path / "shuffled.csv", index=False)
+    (_, report), = drift(tmp_path / "sorted.csv", tmp_path / "shuffled.csv")
+    assert [(f.kind, f.cause) for f in report.findings] == [("numeric", None)], report.findings
+    plans = pd.DataFrame({"plan": rng.choice(["$5", "$10", "$20"], 1000).tolist()[:980] + ["FREE"] * 20})
+    plans.to_csv(tmp_path / "plans.csv", index=False)
+    saved = profile(plans)
+    saved["columns"]["plan"] = {"kind": "categorical", "rows": 1000, "null_rate": 0.0, "mode": "$10", "mode_share": 0.3,
+                                "counts": plans["plan"].value_counts().to_dict()}
+    (tmp_path / "saved.json").write_text(json.dumps(saved))
+    (_, report), = drift(tmp_path / "saved.json", tmp_path / "plans.csv")
+    assert [(f.kind, f.cause) for f in report.findings] == [("numeric", None)], report.findings

@@ -921,3 +921,12 @@ def test_prompts_added_from_the_queue_are_reference_not_calibration(tmp_path, tr
                              for i, (_, t, lab, _) in enumerate(picked[:20])))
     index.add(batch, reference_only=True)
     assert len(PromptIndex.load("queue", tmp_path / "i").calibration.scores) == size + 20
+
+
+def test_calibrate_is_refused_on_an_adapted_index(tmp_path, index, monkeypatch):
+    """Review: --calibrate was ignored without a word on an adapted index (its calibration is the slice
+    held out of its tuning)."""
+    extra = write_csv(tmp_path / "extra.csv", ["text", "label"], [("can I buy bitcoin in the app", "crypto")])
+    monkeypatch.setattr(type(index), "adapted", property(lambda self: True))
+    with pytest.raises(InputError, match="adapted encoder.*leave out --calibrate"):
+        index.add(extra, reference_only=False)

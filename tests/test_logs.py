@@ -709,7 +709,7 @@ def test_times_with_a_gmt_offset_and_times_without_a_date(tmp_path):
                                        {"prompt": "wire money", "timestamp": "09:30"}])
     (batch,) = read_batches(tmp_path / "t.jsonl", Columns(), 100, 20_000)
     assert batch.times == ["2026-03-01T10:00:00Z"] * 2
-    assert [r.reason.split(" (")[0] for r in batch.rejects] == ["timestamp '09:30' in 'timestamp' has no date"]
+    assert [r.reason.split(" (")[0] for r in batch.rejects] == ["timestamp '09:30' in 'timestamp' has no whole date"]
 
 
 def test_an_opentelemetry_genai_chat_reads_its_text_parts(tmp_path):

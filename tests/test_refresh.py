@@ -220,5 +220,8 @@ def test_the_sample_leaves_out_training_prompts_and_earlier_golden_sets(db, tmp_
                                    "--exclude", str(tmp_path / "train.csv")])
     assert out.exit_code == 0 and "100 prompts left out as in the --exclude files" in out.output
     (tmp_path / "other.csv").write_text("a,b\n1,2\n")
-    with pytest.raises(InputError, match="no 'text' or 'id' column"):
+    with pytest.raises(InputError, match="no 'text' column or 'id'"):
         golden_refresh(db, tmp_path / "w4.csv", exclude=[tmp_path / "other.csv"])
+    (tmp_path / "prompts.csv").write_text("id,prompt,label\nx1,ordinary 1,card_arrival\n")  # review: left nothing out
+    with pytest.raises(InputError, match="its prompts look to be in 'prompt': name that column 'text'"):
+        golden_refresh(db, tmp_path / "w5.csv", exclude=[tmp_path / "prompts.csv"])
