@@ -11,7 +11,7 @@ scored yet is kept and counted, so it joins when that prompt's log is scored.
 Online accuracy is the share of labelled prompts whose logged ``predicted_label`` equals the true
 label, per window with a Wilson interval, split into novel and known prompts; the confusion of novel
 prompts shows which labels the model forced them into. The offline/online gap compares it with the
-golden-set accuracy by a one-sided two-proportion test (Fisher's exact test on small samples), and a
+golden-set accuracy by a one-sided two-proportion test (and Fisher's exact test on few errors), and a
 significant gap of at least ``min_gap`` becomes an ``offline_online_gap`` incident that ``diagnose``
 turns into a cause.
 
@@ -710,16 +710,13 @@ def _window(start: int, size: int, rows: list, prompts: int) -> OnlineWindow:
 
 
 # -- offline against online ---------------------------------------------------------------------------
-EXACT_BELOW = 1000  # golden items and labelled prompts together: under it, Fisher's exact test
-
-
 def offline_online_gap(online: Accuracy, golden_accuracy: float, golden_items: int, period: tuple[str, str],
                        min_gap: float = 0.05, max_p_value: float = 0.01) -> Gap:
     """One-sided test that online accuracy is below the golden-set accuracy.
 
     With ``golden_items`` the golden accuracy has its own sampling noise (two-proportion z-test,
-    pooled; Fisher's exact test under ``EXACT_BELOW`` items and labels together); without it, it is
-    taken as exact (exact binomial test of the online count).
+    pooled, and never below Fisher's exact test's p); without it, it is taken as exact (exact binomial
+    test of the online count).
 
     >>> g = offline_online_gap(Accuracy.of(700, 1000), 0.92, 400, ("2026-11-18", "2026-11-25"))
     >>> round(g.gap, 2), g.significant
@@ -730,6 +727,8 @@ def offline_online_gap(online: Accuracy, golden_accuracy: float, golden_items: i
     >>> better, worse = (offline_online_gap(Accuracy.of(24, 35), acc, 80, ("a", "b")).p_value for acc in (71 / 80, 70 / 80))
     >>> better < worse  # a better golden set, a stronger case for a gap
     True
+    >>> offline_online_gap(Accuracy.of(24, 30), 0.934, 1340, ("a", "b")).significant  # Fisher 0.014 (review)
+    False
     """
     n, k = online.labelled, online.correct
     if n == 0:
@@ -737,14 +736,14 @@ def offline_online_gap(online: Accuracy, golden_accuracy: float, golden_items: i
     p_online = k / n
     if golden_items:
         x = golden_accuracy * golden_items
-        if golden_items + n < EXACT_BELOW:  # the normal approximation claimed p = 0.005 for 28/30 against
-            right = round(x)                 # 100/100 (QA), Fisher's 0.05; decided by the sizes alone, so a
-            # worse golden set never tests weaker (review: on 9 or 10 golden errors, 71/80 passed, 70/80 not)
-            p_value = float(fisher_exact([[right, golden_items - right], [k, n - k]], alternative="greater")[1])
-        else:
-            pooled = (x + k) / (golden_items + n)
-            se = math.sqrt(max(pooled * (1 - pooled) * (1 / golden_items + 1 / n), 1e-12))
-            p_value = float(norm.sf((golden_accuracy - p_online) / se))
+        pooled = (x + k) / (golden_items + n)
+        se = math.sqrt(max(pooled * (1 - pooled) * (1 / golden_items + 1 / n), 1e-12))
+        right = round(x)  # and no smaller than Fisher's exact p: the normal approximation alone claimed
+        # p = 0.005 for 28/30 against 100/100 (QA; Fisher 0.05); a switch between the two by counts or sizes
+        # let a worse golden set, or one more wrong label, test weaker (review). The larger of two valid
+        # p-values is one, and both fall as the evidence grows
+        p_value = max(float(norm.sf((golden_accuracy - p_online) / se)),
+                      float(fisher_exact([[right, golden_items - right], [k, n - k]], alternative="greater")[1]))
     else:
         p_value = float(binomtest(k, n, min(max(golden_accuracy, 1e-9), 1 - 1e-9), alternative="less").pvalue)
     gap = golden_accuracy - p_online
