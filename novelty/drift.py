@@ -323,6 +323,8 @@ def unit_numbers(values: pd.Series) -> pd.Series:
         return values
     digits = parts["num"][same]
     point = _decimal_mark(digits)
+    if point is None:  # two notations in one column ('$5.99' beside '$12,5'): no one reading of it
+        return values
     plain = digits.str.replace("," if point == "." else ".", "", regex=False).str.replace(point, ".", regex=False)
     numbers = pd.to_numeric(parts["sign"][same] + plain, errors="coerce")
     out = values.astype(object).copy()
@@ -330,41 +332,49 @@ def unit_numbers(values: pd.Series) -> pd.Series:
     return out
 
 
-def _decimal_mark(digits: pd.Series) -> str:
+def _decimal_mark(digits: pd.Series) -> str | None:
     """The decimal mark of a column of numbers written with separators, one for all of them (review:
-    value by value, '0.500 s' was 500 beside '2.5 s'): the last mark where both appear ('1,386.00',
-    '1.234,5'), else a mark no thousands grouping writes ('0,262', '6,49'), else a point.
+    value by value, '0.500 s' was 500 beside '2.5 s'), from the values that can be read one way only: the
+    later mark where both appear ('1,386.00'), a mark no thousands grouping writes ('0,262', '6,49',
+    '5.99'), a mark written twice (a thousands one: '1.234.567'). None when such values disagree (a
+    column of two notations: left as text); a point when none is unambiguous.
 
-    >>> _decimal_mark(pd.Series(["1,386.00", "3"])), _decimal_mark(pd.Series(["3,50", "1.234,5"]))
-    ('.', ',')
-    >>> _decimal_mark(pd.Series(["0,262", "1,234"])), _decimal_mark(pd.Series(["1,234", "12"]))
-    (',', '.')
+    >>> [_decimal_mark(pd.Series(v)) for v in (["1,386.00", "3"], ["3,50", "1.234,5"], ["0,262", "1,234"],
+    ...                                         ["1,234", "12"], ["5.99", "1,234"], ["5.99", "12,5"], ["-1,234", "5.99"])]
+    ['.', ',', ',', '.', '.', None, '.']
     """
-    both = digits[digits.str.contains(",", regex=False) & digits.str.contains(".", regex=False)]
-    if len(both):
-        return "," if both.iloc[0].rfind(",") > both.iloc[0].rfind(".") else "."
-    commas = digits[digits.str.contains(",", regex=False)]
-    if len(commas) and (~commas.str.fullmatch(r"[1-9]\d{0,2}(?:,\d{3})+")).any():
-        return ","
-    return "."
+    votes = set()
+    for text in digits.str.lstrip("+-").dropna().unique()[:5000]:
+        commas, points = text.count(","), text.count(".")
+        if commas and points:
+            votes.add("," if text.rfind(",") > text.rfind(".") else ".")
+        elif commas or points:
+            mark, other = (",", ".") if commas else (".", ",")
+            if commas + points > 1:
+                votes.add(other)  # written twice: a thousands mark
+            elif len(text) - text.rfind(mark) - 1 != 3 or text.startswith("0" + mark):
+                votes.add(mark)   # no thousands group: a decimal mark
+    if len(votes) > 1:
+        return None
+    return votes.pop() if votes else "."
 
 
 def _commas(frame: pd.DataFrame, separator: str, text_columns: tuple[str, ...]) -> pd.DataFrame:
     """A comma-decimal locale's CSV (1,5 beside ';'); elsewhere 1,234.5 is a thousand (Excel, BI exports),
-    and a column of numbers with a decimal comma one of which no thousands grouping writes ("0,262",
-    "6,49") a decimal one (QA: "0,262" was read as 262, a 'recalibration by 10^3'). "1,2" alone may be a
-    list, and stays text.
+    and a column of numbers with a decimal comma one of which is below 1 ("0,262", which no thousands
+    grouping writes) a decimal one (QA: "0,262" was read as 262, a 'recalibration by 10^3'). "1,2" or
+    "3,12" alone may be a list of two, and stays text.
 
-    >>> _commas(pd.DataFrame({"a": ["0,262", "6,49"], "b": ["1,2", "3"], "c": ["1,234", "7"], "d": ["4,09", "1,00"]}),
+    >>> _commas(pd.DataFrame({"a": ["0,262", "6,49"], "b": ["1,2", "3"], "c": ["1,234", "7"], "d": ["3,12", "7"]}),
     ...         ",", ()).to_dict("list")
-    {'a': [0.262, 6.49], 'b': ['1,2', '3'], 'c': [1234.0, 7.0], 'd': [4.09, 1.0]}
+    {'a': [0.262, 6.49], 'b': ['1,2', '3'], 'c': [1234.0, 7.0], 'd': ['3,12', '7']}
     """
     if separator == ";":
         return _decimal_commas(frame, text_columns)
     return _decimal_commas(_thousands_commas(frame, text_columns), text_columns, _NO_THOUSAND)
 
 
-_NO_THOUSAND = re.compile(r"[+-]?(?:0,\d|\d+,\d\d$)")  # 0,262 or 6,49: a decimal comma; 1,2 may be a list
+_NO_THOUSAND = re.compile(r"[+-]?0,\d")  # 0,262: a decimal comma; 1,2 or 3,12 may be a list of two (review)
 
 
 def _numbers_with_commas(frame: pd.DataFrame, text_columns: tuple[str, ...], pattern: re.Pattern,

@@ -1632,7 +1632,7 @@ def _dateless(text: str) -> bool:
 
 
 _ISO_DAY = re.compile(r"\s*\d{4}-\d{2}-\d{2}")
-_ODD_DAY = datetime(1901, 2, 3)
+_ODD_DAYS = (datetime(1901, 2, 3), datetime(1904, 1, 5))
 
 
 def _dated(text: str, stamp: pd.Timestamp) -> bool:
@@ -1642,23 +1642,28 @@ def _dated(text: str, stamp: pd.Timestamp) -> bool:
     >>> [format_time(t) for t in ("01-MAR-26", "Mar 1 26", "Sun, 1 Mar 26 11:00:00 +0100", "10:30:00.123456",
     ...                           "09:30 +0100", "10:30 2026", "Mar 1 11:00:00")]
     ['2026-03-01T00:00:00Z', '2026-03-01T00:00:00Z', '2026-03-01T10:00:00Z', None, None, None, None]
+    >>> format_time("10:30 30"), format_time("10:30 12")  # a lone day, whatever its number (review)
+    (None, None)
     """
     from dateutil import parser
 
     shape = _DIGIT.sub("9", text)  # which parts a text writes is its shape's: decided once a shape (a
-    if shape in _DATED_SHAPES:     # second parse of every row cost 70 s a million rows, review)
-        return _DATED_SHAPES[shape]
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # UnknownTimezoneWarning for 'CET': pandas read it already
-            odd = parser.parse(text, default=_ODD_DAY)
+    known = _DATED_SHAPES.get(shape)  # second parse of every row cost 70 s a million rows, review)
+    if known is not None:
+        return known
+    for default in _ODD_DAYS:  # the second: a lone day 29-31 or 29 February, which the first cannot hold
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # UnknownTimezoneWarning for 'CET': pandas read it already
+                odd = parser.parse(text, default=default)
+        except (ValueError, OverflowError, TypeError):
+            continue
         dated = (odd.year, odd.month, odd.day) == (stamp.year, stamp.month, stamp.day)
-    except (ValueError, OverflowError, TypeError):
-        dated = True  # pandas read it where dateutil alone cannot: as pandas says
-    if len(_DATED_SHAPES) > 10_000:
-        _DATED_SHAPES.clear()
-    _DATED_SHAPES[shape] = dated
-    return dated
+        if len(_DATED_SHAPES) > 10_000:
+            _DATED_SHAPES.clear()
+        _DATED_SHAPES[shape] = dated
+        return dated
+    return True  # pandas reads it where dateutil cannot: as pandas says (not kept for its shape)
 
 
 _DIGIT = re.compile(r"\d")

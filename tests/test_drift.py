@@ -1200,8 +1200,8 @@ def test_a_quoted_decimal_comma_in_a_comma_separated_file_is_a_decimal(tmp_path)
     (tmp_path / "dot.csv").write_text("ratio,k\n" + "".join(f"{v:.3f},{i}\n" for i, v in enumerate(cur)))
     assert [f.skewed for f in skew(tmp_path / "dot.csv", tmp_path / "cur.csv", key="k").findings] == [False]
     (tmp_path / "two.csv").write_text('price,tags,rate\n"6,49","1,2","0,5"\n"12,5","3","1,234"\n')
-    two = read_table(tmp_path / "two.csv")  # 0,5 or 6,49 says decimals; "1,2" alone may be a list (review)
-    assert two["price"].tolist() == [6.49, 12.5] and two["tags"].tolist() == ["1,2", "3"]
+    two = read_table(tmp_path / "two.csv")  # 0,5 says decimals; "1,2", "6,49" alone may be lists (review)
+    assert two["price"].tolist() == ["6,49", "12,5"] and two["tags"].tolist() == ["1,2", "3"]
     assert two["rate"].tolist() == [0.5, 1.234]
     (tmp_path / "grouped.csv").write_text('amount\n"1,234"\n"12,345.5"\n')  # a thousand stays a thousand
     assert read_table(tmp_path / "grouped.csv")["amount"].tolist() == [1234.0, 12345.5]
@@ -1316,3 +1316,13 @@ def test_unit_strings_read_one_way_per_column_over_the_whole_column(tmp_path):
     (tmp_path / "saved.json").write_text(json.dumps(saved))
     (_, report), = drift(tmp_path / "saved.json", tmp_path / "plans.csv")
     assert [(f.kind, f.cause) for f in report.findings] == [("numeric", None)], report.findings
+
+
+def test_one_value_never_rescales_a_unit_column():
+    """Review of _decimal_mark: '$-1,234' made every '$5.99' 599; '€1,234.50' beside '€1.234,50' was 1.2345."""
+    from novelty.drift import unit_numbers
+
+    assert unit_numbers(pd.Series(["$-1,234", "$5.99", "$12", "$3.50"] * 3)).tolist()[:4] == [-1234.0, 5.99, 12.0, 3.5]
+    mixed = pd.Series(["$5.99"] * 50 + ["$12,5"])  # two notations: no one reading, text as before
+    assert unit_numbers(mixed).tolist() == mixed.tolist()
+    assert unit_numbers(pd.Series(["1.234.567 €", "350 €", "1.000 €"])).tolist() == [1234567.0, 350.0, 1000.0]
