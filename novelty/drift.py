@@ -245,8 +245,7 @@ _COMMA_DECIMAL = re.compile(r"[+-]?(?:(?:\d+|\d{1,3}(?:\.\d{3})+)(?:,\d+)?(?:e[+
                             re.IGNORECASE)
 
 
-def _decimal_commas(frame: pd.DataFrame, text_columns: tuple[str, ...], needs: re.Pattern | None = None
-                    ) -> pd.DataFrame:
+def _decimal_commas(frame: pd.DataFrame, text_columns: tuple[str, ...]) -> pd.DataFrame:
     """Numbers written with a decimal comma (1,5 or 1.234,5), as a spreadsheet in a comma-decimal
     locale saves them beside its ';', read as numbers: a column converts only when every value is such a
     number and one has a comma (else 1.5 or 2024.01 could be misread), ids and keys stay text.
@@ -257,7 +256,7 @@ def _decimal_commas(frame: pd.DataFrame, text_columns: tuple[str, ...], needs: r
     [1.5e-07, inf, -inf, nan, 2.0]
     """
     return _numbers_with_commas(frame, text_columns, _COMMA_DECIMAL,
-                                lambda t: t.str.replace(".", "", regex=False).str.replace(",", ".", regex=False), needs)
+                                lambda t: t.str.replace(".", "", regex=False).str.replace(",", ".", regex=False))
 
 
 _THOUSANDS = re.compile(r"[+-]?(?:[1-9]\d{0,2}(?:,\d{3})+|\d+)(?:\.\d+)?(?:e[+-]?\d+)?|inf(?:inity)?|nan",
@@ -322,72 +321,68 @@ def unit_numbers(values: pd.Series) -> pd.Series:
     if same.mean() < MOSTLY_NUMBERS:  # two units in one column ('12 ms', '4 s'): not one scale
         return values
     digits = parts["num"][same]
-    point = _decimal_mark(digits)
-    if point is None:  # two notations in one column ('$5.99' beside '$12,5'): no one reading of it
-        return values
+    point, other_way = _decimal_mark(digits)
     plain = digits.str.replace("," if point == "." else ".", "", regex=False).str.replace(point, ".", regex=False)
-    numbers = pd.to_numeric(parts["sign"][same] + plain, errors="coerce")
+    numbers = pd.to_numeric(parts["sign"][same] + plain, errors="coerce").mask(other_way)
     out = values.astype(object).copy()
     out[same & numbers.reindex(values.index).notna()] = numbers.dropna()
     return out
 
 
-def _decimal_mark(digits: pd.Series) -> str | None:
-    """The decimal mark of a column of numbers written with separators, one for all of them (review:
-    value by value, '0.500 s' was 500 beside '2.5 s'), from the values that can be read one way only: the
-    later mark where both appear ('1,386.00'), a mark no thousands grouping writes ('0,262', '6,49',
-    '5.99'), a mark written twice (a thousands one: '1.234.567'). None when such values disagree (a
-    column of two notations: left as text); a point when none is unambiguous.
+def _decimal_mark(digits: pd.Series) -> tuple[str, pd.Series]:
+    """The decimal mark of a column of numbers written with separators, and which values are written the
+    other way: one reading for the column (review: value by value, '0.500 s' was 500 beside '2.5 s'),
+    voted by the values that read one way only ('1,386.00'; '0,262', '6,49', '5.99', '1234,5': a mark no
+    thousands grouping writes; '1.234.567': a mark written twice is a thousands one), the majority's. The
+    others (a stray '$12,5' among '$5.99') stay text, as a word among numbers does; a point when no
+    value votes.
 
-    >>> [_decimal_mark(pd.Series(v)) for v in (["1,386.00", "3"], ["3,50", "1.234,5"], ["0,262", "1,234"],
-    ...                                         ["1,234", "12"], ["5.99", "1,234"], ["5.99", "12,5"], ["-1,234", "5.99"])]
-    ['.', ',', ',', '.', '.', None, '.']
+    >>> [_decimal_mark(pd.Series(v))[0] for v in (["1,386.00", "3"], ["3,50", "1.234,5"], ["1,234", "12"],
+    ...                                            ["5.99"] * 9 + ["12,5"], ["-1,234", "5.99"], ["1234,567"])]
+    ['.', ',', '.', '.', '.', ',']
+    >>> _decimal_mark(pd.Series(["5.99"] * 9 + ["12,5"]))[1].tolist()[-2:]
+    [False, True]
     """
-    votes = set()
-    for text in digits.str.lstrip("+-").dropna().unique()[:5000]:
-        commas, points = text.count(","), text.count(".")
-        if commas and points:
-            votes.add("," if text.rfind(",") > text.rfind(".") else ".")
-        elif commas or points:
-            mark, other = (",", ".") if commas else (".", ",")
-            if commas + points > 1:
-                votes.add(other)  # written twice: a thousands mark
-            elif len(text) - text.rfind(mark) - 1 != 3 or text.startswith("0" + mark):
-                votes.add(mark)   # no thousands group: a decimal mark
-    if len(votes) > 1:
-        return None
-    return votes.pop() if votes else "."
+    bare = digits.str.lstrip("+-")
+    commas, points = bare.str.count(","), bare.str.count(r"\.")  # (a pattern: '.' alone is any character)
+    last_comma = bare.str.rfind(",") > bare.str.rfind(".")
+
+    def alone(mark: str, count: pd.Series) -> pd.Series:  # one mark, once, where no grouping puts one
+        at = bare.str.rfind(mark)
+        return (count == 1) & ((bare.str.len() - at - 1 != 3) | (at > 3) | bare.str.startswith("0" + mark))
+
+    comma_vote = ((commas > 0) & (points > 0) & last_comma) | ((points == 0) & alone(",", commas)) \
+        | ((commas == 0) & (points > 1))
+    point_vote = ((commas > 0) & (points > 0) & ~last_comma) | ((commas == 0) & alone(".", points)) \
+        | ((points == 0) & (commas > 1))
+    mark = "," if comma_vote.sum() > point_vote.sum() else "."
+    return mark, (point_vote if mark == "," else comma_vote)
 
 
 def _commas(frame: pd.DataFrame, separator: str, text_columns: tuple[str, ...]) -> pd.DataFrame:
-    """A comma-decimal locale's CSV (1,5 beside ';'); elsewhere 1,234.5 is a thousand (Excel, BI exports),
-    and a column of numbers with a decimal comma one of which is below 1 ("0,262", which no thousands
-    grouping writes) a decimal one (QA: "0,262" was read as 262, a 'recalibration by 10^3'). "1,2" or
-    "3,12" alone may be a list of two, and stays text.
+    """A comma-decimal locale's CSV (1,5 beside ';'); elsewhere 1,234.5 is a thousand (Excel, BI exports).
+    A quoted "0,262" there is no thousand (QA: it was read as 262, a 'recalibration by 10^3'): it stays
+    text, as "6,49" does, since one file alone cannot tell decimals from lists of two ("3,12"; review:
+    reading them by a value below 1 read two files of one column two ways).
 
-    >>> _commas(pd.DataFrame({"a": ["0,262", "6,49"], "b": ["1,2", "3"], "c": ["1,234", "7"], "d": ["3,12", "7"]}),
-    ...         ",", ()).to_dict("list")
-    {'a': [0.262, 6.49], 'b': ['1,2', '3'], 'c': [1234.0, 7.0], 'd': ['3,12', '7']}
+    >>> _commas(pd.DataFrame({"a": ["0,262", "6,49"], "b": ["1,2", "3"], "c": ["1,234", "7"]}), ",", ()).to_dict("list")
+    {'a': ['0,262', '6,49'], 'b': ['1,2', '3'], 'c': [1234.0, 7.0]}
     """
     if separator == ";":
         return _decimal_commas(frame, text_columns)
-    return _decimal_commas(_thousands_commas(frame, text_columns), text_columns, _NO_THOUSAND)
-
-
-_NO_THOUSAND = re.compile(r"[+-]?0,\d")  # 0,262: a decimal comma; 1,2 or 3,12 may be a list of two (review)
+    return _thousands_commas(frame, text_columns)
 
 
 def _numbers_with_commas(frame: pd.DataFrame, text_columns: tuple[str, ...], pattern: re.Pattern,
-                         plain: Callable[[pd.Series], pd.Series], needs: re.Pattern | None = None) -> pd.DataFrame:
+                         plain: Callable[[pd.Series], pd.Series]) -> pd.DataFrame:
     """Each text column (not ``text_columns``) whose every value fullmatches ``pattern``, one at least
-    with a comma (and one starting as ``needs`` says), as the numbers ``plain`` writes its texts as."""
+    with a comma, as the numbers ``plain`` writes its texts as."""
     for column in frame.columns:
         if column in text_columns or pd.api.types.is_numeric_dtype(frame[column]):
             continue
         present = frame[column].dropna()
         texts = present.astype(str).str.strip()
-        if len(texts) and texts.str.contains(",", regex=False).any() and texts.str.fullmatch(pattern).all() \
-                and (needs is None or texts.str.match(needs).any()):
+        if len(texts) and texts.str.contains(",", regex=False).any() and texts.str.fullmatch(pattern).all():
             frame[column] = pd.Series(plain(texts).astype(float), index=present.index).reindex(frame.index)
     return frame
 
