@@ -1615,7 +1615,7 @@ def _parse_time(value: Any, day_first: bool = False) -> pd.Timestamp | None:
         if value is None:  # day and month that do not fit the one order they are read in
             return None
         stamp = pd.Timestamp(value)
-        if isinstance(value, str) and not _ISO_DAY.match(value) and not _dated(value, stamp):
+        if isinstance(value, str) and _undated(value, stamp):
             return None  # '09:30' alone: pandas gives it today's date (QA), and a rerun on another day derived other ids
     except (ValueError, TypeError, OverflowError, pd.errors.OutOfBoundsDatetime):
         return None
@@ -1626,9 +1626,15 @@ def _dateless(text: str) -> bool:
     """Whether pandas reads ``text`` as a time only by taking today's date (see ``_dated``)."""
     try:
         written = numeric_date_as_iso(text)
-        return isinstance(written, str) and not _ISO_DAY.match(written) and not _dated(written, pd.Timestamp(written))
+        return isinstance(written, str) and _undated(written, pd.Timestamp(written))
     except (ValueError, TypeError, OverflowError, pd.errors.OutOfBoundsDatetime):
         return False
+
+
+def _undated(text: str, stamp: pd.Timestamp) -> bool:
+    """Whether ``text`` (as ``numeric_date_as_iso`` writes it), read by pandas as ``stamp``, took its date
+    from today: no ISO date at its start, nor a day, month and year of its own (``_dated``)."""
+    return not _ISO_DAY.match(text) and not _dated(text, stamp)
 
 
 _ISO_DAY = re.compile(r"\s*\d{4}-\d{2}-\d{2}")

@@ -364,7 +364,7 @@ def _compare(a: pd.Series, b: pd.Series, keys: pd.Index, feature: str, tolerance
         else:                                                                    # fractions are no skew (QA: 100 %)
             close[spots] = (t0 == t1).to_numpy()
         rest[spots] = False
-        gaps = (times[1][instants] - times[0][instants])[~close[spots]]
+        gaps = (t1 - t0)[~close[spots]]
         shift = gaps.median() if len(gaps) else None  # a clock or time-zone bug moves every time alike
     else:
         shift = None
