@@ -36,8 +36,8 @@ import pandas as pd
 
 from . import __version__, ann
 from .adapt import AdaptOptions, calibration_slice, check_adaptable, fine_tune, options_record
-from .embed import (DEFAULT_BACKEND, DEFAULT_MODEL, Embedder, ReadingLimit, load_embedder, model_fingerprint,
-                    reading_limit, resolve_model_path)
+from .embed import (DEFAULT_BACKEND, DEFAULT_MODEL, DEFAULT_POOLING, POOLINGS, Embedder, ReadingLimit, load_embedder,
+                    model_fingerprint, reading_limit, resolve_model_path)
 from .errors import IncompatibleError, IndexFileError, InputError, NoveltyError, NoveltyWarning, check_argument
 from .logs import (MAX_CHARS, Columns, Reject, bare_name, current_umask, header_names, is_blank, is_utf8,
                    label_form, log_columns, read_batches)
@@ -263,7 +263,9 @@ class PromptIndex:
         if self.adapted and not (self.path / self.model["folder"] / "modules.json").exists():
             raise IndexFileError(f"{self.path}: its adapted model folder {self.model['folder']!r} is missing; "
                                  "rebuild the index with --adapt")
-        embedder = load_embedder(name, backend=self.model.get("backend", "torch"))
+        # (an index built before pooling was recorded has the model's own)
+        embedder = load_embedder(name, backend=self.model.get("backend", "torch"),
+                                 pooling=self.model.get("pooling", "model"))
         check_same_model(embedder, self.model, f"index {self.name!r}")
         return embedder
 
@@ -349,21 +351,24 @@ class PromptIndex:
     @classmethod
     def build(cls, source: str | Path, name: str, *, index_dir: str | Path | None = None,
               columns: Columns = TRAINING_COLUMNS,
-              model: str = DEFAULT_MODEL, backend: str = DEFAULT_BACKEND, alpha: float = 0.05,
-              scorer: str | None = None, scorer_params: dict | None = None, index_type: str = "auto",
+              model: str = DEFAULT_MODEL, backend: str = DEFAULT_BACKEND, pooling: str = DEFAULT_POOLING,
+              alpha: float = 0.05, scorer: str | None = None, scorer_params: dict | None = None, index_type: str = "auto",
               force: bool = False, progress: Progress | None = None,
               embed: "EmbedFn | None" = None, adapt: "AdaptOptions | bool | None" = None) -> "PromptIndex":
         """Embed the training prompts of ``source`` and write ``index_dir/name``.
 
         ``embed(embedder, texts, progress)`` computes the vectors (default: here, in chunks; the Ray
         engine passes one that runs on a cluster). ``adapt`` (True or ``AdaptOptions``) first fine-tunes
-        ``model`` on the labelled prompts, holding out a calibration slice (novelty/adapt.py).
+        ``model`` on the labelled prompts, holding out a calibration slice (novelty/adapt.py); the tuned
+        model keeps the pooling it was tuned with. ``pooling``: see novelty/embed.py.
         """
         _check_arguments(source=source, columns=columns, alpha=alpha)
         if not isinstance(name, str):
             raise InputError(f"name is the index's name as text, such as 'support-bot', not {type(name).__name__}")
         check_argument("force", force, bool, "True or False")  # force='no' replaced the index
         check_argument("model", model, str, f"a sentence-transformers model name or folder, such as {DEFAULT_MODEL!r}")
+        if pooling not in POOLINGS:
+            raise InputError(f"pooling {pooling!r} is not one of {', '.join(POOLINGS)}")
         if index_type not in ann.INDEX_TYPES:  # before minutes of embedding, not after
             raise InputError(f"index type {index_type!r} is not one of {', '.join(ann.INDEX_TYPES)}")
         folder = check_target(name, index_dir, force)
@@ -397,7 +402,7 @@ class PromptIndex:
             return _build_adapted(folder, source, name, rows, prompts, model, backend, alpha, chosen,
                                   index_type, progress, adapt if isinstance(adapt, AdaptOptions) else AdaptOptions(),
                                   force)
-        embedder = load_embedder(model, backend=backend)
+        embedder = load_embedder(model, backend=backend, pooling=pooling)
         vectors = (embed or embed_in_chunks)(embedder, rows.texts, progress)
         manifest = _manifest(name, {"name": model}, embedder, index_type, chosen, source, rows)
         built = _write_built(folder, force, manifest, vectors, prompts, alpha, rows.rejects)
@@ -782,8 +787,9 @@ def _manifest(name: str, model: dict, embedder: Embedder, index_type: str, score
     """What a new index records: ``model`` (name, and folder when adapted) completed from the embedder."""
     return {
         "format": 1, "name": name, "created_at": utc_now(), "novelty_version": __version__,
-        "model": {**model, "backend": getattr(embedder, "backend", "none"), "revision": embedder.revision,
-                  "dimension": embedder.dimension, "normalized": True},
+        "model": {**model, "backend": getattr(embedder, "backend", "none"),
+                  **({"pooling": embedder.pooling} if hasattr(embedder, "pooling") else {}),  # (hashing has none)
+                  "revision": embedder.revision, "dimension": embedder.dimension, "normalized": True},
         "index": {"requested": index_type},
         "scorer": {"name": scorer.name, "params": scorer.params()},
         "training": {"sources": [str(source)], "duplicates_skipped": rows.duplicates,

@@ -335,10 +335,14 @@ class Store:
         if differs:
             same = "the same model run another way" if meta.get("model") == model else \
                 f"model {model!r}"
+            stored = str(meta.get("model_revision"))  # the same weights, pooled another way (index build's
+            repooled = stored != revision and stored.removesuffix("+mean-max") == revision.removesuffix("+mean-max")
+            hint = f" (index build --pooling {'model' if revision.endswith('+mean-max') else 'mean-max'})" \
+                if repooled else ""  # default changed from the model's own to mean-max)
             raise IncompatibleError(
                 f"{self.path} holds embeddings of model {meta.get('model')!r}; this index embeds with "
                 f"{same} ({'; '.join(differs)}). Use another --db, or an index built the way this "
-                "database's was.")
+                f"database's was{hint}.")
 
     def _holds_nothing(self) -> bool:
         """No run ever stored a prompt (a prune may have emptied the tables since: its clusters'

@@ -47,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchlib import memoise_embeddings, read_banking77  # noqa: E402
 from novelty import PromptIndex, score_files  # noqa: E402
 from novelty.adapt import AdaptOptions  # noqa: E402
-from novelty.embed import DEFAULT_BACKEND  # noqa: E402
+from novelty.embed import DEFAULT_BACKEND, DEFAULT_POOLING  # noqa: E402
 from novelty.evaluation import auroc, fpr_at_tpr  # noqa: E402
 from novelty.logs import Columns  # noqa: E402
 from novelty.scoring import Calibration, make_scorer  # noqa: E402
@@ -63,7 +63,7 @@ def known_intents(labels: list[str], share: float, seed: int) -> set[str]:
 
 
 def run_one(train, test, share: float, seed: int, model: str, scorer: str, workdir: Path,
-            backend: str = DEFAULT_BACKEND, adapt: AdaptOptions | None = None) -> dict:
+            backend: str = DEFAULT_BACKEND, adapt: AdaptOptions | None = None, pooling: str = DEFAULT_POOLING) -> dict:
     known = known_intents([label for _, label in train], share, seed)
     train_csv, test_jsonl = workdir / "train.csv", workdir / "test.jsonl"
     with train_csv.open("w", newline="", encoding="utf-8") as fh:
@@ -75,7 +75,7 @@ def run_one(train, test, share: float, seed: int, model: str, scorer: str, workd
             fh.write(json.dumps({"id": f"t{i}", "prompt": text, "intent": label}) + "\n")
     started = time.perf_counter()
     index = PromptIndex.build(train_csv, f"b77-{seed}", index_dir=workdir / "indexes", model=model,
-                              backend=backend, scorer=scorer, force=True, adapt=adapt)
+                              backend=backend, pooling=pooling, scorer=scorer, force=True, adapt=adapt)
     build_seconds = time.perf_counter() - started
     db = workdir / f"scores-{share}-{seed}-{scorer}.db"
     score_files([test_jsonl], index, db, columns=Columns(text="prompt", time=None, id="id", label=None))
@@ -131,6 +131,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--shares", default="0.25,0.5,0.75")
     parser.add_argument("--backend", default=DEFAULT_BACKEND, help="encoder backend: onnx-int8, onnx or torch")
+    parser.add_argument("--pooling", default=DEFAULT_POOLING, help="mean-max (the default) or model")
     parser.add_argument("--adapt", action="store_true", help="fine-tune the encoder on each split (index build --adapt)")
     parser.add_argument("--adapt-epochs", type=int, default=AdaptOptions.epochs)
     parser.add_argument("--adapt-layers", type=int, default=AdaptOptions.layers)
@@ -138,7 +139,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     adapt = AdaptOptions(epochs=args.adapt_epochs, layers=args.adapt_layers) if args.adapt else None
-    memoise_embeddings(args.model, args.backend)
+    memoise_embeddings(args.model, args.backend, args.pooling)
     if args.clinc:
         data = json.loads(args.clinc.read_text(encoding="utf-8"))
         train = [tuple(row) for row in data["train"]]
@@ -153,7 +154,7 @@ def main() -> None:
             for seed in range(args.seeds):
                 for scorer in args.scorers.split(","):
                     runs.append(run_one(train, test, share, seed, args.model, scorer, Path(tmp), args.backend,
-                                        adapt))
+                                        adapt, args.pooling))
                     if not args.json:
                         r = runs[-1]
                         print(f"  {scorer:<10} {share:.0%} known, seed {seed}: AUROC {r['auroc']:.4f}  "

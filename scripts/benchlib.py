@@ -10,7 +10,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from novelty.embed import DEFAULT_BACKEND, load_embedder  # noqa: E402
+from novelty.embed import DEFAULT_BACKEND, DEFAULT_POOLING, load_embedder  # noqa: E402
 
 BANKING77 = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "banking77"
 
@@ -23,12 +23,13 @@ def read_banking77(split: str) -> list[tuple[str, str]]:
         return [(row["text"], row["category"]) for row in csv.DictReader(fh)]
 
 
-def memoise_embeddings(model: str, backend: str = DEFAULT_BACKEND) -> None:
+def memoise_embeddings(model: str, backend: str = DEFAULT_BACKEND, pooling: str = DEFAULT_POOLING) -> None:
     """Embed each text once per process: the repeated runs of a benchmark embed the same texts.
+    (Per pooling: an index built with the default pooling loads that embedder.)
 
     Accuracy benchmarks only; speed is measured by bench_score.py without it.
     """
-    embedder = load_embedder(model, backend=backend)
+    embedder = load_embedder(model, backend=backend, pooling=pooling)
     memo: dict[str, np.ndarray] = {}
     real = embedder.embed
 

@@ -330,6 +330,13 @@ def test_an_approximate_index_type_on_a_small_index_says_it_is_flat(tmp_path):
     assert out.exit_code == 0 and "Index type flat, not hnsw: under 1,000 prompts" in out.output  # was silent
 
 
+def test_an_unknown_pooling_is_refused_before_anything_is_embedded(tmp_path, train_csv):
+    out = invoke("index", "build", train_csv, "--name", "bot", "--model", FAKE_MODEL, "--index-dir", tmp_path,
+                 "--pooling", "max")
+    assert out.exit_code == 2 and "pooling 'max' is not one of model, mean-max" in out.output
+    assert not (tmp_path / "bot").exists()
+
+
 def test_an_unknown_backend_is_refused_with_the_hashing_model_too(tmp_path, train_csv):
     out = invoke("index", "build", train_csv, "--name", "b", "--model", FAKE_MODEL, "--index-dir", tmp_path / "ix",
                  "--backend", "TORCH")

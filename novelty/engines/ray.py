@@ -249,7 +249,7 @@ def embed_texts(embedder: Embedder, texts: Sequence[str], progress: Progress | N
     tables = [pa.table({"position": np.arange(start, min(start + chunk, len(texts))),
                         "text": list(texts[start:start + chunk])}) for start in range(0, len(texts), chunk)]
     model = {"name": embedder.name, "backend": getattr(embedder, "backend", "none"), "revision": embedder.revision,
-             "dimension": embedder.dimension}
+             "dimension": embedder.dimension, "pooling": getattr(embedder, "pooling", "model")}
     dataset = ray.data.from_arrow(tables).map_batches(
         _EmbedActor, fn_constructor_args=(model,), batch_format="pyarrow", batch_size=None,
         compute=ray.data.ActorPoolStrategy(size=max(1, min(pool, len(tables)))), num_cpus=1, zero_copy_batch=True)
@@ -264,7 +264,7 @@ def embed_texts(embedder: Embedder, texts: Sequence[str], progress: Progress | N
 
 class _EmbedActor:
     def __init__(self, model: dict):
-        self.embedder = load_embedder(model["name"], backend=model["backend"])
+        self.embedder = load_embedder(model["name"], backend=model["backend"], pooling=model["pooling"])
         check_same_model(self.embedder, model, f"the model on Ray node {os.uname().nodename}")
 
     def __call__(self, table: pa.Table) -> pa.Table:
