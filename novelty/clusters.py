@@ -37,6 +37,7 @@ from .store import Store, existing_db, utc_now
 SAME_CLUSTER = 0.85   # centroid cosine above which a new cluster continues a stored one
 MAX_POINTS = 20_000   # distinct texts clustered; the rest join their nearest cluster
 LOOK_ALIKE_MEMBERS = 5_000   # cluster prompts compared with each candidate look-alike (a sample past it)
+LOOK_ALIKE_ROUNDS = 3        # a look-alike's own look-alikes count too, to this depth (see _nearer)
 _LOOK_ALIKE_CHUNK = 20_000
 
 @dataclass(frozen=True)
@@ -162,8 +163,30 @@ def look_alikes(store: Store, cluster: str = "all", until: str | None = None) ->
 def _nearer(store: Store, vectors: np.ndarray | None, cluster_ids: list[str], exclude: set[str],
             since: str | None, until: str | None = None) -> list[dict]:
     """Look-alikes of the clusters whose prompts are ``vectors``: prompts not in ``exclude``, scored in
-    [since, until), nearer one of those prompts than their training neighbour; each is given the
-    cluster of the nearest. Past LOOK_ALIKE_MEMBERS prompts a sample stands for each cluster."""
+    [since, until), nearer one of those prompts than their training neighbour, each given the cluster of
+    the nearest; then, up to LOOK_ALIKE_ROUNDS rounds in all, the prompts nearer one of the last round's
+    look-alikes than their training neighbour, given its cluster (``cluster_similarity`` is to that
+    look-alike). A new topic reaches past the few dozen prompts HDBSCAN grouped: measured on Banking77
+    (scripts/bench_clusters.py, five draws), three rounds found 1.3-3.0x the look-alikes of one, 94-97 %
+    of them prompts of the new intents, and the novel rate of fresh prompts of those intents fell by
+    more once the queue's labels were learned (README, "Measured"). Each round scans the range again."""
+    out: list[dict] = []
+    exclude = set(exclude)
+    for _ in range(LOOK_ALIKE_ROUNDS):
+        found = _nearer_once(store, vectors, cluster_ids, exclude, since, until)
+        if not found:
+            break
+        out += found
+        exclude |= {r["prompt_id"] for r in found}
+        stored = store.cached_vectors([r["text_hash"] for r in found], vectors.shape[1])
+        vectors = np.stack([stored[r["text_hash"]] for r in found])  # (each had its vector to be found)
+        cluster_ids = [r["cluster_id"] for r in found]
+    return sorted(out, key=lambda r: r["prompt_id"])
+
+
+def _nearer_once(store: Store, vectors: np.ndarray | None, cluster_ids: list[str], exclude: set[str],
+                 since: str | None, until: str | None) -> list[dict]:
+    """One round of ``_nearer``. Past LOOK_ALIKE_MEMBERS prompts a sample stands for each cluster."""
     if vectors is None or not len(vectors):
         return []
     keep = _sample(cluster_ids, LOOK_ALIKE_MEMBERS)

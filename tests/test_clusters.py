@@ -48,6 +48,15 @@ def add_unflagged(db, rows):
     store.close()
 
 
+def beside(v, cosine=0.99, seed=1):
+    """A vector at ``cosine`` to ``v``: a prompt whose training neighbour is at 0.999 is not the twin of
+    one whose training neighbour is at 0.5 (a look-alike's look-alikes count, _nearer)."""
+    v = np.asarray(v, np.float64) / np.linalg.norm(v)
+    other = np.random.default_rng(seed).normal(size=len(v))
+    other -= (other @ v) * v
+    return cosine * v + np.sqrt(1 - cosine ** 2) * other / np.linalg.norm(other)
+
+
 def test_a_database_the_user_may_only_read_is_exit_2_not_a_traceback(tmp_path, monkeypatch):
     db = novel_db(tmp_path / "m.db", {"bitcoin wallet": 40})
     opened = Store.__init__
@@ -130,7 +139,7 @@ def test_clusters_count_their_look_alikes_and_the_labels_they_got(tmp_path):
     assert [c.look_alikes for c in first] == [0, 0]
     bitcoin = next(c for c in first if "bitcoin" in c.name)
     add_unflagged(db, [(f"passed{i}", "2026-11-24T12:00:00Z", bitcoin.centroid, 0.5) for i in range(3)]
-                  + [("known", "2026-11-24T12:00:00Z", bitcoin.centroid, 0.999),
+                  + [("known", "2026-11-24T12:00:00Z", beside(bitcoin.centroid), 0.999),
                      ("later", "2026-11-30T12:00:00Z", bitcoin.centroid, 0.5)])  # after --until
     found = {c.name: c for c in find_clusters(db, until="2026-11-25")}
     assert found[bitcoin.name].look_alikes == 3 and found[bitcoin.name].look_alike_labels == {"card_arrival": 3}
@@ -547,3 +556,30 @@ def test_one_text_asked_many_times_is_a_cluster(tmp_path):
     assert [c.size for c in found] == [40] and "weather" in found[0].name, found
     # asked fewer than twice the minimum size, it stays unclustered, as a rare text does
     assert find_clusters(_repeated_db(tmp_path / "b.db", [("weather in Paris", np.ones(32), 6)]), min_size=5) == []
+
+
+def test_a_look_alike_of_a_look_alike_counts_a_few_rounds_deep(tmp_path, monkeypatch):
+    """A chain walking away from the cluster: each link nearer the one before it than its own training
+    neighbour. Three rounds take the first three links (the fourth is a round too far); one round took
+    only the first, though the others sit nearer the new topic's prompts than anything trained."""
+    import novelty.clusters as clusters
+
+    db = novel_db(tmp_path / "m.db", {"bitcoin wallet": 40}, noise=0)
+    (cluster,) = find_clusters(db)
+    centre = np.asarray(cluster.centroid, np.float64)
+    away = np.random.default_rng(5).normal(size=32)
+    away -= (away @ centre) / (centre @ centre) * centre
+    away *= np.linalg.norm(centre) / np.linalg.norm(away)
+
+    def link(step):  # cos(link i, link i+1) = cos(0.5) = 0.88
+        return np.cos(0.5 * step) * centre + np.sin(0.5 * step) * away
+
+    add_unflagged(db, [(f"link{i}", "2026-11-24T12:00:00Z", link(i), 0.8) for i in (1, 2, 3, 4)])
+    store = Store(db)
+    vectors = store.cached_vectors([f"h0-{i}" for i in range(40)], 32)  # novel_db's hashes of the topic
+    assert max(float(v @ (link(2) / np.linalg.norm(link(2)))) for v in vectors.values()) < 0.8  # not a first-round one
+    links = lambda: [r["prompt_id"] for r in clusters.look_alikes(store) if r["prompt_id"].startswith("link")]  # noqa: E731
+    assert links() == ["link1", "link2", "link3"]  # (the topic's prompts HDBSCAN left as noise are look-alikes too)
+    monkeypatch.setattr(clusters, "LOOK_ALIKE_ROUNDS", 1)
+    assert links() == ["link1"]
+    store.close()

@@ -16,7 +16,7 @@ from novelty.logs import current_umask
 from novelty.refresh import golden_refresh
 from novelty.store import Store
 
-from test_clusters import add_unflagged, novel_db
+from test_clusters import add_unflagged, beside, novel_db
 
 
 @pytest.fixture
@@ -104,7 +104,7 @@ def test_look_alikes_are_prompts_nearer_a_cluster_than_the_training_set(db):
     centre = store.vectors(hashes).mean(axis=0)
     store.close()
     add_unflagged(db, [("passed", "2026-11-24T12:00:00Z", centre, 0.5),      # nearer the cluster: a look-alike
-                        ("known", "2026-11-24T12:00:00Z", centre, 0.999),     # its training neighbour is nearer
+                        ("known", "2026-11-24T12:00:00Z", beside(centre), 0.999),  # its training neighbour is nearer
                         ("earlier", "2026-11-01T12:00:00Z", centre, 0.5)])    # before the cluster began
     store = Store(db)
     found = look_alikes(store, cid)
