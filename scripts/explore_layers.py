@@ -33,11 +33,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_open_intent import known_intents  # noqa: E402
-from explore_scorers import DEFAULT, arguments, ensemble, raw_scores  # noqa: E402
+from explore_scorers import arguments, embedding_table  # noqa: E402
 from novelty.embed import DEFAULT_MODEL, resolve_model_path  # noqa: E402
-from novelty.evaluation import auroc, fpr_at_tpr  # noqa: E402
-from novelty.scorers import COMPONENTS  # noqa: E402
 
 
 def layer_vectors(texts: list[str], batch: int = 64) -> np.ndarray:
@@ -73,25 +70,8 @@ VARIANTS = {
 
 def main() -> None:
     args, train, test = arguments(__doc__)
-    train_layers, test_layers = layer_vectors([t for t, _ in train]), layer_vectors([t for t, _ in test])
-    ytr, yte = np.array([label for _, label in train]), np.array([label for _, label in test])
-    shares = [float(s) for s in args.shares.split(",")]
-    print("| variant | " + " | ".join(f"{s:.0%} AUROC / FPR95" for s in shares) + " |")
-    print("|---|" + "---|" * len(shares))
-    for name, pool in VARIANTS.items():
-        xtr, xte = pool(train_layers), pool(test_layers)
-        cells = []
-        for share in shares:
-            found = []
-            for seed in range(args.seeds):
-                known = known_intents(list(ytr), share, seed)
-                keep, is_new = np.isin(ytr, list(known)), ~np.isin(yte, list(known))
-                members = [COMPONENTS[c]() for c in DEFAULT]
-                calibration, scores = raw_scores(members, xtr[keep], list(ytr[keep]), xte)
-                combined = ensemble(calibration, scores, [0, 1, 2, 3])
-                found.append((auroc(combined, is_new), fpr_at_tpr(combined, is_new, 0.95)))
-            cells.append("{:.4f} / {:.3f}".format(*np.mean(found, 0)))
-        print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
+    embedding_table(args, train, test, VARIANTS, layer_vectors([t for t, _ in train]),
+                    layer_vectors([t for t, _ in test]))
 
 
 if __name__ == "__main__":

@@ -29,11 +29,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_open_intent import known_intents  # noqa: E402
-from explore_scorers import DEFAULT, arguments, ensemble, raw_scores  # noqa: E402
+from explore_scorers import arguments, embedding_table  # noqa: E402
 from novelty.embed import DEFAULT_MODEL, load_embedder  # noqa: E402
-from novelty.evaluation import auroc, fpr_at_tpr  # noqa: E402
-from novelty.scorers import COMPONENTS  # noqa: E402
 
 VIEWS = ("mean", "words mean", "max", "words max")
 
@@ -88,24 +85,8 @@ VARIANTS = {
 
 def main() -> None:
     args, train, test = arguments(__doc__)
-    train_views, test_views = views([t for t, _ in train]), views([t for t, _ in test])
-    ytr, yte = np.array([label for _, label in train]), np.array([label for _, label in test])
-    shares = [float(s) for s in args.shares.split(",")]
-    print("| pooling | " + " | ".join(f"{s:.0%} AUROC / FPR95 [each draw]" for s in shares) + " |")
-    print("|---|" + "---|" * len(shares))
-    for name, pool in VARIANTS.items():
-        xtr, xte = pool(train_views), pool(test_views)
-        cells = []
-        for share in shares:
-            found = []
-            for seed in range(args.seeds):
-                known = known_intents(list(ytr), share, seed)
-                keep, is_new = np.isin(ytr, list(known)), ~np.isin(yte, list(known))
-                calibration, scores = raw_scores([COMPONENTS[c]() for c in DEFAULT], xtr[keep], list(ytr[keep]), xte)
-                combined = ensemble(calibration, scores, [0, 1, 2, 3])
-                found.append((auroc(combined, is_new), fpr_at_tpr(combined, is_new, 0.95)))
-            cells.append("{:.4f} / {:.3f}".format(*np.mean(found, 0)) + " [" + " ".join(f"{a:.4f}" for a, _ in found) + "]")
-        print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
+    embedding_table(args, train, test, VARIANTS, views([t for t, _ in train]), views([t for t, _ in test]),
+                    each_draw=True)
 
 
 if __name__ == "__main__":

@@ -217,6 +217,31 @@ def p_values(calibration, test) -> np.ndarray:
                      for j in range(test.shape[1])], 1)
 
 
+def embedding_table(args: argparse.Namespace, train: list, test: list, variants: dict, train_views, test_views,
+                    each_draw: bool = False) -> None:
+    """Print the default ensemble's mean AUROC / FPR95 per share for each of ``variants`` (name: a
+    function of the views giving unit vectors), on bench_open_intent.py's draws; with ``each_draw``
+    each draw's AUROC too."""
+    ytr, yte = np.array([label for _, label in train]), np.array([label for _, label in test])
+    shares = [float(s) for s in args.shares.split(",")]
+    print("| variant | " + " | ".join(f"{s:.0%} AUROC / FPR95" for s in shares) + " |")
+    print("|---|" + "---|" * len(shares))
+    for name, pool in variants.items():
+        xtr, xte = pool(train_views), pool(test_views)
+        cells = []
+        for share in shares:
+            found = []
+            for seed in range(args.seeds):
+                known = known_intents(list(ytr), share, seed)
+                keep, is_new = np.isin(ytr, list(known)), ~np.isin(yte, list(known))
+                calibration, scores = raw_scores([COMPONENTS[c]() for c in DEFAULT], xtr[keep], list(ytr[keep]), xte)
+                combined = ensemble(calibration, scores, [0, 1, 2, 3])
+                found.append((auroc(combined, is_new), fpr_at_tpr(combined, is_new, 0.95)))
+            cells.append("{:.4f} / {:.3f}".format(*np.mean(found, 0))
+                         + (" [" + " ".join(f"{a:.4f}" for a, _ in found) + "]" if each_draw else ""))
+        print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
+
+
 def arguments(doc: str) -> tuple[argparse.Namespace, list, list]:
     """A research script's --seeds and --shares, and Banking77's train and test rows."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
