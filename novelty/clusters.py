@@ -142,26 +142,23 @@ def look_alikes(store: Store, cluster: str = "all", until: str | None = None) ->
     """
     members = list(store.db.query(f"SELECT m.prompt_id, m.cluster_id, s.text_hash, {_WHEN} AS ts "
                                   "FROM cluster_members m JOIN scores s USING (prompt_id) ORDER BY s.prompt_id"))
-    stamps = [m["ts"] for m in members if cluster in ("all", m["cluster_id"])]
-    if not stamps:
+    if not any(cluster in ("all", m["cluster_id"]) for m in members):
         return []
+    stamps = [m["ts"] for m in members]  # every cluster's, for one cluster too: a look-alike a step out may
     found = store.cached_vectors([m["text_hash"] for m in members], int(store.meta().get("dimension", 0)))
-    usable = [m for m in members if m["text_hash"] in found]
-    similar = _nearer(store, np.stack([found[m["text_hash"]] for m in usable]) if usable else None,
-                      [m["cluster_id"] for m in usable], {m["prompt_id"] for m in members},
-                      min(stamps) if all(stamps) else None, until)
-    # each since its own cluster began: 'all' scans from the first cluster's start, and queued prompts
-    # logged before their cluster's first one (which its card and `clusters show` leave out)
+    usable = [m for m in members if m["text_hash"] in found]  # reach it through one of another's (review)
     began: dict[str, str] = {}
     for m in members:
         if m["ts"] is not None:
             began[m["cluster_id"]] = min(m["ts"], began.get(m["cluster_id"], m["ts"]))
-    return [r for r in similar if cluster in ("all", r["cluster_id"])
-            and (r["cluster_id"] not in began or r["ts"] is None or r["ts"] >= began[r["cluster_id"]])]
+    similar = _nearer(store, np.stack([found[m["text_hash"]] for m in usable]) if usable else None,
+                      [m["cluster_id"] for m in usable], {m["prompt_id"] for m in members},
+                      min(stamps) if all(stamps) else None, until, began)
+    return [r for r in similar if cluster in ("all", r["cluster_id"])]
 
 
 def _nearer(store: Store, vectors: np.ndarray | None, cluster_ids: list[str], exclude: set[str],
-            since: str | None, until: str | None = None) -> list[dict]:
+            since: str | None, until: str | None = None, began: dict[str, str] | None = None) -> list[dict]:
     """Look-alikes of the clusters whose prompts are ``vectors``: prompts not in ``exclude``, scored in
     [since, until), nearer one of those prompts than their training neighbour, each given the cluster of
     the nearest; then, up to LOOK_ALIKE_ROUNDS rounds in all, the prompts nearer one of the last round's
@@ -169,17 +166,22 @@ def _nearer(store: Store, vectors: np.ndarray | None, cluster_ids: list[str], ex
     look-alike). A new topic reaches past the few dozen prompts HDBSCAN grouped: measured on Banking77
     (scripts/bench_clusters.py, five draws), three rounds found 1.3-3.0x the look-alikes of one, 94-97 %
     of them prompts of the new intents, and the novel rate of fresh prompts of those intents fell by
-    more once the queue's labels were learned (README, "Measured"). Each round scans the range again."""
+    more once the queue's labels were learned (README, "Measured"). Each round scans the range again.
+
+    ``began`` (cluster id: its first prompt's time): a prompt logged before the cluster it sits nearest
+    began is none of its look-alikes, nor leads to any (cards and listings count from there)."""
     out: list[dict] = []
     exclude = set(exclude)
     for _ in range(LOOK_ALIKE_ROUNDS):
-        found = _nearer_once(store, vectors, cluster_ids, exclude, since, until)
-        if not found:
-            break
+        found = [r for r in _nearer_once(store, vectors, cluster_ids, exclude, since, until)
+                 if not (began and r["ts"] and began.get(r["cluster_id"]) and r["ts"] < began[r["cluster_id"]])]
         out += found
         exclude |= {r["prompt_id"] for r in found}
-        stored = store.cached_vectors([r["text_hash"] for r in found], vectors.shape[1])
-        vectors = np.stack([stored[r["text_hash"]] for r in found])  # (each had its vector to be found)
+        stored = store.cached_vectors([r["text_hash"] for r in found], vectors.shape[1]) if found else {}
+        found = [r for r in found if r["text_hash"] in stored]  # evicted since (a score run's --cache-size)
+        if not found:
+            break
+        vectors = np.stack([stored[r["text_hash"]] for r in found])
         cluster_ids = [r["cluster_id"] for r in found]
     return sorted(out, key=lambda r: r["prompt_id"])
 
@@ -240,13 +242,13 @@ def _count_look_alikes(store: Store, clusters: list[Cluster], members: list[tupl
     inside = np.flatnonzero(labels >= 0)
     owner = dict(members)
     stamps = [rows[i]["ts"] for i in inside]
+    # since the cluster's own first prompt, as `clusters show --look-alikes` lists them (the card said 23,
+    # its listing 21)
     similar = _nearer(store, vectors[inside], [owner[rows[i]["prompt_id"]] for i in inside], set(owner),
-                      min(stamps) if stamps and all(stamps) else None, until)
-    first = {c.cluster_id: c.first_seen for c in clusters}
+                      min(stamps) if stamps and all(stamps) else None, until,
+                      {c.cluster_id: c.first_seen for c in clusters if c.first_seen})
     by_cluster: dict[str, Counter] = {}
-    for r in similar:  # since the cluster's own first prompt, as `clusters show --look-alikes` lists them
-        if r["ts"] and first.get(r["cluster_id"]) and r["ts"] < first[r["cluster_id"]]:  # (the card said 23,
-            continue                                                                     # its listing 21)
+    for r in similar:
         by_cluster.setdefault(r["cluster_id"], Counter())[r["predicted_label"] or "-"] += 1
     return [replace(c, look_alikes=sum(by_cluster.get(c.cluster_id, Counter()).values()),
                     look_alike_labels=dict(by_cluster.get(c.cluster_id, Counter()).most_common(5))) for c in clusters]

@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from novelty.cli import app
-from novelty.clusters import cluster_prompts, find_clusters
+from novelty.clusters import cluster_prompts, find_clusters, look_alikes
 from novelty.errors import InputError
 from novelty.render import format_clusters
 from novelty.store import Store
@@ -582,4 +582,71 @@ def test_a_look_alike_of_a_look_alike_counts_a_few_rounds_deep(tmp_path, monkeyp
     assert links() == ["link1", "link2", "link3"]  # (the topic's prompts HDBSCAN left as noise are look-alikes too)
     monkeypatch.setattr(clusters, "LOOK_ALIKE_ROUNDS", 1)
     assert links() == ["link1"]
+    store.close()
+
+
+def _axis(i: int) -> np.ndarray:
+    v = np.zeros(32)
+    v[i] = 1
+    return v
+
+
+def two_topics_a_day_apart(db):
+    """Bitcoin prompts from 11-20 and weather prompts from 11-24, each tight around its own axis."""
+    rng = np.random.default_rng(0)
+    store = Store(db)
+    store.bind_model("m", "r", 32)
+    run = store.start_run(alpha=0.05)
+    rows, vectors = [], {}
+    for t, (words, day) in enumerate([("bitcoin wallet", "2026-11-20"), ("weather paris", "2026-11-24")]):
+        for i in range(40):
+            v = _axis(t) + rng.normal(scale=0.05, size=32)
+            vectors[f"h{t}-{i}"] = (v / np.linalg.norm(v)).astype(np.float32)
+            rows.append((f"p{t}-{i}", run, "s", i, f"{day}T10:{i:02d}:00Z", f"{words} question {i}", f"h{t}-{i}",
+                         "exchange_rate", 0.3, 0.7, 0.01, 1, "t", "card_arrival", "[]", "now"))
+    store.write_chunk(rows, vectors, [])
+    store.finish_run(run)
+    store.close()
+    return db
+
+
+def test_a_look_alike_a_step_out_is_one_clusters_in_its_card_its_listing_and_all(tmp_path):
+    # review: `look_alikes(store, c)` scanned from c's own start, so the step through a look-alike of an
+    # earlier cluster was missing: P was listed under both clusters, and the later one's card said 1
+    db = two_topics_a_day_apart(tmp_path / "m.db")
+    find_clusters(db)
+    add_unflagged(db, [("L1", "2026-11-22T12:00:00Z", 0.85 * _axis(0) + 0.53 * _axis(2), 0.5),  # bitcoin's
+                       ("L2", "2026-11-25T12:00:00Z", 0.90 * _axis(1) + 0.436 * _axis(2), 0.5),  # weather's
+                       ("P", "2026-11-25T13:00:00Z", _axis(2) + 0.05 * _axis(5), 0.3)])  # nearer L1 than L2
+    cards = {("bitcoin" if "bitcoin" in c.name else "weather"): c for c in find_clusters(db)}
+    store = Store(db)
+    every = {r["prompt_id"]: r["cluster_id"] for r in look_alikes(store, "all")}
+    assert every == {"L1": cards["bitcoin"].cluster_id, "L2": cards["weather"].cluster_id,
+                     "P": cards["bitcoin"].cluster_id}
+    for card in cards.values():
+        listed = [r["prompt_id"] for r in look_alikes(store, card.cluster_id)]
+        assert listed == sorted(p for p, c in every.items() if c == card.cluster_id) and card.look_alikes == len(listed)
+    store.close()
+
+
+def test_a_look_alike_whose_vector_goes_between_two_steps_is_kept_and_leads_nowhere(tmp_path, monkeypatch):
+    # review: a score run's --cache-size may evict a never-novel prompt's vector while the steps run;
+    # the next step looked it up and raised KeyError (clusters, clusters show, queue add)
+    import novelty.clusters as clusters
+
+    db = two_topics_a_day_apart(tmp_path / "m.db")
+    find_clusters(db)
+    add_unflagged(db, [("L1", "2026-11-22T12:00:00Z", 0.85 * _axis(0) + 0.53 * _axis(2), 0.5),
+                       ("P", "2026-11-25T13:00:00Z", _axis(2) + 0.05 * _axis(5), 0.3)])
+    once = clusters._nearer_once
+
+    def evicting(store, *args):
+        found = once(store, *args)
+        for r in found:
+            store.db.execute("DELETE FROM embeddings WHERE text_hash = ?", [r["text_hash"]])
+        return found
+
+    monkeypatch.setattr(clusters, "_nearer_once", evicting)
+    store = Store(db)
+    assert [r["prompt_id"] for r in look_alikes(store, "all")] == ["L1"]  # P was reachable only through L1
     store.close()

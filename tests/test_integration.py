@@ -58,6 +58,14 @@ def test_mean_max_pooling_is_the_mean_and_max_of_the_word_vectors():
     assert got.shape == (768,) and np.linalg.norm(got) == pytest.approx(1, abs=1e-5)
     assert got @ expected > 0.9999
     assert np.isfinite(pooled.embed([""])).all()  # no word at all: the special tokens stand in
+    # [UNK] is a word: an emoji or a script the vocabulary lacks is what the prompt says (review: with
+    # every special id left out, '... 💳💳💳 ሰላም ...' pooled as if it were the plain question)
+    emoji = "where is my card 💳💳💳 ሰላም ለዓለም"
+    ids = plain.model.tokenize([emoji])["input_ids"][0].numpy()
+    assert (ids == plain.model[0].tokenizer.unk_token_id).sum() >= 3
+    tokens = plain.model.encode([emoji], output_value="token_embeddings")[0].numpy()[1:-1]  # all but [CLS], [SEP]
+    expected = np.concatenate([unit(tokens.mean(0)), unit(tokens.max(0))]) / np.sqrt(2)
+    assert pooled.embed([emoji])[0] @ expected > 0.9999
 
 
 def test_a_model_that_does_not_pool_by_mean_keeps_its_own_pooling(tmp_path):
