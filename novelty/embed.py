@@ -176,7 +176,7 @@ def _pool_mean_max(model) -> bool:
     if not (len(modules) in (2, 3) and isinstance(modules[1], Pooling) and modules[1].pooling_mode == "mean"
             and (len(modules) == 2 or isinstance(modules[2], Normalize))):
         return False
-    special = _added_ids(getattr(modules[0], "tokenizer", None))
+    special = added_token_ids(getattr(modules[0], "tokenizer", None))
 
     class MeanMax(torch.nn.Module):
         """Mean and maximum of the token vectors over the words, each normalised, concatenated."""
@@ -201,7 +201,7 @@ def _pool_mean_max(model) -> bool:
     return True
 
 
-def _added_ids(tokenizer) -> list[int]:
+def added_token_ids(tokenizer) -> list[int]:
     """The token ids ``tokenizer`` puts around every text ([CLS] and [SEP] for BERT's): not [UNK] or
     [MASK], which stand for what a prompt says (an emoji, a script the vocabulary lacks; review)."""
     try:

@@ -30,7 +30,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from explore_scorers import arguments, embedding_table  # noqa: E402
-from novelty.embed import DEFAULT_MODEL, load_embedder  # noqa: E402
+from novelty.embed import DEFAULT_MODEL, added_token_ids, load_embedder  # noqa: E402
 
 VIEWS = ("mean", "words mean", "max", "words max")
 
@@ -40,7 +40,7 @@ def views(texts: list[str]) -> dict[str, np.ndarray]:
     import torch
 
     model = load_embedder(DEFAULT_MODEL).model  # (a private copy is not needed: the script ends after)
-    special = torch.tensor(model[0].tokenizer.all_special_ids)
+    special = torch.tensor(added_token_ids(model[0].tokenizer))  # [CLS], [SEP]: what mean-max leaves out
 
     class Views(torch.nn.Module):
         def forward(self, features: dict, **kwargs) -> dict:
