@@ -140,8 +140,10 @@ def look_alikes(store: Store, cluster: str = "all", until: str | None = None) ->
     steps deep): 94-97 % of look-alikes belong to a held-out intent. Prompts whose vectors were evicted
     (``score --cache-size``) are skipped. Cost: about 30 s per million prompts scanned, a scan a step.
     """
+    # members logged before ``until`` alone, as the card of `clusters --until` compared with (review)
     members = list(store.db.query(f"SELECT m.prompt_id, m.cluster_id, s.text_hash, {_WHEN} AS ts "
-                                  "FROM cluster_members m JOIN scores s USING (prompt_id) ORDER BY s.prompt_id"))
+                                  "FROM cluster_members m JOIN scores s USING (prompt_id) "
+                                  f"WHERE ({_WHEN} < ? OR ? IS NULL) ORDER BY s.prompt_id", [sql_bound(until), until]))
     if not any(cluster in ("all", m["cluster_id"]) for m in members):
         return []
     # from every cluster's start, for one cluster too: a look-alike a step out may be reached through one
@@ -243,6 +245,8 @@ def _count_look_alikes(store: Store, clusters: list[Cluster], members: list[tupl
     """Each cluster with the number of its look-alikes up to ``until`` and the labels they got."""
     inside = np.flatnonzero(labels >= 0)
     owner = dict(members)
+    # in prompt-id order, as look_alikes reads them: past LOOK_ALIKE_MEMBERS both sample the same (review)
+    inside = inside[np.argsort([rows[i]["prompt_id"] for i in inside], kind="stable")]
     stamps = [rows[i]["ts"] for i in inside]
     # since the cluster's own first prompt, as `clusters show --look-alikes` lists them (the card said 23,
     # its listing 21)
