@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[0]))
 
 from benchlib import memoise_embeddings, read_banking77  # noqa: E402
 from novelty import ann  # noqa: E402
-from novelty.embed import load_embedder, resolve_model_path  # noqa: E402
+from novelty.embed import DEFAULT_POOLING, load_embedder, resolve_model_path  # noqa: E402
 from novelty.engines.local import score_files  # noqa: E402
 from novelty.evaluation import auroc  # noqa: E402
 from novelty.index import PromptIndex  # noqa: E402
@@ -167,10 +167,12 @@ def accuracy(args, tmp: Path, train, test) -> list[dict]:
                 csv.writer(fh).writerows([("text", "label"), *[r for r in train if r[1] in known]])
             is_new = np.array([c not in known for _, c in test])
             row = {"share": share, "seed": seed}
-            for key, backend, scorer in (("naive", "torch", "knn"), ("default", "onnx-int8", None),
-                                         ("default_scorer_on_torch", "torch", None)):
+            # the naive stack is sentence-transformers' own vectors (its own pooling), as Naive uses
+            for key, backend, scorer, pooling in (("naive", "torch", "knn", "model"),
+                                                  ("default", "onnx-int8", None, DEFAULT_POOLING),
+                                                  ("default_scorer_on_torch", "torch", None, DEFAULT_POOLING)):
                 index = PromptIndex.build(train_csv, f"b77-{key}", index_dir=tmp, model=args.model, backend=backend,
-                                          scorer=scorer, force=True)
+                                          pooling=pooling, scorer=scorer, force=True)
                 vectors = index.embedder().embed([t for t, _ in test])
                 novelty = index.scorer.score(*index.search(vectors, index.scorer.k), vectors)
                 row[key] = auroc(novelty, is_new)
@@ -247,6 +249,7 @@ def main() -> None:
             out["memory"] = bounded_memory(args, tmp, [t for t, _ in test], index)
         if args.auroc_seeds:
             print("Open-intent accuracy (Banking77):", flush=True)
+            memoise_embeddings(args.model, "torch", "model")
             memoise_embeddings(args.model, "torch")
             memoise_embeddings(args.model, "onnx-int8")
             out["accuracy"] = accuracy(args, tmp, train, test)
