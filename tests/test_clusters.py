@@ -593,21 +593,7 @@ def _axis(i: int) -> np.ndarray:
 
 def two_topics_a_day_apart(db):
     """Bitcoin prompts from 11-20 and weather prompts from 11-24, each tight around its own axis."""
-    rng = np.random.default_rng(0)
-    store = Store(db)
-    store.bind_model("m", "r", 32)
-    run = store.start_run(alpha=0.05)
-    rows, vectors = [], {}
-    for t, (words, day) in enumerate([("bitcoin wallet", "2026-11-20"), ("weather paris", "2026-11-24")]):
-        for i in range(40):
-            v = _axis(t) + rng.normal(scale=0.05, size=32)
-            vectors[f"h{t}-{i}"] = (v / np.linalg.norm(v)).astype(np.float32)
-            rows.append((f"p{t}-{i}", run, "s", i, f"{day}T10:{i:02d}:00Z", f"{words} question {i}", f"h{t}-{i}",
-                         "exchange_rate", 0.3, 0.7, 0.01, 1, "t", "card_arrival", "[]", "now"))
-    store.write_chunk(rows, vectors, [])
-    store.finish_run(run)
-    store.close()
-    return db
+    return topics_db(db, [("bitcoin wallet", 0, [("2026-11-20", 40)]), ("weather paris", 1, [("2026-11-24", 40)])])
 
 
 def test_a_look_alike_a_step_out_is_one_clusters_in_its_card_its_listing_and_all(tmp_path):
