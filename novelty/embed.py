@@ -176,7 +176,7 @@ def _pool_mean_max(model) -> bool:
     if not (len(modules) in (2, 3) and isinstance(modules[1], Pooling) and modules[1].pooling_mode == "mean"
             and (len(modules) == 2 or isinstance(modules[2], Normalize))):
         return False
-    special = added_token_ids(getattr(modules[0], "tokenizer", None))
+    special = torch.tensor(added_token_ids(getattr(modules[0], "tokenizer", None)), dtype=torch.long)
 
     class MeanMax(torch.nn.Module):
         """Mean and maximum of the token vectors over the words, each normalised, concatenated."""
@@ -184,8 +184,8 @@ def _pool_mean_max(model) -> bool:
         def forward(self, features: dict, **kwargs) -> dict:
             tokens = features["token_embeddings"]
             mask = features["attention_mask"].bool()
-            if special and "input_ids" in features:
-                words = mask & ~torch.isin(features["input_ids"], torch.tensor(special))
+            if special.numel() and "input_ids" in features:
+                words = mask & ~torch.isin(features["input_ids"], special)
                 mask = torch.where(words.any(dim=1, keepdim=True), words, mask)  # a text of no word at all
             weights = mask.unsqueeze(-1).to(tokens.dtype)
             mean = (tokens * weights).sum(1) / weights.sum(1).clamp(min=1)
