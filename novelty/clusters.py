@@ -85,11 +85,16 @@ def find_clusters(db: str | Path, since: str | None = None, until: str | None = 
         clusters, members = _describe(store, rows, vectors, labels, last_day)
         clusters = _with_history(store, clusters, members, rows, vectors, since, last_day)
         clusters = _pruned_history(store, clusters, last_day)
-        clusters = _count_look_alikes(store, clusters, members, rows, vectors, labels, until)
+        # counted on the stored view as this run leaves it, with the function `clusters show --look-alikes`
+        # lists them with: a card and its listing agree after a --since run or a prune too (review)
+        counts = _look_alike_counts(store, _members_after(store, members, rows, until), until)
+        clusters = [replace(c, look_alikes=sum(counts.get(c.cluster_id, Counter()).values()),
+                            look_alike_labels=dict(counts.get(c.cluster_id, Counter()).most_common(5)))
+                    for c in clusters]
         if save is None:
             save = not (until and _novel_from(store, until)) and not store.read_only
         if save and clusters:  # a run that finds nothing (say a --min-size too big) leaves the stored view
-            _save(store, clusters, members, [r["prompt_id"] for r in rows], last_day, min_size, pruned)
+            _save(store, clusters, members, [r["prompt_id"] for r in rows], last_day, min_size, pruned, counts)
         return sorted(clusters, key=lambda c: -c.size)
     finally:
         store.close()
@@ -140,10 +145,30 @@ def look_alikes(store: Store, cluster: str = "all", until: str | None = None) ->
     steps deep): 94-97 % of look-alikes belong to a held-out intent. Prompts whose vectors were evicted
     (``score --cache-size``) are skipped. Cost: about 30 s per million prompts scanned, a scan a step.
     """
-    # members logged before ``until`` alone, as the card of `clusters --until` compared with (review)
-    members = list(store.db.query(f"SELECT m.prompt_id, m.cluster_id, s.text_hash, {_WHEN} AS ts "
-                                  "FROM cluster_members m JOIN scores s USING (prompt_id) "
-                                  f"WHERE ({_WHEN} < ? OR ? IS NULL) ORDER BY s.prompt_id", [sql_bound(until), until]))
+    return _look_alikes_of(store, _stored_members(store, until), cluster, until)
+
+
+def _stored_members(store: Store, until: str | None) -> list[dict]:
+    """The stored clusters' prompts (prompt_id, cluster_id, text_hash, ts) logged before ``until``, by
+    prompt_id: a view of the past compares with the members it saw alone (review: `clusters show --until
+    --look-alikes` compared with members logged after it, which the card of `clusters --until` never saw)."""
+    return list(store.db.query(f"SELECT m.prompt_id, m.cluster_id, s.text_hash, {_WHEN} AS ts "
+                               "FROM cluster_members m JOIN scores s USING (prompt_id) "
+                               f"WHERE ({_WHEN} < ? OR ? IS NULL) ORDER BY s.prompt_id", [sql_bound(until), until]))
+
+
+def _members_after(store: Store, members: list[tuple[str, str]], rows: list[dict], until: str | None) -> list[dict]:
+    """``_stored_members`` as saving this run leaves them: every prompt of the run's range (``rows``)
+    belongs to the cluster it was put in now (``members``), or to none; other prompts keep theirs."""
+    ranged = {r["prompt_id"]: r for r in rows}
+    kept = [m for m in _stored_members(store, until) if m["prompt_id"] not in ranged]
+    now = [{"prompt_id": p, "cluster_id": c, "text_hash": ranged[p]["text_hash"], "ts": ranged[p]["ts"]}
+           for p, c in members]
+    return sorted(kept + now, key=lambda m: m["prompt_id"])
+
+
+def _look_alikes_of(store: Store, members: list[dict], cluster: str, until: str | None) -> list[dict]:
+    """``look_alikes`` of the clusters whose prompts are ``members`` (as ``_stored_members`` gives them)."""
     if not any(cluster in ("all", m["cluster_id"]) for m in members):
         return []
     # from every cluster's start, for one cluster too: a look-alike a step out may be reached through one
@@ -240,24 +265,12 @@ def _sample(cluster_ids: list[str], cap: int) -> np.ndarray:
     return np.sort(np.concatenate(picks))
 
 
-def _count_look_alikes(store: Store, clusters: list[Cluster], members: list[tuple[str, str]], rows: list[dict],
-                       vectors: np.ndarray, labels: np.ndarray, until: str | None) -> list[Cluster]:
-    """Each cluster with the number of its look-alikes up to ``until`` and the labels they got."""
-    inside = np.flatnonzero(labels >= 0)
-    owner = dict(members)
-    # in prompt-id order, as look_alikes reads them: past LOOK_ALIKE_MEMBERS both sample the same (review)
-    inside = inside[np.argsort([rows[i]["prompt_id"] for i in inside], kind="stable")]
-    stamps = [rows[i]["ts"] for i in inside]
-    # since the cluster's own first prompt, as `clusters show --look-alikes` lists them (the card said 23,
-    # its listing 21)
-    similar = _nearer(store, vectors[inside], [owner[rows[i]["prompt_id"]] for i in inside], set(owner),
-                      min(stamps) if stamps and all(stamps) else None, until,
-                      {c.cluster_id: c.first_seen for c in clusters if c.first_seen})
+def _look_alike_counts(store: Store, members: list[dict], until: str | None) -> dict[str, Counter]:
+    """Per cluster id, the labels its look-alikes up to ``until`` got, counted."""
     by_cluster: dict[str, Counter] = {}
-    for r in similar:
+    for r in _look_alikes_of(store, members, "all", until):
         by_cluster.setdefault(r["cluster_id"], Counter())[r["predicted_label"] or "-"] += 1
-    return [replace(c, look_alikes=sum(by_cluster.get(c.cluster_id, Counter()).values()),
-                    look_alike_labels=dict(by_cluster.get(c.cluster_id, Counter()).most_common(5))) for c in clusters]
+    return by_cluster
 
 
 _WHEN = "COALESCE(s.ts, s.scored_at)"  # a prompt logged without a time counts when it was scored (as queue golden)
@@ -676,10 +689,13 @@ MIN_SIZE_KEY = "clusters.min_size"  # meta: the --min-size of the run that saved
 
 
 def _save(store: Store, clusters: list[Cluster], members: list[tuple[str, str]], clustered: list[str],
-          last_day: str | None = None, min_size: int = 5, pruned: str | None = None) -> None:
+          last_day: str | None = None, min_size: int = 5, pruned: str | None = None,
+          look_alike_counts: dict[str, Counter] | None = None) -> None:
     """Store the clusters; every prompt clustered in this run (``clustered``) belongs to the cluster
     this run put it in, or to none when it is noise now (an older run's membership is dropped).
-    ``pruned``: prune's cut-off when the prompts were read (one that moved since refuses the save)."""
+    ``pruned``: prune's cut-off when the prompts were read (one that moved since refuses the save).
+    ``look_alike_counts`` (``_look_alike_counts`` of the view saved): the stored clusters this run did
+    not find keep their cards, with their look-alikes counted again (a new prompt may sit nearest one)."""
     now = utc_now()
 
     def work() -> None:  # one transaction, retried while locked; a read-only file is a StorageError
@@ -698,6 +714,13 @@ def _save(store: Store, clusters: list[Cluster], members: list[tuple[str, str]],
                  c.centroid.tobytes(), now, c.look_alikes, json.dumps(c.look_alike_labels)])
         store.db.conn.executemany("INSERT OR REPLACE INTO cluster_members VALUES (?, ?)", members)
         _recount(store, losing - {c.cluster_id for c in clusters}, now, last_day)
+        if look_alike_counts is not None:
+            found = {c.cluster_id for c in clusters}
+            others = [cid for (cid,) in store.db.execute("SELECT cluster_id FROM clusters") if cid not in found]
+            store.db.conn.executemany(
+                "UPDATE clusters SET look_alikes = ?, look_alike_labels = ? WHERE cluster_id = ?",
+                [(sum(look_alike_counts.get(cid, Counter()).values()),
+                  json.dumps(dict(look_alike_counts.get(cid, Counter()).most_common(5))), cid) for cid in others])
     store.transaction(work)
 
 

@@ -707,3 +707,43 @@ def test_past_the_sampling_cap_the_card_and_the_listing_compare_with_the_same_pr
     for card in find_clusters(db):
         assert card.look_alikes == len(look_alikes(store, card.cluster_id))
     store.close()
+
+
+def stored_cards_match_their_listings(db):
+    """Every stored card's look-alike count against what `clusters show C --look-alikes` lists for C."""
+    with sqlite3.connect(db) as conn:
+        cards = dict(conn.execute("SELECT cluster_id, look_alikes FROM clusters WHERE size > 0"))
+    listed = {cid: len(cluster_prompts(db, cid, similar=True)) for cid in cards}
+    assert cards == listed
+    return cards
+
+
+def test_after_a_since_run_every_stored_card_counts_what_its_listing_shows(tmp_path):
+    # review: a `clusters --since` run (as `novelty run` does) compared candidates with its own range's
+    # clusters only: L, nearest the bitcoin cluster of before the range, was counted on the weather card
+    db = two_topics_a_day_apart(tmp_path / "m.db")
+    find_clusters(db)
+    between = 0.7 * _axis(0) + 0.6 * _axis(1) + 0.39 * _axis(2)
+    add_unflagged(db, [("L", "2026-11-24T12:00:00Z", between, 0.5)])
+    (weather,) = find_clusters(db, since="2026-11-23")
+    cards = stored_cards_match_their_listings(db)
+    assert cards[weather.cluster_id] == weather.look_alikes
+    (bitcoin,) = set(cards) - {weather.cluster_id}
+    # L sits nearer bitcoin (0.7) than weather (0.6): the bitcoin card, not found again by this run, counts it
+    assert [r["prompt_id"] for r in cluster_prompts(db, bitcoin, similar=True)] == ["L"] and cards[bitcoin] == 1
+
+
+def test_after_a_prune_a_card_counts_what_its_listing_shows(tmp_path):
+    # review: the card began the cluster at its pruned first day, the listing at its first prompt left, so
+    # L, logged between the two, was counted on the card and not listed
+    from datetime import datetime, timezone
+
+    from novelty.prune import prune
+
+    db = topics_db(tmp_path / "m.db", [("bitcoin wallet", 0, [("2026-11-20", 10), ("2026-11-24", 30)]),
+                                       ("weather paris", 1, [("2026-11-22", 40)])])
+    find_clusters(db)
+    prune(db, "3d", now=datetime(2026, 11, 24, tzinfo=timezone.utc))  # bitcoin's prompts of 11-20 go
+    add_unflagged(db, [("L", "2026-11-23T12:00:00Z", 0.9 * _axis(0) + 0.436 * _axis(2), 0.5)])
+    find_clusters(db)
+    assert stored_cards_match_their_listings(db) is not None
