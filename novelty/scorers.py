@@ -13,6 +13,7 @@ from __future__ import annotations
 import numbers
 from typing import Callable
 
+import faiss
 import numpy as np
 from scipy.optimize import minimize
 from scipy.special import logsumexp
@@ -231,60 +232,144 @@ class LogRegScorer(BaseScorer):
         return self
 
 
+LABEL_SHRINK = 50.0  # --by-label: held-out prompts' worth of the pooled mean and spread a label's own are shrunk with
+
+
 class EnsembleScorer(BaseScorer):
     """Mean of the components' z-scores; means and spreads come from held-out training folds.
 
     Default components: 1-NN, class top-3, the same class top-3 in units of the class's own spread,
     and logistic-regression confidence. Indexes built before ``class-spread`` existed list their
     three components in the manifest, so they load and score exactly as they did.
+
+    ``label_shrink`` (``index build --by-label``, ``LABEL_SHRINK``; None, the default, is off): the
+    combined score is then standardised once more, by the mean and spread of the held-out scores of
+    the prompts whose nearest training prompt had the same label, each shrunk toward the pooled ones by
+    ``label_shrink`` prompts' worth. An intent that borders another (a compromised card, a lost one)
+    scores its own prompts high, and is flagged at several times alpha: measured on Banking77 (77
+    intents, alpha 0.05), the most-flagged intent fell from 25 % of its test prompts to 15 %. The label
+    is the nearest training prompt's, for a new prompt and for a held-out one (out of its fold) alike,
+    so the p-values stay conformal. Not the default: it ranks new intents a little worse with few
+    known ones (AUROC -0.0008 at 25 % known, +0.0001 / +0.0015 at 50 / 75 %; README, "Measured").
     """
 
     name = "ensemble"
     needs_labels = True
 
-    def __init__(self, components: tuple[str, ...] = ("knn", "class-topk", "class-spread", "logreg")):
+    def __init__(self, components: tuple[str, ...] = ("knn", "class-topk", "class-spread", "logreg"),
+                 label_shrink: float | None = None):
         unknown = [c for c in components if c not in COMPONENTS]
         if unknown or not components:
             raise NoveltyError(f"unknown ensemble components {unknown}; choose from {', '.join(COMPONENTS)}")
+        if label_shrink is not None and not (isinstance(label_shrink, numbers.Real) and not isinstance(label_shrink, bool)
+                                             and 0 < label_shrink < float("inf")):  # (0: a label seen once, spread 0)
+            raise NoveltyError(f"the ensemble's label_shrink is a number of prompts > 0, or None (got {label_shrink!r})")
         self.components = tuple(components)
+        self.label_shrink = None if label_shrink is None else float(label_shrink)
         self.members = [COMPONENTS[c]() for c in self.components]
         self.k = max(m.k for m in self.members)
 
     def params(self) -> dict:
-        return {"components": list(self.components)}
+        # no key when off: a default index's manifest reads as before it existed, and loads so
+        return {"components": list(self.components),
+                **({} if self.label_shrink is None else {"label_shrink": self.label_shrink})}
 
     def calibration_scores(self, vectors, labels, folds) -> np.ndarray:
         raw = np.stack([cross_fit(lambda m=m: type(m)(**m.params()), vectors, labels, folds)
                         for m in self.members], axis=1)
         self.mean_, self.std_ = raw.mean(axis=0), raw.std(axis=0) + 1e-9
-        return self._combine(raw)
+        combined = self._combine(raw)
+        if self.label_shrink is None:
+            return combined
+        nearest = _nearest_out_of_fold(vectors, labels, folds)
+        self.label_names_, self.label_mean_, self.label_std_, self.pooled_ = _label_scales(
+            combined, nearest, self.label_shrink)
+        at = np.searchsorted(self.label_names_, nearest)
+        return ((combined - self.label_mean_[at]) / self.label_std_[at]).astype(np.float32)
 
     def _fit(self, vectors, labels) -> None:
         if not hasattr(self, "mean_"):
             raise RuntimeError("EnsembleScorer needs calibration_scores before fit (it learns the z-scales)")
         for member in self.members:
             member.fit(vectors, labels)
+        self._scales_of(labels)
+
+    def _scales_of(self, labels) -> None:
+        """Each training prompt's label's mean and spread (the pooled ones for a label no held-out prompt
+        had as its nearest: one learned from the queue alone), looked up by neighbour position."""
+        if self.label_shrink is None:
+            return
+        names = np.asarray(labels, dtype=object).astype(str)
+        where = np.clip(np.searchsorted(self.label_names_, names), 0, len(self.label_names_) - 1)
+        known = self.label_names_[where] == names
+        self.row_mean_ = np.where(known, self.label_mean_[where], self.pooled_[0]).astype(np.float32)
+        self.row_std_ = np.where(known, self.label_std_[where], self.pooled_[1]).astype(np.float32)
 
     def _score(self, similarities, positions, vectors) -> np.ndarray:
         raw = np.stack([m.score(similarities, positions, vectors) for m in self.members], axis=1)
-        return self._combine(raw)
+        combined = self._combine(raw)
+        if self.label_shrink is None:
+            return combined
+        nearest = np.clip(positions[:, 0], 0, None)
+        return ((combined - self.row_mean_[nearest]) / self.row_std_[nearest]).astype(np.float32)
 
     def _combine(self, raw: np.ndarray) -> np.ndarray:
         return ((raw - self.mean_) / self.std_).mean(axis=1).astype(np.float32)
 
     def state(self) -> dict:
         out = {"mean": self.mean_, "std": self.std_}
+        if self.label_shrink is not None:
+            out.update({"label.names": self.label_names_, "label.mean": self.label_mean_,
+                        "label.std": self.label_std_, "label.pooled": self.pooled_})
         for name, member in zip(self.components, self.members):
             out.update({f"{name}.{key}": value for key, value in member.state().items()})
         return out
 
     def load_state(self, state: dict, labels) -> "EnsembleScorer":
         self.mean_, self.std_ = state["mean"], state["std"]
+        if self.label_shrink is not None:
+            self.label_names_, self.label_mean_ = state["label.names"], state["label.mean"]
+            self.label_std_, self.pooled_ = state["label.std"], state["label.pooled"]
+            self._scales_of(labels)
         for name, member in zip(self.components, self.members):
             prefix = f"{name}."
             member.load_state({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}, labels)
         self.fitted_ = True
         return self
+
+
+def _nearest_out_of_fold(vectors, labels, folds) -> np.ndarray:
+    """The label of each fold member's nearest prompt outside its fold, in ``cross_fit``'s order."""
+    names = np.asarray(labels, dtype=object).astype(str)
+    x = np.ascontiguousarray(vectors, dtype=np.float32)
+    out = []
+    for held_out in folds:
+        keep = np.ones(len(x), dtype=bool)
+        keep[held_out] = False
+        index = faiss.IndexFlatIP(x.shape[1])
+        index.add(x[keep])
+        _, positions = index.search(x[held_out], 1)
+        out.append(names[keep][positions[:, 0]])
+    return np.concatenate(out) if out else np.zeros(0, str)
+
+
+def _label_scales(scores: np.ndarray, nearest: np.ndarray, shrink: float):
+    """Per label (sorted names): the mean and spread of ``scores`` of the prompts whose nearest
+    prompt has it, each shrunk toward the pooled mean and spread by ``shrink`` prompts' worth; and
+    the pooled (mean, spread).
+
+    >>> names, mean, std, pooled = _label_scales(np.array([0., 2, 10, 10]), np.array(["a", "a", "b", "b"]), 2)
+    >>> names.tolist(), [round(float(v), 2) for v in (*mean, *pooled)]  # a: (0 + 2 + 2 x 5.5) / (2 + 2)
+    (['a', 'b'], [3.25, 7.75, 5.5, 4.56])
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    pooled_mean, pooled_std = scores.mean(), max(scores.std(), 1e-6)
+    names, inverse = np.unique(np.asarray(nearest).astype(str), return_inverse=True)
+    count = np.bincount(inverse, minlength=len(names))
+    mean = (np.bincount(inverse, scores, len(names)) + shrink * pooled_mean) / (count + shrink)
+    spread = (np.bincount(inverse, (scores - mean[inverse]) ** 2, len(names)) + shrink * pooled_std ** 2) / (count + shrink)
+    return (names.astype(str), mean.astype(np.float32), np.sqrt(np.maximum(spread, 1e-12)).astype(np.float32),
+            np.array([pooled_mean, pooled_std], np.float32))
 
 
 COMPONENTS: dict[str, Callable[..., BaseScorer]] = {

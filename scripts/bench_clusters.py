@@ -38,6 +38,7 @@ from novelty.embed import load_embedder  # noqa: E402
 from novelty.engines.local import score_files  # noqa: E402
 from novelty.index import PromptIndex  # noqa: E402
 from novelty.logs import Columns  # noqa: E402
+from novelty.scorers import LABEL_SHRINK  # noqa: E402
 from novelty.store import Store  # noqa: E402
 
 
@@ -68,6 +69,8 @@ def main() -> None:
     parser.add_argument("--no-look-alikes", action="store_true",
                         help="queue the clusters' prompts only, not their look-alikes (prompts that passed as "
                              "known but sit nearer a cluster than the training set)")
+    parser.add_argument("--by-label", action="store_true",
+                        help="build the index as `index build --by-label` does (each label's own yardstick)")
     parser.add_argument("--oracle", action="store_true",
                         help="then also label every distinct prompt of the held-out intents the stream carried "
                              "(flagged or not) and measure again: the most this month of traffic can teach")
@@ -81,7 +84,8 @@ def main() -> None:
         folder = Path(tmp)
         with (folder / "train.csv").open("w", newline="") as fh:
             csv.writer(fh).writerows([("text", "label"), *[r for r in train if r[1] not in held]])
-        index = PromptIndex.build(folder / "train.csv", "b77", index_dir=folder)
+        index = PromptIndex.build(folder / "train.csv", "b77", index_dir=folder,
+                                  scorer_params={"label_shrink": LABEL_SHRINK} if args.by_label else None)
         known = [r for r in test if r[1] not in held]
         new_pool = [r for r in train if r[1] in held]
         fresh = [r for r in test if r[1] in held]  # never in the stream: measures learning

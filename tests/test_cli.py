@@ -505,3 +505,15 @@ def test_a_tilde_in_a_path_is_the_home_folder_as_in_monitor_toml(tmp_path, monke
     monkeypatch.setenv("NOVELTY_INDEX_DIR", "~/idx")
     from novelty.index import index_dir_default
     assert index_dir_default() == tmp_path / "idx"
+
+
+def test_by_label_builds_the_ensemble_and_is_refused_with_another_scorer(tmp_path, train_csv):
+    ix = tmp_path / "ix"
+    built = invoke("index", "build", train_csv, "--name", "even", "--model", FAKE_MODEL, "--index-dir", ix,
+                   "--by-label", "--json")
+    assert built.exit_code == 0, built.output
+    assert json.loads(built.output)["scorer"] == {
+        "name": "ensemble", "params": {"components": ["knn", "class-topk", "class-spread", "logreg"], "label_shrink": 50.0}}
+    refused = invoke("index", "build", train_csv, "--name", "x", "--model", FAKE_MODEL, "--index-dir", ix,
+                     "--scorer", "knn", "--by-label")
+    assert refused.exit_code == 2 and "--by-label only applies with --scorer ensemble" in refused.output

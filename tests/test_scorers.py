@@ -127,3 +127,66 @@ def test_a_training_prompt_of_a_class_of_two_is_not_novel(tmp_path, train_pairs,
     # the 1e-3 floor), scored padded with the 64th neighbour's similarity
     assert [r["is_novel"] for r in scored] == [False, False, False], scored
     assert scored[0]["novelty"] <= scored[2]["novelty"] + 1.0
+
+
+def test_by_label_evens_out_the_false_alarms_of_a_loose_intent():
+    # three tight intents and one loose one: scored on one yardstick, the loose one's own prompts were
+    # flagged at four times alpha and the tight ones' almost never
+    rng = np.random.default_rng(0)
+    centres, scales = rng.normal(size=(4, 24)), [0.4, 0.4, 0.4, 0.9]
+
+    def draw(c, n):
+        x = centres[c] + rng.normal(scale=scales[c], size=(n, 24))
+        return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+    train = np.vstack([draw(c, 150) for c in range(4)])
+    labels = [f"l{c}" for c in range(4) for _ in range(150)]
+    fresh = [draw(c, 400) for c in range(4)]
+    rates = {}
+    for shrink in (None, 50.0):
+        scorer = make_scorer("ensemble", label_shrink=shrink)
+        calibration = calibrate(scorer, train, labels, alpha=0.05)
+        rates[shrink] = [float(calibration.is_novel(calibration.p_values(scorer.score(*search(train, t, scorer.k), t))).mean())
+                         for t in fresh]
+    assert rates[None][3] > 0.2 and max(rates[None][:3]) < 0.01
+    assert rates[50.0][3] < 0.15 and min(rates[50.0][:3]) > 0.02
+
+
+def test_by_label_is_saved_loaded_and_kept_by_an_add_and_a_label_no_prompt_was_held_out_near_scores_pooled(
+        tmp_path, train_pairs):
+    from conftest import FAKE_MODEL, write_csv
+
+    path = write_csv(tmp_path / "train.csv", ["text", "label"], train_pairs)
+    built = PromptIndex.build(path, "even", index_dir=tmp_path / "indexes", model=FAKE_MODEL,
+                              scorer="ensemble", scorer_params={"label_shrink": 50.0})
+    loaded = PromptIndex.load(built.path)
+    assert loaded.manifest["scorer"]["params"]["label_shrink"] == 50.0
+    texts = ["how do I buy bitcoin", "where is my card", "reset my password please"]
+    assert [r["novelty"] for r in loaded.score(texts)] == [r["novelty"] for r in built.score(texts)]
+    by_hand = loaded.scorer
+    vectors = loaded.embedder().embed(texts)
+    sims, positions = loaded.search(vectors, by_hand.k)
+    members = np.stack([m.score(sims, positions, vectors) for m in by_hand.members], axis=1)
+    combined = ((members - by_hand.mean_) / by_hand.std_).mean(axis=1)
+    label = np.asarray(loaded.labels, dtype=object)[positions[:, 0]].astype(str)
+    at = np.searchsorted(by_hand.label_names_, label)
+    assert np.allclose(loaded.scorer.score(sims, positions, vectors),
+                       (combined - by_hand.label_mean_[at]) / by_hand.label_std_[at], atol=1e-5)
+    # a label learned from the queue (reference only): no held-out prompt has it nearest, so pooled
+    queue = write_csv(tmp_path / "queue.csv", ["id", "text", "label"],
+                      [("q1", "how do I stake ethereum", "crypto"), ("q2", "stake my eth for rewards", "crypto")])
+    loaded.add(queue, reference_only=True)
+    again = PromptIndex.load(built.path)
+    assert again.manifest["scorer"]["params"]["label_shrink"] == 50.0
+    crypto = np.flatnonzero(np.asarray(again.labels, dtype=object) == "crypto")
+    assert "crypto" not in set(again.scorer.label_names_.tolist())
+    assert np.allclose(again.scorer.row_mean_[crypto], again.scorer.pooled_[0])
+    assert np.isfinite([r["novelty"] for r in again.score(["stake eth"])]).all()
+
+
+def test_label_shrink_is_a_positive_number_or_none():
+    for bad in (0, -1, float("inf"), float("nan"), True, "50"):
+        with pytest.raises(Exception, match="label_shrink is a number of prompts > 0"):
+            make_scorer("ensemble", label_shrink=bad)
+    assert make_scorer("ensemble", label_shrink=20).params()["label_shrink"] == 20.0
+    assert "label_shrink" not in make_scorer("ensemble").params()
