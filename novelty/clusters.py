@@ -66,7 +66,12 @@ def find_clusters(db: str | Path, since: str | None = None, until: str | None = 
     ``save``: store the result as the current view (the report's, the queue's, ``clusters show``'s);
     by default unless ``until`` leaves out novel prompts logged after it (a view of the past saved
     over active clusters' cards: one browse left the fastest-growing topic at '6 prompts, last seen'
-    two months back, and quiet clusters so for good), or this user may only read ``db``."""
+    two months back, and quiet clusters so for good), or this user may only read ``db``.
+
+    A saving run also counts every stored card's look-alikes again, up to now (those its range did not
+    touch too, and when it finds nothing), so each card says what ``clusters show --look-alikes``
+    lists. That scans the prompts logged since the oldest stored cluster began, once a step
+    (``LOOK_ALIKE_ROUNDS``, about 30 s per million prompts a step): ``prune`` bounds it."""
     check_argument("min_size", min_size, int, "a whole number such as 5")
     check_argument("save", save, (bool, type(None)), "True, False or None")
     existing_db(db)
@@ -76,25 +81,34 @@ def find_clusters(db: str | Path, since: str | None = None, until: str | None = 
     store = Store(db)
     try:
         pruned = store.pruned_before()
-        rows = _novel_rows(store, since, until)
-        if not rows:
-            return []
-        vectors = store.vectors([r["text_hash"] for r in rows])
-        labels = _labels(vectors, min_size)
-        last_day = last_day_of((r["ts"] or "")[:10] for r in rows)  # a cluster quiet that day has grown 0x
-        clusters, members = _describe(store, rows, vectors, labels, last_day)
-        clusters = _with_history(store, clusters, members, rows, vectors, since, last_day)
-        clusters = _pruned_history(store, clusters, last_day)
-        # counted on the stored view as this run leaves it, with the function `clusters show --look-alikes`
-        # lists them with: a card and its listing agree after a --since run or a prune too (review)
-        counts = _look_alike_counts(store, _members_after(store, members, rows, until), until)
-        clusters = [replace(c, look_alikes=sum(counts.get(c.cluster_id, Counter()).values()),
-                            look_alike_labels=dict(counts.get(c.cluster_id, Counter()).most_common(5)))
-                    for c in clusters]
         if save is None:
             save = not (until and _novel_from(store, until)) and not store.read_only
-        if save and clusters:  # a run that finds nothing (say a --min-size too big) leaves the stored view
-            _save(store, clusters, members, [r["prompt_id"] for r in rows], last_day, min_size, pruned, counts)
+        rows = _novel_rows(store, since, until)
+        # look-alikes are counted on the view as this run leaves it, with the function `clusters show
+        # --look-alikes` lists them with, so a card and its listing agree after a --since run or a prune
+        # too (review). A saved view is the current one: counted up to now, not to ``until`` (`novelty run`
+        # saves with the end of its day as ``until``, and wrote 0 where the listing showed prompts: review)
+        reach = None if save else until
+        clusters: list[Cluster] = []
+        if rows:
+            vectors = store.vectors([r["text_hash"] for r in rows])
+            labels = _labels(vectors, min_size)
+            last_day = last_day_of((r["ts"] or "")[:10] for r in rows)  # a cluster quiet that day has grown 0x
+            clusters, members = _describe(store, rows, vectors, labels, last_day)
+            clusters = _with_history(store, clusters, members, rows, vectors, since, last_day)
+            clusters = _pruned_history(store, clusters, last_day)
+        if clusters:
+            counts = _look_alike_counts(store, _members_after(store, members, rows, reach), reach)
+            clusters = [replace(c, look_alikes=sum(counts.get(c.cluster_id, Counter()).values()),
+                                look_alike_labels=dict(counts.get(c.cluster_id, Counter()).most_common(5)))
+                        for c in clusters]
+            if save:
+                _save(store, clusters, members, [r["prompt_id"] for r in rows], last_day, min_size, pruned, counts)
+        elif save and store.db.execute("SELECT 1 FROM cluster_members LIMIT 1").fetchone():
+            # nothing found (a quiet lookback, a --min-size too big): the stored view stays, but prompts
+            # logged since may be its clusters' look-alikes (review: every card kept its old count)
+            _save(store, [], [], [], None, min_size, pruned,
+                  _look_alike_counts(store, _stored_members(store, None), None), keep_min_size=True)
         return sorted(clusters, key=lambda c: -c.size)
     finally:
         store.close()
@@ -690,7 +704,7 @@ MIN_SIZE_KEY = "clusters.min_size"  # meta: the --min-size of the run that saved
 
 def _save(store: Store, clusters: list[Cluster], members: list[tuple[str, str]], clustered: list[str],
           last_day: str | None = None, min_size: int = 5, pruned: str | None = None,
-          look_alike_counts: dict[str, Counter] | None = None) -> None:
+          look_alike_counts: dict[str, Counter] | None = None, keep_min_size: bool = False) -> None:
     """Store the clusters; every prompt clustered in this run (``clustered``) belongs to the cluster
     this run put it in, or to none when it is noise now (an older run's membership is dropped).
     ``pruned``: prune's cut-off when the prompts were read (one that moved since refuses the save).
@@ -700,8 +714,9 @@ def _save(store: Store, clusters: list[Cluster], members: list[tuple[str, str]],
 
     def work() -> None:  # one transaction, retried while locked; a read-only file is a StorageError
         store.unchanged_by_prune(pruned)  # (memberships and examples of deleted prompts were kept for good)
-        store.db.conn.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                              [MIN_SIZE_KEY, str(min_size)])
+        if not keep_min_size:  # (a run that found nothing recounts the look-alikes alone)
+            store.db.conn.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                                  [MIN_SIZE_KEY, str(min_size)])
         losing = store.clusters_of(clustered)
         store.db.conn.executemany("DELETE FROM cluster_members WHERE prompt_id = ?", [(p,) for p in clustered])
         for c in clusters:

@@ -141,13 +141,18 @@ def test_clusters_count_their_look_alikes_and_the_labels_they_got(tmp_path):
     add_unflagged(db, [(f"passed{i}", "2026-11-24T12:00:00Z", bitcoin.centroid, 0.5) for i in range(3)]
                   + [("known", "2026-11-24T12:00:00Z", beside(bitcoin.centroid), 0.999),
                      ("later", "2026-11-30T12:00:00Z", bitcoin.centroid, 0.5)])  # after --until
-    found = {c.name: c for c in find_clusters(db, until="2026-11-25")}
+    # a view of the past, not saved: counted up to its end, as `clusters show --until` lists them
+    found = {c.name: c for c in find_clusters(db, until="2026-11-25", save=False)}
     assert found[bitcoin.name].look_alikes == 3 and found[bitcoin.name].look_alike_labels == {"card_arrival": 3}
     assert sum(c.look_alikes for c in found.values()) == 3
+    assert "+ 3 look-alikes" in format_clusters(list(found.values()))
+    # saved (no novel prompt after its end), it is the current view: its cards count up to now, as
+    # `clusters show --look-alikes` without --until lists them (review: `novelty run` saves so daily)
+    saved = {c.name: c for c in find_clusters(db, until="2026-11-25")}
+    assert saved[bitcoin.name].look_alikes == 4
     stored = sqlite3.connect(db).execute("SELECT look_alikes, look_alike_labels FROM clusters WHERE cluster_id = ?",
                                          [bitcoin.cluster_id]).fetchone()
-    assert stored == (3, '{"card_arrival": 3}')
-    assert "+ 3 look-alikes" in format_clusters(list(found.values()))
+    assert stored == (4, '{"card_arrival": 4}')
     shown = CliRunner().invoke(app, ["clusters", "show", bitcoin.cluster_id, "--db", str(db), "--look-alikes",
                                      "--json"])
     assert shown.exit_code == 0, shown.output  # no --until here: the later one is a look-alike too
@@ -747,3 +752,25 @@ def test_after_a_prune_a_card_counts_what_its_listing_shows(tmp_path):
     add_unflagged(db, [("L", "2026-11-23T12:00:00Z", 0.9 * _axis(0) + 0.436 * _axis(2), 0.5)])
     find_clusters(db)
     assert stored_cards_match_their_listings(db) is not None
+
+
+def test_a_saved_run_with_an_end_counts_the_look_alikes_its_listing_shows(tmp_path):
+    # review: `novelty run` saves with the end of its day as until; the count stopped there and the save
+    # wrote 0 onto the weather card, while `clusters show --look-alikes` listed L, logged after it
+    db = two_topics_a_day_apart(tmp_path / "m.db")
+    add_unflagged(db, [("L", "2026-11-24T12:00:00Z", 0.9 * _axis(1) + 0.436 * _axis(2), 0.5)])  # near weather
+    find_clusters(db)
+    find_clusters(db, since="2026-11-16", until="2026-11-23", save=True)
+    with sqlite3.connect(db) as conn:
+        (weather,) = conn.execute("SELECT DISTINCT cluster_id FROM cluster_members WHERE prompt_id LIKE 'p1-%'").fetchone()
+    assert stored_cards_match_their_listings(db)[weather] == 1
+
+
+def test_a_since_run_that_finds_nothing_still_counts_new_look_alikes_on_the_stored_cards(tmp_path):
+    # review: a quiet lookback saved nothing, so every card kept the count of before L was logged
+    db = two_topics_a_day_apart(tmp_path / "m.db")
+    find_clusters(db)
+    add_unflagged(db, [("L", "2026-11-25T12:00:00Z", 0.9 * _axis(1) + 0.436 * _axis(2), 0.5)])
+    assert find_clusters(db, since="2026-11-25") == []
+    assert sorted(stored_cards_match_their_listings(db).values()) == [0, 1]
+    assert find_clusters(db, since="2026-11-25", save=False) == []  # (not saved: nothing written)
