@@ -391,8 +391,10 @@ class PromptIndex:
             raise InputError(f"--k {chosen.k} is more neighbours than the index can give: each calibration prompt "
                              f"is scored against {reference:,} others; give --k {max(1, reference)} or less")
         if chosen.needs_labels and not fully_labelled(rows.labels):
-            raise InputError(f"scorer {scorer!r} needs every training prompt labelled, with at least two "
-                             f"labels (column {columns.label!r}); use --scorer knn")
+            by_label = getattr(chosen, "label_shrink", None) is not None  # --by-label: knn is refused with it
+            raise InputError(f"scorer {scorer!r}{' (--by-label)' if by_label else ''} needs every training prompt "
+                             f"labelled, with at least two labels (column {columns.label!r}); "
+                             + ("label every prompt, or leave out --by-label" if by_label else "use --scorer knn"))
         prompts = pd.DataFrame({"id": rows.ids, "text": rows.texts, "label": rows.labels})
         if isinstance(model, str) and not model.startswith("hashing:") and Path(model).expanduser().is_dir():
             model = str(Path(model).expanduser().resolve())  # a folder named from here: found from any folder

@@ -517,3 +517,8 @@ def test_by_label_builds_the_ensemble_and_is_refused_with_another_scorer(tmp_pat
     refused = invoke("index", "build", train_csv, "--name", "x", "--model", FAKE_MODEL, "--index-dir", ix,
                      "--scorer", "knn", "--by-label")
     assert refused.exit_code == 2 and "--by-label only applies with --scorer ensemble" in refused.output
+    # unlabelled prompts: the way out is not --scorer knn, which --by-label refuses (review: a loop)
+    bare = write_csv(tmp_path / "bare.csv", ["text"], [(f"prompt number {i}",) for i in range(40)])
+    unlabelled = invoke("index", "build", bare, "--name", "y", "--model", FAKE_MODEL, "--index-dir", ix, "--by-label")
+    assert unlabelled.exit_code == 2 and "label every prompt, or leave out --by-label" in unlabelled.output
+    assert "--scorer knn" not in unlabelled.output
