@@ -104,9 +104,11 @@ def find_clusters(db: str | Path, since: str | None = None, until: str | None = 
                         for c in clusters]
             if save:
                 _save(store, clusters, members, [r["prompt_id"] for r in rows], last_day, min_size, pruned, counts)
-        elif save and store.db.execute("SELECT 1 FROM cluster_members LIMIT 1").fetchone():
+        elif save and store.db.execute("SELECT 1 FROM clusters WHERE look_alikes > 0 OR cluster_id IN "
+                                       "(SELECT cluster_id FROM cluster_members) LIMIT 1").fetchone():
             # nothing found (a quiet lookback, a --min-size too big): the stored view stays, but prompts
-            # logged since may be its clusters' look-alikes (review: every card kept its old count)
+            # logged since may be its clusters' look-alikes (review: every card kept its old count), and
+            # a prune may have taken every member, leaving counts no listing shows (second review)
             _save(store, [], [], [], None, min_size, pruned,
                   _look_alike_counts(store, _stored_members(store, None), None), keep_min_size=True)
         return sorted(clusters, key=lambda c: -c.size)

@@ -287,7 +287,8 @@ def format_golden(report) -> str:
 def format_clusters(clusters) -> str:
     if not clusters:
         return ("No clusters: too few novel prompts in this range, or none close to each other. "
-                "The stored clusters stay as the last run that found some left them.")
+                "The stored clusters keep the prompts the last run that found some gave them; a saved run "
+                "counts their look-alikes again.")
     lines = [f"{len(clusters)} cluster{'s' * (len(clusters) != 1)} of novel prompts, largest first:",
              "  id     size  growth  first seen  name / example -> labels it is forced into"]
     for c in clusters:

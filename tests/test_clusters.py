@@ -774,3 +774,20 @@ def test_a_since_run_that_finds_nothing_still_counts_new_look_alikes_on_the_stor
     assert find_clusters(db, since="2026-11-25") == []
     assert sorted(stored_cards_match_their_listings(db).values()) == [0, 1]
     assert find_clusters(db, since="2026-11-25", save=False) == []  # (not saved: nothing written)
+
+
+def test_a_prune_of_every_member_leaves_no_look_alike_count_on_the_cards(tmp_path):
+    # second review: with no member left, a saving run that found nothing skipped the recount, and the
+    # weather card kept its 1 while its listing showed none
+    from datetime import datetime, timezone
+
+    from novelty.prune import prune
+
+    db = two_topics_a_day_apart(tmp_path / "m.db")
+    add_unflagged(db, [("L", "2026-11-26T12:00:00Z", 0.9 * _axis(1) + 0.436 * _axis(2), 0.5)])  # near weather
+    find_clusters(db)
+    assert sorted(stored_cards_match_their_listings(db).values()) == [0, 1]
+    prune(db, "1d", now=datetime(2026, 11, 26, tzinfo=timezone.utc))  # every novel prompt goes, L stays
+    assert find_clusters(db) == []
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT SUM(look_alikes) FROM clusters").fetchone() == (0,)
