@@ -13,14 +13,13 @@ from __future__ import annotations
 import numbers
 from typing import Callable
 
-import faiss
 import numpy as np
 from scipy.optimize import minimize
 from scipy.special import logsumexp
 from threadpoolctl import threadpool_limits
 
 from .errors import NoveltyError
-from .scoring import BaseScorer, cross_fit
+from .scoring import BaseScorer, cross_fit, fold_references
 
 
 class KNNScorer(BaseScorer):
@@ -342,15 +341,9 @@ class EnsembleScorer(BaseScorer):
 def _nearest_out_of_fold(vectors, labels, folds) -> np.ndarray:
     """The label of each fold member's nearest prompt outside its fold, in ``cross_fit``'s order."""
     names = np.asarray(labels, dtype=object).astype(str)
-    x = np.ascontiguousarray(vectors, dtype=np.float32)
-    out = []
-    for held_out in folds:
-        keep = np.ones(len(x), dtype=bool)
-        keep[held_out] = False
-        index = faiss.IndexFlatIP(x.shape[1])
-        index.add(x[keep])
-        _, positions = index.search(x[held_out], 1)
-        out.append(names[keep][positions[:, 0]])
+    x = np.asarray(vectors, dtype=np.float32)
+    out = [names[keep][index.search(np.ascontiguousarray(x[held_out]), 1)[1][:, 0]]
+           for held_out, keep, _, index in fold_references(x, folds)]
     return np.concatenate(out) if out else np.zeros(0, str)
 
 

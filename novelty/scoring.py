@@ -248,15 +248,22 @@ def cross_fit(factory: Callable[[], BaseScorer], vectors: np.ndarray, labels: Se
     """Concatenated scores of each fold, by a scorer fitted on every prompt outside it."""
     labels = list(labels)
     out = []
-    for held_out in folds:
-        keep = np.ones(len(vectors), dtype=bool)
-        keep[held_out] = False
-        reference = np.ascontiguousarray(vectors[keep])
+    for held_out, keep, reference, index in fold_references(vectors, folds):
         scorer = factory().fit(reference, [labels[i] for i in np.flatnonzero(keep)])
-        index = faiss.IndexFlatIP(vectors.shape[1])
-        index.add(reference)
         queries = np.ascontiguousarray(vectors[held_out])
         similarities, positions = index.search(queries, min(scorer.k, len(reference)))
         out.append(scorer.score(similarities, positions, queries))
         _fitted()
     return np.concatenate(out)
+
+
+def fold_references(vectors: np.ndarray, folds: list[np.ndarray]):
+    """Per fold, in order: (its positions, a mask of the prompts outside it, their vectors, and an
+    exact inner-product index of them), what a held-out prompt is scored against."""
+    for held_out in folds:
+        keep = np.ones(len(vectors), dtype=bool)
+        keep[held_out] = False
+        reference = np.ascontiguousarray(vectors[keep])
+        index = faiss.IndexFlatIP(vectors.shape[1])
+        index.add(reference)
+        yield held_out, keep, reference, index
