@@ -100,9 +100,7 @@ def find_clusters(db: str | Path, since: str | None = None, until: str | None = 
             clusters = _pruned_history(store, clusters, last_day)
         if clusters:
             counts = _look_alike_counts(store, _members_after(store, members, rows, reach), reach)
-            clusters = [replace(c, look_alikes=sum(counts.get(c.cluster_id, Counter()).values()),
-                                look_alike_labels=dict(counts.get(c.cluster_id, Counter()).most_common(5)))
-                        for c in clusters]
+            clusters = [replace(c, **_look_alike_fields(counts, c.cluster_id)) for c in clusters]
             if save:
                 _save(store, clusters, members, [r["prompt_id"] for r in rows], last_day, min_size, pruned, counts)
         elif save and store.db.execute("SELECT 1 FROM clusters WHERE look_alikes > 0 OR cluster_id IN "
@@ -110,8 +108,12 @@ def find_clusters(db: str | Path, since: str | None = None, until: str | None = 
             # nothing found (a quiet lookback, a --min-size too big): the stored view stays, but prompts
             # logged since may be its clusters' look-alikes (review: every card kept its old count), and
             # a prune may have taken every member, leaving counts no listing shows (second review)
-            _save(store, [], [], [], None, min_size, pruned,
-                  _look_alike_counts(store, _stored_members(store, None), None), keep_min_size=True)
+            counts = _look_alike_counts(store, _stored_members(store, None), None)
+
+            def recount() -> None:  # one transaction, as _save's
+                store.unchanged_by_prune(pruned)
+                _write_look_alike_counts(store, counts)
+            store.transaction(recount)
         return sorted(clusters, key=lambda c: -c.size)
     finally:
         store.close()
@@ -290,6 +292,21 @@ def _look_alike_counts(store: Store, members: list[dict], until: str | None) -> 
     return by_cluster
 
 
+def _look_alike_fields(counts: dict[str, Counter], cluster_id: str) -> dict:
+    """A card's ``look_alikes`` and ``look_alike_labels`` (its five most frequent) from ``counts``."""
+    labels = counts.get(cluster_id, Counter())
+    return {"look_alikes": sum(labels.values()), "look_alike_labels": dict(labels.most_common(5))}
+
+
+def _write_look_alike_counts(store: Store, counts: dict[str, Counter], skip: set[str] = frozenset()) -> None:
+    """Inside a transaction: every stored card but ``skip`` takes its look-alike fields from ``counts``."""
+    others = [cid for (cid,) in store.db.execute("SELECT cluster_id FROM clusters") if cid not in skip]
+    rows = [_look_alike_fields(counts, cid) for cid in others]
+    store.db.conn.executemany("UPDATE clusters SET look_alikes = ?, look_alike_labels = ? WHERE cluster_id = ?",
+                              [(r["look_alikes"], json.dumps(r["look_alike_labels"]), cid)
+                               for r, cid in zip(rows, others)])
+
+
 _WHEN = "COALESCE(s.ts, s.scored_at)"  # a prompt logged without a time counts when it was scored (as queue golden)
 
 
@@ -368,8 +385,8 @@ def _labels(vectors: np.ndarray, min_size: int) -> np.ndarray:
     return labels[inverse.ravel()]
 
 
-def _merge_close(fitted: np.ndarray, vectors: np.ndarray, cosine: float | None = None) -> np.ndarray:
-    """``fitted`` with the clusters whose centroids are above ``cosine`` (MERGE_COSINE) of each other
+def _merge_close(fitted: np.ndarray, vectors: np.ndarray, cosine: float = MERGE_COSINE) -> np.ndarray:
+    """``fitted`` with the clusters whose centroids are above ``cosine`` of each other
     joined, in chains: leaf selection keeps close topics apart, and splits one topic into several
     leaves too (Banking77, five new intents: 32-40 clusters; joined above 0.88, 17-27, with the same
     purity, 0.94-0.99, and every intent still a cluster's majority; above 0.85 two merged).
@@ -385,8 +402,7 @@ def _merge_close(fitted: np.ndarray, vectors: np.ndarray, cosine: float | None =
 
     centroids = np.stack([vectors[fitted == i].mean(axis=0) for i in ids])
     centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12)
-    _, group = connected_components(centroids @ centroids.T > (MERGE_COSINE if cosine is None else cosine),
-                                    directed=False)
+    _, group = connected_components(centroids @ centroids.T > cosine, directed=False)
     out = fitted.copy()
     out[fitted >= 0] = group[np.searchsorted(ids, fitted[fitted >= 0])]
     return out
@@ -731,7 +747,7 @@ MIN_SIZE_KEY = "clusters.min_size"  # meta: the --min-size of the run that saved
 
 def _save(store: Store, clusters: list[Cluster], members: list[tuple[str, str]], clustered: list[str],
           last_day: str | None = None, min_size: int = 5, pruned: str | None = None,
-          look_alike_counts: dict[str, Counter] | None = None, keep_min_size: bool = False) -> None:
+          look_alike_counts: dict[str, Counter] | None = None) -> None:
     """Store the clusters; every prompt clustered in this run (``clustered``) belongs to the cluster
     this run put it in, or to none when it is noise now (an older run's membership is dropped).
     ``pruned``: prune's cut-off when the prompts were read (one that moved since refuses the save).
@@ -741,9 +757,8 @@ def _save(store: Store, clusters: list[Cluster], members: list[tuple[str, str]],
 
     def work() -> None:  # one transaction, retried while locked; a read-only file is a StorageError
         store.unchanged_by_prune(pruned)  # (memberships and examples of deleted prompts were kept for good)
-        if not keep_min_size:  # (a run that found nothing recounts the look-alikes alone)
-            store.db.conn.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                                  [MIN_SIZE_KEY, str(min_size)])
+        store.db.conn.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                              [MIN_SIZE_KEY, str(min_size)])
         losing = store.clusters_of(clustered)
         store.db.conn.executemany("DELETE FROM cluster_members WHERE prompt_id = ?", [(p,) for p in clustered])
         for c in clusters:
@@ -757,12 +772,7 @@ def _save(store: Store, clusters: list[Cluster], members: list[tuple[str, str]],
         store.db.conn.executemany("INSERT OR REPLACE INTO cluster_members VALUES (?, ?)", members)
         _recount(store, losing - {c.cluster_id for c in clusters}, now, last_day)
         if look_alike_counts is not None:
-            found = {c.cluster_id for c in clusters}
-            others = [cid for (cid,) in store.db.execute("SELECT cluster_id FROM clusters") if cid not in found]
-            store.db.conn.executemany(
-                "UPDATE clusters SET look_alikes = ?, look_alike_labels = ? WHERE cluster_id = ?",
-                [(sum(look_alike_counts.get(cid, Counter()).values()),
-                  json.dumps(dict(look_alike_counts.get(cid, Counter()).most_common(5))), cid) for cid in others])
+            _write_look_alike_counts(store, look_alike_counts, skip={c.cluster_id for c in clusters})
     store.transaction(work)
 
 
