@@ -201,6 +201,18 @@ def _pool_mean_max(model) -> bool:
     return True
 
 
+def split_pooling(revision: str) -> tuple[str, str]:
+    """A model revision without the pooling suffix the embedder adds to it, and that pooling.
+
+    >>> split_pooling("sha256:ab+onnx-int8+mean-max"), split_pooling("sha256:ab")
+    (('sha256:ab+onnx-int8', 'mean-max'), ('sha256:ab', 'model'))
+    """
+    for pooling in POOLINGS:
+        if pooling != "model" and revision.endswith(f"+{pooling}"):
+            return revision[:-len(pooling) - 1], pooling
+    return revision, "model"
+
+
 def added_token_ids(tokenizer) -> list[int]:
     """The token ids ``tokenizer`` puts around every text ([CLS] and [SEP] for BERT's): not [UNK] or
     [MASK], which stand for what a prompt says (an emoji, a script the vocabulary lacks; review)."""

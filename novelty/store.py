@@ -37,6 +37,7 @@ from typing import Callable, Collection, Iterable, Mapping, Sequence, TypeVar
 import numpy as np
 import sqlite_utils
 
+from .embed import split_pooling
 from .errors import IncompatibleError, InputError, StorageError, check_argument
 from .logs import label_form
 
@@ -335,10 +336,11 @@ class Store:
         if differs:
             same = "the same model run another way" if meta.get("model") == model else \
                 f"model {model!r}"
-            stored = str(meta.get("model_revision"))  # the same weights, pooled another way (index build's
-            repooled = stored != revision and stored.removesuffix("+mean-max") == revision.removesuffix("+mean-max")
-            hint = f" (index build --pooling {'model' if revision.endswith('+mean-max') else 'mean-max'})" \
-                if repooled else ""  # default changed from the model's own to mean-max)
+            # the same weights, pooled another way (index build's default changed from the model's own to
+            # mean-max): name the pooling the database's vectors have
+            (weights, pooled), (mine_weights, _) = split_pooling(str(meta.get("model_revision"))), split_pooling(revision)
+            hint = f" (index build --pooling {pooled})" if weights == mine_weights and \
+                meta.get("model_revision") != revision else ""
             raise IncompatibleError(
                 f"{self.path} holds embeddings of model {meta.get('model')!r}; this index embeds with "
                 f"{same} ({'; '.join(differs)}). Use another --db, or an index built the way this "
