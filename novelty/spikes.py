@@ -31,7 +31,7 @@ from .errors import InputError, check_argument
 from .logs import format_bound, label_form, sql_bound
 from .render import READ_ONLY, UNFINISHED
 from .stats import (benjamini_hochberg, excess_over_rate, excess_over_reference, excess_tail, goodness_of_fit,
-                    tail_weights, wilson_interval)
+                    neighbour_test, tail_weights, wilson_interval)
 from .store import PRUNED_ALPHAS, Store, existing_db, pruned_novel_column, storage_error, utc_now
 
 _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -79,6 +79,7 @@ class SpikeSettings:
     cusum_drift: float = 1.0         # z-score a quiet window may add to the CUSUM without raising it
     cusum_limit: float = 2.5         # CUSUM value that raises an alarm (alone about 1 per 275-400 quiet windows:
     # neighbours share a baseline, so their z-scores are not independent; with the window tests under 1 per 100)
+    neighbour_weight: float = 0.7    # weight of the neighbour test beside the tail test's (Stouffer); 0: tail alone
 
     @property
     def key(self) -> str:
@@ -90,7 +91,8 @@ class SpikeSettings:
         check_argument("window", self.window, str, "a span such as '1d', '6h' or '7d'")  # window=1: a TypeError
         check_argument("step", self.step, (str, type(None)), "None or a span shorter than window, such as '6h'")
         for name, kind in (("fdr", float), ("baseline_windows", int), ("min_baseline", int), ("min_prompts", int),
-                           ("tail", float), ("tail_share", float), ("cusum_drift", float), ("cusum_limit", float)):
+                           ("tail", float), ("tail_share", float), ("cusum_drift", float), ("cusum_limit", float),
+                           ("neighbour_weight", float)):
             check_argument(name, getattr(self, name), kind, "a whole number" if kind is int else "a number")
         for name in ("window", "step"):  # ' 1d' and '1d' are one key
             if isinstance(getattr(self, name), str):
@@ -104,7 +106,8 @@ class SpikeSettings:
                   (0 < self.tail < 1, "--tail is a p-value cut-off between 0 and 1 (e.g. 0.1)", self.tail),
                   (0 < self.tail_share < 1, "the tail test's share of the level is between 0 and 1", self.tail_share),
                   (self.cusum_drift >= 0 and self.cusum_limit > 0,
-                   "the CUSUM needs a drift >= 0 and a limit > 0", (self.cusum_drift, self.cusum_limit))]
+                   "the CUSUM needs a drift >= 0 and a limit > 0", (self.cusum_drift, self.cusum_limit)),
+                  (self.neighbour_weight >= 0, "the neighbour test's weight cannot be negative", self.neighbour_weight)]
         for ok, message, value in checks:
             if not ok:
                 raise InputError(f"{message} (got {value})")
@@ -136,6 +139,7 @@ class Window:
     decided: bool = False            # decided by an earlier run; kept as it was
     tail_sum: float = 0.0            # the tail test's statistic: sum (and sum of squares) of the window's
     tail_sum_sq: float = 0.0         # tail weights, saved so a pruned window still counts in baselines
+    neighbour_p: float | None = None  # the neighbour test's (stats.neighbour_test), folded into the tail test's
 
 
 @dataclass(frozen=True)
@@ -219,7 +223,9 @@ def detect_spikes(db: str | Path, settings: SpikeSettings = SpikeSettings(), sin
         runs, sizes = store.calibrations()
         counts, pruned = _count_windows(store, settings, alpha, cut, runs)
         now = _moment(until_ts) if until_ts else datetime.now(timezone.utc).timestamp()
-        windows = _test(counts, settings, alpha, decided, in_range, store.latest_calibration_size(), now, sizes)
+        neighbours = _neighbour_reader(store, settings, alpha, cut) if settings.neighbour_weight else None
+        windows = _test(counts, settings, alpha, decided, in_range, store.latest_calibration_size(), now, sizes,
+                        neighbours)
         shown = [w for w in windows if in_range(w.window_start)]
         # a window that began before prune's cut-off may have lost prompts even when pruned_counts gives its
         # count back: its examples and labels are read as saved, not from the few rows left (a --retest or a
@@ -709,13 +715,16 @@ def _mismatch(reference: dict[str, int], window: dict[str, int], sizes: dict[str
 
 def _decided(store: Store, settings: SpikeSettings, in_range) -> dict[str, tuple]:
     """Saved verdicts of ended windows of this size: start -> (start, p, q, flagged, cusum, detectors,
-    prompts, expected_rate, baseline, novel). A window saved untested (too few prompts then) is not
-    decided: it is tested when it has enough. Sliding windows are decided afresh each run."""
+    prompts, expected_rate, baseline, novel, neighbour_p). A window saved untested (too few prompts then)
+    is not decided: it is tested when it has enough. Sliding windows are decided afresh each run."""
     if settings.step:
         return {}
+    # a database an older version wrote, opened read-only, has no neighbour_p column (none was tested)
+    neighbour = "neighbour_p" if "neighbour_p" in {c.name for c in store.db["windows"].columns} else "NULL"
     rows = store.db.execute(
-        "SELECT window_start, p_value, q_value, flagged, cusum, detectors, prompts, expected_rate, baseline, novel "
-        "FROM windows WHERE window_size = ? AND decided_at IS NOT NULL AND p_value IS NOT NULL", [settings.key])
+        "SELECT window_start, p_value, q_value, flagged, cusum, detectors, prompts, expected_rate, baseline, novel, "
+        f"{neighbour} FROM windows WHERE window_size = ? AND decided_at IS NOT NULL AND p_value IS NOT NULL",
+        [settings.key])
     return {row[0]: row for row in rows if in_range(row[0])}
 
 
@@ -732,16 +741,18 @@ class _Draft(NamedTuple):
     stored: tuple | None  # the saved verdict of a window decided by an earlier run
     s1: float
     s2: float
+    p_neighbour: float | None = None
 
 
 def _test(counts, settings: SpikeSettings, alpha: float | None, decided: dict[str, tuple],
           in_range=lambda start: True, calibration: int | None = None, now: float | None = None,
-          sizes: dict[str, int] | None = None) -> list[Window]:
+          sizes: dict[str, int] | None = None, neighbours=None) -> list[Window]:
     """Test every window against the windows before it; ``decided`` windows keep their saved verdict.
     ``calibration``: how many calibration scores the p-values rest on (the null before a baseline);
     ``now`` (epoch seconds): a window that has not ended by then is judged at a level spent as it fills;
-    ``sizes``: calibration scores per index checksum, for windows that say which calibrations scored them."""
-    drafts = _drafts(counts, settings, alpha, decided, calibration, sizes)
+    ``sizes``: calibration scores per index checksum, for windows that say which calibrations scored them;
+    ``neighbours(start, baseline starts)``: the neighbour test's p-value of a window, None when untestable."""
+    drafts = _drafts(counts, settings, alpha, decided, calibration, sizes, neighbours)
     # false-discovery control across the windows decided in this run; decided ones are final
     family = [d.p is not None and d.stored is None and in_range(_iso(d.start)) for d in drafts]
     q_values = iter(benjamini_hochberg([d.p for d, member in zip(drafts, family) if member]))
@@ -761,7 +772,7 @@ def _elapsed(start: int, size: int, now: float | None) -> float:
 
 
 def _drafts(counts, settings: SpikeSettings, alpha: float | None, decided: dict[str, tuple],
-            calibration: int | None = None, sizes: dict[str, int] | None = None) -> list[_Draft]:
+            calibration: int | None = None, sizes: dict[str, int] | None = None, neighbours=None) -> list[_Draft]:
     """Each window's tests against the unflagged windows before it, and the CUSUM through them."""
     size = window_seconds(settings.window)
     span = size // (window_seconds(settings.step) if settings.step else size)
@@ -775,7 +786,17 @@ def _drafts(counts, settings: SpikeSettings, alpha: float | None, decided: dict[
         tested = null is not None and prompts >= settings.min_prompts
         p_count = null.count_p(prompts, novel, alpha) if tested else None
         p_tail = null.tail_p(prompts, s1, settings.tail) if tested else None
-        p = min(1.0, *_weighted(p_tail, p_count, settings)) if tested else None
+        stored = decided.get(_iso(start))
+        if stored and prompts > stored[6]:  # a late log added prompts: test the window again
+            stored = None                   # (fewer prompts, after a prune, keep the verdict)
+        elif stored and prompts == stored[6] and novel != stored[9]:  # counted at another alpha now (a run
+            stored = None  # at another --alpha): its saved p-value and expected rate were of the old count, shown
+            # beside the new one ('19 novel, 3.8 %, expected 1.0 %, p 1.0, not flagged': QA)
+        # the neighbour test, against the same baseline windows (those with prompts): a decided window's is saved
+        p_neighbour = neighbours(start, [r[5] for r in ref if r[0] > 0]) \
+            if tested and neighbours and not stored and null.prompts else None
+        p_joint = _joint(p_tail, p_neighbour, settings) if tested else None
+        p = min(1.0, *_weighted(p_joint, p_count, settings)) if tested else None
         # the CUSUM sums a small excess day after day, so it compares a window with windows scored under the
         # same calibration only: another's error is shared by every day after an `index add` or a rebuild,
         # and summed it rose to an alarm within 7 quiet days in 9-19 % of cases (widening each day's
@@ -788,15 +809,9 @@ def _drafts(counts, settings: SpikeSettings, alpha: float | None, decided: dict[
         # sliding: on the windows of the fixed grid alone (clock-aligned: a backfill does not shift them)
         if tested and frozen is not None and frozen.prompts and (span == 1 or start % size == 0):
             cusum = _cusum_statistic(cusum, frozen.tail_p(prompts, s1, settings.tail), settings)
-        stored = decided.get(_iso(start))
-        if stored and prompts > stored[6]:  # a late log added prompts: test the window again
-            stored = None                   # (fewer prompts, after a prune, keep the verdict)
-        elif stored and prompts == stored[6] and novel != stored[9]:  # counted at another alpha now (a run
-            stored = None  # at another --alpha): its saved p-value and expected rate were of the old count, shown
-            # beside the new one ('19 novel, 3.8 %, expected 1.0 %, p 1.0, not flagged': QA)
         # only a tested window can alarm: an untested one adds nothing to the CUSUM it would be flagged by
         alarm = tested and cusum >= settings.cusum_limit
-        draft = _Draft(start, prompts, novel, null, p, p_count, p_tail, cusum, alarm, stored, s1, s2)
+        draft = _Draft(start, prompts, novel, null, p, p_count, p_tail, cusum, alarm, stored, s1, s2, p_neighbour)
         # a window whose own p-value passed the level is set apart before the false-discovery control
         # decides it (that needs every window's p-value): its excursion restarts, and it leaves the
         # baseline. A decided window does the same from its saved p-value, so later runs replay the
@@ -812,11 +827,39 @@ def _drafts(counts, settings: SpikeSettings, alpha: float | None, decided: dict[
         joins = not apart or (null is not None and not null.prompts)
         if joins and prompts >= settings.min_prompts:
             eligible.append(len(history))
-            history.append((prompts, novel, s1, s2, mix))
+            history.append((prompts, novel, s1, s2, mix, start))
         else:
-            history.append((0, 0, 0.0, 0.0, {}))
+            history.append((0, 0, 0.0, 0.0, {}, start))
         drafts.append(draft)
     return drafts
+
+
+def _neighbour_reader(store: Store, settings: SpikeSettings, alpha: float | None, cut: str | None):
+    """``(start, baseline starts) -> p-value`` of the neighbour test (``stats.neighbour_test``) on the
+    windows' novel prompts, from their stored vectors (a novel prompt's is never evicted); None when
+    fewer than ``min_baseline`` baseline windows still hold novel prompts (pruned) or no vectors are
+    stored. Each window's prompts are read once per run, a backfill's baseline windows shared."""
+    size, dimension = window_seconds(settings.window), int(store.meta().get("dimension") or 0)
+    read: dict[int, list[str]] = {}
+    vectors: dict[str, np.ndarray] = {}
+
+    def novel(start: int) -> list[str]:
+        if start not in read:
+            read[start] = [h for (h,) in store.db.execute(  # as _bounds: those logged before --until's cut
+                f"SELECT text_hash FROM scores WHERE {_novel(alpha)} AND ts >= ? AND ts < ? AND text_hash IS NOT NULL "
+                "ORDER BY ts, prompt_id", [sql_bound(_iso(start)), sql_bound(min(_iso(start + size), cut or "9999"))])]
+            vectors.update(store.cached_vectors([h for h in read[start] if h not in vectors], dimension))
+        return read[start]
+
+    def p_value(start: int, baseline: list[int]) -> float | None:
+        if not dimension:
+            return None
+        windows = [novel(start)] + [w for w in map(novel, baseline) if any(h in vectors for h in w)]
+        if len(windows) - 1 < settings.min_baseline or not any(h in vectors for h in windows[0]):
+            return None
+        return neighbour_test(windows, vectors, seed=start)[1]
+
+    return p_value
 
 
 def _reference(history: list[tuple], eligible: list[int], windows: int, span: int) -> list[tuple]:
@@ -847,9 +890,9 @@ def _reference(history: list[tuple], eligible: list[int], windows: int, span: in
 
 def _window(d: _Draft, q: float | None, settings: SpikeSettings, alpha: float | None,
             elapsed: float = 1.0) -> Window:
-    p, score = d.p, d.cusum
+    p, score, neighbour = d.p, d.cusum, d.p_neighbour
     if d.stored:  # as decided: a backfilled day since changes the baseline, not the verdict it rested on
-        _, p, q, flagged, score, saved, _, expected, baseline, _ = d.stored
+        _, p, q, flagged, score, saved, _, expected, baseline, _, neighbour = d.stored
         detectors = tuple(json.loads(saved or "[]")) if flagged else ()
         flagged = bool(flagged)
     else:
@@ -858,9 +901,11 @@ def _window(d: _Draft, q: float | None, settings: SpikeSettings, alpha: float | 
         # level is spent as it fills, fdr x (share passed)^2 (O'Brien-Fleming-like): tested at each of 24
         # hourly runs, a quiet day was flagged at some look 1.15 % of the time, 0.45 % when tested once (review)
         hit = q is not None and q < settings.fdr * elapsed ** 2
-        weighted_tail, weighted_count = _weighted(d.p_tail, d.p_count, settings) if hit else (0.0, 0.0)
+        weighted_tail, weighted_count = _weighted(_joint(d.p_tail, neighbour, settings), d.p_count, settings) \
+            if hit else (0.0, 0.0)
         tail_won = hit and weighted_tail < weighted_count
         detectors = tuple(name for name, fired in (("binomial", hit and not tail_won), ("tail", tail_won),
+                                                   ("neighbours", tail_won and neighbour is not None and neighbour < 0.5),
                                                    ("cusum", d.alarm and elapsed >= 1)) if fired)  # the CUSUM
         # sums ended windows: a part of one, looked at hourly, would add its z-score again at every look
         flagged = bool(detectors)
@@ -868,7 +913,24 @@ def _window(d: _Draft, q: float | None, settings: SpikeSettings, alpha: float | 
     low, high = wilson_interval(d.novel, d.prompts)
     return Window(_iso(d.start), _iso(d.start + size), d.prompts, d.novel, d.novel / d.prompts if d.prompts else 0.0,
                   low, high, expected, baseline, p, q, round(score, 3), flagged, detectors, d.p_count, d.p_tail,
-                  d.stored is not None, d.s1, d.s2)
+                  d.stored is not None, d.s1, d.s2, neighbour)
+
+
+def _joint(p_tail: float, p_neighbour: float | None, settings: SpikeSettings) -> float:
+    """The tail test's p-value with the neighbour test's folded in (weighted Stouffer: z-scores summed,
+    the neighbour's times ``neighbour_weight``); the tail test's alone when the neighbour test was not run.
+    Two windows each at p 0.01 are stronger evidence together; a neighbour test at 0.5 weakens the tail's.
+
+    >>> s = SpikeSettings()
+    >>> round(_joint(0.01, None, s), 4), round(_joint(0.01, 0.01, s), 5), round(_joint(0.01, 0.5, s), 3)
+    (0.01, 0.0006, 0.028)
+    """
+    if p_neighbour is None:
+        return p_tail
+    w = settings.neighbour_weight
+    z = (norm.isf(min(max(p_tail, 1e-300), 1.0)) + w * norm.isf(min(max(p_neighbour, 1e-300), 1.0))) \
+        / math.sqrt(1 + w * w)
+    return float(norm.sf(z))
 
 
 def _weighted(p_tail: float, p_count: float, settings: SpikeSettings) -> tuple[float, float]:
@@ -1027,7 +1089,7 @@ def _save(store: Store, settings: SpikeSettings, windows: list[Window], incident
             [(size, w.window_start, w.window_end, w.prompts, w.novel, w.novel_rate, w.ci_low, w.ci_high,
               w.expected_rate, w.baseline, w.p_value, w.q_value, w.cusum, int(w.flagged), now,
               now if w.window_end <= now and not settings.step else None, json.dumps(list(w.detectors)),
-              w.tail_sum, w.tail_sum_sq)
+              w.tail_sum, w.tail_sum_sq, w.neighbour_p)
              for w in windows if not w.decided])  # a decided window keeps its row, even after a prune
         decided = {w.window_start for w in windows if w.decided}
         for incident in incidents:  # the incident of a decided window stays as saved, like its window
@@ -1051,7 +1113,7 @@ def _save(store: Store, settings: SpikeSettings, windows: list[Window], incident
 
 _WINDOW_COLUMNS = ("window_size", "window_start", "window_end", "prompts", "novel", "novel_rate", "ci_low",
                    "ci_high", "expected_rate", "baseline", "p_value", "q_value", "cusum", "flagged", "updated_at",
-                   "decided_at", "detectors", "tail_sum", "tail_sum_sq")
+                   "decided_at", "detectors", "tail_sum", "tail_sum_sq", "neighbour_p")
 
 
 def _epoch(iso: str) -> int:

@@ -90,6 +90,83 @@ def excess_tail(total: float, trials: int, mean: float, second: float, ref_trial
     return float(gamma.sf(total, expected * expected / variance, scale=variance / expected))
 
 
+NEIGHBOUR_SAMPLE = 400         # novel prompts per window the neighbour test reads at most (a random sample)
+NEIGHBOUR_PERMUTATIONS = 2000  # label shuffles behind its p-value, fewer when the first 200 show it is far from it
+NEIGHBOUR_PRIOR = 5            # windows' worth of a z-score of 0 the baseline windows' own excess is shrunk with
+
+
+def neighbour_test(windows: list[list[str]], vectors: dict[str, np.ndarray], seed: int = 0) -> tuple[float, float]:
+    """Do the first window's novel prompts sit nearer each other than the other windows' do?
+
+    ``windows``: the text hashes of each window's novel prompts (one per prompt, repeats included),
+    the tested window first, then its baseline windows; ``vectors``: hash -> normalised vector.
+    Every prompt of the pooled windows looks for its nearest neighbour among the others (a repeated
+    text's nearest are its own copies, shared alike). The statistic is how many of the first window's
+    prompts have theirs in the same window; its null comes from shuffling which window each prompt
+    belongs to (the sizes kept): a new topic's prompts find their fellows on the day it arrives, a
+    known intent's outliers are as near to another day's as to their own day's. Returns (statistic,
+    one-sided mid-p-value). The baseline windows' own excess over the shuffles, when they have one
+    (a log where users ask the same odd thing twice in a session), is taken off first.
+
+    >>> rng = np.random.default_rng(0)
+    >>> vectors = {f"b{i}": v for i, v in enumerate(rng.normal(size=(16, 8)))}  # scattered outliers...
+    >>> vectors |= {"x1": np.eye(8)[0], "x2": np.eye(8)[0] + 0.1 * np.eye(8)[1]}  # ...and a pair alike
+    >>> baseline = [[f"b{i}", f"b{i + 1}"] for i in range(0, 16, 2)]
+    >>> statistic, p = neighbour_test([["x1", "x2"], *baseline], vectors)
+    >>> statistic, p < 0.05  # both have their nearest in their own window
+    (2.0, True)
+    >>> neighbour_test([["b0", "x2"], *baseline[1:], ["x1", "b1"]], vectors)[1] > 0.2  # the pair split
+    True
+    >>> neighbour_test([["x1"], *baseline], vectors)  # one prompt: nothing to test
+    (0.0, 1.0)
+    """
+    from scipy.stats import norm
+
+    rng = np.random.default_rng(seed)
+    kept = [[h for h in w if h in vectors] for w in windows]
+    kept = [w if len(w) <= NEIGHBOUR_SAMPLE else [w[i] for i in sorted(rng.choice(len(w), NEIGHBOUR_SAMPLE,
+                                                                                   replace=False))] for w in kept]
+    if len(kept[0]) < 2 or sum(map(len, kept[1:])) < 2:
+        return 0.0, 1.0
+    labels = np.concatenate([np.full(len(w), g) for g, w in enumerate(kept)])
+    unique = list(dict.fromkeys(h for w in kept for h in w))
+    where = {h: i for i, h in enumerate(unique)}
+    text = np.array([where[h] for w in kept for h in w])
+    groups, distinct = len(kept), len(unique)
+    x = np.stack([np.asarray(vectors[h], dtype=np.float32) for h in unique])
+    x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    nearest = np.zeros(distinct, dtype=np.int64)
+    for lo in range(0, distinct, 1024):  # the nearest other text, a block of rows at a time
+        sims = x[lo:lo + 1024] @ x.T
+        sims[np.arange(len(sims)), np.arange(lo, lo + len(sims))] = -np.inf
+        nearest[lo:lo + len(sims)] = sims.argmax(axis=1)
+    copies = np.bincount(text, minlength=distinct)
+    repeated = copies[text] > 1
+    other = nearest[text]
+
+    def same_window(label: np.ndarray) -> np.ndarray:  # per window: prompts whose nearest is in it
+        counts = np.bincount(text * groups + label, minlength=distinct * groups).reshape(distinct, groups)
+        share = np.where(repeated, (counts[text, label] - 1) / np.maximum(copies[text] - 1, 1),
+                         counts[other, label] / copies[other])
+        return np.bincount(label, weights=share, minlength=groups)
+
+    observed = same_window(labels)
+    above = ties = done = 0
+    while done < NEIGHBOUR_PERMUTATIONS:
+        for _ in range(200):
+            shuffled = same_window(rng.permutation(labels))
+            above, ties = above + (shuffled > observed + 1e-9), ties + (np.abs(shuffled - observed) <= 1e-9)
+        done += 200
+        if (above[0] + 0.5 * ties[0]) / done > 0.2:  # far from significant: spare the other shuffles
+            break
+    z = norm.isf(np.clip((above + 0.5 * ties) / done, 0.5 / done, 1 - 0.5 / done))
+    baseline = z[1:]
+    shift = max(0.0, float(baseline.sum()) / (len(baseline) + NEIGHBOUR_PRIOR))
+    spread = max(1.0, math.sqrt((float(((baseline - shift) ** 2).sum()) + NEIGHBOUR_PRIOR)
+                                / (len(baseline) + NEIGHBOUR_PRIOR)))
+    return float(observed[0]), float(norm.sf((z[0] - shift) / spread))
+
+
 def benjamini_hochberg(p_values: list[float]) -> list[float]:
     """BH-adjusted p-values (q-values): flag q < level to keep the false-discovery rate at level.
 

@@ -87,7 +87,7 @@ CREATE TABLE IF NOT EXISTS windows (
     window_size TEXT, window_start TEXT, window_end TEXT, prompts INTEGER, novel INTEGER,
     novel_rate REAL, ci_low REAL, ci_high REAL, expected_rate REAL, baseline TEXT, p_value REAL,
     q_value REAL, cusum REAL, flagged INTEGER, updated_at TEXT, decided_at TEXT, detectors TEXT,
-    tail_sum REAL, tail_sum_sq REAL, PRIMARY KEY (window_size, window_start));
+    tail_sum REAL, tail_sum_sq REAL, neighbour_p REAL, PRIMARY KEY (window_size, window_start));
 CREATE TABLE IF NOT EXISTS incidents (
     incident_id TEXT PRIMARY KEY, kind TEXT NOT NULL, window_start TEXT, window_end TEXT,
     severity TEXT, p_value REAL, status TEXT, details TEXT, detected_at TEXT, updated_at TEXT);
@@ -133,7 +133,8 @@ _TABLES = dict(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+) \(\s*(\w+)", _SCHEM
 _ADDED_COLUMNS = (("windows", "decided_at", "TEXT"), ("windows", "detectors", "TEXT"),
                   ("clusters", "look_alikes", "INTEGER"), ("clusters", "look_alike_labels", "TEXT"),
                   ("windows", "tail_sum", "REAL"), ("windows", "tail_sum_sq", "REAL"),
-                  *(("pruned_counts", pruned_novel_column(a), "INTEGER") for a in PRUNED_ALPHAS))
+                  *(("pruned_counts", pruned_novel_column(a), "INTEGER") for a in PRUNED_ALPHAS),
+                  ("windows", "neighbour_p", "REAL"))
 SCORE_COLUMNS = ("prompt_id", "run_id", "source", "line", "ts", "text", "text_hash", "predicted_label",
                  "similarity", "novelty", "p_value", "is_novel", "nearest_id", "nearest_label",
                  "neighbors", "scored_at")

@@ -1147,3 +1147,125 @@ def test_huge_quiet_days_do_not_drag_the_baseline_down(tmp_path, floods):
     assert not last.flagged and 0.045 < last.expected_rate < 0.055, (last.expected_rate, last.p_value)
     assert f"{floods} far quieter one{'s' * (floods > 1)} left out" in last.baseline
     assert report.windows[6].baseline == "trailing 6 windows"  # usual days: as before
+
+
+# -- the neighbour test ---------------------------------------------------------------------------------------------
+def _scattered(rng, n, dim=16):
+    x = rng.normal(size=(n, dim))
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def test_the_neighbour_test_holds_its_level_when_no_window_differs():
+    from novelty.stats import neighbour_test
+
+    hits = []
+    for seed in range(150):
+        rng = np.random.default_rng(seed)
+        x = _scattered(rng, 150)
+        vectors = {f"h{i}": v for i, v in enumerate(x)}
+        windows = [[f"h{i}" for i in range(w * 10, w * 10 + 10)] for w in range(15)]
+        hits.append(neighbour_test(windows, vectors, seed)[1] < 0.05)
+    assert 0.0 < np.mean(hits) <= 0.09  # at the 5 % level, not above it (and a test that can fire)
+
+
+def test_the_neighbour_test_finds_a_window_whose_novel_prompts_gather():
+    from novelty.stats import neighbour_test
+
+    rng = np.random.default_rng(1)
+    vectors = {f"b{i}": v for i, v in enumerate(_scattered(rng, 140))}
+    topic = np.eye(16)[0] + 0.15 * _scattered(rng, 5)  # five prompts of one new topic
+    vectors |= {f"t{i}": v for i, v in enumerate(topic)} | {f"o{i}": v for i, v in enumerate(_scattered(rng, 5))}
+    baseline = [[f"b{i}" for i in range(w * 10, w * 10 + 10)] for w in range(14)]
+    statistic, p = neighbour_test([[f"t{i}" for i in range(5)] + [f"o{i}" for i in range(5)], *baseline], vectors)
+    assert statistic >= 5 and p < 0.005
+    # outliers of known intents, scattered, and one prompt of the topic: nothing
+    assert neighbour_test([[f"o{i}" for i in range(5)] + ["t0"], *baseline], vectors)[1] > 0.05
+    # vectors not stored (or too few prompts): no test, not a pass
+    assert neighbour_test([["x1", "x2"], *baseline], vectors) == (0.0, 1.0)
+
+
+def test_the_neighbour_test_shares_a_repeated_text_between_the_windows_it_is_in():
+    from novelty.stats import neighbour_test
+
+    rng = np.random.default_rng(2)
+    vectors = {f"b{i}": v for i, v in enumerate(_scattered(rng, 140))}
+    vectors["often"] = _scattered(rng, 1)[0]
+    baseline = [[f"b{i}" for i in range(w * 10, w * 10 + 10)] + ["often", "often"] for w in range(14)]
+    today = [f"b{i}" for i in range(130, 140)] + ["often", "often"]
+    assert neighbour_test([today, *baseline[:13]], vectors)[1] > 0.05  # asked twice every day: not new today
+    vectors["bot"] = _scattered(rng, 1)[0]
+    statistic, p = neighbour_test([today[:10] + ["bot"] * 8, *[w[:10] for w in baseline[:13]]], vectors)
+    assert statistic >= 8 and p < 0.005  # one novel text sent eight times today and never before: a spike of its own
+
+
+def _days_with_vectors(db, quiet_days, last_novel, gather, seed=0, prompts=200, novel=10, dim=16):
+    """``quiet_days`` days of ``prompts`` prompts, ``novel`` of them novel at scattered vectors; then a day
+    with ``last_novel`` novel prompts, gathered around one new direction when ``gather``."""
+    rng = np.random.default_rng(seed)
+    store = Store(db)
+    store.bind_model("m", "r", dim)
+    run = store.start_run(alpha=0.05, index_checksum="ck", status="done")
+    rows, vectors = [], {}
+    for day in range(1, quiet_days + 2):
+        k = novel if day <= quiet_days else last_novel
+        for i in range(prompts):
+            is_novel = i < k
+            p = float(rng.uniform(0.005, 0.05)) if is_novel else float(rng.uniform(0.05, 1))
+            h = f"h{day}-{i}"
+            if day > quiet_days and is_novel and gather:
+                vector = np.eye(dim)[0] + 0.2 * _scattered(rng, 1, dim)[0]
+            else:
+                vector = _scattered(rng, 1, dim)[0]
+            vectors[h] = vector / np.linalg.norm(vector)
+            rows.append((f"d{day}-{i}", run, "src", i, f"2026-10-{day:02d}T{i % 24:02d}:{i % 60:02d}:00Z",
+                         f"text {day} {i}", h, "a", 0.5, 0.5, p, int(is_novel), "t1", "a", "[]", "now"))
+    store.write_chunk(rows, vectors, [])
+    store.finish_run(run)
+    store.close()
+    return db
+
+
+def test_a_day_whose_novel_prompts_gather_is_flagged_where_the_tail_alone_misses_it(tmp_path):
+    gathered = _days_with_vectors(tmp_path / "g.db", 15, 21, gather=True)
+    tail_alone = detect_spikes(gathered, SpikeSettings(neighbour_weight=0.0), save=False).windows[-1]
+    assert tail_alone.p_value > SpikeSettings().fdr and not tail_alone.flagged  # the excess alone: not enough
+    last = detect_spikes(gathered).windows[-1]
+    assert last.flagged and last.detectors == ("tail", "neighbours") and last.neighbour_p < 0.001
+    assert last.tail_p == pytest.approx(tail_alone.tail_p)
+    # the same excess, scattered: not flagged, and the neighbour test is no reason to
+    scattered = _days_with_vectors(tmp_path / "s.db", 15, 21, gather=False)
+    quiet = detect_spikes(scattered).windows[-1]
+    assert not quiet.flagged and quiet.neighbour_p > 0.01
+    # decided: a rerun shows the saved verdict and the neighbour test's p-value, in JSON and in the text
+    again = detect_spikes(gathered).windows[-1]
+    assert again.decided and again.neighbour_p == last.neighbour_p and again.flagged
+    out = CliRunner().invoke(app, ["spikes", "--db", str(gathered), "--json"])
+    assert out.exit_code == 0 and json.loads(out.output)["windows"][-1]["neighbour_p"] == last.neighbour_p
+    assert "tail+neighbours" in CliRunner().invoke(app, ["spikes", "--db", str(gathered)]).output
+    incident = json.loads(out.output)["incidents"][-1]
+    assert incident["details"]["detectors"] == ["tail", "neighbours"]
+
+
+def test_without_stored_vectors_or_a_baseline_the_neighbour_test_stays_out(tmp_path):
+    db = _days_with_vectors(tmp_path / "g.db", 15, 21, gather=True)
+    with sqlite3.connect(db) as conn:
+        conn.execute("DELETE FROM embeddings")
+    conn.close()
+    assert detect_spikes(db).windows[-1].neighbour_p is None  # the tail test's verdict alone
+    first = _days_with_vectors(tmp_path / "f.db", 0, 21, gather=True).parent / "f.db"
+    assert detect_spikes(first).windows[-1].neighbour_p is None  # the alpha null: no baseline windows
+
+
+def test_a_database_from_before_the_neighbour_test_the_user_may_only_read_is_tested(tmp_path, monkeypatch):
+    from novelty import store as store_module
+
+    db = _days_with_vectors(tmp_path / "g.db", 15, 21, gather=True)
+    detect_spikes(db, SpikeSettings(neighbour_weight=0.0))  # decided by an older novelty
+    with sqlite3.connect(db) as conn:
+        conn.execute("ALTER TABLE windows DROP COLUMN neighbour_p")
+    conn.close()
+    monkeypatch.setattr(store_module, "may_write", lambda path: False)
+    windows = detect_spikes(db, save=False).windows
+    assert windows[-1].decided and windows[-1].neighbour_p is None and not windows[-1].flagged
+    monkeypatch.undo()
+    assert detect_spikes(db, retest=True).windows[-1].flagged  # upgraded, and tested afresh on request
