@@ -575,6 +575,9 @@ def spikes(
                               "(under a daily cron, one new window: about 1 false alarm per 200 quiet days)."),
     baseline_windows: int = typer.Option(14, help="Earlier unflagged windows pooled into the expected rate."),
     min_prompts: int = typer.Option(30, help="Windows with fewer prompts are shown but not tested."),
+    neighbour_weight: float = typer.Option(0.7, help="Weight of the neighbour test (do the window's novel prompts "
+                                           "sit nearer each other than the baseline windows' do?) beside the "
+                                           "tail test's; 0 leaves it out (e.g. --neighbour-weight 0)."),
     retest: bool = typer.Option(False, help="Decide the windows in range afresh instead of keeping the verdicts "
                                 "of earlier runs (after changing --fdr, or to re-examine a backfill)."),
     fail_on: List[str] = typer.Option([], help="'incident': exit 1 when a window in range is flagged; "
@@ -595,7 +598,7 @@ def spikes(
     with _user_errors():
         _check_fail_on(fail_on, {"incident", "new-incident"})
         settings = SpikeSettings(window=window, step=step, fdr=fdr, baseline_windows=baseline_windows,
-                                 min_prompts=min_prompts)
+                                 min_prompts=min_prompts, neighbour_weight=neighbour_weight)
         report = detect_spikes(db, settings, since=since, until=until, retest=retest)
     if as_json:
         _print_json(report.to_dict())

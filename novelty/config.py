@@ -61,6 +61,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("spikes.fdr", 0.005, "False-discovery rate across the windows decided in one run.", float),
     Setting("spikes.baseline_windows", 14, "Earlier unflagged windows pooled into the expected rate.", int),
     Setting("spikes.min_prompts", 30, "Windows with fewer prompts are shown but not tested.", int),
+    Setting("spikes.neighbour_weight", 0.7, "Weight of the neighbour test (do a window's novel prompts sit near "
+            "each other?) beside the tail test's; 0 leaves it out.", float),
     Setting("drift.reference", "", "Feature table at launch (or a profile saved by `novelty drift`)."),
     Setting("drift.current", "", "Current feature table ({date} allowed, and a * matching one file), compared "
             "with drift.reference."),
@@ -255,6 +257,7 @@ _RANGES = (  # checked when the config loads, so a run never gets half way and t
     ("spikes.fdr", _rate, "is a false-discovery rate between 0 and 1 (e.g. 0.005)"),
     ("spikes.baseline_windows", lambda v: v >= 1, "must be at least 1"),
     ("spikes.min_prompts", lambda v: v >= 0, "cannot be negative"),
+    ("spikes.neighbour_weight", lambda v: v >= 0, "cannot be negative (0: the tail test alone)"),
     ("golden.accuracy", lambda v: 0 <= v <= 1, "is an accuracy between 0 and 1 (0: none)"),
     ("golden.items", lambda v: v >= 0, "cannot be negative (0: treat golden.accuracy as exact)"),
     ("feedback.min_gap", lambda v: 0 <= v < 1, "is an accuracy gap between 0 and 1 (e.g. 0.05)"),

@@ -364,7 +364,8 @@ class _Job:
 
         c = self.cfg
         return SpikeSettings(window=c["spikes.window"], fdr=c["spikes.fdr"],
-                             baseline_windows=c["spikes.baseline_windows"], min_prompts=c["spikes.min_prompts"])
+                             baseline_windows=c["spikes.baseline_windows"], min_prompts=c["spikes.min_prompts"],
+                             neighbour_weight=c["spikes.neighbour_weight"])
 
     def drift(self) -> Step:
         from .drift import drift

@@ -1009,6 +1009,7 @@ def test_the_documented_example_config_is_the_rendered_one():
     ("golden.items = -5", "golden.items cannot be negative"),
     ("spikes.fdr = 5.0", "spikes.fdr is a false-discovery rate between 0 and 1"),
     ("spikes.min_prompts = -1", "spikes.min_prompts cannot be negative"),
+    ("spikes.neighbour_weight = -0.5", "spikes.neighbour_weight cannot be negative"),
     ("clusters.min_size = 1", "clusters.min_size must be at least 2"),
 ])
 def test_settings_out_of_range_are_refused_when_the_config_loads(tmp_path, setting, message):
@@ -1018,6 +1019,20 @@ def test_settings_out_of_range_are_refused_when_the_config_loads(tmp_path, setti
     config.write_text(f'[index]\nname = "bot"\n[logs]\npath = "logs/{{date}}.jsonl"\n[{section}]\n{assignment}\n')
     with pytest.raises(InputError, match=message):
         load_config(config)
+
+
+def test_the_spike_settings_of_monitor_toml_reach_the_spike_test(tmp_path):
+    from datetime import date as day
+
+    from novelty.run import _Job
+
+    config = tmp_path / "m.toml"
+    config.write_text('[index]\nname = "bot"\n[logs]\npath = "logs/{date}.jsonl"\n[spikes]\nneighbour_weight = 0\n'
+                      'min_prompts = 50\n')
+    settings = _Job(load_config(config), day(2026, 11, 18), None).spike_settings()
+    assert settings.neighbour_weight == 0.0 and settings.min_prompts == 50
+    assert _Job(load_config(config, {"spikes.neighbour_weight": 0.7}), day(2026, 11, 18), None) \
+        .spike_settings().neighbour_weight == 0.7
 
 
 def test_errors_name_the_setting_the_user_can_change(monitor):

@@ -1244,6 +1244,12 @@ def test_a_day_whose_novel_prompts_gather_is_flagged_where_the_tail_alone_misses
     assert "tail+neighbours" in CliRunner().invoke(app, ["spikes", "--db", str(gathered)]).output
     incident = json.loads(out.output)["incidents"][-1]
     assert incident["details"]["detectors"] == ["tail", "neighbours"]
+    # --neighbour-weight 0: the tail test alone, as before
+    alone = _days_with_vectors(tmp_path / "a.db", 15, 21, gather=True)
+    out = CliRunner().invoke(app, ["spikes", "--db", str(alone), "--json", "--neighbour-weight", "0"])
+    assert out.exit_code == 0 and not json.loads(out.output)["incidents"]
+    assert json.loads(out.output)["windows"][-1]["neighbour_p"] is None
+    assert CliRunner().invoke(app, ["spikes", "--db", str(alone), "--neighbour-weight", "-1"]).exit_code == 2
 
 
 def test_without_stored_vectors_or_a_baseline_the_neighbour_test_stays_out(tmp_path):
