@@ -919,7 +919,7 @@ def _window(d: _Draft, q: float | None, settings: SpikeSettings, alpha: float | 
 def _joint(p_tail: float, p_neighbour: float | None, settings: SpikeSettings) -> float:
     """The tail test's p-value with the neighbour test's folded in (weighted Stouffer: z-scores summed,
     the neighbour's times ``neighbour_weight``); the tail test's alone when the neighbour test was not run.
-    Two windows each at p 0.01 are stronger evidence together; a neighbour test at 0.5 weakens the tail's.
+    Two tests each at p 0.01 are stronger evidence together; a neighbour test at 0.5 weakens the tail's.
 
     >>> s = SpikeSettings()
     >>> round(_joint(0.01, None, s), 4), round(_joint(0.01, 0.01, s), 5), round(_joint(0.01, 0.5, s), 3)

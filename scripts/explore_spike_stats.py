@@ -18,8 +18,9 @@ Reported: the share of r = 5 % and 2 % days above the cut, for the tail sum, T, 
 Measured (session 34, 75 % known, 4 repetitions, 400 quiet and 200 spike days each): a 5 % topic's
 first day above the cut in 72 / 49 / 76 / 76 % of days with the tail sum alone, 82 / 83 / 84 / 82 %
 with z(tail) + 0.5 z(T), 76 / 82 / 82 / 78 % with z(tail) + z(T); at 2 %, 12 / 2 / 13 / 14 % against
-11 / 10 / 6 / 13 %. Not in ``spikes`` yet: T needs each window's vectors (and its baseline windows'),
-which prune deletes.
+11 / 10 / 6 / 13 %. T itself is not in ``spikes``: its null needs simulated quiet days. Session 35 put a
+sounder form in, the neighbour test (``novelty.stats.neighbour_test``): the day's novel prompts pooled
+with its baseline days', and a permutation null of which day each prompt came from.
 """
 
 from __future__ import annotations
