@@ -30,8 +30,8 @@ from scipy.stats import norm
 from .errors import InputError, check_argument
 from .logs import format_bound, label_form, sql_bound
 from .render import READ_ONLY, UNFINISHED
-from .stats import (benjamini_hochberg, excess_over_rate, excess_over_reference, excess_tail, goodness_of_fit,
-                    neighbour_test, tail_weights, wilson_interval)
+from .stats import (NEIGHBOUR_SAMPLE, benjamini_hochberg, excess_over_rate, excess_over_reference, excess_tail,
+                    goodness_of_fit, neighbour_test, tail_weights, wilson_interval)
 from .store import PRUNED_ALPHAS, Store, existing_db, pruned_novel_column, storage_error, utc_now
 
 _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -221,11 +221,21 @@ def detect_spikes(db: str | Path, settings: SpikeSettings = SpikeSettings(), sin
         whole = lambda start: not cut or _epoch(start) + size <= _moment(cut)  # noqa: E731
         decided = {} if retest else _decided(store, settings, lambda start: in_range(start) and whole(start))
         runs, sizes = store.calibrations()
-        counts, pruned = _count_windows(store, settings, alpha, cut, runs)
         now = _moment(until_ts) if until_ts else datetime.now(timezone.utc).timestamp()
-        neighbours = _neighbour_reader(store, settings, alpha, cut) if settings.neighbour_weight else None
-        windows = _test(counts, settings, alpha, decided, in_range, store.latest_calibration_size(), now, sizes,
-                        neighbours)
+        conn = store.db.conn
+        began = not conn.in_transaction
+        if began:  # one snapshot for the counts and the neighbour test's prompts: a score run writing meanwhile
+            conn.execute("BEGIN")  # must not add prompts to one and not the other
+        try:
+            counts, pruned = _count_windows(store, settings, alpha, cut, runs)
+            neighbours = _neighbour_reader(store, settings, alpha, cut, _saved_neighbours(store, settings, retest,
+                                                                                          in_range)) \
+                if settings.neighbour_weight else None
+            windows = _test(counts, settings, alpha, decided, in_range, store.latest_calibration_size(), now, sizes,
+                            neighbours)
+        finally:
+            if began and conn.in_transaction:
+                conn.execute("COMMIT")
         shown = [w for w in windows if in_range(w.window_start)]
         # a window that began before prune's cut-off may have lost prompts even when pruned_counts gives its
         # count back: its examples and labels are read as saved, not from the few rows left (a --retest or a
@@ -713,6 +723,16 @@ def _mismatch(reference: dict[str, int], window: dict[str, int], sizes: dict[str
     return extra
 
 
+def _saved_neighbours(store: Store, settings: SpikeSettings, retest: bool, in_range) -> dict[int, tuple]:
+    """start -> (prompts, novel, neighbour_p) of saved windows of this size (a --retest range aside)."""
+    if "neighbour_p" not in {c.name for c in store.db["windows"].columns}:  # an older database, read-only
+        return {}
+    rows = store.db.execute("SELECT window_start, prompts, novel, neighbour_p FROM windows WHERE window_size = ? "
+                            "AND neighbour_p IS NOT NULL", [settings.key])
+    return {_epoch(start): (prompts, novel, p) for start, prompts, novel, p in rows
+            if not (retest and in_range(start))}
+
+
 def _decided(store: Store, settings: SpikeSettings, in_range) -> dict[str, tuple]:
     """Saved verdicts of ended windows of this size: start -> (start, p, q, flagged, cusum, detectors,
     prompts, expected_rate, baseline, novel, neighbour_p). A window saved untested (too few prompts then)
@@ -751,7 +771,8 @@ def _test(counts, settings: SpikeSettings, alpha: float | None, decided: dict[st
     ``calibration``: how many calibration scores the p-values rest on (the null before a baseline);
     ``now`` (epoch seconds): a window that has not ended by then is judged at a level spent as it fills;
     ``sizes``: calibration scores per index checksum, for windows that say which calibrations scored them;
-    ``neighbours(start, baseline starts)``: the neighbour test's p-value of a window, None when untestable."""
+    ``neighbours(start, baseline starts, prompts, novel)``: the neighbour test's p-value of a window, None
+    when it cannot be run."""
     drafts = _drafts(counts, settings, alpha, decided, calibration, sizes, neighbours)
     # false-discovery control across the windows decided in this run; decided ones are final
     family = [d.p is not None and d.stored is None and in_range(_iso(d.start)) for d in drafts]
@@ -792,8 +813,9 @@ def _drafts(counts, settings: SpikeSettings, alpha: float | None, decided: dict[
         elif stored and prompts == stored[6] and novel != stored[9]:  # counted at another alpha now (a run
             stored = None  # at another --alpha): its saved p-value and expected rate were of the old count, shown
             # beside the new one ('19 novel, 3.8 %, expected 1.0 %, p 1.0, not flagged': QA)
-        # the neighbour test, against the same baseline windows (those with prompts): a decided window's is saved
-        p_neighbour = neighbours(start, [r[5] for r in ref if r[0] > 0]) \
+        # the neighbour test, against the baseline windows that have prompts (the far quieter ones the tail
+        # test leaves out too: a window's novel prompts are chosen alike); a decided window's is saved
+        p_neighbour = neighbours(start, [r[5] for r in ref if r[0] > 0], prompts, novel) \
             if tested and neighbours and not stored and null.prompts else None
         p_joint = _joint(p_tail, p_neighbour, settings) if tested else None
         p = min(1.0, *_weighted(p_joint, p_count, settings)) if tested else None
@@ -834,29 +856,42 @@ def _drafts(counts, settings: SpikeSettings, alpha: float | None, decided: dict[
     return drafts
 
 
-def _neighbour_reader(store: Store, settings: SpikeSettings, alpha: float | None, cut: str | None):
-    """``(start, baseline starts) -> p-value`` of the neighbour test (``stats.neighbour_test``) on the
-    windows' novel prompts, from their stored vectors (a novel prompt's is never evicted); None when
-    fewer than ``min_baseline`` baseline windows still hold novel prompts (pruned) or no vectors are
-    stored. Each window's prompts are read once per run, a backfill's baseline windows shared."""
+def _neighbour_reader(store: Store, settings: SpikeSettings, alpha: float | None, cut: str | None,
+                      saved: dict[int, tuple[int, int, float]]):
+    """``(start, baseline starts, prompts, novel) -> p-value`` of the neighbour test
+    (``stats.neighbour_test``) on the windows' novel prompts, from their stored vectors; None when it
+    cannot be run: fewer than ``min_baseline`` baseline windows still hold novel prompts (pruned), no
+    vectors stored, or too few novel texts. ``saved``: start -> (prompts, novel, neighbour_p) of windows
+    saved before, whose p-value stands while their counts do (a --since run or sliding windows test
+    the windows before the range again, for the baseline, without paying for this test again).
+
+    Every pooled window is read at one cut-off: p-values at or below the smallest alpha any of their
+    prompts was scored at, so every vector is stored (`score --cache-size` evicts only those of prompts
+    never novel) and every window's novel prompts are chosen alike after an alpha change."""
     size, dimension = window_seconds(settings.window), int(store.meta().get("dimension") or 0)
-    read: dict[int, list[str]] = {}
+    read: dict[int, tuple[list[tuple[str, float]], float]] = {}
     vectors: dict[str, np.ndarray] = {}
 
-    def novel(start: int) -> list[str]:
+    def novel(start: int) -> tuple[list[tuple[str, float]], float]:  # (hash, p-value) rows, lowest run alpha
         if start not in read:
-            read[start] = [h for (h,) in store.db.execute(  # as _bounds: those logged before --until's cut
-                f"SELECT text_hash FROM scores WHERE {_novel(alpha)} AND ts >= ? AND ts < ? AND text_hash IS NOT NULL "
-                "ORDER BY ts, prompt_id", [sql_bound(_iso(start)), sql_bound(min(_iso(start + size), cut or "9999"))])]
-            vectors.update(store.cached_vectors([h for h in read[start] if h not in vectors], dimension))
+            rows = list(store.db.execute(  # as _bounds: those logged before --until's cut
+                f"SELECT s.text_hash, s.p_value, r.alpha FROM scores AS s LEFT JOIN runs AS r ON r.run_id = s.run_id "
+                f"WHERE {_novel(alpha)} AND s.ts >= ? AND s.ts < ? AND s.text_hash IS NOT NULL",
+                [sql_bound(_iso(start)), sql_bound(min(_iso(start + size), cut or "9999"))]))
+            lowest = min([a for *_, a in rows if a is not None], default=alpha if alpha is not None else 1.0)
+            read[start] = [(h, p if p is not None else 0.0) for h, p, _ in rows], lowest
         return read[start]
 
-    def p_value(start: int, baseline: list[int]) -> float | None:
-        if not dimension:
+    def p_value(start: int, baseline: list[int], prompts: int, count: int) -> float | None:
+        if start in saved and saved[start][:2] == (prompts, count):
+            return saved[start][2]
+        pool = [novel(start)] + [w for w in map(novel, baseline) if w[0]]
+        if not dimension or len(pool) - 1 < settings.min_baseline:
             return None
-        windows = [novel(start)] + [w for w in map(novel, baseline) if any(h in vectors for h in w)]
-        if len(windows) - 1 < settings.min_baseline or not any(h in vectors for h in windows[0]):
-            return None
+        level = min(a for _, a in pool) if alpha is not None else 1.0
+        # a sample of each window's distinct texts, the same texts in every window (the hash orders them)
+        windows = [sorted({h for h, p in rows if p <= level})[:NEIGHBOUR_SAMPLE] for rows, _ in pool]
+        vectors.update(store.cached_vectors([h for w in windows for h in w if h not in vectors], dimension))
         return neighbour_test(windows, vectors, seed=start)[1]
 
     return p_value
@@ -905,7 +940,8 @@ def _window(d: _Draft, q: float | None, settings: SpikeSettings, alpha: float | 
             if hit else (0.0, 0.0)
         tail_won = hit and weighted_tail < weighted_count
         detectors = tuple(name for name, fired in (("binomial", hit and not tail_won), ("tail", tail_won),
-                                                   ("neighbours", tail_won and neighbour is not None and neighbour < 0.5),
+                                                   ("neighbours", tail_won and neighbour is not None  # it added
+                                                    and _joint(d.p_tail, neighbour, settings) < d.p_tail),
                                                    ("cusum", d.alarm and elapsed >= 1)) if fired)  # the CUSUM
         # sums ended windows: a part of one, looked at hourly, would add its z-score again at every look
         flagged = bool(detectors)
@@ -928,7 +964,7 @@ def _joint(p_tail: float, p_neighbour: float | None, settings: SpikeSettings) ->
     if p_neighbour is None:
         return p_tail
     w = settings.neighbour_weight
-    z = (norm.isf(min(max(p_tail, 1e-300), 1.0)) + w * norm.isf(min(max(p_neighbour, 1e-300), 1.0))) \
+    z = (norm.isf(min(max(p_tail, 1e-300), 1 - 1e-12)) + w * norm.isf(min(max(p_neighbour, 1e-300), 1 - 1e-12))) \
         / math.sqrt(1 + w * w)
     return float(norm.sf(z))
 

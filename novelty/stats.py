@@ -90,23 +90,27 @@ def excess_tail(total: float, trials: int, mean: float, second: float, ref_trial
     return float(gamma.sf(total, expected * expected / variance, scale=variance / expected))
 
 
-NEIGHBOUR_SAMPLE = 400         # novel prompts per window the neighbour test reads at most (a random sample)
-NEIGHBOUR_PERMUTATIONS = 2000  # label shuffles behind its p-value, fewer when the first 200 show it is far from it
-NEIGHBOUR_PRIOR = 5            # windows' worth of a z-score of 0 the baseline windows' own excess is shrunk with
+NEIGHBOUR_SAMPLE = 250         # distinct novel texts per window the neighbour test takes at most (a sample)
+NEIGHBOUR_PERMUTATIONS = 2000  # label shuffles behind its p-value; 200 when those show it is far from significant
+NEIGHBOUR_PRIOR = 1            # windows' worth of a z-score of 0 the baseline windows' own excess is shrunk with
 
 
-def neighbour_test(windows: list[list[str]], vectors: dict[str, np.ndarray], seed: int = 0) -> tuple[float, float]:
-    """Do the first window's novel prompts sit nearer each other than the other windows' do?
+def neighbour_test(windows: list[list[str]], vectors: dict[str, np.ndarray], seed: int = 0
+                   ) -> tuple[float, float | None]:
+    """Do the first window's novel texts sit nearer each other than the other windows' do?
 
-    ``windows``: the text hashes of each window's novel prompts (one per prompt, repeats included),
-    the tested window first, then its baseline windows; ``vectors``: hash -> normalised vector.
-    Every prompt of the pooled windows looks for its nearest neighbour among the others (a repeated
-    text's nearest are its own copies, shared alike). The statistic is how many of the first window's
-    prompts have theirs in the same window; its null comes from shuffling which window each prompt
-    belongs to (the sizes kept): a new topic's prompts find their fellows on the day it arrives, a
-    known intent's outliers are as near to another day's as to their own day's. Returns (statistic,
-    one-sided mid-p-value). The baseline windows' own excess over the shuffles, when they have one
-    (a log where users ask the same odd thing twice in a session), is taken off first.
+    ``windows``: the text hashes of each window's novel prompts, the tested window first, then its
+    baseline windows; ``vectors``: hash -> vector. A text asked again in the same window counts once
+    (a user who asks the same odd thing twice is not two prompts side by side); a window with more than
+    ``NEIGHBOUR_SAMPLE`` distinct texts keeps a sample of them. Every text of the pooled windows looks
+    for its nearest *other* text (when that text is in several windows, it is shared among them). The
+    statistic is how many of the first window's texts have theirs in the same window; its null comes
+    from shuffling which window each text belongs to (the sizes kept): a new topic's prompts find their
+    fellows on the day it arrives, a known intent's outliers are as near to another day's as to their
+    own day's. The baseline windows are tested alike, and their own excess over the shuffles, when they
+    have one (users who rephrase an odd question in a session), is taken off the first window's z-score
+    first. Returns (statistic, one-sided p-value), with None for the p-value when there is nothing to
+    test: fewer than 2 texts in the first window, or in the others together.
 
     >>> rng = np.random.default_rng(0)
     >>> vectors = {f"b{i}": v for i, v in enumerate(rng.normal(size=(16, 8)))}  # scattered outliers...
@@ -117,17 +121,17 @@ def neighbour_test(windows: list[list[str]], vectors: dict[str, np.ndarray], see
     (2.0, True)
     >>> neighbour_test([["b0", "x2"], *baseline[1:], ["x1", "b1"]], vectors)[1] > 0.2  # the pair split
     True
-    >>> neighbour_test([["x1"], *baseline], vectors)  # one prompt: nothing to test
-    (0.0, 1.0)
+    >>> neighbour_test([["x1", "x1", "x1"], *baseline], vectors)  # one text, asked three times: nothing to test
+    (0.0, None)
     """
     from scipy.stats import norm
 
     rng = np.random.default_rng(seed)
-    kept = [[h for h in w if h in vectors] for w in windows]
+    kept = [list(dict.fromkeys(h for h in w if h in vectors)) for w in windows]
     kept = [w if len(w) <= NEIGHBOUR_SAMPLE else [w[i] for i in sorted(rng.choice(len(w), NEIGHBOUR_SAMPLE,
                                                                                    replace=False))] for w in kept]
     if len(kept[0]) < 2 or sum(map(len, kept[1:])) < 2:
-        return 0.0, 1.0
+        return 0.0, None
     labels = np.concatenate([np.full(len(w), g) for g, w in enumerate(kept)])
     unique = list(dict.fromkeys(h for w in kept for h in w))
     where = {h: i for i, h in enumerate(unique)}
@@ -140,15 +144,12 @@ def neighbour_test(windows: list[list[str]], vectors: dict[str, np.ndarray], see
         sims = x[lo:lo + 1024] @ x.T
         sims[np.arange(len(sims)), np.arange(lo, lo + len(sims))] = -np.inf
         nearest[lo:lo + len(sims)] = sims.argmax(axis=1)
-    copies = np.bincount(text, minlength=distinct)
-    repeated = copies[text] > 1
     other = nearest[text]
+    copies = np.bincount(text, minlength=distinct)  # the windows each text is in
 
-    def same_window(label: np.ndarray) -> np.ndarray:  # per window: prompts whose nearest is in it
+    def same_window(label: np.ndarray) -> np.ndarray:  # per window: texts whose nearest is in it
         counts = np.bincount(text * groups + label, minlength=distinct * groups).reshape(distinct, groups)
-        share = np.where(repeated, (counts[text, label] - 1) / np.maximum(copies[text] - 1, 1),
-                         counts[other, label] / copies[other])
-        return np.bincount(label, weights=share, minlength=groups)
+        return np.bincount(label, weights=counts[other, label] / copies[other], minlength=groups)
 
     observed = same_window(labels)
     above = ties = done = 0
@@ -159,7 +160,7 @@ def neighbour_test(windows: list[list[str]], vectors: dict[str, np.ndarray], see
         done += 200
         if (above[0] + 0.5 * ties[0]) / done > 0.2:  # far from significant: spare the other shuffles
             break
-    z = norm.isf(np.clip((above + 0.5 * ties) / done, 0.5 / done, 1 - 0.5 / done))
+    z = norm.isf(np.clip((above + 0.5 * ties) / done, 0.5 / done, 1 - 0.5 / done))  # mid-p
     baseline = z[1:]
     shift = max(0.0, float(baseline.sum()) / (len(baseline) + NEIGHBOUR_PRIOR))
     spread = max(1.0, math.sqrt((float(((baseline - shift) ** 2).sum()) + NEIGHBOUR_PRIOR)

@@ -1181,21 +1181,27 @@ def test_the_neighbour_test_finds_a_window_whose_novel_prompts_gather():
     # outliers of known intents, scattered, and one prompt of the topic: nothing
     assert neighbour_test([[f"o{i}" for i in range(5)] + ["t0"], *baseline], vectors)[1] > 0.05
     # vectors not stored (or too few prompts): no test, not a pass
-    assert neighbour_test([["x1", "x2"], *baseline], vectors) == (0.0, 1.0)
+    assert neighbour_test([["x1", "x2"], *baseline], vectors) == (0.0, None)
 
 
-def test_the_neighbour_test_shares_a_repeated_text_between_the_windows_it_is_in():
+def test_the_neighbour_test_counts_a_text_asked_again_once():
     from novelty.stats import neighbour_test
 
     rng = np.random.default_rng(2)
     vectors = {f"b{i}": v for i, v in enumerate(_scattered(rng, 140))}
     vectors["often"] = _scattered(rng, 1)[0]
-    baseline = [[f"b{i}" for i in range(w * 10, w * 10 + 10)] + ["often", "often"] for w in range(14)]
+    baseline = [[f"b{i}" for i in range(w * 10, w * 10 + 10)] + ["often", "often"] for w in range(13)]
     today = [f"b{i}" for i in range(130, 140)] + ["often", "often"]
-    assert neighbour_test([today, *baseline[:13]], vectors)[1] > 0.05  # asked twice every day: not new today
-    vectors["bot"] = _scattered(rng, 1)[0]
-    statistic, p = neighbour_test([today[:10] + ["bot"] * 8, *[w[:10] for w in baseline[:13]]], vectors)
-    assert statistic >= 8 and p < 0.005  # one novel text sent eight times today and never before: a spike of its own
+    assert neighbour_test([today, *baseline], vectors)[1] > 0.05  # asked twice every day: not new today
+    # one text sent eight times today (a user, or a bot, asking again): one text, not eight side by side; the
+    # count and tail tests see its eight prompts
+    vectors["again"] = _scattered(rng, 1)[0]
+    statistic, p = neighbour_test([today[:10] + ["again"] * 8, *[w[:10] for w in baseline]], vectors)
+    assert statistic <= 1 and p > 0.05
+    # two texts of one new topic, each asked three times: two texts whose nearest is in their window
+    vectors |= {"x1": np.eye(16)[0], "x2": np.eye(16)[0] + 0.05 * np.eye(16)[1]}
+    statistic, p = neighbour_test([today[:10] + ["x1", "x2"] * 3, *[w[:10] for w in baseline]], vectors)
+    assert statistic == 2.0
 
 
 def _days_with_vectors(db, quiet_days, last_novel, gather, seed=0, prompts=200, novel=10, dim=16):
@@ -1275,3 +1281,84 @@ def test_a_database_from_before_the_neighbour_test_the_user_may_only_read_is_tes
     assert windows[-1].decided and windows[-1].neighbour_p is None and not windows[-1].flagged
     monkeypatch.undo()
     assert detect_spikes(db, retest=True).windows[-1].flagged  # upgraded, and tested afresh on request
+
+
+def test_a_window_with_one_novel_prompt_keeps_its_tail_test(tmp_path):
+    # review: the neighbour test's 'nothing to test' was a p-value of 1.0, which cancelled the tail test's 1e-14
+    db = tmp_path / "m.db"
+    rng = np.random.default_rng(0)
+    store = Store(db)
+    store.bind_model("m", "r", 16)
+    run = store.start_run(alpha=0.01, index_checksum="ck", status="done")
+    rows, vectors = [], {}
+    for day in range(1, 17):
+        for i in range(300):
+            odd = i < (1 if day == 16 else 3)  # novel at 0.01; then on day 16, 80 prompts deep in the tail
+            p = float(rng.uniform(0.001, 0.01)) if odd else \
+                float(rng.uniform(0.012, 0.03)) if day == 16 and i < 81 else float(rng.uniform(0.1, 1))
+            vectors[f"h{day}-{i}"] = _scattered(rng, 1)[0]
+            rows.append((f"d{day}-{i}", run, "src", i, f"2026-10-{day:02d}T{i // 60:02d}:{i % 60:02d}:00Z",
+                         f"text {day} {i}", f"h{day}-{i}", "a", 0.5, 0.5, p, int(odd), "t1", "a", "[]", "now"))
+    store.write_chunk(rows, vectors, [])
+    store.finish_run(run)
+    store.close()
+    last = detect_spikes(db, save=False).windows[-1]
+    assert last.neighbour_p is None and last.flagged and "tail" in last.detectors
+
+
+def test_after_an_alpha_change_every_window_s_novel_prompts_are_chosen_alike(tmp_path):
+    # review: 15 days scored at alpha 0.01 and their other vectors evicted (score --cache-size), then a day at
+    # 0.05: the old days kept vectors of their p <= 0.01 prompts only, the new one of all up to 0.05, and a
+    # quiet day's neighbour test read p 0.001
+    rng = np.random.default_rng(0)
+    centroids = rng.normal(size=(5, 16))
+    db = tmp_path / "m.db"
+    store = Store(db)
+    store.bind_model("m", "r", 16)
+
+    def day_rows(run, day, alpha):
+        rows, vectors = [], {}
+        for i in range(200):
+            if i < 3:  # odd and scattered
+                p, v = rng.uniform(0.001, 0.01), rng.normal(size=16)
+            else:  # near a known intent: in the tail (0.011-0.05), or not
+                p = rng.uniform(0.011, 0.05) if i < 13 else rng.uniform(0.1, 1)
+                v = centroids[i % 5] + (0.09 if i < 13 else 0.05) * rng.normal(size=16)
+            vectors[f"h{day}-{i}"] = v / np.linalg.norm(v)
+            rows.append((f"d{day}-{i}", run, "src", i, f"2026-10-{day:02d}T{i // 60:02d}:{i % 60:02d}:00Z",
+                         f"t{day} {i}", f"h{day}-{i}", "a", .5, .5, float(p), int(p <= alpha), "t1", "a", "[]", "now"))
+        return rows, vectors
+
+    run = store.start_run(alpha=0.01, index_checksum="ck", status="done")
+    for day in range(1, 16):
+        store.write_chunk(*day_rows(run, day, 0.01), [])
+    store.finish_run(run)
+    store.bound_embeddings(0)  # every vector of a prompt never novel goes
+    run = store.start_run(alpha=0.05, index_checksum="ck", status="done")
+    store.write_chunk(*day_rows(run, 16, 0.05), [])
+    store.finish_run(run)
+    store.close()
+    assert detect_spikes(db, save=False, since="2026-10-16").windows[-1].neighbour_p > 0.01
+
+
+def test_windows_tested_before_keep_their_neighbour_test_while_their_counts_stand(tmp_path, monkeypatch):
+    # review: sliding windows (never decided) and the windows before --since ran the test again on every run
+    from novelty import spikes as spikes_module
+
+    db = _days_with_vectors(tmp_path / "g.db", 15, 21, gather=True)
+    calls = []
+    real = spikes_module.neighbour_test
+    monkeypatch.setattr(spikes_module, "neighbour_test", lambda *a, **k: calls.append(1) or real(*a, **k))
+    sliding = SpikeSettings(step="12h")
+    first = detect_spikes(db, sliding)
+    tested = len(calls)
+    assert tested > 10 and first.windows[-1].neighbour_p is not None
+    again = detect_spikes(db, sliding)
+    assert len(calls) == tested and [w.neighbour_p for w in again.windows] == [w.neighbour_p for w in first.windows]
+    assert [w.flagged for w in again.windows] == [w.flagged for w in first.windows]
+    detect_spikes(db)
+    tested = len(calls)
+    detect_spikes(db, since="2026-10-16")  # the days before it are tested again for the baseline, not this test
+    assert len(calls) == tested
+    detect_spikes(db, since="2026-10-16", retest=True)  # decided afresh: the window in range is tested again
+    assert len(calls) == tested + 1
