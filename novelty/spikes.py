@@ -724,11 +724,15 @@ def _mismatch(reference: dict[str, int], window: dict[str, int], sizes: dict[str
 
 
 def _saved_neighbours(store: Store, settings: SpikeSettings, retest: bool, in_range) -> dict[int, tuple]:
-    """start -> (prompts, novel, neighbour_p) of saved windows of this size (a --retest range aside)."""
+    """start -> (prompts, novel, neighbour_p) of decided windows of this size (a --retest range aside)."""
     if "neighbour_p" not in {c.name for c in store.db["windows"].columns}:  # an older database, read-only
         return {}
+    if settings.step:  # never decided: a late log into a baseline window would leave theirs stale (review)
+        return {}
+    # decided windows only, whose verdict stands as saved too; a p-value of 1 was 'nothing to test' before
     rows = store.db.execute("SELECT window_start, prompts, novel, neighbour_p FROM windows WHERE window_size = ? "
-                            "AND neighbour_p IS NOT NULL", [settings.key])
+                            "AND neighbour_p IS NOT NULL AND neighbour_p < 1 AND decided_at IS NOT NULL",
+                            [settings.key])
     return {_epoch(start): (prompts, novel, p) for start, prompts, novel, p in rows
             if not (retest and in_range(start))}
 
@@ -889,12 +893,30 @@ def _neighbour_reader(store: Store, settings: SpikeSettings, alpha: float | None
         if not dimension or len(pool) - 1 < settings.min_baseline:
             return None
         level = min(a for _, a in pool) if alpha is not None else 1.0
-        # a sample of each window's distinct texts, the same texts in every window (the hash orders them)
-        windows = [sorted({h for h, p in rows if p <= level})[:NEIGHBOUR_SAMPLE] for rows, _ in pool]
+        windows = _common_sample([{h for h, p in rows if p <= level} for rows, _ in pool])
         vectors.update(store.cached_vectors([h for w in windows for h in w if h not in vectors], dimension))
         return neighbour_test(windows, vectors, seed=start)[1]
 
     return p_value
+
+
+def _common_sample(windows: list[set[str]], size: int = NEIGHBOUR_SAMPLE) -> list[list[str]]:
+    """At most ``size`` texts of each window, by one hash cut-off for all: the lowest of the windows'
+    ``size``-th hashes, so a text is kept in every window it is in or in none (each window's own lowest
+    ``size`` kept a text that recurs daily on a quiet day and cut it from the busier days before: it
+    looked new, and half of such quiet days read p < 0.05; review).
+
+    >>> _common_sample([{"a", "c", "d"}, {"b", "c"}], size=2)  # cut-off 'c', the lower of 'c' and 'c'
+    [['a', 'c'], ['b', 'c']]
+    >>> _common_sample([{"a", "b", "x"}, {"c", "x", "y"}], size=2)  # cut-off 'b': x is in both or in none
+    [['a', 'b'], []]
+    """
+    ordered = [sorted(w) for w in windows]
+    full = [w[size - 1] for w in ordered if len(w) >= size]
+    if not full or all(len(w) <= size for w in ordered):
+        return ordered
+    cut = min(full)
+    return [[h for h in w if h <= cut] for w in ordered]
 
 
 def _reference(history: list[tuple], eligible: list[int], windows: int, span: int) -> list[tuple]:

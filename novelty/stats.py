@@ -93,6 +93,7 @@ def excess_tail(total: float, trials: int, mean: float, second: float, ref_trial
 NEIGHBOUR_SAMPLE = 250         # distinct novel texts per window the neighbour test takes at most (a sample)
 NEIGHBOUR_PERMUTATIONS = 2000  # label shuffles behind its p-value; 200 when those show it is far from significant
 NEIGHBOUR_PRIOR = 1            # windows' worth of a z-score of 0 the baseline windows' own excess is shrunk with
+NEIGHBOUR_BLIND = 2.0          # the baseline's excess (z) past which the test is left out
 
 
 def neighbour_test(windows: list[list[str]], vectors: dict[str, np.ndarray], seed: int = 0
@@ -110,7 +111,8 @@ def neighbour_test(windows: list[list[str]], vectors: dict[str, np.ndarray], see
     own day's. The baseline windows are tested alike, and their own excess over the shuffles, when they
     have one (users who rephrase an odd question in a session), is taken off the first window's z-score
     first. Returns (statistic, one-sided p-value), with None for the p-value when there is nothing to
-    test: fewer than 2 texts in the first window, or in the others together.
+    test: fewer than 2 texts in the first window, or in the others together, or baseline windows that
+    gather so far past the shuffles themselves (z above ``NEIGHBOUR_BLIND``) that no window could stand out.
 
     >>> rng = np.random.default_rng(0)
     >>> vectors = {f"b{i}": v for i, v in enumerate(rng.normal(size=(16, 8)))}  # scattered outliers...
@@ -163,6 +165,8 @@ def neighbour_test(windows: list[list[str]], vectors: dict[str, np.ndarray], see
     z = norm.isf(np.clip((above + 0.5 * ties) / done, 0.5 / done, 1 - 0.5 / done))  # mid-p
     baseline = z[1:]
     shift = max(0.0, float(baseline.sum()) / (len(baseline) + NEIGHBOUR_PRIOR))
+    if shift > NEIGHBOUR_BLIND:  # the baseline windows gather far past the shuffles themselves (paraphrases in
+        return float(observed[0]), None  # sessions): this window cannot stand out (review), so no test
     spread = max(1.0, math.sqrt((float(((baseline - shift) ** 2).sum()) + NEIGHBOUR_PRIOR)
                                 / (len(baseline) + NEIGHBOUR_PRIOR)))
     return float(observed[0]), float(norm.sf((z[0] - shift) / spread))

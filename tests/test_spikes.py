@@ -1341,8 +1341,9 @@ def test_after_an_alpha_change_every_window_s_novel_prompts_are_chosen_alike(tmp
     assert detect_spikes(db, save=False, since="2026-10-16").windows[-1].neighbour_p > 0.01
 
 
-def test_windows_tested_before_keep_their_neighbour_test_while_their_counts_stand(tmp_path, monkeypatch):
-    # review: sliding windows (never decided) and the windows before --since ran the test again on every run
+def test_decided_windows_keep_their_neighbour_test_and_sliding_ones_are_tested_afresh(tmp_path, monkeypatch):
+    # review: the windows before --since ran the test on every run; sliding windows, never decided, reused a
+    # saved p-value a late log into their baseline windows had made stale: they are tested afresh, alike
     from novelty import spikes as spikes_module
 
     db = _days_with_vectors(tmp_path / "g.db", 15, 21, gather=True)
@@ -1351,14 +1352,17 @@ def test_windows_tested_before_keep_their_neighbour_test_while_their_counts_stan
     monkeypatch.setattr(spikes_module, "neighbour_test", lambda *a, **k: calls.append(1) or real(*a, **k))
     sliding = SpikeSettings(step="12h")
     first = detect_spikes(db, sliding)
-    tested = len(calls)
-    assert tested > 10 and first.windows[-1].neighbour_p is not None
     again = detect_spikes(db, sliding)
-    assert len(calls) == tested and [w.neighbour_p for w in again.windows] == [w.neighbour_p for w in first.windows]
-    assert [w.flagged for w in again.windows] == [w.flagged for w in first.windows]
+    assert len(calls) > 20 and first.windows[-1].neighbour_p is not None
+    assert [(w.neighbour_p, w.flagged) for w in again.windows] == [(w.neighbour_p, w.flagged) for w in first.windows]
     detect_spikes(db)
     tested = len(calls)
     detect_spikes(db, since="2026-10-16")  # the days before it are tested again for the baseline, not this test
     assert len(calls) == tested
     detect_spikes(db, since="2026-10-16", retest=True)  # decided afresh: the window in range is tested again
     assert len(calls) == tested + 1
+    with sqlite3.connect(db) as conn:  # a p-value of 1 an earlier version saved for 'nothing to test'
+        conn.execute("UPDATE windows SET neighbour_p = 1.0 WHERE window_size = '1d'")
+    conn.close()
+    detect_spikes(db, since="2026-10-16")
+    assert len(calls) > tested + 1  # not taken as the test's answer
