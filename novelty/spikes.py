@@ -865,9 +865,9 @@ def _neighbour_reader(store: Store, settings: SpikeSettings, alpha: float | None
     """``(start, baseline starts, prompts, novel) -> p-value`` of the neighbour test
     (``stats.neighbour_test``) on the windows' novel prompts, from their stored vectors; None when it
     cannot be run: fewer than ``min_baseline`` baseline windows still hold novel prompts (pruned), no
-    vectors stored, or too few novel texts. ``saved``: start -> (prompts, novel, neighbour_p) of windows
-    saved before, whose p-value stands while their counts do (a --since run or sliding windows test
-    the windows before the range again, for the baseline, without paying for this test again).
+    vectors stored, or too few novel texts. ``saved``: start -> (prompts, novel, neighbour_p) of decided
+    windows, whose p-value stands while their counts do, as their verdict does (a --since run tests the
+    windows before the range again, for the baseline, without paying for this test again).
 
     Every pooled window is read at one cut-off: p-values at or below the smallest alpha any of their
     prompts was scored at, so every vector is stored (`score --cache-size` evicts only those of prompts
