@@ -30,7 +30,7 @@ from scipy.stats import norm
 from .errors import InputError, check_argument
 from .logs import format_bound, label_form, sql_bound
 from .render import READ_ONLY, UNFINISHED
-from .stats import (NEIGHBOUR_SAMPLE, benjamini_hochberg, excess_over_rate, excess_over_reference, excess_tail,
+from .stats import (benjamini_hochberg, common_sample, excess_over_rate, excess_over_reference, excess_tail,
                     goodness_of_fit, neighbour_test, tail_weights, wilson_interval)
 from .store import PRUNED_ALPHAS, Store, existing_db, pruned_novel_column, storage_error, utc_now
 
@@ -723,12 +723,15 @@ def _mismatch(reference: dict[str, int], window: dict[str, int], sizes: dict[str
     return extra
 
 
+def _neighbour_column(store: Store) -> str:
+    """``neighbour_p``, or NULL in a database an older version wrote, opened read-only (none was tested)."""
+    return "neighbour_p" if "neighbour_p" in {c.name for c in store.db["windows"].columns} else "NULL"
+
+
 def _saved_neighbours(store: Store, settings: SpikeSettings, retest: bool, in_range) -> dict[int, tuple]:
     """start -> (prompts, novel, neighbour_p) of decided windows of this size (a --retest range aside)."""
-    if "neighbour_p" not in {c.name for c in store.db["windows"].columns}:  # an older database, read-only
-        return {}
-    if settings.step:  # never decided: a late log into a baseline window would leave theirs stale (review)
-        return {}
+    if _neighbour_column(store) == "NULL" or settings.step:  # sliding windows are never decided: a late
+        return {}  # log into a baseline window would leave theirs stale (review)
     # decided windows only, whose verdict stands as saved too; a p-value of 1 was 'nothing to test' before
     rows = store.db.execute("SELECT window_start, prompts, novel, neighbour_p FROM windows WHERE window_size = ? "
                             "AND neighbour_p IS NOT NULL AND neighbour_p < 1 AND decided_at IS NOT NULL",
@@ -743,12 +746,10 @@ def _decided(store: Store, settings: SpikeSettings, in_range) -> dict[str, tuple
     is not decided: it is tested when it has enough. Sliding windows are decided afresh each run."""
     if settings.step:
         return {}
-    # a database an older version wrote, opened read-only, has no neighbour_p column (none was tested)
-    neighbour = "neighbour_p" if "neighbour_p" in {c.name for c in store.db["windows"].columns} else "NULL"
     rows = store.db.execute(
         "SELECT window_start, p_value, q_value, flagged, cusum, detectors, prompts, expected_rate, baseline, novel, "
-        f"{neighbour} FROM windows WHERE window_size = ? AND decided_at IS NOT NULL AND p_value IS NOT NULL",
-        [settings.key])
+        f"{_neighbour_column(store)} FROM windows WHERE window_size = ? AND decided_at IS NOT NULL "
+        "AND p_value IS NOT NULL", [settings.key])
     return {row[0]: row for row in rows if in_range(row[0])}
 
 
@@ -893,30 +894,11 @@ def _neighbour_reader(store: Store, settings: SpikeSettings, alpha: float | None
         if not dimension or len(pool) - 1 < settings.min_baseline:
             return None
         level = min(a for _, a in pool) if alpha is not None else 1.0
-        windows = _common_sample([{h for h, p in rows if p <= level} for rows, _ in pool])
+        windows = common_sample([{h for h, p in rows if p <= level} for rows, _ in pool])  # before any vector
         vectors.update(store.cached_vectors([h for w in windows for h in w if h not in vectors], dimension))
         return neighbour_test(windows, vectors, seed=start)[1]
 
     return p_value
-
-
-def _common_sample(windows: list[set[str]], size: int = NEIGHBOUR_SAMPLE) -> list[list[str]]:
-    """At most ``size`` texts of each window, by one hash cut-off for all: the lowest of the windows'
-    ``size``-th hashes, so a text is kept in every window it is in or in none (each window's own lowest
-    ``size`` kept a text that recurs daily on a quiet day and cut it from the busier days before: it
-    looked new, and half of such quiet days read p < 0.05; review).
-
-    >>> _common_sample([{"a", "c", "d"}, {"b", "c"}], size=2)  # cut-off 'c', the lower of 'c' and 'c'
-    [['a', 'c'], ['b', 'c']]
-    >>> _common_sample([{"a", "b", "x"}, {"c", "x", "y"}], size=2)  # cut-off 'b': x is in both or in none
-    [['a', 'b'], []]
-    """
-    ordered = [sorted(w) for w in windows]
-    full = [w[size - 1] for w in ordered if len(w) >= size]
-    if not full or all(len(w) <= size for w in ordered):
-        return ordered
-    cut = min(full)
-    return [[h for h in w if h <= cut] for w in ordered]
 
 
 def _reference(history: list[tuple], eligible: list[int], windows: int, span: int) -> list[tuple]:
@@ -958,12 +940,11 @@ def _window(d: _Draft, q: float | None, settings: SpikeSettings, alpha: float | 
         # level is spent as it fills, fdr x (share passed)^2 (O'Brien-Fleming-like): tested at each of 24
         # hourly runs, a quiet day was flagged at some look 1.15 % of the time, 0.45 % when tested once (review)
         hit = q is not None and q < settings.fdr * elapsed ** 2
-        weighted_tail, weighted_count = _weighted(_joint(d.p_tail, neighbour, settings), d.p_count, settings) \
-            if hit else (0.0, 0.0)
+        joint = _joint(d.p_tail, neighbour, settings) if hit else 1.0
+        weighted_tail, weighted_count = _weighted(joint, d.p_count, settings) if hit else (0.0, 0.0)
         tail_won = hit and weighted_tail < weighted_count
         detectors = tuple(name for name, fired in (("binomial", hit and not tail_won), ("tail", tail_won),
-                                                   ("neighbours", tail_won and neighbour is not None  # it added
-                                                    and _joint(d.p_tail, neighbour, settings) < d.p_tail),
+                                                   ("neighbours", tail_won and joint < d.p_tail),  # it added
                                                    ("cusum", d.alarm and elapsed >= 1)) if fired)  # the CUSUM
         # sums ended windows: a part of one, looked at hourly, would add its z-score again at every look
         flagged = bool(detectors)

@@ -96,23 +96,42 @@ NEIGHBOUR_PRIOR = 1            # windows' worth of a z-score of 0 the baseline w
 NEIGHBOUR_BLIND = 2.0          # the baseline's excess (z) past which the test is left out
 
 
+def common_sample(windows: list[set[str]], size: int = NEIGHBOUR_SAMPLE) -> list[list[str]]:
+    """At most ``size`` texts of each window, by one hash cut-off for all: the lowest of the windows'
+    ``size``-th hashes, so a text is kept in every window it is in or in none (each window's own lowest
+    ``size`` kept a text that recurs daily on a quiet day and cut it from the busier days before: it
+    looked new, and half of such quiet days read p < 0.05; review).
+
+    >>> common_sample([{"a", "c", "d"}, {"b", "c"}], size=2)  # cut-off 'c', the lower of 'c' and 'c'
+    [['a', 'c'], ['b', 'c']]
+    >>> common_sample([{"a", "b", "x"}, {"c", "x", "y"}], size=2)  # cut-off 'b': x is in both or in none
+    [['a', 'b'], []]
+    """
+    ordered = [sorted(w) for w in windows]
+    full = [w[size - 1] for w in ordered if len(w) >= size]
+    if not full or all(len(w) <= size for w in ordered):
+        return ordered
+    cut = min(full)
+    return [[h for h in w if h <= cut] for w in ordered]
+
+
 def neighbour_test(windows: list[list[str]], vectors: dict[str, np.ndarray], seed: int = 0
                    ) -> tuple[float, float | None]:
     """Do the first window's novel texts sit nearer each other than the other windows' do?
 
-    ``windows``: the text hashes of each window's novel prompts, the tested window first, then its
-    baseline windows; ``vectors``: hash -> vector. A text asked again in the same window counts once
-    (a user who asks the same odd thing twice is not two prompts side by side); a window with more than
-    ``NEIGHBOUR_SAMPLE`` distinct texts keeps a sample of them. Every text of the pooled windows looks
-    for its nearest *other* text (when that text is in several windows, it is shared among them). The
-    statistic is how many of the first window's texts have theirs in the same window; its null comes
-    from shuffling which window each text belongs to (the sizes kept): a new topic's prompts find their
-    fellows on the day it arrives, a known intent's outliers are as near to another day's as to their
-    own day's. The baseline windows are tested alike, and their own excess over the shuffles, when they
-    have one (users who rephrase an odd question in a session), is taken off the first window's z-score
-    first. Returns (statistic, one-sided p-value), with None for the p-value when there is nothing to
-    test: fewer than 2 texts in the first window, or in the others together, or baseline windows that
-    gather so far past the shuffles themselves (z above ``NEIGHBOUR_BLIND``) that no window could stand out.
+    ``windows``: the text hashes of each window's novel prompts, the tested window first, then its baseline
+    windows; ``vectors``: hash -> vector. A text asked again in the same window counts once (a user who asks
+    the same odd thing twice is not two prompts side by side); past ``NEIGHBOUR_SAMPLE`` distinct texts in a
+    window, every window keeps those below one hash cut-off (``common_sample``). Every text of the pooled
+    windows looks for its nearest *other* text (when that text is in several windows, it is shared among
+    them). The statistic is how many of the first window's texts have theirs in the same window; its null
+    comes from shuffling which window each text belongs to (the sizes kept): a new topic's prompts find
+    their fellows on the day it arrives, a known intent's outliers are as near to another day's as to their
+    own day's. The baseline windows are tested alike, and their own excess over the shuffles, when they have
+    one (users who rephrase an odd question in a session), is taken off the first window's z-score first.
+    Returns (statistic, one-sided p-value), with None for the p-value when there is nothing to test: fewer
+    than 2 texts in the first window, or in the others together, or baseline windows that gather so far past
+    the shuffles themselves (z above ``NEIGHBOUR_BLIND``) that no window could stand out.
 
     >>> rng = np.random.default_rng(0)
     >>> vectors = {f"b{i}": v for i, v in enumerate(rng.normal(size=(16, 8)))}  # scattered outliers...
@@ -129,9 +148,7 @@ def neighbour_test(windows: list[list[str]], vectors: dict[str, np.ndarray], see
     from scipy.stats import norm
 
     rng = np.random.default_rng(seed)
-    kept = [list(dict.fromkeys(h for h in w if h in vectors)) for w in windows]
-    kept = [w if len(w) <= NEIGHBOUR_SAMPLE else [w[i] for i in sorted(rng.choice(len(w), NEIGHBOUR_SAMPLE,
-                                                                                   replace=False))] for w in kept]
+    kept = common_sample([{h for h in w if h in vectors} for w in windows])
     if len(kept[0]) < 2 or sum(map(len, kept[1:])) < 2:
         return 0.0, None
     labels = np.concatenate([np.full(len(w), g) for g, w in enumerate(kept)])

@@ -43,7 +43,7 @@ from benchlib import memoise_embeddings, read_banking77  # noqa: E402
 from novelty.engines.local import score_files  # noqa: E402
 from novelty.index import PromptIndex  # noqa: E402
 from novelty.logs import Columns  # noqa: E402
-from novelty.spikes import SpikeSettings, Window, detect_spikes  # noqa: E402
+from novelty.spikes import SpikeSettings, Window, _weighted, detect_spikes  # noqa: E402
 from novelty.stats import tail_weights  # noqa: E402
 from novelty.store import SCORE_COLUMNS, Store  # noqa: E402
 
@@ -109,8 +109,7 @@ def stream(pool_in, pool_new, share: float, rng, db: Path, settings: SpikeSettin
 def tail_alone(window: Window, settings: SpikeSettings) -> bool:
     """The verdict of the tail and count tests without the neighbour test, on the same window (a family
     of one window, as each day's run decides; the CUSUM, on the tail test alone, as it was)."""
-    return min(window.tail_p / settings.tail_share, window.count_p / (1 - settings.tail_share)) < settings.fdr \
-        or "cusum" in window.detectors
+    return min(_weighted(window.tail_p, window.count_p, settings)) < settings.fdr or "cusum" in window.detectors
 
 
 def oracle_cut(pool_in, settings: SpikeSettings, rng, windows: int = 20_000) -> float:
@@ -191,7 +190,8 @@ def main() -> None:
             summary["shares"][f"{share:.0%}"]["oracle_first_window"] = float(np.mean(oracle[share]))
         if args.first_days:
             summary["shares"][f"{share:.0%}"]["first_window_extra_streams"] = float(np.mean(first[share]))
-            summary["shares"][f"{share:.0%}"]["first_window_extra_streams_tail_alone"] = float(np.mean(first_alone[share]))
+            summary["shares"][f"{share:.0%}"]["first_window_extra_streams_tail_alone"] = \
+                float(np.mean(first_alone[share]))
     if args.first_days:
         summary["first_days"] = {"streams_per_share": len(first[0.0]),
                                  "quiet_day_20_flagged": float(np.mean(first[0.0])),
@@ -213,7 +213,8 @@ def main() -> None:
                                             for share, row in summary["shares"].items()))
     if args.first_days:
         print(f"First window of {len(first[0.0])} extra streams per share (without the neighbour test, same windows): "
-              + ", ".join(f"{share}: {row['first_window_extra_streams']:.0%} ({row['first_window_extra_streams_tail_alone']:.0%})"
+              + ", ".join(f"{share}: {row['first_window_extra_streams']:.0%} "
+                          f"({row['first_window_extra_streams_tail_alone']:.0%})"
                           for share, row in summary["shares"].items())
               + f"; a quiet day 20 flagged in {summary['first_days']['quiet_day_20_flagged']:.1%} "
                 f"({summary['first_days']['quiet_day_20_flagged_tail_alone']:.1%})")
